@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// CONTRACT with the proxy engine (service/proxy, service/forward). The implementation is dns/hostcache.cpp.
+
+#include "dns/dnstypes.h"
+
+#include <QObject>
+
+#include <functional>
+#include <memory>
+
+namespace dfproxy::dns {
+
+/// A lookup still waiting for DNS. Destroying it cancels the wait: the callback will not run
+/// (Envoy's LoadDnsCacheEntryHandle). Must be destroyed on the thread that started the lookup.
+class PendingLookup
+{
+public:
+    virtual ~PendingLookup() = default;
+};
+
+/// The shared, thread-safe DNS host cache (modelled on Envoy's dynamic_forward_proxy DnsCacheImpl).
+/// Key: host:port. IP literals and hosts-file names never go to DNS.
+class HostCache : public QObject
+{
+    Q_OBJECT
+public:
+    using Callback = std::function<void(const ResolveResult &)>;
+
+    struct Outcome
+    {
+        std::optional<ResolveResult> ready;     ///< set when answered at once (cache hit, IP literal, overflow ...)
+        std::unique_ptr<PendingLookup> pending; ///< set otherwise; `callback` runs later on `context`'s thread
+    };
+
+    /// Looks up `host` (no brackets for IPv6 literals) for `port` with `family`. Callable from any thread.
+    /// When an answer is on hand it is returned in Outcome::ready and `callback` is never called; otherwise
+    /// `callback` runs exactly once, on the thread of `context`, unless `context` is destroyed or the
+    /// returned PendingLookup is destroyed first.
+    virtual Outcome lookup(const QString &host, quint16 port, LookupFamily family, QObject *context,
+                           Callback callback) = 0;
+
+    /// Tells the cache an address failed to connect, so it moves to the back of that host's list.
+    virtual void reportConnectFailure(const QString &host, quint16 port, const QHostAddress &address) = 0;
+
+protected:
+    using QObject::QObject;
+};
+
+} // namespace dfproxy::dns

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// CONTRACT with the proxy engine (service/proxy, service/forward). Built from config::Config by
+// RouteTable::build; immutable once built, so workers share one snapshot without locks.
+
+#include "config/config.h"
+#include "dns/dnstypes.h"
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QList>
+#include <QPair>
+#include <QString>
+
+#include <memory>
+#include <optional>
+
+namespace dfproxy::routing {
+
+using HeaderList = QList<QPair<QByteArray, QByteArray>>;
+
+/// One listener of a Gateway, as the proxy binds it.
+struct Listener
+{
+    QString gatewayNamespace;
+    QString gatewayName;
+    QString name;                  ///< spec.listeners[].name
+    QHostAddress address;          ///< from Gateway spec.addresses (IPAddress), default 127.0.0.1
+    quint16 port = 0;
+    QString protocol;              ///< "HTTP" or "HTTPS"
+    QString hostname;              ///< optional listener hostname filter
+    QList<quint16> connectPorts;   ///< CONNECT allowed ports (default {443})
+    QString tlsCertFile, tlsKeyFile;
+};
+
+/// A resolved backend (AgentgatewayBackend).
+struct Backend
+{
+    enum class Type { DynamicForwardProxy, Static };
+    enum class Engine { Native, Qnam };
+    QString ns;
+    QString name;
+    Type type = Type::DynamicForwardProxy;
+    QString staticHost;            ///< Static only
+    quint16 staticPort = 0;        ///< Static only
+    bool tls = false;              ///< originate TLS to the upstream
+    QString tlsSni;                ///< overrides SNI (default: the target host)
+    bool tlsInsecureSkipVerify = false;
+    QString tlsCaFile;             ///< PEM bundle; system CAs when empty
+    std::optional<dns::LookupFamily> lookupFamily; ///< per-backend DNS override
+    Engine engine = Engine::Native;
+};
+
+/// What the router needs to know about a request.
+struct RequestInfo
+{
+    QString gatewayNamespace;
+    QString gatewayName;
+    QString listenerName;
+    QByteArray method;             ///< "GET"
+    QByteArray path;               ///< origin-form path without query, e.g. "/a/b"
+    QByteArray query;              ///< raw query without '?', may be empty
+    QString host;                  ///< lower-case host without port (from Host or absolute URI)
+    const HeaderList *headers = nullptr; ///< request headers (names as received)
+};
+
+/// Header edits of RequestHeaderModifier / ResponseHeaderModifier.
+struct HeaderModifier
+{
+    HeaderList set;
+    HeaderList add;
+    QList<QByteArray> remove;
+    bool isEmpty() const { return set.isEmpty() && add.isEmpty() && remove.isEmpty(); }
+};
+
+/// RequestRedirect filter.
+struct Redirect
+{
+    QString scheme, hostname, path; ///< empty = keep
+    std::optional<QString> replacePrefixMatch;
+    std::optional<quint16> port;
+    int statusCode = 302;
+};
+
+/// URLRewrite filter.
+struct UrlRewrite
+{
+    QString hostname;              ///< empty = keep
+    std::optional<QString> replaceFullPath;
+    std::optional<QString> replacePrefixMatch;
+};
+
+/// The outcome of routing one request.
+struct RouteMatch
+{
+    QString routeNamespace;
+    QString routeName;
+    int ruleIndex = -1;
+    QString matchedPrefix;         ///< the PathPrefix that matched, for URLRewrite ReplacePrefixMatch
+    std::shared_ptr<const Backend> backend; ///< after the weighted pick; null with a redirect or no backends (500)
+    HeaderModifier requestHeaders;
+    HeaderModifier responseHeaders;
+    std::optional<Redirect> redirect;
+    std::optional<UrlRewrite> rewrite;
+    qint64 requestTimeoutMs = 0;        ///< rules[].timeouts.request, 0 = none
+    qint64 backendRequestTimeoutMs = 0; ///< rules[].timeouts.backendRequest, 0 = none
+};
+
+class RouteTable
+{
+public:
+    /// Compiles the routes, backends and listeners of `config`. Invalid or dangling references are skipped
+    /// (routeStatus() explains why); it never throws.
+    static std::shared_ptr<const RouteTable> build(const config::Config &config);
+
+    /// Every listener of every Gateway.
+    const QList<Listener> &listeners() const { return m_listeners; }
+
+    /// Routes one request (Gateway API precedence). nullopt: no route matched -> 404.
+    /// `randomValue` in [0,1) picks among weighted backendRefs (pass a random number; tests pass fixed ones).
+    std::optional<RouteMatch> match(const RequestInfo &request, double randomValue) const;
+
+    struct Impl;
+    ~RouteTable();
+
+private:
+    RouteTable();
+    QList<Listener> m_listeners;
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace dfproxy::routing
