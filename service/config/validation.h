@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "config/config.h"
+
+namespace dfproxy::config {
+
+/// Validates one resource completely: the envelope (Resource::validateEnvelope) and the spec of its kind.
+/// Returns every problem found, each naming its field path ("spec.rules[0].backendRefs[0].name").
+/// An empty list means the resource may be stored. References to other objects are not errors here
+/// (they show in the route's status instead), as in Kubernetes.
+QList<FieldError> validateResource(const Resource &resource);
+
+/// Validates the global blocks of a config (admin, dns, proxy, logging) and every resource.
+QList<FieldError> validateConfig(const Config &config);
+
+} // namespace dfproxy::config
