@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "forward/forwarder.h"
+
+namespace dfproxy::forward {
+
+QByteArray reasonString(ForwardError e)
+{
+    switch (e) {
+    case ForwardError::None:
+        return QByteArrayLiteral("none");
+    case ForwardError::ConnectRefused:
+        return QByteArrayLiteral("upstream_connect_refused");
+    case ForwardError::ConnectTimeout:
+        return QByteArrayLiteral("upstream_connect_timeout");
+    case ForwardError::ResponseTimeout:
+        return QByteArrayLiteral("upstream_response_timeout");
+    case ForwardError::Reset:
+        return QByteArrayLiteral("upstream_reset");
+    case ForwardError::BadResponse:
+        return QByteArrayLiteral("upstream_bad_response");
+    case ForwardError::TlsError:
+        return QByteArrayLiteral("upstream_tls_error");
+    }
+    return QByteArrayLiteral("upstream_error");
+}
+
+int statusFor(ForwardError e)
+{
+    switch (e) {
+    case ForwardError::ConnectTimeout:
+    case ForwardError::ResponseTimeout:
+        return 504;
+    default:
+        return 502;
+    }
+}
+
+} // namespace dfproxy::forward

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// CONTRACT between the proxy connection and the upstream engines. A Forwarder belongs to one worker thread;
+// every call and every sink callback happens on that thread.
+
+#include "http/httpheaders.h"
+#include "http/httpparser.h"
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QJsonObject>
+#include <QList>
+#include <QString>
+
+#include <atomic>
+#include <memory>
+
+class QTcpSocket;
+
+namespace dfproxy::dns {
+class HostCache;
+}
+
+namespace dfproxy::forward {
+
+/// Where a request goes.
+struct Upstream
+{
+    QString host;                  ///< name for Host/SNI and for HostCache::reportConnectFailure
+    quint16 port = 80;
+    QList<QHostAddress> addresses; ///< tried in order
+    bool tls = false;
+    QString sni;                   ///< overrides the SNI / verify name (default: host)
+    bool tlsInsecureSkipVerify = false;
+    QString tlsCaFile;             ///< PEM bundle; system CAs when empty
+};
+
+/// Why an exchange failed. Each has a status (502/504) and a stable reason for x-dfproxy-error.
+enum class ForwardError {
+    None,
+    ConnectRefused,  ///< 502 upstream_connect_refused (every address refused or unreachable)
+    ConnectTimeout,  ///< 504 upstream_connect_timeout
+    ResponseTimeout, ///< 504 upstream_response_timeout
+    Reset,           ///< 502 upstream_reset: the connection broke before the response ended
+    BadResponse,     ///< 502 upstream_bad_response: the response did not parse
+    TlsError,        ///< 502 upstream_tls_error
+};
+QByteArray reasonString(ForwardError e);
+int statusFor(ForwardError e);
+
+/// One request to send.
+struct ForwardRequest
+{
+    Upstream upstream;
+    QByteArray method;            ///< "GET"
+    QByteArray target;            ///< origin-form target "/path?query"
+    http::HeaderList headers;     ///< end-to-end headers to send as they are (Host included, no framing headers)
+    qint64 contentLength = 0;     ///< body size; -1 = unknown (sent chunked)
+    bool upgrade = false;         ///< websocket handshake: send "Connection: Upgrade" and hand over after 101
+    qint64 connectTimeoutMs = 5000;  ///< per address
+    qint64 responseTimeoutMs = 0;    ///< from the end of the request to the response head; 0 = none
+};
+
+/// Receives the response. Callbacks never run from inside Forwarder::start(). A callback may destroy the
+/// Exchange (that cancels it); the engine must not touch it afterwards.
+class ResponseSink
+{
+public:
+    virtual ~ResponseSink() = default;
+    /// The upstream connection is ready (`reused` = taken from the keep-alive pool).
+    virtual void onUpstreamConnected(const QHostAddress &address, bool reused) = 0;
+    /// The response head (hop-by-hop headers still in; 1xx other than 101 are swallowed).
+    virtual void onResponseHead(const http::MessageHead &head) = 0;
+    /// Decoded body bytes; valid only during the call.
+    virtual void onResponseBody(const char *data, qsizetype size) = 0;
+    virtual void onResponseComplete() = 0;
+    /// After a 101 to an upgrade request: the sink now owns `socket` (parentless, on this thread) and must
+    /// relay `leftover` (bytes already read past the head) first. The exchange is finished.
+    virtual void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) = 0;
+    /// The upstream buffer for the request body went below the limit again (see Exchange::bufferedBodyBytes).
+    virtual void onRequestBodyDrained() = 0;
+    /// The exchange failed; no other callback follows.
+    virtual void onError(ForwardError error, const QString &detail) = 0;
+};
+
+/// A request in flight. Destroying it cancels it (the upstream connection is closed unless it is idle).
+class Exchange
+{
+public:
+    virtual ~Exchange() = default;
+    /// Streams request body bytes (already de-framed). Buffered until connected.
+    virtual void writeBody(const char *data, qsizetype size) = 0;
+    /// The request body is complete.
+    virtual void endBody() = 0;
+    /// Request bytes not yet handed to the OS; the caller stops feeding above its limit and waits for
+    /// ResponseSink::onRequestBodyDrained.
+    virtual qint64 bufferedBodyBytes() const = 0;
+    /// Stops / resumes reading the response (downstream backpressure).
+    virtual void setResponsePaused(bool paused) = 0;
+};
+
+/// Sends requests upstream. One instance per worker thread; not thread-safe.
+class Forwarder
+{
+public:
+    virtual ~Forwarder() = default;
+    /// Starts sending `request`; the sink gets the outcome. `sink` must outlive the returned Exchange.
+    virtual std::unique_ptr<Exchange> start(ForwardRequest &&request, ResponseSink *sink) = 0;
+    /// Counters of this engine (connections opened, reused, requests).
+    virtual QJsonObject stats() const = 0;
+};
+
+/// Where the engines report connect failures (HostCache::reportConnectFailure); may be null.
+struct ForwarderOptions
+{
+    dns::HostCache *hostCache = nullptr;
+    qint64 idleTimeoutMs = 60'000;        ///< pooled connections close after this long unused
+    int maxIdlePerKey = 64;
+    qint64 bodyBufferLimit = 256 * 1024;  ///< see Exchange::bufferedBodyBytes
+    std::atomic<quint64> *connectionsOpenedCounter = nullptr; ///< shared counters to bump (optional)
+    std::atomic<quint64> *requestsCounter = nullptr;
+};
+
+} // namespace dfproxy::forward

@@ -1,0 +1,694 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "forward/http1forwarder.h"
+
+#include "dns/hostcache.h"
+#include "http/readbuffer.h"
+
+#include <QFile>
+#include <QPointer>
+#include <QSslConfiguration>
+#include <QSslSocket>
+#include <QTcpSocket>
+#include <QTimerEvent>
+
+namespace dfproxy::forward {
+
+using http::HttpParser;
+
+/// One upstream TCP (or TLS) connection; owned by the forwarder's pool while idle, by an exchange while busy.
+class UpstreamConnection final : public QObject
+{
+public:
+    UpstreamConnection(Http1Forwarder *fwd, QByteArray key, bool tls)
+        : m_fwd(fwd)
+        , m_key(std::move(key))
+        , m_parser(HttpParser::Kind::Response)
+    {
+        m_socket = tls ? new QSslSocket(this) : new QTcpSocket(this);
+        m_socket->setReadBufferSize(256 * 1024);
+        QObject::connect(m_socket, &QIODevice::readyRead, this, [this] { onReadyRead(); });
+        QObject::connect(m_socket, &QIODevice::bytesWritten, this, [this] { onBytesWritten(); });
+        QObject::connect(m_socket, &QAbstractSocket::disconnected, this, [this] { onDisconnected(); });
+        QObject::connect(m_socket, &QAbstractSocket::errorOccurred, this,
+                         [this](QAbstractSocket::SocketError e) { onError(e); });
+        if (tls) {
+            auto *ssl = static_cast<QSslSocket *>(m_socket);
+            QObject::connect(ssl, &QSslSocket::encrypted, this, [this] { onConnected(); });
+            QObject::connect(ssl, &QSslSocket::sslErrors, this, [this, ssl](const QList<QSslError> &errors) {
+                if (m_insecure)
+                    ssl->ignoreSslErrors(errors);
+            });
+        } else {
+            QObject::connect(m_socket, &QAbstractSocket::connected, this, [this] { onConnected(); });
+        }
+    }
+
+    void startIdleTimer(qint64 ms)
+    {
+        stopIdleTimer();
+        m_buffer.squeeze();
+        if (ms > 0)
+            m_idleTimer = startTimer(std::chrono::milliseconds(ms));
+    }
+    void stopIdleTimer()
+    {
+        if (m_idleTimer) {
+            killTimer(m_idleTimer);
+            m_idleTimer = 0;
+        }
+    }
+    bool isUsable() const
+    {
+        return m_socket->state() == QAbstractSocket::ConnectedState && m_socket->bytesAvailable() == 0
+            && m_buffer.isEmpty();
+    }
+    /// Closes the socket quietly and deletes this later (safe to call twice).
+    void destroy()
+    {
+        if (m_dying)
+            return;
+        m_dying = true;
+        stopIdleTimer();
+        m_owner = nullptr;
+        if (m_socket) {
+            QObject::disconnect(m_socket, nullptr, this, nullptr);
+            m_socket->abort();
+        }
+        deleteLater();
+    }
+    QTcpSocket *releaseSocket()
+    {
+        QObject::disconnect(m_socket, nullptr, this, nullptr);
+        QTcpSocket *s = m_socket;
+        s->setParent(nullptr);
+        m_socket = nullptr;
+        return s;
+    }
+
+    Http1Forwarder *m_fwd;
+    QByteArray m_key;
+    QTcpSocket *m_socket = nullptr;
+    HttpParser m_parser;
+    http::ReadBuffer m_buffer;
+    Http1Exchange *m_owner = nullptr;
+    int m_idleTimer = 0;
+    bool m_insecure = false;
+    bool m_connected = false;
+    bool m_dying = false;
+
+protected:
+    void timerEvent(QTimerEvent *ev) override
+    {
+        if (ev->timerId() == m_idleTimer) {
+            stopIdleTimer();
+            m_fwd->dropIdle(this);
+        }
+    }
+
+private:
+    void onReadyRead();
+    void onBytesWritten();
+    void onDisconnected();
+    void onError(QAbstractSocket::SocketError e);
+    void onConnected();
+};
+
+/// One request/response on an UpstreamConnection.
+class Http1Exchange final : public QObject, public Exchange, public http::BodyHandler
+{
+public:
+    Http1Exchange(Http1Forwarder *fwd, ForwardRequest &&req, ResponseSink *sink)
+        : m_fwd(fwd)
+        , m_sink(sink)
+        , m_req(std::move(req))
+    {
+        m_idempotent = http::isIdempotent(m_req.method) && m_req.contentLength == 0;
+        buildHead();
+    }
+    ~Http1Exchange() override
+    {
+        killTimers();
+        if (m_conn) {
+            UpstreamConnection *c = m_conn;
+            m_conn = nullptr;
+            c->destroy();
+        }
+    }
+
+    void begin()
+    {
+        if (m_req.upstream.addresses.isEmpty()) {
+            // Callbacks never run from inside start().
+            QMetaObject::invokeMethod(
+                this, [this] { fail(ForwardError::ConnectRefused, QStringLiteral("no addresses to connect to")); },
+                Qt::QueuedConnection);
+            return;
+        }
+        tryAddress(false);
+    }
+
+    // Exchange
+    void writeBody(const char *data, qsizetype size) override
+    {
+        if (size <= 0 || m_bodyEnded)
+            return;
+        if (m_req.contentLength < 0) {
+            m_scratch.resize(0);
+            http::appendChunk(m_scratch, data, size);
+            writeOut(m_scratch.constData(), m_scratch.size());
+        } else {
+            writeOut(data, size);
+        }
+        if (bufferedBodyBytes() > m_fwd->m_options.bodyBufferLimit)
+            m_bodyBlocked = true;
+    }
+    void endBody() override
+    {
+        if (m_bodyEnded)
+            return;
+        m_bodyEnded = true;
+        if (m_req.contentLength < 0)
+            writeOut("0\r\n\r\n", 5);
+        if (m_connected)
+            armResponseTimer();
+    }
+    qint64 bufferedBodyBytes() const override
+    {
+        return (m_connected && m_conn && m_conn->m_socket) ? m_conn->m_socket->bytesToWrite() : m_pending.size();
+    }
+    void setResponsePaused(bool paused) override
+    {
+        if (m_paused == paused)
+            return;
+        m_paused = paused;
+        if (!paused && m_conn && m_connected)
+            QMetaObject::invokeMethod(this, [this] { readResponse(); }, Qt::QueuedConnection);
+    }
+
+    // BodyHandler (response body)
+    void onBody(const char *data, qsizetype size) override
+    {
+        if (m_interim)
+            return;
+        m_sink->onResponseBody(data, size);
+    }
+
+    // from UpstreamConnection
+    void connected()
+    {
+        killTimers();
+        m_connected = true;
+        m_conn->m_connected = true;
+        QPointer<Http1Exchange> guard(this);
+        m_sink->onUpstreamConnected(m_address, m_reused);
+        if (!guard)
+            return;
+        sendPending();
+    }
+    void bytesWritten()
+    {
+        if (m_bodyBlocked && bufferedBodyBytes() <= m_fwd->m_options.bodyBufferLimit / 2) {
+            m_bodyBlocked = false;
+            m_sink->onRequestBodyDrained();
+        }
+    }
+    void socketError(QAbstractSocket::SocketError e)
+    {
+        if (!m_connected) {
+            const bool tlsFailure = e == QAbstractSocket::SslHandshakeFailedError
+                || e == QAbstractSocket::SslInternalError || e == QAbstractSocket::SslInvalidUserDataError;
+            connectFailed(tlsFailure ? ForwardError::TlsError : ForwardError::ConnectRefused,
+                          m_conn && m_conn->m_socket ? m_conn->m_socket->errorString() : QString());
+            return;
+        }
+        if (e == QAbstractSocket::RemoteHostClosedError)
+            return; // handled by disconnected()
+        brokenAfterConnect();
+    }
+    void disconnected()
+    {
+        if (!m_connected)
+            return; // socketError handles connect failures
+        brokenAfterConnect();
+    }
+
+    void readResponse()
+    {
+        if (!m_conn || !m_conn->m_socket || m_paused)
+            return;
+        QPointer<Http1Exchange> guard(this);
+        UpstreamConnection *c = m_conn;
+        for (;;) {
+            if (c->m_buffer.isEmpty()) {
+                const qint64 n = c->m_buffer.fill(c->m_socket);
+                if (n <= 0)
+                    return;
+            }
+            while (!c->m_buffer.isEmpty()) {
+                HttpParser::Stop stop;
+                const qsizetype used = c->m_parser.feed(c->m_buffer.data(), c->m_buffer.size(), &stop);
+                c->m_buffer.consume(used);
+                if (!guard)
+                    return;
+                switch (stop) {
+                case HttpParser::Stop::NeedMore:
+                    break;
+                case HttpParser::Stop::Head:
+                    if (!onHead())
+                        return;
+                    if (!guard)
+                        return;
+                    break;
+                case HttpParser::Stop::Complete:
+                    if (m_interim) {
+                        m_interim = false;
+                        break;
+                    }
+                    finish();
+                    return;
+                case HttpParser::Stop::Error:
+                    fail(ForwardError::BadResponse,
+                         QStringLiteral("bad response: %1").arg(QString::fromLatin1(c->m_parser.error().reason)));
+                    return;
+                }
+                if (m_paused)
+                    return;
+            }
+        }
+    }
+
+protected:
+    void timerEvent(QTimerEvent *ev) override
+    {
+        if (ev->timerId() == m_connectTimer) {
+            killTimers();
+            connectFailed(ForwardError::ConnectTimeout, QStringLiteral("connect timed out"));
+        } else if (ev->timerId() == m_responseTimer) {
+            killTimers();
+            fail(ForwardError::ResponseTimeout, QStringLiteral("no response head in time"));
+        }
+    }
+
+private:
+    void buildHead()
+    {
+        m_head.reserve(256);
+        http::appendRequestHead(m_head, m_req.method, m_req.target, m_req.headers);
+        if (m_req.contentLength < 0)
+            m_head.append("Transfer-Encoding: chunked\r\n");
+        else if (m_req.contentLength > 0 || m_req.method == "POST" || m_req.method == "PUT"
+                 || m_req.method == "PATCH")
+            http::appendHeader(m_head, "Content-Length", QByteArray::number(m_req.contentLength));
+        if (m_req.upgrade)
+            m_head.append("Connection: Upgrade\r\n");
+        m_head.append("\r\n", 2);
+        m_pending = m_head;
+    }
+
+    QByteArray poolKey(const QHostAddress &address) const
+    {
+        QByteArray key = address.toString().toLatin1();
+        key.append(':').append(QByteArray::number(m_req.upstream.port));
+        if (m_req.upstream.tls) {
+            key.append(":tls:").append((m_req.upstream.sni.isEmpty() ? m_req.upstream.host : m_req.upstream.sni)
+                                           .toUtf8());
+            if (m_req.upstream.tlsInsecureSkipVerify)
+                key.append(":insecure");
+        }
+        return key;
+    }
+
+    void tryAddress(bool forceFresh)
+    {
+        m_address = m_req.upstream.addresses.at(m_addrIndex);
+        const QByteArray key = poolKey(m_address);
+        UpstreamConnection *c = (forceFresh || m_req.upgrade) ? nullptr : m_fwd->takeIdle(key);
+        if (c) {
+            ++m_fwd->m_reused;
+            ++m_fwd->m_requests;
+            attach(c);
+            m_reused = true;
+            // Callbacks never run inside start(): announce the connection from the event loop.
+            QMetaObject::invokeMethod(this, [this] { connected(); }, Qt::QueuedConnection);
+            return;
+        }
+        m_reused = false;
+        c = new UpstreamConnection(m_fwd, key, m_req.upstream.tls);
+        ++m_fwd->m_opened;
+        if (m_fwd->m_options.connectionsOpenedCounter)
+            m_fwd->m_options.connectionsOpenedCounter->fetch_add(1, std::memory_order_relaxed);
+        ++m_fwd->m_requests;
+        attach(c);
+        c->m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        if (m_req.upstream.tls) {
+            auto *ssl = static_cast<QSslSocket *>(c->m_socket);
+            const QString name = m_req.upstream.sni.isEmpty() ? m_req.upstream.host : m_req.upstream.sni;
+            QSslConfiguration conf = ssl->sslConfiguration();
+            if (!m_req.upstream.tlsCaFile.isEmpty())
+                conf.setCaCertificates(QSslCertificate::fromPath(m_req.upstream.tlsCaFile));
+            if (m_req.upstream.tlsInsecureSkipVerify) {
+                conf.setPeerVerifyMode(QSslSocket::VerifyNone);
+                c->m_insecure = true;
+            }
+            ssl->setSslConfiguration(conf);
+            ssl->setPeerVerifyName(name);
+            ssl->connectToHostEncrypted(m_address.toString(), m_req.upstream.port, name);
+        } else {
+            c->m_socket->connectToHost(m_address, m_req.upstream.port);
+        }
+        if (m_req.connectTimeoutMs > 0)
+            m_connectTimer = startTimer(std::chrono::milliseconds(m_req.connectTimeoutMs));
+    }
+
+    void attach(UpstreamConnection *c)
+    {
+        m_conn = c;
+        c->m_owner = this;
+        c->m_parser.reset();
+        c->m_parser.setExpectNoBody(m_req.method == "HEAD");
+        c->m_parser.setBodyHandler(this);
+        m_connected = false;
+    }
+
+    void detachAndDrop()
+    {
+        if (!m_conn)
+            return;
+        UpstreamConnection *c = m_conn;
+        m_conn = nullptr;
+        c->destroy();
+    }
+
+    void connectFailed(ForwardError err, const QString &detail)
+    {
+        killTimers();
+        ++m_fwd->m_connectFailures;
+        detachAndDrop();
+        if (m_fwd->m_options.hostCache)
+            m_fwd->m_options.hostCache->reportConnectFailure(m_req.upstream.host, m_req.upstream.port, m_address);
+        m_lastError = err;
+        m_lastDetail = detail;
+        if (++m_addrIndex < m_req.upstream.addresses.size()) {
+            m_pending = m_head;
+            tryAddress(true);
+            return;
+        }
+        fail(m_lastError, QStringLiteral("connecting to %1 port %2 failed: %3")
+                              .arg(m_req.upstream.host)
+                              .arg(m_req.upstream.port)
+                              .arg(m_lastDetail));
+    }
+
+    void brokenAfterConnect()
+    {
+        if (!m_conn)
+            return;
+        // Bytes may still be buffered; a read-until-close body ends here.
+        QPointer<Http1Exchange> guard(this);
+        readResponse();
+        if (!guard || !m_conn)
+            return;
+        if (m_gotHead) {
+            if (m_conn->m_parser.feedEof() == HttpParser::Stop::Complete && m_conn->m_buffer.isEmpty()) {
+                m_keepConnection = false;
+                finish();
+                return;
+            }
+            fail(ForwardError::Reset, QStringLiteral("upstream closed the connection mid-response"));
+            return;
+        }
+        if (m_reused && !m_retried && m_idempotent && !m_gotAnyByte) {
+            // A pooled connection died while idle: once, on a fresh connection.
+            m_retried = true;
+            ++m_fwd->m_retries;
+            detachAndDrop();
+            m_pending = m_head;
+            tryAddress(true);
+            return;
+        }
+        fail(ForwardError::Reset, QStringLiteral("upstream closed the connection before responding"));
+    }
+
+    void writeOut(const char *data, qsizetype size)
+    {
+        if (m_connected && m_conn && m_conn->m_socket) {
+            m_conn->m_socket->write(data, size);
+        } else {
+            m_pending.append(data, size);
+        }
+    }
+
+    void sendPending()
+    {
+        QTcpSocket *s = m_conn->m_socket;
+        s->write(m_pending);
+        s->flush();
+        m_pending.clear();
+        if (m_bodyEnded)
+            armResponseTimer();
+        readResponse();
+    }
+
+    void armResponseTimer()
+    {
+        if (m_req.responseTimeoutMs > 0 && !m_gotHead && !m_responseTimer)
+            m_responseTimer = startTimer(std::chrono::milliseconds(m_req.responseTimeoutMs));
+    }
+
+    void killTimers()
+    {
+        if (m_connectTimer) {
+            killTimer(m_connectTimer);
+            m_connectTimer = 0;
+        }
+        if (m_responseTimer) {
+            killTimer(m_responseTimer);
+            m_responseTimer = 0;
+        }
+    }
+
+    /// Returns false when the exchange handed over or ended.
+    bool onHead()
+    {
+        UpstreamConnection *c = m_conn;
+        const http::MessageHead &h = c->m_parser.head();
+        m_gotAnyByte = true;
+        if (h.status >= 100 && h.status < 200 && h.status != 101) {
+            m_interim = true;
+            return true;
+        }
+        killTimers();
+        if (h.status == 101) {
+            if (!m_req.upgrade) {
+                fail(ForwardError::BadResponse, QStringLiteral("unexpected 101 response"));
+                return false;
+            }
+            m_gotHead = true;
+            // Let the parser step over the end of the head, then hand the socket over with what follows.
+            HttpParser::Stop stop;
+            const qsizetype used = c->m_parser.feed(c->m_buffer.data(), c->m_buffer.size(), &stop);
+            c->m_buffer.consume(used);
+            QByteArray leftover(c->m_buffer.data(), c->m_buffer.size());
+            c->m_buffer.clear();
+            QPointer<Http1Exchange> guard(this);
+            m_sink->onResponseHead(h);
+            if (!guard)
+                return false;
+            QTcpSocket *socket = c->releaseSocket();
+            m_conn = nullptr;
+            c->m_owner = nullptr;
+            c->deleteLater();
+            m_done = true;
+            m_sink->onUpgraded(socket, leftover);
+            return false;
+        }
+        m_gotHead = true;
+        m_keepConnection = h.keepAlive;
+        m_sink->onResponseHead(h);
+        return true;
+    }
+
+    void finish()
+    {
+        killTimers();
+        m_done = true;
+        UpstreamConnection *c = m_conn;
+        m_conn = nullptr;
+        if (c) {
+            c->m_owner = nullptr;
+            c->m_parser.setBodyHandler(nullptr);
+            const bool reusable = m_keepConnection && m_bodyEnded && c->m_buffer.isEmpty() && c->m_socket
+                && c->m_socket->state() == QAbstractSocket::ConnectedState && c->m_socket->bytesToWrite() == 0;
+            if (reusable) {
+                m_fwd->putIdle(c);
+            } else {
+                c->destroy();
+            }
+        }
+        m_sink->onResponseComplete();
+    }
+
+    void fail(ForwardError err, const QString &detail)
+    {
+        if (m_done)
+            return;
+        m_done = true;
+        killTimers();
+        detachAndDrop();
+        m_sink->onError(err, detail);
+    }
+
+    Http1Forwarder *m_fwd;
+    ResponseSink *m_sink;
+    ForwardRequest m_req;
+    QByteArray m_head;
+    QByteArray m_pending;
+    QByteArray m_scratch;
+    UpstreamConnection *m_conn = nullptr;
+    QHostAddress m_address;
+    qsizetype m_addrIndex = 0;
+    ForwardError m_lastError = ForwardError::ConnectRefused;
+    QString m_lastDetail;
+    int m_connectTimer = 0;
+    int m_responseTimer = 0;
+    bool m_idempotent = false;
+    bool m_reused = false;
+    bool m_retried = false;
+    bool m_connected = false;
+    bool m_bodyEnded = false;
+    bool m_bodyBlocked = false;
+    bool m_paused = false;
+    bool m_gotHead = false;
+    bool m_gotAnyByte = false;
+    bool m_interim = false;
+    bool m_keepConnection = false;
+    bool m_done = false;
+};
+
+void UpstreamConnection::onReadyRead()
+{
+    if (m_owner) {
+        m_owner->readResponse();
+        return;
+    }
+    // Idle connections must not talk: whatever arrives makes them unusable.
+    m_fwd->dropIdle(this);
+}
+
+void UpstreamConnection::onBytesWritten()
+{
+    if (m_owner)
+        m_owner->bytesWritten();
+}
+
+void UpstreamConnection::onDisconnected()
+{
+    if (m_owner) {
+        m_owner->disconnected();
+        return;
+    }
+    m_fwd->dropIdle(this);
+}
+
+void UpstreamConnection::onError(QAbstractSocket::SocketError e)
+{
+    if (m_owner) {
+        m_owner->socketError(e);
+        return;
+    }
+    m_fwd->dropIdle(this);
+}
+
+void UpstreamConnection::onConnected()
+{
+    if (m_owner)
+        m_owner->connected();
+}
+
+Http1Forwarder::Http1Forwarder(ForwarderOptions options, QObject *parent)
+    : QObject(parent)
+    , m_options(options)
+{
+}
+
+Http1Forwarder::~Http1Forwarder()
+{
+    closeIdle();
+}
+
+std::unique_ptr<Exchange> Http1Forwarder::start(ForwardRequest &&request, ResponseSink *sink)
+{
+    if (m_options.requestsCounter)
+        m_options.requestsCounter->fetch_add(1, std::memory_order_relaxed);
+    auto ex = std::make_unique<Http1Exchange>(this, std::move(request), sink);
+    ex->begin();
+    return ex;
+}
+
+QJsonObject Http1Forwarder::stats() const
+{
+    return QJsonObject{{QStringLiteral("connectionsOpened"), qint64(m_opened)},
+                       {QStringLiteral("connectionsReused"), qint64(m_reused)},
+                       {QStringLiteral("requests"), qint64(m_requests)},
+                       {QStringLiteral("connectFailures"), qint64(m_connectFailures)},
+                       {QStringLiteral("retries"), qint64(m_retries)},
+                       {QStringLiteral("idleConnections"), idleConnections()}};
+}
+
+int Http1Forwarder::idleConnections() const
+{
+    int n = 0;
+    for (const auto &list : m_idle)
+        n += int(list.size());
+    return n;
+}
+
+void Http1Forwarder::closeIdle()
+{
+    const auto idle = std::exchange(m_idle, {});
+    for (const auto &list : idle) {
+        for (UpstreamConnection *c : list)
+            c->destroy();
+    }
+}
+
+UpstreamConnection *Http1Forwarder::takeIdle(const QByteArray &key)
+{
+    auto it = m_idle.find(key);
+    if (it == m_idle.end())
+        return nullptr;
+    auto &list = it.value();
+    while (!list.isEmpty()) {
+        UpstreamConnection *c = list.takeLast();
+        c->stopIdleTimer();
+        if (c->isUsable())
+            return c;
+        c->destroy();
+    }
+    m_idle.erase(it);
+    return nullptr;
+}
+
+void Http1Forwarder::putIdle(UpstreamConnection *c)
+{
+    auto &list = m_idle[c->m_key];
+    if (list.size() >= m_options.maxIdlePerKey) {
+        c->destroy();
+        return;
+    }
+    list.append(c);
+    c->startIdleTimer(m_options.idleTimeoutMs);
+}
+
+void Http1Forwarder::dropIdle(UpstreamConnection *c)
+{
+    auto it = m_idle.find(c->m_key);
+    if (it != m_idle.end()) {
+        it.value().removeOne(c);
+        if (it.value().isEmpty())
+            m_idle.erase(it);
+    }
+    c->destroy();
+}
+
+} // namespace dfproxy::forward

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "forward/forwarder.h"
+
+#include <QHash>
+#include <QObject>
+
+namespace dfproxy::forward {
+
+class UpstreamConnection;
+class Http1Exchange;
+
+/// The native engine: HTTP/1.1 over QTcpSocket / QSslSocket with a keep-alive pool keyed by
+/// address:port(+tls+sni). Tries the addresses in order when connecting fails; a pooled connection found dead on
+/// reuse is retried once on a fresh connection for idempotent requests without a body. Lives on one thread.
+class Http1Forwarder final : public QObject, public Forwarder
+{
+    Q_OBJECT
+public:
+    explicit Http1Forwarder(ForwarderOptions options = {}, QObject *parent = nullptr);
+    ~Http1Forwarder() override;
+
+    std::unique_ptr<Exchange> start(ForwardRequest &&request, ResponseSink *sink) override;
+    QJsonObject stats() const override;
+
+    /// Idle pooled connections right now.
+    int idleConnections() const;
+    /// Connections opened since construction.
+    quint64 connectionsOpened() const { return m_opened; }
+    /// Closes every idle connection.
+    void closeIdle();
+
+private:
+    friend class Http1Exchange;
+    friend class UpstreamConnection;
+    UpstreamConnection *takeIdle(const QByteArray &key);
+    void putIdle(UpstreamConnection *conn);
+    void dropIdle(UpstreamConnection *conn);
+
+    ForwarderOptions m_options;
+    QHash<QByteArray, QList<UpstreamConnection *>> m_idle;
+    quint64 m_opened = 0;
+    quint64 m_reused = 0;
+    quint64 m_requests = 0;
+    quint64 m_connectFailures = 0;
+    quint64 m_retries = 0;
+};
+
+} // namespace dfproxy::forward

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http/httpheaders.h"
+
+#include <http_parser.h>
+
+#include <cstring>
+
+namespace dfproxy::http {
+
+namespace {
+inline char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
+}
+inline bool isWs(char c)
+{
+    return c == ' ' || c == '\t';
+}
+QByteArrayView trimmed(QByteArrayView v)
+{
+    while (!v.isEmpty() && isWs(v.front()))
+        v = v.sliced(1);
+    while (!v.isEmpty() && isWs(v.back()))
+        v.chop(1);
+    return v;
+}
+} // namespace
+
+bool equalsIgnoreCase(QByteArrayView a, QByteArrayView b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (qsizetype i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lower(b[i]))
+            return false;
+    }
+    return true;
+}
+
+const QByteArray *findHeader(const HeaderList &headers, QByteArrayView name)
+{
+    for (const auto &h : headers) {
+        if (equalsIgnoreCase(h.first, name))
+            return &h.second;
+    }
+    return nullptr;
+}
+
+int countHeader(const HeaderList &headers, QByteArrayView name)
+{
+    int n = 0;
+    for (const auto &h : headers)
+        n += equalsIgnoreCase(h.first, name) ? 1 : 0;
+    return n;
+}
+
+int removeHeader(HeaderList &headers, QByteArrayView name)
+{
+    return int(headers.removeIf([name](const auto &h) { return equalsIgnoreCase(h.first, name); }));
+}
+
+void setHeader(HeaderList &headers, const QByteArray &name, const QByteArray &value)
+{
+    qsizetype first = -1;
+    for (qsizetype i = 0; i < headers.size();) {
+        if (equalsIgnoreCase(headers[i].first, name)) {
+            if (first < 0) {
+                first = i;
+                headers[i].second = value;
+                ++i;
+            } else {
+                headers.removeAt(i);
+            }
+        } else {
+            ++i;
+        }
+    }
+    if (first < 0)
+        headers.append({name, value});
+}
+
+bool tokenListContains(QByteArrayView list, QByteArrayView token)
+{
+    while (!list.isEmpty()) {
+        const qsizetype comma = list.indexOf(',');
+        const QByteArrayView item = trimmed(comma < 0 ? list : list.first(comma));
+        if (equalsIgnoreCase(item, token))
+            return true;
+        if (comma < 0)
+            break;
+        list = list.sliced(comma + 1);
+    }
+    return false;
+}
+
+bool headerHasToken(const HeaderList &headers, QByteArrayView name, QByteArrayView token)
+{
+    for (const auto &h : headers) {
+        if (equalsIgnoreCase(h.first, name) && tokenListContains(h.second, token))
+            return true;
+    }
+    return false;
+}
+
+void stripHopByHop(HeaderList &headers, bool keepUpgrade)
+{
+    // Names listed in Connection are hop-by-hop too; collect them first (rarely more than one or two).
+    QList<QByteArrayView> named;
+    QList<QByteArray> connectionValues;
+    for (const auto &h : headers) {
+        if (equalsIgnoreCase(h.first, "connection"))
+            connectionValues.append(h.second);
+    }
+    for (const QByteArray &v : connectionValues) {
+        QByteArrayView list(v);
+        while (!list.isEmpty()) {
+            const qsizetype comma = list.indexOf(',');
+            const QByteArrayView item = trimmed(comma < 0 ? list : list.first(comma));
+            if (!item.isEmpty())
+                named.append(item);
+            if (comma < 0)
+                break;
+            list = list.sliced(comma + 1);
+        }
+    }
+    headers.removeIf([&](const QPair<QByteArray, QByteArray> &h) {
+        const QByteArray &n = h.first;
+        switch (lower(n.isEmpty() ? '\0' : n[0])) {
+        case 'c':
+            if (equalsIgnoreCase(n, "connection") || equalsIgnoreCase(n, "content-length"))
+                return true;
+            break;
+        case 'k':
+            if (equalsIgnoreCase(n, "keep-alive"))
+                return true;
+            break;
+        case 'p':
+            if (equalsIgnoreCase(n, "proxy-connection") || equalsIgnoreCase(n, "proxy-authorization")
+                || equalsIgnoreCase(n, "proxy-authenticate"))
+                return true;
+            break;
+        case 't':
+            if (equalsIgnoreCase(n, "te") || equalsIgnoreCase(n, "trailer")
+                || equalsIgnoreCase(n, "transfer-encoding"))
+                return true;
+            break;
+        case 'u':
+            if (equalsIgnoreCase(n, "upgrade"))
+                return !keepUpgrade;
+            break;
+        default:
+            break;
+        }
+        for (QByteArrayView name : named) {
+            if (equalsIgnoreCase(n, name))
+                return !(keepUpgrade && equalsIgnoreCase(n, "upgrade"));
+        }
+        return false;
+    });
+}
+
+bool splitHostPort(QByteArrayView authority, QByteArray *host, int *port)
+{
+    *port = -1;
+    QByteArrayView h;
+    QByteArrayView rest;
+    if (authority.startsWith('[')) {
+        const qsizetype close = authority.indexOf(']');
+        if (close < 0)
+            return false;
+        h = authority.sliced(1, close - 1);
+        rest = authority.sliced(close + 1);
+        if (!rest.isEmpty() && rest.front() != ':')
+            return false;
+    } else {
+        const qsizetype colon = authority.lastIndexOf(':');
+        if (colon >= 0 && authority.indexOf(':') != colon)
+            return false; // unbracketed IPv6 is ambiguous
+        h = colon < 0 ? authority : authority.first(colon);
+        rest = colon < 0 ? QByteArrayView() : authority.sliced(colon);
+    }
+    if (h.isEmpty())
+        return false;
+    for (char c : h) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+            || c == '.' || c == '_' || c == ':' || c == '%';
+        if (!ok)
+            return false;
+    }
+    if (!rest.isEmpty()) {
+        rest = rest.sliced(1);
+        if (rest.isEmpty() || rest.size() > 5)
+            return false;
+        int p = 0;
+        for (char c : rest) {
+            if (c < '0' || c > '9')
+                return false;
+            p = p * 10 + (c - '0');
+        }
+        if (p < 1 || p > 65535)
+            return false;
+        *port = p;
+    }
+    host->resize(h.size());
+    char *out = host->data();
+    for (qsizetype i = 0; i < h.size(); ++i)
+        out[i] = lower(h[i]);
+    return true;
+}
+
+void appendHeader(QByteArray &out, QByteArrayView name, QByteArrayView value)
+{
+    out.append(name).append(": ", 2).append(value).append("\r\n", 2);
+}
+
+void appendRequestHead(QByteArray &out, QByteArrayView method, QByteArrayView target, const HeaderList &headers)
+{
+    out.append(method).append(' ').append(target).append(" HTTP/1.1\r\n", 11);
+    for (const auto &h : headers)
+        appendHeader(out, h.first, h.second);
+}
+
+void appendResponseHead(QByteArray &out, int minorVersion, int status, QByteArrayView reason,
+                        const HeaderList &headers)
+{
+    char line[16] = "HTTP/1.1 000 ";
+    line[7] = minorVersion == 0 ? '0' : '1';
+    line[9] = char('0' + (status / 100) % 10);
+    line[10] = char('0' + (status / 10) % 10);
+    line[11] = char('0' + status % 10);
+    out.append(line, 13).append(reason.isEmpty() ? reasonPhrase(status) : reason).append("\r\n", 2);
+    for (const auto &h : headers)
+        appendHeader(out, h.first, h.second);
+}
+
+void appendChunk(QByteArray &out, const char *data, qsizetype size)
+{
+    if (size <= 0)
+        return;
+    char hex[20];
+    int n = 0;
+    quint64 v = quint64(size);
+    char tmp[20];
+    do {
+        tmp[n++] = "0123456789abcdef"[v & 0xf];
+        v >>= 4;
+    } while (v);
+    for (int i = 0; i < n; ++i)
+        hex[i] = tmp[n - 1 - i];
+    out.append(hex, n).append("\r\n", 2).append(data, size).append("\r\n", 2);
+}
+
+void appendLastChunk(QByteArray &out)
+{
+    out.append("0\r\n\r\n", 5);
+}
+
+QByteArrayView reasonPhrase(int status)
+{
+    if (status == 431)
+        return "Request Header Fields Too Large";
+    if (status == 414)
+        return "URI Too Long";
+    const char *s = http_status_str(static_cast<http_status>(status));
+    if (!s || std::strcmp(s, "<unknown>") == 0)
+        return "Unknown";
+    return QByteArrayView(s, qsizetype(std::strlen(s)));
+}
+
+bool isIdempotent(QByteArrayView method)
+{
+    return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" || method == "DELETE"
+        || method == "TRACE";
+}
+
+} // namespace dfproxy::http

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http/httpparser.h"
+
+#include <http_parser.h>
+
+#include <climits>
+#include <cstring>
+#include <mutex>
+
+namespace dfproxy::http {
+
+namespace {
+HttpParser *self(http_parser *p)
+{
+    return static_cast<HttpParser *>(p->data);
+}
+} // namespace
+
+void MessageHead::clear()
+{
+    method = QByteArray();
+    target.resize(0);
+    status = 0;
+    reasonPhrase.resize(0);
+    versionMajor = 1;
+    versionMinor = 1;
+    headers.clear();
+    contentLength = -1;
+    chunked = false;
+    keepAlive = true;
+    upgrade = false;
+}
+
+HttpParser::HttpParser(Kind kind, ParserLimits limits)
+    : m_kind(kind)
+    , m_limits(limits)
+    , m_parser(std::make_unique<http_parser>())
+{
+    // libhttp-parser's own limit is process-wide; lift it once and enforce ours per parser instead.
+    static std::once_flag once;
+    std::call_once(once, [] { http_parser_set_max_header_size(64u * 1024u * 1024u); });
+    reset();
+}
+
+HttpParser::~HttpParser() = default;
+
+void HttpParser::reset()
+{
+    http_parser_init(m_parser.get(), m_kind == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE);
+    m_parser->data = this;
+    m_head.clear();
+    m_error = {};
+    m_inMessage = false;
+    m_headDone = false;
+    m_messageDone = false;
+    m_lastWasValue = false;
+    m_scanBytes = 0;
+    m_scanLine = 0;
+    m_scanLineLen = 0;
+    m_scanDone = false;
+}
+
+void HttpParser::fail(int status, const char *reason)
+{
+    if (m_error.isError())
+        return;
+    m_error.status = status;
+    m_error.reason = QByteArray::fromRawData(reason, qsizetype(std::strlen(reason)));
+}
+
+bool HttpParser::scanHead(const char *data, qsizetype size, qsizetype *headBytes)
+{
+    // libhttp-parser silently joins obs-fold lines and has only a global size limit, so the head is checked here
+    // first: line starts (fold), start-line length (414) and total head size (431).
+    const char *p = data;
+    const char *end = data + size;
+    while (p < end) {
+        if (m_scanLineLen == 0 && m_scanLine > 0 && (*p == ' ' || *p == '\t')) {
+            fail(400, "obs_fold");
+            return false;
+        }
+        const char *nl = static_cast<const char *>(std::memchr(p, '\n', size_t(end - p)));
+        const char *stop = nl ? nl : end;
+        const qsizetype n = stop - p;
+        if (n > 0)
+            m_scanLastChar = stop[-1];
+        m_scanLineLen += n;
+        m_scanBytes += n + (nl ? 1 : 0);
+        if (m_kind == Kind::Request && m_scanLine == 0 && m_scanLineLen > m_limits.maxUriBytes + 32) {
+            fail(414, "uri_too_long");
+            return false;
+        }
+        if (m_scanBytes > m_limits.maxHeaderBytes) {
+            fail(431, "headers_too_large");
+            return false;
+        }
+        if (!nl)
+            break;
+        p = nl + 1;
+        const bool empty = m_scanLineLen == 0 || (m_scanLineLen == 1 && m_scanLastChar == '\r');
+        m_scanLineLen = 0;
+        if (empty) {
+            if (m_scanLine == 0)
+                continue; // tolerated empty lines before a request line
+            m_scanDone = true;
+            break;
+        }
+        ++m_scanLine;
+    }
+    *headBytes = p - data;
+    return true;
+}
+
+qsizetype HttpParser::feed(const char *data, qsizetype size, Stop *stop)
+{
+    if (m_error.isError()) {
+        *stop = Stop::Error;
+        return 0;
+    }
+    if (size <= 0) {
+        *stop = Stop::NeedMore;
+        return 0;
+    }
+    if (!m_headDone && !m_scanDone) {
+        qsizetype headBytes = 0;
+        if (!scanHead(data, size, &headBytes)) {
+            *stop = Stop::Error;
+            return 0;
+        }
+    }
+    http_parser *p = m_parser.get();
+    if (HTTP_PARSER_ERRNO(p) == HPE_PAUSED)
+        http_parser_pause(p, 0);
+    const bool headWasDone = m_headDone;
+    const size_t n = http_parser_execute(p, &settings(), data, size_t(size));
+    const auto err = HTTP_PARSER_ERRNO(p);
+    if (m_error.isError()) {
+        *stop = Stop::Error;
+        return qsizetype(n);
+    }
+    if (err != HPE_OK && err != HPE_PAUSED) {
+        m_errorOffset = data + n;
+        m_errorData = data;
+        mapParserError();
+        *stop = Stop::Error;
+        return qsizetype(n);
+    }
+    if (m_messageDone) {
+        m_messageDone = false;
+        m_inMessage = false;
+        m_headDone = false;
+        m_scanBytes = 0;
+        m_scanLine = 0;
+        m_scanLineLen = 0;
+        m_scanDone = false;
+        *stop = Stop::Complete;
+        return qsizetype(n);
+    }
+    if (m_headDone && !headWasDone) {
+        *stop = Stop::Head;
+        return qsizetype(n);
+    }
+    *stop = Stop::NeedMore;
+    return qsizetype(n);
+}
+
+HttpParser::Stop HttpParser::feedEof()
+{
+    if (m_error.isError())
+        return Stop::Error;
+    if (!m_inMessage)
+        return Stop::NeedMore;
+    http_parser *p = m_parser.get();
+    if (HTTP_PARSER_ERRNO(p) == HPE_PAUSED)
+        http_parser_pause(p, 0);
+    http_parser_execute(p, &settings(), nullptr, 0);
+    const auto err = HTTP_PARSER_ERRNO(p);
+    if (m_messageDone) {
+        m_messageDone = false;
+        m_inMessage = false;
+        m_headDone = false;
+        return Stop::Complete;
+    }
+    if (err != HPE_OK && err != HPE_PAUSED) {
+        fail(400, "truncated_message");
+        return Stop::Error;
+    }
+    fail(400, "truncated_message");
+    return Stop::Error;
+}
+
+void HttpParser::mapParserError()
+{
+    const auto err = HTTP_PARSER_ERRNO(m_parser.get());
+    switch (err) {
+    case HPE_HEADER_OVERFLOW:
+        fail(431, "headers_too_large");
+        break;
+    case HPE_INVALID_HEADER_TOKEN: {
+        // A ':' before the bad byte on its line means the value was bad, otherwise the name.
+        bool sawColon = false;
+        for (const char *q = m_errorOffset; q > m_errorData;) {
+            --q;
+            if (*q == '\n')
+                break;
+            if (*q == ':')
+                sawColon = true;
+        }
+        fail(400, sawColon || (m_lastWasValue && m_errorOffset == m_errorData) ? "invalid_header_value"
+                                                                              : "invalid_header_name");
+        break;
+    }
+    case HPE_INVALID_CONTENT_LENGTH:
+        fail(400, "invalid_content_length");
+        break;
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        if (findHeader(m_head.headers, "transfer-encoding"))
+            fail(400, "content_length_with_transfer_encoding");
+        else
+            fail(400, "duplicate_content_length");
+        break;
+    case HPE_INVALID_TRANSFER_ENCODING:
+        fail(400, "invalid_transfer_encoding");
+        break;
+    case HPE_INVALID_CHUNK_SIZE:
+        fail(400, "invalid_chunk_size");
+        break;
+    case HPE_INVALID_VERSION:
+        fail(400, "invalid_version");
+        break;
+    case HPE_INVALID_METHOD:
+        fail(400, "invalid_method");
+        break;
+    case HPE_INVALID_URL:
+    case HPE_INVALID_HOST:
+    case HPE_INVALID_PORT:
+    case HPE_INVALID_PATH:
+    case HPE_INVALID_QUERY_STRING:
+    case HPE_INVALID_FRAGMENT:
+        fail(400, "invalid_uri");
+        break;
+    case HPE_INVALID_STATUS:
+        fail(400, "invalid_status");
+        break;
+    case HPE_INVALID_EOF_STATE:
+        fail(400, "truncated_message");
+        break;
+    default:
+        fail(400, "malformed_message");
+        break;
+    }
+}
+
+bool HttpParser::validateHead()
+{
+    const int major = m_head.versionMajor;
+    const int minor = m_head.versionMinor;
+    if (major != 1 || (minor != 0 && minor != 1)) {
+        fail(505, "unsupported_http_version");
+        return false;
+    }
+    if (m_kind == Kind::Request) {
+        const int hosts = countHeader(m_head.headers, "host");
+        if (hosts > 1) {
+            fail(400, "duplicate_host");
+            return false;
+        }
+        if (hosts == 0 && minor == 1 && !m_head.isConnect()) {
+            fail(400, "missing_host");
+            return false;
+        }
+    }
+    if (m_head.chunked && m_head.contentLength >= 0) {
+        fail(400, "content_length_with_transfer_encoding");
+        return false;
+    }
+    for (const auto &h : m_head.headers) {
+        if (h.first.isEmpty()) {
+            fail(400, "invalid_header_name");
+            return false;
+        }
+    }
+    return true;
+}
+
+int HttpParser::onMessageBegin(http_parser *p)
+{
+    HttpParser *s = self(p);
+    s->m_head.clear();
+    s->m_inMessage = true;
+    s->m_headDone = false;
+    s->m_lastWasValue = false;
+    return 0;
+}
+
+int HttpParser::onUrl(http_parser *p, const char *at, size_t len)
+{
+    HttpParser *s = self(p);
+    if (s->m_head.target.size() + qsizetype(len) > s->m_limits.maxUriBytes) {
+        s->fail(414, "uri_too_long");
+        return 1;
+    }
+    s->m_head.target.append(at, qsizetype(len));
+    return 0;
+}
+
+int HttpParser::onStatus(http_parser *p, const char *at, size_t len)
+{
+    self(p)->m_head.reasonPhrase.append(at, qsizetype(len));
+    return 0;
+}
+
+int HttpParser::onHeaderField(http_parser *p, const char *at, size_t len)
+{
+    HttpParser *s = self(p);
+    auto &headers = s->m_head.headers;
+    if (s->m_lastWasValue || headers.isEmpty()) {
+        headers.append({QByteArray(at, qsizetype(len)), QByteArray()});
+        s->m_lastWasValue = false;
+    } else {
+        headers.last().first.append(at, qsizetype(len));
+    }
+    return 0;
+}
+
+int HttpParser::onHeaderValue(http_parser *p, const char *at, size_t len)
+{
+    HttpParser *s = self(p);
+    if (s->m_head.headers.isEmpty())
+        return 1;
+    s->m_head.headers.last().second.append(at, qsizetype(len));
+    s->m_lastWasValue = true;
+    return 0;
+}
+
+int HttpParser::onHeadersComplete(http_parser *p)
+{
+    HttpParser *s = self(p);
+    MessageHead &h = s->m_head;
+    h.versionMajor = p->http_major;
+    h.versionMinor = p->http_minor;
+    if (s->m_kind == Kind::Request) {
+        const char *m = http_method_str(static_cast<http_method>(p->method));
+        h.method = QByteArray::fromRawData(m, qsizetype(std::strlen(m)));
+    } else {
+        h.status = int(p->status_code);
+    }
+    h.chunked = (p->flags & F_CHUNKED) != 0;
+    h.contentLength = (p->flags & F_CONTENTLENGTH) ? qint64(p->content_length) : -1;
+    h.keepAlive = http_should_keep_alive(p) != 0;
+    h.upgrade = p->upgrade != 0;
+    if (!s->validateHead())
+        return -1;
+    s->m_headDone = true;
+    http_parser_pause(p, 1);
+    if (s->m_kind == Kind::Response && s->m_expectNoBody)
+        return 1;
+    return 0;
+}
+
+int HttpParser::onBodyCb(http_parser *p, const char *at, size_t len)
+{
+    HttpParser *s = self(p);
+    if (s->m_body)
+        s->m_body->onBody(at, qsizetype(len));
+    return 0;
+}
+
+int HttpParser::onMessageComplete(http_parser *p)
+{
+    HttpParser *s = self(p);
+    s->m_messageDone = true;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+const http_parser_settings &HttpParser::settings()
+{
+    static const http_parser_settings st = [] {
+        http_parser_settings s;
+        http_parser_settings_init(&s);
+        s.on_message_begin = &HttpParser::onMessageBegin;
+        s.on_url = &HttpParser::onUrl;
+        s.on_status = &HttpParser::onStatus;
+        s.on_header_field = &HttpParser::onHeaderField;
+        s.on_header_value = &HttpParser::onHeaderValue;
+        s.on_headers_complete = &HttpParser::onHeadersComplete;
+        s.on_body = &HttpParser::onBodyCb;
+        s.on_message_complete = &HttpParser::onMessageComplete;
+        return s;
+    }();
+    return st;
+}
+
+} // namespace dfproxy::http

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// CONTRACT with telemetry: one record per proxied request (or tunnel), emitted when it ends.
+
+#include <QByteArray>
+#include <QDateTime>
+#include <QHostAddress>
+#include <QString>
+
+namespace dfproxy::proxy {
+
+struct AccessLogRecord
+{
+    QDateTime time;              ///< when the request head arrived (UTC)
+    QHostAddress clientAddress;
+    quint16 clientPort = 0;
+    QByteArray method;
+    QByteArray host;             ///< target host (lower-case, no port)
+    quint16 port = 0;            ///< target port
+    QByteArray path;             ///< request target as received (origin-form path+query, or CONNECT authority)
+    int status = 0;              ///< status sent to the client (0 when none was sent)
+    QByteArray reason;           ///< x-dfproxy-error reason for proxy-generated errors, empty otherwise
+    qint64 bytesIn = 0;          ///< request body bytes from the client (tunnels: client -> upstream)
+    qint64 bytesOut = 0;         ///< response body bytes to the client (tunnels: upstream -> client)
+    qint64 totalMs = 0;
+    qint64 dnsMs = 0;
+    qint64 connectMs = 0;        ///< from DNS done to upstream connected (0 when reused)
+    qint64 upstreamMs = 0;       ///< from upstream connected to the response head
+    QString route;               ///< "ns/name#rule" or empty
+    QString backend;             ///< "ns/name" or empty
+    QHostAddress resolvedAddress;///< the upstream address used
+    bool dnsCacheHit = false;
+    bool upstreamReused = false;
+    bool tunnel = false;         ///< CONNECT or websocket
+};
+
+/// Receives access-log records. write() is called from worker threads concurrently: implementations must be
+/// thread-safe and must never block (queue and return).
+class AccessLogSink
+{
+public:
+    virtual ~AccessLogSink() = default;
+    virtual void write(const AccessLogRecord &record) = 0;
+};
+
+} // namespace dfproxy::proxy

@@ -1,0 +1,771 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "proxy/downstreamconnection.h"
+
+#include "dns/hostcache.h"
+#include "proxy/proxycontext.h"
+#include "proxy/proxyworker.h"
+#include "proxy/tunnel.h"
+
+#include <QTcpSocket>
+#include <QTimerEvent>
+
+namespace dfproxy::proxy {
+
+using http::HttpParser;
+
+namespace {
+
+QByteArray dnsReason(dns::DnsError e)
+{
+    // Same strings as dns::reasonString (dnstypes.h), kept here so the data path does not depend on its
+    // definition being linked.
+    switch (e) {
+    case dns::DnsError::None: return QByteArrayLiteral("none");
+    case dns::DnsError::NxDomain: return QByteArrayLiteral("dns_nxdomain");
+    case dns::DnsError::NoData: return QByteArrayLiteral("dns_no_addresses");
+    case dns::DnsError::ServFail: return QByteArrayLiteral("dns_servfail");
+    case dns::DnsError::Refused: return QByteArrayLiteral("dns_refused");
+    case dns::DnsError::BadReply: return QByteArrayLiteral("dns_bad_reply");
+    case dns::DnsError::Timeout: return QByteArrayLiteral("dns_resolution_timeout");
+    case dns::DnsError::CacheOverflow: return QByteArrayLiteral("dns_cache_overflow");
+    case dns::DnsError::PendingOverflow: return QByteArrayLiteral("dns_pending_overflow");
+    case dns::DnsError::Other: return QByteArrayLiteral("dns_resolution_failed");
+    }
+    return QByteArrayLiteral("dns_resolution_failed");
+}
+
+void applyModifier(http::HeaderList &headers, const routing::HeaderModifier &m)
+{
+    if (m.isEmpty())
+        return;
+    for (const QByteArray &name : m.remove)
+        http::removeHeader(headers, name);
+    for (const auto &h : m.set)
+        http::setHeader(headers, h.first, h.second);
+    for (const auto &h : m.add)
+        headers.append(h);
+}
+
+bool isAbsoluteForm(const QByteArray &target)
+{
+    return target.size() > 7 && (target.startsWith("http://") || target.startsWith("https://")
+                                 || target.startsWith("HTTP://") || target.startsWith("HTTPS://"));
+}
+
+} // namespace
+
+DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ctx, QTcpSocket *socket,
+                                           std::shared_ptr<const routing::Listener> listener)
+    : QObject(worker)
+    , m_worker(worker)
+    , m_ctx(ctx)
+    , m_socket(socket)
+    , m_listener(std::move(listener))
+    , m_parser(HttpParser::Kind::Request, ctx->options.limits)
+{
+    m_socket->setParent(this);
+    m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    m_socket->setReadBufferSize(m_ctx->options.bufferLimit);
+    m_parser.setBodyHandler(this);
+    m_ctx->stats.activeConnections.fetch_add(1, std::memory_order_relaxed);
+    m_ctx->stats.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
+    connect(m_socket, &QIODevice::readyRead, this, [this] { pump(); });
+    connect(m_socket, &QIODevice::bytesWritten, this, [this] { onClientBytesWritten(); });
+    connect(m_socket, &QAbstractSocket::disconnected, this, [this] { onClientDisconnected(); });
+    connect(m_socket, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError e) {
+        if (e != QAbstractSocket::RemoteHostClosedError)
+            onClientDisconnected();
+    });
+    m_clock.start();
+    armIdleTimer();
+    if (m_socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
+}
+
+DownstreamConnection::~DownstreamConnection()
+{
+    m_lookup.reset();
+    m_exchange.reset();
+    m_finishedExchange.reset();
+    if (!m_logged)
+        emitLog();
+    m_ctx->stats.activeConnections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void DownstreamConnection::drain()
+{
+    if (m_state == State::ReadingHead && !m_parser.inMessage()) {
+        closeAfterFlush();
+        return;
+    }
+    m_keepAlive = false;
+}
+
+void DownstreamConnection::abort()
+{
+    if (m_tunnel)
+        m_tunnel->abort();
+    m_socket->abort();
+    onClientDisconnected();
+}
+
+void DownstreamConnection::armIdleTimer()
+{
+    stopTimer(m_idleTimer);
+    if (m_ctx->options.clientIdleTimeoutMs > 0)
+        m_idleTimer = startTimer(std::chrono::milliseconds(m_ctx->options.clientIdleTimeoutMs));
+}
+
+void DownstreamConnection::stopTimer(int &id)
+{
+    if (id) {
+        killTimer(id);
+        id = 0;
+    }
+}
+
+void DownstreamConnection::timerEvent(QTimerEvent *ev)
+{
+    if (ev->timerId() == m_idleTimer) {
+        stopTimer(m_idleTimer);
+        if (m_state == State::ReadingHead && !m_parser.inMessage())
+            closeAfterFlush();
+        else
+            armIdleTimer();
+    } else if (ev->timerId() == m_requestTimer) {
+        stopTimer(m_requestTimer);
+        if (!m_responseStarted) {
+            m_lookup.reset();
+            m_exchange.reset();
+            m_keepAlive = false;
+            sendLocalResponse(504, "upstream_response_timeout", "request timed out\n");
+            closeAfterFlush();
+        } else {
+            abort();
+        }
+    }
+}
+
+void DownstreamConnection::pump()
+{
+    if (m_inPump) {
+        m_pumpAgain = true;
+        return;
+    }
+    m_inPump = true;
+    QPointer<DownstreamConnection> guard(this);
+    for (;;) {
+        m_pumpAgain = false;
+        if (m_closed || m_state == State::Closing || m_state == State::Tunnel)
+            break;
+        // Forwarding without an exchange: a local response was sent and the rest of the request is dropped.
+        const bool wantParse = m_state == State::ReadingHead
+            || (m_state == State::Forwarding && !m_requestDone
+                && (!m_exchange || m_exchange->bufferedBodyBytes() <= m_ctx->options.bufferLimit));
+        if (!wantParse)
+            break;
+        if (m_in.isEmpty()) {
+            if (m_socket->bytesAvailable() <= 0 || m_in.fill(m_socket) <= 0)
+                break;
+        }
+        HttpParser::Stop stop;
+        const qsizetype used = m_parser.feed(m_in.data(), m_in.size(), &stop);
+        m_in.consume(used);
+        if (!guard)
+            return;
+        switch (stop) {
+        case HttpParser::Stop::NeedMore:
+            break;
+        case HttpParser::Stop::Head:
+            onRequestHead();
+            break;
+        case HttpParser::Stop::Complete:
+            onRequestComplete();
+            break;
+        case HttpParser::Stop::Error: {
+            const auto &err = m_parser.error();
+            if (m_logged) {
+                m_rec = AccessLogRecord();
+                m_rec.time = QDateTime::currentDateTimeUtc();
+                m_rec.clientAddress = m_socket->peerAddress();
+                m_rec.clientPort = m_socket->peerPort();
+                m_logged = false;
+            }
+            m_keepAlive = false;
+            m_lookup.reset();
+            m_exchange.reset();
+            if (!m_responseStarted)
+                sendLocalResponse(err.status, err.reason, "bad request: " + err.reason + "\n");
+            closeAfterFlush();
+            break;
+        }
+        }
+        if (!guard)
+            return;
+    }
+    if (guard)
+        m_inPump = false;
+}
+
+void DownstreamConnection::onRequestHead()
+{
+    stopTimer(m_idleTimer);
+    m_finishedExchange.reset();
+    const http::MessageHead &h = m_parser.head();
+    m_rec = AccessLogRecord();
+    m_logged = false;
+    m_rec.time = QDateTime::currentDateTimeUtc();
+    m_rec.clientAddress = m_socket->peerAddress();
+    m_rec.clientPort = m_socket->peerPort();
+    m_rec.method = h.method;
+    m_rec.path = h.target;
+    m_clock.restart();
+    m_dnsDoneMs = m_connectedMs = 0;
+    m_requestDone = false;
+    m_responseStarted = false;
+    m_responseDone = false;
+    m_chunkedOut = false;
+    m_closeDelimited = false;
+    m_responsePaused = false;
+    m_match.reset();
+    m_keepAlive = h.keepAlive && !m_ctx->draining.load(std::memory_order_relaxed);
+    m_clientMinor = h.versionMinor;
+    m_headRequest = h.isHead();
+    m_websocket = false;
+    m_expectContinue = false;
+    m_state = State::Resolving;
+
+    // The target: CONNECT authority, absolute-form authority, or the Host header.
+    QByteArrayView authority;
+    QByteArrayView pathAndQuery;
+    bool secureScheme = false;
+    if (h.isConnect()) {
+        authority = h.target;
+    } else if (isAbsoluteForm(h.target)) {
+        secureScheme = h.target.at(4) == 's' || h.target.at(4) == 'S';
+        const qsizetype start = secureScheme ? 8 : 7;
+        qsizetype end = start;
+        while (end < h.target.size() && h.target.at(end) != '/' && h.target.at(end) != '?')
+            ++end;
+        authority = QByteArrayView(h.target).sliced(start, end - start);
+        pathAndQuery = end < h.target.size() ? QByteArrayView(h.target).sliced(end) : QByteArrayView("/");
+        if (authority.contains('@')) {
+            sendLocalResponse(400, "invalid_uri", "userinfo is not allowed in the request target\n");
+            return;
+        }
+    } else if (h.target.startsWith('/') || h.target == "*") {
+        const QByteArray *host = http::findHeader(h.headers, "host");
+        if (!host) {
+            sendLocalResponse(400, "missing_host", "the request has no Host header\n");
+            return;
+        }
+        authority = *host;
+        pathAndQuery = h.target;
+    } else {
+        sendLocalResponse(400, "invalid_uri", "unsupported request target form\n");
+        return;
+    }
+    if (!http::splitHostPort(authority, &m_host, &m_port)) {
+        sendLocalResponse(400, "invalid_host", "invalid host in the request\n");
+        return;
+    }
+    if (h.isConnect() && m_port < 0) {
+        sendLocalResponse(400, "invalid_host", "CONNECT needs host:port\n");
+        return;
+    }
+    m_rec.host = m_host;
+
+    if (h.isConnect()) {
+        const QList<quint16> allowed = m_listener->connectPorts.isEmpty() ? QList<quint16>{443}
+                                                                          : m_listener->connectPorts;
+        if (!allowed.contains(quint16(m_port))) {
+            m_rec.port = quint16(m_port);
+            sendLocalResponse(403, "connect_port_not_allowed",
+                              "CONNECT to port " + QByteArray::number(m_port) + " is not allowed\n");
+            return;
+        }
+    }
+
+    // Routing.
+    const qsizetype q = pathAndQuery.indexOf('?');
+    const QByteArrayView pathView = q < 0 ? pathAndQuery : pathAndQuery.first(q);
+    const QByteArrayView queryView = q < 0 ? QByteArrayView() : pathAndQuery.sliced(q + 1);
+    routing::RequestInfo info;
+    info.gatewayNamespace = m_listener->gatewayNamespace;
+    info.gatewayName = m_listener->gatewayName;
+    info.listenerName = m_listener->name;
+    info.method = h.method;
+    info.path = QByteArray::fromRawData(pathView.data(), pathView.size());
+    info.query = QByteArray::fromRawData(queryView.data(), queryView.size());
+    info.host = QString::fromLatin1(m_host);
+    info.headers = &h.headers;
+    const std::shared_ptr<const Router> router = m_ctx->router.load();
+    if (router)
+        m_match = router->match(info, m_worker->random());
+    if (!m_match) {
+        sendLocalResponse(404, "route_not_found", "no route for " + m_host + "\n");
+        return;
+    }
+    m_rec.route = m_match->routeNamespace + QLatin1Char('/') + m_match->routeName + QLatin1Char('#')
+        + QString::number(m_match->ruleIndex);
+    if (m_match->redirect) {
+        const routing::Redirect &r = *m_match->redirect;
+        QByteArray location = r.scheme.isEmpty() ? QByteArray(secureScheme ? "https" : "http") : r.scheme.toLatin1();
+        location += "://";
+        const QByteArray rhost = r.hostname.isEmpty() ? m_host : r.hostname.toLatin1();
+        location += rhost.contains(':') ? '[' + rhost + ']' : rhost;
+        if (r.port)
+            location += ':' + QByteArray::number(*r.port);
+        else if (m_port > 0 && r.scheme.isEmpty())
+            location += ':' + QByteArray::number(m_port);
+        QByteArray path = pathView.toByteArray();
+        if (!r.path.isEmpty())
+            path = r.path.toUtf8();
+        else if (r.replacePrefixMatch) {
+            const QByteArray prefix = m_match->matchedPrefix.toUtf8();
+            QByteArray rest = path.mid(prefix.size());
+            QByteArray repl = r.replacePrefixMatch->toUtf8();
+            if (repl.endsWith('/') && rest.startsWith('/'))
+                repl.chop(1);
+            path = repl + rest;
+            if (path.isEmpty())
+                path = "/";
+        }
+        location += path.isEmpty() ? QByteArray("/") : path;
+        if (!queryView.isEmpty())
+            location += '?' + queryView.toByteArray();
+        const int status = r.statusCode ? r.statusCode : 302;
+        sendLocalResponse(status, {}, QByteArray(), location);
+        return;
+    }
+    const std::shared_ptr<const routing::Backend> backend = m_match->backend;
+    if (!backend) {
+        sendLocalResponse(500, "no_backend", "the route has no usable backend\n");
+        return;
+    }
+    m_rec.backend = backend->ns + QLatin1Char('/') + backend->name;
+
+    // The request to send upstream.
+    m_forward = forward::ForwardRequest();
+    forward::Upstream &up = m_forward.upstream;
+    up.tls = backend->tls;
+    up.sni = backend->tlsSni;
+    up.tlsInsecureSkipVerify = backend->tlsInsecureSkipVerify;
+    up.tlsCaFile = backend->tlsCaFile;
+    QByteArray targetHost = m_host;
+    if (m_match->rewrite && !m_match->rewrite->hostname.isEmpty() && !h.isConnect())
+        targetHost = m_match->rewrite->hostname.toLatin1().toLower();
+    if (backend->type == routing::Backend::Type::Static) {
+        up.host = backend->staticHost;
+        up.port = backend->staticPort;
+    } else {
+        up.host = QString::fromLatin1(targetHost);
+        up.port = quint16(m_port > 0 ? m_port : (backend->tls ? 443 : 80));
+    }
+    m_rec.port = up.port;
+
+    if (!h.isConnect()) {
+        m_forward.method = h.method;
+        QByteArray path = pathView.isEmpty() ? QByteArray("/") : pathView.toByteArray();
+        if (m_match->rewrite) {
+            const routing::UrlRewrite &rw = *m_match->rewrite;
+            if (rw.replaceFullPath) {
+                path = rw.replaceFullPath->toUtf8();
+            } else if (rw.replacePrefixMatch) {
+                const QByteArray prefix = m_match->matchedPrefix.toUtf8();
+                QByteArray rest = path.mid(prefix.size());
+                QByteArray repl = rw.replacePrefixMatch->toUtf8();
+                if (repl.endsWith('/') && rest.startsWith('/'))
+                    repl.chop(1);
+                path = repl + rest;
+                if (path.isEmpty())
+                    path = "/";
+            }
+        }
+        if (h.target == "*")
+            path = "*";
+        m_forward.target = path;
+        if (!queryView.isEmpty())
+            m_forward.target.append('?').append(queryView);
+        m_websocket = h.upgrade && http::headerHasToken(h.headers, "upgrade", "websocket");
+        m_forward.upgrade = m_websocket;
+        m_forward.headers = h.headers;
+        http::stripHopByHop(m_forward.headers, m_websocket);
+        m_expectContinue = http::removeHeader(m_forward.headers, "expect") > 0
+            && http::tokenListContains(*http::findHeader(h.headers, "expect"), "100-continue");
+        // Absolute-form: the URI authority wins; a hostname rewrite replaces it.
+        if (m_match->rewrite && !m_match->rewrite->hostname.isEmpty())
+            http::setHeader(m_forward.headers, "Host", m_match->rewrite->hostname.toLatin1());
+        else if (isAbsoluteForm(h.target))
+            http::setHeader(m_forward.headers, "Host", authority.toByteArray());
+        m_forward.headers.append({QByteArrayLiteral("Via"), QByteArrayLiteral("1.1 dfproxy")});
+        if (m_ctx->options.addXForwardedFor) {
+            const QByteArray *prior = http::findHeader(m_forward.headers, "x-forwarded-for");
+            const QByteArray me = m_socket->peerAddress().toString().toLatin1();
+            http::setHeader(m_forward.headers, "X-Forwarded-For", prior ? *prior + ", " + me : me);
+        }
+        if (m_ctx->options.addXForwardedProto)
+            http::setHeader(m_forward.headers, "X-Forwarded-Proto", "http");
+        applyModifier(m_forward.headers, m_match->requestHeaders);
+        m_forward.contentLength = h.chunked ? -1 : std::max<qint64>(0, h.contentLength);
+        m_forward.connectTimeoutMs = m_ctx->options.connectTimeoutMs;
+        m_forward.responseTimeoutMs = m_match->backendRequestTimeoutMs > 0 ? m_match->backendRequestTimeoutMs
+                                                                          : m_ctx->options.responseTimeoutMs;
+        if (m_match->requestTimeoutMs > 0)
+            m_requestTimer = startTimer(std::chrono::milliseconds(m_match->requestTimeoutMs));
+    }
+
+    // DNS.
+    dns::HostCache *cache = m_ctx->hostCache.load(std::memory_order_acquire);
+    if (!cache) {
+        sendLocalResponse(503, "dns_resolution_failed",
+                          "DNS resolution failed for " + up.host.toUtf8() + ": dns_resolution_failed\n");
+        return;
+    }
+    const dns::LookupFamily family = backend->lookupFamily.value_or(m_ctx->options.defaultLookupFamily);
+    QPointer<DownstreamConnection> guard(this);
+    dns::HostCache::Outcome outcome = cache->lookup(up.host, up.port, family, this,
+                                                    [this](const dns::ResolveResult &r) { onResolved(r); });
+    if (!guard)
+        return;
+    if (outcome.ready)
+        onResolved(*outcome.ready);
+    else
+        m_lookup = std::move(outcome.pending);
+}
+
+void DownstreamConnection::onResolved(const dns::ResolveResult &result)
+{
+    m_dnsDoneMs = m_clock.elapsed();
+    m_rec.dnsMs = m_dnsDoneMs;
+    m_rec.dnsCacheHit = result.cacheHit;
+    if (!result.ok()) {
+        const QByteArray reason = dnsReason(result.error == dns::DnsError::None ? dns::DnsError::NoData
+                                                                                : result.error);
+        sendLocalResponse(503, reason,
+                          "DNS resolution failed for " + m_forward.upstream.host.toUtf8() + ": " + reason + "\n");
+        return;
+    }
+    m_forward.upstream.addresses = result.addresses;
+    if (m_parser.head().isConnect()) {
+        startConnectTunnel();
+        return;
+    }
+    startForward();
+}
+
+void DownstreamConnection::startForward()
+{
+    const routing::Backend::Engine engine = m_match->backend->engine;
+    forward::Forwarder *fwd = m_worker->forwarder(engine);
+    m_state = State::Forwarding;
+    m_exchange = fwd->start(std::move(m_forward), this);
+    if (m_expectContinue && !m_requestDone)
+        writeClient("HTTP/1.1 100 Continue\r\n\r\n", 25);
+    pump();
+}
+
+void DownstreamConnection::onBody(const char *data, qsizetype size)
+{
+    m_rec.bytesIn += size;
+    if (m_exchange)
+        m_exchange->writeBody(data, size);
+}
+
+void DownstreamConnection::onRequestComplete()
+{
+    m_requestDone = true;
+    if (m_exchange)
+        m_exchange->endBody();
+    if (m_responseDone)
+        finishTransaction();
+}
+
+void DownstreamConnection::onUpstreamConnected(const QHostAddress &address, bool reused)
+{
+    m_connectedMs = m_clock.elapsed();
+    m_rec.connectMs = reused ? 0 : m_connectedMs - m_dnsDoneMs;
+    m_rec.resolvedAddress = address;
+    m_rec.upstreamReused = reused;
+}
+
+void DownstreamConnection::onResponseHead(const http::MessageHead &head)
+{
+    m_responseStarted = true;
+    stopTimer(m_requestTimer);
+    m_rec.status = head.status;
+    m_rec.upstreamMs = m_clock.elapsed() - m_connectedMs;
+    http::HeaderList headers = head.headers;
+    const bool upgrade = head.status == 101;
+    http::stripHopByHop(headers, upgrade);
+    if (m_match)
+        applyModifier(headers, m_match->responseHeaders);
+    headers.append({QByteArrayLiteral("Via"), QByteArrayLiteral("1.1 dfproxy")});
+    const bool noBody = m_headRequest || head.status == 204 || head.status == 304 || head.status < 200;
+    if (noBody) {
+        if ((m_headRequest || head.status == 304) && head.contentLength >= 0)
+            headers.append({QByteArrayLiteral("Content-Length"), QByteArray::number(head.contentLength)});
+    } else if (head.contentLength >= 0) {
+        headers.append({QByteArrayLiteral("Content-Length"), QByteArray::number(head.contentLength)});
+    } else if (m_clientMinor >= 1) {
+        m_chunkedOut = true;
+        headers.append({QByteArrayLiteral("Transfer-Encoding"), QByteArrayLiteral("chunked")});
+    } else {
+        m_closeDelimited = true;
+        m_keepAlive = false;
+    }
+    if (!m_requestDone)
+        m_keepAlive = false; // an early response: the rest of the request body is not worth reading
+    if (upgrade)
+        headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("Upgrade")});
+    else if (!m_keepAlive)
+        headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("close")});
+    else if (m_clientMinor == 0)
+        headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("keep-alive")});
+    m_out.resize(0);
+    http::appendResponseHead(m_out, m_clientMinor, head.status, head.reasonPhrase, headers);
+    m_out.append("\r\n", 2);
+    m_socket->write(m_out);
+}
+
+void DownstreamConnection::onResponseBody(const char *data, qsizetype size)
+{
+    m_rec.bytesOut += size;
+    if (m_chunkedOut) {
+        m_out.resize(0);
+        http::appendChunk(m_out, data, size);
+        m_socket->write(m_out);
+    } else {
+        m_socket->write(data, size);
+    }
+    if (!m_responsePaused && m_socket->bytesToWrite() > m_ctx->options.bufferLimit && m_exchange) {
+        m_responsePaused = true;
+        m_exchange->setResponsePaused(true);
+    }
+}
+
+void DownstreamConnection::onResponseComplete()
+{
+    if (m_chunkedOut)
+        writeClient("0\r\n\r\n", 5);
+    m_socket->flush();
+    m_responseDone = true;
+    m_finishedExchange = std::move(m_exchange);
+    if (m_requestDone || !m_keepAlive)
+        finishTransaction();
+}
+
+void DownstreamConnection::onUpgraded(QTcpSocket *socket, const QByteArray &leftover)
+{
+    m_finishedExchange = std::move(m_exchange);
+    m_socket->flush();
+    // Bytes the client sent after the handshake are already in m_in.
+    QByteArray clientBytes(m_in.data(), m_in.size());
+    m_in.clear();
+    becomeTunnel(socket, leftover, clientBytes);
+}
+
+void DownstreamConnection::onRequestBodyDrained()
+{
+    pump();
+}
+
+void DownstreamConnection::onError(forward::ForwardError error, const QString &detail)
+{
+    m_finishedExchange = std::move(m_exchange);
+    if (m_responseStarted) {
+        m_rec.reason = forward::reasonString(error);
+        abort();
+        return;
+    }
+    if (!m_requestDone)
+        m_keepAlive = false;
+    const QByteArray reason = forward::reasonString(error);
+    sendLocalResponse(forward::statusFor(error), reason, reason + ": " + detail.toUtf8() + "\n");
+}
+
+void DownstreamConnection::sendLocalResponse(int status, QByteArrayView reason, const QByteArray &body,
+                                             QByteArrayView location)
+{
+    stopTimer(m_requestTimer);
+    m_responseStarted = true;
+    m_responseDone = true;
+    m_rec.status = status;
+    m_rec.reason = reason.toByteArray();
+    if (m_parser.inMessage() && !m_requestDone && m_parser.head().hasRequestBody())
+        m_keepAlive = false; // the unread body would be taken for the next request
+    m_out.resize(0);
+    char line[16] = "HTTP/1.1 ";
+    line[7] = m_clientMinor == 0 ? '0' : '1';
+    m_out.append(line, 9).append(QByteArray::number(status)).append(' ').append(http::reasonPhrase(status));
+    m_out.append("\r\n", 2);
+    if (!location.isEmpty())
+        http::appendHeader(m_out, "Location", location);
+    if (!reason.isEmpty())
+        http::appendHeader(m_out, "x-dfproxy-error", reason);
+    http::appendHeader(m_out, "Content-Type", "text/plain; charset=utf-8");
+    http::appendHeader(m_out, "Content-Length", QByteArray::number(body.size()));
+    if (!m_keepAlive)
+        http::appendHeader(m_out, "Connection", "close");
+    else if (m_clientMinor == 0)
+        http::appendHeader(m_out, "Connection", "keep-alive");
+    m_out.append("\r\n", 2);
+    if (!m_headRequest)
+        m_out.append(body);
+    m_socket->write(m_out);
+    m_socket->flush();
+    m_rec.bytesOut = m_headRequest ? 0 : body.size();
+    m_state = State::Forwarding;
+    if (m_requestDone || !m_keepAlive)
+        finishTransaction();
+    else
+        pump(); // read (and drop) the rest of the request until it completes
+}
+
+void DownstreamConnection::writeClient(const char *data, qsizetype size)
+{
+    m_socket->write(data, size);
+}
+
+void DownstreamConnection::finishTransaction()
+{
+    stopTimer(m_requestTimer);
+    emitLog();
+    m_lookup.reset();
+    if (m_closeDelimited || !m_keepAlive || m_ctx->draining.load(std::memory_order_relaxed)) {
+        closeAfterFlush();
+        return;
+    }
+    m_state = State::ReadingHead;
+    m_requestDone = m_responseDone = false;
+    armIdleTimer();
+    // Pipelined requests may already be buffered; not from inside the exchange's callback.
+    QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
+}
+
+void DownstreamConnection::emitLog()
+{
+    if (m_logged)
+        return;
+    m_logged = true;
+    m_rec.totalMs = m_clock.elapsed();
+    if (m_rec.status)
+        m_ctx->stats.countStatus(m_rec.status);
+    if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire))
+        sink->write(m_rec);
+}
+
+void DownstreamConnection::closeAfterFlush()
+{
+    if (m_state == State::Closing || m_closed)
+        return;
+    m_state = State::Closing;
+    m_lookup.reset();
+    m_exchange.reset();
+    m_socket->disconnectFromHost();
+    if (m_socket->state() == QAbstractSocket::UnconnectedState)
+        onClientDisconnected();
+}
+
+void DownstreamConnection::onClientBytesWritten()
+{
+    if (m_responsePaused && m_socket->bytesToWrite() <= m_ctx->options.bufferLimit / 2) {
+        m_responsePaused = false;
+        if (m_exchange)
+            m_exchange->setResponsePaused(false);
+    }
+}
+
+void DownstreamConnection::onClientDisconnected()
+{
+    if (m_closed)
+        return;
+    if (m_state == State::Tunnel)
+        return; // the tunnel owns the socket now
+    m_closed = true;
+    m_lookup.reset();
+    m_exchange.reset();
+    if (!m_logged && m_rec.status == 0)
+        m_rec.reason = "client_closed";
+    emitLog();
+    m_worker->connectionClosed(this);
+    deleteLater();
+}
+
+void DownstreamConnection::startConnectTunnel()
+{
+    m_state = State::Forwarding;
+    // Connect ourselves: one address after the other, like the forwarder.
+    auto *up = new QTcpSocket(this);
+    up->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    auto index = std::make_shared<qsizetype>(0);
+    auto timer = std::make_shared<int>(0);
+    auto tryNext = std::make_shared<std::function<void()>>();
+    QPointer<QTcpSocket> upGuard(up);
+    *tryNext = [this, up, index, tryNext]() {
+        const auto &addrs = m_forward.upstream.addresses;
+        if (*index >= addrs.size()) {
+            up->deleteLater();
+            sendLocalResponse(502, "upstream_connect_refused",
+                              "connecting to " + m_forward.upstream.host.toUtf8() + " failed\n");
+            return;
+        }
+        up->abort();
+        up->connectToHost(addrs.at(*index), m_forward.upstream.port);
+    };
+    connect(up, &QAbstractSocket::errorOccurred, this, [this, up, index, tryNext](QAbstractSocket::SocketError) {
+        if (m_state == State::Tunnel || up->state() == QAbstractSocket::ConnectedState)
+            return;
+        dns::HostCache *cache = m_ctx->hostCache.load();
+        if (cache && *index < m_forward.upstream.addresses.size())
+            cache->reportConnectFailure(m_forward.upstream.host, m_forward.upstream.port,
+                                        m_forward.upstream.addresses.at(*index));
+        ++*index;
+        QMetaObject::invokeMethod(this, [tryNext] { (*tryNext)(); }, Qt::QueuedConnection);
+    });
+    connect(up, &QAbstractSocket::connected, this, [this, up, index] {
+        QObject::disconnect(up, nullptr, this, nullptr);
+        m_rec.resolvedAddress = m_forward.upstream.addresses.at(*index);
+        m_rec.connectMs = m_clock.elapsed() - m_dnsDoneMs;
+        m_rec.status = 200;
+        m_responseStarted = true;
+        writeClient("HTTP/1.1 200 Connection Established\r\n\r\n", 39);
+        QByteArray clientBytes(m_in.data(), m_in.size());
+        m_in.clear();
+        becomeTunnel(up, QByteArray(), clientBytes);
+    });
+    (*tryNext)();
+}
+
+void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &leftover,
+                                        const QByteArray &clientBytes)
+{
+    m_state = State::Tunnel;
+    stopTimer(m_idleTimer);
+    stopTimer(m_requestTimer);
+    m_rec.tunnel = true;
+    QObject::disconnect(m_socket, nullptr, this, nullptr);
+    if (!leftover.isEmpty())
+        m_socket->write(leftover);
+    if (!clientBytes.isEmpty())
+        upstream->write(clientBytes);
+    m_rec.bytesIn = clientBytes.size();
+    m_rec.bytesOut = leftover.size();
+    m_ctx->stats.activeTunnels.fetch_add(1, std::memory_order_relaxed);
+    QPointer<DownstreamConnection> self(this);
+    m_tunnel = new Tunnel(m_socket, upstream, m_ctx->options.bufferLimit,
+                          [self](qint64 up, qint64 down) {
+                              if (!self)
+                                  return;
+                              self->m_ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
+                              self->m_rec.bytesIn += up;
+                              self->m_rec.bytesOut += down;
+                              self->m_closed = true;
+                              self->emitLog();
+                              self->m_worker->connectionClosed(self);
+                              self->deleteLater();
+                          },
+                          this);
+}
+
+} // namespace dfproxy::proxy

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "forward/forwarder.h"
+#include "http/httpparser.h"
+#include "http/readbuffer.h"
+#include "proxy/accesslog.h"
+#include "routing/routetable.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QPointer>
+
+#include <memory>
+
+class QTcpSocket;
+
+namespace dfproxy::dns {
+class PendingLookup;
+struct ResolveResult;
+}
+
+namespace dfproxy::proxy {
+
+struct ProxyContext;
+class ProxyWorker;
+class Tunnel;
+
+/// One client connection on a worker thread: parses requests (keep-alive, pipelining), routes, resolves and
+/// forwards them one at a time, or turns into a tunnel (CONNECT, websocket). Deletes itself when closed.
+class DownstreamConnection final : public QObject, public forward::ResponseSink, public http::BodyHandler
+{
+public:
+    DownstreamConnection(ProxyWorker *worker, ProxyContext *ctx, QTcpSocket *socket,
+                         std::shared_ptr<const routing::Listener> listener);
+    ~DownstreamConnection() override;
+
+    /// Graceful stop: close now when idle, after the current response otherwise.
+    void drain();
+    /// Closes at once.
+    void abort();
+
+    // forward::ResponseSink
+    void onUpstreamConnected(const QHostAddress &address, bool reused) override;
+    void onResponseHead(const http::MessageHead &head) override;
+    void onResponseBody(const char *data, qsizetype size) override;
+    void onResponseComplete() override;
+    void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) override;
+    void onRequestBodyDrained() override;
+    void onError(forward::ForwardError error, const QString &detail) override;
+
+    // http::BodyHandler (request body)
+    void onBody(const char *data, qsizetype size) override;
+
+protected:
+    void timerEvent(QTimerEvent *ev) override;
+
+private:
+    enum class State { ReadingHead, Resolving, Forwarding, Tunnel, Closing };
+
+    void pump();
+    void onRequestHead();
+    void onRequestComplete();
+    void onResolved(const dns::ResolveResult &result);
+    void startForward();
+    void startConnectTunnel();
+    void finishTransaction();
+    void sendLocalResponse(int status, QByteArrayView reason, const QByteArray &body,
+                           QByteArrayView location = {});
+    void writeClient(const char *data, qsizetype size);
+    void closeAfterFlush();
+    void onClientBytesWritten();
+    void onClientDisconnected();
+    void emitLog();
+    void armIdleTimer();
+    void stopTimer(int &id);
+    void becomeTunnel(QTcpSocket *upstream, const QByteArray &leftover, const QByteArray &clientBytes);
+
+    ProxyWorker *m_worker;
+    ProxyContext *m_ctx;
+    QTcpSocket *m_socket;
+    std::shared_ptr<const routing::Listener> m_listener;
+    http::HttpParser m_parser;
+    http::ReadBuffer m_in;
+    QByteArray m_out;
+    State m_state = State::ReadingHead;
+    bool m_inPump = false;
+    bool m_pumpAgain = false;
+    bool m_closed = false;
+
+    // the request in flight
+    std::unique_ptr<dns::PendingLookup> m_lookup;
+    std::unique_ptr<forward::Exchange> m_exchange;
+    std::unique_ptr<forward::Exchange> m_finishedExchange;
+    forward::ForwardRequest m_forward;
+    std::optional<routing::RouteMatch> m_match;
+    QByteArray m_host;
+    int m_port = 0;
+    bool m_requestDone = false;
+    bool m_responseStarted = false;
+    bool m_responseDone = false;
+    bool m_keepAlive = true;
+    bool m_headRequest = false;
+    bool m_expectContinue = false;
+    bool m_websocket = false;
+    bool m_chunkedOut = false;
+    bool m_closeDelimited = false;
+    bool m_responsePaused = false;
+    int m_clientMinor = 1;
+    int m_requestTimer = 0;
+    int m_idleTimer = 0;
+    QElapsedTimer m_clock;
+    qint64 m_dnsDoneMs = 0;
+    qint64 m_connectedMs = 0;
+    AccessLogRecord m_rec;
+    bool m_logged = true;
+    Tunnel *m_tunnel = nullptr;
+};
+
+} // namespace dfproxy::proxy

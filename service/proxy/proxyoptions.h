@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "dns/dnstypes.h"
+#include "http/httpparser.h"
+
+namespace dfproxy::proxy {
+
+/// Tunables of the data path. Defaults suit a desktop proxy.
+struct ProxyOptions
+{
+    int workerThreads = 0;                 ///< 0 = one per core
+    http::ParserLimits limits;             ///< 64 KiB headers, 8 KiB URI
+    qint64 bufferLimit = 256 * 1024;       ///< pause the faster side above this many buffered bytes
+    qint64 connectTimeoutMs = 5000;        ///< per upstream address
+    qint64 responseTimeoutMs = 60000;      ///< request sent -> response head (rules may shorten it)
+    qint64 upstreamIdleTimeoutMs = 60000;  ///< pooled upstream connections
+    qint64 clientIdleTimeoutMs = 300000;   ///< keep-alive client connections with nothing in flight
+    qint64 drainTimeoutMs = 5000;          ///< stop(): how long in-flight requests may finish
+    dns::LookupFamily defaultLookupFamily = dns::LookupFamily::V4Preferred;
+    bool addXForwardedFor = false;
+    bool addXForwardedProto = false;
+};
+
+} // namespace dfproxy::proxy

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "proxy/proxystats.h"
+
+namespace dfproxy::proxy {
+
+void ProxyStats::countStatus(int status)
+{
+    requestsTotal.fetch_add(1, std::memory_order_relaxed);
+    std::atomic<quint64> *c = nullptr;
+    switch (status / 100) {
+    case 1: c = &responses1xx; break;
+    case 2: c = &responses2xx; break;
+    case 3: c = &responses3xx; break;
+    case 4: c = &responses4xx; break;
+    default: c = &responses5xx; break;
+    }
+    c->fetch_add(1, std::memory_order_relaxed);
+}
+
+QJsonObject ProxyStats::toJson() const
+{
+    auto v = [](const auto &a) { return qint64(a.load(std::memory_order_relaxed)); };
+    return QJsonObject{
+        {QStringLiteral("requestsTotal"), v(requestsTotal)},
+        {QStringLiteral("responsesByClass"),
+         QJsonObject{{QStringLiteral("1xx"), v(responses1xx)},
+                     {QStringLiteral("2xx"), v(responses2xx)},
+                     {QStringLiteral("3xx"), v(responses3xx)},
+                     {QStringLiteral("4xx"), v(responses4xx)},
+                     {QStringLiteral("5xx"), v(responses5xx)}}},
+        {QStringLiteral("activeConnections"), v(activeConnections)},
+        {QStringLiteral("activeTunnels"), v(activeTunnels)},
+        {QStringLiteral("connectionsAccepted"), v(connectionsAccepted)},
+        {QStringLiteral("upstreamConnectionsOpened"), v(upstreamConnectionsOpened)},
+        {QStringLiteral("upstreamRequests"), v(upstreamRequests)},
+    };
+}
+
+} // namespace dfproxy::proxy

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <QJsonObject>
+
+#include <atomic>
+
+namespace dfproxy::proxy {
+
+/// Process-wide counters of one ProxyServer, bumped lock-free from every worker.
+struct ProxyStats
+{
+    std::atomic<quint64> requestsTotal{0};
+    std::atomic<quint64> responses1xx{0}, responses2xx{0}, responses3xx{0}, responses4xx{0}, responses5xx{0};
+    std::atomic<qint64> activeConnections{0};
+    std::atomic<qint64> activeTunnels{0};
+    std::atomic<quint64> connectionsAccepted{0};
+    std::atomic<quint64> upstreamConnectionsOpened{0};
+    std::atomic<quint64> upstreamRequests{0};
+
+    void countStatus(int status);
+    QJsonObject toJson() const;
+};
+
+} // namespace dfproxy::proxy

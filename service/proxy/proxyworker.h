@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "forward/forwarder.h"
+#include "routing/routetable.h"
+
+#include <QObject>
+#include <QSet>
+
+#include <memory>
+#include <random>
+
+namespace dfproxy::proxy {
+
+struct ProxyContext;
+class DownstreamConnection;
+
+/// One worker thread's share of the proxy: its client connections and its upstream engines (and their pools).
+/// Lives on (and is only used from) its own thread.
+class ProxyWorker final : public QObject
+{
+public:
+    explicit ProxyWorker(ProxyContext *ctx);
+    ~ProxyWorker() override;
+
+    /// Takes over an accepted socket descriptor of `listener`.
+    void adopt(qintptr descriptor, std::shared_ptr<const routing::Listener> listener);
+    /// The engine for a backend.
+    forward::Forwarder *forwarder(routing::Backend::Engine engine);
+    /// Asks every connection to close once idle.
+    void drain();
+    /// Closes everything now.
+    void closeAll();
+    int connectionCount() const { return int(m_connections.size()); }
+    double random() { return m_dist(m_rng); }
+
+    void connectionClosed(DownstreamConnection *c);
+
+private:
+    ProxyContext *m_ctx;
+    QSet<DownstreamConnection *> m_connections;
+    std::unique_ptr<forward::Forwarder> m_native;
+    std::unique_ptr<forward::Forwarder> m_qnam;
+    std::minstd_rand m_rng{std::random_device{}()};
+    std::uniform_real_distribution<double> m_dist{0.0, 1.0};
+};
+
+} // namespace dfproxy::proxy
