@@ -158,8 +158,9 @@ TEST(Fixtures, HttpsOriginIsTrustedWithTheTestCa)
     EXPECT_TRUE(trusted.body.contains("<title>secure origin</title>"));
 
     // Without the CA curl must refuse the certificate (exit 60): the TLS really is verified.
-    const CurlResult untrusted = curl({QStringLiteral("--resolve"), QStringLiteral("secure.test:%1:127.0.0.1").arg(port),
-                                       QStringLiteral("https://secure.test:%1/").arg(port)});
+    const CurlResult untrusted =
+        curl({QStringLiteral("--resolve"), QStringLiteral("secure.test:%1:127.0.0.1").arg(port),
+              QStringLiteral("https://secure.test:%1/").arg(port)});
     EXPECT_EQ(untrusted.exitCode, 60) << qPrintable(untrusted.describe());
 }
 

@@ -25,7 +25,7 @@ QString sourceDir()
 
 QString buildBinary(const QString &name)
 {
-    static const QStringList subdirs{QStringLiteral("service"), QStringLiteral("admin"), QStringLiteral("gui"),
+    static const QStringList subdirs{QStringLiteral("service"),        QStringLiteral("admin"), QStringLiteral("gui"),
                                      QStringLiteral("tests/fixtures"), QStringLiteral("tests"), QString()};
 #ifdef Q_OS_WIN
     const QString file = name + QStringLiteral(".exe");

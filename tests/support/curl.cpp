@@ -69,8 +69,9 @@ CurlResult curl(const QStringList &args, int timeoutMs)
     const QString bodyFile = dir.filePath(QStringLiteral("body"));
     const QString headerFile = dir.filePath(QStringLiteral("headers"));
 
-    QStringList all{QStringLiteral("-q"), QStringLiteral("-sS"), QStringLiteral("-o"), bodyFile,
-                    QStringLiteral("-D"), headerFile, QStringLiteral("-w"), QStringLiteral("%{http_code}")};
+    QStringList all{
+        QStringLiteral("-q"), QStringLiteral("-sS"), QStringLiteral("-o"),          bodyFile, QStringLiteral("-D"),
+        headerFile,           QStringLiteral("-w"),  QStringLiteral("%{http_code}")};
     all << args;
 
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();

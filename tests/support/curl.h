@@ -12,12 +12,12 @@ namespace dfproxy::test {
 
 struct CurlResult
 {
-    int exitCode = -1;    // curl's exit code (0 = transfer done; 7 = could not connect, 28 = timeout, ...)
+    int exitCode = -1;     // curl's exit code (0 = transfer done; 7 = could not connect, 28 = timeout, ...)
     bool timedOut = false; // we killed curl after timeoutMs
-    int status = 0;       // HTTP status of the last response (%{http_code}); 0 if none
-    QMultiMap<QString, QString> headers;            // last response's headers, lower-case names
-    QList<QPair<QString, QString>> headerList;      // the same, in order received
-    QByteArray rawHeaders;                          // everything curl dumped with -D (CONNECT, 100, redirects)
+    int status = 0;        // HTTP status of the last response (%{http_code}); 0 if none
+    QMultiMap<QString, QString> headers;       // last response's headers, lower-case names
+    QList<QPair<QString, QString>> headerList; // the same, in order received
+    QByteArray rawHeaders;                     // everything curl dumped with -D (CONNECT, 100, redirects)
     QByteArray body;
     QString stderrText;
 

@@ -24,9 +24,9 @@ class Dnsmasq
 public:
     struct Options
     {
-        quint32 localTtl = 60;                                    // TTL of every answer (--local-ttl)
-        QStringList localDomains{QStringLiteral("test")};         // --local=/d/: authoritative, NXDOMAIN if unknown
-        QList<QPair<QString, QHostAddress>> fixedAddresses;       // --address=/name/ip (name and all subdomains)
+        quint32 localTtl = 60;                              // TTL of every answer (--local-ttl)
+        QStringList localDomains{QStringLiteral("test")};   // --local=/d/: authoritative, NXDOMAIN if unknown
+        QList<QPair<QString, QHostAddress>> fixedAddresses; // --address=/name/ip (name and all subdomains)
     };
 
     Dnsmasq();

@@ -11,6 +11,9 @@
 #ifdef Q_OS_UNIX
 #include <signal.h>
 #endif
+#ifdef Q_OS_LINUX
+#include <sys/prctl.h>
+#endif
 
 namespace dfproxy::test {
 
@@ -18,6 +21,10 @@ ManagedProcess::ManagedProcess(QString program, QStringList arguments)
     : m_program(std::move(program)), m_arguments(std::move(arguments)), m_process(std::make_unique<QProcess>())
 {
     m_process->setProcessEnvironment(QProcessEnvironment::systemEnvironment());
+#ifdef Q_OS_LINUX
+    // If the test binary crashes, its servers (dnsmasq on port 53, origins) must not outlive it.
+    m_process->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
+#endif
     QObject::connect(m_process.get(), &QProcess::readyReadStandardOutput, m_process.get(), [this] { drain(); });
     QObject::connect(m_process.get(), &QProcess::readyReadStandardError, m_process.get(), [this] { drain(); });
 }
@@ -108,7 +115,7 @@ std::optional<QRegularExpressionMatch> ManagedProcess::waitForOutput(const QRegu
     std::optional<QRegularExpressionMatch> found;
     const auto check = [&] {
         drain();
-        const QByteArray &data = channel == Channel::Stdout ? m_stdout
+        const QByteArray &data = channel == Channel::Stdout   ? m_stdout
                                  : channel == Channel::Stderr ? m_stderr
                                                               : m_combined;
         if (from >= data.size())

@@ -47,15 +47,16 @@ bool OriginProcess::start(int timeoutMs)
 QString OriginProcess::authority(int i) const
 {
     const QHostAddress a = address(i);
-    const QString host = a.protocol() == QAbstractSocket::IPv6Protocol ? QStringLiteral("[%1]").arg(a.toString())
-                                                                        : a.toString();
+    const QString host =
+        a.protocol() == QAbstractSocket::IPv6Protocol ? QStringLiteral("[%1]").arg(a.toString()) : a.toString();
     return QStringLiteral("%1:%2").arg(host).arg(port(i));
 }
 
 QString OriginProcess::url(const QString &path, int i) const
 {
     const QString scheme = m_options.tlsCert.isEmpty() ? QStringLiteral("http") : QStringLiteral("https");
-    return QStringLiteral("%1://%2%3").arg(scheme, authority(i), path.startsWith(QLatin1Char('/')) ? path : QLatin1Char('/') + path);
+    return QStringLiteral("%1://%2%3")
+        .arg(scheme, authority(i), path.startsWith(QLatin1Char('/')) ? path : QLatin1Char('/') + path);
 }
 
 } // namespace dfproxy::test

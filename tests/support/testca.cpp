@@ -30,11 +30,12 @@ bool TestCa::create(const QString &commonName)
         return false;
     }
     return openssl({QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"), QStringLiteral("ec"),
-                    QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"), QStringLiteral("-nodes"),
-                    QStringLiteral("-keyout"), caKeyPath(), QStringLiteral("-out"), caCertPath(),
-                    QStringLiteral("-days"), QStringLiteral("2"), QStringLiteral("-subj"), QStringLiteral("/CN=") + commonName,
-                    QStringLiteral("-addext"), QStringLiteral("basicConstraints=critical,CA:TRUE"),
-                    QStringLiteral("-addext"), QStringLiteral("keyUsage=critical,keyCertSign,cRLSign")});
+                    QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"),
+                    QStringLiteral("-nodes"), QStringLiteral("-keyout"), caKeyPath(), QStringLiteral("-out"),
+                    caCertPath(), QStringLiteral("-days"), QStringLiteral("2"), QStringLiteral("-subj"),
+                    QStringLiteral("/CN=") + commonName, QStringLiteral("-addext"),
+                    QStringLiteral("basicConstraints=critical,CA:TRUE"), QStringLiteral("-addext"),
+                    QStringLiteral("keyUsage=critical,keyCertSign,cRLSign")});
 }
 
 std::optional<TestCa::ServerCert> TestCa::issueServerCert(const QString &baseName, const QStringList &dnsNames,
@@ -51,15 +52,16 @@ std::optional<TestCa::ServerCert> TestCa::issueServerCert(const QString &baseNam
     }
     const QString cn = dnsNames.isEmpty() ? ips.first().toString() : dnsNames.first();
 
-    ServerCert cert{m_dir.filePath(baseName + QStringLiteral(".crt")), m_dir.filePath(baseName + QStringLiteral(".key")),
+    ServerCert cert{m_dir.filePath(baseName + QStringLiteral(".crt")),
+                    m_dir.filePath(baseName + QStringLiteral(".key")),
                     m_dir.filePath(baseName + QStringLiteral("-chain.crt"))};
     const QString csr = m_dir.filePath(baseName + QStringLiteral(".csr"));
     const QString ext = baseName + QStringLiteral(".ext");
     const QByteArray extText = "basicConstraints=critical,CA:FALSE\n"
                                "keyUsage=critical,digitalSignature,keyEncipherment\n"
                                "extendedKeyUsage=serverAuth\n"
-                               "subjectAltName="
-        + san.join(QLatin1Char(',')).toLatin1() + "\n";
+                               "subjectAltName=" +
+                               san.join(QLatin1Char(',')).toLatin1() + "\n";
     if (!m_dir.writeFile(ext, extText)) {
         m_error = QStringLiteral("cannot write ") + m_dir.filePath(ext);
         return std::nullopt;
@@ -74,8 +76,8 @@ std::optional<TestCa::ServerCert> TestCa::issueServerCert(const QString &baseNam
                   QStringLiteral("-out"), cert.certPath, QStringLiteral("-days"), QStringLiteral("2"),
                   QStringLiteral("-extfile"), m_dir.filePath(ext)}))
         return std::nullopt;
-    if (!m_dir.writeFile(QFileInfo(cert.chainPath).fileName(),
-                         m_dir.readFile(QFileInfo(cert.certPath).fileName()) + m_dir.readFile(QStringLiteral("ca.crt")))) {
+    if (!m_dir.writeFile(QFileInfo(cert.chainPath).fileName(), m_dir.readFile(QFileInfo(cert.certPath).fileName()) +
+                                                                   m_dir.readFile(QStringLiteral("ca.crt")))) {
         m_error = QStringLiteral("cannot write ") + cert.chainPath;
         return std::nullopt;
     }
