@@ -133,6 +133,19 @@ TEST(Fixtures, OriginAnswersPipelinedRequestsOnOneConnectionInOrder)
     EXPECT_EQ(stats.value(QStringLiteral("requestsServed")).toInt(), 3);
 }
 
+TEST(Fixtures, OriginListensOnIpv6AndClosesOnRequest)
+{
+    OriginProcess::Options options;
+    options.listen = {QStringLiteral("127.0.0.1:0"), QStringLiteral("[::1]:0")};
+    OriginProcess origin(options);
+    ASSERT_TRUE(origin.start()) << qPrintable(origin.errorString());
+    ASSERT_EQ(origin.address(1), QHostAddress(QHostAddress::LocalHostIPv6));
+
+    const CurlResult r = curl({QStringLiteral("-g"), origin.url(QStringLiteral("/close"), 1)});
+    ASSERT_EQ(r.status, 200) << qPrintable(r.describe());
+    EXPECT_EQ(r.header(QStringLiteral("connection")), QStringLiteral("close"));
+}
+
 TEST(Fixtures, HttpsOriginIsTrustedWithTheTestCa)
 {
     TestCa ca;
