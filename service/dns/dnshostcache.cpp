@@ -61,6 +61,7 @@ struct DnsHostCache::Entry
     qint64 expiresAtMs = 0;
     QDateTime resolvedWall;
     qint64 lastUsedMs = 0;
+    bool usedSinceResolve = false; // served from the cache since the last answer: worth refreshing
     bool preresolved = false;
 
     quint64 hits = 0;
@@ -316,6 +317,7 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
                 r.stale = !fresh;
                 ++e->hits;
                 ++m_stats.cache_hit;
+                e->usedSinceResolve = true;
                 if (r.stale) {
                     ++m_stats.stale_served;
                     r.detail = QStringLiteral("stale: refresh failed (%1)").arg(reasonString(e->lastError));
@@ -510,6 +512,7 @@ void DnsHostCache::finishResolutionLocked(Entry &e, const ResolverReply &reply,
             e.addresses = reply.addresses; // an unchanged set keeps its order (connect-failure rotation)
         e.ttlMs = std::clamp(qint64(reply.ttlSeconds) * 1000, m_options.minRefreshMs, m_options.maxTtlMs);
         e.resolvedAtMs = now;
+        e.usedSinceResolve = false;
         e.expiresAtMs = now + e.ttlMs;
         e.resolvedWall = m_clock.wallNow();
         e.consecutiveFailures = 0;
@@ -575,7 +578,7 @@ void DnsHostCache::deliver(const QList<std::shared_ptr<Waiter>> &waiters, const 
 bool DnsHostCache::isHotLocked(const Entry &e, qint64 now) const
 {
     Q_UNUSED(now);
-    return e.preresolved || e.lastUsedMs >= e.resolvedAtMs;
+    return e.preresolved || e.usedSinceResolve;
 }
 
 void DnsHostCache::eraseLocked(const QString &key)
