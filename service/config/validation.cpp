@@ -34,7 +34,7 @@ bool isWildcard(const QHostAddress &a)
 
 bool overlaps(const QHostAddress &a, const QHostAddress &b)
 {
-    if (a.isEqual(b, QHostAddress::TolerantConversion))
+    if (a.isEqual(b, QHostAddress::ConvertV4MappedToIPv4 | QHostAddress::ConvertV4CompatToIPv4))
         return true;
     if (a == QHostAddress(QHostAddress::AnyIPv6) || b == QHostAddress(QHostAddress::AnyIPv6))
         return true;
