@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dns/dnslookupresolver.h"
 
+#include <QCoreApplication>
 #include <QDnsLookup>
 #include <QPointer>
 #include <QTimer>
@@ -31,6 +32,15 @@ DnsError mapError(QDnsLookup::Error e)
         return DnsError::Other;
     }
     return DnsError::Other;
+}
+
+/// Qt 6.4 on Unix cannot tell an empty NOERROR answer (NODATA) from a reply it failed to get: res_nquery returns
+/// -1 for both and QDnsLookup reports InvalidReplyError "Invalid reply received". An unanswered server is only
+/// reported after the resolver's own ~10 s retries, and our timeout ends the attempt long before, so this message
+/// arriving in time means the server said "no records of this type". Garbage replies carry other messages.
+bool isNoDataSignature(const QString &errorString)
+{
+    return errorString == QCoreApplication::translate("QDnsLookupRunnable", "Invalid reply received");
 }
 
 /// One query: tries each nameserver in turn (or the system's once), each attempt bounded by a timer.
@@ -139,7 +149,13 @@ private:
                 reply.ttlSeconds = ttl;
             }
         } else {
-            reply.detail = QStringLiteral("%1 (server %2)").arg(l->errorString(), serverLabel());
+            if (l->error() == QDnsLookup::InvalidReplyError && isNoDataSignature(l->errorString()))
+                reply.error = DnsError::NoData;
+            reply.detail = reply.error == DnsError::NoData
+                               ? QStringLiteral("%1 has no %2 record (server %3)")
+                                     .arg(m_name, m_type == RecordType::A ? QStringLiteral("A") : QStringLiteral("AAAA"),
+                                          serverLabel())
+                               : QStringLiteral("%1 (server %2)").arg(l->errorString(), serverLabel());
         }
         stopAttempt();
         if (reply.error == DnsError::ServFail && tryNextServer())
