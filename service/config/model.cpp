@@ -123,11 +123,16 @@ public:
             return std::nullopt;
         }
         const double d = v.toDouble();
-        if (d != static_cast<double>(static_cast<qint64>(d))) {
-            error(p, QStringLiteral("must be an integer"));
+        // Range first: converting an out-of-range double to an integer is undefined.
+        if (d < double(min) || d > double(max)) {
+            error(p, QStringLiteral("must be between %1 and %2").arg(min).arg(max));
             return std::nullopt;
         }
         const auto n = static_cast<qint64>(d);
+        if (d != static_cast<double>(n)) {
+            error(p, QStringLiteral("must be an integer"));
+            return std::nullopt;
+        }
         if (n < min || n > max) {
             error(p, QStringLiteral("must be between %1 and %2").arg(min).arg(max));
             return std::nullopt;
