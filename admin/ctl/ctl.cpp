@@ -154,7 +154,9 @@ void Ctl::addGlobalOptions(QCommandLineParser &parser)
 int Ctl::usageError(const QString &message)
 {
     m_err << "error: " << message << "\n";
-    m_err << "Run 'dfproxyctl " << (m_command.isEmpty() ? QString() : m_command + " ") << "--help' for usage.\n";
+    const bool known = std::any_of(commands().begin(), commands().end(),
+                                   [&](const CommandInfo &c) { return m_command == QLatin1String(c.name); });
+    m_err << "Run 'dfproxyctl " << (known ? m_command + " " : QString()) << "--help' for usage.\n";
     return 1;
 }
 
@@ -181,11 +183,12 @@ int Ctl::run(const QStringList &args)
         for (const auto &c : commands())
             help += QStringLiteral("  %1\n      %2\n").arg(QLatin1String(c.synopsis), QLatin1String(c.description));
         help += QStringLiteral("\nKinds: gateways (gw), httproutes (route), backends (agentgatewaybackend, be).\n"
-                               "The API address and token are found from the dfproxy config file unless given.\n\n");
+                               "The API address and token are found from the dfproxy config file unless given.\n"
+                               "Run 'dfproxyctl COMMAND --help' for a command's options.\n\nGlobal options:\n");
         m_parser.parse(args);
         if (m_command.isEmpty() || m_parser.isSet(optHelp)) {
             (m_command.isEmpty() && !m_parser.isSet(optHelp) ? m_err : m_out)
-                << help << m_parser.helpText().section('\n', 2);
+                << help << m_parser.helpText().section(QStringLiteral("Options:\n"), 1);
             return m_command.isEmpty() && !m_parser.isSet(optHelp) ? 1 : 0;
         }
         return usageError(QStringLiteral("unknown command \"%1\"").arg(m_command));
@@ -470,6 +473,13 @@ int Ctl::cmdGet()
                 m_err << "No resources found\n";
             else
                 m_err << "No resources found in " << ns << " namespace.\n";
+            // kubectl would stop here; saying where objects are saves a puzzled second try.
+            if (!all) {
+                const auto everywhere = m_client->sendBlocking("GET", client::ApiClient::collectionPath(kind->plural));
+                const auto n = everywhere.object().value("items").toArray().size();
+                if (n > 0)
+                    m_err << "(" << n << " in other namespaces; use -A or -n NAMESPACE)\n";
+            }
             return 0;
         }
     }
