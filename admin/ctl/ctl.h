@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "client/apiclient.h"
+#include "config/resource.h"
+
+#include <QCommandLineParser>
+#include <QTextStream>
+
+namespace dfproxy::ctl {
+
+/// One run of dfproxyctl: global options, the command, and where output goes. Exit codes: 0 ok, 1 error.
+class Ctl
+{
+public:
+    Ctl(QTextStream &out, QTextStream &err) : m_out(out), m_err(err) {}
+
+    /// Runs the command line (argv as QStringList, program name first). Returns the process exit code.
+    int run(const QStringList &args);
+
+private:
+    int cmdApply();
+    int cmdGet();
+    int cmdDescribe();
+    int cmdDelete();
+    int cmdExport();
+    int cmdVersion();
+
+    void addGlobalOptions(QCommandLineParser &parser);
+    /// Sets up m_client from --server/--token/--token-file/--config, DFPROXY_SERVER/DFPROXY_TOKEN, or discovery.
+    bool connectClient();
+    /// Prints a failed call (problem detail, field errors, hints for 401 / connection refused).
+    void printError(const client::ApiError &e, const QList<QPair<QString, QString>> &itemNames = {});
+    /// Reads manifests from files ("-" is stdin): YAML or JSON, multi-document, Lists flattened.
+    std::optional<QJsonArray> readManifests(const QStringList &files);
+    /// Resolves a kind the user typed ("backends", "httproute", "gw") or prints an error.
+    std::optional<config::KindInfo> kindArg(const QString &name);
+    /// The namespace from -n, or "default".
+    QString namespaceArg() const;
+    int usageError(const QString &message);
+
+    QTextStream &m_out;
+    QTextStream &m_err;
+    QCommandLineParser m_parser;
+    QString m_command;
+    QStringList m_args; ///< positional arguments after the command
+    std::unique_ptr<client::ApiClient> m_client;
+    QString m_tokenHint;
+};
+
+/// "agentgatewaybackend.agentgateway.dev/dfp-backend" (kubectl's resource/name form).
+QString qualifiedName(const QString &kind, const QString &apiVersion, const QString &name);
+/// kubectl-style age: "45s", "12m", "5h", "3d".
+QString humanAge(const QString &creationTimestamp, const QDateTime &now);
+
+} // namespace dfproxy::ctl

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "server/adminserver.h"
+
+#include "base/version.h"
+#include "client/paths.h"
+#include "server/admintoken.h"
+
+#include <QDateTime>
+#include <QHttpServer>
+#include <QHttpServerRequest>
+#include <QHttpServerResponse>
+#include <QJsonArray>
+#include <QTcpServer>
+
+namespace dfproxy::admin {
+
+namespace {
+
+QByteArray methodName(QHttpServerRequest::Method m)
+{
+    using M = QHttpServerRequest::Method;
+    switch (m) {
+    case M::Get: return "GET";
+    case M::Put: return "PUT";
+    case M::Delete: return "DELETE";
+    case M::Post: return "POST";
+    case M::Head: return "HEAD";
+    case M::Options: return "OPTIONS";
+    case M::Patch: return "PATCH";
+    case M::Connect: return "CONNECT";
+    case M::Trace: return "TRACE";
+    default: return "UNKNOWN";
+    }
+}
+
+QByteArray headerOf(const QHttpServerRequest &req, const QByteArray &name)
+{
+    for (const auto &h : req.headers()) {
+        if (h.first.compare(name, Qt::CaseInsensitive) == 0)
+            return h.second;
+    }
+    return {};
+}
+
+// Splits "host:port", "[v6]:port" or "host" and returns the host part without brackets.
+QString hostPart(const QString &hostAndPort)
+{
+    QString h = hostAndPort.trimmed();
+    if (h.startsWith('[')) {
+        const auto end = h.indexOf(']');
+        return end > 0 ? h.mid(1, end - 1) : QString();
+    }
+    if (h.count(':') == 1)
+        h = h.left(h.indexOf(':'));
+    return h.toLower();
+}
+
+bool isAnyAddress(const QHostAddress &a)
+{
+    return a == QHostAddress::Any || a == QHostAddress::AnyIPv4 || a == QHostAddress::AnyIPv6;
+}
+
+QJsonArray listenersOf(const config::Config &cfg)
+{
+    QJsonArray out;
+    for (const auto *gw : cfg.ofKind(config::kinds::Gateway)) {
+        QJsonArray addresses;
+        for (const auto &a : gw->spec().value("addresses").toArray())
+            addresses.append(a.toObject().value("value"));
+        for (const auto &l : gw->spec().value("listeners").toArray()) {
+            const auto lo = l.toObject();
+            out.append(QJsonObject{{"gateway", gw->ns() + "/" + gw->name()},
+                                   {"name", lo.value("name")},
+                                   {"protocol", lo.value("protocol")},
+                                   {"port", lo.value("port")},
+                                   {"addresses", addresses}});
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+AdminServer::AdminServer(config::ConfigStore *store, QObject *parent)
+    : QObject(parent), m_store(store), m_http(std::make_unique<QHttpServer>()), m_resources(store)
+{
+    m_uptime.start();
+    // One entry point for every request: the checks and 405 handling must cover all paths uniformly, which the
+    // per-route handlers of QHttpServer cannot (wrong methods land in the missing handler as 404 there).
+    m_http->setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
+        const ApiResponse r = dispatch(request);
+        QHttpServerResponse resp(r.contentType, r.body, static_cast<QHttpServerResponder::StatusCode>(r.status));
+        for (const auto &h : r.headers)
+            resp.addHeader(h.first, h.second);
+        resp.addHeader("X-Content-Type-Options", "nosniff");
+        resp.addHeader("Cache-Control", "no-store");
+        resp.addHeader("X-Frame-Options", "DENY");
+        resp.addHeader("Content-Security-Policy", "default-src 'none'");
+        resp.write(std::move(responder));
+    });
+
+    m_router.add("GET", "/healthz", [](const ApiRequest &) {
+        return ApiResponse::raw("text/plain; charset=utf-8", "ok\n");
+    }, false);
+    m_router.add("GET", "/readyz", [this](const ApiRequest &) {
+        if (!m_ready)
+            return ApiResponse::problem(503, m_notReadyReason.isEmpty() ? QStringLiteral("not ready") : m_notReadyReason);
+        return ApiResponse::raw("text/plain; charset=utf-8", "ok\n");
+    }, false);
+    m_router.add("GET", "/api/v1/server", [this](const ApiRequest &) { return serverInfo(); });
+    m_router.add("GET", "/api/v1/stats", [this](const ApiRequest &) {
+        return ApiResponse::json(m_statsProvider ? m_statsProvider() : QJsonObject{});
+    });
+    m_resources.registerRoutes(m_router);
+}
+
+AdminServer::~AdminServer() = default;
+
+bool AdminServer::setupTokenFile(QString *error)
+{
+    const QByteArray token = loadOrCreateAdminToken(adminTokenPath(m_store->path()), error);
+    if (token.isEmpty())
+        return false;
+    m_token = token;
+    return true;
+}
+
+bool AdminServer::listen(const QHostAddress &address, quint16 port)
+{
+    close();
+    auto *tcp = new QTcpServer(m_http.get());
+    if (!tcp->listen(address, port)) {
+        m_error = QStringLiteral("cannot listen on %1:%2: %3").arg(address.toString()).arg(port).arg(tcp->errorString());
+        delete tcp;
+        return false;
+    }
+    m_http->bind(tcp);
+    m_tcp = tcp;
+    m_address = address;
+    m_port = tcp->serverPort();
+    m_error.clear();
+    return true;
+}
+
+bool AdminServer::listenFromConfig(const QString &addressOverride, int portOverride)
+{
+    const QJsonObject admin = m_store->config().admin;
+    QString addressText = addressOverride.isEmpty() ? admin.value("address").toString(kDefaultAdminAddress) : addressOverride;
+    const int port = portOverride >= 0 ? portOverride : admin.value("port").toInt(kDefaultAdminPort);
+    if (addressText == "localhost")
+        addressText = QStringLiteral("127.0.0.1");
+    const QHostAddress address(addressText);
+    if (address.isNull()) {
+        m_error = QStringLiteral("admin.address \"%1\" is not an IP address").arg(addressText);
+        return false;
+    }
+    if (port < 0 || port > 65535) {
+        m_error = QStringLiteral("admin.port %1 is out of range").arg(port);
+        return false;
+    }
+    return listen(address, static_cast<quint16>(port));
+}
+
+void AdminServer::close()
+{
+    if (m_tcp) {
+        m_tcp->close();
+        m_tcp->deleteLater();
+        m_tcp = nullptr;
+    }
+    m_port = 0;
+}
+
+bool AdminServer::isListening() const
+{
+    return m_tcp && m_tcp->isListening();
+}
+
+QUrl AdminServer::baseUrl() const
+{
+    QUrl u;
+    u.setScheme("http");
+    u.setHost(isAnyAddress(m_address) ? QStringLiteral("127.0.0.1") : m_address.toString());
+    u.setPort(m_port);
+    return u;
+}
+
+void AdminServer::setReady(bool ready, const QString &reason)
+{
+    m_ready = ready;
+    m_notReadyReason = reason;
+}
+
+void AdminServer::addJsonRoute(const QByteArray &method, const QString &pattern, ApiHandler handler, bool requireAuth)
+{
+    m_router.add(method, pattern, std::move(handler), requireAuth);
+}
+
+bool AdminServer::hostAllowed(const QString &hostAndPort) const
+{
+    const QString host = hostPart(hostAndPort);
+    if (host == "localhost" || host == "localhost.")
+        return true;
+    const QHostAddress a(host);
+    if (a.isNull())
+        return false;
+    if (a.isLoopback())
+        return true;
+    // Bound to all interfaces: any address literal of this machine is fine; names still are not (DNS rebinding).
+    return isAnyAddress(m_address) || a.isEqual(m_address, QHostAddress::TolerantConversion);
+}
+
+bool AdminServer::originAllowed(const QByteArray &origin) const
+{
+    const QUrl u(QString::fromLatin1(origin));
+    if (!u.isValid() || u.scheme() != "http" || u.host().isEmpty())
+        return false;
+    return hostAllowed(u.host().contains(':') ? "[" + u.host() + "]" : u.host()) && u.port(80) == m_port;
+}
+
+ApiResponse AdminServer::dispatch(const QHttpServerRequest &request)
+{
+    const QByteArray host = headerOf(request, "Host");
+    if (!host.isEmpty() && !hostAllowed(QString::fromLatin1(host)))
+        return ApiResponse::problem(421, QStringLiteral("the admin API answers only to loopback host names"));
+    const QByteArray origin = headerOf(request, "Origin");
+    if (!origin.isEmpty() && !originAllowed(origin))
+        return ApiResponse::problem(403, QStringLiteral("cross-origin requests are not allowed"));
+
+    ApiRequest req;
+    req.method = methodName(request.method());
+    req.path = request.url().path();
+    req.query = request.query();
+    req.headers = request.headers();
+    const auto match = m_router.match(req.method, req.path);
+
+    const bool needsAuth = !(match.route && !match.route->requireAuth);
+    if (needsAuth) {
+        const QByteArray auth = headerOf(request, "Authorization");
+        const bool bearer = auth.size() > 7 && auth.left(7).compare("Bearer ", Qt::CaseInsensitive) == 0;
+        if (!bearer || m_token.isEmpty() || !constantTimeEquals(auth.mid(7).trimmed(), m_token)) {
+            ApiResponse r = ApiResponse::problem(
+                401, bearer ? QStringLiteral("the bearer token is not valid")
+                            : QStringLiteral("this endpoint needs an Authorization: Bearer <token> header; the token is "
+                                             "in the admin-token file next to the config file"));
+            r.addHeader("WWW-Authenticate", "Bearer realm=\"dfproxy\"");
+            return r;
+        }
+    }
+    if (request.body().size() > kMaxBodyBytes)
+        return ApiResponse::problem(413, QStringLiteral("the request body is larger than %1 bytes").arg(kMaxBodyBytes));
+    if (!match.route) {
+        if (!match.allowedMethods.isEmpty()) {
+            ApiResponse r = ApiResponse::problem(
+                405, QStringLiteral("%1 is not allowed on %2").arg(QString::fromLatin1(req.method), req.path));
+            r.addHeader("Allow", match.allowedMethods.join(", ").toLatin1());
+            return r;
+        }
+        return ApiResponse::problem(404, QStringLiteral("no endpoint at %1").arg(req.path));
+    }
+    req.params = match.params;
+    req.body = request.body();
+    req.contentType = headerOf(request, "Content-Type").split(';').first().trimmed().toLower();
+    return match.route->handler(req);
+}
+
+ApiResponse AdminServer::serverInfo() const
+{
+    const auto &cfg = m_store->config();
+    return ApiResponse::json(QJsonObject{
+        {"version", QString::fromLatin1(versionString())},
+        {"uptimeSeconds", static_cast<double>(m_uptime.elapsed() / 1000)},
+        {"configPath", m_store->path()},
+        {"configError", m_store->lastError()},
+        {"usingBackup", m_store->usingBackup()},
+        {"resourceVersion", m_store->resourceVersion()},
+        {"admin", QJsonObject{{"address", m_address.toString()}, {"port", m_port}, {"url", baseUrl().toString()}}},
+        {"listeners", listenersOf(cfg)},
+        {"ready", m_ready},
+    });
+}
+
+} // namespace dfproxy::admin

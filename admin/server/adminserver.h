@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "api/resourceapi.h"
+#include "api/router.h"
+
+#include <QElapsedTimer>
+#include <QHostAddress>
+#include <QObject>
+#include <QUrl>
+
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QHttpServer;
+class QHttpServerRequest;
+class QTcpServer;
+QT_END_NAMESPACE
+
+namespace dfproxy::admin {
+
+/// The REST admin API on Qt HttpServer.
+///
+/// Every request passes, in order: the Host check (a loopback name/address or the bound address, else 421 — stops
+/// DNS rebinding), the Origin check (absent or our own origin, else 403 — stops cross-site requests), bearer-token
+/// authentication (all paths but /healthz and /readyz; 401), the 1 MiB body limit (413), routing (404/405 with
+/// Allow), then the handler. Every response carries nosniff, no-store, DENY framing and a `default-src 'none'` CSP.
+/// Errors are application/problem+json (RFC 9457).
+///
+/// Endpoints: GET /healthz, GET /readyz, GET /api/v1/server, GET /api/v1/stats, the resource API (ResourceApi) and
+/// whatever addJsonRoute() adds. Lives on the main thread, next to the ConfigStore it serves.
+class AdminServer : public QObject
+{
+    Q_OBJECT
+public:
+    /// Largest request body accepted.
+    static constexpr qsizetype kMaxBodyBytes = 1024 * 1024;
+
+    /// `store` is not owned and must outlive the server.
+    explicit AdminServer(config::ConfigStore *store, QObject *parent = nullptr);
+    ~AdminServer() override;
+
+    /// The bearer token clients must send. An empty token rejects every authenticated request.
+    void setToken(const QByteArray &token) { m_token = token; }
+    /// Loads or creates the token file beside the store's config file (dfproxy::adminTokenPath) and uses it.
+    bool setupTokenFile(QString *error);
+
+    /// Listens on `address`:`port` (port 0 picks a free one). Returns false (see errorString()) on failure.
+    bool listen(const QHostAddress &address, quint16 port);
+    /// Listens on the config's admin.address / admin.port (default 127.0.0.1:15000); non-empty overrides win.
+    bool listenFromConfig(const QString &addressOverride = {}, int portOverride = -1);
+    void close();
+    bool isListening() const;
+    QHostAddress address() const { return m_address; }
+    quint16 port() const { return m_port; }
+    /// "http://127.0.0.1:15000" ([..] for IPv6; 127.0.0.1 when bound to Any).
+    QUrl baseUrl() const;
+    QString errorString() const { return m_error; }
+
+    /// Computes `status` of objects on read (the routing area provides route status).
+    void setStatusProvider(StatusProvider provider) { m_resources.setStatusProvider(std::move(provider)); }
+    /// Serves GET /api/v1/stats (an empty object until set).
+    void setStatsProvider(std::function<QJsonObject()> provider) { m_statsProvider = std::move(provider); }
+    /// /readyz answers 503 with `reason` until ready (ready by default).
+    void setReady(bool ready, const QString &reason = {});
+
+    /// Extension point: adds an endpoint, e.g. addJsonRoute("GET", "/api/v1/dns/cache", ...) or
+    /// addJsonRoute("DELETE", "/api/v1/dns/cache/{host}", ...). `{name}` segments land in ApiRequest::params.
+    /// Routes need the bearer token unless `requireAuth` is false. Handlers run on the main thread.
+    void addJsonRoute(const QByteArray &method, const QString &pattern, ApiHandler handler, bool requireAuth = true);
+
+private:
+    ApiResponse dispatch(const QHttpServerRequest &request);
+    ApiResponse serverInfo() const;
+    bool hostAllowed(const QString &hostAndPort) const;
+    bool originAllowed(const QByteArray &origin) const;
+
+    config::ConfigStore *m_store;
+    std::unique_ptr<QHttpServer> m_http;
+    QTcpServer *m_tcp = nullptr; // owned by m_http
+    ApiRouter m_router;
+    ResourceApi m_resources;
+    std::function<QJsonObject()> m_statsProvider;
+    QByteArray m_token;
+    QHostAddress m_address;
+    quint16 m_port = 0;
+    QString m_error;
+    bool m_ready = true;
+    QString m_notReadyReason;
+    QElapsedTimer m_uptime;
+};
+
+} // namespace dfproxy::admin

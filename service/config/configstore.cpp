@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/configstore.h"
+
+#include "base/clock.h"
+#include "config/validation.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QSaveFile>
+#include <QUuid>
+
+#include <algorithm>
+
+namespace dfproxy::config {
+
+namespace {
+
+const QStringList &serverManagedMetadata()
+{
+    static const QStringList keys = {"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields",
+                                     "selfLink", "deletionTimestamp"};
+    return keys;
+}
+
+constexpr auto kMinimalDefault = R"({"apiVersion": "dfproxy.dev/v1", "kind": "Config",
+  "admin": {"address": "127.0.0.1", "port": 15000}, "resources": []})";
+
+QString joinErrors(const QList<FieldError> &errors)
+{
+    QStringList parts;
+    for (const auto &e : errors)
+        parts.append(e.path.isEmpty() ? e.message : e.path + ": " + e.message);
+    return parts.join("; ");
+}
+
+// Parses and validates a config file. Returns nullopt and sets `error` on any problem.
+std::optional<Config> readConfigFile(const QString &path, QString *error)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("%1: %2").arg(path, f.errorString());
+        return std::nullopt;
+    }
+    QList<FieldError> errors;
+    Config c = Config::fromJsonText(f.readAll(), &errors);
+    if (errors.isEmpty())
+        errors = validateConfig(c);
+    if (!errors.isEmpty()) {
+        *error = QStringLiteral("%1: %2").arg(path, joinErrors(errors));
+        return std::nullopt;
+    }
+    return c;
+}
+
+qint64 versionOf(const Resource &r)
+{
+    return r.metadata().value("resourceVersion").toString().toLongLong();
+}
+
+int kindOrder(const QString &kind)
+{
+    const auto &kinds = knownKinds();
+    for (int i = 0; i < kinds.size(); ++i) {
+        if (kinds[i].kind == kind)
+            return i;
+    }
+    return static_cast<int>(kinds.size());
+}
+
+struct Requirement
+{
+    enum class Op { Equals, NotEquals, Exists, NotExists } op;
+    QString key;
+    QString value;
+};
+
+std::optional<QList<Requirement>> parseSelector(const QString &selector, QString *error)
+{
+    QList<Requirement> reqs;
+    const QString trimmed = selector.trimmed();
+    if (trimmed.isEmpty())
+        return reqs;
+    if (trimmed.contains('(')) {
+        *error = QStringLiteral("set-based label selectors (in, notin) are not supported");
+        return std::nullopt;
+    }
+    for (QString term : trimmed.split(',')) {
+        term = term.trimmed();
+        Requirement r{Requirement::Op::Exists, {}, {}};
+        if (term.startsWith('!')) {
+            r.op = Requirement::Op::NotExists;
+            r.key = term.mid(1).trimmed();
+        } else if (const auto i = term.indexOf("!="); i >= 0) {
+            r.op = Requirement::Op::NotEquals;
+            r.key = term.left(i).trimmed();
+            r.value = term.mid(i + 2).trimmed();
+        } else if (const auto j = term.indexOf("=="); j >= 0) {
+            r.op = Requirement::Op::Equals;
+            r.key = term.left(j).trimmed();
+            r.value = term.mid(j + 2).trimmed();
+        } else if (const auto k = term.indexOf('='); k >= 0) {
+            r.op = Requirement::Op::Equals;
+            r.key = term.left(k).trimmed();
+            r.value = term.mid(k + 1).trimmed();
+        } else {
+            r.key = term;
+        }
+        if (r.key.isEmpty() || r.key.contains('=') || r.key.contains(' ')) {
+            *error = QStringLiteral("invalid label selector term \"%1\"").arg(term);
+            return std::nullopt;
+        }
+        reqs.append(r);
+    }
+    return reqs;
+}
+
+bool matches(const QList<Requirement> &reqs, const Resource &r)
+{
+    const auto labels = r.metadata().value("labels").toObject();
+    for (const auto &req : reqs) {
+        const bool has = labels.contains(req.key);
+        const QString v = labels.value(req.key).toString();
+        switch (req.op) {
+        case Requirement::Op::Equals:
+            if (!has || v != req.value)
+                return false;
+            break;
+        case Requirement::Op::NotEquals:
+            if (has && v == req.value)
+                return false;
+            break;
+        case Requirement::Op::Exists:
+            if (!has)
+                return false;
+            break;
+        case Requirement::Op::NotExists:
+            if (has)
+                return false;
+            break;
+        }
+    }
+    return true;
+}
+
+QString describe(const ResourceKey &key)
+{
+    return QStringLiteral("%1 %2/%3").arg(key.kind, key.ns, key.name);
+}
+
+QList<FieldError> prefixed(const QString &prefix, const QList<FieldError> &errors)
+{
+    QList<FieldError> out;
+    for (const auto &e : errors)
+        out.append(FieldError{e.path.isEmpty() ? prefix : prefix + "." + e.path, e.message});
+    return out;
+}
+
+} // namespace
+
+QString ApplyOutcome::actionName() const
+{
+    switch (action) {
+    case Action::Created:
+        return QStringLiteral("created");
+    case Action::Configured:
+        return QStringLiteral("configured");
+    case Action::Unchanged:
+        return QStringLiteral("unchanged");
+    }
+    return {};
+}
+
+ConfigStore::ConfigStore(QObject *parent, const Clock *clock)
+    : QObject(parent), m_clock(clock ? clock : &SystemClock::instance())
+{
+}
+
+bool ConfigStore::load(const QString &path)
+{
+    m_path = path;
+    const QString bak = path + ".bak";
+    const QJsonObject before = m_config.toJson();
+    const bool hadConfig = m_loadedOnce;
+    bool ok = true;
+    QString error;
+    std::optional<Config> next;
+
+    if (!QFileInfo::exists(path)) {
+        // First start (or the file was removed): prefer a good backup, else the built-in default; write it out.
+        if (QFileInfo::exists(bak))
+            next = readConfigFile(bak, &error);
+        if (!next) {
+            QString defaultError;
+            QByteArray text = m_defaultText;
+            if (text.isEmpty()) {
+                QFile res(QStringLiteral(":/dfproxy/default-config.json"));
+                text = res.open(QIODevice::ReadOnly) ? res.readAll() : QByteArray(kMinimalDefault);
+            }
+            QList<FieldError> errors;
+            Config c = Config::fromJsonText(text, &errors);
+            if (!errors.isEmpty()) {
+                m_lastError = QStringLiteral("built-in default config: %1").arg(joinErrors(errors));
+                return false;
+            }
+            next = c;
+        }
+        m_mainFileGood = false;
+        QString writeError;
+        if (!writeFile(*next, &writeError)) {
+            error = writeError;
+            ok = false;
+        } else {
+            error.clear();
+        }
+        m_usingBackup = false;
+    } else if ((next = readConfigFile(path, &error))) {
+        m_mainFileGood = true;
+        m_usingBackup = false;
+    } else {
+        m_mainFileGood = false;
+        ok = false;
+        QString bakError;
+        if (QFileInfo::exists(bak) && (next = readConfigFile(bak, &bakError))) {
+            m_usingBackup = true;
+            error += QStringLiteral("; using the previous version %1").arg(bak);
+        } else if (hadConfig) {
+            error += QStringLiteral("; keeping the configuration in effect");
+        } else {
+            error += QStringLiteral("; starting with an empty configuration");
+            QList<FieldError> ignored;
+            next = Config::fromJsonText(kMinimalDefault, &ignored);
+            next->admin = {};
+        }
+    }
+
+    if (next) {
+        // Hand-written files lack server-managed metadata; fill it in memory (stored with the next change).
+        m_version = 0;
+        for (const auto &r : next->resources)
+            m_version = std::max(m_version, versionOf(r));
+        for (auto &r : next->resources) {
+            if (versionOf(r) == 0 || r.metadata().value("uid").toString().isEmpty())
+                r = prepare(r.json(), versionOf(r) ? &r : nullptr, versionOf(r) ? versionOf(r) : ++m_version);
+        }
+        m_config = *next;
+    }
+    m_loadedOnce = true;
+    m_lastError = error;
+    if (m_config.toJson() != before)
+        Q_EMIT changed();
+    return ok;
+}
+
+QString ConfigStore::nowRfc3339() const
+{
+    return m_clock->wallNow().toUTC().toString(Qt::ISODate);
+}
+
+QJsonObject ConfigStore::stripServerFields(QJsonObject object)
+{
+    object.remove("status");
+    auto md = object.value("metadata").toObject();
+    for (const auto &k : serverManagedMetadata())
+        md.remove(k);
+    if (object.contains("metadata"))
+        object.insert("metadata", md);
+    return object;
+}
+
+QJsonValue ConfigStore::mergePatch(const QJsonValue &target, const QJsonValue &patch)
+{
+    if (!patch.isObject())
+        return patch;
+    QJsonObject result = target.isObject() ? target.toObject() : QJsonObject{};
+    const QJsonObject p = patch.toObject();
+    for (auto it = p.begin(); it != p.end(); ++it) {
+        if (it.value().isNull())
+            result.remove(it.key());
+        else
+            result.insert(it.key(), mergePatch(result.value(it.key()), it.value()));
+    }
+    return result;
+}
+
+Resource ConfigStore::prepare(QJsonObject incoming, const Resource *previous, qint64 version) const
+{
+    incoming = stripServerFields(incoming);
+    Resource r(incoming);
+    auto md = r.metadata();
+    md.insert("namespace", r.ns());
+    if (previous) {
+        const auto pmd = previous->metadata();
+        md.insert("uid", pmd.value("uid").toString().isEmpty() ? QUuid::createUuid().toString(QUuid::WithoutBraces)
+                                                                : pmd.value("uid").toString());
+        md.insert("creationTimestamp", pmd.value("creationTimestamp").toString().isEmpty()
+                                           ? nowRfc3339()
+                                           : pmd.value("creationTimestamp").toString());
+        const qint64 gen = pmd.value("generation").toInteger(1);
+        md.insert("generation", previous->json().value("spec") == incoming.value("spec") ? gen : gen + 1);
+    } else {
+        md.insert("uid", QUuid::createUuid().toString(QUuid::WithoutBraces));
+        md.insert("creationTimestamp", nowRfc3339());
+        md.insert("generation", 1);
+    }
+    md.insert("resourceVersion", QString::number(version));
+    r.json().insert("metadata", md);
+    return r;
+}
+
+QList<FieldError> ConfigStore::validate(const Resource &r) const
+{
+    return validateResource(r);
+}
+
+int ConfigStore::indexOf(const ResourceKey &key) const
+{
+    for (int i = 0; i < m_config.resources.size(); ++i) {
+        if (m_config.resources[i].key() == key)
+            return i;
+    }
+    return -1;
+}
+
+StoreResult<Resource> ConfigStore::get(const ResourceKey &key) const
+{
+    const int i = indexOf(key);
+    if (i < 0)
+        return StoreResult<Resource>::fail(StoreErrorCode::NotFound, QStringLiteral("%1 not found").arg(describe(key)));
+    return StoreResult<Resource>::ok(m_config.resources[i]);
+}
+
+StoreResult<QList<Resource>> ConfigStore::list(const QString &kind, const QString &ns,
+                                               const QString &labelSelector) const
+{
+    QString error;
+    const auto reqs = parseSelector(labelSelector, &error);
+    if (!reqs)
+        return StoreResult<QList<Resource>>::fail(StoreErrorCode::BadRequest, error);
+    QList<Resource> out;
+    for (const auto &r : m_config.resources) {
+        if ((kind.isEmpty() || r.kind() == kind) && (ns.isEmpty() || r.ns() == ns) && matches(*reqs, r))
+            out.append(r);
+    }
+    std::sort(out.begin(), out.end(), [](const Resource &a, const Resource &b) {
+        const int ka = kindOrder(a.kind()), kb = kindOrder(b.kind());
+        if (ka != kb)
+            return ka < kb;
+        if (a.ns() != b.ns())
+            return a.ns() < b.ns();
+        return a.name() < b.name();
+    });
+    return StoreResult<QList<Resource>>::ok(out);
+}
+
+StoreResult<Resource> ConfigStore::create(const QJsonObject &object, const WriteOptions &opts)
+{
+    using R = StoreResult<Resource>;
+    Resource r = prepare(object, nullptr, m_version + 1);
+    if (const auto errors = validate(r); !errors.isEmpty())
+        return R::fail(StoreErrorCode::Invalid, QStringLiteral("%1 is invalid").arg(describe(r.key())), errors);
+    if (indexOf(r.key()) >= 0)
+        return R::fail(StoreErrorCode::Conflict, QStringLiteral("%1 already exists").arg(describe(r.key())));
+    if (opts.dryRun)
+        return R::ok(r);
+    Config next = m_config;
+    next.resources.append(r);
+    StoreError error;
+    if (!commit(std::move(next), &error))
+        return R{std::nullopt, error};
+    m_version += 1;
+    return R::ok(r);
+}
+
+StoreResult<Resource> ConfigStore::replace(const ResourceKey &key, const QJsonObject &object, const WriteOptions &opts)
+{
+    using R = StoreResult<Resource>;
+    const int i = indexOf(key);
+    if (i < 0)
+        return R::fail(StoreErrorCode::NotFound, QStringLiteral("%1 not found").arg(describe(key)));
+    const Resource &prev = m_config.resources[i];
+    const QString prevVersion = prev.metadata().value("resourceVersion").toString();
+    if (!opts.ifMatch.isEmpty() && opts.ifMatch != prevVersion)
+        return R::fail(StoreErrorCode::PreconditionFailed,
+                       QStringLiteral("%1 has resourceVersion %2, not %3").arg(describe(key), prevVersion, opts.ifMatch));
+    QJsonObject obj = object;
+    auto md = obj.value("metadata").toObject();
+    if (!md.contains("namespace") && obj.value("metadata").isObject())
+        md.insert("namespace", key.ns);
+    if (obj.value("metadata").isObject())
+        obj.insert("metadata", md);
+    const Resource incoming(obj);
+    if (incoming.kind() != key.kind || incoming.ns() != key.ns || incoming.name() != key.name)
+        return R::fail(StoreErrorCode::BadRequest,
+                       QStringLiteral("the object (%1) does not match the request path (%2)")
+                           .arg(describe(incoming.key()), describe(key)));
+    const QString givenVersion = md.value("resourceVersion").toString();
+    if (!givenVersion.isEmpty() && givenVersion != prevVersion)
+        return R::fail(StoreErrorCode::Conflict,
+                       QStringLiteral("%1 was modified (resourceVersion %2, yours %3); get it again and retry")
+                           .arg(describe(key), prevVersion, givenVersion));
+    Resource r = prepare(obj, &prev, m_version + 1);
+    if (const auto errors = validate(r); !errors.isEmpty())
+        return R::fail(StoreErrorCode::Invalid, QStringLiteral("%1 is invalid").arg(describe(key)), errors);
+    if (stripServerFields(r.json()) == stripServerFields(prev.json()))
+        return R::ok(prev); // a no-op update keeps the resourceVersion, as Kubernetes does
+    if (opts.dryRun)
+        return R::ok(r);
+    Config next = m_config;
+    next.resources[i] = r;
+    StoreError error;
+    if (!commit(std::move(next), &error))
+        return R{std::nullopt, error};
+    m_version += 1;
+    return R::ok(r);
+}
+
+StoreResult<Resource> ConfigStore::patch(const ResourceKey &key, const QJsonObject &patchObj, const WriteOptions &opts)
+{
+    const int i = indexOf(key);
+    if (i < 0)
+        return StoreResult<Resource>::fail(StoreErrorCode::NotFound, QStringLiteral("%1 not found").arg(describe(key)));
+    QJsonObject base = m_config.resources[i].json();
+    base.remove("status");
+    const QJsonObject merged = mergePatch(base, patchObj).toObject();
+    return replace(key, merged, opts);
+}
+
+StoreResult<Resource> ConfigStore::remove(const ResourceKey &key, const WriteOptions &opts)
+{
+    using R = StoreResult<Resource>;
+    const int i = indexOf(key);
+    if (i < 0)
+        return R::fail(StoreErrorCode::NotFound, QStringLiteral("%1 not found").arg(describe(key)));
+    const Resource prev = m_config.resources[i];
+    const QString prevVersion = prev.metadata().value("resourceVersion").toString();
+    if (!opts.ifMatch.isEmpty() && opts.ifMatch != prevVersion)
+        return R::fail(StoreErrorCode::PreconditionFailed,
+                       QStringLiteral("%1 has resourceVersion %2, not %3").arg(describe(key), prevVersion, opts.ifMatch));
+    if (opts.dryRun)
+        return R::ok(prev);
+    Config next = m_config;
+    next.resources.removeAt(i);
+    StoreError error;
+    if (!commit(std::move(next), &error))
+        return R{std::nullopt, error};
+    return R::ok(prev);
+}
+
+StoreResult<QList<ApplyOutcome>> ConfigStore::apply(const QJsonArray &objects, const WriteOptions &opts)
+{
+    using R = StoreResult<QList<ApplyOutcome>>;
+    Config next = m_config;
+    qint64 version = m_version;
+    QList<ApplyOutcome> outcomes;
+    QList<FieldError> errors;
+    QStringList invalid;
+    QList<ResourceKey> seen;
+    bool anyChange = false;
+    for (int i = 0; i < objects.size(); ++i) {
+        const QString prefix = QStringLiteral("items[%1]").arg(i);
+        if (!objects[i].isObject()) {
+            errors.append(FieldError{prefix, "must be an object"});
+            invalid.append(prefix);
+            continue;
+        }
+        const Resource incoming(objects[i].toObject());
+        if (const auto env = incoming.validateEnvelope(); !env.isEmpty()) {
+            errors.append(prefixed(prefix, env));
+            invalid.append(incoming.name().isEmpty() ? prefix : describe(incoming.key()));
+            continue;
+        }
+        if (seen.contains(incoming.key())) {
+            errors.append(FieldError{prefix, QStringLiteral("%1 appears twice").arg(describe(incoming.key()))});
+            invalid.append(describe(incoming.key()));
+            continue;
+        }
+        seen.append(incoming.key());
+        const auto it = std::find_if(next.resources.begin(), next.resources.end(),
+                                     [&](const Resource &r) { return r.key() == incoming.key(); });
+        const Resource *prev = it != next.resources.end() ? &*it : nullptr;
+        Resource r = prepare(incoming.json(), prev, version + 1);
+        if (const auto e = validate(r); !e.isEmpty()) {
+            errors.append(prefixed(prefix, e));
+            invalid.append(describe(r.key()));
+            continue;
+        }
+        ApplyOutcome out;
+        if (!prev) {
+            out.action = ApplyOutcome::Action::Created;
+            next.resources.append(r);
+        } else if (stripServerFields(r.json()) == stripServerFields(prev->json())) {
+            out.action = ApplyOutcome::Action::Unchanged;
+            r = *prev;
+        } else {
+            out.action = ApplyOutcome::Action::Configured;
+            *it = r;
+        }
+        if (out.action != ApplyOutcome::Action::Unchanged) {
+            ++version;
+            anyChange = true;
+        }
+        out.resource = r;
+        outcomes.append(out);
+    }
+    if (!errors.isEmpty()) {
+        invalid.removeDuplicates();
+        return R::fail(StoreErrorCode::Invalid,
+                       QStringLiteral("%1 %2 invalid; nothing was applied")
+                           .arg(invalid.join(", "), invalid.size() == 1 ? "is" : "are"),
+                       errors);
+    }
+    if (opts.dryRun || !anyChange)
+        return R::ok(outcomes);
+    StoreError error;
+    if (!commit(std::move(next), &error))
+        return R{std::nullopt, error};
+    m_version = version;
+    return R::ok(outcomes);
+}
+
+bool ConfigStore::commit(Config next, StoreError *error)
+{
+    QString writeError;
+    if (!m_path.isEmpty() && !writeFile(next, &writeError)) {
+        m_lastError = writeError;
+        *error = StoreError{StoreErrorCode::Internal, writeError, {}};
+        return false;
+    }
+    m_config = std::move(next);
+    m_lastError.clear();
+    Q_EMIT changed();
+    return true;
+}
+
+bool ConfigStore::writeFile(const Config &config, QString *error)
+{
+    const QFileInfo info(m_path);
+    if (!QDir().mkpath(info.absolutePath())) {
+        *error = QStringLiteral("cannot create directory %1").arg(info.absolutePath());
+        return false;
+    }
+    if (info.exists()) {
+        // Keep the previous good version as .bak. A file that was rejected on load is not a good version: keep
+        // the existing .bak and save the rejected text aside so hand edits are not lost.
+        const QString target = m_mainFileGood ? m_path + ".bak" : m_path + ".rejected";
+        QFile::remove(target);
+        if (!QFile::copy(m_path, target)) {
+            *error = QStringLiteral("cannot copy %1 to %2").arg(m_path, target);
+            return false;
+        }
+    }
+    QSaveFile f(m_path);
+    if (!f.open(QIODevice::WriteOnly)) {
+        *error = QStringLiteral("cannot write %1: %2").arg(m_path, f.errorString());
+        return false;
+    }
+    f.write(QJsonDocument(config.toJson()).toJson(QJsonDocument::Indented));
+    if (!f.commit()) {
+        *error = QStringLiteral("cannot write %1: %2").arg(m_path, f.errorString());
+        return false;
+    }
+    m_mainFileGood = true;
+    m_usingBackup = false;
+    return true;
+}
+
+} // namespace dfproxy::config

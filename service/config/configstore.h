@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "config/config.h"
+
+#include <QJsonArray>
+#include <QObject>
+
+#include <optional>
+
+namespace dfproxy {
+class Clock;
+}
+
+namespace dfproxy::config {
+
+/// Why a store operation was refused. The admin API maps each code to one HTTP status (admin/api/problem.cpp).
+enum class StoreErrorCode {
+    BadRequest,         ///< malformed request (bad selector, wrong kind in path, ...): 400
+    NotFound,           ///< no such object: 404
+    Conflict,           ///< already exists, or metadata.resourceVersion is stale: 409
+    PreconditionFailed, ///< If-Match resourceVersion does not match: 412
+    Invalid,            ///< validation failed; see fields: 422
+    Internal,           ///< the config file could not be written: 500
+};
+
+struct StoreError
+{
+    StoreErrorCode code = StoreErrorCode::Internal;
+    QString message;
+    QList<FieldError> fields;
+};
+
+/// A value or a StoreError.
+template<typename T>
+struct StoreResult
+{
+    std::optional<T> value;
+    StoreError error;
+
+    static StoreResult ok(T v) { return StoreResult{std::move(v), {}}; }
+    static StoreResult fail(StoreErrorCode code, QString message, QList<FieldError> fields = {})
+    {
+        return StoreResult{std::nullopt, StoreError{code, std::move(message), std::move(fields)}};
+    }
+    bool isOk() const { return value.has_value(); }
+    explicit operator bool() const { return isOk(); }
+};
+
+/// What apply did with one object.
+struct ApplyOutcome
+{
+    enum class Action { Created, Configured, Unchanged };
+    Action action = Action::Unchanged;
+    Resource resource; ///< the object as stored (with server-managed metadata)
+    /// "created", "configured" or "unchanged" (kubectl's words).
+    QString actionName() const;
+};
+
+/// Options of a write.
+struct WriteOptions
+{
+    bool dryRun = false; ///< validate and compute the result, but store nothing and emit nothing
+    /// If set, the stored object's resourceVersion must equal it (HTTP If-Match), else PreconditionFailed.
+    QString ifMatch;
+};
+
+/// Owns the current configuration and its file.
+///
+/// The file is the source of truth at start; afterwards every accepted change is validated with
+/// config::validateResource, written atomically (previous file copied to `<path>.bak` first, new content written
+/// through QSaveFile) and announced with changed(). A file that does not parse or validate never replaces a good
+/// configuration. Server-managed metadata (uid, resourceVersion, creationTimestamp, generation) is set here;
+/// `status` is never stored (the API computes it on read).
+///
+/// Lives on the main thread; not thread-safe. Readers on other threads take a copy of config() via a queued
+/// signal.
+class ConfigStore : public QObject
+{
+    Q_OBJECT
+public:
+    /// `clock` (not owned; SystemClock if null) stamps creationTimestamp.
+    explicit ConfigStore(QObject *parent = nullptr, const Clock *clock = nullptr);
+
+    /// Loads `path`. Order of preference: the file; if it is bad, `<path>.bak`; if both are bad, the config
+    /// already loaded (or the built-in default in memory). When no file exists, the built-in default is written to
+    /// `path` (creating its directory). Returns false if the config in effect did not come from a good file or the
+    /// default could not be written; lastError() says why. Emits changed() if the config in effect changed.
+    bool load(const QString &path);
+    /// Loads the file again (e.g. after an edit by hand), with the same fallbacks.
+    bool reload() { return load(m_path); }
+
+    /// Replaces the built-in default used on first start (JSON text of a Config). By default it is the compiled-in
+    /// `:/dfproxy/default-config.json`, or a minimal config if that resource is not linked in.
+    void setDefaultConfigText(const QByteArray &json) { m_defaultText = json; }
+
+    QString path() const { return m_path; }
+    /// The last load or save problem, empty if none. Sticky until the next successful load/save.
+    QString lastError() const { return m_lastError; }
+    /// True if the config in effect came from `<path>.bak` because the main file was bad.
+    bool usingBackup() const { return m_usingBackup; }
+    const Config &config() const { return m_config; }
+    /// The global resourceVersion: the highest resourceVersion of any stored object (a decimal string).
+    QString resourceVersion() const { return QString::number(m_version); }
+
+    /// One object, or NotFound.
+    StoreResult<Resource> get(const ResourceKey &key) const;
+    /// Objects of `kind` (empty: all kinds), in namespace `ns` (empty: all), matching `labelSelector`
+    /// ("k=v,k2!=v,k3,!k4"; a malformed selector is BadRequest). Sorted by kind, namespace, name.
+    StoreResult<QList<Resource>> list(const QString &kind = {}, const QString &ns = {},
+                                      const QString &labelSelector = {}) const;
+
+    /// Creates an object; Conflict if it exists, Invalid if validation fails.
+    StoreResult<Resource> create(const QJsonObject &object, const WriteOptions &opts = {});
+    /// Replaces the object at `key` (the object must name the same kind/namespace/name: BadRequest otherwise).
+    /// NotFound if missing. A metadata.resourceVersion in the object must match the stored one (Conflict).
+    StoreResult<Resource> replace(const ResourceKey &key, const QJsonObject &object, const WriteOptions &opts = {});
+    /// Applies an RFC 7386 JSON merge patch to the object at `key`.
+    StoreResult<Resource> patch(const ResourceKey &key, const QJsonObject &mergePatch, const WriteOptions &opts = {});
+    /// Deletes the object at `key`; returns it as it was.
+    StoreResult<Resource> remove(const ResourceKey &key, const WriteOptions &opts = {});
+    /// Creates or updates each object. All-or-nothing: if any object is invalid nothing is stored and the error's
+    /// fields are prefixed with "items[i].". One file write and one changed() for the whole batch.
+    StoreResult<QList<ApplyOutcome>> apply(const QJsonArray &objects, const WriteOptions &opts = {});
+
+    /// The config without server-managed metadata, for export as manifests.
+    static QJsonObject stripServerFields(QJsonObject object);
+    /// RFC 7386 JSON merge patch.
+    static QJsonValue mergePatch(const QJsonValue &target, const QJsonValue &patch);
+
+Q_SIGNALS:
+    /// An accepted change (or a reload that changed the config). config() already holds the new state.
+    void changed();
+
+private:
+    QString nowRfc3339() const;
+    /// Fills server-managed metadata of `incoming` from `previous` (or fresh for a new object) and drops status.
+    Resource prepare(QJsonObject incoming, const Resource *previous, qint64 version) const;
+    QList<FieldError> validate(const Resource &r) const;
+    bool commit(Config next, StoreError *error);
+    bool writeFile(const Config &config, QString *error);
+    int indexOf(const ResourceKey &key) const;
+
+    const Clock *m_clock;
+    QString m_path;
+    QString m_lastError;
+    QByteArray m_defaultText;
+    Config m_config;
+    qint64 m_version = 0;
+    bool m_loadedOnce = false;
+    bool m_mainFileGood = false;
+    bool m_usingBackup = false;
+};
+
+} // namespace dfproxy::config

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/configstore.h"
+
+#include "base/clock.h"
+
+#include <QFile>
+#include <QJsonDocument>
+#include <QTemporaryDir>
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy;
+using namespace dfproxy::config;
+
+namespace {
+
+const QByteArray kDefault = R"({"apiVersion": "dfproxy.dev/v1", "kind": "Config",
+  "admin": {"address": "127.0.0.1", "port": 15000},
+  "resources": [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                 "metadata": {"name": "agentgateway-proxy", "namespace": "agentgateway-system"},
+                 "spec": {"gatewayClassName": "agentgateway", "listeners": [{"name": "http", "protocol": "HTTP", "port": 8080}]}}]})";
+
+QJsonObject backend(const QString &name, const QString &ns = "httpbin")
+{
+    return QJsonObject{{"apiVersion", "agentgateway.dev/v1alpha1"},
+                       {"kind", "AgentgatewayBackend"},
+                       {"metadata", QJsonObject{{"name", name}, {"namespace", ns}}},
+                       {"spec", QJsonObject{{"dynamicForwardProxy", QJsonObject{}}}}};
+}
+
+QByteArray readFile(const QString &path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+void writeFile(const QString &path, const QByteArray &data)
+{
+    QFile f(path);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    f.write(data);
+}
+
+class ConfigStoreTest : public ::testing::Test
+{
+protected:
+    void SetUp() override
+    {
+        ASSERT_TRUE(dir.isValid());
+        path = dir.filePath("sub/config.json");
+        store.setDefaultConfigText(kDefault);
+        ASSERT_TRUE(store.load(path)) << store.lastError().toStdString();
+    }
+
+    QTemporaryDir dir;
+    QString path;
+    ManualClock clock;
+    ConfigStore store{nullptr, &clock};
+};
+
+} // namespace
+
+TEST_F(ConfigStoreTest, FirstStartWritesTheDefaultConfig)
+{
+    EXPECT_TRUE(QFile::exists(path));
+    EXPECT_EQ(store.config().resources.size(), 1);
+    QList<FieldError> errors;
+    const Config onDisk = Config::fromJsonText(readFile(path), &errors);
+    EXPECT_TRUE(errors.isEmpty());
+    EXPECT_EQ(onDisk.resources.size(), 1);
+    EXPECT_EQ(onDisk.admin.value("port").toInt(), 15000);
+}
+
+TEST_F(ConfigStoreTest, CreateSetsServerManagedMetadataAndWritesAtomically)
+{
+    int changes = 0;
+    QObject::connect(&store, &ConfigStore::changed, [&changes] { ++changes; });
+    const QByteArray before = readFile(path);
+    QJsonObject obj = backend("dfp-backend");
+    obj.insert("status", QJsonObject{{"x", 1}});
+    auto r = store.create(obj);
+    ASSERT_TRUE(r) << r.error.message.toStdString();
+    const auto md = r.value->metadata();
+    EXPECT_FALSE(md.value("uid").toString().isEmpty());
+    EXPECT_EQ(md.value("creationTimestamp").toString().toStdString(), "2023-11-14T22:30:00Z");
+    EXPECT_EQ(md.value("resourceVersion").toString(), store.resourceVersion());
+    EXPECT_FALSE(r.value->json().contains("status"));
+    EXPECT_EQ(changes, 1);
+    EXPECT_EQ(readFile(path + ".bak"), before);
+    EXPECT_TRUE(readFile(path).contains("dfp-backend"));
+    EXPECT_FALSE(readFile(path).contains("\"status\""));
+}
+
+TEST_F(ConfigStoreTest, CreateOfExistingObjectIsConflict)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    auto r = store.create(backend("b1"));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error.code, StoreErrorCode::Conflict);
+}
+
+TEST_F(ConfigStoreTest, InvalidObjectIsRejectedWithFieldErrors)
+{
+    int changes = 0;
+    QObject::connect(&store, &ConfigStore::changed, [&changes] { ++changes; });
+    auto r = store.create(backend("Bad_Name"));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error.code, StoreErrorCode::Invalid);
+    ASSERT_FALSE(r.error.fields.isEmpty());
+    EXPECT_EQ(r.error.fields[0].path, "metadata.name");
+    EXPECT_EQ(changes, 0);
+}
+
+TEST_F(ConfigStoreTest, ReplaceChecksExistenceAndResourceVersions)
+{
+    const ResourceKey key{"AgentgatewayBackend", "httpbin", "b1"};
+    EXPECT_EQ(store.replace(key, backend("b1")).error.code, StoreErrorCode::NotFound);
+    auto created = store.create(backend("b1"));
+    ASSERT_TRUE(created);
+    const QString rv = created.value->metadata().value("resourceVersion").toString();
+
+    QJsonObject changedSpec = backend("b1");
+    changedSpec.insert("spec", QJsonObject{{"dynamicForwardProxy", QJsonObject{{"x", 1}}}});
+    WriteOptions wrongIfMatch;
+    wrongIfMatch.ifMatch = "999";
+    EXPECT_EQ(store.replace(key, changedSpec, wrongIfMatch).error.code, StoreErrorCode::PreconditionFailed);
+
+    QJsonObject stale = changedSpec;
+    auto md = stale.value("metadata").toObject();
+    md.insert("resourceVersion", "1");
+    stale.insert("metadata", md);
+    EXPECT_EQ(store.replace(key, stale).error.code, StoreErrorCode::Conflict);
+
+    EXPECT_EQ(store.replace(key, backend("other")).error.code, StoreErrorCode::BadRequest);
+
+    WriteOptions rightIfMatch;
+    rightIfMatch.ifMatch = rv;
+    auto replaced = store.replace(key, changedSpec, rightIfMatch);
+    ASSERT_TRUE(replaced) << replaced.error.message.toStdString();
+    const auto newMd = replaced.value->metadata();
+    EXPECT_GT(newMd.value("resourceVersion").toString().toLongLong(), rv.toLongLong());
+    EXPECT_EQ(newMd.value("uid"), created.value->metadata().value("uid"));
+    EXPECT_EQ(newMd.value("creationTimestamp"), created.value->metadata().value("creationTimestamp"));
+    EXPECT_EQ(newMd.value("generation").toInt(), 2);
+}
+
+TEST_F(ConfigStoreTest, NoOpReplaceKeepsResourceVersion)
+{
+    auto created = store.create(backend("b1"));
+    ASSERT_TRUE(created);
+    auto again = store.replace({"AgentgatewayBackend", "httpbin", "b1"}, backend("b1"));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again.value->metadata().value("resourceVersion"), created.value->metadata().value("resourceVersion"));
+}
+
+TEST(ConfigStoreMergePatch, FollowsRfc7386)
+{
+    const auto target = QJsonDocument::fromJson(R"({"a":"b","c":{"d":"e","f":"g"},"arr":[1,2]})").object();
+    const auto patch = QJsonDocument::fromJson(R"({"a":"z","c":{"f":null},"arr":[3],"n":{"x":1}})").object();
+    const auto expected = QJsonDocument::fromJson(R"({"a":"z","c":{"d":"e"},"arr":[3],"n":{"x":1}})").object();
+    EXPECT_EQ(ConfigStore::mergePatch(target, patch).toObject(), expected);
+}
+
+TEST_F(ConfigStoreTest, PatchMergesIntoTheStoredObject)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    const QJsonObject patch{{"metadata", QJsonObject{{"labels", QJsonObject{{"team", "a"}}}}}};
+    auto r = store.patch({"AgentgatewayBackend", "httpbin", "b1"}, patch);
+    ASSERT_TRUE(r) << r.error.message.toStdString();
+    EXPECT_EQ(r.value->metadata().value("labels").toObject().value("team").toString(), "a");
+    EXPECT_TRUE(r.value->spec().contains("dynamicForwardProxy"));
+    EXPECT_EQ(store.patch({"AgentgatewayBackend", "httpbin", "zz"}, patch).error.code, StoreErrorCode::NotFound);
+}
+
+TEST_F(ConfigStoreTest, RemoveDeletesAndReportsMissingObjects)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    const ResourceKey key{"AgentgatewayBackend", "httpbin", "b1"};
+    ASSERT_TRUE(store.remove(key));
+    EXPECT_FALSE(store.get(key));
+    EXPECT_EQ(store.remove(key).error.code, StoreErrorCode::NotFound);
+    EXPECT_FALSE(readFile(path).contains("\"b1\""));
+}
+
+TEST_F(ConfigStoreTest, ApplyReportsCreatedConfiguredUnchanged)
+{
+    auto first = store.apply(QJsonArray{backend("b1"), backend("b2")});
+    ASSERT_TRUE(first) << first.error.message.toStdString();
+    EXPECT_EQ(first.value->at(0).actionName(), "created");
+    EXPECT_EQ(first.value->at(1).actionName(), "created");
+
+    QJsonObject b1 = backend("b1");
+    b1.insert("metadata", QJsonObject{{"name", "b1"}, {"namespace", "httpbin"}, {"labels", QJsonObject{{"k", "v"}}}});
+    int changes = 0;
+    QObject::connect(&store, &ConfigStore::changed, [&changes] { ++changes; });
+    auto second = store.apply(QJsonArray{b1, backend("b2")});
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second.value->at(0).actionName(), "configured");
+    EXPECT_EQ(second.value->at(1).actionName(), "unchanged");
+    EXPECT_EQ(changes, 1);
+
+    auto third = store.apply(QJsonArray{b1, backend("b2")});
+    ASSERT_TRUE(third);
+    EXPECT_EQ(third.value->at(0).actionName(), "unchanged");
+    EXPECT_EQ(changes, 1);
+}
+
+TEST_F(ConfigStoreTest, ApplyIsAllOrNothing)
+{
+    auto r = store.apply(QJsonArray{backend("good"), backend("Bad_Name")});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error.code, StoreErrorCode::Invalid);
+    ASSERT_FALSE(r.error.fields.isEmpty());
+    EXPECT_EQ(r.error.fields[0].path, "items[1].metadata.name");
+    EXPECT_FALSE(store.get({"AgentgatewayBackend", "httpbin", "good"}));
+}
+
+TEST_F(ConfigStoreTest, DryRunStoresNothing)
+{
+    int changes = 0;
+    QObject::connect(&store, &ConfigStore::changed, [&changes] { ++changes; });
+    WriteOptions dry;
+    dry.dryRun = true;
+    ASSERT_TRUE(store.create(backend("b1"), dry));
+    ASSERT_TRUE(store.apply(QJsonArray{backend("b2")}, dry));
+    EXPECT_FALSE(store.get({"AgentgatewayBackend", "httpbin", "b1"}));
+    EXPECT_EQ(changes, 0);
+}
+
+TEST_F(ConfigStoreTest, ListFiltersByKindNamespaceAndLabels)
+{
+    QJsonObject labelled = backend("b2", "other");
+    labelled.insert("metadata", QJsonObject{{"name", "b2"}, {"namespace", "other"}, {"labels", QJsonObject{{"env", "prod"}}}});
+    ASSERT_TRUE(store.apply(QJsonArray{backend("b1"), labelled}));
+    EXPECT_EQ(store.list("AgentgatewayBackend").value->size(), 2);
+    EXPECT_EQ(store.list("AgentgatewayBackend", "httpbin").value->size(), 1);
+    EXPECT_EQ(store.list({}, {}, "env=prod").value->size(), 1);
+    EXPECT_EQ(store.list({}, {}, "env").value->size(), 1);
+    EXPECT_EQ(store.list("AgentgatewayBackend", {}, "!env").value->size(), 1);
+    EXPECT_EQ(store.list({}, {}, "env!=prod").value->size(), 2); // b1 and the Gateway
+    EXPECT_EQ(store.list({}, {}, "env in (prod)").error.code, StoreErrorCode::BadRequest);
+}
+
+TEST_F(ConfigStoreTest, CorruptFileFallsBackToBackupAndIsNotLost)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    ASSERT_TRUE(store.create(backend("b2")));
+    const QByteArray good = readFile(path + ".bak"); // holds b1 only
+    writeFile(path, "{ this is not json");
+
+    ConfigStore fresh;
+    EXPECT_FALSE(fresh.load(path));
+    EXPECT_TRUE(fresh.usingBackup());
+    EXPECT_TRUE(fresh.lastError().contains("config.json")) << fresh.lastError().toStdString();
+    EXPECT_TRUE(fresh.get({"AgentgatewayBackend", "httpbin", "b1"}));
+
+    // The next change keeps the good backup and saves the rejected text aside.
+    ASSERT_TRUE(fresh.create(backend("b3")));
+    EXPECT_EQ(readFile(path + ".bak"), good);
+    EXPECT_EQ(readFile(path + ".rejected"), "{ this is not json");
+    EXPECT_TRUE(readFile(path).contains("b3"));
+}
+
+TEST_F(ConfigStoreTest, InvalidFileOnReloadKeepsTheConfigInEffect)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    QFile::remove(path + ".bak");
+    writeFile(path, R"({"resources": [{"kind": "Nope"}]})");
+    int changes = 0;
+    QObject::connect(&store, &ConfigStore::changed, [&changes] { ++changes; });
+    EXPECT_FALSE(store.reload());
+    EXPECT_FALSE(store.lastError().isEmpty());
+    EXPECT_TRUE(store.get({"AgentgatewayBackend", "httpbin", "b1"}));
+    EXPECT_EQ(changes, 0);
+}
+
+TEST_F(ConfigStoreTest, ResourceVersionSurvivesRestart)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    ASSERT_TRUE(store.create(backend("b2")));
+    const QString rv = store.resourceVersion();
+    ConfigStore fresh;
+    ASSERT_TRUE(fresh.load(path));
+    EXPECT_EQ(fresh.resourceVersion(), rv);
+    auto r = fresh.create(backend("b3"));
+    ASSERT_TRUE(r);
+    EXPECT_GT(r.value->metadata().value("resourceVersion").toString().toLongLong(), rv.toLongLong());
+}
