@@ -334,6 +334,10 @@ TEST_F(AdminServerTest, ServesServerInfoStatsExportAndExtensions)
     EXPECT_EQ(send("DELETE", "/api/v1/dns/cache/example.test").object().value("flushed").toString(), "example.test");
     EXPECT_EQ(send("DELETE", "/api/v1/dns/cache/example.test", {}, {}, false).status, 401);
 
+    const auto openapi = send("GET", "/api/v1/openapi.json");
+    EXPECT_EQ(openapi.status, 200);
+    EXPECT_EQ(openapi.object().value("openapi").toString(), "3.1.0");
+
     ASSERT_EQ(send("POST", "/api/v1/apply", kSeedYaml, {{"Content-Type", "application/yaml"}}).status, 200);
     const auto exported = send("GET", "/api/v1/export?format=yaml");
     EXPECT_EQ(exported.status, 200);
