@@ -113,11 +113,15 @@ public:
     /// (routeStatus() explains why); it never throws.
     static std::shared_ptr<const RouteTable> build(const config::Config &config);
 
-    /// Every listener of every Gateway.
+    /// Every listener of every Gateway; a Gateway with several spec.addresses lists each listener once per address.
     const QList<Listener> &listeners() const { return m_listeners; }
 
     /// Routes one request (Gateway API precedence). nullopt: no route matched -> 404.
     /// `randomValue` in [0,1) picks among weighted backendRefs (pass a random number; tests pass fixed ones).
+    /// Hostname specificity comes first (exact, then the longest "*." wildcard, then routes for any host; a level
+    /// without a matching rule falls through to the next), then path/method/header/query precedence. An empty
+    /// request.listenerName means the gateway's first listener. Lock-free and allocation-free for non-regex
+    /// matches; safe to call from any thread.
     std::optional<RouteMatch> match(const RequestInfo &request, double randomValue) const;
 
     struct Impl;

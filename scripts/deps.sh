@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The one list of Debian packages dfproxy needs, shared by scripts/run and scripts/test.
+# Source it, then call `ensure_packages build` or `ensure_packages test`.
+# Installs only what is missing (checked with dpkg-query), running `apt-get update` at most once.
+
+DFPROXY_BUILD_PACKAGES=(
+    build-essential cmake ninja-build pkg-config
+    qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev
+    libyaml-cpp-dev libhttp-parser-dev libssl-dev libgtest-dev libgmock-dev
+    libgl-dev
+)
+
+# What the integration and GUI tests run besides the build: dnsmasq as a DNS fixture, curl as the client,
+# openssl to mint test certificates, Xvfb for GUI tests.
+DFPROXY_TEST_PACKAGES=(
+    dnsmasq-base curl openssl ca-certificates xvfb xauth
+)
+
+# Prints the packages of the given list that are not installed, one per line.
+missing_packages() {
+    local pkg status
+    for pkg in "$@"; do
+        status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+        if [[ "$status" != "installed" ]]; then
+            echo "$pkg"
+        fi
+    done
+}
+
+# ensure_packages build|test
+ensure_packages() {
+    local kind=${1:?usage: ensure_packages build|test}
+    local wanted=("${DFPROXY_BUILD_PACKAGES[@]}")
+    case "$kind" in
+        build) ;;
+        test) wanted+=("${DFPROXY_TEST_PACKAGES[@]}") ;;
+        *) echo "ensure_packages: unknown kind '$kind' (build|test)" >&2; return 2 ;;
+    esac
+
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        echo "dpkg-query not found: not a Debian system; install these yourself: ${wanted[*]}" >&2
+        return 0
+    fi
+
+    local missing
+    mapfile -t missing < <(missing_packages "${wanted[@]}")
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        return 0
+    fi
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "Missing Debian packages: ${missing[*]}" >&2
+        echo "Install them as root: apt-get install --no-install-recommends ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "Installing missing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+}

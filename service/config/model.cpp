@@ -1,0 +1,734 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/model.h"
+
+#include <QHostAddress>
+#include <QRegularExpression>
+#include <QSet>
+
+namespace dfproxy::config {
+
+namespace {
+
+QString field(const QString &path, const char *key)
+{
+    return path.isEmpty() ? QString::fromLatin1(key) : path + u'.' + QLatin1String(key);
+}
+
+QString index(const QString &path, qsizetype i)
+{
+    return path + u'[' + QString::number(i) + u']';
+}
+
+// Strict JSON reading with error paths. Every accessor reports a wrong type once and returns a neutral value, so a
+// parser can keep going and collect every problem of a resource in one pass.
+class Reader
+{
+public:
+    explicit Reader(QList<FieldError> *errors) : m_errors(errors) {}
+
+    void error(const QString &path, const QString &message)
+    {
+        m_failed = true;
+        if (m_errors)
+            m_errors->append(FieldError{path, message});
+    }
+    bool failed() const { return m_failed; }
+
+    /// Reports every key of `obj` not in `allowed` as an unknown field.
+    void checkKeys(const QJsonObject &obj, const QString &path, std::initializer_list<const char *> allowed)
+    {
+        for (auto it = obj.begin(); it != obj.end(); ++it) {
+            bool known = false;
+            for (const char *a : allowed) {
+                if (it.key() == QLatin1String(a)) {
+                    known = true;
+                    break;
+                }
+            }
+            if (!known)
+                error(path.isEmpty() ? it.key() : path + u'.' + it.key(), QStringLiteral("unknown field"));
+        }
+    }
+
+    std::optional<QJsonObject> object(const QJsonObject &parent, const QString &path, const char *key, bool required)
+    {
+        const auto v = parent.value(QLatin1String(key));
+        if (v.isUndefined() || v.isNull()) {
+            if (required)
+                error(field(path, key), QStringLiteral("is required"));
+            return std::nullopt;
+        }
+        if (!v.isObject()) {
+            error(field(path, key), QStringLiteral("must be an object"));
+            return std::nullopt;
+        }
+        return v.toObject();
+    }
+
+    QJsonArray array(const QJsonObject &parent, const QString &path, const char *key, bool required)
+    {
+        const auto v = parent.value(QLatin1String(key));
+        if (v.isUndefined() || v.isNull()) {
+            if (required)
+                error(field(path, key), QStringLiteral("is required"));
+            return {};
+        }
+        if (!v.isArray()) {
+            error(field(path, key), QStringLiteral("must be an array"));
+            return {};
+        }
+        return v.toArray();
+    }
+
+    /// Array elements that must be objects; reports the others.
+    QList<QPair<QString, QJsonObject>> objects(const QJsonObject &parent, const QString &path, const char *key,
+                                               bool required)
+    {
+        QList<QPair<QString, QJsonObject>> out;
+        const auto arr = array(parent, path, key, required);
+        for (qsizetype i = 0; i < arr.size(); ++i) {
+            const QString p = index(field(path, key), i);
+            if (!arr[i].isObject())
+                error(p, QStringLiteral("must be an object"));
+            else
+                out.append({p, arr[i].toObject()});
+        }
+        return out;
+    }
+
+    std::optional<QString> string(const QJsonObject &parent, const QString &path, const char *key, bool required)
+    {
+        const auto v = parent.value(QLatin1String(key));
+        if (v.isUndefined() || v.isNull()) {
+            if (required)
+                error(field(path, key), QStringLiteral("is required"));
+            return std::nullopt;
+        }
+        if (!v.isString()) {
+            error(field(path, key), QStringLiteral("must be a string"));
+            return std::nullopt;
+        }
+        if (required && v.toString().isEmpty()) {
+            error(field(path, key), QStringLiteral("must not be empty"));
+            return std::nullopt;
+        }
+        return v.toString();
+    }
+
+    /// An integer in [min, max].
+    std::optional<qint64> integer(const QJsonValue &v, const QString &p, qint64 min, qint64 max)
+    {
+        if (!v.isDouble()) {
+            error(p, QStringLiteral("must be an integer"));
+            return std::nullopt;
+        }
+        const double d = v.toDouble();
+        // Range first: converting an out-of-range double to an integer is undefined.
+        if (d < double(min) || d > double(max)) {
+            error(p, QStringLiteral("must be between %1 and %2").arg(min).arg(max));
+            return std::nullopt;
+        }
+        const auto n = static_cast<qint64>(d);
+        if (d != static_cast<double>(n)) {
+            error(p, QStringLiteral("must be an integer"));
+            return std::nullopt;
+        }
+        if (n < min || n > max) {
+            error(p, QStringLiteral("must be between %1 and %2").arg(min).arg(max));
+            return std::nullopt;
+        }
+        return n;
+    }
+
+    std::optional<qint64> integer(const QJsonObject &parent, const QString &path, const char *key, bool required,
+                                  qint64 min, qint64 max)
+    {
+        const auto v = parent.value(QLatin1String(key));
+        if (v.isUndefined() || v.isNull()) {
+            if (required)
+                error(field(path, key), QStringLiteral("is required"));
+            return std::nullopt;
+        }
+        return integer(v, field(path, key), min, max);
+    }
+
+    std::optional<bool> boolean(const QJsonObject &parent, const QString &path, const char *key)
+    {
+        const auto v = parent.value(QLatin1String(key));
+        if (v.isUndefined() || v.isNull())
+            return std::nullopt;
+        if (!v.isBool()) {
+            error(field(path, key), QStringLiteral("must be true or false"));
+            return std::nullopt;
+        }
+        return v.toBool();
+    }
+
+    /// A string that must be one of `allowed`.
+    std::optional<QString> oneOf(const QJsonObject &parent, const QString &path, const char *key, bool required,
+                                 const QStringList &allowed)
+    {
+        const auto s = string(parent, path, key, required);
+        if (!s)
+            return std::nullopt;
+        if (!allowed.contains(*s)) {
+            error(field(path, key), QStringLiteral("must be one of %1, not \"%2\"").arg(allowed.join(", "), *s));
+            return std::nullopt;
+        }
+        return s;
+    }
+
+private:
+    QList<FieldError> *m_errors;
+    bool m_failed = false;
+};
+
+bool isHttpToken(const QString &s)
+{
+    if (s.isEmpty())
+        return false;
+    static const QString specials = QStringLiteral("!#$%&'*+-.^_`|~");
+    for (const QChar c : s) {
+        if (c.unicode() > 127)
+            return false;
+        if (!(c.isLetterOrNumber() || specials.contains(c)))
+            return false;
+    }
+    return true;
+}
+
+bool isHeaderValue(const QString &s)
+{
+    for (const QChar c : s) {
+        if (c == u'\r' || c == u'\n' || c == u'\0')
+            return false;
+    }
+    return true;
+}
+
+void checkRegex(Reader &r, const QString &pattern, const QString &path)
+{
+    const QRegularExpression re(pattern);
+    if (!re.isValid())
+        r.error(path, QStringLiteral("invalid regular expression: %1").arg(re.errorString()));
+}
+
+QList<ValueMatch> parseValueMatches(Reader &r, const QJsonObject &obj, const QString &path, const char *key,
+                                    bool headerNames)
+{
+    QList<ValueMatch> out;
+    QSet<QString> seen;
+    for (const auto &[p, o] : r.objects(obj, path, key, false)) {
+        r.checkKeys(o, p, {"type", "name", "value"});
+        ValueMatch m;
+        if (const auto t = r.oneOf(o, p, "type", false, {"Exact", "RegularExpression"}))
+            m.type = *t == QLatin1String("Exact") ? ValueMatchType::Exact : ValueMatchType::RegularExpression;
+        if (const auto n = r.string(o, p, "name", true)) {
+            m.name = *n;
+            if (headerNames && !isHttpToken(*n))
+                r.error(field(p, "name"), QStringLiteral("must be a valid HTTP header name"));
+            const QString key = headerNames ? n->toLower() : *n;
+            if (seen.contains(key))
+                r.error(field(p, "name"), QStringLiteral("duplicate name \"%1\"").arg(*n));
+            seen.insert(key);
+        }
+        if (const auto v = r.string(o, p, "value", false)) {
+            m.value = *v;
+            if (m.type == ValueMatchType::RegularExpression)
+                checkRegex(r, *v, field(p, "value"));
+            else if (!isHeaderValue(*v))
+                r.error(field(p, "value"), QStringLiteral("must not contain CR, LF or NUL"));
+        } else if (!o.contains("value")) {
+            r.error(field(p, "value"), QStringLiteral("is required"));
+        }
+        out.append(m);
+    }
+    return out;
+}
+
+HeaderModifierSpec parseHeaderModifier(Reader &r, const QJsonObject &o, const QString &p)
+{
+    HeaderModifierSpec hm;
+    r.checkKeys(o, p, {"set", "add", "remove"});
+    auto pairs = [&](const char *key, QList<QPair<QString, QString>> &out) {
+        for (const auto &[ep, e] : r.objects(o, p, key, false)) {
+            r.checkKeys(e, ep, {"name", "value"});
+            const auto n = r.string(e, ep, "name", true);
+            const auto v = r.string(e, ep, "value", false);
+            if (n && !isHttpToken(*n))
+                r.error(field(ep, "name"), QStringLiteral("must be a valid HTTP header name"));
+            if (!e.contains("value"))
+                r.error(field(ep, "value"), QStringLiteral("is required"));
+            else if (v && !isHeaderValue(*v))
+                r.error(field(ep, "value"), QStringLiteral("must not contain CR, LF or NUL"));
+            if (n && v)
+                out.append({*n, *v});
+        }
+    };
+    pairs("set", hm.set);
+    pairs("add", hm.add);
+    const auto rm = r.array(o, p, "remove", false);
+    for (qsizetype i = 0; i < rm.size(); ++i) {
+        const QString ep = index(field(p, "remove"), i);
+        if (!rm[i].isString() || !isHttpToken(rm[i].toString()))
+            r.error(ep, QStringLiteral("must be a valid HTTP header name"));
+        else
+            hm.remove.append(rm[i].toString());
+    }
+    return hm;
+}
+
+std::optional<PathModifier> parsePathModifier(Reader &r, const QJsonObject &parent, const QString &path)
+{
+    const auto o = r.object(parent, path, "path", false);
+    if (!o)
+        return std::nullopt;
+    const QString p = field(path, "path");
+    r.checkKeys(*o, p, {"type", "replaceFullPath", "replacePrefixMatch"});
+    const auto t = r.oneOf(*o, p, "type", true, {"ReplaceFullPath", "ReplacePrefixMatch"});
+    if (!t)
+        return std::nullopt;
+    PathModifier m;
+    const bool full = *t == QLatin1String("ReplaceFullPath");
+    m.type = full ? PathModifier::Type::ReplaceFullPath : PathModifier::Type::ReplacePrefixMatch;
+    const char *key = full ? "replaceFullPath" : "replacePrefixMatch";
+    const char *other = full ? "replacePrefixMatch" : "replaceFullPath";
+    if (o->contains(QLatin1String(other)))
+        r.error(field(p, other), QStringLiteral("must not be set when type is %1").arg(*t));
+    const auto v = r.string(*o, p, key, true);
+    if (!v)
+        return std::nullopt;
+    if (!v->startsWith(u'/'))
+        r.error(field(p, key), QStringLiteral("must start with \"/\""));
+    m.value = *v;
+    return m;
+}
+
+} // namespace
+
+std::optional<qint64> parseGatewayDuration(const QString &text)
+{
+    static const QRegularExpression re(QStringLiteral("^([0-9]{1,5}(h|m|s|ms)){1,4}$"));
+    if (!re.match(text).hasMatch())
+        return std::nullopt;
+    static const QRegularExpression part(QStringLiteral("([0-9]{1,5})(ms|h|m|s)"));
+    qint64 total = 0;
+    auto it = part.globalMatch(text);
+    while (it.hasNext()) {
+        const auto m = it.next();
+        const qint64 n = m.captured(1).toLongLong();
+        const QString unit = m.captured(2);
+        if (unit == QLatin1String("h"))
+            total += n * 3600000;
+        else if (unit == QLatin1String("m"))
+            total += n * 60000;
+        else if (unit == QLatin1String("s"))
+            total += n * 1000;
+        else
+            total += n;
+    }
+    return total;
+}
+
+bool isGatewayHostname(const QString &host)
+{
+    if (host.startsWith(QLatin1String("*.")))
+        return isDns1123Subdomain(host.mid(2));
+    return isDns1123Subdomain(host);
+}
+
+QDateTime creationTimestamp(const Resource &resource)
+{
+    const QString ts = resource.metadata().value("creationTimestamp").toString();
+    if (ts.isEmpty())
+        return {};
+    return QDateTime::fromString(ts, Qt::ISODateWithMs);
+}
+
+// ---- Gateway ---------------------------------------------------------------------------------------------------
+
+GatewaySpec parseGatewaySpec(const Resource &gateway, QList<FieldError> *errors)
+{
+    Reader r(errors);
+    GatewaySpec g;
+    const QJsonObject spec = gateway.spec();
+    const QString sp = QStringLiteral("spec");
+    r.checkKeys(spec, sp, {"gatewayClassName", "addresses", "listeners", "infrastructure"});
+    if (const auto c = r.string(spec, sp, "gatewayClassName", false))
+        g.gatewayClassName = *c;
+    if (spec.contains("infrastructure") && !spec.value("infrastructure").isObject())
+        r.error(QStringLiteral("spec.infrastructure"), QStringLiteral("must be an object"));
+
+    QSet<QString> addrSeen;
+    for (const auto &[p, o] : r.objects(spec, sp, "addresses", false)) {
+        r.checkKeys(o, p, {"type", "value"});
+        GatewayAddress a;
+        if (const auto t = r.oneOf(o, p, "type", false, {"IPAddress"}))
+            a.type = *t;
+        if (const auto v = r.string(o, p, "value", true)) {
+            QHostAddress h;
+            if (!h.setAddress(*v))
+                r.error(field(p, "value"), QStringLiteral("must be an IP address, not \"%1\"").arg(*v));
+            else if (addrSeen.contains(h.toString()))
+                r.error(field(p, "value"), QStringLiteral("duplicate address %1").arg(*v));
+            addrSeen.insert(h.toString());
+            a.value = *v;
+        }
+        g.addresses.append(a);
+    }
+
+    const auto listeners = r.objects(spec, sp, "listeners", true);
+    if (spec.value("listeners").isArray() && spec.value("listeners").toArray().isEmpty())
+        r.error(QStringLiteral("spec.listeners"), QStringLiteral("must have at least one listener"));
+    QSet<QString> names;
+    QSet<int> ports;
+    for (const auto &[p, o] : listeners) {
+        r.checkKeys(o, p, {"name", "port", "protocol", "hostname", "tls", "allowedRoutes", "allowedConnectPorts"});
+        GatewayListenerSpec l;
+        if (const auto n = r.string(o, p, "name", true)) {
+            l.name = *n;
+            if (!isDns1123Subdomain(*n))
+                r.error(field(p, "name"), QStringLiteral("must be a lower-case RFC 1123 subdomain"));
+            else if (names.contains(*n))
+                r.error(field(p, "name"), QStringLiteral("duplicate listener name \"%1\"").arg(*n));
+            names.insert(*n);
+        }
+        if (const auto port = r.integer(o, p, "port", true, 1, 65535)) {
+            l.port = static_cast<quint16>(*port);
+            // One socket per listener: two listeners of one Gateway cannot share a port.
+            if (ports.contains(l.port))
+                r.error(field(p, "port"), QStringLiteral("port %1 is already used by another listener").arg(*port));
+            ports.insert(l.port);
+        }
+        if (const auto proto = r.oneOf(o, p, "protocol", true, {"HTTP", "HTTPS"}))
+            l.protocol = *proto;
+        if (const auto h = r.string(o, p, "hostname", false)) {
+            if (!isGatewayHostname(*h))
+                r.error(field(p, "hostname"), QStringLiteral("must be a lower-case hostname, optionally prefixed by \"*.\""));
+            l.hostname = *h;
+        }
+        if (const auto tls = r.object(o, p, "tls", false)) {
+            const QString tp = field(p, "tls");
+            r.checkKeys(*tls, tp, {"mode", "certificateRefs", "certFile", "keyFile", "options"});
+            r.oneOf(*tls, tp, "mode", false, {"Terminate"});
+            if (const auto c = r.string(*tls, tp, "certFile", false))
+                l.tlsCertFile = *c;
+            if (const auto k = r.string(*tls, tp, "keyFile", false))
+                l.tlsKeyFile = *k;
+            r.array(*tls, tp, "certificateRefs", false);
+            r.object(*tls, tp, "options", false);
+        }
+        if (l.protocol == QLatin1String("HTTPS")) {
+            if (l.tlsCertFile.isEmpty())
+                r.error(field(field(p, "tls"), "certFile"), QStringLiteral("is required for an HTTPS listener"));
+            if (l.tlsKeyFile.isEmpty())
+                r.error(field(field(p, "tls"), "keyFile"), QStringLiteral("is required for an HTTPS listener"));
+        } else if (l.protocol == QLatin1String("HTTP") && o.contains("tls")) {
+            r.error(field(p, "tls"), QStringLiteral("must not be set for an HTTP listener"));
+        }
+        if (const auto ar = r.object(o, p, "allowedRoutes", false)) {
+            const QString ap = field(p, "allowedRoutes");
+            r.checkKeys(*ar, ap, {"namespaces", "kinds"});
+            if (const auto nsObj = r.object(*ar, ap, "namespaces", false)) {
+                const QString np = field(ap, "namespaces");
+                r.checkKeys(*nsObj, np, {"from"});
+                if (const auto from = r.oneOf(*nsObj, np, "from", false, {"All", "Same"}))
+                    l.allowedRoutesFrom = *from;
+            }
+            for (const auto &[kp, k] : r.objects(*ar, ap, "kinds", false)) {
+                r.checkKeys(k, kp, {"group", "kind"});
+                r.string(k, kp, "group", false);
+                if (const auto kind = r.string(k, kp, "kind", true); kind && *kind != QLatin1String("HTTPRoute"))
+                    r.error(field(kp, "kind"), QStringLiteral("only HTTPRoute is supported"));
+            }
+        }
+        if (o.contains("allowedConnectPorts")) {
+            l.allowedConnectPorts.clear();
+            const auto arr = r.array(o, p, "allowedConnectPorts", false);
+            for (qsizetype i = 0; i < arr.size(); ++i) {
+                if (const auto port = r.integer(arr[i], index(field(p, "allowedConnectPorts"), i), 1, 65535))
+                    l.allowedConnectPorts.append(static_cast<quint16>(*port));
+            }
+        }
+        g.listeners.append(l);
+    }
+    return g;
+}
+
+// ---- HTTPRoute -------------------------------------------------------------------------------------------------
+
+HttpRouteSpec parseHttpRouteSpec(const Resource &route, QList<FieldError> *errors)
+{
+    Reader r(errors);
+    HttpRouteSpec s;
+    const QJsonObject spec = route.spec();
+    const QString sp = QStringLiteral("spec");
+    r.checkKeys(spec, sp, {"parentRefs", "hostnames", "rules"});
+
+    for (const auto &[p, o] : r.objects(spec, sp, "parentRefs", false)) {
+        r.checkKeys(o, p, {"group", "kind", "namespace", "name", "sectionName", "port"});
+        ParentRef ref;
+        ref.json = o;
+        if (const auto g = r.string(o, p, "group", false))
+            ref.group = *g;
+        if (const auto k = r.string(o, p, "kind", false))
+            ref.kind = *k;
+        if (const auto n = r.string(o, p, "namespace", false)) {
+            if (!isDns1123Label(*n))
+                r.error(field(p, "namespace"), QStringLiteral("must be a lower-case RFC 1123 label"));
+            ref.ns = *n;
+        }
+        if (const auto n = r.string(o, p, "name", true))
+            ref.name = *n;
+        if (const auto sn = r.string(o, p, "sectionName", false))
+            ref.sectionName = *sn;
+        if (const auto port = r.integer(o, p, "port", false, 1, 65535))
+            ref.port = static_cast<quint16>(*port);
+        s.parentRefs.append(ref);
+    }
+
+    const auto hostnames = r.array(spec, sp, "hostnames", false);
+    for (qsizetype i = 0; i < hostnames.size(); ++i) {
+        const QString p = index(QStringLiteral("spec.hostnames"), i);
+        const QString h = hostnames[i].toString();
+        if (!hostnames[i].isString() || !isGatewayHostname(h))
+            r.error(p, QStringLiteral("must be a lower-case hostname, optionally prefixed by \"*.\""));
+        else
+            s.hostnames.append(h);
+    }
+
+    static const QStringList methods = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+    for (const auto &[rp, ro] : r.objects(spec, sp, "rules", false)) {
+        r.checkKeys(ro, rp, {"name", "matches", "filters", "backendRefs", "timeouts"});
+        RouteRule rule;
+        if (const auto n = r.string(ro, rp, "name", false))
+            rule.name = *n;
+        for (const auto &[mp, mo] : r.objects(ro, rp, "matches", false)) {
+            r.checkKeys(mo, mp, {"path", "headers", "queryParams", "method"});
+            HttpRouteMatch m;
+            if (const auto po = r.object(mo, mp, "path", false)) {
+                const QString pp = field(mp, "path");
+                r.checkKeys(*po, pp, {"type", "value"});
+                if (const auto t = r.oneOf(*po, pp, "type", false, {"Exact", "PathPrefix", "RegularExpression"})) {
+                    m.path.type = *t == QLatin1String("Exact")        ? PathMatchType::Exact
+                                  : *t == QLatin1String("PathPrefix") ? PathMatchType::PathPrefix
+                                                                       : PathMatchType::RegularExpression;
+                }
+                if (const auto v = r.string(*po, pp, "value", false)) {
+                    m.path.value = *v;
+                    if (m.path.type == PathMatchType::RegularExpression) {
+                        checkRegex(r, *v, field(pp, "value"));
+                    } else if (!v->startsWith(u'/')) {
+                        r.error(field(pp, "value"), QStringLiteral("must start with \"/\""));
+                    } else if (v->contains(QLatin1String("//")) || v->contains(u'?') || v->contains(u'#')) {
+                        r.error(field(pp, "value"), QStringLiteral("must not contain \"//\", \"?\" or \"#\""));
+                    }
+                }
+            }
+            m.headers = parseValueMatches(r, mo, mp, "headers", true);
+            m.queryParams = parseValueMatches(r, mo, mp, "queryParams", false);
+            if (const auto meth = r.oneOf(mo, mp, "method", false, methods))
+                m.method = *meth;
+            rule.matches.append(m);
+        }
+
+        QSet<int> filterTypes;
+        for (const auto &[fp, fo] : r.objects(ro, rp, "filters", false)) {
+            const auto t = r.oneOf(fo, fp, "type", true,
+                                   {"RequestHeaderModifier", "ResponseHeaderModifier", "URLRewrite", "RequestRedirect"});
+            if (!t) {
+                r.checkKeys(fo, fp, {"type", "requestHeaderModifier", "responseHeaderModifier", "urlRewrite",
+                                     "requestRedirect"});
+                continue;
+            }
+            RouteFilter f;
+            const char *key = nullptr;
+            if (*t == QLatin1String("RequestHeaderModifier")) {
+                f.type = RouteFilter::Type::RequestHeaderModifier;
+                key = "requestHeaderModifier";
+            } else if (*t == QLatin1String("ResponseHeaderModifier")) {
+                f.type = RouteFilter::Type::ResponseHeaderModifier;
+                key = "responseHeaderModifier";
+            } else if (*t == QLatin1String("URLRewrite")) {
+                f.type = RouteFilter::Type::URLRewrite;
+                key = "urlRewrite";
+            } else {
+                f.type = RouteFilter::Type::RequestRedirect;
+                key = "requestRedirect";
+            }
+            for (auto it = fo.begin(); it != fo.end(); ++it) {
+                if (it.key() != QLatin1String("type") && it.key() != QLatin1String(key))
+                    r.error(fp + u'.' + it.key(),
+                            QStringLiteral("unknown field (a %1 filter takes only \"%2\")").arg(*t, QLatin1String(key)));
+            }
+            if (filterTypes.contains(int(f.type)))
+                r.error(field(fp, "type"), QStringLiteral("%1 may appear only once per rule").arg(*t));
+            filterTypes.insert(int(f.type));
+            const auto body = r.object(fo, fp, key, true);
+            if (!body)
+                continue;
+            const QString bp = field(fp, key);
+            switch (f.type) {
+            case RouteFilter::Type::RequestHeaderModifier:
+            case RouteFilter::Type::ResponseHeaderModifier:
+                f.headerModifier = parseHeaderModifier(r, *body, bp);
+                break;
+            case RouteFilter::Type::URLRewrite:
+                r.checkKeys(*body, bp, {"hostname", "path"});
+                if (const auto h = r.string(*body, bp, "hostname", false)) {
+                    if (!isDns1123Subdomain(*h))
+                        r.error(field(bp, "hostname"), QStringLiteral("must be a lower-case RFC 1123 hostname"));
+                    f.rewrite.hostname = *h;
+                }
+                f.rewrite.path = parsePathModifier(r, *body, bp);
+                break;
+            case RouteFilter::Type::RequestRedirect:
+                r.checkKeys(*body, bp, {"scheme", "hostname", "path", "port", "statusCode"});
+                if (const auto sc = r.oneOf(*body, bp, "scheme", false, {"http", "https"}))
+                    f.redirect.scheme = *sc;
+                if (const auto h = r.string(*body, bp, "hostname", false)) {
+                    if (!isDns1123Subdomain(*h))
+                        r.error(field(bp, "hostname"), QStringLiteral("must be a lower-case RFC 1123 hostname"));
+                    f.redirect.hostname = *h;
+                }
+                f.redirect.path = parsePathModifier(r, *body, bp);
+                if (const auto port = r.integer(*body, bp, "port", false, 1, 65535))
+                    f.redirect.port = static_cast<quint16>(*port);
+                if (const auto code = r.integer(*body, bp, "statusCode", false, 0, 999)) {
+                    if (*code != 301 && *code != 302 && *code != 303 && *code != 307 && *code != 308)
+                        r.error(field(bp, "statusCode"), QStringLiteral("must be one of 301, 302, 303, 307, 308"));
+                    else
+                        f.redirect.statusCode = int(*code);
+                }
+                break;
+            }
+            // ReplacePrefixMatch needs exactly one prefix to replace: the rule must match by PathPrefix only.
+            const auto &pm = f.type == RouteFilter::Type::URLRewrite ? f.rewrite.path : f.redirect.path;
+            if ((f.type == RouteFilter::Type::URLRewrite || f.type == RouteFilter::Type::RequestRedirect) && pm
+                && pm->type == PathModifier::Type::ReplacePrefixMatch) {
+                for (const auto &m : rule.matches) {
+                    if (m.path.type != PathMatchType::PathPrefix) {
+                        r.error(field(field(bp, "path"), "replacePrefixMatch"),
+                                QStringLiteral("requires every match of the rule to use a PathPrefix path match"));
+                        break;
+                    }
+                }
+            }
+            rule.filters.append(f);
+        }
+        if (filterTypes.contains(int(RouteFilter::Type::URLRewrite))
+            && filterTypes.contains(int(RouteFilter::Type::RequestRedirect)))
+            r.error(field(rp, "filters"), QStringLiteral("URLRewrite and RequestRedirect cannot be used together"));
+
+        for (const auto &[bp, bo] : r.objects(ro, rp, "backendRefs", false)) {
+            r.checkKeys(bo, bp, {"group", "kind", "name", "namespace", "port", "weight", "filters"});
+            BackendRef b;
+            if (const auto g = r.string(bo, bp, "group", false))
+                b.group = *g;
+            if (const auto k = r.string(bo, bp, "kind", false))
+                b.kind = *k;
+            if (const auto n = r.string(bo, bp, "name", true)) {
+                if (!isDns1123Subdomain(*n))
+                    r.error(field(bp, "name"), QStringLiteral("must be a lower-case RFC 1123 subdomain"));
+                b.name = *n;
+            }
+            if (const auto n = r.string(bo, bp, "namespace", false)) {
+                if (!isDns1123Label(*n))
+                    r.error(field(bp, "namespace"), QStringLiteral("must be a lower-case RFC 1123 label"));
+                b.ns = *n;
+            }
+            if (const auto port = r.integer(bo, bp, "port", false, 1, 65535))
+                b.port = static_cast<quint16>(*port);
+            if (const auto w = r.integer(bo, bp, "weight", false, 0, 1000000))
+                b.weight = int(*w);
+            if (!r.array(bo, bp, "filters", false).isEmpty())
+                r.error(field(bp, "filters"), QStringLiteral("per-backend filters are not supported"));
+            rule.backendRefs.append(b);
+        }
+
+        if (const auto to = r.object(ro, rp, "timeouts", false)) {
+            const QString tp = field(rp, "timeouts");
+            r.checkKeys(*to, tp, {"request", "backendRequest"});
+            auto duration = [&](const char *key, qint64 &out) {
+                if (const auto d = r.string(*to, tp, key, false)) {
+                    if (const auto ms = parseGatewayDuration(*d))
+                        out = *ms;
+                    else
+                        r.error(field(tp, key),
+                                QStringLiteral("must be a duration such as \"10s\", \"500ms\" or \"1h30m\", not \"%1\"")
+                                    .arg(*d));
+                }
+            };
+            duration("request", rule.requestTimeoutMs);
+            duration("backendRequest", rule.backendRequestTimeoutMs);
+            if (rule.requestTimeoutMs > 0 && rule.backendRequestTimeoutMs > rule.requestTimeoutMs)
+                r.error(field(tp, "backendRequest"), QStringLiteral("must not be longer than timeouts.request"));
+        }
+        s.rules.append(rule);
+    }
+    return s;
+}
+
+// ---- AgentgatewayBackend ---------------------------------------------------------------------------------------
+
+BackendSpec parseBackendSpec(const Resource &backend, QList<FieldError> *errors)
+{
+    Reader r(errors);
+    BackendSpec b;
+    const QJsonObject spec = backend.spec();
+    const QString sp = QStringLiteral("spec");
+    r.checkKeys(spec, sp, {"dynamicForwardProxy", "static", "tls", "dns", "engine"});
+    const bool dfp = spec.contains("dynamicForwardProxy");
+    const bool st = spec.contains("static");
+    if (dfp == st)
+        r.error(sp, QStringLiteral("exactly one of dynamicForwardProxy or static must be set"));
+    if (dfp) {
+        b.type = BackendSpec::Type::DynamicForwardProxy;
+        if (const auto o = r.object(spec, sp, "dynamicForwardProxy", true))
+            r.checkKeys(*o, QStringLiteral("spec.dynamicForwardProxy"), {});
+    } else if (st) {
+        b.type = BackendSpec::Type::Static;
+        if (const auto o = r.object(spec, sp, "static", true)) {
+            const QString p = QStringLiteral("spec.static");
+            r.checkKeys(*o, p, {"host", "port"});
+            if (const auto h = r.string(*o, p, "host", true)) {
+                QHostAddress ip;
+                if (!ip.setAddress(*h) && !isDns1123Subdomain(h->toLower()))
+                    r.error(field(p, "host"), QStringLiteral("must be a hostname or an IP address"));
+                b.staticHost = *h;
+            }
+            if (const auto port = r.integer(*o, p, "port", true, 1, 65535))
+                b.staticPort = static_cast<quint16>(*port);
+        }
+    }
+    const auto tlsv = spec.value("tls");
+    if (tlsv.isBool()) {
+        b.tls = tlsv.toBool();
+    } else if (!tlsv.isUndefined() && !tlsv.isNull()) {
+        if (const auto o = r.object(spec, sp, "tls", false)) {
+            const QString p = QStringLiteral("spec.tls");
+            b.tls = true;
+            r.checkKeys(*o, p, {"sni", "insecureSkipVerify", "caFile"});
+            if (const auto s = r.string(*o, p, "sni", false)) {
+                if (!isDns1123Subdomain(s->toLower()))
+                    r.error(field(p, "sni"), QStringLiteral("must be a hostname"));
+                b.tlsSni = *s;
+            }
+            if (const auto v = r.boolean(*o, p, "insecureSkipVerify"))
+                b.tlsInsecureSkipVerify = *v;
+            if (const auto c = r.string(*o, p, "caFile", false))
+                b.tlsCaFile = *c;
+        }
+    }
+    if (const auto o = r.object(spec, sp, "dns", false)) {
+        const QString p = QStringLiteral("spec.dns");
+        r.checkKeys(*o, p, {"lookupFamily"});
+        if (const auto f = r.oneOf(*o, p, "lookupFamily", false, {"V4Only", "V6Only", "Auto", "V4Preferred", "All"}))
+            b.lookupFamily = *f;
+    }
+    if (const auto e = r.oneOf(spec, sp, "engine", false, {"native", "qnam"}))
+        b.engine = *e;
+    return b;
+}
+
+} // namespace dfproxy::config

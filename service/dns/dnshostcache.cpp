@@ -1,0 +1,777 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dns/dnshostcache.h"
+
+#include "dns/dnslookupresolver.h"
+
+#include <QMutexLocker>
+#include <QPointer>
+#include <QSet>
+#include <QThread>
+
+#include <algorithm>
+
+namespace dfproxy::dns {
+
+/// One caller waiting for a resolution. Shared by the entry (to deliver) and the caller's handle (to cancel).
+struct DnsHostCache::Waiter
+{
+    QMutex mutex;
+    bool settled = false;   // delivered or cancelled: no longer counts as pending
+    bool cancelled = false; // the handle was destroyed: the callback must not run
+    QPointer<QObject> context;
+    Callback callback;
+    std::shared_ptr<std::atomic<int>> pending;
+
+    /// Marks the waiter as no longer pending; true if this call did it.
+    bool settleLocked()
+    {
+        if (settled)
+            return false;
+        settled = true;
+        pending->fetch_sub(1);
+        return true;
+    }
+};
+
+class DnsHostCache::Handle final : public PendingLookup
+{
+public:
+    explicit Handle(std::shared_ptr<Waiter> w) : m_w(std::move(w)) {}
+    ~Handle() override
+    {
+        QMutexLocker lock(&m_w->mutex);
+        m_w->cancelled = true;
+        m_w->settleLocked();
+    }
+
+private:
+    std::shared_ptr<Waiter> m_w;
+};
+
+struct DnsHostCache::Entry
+{
+    QString key;
+    QString host;
+    quint16 port = 0;
+    LookupFamily family = LookupFamily::V4Preferred;
+
+    QList<QHostAddress> addresses; // the last good answer, possibly expired (stale)
+    qint64 resolvedAtMs = 0;
+    qint64 ttlMs = 0;
+    qint64 expiresAtMs = 0;
+    QDateTime resolvedWall;
+    qint64 lastUsedMs = 0;
+    bool usedSinceResolve = false; // served from the cache since the last answer: worth refreshing
+    bool preresolved = false;
+
+    quint64 hits = 0;
+    quint64 failures = 0;
+    int consecutiveFailures = 0;
+    DnsError lastError = DnsError::None;
+    QString lastDetail;
+    qint64 retryAtMs = 0; // no new resolution before this (negative cache / backoff)
+
+    // The resolution in flight. `resolving` is set as soon as one is asked for; `started` once its queries run
+    // (on the cache's thread).
+    bool resolving = false;
+    bool started = false;
+    quint64 generation = 0;
+    std::unique_ptr<ResolverQuery> q4, q6;
+    std::optional<ResolverReply> r4, r6;
+    QList<std::shared_ptr<Waiter>> waiters;
+
+    qint64 refreshAtMs() const { return resolvedAtMs + ttlMs * 9 / 10; }
+};
+
+namespace {
+
+QString normaliseHost(const QString &host)
+{
+    QString h = host.trimmed().toLower();
+    if (h.startsWith(QLatin1Char('[')) && h.endsWith(QLatin1Char(']')))
+        h = h.mid(1, h.size() - 2);
+    if (h.endsWith(QLatin1Char('.')))
+        h.chop(1);
+    return h;
+}
+
+QList<QHostAddress> filterFamily(const QList<QHostAddress> &all, LookupFamily family)
+{
+    QList<QHostAddress> v4, v6;
+    for (const auto &a : all)
+        (a.protocol() == QAbstractSocket::IPv6Protocol ? v6 : v4).append(a);
+    switch (family) {
+    case LookupFamily::V4Only:
+        return v4;
+    case LookupFamily::V6Only:
+        return v6;
+    case LookupFamily::Auto:
+        return v6.isEmpty() ? v4 : v6;
+    case LookupFamily::V4Preferred:
+        return v4.isEmpty() ? v6 : v4;
+    case LookupFamily::All:
+        return v6 + v4;
+    }
+    return v4;
+}
+
+QString entryKey(const QString &hostPort, LookupFamily family)
+{
+    return hostPort + QLatin1Char('/') + toString(family);
+}
+
+/// The error to report when both record types failed: a missing name wins, "no data" loses to anything.
+ResolverReply combineFailures(const ResolverReply &preferred, const ResolverReply &other)
+{
+    if (preferred.error == DnsError::NxDomain)
+        return preferred;
+    if (other.error == DnsError::NxDomain)
+        return other;
+    ResolverReply r = preferred.error == DnsError::NoData ? other : preferred;
+    r.detail = preferred.detail + QStringLiteral("; ") + other.detail;
+    return r;
+}
+
+bool sameSet(const QList<QHostAddress> &a, const QList<QHostAddress> &b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (const auto &x : a) {
+        if (!b.contains(x))
+            return false;
+    }
+    return true;
+}
+
+ResolveResult errorResult(DnsError e, const QString &detail)
+{
+    ResolveResult r;
+    r.error = e;
+    r.detail = detail;
+    return r;
+}
+
+} // namespace
+
+QMap<QString, quint64> DnsHostCache::Stats::toMap() const
+{
+    return {
+        {QStringLiteral("dns_query_attempt"), dns_query_attempt},
+        {QStringLiteral("dns_query_success"), dns_query_success},
+        {QStringLiteral("dns_query_failure"), dns_query_failure},
+        {QStringLiteral("dns_query_timeout"), dns_query_timeout},
+        {QStringLiteral("host_added"), host_added},
+        {QStringLiteral("host_removed"), host_removed},
+        {QStringLiteral("host_address_changed"), host_address_changed},
+        {QStringLiteral("host_overflow"), host_overflow},
+        {QStringLiteral("dns_rq_pending_overflow"), dns_rq_pending_overflow},
+        {QStringLiteral("cache_hit"), cache_hit},
+        {QStringLiteral("cache_miss"), cache_miss},
+        {QStringLiteral("stale_served"), stale_served},
+        {QStringLiteral("num_hosts"), num_hosts},
+    };
+}
+
+DnsHostCache::DnsHostCache(Options options, Clock &clock, QObject *parent)
+    : DnsHostCache(options, std::make_unique<DnsLookupResolver>(options.servers, options.queryTimeoutMs), clock,
+                   parent)
+{
+}
+
+DnsHostCache::DnsHostCache(Options options, std::unique_ptr<Resolver> resolver, Clock &clock, QObject *parent)
+    : HostCache(parent),
+      m_options(std::move(options)),
+      m_resolver(std::move(resolver)),
+      m_clock(clock),
+      m_hosts(m_options.hostsFilePath),
+      m_pending(std::make_shared<std::atomic<int>>(0))
+{
+    init();
+}
+
+void DnsHostCache::init()
+{
+    if (m_options.maintenanceIntervalMs > 0) {
+        m_maintenance.setInterval(m_options.maintenanceIntervalMs);
+        connect(&m_maintenance, &QTimer::timeout, this, &DnsHostCache::runMaintenance);
+        m_maintenance.start();
+    }
+    for (const QString &hp : std::as_const(m_options.preresolve)) {
+        const qsizetype colon = hp.lastIndexOf(QLatin1Char(':'));
+        if (colon <= 0)
+            continue;
+        bool ok = false;
+        const uint port = hp.mid(colon + 1).toUInt(&ok);
+        if (ok && port > 0 && port <= 65535)
+            preresolve(hp.left(colon), quint16(port), m_options.lookupFamily);
+    }
+}
+
+DnsHostCache::~DnsHostCache()
+{
+    QMutexLocker lock(&m_mutex);
+    m_entries.clear(); // cancels the queries in flight; waiters are never called
+}
+
+QString DnsHostCache::hostPortKey(const QString &host, quint16 port)
+{
+    if (host.contains(QLatin1Char(':')))
+        return QStringLiteral("[%1]:%2").arg(host).arg(port);
+    return QStringLiteral("%1:%2").arg(host).arg(port);
+}
+
+std::optional<ResolveResult> DnsHostCache::staticAnswer(const QString &host, LookupFamily family) const
+{
+    QHostAddress literal;
+    if (literal.setAddress(host)) {
+        ResolveResult r;
+        r.addresses = {literal};
+        r.detail = QStringLiteral("IP literal");
+        return r;
+    }
+    std::optional<QList<QHostAddress>> listed;
+    {
+        QMutexLocker lock(&m_mutex);
+        listed = m_hosts.lookup(host);
+    }
+    if (!listed)
+        return std::nullopt;
+    ResolveResult r;
+    r.cacheHit = true;
+    r.addresses = filterFamily(*listed, family);
+    if (r.addresses.isEmpty()) {
+        r.error = DnsError::NoData;
+        r.detail = QStringLiteral("%1 is in the hosts file without an address of family %2")
+                       .arg(host, toString(family));
+    } else {
+        r.detail = QStringLiteral("hosts file");
+    }
+    return r;
+}
+
+DnsHostCache::Entry *DnsHostCache::findOrCreateLocked(const QString &host, quint16 port, LookupFamily family,
+                                                      bool *overflow)
+{
+    *overflow = false;
+    const QString key = entryKey(hostPortKey(host, port), family);
+    auto it = m_entries.find(key);
+    if (it != m_entries.end())
+        return it->get();
+    if (m_entries.size() >= m_options.maxHosts) {
+        ++m_stats.host_overflow;
+        *overflow = true;
+        return nullptr;
+    }
+    auto e = std::make_shared<Entry>();
+    e->key = key;
+    e->host = host;
+    e->port = port;
+    e->family = family;
+    e->lastUsedMs = m_clock.nowMs();
+    m_entries.insert(key, e);
+    ++m_stats.host_added;
+    return e.get();
+}
+
+HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, LookupFamily family, QObject *context,
+                                        Callback callback)
+{
+    Outcome out;
+    const QString host = normaliseHost(rawHost);
+    if (host.isEmpty()) {
+        out.ready = errorResult(DnsError::Other, QStringLiteral("empty host name"));
+        return out;
+    }
+    if (auto r = staticAnswer(host, family)) {
+        out.ready = std::move(*r);
+        return out;
+    }
+
+    bool start = false;
+    QString key;
+    {
+        QMutexLocker lock(&m_mutex);
+        const qint64 now = m_clock.nowMs();
+        bool overflow = false;
+        Entry *e = findOrCreateLocked(host, port, family, &overflow);
+        if (overflow) {
+            out.ready = errorResult(DnsError::CacheOverflow,
+                                    QStringLiteral("DNS cache is full (maxHosts %1)").arg(m_options.maxHosts));
+            return out;
+        }
+        key = e->key;
+        e->lastUsedMs = now;
+        const bool retryAllowed = now >= e->retryAtMs;
+
+        if (!e->addresses.isEmpty() && now >= e->expiresAtMs + m_options.staleWindowMs && !e->resolving)
+            e->addresses.clear(); // too old even to serve stale
+
+        if (!e->addresses.isEmpty()) {
+            const bool fresh = now < e->expiresAtMs;
+            const bool staleOk = !fresh && now < e->expiresAtMs + m_options.staleWindowMs
+                                 && (e->consecutiveFailures > 0 || e->resolving);
+            if (fresh || staleOk) {
+                ResolveResult r;
+                r.addresses = e->addresses;
+                r.cacheHit = true;
+                r.stale = !fresh;
+                ++e->hits;
+                ++m_stats.cache_hit;
+                e->usedSinceResolve = true;
+                if (r.stale) {
+                    ++m_stats.stale_served;
+                    r.detail = QStringLiteral("stale: refresh failed (%1)").arg(reasonString(e->lastError));
+                }
+                if (!e->resolving && retryAllowed && now >= e->refreshAtMs()) {
+                    e->resolving = true; // background refresh; this caller does not wait for it
+                    start = true;
+                }
+                out.ready = std::move(r);
+            }
+        }
+
+        if (!out.ready && !e->resolving && e->consecutiveFailures > 0 && !retryAllowed) {
+            // Negative cache: the last resolution failed and the backoff has not run out.
+            ResolveResult r = errorResult(e->lastError, e->lastDetail);
+            r.cacheHit = true;
+            ++e->hits;
+            ++m_stats.cache_hit;
+            out.ready = std::move(r);
+        }
+
+        if (!out.ready) {
+            ++m_stats.cache_miss;
+            if (m_pending->load() >= m_options.maxPendingRequests) {
+                ++m_stats.dns_rq_pending_overflow;
+                out.ready = errorResult(DnsError::PendingOverflow,
+                                        QStringLiteral("too many requests waiting for DNS (maxPendingRequests %1)")
+                                            .arg(m_options.maxPendingRequests));
+                return out;
+            }
+            auto w = std::make_shared<Waiter>();
+            w->context = context;
+            w->callback = std::move(callback);
+            w->pending = m_pending;
+            m_pending->fetch_add(1);
+            e->waiters.append(w);
+            out.pending = std::make_unique<Handle>(w);
+            if (!e->resolving) {
+                e->resolving = true;
+                start = true;
+            }
+        }
+    }
+    if (start)
+        requestStart(key);
+    return out;
+}
+
+void DnsHostCache::requestStart(const QString &key)
+{
+    auto startNow = [this, key] {
+        QMutexLocker lock(&m_mutex);
+        auto it = m_entries.find(key);
+        if (it == m_entries.end() || !(*it)->resolving || (*it)->started)
+            return;
+        startResolutionLocked(**it);
+    };
+    if (QThread::currentThread() == thread())
+        startNow();
+    else
+        QMetaObject::invokeMethod(this, startNow, Qt::QueuedConnection);
+}
+
+void DnsHostCache::startResolutionLocked(Entry &e)
+{
+    e.started = true;
+    e.resolving = true;
+    ++e.generation;
+    e.r4.reset();
+    e.r6.reset();
+    ++m_stats.dns_query_attempt;
+    const QString key = e.key;
+    const quint64 gen = e.generation;
+    auto ask = [this, &e, key, gen](RecordType type) {
+        auto q = m_resolver->query(e.host, type,
+                                   [this, key, gen, type](const ResolverReply &r) { onReply(key, gen, type, r); });
+        (type == RecordType::A ? e.q4 : e.q6) = std::move(q);
+    };
+    switch (e.family) {
+    case LookupFamily::V4Only:
+    case LookupFamily::V4Preferred:
+        ask(RecordType::A);
+        break;
+    case LookupFamily::V6Only:
+    case LookupFamily::Auto:
+        ask(RecordType::AAAA);
+        break;
+    case LookupFamily::All:
+        ask(RecordType::A);
+        ask(RecordType::AAAA);
+        break;
+    }
+}
+
+void DnsHostCache::onReply(const QString &key, quint64 generation, RecordType type, const ResolverReply &reply)
+{
+    QList<std::shared_ptr<Waiter>> toNotify;
+    ResolveResult result;
+    {
+        QMutexLocker lock(&m_mutex);
+        auto it = m_entries.find(key);
+        if (it == m_entries.end() || (*it)->generation != generation || !(*it)->started)
+            return;
+        Entry &e = **it;
+        // The finished query is destroyed later, outside its own callback.
+        std::shared_ptr<ResolverQuery> done(std::move(type == RecordType::A ? e.q4 : e.q6));
+        QMetaObject::invokeMethod(this, [done] {}, Qt::QueuedConnection);
+        (type == RecordType::A ? e.r4 : e.r6) = reply;
+
+        std::optional<ResolverReply> final;
+        auto fallback = [&](const std::optional<ResolverReply> &first, std::optional<ResolverReply> &second,
+                            RecordType secondType) {
+            if (!first)
+                return;
+            if (first->error == DnsError::None || first->error == DnsError::NxDomain) {
+                final = first;
+            } else if (second) {
+                final = second->error == DnsError::None ? *second : combineFailures(*first, *second);
+            } else {
+                auto q = m_resolver->query(e.host, secondType, [this, key, generation, secondType](
+                                                                   const ResolverReply &r) {
+                    onReply(key, generation, secondType, r);
+                });
+                (secondType == RecordType::A ? e.q4 : e.q6) = std::move(q);
+            }
+        };
+        switch (e.family) {
+        case LookupFamily::V4Only:
+            final = e.r4;
+            break;
+        case LookupFamily::V6Only:
+            final = e.r6;
+            break;
+        case LookupFamily::V4Preferred:
+            fallback(e.r4, e.r6, RecordType::AAAA);
+            break;
+        case LookupFamily::Auto:
+            fallback(e.r6, e.r4, RecordType::A);
+            break;
+        case LookupFamily::All:
+            if (e.r4 && e.r6) {
+                if (e.r4->error == DnsError::None || e.r6->error == DnsError::None) {
+                    ResolverReply merged;
+                    quint32 ttl = UINT32_MAX;
+                    for (const auto *r : {&*e.r6, &*e.r4}) {
+                        if (r->error == DnsError::None) {
+                            merged.addresses += r->addresses;
+                            ttl = std::min(ttl, r->ttlSeconds);
+                        }
+                    }
+                    merged.ttlSeconds = ttl;
+                    final = merged;
+                } else {
+                    final = combineFailures(*e.r6, *e.r4);
+                }
+            }
+            break;
+        }
+        if (!final)
+            return; // still waiting for the other record type
+        finishResolutionLocked(e, *final, &toNotify, &result);
+    }
+    deliver(toNotify, result);
+}
+
+qint64 DnsHostCache::backoffMs(int consecutiveFailures) const
+{
+    qint64 ms = m_options.failureRefreshBaseMs;
+    for (int i = 1; i < consecutiveFailures && ms < m_options.failureRefreshMaxMs; ++i)
+        ms *= 2;
+    return std::min(ms, m_options.failureRefreshMaxMs);
+}
+
+void DnsHostCache::finishResolutionLocked(Entry &e, const ResolverReply &reply,
+                                          QList<std::shared_ptr<Waiter>> *toNotify, ResolveResult *result)
+{
+    const qint64 now = m_clock.nowMs();
+    e.resolving = false;
+    e.started = false;
+    if (reply.error == DnsError::None && reply.addresses.isEmpty()) {
+        ResolverReply r = reply;
+        r.error = DnsError::NoData;
+        r.detail = QStringLiteral("%1: no addresses").arg(e.host);
+        finishResolutionLocked(e, r, toNotify, result);
+        return;
+    }
+    if (reply.error == DnsError::None) {
+        ++m_stats.dns_query_success;
+        if (!e.addresses.isEmpty() && !sameSet(e.addresses, reply.addresses))
+            ++m_stats.host_address_changed;
+        if (!sameSet(e.addresses, reply.addresses))
+            e.addresses = reply.addresses; // an unchanged set keeps its order (connect-failure rotation)
+        e.ttlMs = std::clamp(qint64(reply.ttlSeconds) * 1000, m_options.minRefreshMs, m_options.maxTtlMs);
+        e.resolvedAtMs = now;
+        e.usedSinceResolve = false;
+        e.expiresAtMs = now + e.ttlMs;
+        e.resolvedWall = m_clock.wallNow();
+        e.consecutiveFailures = 0;
+        e.lastError = DnsError::None;
+        e.lastDetail.clear();
+        e.retryAtMs = 0;
+        result->addresses = e.addresses;
+        result->detail = reply.detail;
+    } else {
+        ++m_stats.dns_query_failure;
+        if (reply.error == DnsError::Timeout)
+            ++m_stats.dns_query_timeout;
+        ++e.failures;
+        ++e.consecutiveFailures;
+        e.lastError = reply.error;
+        e.lastDetail = reply.detail.isEmpty() ? QStringLiteral("%1: %2").arg(e.host, reasonString(reply.error))
+                                              : reply.detail;
+        e.retryAtMs = now + backoffMs(e.consecutiveFailures);
+        if (!e.addresses.isEmpty() && now < e.expiresAtMs + m_options.staleWindowMs) {
+            result->addresses = e.addresses;
+            result->stale = now >= e.expiresAtMs;
+            result->detail = QStringLiteral("refresh failed: %1").arg(e.lastDetail);
+        } else {
+            e.addresses.clear();
+            result->error = reply.error;
+            result->detail = e.lastDetail;
+        }
+    }
+    *toNotify = std::move(e.waiters);
+    e.waiters.clear();
+    if (result->stale)
+        m_stats.stale_served += quint64(toNotify->size());
+}
+
+void DnsHostCache::deliver(const QList<std::shared_ptr<Waiter>> &waiters, const ResolveResult &result)
+{
+    for (const auto &w : waiters) {
+        QMutexLocker lock(&w->mutex);
+        if (w->cancelled || !w->settleLocked())
+            continue;
+        QObject *ctx = w->context.data();
+        if (!ctx)
+            continue;
+        // Queued even on the same thread: callers never see their callback run inside lookup() or a resolver.
+        QMetaObject::invokeMethod(
+            ctx,
+            [w, result] {
+                Callback cb;
+                {
+                    QMutexLocker l(&w->mutex);
+                    if (w->cancelled)
+                        return;
+                    cb = std::move(w->callback);
+                    w->callback = nullptr;
+                }
+                if (cb)
+                    cb(result);
+            },
+            Qt::QueuedConnection);
+    }
+}
+
+bool DnsHostCache::isHotLocked(const Entry &e, qint64 now) const
+{
+    Q_UNUSED(now);
+    return e.preresolved || e.usedSinceResolve;
+}
+
+void DnsHostCache::eraseLocked(const QString &key)
+{
+    if (m_entries.remove(key))
+        ++m_stats.host_removed;
+}
+
+void DnsHostCache::runMaintenance()
+{
+    QStringList toStart;
+    {
+        QMutexLocker lock(&m_mutex);
+        m_hosts.reloadIfChanged();
+        const qint64 now = m_clock.nowMs();
+        QStringList toEvict;
+        for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
+            Entry &e = **it;
+            if (e.resolving)
+                continue;
+            if (e.waiters.isEmpty() && now - e.lastUsedMs >= m_options.hostTtlMs) {
+                toEvict.append(e.key);
+                continue;
+            }
+            if (!e.addresses.isEmpty() && now >= e.expiresAtMs + m_options.staleWindowMs)
+                e.addresses.clear();
+            if (!e.addresses.isEmpty() && isHotLocked(e, now) && now >= e.refreshAtMs() && now >= e.retryAtMs) {
+                e.resolving = true;
+                toStart.append(e.key);
+            }
+        }
+        for (const QString &k : std::as_const(toEvict))
+            eraseLocked(k);
+    }
+    for (const QString &k : std::as_const(toStart))
+        requestStart(k);
+}
+
+DnsHostCache::Stats DnsHostCache::stats() const
+{
+    QMutexLocker lock(&m_mutex);
+    Stats s = m_stats;
+    s.num_hosts = quint64(m_entries.size());
+    return s;
+}
+
+QJsonObject DnsHostCache::statsJson() const
+{
+    const auto map = stats().toMap();
+    QJsonObject o;
+    for (auto it = map.begin(); it != map.end(); ++it)
+        o.insert(it.key(), qint64(it.value()));
+    return o;
+}
+
+QList<DnsHostCache::EntryInfo> DnsHostCache::entries() const
+{
+    QMutexLocker lock(&m_mutex);
+    const qint64 now = m_clock.nowMs();
+    QList<EntryInfo> out;
+    out.reserve(m_entries.size());
+    for (const auto &ep : m_entries) {
+        const Entry &e = *ep;
+        EntryInfo i;
+        i.host = e.host;
+        i.port = e.port;
+        i.family = e.family;
+        i.addresses = e.addresses;
+        i.ttlLeftMs = e.addresses.isEmpty() ? 0 : e.expiresAtMs - now;
+        i.lastResolved = e.resolvedWall;
+        i.hits = e.hits;
+        i.failures = e.failures;
+        i.lastError = e.lastError == DnsError::None ? QString() : reasonString(e.lastError);
+        if (!e.addresses.isEmpty() && now < e.expiresAtMs)
+            i.state = QStringLiteral("resolved");
+        else if (!e.addresses.isEmpty() && now < e.expiresAtMs + m_options.staleWindowMs)
+            i.state = QStringLiteral("stale");
+        else if (e.resolving)
+            i.state = QStringLiteral("resolving");
+        else
+            i.state = QStringLiteral("failed");
+        out.append(i);
+    }
+    std::sort(out.begin(), out.end(), [](const EntryInfo &a, const EntryInfo &b) {
+        return std::tie(a.host, a.port, a.family) < std::tie(b.host, b.port, b.family);
+    });
+    return out;
+}
+
+QJsonArray DnsHostCache::entriesJson() const
+{
+    QJsonArray arr;
+    for (const auto &i : entries()) {
+        QJsonArray addrs;
+        for (const auto &a : i.addresses)
+            addrs.append(a.toString());
+        QJsonObject o;
+        o.insert(QStringLiteral("host"), i.host);
+        o.insert(QStringLiteral("port"), int(i.port));
+        o.insert(QStringLiteral("key"), hostPortKey(i.host, i.port));
+        o.insert(QStringLiteral("lookupFamily"), toString(i.family));
+        o.insert(QStringLiteral("addresses"), addrs);
+        o.insert(QStringLiteral("ttlLeftMs"), i.ttlLeftMs);
+        o.insert(QStringLiteral("lastResolved"),
+                 i.lastResolved.isValid() ? QJsonValue(i.lastResolved.toString(Qt::ISODateWithMs)) : QJsonValue());
+        o.insert(QStringLiteral("hits"), qint64(i.hits));
+        o.insert(QStringLiteral("failures"), qint64(i.failures));
+        o.insert(QStringLiteral("state"), i.state);
+        o.insert(QStringLiteral("lastError"), i.lastError);
+        arr.append(o);
+    }
+    return arr;
+}
+
+void DnsHostCache::flush()
+{
+    QMutexLocker lock(&m_mutex);
+    QStringList idle;
+    for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
+        Entry &e = **it;
+        if (e.resolving) {
+            // Its queries belong to the cache's thread; let the answer land in a clean entry.
+            e.addresses.clear();
+            e.consecutiveFailures = 0;
+            e.retryAtMs = 0;
+        } else {
+            idle.append(e.key);
+        }
+    }
+    for (const QString &k : std::as_const(idle))
+        eraseLocked(k);
+}
+
+bool DnsHostCache::remove(const QString &rawHost, quint16 port)
+{
+    const QString hp = hostPortKey(normaliseHost(rawHost), port);
+    QMutexLocker lock(&m_mutex);
+    bool found = false;
+    for (LookupFamily f : {LookupFamily::V4Only, LookupFamily::V6Only, LookupFamily::Auto, LookupFamily::V4Preferred,
+                           LookupFamily::All}) {
+        const QString key = entryKey(hp, f);
+        auto it = m_entries.find(key);
+        if (it == m_entries.end())
+            continue;
+        found = true;
+        if ((*it)->resolving) {
+            (*it)->addresses.clear();
+            (*it)->consecutiveFailures = 0;
+            (*it)->retryAtMs = 0;
+        } else {
+            eraseLocked(key);
+        }
+    }
+    return found;
+}
+
+void DnsHostCache::preresolve(const QString &rawHost, quint16 port, LookupFamily family)
+{
+    const QString host = normaliseHost(rawHost);
+    if (host.isEmpty() || staticAnswer(host, family))
+        return;
+    QString key;
+    {
+        QMutexLocker lock(&m_mutex);
+        bool overflow = false;
+        Entry *e = findOrCreateLocked(host, port, family, &overflow);
+        if (!e)
+            return;
+        const qint64 now = m_clock.nowMs();
+        e->preresolved = true;
+        e->lastUsedMs = now;
+        if (e->resolving || (!e->addresses.isEmpty() && now < e->expiresAtMs))
+            return;
+        e->resolving = true;
+        key = e->key;
+    }
+    requestStart(key);
+}
+
+void DnsHostCache::reportConnectFailure(const QString &rawHost, quint16 port, const QHostAddress &address)
+{
+    const QString hp = hostPortKey(normaliseHost(rawHost), port);
+    QMutexLocker lock(&m_mutex);
+    for (LookupFamily f : {LookupFamily::V4Only, LookupFamily::V6Only, LookupFamily::Auto, LookupFamily::V4Preferred,
+                           LookupFamily::All}) {
+        auto it = m_entries.find(entryKey(hp, f));
+        if (it == m_entries.end())
+            continue;
+        auto &list = (*it)->addresses;
+        const qsizetype i = list.indexOf(address);
+        if (i >= 0 && list.size() > 1)
+            list.append(list.takeAt(i));
+    }
+}
+
+} // namespace dfproxy::dns

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "base/clock.h"
+#include "config/resource.h" // config::FieldError (a plain struct: no link dependency on dfproxy_config)
+#include "dns/hostcache.h"
+#include "dns/hostsfile.h"
+#include "dns/resolver.h"
+
+#include <QDateTime>
+#include <QHash>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QMap>
+#include <QMutex>
+#include <QTimer>
+
+#include <atomic>
+#include <memory>
+
+namespace dfproxy::dns {
+
+/// The host cache of the service, after Envoy's dynamic_forward_proxy DnsCacheImpl.
+///
+/// Entries are keyed by host:port and lookup family. A miss starts one resolution per key (one query per record
+/// type the family needs) and every concurrent caller waits on it. Answers live for their TTL clamped to
+/// [minRefreshMs, maxTtlMs]; hot entries are refreshed in the background before they expire, unused ones are
+/// evicted after hostTtlMs. Failures are cached with exponential backoff; when a refresh fails the old addresses are
+/// served, marked stale, for at most staleWindowMs past their expiry.
+///
+/// Threading: lookup(), reportConnectFailure(), entries(), stats and the admin calls may be called from any thread.
+/// The object itself, its resolver and its timers live on the thread that created it, which must run an event loop.
+class DnsHostCache final : public HostCache
+{
+    Q_OBJECT
+public:
+    struct Options
+    {
+        QList<QHostAddress> servers;                       ///< IPv4 nameservers; empty = the system's
+        LookupFamily lookupFamily = LookupFamily::V4Preferred; ///< default for callers that have no override
+        int queryTimeoutMs = 5000;                         ///< per query and nameserver
+        qint64 minRefreshMs = 5000;                        ///< floor of the TTL
+        qint64 maxTtlMs = 3'600'000;                       ///< ceiling of the TTL
+        qint64 hostTtlMs = 300'000;                        ///< entries unused this long are evicted
+        int maxHosts = 1024;
+        int maxPendingRequests = 1024;
+        qint64 failureRefreshBaseMs = 2000;                ///< first negative-cache period; doubles per failure
+        qint64 failureRefreshMaxMs = 30'000;
+        qint64 staleWindowMs = 300'000;                    ///< how long past expiry old addresses may be served
+        QStringList preresolve;                            ///< "host:port" ("[v6]:port"), resolved at start
+        QString hostsFilePath;                             ///< empty = the platform's hosts file
+        int maintenanceIntervalMs = 1000;                  ///< 0 = no timer (tests call runMaintenance())
+
+        /// Reads the "dns" block of the config. Every problem is appended to `errors` with its path
+        /// ("dns.servers[1]"); unknown keys are errors. Fields that fail keep their defaults.
+        static Options fromJson(const QJsonObject &dnsBlock, QList<config::FieldError> *errors,
+                                const QString &path = QStringLiteral("dns"));
+        /// A copy with a backend's overrides applied (spec.dynamicForwardProxy.dns: "lookupFamily").
+        Options applyOverrides(const QJsonObject &backendDns, QList<config::FieldError> *errors = nullptr,
+                               const QString &path = QStringLiteral("dns")) const;
+        QJsonObject toJson() const;
+    };
+    /// Same as Options::fromJson.
+    static Options optionsFromJson(const QJsonObject &dnsBlock, QList<config::FieldError> *errors)
+    {
+        return Options::fromJson(dnsBlock, errors);
+    }
+
+    /// Counters named as Envoy names them, plus the num_hosts gauge.
+    struct Stats
+    {
+        quint64 dns_query_attempt = 0;
+        quint64 dns_query_success = 0;
+        quint64 dns_query_failure = 0;
+        quint64 dns_query_timeout = 0;
+        quint64 host_added = 0;
+        quint64 host_removed = 0;
+        quint64 host_address_changed = 0;
+        quint64 host_overflow = 0;
+        quint64 dns_rq_pending_overflow = 0;
+        quint64 cache_hit = 0;
+        quint64 cache_miss = 0;
+        quint64 stale_served = 0;
+        quint64 num_hosts = 0; ///< gauge
+        QMap<QString, quint64> toMap() const;
+    };
+
+    /// One cache entry, for the admin API.
+    struct EntryInfo
+    {
+        QString host;
+        quint16 port = 0;
+        LookupFamily family = LookupFamily::V4Preferred;
+        QList<QHostAddress> addresses;
+        qint64 ttlLeftMs = 0;    ///< until expiry; negative once expired
+        QDateTime lastResolved;  ///< wall time of the last successful resolution (invalid if none)
+        quint64 hits = 0;
+        quint64 failures = 0;
+        QString state;           ///< "resolving", "resolved", "failed" or "stale"
+        QString lastError;       ///< reasonString of the last failure, empty if none
+    };
+
+    /// Uses a DnsLookupResolver built from the options.
+    explicit DnsHostCache(Options options, Clock &clock = SystemClock::instance(), QObject *parent = nullptr);
+    /// Uses `resolver` (tests pass a fake).
+    DnsHostCache(Options options, std::unique_ptr<Resolver> resolver, Clock &clock, QObject *parent = nullptr);
+    ~DnsHostCache() override;
+
+    Outcome lookup(const QString &host, quint16 port, LookupFamily family, QObject *context,
+                   Callback callback) override;
+    void reportConnectFailure(const QString &host, quint16 port, const QHostAddress &address) override;
+
+    /// Refreshes, evicts and expires entries and re-reads the hosts file if it changed. Runs on a timer every
+    /// maintenanceIntervalMs; tests call it after moving their ManualClock. Call on the cache's thread.
+    void runMaintenance();
+
+    Stats stats() const;
+    QJsonObject statsJson() const;
+    QList<EntryInfo> entries() const;
+    QJsonArray entriesJson() const;
+    /// Drops every entry (entries still resolving forget their addresses and stay until their answer comes).
+    void flush();
+    /// Drops the entries of host:port (all families). False if there were none.
+    bool remove(const QString &host, quint16 port);
+    /// Starts resolving host:port now, with nobody waiting (no-op for IP literals and hosts-file names).
+    void preresolve(const QString &host, quint16 port, LookupFamily family);
+
+    const Options &options() const { return m_options; }
+    /// "host:port", with IPv6 literals bracketed.
+    static QString hostPortKey(const QString &host, quint16 port);
+
+private:
+    struct Entry;
+    struct Waiter;
+    class Handle;
+
+    void init();
+    Entry *findOrCreateLocked(const QString &host, quint16 port, LookupFamily family, bool *overflow);
+    void requestStart(const QString &key);
+    void startResolutionLocked(Entry &e);
+    void onReply(const QString &key, quint64 generation, RecordType type, const ResolverReply &reply);
+    void finishResolutionLocked(Entry &e, const ResolverReply &result, QList<std::shared_ptr<Waiter>> *toNotify,
+                                ResolveResult *toDeliver);
+    void deliver(const QList<std::shared_ptr<Waiter>> &waiters, const ResolveResult &result);
+    std::optional<ResolveResult> staticAnswer(const QString &host, LookupFamily family) const;
+    void eraseLocked(const QString &key);
+    qint64 backoffMs(int consecutiveFailures) const;
+    bool isHotLocked(const Entry &e, qint64 now) const;
+
+    Options m_options;
+    std::unique_ptr<Resolver> m_resolver;
+    Clock &m_clock;
+    QTimer m_maintenance;
+
+    mutable QMutex m_mutex; // guards everything below
+    QHash<QString, std::shared_ptr<Entry>> m_entries;
+    HostsFile m_hosts;
+    Stats m_stats;
+    std::shared_ptr<std::atomic<int>> m_pending; // shared with handles that may outlive the cache
+};
+
+} // namespace dfproxy::dns

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "dns/resolver.h"
+
+namespace dfproxy::dns {
+
+/// A Resolver built on QDnsLookup. Queries the configured IPv4 nameservers (the system's when the list is
+/// empty) one after the other: on a timeout or SERVFAIL it moves on to the next server. Each attempt is bounded
+/// by its own timeout (QDnsLookup alone would wait ~10 s for a silent server). Lives on the creating thread.
+class DnsLookupResolver final : public Resolver
+{
+public:
+    /// `nameservers` must be IPv4 (Qt 6.4 ignores IPv6 nameservers); others are dropped.
+    explicit DnsLookupResolver(QList<QHostAddress> nameservers = {}, int timeoutMs = 5000);
+    ~DnsLookupResolver() override;
+
+    std::unique_ptr<ResolverQuery> query(const QString &name, RecordType type, Callback callback) override;
+
+    QList<QHostAddress> nameservers() const { return m_nameservers; }
+    int timeoutMs() const { return m_timeoutMs; }
+
+private:
+    QList<QHostAddress> m_nameservers;
+    int m_timeoutMs;
+};
+
+} // namespace dfproxy::dns

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dns/dnstypes.h"
+
+namespace dfproxy::dns {
+
+QString toString(LookupFamily f)
+{
+    switch (f) {
+    case LookupFamily::V4Only:
+        return QStringLiteral("V4_ONLY");
+    case LookupFamily::V6Only:
+        return QStringLiteral("V6_ONLY");
+    case LookupFamily::Auto:
+        return QStringLiteral("AUTO");
+    case LookupFamily::V4Preferred:
+        return QStringLiteral("V4_PREFERRED");
+    case LookupFamily::All:
+        return QStringLiteral("ALL");
+    }
+    return QStringLiteral("V4_PREFERRED");
+}
+
+std::optional<LookupFamily> lookupFamilyFromString(const QString &s)
+{
+    // Accept Envoy's spelling (V4_ONLY) as well as camel case (V4Only) and any letter case.
+    QString k = s.trimmed().toLower();
+    k.remove(QLatin1Char('_'));
+    k.remove(QLatin1Char('-'));
+    if (k == QLatin1String("v4only"))
+        return LookupFamily::V4Only;
+    if (k == QLatin1String("v6only"))
+        return LookupFamily::V6Only;
+    if (k == QLatin1String("auto"))
+        return LookupFamily::Auto;
+    if (k == QLatin1String("v4preferred"))
+        return LookupFamily::V4Preferred;
+    if (k == QLatin1String("all"))
+        return LookupFamily::All;
+    return std::nullopt;
+}
+
+QString reasonString(DnsError e)
+{
+    switch (e) {
+    case DnsError::None:
+        return QString();
+    case DnsError::NxDomain:
+        return QStringLiteral("dns_nxdomain");
+    case DnsError::NoData:
+        return QStringLiteral("dns_no_addresses");
+    case DnsError::ServFail:
+        return QStringLiteral("dns_servfail");
+    case DnsError::Refused:
+        return QStringLiteral("dns_refused");
+    case DnsError::BadReply:
+        return QStringLiteral("dns_bad_reply");
+    case DnsError::Timeout:
+        return QStringLiteral("dns_resolution_timeout");
+    case DnsError::CacheOverflow:
+        return QStringLiteral("dns_cache_overflow");
+    case DnsError::PendingOverflow:
+        return QStringLiteral("dns_pending_overflow");
+    case DnsError::Other:
+        return QStringLiteral("dns_resolution_failed");
+    }
+    return QStringLiteral("dns_resolution_failed");
+}
+
+} // namespace dfproxy::dns

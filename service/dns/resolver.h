@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "dns/dnstypes.h"
+
+#include <QHostAddress>
+#include <QList>
+#include <QString>
+
+#include <functional>
+#include <memory>
+
+namespace dfproxy::dns {
+
+/// The DNS record type of one query.
+enum class RecordType { A, AAAA };
+
+/// What one query produced.
+struct ResolverReply
+{
+    DnsError error = DnsError::None;
+    QList<QHostAddress> addresses; ///< empty on error
+    quint32 ttlSeconds = 0;        ///< smallest TTL of the answer records
+    QString detail;                ///< human-readable, for logs and error bodies
+};
+
+/// A query in flight. Destroying it cancels the query: its callback will not run.
+class ResolverQuery
+{
+public:
+    virtual ~ResolverQuery() = default;
+};
+
+/// Starts single DNS queries. A resolver and its queries live on one thread (the one that created it, which runs
+/// an event loop); query() must be called there and callbacks run there.
+class Resolver
+{
+public:
+    using Callback = std::function<void(const ResolverReply &)>;
+    virtual ~Resolver() = default;
+
+    /// Starts one query for `name` and `type`. `callback` runs exactly once, later (never from inside query()),
+    /// unless the returned handle is destroyed first.
+    virtual std::unique_ptr<ResolverQuery> query(const QString &name, RecordType type, Callback callback) = 0;
+};
+
+} // namespace dfproxy::dns

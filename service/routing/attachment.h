@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// How routes attach to Gateway listeners and how backendRefs resolve. Shared by RouteTable::build and the status
+// functions so the table and the status a user reads never disagree. Internal to dfproxy_routing.
+
+#include "config/config.h"
+#include "config/model.h"
+
+#include <QStringList>
+
+#include <optional>
+
+namespace dfproxy::routing::detail {
+
+/// A Gateway whose spec parsed cleanly. Gateways with spec errors are left out: they program nothing.
+struct GatewayInfo
+{
+    const config::Resource *resource = nullptr;
+    config::GatewaySpec spec;
+};
+QList<GatewayInfo> validGateways(const config::Config &config);
+
+/// Hostnames a route serves on a listener, Gateway API intersection of the listener hostname and the route's
+/// hostnames. nullopt: no intersection (the route does not attach). An empty list: any host.
+std::optional<QStringList> intersectHostnames(const QString &listenerHostname, const QStringList &routeHostnames);
+
+/// The outcome of one parentRef.
+struct Attachment
+{
+    QString reason;       ///< "Accepted", "NoMatchingParent", "NotAllowedByListeners", "NoMatchingListenerHostname"
+    QString message;
+    const GatewayInfo *gateway = nullptr;
+    QList<int> listeners; ///< indexes into gateway->spec.listeners, when accepted
+    QList<QStringList> hostnames; ///< per accepted listener: intersectHostnames() (empty = any)
+    bool accepted() const { return !listeners.isEmpty(); }
+};
+Attachment attach(const QList<GatewayInfo> &gateways, const config::Resource &route,
+                  const config::HttpRouteSpec &spec, const config::ParentRef &ref);
+
+/// The outcome of one backendRef.
+struct BackendResolution
+{
+    QString reason;       ///< "ResolvedRefs", "BackendNotFound", "InvalidKind"
+    QString message;
+    const config::Resource *backend = nullptr; ///< set when resolved
+};
+BackendResolution resolveBackend(const config::Config &config, const QString &routeNamespace,
+                                 const config::BackendRef &ref);
+
+} // namespace dfproxy::routing::detail

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "routing/status.h"
+
+#include "config/model.h"
+#include "routing/attachment.h"
+
+#include <QJsonArray>
+#include <QSet>
+
+namespace dfproxy::routing {
+
+using namespace dfproxy::config;
+
+namespace {
+
+QJsonObject condition(const QString &type, bool ok, const QString &reason, const QString &message,
+                      const Resource &owner, const QDateTime &now)
+{
+    QJsonObject c{{"type", type},
+                  {"status", ok ? QStringLiteral("True") : QStringLiteral("False")},
+                  {"reason", reason},
+                  {"message", message}};
+    const auto gen = owner.metadata().value("generation");
+    if (gen.isDouble())
+        c.insert("observedGeneration", gen);
+    if (now.isValid())
+        c.insert("lastTransitionTime", now.toUTC().toString(Qt::ISODate));
+    return c;
+}
+
+QString firstError(const QList<FieldError> &errors)
+{
+    return errors.isEmpty() ? QString() : errors[0].path + QStringLiteral(": ") + errors[0].message;
+}
+
+} // namespace
+
+QJsonObject routeStatus(const Config &config, const Resource &route, const QDateTime &now)
+{
+    QList<FieldError> errors;
+    const HttpRouteSpec spec = parseHttpRouteSpec(route, &errors);
+    const QList<detail::GatewayInfo> gateways = detail::validGateways(config);
+
+    // ResolvedRefs is a property of the route, the same for every parent: the first failing ref explains it.
+    QString refReason = QStringLiteral("ResolvedRefs");
+    QString refMessage = QStringLiteral("all backend references resolved");
+    for (int ri = 0; ri < spec.rules.size() && refReason == QLatin1String("ResolvedRefs"); ++ri) {
+        const auto &refs = spec.rules[ri].backendRefs;
+        for (int bi = 0; bi < refs.size(); ++bi) {
+            const auto res = detail::resolveBackend(config, route.ns(), refs[bi]);
+            if (!res.backend) {
+                refReason = res.reason;
+                refMessage = QStringLiteral("spec.rules[%1].backendRefs[%2]: %3").arg(ri).arg(bi).arg(res.message);
+                break;
+            }
+        }
+    }
+
+    QJsonArray parents;
+    for (const auto &ref : spec.parentRefs) {
+        QJsonObject parentRef = ref.json;
+        if (!parentRef.contains("group"))
+            parentRef.insert("group", ref.group);
+        if (!parentRef.contains("kind"))
+            parentRef.insert("kind", ref.kind);
+        if (!parentRef.contains("namespace"))
+            parentRef.insert("namespace", route.ns());
+        QJsonObject accepted;
+        if (!errors.isEmpty()) {
+            accepted = condition("Accepted", false, "UnsupportedValue", firstError(errors), route, now);
+        } else {
+            const auto a = detail::attach(gateways, route, spec, ref);
+            accepted = condition("Accepted", a.accepted(), a.reason, a.message, route, now);
+        }
+        parents.append(QJsonObject{
+            {"parentRef", parentRef},
+            {"controllerName", ControllerName},
+            {"conditions",
+             QJsonArray{accepted, condition("ResolvedRefs", refReason == QLatin1String("ResolvedRefs"), refReason,
+                                            refMessage, route, now)}}});
+    }
+    return QJsonObject{{"parents", parents}};
+}
+
+QJsonObject gatewayStatus(const Config &config, const Resource &gateway, const QDateTime &now)
+{
+    QList<FieldError> errors;
+    const GatewaySpec spec = parseGatewaySpec(gateway, &errors);
+    if (!errors.isEmpty()) {
+        const QString msg = firstError(errors);
+        return QJsonObject{{"conditions", QJsonArray{condition("Accepted", false, "Invalid", msg, gateway, now),
+                                                     condition("Programmed", false, "Invalid", msg, gateway, now)}}};
+    }
+    const QList<detail::GatewayInfo> gateways = detail::validGateways(config);
+    QList<int> attached(spec.listeners.size(), 0);
+    for (const Resource *route : config.ofKind(QString::fromLatin1(kinds::HTTPRoute))) {
+        QList<FieldError> routeErrors;
+        const HttpRouteSpec rs = parseHttpRouteSpec(*route, &routeErrors);
+        if (!routeErrors.isEmpty())
+            continue;
+        QSet<int> listeners; // a route counts once per listener even through several parentRefs
+        for (const auto &ref : rs.parentRefs) {
+            const auto a = detail::attach(gateways, *route, rs, ref);
+            if (a.gateway && a.gateway->resource->key() == gateway.key()) {
+                for (int i : a.listeners)
+                    listeners.insert(i);
+            }
+        }
+        for (int i : listeners)
+            ++attached[i];
+    }
+    QJsonArray addresses;
+    for (const auto &a : spec.addresses)
+        addresses.append(QJsonObject{{"type", a.type}, {"value", a.value}});
+    if (spec.addresses.isEmpty())
+        addresses.append(QJsonObject{{"type", "IPAddress"}, {"value", "127.0.0.1"}});
+    QJsonArray listeners;
+    for (int i = 0; i < spec.listeners.size(); ++i) {
+        listeners.append(QJsonObject{
+            {"name", spec.listeners[i].name},
+            {"supportedKinds", QJsonArray{QJsonObject{{"group", GatewayGroup}, {"kind", "HTTPRoute"}}}},
+            {"attachedRoutes", attached[i]},
+            {"conditions", QJsonArray{condition("Accepted", true, "Accepted", "listener accepted", gateway, now),
+                                      condition("Programmed", true, "Programmed", "listener programmed", gateway, now),
+                                      condition("ResolvedRefs", true, "ResolvedRefs", "references resolved", gateway,
+                                                now)}}});
+    }
+    return QJsonObject{
+        {"addresses", addresses},
+        {"conditions", QJsonArray{condition("Accepted", true, "Accepted", "gateway accepted", gateway, now),
+                                  condition("Programmed", true, "Programmed", "gateway programmed", gateway, now)}},
+        {"listeners", listeners}};
+}
+
+QJsonObject backendStatus(const Config &config, const Resource &backend, const QDateTime &now)
+{
+    Q_UNUSED(config);
+    QList<FieldError> errors;
+    parseBackendSpec(backend, &errors);
+    const bool ok = errors.isEmpty();
+    return QJsonObject{{"conditions", QJsonArray{condition("Accepted", ok, ok ? "Accepted" : "Invalid",
+                                                           ok ? "backend accepted" : firstError(errors), backend,
+                                                           now)}}};
+}
+
+QJsonObject resourceStatus(const Config &config, const Resource &resource, const QDateTime &now)
+{
+    const QString kind = resource.kind();
+    if (kind == QLatin1String(kinds::HTTPRoute))
+        return routeStatus(config, resource, now);
+    if (kind == QLatin1String(kinds::Gateway))
+        return gatewayStatus(config, resource, now);
+    if (kind == QLatin1String(kinds::Backend))
+        return backendStatus(config, resource, now);
+    return {};
+}
+
+} // namespace dfproxy::routing

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Gateway API status of the managed kinds, computed from a config snapshot (the admin API puts it in `status` when
+// it answers GET). Pure functions, safe from any thread.
+
+#include "config/config.h"
+
+#include <QDateTime>
+#include <QJsonObject>
+
+namespace dfproxy::routing {
+
+/// The controllerName dfproxy writes into route status.
+inline constexpr auto ControllerName = "dfproxy.dev/gateway-controller";
+
+/// HTTPRoute status: {parents: [{parentRef, controllerName, conditions: [Accepted, ResolvedRefs]}]}.
+/// Accepted reasons: Accepted, NoMatchingParent, NotAllowedByListeners, NoMatchingListenerHostname,
+/// UnsupportedValue (spec invalid). ResolvedRefs reasons: ResolvedRefs, BackendNotFound, InvalidKind.
+/// `now`, when valid, becomes each condition's lastTransitionTime.
+QJsonObject routeStatus(const config::Config &config, const config::Resource &route, const QDateTime &now = {});
+
+/// Gateway status: {addresses, conditions: [Accepted, Programmed], listeners: [{name, supportedKinds,
+/// attachedRoutes, conditions}]}. Programmed means "valid configuration"; whether the socket bound is the proxy's
+/// to report.
+QJsonObject gatewayStatus(const config::Config &config, const config::Resource &gateway, const QDateTime &now = {});
+
+/// AgentgatewayBackend status: {conditions: [Accepted]}.
+QJsonObject backendStatus(const config::Config &config, const config::Resource &backend, const QDateTime &now = {});
+
+/// Dispatches on kind; an empty object for unknown kinds.
+QJsonObject resourceStatus(const config::Config &config, const config::Resource &resource, const QDateTime &now = {});
+
+} // namespace dfproxy::routing

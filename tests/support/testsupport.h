@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
+// Everything in tests/support in one include.
+#pragma once
+
+#include "support/binaries.h"
+#include "support/curl.h"
+#include "support/dnsmasq.h"
+#include "support/managedprocess.h"
+#include "support/origin.h"
+#include "support/tempdir.h"
+#include "support/testca.h"
+#include "support/wait.h"
