@@ -195,7 +195,7 @@ TEST_F(AdminServerTest, CrudStatusCodes)
     EXPECT_EQ(got.headers.value("etag"), "\"" + rv.toLatin1() + "\"");
 
     QJsonObject changed = backend("b1");
-    changed.insert("spec", QJsonObject{{"dynamicForwardProxy", QJsonObject{{"x", 1}}}});
+    changed.insert("spec", QJsonObject{{"dynamicForwardProxy", QJsonObject{}}, {"dns", QJsonObject{{"lookupFamily", "V4Only"}}}});
     EXPECT_EQ(send("PUT", item, json(changed), {{"If-Match", "\"12345\""}}).status, 412);
     const auto put = send("PUT", item, json(changed), {{"If-Match", "\"" + rv.toLatin1() + "\""}});
     EXPECT_EQ(put.status, 200) << put.body.toStdString();
