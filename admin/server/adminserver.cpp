@@ -6,11 +6,18 @@
 #include "server/admintoken.h"
 
 #include <QDateTime>
+#include <QFile>
 #include <QHttpServer>
 #include <QHttpServerRequest>
 #include <QHttpServerResponse>
 #include <QJsonArray>
 #include <QTcpServer>
+
+// The compiled-in resources live in a static library; make sure its initializer runs (idempotent).
+static void initResources()
+{
+    Q_INIT_RESOURCE(resources);
+}
 
 namespace dfproxy::admin {
 
@@ -85,6 +92,7 @@ AdminServer::AdminServer(config::ConfigStore *store, QObject *parent)
     : QObject(parent), m_store(store), m_http(std::make_unique<QHttpServer>()), m_resources(store)
 {
     m_uptime.start();
+    initResources();
     // One entry point for every request: the checks and 405 handling must cover all paths uniformly, which the
     // per-route handlers of QHttpServer cannot (wrong methods land in the missing handler as 404 there).
     m_http->setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
@@ -110,6 +118,12 @@ AdminServer::AdminServer(config::ConfigStore *store, QObject *parent)
     m_router.add("GET", "/api/v1/server", [this](const ApiRequest &) { return serverInfo(); });
     m_router.add("GET", "/api/v1/stats", [this](const ApiRequest &) {
         return ApiResponse::json(m_statsProvider ? m_statsProvider() : QJsonObject{});
+    });
+    m_router.add("GET", "/api/v1/openapi.json", [](const ApiRequest &) {
+        QFile f(QStringLiteral(":/dfproxy/openapi.json"));
+        if (!f.open(QIODevice::ReadOnly))
+            return ApiResponse::problem(404, QStringLiteral("the OpenAPI document is not built in"));
+        return ApiResponse::raw("application/json", f.readAll());
     });
     m_resources.registerRoutes(m_router);
 }

@@ -195,7 +195,7 @@ TEST_F(AdminServerTest, CrudStatusCodes)
     EXPECT_EQ(got.headers.value("etag"), "\"" + rv.toLatin1() + "\"");
 
     QJsonObject changed = backend("b1");
-    changed.insert("spec", QJsonObject{{"dynamicForwardProxy", QJsonObject{{"x", 1}}}});
+    changed.insert("spec", QJsonObject{{"dynamicForwardProxy", QJsonObject{}}, {"dns", QJsonObject{{"lookupFamily", "V4Only"}}}});
     EXPECT_EQ(send("PUT", item, json(changed), {{"If-Match", "\"12345\""}}).status, 412);
     const auto put = send("PUT", item, json(changed), {{"If-Match", "\"" + rv.toLatin1() + "\""}});
     EXPECT_EQ(put.status, 200) << put.body.toStdString();
@@ -333,6 +333,10 @@ TEST_F(AdminServerTest, ServesServerInfoStatsExportAndExtensions)
     });
     EXPECT_EQ(send("DELETE", "/api/v1/dns/cache/example.test").object().value("flushed").toString(), "example.test");
     EXPECT_EQ(send("DELETE", "/api/v1/dns/cache/example.test", {}, {}, false).status, 401);
+
+    const auto openapi = send("GET", "/api/v1/openapi.json");
+    EXPECT_EQ(openapi.status, 200);
+    EXPECT_EQ(openapi.object().value("openapi").toString(), "3.1.0");
 
     ASSERT_EQ(send("POST", "/api/v1/apply", kSeedYaml, {{"Content-Type", "application/yaml"}}).status, 200);
     const auto exported = send("GET", "/api/v1/export?format=yaml");

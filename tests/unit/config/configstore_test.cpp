@@ -120,7 +120,7 @@ TEST_F(ConfigStoreTest, ReplaceChecksExistenceAndResourceVersions)
     const QString rv = created.value->metadata().value("resourceVersion").toString();
 
     QJsonObject changedSpec = backend("b1");
-    changedSpec.insert("spec", QJsonObject{{"dynamicForwardProxy", QJsonObject{{"x", 1}}}});
+    changedSpec.insert("spec", QJsonObject{{"dynamicForwardProxy", QJsonObject{}}, {"dns", QJsonObject{{"lookupFamily", "V4Only"}}}});
     WriteOptions wrongIfMatch;
     wrongIfMatch.ifMatch = "999";
     EXPECT_EQ(store.replace(key, changedSpec, wrongIfMatch).error.code, StoreErrorCode::PreconditionFailed);
