@@ -1,12 +1,100 @@
 // SPDX-License-Identifier: Apache-2.0
+// dfproxy: the service executable. Wiring only: the core (app::Service) plus the admin API on top.
+#include "api/dnsapi.h"
+#include "app/service.h"
 #include "base/version.h"
+#include "client/paths.h"
+#include "platform/signals.h"
+#include "proxy/proxyserver.h"
+#include "routing/status.h"
+#include "server/adminserver.h"
 
+#include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QDateTime>
+
+#include <cstdio>
+
+using namespace dfproxy;
 
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
+    // The default config and the OpenAPI document are compiled into a static library: register them.
+    Q_INIT_RESOURCE(resources);
     QCoreApplication::setApplicationName("dfproxy");
-    QCoreApplication::setApplicationVersion(dfproxy::versionString());
-    return 0;
+    QCoreApplication::setApplicationVersion(versionString());
+
+    QCommandLineParser cli;
+    cli.setApplicationDescription("dfproxy: a dynamic forward proxy with a REST admin API.");
+    cli.addHelpOption();
+    cli.addVersionOption();
+    const QCommandLineOption configOpt("config", "Config file (default: " + defaultConfigPath() + ").", "path");
+    const QCommandLineOption dnsOpt("dns-server", "DNS server (IPv4) to resolve with; repeatable. Default: the "
+                                                  "config's dns.servers, else the system's.", "address");
+    const QCommandLineOption workersOpt("workers", "Worker threads (0 = one per core).", "n");
+    const QCommandLineOption adminAddrOpt("admin-address", "Address of the admin API (default: the config's).",
+                                          "address");
+    const QCommandLineOption adminPortOpt("admin-port", "Port of the admin API (default: the config's).", "port");
+    cli.addOptions({configOpt, dnsOpt, workersOpt, adminAddrOpt, adminPortOpt});
+    cli.process(app);
+
+    app::ServiceOptions options;
+    options.configPath = cli.isSet(configOpt) ? cli.value(configOpt) : defaultConfigPath();
+    options.dnsServers = cli.values(dnsOpt);
+    if (cli.isSet(workersOpt)) {
+        bool ok = false;
+        options.workers = cli.value(workersOpt).toInt(&ok);
+        if (!ok || options.workers < 0 || options.workers > 256) {
+            std::fprintf(stderr, "dfproxy: --workers must be a number from 0 to 256\n");
+            return 2;
+        }
+    }
+    int adminPort = -1;
+    if (cli.isSet(adminPortOpt)) {
+        bool ok = false;
+        adminPort = cli.value(adminPortOpt).toInt(&ok);
+        if (!ok || adminPort < 0 || adminPort > 65535) {
+            std::fprintf(stderr, "dfproxy: --admin-port must be a port number\n");
+            return 2;
+        }
+    }
+
+    app::Service service(options);
+    QString error;
+    if (!service.start(&error)) {
+        std::fprintf(stderr, "dfproxy: %s\n", qPrintable(error));
+        return 1;
+    }
+
+    admin::AdminServer adminServer(service.store());
+    if (!adminServer.setupTokenFile(&error)) {
+        std::fprintf(stderr, "dfproxy: admin token: %s\n", qPrintable(error));
+        return 1;
+    }
+    adminServer.setStatusProvider([](const config::Config &c, const config::Resource &r) {
+        return routing::resourceStatus(c, r, QDateTime::currentDateTimeUtc());
+    });
+    adminServer.setStatsProvider([&service] { return service.stats(); });
+    admin::registerDnsApi(adminServer, service.hostCache());
+    if (!adminServer.listenFromConfig(cli.value(adminAddrOpt), adminPort)) {
+        std::fprintf(stderr, "dfproxy: admin API: %s\n", qPrintable(adminServer.errorString()));
+        return 1;
+    }
+
+    for (const auto &l : service.proxy()->boundListeners())
+        std::printf("dfproxy: listener %s/%s %s on %s:%u\n", qPrintable(l.gatewayNamespace), qPrintable(l.gatewayName),
+                    qPrintable(l.name), qPrintable(l.address.toString()), l.port);
+    std::printf("dfproxy: admin API on %s (config %s)\n", qPrintable(adminServer.baseUrl().toString()),
+                qPrintable(service.store()->path()));
+    std::fflush(stdout);
+
+    platform::installSignalHandlers(
+        [&] {
+            adminServer.close();
+            service.stop();
+            QCoreApplication::quit();
+        },
+        [&] { service.reload(); });
+    return app.exec();
 }

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Everything in tests/support in one include.
+#include "support/gtestqt.h"
 #pragma once
 
 #include "support/binaries.h"
 #include "support/curl.h"
+#include "support/dfproxyprocess.h"
 #include "support/dnsmasq.h"
 #include "support/managedprocess.h"
 #include "support/origin.h"

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "api/dnsapi.h"
+
+#include "dns/dnshostcache.h"
+#include "server/adminserver.h"
+
+#include <QJsonArray>
+#include <QJsonObject>
+
+namespace dfproxy::admin {
+namespace {
+
+// Splits "host:port" / "[v6]:port" / "host" (port 80).
+bool splitHostPort(const QString &s, QString *host, quint16 *port)
+{
+    QString h = s;
+    QString p;
+    if (h.startsWith('[')) {
+        const int end = h.indexOf(']');
+        if (end < 0)
+            return false;
+        p = h.mid(end + 1);
+        h = h.mid(1, end - 1);
+        if (!p.isEmpty() && !p.startsWith(':'))
+            return false;
+        p = p.mid(1);
+    } else if (h.count(':') == 1) {
+        const int colon = h.indexOf(':');
+        p = h.mid(colon + 1);
+        h = h.left(colon);
+    }
+    bool ok = true;
+    const uint n = p.isEmpty() ? 80 : p.toUInt(&ok);
+    if (!ok || n == 0 || n > 65535 || h.isEmpty())
+        return false;
+    *host = h.toLower();
+    *port = static_cast<quint16>(n);
+    return true;
+}
+
+} // namespace
+
+void registerDnsApi(AdminServer &server, dns::DnsHostCache *cache)
+{
+    server.addJsonRoute("GET", "/api/v1/dns/cache", [cache](const ApiRequest &) {
+        return ApiResponse::json(QJsonObject{{"items", cache->entriesJson()}});
+    });
+    server.addJsonRoute("DELETE", "/api/v1/dns/cache", [cache](const ApiRequest &) {
+        const auto n = cache->entries().size();
+        cache->flush();
+        return ApiResponse::json(QJsonObject{{"flushed", static_cast<int>(n)}});
+    });
+    server.addJsonRoute("DELETE", "/api/v1/dns/cache/{hostport}", [cache](const ApiRequest &req) {
+        QString host;
+        quint16 port = 0;
+        if (!splitHostPort(req.params.value("hostport"), &host, &port))
+            return ApiResponse::problem(400, "expected host:port, e.g. example.com:443 or [::1]:8080");
+        if (!cache->remove(host, port))
+            return ApiResponse::problem(404, QStringLiteral("%1:%2 is not in the DNS cache").arg(host).arg(port));
+        return ApiResponse::json(QJsonObject{{"removed", dns::DnsHostCache::hostPortKey(host, port)}});
+    });
+    server.addJsonRoute("POST", "/api/v1/dns/resolve", [cache](const ApiRequest &req) {
+        ApiResponse error;
+        const auto body = decodeObjectBody(req, &error);
+        if (!body)
+            return error;
+        QList<config::FieldError> fields;
+        const QString host = body->value("host").toString().toLower();
+        if (host.isEmpty())
+            fields.append(config::FieldError{"host", "is required"});
+        const int port = body->value("port").toInt(80);
+        if (port < 1 || port > 65535)
+            fields.append(config::FieldError{"port", "must be between 1 and 65535"});
+        auto family = cache->options().lookupFamily;
+        if (body->contains("lookupFamily")) {
+            const auto f = dns::lookupFamilyFromString(body->value("lookupFamily").toString());
+            if (!f)
+                fields.append(config::FieldError{"lookupFamily", "must be one of V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL"});
+            else
+                family = *f;
+        }
+        if (!fields.isEmpty())
+            return ApiResponse::problem(422, "invalid preresolve request", fields);
+        cache->preresolve(host, static_cast<quint16>(port), family);
+        return ApiResponse::json(QJsonObject{{"resolving", dns::DnsHostCache::hostPortKey(host, quint16(port))}}, 202);
+    });
+    server.addJsonRoute("GET", "/api/v1/dns/stats",
+                        [cache](const ApiRequest &) { return ApiResponse::json(cache->statsJson()); });
+}
+
+} // namespace dfproxy::admin

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "config/configstore.h"
+
+#include <QHostAddress>
+#include <QObject>
+#include <QStringList>
+
+#include <memory>
+
+namespace dfproxy::dns {
+class DnsHostCache;
+}
+namespace dfproxy::proxy {
+class ProxyServer;
+}
+
+namespace dfproxy::app {
+
+/// What the command line may override in the config.
+struct ServiceOptions
+{
+    QString configPath;          ///< empty = the per-user default (dfproxy::defaultConfigPath())
+    QStringList dnsServers;      ///< --dns-server: replaces dns.servers
+    int workers = -1;            ///< --workers: replaces proxy.workers (-1 = keep)
+};
+
+/// The running service's core: the config store, the shared DNS host cache and the proxy, wired together.
+/// Lives on the main thread. The admin API is put on top of it by main.cpp (admin/ depends on the core,
+/// never the other way round).
+class Service : public QObject
+{
+    Q_OBJECT
+public:
+    explicit Service(ServiceOptions options, QObject *parent = nullptr);
+    ~Service() override;
+
+    /// Loads the config (writing the built-in default on first start), creates the DNS cache and binds the
+    /// listeners. Returns false with a message fit for the console when the service cannot run.
+    bool start(QString *error);
+    /// Stops accepting and drains in-flight requests.
+    void stop();
+    /// Re-reads the config file (SIGHUP). An invalid file is reported and the running config kept.
+    void reload();
+
+    config::ConfigStore *store() { return &m_store; }
+    dns::DnsHostCache *hostCache() { return m_cache.get(); }
+    proxy::ProxyServer *proxy() { return m_proxy.get(); }
+    const ServiceOptions &options() const { return m_options; }
+
+    /// Counters of every area (dns, proxy), for /api/v1/stats.
+    QJsonObject stats() const;
+
+private:
+    void applyConfig();
+
+    ServiceOptions m_options;
+    config::ConfigStore m_store;
+    std::unique_ptr<dns::DnsHostCache> m_cache;
+    std::unique_ptr<proxy::ProxyServer> m_proxy;
+};
+
+} // namespace dfproxy::app
