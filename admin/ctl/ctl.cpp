@@ -903,6 +903,8 @@ int Ctl::cmdDns()
             }
             if (!entry.isEmpty() && entry.value("state").toString() != "resolving")
                 break;
+            if (entry.isEmpty() && i >= 2)
+                break; // addresses and static hosts are answered without a cache entry
             QEventLoop loop;
             QTimer::singleShot(100, &loop, &QEventLoop::quit);
             loop.exec();
@@ -920,7 +922,9 @@ int Ctl::cmdDns()
         QStringList addrs;
         for (const auto &a : entry.value("addresses").toArray())
             addrs.append(a.toString());
-        if (state.isEmpty() || state == "resolving")
+        if (state.isEmpty())
+            m_out << key << " needs no lookup (an address or a static host)\n";
+        else if (state == "resolving")
             m_out << key << " resolving (check with 'dfproxyctl dns list')\n";
         else
             m_out << key << " " << state << ": " << addrs.join(", ") << "\n";

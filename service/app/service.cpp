@@ -102,7 +102,7 @@ bool Service::start(QString *error)
     if (!m_proxy->start(error))
         return false;
     connect(&m_store, &config::ConfigStore::changed, this, &Service::applyConfig);
-    m_store.setWatching(true); // hand edits of the file apply live; bad ones are rejected and reported
+    m_store.setWatching(m_options.watchConfig); // hand edits of the file apply live; bad ones are rejected and reported
     return true;
 }
 
