@@ -3,6 +3,9 @@
 
 #include "proxy/proxyserver.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
+
 #include <gtest/gtest.h>
 
 using namespace dfproxy;
@@ -389,5 +392,81 @@ INSTANTIATE_TEST_SUITE_P(Engines, ProxyTest, ::testing::Values(routing::Backend:
                              return info.param == routing::Backend::Engine::Native ? std::string("Native")
                                                                                    : std::string("Qnam");
                          });
+
+} // namespace
+
+namespace {
+
+QJsonObject seedJson(const char *text)
+{
+    return QJsonDocument::fromJson(QByteArray(text)).object();
+}
+
+config::Config seedConfig(quint16 port, bool withRoute)
+{
+    config::Config c;
+    QJsonObject gw = seedJson(R"({
+      "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+      "metadata": {"name": "agentgateway-proxy", "namespace": "agentgateway-system"},
+      "spec": {"gatewayClassName": "agentgateway",
+               "addresses": [{"type": "IPAddress", "value": "127.0.0.1"}],
+               "listeners": [{"name": "http", "protocol": "HTTP", "port": 8080}]}})");
+    QJsonObject spec = gw.value("spec").toObject();
+    QJsonArray listeners = spec.value("listeners").toArray();
+    QJsonObject l = listeners[0].toObject();
+    l.insert("port", port);
+    listeners[0] = l;
+    spec.insert("listeners", listeners);
+    gw.insert("spec", spec);
+    c.resources.append(config::Resource(gw));
+    c.resources.append(config::Resource(seedJson(R"({
+      "apiVersion": "agentgateway.dev/v1alpha1", "kind": "AgentgatewayBackend",
+      "metadata": {"name": "dfp-backend", "namespace": "httpbin"},
+      "spec": {"dynamicForwardProxy": {}}})")));
+    if (withRoute)
+        c.resources.append(config::Resource(seedJson(R"({
+          "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+          "metadata": {"name": "dfp-httproute", "namespace": "httpbin"},
+          "spec": {"parentRefs": [{"name": "agentgateway-proxy", "namespace": "agentgateway-system"}],
+                   "rules": [{"backendRefs": [{"group": "agentgateway.dev", "kind": "AgentgatewayBackend",
+                                               "name": "dfp-backend"}]}]}})")));
+    return c;
+}
+
+TEST(ProxySeed, RouteTableSeedScenarioThen404AfterDelete)
+{
+    TestOrigin origin;
+    FakeHostCache cache;
+    cache.hosts.insert(QStringLiteral("httpbin.test"), {QHostAddress(QHostAddress::LocalHost)});
+    quint16 listenPort;
+    {
+        QTcpServer probe;
+        probe.listen(QHostAddress::LocalHost, 0);
+        listenPort = probe.serverPort();
+    }
+    proxy::ProxyOptions o;
+    o.workerThreads = 1;
+    proxy::ProxyServer server(o);
+    server.setHostCache(&cache);
+    server.setRouteTable(routing::RouteTable::build(seedConfig(listenPort, true)));
+    QString error;
+    ASSERT_TRUE(server.start(&error)) << error.toStdString();
+    ASSERT_EQ(server.portOf(QStringLiteral("http")), listenPort);
+    const QByteArray req = "GET / HTTP/1.1\r\nhost: httpbin.test:" + QByteArray::number(origin.port()) + "\r\n\r\n";
+    {
+        TestClient c(listenPort);
+        const ClientResponse r = c.request(req);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "hello");
+    }
+    server.setRouteTable(routing::RouteTable::build(seedConfig(listenPort, false)));
+    {
+        TestClient c(listenPort);
+        const ClientResponse r = c.request(req);
+        EXPECT_EQ(r.status, 404);
+        EXPECT_EQ(r.header("x-dfproxy-error"), "route_not_found");
+    }
+    server.stop();
+}
 
 } // namespace
