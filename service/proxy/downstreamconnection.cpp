@@ -442,7 +442,8 @@ void DownstreamConnection::onResolved(const dns::ResolveResult &result)
 
 void DownstreamConnection::startForward()
 {
-    const routing::Backend::Engine engine = m_match->backend->engine;
+    // Upgrades need the socket afterwards, which only the native engine can hand over.
+    const routing::Backend::Engine engine = m_websocket ? routing::Backend::Engine::Native : m_match->backend->engine;
     forward::Forwarder *fwd = m_worker->forwarder(engine);
     m_state = State::Forwarding;
     m_exchange = fwd->start(std::move(m_forward), this);

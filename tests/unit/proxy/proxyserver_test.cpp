@@ -384,10 +384,13 @@ TEST_P(ProxyTest, StatsCountRequestsByClass)
     c.request("GET / HTTP/1.1\r\nHost: nope.invalid\r\n\r\n");
     const QJsonObject s = server->stats();
     EXPECT_GE(s.value(QStringLiteral("requestsTotal")).toInt(), 2);
-    EXPECT_GE(s.value(QStringLiteral("upstreamConnectionsOpened")).toInt(), 1);
+    EXPECT_GE(s.value(QStringLiteral("upstreamRequests")).toInt(), 1);
+    if (GetParam() == routing::Backend::Engine::Native) { // QNAM does not say when it opens connections
+        EXPECT_GE(s.value(QStringLiteral("upstreamConnectionsOpened")).toInt(), 1);
+    }
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, ProxyTest, ::testing::Values(routing::Backend::Engine::Native),
+INSTANTIATE_TEST_SUITE_P(Engines, ProxyTest, ::testing::Values(routing::Backend::Engine::Native, routing::Backend::Engine::Qnam),
                          [](const auto &info) {
                              return info.param == routing::Backend::Engine::Native ? std::string("Native")
                                                                                    : std::string("Qnam");
