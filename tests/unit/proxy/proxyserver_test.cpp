@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxytestsupport.h"
 
+#include "proxy/accesslog.h"
 #include "proxy/proxyserver.h"
 
 #include <QJsonArray>
@@ -388,6 +389,64 @@ TEST_P(ProxyTest, StatsCountRequestsByClass)
     if (GetParam() == routing::Backend::Engine::Native) { // QNAM does not say when it opens connections
         EXPECT_GE(s.value(QStringLiteral("upstreamConnectionsOpened")).toInt(), 1);
     }
+}
+
+TEST_P(ProxyTest, DeadPooledConnectionIsRetriedOnAFreshOne)
+{
+    // The origin closes every connection right after answering, without saying so.
+    origin.handler = [](QTcpSocket *s, const ReceivedRequest &) {
+        s->write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        s->flush();
+        s->disconnectFromHost();
+    };
+    startProxy();
+    TestClient c(port);
+    for (int i = 0; i < 3; ++i) {
+        const ClientResponse r = c.request(get("/"));
+        EXPECT_EQ(r.status, 200) << i;
+        EXPECT_EQ(r.body, "ok");
+    }
+    EXPECT_EQ(origin.connections(), 3);
+}
+
+class CollectingSink final : public proxy::AccessLogSink
+{
+public:
+    void write(const proxy::AccessLogRecord &r) override
+    {
+        QMutexLocker lock(&mutex);
+        records.append(r);
+    }
+    QMutex mutex;
+    QList<proxy::AccessLogRecord> records;
+};
+
+TEST_P(ProxyTest, AccessLogRecordPerRequest)
+{
+    CollectingSink sink;
+    startProxy();
+    server->setAccessLogSink(&sink);
+    TestClient c(port);
+    c.request(get("/echo"));
+    c.request("GET / HTTP/1.1\r\nHost: nope.invalid\r\n\r\n");
+    ASSERT_TRUE(waitFor([&] {
+        QMutexLocker lock(&sink.mutex);
+        return sink.records.size() == 2;
+    }));
+    QMutexLocker lock(&sink.mutex);
+    const proxy::AccessLogRecord &ok = sink.records[0];
+    EXPECT_EQ(ok.status, 200);
+    EXPECT_EQ(ok.method, "GET");
+    EXPECT_EQ(ok.host, "httpbin.test");
+    EXPECT_EQ(ok.port, origin.port());
+    EXPECT_EQ(ok.path, "/echo");
+    EXPECT_EQ(ok.route, "httpbin/dfp-httproute#0");
+    EXPECT_EQ(ok.backend, "httpbin/dfp-backend");
+    EXPECT_EQ(ok.resolvedAddress, QHostAddress(QHostAddress::LocalHost));
+    EXPECT_TRUE(ok.dnsCacheHit);
+    const proxy::AccessLogRecord &bad = sink.records[1];
+    EXPECT_EQ(bad.status, 503);
+    EXPECT_EQ(bad.reason, "dns_nxdomain");
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, ProxyTest, ::testing::Values(routing::Backend::Engine::Native, routing::Backend::Engine::Qnam),
