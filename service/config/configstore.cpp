@@ -15,6 +15,7 @@
 #include <QUuid>
 
 #include <algorithm>
+#include <filesystem>
 
 Q_LOGGING_CATEGORY(lcConfig, "dfproxy.config")
 
@@ -654,10 +655,19 @@ bool ConfigStore::writeFile(const Config &config, QString *error)
     if (info.exists()) {
         // Keep the previous good version as .bak. A file that was rejected on load is not a good version: keep
         // the existing .bak and save the rejected text aside so hand edits are not lost.
+        // Copy to a temp name, then rename over the target: a crash mid-copy must not leave a torn backup.
         const QString target = m_mainFileGood ? m_path + ".bak" : m_path + ".rejected";
-        QFile::remove(target);
-        if (!QFile::copy(m_path, target)) {
-            *error = QStringLiteral("cannot copy %1 to %2").arg(m_path, target);
+        const QString temp = target + ".tmp";
+        QFile::remove(temp);
+        std::error_code ec;
+        if (!QFile::copy(m_path, temp)) {
+            *error = QStringLiteral("cannot copy %1 to %2").arg(m_path, temp);
+            return false;
+        }
+        std::filesystem::rename(QFileInfo(temp).filesystemAbsoluteFilePath(), QFileInfo(target).filesystemAbsoluteFilePath(), ec);
+        if (ec) {
+            QFile::remove(temp);
+            *error = QStringLiteral("cannot rename %1 to %2: %3").arg(temp, target, QString::fromStdString(ec.message()));
             return false;
         }
     }
