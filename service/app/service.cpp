@@ -28,6 +28,8 @@ proxy::ProxyOptions proxyOptions(const QJsonObject &block, int workersOverride, 
     proxy::ProxyOptions o;
     o.workerThreads = workersOverride >= 0 ? workersOverride : block.value("workers").toInt(0);
     o.defaultLookupFamily = family;
+    o.requestHeadTimeoutMs = block.value("requestHeadTimeoutMs").toInteger(o.requestHeadTimeoutMs);
+    o.requestBodyTimeoutMs = block.value("requestBodyTimeoutMs").toInteger(o.requestBodyTimeoutMs);
     return o;
 }
 
@@ -40,6 +42,12 @@ QList<config::FieldError> validateGlobalBlocks(const config::Config &c)
         const QJsonValue w = c.proxy.value("workers");
         if (!w.isDouble() || w.toDouble() != w.toInt() || w.toInt() < 0 || w.toInt() > 256)
             errors.append(config::FieldError{"proxy.workers", "must be an integer from 0 to 256"});
+    }
+    for (const char *key : {"requestHeadTimeoutMs", "requestBodyTimeoutMs"}) {
+        const QJsonValue t = c.proxy.value(QLatin1String(key));
+        if (!t.isUndefined() && (!t.isDouble() || t.toDouble() != double(t.toInteger()) || t.toInteger() < 0))
+            errors.append(config::FieldError{QStringLiteral("proxy.") + QLatin1String(key),
+                                             "must be a non-negative integer (milliseconds)"});
     }
     if (c.admin.contains("address")) {
         const QString a = c.admin.value("address").toString();

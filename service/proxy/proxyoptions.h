@@ -16,6 +16,10 @@ struct ProxyOptions
     qint64 responseTimeoutMs = 60000;      ///< request sent -> response head (rules may shorten it)
     qint64 upstreamIdleTimeoutMs = 60000;  ///< pooled upstream connections
     qint64 clientIdleTimeoutMs = 300000;   ///< keep-alive client connections with nothing in flight
+    /// First byte of a request head -> its end (slowloris); 408 and close when it runs out. 0 = none.
+    qint64 requestHeadTimeoutMs = 30000;
+    /// End of a request head -> end of its body (slow uploads); 408 (or reset, once answering) when it runs out.
+    qint64 requestBodyTimeoutMs = 300000;
     qint64 drainTimeoutMs = 5000;          ///< stop(): how long in-flight requests may finish
     dns::LookupFamily defaultLookupFamily = dns::LookupFamily::V4Preferred;
     bool addXForwardedFor = false;
