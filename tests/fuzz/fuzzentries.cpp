@@ -268,8 +268,8 @@ int fuzzRouteMatch(const uint8_t *data, size_t size)
     const auto match = routeTable()->match(req, random);
     if (match) {
         fuzzCheck(match->ruleIndex >= 0, "a match without a rule");
-        fuzzCheck(match->backend || match->redirect || match->routeName == "wild" || match->routeName == "exact"
-                      || match->routeName == "any",
+        fuzzCheck(match->backend || match->redirect || match->routeName == "wild" || match->routeName == "exact" ||
+                      match->routeName == "any",
                   "a match from an unknown route");
     }
     return 0;
@@ -312,7 +312,7 @@ int fuzzAdminApply(const uint8_t *data, size_t size)
     if (size < 1 || size > 64 * 1024)
         return 0;
     static const char *const kTypes[] = {"application/json", "application/yaml", "", "application/merge-patch+json",
-                                         "text/yaml", "text/plain"};
+                                         "text/yaml",        "text/plain"};
     static QTemporaryDir dir(QDir::tempPath() + QStringLiteral("/dfproxy-fuzz-XXXXXX"));
     static const QString path = dir.path() + QStringLiteral("/config.json");
     static const QByteArray baseConfig = [] {

@@ -15,8 +15,8 @@ namespace {
 QString corpusRoot()
 {
     const QByteArray src = qgetenv("DFPROXY_SOURCE_DIR");
-    return QString::fromLocal8Bit(src.isEmpty() ? QByteArray(DFPROXY_SOURCE_DIR_DEFAULT) : src)
-           + QStringLiteral("/tests/fuzz/corpus");
+    return QString::fromLocal8Bit(src.isEmpty() ? QByteArray(DFPROXY_SOURCE_DIR_DEFAULT) : src) +
+           QStringLiteral("/tests/fuzz/corpus");
 }
 
 class FuzzCorpus : public ::testing::TestWithParam<Target>

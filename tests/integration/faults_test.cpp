@@ -3,10 +3,12 @@
 // headers; DNS servers that time out, fail, lie or change their answers; concurrent admin writers; a read-only
 // and a full config directory; SIGTERM under load. After each fault: a normal request works, memory is back near
 // its baseline, and no config is lost.
+#include "support/dnsserver.h"
 #include "support/testsupport.h"
 
 #include <gtest/gtest.h>
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QFile>
 #include <QJsonDocument>
@@ -66,10 +68,10 @@ private:
             s->write("HTTP/1.1 200 OK\r\n");
             const auto more = [this, s] {
                 // Bounded: 64 MiB is far past any sane header limit.
-                while (s->state() == QAbstractSocket::ConnectedState && s->bytesToWrite() < 256 * 1024
-                       && infiniteHeaderBytes < 64 * 1024 * 1024) {
-                    const QByteArray line = "X-Filler-" + QByteArray::number(infiniteHeaderBytes) + ": "
-                                            + QByteArray(100, 'f') + "\r\n";
+                while (s->state() == QAbstractSocket::ConnectedState && s->bytesToWrite() < 256 * 1024 &&
+                       infiniteHeaderBytes < 64 * 1024 * 1024) {
+                    const QByteArray line =
+                        "X-Filler-" + QByteArray::number(infiniteHeaderBytes) + ": " + QByteArray(100, 'f') + "\r\n";
                     infiniteHeaderBytes += s->write(line);
                 }
             };
@@ -110,7 +112,7 @@ QJsonObject backendJson(const QString &name)
                        {"spec", QJsonObject{{"dynamicForwardProxy", QJsonObject{}}}}};
 }
 
-/// The seed route, with a 1 s backendRequest timeout so a silent upstream gives 504 quickly.
+/// The seed route, with a 2 s backendRequest timeout so a silent upstream gives 504 quickly (but /delay/1000 fits).
 QJsonObject routeJson()
 {
     return QJsonObject{
@@ -121,7 +123,7 @@ QJsonObject routeJson()
          QJsonObject{{"parentRefs",
                       QJsonArray{QJsonObject{{"name", "agentgateway-proxy"}, {"namespace", "agentgateway-system"}}}},
                      {"rules", QJsonArray{QJsonObject{
-                                   {"timeouts", QJsonObject{{"backendRequest", "1s"}}},
+                                   {"timeouts", QJsonObject{{"backendRequest", "2s"}}},
                                    {"backendRefs", QJsonArray{QJsonObject{{"name", "dfp-backend"},
                                                                           {"group", "agentgateway.dev"},
                                                                           {"kind", "AgentgatewayBackend"}}}}}}}}}};
@@ -148,7 +150,8 @@ protected:
     void SetUp() override
     {
         QString error;
-        if (!dns.start(QHostAddress(QStringLiteral("127.0.%1.%2").arg(60 + (QCoreApplication::applicationPid() % 60))
+        if (!dns.start(QHostAddress(QStringLiteral("127.0.%1.%2")
+                                        .arg(60 + (QCoreApplication::applicationPid() % 60))
                                         .arg(10 + (QCoreApplication::applicationPid() / 60) % 200)),
                        53, &error))
             GTEST_SKIP() << "cannot bind a DNS port (needs root): " << error.toStdString();
@@ -158,8 +161,8 @@ protected:
 
         DfproxyProcess::Options p;
         p.dnsServers = {dns.address().toString()};
-        p.dnsBlock = QJsonObject{{"queryTimeoutMs", 1000}, {"failureRefreshBaseMs", 200}, {"staleWindowMs", 0},
-                                 {"minRefreshMs", 0}};
+        p.dnsBlock = QJsonObject{
+            {"queryTimeoutMs", 1000}, {"failureRefreshBaseMs", 200}, {"staleWindowMs", 0}, {"minRefreshMs", 0}};
         p.extraResources = QJsonArray{backendJson("dfp-backend"), routeJson()};
         proxy = std::make_unique<DfproxyProcess>(p);
         ASSERT_TRUE(proxy->start()) << proxy->describe().toStdString();
@@ -173,8 +176,8 @@ protected:
 
     CurlResult get(const QString &host, quint16 port, const QString &path, const QStringList &extra = {})
     {
-        return curl(QStringList{"-H", QStringLiteral("host: %1:%2").arg(host).arg(port)} + extra
-                    + QStringList{proxy->proxyUrl(path)});
+        return curl(QStringList{"-H", QStringLiteral("host: %1:%2").arg(host).arg(port)} + extra +
+                    QStringList{proxy->proxyUrl(path)});
     }
 
     bool healthy() { return get("good.test", origin.port(), "/").status == 200; }
@@ -233,9 +236,12 @@ TEST_F(Faults, UpstreamResetsStallsGarbageAndEndlessHeaders)
     EXPECT_EQ(resetHead.status, 502) << resetHead.describe().toStdString();
 
     const CurlResult resetBody = get("bad.test", port, "/reset-body");
-    // The head was already sent: the client sees the response cut short, never a clean end.
-    EXPECT_EQ(resetBody.status, 200);
-    EXPECT_NE(resetBody.exitCode, 0) << "a truncated body must not look complete";
+    // Either the head was already relayed (200, then the connection is reset: curl may lose what it had not read)
+    // or not (502). Never a clean, complete-looking response.
+    EXPECT_TRUE(resetBody.status == 200 || resetBody.status == 502 || resetBody.status == 0)
+        << resetBody.describe().toStdString();
+    if (resetBody.status != 502)
+        EXPECT_NE(resetBody.exitCode, 0) << "a truncated body must not look complete";
     EXPECT_LT(resetBody.body.size(), 1000);
 
     const CurlResult silent = get("bad.test", port, "/silent");
@@ -264,9 +270,9 @@ TEST_F(Faults, DnsTimeoutsFailuresGarbageAndTruncation)
     {
         const char *name;
         TestDnsServer::Mode mode;
-    } modes[] = {{"silent.test", TestDnsServer::Mode::Silent},     {"servfail.test", TestDnsServer::Mode::ServFail},
-                 {"refused.test", TestDnsServer::Mode::Refused},   {"nx.test", TestDnsServer::Mode::NxDomain},
-                 {"garbage.test", TestDnsServer::Mode::Garbage},   {"truncated.test", TestDnsServer::Mode::Truncated}};
+    } modes[] = {{"silent.test", TestDnsServer::Mode::Silent},   {"servfail.test", TestDnsServer::Mode::ServFail},
+                 {"refused.test", TestDnsServer::Mode::Refused}, {"nx.test", TestDnsServer::Mode::NxDomain},
+                 {"garbage.test", TestDnsServer::Mode::Garbage}, {"truncated.test", TestDnsServer::Mode::Truncated}};
     for (const auto &m : modes) {
         SCOPED_TRACE(m.name);
         dns.setAddresses(m.name, {QHostAddress("127.0.0.1")}, 60);
@@ -290,8 +296,8 @@ TEST_F(Faults, DnsAnswersThatChangeMoveTraffic)
     dns.setAddresses("moving.test", {QHostAddress("127.0.0.1")}, 1);
     EXPECT_EQ(get("moving.test", origin.port(), "/").header("x-origin-title"), "dfproxy test origin");
     dns.setAddresses("moving.test", {QHostAddress("127.0.0.2")}, 1);
-    EXPECT_TRUE(waitUntil([&] { return get("moving.test", origin.port(), "/").header("x-origin-title") == "second origin"; },
-                          15000))
+    EXPECT_TRUE(waitUntil(
+        [&] { return get("moving.test", origin.port(), "/").header("x-origin-title") == "second origin"; }, 15000))
         << "traffic never followed the new DNS answer";
     // Flapping between answers never breaks requests.
     for (int i = 0; i < 10; ++i) {

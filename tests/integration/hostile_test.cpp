@@ -48,9 +48,24 @@ struct RawReply
     }
 };
 
-/// Sends `request` on a fresh connection and reads until the peer closes or `maxMs` passes (a bound, not an
-/// expectation: every case below closes or answers long before).
-RawReply rawExchange(quint16 port, const QByteArray &request, int maxMs = 10000)
+/// True once `bytes` hold a whole response with a Content-Length body (what dfproxy's own answers have).
+bool wholeResponse(const QByteArray &bytes)
+{
+    const qsizetype end = bytes.indexOf("\r\n\r\n");
+    if (end < 0)
+        return false;
+    const qsizetype cl = bytes.toLower().indexOf("\r\ncontent-length:");
+    if (cl < 0 || cl > end)
+        return false;
+    const qsizetype eol = bytes.indexOf("\r\n", cl + 2);
+    const qint64 length = bytes.mid(cl + 17, eol - cl - 17).trimmed().toLongLong();
+    return bytes.size() >= end + 4 + length;
+}
+
+/// Sends `request` on a fresh connection and reads until the peer closes, a whole response with a
+/// Content-Length arrived and the connection stays open (keep-alive), or `maxMs` passes (a bound, not an
+/// expectation: every case below ends long before).
+RawReply rawExchange(quint16 port, const QByteArray &request, bool untilClosed = false, int maxMs = 10000)
 {
     RawReply reply;
     QTcpSocket s;
@@ -58,14 +73,17 @@ RawReply rawExchange(quint16 port, const QByteArray &request, int maxMs = 10000)
     if (!waitUntil([&] { return s.state() == QAbstractSocket::ConnectedState; }, 5000))
         return reply;
     s.write(request);
+    const auto ended = [&] {
+        return s.state() == QAbstractSocket::UnconnectedState || (!untilClosed && wholeResponse(reply.bytes));
+    };
     waitUntil(
         [&] {
             reply.bytes += s.readAll();
-            return s.state() == QAbstractSocket::UnconnectedState;
+            return ended();
         },
         maxMs);
     reply.bytes += s.readAll();
-    reply.closedByPeer = s.state() == QAbstractSocket::UnconnectedState;
+    reply.closedByPeer = ended();
     return reply;
 }
 
@@ -90,29 +108,32 @@ protected:
                         {"kind", "AgentgatewayBackend"},
                         {"metadata", QJsonObject{{"name", "dfp-backend"}, {"namespace", "httpbin"}}},
                         {"spec", QJsonObject{{"dynamicForwardProxy", QJsonObject{}}}}},
-            QJsonObject{{"apiVersion", "gateway.networking.k8s.io/v1"},
-                        {"kind", "HTTPRoute"},
-                        {"metadata", QJsonObject{{"name", "dfp-httproute"}, {"namespace", "httpbin"}}},
-                        {"spec", QJsonObject{{"parentRefs", QJsonArray{QJsonObject{
-                                                                {"name", "agentgateway-proxy"},
-                                                                {"namespace", "agentgateway-system"}}}},
-                                             {"rules", QJsonArray{QJsonObject{
-                                                           {"backendRefs", QJsonArray{QJsonObject{
-                                                                               {"name", "dfp-backend"},
-                                                                               {"group", "agentgateway.dev"},
-                                                                               {"kind", "AgentgatewayBackend"}}}}}}}}}}};
+            QJsonObject{
+                {"apiVersion", "gateway.networking.k8s.io/v1"},
+                {"kind", "HTTPRoute"},
+                {"metadata", QJsonObject{{"name", "dfp-httproute"}, {"namespace", "httpbin"}}},
+                {"spec",
+                 QJsonObject{
+                     {"parentRefs",
+                      QJsonArray{QJsonObject{{"name", "agentgateway-proxy"}, {"namespace", "agentgateway-system"}}}},
+                     {"rules", QJsonArray{QJsonObject{
+                                   {"backendRefs", QJsonArray{QJsonObject{{"name", "dfp-backend"},
+                                                                          {"group", "agentgateway.dev"},
+                                                                          {"kind", "AgentgatewayBackend"}}}}}}}}}}};
         proxy = std::make_unique<DfproxyProcess>(p);
         ASSERT_TRUE(proxy->start()) << proxy->describe();
     }
 
     QByteArray host() const { return "httpbin.test:" + QByteArray::number(origin->port()); }
 
-    /// Requests the origin has served so far, not counting this /stats request.
-    int originServed() const
+    /// Requests the origin has served so far, not counting the /stats requests of this test.
+    int originServed()
     {
         const CurlResult r = curl({origin->url("/stats")});
-        return jsonOf(r.body).value("requestsServed").toInt() - 1;
+        ++m_statsRequests;
+        return jsonOf(r.body).value("requestsServed").toInt() - m_statsRequests;
     }
+    int m_statsRequests = 0;
 
     /// A normal request through the proxy works.
     bool proxyHealthy() const
@@ -141,56 +162,73 @@ struct HostileCase
 // One request per case (plus, in the smuggling cases, bytes that a confused parser would take for a second one:
 // "GET /smuggled"). The origin must never serve more than one.
 const QList<HostileCase> kCases = {
-    {"cl_and_te", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 35\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"cl_and_te",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 35\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::Rejected},
-    {"te_and_cl", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"
-                  "5c\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n\r\n0\r\n\r\n",
+    {"te_and_cl",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"
+     "5c\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n\r\n0\r\n\r\n",
      Expect::Rejected},
-    {"te_trailing_space", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked \r\n"
-                          "Connection: close\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"te_trailing_space",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked \r\n"
+     "Connection: close\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::Rejected},
-    {"te_capitalised", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n"
-                       "3\r\nabc\r\n0\r\n\r\n",
+    {"te_capitalised",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n"
+     "3\r\nabc\r\n0\r\n\r\n",
      Expect::AtMostOne},
-    {"te_xchunked", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 40\r\nTransfer-Encoding: xchunked\r\n\r\n"
-                    "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"te_xchunked",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 40\r\nTransfer-Encoding: xchunked\r\n\r\n"
+     "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::Rejected},
-    {"te_chunked_identity", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked, identity\r\n"
-                            "Connection: close\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"te_chunked_identity",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked, identity\r\n"
+     "Connection: close\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::AtMostOne},
-    {"te_two_headers", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n"
-                       "Connection: close\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"te_two_headers",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n"
+     "Connection: close\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::AtMostOne},
-    {"te_tab", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding:\tchunked\r\nConnection: close\r\n\r\n"
-               "3\r\nabc\r\n0\r\n\r\n",
+    {"te_tab",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding:\tchunked\r\nConnection: close\r\n\r\n"
+     "3\r\nabc\r\n0\r\n\r\n",
      Expect::AtMostOne},
-    {"te_leading_space_name", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\n Transfer-Encoding: chunked\r\nContent-Length: 4\r\n"
-                              "\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"te_leading_space_name",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\n Transfer-Encoding: chunked\r\nContent-Length: 4\r\n"
+     "\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::Rejected},
-    {"te_space_before_colon", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding : chunked\r\nContent-Length: 4\r\n"
-                              "\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"te_space_before_colon",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding : chunked\r\nContent-Length: 4\r\n"
+     "\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::Rejected},
-    {"te_http10", "POST /echo HTTP/1.0\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"te_http10",
+     "POST /echo HTTP/1.0\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::AtMostOne},
-    {"duplicate_content_length", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 3\r\nContent-Length: 41\r\n\r\n"
-                                 "abcGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"duplicate_content_length",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 3\r\nContent-Length: 41\r\n\r\n"
+     "abcGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::Rejected},
-    {"content_length_list", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 3, 41\r\n\r\n"
-                            "abcGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"content_length_list",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 3, 41\r\n\r\n"
+     "abcGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::Rejected},
     {"content_length_plus", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: +3\r\n\r\nabc", Expect::Rejected},
     {"content_length_negative", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: -1\r\n\r\n", Expect::Rejected},
-    {"chunk_size_overflow", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n"
-                            "10000000000000001\r\na\r\n0\r\n\r\n",
+    {"chunk_size_overflow",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "10000000000000001\r\na\r\n0\r\n\r\n",
      Expect::Rejected},
-    {"chunk_size_not_hex", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", Expect::Rejected},
-    {"chunk_extensions", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                         "3;name=value;x=\"q\"\r\nabc\r\n0;last\r\n\r\n",
+    {"chunk_size_not_hex", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+     Expect::Rejected},
+    {"chunk_extensions",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+     "3;name=value;x=\"q\"\r\nabc\r\n0;last\r\n\r\n",
      Expect::AtMostOne},
-    {"trailers", "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                 "3\r\nabc\r\n0\r\nX-Trailer: t\r\nContent-Length: 40\r\n\r\n",
+    {"trailers",
+     "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+     "3\r\nabc\r\n0\r\nX-Trailer: t\r\nContent-Length: 40\r\n\r\n",
      Expect::AtMostOne},
     {"bare_cr_in_header", "GET / HTTP/1.1\r\nHost: {HOST}\r\nX-A: a\rGET /smuggled HTTP/1.1\r\n\r\n", Expect::Rejected},
     {"bare_lf_lines", "GET / HTTP/1.1\nHost: {HOST}\nConnection: close\n\n", Expect::AtMostOne},
@@ -198,8 +236,9 @@ const QList<HostileCase> kCases = {
     {"nul_in_target", QByteArray("GET /a\0b HTTP/1.1\r\nHost: {HOST}\r\n\r\n", 36), Expect::Rejected},
     {"obs_fold", "GET / HTTP/1.1\r\nHost: {HOST}\r\nX-A: a\r\n Transfer-Encoding: chunked\r\n\r\n", Expect::Rejected},
     {"space_in_target", "GET /a b HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n", Expect::AtMostOne},
-    {"pipelined_after_rejected", "GET / HTTP/1.1\r\nHost: {HOST}\r\nBad Header: v\r\n\r\n"
-                                 "GET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+    {"pipelined_after_rejected",
+     "GET / HTTP/1.1\r\nHost: {HOST}\r\nBad Header: v\r\n\r\n"
+     "GET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
      Expect::Rejected},
     {"missing_host", "GET / HTTP/1.1\r\n\r\n", Expect::Rejected},
     {"two_hosts", "GET / HTTP/1.1\r\nHost: {HOST}\r\nHost: evil.test\r\n\r\n", Expect::Rejected},
@@ -234,8 +273,7 @@ TEST_F(Hostile, SmugglingAndMalformedRequestsAreRejectedOrNormalised)
         EXPECT_LE(served, 1) << "the origin served more requests than the client sent";
         EXPECT_LE(reply.responses(), 1) << reply.bytes.left(400).toStdString();
         if (c.expect == Expect::Rejected) {
-            EXPECT_GE(status, 400) << reply.bytes.left(300).toStdString();
-            EXPECT_LT(status, 500) << reply.bytes.left(300).toStdString();
+            EXPECT_TRUE(status >= 400 && (status < 500 || status == 505)) << reply.bytes.left(300).toStdString();
             EXPECT_EQ(served, 0);
         } else if (served == 1) {
             EXPECT_EQ(status, 200) << reply.bytes.left(300).toStdString();
@@ -250,9 +288,10 @@ TEST_F(Hostile, SmugglingAndMalformedRequestsAreRejectedOrNormalised)
 
 TEST_F(Hostile, NormalisedChunkedBodyReachesTheOriginIntact)
 {
-    const RawReply reply = rawExchange(
-        proxy->proxyPort(), "POST /echo HTTP/1.1\r\nHost: " + host() + "\r\nTransfer-Encoding: chunked\r\n"
-                                "Connection: close\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n");
+    const RawReply reply = rawExchange(proxy->proxyPort(),
+                                       "POST /echo HTTP/1.1\r\nHost: " + host() +
+                                           "\r\nTransfer-Encoding: chunked\r\n"
+                                           "Connection: close\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n");
     ASSERT_EQ(reply.firstStatus(), 200) << reply.bytes.toStdString();
     const QByteArray body = reply.bytes.mid(reply.bytes.indexOf("\r\n\r\n") + 4);
     EXPECT_TRUE(body.contains("\"body\":\"abcde\"") || body.contains("\"body\": \"abcde\"")) << body.toStdString();
@@ -260,9 +299,9 @@ TEST_F(Hostile, NormalisedChunkedBodyReachesTheOriginIntact)
 
 TEST_F(Hostile, AbsoluteUriWinsOverADisagreeingHostHeader)
 {
-    const RawReply reply =
-        rawExchange(proxy->proxyPort(), "GET http://" + host() + "/headers HTTP/1.1\r\nHost: evil.test\r\n"
-                                                                 "Connection: close\r\n\r\n");
+    const RawReply reply = rawExchange(proxy->proxyPort(), "GET http://" + host() +
+                                                               "/headers HTTP/1.1\r\nHost: evil.test\r\n"
+                                                               "Connection: close\r\n\r\n");
     ASSERT_EQ(reply.firstStatus(), 200) << reply.bytes.toStdString();
     const QJsonObject json = jsonOf(reply.bytes.mid(reply.bytes.indexOf("\r\n\r\n") + 4));
     EXPECT_EQ(json.value("headers").toObject().value("host").toString(), QString::fromLatin1(host()));
@@ -273,9 +312,9 @@ TEST_F(Hostile, PipelinedRequestsAreEachForwardedOnce)
     const QByteArray one = "GET /status/200 HTTP/1.1\r\nHost: " + host() + "\r\n\r\n";
     const QByteArray last = "GET /status/201 HTTP/1.1\r\nHost: " + host() + "\r\nConnection: close\r\n\r\n";
     const int before = originServed();
-    const RawReply reply = rawExchange(proxy->proxyPort(), one + one + last);
+    const RawReply reply = rawExchange(proxy->proxyPort(), one + one + last, true);
     EXPECT_EQ(originServed() - before, 3);
-    EXPECT_EQ(reply.responses(), 3) << reply.bytes.toStdString();
+    EXPECT_EQ(reply.bytes.count("X-Origin-Title:"), 3) << reply.bytes.toStdString();
 }
 
 TEST_F(Hostile, SlowHeadIsCutOffWhileOthersAreServed)
@@ -361,9 +400,9 @@ TEST_F(Hostile, SlowhttptestAttackDoesNotStarveOthers)
         SCOPED_TRACE(mode.toStdString());
         QProcess attack;
         attack.setProcessChannelMode(QProcess::MergedChannels);
-        attack.start(tool, {mode, "-c", "150", "-r", "150", "-i", "1", "-s", "8192", "-l", "8", "-x", "10",
-                            "-t", mode == "-B" ? "POST" : "GET", "-d",
-                            QStringLiteral("127.0.0.1:%1").arg(proxy->proxyPort()), "-u", origin->url("/echo")});
+        attack.start(tool, {mode, "-c", "150", "-r", "150", "-i", "1", "-s", "8192", "-l", "8", "-x", "10", "-t",
+                            mode == "-B" ? "POST" : "GET", "-d", QStringLiteral("127.0.0.1:%1").arg(proxy->proxyPort()),
+                            "-u", origin->url("/echo")});
         ASSERT_TRUE(attack.waitForStarted(5000));
         spinFor(2000); // the attack connections are open and trickling
         // Everyone else is still served during the attack.
