@@ -724,7 +724,8 @@ void DownstreamConnection::startConnectTunnel()
     auto timer = std::make_shared<int>(0);
     auto tryNext = std::make_shared<std::function<void()>>();
     QPointer<QTcpSocket> upGuard(up);
-    *tryNext = [this, up, index, tryNext]() {
+    // Must not capture tryNext itself: the shared_ptr cycle leaked every CONNECT (found by LeakSanitizer).
+    *tryNext = [this, up, index]() {
         const auto &addrs = m_forward.upstream.addresses;
         if (*index >= addrs.size()) {
             up->deleteLater();

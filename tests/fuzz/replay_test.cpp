@@ -8,6 +8,14 @@
 
 #include <gtest/gtest.h>
 
+namespace dfproxy::fuzz {
+// Names the parameter in test names and messages ("http_request" rather than its bytes).
+void PrintTo(const Target &target, std::ostream *os)
+{
+    *os << target.name;
+}
+} // namespace dfproxy::fuzz
+
 using namespace dfproxy::fuzz;
 
 namespace {
