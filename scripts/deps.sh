@@ -12,9 +12,10 @@ DFPROXY_BUILD_PACKAGES=(
 )
 
 # What the integration and GUI tests run besides the build: dnsmasq as a DNS fixture, curl as the client,
-# openssl to mint test certificates, Xvfb for GUI tests.
+# openssl to mint test certificates, Xvfb for GUI tests, slowhttptest for the slow-client tests; clang and its
+# sanitizer/libFuzzer runtimes for scripts/sanitize and scripts/fuzz (presets fuzz and tsan).
 DFPROXY_TEST_PACKAGES=(
-    dnsmasq-base curl openssl ca-certificates xvfb xauth
+    dnsmasq-base curl openssl ca-certificates xvfb xauth slowhttptest clang libclang-rt-14-dev
 )
 
 # Prints the packages of the given list that are not installed, one per line.
