@@ -385,8 +385,9 @@ TEST_F(Hostile, SlowBodyIsCutOff)
     EXPECT_TRUE(closed) << "the slow body was never cut off";
     EXPECT_LT(sent, 1000);
     // 408 if nothing was answered yet; a reset is also acceptable once the origin started answering.
-    if (!got.isEmpty())
+    if (!got.isEmpty()) {
         EXPECT_TRUE(got.startsWith("HTTP/1.1 408")) << got.toStdString();
+    }
     EXPECT_TRUE(proxyHealthy());
 }
 
