@@ -199,8 +199,8 @@ n = len(rows)
 w = max(1, min(60, n // 10))
 avg = lambda rs, k: sum(float(r[k]) for r in rs) / len(rs)
 first, last = rows[:w], rows[-w:]
-print(f"samples: {n} s; dfproxy alive at end: {sys.argv[3]}; config changes: {sys.argv[4]}; DNS rewrites: {sys.argv[5]}")
-print(f"requests: {rows[-1]['requests']} total, 4xx {rows[-1]['r4xx']} (1/6 are deliberate /status/404), 5xx {rows[-1]['r5xx']}")
+print(f"samples: {n} over {rows[-1]['t']} s (the sampler is late under load); dfproxy alive at end: {sys.argv[3]}; config changes: {sys.argv[4]}; DNS rewrites: {sys.argv[5]}")
+print(f"requests: {rows[-1]['requests']} total, 4xx {rows[-1]['r4xx']} (1 request in 7 is a deliberate /status/404), 5xx {rows[-1]['r5xx']}")
 print(f"VmRSS: first {w} s avg {avg(first,'rss_kb')/1024:.1f} MiB, last {w} s avg {avg(last,'rss_kb')/1024:.1f} MiB, "
       f"max {max(float(r['rss_kb']) for r in rows)/1024:.1f} MiB")
 print(f"open fds: first {w} s avg {avg(first,'fds'):.1f}, last {w} s avg {avg(last,'fds'):.1f}, "
