@@ -5,6 +5,7 @@
 #include "api/router.h"
 
 #include <QElapsedTimer>
+#include <QHash>
 #include <QHostAddress>
 #include <QObject>
 #include <QUrl>
@@ -14,6 +15,7 @@
 QT_BEGIN_NAMESPACE
 class QHttpServer;
 class QHttpServerRequest;
+class QHttpServerResponder;
 class QTcpServer;
 QT_END_NAMESPACE
 
@@ -69,8 +71,21 @@ public:
     /// Routes need the bearer token unless `requireAuth` is false. Handlers run on the main thread.
     void addJsonRoute(const QByteArray &method, const QString &pattern, ApiHandler handler, bool requireAuth = true);
 
+    /// A handler that writes the response itself (server-sent events, long responses). It runs on the main thread
+    /// after the same checks as every route and gets the raw responder: write the status line and headers with
+    /// it, then keep only a QPointer to responder.socket() for later writes (the socket is deleted when the
+    /// client leaves; the security headers are the handler's job).
+    using StreamHandler = std::function<void(const ApiRequest &, QHttpServerResponder &&)>;
+    /// Extension point: a GET route answered by `handler` (token required).
+    void addStreamRoute(const QString &pattern, StreamHandler handler);
+
 private:
-    ApiResponse dispatch(const QHttpServerRequest &request);
+    struct PendingStream
+    {
+        StreamHandler handler;
+        ApiRequest request;
+    };
+    ApiResponse dispatch(const QHttpServerRequest &request, PendingStream *stream = nullptr);
     ApiResponse serverInfo() const;
     bool hostAllowed(const QString &hostAndPort) const;
     bool originAllowed(const QByteArray &origin) const;
@@ -79,6 +94,7 @@ private:
     std::unique_ptr<QHttpServer> m_http;
     QTcpServer *m_tcp = nullptr; // owned by m_http
     ApiRouter m_router;
+    QHash<QString, StreamHandler> m_streamRoutes; // "GET seg/seg" -> handler
     ResourceApi m_resources;
     std::function<QJsonObject()> m_statsProvider;
     QByteArray m_token;
