@@ -342,6 +342,25 @@ TEST_F(Telemetry, EveryRequestIsAJsonLineInTheAccessLogFile)
     EXPECT_GT(lines[1].value("seq").toInt(), first.value("seq").toInt());
 }
 
+TEST_F(Telemetry, EnvoyFormatGoesToTheFileAndToStdout)
+{
+    startProxy({{"enabled", true}, {"format", "envoy"}, {"stdout", true}});
+    ASSERT_EQ(request("/headers").status, 200);
+    const QRegularExpression line(QStringLiteral(
+        R"(^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] "GET /headers HTTP/1\.1" 200 - 0 \d+ \d+ \d+ "-" "-" "-" )"
+        R"("httpbin\.test:%1" "127\.0\.0\.1:%1"$)").arg(origin->port()));
+    QByteArray file;
+    ASSERT_TRUE(waitUntil([&] {
+        QFile f(logPath);
+        file = f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+        return file.endsWith('\n');
+    }, 10000));
+    EXPECT_TRUE(line.match(QString::fromUtf8(file.trimmed())).hasMatch()) << file.constData();
+    ASSERT_TRUE(waitUntil([&] { return proxy->process()->stdoutData().contains("\"GET /headers HTTP/1.1\" 200"); },
+                          10000))
+        << proxy->process()->stdoutData().constData();
+}
+
 TEST_F(Telemetry, AccessLogFileRotatesBySizeAndKeepsMaxFiles)
 {
     startProxy({{"enabled", true}, {"maxSizeBytes", 700}, {"maxFiles", 2}});
@@ -425,6 +444,7 @@ TEST_F(Telemetry, RecentRecordsAreServedByTheAdminApi)
 TEST_F(Telemetry, TheEventStreamDeliversARequestMadeAfterSubscribing)
 {
     startProxy({{"enabled", false}});
+    EXPECT_EQ(curl({proxy->adminUrl("/api/v1/accesslog/stream")}).status, 401);
     ASSERT_EQ(request("/headers?x=before").status, 200);
     // Subscribing only after the earlier record is in the ring makes "only new records" deterministic.
     ASSERT_TRUE(waitUntil([&] { return admin("/api/v1/accesslog?limit=1").body.contains("x=before"); }, 10000));
