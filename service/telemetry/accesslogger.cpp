@@ -6,6 +6,7 @@
 #include <QJsonArray>
 #include <QLoggingCategory>
 
+#include <algorithm>
 #include <cstdio>
 
 Q_LOGGING_CATEGORY(lcAccessLog, "dfproxy.accesslog")

@@ -10,6 +10,8 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
                                   "Requests and tunnels handled, by route, backend, method, status code and dfproxy "
                                   "error reason.",
                                   requestLabels);
+    // Every label is bounded by the config or the protocol, but a cap keeps a misbehaving client from growing it.
+    m_requests->setSeriesLimit(10000, {"other", "other", "other", "other", "other", "other"});
     m_duration = registry.histogram("dfproxy_request_duration_seconds",
                                     "Time from the request head to the end of the response (tunnels: to close).",
                                     {"route"}, MetricsRegistry::durationBuckets());
