@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // dfproxy: the service executable. Wiring only: the core (app::Service) plus the admin API on top.
 #include "api/dnsapi.h"
+#include "api/telemetryapi.h"
 #include "app/service.h"
 #include "base/version.h"
 #include "client/paths.h"
@@ -80,6 +81,7 @@ int main(int argc, char **argv)
     });
     adminServer.setStatsProvider([&service] { return service.stats(); });
     admin::registerDnsApi(adminServer, service.hostCache());
+    admin::registerTelemetryApi(adminServer, service.accessLogger(), service.metrics());
     if (!adminServer.listenFromConfig(cli.value(adminAddrOpt), adminPort)) {
         std::fprintf(stderr, "dfproxy: admin API: %s\n", qPrintable(adminServer.errorString()));
         return 1;
