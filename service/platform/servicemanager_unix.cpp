@@ -44,7 +44,7 @@ bool systemdNotify(const QByteArray &message)
 
 ServiceManagerLink::ServiceManagerLink(bool windowsService) : m_windowsService(windowsService)
 {
-    if (windowsService)
+    if (m_windowsService)
         m_error = QStringLiteral("--windows-service is only meaningful on Windows");
 }
 

@@ -208,14 +208,16 @@ int runServiceCommand(const QStringList &args)
     }
     const QString verb = args.first();
     const bool readOnly = verb == QLatin1String("status");
-    Handle scm(OpenSCManagerW(nullptr, nullptr, readOnly ? SC_MANAGER_CONNECT : SC_MANAGER_ALL_ACCESS));
+    const bool creating = verb == QLatin1String("install");
+    Handle scm(OpenSCManagerW(nullptr, nullptr, creating ? (SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE)
+                                                         : SC_MANAGER_CONNECT));
     if (!scm) {
         const DWORD e = GetLastError();
         fail(e == ERROR_ACCESS_DENIED ? QStringLiteral("access denied: run it from an administrator prompt")
                                       : QStringLiteral("cannot open the Service Control Manager: %1").arg(lastError(e)));
         return 1;
     }
-    if (verb == QLatin1String("install"))
+    if (creating)
         return install(scm.h);
 
     const DWORD access = readOnly ? SERVICE_QUERY_STATUS : (SERVICE_QUERY_STATUS | SERVICE_START | SERVICE_STOP | DELETE);

@@ -56,15 +56,17 @@ DWORD WINAPI controlHandler(DWORD control, DWORD /*eventType*/, LPVOID /*eventDa
     case SERVICE_CONTROL_SHUTDOWN:
         report(SERVICE_STOP_PENDING, 0, 30000);
         // Runs on the dispatcher thread: the drain must happen on the main thread, in its event loop.
-        QMetaObject::invokeMethod(
-            QCoreApplication::instance(),
-            [] {
-                if (g_onStop)
-                    g_onStop();
-                else
-                    QCoreApplication::quit();
-            },
-            Qt::QueuedConnection);
+        if (QCoreApplication *app = QCoreApplication::instance()) {
+            QMetaObject::invokeMethod(
+                app,
+                [] {
+                    if (g_onStop)
+                        g_onStop();
+                    else
+                        QCoreApplication::quit();
+                },
+                Qt::QueuedConnection);
+        }
         return NO_ERROR;
     case SERVICE_CONTROL_INTERROGATE:
         return NO_ERROR;
