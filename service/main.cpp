@@ -41,9 +41,11 @@ int main(int argc, char **argv)
     const QCommandLineOption adminAddrOpt("admin-address", "Address of the admin API (default: the config's).",
                                           "address");
     const QCommandLineOption adminPortOpt("admin-port", "Port of the admin API (default: the config's).", "port");
+    const QCommandLineOption noWatchOpt("no-watch-config", "Do not reload the config file when it changes on disk "
+                                                           "(reload with SIGHUP only).");
     QCommandLineOption windowsServiceOpt("windows-service", "Run under the Windows Service Control Manager.");
     windowsServiceOpt.setFlags(QCommandLineOption::HiddenFromHelp);
-    cli.addOptions({configOpt, dnsOpt, workersOpt, adminAddrOpt, adminPortOpt, windowsServiceOpt});
+    cli.addOptions({configOpt, dnsOpt, workersOpt, adminAddrOpt, adminPortOpt, noWatchOpt, windowsServiceOpt});
     cli.process(app);
 
     // systemd readiness / the Windows SCM; on Windows it reports the exit code when main() returns.
@@ -56,6 +58,7 @@ int main(int argc, char **argv)
     app::ServiceOptions options;
     options.configPath = cli.isSet(configOpt) ? cli.value(configOpt) : defaultConfigPath();
     options.dnsServers = cli.values(dnsOpt);
+    options.watchConfig = !cli.isSet(noWatchOpt);
     if (cli.isSet(workersOpt)) {
         bool ok = false;
         options.workers = cli.value(workersOpt).toInt(&ok);
