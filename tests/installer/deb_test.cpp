@@ -371,8 +371,7 @@ TEST(MsiDefinition, InstallsAndStartsTheServiceAndUpgradesInPlace)
 {
     if (QStandardPaths::findExecutable("wixl").isEmpty() || QStandardPaths::findExecutable("msiinfo").isEmpty())
         GTEST_SKIP() << "wixl/msitools are not installed (scripts/deps.sh installs them)";
-    // $DFPROXY_SOURCE_DIR when ctest passes it, else the tree this test was built from.
-    const QString source = sourceDir().isEmpty() ? QStringLiteral(DFPROXY_TEST_SOURCE_DIR) : sourceDir();
+    const QString source = sourceDir();
     TempDir dir;
     const QString msi = dir.filePath("dfproxy.msi");
     CommandResult r = run(DFPROXY_CMAKE, {"-DSTAGE_DIR=" + dir.filePath("stage"), "-DOUTPUT=" + msi, "-DTOOL=wixl",
