@@ -53,7 +53,8 @@ bool Service::start(QString *error)
     if (!m_store.lastError().isEmpty())
         qCWarning(lcService).noquote() << m_store.lastError();
 
-    QJsonObject dnsBlock = m_store.config().dns;
+    m_startDns = m_store.config().dns;
+    QJsonObject dnsBlock = m_startDns;
     if (!m_options.dnsServers.isEmpty())
         dnsBlock.insert("servers", QJsonArray::fromStringList(m_options.dnsServers));
     QList<config::FieldError> errors;
@@ -93,6 +94,22 @@ void Service::applyConfig()
 {
     // Routes and listeners change live; open connections keep the snapshot they started with.
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
+    warnIfDnsChanged();
+}
+
+void Service::warnIfDnsChanged()
+{
+    // The host cache is built once at start: say so instead of silently ignoring an edited "dns" block.
+    if (m_store.config().dns == m_startDns)
+        return;
+    m_startDns = m_store.config().dns;
+    QList<config::FieldError> errors;
+    dns::DnsHostCache::optionsFromJson(m_startDns, &errors);
+    if (!errors.isEmpty())
+        qCWarning(lcService).noquote() << "the config's DNS settings are invalid and were not applied:\n "
+                                       << describe(errors);
+    else
+        qCWarning(lcService) << "the config's DNS settings changed: restart dfproxy to apply them";
 }
 
 QJsonObject Service::stats() const

@@ -54,9 +54,11 @@ public:
 
 private:
     void applyConfig();
+    void warnIfDnsChanged();
 
     ServiceOptions m_options;
     config::ConfigStore m_store;
+    QJsonObject m_startDns; ///< the "dns" block the host cache was built from (before --dns-server)
     std::unique_ptr<dns::DnsHostCache> m_cache;
     std::unique_ptr<proxy::ProxyServer> m_proxy;
 };

@@ -4,11 +4,13 @@
 #include "dns/dnslookupresolver.h"
 
 #include <QMutexLocker>
+#include <QPair>
 #include <QPointer>
 #include <QSet>
 #include <QThread>
 
 #include <algorithm>
+#include <vector>
 
 namespace dfproxy::dns {
 
@@ -75,6 +77,7 @@ struct DnsHostCache::Entry
     // (on the cache's thread).
     bool resolving = false;
     bool started = false;
+    qint64 startedAtMs = 0;
     quint64 generation = 0;
     std::unique_ptr<ResolverQuery> q4, q6;
     std::optional<ResolverReply> r4, r6;
@@ -84,6 +87,10 @@ struct DnsHostCache::Entry
 };
 
 namespace {
+
+/// How long past queryTimeoutMs a resolution may run before the cache itself gives up on it. The resolver's own
+/// timer normally fires first (with the better message); this bounds a caller's wait even if it does not.
+constexpr qint64 kGuardSlackMs = 250;
 
 QString normaliseHost(const QString &host)
 {
@@ -173,8 +180,13 @@ QMap<QString, quint64> DnsHostCache::Stats::toMap() const
 }
 
 DnsHostCache::DnsHostCache(Options options, Clock &clock, QObject *parent)
-    : DnsHostCache(options, std::make_unique<DnsLookupResolver>(options.servers, options.queryTimeoutMs), clock,
-                   parent)
+    : DnsHostCache(options,
+                   // queryTimeoutMs is the budget of a whole resolution: each nameserver gets its share of it, so a
+                   // silent first server still leaves time for the next one.
+                   std::make_unique<DnsLookupResolver>(
+                       options.servers,
+                       int(std::max<qsizetype>(10, options.queryTimeoutMs / std::max<qsizetype>(1, options.servers.size())))),
+                   clock, parent)
 {
 }
 
@@ -296,7 +308,7 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
         Entry *e = findOrCreateLocked(host, port, family, &overflow);
         if (overflow) {
             out.ready = errorResult(DnsError::CacheOverflow,
-                                    QStringLiteral("DNS cache is full (maxHosts %1)").arg(m_options.maxHosts));
+                                    QStringLiteral("DNS cache overflow: maxHosts (%1) reached").arg(m_options.maxHosts));
             return out;
         }
         key = e->key;
@@ -344,7 +356,7 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
             if (m_pending->load() >= m_options.maxPendingRequests) {
                 ++m_stats.dns_rq_pending_overflow;
                 out.ready = errorResult(DnsError::PendingOverflow,
-                                        QStringLiteral("too many requests waiting for DNS (maxPendingRequests %1)")
+                                        QStringLiteral("pending request overflow: maxPendingRequests (%1) requests already wait for DNS")
                                             .arg(m_options.maxPendingRequests));
                 return out;
             }
@@ -385,12 +397,15 @@ void DnsHostCache::startResolutionLocked(Entry &e)
 {
     e.started = true;
     e.resolving = true;
+    e.startedAtMs = m_clock.nowMs();
     ++e.generation;
     e.r4.reset();
     e.r6.reset();
     ++m_stats.dns_query_attempt;
     const QString key = e.key;
     const quint64 gen = e.generation;
+    // The cache's own deadline (see kGuardSlackMs); runMaintenance checks the same deadline against the Clock.
+    QTimer::singleShot(guardMs(), Qt::PreciseTimer, this, [this, key, gen] { onDeadline(key, gen); });
     auto ask = [this, &e, key, gen](RecordType type) {
         auto q = m_resolver->query(e.host, type,
                                    [this, key, gen, type](const ResolverReply &r) { onReply(key, gen, type, r); });
@@ -432,7 +447,9 @@ void DnsHostCache::onReply(const QString &key, quint64 generation, RecordType ty
                             RecordType secondType) {
             if (!first)
                 return;
-            if (first->error == DnsError::None || first->error == DnsError::NxDomain) {
+            // A timeout ends the resolution too: the other record type would only wait on the same silent server.
+            if (first->error == DnsError::None || first->error == DnsError::NxDomain
+                || first->error == DnsError::Timeout) {
                 final = first;
             } else if (second) {
                 final = second->error == DnsError::None ? *second : combineFailures(*first, *second);
@@ -479,6 +496,38 @@ void DnsHostCache::onReply(const QString &key, quint64 generation, RecordType ty
         if (!final)
             return; // still waiting for the other record type
         finishResolutionLocked(e, *final, &toNotify, &result);
+    }
+    deliver(toNotify, result);
+}
+
+qint64 DnsHostCache::guardMs() const
+{
+    return qint64(m_options.queryTimeoutMs) + kGuardSlackMs;
+}
+
+void DnsHostCache::expireResolutionLocked(Entry &e, std::unique_ptr<ResolverQuery> *q4,
+                                          std::unique_ptr<ResolverQuery> *q6,
+                                          QList<std::shared_ptr<Waiter>> *toNotify, ResolveResult *result)
+{
+    *q4 = std::move(e.q4); // destroyed by the caller after unlocking: that cancels them
+    *q6 = std::move(e.q6);
+    ResolverReply timeout;
+    timeout.error = DnsError::Timeout;
+    timeout.detail = QStringLiteral("no DNS answer for %1 within %2 ms").arg(e.host).arg(m_options.queryTimeoutMs);
+    finishResolutionLocked(e, timeout, toNotify, result);
+}
+
+void DnsHostCache::onDeadline(const QString &key, quint64 generation)
+{
+    std::unique_ptr<ResolverQuery> q4, q6; // declared before the lock: destroyed after it is released
+    QList<std::shared_ptr<Waiter>> toNotify;
+    ResolveResult result;
+    {
+        QMutexLocker lock(&m_mutex);
+        auto it = m_entries.find(key);
+        if (it == m_entries.end() || (*it)->generation != generation || !(*it)->started)
+            return;
+        expireResolutionLocked(**it, &q4, &q6, &toNotify, &result);
     }
     deliver(toNotify, result);
 }
@@ -590,6 +639,8 @@ void DnsHostCache::eraseLocked(const QString &key)
 void DnsHostCache::runMaintenance()
 {
     QStringList toStart;
+    std::vector<std::unique_ptr<ResolverQuery>> cancelled; // declared before the lock: destroyed after it is released
+    QList<QPair<QList<std::shared_ptr<Waiter>>, ResolveResult>> timedOut;
     {
         QMutexLocker lock(&m_mutex);
         m_hosts.reloadIfChanged();
@@ -597,6 +648,16 @@ void DnsHostCache::runMaintenance()
         QStringList toEvict;
         for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
             Entry &e = **it;
+            if (e.started && now >= e.startedAtMs + guardMs()) {
+                std::unique_ptr<ResolverQuery> q4, q6;
+                QList<std::shared_ptr<Waiter>> toNotify;
+                ResolveResult result;
+                expireResolutionLocked(e, &q4, &q6, &toNotify, &result);
+                cancelled.push_back(std::move(q4));
+                cancelled.push_back(std::move(q6));
+                timedOut.append({std::move(toNotify), result});
+                continue;
+            }
             if (e.resolving)
                 continue;
             if (e.waiters.isEmpty() && now - e.lastUsedMs >= m_options.hostTtlMs) {
@@ -613,6 +674,8 @@ void DnsHostCache::runMaintenance()
         for (const QString &k : std::as_const(toEvict))
             eraseLocked(k);
     }
+    for (const auto &[waiters, result] : std::as_const(timedOut))
+        deliver(waiters, result);
     for (const QString &k : std::as_const(toStart))
         requestStart(k);
 }

@@ -38,7 +38,7 @@ public:
     {
         QList<QHostAddress> servers;                       ///< IPv4 nameservers; empty = the system's
         LookupFamily lookupFamily = LookupFamily::V4Preferred; ///< default for callers that have no override
-        int queryTimeoutMs = 5000;                         ///< per query and nameserver
+        int queryTimeoutMs = 5000;                         ///< budget of one resolution, shared by the nameservers
         qint64 minRefreshMs = 5000;                        ///< floor of the TTL
         qint64 maxTtlMs = 3'600'000;                       ///< ceiling of the TTL
         qint64 hostTtlMs = 300'000;                        ///< entries unused this long are evicted
@@ -145,6 +145,11 @@ private:
     std::optional<ResolveResult> staticAnswer(const QString &host, LookupFamily family) const;
     void eraseLocked(const QString &key);
     qint64 backoffMs(int consecutiveFailures) const;
+    /// queryTimeoutMs plus a small slack: no caller waits longer than this for one resolution.
+    qint64 guardMs() const;
+    void onDeadline(const QString &key, quint64 generation);
+    void expireResolutionLocked(Entry &e, std::unique_ptr<ResolverQuery> *q4, std::unique_ptr<ResolverQuery> *q6,
+                                QList<std::shared_ptr<Waiter>> *toNotify, ResolveResult *result);
     bool isHotLocked(const Entry &e, qint64 now) const;
 
     Options m_options;
