@@ -126,6 +126,9 @@ public:
     void preresolve(const QString &host, quint16 port, LookupFamily family);
 
     const Options &options() const { return m_options; }
+    /// Parses "host:port" / "[v6]:port" (and, when defaultPort > 0, a host without port). Checks the host is an IP
+    /// literal or a valid DNS name and the port is 1-65535. Returns an error message, empty on success.
+    static QString parseHostPort(const QString &text, QString *host, quint16 *port, int defaultPort = -1);
     /// "host:port", with IPv6 literals bracketed.
     static QString hostPortKey(const QString &host, quint16 port);
 
