@@ -21,7 +21,7 @@ using namespace dfproxy::test;
 namespace {
 
 /// The seed's backend (optionally with a spec.dns override) and route, as YAML for POST /api/v1/apply.
-QByteArray seedYaml(const QString &lookupFamily = {})
+QByteArray seedYaml(const QString &lookupFamily = {}, bool tls = false)
 {
     QByteArray backend = "apiVersion: agentgateway.dev/v1alpha1\n"
                          "kind: AgentgatewayBackend\n"
@@ -29,6 +29,8 @@ QByteArray seedYaml(const QString &lookupFamily = {})
                          "spec:\n  dynamicForwardProxy: {}\n";
     if (!lookupFamily.isEmpty())
         backend += "  dns:\n    lookupFamily: " + lookupFamily.toUtf8() + "\n";
+    if (tls)
+        backend += "  tls:\n    insecureSkipVerify: true\n";
     return backend + "---\n"
                      "apiVersion: gateway.networking.k8s.io/v1\n"
                      "kind: HTTPRoute\n"
@@ -462,6 +464,20 @@ TEST_F(DnsWithTestServer, ConnectFailureFallsBackToTheNextAddressAndDemotesTheBa
     const QJsonArray addrs = entry("two.test", origin->port()).value("addresses").toArray();
     EXPECT_EQ(addrs, (QJsonArray{"127.0.0.1", "127.0.0.3"}));
     EXPECT_EQ(get(at("two.test")).status, 200);
+}
+
+TEST_F(DnsWithTestServer, HostWithoutPortIsCachedAs80OrAs443ForTlsBackends)
+{
+    server.setAddresses("plain.test", {QHostAddress("127.0.0.1")});
+    server.setAddresses("secure.test", {QHostAddress("127.0.0.1")});
+    start();
+    get("plain.test"); // whatever 127.0.0.1:80 answers: only the cache key matters here
+    EXPECT_FALSE(entry("plain.test", 80).isEmpty());
+    const auto a = api("POST", "/api/v1/apply", seedYaml({}, true), "application/yaml");
+    ASSERT_EQ(a.status, 200) << a.describe().toStdString();
+    get("secure.test");
+    EXPECT_FALSE(entry("secure.test", 443).isEmpty());
+    EXPECT_TRUE(entry("secure.test", 80).isEmpty());
 }
 
 // ------------------------------------------------------------------------------------------ config errors --
