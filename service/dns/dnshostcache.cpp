@@ -355,6 +355,12 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
             ++m_stats.cache_miss;
             if (m_pending->load() >= m_options.maxPendingRequests) {
                 ++m_stats.dns_rq_pending_overflow;
+                if (e->addresses.isEmpty() && e->waiters.isEmpty() && !e->resolving && e->consecutiveFailures == 0
+                    && e->hits == 0 && e->resolvedWall.isNull()) {
+                    // Created by this very call: an overflowed request must not take a maxHosts slot.
+                    m_entries.remove(key);
+                    --m_stats.host_added;
+                }
                 out.ready = errorResult(DnsError::PendingOverflow,
                                         QStringLiteral("pending request overflow: maxPendingRequests (%1) requests already wait for DNS")
                                             .arg(m_options.maxPendingRequests));

@@ -466,6 +466,28 @@ TEST_F(DnsWithTestServer, ConnectFailureFallsBackToTheNextAddressAndDemotesTheBa
     EXPECT_EQ(get(at("two.test")).status, 200);
 }
 
+TEST_F(DnsWithTestServer, FailingRefreshServesStaleAddressesWithinTheWindow)
+{
+    server.setAddresses("flaky.test", {QHostAddress("127.0.0.1")}, 1);
+    start(QJsonObject{{"minRefreshMs", 1000}, {"failureRefreshBaseMs", 200}, {"staleWindowMs", 60000}});
+    ASSERT_EQ(get(at("flaky.test")).status, 200);
+    server.setMode("flaky.test", TestDnsServer::Mode::ServFail);
+    // The record expires after 1 s and every refresh now fails: requests keep working on the old address.
+    bool allOk = true;
+    const bool stale = waitUntil(
+        [&] {
+            allOk = allOk && get(at("flaky.test")).status == 200;
+            return stat("stale_served") >= 1;
+        },
+        10000);
+    EXPECT_TRUE(stale);
+    EXPECT_TRUE(allOk);
+    const QJsonObject e = entry("flaky.test", origin->port());
+    EXPECT_EQ(e.value("lastError").toString(), "dns_servfail");
+    EXPECT_EQ(e.value("addresses").toArray(), QJsonArray{"127.0.0.1"});
+    EXPECT_GE(stat("dns_query_failure"), 1);
+}
+
 TEST_F(DnsWithTestServer, HostWithoutPortIsCachedAs80OrAs443ForTlsBackends)
 {
     server.setAddresses("plain.test", {QHostAddress("127.0.0.1")});

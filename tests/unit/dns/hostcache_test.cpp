@@ -551,6 +551,7 @@ TEST_F(HostCacheTest, MaxPendingRequestsOverflow)
     ASSERT_TRUE(c.ready);
     EXPECT_EQ(c.ready->error, DnsError::PendingOverflow);
     EXPECT_EQ(m_cache->stats().dns_rq_pending_overflow, 1u);
+    EXPECT_EQ(m_cache->stats().num_hosts, 1u); // the refused host took no entry
     a.pending.reset(); // a cancelled waiter frees its slot
     auto d = look(QStringLiteral("b.test"), &g);
     EXPECT_FALSE(d.ready);
