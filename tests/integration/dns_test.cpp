@@ -93,10 +93,10 @@ protected:
         ASSERT_TRUE(origin->start()) << origin->describe().toStdString();
     }
 
-    void startProxy(const QString &server, const QJsonObject &dnsBlock = {}, const QString &lookupFamily = {})
+    void startProxy(const QStringList &servers, const QJsonObject &dnsBlock = {}, const QString &lookupFamily = {})
     {
         DfproxyProcess::Options p;
-        p.dnsServers = {server};
+        p.dnsServers = servers;
         p.dnsBlock = dnsBlock;
         proxy = std::make_unique<DfproxyProcess>(p);
         ASSERT_TRUE(proxy->start()) << proxy->describe().toStdString();
@@ -174,7 +174,7 @@ TEST_F(DnsWithDnsmasq, ShortTtlExpiresAndAnAddressChangeIsPickedUp)
     OriginProcess second(o);
     ASSERT_TRUE(second.start()) << second.describe().toStdString();
     ASSERT_TRUE(dns->setHost("moving.test", {QHostAddress("127.0.0.1")}));
-    startProxy(dns->address().toString(), QJsonObject{{"minRefreshMs", 1000}});
+    startProxy({dns->address().toString()}, QJsonObject{{"minRefreshMs", 1000}});
 
     auto r = get(at("moving.test"));
     ASSERT_EQ(r.status, 200) << r.describe().toStdString();
@@ -197,7 +197,7 @@ TEST_F(DnsWithDnsmasq, ParallelRequestsForANewNameShareOneQuery)
     startDns();
     startOrigin();
     ASSERT_TRUE(dns->setHost("burst.test", {QHostAddress("127.0.0.1")}));
-    startProxy(dns->address().toString());
+    startProxy({dns->address().toString()});
 
     const QList<int> codes = parallelCurls(proxy->proxyUrl("/"), QStringList(16, at("burst.test")));
     EXPECT_EQ(codes, QList<int>(16, 200));
@@ -207,11 +207,33 @@ TEST_F(DnsWithDnsmasq, ParallelRequestsForANewNameShareOneQuery)
     EXPECT_EQ(stat("dns_query_attempt"), 1);
 }
 
+TEST_F(DnsWithDnsmasq, FamilyAllAsksAAndAaaaOnceEachAndTriesIpv6First)
+{
+    startDns();
+    startOrigin("v4");
+    OriginProcess::Options o;
+    o.title = "v6";
+    o.listen = {QStringLiteral("[::1]:%1").arg(origin->port())};
+    OriginProcess v6(o);
+    if (!v6.start())
+        GTEST_SKIP() << "no IPv6 loopback: " << v6.describe().toStdString();
+    ASSERT_TRUE(dns->setHost("dual.test", {QHostAddress("127.0.0.1"), QHostAddress("::1")}));
+    startProxy({dns->address().toString()}, QJsonObject{{"lookupFamily", "ALL"}});
+
+    const QList<int> codes = parallelCurls(proxy->proxyUrl("/"), QStringList(8, at("dual.test")));
+    EXPECT_EQ(codes, QList<int>(8, 200));
+    EXPECT_EQ(entry("dual.test", origin->port()).value("addresses").toArray(), (QJsonArray{"::1", "127.0.0.1"}));
+    EXPECT_EQ(get(at("dual.test")).header("x-origin-title"), "v6");
+    spinFor(300);
+    EXPECT_EQ(dns->queryCount("dual.test", "A"), 1) << dns->log().toStdString();
+    EXPECT_EQ(dns->queryCount("dual.test", "AAAA"), 1) << dns->log().toStdString();
+}
+
 TEST_F(DnsWithDnsmasq, NxDomainIsA503AndIsNegativelyCached)
 {
     startDns();
     startOrigin();
-    startProxy(dns->address().toString());
+    startProxy({dns->address().toString()});
 
     auto r = get(at("nothing-here.test"));
     EXPECT_EQ(r.status, 503);
@@ -233,7 +255,7 @@ TEST_F(DnsWithDnsmasq, AdminApiListsRemovesFlushesAndPreresolves)
     startOrigin();
     ASSERT_TRUE(dns->setHost("listed.test", {QHostAddress("127.0.0.1")}));
     ASSERT_TRUE(dns->setHost("warm.test", {QHostAddress("127.0.0.1")}));
-    startProxy(dns->address().toString());
+    startProxy({dns->address().toString()});
     EXPECT_EQ(stat("num_hosts"), 0);
 
     ASSERT_EQ(get(at("listed.test")).status, 200);
@@ -284,7 +306,7 @@ TEST_F(DnsWithDnsmasq, PreresolveListIsWarmedAtStart)
     startDns();
     startOrigin();
     ASSERT_TRUE(dns->setHost("early.test", {QHostAddress("127.0.0.1")}));
-    startProxy(dns->address().toString(),
+    startProxy({dns->address().toString()},
                QJsonObject{{"preresolve", QJsonArray{QStringLiteral("early.test:%1").arg(origin->port())}}});
     EXPECT_TRUE(waitUntil([&] { return !entry("early.test", origin->port()).value("addresses").toArray().isEmpty(); },
                           5000));
@@ -300,7 +322,7 @@ TEST_F(DnsWithDnsmasq, UnusedHostsAreEvictedAfterHostTtl)
     startDns();
     startOrigin();
     ASSERT_TRUE(dns->setHost("brief.test", {QHostAddress("127.0.0.1")}));
-    startProxy(dns->address().toString(), QJsonObject{{"hostTtlMs", 1000}});
+    startProxy({dns->address().toString()}, QJsonObject{{"hostTtlMs", 1000}});
     ASSERT_EQ(get(at("brief.test")).status, 200);
     EXPECT_TRUE(waitUntil([&] { return entry("brief.test", origin->port()).isEmpty(); }, 10000));
     EXPECT_EQ(stat("host_removed"), 1);
@@ -312,7 +334,7 @@ TEST_F(DnsWithDnsmasq, GlobalLookupFamilyAndPerBackendOverride)
     startOrigin();
     ASSERT_TRUE(dns->setHost("v4.test", {QHostAddress("127.0.0.1")}));
     // Global V6_ONLY, no override: only AAAA is asked, and there is none.
-    startProxy(dns->address().toString(), QJsonObject{{"lookupFamily", "V6_ONLY"}});
+    startProxy({dns->address().toString()}, QJsonObject{{"lookupFamily", "V6_ONLY"}});
     auto r = get(at("v4.test"));
     EXPECT_EQ(r.status, 503);
     EXPECT_EQ(r.header("x-dfproxy-error"), "dns_no_addresses");
@@ -346,7 +368,7 @@ protected:
         server.setAddresses("good.test", {QHostAddress("127.0.0.1")}, 300);
     }
 
-    void start(const QJsonObject &dnsBlock = {}) { startProxy(server.address().toString(), dnsBlock); }
+    void start(const QJsonObject &dnsBlock = {}) { startProxy({server.address().toString()}, dnsBlock); }
 
     TestDnsServer server;
 };
@@ -486,6 +508,21 @@ TEST_F(DnsWithTestServer, FailingRefreshServesStaleAddressesWithinTheWindow)
     EXPECT_EQ(e.value("lastError").toString(), "dns_servfail");
     EXPECT_EQ(e.value("addresses").toArray(), QJsonArray{"127.0.0.1"});
     EXPECT_GE(stat("dns_query_failure"), 1);
+}
+
+TEST_F(DnsWithTestServer, SilentFirstNameserverFallsThroughToTheNext)
+{
+    TestDnsServer second;
+    QString error;
+    ASSERT_TRUE(startTestDns(second, &error)) << error.toStdString();
+    server.setMode("good.test", TestDnsServer::Mode::Silent);
+    second.setAddresses("good.test", {QHostAddress("127.0.0.1")});
+    // 2 s for the whole resolution: 1 s per server.
+    startProxy({server.address().toString(), second.address().toString()}, QJsonObject{{"queryTimeoutMs", 2000}});
+    const auto r = get(at("good.test"));
+    EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+    EXPECT_EQ(server.queryCount("good.test", TestDnsServer::TypeA), 1);
+    EXPECT_EQ(second.queryCount("good.test", TestDnsServer::TypeA), 1);
 }
 
 TEST_F(DnsWithTestServer, HostWithoutPortIsCachedAs80OrAs443ForTlsBackends)
