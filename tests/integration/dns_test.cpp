@@ -16,6 +16,8 @@
 
 #include <memory>
 
+#include <csignal>
+
 using namespace dfproxy::test;
 
 namespace {
@@ -558,6 +560,30 @@ TEST(DnsConfig, InvalidDnsBlockStopsTheServiceWithTheFieldPath)
     EXPECT_TRUE(err.contains("IPv6")) << err.toStdString();
     EXPECT_TRUE(err.contains("dns.queryTimeoutMs")) << err.toStdString();
     EXPECT_TRUE(err.contains("dns.lookupFamily")) << err.toStdString();
+}
+
+TEST_F(DnsWithTestServer, EditedDnsBlockIsReportedOnReloadNotSilentlyIgnored)
+{
+#ifdef Q_OS_UNIX
+    start();
+    QJsonObject config = QJsonDocument::fromJson(proxy->dir().readFile("config.json")).object();
+    QJsonObject dns = config.value("dns").toObject();
+    dns.insert("maxHosts", 0);
+    config.insert("dns", dns);
+    ASSERT_TRUE(proxy->dir().writeFile("config.json", QJsonDocument(config).toJson()));
+    ASSERT_TRUE(proxy->process()->sendSignal(SIGHUP));
+    EXPECT_TRUE(waitUntil([&] { return proxy->process()->stderrData().contains("dns.maxHosts"); }, 10000))
+        << proxy->process()->stderrData().constData();
+    dns.insert("maxHosts", 5);
+    config.insert("dns", dns);
+    ASSERT_TRUE(proxy->dir().writeFile("config.json", QJsonDocument(config).toJson()));
+    ASSERT_TRUE(proxy->process()->sendSignal(SIGHUP));
+    EXPECT_TRUE(waitUntil([&] { return proxy->process()->stderrData().contains("restart dfproxy"); }, 10000))
+        << proxy->process()->stderrData().constData();
+    EXPECT_EQ(get(at("good.test")).status, 200); // still serving with the settings it started with
+#else
+    GTEST_SKIP() << "SIGHUP is Unix only";
+#endif
 }
 
 TEST(DnsConfig, Ipv6DnsServerOnTheCommandLineIsRejected)
