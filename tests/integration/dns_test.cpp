@@ -409,6 +409,23 @@ TEST_F(DnsWithTestServer, EachFailureHasItsOwnReasonAndTheServiceStaysHealthy)
     EXPECT_EQ(stat("dns_query_failure"), 5);
 }
 
+TEST_F(DnsWithTestServer, SilentNamesDoNotStallOtherLookupsForLong)
+{
+    // Qt resolves on at most 5 threads; a silent server used to hold each for the C library's ~10 s retry schedule.
+    if (qEnvironmentVariableIsSet("RES_OPTIONS"))
+        GTEST_SKIP() << "RES_OPTIONS is set in the environment; dfproxy keeps the user's value";
+    start(QJsonObject{{"queryTimeoutMs", 500}, {"failureRefreshBaseMs", 100}, {"failureRefreshMaxMs", 100}});
+    QStringList hosts;
+    for (int i = 0; i < 6; ++i) {
+        const QString name = QStringLiteral("quiet%1.test").arg(i);
+        server.setMode(name, TestDnsServer::Mode::Silent);
+        hosts << at(name);
+    }
+    EXPECT_EQ(parallelCurls(proxy->proxyUrl("/"), hosts), QList<int>(6, 503));
+    // Good names work again soon after (bounded wait; the exact time is not asserted).
+    EXPECT_TRUE(waitUntil([&] { return get(at("good.test")).status == 200; }, 6000));
+}
+
 TEST_F(DnsWithTestServer, IpLiteralsAndHostsFileNamesNeverQueryDns)
 {
     TempDir hosts;
