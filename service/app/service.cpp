@@ -94,6 +94,7 @@ bool Service::start(QString *error)
         return false;
     }
     m_cache = std::make_unique<dns::DnsHostCache>(dnsOptions);
+    m_proxyFamily = dnsOptions.lookupFamily;
     m_proxy = std::make_unique<proxy::ProxyServer>(
         proxyOptions(m_store.config().proxy, m_options.workers, dnsOptions.lookupFamily));
     m_proxy->setHostCache(m_cache.get());
@@ -125,22 +126,31 @@ void Service::applyConfig()
 {
     // Routes and listeners change live; open connections keep the snapshot they started with.
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
-    warnIfDnsChanged();
+    applyDnsSettings();
 }
 
-void Service::warnIfDnsChanged()
+void Service::applyDnsSettings()
 {
-    // The host cache is built once at start: say so instead of silently ignoring an edited "dns" block.
     if (m_store.config().dns == m_startDns)
         return;
     m_startDns = m_store.config().dns;
+    QJsonObject block = m_startDns;
+    if (!m_options.dnsServers.isEmpty())
+        block.insert("servers", QJsonArray::fromStringList(m_options.dnsServers));
     QList<config::FieldError> errors;
-    dns::DnsHostCache::optionsFromJson(m_startDns, &errors);
-    if (!errors.isEmpty())
+    const auto options = dns::DnsHostCache::optionsFromJson(block, &errors);
+    if (!errors.isEmpty()) { // the store's validator refuses such configs; kept as a last line of defence
         qCWarning(lcService).noquote() << "the config's DNS settings are invalid and were not applied:\n "
                                        << describe(errors);
+        return;
+    }
+    m_cache->reconfigure(options);
+    if (options.lookupFamily != m_proxyFamily)
+        qCWarning(lcService).noquote() << "DNS settings applied; the new dns.lookupFamily"
+                                       << dns::toString(options.lookupFamily)
+                                       << "reaches backends without spec.dns only after a restart of dfproxy";
     else
-        qCWarning(lcService) << "the config's DNS settings changed: restart dfproxy to apply them";
+        qCInfo(lcService) << "DNS settings applied";
 }
 
 QJsonObject Service::stats() const

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config/configstore.h"
+#include "dns/dnstypes.h"
 
 #include <QHostAddress>
 #include <QObject>
@@ -55,11 +56,13 @@ public:
 
 private:
     void applyConfig();
-    void warnIfDnsChanged();
+    /// Hands a changed "dns" block to the running host cache.
+    void applyDnsSettings();
 
     ServiceOptions m_options;
     config::ConfigStore m_store;
-    QJsonObject m_startDns; ///< the "dns" block the host cache was built from (before --dns-server)
+    QJsonObject m_startDns; ///< the "dns" block in effect (before --dns-server)
+    dns::LookupFamily m_proxyFamily = dns::LookupFamily::V4Preferred; ///< the proxy's default, fixed at start
     std::unique_ptr<dns::DnsHostCache> m_cache;
     std::unique_ptr<proxy::ProxyServer> m_proxy;
 };

@@ -10,6 +10,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 namespace dfproxy::dns {
@@ -150,6 +151,14 @@ bool sameSet(const QList<QHostAddress> &a, const QList<QHostAddress> &b)
     return true;
 }
 
+std::unique_ptr<Resolver> makeResolver(const DnsHostCache::Options &o)
+{
+    // queryTimeoutMs is the budget of a whole resolution: each nameserver gets its share of it, so a silent first
+    // server still leaves time for the next one.
+    const qsizetype n = std::max<qsizetype>(1, o.servers.size());
+    return std::make_unique<DnsLookupResolver>(o.servers, int(std::max<qsizetype>(10, o.queryTimeoutMs / n)));
+}
+
 ResolveResult errorResult(DnsError e, const QString &detail)
 {
     ResolveResult r;
@@ -180,14 +189,9 @@ QMap<QString, quint64> DnsHostCache::Stats::toMap() const
 }
 
 DnsHostCache::DnsHostCache(Options options, Clock &clock, QObject *parent)
-    : DnsHostCache(options,
-                   // queryTimeoutMs is the budget of a whole resolution: each nameserver gets its share of it, so a
-                   // silent first server still leaves time for the next one.
-                   std::make_unique<DnsLookupResolver>(
-                       options.servers,
-                       int(std::max<qsizetype>(10, options.queryTimeoutMs / std::max<qsizetype>(1, options.servers.size())))),
-                   clock, parent)
+    : DnsHostCache(options, makeResolver(options), clock, parent)
 {
+    m_ownResolver = true;
 }
 
 DnsHostCache::DnsHostCache(Options options, std::unique_ptr<Resolver> resolver, Clock &clock, QObject *parent)
@@ -208,15 +212,16 @@ void DnsHostCache::init()
         connect(&m_maintenance, &QTimer::timeout, this, &DnsHostCache::runMaintenance);
         m_maintenance.start();
     }
-    for (const QString &hp : std::as_const(m_options.preresolve)) {
-        const qsizetype colon = hp.lastIndexOf(QLatin1Char(':'));
-        if (colon <= 0)
-            continue;
-        bool ok = false;
-        const uint port = hp.mid(colon + 1).toUInt(&ok);
-        if (ok && port > 0 && port <= 65535)
-            preresolve(hp.left(colon), quint16(port), m_options.lookupFamily);
-    }
+    for (const QString &hp : std::as_const(m_options.preresolve))
+        preresolveHostPort(hp);
+}
+
+void DnsHostCache::preresolveHostPort(const QString &hostPort)
+{
+    QString host;
+    quint16 port = 0;
+    if (parseHostPort(hostPort, &host, &port).isEmpty())
+        preresolve(host, port, m_options.lookupFamily);
 }
 
 DnsHostCache::~DnsHostCache()
@@ -825,6 +830,31 @@ void DnsHostCache::preresolve(const QString &rawHost, quint16 port, LookupFamily
         key = e->key;
     }
     requestStart(key);
+}
+
+void DnsHostCache::reconfigure(Options options)
+{
+    options.maintenanceIntervalMs = m_options.maintenanceIntervalMs;
+    std::unique_ptr<Resolver> old; // declared before the lock: destroyed after it is released
+    QStringList newPreresolve;
+    {
+        QMutexLocker lock(&m_mutex);
+        const bool resolverChanged =
+            options.servers != m_options.servers || options.queryTimeoutMs != m_options.queryTimeoutMs;
+        if (m_ownResolver && resolverChanged) {
+            // Queries in flight belong to their entries, not to the resolver: they finish undisturbed.
+            old = std::exchange(m_resolver, makeResolver(options));
+        }
+        if (options.hostsFilePath != m_options.hostsFilePath)
+            m_hosts = HostsFile(options.hostsFilePath);
+        for (const QString &hp : std::as_const(options.preresolve)) {
+            if (!m_options.preresolve.contains(hp))
+                newPreresolve.append(hp);
+        }
+        m_options = std::move(options);
+    }
+    for (const QString &hp : std::as_const(newPreresolve))
+        preresolveHostPort(hp);
 }
 
 void DnsHostCache::reportConnectFailure(const QString &rawHost, quint16 port, const QHostAddress &address)

@@ -125,6 +125,13 @@ public:
     /// Starts resolving host:port now, with nobody waiting (no-op for IP literals and hosts-file names).
     void preresolve(const QString &host, quint16 port, LookupFamily family);
 
+    /// Applies new settings to the running cache (the "dns" block changed). Cached entries and resolutions in flight
+    /// are kept; new limits, TTL rules and timeouts apply from the next lookup; a changed server list or timeout
+    /// takes a new resolver (unless a test injected one); a changed hostsFilePath is read at once; names new in
+    /// `preresolve` are resolved now. maintenanceIntervalMs stays. Call on the cache's thread.
+    void reconfigure(Options options);
+
+    /// The settings in effect. Read on the cache's thread only.
     const Options &options() const { return m_options; }
     /// Parses "host:port" / "[v6]:port" (and, when defaultPort > 0, a host without port). Checks the host is an IP
     /// literal or a valid DNS name and the port is 1-65535. Returns an error message, empty on success.
@@ -138,6 +145,7 @@ private:
     class Handle;
 
     void init();
+    void preresolveHostPort(const QString &hostPort);
     Entry *findOrCreateLocked(const QString &host, quint16 port, LookupFamily family, bool *overflow);
     void requestStart(const QString &key);
     void startResolutionLocked(Entry &e);
@@ -157,6 +165,7 @@ private:
 
     Options m_options;
     std::unique_ptr<Resolver> m_resolver;
+    bool m_ownResolver = false; // built from the options (not injected): rebuilt by reconfigure()
     Clock &m_clock;
     QTimer m_maintenance;
 

@@ -579,10 +579,13 @@ TEST(DnsConfig, InvalidDnsBlockStopsTheServiceWithTheFieldPath)
     EXPECT_TRUE(err.contains("dns.lookupFamily")) << err.toStdString();
 }
 
-TEST_F(DnsWithTestServer, EditedDnsBlockIsReportedOnReloadNotSilentlyIgnored)
+TEST_F(DnsWithTestServer, EditedDnsBlockAppliesOnReloadAndABadOneIsRefused)
 {
 #ifdef Q_OS_UNIX
+    server.setAddresses("one.test", {QHostAddress("127.0.0.1")});
+    server.setAddresses("two.test", {QHostAddress("127.0.0.1")});
     start();
+    ASSERT_EQ(get(at("good.test")).status, 200);
     QJsonObject config = QJsonDocument::fromJson(proxy->dir().readFile("config.json")).object();
     QJsonObject dns = config.value("dns").toObject();
     dns.insert("maxHosts", 0);
@@ -591,16 +594,52 @@ TEST_F(DnsWithTestServer, EditedDnsBlockIsReportedOnReloadNotSilentlyIgnored)
     ASSERT_TRUE(proxy->process()->sendSignal(SIGHUP));
     EXPECT_TRUE(waitUntil([&] { return proxy->process()->stderrData().contains("dns.maxHosts"); }, 10000))
         << proxy->process()->stderrData().constData();
-    dns.insert("maxHosts", 5);
+    EXPECT_EQ(get(at("one.test")).status, 200); // the running settings were kept
+
+    dns.insert("maxHosts", 2);
     config.insert("dns", dns);
     ASSERT_TRUE(proxy->dir().writeFile("config.json", QJsonDocument(config).toJson()));
     ASSERT_TRUE(proxy->process()->sendSignal(SIGHUP));
-    EXPECT_TRUE(waitUntil([&] { return proxy->process()->stderrData().contains("restart dfproxy"); }, 10000))
-        << proxy->process()->stderrData().constData();
-    EXPECT_EQ(get(at("good.test")).status, 200); // still serving with the settings it started with
+    // Applied live: with two hosts cached, a third is refused.
+    const bool applied = waitUntil([&] { return get(at("two.test")).header("x-dfproxy-error") == "dns_cache_overflow"; },
+                                   10000);
+    EXPECT_TRUE(applied) << proxy->process()->stderrData().constData();
 #else
     GTEST_SKIP() << "SIGHUP is Unix only";
 #endif
+}
+
+TEST_F(DnsWithTestServer, DnsBlockWrittenThroughTheApiIsValidatedAndAppliedLive)
+{
+    TestDnsServer other;
+    QString error;
+    ASSERT_TRUE(startTestDns(other, &error)) << error.toStdString();
+    other.setAddresses("elsewhere.test", {QHostAddress("127.0.0.1")}); // unknown to the first server
+    start();
+    EXPECT_EQ(get(at("elsewhere.test")).header("x-dfproxy-error"), "dns_nxdomain");
+
+    QJsonObject config = apiJson("GET", "/api/v1/config");
+    ASSERT_TRUE(config.contains("resources"));
+    auto put = [&](const QJsonObject &dns) {
+        QJsonObject c = config;
+        c.insert("dns", dns);
+        return curl({"-X", "PUT", "-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()), "-H",
+                     "If-Match: *", "-H", "Content-Type: application/json", "--data-binary",
+                     QString::fromUtf8(QJsonDocument(c).toJson(QJsonDocument::Compact)),
+                     proxy->adminUrl("/api/v1/config")});
+    };
+    auto r = put(QJsonObject{{"servers", QJsonArray{"::1"}}, {"lookupFamily", "V5"}, {"queryTimeoutMs", 1}});
+    EXPECT_EQ(r.status, 422) << r.describe().toStdString();
+    for (const char *path : {"dns.servers[0]", "dns.lookupFamily", "dns.queryTimeoutMs"})
+        EXPECT_TRUE(r.body.contains(path)) << path << "\n" << r.body.constData();
+
+    r = put(QJsonObject{{"servers", QJsonArray{other.address().toString()}}, {"failureRefreshBaseMs", 100}});
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString();
+    // The new nameserver is used from now on (the old negative entry runs out after its short backoff).
+    EXPECT_TRUE(api("DELETE", "/api/v1/dns/cache").status == 200);
+    const bool switched = waitUntil([&] { return get(at("elsewhere.test")).status == 200; }, 10000);
+    EXPECT_TRUE(switched) << proxy->process()->stderrData().constData();
+    EXPECT_GE(other.queryCount("elsewhere.test", TestDnsServer::TypeA), 1);
 }
 
 TEST(DnsConfig, Ipv6DnsServerOnTheCommandLineIsRejected)

@@ -717,3 +717,31 @@ TEST_F(HostCacheTest, V4PreferredDoesNotFallBackAfterATimeout)
     EXPECT_EQ(g.result.error, DnsError::Timeout);
     EXPECT_EQ(m_fake->count(QStringLiteral("slow.test"), RecordType::AAAA), 0);
 }
+
+TEST_F(HostCacheTest, ReconfigureAppliesNewLimitsKeepsEntriesAndPreresolvesNewNames)
+{
+    make();
+    resolve(QStringLiteral("kept.test"), {kA1});
+    DnsHostCache::Options o = defaults();
+    o.maxHosts = 1;
+    o.preresolve = {QStringLiteral("warm.test:443")};
+    m_cache->reconfigure(o);
+    EXPECT_EQ(m_cache->options().maxHosts, 1);
+    EXPECT_EQ(m_cache->options().maintenanceIntervalMs, 0); // kept from the start
+    // The kept entry still answers; the cache is full, so the preresolve found no room and a new host overflows.
+    Got g;
+    auto hit = look(QStringLiteral("kept.test"), &g);
+    ASSERT_TRUE(hit.ready);
+    EXPECT_EQ(hit.ready->addresses, QList<QHostAddress>{kA1});
+    EXPECT_EQ(m_fake->count(QStringLiteral("warm.test"), RecordType::A), 0);
+    auto full = look(QStringLiteral("new.test"), &g);
+    ASSERT_TRUE(full.ready);
+    EXPECT_EQ(full.ready->error, DnsError::CacheOverflow);
+
+    o.maxHosts = 10;
+    o.preresolve = {QStringLiteral("warm.test:443"), QStringLiteral("warm2.test:443")};
+    m_cache->reconfigure(o);
+    pump();
+    // Only names new to the list are resolved by reconfigure (warm.test was already listed).
+    EXPECT_EQ(m_fake->count(QStringLiteral("warm2.test"), RecordType::A), 1);
+}
