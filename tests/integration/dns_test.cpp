@@ -303,6 +303,29 @@ TEST_F(DnsWithDnsmasq, AdminApiListsRemovesFlushesAndPreresolves)
     EXPECT_EQ(stat("num_hosts"), 0);
 }
 
+TEST_F(DnsWithDnsmasq, DfproxyctlDnsCommandsDriveTheCache)
+{
+    startDns();
+    startOrigin();
+    ASSERT_TRUE(dns->setHost("cli.test", {QHostAddress("127.0.0.1")}));
+    startProxy({dns->address().toString()});
+    const QString hp = at("cli.test");
+    auto r = proxy->ctl({"dns", "resolve", hp});
+    EXPECT_EQ(r.exitCode, 0) << r.err.toStdString();
+    EXPECT_TRUE(waitUntil([&] { return proxy->ctl({"dns", "list"}).out.contains("127.0.0.1"); }, 5000));
+    r = proxy->ctl({"dns", "list"});
+    EXPECT_TRUE(r.out.contains(hp)) << r.out.toStdString();
+    r = proxy->ctl({"dns", "rm", hp});
+    EXPECT_EQ(r.exitCode, 0) << r.err.toStdString();
+    EXPECT_FALSE(proxy->ctl({"dns", "list"}).out.contains(hp));
+    EXPECT_NE(proxy->ctl({"dns", "rm", hp}).exitCode, 0); // not cached any more
+    ASSERT_EQ(get(hp).status, 200);
+    r = proxy->ctl({"dns", "flush"});
+    EXPECT_EQ(r.exitCode, 0) << r.err.toStdString();
+    EXPECT_FALSE(proxy->ctl({"dns", "list"}).out.contains(hp));
+    EXPECT_EQ(dns->queryCount("cli.test", "A"), 2);
+}
+
 TEST_F(DnsWithDnsmasq, PreresolveListIsWarmedAtStart)
 {
     startDns();
