@@ -62,7 +62,8 @@ void registerDnsApi(AdminServer &server, dns::DnsHostCache *cache)
         if (body->contains("lookupFamily")) {
             const auto f = dns::lookupFamilyFromString(body->value("lookupFamily").toString());
             if (!f)
-                fields.append(config::FieldError{"lookupFamily", "must be one of V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL"});
+                fields.append(
+                    config::FieldError{"lookupFamily", "must be one of V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL"});
             else
                 family = *f;
         }

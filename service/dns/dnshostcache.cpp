@@ -313,7 +313,8 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
         Entry *e = findOrCreateLocked(host, port, family, &overflow);
         if (overflow) {
             out.ready = errorResult(DnsError::CacheOverflow,
-                                    QStringLiteral("DNS cache overflow: maxHosts (%1) reached").arg(m_options.maxHosts));
+                                    QStringLiteral("DNS cache overflow: maxHosts (%1) reached")
+                                        .arg(m_options.maxHosts));
             return out;
         }
         key = e->key;
@@ -366,9 +367,10 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
                     m_entries.remove(key);
                     --m_stats.host_added;
                 }
-                out.ready = errorResult(DnsError::PendingOverflow,
-                                        QStringLiteral("pending request overflow: maxPendingRequests (%1) requests already wait for DNS")
-                                            .arg(m_options.maxPendingRequests));
+                out.ready = errorResult(
+                    DnsError::PendingOverflow,
+                    QStringLiteral("pending request overflow: maxPendingRequests (%1) requests already wait for DNS")
+                        .arg(m_options.maxPendingRequests));
                 return out;
             }
             auto w = std::make_shared<Waiter>();

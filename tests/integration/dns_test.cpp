@@ -452,7 +452,8 @@ TEST_F(DnsWithTestServer, SilentNamesDoNotStallOtherLookupsForLong)
 TEST_F(DnsWithTestServer, IpLiteralsAndHostsFileNamesNeverQueryDns)
 {
     TempDir hosts;
-    ASSERT_TRUE(hosts.writeFile("hosts", "# a custom hosts file\n127.0.0.1 localhost\n127.0.0.1 intranet.example intranet\n"));
+    ASSERT_TRUE(hosts.writeFile("hosts", "# a custom hosts file\n127.0.0.1 localhost\n"
+                                         "127.0.0.1 intranet.example intranet\n"));
     start(QJsonObject{{"hostsFilePath", hosts.filePath("hosts")}});
     EXPECT_EQ(get(QStringLiteral("127.0.0.1:%1").arg(origin->port())).status, 200);
     EXPECT_EQ(get(at("intranet.example")).status, 200);
@@ -624,8 +625,8 @@ TEST_F(DnsWithTestServer, EditedDnsBlockAppliesOnReloadAndABadOneIsRefused)
     ASSERT_TRUE(proxy->dir().writeFile("config.json", QJsonDocument(config).toJson()));
     ASSERT_TRUE(proxy->process()->sendSignal(SIGHUP));
     // Applied live: with two hosts cached, a third is refused.
-    const bool applied = waitUntil([&] { return get(at("two.test")).header("x-dfproxy-error") == "dns_cache_overflow"; },
-                                   10000);
+    const bool applied = waitUntil(
+        [&] { return get(at("two.test")).header("x-dfproxy-error") == "dns_cache_overflow"; }, 10000);
     EXPECT_TRUE(applied) << proxy->process()->stderrData().constData();
 #else
     GTEST_SKIP() << "SIGHUP is Unix only";
