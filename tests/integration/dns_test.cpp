@@ -23,7 +23,7 @@ using namespace dfproxy::test;
 namespace {
 
 /// The seed's backend (optionally with a spec.dns override) and route, as YAML for POST /api/v1/apply.
-QByteArray seedYaml(const QString &lookupFamily = {}, bool tls = false)
+QByteArray seedYaml(const QString &lookupFamily = {}, bool tls = false, const QString &engine = {})
 {
     QByteArray backend = "apiVersion: agentgateway.dev/v1alpha1\n"
                          "kind: AgentgatewayBackend\n"
@@ -33,6 +33,8 @@ QByteArray seedYaml(const QString &lookupFamily = {}, bool tls = false)
         backend += "  dns:\n    lookupFamily: " + lookupFamily.toUtf8() + "\n";
     if (tls)
         backend += "  tls:\n    insecureSkipVerify: true\n";
+    if (!engine.isEmpty())
+        backend += "  engine: " + engine.toUtf8() + "\n";
     return backend + "---\n"
                      "apiVersion: gateway.networking.k8s.io/v1\n"
                      "kind: HTTPRoute\n"
@@ -529,6 +531,17 @@ TEST_F(DnsWithTestServer, ConnectFailureFallsBackToTheNextAddressAndDemotesTheBa
     const QJsonArray addrs = entry("two.test", origin->port()).value("addresses").toArray();
     EXPECT_EQ(addrs, (QJsonArray{"127.0.0.1", "127.0.0.3"}));
     EXPECT_EQ(get(at("two.test")).status, 200);
+}
+
+TEST_F(DnsWithTestServer, ConnectFallbackWorksWithTheQnamEngineToo)
+{
+    server.setAddresses("two.test", {QHostAddress("127.0.0.3"), QHostAddress("127.0.0.1")});
+    start();
+    const auto a = api("POST", "/api/v1/apply", seedYaml({}, false, "qnam"), "application/yaml");
+    ASSERT_EQ(a.status, 200) << a.describe().toStdString();
+    const auto r = get(at("two.test"));
+    EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+    EXPECT_EQ(entry("two.test", origin->port()).value("addresses").toArray(), (QJsonArray{"127.0.0.1", "127.0.0.3"}));
 }
 
 TEST_F(DnsWithTestServer, FailingRefreshServesStaleAddressesWithinTheWindow)
