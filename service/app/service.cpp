@@ -99,7 +99,8 @@ bool Service::start(QString *error)
     if (!m_store.lastError().isEmpty())
         qCWarning(lcService).noquote() << m_store.lastError();
 
-    QJsonObject dnsBlock = m_store.config().dns;
+    m_startDns = m_store.config().dns;
+    QJsonObject dnsBlock = m_startDns;
     if (!m_options.dnsServers.isEmpty())
         dnsBlock.insert("servers", QJsonArray::fromStringList(m_options.dnsServers));
     QList<config::FieldError> errors;
@@ -120,6 +121,7 @@ bool Service::start(QString *error)
     m_accessLogSink = std::make_unique<TelemetrySink>(m_accessLog.get(), m_proxyMetrics.get());
 
     m_cache = std::make_unique<dns::DnsHostCache>(dnsOptions);
+    m_proxyFamily = dnsOptions.lookupFamily;
     m_proxy = std::make_unique<proxy::ProxyServer>(
         proxyOptions(m_store.config().proxy, m_options.workers, dnsOptions.lookupFamily));
     m_proxy->setHostCache(m_cache.get());
@@ -156,6 +158,7 @@ void Service::applyConfig()
     // Routes and listeners change live; open connections keep the snapshot they started with.
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
     applyLoggingConfig();
+    applyDnsSettings();
 }
 
 void Service::applyLoggingConfig()
@@ -168,6 +171,30 @@ void Service::applyLoggingConfig()
     }
     if (m_accessLog && !(m_accessLog->options() == o))
         m_accessLog->setOptions(o);
+}
+
+void Service::applyDnsSettings()
+{
+    if (m_store.config().dns == m_startDns)
+        return;
+    m_startDns = m_store.config().dns;
+    QJsonObject block = m_startDns;
+    if (!m_options.dnsServers.isEmpty())
+        block.insert("servers", QJsonArray::fromStringList(m_options.dnsServers));
+    QList<config::FieldError> errors;
+    const auto options = dns::DnsHostCache::optionsFromJson(block, &errors);
+    if (!errors.isEmpty()) { // the store's validator refuses such configs; kept as a last line of defence
+        qCWarning(lcService).noquote() << "the config's DNS settings are invalid and were not applied:\n "
+                                       << describe(errors);
+        return;
+    }
+    m_cache->reconfigure(options);
+    if (options.lookupFamily != m_proxyFamily)
+        qCWarning(lcService).noquote() << "DNS settings applied; the new dns.lookupFamily"
+                                       << dns::toString(options.lookupFamily)
+                                       << "reaches backends without spec.dns only after a restart of dfproxy";
+    else
+        qCInfo(lcService) << "DNS settings applied";
 }
 
 QJsonObject Service::stats() const

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config/configstore.h"
+#include "dns/dnstypes.h"
 
 #include <QHostAddress>
 #include <QObject>
@@ -65,6 +66,8 @@ public:
 
 private:
     void applyConfig();
+    /// Hands a changed "dns" block to the running host cache.
+    void applyDnsSettings();
 
     void applyLoggingConfig();
 
@@ -75,6 +78,8 @@ private:
     std::unique_ptr<telemetry::MetricsRegistry> m_metrics;
     std::unique_ptr<telemetry::ProxyMetrics> m_proxyMetrics;
     std::unique_ptr<proxy::AccessLogSink> m_accessLogSink;
+    QJsonObject m_startDns; ///< the "dns" block in effect (before --dns-server)
+    dns::LookupFamily m_proxyFamily = dns::LookupFamily::V4Preferred; ///< the proxy's default, fixed at start
     std::unique_ptr<dns::DnsHostCache> m_cache;
     std::unique_ptr<proxy::ProxyServer> m_proxy;
 };
