@@ -18,7 +18,7 @@ inline QJsonObject json(const QByteArray &text)
     return doc.object();
 }
 
-inline config::Resource policy(const char *kind, const QString &ns, const QString &name, const QJsonObject &spec,
+inline config::Resource makePolicy(const char *kind, const QString &ns, const QString &name, const QJsonObject &spec,
                                const QString &created = {})
 {
     QJsonObject md{{"name", name}, {"namespace", ns}};
