@@ -15,6 +15,9 @@ class DnsHostCache;
 namespace dfproxy::proxy {
 class ProxyServer;
 }
+namespace dfproxy::policy {
+class ConfigPolicyEngine;
+}
 
 namespace dfproxy::app {
 
@@ -54,11 +57,13 @@ public:
 
 private:
     void applyConfig();
+    void applyPolicies();
 
     ServiceOptions m_options;
     config::ConfigStore m_store;
     std::unique_ptr<dns::DnsHostCache> m_cache;
     std::unique_ptr<proxy::ProxyServer> m_proxy;
+    std::shared_ptr<const policy::ConfigPolicyEngine> m_policy;
 };
 
 } // namespace dfproxy::app
