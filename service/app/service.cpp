@@ -3,6 +3,7 @@
 
 #include "app/telemetrysink.h"
 #include "dns/dnshostcache.h"
+#include "policy/policyengine.h"
 #include "proxy/proxyserver.h"
 #include "routing/routetable.h"
 #include "telemetry/accesslogger.h"
@@ -128,6 +129,7 @@ bool Service::start(QString *error)
     m_proxy->setAccessLogSink(m_accessLogSink.get());
     addServiceCollectors(*m_metrics, m_cache.get(), m_proxy.get(), m_accessLog.get());
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
+    applyPolicies();
     connect(m_proxy.get(), &proxy::ProxyServer::listenerError, this,
             [](const QString &message) { qCWarning(lcService).noquote() << message; });
     if (!m_proxy->start(error))
@@ -157,8 +159,23 @@ void Service::applyConfig()
 {
     // Routes and listeners change live; open connections keep the snapshot they started with.
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
+    applyPolicies();
     applyLoggingConfig();
     applyDnsSettings();
+}
+
+void Service::applyPolicies()
+{
+    // Rate-limit buckets and counters carry over from the previous engine.
+    m_policy = policy::buildPolicyEngine(m_store.config(), policy::Options{}, m_policy.get());
+    for (const auto &problem : m_policy->problems())
+        qCWarning(lcService).noquote() << problem;
+    // Generic lambda so this builds with and without ProxyServer::setPolicyEngine (landing from the proxy branch);
+    // becomes a direct call once both are on main.
+    [](auto *proxy, const auto &engine) {
+        if constexpr (requires { proxy->setPolicyEngine(engine); })
+            proxy->setPolicyEngine(engine);
+    }(m_proxy.get(), m_policy);
 }
 
 void Service::applyLoggingConfig()
@@ -204,6 +221,8 @@ QJsonObject Service::stats() const
         out.insert("dns", m_cache->statsJson());
     if (m_proxy)
         out.insert("proxy", m_proxy->stats());
+    if (m_policy)
+        out.insert("policy", m_policy->stats());
     if (m_accessLog)
         out.insert("accessLog", m_accessLog->stats().toJson());
     return out;

@@ -17,6 +17,9 @@ namespace dfproxy::proxy {
 class AccessLogSink;
 class ProxyServer;
 }
+namespace dfproxy::policy {
+class ConfigPolicyEngine;
+}
 namespace dfproxy::telemetry {
 class AccessLogger;
 class MetricsRegistry;
@@ -68,6 +71,8 @@ private:
     void applyConfig();
     /// Hands a changed "dns" block to the running host cache.
     void applyDnsSettings();
+    /// Rebuilds the egress policies (rate limits keep their buckets where the limit is unchanged).
+    void applyPolicies();
 
     void applyLoggingConfig();
 
@@ -82,6 +87,7 @@ private:
     dns::LookupFamily m_proxyFamily = dns::LookupFamily::V4Preferred; ///< the proxy's default, fixed at start
     std::unique_ptr<dns::DnsHostCache> m_cache;
     std::unique_ptr<proxy::ProxyServer> m_proxy;
+    std::shared_ptr<const policy::ConfigPolicyEngine> m_policy;
 };
 
 } // namespace dfproxy::app
