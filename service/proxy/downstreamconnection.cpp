@@ -294,6 +294,25 @@ void DownstreamConnection::onRequestHead()
     }
     m_rec.route = m_match->routeNamespace + QLatin1Char('/') + m_match->routeName + QLatin1Char('#')
         + QString::number(m_match->ruleIndex);
+    if (m_match->backend)
+        m_rec.backend = m_match->backend->ns + QLatin1Char('/') + m_match->backend->name;
+
+    // Egress policies: after routing, before DNS.
+    m_policy = m_ctx->policy.load();
+    QList<QByteArray> stripHeaders;
+    if (m_policy) {
+        m_policyPath = h.isConnect() ? QByteArray() : pathView.toByteArray();
+        m_explicitProxy = h.isConnect() || isAbsoluteForm(h.target);
+        m_rec.port = quint16(m_port > 0 ? m_port : (m_match->backend && m_match->backend->tls ? 443 : 80));
+        policy::Decision d = m_policy->checkRequest(policyAttributes());
+        m_rec.identity = d.identity;
+        m_rec.decision = d.summary;
+        if (!d.allowed) {
+            sendPolicyDenial(d, "policy_denied");
+            return;
+        }
+        stripHeaders = std::move(d.stripRequestHeaders);
+    }
     if (m_match->redirect) {
         const routing::Redirect &r = *m_match->redirect;
         QByteArray location = r.scheme.isEmpty() ? QByteArray(secureScheme ? "https" : "http") : r.scheme.toLatin1();
@@ -329,7 +348,6 @@ void DownstreamConnection::onRequestHead()
         sendLocalResponse(500, "no_backend", "the route has no usable backend\n");
         return;
     }
-    m_rec.backend = backend->ns + QLatin1Char('/') + backend->name;
 
     // The request to send upstream.
     m_forward = forward::ForwardRequest();
@@ -393,6 +411,8 @@ void DownstreamConnection::onRequestHead()
         if (m_ctx->options.addXForwardedProto)
             http::setHeader(m_forward.headers, "X-Forwarded-Proto", "http");
         applyModifier(m_forward.headers, m_match->requestHeaders);
+        for (const QByteArray &name : std::as_const(stripHeaders))
+            http::removeHeader(m_forward.headers, name);
         m_forward.contentLength = h.chunked ? -1 : std::max<qint64>(0, h.contentLength);
         m_forward.connectTimeoutMs = m_ctx->options.connectTimeoutMs;
         m_forward.responseTimeoutMs = m_match->backendRequestTimeoutMs > 0 ? m_match->backendRequestTimeoutMs
@@ -433,6 +453,19 @@ void DownstreamConnection::onResolved(const dns::ResolveResult &result)
         return;
     }
     m_forward.upstream.addresses = result.addresses;
+    if (m_policy) {
+        // The SSRF guard: connect only to what it lets through, in its order.
+        policy::Decision d = m_policy->checkResolved(policyAttributes(), result.addresses);
+        if (!d.identity.isEmpty())
+            m_rec.identity = d.identity;
+        if (!d.summary.isEmpty())
+            m_rec.decision = d.summary;
+        if (!d.allowed || d.allowedAddresses.isEmpty()) {
+            sendPolicyDenial(d, "destination_not_allowed");
+            return;
+        }
+        m_forward.upstream.addresses = std::move(d.allowedAddresses);
+    }
     if (m_parser.head().isConnect()) {
         startConnectTunnel();
         return;
@@ -571,8 +604,43 @@ void DownstreamConnection::onError(forward::ForwardError error, const QString &d
     sendLocalResponse(forward::statusFor(error), reason, reason + ": " + detail.toUtf8() + "\n");
 }
 
+policy::RequestAttributes DownstreamConnection::policyAttributes() const
+{
+    const http::MessageHead &h = m_parser.head();
+    policy::RequestAttributes a;
+    a.clientAddress = m_rec.clientAddress;
+    a.gatewayNamespace = m_listener->gatewayNamespace;
+    a.gatewayName = m_listener->gatewayName;
+    a.listenerName = m_listener->name;
+    if (m_match) {
+        a.routeNamespace = m_match->routeNamespace;
+        a.routeName = m_match->routeName;
+        if (m_match->backend) {
+            a.backendNamespace = m_match->backend->ns;
+            a.backendName = m_match->backend->name;
+        }
+    }
+    a.method = h.method;
+    a.host = QString::fromLatin1(m_host);
+    a.port = m_rec.port;
+    a.path = m_policyPath;
+    a.headers = &h.headers;
+    a.explicitProxy = m_explicitProxy;
+    return a;
+}
+
+void DownstreamConnection::sendPolicyDenial(const policy::Decision &d, QByteArrayView defaultReason)
+{
+    const int status = d.status >= 400 && d.status <= 599 ? d.status : 403;
+    const QByteArrayView reason = d.reason.isEmpty() ? defaultReason : QByteArrayView(d.reason);
+    const QByteArray body = d.body.isEmpty() ? reason.toByteArray() + '\n' : d.body;
+    if (d.summary.isEmpty())
+        m_rec.decision = "deny:" + reason.toByteArray();
+    sendLocalResponse(status, reason, body, {}, &d.responseHeaders);
+}
+
 void DownstreamConnection::sendLocalResponse(int status, QByteArrayView reason, const QByteArray &body,
-                                             QByteArrayView location)
+                                             QByteArrayView location, const policy::HeaderList *extraHeaders)
 {
     stopTimer(m_requestTimer);
     m_responseStarted = true;
@@ -590,6 +658,12 @@ void DownstreamConnection::sendLocalResponse(int status, QByteArrayView reason, 
         http::appendHeader(m_out, "Location", location);
     if (!reason.isEmpty())
         http::appendHeader(m_out, "x-dfproxy-error", reason);
+    if (extraHeaders) {
+        for (const auto &hdr : *extraHeaders) {
+            if (http::isValidHeaderName(hdr.first) && http::isValidHeaderValue(hdr.second))
+                http::appendHeader(m_out, hdr.first, hdr.second);
+        }
+    }
     http::appendHeader(m_out, "Content-Type", "text/plain; charset=utf-8");
     http::appendHeader(m_out, "Content-Length", QByteArray::number(body.size()));
     if (!m_keepAlive)

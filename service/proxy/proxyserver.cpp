@@ -76,6 +76,11 @@ void ProxyServer::setHostCache(dns::HostCache *cache)
     m_ctx->hostCache.store(cache);
 }
 
+void ProxyServer::setPolicyEngine(std::shared_ptr<const policy::PolicyEngine> engine)
+{
+    m_ctx->policy.store(std::move(engine));
+}
+
 void ProxyServer::setAccessLogSink(AccessLogSink *sink)
 {
     m_ctx->accessLog.store(sink);
