@@ -6,6 +6,7 @@
 #include "proxy/proxyworker.h"
 #include "proxy/tunnel.h"
 
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QTimerEvent>
 
@@ -50,6 +51,7 @@ DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ct
     , m_parser(HttpParser::Kind::Request, ctx->options.limits)
 {
     m_socket->setParent(this);
+    m_tlsClient = qobject_cast<QSslSocket *>(m_socket) != nullptr;
     m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     m_socket->setReadBufferSize(m_ctx->options.bufferLimit);
     m_parser.setBodyHandler(this);
@@ -247,6 +249,7 @@ void DownstreamConnection::onRequestHead()
         }
         authority = *host;
         pathAndQuery = h.target;
+        secureScheme = m_tlsClient;
     } else {
         sendLocalResponse(400, "invalid_uri", "unsupported request target form\n");
         return;
@@ -409,7 +412,7 @@ void DownstreamConnection::onRequestHead()
             http::setHeader(m_forward.headers, "X-Forwarded-For", prior ? *prior + ", " + me : me);
         }
         if (m_ctx->options.addXForwardedProto)
-            http::setHeader(m_forward.headers, "X-Forwarded-Proto", "http");
+            http::setHeader(m_forward.headers, "X-Forwarded-Proto", m_tlsClient ? "https" : "http");
         applyModifier(m_forward.headers, m_match->requestHeaders);
         for (const QByteArray &name : std::as_const(stripHeaders))
             http::removeHeader(m_forward.headers, name);

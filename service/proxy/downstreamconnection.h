@@ -121,6 +121,7 @@ private:
     std::shared_ptr<const policy::PolicyEngine> m_policy; ///< the engine the current request was checked with
     QByteArray m_policyPath;
     bool m_explicitProxy = false;
+    bool m_tlsClient = false; ///< accepted on an HTTPS listener
 };
 
 } // namespace dfproxy::proxy
