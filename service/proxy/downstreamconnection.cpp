@@ -809,15 +809,11 @@ void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &
     stopTimer(m_requestTimer);
     m_rec.tunnel = true;
     QObject::disconnect(m_socket, nullptr, this, nullptr);
-    if (!leftover.isEmpty())
-        m_socket->write(leftover);
-    if (!clientBytes.isEmpty())
-        upstream->write(clientBytes);
     m_rec.bytesIn = clientBytes.size();
     m_rec.bytesOut = leftover.size();
     m_ctx->stats.activeTunnels.fetch_add(1, std::memory_order_relaxed);
     QPointer<DownstreamConnection> self(this);
-    m_tunnel = new Tunnel(m_socket, upstream, m_ctx->options.bufferLimit,
+    m_tunnel = Tunnel::create(m_socket, upstream, leftover, clientBytes, m_ctx->options.bufferLimit,
                           [self](qint64 up, qint64 down) {
                               if (!self)
                                   return;
