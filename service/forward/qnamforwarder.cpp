@@ -37,6 +37,9 @@ public:
         if (m_offset == m_data.size()) {
             m_data.resize(0);
             m_offset = 0;
+        } else if (m_offset > 64 * 1024 && m_offset > m_data.size() / 2) {
+            m_data.remove(0, m_offset); // drop what QNAM has read, so the buffer holds only what it has not
+            m_offset = 0;
         }
         m_data.append(data, size);
         Q_EMIT readyRead();

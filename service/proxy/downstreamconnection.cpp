@@ -91,8 +91,10 @@ void DownstreamConnection::drain()
 
 void DownstreamConnection::abort()
 {
-    if (m_tunnel)
-        m_tunnel->abort();
+    if (m_tunnel) {
+        m_tunnel->abort(); // the tunnel owns (and may already have released) the client socket
+        return;
+    }
     m_socket->abort();
     onClientDisconnected();
 }
@@ -794,6 +796,17 @@ void DownstreamConnection::startConnectTunnel()
         m_rec.status = 200;
         m_responseStarted = true;
         writeClient("HTTP/1.1 200 Connection Established\r\n\r\n", 39);
+        // The parser stops at the head one byte early (http_parser pauses before the final LF): let it finish the
+        // CONNECT message, so only what follows it goes into the tunnel.
+        while (!m_requestDone && !m_in.isEmpty()) {
+            HttpParser::Stop stop;
+            const qsizetype used = m_parser.feed(m_in.data(), m_in.size(), &stop);
+            m_in.consume(used);
+            if (stop == HttpParser::Stop::Complete)
+                m_requestDone = true;
+            else if (stop == HttpParser::Stop::Error || used == 0)
+                break;
+        }
         QByteArray clientBytes(m_in.data(), m_in.size());
         m_in.clear();
         becomeTunnel(up, QByteArray(), clientBytes);

@@ -147,6 +147,27 @@ TEST_F(TunnelHalfClose, ConnectClientShutdownStillGetsTheAnswer)
     EXPECT_TRUE(waitFor([&] { return server->stats().value(QStringLiteral("activeTunnels")).toInt() == 0; }));
 }
 
+TEST_F(TunnelHalfClose, ConnectAfterAsyncDnsCarriesExactlyTheClientBytes)
+{
+    // With DNS answering later, the CONNECT head's last byte is still unparsed when the tunnel starts; it must
+    // not leak into the tunnel.
+    ReplyAfterEofServer origin(false);
+    cache.deferred = true;
+    start(origin.port());
+    TestClient c(port);
+    const QByteArray authority = "httpbin.test:" + QByteArray::number(origin.port());
+    c.sendRaw("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+    QByteArray head;
+    ASSERT_TRUE(waitFor([&] {
+        head += c.socket().readAll();
+        return head.contains("\r\n\r\n");
+    }));
+    c.sendRaw("exact");
+    ASSERT_TRUE(platform::shutdownWrite(c.socket().socketDescriptor()));
+    EXPECT_EQ(readToEnd(c), "got:exact");
+    EXPECT_EQ(origin.received, "exact");
+}
+
 TEST_F(TunnelHalfClose, WebsocketClientShutdownStillGetsTheAnswer)
 {
     ReplyAfterEofServer origin(true);
