@@ -36,12 +36,15 @@ int main(int argc, char **argv)
     const QCommandLineOption adminAddrOpt("admin-address", "Address of the admin API (default: the config's).",
                                           "address");
     const QCommandLineOption adminPortOpt("admin-port", "Port of the admin API (default: the config's).", "port");
-    cli.addOptions({configOpt, dnsOpt, workersOpt, adminAddrOpt, adminPortOpt});
+    const QCommandLineOption noWatchOpt("no-watch-config", "Do not reload the config file when it changes on disk "
+                                                           "(reload with SIGHUP only).");
+    cli.addOptions({configOpt, dnsOpt, workersOpt, adminAddrOpt, adminPortOpt, noWatchOpt});
     cli.process(app);
 
     app::ServiceOptions options;
     options.configPath = cli.isSet(configOpt) ? cli.value(configOpt) : defaultConfigPath();
     options.dnsServers = cli.values(dnsOpt);
+    options.watchConfig = !cli.isSet(noWatchOpt);
     if (cli.isSet(workersOpt)) {
         bool ok = false;
         options.workers = cli.value(workersOpt).toInt(&ok);

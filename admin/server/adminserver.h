@@ -27,8 +27,10 @@ namespace dfproxy::admin {
 /// Allow), then the handler. Every response carries nosniff, no-store, DENY framing and a `default-src 'none'` CSP.
 /// Errors are application/problem+json (RFC 9457).
 ///
-/// Endpoints: GET /healthz, GET /readyz, GET /api/v1/server, GET /api/v1/stats, the resource API (ResourceApi) and
-/// whatever addJsonRoute() adds. Lives on the main thread, next to the ConfigStore it serves.
+/// Endpoints: GET /healthz, GET /readyz, GET /api/v1/server, GET /api/v1/stats, GET|PUT /api/v1/config (whole config,
+/// ETag / If-Match), GET|PUT /api/v1/logging, GET /api/v1/openapi.json, the resource API (ResourceApi) and whatever
+/// addRoute() adds. Every route is documented in resources/openapi.json (checked by unit_admin). Lives on the main
+/// thread, next to the ConfigStore it serves.
 class AdminServer : public QObject
 {
     Q_OBJECT
@@ -67,11 +69,29 @@ public:
     /// Extension point: adds an endpoint, e.g. addJsonRoute("GET", "/api/v1/dns/cache", ...) or
     /// addJsonRoute("DELETE", "/api/v1/dns/cache/{host}", ...). `{name}` segments land in ApiRequest::params.
     /// Routes need the bearer token unless `requireAuth` is false. Handlers run on the main thread.
+    /// Handlers are not limited to JSON: return ApiResponse::raw("text/plain; version=0.0.4", text) for Prometheus
+    /// /metrics, for example (same as addRoute()).
     void addJsonRoute(const QByteArray &method, const QString &pattern, ApiHandler handler, bool requireAuth = true);
+    /// Same as addJsonRoute(); the name for routes whose answers are not JSON (ApiResponse::raw).
+    void addRoute(const QByteArray &method, const QString &pattern, ApiHandler handler, bool requireAuth = true)
+    {
+        addJsonRoute(method, pattern, std::move(handler), requireAuth);
+    }
+    /// Every registered route as (method, pattern), built-in ones and those added later; for the OpenAPI check.
+    QList<QPair<QByteArray, QString>> routes() const { return m_router.routes(); }
+
+    /// The log level state served by /api/v1/logging: {"level", "categories", "filterRules"}.
+    QJsonObject loggingState() const;
+    /// Applies {"level": "debug"|"info"|"warning"|"error"|"critical", "categories": {"dfproxy.dns": "debug"}}
+    /// through QLoggingCategory::setFilterRules. `level` applies to dfproxy.* and the default category; categories
+    /// override it. Returns the field errors (nothing is changed then).
+    QList<config::FieldError> setLogging(const QJsonObject &request);
 
 private:
     ApiResponse dispatch(const QHttpServerRequest &request);
     ApiResponse serverInfo() const;
+    ApiResponse getConfig(const ApiRequest &req) const;
+    ApiResponse putConfig(const ApiRequest &req);
     bool hostAllowed(const QString &hostAndPort) const;
     bool originAllowed(const QByteArray &origin) const;
 
@@ -88,6 +108,8 @@ private:
     bool m_ready = true;
     QString m_notReadyReason;
     QElapsedTimer m_uptime;
+    QString m_logLevel = QStringLiteral("debug"); // Qt's default: every level of dfproxy.* is on
+    QMap<QString, QString> m_logCategories;
 };
 
 } // namespace dfproxy::admin

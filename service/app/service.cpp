@@ -6,6 +6,7 @@
 #include "routing/routetable.h"
 
 #include <QFile>
+#include <QHostAddress>
 #include <QJsonArray>
 #include <QLoggingCategory>
 
@@ -30,6 +31,34 @@ proxy::ProxyOptions proxyOptions(const QJsonObject &block, int workersOverride, 
     return o;
 }
 
+// Checks the global blocks the config area leaves to their owners; used for file loads and PUT /api/v1/config.
+QList<config::FieldError> validateGlobalBlocks(const config::Config &c)
+{
+    QList<config::FieldError> errors;
+    dns::DnsHostCache::optionsFromJson(c.dns, &errors); // paths come as "dns.servers[0]"
+    if (c.proxy.contains("workers")) {
+        const QJsonValue w = c.proxy.value("workers");
+        if (!w.isDouble() || w.toDouble() != w.toInt() || w.toInt() < 0 || w.toInt() > 256)
+            errors.append(config::FieldError{"proxy.workers", "must be an integer from 0 to 256"});
+    }
+    if (c.admin.contains("address")) {
+        const QString a = c.admin.value("address").toString();
+        if (a != "localhost" && QHostAddress(a).isNull())
+            errors.append(config::FieldError{"admin.address", "must be an IP address or \"localhost\""});
+    }
+    if (c.admin.contains("port")) {
+        const QJsonValue p = c.admin.value("port");
+        if (!p.isDouble() || p.toDouble() != p.toInt() || p.toInt() < 0 || p.toInt() > 65535)
+            errors.append(config::FieldError{"admin.port", "must be an integer from 0 to 65535"});
+    }
+    if (c.logging.contains("level")) {
+        static const QStringList levels{"debug", "info", "warning", "error", "critical"};
+        if (!levels.contains(c.logging.value("level").toString()))
+            errors.append(config::FieldError{"logging.level", "must be one of debug, info, warning, error, critical"});
+    }
+    return errors;
+}
+
 } // namespace
 
 Service::Service(ServiceOptions options, QObject *parent) : QObject(parent), m_options(std::move(options))
@@ -37,6 +66,7 @@ Service::Service(ServiceOptions options, QObject *parent) : QObject(parent), m_o
     QFile def(QStringLiteral(":/dfproxy/default-config.json"));
     if (def.open(QIODevice::ReadOnly))
         m_store.setDefaultConfigText(def.readAll());
+    m_store.setConfigValidator(validateGlobalBlocks);
 }
 
 Service::~Service()
@@ -72,6 +102,7 @@ bool Service::start(QString *error)
     if (!m_proxy->start(error))
         return false;
     connect(&m_store, &config::ConfigStore::changed, this, &Service::applyConfig);
+    m_store.setWatching(m_options.watchConfig); // hand edits of the file apply live; bad ones are rejected and reported
     return true;
 }
 

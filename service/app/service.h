@@ -24,6 +24,7 @@ struct ServiceOptions
     QString configPath;          ///< empty = the per-user default (dfproxy::defaultConfigPath())
     QStringList dnsServers;      ///< --dns-server: replaces dns.servers
     int workers = -1;            ///< --workers: replaces proxy.workers (-1 = keep)
+    bool watchConfig = true;     ///< reload the config file when it changes on disk (--no-watch-config: SIGHUP only)
 };
 
 /// The running service's core: the config store, the shared DNS host cache and the proxy, wired together.
