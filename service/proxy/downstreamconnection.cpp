@@ -297,10 +297,6 @@ void DownstreamConnection::onRequestHead()
         sendLocalResponse(404, "route_not_found", "no route for " + m_host + "\n");
         return;
     }
-    m_rec.route = m_match->routeNamespace + QLatin1Char('/') + m_match->routeName + QLatin1Char('#')
-        + QString::number(m_match->ruleIndex);
-    if (m_match->backend)
-        m_rec.backend = m_match->backend->ns + QLatin1Char('/') + m_match->backend->name;
 
     // Egress policies: after routing, before DNS.
     m_policy = m_ctx->policy.load();
@@ -705,8 +701,10 @@ void DownstreamConnection::finishTransaction()
     m_state = State::ReadingHead;
     m_requestDone = m_responseDone = false;
     armIdleTimer();
-    // Pipelined requests may already be buffered; not from inside the exchange's callback.
-    QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
+    // Pipelined requests may already be buffered; not from inside the exchange's callback. With nothing
+    // buffered, the next readyRead starts the next request (no queued hop per request).
+    if (!m_in.isEmpty() || m_socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
 }
 
 void DownstreamConnection::emitLog()
@@ -717,8 +715,16 @@ void DownstreamConnection::emitLog()
     m_rec.totalMs = m_clock.elapsed();
     if (m_rec.status)
         m_ctx->stats.countStatus(m_rec.status);
-    if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire))
+    if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire)) {
+        // Built only when someone reads them: the hot path does without these strings.
+        if (m_match && m_rec.route.isEmpty()) {
+            m_rec.route = m_match->routeNamespace + QLatin1Char('/') + m_match->routeName + QLatin1Char('#')
+                + QString::number(m_match->ruleIndex);
+            if (m_match->backend)
+                m_rec.backend = m_match->backend->ns + QLatin1Char('/') + m_match->backend->name;
+        }
         sink->write(m_rec);
+    }
 }
 
 void DownstreamConnection::closeAfterFlush()
