@@ -31,8 +31,9 @@ QString describe(const QList<config::FieldError> &errors)
 
 proxy::ProxyOptions proxyOptions(const QJsonObject &block, int workersOverride, dns::LookupFamily family)
 {
-    proxy::ProxyOptions o;
-    o.workerThreads = workersOverride >= 0 ? workersOverride : block.value("workers").toInt(0);
+    proxy::ProxyOptions o = proxy::optionsFromJson(block); // timeouts, buffers, X-Forwarded-* (docs/proxy.md)
+    if (workersOverride >= 0)
+        o.workerThreads = workersOverride;
     o.defaultLookupFamily = family;
     return o;
 }
@@ -42,11 +43,7 @@ QList<config::FieldError> validateGlobalBlocks(const config::Config &c)
 {
     QList<config::FieldError> errors;
     dns::DnsHostCache::optionsFromJson(c.dns, &errors); // paths come as "dns.servers[0]"
-    if (c.proxy.contains("workers")) {
-        const QJsonValue w = c.proxy.value("workers");
-        if (!w.isDouble() || w.toDouble() != w.toInt() || w.toInt() < 0 || w.toInt() > 256)
-            errors.append(config::FieldError{"proxy.workers", "must be an integer from 0 to 256"});
-    }
+    proxy::optionsFromJson(c.proxy, &errors);
     if (c.admin.contains("address")) {
         const QString a = c.admin.value("address").toString();
         if (a != "localhost" && QHostAddress(a).isNull())
