@@ -53,7 +53,8 @@ MainWindow::MainWindow(const ConsoleOptions &options, QWidget *parent)
                new PoliciesPage(m_connection), new DnsPage(m_connection), new TrafficPage(m_connection)};
     m_nav->setObjectName(QStringLiteral("navigation"));
     m_nav->setFixedWidth(170);
-    m_nav->setSpacing(2);
+    m_nav->setStyleSheet(QStringLiteral("QListWidget#navigation { font-size: 11pt; }"
+                                        "QListWidget#navigation::item { padding: 7px 6px; }"));
     for (Page *p : m_pages) {
         m_nav->addItem(p->title());
         m_stack->addWidget(p);

@@ -53,7 +53,8 @@ void ScreenshotRunner::start()
         shot(MainWindow::BackendsIndex, QStringLiteral("backends")),
         {0, [this] {
              auto *p = m_window->backends();
-             p->table()->selectRow(0);
+             if (!p->select(QStringLiteral("httpbin"), QStringLiteral("static-origin")))
+                 p->table()->selectRow(0);
              if (auto *e = p->editSelected())
                  e->resize(760, 640);
          }},
@@ -67,7 +68,8 @@ void ScreenshotRunner::start()
         shot(MainWindow::RoutesIndex, QStringLiteral("routes")),
         {0, [this] {
              auto *p = m_window->routes();
-             p->table()->selectRow(0);
+             if (!p->select(QStringLiteral("httpbin"), QStringLiteral("api-route")))
+                 p->table()->selectRow(0);
              if (auto *e = p->editSelected())
                  e->resize(900, 860);
          }},
@@ -91,9 +93,7 @@ void ScreenshotRunner::start()
         shot(MainWindow::DnsIndex, QStringLiteral("dns-cache")),
         show(MainWindow::TrafficIndex),
         {2000, [this] {
-             auto *t = m_window->traffic()->table();
-             t->resizeColumnsToContents();
-             t->selectRow(0);
+             m_window->traffic()->table()->selectRow(0);
          }},
         shot(MainWindow::TrafficIndex, QStringLiteral("live-traffic")),
     };

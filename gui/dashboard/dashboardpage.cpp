@@ -29,6 +29,9 @@ QTableWidget *makeTable(const QStringList &headers, const QString &name)
     t->setEditTriggers(QAbstractItemView::NoEditTriggers);
     t->setSelectionMode(QAbstractItemView::NoSelection);
     t->setMaximumHeight(170);
+    t->setWordWrap(false);
+    t->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    t->horizontalHeader()->setStretchLastSection(false);
     return t;
 }
 
@@ -104,6 +107,7 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
     m_latencyNote->setObjectName(QStringLiteral("latencyNote"));
     m_latencyNote->setStyleSheet(QStringLiteral("color: palette(mid);"));
     m_latencyNote->setText(tr("Latency percentiles appear when the service reports them."));
+    m_latencyNote->hide();
     layout->addWidget(m_latencyNote);
 
     auto *tables = new QGridLayout;
@@ -180,7 +184,6 @@ void DashboardPage::onServerInfo(const QJsonObject &info)
         for (int c = 0; c < cells.size(); ++c)
             m_listeners->setItem(i, c, new QTableWidgetItem(cells[c]));
     }
-    m_listeners->resizeColumnsToContents();
 }
 
 void DashboardPage::pollStats()
@@ -234,9 +237,9 @@ void DashboardPage::onStats(const QJsonObject &stats)
     m_rps->setCurrent(number(s.requestsPerSecond));
     m_errors->setCurrent(std::isnan(s.serverErrorPercent) ? QString()
                                                           : tr("5xx %1%").arg(number(s.serverErrorPercent)));
-    m_latency->setCurrent(std::isnan(s.p99Ms) ? QString() : tr("p99 %1 ms").arg(number(s.p99Ms)));
+    m_latency->setCurrent(std::isnan(s.p99Ms) ? tr("not reported by this service version")
+                                              : tr("p99 %1 ms").arg(number(s.p99Ms)));
     m_dns->setCurrent(std::isnan(s.dnsHitPercent) ? QString() : QStringLiteral("%1%").arg(number(s.dnsHitPercent)));
-    m_latencyNote->setVisible(std::isnan(s.p50Ms) && std::isnan(s.p99Ms));
     updateTopHosts(stats);
 }
 

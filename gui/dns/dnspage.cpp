@@ -70,6 +70,7 @@ DnsPage::DnsPage(Connection *connection, QWidget *parent)
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setSelectionMode(QAbstractItemView::SingleSelection);
     m_table->setAlternatingRowColors(true);
+    m_table->setWordWrap(false);
     m_table->verticalHeader()->setVisible(false);
     m_table->horizontalHeader()->setStretchLastSection(true);
     layout->addWidget(m_table, 1);
@@ -120,7 +121,10 @@ void DnsPage::refresh()
                                            : self->m_model->itemAt(self->m_proxy->mapToSource(sel.first()).row())
                                                  .value("key")
                                                  .toString();
+        const bool first = self->m_model->rowCount() == 0;
         self->m_model->setItems(r.object().value("items").toArray());
+        if (first)
+            self->m_table->resizeColumnsToContents();
         if (!keep.isEmpty()) {
             for (int i = 0; i < self->m_model->rowCount(); ++i) {
                 if (self->m_model->itemAt(i).value("key").toString() == keep)

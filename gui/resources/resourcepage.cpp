@@ -62,6 +62,7 @@ ResourcePage::ResourcePage(Connection *connection, ResourceKind kind, QList<Reso
     m_table->setSelectionMode(QAbstractItemView::SingleSelection);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setAlternatingRowColors(true);
+    m_table->setWordWrap(false);
     m_table->verticalHeader()->setVisible(false);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->sortByColumn(0, Qt::AscendingOrder);
@@ -99,6 +100,7 @@ void ResourcePage::refresh()
         for (const auto &v : r.object().value("items").toArray())
             items.append(v.toObject());
         self->m_model->setItems(items);
+        self->m_table->resizeColumnsToContents();
         self->m_info->setText(tr("%n object(s)", nullptr, int(items.size())));
         if (!keep.isEmpty())
             self->select(resourceNamespace(keep), resourceName(keep));

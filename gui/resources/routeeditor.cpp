@@ -54,10 +54,12 @@ RouteEditor::RouteEditor(client::ApiClient *api, QWidget *parent)
     setObjectName(QStringLiteral("routeEditor"));
     resize(900, 800);
     m_parents->setObjectName(QStringLiteral("parentRefsTable"));
-    m_parents->setHorizontalHeaderLabels({tr("Gateway"), tr("Namespace"), tr("Listener (section)"), tr("Port")});
+    m_parents->setHorizontalHeaderLabels({tr("Gateway"), tr("Namespace"), tr("Listener"), tr("Port")});
     m_parents->horizontalHeader()->setStretchLastSection(true);
     m_parents->verticalHeader()->setVisible(false);
     m_parents->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_parents->setWordWrap(false);
+    m_parents->setToolTip(tr("Gateways the route attaches to. Listener: one listener's name (sectionName); empty = all."));
     m_parents->setMaximumHeight(120);
     auto *parentsBox = new QWidget;
     auto *pl = new QVBoxLayout(parentsBox);
@@ -163,6 +165,7 @@ void RouteEditor::setForm(const QJsonObject &object)
     m_parents->setRowCount(0);
     for (const auto &p : spec.value("parentRefs").toArray())
         addParentRef(p.toObject());
+    m_parents->resizeColumnsToContents();
     QStringList hosts;
     for (const auto &h : spec.value("hostnames").toArray())
         hosts.append(h.toString());

@@ -58,6 +58,8 @@ QTableWidget *makeTable(const QStringList &headers, const QString &objectName)
     t->verticalHeader()->setVisible(false);
     t->setSelectionBehavior(QAbstractItemView::SelectRows);
     t->setMinimumHeight(110);
+    t->setWordWrap(false);
+    t->horizontalHeader()->setMinimumSectionSize(70);
     t->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
     return t;
 }
@@ -88,6 +90,19 @@ QWidget *withButtons(QTableWidget *table, const std::function<void()> &add, cons
     row->addStretch();
     v->addLayout(row);
     return w;
+}
+
+// A checkable group whose fields show only while it is checked, so unused filters take one line.
+QFormLayout *collapsibleForm(QGroupBox *group)
+{
+    auto *outer = new QVBoxLayout(group);
+    auto *inner = new QWidget;
+    auto *form = new QFormLayout(inner);
+    form->setContentsMargins(0, 0, 0, 0);
+    outer->addWidget(inner);
+    inner->setVisible(group->isChecked());
+    QObject::connect(group, &QGroupBox::toggled, inner, &QWidget::setVisible);
+    return form;
 }
 
 QComboBox *pathModifierCombo()
@@ -178,7 +193,7 @@ RuleEditor::HeaderModifierWidgets RuleEditor::makeHeaderModifier(const QString &
     w.group->setObjectName(objectName);
     w.group->setCheckable(true);
     w.group->setChecked(false);
-    auto *f = new QFormLayout(w.group);
+    auto *f = collapsibleForm(w.group);
     w.set = new QLineEdit;
     w.set->setObjectName(objectName + QStringLiteral("Set"));
     w.set->setPlaceholderText(tr("X-Name=value, X-Other=value"));
@@ -237,7 +252,7 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     m_name->setPlaceholderText(tr("optional"));
     form->addRow(tr("Rule name"), track(new FieldBox({}, m_name), QStringLiteral(".name")));
 
-    m_matches = makeTable({tr("Path type"), tr("Path"), tr("Method"), tr("Headers (a=1, b~=re)"), tr("Query params")},
+    m_matches = makeTable({tr("Path type"), tr("Path"), tr("Method"), tr("Headers"), tr("Query params")},
                           QStringLiteral("matchesTable"));
     m_matches->setToolTip(tr("A request matches the rule when it matches any row; no rows = every path.\n"
                              "Headers and query parameters: name=value (exact) or name~=regex, separated by commas."));
@@ -256,7 +271,7 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     m_rewrite->setObjectName(QStringLiteral("urlRewrite"));
     m_rewrite->setCheckable(true);
     m_rewrite->setChecked(false);
-    auto *rf = new QFormLayout(m_rewrite);
+    auto *rf = collapsibleForm(m_rewrite);
     m_rewriteHost = new QLineEdit;
     m_rewriteHost->setObjectName(QStringLiteral("rewriteHostname"));
     m_rewriteHost->setPlaceholderText(tr("keep the Host"));
@@ -274,7 +289,7 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     m_redirect->setObjectName(QStringLiteral("requestRedirect"));
     m_redirect->setCheckable(true);
     m_redirect->setChecked(false);
-    auto *df = new QFormLayout(m_redirect);
+    auto *df = collapsibleForm(m_redirect);
     m_redirectScheme = new QComboBox;
     m_redirectScheme->setObjectName(QStringLiteral("redirectScheme"));
     m_redirectScheme->addItem(tr("keep"), QString());
@@ -406,6 +421,8 @@ void RuleEditor::load(const QJsonObject &rule)
         setCell(m_backends, row, BGroup, b.value("group").toString(QStringLiteral("agentgateway.dev")));
         setCell(m_backends, row, BKind, b.value("kind").toString(QStringLiteral("AgentgatewayBackend")));
     }
+    m_matches->resizeColumnsToContents();
+    m_backends->resizeColumnsToContents();
     const QJsonObject t = rule.value("timeouts").toObject();
     m_requestTimeout->setText(t.value("request").toString());
     m_backendTimeout->setText(t.value("backendRequest").toString());

@@ -76,6 +76,9 @@ TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
     });
     bar->addWidget(curl);
     layout->addLayout(bar);
+    m_status->setObjectName(QStringLiteral("feedStatus"));
+    m_status->setWordWrap(true);
+    layout->addWidget(m_status);
 
     m_proxy->setSourceModel(m_model);
     m_proxy->setFilterKeyColumn(-1);
@@ -90,6 +93,9 @@ TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
     m_table->verticalHeader()->setDefaultSectionSize(22);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->setWordWrap(false);
+    const int widths[] = {95, 120, 70, 190, 220, 55, 130, 80, 130, 170};
+    for (int c = 0; c < int(std::size(widths)); ++c)
+        m_table->setColumnWidth(c, widths[c]);
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &TrafficPage::showDetail);
 
     m_detail->setObjectName(QStringLiteral("detailPane"));
@@ -102,10 +108,6 @@ TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 1);
     layout->addWidget(split, 1);
-    m_status->setObjectName(QStringLiteral("feedStatus"));
-    m_status->setWordWrap(true);
-    layout->addWidget(m_status);
-
     m_pollTimer.setInterval(2000);
     connect(&m_pollTimer, &QTimer::timeout, this, &TrafficPage::poll);
     m_reconnect.setSingleShot(true);
@@ -134,7 +136,10 @@ void TrafficPage::setFeed(Feed f, const QString &text)
 {
     m_feed = f;
     m_status->setText(text);
-    m_status->setStyleSheet(f == Feed::NotAvailable ? QStringLiteral("color: #b36b00; font-weight: 600;") : QString());
+    m_status->setStyleSheet(f == Feed::NotAvailable
+                                ? QStringLiteral("background: #fff4e5; border: 1px solid #f0c36d; border-radius: 4px; "
+                                                 "padding: 8px; color: #7a4b00; font-weight: 600;")
+                                : QStringLiteral("color: palette(mid);"));
 }
 
 QString TrafficPage::statusText() const
