@@ -150,6 +150,7 @@ QString reasonPhrase(int status)
     case 415: return "Unsupported Media Type";
     case 421: return "Misdirected Request";
     case 422: return "Unprocessable Content";
+    case 428: return "Precondition Required";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return QStringLiteral("HTTP %1").arg(status);

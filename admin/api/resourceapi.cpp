@@ -12,13 +12,10 @@ namespace {
 using config::KindInfo;
 using config::ResourceKey;
 
+// The path names a kind by its plural ("backends") or, as kubectl users type them, an alias ("agentgatewaybackends").
 std::optional<KindInfo> kindForPlural(const QString &plural)
 {
-    for (const auto &k : config::knownKinds()) {
-        if (k.plural == plural)
-            return k;
-    }
-    return std::nullopt;
+    return config::findKind(plural);
 }
 
 ApiResponse unknownPlural(const QString &plural)

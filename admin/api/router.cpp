@@ -74,4 +74,12 @@ ApiRouter::Match ApiRouter::match(const QByteArray &method, const QString &path)
     return m;
 }
 
+QList<QPair<QByteArray, QString>> ApiRouter::routes() const
+{
+    QList<QPair<QByteArray, QString>> out;
+    for (const auto &r : m_routes)
+        out.append(qMakePair(r.method, "/" + r.segments.join('/')));
+    return out;
+}
+
 } // namespace dfproxy::admin

@@ -33,6 +33,8 @@ public:
     void add(const QByteArray &method, const QString &pattern, ApiHandler handler, bool requireAuth = true);
     /// Finds the route for a request. Neither route nor allowedMethods set means 404.
     Match match(const QByteArray &method, const QString &path) const;
+    /// Every registered route as (method, pattern), e.g. ("GET", "/api/v1/dns/cache"), in registration order.
+    QList<QPair<QByteArray, QString>> routes() const;
 
 private:
     QList<Route> m_routes;

@@ -3,9 +3,20 @@
 
 #include "config/yaml.h"
 
+#include <QCryptographicHash>
 #include <QDateTime>
+#include <QDir>
+#include <QEventLoop>
 #include <QFile>
 #include <QJsonDocument>
+#include <QNetworkAccessManager>
+#include <QNetworkProxy>
+#include <QNetworkReply>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QThread>
+#include <QTimer>
 
 #ifndef DFPROXY_VERSION
 #define DFPROXY_VERSION "unknown"
@@ -32,6 +43,15 @@ const QList<CommandInfo> &commands()
         {"describe", "describe KIND NAME [-n NS]", "Show one object, with its status, as YAML."},
         {"delete", "delete KIND NAME... [-n NS] | delete -f FILE", "Delete objects by name or from manifests."},
         {"export", "export [-n NS] [-o yaml|json]", "Print every object as manifests without server-managed fields."},
+        {"edit", "edit KIND NAME [-n NS]",
+         "Edit an object as YAML in $DFPROXY_EDITOR / $EDITOR (default vi); saving applies it. If the server rejects it,\n"
+         "      the editor opens again with the error on top; save unchanged (or quit) to give up."},
+        {"dns", "dns list [-o table|json|yaml] | dns flush | dns rm HOST:PORT | dns resolve HOST[:PORT] [--family F]",
+         "Show and manage the DNS host cache: list entries, flush all, remove one, resolve a host now."},
+        {"stats", "stats [-o json|yaml]", "Print the runtime statistics (GET /api/v1/stats)."},
+        {"logs", "logs [-f] [--tail N]",
+         "Print recent access-log records, one JSON line each; -f follows new ones (GET /api/v1/accesslog/stream)."},
+        {"server", "server [-o json|yaml]", "Print the server's state: version, uptime, listeners, config path, last error."},
         {"version", "version", "Print the client and server versions."},
     };
     return list;
@@ -48,6 +68,9 @@ const QCommandLineOption optFile({"f", "filename"}, "Manifest file, or - for sta
 const QCommandLineOption optDryRun("dry-run", "Validate on the server, store nothing.");
 const QCommandLineOption optSelector({"l", "selector"}, "Label selector (k=v,k2!=v,k3).", "SELECTOR");
 const QCommandLineOption optHelp({"h", "help"}, "Show help.");
+const QCommandLineOption optFollow({"f", "follow"}, "Follow new records until interrupted.");
+const QCommandLineOption optTail("tail", "How many recent records to print (default 100).", "N");
+const QCommandLineOption optFamily("family", "Lookup family: V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL.", "F");
 
 QString groupOf(const QString &apiVersion)
 {
@@ -162,13 +185,23 @@ int Ctl::usageError(const QString &message)
 
 int Ctl::run(const QStringList &args)
 {
-    // First pass: find the command among the positionals, whatever options surround it.
+    // First pass: the command is the first word that is neither an option nor an option's value. (A parser cannot
+    // do this: -f takes a file for apply but is a flag for logs.)
     {
-        QCommandLineParser probe;
-        addGlobalOptions(probe);
-        probe.addOptions({optNamespace, optAll, optOutput, optFile, optDryRun, optSelector});
-        probe.parse(args);
-        m_command = probe.positionalArguments().value(0);
+        static const QStringList valueOptions{"-s", "--server", "--token", "--token-file", "--config", "-n",
+                                              "--namespace", "-o", "--output", "-l", "--selector", "--tail", "--family"};
+        for (int i = 1; i < args.size(); ++i) {
+            const QString &a = args[i];
+            if (a == "--")
+                break;
+            if (a.startsWith('-')) {
+                if (valueOptions.contains(a))
+                    ++i;
+                continue;
+            }
+            m_command = a;
+            break;
+        }
     }
     const CommandInfo *cmd = nullptr;
     for (const auto &c : commands()) {
@@ -206,6 +239,14 @@ int Ctl::run(const QStringList &args)
         m_parser.addOptions({optFile, optNamespace, optDryRun});
     else if (name == "export")
         m_parser.addOptions({optNamespace, optOutput});
+    else if (name == "edit")
+        m_parser.addOptions({optNamespace});
+    else if (name == "dns")
+        m_parser.addOptions({optOutput, optFamily});
+    else if (name == "stats" || name == "server")
+        m_parser.addOptions({optOutput});
+    else if (name == "logs")
+        m_parser.addOptions({optFollow, optTail});
     if (!m_parser.parse(args))
         return usageError(m_parser.errorText());
     if (m_parser.isSet(optHelp)) {
@@ -226,6 +267,16 @@ int Ctl::run(const QStringList &args)
         return cmdDelete();
     if (name == "export")
         return cmdExport();
+    if (name == "edit")
+        return cmdEdit();
+    if (name == "dns")
+        return cmdDns();
+    if (name == "stats")
+        return cmdStats();
+    if (name == "logs")
+        return cmdLogs();
+    if (name == "server")
+        return cmdServer();
     return cmdVersion();
 }
 
@@ -619,6 +670,426 @@ int Ctl::cmdVersion()
         return 1;
     }
     m_out << "Server Version: " << r.object().value("version").toString() << "\n";
+    return 0;
+}
+
+namespace {
+
+constexpr auto kEditHeader = "# Please edit the object below. Lines beginning with '#' are ignored.\n"
+                             "# Save and quit to apply; an empty file or unchanged object cancels the edit.\n#\n";
+
+QByteArray withoutComments(const QByteArray &text)
+{
+    QByteArrayList kept;
+    for (const auto &line : text.split('\n')) {
+        if (!line.trimmed().startsWith('#'))
+            kept.append(line);
+    }
+    return kept.join('\n');
+}
+
+QString editorCommand()
+{
+    for (const char *var : {"DFPROXY_EDITOR", "KUBE_EDITOR", "EDITOR", "VISUAL"}) {
+        const QString v = qEnvironmentVariable(var).trimmed();
+        if (!v.isEmpty())
+            return v;
+    }
+#ifdef Q_OS_WIN
+    return QStringLiteral("notepad");
+#else
+    return QStringLiteral("vi");
+#endif
+}
+
+// Runs the editor on `file` attached to this terminal; returns false with `error` if it did not exit cleanly.
+bool runEditor(const QString &file, QString *error)
+{
+    QStringList cmd = QProcess::splitCommand(editorCommand());
+    const QString program = cmd.takeFirst();
+    QProcess p;
+    p.setProcessChannelMode(QProcess::ForwardedChannels);
+    p.setInputChannelMode(QProcess::ForwardedInputChannel);
+    p.start(program, cmd << file);
+    if (!p.waitForStarted(10000)) {
+        *error = QStringLiteral("cannot start the editor \"%1\": %2 (set EDITOR)").arg(program, p.errorString());
+        return false;
+    }
+    p.waitForFinished(-1);
+    if (p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
+        *error = QStringLiteral("the editor \"%1\" exited with status %2").arg(program).arg(p.exitCode());
+        return false;
+    }
+    return true;
+}
+
+QString errorComment(const client::ApiError &e)
+{
+    QString out = QStringLiteral("# Error: %1\n").arg(e.isConnectionError() ? e.detail : e.title + ": " + e.detail);
+    for (const auto &f : e.fields)
+        out += QStringLiteral("#   %1: %2\n").arg(f.first, f.second);
+    return out + "#\n";
+}
+
+QString msToHuman(qint64 ms)
+{
+    if (ms <= 0)
+        return QStringLiteral("0s");
+    if (ms < 120000)
+        return QStringLiteral("%1s").arg((ms + 999) / 1000);
+    return QStringLiteral("%1m").arg(ms / 60000);
+}
+
+} // namespace
+
+int Ctl::cmdEdit()
+{
+    if (m_args.size() != 2)
+        return usageError(QStringLiteral("edit needs KIND NAME"));
+    const auto kind = kindArg(m_args[0]);
+    if (!kind)
+        return 1;
+    if (!connectClient())
+        return 1;
+    const QString path = client::ApiClient::objectPath(kind->plural, namespaceArg(), m_args[1]);
+    const auto got = m_client->sendBlocking("GET", path);
+    if (!got.ok()) {
+        if (got.error->status == 404)
+            m_err << "Error from server (NotFound): " << kind->plural << " \"" << m_args[1] << "\" not found in namespace \""
+                  << namespaceArg() << "\"\n";
+        else
+            printError(*got.error);
+        return 1;
+    }
+    QJsonObject original = got.object();
+    original.remove("status"); // computed by the server; editing it would be pointless
+
+    QTemporaryDir tmp;
+    if (!tmp.isValid()) {
+        m_err << "error: cannot create a temporary directory\n";
+        return 1;
+    }
+    const QString file = tmp.filePath(QStringLiteral("%1-%2.yaml").arg(kind->kind.toLower(), m_args[1]));
+    QByteArray body = config::toYaml(original);
+    QString errorHeader;
+    QByteArray lastAttempt;
+    for (;;) {
+        {
+            QFile f(file);
+            if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
+                m_err << "error: cannot write " << file << "\n";
+                return 1;
+            }
+            f.write(kEditHeader);
+            f.write(errorHeader.toUtf8());
+            f.write(body);
+        }
+        m_out.flush();
+        QString editorError;
+        if (!runEditor(file, &editorError)) {
+            m_err << "error: " << editorError << "\n";
+            return 1;
+        }
+        QFile f(file);
+        if (!f.open(QIODevice::ReadOnly)) {
+            m_err << "error: cannot read " << file << "\n";
+            return 1;
+        }
+        const QByteArray edited = withoutComments(f.readAll());
+        if (edited.trimmed().isEmpty()) {
+            m_err << "Edit cancelled, the file was emptied.\n";
+            return errorHeader.isEmpty() ? 0 : 1;
+        }
+        auto keepCopy = [&] {
+            const QString copy = QDir::temp().filePath(QFileInfo(file).fileName());
+            QFile::remove(copy);
+            QFile::copy(file, copy);
+            m_err << "A copy of your changes has been stored to \"" << copy << "\"\n";
+        };
+        if (!errorHeader.isEmpty() && edited == lastAttempt) {
+            m_err << "error: Edit cancelled, no valid changes were saved.\n";
+            keepCopy();
+            return 1;
+        }
+        lastAttempt = edited;
+        config::YamlError ye;
+        const auto docs = config::parseYamlDocuments(edited, &ye);
+        if (!docs || docs->size() != 1 || !docs->at(0).isObject()) {
+            errorHeader = QStringLiteral("# Error: %1\n#\n").arg(docs ? QStringLiteral("the file must hold exactly one object")
+                                                                      : QStringLiteral("invalid YAML at ") + ye.toString());
+            body = edited;
+            continue;
+        }
+        const QJsonObject obj = docs->at(0).toObject();
+        if (obj == original) {
+            m_err << "Edit cancelled, no changes made.\n";
+            return 0;
+        }
+        const auto r = m_client->sendBlocking("PUT", path, {}, QJsonDocument(obj).toJson(QJsonDocument::Compact),
+                                              "application/json");
+        if (r.ok()) {
+            m_out << qualifiedName(kind->kind, kind->group + "/" + kind->defaultVersion, m_args[1]) << " edited\n";
+            return 0;
+        }
+        if (r.error->isConnectionError() || r.error->status == 401 || r.error->status == 404) {
+            printError(*r.error);
+            keepCopy();
+            return 1;
+        }
+        errorHeader = errorComment(*r.error);
+        body = edited;
+    }
+}
+
+int Ctl::cmdDns()
+{
+    const QString sub = m_args.value(0);
+    if (!QStringList{"list", "ls", "flush", "rm", "resolve"}.contains(sub))
+        return usageError(sub.isEmpty() ? QStringLiteral("dns needs a subcommand: list, flush, rm HOST:PORT, resolve HOST[:PORT]")
+                                        : QStringLiteral("unknown dns subcommand \"%1\"").arg(sub));
+    if ((sub == "rm" || sub == "resolve") && m_args.size() != 2)
+        return usageError(QStringLiteral("dns %1 needs HOST%2").arg(sub, sub == "rm" ? ":PORT" : "[:PORT]"));
+    if ((sub == "list" || sub == "ls" || sub == "flush") && m_args.size() != 1)
+        return usageError(QStringLiteral("dns %1 takes no arguments").arg(sub));
+    const QString format = m_parser.value(optOutput).isEmpty() ? QStringLiteral("table") : m_parser.value(optOutput);
+    if (!QStringList{"table", "wide", "json", "yaml"}.contains(format))
+        return usageError(QStringLiteral("unknown output format \"%1\" (table, json, yaml)").arg(format));
+    if (!connectClient())
+        return 1;
+
+    if (sub == "flush") {
+        const auto r = m_client->sendBlocking("DELETE", "/api/v1/dns/cache");
+        if (!r.ok()) {
+            printError(*r.error);
+            return 1;
+        }
+        m_out << "DNS cache flushed (" << r.object().value("flushed").toInt() << " entries)\n";
+        return 0;
+    }
+    if (sub == "rm") {
+        const auto r = m_client->sendBlocking("DELETE", "/api/v1/dns/cache/" + QString::fromLatin1(QUrl::toPercentEncoding(m_args[1], "[]:")));
+        if (!r.ok()) {
+            printError(*r.error);
+            return 1;
+        }
+        m_out << r.object().value("removed").toString() << " removed\n";
+        return 0;
+    }
+    if (sub == "resolve") {
+        // HOST, HOST:PORT, [V6]:PORT; default port 80.
+        static const QRegularExpression re(QStringLiteral("^(?:\\[([^\\]]+)\\]|([^:\\[\\]]+))(?::(\\d+))?$"));
+        const auto m = re.match(m_args[1]);
+        if (!m.hasMatch())
+            return usageError(QStringLiteral("expected HOST[:PORT], e.g. example.com:443"));
+        const QString host = m.captured(1).isEmpty() ? m.captured(2) : m.captured(1);
+        const int port = m.captured(3).isEmpty() ? 80 : m.captured(3).toInt();
+        QJsonObject req{{"host", host}, {"port", port}};
+        if (m_parser.isSet(optFamily))
+            req.insert("lookupFamily", m_parser.value(optFamily).toUpper());
+        const auto r = m_client->sendBlocking("POST", "/api/v1/dns/resolve", {},
+                                              QJsonDocument(req).toJson(QJsonDocument::Compact), "application/json");
+        if (!r.ok()) {
+            printError(*r.error);
+            return 1;
+        }
+        const QString key = r.object().value("resolving").toString();
+        // The server resolves in the background; poll its cache briefly so the user sees the answer.
+        QJsonObject entry;
+        for (int i = 0; i < 50; ++i) {
+            const auto c = m_client->sendBlocking("GET", "/api/v1/dns/cache");
+            for (const auto &v : c.object().value("items").toArray()) {
+                if (v.toObject().value("key").toString() == key)
+                    entry = v.toObject();
+            }
+            if (!entry.isEmpty() && entry.value("state").toString() != "resolving")
+                break;
+            if (entry.isEmpty() && i >= 2)
+                break; // addresses and static hosts are answered without a cache entry
+            QEventLoop loop;
+            QTimer::singleShot(100, &loop, &QEventLoop::quit);
+            loop.exec();
+        }
+        if (format == "json" || format == "yaml") {
+            m_out << (format == "json" ? QString::fromUtf8(QJsonDocument(entry).toJson(QJsonDocument::Indented))
+                                       : QString::fromUtf8(config::toYaml(entry)));
+            return entry.value("state").toString() == "failed" ? 1 : 0;
+        }
+        const QString state = entry.value("state").toString();
+        if (state == "failed") {
+            m_err << "error: " << key << " did not resolve: " << entry.value("lastError").toString() << "\n";
+            return 1;
+        }
+        QStringList addrs;
+        for (const auto &a : entry.value("addresses").toArray())
+            addrs.append(a.toString());
+        if (state.isEmpty())
+            m_out << key << " needs no lookup (an address or a static host)\n";
+        else if (state == "resolving")
+            m_out << key << " resolving (check with 'dfproxyctl dns list')\n";
+        else
+            m_out << key << " " << state << ": " << addrs.join(", ") << "\n";
+        return 0;
+    }
+    const auto r = m_client->sendBlocking("GET", "/api/v1/dns/cache");
+    if (!r.ok()) {
+        printError(*r.error);
+        return 1;
+    }
+    if (format == "json") {
+        m_out << QJsonDocument(r.object()).toJson(QJsonDocument::Indented);
+        return 0;
+    }
+    if (format == "yaml") {
+        m_out << config::toYaml(r.object());
+        return 0;
+    }
+    const QJsonArray items = r.object().value("items").toArray();
+    if (items.isEmpty()) {
+        m_err << "The DNS cache is empty.\n";
+        return 0;
+    }
+    QList<QStringList> rows{{"HOST:PORT", "FAMILY", "ADDRESSES", "TTL", "STATE", "HITS", "FAILURES", "LAST ERROR"}};
+    for (const auto &v : items) {
+        const auto o = v.toObject();
+        QStringList addrs;
+        for (const auto &a : o.value("addresses").toArray())
+            addrs.append(a.toString());
+        rows.append({o.value("key").toString(), o.value("lookupFamily").toString(),
+                     addrs.isEmpty() ? QStringLiteral("<none>") : addrs.join(","),
+                     msToHuman(o.value("ttlLeftMs").toInteger()), o.value("state").toString(),
+                     QString::number(o.value("hits").toInteger()), QString::number(o.value("failures").toInteger()),
+                     o.value("lastError").toString().isEmpty() ? QStringLiteral("-") : o.value("lastError").toString()});
+    }
+    printTable(m_out, rows);
+    return 0;
+}
+
+int Ctl::cmdStats()
+{
+    const QString format = m_parser.value(optOutput).isEmpty() ? QStringLiteral("json") : m_parser.value(optOutput);
+    if (format != "json" && format != "yaml")
+        return usageError(QStringLiteral("stats prints json or yaml"));
+    if (!connectClient())
+        return 1;
+    const auto r = m_client->sendBlocking("GET", "/api/v1/stats");
+    if (!r.ok()) {
+        printError(*r.error);
+        return 1;
+    }
+    m_out << (format == "json" ? QString::fromUtf8(QJsonDocument(r.object()).toJson(QJsonDocument::Indented))
+                               : QString::fromUtf8(config::toYaml(r.object())));
+    return 0;
+}
+
+int Ctl::cmdServer()
+{
+    const QString format = m_parser.value(optOutput).isEmpty() ? QStringLiteral("yaml") : m_parser.value(optOutput);
+    if (format != "json" && format != "yaml")
+        return usageError(QStringLiteral("server prints json or yaml"));
+    if (!connectClient())
+        return 1;
+    const auto r = m_client->sendBlocking("GET", "/api/v1/server");
+    if (!r.ok()) {
+        printError(*r.error);
+        return 1;
+    }
+    m_out << (format == "json" ? QString::fromUtf8(QJsonDocument(r.object()).toJson(QJsonDocument::Indented))
+                               : QString::fromUtf8(config::toYaml(r.object())));
+    return 0;
+}
+
+int Ctl::cmdLogs()
+{
+    if (!m_args.isEmpty())
+        return usageError(QStringLiteral("logs takes no arguments"));
+    int tail = 100;
+    if (m_parser.isSet(optTail)) {
+        bool ok = false;
+        tail = m_parser.value(optTail).toInt(&ok);
+        if (!ok || tail < 0)
+            return usageError(QStringLiteral("--tail needs a non-negative number"));
+    }
+    if (!connectClient())
+        return 1;
+    auto printRecord = [this](const QJsonValue &v) {
+        m_out << (v.isObject() ? QString::fromUtf8(QJsonDocument(v.toObject()).toJson(QJsonDocument::Compact))
+                               : v.toString())
+              << "\n";
+        m_out.flush();
+    };
+    if (!m_parser.isSet(optFollow) || m_parser.isSet(optTail)) {
+        QUrlQuery q;
+        q.addQueryItem("limit", QString::number(tail));
+        const auto r = m_client->sendBlocking("GET", "/api/v1/accesslog", q);
+        if (!r.ok() && (r.error->status == 404 || r.error->status == 405)) {
+            if (!m_parser.isSet(optFollow)) {
+                m_err << "error: this server does not keep recent access-log records (GET /api/v1/accesslog is not "
+                         "available); use 'dfproxyctl logs -f' to follow new ones\n";
+                return 1;
+            }
+        } else if (!r.ok()) {
+            printError(*r.error);
+            return 1;
+        } else {
+            const QJsonArray items = r.json.isArray() ? r.json.toArray() : r.object().value("items").toArray();
+            for (const auto &v : items)
+                printRecord(v);
+        }
+        if (!m_parser.isSet(optFollow))
+            return 0;
+    }
+
+    // Server-sent events: "data: <one JSON record>" lines, events separated by blank lines.
+    QNetworkAccessManager nam;
+    nam.setProxy(QNetworkProxy::NoProxy);
+    QUrl url = m_client->baseUrl();
+    url.setPath("/api/v1/accesslog/stream");
+    QNetworkRequest req(url);
+    req.setRawHeader("Authorization", "Bearer " + m_client->token());
+    req.setRawHeader("Accept", "text/event-stream");
+    req.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
+    req.setTransferTimeout(0);
+    QNetworkReply *reply = nam.get(req);
+    QByteArray buffer;
+    QByteArray data;
+    QEventLoop loop;
+    QObject::connect(reply, &QNetworkReply::readyRead, &loop, [&] {
+        if (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt() != 200)
+            return; // an error body: reported when finished
+        buffer += reply->readAll();
+        qsizetype nl;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+            QByteArray line = buffer.left(nl);
+            buffer.remove(0, nl + 1);
+            if (line.endsWith('\r'))
+                line.chop(1);
+            if (line.isEmpty()) {
+                if (!data.isEmpty()) {
+                    QJsonParseError pe;
+                    const auto doc = QJsonDocument::fromJson(data, &pe);
+                    printRecord(pe.error == QJsonParseError::NoError && doc.isObject() ? QJsonValue(doc.object())
+                                                                                        : QJsonValue(QString::fromUtf8(data)));
+                    data.clear();
+                }
+            } else if (line.startsWith("data:")) {
+                QByteArray d = line.mid(5);
+                if (d.startsWith(' '))
+                    d.remove(0, 1);
+                data += data.isEmpty() ? d : "\n" + d;
+            }
+        }
+    });
+    QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
+    loop.exec();
+    const auto result = client::ApiClient::resultFromReply(reply, m_client->baseUrl());
+    reply->deleteLater();
+    if (result.error) {
+        if (result.error->status == 404)
+            m_err << "error: this server has no access-log stream (GET /api/v1/accesslog/stream)\n";
+        else
+            printError(*result.error);
+        return 1;
+    }
     return 0;
 }
 

@@ -25,6 +25,11 @@ private:
     int cmdDelete();
     int cmdExport();
     int cmdVersion();
+    int cmdEdit();
+    int cmdDns();
+    int cmdStats();
+    int cmdLogs();
+    int cmdServer();
 
     void addGlobalOptions(QCommandLineParser &parser);
     /// Sets up m_client from --server/--token/--token-file/--config, DFPROXY_SERVER/DFPROXY_TOKEN, or discovery.

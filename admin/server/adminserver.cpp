@@ -3,6 +3,7 @@
 
 #include "base/version.h"
 #include "client/paths.h"
+#include "config/yaml.h"
 #include "server/admintoken.h"
 
 #include <QDateTime>
@@ -11,6 +12,9 @@
 #include <QHttpServerRequest>
 #include <QHttpServerResponse>
 #include <QJsonArray>
+#include <QJsonDocument>
+#include <QLoggingCategory>
+#include <QRegularExpression>
 #include <QTcpServer>
 
 // The compiled-in resources live in a static library; make sure its initializer runs (idempotent).
@@ -86,6 +90,33 @@ QJsonArray listenersOf(const config::Config &cfg)
     return out;
 }
 
+const QStringList &logLevels()
+{
+    static const QStringList levels{"debug", "info", "warning", "error", "critical"};
+    return levels;
+}
+
+// QLoggingCategory rules enabling `level` and above for `category` ("dfproxy.*", "default", "dfproxy.dns").
+QString rulesFor(const QString &category, const QString &level)
+{
+    static const QStringList qtTypes{"debug", "info", "warning", "critical"};
+    const int min = std::max<qsizetype>(0, qtTypes.indexOf(level == "error" ? QStringLiteral("critical") : level));
+    QStringList lines;
+    for (int i = 0; i < qtTypes.size(); ++i)
+        lines.append(QStringLiteral("%1.%2=%3").arg(category, qtTypes[i], i >= min ? "true" : "false"));
+    return lines.join('\n');
+}
+
+QString stripQuotes(QByteArray v)
+{
+    v = v.trimmed();
+    if (v.startsWith("W/"))
+        v = v.mid(2);
+    if (v.size() >= 2 && v.startsWith('"') && v.endsWith('"'))
+        v = v.mid(1, v.size() - 2);
+    return QString::fromLatin1(v);
+}
+
 } // namespace
 
 AdminServer::AdminServer(config::ConfigStore *store, QObject *parent)
@@ -96,7 +127,12 @@ AdminServer::AdminServer(config::ConfigStore *store, QObject *parent)
     // One entry point for every request: the checks and 405 handling must cover all paths uniformly, which the
     // per-route handlers of QHttpServer cannot (wrong methods land in the missing handler as 404 there).
     m_http->setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
-        const ApiResponse r = dispatch(request);
+        PendingStream stream;
+        const ApiResponse r = dispatch(request, &stream);
+        if (stream.handler) {
+            stream.handler(stream.request, std::move(responder));
+            return;
+        }
         QHttpServerResponse resp(r.contentType, r.body, static_cast<QHttpServerResponder::StatusCode>(r.status));
         for (const auto &h : r.headers)
             resp.addHeader(h.first, h.second);
@@ -125,7 +161,109 @@ AdminServer::AdminServer(config::ConfigStore *store, QObject *parent)
             return ApiResponse::problem(404, QStringLiteral("the OpenAPI document is not built in"));
         return ApiResponse::raw("application/json", f.readAll());
     });
+    m_router.add("GET", "/api/v1/config", [this](const ApiRequest &r) { return getConfig(r); });
+    m_router.add("PUT", "/api/v1/config", [this](const ApiRequest &r) { return putConfig(r); });
+    m_router.add("GET", "/api/v1/logging", [this](const ApiRequest &) { return ApiResponse::json(loggingState()); });
+    m_router.add("PUT", "/api/v1/logging", [this](const ApiRequest &r) {
+        ApiResponse error;
+        const auto body = decodeObjectBody(r, &error);
+        if (!body)
+            return error;
+        if (const auto fields = setLogging(*body); !fields.isEmpty())
+            return ApiResponse::problem(422, QStringLiteral("invalid logging settings"), fields);
+        return ApiResponse::json(loggingState());
+    });
     m_resources.registerRoutes(m_router);
+
+    // The config's logging.level is the level at start; PUT /api/v1/logging changes it at run time only.
+    const QString level = store->config().logging.value("level").toString();
+    if (logLevels().contains(level))
+        setLogging(QJsonObject{{"level", level}});
+}
+
+QJsonObject AdminServer::loggingState() const
+{
+    QJsonObject cats;
+    QStringList rules{rulesFor("dfproxy.*", m_logLevel), rulesFor("default", m_logLevel)};
+    for (auto it = m_logCategories.begin(); it != m_logCategories.end(); ++it) {
+        cats.insert(it.key(), it.value());
+        rules.append(rulesFor(it.key(), it.value()));
+    }
+    return QJsonObject{{"level", m_logLevel}, {"categories", cats}, {"filterRules", rules.join('\n')}};
+}
+
+QList<config::FieldError> AdminServer::setLogging(const QJsonObject &request)
+{
+    QList<config::FieldError> errors;
+    static const QRegularExpression categoryName(QStringLiteral("^[A-Za-z0-9_\\-]+(\\.[A-Za-z0-9_\\-]+)*(\\.\\*)?$"));
+    const QString levelHelp = QStringLiteral("must be one of %1").arg(logLevels().join(", "));
+    for (auto it = request.begin(); it != request.end(); ++it) {
+        if (it.key() != "level" && it.key() != "categories" && it.key() != "filterRules")
+            errors.append(config::FieldError{it.key(), QStringLiteral("unknown field; use level and categories")});
+    }
+    QString level = m_logLevel;
+    if (request.contains("level")) {
+        level = request.value("level").toString().toLower();
+        if (!logLevels().contains(level))
+            errors.append(config::FieldError{"level", levelHelp});
+    }
+    QMap<QString, QString> cats = m_logCategories;
+    if (request.contains("categories")) {
+        if (!request.value("categories").isObject()) {
+            errors.append(config::FieldError{"categories", "must be an object {\"category\": \"level\"}"});
+        } else {
+            cats.clear();
+            const QJsonObject o = request.value("categories").toObject();
+            for (auto it = o.begin(); it != o.end(); ++it) {
+                const QString l = it.value().toString().toLower();
+                if (!categoryName.match(it.key()).hasMatch())
+                    errors.append(config::FieldError{"categories." + it.key(), "is not a logging category name (e.g. dfproxy.dns)"});
+                else if (!logLevels().contains(l))
+                    errors.append(config::FieldError{"categories." + it.key(), levelHelp});
+                else
+                    cats.insert(it.key(), l);
+            }
+        }
+    }
+    if (!errors.isEmpty())
+        return errors;
+    m_logLevel = level;
+    m_logCategories = cats;
+    QLoggingCategory::setFilterRules(loggingState().value("filterRules").toString());
+    return {};
+}
+
+ApiResponse AdminServer::getConfig(const ApiRequest &req) const
+{
+    const QJsonObject doc = m_store->config().toJson();
+    ApiResponse r = req.query.queryItemValue("format") == "yaml" ? ApiResponse::raw("application/yaml", config::toYaml(doc))
+                                                                 : ApiResponse::json(doc);
+    r.addHeader("ETag", "\"" + m_store->configEtag().toLatin1() + "\"");
+    return r;
+}
+
+ApiResponse AdminServer::putConfig(const ApiRequest &req)
+{
+    const QString ifMatch = stripQuotes(req.header("If-Match"));
+    if (ifMatch.isEmpty()) {
+        // Replacing everything blindly would silently undo a concurrent change: demand the ETag of what was read.
+        return ApiResponse::problem(428, QStringLiteral("PUT /api/v1/config needs an If-Match header with the ETag of "
+                                                        "GET /api/v1/config (or If-Match: * to overwrite)"));
+    }
+    ApiResponse error;
+    const auto body = decodeObjectBody(req, &error);
+    if (!body)
+        return error;
+    config::WriteOptions opts;
+    opts.dryRun = req.dryRun();
+    opts.ifMatch = ifMatch;
+    auto result = m_store->replaceConfig(*body, opts);
+    if (!result)
+        return ApiResponse::fromStoreError(result.error);
+    ApiResponse r = ApiResponse::json(result.value->toJson());
+    if (!opts.dryRun)
+        r.addHeader("ETag", "\"" + m_store->configEtag().toLatin1() + "\"");
+    return r;
 }
 
 AdminServer::~AdminServer() = default;
@@ -210,6 +348,14 @@ void AdminServer::addJsonRoute(const QByteArray &method, const QString &pattern,
     m_router.add(method, pattern, std::move(handler), requireAuth);
 }
 
+void AdminServer::addStreamRoute(const QString &pattern, StreamHandler handler)
+{
+    m_streamRoutes.insert("GET " + pattern.split('/', Qt::SkipEmptyParts).join('/'), std::move(handler));
+    m_router.add("GET", pattern, [](const ApiRequest &) {
+        return ApiResponse::problem(500, QStringLiteral("this streaming endpoint needs a connection"));
+    });
+}
+
 bool AdminServer::hostAllowed(const QString &hostAndPort) const
 {
     const QString host = hostPart(hostAndPort);
@@ -232,7 +378,7 @@ bool AdminServer::originAllowed(const QByteArray &origin) const
     return hostAllowed(u.host().contains(':') ? "[" + u.host() + "]" : u.host()) && u.port(80) == m_port;
 }
 
-ApiResponse AdminServer::dispatch(const QHttpServerRequest &request)
+ApiResponse AdminServer::dispatch(const QHttpServerRequest &request, PendingStream *stream)
 {
     const QByteArray host = headerOf(request, "Host");
     if (!host.isEmpty() && !hostAllowed(QString::fromLatin1(host)))
@@ -275,6 +421,15 @@ ApiResponse AdminServer::dispatch(const QHttpServerRequest &request)
     req.params = match.params;
     req.body = request.body();
     req.contentType = headerOf(request, "Content-Type").split(';').first().trimmed().toLower();
+    if (stream && !m_streamRoutes.isEmpty()) {
+        const auto it = m_streamRoutes.constFind(QString::fromLatin1(match.route->method) + ' '
+                                                 + match.route->segments.join('/'));
+        if (it != m_streamRoutes.constEnd()) {
+            stream->handler = *it;
+            stream->request = req;
+            return {};
+        }
+    }
     return match.route->handler(req);
 }
 
@@ -284,8 +439,11 @@ ApiResponse AdminServer::serverInfo() const
     return ApiResponse::json(QJsonObject{
         {"version", QString::fromLatin1(versionString())},
         {"uptimeSeconds", static_cast<double>(m_uptime.elapsed() / 1000)},
+        {"startTime", QDateTime::currentDateTimeUtc().addMSecs(-m_uptime.elapsed()).toString(Qt::ISODate)},
         {"configPath", m_store->path()},
-        {"configError", m_store->lastError()},
+        {"lastError", m_store->lastError()},
+        {"configError", m_store->lastError()}, // older name of lastError
+        {"watchingConfig", m_store->isWatching()},
         {"usingBackup", m_store->usingBackup()},
         {"resourceVersion", m_store->resourceVersion()},
         {"admin", QJsonObject{{"address", m_address.toString()}, {"port", m_port}, {"url", baseUrl().toString()}}},

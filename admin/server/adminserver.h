@@ -5,6 +5,7 @@
 #include "api/router.h"
 
 #include <QElapsedTimer>
+#include <QHash>
 #include <QHostAddress>
 #include <QObject>
 #include <QUrl>
@@ -14,6 +15,7 @@
 QT_BEGIN_NAMESPACE
 class QHttpServer;
 class QHttpServerRequest;
+class QHttpServerResponder;
 class QTcpServer;
 QT_END_NAMESPACE
 
@@ -27,8 +29,10 @@ namespace dfproxy::admin {
 /// Allow), then the handler. Every response carries nosniff, no-store, DENY framing and a `default-src 'none'` CSP.
 /// Errors are application/problem+json (RFC 9457).
 ///
-/// Endpoints: GET /healthz, GET /readyz, GET /api/v1/server, GET /api/v1/stats, the resource API (ResourceApi) and
-/// whatever addJsonRoute() adds. Lives on the main thread, next to the ConfigStore it serves.
+/// Endpoints: GET /healthz, GET /readyz, GET /api/v1/server, GET /api/v1/stats, GET|PUT /api/v1/config (whole config,
+/// ETag / If-Match), GET|PUT /api/v1/logging, GET /api/v1/openapi.json, the resource API (ResourceApi) and whatever
+/// addRoute() adds. Every route is documented in resources/openapi.json (checked by unit_admin). Lives on the main
+/// thread, next to the ConfigStore it serves.
 class AdminServer : public QObject
 {
     Q_OBJECT
@@ -67,11 +71,42 @@ public:
     /// Extension point: adds an endpoint, e.g. addJsonRoute("GET", "/api/v1/dns/cache", ...) or
     /// addJsonRoute("DELETE", "/api/v1/dns/cache/{host}", ...). `{name}` segments land in ApiRequest::params.
     /// Routes need the bearer token unless `requireAuth` is false. Handlers run on the main thread.
+    /// Handlers are not limited to JSON: return ApiResponse::raw("text/plain; version=0.0.4", text) for Prometheus
+    /// /metrics, for example (same as addRoute()).
     void addJsonRoute(const QByteArray &method, const QString &pattern, ApiHandler handler, bool requireAuth = true);
+    /// Same as addJsonRoute(); the name for routes whose answers are not JSON (ApiResponse::raw).
+    void addRoute(const QByteArray &method, const QString &pattern, ApiHandler handler, bool requireAuth = true)
+    {
+        addJsonRoute(method, pattern, std::move(handler), requireAuth);
+    }
+    /// Every registered route as (method, pattern), built-in ones and those added later; for the OpenAPI check.
+    QList<QPair<QByteArray, QString>> routes() const { return m_router.routes(); }
+
+    /// The log level state served by /api/v1/logging: {"level", "categories", "filterRules"}.
+    QJsonObject loggingState() const;
+    /// Applies {"level": "debug"|"info"|"warning"|"error"|"critical", "categories": {"dfproxy.dns": "debug"}}
+    /// through QLoggingCategory::setFilterRules. `level` applies to dfproxy.* and the default category; categories
+    /// override it. Returns the field errors (nothing is changed then).
+    QList<config::FieldError> setLogging(const QJsonObject &request);
+
+    /// A handler that writes the response itself (server-sent events, long responses). It runs on the main thread
+    /// after the same checks as every route and gets the raw responder: write the status line and headers with
+    /// it, then keep only a QPointer to responder.socket() for later writes (the socket is deleted when the
+    /// client leaves; the security headers are the handler's job).
+    using StreamHandler = std::function<void(const ApiRequest &, QHttpServerResponder &&)>;
+    /// Extension point: a GET route answered by `handler` (token required).
+    void addStreamRoute(const QString &pattern, StreamHandler handler);
 
 private:
-    ApiResponse dispatch(const QHttpServerRequest &request);
+    struct PendingStream
+    {
+        StreamHandler handler;
+        ApiRequest request;
+    };
+    ApiResponse dispatch(const QHttpServerRequest &request, PendingStream *stream = nullptr);
     ApiResponse serverInfo() const;
+    ApiResponse getConfig(const ApiRequest &req) const;
+    ApiResponse putConfig(const ApiRequest &req);
     bool hostAllowed(const QString &hostAndPort) const;
     bool originAllowed(const QByteArray &origin) const;
 
@@ -79,6 +114,7 @@ private:
     std::unique_ptr<QHttpServer> m_http;
     QTcpServer *m_tcp = nullptr; // owned by m_http
     ApiRouter m_router;
+    QHash<QString, StreamHandler> m_streamRoutes; // "GET seg/seg" -> handler
     ResourceApi m_resources;
     std::function<QJsonObject()> m_statsProvider;
     QByteArray m_token;
@@ -88,6 +124,8 @@ private:
     bool m_ready = true;
     QString m_notReadyReason;
     QElapsedTimer m_uptime;
+    QString m_logLevel = QStringLiteral("debug"); // Qt's default: every level of dfproxy.* is on
+    QMap<QString, QString> m_logCategories;
 };
 
 } // namespace dfproxy::admin

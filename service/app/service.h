@@ -13,8 +13,14 @@ namespace dfproxy::dns {
 class DnsHostCache;
 }
 namespace dfproxy::proxy {
+class AccessLogSink;
 class ProxyServer;
 }
+namespace dfproxy::telemetry {
+class AccessLogger;
+class MetricsRegistry;
+class ProxyMetrics;
+} // namespace dfproxy::telemetry
 
 namespace dfproxy::app {
 
@@ -24,6 +30,7 @@ struct ServiceOptions
     QString configPath;          ///< empty = the per-user default (dfproxy::defaultConfigPath())
     QStringList dnsServers;      ///< --dns-server: replaces dns.servers
     int workers = -1;            ///< --workers: replaces proxy.workers (-1 = keep)
+    bool watchConfig = true;     ///< reload the config file when it changes on disk (--no-watch-config: SIGHUP only)
 };
 
 /// The running service's core: the config store, the shared DNS host cache and the proxy, wired together.
@@ -48,6 +55,10 @@ public:
     dns::DnsHostCache *hostCache() { return m_cache.get(); }
     proxy::ProxyServer *proxy() { return m_proxy.get(); }
     const ServiceOptions &options() const { return m_options; }
+    /// The access log (records of every request/tunnel; recent ones for the admin API). Null before start().
+    telemetry::AccessLogger *accessLogger() { return m_accessLog.get(); }
+    /// The metrics served at /metrics. Null before start().
+    telemetry::MetricsRegistry *metrics() { return m_metrics.get(); }
 
     /// Counters of every area (dns, proxy), for /api/v1/stats.
     QJsonObject stats() const;
@@ -55,8 +66,15 @@ public:
 private:
     void applyConfig();
 
+    void applyLoggingConfig();
+
     ServiceOptions m_options;
     config::ConfigStore m_store;
+    // Telemetry is declared before the proxy so it outlives it: workers write records until the proxy stops.
+    std::unique_ptr<telemetry::AccessLogger> m_accessLog;
+    std::unique_ptr<telemetry::MetricsRegistry> m_metrics;
+    std::unique_ptr<telemetry::ProxyMetrics> m_proxyMetrics;
+    std::unique_ptr<proxy::AccessLogSink> m_accessLogSink;
     std::unique_ptr<dns::DnsHostCache> m_cache;
     std::unique_ptr<proxy::ProxyServer> m_proxy;
 };

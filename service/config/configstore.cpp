@@ -4,14 +4,20 @@
 #include "base/clock.h"
 #include "config/validation.h"
 
+#include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QFileSystemWatcher>
 #include <QJsonDocument>
+#include <QLoggingCategory>
 #include <QSaveFile>
 #include <QUuid>
 
 #include <algorithm>
+#include <filesystem>
+
+Q_LOGGING_CATEGORY(lcConfig, "dfproxy.config")
 
 namespace dfproxy::config {
 
@@ -35,23 +41,9 @@ QString joinErrors(const QList<FieldError> &errors)
     return parts.join("; ");
 }
 
-// Parses and validates a config file. Returns nullopt and sets `error` on any problem.
-std::optional<Config> readConfigFile(const QString &path, QString *error)
+QByteArray sha256(const QByteArray &bytes)
 {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("%1: %2").arg(path, f.errorString());
-        return std::nullopt;
-    }
-    QList<FieldError> errors;
-    Config c = Config::fromJsonText(f.readAll(), &errors);
-    if (errors.isEmpty())
-        errors = validateConfig(c);
-    if (!errors.isEmpty()) {
-        *error = QStringLiteral("%1: %2").arg(path, joinErrors(errors));
-        return std::nullopt;
-    }
-    return c;
+    return QCryptographicHash::hash(bytes, QCryptographicHash::Sha256);
 }
 
 qint64 versionOf(const Resource &r)
@@ -177,6 +169,29 @@ ConfigStore::ConfigStore(QObject *parent, const Clock *clock)
 {
 }
 
+std::optional<Config> ConfigStore::readConfigFile(const QString &path, QString *error, QByteArray *bytes) const
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("%1: %2").arg(path, f.errorString());
+        return std::nullopt;
+    }
+    const QByteArray text = f.readAll();
+    if (bytes)
+        *bytes = text;
+    QList<FieldError> errors;
+    Config c = Config::fromJsonText(text, &errors);
+    if (errors.isEmpty())
+        errors = validateConfig(c);
+    if (errors.isEmpty() && m_validator)
+        errors = m_validator(c);
+    if (!errors.isEmpty()) {
+        *error = QStringLiteral("%1: %2").arg(path, joinErrors(errors));
+        return std::nullopt;
+    }
+    return c;
+}
+
 bool ConfigStore::load(const QString &path)
 {
     m_path = path;
@@ -215,18 +230,22 @@ bool ConfigStore::load(const QString &path)
             error.clear();
         }
         m_usingBackup = false;
-    } else if ((next = readConfigFile(path, &error))) {
+    } else if (QByteArray bytes; (next = readConfigFile(path, &error, &bytes))) {
         m_mainFileGood = true;
         m_usingBackup = false;
+        m_fileHash = sha256(bytes);
     } else {
         m_mainFileGood = false;
         ok = false;
+        m_fileHash = sha256(bytes);
         QString bakError;
-        if (QFileInfo::exists(bak) && (next = readConfigFile(bak, &bakError))) {
+        // The backup is for starting after a crash or a bad edit while stopped. A bad edit of a running service
+        // must not switch it to the older backup: it keeps what it runs.
+        if (hadConfig) {
+            error += QStringLiteral("; keeping the configuration in effect");
+        } else if (QFileInfo::exists(bak) && (next = readConfigFile(bak, &bakError))) {
             m_usingBackup = true;
             error += QStringLiteral("; using the previous version %1").arg(bak);
-        } else if (hadConfig) {
-            error += QStringLiteral("; keeping the configuration in effect");
         } else {
             error += QStringLiteral("; starting with an empty configuration");
             QList<FieldError> ignored;
@@ -248,9 +267,101 @@ bool ConfigStore::load(const QString &path)
     }
     m_loadedOnce = true;
     m_lastError = error;
+    if (m_watcher) // re-arm: a replaced file drops out of the watch list
+        setWatching(true, m_debounce.interval());
     if (m_config.toJson() != before)
         Q_EMIT changed();
+    if (!ok)
+        Q_EMIT loadFailed(m_lastError);
     return ok;
+}
+
+void ConfigStore::setWatching(bool on, int debounceMs)
+{
+    if (!on) {
+        delete m_watcher;
+        m_watcher = nullptr;
+        m_debounce.stop();
+        return;
+    }
+    m_debounce.setSingleShot(true);
+    m_debounce.setInterval(debounceMs);
+    if (!m_watcher) {
+        m_watcher = new QFileSystemWatcher(this);
+        connect(m_watcher, &QFileSystemWatcher::fileChanged, &m_debounce, qOverload<>(&QTimer::start));
+        connect(m_watcher, &QFileSystemWatcher::directoryChanged, &m_debounce, qOverload<>(&QTimer::start));
+        connect(&m_debounce, &QTimer::timeout, this, &ConfigStore::onWatchTimeout, Qt::UniqueConnection);
+    }
+    if (m_path.isEmpty())
+        return;
+    const QString dir = QFileInfo(m_path).absolutePath();
+    if (!m_watcher->directories().contains(dir))
+        m_watcher->addPath(dir);
+    if (QFileInfo::exists(m_path) && !m_watcher->files().contains(m_path))
+        m_watcher->addPath(m_path);
+}
+
+void ConfigStore::onWatchTimeout()
+{
+    if (m_path.isEmpty())
+        return;
+    setWatching(true, m_debounce.interval());
+    QFile f(m_path);
+    if (!f.open(QIODevice::ReadOnly))
+        return; // removed (or mid-replace): the next event brings it back; a missing file is not reloaded
+    if (sha256(f.readAll()) == m_fileHash)
+        return; // our own write, or a touch without change
+    qCInfo(lcConfig).noquote() << "config file" << m_path << "changed on disk; reloading";
+    if (!reload())
+        qCWarning(lcConfig).noquote() << "config reload rejected, keeping the running config:" << m_lastError;
+}
+
+QString ConfigStore::configEtag() const
+{
+    const QByteArray canonical = QJsonDocument(m_config.toJson()).toJson(QJsonDocument::Compact);
+    return QString::fromLatin1(sha256(canonical).toHex().left(20));
+}
+
+StoreResult<Config> ConfigStore::replaceConfig(const QJsonObject &document, const WriteOptions &opts)
+{
+    using R = StoreResult<Config>;
+    if (!opts.ifMatch.isEmpty() && opts.ifMatch != "*" && opts.ifMatch != configEtag())
+        return R::fail(StoreErrorCode::PreconditionFailed,
+                       QStringLiteral("the config changed (ETag \"%1\", yours \"%2\"); get it again and retry")
+                           .arg(configEtag(), opts.ifMatch));
+    QList<FieldError> errors;
+    Config next = Config::fromJson(document, &errors);
+    if (!errors.isEmpty())
+        return R::fail(StoreErrorCode::Invalid, QStringLiteral("the config is invalid"), errors);
+    QList<ResourceKey> seen;
+    for (int i = 0; i < next.resources.size(); ++i) {
+        const ResourceKey key = next.resources[i].key();
+        if (seen.contains(key))
+            errors.append(FieldError{QStringLiteral("resources[%1]").arg(i),
+                                     QStringLiteral("%1 appears twice").arg(describe(key))});
+        seen.append(key);
+    }
+    errors += validateConfig(next);
+    if (errors.isEmpty() && m_validator)
+        errors += m_validator(next);
+    if (!errors.isEmpty())
+        return R::fail(StoreErrorCode::Invalid, QStringLiteral("the config is invalid; nothing was changed"), errors);
+    qint64 version = m_version;
+    for (auto &r : next.resources) {
+        const int i = indexOf(r.key());
+        const Resource *prev = i >= 0 ? &m_config.resources[i] : nullptr;
+        if (prev && stripServerFields(r.json()) == stripServerFields(prev->json()))
+            r = *prev;
+        else
+            r = prepare(r.json(), prev, ++version);
+    }
+    if (next.toJson() == m_config.toJson() || opts.dryRun)
+        return R::ok(next);
+    StoreError error;
+    if (!commit(next, &error))
+        return R{std::nullopt, error};
+    m_version = version;
+    return R::ok(m_config);
 }
 
 QString ConfigStore::nowRfc3339() const
@@ -544,10 +655,19 @@ bool ConfigStore::writeFile(const Config &config, QString *error)
     if (info.exists()) {
         // Keep the previous good version as .bak. A file that was rejected on load is not a good version: keep
         // the existing .bak and save the rejected text aside so hand edits are not lost.
+        // Copy to a temp name, then rename over the target: a crash mid-copy must not leave a torn backup.
         const QString target = m_mainFileGood ? m_path + ".bak" : m_path + ".rejected";
-        QFile::remove(target);
-        if (!QFile::copy(m_path, target)) {
-            *error = QStringLiteral("cannot copy %1 to %2").arg(m_path, target);
+        const QString temp = target + ".tmp";
+        QFile::remove(temp);
+        std::error_code ec;
+        if (!QFile::copy(m_path, temp)) {
+            *error = QStringLiteral("cannot copy %1 to %2").arg(m_path, temp);
+            return false;
+        }
+        std::filesystem::rename(QFileInfo(temp).filesystemAbsoluteFilePath(), QFileInfo(target).filesystemAbsoluteFilePath(), ec);
+        if (ec) {
+            QFile::remove(temp);
+            *error = QStringLiteral("cannot rename %1 to %2: %3").arg(temp, target, QString::fromStdString(ec.message()));
             return false;
         }
     }
@@ -556,11 +676,13 @@ bool ConfigStore::writeFile(const Config &config, QString *error)
         *error = QStringLiteral("cannot write %1: %2").arg(m_path, f.errorString());
         return false;
     }
-    f.write(QJsonDocument(config.toJson()).toJson(QJsonDocument::Indented));
+    const QByteArray bytes = QJsonDocument(config.toJson()).toJson(QJsonDocument::Indented);
+    f.write(bytes);
     if (!f.commit()) {
         *error = QStringLiteral("cannot write %1: %2").arg(m_path, f.errorString());
         return false;
     }
+    m_fileHash = sha256(bytes);
     m_mainFileGood = true;
     m_usingBackup = false;
     return true;

@@ -5,8 +5,14 @@
 
 #include <QJsonArray>
 #include <QObject>
+#include <QTimer>
 
+#include <functional>
 #include <optional>
+
+QT_BEGIN_NAMESPACE
+class QFileSystemWatcher;
+QT_END_NAMESPACE
 
 namespace dfproxy {
 class Clock;
@@ -62,8 +68,13 @@ struct WriteOptions
 {
     bool dryRun = false; ///< validate and compute the result, but store nothing and emit nothing
     /// If set, the stored object's resourceVersion must equal it (HTTP If-Match), else PreconditionFailed.
+    /// For replaceConfig() it is compared with configEtag(); "*" matches anything.
     QString ifMatch;
 };
+
+/// Checks the parts of a whole config the config area does not understand (the dns, proxy, admin, logging blocks).
+/// Returns every problem, paths rooted at the config ("dns.servers[0]"). Called on the main thread.
+using ConfigValidator = std::function<QList<FieldError>(const Config &)>;
 
 /// Owns the current configuration and its file.
 ///
@@ -87,8 +98,24 @@ public:
     /// `path` (creating its directory). Returns false if the config in effect did not come from a good file or the
     /// default could not be written; lastError() says why. Emits changed() if the config in effect changed.
     bool load(const QString &path);
-    /// Loads the file again (e.g. after an edit by hand), with the same fallbacks.
+    /// Loads the file again (e.g. after an edit by hand, SIGHUP). Unlike the first load, a bad file never falls
+    /// back to `<path>.bak` here: the config in effect is kept (traffic is not disturbed) and lastError() says why.
     bool reload() { return load(m_path); }
+
+    /// Adds checks of the global blocks, run on every load/reload and by replaceConfig(). Set it before load().
+    void setConfigValidator(ConfigValidator validator) { m_validator = std::move(validator); }
+    /// Watches the config file (and its directory, since editors replace files) and reloads it shortly after it
+    /// changes on disk (debounced by `debounceMs`). Our own writes are recognised and not reloaded. Off by default.
+    void setWatching(bool on, int debounceMs = 200);
+    bool isWatching() const { return m_watcher != nullptr; }
+
+    /// An opaque tag of the whole config in effect (a content hash), for HTTP ETag / If-Match on /api/v1/config.
+    QString configEtag() const;
+    /// Replaces the whole config (global blocks and every resource) with `document` (a Config as in the file,
+    /// server-managed metadata optional). Resources that did not change keep their metadata. Checks `opts.ifMatch`
+    /// against configEtag() (PreconditionFailed), then parses and validates everything, including the validator
+    /// hook (Invalid, with field paths like "resources[2].spec.rules" or "dns.servers[0]").
+    StoreResult<Config> replaceConfig(const QJsonObject &document, const WriteOptions &opts = {});
 
     /// Replaces the built-in default used on first start (JSON text of a Config). By default it is the compiled-in
     /// `:/dfproxy/default-config.json`, or a minimal config if that resource is not linked in.
@@ -131,12 +158,16 @@ public:
 Q_SIGNALS:
     /// An accepted change (or a reload that changed the config). config() already holds the new state.
     void changed();
+    /// A load or reload was rejected; the config in effect was kept. `error` is lastError().
+    void loadFailed(const QString &error);
 
 private:
     QString nowRfc3339() const;
     /// Fills server-managed metadata of `incoming` from `previous` (or fresh for a new object) and drops status.
     Resource prepare(QJsonObject incoming, const Resource *previous, qint64 version) const;
     QList<FieldError> validate(const Resource &r) const;
+    std::optional<Config> readConfigFile(const QString &path, QString *error, QByteArray *bytes = nullptr) const;
+    void onWatchTimeout();
     bool commit(Config next, StoreError *error);
     bool writeFile(const Config &config, QString *error);
     int indexOf(const ResourceKey &key) const;
@@ -150,6 +181,10 @@ private:
     bool m_loadedOnce = false;
     bool m_mainFileGood = false;
     bool m_usingBackup = false;
+    ConfigValidator m_validator;
+    QFileSystemWatcher *m_watcher = nullptr;
+    QTimer m_debounce;
+    QByteArray m_fileHash; ///< SHA-256 of the file as last read or written by us: skip reloads of our own writes
 };
 
 } // namespace dfproxy::config

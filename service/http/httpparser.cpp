@@ -3,7 +3,9 @@
 
 #include <http_parser.h>
 
+#include <array>
 #include <climits>
+#include <string_view>
 #include <cstring>
 #include <mutex>
 
@@ -274,10 +276,35 @@ bool HttpParser::validateHead()
         fail(400, "content_length_with_transfer_encoding");
         return false;
     }
+    // Debian builds libhttp-parser non-strict (spaces pass as token characters), so names and values are
+    // checked here against RFC 9110 tchar / field-vchar.
+    static const auto tchar = [] {
+        std::array<bool, 256> t{};
+        for (int c = '0'; c <= '9'; ++c)
+            t[c] = true;
+        for (int c = 'a'; c <= 'z'; ++c)
+            t[c] = t[c - 32] = true;
+        for (char c : std::string_view("!#$%&'*+-.^_`|~"))
+            t[static_cast<unsigned char>(c)] = true;
+        return t;
+    }();
     for (const auto &h : m_head.headers) {
         if (h.first.isEmpty()) {
             fail(400, "invalid_header_name");
             return false;
+        }
+        for (char c : h.first) {
+            if (!tchar[static_cast<unsigned char>(c)]) {
+                fail(400, "invalid_header_name");
+                return false;
+            }
+        }
+        for (char c : h.second) {
+            const auto u = static_cast<unsigned char>(c);
+            if ((u < 0x20 && u != '\t') || u == 0x7f) {
+                fail(400, "invalid_header_value");
+                return false;
+            }
         }
     }
     return true;

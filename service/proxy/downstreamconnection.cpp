@@ -17,21 +17,7 @@ namespace {
 
 QByteArray dnsReason(dns::DnsError e)
 {
-    // Same strings as dns::reasonString (dnstypes.h), kept here so the data path does not depend on its
-    // definition being linked.
-    switch (e) {
-    case dns::DnsError::None: return QByteArrayLiteral("none");
-    case dns::DnsError::NxDomain: return QByteArrayLiteral("dns_nxdomain");
-    case dns::DnsError::NoData: return QByteArrayLiteral("dns_no_addresses");
-    case dns::DnsError::ServFail: return QByteArrayLiteral("dns_servfail");
-    case dns::DnsError::Refused: return QByteArrayLiteral("dns_refused");
-    case dns::DnsError::BadReply: return QByteArrayLiteral("dns_bad_reply");
-    case dns::DnsError::Timeout: return QByteArrayLiteral("dns_resolution_timeout");
-    case dns::DnsError::CacheOverflow: return QByteArrayLiteral("dns_cache_overflow");
-    case dns::DnsError::PendingOverflow: return QByteArrayLiteral("dns_pending_overflow");
-    case dns::DnsError::Other: return QByteArrayLiteral("dns_resolution_failed");
-    }
-    return QByteArrayLiteral("dns_resolution_failed");
+    return dns::reasonString(e).toLatin1();
 }
 
 void applyModifier(http::HeaderList &headers, const routing::HeaderModifier &m)
@@ -456,7 +442,8 @@ void DownstreamConnection::onResolved(const dns::ResolveResult &result)
 
 void DownstreamConnection::startForward()
 {
-    const routing::Backend::Engine engine = m_match->backend->engine;
+    // Upgrades need the socket afterwards, which only the native engine can hand over.
+    const routing::Backend::Engine engine = m_websocket ? routing::Backend::Engine::Native : m_match->backend->engine;
     forward::Forwarder *fwd = m_worker->forwarder(engine);
     m_state = State::Forwarding;
     m_exchange = fwd->start(std::move(m_forward), this);

@@ -2,6 +2,7 @@
 #include "proxy/proxyworker.h"
 
 #include "forward/http1forwarder.h"
+#include "forward/qnamforwarder.h"
 #include "proxy/downstreamconnection.h"
 #include "proxy/proxycontext.h"
 
@@ -31,13 +32,17 @@ void ProxyWorker::adopt(qintptr descriptor, std::shared_ptr<const routing::Liste
 
 forward::Forwarder *ProxyWorker::forwarder(routing::Backend::Engine engine)
 {
-    Q_UNUSED(engine) // QNAM engine: next
     forward::ForwarderOptions o;
     o.hostCache = m_ctx->hostCache.load();
     o.idleTimeoutMs = m_ctx->options.upstreamIdleTimeoutMs;
     o.bodyBufferLimit = m_ctx->options.bufferLimit;
     o.connectionsOpenedCounter = &m_ctx->stats.upstreamConnectionsOpened;
     o.requestsCounter = &m_ctx->stats.upstreamRequests;
+    if (engine == routing::Backend::Engine::Qnam) {
+        if (!m_qnam)
+            m_qnam = std::make_unique<forward::QnamForwarder>(o);
+        return m_qnam.get();
+    }
     if (!m_native)
         m_native = std::make_unique<forward::Http1Forwarder>(o);
     return m_native.get();

@@ -4,6 +4,7 @@
 #include "base/clock.h"
 
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QTemporaryDir>
 
@@ -285,4 +286,76 @@ TEST_F(ConfigStoreTest, ResourceVersionSurvivesRestart)
     auto r = fresh.create(backend("b3"));
     ASSERT_TRUE(r);
     EXPECT_GT(r.value->metadata().value("resourceVersion").toString().toLongLong(), rv.toLongLong());
+}
+
+TEST_F(ConfigStoreTest, ReloadOfABadFileKeepsTheConfigInEffectNotTheBackup)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    ASSERT_TRUE(store.create(backend("b2"))); // .bak now holds b1 only
+    writeFile(path, "{ broken");
+    QString reported;
+    QObject::connect(&store, &ConfigStore::loadFailed, [&reported](const QString &e) { reported = e; });
+    EXPECT_FALSE(store.reload());
+    EXPECT_FALSE(store.usingBackup());
+    EXPECT_TRUE(store.get({"AgentgatewayBackend", "httpbin", "b2"})) << "a bad edit must not roll back to the backup";
+    EXPECT_EQ(reported, store.lastError());
+    EXPECT_TRUE(reported.contains("keeping the configuration in effect")) << reported.toStdString();
+}
+
+TEST_F(ConfigStoreTest, ValidatorHookRejectsBadGlobalBlocksOnLoadAndReplace)
+{
+    store.setConfigValidator([](const Config &c) {
+        QList<FieldError> errors;
+        if (c.dns.contains("servers") && !c.dns.value("servers").isArray())
+            errors.append(FieldError{"dns.servers", "must be a list"});
+        return errors;
+    });
+    QJsonObject doc = store.config().toJson();
+    doc.insert("dns", QJsonObject{{"servers", "nope"}});
+    WriteOptions opts;
+    opts.ifMatch = store.configEtag();
+    auto r = store.replaceConfig(doc, opts);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error.code, StoreErrorCode::Invalid);
+    ASSERT_EQ(r.error.fields.size(), 1);
+    EXPECT_EQ(r.error.fields[0].path, "dns.servers");
+
+    writeFile(path, QJsonDocument(doc).toJson());
+    EXPECT_FALSE(store.reload());
+    EXPECT_TRUE(store.lastError().contains("dns.servers")) << store.lastError().toStdString();
+}
+
+TEST_F(ConfigStoreTest, ReplaceConfigChecksTheEtagAndKeepsMetadataOfUnchangedObjects)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    const Resource b1 = *store.get({"AgentgatewayBackend", "httpbin", "b1"}).value;
+    const QString etag = store.configEtag();
+    QJsonObject doc = store.config().toJson();
+    QJsonArray resources = doc.value("resources").toArray();
+    resources.append(backend("b2"));
+    doc.insert("resources", resources);
+
+    WriteOptions stale;
+    stale.ifMatch = "0123";
+    EXPECT_EQ(store.replaceConfig(doc, stale).error.code, StoreErrorCode::PreconditionFailed);
+
+    WriteOptions dry;
+    dry.ifMatch = etag;
+    dry.dryRun = true;
+    ASSERT_TRUE(store.replaceConfig(doc, dry));
+    EXPECT_EQ(store.configEtag(), etag);
+
+    WriteOptions opts;
+    opts.ifMatch = etag;
+    ASSERT_TRUE(store.replaceConfig(doc, opts));
+    EXPECT_NE(store.configEtag(), etag);
+    EXPECT_EQ(store.get({"AgentgatewayBackend", "httpbin", "b1"}).value->json(), b1.json());
+    EXPECT_TRUE(store.get({"AgentgatewayBackend", "httpbin", "b2"}).value->metadata().contains("uid"));
+    EXPECT_TRUE(readFile(path).contains("\"b2\""));
+
+    // The same key twice is refused.
+    resources.append(backend("b2"));
+    doc.insert("resources", resources);
+    opts.ifMatch = "*";
+    EXPECT_EQ(store.replaceConfig(doc, opts).error.code, StoreErrorCode::Invalid);
 }

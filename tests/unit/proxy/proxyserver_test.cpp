@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxytestsupport.h"
 
+#include "proxy/accesslog.h"
 #include "proxy/proxyserver.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
 
 #include <gtest/gtest.h>
 
@@ -381,13 +385,150 @@ TEST_P(ProxyTest, StatsCountRequestsByClass)
     c.request("GET / HTTP/1.1\r\nHost: nope.invalid\r\n\r\n");
     const QJsonObject s = server->stats();
     EXPECT_GE(s.value(QStringLiteral("requestsTotal")).toInt(), 2);
-    EXPECT_GE(s.value(QStringLiteral("upstreamConnectionsOpened")).toInt(), 1);
+    EXPECT_GE(s.value(QStringLiteral("upstreamRequests")).toInt(), 1);
+    if (GetParam() == routing::Backend::Engine::Native) { // QNAM does not say when it opens connections
+        EXPECT_GE(s.value(QStringLiteral("upstreamConnectionsOpened")).toInt(), 1);
+    }
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, ProxyTest, ::testing::Values(routing::Backend::Engine::Native),
+TEST_P(ProxyTest, DeadPooledConnectionIsRetriedOnAFreshOne)
+{
+    // The origin closes every connection right after answering, without saying so.
+    origin.handler = [](QTcpSocket *s, const ReceivedRequest &) {
+        s->write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        s->flush();
+        s->disconnectFromHost();
+    };
+    startProxy();
+    TestClient c(port);
+    for (int i = 0; i < 3; ++i) {
+        const ClientResponse r = c.request(get("/"));
+        EXPECT_EQ(r.status, 200) << i;
+        EXPECT_EQ(r.body, "ok");
+    }
+    EXPECT_EQ(origin.connections(), 3);
+}
+
+class CollectingSink final : public proxy::AccessLogSink
+{
+public:
+    void write(const proxy::AccessLogRecord &r) override
+    {
+        QMutexLocker lock(&mutex);
+        records.append(r);
+    }
+    QMutex mutex;
+    QList<proxy::AccessLogRecord> records;
+};
+
+TEST_P(ProxyTest, AccessLogRecordPerRequest)
+{
+    CollectingSink sink;
+    startProxy();
+    server->setAccessLogSink(&sink);
+    TestClient c(port);
+    c.request(get("/echo"));
+    c.request("GET / HTTP/1.1\r\nHost: nope.invalid\r\n\r\n");
+    ASSERT_TRUE(waitFor([&] {
+        QMutexLocker lock(&sink.mutex);
+        return sink.records.size() == 2;
+    }));
+    QMutexLocker lock(&sink.mutex);
+    const proxy::AccessLogRecord &ok = sink.records[0];
+    EXPECT_EQ(ok.status, 200);
+    EXPECT_EQ(ok.method, "GET");
+    EXPECT_EQ(ok.host, "httpbin.test");
+    EXPECT_EQ(ok.port, origin.port());
+    EXPECT_EQ(ok.path, "/echo");
+    EXPECT_EQ(ok.route, "httpbin/dfp-httproute#0");
+    EXPECT_EQ(ok.backend, "httpbin/dfp-backend");
+    EXPECT_EQ(ok.resolvedAddress, QHostAddress(QHostAddress::LocalHost));
+    EXPECT_TRUE(ok.dnsCacheHit);
+    const proxy::AccessLogRecord &bad = sink.records[1];
+    EXPECT_EQ(bad.status, 503);
+    EXPECT_EQ(bad.reason, "dns_nxdomain");
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, ProxyTest, ::testing::Values(routing::Backend::Engine::Native, routing::Backend::Engine::Qnam),
                          [](const auto &info) {
                              return info.param == routing::Backend::Engine::Native ? std::string("Native")
                                                                                    : std::string("Qnam");
                          });
+
+} // namespace
+
+namespace {
+
+QJsonObject seedJson(const char *text)
+{
+    return QJsonDocument::fromJson(QByteArray(text)).object();
+}
+
+config::Config seedConfig(quint16 port, bool withRoute)
+{
+    config::Config c;
+    QJsonObject gw = seedJson(R"({
+      "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+      "metadata": {"name": "agentgateway-proxy", "namespace": "agentgateway-system"},
+      "spec": {"gatewayClassName": "agentgateway",
+               "addresses": [{"type": "IPAddress", "value": "127.0.0.1"}],
+               "listeners": [{"name": "http", "protocol": "HTTP", "port": 8080}]}})");
+    QJsonObject spec = gw.value("spec").toObject();
+    QJsonArray listeners = spec.value("listeners").toArray();
+    QJsonObject l = listeners[0].toObject();
+    l.insert("port", port);
+    listeners[0] = l;
+    spec.insert("listeners", listeners);
+    gw.insert("spec", spec);
+    c.resources.append(config::Resource(gw));
+    c.resources.append(config::Resource(seedJson(R"({
+      "apiVersion": "agentgateway.dev/v1alpha1", "kind": "AgentgatewayBackend",
+      "metadata": {"name": "dfp-backend", "namespace": "httpbin"},
+      "spec": {"dynamicForwardProxy": {}}})")));
+    if (withRoute)
+        c.resources.append(config::Resource(seedJson(R"({
+          "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+          "metadata": {"name": "dfp-httproute", "namespace": "httpbin"},
+          "spec": {"parentRefs": [{"name": "agentgateway-proxy", "namespace": "agentgateway-system"}],
+                   "rules": [{"backendRefs": [{"group": "agentgateway.dev", "kind": "AgentgatewayBackend",
+                                               "name": "dfp-backend"}]}]}})")));
+    return c;
+}
+
+TEST(ProxySeed, RouteTableSeedScenarioThen404AfterDelete)
+{
+    TestOrigin origin;
+    FakeHostCache cache;
+    cache.hosts.insert(QStringLiteral("httpbin.test"), {QHostAddress(QHostAddress::LocalHost)});
+    quint16 listenPort;
+    {
+        QTcpServer probe;
+        probe.listen(QHostAddress::LocalHost, 0);
+        listenPort = probe.serverPort();
+    }
+    proxy::ProxyOptions o;
+    o.workerThreads = 1;
+    proxy::ProxyServer server(o);
+    server.setHostCache(&cache);
+    server.setRouteTable(routing::RouteTable::build(seedConfig(listenPort, true)));
+    QString error;
+    ASSERT_TRUE(server.start(&error)) << error.toStdString();
+    ASSERT_EQ(server.portOf(QStringLiteral("http")), listenPort);
+    const QByteArray req = "GET / HTTP/1.1\r\nhost: httpbin.test:" + QByteArray::number(origin.port()) + "\r\n\r\n";
+    {
+        TestClient c(listenPort);
+        const ClientResponse r = c.request(req);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "hello");
+    }
+    server.setRouteTable(routing::RouteTable::build(seedConfig(listenPort, false)));
+    {
+        TestClient c(listenPort);
+        const ClientResponse r = c.request(req);
+        EXPECT_EQ(r.status, 404);
+        EXPECT_EQ(r.header("x-dfproxy-error"), "route_not_found");
+    }
+    server.stop();
+}
 
 } // namespace

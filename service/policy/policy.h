@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// CONTRACT between the proxy engine (service/proxy) and the egress policies (service/policy): rate limiting,
+// authentication, authorization and the SSRF guard. The proxy asks at two points of every request or tunnel:
+//   1. checkRequest(): after routing, before DNS — authn, authz on name/port/method/path/client/identity, rate
+//      limits. Deny: the proxy answers with the decision's status, headers and body, and logs `reason`.
+//   2. checkResolved(): after DNS, before connecting — the SSRF guard on the resolved addresses. The proxy
+//      connects only to the addresses returned in `allowedAddresses` (in order); none left = the decision's deny.
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QList>
+#include <QPair>
+#include <QString>
+
+#include <memory>
+
+namespace dfproxy::policy {
+
+using HeaderList = QList<QPair<QByteArray, QByteArray>>;
+
+/// What a policy may look at. All strings as the proxy already has them; nothing is copied for the call.
+struct RequestAttributes
+{
+    QHostAddress clientAddress;
+    QString gatewayNamespace, gatewayName, listenerName;
+    QString routeNamespace, routeName;     ///< empty when no route matched (the proxy answers 404 first)
+    QString backendNamespace, backendName;
+    QByteArray method;                     ///< "CONNECT" for tunnels
+    QString host;                          ///< target host, lower-case, no port
+    quint16 port = 0;                      ///< target port
+    QByteArray path;                       ///< path without query ("" for CONNECT)
+    const HeaderList *headers = nullptr;   ///< request headers as received (credentials included)
+    bool explicitProxy = false;            ///< absolute-form or CONNECT: answer 407/Proxy-Authenticate, not 401
+};
+
+/// A policy outcome.
+struct Decision
+{
+    bool allowed = true;
+    int status = 0;              ///< when denied: 401, 403, 407, 429, ...
+    QByteArray reason;           ///< when denied: x-dfproxy-error / access-log reason ("ratelimited", "authz_denied", ...)
+    QByteArray body;             ///< when denied: a short text body
+    HeaderList responseHeaders;  ///< when denied: WWW-Authenticate / Proxy-Authenticate / Retry-After / RateLimit-*
+    QString identity;            ///< the authenticated user / key name / JWT subject, for logs ("" = anonymous)
+    QList<QByteArray> stripRequestHeaders; ///< credentials the proxy must remove before forwarding
+    QByteArray summary;          ///< short decision text for the access log ("allow", "deny:authz rule 2", ...)
+    QList<QHostAddress> allowedAddresses; ///< checkResolved(): the addresses the proxy may connect to
+};
+
+/// The compiled policies of one config snapshot. Immutable after build except for rate-limit state, which is
+/// internally synchronised: both calls are thread-safe and cheap (no I/O, no blocking) and are called from the
+/// worker threads for every request.
+class PolicyEngine
+{
+public:
+    virtual ~PolicyEngine() = default;
+    virtual Decision checkRequest(const RequestAttributes &request) const = 0;
+    virtual Decision checkResolved(const RequestAttributes &request, const QList<QHostAddress> &addresses) const = 0;
+};
+
+} // namespace dfproxy::policy

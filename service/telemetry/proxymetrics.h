@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "telemetry/accesslogentry.h"
+#include "telemetry/metrics.h"
+
+namespace dfproxy::telemetry {
+
+/// The proxy's request metrics, fed one access-log entry per request/tunnel (from the worker threads):
+///   dfproxy_requests_total{gateway,route,backend,method,code,reason}
+///   dfproxy_request_duration_seconds{route}                       histogram of the total duration
+///   dfproxy_upstream_connect_duration_seconds                     histogram, new upstream connections only
+///   dfproxy_downstream_bytes_total{direction="received|sent"}     body bytes from/to clients
+///   dfproxy_upstream_bytes_total{direction="received|sent"}       body bytes from/to upstreams
+///   dfproxy_destination_requests_total{host}                      first `hostLimit` hosts, the rest host="other"
+///   dfproxy_ratelimit_decisions_total{decision}, dfproxy_authz_decisions_total{decision}  (0 until policies land)
+///   dfproxy_build_info{version} 1
+/// Gauges owned elsewhere (active connections, DNS cache) are added by the app as collectors.
+class ProxyMetrics
+{
+public:
+    /// Registers the families in `registry` (not owned; must outlive this).
+    explicit ProxyMetrics(MetricsRegistry &registry, int hostLimit = 100);
+
+    /// Counts one finished request or tunnel. Thread-safe, no I/O.
+    void observe(const AccessLogEntry &entry);
+
+    CounterFamily *requests() const { return m_requests; }
+    CounterFamily *destinations() const { return m_destinations; }
+    CounterFamily *ratelimitDecisions() const { return m_ratelimit; }
+    CounterFamily *authzDecisions() const { return m_authz; }
+
+private:
+    CounterFamily *m_requests;
+    HistogramFamily *m_duration;
+    HistogramFamily *m_connect;
+    CounterFamily *m_downstreamBytes;
+    CounterFamily *m_upstreamBytes;
+    CounterFamily *m_destinations;
+    CounterFamily *m_ratelimit;
+    CounterFamily *m_authz;
+};
+
+} // namespace dfproxy::telemetry

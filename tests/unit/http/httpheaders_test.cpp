@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http/httpheaders.h"
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy::http;
+
+namespace {
+
+HeaderList list(std::initializer_list<std::pair<const char *, const char *>> items)
+{
+    HeaderList l;
+    for (const auto &[n, v] : items)
+        l.append({QByteArray(n), QByteArray(v)});
+    return l;
+}
+
+TEST(HttpHeaders, StripHopByHopRemovesConnectionNamedAndFramingHeaders)
+{
+    HeaderList h = list({{"Host", "x"},
+                         {"Connection", "keep-alive, X-Foo"},
+                         {"X-Foo", "1"},
+                         {"Keep-Alive", "5"},
+                         {"Proxy-Connection", "keep-alive"},
+                         {"TE", "trailers"},
+                         {"Trailer", "X"},
+                         {"Upgrade", "h2c"},
+                         {"Proxy-Authorization", "x"},
+                         {"Transfer-Encoding", "chunked"},
+                         {"Content-Length", "3"},
+                         {"X-Bar", "2"}});
+    stripHopByHop(h);
+    EXPECT_EQ(h, list({{"Host", "x"}, {"X-Bar", "2"}}));
+}
+
+TEST(HttpHeaders, StripHopByHopKeepsUpgradeForWebsocket)
+{
+    HeaderList h = list({{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Key", "k"}});
+    stripHopByHop(h, true);
+    EXPECT_EQ(h, list({{"Upgrade", "websocket"}, {"Sec-WebSocket-Key", "k"}}));
+}
+
+TEST(HttpHeaders, SplitHostPort)
+{
+    QByteArray host;
+    int port;
+    ASSERT_TRUE(splitHostPort("HttpBin.Test:8080", &host, &port));
+    EXPECT_EQ(host, "httpbin.test");
+    EXPECT_EQ(port, 8080);
+    ASSERT_TRUE(splitHostPort("[::1]:99", &host, &port));
+    EXPECT_EQ(host, "::1");
+    EXPECT_EQ(port, 99);
+    ASSERT_TRUE(splitHostPort("a.test", &host, &port));
+    EXPECT_EQ(port, -1);
+    EXPECT_FALSE(splitHostPort("a.test:0", &host, &port));
+    EXPECT_FALSE(splitHostPort("a.test:70000", &host, &port));
+    EXPECT_FALSE(splitHostPort("a.test:", &host, &port));
+    EXPECT_FALSE(splitHostPort("", &host, &port));
+    EXPECT_FALSE(splitHostPort("a b", &host, &port));
+    EXPECT_FALSE(splitHostPort("::1", &host, &port));
+}
+
+TEST(HttpHeaders, TokenLists)
+{
+    EXPECT_TRUE(tokenListContains("keep-alive, Upgrade", "upgrade"));
+    EXPECT_FALSE(tokenListContains("keep-alive, Upgraded", "upgrade"));
+}
+
+TEST(HttpHeaders, ChunkFraming)
+{
+    QByteArray out;
+    appendChunk(out, "hello world!!!!!!", 17);
+    appendLastChunk(out);
+    EXPECT_EQ(out, "11\r\nhello world!!!!!!\r\n0\r\n\r\n");
+}
+
+} // namespace
