@@ -195,9 +195,29 @@ void DashboardPage::pollStats()
     m_connection->api()->stats([self](const client::ApiResult &r) {
         if (!self)
             return;
-        self->m_inFlight = false;
-        if (r.ok())
-            self->onStats(r.object());
+        if (!r.ok() || !self->m_metricsAvailable) {
+            self->m_inFlight = false;
+            if (r.ok())
+                self->onStats(r.object());
+            return;
+        }
+        // Latency percentiles come from the metrics registry's request-duration histogram, when the service has one.
+        const QJsonObject stats = r.object();
+        self->m_connection->api()->send("GET", QStringLiteral("/api/v1/metrics"), {}, {}, {},
+                                        [self, stats](const client::ApiResult &m) {
+                                            if (!self)
+                                                return;
+                                            self->m_inFlight = false;
+                                            QJsonObject merged = stats;
+                                            if (m.ok()) {
+                                                const QJsonObject latency = StatsHistory::latencyFromMetrics(m.object());
+                                                if (!latency.isEmpty())
+                                                    merged.insert("latencyMs", latency);
+                                            } else if (m.error->status == 404) {
+                                                self->m_metricsAvailable = false;
+                                            }
+                                            self->onStats(merged);
+                                        });
     });
     // The top hosts fall back to the DNS cache's per-host hits when the stats have no such list.
     if (m_polls % 5 == 0) {

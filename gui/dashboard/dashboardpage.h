@@ -61,6 +61,7 @@ private:
     QElapsedTimer m_uptimeClock;
     int m_polls = 0;
     bool m_inFlight = false;
+    bool m_metricsAvailable = true; ///< false once GET /api/v1/metrics answered 404
 };
 
 } // namespace dfproxy::gui

@@ -73,6 +73,32 @@ std::optional<double> StatsHistory::quantile(const QList<QPair<double, double>> 
     return prevBound;
 }
 
+QJsonObject StatsHistory::latencyFromMetrics(const QJsonObject &metrics)
+{
+    const QJsonObject family = metrics.value("dfproxy_request_duration_seconds").toObject();
+    QList<double> bounds;
+    QList<double> counts;
+    for (const auto &sv : family.value("series").toArray()) {
+        const auto b = buckets(sv.toObject());
+        if (bounds.isEmpty()) {
+            for (const auto &[le, count] : b) {
+                bounds.append(le);
+                counts.append(count);
+            }
+        } else if (b.size() == bounds.size()) {
+            for (int i = 0; i < b.size(); ++i)
+                counts[i] += b[i].second;
+        }
+    }
+    if (bounds.isEmpty())
+        return {};
+    QJsonArray out;
+    for (int i = 0; i < bounds.size(); ++i)
+        out.append(QJsonObject{{"le", std::isinf(bounds[i]) ? QJsonValue("+Inf") : QJsonValue(bounds[i] * 1000.0)},
+                               {"count", counts[i]}});
+    return QJsonObject{{"buckets", out}};
+}
+
 void StatsHistory::clear()
 {
     m_samples.clear();

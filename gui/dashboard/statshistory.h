@@ -40,6 +40,9 @@ public:
     const std::deque<StatsSample> &samples() const { return m_samples; }
     void clear();
 
+    /// Sums the series of the request-duration histogram in a GET /api/v1/metrics answer (seconds) into
+    /// {"buckets": [{le, count}]} in milliseconds; empty when the metrics have no such histogram.
+    static QJsonObject latencyFromMetrics(const QJsonObject &metrics);
     /// Quantile q (0..1) from cumulative buckets (le ascending, counts cumulative); nullopt when empty.
     static std::optional<double> quantile(const QList<QPair<double, double>> &cumulativeBuckets, double q);
 

@@ -156,3 +156,25 @@ TEST(FieldBox, ErrorsLandOnTheLongestMatchingField)
     ASSERT_EQ(rest.size(), 1);
     EXPECT_EQ(rest[0].first, "metadata.name");
 }
+
+TEST(StatsHistory, TakesLatencyFromTheMetricsHistogramInMilliseconds)
+{
+    auto metrics = [](double fast, double all) {
+        auto series = [&](double f, double a) {
+            return QJsonObject{{"labels", QJsonObject{}},
+                               {"buckets", QJsonArray{QJsonObject{{"le", 0.01}, {"count", f}},
+                                                      QJsonObject{{"le", 0.1}, {"count", a}},
+                                                      QJsonObject{{"le", "+Inf"}, {"count", a}}}}};
+        };
+        return QJsonObject{{"dfproxy_request_duration_seconds",
+                            QJsonObject{{"type", "histogram"}, {"series", QJsonArray{series(fast, all), series(fast, all)}}}}};
+    };
+    EXPECT_TRUE(StatsHistory::latencyFromMetrics(QJsonObject{}).isEmpty());
+    StatsHistory h;
+    h.add(QJsonObject{{"latencyMs", StatsHistory::latencyFromMetrics(metrics(0, 0))}}, 0);
+    const auto s = h.add(QJsonObject{{"latencyMs", StatsHistory::latencyFromMetrics(metrics(40, 50))}}, 1000);
+    EXPECT_GT(s.p50Ms, 0.0);
+    EXPECT_LE(s.p50Ms, 10.0);
+    EXPECT_GT(s.p99Ms, 10.0);
+    EXPECT_LE(s.p99Ms, 100.0);
+}
