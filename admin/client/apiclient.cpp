@@ -203,6 +203,19 @@ void ApiClient::stats(Callback done)
     send("GET", "/api/v1/stats", {}, {}, {}, std::move(done));
 }
 
+QNetworkReply *ApiClient::openStream(const QString &path, const QUrlQuery &query)
+{
+    QUrl url = m_baseUrl;
+    url.setPath(path);
+    url.setQuery(query);
+    QNetworkRequest req(url);
+    req.setTransferTimeout(0);
+    req.setRawHeader("Accept", "text/event-stream");
+    if (!m_token.isEmpty())
+        req.setRawHeader("Authorization", "Bearer " + m_token);
+    return m_nam->get(req);
+}
+
 ApiClient::Discovery ApiClient::discoverLocal(const QString &configPath)
 {
     Discovery d;

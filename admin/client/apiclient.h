@@ -94,6 +94,11 @@ public:
     void serverInfo(Callback done);
     void stats(Callback done);
 
+    /// Opens a long-lived GET (e.g. server-sent events) with the token and no transfer timeout. The caller reads the
+    /// reply as data arrives (readyRead) and owns it: abort() and deleteLater() it when done. finished() is not
+    /// emitted for streams.
+    QNetworkReply *openStream(const QString &path, const QUrlQuery &query = {});
+
     /// Where a local dfproxy's admin API is, read from its config file and the admin-token beside it.
     struct Discovery
     {
