@@ -100,6 +100,7 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "dfproxy: admin API: %s\n", qPrintable(adminServer.errorString()));
         return 1;
     }
+    service.setAdminEndpoint(adminServer.address(), adminServer.port()); // the SSRF guard's denySelf refuses it
 
     for (const auto &l : service.proxy()->boundListeners())
         std::printf("dfproxy: listener %s/%s %s on %s:%u\n", qPrintable(l.gatewayNamespace), qPrintable(l.gatewayName),

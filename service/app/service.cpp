@@ -125,12 +125,14 @@ bool Service::start(QString *error)
     m_proxy->setHostCache(m_cache.get());
     m_proxy->setAccessLogSink(m_accessLogSink.get());
     addServiceCollectors(*m_metrics, m_cache.get(), m_proxy.get(), m_accessLog.get());
+    m_metrics->addCollector([this] { return telemetry::policyFamilies(policyStats()); });
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
     applyPolicies();
     connect(m_proxy.get(), &proxy::ProxyServer::listenerError, this,
             [](const QString &message) { qCWarning(lcService).noquote() << message; });
     if (!m_proxy->start(error))
         return false;
+    applyPolicies(); // again, now that the listeners' real ports are known
     connect(&m_store, &config::ConfigStore::changed, this, &Service::applyConfig);
     m_store.setWatching(m_options.watchConfig); // hand edits of the file apply live; bad ones are rejected and reported
     return true;
@@ -163,16 +165,37 @@ void Service::applyConfig()
 
 void Service::applyPolicies()
 {
+    // denySelf must know what is really bound: listeners that asked for port 0 and the admin API's overrides.
+    policy::Options options;
+    if (m_proxy) {
+        for (const auto &l : m_proxy->boundListeners())
+            options.proxyListenAddresses.append({l.address, l.port});
+    }
+    options.adminAddress = m_adminAddress;
+    options.adminPort = m_adminPort;
     // Rate-limit buckets and counters carry over from the previous engine.
-    m_policy = policy::buildPolicyEngine(m_store.config(), policy::Options{}, m_policy.get());
-    for (const auto &problem : m_policy->problems())
+    auto engine = policy::buildPolicyEngine(m_store.config(), options, m_policy.get());
+    for (const auto &problem : engine->problems())
         qCWarning(lcService).noquote() << problem;
-    // Generic lambda so this builds with and without ProxyServer::setPolicyEngine (landing from the proxy branch);
-    // becomes a direct call once both are on main.
-    [](auto *proxy, const auto &engine) {
-        if constexpr (requires { proxy->setPolicyEngine(engine); })
-            proxy->setPolicyEngine(engine);
-    }(m_proxy.get(), m_policy);
+    {
+        QMutexLocker lock(&m_policyMutex);
+        m_policy = engine;
+    }
+    if (m_proxy)
+        m_proxy->setPolicyEngine(engine);
+}
+
+void Service::setAdminEndpoint(const QHostAddress &address, quint16 port)
+{
+    m_adminAddress = address;
+    m_adminPort = port;
+    applyPolicies();
+}
+
+QJsonObject Service::policyStats() const
+{
+    QMutexLocker lock(&m_policyMutex);
+    return m_policy ? m_policy->stats() : QJsonObject();
 }
 
 void Service::applyLoggingConfig()
@@ -218,8 +241,8 @@ QJsonObject Service::stats() const
         out.insert("dns", m_cache->statsJson());
     if (m_proxy)
         out.insert("proxy", m_proxy->stats());
-    if (m_policy)
-        out.insert("policy", m_policy->stats());
+    if (const QJsonObject policy = policyStats(); !policy.isEmpty())
+        out.insert("policy", policy);
     if (m_accessLog)
         out.insert("accessLog", m_accessLog->stats().toJson());
     return out;

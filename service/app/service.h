@@ -6,6 +6,7 @@
 
 #include <QHostAddress>
 #include <QObject>
+#include <QMutex>
 #include <QStringList>
 
 #include <memory>
@@ -67,6 +68,12 @@ public:
     /// Counters of every area (dns, proxy), for /api/v1/stats.
     QJsonObject stats() const;
 
+    /// The admin API's bound endpoint (main.cpp knows it once the admin server listens, including
+    /// --admin-address/--admin-port overrides): the SSRF guard's denySelf refuses it. Re-applies the policies.
+    void setAdminEndpoint(const QHostAddress &address, quint16 port);
+    /// The policy counters (ConfigPolicyEngine::stats()); {} before start(). Thread-safe.
+    QJsonObject policyStats() const;
+
 private:
     void applyConfig();
     /// Hands a changed "dns" block to the running host cache.
@@ -88,6 +95,9 @@ private:
     std::unique_ptr<dns::DnsHostCache> m_cache;
     std::unique_ptr<proxy::ProxyServer> m_proxy;
     std::shared_ptr<const policy::ConfigPolicyEngine> m_policy;
+    mutable QMutex m_policyMutex; ///< guards m_policy against metrics scrapes on other threads
+    QHostAddress m_adminAddress;
+    quint16 m_adminPort = 0;
 };
 
 } // namespace dfproxy::app

@@ -37,6 +37,8 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.backend = r.backend;
     e.upstreamReused = r.upstreamReused;
     e.tunnel = r.tunnel;
+    e.identity = r.identity;
+    e.decision = QString::fromLatin1(r.decision);
     return e;
 }
 

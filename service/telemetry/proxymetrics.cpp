@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/proxymetrics.h"
 
+#include <QJsonObject>
+
 namespace dfproxy::telemetry {
 
 ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
@@ -29,12 +31,6 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
                                       "host=\"other\".",
                                       {"host"});
     m_destinations->setSeriesLimit(size_t(qMax(1, hostLimit)), {"other"});
-    m_ratelimit = registry.counter("dfproxy_ratelimit_decisions_total", "Rate-limit policy decisions.", {"decision"});
-    m_authz = registry.counter("dfproxy_authz_decisions_total", "Authorization policy decisions.", {"decision"});
-    for (auto *f : {m_ratelimit, m_authz}) {
-        f->labels({"allow"});
-        f->labels({"deny"});
-    }
     for (auto *f : {m_downstreamBytes, m_upstreamBytes}) {
         f->labels({"received"});
         f->labels({"sent"});
@@ -67,6 +63,39 @@ void ProxyMetrics::observe(const AccessLogEntry &e)
     }
     if (!e.host.isEmpty())
         m_destinations->labels({QString::fromUtf8(e.host)}).inc();
+}
+
+QList<CollectedFamily> policyFamilies(const QJsonObject &stats)
+{
+    const auto value = [&stats](const char *group, const char *name) {
+        return stats.value(QLatin1String(group)).toObject().value(QLatin1String(name)).toDouble();
+    };
+    const auto labelled = [&value](const char *label, const char *group,
+                                   std::initializer_list<std::pair<const char *, const char *>> series) {
+        QList<CollectedSample> samples;
+        for (const auto &[labelValue, field] : series)
+            samples.append({{{QString::fromLatin1(label), QString::fromLatin1(labelValue)}}, value(group, field)});
+        return samples;
+    };
+    return {
+        {"dfproxy_ratelimit_decisions_total", "Rate-limit policy decisions (deny = answered 429).",
+         MetricType::Counter, labelled("decision", "ratelimit", {{"allow", "allowed"}, {"deny", "limited"}})},
+        {"dfproxy_authz_decisions_total", "Authorization policy decisions (deny = answered 403).",
+         MetricType::Counter, labelled("decision", "authz", {{"allow", "allowed"}, {"deny", "denied"}})},
+        {"dfproxy_authn_decisions_total",
+         "Authentication policy outcomes: valid credentials, anonymous (optional policy), challenged (none given, "
+         "401/407) and rejected (wrong credentials).",
+         MetricType::Counter,
+         labelled("result", "authn",
+                  {{"authenticated", "authenticated"},
+                   {"anonymous", "anonymous"},
+                   {"challenged", "challenged"},
+                   {"rejected", "rejected"}})},
+        {"dfproxy_ssrf_denied_total", "Requests refused by the SSRF guard after DNS (no allowed address left).",
+         MetricType::Counter, {{{}, value("ssrf", "denied")}}},
+        {"dfproxy_loop_denied_total", "Requests refused as loops (Via: dfproxy, 508).", MetricType::Counter,
+         {{{}, value("loop", "denied")}}},
+    };
 }
 
 } // namespace dfproxy::telemetry

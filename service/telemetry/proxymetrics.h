@@ -13,9 +13,9 @@ namespace dfproxy::telemetry {
 ///   dfproxy_downstream_bytes_total{direction="received|sent"}     body bytes from/to clients
 ///   dfproxy_upstream_bytes_total{direction="received|sent"}       body bytes from/to upstreams
 ///   dfproxy_destination_requests_total{host}                      first `hostLimit` hosts, the rest host="other"
-///   dfproxy_ratelimit_decisions_total{decision}, dfproxy_authz_decisions_total{decision}  (0 until policies land)
 ///   dfproxy_build_info{version} 1
-/// Gauges owned elsewhere (active connections, DNS cache) are added by the app as collectors.
+/// Gauges owned elsewhere (active connections, DNS cache) and the policy decisions (policyFamilies()) are added
+/// by the app as collectors.
 class ProxyMetrics
 {
 public:
@@ -27,8 +27,6 @@ public:
 
     CounterFamily *requests() const { return m_requests; }
     CounterFamily *destinations() const { return m_destinations; }
-    CounterFamily *ratelimitDecisions() const { return m_ratelimit; }
-    CounterFamily *authzDecisions() const { return m_authz; }
 
 private:
     CounterFamily *m_requests;
@@ -37,8 +35,16 @@ private:
     CounterFamily *m_downstreamBytes;
     CounterFamily *m_upstreamBytes;
     CounterFamily *m_destinations;
-    CounterFamily *m_ratelimit;
-    CounterFamily *m_authz;
 };
+
+/// The policy decision counters, built at scrape time from the policy engine's stats() object (policy/
+/// policyengine.h; counted by the engine itself, so they survive config changes). An empty object (no engine
+/// yet) gives every series at 0, so the families always exist:
+///   dfproxy_ratelimit_decisions_total{decision="allow|deny"}       stats.ratelimit.allowed / .limited
+///   dfproxy_authz_decisions_total{decision="allow|deny"}           stats.authz.allowed / .denied
+///   dfproxy_authn_decisions_total{result="authenticated|anonymous|challenged|rejected"}
+///   dfproxy_ssrf_denied_total                                      requests refused by the SSRF guard
+///   dfproxy_loop_denied_total                                      requests refused as loops (508)
+QList<CollectedFamily> policyFamilies(const QJsonObject &policyStats);
 
 } // namespace dfproxy::telemetry
