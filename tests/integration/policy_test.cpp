@@ -115,7 +115,8 @@ protected:
         ASSERT_TRUE(origin->start()) << origin->describe().toStdString();
     }
 
-    // Starts dfproxy (CONNECT allowed to the origin's port and 443; `ssrf` as proxy.ssrf when given) with the seed route.
+    // Starts dfproxy (CONNECT allowed to the origin's port and 443; `ssrf` as proxy.ssrf when given) with the seed
+    // route.
     void startProxy(const QJsonObject &ssrf = {})
     {
         DfproxyProcess::Options p;
@@ -258,7 +259,7 @@ TEST_F(Policies, BasicAuthAnswers401ToHostHeaderClientsAndHidesCredentialsFromTh
     const auto log = accessLog(3);
     ASSERT_EQ(log.size(), 3);
     EXPECT_EQ(log[0].toObject().value("reason").toString(), "authn_required");
-    EXPECT_TRUE(log[0].toObject().value("decision").toString().startsWith("deny:authn")) << log[0].toObject().value("decision").toString().toStdString();
+    EXPECT_EQ(log[0].toObject().value("decision").toString(), "deny:authn agentgateway-system/users");
     EXPECT_EQ(log[2].toObject().value("identity").toString(), "alice");
     EXPECT_EQ(log[2].toObject().value("decision").toString(), "allow");
 
@@ -277,7 +278,8 @@ TEST_F(Policies, ExplicitProxyClientsAndTunnelsGet407AndProxyAuthorizationIsNotF
 
     const auto none = viaProxy();
     EXPECT_EQ(none.status, 407) << none.describe().toStdString();
-    EXPECT_TRUE(none.header("proxy-authenticate").startsWith("Basic realm=\"dfproxy\"")) << none.describe().toStdString();
+    EXPECT_TRUE(none.header("proxy-authenticate").startsWith("Basic realm=\"dfproxy\""))
+        << none.describe().toStdString();
     EXPECT_FALSE(none.hasHeader("www-authenticate"));
 
     const auto ok = viaProxy({"--proxy-user", "alice:s3cret"});
@@ -373,7 +375,8 @@ TEST_F(Policies, ApiKeysAndHs256AndRs256JwtsAuthenticate)
         const QByteArray input = jwtSigningInput({{"alg", "HS256"}, {"typ", "JWT"}, {"kid", "hs1"}}, c);
         return input + '.' + b64url(QMessageAuthenticationCode::hash(input, secret, QCryptographicHash::Sha256));
     };
-    const QByteArray rsInput = jwtSigningInput({{"alg", "RS256"}, {"typ", "JWT"}, {"kid", "rsa1"}}, claims("rs-user", 600));
+    const QByteArray rsInput =
+        jwtSigningInput({{"alg", "RS256"}, {"typ", "JWT"}, {"kid", "rsa1"}}, claims("rs-user", 600));
     ASSERT_TRUE(proxy->dir().writeFile("input.txt", rsInput));
     const auto sig = run("openssl", {"dgst", "-sha256", "-sign", keyPath, proxy->dir().filePath("input.txt")});
     ASSERT_EQ(sig.exitCode, 0) << sig.err.constData();
@@ -387,7 +390,8 @@ TEST_F(Policies, ApiKeysAndHs256AndRs256JwtsAuthenticate)
     const auto expired = get("/headers", bearer(hs256(claims("hs-user", -3600))));
     EXPECT_EQ(expired.status, 401);
     EXPECT_EQ(expired.header("x-dfproxy-error"), "authn_failed");
-    EXPECT_TRUE(expired.header("www-authenticate").contains("Bearer realm=\"dfproxy\"")) << expired.describe().toStdString();
+    EXPECT_TRUE(expired.header("www-authenticate").contains("Bearer realm=\"dfproxy\""))
+        << expired.describe().toStdString();
     QByteArray tampered = rs256;
     tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
     EXPECT_EQ(get("/headers", bearer(tampered)).status, 401);
