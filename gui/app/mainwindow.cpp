@@ -6,6 +6,7 @@
 #include "app/stateicon.h"
 #include "dashboard/dashboardpage.h"
 #include "dns/dnspage.h"
+#include "logging/loggingpage.h"
 #include "policies/policiespage.h"
 #include "resources/resourcepage.h"
 #include "traffic/trafficpage.h"
@@ -50,7 +51,8 @@ MainWindow::MainWindow(const ConsoleOptions &options, QWidget *parent)
     resize(1200, 800);
 
     m_pages = {new DashboardPage(m_connection), new BackendsPage(m_connection), new RoutesPage(m_connection),
-               new PoliciesPage(m_connection), new DnsPage(m_connection), new TrafficPage(m_connection)};
+               new PoliciesPage(m_connection), new DnsPage(m_connection), new TrafficPage(m_connection),
+               new LoggingPage(m_connection)};
     m_nav->setObjectName(QStringLiteral("navigation"));
     m_nav->setFixedWidth(170);
     m_nav->setStyleSheet(QStringLiteral("QListWidget#navigation { font-size: 11pt; }"
@@ -285,6 +287,11 @@ DnsPage *MainWindow::dns() const
 TrafficPage *MainWindow::traffic() const
 {
     return static_cast<TrafficPage *>(m_pages[TrafficIndex]);
+}
+
+LoggingPage *MainWindow::logging() const
+{
+    return static_cast<LoggingPage *>(m_pages[LoggingIndex]);
 }
 
 QString MainWindow::bannerText() const

@@ -20,6 +20,7 @@ namespace dfproxy::gui {
 class BackendsPage;
 class DashboardPage;
 class DnsPage;
+class LoggingPage;
 class Page;
 class PoliciesPage;
 class RoutesPage;
@@ -31,7 +32,16 @@ class MainWindow : public QMainWindow
 {
     Q_OBJECT
 public:
-    enum PageIndex { DashboardIndex, BackendsIndex, RoutesIndex, PoliciesIndex, DnsIndex, TrafficIndex, PageCount };
+    enum PageIndex {
+        DashboardIndex,
+        BackendsIndex,
+        RoutesIndex,
+        PoliciesIndex,
+        DnsIndex,
+        TrafficIndex,
+        LoggingIndex,
+        PageCount
+    };
 
     explicit MainWindow(const ConsoleOptions &options, QWidget *parent = nullptr);
     ~MainWindow() override;
@@ -46,6 +56,7 @@ public:
     PoliciesPage *policies() const;
     DnsPage *dns() const;
     TrafficPage *traffic() const;
+    LoggingPage *logging() const;
 
     /// The banner's text ("" when hidden).
     QString bannerText() const;

@@ -2,17 +2,28 @@
 #pragma once
 
 #include "app/page.h"
+#include "policies/policyeditors.h"
+
+#include <QJsonObject>
+#include <QPointer>
 
 QT_BEGIN_NAMESPACE
+class QComboBox;
 class QLabel;
-class QTreeWidget;
+class QLineEdit;
+class QPushButton;
+class QSortFilterProxyModel;
+class QTableView;
 QT_END_NAMESPACE
 
 namespace dfproxy::gui {
 
-/// Lists policy objects of every policy kind the service knows (read-only for now; edit them through Import or the
-/// JSON tab of a future editor). Kinds come from GET /api/v1/server `kinds` when present, else from the known
-/// plurals the service names when asked for an unknown one. Says so when the service has none.
+class ResourceListModel;
+
+/// Rate limit, authentication and authorization policies in one table (Kind, Namespace, Name, Attached to, Summary,
+/// Age) with a kind filter and search; New (pick the kind), Edit, Duplicate, Delete (asks first). Also loads the
+/// Gateways (and their listeners), HTTPRoutes and backends the editors offer as targets. Says so when the service
+/// has no policy kinds (an older version).
 class PoliciesPage : public Page
 {
     Q_OBJECT
@@ -23,16 +34,50 @@ public:
     void setActive(bool active) override;
 
     QString message() const;
-    QTreeWidget *tree() const { return m_tree; }
-    /// Plural names found to be policy kinds (after a refresh).
+    /// Plurals of the policy kinds the service answered for (after a refresh).
     QStringList policyPlurals() const { return m_plurals; }
+    ResourceListModel *model() const { return m_model; }
+    QTableView *table() const { return m_table; }
+    QLineEdit *searchEdit() const { return m_search; }
+    QComboBox *kindFilter() const { return m_kindFilter; }
+    /// Selects the policy; false if it is not listed (or filtered out).
+    bool select(const QString &kind, const QString &ns, const QString &name);
+    QJsonObject selectedObject() const;
+    /// Row in the model of kind/ns/name, -1 if absent.
+    int rowOf(const QString &kind, const QString &ns, const QString &name) const;
+
+    /// Opens the editor (non-modal) for a new policy, the selected one, or a copy; returns it for tests.
+    PolicyEditor *newPolicy(PolicyKind kind);
+    PolicyEditor *editSelected();
+    PolicyEditor *duplicateSelected();
+    /// Deletes the selected policy after asking (unless confirmation is off, for tests).
+    void deleteSelected();
+    void setConfirmDeletes(bool confirm) { m_confirmDeletes = confirm; }
+    PolicyEditor *currentEditor() const { return m_editor; }
+    QList<KnownTarget> knownTargets() const { return m_targets; }
+    /// Completed loads of the policy list (tests wait on it).
+    int loadCount() const { return m_loads; }
 
 private:
-    void listKinds(const QStringList &plurals);
+    PolicyEditor *openEditor(PolicyKind kind, const QJsonObject &object, ResourceEditor::Mode mode);
+    void loadTargets();
+    void updateButtons();
 
     QLabel *m_message;
-    QTreeWidget *m_tree;
+    QComboBox *m_kindFilter;
+    QLineEdit *m_search;
+    ResourceListModel *m_model;
+    QSortFilterProxyModel *m_kindProxy;
+    QSortFilterProxyModel *m_proxy;
+    QTableView *m_table;
+    QPushButton *m_new;
+    QList<QWidget *> m_selectionButtons;
+    QPointer<PolicyEditor> m_editor;
     QStringList m_plurals;
+    QList<KnownTarget> m_targets;
+    bool m_confirmDeletes = true;
+    int m_loads = 0;
+    int m_generation = 0;
 };
 
 } // namespace dfproxy::gui

@@ -2,7 +2,7 @@
 // The real console widgets against a real dfproxy (with dnsmasq and an origin on loopback): editors create objects
 // the REST API then serves, validation errors land beside their fields, the DNS and traffic screens show real
 // traffic, and the console survives the service going away and coming back.
-#include "app/mainwindow.h"
+#include "consolefixture.h"
 #include "dashboard/dashboardpage.h"
 #include "dns/dnscachemodel.h"
 #include "dns/dnspage.h"
@@ -29,105 +29,6 @@
 
 using namespace dfproxy::gui;
 using namespace dfproxy::test;
-using dfproxy::client::ApiClient;
-using dfproxy::client::ApiResult;
-
-namespace {
-
-const QByteArray kSeedYaml = R"(apiVersion: agentgateway.dev/v1alpha1
-kind: AgentgatewayBackend
-metadata:
-  name: dfp-backend
-  namespace: httpbin
-spec:
-  dynamicForwardProxy: {}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  namespace: httpbin
-  name: dfp-httproute
-spec:
-  parentRefs:
-    - name: agentgateway-proxy
-      namespace: agentgateway-system
-  rules:
-    - backendRefs:
-        - name: dfp-backend
-          group: agentgateway.dev
-          kind: AgentgatewayBackend
-)";
-
-class Console : public ::testing::Test
-{
-protected:
-    void SetUp() override
-    {
-        if (!Dnsmasq::available())
-            GTEST_SKIP() << "dnsmasq is not installed (scripts/test installs it)";
-        dns = std::make_unique<Dnsmasq>();
-        ASSERT_TRUE(dns->start()) << dns->describe();
-        ASSERT_TRUE(dns->setHost("httpbin.test", {QHostAddress("127.0.0.1")}));
-        ASSERT_TRUE(dns->setHost("other.test", {QHostAddress("127.0.0.2")}));
-        OriginProcess::Options o;
-        o.title = "httpbin.test";
-        origin = std::make_unique<OriginProcess>(o);
-        ASSERT_TRUE(origin->start()) << origin->describe();
-        DfproxyProcess::Options p;
-        p.dnsServers = {dns->address().toString()};
-        service = std::make_unique<DfproxyProcess>(p);
-        ASSERT_TRUE(service->start()) << service->describe();
-
-        ConsoleOptions options;
-        options.serverUrl = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(service->adminPort()));
-        options.token = service->token();
-        options.configPath = service->configPath();
-        options.persistSettings = false;
-        options.trayIcon = false;
-        options.pollIntervalMs = 300;
-        window = std::make_unique<MainWindow>(options);
-        window->connection()->setMaxBackoffMs(1000);
-        window->show();
-        ASSERT_TRUE(waitUntil([&] { return window->connection()->isConnected(); }, 15000)) << window->statusText();
-        api = std::make_unique<ApiClient>(options.serverUrl, options.token);
-    }
-
-    void TearDown() override
-    {
-        window.reset();
-        // Let deleteLater()ed replies and editors go before the next test's service starts.
-        spinFor(50);
-    }
-
-    ApiResult get(const QString &path) { return api->sendBlocking("GET", path); }
-    QString hostHeader() const { return QStringLiteral("httpbin.test:%1").arg(origin->port()); }
-    CurlResult curlThroughProxy() { return curl({"-H", "host: " + hostHeader(), service->proxyUrl("/")}); }
-
-    void applySeed()
-    {
-        const ApiResult r = api->sendBlocking("POST", "/api/v1/apply", {}, kSeedYaml, "application/yaml");
-        ASSERT_TRUE(r.ok()) << r.error->toString();
-    }
-
-    // Clicks Save and waits until the editor closed (success) or showed an error.
-    static void clickSave(ResourceEditor *editor)
-    {
-        QPointer<ResourceEditor> e(editor);
-        auto *save = editor->findChild<QPushButton *>("saveButton");
-        ASSERT_NE(save, nullptr);
-        QTest::mouseClick(save, Qt::LeftButton);
-        ASSERT_TRUE(waitUntil([&] { return !e || !e->isVisible() || (!e->isSaving() && !e->lastError().isEmpty()); },
-                              10000));
-    }
-
-    std::unique_ptr<Dnsmasq> dns;
-    std::unique_ptr<OriginProcess> origin;
-    std::unique_ptr<DfproxyProcess> service;
-    std::unique_ptr<MainWindow> window;
-    std::unique_ptr<ApiClient> api;
-};
-
-} // namespace
 
 TEST_F(Console, DashboardShowsServerInfoListenersAndStats)
 {
@@ -350,13 +251,12 @@ TEST_F(Console, ImportsAndExportsYamlManifests)
     EXPECT_TRUE(yaml.contains("kind: HTTPRoute"));
 }
 
-TEST_F(Console, PoliciesPageSaysWhenTheServiceHasNone)
+TEST_F(Console, PoliciesPageListsThePolicyKindsTheServiceHas)
 {
-    window->showPage(MainWindow::PoliciesIndex);
     PoliciesPage *p = window->policies();
-    ASSERT_TRUE(waitUntil([&] { return !p->message().isEmpty(); }, 5000));
-    if (p->policyPlurals().isEmpty())
-        EXPECT_TRUE(p->message().contains("not available")) << p->message();
-    else
-        EXPECT_TRUE(p->message().startsWith("Policy kinds")) << p->message();
+    const int loads = p->loadCount();
+    window->showPage(MainWindow::PoliciesIndex);
+    ASSERT_TRUE(waitUntil([&] { return p->loadCount() > loads; }, 5000));
+    EXPECT_EQ(p->policyPlurals().size(), 3) << p->message().toStdString();
+    EXPECT_TRUE(p->message().contains("policy object")) << p->message().toStdString();
 }
