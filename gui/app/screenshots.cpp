@@ -2,6 +2,8 @@
 #include "app/screenshots.h"
 
 #include "app/mainwindow.h"
+#include "logging/loggingpage.h"
+#include "policies/policiespage.h"
 #include "resources/resourcepage.h"
 #include "resources/routeeditor.h"
 #include "traffic/trafficpage.h"
@@ -12,6 +14,8 @@
 #include <QTabWidget>
 #include <QTableView>
 #include <QTimer>
+
+#include <tuple>
 
 #include <cstdio>
 
@@ -89,6 +93,33 @@ void ScreenshotRunner::start()
          }},
         show(MainWindow::PoliciesIndex),
         shot(MainWindow::PoliciesIndex, QStringLiteral("policies")),
+    };
+    // One editor per policy kind, on the objects scripts/screenshots creates.
+    const QList<std::tuple<QString, QString, QString, QString>> editors = {
+        {QStringLiteral("RateLimitPolicy"), QStringLiteral("httpbin"), QStringLiteral("per-client"),
+         QStringLiteral("policy-ratelimit-editor")},
+        {QStringLiteral("AuthenticationPolicy"), QStringLiteral("httpbin"), QStringLiteral("api-users"),
+         QStringLiteral("policy-authentication-editor")},
+        {QStringLiteral("AuthorizationPolicy"), QStringLiteral("agentgateway-system"), QStringLiteral("egress-rules"),
+         QStringLiteral("policy-authorization-editor")},
+    };
+    for (const auto &[kind, ns, name, file] : editors) {
+        m_steps.append({0, [this, kind, ns, name] {
+                            auto *p = m_window->policies();
+                            if (p->select(kind, ns, name))
+                                if (auto *e = p->editSelected())
+                                    e->resize(820, 900);
+                        }});
+        m_steps.append({1200, [this, file] {
+                            if (auto *e = m_window->policies()->currentEditor()) {
+                                save(e, file);
+                                e->close();
+                            }
+                        }});
+    }
+    m_steps += QList<std::pair<int, std::function<void()>>>{
+        show(MainWindow::LoggingIndex),
+        shot(MainWindow::LoggingIndex, QStringLiteral("logging")),
         show(MainWindow::DnsIndex),
         shot(MainWindow::DnsIndex, QStringLiteral("dns-cache")),
         show(MainWindow::TrafficIndex),

@@ -3,6 +3,7 @@
 
 #include "app/connection.h"
 #include "widgets/fieldbox.h"
+#include "widgets/jsonutil.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -59,6 +60,7 @@ LoggingPage::LoggingPage(Connection *connection, QWidget *parent)
     setObjectName(QStringLiteral("loggingPage"));
     auto *outer = new QVBoxLayout(this);
     auto *content = new QWidget;
+    content->setMaximumWidth(900); // form rows stretched across a wide window are hard to read
     auto *layout = new QVBoxLayout(content);
 
     auto *levelGroup = new QGroupBox(tr("Service log level (takes effect at once)"));
@@ -130,7 +132,19 @@ LoggingPage::LoggingPage(Connection *connection, QWidget *parent)
     af->addRow(QString(), new FieldBox(QStringLiteral("logging.accessLog.stdout"), m_stdout));
     m_maxSize->setObjectName(QStringLiteral("maxSizeEdit"));
     m_maxSize->setPlaceholderText(tr("bytes; default 104857600 (100 MiB); 0 = never rotate"));
-    af->addRow(tr("Rotate at"), new FieldBox(QStringLiteral("logging.accessLog.maxSizeBytes"), m_maxSize));
+    auto *sizeRow = new QWidget;
+    auto *sr = new QHBoxLayout(sizeRow);
+    sr->setContentsMargins(0, 0, 0, 0);
+    sr->addWidget(m_maxSize, 1);
+    auto *sizeText = new QLabel;
+    sizeText->setMinimumWidth(90);
+    sr->addWidget(sizeText);
+    connect(m_maxSize, &QLineEdit::textChanged, sizeText, [sizeText](const QString &t) {
+        bool ok = false;
+        const qint64 v = t.trimmed().toLongLong(&ok);
+        sizeText->setText(!ok ? QString() : v == 0 ? tr("never rotate") : QStringLiteral("= %1").arg(formatBytes(v)));
+    });
+    af->addRow(tr("Rotate at (bytes)"), new FieldBox(QStringLiteral("logging.accessLog.maxSizeBytes"), sizeRow));
     m_maxFiles->setObjectName(QStringLiteral("maxFilesSpin"));
     m_maxFiles->setRange(-1, 1000);
     m_maxFiles->setSpecialValueText(tr("default (5)"));

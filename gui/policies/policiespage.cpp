@@ -25,7 +25,7 @@ namespace dfproxy::gui {
 
 namespace {
 
-enum Column { CKind, CNamespace, CName, CAttached, CSummary, CAge };
+enum Column { CKind, CNamespace, CName, CAttached, CAge, CSummary };
 
 QList<ResourceListModel::Column> policyColumns()
 {
@@ -35,9 +35,9 @@ QList<ResourceListModel::Column> policyColumns()
         {QObject::tr("Name"), [](const QJsonObject &o) { return resourceName(o); }},
         {QObject::tr("Attached to"), [](const QJsonObject &o) { return attachedToText(o); },
          [](const QJsonObject &o) { return attachedToText(o).replace(QStringLiteral(", "), QStringLiteral("\n")); }},
+        {QObject::tr("Age"), [](const QJsonObject &o) { return objectAge(o); }},
         {QObject::tr("Summary"), [](const QJsonObject &o) { return policySummary(o); },
          [](const QJsonObject &o) { return policySummary(o); }},
-        {QObject::tr("Age"), [](const QJsonObject &o) { return objectAge(o); }},
     };
 }
 
@@ -167,13 +167,18 @@ void PoliciesPage::refresh()
             self->m_plurals = state->plurals;
             self->m_model->setItems(state->items);
             self->m_table->resizeColumnsToContents();
+            // Long target lists and summaries are elided (the tooltip has them whole); Summary takes the rest.
+            for (int c = 0; c < CSummary; ++c)
+                self->m_table->setColumnWidth(c, std::min(self->m_table->columnWidth(c), 380));
+            self->m_table->setColumnWidth(CSummary, 100);
             self->m_new->setEnabled(!state->plurals.isEmpty());
             if (state->plurals.isEmpty() && state->errors.isEmpty()) {
                 self->m_message->setText(tr("Policies are not available in this service version. Kinds such as rate "
                                             "limits, authentication and authorization appear here when the service "
                                             "supports them."));
             } else {
-                QString text = tr("%n policy object(s)", nullptr, int(state->items.size()));
+                QString text = state->items.size() == 1 ? tr("1 policy object")
+                                                        : tr("%1 policy objects").arg(state->items.size());
                 if (!state->errors.isEmpty())
                     text += QStringLiteral(" — ") + state->errors.join(QStringLiteral("; "));
                 self->m_message->setText(text);

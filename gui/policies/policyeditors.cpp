@@ -370,7 +370,7 @@ QJsonObject PolicyEditor::specFromForm(const QJsonObject &original) const
 
 RateLimitPolicyEditor::RateLimitPolicyEditor(client::ApiClient *api, QWidget *parent)
     : PolicyEditor(api, PolicyKind::RateLimit, parent),
-      m_limits(new CardList(QStringLiteral("spec.limits"), tr("Add limit"), [] { return new LimitCard; }))
+      m_limits(new CardList(QStringLiteral("spec.limits"), tr("Limit"), tr("Add limit"), [] { return new LimitCard; }))
 {
     setObjectName(QStringLiteral("rateLimitPolicyEditor"));
     m_limits->setObjectName(QStringLiteral("limitsList"));
@@ -693,7 +693,7 @@ QJsonObject AuthenticationPolicyEditor::specFromWidgets(const QJsonObject &origi
 AuthorizationPolicyEditor::AuthorizationPolicyEditor(client::ApiClient *api, QWidget *parent)
     : PolicyEditor(api, PolicyKind::Authorization, parent),
       m_default(new QComboBox),
-      m_rules(new CardList(QStringLiteral("spec.rules"), tr("Add rule"), [] { return new RuleCard; }))
+      m_rules(new CardList(QStringLiteral("spec.rules"), tr("Rule"), tr("Add rule"), [] { return new RuleCard; }))
 {
     setObjectName(QStringLiteral("authorizationPolicyEditor"));
     m_default->setObjectName(QStringLiteral("defaultActionCombo"));
@@ -758,7 +758,9 @@ QString policySummary(const QJsonObject &policy)
             const QJsonObject b = spec.value("basic").toObject();
             QStringList what;
             if (!b.value("users").toArray().isEmpty())
-                what.append(QObject::tr("%n user(s)", nullptr, int(b.value("users").toArray().size())));
+                what.append(b.value("users").toArray().size() == 1
+                                ? QObject::tr("1 user")
+                                : QObject::tr("%1 users").arg(b.value("users").toArray().size()));
             if (b.contains("htpasswdFile"))
                 what.append(QObject::tr("htpasswd"));
             parts.append(QObject::tr("basic (%1)").arg(what.join(QStringLiteral(", "))));

@@ -101,8 +101,9 @@ void ListCard::setPrefix(const QString &prefix)
         box->setPath(prefix + suffix);
 }
 
-CardList::CardList(const QString &path, const QString &addText, Factory factory, QWidget *parent)
-    : QWidget(parent), m_path(path), m_factory(std::move(factory)), m_cardsLayout(new QVBoxLayout)
+CardList::CardList(const QString &path, const QString &itemTitle, const QString &addText, Factory factory,
+                   QWidget *parent)
+    : QWidget(parent), m_path(path), m_itemTitle(itemTitle), m_factory(std::move(factory)), m_cardsLayout(new QVBoxLayout)
 {
     auto *v = new QVBoxLayout(this);
     v->setContentsMargins(0, 0, 0, 0);
@@ -153,7 +154,7 @@ void CardList::renumber()
 {
     for (int i = 0; i < m_cards.size(); ++i) {
         m_cards[i]->setPrefix(QStringLiteral("%1[%2]").arg(m_path).arg(i));
-        m_cards[i]->setTitle(tr("#%1").arg(i + 1));
+        m_cards[i]->setTitle(QStringLiteral("%1 %2").arg(m_itemTitle).arg(i + 1));
     }
 }
 
@@ -184,8 +185,8 @@ TargetRefsEditor::TargetRefsEditor(QWidget *parent)
     m_table->setColumnWidth(TName, 220);
     m_table->verticalHeader()->setVisible(false);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_table->setMinimumHeight(100);
-    m_table->setMaximumHeight(150);
+    m_table->setMinimumHeight(80);
+    m_table->setMaximumHeight(120);
     v->addWidget(m_table);
     auto *row = new QHBoxLayout;
     m_pick->setObjectName(QStringLiteral("pickTargetButton"));

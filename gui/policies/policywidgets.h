@@ -72,7 +72,9 @@ class CardList : public QWidget
     Q_OBJECT
 public:
     using Factory = std::function<ListCard *()>;
-    CardList(const QString &path, const QString &addText, Factory factory, QWidget *parent = nullptr);
+    /// `itemTitle` names a card ("Limit" gives "Limit 1", "Limit 2", …).
+    CardList(const QString &path, const QString &itemTitle, const QString &addText, Factory factory,
+             QWidget *parent = nullptr);
 
     void setItems(const QJsonArray &items);
     QJsonArray items() const;
@@ -84,6 +86,7 @@ private:
     void renumber();
 
     QString m_path;
+    QString m_itemTitle;
     Factory m_factory;
     QVBoxLayout *m_cardsLayout;
     QList<ListCard *> m_cards;

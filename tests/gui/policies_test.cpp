@@ -85,7 +85,7 @@ TEST_F(Policies, RateLimitMadeInTheEditorGives429AfterTheLimit)
     applySeed();
     ASSERT_EQ(curlThroughProxy().status, 200);
     PoliciesPage *page = openPage();
-    EXPECT_TRUE(page->message().contains("0 policy")) << page->message();
+    EXPECT_TRUE(page->message().contains("0 policy objects")) << page->message();
     const auto route = findTarget(page, "HTTPRoute httpbin/dfp-httproute");
     ASSERT_TRUE(route) << "the picker offers the seed route";
     EXPECT_TRUE(findTarget(page, "Gateway agentgateway-system/agentgateway-proxy#http")) << "and the Gateway's listener";
@@ -114,7 +114,7 @@ TEST_F(Policies, RateLimitMadeInTheEditorGives429AfterTheLimit)
     ASSERT_TRUE(waitUntil([&] { return page->rowOf("RateLimitPolicy", "httpbin", "per-client") >= 0; }, 5000));
     const int row = page->rowOf("RateLimitPolicy", "httpbin", "per-client");
     EXPECT_EQ(modelText(page, row, 3), "HTTPRoute httpbin/dfp-httproute");
-    EXPECT_EQ(modelText(page, row, 4), "3 per 1m by clientIP");
+    EXPECT_EQ(modelText(page, row, 5), "3 per 1m by clientIP");
     page->kindFilter()->setCurrentIndex(page->kindFilter()->findData("AuthorizationPolicy"));
     EXPECT_EQ(page->table()->model()->rowCount(), 0);
     page->kindFilter()->setCurrentIndex(0);
@@ -183,7 +183,9 @@ TEST_F(Policies, BasicUserAddedInTheEditorCanAuthenticate)
     auto *e = qobject_cast<AuthenticationPolicyEditor *>(page->newPolicy(PolicyKind::Authentication));
     ASSERT_NE(e, nullptr);
     e->nameEdit()->setText("users");
-    e->targets()->pickTarget(*findTarget(page, "HTTPRoute httpbin/dfp-httproute"));
+    const auto route = findTarget(page, "HTTPRoute httpbin/dfp-httproute");
+    ASSERT_TRUE(route);
+    e->targets()->pickTarget(*route);
     e->addUser("alice", "s3cret pass");
     e->addApiKey("robot", "key-123");
     clickSave(e);
