@@ -21,7 +21,8 @@
 
 namespace dfproxy::gui {
 
-ScreenshotRunner::ScreenshotRunner(MainWindow *window, const QString &dir) : QObject(window), m_window(window), m_dir(dir)
+ScreenshotRunner::ScreenshotRunner(MainWindow *window, const QString &dir)
+    : QObject(window), m_window(window), m_dir(dir)
 {
 }
 

@@ -41,21 +41,13 @@ QList<QPair<QString, QString>> underLogging(const QList<QPair<QString, QString>>
 } // namespace
 
 LoggingPage::LoggingPage(Connection *connection, QWidget *parent)
-    : Page(connection, parent),
-      m_level(new QComboBox),
-      m_categories(new QTableWidget(0, 2)),
+    : Page(connection, parent), m_level(new QComboBox), m_categories(new QTableWidget(0, 2)),
       m_persistLevel(new QCheckBox(tr("Also start with this level (writes logging.level to the config)"))),
       m_enabled(new QCheckBox(tr("Write the access log (the live-traffic screen works either way)"))),
-      m_format(new QComboBox),
-      m_path(new QLineEdit),
-      m_stdout(new QCheckBox(tr("Also write every line to the service's standard output"))),
-      m_maxSize(new QLineEdit),
-      m_maxFiles(new QSpinBox),
-      m_queue(new QSpinBox),
-      m_recent(new QSpinBox),
-      m_status(new QLabel),
-      m_error(new QLabel),
-      m_save(new QPushButton(tr("Save")))
+      m_format(new QComboBox), m_path(new QLineEdit),
+      m_stdout(new QCheckBox(tr("Also write every line to the service's standard output"))), m_maxSize(new QLineEdit),
+      m_maxFiles(new QSpinBox), m_queue(new QSpinBox), m_recent(new QSpinBox), m_status(new QLabel),
+      m_error(new QLabel), m_save(new QPushButton(tr("Save")))
 {
     setObjectName(QStringLiteral("loggingPage"));
     auto *outer = new QVBoxLayout(this);
@@ -222,27 +214,29 @@ void LoggingPage::refresh()
         if (--*pending == 0 && self)
             ++self->m_loads;
     };
-    m_connection->api()->send("GET", QStringLiteral("/api/v1/logging"), {}, {}, {}, [self, done](const client::ApiResult &r) {
-        if (self) {
-            if (r.ok())
-                self->showLogging(r.object());
-            else
-                self->m_status->setText(tr("Log level: %1").arg(r.error->toString()));
-        }
-        done();
-    });
-    m_connection->api()->send("GET", QStringLiteral("/api/v1/config"), {}, {}, {}, [self, done](const client::ApiResult &r) {
-        if (self) {
-            if (r.ok()) {
-                self->m_etag = r.etag;
-                self->showConfig(r.object());
-                self->m_status->setText(tr("Loaded from the service."));
-            } else {
-                self->m_status->setText(tr("Config: %1").arg(r.error->toString()));
-            }
-        }
-        done();
-    });
+    m_connection->api()->send("GET", QStringLiteral("/api/v1/logging"), {}, {}, {},
+                              [self, done](const client::ApiResult &r) {
+                                  if (self) {
+                                      if (r.ok())
+                                          self->showLogging(r.object());
+                                      else
+                                          self->m_status->setText(tr("Log level: %1").arg(r.error->toString()));
+                                  }
+                                  done();
+                              });
+    m_connection->api()->send("GET", QStringLiteral("/api/v1/config"), {}, {}, {},
+                              [self, done](const client::ApiResult &r) {
+                                  if (self) {
+                                      if (r.ok()) {
+                                          self->m_etag = r.etag;
+                                          self->showConfig(r.object());
+                                          self->m_status->setText(tr("Loaded from the service."));
+                                      } else {
+                                          self->m_status->setText(tr("Config: %1").arg(r.error->toString()));
+                                      }
+                                  }
+                                  done();
+                              });
 }
 
 void LoggingPage::showLogging(const QJsonObject &state)
@@ -327,8 +321,9 @@ void LoggingPage::save()
     }
     const QJsonObject body{{"level", m_level->currentData().toString()}, {"categories", cats}};
     QPointer<LoggingPage> self(this);
-    m_connection->api()->send("PUT", QStringLiteral("/api/v1/logging"), {}, QJsonDocument(body).toJson(QJsonDocument::Compact),
-                              "application/json", [self](const client::ApiResult &r) {
+    m_connection->api()->send("PUT", QStringLiteral("/api/v1/logging"), {},
+                              QJsonDocument(body).toJson(QJsonDocument::Compact), "application/json",
+                              [self](const client::ApiResult &r) {
                                   if (!self)
                                       return;
                                   if (!r.ok()) {
@@ -371,9 +366,10 @@ void LoggingPage::saveConfig()
                     return;
                 }
                 const auto unmatched = showFieldErrors(self, r.error->fields);
-                QString text = r.error->fields.isEmpty()
-                                   ? r.error->toString()
-                                   : tr("The service rejected the settings (HTTP %1); see the marked fields.").arg(r.status);
+                QString text =
+                    r.error->fields.isEmpty()
+                        ? r.error->toString()
+                        : tr("The service rejected the settings (HTTP %1); see the marked fields.").arg(r.status);
                 for (const auto &[path, message] : unmatched)
                     text += QStringLiteral("\n%1: %2").arg(path, message);
                 self->finishSave(text);

@@ -11,9 +11,9 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
-#include <QRegularExpression>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QSortFilterProxyModel>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -44,15 +44,10 @@ QList<ResourceListModel::Column> policyColumns()
 } // namespace
 
 PoliciesPage::PoliciesPage(Connection *connection, QWidget *parent)
-    : Page(connection, parent),
-      m_message(new QLabel(this)),
-      m_kindFilter(new QComboBox(this)),
-      m_search(new QLineEdit(this)),
-      m_model(new ResourceListModel(policyColumns(), this)),
-      m_kindProxy(new QSortFilterProxyModel(this)),
-      m_proxy(new QSortFilterProxyModel(this)),
-      m_table(new QTableView(this)),
-      m_new(new QPushButton(tr("New ▾"), this))
+    : Page(connection, parent), m_message(new QLabel(this)), m_kindFilter(new QComboBox(this)),
+      m_search(new QLineEdit(this)), m_model(new ResourceListModel(policyColumns(), this)),
+      m_kindProxy(new QSortFilterProxyModel(this)), m_proxy(new QSortFilterProxyModel(this)),
+      m_table(new QTableView(this)), m_new(new QPushButton(tr("New ▾"), this))
 {
     setObjectName(QStringLiteral("policiesPage"));
     auto *layout = new QVBoxLayout(this);
@@ -81,10 +76,14 @@ PoliciesPage::PoliciesPage(Connection *connection, QWidget *parent)
         if (needsSelection)
             m_selectionButtons.append(b);
     };
-    addButton(tr("Edit…"), QStringLiteral("editButton"), [this] { editSelected(); }, true);
-    addButton(tr("Duplicate…"), QStringLiteral("duplicateButton"), [this] { duplicateSelected(); }, true);
-    addButton(tr("Delete"), QStringLiteral("deleteButton"), [this] { deleteSelected(); }, true);
-    addButton(tr("Refresh"), QStringLiteral("refreshButton"), [this] { refresh(); }, false);
+    addButton(
+        tr("Edit…"), QStringLiteral("editButton"), [this] { editSelected(); }, true);
+    addButton(
+        tr("Duplicate…"), QStringLiteral("duplicateButton"), [this] { duplicateSelected(); }, true);
+    addButton(
+        tr("Delete"), QStringLiteral("deleteButton"), [this] { deleteSelected(); }, true);
+    addButton(
+        tr("Refresh"), QStringLiteral("refreshButton"), [this] { refresh(); }, false);
     layout->addLayout(bar);
 
     m_kindProxy->setSourceModel(m_model);
@@ -95,8 +94,8 @@ PoliciesPage::PoliciesPage(Connection *connection, QWidget *parent)
     connect(m_search, &QLineEdit::textChanged, m_proxy, &QSortFilterProxyModel::setFilterFixedString);
     connect(m_kindFilter, &QComboBox::currentIndexChanged, this, [this] {
         const QString kind = m_kindFilter->currentData().toString();
-        m_kindProxy->setFilterRegularExpression(kind.isEmpty() ? QString()
-                                                               : QStringLiteral("^%1$").arg(QRegularExpression::escape(kind)));
+        m_kindProxy->setFilterRegularExpression(
+            kind.isEmpty() ? QString() : QStringLiteral("^%1$").arg(QRegularExpression::escape(kind)));
         updateButtons();
     });
     m_table->setObjectName(QStringLiteral("policiesTable"));
@@ -177,8 +176,8 @@ void PoliciesPage::refresh()
                                             "limits, authentication and authorization appear here when the service "
                                             "supports them."));
             } else {
-                QString text = state->items.size() == 1 ? tr("1 policy object")
-                                                        : tr("%1 policy objects").arg(state->items.size());
+                QString text =
+                    state->items.size() == 1 ? tr("1 policy object") : tr("%1 policy objects").arg(state->items.size());
                 if (!state->errors.isEmpty())
                     text += QStringLiteral(" — ") + state->errors.join(QStringLiteral("; "));
                 self->m_message->setText(text);
@@ -216,7 +215,8 @@ void PoliciesPage::loadTargets()
             for (const auto &l : o.value("spec").toObject().value("listeners").toArray()) {
                 const QString listener = l.toObject().value("name").toString();
                 if (!listener.isEmpty())
-                    state->gateways.append({QStringLiteral("Gateway"), resourceNamespace(o), resourceName(o), listener});
+                    state->gateways.append(
+                        {QStringLiteral("Gateway"), resourceNamespace(o), resourceName(o), listener});
             }
         }
         sorted(state->gateways);
@@ -224,14 +224,17 @@ void PoliciesPage::loadTargets()
     });
     m_connection->api()->list(QStringLiteral("httproutes"), {}, [state, finish, sorted](const client::ApiResult &r) {
         for (const auto &v : r.object().value("items").toArray())
-            state->routes.append({QStringLiteral("HTTPRoute"), resourceNamespace(v.toObject()), resourceName(v.toObject()), {}});
+            state->routes.append(
+                {QStringLiteral("HTTPRoute"), resourceNamespace(v.toObject()), resourceName(v.toObject()), {}});
         sorted(state->routes);
         finish();
     });
     m_connection->api()->list(QStringLiteral("backends"), {}, [state, finish, sorted](const client::ApiResult &r) {
         for (const auto &v : r.object().value("items").toArray())
-            state->backends.append(
-                {QStringLiteral("AgentgatewayBackend"), resourceNamespace(v.toObject()), resourceName(v.toObject()), {}});
+            state->backends.append({QStringLiteral("AgentgatewayBackend"),
+                                    resourceNamespace(v.toObject()),
+                                    resourceName(v.toObject()),
+                                    {}});
         sorted(state->backends);
         finish();
     });
@@ -241,7 +244,8 @@ int PoliciesPage::rowOf(const QString &kind, const QString &ns, const QString &n
 {
     const auto &items = m_model->items();
     for (int i = 0; i < items.size(); ++i) {
-        if (items[i].value("kind").toString() == kind && resourceNamespace(items[i]) == ns && resourceName(items[i]) == name)
+        if (items[i].value("kind").toString() == kind && resourceNamespace(items[i]) == ns &&
+            resourceName(items[i]) == name)
             return i;
     }
     return -1;
@@ -343,13 +347,12 @@ void PoliciesPage::deleteSelected()
     if (!kind)
         return;
     const QString ns = resourceNamespace(o), name = resourceName(o), kindName = o.value("kind").toString();
-    if (m_confirmDeletes
-        && QMessageBox::question(this, tr("Delete %1").arg(kindName),
-                                 tr("Delete %1 %2/%3? Requests it covers are no longer limited or checked by it. "
-                                    "This cannot be undone.")
-                                     .arg(kindName, ns, name),
-                                 QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel)
-               != QMessageBox::Yes)
+    if (m_confirmDeletes &&
+        QMessageBox::question(this, tr("Delete %1").arg(kindName),
+                              tr("Delete %1 %2/%3? Requests it covers are no longer limited or checked by it. "
+                                 "This cannot be undone.")
+                                  .arg(kindName, ns, name),
+                              QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel) != QMessageBox::Yes)
         return;
     QPointer<PoliciesPage> self(this);
     m_connection->api()->remove(PolicyEditor::resourceKind(*kind).plural, ns, name, [self](const client::ApiResult &r) {

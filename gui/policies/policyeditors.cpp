@@ -374,8 +374,9 @@ RateLimitPolicyEditor::RateLimitPolicyEditor(client::ApiClient *api, QWidget *pa
 {
     setObjectName(QStringLiteral("rateLimitPolicyEditor"));
     m_limits->setObjectName(QStringLiteral("limitsList"));
-    auto *hint = new QLabel(tr("Each limit is a token bucket: <i>tokens</i> are added every <i>fill interval</i>, up to "
-                               "<i>burst</i>. A request needs a token from every limit; otherwise it gets 429."));
+    auto *hint =
+        new QLabel(tr("Each limit is a token bucket: <i>tokens</i> are added every <i>fill interval</i>, up to "
+                      "<i>burst</i>. A request needs a token from every limit; otherwise it gets 429."));
     hint->setWordWrap(true);
     form()->addRow(QString(), hint);
     form()->addRow(tr("Limits"), new FieldBox(QStringLiteral("spec.limits"), m_limits));
@@ -425,8 +426,7 @@ AuthenticationPolicyEditor::AuthenticationPolicyEditor(client::ApiClient *api, Q
       m_issuer(lineEdit(QStringLiteral("jwtIssuerEdit"), tr("empty: not checked"))),
       m_audiences(lineEdit(QStringLiteral("jwtAudiencesEdit"), tr("comma-separated; empty: not checked"))),
       m_jwksFile(lineEdit(QStringLiteral("jwksFileEdit"), tr("a JWKS file on the service's machine…"))),
-      m_jwks(new QPlainTextEdit),
-      m_clockSkew(lineEdit(QStringLiteral("clockSkewEdit"), tr("default 60s"))),
+      m_jwks(new QPlainTextEdit), m_clockSkew(lineEdit(QStringLiteral("clockSkewEdit"), tr("default 60s"))),
       m_identityClaim(lineEdit(QStringLiteral("identityClaimEdit"), tr("default sub")))
 {
     setObjectName(QStringLiteral("authenticationPolicyEditor"));
@@ -510,7 +510,8 @@ AuthenticationPolicyEditor::AuthenticationPolicyEditor(client::ApiClient *api, Q
     jf->addRow(tr("JWKS file"), new FieldBox(QStringLiteral("spec.jwt.jwksFile"), m_jwksFile));
     m_jwks->setObjectName(QStringLiteral("jwksEdit"));
     m_jwks->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-    m_jwks->setPlaceholderText(tr("…or the JWKS inline: {\"keys\": [{\"kty\": \"RSA\", \"n\": \"…\", \"e\": \"AQAB\"}]}"));
+    m_jwks->setPlaceholderText(
+        tr("…or the JWKS inline: {\"keys\": [{\"kty\": \"RSA\", \"n\": \"…\", \"e\": \"AQAB\"}]}"));
     m_jwks->setMaximumHeight(90);
     jf->addRow(tr("JWKS inline"), new FieldBox(QStringLiteral("spec.jwt.jwks"), m_jwks));
     jf->addRow(tr("Clock skew"), new FieldBox(QStringLiteral("spec.jwt.clockSkew"), m_clockSkew));
@@ -626,9 +627,10 @@ void AuthenticationPolicyEditor::loadSpec(const QJsonObject &spec)
     m_issuer->setText(jwt.value("issuer").toString());
     m_audiences->setText(joinList(jwt.value("audiences")));
     m_jwksFile->setText(jwt.value("jwksFile").toString());
-    m_jwks->setPlainText(jwt.contains("jwks")
-                             ? QString::fromUtf8(QJsonDocument(jwt.value("jwks").toObject()).toJson(QJsonDocument::Indented))
-                             : QString());
+    m_jwks->setPlainText(
+        jwt.contains("jwks")
+            ? QString::fromUtf8(QJsonDocument(jwt.value("jwks").toObject()).toJson(QJsonDocument::Indented))
+            : QString());
     m_clockSkew->setText(jwt.value("clockSkew").toString());
     m_identityClaim->setText(jwt.value("identityClaim").toString());
 }
@@ -691,8 +693,7 @@ QJsonObject AuthenticationPolicyEditor::specFromWidgets(const QJsonObject &origi
 // ---- AuthorizationPolicyEditor ---------------------------------------------------------------------------------
 
 AuthorizationPolicyEditor::AuthorizationPolicyEditor(client::ApiClient *api, QWidget *parent)
-    : PolicyEditor(api, PolicyKind::Authorization, parent),
-      m_default(new QComboBox),
+    : PolicyEditor(api, PolicyKind::Authorization, parent), m_default(new QComboBox),
       m_rules(new CardList(QStringLiteral("spec.rules"), tr("Rule"), tr("Add rule"), [] { return new RuleCard; }))
 {
     setObjectName(QStringLiteral("authorizationPolicyEditor"));
@@ -744,11 +745,12 @@ QString policySummary(const QJsonObject &policy)
         for (const auto &v : spec.value("limits").toArray()) {
             const QJsonObject l = v.toObject();
             const QString key = l.value("key").toString(QStringLiteral("clientIP"));
-            QString s = QObject::tr("%1 per %2 by %3")
-                            .arg(l.value("tokens").toInteger())
-                            .arg(l.value("fillInterval").toString(QStringLiteral("1s")),
-                                 key == QLatin1String("header") ? QStringLiteral("header %1").arg(l.value("header").toString())
-                                                                : key);
+            QString s =
+                QObject::tr("%1 per %2 by %3")
+                    .arg(l.value("tokens").toInteger())
+                    .arg(l.value("fillInterval").toString(QStringLiteral("1s")),
+                         key == QLatin1String("header") ? QStringLiteral("header %1").arg(l.value("header").toString())
+                                                        : key);
             if (l.contains("burst"))
                 s += QObject::tr(" (burst %1)").arg(l.value("burst").toInteger());
             parts.append(s);
@@ -766,7 +768,8 @@ QString policySummary(const QJsonObject &policy)
             parts.append(QObject::tr("basic (%1)").arg(what.join(QStringLiteral(", "))));
         }
         if (spec.contains("apiKey"))
-            parts.append(QObject::tr("API keys (%1)").arg(spec.value("apiKey").toObject().value("keys").toArray().size()));
+            parts.append(
+                QObject::tr("API keys (%1)").arg(spec.value("apiKey").toObject().value("keys").toArray().size()));
         if (spec.contains("jwt")) {
             const QString iss = spec.value("jwt").toObject().value("issuer").toString();
             parts.append(iss.isEmpty() ? QObject::tr("JWT") : QObject::tr("JWT from %1").arg(iss));
@@ -782,8 +785,8 @@ QString policySummary(const QJsonObject &policy)
                 if (!list.isEmpty())
                     conds.append(list);
             }
-            parts.append(QStringLiteral("%1 %2").arg(r.value("action").toString(),
-                                                     conds.isEmpty() ? QObject::tr("all") : conds.join(QStringLiteral(" "))));
+            parts.append(QStringLiteral("%1 %2").arg(
+                r.value("action").toString(), conds.isEmpty() ? QObject::tr("all") : conds.join(QStringLiteral(" "))));
         }
         parts.append(QObject::tr("else %1").arg(spec.value("defaultAction").toString(QStringLiteral("Deny"))));
     }

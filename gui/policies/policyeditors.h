@@ -26,7 +26,10 @@ class PolicyEditor : public ResourceEditor
     Q_OBJECT
 public:
     static ResourceKind resourceKind(PolicyKind kind);
-    static QList<PolicyKind> kinds() { return {PolicyKind::RateLimit, PolicyKind::Authentication, PolicyKind::Authorization}; }
+    static QList<PolicyKind> kinds()
+    {
+        return {PolicyKind::RateLimit, PolicyKind::Authentication, PolicyKind::Authorization};
+    }
     /// "Rate limit", "Authentication", "Authorization".
     static QString displayName(PolicyKind kind);
     /// PolicyKind of an object's `kind`; nullopt for other kinds.
@@ -142,7 +145,8 @@ private:
     CardList *m_rules;
 };
 
-/// One-line summary of a policy for the table: "3 per 1m by clientIP", "basic (2 users), JWT", "Deny 1 host; else Allow".
+/// One-line summary of a policy for the table: "3 per 1m by clientIP", "basic (2 users), JWT", "Deny 1 host; else
+/// Allow".
 QString policySummary(const QJsonObject &policy);
 
 } // namespace dfproxy::gui

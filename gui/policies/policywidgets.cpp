@@ -66,16 +66,17 @@ QString attachedToText(const QJsonObject &policy)
     QStringList out;
     for (const auto &v : policy.value("spec").toObject().value("targetRefs").toArray()) {
         const QJsonObject t = v.toObject();
-        out.append(KnownTarget{t.value("kind").toString(), ns, t.value("name").toString(),
-                               t.value("sectionName").toString()}
-                       .label());
+        out.append(
+            KnownTarget{t.value("kind").toString(), ns, t.value("name").toString(), t.value("sectionName").toString()}
+                .label());
     }
     return out.join(QStringLiteral(", "));
 }
 
 // ---- ListCard / CardList ---------------------------------------------------------------------------------------
 
-ListCard::ListCard(QWidget *parent) : QGroupBox(parent), m_form(new QFormLayout), m_remove(new QPushButton(tr("Remove")))
+ListCard::ListCard(QWidget *parent)
+    : QGroupBox(parent), m_form(new QFormLayout), m_remove(new QPushButton(tr("Remove")))
 {
     auto *v = new QVBoxLayout(this);
     m_form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
@@ -103,7 +104,8 @@ void ListCard::setPrefix(const QString &prefix)
 
 CardList::CardList(const QString &path, const QString &itemTitle, const QString &addText, Factory factory,
                    QWidget *parent)
-    : QWidget(parent), m_path(path), m_itemTitle(itemTitle), m_factory(std::move(factory)), m_cardsLayout(new QVBoxLayout)
+    : QWidget(parent), m_path(path), m_itemTitle(itemTitle), m_factory(std::move(factory)),
+      m_cardsLayout(new QVBoxLayout)
 {
     auto *v = new QVBoxLayout(this);
     v->setContentsMargins(0, 0, 0, 0);
@@ -168,7 +170,7 @@ const QStringList kTargetKinds = {"Gateway", "HTTPRoute", "AgentgatewayBackend"}
 QString groupOf(const QString &kind)
 {
     return kind == QLatin1String("AgentgatewayBackend") ? QStringLiteral("agentgateway.dev")
-                                                         : QStringLiteral("gateway.networking.k8s.io");
+                                                        : QStringLiteral("gateway.networking.k8s.io");
 }
 
 } // namespace

@@ -58,10 +58,12 @@ TEST(PolicySecrets, HashesPasswordsInTheServiceFormat)
     EXPECT_EQ(parts[0], "pbkdf2-sha256");
     EXPECT_EQ(parts[1], "1");
     EXPECT_EQ(QByteArray::fromBase64(parts[2]), "salt");
-    EXPECT_EQ(QByteArray::fromBase64(parts[3]).toHex(), "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
+    EXPECT_EQ(QByteArray::fromBase64(parts[3]).toHex(),
+              "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
     // RFC 7914: 80000 iterations of "Password"/"NaCl" starts with 4ddcd8f6...
-    EXPECT_TRUE(QByteArray::fromBase64(hashPasswordPbkdf2("Password", "NaCl", 80000).split('$')[3]).toHex().startsWith(
-        "4ddcd8f60b98be21830cee5ef22701f9"));
+    EXPECT_TRUE(QByteArray::fromBase64(hashPasswordPbkdf2("Password", "NaCl", 80000).split('$')[3])
+                    .toHex()
+                    .startsWith("4ddcd8f60b98be21830cee5ef22701f9"));
     EXPECT_EQ(sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     EXPECT_NE(hashPasswordPbkdf2("x"), hashPasswordPbkdf2("x")) << "a random salt each time";
 }
@@ -88,7 +90,8 @@ TEST_F(Policies, RateLimitMadeInTheEditorGives429AfterTheLimit)
     EXPECT_TRUE(page->message().contains("0 policy objects")) << page->message();
     const auto route = findTarget(page, "HTTPRoute httpbin/dfp-httproute");
     ASSERT_TRUE(route) << "the picker offers the seed route";
-    EXPECT_TRUE(findTarget(page, "Gateway agentgateway-system/agentgateway-proxy#http")) << "and the Gateway's listener";
+    EXPECT_TRUE(findTarget(page, "Gateway agentgateway-system/agentgateway-proxy#http"))
+        << "and the Gateway's listener";
 
     auto *e = qobject_cast<RateLimitPolicyEditor *>(page->newPolicy(PolicyKind::RateLimit));
     ASSERT_NE(e, nullptr);
@@ -129,8 +132,12 @@ TEST_F(Policies, RateLimitMadeInTheEditorGives429AfterTheLimit)
     EXPECT_EQ(edit->tokensSpin(0)->value(), 3);
     edit->tokensSpin(0)->setValue(100);
     clickSave(edit);
-    EXPECT_EQ(get("/api/v1/namespaces/httpbin/ratelimitpolicies/per-client").object()["spec"].toObject()["limits"]
-                  .toArray()[0].toObject()["tokens"].toInt(),
+    EXPECT_EQ(get("/api/v1/namespaces/httpbin/ratelimitpolicies/per-client")
+                  .object()["spec"]
+                  .toObject()["limits"]
+                  .toArray()[0]
+                  .toObject()["tokens"]
+                  .toInt(),
               100);
     ASSERT_TRUE(waitUntil([&] { return page->select("RateLimitPolicy", "httpbin", "per-client"); }, 5000));
     auto *dup = page->duplicateSelected();
@@ -142,9 +149,8 @@ TEST_F(Policies, RateLimitMadeInTheEditorGives429AfterTheLimit)
     ASSERT_TRUE(waitUntil([&] { return page->select("RateLimitPolicy", "httpbin", "per-client-copy"); }, 5000));
     page->setConfirmDeletes(false);
     page->deleteSelected();
-    ASSERT_TRUE(waitUntil([&] {
-        return get("/api/v1/namespaces/httpbin/ratelimitpolicies/per-client-copy").status == 404;
-    }, 5000));
+    ASSERT_TRUE(waitUntil(
+        [&] { return get("/api/v1/namespaces/httpbin/ratelimitpolicies/per-client-copy").status == 404; }, 5000));
 }
 
 TEST_F(Policies, AuthorizationPolicyDenyingAHostGives403)
@@ -166,12 +172,13 @@ TEST_F(Policies, AuthorizationPolicyDenyingAHostGives403)
     clickSave(e);
     const ApiResult stored = get("/api/v1/namespaces/agentgateway-system/authorizationpolicies/no-httpbin");
     ASSERT_TRUE(stored.ok()) << stored.error->toString();
-    EXPECT_EQ(stored.object()["spec"].toObject()["targetRefs"].toArray()[0].toObject()["sectionName"].toString(), "http");
+    EXPECT_EQ(stored.object()["spec"].toObject()["targetRefs"].toArray()[0].toObject()["sectionName"].toString(),
+              "http");
     const CurlResult denied = curlThroughProxy();
     EXPECT_EQ(denied.status, 403) << denied.describe();
 
-    ASSERT_TRUE(waitUntil([&] { return page->rowOf("AuthorizationPolicy", "agentgateway-system", "no-httpbin") >= 0; },
-                          5000));
+    ASSERT_TRUE(
+        waitUntil([&] { return page->rowOf("AuthorizationPolicy", "agentgateway-system", "no-httpbin") >= 0; }, 5000));
     EXPECT_EQ(modelText(page, page->rowOf("AuthorizationPolicy", "agentgateway-system", "no-httpbin"), 3),
               "Gateway agentgateway-system/agentgateway-proxy#http");
 }
