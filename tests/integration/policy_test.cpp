@@ -23,29 +23,7 @@ using namespace dfproxy::test;
 
 namespace {
 
-const QByteArray kSeed = R"(apiVersion: agentgateway.dev/v1alpha1
-kind: AgentgatewayBackend
-metadata:
-  name: dfp-backend
-  namespace: httpbin
-spec:
-  dynamicForwardProxy: {}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  namespace: httpbin
-  name: dfp-httproute
-spec:
-  parentRefs:
-    - name: agentgateway-proxy
-      namespace: agentgateway-system
-  rules:
-    - backendRefs:
-        - name: dfp-backend
-          group: agentgateway.dev
-          kind: AgentgatewayBackend
-)";
+const QByteArray kSeed = dfproxy::test::seedManifests();
 
 // bcrypt (cost 5) of "bcrypt-secret", made once with crypt(3): no CLI on Debian makes bcrypt without extra packages.
 const QByteArray kBcryptHash = "$2b$05$LFNGM/8HxKu4MgJBSKDWOesyFZJkA1AEv.hA/7xPaz1.RW/J1uISS";

@@ -18,29 +18,7 @@ using namespace dfproxy::test;
 
 namespace {
 
-const QByteArray kManifests = R"(apiVersion: agentgateway.dev/v1alpha1
-kind: AgentgatewayBackend
-metadata:
-  name: dfp-backend
-  namespace: httpbin
-spec:
-  dynamicForwardProxy: {}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  namespace: httpbin
-  name: dfp-httproute
-spec:
-  parentRefs:
-    - name: agentgateway-proxy
-      namespace: agentgateway-system
-  rules:
-    - backendRefs:
-        - name: dfp-backend
-          group: agentgateway.dev
-          kind: AgentgatewayBackend
-)";
+const QByteArray kManifests = dfproxy::test::seedManifests();
 
 // ---- A strict parser of the Prometheus text exposition format 0.0.4 ----
 
