@@ -314,6 +314,8 @@ private:
                                            .toUtf8());
             if (m_req.upstream.tlsInsecureSkipVerify)
                 key.append(":insecure");
+            if (!m_req.upstream.tlsCaFile.isEmpty())
+                key.append(":ca:").append(m_req.upstream.tlsCaFile.toUtf8());
         }
         return key;
     }
@@ -345,7 +347,7 @@ private:
             const QString name = m_req.upstream.sni.isEmpty() ? m_req.upstream.host : m_req.upstream.sni;
             QSslConfiguration conf = ssl->sslConfiguration();
             if (!m_req.upstream.tlsCaFile.isEmpty())
-                conf.setCaCertificates(QSslCertificate::fromPath(m_req.upstream.tlsCaFile));
+                conf.setCaCertificates(m_fwd->caCertificates(m_req.upstream.tlsCaFile));
             if (m_req.upstream.tlsInsecureSkipVerify) {
                 conf.setPeerVerifyMode(QSslSocket::VerifyNone);
                 c->m_insecure = true;
@@ -384,6 +386,12 @@ private:
         killTimers();
         ++m_fwd->m_connectFailures;
         detachAndDrop();
+        if (err == ForwardError::TlsError) {
+            // The address answered; its certificate is the problem, and the other addresses serve the same one.
+            fail(err, QStringLiteral("TLS to %1 port %2 failed: %3").arg(m_req.upstream.host).arg(m_req.upstream.port)
+                          .arg(detail));
+            return;
+        }
         if (m_fwd->m_options.hostCache)
             m_fwd->m_options.hostCache->reportConnectFailure(m_req.upstream.host, m_req.upstream.port, m_address);
         m_lastError = err;
@@ -623,6 +631,17 @@ std::unique_ptr<Exchange> Http1Forwarder::start(ForwardRequest &&request, Respon
     auto ex = std::make_unique<Http1Exchange>(this, std::move(request), sink);
     ex->begin();
     return ex;
+}
+
+QList<QSslCertificate> Http1Forwarder::caCertificates(const QString &path)
+{
+    // Read once per worker; a config change that edits the file in place needs a restart (documented).
+    auto it = m_caCache.constFind(path);
+    if (it != m_caCache.constEnd())
+        return it.value();
+    const QList<QSslCertificate> certs = QSslCertificate::fromPath(path, QSsl::Pem);
+    m_caCache.insert(path, certs);
+    return certs;
 }
 
 QJsonObject Http1Forwarder::stats() const

@@ -5,6 +5,7 @@
 
 #include <QHash>
 #include <QObject>
+#include <QSslCertificate>
 
 namespace dfproxy::forward {
 
@@ -37,9 +38,12 @@ private:
     UpstreamConnection *takeIdle(const QByteArray &key);
     void putIdle(UpstreamConnection *conn);
     void dropIdle(UpstreamConnection *conn);
+    /// The certificates of a CA bundle file (PEM), read once (an unreadable file gives none: verification fails).
+    QList<QSslCertificate> caCertificates(const QString &path);
 
     ForwarderOptions m_options;
     QHash<QByteArray, QList<UpstreamConnection *>> m_idle;
+    QHash<QString, QList<QSslCertificate>> m_caCache;
     quint64 m_opened = 0;
     quint64 m_reused = 0;
     quint64 m_requests = 0;

@@ -3,6 +3,9 @@
 
 #include "dns/hostcache.h"
 
+#include <cstring>
+#include <functional>
+
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
@@ -13,6 +16,70 @@
 
 namespace dfproxy::forward {
 
+/// The request body of a QNAM exchange with a known Content-Length, fed as it arrives from the client: a
+/// sequential device QNAM reads from (with DoNotBufferUploadDataAttribute it reads only what it can send).
+/// `drained` runs (queued) when the buffered bytes fall to half the limit.
+class BodyPipe final : public QIODevice
+{
+public:
+    BodyPipe(qint64 limit, std::function<void()> drained, QObject *parent)
+        : QIODevice(parent)
+        , m_limit(limit)
+        , m_drained(std::move(drained))
+    {
+        open(QIODevice::ReadOnly);
+    }
+    bool isSequential() const override { return true; }
+    qint64 bytesAvailable() const override { return qint64(m_data.size() - m_offset) + QIODevice::bytesAvailable(); }
+    bool atEnd() const override { return m_ended && m_data.size() == m_offset && QIODevice::bytesAvailable() == 0; }
+    void feed(const char *data, qsizetype size)
+    {
+        if (m_offset == m_data.size()) {
+            m_data.resize(0);
+            m_offset = 0;
+        } else if (m_offset > 64 * 1024 && m_offset > m_data.size() / 2) {
+            m_data.remove(0, m_offset); // drop what QNAM has read, so the buffer holds only what it has not
+            m_offset = 0;
+        }
+        m_data.append(data, size);
+        Q_EMIT readyRead();
+    }
+    void end()
+    {
+        m_ended = true;
+        Q_EMIT readyRead();
+        Q_EMIT readChannelFinished();
+    }
+    qint64 buffered() const { return qint64(m_data.size() - m_offset); }
+
+protected:
+    qint64 readData(char *out, qint64 max) override
+    {
+        const qint64 n = std::min<qint64>(max, m_data.size() - m_offset);
+        if (n <= 0)
+            return m_ended ? -1 : 0;
+        memcpy(out, m_data.constData() + m_offset, size_t(n));
+        m_offset += n;
+        if (m_blocked && buffered() <= m_limit / 2) {
+            m_blocked = false;
+            QMetaObject::invokeMethod(this, [this] { m_drained(); }, Qt::QueuedConnection);
+        }
+        return n;
+    }
+    qint64 writeData(const char *, qint64) override { return -1; }
+
+public:
+    void markBlocked() { m_blocked = true; }
+
+private:
+    QByteArray m_data;
+    qsizetype m_offset = 0;
+    qint64 m_limit;
+    std::function<void()> m_drained;
+    bool m_ended = false;
+    bool m_blocked = false;
+};
+
 class QnamExchange final : public QObject, public Exchange
 {
 public:
@@ -21,26 +88,41 @@ public:
         , m_sink(sink)
         , m_req(std::move(req))
     {
-        if (m_req.contentLength == 0)
+        // A known length streams; an unknown one (chunked) is buffered whole: QNAM cannot send a body of unknown
+        // size (QHttpNetworkConnectionPrivate::prepareRequest stops with qFatal when neither the Content-Length nor
+        // the device size is known).
+        if (m_req.contentLength > 0)
+            m_pipe = new BodyPipe(m_fwd->m_options.bodyBufferLimit, [this] { m_sink->onRequestBodyDrained(); }, this);
+        if (m_req.contentLength >= 0)
             QMetaObject::invokeMethod(this, [this] { send(); }, Qt::QueuedConnection);
     }
     ~QnamExchange() override { dropReply(); }
 
     void writeBody(const char *data, qsizetype size) override
     {
-        if (!m_sent)
+        if (m_pipe) {
+            m_pipe->feed(data, size);
+            if (m_pipe->buffered() > m_fwd->m_options.bodyBufferLimit)
+                m_pipe->markBlocked();
+        } else if (!m_sent) {
             m_body.append(data, size);
+        }
     }
     void endBody() override
     {
         if (m_bodyEnded)
             return;
         m_bodyEnded = true;
-        if (m_req.contentLength != 0)
+        if (m_pipe) {
+            m_pipe->end();
+            if (m_sent)
+                armTimer();
+        }
+        if (m_req.contentLength < 0)
             QMetaObject::invokeMethod(this, [this] { send(); }, Qt::QueuedConnection);
     }
-    // The body is buffered whole (QNAM needs it up front), so it never holds the client back.
-    qint64 bufferedBodyBytes() const override { return 0; }
+    // Streamed bodies hold the client back above the limit; buffered (chunked) ones are read whole.
+    qint64 bufferedBodyBytes() const override { return m_pipe ? m_pipe->buffered() : 0; }
     void setResponsePaused(bool paused) override
     {
         m_paused = paused;
@@ -98,30 +180,44 @@ private:
         if (m_req.upstream.tls) {
             QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
             if (!m_req.upstream.tlsCaFile.isEmpty())
-                conf.setCaCertificates(QSslCertificate::fromPath(m_req.upstream.tlsCaFile));
+                conf.setCaCertificates(m_fwd->caCertificates(m_req.upstream.tlsCaFile));
             if (m_req.upstream.tlsInsecureSkipVerify)
                 conf.setPeerVerifyMode(QSslSocket::VerifyNone);
             r.setSslConfiguration(conf);
             r.setPeerVerifyName(m_req.upstream.sni.isEmpty() ? m_req.upstream.host : m_req.upstream.sni);
         }
-        if (m_req.contentLength != 0 || m_req.method == "POST" || m_req.method == "PUT")
+        if (m_pipe) {
+            r.setHeader(QNetworkRequest::ContentLengthHeader, m_req.contentLength);
+            r.setAttribute(QNetworkRequest::DoNotBufferUploadDataAttribute, true);
+        } else if (m_req.contentLength != 0 || m_req.method == "POST" || m_req.method == "PUT") {
             r.setHeader(QNetworkRequest::ContentLengthHeader, m_body.size());
+        }
         ++m_fwd->m_requests;
         if (m_fwd->m_options.requestsCounter)
             m_fwd->m_options.requestsCounter->fetch_add(1, std::memory_order_relaxed);
         // QNAM treats custom verbs as having a response body: HEAD must go through head().
         if (m_req.method == "HEAD")
             m_reply = m_fwd->m_nam->head(r);
-        else if (m_req.method == "GET" && m_body.isEmpty())
+        else if (m_req.method == "GET" && m_body.isEmpty() && !m_pipe)
             m_reply = m_fwd->m_nam->get(r);
+        else if (m_pipe)
+            m_reply = m_fwd->m_nam->sendCustomRequest(r, m_req.method, m_pipe);
         else
             m_reply = m_fwd->m_nam->sendCustomRequest(r, m_req.method, m_body);
         m_reply->setReadBufferSize(m_fwd->m_options.bodyBufferLimit);
         connect(m_reply, &QNetworkReply::metaDataChanged, this, [this] { onHead(); });
         connect(m_reply, &QIODevice::readyRead, this, [this] { readBody(); });
         connect(m_reply, &QNetworkReply::finished, this, [this] { onFinished(); });
+        if (!m_pipe || m_bodyEnded)
+            armTimer();
+    }
+
+    /// The response-head deadline runs from the end of the request (plus the connect allowance, since QNAM
+    /// does not say when it connected).
+    void armTimer()
+    {
         const qint64 t = m_req.responseTimeoutMs > 0 ? m_req.responseTimeoutMs + m_req.connectTimeoutMs : 0;
-        if (t > 0)
+        if (t > 0 && !m_timer && !m_gotHead)
             m_timer = startTimer(std::chrono::milliseconds(t));
     }
 
@@ -216,6 +312,8 @@ private:
                     if (m_fwd->m_options.hostCache)
                         m_fwd->m_options.hostCache->reportConnectFailure(m_req.upstream.host, m_req.upstream.port,
                                                                         m_req.upstream.addresses.at(m_index));
+                }
+                if (connectFailure && !m_pipe) { // a streamed body cannot be replayed to the next address
                     m_lastError = fe;
                     m_lastDetail = detail;
                     dropReply();
@@ -271,6 +369,7 @@ private:
     ResponseSink *m_sink;
     ForwardRequest m_req;
     QByteArray m_body;
+    BodyPipe *m_pipe = nullptr;
     QNetworkReply *m_reply = nullptr;
     qsizetype m_index = 0;
     ForwardError m_lastError = ForwardError::ConnectRefused;
@@ -300,6 +399,16 @@ QnamForwarder::~QnamForwarder() = default;
 std::unique_ptr<Exchange> QnamForwarder::start(ForwardRequest &&request, ResponseSink *sink)
 {
     return std::make_unique<QnamExchange>(this, std::move(request), sink);
+}
+
+QList<QSslCertificate> QnamForwarder::caCertificates(const QString &path)
+{
+    auto it = m_caCache.constFind(path);
+    if (it != m_caCache.constEnd())
+        return it.value();
+    const QList<QSslCertificate> certs = QSslCertificate::fromPath(path, QSsl::Pem);
+    m_caCache.insert(path, certs);
+    return certs;
 }
 
 QJsonObject QnamForwarder::stats() const

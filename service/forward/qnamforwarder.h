@@ -3,7 +3,9 @@
 
 #include "forward/forwarder.h"
 
+#include <QHash>
 #include <QObject>
+#include <QSslCertificate>
 
 class QNetworkAccessManager;
 
@@ -12,8 +14,11 @@ namespace dfproxy::forward {
 /// The QNetworkAccessManager engine (routing::Backend::Engine::Qnam): manual redirects, no cookies, no cache, no
 /// transparent decompression (Accept-Encoding is what the client sent, else "identity"), the resolved IP in the
 /// URL with Host set and the peer verify name set for TLS. Addresses are tried in order on connect errors.
-/// Limits: request bodies are buffered whole before sending; no upgrades (websocket goes native); QNAM itself
-/// adds Accept-Language / User-Agent when the client sent none. Lives on one thread.
+/// Request bodies with a Content-Length stream (with backpressure); chunked bodies of unknown length are buffered
+/// whole, since QNAM cannot send a body of unknown size. Limits, all QNAM's own (qhttpnetworkconnection.cpp,
+/// prepareRequest): it adds "Accept-Language" (from the system locale) and "User-Agent: Mozilla/5.0" whenever the
+/// request has none or an empty one, and "Connection: Keep-Alive"; no upgrades (websocket goes native); 6
+/// connections per host. A streamed body is not retried on the next address. Lives on one thread.
 class QnamForwarder final : public QObject, public Forwarder
 {
     Q_OBJECT
@@ -26,6 +31,8 @@ public:
 
 private:
     friend class QnamExchange;
+    QList<QSslCertificate> caCertificates(const QString &path);
+    QHash<QString, QList<QSslCertificate>> m_caCache;
     ForwarderOptions m_options;
     QNetworkAccessManager *m_nam;
     quint64 m_requests = 0;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/httpheaders.h"
 
+#include <array>
+#include <string_view>
+
 #include <http_parser.h>
 
 #include <cstring>
@@ -77,6 +80,37 @@ void setHeader(HeaderList &headers, const QByteArray &name, const QByteArray &va
     }
     if (first < 0)
         headers.append({name, value});
+}
+
+bool isValidHeaderName(QByteArrayView name)
+{
+    static const auto tchar = [] {
+        std::array<bool, 256> t{};
+        for (int c = '0'; c <= '9'; ++c)
+            t[c] = true;
+        for (int c = 'a'; c <= 'z'; ++c)
+            t[c] = t[c - 32] = true;
+        for (char c : std::string_view("!#$%&'*+-.^_`|~"))
+            t[static_cast<unsigned char>(c)] = true;
+        return t;
+    }();
+    if (name.isEmpty())
+        return false;
+    for (char c : name) {
+        if (!tchar[static_cast<unsigned char>(c)])
+            return false;
+    }
+    return true;
+}
+
+bool isValidHeaderValue(QByteArrayView value)
+{
+    for (char c : value) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && u != '\t') || u == 0x7f)
+            return false;
+    }
+    return true;
 }
 
 bool tokenListContains(QByteArrayView list, QByteArrayView token)

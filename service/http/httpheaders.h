@@ -16,6 +16,10 @@ using HeaderList = QList<QPair<QByteArray, QByteArray>>;
 bool equalsIgnoreCase(QByteArrayView a, QByteArrayView b);
 /// The value of the first header called `name`, or nullptr.
 const QByteArray *findHeader(const HeaderList &headers, QByteArrayView name);
+/// True for a non-empty RFC 9110 token (tchar only).
+bool isValidHeaderName(QByteArrayView name);
+/// True when a field value has no control characters other than HTAB (no CR, LF, NUL).
+bool isValidHeaderValue(QByteArrayView value);
 /// How many headers are called `name`.
 int countHeader(const HeaderList &headers, QByteArrayView name);
 /// Removes every header called `name`; returns how many went.

@@ -278,33 +278,14 @@ bool HttpParser::validateHead()
     }
     // Debian builds libhttp-parser non-strict (spaces pass as token characters), so names and values are
     // checked here against RFC 9110 tchar / field-vchar.
-    static const auto tchar = [] {
-        std::array<bool, 256> t{};
-        for (int c = '0'; c <= '9'; ++c)
-            t[c] = true;
-        for (int c = 'a'; c <= 'z'; ++c)
-            t[c] = t[c - 32] = true;
-        for (char c : std::string_view("!#$%&'*+-.^_`|~"))
-            t[static_cast<unsigned char>(c)] = true;
-        return t;
-    }();
     for (const auto &h : m_head.headers) {
-        if (h.first.isEmpty()) {
+        if (!isValidHeaderName(h.first)) {
             fail(400, "invalid_header_name");
             return false;
         }
-        for (char c : h.first) {
-            if (!tchar[static_cast<unsigned char>(c)]) {
-                fail(400, "invalid_header_name");
-                return false;
-            }
-        }
-        for (char c : h.second) {
-            const auto u = static_cast<unsigned char>(c);
-            if ((u < 0x20 && u != '\t') || u == 0x7f) {
-                fail(400, "invalid_header_value");
-                return false;
-            }
+        if (!isValidHeaderValue(h.second)) {
+            fail(400, "invalid_header_value");
+            return false;
         }
     }
     return true;

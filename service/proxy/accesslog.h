@@ -32,6 +32,8 @@ struct AccessLogRecord
     bool dnsCacheHit = false;
     bool upstreamReused = false;
     bool tunnel = false;         ///< CONNECT or websocket
+    QString identity;            ///< policy: the authenticated identity ("" = anonymous or no policy)
+    QByteArray decision;         ///< policy: the decision summary ("allow", "deny:authz rule 2", ...; "" = no policy)
 };
 
 /// Receives access-log records. write() is called from worker threads concurrently: implementations must be

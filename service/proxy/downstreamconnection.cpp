@@ -6,6 +6,7 @@
 #include "proxy/proxyworker.h"
 #include "proxy/tunnel.h"
 
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QTimerEvent>
 
@@ -50,6 +51,7 @@ DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ct
     , m_parser(HttpParser::Kind::Request, ctx->options.limits)
 {
     m_socket->setParent(this);
+    m_tlsClient = qobject_cast<QSslSocket *>(m_socket) != nullptr;
     m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     m_socket->setReadBufferSize(m_ctx->options.bufferLimit);
     m_parser.setBodyHandler(this);
@@ -89,8 +91,10 @@ void DownstreamConnection::drain()
 
 void DownstreamConnection::abort()
 {
-    if (m_tunnel)
-        m_tunnel->abort();
+    if (m_tunnel) {
+        m_tunnel->abort(); // the tunnel owns (and may already have released) the client socket
+        return;
+    }
     m_socket->abort();
     onClientDisconnected();
 }
@@ -281,6 +285,7 @@ void DownstreamConnection::onRequestHead()
         }
         authority = *host;
         pathAndQuery = h.target;
+        secureScheme = m_tlsClient;
     } else {
         sendLocalResponse(400, "invalid_uri", "unsupported request target form\n");
         return;
@@ -326,8 +331,23 @@ void DownstreamConnection::onRequestHead()
         sendLocalResponse(404, "route_not_found", "no route for " + m_host + "\n");
         return;
     }
-    m_rec.route = m_match->routeNamespace + QLatin1Char('/') + m_match->routeName + QLatin1Char('#')
-        + QString::number(m_match->ruleIndex);
+
+    // Egress policies: after routing, before DNS.
+    m_policy = m_ctx->policy.load();
+    QList<QByteArray> stripHeaders;
+    if (m_policy) {
+        m_policyPath = h.isConnect() ? QByteArray() : pathView.toByteArray();
+        m_explicitProxy = h.isConnect() || isAbsoluteForm(h.target);
+        m_rec.port = quint16(m_port > 0 ? m_port : (m_match->backend && m_match->backend->tls ? 443 : 80));
+        policy::Decision d = m_policy->checkRequest(policyAttributes());
+        m_rec.identity = d.identity;
+        m_rec.decision = d.summary;
+        if (!d.allowed) {
+            sendPolicyDenial(d, "policy_denied");
+            return;
+        }
+        stripHeaders = std::move(d.stripRequestHeaders);
+    }
     if (m_match->redirect) {
         const routing::Redirect &r = *m_match->redirect;
         QByteArray location = r.scheme.isEmpty() ? QByteArray(secureScheme ? "https" : "http") : r.scheme.toLatin1();
@@ -363,7 +383,6 @@ void DownstreamConnection::onRequestHead()
         sendLocalResponse(500, "no_backend", "the route has no usable backend\n");
         return;
     }
-    m_rec.backend = backend->ns + QLatin1Char('/') + backend->name;
 
     // The request to send upstream.
     m_forward = forward::ForwardRequest();
@@ -425,8 +444,10 @@ void DownstreamConnection::onRequestHead()
             http::setHeader(m_forward.headers, "X-Forwarded-For", prior ? *prior + ", " + me : me);
         }
         if (m_ctx->options.addXForwardedProto)
-            http::setHeader(m_forward.headers, "X-Forwarded-Proto", "http");
+            http::setHeader(m_forward.headers, "X-Forwarded-Proto", m_tlsClient ? "https" : "http");
         applyModifier(m_forward.headers, m_match->requestHeaders);
+        for (const QByteArray &name : std::as_const(stripHeaders))
+            http::removeHeader(m_forward.headers, name);
         m_forward.contentLength = h.chunked ? -1 : std::max<qint64>(0, h.contentLength);
         m_forward.connectTimeoutMs = m_ctx->options.connectTimeoutMs;
         m_forward.responseTimeoutMs = m_match->backendRequestTimeoutMs > 0 ? m_match->backendRequestTimeoutMs
@@ -462,11 +483,27 @@ void DownstreamConnection::onResolved(const dns::ResolveResult &result)
     if (!result.ok()) {
         const QByteArray reason = dnsReason(result.error == dns::DnsError::None ? dns::DnsError::NoData
                                                                                 : result.error);
+        // The cache's detail says what happened ("DNS cache overflow: ...", "no answer from 127.0.0.53 ...").
+        const QByteArray detail = result.detail.isEmpty() ? QByteArray() : " (" + result.detail.toUtf8() + ")";
         sendLocalResponse(503, reason,
-                          "DNS resolution failed for " + m_forward.upstream.host.toUtf8() + ": " + reason + "\n");
+                          "DNS resolution failed for " + m_forward.upstream.host.toUtf8() + ": " + reason + detail
+                              + "\n");
         return;
     }
     m_forward.upstream.addresses = result.addresses;
+    if (m_policy) {
+        // The SSRF guard: connect only to what it lets through, in its order.
+        policy::Decision d = m_policy->checkResolved(policyAttributes(), result.addresses);
+        if (!d.identity.isEmpty())
+            m_rec.identity = d.identity;
+        if (!d.summary.isEmpty())
+            m_rec.decision = d.summary;
+        if (!d.allowed || d.allowedAddresses.isEmpty()) {
+            sendPolicyDenial(d, "destination_not_allowed");
+            return;
+        }
+        m_forward.upstream.addresses = std::move(d.allowedAddresses);
+    }
     if (m_parser.head().isConnect()) {
         startConnectTunnel();
         return;
@@ -606,8 +643,43 @@ void DownstreamConnection::onError(forward::ForwardError error, const QString &d
     sendLocalResponse(forward::statusFor(error), reason, reason + ": " + detail.toUtf8() + "\n");
 }
 
+policy::RequestAttributes DownstreamConnection::policyAttributes() const
+{
+    const http::MessageHead &h = m_parser.head();
+    policy::RequestAttributes a;
+    a.clientAddress = m_rec.clientAddress;
+    a.gatewayNamespace = m_listener->gatewayNamespace;
+    a.gatewayName = m_listener->gatewayName;
+    a.listenerName = m_listener->name;
+    if (m_match) {
+        a.routeNamespace = m_match->routeNamespace;
+        a.routeName = m_match->routeName;
+        if (m_match->backend) {
+            a.backendNamespace = m_match->backend->ns;
+            a.backendName = m_match->backend->name;
+        }
+    }
+    a.method = h.method;
+    a.host = QString::fromLatin1(m_host);
+    a.port = m_rec.port;
+    a.path = m_policyPath;
+    a.headers = &h.headers;
+    a.explicitProxy = m_explicitProxy;
+    return a;
+}
+
+void DownstreamConnection::sendPolicyDenial(const policy::Decision &d, QByteArrayView defaultReason)
+{
+    const int status = d.status >= 400 && d.status <= 599 ? d.status : 403;
+    const QByteArrayView reason = d.reason.isEmpty() ? defaultReason : QByteArrayView(d.reason);
+    const QByteArray body = d.body.isEmpty() ? reason.toByteArray() + '\n' : d.body;
+    if (d.summary.isEmpty())
+        m_rec.decision = "deny:" + reason.toByteArray();
+    sendLocalResponse(status, reason, body, {}, &d.responseHeaders);
+}
+
 void DownstreamConnection::sendLocalResponse(int status, QByteArrayView reason, const QByteArray &body,
-                                             QByteArrayView location)
+                                             QByteArrayView location, const policy::HeaderList *extraHeaders)
 {
     stopTimer(m_requestTimer);
     m_responseStarted = true;
@@ -625,6 +697,12 @@ void DownstreamConnection::sendLocalResponse(int status, QByteArrayView reason, 
         http::appendHeader(m_out, "Location", location);
     if (!reason.isEmpty())
         http::appendHeader(m_out, "x-dfproxy-error", reason);
+    if (extraHeaders) {
+        for (const auto &hdr : *extraHeaders) {
+            if (http::isValidHeaderName(hdr.first) && http::isValidHeaderValue(hdr.second))
+                http::appendHeader(m_out, hdr.first, hdr.second);
+        }
+    }
     http::appendHeader(m_out, "Content-Type", "text/plain; charset=utf-8");
     http::appendHeader(m_out, "Content-Length", QByteArray::number(body.size()));
     if (!m_keepAlive)
@@ -661,8 +739,10 @@ void DownstreamConnection::finishTransaction()
     m_state = State::ReadingHead;
     m_requestDone = m_responseDone = false;
     armIdleTimer();
-    // Pipelined requests may already be buffered; not from inside the exchange's callback.
-    QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
+    // Pipelined requests may already be buffered; not from inside the exchange's callback. With nothing
+    // buffered, the next readyRead starts the next request (no queued hop per request).
+    if (!m_in.isEmpty() || m_socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
 }
 
 void DownstreamConnection::emitLog()
@@ -673,8 +753,16 @@ void DownstreamConnection::emitLog()
     m_rec.totalMs = m_clock.elapsed();
     if (m_rec.status)
         m_ctx->stats.countStatus(m_rec.status);
-    if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire))
+    if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire)) {
+        // Built only when someone reads them: the hot path does without these strings.
+        if (m_match && m_rec.route.isEmpty()) {
+            m_rec.route = m_match->routeNamespace + QLatin1Char('/') + m_match->routeName + QLatin1Char('#')
+                + QString::number(m_match->ruleIndex);
+            if (m_match->backend)
+                m_rec.backend = m_match->backend->ns + QLatin1Char('/') + m_match->backend->name;
+        }
         sink->write(m_rec);
+    }
 }
 
 void DownstreamConnection::closeAfterFlush()
@@ -753,6 +841,17 @@ void DownstreamConnection::startConnectTunnel()
         m_rec.status = 200;
         m_responseStarted = true;
         writeClient("HTTP/1.1 200 Connection Established\r\n\r\n", 39);
+        // The parser stops at the head one byte early (http_parser pauses before the final LF): let it finish the
+        // CONNECT message, so only what follows it goes into the tunnel.
+        while (!m_requestDone && !m_in.isEmpty()) {
+            HttpParser::Stop stop;
+            const qsizetype used = m_parser.feed(m_in.data(), m_in.size(), &stop);
+            m_in.consume(used);
+            if (stop == HttpParser::Stop::Complete)
+                m_requestDone = true;
+            else if (stop == HttpParser::Stop::Error || used == 0)
+                break;
+        }
         QByteArray clientBytes(m_in.data(), m_in.size());
         m_in.clear();
         becomeTunnel(up, QByteArray(), clientBytes);
@@ -769,15 +868,11 @@ void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &
     stopTimer(m_requestTimer);
     m_rec.tunnel = true;
     QObject::disconnect(m_socket, nullptr, this, nullptr);
-    if (!leftover.isEmpty())
-        m_socket->write(leftover);
-    if (!clientBytes.isEmpty())
-        upstream->write(clientBytes);
     m_rec.bytesIn = clientBytes.size();
     m_rec.bytesOut = leftover.size();
     m_ctx->stats.activeTunnels.fetch_add(1, std::memory_order_relaxed);
     QPointer<DownstreamConnection> self(this);
-    m_tunnel = new Tunnel(m_socket, upstream, m_ctx->options.bufferLimit,
+    m_tunnel = Tunnel::create(m_socket, upstream, leftover, clientBytes, m_ctx->options.bufferLimit,
                           [self](qint64 up, qint64 down) {
                               if (!self)
                                   return;

@@ -4,6 +4,7 @@
 #include "forward/forwarder.h"
 #include "http/httpparser.h"
 #include "http/readbuffer.h"
+#include "policy/policy.h"
 #include "proxy/accesslog.h"
 #include "routing/routetable.h"
 
@@ -67,7 +68,9 @@ private:
     void finishTransaction();
     void onReadTimeout();
     void sendLocalResponse(int status, QByteArrayView reason, const QByteArray &body,
-                           QByteArrayView location = {});
+                           QByteArrayView location = {}, const policy::HeaderList *extraHeaders = nullptr);
+    policy::RequestAttributes policyAttributes() const;
+    void sendPolicyDenial(const policy::Decision &decision, QByteArrayView defaultReason);
     void writeClient(const char *data, qsizetype size);
     void closeAfterFlush();
     void onClientBytesWritten();
@@ -117,6 +120,10 @@ private:
     AccessLogRecord m_rec;
     bool m_logged = true;
     Tunnel *m_tunnel = nullptr;
+    std::shared_ptr<const policy::PolicyEngine> m_policy; ///< the engine the current request was checked with
+    QByteArray m_policyPath;
+    bool m_explicitProxy = false;
+    bool m_tlsClient = false; ///< accepted on an HTTPS listener
 };
 
 } // namespace dfproxy::proxy

@@ -7,6 +7,8 @@
 #include "proxy/proxystats.h"
 #include "proxy/router.h"
 
+#include "policy/policy.h"
+
 #include <atomic>
 #include <memory>
 
@@ -21,6 +23,7 @@ struct ProxyContext
     ProxyOptions options;
     std::atomic<std::shared_ptr<const Router>> router;
     std::atomic<dns::HostCache *> hostCache{nullptr};
+    std::atomic<std::shared_ptr<const policy::PolicyEngine>> policy; ///< null = allow everything
     std::atomic<AccessLogSink *> accessLog{nullptr};
     std::atomic<bool> draining{false};
     ProxyStats stats;

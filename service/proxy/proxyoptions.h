@@ -2,7 +2,11 @@
 #pragma once
 
 #include "dns/dnstypes.h"
+#include "config/resource.h"
 #include "http/httpparser.h"
+
+#include <QJsonObject>
+#include <QList>
 
 namespace dfproxy::proxy {
 
@@ -25,5 +29,11 @@ struct ProxyOptions
     bool addXForwardedFor = false;
     bool addXForwardedProto = false;
 };
+
+/// Reads the config's "proxy" block: workers, connectTimeoutMs, responseTimeoutMs, upstreamIdleTimeoutMs,
+/// clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes, maxUriBytes (integers),
+/// addXForwardedFor, addXForwardedProto (booleans). Missing keys keep the defaults; bad values are reported in
+/// `errors` (paths "proxy.<key>", may be null) and keep the default too. Other keys are left to their owners.
+ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors = nullptr);
 
 } // namespace dfproxy::proxy

@@ -7,6 +7,10 @@
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QEventLoop>
+#include <QFile>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
@@ -26,6 +30,9 @@ public:
     }
     std::shared_ptr<const routing::Listener> listener() const { return m_listener; }
     void setListener(std::shared_ptr<const routing::Listener> l) { m_listener = std::move(l); }
+    /// HTTPS listeners: the server-side TLS configuration (certificate chain and key); null for HTTP.
+    std::shared_ptr<const QSslConfiguration> tls() const { return m_tls; }
+    void setTls(std::shared_ptr<const QSslConfiguration> tls) { m_tls = std::move(tls); }
 
 protected:
     void incomingConnection(qintptr descriptor) override { m_server->dispatch(descriptor, this); }
@@ -33,12 +40,55 @@ protected:
 private:
     ProxyServer *m_server;
     std::shared_ptr<const routing::Listener> m_listener;
+    std::shared_ptr<const QSslConfiguration> m_tls;
 };
 
 namespace {
 bool sameBinding(const routing::Listener &a, const routing::Listener &b)
 {
-    return a.address == b.address && a.port == b.port && a.protocol == b.protocol;
+    return a.address == b.address && a.port == b.port && a.protocol == b.protocol
+        && a.tlsCertFile == b.tlsCertFile && a.tlsKeyFile == b.tlsKeyFile;
+}
+
+bool isHttps(const routing::Listener &l)
+{
+    return l.protocol.compare(QLatin1String("HTTPS"), Qt::CaseInsensitive) == 0;
+}
+
+/// Loads the certificate chain and private key of an HTTPS listener (PEM; RSA, EC or DSA key, unencrypted).
+std::shared_ptr<const QSslConfiguration> loadServerTls(const routing::Listener &l, QString *error)
+{
+    if (!QSslSocket::supportsSsl()) {
+        *error = QStringLiteral("TLS is not available (no OpenSSL backend)");
+        return nullptr;
+    }
+    const QList<QSslCertificate> chain = QSslCertificate::fromPath(l.tlsCertFile, QSsl::Pem);
+    if (chain.isEmpty()) {
+        *error = QStringLiteral("no PEM certificate in \"%1\"").arg(l.tlsCertFile);
+        return nullptr;
+    }
+    QFile keyFile(l.tlsKeyFile);
+    if (!keyFile.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read the key file \"%1\": %2").arg(l.tlsKeyFile, keyFile.errorString());
+        return nullptr;
+    }
+    const QByteArray pem = keyFile.readAll();
+    QSslKey key;
+    for (QSsl::KeyAlgorithm alg : {QSsl::Ec, QSsl::Rsa, QSsl::Dsa}) {
+        key = QSslKey(pem, alg, QSsl::Pem, QSsl::PrivateKey);
+        if (!key.isNull())
+            break;
+    }
+    if (key.isNull()) {
+        *error = QStringLiteral("no usable unencrypted PEM private key in \"%1\"").arg(l.tlsKeyFile);
+        return nullptr;
+    }
+    auto conf = std::make_shared<QSslConfiguration>(QSslConfiguration::defaultConfiguration());
+    conf->setLocalCertificateChain(chain);
+    conf->setPrivateKey(key);
+    conf->setPeerVerifyMode(QSslSocket::VerifyNone); // no client certificates
+    conf->setProtocol(QSsl::TlsV1_2OrLater);
+    return conf;
 }
 
 void closeDescriptor(qintptr fd)
@@ -74,6 +124,11 @@ void ProxyServer::setRouter(std::shared_ptr<const Router> router)
 void ProxyServer::setHostCache(dns::HostCache *cache)
 {
     m_ctx->hostCache.store(cache);
+}
+
+void ProxyServer::setPolicyEngine(std::shared_ptr<const policy::PolicyEngine> engine)
+{
+    m_ctx->policy.store(std::move(engine));
 }
 
 void ProxyServer::setAccessLogSink(AccessLogSink *sink)
@@ -133,15 +188,21 @@ bool ProxyServer::syncListeners(QString *error)
         if (have[i])
             continue;
         const routing::Listener &l = wanted[i];
-        if (l.protocol.compare(QLatin1String("HTTPS"), Qt::CaseInsensitive) == 0) {
-            const QString msg = QStringLiteral("listener %1: HTTPS listeners are not supported yet").arg(l.name);
-            Q_EMIT listenerError(msg);
-            if (error)
-                *error = msg;
-            ok = false;
-            continue;
+        std::shared_ptr<const QSslConfiguration> tls;
+        if (isHttps(l)) {
+            QString why;
+            tls = loadServerTls(l, &why);
+            if (!tls) {
+                const QString msg = QStringLiteral("listener %1: %2").arg(l.name, why);
+                Q_EMIT listenerError(msg);
+                if (error)
+                    *error = msg;
+                ok = false;
+                continue;
+            }
         }
         auto *a = new Acceptor(this, std::make_shared<const routing::Listener>(l));
+        a->setTls(std::move(tls));
         const QHostAddress addr = l.address.isNull() ? QHostAddress(QHostAddress::LocalHost) : l.address;
         if (!a->listen(addr, l.port)) {
             const QString msg = QStringLiteral("listener %1 on %2:%3: %4")
@@ -169,8 +230,9 @@ void ProxyServer::dispatch(qintptr descriptor, Acceptor *acceptor)
     ProxyWorker *w = m_workers[m_next];
     m_next = (m_next + 1) % int(m_workers.size());
     auto listener = acceptor->listener();
-    QMetaObject::invokeMethod(w, [w, descriptor, listener] { w->adopt(descriptor, listener); },
-                              Qt::QueuedConnection);
+    auto tls = acceptor->tls();
+    QMetaObject::invokeMethod(
+        w, [w, descriptor, listener, tls] { w->adopt(descriptor, listener, tls); }, Qt::QueuedConnection);
 }
 
 void ProxyServer::stop()

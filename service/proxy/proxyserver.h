@@ -17,6 +17,9 @@ class QThread;
 namespace dfproxy::dns {
 class HostCache;
 }
+namespace dfproxy::policy {
+class PolicyEngine;
+}
 
 namespace dfproxy::proxy {
 
@@ -40,6 +43,9 @@ public:
     void setRouter(std::shared_ptr<const Router> router);
     /// The DNS cache every request resolves through. Set before start(); not owned; must outlive the server.
     void setHostCache(dns::HostCache *cache);
+    /// Swaps the egress policies atomically (null = allow everything); new requests see them. The proxy asks
+    /// checkRequest() after routing and checkResolved() after DNS for every request and tunnel.
+    void setPolicyEngine(std::shared_ptr<const policy::PolicyEngine> engine);
     /// Where access-log records go (not owned, may be null; must outlive the server).
     void setAccessLogSink(AccessLogSink *sink);
 

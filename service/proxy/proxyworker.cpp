@@ -6,6 +6,8 @@
 #include "proxy/downstreamconnection.h"
 #include "proxy/proxycontext.h"
 
+#include <QSslConfiguration>
+#include <QSslSocket>
 #include <QTcpSocket>
 
 namespace dfproxy::proxy {
@@ -17,13 +19,23 @@ ProxyWorker::~ProxyWorker()
     closeAll();
 }
 
-void ProxyWorker::adopt(qintptr descriptor, std::shared_ptr<const routing::Listener> listener)
+void ProxyWorker::adopt(qintptr descriptor, std::shared_ptr<const routing::Listener> listener,
+                        std::shared_ptr<const QSslConfiguration> tls)
 {
-    auto *socket = new QTcpSocket;
+    QTcpSocket *socket = nullptr;
+    if (tls) {
+        auto *ssl = new QSslSocket;
+        ssl->setSslConfiguration(*tls);
+        socket = ssl;
+    } else {
+        socket = new QTcpSocket;
+    }
     if (!socket->setSocketDescriptor(descriptor)) {
         delete socket;
         return;
     }
+    if (tls)
+        static_cast<QSslSocket *>(socket)->startServerEncryption();
     auto *c = new DownstreamConnection(this, m_ctx, socket, std::move(listener));
     m_connections.insert(c);
     if (m_ctx->draining.load())

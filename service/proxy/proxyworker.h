@@ -10,6 +10,8 @@
 #include <memory>
 #include <random>
 
+class QSslConfiguration;
+
 namespace dfproxy::proxy {
 
 struct ProxyContext;
@@ -23,8 +25,10 @@ public:
     explicit ProxyWorker(ProxyContext *ctx);
     ~ProxyWorker() override;
 
-    /// Takes over an accepted socket descriptor of `listener`.
-    void adopt(qintptr descriptor, std::shared_ptr<const routing::Listener> listener);
+    /// Takes over an accepted socket descriptor of `listener`; with `tls` (HTTPS listeners) the TLS handshake
+    /// runs here, on the worker, and the connection reads the decrypted stream.
+    void adopt(qintptr descriptor, std::shared_ptr<const routing::Listener> listener,
+               std::shared_ptr<const QSslConfiguration> tls = nullptr);
     /// The engine for a backend.
     forward::Forwarder *forwarder(routing::Backend::Engine engine);
     /// Asks every connection to close once idle.

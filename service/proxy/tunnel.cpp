@@ -1,12 +1,33 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/tunnel.h"
 
+#include "platform/socket.h"
+
+#include <QSocketNotifier>
+#include <QSslSocket>
 #include <QTcpSocket>
 
 namespace dfproxy::proxy {
 
-Tunnel::Tunnel(QTcpSocket *client, QTcpSocket *upstream, qint64 limit, Done done, QObject *parent)
-    : QObject(parent)
+namespace {
+constexpr qint64 kChunk = 64 * 1024;
+}
+
+Tunnel *Tunnel::create(QTcpSocket *client, QTcpSocket *upstream, const QByteArray &toClient,
+                       const QByteArray &toUpstream, qint64 limit, Done done, QObject *parent)
+{
+    const bool tls = qobject_cast<QSslSocket *>(client) || qobject_cast<QSslSocket *>(upstream);
+    if (!tls)
+        return new RawSocketTunnel(client, upstream, toClient, toUpstream, limit, std::move(done), parent);
+    if (!toClient.isEmpty())
+        client->write(toClient);
+    if (!toUpstream.isEmpty())
+        upstream->write(toUpstream);
+    return new QtSocketTunnel(client, upstream, limit, std::move(done), parent);
+}
+
+QtSocketTunnel::QtSocketTunnel(QTcpSocket *client, QTcpSocket *upstream, qint64 limit, Done done, QObject *parent)
+    : Tunnel(parent)
     , m_client(client)
     , m_upstream(upstream)
     , m_limit(limit)
@@ -37,7 +58,7 @@ Tunnel::Tunnel(QTcpSocket *client, QTcpSocket *upstream, qint64 limit, Done done
     }, Qt::QueuedConnection);
 }
 
-Tunnel::~Tunnel()
+QtSocketTunnel::~QtSocketTunnel()
 {
     QObject::disconnect(m_client, nullptr, this, nullptr);
     QObject::disconnect(m_upstream, nullptr, this, nullptr);
@@ -45,14 +66,14 @@ Tunnel::~Tunnel()
     m_upstream->abort();
 }
 
-void Tunnel::abort()
+void QtSocketTunnel::abort()
 {
     m_client->abort();
     m_upstream->abort();
     checkDone();
 }
 
-void Tunnel::relay(QTcpSocket *from, QTcpSocket *to, qint64 &counter)
+void QtSocketTunnel::relay(QTcpSocket *from, QTcpSocket *to, qint64 &counter)
 {
     if (to->state() != QAbstractSocket::ConnectedState && to->state() != QAbstractSocket::ClosingState)
         return;
@@ -70,7 +91,7 @@ void Tunnel::relay(QTcpSocket *from, QTcpSocket *to, qint64 &counter)
     checkDone();
 }
 
-void Tunnel::onEnded(QTcpSocket *side)
+void QtSocketTunnel::onEnded(QTcpSocket *side)
 {
     bool &ended = side == m_client ? m_clientEnded : m_upstreamEnded;
     ended = true;
@@ -78,7 +99,7 @@ void Tunnel::onEnded(QTcpSocket *side)
     relay(side, other, side == m_client ? m_up : m_down);
 }
 
-void Tunnel::checkDone()
+void QtSocketTunnel::checkDone()
 {
     if (m_finished)
         return;
@@ -89,6 +110,238 @@ void Tunnel::checkDone()
         m_finished = true;
         if (m_done)
             m_done(m_up, m_down);
+    }
+}
+
+} // namespace dfproxy::proxy
+
+namespace dfproxy::proxy {
+
+RawSocketTunnel::RawSocketTunnel(QTcpSocket *client, QTcpSocket *upstream, const QByteArray &toClient,
+                                 const QByteArray &toUpstream, qint64 limit, Done done, QObject *parent)
+    : Tunnel(parent)
+    , m_limit(limit)
+    , m_done(std::move(done))
+{
+    m_client.qt = client;
+    m_upstream.qt = upstream;
+    m_client.pending = toClient;
+    m_upstream.pending = toUpstream;
+    for (QTcpSocket *s : {client, upstream}) {
+        s->setParent(this);
+        QObject::disconnect(s, nullptr, nullptr, nullptr);
+        // What the sockets still have to write must leave through them before the descriptors take over.
+        connect(s, &QIODevice::bytesWritten, this, [this] { tryTakeOver(); });
+        connect(s, &QAbstractSocket::stateChanged, this, [this] { tryTakeOver(); });
+    }
+    QMetaObject::invokeMethod(this, [this] { tryTakeOver(); }, Qt::QueuedConnection);
+}
+
+RawSocketTunnel::~RawSocketTunnel()
+{
+    closeAll();
+}
+
+void RawSocketTunnel::abort()
+{
+    closeAll();
+    checkDone();
+}
+
+void RawSocketTunnel::tryTakeOver()
+{
+    if (m_raw || m_finished)
+        return;
+    const auto flushed = [](QTcpSocket *s) {
+        return s->state() != QAbstractSocket::ConnectedState || s->bytesToWrite() == 0;
+    };
+    if (!flushed(m_client.qt) || !flushed(m_upstream.qt))
+        return;
+    m_raw = true;
+    takeOver(m_client, m_upstream);
+    takeOver(m_upstream, m_client);
+    // Start: write what is pending, pass on ends already seen.
+    onWritable(m_client, m_upstream);
+    if (m_finished)
+        return;
+    onWritable(m_upstream, m_client);
+    if (m_finished)
+        return;
+    updateNotifiers();
+    checkDone();
+}
+
+void RawSocketTunnel::takeOver(Side &s, Side &other)
+{
+    QTcpSocket *q = std::exchange(s.qt, nullptr);
+    QObject::disconnect(q, nullptr, this, nullptr);
+    const QByteArray unread = q->readAll();
+    other.pending.append(unread);
+    (&s == &m_client ? m_up : m_down) += unread.size();
+    if (q->state() == QAbstractSocket::ConnectedState)
+        s.fd = platform::duplicateSocket(q->socketDescriptor());
+    if (s.fd >= 0 && !platform::prepareSocket(s.fd)) {
+        platform::closeSocket(s.fd);
+        s.fd = -1;
+    }
+    q->abort(); // closes Qt's descriptor only: the duplicate keeps the connection
+    q->deleteLater();
+    if (s.fd < 0) {
+        s.readEnded = s.writeShut = true; // gone before we got here
+        return;
+    }
+    s.readNotifier = new QSocketNotifier(s.fd, QSocketNotifier::Read, this);
+    s.writeNotifier = new QSocketNotifier(s.fd, QSocketNotifier::Write, this);
+    s.writeNotifier->setEnabled(false);
+    const bool isClient = &s == &m_client;
+    connect(s.readNotifier, &QSocketNotifier::activated, this, [this, isClient] {
+        if (isClient)
+            onReadable(m_client, m_upstream, m_up);
+        else
+            onReadable(m_upstream, m_client, m_down);
+    });
+    connect(s.writeNotifier, &QSocketNotifier::activated, this, [this, isClient] {
+        if (isClient)
+            onWritable(m_client, m_upstream);
+        else
+            onWritable(m_upstream, m_client);
+    });
+}
+
+void RawSocketTunnel::onReadable(Side &from, Side &to, qint64 &counter)
+{
+    if (m_finished || from.fd < 0 || from.readEnded)
+        return;
+    char buf[kChunk];
+    // A bounded number of reads per wake-up keeps one busy direction from starving the other.
+    for (int round = 0; round < 8 && to.pending.size() < m_limit; ++round) {
+        const qint64 n = platform::readSocket(from.fd, buf, kChunk);
+        if (n == platform::WouldBlock)
+            break;
+        if (n == platform::SocketFailed) {
+            fail();
+            return;
+        }
+        if (n == 0) {
+            from.readEnded = true;
+            endWriteIfDone(to, from);
+            break;
+        }
+        counter += n;
+        if (to.fd < 0)
+            continue; // nobody to deliver to; the tunnel ends once this side ends
+        qint64 written = 0;
+        if (to.pending.isEmpty()) {
+            written = platform::writeSocket(to.fd, buf, n);
+            if (written == platform::SocketFailed) {
+                fail();
+                return;
+            }
+            if (written < 0)
+                written = 0;
+        }
+        if (written < n)
+            to.pending.append(buf + written, n - written);
+    }
+    if (m_finished)
+        return;
+    updateNotifiers();
+    checkDone();
+}
+
+void RawSocketTunnel::onWritable(Side &to, Side &from)
+{
+    if (m_finished)
+        return;
+    if (!flush(to))
+        return;
+    endWriteIfDone(to, from);
+    if (m_finished)
+        return;
+    updateNotifiers();
+    checkDone();
+}
+
+bool RawSocketTunnel::flush(Side &to)
+{
+    if (to.fd < 0) {
+        to.pending.clear();
+        return true;
+    }
+    while (!to.pending.isEmpty()) {
+        const qint64 w = platform::writeSocket(to.fd, to.pending.constData(), to.pending.size());
+        if (w == platform::SocketFailed) {
+            fail();
+            return false;
+        }
+        if (w <= 0)
+            break;
+        to.pending.remove(0, w);
+    }
+    return true;
+}
+
+void RawSocketTunnel::endWriteIfDone(Side &to, Side &from)
+{
+    if (!from.readEnded || !to.pending.isEmpty() || to.writeShut)
+        return;
+    to.writeShut = true;
+    if (to.fd >= 0)
+        platform::shutdownWrite(to.fd);
+}
+
+void RawSocketTunnel::updateNotifiers()
+{
+    const auto update = [this](Side &s, const Side &other) {
+        if (s.readNotifier)
+            s.readNotifier->setEnabled(!s.readEnded && other.pending.size() < m_limit);
+        if (s.writeNotifier)
+            s.writeNotifier->setEnabled(!s.pending.isEmpty());
+    };
+    update(m_client, m_upstream);
+    update(m_upstream, m_client);
+}
+
+void RawSocketTunnel::fail()
+{
+    closeAll();
+    checkDone();
+}
+
+void RawSocketTunnel::checkDone()
+{
+    if (m_finished)
+        return;
+    const auto over = [](const Side &s) { return s.readEnded && s.writeShut; };
+    // A side that was already gone cannot take the other's bytes: the tunnel ends once its pending data left.
+    const bool oneGone = m_raw
+        && ((m_client.fd < 0 && m_upstream.writeShut) || (m_upstream.fd < 0 && m_client.writeShut));
+    if (!(over(m_client) && over(m_upstream)) && !oneGone)
+        return;
+    m_finished = true;
+    closeAll();
+    if (m_done)
+        m_done(m_up, m_down);
+}
+
+void RawSocketTunnel::closeAll()
+{
+    for (Side *s : {&m_client, &m_upstream}) {
+        // Possibly inside the notifier's own signal: disable now, delete later.
+        for (QSocketNotifier *n : {std::exchange(s->readNotifier, nullptr), std::exchange(s->writeNotifier, nullptr)}) {
+            if (n) {
+                n->setEnabled(false);
+                n->deleteLater();
+            }
+        }
+        if (s->fd >= 0)
+            platform::closeSocket(std::exchange(s->fd, -1));
+        if (s->qt) {
+            QTcpSocket *q = std::exchange(s->qt, nullptr);
+            QObject::disconnect(q, nullptr, this, nullptr);
+            q->abort();
+        }
+        s->readEnded = s->writeShut = true;
     }
 }
 

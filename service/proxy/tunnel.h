@@ -1,25 +1,42 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <QByteArray>
 #include <QObject>
 
 #include <functional>
 
 class QTcpSocket;
+class QSocketNotifier;
 
 namespace dfproxy::proxy {
 
 /// Relays bytes both ways between two connected sockets (CONNECT, websocket) with backpressure: a side is not
-/// read while the other side has more than `limit` bytes waiting to be written. When one side ends, what it sent
-/// is flushed to the other, whose write side is then closed. Owns both sockets; lives on their thread.
-class Tunnel final : public QObject
+/// read while the other side has more than `limit` bytes waiting to be written. Owns both sockets; lives on their
+/// thread; reports once through `done` when both directions have ended.
+class Tunnel : public QObject
 {
 public:
     using Done = std::function<void(qint64 clientToUpstream, qint64 upstreamToClient)>;
-    Tunnel(QTcpSocket *client, QTcpSocket *upstream, qint64 limit, Done done, QObject *parent = nullptr);
-    ~Tunnel() override;
-    /// Ends the tunnel at once.
-    void abort();
+    /// Picks the implementation: plain TCP on both sides gets RawSocketTunnel (half-close carried both ways),
+    /// anything with TLS gets QtSocketTunnel. `toClient` / `toUpstream` are bytes to send first.
+    static Tunnel *create(QTcpSocket *client, QTcpSocket *upstream, const QByteArray &toClient,
+                          const QByteArray &toUpstream, qint64 limit, Done done, QObject *parent);
+    /// Ends the tunnel at once (both connections closed; `done` is called).
+    virtual void abort() = 0;
+
+protected:
+    using QObject::QObject;
+};
+
+/// QTcpSocket / QSslSocket on both sides. QAbstractSocket closes fully on end-of-stream, so when one side ends,
+/// what it sent is flushed to the other, whose connection is then closed.
+class QtSocketTunnel final : public Tunnel
+{
+public:
+    QtSocketTunnel(QTcpSocket *client, QTcpSocket *upstream, qint64 limit, Done done, QObject *parent = nullptr);
+    ~QtSocketTunnel() override;
+    void abort() override;
 
 private:
     void relay(QTcpSocket *from, QTcpSocket *to, qint64 &counter);
@@ -34,6 +51,49 @@ private:
     qint64 m_down = 0;
     bool m_clientEnded = false;
     bool m_upstreamEnded = false;
+    bool m_finished = false;
+};
+
+/// Plain TCP on both sides, driven on duplicated descriptors (platform/socket.h) once the QTcpSockets have
+/// flushed: end-of-stream from one side becomes shutdown(SHUT_WR) towards the other after its bytes are written,
+/// and the other direction keeps flowing until it ends too. A reset or write failure ends both at once.
+class RawSocketTunnel final : public Tunnel
+{
+public:
+    RawSocketTunnel(QTcpSocket *client, QTcpSocket *upstream, const QByteArray &toClient,
+                    const QByteArray &toUpstream, qint64 limit, Done done, QObject *parent = nullptr);
+    ~RawSocketTunnel() override;
+    void abort() override;
+
+private:
+    struct Side
+    {
+        QTcpSocket *qt = nullptr;      ///< until the descriptors take over
+        qintptr fd = -1;
+        QSocketNotifier *readNotifier = nullptr;
+        QSocketNotifier *writeNotifier = nullptr;
+        QByteArray pending;            ///< bytes to write to this side
+        bool readEnded = false;        ///< this side sent FIN (or is gone)
+        bool writeShut = false;        ///< FIN sent to this side (or it is gone)
+    };
+    void tryTakeOver();
+    void takeOver(Side &s, Side &other);
+    void onReadable(Side &from, Side &to, qint64 &counter);
+    void onWritable(Side &to, Side &from);
+    bool flush(Side &to);
+    void endWriteIfDone(Side &to, Side &from);
+    void updateNotifiers();
+    void fail();
+    void checkDone();
+    void closeAll();
+
+    Side m_client;
+    Side m_upstream;
+    qint64 m_limit;
+    Done m_done;
+    qint64 m_up = 0;
+    qint64 m_down = 0;
+    bool m_raw = false;
     bool m_finished = false;
 };
 

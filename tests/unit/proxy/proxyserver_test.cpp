@@ -409,6 +409,65 @@ TEST_P(ProxyTest, DeadPooledConnectionIsRetriedOnAFreshOne)
     EXPECT_EQ(origin.connections(), 3);
 }
 
+TEST_P(ProxyTest, UploadWithContentLengthStreamsBeforeTheClientFinishes)
+{
+    // A raw origin that counts body bytes as they arrive and never answers before it has them all.
+    QTcpServer raw;
+    raw.listen(QHostAddress::LocalHost, 0);
+    qint64 received = 0;
+    QObject::connect(&raw, &QTcpServer::newConnection, &raw, [&] {
+        QTcpSocket *s = raw.nextPendingConnection();
+        auto head = std::make_shared<bool>(false);
+        QObject::connect(s, &QTcpSocket::readyRead, s, [s, head, &received] {
+            QByteArray bytes = s->readAll();
+            if (!*head) {
+                const qsizetype end = bytes.indexOf("\r\n\r\n");
+                if (end < 0)
+                    return;
+                *head = true;
+                bytes = bytes.mid(end + 4);
+            }
+            received += bytes.size();
+            if (received == 4 * 1024 * 1024)
+                s->write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        });
+    });
+    startProxy();
+    TestClient c(port);
+    const QByteArray host = "httpbin.test:" + QByteArray::number(raw.serverPort());
+    c.sendRaw("PUT /up HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: " + QByteArray::number(4 * 1024 * 1024)
+              + "\r\n\r\n");
+    const QByteArray half(2 * 1024 * 1024, 'u');
+    c.sendRaw(half);
+    // Half the body reaches the origin while the other half has not even been sent.
+    EXPECT_TRUE(waitFor([&] { return received >= 1024 * 1024; })) << received;
+    c.sendRaw(half);
+    const ClientResponse r = c.read();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(received, 4 * 1024 * 1024);
+}
+
+TEST_P(ProxyTest, ClientUserAgentAndAcceptLanguagePassUnchanged)
+{
+    startProxy();
+    TestClient c(port);
+    ASSERT_EQ(c.request(get("/", "User-Agent: curl/7.88\r\nAccept-Language: de\r\n")).status, 200);
+    ASSERT_EQ(c.request(get("/")).status, 200);
+    ASSERT_EQ(origin.requests.size(), 2);
+    EXPECT_EQ(origin.requests[0].header("user-agent"), "curl/7.88");
+    EXPECT_EQ(origin.requests[0].header("accept-language"), "de");
+    if (GetParam() == routing::Backend::Engine::Native) {
+        EXPECT_FALSE(origin.requests[1].has("user-agent"));
+        EXPECT_FALSE(origin.requests[1].has("accept-language"));
+        EXPECT_FALSE(origin.requests[1].has("accept-encoding"));
+    } else {
+        // QNAM's own additions, which it offers no way to turn off (documented in docs/proxy.md).
+        EXPECT_EQ(origin.requests[1].header("user-agent"), "Mozilla/5.0");
+        EXPECT_TRUE(origin.requests[1].has("accept-language"));
+        EXPECT_EQ(origin.requests[1].header("accept-encoding"), "identity");
+    }
+}
+
 class CollectingSink final : public proxy::AccessLogSink
 {
 public:

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Runs dfproxy in the foreground as a run-peers.sh candidate: writes a config for the bench's DNS and port into
+# $BENCH_RUN_DIR and execs the binary. Usage: dfproxy-candidate.sh DFPROXY_BINARY native|qnam [WORKERS]
+set -euo pipefail
+bin=$1
+engine=${2:-native}
+workers=${3:-1}
+dir=${BENCH_RUN_DIR:?run me through run-peers.sh}
+mkdir -p "$dir"
+engine_field=""
+[ "$engine" = native ] || engine_field=", \"engine\": \"$engine\""
+cat > "$dir/dfproxy-$engine.json" <<JSON
+{
+  "apiVersion": "dfproxy.dev/v1", "kind": "Config",
+  "admin": {"address": "127.0.0.1", "port": 0},
+  "dns": {"servers": ["${BENCH_DNS_IP:?}"]},
+  "proxy": {"workers": $workers},
+  "resources": [
+    {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+     "metadata": {"name": "agentgateway-proxy", "namespace": "agentgateway-system"},
+     "spec": {"gatewayClassName": "agentgateway",
+              "listeners": [{"name": "http", "protocol": "HTTP", "port": ${BENCH_PORT:?}}]}},
+    {"apiVersion": "agentgateway.dev/v1alpha1", "kind": "AgentgatewayBackend",
+     "metadata": {"name": "dfp-backend", "namespace": "httpbin"},
+     "spec": {"dynamicForwardProxy": {}$engine_field}},
+    {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+     "metadata": {"name": "dfp-httproute", "namespace": "httpbin"},
+     "spec": {"parentRefs": [{"name": "agentgateway-proxy", "namespace": "agentgateway-system"}],
+              "rules": [{"backendRefs": [{"group": "agentgateway.dev", "kind": "AgentgatewayBackend",
+                                          "name": "dfp-backend"}]}]}}
+  ]
+}
+JSON
+exec "$bin" --config "$dir/dfproxy-$engine.json" --no-watch-config

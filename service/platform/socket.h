@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Raw stream-socket calls the data path needs and QTcpSocket lacks: half-close (shutdown of the sending side)
+// and keeping a connection alive after its QTcpSocket is gone. Descriptors are plain ints / SOCKETs as qintptr.
+// All calls are thread-safe (they only touch the given descriptor) and never block.
+
+#include <QtGlobal>
+
+namespace dfproxy::platform {
+
+/// A second descriptor for the same connection: closing either one alone does not end the connection.
+/// Returns -1 on failure.
+qintptr duplicateSocket(qintptr fd);
+/// Makes `fd` non-blocking and keeps writes to a closed peer from raising SIGPIPE. False on failure.
+bool prepareSocket(qintptr fd);
+/// Sends FIN: the peer reads end-of-stream while this side can still read what the peer sends (POSIX
+/// shutdown(SHUT_WR), WinSock shutdown(SD_SEND)). False on failure.
+bool shutdownWrite(qintptr fd);
+
+/// Outcomes of readSocket / writeSocket besides a byte count.
+enum : qint64 { WouldBlock = -1, SocketFailed = -2 };
+
+/// Reads up to `max` bytes: > 0 bytes read, 0 = end of stream (the peer shut its sending side), WouldBlock,
+/// SocketFailed (reset or other error).
+qint64 readSocket(qintptr fd, char *buffer, qint64 max);
+/// Writes up to `size` bytes: >= 0 bytes written, WouldBlock, SocketFailed (peer gone or other error).
+qint64 writeSocket(qintptr fd, const char *data, qint64 size);
+/// Closes the descriptor.
+void closeSocket(qintptr fd);
+
+} // namespace dfproxy::platform

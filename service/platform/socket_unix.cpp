@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "platform/socket.h"
+
+#ifndef Q_OS_WIN
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace dfproxy::platform {
+
+qintptr duplicateSocket(qintptr fd)
+{
+    const int copy = ::fcntl(int(fd), F_DUPFD_CLOEXEC, 0);
+    return copy < 0 ? -1 : copy;
+}
+
+bool prepareSocket(qintptr fd)
+{
+    const int flags = ::fcntl(int(fd), F_GETFL);
+    if (flags < 0 || ::fcntl(int(fd), F_SETFL, flags | O_NONBLOCK) < 0)
+        return false;
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    ::setsockopt(int(fd), SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    return true;
+}
+
+bool shutdownWrite(qintptr fd)
+{
+    return ::shutdown(int(fd), SHUT_WR) == 0;
+}
+
+qint64 readSocket(qintptr fd, char *buffer, qint64 max)
+{
+    for (;;) {
+        const ssize_t n = ::recv(int(fd), buffer, size_t(max), 0);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? WouldBlock : SocketFailed;
+    }
+}
+
+qint64 writeSocket(qintptr fd, const char *data, qint64 size)
+{
+#ifdef MSG_NOSIGNAL
+    constexpr int flags = MSG_NOSIGNAL;
+#else
+    constexpr int flags = 0; // SO_NOSIGPIPE (prepareSocket) instead
+#endif
+    for (;;) {
+        const ssize_t n = ::send(int(fd), data, size_t(size), flags);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? WouldBlock : SocketFailed;
+    }
+}
+
+void closeSocket(qintptr fd)
+{
+    if (fd >= 0)
+        ::close(int(fd));
+}
+
+} // namespace dfproxy::platform
+#endif

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "platform/socket.h"
+
+#ifdef Q_OS_WIN
+#include <winsock2.h>
+#include <windows.h>
+
+#ifdef _MSC_VER
+#pragma comment(lib, "ws2_32.lib")
+#endif
+
+namespace dfproxy::platform {
+
+qintptr duplicateSocket(qintptr fd)
+{
+    WSAPROTOCOL_INFOW info;
+    if (WSADuplicateSocketW(SOCKET(fd), GetCurrentProcessId(), &info) != 0)
+        return -1;
+    const SOCKET copy = WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &info, 0,
+                                   WSA_FLAG_OVERLAPPED);
+    return copy == INVALID_SOCKET ? -1 : qintptr(copy);
+}
+
+bool prepareSocket(qintptr fd)
+{
+    u_long on = 1;
+    return ioctlsocket(SOCKET(fd), FIONBIO, &on) == 0;
+}
+
+bool shutdownWrite(qintptr fd)
+{
+    return shutdown(SOCKET(fd), SD_SEND) == 0;
+}
+
+qint64 readSocket(qintptr fd, char *buffer, qint64 max)
+{
+    const int n = recv(SOCKET(fd), buffer, int(qMin<qint64>(max, 1 << 30)), 0);
+    if (n >= 0)
+        return n;
+    return WSAGetLastError() == WSAEWOULDBLOCK ? WouldBlock : SocketFailed;
+}
+
+qint64 writeSocket(qintptr fd, const char *data, qint64 size)
+{
+    const int n = send(SOCKET(fd), data, int(qMin<qint64>(size, 1 << 30)), 0);
+    if (n >= 0)
+        return n;
+    return WSAGetLastError() == WSAEWOULDBLOCK ? WouldBlock : SocketFailed;
+}
+
+void closeSocket(qintptr fd)
+{
+    if (fd >= 0)
+        closesocket(SOCKET(fd));
+}
+
+} // namespace dfproxy::platform
+#endif

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "proxy/proxyoptions.h"
+
+namespace dfproxy::proxy {
+
+namespace {
+
+template<class T>
+void readInt(const QJsonObject &o, const char *key, qint64 min, qint64 max, T *out, QList<config::FieldError> *errors)
+{
+    const QJsonValue v = o.value(QLatin1String(key));
+    if (v.isUndefined())
+        return;
+    const double d = v.toDouble(-1);
+    if (!v.isDouble() || d != double(qint64(d)) || qint64(d) < min || qint64(d) > max) {
+        if (errors)
+            errors->append({QStringLiteral("proxy.%1").arg(QLatin1String(key)),
+                            QStringLiteral("must be an integer from %1 to %2").arg(min).arg(max)});
+        return;
+    }
+    *out = T(qint64(d));
+}
+
+void readBool(const QJsonObject &o, const char *key, bool *out, QList<config::FieldError> *errors)
+{
+    const QJsonValue v = o.value(QLatin1String(key));
+    if (v.isUndefined())
+        return;
+    if (!v.isBool()) {
+        if (errors)
+            errors->append({QStringLiteral("proxy.%1").arg(QLatin1String(key)), QStringLiteral("must be true or false")});
+        return;
+    }
+    *out = v.toBool();
+}
+
+} // namespace
+
+ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors)
+{
+    ProxyOptions o;
+    constexpr qint64 day = 24LL * 3600 * 1000;
+    readInt(block, "workers", 0, 256, &o.workerThreads, errors);
+    readInt(block, "connectTimeoutMs", 1, day, &o.connectTimeoutMs, errors);
+    readInt(block, "responseTimeoutMs", 0, day, &o.responseTimeoutMs, errors);
+    readInt(block, "upstreamIdleTimeoutMs", 0, day, &o.upstreamIdleTimeoutMs, errors);
+    readInt(block, "clientIdleTimeoutMs", 0, day, &o.clientIdleTimeoutMs, errors);
+    readInt(block, "requestHeadTimeoutMs", 0, day, &o.requestHeadTimeoutMs, errors);
+    readInt(block, "requestBodyTimeoutMs", 0, day, &o.requestBodyTimeoutMs, errors);
+    readInt(block, "drainTimeoutMs", 0, day, &o.drainTimeoutMs, errors);
+    readInt(block, "bufferLimitBytes", 4096, 64LL * 1024 * 1024, &o.bufferLimit, errors);
+    readInt(block, "maxHeaderBytes", 1024, 1024 * 1024, &o.limits.maxHeaderBytes, errors);
+    readInt(block, "maxUriBytes", 256, 1024 * 1024, &o.limits.maxUriBytes, errors);
+    readBool(block, "addXForwardedFor", &o.addXForwardedFor, errors);
+    readBool(block, "addXForwardedProto", &o.addXForwardedProto, errors);
+    return o;
+}
+
+} // namespace dfproxy::proxy

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: Apache-2.0
+// The proxy engine through the real dfproxy binary: the three request modes with curl, the framing and hop-by-hop
+// rules with a raw socket, large streaming bodies with the proxy's memory watched, and both engines.
+#include "proxyitutil.h"
+
+#include <QFile>
+#include <QJsonDocument>
+#include <QTimer>
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy::test;
+using namespace dfproxy::test::proxyit;
+
+namespace {
+
+/// VmRSS of a process in KiB (Linux /proc), 0 when unknown.
+qint64 rssKiB(qint64 pid)
+{
+    QFile f(QStringLiteral("/proc/%1/status").arg(pid));
+    if (!f.open(QIODevice::ReadOnly))
+        return 0;
+    for (const QByteArray &line : f.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLongLong();
+    }
+    return 0;
+}
+
+/// Sends raw bytes on a fresh connection and returns everything received until the proxy closes (or timeout).
+QByteArray rawExchange(quint16 port, const QByteArray &bytes, int timeoutMs = 10000)
+{
+    QTcpSocket s;
+    s.connectToHost(QHostAddress::LocalHost, port);
+    if (!s.waitForConnected(5000))
+        return "connect failed";
+    s.write(bytes);
+    s.flush();
+    QByteArray got;
+    waitUntil(
+        [&] {
+            s.waitForReadyRead(20);
+            got += s.readAll();
+            return s.state() == QAbstractSocket::UnconnectedState;
+        },
+        timeoutMs);
+    got += s.readAll();
+    return got;
+}
+
+int statusOf(const QByteArray &response)
+{
+    return response.startsWith("HTTP/1.") ? response.mid(9, 3).toInt() : 0;
+}
+
+QByteArray headerOf(const QByteArray &response, const QByteArray &name)
+{
+    const qsizetype end = response.indexOf("\r\n\r\n");
+    for (const QByteArray &line : response.left(end).split('\n')) {
+        const qsizetype colon = line.indexOf(':');
+        if (colon > 0 && line.left(colon).trimmed().toLower() == name)
+            return line.mid(colon + 1).trimmed();
+    }
+    return {};
+}
+
+QByteArray bodyOf(const QByteArray &response)
+{
+    const qsizetype end = response.indexOf("\r\n\r\n");
+    return end < 0 ? QByteArray() : response.mid(end + 4);
+}
+
+class ProxyEngine : public ::testing::Test
+{
+protected:
+    static void SetUpTestSuite()
+    {
+        s_ca = std::make_unique<TestCa>();
+        ASSERT_TRUE(s_ca->create()) << s_ca->errorString().toStdString();
+        s_cert = s_ca->issueServerCert("origin", {"secure.test"});
+        ASSERT_TRUE(s_cert) << s_ca->errorString().toStdString();
+    }
+    static void TearDownTestSuite() { s_ca.reset(); }
+
+    void SetUp() override
+    {
+        if (!Dnsmasq::available())
+            GTEST_SKIP() << "dnsmasq is not installed (scripts/test installs it)";
+        dns = std::make_unique<Dnsmasq>();
+        ASSERT_TRUE(dns->start()) << dns->describe().toStdString();
+        for (const char *name : {"httpbin.test", "qnam.test", "secure.test"})
+            ASSERT_TRUE(dns->setHost(name, {QHostAddress("127.0.0.1")}));
+        OriginProcess::Options o;
+        o.title = "httpbin.test";
+        origin = std::make_unique<OriginProcess>(o);
+        ASSERT_TRUE(origin->start()) << origin->describe().toStdString();
+        OriginProcess::Options t;
+        t.title = "secure.test";
+        t.tlsCert = s_cert->certPath;
+        t.tlsKey = s_cert->keyPath;
+        tlsOrigin = std::make_unique<OriginProcess>(t);
+        ASSERT_TRUE(tlsOrigin->start()) << tlsOrigin->describe().toStdString();
+
+        explicitPort = freeTcpPort();
+        DfproxyProcess::Options p;
+        p.dnsServers = {dns->address().toString()};
+        // A second Gateway for explicit proxying, whose listener allows CONNECT to the origins' ports.
+        p.extraResources = {
+            gateway("explicit-proxy", "explicit", "HTTP", explicitPort, {}, {},
+                    QJsonArray{tlsOrigin->port(), origin->port()}),
+            dfpBackend("dfp-backend"),
+            dfpBackend("qnam-backend", {{"engine", "qnam"}}),
+            route("dfp-httproute", {"httpbin.test", "secure.test"}, "dfp-backend",
+                  {"agentgateway-proxy", "explicit-proxy"}),
+            route("qnam-httproute", {"qnam.test"}, "qnam-backend", {"agentgateway-proxy", "explicit-proxy"}),
+        };
+        proxy = std::make_unique<DfproxyProcess>(p);
+        ASSERT_TRUE(proxy->start()) << proxy->describe().toStdString();
+        ASSERT_TRUE(waitForPort(explicitPort)) << proxy->describe().toStdString();
+    }
+
+    QString host(const char *name = "httpbin.test") const
+    {
+        return QStringLiteral("%1:%2").arg(QLatin1String(name)).arg(origin->port());
+    }
+    QString explicitProxy() const { return QStringLiteral("http://127.0.0.1:%1").arg(explicitPort); }
+
+    static std::unique_ptr<TestCa> s_ca;
+    static std::optional<TestCa::ServerCert> s_cert;
+    std::unique_ptr<Dnsmasq> dns;
+    std::unique_ptr<OriginProcess> origin, tlsOrigin;
+    std::unique_ptr<DfproxyProcess> proxy;
+    quint16 explicitPort = 0;
+};
+
+std::unique_ptr<TestCa> ProxyEngine::s_ca;
+std::optional<TestCa::ServerCert> ProxyEngine::s_cert;
+
+TEST_F(ProxyEngine, OriginFormWithHostHeader)
+{
+    for (const char *name : {"httpbin.test", "qnam.test"}) {
+        const auto r = curl({"-H", "host: " + host(name), proxy->proxyUrl("/headers")});
+        EXPECT_EQ(r.status, 200) << name << r.describe().toStdString();
+        EXPECT_EQ(r.header("via"), "1.1 dfproxy") << name;
+        EXPECT_TRUE(r.body.contains(host(name).toUtf8())) << r.body.constData();
+    }
+}
+
+TEST_F(ProxyEngine, AbsoluteFormThroughCurlProxyOption)
+{
+    for (const char *name : {"httpbin.test", "qnam.test"}) {
+        const auto r = curl({"-x", explicitProxy(), QStringLiteral("http://%1/echo?x=1").arg(host(name))});
+        EXPECT_EQ(r.status, 200) << name << r.describe().toStdString();
+        EXPECT_EQ(QJsonDocument::fromJson(r.body).object().value("target").toString(), "/echo?x=1") << r.body.constData();
+    }
+}
+
+TEST_F(ProxyEngine, ConnectTunnelToTlsOriginWithCurl)
+{
+    // curl resolves nothing itself: the proxy looks secure.test up in dnsmasq.
+    const auto r = curl({"-x", explicitProxy(), "--cacert", s_ca->caCertPath(),
+                         QStringLiteral("https://secure.test:%1/").arg(tlsOrigin->port())});
+    EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+    EXPECT_EQ(r.header("x-origin-title"), "secure.test");
+    EXPECT_TRUE(r.rawHeaders.contains("200 Connection Established")) << r.rawHeaders.constData();
+}
+
+TEST_F(ProxyEngine, ConnectToAPortNotAllowedIs403)
+{
+    const auto r = curl({"-x", proxy->proxyUrl(""), "--cacert", s_ca->caCertPath(),
+                         QStringLiteral("https://secure.test:%1/").arg(tlsOrigin->port())});
+    EXPECT_NE(r.exitCode, 0);
+    EXPECT_TRUE(r.rawHeaders.contains("403")) << r.describe().toStdString();
+    EXPECT_TRUE(r.rawHeaders.contains("connect_port_not_allowed")) << r.rawHeaders.constData();
+}
+
+struct FramingCase
+{
+    const char *name;
+    QByteArray request; // "HOST" is replaced by the origin authority
+    int status;
+    const char *reason;
+};
+
+TEST_F(ProxyEngine, MalformedFramingIsRejectedWithAReason)
+{
+    const QList<FramingCase> cases = {
+        {"two Content-Length", "POST / HTTP/1.1\r\nHost: HOST\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400,
+         "duplicate_content_length"},
+        {"Content-Length and chunked",
+         "POST / HTTP/1.1\r\nHost: HOST\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+         "content_length_with_transfer_encoding"},
+        {"bad Content-Length", "POST / HTTP/1.1\r\nHost: HOST\r\nContent-Length: 1x\r\n\r\n", 400,
+         "invalid_content_length"},
+        {"bad chunk size", "POST / HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
+         "invalid_chunk_size"},
+        {"obs-fold", "GET / HTTP/1.1\r\nHost: HOST\r\nX-A: 1\r\n  folded\r\n\r\n", 400, "obs_fold"},
+        {"space before colon", "GET / HTTP/1.1\r\nHost: HOST\r\nX-A : 1\r\n\r\n", 400, "invalid_header_name"},
+        {"control character in value", QByteArray("GET / HTTP/1.1\r\nHost: HOST\r\nX-A: a\x01z\r\n\r\n"), 400,
+         "invalid_header_value"},
+        {"no Host", "GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", 400, "missing_host"},
+        {"two Host", "GET / HTTP/1.1\r\nHost: HOST\r\nHost: other.test\r\n\r\n", 400, "duplicate_host"},
+        {"HTTP/2.0 request line", "GET / HTTP/2.0\r\nHost: HOST\r\n\r\n", 505, "unsupported_http_version"},
+        {"URI too long", "GET /" + QByteArray(10000, 'a') + " HTTP/1.1\r\nHost: HOST\r\n\r\n", 414, "uri_too_long"},
+        {"headers too large", "GET / HTTP/1.1\r\nHost: HOST\r\nX-Big: " + QByteArray(70000, 'b') + "\r\n\r\n", 431,
+         "headers_too_large"},
+        // well-framed but unusable targets: the connection would stay open, so these ask for close
+        {"userinfo in absolute-form", "GET http://user@HOST/ HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+         400, "invalid_uri"},
+        {"CONNECT without port", "CONNECT httpbin.test HTTP/1.1\r\nHost: httpbin.test\r\nConnection: close\r\n\r\n",
+         400, "invalid_host"},
+    };
+    for (const FramingCase &c : cases) {
+        QByteArray req = c.request;
+        req.replace("HOST", host().toUtf8());
+        const QByteArray resp = rawExchange(proxy->proxyPort(), req);
+        EXPECT_EQ(statusOf(resp), c.status) << c.name << ": " << resp.left(300).constData();
+        EXPECT_EQ(headerOf(resp, "x-dfproxy-error"), QByteArray(c.reason)) << c.name;
+        EXPECT_EQ(headerOf(resp, "connection"), "close") << c.name;
+    }
+    // The origin never saw any of them.
+    const auto stats = curl({origin->url("/stats")});
+    EXPECT_EQ(QJsonDocument::fromJson(stats.body).object().value("requestsServed").toInt(), 1)
+        << stats.body.constData();
+}
+
+TEST_F(ProxyEngine, HopByHopHeadersAreStrippedBothWays)
+{
+    for (const char *name : {"httpbin.test", "qnam.test"}) {
+        const QByteArray req = "GET /headers HTTP/1.1\r\nHost: " + host(name).toUtf8()
+            + "\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\n"
+              "Proxy-Connection: keep-alive\r\nTE: trailers\r\nTrailer: X-T\r\nUpgrade: h2c\r\n"
+              "Proxy-Authorization: Basic eDp5\r\nX-Keep: yes\r\n\r\n";
+        const QByteArray resp = rawExchange(proxy->proxyPort(), req);
+        ASSERT_EQ(statusOf(resp), 200) << name << resp.left(300).constData();
+        const QByteArray body = bodyOf(resp);
+        const QJsonObject headers = QJsonDocument::fromJson(body).object().value("headers").toObject();
+        ASSERT_FALSE(headers.isEmpty()) << body.constData();
+        for (const char *h : {"x-secret", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+                              "proxy-authorization"})
+            EXPECT_FALSE(headers.contains(QLatin1String(h))) << name << " forwarded " << h << ": " << body.constData();
+        EXPECT_EQ(headers.value("x-keep").toString(), "yes") << body.constData();
+
+        // and from the origin: its Connection-listed and Keep-Alive headers stop at the proxy
+        const QByteArray req2 = "GET /response-headers?Keep-Alive=timeout%3D9&Connection=X-Hop&X-Hop=1&X-End=2 "
+                                "HTTP/1.1\r\nHost: "
+            + host(name).toUtf8() + "\r\nConnection: close\r\n\r\n";
+        const QByteArray resp2 = rawExchange(proxy->proxyPort(), req2);
+        ASSERT_EQ(statusOf(resp2), 200) << name << resp2.left(300).constData();
+        EXPECT_TRUE(headerOf(resp2, "keep-alive").isEmpty()) << name << resp2.constData();
+        EXPECT_TRUE(headerOf(resp2, "x-hop").isEmpty()) << name << resp2.constData();
+        EXPECT_EQ(headerOf(resp2, "x-end"), "2") << name;
+    }
+}
+
+TEST_F(ProxyEngine, LargeBodiesStreamWithBoundedMemory)
+{
+    constexpr qint64 kSize = 256LL * 1024 * 1024;
+    TempDir dir;
+    const QString file = dir.filePath("upload.bin");
+    {
+        QFile f(file);
+        ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+        const QByteArray block(1024 * 1024, 'z');
+        for (qint64 i = 0; i < kSize / block.size(); ++i)
+            f.write(block);
+    }
+    const qint64 pid = proxy->process()->pid();
+    // warm up both engines, then take the baseline
+    curl({"-H", "host: " + host(), proxy->proxyUrl("/")});
+    curl({"-H", "host: " + host("qnam.test"), proxy->proxyUrl("/")});
+    const qint64 baseline = rssKiB(pid);
+    for (const char *name : {"httpbin.test", "qnam.test"}) {
+        qint64 peak = 0;
+        QTimer sampler;
+        QObject::connect(&sampler, &QTimer::timeout, [&] { peak = std::max(peak, rssKiB(pid)); });
+        sampler.start(20);
+        // upload: the origin answers 204 once it has every byte
+        const auto up = curl({"-T", file, "-H", "host: " + host(name), "-H", "Expect:",
+                              proxy->proxyUrl("/status/204")},
+                             180000);
+        EXPECT_EQ(up.status, 204) << name << up.describe().toStdString();
+        // download
+        const auto down = curl({"-H", "host: " + host(name), proxy->proxyUrl(QStringLiteral("/bytes/%1").arg(kSize))},
+                               180000);
+        EXPECT_EQ(down.status, 200) << name << down.describe().toStdString();
+        EXPECT_EQ(down.body.size(), kSize) << name;
+        EXPECT_EQ(down.body.mid(kSize - 3), "nop") << name; // byte i is 'a' + i % 26; 2^28 - 1 = 15 (mod 26)
+        sampler.stop();
+        peak = std::max(peak, rssKiB(pid));
+        std::cout << "[ rss      ] " << name << ": dfproxy VmRSS baseline " << baseline / 1024 << " MiB, peak "
+                  << peak / 1024 << " MiB while moving 256 MiB up and 256 MiB down" << std::endl;
+        if (baseline > 0) {
+            EXPECT_LT(peak - baseline, 200 * 1024) << name << " grew from " << baseline << " KiB to " << peak << " KiB";
+        }
+    }
+}
+
+} // namespace

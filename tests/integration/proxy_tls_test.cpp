@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+// TLS through the real dfproxy: an HTTPS listener (curl --cacert), and TLS to HTTPS origins with a configured CA,
+// the system CAs, insecureSkipVerify and a name the certificate does not cover; both engines.
+#include "proxyitutil.h"
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy::test;
+using namespace dfproxy::test::proxyit;
+
+namespace {
+
+class ProxyTls : public ::testing::Test
+{
+protected:
+    static void SetUpTestSuite()
+    {
+        s_ca = std::make_unique<TestCa>();
+        ASSERT_TRUE(s_ca->create()) << s_ca->errorString().toStdString();
+        // The origin's certificate covers every name the tests dial except wrongname.test.
+        s_origin = s_ca->issueServerCert("origin", {"secure.test", "nocafile.test", "insecure.test", "qnam-secure.test",
+                                                    "qnam-nocafile.test", "sni.test"});
+        ASSERT_TRUE(s_origin) << s_ca->errorString().toStdString();
+        s_listener = s_ca->issueServerCert("listener", {"proxy.test"});
+        ASSERT_TRUE(s_listener) << s_ca->errorString().toStdString();
+    }
+    static void TearDownTestSuite()
+    {
+        s_ca.reset();
+    }
+
+    void SetUp() override
+    {
+        if (!Dnsmasq::available())
+            GTEST_SKIP() << "dnsmasq is not installed (scripts/test installs it)";
+        dns = std::make_unique<Dnsmasq>();
+        ASSERT_TRUE(dns->start()) << dns->describe().toStdString();
+        for (const char *name : {"secure.test", "nocafile.test", "insecure.test", "wrongname.test",
+                                 "qnam-secure.test", "qnam-nocafile.test", "qnam-wrongname.test", "plain.test",
+                                 "sni-override.test"})
+            ASSERT_TRUE(dns->setHost(name, {QHostAddress("127.0.0.1")}));
+
+        OriginProcess::Options o;
+        o.title = "tls origin";
+        o.tlsCert = s_origin->certPath;
+        o.tlsKey = s_origin->keyPath;
+        tlsOrigin = std::make_unique<OriginProcess>(o);
+        ASSERT_TRUE(tlsOrigin->start()) << tlsOrigin->describe().toStdString();
+        OriginProcess::Options po;
+        po.title = "plain origin";
+        plainOrigin = std::make_unique<OriginProcess>(po);
+        ASSERT_TRUE(plainOrigin->start()) << plainOrigin->describe().toStdString();
+
+        httpsPort = freeTcpPort();
+        const QString ca = s_ca->caCertPath();
+        DfproxyProcess::Options p;
+        p.dnsServers = {dns->address().toString()};
+        p.extraResources = {
+            gateway("tls-proxy", "https", "HTTPS", httpsPort, s_listener->chainPath, s_listener->keyPath),
+            dfpBackend("plain"),
+            dfpBackend("with-ca", {{"tls", QJsonObject{{"caFile", ca}}}}),
+            dfpBackend("system-cas", {{"tls", true}}),
+            dfpBackend("insecure", {{"tls", QJsonObject{{"insecureSkipVerify", true}}}}),
+            dfpBackend("sni-override", {{"tls", QJsonObject{{"caFile", ca}, {"sni", "sni.test"}}}}),
+            dfpBackend("qnam-with-ca", {{"tls", QJsonObject{{"caFile", ca}}}, {"engine", "qnam"}}),
+            dfpBackend("qnam-system-cas", {{"tls", true}, {"engine", "qnam"}}),
+            route("plain", {"plain.test"}, "plain", {"agentgateway-proxy", "tls-proxy"}),
+            route("with-ca", {"secure.test", "wrongname.test"}, "with-ca", {"agentgateway-proxy", "tls-proxy"}),
+            route("system-cas", {"nocafile.test"}, "system-cas"),
+            route("insecure", {"insecure.test"}, "insecure"),
+            route("sni-override", {"sni-override.test"}, "sni-override"),
+            route("qnam-with-ca", {"qnam-secure.test", "qnam-wrongname.test"}, "qnam-with-ca"),
+            route("qnam-system-cas", {"qnam-nocafile.test"}, "qnam-system-cas"),
+        };
+        proxy = std::make_unique<DfproxyProcess>(p);
+        ASSERT_TRUE(proxy->start()) << proxy->describe().toStdString();
+        ASSERT_TRUE(waitForPort(httpsPort)) << proxy->describe().toStdString();
+    }
+
+    CurlResult viaHttpListener(const QString &name)
+    {
+        return curl({"-H", QStringLiteral("host: %1:%2").arg(name).arg(tlsOrigin->port()), proxy->proxyUrl("/")});
+    }
+
+    static std::unique_ptr<TestCa> s_ca;
+    static std::optional<TestCa::ServerCert> s_origin, s_listener;
+    std::unique_ptr<Dnsmasq> dns;
+    std::unique_ptr<OriginProcess> tlsOrigin, plainOrigin;
+    std::unique_ptr<DfproxyProcess> proxy;
+    quint16 httpsPort = 0;
+};
+
+std::unique_ptr<TestCa> ProxyTls::s_ca;
+std::optional<TestCa::ServerCert> ProxyTls::s_origin, ProxyTls::s_listener;
+
+TEST_F(ProxyTls, HttpsListenerServesCurlWithTheCaCert)
+{
+    const QString url = QStringLiteral("https://proxy.test:%1/").arg(httpsPort);
+    const auto r = curl({"--cacert", s_ca->caCertPath(), "--resolve",
+                         QStringLiteral("proxy.test:%1:127.0.0.1").arg(httpsPort), "-H",
+                         QStringLiteral("host: plain.test:%1").arg(plainOrigin->port()), url});
+    EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+    EXPECT_EQ(r.header("x-origin-title"), "plain origin");
+
+    // keep-alive over TLS: two requests on one connection (curl reuses it; both must succeed)
+    const auto two = curl({"--cacert", s_ca->caCertPath(), "--resolve",
+                           QStringLiteral("proxy.test:%1:127.0.0.1").arg(httpsPort), "-H",
+                           QStringLiteral("host: plain.test:%1").arg(plainOrigin->port()), url, url});
+    EXPECT_EQ(two.exitCode, 0) << two.describe().toStdString();
+    EXPECT_TRUE(two.stderrText.isEmpty()) << two.describe().toStdString();
+}
+
+TEST_F(ProxyTls, HttpsListenerIsRejectedWithoutTheCa)
+{
+    const auto r = curl({"--resolve", QStringLiteral("proxy.test:%1:127.0.0.1").arg(httpsPort), "-H",
+                         QStringLiteral("host: plain.test:%1").arg(plainOrigin->port()),
+                         QStringLiteral("https://proxy.test:%1/").arg(httpsPort)});
+    EXPECT_EQ(r.exitCode, 60) << r.describe().toStdString(); // peer certificate cannot be authenticated
+    // and the proxy still serves the next client
+    const auto ok = curl({"--cacert", s_ca->caCertPath(), "--resolve",
+                          QStringLiteral("proxy.test:%1:127.0.0.1").arg(httpsPort), "-H",
+                          QStringLiteral("host: plain.test:%1").arg(plainOrigin->port()),
+                          QStringLiteral("https://proxy.test:%1/").arg(httpsPort)});
+    EXPECT_EQ(ok.status, 200) << ok.describe().toStdString();
+}
+
+TEST_F(ProxyTls, HttpsListenerToHttpsOrigin)
+{
+    const auto r = curl({"--cacert", s_ca->caCertPath(), "--resolve",
+                         QStringLiteral("proxy.test:%1:127.0.0.1").arg(httpsPort), "-H",
+                         QStringLiteral("host: secure.test:%1").arg(tlsOrigin->port()),
+                         QStringLiteral("https://proxy.test:%1/headers").arg(httpsPort)});
+    EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+    EXPECT_EQ(r.header("x-origin-title"), "tls origin");
+}
+
+TEST_F(ProxyTls, UpstreamTlsVerifiedWithTheConfiguredCa)
+{
+    for (const char *name : {"secure.test", "qnam-secure.test"}) {
+        const auto r = viaHttpListener(name);
+        EXPECT_EQ(r.status, 200) << name << ": " << r.describe().toStdString();
+        EXPECT_EQ(r.header("x-origin-title"), "tls origin") << name;
+    }
+}
+
+TEST_F(ProxyTls, UpstreamTlsWithSystemCasFailsFor502)
+{
+    for (const char *name : {"nocafile.test", "qnam-nocafile.test"}) {
+        const auto r = viaHttpListener(name);
+        EXPECT_EQ(r.status, 502) << name << ": " << r.describe().toStdString();
+        EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_tls_error") << name;
+    }
+}
+
+TEST_F(ProxyTls, InsecureSkipVerifyAcceptsAnyCertificate)
+{
+    const auto r = viaHttpListener("insecure.test");
+    EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+}
+
+TEST_F(ProxyTls, NameOutsideTheCertificateFails)
+{
+    // wrongname.test resolves to the same origin, whose certificate does not cover it: verification is against
+    // the name, not the dialled IP.
+    for (const char *name : {"wrongname.test", "qnam-wrongname.test"}) {
+        const auto r = viaHttpListener(name);
+        EXPECT_EQ(r.status, 502) << name << ": " << r.describe().toStdString();
+        EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_tls_error") << name;
+    }
+}
+
+TEST_F(ProxyTls, SniOverrideIsTheVerifiedName)
+{
+    // sni-override.test is not in the certificate, but the backend's sni (sni.test) is.
+    const auto r = viaHttpListener("sni-override.test");
+    EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+}
+
+} // namespace

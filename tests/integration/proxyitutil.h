@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Config snippets for the proxy integration tests: DFP backends and host-routed HTTPRoutes.
+
+#include "support/testsupport.h"
+
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QTcpSocket>
+
+namespace dfproxy::test::proxyit {
+
+/// An AgentgatewayBackend in ns httpbin with dynamicForwardProxy and the given extra spec (tls, engine).
+inline QJsonObject dfpBackend(const QString &name, const QJsonObject &extraSpec = {})
+{
+    QJsonObject spec = extraSpec;
+    spec.insert("dynamicForwardProxy", QJsonObject());
+    return QJsonObject{{"apiVersion", "agentgateway.dev/v1alpha1"},
+                       {"kind", "AgentgatewayBackend"},
+                       {"metadata", QJsonObject{{"name", name}, {"namespace", "httpbin"}}},
+                       {"spec", spec}};
+}
+
+/// An HTTPRoute in ns httpbin attached to the given Gateways (agentgateway-system) sending `hostnames` (all when
+/// empty) to `backend`.
+inline QJsonObject route(const QString &name, const QStringList &hostnames, const QString &backend,
+                         const QStringList &gateways = {QStringLiteral("agentgateway-proxy")})
+{
+    QJsonArray parents;
+    for (const QString &g : gateways)
+        parents.append(QJsonObject{{"name", g}, {"namespace", "agentgateway-system"}});
+    const QJsonObject ref{{"group", "agentgateway.dev"}, {"kind", "AgentgatewayBackend"}, {"name", backend}};
+    const QJsonObject rule{{"backendRefs", QJsonArray{ref}}};
+    QJsonObject spec{{"parentRefs", parents}, {"rules", QJsonArray{rule}}};
+    if (!hostnames.isEmpty())
+        spec.insert("hostnames", QJsonArray::fromStringList(hostnames));
+    return QJsonObject{{"apiVersion", "gateway.networking.k8s.io/v1"},
+                       {"kind", "HTTPRoute"},
+                       {"metadata", QJsonObject{{"name", name}, {"namespace", "httpbin"}}},
+                       {"spec", spec}};
+}
+
+/// A second Gateway with one listener (protocol HTTP or HTTPS with certFile/keyFile).
+inline QJsonObject gateway(const QString &name, const QString &listenerName, const QString &protocol, quint16 port,
+                           const QString &certFile = {}, const QString &keyFile = {},
+                           const QJsonArray &connectPorts = {})
+{
+    QJsonObject l{{"name", listenerName}, {"protocol", protocol}, {"port", port}};
+    if (!certFile.isEmpty())
+        l.insert("tls", QJsonObject{{"mode", "Terminate"}, {"certFile", certFile}, {"keyFile", keyFile}});
+    if (!connectPorts.isEmpty())
+        l.insert("allowedConnectPorts", connectPorts);
+    return QJsonObject{{"apiVersion", "gateway.networking.k8s.io/v1"},
+                       {"kind", "Gateway"},
+                       {"metadata", QJsonObject{{"name", name}, {"namespace", "agentgateway-system"}}},
+                       {"spec", QJsonObject{{"gatewayClassName", "agentgateway"}, {"listeners", QJsonArray{l}}}}};
+}
+
+/// True once something accepts TCP connections on 127.0.0.1:port.
+inline bool waitForPort(quint16 port, int timeoutMs = 10000)
+{
+    return dfproxy::test::waitUntil(
+        [port] {
+            QTcpSocket s;
+            s.connectToHost(QHostAddress::LocalHost, port);
+            return s.waitForConnected(200);
+        },
+        timeoutMs);
+}
+
+} // namespace dfproxy::test::proxyit

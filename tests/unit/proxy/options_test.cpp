@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "proxy/proxyoptions.h"
+
+#include <QJsonDocument>
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy;
+
+TEST(ProxyOptions, ConfigBlockSetsTimeoutsBuffersAndHeaders)
+{
+    const QJsonObject block = QJsonDocument::fromJson(R"({"workers": 3, "connectTimeoutMs": 1500,
+        "responseTimeoutMs": 0, "upstreamIdleTimeoutMs": 9000, "clientIdleTimeoutMs": 7000, "drainTimeoutMs": 100,
+        "bufferLimitBytes": 65536, "maxHeaderBytes": 32768, "maxUriBytes": 4096, "addXForwardedFor": true,
+        "addXForwardedProto": true, "somebodyElses": 1})").object();
+    QList<config::FieldError> errors;
+    const proxy::ProxyOptions o = proxy::optionsFromJson(block, &errors);
+    EXPECT_TRUE(errors.isEmpty());
+    EXPECT_EQ(o.workerThreads, 3);
+    EXPECT_EQ(o.connectTimeoutMs, 1500);
+    EXPECT_EQ(o.responseTimeoutMs, 0);
+    EXPECT_EQ(o.upstreamIdleTimeoutMs, 9000);
+    EXPECT_EQ(o.clientIdleTimeoutMs, 7000);
+    EXPECT_EQ(o.drainTimeoutMs, 100);
+    EXPECT_EQ(o.bufferLimit, 65536);
+    EXPECT_EQ(o.limits.maxHeaderBytes, 32768);
+    EXPECT_EQ(o.limits.maxUriBytes, 4096);
+    EXPECT_TRUE(o.addXForwardedFor);
+    EXPECT_TRUE(o.addXForwardedProto);
+}
+
+TEST(ProxyOptions, BadValuesAreReportedWithTheirPathAndKeepDefaults)
+{
+    const QJsonObject block = QJsonDocument::fromJson(
+        R"({"workers": -1, "connectTimeoutMs": "5s", "bufferLimitBytes": 1.5, "addXForwardedFor": "yes"})").object();
+    QList<config::FieldError> errors;
+    const proxy::ProxyOptions o = proxy::optionsFromJson(block, &errors);
+    ASSERT_EQ(errors.size(), 4);
+    EXPECT_EQ(errors[0].path, QStringLiteral("proxy.workers"));
+    EXPECT_EQ(errors[1].path, QStringLiteral("proxy.connectTimeoutMs"));
+    EXPECT_EQ(errors[2].path, QStringLiteral("proxy.bufferLimitBytes"));
+    EXPECT_EQ(errors[3].path, QStringLiteral("proxy.addXForwardedFor"));
+    EXPECT_EQ(o.connectTimeoutMs, proxy::ProxyOptions().connectTimeoutMs);
+    EXPECT_FALSE(o.addXForwardedFor);
+}
