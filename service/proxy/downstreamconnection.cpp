@@ -301,6 +301,7 @@ void DownstreamConnection::onRequestHead()
     // Egress policies: after routing, before DNS.
     m_policy = m_ctx->policy.load();
     QList<QByteArray> stripHeaders;
+    m_tunnelBytesPerSecond = m_tunnelBurstBytes = 0;
     if (m_policy) {
         m_policyPath = h.isConnect() ? QByteArray() : pathView.toByteArray();
         m_explicitProxy = h.isConnect() || isAbsoluteForm(h.target);
@@ -313,6 +314,8 @@ void DownstreamConnection::onRequestHead()
             return;
         }
         stripHeaders = std::move(d.stripRequestHeaders);
+        m_tunnelBytesPerSecond = d.tunnelBytesPerSecond;
+        m_tunnelBurstBytes = d.tunnelBurstBytes;
     }
     if (m_match->redirect) {
         const routing::Redirect &r = *m_match->redirect;
@@ -848,6 +851,10 @@ void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &
                               self->deleteLater();
                           },
                           this);
+    if (m_tunnelBytesPerSecond > 0) {
+        m_tunnel->setBandwidthLimit(m_tunnelBytesPerSecond, m_tunnelBurstBytes, &m_ctx->stats.tunnelThrottlePauses);
+        m_ctx->stats.tunnelsThrottled.fetch_add(1, std::memory_order_relaxed);
+    }
 }
 
 } // namespace dfproxy::proxy
