@@ -723,6 +723,8 @@ void DownstreamConnection::emitLog()
         m_ctx->stats.countStatus(m_rec.status);
     if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire)) {
         // Built only when someone reads them: the hot path does without these strings.
+        if (m_rec.gateway.isEmpty())
+            m_rec.gateway = m_listener->gatewayNamespace + QLatin1Char('/') + m_listener->gatewayName;
         if (m_match && m_rec.route.isEmpty()) {
             m_rec.route = m_match->routeNamespace + QLatin1Char('/') + m_match->routeName + QLatin1Char('#')
                 + QString::number(m_match->ruleIndex);
