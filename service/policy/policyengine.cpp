@@ -411,7 +411,8 @@ bool ConfigPolicyEngine::Impl::rateLimit(const CompiledRateLimit &p, const Reque
     counters->rateAllowed.fetch_add(1, std::memory_order_relaxed);
     if (r.method == "CONNECT" || findHeader(r.headers, "upgrade")) {
         for (const auto &l : p.limits) {
-            if (l.bytesPerSecond > 0 && (out.tunnelBytesPerSecond == 0 || l.bytesPerSecond < out.tunnelBytesPerSecond)) {
+            const bool tighter = out.tunnelBytesPerSecond == 0 || l.bytesPerSecond < out.tunnelBytesPerSecond;
+            if (l.bytesPerSecond > 0 && tighter) {
                 out.tunnelBytesPerSecond = l.bytesPerSecond;
                 out.tunnelBurstBytes = l.burstBytes > 0 ? l.burstBytes : l.bytesPerSecond;
             }
@@ -676,7 +677,8 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
                                                                l.maxKeys, d->clock);
             if (limiter)
                 d->limiters.insert(lid, limiter);
-            p->limits.append(CompiledLimit{l.name, l.key, l.header.toLatin1(), limiter, l.bytesPerSecond, l.burstBytes});
+            p->limits.append(
+                CompiledLimit{l.name, l.key, l.header.toLatin1(), limiter, l.bytesPerSecond, l.burstBytes});
         }
         attach<CompiledRateLimit>(d->rateLimits, r->ns(), spec.targetRefs, p);
         d->policyCounts[config::kinds::RateLimitPolicy]++;

@@ -21,10 +21,11 @@ void Tunnel::setBandwidthLimit(qint64 bytesPerSecond, qint64 burstBytes, std::at
                                const Clock *clock)
 {
     m_pauses = pauses;
+    const qint64 burst = burstBytes > 0 ? burstBytes : bytesPerSecond;
     for (int i = 0; i < 2; ++i) {
         m_throttle[i].reset();
         if (bytesPerSecond > 0)
-            m_throttle[i].emplace(Throttle{ByteBucket(bytesPerSecond, burstBytes > 0 ? burstBytes : bytesPerSecond, clock)});
+            m_throttle[i].emplace(Throttle{ByteBucket(bytesPerSecond, burst, clock)});
     }
 }
 
