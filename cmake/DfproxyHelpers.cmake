@@ -23,8 +23,9 @@ function(dfproxy_add_test)
     endif()
     add_executable(${T_NAME} ${T_SOURCES} ${PROJECT_SOURCE_DIR}/tests/testmain.cpp)
     target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} dfproxy_testsupport GTest::gtest GTest::gmock dfproxy_warnings)
+    # gtest_discover_tests passes each list element as its own argument, so ENVIRONMENT can carry one variable
+    # only; the build and source dirs reach the tests as compile definitions of dfproxy_testsupport instead.
     gtest_discover_tests(${T_NAME}
-        PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-                   ENVIRONMENT "QT_QPA_PLATFORM=offscreen;DFPROXY_BUILD_DIR=${PROJECT_BINARY_DIR};DFPROXY_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+        PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} ENVIRONMENT "QT_QPA_PLATFORM=offscreen"
         DISCOVERY_TIMEOUT 60)
 endfunction()

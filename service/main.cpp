@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // dfproxy: the service executable. Wiring only: the core (app::Service) plus the admin API on top.
 #include "api/dnsapi.h"
+#include "api/telemetryapi.h"
 #include "app/service.h"
 #include "base/version.h"
 #include "client/paths.h"
+#include "platform/servicemanager.h"
 #include "platform/signals.h"
 #include "proxy/proxyserver.h"
 #include "routing/status.h"
@@ -30,6 +32,10 @@ int main(int argc, char **argv)
     QCoreApplication::setApplicationName("dfproxy");
     QCoreApplication::setApplicationVersion(versionString());
 
+    // `dfproxy service install|uninstall|start|stop|status`: the OS's service manager (service/platform/).
+    if (argc > 1 && qstrcmp(argv[1], "service") == 0)
+        return platform::runServiceCommand(app.arguments().mid(2));
+
     QCommandLineParser cli;
     cli.setApplicationDescription("dfproxy: a dynamic forward proxy with a REST admin API.");
     cli.addHelpOption();
@@ -43,8 +49,17 @@ int main(int argc, char **argv)
     const QCommandLineOption adminPortOpt("admin-port", "Port of the admin API (default: the config's).", "port");
     const QCommandLineOption noWatchOpt("no-watch-config", "Do not reload the config file when it changes on disk "
                                                            "(reload with SIGHUP only).");
-    cli.addOptions({configOpt, dnsOpt, workersOpt, adminAddrOpt, adminPortOpt, noWatchOpt});
+    QCommandLineOption windowsServiceOpt("windows-service", "Run under the Windows Service Control Manager.");
+    windowsServiceOpt.setFlags(QCommandLineOption::HiddenFromHelp);
+    cli.addOptions({configOpt, dnsOpt, workersOpt, adminAddrOpt, adminPortOpt, noWatchOpt, windowsServiceOpt});
     cli.process(app);
+
+    // systemd readiness / the Windows SCM; on Windows it reports the exit code when main() returns.
+    platform::ServiceManagerLink serviceManager(cli.isSet(windowsServiceOpt));
+    if (!serviceManager.attached()) {
+        std::fprintf(stderr, "dfproxy: %s\n", qPrintable(serviceManager.errorString()));
+        return 1;
+    }
 
     app::ServiceOptions options;
     options.configPath = cli.isSet(configOpt) ? cli.value(configOpt) : defaultConfigPath();
@@ -85,10 +100,12 @@ int main(int argc, char **argv)
     });
     adminServer.setStatsProvider([&service] { return service.stats(); });
     admin::registerDnsApi(adminServer, service.hostCache());
+    admin::registerTelemetryApi(adminServer, service.accessLogger(), service.metrics());
     if (!adminServer.listenFromConfig(cli.value(adminAddrOpt), adminPort)) {
         std::fprintf(stderr, "dfproxy: admin API: %s\n", qPrintable(adminServer.errorString()));
         return 1;
     }
+    service.setAdminEndpoint(adminServer.address(), adminServer.port()); // the SSRF guard's denySelf refuses it
 
     for (const auto &l : service.proxy()->boundListeners())
         std::printf("dfproxy: listener %s/%s %s on %s:%u\n", qPrintable(l.gatewayNamespace), qPrintable(l.gatewayName),
@@ -97,12 +114,16 @@ int main(int argc, char **argv)
                 qPrintable(service.store()->path()));
     std::fflush(stdout);
 
-    platform::installSignalHandlers(
-        [&] {
-            adminServer.close();
-            service.stop();
-            QCoreApplication::quit();
-        },
-        [&] { service.reload(); });
-    return app.exec();
+    const auto stop = [&] {
+        serviceManager.notifyStopping();
+        adminServer.close();
+        service.stop();
+        QCoreApplication::quit();
+    };
+    platform::installSignalHandlers(stop, [&] { service.reload(); });
+    serviceManager.setStopHandler(stop);
+    serviceManager.notifyReady("admin API on " + adminServer.baseUrl().toString());
+    const int rc = app.exec();
+    serviceManager.setExitCode(rc);
+    return rc;
 }

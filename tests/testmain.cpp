@@ -12,6 +12,10 @@ int main(int argc, char **argv)
 {
     ::testing::InitGoogleTest(&argc, argv);
 #ifdef QT_WIDGETS_LIB
+    // GUI tests never open windows on the developer's desktop, and gtest_discover_tests runs this binary at build
+    // time without ctest's environment: default to the offscreen platform.
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
 #else
     QCoreApplication app(argc, argv);

@@ -10,32 +10,10 @@
 namespace dfproxy::admin {
 namespace {
 
-// Splits "host:port" / "[v6]:port" / "host" (port 80).
-bool splitHostPort(const QString &s, QString *host, quint16 *port)
+// "host:port" / "[v6]:port" / "host" (port 80), host checked to be a DNS name or an IP literal.
+QString splitHostPort(const QString &s, QString *host, quint16 *port)
 {
-    QString h = s;
-    QString p;
-    if (h.startsWith('[')) {
-        const int end = h.indexOf(']');
-        if (end < 0)
-            return false;
-        p = h.mid(end + 1);
-        h = h.mid(1, end - 1);
-        if (!p.isEmpty() && !p.startsWith(':'))
-            return false;
-        p = p.mid(1);
-    } else if (h.count(':') == 1) {
-        const int colon = h.indexOf(':');
-        p = h.mid(colon + 1);
-        h = h.left(colon);
-    }
-    bool ok = true;
-    const uint n = p.isEmpty() ? 80 : p.toUInt(&ok);
-    if (!ok || n == 0 || n > 65535 || h.isEmpty())
-        return false;
-    *host = h.toLower();
-    *port = static_cast<quint16>(n);
-    return true;
+    return dns::DnsHostCache::parseHostPort(s, host, port, 80);
 }
 
 } // namespace
@@ -53,8 +31,9 @@ void registerDnsApi(AdminServer &server, dns::DnsHostCache *cache)
     server.addJsonRoute("DELETE", "/api/v1/dns/cache/{hostport}", [cache](const ApiRequest &req) {
         QString host;
         quint16 port = 0;
-        if (!splitHostPort(req.params.value("hostport"), &host, &port))
-            return ApiResponse::problem(400, "expected host:port, e.g. example.com:443 or [::1]:8080");
+        const QString err = splitHostPort(req.params.value("hostport"), &host, &port);
+        if (!err.isEmpty())
+            return ApiResponse::problem(400, err + " (expected host:port, e.g. example.com:443 or [::1]:8080)");
         if (!cache->remove(host, port))
             return ApiResponse::problem(404, QStringLiteral("%1:%2 is not in the DNS cache").arg(host).arg(port));
         return ApiResponse::json(QJsonObject{{"removed", dns::DnsHostCache::hostPortKey(host, port)}});
@@ -65,17 +44,26 @@ void registerDnsApi(AdminServer &server, dns::DnsHostCache *cache)
         if (!body)
             return error;
         QList<config::FieldError> fields;
-        const QString host = body->value("host").toString().toLower();
-        if (host.isEmpty())
-            fields.append(config::FieldError{"host", "is required"});
-        const int port = body->value("port").toInt(80);
+        QString host = body->value("host").toString().trimmed().toLower();
+        if (!body->value("host").isString() || host.isEmpty()) {
+            fields.append(config::FieldError{"host", "is required (a DNS name or an IP address)"});
+        } else {
+            quint16 ignored = 0;
+            const QString err = dns::DnsHostCache::parseHostPort(
+                host.contains(':') && !host.startsWith('[') ? '[' + host + ']' : host, &host, &ignored, 80);
+            if (!err.isEmpty())
+                fields.append(config::FieldError{"host", err});
+        }
+        const QJsonValue portValue = body->value("port");
+        const int port = portValue.isUndefined() ? 80 : (portValue.isDouble() ? portValue.toInt(-1) : -1);
         if (port < 1 || port > 65535)
-            fields.append(config::FieldError{"port", "must be between 1 and 65535"});
+            fields.append(config::FieldError{"port", "must be a number between 1 and 65535"});
         auto family = cache->options().lookupFamily;
         if (body->contains("lookupFamily")) {
             const auto f = dns::lookupFamilyFromString(body->value("lookupFamily").toString());
             if (!f)
-                fields.append(config::FieldError{"lookupFamily", "must be one of V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL"});
+                fields.append(
+                    config::FieldError{"lookupFamily", "must be one of V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL"});
             else
                 family = *f;
         }

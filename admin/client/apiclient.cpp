@@ -74,6 +74,7 @@ ApiResult ApiClient::resultFromReply(QNetworkReply *reply, const QUrl &baseUrl)
     r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
     r.contentType = reply->header(QNetworkRequest::ContentTypeHeader).toByteArray();
     r.body = reply->readAll();
+    r.etag = reply->rawHeader("ETag");
     const QByteArray mediaType = r.contentType.split(';').first().trimmed().toLower();
     if (mediaType.endsWith("json")) {
         const auto doc = QJsonDocument::fromJson(r.body);
@@ -108,6 +109,22 @@ void ApiClient::send(const QByteArray &method, const QString &path, const QUrlQu
     QUrl url = m_baseUrl;
     url.setPath(path);
     url.setQuery(query);
+    sendRequest(method, url, {}, body, contentType, std::move(done));
+}
+
+void ApiClient::sendWithHeaders(const QByteArray &method, const QString &path,
+                                const QList<QPair<QByteArray, QByteArray>> &headers, const QByteArray &body,
+                                const QByteArray &contentType, Callback done)
+{
+    QUrl url = m_baseUrl;
+    url.setPath(path);
+    sendRequest(method, url, headers, body, contentType, std::move(done));
+}
+
+void ApiClient::sendRequest(const QByteArray &method, const QUrl &url,
+                            const QList<QPair<QByteArray, QByteArray>> &headers, const QByteArray &body,
+                            const QByteArray &contentType, Callback done)
+{
     QNetworkRequest req(url);
     req.setTransferTimeout(m_timeoutMs);
     req.setRawHeader("Accept", "application/json");
@@ -115,6 +132,8 @@ void ApiClient::send(const QByteArray &method, const QString &path, const QUrlQu
         req.setRawHeader("Authorization", "Bearer " + m_token);
     if (!contentType.isEmpty())
         req.setHeader(QNetworkRequest::ContentTypeHeader, contentType);
+    for (const auto &[name, value] : headers)
+        req.setRawHeader(name, value);
     QNetworkReply *reply = m_nam->sendCustomRequest(req, method, body);
     const QUrl base = m_baseUrl;
     connect(reply, &QNetworkReply::finished, this, [this, reply, base, done = std::move(done)]() {
@@ -201,6 +220,19 @@ void ApiClient::serverInfo(Callback done)
 void ApiClient::stats(Callback done)
 {
     send("GET", "/api/v1/stats", {}, {}, {}, std::move(done));
+}
+
+QNetworkReply *ApiClient::openStream(const QString &path, const QUrlQuery &query)
+{
+    QUrl url = m_baseUrl;
+    url.setPath(path);
+    url.setQuery(query);
+    QNetworkRequest req(url);
+    req.setTransferTimeout(0);
+    req.setRawHeader("Accept", "text/event-stream");
+    if (!m_token.isEmpty())
+        req.setRawHeader("Authorization", "Bearer " + m_token);
+    return m_nam->get(req);
 }
 
 ApiClient::Discovery ApiClient::discoverLocal(const QString &configPath)

@@ -43,6 +43,7 @@ struct ApiResult
     QByteArray contentType;
     QByteArray body;
     QJsonValue json;                ///< parsed body when it is JSON
+    QByteArray etag;                ///< the ETag response header, quotes included ("" when absent)
     std::optional<ApiError> error;  ///< set when status is not 2xx or the transport failed
 
     bool ok() const { return !error.has_value(); }
@@ -74,6 +75,10 @@ public:
     /// Sends any request. `path` starts with '/'. `done` may be empty (then only finished() reports the result).
     void send(const QByteArray &method, const QString &path, const QUrlQuery &query = {}, const QByteArray &body = {},
               const QByteArray &contentType = {}, Callback done = {});
+    /// Like send(), with extra request headers (e.g. If-Match for PUT /api/v1/config).
+    void sendWithHeaders(const QByteArray &method, const QString &path,
+                         const QList<QPair<QByteArray, QByteArray>> &headers, const QByteArray &body,
+                         const QByteArray &contentType, Callback done);
     /// Same, waiting for the result.
     ApiResult sendBlocking(const QByteArray &method, const QString &path, const QUrlQuery &query = {},
                            const QByteArray &body = {}, const QByteArray &contentType = {});
@@ -94,6 +99,11 @@ public:
     void serverInfo(Callback done);
     void stats(Callback done);
 
+    /// Opens a long-lived GET (e.g. server-sent events) with the token and no transfer timeout. The caller reads the
+    /// reply as data arrives (readyRead) and owns it: abort() and deleteLater() it when done. finished() is not
+    /// emitted for streams.
+    QNetworkReply *openStream(const QString &path, const QUrlQuery &query = {});
+
     /// Where a local dfproxy's admin API is, read from its config file and the admin-token beside it.
     struct Discovery
     {
@@ -113,6 +123,9 @@ Q_SIGNALS:
     void finished(const dfproxy::client::ApiResult &result);
 
 private:
+    void sendRequest(const QByteArray &method, const QUrl &url, const QList<QPair<QByteArray, QByteArray>> &headers,
+                     const QByteArray &body, const QByteArray &contentType, Callback done);
+
     QNetworkAccessManager *m_nam;
     QUrl m_baseUrl;
     QByteArray m_token;

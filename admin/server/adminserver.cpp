@@ -127,7 +127,12 @@ AdminServer::AdminServer(config::ConfigStore *store, QObject *parent)
     // One entry point for every request: the checks and 405 handling must cover all paths uniformly, which the
     // per-route handlers of QHttpServer cannot (wrong methods land in the missing handler as 404 there).
     m_http->setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
-        const ApiResponse r = dispatch(request);
+        PendingStream stream;
+        const ApiResponse r = dispatch(request, &stream);
+        if (stream.handler) {
+            stream.handler(stream.request, std::move(responder));
+            return;
+        }
         QHttpServerResponse resp(r.contentType, r.body, static_cast<QHttpServerResponder::StatusCode>(r.status));
         for (const auto &h : r.headers)
             resp.addHeader(h.first, h.second);
@@ -343,6 +348,14 @@ void AdminServer::addJsonRoute(const QByteArray &method, const QString &pattern,
     m_router.add(method, pattern, std::move(handler), requireAuth);
 }
 
+void AdminServer::addStreamRoute(const QString &pattern, StreamHandler handler)
+{
+    m_streamRoutes.insert("GET " + pattern.split('/', Qt::SkipEmptyParts).join('/'), std::move(handler));
+    m_router.add("GET", pattern, [](const ApiRequest &) {
+        return ApiResponse::problem(500, QStringLiteral("this streaming endpoint needs a connection"));
+    });
+}
+
 bool AdminServer::hostAllowed(const QString &hostAndPort) const
 {
     const QString host = hostPart(hostAndPort);
@@ -365,7 +378,7 @@ bool AdminServer::originAllowed(const QByteArray &origin) const
     return hostAllowed(u.host().contains(':') ? "[" + u.host() + "]" : u.host()) && u.port(80) == m_port;
 }
 
-ApiResponse AdminServer::dispatch(const QHttpServerRequest &request)
+ApiResponse AdminServer::dispatch(const QHttpServerRequest &request, PendingStream *stream)
 {
     const QByteArray host = headerOf(request, "Host");
     if (!host.isEmpty() && !hostAllowed(QString::fromLatin1(host)))
@@ -408,6 +421,15 @@ ApiResponse AdminServer::dispatch(const QHttpServerRequest &request)
     req.params = match.params;
     req.body = request.body();
     req.contentType = headerOf(request, "Content-Type").split(';').first().trimmed().toLower();
+    if (stream && !m_streamRoutes.isEmpty()) {
+        const auto it = m_streamRoutes.constFind(QString::fromLatin1(match.route->method) + ' '
+                                                 + match.route->segments.join('/'));
+        if (it != m_streamRoutes.constEnd()) {
+            stream->handler = *it;
+            stream->request = req;
+            return {};
+        }
+    }
     return match.route->handler(req);
 }
 

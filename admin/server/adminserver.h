@@ -5,6 +5,7 @@
 #include "api/router.h"
 
 #include <QElapsedTimer>
+#include <QHash>
 #include <QHostAddress>
 #include <QObject>
 #include <QUrl>
@@ -14,6 +15,7 @@
 QT_BEGIN_NAMESPACE
 class QHttpServer;
 class QHttpServerRequest;
+class QHttpServerResponder;
 class QTcpServer;
 QT_END_NAMESPACE
 
@@ -87,8 +89,21 @@ public:
     /// override it. Returns the field errors (nothing is changed then).
     QList<config::FieldError> setLogging(const QJsonObject &request);
 
+    /// A handler that writes the response itself (server-sent events, long responses). It runs on the main thread
+    /// after the same checks as every route and gets the raw responder: write the status line and headers with
+    /// it, then keep only a QPointer to responder.socket() for later writes (the socket is deleted when the
+    /// client leaves; the security headers are the handler's job).
+    using StreamHandler = std::function<void(const ApiRequest &, QHttpServerResponder &&)>;
+    /// Extension point: a GET route answered by `handler` (token required).
+    void addStreamRoute(const QString &pattern, StreamHandler handler);
+
 private:
-    ApiResponse dispatch(const QHttpServerRequest &request);
+    struct PendingStream
+    {
+        StreamHandler handler;
+        ApiRequest request;
+    };
+    ApiResponse dispatch(const QHttpServerRequest &request, PendingStream *stream = nullptr);
     ApiResponse serverInfo() const;
     ApiResponse getConfig(const ApiRequest &req) const;
     ApiResponse putConfig(const ApiRequest &req);
@@ -99,6 +114,7 @@ private:
     std::unique_ptr<QHttpServer> m_http;
     QTcpServer *m_tcp = nullptr; // owned by m_http
     ApiRouter m_router;
+    QHash<QString, StreamHandler> m_streamRoutes; // "GET seg/seg" -> handler
     ResourceApi m_resources;
     std::function<QJsonObject()> m_statsProvider;
     QByteArray m_token;

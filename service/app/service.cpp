@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app/service.h"
 
+#include "app/telemetrysink.h"
 #include "dns/dnshostcache.h"
+#include "policy/policyengine.h"
 #include "proxy/proxyserver.h"
 #include "routing/routetable.h"
+#include "telemetry/accesslogger.h"
+#include "telemetry/proxymetrics.h"
 
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QHostAddress>
 #include <QJsonArray>
 #include <QLoggingCategory>
@@ -53,7 +59,18 @@ QList<config::FieldError> validateGlobalBlocks(const config::Config &c)
         if (!levels.contains(c.logging.value("level").toString()))
             errors.append(config::FieldError{"logging.level", "must be one of debug, info, warning, error, critical"});
     }
+    telemetry::AccessLogOptions::fromJson(c.logging, &errors); // paths come as "logging.accessLog.format"
     return errors;
+}
+
+// logging.accessLog with the defaults that depend on the config's location: enabled without any output means
+// access.log next to the config file.
+telemetry::AccessLogOptions accessLogOptions(const config::ConfigStore &store, QList<config::FieldError> *errors)
+{
+    auto o = telemetry::AccessLogOptions::fromJson(store.config().logging, errors);
+    if (o.enabled && o.path.isEmpty() && !o.toStdout)
+        o.path = QFileInfo(store.path()).absoluteDir().filePath(QStringLiteral("access.log"));
+    return o;
 }
 
 } // namespace
@@ -80,7 +97,8 @@ bool Service::start(QString *error)
     if (!m_store.lastError().isEmpty())
         qCWarning(lcService).noquote() << m_store.lastError();
 
-    QJsonObject dnsBlock = m_store.config().dns;
+    m_startDns = m_store.config().dns;
+    QJsonObject dnsBlock = m_startDns;
     if (!m_options.dnsServers.isEmpty())
         dnsBlock.insert("servers", QJsonArray::fromStringList(m_options.dnsServers));
     QList<config::FieldError> errors;
@@ -89,15 +107,32 @@ bool Service::start(QString *error)
         *error = QStringLiteral("invalid DNS settings:\n  %1").arg(describe(errors));
         return false;
     }
+    const auto logOptions = accessLogOptions(m_store, &errors);
+    if (!errors.isEmpty()) {
+        *error = QStringLiteral("invalid logging settings:\n  %1").arg(describe(errors));
+        return false;
+    }
+    m_accessLog = std::make_unique<telemetry::AccessLogger>(logOptions);
+    m_accessLog->start();
+    m_metrics = std::make_unique<telemetry::MetricsRegistry>();
+    m_proxyMetrics = std::make_unique<telemetry::ProxyMetrics>(*m_metrics);
+    m_accessLogSink = std::make_unique<TelemetrySink>(m_accessLog.get(), m_proxyMetrics.get());
+
     m_cache = std::make_unique<dns::DnsHostCache>(dnsOptions);
+    m_proxyFamily = dnsOptions.lookupFamily;
     m_proxy = std::make_unique<proxy::ProxyServer>(
         proxyOptions(m_store.config().proxy, m_options.workers, dnsOptions.lookupFamily));
     m_proxy->setHostCache(m_cache.get());
+    m_proxy->setAccessLogSink(m_accessLogSink.get());
+    addServiceCollectors(*m_metrics, m_cache.get(), m_proxy.get(), m_accessLog.get());
+    m_metrics->addCollector([this] { return telemetry::policyFamilies(policyStats()); });
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
+    applyPolicies();
     connect(m_proxy.get(), &proxy::ProxyServer::listenerError, this,
             [](const QString &message) { qCWarning(lcService).noquote() << message; });
     if (!m_proxy->start(error))
         return false;
+    applyPolicies(); // again, now that the listeners' real ports are known
     connect(&m_store, &config::ConfigStore::changed, this, &Service::applyConfig);
     m_store.setWatching(m_options.watchConfig); // hand edits of the file apply live; bad ones are rejected and reported
     return true;
@@ -107,6 +142,8 @@ void Service::stop()
 {
     if (m_proxy)
         m_proxy->stop();
+    if (m_accessLog)
+        m_accessLog->stop(); // writes what the drained requests logged
 }
 
 void Service::reload()
@@ -121,6 +158,80 @@ void Service::applyConfig()
 {
     // Routes and listeners change live; open connections keep the snapshot they started with.
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
+    applyPolicies();
+    applyLoggingConfig();
+    applyDnsSettings();
+}
+
+void Service::applyPolicies()
+{
+    // denySelf must know what is really bound: listeners that asked for port 0 and the admin API's overrides.
+    policy::Options options;
+    if (m_proxy) {
+        for (const auto &l : m_proxy->boundListeners())
+            options.proxyListenAddresses.append({l.address, l.port});
+    }
+    options.adminAddress = m_adminAddress;
+    options.adminPort = m_adminPort;
+    // Rate-limit buckets and counters carry over from the previous engine.
+    auto engine = policy::buildPolicyEngine(m_store.config(), options, m_policy.get());
+    for (const auto &problem : engine->problems())
+        qCWarning(lcService).noquote() << problem;
+    {
+        QMutexLocker lock(&m_policyMutex);
+        m_policy = engine;
+    }
+    if (m_proxy)
+        m_proxy->setPolicyEngine(engine);
+}
+
+void Service::setAdminEndpoint(const QHostAddress &address, quint16 port)
+{
+    m_adminAddress = address;
+    m_adminPort = port;
+    applyPolicies();
+}
+
+QJsonObject Service::policyStats() const
+{
+    QMutexLocker lock(&m_policyMutex);
+    return m_policy ? m_policy->stats() : QJsonObject();
+}
+
+void Service::applyLoggingConfig()
+{
+    QList<config::FieldError> errors;
+    const auto o = accessLogOptions(m_store, &errors);
+    if (!errors.isEmpty()) {
+        qCWarning(lcService).noquote() << "invalid logging settings, keeping the running ones:\n " << describe(errors);
+        return;
+    }
+    if (m_accessLog && !(m_accessLog->options() == o))
+        m_accessLog->setOptions(o);
+}
+
+void Service::applyDnsSettings()
+{
+    if (m_store.config().dns == m_startDns)
+        return;
+    m_startDns = m_store.config().dns;
+    QJsonObject block = m_startDns;
+    if (!m_options.dnsServers.isEmpty())
+        block.insert("servers", QJsonArray::fromStringList(m_options.dnsServers));
+    QList<config::FieldError> errors;
+    const auto options = dns::DnsHostCache::optionsFromJson(block, &errors);
+    if (!errors.isEmpty()) { // the store's validator refuses such configs; kept as a last line of defence
+        qCWarning(lcService).noquote() << "the config's DNS settings are invalid and were not applied:\n "
+                                       << describe(errors);
+        return;
+    }
+    m_cache->reconfigure(options);
+    if (options.lookupFamily != m_proxyFamily)
+        qCWarning(lcService).noquote() << "DNS settings applied; the new dns.lookupFamily"
+                                       << dns::toString(options.lookupFamily)
+                                       << "reaches backends without spec.dns only after a restart of dfproxy";
+    else
+        qCInfo(lcService) << "DNS settings applied";
 }
 
 QJsonObject Service::stats() const
@@ -130,6 +241,10 @@ QJsonObject Service::stats() const
         out.insert("dns", m_cache->statsJson());
     if (m_proxy)
         out.insert("proxy", m_proxy->stats());
+    if (const QJsonObject policy = policyStats(); !policy.isEmpty())
+        out.insert("policy", policy);
+    if (m_accessLog)
+        out.insert("accessLog", m_accessLog->stats().toJson());
     return out;
 }
 

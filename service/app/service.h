@@ -2,9 +2,11 @@
 #pragma once
 
 #include "config/configstore.h"
+#include "dns/dnstypes.h"
 
 #include <QHostAddress>
 #include <QObject>
+#include <QMutex>
 #include <QStringList>
 
 #include <memory>
@@ -13,8 +15,17 @@ namespace dfproxy::dns {
 class DnsHostCache;
 }
 namespace dfproxy::proxy {
+class AccessLogSink;
 class ProxyServer;
 }
+namespace dfproxy::policy {
+class ConfigPolicyEngine;
+}
+namespace dfproxy::telemetry {
+class AccessLogger;
+class MetricsRegistry;
+class ProxyMetrics;
+} // namespace dfproxy::telemetry
 
 namespace dfproxy::app {
 
@@ -49,17 +60,44 @@ public:
     dns::DnsHostCache *hostCache() { return m_cache.get(); }
     proxy::ProxyServer *proxy() { return m_proxy.get(); }
     const ServiceOptions &options() const { return m_options; }
+    /// The access log (records of every request/tunnel; recent ones for the admin API). Null before start().
+    telemetry::AccessLogger *accessLogger() { return m_accessLog.get(); }
+    /// The metrics served at /metrics. Null before start().
+    telemetry::MetricsRegistry *metrics() { return m_metrics.get(); }
 
     /// Counters of every area (dns, proxy), for /api/v1/stats.
     QJsonObject stats() const;
 
+    /// The admin API's bound endpoint (main.cpp knows it once the admin server listens, including
+    /// --admin-address/--admin-port overrides): the SSRF guard's denySelf refuses it. Re-applies the policies.
+    void setAdminEndpoint(const QHostAddress &address, quint16 port);
+    /// The policy counters (ConfigPolicyEngine::stats()); {} before start(). Thread-safe.
+    QJsonObject policyStats() const;
+
 private:
     void applyConfig();
+    /// Hands a changed "dns" block to the running host cache.
+    void applyDnsSettings();
+    /// Rebuilds the egress policies (rate limits keep their buckets where the limit is unchanged).
+    void applyPolicies();
+
+    void applyLoggingConfig();
 
     ServiceOptions m_options;
     config::ConfigStore m_store;
+    // Telemetry is declared before the proxy so it outlives it: workers write records until the proxy stops.
+    std::unique_ptr<telemetry::AccessLogger> m_accessLog;
+    std::unique_ptr<telemetry::MetricsRegistry> m_metrics;
+    std::unique_ptr<telemetry::ProxyMetrics> m_proxyMetrics;
+    std::unique_ptr<proxy::AccessLogSink> m_accessLogSink;
+    QJsonObject m_startDns; ///< the "dns" block in effect (before --dns-server)
+    dns::LookupFamily m_proxyFamily = dns::LookupFamily::V4Preferred; ///< the proxy's default, fixed at start
     std::unique_ptr<dns::DnsHostCache> m_cache;
     std::unique_ptr<proxy::ProxyServer> m_proxy;
+    std::shared_ptr<const policy::ConfigPolicyEngine> m_policy;
+    mutable QMutex m_policyMutex; ///< guards m_policy against metrics scrapes on other threads
+    QHostAddress m_adminAddress;
+    quint16 m_adminPort = 0;
 };
 
 } // namespace dfproxy::app

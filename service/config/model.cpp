@@ -5,6 +5,8 @@
 #include <QRegularExpression>
 #include <QSet>
 
+#include <functional>
+
 namespace dfproxy::config {
 
 namespace {
@@ -729,6 +731,312 @@ BackendSpec parseBackendSpec(const Resource &backend, QList<FieldError> *errors)
     if (const auto e = r.oneOf(spec, sp, "engine", false, {"native", "qnam"}))
         b.engine = *e;
     return b;
+}
+
+// ---- Egress policies -------------------------------------------------------------------------------------------
+
+namespace {
+
+QList<PolicyTargetRef> parseTargetRefs(Reader &r, const QJsonObject &spec)
+{
+    QList<PolicyTargetRef> out;
+    const auto refs = r.objects(spec, QStringLiteral("spec"), "targetRefs", true);
+    if (spec.value("targetRefs").isArray() && refs.isEmpty())
+        r.error(QStringLiteral("spec.targetRefs"), QStringLiteral("must name at least one target"));
+    for (const auto &[p, o] : refs) {
+        r.checkKeys(o, p, {"group", "kind", "name", "sectionName"});
+        PolicyTargetRef t;
+        if (const auto k = r.oneOf(o, p, "kind", true, {kinds::Gateway, kinds::HTTPRoute, kinds::Backend}))
+            t.kind = *k;
+        const QString expected = t.kind == QLatin1String(kinds::Backend) ? QString::fromLatin1(BackendGroup)
+                                                                          : QString::fromLatin1(GatewayGroup);
+        t.group = expected;
+        if (const auto g = r.string(o, p, "group", false)) {
+            if (!t.kind.isEmpty() && *g != expected)
+                r.error(field(p, "group"), QStringLiteral("must be \"%1\" for kind %2").arg(expected, t.kind));
+        }
+        if (const auto n = r.string(o, p, "name", true)) {
+            if (!isDns1123Subdomain(*n))
+                r.error(field(p, "name"), QStringLiteral("must be a lower-case RFC 1123 subdomain"));
+            t.name = *n;
+        }
+        if (const auto sn = r.string(o, p, "sectionName", false)) {
+            if (t.kind != QLatin1String(kinds::Gateway))
+                r.error(field(p, "sectionName"), QStringLiteral("is supported for Gateway targets only (a listener name)"));
+            t.sectionName = *sn;
+        }
+        out.append(t);
+    }
+    return out;
+}
+
+void duration(Reader &r, const QJsonObject &o, const QString &p, const char *key, qint64 &out, bool positive)
+{
+    if (const auto d = r.string(o, p, key, false)) {
+        const auto ms = parseGatewayDuration(*d);
+        if (!ms)
+            r.error(field(p, key), QStringLiteral("must be a duration such as \"1s\", \"500ms\" or \"1m\", not \"%1\"").arg(*d));
+        else if (positive && *ms <= 0)
+            r.error(field(p, key), QStringLiteral("must be longer than 0"));
+        else
+            out = *ms;
+    }
+}
+
+QStringList strings(Reader &r, const QJsonObject &o, const QString &p, const char *key,
+                    const std::function<QString(const QString &)> &check)
+{
+    QStringList out;
+    const auto arr = r.array(o, p, key, false);
+    for (qsizetype i = 0; i < arr.size(); ++i) {
+        const QString ep = index(field(p, key), i);
+        if (!arr[i].isString() || arr[i].toString().isEmpty()) {
+            r.error(ep, QStringLiteral("must be a non-empty string"));
+            continue;
+        }
+        const QString problem = check ? check(arr[i].toString()) : QString();
+        if (!problem.isEmpty())
+            r.error(ep, problem);
+        else
+            out.append(arr[i].toString());
+    }
+    return out;
+}
+
+QString cidrProblem(const QString &s)
+{
+    return parseCidr(s) ? QString() : QStringLiteral("must be a CIDR block such as \"10.0.0.0/8\" or an IP address");
+}
+
+bool isHex(const QString &s)
+{
+    for (const QChar c : s) {
+        if (!((c >= u'0' && c <= u'9') || (c >= u'a' && c <= u'f')))
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
+std::optional<QPair<QHostAddress, int>> parseCidr(const QString &text)
+{
+    const QString t = text.trimmed();
+    if (!t.contains(u'/')) {
+        QHostAddress a;
+        if (!a.setAddress(t))
+            return std::nullopt;
+        return QPair<QHostAddress, int>{a, a.protocol() == QAbstractSocket::IPv4Protocol ? 32 : 128};
+    }
+    const auto subnet = QHostAddress::parseSubnet(t);
+    if (subnet.first.isNull() || subnet.second < 0)
+        return std::nullopt;
+    return subnet;
+}
+
+RateLimitPolicySpec parseRateLimitPolicySpec(const Resource &policy, QList<FieldError> *errors)
+{
+    Reader r(errors);
+    RateLimitPolicySpec s;
+    const QJsonObject spec = policy.spec();
+    const QString sp = QStringLiteral("spec");
+    r.checkKeys(spec, sp, {"targetRefs", "limits"});
+    s.targetRefs = parseTargetRefs(r, spec);
+    const auto limits = r.objects(spec, sp, "limits", true);
+    if (spec.value("limits").isArray() && limits.isEmpty())
+        r.error(QStringLiteral("spec.limits"), QStringLiteral("must have at least one limit"));
+    int i = 0;
+    for (const auto &[p, o] : limits) {
+        r.checkKeys(o, p, {"name", "key", "header", "tokens", "fillInterval", "burst", "maxKeys"});
+        RateLimitSpec l;
+        l.name = QStringLiteral("limits[%1]").arg(i++);
+        if (const auto n = r.string(o, p, "name", false))
+            l.name = *n;
+        if (const auto k = r.oneOf(o, p, "key", false,
+                                   {"clientIP", "destinationHost", "route", "identity", "header", "global"})) {
+            static const QStringList names = {"clientIP", "destinationHost", "route", "identity", "header", "global"};
+            l.key = static_cast<RateLimitSpec::Key>(names.indexOf(*k));
+        }
+        if (const auto h = r.string(o, p, "header", false)) {
+            if (!isHttpToken(*h))
+                r.error(field(p, "header"), QStringLiteral("must be a valid HTTP header name"));
+            l.header = h->toLower();
+        }
+        if (l.key == RateLimitSpec::Key::Header && !o.contains("header"))
+            r.error(field(p, "header"), QStringLiteral("is required when key is \"header\""));
+        else if (l.key != RateLimitSpec::Key::Header && o.contains("header"))
+            r.error(field(p, "header"), QStringLiteral("is only allowed when key is \"header\""));
+        // Bounds keep the token bucket's integer arithmetic (tokens x interval in ms) far from overflow.
+        if (const auto t = r.integer(o, p, "tokens", true, 1, 1000000))
+            l.tokens = *t;
+        duration(r, o, p, "fillInterval", l.fillIntervalMs, true);
+        if (l.fillIntervalMs > 86400000)
+            r.error(field(p, "fillInterval"), QStringLiteral("must not be longer than 24h"));
+        if (const auto b = r.integer(o, p, "burst", false, 1, 1000000))
+            l.burst = *b;
+        if (const auto m = r.integer(o, p, "maxKeys", false, 1, 10000000))
+            l.maxKeys = *m;
+        s.limits.append(l);
+    }
+    return s;
+}
+
+AuthenticationPolicySpec parseAuthenticationPolicySpec(const Resource &policy, QList<FieldError> *errors)
+{
+    Reader r(errors);
+    AuthenticationPolicySpec s;
+    const QJsonObject spec = policy.spec();
+    const QString sp = QStringLiteral("spec");
+    r.checkKeys(spec, sp, {"targetRefs", "optional", "basic", "apiKey", "jwt"});
+    s.targetRefs = parseTargetRefs(r, spec);
+    if (const auto o = r.boolean(spec, sp, "optional"))
+        s.optional = *o;
+    if (const auto b = r.object(spec, sp, "basic", false)) {
+        const QString p = QStringLiteral("spec.basic");
+        s.basicEnabled = true;
+        r.checkKeys(*b, p, {"realm", "users", "htpasswdFile"});
+        if (const auto realm = r.string(*b, p, "realm", false)) {
+            if (realm->contains(u'"') || realm->contains(u'\\') || !isHeaderValue(*realm))
+                r.error(field(p, "realm"), QStringLiteral("must not contain quotes, backslashes, CR or LF"));
+            else
+                s.realm = *realm;
+        }
+        QSet<QString> seen;
+        for (const auto &[up, u] : r.objects(*b, p, "users", false)) {
+            r.checkKeys(u, up, {"name", "passwordHash"});
+            BasicUser user;
+            if (const auto n = r.string(u, up, "name", true)) {
+                if (n->contains(u':'))
+                    r.error(field(up, "name"), QStringLiteral("must not contain ':'"));
+                else if (seen.contains(*n))
+                    r.error(field(up, "name"), QStringLiteral("duplicate user \"%1\"").arg(*n));
+                seen.insert(*n);
+                user.name = *n;
+            }
+            if (const auto h = r.string(u, up, "passwordHash", true)) {
+                if (!h->startsWith(u'$') && !h->startsWith(QLatin1String("pbkdf2-sha256$")))
+                    r.error(field(up, "passwordHash"),
+                            QStringLiteral("must be a crypt(3) hash (\"$2b$...\", \"$6$...\") or "
+                                           "\"pbkdf2-sha256$ITERATIONS$SALT$HASH\"; never a plain password"));
+                user.passwordHash = *h;
+            }
+            s.users.append(user);
+        }
+        if (const auto f = r.string(*b, p, "htpasswdFile", false))
+            s.htpasswdFile = *f;
+        if (s.users.isEmpty() && s.htpasswdFile.isEmpty())
+            r.error(p, QStringLiteral("needs users or htpasswdFile"));
+    }
+    if (const auto a = r.object(spec, sp, "apiKey", false)) {
+        const QString p = QStringLiteral("spec.apiKey");
+        s.apiKeyEnabled = true;
+        r.checkKeys(*a, p, {"header", "keys"});
+        if (const auto h = r.string(*a, p, "header", false)) {
+            if (!isHttpToken(*h))
+                r.error(field(p, "header"), QStringLiteral("must be a valid HTTP header name"));
+            s.apiKeyHeader = h->toLower();
+        }
+        for (const auto &[kp, k] : r.objects(*a, p, "keys", true)) {
+            r.checkKeys(k, kp, {"name", "sha256"});
+            ApiKeySpec key;
+            if (const auto n = r.string(k, kp, "name", true))
+                key.name = *n;
+            if (const auto h = r.string(k, kp, "sha256", true)) {
+                const QString lower = h->toLower();
+                if (lower.size() != 64 || !isHex(lower))
+                    r.error(field(kp, "sha256"), QStringLiteral("must be the 64 hex digits of the key's SHA-256"));
+                key.sha256 = lower.toLatin1();
+            }
+            s.apiKeys.append(key);
+        }
+    }
+    if (const auto j = r.object(spec, sp, "jwt", false)) {
+        const QString p = QStringLiteral("spec.jwt");
+        JwtSpec jwt;
+        r.checkKeys(*j, p, {"issuer", "audiences", "jwksFile", "jwks", "clockSkew", "identityClaim"});
+        if (const auto i = r.string(*j, p, "issuer", false))
+            jwt.issuer = *i;
+        jwt.audiences = strings(r, *j, p, "audiences", {});
+        if (const auto f = r.string(*j, p, "jwksFile", false))
+            jwt.jwksFile = *f;
+        if (const auto k = r.object(*j, p, "jwks", false)) {
+            jwt.jwks = *k;
+            if (!k->value("keys").isArray())
+                r.error(field(p, "jwks") + QStringLiteral(".keys"), QStringLiteral("must be an array of JWKs"));
+        }
+        if (jwt.jwksFile.isEmpty() == jwt.jwks.isEmpty())
+            r.error(p, QStringLiteral("exactly one of jwksFile or jwks must be set"));
+        duration(r, *j, p, "clockSkew", jwt.clockSkewMs, false);
+        if (const auto c = r.string(*j, p, "identityClaim", false))
+            jwt.identityClaim = *c;
+        s.jwt = jwt;
+    }
+    if (!s.basicEnabled && !s.apiKeyEnabled && !s.jwt)
+        r.error(sp, QStringLiteral("needs at least one of basic, apiKey or jwt"));
+    return s;
+}
+
+AuthorizationPolicySpec parseAuthorizationPolicySpec(const Resource &policy, QList<FieldError> *errors)
+{
+    Reader r(errors);
+    AuthorizationPolicySpec s;
+    const QJsonObject spec = policy.spec();
+    const QString sp = QStringLiteral("spec");
+    r.checkKeys(spec, sp, {"targetRefs", "defaultAction", "rules"});
+    s.targetRefs = parseTargetRefs(r, spec);
+    if (const auto d = r.oneOf(spec, sp, "defaultAction", false, {"Allow", "Deny"}))
+        s.defaultAllow = *d == QLatin1String("Allow");
+    static const QStringList methods = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+    int i = 0;
+    for (const auto &[p, o] : r.objects(spec, sp, "rules", false)) {
+        r.checkKeys(o, p, {"name", "action", "hosts", "ports", "methods", "pathPrefixes", "clientCIDRs", "identities"});
+        AuthorizationRuleSpec rule;
+        rule.name = QStringLiteral("rules[%1]").arg(i++);
+        if (const auto n = r.string(o, p, "name", false))
+            rule.name = *n;
+        if (const auto a = r.oneOf(o, p, "action", true, {"Allow", "Deny"}))
+            rule.allow = *a == QLatin1String("Allow");
+        rule.hosts = strings(r, o, p, "hosts", [](const QString &h) {
+            return h == QLatin1String("*") || isGatewayHostname(h)
+                       ? QString()
+                       : QStringLiteral("must be a lower-case hostname, \"*.\" wildcard or \"*\"");
+        });
+        const auto ports = r.array(o, p, "ports", false);
+        for (qsizetype k = 0; k < ports.size(); ++k) {
+            if (const auto port = r.integer(ports[k], index(field(p, "ports"), k), 1, 65535))
+                rule.ports.append(static_cast<quint16>(*port));
+        }
+        rule.methods = strings(r, o, p, "methods", [](const QString &m) {
+            return methods.contains(m) ? QString() : QStringLiteral("must be one of %1").arg(methods.join(", "));
+        });
+        rule.pathPrefixes = strings(r, o, p, "pathPrefixes", [](const QString &v) {
+            return v.startsWith(u'/') ? QString() : QStringLiteral("must start with \"/\"");
+        });
+        rule.clientCIDRs = strings(r, o, p, "clientCIDRs", cidrProblem);
+        rule.identities = strings(r, o, p, "identities", {});
+        s.rules.append(rule);
+    }
+    return s;
+}
+
+SsrfSettings parseSsrfSettings(const QJsonObject &proxyBlock, QList<FieldError> *errors)
+{
+    Reader r(errors);
+    SsrfSettings s;
+    const auto o = r.object(proxyBlock, QStringLiteral("proxy"), "ssrf", false);
+    if (!o)
+        return s;
+    const QString p = QStringLiteral("proxy.ssrf");
+    r.checkKeys(*o, p, {"preset", "deniedCIDRs", "allowedCIDRs", "denySelf", "loopDetection"});
+    if (const auto preset = r.oneOf(*o, p, "preset", false, {"default", "strict", "off"}))
+        s.preset = *preset;
+    s.deniedCIDRs = strings(r, *o, p, "deniedCIDRs", cidrProblem);
+    s.allowedCIDRs = strings(r, *o, p, "allowedCIDRs", cidrProblem);
+    if (const auto b = r.boolean(*o, p, "denySelf"))
+        s.denySelf = *b;
+    if (const auto b = r.boolean(*o, p, "loopDetection"))
+        s.loopDetection = *b;
+    return s;
 }
 
 } // namespace dfproxy::config

@@ -8,6 +8,7 @@
 #include "config/resource.h"
 
 #include <QDateTime>
+#include <QHostAddress>
 #include <QPair>
 #include <QStringList>
 
@@ -17,6 +18,7 @@ namespace dfproxy::config {
 
 inline constexpr auto GatewayGroup = "gateway.networking.k8s.io";
 inline constexpr auto BackendGroup = "agentgateway.dev";
+inline constexpr auto PolicyGroup = "dfproxy.dev";
 
 /// Parses a Gateway API duration ("10s", "500ms", "1h30m"; 1..4 groups of 1..5 digits with h|m|s|ms) into
 /// milliseconds. nullopt when malformed. "0s" gives 0.
@@ -170,6 +172,110 @@ struct BackendSpec
     QString lookupFamily;               ///< spec.dns.lookupFamily; empty = the global setting
     QString engine = QStringLiteral("native"); ///< "native" or "qnam"
 };
+
+
+// ---- Egress policies (dfproxy.dev/v1alpha1): RateLimitPolicy, AuthenticationPolicy, AuthorizationPolicy ---------
+// Attached as Gateway API policies: spec.targetRefs name a Gateway (optionally one listener by sectionName), an
+// HTTPRoute or an AgentgatewayBackend in the policy's own namespace. docs/policies.md describes the semantics.
+
+struct PolicyTargetRef
+{
+    QString group;                      ///< defaulted from the kind when omitted
+    QString kind;                       ///< "Gateway", "HTTPRoute" or "AgentgatewayBackend"
+    QString name;
+    QString sectionName;                ///< Gateway only: a listener name; empty = the whole Gateway
+};
+
+struct RateLimitSpec
+{
+    enum class Key { ClientIP, DestinationHost, Route, Identity, Header, Global };
+    QString name;                       ///< for logs; defaults to "limits[i]"
+    Key key = Key::ClientIP;
+    QString header;                     ///< Key::Header: the header name, lower-case
+    qint64 tokens = 0;                  ///< tokens added every fillInterval
+    qint64 fillIntervalMs = 1000;
+    qint64 burst = 0;                   ///< bucket capacity; 0 = tokens
+    qint64 maxKeys = 10000;             ///< distinct keys remembered (least recently used are forgotten)
+};
+
+struct RateLimitPolicySpec
+{
+    QList<PolicyTargetRef> targetRefs;
+    QList<RateLimitSpec> limits;
+};
+
+struct BasicUser
+{
+    QString name;
+    QString passwordHash;               ///< "$2b$..", "$2y$..", "$6$..", "$5$.." (crypt(3)) or "pbkdf2-sha256$i$salt$hash"
+};
+
+struct ApiKeySpec
+{
+    QString name;                       ///< the identity of the key's holder
+    QByteArray sha256;                  ///< lower-case hex SHA-256 of the key
+};
+
+struct JwtSpec
+{
+    QString issuer;                     ///< empty = not checked
+    QStringList audiences;              ///< empty = not checked; else the token's aud must contain one
+    QString jwksFile;                   ///< a JWKS JSON file ...
+    QJsonObject jwks;                   ///< ... or the JWKS inline
+    qint64 clockSkewMs = 60000;
+    QString identityClaim = QStringLiteral("sub");
+};
+
+struct AuthenticationPolicySpec
+{
+    QList<PolicyTargetRef> targetRefs;
+    bool optional = false;              ///< no credentials at all = anonymous instead of 401/407
+    bool basicEnabled = false;
+    QString realm = QStringLiteral("dfproxy");
+    QList<BasicUser> users;
+    QString htpasswdFile;
+    bool apiKeyEnabled = false;
+    QString apiKeyHeader = QStringLiteral("x-api-key");
+    QList<ApiKeySpec> apiKeys;
+    std::optional<JwtSpec> jwt;
+};
+
+struct AuthorizationRuleSpec
+{
+    QString name;
+    bool allow = true;
+    QStringList hosts;                  ///< exact, "*.example.com" or "*"
+    QList<quint16> ports;
+    QStringList methods;
+    QStringList pathPrefixes;
+    QStringList clientCIDRs;
+    QStringList identities;             ///< exact names; "*" = any authenticated client
+};
+
+struct AuthorizationPolicySpec
+{
+    QList<PolicyTargetRef> targetRefs;
+    bool defaultAllow = false;          ///< spec.defaultAction, "Deny" unless set
+    QList<AuthorizationRuleSpec> rules;
+};
+
+/// proxy.ssrf: the global SSRF guard (see docs/policies.md).
+struct SsrfSettings
+{
+    QString preset = QStringLiteral("default"); ///< "default", "strict" or "off"
+    QStringList deniedCIDRs;            ///< added to the preset's
+    QStringList allowedCIDRs;           ///< exceptions, checked first
+    bool denySelf = true;               ///< the proxy's own listeners and admin API
+    bool loopDetection = true;          ///< refuse requests that already passed a dfproxy (Via)
+};
+
+RateLimitPolicySpec parseRateLimitPolicySpec(const Resource &policy, QList<FieldError> *errors);
+AuthenticationPolicySpec parseAuthenticationPolicySpec(const Resource &policy, QList<FieldError> *errors);
+AuthorizationPolicySpec parseAuthorizationPolicySpec(const Resource &policy, QList<FieldError> *errors);
+/// Parses config.proxy.ssrf (`proxyBlock` is the whole proxy block); errors are rooted at "proxy.ssrf".
+SsrfSettings parseSsrfSettings(const QJsonObject &proxyBlock, QList<FieldError> *errors);
+/// Parses "10.0.0.0/8", "fe80::/10" or a single address (a /32 or /128). nullopt when malformed.
+std::optional<QPair<QHostAddress, int>> parseCidr(const QString &text);
 
 // ---- Parsing ---------------------------------------------------------------------------------------------------
 // Each parser appends problems to `errors` (may be null) with paths rooted at the resource ("spec.listeners[1].port")

@@ -15,6 +15,12 @@ const QList<KindInfo> &knownKinds()
          "v1alpha1",
          "backends",
          {"agentgatewaybackend", "agentgatewaybackends", "backend", "backends", "be"}},
+        {kinds::RateLimitPolicy, "dfproxy.dev", "v1alpha1", "ratelimitpolicies",
+         {"ratelimitpolicy", "ratelimitpolicies", "ratelimit", "rlp"}},
+        {kinds::AuthenticationPolicy, "dfproxy.dev", "v1alpha1", "authenticationpolicies",
+         {"authenticationpolicy", "authenticationpolicies", "authnpolicy", "authn"}},
+        {kinds::AuthorizationPolicy, "dfproxy.dev", "v1alpha1", "authorizationpolicies",
+         {"authorizationpolicy", "authorizationpolicies", "authzpolicy", "authz"}},
     };
     return kinds;
 }

@@ -15,6 +15,9 @@ namespace kinds {
 inline constexpr auto Gateway = "Gateway";
 inline constexpr auto HTTPRoute = "HTTPRoute";
 inline constexpr auto Backend = "AgentgatewayBackend";
+inline constexpr auto RateLimitPolicy = "RateLimitPolicy";
+inline constexpr auto AuthenticationPolicy = "AuthenticationPolicy";
+inline constexpr auto AuthorizationPolicy = "AuthorizationPolicy";
 } // namespace kinds
 
 /// Describes a kind: its canonical name, apiVersion group, REST plural and the short names the CLI accepts.

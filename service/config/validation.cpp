@@ -20,6 +20,12 @@ QList<FieldError> validateResource(const Resource &resource)
         parseHttpRouteSpec(resource, &errors);
     else if (kind == QLatin1String(kinds::Backend))
         parseBackendSpec(resource, &errors);
+    else if (kind == QLatin1String(kinds::RateLimitPolicy))
+        parseRateLimitPolicySpec(resource, &errors);
+    else if (kind == QLatin1String(kinds::AuthenticationPolicy))
+        parseAuthenticationPolicySpec(resource, &errors);
+    else if (kind == QLatin1String(kinds::AuthorizationPolicy))
+        parseAuthorizationPolicySpec(resource, &errors);
     return errors;
 }
 
@@ -47,7 +53,8 @@ QList<FieldError> validateConfig(const Config &config)
 {
     QList<FieldError> errors;
     // The global blocks are objects by construction (Config::fromJson rejects anything else); their owners
-    // (dns/, admin/, proxy/, telemetry/) check their contents.
+    // (dns/, admin/, proxy/, telemetry/) check their contents. proxy.ssrf belongs to the policies (policy/).
+    parseSsrfSettings(config.proxy, &errors);
 
     struct Bound
     {

@@ -4,11 +4,14 @@
 #include "dns/dnslookupresolver.h"
 
 #include <QMutexLocker>
+#include <QPair>
 #include <QPointer>
 #include <QSet>
 #include <QThread>
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 namespace dfproxy::dns {
 
@@ -75,6 +78,7 @@ struct DnsHostCache::Entry
     // (on the cache's thread).
     bool resolving = false;
     bool started = false;
+    qint64 startedAtMs = 0;
     quint64 generation = 0;
     std::unique_ptr<ResolverQuery> q4, q6;
     std::optional<ResolverReply> r4, r6;
@@ -84,6 +88,10 @@ struct DnsHostCache::Entry
 };
 
 namespace {
+
+/// How long past queryTimeoutMs a resolution may run before the cache itself gives up on it. The resolver's own
+/// timer normally fires first (with the better message); this bounds a caller's wait even if it does not.
+constexpr qint64 kGuardSlackMs = 250;
 
 QString normaliseHost(const QString &host)
 {
@@ -143,6 +151,14 @@ bool sameSet(const QList<QHostAddress> &a, const QList<QHostAddress> &b)
     return true;
 }
 
+std::unique_ptr<Resolver> makeResolver(const DnsHostCache::Options &o)
+{
+    // queryTimeoutMs is the budget of a whole resolution: each nameserver gets its share of it, so a silent first
+    // server still leaves time for the next one.
+    const qsizetype n = std::max<qsizetype>(1, o.servers.size());
+    return std::make_unique<DnsLookupResolver>(o.servers, int(std::max<qsizetype>(10, o.queryTimeoutMs / n)));
+}
+
 ResolveResult errorResult(DnsError e, const QString &detail)
 {
     ResolveResult r;
@@ -173,9 +189,9 @@ QMap<QString, quint64> DnsHostCache::Stats::toMap() const
 }
 
 DnsHostCache::DnsHostCache(Options options, Clock &clock, QObject *parent)
-    : DnsHostCache(options, std::make_unique<DnsLookupResolver>(options.servers, options.queryTimeoutMs), clock,
-                   parent)
+    : DnsHostCache(options, makeResolver(options), clock, parent)
 {
+    m_ownResolver = true;
 }
 
 DnsHostCache::DnsHostCache(Options options, std::unique_ptr<Resolver> resolver, Clock &clock, QObject *parent)
@@ -196,15 +212,16 @@ void DnsHostCache::init()
         connect(&m_maintenance, &QTimer::timeout, this, &DnsHostCache::runMaintenance);
         m_maintenance.start();
     }
-    for (const QString &hp : std::as_const(m_options.preresolve)) {
-        const qsizetype colon = hp.lastIndexOf(QLatin1Char(':'));
-        if (colon <= 0)
-            continue;
-        bool ok = false;
-        const uint port = hp.mid(colon + 1).toUInt(&ok);
-        if (ok && port > 0 && port <= 65535)
-            preresolve(hp.left(colon), quint16(port), m_options.lookupFamily);
-    }
+    for (const QString &hp : std::as_const(m_options.preresolve))
+        preresolveHostPort(hp);
+}
+
+void DnsHostCache::preresolveHostPort(const QString &hostPort)
+{
+    QString host;
+    quint16 port = 0;
+    if (parseHostPort(hostPort, &host, &port).isEmpty())
+        preresolve(host, port, m_options.lookupFamily);
 }
 
 DnsHostCache::~DnsHostCache()
@@ -296,7 +313,8 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
         Entry *e = findOrCreateLocked(host, port, family, &overflow);
         if (overflow) {
             out.ready = errorResult(DnsError::CacheOverflow,
-                                    QStringLiteral("DNS cache is full (maxHosts %1)").arg(m_options.maxHosts));
+                                    QStringLiteral("DNS cache overflow: maxHosts (%1) reached")
+                                        .arg(m_options.maxHosts));
             return out;
         }
         key = e->key;
@@ -343,9 +361,16 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
             ++m_stats.cache_miss;
             if (m_pending->load() >= m_options.maxPendingRequests) {
                 ++m_stats.dns_rq_pending_overflow;
-                out.ready = errorResult(DnsError::PendingOverflow,
-                                        QStringLiteral("too many requests waiting for DNS (maxPendingRequests %1)")
-                                            .arg(m_options.maxPendingRequests));
+                if (e->addresses.isEmpty() && e->waiters.isEmpty() && !e->resolving && e->consecutiveFailures == 0
+                    && e->hits == 0 && e->resolvedWall.isNull()) {
+                    // Created by this very call: an overflowed request must not take a maxHosts slot.
+                    m_entries.remove(key);
+                    --m_stats.host_added;
+                }
+                out.ready = errorResult(
+                    DnsError::PendingOverflow,
+                    QStringLiteral("pending request overflow: maxPendingRequests (%1) requests already wait for DNS")
+                        .arg(m_options.maxPendingRequests));
                 return out;
             }
             auto w = std::make_shared<Waiter>();
@@ -385,12 +410,15 @@ void DnsHostCache::startResolutionLocked(Entry &e)
 {
     e.started = true;
     e.resolving = true;
+    e.startedAtMs = m_clock.nowMs();
     ++e.generation;
     e.r4.reset();
     e.r6.reset();
     ++m_stats.dns_query_attempt;
     const QString key = e.key;
     const quint64 gen = e.generation;
+    // The cache's own deadline (see kGuardSlackMs); runMaintenance checks the same deadline against the Clock.
+    QTimer::singleShot(guardMs(), Qt::PreciseTimer, this, [this, key, gen] { onDeadline(key, gen); });
     auto ask = [this, &e, key, gen](RecordType type) {
         auto q = m_resolver->query(e.host, type,
                                    [this, key, gen, type](const ResolverReply &r) { onReply(key, gen, type, r); });
@@ -432,7 +460,9 @@ void DnsHostCache::onReply(const QString &key, quint64 generation, RecordType ty
                             RecordType secondType) {
             if (!first)
                 return;
-            if (first->error == DnsError::None || first->error == DnsError::NxDomain) {
+            // A timeout ends the resolution too: the other record type would only wait on the same silent server.
+            if (first->error == DnsError::None || first->error == DnsError::NxDomain
+                || first->error == DnsError::Timeout) {
                 final = first;
             } else if (second) {
                 final = second->error == DnsError::None ? *second : combineFailures(*first, *second);
@@ -479,6 +509,38 @@ void DnsHostCache::onReply(const QString &key, quint64 generation, RecordType ty
         if (!final)
             return; // still waiting for the other record type
         finishResolutionLocked(e, *final, &toNotify, &result);
+    }
+    deliver(toNotify, result);
+}
+
+qint64 DnsHostCache::guardMs() const
+{
+    return qint64(m_options.queryTimeoutMs) + kGuardSlackMs;
+}
+
+void DnsHostCache::expireResolutionLocked(Entry &e, std::unique_ptr<ResolverQuery> *q4,
+                                          std::unique_ptr<ResolverQuery> *q6,
+                                          QList<std::shared_ptr<Waiter>> *toNotify, ResolveResult *result)
+{
+    *q4 = std::move(e.q4); // destroyed by the caller after unlocking: that cancels them
+    *q6 = std::move(e.q6);
+    ResolverReply timeout;
+    timeout.error = DnsError::Timeout;
+    timeout.detail = QStringLiteral("no DNS answer for %1 within %2 ms").arg(e.host).arg(m_options.queryTimeoutMs);
+    finishResolutionLocked(e, timeout, toNotify, result);
+}
+
+void DnsHostCache::onDeadline(const QString &key, quint64 generation)
+{
+    std::unique_ptr<ResolverQuery> q4, q6; // declared before the lock: destroyed after it is released
+    QList<std::shared_ptr<Waiter>> toNotify;
+    ResolveResult result;
+    {
+        QMutexLocker lock(&m_mutex);
+        auto it = m_entries.find(key);
+        if (it == m_entries.end() || (*it)->generation != generation || !(*it)->started)
+            return;
+        expireResolutionLocked(**it, &q4, &q6, &toNotify, &result);
     }
     deliver(toNotify, result);
 }
@@ -590,6 +652,8 @@ void DnsHostCache::eraseLocked(const QString &key)
 void DnsHostCache::runMaintenance()
 {
     QStringList toStart;
+    std::vector<std::unique_ptr<ResolverQuery>> cancelled; // declared before the lock: destroyed after it is released
+    QList<QPair<QList<std::shared_ptr<Waiter>>, ResolveResult>> timedOut;
     {
         QMutexLocker lock(&m_mutex);
         m_hosts.reloadIfChanged();
@@ -597,6 +661,16 @@ void DnsHostCache::runMaintenance()
         QStringList toEvict;
         for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
             Entry &e = **it;
+            if (e.started && now >= e.startedAtMs + guardMs()) {
+                std::unique_ptr<ResolverQuery> q4, q6;
+                QList<std::shared_ptr<Waiter>> toNotify;
+                ResolveResult result;
+                expireResolutionLocked(e, &q4, &q6, &toNotify, &result);
+                cancelled.push_back(std::move(q4));
+                cancelled.push_back(std::move(q6));
+                timedOut.append({std::move(toNotify), result});
+                continue;
+            }
             if (e.resolving)
                 continue;
             if (e.waiters.isEmpty() && now - e.lastUsedMs >= m_options.hostTtlMs) {
@@ -613,6 +687,8 @@ void DnsHostCache::runMaintenance()
         for (const QString &k : std::as_const(toEvict))
             eraseLocked(k);
     }
+    for (const auto &[waiters, result] : std::as_const(timedOut))
+        deliver(waiters, result);
     for (const QString &k : std::as_const(toStart))
         requestStart(k);
 }
@@ -756,6 +832,31 @@ void DnsHostCache::preresolve(const QString &rawHost, quint16 port, LookupFamily
         key = e->key;
     }
     requestStart(key);
+}
+
+void DnsHostCache::reconfigure(Options options)
+{
+    options.maintenanceIntervalMs = m_options.maintenanceIntervalMs;
+    std::unique_ptr<Resolver> old; // declared before the lock: destroyed after it is released
+    QStringList newPreresolve;
+    {
+        QMutexLocker lock(&m_mutex);
+        const bool resolverChanged =
+            options.servers != m_options.servers || options.queryTimeoutMs != m_options.queryTimeoutMs;
+        if (m_ownResolver && resolverChanged) {
+            // Queries in flight belong to their entries, not to the resolver: they finish undisturbed.
+            old = std::exchange(m_resolver, makeResolver(options));
+        }
+        if (options.hostsFilePath != m_options.hostsFilePath)
+            m_hosts = HostsFile(options.hostsFilePath);
+        for (const QString &hp : std::as_const(options.preresolve)) {
+            if (!m_options.preresolve.contains(hp))
+                newPreresolve.append(hp);
+        }
+        m_options = std::move(options);
+    }
+    for (const QString &hp : std::as_const(newPreresolve))
+        preresolveHostPort(hp);
 }
 
 void DnsHostCache::reportConnectFailure(const QString &rawHost, quint16 port, const QHostAddress &address)

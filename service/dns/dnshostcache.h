@@ -38,7 +38,7 @@ public:
     {
         QList<QHostAddress> servers;                       ///< IPv4 nameservers; empty = the system's
         LookupFamily lookupFamily = LookupFamily::V4Preferred; ///< default for callers that have no override
-        int queryTimeoutMs = 5000;                         ///< per query and nameserver
+        int queryTimeoutMs = 5000;                         ///< budget of one resolution, shared by the nameservers
         qint64 minRefreshMs = 5000;                        ///< floor of the TTL
         qint64 maxTtlMs = 3'600'000;                       ///< ceiling of the TTL
         qint64 hostTtlMs = 300'000;                        ///< entries unused this long are evicted
@@ -125,7 +125,17 @@ public:
     /// Starts resolving host:port now, with nobody waiting (no-op for IP literals and hosts-file names).
     void preresolve(const QString &host, quint16 port, LookupFamily family);
 
+    /// Applies new settings to the running cache (the "dns" block changed). Cached entries and resolutions in flight
+    /// are kept; new limits, TTL rules and timeouts apply from the next lookup; a changed server list or timeout
+    /// takes a new resolver (unless a test injected one); a changed hostsFilePath is read at once; names new in
+    /// `preresolve` are resolved now. maintenanceIntervalMs stays. Call on the cache's thread.
+    void reconfigure(Options options);
+
+    /// The settings in effect. Read on the cache's thread only.
     const Options &options() const { return m_options; }
+    /// Parses "host:port" / "[v6]:port" (and, when defaultPort > 0, a host without port). Checks the host is an IP
+    /// literal or a valid DNS name and the port is 1-65535. Returns an error message, empty on success.
+    static QString parseHostPort(const QString &text, QString *host, quint16 *port, int defaultPort = -1);
     /// "host:port", with IPv6 literals bracketed.
     static QString hostPortKey(const QString &host, quint16 port);
 
@@ -135,6 +145,7 @@ private:
     class Handle;
 
     void init();
+    void preresolveHostPort(const QString &hostPort);
     Entry *findOrCreateLocked(const QString &host, quint16 port, LookupFamily family, bool *overflow);
     void requestStart(const QString &key);
     void startResolutionLocked(Entry &e);
@@ -145,10 +156,16 @@ private:
     std::optional<ResolveResult> staticAnswer(const QString &host, LookupFamily family) const;
     void eraseLocked(const QString &key);
     qint64 backoffMs(int consecutiveFailures) const;
+    /// queryTimeoutMs plus a small slack: no caller waits longer than this for one resolution.
+    qint64 guardMs() const;
+    void onDeadline(const QString &key, quint64 generation);
+    void expireResolutionLocked(Entry &e, std::unique_ptr<ResolverQuery> *q4, std::unique_ptr<ResolverQuery> *q6,
+                                QList<std::shared_ptr<Waiter>> *toNotify, ResolveResult *result);
     bool isHotLocked(const Entry &e, qint64 now) const;
 
     Options m_options;
     std::unique_ptr<Resolver> m_resolver;
+    bool m_ownResolver = false; // built from the options (not injected): rebuilt by reconfigure()
     Clock &m_clock;
     QTimer m_maintenance;
 

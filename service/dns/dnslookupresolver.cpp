@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <mutex>
 
 namespace dfproxy::dns {
 
@@ -188,11 +189,28 @@ private:
     qsizetype m_index = 0;
 };
 
+/// QDnsLookup runs each query on one of Qt's at most 5 resolver threads, and on Unix that thread blocks in
+/// res_nquery for the C library's full retry schedule (about 10 s against a silent server) even after we aborted.
+/// Five silent names would then stall every other lookup. RES_OPTIONS (read by res_ninit on glibc, musl and the BSD
+/// resolvers; ignored on Windows) shortens that schedule to one attempt a little longer than our own timeout, so a
+/// thread is free again soon after we gave up. Set once, before the first query, and never over the user's value.
+void boundSystemResolverWait(int timeoutMs)
+{
+    static std::once_flag once;
+    std::call_once(once, [timeoutMs] {
+        if (qEnvironmentVariableIsSet("RES_OPTIONS"))
+            return;
+        const int seconds = (timeoutMs + 999) / 1000 + 1;
+        qputenv("RES_OPTIONS", QByteArray("timeout:") + QByteArray::number(seconds) + " attempts:1");
+    });
+}
+
 } // namespace
 
 DnsLookupResolver::DnsLookupResolver(QList<QHostAddress> nameservers, int timeoutMs)
     : m_timeoutMs(timeoutMs > 0 ? timeoutMs : 5000)
 {
+    boundSystemResolverWait(m_timeoutMs);
     for (const auto &a : nameservers) {
         if (a.protocol() == QAbstractSocket::IPv4Protocol)
             m_nameservers.append(a);

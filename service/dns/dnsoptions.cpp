@@ -249,6 +249,20 @@ DnsHostCache::Options DnsHostCache::Options::applyOverrides(const QJsonObject &b
     return opt;
 }
 
+QString DnsHostCache::parseHostPort(const QString &text, QString *host, quint16 *port, int defaultPort)
+{
+    QString t = text.trimmed();
+    if (defaultPort > 0) {
+        // Without a port: "name", "1.2.3.4", "[v6]" or a bare IPv6 literal.
+        QHostAddress a;
+        if (t.count(QLatin1Char(':')) > 1 && !t.startsWith(QLatin1Char('[')) && a.setAddress(t))
+            t = QLatin1Char('[') + t + QLatin1Char(']');
+        if ((t.startsWith(QLatin1Char('[')) && t.endsWith(QLatin1Char(']'))) || !t.contains(QLatin1Char(':')))
+            t += QLatin1Char(':') + QString::number(defaultPort);
+    }
+    return splitHostPort(t, host, port);
+}
+
 QJsonObject DnsHostCache::Options::toJson() const
 {
     QJsonArray s;

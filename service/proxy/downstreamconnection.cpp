@@ -449,8 +449,11 @@ void DownstreamConnection::onResolved(const dns::ResolveResult &result)
     if (!result.ok()) {
         const QByteArray reason = dnsReason(result.error == dns::DnsError::None ? dns::DnsError::NoData
                                                                                 : result.error);
+        // The cache's detail says what happened ("DNS cache overflow: ...", "no answer from 127.0.0.53 ...").
+        const QByteArray detail = result.detail.isEmpty() ? QByteArray() : " (" + result.detail.toUtf8() + ")";
         sendLocalResponse(503, reason,
-                          "DNS resolution failed for " + m_forward.upstream.host.toUtf8() + ": " + reason + "\n");
+                          "DNS resolution failed for " + m_forward.upstream.host.toUtf8() + ": " + reason + detail
+                              + "\n");
         return;
     }
     m_forward.upstream.addresses = result.addresses;

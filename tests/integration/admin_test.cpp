@@ -22,29 +22,7 @@ using namespace dfproxy::test;
 
 namespace {
 
-const QByteArray kSeedYaml = R"(apiVersion: agentgateway.dev/v1alpha1
-kind: AgentgatewayBackend
-metadata:
-  name: dfp-backend
-  namespace: httpbin
-spec:
-  dynamicForwardProxy: {}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  namespace: httpbin
-  name: dfp-httproute
-spec:
-  parentRefs:
-    - name: agentgateway-proxy
-      namespace: agentgateway-system
-  rules:
-    - backendRefs:
-        - name: dfp-backend
-          group: agentgateway.dev
-          kind: AgentgatewayBackend
-)";
+const QByteArray kSeedYaml = dfproxy::test::seedManifests();
 
 QJsonObject backend(const QString &name, const QString &ns = "httpbin")
 {

@@ -13,14 +13,7 @@ using namespace dfproxy::test;
 
 namespace {
 
-const QByteArray kBackendYaml = R"(apiVersion: agentgateway.dev/v1alpha1
-kind: AgentgatewayBackend
-metadata:
-  name: dfp-backend
-  namespace: httpbin
-spec:
-  dynamicForwardProxy: {}
-)";
+const QByteArray kBackendYaml = dfproxy::test::seedBackendYaml();
 
 std::string both(const DfproxyProcess::CtlResult &r)
 {
@@ -156,13 +149,30 @@ TEST_F(Dfproxyctl, StatsServerAndGetFormats)
     EXPECT_TRUE(r.out.contains("kind: AgentgatewayBackend")) << both(r);
 }
 
-TEST_F(Dfproxyctl, LogsWithoutAStoreSaysSoOrPrintsRecords)
+TEST_F(Dfproxyctl, LogsPrintsRecentRecordsAndFollowsNewOnes)
 {
-    const auto r = proxy.ctl({"logs", "--tail", "5"});
-    if (r.exitCode == 0)
-        SUCCEED(); // the telemetry area serves GET /api/v1/accesslog
-    else
-        EXPECT_TRUE(r.err.contains("does not keep recent access-log records")) << both(r);
+    OriginProcess origin;
+    ASSERT_TRUE(origin.start()) << origin.describe();
+    ASSERT_EQ(proxy.ctl({"apply", "-f", "-"}, seedRouteYaml()).exitCode, 0);
+    // An IP literal needs no DNS server.
+    const QString host = "host: " + origin.authority();
+    ASSERT_EQ(curl({"-H", host, proxy.proxyUrl("/headers?first")}).status, 200);
+
+    auto r = proxy.ctl({"logs", "--tail", "5"});
+    ASSERT_EQ(r.exitCode, 0) << both(r);
+    const auto lines = r.out.split('\n', Qt::SkipEmptyParts);
+    ASSERT_EQ(lines.size(), 1) << both(r);
+    const auto record = QJsonDocument::fromJson(lines[0].toUtf8()).object();
+    EXPECT_EQ(record.value("status").toInt(), 200) << both(r);
+    EXPECT_TRUE(record.value("path").toString().contains("first")) << both(r);
+
+    // logs -f --tail N: the recent records, then each request made after it started, one JSON line each.
+    ManagedProcess follow(buildBinary("dfproxyctl"), {"--config", proxy.configPath(), "logs", "-f", "--tail", "5"});
+    ASSERT_TRUE(follow.start()) << follow.describe();
+    ASSERT_TRUE(waitUntil([&] { return follow.stdoutData().contains("first"); }, 10000)) << follow.describe();
+    ASSERT_EQ(curl({"-H", host, proxy.proxyUrl("/headers?second")}).status, 200);
+    EXPECT_TRUE(waitUntil([&] { return follow.stdoutData().contains("second"); }, 10000)) << follow.describe();
+    follow.stop();
 }
 
 TEST_F(Dfproxyctl, EveryCommandHasHelp)

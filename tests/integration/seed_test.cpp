@@ -11,30 +11,9 @@ using namespace dfproxy::test;
 namespace {
 
 // The seed's two manifests, verbatim.
-const QByteArray kBackendYaml = R"(apiVersion: agentgateway.dev/v1alpha1
-kind: AgentgatewayBackend
-metadata:
-  name: dfp-backend
-  namespace: httpbin
-spec:
-  dynamicForwardProxy: {}
-)";
+const QByteArray kBackendYaml = dfproxy::test::seedBackendYaml();
 
-const QByteArray kRouteYaml = R"(apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  namespace: httpbin
-  name: dfp-httproute
-spec:
-  parentRefs:
-    - name: agentgateway-proxy
-      namespace: agentgateway-system
-  rules:
-    - backendRefs:
-        - name: dfp-backend
-          group: agentgateway.dev
-          kind: AgentgatewayBackend
-)";
+const QByteArray kRouteYaml = dfproxy::test::seedRouteYaml();
 
 class SeedScenario : public ::testing::Test
 {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "support/binaries.h"
 
-#include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
 
@@ -9,18 +8,15 @@ namespace dfproxy::test {
 
 QString buildDir()
 {
+    // $DFPROXY_BUILD_DIR points the tests at another build; by default, the one they were built in.
     const QString fromEnv = qEnvironmentVariable("DFPROXY_BUILD_DIR");
-    if (!fromEnv.isEmpty())
-        return QDir(fromEnv).absolutePath();
-    // Test binaries live in <build>/tests.
-    QDir dir(QCoreApplication::applicationDirPath());
-    dir.cdUp();
-    return dir.absolutePath();
+    return QDir(fromEnv.isEmpty() ? QStringLiteral(DFPROXY_TEST_BUILD_DIR) : fromEnv).absolutePath();
 }
 
 QString sourceDir()
 {
-    return qEnvironmentVariable("DFPROXY_SOURCE_DIR");
+    const QString fromEnv = qEnvironmentVariable("DFPROXY_SOURCE_DIR");
+    return QDir(fromEnv.isEmpty() ? QStringLiteral(DFPROXY_TEST_SOURCE_DIR) : fromEnv).absolutePath();
 }
 
 QString buildBinary(const QString &name)

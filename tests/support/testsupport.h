@@ -9,6 +9,7 @@
 #include "support/dnsmasq.h"
 #include "support/managedprocess.h"
 #include "support/origin.h"
+#include "support/seed.h"
 #include "support/tempdir.h"
 #include "support/testca.h"
 #include "support/wait.h"

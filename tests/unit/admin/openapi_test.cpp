@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The OpenAPI document (resources/openapi.json) and the routes the server registers must agree both ways.
 #include "api/dnsapi.h"
+#include "api/telemetryapi.h"
 #include "dns/dnshostcache.h"
 #include "server/adminserver.h"
+#include "telemetry/accesslogger.h"
+#include "telemetry/metrics.h"
 
 #include <QFile>
 #include <QJsonDocument>
@@ -42,6 +45,9 @@ TEST(OpenApi, DocumentsExactlyTheRegisteredRoutes)
     admin::AdminServer server(&store);
     dns::DnsHostCache cache(dns::DnsHostCache::Options{});
     admin::registerDnsApi(server, &cache);
+    telemetry::AccessLogger logger;
+    telemetry::MetricsRegistry metrics;
+    admin::registerTelemetryApi(server, &logger, &metrics);
 
     QFile f(QStringLiteral(":/dfproxy/openapi.json"));
     ASSERT_TRUE(f.open(QIODevice::ReadOnly)) << "the OpenAPI document is not compiled in";

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config/yaml.h"
+#include "support/seed.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -12,14 +13,7 @@ using namespace dfproxy::config;
 
 namespace {
 
-const char *kSeedBackend = R"(apiVersion: agentgateway.dev/v1alpha1
-kind: AgentgatewayBackend
-metadata:
-  name: dfp-backend
-  namespace: httpbin
-spec:
-  dynamicForwardProxy: {}
-)";
+const QByteArray kSeedBackend = dfproxy::test::seedBackendYaml();
 
 const char *kSeedRoute = R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -154,7 +154,7 @@ TEST_F(ResolverTest, MovesToTheNextServerOnTimeout)
     ASSERT_TRUE(second.start(QHostAddress(QStringLiteral("127.0.53.11")), 53, &error)) << error.toStdString();
     m_server.setMode(QStringLiteral("fo.test"), TestDnsServer::Mode::Silent);
     second.setAddresses(QStringLiteral("fo.test"), {QHostAddress(QStringLiteral("127.1.0.7"))});
-    const auto r = ask(QStringLiteral("fo.test"), RecordType::A, 300, {m_server.address(), second.address()});
+    const auto r = ask(QStringLiteral("fo.test"), RecordType::A, 1000, {m_server.address(), second.address()});
     EXPECT_EQ(r.error, DnsError::None) << r.detail.toStdString();
     EXPECT_EQ(r.addresses, QList<QHostAddress>{QHostAddress(QStringLiteral("127.1.0.7"))});
     EXPECT_GE(m_server.queryCount(QStringLiteral("fo.test")), 1);

@@ -551,6 +551,7 @@ TEST_F(HostCacheTest, MaxPendingRequestsOverflow)
     ASSERT_TRUE(c.ready);
     EXPECT_EQ(c.ready->error, DnsError::PendingOverflow);
     EXPECT_EQ(m_cache->stats().dns_rq_pending_overflow, 1u);
+    EXPECT_EQ(m_cache->stats().num_hosts, 1u); // the refused host took no entry
     a.pending.reset(); // a cancelled waiter frees its slot
     auto d = look(QStringLiteral("b.test"), &g);
     EXPECT_FALSE(d.ready);
@@ -655,4 +656,92 @@ TEST_F(HostCacheTest, LookupsFromWorkerThreadsCallBackOnTheirThreads)
         threads[i].quit();
         threads[i].wait();
     }
+}
+
+TEST_F(HostCacheTest, WaiterGivesUpAtQueryTimeoutEvenIfTheResolverNeverAnswers)
+{
+    DnsHostCache::Options o = defaults();
+    o.queryTimeoutMs = 500;
+    make(o, false);
+    Got g;
+    auto out = look(QStringLiteral("hang.test"), &g);
+    ASSERT_TRUE(out.pending);
+    // Before the deadline (timeout + slack) nothing happens.
+    m_clock.advance(500);
+    m_cache->runMaintenance();
+    pump();
+    EXPECT_EQ(g.calls, 0);
+    m_clock.advance(250);
+    m_cache->runMaintenance();
+    pump();
+    ASSERT_EQ(g.calls, 1);
+    EXPECT_EQ(g.result.error, DnsError::Timeout);
+    EXPECT_TRUE(g.result.detail.contains(QStringLiteral("500 ms"))) << g.result.detail.toStdString();
+    EXPECT_EQ(m_fake->inFlight(), 0); // the stuck query was cancelled
+    EXPECT_EQ(m_cache->stats().dns_query_timeout, 1u);
+    // A late answer from the abandoned query changes nothing.
+    EXPECT_FALSE(m_fake->answer(QStringLiteral("hang.test"), RecordType::A, {kA1}));
+    // Negatively cached like any other failure.
+    Got again;
+    auto o2 = look(QStringLiteral("hang.test"), &again);
+    ASSERT_TRUE(o2.ready.has_value());
+    EXPECT_EQ(o2.ready->error, DnsError::Timeout);
+}
+
+TEST_F(HostCacheTest, DeadlineCoversTheFallbackQueryToo)
+{
+    DnsHostCache::Options o = defaults();
+    o.queryTimeoutMs = 1000;
+    make(o, false);
+    Got g;
+    auto out = look(QStringLiteral("x.test"), &g, LookupFamily::V4Preferred);
+    m_clock.advance(900);
+    m_fake->fail(QStringLiteral("x.test"), RecordType::A, DnsError::NoData); // AAAA starts now
+    pump();
+    ASSERT_TRUE(m_fake->hasInFlight(QStringLiteral("x.test"), RecordType::AAAA));
+    m_clock.advance(350); // 1250 ms since the resolution began
+    m_cache->runMaintenance();
+    pump();
+    ASSERT_EQ(g.calls, 1);
+    EXPECT_EQ(g.result.error, DnsError::Timeout);
+}
+
+TEST_F(HostCacheTest, V4PreferredDoesNotFallBackAfterATimeout)
+{
+    make();
+    Got g;
+    auto out = look(QStringLiteral("slow.test"), &g, LookupFamily::V4Preferred);
+    m_fake->fail(QStringLiteral("slow.test"), RecordType::A, DnsError::Timeout);
+    pump();
+    ASSERT_EQ(g.calls, 1);
+    EXPECT_EQ(g.result.error, DnsError::Timeout);
+    EXPECT_EQ(m_fake->count(QStringLiteral("slow.test"), RecordType::AAAA), 0);
+}
+
+TEST_F(HostCacheTest, ReconfigureAppliesNewLimitsKeepsEntriesAndPreresolvesNewNames)
+{
+    make();
+    resolve(QStringLiteral("kept.test"), {kA1});
+    DnsHostCache::Options o = defaults();
+    o.maxHosts = 1;
+    o.preresolve = {QStringLiteral("warm.test:443")};
+    m_cache->reconfigure(o);
+    EXPECT_EQ(m_cache->options().maxHosts, 1);
+    EXPECT_EQ(m_cache->options().maintenanceIntervalMs, 0); // kept from the start
+    // The kept entry still answers; the cache is full, so the preresolve found no room and a new host overflows.
+    Got g;
+    auto hit = look(QStringLiteral("kept.test"), &g);
+    ASSERT_TRUE(hit.ready);
+    EXPECT_EQ(hit.ready->addresses, QList<QHostAddress>{kA1});
+    EXPECT_EQ(m_fake->count(QStringLiteral("warm.test"), RecordType::A), 0);
+    auto full = look(QStringLiteral("new.test"), &g);
+    ASSERT_TRUE(full.ready);
+    EXPECT_EQ(full.ready->error, DnsError::CacheOverflow);
+
+    o.maxHosts = 10;
+    o.preresolve = {QStringLiteral("warm.test:443"), QStringLiteral("warm2.test:443")};
+    m_cache->reconfigure(o);
+    pump();
+    // Only names new to the list are resolved by reconfigure (warm.test was already listed).
+    EXPECT_EQ(m_fake->count(QStringLiteral("warm2.test"), RecordType::A), 1);
 }

@@ -177,3 +177,23 @@ TEST(HostsFile, DefaultPathIsThePlatformsHostsFile)
 {
     EXPECT_TRUE(HostsFile::defaultPath().endsWith(QStringLiteral("hosts")));
 }
+
+TEST(DnsOptions, ParseHostPortChecksHostAndPort)
+{
+    QString host;
+    quint16 port = 0;
+    EXPECT_TRUE(DnsHostCache::parseHostPort(QStringLiteral("Example.COM:443"), &host, &port).isEmpty());
+    EXPECT_EQ(host, QStringLiteral("example.com"));
+    EXPECT_EQ(port, 443);
+    EXPECT_TRUE(DnsHostCache::parseHostPort(QStringLiteral("[::1]:8080"), &host, &port).isEmpty());
+    EXPECT_EQ(host, QStringLiteral("::1"));
+    EXPECT_TRUE(DnsHostCache::parseHostPort(QStringLiteral("example.com"), &host, &port, 80).isEmpty());
+    EXPECT_EQ(port, 80);
+    EXPECT_TRUE(DnsHostCache::parseHostPort(QStringLiteral("::1"), &host, &port, 80).isEmpty());
+    EXPECT_EQ(host, QStringLiteral("::1"));
+    EXPECT_FALSE(DnsHostCache::parseHostPort(QStringLiteral("example.com"), &host, &port).isEmpty());
+    EXPECT_FALSE(DnsHostCache::parseHostPort(QStringLiteral("not:a:hostport"), &host, &port, 80).isEmpty());
+    EXPECT_FALSE(DnsHostCache::parseHostPort(QStringLiteral("bad_name!:80"), &host, &port).isEmpty());
+    EXPECT_FALSE(DnsHostCache::parseHostPort(QStringLiteral("example.com:0"), &host, &port).isEmpty());
+    EXPECT_FALSE(DnsHostCache::parseHostPort(QStringLiteral("example.com:65536"), &host, &port).isEmpty());
+}

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app/screenshots.h"
+
+#include "app/mainwindow.h"
+#include "logging/loggingpage.h"
+#include "policies/policiespage.h"
+#include "resources/resourcepage.h"
+#include "resources/routeeditor.h"
+#include "traffic/trafficpage.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QPixmap>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTimer>
+
+#include <tuple>
+
+#include <cstdio>
+
+namespace dfproxy::gui {
+
+ScreenshotRunner::ScreenshotRunner(MainWindow *window, const QString &dir)
+    : QObject(window), m_window(window), m_dir(dir)
+{
+}
+
+void ScreenshotRunner::save(QWidget *w, const QString &name)
+{
+    const QString path = QDir(m_dir).filePath(name + QStringLiteral(".png"));
+    if (!w->grab().save(path))
+        std::fprintf(stderr, "dfproxy-console: cannot write %s\n", qPrintable(path));
+    else
+        std::printf("dfproxy-console: saved %s\n", qPrintable(path));
+    std::fflush(stdout);
+}
+
+void ScreenshotRunner::start()
+{
+    QDir().mkpath(m_dir);
+    const int historyMs = qEnvironmentVariableIntValue("DFPROXY_SCREENSHOT_WARMUP_MS") > 0
+                              ? qEnvironmentVariableIntValue("DFPROXY_SCREENSHOT_WARMUP_MS")
+                              : 20000;
+    auto shot = [this](int page, const QString &name) {
+        return std::pair{1500, std::function<void()>([this, page, name] {
+                             save(m_window, name);
+                             Q_UNUSED(page);
+                         })};
+    };
+    auto show = [this](int page) {
+        return std::pair{0, std::function<void()>([this, page] { m_window->showPage(page); })};
+    };
+    m_steps = {
+        {historyMs, [this] { m_window->showPage(MainWindow::DashboardIndex); }},
+        shot(MainWindow::DashboardIndex, QStringLiteral("dashboard")),
+        show(MainWindow::BackendsIndex),
+        shot(MainWindow::BackendsIndex, QStringLiteral("backends")),
+        {0, [this] {
+             auto *p = m_window->backends();
+             if (!p->select(QStringLiteral("httpbin"), QStringLiteral("static-origin")))
+                 p->table()->selectRow(0);
+             if (auto *e = p->editSelected())
+                 e->resize(760, 640);
+         }},
+        {1200, [this] {
+             if (auto *e = m_window->backends()->currentEditor()) {
+                 save(e, QStringLiteral("backend-editor"));
+                 e->close();
+             }
+         }},
+        show(MainWindow::RoutesIndex),
+        shot(MainWindow::RoutesIndex, QStringLiteral("routes")),
+        {0, [this] {
+             auto *p = m_window->routes();
+             if (!p->select(QStringLiteral("httpbin"), QStringLiteral("api-route")))
+                 p->table()->selectRow(0);
+             if (auto *e = p->editSelected())
+                 e->resize(900, 860);
+         }},
+        {1200, [this] {
+             if (auto *e = m_window->routes()->currentEditor())
+                 save(e, QStringLiteral("route-editor"));
+         }},
+        {0, [this] {
+             if (auto *e = m_window->routes()->currentEditor())
+                 e->findChild<QTabWidget *>(QStringLiteral("editorTabs"))->setCurrentIndex(2);
+         }},
+        {800, [this] {
+             if (auto *e = m_window->routes()->currentEditor()) {
+                 save(e, QStringLiteral("route-status"));
+                 e->close();
+             }
+         }},
+        show(MainWindow::PoliciesIndex),
+        shot(MainWindow::PoliciesIndex, QStringLiteral("policies")),
+    };
+    // One editor per policy kind, on the objects scripts/screenshots creates.
+    const QList<std::tuple<QString, QString, QString, QString>> editors = {
+        {QStringLiteral("RateLimitPolicy"), QStringLiteral("httpbin"), QStringLiteral("per-client"),
+         QStringLiteral("policy-ratelimit-editor")},
+        {QStringLiteral("AuthenticationPolicy"), QStringLiteral("httpbin"), QStringLiteral("api-users"),
+         QStringLiteral("policy-authentication-editor")},
+        {QStringLiteral("AuthorizationPolicy"), QStringLiteral("agentgateway-system"), QStringLiteral("egress-rules"),
+         QStringLiteral("policy-authorization-editor")},
+    };
+    for (const auto &[kind, ns, name, file] : editors) {
+        m_steps.append({0, [this, kind, ns, name] {
+                            auto *p = m_window->policies();
+                            if (p->select(kind, ns, name))
+                                if (auto *e = p->editSelected())
+                                    e->resize(820, 900);
+                        }});
+        m_steps.append({1200, [this, file] {
+                            if (auto *e = m_window->policies()->currentEditor()) {
+                                save(e, file);
+                                e->close();
+                            }
+                        }});
+    }
+    m_steps += QList<std::pair<int, std::function<void()>>>{
+        show(MainWindow::LoggingIndex),
+        shot(MainWindow::LoggingIndex, QStringLiteral("logging")),
+        show(MainWindow::DnsIndex),
+        shot(MainWindow::DnsIndex, QStringLiteral("dns-cache")),
+        show(MainWindow::TrafficIndex),
+        {2000, [this] {
+             m_window->traffic()->table()->selectRow(0);
+         }},
+        shot(MainWindow::TrafficIndex, QStringLiteral("live-traffic")),
+    };
+    // Wait for the first connection (at most 30 s), then run the steps.
+    auto *timer = new QTimer(this);
+    auto *clock = new QElapsedTimer;
+    clock->start();
+    connect(timer, &QTimer::timeout, this, [this, timer, clock] {
+        if (!m_window->connection()->isConnected() && clock->elapsed() < 30000)
+            return;
+        timer->stop();
+        delete clock;
+        next();
+    });
+    timer->start(200);
+}
+
+void ScreenshotRunner::next()
+{
+    if (m_steps.isEmpty()) {
+        Q_EMIT done();
+        return;
+    }
+    const auto [delay, action] = m_steps.takeFirst();
+    QTimer::singleShot(delay, this, [this, action] {
+        action();
+        next();
+    });
+}
+
+} // namespace dfproxy::gui

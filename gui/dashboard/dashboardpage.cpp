@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dashboard/dashboardpage.h"
+
+#include "app/connection.h"
+#include "dashboard/timechart.h"
+#include "widgets/jsonutil.h"
+
+#include <QFrame>
+#include <QGridLayout>
+#include <QHeaderView>
+#include <QJsonArray>
+#include <QLabel>
+#include <QPointer>
+#include <QScrollArea>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace dfproxy::gui {
+
+namespace {
+
+QTableWidget *makeTable(const QStringList &headers, const QString &name)
+{
+    auto *t = new QTableWidget(0, int(headers.size()));
+    t->setObjectName(name);
+    t->setHorizontalHeaderLabels(headers);
+    t->horizontalHeader()->setStretchLastSection(true);
+    t->verticalHeader()->setVisible(false);
+    t->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    t->setSelectionMode(QAbstractItemView::NoSelection);
+    t->setMaximumHeight(170);
+    t->setWordWrap(false);
+    t->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    t->horizontalHeader()->setStretchLastSection(false);
+    return t;
+}
+
+QString number(double v, int decimals = 1)
+{
+    if (std::isnan(v))
+        return QStringLiteral("–");
+    return QString::number(v, 'f', decimals);
+}
+
+} // namespace
+
+DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
+    : Page(connection, parent),
+      m_listeners(makeTable({tr("Gateway"), tr("Listener"), tr("Protocol"), tr("Addresses"), tr("Port")},
+                            QStringLiteral("listenersTable"))),
+      m_topHosts(makeTable({tr("Host"), tr("Requests")}, QStringLiteral("topHostsTable"))),
+      m_topHostsTitle(new QLabel(tr("Top destination hosts"))),
+      m_rps(new TimeChart(tr("Requests/s"), tr("req/s"), false)),
+      m_errors(new TimeChart(tr("Error rate"), tr("% of responses"), true)),
+      m_latency(new TimeChart(tr("Latency"), tr("ms"), false)),
+      m_dns(new TimeChart(tr("DNS cache hit ratio"), tr("% of lookups"), true)),
+      m_latencyNote(new QLabel)
+{
+    setObjectName(QStringLiteral("dashboardPage"));
+    auto *outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    auto *scroll = new QScrollArea;
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    auto *content = new QWidget;
+    scroll->setWidget(content);
+    outer->addWidget(scroll);
+    auto *layout = new QVBoxLayout(content);
+
+    auto *cards = new QGridLayout;
+    const QList<QPair<QString, QString>> cardDefs = {
+        {"state", tr("State")},          {"version", tr("Version")},       {"uptime", tr("Uptime")},
+        {"connections", tr("Active connections")}, {"tunnels", tr("CONNECT tunnels")}, {"requests", tr("Requests")},
+        {"hosts", tr("Cached hosts")}};
+    int col = 0;
+    for (const auto &[key, title] : cardDefs) {
+        auto *frame = new QFrame;
+        frame->setFrameShape(QFrame::StyledPanel);
+        frame->setObjectName(QStringLiteral("card"));
+        auto *v = new QVBoxLayout(frame);
+        v->setContentsMargins(10, 6, 10, 6);
+        auto *t = new QLabel(title);
+        t->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 9pt;"));
+        auto *value = addCard(key, title);
+        v->addWidget(t);
+        v->addWidget(value);
+        cards->addWidget(frame, 0, col++);
+    }
+    layout->addLayout(cards);
+
+    m_rps->addLine(tr("requests/s"), QColor(0x1f, 0x77, 0xb4));
+    m_errors->addLine(tr("4xx"), QColor(0xff, 0x7f, 0x0e));
+    m_errors->addLine(tr("5xx"), QColor(0xd6, 0x27, 0x28));
+    m_latency->addLine(tr("p50"), QColor(0x2c, 0xa0, 0x2c));
+    m_latency->addLine(tr("p99"), QColor(0x94, 0x67, 0xbd));
+    m_dns->addLine(tr("hit ratio"), QColor(0x17, 0xbe, 0xcf));
+    m_rps->setObjectName(QStringLiteral("requestsChart"));
+    m_errors->setObjectName(QStringLiteral("errorsChart"));
+    m_latency->setObjectName(QStringLiteral("latencyChart"));
+    m_dns->setObjectName(QStringLiteral("dnsChart"));
+    auto *charts = new QGridLayout;
+    charts->addWidget(m_rps, 0, 0);
+    charts->addWidget(m_errors, 0, 1);
+    charts->addWidget(m_latency, 1, 0);
+    charts->addWidget(m_dns, 1, 1);
+    layout->addLayout(charts);
+    m_latencyNote->setObjectName(QStringLiteral("latencyNote"));
+    m_latencyNote->setStyleSheet(QStringLiteral("color: palette(mid);"));
+    m_latencyNote->setText(tr("Latency percentiles appear when the service reports them."));
+    m_latencyNote->hide();
+    layout->addWidget(m_latencyNote);
+
+    auto *tables = new QGridLayout;
+    tables->addWidget(new QLabel(tr("Listeners")), 0, 0);
+    tables->addWidget(m_listeners, 1, 0);
+    tables->addWidget(m_topHostsTitle, 0, 1);
+    tables->addWidget(m_topHosts, 1, 1);
+    tables->setColumnStretch(0, 3);
+    tables->setColumnStretch(1, 2);
+    layout->addLayout(tables);
+    layout->addStretch();
+
+    m_clock.start();
+    m_timer.setInterval(1000);
+    connect(&m_timer, &QTimer::timeout, this, &DashboardPage::pollStats);
+    m_timer.start();
+    connect(connection, &Connection::serverInfoChanged, this, &DashboardPage::onServerInfo);
+    connect(connection, &Connection::stateChanged, this, &DashboardPage::updateState);
+    // A restarted service starts its counters again: forget the old baseline.
+    connect(connection, &Connection::connected, this, [this] { m_history.clear(); });
+    updateState();
+}
+
+QLabel *DashboardPage::addCard(const QString &key, const QString &)
+{
+    auto *l = new QLabel(QStringLiteral("–"));
+    l->setObjectName(QStringLiteral("card:") + key);
+    l->setStyleSheet(QStringLiteral("font-size: 14pt; font-weight: 600;"));
+    l->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_cards.insert(key, l);
+    return l;
+}
+
+QString DashboardPage::cardText(const QString &key) const
+{
+    const QLabel *l = m_cards.value(key);
+    return l ? l->text() : QString();
+}
+
+void DashboardPage::setPollIntervalMs(int ms)
+{
+    m_timer.setInterval(std::max(200, ms));
+}
+
+void DashboardPage::refresh()
+{
+    pollStats();
+}
+
+void DashboardPage::updateState()
+{
+    const ConnectionState s = m_connection->state();
+    QLabel *l = m_cards.value(QStringLiteral("state"));
+    const bool ready = m_connection->serverInfo().value("ready").toBool(true);
+    l->setText(s == ConnectionState::Connected ? (ready ? tr("Running") : tr("Starting"))
+                                               : Connection::stateName(s));
+    l->setStyleSheet(QStringLiteral("font-size: 14pt; font-weight: 600; color: %1;")
+                         .arg(s == ConnectionState::Connected ? "#1b7f3b" : "#b00020"));
+}
+
+void DashboardPage::onServerInfo(const QJsonObject &info)
+{
+    updateState();
+    m_cards.value("version")->setText(info.value("version").toString(QStringLiteral("–")));
+    m_cards.value("uptime")->setText(formatDuration(qint64(info.value("uptimeSeconds").toDouble() * 1000)));
+    const QJsonArray listeners = info.value("listeners").toArray();
+    m_listeners->setRowCount(int(listeners.size()));
+    for (int i = 0; i < listeners.size(); ++i) {
+        const QJsonObject l = listeners[i].toObject();
+        const QString addresses = jsonText(l.value("addresses"));
+        const QStringList cells = {l.value("gateway").toString(), l.value("name").toString(),
+                                   l.value("protocol").toString(), addresses.isEmpty() ? "127.0.0.1" : addresses,
+                                   jsonText(l.value("port"))};
+        for (int c = 0; c < cells.size(); ++c)
+            m_listeners->setItem(i, c, new QTableWidgetItem(cells[c]));
+    }
+}
+
+void DashboardPage::pollStats()
+{
+    if (!m_connection->isConnected() || m_inFlight)
+        return;
+    m_inFlight = true;
+    QPointer<DashboardPage> self(this);
+    m_connection->api()->stats([self](const client::ApiResult &r) {
+        if (!self)
+            return;
+        if (!r.ok() || !self->m_metricsAvailable) {
+            self->m_inFlight = false;
+            if (r.ok())
+                self->onStats(r.object());
+            return;
+        }
+        // Latency percentiles come from the metrics registry's request-duration histogram, when the service has one.
+        const QJsonObject stats = r.object();
+        self->m_connection->api()->send("GET", QStringLiteral("/api/v1/metrics"), {}, {}, {},
+                                        [self, stats](const client::ApiResult &m) {
+                                            if (!self)
+                                                return;
+                                            self->m_inFlight = false;
+                                            QJsonObject merged = stats;
+                                            if (m.ok()) {
+                                                const QJsonObject latency = StatsHistory::latencyFromMetrics(m.object());
+                                                if (!latency.isEmpty())
+                                                    merged.insert("latencyMs", latency);
+                                            } else if (m.error->status == 404) {
+                                                self->m_metricsAvailable = false;
+                                            }
+                                            self->onStats(merged);
+                                        });
+    });
+    // The top hosts fall back to the DNS cache's per-host hits when the stats have no such list.
+    if (m_polls % 5 == 0) {
+        m_connection->api()->send("GET", QStringLiteral("/api/v1/dns/cache"), {}, {}, {},
+                                  [self](const client::ApiResult &r) {
+                                      if (self && r.ok() && self->m_topHostsTitle->property("fromStats").toBool() == false)
+                                          self->updateTopHostsFromDns(r.object().value("items").toArray());
+                                  });
+    }
+}
+
+void DashboardPage::onStats(const QJsonObject &stats)
+{
+    ++m_polls;
+    const qint64 now = m_clock.elapsed();
+    const StatsSample s = m_history.add(stats, now);
+    m_cards.value("connections")->setText(number(s.activeConnections, 0));
+    m_cards.value("tunnels")->setText(number(s.activeTunnels, 0));
+    m_cards.value("requests")->setText(number(s.requestsTotal, 0));
+    m_cards.value("hosts")->setText(number(numberAt(stats, {"dns.num_hosts", "dns.numHosts"}).value_or(NAN), 0));
+
+    QList<QPointF> rps, e4, e5, p50, p99, dns;
+    for (const auto &h : m_history.samples()) {
+        rps.append({double(h.timeMs), h.requestsPerSecond});
+        e4.append({double(h.timeMs), h.clientErrorPercent});
+        e5.append({double(h.timeMs), h.serverErrorPercent});
+        p50.append({double(h.timeMs), h.p50Ms});
+        p99.append({double(h.timeMs), h.p99Ms});
+        dns.append({double(h.timeMs), h.dnsHitPercent});
+    }
+    m_rps->setPoints(0, rps, now);
+    m_errors->setPoints(0, e4, now);
+    m_errors->setPoints(1, e5, now);
+    m_latency->setPoints(0, p50, now);
+    m_latency->setPoints(1, p99, now);
+    m_dns->setPoints(0, dns, now);
+    m_rps->setCurrent(number(s.requestsPerSecond));
+    m_errors->setCurrent(std::isnan(s.serverErrorPercent) ? QString()
+                                                          : tr("5xx %1%").arg(number(s.serverErrorPercent)));
+    m_latency->setCurrent(std::isnan(s.p99Ms) ? tr("not reported by this service version")
+                                              : tr("p99 %1 ms").arg(number(s.p99Ms)));
+    m_dns->setCurrent(std::isnan(s.dnsHitPercent) ? QString() : QStringLiteral("%1%").arg(number(s.dnsHitPercent)));
+    updateTopHosts(stats);
+}
+
+void DashboardPage::updateTopHosts(const QJsonObject &stats)
+{
+    // Any array of {host, requests|count} the service may report under a "topHosts"-like key.
+    QJsonArray top;
+    for (const QString &p : {QStringLiteral("topHosts"), QStringLiteral("proxy.topHosts"),
+                             QStringLiteral("metrics.topHosts"), QStringLiteral("proxy.topDestinations")}) {
+        const QJsonValue v = valueAt(stats, p);
+        if (v.isArray()) {
+            top = v.toArray();
+            break;
+        }
+    }
+    m_topHostsTitle->setProperty("fromStats", !top.isEmpty());
+    if (top.isEmpty())
+        return;
+    m_topHostsTitle->setText(tr("Top destination hosts"));
+    m_topHosts->setRowCount(int(std::min<qsizetype>(top.size(), 10)));
+    for (int i = 0; i < m_topHosts->rowCount(); ++i) {
+        const QJsonObject o = top[i].toObject();
+        m_topHosts->setItem(i, 0, new QTableWidgetItem(jsonText(firstOf(o, {"host", "name", "destination"}))));
+        m_topHosts->setItem(i, 1, new QTableWidgetItem(jsonText(firstOf(o, {"requests", "count", "total"}))));
+    }
+}
+
+void DashboardPage::updateTopHostsFromDns(const QJsonArray &items)
+{
+    QList<QPair<double, QString>> hosts;
+    for (const auto &v : items) {
+        const QJsonObject o = v.toObject();
+        hosts.append({o.value("hits").toDouble(), QStringLiteral("%1:%2").arg(o.value("host").toString()).arg(o.value("port").toInt())});
+    }
+    std::sort(hosts.begin(), hosts.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
+    m_topHostsTitle->setText(tr("Top destination hosts (by DNS cache hits)"));
+    m_topHosts->setRowCount(int(std::min<qsizetype>(hosts.size(), 10)));
+    for (int i = 0; i < m_topHosts->rowCount(); ++i) {
+        m_topHosts->setItem(i, 0, new QTableWidgetItem(hosts[i].second));
+        m_topHosts->setItem(i, 1, new QTableWidgetItem(QString::number(qint64(hosts[i].first))));
+    }
+}
+
+} // namespace dfproxy::gui

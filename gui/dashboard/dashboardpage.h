@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "app/page.h"
+#include "dashboard/statshistory.h"
+
+#include <QElapsedTimer>
+#include <QJsonObject>
+#include <QTimer>
+
+QT_BEGIN_NAMESPACE
+class QLabel;
+class QTableWidget;
+QT_END_NAMESPACE
+
+namespace dfproxy::gui {
+
+class TimeChart;
+
+/// Service state, version, uptime and listeners (GET /api/v1/server); live charts of requests/s, error rates,
+/// p50/p99 latency and the DNS cache hit ratio from GET /api/v1/stats polled every interval; active connections,
+/// CONNECT tunnels and the top destination hosts.
+class DashboardPage : public Page
+{
+    Q_OBJECT
+public:
+    explicit DashboardPage(Connection *connection, QWidget *parent = nullptr);
+    QString title() const override { return tr("Dashboard"); }
+    void refresh() override;
+
+    void setPollIntervalMs(int ms);
+    const StatsHistory &history() const { return m_history; }
+    /// Text of a summary card, by key: state, version, uptime, connections, tunnels, requests, hosts.
+    QString cardText(const QString &key) const;
+    QTableWidget *listenersTable() const { return m_listeners; }
+    QTableWidget *topHostsTable() const { return m_topHosts; }
+    int statsPolls() const { return m_polls; }
+
+private:
+    void pollStats();
+    void onStats(const QJsonObject &stats);
+    void onServerInfo(const QJsonObject &info);
+    void updateState();
+    void updateTopHosts(const QJsonObject &stats);
+    void updateTopHostsFromDns(const QJsonArray &items);
+    QLabel *addCard(const QString &key, const QString &title);
+
+    QTimer m_timer;
+    QElapsedTimer m_clock;
+    StatsHistory m_history;
+    QHash<QString, QLabel *> m_cards;
+    QTableWidget *m_listeners;
+    QTableWidget *m_topHosts;
+    QLabel *m_topHostsTitle;
+    TimeChart *m_rps;
+    TimeChart *m_errors;
+    TimeChart *m_latency;
+    TimeChart *m_dns;
+    QLabel *m_latencyNote;
+    double m_uptimeBase = 0;
+    QElapsedTimer m_uptimeClock;
+    int m_polls = 0;
+    bool m_inFlight = false;
+    bool m_metricsAvailable = true; ///< false once GET /api/v1/metrics answered 404
+};
+
+} // namespace dfproxy::gui

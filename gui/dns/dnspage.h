@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "app/page.h"
+
+#include <QTimer>
+
+QT_BEGIN_NAMESPACE
+class QLabel;
+class QLineEdit;
+class QSortFilterProxyModel;
+class QTableView;
+QT_END_NAMESPACE
+
+namespace dfproxy::gui {
+
+class DnsCacheModel;
+
+/// The service's DNS host cache: entries with TTLs counting down, refresh, remove one, flush all, and preresolve a
+/// host:port (POST /api/v1/dns/resolve).
+class DnsPage : public Page
+{
+    Q_OBJECT
+public:
+    explicit DnsPage(Connection *connection, QWidget *parent = nullptr);
+    QString title() const override { return tr("DNS cache"); }
+    void refresh() override;
+    void setActive(bool active) override;
+
+    DnsCacheModel *model() const { return m_model; }
+    QTableView *table() const { return m_table; }
+    /// Removes the selected entry (DELETE /api/v1/dns/cache/{host:port}).
+    void removeSelected();
+    /// Empties the cache after asking (unless confirmation is off).
+    void flushAll();
+    void setConfirm(bool confirm) { m_confirm = confirm; }
+    /// Resolves "host:port" (port 80 when absent) ahead of traffic.
+    void preresolve(const QString &hostPort);
+    int loadCount() const { return m_loads; }
+    QString message() const;
+
+private:
+    void showMessage(const QString &text, bool error = false);
+
+    DnsCacheModel *m_model;
+    QSortFilterProxyModel *m_proxy;
+    QTableView *m_table;
+    QLineEdit *m_search;
+    QLineEdit *m_resolveEdit;
+    QLabel *m_message;
+    QTimer m_poll;
+    QTimer m_tick;
+    bool m_confirm = true;
+    int m_loads = 0;
+};
+
+} // namespace dfproxy::gui

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Building blocks of the policy editors: a list of cards (one per limit or rule), the targetRefs table with a picker
+// of existing targets, and the client-side hashing of passwords and API keys.
+
+#include <QGroupBox>
+#include <QJsonArray>
+#include <QJsonObject>
+
+#include <functional>
+
+QT_BEGIN_NAMESPACE
+class QFormLayout;
+class QPushButton;
+class QTableWidget;
+class QVBoxLayout;
+QT_END_NAMESPACE
+
+namespace dfproxy::gui {
+
+class FieldBox;
+
+/// "pbkdf2-sha256$ITERATIONS$SALT$HASH" (base64 without padding, 32-byte key), the format the service verifies in
+/// service/policy/passwords.h. An empty salt means 16 random bytes.
+QByteArray hashPasswordPbkdf2(const QByteArray &password, const QByteArray &salt = {}, int iterations = 100000);
+/// Lower-case hex SHA-256, the form AuthenticationPolicy stores API keys in.
+QByteArray sha256Hex(const QByteArray &data);
+/// A random API key (32 bytes, base64url without padding).
+QByteArray generateApiKey();
+
+/// A Gateway (optionally one listener), HTTPRoute or AgentgatewayBackend a policy can attach to.
+struct KnownTarget
+{
+    QString kind;
+    QString ns;
+    QString name;
+    QString sectionName;
+    /// "Gateway agentgateway-system/agentgateway-proxy#http"
+    QString label() const;
+};
+
+/// "Gateway agentgateway-system/agentgateway-proxy#http, HTTPRoute httpbin/dfp-httproute" for a policy object.
+QString attachedToText(const QJsonObject &policy);
+
+/// One item of a CardList (a rate limit, an authorization rule). Fields added with addField() get the path
+/// prefix + suffix, renumbered when cards move.
+class ListCard : public QGroupBox
+{
+    Q_OBJECT
+public:
+    explicit ListCard(QWidget *parent = nullptr);
+    virtual void load(const QJsonObject &o) = 0;
+    virtual QJsonObject toJson() const = 0;
+    void setPrefix(const QString &prefix);
+    QPushButton *removeButton() const { return m_remove; }
+
+protected:
+    FieldBox *addField(const QString &label, const QString &suffix, QWidget *input);
+    QFormLayout *form() const { return m_form; }
+    QJsonObject m_original; ///< as loaded: fields without a widget survive a save
+
+private:
+    QFormLayout *m_form;
+    QPushButton *m_remove;
+    QList<QPair<FieldBox *, QString>> m_fields;
+};
+
+/// A vertical list of cards with Add and per-card Remove; the cards' field paths follow their position
+/// (`path`[i]). The list itself sits in a FieldBox with `path` for errors about the whole list.
+class CardList : public QWidget
+{
+    Q_OBJECT
+public:
+    using Factory = std::function<ListCard *()>;
+    /// `itemTitle` names a card ("Limit" gives "Limit 1", "Limit 2", …).
+    CardList(const QString &path, const QString &itemTitle, const QString &addText, Factory factory,
+             QWidget *parent = nullptr);
+
+    void setItems(const QJsonArray &items);
+    QJsonArray items() const;
+    ListCard *addCard(const QJsonObject &o = {});
+    int count() const { return int(m_cards.size()); }
+    ListCard *card(int i) const { return m_cards.value(i); }
+
+private:
+    void renumber();
+
+    QString m_path;
+    QString m_itemTitle;
+    Factory m_factory;
+    QVBoxLayout *m_cardsLayout;
+    QList<ListCard *> m_cards;
+};
+
+/// spec.targetRefs: kind, name and (Gateways) listener per row, plus "Add target" listing what exists. Targets must be
+/// in the policy's namespace; the editor says so when a picked target is elsewhere.
+class TargetRefsEditor : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit TargetRefsEditor(QWidget *parent = nullptr);
+
+    void load(const QJsonArray &refs);
+    QJsonArray toJson() const;
+    void addRef(const QString &kind, const QString &name, const QString &sectionName = {});
+    /// Adds a row for a known target and announces it (what choosing it from "Add target" does).
+    void pickTarget(const KnownTarget &target);
+    /// Targets offered by the picker.
+    void setKnownTargets(const QList<KnownTarget> &targets);
+    QTableWidget *table() const { return m_table; }
+    QPushButton *pickButton() const { return m_pick; }
+
+Q_SIGNALS:
+    /// A target was picked from the list; the editor may adopt its namespace.
+    void targetPicked(const dfproxy::gui::KnownTarget &target);
+
+private:
+    QTableWidget *m_table;
+    QPushButton *m_pick;
+    QList<KnownTarget> m_known;
+};
+
+} // namespace dfproxy::gui

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "client/apiclient.h"
+
+#include <QDialog>
+#include <QJsonObject>
+
+QT_BEGIN_NAMESPACE
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
+class QTabWidget;
+class QFormLayout;
+QT_END_NAMESPACE
+
+namespace dfproxy::gui {
+
+/// Which API collection an editor writes to.
+struct ResourceKind
+{
+    QString plural;     ///< "backends"
+    QString kind;       ///< "AgentgatewayBackend"
+    QString apiVersion; ///< "agentgateway.dev/v1alpha1"
+};
+
+/// The common part of the backend and route editors: name and namespace, a form tab the subclass fills, a raw JSON
+/// tab for everything the form has no widget for, Save (POST when creating, PUT when editing) and the server's
+/// validation errors shown beside the fields they name (FieldBox). Non-modal: open() it and listen to saved().
+class ResourceEditor : public QDialog
+{
+    Q_OBJECT
+public:
+    enum class Mode { Create, Edit };
+
+    ResourceEditor(client::ApiClient *api, ResourceKind kind, QWidget *parent = nullptr);
+
+    /// Fills the editor. Create mode takes a template (a duplicate or defaults); Edit mode locks name and namespace.
+    void load(const QJsonObject &object, Mode mode);
+    Mode mode() const { return m_mode; }
+    /// The object as the editor would send it now (from the form or, when that tab is shown, the JSON text).
+    /// nullopt when the JSON text does not parse (the reason is shown).
+    std::optional<QJsonObject> buildObject();
+
+    /// Sends the object. saved() follows success; errors appear beside their fields.
+    void save();
+    /// The last save's error text ("" after success) and whether a save is in flight.
+    QString lastError() const { return m_lastError; }
+    bool isSaving() const { return m_saving; }
+    /// The error shown beside the field with this path ("" if none).
+    QString fieldError(const QString &path) const;
+
+    QLineEdit *nameEdit() const { return m_name; }
+    QLineEdit *namespaceEdit() const { return m_namespace; }
+
+Q_SIGNALS:
+    /// The server stored the object (its answer, with server fields).
+    void saved(const QJsonObject &object);
+
+protected:
+    /// Rows for the kind's spec go into this layout (below name and namespace).
+    QFormLayout *form() const { return m_form; }
+    /// Adds a tab after Form and JSON (e.g. route status).
+    void addExtraTab(QWidget *w, const QString &title);
+    /// Subclasses show `object` (its spec and status) in their widgets.
+    virtual void setForm(const QJsonObject &object) = 0;
+    /// Subclasses build the spec from their widgets; `original` is the spec as loaded (keep fields without widgets).
+    virtual QJsonObject specFromForm(const QJsonObject &original) const = 0;
+
+private:
+    void onTabChanged(int index);
+    QJsonObject objectFromForm() const;
+    void showError(const client::ApiError &e);
+    static QString resourceNamespaceOr(const QJsonObject &metadata);
+
+    client::ApiClient *m_api;
+    ResourceKind m_kind;
+    Mode m_mode = Mode::Create;
+    QJsonObject m_original;
+    QTabWidget *m_tabs;
+    QFormLayout *m_form;
+    QLineEdit *m_name;
+    QLineEdit *m_namespace;
+    QPlainTextEdit *m_json;
+    QLabel *m_error;
+    QPushButton *m_save;
+    int m_formTab = 0;
+    int m_jsonTab = 1;
+    int m_lastTab = 0;
+    QString m_lastError;
+    bool m_saving = false;
+};
+
+} // namespace dfproxy::gui

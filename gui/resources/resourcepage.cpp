@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "resources/resourcepage.h"
+
+#include "app/connection.h"
+#include "resources/backendeditor.h"
+#include "resources/routeeditor.h"
+
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QJsonArray>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QVBoxLayout>
+
+namespace dfproxy::gui {
+
+ResourcePage::ResourcePage(Connection *connection, ResourceKind kind, QList<ResourceListModel::Column> columns,
+                           QWidget *parent)
+    : Page(connection, parent),
+      m_kind(std::move(kind)),
+      m_model(new ResourceListModel(std::move(columns), this)),
+      m_proxy(new QSortFilterProxyModel(this)),
+      m_table(new QTableView(this)),
+      m_search(new QLineEdit(this)),
+      m_info(new QLabel(this))
+{
+    setObjectName(m_kind.plural + QStringLiteral("Page"));
+    auto *layout = new QVBoxLayout(this);
+    auto *bar = new QHBoxLayout;
+    m_search->setObjectName(QStringLiteral("searchEdit"));
+    m_search->setPlaceholderText(tr("Search %1…").arg(m_kind.plural));
+    m_search->setClearButtonEnabled(true);
+    bar->addWidget(m_search, 1);
+    auto addButton = [&](const QString &text, const QString &name, auto slot, bool needsSelection) {
+        auto *b = new QPushButton(text);
+        b->setObjectName(name);
+        connect(b, &QPushButton::clicked, this, slot);
+        bar->addWidget(b);
+        if (needsSelection)
+            m_selectionButtons.append(b);
+        return b;
+    };
+    addButton(tr("New…"), QStringLiteral("newButton"), [this] { newObject(); }, false);
+    addButton(tr("Edit…"), QStringLiteral("editButton"), [this] { editSelected(); }, true);
+    addButton(tr("Duplicate…"), QStringLiteral("duplicateButton"), [this] { duplicateSelected(); }, true);
+    addButton(tr("Delete"), QStringLiteral("deleteButton"), [this] { deleteSelected(); }, true);
+    addButton(tr("Refresh"), QStringLiteral("refreshButton"), [this] { refresh(); }, false);
+    layout->addLayout(bar);
+
+    m_proxy->setSourceModel(m_model);
+    m_proxy->setFilterKeyColumn(-1);
+    m_proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    connect(m_search, &QLineEdit::textChanged, m_proxy, &QSortFilterProxyModel::setFilterFixedString);
+    m_table->setObjectName(m_kind.plural + QStringLiteral("Table"));
+    m_table->setModel(m_proxy);
+    m_table->setSortingEnabled(true);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setAlternatingRowColors(true);
+    m_table->setWordWrap(false);
+    m_table->verticalHeader()->setVisible(false);
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->sortByColumn(0, Qt::AscendingOrder);
+    connect(m_table, &QTableView::doubleClicked, this, [this] { editSelected(); });
+    connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &ResourcePage::updateButtons);
+    layout->addWidget(m_table, 1);
+    m_info->setObjectName(QStringLiteral("infoLabel"));
+    layout->addWidget(m_info);
+    updateButtons();
+    connect(connection, &Connection::connected, this, &ResourcePage::refresh);
+}
+
+void ResourcePage::setActive(bool active)
+{
+    Page::setActive(active);
+    if (active)
+        refresh();
+}
+
+void ResourcePage::refresh()
+{
+    if (!m_connection->isConnected())
+        return;
+    QPointer<ResourcePage> self(this);
+    m_connection->api()->list(m_kind.plural, {}, [self](const client::ApiResult &r) {
+        if (!self)
+            return;
+        ++self->m_loads;
+        if (!r.ok()) {
+            self->m_info->setText(r.error->toString());
+            return;
+        }
+        const QJsonObject keep = self->selectedObject();
+        QList<QJsonObject> items;
+        for (const auto &v : r.object().value("items").toArray())
+            items.append(v.toObject());
+        self->m_model->setItems(items);
+        self->m_table->resizeColumnsToContents();
+        self->m_info->setText(tr("%n object(s)", nullptr, int(items.size())));
+        if (!keep.isEmpty())
+            self->select(resourceNamespace(keep), resourceName(keep));
+        self->updateButtons();
+    });
+}
+
+bool ResourcePage::select(const QString &ns, const QString &name)
+{
+    const int row = m_model->rowOf(ns, name);
+    if (row < 0)
+        return false;
+    const QModelIndex idx = m_proxy->mapFromSource(m_model->index(row, 0));
+    if (!idx.isValid())
+        return false;
+    m_table->selectRow(idx.row());
+    return true;
+}
+
+QJsonObject ResourcePage::selectedObject() const
+{
+    const auto rows = m_table->selectionModel()->selectedRows();
+    if (rows.isEmpty())
+        return {};
+    return m_model->itemAt(m_proxy->mapToSource(rows.first()).row());
+}
+
+void ResourcePage::updateButtons()
+{
+    const bool has = !selectedObject().isEmpty();
+    for (auto *b : m_selectionButtons)
+        b->setEnabled(has);
+}
+
+ResourceEditor *ResourcePage::openEditor(const QJsonObject &object, ResourceEditor::Mode mode)
+{
+    if (m_editor)
+        m_editor->close();
+    m_editor = createEditor();
+    m_editor->setAttribute(Qt::WA_DeleteOnClose);
+    m_editor->load(object, mode);
+    connect(m_editor, &ResourceEditor::saved, this, [this](const QJsonObject &o) {
+        refresh();
+        // Select the saved object once the list has it.
+        const QString ns = resourceNamespace(o), name = resourceName(o);
+        const int loads = m_loads;
+        auto *conn = new QMetaObject::Connection;
+        *conn = connect(m_model, &QAbstractItemModel::modelReset, this, [this, ns, name, loads, conn] {
+            if (m_loads > loads) {
+                select(ns, name);
+                disconnect(*conn);
+                delete conn;
+            }
+        });
+    });
+    m_editor->open();
+    return m_editor;
+}
+
+ResourceEditor *ResourcePage::newObject()
+{
+    return openEditor(templateObject(), ResourceEditor::Mode::Create);
+}
+
+ResourceEditor *ResourcePage::editSelected()
+{
+    const QJsonObject o = selectedObject();
+    if (o.isEmpty())
+        return nullptr;
+    return openEditor(o, ResourceEditor::Mode::Edit);
+}
+
+ResourceEditor *ResourcePage::duplicateSelected()
+{
+    QJsonObject o = selectedObject();
+    if (o.isEmpty())
+        return nullptr;
+    QJsonObject md = o.value("metadata").toObject();
+    for (const char *k : {"uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"})
+        md.remove(QLatin1String(k));
+    md.insert("name", md.value("name").toString() + QStringLiteral("-copy"));
+    o.insert("metadata", md);
+    o.remove("status");
+    return openEditor(o, ResourceEditor::Mode::Create);
+}
+
+void ResourcePage::deleteSelected()
+{
+    const QJsonObject o = selectedObject();
+    if (o.isEmpty())
+        return;
+    const QString ns = resourceNamespace(o), name = resourceName(o);
+    if (m_confirmDeletes
+        && QMessageBox::question(this, tr("Delete %1").arg(m_kind.kind),
+                                 tr("Delete %1 %2/%3? This cannot be undone.").arg(m_kind.kind, ns, name),
+                                 QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel)
+               != QMessageBox::Yes)
+        return;
+    QPointer<ResourcePage> self(this);
+    m_connection->api()->remove(m_kind.plural, ns, name, [self](const client::ApiResult &r) {
+        if (!self)
+            return;
+        if (!r.ok())
+            QMessageBox::warning(self, tr("Delete failed"), r.error->toString());
+        self->refresh();
+    });
+}
+
+// ---- Backends --------------------------------------------------------------------------------------------------
+
+namespace {
+
+QJsonObject specOf(const QJsonObject &o)
+{
+    return o.value("spec").toObject();
+}
+
+QList<ResourceListModel::Column> backendColumns()
+{
+    return {
+        {QObject::tr("Namespace"), [](const QJsonObject &o) { return resourceNamespace(o); }},
+        {QObject::tr("Name"), [](const QJsonObject &o) { return resourceName(o); }},
+        {QObject::tr("Type"),
+         [](const QJsonObject &o) {
+             const QJsonObject s = specOf(o);
+             if (s.contains("static"))
+                 return QObject::tr("static %1:%2")
+                     .arg(s.value("static").toObject().value("host").toString())
+                     .arg(s.value("static").toObject().value("port").toInt());
+             return QObject::tr("dynamic forward proxy");
+         }},
+        {QObject::tr("TLS"),
+         [](const QJsonObject &o) {
+             const QJsonValue t = specOf(o).value("tls");
+             if (t.isObject())
+                 return t.toObject().value("insecureSkipVerify").toBool() ? QObject::tr("yes (no verify)")
+                                                                          : QObject::tr("yes");
+             return t.toBool() ? QObject::tr("yes") : QString();
+         }},
+        {QObject::tr("Lookup family"),
+         [](const QJsonObject &o) {
+             return specOf(o).value("dns").toObject().value("lookupFamily").toString(QObject::tr("default"));
+         }},
+        {QObject::tr("Engine"), [](const QJsonObject &o) { return specOf(o).value("engine").toString("native"); }},
+        {QObject::tr("Age"), [](const QJsonObject &o) { return objectAge(o); }},
+    };
+}
+
+// The condition of `type` over all parents: "True" only if every parent says so.
+QJsonObject worstCondition(const QJsonObject &o, const QString &type)
+{
+    QJsonObject found;
+    for (const auto &p : o.value("status").toObject().value("parents").toArray()) {
+        for (const auto &c : p.toObject().value("conditions").toArray()) {
+            const QJsonObject co = c.toObject();
+            if (co.value("type").toString() != type)
+                continue;
+            if (found.isEmpty() || co.value("status").toString() != QLatin1String("True"))
+                found = co;
+        }
+    }
+    return found;
+}
+
+ResourceListModel::Column conditionColumn(const QString &type)
+{
+    return {type,
+            [type](const QJsonObject &o) {
+                const QJsonObject c = worstCondition(o, type);
+                if (c.isEmpty())
+                    return QString();
+                return c.value("status").toString() == QLatin1String("True")
+                           ? QStringLiteral("✔ %1").arg(c.value("reason").toString())
+                           : QStringLiteral("✘ %1").arg(c.value("reason").toString());
+            },
+            [type](const QJsonObject &o) { return worstCondition(o, type).value("message").toString(); },
+            [type](const QJsonObject &o) {
+                const QJsonObject c = worstCondition(o, type);
+                if (c.isEmpty())
+                    return QString();
+                return c.value("status").toString() == QLatin1String("True") ? QStringLiteral("good")
+                                                                             : QStringLiteral("bad");
+            }};
+}
+
+QList<ResourceListModel::Column> routeColumns()
+{
+    return {
+        {QObject::tr("Namespace"), [](const QJsonObject &o) { return resourceNamespace(o); }},
+        {QObject::tr("Name"), [](const QJsonObject &o) { return resourceName(o); }},
+        {QObject::tr("Parents"),
+         [](const QJsonObject &o) {
+             QStringList out;
+             for (const auto &p : specOf(o).value("parentRefs").toArray()) {
+                 const QJsonObject po = p.toObject();
+                 out.append(po.value("namespace").toString(resourceNamespace(o)) + u'/' + po.value("name").toString());
+             }
+             return out.join(QStringLiteral(", "));
+         }},
+        {QObject::tr("Hostnames"),
+         [](const QJsonObject &o) {
+             QStringList out;
+             for (const auto &h : specOf(o).value("hostnames").toArray())
+                 out.append(h.toString());
+             return out.isEmpty() ? QObject::tr("any") : out.join(QStringLiteral(", "));
+         }},
+        {QObject::tr("Rules"),
+         [](const QJsonObject &o) { return QString::number(specOf(o).value("rules").toArray().size()); }},
+        {QObject::tr("Backends"),
+         [](const QJsonObject &o) {
+             QStringList out;
+             for (const auto &r : specOf(o).value("rules").toArray())
+                 for (const auto &b : r.toObject().value("backendRefs").toArray())
+                     out.append(b.toObject().value("name").toString());
+             out.removeDuplicates();
+             return out.join(QStringLiteral(", "));
+         }},
+        conditionColumn(QStringLiteral("Accepted")),
+        conditionColumn(QStringLiteral("ResolvedRefs")),
+        {QObject::tr("Age"), [](const QJsonObject &o) { return objectAge(o); }},
+    };
+}
+
+} // namespace
+
+BackendsPage::BackendsPage(Connection *connection, QWidget *parent)
+    : ResourcePage(connection, BackendEditor::resourceKind(), backendColumns(), parent)
+{
+}
+
+ResourceEditor *BackendsPage::createEditor()
+{
+    return new BackendEditor(m_connection->api(), this);
+}
+
+QJsonObject BackendsPage::templateObject() const
+{
+    return BackendEditor::newObject();
+}
+
+RoutesPage::RoutesPage(Connection *connection, QWidget *parent)
+    : ResourcePage(connection, RouteEditor::resourceKind(), routeColumns(), parent)
+{
+}
+
+ResourceEditor *RoutesPage::createEditor()
+{
+    return new RouteEditor(m_connection->api(), this);
+}
+
+QJsonObject RoutesPage::templateObject() const
+{
+    return RouteEditor::newObject();
+}
+
+} // namespace dfproxy::gui

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "resources/resourceeditor.h"
+
+QT_BEGIN_NAMESPACE
+class QLineEdit;
+class QTabWidget;
+class QTableWidget;
+class QTreeWidget;
+QT_END_NAMESPACE
+
+namespace dfproxy::gui {
+
+class RuleEditor;
+
+/// Edits an HTTPRoute: parentRefs, hostnames and one tab per rule (RuleEditor); a Status tab shows the route's
+/// Accepted / ResolvedRefs conditions per parent as the service reported them.
+class RouteEditor : public ResourceEditor
+{
+    Q_OBJECT
+public:
+    explicit RouteEditor(client::ApiClient *api, QWidget *parent = nullptr);
+
+    static ResourceKind resourceKind();
+    /// A new route: attached to the default Gateway, one rule without backends.
+    static QJsonObject newObject();
+
+    QTableWidget *parentRefsTable() const { return m_parents; }
+    QLineEdit *hostnamesEdit() const { return m_hostnames; }
+    QTabWidget *rulesTabs() const { return m_rules; }
+    RuleEditor *rule(int i) const;
+    int ruleCount() const;
+    RuleEditor *addRule(const QJsonObject &rule = {});
+    void removeRule(int i);
+    QTreeWidget *statusTree() const { return m_status; }
+
+protected:
+    void setForm(const QJsonObject &object) override;
+    QJsonObject specFromForm(const QJsonObject &original) const override;
+
+private:
+    void addParentRef(const QJsonObject &ref);
+    void renumberRules();
+
+    QTableWidget *m_parents;
+    QLineEdit *m_hostnames;
+    QTabWidget *m_rules;
+    QTreeWidget *m_status;
+};
+
+/// Fills a tree with the route's status.parents[].conditions (one parent per top-level item).
+void fillRouteStatus(QTreeWidget *tree, const QJsonObject &status);
+
+} // namespace dfproxy::gui

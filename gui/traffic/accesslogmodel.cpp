@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "traffic/accesslogmodel.h"
+
+#include "widgets/jsonutil.h"
+
+#include <QBrush>
+#include <QColor>
+#include <QDateTime>
+
+namespace dfproxy::gui {
+
+namespace {
+
+QString shellQuote(const QString &s)
+{
+    QString q = s;
+    q.replace(u'\'', QStringLiteral("'\\''"));
+    return u'\'' + q + u'\'';
+}
+
+QString str(const QJsonObject &r, const QStringList &keys)
+{
+    return jsonText(firstOf(r, keys));
+}
+
+} // namespace
+
+AccessLogModel::AccessLogModel(int capacity, QObject *parent) : QAbstractTableModel(parent), m_capacity(capacity) {}
+
+void AccessLogModel::append(const QList<QJsonObject> &records)
+{
+    if (records.isEmpty())
+        return;
+    const int n = int(std::min<qsizetype>(records.size(), m_capacity));
+    beginInsertRows({}, 0, n - 1);
+    for (int i = int(records.size()) - n; i < records.size(); ++i)
+        m_rows.prepend(records[i]);
+    endInsertRows();
+    if (m_rows.size() > m_capacity) {
+        beginRemoveRows({}, m_capacity, int(m_rows.size()) - 1);
+        m_rows.resize(m_capacity);
+        endRemoveRows();
+    }
+}
+
+void AccessLogModel::clear()
+{
+    beginResetModel();
+    m_rows.clear();
+    endResetModel();
+}
+
+QString AccessLogModel::text(const QJsonObject &r, int column)
+{
+    switch (column) {
+    case Time: {
+        const QString t = str(r, {"time", "timestamp", "startTime"});
+        const auto dt = QDateTime::fromString(t, Qt::ISODateWithMs);
+        return dt.isValid() ? dt.toLocalTime().toString(QStringLiteral("HH:mm:ss.zzz")) : t;
+    }
+    case Client: {
+        QString c = str(r, {"client", "clientAddress", "downstreamAddress"});
+        const QJsonValue port = r.value("clientPort");
+        if (port.isDouble() && !c.contains(u':'))
+            c += u':' + QString::number(port.toInt());
+        return c;
+    }
+    case Method:
+        return str(r, {"method"});
+    case Host: {
+        const QString h = str(r, {"host", "authority"});
+        const QJsonValue port = r.value("port");
+        return port.isDouble() && port.toInt() > 0 && !h.contains(u':') ? h + u':' + QString::number(port.toInt()) : h;
+    }
+    case Path:
+        return str(r, {"path", "target", "uri"});
+    case Status:
+        return str(r, {"status", "code", "responseCode"});
+    case Reason:
+        return str(r, {"reason", "error", "errorReason"});
+    case Duration: {
+        const QJsonValue ms = firstOf(r, {"totalMs", "durationMs", "duration"});
+        return ms.isDouble() ? QStringLiteral("%1 ms").arg(ms.toDouble()) : jsonText(ms);
+    }
+    case Bytes: {
+        const QJsonValue in = firstOf(r, {"bytesIn", "bytesReceived", "requestBytes"});
+        const QJsonValue out = firstOf(r, {"bytesOut", "bytesSent", "responseBytes"});
+        if (!in.isDouble() && !out.isDouble())
+            return {};
+        return QStringLiteral("↑%1 ↓%2").arg(formatBytes(qint64(in.toDouble())), formatBytes(qint64(out.toDouble())));
+    }
+    case Route:
+        return str(r, {"route", "routeName"});
+    case Decision:
+        return str(r, {"decision", "policyDecision", "verdict"});
+    default:
+        return {};
+    }
+}
+
+QString AccessLogModel::curlCommand(const QJsonObject &r, const QString &proxyUrl)
+{
+    const QString method = str(r, {"method"}).toUpper();
+    QString host = str(r, {"host", "authority"});
+    const int port = r.value("port").toInt(0);
+    const bool tunnel = method == QLatin1String("CONNECT") || r.value("tunnel").toBool();
+    QStringList args{QStringLiteral("curl"), QStringLiteral("-v")};
+    if (!proxyUrl.isEmpty())
+        args << QStringLiteral("-x") << shellQuote(proxyUrl);
+    if (tunnel) {
+        // A CONNECT tunnel carried TLS: ask curl to tunnel the same way.
+        const int p = port > 0 ? port : 443;
+        args << QStringLiteral("-p") << shellQuote(QStringLiteral("https://%1%2/").arg(host, p == 443 ? QString() : QStringLiteral(":%1").arg(p)));
+        return args.join(u' ');
+    }
+    if (!method.isEmpty() && method != QLatin1String("GET"))
+        args << QStringLiteral("-X") << method;
+    QString path = str(r, {"path", "target", "uri"});
+    if (path.startsWith(QLatin1String("http://")) || path.startsWith(QLatin1String("https://"))) {
+        args << shellQuote(path);
+    } else {
+        if (port > 0 && port != 80 && !host.contains(u':'))
+            host += u':' + QString::number(port);
+        args << shellQuote(QStringLiteral("http://%1%2").arg(host, path.isEmpty() ? QStringLiteral("/") : path));
+    }
+    return args.join(u' ');
+}
+
+int AccessLogModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_rows.size());
+}
+
+int AccessLogModel::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QVariant AccessLogModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= m_rows.size())
+        return {};
+    const QJsonObject &r = m_rows[index.row()];
+    if (role == Qt::DisplayRole || role == Qt::ToolTipRole)
+        return text(r, index.column());
+    if (role == Qt::ForegroundRole && index.column() == Status) {
+        const int s = text(r, Status).toInt();
+        if (s >= 500 || s == 0)
+            return QBrush(QColor(0xb0, 0x00, 0x20));
+        if (s >= 400)
+            return QBrush(QColor(0xb3, 0x6b, 0x00));
+        return QBrush(QColor(0x1b, 0x7f, 0x3b));
+    }
+    return {};
+}
+
+QVariant AccessLogModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    static const QStringList titles = {tr("Time"),   tr("Client"), tr("Method"),   tr("Host"),  tr("Path"),    tr("Status"),
+                                       tr("Reason"), tr("Duration"), tr("Bytes"), tr("Route"), tr("Decision")};
+    return titles.value(section);
+}
+
+} // namespace dfproxy::gui

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app/telemetrysink.h"
+
+#include "dns/dnshostcache.h"
+#include "proxy/proxyserver.h"
+#include "telemetry/accesslogger.h"
+#include "telemetry/proxymetrics.h"
+
+namespace dfproxy::app {
+
+TelemetrySink::TelemetrySink(telemetry::AccessLogger *logger, telemetry::ProxyMetrics *metrics)
+    : m_logger(logger), m_metrics(metrics)
+{
+}
+
+telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r)
+{
+    telemetry::AccessLogEntry e;
+    e.time = r.time;
+    e.clientAddress = r.clientAddress.isNull() ? QString() : r.clientAddress.toString();
+    e.clientPort = r.clientPort;
+    e.method = r.method;
+    e.host = r.host;
+    e.port = r.port;
+    e.path = r.path;
+    e.resolvedAddress = r.resolvedAddress.isNull() ? QString() : r.resolvedAddress.toString();
+    e.dnsCacheHit = r.dnsCacheHit;
+    e.status = r.status;
+    e.reason = r.reason;
+    e.bytesIn = r.bytesIn;
+    e.bytesOut = r.bytesOut;
+    e.totalMs = r.totalMs;
+    e.dnsMs = r.dnsMs;
+    e.connectMs = r.connectMs;
+    e.upstreamMs = r.upstreamMs;
+    e.route = r.route;
+    e.backend = r.backend;
+    e.upstreamReused = r.upstreamReused;
+    e.tunnel = r.tunnel;
+    e.identity = r.identity;
+    e.decision = QString::fromLatin1(r.decision);
+    return e;
+}
+
+void TelemetrySink::write(const proxy::AccessLogRecord &record)
+{
+    telemetry::AccessLogEntry e = toEntry(record);
+    if (m_metrics)
+        m_metrics->observe(e);
+    if (m_logger)
+        m_logger->submit(std::move(e));
+}
+
+void addServiceCollectors(telemetry::MetricsRegistry &registry, dns::DnsHostCache *cache, proxy::ProxyServer *proxy,
+                          telemetry::AccessLogger *logger)
+{
+    using telemetry::CollectedFamily;
+    using telemetry::MetricType;
+    if (cache) {
+        registry.addCollector([cache] {
+            QList<CollectedFamily> out;
+            const auto stats = cache->stats().toMap();
+            for (auto it = stats.begin(); it != stats.end(); ++it) {
+                const bool gauge = it.key() == QLatin1String("num_hosts");
+                out.append({"dfproxy_dns_" + it.key(), "DNS host cache: " + it.key() + " (Envoy's name).",
+                            gauge ? MetricType::Gauge : MetricType::Counter, {{{}, double(it.value())}}});
+            }
+            return out;
+        });
+    }
+    if (proxy) {
+        // ProxyServer::stats() reads atomics only, so scraping from the admin (main) thread is fine.
+        registry.addCollector([proxy] {
+            const QJsonObject s = proxy->stats();
+            return QList<CollectedFamily>{
+                {"dfproxy_downstream_connections_active", "Client connections open now.", MetricType::Gauge,
+                 {{{}, s.value("activeConnections").toDouble()}}},
+                {"dfproxy_connect_tunnels_active", "CONNECT and websocket tunnels open now.", MetricType::Gauge,
+                 {{{}, s.value("activeTunnels").toDouble()}}},
+                {"dfproxy_downstream_connections_total", "Client connections accepted.", MetricType::Counter,
+                 {{{}, s.value("connectionsAccepted").toDouble()}}},
+                {"dfproxy_upstream_connections_opened_total", "Upstream connections opened.", MetricType::Counter,
+                 {{{}, s.value("upstreamConnectionsOpened").toDouble()}}},
+            };
+        });
+    }
+    if (logger) {
+        registry.addCollector([logger] {
+            const auto s = logger->stats();
+            return QList<CollectedFamily>{
+                {"dfproxy_accesslog_records_total", "Access-log records queued.", MetricType::Counter,
+                 {{{}, double(s.submitted)}}},
+                {"dfproxy_accesslog_dropped_total", "Access-log records dropped because the queue was full.",
+                 MetricType::Counter, {{{}, double(s.dropped)}}},
+                {"dfproxy_accesslog_write_errors_total", "Access-log lines lost to write errors.",
+                 MetricType::Counter, {{{}, double(s.writeErrors)}}},
+            };
+        });
+    }
+}
+
+} // namespace dfproxy::app

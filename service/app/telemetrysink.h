@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "proxy/accesslog.h"
+#include "telemetry/accesslogentry.h"
+
+namespace dfproxy::dns {
+class DnsHostCache;
+}
+namespace dfproxy::proxy {
+class ProxyServer;
+}
+namespace dfproxy::telemetry {
+class AccessLogger;
+class MetricsRegistry;
+class ProxyMetrics;
+} // namespace dfproxy::telemetry
+
+namespace dfproxy::app {
+
+/// The proxy's access-log sink: converts each record (worker threads) into a telemetry entry, counts it in the
+/// request metrics and queues it for the access logger. Never blocks. Neither pointer is owned.
+class TelemetrySink final : public proxy::AccessLogSink
+{
+public:
+    TelemetrySink(telemetry::AccessLogger *logger, telemetry::ProxyMetrics *metrics);
+    void write(const proxy::AccessLogRecord &record) override;
+
+    static telemetry::AccessLogEntry toEntry(const proxy::AccessLogRecord &record);
+
+private:
+    telemetry::AccessLogger *m_logger;
+    telemetry::ProxyMetrics *m_metrics;
+};
+
+/// Adds the scrape-time collectors of figures owned by other areas: the DNS cache counters
+/// (dfproxy_dns_<envoy name>), the proxy's active connections/tunnels and the access logger's own counters.
+/// The pointers are not owned and must outlive the registry's scrapes (any may be null).
+void addServiceCollectors(telemetry::MetricsRegistry &registry, dns::DnsHostCache *cache, proxy::ProxyServer *proxy,
+                          telemetry::AccessLogger *logger);
+
+} // namespace dfproxy::app

@@ -1,0 +1,726 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "policy/policyengine.h"
+
+#include "config/model.h"
+#include "policy/cidr.h"
+#include "policy/jwt.h"
+#include "policy/passwords.h"
+#include "policy/ratelimiter.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QNetworkInterface>
+#include <QSet>
+
+#include <algorithm>
+#include <atomic>
+
+namespace dfproxy::policy {
+
+namespace {
+
+using config::Resource;
+
+struct Counters
+{
+    std::atomic<qint64> authenticated{0}, anonymous{0}, challenged{0}, rejected{0};
+    std::atomic<qint64> authzAllowed{0}, authzDenied{0};
+    std::atomic<qint64> rateAllowed{0}, rateLimited{0};
+    std::atomic<qint64> ssrfChecked{0}, ssrfDenied{0}, ssrfDropped{0};
+    std::atomic<qint64> loopDenied{0};
+};
+
+struct CompiledAuthn
+{
+    QString id;
+    bool optional = false;
+    bool basic = false;
+    QByteArray realm;
+    QHash<QString, QByteArray> users;   ///< name -> hash
+    bool apiKey = false;
+    QByteArray apiKeyHeader;
+    QHash<QByteArray, QString> apiKeys; ///< hex SHA-256 -> name
+    std::shared_ptr<const JwtVerifier> jwt;
+    QString identityClaim;
+};
+
+struct HostMatcher
+{
+    bool any = false;
+    QSet<QString> exact;
+    QStringList suffixes; ///< ".example.com" for "*.example.com"
+    bool matches(const QString &host) const
+    {
+        if (any || exact.contains(host))
+            return true;
+        for (const auto &s : suffixes) {
+            if (host.size() > s.size() && host.endsWith(s))
+                return true;
+        }
+        return false;
+    }
+};
+
+struct CompiledRule
+{
+    QString name;
+    bool allow = true;
+    std::optional<HostMatcher> hosts;
+    QList<quint16> ports;
+    QList<QByteArray> methods;
+    QList<QByteArray> pathPrefixes;
+    std::optional<CidrSet> clients;
+    QStringList identities;
+};
+
+struct CompiledAuthz
+{
+    QString id;
+    bool defaultAllow = false;
+    QList<CompiledRule> rules;
+};
+
+struct CompiledLimit
+{
+    QString name;
+    config::RateLimitSpec::Key key;
+    QByteArray header;
+    std::shared_ptr<TokenBucketLimiter> limiter;
+};
+
+struct CompiledRateLimit
+{
+    QString id;
+    QList<CompiledLimit> limits;
+};
+
+template <class T>
+using Attachments = QHash<QString, std::shared_ptr<const T>>;
+
+const QByteArray *findHeader(const HeaderList *headers, const QByteArray &lowerName)
+{
+    if (!headers)
+        return nullptr;
+    for (const auto &h : *headers) {
+        if (h.first.compare(lowerName, Qt::CaseInsensitive) == 0)
+            return &h.second;
+    }
+    return nullptr;
+}
+
+// Ascending creation time, then namespace/name: the oldest policy wins a conflict, as in Gateway API.
+QList<const Resource *> inConflictOrder(QList<const Resource *> list)
+{
+    std::stable_sort(list.begin(), list.end(), [](const Resource *a, const Resource *b) {
+        const QDateTime ta = config::creationTimestamp(*a), tb = config::creationTimestamp(*b);
+        if (ta.isValid() && tb.isValid() && ta != tb)
+            return ta < tb;
+        if (ta.isValid() != tb.isValid())
+            return ta.isValid();
+        return a->ns() + u'/' + a->name() < b->ns() + u'/' + b->name();
+    });
+    return list;
+}
+
+QString targetKey(const QString &ns, const config::PolicyTargetRef &t)
+{
+    if (t.kind == QLatin1String(config::kinds::Backend))
+        return QStringLiteral("B/") + ns + u'/' + t.name;
+    if (t.kind == QLatin1String(config::kinds::HTTPRoute))
+        return QStringLiteral("R/") + ns + u'/' + t.name;
+    if (!t.sectionName.isEmpty())
+        return QStringLiteral("L/") + ns + u'/' + t.name + u'/' + t.sectionName;
+    return QStringLiteral("G/") + ns + u'/' + t.name;
+}
+
+template <class T>
+void attach(Attachments<T> &map, const QString &ns, const QList<config::PolicyTargetRef> &refs,
+            const std::shared_ptr<const T> &policy)
+{
+    for (const auto &t : refs) {
+        const QString key = targetKey(ns, t);
+        if (!map.contains(key))
+            map.insert(key, policy);
+    }
+}
+
+template <class T>
+const T *lookup(const Attachments<T> &map, const RequestAttributes &r)
+{
+    if (map.isEmpty())
+        return nullptr;
+    const QString keys[] = {
+        r.backendName.isEmpty() ? QString() : QStringLiteral("B/") + r.backendNamespace + u'/' + r.backendName,
+        r.routeName.isEmpty() ? QString() : QStringLiteral("R/") + r.routeNamespace + u'/' + r.routeName,
+        QStringLiteral("L/") + r.gatewayNamespace + u'/' + r.gatewayName + u'/' + r.listenerName,
+        QStringLiteral("G/") + r.gatewayNamespace + u'/' + r.gatewayName,
+    };
+    for (const auto &k : keys) {
+        if (k.isEmpty())
+            continue;
+        const auto it = map.constFind(k);
+        if (it != map.constEnd())
+            return it.value().get();
+    }
+    return nullptr;
+}
+
+bool pathHasPrefix(const QByteArray &path, const QByteArray &prefix)
+{
+    if (prefix == "/" || path == prefix)
+        return true;
+    if (!path.startsWith(prefix))
+        return false;
+    // Element-wise, as Gateway API PathPrefix: "/api" matches "/api/x" but not "/apix".
+    return prefix.endsWith('/') || path.at(prefix.size()) == '/';
+}
+
+bool hasDfproxyVia(const HeaderList *headers)
+{
+    if (!headers)
+        return false;
+    for (const auto &h : *headers) {
+        if (h.first.compare("via", Qt::CaseInsensitive) != 0)
+            continue;
+        for (const QByteArray &element : h.second.split(',')) {
+            const QList<QByteArray> tokens = element.simplified().split(' ');
+            if (tokens.size() >= 2 && tokens[1].compare("dfproxy", Qt::CaseInsensitive) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+Decision deny(int status, const char *reason, const QByteArray &body, const QByteArray &summary)
+{
+    Decision d;
+    d.allowed = false;
+    d.status = status;
+    d.reason = reason;
+    d.body = body;
+    d.summary = summary;
+    return d;
+}
+
+} // namespace
+
+struct ConfigPolicyEngine::Impl
+{
+    const Clock *clock = nullptr;
+    std::shared_ptr<Counters> counters;
+    std::shared_ptr<VerificationCache> cache;
+    Attachments<CompiledAuthn> authn;
+    Attachments<CompiledAuthz> authz;
+    Attachments<CompiledRateLimit> rateLimits;
+    QHash<QString, std::shared_ptr<TokenBucketLimiter>> limiters; ///< by policy + limit definition, carried over
+    QHash<QString, int> policyCounts;
+
+    bool loopDetection = true;
+    bool denySelf = true;
+    CidrSet allowedCidrs, deniedCidrs;
+    QList<QPair<QHostAddress, quint16>> self;
+    QList<QHostAddress> localAddresses;
+
+    bool authenticate(const CompiledAuthn &p, const RequestAttributes &r, Decision &out) const;
+    bool authorize(const CompiledAuthz &p, const RequestAttributes &r, const QString &identity, Decision &out) const;
+    bool rateLimit(const CompiledRateLimit &p, const RequestAttributes &r, const QString &identity,
+                   Decision &out) const;
+    bool isSelf(const QHostAddress &address, quint16 port) const;
+};
+
+bool ConfigPolicyEngine::Impl::authenticate(const CompiledAuthn &p, const RequestAttributes &r, Decision &out) const
+{
+    const QByteArray credHeader = r.explicitProxy ? QByteArrayLiteral("proxy-authorization")
+                                                  : QByteArrayLiteral("authorization");
+    bool presented = false;
+    bool ok = false;
+    QString identity;
+    QByteArray used;
+    if (const QByteArray *value = findHeader(r.headers, credHeader); value && !value->isEmpty()) {
+        const QByteArray v = value->trimmed();
+        const qsizetype sp = v.indexOf(' ');
+        const QByteArray scheme = (sp < 0 ? v : v.left(sp)).toLower();
+        const QByteArray credentials = sp < 0 ? QByteArray() : v.mid(sp + 1).trimmed();
+        if (scheme == "basic" && p.basic) {
+            presented = true;
+            used = credHeader;
+            const auto decoded = QByteArray::fromBase64Encoding(credentials, QByteArray::AbortOnBase64DecodingErrors);
+            const qsizetype colon = decoded ? decoded.decoded.indexOf(':') : -1;
+            if (colon > 0) {
+                const QString user = QString::fromUtf8(decoded.decoded.left(colon));
+                const QByteArray password = decoded.decoded.mid(colon + 1);
+                const auto it = p.users.constFind(user);
+                if (it != p.users.constEnd()) {
+                    if (cache->contains(it.value(), password)) {
+                        ok = true;
+                    } else if (verifyPasswordHash(password, it.value()).value_or(false)) {
+                        cache->insert(it.value(), password);
+                        ok = true;
+                    }
+                }
+                if (ok)
+                    identity = user;
+            }
+        } else if (scheme == "bearer" && p.jwt) {
+            presented = true;
+            used = credHeader;
+            const auto res = p.jwt->verify(credentials, clock->wallNow().toSecsSinceEpoch());
+            if (res.ok) {
+                const auto claim = res.claims.value(p.identityClaim);
+                identity = claim.isString() ? claim.toString() : QString::number(claim.toDouble(), 'f', 0);
+                if (claim.isUndefined() || claim.isNull())
+                    identity = QStringLiteral("jwt");
+                ok = true;
+            }
+        }
+    }
+    if (!presented && p.apiKey) {
+        if (const QByteArray *value = findHeader(r.headers, p.apiKeyHeader); value && !value->isEmpty()) {
+            presented = true;
+            used = p.apiKeyHeader;
+            const auto it = p.apiKeys.constFind(sha256Hex(value->trimmed()));
+            if (it != p.apiKeys.constEnd()) {
+                identity = it.value();
+                ok = true;
+            }
+        }
+    }
+    if (ok) {
+        counters->authenticated.fetch_add(1, std::memory_order_relaxed);
+        out.identity = identity;
+        out.stripRequestHeaders.append(used);
+        return true;
+    }
+    if (!presented && p.optional) {
+        counters->anonymous.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    (presented ? counters->rejected : counters->challenged).fetch_add(1, std::memory_order_relaxed);
+    const int status = r.explicitProxy ? 407 : 401;
+    out = deny(status, presented ? "authn_failed" : "authn_required",
+               r.explicitProxy ? QByteArrayLiteral("proxy authentication required\n")
+                               : QByteArrayLiteral("authentication required\n"),
+               "deny:authn " + p.id.toUtf8());
+    const QByteArray challengeHeader = r.explicitProxy ? QByteArrayLiteral("Proxy-Authenticate")
+                                                       : QByteArrayLiteral("WWW-Authenticate");
+    if (p.basic)
+        out.responseHeaders.append({challengeHeader, "Basic realm=\"" + p.realm + "\", charset=\"UTF-8\""});
+    if (p.jwt)
+        out.responseHeaders.append({challengeHeader, "Bearer realm=\"" + p.realm + "\""});
+    if (!p.basic && !p.jwt)
+        out.responseHeaders.append({challengeHeader, "ApiKey realm=\"" + p.realm + "\", header=\"" + p.apiKeyHeader + "\""});
+    return false;
+}
+
+bool ConfigPolicyEngine::Impl::authorize(const CompiledAuthz &p, const RequestAttributes &r, const QString &identity,
+                                         Decision &out) const
+{
+    const CompiledRule *matched = nullptr;
+    for (const auto &rule : p.rules) {
+        if (rule.hosts && !rule.hosts->matches(r.host))
+            continue;
+        if (!rule.ports.isEmpty() && !rule.ports.contains(r.port))
+            continue;
+        if (!rule.methods.isEmpty() && !rule.methods.contains(r.method))
+            continue;
+        if (!rule.pathPrefixes.isEmpty()) {
+            // A tunnel has no path: a rule about paths never matches CONNECT.
+            bool any = false;
+            for (const auto &prefix : rule.pathPrefixes)
+                any = any || (!r.path.isEmpty() && pathHasPrefix(r.path, prefix));
+            if (!any)
+                continue;
+        }
+        if (rule.clients && !rule.clients->contains(r.clientAddress))
+            continue;
+        if (!rule.identities.isEmpty()) {
+            const bool any = !identity.isEmpty() && rule.identities.contains(QStringLiteral("*"));
+            if (!any && !rule.identities.contains(identity))
+                continue;
+        }
+        matched = &rule;
+        break;
+    }
+    const bool allow = matched ? matched->allow : p.defaultAllow;
+    if (allow) {
+        counters->authzAllowed.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    counters->authzDenied.fetch_add(1, std::memory_order_relaxed);
+    const QByteArray why = matched ? "rule " + matched->name.toUtf8() : QByteArrayLiteral("default action");
+    out = deny(403, "authz_denied", "forbidden by policy\n", "deny:authz " + p.id.toUtf8() + ' ' + why);
+    out.identity = identity; // the access log shows who was refused
+    return false;
+}
+
+bool ConfigPolicyEngine::Impl::rateLimit(const CompiledRateLimit &p, const RequestAttributes &r,
+                                         const QString &identity, Decision &out) const
+{
+    using Key = config::RateLimitSpec::Key;
+    QList<QPair<TokenBucketLimiter *, QByteArray>> taken;
+    for (const auto &l : p.limits) {
+        QByteArray key;
+        switch (l.key) {
+        case Key::ClientIP:
+            key = normalizedAddress(r.clientAddress).toString().toLatin1();
+            break;
+        case Key::DestinationHost:
+            key = r.host.toUtf8();
+            break;
+        case Key::Route:
+            key = (r.routeNamespace + u'/' + r.routeName).toUtf8();
+            break;
+        case Key::Identity:
+            // Anonymous clients are told apart by address, so one cannot exhaust everyone's bucket.
+            key = identity.isEmpty() ? "anonymous@" + normalizedAddress(r.clientAddress).toString().toLatin1()
+                                     : "user:" + identity.toUtf8();
+            break;
+        case Key::Header:
+            if (const QByteArray *v = findHeader(r.headers, l.header))
+                key = *v;
+            break;
+        case Key::Global:
+            break;
+        }
+        const RateLimitResult res = l.limiter->take(key);
+        if (res.allowed) {
+            taken.append({l.limiter.get(), key});
+            continue;
+        }
+        for (const auto &[limiter, k] : taken)
+            limiter->refund(k);
+        counters->rateLimited.fetch_add(1, std::memory_order_relaxed);
+        const qint64 retry = std::max<qint64>(1, (res.retryAfterMs + 999) / 1000);
+        out = deny(429, "ratelimited", "too many requests\n",
+                   "deny:ratelimit " + p.id.toUtf8() + ' ' + l.name.toUtf8());
+        out.identity = identity;
+        out.responseHeaders.append({"Retry-After", QByteArray::number(retry)});
+        out.responseHeaders.append({"RateLimit-Limit", QByteArray::number(res.limit)});
+        out.responseHeaders.append({"RateLimit-Remaining", QByteArray::number(res.remaining)});
+        out.responseHeaders.append({"RateLimit-Reset", QByteArray::number(retry)});
+        if (l.limiter->fillIntervalMs() % 1000 == 0)
+            out.responseHeaders.append({"RateLimit-Policy", QByteArray::number(l.limiter->tokensPerFill()) + ";w="
+                                                                + QByteArray::number(l.limiter->fillIntervalMs() / 1000)});
+        return false;
+    }
+    counters->rateAllowed.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+bool ConfigPolicyEngine::Impl::isSelf(const QHostAddress &address, quint16 port) const
+{
+    const QHostAddress a = normalizedAddress(address);
+    const bool unspecified = a == QHostAddress(QHostAddress::AnyIPv4) || a == QHostAddress(QHostAddress::AnyIPv6);
+    for (const auto &[sa, sp] : self) {
+        if (sp != port)
+            continue;
+        if (unspecified || normalizedAddress(sa) == a)
+            return true;
+        const bool wildcard = sa == QHostAddress(QHostAddress::AnyIPv4) || sa == QHostAddress(QHostAddress::AnyIPv6)
+                              || sa == QHostAddress(QHostAddress::Any);
+        if (wildcard && (a.isLoopback() || localAddresses.contains(a)))
+            return true;
+    }
+    return false;
+}
+
+ConfigPolicyEngine::ConfigPolicyEngine(std::unique_ptr<Impl> impl) : d(std::move(impl)) {}
+ConfigPolicyEngine::~ConfigPolicyEngine() = default;
+
+Decision ConfigPolicyEngine::checkRequest(const RequestAttributes &request) const
+{
+    Decision out;
+    out.summary = "allow";
+    if (d->loopDetection && hasDfproxyVia(request.headers)) {
+        d->counters->loopDenied.fetch_add(1, std::memory_order_relaxed);
+        return deny(508, "loop_detected", "request loop detected (Via: dfproxy)\n", "deny:loop");
+    }
+    if (const auto *p = lookup(d->authn, request); p && !d->authenticate(*p, request, out))
+        return out;
+    const QString identity = out.identity; // a copy: a deny below replaces `out`
+    if (const auto *p = lookup(d->authz, request); p && !d->authorize(*p, request, identity, out))
+        return out;
+    if (const auto *p = lookup(d->rateLimits, request); p && !d->rateLimit(*p, request, identity, out))
+        return out;
+    return out;
+}
+
+Decision ConfigPolicyEngine::checkResolved(const RequestAttributes &request, const QList<QHostAddress> &addresses) const
+{
+    Decision out;
+    out.summary = "allow";
+    d->counters->ssrfChecked.fetch_add(1, std::memory_order_relaxed);
+    qint64 dropped = 0;
+    for (const auto &a : addresses) {
+        if (!d->allowedCidrs.contains(a)
+            && (d->deniedCidrs.contains(a) || (d->denySelf && d->isSelf(a, request.port)))) {
+            ++dropped;
+            continue;
+        }
+        out.allowedAddresses.append(a);
+    }
+    if (dropped)
+        d->counters->ssrfDropped.fetch_add(dropped, std::memory_order_relaxed);
+    if (out.allowedAddresses.isEmpty() && !addresses.isEmpty()) {
+        d->counters->ssrfDenied.fetch_add(1, std::memory_order_relaxed);
+        return deny(403, "ssrf_denied", "destination address not allowed\n", "deny:ssrf");
+    }
+    return out;
+}
+
+QStringList ConfigPolicyEngine::deniedCidrs() const
+{
+    return d->deniedCidrs.toStringList();
+}
+
+QJsonObject ConfigPolicyEngine::stats() const
+{
+    const Counters &c = *d->counters;
+    qint64 keys = 0;
+    for (const auto &l : d->limiters)
+        keys += l->keyCount();
+    QJsonObject policies;
+    for (auto it = d->policyCounts.begin(); it != d->policyCounts.end(); ++it)
+        policies.insert(it.key(), it.value());
+    return QJsonObject{
+        {"authn", QJsonObject{{"authenticated", c.authenticated.load()},
+                              {"anonymous", c.anonymous.load()},
+                              {"challenged", c.challenged.load()},
+                              {"rejected", c.rejected.load()},
+                              {"cachedVerifications", qint64(d->cache->size())}}},
+        {"authz", QJsonObject{{"allowed", c.authzAllowed.load()}, {"denied", c.authzDenied.load()}}},
+        {"ratelimit", QJsonObject{{"allowed", c.rateAllowed.load()}, {"limited", c.rateLimited.load()}, {"keys", keys}}},
+        {"ssrf", QJsonObject{{"checked", c.ssrfChecked.load()},
+                             {"denied", c.ssrfDenied.load()},
+                             {"addressesDropped", c.ssrfDropped.load()}}},
+        {"loop", QJsonObject{{"denied", c.loopDenied.load()}}},
+        {"policies", policies},
+        {"problems", QJsonArray::fromStringList(m_problems)},
+    };
+}
+
+// ---- Build -----------------------------------------------------------------------------------------------------
+
+namespace {
+
+const char *const DefaultDenied[] = {"169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/32", "::/128"};
+const char *const StrictDenied[] = {"0.0.0.0/8",   "127.0.0.0/8",    "::1/128",        "10.0.0.0/8",
+                                    "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"};
+
+QString limitIdentity(const Resource &r, int i, const config::RateLimitSpec &l)
+{
+    return QStringLiteral("%1/%2/%3|%4|%5|%6|%7|%8|%9")
+        .arg(r.ns(), r.name())
+        .arg(i)
+        .arg(int(l.key))
+        .arg(l.header)
+        .arg(l.tokens)
+        .arg(l.fillIntervalMs)
+        .arg(l.burst)
+        .arg(l.maxKeys);
+}
+
+} // namespace
+
+std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config &config, const Options &options,
+                                                            const ConfigPolicyEngine *previous)
+{
+    auto d = std::make_unique<ConfigPolicyEngine::Impl>();
+    QStringList problems;
+    d->clock = options.clock ? options.clock : &SystemClock::instance();
+    d->counters = previous ? previous->d->counters : std::make_shared<Counters>();
+    d->cache = std::make_shared<VerificationCache>(1024);
+
+    // Authentication.
+    for (const Resource *r : inConflictOrder(config.ofKind(config::kinds::AuthenticationPolicy))) {
+        QList<config::FieldError> errors;
+        const auto spec = config::parseAuthenticationPolicySpec(*r, &errors);
+        const QString id = r->ns() + u'/' + r->name();
+        auto p = std::make_shared<CompiledAuthn>();
+        p->id = id;
+        p->optional = spec.optional;
+        p->basic = spec.basicEnabled;
+        p->realm = spec.realm.toUtf8();
+        if (!errors.isEmpty()) {
+            // Stored configs are validated, so this is a hand-edited file: fail closed with a challenge.
+            problems.append(QStringLiteral("AuthenticationPolicy %1: invalid spec, every request is refused").arg(id));
+            p->optional = false;
+            p->basic = true;
+            attach<CompiledAuthn>(d->authn, r->ns(), spec.targetRefs, p);
+            continue;
+        }
+        for (const auto &u : spec.users)
+            p->users.insert(u.name, u.passwordHash.toUtf8());
+        if (!spec.htpasswdFile.isEmpty()) {
+            QFile f(spec.htpasswdFile);
+            if (!f.open(QIODevice::ReadOnly)) {
+                problems.append(QStringLiteral("AuthenticationPolicy %1: cannot read htpasswdFile %2: %3")
+                                    .arg(id, spec.htpasswdFile, f.errorString()));
+            } else {
+                QStringList fileProblems;
+                const auto users = parseHtpasswd(f.readAll(), &fileProblems);
+                for (const auto &fp : fileProblems)
+                    problems.append(QStringLiteral("AuthenticationPolicy %1: %2 %3").arg(id, spec.htpasswdFile, fp));
+                for (auto it = users.begin(); it != users.end(); ++it) {
+                    if (!p->users.contains(it.key()))
+                        p->users.insert(it.key(), it.value());
+                }
+            }
+        }
+        p->apiKey = spec.apiKeyEnabled;
+        p->apiKeyHeader = spec.apiKeyHeader.toLatin1();
+        for (const auto &k : spec.apiKeys)
+            p->apiKeys.insert(k.sha256, k.name);
+        if (spec.jwt) {
+            QJsonObject jwks = spec.jwt->jwks;
+            if (!spec.jwt->jwksFile.isEmpty()) {
+                QFile f(spec.jwt->jwksFile);
+                QJsonParseError pe{};
+                if (!f.open(QIODevice::ReadOnly)) {
+                    problems.append(QStringLiteral("AuthenticationPolicy %1: cannot read jwksFile %2: %3")
+                                        .arg(id, spec.jwt->jwksFile, f.errorString()));
+                } else {
+                    const auto doc = QJsonDocument::fromJson(f.readAll(), &pe);
+                    if (pe.error != QJsonParseError::NoError || !doc.isObject())
+                        problems.append(QStringLiteral("AuthenticationPolicy %1: jwksFile %2 is not a JSON object")
+                                            .arg(id, spec.jwt->jwksFile));
+                    else
+                        jwks = doc.object();
+                }
+            }
+            auto verifier = std::make_shared<JwtVerifier>(
+                jwks, JwtVerifier::Settings{spec.jwt->issuer, spec.jwt->audiences, spec.jwt->clockSkewMs});
+            for (const auto &vp : verifier->problems())
+                problems.append(QStringLiteral("AuthenticationPolicy %1: jwks %2").arg(id, vp));
+            p->jwt = verifier;
+            p->identityClaim = spec.jwt->identityClaim;
+        }
+        attach<CompiledAuthn>(d->authn, r->ns(), spec.targetRefs, p);
+        d->policyCounts[config::kinds::AuthenticationPolicy]++;
+    }
+
+    // Authorization.
+    for (const Resource *r : inConflictOrder(config.ofKind(config::kinds::AuthorizationPolicy))) {
+        QList<config::FieldError> errors;
+        const auto spec = config::parseAuthorizationPolicySpec(*r, &errors);
+        auto p = std::make_shared<CompiledAuthz>();
+        p->id = r->ns() + u'/' + r->name();
+        p->defaultAllow = errors.isEmpty() && spec.defaultAllow;
+        if (!errors.isEmpty())
+            problems.append(QStringLiteral("AuthorizationPolicy %1: invalid spec, every request is refused").arg(p->id));
+        for (const auto &rs : errors.isEmpty() ? spec.rules : QList<config::AuthorizationRuleSpec>{}) {
+            CompiledRule rule;
+            rule.name = rs.name;
+            rule.allow = rs.allow;
+            if (!rs.hosts.isEmpty()) {
+                HostMatcher m;
+                for (const auto &h : rs.hosts) {
+                    if (h == QLatin1String("*"))
+                        m.any = true;
+                    else if (h.startsWith(QLatin1String("*.")))
+                        m.suffixes.append(h.mid(1));
+                    else
+                        m.exact.insert(h);
+                }
+                rule.hosts = m;
+            }
+            rule.ports = rs.ports;
+            for (const auto &m : rs.methods)
+                rule.methods.append(m.toLatin1());
+            for (const auto &pp : rs.pathPrefixes)
+                rule.pathPrefixes.append(pp.toUtf8());
+            if (!rs.clientCIDRs.isEmpty()) {
+                CidrSet set;
+                for (const auto &c : rs.clientCIDRs)
+                    set.add(c);
+                rule.clients = set;
+            }
+            rule.identities = rs.identities;
+            p->rules.append(rule);
+        }
+        attach<CompiledAuthz>(d->authz, r->ns(), spec.targetRefs, p);
+        d->policyCounts[config::kinds::AuthorizationPolicy]++;
+    }
+
+    // Rate limits.
+    for (const Resource *r : inConflictOrder(config.ofKind(config::kinds::RateLimitPolicy))) {
+        QList<config::FieldError> errors;
+        const auto spec = config::parseRateLimitPolicySpec(*r, &errors);
+        if (!errors.isEmpty()) {
+            problems.append(QStringLiteral("RateLimitPolicy %1/%2: invalid spec, ignored").arg(r->ns(), r->name()));
+            continue;
+        }
+        auto p = std::make_shared<CompiledRateLimit>();
+        p->id = r->ns() + u'/' + r->name();
+        for (int i = 0; i < spec.limits.size(); ++i) {
+            const auto &l = spec.limits[i];
+            const QString lid = limitIdentity(*r, i, l);
+            std::shared_ptr<TokenBucketLimiter> limiter;
+            if (previous)
+                limiter = previous->d->limiters.value(lid);
+            if (!limiter)
+                limiter = std::make_shared<TokenBucketLimiter>(l.tokens, l.fillIntervalMs, l.burst ? l.burst : l.tokens,
+                                                               l.maxKeys, d->clock);
+            d->limiters.insert(lid, limiter);
+            p->limits.append(CompiledLimit{l.name, l.key, l.header.toLatin1(), limiter});
+        }
+        attach<CompiledRateLimit>(d->rateLimits, r->ns(), spec.targetRefs, p);
+        d->policyCounts[config::kinds::RateLimitPolicy]++;
+    }
+
+    // SSRF guard.
+    QList<config::FieldError> ssrfErrors;
+    const auto ssrf = config::parseSsrfSettings(config.proxy, &ssrfErrors);
+    if (!ssrfErrors.isEmpty())
+        problems.append(QStringLiteral("proxy.ssrf is invalid; using the defaults"));
+    const auto settings = ssrfErrors.isEmpty() ? ssrf : config::SsrfSettings{};
+    d->loopDetection = settings.loopDetection;
+    d->denySelf = settings.denySelf;
+    if (settings.preset != QLatin1String("off")) {
+        for (const char *c : DefaultDenied)
+            d->deniedCidrs.add(QString::fromLatin1(c));
+    }
+    if (settings.preset == QLatin1String("strict")) {
+        for (const char *c : StrictDenied)
+            d->deniedCidrs.add(QString::fromLatin1(c));
+    }
+    for (const auto &c : settings.deniedCIDRs)
+        d->deniedCidrs.add(c);
+    for (const auto &c : settings.allowedCIDRs)
+        d->allowedCidrs.add(c);
+
+    for (const Resource *g : config.ofKind(config::kinds::Gateway)) {
+        const auto spec = config::parseGatewaySpec(*g, nullptr);
+        QList<QHostAddress> addresses;
+        for (const auto &a : spec.addresses)
+            addresses.append(QHostAddress(a.value));
+        if (addresses.isEmpty())
+            addresses.append(QHostAddress(QHostAddress::LocalHost));
+        for (const auto &l : spec.listeners) {
+            for (const auto &a : addresses)
+                d->self.append({a, l.port});
+        }
+    }
+    const QString adminAddress = config.admin.value("address").toString(QStringLiteral("127.0.0.1"));
+    const int adminPort = config.admin.value("port").toInt(15000);
+    if (adminPort > 0 && adminPort < 65536)
+        d->self.append({QHostAddress(adminAddress), quint16(adminPort)});
+    d->self += options.proxyListenAddresses;
+    if (!options.adminAddress.isNull() && options.adminPort)
+        d->self.append({options.adminAddress, options.adminPort});
+    for (const auto &[a, port] : d->self) {
+        if (a == QHostAddress(QHostAddress::AnyIPv4) || a == QHostAddress(QHostAddress::AnyIPv6)
+            || a == QHostAddress(QHostAddress::Any)) {
+            for (const auto &local : QNetworkInterface::allAddresses())
+                d->localAddresses.append(normalizedAddress(local));
+            break;
+        }
+    }
+
+    auto engine = std::shared_ptr<ConfigPolicyEngine>(new ConfigPolicyEngine(std::move(d)));
+    engine->m_problems = problems;
+    return engine;
+}
+
+} // namespace dfproxy::policy

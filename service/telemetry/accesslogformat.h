@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "telemetry/accesslogentry.h"
+
+#include <optional>
+
+namespace dfproxy::telemetry {
+
+enum class AccessLogFormat { Json, Envoy, Combined };
+
+/// "json", "envoy", "combined" (case-sensitive, as in the config); std::nullopt for anything else.
+std::optional<AccessLogFormat> accessLogFormatFromString(const QString &name);
+QString toString(AccessLogFormat format);
+
+/// One line, terminated by '\n', in `format`:
+///  - Json: the compact JSON object of AccessLogEntry::toJson().
+///  - Envoy: Envoy's default access-log format string
+///    `[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE%
+///    %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%
+///    "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"`;
+///    values the record does not carry are "-", RESPONSE_FLAGS is the dfproxy error reason.
+///  - Combined: Apache's `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"` (%u is the identity).
+/// Pure and thread-safe.
+QByteArray formatAccessLogLine(const AccessLogEntry &entry, AccessLogFormat format);
+
+} // namespace dfproxy::telemetry

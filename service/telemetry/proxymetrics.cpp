@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "telemetry/proxymetrics.h"
+
+#include <QJsonObject>
+
+namespace dfproxy::telemetry {
+
+ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
+{
+    const QStringList requestLabels{"gateway", "route", "backend", "method", "code", "reason"};
+    m_requests = registry.counter("dfproxy_requests_total",
+                                  "Requests and tunnels handled, by route, backend, method, status code and dfproxy "
+                                  "error reason.",
+                                  requestLabels);
+    // Every label is bounded by the config or the protocol, but a cap keeps a misbehaving client from growing it.
+    m_requests->setSeriesLimit(10000, {"other", "other", "other", "other", "other", "other"});
+    m_duration = registry.histogram("dfproxy_request_duration_seconds",
+                                    "Time from the request head to the end of the response (tunnels: to close).",
+                                    {"route"}, MetricsRegistry::durationBuckets());
+    m_connect = registry.histogram("dfproxy_upstream_connect_duration_seconds",
+                                   "Time to open a new upstream connection (after DNS).", {},
+                                   MetricsRegistry::durationBuckets());
+    m_downstreamBytes = registry.counter("dfproxy_downstream_bytes_total",
+                                         "Body bytes received from (received) and sent to (sent) clients.",
+                                         {"direction"});
+    m_upstreamBytes = registry.counter("dfproxy_upstream_bytes_total",
+                                       "Body bytes received from (received) and sent to (sent) upstreams.",
+                                       {"direction"});
+    m_destinations = registry.counter("dfproxy_destination_requests_total",
+                                      "Requests by destination host; hosts past the series limit count as "
+                                      "host=\"other\".",
+                                      {"host"});
+    m_destinations->setSeriesLimit(size_t(qMax(1, hostLimit)), {"other"});
+    for (auto *f : {m_downstreamBytes, m_upstreamBytes}) {
+        f->labels({"received"});
+        f->labels({"sent"});
+    }
+    registry.gauge("dfproxy_build_info", "dfproxy build information; the value is always 1.", {"version"})
+        ->labels({QStringLiteral(DFPROXY_VERSION)})
+        .set(1);
+}
+
+void ProxyMetrics::observe(const AccessLogEntry &e)
+{
+    m_requests
+        ->labels({e.gateway, e.route, e.backend, QString::fromLatin1(e.method), QString::number(e.status),
+                  QString::fromLatin1(e.reason)})
+        .inc();
+    m_duration->labels({e.route}).observe(double(e.totalMs) / 1000.0);
+    if (!e.upstreamReused && !e.resolvedAddress.isEmpty())
+        m_connect->get().observe(double(e.connectMs) / 1000.0);
+    // Body bytes pass through unchanged, so upstream figures mirror downstream ones when an upstream was used.
+    const bool upstream = !e.resolvedAddress.isEmpty();
+    if (e.bytesIn > 0) {
+        m_downstreamBytes->labels({"received"}).inc(quint64(e.bytesIn));
+        if (upstream)
+            m_upstreamBytes->labels({"sent"}).inc(quint64(e.bytesIn));
+    }
+    if (e.bytesOut > 0) {
+        m_downstreamBytes->labels({"sent"}).inc(quint64(e.bytesOut));
+        if (upstream)
+            m_upstreamBytes->labels({"received"}).inc(quint64(e.bytesOut));
+    }
+    if (!e.host.isEmpty())
+        m_destinations->labels({QString::fromUtf8(e.host)}).inc();
+}
+
+QList<CollectedFamily> policyFamilies(const QJsonObject &stats)
+{
+    const auto value = [&stats](const char *group, const char *name) {
+        return stats.value(QLatin1String(group)).toObject().value(QLatin1String(name)).toDouble();
+    };
+    const auto labelled = [&value](const char *label, const char *group,
+                                   std::initializer_list<std::pair<const char *, const char *>> series) {
+        QList<CollectedSample> samples;
+        for (const auto &[labelValue, field] : series)
+            samples.append({{{QString::fromLatin1(label), QString::fromLatin1(labelValue)}}, value(group, field)});
+        return samples;
+    };
+    return {
+        {"dfproxy_ratelimit_decisions_total", "Rate-limit policy decisions (deny = answered 429).",
+         MetricType::Counter, labelled("decision", "ratelimit", {{"allow", "allowed"}, {"deny", "limited"}})},
+        {"dfproxy_authz_decisions_total", "Authorization policy decisions (deny = answered 403).",
+         MetricType::Counter, labelled("decision", "authz", {{"allow", "allowed"}, {"deny", "denied"}})},
+        {"dfproxy_authn_decisions_total",
+         "Authentication policy outcomes: valid credentials, anonymous (optional policy), challenged (none given, "
+         "401/407) and rejected (wrong credentials).",
+         MetricType::Counter,
+         labelled("result", "authn",
+                  {{"authenticated", "authenticated"},
+                   {"anonymous", "anonymous"},
+                   {"challenged", "challenged"},
+                   {"rejected", "rejected"}})},
+        {"dfproxy_ssrf_denied_total", "Requests refused by the SSRF guard after DNS (no allowed address left).",
+         MetricType::Counter, {{{}, value("ssrf", "denied")}}},
+        {"dfproxy_loop_denied_total", "Requests refused as loops (Via: dfproxy, 508).", MetricType::Counter,
+         {{{}, value("loop", "denied")}}},
+    };
+}
+
+} // namespace dfproxy::telemetry

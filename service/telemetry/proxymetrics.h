@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "telemetry/accesslogentry.h"
+#include "telemetry/metrics.h"
+
+namespace dfproxy::telemetry {
+
+/// The proxy's request metrics, fed one access-log entry per request/tunnel (from the worker threads):
+///   dfproxy_requests_total{gateway,route,backend,method,code,reason}
+///   dfproxy_request_duration_seconds{route}                       histogram of the total duration
+///   dfproxy_upstream_connect_duration_seconds                     histogram, new upstream connections only
+///   dfproxy_downstream_bytes_total{direction="received|sent"}     body bytes from/to clients
+///   dfproxy_upstream_bytes_total{direction="received|sent"}       body bytes from/to upstreams
+///   dfproxy_destination_requests_total{host}                      first `hostLimit` hosts, the rest host="other"
+///   dfproxy_build_info{version} 1
+/// Gauges owned elsewhere (active connections, DNS cache) and the policy decisions (policyFamilies()) are added
+/// by the app as collectors.
+class ProxyMetrics
+{
+public:
+    /// Registers the families in `registry` (not owned; must outlive this).
+    explicit ProxyMetrics(MetricsRegistry &registry, int hostLimit = 100);
+
+    /// Counts one finished request or tunnel. Thread-safe, no I/O.
+    void observe(const AccessLogEntry &entry);
+
+    CounterFamily *requests() const { return m_requests; }
+    CounterFamily *destinations() const { return m_destinations; }
+
+private:
+    CounterFamily *m_requests;
+    HistogramFamily *m_duration;
+    HistogramFamily *m_connect;
+    CounterFamily *m_downstreamBytes;
+    CounterFamily *m_upstreamBytes;
+    CounterFamily *m_destinations;
+};
+
+/// The policy decision counters, built at scrape time from the policy engine's stats() object (policy/
+/// policyengine.h; counted by the engine itself, so they survive config changes). An empty object (no engine
+/// yet) gives every series at 0, so the families always exist:
+///   dfproxy_ratelimit_decisions_total{decision="allow|deny"}       stats.ratelimit.allowed / .limited
+///   dfproxy_authz_decisions_total{decision="allow|deny"}           stats.authz.allowed / .denied
+///   dfproxy_authn_decisions_total{result="authenticated|anonymous|challenged|rejected"}
+///   dfproxy_ssrf_denied_total                                      requests refused by the SSRF guard
+///   dfproxy_loop_denied_total                                      requests refused as loops (508)
+QList<CollectedFamily> policyFamilies(const QJsonObject &policyStats);
+
+} // namespace dfproxy::telemetry

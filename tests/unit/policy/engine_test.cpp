@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "policy/policyengine.h"
+
+#include "config/validation.h"
+#include "jwttestutil.h"
+#include "platform/passwordcrypt.h"
+#include "policy/passwords.h"
+#include "policytestutil.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy;
+using dfproxy::policy::Options;
+using namespace dfproxy::policy;
+using namespace dfproxy::policy::test;
+
+namespace {
+
+const QJsonArray gatewayTarget{
+    QJsonObject{{"group", "gateway.networking.k8s.io"}, {"kind", "Gateway"}, {"name", "agentgateway-proxy"}}};
+const QJsonArray routeTarget{QJsonObject{{"kind", "HTTPRoute"}, {"name", "dfp-httproute"}}};
+const QJsonArray backendTarget{
+    QJsonObject{{"group", "agentgateway.dev"}, {"kind", "AgentgatewayBackend"}, {"name", "dfp-backend"}}};
+
+QJsonObject rateSpec(const QJsonArray &targets, int tokens, const QString &key = "clientIP")
+{
+    return QJsonObject{{"targetRefs", targets},
+                       {"limits", QJsonArray{QJsonObject{{"key", key}, {"tokens", tokens}, {"fillInterval", "1m"}}}}};
+}
+
+QJsonObject authzSpec(const QJsonArray &targets, const QJsonArray &rules, const QString &defaultAction = "Deny")
+{
+    return QJsonObject{{"targetRefs", targets}, {"defaultAction", defaultAction}, {"rules", rules}};
+}
+
+QByteArray basic(const QByteArray &user, const QByteArray &password)
+{
+    return "Basic " + (user + ':' + password).toBase64();
+}
+
+// Every policy the tests build must also pass the admin API's validation.
+void expectValid(const config::Config &c)
+{
+    const auto errors = config::validateConfig(c);
+    for (const auto &e : errors)
+        ADD_FAILURE() << e.path.toStdString() << ": " << e.message.toStdString();
+}
+
+std::shared_ptr<const ConfigPolicyEngine> build(const config::Config &c, const Clock *clock = nullptr,
+                                                const ConfigPolicyEngine *previous = nullptr)
+{
+    expectValid(c);
+    Options o;
+    o.clock = clock;
+    auto e = buildPolicyEngine(c, o, previous);
+    EXPECT_TRUE(e->problems().isEmpty()) << e->problems().join("; ").toStdString();
+    return e;
+}
+
+} // namespace
+
+// ---- Attachment ------------------------------------------------------------------------------------------------
+
+TEST(PolicyAttachment, NoPoliciesAllowEverything)
+{
+    const auto e = build(baseConfig());
+    Request r;
+    const auto d = e->checkRequest(*r);
+    EXPECT_TRUE(d.allowed);
+    EXPECT_EQ(d.summary, "allow");
+}
+
+TEST(PolicyAttachment, MostSpecificWinsBackendOverRouteOverGateway)
+{
+    ManualClock clock;
+    // Gateway: 1 request; route: 2; backend: 3 per minute.
+    const auto e = build(baseConfig({makePolicy("RateLimitPolicy", "agentgateway-system", "gw", rateSpec(gatewayTarget, 1)),
+                                     makePolicy("RateLimitPolicy", "httpbin", "route", rateSpec(routeTarget, 2)),
+                                     makePolicy("RateLimitPolicy", "httpbin", "be", rateSpec(backendTarget, 3))}),
+                         &clock);
+    auto count = [&](Request r) {
+        int n = 0;
+        while (n < 10 && e->checkRequest(*r).allowed)
+            ++n;
+        return n;
+    };
+    EXPECT_EQ(count(Request()), 3);
+    Request viaRoute;
+    viaRoute.attrs.backendName = "other";
+    viaRoute.attrs.clientAddress = QHostAddress("127.0.0.2");
+    EXPECT_EQ(count(viaRoute), 2);
+    Request viaGateway;
+    viaGateway.attrs.backendName = "other";
+    viaGateway.attrs.routeName = "other";
+    viaGateway.attrs.clientAddress = QHostAddress("127.0.0.3");
+    EXPECT_EQ(count(viaGateway), 1);
+}
+
+TEST(PolicyAttachment, PoliciesInAnotherNamespaceOrForAnotherListenerDoNotApply)
+{
+    ManualClock clock;
+    auto listenerTarget = gatewayTarget;
+    auto ref = listenerTarget[0].toObject();
+    ref.insert("sectionName", "https");
+    listenerTarget[0] = ref;
+    const auto e = build(baseConfig({makePolicy("RateLimitPolicy", "default", "gw", rateSpec(gatewayTarget, 1)),
+                                     makePolicy("RateLimitPolicy", "agentgateway-system", "l", rateSpec(listenerTarget, 1))}),
+                         &clock);
+    Request r;
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+}
+
+TEST(PolicyAttachment, OldestPolicyWinsAConflict)
+{
+    ManualClock clock;
+    const auto e = build(baseConfig({makePolicy("RateLimitPolicy", "httpbin", "newer", rateSpec(routeTarget, 5),
+                                            "2024-02-01T00:00:00Z"),
+                                     makePolicy("RateLimitPolicy", "httpbin", "older", rateSpec(routeTarget, 1),
+                                            "2024-01-01T00:00:00Z")}),
+                         &clock);
+    Request r;
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    const auto d = e->checkRequest(*r);
+    EXPECT_FALSE(d.allowed);
+    EXPECT_EQ(d.summary, "deny:ratelimit httpbin/older limits[0]");
+}
+
+// ---- Rate limits -----------------------------------------------------------------------------------------------
+
+TEST(RateLimitPolicy, DeniesWith429AndIetfHeaders)
+{
+    ManualClock clock;
+    const auto e = build(baseConfig({makePolicy("RateLimitPolicy", "httpbin", "rl",
+                                            json(R"({"targetRefs":[{"kind":"HTTPRoute","name":"dfp-httproute"}],
+                                                     "limits":[{"tokens":2,"fillInterval":"10s"}]})"))}),
+                         &clock);
+    Request r;
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    const auto d = e->checkRequest(*r);
+    ASSERT_FALSE(d.allowed);
+    EXPECT_EQ(d.status, 429);
+    EXPECT_EQ(d.reason, "ratelimited");
+    EXPECT_EQ(headerOf(d, "Retry-After"), "5");
+    EXPECT_EQ(headerOf(d, "RateLimit-Limit"), "2");
+    EXPECT_EQ(headerOf(d, "RateLimit-Remaining"), "0");
+    EXPECT_EQ(headerOf(d, "RateLimit-Reset"), "5");
+    EXPECT_EQ(headerOf(d, "RateLimit-Policy"), "2;w=10");
+    clock.advance(5000);
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    EXPECT_EQ(e->stats().value("ratelimit").toObject().value("limited").toInteger(), 1);
+}
+
+TEST(RateLimitPolicy, KeysByHeaderHostAndIdentity)
+{
+    ManualClock clock;
+    const auto e = build(baseConfig({makePolicy("RateLimitPolicy", "httpbin", "rl",
+                                            json(R"({"targetRefs":[{"kind":"HTTPRoute","name":"dfp-httproute"}],
+        "limits":[{"key":"header","header":"X-Tenant","tokens":1,"fillInterval":"1m"},
+                  {"key":"destinationHost","tokens":3,"fillInterval":"1m"}]})"))}),
+                         &clock);
+    Request a;
+    a.header("x-tenant", "a");
+    Request b;
+    b.header("X-TENANT", "b");
+    EXPECT_TRUE(e->checkRequest(*a).allowed);
+    EXPECT_FALSE(e->checkRequest(*a).allowed); // tenant a spent; its host token was refunded
+    EXPECT_TRUE(e->checkRequest(*b).allowed);
+    Request c;
+    c.header("x-tenant", "c");
+    EXPECT_TRUE(e->checkRequest(*c).allowed); // third host token
+    Request d;
+    d.header("x-tenant", "d");
+    EXPECT_FALSE(e->checkRequest(*d).allowed); // host budget of 3 spent
+    d.attrs.host = "other.test";
+    EXPECT_TRUE(e->checkRequest(*d).allowed);
+}
+
+TEST(RateLimitPolicy, StateSurvivesAConfigRebuild)
+{
+    ManualClock clock;
+    const auto cfg = baseConfig({makePolicy("RateLimitPolicy", "httpbin", "rl", rateSpec(routeTarget, 1))});
+    const auto first = build(cfg, &clock);
+    Request r;
+    EXPECT_TRUE(first->checkRequest(*r).allowed);
+    const auto second = build(cfg, &clock, first.get());
+    EXPECT_FALSE(second->checkRequest(*r).allowed);
+    EXPECT_EQ(second->stats().value("ratelimit").toObject().value("allowed").toInteger(), 1);
+}
+
+TEST(RateLimitPolicy, AppliesToTunnels)
+{
+    ManualClock clock;
+    const auto e = build(baseConfig({makePolicy("RateLimitPolicy", "httpbin", "rl", rateSpec(routeTarget, 1))}), &clock);
+    Request r;
+    r.attrs.method = "CONNECT";
+    r.attrs.path = "";
+    r.attrs.explicitProxy = true;
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    EXPECT_EQ(e->checkRequest(*r).status, 429);
+}
+
+// ---- Authentication --------------------------------------------------------------------------------------------
+
+namespace {
+
+config::Config authnConfig(const QJsonObject &extra)
+{
+    QJsonObject spec{{"targetRefs", routeTarget}};
+    for (auto it = extra.begin(); it != extra.end(); ++it)
+        spec.insert(it.key(), it.value());
+    return baseConfig({makePolicy("AuthenticationPolicy", "httpbin", "authn", spec)});
+}
+
+const QByteArray AliceHash = hashPbkdf2Sha256("wonderland", "saltsaltsalt", 1000);
+
+} // namespace
+
+TEST(AuthenticationPolicy, BasicForHostHeaderClientsChallengesWith401)
+{
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("}]}})")));
+    Request none;
+    auto d = e->checkRequest(*none);
+    ASSERT_FALSE(d.allowed);
+    EXPECT_EQ(d.status, 401);
+    EXPECT_EQ(d.reason, "authn_required");
+    EXPECT_EQ(headerOf(d, "WWW-Authenticate"), "Basic realm=\"dfproxy\", charset=\"UTF-8\"");
+
+    Request good;
+    good.header("Authorization", basic("alice", "wonderland"));
+    d = e->checkRequest(*good);
+    EXPECT_TRUE(d.allowed);
+    EXPECT_EQ(d.identity, "alice");
+    EXPECT_EQ(d.stripRequestHeaders, QList<QByteArray>{"authorization"});
+
+    Request bad;
+    bad.header("Authorization", basic("alice", "nope"));
+    d = e->checkRequest(*bad);
+    EXPECT_EQ(d.status, 401);
+    EXPECT_EQ(d.reason, "authn_failed");
+
+    Request proxyHeaderOnly; // Proxy-Authorization is not for Host-header clients
+    proxyHeaderOnly.header("Proxy-Authorization", basic("alice", "wonderland"));
+    EXPECT_EQ(e->checkRequest(*proxyHeaderOnly).status, 401);
+}
+
+TEST(AuthenticationPolicy, BasicForExplicitProxyClientsChallengesWith407)
+{
+    const auto e = build(authnConfig(json(R"({"basic":{"realm":"corp","users":[{"name":"alice","passwordHash":")"
+                                          + AliceHash + R"("}]}})")));
+    Request r;
+    r.attrs.explicitProxy = true;
+    auto d = e->checkRequest(*r);
+    EXPECT_EQ(d.status, 407);
+    EXPECT_EQ(headerOf(d, "Proxy-Authenticate"), "Basic realm=\"corp\", charset=\"UTF-8\"");
+    r.header("Authorization", basic("alice", "wonderland")); // the origin's header, not ours
+    EXPECT_EQ(e->checkRequest(*r).status, 407);
+    r.header("Proxy-Authorization", basic("alice", "wonderland"));
+    d = e->checkRequest(*r);
+    EXPECT_TRUE(d.allowed);
+    EXPECT_EQ(d.stripRequestHeaders, QList<QByteArray>{"proxy-authorization"});
+}
+
+TEST(AuthenticationPolicy, BcryptSuccessIsCached)
+{
+    if (!platform::cryptAvailable())
+        GTEST_SKIP();
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"u","passwordHash":
+        "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"}]}})")));
+    Request r;
+    r.header("Authorization", basic("u", "U*U"));
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    EXPECT_EQ(e->stats().value("authn").toObject().value("cachedVerifications").toInteger(), 1);
+}
+
+TEST(AuthenticationPolicy, HtpasswdFileAndUnreadableFileFailsClosed)
+{
+    const QString path = QDir::temp().filePath(QStringLiteral("dfproxy-policy-test-%1.htpasswd").arg(QCoreApplication::applicationPid()));
+    QFile f(path);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    f.write("bob:" + hashPbkdf2Sha256("builder", "pepper", 100) + "\n");
+    f.close();
+    auto e = build(authnConfig(QJsonObject{{"basic", QJsonObject{{"htpasswdFile", path}}}}));
+    Request r;
+    r.header("Authorization", basic("bob", "builder"));
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    QFile::remove(path);
+    e = buildPolicyEngine(authnConfig(QJsonObject{{"basic", QJsonObject{{"htpasswdFile", path}}}}), Options{});
+    EXPECT_EQ(e->problems().size(), 1);
+    EXPECT_EQ(e->checkRequest(*r).status, 401);
+}
+
+TEST(AuthenticationPolicy, ApiKeyInAConfigurableHeader)
+{
+    const auto e = build(authnConfig(QJsonObject{
+        {"apiKey", QJsonObject{{"header", "X-Key"},
+                               {"keys", QJsonArray{QJsonObject{{"name", "ci"}, {"sha256", QString(sha256Hex("k-123"))}}}}}}}));
+    Request r;
+    EXPECT_EQ(e->checkRequest(*r).status, 401);
+    r.header("x-key", "k-123");
+    const auto d = e->checkRequest(*r);
+    EXPECT_TRUE(d.allowed);
+    EXPECT_EQ(d.identity, "ci");
+    EXPECT_EQ(d.stripRequestHeaders, QList<QByteArray>{"x-key"});
+    Request wrong;
+    wrong.header("x-key", "k-124");
+    EXPECT_EQ(e->checkRequest(*wrong).reason, "authn_failed");
+}
+
+TEST(AuthenticationPolicy, JwtBearerWithInlineJwks)
+{
+    ManualClock clock;
+    TestSigner signer(TestSigner::Alg::ES256);
+    const auto e = build(authnConfig(QJsonObject{{"jwt", QJsonObject{{"issuer", "https://idp.test"},
+                                                                      {"audiences", QJsonArray{"dfproxy"}},
+                                                                      {"jwks", signer.jwks()}}}}),
+                         &clock);
+    const qint64 now = clock.wallNow().toSecsSinceEpoch();
+    Request r;
+    r.header("Authorization", "Bearer " + signer.sign(QJsonObject{{"iss", "https://idp.test"}, {"aud", "dfproxy"},
+                                                                   {"sub", "svc-a"}, {"exp", now + 60}}));
+    auto d = e->checkRequest(*r);
+    EXPECT_TRUE(d.allowed);
+    EXPECT_EQ(d.identity, "svc-a");
+    clock.advance(3 * 60 * 1000); // past exp + 60 s skew
+    d = e->checkRequest(*r);
+    EXPECT_EQ(d.status, 401);
+    EXPECT_EQ(headerOf(d, "WWW-Authenticate"), "Bearer realm=\"dfproxy\"");
+}
+
+TEST(AuthenticationPolicy, OptionalLetsAnonymousThroughButNotBadCredentials)
+{
+    const auto e = build(authnConfig(json(R"({"optional":true,"basic":{"users":[{"name":"alice","passwordHash":")"
+                                          + AliceHash + R"("}]}})")));
+    Request anon;
+    EXPECT_TRUE(e->checkRequest(*anon).allowed);
+    Request bad;
+    bad.header("Authorization", basic("alice", "x"));
+    EXPECT_FALSE(e->checkRequest(*bad).allowed);
+}
+
+// ---- Authorization ---------------------------------------------------------------------------------------------
+
+TEST(AuthorizationPolicy, FirstMatchWinsThenDefault)
+{
+    const auto e = build(baseConfig({makePolicy("AuthorizationPolicy", "httpbin", "authz", authzSpec(routeTarget, json(R"({"r":[
+        {"name":"no-admin","action":"Deny","pathPrefixes":["/admin"]},
+        {"name":"example","action":"Allow","hosts":["*.example.com","httpbin.test"],"ports":[80,443]},
+        {"name":"lan","action":"Allow","clientCIDRs":["10.0.0.0/8"],"methods":["GET"]}
+    ]})").value("r").toArray()))}));
+    Request r;
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    r.attrs.path = "/admin/users";
+    auto d = e->checkRequest(*r);
+    EXPECT_EQ(d.status, 403);
+    EXPECT_EQ(d.reason, "authz_denied");
+    EXPECT_EQ(d.summary, "deny:authz httpbin/authz rule no-admin");
+    r.attrs.path = "/administrator"; // element-wise prefix
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    r.attrs.host = "a.b.example.com";
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    r.attrs.host = "example.com"; // "*.example.com" needs a subdomain
+    EXPECT_FALSE(e->checkRequest(*r).allowed);
+    r.attrs.host = "api.example.com";
+    r.attrs.port = 8443;
+    EXPECT_FALSE(e->checkRequest(*r).allowed);
+    r.attrs.clientAddress = QHostAddress("10.1.2.3");
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    r.attrs.clientAddress = QHostAddress("::ffff:10.1.2.3");
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    r.attrs.method = "POST";
+    d = e->checkRequest(*r);
+    EXPECT_EQ(d.summary, "deny:authz httpbin/authz default action");
+}
+
+TEST(AuthorizationPolicy, RulesOnAuthenticatedIdentity)
+{
+    const auto e = build(baseConfig(
+        {makePolicy("AuthenticationPolicy", "httpbin", "authn",
+                json(R"({"targetRefs":[{"kind":"HTTPRoute","name":"dfp-httproute"}],"optional":true,
+                         "basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash + R"("}]}})")),
+         makePolicy("AuthorizationPolicy", "httpbin", "authz",
+                authzSpec(routeTarget, json(R"({"r":[{"action":"Allow","identities":["alice"],"hosts":["secret.test"]},
+                                                    {"action":"Allow","identities":["*"],"methods":["POST"]},
+                                                    {"action":"Deny","hosts":["secret.test"]}]})")
+                                           .value("r")
+                                           .toArray(),
+                          "Allow"))}));
+    Request anon;
+    anon.attrs.host = "secret.test";
+    EXPECT_EQ(e->checkRequest(*anon).status, 403);
+    anon.attrs.method = "POST";
+    EXPECT_EQ(e->checkRequest(*anon).status, 403); // "*" means any authenticated client
+    Request alice;
+    alice.attrs.host = "secret.test";
+    alice.header("Authorization", basic("alice", "wonderland"));
+    const auto d = e->checkRequest(*alice);
+    EXPECT_TRUE(d.allowed);
+    EXPECT_EQ(d.identity, "alice");
+}
+
+// ---- SSRF guard and loops --------------------------------------------------------------------------------------
+
+namespace {
+
+QList<QHostAddress> addrs(std::initializer_list<const char *> list)
+{
+    QList<QHostAddress> out;
+    for (const char *a : list)
+        out.append(QHostAddress(QString::fromLatin1(a)));
+    return out;
+}
+
+} // namespace
+
+TEST(SsrfGuard, DefaultsDenyLinkLocalAndMetadataButAllowLoopback)
+{
+    const auto e = build(baseConfig());
+    Request r;
+    auto d = e->checkResolved(*r, addrs({"169.254.169.254"}));
+    EXPECT_FALSE(d.allowed);
+    EXPECT_EQ(d.status, 403);
+    EXPECT_EQ(d.reason, "ssrf_denied");
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"fe80::1"})).allowed);
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"fd00:ec2::254"})).allowed);
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"::ffff:169.254.169.254"})).allowed);
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"0.0.0.0"})).allowed);
+    d = e->checkResolved(*r, addrs({"127.0.0.1", "10.1.2.3", "::1", "192.168.1.1"}));
+    EXPECT_TRUE(d.allowed);
+    EXPECT_EQ(d.allowedAddresses.size(), 4);
+}
+
+TEST(SsrfGuard, DropsOnlyTheDeniedAddressesOfAName)
+{
+    const auto e = build(baseConfig());
+    Request r;
+    const auto d = e->checkResolved(*r, addrs({"169.254.1.1", "127.0.0.1"}));
+    EXPECT_TRUE(d.allowed);
+    EXPECT_EQ(d.allowedAddresses, addrs({"127.0.0.1"}));
+}
+
+TEST(SsrfGuard, DeniesTheProxysOwnListenersAndAdmin)
+{
+    Options o;
+    o.proxyListenAddresses.append({QHostAddress(QHostAddress::AnyIPv4), 9999});
+    const auto e = buildPolicyEngine(baseConfig(), o);
+    Request r;
+    r.attrs.port = 15000; // admin
+    EXPECT_EQ(e->checkResolved(*r, addrs({"127.0.0.1"})).reason, "ssrf_denied");
+    EXPECT_TRUE(e->checkResolved(*r, addrs({"127.0.0.2"})).allowed);
+    r.attrs.port = 8080; // the Gateway listener
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"127.0.0.1"})).allowed);
+    r.attrs.port = 9999; // a wildcard listener: any local address
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"127.0.0.5"})).allowed);
+    r.attrs.port = 8081;
+    EXPECT_TRUE(e->checkResolved(*r, addrs({"127.0.0.1"})).allowed);
+}
+
+TEST(SsrfGuard, StrictPresetAndCustomLists)
+{
+    const auto e = build(baseConfig({}, json(R"({"ssrf":{"preset":"strict","deniedCIDRs":["203.0.113.0/24"],
+                                                        "allowedCIDRs":["10.9.0.0/16"]}})")));
+    Request r;
+    for (const char *a : {"127.0.0.1", "::1", "10.1.2.3", "172.16.0.1", "192.168.0.1", "fc00::1", "fd12::1",
+                          "203.0.113.7", "169.254.169.254"})
+        EXPECT_FALSE(e->checkResolved(*r, addrs({a})).allowed) << a;
+    for (const char *a : {"10.9.1.1", "93.184.216.34", "2606:2800:220:1::1"})
+        EXPECT_TRUE(e->checkResolved(*r, addrs({a})).allowed) << a;
+    EXPECT_EQ(e->stats().value("ssrf").toObject().value("denied").toInteger(), 9);
+}
+
+TEST(SsrfGuard, OffPresetKeepsSelfProtectionUnlessDisabled)
+{
+    auto e = build(baseConfig({}, json(R"({"ssrf":{"preset":"off"}})")));
+    Request r;
+    EXPECT_TRUE(e->checkResolved(*r, addrs({"169.254.169.254"})).allowed);
+    r.attrs.port = 15000;
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"127.0.0.1"})).allowed);
+    e = build(baseConfig({}, json(R"({"ssrf":{"preset":"off","denySelf":false}})")));
+    EXPECT_TRUE(e->checkResolved(*r, addrs({"127.0.0.1"})).allowed);
+}
+
+TEST(LoopDetection, RefusesRequestsThatAlreadyPassedADfproxy)
+{
+    const auto e = build(baseConfig());
+    Request r;
+    r.header("Via", "1.0 fred, 1.1 dfproxy");
+    const auto d = e->checkRequest(*r);
+    EXPECT_EQ(d.status, 508);
+    EXPECT_EQ(d.reason, "loop_detected");
+    Request other;
+    other.header("Via", "1.1 squid");
+    EXPECT_TRUE(e->checkRequest(*other).allowed);
+    const auto off = build(baseConfig({}, json(R"({"ssrf":{"loopDetection":false}})")));
+    EXPECT_TRUE(off->checkRequest(*r).allowed);
+}
+
+// ---- Validation of the kinds -----------------------------------------------------------------------------------
+
+TEST(PolicyValidation, ReportsFieldPaths)
+{
+    auto errs = [](const char *kind, const QByteArray &spec) {
+        QStringList out;
+        for (const auto &e : config::validateResource(makePolicy(kind, "ns", "p", json(spec))))
+            out.append(e.path);
+        return out.join(", ").toStdString();
+    };
+    EXPECT_EQ(errs("RateLimitPolicy", R"({"targetRefs":[{"kind":"Service","name":"x"}],
+        "limits":[{"tokens":0,"fillInterval":"1 s","key":"header"}]})"),
+              "spec.targetRefs[0].kind, spec.limits[0].header, spec.limits[0].tokens, spec.limits[0].fillInterval");
+    EXPECT_EQ(errs("AuthenticationPolicy", R"({"targetRefs":[{"kind":"HTTPRoute","name":"r","sectionName":"a"}],
+        "basic":{"users":[{"name":"a","passwordHash":"plain"}]},"apiKey":{"keys":[{"name":"k","sha256":"xyz"}]}})"),
+              "spec.targetRefs[0].sectionName, spec.basic.users[0].passwordHash, spec.apiKey.keys[0].sha256");
+    EXPECT_EQ(errs("AuthenticationPolicy", R"({"targetRefs":[{"kind":"Gateway","name":"g"}]})"), "spec");
+    EXPECT_EQ(errs("AuthorizationPolicy", R"({"targetRefs":[{"kind":"Gateway","name":"g","group":"x"}],
+        "defaultAction":"allow","rules":[{"action":"Allow","hosts":["*.*.x"],"clientCIDRs":["10.0.0.0/33"],
+        "pathPrefixes":["a"],"bogus":1}]})"),
+              "spec.targetRefs[0].group, spec.defaultAction, spec.rules[0].bogus, spec.rules[0].hosts[0], "
+              "spec.rules[0].pathPrefixes[0], spec.rules[0].clientCIDRs[0]");
+    config::Config c = baseConfig({}, json(R"({"ssrf":{"preset":"paranoid","deniedCIDRs":["nope"]}})"));
+    QStringList paths;
+    for (const auto &e : config::validateConfig(c))
+        paths.append(e.path);
+    EXPECT_EQ(paths.join(", ").toStdString(), "proxy.ssrf.preset, proxy.ssrf.deniedCIDRs[0]");
+}
+
+TEST(PolicyValidation, KindsAreKnownWithRestPlurals)
+{
+    for (const char *k : {"ratelimitpolicies", "authenticationpolicies", "authorizationpolicies", "authz", "rlp"})
+        EXPECT_TRUE(config::findKind(QString::fromLatin1(k)).has_value()) << k;
+    EXPECT_EQ(config::findKind("authn")->group, "dfproxy.dev");
+}

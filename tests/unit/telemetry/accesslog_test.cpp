@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "telemetry/accesslogformat.h"
+#include "telemetry/accesslogger.h"
+#include "telemetry/rotatingfile.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QTemporaryDir>
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy::telemetry;
+
+namespace {
+
+AccessLogEntry sampleEntry()
+{
+    AccessLogEntry e;
+    e.seq = 7;
+    e.time = QDateTime(QDate(2024, 3, 5), QTime(13, 55, 36, 123), Qt::UTC);
+    e.clientAddress = "127.0.0.1";
+    e.clientPort = 51234;
+    e.method = "GET";
+    e.host = "httpbin.test";
+    e.port = 8081;
+    e.path = "/get?a=1";
+    e.resolvedAddress = "127.0.0.2";
+    e.dnsCacheHit = true;
+    e.status = 200;
+    e.bytesIn = 0;
+    e.bytesOut = 1234;
+    e.totalMs = 15;
+    e.dnsMs = 2;
+    e.connectMs = 3;
+    e.upstreamMs = 9;
+    e.route = "httpbin/dfp-httproute#0";
+    e.backend = "httpbin/dfp-backend";
+    return e;
+}
+
+QByteArray readAll(const QString &path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+} // namespace
+
+TEST(AccessLogFormat, JsonLineHasEveryFieldOnOneLine)
+{
+    EXPECT_EQ(formatAccessLogLine(sampleEntry(), AccessLogFormat::Json),
+              QByteArray(R"({"backend":"httpbin/dfp-backend","bytesIn":0,"bytesOut":1234,"clientAddress":"127.0.0.1",)"
+                         R"("clientPort":51234,"connectMs":3,"decision":"","dnsCacheHit":true,"dnsMs":2,"gateway":"",)"
+                         R"("host":"httpbin.test","identity":"","method":"GET","path":"/get?a=1","port":8081,)"
+                         R"("reason":"","resolvedAddress":"127.0.0.2","route":"httpbin/dfp-httproute#0","seq":7,)"
+                         R"("status":200,"time":"2024-03-05T13:55:36.123Z","totalMs":15,"tunnel":false,)"
+                         R"("upstreamMs":9,"upstreamReused":false})"
+                         "\n"));
+}
+
+TEST(AccessLogFormat, EnvoyLineFollowsEnvoysDefaultFormat)
+{
+    EXPECT_EQ(formatAccessLogLine(sampleEntry(), AccessLogFormat::Envoy),
+              QByteArray("[2024-03-05T13:55:36.123Z] \"GET /get?a=1 HTTP/1.1\" 200 - 0 1234 15 9 \"-\" \"-\" \"-\" "
+                         "\"httpbin.test:8081\" \"127.0.0.2:8081\"\n"));
+}
+
+TEST(AccessLogFormat, EnvoyLineShowsReasonAsResponseFlagsAndDashesWithoutUpstream)
+{
+    auto e = sampleEntry();
+    e.status = 502;
+    e.reason = "dns_resolution_failed";
+    e.resolvedAddress.clear();
+    e.bytesOut = 0;
+    EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Envoy),
+              QByteArray("[2024-03-05T13:55:36.123Z] \"GET /get?a=1 HTTP/1.1\" 502 dns_resolution_failed 0 0 15 - "
+                         "\"-\" \"-\" \"-\" \"httpbin.test:8081\" \"-\"\n"));
+}
+
+TEST(AccessLogFormat, CombinedLineFollowsApache)
+{
+    auto e = sampleEntry();
+    EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Combined),
+              QByteArray("127.0.0.1 - - [05/Mar/2024:13:55:36 +0000] \"GET /get?a=1 HTTP/1.1\" 200 1234 \"-\" \"-\"\n"));
+    e.identity = "alice";
+    e.bytesOut = 0;
+    EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Combined),
+              QByteArray("127.0.0.1 - alice [05/Mar/2024:13:55:36 +0000] \"GET /get?a=1 HTTP/1.1\" 200 - \"-\" \"-\"\n"));
+}
+
+TEST(AccessLogFormat, TextFormatsEscapeQuotesAndControlCharacters)
+{
+    auto e = sampleEntry();
+    e.path = "/a\"b\nc";
+    const QByteArray line = formatAccessLogLine(e, AccessLogFormat::Combined);
+    EXPECT_TRUE(line.contains("\"GET /a\\\"b\\x0ac HTTP/1.1\"")) << line.constData();
+    EXPECT_EQ(line.count('\n'), 1);
+}
+
+TEST(AccessLogFormat, ParsesFormatNames)
+{
+    EXPECT_EQ(accessLogFormatFromString("json"), AccessLogFormat::Json);
+    EXPECT_EQ(accessLogFormatFromString("envoy"), AccessLogFormat::Envoy);
+    EXPECT_EQ(accessLogFormatFromString("combined"), AccessLogFormat::Combined);
+    EXPECT_FALSE(accessLogFormatFromString("JSON").has_value());
+}
+
+TEST(RotatingFile, RotatesBySizeAndKeepsOnlyMaxFiles)
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath("logs/access.log");
+    RotatingFile file(path, 10, 2);
+    ASSERT_TRUE(file.open()) << qPrintable(file.errorString());
+    for (char c : QByteArray("abcde"))
+        ASSERT_TRUE(file.write(QByteArray(6, c))); // 6 bytes each: every second write exceeds 10 bytes
+    file.flush();
+    EXPECT_EQ(file.rotations(), 4u);
+    EXPECT_EQ(readAll(path), QByteArray("eeeeee"));
+    EXPECT_EQ(readAll(path + ".1"), QByteArray("dddddd"));
+    EXPECT_EQ(readAll(path + ".2"), QByteArray("cccccc"));
+    EXPECT_FALSE(QFile::exists(path + ".3"));
+}
+
+TEST(RotatingFile, ZeroMaxFilesTruncatesInsteadOfKeeping)
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath("access.log");
+    RotatingFile file(path, 4, 0);
+    ASSERT_TRUE(file.write("1234"));
+    ASSERT_TRUE(file.write("5678"));
+    file.flush();
+    EXPECT_EQ(readAll(path), QByteArray("5678"));
+    EXPECT_FALSE(QFile::exists(path + ".1"));
+}
+
+TEST(RotatingFile, AppendsToAnExistingFileAndCountsItsSize)
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath("access.log");
+    {
+        QFile f(path);
+        ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+        f.write("123456789");
+    }
+    RotatingFile file(path, 10, 1);
+    ASSERT_TRUE(file.write("ab"));
+    file.flush();
+    EXPECT_EQ(readAll(path), QByteArray("ab"));
+    EXPECT_EQ(readAll(path + ".1"), QByteArray("123456789"));
+}
+
+TEST(AccessLogger, DropsAndCountsRecordsWhenTheQueueIsFull)
+{
+    AccessLogOptions o;
+    o.queueCapacity = 3;
+    AccessLogger logger(o); // writer not started: nothing drains the queue
+    for (int i = 0; i < 5; ++i)
+        logger.submit(sampleEntry());
+    auto s = logger.stats();
+    EXPECT_EQ(s.submitted, 3u);
+    EXPECT_EQ(s.dropped, 2u);
+    logger.processPending();
+    logger.submit(sampleEntry());
+    s = logger.stats();
+    EXPECT_EQ(s.submitted, 4u);
+    EXPECT_EQ(s.dropped, 2u);
+}
+
+TEST(AccessLogger, WritesJsonLinesToTheFileAndFeedsTheRing)
+{
+    QTemporaryDir dir;
+    AccessLogOptions o;
+    o.enabled = true;
+    o.path = dir.filePath("access.log");
+    AccessLogger logger(o);
+    int signals = 0;
+    QObject::connect(&logger, &AccessLogger::recorded, [&signals] { ++signals; });
+    for (int i = 0; i < 3; ++i) {
+        auto e = sampleEntry();
+        e.status = 200 + i;
+        logger.submit(e);
+    }
+    logger.processPending();
+    EXPECT_EQ(signals, 1);
+    const auto lines = readAll(o.path).trimmed().split('\n');
+    ASSERT_EQ(lines.size(), 3);
+    for (int i = 0; i < 3; ++i) {
+        const auto obj = QJsonDocument::fromJson(lines[i]).object();
+        EXPECT_EQ(obj.value("status").toInt(), 200 + i);
+        EXPECT_EQ(obj.value("seq").toInt(), i + 1);
+    }
+    EXPECT_EQ(logger.stats().written, 3u);
+    EXPECT_EQ(logger.lastSeq(), 3u);
+    const auto recent = logger.recent(2);
+    ASSERT_EQ(recent.size(), 2);
+    EXPECT_EQ(recent[0].seq, 2u);
+    EXPECT_EQ(recent[1].seq, 3u);
+}
+
+TEST(AccessLogger, DisabledLoggerWritesNoFileButKeepsRecentRecords)
+{
+    QTemporaryDir dir;
+    AccessLogOptions o;
+    o.enabled = false;
+    o.path = dir.filePath("access.log");
+    AccessLogger logger(o);
+    logger.submit(sampleEntry());
+    logger.processPending();
+    EXPECT_FALSE(QFile::exists(o.path));
+    EXPECT_EQ(logger.recent(10).size(), 1);
+}
+
+TEST(AccessLogger, RingKeepsOnlyTheNewestRecordsAndSinceSkipsSeenOnes)
+{
+    AccessLogOptions o;
+    o.recentRecords = 4;
+    AccessLogger logger(o);
+    for (int i = 0; i < 10; ++i)
+        logger.submit(sampleEntry());
+    logger.processPending();
+    const auto all = logger.recent(100);
+    ASSERT_EQ(all.size(), 4);
+    EXPECT_EQ(all.front().seq, 7u);
+    EXPECT_EQ(all.back().seq, 10u);
+    const auto newer = logger.since(8, 100);
+    ASSERT_EQ(newer.size(), 2);
+    EXPECT_EQ(newer[0].seq, 9u);
+    EXPECT_EQ(logger.since(0, 1).front().seq, 7u);
+    EXPECT_TRUE(logger.since(10, 100).isEmpty());
+}
+
+TEST(AccessLogger, WriterThreadWritesEverythingQueuedBeforeStopReturns)
+{
+    QTemporaryDir dir;
+    AccessLogOptions o;
+    o.enabled = true;
+    o.format = AccessLogFormat::Combined;
+    o.path = dir.filePath("access.log");
+    AccessLogger logger(o);
+    logger.start();
+    for (int i = 0; i < 100; ++i)
+        logger.submit(sampleEntry());
+    logger.stop();
+    EXPECT_EQ(readAll(o.path).count('\n'), 100);
+    EXPECT_EQ(logger.stats().written, 100u);
+}
+
+TEST(AccessLogger, RotatesTheFileWithTheConfiguredLimits)
+{
+    QTemporaryDir dir;
+    AccessLogOptions o;
+    o.enabled = true;
+    o.path = dir.filePath("access.log");
+    o.maxSizeBytes = 1000;
+    o.maxFiles = 2;
+    AccessLogger logger(o);
+    for (int i = 0; i < 20; ++i) {
+        logger.submit(sampleEntry());
+        logger.processPending();
+    }
+    EXPECT_TRUE(QFile::exists(o.path + ".1"));
+    EXPECT_TRUE(QFile::exists(o.path + ".2"));
+    EXPECT_FALSE(QFile::exists(o.path + ".3"));
+    EXPECT_GT(logger.stats().rotations, 2u);
+    EXPECT_LE(QFileInfo(o.path).size(), 1000);
+}
+
+TEST(AccessLogOptions, ReadsTheAccessLogBlock)
+{
+    QList<dfproxy::config::FieldError> errors;
+    const auto o = AccessLogOptions::fromJson(
+        QJsonDocument::fromJson(R"({"accessLog": {"enabled": true, "format": "envoy", "path": "/tmp/a.log",
+            "stdout": true, "maxSizeBytes": 2048, "maxFiles": 3}})").object(), &errors);
+    EXPECT_TRUE(errors.isEmpty());
+    EXPECT_TRUE(o.enabled);
+    EXPECT_EQ(o.format, AccessLogFormat::Envoy);
+    EXPECT_EQ(o.path, "/tmp/a.log");
+    EXPECT_TRUE(o.toStdout);
+    EXPECT_EQ(o.maxSizeBytes, 2048);
+    EXPECT_EQ(o.maxFiles, 3);
+}
+
+TEST(AccessLogOptions, ReportsEveryBadFieldWithItsPath)
+{
+    QList<dfproxy::config::FieldError> errors;
+    AccessLogOptions::fromJson(
+        QJsonDocument::fromJson(R"({"accessLog": {"enabled": "yes", "format": "xml", "path": 3,
+            "maxSizeBytes": -1, "maxFiles": 1.5, "colour": 1}})").object(), &errors);
+    QStringList paths;
+    for (const auto &e : errors)
+        paths << e.path;
+    paths.sort();
+    EXPECT_EQ(paths, QStringList({"logging.accessLog.colour", "logging.accessLog.enabled", "logging.accessLog.format",
+                                  "logging.accessLog.maxFiles", "logging.accessLog.maxSizeBytes",
+                                  "logging.accessLog.path"}));
+    errors.clear();
+    AccessLogOptions::fromJson(QJsonObject{{"accessLog", 5}}, &errors);
+    ASSERT_EQ(errors.size(), 1);
+    EXPECT_EQ(errors[0].path, "logging.accessLog");
+}

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "telemetry/metrics.h"
+#include "telemetry/proxymetrics.h"
+
+#include <QJsonArray>
+#include <QJsonObject>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include <thread>
+
+using namespace dfproxy::telemetry;
+
+TEST(Metrics, ExpositionOfCountersAndGaugesIsExact)
+{
+    MetricsRegistry r;
+    auto *c = r.counter("t_requests_total", "Requests.", {"code", "route"});
+    c->labels({"200", "a/b#0"}).inc();
+    c->labels({"200", "a/b#0"}).inc(2);
+    c->labels({"404", ""}).inc();
+    r.gauge("t_active", "Active things.")->get().set(2.5);
+    EXPECT_EQ(r.exposition(), QByteArray("# HELP t_requests_total Requests.\n"
+                                         "# TYPE t_requests_total counter\n"
+                                         "t_requests_total{code=\"200\",route=\"a/b#0\"} 3\n"
+                                         "t_requests_total{code=\"404\",route=\"\"} 1\n"
+                                         "# HELP t_active Active things.\n"
+                                         "# TYPE t_active gauge\n"
+                                         "t_active 2.5\n"));
+}
+
+TEST(Metrics, HistogramBucketsAreCumulativeWithInfEqualToCount)
+{
+    MetricsRegistry r;
+    auto *h = r.histogram("t_seconds", "Durations.", {"route"}, {0.1, 1, 0.5});
+    for (double v : {0.05, 0.1, 0.3, 0.7, 5.0})
+        h->labels({"x"}).observe(v);
+    EXPECT_EQ(r.exposition(), QByteArray("# HELP t_seconds Durations.\n"
+                                         "# TYPE t_seconds histogram\n"
+                                         "t_seconds_bucket{route=\"x\",le=\"0.1\"} 2\n"
+                                         "t_seconds_bucket{route=\"x\",le=\"0.5\"} 3\n"
+                                         "t_seconds_bucket{route=\"x\",le=\"1\"} 4\n"
+                                         "t_seconds_bucket{route=\"x\",le=\"+Inf\"} 5\n"
+                                         "t_seconds_sum{route=\"x\"} 6.15\n"
+                                         "t_seconds_count{route=\"x\"} 5\n"));
+}
+
+TEST(Metrics, LabelValuesAndHelpAreEscaped)
+{
+    MetricsRegistry r;
+    r.counter("t_total", "Back\\slash\nnewline.", {"v"})->labels({"a\"b\\c\nd"}).inc();
+    EXPECT_EQ(r.exposition(), QByteArray("# HELP t_total Back\\\\slash\\nnewline.\n"
+                                         "# TYPE t_total counter\n"
+                                         "t_total{v=\"a\\\"b\\\\c\\nd\"} 1\n"));
+}
+
+TEST(Metrics, CollectorsAreReadAtScrapeTime)
+{
+    MetricsRegistry r;
+    double value = 1;
+    r.addCollector([&value] {
+        return QList<CollectedFamily>{{"t_hosts", "Hosts.", MetricType::Gauge, {{{}, value}}}};
+    });
+    EXPECT_TRUE(r.exposition().contains("t_hosts 1\n"));
+    value = 42;
+    EXPECT_TRUE(r.exposition().contains("t_hosts 42\n"));
+    EXPECT_EQ(r.toJson().value("t_hosts").toObject().value("series").toArray().at(0).toObject().value("value").toInt(),
+              42);
+}
+
+TEST(Metrics, SeriesLimitSendsNewLabelSetsToTheOverflowSeries)
+{
+    MetricsRegistry r;
+    auto *f = r.counter("t_dest_total", "Destinations.", {"host"});
+    f->setSeriesLimit(3, {"other"});
+    for (int i = 0; i < 10; ++i)
+        f->labels({QStringLiteral("h%1.test").arg(i)}).inc();
+    f->labels({"h0.test"}).inc();
+    EXPECT_EQ(f->seriesCount(), 4u);
+    EXPECT_EQ(f->labels({"h0.test"}).value(), 2u);
+    EXPECT_EQ(f->labels({"other"}).value(), 7u);
+    EXPECT_EQ(f->labels({"h9.test"}).value(), 7u); // the same overflow series
+}
+
+TEST(Metrics, ConcurrentIncrementsAreAllCounted)
+{
+    MetricsRegistry r;
+    auto *f = r.counter("t_total", "Concurrent.", {"worker"});
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([f] {
+            for (int i = 0; i < 10000; ++i)
+                f->labels({QString::number(i % 3)}).inc();
+        });
+    }
+    for (auto &t : threads)
+        t.join();
+    quint64 total = 0;
+    f->forEach([&](const LabelValues &, const Counter &c) { total += c.value(); });
+    EXPECT_EQ(total, 40000u);
+}
+
+TEST(Metrics, ValuesAreFormattedAsPrometheusExpects)
+{
+    EXPECT_EQ(formatMetricValue(3), QByteArray("3"));
+    EXPECT_EQ(formatMetricValue(0.005), QByteArray("0.005"));
+    EXPECT_EQ(formatMetricValue(std::numeric_limits<double>::infinity()), QByteArray("+Inf"));
+    EXPECT_EQ(formatMetricValue(std::nan("")), QByteArray("NaN"));
+}
+
+TEST(ProxyMetrics, CountsRequestsBytesAndBoundedDestinations)
+{
+    MetricsRegistry r;
+    ProxyMetrics m(r, 2);
+    AccessLogEntry e;
+    e.method = "GET";
+    e.status = 200;
+    e.route = "ns/r#0";
+    e.backend = "ns/b";
+    e.resolvedAddress = "127.0.0.1";
+    e.bytesIn = 10;
+    e.bytesOut = 100;
+    e.totalMs = 20;
+    for (const char *host : {"a.test", "b.test", "c.test", "d.test", "a.test"}) {
+        e.host = host;
+        m.observe(e);
+    }
+    EXPECT_EQ(m.requests()->labels({"", "ns/r#0", "ns/b", "GET", "200", ""}).value(), 5u);
+    EXPECT_EQ(m.destinations()->labels({"a.test"}).value(), 2u);
+    EXPECT_EQ(m.destinations()->labels({"other"}).value(), 2u);
+    EXPECT_EQ(m.destinations()->seriesCount(), 3u);
+    const QByteArray text = r.exposition();
+    EXPECT_TRUE(text.contains("dfproxy_downstream_bytes_total{direction=\"sent\"} 500\n"));
+    EXPECT_TRUE(text.contains("dfproxy_upstream_bytes_total{direction=\"sent\"} 50\n"));
+    EXPECT_TRUE(text.contains("dfproxy_request_duration_seconds_bucket{route=\"ns/r#0\",le=\"0.025\"} 5\n"));
+    EXPECT_TRUE(text.contains("dfproxy_build_info{version=\"" DFPROXY_VERSION "\"} 1\n"));
+}
+
+TEST(ProxyMetrics, PolicyDecisionsAreReadFromTheEngineStatsAtScrapeTime)
+{
+    MetricsRegistry r;
+    QJsonObject stats; // no engine yet: every series exists at 0
+    r.addCollector([&stats] { return policyFamilies(stats); });
+    QByteArray text = r.exposition();
+    EXPECT_TRUE(text.contains("# TYPE dfproxy_authz_decisions_total counter\n"));
+    EXPECT_TRUE(text.contains("dfproxy_authz_decisions_total{decision=\"allow\"} 0\n"));
+    EXPECT_TRUE(text.contains("dfproxy_ratelimit_decisions_total{decision=\"deny\"} 0\n"));
+    EXPECT_TRUE(text.contains("dfproxy_ssrf_denied_total 0\n"));
+
+    stats = QJsonObject{
+        {"ratelimit", QJsonObject{{"allowed", 3}, {"limited", 2}, {"keys", 1}}},
+        {"authz", QJsonObject{{"allowed", 5}, {"denied", 4}}},
+        {"authn", QJsonObject{{"authenticated", 7}, {"anonymous", 0}, {"challenged", 1}, {"rejected", 6}}},
+        {"ssrf", QJsonObject{{"checked", 9}, {"denied", 8}, {"addressesDropped", 8}}},
+        {"loop", QJsonObject{{"denied", 11}}},
+    };
+    text = r.exposition();
+    EXPECT_TRUE(text.contains("dfproxy_ratelimit_decisions_total{decision=\"allow\"} 3\n"));
+    EXPECT_TRUE(text.contains("dfproxy_ratelimit_decisions_total{decision=\"deny\"} 2\n"));
+    EXPECT_TRUE(text.contains("dfproxy_authz_decisions_total{decision=\"allow\"} 5\n"));
+    EXPECT_TRUE(text.contains("dfproxy_authz_decisions_total{decision=\"deny\"} 4\n"));
+    EXPECT_TRUE(text.contains("dfproxy_authn_decisions_total{result=\"authenticated\"} 7\n"));
+    EXPECT_TRUE(text.contains("dfproxy_authn_decisions_total{result=\"rejected\"} 6\n"));
+    EXPECT_TRUE(text.contains("dfproxy_ssrf_denied_total 8\n"));
+    EXPECT_TRUE(text.contains("dfproxy_loop_denied_total 11\n"));
+}
