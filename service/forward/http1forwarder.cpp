@@ -15,6 +15,11 @@ namespace dfproxy::forward {
 
 using http::HttpParser;
 
+namespace {
+/// Idle connections beyond this many (per worker) release their read buffers.
+constexpr int kWarmIdleConnections = 128;
+}
+
 /// One upstream TCP (or TLS) connection; owned by the forwarder's pool while idle, by an exchange while busy.
 class UpstreamConnection final : public QObject
 {
@@ -43,10 +48,13 @@ public:
         }
     }
 
-    void startIdleTimer(qint64 ms)
+    void startIdleTimer(qint64 ms, bool releaseBuffer)
     {
         stopIdleTimer();
-        m_buffer.squeeze();
+        // A connection that goes idle between two requests keeps its read buffer (freeing and re-allocating
+        // 64 KiB per request costs more than the request); only a large idle pool gives the memory back.
+        if (releaseBuffer)
+            m_buffer.squeeze();
         if (ms > 0)
             m_idleTimer = startTimer(std::chrono::milliseconds(ms));
     }
@@ -307,8 +315,19 @@ private:
 
     QByteArray poolKey(const QHostAddress &address) const
     {
-        QByteArray key = address.toString().toLatin1();
-        key.append(':').append(QByteArray::number(m_req.upstream.port));
+        // Raw address bytes and port: no text formatting per request.
+        QByteArray key;
+        key.reserve(24);
+        if (address.protocol() == QAbstractSocket::IPv4Protocol) {
+            const quint32 v4 = address.toIPv4Address();
+            key.append(reinterpret_cast<const char *>(&v4), sizeof v4);
+        } else {
+            const Q_IPV6ADDR v6 = address.toIPv6Address();
+            key.append(reinterpret_cast<const char *>(v6.c), sizeof v6.c);
+            key.append(address.scopeId().toLatin1());
+        }
+        const quint16 port = m_req.upstream.port;
+        key.append(reinterpret_cast<const char *>(&port), sizeof port);
         if (m_req.upstream.tls) {
             key.append(":tls:").append((m_req.upstream.sni.isEmpty() ? m_req.upstream.host : m_req.upstream.sni)
                                            .toUtf8());
@@ -696,7 +715,7 @@ void Http1Forwarder::putIdle(UpstreamConnection *c)
         return;
     }
     list.append(c);
-    c->startIdleTimer(m_options.idleTimeoutMs);
+    c->startIdleTimer(m_options.idleTimeoutMs, idleConnections() > kWarmIdleConnections);
 }
 
 void Http1Forwarder::dropIdle(UpstreamConnection *c)
