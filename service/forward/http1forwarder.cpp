@@ -204,6 +204,8 @@ public:
     // from UpstreamConnection
     void connected()
     {
+        if (!m_conn || m_done)
+            return;
         killTimers();
         m_connected = true;
         m_conn->m_connected = true;
@@ -222,6 +224,10 @@ public:
     }
     void socketError(QAbstractSocket::SocketError e)
     {
+        if (!m_connected && m_reused) {
+            pooledConnectionDied(); // before its reuse was even announced
+            return;
+        }
         if (!m_connected) {
             const bool tlsFailure = e == QAbstractSocket::SslHandshakeFailedError
                 || e == QAbstractSocket::SslInternalError || e == QAbstractSocket::SslInvalidUserDataError;
@@ -235,6 +241,10 @@ public:
     }
     void disconnected()
     {
+        if (!m_connected && m_reused) {
+            pooledConnectionDied();
+            return;
+        }
         if (!m_connected)
             return; // socketError handles connect failures
         brokenAfterConnect();
@@ -349,8 +359,20 @@ private:
             ++m_fwd->m_requests;
             attach(c);
             m_reused = true;
-            // Callbacks never run inside start(): announce the connection from the event loop.
-            QMetaObject::invokeMethod(this, [this] { connected(); }, Qt::QueuedConnection);
+            // Callbacks never run inside start(): announce the connection from the event loop — unless it died
+            // (or was replaced) in between.
+            QMetaObject::invokeMethod(
+                this,
+                [this, c] {
+                    if (m_conn != c || m_connected)
+                        return;
+                    if (!c->m_socket || c->m_socket->state() != QAbstractSocket::ConnectedState) {
+                        pooledConnectionDied();
+                        return;
+                    }
+                    connected();
+                },
+                Qt::QueuedConnection);
             return;
         }
         m_reused = false;
@@ -424,6 +446,23 @@ private:
                               .arg(m_req.upstream.host)
                               .arg(m_req.upstream.port)
                               .arg(m_lastDetail));
+    }
+
+    /// A pooled connection closed between being taken from the pool and carrying the request: once, on a fresh
+    /// connection, when the request can be replayed.
+    void pooledConnectionDied()
+    {
+        if (m_done)
+            return;
+        if (!m_retried && m_idempotent) {
+            m_retried = true;
+            ++m_fwd->m_retries;
+            detachAndDrop();
+            m_pending = m_head;
+            tryAddress(true);
+            return;
+        }
+        fail(ForwardError::Reset, QStringLiteral("the pooled upstream connection closed before the request was sent"));
     }
 
     void brokenAfterConnect()
