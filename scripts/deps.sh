@@ -13,10 +13,13 @@ DFPROXY_BUILD_PACKAGES=(
 
 # What the integration and GUI tests run besides the build: dnsmasq as a DNS fixture, curl as the client,
 # openssl to mint test certificates, Xvfb for GUI tests; the installer tests: dpkg-dev (dpkg-shlibdeps for
-# CPack), fakeroot and lintian for the DEB, wixl and msitools to compile and read the MSI definition.
+# CPack), fakeroot and lintian for the DEB, wixl and msitools to compile and read the MSI definition;
+# slowhttptest for the slow-client tests; clang and its sanitizer/libFuzzer runtimes for scripts/sanitize and
+# scripts/fuzz (presets fuzz and tsan).
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
+    slowhttptest clang libclang-rt-14-dev
 )
 
 # Prints the packages of the given list that are not installed, one per line.

@@ -5,10 +5,12 @@
 #include <QRegularExpression>
 #include <QSet>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 
 namespace dfproxy::config {
 
@@ -274,6 +276,11 @@ void emitValue(YAML::Emitter &out, const QJsonValue &v)
         }
         out << YAML::BeginMap;
         for (const auto &k : orderedKeys(obj)) {
+            // YAML limits implicit keys to 1024 characters (escapes included): longer ones need the explicit
+            // "? key" form, or the text does not read back (found by fuzzing). yaml-cpp keeps it for the rest of
+            // this map.
+            if (k.toUtf8().size() > 250)
+                out << YAML::LongKey;
             out << YAML::Key;
             emitString(out, k);
             out << YAML::Value;
@@ -282,6 +289,44 @@ void emitValue(YAML::Emitter &out, const QJsonValue &v)
         out << YAML::EndMap;
         break;
     }
+    }
+}
+
+/// Walks the documents of a stream without building them, to catch a yaml-cpp 0.7 bug before LoadAll runs into
+/// it: on some malformed streams (e.g. ",") the parser reports empty documents forever without consuming input,
+/// and LoadAll loops, allocating until memory runs out (jbeder/yaml-cpp#1040; found here by fuzz_admin_apply).
+/// A stream cannot hold more documents than bytes, so more than that means the parser is stuck.
+class StuckParserGuard : public YAML::EventHandler
+{
+public:
+    explicit StuckParserGuard(std::size_t limit) : m_limit(limit) {}
+    void OnDocumentStart(const YAML::Mark &mark) override
+    {
+        if (++m_documents > m_limit)
+            throw ConversionError{mark, QStringLiteral("malformed YAML stream (the parser made no progress)")};
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark &, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark &, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark &, const std::string &, YAML::anchor_t, const std::string &) override {}
+    void OnSequenceStart(const YAML::Mark &, const std::string &, YAML::anchor_t, YAML::EmitterStyle::value) override
+    {
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark &, const std::string &, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+
+private:
+    std::size_t m_limit;
+    std::size_t m_documents = 0;
+};
+
+void rejectStuckStreams(const std::string &text)
+{
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    StuckParserGuard guard(text.size() + 1);
+    while (parser.HandleNextDocument(guard)) {
     }
 }
 
@@ -297,7 +342,9 @@ QString YamlError::toString() const
 std::optional<QJsonArray> parseYamlDocuments(const QByteArray &text, YamlError *error)
 {
     try {
-        const auto docs = YAML::LoadAll(text.toStdString());
+        const std::string input = text.toStdString();
+        rejectStuckStreams(input);
+        const auto docs = YAML::LoadAll(input);
         QJsonArray out;
         Converter conv;
         for (const auto &doc : docs) {

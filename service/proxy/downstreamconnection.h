@@ -66,6 +66,7 @@ private:
     void startForward();
     void startConnectTunnel();
     void finishTransaction();
+    void onReadTimeout();
     void sendLocalResponse(int status, QByteArrayView reason, const QByteArray &body,
                            QByteArrayView location = {}, const policy::HeaderList *extraHeaders = nullptr);
     policy::RequestAttributes policyAttributes() const;
@@ -112,6 +113,7 @@ private:
     int m_clientMinor = 1;
     int m_requestTimer = 0;
     int m_idleTimer = 0;
+    int m_readTimer = 0; ///< requestHeadTimeoutMs while reading a head, requestBodyTimeoutMs while reading a body
     QElapsedTimer m_clock;
     qint64 m_dnsDoneMs = 0;
     qint64 m_connectedMs = 0;

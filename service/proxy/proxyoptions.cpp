@@ -45,6 +45,8 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
     readInt(block, "responseTimeoutMs", 0, day, &o.responseTimeoutMs, errors);
     readInt(block, "upstreamIdleTimeoutMs", 0, day, &o.upstreamIdleTimeoutMs, errors);
     readInt(block, "clientIdleTimeoutMs", 0, day, &o.clientIdleTimeoutMs, errors);
+    readInt(block, "requestHeadTimeoutMs", 0, day, &o.requestHeadTimeoutMs, errors);
+    readInt(block, "requestBodyTimeoutMs", 0, day, &o.requestBodyTimeoutMs, errors);
     readInt(block, "drainTimeoutMs", 0, day, &o.drainTimeoutMs, errors);
     readInt(block, "bufferLimitBytes", 4096, 64LL * 1024 * 1024, &o.bufferLimit, errors);
     readInt(block, "maxHeaderBytes", 1024, 1024 * 1024, &o.limits.maxHeaderBytes, errors);

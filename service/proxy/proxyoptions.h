@@ -20,6 +20,10 @@ struct ProxyOptions
     qint64 responseTimeoutMs = 60000;      ///< request sent -> response head (rules may shorten it)
     qint64 upstreamIdleTimeoutMs = 60000;  ///< pooled upstream connections
     qint64 clientIdleTimeoutMs = 300000;   ///< keep-alive client connections with nothing in flight
+    /// First byte of a request head -> its end (slowloris); 408 and close when it runs out. 0 = none.
+    qint64 requestHeadTimeoutMs = 30000;
+    /// End of a request head -> end of its body (slow uploads); 408 (or reset, once answering) when it runs out.
+    qint64 requestBodyTimeoutMs = 300000;
     qint64 drainTimeoutMs = 5000;          ///< stop(): how long in-flight requests may finish
     dns::LookupFamily defaultLookupFamily = dns::LookupFamily::V4Preferred;
     bool addXForwardedFor = false;
@@ -27,7 +31,7 @@ struct ProxyOptions
 };
 
 /// Reads the config's "proxy" block: workers, connectTimeoutMs, responseTimeoutMs, upstreamIdleTimeoutMs,
-/// clientIdleTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes, maxUriBytes (integers),
+/// clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes, maxUriBytes (integers),
 /// addXForwardedFor, addXForwardedProto (booleans). Missing keys keep the defaults; bad values are reported in
 /// `errors` (paths "proxy.<key>", may be null) and keep the default too. Other keys are left to their owners.
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors = nullptr);

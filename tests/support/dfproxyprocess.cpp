@@ -34,11 +34,13 @@ bool DfproxyProcess::start(int timeoutMs)
     }};
     for (const auto &r : m_options.extraResources)
         resources.append(r);
+    QJsonObject proxy = m_options.proxyBlock;
+    proxy.insert("workers", m_options.workers);
     const QJsonObject config{{"apiVersion", "dfproxy.dev/v1"},
                              {"kind", "Config"},
                              {"admin", QJsonObject{{"address", "127.0.0.1"}, {"port", m_adminPort}}},
                              {"dns", dns},
-                             {"proxy", QJsonObject{{"workers", m_options.workers}}},
+                             {"proxy", proxy},
                              {"resources", resources}};
     if (!m_dir.writeFile("config.json", QJsonDocument(config).toJson())) {
         m_error = "cannot write the config";

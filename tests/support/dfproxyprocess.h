@@ -25,6 +25,7 @@ public:
         QJsonObject dnsBlock;       ///< extra dns settings, merged over servers
         QJsonArray extraResources;  ///< added after the Gateway
         int workers = 2;
+        QJsonObject proxyBlock;     ///< extra proxy settings (requestHeadTimeoutMs, ...), merged with workers
         QStringList extraArgs;
     };
     DfproxyProcess();

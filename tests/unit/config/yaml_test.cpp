@@ -144,6 +144,27 @@ TEST(Yaml, EmitsStableKeyOrderAndRoundTrips)
     EXPECT_EQ(back->at(0).toObject(), obj) << text.toStdString();
 }
 
+TEST(Yaml, LongKeysRoundTrip)
+{
+    // Found by fuzz_config: keys past YAML's 1024-character limit for implicit keys did not read back.
+    const QJsonObject obj{{QString(1100, QLatin1Char('k')), 1}, {QString(300, QChar(0x01)), "x"}, {"short", true}};
+    const QByteArray text = toYaml(obj);
+    YamlError e;
+    const auto back = parseYamlDocuments(text, &e);
+    ASSERT_TRUE(back) << e.toString().toStdString();
+    EXPECT_EQ(back->at(0).toObject(), obj);
+}
+
+TEST(Yaml, StreamsThatHangYamlCppAreRejected)
+{
+    // Found by fuzz_admin_apply: yaml-cpp 0.7's LoadAll loops forever (and allocates) on these.
+    for (const char *text : {",", ",,", "\n,\n"}) {
+        YamlError e;
+        EXPECT_FALSE(parseYamlDocuments(text, &e).has_value()) << text;
+        EXPECT_FALSE(e.message.isEmpty()) << text;
+    }
+}
+
 TEST(Yaml, EmitsDocumentsSeparated)
 {
     const QByteArray text = toYamlDocuments(QJsonArray{QJsonObject{{"a", 1}}, QJsonObject{{"b", 2}}});
