@@ -21,6 +21,11 @@ using namespace dfproxy;
 
 int main(int argc, char **argv)
 {
+    // Qt's plain event dispatcher instead of GLib's: GLib wakes its loop through an eventfd whenever a socket
+    // notifier is switched on or off, which the proxy does for every buffered write (4 extra syscalls per
+    // request, docs/benchmarks.md). Read by QCoreApplication and by each QThread when it starts.
+    if (!qEnvironmentVariableIsSet("QT_NO_GLIB"))
+        qputenv("QT_NO_GLIB", "1");
     QCoreApplication app(argc, argv);
     // The default config and the OpenAPI document are compiled into a static library: register them.
     Q_INIT_RESOURCE(resources);

@@ -966,29 +966,23 @@ int Ctl::cmdDns()
 
 int Ctl::cmdStats()
 {
-    const QString format = m_parser.value(optOutput).isEmpty() ? QStringLiteral("json") : m_parser.value(optOutput);
-    if (format != "json" && format != "yaml")
-        return usageError(QStringLiteral("stats prints json or yaml"));
-    if (!connectClient())
-        return 1;
-    const auto r = m_client->sendBlocking("GET", "/api/v1/stats");
-    if (!r.ok()) {
-        printError(*r.error);
-        return 1;
-    }
-    m_out << (format == "json" ? QString::fromUtf8(QJsonDocument(r.object()).toJson(QJsonDocument::Indented))
-                               : QString::fromUtf8(config::toYaml(r.object())));
-    return 0;
+    return printServerObject("/api/v1/stats", QStringLiteral("json"), QStringLiteral("stats"));
 }
 
 int Ctl::cmdServer()
 {
-    const QString format = m_parser.value(optOutput).isEmpty() ? QStringLiteral("yaml") : m_parser.value(optOutput);
+    return printServerObject("/api/v1/server", QStringLiteral("yaml"), QStringLiteral("server"));
+}
+
+// GETs one JSON object from the API and prints it as json or yaml (-o), `defaultFormat` when -o is not given.
+int Ctl::printServerObject(const QString &path, const QString &defaultFormat, const QString &command)
+{
+    const QString format = m_parser.value(optOutput).isEmpty() ? defaultFormat : m_parser.value(optOutput);
     if (format != "json" && format != "yaml")
-        return usageError(QStringLiteral("server prints json or yaml"));
+        return usageError(command + QStringLiteral(" prints json or yaml"));
     if (!connectClient())
         return 1;
-    const auto r = m_client->sendBlocking("GET", "/api/v1/server");
+    const auto r = m_client->sendBlocking("GET", path);
     if (!r.ok()) {
         printError(*r.error);
         return 1;

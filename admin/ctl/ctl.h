@@ -30,6 +30,7 @@ private:
     int cmdStats();
     int cmdLogs();
     int cmdServer();
+    int printServerObject(const QString &path, const QString &defaultFormat, const QString &command);
 
     void addGlobalOptions(QCommandLineParser &parser);
     /// Sets up m_client from --server/--token/--token-file/--config, DFPROXY_SERVER/DFPROXY_TOKEN, or discovery.

@@ -33,6 +33,7 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.dnsMs = r.dnsMs;
     e.connectMs = r.connectMs;
     e.upstreamMs = r.upstreamMs;
+    e.gateway = r.gateway;
     e.route = r.route;
     e.backend = r.backend;
     e.upstreamReused = r.upstreamReused;

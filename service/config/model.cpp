@@ -847,7 +847,8 @@ RateLimitPolicySpec parseRateLimitPolicySpec(const Resource &policy, QList<Field
         r.error(QStringLiteral("spec.limits"), QStringLiteral("must have at least one limit"));
     int i = 0;
     for (const auto &[p, o] : limits) {
-        r.checkKeys(o, p, {"name", "key", "header", "tokens", "fillInterval", "burst", "maxKeys"});
+        r.checkKeys(o, p, {"name", "key", "header", "tokens", "fillInterval", "burst", "maxKeys", "bytesPerSecond",
+                           "burstBytes"});
         RateLimitSpec l;
         l.name = QStringLiteral("limits[%1]").arg(i++);
         if (const auto n = r.string(o, p, "name", false))
@@ -866,16 +867,35 @@ RateLimitPolicySpec parseRateLimitPolicySpec(const Resource &policy, QList<Field
             r.error(field(p, "header"), QStringLiteral("is required when key is \"header\""));
         else if (l.key != RateLimitSpec::Key::Header && o.contains("header"))
             r.error(field(p, "header"), QStringLiteral("is only allowed when key is \"header\""));
+        // A limit counts requests (tokens), throttles tunnels (bytesPerSecond), or both.
+        const bool counts = o.contains("tokens");
+        if (!counts && !o.contains("bytesPerSecond"))
+            r.error(p, QStringLiteral("needs \"tokens\" (requests) or \"bytesPerSecond\" (tunnel bandwidth)"));
         // Bounds keep the token bucket's integer arithmetic (tokens x interval in ms) far from overflow.
-        if (const auto t = r.integer(o, p, "tokens", true, 1, 1000000))
+        if (const auto t = r.integer(o, p, "tokens", false, 1, 1000000))
             l.tokens = *t;
-        duration(r, o, p, "fillInterval", l.fillIntervalMs, true);
-        if (l.fillIntervalMs > 86400000)
-            r.error(field(p, "fillInterval"), QStringLiteral("must not be longer than 24h"));
+        if (counts) {
+            duration(r, o, p, "fillInterval", l.fillIntervalMs, true);
+            if (l.fillIntervalMs > 86400000)
+                r.error(field(p, "fillInterval"), QStringLiteral("must not be longer than 24h"));
+        } else {
+            for (const char *k : {"fillInterval", "burst"}) {
+                if (o.contains(QLatin1String(k)))
+                    r.error(field(p, k), QStringLiteral("is only allowed together with \"tokens\""));
+            }
+        }
         if (const auto b = r.integer(o, p, "burst", false, 1, 1000000))
             l.burst = *b;
         if (const auto m = r.integer(o, p, "maxKeys", false, 1, 10000000))
             l.maxKeys = *m;
+        // Up to 10 GB/s and 1 TB of burst: the tunnel bucket counts in bytes x 1000 without overflow.
+        if (const auto b = r.integer(o, p, "bytesPerSecond", false, 1, 10'000'000'000))
+            l.bytesPerSecond = *b;
+        if (const auto b = r.integer(o, p, "burstBytes", false, 1, 1'000'000'000'000)) {
+            l.burstBytes = *b;
+            if (!o.contains("bytesPerSecond"))
+                r.error(field(p, "burstBytes"), QStringLiteral("is only allowed together with \"bytesPerSecond\""));
+        }
         s.limits.append(l);
     }
     return s;

@@ -192,10 +192,12 @@ struct RateLimitSpec
     QString name;                       ///< for logs; defaults to "limits[i]"
     Key key = Key::ClientIP;
     QString header;                     ///< Key::Header: the header name, lower-case
-    qint64 tokens = 0;                  ///< tokens added every fillInterval
+    qint64 tokens = 0;                  ///< tokens added every fillInterval; 0 = this limit does not count requests
     qint64 fillIntervalMs = 1000;
     qint64 burst = 0;                   ///< bucket capacity; 0 = tokens
     qint64 maxKeys = 10000;             ///< distinct keys remembered (least recently used are forgotten)
+    qint64 bytesPerSecond = 0;          ///< each tunnel (CONNECT, websocket) is throttled to this, per direction; 0 = none
+    qint64 burstBytes = 0;              ///< the tunnel bucket's capacity; 0 = bytesPerSecond
 };
 
 struct RateLimitPolicySpec

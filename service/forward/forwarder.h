@@ -115,7 +115,7 @@ struct ForwarderOptions
 {
     dns::HostCache *hostCache = nullptr;
     qint64 idleTimeoutMs = 60'000;        ///< pooled connections close after this long unused
-    int maxIdlePerKey = 64;
+    int maxIdlePerKey = 1024;             ///< idle connections kept per address:port (the idle timeout trims them)
     qint64 bodyBufferLimit = 256 * 1024;  ///< see Exchange::bufferedBodyBytes
     std::atomic<quint64> *connectionsOpenedCounter = nullptr; ///< shared counters to bump (optional)
     std::atomic<quint64> *requestsCounter = nullptr;

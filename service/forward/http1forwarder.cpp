@@ -15,6 +15,11 @@ namespace dfproxy::forward {
 
 using http::HttpParser;
 
+namespace {
+/// Idle connections beyond this many (per worker) release their read buffers.
+constexpr int kWarmIdleConnections = 128;
+}
+
 /// One upstream TCP (or TLS) connection; owned by the forwarder's pool while idle, by an exchange while busy.
 class UpstreamConnection final : public QObject
 {
@@ -43,10 +48,13 @@ public:
         }
     }
 
-    void startIdleTimer(qint64 ms)
+    void startIdleTimer(qint64 ms, bool releaseBuffer)
     {
         stopIdleTimer();
-        m_buffer.squeeze();
+        // A connection that goes idle between two requests keeps its read buffer (freeing and re-allocating
+        // 64 KiB per request costs more than the request); only a large idle pool gives the memory back.
+        if (releaseBuffer)
+            m_buffer.squeeze();
         if (ms > 0)
             m_idleTimer = startTimer(std::chrono::milliseconds(ms));
     }
@@ -196,6 +204,8 @@ public:
     // from UpstreamConnection
     void connected()
     {
+        if (!m_conn || m_done)
+            return;
         killTimers();
         m_connected = true;
         m_conn->m_connected = true;
@@ -214,6 +224,10 @@ public:
     }
     void socketError(QAbstractSocket::SocketError e)
     {
+        if (!m_connected && m_reused) {
+            pooledConnectionDied(); // before its reuse was even announced
+            return;
+        }
         if (!m_connected) {
             const bool tlsFailure = e == QAbstractSocket::SslHandshakeFailedError
                 || e == QAbstractSocket::SslInternalError || e == QAbstractSocket::SslInvalidUserDataError;
@@ -227,6 +241,10 @@ public:
     }
     void disconnected()
     {
+        if (!m_connected && m_reused) {
+            pooledConnectionDied();
+            return;
+        }
         if (!m_connected)
             return; // socketError handles connect failures
         brokenAfterConnect();
@@ -307,8 +325,19 @@ private:
 
     QByteArray poolKey(const QHostAddress &address) const
     {
-        QByteArray key = address.toString().toLatin1();
-        key.append(':').append(QByteArray::number(m_req.upstream.port));
+        // Raw address bytes and port: no text formatting per request.
+        QByteArray key;
+        key.reserve(24);
+        if (address.protocol() == QAbstractSocket::IPv4Protocol) {
+            const quint32 v4 = address.toIPv4Address();
+            key.append(reinterpret_cast<const char *>(&v4), sizeof v4);
+        } else {
+            const Q_IPV6ADDR v6 = address.toIPv6Address();
+            key.append(reinterpret_cast<const char *>(v6.c), sizeof v6.c);
+            key.append(address.scopeId().toLatin1());
+        }
+        const quint16 port = m_req.upstream.port;
+        key.append(reinterpret_cast<const char *>(&port), sizeof port);
         if (m_req.upstream.tls) {
             key.append(":tls:").append((m_req.upstream.sni.isEmpty() ? m_req.upstream.host : m_req.upstream.sni)
                                            .toUtf8());
@@ -330,8 +359,20 @@ private:
             ++m_fwd->m_requests;
             attach(c);
             m_reused = true;
-            // Callbacks never run inside start(): announce the connection from the event loop.
-            QMetaObject::invokeMethod(this, [this] { connected(); }, Qt::QueuedConnection);
+            // Callbacks never run inside start(): announce the connection from the event loop — unless it died
+            // (or was replaced) in between.
+            QMetaObject::invokeMethod(
+                this,
+                [this, c] {
+                    if (m_conn != c || m_connected)
+                        return;
+                    if (!c->m_socket || c->m_socket->state() != QAbstractSocket::ConnectedState) {
+                        pooledConnectionDied();
+                        return;
+                    }
+                    connected();
+                },
+                Qt::QueuedConnection);
             return;
         }
         m_reused = false;
@@ -405,6 +446,23 @@ private:
                               .arg(m_req.upstream.host)
                               .arg(m_req.upstream.port)
                               .arg(m_lastDetail));
+    }
+
+    /// A pooled connection closed between being taken from the pool and carrying the request: once, on a fresh
+    /// connection, when the request can be replayed.
+    void pooledConnectionDied()
+    {
+        if (m_done)
+            return;
+        if (!m_retried && m_idempotent) {
+            m_retried = true;
+            ++m_fwd->m_retries;
+            detachAndDrop();
+            m_pending = m_head;
+            tryAddress(true);
+            return;
+        }
+        fail(ForwardError::Reset, QStringLiteral("the pooled upstream connection closed before the request was sent"));
     }
 
     void brokenAfterConnect()
@@ -696,7 +754,7 @@ void Http1Forwarder::putIdle(UpstreamConnection *c)
         return;
     }
     list.append(c);
-    c->startIdleTimer(m_options.idleTimeoutMs);
+    c->startIdleTimer(m_options.idleTimeoutMs, idleConnections() > kWarmIdleConnections);
 }
 
 void Http1Forwarder::dropIdle(UpstreamConnection *c)

@@ -46,6 +46,11 @@ struct Decision
     QList<QByteArray> stripRequestHeaders; ///< credentials the proxy must remove before forwarding
     QByteArray summary;          ///< short decision text for the access log ("allow", "deny:authz rule 2", ...)
     QList<QHostAddress> allowedAddresses; ///< checkResolved(): the addresses the proxy may connect to
+    /// checkRequest() of a CONNECT or Upgrade request: when it becomes a tunnel, each direction of the tunnel is
+    /// throttled to this many bytes per second with a bucket of tunnelBurstBytes (RateLimitPolicy bytesPerSecond;
+    /// the smallest of the limits that apply). 0 = unlimited.
+    qint64 tunnelBytesPerSecond = 0;
+    qint64 tunnelBurstBytes = 0;
 };
 
 /// The compiled policies of one config snapshot. Immutable after build except for rate-limit state, which is

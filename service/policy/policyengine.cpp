@@ -86,7 +86,9 @@ struct CompiledLimit
     QString name;
     config::RateLimitSpec::Key key;
     QByteArray header;
-    std::shared_ptr<TokenBucketLimiter> limiter;
+    std::shared_ptr<TokenBucketLimiter> limiter; ///< null when the limit only throttles tunnels
+    qint64 bytesPerSecond = 0;
+    qint64 burstBytes = 0;
 };
 
 struct CompiledRateLimit
@@ -360,6 +362,8 @@ bool ConfigPolicyEngine::Impl::rateLimit(const CompiledRateLimit &p, const Reque
     using Key = config::RateLimitSpec::Key;
     QList<QPair<TokenBucketLimiter *, QByteArray>> taken;
     for (const auto &l : p.limits) {
+        if (!l.limiter)
+            continue;
         QByteArray key;
         switch (l.key) {
         case Key::ClientIP:
@@ -405,6 +409,15 @@ bool ConfigPolicyEngine::Impl::rateLimit(const CompiledRateLimit &p, const Reque
         return false;
     }
     counters->rateAllowed.fetch_add(1, std::memory_order_relaxed);
+    if (r.method == "CONNECT" || findHeader(r.headers, "upgrade")) {
+        for (const auto &l : p.limits) {
+            const bool tighter = out.tunnelBytesPerSecond == 0 || l.bytesPerSecond < out.tunnelBytesPerSecond;
+            if (l.bytesPerSecond > 0 && tighter) {
+                out.tunnelBytesPerSecond = l.bytesPerSecond;
+                out.tunnelBurstBytes = l.burstBytes > 0 ? l.burstBytes : l.bytesPerSecond;
+            }
+        }
+    }
     return true;
 }
 
@@ -659,11 +672,13 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
             std::shared_ptr<TokenBucketLimiter> limiter;
             if (previous)
                 limiter = previous->d->limiters.value(lid);
-            if (!limiter)
+            if (!limiter && l.tokens > 0)
                 limiter = std::make_shared<TokenBucketLimiter>(l.tokens, l.fillIntervalMs, l.burst ? l.burst : l.tokens,
                                                                l.maxKeys, d->clock);
-            d->limiters.insert(lid, limiter);
-            p->limits.append(CompiledLimit{l.name, l.key, l.header.toLatin1(), limiter});
+            if (limiter)
+                d->limiters.insert(lid, limiter);
+            p->limits.append(
+                CompiledLimit{l.name, l.key, l.header.toLatin1(), limiter, l.bytesPerSecond, l.burstBytes});
         }
         attach<CompiledRateLimit>(d->rateLimits, r->ns(), spec.targetRefs, p);
         d->policyCounts[config::kinds::RateLimitPolicy]++;

@@ -26,6 +26,7 @@ struct AccessLogRecord
     qint64 dnsMs = 0;
     qint64 connectMs = 0;        ///< from DNS done to upstream connected (0 when reused)
     qint64 upstreamMs = 0;       ///< from upstream connected to the response head
+    QString gateway;             ///< "ns/name" of the Gateway whose listener accepted the request
     QString route;               ///< "ns/name#rule" or empty
     QString backend;             ///< "ns/name" or empty
     QHostAddress resolvedAddress;///< the upstream address used

@@ -335,6 +335,7 @@ void DownstreamConnection::onRequestHead()
     // Egress policies: after routing, before DNS.
     m_policy = m_ctx->policy.load();
     QList<QByteArray> stripHeaders;
+    m_tunnelBytesPerSecond = m_tunnelBurstBytes = 0;
     if (m_policy) {
         m_policyPath = h.isConnect() ? QByteArray() : pathView.toByteArray();
         m_explicitProxy = h.isConnect() || isAbsoluteForm(h.target);
@@ -347,6 +348,8 @@ void DownstreamConnection::onRequestHead()
             return;
         }
         stripHeaders = std::move(d.stripRequestHeaders);
+        m_tunnelBytesPerSecond = d.tunnelBytesPerSecond;
+        m_tunnelBurstBytes = d.tunnelBurstBytes;
     }
     if (m_match->redirect) {
         const routing::Redirect &r = *m_match->redirect;
@@ -755,6 +758,8 @@ void DownstreamConnection::emitLog()
         m_ctx->stats.countStatus(m_rec.status);
     if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire)) {
         // Built only when someone reads them: the hot path does without these strings.
+        if (m_rec.gateway.isEmpty())
+            m_rec.gateway = m_listener->gatewayNamespace + QLatin1Char('/') + m_listener->gatewayName;
         if (m_match && m_rec.route.isEmpty()) {
             m_rec.route = m_match->routeNamespace + QLatin1Char('/') + m_match->routeName + QLatin1Char('#')
                 + QString::number(m_match->ruleIndex);
@@ -885,6 +890,10 @@ void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &
                               self->deleteLater();
                           },
                           this);
+    if (m_tunnelBytesPerSecond > 0) {
+        m_tunnel->setBandwidthLimit(m_tunnelBytesPerSecond, m_tunnelBurstBytes, &m_ctx->stats.tunnelThrottlePauses);
+        m_ctx->stats.tunnelsThrottled.fetch_add(1, std::memory_order_relaxed);
+    }
 }
 
 } // namespace dfproxy::proxy

@@ -123,6 +123,8 @@ private:
     std::shared_ptr<const policy::PolicyEngine> m_policy; ///< the engine the current request was checked with
     QByteArray m_policyPath;
     bool m_explicitProxy = false;
+    qint64 m_tunnelBytesPerSecond = 0; ///< from the policy decision: applied if this request becomes a tunnel
+    qint64 m_tunnelBurstBytes = 0;
     bool m_tlsClient = false; ///< accepted on an HTTPS listener
 };
 

@@ -33,6 +33,8 @@ QJsonObject ProxyStats::toJson() const
         {QStringLiteral("connectionsAccepted"), v(connectionsAccepted)},
         {QStringLiteral("upstreamConnectionsOpened"), v(upstreamConnectionsOpened)},
         {QStringLiteral("upstreamRequests"), v(upstreamRequests)},
+        {QStringLiteral("tunnelsThrottled"), v(tunnelsThrottled)},
+        {QStringLiteral("tunnelThrottlePauses"), v(tunnelThrottlePauses)},
     };
 }
 

@@ -17,6 +17,8 @@ struct ProxyStats
     std::atomic<quint64> connectionsAccepted{0};
     std::atomic<quint64> upstreamConnectionsOpened{0};
     std::atomic<quint64> upstreamRequests{0};
+    std::atomic<quint64> tunnelsThrottled{0};     ///< tunnels opened with a bandwidth limit (RateLimitPolicy)
+    std::atomic<quint64> tunnelThrottlePauses{0}; ///< times a tunnel direction stopped reading for lack of budget
 
     void countStatus(int status);
     QJsonObject toJson() const;

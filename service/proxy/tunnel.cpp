@@ -6,11 +6,63 @@
 #include <QSocketNotifier>
 #include <QSslSocket>
 #include <QTcpSocket>
+#include <QTimer>
+
+#include <algorithm>
+#include <limits>
 
 namespace dfproxy::proxy {
 
 namespace {
 constexpr qint64 kChunk = 64 * 1024;
+}
+
+void Tunnel::setBandwidthLimit(qint64 bytesPerSecond, qint64 burstBytes, std::atomic<quint64> *pauses,
+                               const Clock *clock)
+{
+    m_pauses = pauses;
+    const qint64 burst = burstBytes > 0 ? burstBytes : bytesPerSecond;
+    for (int i = 0; i < 2; ++i) {
+        m_throttle[i].reset();
+        if (bytesPerSecond > 0)
+            m_throttle[i].emplace(Throttle{ByteBucket(bytesPerSecond, burst, clock)});
+    }
+}
+
+qint64 Tunnel::allowance(bool clientToUpstream)
+{
+    auto &t = m_throttle[clientToUpstream];
+    return t ? t->bucket.available() : std::numeric_limits<qint64>::max();
+}
+
+void Tunnel::consumed(bool clientToUpstream, qint64 bytes)
+{
+    if (auto &t = m_throttle[clientToUpstream])
+        t->bucket.consume(bytes);
+}
+
+bool Tunnel::isPaused(bool clientToUpstream) const
+{
+    const auto &t = m_throttle[clientToUpstream];
+    return t && t->resume && t->resume->isActive();
+}
+
+void Tunnel::pauseUntilRefilled(bool clientToUpstream)
+{
+    auto &t = m_throttle[clientToUpstream];
+    if (!t || isPaused(clientToUpstream))
+        return;
+    if (!t->resume) {
+        t->resume = new QTimer(this);
+        t->resume->setSingleShot(true);
+        t->resume->setTimerType(Qt::PreciseTimer);
+        connect(t->resume, &QTimer::timeout, this, [this, clientToUpstream] { resumeReading(clientToUpstream); });
+    }
+    // Waiting for ~50 ms worth (at most one read chunk) rather than a single byte keeps wake-ups few.
+    const qint64 want = std::clamp<qint64>(t->bucket.capacity() / 20, 1, std::min(kChunk, t->bucket.capacity()));
+    t->resume->start(int(std::clamp<qint64>(t->bucket.msUntil(want), 1, 60000)));
+    if (m_pauses)
+        m_pauses->fetch_add(1, std::memory_order_relaxed);
 }
 
 Tunnel *Tunnel::create(QTcpSocket *client, QTcpSocket *upstream, const QByteArray &toClient,
@@ -77,11 +129,18 @@ void QtSocketTunnel::relay(QTcpSocket *from, QTcpSocket *to, qint64 &counter)
 {
     if (to->state() != QAbstractSocket::ConnectedState && to->state() != QAbstractSocket::ClosingState)
         return;
+    const bool up = from == m_client;
     char buf[64 * 1024];
-    while (from->bytesAvailable() > 0 && to->bytesToWrite() < m_limit) {
-        const qint64 n = from->read(buf, sizeof buf);
+    while (from->bytesAvailable() > 0 && to->bytesToWrite() < m_limit && !isPaused(up)) {
+        const qint64 want = std::min<qint64>(sizeof buf, allowance(up));
+        if (want <= 0) {
+            pauseUntilRefilled(up);
+            break;
+        }
+        const qint64 n = from->read(buf, want);
         if (n <= 0)
             break;
+        consumed(up, n);
         to->write(buf, n);
         counter += n;
     }
@@ -89,6 +148,16 @@ void QtSocketTunnel::relay(QTcpSocket *from, QTcpSocket *to, qint64 &counter)
     if (fromEnded && from->bytesAvailable() == 0)
         to->disconnectFromHost(); // flushes what is queued, then closes
     checkDone();
+}
+
+void QtSocketTunnel::resumeReading(bool clientToUpstream)
+{
+    if (m_finished)
+        return;
+    if (clientToUpstream)
+        relay(m_client, m_upstream, m_up);
+    else
+        relay(m_upstream, m_client, m_down);
 }
 
 void QtSocketTunnel::onEnded(QTcpSocket *side)
@@ -212,10 +281,16 @@ void RawSocketTunnel::onReadable(Side &from, Side &to, qint64 &counter)
 {
     if (m_finished || from.fd < 0 || from.readEnded)
         return;
+    const bool up = &from == &m_client;
     char buf[kChunk];
     // A bounded number of reads per wake-up keeps one busy direction from starving the other.
     for (int round = 0; round < 8 && to.pending.size() < m_limit; ++round) {
-        const qint64 n = platform::readSocket(from.fd, buf, kChunk);
+        const qint64 want = std::min(kChunk, allowance(up));
+        if (want <= 0) {
+            pauseUntilRefilled(up);
+            break;
+        }
+        const qint64 n = platform::readSocket(from.fd, buf, want);
         if (n == platform::WouldBlock)
             break;
         if (n == platform::SocketFailed) {
@@ -228,6 +303,7 @@ void RawSocketTunnel::onReadable(Side &from, Side &to, qint64 &counter)
             break;
         }
         counter += n;
+        consumed(up, n);
         if (to.fd < 0)
             continue; // nobody to deliver to; the tunnel ends once this side ends
         qint64 written = 0;
@@ -247,6 +323,13 @@ void RawSocketTunnel::onReadable(Side &from, Side &to, qint64 &counter)
         return;
     updateNotifiers();
     checkDone();
+}
+
+void RawSocketTunnel::resumeReading(bool)
+{
+    if (m_finished || !m_raw)
+        return;
+    updateNotifiers();
 }
 
 void RawSocketTunnel::onWritable(Side &to, Side &from)
@@ -294,7 +377,7 @@ void RawSocketTunnel::updateNotifiers()
 {
     const auto update = [this](Side &s, const Side &other) {
         if (s.readNotifier)
-            s.readNotifier->setEnabled(!s.readEnded && other.pending.size() < m_limit);
+            s.readNotifier->setEnabled(!s.readEnded && other.pending.size() < m_limit && !isPaused(&s == &m_client));
         if (s.writeNotifier)
             s.writeNotifier->setEnabled(!s.pending.isEmpty());
     };

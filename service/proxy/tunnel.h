@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/clock.h"
+#include "proxy/bytebucket.h"
+
 #include <QByteArray>
 #include <QObject>
 
+#include <atomic>
 #include <functional>
+#include <memory>
+#include <optional>
 
 class QTcpSocket;
 class QSocketNotifier;
+class QTimer;
 
 namespace dfproxy::proxy {
 
@@ -24,9 +31,31 @@ public:
                           const QByteArray &toUpstream, qint64 limit, Done done, QObject *parent);
     /// Ends the tunnel at once (both connections closed; `done` is called).
     virtual void abort() = 0;
+    /// Throttles each direction on its own to `bytesPerSecond` with a bucket of `burstBytes` (starts full): a
+    /// direction whose bucket is empty is not read until a QTimer says enough is back. Call right after create(),
+    /// before the event loop runs. `pauses` (may be null, must outlive the tunnel) counts every such pause.
+    void setBandwidthLimit(qint64 bytesPerSecond, qint64 burstBytes, std::atomic<quint64> *pauses,
+                           const Clock *clock = &SystemClock::instance());
 
 protected:
     using QObject::QObject;
+    /// Bytes the direction may pass on now (effectively unbounded without a limit).
+    qint64 allowance(bool clientToUpstream);
+    void consumed(bool clientToUpstream, qint64 bytes);
+    /// The direction's bucket is empty: stop reading it; resumeReading() follows once a useful amount is back.
+    void pauseUntilRefilled(bool clientToUpstream);
+    bool isPaused(bool clientToUpstream) const;
+    /// Reading the direction may go on (called from the resume timer).
+    virtual void resumeReading(bool clientToUpstream) = 0;
+
+private:
+    struct Throttle
+    {
+        ByteBucket bucket;
+        QTimer *resume = nullptr;
+    };
+    std::optional<Throttle> m_throttle[2]; ///< [0] upstream -> client, [1] client -> upstream
+    std::atomic<quint64> *m_pauses = nullptr;
 };
 
 /// QTcpSocket / QSslSocket on both sides. QAbstractSocket closes fully on end-of-stream, so when one side ends,
@@ -39,6 +68,7 @@ public:
     void abort() override;
 
 private:
+    void resumeReading(bool clientToUpstream) override;
     void relay(QTcpSocket *from, QTcpSocket *to, qint64 &counter);
     void onEnded(QTcpSocket *side);
     void checkDone();
@@ -76,6 +106,7 @@ private:
         bool readEnded = false;        ///< this side sent FIN (or is gone)
         bool writeShut = false;        ///< FIN sent to this side (or it is gone)
     };
+    void resumeReading(bool clientToUpstream) override;
     void tryTakeOver();
     void takeOver(Side &s, Side &other);
     void onReadable(Side &from, Side &to, qint64 &counter);

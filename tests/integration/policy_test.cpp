@@ -477,6 +477,46 @@ TEST_F(Policies, RateLimitAnswers429WithRetryAfterAndRateLimitHeaders)
     EXPECT_EQ(get().status, 429);
 }
 
+TEST_F(Policies, BytesPerSecondThrottlesConnectTunnelsAndTheWholePayloadArrives)
+{
+    startProxy();
+    constexpr int kSize = 256 * 1024;
+    const QString url = "http://" + target() + QStringLiteral("/bytes/%1").arg(kSize);
+    const auto download = [&] {
+        return curl({"-x", proxy->proxyUrl(""), "-p", url});
+    };
+    const auto proxyStat = [&](const char *name) {
+        return stats().value("proxy").toObject().value(QLatin1String(name)).toInteger(-1);
+    };
+    auto expectIntact = [&](const CurlResult &r) {
+        ASSERT_EQ(r.exitCode, 0) << r.describe().toStdString();
+        ASSERT_EQ(r.body.size(), kSize);
+        for (int i = 0; i < kSize; i += 4093)
+            ASSERT_EQ(r.body[i], char('a' + i % 26)) << i;
+    };
+
+    // Without a bandwidth limit nothing is throttled.
+    expectIntact(download());
+    EXPECT_EQ(proxyStat("tunnelsThrottled"), 0);
+    EXPECT_EQ(proxyStat("tunnelThrottlePauses"), 0);
+
+    // 256 KiB through a 16 KiB bucket refilled at 128 KiB/s cannot pass without the tunnel pausing its reads.
+    apply("apiVersion: dfproxy.dev/v1alpha1\n"
+          "kind: RateLimitPolicy\n"
+          "metadata: {name: bandwidth, namespace: httpbin}\n"
+          "spec:\n"
+          "  targetRefs:\n"
+          "  - {kind: HTTPRoute, name: dfp-httproute}\n"
+          "  limits:\n"
+          "  - {name: per-tunnel, bytesPerSecond: 131072, burstBytes: 16384}\n");
+    expectIntact(download());
+    EXPECT_EQ(proxyStat("tunnelsThrottled"), 1);
+    EXPECT_GE(proxyStat("tunnelThrottlePauses"), 1);
+    // A bandwidth-only limit counts no requests: plain requests are never refused by it.
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(get().status, 200) << i;
+}
+
 TEST_F(Policies, SsrfGuardRefusesMetadataAddressesAndTheProxyItselfBeforeConnecting)
 {
     startProxy();

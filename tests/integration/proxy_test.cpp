@@ -192,6 +192,8 @@ TEST_F(ProxyEngine, MalformedFramingIsRejectedWithAReason)
          "content_length_with_transfer_encoding"},
         {"bad Content-Length", "POST / HTTP/1.1\r\nHost: HOST\r\nContent-Length: 1x\r\n\r\n", 400,
          "invalid_content_length"},
+        {"Transfer-Encoding other than chunked",
+         "POST / HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "invalid_transfer_encoding"},
         {"bad chunk size", "POST / HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
          "invalid_chunk_size"},
         {"obs-fold", "GET / HTTP/1.1\r\nHost: HOST\r\nX-A: 1\r\n  folded\r\n\r\n", 400, "obs_fold"},

@@ -310,6 +310,7 @@ TEST_F(Telemetry, EveryRequestIsAJsonLineInTheAccessLogFile)
     EXPECT_EQ(first.value("resolvedAddress").toString(), "127.0.0.1");
     EXPECT_TRUE(first.value("route").toString().startsWith("httpbin/dfp-httproute")) << qPrintable(first.value("route").toString());
     EXPECT_EQ(first.value("backend").toString(), "httpbin/dfp-backend");
+    EXPECT_EQ(first.value("gateway").toString(), "agentgateway-system/agentgateway-proxy");
     EXPECT_GT(first.value("bytesOut").toInt(), 0);
     EXPECT_FALSE(first.value("dnsCacheHit").toBool());
     for (const char *key : {"time", "identity", "decision", "reason", "totalMs", "dnsMs", "connectMs", "upstreamMs",

@@ -206,6 +206,44 @@ TEST(RateLimitPolicy, AppliesToTunnels)
     EXPECT_EQ(e->checkRequest(*r).status, 429);
 }
 
+TEST(RateLimitPolicy, BytesPerSecondThrottlesTunnelsOnlyAndTheTightestWins)
+{
+    ManualClock clock;
+    const auto e = build(baseConfig({makePolicy("RateLimitPolicy", "httpbin", "rl",
+                                            json(R"({"targetRefs":[{"kind":"HTTPRoute","name":"dfp-httproute"}],
+                                                     "limits":[{"bytesPerSecond":65536},
+                                                               {"tokens":100,"fillInterval":"1s","bytesPerSecond":1000,
+                                                                "burstBytes":4000}]})"))}),
+                         &clock);
+    Request r;
+    const Decision plain = e->checkRequest(*r);
+    EXPECT_TRUE(plain.allowed);
+    EXPECT_EQ(plain.tunnelBytesPerSecond, 0); // not a tunnel
+    r.attrs.method = "CONNECT";
+    r.attrs.path = "";
+    r.attrs.explicitProxy = true;
+    const Decision d = e->checkRequest(*r);
+    EXPECT_TRUE(d.allowed);
+    EXPECT_EQ(d.tunnelBytesPerSecond, 1000);
+    EXPECT_EQ(d.tunnelBurstBytes, 4000);
+}
+
+TEST(RateLimitPolicy, ABandwidthOnlyLimitCountsNoRequests)
+{
+    ManualClock clock;
+    const auto e = build(baseConfig({makePolicy("RateLimitPolicy", "httpbin", "rl",
+                                            json(R"({"targetRefs":[{"kind":"HTTPRoute","name":"dfp-httproute"}],
+                                                     "limits":[{"bytesPerSecond":500}]})"))}),
+                         &clock);
+    Request r;
+    r.headers = {{"upgrade", "websocket"}, {"connection", "Upgrade"}};
+    for (int i = 0; i < 1000; ++i)
+        ASSERT_TRUE(e->checkRequest(*r).allowed);
+    const Decision d = e->checkRequest(*r);
+    EXPECT_EQ(d.tunnelBytesPerSecond, 500);
+    EXPECT_EQ(d.tunnelBurstBytes, 500); // defaults to bytesPerSecond
+}
+
 // ---- Authentication --------------------------------------------------------------------------------------------
 
 namespace {
@@ -516,6 +554,11 @@ TEST(PolicyValidation, ReportsFieldPaths)
     EXPECT_EQ(errs("RateLimitPolicy", R"({"targetRefs":[{"kind":"Service","name":"x"}],
         "limits":[{"tokens":0,"fillInterval":"1 s","key":"header"}]})"),
               "spec.targetRefs[0].kind, spec.limits[0].header, spec.limits[0].tokens, spec.limits[0].fillInterval");
+    EXPECT_EQ(errs("RateLimitPolicy", R"({"targetRefs":[{"kind":"Gateway","name":"g"}],
+        "limits":[{"key":"global"},{"bytesPerSecond":0,"burstBytes":1.5},{"bytesPerSecond":10,"fillInterval":"1s"},
+                  {"tokens":1,"fillInterval":"1s","burstBytes":10}]})"),
+              "spec.limits[0], spec.limits[1].bytesPerSecond, spec.limits[1].burstBytes, spec.limits[2].fillInterval, "
+              "spec.limits[3].burstBytes");
     EXPECT_EQ(errs("AuthenticationPolicy", R"({"targetRefs":[{"kind":"HTTPRoute","name":"r","sectionName":"a"}],
         "basic":{"users":[{"name":"a","passwordHash":"plain"}]},"apiKey":{"keys":[{"name":"k","sha256":"xyz"}]}})"),
               "spec.targetRefs[0].sectionName, spec.basic.users[0].passwordHash, spec.apiKey.keys[0].sha256");
