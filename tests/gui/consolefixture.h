@@ -21,29 +21,7 @@ using dfproxy::gui::MainWindow;
 using dfproxy::gui::ResourceEditor;
 
 
-inline const QByteArray kSeedYaml = R"(apiVersion: agentgateway.dev/v1alpha1
-kind: AgentgatewayBackend
-metadata:
-  name: dfp-backend
-  namespace: httpbin
-spec:
-  dynamicForwardProxy: {}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  namespace: httpbin
-  name: dfp-httproute
-spec:
-  parentRefs:
-    - name: agentgateway-proxy
-      namespace: agentgateway-system
-  rules:
-    - backendRefs:
-        - name: dfp-backend
-          group: agentgateway.dev
-          kind: AgentgatewayBackend
-)";
+inline const QByteArray kSeedYaml = dfproxy::test::seedManifests();
 
 class Console : public ::testing::Test
 {
