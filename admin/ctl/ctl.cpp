@@ -3,6 +3,8 @@
 
 #include "config/yaml.h"
 
+#include <algorithm>
+
 #include <QCryptographicHash>
 #include <QDateTime>
 #include <QDir>
@@ -1005,7 +1007,13 @@ int Ctl::cmdLogs()
     }
     if (!connectClient())
         return 1;
-    auto printRecord = [this](const QJsonValue &v) {
+    // -f after a tail resumes the stream right after the last record printed, so nothing logged between the two
+    // calls is lost (without after=, the stream starts at "now").
+    qint64 lastSeq = -1;
+    qint64 tailEnd = -1;
+    auto printRecord = [this, &lastSeq](const QJsonValue &v) {
+        if (v.isObject())
+            lastSeq = std::max(lastSeq, qint64(v.toObject().value("seq").toDouble(-1)));
         m_out << (v.isObject() ? QString::fromUtf8(QJsonDocument(v.toObject()).toJson(QJsonDocument::Compact))
                                : v.toString())
               << "\n";
@@ -1013,7 +1021,7 @@ int Ctl::cmdLogs()
     };
     if (!m_parser.isSet(optFollow) || m_parser.isSet(optTail)) {
         QUrlQuery q;
-        q.addQueryItem("limit", QString::number(tail));
+        q.addQueryItem("limit", QString::number(std::max(tail, 1))); // the API takes 1..100000
         const auto r = m_client->sendBlocking("GET", "/api/v1/accesslog", q);
         if (!r.ok() && (r.error->status == 404 || r.error->status == 405)) {
             if (!m_parser.isSet(optFollow)) {
@@ -1026,8 +1034,9 @@ int Ctl::cmdLogs()
             return 1;
         } else {
             const QJsonArray items = r.json.isArray() ? r.json.toArray() : r.object().value("items").toArray();
-            for (const auto &v : items)
-                printRecord(v);
+            tailEnd = qint64(r.object().value("lastSeq").toDouble(-1));
+            for (qsizetype i = std::max<qsizetype>(0, items.size() - tail); i < items.size(); ++i)
+                printRecord(items[i]);
         }
         if (!m_parser.isSet(optFollow))
             return 0;
@@ -1038,6 +1047,12 @@ int Ctl::cmdLogs()
     nam.setProxy(QNetworkProxy::NoProxy);
     QUrl url = m_client->baseUrl();
     url.setPath("/api/v1/accesslog/stream");
+    if (std::max(lastSeq, tailEnd) >= 0) {
+        // Resume after what the tail printed; an empty tail resumes after the newest record at the time of the GET.
+        QUrlQuery sq;
+        sq.addQueryItem("after", QString::number(std::max<qint64>(lastSeq, tailEnd)));
+        url.setQuery(sq);
+    }
     QNetworkRequest req(url);
     req.setRawHeader("Authorization", "Bearer " + m_client->token());
     req.setRawHeader("Accept", "text/event-stream");

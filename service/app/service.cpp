@@ -5,6 +5,7 @@
 #include "dns/dnshostcache.h"
 #include "policy/policyengine.h"
 #include "proxy/proxyserver.h"
+#include "platform/socket.h"
 #include "routing/routetable.h"
 #include "telemetry/accesslogger.h"
 #include "telemetry/proxymetrics.h"
@@ -124,6 +125,7 @@ bool Service::start(QString *error)
         proxyOptions(m_store.config().proxy, m_options.workers, dnsOptions.lookupFamily));
     m_proxy->setHostCache(m_cache.get());
     m_proxy->setAccessLogSink(m_accessLogSink.get());
+    checkDescriptorLimit();
     addServiceCollectors(*m_metrics, m_cache.get(), m_proxy.get(), m_accessLog.get());
     m_metrics->addCollector([this] { return telemetry::policyFamilies(policyStats()); });
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
@@ -158,9 +160,25 @@ void Service::applyConfig()
 {
     // Routes and listeners change live; open connections keep the snapshot they started with.
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
+    const auto limits = proxy::optionsFromJson(m_store.config().proxy);
+    m_proxy->setConnectionLimits(limits.maxConnections, limits.maxConnectionsPerClient);
     applyPolicies();
     applyLoggingConfig();
     applyDnsSettings();
+}
+
+void Service::checkDescriptorLimit()
+{
+    // Each proxied connection holds two descriptors (client and upstream); keep headroom for DNS, logs, admin.
+    const qint64 limit = platform::raiseDescriptorLimit();
+    const int maxConnections = proxy::optionsFromJson(m_store.config().proxy).maxConnections;
+    if (limit > 0 && (maxConnections == 0 || 2LL * maxConnections + 256 > limit))
+        qCWarning(lcService).noquote()
+            << QStringLiteral("the open-file limit (%1) is low for proxy.maxConnections = %2: each connection needs two "
+                              "descriptors; raise the limit (LimitNOFILE= in the systemd unit, ulimit -n) or lower "
+                              "proxy.maxConnections")
+                   .arg(limit)
+                   .arg(maxConnections == 0 ? QStringLiteral("0 (no limit)") : QString::number(maxConnections));
 }
 
 void Service::applyPolicies()

@@ -80,6 +80,8 @@ private:
     void applyDnsSettings();
     /// Rebuilds the egress policies (rate limits keep their buckets where the limit is unchanged).
     void applyPolicies();
+    /// Raises the open-file limit and warns when it is too low for proxy.maxConnections.
+    void checkDescriptorLimit();
 
     void applyLoggingConfig();
 

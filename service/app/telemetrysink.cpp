@@ -80,6 +80,13 @@ void addServiceCollectors(telemetry::MetricsRegistry &registry, dns::DnsHostCach
                  {{{}, s.value("activeTunnels").toDouble()}}},
                 {"dfproxy_downstream_connections_total", "Client connections accepted.", MetricType::Counter,
                  {{{}, s.value("connectionsAccepted").toDouble()}}},
+                {"dfproxy_downstream_connections_rejected_total",
+                 "Client connections refused by a connection limit (limit = maxConnections or maxConnectionsPerClient).",
+                 MetricType::Counter,
+                 {{{{"limit", "maxConnections"}},
+                   s.value("connectionsRejected").toObject().value("maxConnections").toDouble()},
+                  {{{"limit", "maxConnectionsPerClient"}},
+                   s.value("connectionsRejected").toObject().value("maxConnectionsPerClient").toDouble()}}},
                 {"dfproxy_upstream_connections_opened_total", "Upstream connections opened.", MetricType::Counter,
                  {{{}, s.value("upstreamConnectionsOpened").toDouble()}}},
             };

@@ -28,4 +28,8 @@ qint64 writeSocket(qintptr fd, const char *data, qint64 size);
 /// Closes the descriptor.
 void closeSocket(qintptr fd);
 
+/// Raises this process's soft limit on open descriptors to its hard limit (POSIX RLIMIT_NOFILE; macOS caps it at
+/// OPEN_MAX). Returns the limit now in force, or -1 where sockets have no such limit (Windows).
+qint64 raiseDescriptorLimit();
+
 } // namespace dfproxy::platform

@@ -3,7 +3,10 @@
 
 #ifndef Q_OS_WIN
 #include <cerrno>
+#include <climits>
+#include <limits>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -65,6 +68,25 @@ void closeSocket(qintptr fd)
 {
     if (fd >= 0)
         ::close(int(fd));
+}
+
+qint64 raiseDescriptorLimit()
+{
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    rlim_t want = rl.rlim_max;
+#ifdef Q_OS_MACOS
+    if (want == RLIM_INFINITY || want > rlim_t(OPEN_MAX))
+        want = OPEN_MAX;
+#endif
+    if (rl.rlim_cur < want) {
+        rlimit raised = rl;
+        raised.rlim_cur = want;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? std::numeric_limits<qint64>::max() : qint64(rl.rlim_cur);
 }
 
 } // namespace dfproxy::platform

@@ -54,5 +54,10 @@ void closeSocket(qintptr fd)
         closesocket(SOCKET(fd));
 }
 
+qint64 raiseDescriptorLimit()
+{
+    return -1; // WinSock sockets are not counted against a per-process limit
+}
+
 } // namespace dfproxy::platform
 #endif

@@ -42,13 +42,14 @@ bool isAbsoluteForm(const QByteArray &target)
 } // namespace
 
 DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ctx, QTcpSocket *socket,
-                                           std::shared_ptr<const routing::Listener> listener)
+                                           std::shared_ptr<const routing::Listener> listener, ConnectionSlot slot)
     : QObject(worker)
     , m_worker(worker)
     , m_ctx(ctx)
     , m_socket(socket)
     , m_listener(std::move(listener))
     , m_parser(HttpParser::Kind::Request, ctx->options.limits)
+    , m_slot(std::move(slot))
 {
     m_socket->setParent(this);
     m_tlsClient = qobject_cast<QSslSocket *>(m_socket) != nullptr;

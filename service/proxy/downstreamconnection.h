@@ -6,6 +6,7 @@
 #include "http/readbuffer.h"
 #include "policy/policy.h"
 #include "proxy/accesslog.h"
+#include "proxy/connectionlimiter.h"
 #include "routing/routetable.h"
 
 #include <QElapsedTimer>
@@ -33,7 +34,7 @@ class DownstreamConnection final : public QObject, public forward::ResponseSink,
 {
 public:
     DownstreamConnection(ProxyWorker *worker, ProxyContext *ctx, QTcpSocket *socket,
-                         std::shared_ptr<const routing::Listener> listener);
+                         std::shared_ptr<const routing::Listener> listener, ConnectionSlot slot = {});
     ~DownstreamConnection() override;
 
     /// Graceful stop: close now when idle, after the current response otherwise.
@@ -126,6 +127,7 @@ private:
     qint64 m_tunnelBytesPerSecond = 0; ///< from the policy decision: applied if this request becomes a tunnel
     qint64 m_tunnelBurstBytes = 0;
     bool m_tlsClient = false; ///< accepted on an HTTPS listener
+    ConnectionSlot m_slot; ///< released last, when the connection (and any tunnel) is gone
 };
 
 } // namespace dfproxy::proxy

@@ -3,6 +3,7 @@
 // State shared by the ProxyServer (main thread) and its workers; every field is safe to read from any thread.
 
 #include "proxy/accesslog.h"
+#include "proxy/connectionlimiter.h"
 #include "proxy/proxyoptions.h"
 #include "proxy/proxystats.h"
 #include "proxy/router.h"
@@ -27,6 +28,7 @@ struct ProxyContext
     std::atomic<AccessLogSink *> accessLog{nullptr};
     std::atomic<bool> draining{false};
     ProxyStats stats;
+    ConnectionLimiter limiter; ///< proxy.maxConnections / maxConnectionsPerClient, updated live
 };
 
 } // namespace dfproxy::proxy

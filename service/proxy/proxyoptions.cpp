@@ -51,6 +51,8 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
     readInt(block, "bufferLimitBytes", 4096, 64LL * 1024 * 1024, &o.bufferLimit, errors);
     readInt(block, "maxHeaderBytes", 1024, 1024 * 1024, &o.limits.maxHeaderBytes, errors);
     readInt(block, "maxUriBytes", 256, 1024 * 1024, &o.limits.maxUriBytes, errors);
+    readInt(block, "maxConnections", 0, 1000000, &o.maxConnections, errors);
+    readInt(block, "maxConnectionsPerClient", 0, 1000000, &o.maxConnectionsPerClient, errors);
     readBool(block, "addXForwardedFor", &o.addXForwardedFor, errors);
     readBool(block, "addXForwardedProto", &o.addXForwardedProto, errors);
     return o;

@@ -25,13 +25,18 @@ struct ProxyOptions
     /// End of a request head -> end of its body (slow uploads); 408 (or reset, once answering) when it runs out.
     qint64 requestBodyTimeoutMs = 300000;
     qint64 drainTimeoutMs = 5000;          ///< stop(): how long in-flight requests may finish
+    /// Client connections open at once, all listeners together; more are answered 503 and closed. 0 = no limit.
+    int maxConnections = 10000;
+    /// Client connections open at once from one client IP address. 0 = no limit.
+    int maxConnectionsPerClient = 0;
     dns::LookupFamily defaultLookupFamily = dns::LookupFamily::V4Preferred;
     bool addXForwardedFor = false;
     bool addXForwardedProto = false;
 };
 
 /// Reads the config's "proxy" block: workers, connectTimeoutMs, responseTimeoutMs, upstreamIdleTimeoutMs,
-/// clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes, maxUriBytes (integers),
+/// clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes,
+/// maxUriBytes, maxConnections, maxConnectionsPerClient (integers),
 /// addXForwardedFor, addXForwardedProto (booleans). Missing keys keep the defaults; bad values are reported in
 /// `errors` (paths "proxy.<key>", may be null) and keep the default too. Other keys are left to their owners.
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors = nullptr);

@@ -104,6 +104,12 @@ ProxyServer::ProxyServer(ProxyOptions options, QObject *parent)
     , m_ctx(std::make_unique<ProxyContext>())
 {
     m_ctx->options = options;
+    m_ctx->limiter.setLimits(options.maxConnections, options.maxConnectionsPerClient);
+}
+
+void ProxyServer::setConnectionLimits(int maxConnections, int maxConnectionsPerClient)
+{
+    m_ctx->limiter.setLimits(maxConnections, maxConnectionsPerClient);
 }
 
 ProxyServer::~ProxyServer()

@@ -48,6 +48,8 @@ public:
     void setPolicyEngine(std::shared_ptr<const policy::PolicyEngine> engine);
     /// Where access-log records go (not owned, may be null; must outlive the server).
     void setAccessLogSink(AccessLogSink *sink);
+    /// proxy.maxConnections / maxConnectionsPerClient (0 = no limit); applies to connections accepted from now on.
+    void setConnectionLimits(int maxConnections, int maxConnectionsPerClient);
 
     /// Starts the workers and binds every listener. Returns false (and says why) when a listener could not bind;
     /// the others stay bound.

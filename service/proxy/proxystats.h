@@ -15,6 +15,8 @@ struct ProxyStats
     std::atomic<qint64> activeConnections{0};
     std::atomic<qint64> activeTunnels{0};
     std::atomic<quint64> connectionsAccepted{0};
+    std::atomic<quint64> connectionsRejectedGlobal{0}; ///< refused: proxy.maxConnections reached
+    std::atomic<quint64> connectionsRejectedClient{0}; ///< refused: proxy.maxConnectionsPerClient reached
     std::atomic<quint64> upstreamConnectionsOpened{0};
     std::atomic<quint64> upstreamRequests{0};
     std::atomic<quint64> tunnelsThrottled{0};     ///< tunnels opened with a bandwidth limit (RateLimitPolicy)

@@ -6,11 +6,33 @@
 #include "proxy/downstreamconnection.h"
 #include "proxy/proxycontext.h"
 
+#include "platform/socket.h"
+
 #include <QSslConfiguration>
 #include <QSslSocket>
 #include <QTcpSocket>
+#include <QTimer>
 
 namespace dfproxy::proxy {
+
+namespace {
+
+/// How long a refused connection is kept open, reading and discarding, after its 503 went out: closing a socket
+/// with unread input sends a reset, which can make the client lose the 503 before reading it (nginx's lingering
+/// close does the same).
+constexpr int kLingerMs = 1000;
+/// Refused connections lingering at once per worker; beyond this they are closed at once.
+constexpr int kMaxLingering = 64;
+
+QByteArray refusal(QByteArrayView reason)
+{
+    const QByteArray body = "dfproxy: too many connections (" + reason.toByteArray() + ")\n";
+    return "HTTP/1.1 503 Service Unavailable\r\nx-dfproxy-error: " + reason.toByteArray()
+        + "\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
+        + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+} // namespace
 
 ProxyWorker::ProxyWorker(ProxyContext *ctx) : m_ctx(ctx) {}
 
@@ -34,12 +56,55 @@ void ProxyWorker::adopt(qintptr descriptor, std::shared_ptr<const routing::Liste
         delete socket;
         return;
     }
+    const QHostAddress client = socket->peerAddress();
+    const auto admission = m_ctx->limiter.admit(client);
+    if (admission != ConnectionLimiter::Admission::Admitted) {
+        const bool global = admission == ConnectionLimiter::Admission::GlobalLimit;
+        (global ? m_ctx->stats.connectionsRejectedGlobal : m_ctx->stats.connectionsRejectedClient)
+            .fetch_add(1, std::memory_order_relaxed);
+        // HTTPS listeners: no handshake is spent on a refused connection; it is just closed.
+        refuse(socket, tls ? QByteArrayView() : (global ? "max_connections" : "max_connections_per_client"));
+        return;
+    }
     if (tls)
         static_cast<QSslSocket *>(socket)->startServerEncryption();
-    auto *c = new DownstreamConnection(this, m_ctx, socket, std::move(listener));
+    auto *c = new DownstreamConnection(this, m_ctx, socket, std::move(listener), ConnectionSlot(&m_ctx->limiter, client));
     m_connections.insert(c);
     if (m_ctx->draining.load())
         c->drain();
+}
+
+void ProxyWorker::refuse(QTcpSocket *socket, QByteArrayView reason)
+{
+    if (reason.isEmpty() || m_lingering >= kMaxLingering) {
+        socket->abort();
+        delete socket;
+        return;
+    }
+    // Answer 503, send FIN, then read and drop what the client still sends until it closes or kLingerMs pass.
+    ++m_lingering;
+    socket->setParent(this);
+    auto *timer = new QTimer(socket);
+    timer->setSingleShot(true);
+    auto done = [this, socket] {
+        if (socket->property("dfproxyDone").toBool())
+            return;
+        socket->setProperty("dfproxyDone", true);
+        --m_lingering;
+        socket->abort();
+        socket->deleteLater();
+    };
+    connect(timer, &QTimer::timeout, socket, done);
+    connect(socket, &QAbstractSocket::disconnected, socket, done);
+    connect(socket, &QAbstractSocket::errorOccurred, socket, done);
+    connect(socket, &QIODevice::readyRead, socket, [socket] { socket->skip(socket->bytesAvailable()); });
+    connect(socket, &QIODevice::bytesWritten, socket, [socket] {
+        if (socket->bytesToWrite() == 0)
+            platform::shutdownWrite(socket->socketDescriptor());
+    });
+    socket->write(refusal(reason));
+    socket->flush();
+    timer->start(kLingerMs);
 }
 
 forward::Forwarder *ProxyWorker::forwarder(routing::Backend::Engine engine)

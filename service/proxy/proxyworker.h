@@ -11,6 +11,7 @@
 #include <random>
 
 class QSslConfiguration;
+class QTcpSocket;
 
 namespace dfproxy::proxy {
 
@@ -41,12 +42,17 @@ public:
     void connectionClosed(DownstreamConnection *c);
 
 private:
+    /// A connection over a connection limit: 503 (with `reason` in x-dfproxy-error) and a lingering close, or
+    /// closed at once when `reason` is empty (HTTPS listeners) or too many refusals are lingering already.
+    void refuse(QTcpSocket *socket, QByteArrayView reason);
+
     ProxyContext *m_ctx;
     QSet<DownstreamConnection *> m_connections;
     std::unique_ptr<forward::Forwarder> m_native;
     std::unique_ptr<forward::Forwarder> m_qnam;
     std::minstd_rand m_rng{std::random_device{}()};
     std::uniform_real_distribution<double> m_dist{0.0, 1.0};
+    int m_lingering = 0;
 };
 
 } // namespace dfproxy::proxy

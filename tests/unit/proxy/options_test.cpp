@@ -12,7 +12,7 @@ TEST(ProxyOptions, ConfigBlockSetsTimeoutsBuffersAndHeaders)
     const QJsonObject block = QJsonDocument::fromJson(R"({"workers": 3, "connectTimeoutMs": 1500,
         "responseTimeoutMs": 0, "upstreamIdleTimeoutMs": 9000, "clientIdleTimeoutMs": 7000, "drainTimeoutMs": 100,
         "bufferLimitBytes": 65536, "maxHeaderBytes": 32768, "maxUriBytes": 4096, "addXForwardedFor": true,
-        "addXForwardedProto": true, "somebodyElses": 1})").object();
+        "addXForwardedProto": true, "maxConnections": 50, "maxConnectionsPerClient": 5, "somebodyElses": 1})").object();
     QList<config::FieldError> errors;
     const proxy::ProxyOptions o = proxy::optionsFromJson(block, &errors);
     EXPECT_TRUE(errors.isEmpty());
@@ -27,6 +27,20 @@ TEST(ProxyOptions, ConfigBlockSetsTimeoutsBuffersAndHeaders)
     EXPECT_EQ(o.limits.maxUriBytes, 4096);
     EXPECT_TRUE(o.addXForwardedFor);
     EXPECT_TRUE(o.addXForwardedProto);
+    EXPECT_EQ(o.maxConnections, 50);
+    EXPECT_EQ(o.maxConnectionsPerClient, 5);
+}
+
+TEST(ProxyOptions, ConnectionLimitsDefaultToTenThousandAndNoPerClientLimit)
+{
+    const proxy::ProxyOptions o = proxy::optionsFromJson(QJsonObject{});
+    EXPECT_EQ(o.maxConnections, 10000);
+    EXPECT_EQ(o.maxConnectionsPerClient, 0);
+    QList<config::FieldError> errors;
+    proxy::optionsFromJson(QJsonObject{{"maxConnections", -1}, {"maxConnectionsPerClient", 2.5}}, &errors);
+    ASSERT_EQ(errors.size(), 2);
+    EXPECT_EQ(errors[0].path, QStringLiteral("proxy.maxConnections"));
+    EXPECT_EQ(errors[1].path, QStringLiteral("proxy.maxConnectionsPerClient"));
 }
 
 TEST(ProxyOptions, BadValuesAreReportedWithTheirPathAndKeepDefaults)
