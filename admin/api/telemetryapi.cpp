@@ -182,6 +182,8 @@ void registerTelemetryApi(AdminServer &server, telemetry::AccessLogger *logger, 
             fields.append(config::FieldError{"after", "must be a record sequence number (0 or more)"});
         if (!fields.isEmpty())
             return ApiResponse::problem(400, "invalid query", fields);
+        // The writer batches records for logging.accessLog.flushIntervalMs; a reader gets what is queued too.
+        logger->processPending();
         const auto items = *after >= 0 ? logger->since(quint64(*after), int(*limit)) : logger->recent(int(*limit));
         return ApiResponse::json(QJsonObject{{"items", toJson(items)},
                                              {"lastSeq", qint64(logger->lastSeq())},

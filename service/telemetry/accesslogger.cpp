@@ -7,6 +7,7 @@
 #include <QLoggingCategory>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 Q_LOGGING_CATEGORY(lcAccessLog, "dfproxy.accesslog")
@@ -15,7 +16,7 @@ namespace dfproxy::telemetry {
 namespace {
 
 const QStringList kKnownFields = {"enabled", "format", "path", "stdout", "maxSizeBytes", "maxFiles",
-                                  "queueCapacity", "recentRecords"};
+                                  "queueCapacity", "recentRecords", "flushIntervalMs"};
 
 // Reads an integer field within [min, max]; JSON numbers are doubles, so fractions are refused explicitly.
 void readInt(const QJsonObject &o, const QString &key, qint64 min, qint64 max, const QString &path,
@@ -82,6 +83,7 @@ AccessLogOptions AccessLogOptions::fromJson(const QJsonObject &loggingBlock, QLi
     readInt(a, "maxFiles", 0, 1000, p, errors, [&](qint64 v) { o.maxFiles = int(v); });
     readInt(a, "queueCapacity", 1, 10'000'000, p, errors, [&](qint64 v) { o.queueCapacity = int(v); });
     readInt(a, "recentRecords", 0, 100'000, p, errors, [&](qint64 v) { o.recentRecords = int(v); });
+    readInt(a, "flushIntervalMs", 0, 10'000, p, errors, [&](qint64 v) { o.flushIntervalMs = int(v); });
     return o;
 }
 
@@ -152,6 +154,11 @@ void AccessLogger::submit(AccessLogEntry entry)
         entry.seq = m_nextSeq++;
         ++m_stats.submitted;
         m_queue.push_back(std::move(entry));
+        // Wake the writer only for the first record of a batch (it then collects for flushIntervalMs) or when
+        // the queue is half full: not once per request.
+        const size_t n = m_queue.size();
+        if (n != 1 && n != static_cast<size_t>(m_options.queueCapacity) / 2 + 1)
+            return;
     }
     m_wake.notify_one();
 }
@@ -161,6 +168,13 @@ void AccessLogger::run()
     std::unique_lock lock(m_queueMutex);
     for (;;) {
         m_wake.wait(lock, [this] { return m_stop || !m_queue.empty(); });
+        // Collect a batch: wait out the flush interval unless stopping or the queue is filling up.
+        const auto interval = std::chrono::milliseconds(m_options.flushIntervalMs);
+        if (interval.count() > 0 && !m_stop) {
+            m_wake.wait_for(lock, interval, [this] {
+                return m_stop || m_queue.size() > static_cast<size_t>(m_options.queueCapacity) / 2;
+            });
+        }
         const bool stopping = m_stop;
         lock.unlock();
         processPending();

@@ -21,7 +21,8 @@ class RotatingFile;
 
 /// The config's `logging.accessLog` block:
 ///   {"enabled": true, "format": "json|envoy|combined", "path": "...", "stdout": false,
-///    "maxSizeBytes": 104857600, "maxFiles": 5, "queueCapacity": 65536, "recentRecords": 1000}
+///    "maxSizeBytes": 104857600, "maxFiles": 5, "queueCapacity": 65536, "recentRecords": 1000,
+///    "flushIntervalMs": 50}
 struct AccessLogOptions
 {
     bool enabled = false;        ///< write to the outputs (the recent-records ring is always fed)
@@ -32,6 +33,9 @@ struct AccessLogOptions
     int maxFiles = 5;            ///< rotated files kept (access.log.1 .. access.log.N)
     int queueCapacity = 65536;   ///< records waiting for the writer; more are dropped and counted
     int recentRecords = 1000;    ///< size of the ring served by the admin API
+    /// The writer collects records for up to this long after the first one of a batch arrives, then writes them
+    /// together (one wake-up and one write per batch instead of per request); 0 = write each at once.
+    int flushIntervalMs = 50;
 
     /// Reads `logging` (the whole block; only its `accessLog` member is read). Errors name the field
     /// ("logging.accessLog.format"). Missing fields keep their defaults.

@@ -7,9 +7,13 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
+#include <QElapsedTimer>
 #include <QTemporaryDir>
+#include <QThread>
 
 #include <gtest/gtest.h>
+
+#include <atomic>
 
 using namespace dfproxy::telemetry;
 
@@ -247,6 +251,32 @@ TEST(AccessLogger, WriterThreadWritesEverythingQueuedBeforeStopReturns)
     EXPECT_EQ(logger.stats().written, 100u);
 }
 
+TEST(AccessLogger, WriterBatchesForTheFlushIntervalButWakesEarlyWhenHalfFull)
+{
+    QTemporaryDir dir;
+    AccessLogOptions o;
+    o.enabled = true;
+    o.path = dir.filePath("access.log");
+    o.flushIntervalMs = 60'000; // far longer than the test: only "half full" or stop() can make it write
+    o.queueCapacity = 10;
+    AccessLogger logger(o);
+    std::atomic<int> batches{0}; // recorded() is emitted on the writer thread
+    QObject::connect(&logger, &AccessLogger::recorded, [&batches] { ++batches; });
+    logger.start();
+    for (int i = 0; i < 6; ++i) // the 6th passes half of the capacity
+        logger.submit(sampleEntry());
+    QElapsedTimer t;
+    t.start();
+    while (batches.load() < 1 && t.elapsed() < 10'000)
+        QThread::msleep(5);
+    EXPECT_EQ(logger.stats().written, 6u);
+    EXPECT_EQ(batches.load(), 1); // one wake-up, one batch
+    logger.submit(sampleEntry());
+    logger.stop(); // writes what waits, without waiting out the interval
+    EXPECT_EQ(readAll(o.path).count('\n'), 7);
+    EXPECT_EQ(batches.load(), 2);
+}
+
 TEST(AccessLogger, RotatesTheFileWithTheConfiguredLimits)
 {
     QTemporaryDir dir;
@@ -272,7 +302,7 @@ TEST(AccessLogOptions, ReadsTheAccessLogBlock)
     QList<dfproxy::config::FieldError> errors;
     const auto o = AccessLogOptions::fromJson(
         QJsonDocument::fromJson(R"({"accessLog": {"enabled": true, "format": "envoy", "path": "/tmp/a.log",
-            "stdout": true, "maxSizeBytes": 2048, "maxFiles": 3}})").object(), &errors);
+            "stdout": true, "maxSizeBytes": 2048, "maxFiles": 3, "flushIntervalMs": 0}})").object(), &errors);
     EXPECT_TRUE(errors.isEmpty());
     EXPECT_TRUE(o.enabled);
     EXPECT_EQ(o.format, AccessLogFormat::Envoy);
@@ -280,6 +310,8 @@ TEST(AccessLogOptions, ReadsTheAccessLogBlock)
     EXPECT_TRUE(o.toStdout);
     EXPECT_EQ(o.maxSizeBytes, 2048);
     EXPECT_EQ(o.maxFiles, 3);
+    EXPECT_EQ(o.flushIntervalMs, 0);
+    EXPECT_EQ(AccessLogOptions().flushIntervalMs, 50);
 }
 
 TEST(AccessLogOptions, ReportsEveryBadFieldWithItsPath)
