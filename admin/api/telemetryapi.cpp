@@ -167,11 +167,17 @@ private:
 
 void registerTelemetryApi(AdminServer &server, telemetry::AccessLogger *logger, telemetry::MetricsRegistry *metrics)
 {
-    server.addJsonRoute("GET", "/metrics", [metrics](const ApiRequest &) {
+    // Request metrics are fed as the access logger writes its batches: take what is queued first.
+    server.addJsonRoute("GET", "/metrics", [metrics, logger](const ApiRequest &) {
+        if (logger)
+            logger->processPending();
         return ApiResponse::raw("text/plain; version=0.0.4; charset=utf-8", metrics->exposition());
     });
-    server.addJsonRoute("GET", "/api/v1/metrics",
-                        [metrics](const ApiRequest &) { return ApiResponse::json(metrics->toJson()); });
+    server.addJsonRoute("GET", "/api/v1/metrics", [metrics, logger](const ApiRequest &) {
+        if (logger)
+            logger->processPending();
+        return ApiResponse::json(metrics->toJson());
+    });
     server.addJsonRoute("GET", "/api/v1/accesslog", [logger](const ApiRequest &req) {
         const auto limit = queryInt(req, "limit", kDefaultLimit);
         const auto after = queryInt(req, "after", -1);

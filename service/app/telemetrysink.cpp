@@ -11,6 +11,15 @@ namespace dfproxy::app {
 TelemetrySink::TelemetrySink(telemetry::AccessLogger *logger, telemetry::ProxyMetrics *metrics)
     : m_logger(logger), m_metrics(metrics)
 {
+    // Metrics are fed from the access logger's writer thread, batch by batch, not on the worker's request path.
+    if (m_logger && m_metrics)
+        m_logger->setObserver([metrics](const telemetry::AccessLogEntry &e) { metrics->observe(e); });
+}
+
+TelemetrySink::~TelemetrySink()
+{
+    if (m_logger && m_metrics)
+        m_logger->setObserver({});
 }
 
 telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r)
@@ -46,10 +55,10 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
 void TelemetrySink::write(const proxy::AccessLogRecord &record)
 {
     telemetry::AccessLogEntry e = toEntry(record);
-    if (m_metrics)
-        m_metrics->observe(e);
     if (m_logger)
-        m_logger->submit(std::move(e));
+        m_logger->submit(std::move(e)); // the logger's observer feeds m_metrics
+    else if (m_metrics)
+        m_metrics->observe(e);
 }
 
 void addServiceCollectors(telemetry::MetricsRegistry &registry, dns::DnsHostCache *cache, proxy::ProxyServer *proxy,

@@ -24,6 +24,7 @@ class TelemetrySink final : public proxy::AccessLogSink
 {
 public:
     TelemetrySink(telemetry::AccessLogger *logger, telemetry::ProxyMetrics *metrics);
+    ~TelemetrySink() override;
     void write(const proxy::AccessLogRecord &record) override;
 
     static telemetry::AccessLogEntry toEntry(const proxy::AccessLogRecord &record);

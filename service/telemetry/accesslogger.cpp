@@ -143,12 +143,23 @@ AccessLogOptions AccessLogger::options() const
     return m_options;
 }
 
+void AccessLogger::setObserver(Observer observer)
+{
+    std::lock_guard lock(m_writeMutex);
+    std::atomic_store(&m_observer, observer ? std::make_shared<const Observer>(std::move(observer))
+                                            : std::shared_ptr<const Observer>());
+}
+
 void AccessLogger::submit(AccessLogEntry entry)
 {
     {
-        std::lock_guard lock(m_queueMutex);
+        std::unique_lock lock(m_queueMutex);
         if (m_queue.size() >= static_cast<size_t>(m_options.queueCapacity)) {
             ++m_stats.dropped;
+            lock.unlock();
+            // Not logged, but still counted by the observer (metrics).
+            if (const auto observer = std::atomic_load(&m_observer))
+                (*observer)(entry);
             return;
         }
         entry.seq = m_nextSeq++;
@@ -202,6 +213,10 @@ void AccessLogger::writeBatch(std::vector<AccessLogEntry> &batch)
     std::lock_guard writeLock(m_writeMutex);
     const AccessLogOptions opts = options();
     quint64 written = 0, errors = 0, rotations = 0;
+    if (m_observer) {
+        for (const auto &e : batch)
+            (*m_observer)(e);
+    }
 
     if (opts.enabled) {
         if (!m_file || m_fileOptions.path != opts.path || m_fileOptions.maxSizeBytes != opts.maxSizeBytes

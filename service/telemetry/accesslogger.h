@@ -10,6 +10,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -80,6 +81,12 @@ public:
     /// the writer thread; tests call it directly (without start()) to stay deterministic.
     void processPending();
 
+    /// Called once for every record, on the writer thread as its batch is written (or on the submitting thread
+    /// for a record dropped because the queue was full). Metrics are fed here, off the request path; readers
+    /// that need them current call processPending() first. Thread-safe; pass {} to remove.
+    using Observer = std::function<void(const AccessLogEntry &)>;
+    void setObserver(Observer observer);
+
     /// The newest `limit` records, oldest first.
     QList<AccessLogEntry> recent(int limit) const;
     /// Records with seq > afterSeq still in the ring, oldest first, at most `limit`.
@@ -111,6 +118,7 @@ private:
     std::mutex m_writeMutex;          // the outputs: writer thread and direct processPending() calls
     std::unique_ptr<RotatingFile> m_file;
     AccessLogOptions m_fileOptions;   // the options m_file was opened with
+    std::shared_ptr<const Observer> m_observer; // set under m_writeMutex; read by submit() with std::atomic_load
     std::thread m_thread;
 };
 

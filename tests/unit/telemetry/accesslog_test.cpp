@@ -277,6 +277,27 @@ TEST(AccessLogger, WriterBatchesForTheFlushIntervalButWakesEarlyWhenHalfFull)
     EXPECT_EQ(batches.load(), 2);
 }
 
+TEST(AccessLogger, ObserverSeesEveryRecordIncludingDroppedOnes)
+{
+    AccessLogOptions o;
+    o.queueCapacity = 2;
+    AccessLogger logger(o); // writer not started
+    QList<int> seen;
+    logger.setObserver([&seen](const AccessLogEntry &e) { seen.append(e.status); });
+    for (int i = 0; i < 3; ++i) {
+        auto e = sampleEntry();
+        e.status = 200 + i;
+        logger.submit(e);
+    }
+    EXPECT_EQ(seen, QList<int>({202})); // the dropped one at once
+    logger.processPending();
+    EXPECT_EQ(seen, QList<int>({202, 200, 201})); // the others as their batch is written
+    logger.setObserver({});
+    logger.submit(sampleEntry());
+    logger.processPending();
+    EXPECT_EQ(seen.size(), 3);
+}
+
 TEST(AccessLogger, RotatesTheFileWithTheConfiguredLimits)
 {
     QTemporaryDir dir;
