@@ -351,14 +351,7 @@ TEST_F(Hostile, IdleKeepAliveConnectionIsNotCutByTheHeadTimeout)
     spinFor(kHeadTimeoutMs + 1000); // connected but silent: only the (long) idle timeout applies
     ASSERT_EQ(s.state(), QAbstractSocket::ConnectedState);
     s.write("GET /status/204 HTTP/1.1\r\nHost: " + host() + "\r\nConnection: close\r\n\r\n");
-    QByteArray got;
-    waitUntil(
-        [&] {
-            got += s.readAll();
-            return s.state() == QAbstractSocket::UnconnectedState;
-        },
-        10000);
-    got += s.readAll();
+    const QByteArray got = readUntilClosed(s);
     EXPECT_TRUE(got.startsWith("HTTP/1.1 204")) << got.toStdString();
 }
 

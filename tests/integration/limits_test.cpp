@@ -67,14 +67,7 @@ protected:
         if (!waitUntil([&] { return s.state() == QAbstractSocket::ConnectedState; }, 5000))
             return {};
         s.write("GET /status/204 HTTP/1.1\r\nHost: " + origin.authority().toLatin1() + "\r\nConnection: close\r\n\r\n");
-        QByteArray got;
-        waitUntil(
-            [&] {
-                got += s.readAll();
-                return s.state() == QAbstractSocket::UnconnectedState;
-            },
-            10000);
-        return got + s.readAll();
+        return readUntilClosed(s);
     }
 
     QByteArray metrics() const

@@ -4,6 +4,7 @@
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QEventLoop>
+#include <QTcpSocket>
 #include <QTimer>
 
 namespace dfproxy::test {
@@ -31,6 +32,18 @@ void spinFor(int ms)
 {
     const QDeadlineTimer deadline(ms);
     waitUntil([&] { return deadline.hasExpired(); }, ms + 1000);
+}
+
+QByteArray readUntilClosed(QTcpSocket &socket, int maxMs)
+{
+    QByteArray got;
+    waitUntil(
+        [&] {
+            got += socket.readAll();
+            return socket.state() == QAbstractSocket::UnconnectedState;
+        },
+        maxMs);
+    return got + socket.readAll();
 }
 
 } // namespace dfproxy::test

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <QByteArray>
+
 #include <functional>
+
+class QTcpSocket;
 
 namespace dfproxy::test {
 
@@ -11,5 +15,8 @@ bool waitUntil(const std::function<bool()> &pred, int timeoutMs);
 
 // Spins the event loop for ms milliseconds (integration tests only; unit tests inject clocks instead).
 void spinFor(int ms);
+
+// Reads `socket` until the peer closes it or maxMs passes (a bound, not an expectation); returns what was read.
+QByteArray readUntilClosed(QTcpSocket &socket, int maxMs = 10000);
 
 } // namespace dfproxy::test
