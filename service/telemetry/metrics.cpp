@@ -54,45 +54,41 @@ struct MetricsRegistry::Entry
 MetricsRegistry::MetricsRegistry() = default;
 MetricsRegistry::~MetricsRegistry() = default;
 
-CounterFamily *MetricsRegistry::counter(const QString &name, const QString &help, const QStringList &labelNames)
+template<class F, class Make>
+F *MetricsRegistry::findOrAdd(const QString &name, Make make)
 {
     std::lock_guard lock(m_mutex);
     for (const auto &e : m_entries) {
-        if (e->name() == name && std::holds_alternative<std::unique_ptr<CounterFamily>>(e->family))
-            return std::get<std::unique_ptr<CounterFamily>>(e->family).get();
+        if (e->name() == name && std::holds_alternative<std::unique_ptr<F>>(e->family))
+            return std::get<std::unique_ptr<F>>(e->family).get();
     }
-    auto f = std::make_unique<CounterFamily>(name, help, labelNames, [] { return std::make_unique<Counter>(); });
-    auto *raw = f.get();
+    std::unique_ptr<F> f = make();
+    F *raw = f.get();
     m_entries.push_back(std::make_unique<Entry>(Entry{std::move(f)}));
     return raw;
 }
 
+CounterFamily *MetricsRegistry::counter(const QString &name, const QString &help, const QStringList &labelNames)
+{
+    return findOrAdd<CounterFamily>(name, [&] {
+        return std::make_unique<CounterFamily>(name, help, labelNames, [] { return std::make_unique<Counter>(); });
+    });
+}
+
 GaugeFamily *MetricsRegistry::gauge(const QString &name, const QString &help, const QStringList &labelNames)
 {
-    std::lock_guard lock(m_mutex);
-    for (const auto &e : m_entries) {
-        if (e->name() == name && std::holds_alternative<std::unique_ptr<GaugeFamily>>(e->family))
-            return std::get<std::unique_ptr<GaugeFamily>>(e->family).get();
-    }
-    auto f = std::make_unique<GaugeFamily>(name, help, labelNames, [] { return std::make_unique<Gauge>(); });
-    auto *raw = f.get();
-    m_entries.push_back(std::make_unique<Entry>(Entry{std::move(f)}));
-    return raw;
+    return findOrAdd<GaugeFamily>(name, [&] {
+        return std::make_unique<GaugeFamily>(name, help, labelNames, [] { return std::make_unique<Gauge>(); });
+    });
 }
 
 HistogramFamily *MetricsRegistry::histogram(const QString &name, const QString &help, const QStringList &labelNames,
                                             std::vector<double> upperBounds)
 {
-    std::lock_guard lock(m_mutex);
-    for (const auto &e : m_entries) {
-        if (e->name() == name && std::holds_alternative<std::unique_ptr<HistogramFamily>>(e->family))
-            return std::get<std::unique_ptr<HistogramFamily>>(e->family).get();
-    }
-    auto f = std::make_unique<HistogramFamily>(name, help, labelNames,
-                                               [b = std::move(upperBounds)] { return std::make_unique<Histogram>(b); });
-    auto *raw = f.get();
-    m_entries.push_back(std::make_unique<Entry>(Entry{std::move(f)}));
-    return raw;
+    return findOrAdd<HistogramFamily>(name, [&] {
+        return std::make_unique<HistogramFamily>(
+            name, help, labelNames, [b = std::move(upperBounds)] { return std::make_unique<Histogram>(b); });
+    });
 }
 
 void MetricsRegistry::addCollector(Collector collector)

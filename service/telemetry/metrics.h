@@ -190,6 +190,10 @@ public:
 
 private:
     struct Entry;
+    /// The family F registered as `name`, or a new one made by `make()` (registration is idempotent).
+    template<class F, class Make>
+    F *findOrAdd(const QString &name, Make make);
+
     mutable std::mutex m_mutex; // the registration lists (series have their own locks)
     std::vector<std::unique_ptr<Entry>> m_entries;
     std::vector<Collector> m_collectors;
