@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "forward/http1forwarder.h"
 
+#include "base/lazytimer.h"
 #include "dns/hostcache.h"
 #include "http/readbuffer.h"
+#include "net/stream.h"
 
 #include <QFile>
 #include <QPointer>
@@ -21,7 +23,7 @@ constexpr int kWarmIdleConnections = 128;
 }
 
 /// One upstream TCP (or TLS) connection; owned by the forwarder's pool while idle, by an exchange while busy.
-class UpstreamConnection final : public QObject
+class UpstreamConnection final : public QObject, public net::StreamListener
 {
 public:
     UpstreamConnection(Http1Forwarder *fwd, QByteArray key, bool tls)
@@ -31,8 +33,6 @@ public:
     {
         m_socket = tls ? new QSslSocket(this) : new QTcpSocket(this);
         m_socket->setReadBufferSize(256 * 1024);
-        QObject::connect(m_socket, &QIODevice::readyRead, this, [this] { onReadyRead(); });
-        QObject::connect(m_socket, &QIODevice::bytesWritten, this, [this] { onBytesWritten(); });
         QObject::connect(m_socket, &QAbstractSocket::disconnected, this, [this] { onDisconnected(); });
         QObject::connect(m_socket, &QAbstractSocket::errorOccurred, this,
                          [this](QAbstractSocket::SocketError e) { onError(e); });
@@ -50,25 +50,17 @@ public:
 
     void startIdleTimer(qint64 ms, bool releaseBuffer)
     {
-        stopIdleTimer();
+        m_responseTimer.stop();
         // A connection that goes idle between two requests keeps its read buffer (freeing and re-allocating
         // 64 KiB per request costs more than the request); only a large idle pool gives the memory back.
         if (releaseBuffer)
             m_buffer.squeeze();
-        if (ms > 0)
-            m_idleTimer = startTimer(std::chrono::milliseconds(ms));
+        m_idleTimer.start(this, ms);
     }
-    void stopIdleTimer()
-    {
-        if (m_idleTimer) {
-            killTimer(m_idleTimer);
-            m_idleTimer = 0;
-        }
-    }
+    void stopIdleTimer() { m_idleTimer.stop(); }
     bool isUsable() const
     {
-        return m_socket->state() == QAbstractSocket::ConnectedState && m_socket->bytesAvailable() == 0
-            && m_buffer.isEmpty();
+        return m_stream && m_stream->isOpen() && !m_stream->hasPendingInput() && m_buffer.isEmpty();
     }
     /// Closes the socket quietly and deletes this later (safe to call twice).
     void destroy()
@@ -82,36 +74,51 @@ public:
             QObject::disconnect(m_socket, nullptr, this, nullptr);
             m_socket->abort();
         }
+        if (m_stream) {
+            m_stream->setListener(nullptr);
+            m_stream->abort();
+        }
         deleteLater();
     }
+    /// The connection as a QTcpSocket for a tunnel (null when it is gone).
     QTcpSocket *releaseSocket()
     {
-        QObject::disconnect(m_socket, nullptr, this, nullptr);
-        QTcpSocket *s = m_socket;
-        s->setParent(nullptr);
-        m_socket = nullptr;
-        return s;
+        if (!m_stream)
+            return nullptr;
+        m_stream->setListener(nullptr);
+        return m_stream->release();
+    }
+    QString errorString() const
+    {
+        return m_stream ? m_stream->errorString() : m_socket ? m_socket->errorString() : QString();
+    }
+
+    // net::StreamListener
+    void onStreamReadable() override { onReadyRead(); }
+    void onStreamWritten() override { onBytesWritten(); }
+    void onStreamClosed(QAbstractSocket::SocketError e) override
+    {
+        if (e == QAbstractSocket::RemoteHostClosedError)
+            onDisconnected();
+        else
+            onError(e);
     }
 
     Http1Forwarder *m_fwd;
     QByteArray m_key;
-    QTcpSocket *m_socket = nullptr;
+    QTcpSocket *m_socket = nullptr; ///< while connecting (and TLS handshaking)
+    net::Stream *m_stream = nullptr; ///< once connected
     HttpParser m_parser;
     http::ReadBuffer m_buffer;
     Http1Exchange *m_owner = nullptr;
-    int m_idleTimer = 0;
+    LazyTimer m_idleTimer;
+    LazyTimer m_responseTimer; ///< the owner's response-head timeout: lives here so it is not re-created per request
     bool m_insecure = false;
     bool m_connected = false;
     bool m_dying = false;
 
 protected:
-    void timerEvent(QTimerEvent *ev) override
-    {
-        if (ev->timerId() == m_idleTimer) {
-            stopIdleTimer();
-            m_fwd->dropIdle(this);
-        }
-    }
+    void timerEvent(QTimerEvent *ev) override;
 
 private:
     void onReadyRead();
@@ -182,7 +189,7 @@ public:
     }
     qint64 bufferedBodyBytes() const override
     {
-        return (m_connected && m_conn && m_conn->m_socket) ? m_conn->m_socket->bytesToWrite() : m_pending.size();
+        return (m_connected && m_conn && m_conn->m_stream) ? m_conn->m_stream->bytesToWrite() : m_pending.size();
     }
     void setResponsePaused(bool paused) override
     {
@@ -232,7 +239,7 @@ public:
             const bool tlsFailure = e == QAbstractSocket::SslHandshakeFailedError
                 || e == QAbstractSocket::SslInternalError || e == QAbstractSocket::SslInvalidUserDataError;
             connectFailed(tlsFailure ? ForwardError::TlsError : ForwardError::ConnectRefused,
-                          m_conn && m_conn->m_socket ? m_conn->m_socket->errorString() : QString());
+                          m_conn ? m_conn->errorString() : QString());
             return;
         }
         if (e == QAbstractSocket::RemoteHostClosedError)
@@ -252,13 +259,13 @@ public:
 
     void readResponse()
     {
-        if (!m_conn || !m_conn->m_socket || m_paused)
+        if (!m_conn || !m_conn->m_stream || m_paused)
             return;
         QPointer<Http1Exchange> guard(this);
         UpstreamConnection *c = m_conn;
         for (;;) {
             if (c->m_buffer.isEmpty()) {
-                const qint64 n = c->m_buffer.fill(c->m_socket);
+                const qint64 n = c->m_buffer.fill(c->m_stream);
                 if (n <= 0)
                     return;
             }
@@ -301,10 +308,14 @@ protected:
         if (ev->timerId() == m_connectTimer) {
             killTimers();
             connectFailed(ForwardError::ConnectTimeout, QStringLiteral("connect timed out"));
-        } else if (ev->timerId() == m_responseTimer) {
-            killTimers();
-            fail(ForwardError::ResponseTimeout, QStringLiteral("no response head in time"));
         }
+    }
+
+public:
+    void onResponseTimeout()
+    {
+        killTimers();
+        fail(ForwardError::ResponseTimeout, QStringLiteral("no response head in time"));
     }
 
 private:
@@ -366,7 +377,7 @@ private:
                 [this, c] {
                     if (m_conn != c || m_connected)
                         return;
-                    if (!c->m_socket || c->m_socket->state() != QAbstractSocket::ConnectedState) {
+                    if (!c->m_stream || !c->m_stream->isOpen()) {
                         pooledConnectionDied();
                         return;
                     }
@@ -407,6 +418,7 @@ private:
     {
         m_conn = c;
         c->m_owner = this;
+        c->m_responseTimer.stop();
         c->m_parser.reset();
         c->m_parser.setExpectNoBody(m_req.method == "HEAD");
         c->m_parser.setBodyHandler(this);
@@ -497,8 +509,8 @@ private:
 
     void writeOut(const char *data, qsizetype size)
     {
-        if (m_connected && m_conn && m_conn->m_socket) {
-            m_conn->m_socket->write(data, size);
+        if (m_connected && m_conn && m_conn->m_stream) {
+            m_conn->m_stream->write(data, size);
         } else {
             m_pending.append(data, size);
         }
@@ -506,7 +518,7 @@ private:
 
     void sendPending()
     {
-        QTcpSocket *s = m_conn->m_socket;
+        net::Stream *s = m_conn->m_stream;
         s->write(m_pending);
         s->flush();
         m_pending.clear();
@@ -517,8 +529,8 @@ private:
 
     void armResponseTimer()
     {
-        if (m_req.responseTimeoutMs > 0 && !m_gotHead && !m_responseTimer)
-            m_responseTimer = startTimer(std::chrono::milliseconds(m_req.responseTimeoutMs));
+        if (m_req.responseTimeoutMs > 0 && !m_gotHead && m_conn && !m_conn->m_responseTimer.isActive())
+            m_conn->m_responseTimer.start(m_conn, m_req.responseTimeoutMs);
     }
 
     void killTimers()
@@ -527,10 +539,8 @@ private:
             killTimer(m_connectTimer);
             m_connectTimer = 0;
         }
-        if (m_responseTimer) {
-            killTimer(m_responseTimer);
-            m_responseTimer = 0;
-        }
+        if (m_conn)
+            m_conn->m_responseTimer.stop();
     }
 
     /// Returns false when the exchange handed over or ended.
@@ -561,6 +571,10 @@ private:
             if (!guard)
                 return false;
             QTcpSocket *socket = c->releaseSocket();
+            if (!socket) {
+                fail(ForwardError::Reset, QStringLiteral("upstream closed the connection after its 101"));
+                return false;
+            }
             m_conn = nullptr;
             c->m_owner = nullptr;
             c->deleteLater();
@@ -583,8 +597,8 @@ private:
         if (c) {
             c->m_owner = nullptr;
             c->m_parser.setBodyHandler(nullptr);
-            const bool reusable = m_keepConnection && m_bodyEnded && c->m_buffer.isEmpty() && c->m_socket
-                && c->m_socket->state() == QAbstractSocket::ConnectedState && c->m_socket->bytesToWrite() == 0;
+            const bool reusable = m_keepConnection && m_bodyEnded && c->m_buffer.isEmpty() && c->m_stream
+                && c->m_stream->isOpen() && c->m_stream->bytesToWrite() == 0;
             if (reusable) {
                 m_fwd->putIdle(c);
             } else {
@@ -616,7 +630,6 @@ private:
     ForwardError m_lastError = ForwardError::ConnectRefused;
     QString m_lastDetail;
     int m_connectTimer = 0;
-    int m_responseTimer = 0;
     bool m_idempotent = false;
     bool m_reused = false;
     bool m_retried = false;
@@ -630,6 +643,16 @@ private:
     bool m_keepConnection = false;
     bool m_done = false;
 };
+
+void UpstreamConnection::timerEvent(QTimerEvent *ev)
+{
+    if (m_idleTimer.fired(this, ev)) {
+        m_fwd->dropIdle(this);
+    } else if (m_responseTimer.fired(this, ev)) {
+        if (m_owner)
+            m_owner->onResponseTimeout();
+    }
+}
 
 void UpstreamConnection::onReadyRead()
 {
@@ -667,6 +690,14 @@ void UpstreamConnection::onError(QAbstractSocket::SocketError e)
 
 void UpstreamConnection::onConnected()
 {
+    // From here on the connection runs as a net::Stream: plain TCP on its descriptor, TLS through QSslSocket.
+    QObject::disconnect(m_socket, nullptr, this, nullptr);
+    m_stream = net::Stream::adopt(std::exchange(m_socket, nullptr), this);
+    if (!m_stream) {
+        onDisconnected();
+        return;
+    }
+    m_stream->setListener(this);
     if (m_owner)
         m_owner->connected();
 }

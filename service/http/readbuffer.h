@@ -31,8 +31,10 @@ public:
         memcpy(m_buf.data() + m_end, data, size_t(n));
         m_end += n;
     }
-    /// Reads what the device has (up to one chunk). Returns bytes read, 0 when nothing, -1 on error.
-    qint64 fill(QIODevice *dev)
+    /// Reads what the source has (up to the free space, at least one chunk): anything with
+    /// `qint64 read(char *, qint64)` (a QIODevice, a net::Stream). Returns bytes read, 0 when nothing, -1 on error.
+    template<typename Source>
+    qint64 fill(Source *dev)
     {
         reserveTail(m_chunk);
         const qint64 n = dev->read(m_buf.data() + m_end, m_buf.size() - m_end);

@@ -6,6 +6,8 @@
 
 #include <QtGlobal>
 
+class QHostAddress;
+
 namespace dfproxy::platform {
 
 /// A second descriptor for the same connection: closing either one alone does not end the connection.
@@ -27,6 +29,10 @@ qint64 readSocket(qintptr fd, char *buffer, qint64 max);
 qint64 writeSocket(qintptr fd, const char *data, qint64 size);
 /// Closes the descriptor.
 void closeSocket(qintptr fd);
+/// The connected peer's address and port (getpeername). False (and nothing set) on failure.
+bool socketPeer(qintptr fd, QHostAddress *address, quint16 *port);
+/// Sends small writes at once instead of waiting to fill a segment (TCP_NODELAY). False on failure.
+bool setNoDelay(qintptr fd);
 
 /// Raises this process's soft limit on open descriptors to its hard limit (POSIX RLIMIT_NOFILE; macOS caps it at
 /// OPEN_MAX). Returns the limit now in force, or -1 where sockets have no such limit (Windows).

@@ -5,7 +5,11 @@
 #include <cerrno>
 #include <climits>
 #include <limits>
+#include <QHostAddress>
+
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -68,6 +72,29 @@ void closeSocket(qintptr fd)
 {
     if (fd >= 0)
         ::close(int(fd));
+}
+
+bool socketPeer(qintptr fd, QHostAddress *address, quint16 *port)
+{
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(int(fd), reinterpret_cast<sockaddr *>(&ss), &len) != 0)
+        return false;
+    const QHostAddress a(reinterpret_cast<const sockaddr *>(&ss));
+    if (a.isNull())
+        return false;
+    *address = a;
+    if (ss.ss_family == AF_INET)
+        *port = ntohs(reinterpret_cast<const sockaddr_in *>(&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+        *port = ntohs(reinterpret_cast<const sockaddr_in6 *>(&ss)->sin6_port);
+    return true;
+}
+
+bool setNoDelay(qintptr fd)
+{
+    int one = 1;
+    return ::setsockopt(int(fd), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
 }
 
 qint64 raiseDescriptorLimit()

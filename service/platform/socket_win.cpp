@@ -2,7 +2,10 @@
 #include "platform/socket.h"
 
 #ifdef Q_OS_WIN
+#include <QHostAddress>
+
 #include <winsock2.h>
+#include <ws2tcpip.h>
 #include <windows.h>
 
 #ifdef _MSC_VER
@@ -52,6 +55,29 @@ void closeSocket(qintptr fd)
 {
     if (fd >= 0)
         closesocket(SOCKET(fd));
+}
+
+bool socketPeer(qintptr fd, QHostAddress *address, quint16 *port)
+{
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (getpeername(SOCKET(fd), reinterpret_cast<sockaddr *>(&ss), &len) != 0)
+        return false;
+    const QHostAddress a(reinterpret_cast<const sockaddr *>(&ss));
+    if (a.isNull())
+        return false;
+    *address = a;
+    if (ss.ss_family == AF_INET)
+        *port = ntohs(reinterpret_cast<const sockaddr_in *>(&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+        *port = ntohs(reinterpret_cast<const sockaddr_in6 *>(&ss)->sin6_port);
+    return true;
+}
+
+bool setNoDelay(qintptr fd)
+{
+    BOOL one = TRUE;
+    return setsockopt(SOCKET(fd), IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char *>(&one), sizeof one) == 0;
 }
 
 qint64 raiseDescriptorLimit()

@@ -41,33 +41,25 @@ bool isAbsoluteForm(const QByteArray &target)
 
 } // namespace
 
-DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ctx, QTcpSocket *socket,
+DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ctx, net::Stream *stream, bool tls,
                                            std::shared_ptr<const routing::Listener> listener, ConnectionSlot slot)
     : QObject(worker)
     , m_worker(worker)
     , m_ctx(ctx)
-    , m_socket(socket)
+    , m_socket(stream)
     , m_listener(std::move(listener))
     , m_parser(HttpParser::Kind::Request, ctx->options.limits)
     , m_slot(std::move(slot))
 {
     m_socket->setParent(this);
-    m_tlsClient = qobject_cast<QSslSocket *>(m_socket) != nullptr;
-    m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-    m_socket->setReadBufferSize(m_ctx->options.bufferLimit);
+    m_socket->setListener(this);
+    m_tlsClient = tls;
     m_parser.setBodyHandler(this);
     m_ctx->stats.activeConnections.fetch_add(1, std::memory_order_relaxed);
     m_ctx->stats.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
-    connect(m_socket, &QIODevice::readyRead, this, [this] { pump(); });
-    connect(m_socket, &QIODevice::bytesWritten, this, [this] { onClientBytesWritten(); });
-    connect(m_socket, &QAbstractSocket::disconnected, this, [this] { onClientDisconnected(); });
-    connect(m_socket, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError e) {
-        if (e != QAbstractSocket::RemoteHostClosedError)
-            onClientDisconnected();
-    });
     m_clock.start();
     armIdleTimer();
-    if (m_socket->bytesAvailable() > 0)
+    if (m_socket->hasPendingInput())
         QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
 }
 
@@ -102,32 +94,19 @@ void DownstreamConnection::abort()
 
 void DownstreamConnection::armIdleTimer()
 {
-    stopTimer(m_idleTimer);
-    if (m_ctx->options.clientIdleTimeoutMs > 0)
-        m_idleTimer = startTimer(std::chrono::milliseconds(m_ctx->options.clientIdleTimeoutMs));
-}
-
-void DownstreamConnection::stopTimer(int &id)
-{
-    if (id) {
-        killTimer(id);
-        id = 0;
-    }
+    m_idleTimer.start(this, m_ctx->options.clientIdleTimeoutMs);
 }
 
 void DownstreamConnection::timerEvent(QTimerEvent *ev)
 {
-    if (ev->timerId() == m_idleTimer) {
-        stopTimer(m_idleTimer);
+    if (m_idleTimer.fired(this, ev)) {
         if (m_state == State::ReadingHead && !m_parser.inMessage())
             closeAfterFlush();
         else
             armIdleTimer();
-    } else if (ev->timerId() == m_readTimer) {
-        stopTimer(m_readTimer);
+    } else if (m_readTimer.fired(this, ev)) {
         onReadTimeout();
-    } else if (ev->timerId() == m_requestTimer) {
-        stopTimer(m_requestTimer);
+    } else if (m_requestTimer.fired(this, ev)) {
         if (!m_responseStarted) {
             m_lookup.reset();
             m_exchange.reset();
@@ -184,7 +163,7 @@ void DownstreamConnection::pump()
         if (!wantParse)
             break;
         if (m_in.isEmpty()) {
-            if (m_socket->bytesAvailable() <= 0 || m_in.fill(m_socket) <= 0)
+            if (m_in.fill(m_socket) <= 0)
                 break;
         }
         HttpParser::Stop stop;
@@ -192,9 +171,9 @@ void DownstreamConnection::pump()
         m_in.consume(used);
         if (!guard)
             return;
-        if (m_state == State::ReadingHead && stop == HttpParser::Stop::NeedMore && m_parser.inMessage() && !m_readTimer
+        if (m_state == State::ReadingHead && stop == HttpParser::Stop::NeedMore && m_parser.inMessage() && !m_readTimer.isActive()
             && m_ctx->options.requestHeadTimeoutMs > 0)
-            m_readTimer = startTimer(std::chrono::milliseconds(m_ctx->options.requestHeadTimeoutMs));
+            m_readTimer.start(this, m_ctx->options.requestHeadTimeoutMs);
         switch (stop) {
         case HttpParser::Stop::NeedMore:
             break;
@@ -231,10 +210,10 @@ void DownstreamConnection::pump()
 
 void DownstreamConnection::onRequestHead()
 {
-    stopTimer(m_idleTimer);
-    stopTimer(m_readTimer);
+    m_idleTimer.stop();
+    m_readTimer.stop();
     if (m_parser.head().hasRequestBody() && !m_parser.head().isConnect() && m_ctx->options.requestBodyTimeoutMs > 0)
-        m_readTimer = startTimer(std::chrono::milliseconds(m_ctx->options.requestBodyTimeoutMs));
+        m_readTimer.start(this, m_ctx->options.requestBodyTimeoutMs);
     m_finishedExchange.reset();
     const http::MessageHead &h = m_parser.head();
     m_rec = AccessLogRecord();
@@ -457,7 +436,7 @@ void DownstreamConnection::onRequestHead()
         m_forward.responseTimeoutMs = m_match->backendRequestTimeoutMs > 0 ? m_match->backendRequestTimeoutMs
                                                                           : m_ctx->options.responseTimeoutMs;
         if (m_match->requestTimeoutMs > 0)
-            m_requestTimer = startTimer(std::chrono::milliseconds(m_match->requestTimeoutMs));
+            m_requestTimer.start(this, m_match->requestTimeoutMs);
     }
 
     // DNS.
@@ -536,7 +515,7 @@ void DownstreamConnection::onBody(const char *data, qsizetype size)
 
 void DownstreamConnection::onRequestComplete()
 {
-    stopTimer(m_readTimer);
+    m_readTimer.stop();
     m_requestDone = true;
     if (m_exchange)
         m_exchange->endBody();
@@ -555,7 +534,7 @@ void DownstreamConnection::onUpstreamConnected(const QHostAddress &address, bool
 void DownstreamConnection::onResponseHead(const http::MessageHead &head)
 {
     m_responseStarted = true;
-    stopTimer(m_requestTimer);
+    m_requestTimer.stop();
     m_rec.status = head.status;
     m_rec.upstreamMs = m_clock.elapsed() - m_connectedMs;
     http::HeaderList headers = head.headers;
@@ -685,7 +664,7 @@ void DownstreamConnection::sendPolicyDenial(const policy::Decision &d, QByteArra
 void DownstreamConnection::sendLocalResponse(int status, QByteArrayView reason, const QByteArray &body,
                                              QByteArrayView location, const policy::HeaderList *extraHeaders)
 {
-    stopTimer(m_requestTimer);
+    m_requestTimer.stop();
     m_responseStarted = true;
     m_responseDone = true;
     m_rec.status = status;
@@ -733,7 +712,7 @@ void DownstreamConnection::writeClient(const char *data, qsizetype size)
 
 void DownstreamConnection::finishTransaction()
 {
-    stopTimer(m_requestTimer);
+    m_requestTimer.stop();
     emitLog();
     m_lookup.reset();
     if (m_closeDelimited || !m_keepAlive || m_ctx->draining.load(std::memory_order_relaxed)) {
@@ -745,7 +724,7 @@ void DownstreamConnection::finishTransaction()
     armIdleTimer();
     // Pipelined requests may already be buffered; not from inside the exchange's callback. With nothing
     // buffered, the next readyRead starts the next request (no queued hop per request).
-    if (!m_in.isEmpty() || m_socket->bytesAvailable() > 0)
+    if (!m_in.isEmpty() || m_socket->hasPendingInput())
         QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
 }
 
@@ -778,8 +757,8 @@ void DownstreamConnection::closeAfterFlush()
     m_state = State::Closing;
     m_lookup.reset();
     m_exchange.reset();
-    m_socket->disconnectFromHost();
-    if (m_socket->state() == QAbstractSocket::UnconnectedState)
+    m_socket->closeAfterFlush();
+    if (!m_socket->isOpen())
         onClientDisconnected();
 }
 
@@ -869,16 +848,27 @@ void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &
                                         const QByteArray &clientBytes)
 {
     m_state = State::Tunnel;
-    stopTimer(m_idleTimer);
-    stopTimer(m_readTimer);
-    stopTimer(m_requestTimer);
+    m_idleTimer.stop();
+    m_readTimer.stop();
+    m_requestTimer.stop();
     m_rec.tunnel = true;
-    QObject::disconnect(m_socket, nullptr, this, nullptr);
+    m_socket->setListener(nullptr);
+    QTcpSocket *client = m_socket->release();
     m_rec.bytesIn = clientBytes.size();
     m_rec.bytesOut = leftover.size();
     m_ctx->stats.activeTunnels.fetch_add(1, std::memory_order_relaxed);
     QPointer<DownstreamConnection> self(this);
-    m_tunnel = Tunnel::create(m_socket, upstream, leftover, clientBytes, m_ctx->options.bufferLimit,
+    if (!client) { // the client left while the tunnel was being set up
+        upstream->abort();
+        upstream->deleteLater();
+        m_ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
+        m_closed = true;
+        emitLog();
+        m_worker->connectionClosed(this);
+        deleteLater();
+        return;
+    }
+    m_tunnel = Tunnel::create(client, upstream, leftover, clientBytes, m_ctx->options.bufferLimit,
                           [self](qint64 up, qint64 down) {
                               if (!self)
                                   return;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/lazytimer.h"
 #include "forward/forwarder.h"
 #include "http/httpparser.h"
 #include "http/readbuffer.h"
+#include "net/stream.h"
 #include "policy/policy.h"
 #include "proxy/accesslog.h"
 #include "proxy/connectionlimiter.h"
@@ -30,10 +32,14 @@ class Tunnel;
 
 /// One client connection on a worker thread: parses requests (keep-alive, pipelining), routes, resolves and
 /// forwards them one at a time, or turns into a tunnel (CONNECT, websocket). Deletes itself when closed.
-class DownstreamConnection final : public QObject, public forward::ResponseSink, public http::BodyHandler
+class DownstreamConnection final : public QObject,
+                                   public forward::ResponseSink,
+                                   public http::BodyHandler,
+                                   public net::StreamListener
 {
 public:
-    DownstreamConnection(ProxyWorker *worker, ProxyContext *ctx, QTcpSocket *socket,
+    /// Takes `stream` (accepted on an HTTPS listener when `tls`).
+    DownstreamConnection(ProxyWorker *worker, ProxyContext *ctx, net::Stream *stream, bool tls,
                          std::shared_ptr<const routing::Listener> listener, ConnectionSlot slot = {});
     ~DownstreamConnection() override;
 
@@ -53,6 +59,11 @@ public:
 
     // http::BodyHandler (request body)
     void onBody(const char *data, qsizetype size) override;
+
+    // net::StreamListener (the client)
+    void onStreamReadable() override { pump(); }
+    void onStreamWritten() override { onClientBytesWritten(); }
+    void onStreamClosed(QAbstractSocket::SocketError) override { onClientDisconnected(); }
 
 protected:
     void timerEvent(QTimerEvent *ev) override;
@@ -78,12 +89,11 @@ private:
     void onClientDisconnected();
     void emitLog();
     void armIdleTimer();
-    void stopTimer(int &id);
     void becomeTunnel(QTcpSocket *upstream, const QByteArray &leftover, const QByteArray &clientBytes);
 
     ProxyWorker *m_worker;
     ProxyContext *m_ctx;
-    QTcpSocket *m_socket;
+    net::Stream *m_socket; ///< the client
     std::shared_ptr<const routing::Listener> m_listener;
     http::HttpParser m_parser;
     http::ReadBuffer m_in;
@@ -112,9 +122,9 @@ private:
     bool m_closeDelimited = false;
     bool m_responsePaused = false;
     int m_clientMinor = 1;
-    int m_requestTimer = 0;
-    int m_idleTimer = 0;
-    int m_readTimer = 0; ///< requestHeadTimeoutMs while reading a head, requestBodyTimeoutMs while reading a body
+    LazyTimer m_requestTimer;
+    LazyTimer m_idleTimer;
+    LazyTimer m_readTimer; ///< requestHeadTimeoutMs while reading a head, requestBodyTimeoutMs while reading a body
     QElapsedTimer m_clock;
     qint64 m_dnsDoneMs = 0;
     qint64 m_connectedMs = 0;

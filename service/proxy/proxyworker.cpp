@@ -6,6 +6,7 @@
 #include "proxy/downstreamconnection.h"
 #include "proxy/proxycontext.h"
 
+#include "net/stream.h"
 #include "platform/socket.h"
 
 #include <QSslConfiguration>
@@ -44,31 +45,48 @@ ProxyWorker::~ProxyWorker()
 void ProxyWorker::adopt(qintptr descriptor, std::shared_ptr<const routing::Listener> listener,
                         std::shared_ptr<const QSslConfiguration> tls)
 {
-    QTcpSocket *socket = nullptr;
-    if (tls) {
-        auto *ssl = new QSslSocket;
-        ssl->setSslConfiguration(*tls);
-        socket = ssl;
-    } else {
-        socket = new QTcpSocket;
-    }
-    if (!socket->setSocketDescriptor(descriptor)) {
-        delete socket;
+    QHostAddress client;
+    quint16 clientPort = 0;
+    if (!platform::socketPeer(descriptor, &client, &clientPort)) {
+        platform::closeSocket(descriptor); // gone already
         return;
     }
-    const QHostAddress client = socket->peerAddress();
     const auto admission = m_ctx->limiter.admit(client);
     if (admission != ConnectionLimiter::Admission::Admitted) {
         const bool global = admission == ConnectionLimiter::Admission::GlobalLimit;
         (global ? m_ctx->stats.connectionsRejectedGlobal : m_ctx->stats.connectionsRejectedClient)
             .fetch_add(1, std::memory_order_relaxed);
+        auto *socket = new QTcpSocket;
+        if (!socket->setSocketDescriptor(descriptor)) {
+            delete socket;
+            platform::closeSocket(descriptor);
+            return;
+        }
         // HTTPS listeners: no handshake is spent on a refused connection; it is just closed.
         refuse(socket, tls ? QByteArrayView() : (global ? "max_connections" : "max_connections_per_client"));
         return;
     }
-    if (tls)
-        static_cast<QSslSocket *>(socket)->startServerEncryption();
-    auto *c = new DownstreamConnection(this, m_ctx, socket, std::move(listener), ConnectionSlot(&m_ctx->limiter, client));
+    ConnectionSlot slot(&m_ctx->limiter, client);
+    net::Stream *stream = nullptr;
+    if (tls) {
+        auto *ssl = new QSslSocket;
+        ssl->setSslConfiguration(*tls);
+        if (!ssl->setSocketDescriptor(descriptor)) {
+            delete ssl;
+            platform::closeSocket(descriptor);
+            return;
+        }
+        ssl->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        ssl->setReadBufferSize(m_ctx->options.bufferLimit);
+        ssl->startServerEncryption();
+        stream = net::Stream::adopt(ssl);
+    } else {
+        // Plain HTTP runs on the descriptor itself (net/stream.h).
+        stream = net::Stream::fromDescriptor(descriptor);
+    }
+    if (!stream)
+        return;
+    auto *c = new DownstreamConnection(this, m_ctx, stream, tls != nullptr, std::move(listener), std::move(slot));
     m_connections.insert(c);
     if (m_ctx->draining.load())
         c->drain();

@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "net/stream.h"
+
+#include "platform/socket.h"
+
+#include <QPointer>
+#include <QVarLengthArray>
+#include <QSocketNotifier>
+#include <QSslSocket>
+#include <QTcpSocket>
+
+#include <algorithm>
+#include <cstring>
+
+namespace dfproxy::net {
+
+namespace {
+
+/// Input a RawStream takes in on its own while its listener is not reading.
+constexpr qint64 kReadAhead = 64 * 1024;
+
+class RawStream;
+/// WriteBatch state of this thread: how deep, and the streams with queued bytes to send when it closes.
+thread_local int t_batchDepth = 0;
+thread_local QVarLengthArray<RawStream *, 8> t_dirty;
+
+/// Plain TCP on the descriptor itself.
+class RawStream final : public Stream
+{
+public:
+    RawStream(qintptr fd, QByteArray preread, QObject *parent)
+        : Stream(parent)
+        , m_fd(fd)
+        , m_in(std::move(preread))
+    {
+        platform::socketPeer(fd, &m_peerAddress, &m_peerPort);
+        platform::setNoDelay(fd);
+        m_readNotifier = new QSocketNotifier(fd, QSocketNotifier::Read, this);
+        m_writeNotifier = new QSocketNotifier(fd, QSocketNotifier::Write, this);
+        m_writeNotifier->setEnabled(false);
+        connect(m_readNotifier, &QSocketNotifier::activated, this, [this] { onReadable(); });
+        connect(m_writeNotifier, &QSocketNotifier::activated, this, [this] { onWritable(); });
+        if (!m_in.isEmpty())
+            QMetaObject::invokeMethod(this, [this] { onReadable(); }, Qt::QueuedConnection);
+    }
+    ~RawStream() override
+    {
+        closeDescriptor();
+        if (m_dirty)
+            t_dirty.removeOne(this);
+    }
+
+    /// Sends what a WriteBatch queued (called when the batch closes).
+    void flushQueued()
+    {
+        m_dirty = false;
+        if (m_fd < 0 || bytesToWrite() == 0 || m_writeNotifier->isEnabled())
+            return;
+        const qint64 before = bytesToWrite();
+        if (!sendQueued()) {
+            closeAndReport(QAbstractSocket::RemoteHostClosedError, true);
+            return;
+        }
+        if (bytesToWrite() > 0) {
+            m_writeNotifier->setEnabled(true);
+        } else if (m_closing) {
+            closeAndReport(QAbstractSocket::RemoteHostClosedError, true);
+            return;
+        }
+        // A writer that stopped at its limit while the batch queued waits for this (no notifier will tell it).
+        if (bytesToWrite() < before && m_listener) {
+            WriteBatch batch;
+            m_listener->onStreamWritten();
+        }
+    }
+
+    qint64 read(char *data, qint64 max) override
+    {
+        if (max <= 0)
+            return 0;
+        if (!m_in.isEmpty()) {
+            const qint64 n = std::min<qint64>(max, m_in.size());
+            memcpy(data, m_in.constData(), size_t(n));
+            m_in.remove(0, n);
+            if (m_in.isEmpty() && m_eofPending) {
+                m_eofPending = false;
+                endOfInput(true); // the end of stream the read-ahead saw, now that its bytes are read
+            } else if (!m_readArmed && m_in.size() < kReadAhead && m_fd >= 0 && !m_readEnded && !m_closing) {
+                m_readArmed = true;
+                m_readNotifier->setEnabled(true);
+            }
+            return n;
+        }
+        if (m_fd < 0 || m_readEnded)
+            return 0;
+        const qint64 n = platform::readSocket(m_fd, data, max);
+        if (n > 0) {
+            // A short read emptied the kernel's queue: the notifier (level-triggered) tells when more comes.
+            if (n < max)
+                drained();
+            return n;
+        }
+        if (n == platform::WouldBlock) {
+            drained();
+            return 0;
+        }
+        m_readEnded = true;
+        m_readNotifier->setEnabled(false);
+        if (n == 0) {
+            endOfInput(true);
+        } else {
+            m_error = QStringLiteral("connection reset by peer");
+            closeAndReport(QAbstractSocket::NetworkError, true);
+        }
+        return 0;
+    }
+
+    bool hasPendingInput() const override { return !m_in.isEmpty() || (m_fd >= 0 && !m_readEnded && !m_readArmed); }
+
+    void write(const char *data, qint64 size) override
+    {
+        if (m_fd < 0 || m_closing || size <= 0)
+            return;
+        if (t_batchDepth > 0) {
+            if (bytesToWrite() == 0) {
+                resetOut();
+            }
+            m_out.append(data, size);
+            if (!m_dirty && !m_writeNotifier->isEnabled()) {
+                m_dirty = true;
+                t_dirty.append(this);
+            }
+            return;
+        }
+        if (bytesToWrite() == 0) {
+            const qint64 n = platform::writeSocket(m_fd, data, size);
+            if (n == platform::SocketFailed) {
+                m_error = QStringLiteral("write to a closed connection");
+                closeAndReport(QAbstractSocket::RemoteHostClosedError, true);
+                return;
+            }
+            if (n == size)
+                return;
+            if (n > 0) {
+                data += n;
+                size -= n;
+            }
+            resetOut();
+        }
+        m_out.append(data, size);
+        m_writeNotifier->setEnabled(true);
+    }
+
+    qint64 bytesToWrite() const override { return m_out.size() - m_outPos; }
+
+    void closeAfterFlush() override
+    {
+        if (m_fd < 0)
+            return;
+        if (bytesToWrite() == 0) {
+            m_reported = true; // the caller sees isOpen() == false
+            closeDescriptor();
+            return;
+        }
+        m_closing = true;
+        m_readNotifier->setEnabled(false);
+        if (!m_dirty && !m_writeNotifier->isEnabled())
+            m_writeNotifier->setEnabled(true);
+    }
+
+    void abort() override
+    {
+        m_reported = true;
+        closeDescriptor();
+    }
+
+    bool isOpen() const override { return m_fd >= 0; }
+
+    QTcpSocket *release() override
+    {
+        if (m_fd < 0)
+            return nullptr;
+        const qintptr fd = m_fd;
+        deleteNotifiers();
+        m_fd = -1;
+        m_reported = true;
+        auto *socket = new QTcpSocket;
+        if (!socket->setSocketDescriptor(fd)) {
+            platform::closeSocket(fd);
+            delete socket;
+            return nullptr;
+        }
+        if (bytesToWrite() > 0)
+            socket->write(m_out.constData() + m_outPos, bytesToWrite());
+        resetOut();
+        return socket;
+    }
+
+private:
+    void drained()
+    {
+        m_drained = true;
+        if (!m_readArmed && m_fd >= 0 && !m_closing) {
+            m_readArmed = true;
+            m_readNotifier->setEnabled(true);
+        }
+    }
+
+    void onReadable()
+    {
+        if ((m_fd < 0 || m_readEnded) && m_in.isEmpty())
+            return;
+        WriteBatch batch;
+        m_drained = false;
+        QPointer<RawStream> guard(this);
+        if (m_listener)
+            m_listener->onStreamReadable();
+        if (!guard || m_drained || m_fd < 0 || m_readEnded || !m_readArmed)
+            return;
+        // Not read to the end: the listener is busy with a request or pushing back. Like QAbstractSocket, take in
+        // up to kReadAhead bytes (so an end of stream or a reset is still seen at once), then stop the notifier,
+        // which would otherwise fire again at once for the same bytes. read() re-arms it.
+        if (m_in.size() >= kReadAhead) {
+            m_readArmed = false;
+            m_readNotifier->setEnabled(false);
+            return;
+        }
+        const qsizetype old = m_in.size();
+        m_in.resize(old + kReadAhead);
+        const qint64 n = platform::readSocket(m_fd, m_in.data() + old, kReadAhead);
+        m_in.resize(old + std::max<qint64>(n, 0));
+        if (n > 0 || n == platform::WouldBlock)
+            return;
+        m_readEnded = true;
+        m_readNotifier->setEnabled(false);
+        if (n != 0) {
+            m_error = QStringLiteral("connection reset by peer");
+            closeAndReport(QAbstractSocket::NetworkError, false);
+        } else if (m_in.isEmpty()) {
+            endOfInput(false);
+        } else {
+            m_eofPending = true; // reported once the listener has read what came before it
+        }
+    }
+
+    /// The peer ended its side. Like QAbstractSocket, that closes the connection once our output is out.
+    void endOfInput(bool queued)
+    {
+        if (bytesToWrite() == 0) {
+            closeAndReport(QAbstractSocket::RemoteHostClosedError, queued);
+            return;
+        }
+        m_closing = true;
+        if (!m_dirty && !m_writeNotifier->isEnabled())
+            m_writeNotifier->setEnabled(true);
+    }
+
+    void onWritable()
+    {
+        if (m_fd < 0)
+            return;
+        WriteBatch batch;
+        const qint64 before = bytesToWrite();
+        if (!sendQueued()) {
+            closeAndReport(QAbstractSocket::RemoteHostClosedError, false);
+            return;
+        }
+        const bool progress = bytesToWrite() < before;
+        if (bytesToWrite() == 0) {
+            resetOut();
+            m_writeNotifier->setEnabled(false);
+            if (m_closing) {
+                closeAndReport(QAbstractSocket::RemoteHostClosedError, false);
+                return;
+            }
+        } else if (m_outPos > (1 << 20) && m_outPos > m_out.size() / 2) {
+            m_out.remove(0, m_outPos);
+            m_outPos = 0;
+        }
+        if (progress && m_listener)
+            m_listener->onStreamWritten();
+    }
+
+    /// Empties the output queue; a small buffer is kept for the next response, a big one given back.
+    void resetOut()
+    {
+        if (m_out.capacity() > 16 * 1024)
+            m_out = QByteArray();
+        else
+            m_out.resize(0);
+        m_outPos = 0;
+    }
+
+    /// Sends queued bytes until the kernel pushes back. False when the connection failed.
+    bool sendQueued()
+    {
+        while (bytesToWrite() > 0) {
+            const qint64 n = platform::writeSocket(m_fd, m_out.constData() + m_outPos, bytesToWrite());
+            if (n == platform::WouldBlock)
+                break;
+            if (n == platform::SocketFailed) {
+                m_error = QStringLiteral("write to a closed connection");
+                return false;
+            }
+            m_outPos += n;
+        }
+        if (bytesToWrite() == 0) {
+            resetOut();
+        }
+        return true;
+    }
+
+    /// Closes the descriptor and tells the listener, from the event loop when `queued` (inside a call).
+    void closeAndReport(QAbstractSocket::SocketError error, bool queued)
+    {
+        closeDescriptor();
+        if (m_reported)
+            return;
+        if (!queued) {
+            m_reported = true;
+            if (m_listener)
+                m_listener->onStreamClosed(error);
+            return;
+        }
+        QMetaObject::invokeMethod(
+            this,
+            [this, error] {
+                if (m_reported)
+                    return;
+                m_reported = true;
+                if (m_listener)
+                    m_listener->onStreamClosed(error);
+            },
+            Qt::QueuedConnection);
+    }
+
+    void deleteNotifiers()
+    {
+        // Before the descriptor closes: a notifier on a closed descriptor makes poll() report it forever.
+        delete std::exchange(m_readNotifier, nullptr);
+        delete std::exchange(m_writeNotifier, nullptr);
+    }
+
+    void closeDescriptor()
+    {
+        if (m_fd < 0)
+            return;
+        deleteNotifiers();
+        platform::closeSocket(m_fd);
+        m_fd = -1;
+        resetOut();
+    }
+
+    qintptr m_fd;
+    QByteArray m_in; ///< bytes read before the stream took over (from a dissolved QTcpSocket)
+    QSocketNotifier *m_readNotifier = nullptr;
+    QSocketNotifier *m_writeNotifier = nullptr;
+    QByteArray m_out;
+    qsizetype m_outPos = 0;
+    bool m_readArmed = true; ///< the read notifier is enabled
+    bool m_drained = true;   ///< since the last announcement, a read found the kernel's queue empty
+    bool m_readEnded = false;
+    bool m_closing = false;  ///< close once the queued output is out
+    bool m_reported = false; ///< onStreamClosed was sent (or must not be)
+    bool m_dirty = false;    ///< in t_dirty: a WriteBatch queued bytes
+    bool m_eofPending = false; ///< the read-ahead met the end of stream behind the bytes in m_in
+};
+
+/// TLS (and anything else QTcpSocket-shaped) through Qt.
+class QtStream final : public Stream
+{
+public:
+    QtStream(QTcpSocket *socket, QObject *parent)
+        : Stream(parent)
+        , m_socket(socket)
+    {
+        m_socket->setParent(this);
+        m_peerAddress = m_socket->peerAddress();
+        m_peerPort = m_socket->peerPort();
+        connect(m_socket, &QIODevice::readyRead, this, [this] {
+            WriteBatch batch;
+            if (m_listener && !m_quiet)
+                m_listener->onStreamReadable();
+        });
+        connect(m_socket, &QIODevice::bytesWritten, this, [this] {
+            if (m_listener && !m_quiet)
+                m_listener->onStreamWritten();
+        });
+        connect(m_socket, &QAbstractSocket::disconnected, this,
+                [this] { report(QAbstractSocket::RemoteHostClosedError); });
+        connect(m_socket, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError e) {
+            if (e != QAbstractSocket::RemoteHostClosedError) // disconnected() follows that one
+                report(e);
+        });
+    }
+
+    qint64 read(char *data, qint64 max) override
+    {
+        if (!m_socket)
+            return 0;
+        const qint64 n = m_socket->read(data, max);
+        return n > 0 ? n : 0;
+    }
+    bool hasPendingInput() const override { return m_socket && m_socket->bytesAvailable() > 0; }
+    void write(const char *data, qint64 size) override
+    {
+        if (m_socket && m_socket->state() == QAbstractSocket::ConnectedState)
+            m_socket->write(data, size);
+    }
+    void flush() override
+    {
+        if (m_socket) {
+            m_quiet = true; // flush() may report an error or a close at once
+            m_socket->flush();
+            m_quiet = false;
+        }
+    }
+    qint64 bytesToWrite() const override { return m_socket ? m_socket->bytesToWrite() : 0; }
+    void closeAfterFlush() override
+    {
+        if (!m_socket)
+            return;
+        m_quiet = true;
+        m_socket->disconnectFromHost(); // emits disconnected() at once when nothing is queued
+        m_quiet = false;
+        if (m_socket->state() == QAbstractSocket::UnconnectedState)
+            m_reported = true;
+    }
+    void abort() override
+    {
+        m_reported = true;
+        if (m_socket)
+            m_socket->abort();
+    }
+    bool isOpen() const override
+    {
+        return m_socket && !m_reported && m_socket->state() != QAbstractSocket::UnconnectedState;
+    }
+    QString errorString() const override { return m_socket ? m_socket->errorString() : m_error; }
+    QTcpSocket *release() override
+    {
+        if (!m_socket)
+            return nullptr;
+        m_reported = true;
+        QObject::disconnect(m_socket, nullptr, this, nullptr);
+        QTcpSocket *s = std::exchange(m_socket, nullptr);
+        s->setParent(nullptr);
+        return s;
+    }
+
+private:
+    void report(QAbstractSocket::SocketError error)
+    {
+        if (m_reported)
+            return;
+        if (m_quiet) {
+            // Inside one of our calls: the caller checks isOpen(); tell the listener from the event loop.
+            QMetaObject::invokeMethod(this, [this, error] { report(error); }, Qt::QueuedConnection);
+            return;
+        }
+        m_reported = true;
+        if (m_listener)
+            m_listener->onStreamClosed(error);
+    }
+
+    QTcpSocket *m_socket;
+    bool m_quiet = false;
+    bool m_reported = false;
+};
+
+} // namespace
+
+WriteBatch::WriteBatch()
+{
+    ++t_batchDepth;
+}
+
+WriteBatch::~WriteBatch()
+{
+    if (--t_batchDepth > 0)
+        return;
+    // Flushing cannot add streams (no batch is open now), but it can close one: take them one at a time.
+    while (!t_dirty.isEmpty()) {
+        RawStream *s = t_dirty.back();
+        t_dirty.removeLast();
+        s->flushQueued();
+    }
+}
+
+Stream *Stream::fromDescriptor(qintptr fd, QObject *parent)
+{
+    if (fd < 0)
+        return nullptr;
+    if (!platform::prepareSocket(fd)) {
+        platform::closeSocket(fd);
+        return nullptr;
+    }
+    return new RawStream(fd, QByteArray(), parent);
+}
+
+Stream *Stream::adopt(QTcpSocket *socket, QObject *parent)
+{
+    if (!socket)
+        return nullptr;
+    if (socket->state() != QAbstractSocket::ConnectedState) {
+        socket->deleteLater();
+        return nullptr;
+    }
+    if (qobject_cast<QSslSocket *>(socket))
+        return new QtStream(socket, parent);
+    // Plain TCP: flush what the socket still holds, then keep a duplicate of its descriptor and let it go.
+    socket->flush();
+    const qintptr fd = socket->bytesToWrite() == 0 ? platform::duplicateSocket(socket->socketDescriptor()) : -1;
+    if (fd < 0 || !platform::prepareSocket(fd)) {
+        platform::closeSocket(fd);
+        return new QtStream(socket, parent); // keep what works
+    }
+    const QByteArray unread = socket->readAll();
+    QObject::disconnect(socket, nullptr, nullptr, nullptr);
+    socket->abort(); // closes Qt's descriptor only: the duplicate keeps the connection
+    socket->deleteLater();
+    return new RawStream(fd, unread, parent);
+}
+
+} // namespace dfproxy::net

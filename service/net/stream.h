@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The byte stream the data path reads and writes: the client side of every proxied connection and the upstream
+// side of the native engine. Plain TCP runs on the bare descriptor (RawStream: one recv or send per call, a read
+// notifier that stays armed, writes that go to the kernel at once and only queue what it refuses); TLS runs on
+// QSslSocket (QtStream). The point is the cost per request: QAbstractSocket copies every byte through its own
+// buffers, asks the kernel how much it may read (ioctl FIONREAD) before each read, and sends everything from the
+// next event-loop pass through a write notifier.
+
+#include <QAbstractSocket>
+#include <QByteArray>
+#include <QHostAddress>
+#include <QObject>
+#include <QString>
+
+class QSocketNotifier;
+class QTcpSocket;
+
+namespace dfproxy::net {
+
+/// What a Stream reports. Calls come from the event loop, never from inside a call to the Stream.
+class StreamListener
+{
+public:
+    /// Input (or the end of it) can be read.
+    virtual void onStreamReadable() = 0;
+    /// Queued output went out to the kernel (bytesToWrite() went down).
+    virtual void onStreamWritten() = 0;
+    /// The connection is over: RemoteHostClosedError when the peer ended it (or closeAfterFlush() finished),
+    /// another error when it broke. Nothing follows; isOpen() is false.
+    virtual void onStreamClosed(QAbstractSocket::SocketError error) = 0;
+
+protected:
+    ~StreamListener() = default;
+};
+
+/// Coalesces writes: while a WriteBatch is open on a thread, writes to raw streams on that thread only queue, and
+/// closing the outermost batch sends each stream's bytes in one call. Every Stream callback runs inside one, so a
+/// response head and the body that came with it leave in one send. Outside a batch, writes go out at once.
+class WriteBatch
+{
+public:
+    WriteBatch();
+    ~WriteBatch();
+    WriteBatch(const WriteBatch &) = delete;
+    WriteBatch &operator=(const WriteBatch &) = delete;
+};
+
+/// A connected stream socket. Lives on one thread.
+class Stream : public QObject
+{
+public:
+    /// Takes an accepted plain TCP descriptor. Returns null (and closes it) when it cannot be used.
+    static Stream *fromDescriptor(qintptr fd, QObject *parent = nullptr);
+    /// Takes a connected socket: a plain QTcpSocket is dissolved into a RawStream (its descriptor is duplicated
+    /// and the QTcpSocket deleted; what it had read becomes the first input); a QSslSocket is wrapped. Returns
+    /// null (the socket deleted) when it is no longer connected.
+    static Stream *adopt(QTcpSocket *socket, QObject *parent = nullptr);
+
+    void setListener(StreamListener *listener) { m_listener = listener; }
+
+    /// Reads up to `max` bytes: > 0 read, 0 nothing now. The end of the stream reads as 0 too and is then
+    /// reported through onStreamClosed from the event loop.
+    virtual qint64 read(char *data, qint64 max) = 0;
+    /// True when input may be waiting that no onStreamReadable will announce: the last announcement was not read
+    /// to its end. Read until read() returns 0 to be told again.
+    virtual bool hasPendingInput() const = 0;
+    /// Sends bytes; what the kernel does not take now is queued and sent as it can. Dropped once closed.
+    virtual void write(const char *data, qint64 size) = 0;
+    void write(const QByteArray &bytes) { write(bytes.constData(), bytes.size()); }
+    /// Pushes queued output to the kernel now where the implementation queues (TLS); a no-op on raw streams.
+    virtual void flush() {}
+    /// Bytes queued and not yet taken by the kernel.
+    virtual qint64 bytesToWrite() const = 0;
+    /// Closes once the queued output is out: at once (no onStreamClosed, isOpen() false afterwards) when nothing
+    /// is queued, otherwise onStreamClosed(RemoteHostClosedError) follows when done.
+    virtual void closeAfterFlush() = 0;
+    /// Closes at once, dropping queued output. No callback follows.
+    virtual void abort() = 0;
+    virtual bool isOpen() const = 0;
+    virtual QString errorString() const { return m_error; }
+    /// Hands the connection back as a QTcpSocket (parentless, on this thread, queued output in its write buffer)
+    /// for the tunnels. The Stream is closed afterwards and reports nothing more. Null when already closed.
+    virtual QTcpSocket *release() = 0;
+
+    QHostAddress peerAddress() const { return m_peerAddress; }
+    quint16 peerPort() const { return m_peerPort; }
+
+protected:
+    explicit Stream(QObject *parent) : QObject(parent) {}
+
+    StreamListener *m_listener = nullptr;
+    QHostAddress m_peerAddress;
+    quint16 m_peerPort = 0;
+    QString m_error;
+};
+
+} // namespace dfproxy::net

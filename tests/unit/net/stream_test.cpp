@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: Apache-2.0
+// net::Stream on real loopback connections: a QTcpSocket peer on one side, the stream under test on the other.
+#include "net/stream.h"
+
+#include "support/wait.h"
+
+#include <QTcpServer>
+#include <QTcpSocket>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+using namespace dfproxy;
+using dfproxy::test::waitUntil;
+
+namespace {
+
+/// Records what a stream reports; reads everything it is told about unless `reading` is off.
+struct Recorder final : net::StreamListener
+{
+    net::Stream *stream = nullptr;
+    bool reading = true;
+    QByteArray received;
+    int readable = 0;
+    int written = 0;
+    int closed = 0;
+    QAbstractSocket::SocketError error = QAbstractSocket::UnknownSocketError;
+
+    void onStreamReadable() override
+    {
+        ++readable;
+        if (reading)
+            drain();
+    }
+    void onStreamWritten() override { ++written; }
+    void onStreamClosed(QAbstractSocket::SocketError e) override
+    {
+        ++closed;
+        error = e;
+    }
+    void drain()
+    {
+        char buf[4096];
+        for (qint64 n; (n = stream->read(buf, sizeof buf)) > 0;)
+            received.append(buf, n);
+    }
+};
+
+/// One accepted connection wrapped in a Stream (from its descriptor, as the proxy does) and its client peer.
+struct Pair
+{
+    QTcpServer server;
+    QTcpSocket peer;
+    std::unique_ptr<net::Stream> stream;
+    Recorder rec;
+
+    Pair()
+    {
+        EXPECT_TRUE(server.listen(QHostAddress::LocalHost));
+        peer.connectToHost(QHostAddress::LocalHost, server.serverPort());
+        EXPECT_TRUE(waitUntil([&] { return server.hasPendingConnections(); }, 5000));
+        QTcpSocket *accepted = server.nextPendingConnection();
+        // Take the descriptor away from Qt the way ProxyServer hands accepted descriptors to workers.
+        accepted->setParent(nullptr);
+        stream.reset(net::Stream::adopt(accepted));
+        rec.stream = stream.get();
+        stream->setListener(&rec);
+        EXPECT_TRUE(waitUntil([&] { return peer.state() == QAbstractSocket::ConnectedState; }, 5000));
+    }
+};
+
+QByteArray pattern(qsizetype n)
+{
+    QByteArray b(n, Qt::Uninitialized);
+    for (qsizetype i = 0; i < n; ++i)
+        b[i] = char('a' + i % 23);
+    return b;
+}
+
+} // namespace
+
+TEST(Stream, ReadsWhatThePeerSendsAndKnowsThePeerAddress)
+{
+    Pair p;
+    EXPECT_EQ(p.stream->peerAddress(), QHostAddress(QHostAddress::LocalHost));
+    EXPECT_EQ(p.stream->peerPort(), p.peer.localPort());
+    p.peer.write("GET / HTTP/1.1\r\n\r\n");
+    ASSERT_TRUE(waitUntil([&] { return p.rec.received.size() == 18; }, 5000));
+    EXPECT_EQ(p.rec.received, "GET / HTTP/1.1\r\n\r\n");
+    EXPECT_FALSE(p.stream->hasPendingInput());
+}
+
+TEST(Stream, WritesQueuedInABatchArriveInOrderWhenItCloses)
+{
+    Pair p;
+    {
+        net::WriteBatch batch;
+        p.stream->write("HTTP/1.1 200 OK\r\n", 17);
+        p.stream->write(QByteArray("Content-Length: 2\r\n\r\nok"));
+        EXPECT_EQ(p.stream->bytesToWrite(), 17 + 23); // only queued so far
+    }
+    EXPECT_EQ(p.stream->bytesToWrite(), 0);
+    ASSERT_TRUE(waitUntil([&] { return p.peer.bytesAvailable() >= 40; }, 5000));
+    EXPECT_EQ(p.peer.readAll(), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+}
+
+TEST(Stream, BigWriteIsQueuedAndWrittenIsReportedAsThePeerReads)
+{
+    Pair p;
+    const QByteArray big = pattern(16 * 1024 * 1024); // far more than the socket buffers hold
+    {
+        net::WriteBatch batch;
+        p.stream->write(big);
+    }
+    EXPECT_GT(p.stream->bytesToWrite(), 0);
+    QByteArray got;
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            got += p.peer.readAll();
+            return got.size() == big.size();
+        },
+        20000));
+    EXPECT_EQ(got, big);
+    EXPECT_EQ(p.stream->bytesToWrite(), 0);
+    EXPECT_GT(p.rec.written, 0);
+    EXPECT_EQ(p.rec.closed, 0);
+}
+
+TEST(Stream, EndOfStreamBehindUnreadInputIsReportedOnlyAfterThatInputIsRead)
+{
+    Pair p;
+    p.rec.reading = false; // a listener busy with something else
+    const QByteArray data = pattern(1000);
+    p.peer.write(data);
+    p.peer.disconnectFromHost();
+    ASSERT_TRUE(waitUntil([&] { return p.rec.readable > 0 && p.peer.state() == QAbstractSocket::UnconnectedState; },
+                          5000));
+    dfproxy::test::spinFor(100);
+    EXPECT_EQ(p.rec.closed, 0) << "the close must not overtake the bytes sent before it";
+    EXPECT_TRUE(p.stream->hasPendingInput());
+    p.rec.drain();
+    EXPECT_EQ(p.rec.received, data);
+    ASSERT_TRUE(waitUntil([&] { return p.rec.closed == 1; }, 5000));
+    EXPECT_EQ(p.rec.error, QAbstractSocket::RemoteHostClosedError);
+    EXPECT_FALSE(p.stream->isOpen());
+}
+
+TEST(Stream, PeerCloseIsReportedOnce)
+{
+    Pair p;
+    p.peer.write("x");
+    p.peer.disconnectFromHost();
+    ASSERT_TRUE(waitUntil([&] { return p.rec.closed > 0; }, 5000));
+    dfproxy::test::spinFor(50);
+    EXPECT_EQ(p.rec.closed, 1);
+    EXPECT_EQ(p.rec.received, "x");
+    EXPECT_EQ(p.rec.error, QAbstractSocket::RemoteHostClosedError);
+}
+
+TEST(Stream, CloseAfterFlushWithNothingQueuedClosesAtOnceWithoutACallback)
+{
+    Pair p;
+    p.stream->closeAfterFlush();
+    EXPECT_FALSE(p.stream->isOpen());
+    ASSERT_TRUE(waitUntil([&] { return p.peer.state() == QAbstractSocket::UnconnectedState; }, 5000));
+    dfproxy::test::spinFor(50);
+    EXPECT_EQ(p.rec.closed, 0);
+}
+
+TEST(Stream, CloseAfterFlushSendsWhatIsQueuedThenReportsTheClose)
+{
+    Pair p;
+    const QByteArray big = pattern(8 * 1024 * 1024);
+    {
+        net::WriteBatch batch;
+        p.stream->write(big);
+        p.stream->closeAfterFlush();
+    }
+    EXPECT_TRUE(p.stream->isOpen());
+    const QByteArray got = dfproxy::test::readUntilClosed(p.peer, 20000);
+    EXPECT_EQ(got, big);
+    ASSERT_TRUE(waitUntil([&] { return p.rec.closed == 1; }, 5000));
+    EXPECT_FALSE(p.stream->isOpen());
+}
+
+TEST(Stream, AbortClosesAtOnceAndReportsNothing)
+{
+    Pair p;
+    p.stream->write("queued?", 7);
+    p.stream->abort();
+    EXPECT_FALSE(p.stream->isOpen());
+    ASSERT_TRUE(waitUntil([&] { return p.peer.state() == QAbstractSocket::UnconnectedState; }, 5000));
+    EXPECT_EQ(p.rec.closed, 0);
+    EXPECT_EQ(p.stream->read(nullptr, 0), 0);
+}
+
+TEST(Stream, WritingToAPeerThatResetIsReportedAsAClose)
+{
+    Pair p;
+    p.peer.setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    p.peer.abort(); // close with nothing read: the next segments we send get a reset
+    const QByteArray chunk = pattern(64 * 1024);
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            if (p.stream->isOpen())
+                p.stream->write(chunk);
+            return p.rec.closed > 0;
+        },
+        5000));
+    EXPECT_FALSE(p.stream->isOpen());
+}
+
+TEST(Stream, ReleaseHandsTheConnectionOverWithItsQueuedBytes)
+{
+    Pair p;
+    const QByteArray big = pattern(4 * 1024 * 1024);
+    {
+        net::WriteBatch batch;
+        p.stream->write(big);
+    }
+    std::unique_ptr<QTcpSocket> socket(p.stream->release());
+    ASSERT_TRUE(socket);
+    EXPECT_FALSE(p.stream->isOpen());
+    socket->write("+tail");
+    QByteArray got;
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            got += p.peer.readAll();
+            return got.size() == big.size() + 5;
+        },
+        20000));
+    EXPECT_EQ(got, big + "+tail");
+    p.peer.write("back");
+    ASSERT_TRUE(waitUntil([&] { return socket->bytesAvailable() >= 4; }, 5000));
+    EXPECT_EQ(socket->readAll(), "back");
+    EXPECT_EQ(p.rec.closed, 0);
+}
+
+TEST(Stream, FromAnInvalidDescriptorIsNull)
+{
+    EXPECT_EQ(net::Stream::fromDescriptor(-1), nullptr);
+}
