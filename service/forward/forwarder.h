@@ -61,8 +61,9 @@ struct ForwardRequest
     qint64 responseTimeoutMs = 0;    ///< from the end of the request to the response head; 0 = none
 };
 
-/// Receives the response. Callbacks never run from inside Forwarder::start(). A callback may destroy the
-/// Exchange (that cancels it); the engine must not touch it afterwards.
+/// Receives the response. Callbacks never run from inside Forwarder::start(), except onUpstreamConnected for a
+/// connection taken from the pool (it must not destroy the Exchange). A callback may destroy the Exchange (that
+/// cancels it); the engine must not touch it afterwards.
 class ResponseSink
 {
 public:

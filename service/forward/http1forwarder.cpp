@@ -370,20 +370,10 @@ private:
             ++m_fwd->m_requests;
             attach(c);
             m_reused = true;
-            // Callbacks never run inside start(): announce the connection from the event loop — unless it died
-            // (or was replaced) in between.
-            QMetaObject::invokeMethod(
-                this,
-                [this, c] {
-                    if (m_conn != c || m_connected)
-                        return;
-                    if (!c->m_stream || !c->m_stream->isOpen()) {
-                        pooledConnectionDied();
-                        return;
-                    }
-                    connected();
-                },
-                Qt::QueuedConnection);
+            // Send at once: no event-loop hop per request. Only onUpstreamConnected runs inside start() (see the
+            // contract); a connection that died in the pool shows up as a close from the event loop, and the
+            // request is retried on a fresh one (brokenAfterConnect).
+            connected();
             return;
         }
         m_reused = false;
@@ -524,7 +514,8 @@ private:
         m_pending.clear();
         if (m_bodyEnded)
             armResponseTimer();
-        readResponse();
+        if (s->hasPendingInput()) // otherwise the stream announces the response
+            readResponse();
     }
 
     void armResponseTimer()

@@ -18,6 +18,8 @@ namespace {
 
 /// Input a RawStream takes in on its own while its listener is not reading.
 constexpr qint64 kReadAhead = 64 * 1024;
+/// Inside a WriteBatch, a write that brings the queue to this size goes out at once (no copy into the queue).
+constexpr qint64 kDirectWrite = 16 * 1024;
 
 class RawStream;
 /// WriteBatch state of this thread: how deep, and the streams with queued bytes to send when it closes.
@@ -121,6 +123,29 @@ public:
     {
         if (m_fd < 0 || m_closing || size <= 0)
             return;
+        if (t_batchDepth > 0 && bytesToWrite() + size >= kDirectWrite && !m_writeNotifier->isEnabled()) {
+            // A big write: send what the batch queued and this in one call instead of copying it into the queue.
+            const qint64 queued = bytesToWrite();
+            const qint64 n = platform::writeSocket2(m_fd, m_out.constData() + m_outPos, queued, data, size);
+            if (n == platform::SocketFailed) {
+                m_error = QStringLiteral("write to a closed connection");
+                closeAndReport(QAbstractSocket::RemoteHostClosedError, true);
+                return;
+            }
+            const qint64 sent = std::max<qint64>(n, 0);
+            if (sent >= queued) {
+                resetOut();
+                data += sent - queued;
+                size -= sent - queued;
+            } else {
+                m_outPos += sent;
+            }
+            if (size > 0) {
+                m_out.append(data, size);
+                m_writeNotifier->setEnabled(true);
+            }
+            return;
+        }
         if (t_batchDepth > 0) {
             if (bytesToWrite() == 0) {
                 resetOut();

@@ -27,6 +27,8 @@ enum : qint64 { WouldBlock = -1, SocketFailed = -2 };
 qint64 readSocket(qintptr fd, char *buffer, qint64 max);
 /// Writes up to `size` bytes: >= 0 bytes written, WouldBlock, SocketFailed (peer gone or other error).
 qint64 writeSocket(qintptr fd, const char *data, qint64 size);
+/// Writes `a` then `b` in one call (writev): >= 0 bytes written in all, WouldBlock, SocketFailed.
+qint64 writeSocket2(qintptr fd, const char *a, qint64 aSize, const char *b, qint64 bSize);
 /// Closes the descriptor.
 void closeSocket(qintptr fd);
 /// The connected peer's address and port (getpeername). False (and nothing set) on failure.

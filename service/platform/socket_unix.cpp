@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace dfproxy::platform {
@@ -60,6 +61,27 @@ qint64 writeSocket(qintptr fd, const char *data, qint64 size)
 #endif
     for (;;) {
         const ssize_t n = ::send(int(fd), data, size_t(size), flags);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? WouldBlock : SocketFailed;
+    }
+}
+
+qint64 writeSocket2(qintptr fd, const char *a, qint64 aSize, const char *b, qint64 bSize)
+{
+#ifdef MSG_NOSIGNAL
+    constexpr int flags = MSG_NOSIGNAL;
+#else
+    constexpr int flags = 0;
+#endif
+    iovec iov[2] = {{const_cast<char *>(a), size_t(aSize)}, {const_cast<char *>(b), size_t(bSize)}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    for (;;) {
+        const ssize_t n = ::sendmsg(int(fd), &msg, flags);
         if (n >= 0)
             return n;
         if (errno == EINTR)

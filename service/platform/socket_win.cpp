@@ -51,6 +51,16 @@ qint64 writeSocket(qintptr fd, const char *data, qint64 size)
     return WSAGetLastError() == WSAEWOULDBLOCK ? WouldBlock : SocketFailed;
 }
 
+qint64 writeSocket2(qintptr fd, const char *a, qint64 aSize, const char *b, qint64 bSize)
+{
+    WSABUF bufs[2] = {{ULONG(qMin<qint64>(aSize, 1 << 30)), const_cast<char *>(a)},
+                      {ULONG(qMin<qint64>(bSize, 1 << 30)), const_cast<char *>(b)}};
+    DWORD sent = 0;
+    if (WSASend(SOCKET(fd), bufs, 2, &sent, 0, nullptr, nullptr) == 0)
+        return qint64(sent);
+    return WSAGetLastError() == WSAEWOULDBLOCK ? WouldBlock : SocketFailed;
+}
+
 void closeSocket(qintptr fd)
 {
     if (fd >= 0)
