@@ -56,7 +56,7 @@ public:
     void flushQueued()
     {
         m_dirty = false;
-        if (m_fd < 0 || bytesToWrite() == 0 || m_writeNotifier->isEnabled())
+        if (m_fd < 0 || bytesToWrite() == 0 || m_writeArmed)
             return;
         const qint64 before = bytesToWrite();
         if (!sendQueued()) {
@@ -64,7 +64,7 @@ public:
             return;
         }
         if (bytesToWrite() > 0) {
-            m_writeNotifier->setEnabled(true);
+            armWrite(true);
         } else if (m_closing) {
             closeAndReport(QAbstractSocket::RemoteHostClosedError, true);
             return;
@@ -123,7 +123,7 @@ public:
     {
         if (m_fd < 0 || m_closing || size <= 0)
             return;
-        if (t_batchDepth > 0 && bytesToWrite() + size >= kDirectWrite && !m_writeNotifier->isEnabled()) {
+        if (t_batchDepth > 0 && bytesToWrite() + size >= kDirectWrite && !m_writeArmed) {
             // A big write: send what the batch queued and this in one call instead of copying it into the queue.
             const qint64 queued = bytesToWrite();
             const qint64 n = platform::writeSocket2(m_fd, m_out.constData() + m_outPos, queued, data, size);
@@ -142,7 +142,7 @@ public:
             }
             if (size > 0) {
                 m_out.append(data, size);
-                m_writeNotifier->setEnabled(true);
+                armWrite(true);
             }
             return;
         }
@@ -151,7 +151,7 @@ public:
                 resetOut();
             }
             m_out.append(data, size);
-            if (!m_dirty && !m_writeNotifier->isEnabled()) {
+            if (!m_dirty && !m_writeArmed) {
                 m_dirty = true;
                 t_dirty.append(this);
             }
@@ -173,7 +173,7 @@ public:
             resetOut();
         }
         m_out.append(data, size);
-        m_writeNotifier->setEnabled(true);
+        armWrite(true);
     }
 
     qint64 bytesToWrite() const override { return m_out.size() - m_outPos; }
@@ -189,8 +189,8 @@ public:
         }
         m_closing = true;
         m_readNotifier->setEnabled(false);
-        if (!m_dirty && !m_writeNotifier->isEnabled())
-            m_writeNotifier->setEnabled(true);
+        if (!m_dirty && !m_writeArmed)
+            armWrite(true);
     }
 
     void abort() override
@@ -276,8 +276,8 @@ private:
             return;
         }
         m_closing = true;
-        if (!m_dirty && !m_writeNotifier->isEnabled())
-            m_writeNotifier->setEnabled(true);
+        if (!m_dirty && !m_writeArmed)
+            armWrite(true);
     }
 
     void onWritable()
@@ -293,7 +293,7 @@ private:
         const bool progress = bytesToWrite() < before;
         if (bytesToWrite() == 0) {
             resetOut();
-            m_writeNotifier->setEnabled(false);
+            armWrite(false);
             if (m_closing) {
                 closeAndReport(QAbstractSocket::RemoteHostClosedError, false);
                 return;
@@ -304,6 +304,12 @@ private:
         }
         if (progress && m_listener)
             m_listener->onStreamWritten();
+    }
+
+    void armWrite(bool on)
+    {
+        m_writeArmed = on;
+        m_writeNotifier->setEnabled(on);
     }
 
     /// Empties the output queue; a small buffer is kept for the next response, a big one given back.
@@ -388,6 +394,7 @@ private:
     bool m_closing = false;  ///< close once the queued output is out
     bool m_reported = false; ///< onStreamClosed was sent (or must not be)
     bool m_dirty = false;    ///< in t_dirty: a WriteBatch queued bytes
+    bool m_writeArmed = false; ///< the write notifier is enabled (queued bytes wait for the kernel)
     bool m_eofPending = false; ///< the read-ahead met the end of stream behind the bytes in m_in
 };
 
