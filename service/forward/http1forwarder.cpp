@@ -2,6 +2,7 @@
 #include "forward/http1forwarder.h"
 
 #include "base/lazytimer.h"
+#include "base/liveness.h"
 #include "dns/hostcache.h"
 #include "http/readbuffer.h"
 #include "net/stream.h"
@@ -216,7 +217,7 @@ public:
         killTimers();
         m_connected = true;
         m_conn->m_connected = true;
-        QPointer<Http1Exchange> guard(this);
+        Liveness::Guard guard(m_liveness);
         m_sink->onUpstreamConnected(m_address, m_reused);
         if (!guard)
             return;
@@ -261,7 +262,7 @@ public:
     {
         if (!m_conn || !m_conn->m_stream || m_paused)
             return;
-        QPointer<Http1Exchange> guard(this);
+        Liveness::Guard guard(m_liveness);
         UpstreamConnection *c = m_conn;
         for (;;) {
             if (c->m_buffer.isEmpty()) {
@@ -472,7 +473,7 @@ private:
         if (!m_conn)
             return;
         // Bytes may still be buffered; a read-until-close body ends here.
-        QPointer<Http1Exchange> guard(this);
+        Liveness::Guard guard(m_liveness);
         readResponse();
         if (!guard || !m_conn)
             return;
@@ -557,7 +558,7 @@ private:
             c->m_buffer.consume(used);
             QByteArray leftover(c->m_buffer.data(), c->m_buffer.size());
             c->m_buffer.clear();
-            QPointer<Http1Exchange> guard(this);
+            Liveness::Guard guard(m_liveness);
             m_sink->onResponseHead(h);
             if (!guard)
                 return false;
@@ -609,6 +610,7 @@ private:
         m_sink->onError(err, detail);
     }
 
+    Liveness m_liveness; ///< for the guards around calls that may delete this exchange
     Http1Forwarder *m_fwd;
     ResponseSink *m_sink;
     ForwardRequest m_req;

@@ -738,13 +738,19 @@ void DownstreamConnection::emitLog()
         m_ctx->stats.countStatus(m_rec.status);
     if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire)) {
         // Built only when someone reads them: the hot path does without these strings.
+        // The route table builds these keys once; the fallbacks serve listeners and matches made elsewhere.
         if (m_rec.gateway.isEmpty())
-            m_rec.gateway = m_listener->gatewayNamespace + QLatin1Char('/') + m_listener->gatewayName;
+            m_rec.gateway = !m_listener->gatewayKey.isEmpty()
+                ? m_listener->gatewayKey
+                : m_listener->gatewayNamespace + QLatin1Char('/') + m_listener->gatewayName;
         if (m_match && m_rec.route.isEmpty()) {
-            m_rec.route = m_match->routeNamespace + QLatin1Char('/') + m_match->routeName + QLatin1Char('#')
-                + QString::number(m_match->ruleIndex);
+            m_rec.route = !m_match->routeKey.isEmpty() ? m_match->routeKey
+                                                        : m_match->routeNamespace + QLatin1Char('/') + m_match->routeName
+                                                              + QLatin1Char('#') + QString::number(m_match->ruleIndex);
             if (m_match->backend)
-                m_rec.backend = m_match->backend->ns + QLatin1Char('/') + m_match->backend->name;
+                m_rec.backend = !m_match->backend->key.isEmpty()
+                    ? m_match->backend->key
+                    : m_match->backend->ns + QLatin1Char('/') + m_match->backend->name;
         }
         sink->write(m_rec);
     }

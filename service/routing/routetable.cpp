@@ -205,6 +205,7 @@ std::shared_ptr<const Backend> compileBackend(const Resource &r)
     auto b = std::make_shared<Backend>();
     b->ns = r.ns();
     b->name = r.name();
+    b->key = b->ns + u'/' + b->name;
     b->type = s.type == BackendSpec::Type::Static ? Backend::Type::Static : Backend::Type::DynamicForwardProxy;
     b->staticHost = s.staticHost;
     b->staticPort = s.staticPort;
@@ -238,6 +239,7 @@ std::shared_ptr<const CompiledRule> compileRule(const Config &config, const Reso
     m.routeNamespace = route.ns();
     m.routeName = route.name();
     m.ruleIndex = ruleIndex;
+    m.routeKey = m.routeNamespace + u'/' + m.routeName + u'#' + QString::number(ruleIndex);
     m.requestTimeoutMs = rule.requestTimeoutMs;
     m.backendRequestTimeoutMs = rule.backendRequestTimeoutMs;
     for (const auto &f : rule.filters) {
@@ -370,6 +372,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
                 l.connectPorts = ls.allowedConnectPorts;
                 l.tlsCertFile = ls.tlsCertFile;
                 l.tlsKeyFile = ls.tlsKeyFile;
+                l.gatewayKey = l.gatewayNamespace + u'/' + l.gatewayName;
                 table->m_listeners.append(l);
             }
         }

@@ -31,6 +31,7 @@ struct Listener
     QString hostname;              ///< optional listener hostname filter
     QList<quint16> connectPorts;   ///< CONNECT allowed ports (default {443})
     QString tlsCertFile, tlsKeyFile;
+    QString gatewayKey;            ///< "namespace/name" of the Gateway, as access logs show it (set by build())
 };
 
 /// A resolved backend (AgentgatewayBackend).
@@ -40,6 +41,7 @@ struct Backend
     enum class Engine { Native, Qnam };
     QString ns;
     QString name;
+    QString key;                   ///< "namespace/name", as access logs show it
     Type type = Type::DynamicForwardProxy;
     QString staticHost;            ///< Static only
     quint16 staticPort = 0;        ///< Static only
@@ -96,6 +98,7 @@ struct RouteMatch
     QString routeNamespace;
     QString routeName;
     int ruleIndex = -1;
+    QString routeKey;              ///< "namespace/name#rule", as access logs show it
     QString matchedPrefix;         ///< the PathPrefix that matched, for URLRewrite ReplacePrefixMatch
     std::shared_ptr<const Backend> backend; ///< after the weighted pick; null with a redirect or no backends (500)
     HeaderModifier requestHeaders;
