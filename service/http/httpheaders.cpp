@@ -136,61 +136,66 @@ bool headerHasToken(const HeaderList &headers, QByteArrayView name, QByteArrayVi
     return false;
 }
 
-void stripHopByHop(HeaderList &headers, bool keepUpgrade)
+HopByHopFilter::HopByHopFilter(const HeaderList &headers, bool keepUpgrade) : m_keepUpgrade(keepUpgrade)
 {
-    // Names listed in Connection are hop-by-hop too; collect them first (rarely more than one or two).
-    QList<QByteArrayView> named;
-    QList<QByteArray> connectionValues;
+    // Names listed in Connection are hop-by-hop too (rarely more than one or two).
     for (const auto &h : headers) {
-        if (equalsIgnoreCase(h.first, "connection"))
-            connectionValues.append(h.second);
-    }
-    for (const QByteArray &v : connectionValues) {
-        QByteArrayView list(v);
+        if (!equalsIgnoreCase(h.first, "connection"))
+            continue;
+        QByteArrayView list(h.second);
         while (!list.isEmpty()) {
             const qsizetype comma = list.indexOf(',');
             const QByteArrayView item = trimmed(comma < 0 ? list : list.first(comma));
             if (!item.isEmpty())
-                named.append(item);
+                m_named.append(item);
             if (comma < 0)
                 break;
             list = list.sliced(comma + 1);
         }
     }
-    headers.removeIf([&](const QPair<QByteArray, QByteArray> &h) {
-        const QByteArray &n = h.first;
-        switch (lower(n.isEmpty() ? '\0' : n[0])) {
-        case 'c':
-            if (equalsIgnoreCase(n, "connection") || equalsIgnoreCase(n, "content-length"))
-                return true;
-            break;
-        case 'k':
-            if (equalsIgnoreCase(n, "keep-alive"))
-                return true;
-            break;
-        case 'p':
-            if (equalsIgnoreCase(n, "proxy-connection") || equalsIgnoreCase(n, "proxy-authorization")
-                || equalsIgnoreCase(n, "proxy-authenticate"))
-                return true;
-            break;
-        case 't':
-            if (equalsIgnoreCase(n, "te") || equalsIgnoreCase(n, "trailer")
-                || equalsIgnoreCase(n, "transfer-encoding"))
-                return true;
-            break;
-        case 'u':
-            if (equalsIgnoreCase(n, "upgrade"))
-                return !keepUpgrade;
-            break;
-        default:
-            break;
-        }
-        for (QByteArrayView name : named) {
-            if (equalsIgnoreCase(n, name))
-                return !(keepUpgrade && equalsIgnoreCase(n, "upgrade"));
-        }
-        return false;
-    });
+}
+
+bool HopByHopFilter::drops(QByteArrayView n) const
+{
+    switch (lower(n.isEmpty() ? '\0' : n[0])) {
+    case 'c':
+        if (equalsIgnoreCase(n, "connection") || equalsIgnoreCase(n, "content-length"))
+            return true;
+        break;
+    case 'k':
+        if (equalsIgnoreCase(n, "keep-alive"))
+            return true;
+        break;
+    case 'p':
+        if (equalsIgnoreCase(n, "proxy-connection") || equalsIgnoreCase(n, "proxy-authorization")
+            || equalsIgnoreCase(n, "proxy-authenticate"))
+            return true;
+        break;
+    case 't':
+        if (equalsIgnoreCase(n, "te") || equalsIgnoreCase(n, "trailer") || equalsIgnoreCase(n, "transfer-encoding"))
+            return true;
+        break;
+    case 'u':
+        if (equalsIgnoreCase(n, "upgrade"))
+            return !m_keepUpgrade;
+        break;
+    default:
+        break;
+    }
+    for (QByteArrayView name : m_named) {
+        if (equalsIgnoreCase(n, name))
+            return !(m_keepUpgrade && equalsIgnoreCase(n, "upgrade"));
+    }
+    return false;
+}
+
+void stripHopByHop(HeaderList &headers, bool keepUpgrade)
+{
+    // The filter points into the header values: test a copy of the list's (shared, not deep-copied) entries, then
+    // remove from the original.
+    const HeaderList original = headers;
+    const HopByHopFilter filter(original, keepUpgrade);
+    headers.removeIf([&](const QPair<QByteArray, QByteArray> &h) { return filter.drops(h.first); });
 }
 
 bool splitHostPort(QByteArrayView authority, QByteArray *host, int *port)

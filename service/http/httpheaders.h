@@ -6,6 +6,7 @@
 #include <QByteArrayView>
 #include <QList>
 #include <QPair>
+#include <QVarLengthArray>
 
 namespace dfproxy::http {
 
@@ -36,6 +37,20 @@ bool headerHasToken(const HeaderList &headers, QByteArrayView name, QByteArrayVi
 /// Transfer-Encoding), which the proxy writes afresh. With `keepUpgrade` the Upgrade header survives
 /// (websocket handshakes); the caller then adds "Connection: Upgrade".
 void stripHopByHop(HeaderList &headers, bool keepUpgrade = false);
+
+/// The test stripHopByHop applies, for writing a header list out without copying it: drops(name) is true for the
+/// hop-by-hop headers of `headers` (the fixed set and the names its Connection headers list). `headers` must
+/// outlive the filter.
+class HopByHopFilter
+{
+public:
+    explicit HopByHopFilter(const HeaderList &headers, bool keepUpgrade = false);
+    bool drops(QByteArrayView name) const;
+
+private:
+    QVarLengthArray<QByteArrayView, 4> m_named;
+    bool m_keepUpgrade;
+};
 
 /// Splits "host", "host:port", "[v6]" or "[v6]:port". The host comes back lower-case without brackets; `port`
 /// is -1 without a port. Returns false for empty hosts, bad ports or bad brackets.

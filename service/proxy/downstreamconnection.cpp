@@ -537,21 +537,33 @@ void DownstreamConnection::onResponseHead(const http::MessageHead &head)
     m_requestTimer.stop();
     m_rec.status = head.status;
     m_rec.upstreamMs = m_clock.elapsed() - m_connectedMs;
-    http::HeaderList headers = head.headers;
     const bool upgrade = head.status == 101;
-    http::stripHopByHop(headers, upgrade);
-    if (m_match)
+    m_out.resize(0);
+    http::appendResponseHead(m_out, m_clientMinor, head.status, head.reasonPhrase, {});
+    if (m_match && !m_match->responseHeaders.isEmpty()) {
+        http::HeaderList headers = head.headers;
+        http::stripHopByHop(headers, upgrade);
         applyModifier(headers, m_match->responseHeaders);
-    headers.append({QByteArrayLiteral("Via"), QByteArrayLiteral("1.1 dfproxy")});
+        for (const auto &h : headers)
+            http::appendHeader(m_out, h.first, h.second);
+    } else {
+        // No edits: write the end-to-end headers straight from the parsed head, without copying the list.
+        const http::HopByHopFilter hop(head.headers, upgrade);
+        for (const auto &h : head.headers) {
+            if (!hop.drops(h.first))
+                http::appendHeader(m_out, h.first, h.second);
+        }
+    }
+    http::appendHeader(m_out, "Via", "1.1 dfproxy");
     const bool noBody = m_headRequest || head.status == 204 || head.status == 304 || head.status < 200;
     if (noBody) {
         if ((m_headRequest || head.status == 304) && head.contentLength >= 0)
-            headers.append({QByteArrayLiteral("Content-Length"), QByteArray::number(head.contentLength)});
+            http::appendHeader(m_out, "Content-Length", QByteArray::number(head.contentLength));
     } else if (head.contentLength >= 0) {
-        headers.append({QByteArrayLiteral("Content-Length"), QByteArray::number(head.contentLength)});
+        http::appendHeader(m_out, "Content-Length", QByteArray::number(head.contentLength));
     } else if (m_clientMinor >= 1) {
         m_chunkedOut = true;
-        headers.append({QByteArrayLiteral("Transfer-Encoding"), QByteArrayLiteral("chunked")});
+        http::appendHeader(m_out, "Transfer-Encoding", "chunked");
     } else {
         m_closeDelimited = true;
         m_keepAlive = false;
@@ -559,13 +571,11 @@ void DownstreamConnection::onResponseHead(const http::MessageHead &head)
     if (!m_requestDone)
         m_keepAlive = false; // an early response: the rest of the request body is not worth reading
     if (upgrade)
-        headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("Upgrade")});
+        http::appendHeader(m_out, "Connection", "Upgrade");
     else if (!m_keepAlive)
-        headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("close")});
+        http::appendHeader(m_out, "Connection", "close");
     else if (m_clientMinor == 0)
-        headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("keep-alive")});
-    m_out.resize(0);
-    http::appendResponseHead(m_out, m_clientMinor, head.status, head.reasonPhrase, headers);
+        http::appendHeader(m_out, "Connection", "keep-alive");
     m_out.append("\r\n", 2);
     m_socket->write(m_out);
 }
