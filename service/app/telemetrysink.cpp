@@ -22,17 +22,41 @@ TelemetrySink::~TelemetrySink()
         m_logger->setObserver({});
 }
 
+namespace {
+
+/// QHostAddress::toString per record costs an allocation and a formatting pass on the worker thread, for what is
+/// nearly always the address of the record before (one client, one origin): remember the last one per thread.
+struct AddressText
+{
+    QHostAddress address;
+    QString text;
+    QString of(const QHostAddress &a)
+    {
+        if (a.isNull())
+            return QString();
+        if (a != address || text.isEmpty()) {
+            address = a;
+            text = a.toString();
+        }
+        return text;
+    }
+};
+thread_local AddressText t_clientText;
+thread_local AddressText t_resolvedText;
+
+} // namespace
+
 telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r)
 {
     telemetry::AccessLogEntry e;
     e.time = r.time;
-    e.clientAddress = r.clientAddress.isNull() ? QString() : r.clientAddress.toString();
+    e.clientAddress = t_clientText.of(r.clientAddress);
     e.clientPort = r.clientPort;
     e.method = r.method;
     e.host = r.host;
     e.port = r.port;
     e.path = r.path;
-    e.resolvedAddress = r.resolvedAddress.isNull() ? QString() : r.resolvedAddress.toString();
+    e.resolvedAddress = t_resolvedText.of(r.resolvedAddress);
     e.dnsCacheHit = r.dnsCacheHit;
     e.status = r.status;
     e.reason = r.reason;
@@ -48,7 +72,8 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.upstreamReused = r.upstreamReused;
     e.tunnel = r.tunnel;
     e.identity = r.identity;
-    e.decision = QString::fromLatin1(r.decision);
+    if (!r.decision.isEmpty())
+        e.decision = QString::fromLatin1(r.decision);
     return e;
 }
 

@@ -302,7 +302,8 @@ void DownstreamConnection::onRequestHead()
     info.method = h.method;
     info.path = QByteArray::fromRawData(pathView.data(), pathView.size());
     info.query = QByteArray::fromRawData(queryView.data(), queryView.size());
-    info.host = QString::fromLatin1(m_host);
+    const QString hostText = QString::fromLatin1(m_host); // once, for routing and for the DNS cache below
+    info.host = hostText;
     info.headers = &h.headers;
     const std::shared_ptr<const Router> router = m_ctx->router.load();
     if (router)
@@ -381,7 +382,7 @@ void DownstreamConnection::onRequestHead()
         up.host = backend->staticHost;
         up.port = backend->staticPort;
     } else {
-        up.host = QString::fromLatin1(targetHost);
+        up.host = targetHost == m_host ? hostText : QString::fromLatin1(targetHost);
         up.port = quint16(m_port > 0 ? m_port : (backend->tls ? 443 : 80));
     }
     m_rec.port = up.port;
@@ -423,7 +424,9 @@ void DownstreamConnection::onRequestHead()
         m_forward.headers.append({QByteArrayLiteral("Via"), QByteArrayLiteral("1.1 dfproxy")});
         if (m_ctx->options.addXForwardedFor) {
             const QByteArray *prior = http::findHeader(m_forward.headers, "x-forwarded-for");
-            const QByteArray me = m_socket->peerAddress().toString().toLatin1();
+            if (m_clientAddressText.isEmpty())
+                m_clientAddressText = m_socket->peerAddress().toString().toLatin1();
+            const QByteArray &me = m_clientAddressText;
             http::setHeader(m_forward.headers, "X-Forwarded-For", prior ? *prior + ", " + me : me);
         }
         if (m_ctx->options.addXForwardedProto)

@@ -137,6 +137,7 @@ private:
     qint64 m_tunnelBytesPerSecond = 0; ///< from the policy decision: applied if this request becomes a tunnel
     qint64 m_tunnelBurstBytes = 0;
     bool m_tlsClient = false; ///< accepted on an HTTPS listener
+    QByteArray m_clientAddressText; ///< the client's address as X-Forwarded-For shows it, made on first use
     ConnectionSlot m_slot; ///< released last, when the connection (and any tunnel) is gone
 };
 
