@@ -4,10 +4,10 @@
 #include "platform/socket.h"
 
 #include <QPointer>
-#include <QVarLengthArray>
 #include <QSocketNotifier>
 #include <QSslSocket>
 #include <QTcpSocket>
+#include <QVarLengthArray>
 
 #include <algorithm>
 #include <cstring>
