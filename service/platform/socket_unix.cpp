@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <climits>
 #include <limits>
-#include <QHostAddress>
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "platform/sockaddr_p.h"
 
 namespace dfproxy::platform {
 
@@ -102,15 +103,7 @@ bool socketPeer(qintptr fd, QHostAddress *address, quint16 *port)
     socklen_t len = sizeof ss;
     if (::getpeername(int(fd), reinterpret_cast<sockaddr *>(&ss), &len) != 0)
         return false;
-    const QHostAddress a(reinterpret_cast<const sockaddr *>(&ss));
-    if (a.isNull())
-        return false;
-    *address = a;
-    if (ss.ss_family == AF_INET)
-        *port = ntohs(reinterpret_cast<const sockaddr_in *>(&ss)->sin_port);
-    else if (ss.ss_family == AF_INET6)
-        *port = ntohs(reinterpret_cast<const sockaddr_in6 *>(&ss)->sin6_port);
-    return true;
+    return detail::fromSockaddr(ss, address, port);
 }
 
 bool setNoDelay(qintptr fd)

@@ -2,11 +2,12 @@
 #include "platform/socket.h"
 
 #ifdef Q_OS_WIN
-#include <QHostAddress>
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <windows.h>
+
+#include "platform/sockaddr_p.h"
 
 #ifdef _MSC_VER
 #pragma comment(lib, "ws2_32.lib")
@@ -73,15 +74,7 @@ bool socketPeer(qintptr fd, QHostAddress *address, quint16 *port)
     int len = sizeof ss;
     if (getpeername(SOCKET(fd), reinterpret_cast<sockaddr *>(&ss), &len) != 0)
         return false;
-    const QHostAddress a(reinterpret_cast<const sockaddr *>(&ss));
-    if (a.isNull())
-        return false;
-    *address = a;
-    if (ss.ss_family == AF_INET)
-        *port = ntohs(reinterpret_cast<const sockaddr_in *>(&ss)->sin_port);
-    else if (ss.ss_family == AF_INET6)
-        *port = ntohs(reinterpret_cast<const sockaddr_in6 *>(&ss)->sin6_port);
-    return true;
+    return detail::fromSockaddr(ss, address, port);
 }
 
 bool setNoDelay(qintptr fd)
