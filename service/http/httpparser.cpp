@@ -16,6 +16,30 @@ HttpParser *self(http_parser *p)
 {
     return static_cast<HttpParser *>(p->data);
 }
+
+/// Header names and values that nearly every message carries, spelled as they usually are. A parsed header that
+/// matches one points at this static text instead of allocating (QByteArray::fromRawData; any later append,
+/// e.g. the rest of a name split across two reads, copies it first).
+constexpr std::string_view kCommonNames[] = {
+    "Host", "Date", "Server", "Content-Type", "Content-Length", "Connection", "Last-Modified", "ETag",
+    "Accept-Ranges", "Accept", "User-Agent", "Accept-Encoding", "Accept-Language", "Cache-Control",
+    "Transfer-Encoding", "Content-Encoding", "Vary", "Expires", "Location", "Keep-Alive", "Set-Cookie", "Cookie",
+    "Authorization", "Proxy-Authorization", "X-Forwarded-For", "Via", "Upgrade", "Referer", "Origin", "Pragma",
+    "Age", "Expect", "content-type", "content-length", "date", "server", "host", "user-agent", "accept"};
+constexpr std::string_view kCommonValues[] = {
+    "keep-alive", "close", "bytes", "chunked", "*/*", "gzip", "identity", "no-cache", "text/plain",
+    "text/html", "text/plain; charset=utf-8", "text/html; charset=utf-8", "application/json",
+    "application/octet-stream", "100-continue", "Upgrade", "websocket"};
+
+template<size_t N>
+QByteArray common(const std::string_view (&table)[N], const char *at, size_t len)
+{
+    for (const std::string_view &c : table) {
+        if (c.size() == len && std::memcmp(c.data(), at, len) == 0)
+            return QByteArray::fromRawData(c.data(), qsizetype(len));
+    }
+    return QByteArray(at, qsizetype(len));
+}
 } // namespace
 
 void MessageHead::clear()
@@ -323,7 +347,7 @@ int HttpParser::onHeaderField(http_parser *p, const char *at, size_t len)
     HttpParser *s = self(p);
     auto &headers = s->m_head.headers;
     if (s->m_lastWasValue || headers.isEmpty()) {
-        headers.append({QByteArray(at, qsizetype(len)), QByteArray()});
+        headers.append({common(kCommonNames, at, len), QByteArray()});
         s->m_lastWasValue = false;
     } else {
         headers.last().first.append(at, qsizetype(len));
@@ -336,7 +360,11 @@ int HttpParser::onHeaderValue(http_parser *p, const char *at, size_t len)
     HttpParser *s = self(p);
     if (s->m_head.headers.isEmpty())
         return 1;
-    s->m_head.headers.last().second.append(at, qsizetype(len));
+    QByteArray &value = s->m_head.headers.last().second;
+    if (!s->m_lastWasValue && value.isEmpty())
+        value = common(kCommonValues, at, len); // the first piece of this value
+    else
+        value.append(at, qsizetype(len));
     s->m_lastWasValue = true;
     return 0;
 }
