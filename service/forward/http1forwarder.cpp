@@ -651,6 +651,7 @@ void UpstreamConnection::onReadyRead()
 {
     if (m_owner) {
         m_owner->readResponse();
+        m_buffer.recycle(); // (this is deleted later, never inside the call)
         return;
     }
     // Idle connections must not talk: whatever arrives makes them unusable.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace dfproxy::http {
 
@@ -48,12 +49,41 @@ public:
         if (isEmpty())
             m_buf = QByteArray();
     }
+    /// When empty, hands the memory to this thread's spare buffers, where the next fill() of any ReadBuffer on
+    /// the thread takes it back. With many connections that keeps one or two buffers busy (and in the CPU cache)
+    /// instead of touching a different 64 KiB block per connection and request.
+    void recycle()
+    {
+        if (!isEmpty() || m_buf.isNull())
+            return;
+        auto &spares = spareBuffers();
+        if (spares.size() < kMaxSpares && m_buf.isDetached())
+            spares.push_back(std::move(m_buf));
+        m_buf = QByteArray();
+        m_pos = m_end = 0;
+    }
 
 private:
+    static constexpr size_t kMaxSpares = 8;
+    static std::vector<QByteArray> &spareBuffers()
+    {
+        thread_local std::vector<QByteArray> spares;
+        return spares;
+    }
+
     void reserveTail(qsizetype n)
     {
         if (m_buf.size() - m_end >= n)
             return;
+        if (m_buf.isNull()) {
+            auto &spares = spareBuffers();
+            if (!spares.empty() && spares.back().size() >= n) {
+                m_buf = std::move(spares.back());
+                spares.pop_back();
+                m_pos = m_end = 0;
+                return;
+            }
+        }
         if (m_pos > 0) {
             memmove(m_buf.data(), m_buf.constData() + m_pos, size_t(m_end - m_pos));
             m_end -= m_pos;

@@ -204,8 +204,10 @@ void DownstreamConnection::pump()
         if (!guard)
             return;
     }
-    if (guard)
+    if (guard) {
         m_inPump = false;
+        m_in.recycle();
+    }
 }
 
 void DownstreamConnection::onRequestHead()
