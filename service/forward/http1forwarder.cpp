@@ -18,11 +18,6 @@ namespace dfproxy::forward {
 
 using http::HttpParser;
 
-namespace {
-/// Idle connections beyond this many (per worker) release their read buffers.
-constexpr int kWarmIdleConnections = 128;
-}
-
 /// One upstream TCP (or TLS) connection; owned by the forwarder's pool while idle, by an exchange while busy.
 class UpstreamConnection final : public QObject, public net::StreamListener
 {
@@ -49,13 +44,10 @@ public:
         }
     }
 
-    void startIdleTimer(qint64 ms, bool releaseBuffer)
+    /// (An idle connection holds no read buffer: an empty one goes back to the thread's spares after each read.)
+    void startIdleTimer(qint64 ms)
     {
         m_responseTimer.stop();
-        // A connection that goes idle between two requests keeps its read buffer (freeing and re-allocating
-        // 64 KiB per request costs more than the request); only a large idle pool gives the memory back.
-        if (releaseBuffer)
-            m_buffer.squeeze();
         m_idleTimer.start(this, ms);
     }
     void stopIdleTimer() { m_idleTimer.stop(); }
@@ -779,7 +771,7 @@ void Http1Forwarder::putIdle(UpstreamConnection *c)
         return;
     }
     list.append(c);
-    c->startIdleTimer(m_options.idleTimeoutMs, idleConnections() > kWarmIdleConnections);
+    c->startIdleTimer(m_options.idleTimeoutMs);
 }
 
 void Http1Forwarder::dropIdle(UpstreamConnection *c)

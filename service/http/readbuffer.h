@@ -43,13 +43,7 @@ public:
             m_end += n;
         return n;
     }
-    /// Releases memory when idle (long-lived idle connections should not pin 64 KiB each).
-    void squeeze()
-    {
-        if (isEmpty())
-            m_buf = QByteArray();
-    }
-    /// When empty, hands the memory to this thread's spare buffers, where the next fill() of any ReadBuffer on
+    /// When empty, hands the memory to this thread's spare buffers (so idle connections hold none), where the next fill() of any ReadBuffer on
     /// the thread takes it back. With many connections that keeps one or two buffers busy (and in the CPU cache)
     /// instead of touching a different 64 KiB block per connection and request.
     void recycle()
