@@ -2,12 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 # Runs dfproxy in the foreground as a run-peers.sh candidate: writes a config for the bench's DNS and port into
 # $BENCH_RUN_DIR and execs the binary. Usage: dfproxy-candidate.sh DFPROXY_BINARY native|qnam [WORKERS]
+# The access log is on (JSON lines to $BENCH_RUN_DIR/access-ENGINE.log, one rotated file kept), as the targets in docs/benchmarks.md require;
+# DFPROXY_ACCESS_LOG=off turns it off (the in-memory ring of recent records is fed either way).
 set -euo pipefail
 bin=$1
 engine=${2:-native}
 workers=${3:-1}
 dir=${BENCH_RUN_DIR:?run me through run-peers.sh}
 mkdir -p "$dir"
+access_log=true
+[ "${DFPROXY_ACCESS_LOG:-on}" = off ] && access_log=false
 engine_field=""
 [ "$engine" = native ] || engine_field=", \"engine\": \"$engine\""
 cat > "$dir/dfproxy-$engine.json" <<JSON
@@ -16,6 +20,7 @@ cat > "$dir/dfproxy-$engine.json" <<JSON
   "admin": {"address": "127.0.0.1", "port": 0},
   "dns": {"servers": ["${BENCH_DNS_IP:?}"]},
   "proxy": {"workers": $workers},
+  "logging": {"accessLog": {"enabled": $access_log, "path": "$dir/access-$engine.log", "maxFiles": 1${DFPROXY_LOG_EXTRA:-}}},
   "resources": [
     {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
      "metadata": {"name": "agentgateway-proxy", "namespace": "agentgateway-system"},

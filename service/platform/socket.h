@@ -23,7 +23,8 @@ bool shutdownWrite(qintptr fd);
 enum : qint64 { WouldBlock = -1, SocketFailed = -2 };
 
 /// Reads up to `max` bytes: > 0 bytes read, 0 = end of stream (the peer shut its sending side), WouldBlock,
-/// SocketFailed (reset or other error).
+/// SocketFailed (reset or other error). On Linux a read of 16 KiB or more also asks for an immediate ACK
+/// (TCP_QUICKACK), so bulk senders never wait out the delayed-ACK timer.
 qint64 readSocket(qintptr fd, char *buffer, qint64 max);
 /// Writes up to `size` bytes: >= 0 bytes written, WouldBlock, SocketFailed (peer gone or other error).
 qint64 writeSocket(qintptr fd, const char *data, qint64 size);

@@ -3,6 +3,8 @@
 
 #include <QJsonDocument>
 
+#include <charconv>
+
 namespace dfproxy::telemetry {
 namespace {
 
@@ -65,9 +67,236 @@ QByteArray apacheTime(const QDateTime &t)
            + " +0000";
 }
 
+// Days since 1970-01-01 to a civil date (Howard Hinnant's days_from_civil inverse; proleptic Gregorian).
+void civilFromDays(qint64 z, int *year, int *month, int *day)
+{
+    z += 719468;
+    const qint64 era = (z >= 0 ? z : z - 146096) / 146097;
+    const qint64 doe = z - era * 146097;
+    const qint64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const qint64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const qint64 mp = (5 * doy + 2) / 153;
+    *day = int(doy - (153 * mp + 2) / 5 + 1);
+    *month = int(mp < 10 ? mp + 3 : mp - 9);
+    *year = int(yoe + era * 400 + (*month <= 2 ? 1 : 0));
+}
+
+void appendDigits(QByteArray &out, int value, int width)
+{
+    char buf[8];
+    for (int i = width - 1; i >= 0; --i) {
+        buf[i] = char('0' + value % 10);
+        value /= 10;
+    }
+    out.append(buf, width);
+}
+
+// "2026-11-26T15:22:38.580Z", as QDateTime::toString(Qt::ISODateWithMs) writes a UTC time, without its
+// formatting machinery (it showed in profiles: one record per request). Years outside 0..9999 take Qt's path.
+void appendIsoTime(QByteArray &out, const QDateTime &t)
+{
+    const qint64 ms = t.isValid() ? t.toMSecsSinceEpoch() : 0;
+    constexpr qint64 kDayMs = 86400000;
+    const qint64 days = ms >= 0 ? ms / kDayMs : -((-ms + kDayMs - 1) / kDayMs);
+    const qint64 inDay = ms - days * kDayMs;
+    int year, month, day;
+    civilFromDays(days, &year, &month, &day);
+    if (year < 0 || year > 9999) {
+        out += utc(t).toString(Qt::ISODateWithMs).toLatin1();
+        return;
+    }
+    appendDigits(out, year, 4);
+    out += '-';
+    appendDigits(out, month, 2);
+    out += '-';
+    appendDigits(out, day, 2);
+    out += 'T';
+    appendDigits(out, int(inDay / 3600000), 2);
+    out += ':';
+    appendDigits(out, int(inDay / 60000 % 60), 2);
+    out += ':';
+    appendDigits(out, int(inDay / 1000 % 60), 2);
+    out += '.';
+    appendDigits(out, int(inDay % 1000), 3);
+    out += 'Z';
+}
+
 QByteArray isoTime(const QDateTime &t)
 {
-    return utc(t).toString(Qt::ISODateWithMs).toLatin1();
+    QByteArray out;
+    appendIsoTime(out, t);
+    return out;
+}
+
+// JSON string escaping as QJsonDocument's compact writer does it: '"', '\\' and the C0 controls are escaped
+// (\b \f \n \r \t, else \u00XX), everything else is copied as UTF-8.
+void appendJsonEscapedUtf8(QByteArray &out, const char *p, qsizetype n)
+{
+    static const char hex[] = "0123456789abcdef";
+    out += '"';
+    qsizetype run = 0; // bytes copied verbatim, appended in one go
+    for (qsizetype i = 0; i < n; ++i) {
+        const auto u = static_cast<unsigned char>(p[i]);
+        if (u >= 0x20 && u != '"' && u != '\\')
+            continue;
+        out.append(p + run, i - run);
+        run = i + 1;
+        out += '\\';
+        switch (u) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '\b': out += 'b'; break;
+        case '\f': out += 'f'; break;
+        case '\n': out += 'n'; break;
+        case '\r': out += 'r'; break;
+        case '\t': out += 't'; break;
+        default: {
+            const char esc[5] = {'u', '0', '0', hex[u >> 4], hex[u & 0xf]};
+            out.append(esc, 5);
+        }
+        }
+    }
+    out.append(p + run, n - run);
+    out += '"';
+}
+
+bool isAscii(const char *p, qsizetype n)
+{
+    for (qsizetype i = 0; i < n; ++i) {
+        if (static_cast<unsigned char>(p[i]) >= 0x80)
+            return false;
+    }
+    return true;
+}
+
+// Bytes from the wire: what QString::fromUtf8 makes of them (invalid sequences become U+FFFD), as UTF-8.
+void appendJsonBytes(QByteArray &out, const QByteArray &v)
+{
+    if (isAscii(v.constData(), v.size())) {
+        appendJsonEscapedUtf8(out, v.constData(), v.size());
+    } else {
+        const QByteArray valid = QString::fromUtf8(v).toUtf8();
+        appendJsonEscapedUtf8(out, valid.constData(), valid.size());
+    }
+}
+
+// False when the text holds a lone surrogate, which QJsonDocument writes as a \u escape: the caller then takes
+// the QJsonDocument path for the whole line (never happens for text that came from UTF-8).
+bool appendJsonString(QByteArray &out, const QString &v)
+{
+    const char16_t *s = reinterpret_cast<const char16_t *>(v.constData());
+    const qsizetype n = v.size();
+    bool ascii = true;
+    for (qsizetype i = 0; i < n; ++i) {
+        if (s[i] >= 0x80) {
+            ascii = false;
+            break;
+        }
+    }
+    if (ascii) {
+        // Latin-1 narrowing of pure ASCII, on the stack for the usual short values.
+        char stack[256];
+        if (n <= qsizetype(sizeof stack)) {
+            for (qsizetype i = 0; i < n; ++i)
+                stack[i] = char(s[i]);
+            appendJsonEscapedUtf8(out, stack, n);
+        } else {
+            const QByteArray l1 = v.toLatin1();
+            appendJsonEscapedUtf8(out, l1.constData(), l1.size());
+        }
+        return true;
+    }
+    for (qsizetype i = 0; i < n; ++i) {
+        if (QChar::isHighSurrogate(s[i]) && i + 1 < n && QChar::isLowSurrogate(s[i + 1])) {
+            ++i;
+        } else if (QChar::isSurrogate(s[i])) {
+            return false;
+        }
+    }
+    const QByteArray u8 = v.toUtf8();
+    appendJsonEscapedUtf8(out, u8.constData(), u8.size());
+    return true;
+}
+
+void appendJsonNumber(QByteArray &out, qint64 v)
+{
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr - buf);
+}
+
+// The JSON Lines record, keys in QJsonObject's (sorted) order, byte for byte what
+// QJsonDocument(toJson()).toJson(Compact) writes (tests/unit/telemetry compare the two). False (with `out` as it
+// was) when a text field needs QJsonDocument's handling.
+bool appendJsonLine(QByteArray &out, const AccessLogEntry &e)
+{
+    const qsizetype start = out.size();
+    bool ok = true;
+    const auto key = [&out](const char *k, qsizetype n) { out.append(k, n); };
+#define DFP_KEY(k) key(k, sizeof(k) - 1)
+    const auto boolean = [&out](bool b) { b ? out.append("true", 4) : out.append("false", 5); };
+    DFP_KEY("{\"backend\":");
+    ok &= appendJsonString(out, e.backend);
+    DFP_KEY(",\"bytesIn\":");
+    appendJsonNumber(out, e.bytesIn);
+    DFP_KEY(",\"bytesOut\":");
+    appendJsonNumber(out, e.bytesOut);
+    DFP_KEY(",\"clientAddress\":");
+    ok &= appendJsonString(out, e.clientAddress);
+    DFP_KEY(",\"clientPort\":");
+    appendJsonNumber(out, e.clientPort);
+    DFP_KEY(",\"connectMs\":");
+    appendJsonNumber(out, e.connectMs);
+    DFP_KEY(",\"decision\":");
+    ok &= appendJsonString(out, e.decision);
+    DFP_KEY(",\"dnsCacheHit\":");
+    boolean(e.dnsCacheHit);
+    DFP_KEY(",\"dnsMs\":");
+    appendJsonNumber(out, e.dnsMs);
+    DFP_KEY(",\"gateway\":");
+    ok &= appendJsonString(out, e.gateway);
+    DFP_KEY(",\"host\":");
+    appendJsonBytes(out, e.host);
+    DFP_KEY(",\"identity\":");
+    ok &= appendJsonString(out, e.identity);
+    DFP_KEY(",\"method\":");
+    // toJson() reads the method as Latin-1: bytes >= 0x80 are single characters there.
+    if (isAscii(e.method.constData(), e.method.size()))
+        appendJsonEscapedUtf8(out, e.method.constData(), e.method.size());
+    else
+        ok &= appendJsonString(out, QString::fromLatin1(e.method));
+    DFP_KEY(",\"path\":");
+    appendJsonBytes(out, e.path);
+    DFP_KEY(",\"port\":");
+    appendJsonNumber(out, e.port);
+    DFP_KEY(",\"reason\":");
+    if (isAscii(e.reason.constData(), e.reason.size()))
+        appendJsonEscapedUtf8(out, e.reason.constData(), e.reason.size());
+    else
+        ok &= appendJsonString(out, QString::fromLatin1(e.reason));
+    DFP_KEY(",\"resolvedAddress\":");
+    ok &= appendJsonString(out, e.resolvedAddress);
+    DFP_KEY(",\"route\":");
+    ok &= appendJsonString(out, e.route);
+    DFP_KEY(",\"seq\":");
+    appendJsonNumber(out, qint64(e.seq));
+    DFP_KEY(",\"status\":");
+    appendJsonNumber(out, e.status);
+    DFP_KEY(",\"time\":\"");
+    appendIsoTime(out, e.time);
+    DFP_KEY("\",\"totalMs\":");
+    appendJsonNumber(out, e.totalMs);
+    DFP_KEY(",\"tunnel\":");
+    boolean(e.tunnel);
+    DFP_KEY(",\"upstreamMs\":");
+    appendJsonNumber(out, e.upstreamMs);
+    DFP_KEY(",\"upstreamReused\":");
+    boolean(e.upstreamReused);
+    DFP_KEY("}\n");
+#undef DFP_KEY
+    if (!ok)
+        out.truncate(start);
+    return ok;
 }
 
 } // namespace
@@ -124,11 +353,25 @@ QString toString(AccessLogFormat format)
     return {};
 }
 
+void appendAccessLogLine(QByteArray &out, const AccessLogEntry &e, AccessLogFormat format)
+{
+    if (format == AccessLogFormat::Json) {
+        if (!appendJsonLine(out, e))
+            out += QJsonDocument(e.toJson()).toJson(QJsonDocument::Compact) + '\n';
+        return;
+    }
+    out += formatAccessLogLine(e, format);
+}
+
 QByteArray formatAccessLogLine(const AccessLogEntry &e, AccessLogFormat format)
 {
     switch (format) {
-    case AccessLogFormat::Json:
-        return QJsonDocument(e.toJson()).toJson(QJsonDocument::Compact) + '\n';
+    case AccessLogFormat::Json: {
+        QByteArray line;
+        line.reserve(512);
+        appendAccessLogLine(line, e, format);
+        return line;
+    }
     case AccessLogFormat::Envoy: {
         QByteArray line;
         line.reserve(256);

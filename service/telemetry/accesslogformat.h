@@ -23,5 +23,8 @@ QString toString(AccessLogFormat format);
 ///  - Combined: Apache's `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"` (%u is the identity).
 /// Pure and thread-safe.
 QByteArray formatAccessLogLine(const AccessLogEntry &entry, AccessLogFormat format);
+/// The same line appended to `out` (the writer formats a whole batch into one reused buffer). Json is written
+/// directly, byte for byte what QJsonDocument writes for AccessLogEntry::toJson(), without building the object.
+void appendAccessLogLine(QByteArray &out, const AccessLogEntry &entry, AccessLogFormat format);
 
 } // namespace dfproxy::telemetry

@@ -231,8 +231,11 @@ void AccessLogger::writeBatch(std::vector<AccessLogEntry> &batch)
         }
         const quint64 rotationsBefore = m_file ? m_file->rotations() : 0;
         QByteArray out;
+        QByteArray line; // one buffer for the batch: resize(0) keeps its capacity
+        line.reserve(1024);
         for (const auto &e : batch) {
-            const QByteArray line = formatAccessLogLine(e, opts.format);
+            line.resize(0);
+            appendAccessLogLine(line, e, opts.format);
             bool ok = true;
             if (m_file && !m_file->write(line)) {
                 ok = false;

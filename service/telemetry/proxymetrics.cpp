@@ -31,38 +31,74 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
                                       "host=\"other\".",
                                       {"host"});
     m_destinations->setSeriesLimit(size_t(qMax(1, hostLimit)), {"other"});
-    for (auto *f : {m_downstreamBytes, m_upstreamBytes}) {
-        f->labels({"received"});
-        f->labels({"sent"});
-    }
+    m_downstreamReceived = &m_downstreamBytes->labels({"received"});
+    m_downstreamSent = &m_downstreamBytes->labels({"sent"});
+    m_upstreamReceived = &m_upstreamBytes->labels({"received"});
+    m_upstreamSent = &m_upstreamBytes->labels({"sent"});
+    m_connectSeries = &m_connect->get();
     registry.gauge("dfproxy_build_info", "dfproxy build information; the value is always 1.", {"version"})
         ->labels({QStringLiteral(DFPROXY_VERSION)})
         .set(1);
 }
 
+size_t qHash(const ProxyMetrics::RequestKey &k, size_t seed) noexcept
+{
+    return qHashMulti(seed, k.gateway, k.route, k.backend, k.method, k.status, k.reason);
+}
+
+namespace {
+
+template <class Map, class Key, class Make>
+auto *memoized(Map &memo, qsizetype limit, const Key &key, Make make)
+{
+    if (auto it = memo.constFind(key); it != memo.constEnd())
+        return it.value();
+    if (memo.size() >= limit)
+        memo.clear();
+    auto *series = make();
+    memo.insert(key, series);
+    return series;
+}
+
+} // namespace
+
 void ProxyMetrics::observe(const AccessLogEntry &e)
 {
-    m_requests
-        ->labels({e.gateway, e.route, e.backend, QString::fromLatin1(e.method), QString::number(e.status),
-                  QString::fromLatin1(e.reason)})
-        .inc();
-    m_duration->labels({e.route}).observe(double(e.totalMs) / 1000.0);
+    Counter *request, *destination = nullptr;
+    Histogram *duration;
+    {
+        std::lock_guard lock(m_memoMutex);
+        request = memoized(m_requestMemo, kMemoLimit,
+                           RequestKey{e.gateway, e.route, e.backend, e.method, e.status, e.reason}, [&] {
+                               return &m_requests->labels({e.gateway, e.route, e.backend,
+                                                           QString::fromLatin1(e.method), QString::number(e.status),
+                                                           QString::fromLatin1(e.reason)});
+                           });
+        duration = memoized(m_durationMemo, kMemoLimit, e.route, [&] { return &m_duration->labels({e.route}); });
+        if (!e.host.isEmpty()) {
+            destination = memoized(m_destinationMemo, kMemoLimit, e.host, [&] {
+                return &m_destinations->labels({QString::fromUtf8(e.host)});
+            });
+        }
+    }
+    request->inc();
+    duration->observe(double(e.totalMs) / 1000.0);
     if (!e.upstreamReused && !e.resolvedAddress.isEmpty())
-        m_connect->get().observe(double(e.connectMs) / 1000.0);
+        m_connectSeries->observe(double(e.connectMs) / 1000.0);
     // Body bytes pass through unchanged, so upstream figures mirror downstream ones when an upstream was used.
     const bool upstream = !e.resolvedAddress.isEmpty();
     if (e.bytesIn > 0) {
-        m_downstreamBytes->labels({"received"}).inc(quint64(e.bytesIn));
+        m_downstreamReceived->inc(quint64(e.bytesIn));
         if (upstream)
-            m_upstreamBytes->labels({"sent"}).inc(quint64(e.bytesIn));
+            m_upstreamSent->inc(quint64(e.bytesIn));
     }
     if (e.bytesOut > 0) {
-        m_downstreamBytes->labels({"sent"}).inc(quint64(e.bytesOut));
+        m_downstreamSent->inc(quint64(e.bytesOut));
         if (upstream)
-            m_upstreamBytes->labels({"received"}).inc(quint64(e.bytesOut));
+            m_upstreamReceived->inc(quint64(e.bytesOut));
     }
-    if (!e.host.isEmpty())
-        m_destinations->labels({QString::fromUtf8(e.host)}).inc();
+    if (destination)
+        destination->inc();
 }
 
 QList<CollectedFamily> policyFamilies(const QJsonObject &stats)

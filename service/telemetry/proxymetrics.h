@@ -4,6 +4,10 @@
 #include "telemetry/accesslogentry.h"
 #include "telemetry/metrics.h"
 
+#include <QHash>
+
+#include <mutex>
+
 namespace dfproxy::telemetry {
 
 /// The proxy's request metrics, fed one access-log entry per request/tunnel (from the worker threads):
@@ -28,6 +32,16 @@ public:
     CounterFamily *requests() const { return m_requests; }
     CounterFamily *destinations() const { return m_destinations; }
 
+    /// The label set of dfproxy_requests_total, as the entry carries it (no QStringList built per record).
+    struct RequestKey
+    {
+        QString gateway, route, backend;
+        QByteArray method;
+        int status = 0;
+        QByteArray reason;
+        bool operator==(const RequestKey &) const = default;
+    };
+
 private:
     CounterFamily *m_requests;
     HistogramFamily *m_duration;
@@ -35,7 +49,20 @@ private:
     CounterFamily *m_downstreamBytes;
     CounterFamily *m_upstreamBytes;
     CounterFamily *m_destinations;
+
+    // Series already looked up, by the entry's own values: one hash probe per record instead of building label
+    // lists and searching the families' ordered maps (families keep their series for their lifetime, so the
+    // pointers stay valid). Bounded: a memo past kMemoLimit entries starts over.
+    static constexpr qsizetype kMemoLimit = 4096;
+    std::mutex m_memoMutex;
+    QHash<RequestKey, Counter *> m_requestMemo;
+    QHash<QString, Histogram *> m_durationMemo;
+    QHash<QByteArray, Counter *> m_destinationMemo;
+    Histogram *m_connectSeries;
+    Counter *m_downstreamReceived, *m_downstreamSent, *m_upstreamReceived, *m_upstreamSent;
 };
+
+size_t qHash(const ProxyMetrics::RequestKey &key, size_t seed = 0) noexcept;
 
 /// The policy decision counters, built at scrape time from the policy engine's stats() object (policy/
 /// policyengine.h; counted by the engine itself, so they survive config changes). An empty object (no engine

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <limits>
 
 using namespace dfproxy::telemetry;
 
@@ -62,6 +63,68 @@ TEST(AccessLogFormat, JsonLineHasEveryFieldOnOneLine)
                          R"("status":200,"time":"2024-03-05T13:55:36.123Z","totalMs":15,"tunnel":false,)"
                          R"("upstreamMs":9,"upstreamReused":false})"
                          "\n"));
+}
+
+// The JSON line is written directly (no QJsonObject per record): it must stay byte for byte what QJsonDocument
+// writes for toJson(), whatever the fields hold.
+TEST(AccessLogFormat, JsonLineIsExactlyWhatQJsonDocumentWrites)
+{
+    const auto viaQt = [](const AccessLogEntry &e) {
+        return QJsonDocument(e.toJson()).toJson(QJsonDocument::Compact) + '\n';
+    };
+    QList<AccessLogEntry> entries;
+    entries.append(sampleEntry());
+    entries.append(AccessLogEntry{}); // invalid time, empty everything
+
+    AccessLogEntry controls = sampleEntry();
+    QByteArray allBytes;
+    for (int c = 1; c < 0x80; ++c)
+        allBytes += char(c);
+    controls.path = allBytes;
+    controls.host = "a\"b\\c";
+    controls.reason = QByteArray("x\ty\nz\x7f");
+    controls.method = "M\x01";
+    controls.identity = QStringLiteral("alice \"the\" admin\n");
+    entries.append(controls);
+
+    AccessLogEntry unicode = sampleEntry();
+    unicode.path = QByteArray("/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80");  // valid UTF-8, up to 4 bytes
+    unicode.host = QByteArray("bad\xff\xfe\xc3(\xe2\x82");                    // invalid sequences -> U+FFFD
+    unicode.method = QByteArray("G\xe9T");                                         // Latin-1 in toJson()
+    unicode.reason = QByteArray("r\xb5");
+    unicode.identity = QString::fromUtf8("j\xc3\xbcrgen \xf0\x9f\x94\x91");
+    unicode.route = QString(QChar(0xd800)) + "lone";                               // lone surrogate: Qt's path
+    unicode.gateway = QString(300, QChar('g'));                                    // longer than the stack copy
+    entries.append(unicode);
+
+    AccessLogEntry extremes = sampleEntry();
+    extremes.seq = std::numeric_limits<quint64>::max() / 2;
+    extremes.bytesIn = std::numeric_limits<qint64>::max();
+    extremes.totalMs = -1;
+    extremes.clientPort = 65535;
+    extremes.status = 0;
+    extremes.dnsCacheHit = false;
+    extremes.upstreamReused = true;
+    extremes.tunnel = true;
+    extremes.time = QDateTime(QDate(1969, 12, 31), QTime(23, 59, 59, 999), Qt::UTC);
+    entries.append(extremes);
+
+    for (const QDateTime &t : {QDateTime(QDate(2000, 2, 29), QTime(0, 0), Qt::UTC),
+                               QDateTime(QDate(2100, 3, 1), QTime(12, 0, 0, 1), Qt::UTC),
+                               QDateTime(QDate(1600, 1, 1), QTime(1, 2, 3, 4), Qt::UTC),
+                               QDateTime(QDate(9999, 12, 31), QTime(23, 59, 59, 999), Qt::UTC),
+                               QDateTime(QDate(2026, 11, 26), QTime(15, 22, 38, 580), Qt::OffsetFromUTC, 3600)}) {
+        AccessLogEntry e = sampleEntry();
+        e.time = t;
+        entries.append(e);
+    }
+    for (const auto &e : entries)
+        EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e)) << viaQt(e).toStdString();
+
+    QByteArray appended = "prefix\n";
+    appendAccessLogLine(appended, entries.at(0), AccessLogFormat::Json);
+    appendAccessLogLine(appended, entries.at(3), AccessLogFormat::Json);
+    EXPECT_EQ(appended, "prefix\n" + viaQt(entries.at(0)) + viaQt(entries.at(3)));
 }
 
 TEST(AccessLogFormat, EnvoyLineFollowsEnvoysDefaultFormat)

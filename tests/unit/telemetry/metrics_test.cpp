@@ -138,6 +138,53 @@ TEST(ProxyMetrics, CountsRequestsBytesAndBoundedDestinations)
     EXPECT_TRUE(text.contains("dfproxy_build_info{version=\"" DFPROXY_VERSION "\"} 1\n"));
 }
 
+// observe() remembers the series it looked up by the entry's own values: every label must still count apart, and
+// the memo starting over past its bound must not lose or double a count.
+TEST(ProxyMetrics, EveryLabelSetCountsApartAcrossTheSeriesMemo)
+{
+    MetricsRegistry r;
+    ProxyMetrics m(r, 10000);
+    AccessLogEntry e;
+    e.gateway = "gw/g";
+    e.backend = "ns/b";
+    e.resolvedAddress = "127.0.0.1";
+    struct Variant
+    {
+        const char *route, *method;
+        int status;
+        const char *reason;
+    };
+    const Variant variants[] = {{"ns/r#0", "GET", 200, ""},   {"ns/r#0", "GET", 503, "dns_nxdomain"},
+                                {"ns/r#0", "POST", 200, ""},  {"ns/r#1", "GET", 200, ""},
+                                {"ns/r#0", "GET", 503, "dns_timeout"}};
+    for (int round = 0; round < 3; ++round) {
+        for (const auto &v : variants) {
+            e.route = v.route;
+            e.method = v.method;
+            e.status = v.status;
+            e.reason = v.reason;
+            e.host = "svc.test";
+            m.observe(e);
+        }
+    }
+    for (const auto &v : variants)
+        EXPECT_EQ(m.requests()->labels({"gw/g", v.route, "ns/b", v.method, QString::number(v.status), v.reason})
+                      .value(), 3u) << v.route << ' ' << v.method << ' ' << v.status << ' ' << v.reason;
+    EXPECT_EQ(m.requests()->seriesCount(), 5u);
+
+    // More distinct hosts than the memo holds (4096), twice over.
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < 5000; ++i) {
+            e.host = "h" + QByteArray::number(i) + ".test";
+            m.observe(e);
+        }
+    }
+    EXPECT_EQ(m.destinations()->seriesCount(), 5001u);
+    EXPECT_EQ(m.destinations()->labels({"h0.test"}).value(), 2u);
+    EXPECT_EQ(m.destinations()->labels({"h4999.test"}).value(), 2u);
+    EXPECT_EQ(m.destinations()->labels({"svc.test"}).value(), 15u);
+}
+
 TEST(ProxyMetrics, PolicyDecisionsAreReadFromTheEngineStatsAtScrapeTime)
 {
     MetricsRegistry r;
