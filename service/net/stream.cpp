@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "net/stream.h"
 
+#include "platform/poller.h"
 #include "platform/socket.h"
 
 #include <QEvent>
@@ -12,6 +13,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 namespace dfproxy::net {
 
@@ -42,6 +45,44 @@ private:
     RawStream *m_stream;
 };
 
+/// The raw streams of one thread behind one platform::Poller (epoll on Linux): Qt's event loop watches the
+/// poller's descriptor only, and one activation hands over every ready connection, instead of a ppoll() over two
+/// notifiers per connection and an event per ready one. Created by the thread's first stream, gone with its last.
+/// Where the platform has no poller, streams keep a StreamNotifier pair each.
+class ThreadPoller final : public QSocketNotifier
+{
+public:
+    /// This thread's poller, created on first use; nullptr where the platform has none.
+    static ThreadPoller *forThisThread();
+
+    /// Registers a stream; the token names it in watch() and detach().
+    quint64 attach(RawStream *stream);
+    /// Unregisters it (stop watching its descriptor first). The last detach deletes the poller.
+    void detach(quint64 token);
+    bool watch(qintptr fd, quint64 token, bool read, bool write) { return m_poller->watch(fd, token, read, write); }
+
+protected:
+    bool event(QEvent *e) override;
+
+private:
+    explicit ThreadPoller(std::unique_ptr<platform::Poller> poller);
+    RawStream *streamFor(quint64 token) const;
+
+    struct Slot
+    {
+        RawStream *stream = nullptr;
+        quint32 generation = 0; ///< bumped on detach: a ready event for a reused slot's old stream is ignored
+    };
+    std::unique_ptr<platform::Poller> m_poller;
+    std::vector<Slot> m_slots;
+    std::vector<quint32> m_freeSlots;
+    int m_streams = 0;
+    bool m_dispatching = false;
+};
+
+thread_local ThreadPoller *t_poller = nullptr;
+thread_local bool t_noPoller = false; ///< the platform has none (or it failed): don't try again per stream
+
 /// WriteBatch state of this thread: how deep, and the streams with queued bytes to send when it closes.
 thread_local int t_batchDepth = 0;
 thread_local QVarLengthArray<RawStream *, 8> t_dirty;
@@ -57,11 +98,17 @@ public:
     {
         platform::socketPeer(fd, &m_peerAddress, &m_peerPort);
         platform::setNoDelay(fd);
-        m_readNotifier = new StreamNotifier(fd, QSocketNotifier::Read, this);
-        m_writeNotifier = new StreamNotifier(fd, QSocketNotifier::Write, this);
-        m_readNotifier->setParent(this);
-        m_writeNotifier->setParent(this);
-        m_writeNotifier->setEnabled(false);
+        m_poller = ThreadPoller::forThisThread();
+        if (m_poller) {
+            m_token = m_poller->attach(this);
+            notifyRead(true);
+        } else {
+            m_readNotifier = new StreamNotifier(fd, QSocketNotifier::Read, this);
+            m_writeNotifier = new StreamNotifier(fd, QSocketNotifier::Write, this);
+            m_readNotifier->setParent(this);
+            m_writeNotifier->setParent(this);
+            m_writeNotifier->setEnabled(false);
+        }
         if (!m_in.isEmpty())
             QMetaObject::invokeMethod(this, [this] { readable(); }, Qt::QueuedConnection);
     }
@@ -109,7 +156,7 @@ public:
                 endOfInput(true); // the end of stream the read-ahead saw, now that its bytes are read
             } else if (!m_readArmed && m_in.size() < kReadAhead && m_fd >= 0 && !m_readEnded && !m_closing) {
                 m_readArmed = true;
-                m_readNotifier->setEnabled(true);
+                notifyRead(true);
             }
             return n;
         }
@@ -127,7 +174,7 @@ public:
             return 0;
         }
         m_readEnded = true;
-        m_readNotifier->setEnabled(false);
+        notifyRead(false);
         if (n == 0) {
             endOfInput(true);
         } else {
@@ -208,7 +255,7 @@ public:
             return;
         }
         m_closing = true;
-        m_readNotifier->setEnabled(false);
+        notifyRead(false);
         if (!m_dirty && !m_writeArmed)
             armWrite(true);
     }
@@ -241,15 +288,51 @@ public:
         return socket;
     }
 
+    /// A ready event from the thread's poller.
+    void pollerReadable()
+    {
+        if (m_watchRead)
+            readable();
+    }
+    void pollerWritable()
+    {
+        if (m_watchWrite)
+            writable();
+    }
+
 private:
     friend class StreamNotifier;
+
+    /// Whether the event loop tells us the descriptor is readable / writable (poller or notifiers).
+    void notifyRead(bool on)
+    {
+        if (m_poller) {
+            if (on != m_watchRead) {
+                m_watchRead = on;
+                m_poller->watch(m_fd, m_token, m_watchRead, m_watchWrite);
+            }
+        } else if (m_readNotifier) {
+            m_readNotifier->setEnabled(on);
+        }
+    }
+    void notifyWrite(bool on)
+    {
+        if (m_poller) {
+            if (on != m_watchWrite) {
+                m_watchWrite = on;
+                m_poller->watch(m_fd, m_token, m_watchRead, m_watchWrite);
+            }
+        } else if (m_writeNotifier) {
+            m_writeNotifier->setEnabled(on);
+        }
+    }
 
     void drained()
     {
         m_drained = true;
         if (!m_readArmed && m_fd >= 0 && !m_closing) {
             m_readArmed = true;
-            m_readNotifier->setEnabled(true);
+            notifyRead(true);
         }
     }
 
@@ -269,7 +352,7 @@ private:
         // which would otherwise fire again at once for the same bytes. read() re-arms it.
         if (m_in.size() >= kReadAhead) {
             m_readArmed = false;
-            m_readNotifier->setEnabled(false);
+            notifyRead(false);
             return;
         }
         const qsizetype old = m_in.size();
@@ -279,7 +362,7 @@ private:
         if (n > 0 || n == platform::WouldBlock)
             return;
         m_readEnded = true;
-        m_readNotifier->setEnabled(false);
+        notifyRead(false);
         if (n != 0) {
             m_error = QStringLiteral("connection reset by peer");
             closeAndReport(QAbstractSocket::NetworkError, false);
@@ -331,7 +414,7 @@ private:
     void armWrite(bool on)
     {
         m_writeArmed = on;
-        m_writeNotifier->setEnabled(on);
+        notifyWrite(on);
     }
 
     /// Empties the output queue; a small buffer is kept for the next response, a big one given back.
@@ -389,7 +472,13 @@ private:
 
     void deleteNotifiers()
     {
-        // Before the descriptor closes: a notifier on a closed descriptor makes poll() report it forever.
+        // Before the descriptor closes: a notifier on a closed descriptor makes poll() report it forever, and
+        // an epoll set keeps a closed descriptor's registration while a duplicate of it lives (release()).
+        if (m_poller) {
+            m_poller->watch(m_fd, m_token, false, false);
+            std::exchange(m_poller, nullptr)->detach(m_token);
+            m_watchRead = m_watchWrite = false;
+        }
         delete std::exchange(m_readNotifier, nullptr);
         delete std::exchange(m_writeNotifier, nullptr);
     }
@@ -408,6 +497,10 @@ private:
     QByteArray m_in; ///< bytes read before the stream took over (from a dissolved QTcpSocket)
     StreamNotifier *m_readNotifier = nullptr;
     StreamNotifier *m_writeNotifier = nullptr;
+    ThreadPoller *m_poller = nullptr; ///< instead of the notifiers, where the platform has a poller
+    quint64 m_token = 0;
+    bool m_watchRead = false;  ///< the poller reports readability
+    bool m_watchWrite = false; ///< the poller reports writability
     QByteArray m_out;
     qsizetype m_outPos = 0;
     bool m_readArmed = true; ///< the read notifier is enabled
@@ -531,6 +624,93 @@ bool StreamNotifier::event(QEvent *e)
         m_stream->readable();
     else
         m_stream->writable();
+    return true;
+}
+
+ThreadPoller *ThreadPoller::forThisThread()
+{
+    if (t_poller || t_noPoller)
+        return t_poller;
+    auto poller = platform::Poller::create();
+    if (!poller) {
+        t_noPoller = true;
+        return nullptr;
+    }
+    t_poller = new ThreadPoller(std::move(poller));
+    return t_poller;
+}
+
+ThreadPoller::ThreadPoller(std::unique_ptr<platform::Poller> poller)
+    : QSocketNotifier(poller->descriptor(), QSocketNotifier::Read)
+    , m_poller(std::move(poller))
+{
+}
+
+quint64 ThreadPoller::attach(RawStream *stream)
+{
+    quint32 index;
+    if (!m_freeSlots.empty()) {
+        index = m_freeSlots.back();
+        m_freeSlots.pop_back();
+    } else {
+        index = quint32(m_slots.size());
+        m_slots.push_back({});
+    }
+    m_slots[index].stream = stream;
+    ++m_streams;
+    return (quint64(m_slots[index].generation) << 32) | index;
+}
+
+void ThreadPoller::detach(quint64 token)
+{
+    const quint32 index = quint32(token);
+    if (index < m_slots.size() && m_slots[index].stream) {
+        m_slots[index].stream = nullptr;
+        ++m_slots[index].generation;
+        m_freeSlots.push_back(index);
+        --m_streams;
+    }
+    if (m_streams > 0)
+        return;
+    // The thread's last stream: the next one makes a fresh poller. Not deleted under its own event().
+    if (t_poller == this)
+        t_poller = nullptr;
+    setEnabled(false);
+    if (m_dispatching)
+        deleteLater();
+    else
+        delete this;
+}
+
+RawStream *ThreadPoller::streamFor(quint64 token) const
+{
+    const quint32 index = quint32(token);
+    if (index >= m_slots.size() || m_slots[index].generation != quint32(token >> 32))
+        return nullptr;
+    return m_slots[index].stream;
+}
+
+bool ThreadPoller::event(QEvent *e)
+{
+    if (e->type() != QEvent::SockAct)
+        return QSocketNotifier::event(e);
+    // One batch per activation: anything left keeps the poller's descriptor readable, so Qt comes back after
+    // its timers and posted events had their turn.
+    platform::Poller::Event events[64];
+    const int n = m_poller->poll(events, 64);
+    m_dispatching = true;
+    for (int i = 0; i < n; ++i) {
+        // A stream an earlier event of this batch closed (or replaced) is skipped: its slot no longer matches.
+        if (events[i].readable) {
+            if (RawStream *s = streamFor(events[i].token))
+                s->pollerReadable();
+        }
+        if (events[i].writable) {
+            if (RawStream *s = streamFor(events[i].token))
+                s->pollerWritable();
+        }
+    }
+    m_dispatching = false;
     return true;
 }
 

@@ -241,3 +241,58 @@ TEST(Stream, FromAnInvalidDescriptorIsNull)
 {
     EXPECT_EQ(net::Stream::fromDescriptor(-1), nullptr);
 }
+
+// The streams of a thread share one poller (epoll on Linux) and are handed their events in batches: a stream that
+// an earlier callback of the same batch deleted must be skipped, not called.
+TEST(Stream, AStreamDeletedByAnotherStreamsCallbackInTheSameBatchIsNotCalled)
+{
+    struct Killer final : net::StreamListener
+    {
+        std::unique_ptr<net::Stream> *victim = nullptr;
+        net::Stream *self = nullptr;
+        int calls = 0;
+        void onStreamReadable() override
+        {
+            ++calls;
+            char buf[64];
+            while (self->read(buf, sizeof buf) > 0) {
+            }
+            if (victim)
+                victim->reset(); // the other stream, whose own event may be next in this batch
+        }
+        void onStreamWritten() override {}
+        void onStreamClosed(QAbstractSocket::SocketError) override {}
+    };
+    for (int round = 0; round < 20; ++round) {
+        Pair a, b;
+        Killer ka, kb;
+        ka.self = a.stream.get();
+        kb.self = b.stream.get();
+        ka.victim = &b.stream;
+        kb.victim = &a.stream;
+        a.stream->setListener(&ka);
+        b.stream->setListener(&kb);
+        // Both peers write before the loop runs: both descriptors are ready when the poller is next read.
+        a.peer.write("x");
+        b.peer.write("y");
+        a.peer.waitForBytesWritten(1000);
+        b.peer.waitForBytesWritten(1000);
+        ASSERT_TRUE(waitUntil([&] { return ka.calls + kb.calls >= 1; }, 5000));
+        waitUntil([] { return false; }, 20); // let any further (stale) event come through
+        EXPECT_EQ(ka.calls + kb.calls, 1) << "round " << round;
+        EXPECT_TRUE(!a.stream || !b.stream);
+    }
+}
+
+// A thread's poller goes with its last stream; the next stream gets a fresh one and works as before.
+TEST(Stream, StreamsKeepWorkingAfterEveryStreamOfTheThreadWasGone)
+{
+    for (int round = 0; round < 3; ++round) {
+        Pair p;
+        p.peer.write("ping");
+        ASSERT_TRUE(waitUntil([&] { return p.rec.received == "ping"; }, 5000)) << "round " << round;
+        p.stream->write("pong", 4);
+        ASSERT_TRUE(waitUntil([&] { return p.peer.bytesAvailable() >= 4; }, 5000));
+        EXPECT_EQ(p.peer.readAll(), "pong");
+    }
+}
