@@ -12,7 +12,8 @@
 # dnsmasq curl (apt-get install -y wrk nginx haproxy squid tinyproxy dnsmasq-base curl).
 # Environment: DFPROXY (binary; default build/release/service/dfproxy, built with -DCMAKE_BUILD_TYPE=Release),
 # RUN_PEERS (default ../shared/bench/run-peers.sh next to the repo), DFPROXY_WORKERS (default 1, like the
-# peers' --proxy-workers), DFPROXY_ENGINES (default "native qnam").
+# peers' --proxy-workers), DFPROXY_ENGINES (default "native qnam"), DFPROXY_ACCESS_LOG (default on: each dfproxy
+# writes its JSON access log to the run directory, as the targets require; "off" leaves only the in-memory ring).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
