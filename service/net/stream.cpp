@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "net/stream.h"
 
+#include "base/liveness.h"
 #include "platform/poller.h"
 #include "platform/socket.h"
 
@@ -342,7 +343,7 @@ private:
             return;
         WriteBatch batch;
         m_drained = false;
-        QPointer<RawStream> guard(this);
+        Liveness::Guard guard(m_liveness);
         if (m_listener)
             m_listener->onStreamReadable();
         if (!guard || m_drained || m_fd < 0 || m_readEnded || !m_readArmed)
@@ -511,6 +512,7 @@ private:
     bool m_dirty = false;    ///< in t_dirty: a WriteBatch queued bytes
     bool m_writeArmed = false; ///< the write notifier is enabled (queued bytes wait for the kernel)
     bool m_eofPending = false; ///< the read-ahead met the end of stream behind the bytes in m_in
+    Liveness m_liveness;       ///< "was I deleted by my listener?" without QPointer's shared block per call
 };
 
 /// TLS (and anything else QTcpSocket-shaped) through Qt.

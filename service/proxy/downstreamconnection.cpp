@@ -151,7 +151,7 @@ void DownstreamConnection::pump()
         return;
     }
     m_inPump = true;
-    QPointer<DownstreamConnection> guard(this);
+    Liveness::Guard guard(m_liveness);
     for (;;) {
         m_pumpAgain = false;
         if (m_closed || m_state == State::Closing || m_state == State::Tunnel)
@@ -452,7 +452,7 @@ void DownstreamConnection::onRequestHead()
         return;
     }
     const dns::LookupFamily family = backend->lookupFamily.value_or(m_ctx->options.defaultLookupFamily);
-    QPointer<DownstreamConnection> guard(this);
+    Liveness::Guard guard(m_liveness);
     dns::HostCache::Outcome outcome = cache->lookup(up.host, up.port, family, this,
                                                     [this](const dns::ResolveResult &r) { onResolved(r); });
     if (!guard)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/lazytimer.h"
+#include "base/liveness.h"
 #include "forward/forwarder.h"
 #include "http/httpparser.h"
 #include "http/readbuffer.h"
@@ -100,6 +101,7 @@ private:
     QByteArray m_out;
     State m_state = State::ReadingHead;
     bool m_inPump = false;
+    Liveness m_liveness; ///< guards around calls that may delete this connection (pump, DNS lookup)
     bool m_pumpAgain = false;
     bool m_closed = false;
 
