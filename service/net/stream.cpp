@@ -83,6 +83,7 @@ private:
 
 thread_local ThreadPoller *t_poller = nullptr;
 thread_local bool t_noPoller = false; ///< the platform has none (or it failed): don't try again per stream
+thread_local bool t_pollerRefused = false; ///< Stream::setPollerAllowedOnThisThread(false)
 
 /// WriteBatch state of this thread: how deep, and the streams with queued bytes to send when it closes.
 thread_local int t_batchDepth = 0;
@@ -305,27 +306,20 @@ private:
     friend class StreamNotifier;
 
     /// Whether the event loop tells us the descriptor is readable / writable (poller or notifiers).
-    void notifyRead(bool on)
+    void notifyRead(bool on) { setWatch(on, m_watchWrite, m_readNotifier, on); }
+    void notifyWrite(bool on) { setWatch(m_watchRead, on, m_writeNotifier, on); }
+    void setWatch(bool read, bool write, StreamNotifier *notifier, bool on)
     {
-        if (m_poller) {
-            if (on != m_watchRead) {
-                m_watchRead = on;
-                m_poller->watch(m_fd, m_token, m_watchRead, m_watchWrite);
-            }
-        } else if (m_readNotifier) {
-            m_readNotifier->setEnabled(on);
+        if (!m_poller) {
+            if (notifier)
+                notifier->setEnabled(on);
+            return;
         }
-    }
-    void notifyWrite(bool on)
-    {
-        if (m_poller) {
-            if (on != m_watchWrite) {
-                m_watchWrite = on;
-                m_poller->watch(m_fd, m_token, m_watchRead, m_watchWrite);
-            }
-        } else if (m_writeNotifier) {
-            m_writeNotifier->setEnabled(on);
-        }
+        if (read == m_watchRead && write == m_watchWrite)
+            return;
+        m_watchRead = read;
+        m_watchWrite = write;
+        m_poller->watch(m_fd, m_token, read, write);
     }
 
     void drained()
@@ -631,6 +625,8 @@ bool StreamNotifier::event(QEvent *e)
 
 ThreadPoller *ThreadPoller::forThisThread()
 {
+    if (t_pollerRefused)
+        return nullptr;
     if (t_poller || t_noPoller)
         return t_poller;
     auto poller = platform::Poller::create();
@@ -744,6 +740,11 @@ Stream *Stream::fromDescriptor(qintptr fd, QObject *parent)
         return nullptr;
     }
     return new RawStream(fd, QByteArray(), parent);
+}
+
+void Stream::setPollerAllowedOnThisThread(bool allowed)
+{
+    t_pollerRefused = !allowed;
 }
 
 Stream *Stream::adopt(QTcpSocket *socket, QObject *parent)

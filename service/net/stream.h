@@ -56,6 +56,10 @@ public:
     /// and the QTcpSocket deleted; what it had read becomes the first input); a QSslSocket is wrapped. Returns
     /// null (the socket deleted) when it is no longer connected.
     static Stream *adopt(QTcpSocket *socket, QObject *parent = nullptr);
+    /// Plain-TCP streams created on this thread from now on are watched through the thread's poller (epoll on
+    /// Linux; the default) or, with false, through a socket-notifier pair each — what Windows and macOS always
+    /// do. For tests, which run both paths on Linux.
+    static void setPollerAllowedOnThisThread(bool allowed);
 
     void setListener(StreamListener *listener) { m_listener = listener; }
 

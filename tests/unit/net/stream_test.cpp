@@ -78,9 +78,23 @@ QByteArray pattern(qsizetype n)
     return b;
 }
 
+/// Every test runs twice: with the thread's poller (epoll; Linux's path) and with a socket-notifier pair per
+/// stream (the path of Windows and macOS, which have no poller).
+class StreamPaths : public ::testing::TestWithParam<bool>
+{
+protected:
+    void SetUp() override { net::Stream::setPollerAllowedOnThisThread(GetParam()); }
+    void TearDown() override { net::Stream::setPollerAllowedOnThisThread(true); }
+};
+
 } // namespace
 
-TEST(Stream, ReadsWhatThePeerSendsAndKnowsThePeerAddress)
+INSTANTIATE_TEST_SUITE_P(Stream, StreamPaths, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool> &info) {
+                             return info.param ? std::string("Poller") : std::string("Notifiers");
+                         });
+
+TEST_P(StreamPaths, ReadsWhatThePeerSendsAndKnowsThePeerAddress)
 {
     Pair p;
     EXPECT_EQ(p.stream->peerAddress(), QHostAddress(QHostAddress::LocalHost));
@@ -91,7 +105,7 @@ TEST(Stream, ReadsWhatThePeerSendsAndKnowsThePeerAddress)
     EXPECT_FALSE(p.stream->hasPendingInput());
 }
 
-TEST(Stream, WritesQueuedInABatchArriveInOrderWhenItCloses)
+TEST_P(StreamPaths, WritesQueuedInABatchArriveInOrderWhenItCloses)
 {
     Pair p;
     {
@@ -105,7 +119,7 @@ TEST(Stream, WritesQueuedInABatchArriveInOrderWhenItCloses)
     EXPECT_EQ(p.peer.readAll(), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 }
 
-TEST(Stream, BigWriteIsQueuedAndWrittenIsReportedAsThePeerReads)
+TEST_P(StreamPaths, BigWriteIsQueuedAndWrittenIsReportedAsThePeerReads)
 {
     Pair p;
     const QByteArray big = pattern(16 * 1024 * 1024); // far more than the socket buffers hold
@@ -127,7 +141,7 @@ TEST(Stream, BigWriteIsQueuedAndWrittenIsReportedAsThePeerReads)
     EXPECT_EQ(p.rec.closed, 0);
 }
 
-TEST(Stream, EndOfStreamBehindUnreadInputIsReportedOnlyAfterThatInputIsRead)
+TEST_P(StreamPaths, EndOfStreamBehindUnreadInputIsReportedOnlyAfterThatInputIsRead)
 {
     Pair p;
     p.rec.reading = false; // a listener busy with something else
@@ -146,7 +160,7 @@ TEST(Stream, EndOfStreamBehindUnreadInputIsReportedOnlyAfterThatInputIsRead)
     EXPECT_FALSE(p.stream->isOpen());
 }
 
-TEST(Stream, PeerCloseIsReportedOnce)
+TEST_P(StreamPaths, PeerCloseIsReportedOnce)
 {
     Pair p;
     p.peer.write("x");
@@ -158,7 +172,7 @@ TEST(Stream, PeerCloseIsReportedOnce)
     EXPECT_EQ(p.rec.error, QAbstractSocket::RemoteHostClosedError);
 }
 
-TEST(Stream, CloseAfterFlushWithNothingQueuedClosesAtOnceWithoutACallback)
+TEST_P(StreamPaths, CloseAfterFlushWithNothingQueuedClosesAtOnceWithoutACallback)
 {
     Pair p;
     p.stream->closeAfterFlush();
@@ -168,7 +182,7 @@ TEST(Stream, CloseAfterFlushWithNothingQueuedClosesAtOnceWithoutACallback)
     EXPECT_EQ(p.rec.closed, 0);
 }
 
-TEST(Stream, CloseAfterFlushSendsWhatIsQueuedThenReportsTheClose)
+TEST_P(StreamPaths, CloseAfterFlushSendsWhatIsQueuedThenReportsTheClose)
 {
     Pair p;
     const QByteArray big = pattern(8 * 1024 * 1024);
@@ -184,7 +198,7 @@ TEST(Stream, CloseAfterFlushSendsWhatIsQueuedThenReportsTheClose)
     EXPECT_FALSE(p.stream->isOpen());
 }
 
-TEST(Stream, AbortClosesAtOnceAndReportsNothing)
+TEST_P(StreamPaths, AbortClosesAtOnceAndReportsNothing)
 {
     Pair p;
     p.stream->write("queued?", 7);
@@ -195,7 +209,7 @@ TEST(Stream, AbortClosesAtOnceAndReportsNothing)
     EXPECT_EQ(p.stream->read(nullptr, 0), 0);
 }
 
-TEST(Stream, WritingToAPeerThatResetIsReportedAsAClose)
+TEST_P(StreamPaths, WritingToAPeerThatResetIsReportedAsAClose)
 {
     Pair p;
     p.peer.setSocketOption(QAbstractSocket::LowDelayOption, 1);
@@ -211,7 +225,7 @@ TEST(Stream, WritingToAPeerThatResetIsReportedAsAClose)
     EXPECT_FALSE(p.stream->isOpen());
 }
 
-TEST(Stream, ReleaseHandsTheConnectionOverWithItsQueuedBytes)
+TEST_P(StreamPaths, ReleaseHandsTheConnectionOverWithItsQueuedBytes)
 {
     Pair p;
     const QByteArray big = pattern(4 * 1024 * 1024);
@@ -237,14 +251,14 @@ TEST(Stream, ReleaseHandsTheConnectionOverWithItsQueuedBytes)
     EXPECT_EQ(p.rec.closed, 0);
 }
 
-TEST(Stream, FromAnInvalidDescriptorIsNull)
+TEST_P(StreamPaths, FromAnInvalidDescriptorIsNull)
 {
     EXPECT_EQ(net::Stream::fromDescriptor(-1), nullptr);
 }
 
 // The streams of a thread share one poller (epoll on Linux) and are handed their events in batches: a stream that
 // an earlier callback of the same batch deleted must be skipped, not called.
-TEST(Stream, AStreamDeletedByAnotherStreamsCallbackInTheSameBatchIsNotCalled)
+TEST_P(StreamPaths, AStreamDeletedByAnotherStreamsCallbackInTheSameBatchIsNotCalled)
 {
     struct Killer final : net::StreamListener
     {
@@ -285,7 +299,7 @@ TEST(Stream, AStreamDeletedByAnotherStreamsCallbackInTheSameBatchIsNotCalled)
 }
 
 // A thread's poller goes with its last stream; the next stream gets a fresh one and works as before.
-TEST(Stream, StreamsKeepWorkingAfterEveryStreamOfTheThreadWasGone)
+TEST_P(StreamPaths, StreamsKeepWorkingAfterEveryStreamOfTheThreadWasGone)
 {
     for (int round = 0; round < 3; ++round) {
         Pair p;
