@@ -37,6 +37,8 @@ public:
                 s->setParent(this);
                 QObject::connect(s, &QTcpSocket::readyRead, s, [this, s] { onRead(s); });
                 QObject::connect(s, &QTcpSocket::disconnected, s, &QObject::deleteLater);
+                // The next socket may be allocated at the same address: it must not inherit this one's request.
+                QObject::connect(s, &QObject::destroyed, this, [this, s] { m_buffers.remove(s); });
             }
         });
     }
