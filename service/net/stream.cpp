@@ -82,8 +82,9 @@ private:
 };
 
 thread_local ThreadPoller *t_poller = nullptr;
-thread_local bool t_noPoller = false; ///< the platform has none (or it failed): don't try again per stream
-thread_local bool t_pollerRefused = false; ///< Stream::setPollerAllowedOnThisThread(false)
+/// No poller for new streams of this thread: the platform has none (or it failed; not tried again per stream), or
+/// Stream::setPollerAllowedOnThisThread(false).
+thread_local bool t_noPoller = false;
 
 /// WriteBatch state of this thread: how deep, and the streams with queued bytes to send when it closes.
 thread_local int t_batchDepth = 0;
@@ -625,9 +626,9 @@ bool StreamNotifier::event(QEvent *e)
 
 ThreadPoller *ThreadPoller::forThisThread()
 {
-    if (t_pollerRefused)
+    if (t_noPoller)
         return nullptr;
-    if (t_poller || t_noPoller)
+    if (t_poller)
         return t_poller;
     auto poller = platform::Poller::create();
     if (!poller) {
@@ -744,7 +745,7 @@ Stream *Stream::fromDescriptor(qintptr fd, QObject *parent)
 
 void Stream::setPollerAllowedOnThisThread(bool allowed)
 {
-    t_pollerRefused = !allowed;
+    t_noPoller = !allowed; // allowed again: the next stream tries to create one (and notes if there is none)
 }
 
 Stream *Stream::adopt(QTcpSocket *socket, QObject *parent)
