@@ -93,8 +93,27 @@ namespace {
 /// timer normally fires first (with the better message); this bounds a caller's wait even if it does not.
 constexpr qint64 kGuardSlackMs = 250;
 
+// True when normaliseHost() would return `host` unchanged (ASCII, lower case, no brackets, spaces or final dot):
+// the usual case, which then costs no allocation.
+bool isNormalHost(const QString &host)
+{
+    const qsizetype n = host.size();
+    if (n == 0)
+        return true;
+    const char16_t *s = reinterpret_cast<const char16_t *>(host.constData());
+    if (s[0] == u'[' || s[n - 1] == u'.' || s[0] <= u' ' || s[n - 1] <= u' ')
+        return false;
+    for (qsizetype i = 0; i < n; ++i) {
+        if ((s[i] >= u'A' && s[i] <= u'Z') || s[i] >= 0x80)
+            return false;
+    }
+    return true;
+}
+
 QString normaliseHost(const QString &host)
 {
+    if (isNormalHost(host))
+        return host;
     QString h = host.trimmed().toLower();
     if (h.startsWith(QLatin1Char('[')) && h.endsWith(QLatin1Char(']')))
         h = h.mid(1, h.size() - 2);
@@ -123,9 +142,53 @@ QList<QHostAddress> filterFamily(const QList<QHostAddress> &all, LookupFamily fa
     return v4;
 }
 
-QString entryKey(const QString &hostPort, LookupFamily family)
+// "host:port" with the port's digits appended by hand (QString::arg showed in profiles: one key per request).
+void appendHostPort(QString &out, const QString &host, quint16 port)
 {
-    return hostPort + QLatin1Char('/') + toString(family);
+    const bool v6 = host.contains(QLatin1Char(':'));
+    if (v6)
+        out += QLatin1Char('[');
+    out += host;
+    if (v6)
+        out += QLatin1Char(']');
+    char digits[6];
+    int n = 0;
+    do {
+        digits[n++] = char('0' + port % 10);
+        port = quint16(port / 10);
+    } while (port);
+    QChar text[7];
+    text[0] = QLatin1Char(':');
+    for (int i = 0; i < n; ++i)
+        text[i + 1] = QLatin1Char(digits[n - 1 - i]);
+    out.append(text, n + 1);
+}
+
+QString entryKey(const QString &host, quint16 port, LookupFamily family)
+{
+    const QString fam = toString(family);
+    QString key;
+    key.reserve(host.size() + 9 + fam.size());
+    appendHostPort(key, host, port);
+    key += QLatin1Char('/');
+    key += fam;
+    return key;
+}
+
+// Whether QHostAddress could read `host` (normalised) as an address: an IPv6 literal has a ':', an IPv4 one
+// (inet_aton's forms too: octal, 0x hex, fewer parts) only digits, hex letters, 'x' and dots. Names skip the
+// parse.
+bool mayBeIpLiteral(const QString &host)
+{
+    if (host.contains(QLatin1Char(':')))
+        return true;
+    for (const QChar ch : host) {
+        const char16_t c = ch.unicode();
+        if (!((c >= u'0' && c <= u'9') || (c >= u'a' && c <= u'f') || (c >= u'A' && c <= u'F') || c == u'x'
+              || c == u'X' || c == u'.'))
+            return false;
+    }
+    return true;
 }
 
 /// The error to report when both record types failed: a missing name wins, "no data" loses to anything.
@@ -232,15 +295,16 @@ DnsHostCache::~DnsHostCache()
 
 QString DnsHostCache::hostPortKey(const QString &host, quint16 port)
 {
-    if (host.contains(QLatin1Char(':')))
-        return QStringLiteral("[%1]:%2").arg(host).arg(port);
-    return QStringLiteral("%1:%2").arg(host).arg(port);
+    QString key;
+    key.reserve(host.size() + 8);
+    appendHostPort(key, host, port);
+    return key;
 }
 
 std::optional<ResolveResult> DnsHostCache::staticAnswer(const QString &host, LookupFamily family) const
 {
     QHostAddress literal;
-    if (literal.setAddress(host)) {
+    if (mayBeIpLiteral(host) && literal.setAddress(host)) {
         ResolveResult r;
         r.addresses = {literal};
         r.detail = QStringLiteral("IP literal");
@@ -270,7 +334,7 @@ DnsHostCache::Entry *DnsHostCache::findOrCreateLocked(const QString &host, quint
                                                       bool *overflow)
 {
     *overflow = false;
-    const QString key = entryKey(hostPortKey(host, port), family);
+    const QString key = entryKey(host, port, family);
     auto it = m_entries.find(key);
     if (it != m_entries.end())
         return it->get();
@@ -790,12 +854,12 @@ void DnsHostCache::flush()
 
 bool DnsHostCache::remove(const QString &rawHost, quint16 port)
 {
-    const QString hp = hostPortKey(normaliseHost(rawHost), port);
+    const QString host = normaliseHost(rawHost);
     QMutexLocker lock(&m_mutex);
     bool found = false;
     for (LookupFamily f : {LookupFamily::V4Only, LookupFamily::V6Only, LookupFamily::Auto, LookupFamily::V4Preferred,
                            LookupFamily::All}) {
-        const QString key = entryKey(hp, f);
+        const QString key = entryKey(host, port, f);
         auto it = m_entries.find(key);
         if (it == m_entries.end())
             continue;
@@ -861,11 +925,11 @@ void DnsHostCache::reconfigure(Options options)
 
 void DnsHostCache::reportConnectFailure(const QString &rawHost, quint16 port, const QHostAddress &address)
 {
-    const QString hp = hostPortKey(normaliseHost(rawHost), port);
+    const QString host = normaliseHost(rawHost);
     QMutexLocker lock(&m_mutex);
     for (LookupFamily f : {LookupFamily::V4Only, LookupFamily::V6Only, LookupFamily::Auto, LookupFamily::V4Preferred,
                            LookupFamily::All}) {
-        auto it = m_entries.find(entryKey(hp, f));
+        auto it = m_entries.find(entryKey(host, port, f));
         if (it == m_entries.end())
             continue;
         auto &list = (*it)->addresses;

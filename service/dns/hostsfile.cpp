@@ -11,6 +11,14 @@ namespace {
 
 QString normalise(const QString &name)
 {
+    // Already lower-case ASCII without surrounding spaces or a final dot (what the host cache passes): as is.
+    const qsizetype size = name.size();
+    const char16_t *s = reinterpret_cast<const char16_t *>(name.constData());
+    bool normal = size == 0 || (s[0] > u' ' && s[size - 1] > u' ' && s[size - 1] != u'.');
+    for (qsizetype i = 0; normal && i < size; ++i)
+        normal = !(s[i] >= u'A' && s[i] <= u'Z') && s[i] < 0x80;
+    if (normal)
+        return name;
     QString n = name.trimmed().toLower();
     if (n.endsWith(QLatin1Char('.')))
         n.chop(1);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/httpheaders.h"
 
+#include "base/bytes.h"
+
 #include <array>
 #include <string_view>
 
@@ -249,12 +251,39 @@ bool splitHostPort(QByteArrayView authority, QByteArray *host, int *port)
 
 void appendHeader(QByteArray &out, QByteArrayView name, QByteArrayView value)
 {
-    out.append(name).append(": ", 2).append(value).append("\r\n", 2);
+    char *d = growBy(out, name.size() + value.size() + 4);
+    std::memcpy(d, name.data(), size_t(name.size()));
+    d += name.size();
+    *d++ = ':';
+    *d++ = ' ';
+    std::memcpy(d, value.data(), size_t(value.size()));
+    d += value.size();
+    *d++ = '\r';
+    *d = '\n';
 }
+
+namespace {
+
+qsizetype headersSize(const HeaderList &headers)
+{
+    qsizetype n = 0;
+    for (const auto &h : headers)
+        n += h.first.size() + h.second.size() + 4;
+    return n;
+}
+
+} // namespace
 
 void appendRequestHead(QByteArray &out, QByteArrayView method, QByteArrayView target, const HeaderList &headers)
 {
-    out.append(method).append(' ').append(target).append(" HTTP/1.1\r\n", 11);
+    out.reserve(out.size() + method.size() + target.size() + 12 + headersSize(headers) + 2);
+    char *d = growBy(out, method.size() + target.size() + 12);
+    std::memcpy(d, method.data(), size_t(method.size()));
+    d += method.size();
+    *d++ = ' ';
+    std::memcpy(d, target.data(), size_t(target.size()));
+    d += target.size();
+    std::memcpy(d, " HTTP/1.1\r\n", 11);
     for (const auto &h : headers)
         appendHeader(out, h.first, h.second);
 }
@@ -267,7 +296,12 @@ void appendResponseHead(QByteArray &out, int minorVersion, int status, QByteArra
     line[9] = char('0' + (status / 100) % 10);
     line[10] = char('0' + (status / 10) % 10);
     line[11] = char('0' + status % 10);
-    out.append(line, 13).append(reason.isEmpty() ? reasonPhrase(status) : reason).append("\r\n", 2);
+    const QByteArrayView phrase = reason.isEmpty() ? QByteArrayView(reasonPhrase(status)) : reason;
+    out.reserve(out.size() + 13 + phrase.size() + 2 + headersSize(headers) + 2);
+    char *d = growBy(out, 13 + phrase.size() + 2);
+    std::memcpy(d, line, 13);
+    std::memcpy(d + 13, phrase.data(), size_t(phrase.size()));
+    std::memcpy(d + 13 + phrase.size(), "\r\n", 2);
     for (const auto &h : headers)
         appendHeader(out, h.first, h.second);
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/accesslogformat.h"
 
+#include "base/bytes.h"
+
 #include <QJsonDocument>
 
 #include <charconv>
@@ -81,19 +83,19 @@ void civilFromDays(qint64 z, int *year, int *month, int *day)
     *year = int(yoe + era * 400 + (*month <= 2 ? 1 : 0));
 }
 
-void appendDigits(QByteArray &out, int value, int width)
+void appendDigits(ByteWriter &out, int value, int width)
 {
     char buf[8];
     for (int i = width - 1; i >= 0; --i) {
         buf[i] = char('0' + value % 10);
         value /= 10;
     }
-    out.append(buf, width);
+    out.put(buf, width);
 }
 
 // "2026-11-26T15:22:38.580Z", as QDateTime::toString(Qt::ISODateWithMs) writes a UTC time, without its
 // formatting machinery (it showed in profiles: one record per request). Years outside 0..9999 take Qt's path.
-void appendIsoTime(QByteArray &out, const QDateTime &t)
+void appendIsoTime(ByteWriter &out, const QDateTime &t)
 {
     const qint64 ms = t.isValid() ? t.toMSecsSinceEpoch() : 0;
     constexpr qint64 kDayMs = 86400000;
@@ -102,62 +104,65 @@ void appendIsoTime(QByteArray &out, const QDateTime &t)
     int year, month, day;
     civilFromDays(days, &year, &month, &day);
     if (year < 0 || year > 9999) {
-        out += utc(t).toString(Qt::ISODateWithMs).toLatin1();
+        const QByteArray qt = utc(t).toString(Qt::ISODateWithMs).toLatin1();
+        out.put(qt.constData(), qt.size());
         return;
     }
     appendDigits(out, year, 4);
-    out += '-';
+    out.put('-');
     appendDigits(out, month, 2);
-    out += '-';
+    out.put('-');
     appendDigits(out, day, 2);
-    out += 'T';
+    out.put('T');
     appendDigits(out, int(inDay / 3600000), 2);
-    out += ':';
+    out.put(':');
     appendDigits(out, int(inDay / 60000 % 60), 2);
-    out += ':';
+    out.put(':');
     appendDigits(out, int(inDay / 1000 % 60), 2);
-    out += '.';
+    out.put('.');
     appendDigits(out, int(inDay % 1000), 3);
-    out += 'Z';
+    out.put('Z');
 }
 
 QByteArray isoTime(const QDateTime &t)
 {
     QByteArray out;
-    appendIsoTime(out, t);
+    ByteWriter w(out, 24);
+    appendIsoTime(w, t);
+    w.finish();
     return out;
 }
 
 // JSON string escaping as QJsonDocument's compact writer does it: '"', '\\' and the C0 controls are escaped
 // (\b \f \n \r \t, else \u00XX), everything else is copied as UTF-8.
-void appendJsonEscapedUtf8(QByteArray &out, const char *p, qsizetype n)
+void appendJsonEscapedUtf8(ByteWriter &out, const char *p, qsizetype n)
 {
     static const char hex[] = "0123456789abcdef";
-    out += '"';
+    out.put('"');
     qsizetype run = 0; // bytes copied verbatim, appended in one go
     for (qsizetype i = 0; i < n; ++i) {
         const auto u = static_cast<unsigned char>(p[i]);
         if (u >= 0x20 && u != '"' && u != '\\')
             continue;
-        out.append(p + run, i - run);
+        out.put(p + run, i - run);
         run = i + 1;
-        out += '\\';
+        out.put('\\');
         switch (u) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '\b': out += 'b'; break;
-        case '\f': out += 'f'; break;
-        case '\n': out += 'n'; break;
-        case '\r': out += 'r'; break;
-        case '\t': out += 't'; break;
+        case '"': out.put('"'); break;
+        case '\\': out.put('\\'); break;
+        case '\b': out.put('b'); break;
+        case '\f': out.put('f'); break;
+        case '\n': out.put('n'); break;
+        case '\r': out.put('r'); break;
+        case '\t': out.put('t'); break;
         default: {
             const char esc[5] = {'u', '0', '0', hex[u >> 4], hex[u & 0xf]};
-            out.append(esc, 5);
+            out.put(esc, 5);
         }
         }
     }
-    out.append(p + run, n - run);
-    out += '"';
+    out.put(p + run, n - run);
+    out.put('"');
 }
 
 bool isAscii(const char *p, qsizetype n)
@@ -170,7 +175,7 @@ bool isAscii(const char *p, qsizetype n)
 }
 
 // Bytes from the wire: what QString::fromUtf8 makes of them (invalid sequences become U+FFFD), as UTF-8.
-void appendJsonBytes(QByteArray &out, const QByteArray &v)
+void appendJsonBytes(ByteWriter &out, const QByteArray &v)
 {
     if (isAscii(v.constData(), v.size())) {
         appendJsonEscapedUtf8(out, v.constData(), v.size());
@@ -182,7 +187,7 @@ void appendJsonBytes(QByteArray &out, const QByteArray &v)
 
 // False when the text holds a lone surrogate, which QJsonDocument writes as a \u escape: the caller then takes
 // the QJsonDocument path for the whole line (never happens for text that came from UTF-8).
-bool appendJsonString(QByteArray &out, const QString &v)
+bool appendJsonString(ByteWriter &out, const QString &v)
 {
     const char16_t *s = reinterpret_cast<const char16_t *>(v.constData());
     const qsizetype n = v.size();
@@ -218,82 +223,83 @@ bool appendJsonString(QByteArray &out, const QString &v)
     return true;
 }
 
-void appendJsonNumber(QByteArray &out, qint64 v)
+void appendJsonNumber(ByteWriter &out, qint64 v)
 {
     char buf[24];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr - buf);
+    out.put(buf, r.ptr - buf);
+}
+
+// A Latin-1 field (method, reason phrase): toJson() reads it as Latin-1, so bytes >= 0x80 are single characters.
+bool appendJsonLatin1(ByteWriter &out, const QByteArray &v)
+{
+    if (isAscii(v.constData(), v.size())) {
+        appendJsonEscapedUtf8(out, v.constData(), v.size());
+        return true;
+    }
+    return appendJsonString(out, QString::fromLatin1(v));
 }
 
 // The JSON Lines record, keys in QJsonObject's (sorted) order, byte for byte what
 // QJsonDocument(toJson()).toJson(Compact) writes (tests/unit/telemetry compare the two). False (with `out` as it
 // was) when a text field needs QJsonDocument's handling.
-bool appendJsonLine(QByteArray &out, const AccessLogEntry &e)
+bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
 {
+    ByteWriter out(line, 640);
     const qsizetype start = out.size();
     bool ok = true;
-    const auto key = [&out](const char *k, qsizetype n) { out.append(k, n); };
-#define DFP_KEY(k) key(k, sizeof(k) - 1)
-    const auto boolean = [&out](bool b) { b ? out.append("true", 4) : out.append("false", 5); };
-    DFP_KEY("{\"backend\":");
+    const auto boolean = [&out](bool b) { b ? out.literal("true") : out.literal("false"); };
+    out.literal("{\"backend\":");
     ok &= appendJsonString(out, e.backend);
-    DFP_KEY(",\"bytesIn\":");
+    out.literal(",\"bytesIn\":");
     appendJsonNumber(out, e.bytesIn);
-    DFP_KEY(",\"bytesOut\":");
+    out.literal(",\"bytesOut\":");
     appendJsonNumber(out, e.bytesOut);
-    DFP_KEY(",\"clientAddress\":");
+    out.literal(",\"clientAddress\":");
     ok &= appendJsonString(out, e.clientAddress);
-    DFP_KEY(",\"clientPort\":");
+    out.literal(",\"clientPort\":");
     appendJsonNumber(out, e.clientPort);
-    DFP_KEY(",\"connectMs\":");
+    out.literal(",\"connectMs\":");
     appendJsonNumber(out, e.connectMs);
-    DFP_KEY(",\"decision\":");
+    out.literal(",\"decision\":");
     ok &= appendJsonString(out, e.decision);
-    DFP_KEY(",\"dnsCacheHit\":");
+    out.literal(",\"dnsCacheHit\":");
     boolean(e.dnsCacheHit);
-    DFP_KEY(",\"dnsMs\":");
+    out.literal(",\"dnsMs\":");
     appendJsonNumber(out, e.dnsMs);
-    DFP_KEY(",\"gateway\":");
+    out.literal(",\"gateway\":");
     ok &= appendJsonString(out, e.gateway);
-    DFP_KEY(",\"host\":");
+    out.literal(",\"host\":");
     appendJsonBytes(out, e.host);
-    DFP_KEY(",\"identity\":");
+    out.literal(",\"identity\":");
     ok &= appendJsonString(out, e.identity);
-    DFP_KEY(",\"method\":");
-    // toJson() reads the method as Latin-1: bytes >= 0x80 are single characters there.
-    if (isAscii(e.method.constData(), e.method.size()))
-        appendJsonEscapedUtf8(out, e.method.constData(), e.method.size());
-    else
-        ok &= appendJsonString(out, QString::fromLatin1(e.method));
-    DFP_KEY(",\"path\":");
+    out.literal(",\"method\":");
+    ok &= appendJsonLatin1(out, e.method);
+    out.literal(",\"path\":");
     appendJsonBytes(out, e.path);
-    DFP_KEY(",\"port\":");
+    out.literal(",\"port\":");
     appendJsonNumber(out, e.port);
-    DFP_KEY(",\"reason\":");
-    if (isAscii(e.reason.constData(), e.reason.size()))
-        appendJsonEscapedUtf8(out, e.reason.constData(), e.reason.size());
-    else
-        ok &= appendJsonString(out, QString::fromLatin1(e.reason));
-    DFP_KEY(",\"resolvedAddress\":");
+    out.literal(",\"reason\":");
+    ok &= appendJsonLatin1(out, e.reason);
+    out.literal(",\"resolvedAddress\":");
     ok &= appendJsonString(out, e.resolvedAddress);
-    DFP_KEY(",\"route\":");
+    out.literal(",\"route\":");
     ok &= appendJsonString(out, e.route);
-    DFP_KEY(",\"seq\":");
+    out.literal(",\"seq\":");
     appendJsonNumber(out, qint64(e.seq));
-    DFP_KEY(",\"status\":");
+    out.literal(",\"status\":");
     appendJsonNumber(out, e.status);
-    DFP_KEY(",\"time\":\"");
+    out.literal(",\"time\":\"");
     appendIsoTime(out, e.time);
-    DFP_KEY("\",\"totalMs\":");
+    out.literal("\",\"totalMs\":");
     appendJsonNumber(out, e.totalMs);
-    DFP_KEY(",\"tunnel\":");
+    out.literal(",\"tunnel\":");
     boolean(e.tunnel);
-    DFP_KEY(",\"upstreamMs\":");
+    out.literal(",\"upstreamMs\":");
     appendJsonNumber(out, e.upstreamMs);
-    DFP_KEY(",\"upstreamReused\":");
+    out.literal(",\"upstreamReused\":");
     boolean(e.upstreamReused);
-    DFP_KEY("}\n");
-#undef DFP_KEY
+    out.literal("}\n");
     if (!ok)
         out.truncate(start);
     return ok;

@@ -112,6 +112,50 @@ TEST_F(HostCacheTest, IpLiteralIsAnsweredWithoutDns)
     EXPECT_EQ(m_cache->stats().cache_miss, 0u);
 }
 
+TEST_F(HostCacheTest, EveryFormQHostAddressReadsIsALiteral)
+{
+    // Names skip the address parse (a fast path); these forms must still be read as addresses, not resolved.
+    make();
+    Got got;
+    for (const auto &[text, expected] : std::initializer_list<std::pair<const char *, const char *>>{
+             {"127.1", "127.0.0.1"}, {"0x7f.0.0.1", "127.0.0.1"}, {"0X7F000001", "127.0.0.1"},
+             {"10.0.0.010", "10.0.0.8"}, {"2130706433", "127.0.0.1"}, {"[::FFFF:10.0.0.1]", "::ffff:10.0.0.1"},
+             {"  192.0.2.1 ", "192.0.2.1"}}) {
+        SCOPED_TRACE(text);
+        auto out = look(QString::fromLatin1(text), &got, LookupFamily::All);
+        ASSERT_TRUE(out.ready);
+        EXPECT_EQ(out.ready->addresses, QList<QHostAddress>{QHostAddress(QString::fromLatin1(expected))});
+    }
+    EXPECT_EQ(m_fake->total(), 0);
+    EXPECT_TRUE(m_cache->entries().isEmpty());
+}
+
+TEST_F(HostCacheTest, NamesDifferingInCaseSpacesOrAFinalDotShareOneEntry)
+{
+    make();
+    EXPECT_TRUE(resolve(QStringLiteral("mixed.test"), {kA1}).ok());
+    for (const char *alias : {"MIXED.test", "mixed.test.", " Mixed.Test ", "mixed.test"}) {
+        SCOPED_TRACE(alias);
+        Got got;
+        auto out = look(QString::fromLatin1(alias), &got);
+        ASSERT_TRUE(out.ready);
+        EXPECT_TRUE(out.ready->cacheHit);
+        EXPECT_EQ(out.ready->addresses, QList<QHostAddress>{kA1});
+    }
+    EXPECT_EQ(m_fake->total(), 1);
+    ASSERT_EQ(m_cache->entries().size(), 1);
+    EXPECT_EQ(m_cache->entries().first().host, QStringLiteral("mixed.test"));
+}
+
+TEST(HostCacheKey, HostPortKeyBracketsIpv6AndWritesEveryPort)
+{
+    EXPECT_EQ(DnsHostCache::hostPortKey(QStringLiteral("a.test"), 80), QStringLiteral("a.test:80"));
+    EXPECT_EQ(DnsHostCache::hostPortKey(QStringLiteral("a.test"), 0), QStringLiteral("a.test:0"));
+    EXPECT_EQ(DnsHostCache::hostPortKey(QStringLiteral("a.test"), 65535), QStringLiteral("a.test:65535"));
+    EXPECT_EQ(DnsHostCache::hostPortKey(QStringLiteral("a.test"), 10000), QStringLiteral("a.test:10000"));
+    EXPECT_EQ(DnsHostCache::hostPortKey(QStringLiteral("fd00::1"), 443), QStringLiteral("[fd00::1]:443"));
+}
+
 TEST_F(HostCacheTest, HostsFileNamesNeverGoToDns)
 {
     writeHosts("# comment\n10.1.1.1  Myhost.test alias.test\nfd00::9 myhost.test\n");
