@@ -26,6 +26,25 @@ inline void appendRaw(QByteArray &out, const char *p, qsizetype n)
         std::memcpy(growBy(out, n), p, size_t(n));
 }
 
+/// Word-at-a-time byte tests (SWAR): whether any of the eight bytes of `w` is below `n` (n <= 128), or equal to
+/// `c`. Exact as a yes/no for the whole word; callers re-check a flagged word byte by byte.
+constexpr quint64 kEveryByte = 0x0101010101010101ULL;
+constexpr bool anyByteBelow(quint64 w, unsigned n)
+{
+    return ((w - kEveryByte * n) & ~w & (kEveryByte * 0x80)) != 0;
+}
+constexpr bool anyByteEquals(quint64 w, unsigned char c)
+{
+    const quint64 x = w ^ (kEveryByte * c);
+    return ((x - kEveryByte) & ~x & (kEveryByte * 0x80)) != 0;
+}
+inline quint64 loadWord(const char *p)
+{
+    quint64 w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
 /// Many small appends to one QByteArray: writes through a raw pointer into spare room and sets the final size
 /// when done (finish() or the destructor). `out` must not be touched by anything else meanwhile.
 class ByteWriter

@@ -31,12 +31,32 @@ constexpr std::string_view kCommonValues[] = {
     "text/html", "text/plain; charset=utf-8", "text/html; charset=utf-8", "application/json",
     "application/octet-stream", "100-continue", "Upgrade", "websocket"};
 
-template<size_t N>
-QByteArray common(const std::string_view (&table)[N], const char *at, size_t len)
+/// A table's entries grouped by length, so a lookup compares only the two or three of the right length.
+struct ByLength
 {
-    for (const std::string_view &c : table) {
-        if (c.size() == len && std::memcmp(c.data(), at, len) == 0)
-            return QByteArray::fromRawData(c.data(), qsizetype(len));
+    static constexpr size_t kMaxLen = 31;
+    std::array<std::array<std::string_view, 8>, kMaxLen + 1> entries{};
+    std::array<quint8, kMaxLen + 1> count{};
+    template<size_t N>
+    constexpr explicit ByLength(const std::string_view (&table)[N])
+    {
+        for (const std::string_view &c : table) {
+            if (c.size() <= kMaxLen && count[c.size()] < entries[c.size()].size())
+                entries[c.size()][count[c.size()]++] = c;
+        }
+    }
+};
+constexpr ByLength kNamesByLength(kCommonNames);
+constexpr ByLength kValuesByLength(kCommonValues);
+
+QByteArray common(const ByLength &table, const char *at, size_t len)
+{
+    if (len <= ByLength::kMaxLen) {
+        for (quint8 k = 0; k < table.count[len]; ++k) {
+            const std::string_view &c = table.entries[len][k];
+            if (std::memcmp(c.data(), at, len) == 0)
+                return QByteArray::fromRawData(c.data(), qsizetype(len));
+        }
     }
     return QByteArray(at, qsizetype(len));
 }
@@ -347,7 +367,7 @@ int HttpParser::onHeaderField(http_parser *p, const char *at, size_t len)
     HttpParser *s = self(p);
     auto &headers = s->m_head.headers;
     if (s->m_lastWasValue || headers.isEmpty()) {
-        headers.append({common(kCommonNames, at, len), QByteArray()});
+        headers.append({common(kNamesByLength, at, len), QByteArray()});
         s->m_lastWasValue = false;
     } else {
         headers.last().first.append(at, qsizetype(len));
@@ -362,7 +382,7 @@ int HttpParser::onHeaderValue(http_parser *p, const char *at, size_t len)
         return 1;
     QByteArray &value = s->m_head.headers.last().second;
     if (!s->m_lastWasValue && value.isEmpty())
-        value = common(kCommonValues, at, len); // the first piece of this value
+        value = common(kValuesByLength, at, len); // the first piece of this value
     else
         value.append(at, qsizetype(len));
     s->m_lastWasValue = true;

@@ -141,6 +141,15 @@ void appendJsonEscapedUtf8(ByteWriter &out, const char *p, qsizetype n)
     out.put('"');
     qsizetype run = 0; // bytes copied verbatim, appended in one go
     for (qsizetype i = 0; i < n; ++i) {
+        // Skip eight plain bytes at a time.
+        while (n - i >= 8) {
+            const quint64 w = loadWord(p + i);
+            if (anyByteBelow(w, 0x20) || anyByteEquals(w, '"') || anyByteEquals(w, '\\'))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         const auto u = static_cast<unsigned char>(p[i]);
         if (u >= 0x20 && u != '"' && u != '\\')
             continue;

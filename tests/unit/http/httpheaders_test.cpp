@@ -75,3 +75,25 @@ TEST(HttpHeaders, ChunkFraming)
 }
 
 } // namespace
+
+TEST(HttpHeaders, HeaderValueValidityAtEveryOffsetOfALongValue)
+{
+    // The check reads eight bytes at a time: a bad byte in any lane, before or after a tab, is still found.
+    EXPECT_TRUE(isValidHeaderValue(""));
+    EXPECT_TRUE(isValidHeaderValue("text/html; charset=utf-8, gzip;q=0.5 \x80\xff obs-text"));
+    for (int at = 0; at < 40; ++at) {
+        SCOPED_TRACE(at);
+        QByteArray v(40, 'v');
+        v[at] = '\t';
+        EXPECT_TRUE(isValidHeaderValue(v));
+        for (const char bad : {'\0', '\x01', '\r', '\n', '\x1f', '\x7f'}) {
+            QByteArray b(40, 'v');
+            b[at] = bad;
+            EXPECT_FALSE(isValidHeaderValue(b)) << int(bad);
+            b[qMax(0, at - 3)] = '\t'; // a tab earlier in the value sends the rest to the byte loop
+            if (qMax(0, at - 3) != at) {
+                EXPECT_FALSE(isValidHeaderValue(b)) << int(bad);
+            }
+        }
+    }
+}
