@@ -75,6 +75,14 @@ public:
     }
     template <qsizetype N>
     void literal(const char (&s)[N]) { put(s, N - 1); }
+    /// Room for n more bytes, written directly; commit() says how many were used (up to n).
+    char *claim(qsizetype n)
+    {
+        if (m_cap - m_len < n)
+            reserveMore(n);
+        return m_data + m_len;
+    }
+    void commit(qsizetype n) { m_len += n; }
 
     qsizetype size() const { return m_len; }
     /// Forgets what was written after `size` (a size() taken earlier).

@@ -423,15 +423,21 @@ bool ConfigPolicyEngine::Impl::rateLimit(const CompiledRateLimit &p, const Reque
 
 bool ConfigPolicyEngine::Impl::isSelf(const QHostAddress &address, quint16 port) const
 {
+    // Called for every resolved address of every request: a port no listener has (the usual case) costs no
+    // address work, and the wildcard addresses are built once (each QHostAddress is a heap allocation).
+    if (std::none_of(self.begin(), self.end(), [port](const auto &s) { return s.second == port; }))
+        return false;
+    static const QHostAddress anyV4(QHostAddress::AnyIPv4);
+    static const QHostAddress anyV6(QHostAddress::AnyIPv6);
+    static const QHostAddress any(QHostAddress::Any);
     const QHostAddress a = normalizedAddress(address);
-    const bool unspecified = a == QHostAddress(QHostAddress::AnyIPv4) || a == QHostAddress(QHostAddress::AnyIPv6);
+    const bool unspecified = a == anyV4 || a == anyV6;
     for (const auto &[sa, sp] : self) {
         if (sp != port)
             continue;
         if (unspecified || normalizedAddress(sa) == a)
             return true;
-        const bool wildcard = sa == QHostAddress(QHostAddress::AnyIPv4) || sa == QHostAddress(QHostAddress::AnyIPv6)
-                              || sa == QHostAddress(QHostAddress::Any);
+        const bool wildcard = sa == anyV4 || sa == anyV6 || sa == any;
         if (wildcard && (a.isLoopback() || localAddresses.contains(a)))
             return true;
     }

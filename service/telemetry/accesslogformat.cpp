@@ -200,6 +200,24 @@ bool appendJsonString(ByteWriter &out, const QString &v)
 {
     const char16_t *s = reinterpret_cast<const char16_t *>(v.constData());
     const qsizetype n = v.size();
+    {
+        // The usual value (a name, an address, "allow"): printable ASCII without quotes or backslashes, narrowed
+        // straight into the output in one pass. Anything else is written over by the general path below.
+        char *d = out.claim(n + 2);
+        d[0] = '"';
+        qsizetype i = 0;
+        for (; i < n; ++i) {
+            const char16_t c = s[i];
+            if (c < 0x20 || c >= 0x80 || c == u'"' || c == u'\\')
+                break;
+            d[i + 1] = char(c);
+        }
+        if (i == n) {
+            d[n + 1] = '"';
+            out.commit(n + 2);
+            return true;
+        }
+    }
     bool ascii = true;
     for (qsizetype i = 0; i < n; ++i) {
         if (s[i] >= 0x80) {
