@@ -51,7 +51,6 @@ class AccessLogStream : public QObject
 public:
     AccessLogStream(telemetry::AccessLogger *logger, QObject *parent) : QObject(parent), m_logger(logger)
     {
-        connect(logger, &telemetry::AccessLogger::recorded, this, &AccessLogStream::publish, Qt::QueuedConnection);
         m_keepAlive.setInterval(kKeepAliveMs);
         connect(&m_keepAlive, &QTimer::timeout, this, [this] { broadcast(QByteArrayLiteral(": keep-alive\n\n")); });
     }
@@ -88,6 +87,11 @@ public:
         responder.writeBody(QByteArrayLiteral(": dfproxy access log\n\n"));
         // Without after=, a subscriber sees only what happens from now on.
         const quint64 from = *after < 0 ? m_logger->lastSeq() : quint64(*after);
+        // The writer's batch signal is followed only while someone streams: each one would otherwise wake this
+        // (main) thread every flush interval for nothing.
+        if (m_clients.empty())
+            m_feed = connect(m_logger, &telemetry::AccessLogger::recorded, this, &AccessLogStream::publish,
+                             Qt::QueuedConnection);
         m_clients.push_back(Client{QPointer<QTcpSocket>(socket), from});
         if (!m_keepAlive.isActive())
             m_keepAlive.start();
@@ -124,8 +128,10 @@ private:
                 it->socket->abort(); // a slow reader: QHttpServer deletes the socket on disconnect
             it = m_clients.erase(it);
         }
-        if (m_clients.empty())
+        if (m_clients.empty()) {
             m_keepAlive.stop();
+            disconnect(m_feed);
+        }
     }
 
     void publish()
@@ -161,6 +167,7 @@ private:
     telemetry::AccessLogger *m_logger;
     std::list<Client> m_clients;
     QTimer m_keepAlive;
+    QMetaObject::Connection m_feed;
 };
 
 } // namespace

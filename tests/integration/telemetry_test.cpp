@@ -453,6 +453,20 @@ TEST_F(Telemetry, TheEventStreamDeliversARequestMadeAfterSubscribing)
     ASSERT_EQ(request("/headers?x=later").status, 200);
     spinFor(300);
     EXPECT_EQ(admin("/api/v1/accesslog?limit=1").status, 200);
+
+    // The stream stops following the writer when its last client is gone; a new subscriber starts it again.
+    QProcess again;
+    QByteArray second;
+    QObject::connect(&again, &QProcess::readyReadStandardOutput, [&] { second += again.readAllStandardOutput(); });
+    again.start("curl", {"-q", "-sS", "-N", "--max-time", "30", "-H",
+                         "Authorization: Bearer " + QString::fromLatin1(proxy->token()),
+                         proxy->adminUrl("/api/v1/accesslog/stream")});
+    ASSERT_TRUE(waitUntil([&] { return second.contains(": dfproxy access log"); }, 10000)) << second.constData();
+    ASSERT_EQ(request("/headers?x=second").status, 200);
+    const bool gotSecond = waitUntil([&] { return second.contains("\"path\":\"/headers?x=second\""); }, 10000);
+    again.kill();
+    again.waitForFinished();
+    EXPECT_TRUE(gotSecond) << second.constData();
 }
 
 TEST_F(Telemetry, InvalidLoggingSettingsStopTheStartWithTheFieldPath)
