@@ -6,6 +6,7 @@
 #include "proxy/proxyworker.h"
 #include "proxy/tunnel.h"
 
+#include <charconv>
 #include <QSslSocket>
 #include <QTcpSocket>
 #include <QTimerEvent>
@@ -15,6 +16,15 @@ namespace dfproxy::proxy {
 using http::HttpParser;
 
 namespace {
+
+/// A number's decimal digits on the stack (QByteArray::number allocates; this runs once per response).
+struct Decimal
+{
+    explicit Decimal(qint64 v) : size(std::to_chars(digits, digits + sizeof digits, v).ptr - digits) {}
+    QByteArrayView view() const { return {digits, size}; }
+    char digits[24];
+    qsizetype size;
+};
 
 QByteArray dnsReason(dns::DnsError e)
 {
@@ -563,9 +573,9 @@ void DownstreamConnection::onResponseHead(const http::MessageHead &head)
     const bool noBody = m_headRequest || head.status == 204 || head.status == 304 || head.status < 200;
     if (noBody) {
         if ((m_headRequest || head.status == 304) && head.contentLength >= 0)
-            http::appendHeader(m_out, "Content-Length", QByteArray::number(head.contentLength));
+            http::appendHeader(m_out, "Content-Length", Decimal(head.contentLength).view());
     } else if (head.contentLength >= 0) {
-        http::appendHeader(m_out, "Content-Length", QByteArray::number(head.contentLength));
+        http::appendHeader(m_out, "Content-Length", Decimal(head.contentLength).view());
     } else if (m_clientMinor >= 1) {
         m_chunkedOut = true;
         http::appendHeader(m_out, "Transfer-Encoding", "chunked");

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/accesslogger.h"
 
+#include "platform/threadpriority.h"
+
 #include "telemetry/rotatingfile.h"
 
 #include <QJsonArray>
@@ -110,7 +112,12 @@ void AccessLogger::start()
         std::lock_guard lock(m_queueMutex);
         m_stop = false;
     }
-    m_thread = std::thread([this] { run(); });
+    m_thread = std::thread([this] {
+        // The writer only has to keep up on average: the proxy's threads (and, on a shared machine, its clients
+        // and origins) go first when they wake.
+        platform::lowerCurrentThreadPriority();
+        run();
+    });
 }
 
 void AccessLogger::stop()

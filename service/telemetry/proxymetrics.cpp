@@ -48,15 +48,20 @@ size_t qHash(const ProxyMetrics::RequestKey &k, size_t seed) noexcept
 
 namespace {
 
-template <class Map, class Key, class Make>
-auto *memoized(Map &memo, qsizetype limit, const Key &key, Make make)
+template <class Memo, class Key, class Make>
+auto *memoized(Memo &memo, qsizetype limit, const Key &key, Make make)
 {
-    if (auto it = memo.constFind(key); it != memo.constEnd())
-        return it.value();
-    if (memo.size() >= limit)
-        memo.clear();
-    auto *series = make();
-    memo.insert(key, series);
+    if (memo.last && memo.lastKey == key)
+        return memo.last;
+    auto *series = memo.map.value(key, nullptr);
+    if (!series) {
+        if (memo.map.size() >= limit)
+            memo.map.clear();
+        series = make();
+        memo.map.insert(key, series);
+    }
+    memo.lastKey = key;
+    memo.last = series;
     return series;
 }
 

@@ -53,11 +53,20 @@ private:
     // Series already looked up, by the entry's own values: one hash probe per record instead of building label
     // lists and searching the families' ordered maps (families keep their series for their lifetime, so the
     // pointers stay valid). Bounded: a memo past kMemoLimit entries starts over.
+    // The last hit is kept beside each memo: consecutive records mostly share their labels, and comparing them
+    // is cheaper than hashing them.
     static constexpr qsizetype kMemoLimit = 4096;
+    template <class Key, class Series>
+    struct Memo
+    {
+        QHash<Key, Series *> map;
+        Key lastKey{};
+        Series *last = nullptr;
+    };
     std::mutex m_memoMutex;
-    QHash<RequestKey, Counter *> m_requestMemo;
-    QHash<QString, Histogram *> m_durationMemo;
-    QHash<QByteArray, Counter *> m_destinationMemo;
+    Memo<RequestKey, Counter> m_requestMemo;
+    Memo<QString, Histogram> m_durationMemo;
+    Memo<QByteArray, Counter> m_destinationMemo;
     Histogram *m_connectSeries;
     Counter *m_downstreamReceived, *m_downstreamSent, *m_upstreamReceived, *m_upstreamSent;
 };
