@@ -333,7 +333,8 @@ void DownstreamConnection::onRequestHead()
         m_policyPath = h.isConnect() ? QByteArray() : pathView.toByteArray();
         m_explicitProxy = h.isConnect() || isAbsoluteForm(h.target);
         m_rec.port = quint16(m_port > 0 ? m_port : (m_match->backend && m_match->backend->tls ? 443 : 80));
-        policy::Decision d = m_policy->checkRequest(policyAttributes());
+        m_policyAttributes = policyAttributes();
+        policy::Decision d = m_policy->checkRequest(m_policyAttributes);
         m_rec.identity = d.identity;
         m_rec.decision = d.summary;
         if (!d.allowed) {
@@ -491,7 +492,7 @@ void DownstreamConnection::onResolved(const dns::ResolveResult &result)
     m_forward.upstream.addresses = result.addresses;
     if (m_policy) {
         // The SSRF guard: connect only to what it lets through, in its order.
-        policy::Decision d = m_policy->checkResolved(policyAttributes(), result.addresses);
+        policy::Decision d = m_policy->checkResolved(m_policyAttributes, result.addresses);
         if (!d.identity.isEmpty())
             m_rec.identity = d.identity;
         if (!d.summary.isEmpty())

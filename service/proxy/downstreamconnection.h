@@ -136,6 +136,8 @@ private:
     std::shared_ptr<const policy::PolicyEngine> m_policy; ///< the engine the current request was checked with
     QByteArray m_policyPath;
     bool m_explicitProxy = false;
+    /// The request as the policies see it, built once for checkRequest() and reused by checkResolved().
+    policy::RequestAttributes m_policyAttributes;
     qint64 m_tunnelBytesPerSecond = 0; ///< from the policy decision: applied if this request becomes a tunnel
     qint64 m_tunnelBurstBytes = 0;
     bool m_tlsClient = false; ///< accepted on an HTTPS listener

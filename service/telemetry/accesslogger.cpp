@@ -208,11 +208,19 @@ void AccessLogger::processPending()
     {
         std::lock_guard lock(m_queueMutex);
         batch.swap(m_queue);
+        m_queue.swap(m_spare);
     }
-    if (batch.empty())
-        return;
-    writeBatch(batch);
-    Q_EMIT recorded();
+    const bool any = !batch.empty();
+    if (any)
+        writeBatch(batch);
+    batch.clear();
+    if (batch.capacity() <= kSpareKeep) {
+        std::lock_guard lock(m_queueMutex);
+        if (m_spare.capacity() < batch.capacity())
+            m_spare.swap(batch);
+    }
+    if (any)
+        Q_EMIT recorded();
 }
 
 void AccessLogger::writeBatch(std::vector<AccessLogEntry> &batch)

@@ -108,6 +108,10 @@ private:
     mutable std::mutex m_queueMutex;  // m_queue, m_nextSeq, m_stop, m_options, counters below
     std::condition_variable m_wake;
     std::vector<AccessLogEntry> m_queue;
+    /// The previous batch's storage, emptied: becomes the next queue, so submit() does not regrow (and move every
+    /// waiting record) from nothing after each batch. Kept only up to kSpareKeep records of capacity.
+    std::vector<AccessLogEntry> m_spare;
+    static constexpr size_t kSpareKeep = 4096;
     quint64 m_nextSeq = 1;
     bool m_stop = false;
     AccessLogOptions m_options;

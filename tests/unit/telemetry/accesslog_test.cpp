@@ -308,6 +308,35 @@ TEST(AccessLogger, RingKeepsOnlyTheNewestRecordsAndSinceSkipsSeenOnes)
     EXPECT_TRUE(logger.since(10, 100).isEmpty());
 }
 
+TEST(AccessLogger, BatchesOfEverySizeInTurnKeepEveryRecordInOrder)
+{
+    // The queue reuses the previous batch's storage (up to a bound): small, large (past the bound) and empty
+    // batches in turn must each write exactly what was submitted, in order.
+    QTemporaryDir dir;
+    AccessLogOptions o;
+    o.enabled = true;
+    o.format = AccessLogFormat::Combined;
+    o.path = dir.filePath("access.log");
+    o.recentRecords = 10000;
+    AccessLogger logger(o);
+    quint64 expected = 0;
+    for (const int n : {3, 5000, 0, 7, 1, 6000, 2, 0, 0, 40}) {
+        for (int i = 0; i < n; ++i)
+            logger.submit(sampleEntry());
+        expected += quint64(n);
+        logger.processPending();
+        EXPECT_EQ(logger.stats().written, expected);
+        EXPECT_EQ(logger.lastSeq(), expected);
+    }
+    logger.stop();
+    EXPECT_EQ(readAll(o.path).count('\n'), qsizetype(expected));
+    const auto ring = logger.recent(10000);
+    ASSERT_EQ(ring.size(), 10000);
+    for (qsizetype i = 1; i < ring.size(); ++i)
+        ASSERT_EQ(ring[i].seq, ring[i - 1].seq + 1);
+    EXPECT_EQ(ring.back().seq, expected);
+}
+
 TEST(AccessLogger, WriterThreadWritesEverythingQueuedBeforeStopReturns)
 {
     QTemporaryDir dir;
