@@ -93,26 +93,9 @@ namespace {
 /// timer normally fires first (with the better message); this bounds a caller's wait even if it does not.
 constexpr qint64 kGuardSlackMs = 250;
 
-// True when normaliseHost() would return `host` unchanged (ASCII, lower case, no brackets, spaces or final dot):
-// the usual case, which then costs no allocation.
-bool isNormalHost(const QString &host)
-{
-    const qsizetype n = host.size();
-    if (n == 0)
-        return true;
-    const char16_t *s = reinterpret_cast<const char16_t *>(host.constData());
-    if (s[0] == u'[' || s[n - 1] == u'.' || s[0] <= u' ' || s[n - 1] <= u' ')
-        return false;
-    for (qsizetype i = 0; i < n; ++i) {
-        if ((s[i] >= u'A' && s[i] <= u'Z') || s[i] >= 0x80)
-            return false;
-    }
-    return true;
-}
-
 QString normaliseHost(const QString &host)
 {
-    if (isNormalHost(host))
+    if (isNormalName(host))
         return host;
     QString h = host.trimmed().toLower();
     if (h.startsWith(QLatin1Char('[')) && h.endsWith(QLatin1Char(']')))

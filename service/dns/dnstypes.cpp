@@ -20,6 +20,21 @@ QString toString(LookupFamily f)
     return QStringLiteral("V4_PREFERRED");
 }
 
+bool isNormalName(const QString &name)
+{
+    const qsizetype n = name.size();
+    if (n == 0)
+        return true;
+    const char16_t *s = reinterpret_cast<const char16_t *>(name.constData());
+    if (s[0] == u'[' || s[n - 1] == u'.' || s[0] <= u' ' || s[n - 1] <= u' ')
+        return false;
+    for (qsizetype i = 0; i < n; ++i) {
+        if ((s[i] >= u'A' && s[i] <= u'Z') || s[i] >= 0x80)
+            return false;
+    }
+    return true;
+}
+
 std::optional<LookupFamily> lookupFamilyFromString(const QString &s)
 {
     // Accept Envoy's spelling (V4_ONLY) as well as camel case (V4Only) and any letter case.

@@ -20,6 +20,11 @@ enum class LookupFamily {
 QString toString(LookupFamily f);
 std::optional<LookupFamily> lookupFamilyFromString(const QString &s);
 
+/// True when `name` is already in the form the cache and the hosts file keep names in: ASCII, lower case, no
+/// surrounding spaces, brackets or final dot. Their normalisations return such a name as it is, without
+/// allocating (the usual case: one per request).
+bool isNormalName(const QString &name);
+
 /// Why a resolution failed. Each value has a stable reason string (reasonString) used in the
 /// x-dfproxy-error response header, the access log and the stats.
 enum class DnsError {

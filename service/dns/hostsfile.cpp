@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dns/hostsfile.h"
 
+#include "dns/dnstypes.h"
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -11,13 +13,7 @@ namespace {
 
 QString normalise(const QString &name)
 {
-    // Already lower-case ASCII without surrounding spaces or a final dot (what the host cache passes): as is.
-    const qsizetype size = name.size();
-    const char16_t *s = reinterpret_cast<const char16_t *>(name.constData());
-    bool normal = size == 0 || (s[0] > u' ' && s[size - 1] > u' ' && s[size - 1] != u'.');
-    for (qsizetype i = 0; normal && i < size; ++i)
-        normal = !(s[i] >= u'A' && s[i] <= u'Z') && s[i] < 0x80;
-    if (normal)
+    if (isNormalName(name)) // what the host cache passes
         return name;
     QString n = name.trimmed().toLower();
     if (n.endsWith(QLatin1Char('.')))

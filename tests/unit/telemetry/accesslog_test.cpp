@@ -51,6 +51,16 @@ QByteArray readAll(const QString &path)
     return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
+/// Options that write `format` to access.log in `dir`.
+AccessLogOptions fileLog(const QTemporaryDir &dir, AccessLogFormat format = AccessLogFormat::Json)
+{
+    AccessLogOptions o;
+    o.enabled = true;
+    o.format = format;
+    o.path = dir.filePath("access.log");
+    return o;
+}
+
 } // namespace
 
 TEST(AccessLogFormat, JsonLineHasEveryFieldOnOneLine)
@@ -248,9 +258,7 @@ TEST(AccessLogger, DropsAndCountsRecordsWhenTheQueueIsFull)
 TEST(AccessLogger, WritesJsonLinesToTheFileAndFeedsTheRing)
 {
     QTemporaryDir dir;
-    AccessLogOptions o;
-    o.enabled = true;
-    o.path = dir.filePath("access.log");
+    AccessLogOptions o = fileLog(dir);
     AccessLogger logger(o);
     int signals = 0;
     QObject::connect(&logger, &AccessLogger::recorded, [&signals] { ++signals; });
@@ -313,10 +321,7 @@ TEST(AccessLogger, BatchesOfEverySizeInTurnKeepEveryRecordInOrder)
     // The queue reuses the previous batch's storage (up to a bound): small, large (past the bound) and empty
     // batches in turn must each write exactly what was submitted, in order.
     QTemporaryDir dir;
-    AccessLogOptions o;
-    o.enabled = true;
-    o.format = AccessLogFormat::Combined;
-    o.path = dir.filePath("access.log");
+    AccessLogOptions o = fileLog(dir, AccessLogFormat::Combined);
     o.recentRecords = 10000;
     AccessLogger logger(o);
     quint64 expected = 0;
@@ -340,10 +345,7 @@ TEST(AccessLogger, BatchesOfEverySizeInTurnKeepEveryRecordInOrder)
 TEST(AccessLogger, WriterThreadWritesEverythingQueuedBeforeStopReturns)
 {
     QTemporaryDir dir;
-    AccessLogOptions o;
-    o.enabled = true;
-    o.format = AccessLogFormat::Combined;
-    o.path = dir.filePath("access.log");
+    AccessLogOptions o = fileLog(dir, AccessLogFormat::Combined);
     AccessLogger logger(o);
     logger.start();
     for (int i = 0; i < 100; ++i)
@@ -356,9 +358,7 @@ TEST(AccessLogger, WriterThreadWritesEverythingQueuedBeforeStopReturns)
 TEST(AccessLogger, WriterBatchesForTheFlushIntervalButWakesEarlyWhenHalfFull)
 {
     QTemporaryDir dir;
-    AccessLogOptions o;
-    o.enabled = true;
-    o.path = dir.filePath("access.log");
+    AccessLogOptions o = fileLog(dir);
     o.flushIntervalMs = 60'000; // far longer than the test: only "half full" or stop() can make it write
     o.queueCapacity = 10;
     AccessLogger logger(o);
@@ -403,9 +403,7 @@ TEST(AccessLogger, ObserverSeesEveryRecordIncludingDroppedOnes)
 TEST(AccessLogger, RotatesTheFileWithTheConfiguredLimits)
 {
     QTemporaryDir dir;
-    AccessLogOptions o;
-    o.enabled = true;
-    o.path = dir.filePath("access.log");
+    AccessLogOptions o = fileLog(dir);
     o.maxSizeBytes = 1000;
     o.maxFiles = 2;
     AccessLogger logger(o);
