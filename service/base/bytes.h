@@ -20,12 +20,6 @@ inline char *growBy(QByteArray &out, qsizetype n)
     return out.data() + old;
 }
 
-inline void appendRaw(QByteArray &out, const char *p, qsizetype n)
-{
-    if (n > 0)
-        std::memcpy(growBy(out, n), p, size_t(n));
-}
-
 /// Word-at-a-time byte tests (SWAR): whether any of the eight bytes of `w` is below `n` (n <= 128), or equal to
 /// `c`. Exact as a yes/no for the whole word; callers re-check a flagged word byte by byte.
 constexpr quint64 kEveryByte = 0x0101010101010101ULL;
@@ -66,15 +60,6 @@ public:
             reserveMore(1);
         m_data[m_len++] = c;
     }
-    void put(const char *p, qsizetype n)
-    {
-        if (m_cap - m_len < n)
-            reserveMore(n);
-        std::memcpy(m_data + m_len, p, size_t(n));
-        m_len += n;
-    }
-    template <qsizetype N>
-    void literal(const char (&s)[N]) { put(s, N - 1); }
     /// Room for n more bytes, written directly; commit() says how many were used (up to n).
     char *claim(qsizetype n)
     {
@@ -83,6 +68,13 @@ public:
         return m_data + m_len;
     }
     void commit(qsizetype n) { m_len += n; }
+    void put(const char *p, qsizetype n)
+    {
+        std::memcpy(claim(n), p, size_t(n));
+        commit(n);
+    }
+    template <qsizetype N>
+    void literal(const char (&s)[N]) { put(s, N - 1); }
 
     qsizetype size() const { return m_len; }
     /// Forgets what was written after `size` (a size() taken earlier).
