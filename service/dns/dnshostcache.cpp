@@ -286,12 +286,14 @@ QString DnsHostCache::hostPortKey(const QString &host, quint16 port)
 
 std::optional<ResolveResult> DnsHostCache::staticAnswer(const QString &host, LookupFamily family) const
 {
-    QHostAddress literal;
-    if (mayBeIpLiteral(host) && literal.setAddress(host)) {
-        ResolveResult r;
-        r.addresses = {literal};
-        r.detail = QStringLiteral("IP literal");
-        return r;
+    if (mayBeIpLiteral(host)) {
+        QHostAddress literal; // not for every request: the default constructor allocates
+        if (literal.setAddress(host)) {
+            ResolveResult r;
+            r.addresses = {literal};
+            r.detail = QStringLiteral("IP literal");
+            return r;
+        }
     }
     std::optional<QList<QHostAddress>> listed;
     {

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "forward/http1forwarder.h"
 
+#include "base/bytes.h"
 #include "base/lazytimer.h"
 #include "base/liveness.h"
 #include "dns/hostcache.h"
 #include "http/readbuffer.h"
 #include "net/stream.h"
+#include "platform/nulladdress.h"
 
 #include <QFile>
 #include <QPointer>
@@ -323,7 +325,7 @@ private:
             http::appendHeader(m_head, "Content-Length", QByteArray::number(m_req.contentLength));
         if (m_req.upgrade)
             m_head.append("Connection: Upgrade\r\n");
-        m_head.append("\r\n", 2);
+        memcpy(growBy(m_head, 2), "\r\n", 2);
         m_pending = m_head;
     }
 
@@ -332,16 +334,18 @@ private:
         // Raw address bytes and port: no text formatting per request.
         QByteArray key;
         key.reserve(24);
+        const quint16 port = m_req.upstream.port;
         if (address.protocol() == QAbstractSocket::IPv4Protocol) {
             const quint32 v4 = address.toIPv4Address();
-            key.append(reinterpret_cast<const char *>(&v4), sizeof v4);
+            char *p = growBy(key, qsizetype(sizeof v4 + sizeof port));
+            memcpy(p, &v4, sizeof v4);
+            memcpy(p + sizeof v4, &port, sizeof port);
         } else {
             const Q_IPV6ADDR v6 = address.toIPv6Address();
             key.append(reinterpret_cast<const char *>(v6.c), sizeof v6.c);
             key.append(address.scopeId().toLatin1());
+            key.append(reinterpret_cast<const char *>(&port), sizeof port);
         }
-        const quint16 port = m_req.upstream.port;
-        key.append(reinterpret_cast<const char *>(&port), sizeof port);
         if (m_req.upstream.tls) {
             key.append(":tls:").append((m_req.upstream.sni.isEmpty() ? m_req.upstream.host : m_req.upstream.sni)
                                            .toUtf8());
@@ -610,7 +614,7 @@ private:
     QByteArray m_pending;
     QByteArray m_scratch;
     UpstreamConnection *m_conn = nullptr;
-    QHostAddress m_address;
+    QHostAddress m_address = platform::nullAddress();
     qsizetype m_addrIndex = 0;
     ForwardError m_lastError = ForwardError::ConnectRefused;
     QString m_lastDetail;

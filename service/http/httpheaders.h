@@ -13,8 +13,14 @@ namespace dfproxy::http {
 /// Headers in order, names as received. Same type as routing::HeaderList.
 using HeaderList = QList<QPair<QByteArray, QByteArray>>;
 
-/// ASCII case-insensitive comparison (header names, tokens).
-bool equalsIgnoreCase(QByteArrayView a, QByteArrayView b);
+/// ASCII case-insensitive comparison of two equally long byte runs.
+bool equalsIgnoreCaseSameSize(const char *a, const char *b, qsizetype size);
+/// ASCII case-insensitive comparison (header names, tokens). Inline: most calls (a name against a list of known
+/// names) differ in length and end at the first comparison.
+inline bool equalsIgnoreCase(QByteArrayView a, QByteArrayView b)
+{
+    return a.size() == b.size() && equalsIgnoreCaseSameSize(a.data(), b.data(), a.size());
+}
 /// The value of the first header called `name`, or nullptr.
 const QByteArray *findHeader(const HeaderList &headers, QByteArrayView name);
 /// True for a non-empty RFC 9110 token (tchar only).

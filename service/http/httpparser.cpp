@@ -29,7 +29,8 @@ constexpr std::string_view kCommonNames[] = {
 constexpr std::string_view kCommonValues[] = {
     "keep-alive", "close", "bytes", "chunked", "*/*", "gzip", "identity", "no-cache", "text/plain",
     "text/html", "text/plain; charset=utf-8", "text/html; charset=utf-8", "application/json",
-    "application/octet-stream", "100-continue", "Upgrade", "websocket"};
+    "application/octet-stream", "100-continue", "Upgrade", "websocket",
+    "OK"}; // not a header value: the usual reason phrase (onStatus uses this table too)
 
 /// A table's entries grouped by length, so a lookup compares only the two or three of the right length.
 struct ByLength
@@ -65,9 +66,11 @@ QByteArray common(const ByLength &table, const char *at, size_t len)
 void MessageHead::clear()
 {
     method = QByteArray();
-    target.resize(0);
+    // Released, not resized to 0: the previous message's target and reason usually live on in an access-log
+    // record or a forwarded request, and resizing a shared array copies it first.
+    target = QByteArray();
     status = 0;
-    reasonPhrase.resize(0);
+    reasonPhrase = QByteArray();
     versionMajor = 1;
     versionMinor = 1;
     headers.clear();
@@ -352,13 +355,21 @@ int HttpParser::onUrl(http_parser *p, const char *at, size_t len)
         s->fail(414, "uri_too_long");
         return 1;
     }
-    s->m_head.target.append(at, qsizetype(len));
+    QByteArray &target = s->m_head.target;
+    if (target.isEmpty())
+        target = QByteArray(at, qsizetype(len)); // the usual case, one piece: no append machinery
+    else
+        target.append(at, qsizetype(len));
     return 0;
 }
 
 int HttpParser::onStatus(http_parser *p, const char *at, size_t len)
 {
-    self(p)->m_head.reasonPhrase.append(at, qsizetype(len));
+    QByteArray &reason = self(p)->m_head.reasonPhrase;
+    if (reason.isEmpty())
+        reason = common(kValuesByLength, at, len); // "OK" and the like: shared, not allocated
+    else
+        reason.append(at, qsizetype(len));
     return 0;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "net/stream.h"
 
+#include "base/bytes.h"
 #include "base/liveness.h"
 #include "platform/poller.h"
 #include "platform/socket.h"
@@ -211,7 +212,7 @@ public:
                 m_outPos += sent;
             }
             if (size > 0) {
-                m_out.append(data, size);
+                memcpy(growBy(m_out, size), data, size_t(size));
                 armWrite(true);
             }
             return;
@@ -220,7 +221,7 @@ public:
             if (bytesToWrite() == 0) {
                 resetOut();
             }
-            m_out.append(data, size);
+            memcpy(growBy(m_out, size), data, size_t(size));
             if (!m_dirty && !m_writeArmed) {
                 m_dirty = true;
                 t_dirty.append(this);
@@ -242,7 +243,7 @@ public:
             }
             resetOut();
         }
-        m_out.append(data, size);
+        memcpy(growBy(m_out, size), data, size_t(size));
         armWrite(true);
     }
 

@@ -13,6 +13,8 @@
 #include <QPair>
 #include <QString>
 
+#include "platform/nulladdress.h"
+
 #include <memory>
 
 namespace dfproxy::policy {
@@ -22,7 +24,7 @@ using HeaderList = QList<QPair<QByteArray, QByteArray>>;
 /// What a policy may look at. All strings as the proxy already has them; nothing is copied for the call.
 struct RequestAttributes
 {
-    QHostAddress clientAddress;
+    QHostAddress clientAddress = platform::nullAddress();
     QString gatewayNamespace, gatewayName, listenerName;
     QString routeNamespace, routeName;     ///< empty when no route matched (the proxy answers 404 first)
     QString backendNamespace, backendName;

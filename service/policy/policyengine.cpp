@@ -22,6 +22,9 @@ namespace {
 
 using config::Resource;
 
+/// The summary of every allowed request: static text, not an allocation per request.
+const QByteArray kAllow = QByteArrayLiteral("allow");
+
 struct Counters
 {
     std::atomic<qint64> authenticated{0}, anonymous{0}, challenged{0}, rejected{0};
@@ -450,7 +453,7 @@ ConfigPolicyEngine::~ConfigPolicyEngine() = default;
 Decision ConfigPolicyEngine::checkRequest(const RequestAttributes &request) const
 {
     Decision out;
-    out.summary = "allow";
+    out.summary = kAllow;
     if (d->loopDetection && hasDfproxyVia(request.headers)) {
         d->counters->loopDenied.fetch_add(1, std::memory_order_relaxed);
         return deny(508, "loop_detected", "request loop detected (Via: dfproxy)\n", "deny:loop");
@@ -468,17 +471,22 @@ Decision ConfigPolicyEngine::checkRequest(const RequestAttributes &request) cons
 Decision ConfigPolicyEngine::checkResolved(const RequestAttributes &request, const QList<QHostAddress> &addresses) const
 {
     Decision out;
-    out.summary = "allow";
+    out.summary = kAllow;
     d->counters->ssrfChecked.fetch_add(1, std::memory_order_relaxed);
     qint64 dropped = 0;
-    for (const auto &a : addresses) {
+    for (qsizetype i = 0; i < addresses.size(); ++i) {
+        const QHostAddress &a = addresses.at(i);
         if (!d->allowedCidrs.contains(a)
             && (d->deniedCidrs.contains(a) || (d->denySelf && d->isSelf(a, request.port)))) {
-            ++dropped;
+            if (dropped++ == 0)
+                out.allowedAddresses = addresses.first(i); // the ones before this one passed
             continue;
         }
-        out.allowedAddresses.append(a);
+        if (dropped)
+            out.allowedAddresses.append(a);
     }
+    if (!dropped)
+        out.allowedAddresses = addresses; // all passed: share the list instead of copying it
     if (dropped)
         d->counters->ssrfDropped.fetch_add(dropped, std::memory_order_relaxed);
     if (out.allowedAddresses.isEmpty() && !addresses.isEmpty()) {

@@ -7,12 +7,14 @@
 #include <QHostAddress>
 #include <QString>
 
+#include "platform/nulladdress.h"
+
 namespace dfproxy::proxy {
 
 struct AccessLogRecord
 {
     QDateTime time;              ///< when the request head arrived (UTC)
-    QHostAddress clientAddress;
+    QHostAddress clientAddress = platform::nullAddress();
     quint16 clientPort = 0;
     QByteArray method;
     QByteArray host;             ///< target host (lower-case, no port)
@@ -29,7 +31,7 @@ struct AccessLogRecord
     QString gateway;             ///< "ns/name" of the Gateway whose listener accepted the request
     QString route;               ///< "ns/name#rule" or empty
     QString backend;             ///< "ns/name" or empty
-    QHostAddress resolvedAddress;///< the upstream address used
+    QHostAddress resolvedAddress = platform::nullAddress(); ///< the upstream address used
     bool dnsCacheHit = false;
     bool upstreamReused = false;
     bool tunnel = false;         ///< CONNECT or websocket

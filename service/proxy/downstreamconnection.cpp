@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/downstreamconnection.h"
 
+#include "base/bytes.h"
 #include "dns/hostcache.h"
 #include "proxy/proxycontext.h"
 #include "proxy/proxyworker.h"
@@ -307,6 +308,12 @@ void DownstreamConnection::onRequestHead()
     const qsizetype q = pathAndQuery.indexOf('?');
     const QByteArrayView pathView = q < 0 ? pathAndQuery : pathAndQuery.first(q);
     const QByteArrayView queryView = q < 0 ? QByteArrayView() : pathAndQuery.sliced(q + 1);
+    // The path as an array: the request target itself when that is all it is (origin-form without a query, the
+    // usual case), shared instead of copied.
+    const auto pathArray = [&] {
+        return pathView.data() == h.target.constData() && pathView.size() == h.target.size() ? h.target
+                                                                                             : pathView.toByteArray();
+    };
     routing::RequestInfo info;
     info.gatewayNamespace = m_listener->gatewayNamespace;
     info.gatewayName = m_listener->gatewayName;
@@ -330,10 +337,10 @@ void DownstreamConnection::onRequestHead()
     QList<QByteArray> stripHeaders;
     m_tunnelBytesPerSecond = m_tunnelBurstBytes = 0;
     if (m_policy) {
-        m_policyPath = h.isConnect() ? QByteArray() : pathView.toByteArray();
+        m_policyPath = h.isConnect() ? QByteArray() : pathArray();
         m_explicitProxy = h.isConnect() || isAbsoluteForm(h.target);
         m_rec.port = quint16(m_port > 0 ? m_port : (m_match->backend && m_match->backend->tls ? 443 : 80));
-        m_policyAttributes = policyAttributes();
+        m_policyAttributes = policyAttributes(hostText);
         policy::Decision d = m_policy->checkRequest(m_policyAttributes);
         m_rec.identity = d.identity;
         m_rec.decision = d.summary;
@@ -402,7 +409,7 @@ void DownstreamConnection::onRequestHead()
 
     if (!h.isConnect()) {
         m_forward.method = h.method;
-        QByteArray path = pathView.isEmpty() ? QByteArray("/") : pathView.toByteArray();
+        QByteArray path = pathView.isEmpty() ? QByteArray("/") : pathArray();
         if (m_match->rewrite) {
             const routing::UrlRewrite &rw = *m_match->rewrite;
             if (rw.replaceFullPath) {
@@ -592,7 +599,7 @@ void DownstreamConnection::onResponseHead(const http::MessageHead &head)
         http::appendHeader(m_out, "Connection", "close");
     else if (m_clientMinor == 0)
         http::appendHeader(m_out, "Connection", "keep-alive");
-    m_out.append("\r\n", 2);
+    memcpy(growBy(m_out, 2), "\r\n", 2);
     m_socket->write(m_out);
 }
 
@@ -652,7 +659,7 @@ void DownstreamConnection::onError(forward::ForwardError error, const QString &d
     sendLocalResponse(forward::statusFor(error), reason, reason + ": " + detail.toUtf8() + "\n");
 }
 
-policy::RequestAttributes DownstreamConnection::policyAttributes() const
+policy::RequestAttributes DownstreamConnection::policyAttributes(const QString &host) const
 {
     const http::MessageHead &h = m_parser.head();
     policy::RequestAttributes a;
@@ -669,7 +676,7 @@ policy::RequestAttributes DownstreamConnection::policyAttributes() const
         }
     }
     a.method = h.method;
-    a.host = QString::fromLatin1(m_host);
+    a.host = host;
     a.port = m_rec.port;
     a.path = m_policyPath;
     a.headers = &h.headers;

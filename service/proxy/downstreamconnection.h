@@ -82,7 +82,7 @@ private:
     void onReadTimeout();
     void sendLocalResponse(int status, QByteArrayView reason, const QByteArray &body,
                            QByteArrayView location = {}, const policy::HeaderList *extraHeaders = nullptr);
-    policy::RequestAttributes policyAttributes() const;
+    policy::RequestAttributes policyAttributes(const QString &host) const; ///< host: m_host as text
     void sendPolicyDenial(const policy::Decision &decision, QByteArrayView defaultReason);
     void writeClient(const char *data, qsizetype size);
     void closeAfterFlush();
