@@ -83,6 +83,40 @@ TEST(HttpParser, ParsesByteByByte)
     EXPECT_EQ(p.body, "abcde");
 }
 
+TEST(HttpParser, TargetAndReasonSplitAcrossReads)
+{
+    // One byte per read: the target and the reason phrase arrive in as many pieces.
+    Parsed p = parse("GET /a/b?c=d HTTP/1.1\r\nHost: x\r\n\r\n", HttpParser::Kind::Request, {}, 1);
+    EXPECT_FALSE(p.error.isError());
+    EXPECT_EQ(p.head.target, "/a/b?c=d");
+    p = parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", HttpParser::Kind::Response, {}, 1);
+    EXPECT_EQ(p.head.reasonPhrase, "OK");
+    p = parse("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", HttpParser::Kind::Response, {}, 3);
+    EXPECT_EQ(p.head.status, 404);
+    EXPECT_EQ(p.head.reasonPhrase, "Not Found");
+}
+
+TEST(HttpParser, AKeptCopyOfTheLastHeadSurvivesTheNextMessage)
+{
+    // The proxy keeps the previous request's target (access log, forwarded request) while the parser reads the
+    // next one on the same connection.
+    HttpParser p(HttpParser::Kind::Request);
+    const QByteArray input = "GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /second/longer HTTP/1.1\r\nHost: b\r\n\r\n";
+    QList<MessageHead> heads;
+    qsizetype pos = 0;
+    for (int guard = 0; guard < 16 && pos < input.size(); ++guard) {
+        HttpParser::Stop stop;
+        pos += p.feed(input.constData() + pos, input.size() - pos, &stop);
+        if (stop == HttpParser::Stop::Head)
+            heads.append(p.head()); // a copy that shares the parser's arrays
+    }
+    ASSERT_EQ(heads.size(), 2);
+    EXPECT_EQ(heads[0].target, "/first");
+    EXPECT_EQ(heads[0].headers.value(0).second, "a");
+    EXPECT_EQ(heads[1].target, "/second/longer");
+    EXPECT_EQ(heads[1].headers.value(0).second, "b");
+}
+
 TEST(HttpParser, StopsBetweenPipelinedRequests)
 {
     const Parsed p = parse("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");

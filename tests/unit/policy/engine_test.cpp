@@ -485,6 +485,20 @@ TEST(SsrfGuard, DropsOnlyTheDeniedAddressesOfAName)
     EXPECT_EQ(d.allowedAddresses, addrs({"127.0.0.1"}));
 }
 
+TEST(SsrfGuard, KeepsTheOrderOfTheAddressesAroundDroppedOnes)
+{
+    const auto e = build(baseConfig());
+    Request r;
+    // Dropped ones first, in the middle and last: the kept ones stay in the order DNS gave them.
+    auto d = e->checkResolved(*r, addrs({"10.0.0.1", "169.254.1.1", "10.0.0.2", "fe80::1", "10.0.0.3", "0.0.0.0"}));
+    EXPECT_TRUE(d.allowed);
+    EXPECT_EQ(d.allowedAddresses, addrs({"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
+    d = e->checkResolved(*r, addrs({"10.0.0.1", "10.0.0.2"}));
+    EXPECT_EQ(d.allowedAddresses, addrs({"10.0.0.1", "10.0.0.2"}));
+    EXPECT_EQ(d.summary, "allow");
+    EXPECT_TRUE(e->checkResolved(*r, {}).allowedAddresses.isEmpty());
+}
+
 TEST(SsrfGuard, DeniesTheProxysOwnListenersAndAdmin)
 {
     Options o;
