@@ -77,6 +77,8 @@ public:
     void literal(const char (&s)[N]) { put(s, N - 1); }
 
     qsizetype size() const { return m_len; }
+    /// The bytes written so far (valid until the next write).
+    const char *data() const { return m_data; }
     /// Forgets what was written after `size` (a size() taken earlier).
     void truncate(qsizetype size) { m_len = qMin(m_len, size); }
     /// Sets `out` to what was written; the writer may go on afterwards.

@@ -250,6 +250,29 @@ bool appendJsonString(ByteWriter &out, const QString &v)
     return true;
 }
 
+// A field that names configuration (gateway, route, backend) is the same shared string in record after record:
+// each writer thread keeps the last one it escaped per field and copies those bytes again. The kept copy holds
+// the string's buffer, so an equal data pointer and size mean equal text.
+struct EscapedMemo
+{
+    QString source;
+    QByteArray escaped;
+};
+
+bool appendJsonStringMemo(ByteWriter &out, const QString &v, EscapedMemo &memo)
+{
+    if (v.constData() == memo.source.constData() && v.size() == memo.source.size() && !memo.escaped.isEmpty()) {
+        out.put(memo.escaped.constData(), memo.escaped.size());
+        return true;
+    }
+    const qsizetype start = out.size();
+    if (!appendJsonString(out, v))
+        return false;
+    memo.source = v;
+    memo.escaped = QByteArray(out.data() + start, out.size() - start);
+    return true;
+}
+
 void appendJsonNumber(ByteWriter &out, qint64 v)
 {
     char buf[24];
@@ -275,9 +298,10 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     ByteWriter out(line, 640);
     const qsizetype start = out.size();
     bool ok = true;
+    thread_local EscapedMemo gatewayMemo, routeMemo, backendMemo;
     const auto boolean = [&out](bool b) { b ? out.literal("true") : out.literal("false"); };
     out.literal("{\"backend\":");
-    ok &= appendJsonString(out, e.backend);
+    ok &= appendJsonStringMemo(out, e.backend, backendMemo);
     out.literal(",\"bytesIn\":");
     appendJsonNumber(out, e.bytesIn);
     out.literal(",\"bytesOut\":");
@@ -295,7 +319,7 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     out.literal(",\"dnsMs\":");
     appendJsonNumber(out, e.dnsMs);
     out.literal(",\"gateway\":");
-    ok &= appendJsonString(out, e.gateway);
+    ok &= appendJsonStringMemo(out, e.gateway, gatewayMemo);
     out.literal(",\"host\":");
     appendJsonBytes(out, e.host);
     out.literal(",\"identity\":");
@@ -311,7 +335,7 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     out.literal(",\"resolvedAddress\":");
     ok &= appendJsonString(out, e.resolvedAddress);
     out.literal(",\"route\":");
-    ok &= appendJsonString(out, e.route);
+    ok &= appendJsonStringMemo(out, e.route, routeMemo);
     out.literal(",\"seq\":");
     appendJsonNumber(out, qint64(e.seq));
     out.literal(",\"status\":");

@@ -147,6 +147,30 @@ TEST(AccessLogFormat, JsonLineIsExactlyWhatQJsonDocumentWrites)
     EXPECT_EQ(appended, "prefix\n" + viaQt(entries.at(0)) + viaQt(entries.at(3)));
 }
 
+// Gateway, route and backend names are escaped once and reused while the next record holds the same string.
+TEST(AccessLogFormat, JsonLineNamesRepeatedOrChangedBetweenRecordsComeOutRight)
+{
+    const auto viaQt = [](const AccessLogEntry &e) {
+        return QJsonDocument(e.toJson()).toJson(QJsonDocument::Compact) + '\n';
+    };
+    AccessLogEntry e = sampleEntry();
+    QString route = QStringLiteral("ns/route-a#0");
+    const QList<QString> routes = {route, route, QStringLiteral("ns/route-b#0"), // same length, other text
+                                   route, QStringLiteral("ns/\"quoted\"#1"), QString(), route};
+    for (const QString &r : routes) {
+        e.route = r;
+        e.backend = r.isEmpty() ? QString() : r + QStringLiteral("-backend");
+        EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e)) << r.toStdString();
+    }
+    route[3] = QChar('X'); // changed in place after it was written: its own buffer now
+    e.route = route;
+    EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e));
+    QString lone = QString(QChar(0xd800)) + "x"; // not escapable here: Qt's path, and no memo of it
+    e.gateway = lone;
+    EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e));
+    EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e));
+}
+
 TEST(AccessLogFormat, EnvoyLineFollowsEnvoysDefaultFormat)
 {
     EXPECT_EQ(formatAccessLogLine(sampleEntry(), AccessLogFormat::Envoy),
