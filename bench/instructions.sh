@@ -9,6 +9,7 @@
 #   bench/instructions.sh                                   # build/release/service/dfproxy, scenario A, c=10
 #   bench/instructions.sh /tmp/old-dfproxy build/release/service/dfproxy      # two builds, one after the other
 #   SCENARIO=C CONNS=100 DURATION=6 bench/instructions.sh
+#   MODE=absolute bench/instructions.sh                     # absolute-form requests (curl -x) instead of Host
 #
 # Prints one line per binary: requests, instructions, instructions per request, and the callgrind file to open
 # with callgrind_annotate (--inclusive=yes for the call tree). Needs root, valgrind and what bench/run.sh needs.
@@ -17,6 +18,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 run_peers=${RUN_PEERS:-$root/../shared/bench/run-peers.sh}
 scenario=${SCENARIO:-A}
+mode=${MODE:-host}
 conns=${CONNS:-10}
 duration=${DURATION:-4}
 out=${OUT_DIR:-/tmp/dfproxy-instructions}
@@ -31,13 +33,13 @@ for bin in "$@"; do
     bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
     name="build$n"
     rm -rf "$out/$name" "$out/callgrind.$name".*
-    "$run_peers" --peers none --modes host --scenarios "$scenario" --conns "$conns" --duration "$duration" \
+    "$run_peers" --peers none --modes "$mode" --scenarios "$scenario" --conns "$conns" --duration "$duration" \
         --repeat 1 --quiet-wait 0 --run-dir "$out/$name" \
         --candidate "valgrind --tool=callgrind --trace-children=yes --collect-atstart=no \
 --toggle-collect='QEventDispatcherUNIX::processEvents*' \
 --toggle-collect='dfproxy::telemetry::AccessLogger::processPending*' \
 --callgrind-out-file=$out/callgrind.$name.%p '$here/dfproxy-candidate.sh' '$bin' native 1" \
-        --candidate-port 18085 --candidate-name "$name" >"$out/$name.log" 2>&1 \
+        --candidate-port 18085 --candidate-mode "$mode" --candidate-name "$name" >"$out/$name.log" 2>&1 \
         || { echo "run-peers failed for $bin: see $out/$name.log" >&2; exit 1; }
     requests=$(awk -F'\t' -v n="$name" 'NR > 1 && $1 == n { s += $6 } END { print s + 0 }' "$out/$name/results.tsv")
     file=$(ls -S "$out/callgrind.$name".* | head -n1) # the dfproxy process (the wrapper shell's file is tiny)

@@ -44,6 +44,8 @@ void applyModifier(http::HeaderList &headers, const routing::HeaderModifier &m)
         headers.append(h);
 }
 
+const QByteArray kHostName = QByteArrayLiteral("Host");
+
 bool isAbsoluteForm(const QByteArray &target)
 {
     return target.size() > 7 && (target.startsWith("http://") || target.startsWith("https://")
@@ -310,9 +312,14 @@ void DownstreamConnection::onRequestHead()
     const QByteArrayView queryView = q < 0 ? QByteArrayView() : pathAndQuery.sliced(q + 1);
     // The path as an array: the request target itself when that is all it is (origin-form without a query, the
     // usual case), shared instead of copied.
-    const auto pathArray = [&] {
-        return pathView.data() == h.target.constData() && pathView.size() == h.target.size() ? h.target
-                                                                                             : pathView.toByteArray();
+    // Made once and shared by the policy attributes and the forwarded request.
+    QByteArray pathBytes;
+    const auto pathArray = [&]() -> const QByteArray & {
+        if (pathBytes.isNull())
+            pathBytes = pathView.data() == h.target.constData() && pathView.size() == h.target.size()
+                ? h.target
+                : pathView.toByteArray();
+        return pathBytes;
     };
     routing::RequestInfo info;
     info.gatewayNamespace = m_listener->gatewayNamespace;
@@ -438,9 +445,9 @@ void DownstreamConnection::onRequestHead()
             && http::tokenListContains(*http::findHeader(h.headers, "expect"), "100-continue");
         // Absolute-form: the URI authority wins; a hostname rewrite replaces it.
         if (m_match->rewrite && !m_match->rewrite->hostname.isEmpty())
-            http::setHeader(m_forward.headers, "Host", m_match->rewrite->hostname.toLatin1());
+            http::setHeader(m_forward.headers, kHostName, m_match->rewrite->hostname.toLatin1());
         else if (isAbsoluteForm(h.target))
-            http::setHeader(m_forward.headers, "Host", authority.toByteArray());
+            http::setHeader(m_forward.headers, kHostName, authority.toByteArray());
         m_forward.headers.append({QByteArrayLiteral("Via"), QByteArrayLiteral("1.1 dfproxy")});
         if (m_ctx->options.addXForwardedFor) {
             const QByteArray *prior = http::findHeader(m_forward.headers, "x-forwarded-for");
