@@ -310,9 +310,8 @@ void DownstreamConnection::onRequestHead()
     const qsizetype q = pathAndQuery.indexOf('?');
     const QByteArrayView pathView = q < 0 ? pathAndQuery : pathAndQuery.first(q);
     const QByteArrayView queryView = q < 0 ? QByteArrayView() : pathAndQuery.sliced(q + 1);
-    // The path as an array: the request target itself when that is all it is (origin-form without a query, the
-    // usual case), shared instead of copied.
-    // Made once and shared by the policy attributes and the forwarded request.
+    // The path as an array, made once for the policy attributes and the forwarded request: the request target
+    // itself when that is all it is (origin-form without a query, the usual case), shared instead of copied.
     QByteArray pathBytes;
     const auto pathArray = [&]() -> const QByteArray & {
         if (pathBytes.isNull())

@@ -282,16 +282,12 @@ void AccessLogger::writeBatch(std::vector<AccessLogEntry> &batch)
     }
     std::lock_guard ringLock(m_ringMutex);
     const size_t cap = size_t(qMax(0, opts.recentRecords));
+    m_ring.fit(cap); // a changed recentRecords applies before this batch (0: keep none)
     for (auto &e : batch) {
         m_lastSeq = e.seq;
-        if (cap == 0)
-            continue;
-        if (m_ring.size() >= cap)
-            m_ring.pop_front();
-        m_ring.push_back(std::move(e));
+        if (cap > 0)
+            m_ring.push(std::move(e), cap);
     }
-    while (m_ring.size() > cap)
-        m_ring.pop_front();
 }
 
 QList<AccessLogEntry> AccessLogger::recent(int limit) const
@@ -300,8 +296,8 @@ QList<AccessLogEntry> AccessLogger::recent(int limit) const
     QList<AccessLogEntry> out;
     const size_t n = std::min(m_ring.size(), size_t(qMax(0, limit)));
     out.reserve(qsizetype(n));
-    for (auto it = m_ring.end() - qptrdiff(n); it != m_ring.end(); ++it)
-        out.append(*it);
+    for (size_t i = m_ring.size() - n; i < m_ring.size(); ++i)
+        out.append(m_ring.at(i));
     return out;
 }
 
@@ -310,10 +306,9 @@ QList<AccessLogEntry> AccessLogger::since(quint64 afterSeq, int limit) const
     std::lock_guard lock(m_ringMutex);
     QList<AccessLogEntry> out;
     // seq is strictly increasing along the ring: skip to the first newer one by binary search.
-    auto it = std::upper_bound(m_ring.begin(), m_ring.end(), afterSeq,
-                               [](quint64 s, const AccessLogEntry &e) { return s < e.seq; });
-    for (; it != m_ring.end() && out.size() < limit; ++it)
-        out.append(*it);
+    size_t i = m_ring.partitionPoint([afterSeq](const AccessLogEntry &e) { return e.seq > afterSeq; });
+    for (; i < m_ring.size() && out.size() < limit; ++i)
+        out.append(m_ring.at(i));
     return out;
 }
 

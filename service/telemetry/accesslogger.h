@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/boundedring.h"
 #include "config/resource.h"
 #include "telemetry/accesslogentry.h"
 #include "telemetry/accesslogformat.h"
@@ -9,7 +10,6 @@
 #include <QObject>
 
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -118,7 +118,7 @@ private:
     Stats m_stats;
 
     mutable std::mutex m_ringMutex;   // m_ring, m_lastSeq
-    std::deque<AccessLogEntry> m_ring;
+    BoundedRing<AccessLogEntry> m_ring;
     quint64 m_lastSeq = 0;
 
     std::mutex m_writeMutex;          // the outputs: writer thread and direct processPending() calls

@@ -340,6 +340,40 @@ TEST(AccessLogger, RingKeepsOnlyTheNewestRecordsAndSinceSkipsSeenOnes)
     EXPECT_TRUE(logger.since(10, 100).isEmpty());
 }
 
+TEST(AccessLogger, ChangingRecentRecordsKeepsTheNewestInOrder)
+{
+    AccessLogOptions o;
+    o.recentRecords = 5;
+    AccessLogger logger(o);
+    const auto seqs = [&logger] {
+        QList<quint64> out;
+        for (const auto &e : logger.recent(100))
+            out.append(e.seq);
+        return out;
+    };
+    const auto submit = [&logger](int n) {
+        for (int i = 0; i < n; ++i)
+            logger.submit(sampleEntry());
+        logger.processPending();
+    };
+    submit(7); // wrapped: 3..7
+    EXPECT_EQ(seqs(), (QList<quint64>{3, 4, 5, 6, 7}));
+    o.recentRecords = 8;
+    logger.setOptions(o);
+    submit(2); // grows again from a wrapped ring
+    EXPECT_EQ(seqs(), (QList<quint64>{3, 4, 5, 6, 7, 8, 9}));
+    o.recentRecords = 3;
+    logger.setOptions(o);
+    submit(1);
+    EXPECT_EQ(seqs(), (QList<quint64>{8, 9, 10}));
+    EXPECT_EQ(logger.since(8, 10).size(), 2);
+    o.recentRecords = 0;
+    logger.setOptions(o);
+    submit(2);
+    EXPECT_TRUE(logger.recent(100).isEmpty());
+    EXPECT_EQ(logger.lastSeq(), 12u);
+}
+
 TEST(AccessLogger, BatchesOfEverySizeInTurnKeepEveryRecordInOrder)
 {
     // The queue reuses the previous batch's storage (up to a bound): small, large (past the bound) and empty
