@@ -20,6 +20,12 @@ inline char *growBy(QByteArray &out, qsizetype n)
     return out.data() + old;
 }
 
+/// Appends n bytes from p (what QByteArray::append(p, n) does, without its insert path).
+inline void appendRaw(QByteArray &out, const char *p, qsizetype n)
+{
+    std::memcpy(growBy(out, n), p, size_t(n));
+}
+
 /// Word-at-a-time byte tests (SWAR): whether any of the eight bytes of `w` is below `n` (n <= 128), or equal to
 /// `c`. Exact as a yes/no for the whole word; callers re-check a flagged word byte by byte.
 constexpr quint64 kEveryByte = 0x0101010101010101ULL;

@@ -325,7 +325,7 @@ private:
             http::appendHeader(m_head, "Content-Length", QByteArray::number(m_req.contentLength));
         if (m_req.upgrade)
             m_head.append("Connection: Upgrade\r\n");
-        memcpy(growBy(m_head, 2), "\r\n", 2);
+        appendRaw(m_head, "\r\n", 2);
         m_pending = m_head;
     }
 

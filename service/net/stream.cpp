@@ -212,7 +212,7 @@ public:
                 m_outPos += sent;
             }
             if (size > 0) {
-                memcpy(growBy(m_out, size), data, size_t(size));
+                appendRaw(m_out, data, size);
                 armWrite(true);
             }
             return;
@@ -221,7 +221,7 @@ public:
             if (bytesToWrite() == 0) {
                 resetOut();
             }
-            memcpy(growBy(m_out, size), data, size_t(size));
+            appendRaw(m_out, data, size);
             if (!m_dirty && !m_writeArmed) {
                 m_dirty = true;
                 t_dirty.append(this);
@@ -243,7 +243,7 @@ public:
             }
             resetOut();
         }
-        memcpy(growBy(m_out, size), data, size_t(size));
+        appendRaw(m_out, data, size);
         armWrite(true);
     }
 

@@ -605,7 +605,7 @@ void DownstreamConnection::onResponseHead(const http::MessageHead &head)
         http::appendHeader(m_out, "Connection", "close");
     else if (m_clientMinor == 0)
         http::appendHeader(m_out, "Connection", "keep-alive");
-    memcpy(growBy(m_out, 2), "\r\n", 2);
+    appendRaw(m_out, "\r\n", 2);
     m_socket->write(m_out);
 }
 

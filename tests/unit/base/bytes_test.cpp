@@ -5,16 +5,17 @@
 #include <gtest/gtest.h>
 
 using dfproxy::ByteWriter;
+using dfproxy::appendRaw;
 using dfproxy::growBy;
 
-TEST(Bytes, GrowByMatchesQByteArrayAppendAcrossReallocations)
+TEST(Bytes, AppendRawMatchesQByteArrayAppendAcrossReallocations)
 {
     QByteArray ours = "head:";
     QByteArray qt = ours;
     const QByteArray shared = ours; // implicitly shared: the first append must detach, not write into `shared`
     for (int i = 0; i < 2000; ++i) {
         const QByteArray piece = QByteArray::number(i) + (i % 7 == 0 ? QByteArray(300, 'x') : QByteArray(","));
-        std::memcpy(growBy(ours, piece.size()), piece.constData(), size_t(piece.size()));
+        appendRaw(ours, piece.constData(), piece.size());
         qt.append(piece);
     }
     growBy(ours, 0);
