@@ -17,6 +17,10 @@
 
 class QTcpSocket;
 
+namespace dfproxy::net {
+class Stream;
+}
+
 namespace dfproxy::dns {
 class HostCache;
 }
@@ -74,6 +78,13 @@ public:
     virtual void onResponseHead(const http::MessageHead &head) = 0;
     /// Decoded body bytes; valid only during the call.
     virtual void onResponseBody(const char *data, qsizetype size) = 0;
+    /// Where body bytes may go as they are, without passing through the engine: the client's stream when the
+    /// response keeps its Content-Length framing on the way out, else null (the default). The native engine then
+    /// splices them there (net::Stream::spliceTo) instead of calling onResponseBody.
+    virtual net::Stream *bodySpliceTarget() { return nullptr; }
+    /// `size` body bytes (0 or more) went into bodySpliceTarget() by splicing. The sink counts them and pauses the
+    /// response (Exchange::setResponsePaused) while any wait for the client.
+    virtual void onResponseBodySpliced(qint64 size) { Q_UNUSED(size); }
     virtual void onResponseComplete() = 0;
     /// After a 101 to an upgrade request: the sink now owns `socket` (parentless, on this thread) and must
     /// relay `leftover` (bytes already read past the head) first. The exchange is finished.
@@ -120,6 +131,7 @@ struct ForwarderOptions
     qint64 bodyBufferLimit = 256 * 1024;  ///< see Exchange::bufferedBodyBytes
     std::atomic<quint64> *connectionsOpenedCounter = nullptr; ///< shared counters to bump (optional)
     std::atomic<quint64> *requestsCounter = nullptr;
+    std::atomic<quint64> *splicedBytesCounter = nullptr; ///< response body bytes spliced (native engine)
 };
 
 } // namespace dfproxy::forward

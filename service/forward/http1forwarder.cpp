@@ -20,6 +20,15 @@ namespace dfproxy::forward {
 
 using http::HttpParser;
 
+namespace {
+/// A response body with at least this much still to come is spliced (Linux, plain TCP both ways); below it the
+/// pipe's bookkeeping costs more than the copy it saves.
+constexpr qint64 kSpliceMinBytes = 8 * 1024;
+/// The first read of a response that may be spliced: the head and the body's start (below readSocket's quick-ACK
+/// size, so it costs no setsockopt).
+constexpr qint64 kSpliceHeadReadBytes = 8 * 1024;
+} // namespace
+
 /// One upstream TCP (or TLS) connection; owned by the forwarder's pool while idle, by an exchange while busy.
 class UpstreamConnection final : public QObject, public net::StreamListener
 {
@@ -260,7 +269,11 @@ public:
         UpstreamConnection *c = m_conn;
         for (;;) {
             if (c->m_buffer.isEmpty()) {
-                const qint64 n = c->m_buffer.fill(c->m_stream);
+                if (m_gotHead && spliceBody(c, guard))
+                    return;
+                if (!guard)
+                    return;
+                const qint64 n = c->m_buffer.fill(c->m_stream, m_gotHead ? 0 : headReadLimit(c));
                 if (n <= 0)
                     return;
             }
@@ -295,6 +308,44 @@ public:
                     return;
             }
         }
+    }
+
+    /// Moves the rest of a Content-Length body straight from the upstream socket to the client's (splice() on
+    /// Linux, plain TCP both ways) instead of reading it into the buffer and writing it out again: a 64 KiB body
+    /// is then never copied through user space. True when done for now (or the exchange ended); false to read.
+    bool spliceBody(UpstreamConnection *c, const Liveness::Guard &guard)
+    {
+        const qint64 left = m_interim ? -1 : c->m_parser.bodyBytesLeft();
+        if (left <= 0 || (!m_splicing && left < kSpliceMinBytes))
+            return false;
+        net::Stream *to = m_sink->bodySpliceTarget();
+        if (!to)
+            return false;
+        const qint64 moved = c->m_stream->spliceTo(to, left);
+        if (moved < 0)
+            return false; // bytes already read wait (or the streams cannot splice): read them
+        m_splicing = true;
+        if (moved > 0 && m_fwd->m_options.splicedBytesCounter)
+            m_fwd->m_options.splicedBytesCounter->fetch_add(quint64(moved), std::memory_order_relaxed);
+        m_sink->onResponseBodySpliced(moved);
+        if (!guard)
+            return true;
+        if (moved > 0 && c->m_parser.skipBody(moved) == HttpParser::Stop::Complete)
+            finish();
+        // Otherwise spliceTo went as far as it could: the upstream announces more input, the client room (the
+        // sink has paused the response until then).
+        return true;
+    }
+
+    /// How much the first read of a response takes: little where the body may be spliced (what the read takes in
+    /// is copied), so that a large body mostly stays in the kernel; otherwise as much as the buffer holds.
+    qint64 headReadLimit(UpstreamConnection *c)
+    {
+        if (m_headReadLimit < 0) {
+            net::Stream *to = m_sink->bodySpliceTarget();
+            m_headReadLimit = to && c->m_stream->canSpliceTo(to) ? kSpliceHeadReadBytes : 0;
+        }
+        return m_headReadLimit;
     }
 
 protected:
@@ -629,6 +680,8 @@ private:
     bool m_gotHead = false;
     bool m_gotAnyByte = false;
     bool m_interim = false;
+    bool m_splicing = false;      ///< this response's body is being spliced (spliceBody)
+    qint64 m_headReadLimit = -1;  ///< headReadLimit(), once known
     bool m_keepConnection = false;
     bool m_done = false;
 };

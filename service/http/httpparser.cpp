@@ -3,9 +3,11 @@
 
 #include <http_parser.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <string_view>
+#include <utility>
 #include <cstring>
 #include <mutex>
 
@@ -101,6 +103,7 @@ void HttpParser::reset()
     m_error = {};
     m_inMessage = false;
     m_headDone = false;
+    m_inBody = false;
     m_messageDone = false;
     m_lastWasValue = false;
     m_scanBytes = 0;
@@ -198,6 +201,7 @@ qsizetype HttpParser::feed(const char *data, qsizetype size, Stop *stop)
         m_messageDone = false;
         m_inMessage = false;
         m_headDone = false;
+        m_inBody = false;
         m_scanBytes = 0;
         m_scanLine = 0;
         m_scanLineLen = 0;
@@ -209,8 +213,40 @@ qsizetype HttpParser::feed(const char *data, qsizetype size, Stop *stop)
         *stop = Stop::Head;
         return qsizetype(n);
     }
+    // All input taken after the head: libhttp-parser is inside the body now (past the head's last byte, which
+    // it leaves for the feed after the Head stop).
+    m_inBody = m_headDone;
     *stop = Stop::NeedMore;
     return qsizetype(n);
+}
+
+qint64 HttpParser::bodyBytesLeft() const
+{
+    const http_parser *p = m_parser.get();
+    if (!m_inBody || m_error.isError() || !(p->flags & F_CONTENTLENGTH) || (p->flags & F_CHUNKED))
+        return -1;
+    return qint64(p->content_length); // what libhttp-parser still counts down in its identity-body state
+}
+
+HttpParser::Stop HttpParser::skipBody(qint64 n)
+{
+    const qint64 left = bodyBytesLeft();
+    if (left <= 0 || n <= 0)
+        return m_error.isError() ? Stop::Error : Stop::NeedMore;
+    n = std::min(n, left);
+    if (n < left) {
+        m_parser->content_length -= quint64(n);
+        return Stop::NeedMore;
+    }
+    // The body's last bytes: let libhttp-parser end the message itself (keep-alive, the next message's start),
+    // on one stand-in byte that the body handler does not see.
+    m_parser->content_length = 1;
+    BodyHandler *const handler = std::exchange(m_body, nullptr);
+    const char standIn = 0;
+    Stop stop = Stop::NeedMore;
+    feed(&standIn, 1, &stop);
+    m_body = handler;
+    return stop;
 }
 
 HttpParser::Stop HttpParser::feedEof()
@@ -344,6 +380,7 @@ int HttpParser::onMessageBegin(http_parser *p)
     s->m_head.clear();
     s->m_inMessage = true;
     s->m_headDone = false;
+    s->m_inBody = false;
     s->m_lastWasValue = false;
     return 0;
 }
@@ -420,7 +457,10 @@ int HttpParser::onHeadersComplete(http_parser *p)
         return -1;
     s->m_headDone = true;
     http_parser_pause(p, 1);
-    if (s->m_kind == Kind::Response && s->m_expectNoBody)
+    // Responses without a body whatever their headers say (RFC 9112 section 6.3): to HEAD, 1xx, 204 and 304. A
+    // 304's Content-Length describes the representation it stands for; libhttp-parser would wait for those bytes.
+    if (s->m_kind == Kind::Response
+        && (s->m_expectNoBody || h.status == 204 || h.status == 304 || (h.status >= 100 && h.status < 200 && h.status != 101)))
         return 1;
     return 0;
 }

@@ -95,6 +95,14 @@ public:
     /// Resets to wait for a new message (drops any error).
     void reset();
 
+    /// Inside a body framed by Content-Length, once a feed() after the Head stop has taken all its input: the
+    /// body bytes still to come. -1 otherwise (no body, chunked, read until close, not inside the body yet).
+    qint64 bodyBytesLeft() const;
+    /// Counts `n` body bytes (at most bodyBytesLeft()) as received without seeing them: the caller moved them
+    /// itself (spliced them from socket to socket). Returns Complete when they end the message (as feed() would),
+    /// NeedMore otherwise. The body handler is not called for them.
+    Stop skipBody(qint64 n);
+
 private:
     static const http_parser_settings &settings();
     static int onMessageBegin(http_parser *p);
@@ -119,6 +127,7 @@ private:
     bool m_expectNoBody = false;
     bool m_inMessage = false;
     bool m_headDone = false;
+    bool m_inBody = false; ///< libhttp-parser is past the head (see bodyBytesLeft)
     bool m_messageDone = false;
     bool m_lastWasValue = false;
     // head scanner state (obs-fold and size checks happen before libhttp-parser sees the bytes)

@@ -34,11 +34,15 @@ public:
     }
     /// Reads what the source has (up to the free space, at least one chunk): anything with
     /// `qint64 read(char *, qint64)` (a QIODevice, a net::Stream). Returns bytes read, 0 when nothing, -1 on error.
+    /// `limit` > 0 reads at most that much.
     template<typename Source>
-    qint64 fill(Source *dev)
+    qint64 fill(Source *dev, qint64 limit = 0)
     {
         reserveTail(m_chunk);
-        const qint64 n = dev->read(m_buf.data() + m_end, m_buf.size() - m_end);
+        qint64 room = m_buf.size() - m_end;
+        if (limit > 0 && limit < room)
+            room = limit;
+        const qint64 n = dev->read(m_buf.data() + m_end, room);
         if (n > 0)
             m_end += n;
         return n;

@@ -5,6 +5,7 @@
 #include "base/liveness.h"
 #include "platform/poller.h"
 #include "platform/socket.h"
+#include "platform/splice.h"
 
 #include <QEvent>
 #include <QPointer>
@@ -194,6 +195,13 @@ public:
     {
         if (m_fd < 0 || m_closing || size <= 0)
             return;
+        if (pipeBytes() > 0) {
+            // Spliced bytes wait in the pipe for room in the kernel (the write notifier is on): these follow them.
+            appendRaw(m_out, data, size);
+            if (!m_writeArmed)
+                armWrite(true);
+            return;
+        }
         if (t_batchDepth > 0 && bytesToWrite() + size >= kDirectWrite && !m_writeArmed) {
             // A big write: send what the batch queued and this in one call instead of copying it into the queue.
             const qint64 queued = bytesToWrite();
@@ -247,7 +255,20 @@ public:
         armWrite(true);
     }
 
-    qint64 bytesToWrite() const override { return m_out.size() - m_outPos; }
+    qint64 bytesToWrite() const override { return queuedBytes() + pipeBytes(); }
+
+    bool canSpliceTo(const Stream *to) const override
+    {
+        return platform::SplicePipe::supported() && dynamic_cast<const RawStream *>(to) != nullptr;
+    }
+
+    qint64 spliceTo(Stream *to, qint64 max) override
+    {
+        auto *dst = dynamic_cast<RawStream *>(to);
+        if (!dst || dst == this || max <= 0 || !m_in.isEmpty() || m_fd < 0 || m_readEnded || m_closing)
+            return -1;
+        return dst->spliceFrom(*this, max);
+    }
 
     void closeAfterFlush() override
     {
@@ -280,14 +301,20 @@ public:
         deleteNotifiers();
         m_fd = -1;
         m_reported = true;
+        // Spliced bytes still in the pipe go first, through the socket's buffer like the rest.
+        const QByteArray spliced = m_pipe ? m_pipe->takeAll() : QByteArray();
+        platform::SplicePipe::giveBack(std::move(m_pipe));
         auto *socket = new QTcpSocket;
         if (!socket->setSocketDescriptor(fd)) {
             platform::closeSocket(fd);
             delete socket;
+            resetOut();
             return nullptr;
         }
-        if (bytesToWrite() > 0)
-            socket->write(m_out.constData() + m_outPos, bytesToWrite());
+        if (!spliced.isEmpty())
+            socket->write(spliced);
+        if (queuedBytes() > 0)
+            socket->write(m_out.constData() + m_outPos, queuedBytes());
         resetOut();
         return socket;
     }
@@ -322,6 +349,94 @@ private:
         m_watchRead = read;
         m_watchWrite = write;
         m_poller->watch(m_fd, m_token, read, write);
+    }
+
+    qint64 queuedBytes() const { return m_out.size() - m_outPos; }
+    qint64 pipeBytes() const { return m_pipe ? m_pipe->size() : 0; }
+
+    /// The destination half of spliceTo(): moves up to `max` bytes from `src`'s socket through a pipe into ours.
+    qint64 spliceFrom(RawStream &src, qint64 max)
+    {
+        if (m_fd < 0 || m_closing)
+            return -1;
+        if (queuedBytes() > 0) {
+            // Bytes written before (this batch's response head, say) go first.
+            if (pipeBytes() > 0 || m_writeArmed) {
+                src.holdInput();
+                return 0;
+            }
+            if (!sendQueued()) {
+                closeAndReport(QAbstractSocket::RemoteHostClosedError, true);
+                return 0;
+            }
+            if (queuedBytes() > 0) {
+                armWrite(true);
+                src.holdInput();
+                return 0;
+            }
+        }
+        if (!m_pipe) {
+            m_pipe = platform::SplicePipe::take();
+            if (!m_pipe)
+                return -1;
+        }
+        qint64 moved = 0;
+        for (;;) {
+            if (m_pipe->size() > 0) {
+                if (m_pipe->drainTo(m_fd) == platform::SocketFailed) {
+                    m_error = QStringLiteral("write to a closed connection");
+                    closeAndReport(QAbstractSocket::RemoteHostClosedError, true);
+                    return moved;
+                }
+                if (m_pipe->size() > 0) {
+                    if (!m_writeArmed)
+                        armWrite(true);
+                    src.holdInput(); // the rest waits for room, and src's input with it
+                    return moved;
+                }
+            }
+            if (moved >= max)
+                break;
+            const qint64 n = m_pipe->fillFrom(src.m_fd, max - moved);
+            if (n > 0) {
+                moved += n;
+                continue;
+            }
+            src.spliceStopped(n);
+            break;
+        }
+        if (moved >= max)
+            src.drained(); // took all it was asked for: anything more announces itself (level-triggered)
+        platform::SplicePipe::giveBack(std::move(m_pipe)); // empty: idle connections hold no pipe
+        return moved;
+    }
+
+    /// The destination of a splice is full: stop announcing input (and reading ahead into m_in, which would then
+    /// have to be copied) until the next spliceTo() or read() looks again — hasPendingInput() says so meanwhile.
+    void holdInput()
+    {
+        m_drained = true; // no read-ahead at the end of the current announcement
+        if (m_readArmed && m_in.isEmpty()) {
+            m_readArmed = false;
+            notifyRead(false);
+        }
+    }
+
+    /// What a splice out of this stream's socket found instead of bytes, handled as read() does.
+    void spliceStopped(qint64 result)
+    {
+        if (result == platform::WouldBlock) {
+            drained();
+            return;
+        }
+        m_readEnded = true;
+        notifyRead(false);
+        if (result == 0) {
+            endOfInput(true);
+        } else {
+            m_error = QStringLiteral("connection reset by peer");
+            closeAndReport(QAbstractSocket::NetworkError, true);
+        }
     }
 
     void drained()
@@ -424,11 +539,20 @@ private:
         m_outPos = 0;
     }
 
-    /// Sends queued bytes until the kernel pushes back. False when the connection failed.
+    /// Sends queued bytes (spliced ones first) until the kernel pushes back. False when the connection failed.
     bool sendQueued()
     {
-        while (bytesToWrite() > 0) {
-            const qint64 n = platform::writeSocket(m_fd, m_out.constData() + m_outPos, bytesToWrite());
+        if (m_pipe) {
+            if (m_pipe->drainTo(m_fd) == platform::SocketFailed) {
+                m_error = QStringLiteral("write to a closed connection");
+                return false;
+            }
+            if (m_pipe->size() > 0)
+                return true;
+            platform::SplicePipe::giveBack(std::move(m_pipe));
+        }
+        while (queuedBytes() > 0) {
+            const qint64 n = platform::writeSocket(m_fd, m_out.constData() + m_outPos, queuedBytes());
             if (n == platform::WouldBlock)
                 break;
             if (n == platform::SocketFailed) {
@@ -437,7 +561,7 @@ private:
             }
             m_outPos += n;
         }
-        if (bytesToWrite() == 0) {
+        if (queuedBytes() == 0) {
             resetOut();
         }
         return true;
@@ -488,6 +612,7 @@ private:
         platform::closeSocket(m_fd);
         m_fd = -1;
         resetOut();
+        platform::SplicePipe::giveBack(std::move(m_pipe)); // closed with what it holds, kept if empty
     }
 
     qintptr m_fd;
@@ -500,6 +625,8 @@ private:
     bool m_watchWrite = false; ///< the poller reports writability
     QByteArray m_out;
     qsizetype m_outPos = 0;
+    /// Spliced bytes on their way to our socket (spliceFrom), sent before m_out; only while they wait for room.
+    std::unique_ptr<platform::SplicePipe> m_pipe;
     bool m_readArmed = true; ///< the read notifier is enabled
     bool m_drained = true;   ///< since the last announcement, a read found the kernel's queue empty
     bool m_readEnded = false;

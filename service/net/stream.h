@@ -72,6 +72,25 @@ public:
     /// Sends bytes; what the kernel does not take now is queued and sent as it can. Dropped once closed.
     virtual void write(const char *data, qint64 size) = 0;
     void write(const QByteArray &bytes) { write(bytes.constData(), bytes.size()); }
+    /// Moves up to `max` bytes of this stream's input straight to `to`'s output, without copying them through user
+    /// space: splice() on Linux, when both are plain TCP streams of this thread. Returns how many bytes were taken
+    /// from this stream (they count in to->bytesToWrite() until the kernel has them); 0 when none could move now:
+    /// no input yet (onStreamReadable tells when), or `to` cannot take more (try again on its onStreamWritten; this
+    /// stream meanwhile announces no input, and hasPendingInput() is true); -1 when
+    /// splicing cannot be used now (bytes already read into user space wait, or the streams cannot splice): then
+    /// read() and write(). Takes no byte beyond `max`. End of stream and errors are reported as by read().
+    virtual qint64 spliceTo(Stream *to, qint64 max)
+    {
+        Q_UNUSED(to);
+        Q_UNUSED(max);
+        return -1;
+    }
+    /// Whether spliceTo(`to`) can work at all between these two streams (it may still return -1 at times).
+    virtual bool canSpliceTo(const Stream *to) const
+    {
+        Q_UNUSED(to);
+        return false;
+    }
     /// Pushes queued output to the kernel now where the implementation queues (TLS); a no-op on raw streams.
     virtual void flush() {}
     /// Bytes queued and not yet taken by the kernel.

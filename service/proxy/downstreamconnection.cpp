@@ -625,6 +625,21 @@ void DownstreamConnection::onResponseBody(const char *data, qsizetype size)
     }
 }
 
+net::Stream *DownstreamConnection::bodySpliceTarget()
+{
+    return m_chunkedOut ? nullptr : m_socket;
+}
+
+void DownstreamConnection::onResponseBodySpliced(qint64 size)
+{
+    m_rec.bytesOut += size;
+    // The pipe holds at most a pipe's worth: wait for the client whenever anything is left, not at bufferLimit.
+    if (!m_responsePaused && m_socket->bytesToWrite() > 0 && m_exchange) {
+        m_responsePaused = true;
+        m_exchange->setResponsePaused(true);
+    }
+}
+
 void DownstreamConnection::onResponseComplete()
 {
     if (m_chunkedOut)

@@ -53,6 +53,8 @@ public:
     void onUpstreamConnected(const QHostAddress &address, bool reused) override;
     void onResponseHead(const http::MessageHead &head) override;
     void onResponseBody(const char *data, qsizetype size) override;
+    net::Stream *bodySpliceTarget() override;
+    void onResponseBodySpliced(qint64 size) override;
     void onResponseComplete() override;
     void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) override;
     void onRequestBodyDrained() override;

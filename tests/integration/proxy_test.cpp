@@ -298,4 +298,94 @@ TEST_F(ProxyEngine, LargeBodiesStreamWithBoundedMemory)
     }
 }
 
+QByteArray originBytes(qint64 n)
+{
+    QByteArray b(n, Qt::Uninitialized);
+    for (qint64 i = 0; i < n; ++i)
+        b[i] = char('a' + i % 26);
+    return b;
+}
+
+// Linux: a Content-Length body of 8 KiB or more goes from the origin's socket to the client's with splice(), never
+// through the proxy's memory. The same bytes arrive, both connections stay usable, and the stats count them.
+TEST_F(ProxyEngine, LargeResponseBodiesAreSplicedIntactAndKeepBothConnections)
+{
+    auto stats = [&] {
+        const auto r = curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()),
+                             proxy->adminUrl("/api/v1/stats")});
+        return QJsonDocument::fromJson(r.body).object().value("proxy").toObject();
+    };
+    const QJsonObject before = stats();
+    // Two responses on one client connection, and one upstream connection: the end of the first is found without
+    // the proxy reading its bytes, and the second parses after it.
+    TempDir dir;
+    const auto r = curl({"-x", explicitProxy(), "http://" + host() + "/bytes/1048583", "-o", dir.filePath("2"),
+                         "http://" + host() + "/bytes/300000", "-o", dir.filePath("3"), "http://" + host() + "/bytes/100"});
+    ASSERT_EQ(r.exitCode, 0) << r.describe().toStdString();
+    EXPECT_EQ(r.rawHeaders.count("HTTP/1.1 200 OK"), 3) << r.rawHeaders.constData();
+    EXPECT_TRUE(r.body == originBytes(1048583)) << r.body.size();
+    EXPECT_TRUE(dir.readFile("2") == originBytes(300000)) << dir.readFile("2").size();
+    EXPECT_EQ(dir.readFile("3"), originBytes(100));
+    const QJsonObject after = stats();
+    EXPECT_EQ(after.value("upstreamConnectionsOpened").toDouble() - before.value("upstreamConnectionsOpened").toDouble(), 1);
+    const double spliced = after.value("responseBytesSpliced").toDouble() - before.value("responseBytesSpliced").toDouble();
+#ifdef Q_OS_LINUX
+    // All but what the first read of each response took with its head (at most 8 KiB); nothing of the 100 bytes.
+    EXPECT_GE(spliced, 1048583 + 300000 - 2 * 8192);
+    EXPECT_LE(spliced, 1048583 + 300000);
+    const auto m = curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()), proxy->adminUrl("/metrics")});
+    EXPECT_TRUE(m.body.contains("dfproxy_response_body_spliced_bytes_total " + QByteArray::number(qint64(after.value("responseBytesSpliced").toDouble()))))
+        << m.body.constData();
+#else
+    EXPECT_EQ(spliced, 0);
+#endif
+}
+
+// A client that reads slowly: spliced bytes wait for it in the proxy's pipe, the response pauses and resumes, and
+// the connection serves the next request afterwards.
+TEST_F(ProxyEngine, SplicedBodyToASlowClientArrivesWholeAndTheConnectionGoesOn)
+{
+    constexpr qint64 kSize = 16LL * 1024 * 1024;
+    auto spliced = [&] {
+        const auto r = curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()),
+                             proxy->adminUrl("/api/v1/stats")});
+        return QJsonDocument::fromJson(r.body).object().value("proxy").toObject().value("responseBytesSpliced").toDouble();
+    };
+    const double before = spliced();
+    QTcpSocket s;
+    s.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 64 * 1024);
+    s.setReadBufferSize(64 * 1024);
+    s.connectToHost(QHostAddress::LocalHost, proxy->proxyPort());
+    ASSERT_TRUE(s.waitForConnected(5000));
+    s.write(QStringLiteral("GET /bytes/%1 HTTP/1.1\r\nHost: %2\r\n\r\n").arg(kSize).arg(host()).toLatin1());
+    QByteArray got;
+    const bool done = waitUntil(
+        [&] {
+            s.waitForReadyRead(2);
+            got += s.read(32 * 1024); // about 16 MiB/s at most: far slower than the proxy could send
+            const qsizetype end = got.indexOf("\r\n\r\n");
+            return end > 0 && got.size() - end - 4 >= kSize;
+        },
+        60000);
+    ASSERT_TRUE(done) << got.size() << " bytes so far";
+    ASSERT_EQ(statusOf(got), 200) << got.left(300).constData();
+    EXPECT_EQ(headerOf(got, "content-length"), QByteArray::number(kSize));
+    EXPECT_TRUE(bodyOf(got) == originBytes(kSize)) << bodyOf(got).size();
+#ifdef Q_OS_LINUX
+    EXPECT_GE(spliced() - before, kSize - 8192);
+#endif
+
+    s.write(QStringLiteral("GET /bytes/10 HTTP/1.1\r\nHost: %1\r\n\r\n").arg(host()).toLatin1());
+    QByteArray second;
+    waitUntil(
+        [&] {
+            s.waitForReadyRead(20);
+            second += s.readAll();
+            return second.endsWith("abcdefghij");
+        },
+        10000);
+    EXPECT_EQ(statusOf(second), 200) << second.constData();
+    EXPECT_EQ(bodyOf(second), "abcdefghij");
+}
+
 } // namespace

@@ -265,4 +265,87 @@ TEST(HttpParser, NoContentAndNotModifiedHaveNoBody)
     }
 }
 
+TEST(HttpParser, NoContentAndNotModifiedEndAtTheHeadEvenWithAContentLength)
+{
+    // A 304's Content-Length is the length of the representation it stands for (RFC 9110 section 8.6): no body
+    // follows, and the next response on the connection must parse as one.
+    for (const QByteArray status : {"304 Not Modified", "204 No Content", "103 Early Hints"}) {
+        const Parsed p = parse("HTTP/1.1 " + status + "\r\nContent-Length: 5\r\n\r\n"
+                                   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                               HttpParser::Kind::Response);
+        EXPECT_EQ(p.error.status, 0) << status.constData();
+        EXPECT_EQ(p.heads, 2) << status.constData();
+        EXPECT_EQ(p.completes, 2) << status.constData();
+        EXPECT_EQ(p.body, "ok") << status.constData();
+    }
+}
+
+TEST(HttpParser, BodyBytesLeftCountsDownAContentLengthBodyOnly)
+{
+    HttpParser p(HttpParser::Kind::Response);
+    const QByteArray in = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+    HttpParser::Stop stop;
+    EXPECT_EQ(p.bodyBytesLeft(), -1);
+    qsizetype used = p.feed(in.constData(), in.size(), &stop);
+    ASSERT_EQ(stop, HttpParser::Stop::Head);
+    EXPECT_EQ(p.bodyBytesLeft(), -1) << "not inside the body until the rest of the head is fed";
+    used += p.feed(in.constData() + used, in.size() - used, &stop);
+    EXPECT_EQ(stop, HttpParser::Stop::NeedMore);
+    EXPECT_EQ(used, in.size());
+    EXPECT_EQ(p.bodyBytesLeft(), 7);
+
+    for (const QByteArray &other : {QByteArray("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"),
+                                   QByteArray("HTTP/1.1 200 OK\r\n\r\nabc")}) {
+        HttpParser q(HttpParser::Kind::Response);
+        used = q.feed(other.constData(), other.size(), &stop);
+        q.feed(other.constData() + used, other.size() - used, &stop);
+        EXPECT_EQ(stop, HttpParser::Stop::NeedMore);
+        EXPECT_EQ(q.bodyBytesLeft(), -1) << other.constData();
+    }
+}
+
+TEST(HttpParser, SkippedBodyBytesEndTheMessageAndTheNextOneParses)
+{
+    Parsed out;
+    HttpParser p(HttpParser::Kind::Response);
+    p.setBodyHandler(&out);
+    const QByteArray first = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nfirst";
+    HttpParser::Stop stop;
+    qsizetype used = p.feed(first.constData(), first.size(), &stop);
+    ASSERT_EQ(stop, HttpParser::Stop::Head);
+    p.feed(first.constData() + used, first.size() - used, &stop);
+    ASSERT_EQ(p.bodyBytesLeft(), 100000 - 5);
+    // What a splice moved, in two steps: the handler sees none of it.
+    EXPECT_EQ(p.skipBody(60000), HttpParser::Stop::NeedMore);
+    EXPECT_EQ(p.bodyBytesLeft(), 100000 - 5 - 60000);
+    EXPECT_EQ(p.skipBody(p.bodyBytesLeft()), HttpParser::Stop::Complete);
+    EXPECT_EQ(out.body, "first");
+    EXPECT_EQ(p.bodyBytesLeft(), -1);
+    EXPECT_FALSE(p.inMessage());
+    EXPECT_TRUE(p.head().keepAlive);
+
+    const QByteArray second = "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope";
+    used = p.feed(second.constData(), second.size(), &stop);
+    ASSERT_EQ(stop, HttpParser::Stop::Head);
+    EXPECT_EQ(p.head().status, 404);
+    used += p.feed(second.constData() + used, second.size() - used, &stop);
+    EXPECT_EQ(stop, HttpParser::Stop::Complete);
+    EXPECT_EQ(used, second.size());
+    EXPECT_EQ(out.body, "firstnope");
+}
+
+TEST(HttpParser, SkipBodyTakesNoMoreThanIsLeftAndNothingOutsideABody)
+{
+    HttpParser p(HttpParser::Kind::Response);
+    EXPECT_EQ(p.skipBody(10), HttpParser::Stop::NeedMore); // no message yet: nothing happens
+    const QByteArray in = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n";
+    HttpParser::Stop stop;
+    const qsizetype used = p.feed(in.constData(), in.size(), &stop);
+    p.feed(in.constData() + used, in.size() - used, &stop);
+    ASSERT_EQ(p.bodyBytesLeft(), 3);
+    EXPECT_EQ(p.skipBody(1000), HttpParser::Stop::Complete);
+    EXPECT_FALSE(p.head().keepAlive);
+    EXPECT_EQ(p.skipBody(10), HttpParser::Stop::NeedMore);
+}
+
 } // namespace

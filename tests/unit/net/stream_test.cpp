@@ -2,6 +2,8 @@
 // net::Stream on real loopback connections: a QTcpSocket peer on one side, the stream under test on the other.
 #include "net/stream.h"
 
+#include "platform/splice.h"
+
 #include "support/wait.h"
 
 #include <QTcpServer>
@@ -9,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 
 using namespace dfproxy;
@@ -26,6 +29,7 @@ struct Recorder final : net::StreamListener
     int written = 0;
     int closed = 0;
     QAbstractSocket::SocketError error = QAbstractSocket::UnknownSocketError;
+    std::function<void()> whenWritten;
 
     void onStreamReadable() override
     {
@@ -33,7 +37,12 @@ struct Recorder final : net::StreamListener
         if (reading)
             drain();
     }
-    void onStreamWritten() override { ++written; }
+    void onStreamWritten() override
+    {
+        ++written;
+        if (whenWritten)
+            whenWritten();
+    }
     void onStreamClosed(QAbstractSocket::SocketError e) override
     {
         ++closed;
@@ -76,6 +85,60 @@ QByteArray pattern(qsizetype n)
     for (qsizetype i = 0; i < n; ++i)
         b[i] = char('a' + i % 23);
     return b;
+}
+
+/// Moves `left` bytes from one stream to another the way the proxy moves a response body: spliceTo() while it
+/// can, read() and write() where it cannot (-1). Listens to the source.
+struct Relay final : net::StreamListener
+{
+    net::Stream *from = nullptr;
+    net::Stream *to = nullptr;
+    qint64 left = 0;
+    qint64 spliced = 0;
+    qint64 copied = 0;
+    int closed = 0;
+    QAbstractSocket::SocketError error = QAbstractSocket::UnknownSocketError;
+
+    void pump()
+    {
+        while (left > 0 && from->isOpen()) {
+            const qint64 n = from->spliceTo(to, left);
+            if (n > 0) {
+                spliced += n;
+                left -= n;
+                continue;
+            }
+            if (n == 0)
+                return; // the source's input or the destination's room will be announced
+            char buf[4096];
+            const qint64 r = from->read(buf, std::min<qint64>(left, sizeof buf));
+            if (r <= 0)
+                return;
+            to->write(buf, r);
+            copied += r;
+            left -= r;
+        }
+    }
+    void onStreamReadable() override { pump(); }
+    void onStreamWritten() override {}
+    void onStreamClosed(QAbstractSocket::SocketError e) override
+    {
+        ++closed;
+        error = e;
+    }
+};
+
+/// Reads `peer` until `size` bytes came (or the bound passes); returns them.
+QByteArray readExactly(QTcpSocket &peer, qsizetype size)
+{
+    QByteArray got;
+    waitUntil(
+        [&] {
+            got += peer.readAll();
+            return got.size() >= size;
+        },
+        20000);
+    return got;
 }
 
 /// Every test runs twice: with the thread's poller (epoll; Linux's path) and with a socket-notifier pair per
@@ -309,4 +372,119 @@ TEST_P(StreamPaths, StreamsKeepWorkingAfterEveryStreamOfTheThreadWasGone)
         ASSERT_TRUE(waitUntil([&] { return p.peer.bytesAvailable() >= 4; }, 5000));
         EXPECT_EQ(p.peer.readAll(), "pong");
     }
+}
+
+// Splicing (Linux): `a` plays the upstream connection (its peer the origin), `b` the client connection.
+
+TEST_P(StreamPaths, SpliceMovesTheAskedBytesSocketToSocketAndLeavesWhatFollows)
+{
+    if (!platform::SplicePipe::supported())
+        GTEST_SKIP() << "no splice() on this platform";
+    Pair a, b;
+    ASSERT_TRUE(a.stream->canSpliceTo(b.stream.get()));
+    const QByteArray body = pattern(300 * 1024);
+    Relay relay;
+    relay.from = a.stream.get();
+    relay.to = b.stream.get();
+    relay.left = body.size();
+    a.stream->setListener(&relay);
+    a.peer.write(body + "NEXT");
+    EXPECT_EQ(readExactly(b.peer, body.size()), body);
+    EXPECT_EQ(relay.left, 0);
+    EXPECT_EQ(relay.spliced, body.size());
+    EXPECT_EQ(relay.copied, 0) << "nothing went through user space";
+    EXPECT_EQ(b.stream->bytesToWrite(), 0);
+    // The bytes behind the body were not taken: the next reader gets them.
+    a.stream->setListener(&a.rec);
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            a.rec.drain();
+            return a.rec.received == "NEXT";
+        },
+        5000));
+    EXPECT_EQ(relay.closed, 0);
+    EXPECT_EQ(b.rec.closed, 0);
+}
+
+TEST_P(StreamPaths, SplicedBytesWaitingForASlowClientGoOutBeforeLaterWrites)
+{
+    if (!platform::SplicePipe::supported())
+        GTEST_SKIP() << "no splice() on this platform";
+    Pair a, b;
+    b.peer.setReadBufferSize(4096); // the client reads only as asked: the kernel's buffers fill up
+    const QByteArray body = pattern(8 * 1024 * 1024);
+    Relay relay;
+    relay.from = a.stream.get();
+    relay.to = b.stream.get();
+    relay.left = body.size();
+    a.stream->setListener(&relay);
+    b.rec.whenWritten = [&] { relay.pump(); };
+    a.peer.write(body);
+    // Stuck on the client: spliced bytes wait in the destination and count as its output.
+    ASSERT_TRUE(waitUntil([&] { return relay.spliced > 0 && b.stream->bytesToWrite() > 0; }, 10000));
+    const qint64 before = relay.spliced;
+    b.stream->write("+tail", 5);
+    EXPECT_EQ(readExactly(b.peer, body.size() + 5), body.left(before) + "+tail" + body.mid(before));
+    EXPECT_EQ(relay.left, 0);
+    EXPECT_EQ(relay.copied, 0);
+    EXPECT_TRUE(waitUntil([&] { return b.stream->bytesToWrite() == 0; }, 5000));
+    EXPECT_EQ(b.rec.closed, 0);
+}
+
+TEST_P(StreamPaths, ReleaseKeepsSplicedBytesThatWaitForTheClient)
+{
+    if (!platform::SplicePipe::supported())
+        GTEST_SKIP() << "no splice() on this platform";
+    Pair a, b;
+    b.peer.setReadBufferSize(4096);
+    const QByteArray body = pattern(8 * 1024 * 1024);
+    Relay relay;
+    relay.from = a.stream.get();
+    relay.to = b.stream.get();
+    relay.left = body.size();
+    a.stream->setListener(&relay);
+    a.peer.write(body);
+    ASSERT_TRUE(waitUntil([&] { return relay.spliced > 0 && b.stream->bytesToWrite() > 0; }, 10000));
+    relay.left = 0; // stop relaying
+    const qint64 spliced = relay.spliced;
+    std::unique_ptr<QTcpSocket> socket(b.stream->release());
+    ASSERT_TRUE(socket);
+    socket->write("+tail");
+    EXPECT_EQ(readExactly(b.peer, spliced + 5), body.left(spliced) + "+tail");
+}
+
+TEST_P(StreamPaths, EndOfStreamWhileSplicingIsReportedLikeARead)
+{
+    if (!platform::SplicePipe::supported())
+        GTEST_SKIP() << "no splice() on this platform";
+    Pair a, b;
+    Relay relay;
+    relay.from = a.stream.get();
+    relay.to = b.stream.get();
+    relay.left = 100000; // more than will come
+    a.stream->setListener(&relay);
+    const QByteArray sent = pattern(1000);
+    a.peer.write(sent);
+    a.peer.disconnectFromHost();
+    ASSERT_TRUE(waitUntil([&] { return relay.closed == 1; }, 5000));
+    EXPECT_EQ(relay.error, QAbstractSocket::RemoteHostClosedError);
+    EXPECT_EQ(relay.spliced, 1000);
+    EXPECT_FALSE(a.stream->isOpen());
+    EXPECT_EQ(readExactly(b.peer, 1000), sent);
+    EXPECT_EQ(b.rec.closed, 0);
+}
+
+TEST_P(StreamPaths, SpliceDeclinesWhileBytesAlreadyReadWait)
+{
+    if (!platform::SplicePipe::supported())
+        GTEST_SKIP() << "no splice() on this platform";
+    Pair a, b;
+    a.rec.reading = false; // busy: the stream reads ahead into its own buffer
+    a.peer.write("abc");
+    ASSERT_TRUE(waitUntil([&] { return a.rec.readable > 0; }, 5000));
+    EXPECT_EQ(a.stream->spliceTo(b.stream.get(), 3), -1) << "those bytes must go first, by read()";
+    EXPECT_EQ(a.stream->spliceTo(a.stream.get(), 3), -1);
+    a.rec.drain();
+    EXPECT_EQ(a.rec.received, "abc");
+    EXPECT_EQ(b.stream->bytesToWrite(), 0);
 }
