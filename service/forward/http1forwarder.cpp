@@ -269,9 +269,7 @@ public:
         UpstreamConnection *c = m_conn;
         for (;;) {
             if (c->m_buffer.isEmpty()) {
-                if (m_gotHead && spliceBody(c, guard))
-                    return;
-                if (!guard)
+                if (m_gotHead && spliceBody(c))
                     return;
                 const qint64 n = c->m_buffer.fill(c->m_stream, m_gotHead ? 0 : headReadLimit(c));
                 if (n <= 0)
@@ -312,8 +310,9 @@ public:
 
     /// Moves the rest of a Content-Length body straight from the upstream socket to the client's (splice() on
     /// Linux, plain TCP both ways) instead of reading it into the buffer and writing it out again: a 64 KiB body
-    /// is then never copied through user space. True when done for now (or the exchange ended); false to read.
-    bool spliceBody(UpstreamConnection *c, const Liveness::Guard &guard)
+    /// is then never copied through user space. True when done for now (or the exchange ended); false to read
+    /// (nothing happened).
+    bool spliceBody(UpstreamConnection *c)
     {
         const qint64 left = m_interim ? -1 : c->m_parser.bodyBytesLeft();
         if (left <= 0 || (!m_splicing && left < kSpliceMinBytes))
@@ -325,6 +324,7 @@ public:
         if (moved < 0)
             return false; // bytes already read wait (or the streams cannot splice): read them
         m_splicing = true;
+        Liveness::Guard guard(m_liveness);
         if (moved > 0 && m_fwd->m_options.splicedBytesCounter)
             m_fwd->m_options.splicedBytesCounter->fetch_add(quint64(moved), std::memory_order_relaxed);
         m_sink->onResponseBodySpliced(moved);

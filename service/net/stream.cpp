@@ -103,6 +103,7 @@ public:
     {
         platform::socketPeer(fd, &m_peerAddress, &m_peerPort);
         platform::setNoDelay(fd);
+        m_spliceable = platform::SplicePipe::supported();
         m_poller = ThreadPoller::forThisThread();
         if (m_poller) {
             m_token = m_poller->attach(this);
@@ -257,17 +258,11 @@ public:
 
     qint64 bytesToWrite() const override { return queuedBytes() + pipeBytes(); }
 
-    bool canSpliceTo(const Stream *to) const override
-    {
-        return platform::SplicePipe::supported() && dynamic_cast<const RawStream *>(to) != nullptr;
-    }
-
     qint64 spliceTo(Stream *to, qint64 max) override
     {
-        auto *dst = dynamic_cast<RawStream *>(to);
-        if (!dst || dst == this || max <= 0 || !m_in.isEmpty() || m_fd < 0 || m_readEnded || m_closing)
+        if (!canSpliceTo(to) || to == this || max <= 0 || !m_in.isEmpty() || m_fd < 0 || m_readEnded || m_closing)
             return -1;
-        return dst->spliceFrom(*this, max);
+        return static_cast<RawStream *>(to)->spliceFrom(*this, max); // only raw streams are spliceable
     }
 
     void closeAfterFlush() override

@@ -86,11 +86,7 @@ public:
         return -1;
     }
     /// Whether spliceTo(`to`) can work at all between these two streams (it may still return -1 at times).
-    virtual bool canSpliceTo(const Stream *to) const
-    {
-        Q_UNUSED(to);
-        return false;
-    }
+    bool canSpliceTo(const Stream *to) const { return m_spliceable && to && to->m_spliceable; }
     /// Pushes queued output to the kernel now where the implementation queues (TLS); a no-op on raw streams.
     virtual void flush() {}
     /// Bytes queued and not yet taken by the kernel.
@@ -116,6 +112,7 @@ protected:
     QHostAddress m_peerAddress;
     quint16 m_peerPort = 0;
     QString m_error;
+    bool m_spliceable = false; ///< a plain TCP stream on a platform with splice()
 };
 
 } // namespace dfproxy::net
