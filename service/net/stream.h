@@ -36,7 +36,9 @@ protected:
 
 /// Coalesces writes: while a WriteBatch is open on a thread, writes to raw streams on that thread only queue, and
 /// closing the outermost batch sends each stream's bytes in one call. Every Stream callback runs inside one, so a
-/// response head and the body that came with it leave in one send. Outside a batch, writes go out at once.
+/// response head and the body that came with it leave in one send; on a thread with a poller (epoll), one batch
+/// spans all the callbacks of one poll, so its reads and its handling come before its sends. Outside a batch,
+/// writes go out at once.
 class WriteBatch
 {
 public:
