@@ -175,18 +175,7 @@ public:
                 drained();
             return n;
         }
-        if (n == platform::WouldBlock) {
-            drained();
-            return 0;
-        }
-        m_readEnded = true;
-        notifyRead(false);
-        if (n == 0) {
-            endOfInput(true);
-        } else {
-            m_error = QStringLiteral("connection reset by peer");
-            closeAndReport(QAbstractSocket::NetworkError, true);
-        }
+        inputStopped(n);
         return 0;
     }
 
@@ -397,7 +386,7 @@ private:
                 moved += n;
                 continue;
             }
-            src.spliceStopped(n);
+            src.inputStopped(n);
             break;
         }
         if (moved >= max)
@@ -417,8 +406,9 @@ private:
         }
     }
 
-    /// What a splice out of this stream's socket found instead of bytes, handled as read() does.
-    void spliceStopped(qint64 result)
+    /// What a read or a splice out of this stream's socket found instead of bytes: WouldBlock, 0 (the end of the
+    /// stream) or SocketFailed.
+    void inputStopped(qint64 result)
     {
         if (result == platform::WouldBlock) {
             drained();

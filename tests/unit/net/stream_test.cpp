@@ -91,9 +91,18 @@ QByteArray pattern(qsizetype n)
 /// can, read() and write() where it cannot (-1). Listens to the source.
 struct Relay final : net::StreamListener
 {
-    net::Stream *from = nullptr;
-    net::Stream *to = nullptr;
-    qint64 left = 0;
+    /// Relays `bytes` from `a`'s stream to `b`'s, as `a`'s listener.
+    Relay(Pair &a, Pair &b, qint64 bytes)
+        : from(a.stream.get())
+        , to(b.stream.get())
+        , left(bytes)
+    {
+        from->setListener(this);
+    }
+
+    net::Stream *from;
+    net::Stream *to;
+    qint64 left;
     qint64 spliced = 0;
     qint64 copied = 0;
     int closed = 0;
@@ -383,11 +392,7 @@ TEST_P(StreamPaths, SpliceMovesTheAskedBytesSocketToSocketAndLeavesWhatFollows)
     Pair a, b;
     ASSERT_TRUE(a.stream->canSpliceTo(b.stream.get()));
     const QByteArray body = pattern(300 * 1024);
-    Relay relay;
-    relay.from = a.stream.get();
-    relay.to = b.stream.get();
-    relay.left = body.size();
-    a.stream->setListener(&relay);
+    Relay relay(a, b, body.size());
     a.peer.write(body + "NEXT");
     EXPECT_EQ(readExactly(b.peer, body.size()), body);
     EXPECT_EQ(relay.left, 0);
@@ -413,11 +418,7 @@ TEST_P(StreamPaths, SplicedBytesWaitingForASlowClientGoOutBeforeLaterWrites)
     Pair a, b;
     b.peer.setReadBufferSize(4096); // the client reads only as asked: the kernel's buffers fill up
     const QByteArray body = pattern(8 * 1024 * 1024);
-    Relay relay;
-    relay.from = a.stream.get();
-    relay.to = b.stream.get();
-    relay.left = body.size();
-    a.stream->setListener(&relay);
+    Relay relay(a, b, body.size());
     b.rec.whenWritten = [&] { relay.pump(); };
     a.peer.write(body);
     // Stuck on the client: spliced bytes wait in the destination and count as its output.
@@ -438,11 +439,7 @@ TEST_P(StreamPaths, ReleaseKeepsSplicedBytesThatWaitForTheClient)
     Pair a, b;
     b.peer.setReadBufferSize(4096);
     const QByteArray body = pattern(8 * 1024 * 1024);
-    Relay relay;
-    relay.from = a.stream.get();
-    relay.to = b.stream.get();
-    relay.left = body.size();
-    a.stream->setListener(&relay);
+    Relay relay(a, b, body.size());
     a.peer.write(body);
     ASSERT_TRUE(waitUntil([&] { return relay.spliced > 0 && b.stream->bytesToWrite() > 0; }, 10000));
     relay.left = 0; // stop relaying
@@ -458,11 +455,7 @@ TEST_P(StreamPaths, EndOfStreamWhileSplicingIsReportedLikeARead)
     if (!platform::SplicePipe::supported())
         GTEST_SKIP() << "no splice() on this platform";
     Pair a, b;
-    Relay relay;
-    relay.from = a.stream.get();
-    relay.to = b.stream.get();
-    relay.left = 100000; // more than will come
-    a.stream->setListener(&relay);
+    Relay relay(a, b, 100000); // more than will come
     const QByteArray sent = pattern(1000);
     a.peer.write(sent);
     a.peer.disconnectFromHost();
