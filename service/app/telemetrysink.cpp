@@ -125,9 +125,12 @@ void addServiceCollectors(telemetry::MetricsRegistry &registry, dns::DnsHostCach
                    s.value("connectionsRejected").toObject().value("maxConnectionsPerClient").toDouble()}}},
                 {"dfproxy_upstream_connections_opened_total", "Upstream connections opened.", MetricType::Counter,
                  {{{}, s.value("upstreamConnectionsOpened").toDouble()}}},
-                {"dfproxy_response_body_spliced_bytes_total",
-                 "Response body bytes moved from upstream to client socket without a copy through the proxy (Linux splice).",
-                 MetricType::Counter, {{{}, s.value("responseBytesSpliced").toDouble()}}},
+                {"dfproxy_spliced_bytes_total",
+                 "Body bytes moved socket to socket without a copy through the proxy (Linux splice; direction = request: "
+                 "client to upstream, response: upstream to client).",
+                 MetricType::Counter,
+                 {{{{"direction", "request"}}, s.value("requestBytesSpliced").toDouble()},
+                  {{{"direction", "response"}}, s.value("responseBytesSpliced").toDouble()}}},
             };
         });
     }

@@ -109,6 +109,13 @@ public:
     virtual qint64 bufferedBodyBytes() const = 0;
     /// Stops / resumes reading the response (downstream backpressure).
     virtual void setResponsePaused(bool paused) = 0;
+    /// Where request body bytes may go as they are, without writeBody(): the upstream connection's stream once it
+    /// is connected, when the body keeps its Content-Length framing and nothing is waiting to go before it; else
+    /// null (the default). The caller splices into it (net::Stream::spliceTo) and reports with onBodySpliced().
+    virtual net::Stream *bodySpliceTarget() { return nullptr; }
+    /// `size` body bytes (0 or more) went into bodySpliceTarget() by splicing. While any of them wait for the
+    /// upstream, bufferedBodyBytes() counts them and ResponseSink::onRequestBodyDrained() follows as for writeBody().
+    virtual void onBodySpliced(qint64 size) { Q_UNUSED(size); }
 };
 
 /// Sends requests upstream. One instance per worker thread; not thread-safe.
@@ -131,7 +138,8 @@ struct ForwarderOptions
     qint64 bodyBufferLimit = 256 * 1024;  ///< see Exchange::bufferedBodyBytes
     std::atomic<quint64> *connectionsOpenedCounter = nullptr; ///< shared counters to bump (optional)
     std::atomic<quint64> *requestsCounter = nullptr;
-    std::atomic<quint64> *splicedBytesCounter = nullptr; ///< response body bytes spliced (native engine)
+    std::atomic<quint64> *requestSplicedBytesCounter = nullptr;  ///< request body bytes spliced (native engine)
+    std::atomic<quint64> *responseSplicedBytesCounter = nullptr; ///< response body bytes spliced (native engine)
 };
 
 } // namespace dfproxy::forward

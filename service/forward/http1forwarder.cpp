@@ -195,6 +195,19 @@ public:
     {
         return (m_connected && m_conn && m_conn->m_stream) ? m_conn->m_stream->bytesToWrite() : m_pending.size();
     }
+    net::Stream *bodySpliceTarget() override
+    {
+        if (m_bodyEnded || m_req.contentLength < 0 || !m_connected || !m_conn || !m_conn->m_stream || !m_pending.isEmpty())
+            return nullptr;
+        return m_conn->m_stream;
+    }
+    void onBodySpliced(qint64 size) override
+    {
+        if (size > 0 && m_fwd->m_options.requestSplicedBytesCounter)
+            m_fwd->m_options.requestSplicedBytesCounter->fetch_add(quint64(size), std::memory_order_relaxed);
+        if (bufferedBodyBytes() > 0)
+            m_bodyBlocked = true; // the client's side waits for bytesWritten() to tell it the upstream took them
+    }
     void setResponsePaused(bool paused) override
     {
         if (m_paused == paused)
@@ -325,8 +338,8 @@ public:
             return false; // bytes already read wait (or the streams cannot splice): read them
         m_splicing = true;
         Liveness::Guard guard(m_liveness);
-        if (moved > 0 && m_fwd->m_options.splicedBytesCounter)
-            m_fwd->m_options.splicedBytesCounter->fetch_add(quint64(moved), std::memory_order_relaxed);
+        if (moved > 0 && m_fwd->m_options.responseSplicedBytesCounter)
+            m_fwd->m_options.responseSplicedBytesCounter->fetch_add(quint64(moved), std::memory_order_relaxed);
         m_sink->onResponseBodySpliced(moved);
         if (!guard)
             return true;

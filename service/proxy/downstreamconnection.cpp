@@ -18,6 +18,9 @@ using http::HttpParser;
 
 namespace {
 
+/// A request body with at least this much still to come is spliced to the upstream (see spliceRequestBody).
+constexpr qint64 kSpliceMinBytes = 8 * 1024;
+
 /// A number's decimal digits on the stack (QByteArray::number allocates; this runs once per response).
 struct Decimal
 {
@@ -176,6 +179,13 @@ void DownstreamConnection::pump()
         if (!wantParse)
             break;
         if (m_in.isEmpty()) {
+            if (m_state == State::Forwarding && spliceRequestBody()) {
+                if (!guard)
+                    return;
+                if (m_requestDone || m_pumpAgain)
+                    continue; // the body is through (or something changed): look again
+                break;        // the sockets announce the rest
+            }
             if (m_in.fill(m_socket) <= 0)
                 break;
         }
@@ -223,6 +233,30 @@ void DownstreamConnection::pump()
     }
 }
 
+/// Moves the rest of a Content-Length request body from the client's socket straight to the upstream's (splice() on
+/// Linux, plain TCP both ways) instead of reading it and writing it out again. True when it did what it could now
+/// (the sockets announce the rest; the exchange's onRequestBodyDrained when the upstream was full), false to read.
+bool DownstreamConnection::spliceRequestBody()
+{
+    if (m_requestDone || !m_exchange)
+        return false;
+    const qint64 left = m_parser.bodyBytesLeft();
+    if (left <= 0 || (!m_splicingBody && left < kSpliceMinBytes))
+        return false;
+    net::Stream *to = m_exchange->bodySpliceTarget();
+    if (!to)
+        return false;
+    const qint64 moved = m_socket->spliceTo(to, left);
+    if (moved < 0)
+        return false;
+    m_splicingBody = true;
+    m_rec.bytesIn += moved;
+    m_exchange->onBodySpliced(moved);
+    if (moved > 0 && m_parser.skipBody(moved) == HttpParser::Stop::Complete)
+        onRequestComplete();
+    return true;
+}
+
 void DownstreamConnection::onRequestHead()
 {
     m_idleTimer.stop();
@@ -241,6 +275,7 @@ void DownstreamConnection::onRequestHead()
     m_clock.restart();
     m_dnsDoneMs = m_connectedMs = 0;
     m_requestDone = false;
+    m_splicingBody = false;
     m_responseStarted = false;
     m_responseDone = false;
     m_chunkedOut = false;

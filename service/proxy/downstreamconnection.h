@@ -75,6 +75,7 @@ private:
     enum class State { ReadingHead, Resolving, Forwarding, Tunnel, Closing };
 
     void pump();
+    bool spliceRequestBody();
     void onRequestHead();
     void onRequestComplete();
     void onResolved(const dns::ResolveResult &result);
@@ -116,6 +117,7 @@ private:
     QByteArray m_host;
     int m_port = 0;
     bool m_requestDone = false;
+    bool m_splicingBody = false; ///< this request's body is being spliced (spliceRequestBody)
     bool m_responseStarted = false;
     bool m_responseDone = false;
     bool m_keepAlive = true;

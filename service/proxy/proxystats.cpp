@@ -36,6 +36,7 @@ QJsonObject ProxyStats::toJson() const
                      {QStringLiteral("maxConnectionsPerClient"), v(connectionsRejectedClient)}}},
         {QStringLiteral("upstreamConnectionsOpened"), v(upstreamConnectionsOpened)},
         {QStringLiteral("upstreamRequests"), v(upstreamRequests)},
+        {QStringLiteral("requestBytesSpliced"), v(requestBytesSpliced)},
         {QStringLiteral("responseBytesSpliced"), v(responseBytesSpliced)},
         {QStringLiteral("tunnelsThrottled"), v(tunnelsThrottled)},
         {QStringLiteral("tunnelThrottlePauses"), v(tunnelThrottlePauses)},

@@ -19,7 +19,8 @@ struct ProxyStats
     std::atomic<quint64> connectionsRejectedClient{0}; ///< refused: proxy.maxConnectionsPerClient reached
     std::atomic<quint64> upstreamConnectionsOpened{0};
     std::atomic<quint64> upstreamRequests{0};
-    std::atomic<quint64> responseBytesSpliced{0}; ///< response body bytes moved socket to socket (splice)
+    std::atomic<quint64> requestBytesSpliced{0};  ///< request body bytes moved client to upstream socket (splice)
+    std::atomic<quint64> responseBytesSpliced{0}; ///< response body bytes moved upstream to client socket (splice)
     std::atomic<quint64> tunnelsThrottled{0};     ///< tunnels opened with a bandwidth limit (RateLimitPolicy)
     std::atomic<quint64> tunnelThrottlePauses{0}; ///< times a tunnel direction stopped reading for lack of budget
 

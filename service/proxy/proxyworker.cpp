@@ -132,7 +132,8 @@ forward::Forwarder *ProxyWorker::forwarder(routing::Backend::Engine engine)
     o.idleTimeoutMs = m_ctx->options.upstreamIdleTimeoutMs;
     o.bodyBufferLimit = m_ctx->options.bufferLimit;
     o.connectionsOpenedCounter = &m_ctx->stats.upstreamConnectionsOpened;
-    o.splicedBytesCounter = &m_ctx->stats.responseBytesSpliced;
+    o.requestSplicedBytesCounter = &m_ctx->stats.requestBytesSpliced;
+    o.responseSplicedBytesCounter = &m_ctx->stats.responseBytesSpliced;
     o.requestsCounter = &m_ctx->stats.upstreamRequests;
     if (engine == routing::Backend::Engine::Qnam) {
         if (!m_qnam)
