@@ -21,9 +21,6 @@ namespace dfproxy::forward {
 using http::HttpParser;
 
 namespace {
-/// A response body with at least this much still to come is spliced (Linux, plain TCP both ways); below it the
-/// pipe's bookkeeping costs more than the copy it saves.
-constexpr qint64 kSpliceMinBytes = 8 * 1024;
 /// The first read of a response that may be spliced: the head and the body's start (below readSocket's quick-ACK
 /// size, so it costs no setsockopt).
 constexpr qint64 kSpliceHeadReadBytes = 8 * 1024;
@@ -328,7 +325,7 @@ public:
     bool spliceBody(UpstreamConnection *c)
     {
         const qint64 left = m_interim ? -1 : c->m_parser.bodyBytesLeft();
-        if (left <= 0 || (!m_splicing && left < kSpliceMinBytes))
+        if (left <= 0 || (!m_splicing && left < net::kSpliceMinBytes))
             return false;
         net::Stream *to = m_sink->bodySpliceTarget();
         if (!to)

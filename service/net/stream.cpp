@@ -367,8 +367,7 @@ private:
         qint64 moved = 0;
         for (;;) {
             if (m_pipe->size() > 0) {
-                if (m_pipe->drainTo(m_fd) == platform::SocketFailed) {
-                    m_error = QStringLiteral("write to a closed connection");
+                if (!drainPipe()) {
                     closeAndReport(QAbstractSocket::RemoteHostClosedError, true);
                     return moved;
                 }
@@ -393,6 +392,15 @@ private:
             src.drained(); // took all it was asked for: anything more announces itself (level-triggered)
         platform::SplicePipe::giveBack(std::move(m_pipe)); // empty: idle connections hold no pipe
         return moved;
+    }
+
+    /// Sends what the pipe holds, as far as the kernel takes it. False when the connection failed.
+    bool drainPipe()
+    {
+        if (m_pipe->drainTo(m_fd) != platform::SocketFailed)
+            return true;
+        m_error = QStringLiteral("write to a closed connection");
+        return false;
     }
 
     /// The destination of a splice is full: stop announcing input (and reading ahead into m_in, which would then
@@ -528,10 +536,8 @@ private:
     bool sendQueued()
     {
         if (m_pipe) {
-            if (m_pipe->drainTo(m_fd) == platform::SocketFailed) {
-                m_error = QStringLiteral("write to a closed connection");
+            if (!drainPipe())
                 return false;
-            }
             if (m_pipe->size() > 0)
                 return true;
             platform::SplicePipe::giveBack(std::move(m_pipe));

@@ -18,6 +18,10 @@ class QTcpSocket;
 
 namespace dfproxy::net {
 
+/// A body with less than this still to come is not worth starting a splice for (Stream::spliceTo): the pipe's
+/// bookkeeping costs more than the copy it saves. Used for response and request bodies alike.
+constexpr qint64 kSpliceMinBytes = 8 * 1024;
+
 /// What a Stream reports. Calls come from the event loop, never from inside a call to the Stream.
 class StreamListener
 {

@@ -18,9 +18,6 @@ using http::HttpParser;
 
 namespace {
 
-/// A request body with at least this much still to come is spliced to the upstream (see spliceRequestBody).
-constexpr qint64 kSpliceMinBytes = 8 * 1024;
-
 /// A number's decimal digits on the stack (QByteArray::number allocates; this runs once per response).
 struct Decimal
 {
@@ -241,7 +238,7 @@ bool DownstreamConnection::spliceRequestBody()
     if (m_requestDone || !m_exchange)
         return false;
     const qint64 left = m_parser.bodyBytesLeft();
-    if (left <= 0 || (!m_splicingBody && left < kSpliceMinBytes))
+    if (left <= 0 || (!m_splicingBody && left < net::kSpliceMinBytes))
         return false;
     net::Stream *to = m_exchange->bodySpliceTarget();
     if (!to)
