@@ -310,11 +310,7 @@ QByteArray originBytes(qint64 n)
 // through the proxy's memory. The same bytes arrive, both connections stay usable, and the stats count them.
 TEST_F(ProxyEngine, LargeResponseBodiesAreSplicedIntactAndKeepBothConnections)
 {
-    auto stats = [&] {
-        const auto r = curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()),
-                             proxy->adminUrl("/api/v1/stats")});
-        return QJsonDocument::fromJson(r.body).object().value("proxy").toObject();
-    };
+    auto stats = [&] { return proxyStats(*proxy); };
     const QJsonObject before = stats();
     // Two responses on one client connection, and one upstream connection: the end of the first is found without
     // the proxy reading its bytes, and the second parses after it.
@@ -333,7 +329,7 @@ TEST_F(ProxyEngine, LargeResponseBodiesAreSplicedIntactAndKeepBothConnections)
     // All but what the first read of each response took with its head (at most 8 KiB); nothing of the 100 bytes.
     EXPECT_GE(spliced, 1048583 + 300000 - 2 * 8192);
     EXPECT_LE(spliced, 1048583 + 300000);
-    const auto m = curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()), proxy->adminUrl("/metrics")});
+    const auto m = adminGet(*proxy, "/metrics");
     EXPECT_TRUE(m.body.contains("dfproxy_spliced_bytes_total{direction=\"response\"} "
                                 + QByteArray::number(qint64(after.value("responseBytesSpliced").toDouble()))))
         << m.body.constData();
@@ -347,11 +343,7 @@ TEST_F(ProxyEngine, LargeResponseBodiesAreSplicedIntactAndKeepBothConnections)
 TEST_F(ProxyEngine, SplicedBodyToASlowClientArrivesWholeAndTheConnectionGoesOn)
 {
     constexpr qint64 kSize = 16LL * 1024 * 1024;
-    auto spliced = [&] {
-        const auto r = curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()),
-                             proxy->adminUrl("/api/v1/stats")});
-        return QJsonDocument::fromJson(r.body).object().value("proxy").toObject().value("responseBytesSpliced").toDouble();
-    };
+    auto spliced = [&] { return proxyStats(*proxy).value("responseBytesSpliced").toDouble(); };
     const double before = spliced();
     QTcpSocket s;
     s.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 64 * 1024);
@@ -401,11 +393,7 @@ TEST_F(ProxyEngine, LargeRequestBodiesAreSplicedIntact)
         ASSERT_TRUE(f.open(QIODevice::WriteOnly));
         f.write(originBytes(kSize));
     }
-    auto stats = [&] {
-        const auto r = curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()),
-                             proxy->adminUrl("/api/v1/stats")});
-        return QJsonDocument::fromJson(r.body).object().value("proxy").toObject();
-    };
+    auto stats = [&] { return proxyStats(*proxy); };
     curl({"-H", "host: " + host(), proxy->proxyUrl("/")}); // an upstream connection in the pool: no wait to connect
     const QJsonObject before = stats();
     const auto r = curl({"-H", "host: " + host(), "-H", "Expect:", "--data-binary", "@" + file, proxy->proxyUrl("/echo")},
@@ -424,8 +412,7 @@ TEST_F(ProxyEngine, LargeRequestBodiesAreSplicedIntact)
     EXPECT_EQ(spliced, 0);
 #endif
     // The access log counts spliced bytes as received.
-    const auto log = curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()),
-                           proxy->adminUrl("/api/v1/accesslog?after=0&limit=1000")});
+    const auto log = adminGet(*proxy, "/api/v1/accesslog?after=0&limit=1000");
     bool found = false;
     for (const QJsonValue &item : QJsonDocument::fromJson(log.body).object().value("items").toArray()) {
         const QJsonObject rec = item.toObject();

@@ -5,6 +5,7 @@
 #include "support/testsupport.h"
 
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <QTcpSocket>
 
@@ -54,6 +55,18 @@ inline QJsonObject gateway(const QString &name, const QString &listenerName, con
                        {"kind", "Gateway"},
                        {"metadata", QJsonObject{{"name", name}, {"namespace", "agentgateway-system"}}},
                        {"spec", QJsonObject{{"gatewayClassName", "agentgateway"}, {"listeners", QJsonArray{l}}}}};
+}
+
+/// GET on the admin API of `proxy`, with its bearer token.
+inline CurlResult adminGet(const DfproxyProcess &proxy, const QString &path)
+{
+    return curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy.token()), proxy.adminUrl(path)});
+}
+
+/// The "proxy" block of GET /api/v1/stats.
+inline QJsonObject proxyStats(const DfproxyProcess &proxy)
+{
+    return QJsonDocument::fromJson(adminGet(proxy, "/api/v1/stats").body).object().value("proxy").toObject();
 }
 
 /// True once something accepts TCP connections on 127.0.0.1:port.
