@@ -57,26 +57,6 @@ std::string text(const CurlResult &r)
     return r.describe().toStdString();
 }
 
-// Calls the admin API of `p` with curl. The body goes through a file (bodies over 128 KiB do not fit in argv).
-CurlResult api(const DfproxyProcess &p, const QString &method, const QString &path, const QByteArray &body = {},
-               const QString &contentType = "application/json", const QStringList &extraHeaders = {},
-               bool auth = true)
-{
-    QStringList args{"-X", method};
-    if (auth)
-        args << "-H" << "Authorization: Bearer " + QString::fromLatin1(p.token());
-    for (const auto &h : extraHeaders)
-        args << "-H" << h;
-    if (!body.isNull()) {
-        static int n = 0;
-        const QString name = QStringLiteral("body-%1").arg(++n);
-        p.dir().writeFile(name, body);
-        args << "-H" << "Content-Type: " + contentType << "--data-binary" << "@" + p.dir().filePath(name);
-    }
-    args << p.adminUrl(path);
-    return curl(args);
-}
-
 bool isProblem(const CurlResult &r, int status)
 {
     return r.status == status && r.header("content-type").startsWith("application/problem+json") &&
@@ -121,12 +101,12 @@ protected:
 
 TEST_F(AdminApi, HealthReadinessServerStatsOpenApi)
 {
-    auto r = api(proxy, "GET", "/healthz", {}, {}, {}, false);
+    auto r = proxy.api("GET", "/healthz", {}, {}, {}, false);
     EXPECT_EQ(r.status, 200) << text(r);
-    r = api(proxy, "GET", "/readyz", {}, {}, {}, false);
+    r = proxy.api("GET", "/readyz", {}, {}, {}, false);
     EXPECT_EQ(r.status, 200) << text(r);
 
-    r = api(proxy, "GET", "/api/v1/server");
+    r = proxy.api("GET", "/api/v1/server");
     ASSERT_EQ(r.status, 200) << text(r);
     const auto info = jsonOf(r);
     EXPECT_FALSE(info.value("version").toString().isEmpty());
@@ -136,29 +116,29 @@ TEST_F(AdminApi, HealthReadinessServerStatsOpenApi)
     EXPECT_EQ(info.value("listeners").toArray().size(), 1);
     EXPECT_EQ(info.value("listeners").toArray()[0].toObject().value("port").toInt(), proxy.proxyPort());
 
-    r = api(proxy, "GET", "/api/v1/stats");
+    r = proxy.api("GET", "/api/v1/stats");
     EXPECT_EQ(r.status, 200) << text(r);
     EXPECT_TRUE(jsonOf(r).contains("dns")) << text(r);
 
-    r = api(proxy, "GET", "/api/v1/openapi.json");
+    r = proxy.api("GET", "/api/v1/openapi.json");
     EXPECT_EQ(r.status, 200);
     EXPECT_TRUE(jsonOf(r).value("paths").toObject().contains("/api/v1/config"));
 }
 
 TEST_F(AdminApi, LoggingLevelsAreReadAndSet)
 {
-    auto r = api(proxy, "GET", "/api/v1/logging");
+    auto r = proxy.api("GET", "/api/v1/logging");
     ASSERT_EQ(r.status, 200) << text(r);
     EXPECT_FALSE(jsonOf(r).value("level").toString().isEmpty());
 
-    r = api(proxy, "PUT", "/api/v1/logging", R"({"level": "warning", "categories": {"dfproxy.dns": "debug"}})");
+    r = proxy.api("PUT", "/api/v1/logging", R"({"level": "warning", "categories": {"dfproxy.dns": "debug"}})");
     ASSERT_EQ(r.status, 200) << text(r);
     EXPECT_EQ(jsonOf(r).value("level").toString(), "warning");
     EXPECT_TRUE(jsonOf(r).value("filterRules").toString().contains("dfproxy.dns.debug=true")) << text(r);
-    r = api(proxy, "GET", "/api/v1/logging");
+    r = proxy.api("GET", "/api/v1/logging");
     EXPECT_EQ(jsonOf(r).value("categories").toObject().value("dfproxy.dns").toString(), "debug");
 
-    r = api(proxy, "PUT", "/api/v1/logging", R"({"level": "loud", "categories": {"bad\nname": "info"}})");
+    r = proxy.api("PUT", "/api/v1/logging", R"({"level": "loud", "categories": {"bad\nname": "info"}})");
     EXPECT_TRUE(isProblem(r, 422)) << text(r);
     EXPECT_TRUE(jsonOf(r).value("fields").toObject().contains("level")) << text(r);
 }
@@ -167,100 +147,100 @@ TEST_F(AdminApi, ResourceCrudAndEveryErrorStatus)
 {
     const QString coll = "/api/v1/namespaces/httpbin/agentgatewaybackends";
     // create 201, then 409
-    auto r = api(proxy, "POST", coll, compact(backend("b1")));
+    auto r = proxy.api("POST", coll, compact(backend("b1")));
     ASSERT_EQ(r.status, 201) << text(r);
     EXPECT_FALSE(r.header("etag").isEmpty());
-    EXPECT_TRUE(isProblem(api(proxy, "POST", coll, compact(backend("b1"))), 409));
+    EXPECT_TRUE(isProblem(proxy.api("POST", coll, compact(backend("b1"))), 409));
 
     // 422 with fields
     QJsonObject bad = backend("b2");
     bad.insert("spec", QJsonObject{{"nonsense", 1}});
-    r = api(proxy, "POST", coll, compact(bad));
+    r = proxy.api("POST", coll, compact(bad));
     EXPECT_TRUE(isProblem(r, 422)) << text(r);
     EXPECT_FALSE(jsonOf(r).value("fields").toObject().isEmpty()) << text(r);
 
     // get 200 + ETag; a dry-run create stores nothing
-    r = api(proxy, "GET", coll + "/b1");
+    r = proxy.api("GET", coll + "/b1");
     ASSERT_EQ(r.status, 200) << text(r);
     const QString etag = r.header("etag");
     const auto md = jsonOf(r).value("metadata").toObject();
     for (const char *k : {"name", "namespace", "resourceVersion", "creationTimestamp", "uid"})
         EXPECT_TRUE(md.contains(k)) << k;
-    EXPECT_EQ(api(proxy, "POST", coll + "?dryRun=All", compact(backend("dry"))).status, 201);
-    EXPECT_TRUE(isProblem(api(proxy, "GET", coll + "/dry"), 404));
+    EXPECT_EQ(proxy.api("POST", coll + "?dryRun=All", compact(backend("dry"))).status, 201);
+    EXPECT_TRUE(isProblem(proxy.api("GET", coll + "/dry"), 404));
 
     // replace 200; stale If-Match 412; stale resourceVersion in the body 409
     QJsonObject labelled = backend("b1");
     labelled.insert("metadata", QJsonObject{{"name", "b1"}, {"namespace", "httpbin"}, {"labels", QJsonObject{{"env", "dev"}}}});
-    r = api(proxy, "PUT", coll + "/b1", compact(labelled), "application/json", {"If-Match: " + etag});
+    r = proxy.api("PUT", coll + "/b1", compact(labelled), "application/json", {"If-Match: " + etag});
     ASSERT_EQ(r.status, 200) << text(r);
-    r = api(proxy, "PUT", coll + "/b1", compact(labelled), "application/json", {"If-Match: " + etag});
+    r = proxy.api("PUT", coll + "/b1", compact(labelled), "application/json", {"If-Match: " + etag});
     EXPECT_TRUE(isProblem(r, 412)) << text(r);
     QJsonObject stale = labelled;
     stale.insert("metadata", QJsonObject{{"name", "b1"}, {"namespace", "httpbin"}, {"resourceVersion", "1"}});
-    EXPECT_TRUE(isProblem(api(proxy, "PUT", coll + "/b1", compact(stale)), 409));
+    EXPECT_TRUE(isProblem(proxy.api("PUT", coll + "/b1", compact(stale)), 409));
 
     // merge patch 200; JSON patch 415
-    r = api(proxy, "PATCH", coll + "/b1", R"({"metadata": {"labels": {"tier": "edge"}}})", "application/merge-patch+json");
+    r = proxy.api("PATCH", coll + "/b1", R"({"metadata": {"labels": {"tier": "edge"}}})", "application/merge-patch+json");
     ASSERT_EQ(r.status, 200) << text(r);
     EXPECT_EQ(jsonOf(r).value("metadata").toObject().value("labels").toObject().value("tier").toString(), "edge");
-    EXPECT_TRUE(isProblem(api(proxy, "PATCH", coll + "/b1", "[]", "application/json-patch+json"), 415));
+    EXPECT_TRUE(isProblem(proxy.api("PATCH", coll + "/b1", "[]", "application/json-patch+json"), 415));
 
     // list: label selector, pagination
-    ASSERT_EQ(api(proxy, "POST", coll, compact(backend("b3"))).status, 201);
-    r = api(proxy, "GET", "/api/v1/agentgatewaybackends?labelSelector=env%3Ddev");
+    ASSERT_EQ(proxy.api("POST", coll, compact(backend("b3"))).status, 201);
+    r = proxy.api("GET", "/api/v1/agentgatewaybackends?labelSelector=env%3Ddev");
     ASSERT_EQ(r.status, 200) << text(r);
     EXPECT_EQ(jsonOf(r).value("items").toArray().size(), 1);
-    EXPECT_TRUE(isProblem(api(proxy, "GET", "/api/v1/agentgatewaybackends?labelSelector=env%20in%20(a)"), 400));
-    r = api(proxy, "GET", coll + "?limit=1");
+    EXPECT_TRUE(isProblem(proxy.api("GET", "/api/v1/agentgatewaybackends?labelSelector=env%20in%20(a)"), 400));
+    r = proxy.api("GET", coll + "?limit=1");
     ASSERT_EQ(r.status, 200);
     const QString cont = jsonOf(r).value("metadata").toObject().value("continue").toString();
     ASSERT_FALSE(cont.isEmpty()) << text(r);
-    r = api(proxy, "GET", coll + "?limit=1&continue=" + cont);
+    r = proxy.api("GET", coll + "?limit=1&continue=" + cont);
     EXPECT_EQ(jsonOf(r).value("items").toArray()[0].toObject().value("metadata").toObject().value("name").toString(), "b3");
 
     // delete 200, then 404
-    EXPECT_EQ(api(proxy, "DELETE", coll + "/b3").status, 200);
-    EXPECT_TRUE(isProblem(api(proxy, "DELETE", coll + "/b3"), 404));
+    EXPECT_EQ(proxy.api("DELETE", coll + "/b3").status, 200);
+    EXPECT_TRUE(isProblem(proxy.api("DELETE", coll + "/b3"), 404));
 
     // 400 bad JSON, 415 media type, 413 size, 404 unknown kind, 405 method, 401 token, 421 host, 403 origin
-    EXPECT_TRUE(isProblem(api(proxy, "POST", coll, "{not json"), 400));
-    EXPECT_TRUE(isProblem(api(proxy, "POST", coll, "x", "text/plain"), 415));
-    EXPECT_TRUE(isProblem(api(proxy, "POST", "/api/v1/apply", QByteArray(1024 * 1024 + 10, ' ')), 413));
-    EXPECT_TRUE(isProblem(api(proxy, "GET", "/api/v1/widgets"), 404));
-    r = api(proxy, "DELETE", "/api/v1/apply");
+    EXPECT_TRUE(isProblem(proxy.api("POST", coll, "{not json"), 400));
+    EXPECT_TRUE(isProblem(proxy.api("POST", coll, "x", "text/plain"), 415));
+    EXPECT_TRUE(isProblem(proxy.api("POST", "/api/v1/apply", QByteArray(1024 * 1024 + 10, ' ')), 413));
+    EXPECT_TRUE(isProblem(proxy.api("GET", "/api/v1/widgets"), 404));
+    r = proxy.api("DELETE", "/api/v1/apply");
     EXPECT_TRUE(isProblem(r, 405)) << text(r);
     EXPECT_EQ(r.header("allow"), "POST");
-    EXPECT_TRUE(isProblem(api(proxy, "GET", "/api/v1/server", {}, {}, {}, false), 401));
-    EXPECT_TRUE(isProblem(api(proxy, "GET", "/api/v1/server", {}, {}, {"Host: evil.example"}), 421));
-    EXPECT_TRUE(isProblem(api(proxy, "GET", "/api/v1/server", {}, {}, {"Origin: http://evil.example"}), 403));
+    EXPECT_TRUE(isProblem(proxy.api("GET", "/api/v1/server", {}, {}, {}, false), 401));
+    EXPECT_TRUE(isProblem(proxy.api("GET", "/api/v1/server", {}, {}, {"Host: evil.example"}), 421));
+    EXPECT_TRUE(isProblem(proxy.api("GET", "/api/v1/server", {}, {}, {"Origin: http://evil.example"}), 403));
 }
 
 TEST_F(AdminApi, ApplyYamlWithPerObjectResultsAndDryRun)
 {
-    auto r = api(proxy, "POST", "/api/v1/apply?dryRun=All", kSeedYaml, "application/yaml");
+    auto r = proxy.api("POST", "/api/v1/apply?dryRun=All", kSeedYaml, "application/yaml");
     ASSERT_EQ(r.status, 200) << text(r);
-    EXPECT_TRUE(isProblem(api(proxy, "GET", "/api/v1/namespaces/httpbin/httproutes/dfp-httproute"), 404));
+    EXPECT_TRUE(isProblem(proxy.api("GET", "/api/v1/namespaces/httpbin/httproutes/dfp-httproute"), 404));
 
-    r = api(proxy, "POST", "/api/v1/apply", kSeedYaml, "application/yaml");
+    r = proxy.api("POST", "/api/v1/apply", kSeedYaml, "application/yaml");
     ASSERT_EQ(r.status, 200) << text(r);
     const auto results = jsonOf(r).value("results").toArray();
     ASSERT_EQ(results.size(), 2);
     EXPECT_EQ(results[0].toObject().value("action").toString(), "created");
-    r = api(proxy, "POST", "/api/v1/apply", kSeedYaml, "application/yaml");
+    r = proxy.api("POST", "/api/v1/apply", kSeedYaml, "application/yaml");
     EXPECT_EQ(jsonOf(r).value("results").toArray()[1].toObject().value("action").toString(), "unchanged");
 
     // The route's status is computed: accepted by the Gateway, refs resolved.
-    r = api(proxy, "GET", "/api/v1/namespaces/httpbin/httproutes/dfp-httproute");
+    r = proxy.api("GET", "/api/v1/namespaces/httpbin/httproutes/dfp-httproute");
     EXPECT_TRUE(jsonOf(r).value("status").toObject().contains("parents")) << text(r);
 
-    r = api(proxy, "POST", "/api/v1/apply", "a: [unclosed", "application/yaml");
+    r = proxy.api("POST", "/api/v1/apply", "a: [unclosed", "application/yaml");
     EXPECT_TRUE(isProblem(r, 400)) << text(r);
 }
 
 TEST_F(AdminApi, WholeConfigNeedsIfMatchAndIsValidated)
 {
-    auto r = api(proxy, "GET", "/api/v1/config");
+    auto r = proxy.api("GET", "/api/v1/config");
     ASSERT_EQ(r.status, 200) << text(r);
     const QString etag = r.header("etag");
     ASSERT_FALSE(etag.isEmpty());
@@ -269,62 +249,62 @@ TEST_F(AdminApi, WholeConfigNeedsIfMatchAndIsValidated)
     resources.append(backend("via-config"));
     cfg.insert("resources", resources);
 
-    EXPECT_TRUE(isProblem(api(proxy, "PUT", "/api/v1/config", compact(cfg)), 428));
-    EXPECT_TRUE(isProblem(api(proxy, "PUT", "/api/v1/config", compact(cfg), "application/json", {"If-Match: \"nope\""}), 412));
+    EXPECT_TRUE(isProblem(proxy.api("PUT", "/api/v1/config", compact(cfg)), 428));
+    EXPECT_TRUE(isProblem(proxy.api("PUT", "/api/v1/config", compact(cfg), "application/json", {"If-Match: \"nope\""}), 412));
 
     QJsonObject badDns = cfg;
     badDns.insert("dns", QJsonObject{{"servers", QJsonArray{"not-an-ip"}}});
-    r = api(proxy, "PUT", "/api/v1/config", compact(badDns), "application/json", {"If-Match: " + etag});
+    r = proxy.api("PUT", "/api/v1/config", compact(badDns), "application/json", {"If-Match: " + etag});
     EXPECT_TRUE(isProblem(r, 422)) << text(r);
     EXPECT_TRUE(jsonOf(r).value("fields").toObject().keys().join(",").contains("dns.servers")) << text(r);
     QJsonObject badAdmin = cfg;
     badAdmin.insert("admin", QJsonObject{{"address", "127.0.0.1"}, {"port", 70000}});
-    r = api(proxy, "PUT", "/api/v1/config", compact(badAdmin), "application/json", {"If-Match: " + etag});
+    r = proxy.api("PUT", "/api/v1/config", compact(badAdmin), "application/json", {"If-Match: " + etag});
     EXPECT_TRUE(jsonOf(r).value("fields").toObject().contains("admin.port")) << text(r);
 
-    r = api(proxy, "PUT", "/api/v1/config?dryRun=All", compact(cfg), "application/json", {"If-Match: " + etag});
+    r = proxy.api("PUT", "/api/v1/config?dryRun=All", compact(cfg), "application/json", {"If-Match: " + etag});
     EXPECT_EQ(r.status, 200) << text(r);
-    EXPECT_EQ(api(proxy, "GET", "/api/v1/namespaces/httpbin/agentgatewaybackends/via-config").status, 404);
+    EXPECT_EQ(proxy.api("GET", "/api/v1/namespaces/httpbin/agentgatewaybackends/via-config").status, 404);
 
-    r = api(proxy, "PUT", "/api/v1/config", compact(cfg), "application/json", {"If-Match: " + etag});
+    r = proxy.api("PUT", "/api/v1/config", compact(cfg), "application/json", {"If-Match: " + etag});
     ASSERT_EQ(r.status, 200) << text(r);
     EXPECT_NE(r.header("etag"), etag);
-    EXPECT_EQ(api(proxy, "GET", "/api/v1/namespaces/httpbin/agentgatewaybackends/via-config").status, 200);
+    EXPECT_EQ(proxy.api("GET", "/api/v1/namespaces/httpbin/agentgatewaybackends/via-config").status, 200);
     // The old ETag is now stale.
-    EXPECT_TRUE(isProblem(api(proxy, "PUT", "/api/v1/config", compact(cfg), "application/json", {"If-Match: " + etag}), 412));
+    EXPECT_TRUE(isProblem(proxy.api("PUT", "/api/v1/config", compact(cfg), "application/json", {"If-Match: " + etag}), 412));
     EXPECT_TRUE(backendNames(QJsonDocument::fromJson(readFile(proxy.configPath())).object()).contains("via-config"));
 
     // YAML too.
-    r = api(proxy, "GET", "/api/v1/config?format=yaml");
+    r = proxy.api("GET", "/api/v1/config?format=yaml");
     EXPECT_TRUE(r.body.contains("kind: Config")) << text(r);
 }
 
 TEST_F(AdminApi, DnsCacheEndpoints)
 {
-    auto r = api(proxy, "GET", "/api/v1/dns/cache");
+    auto r = proxy.api("GET", "/api/v1/dns/cache");
     ASSERT_EQ(r.status, 200) << text(r);
     EXPECT_TRUE(jsonOf(r).value("items").isArray());
-    EXPECT_EQ(api(proxy, "GET", "/api/v1/dns/stats").status, 200);
-    EXPECT_EQ(api(proxy, "DELETE", "/api/v1/dns/cache").status, 200);
-    EXPECT_TRUE(isProblem(api(proxy, "DELETE", "/api/v1/dns/cache/nowhere.test:80"), 404));
-    EXPECT_TRUE(isProblem(api(proxy, "DELETE", "/api/v1/dns/cache/host:notaport"), 400));
-    EXPECT_TRUE(isProblem(api(proxy, "POST", "/api/v1/dns/resolve", R"({"port": 80})"), 422));
-    EXPECT_EQ(api(proxy, "POST", "/api/v1/dns/resolve", R"({"host": "127.0.0.1", "port": 8080})").status, 202);
+    EXPECT_EQ(proxy.api("GET", "/api/v1/dns/stats").status, 200);
+    EXPECT_EQ(proxy.api("DELETE", "/api/v1/dns/cache").status, 200);
+    EXPECT_TRUE(isProblem(proxy.api("DELETE", "/api/v1/dns/cache/nowhere.test:80"), 404));
+    EXPECT_TRUE(isProblem(proxy.api("DELETE", "/api/v1/dns/cache/host:notaport"), 400));
+    EXPECT_TRUE(isProblem(proxy.api("POST", "/api/v1/dns/resolve", R"({"port": 80})"), 422));
+    EXPECT_EQ(proxy.api("POST", "/api/v1/dns/resolve", R"({"host": "127.0.0.1", "port": 8080})").status, 202);
 }
 
 TEST_F(AdminApi, ExportDeleteAllApplyExportRoundTrips)
 {
-    ASSERT_EQ(api(proxy, "POST", "/api/v1/apply", kSeedYaml, "application/yaml").status, 200);
+    ASSERT_EQ(proxy.api("POST", "/api/v1/apply", kSeedYaml, "application/yaml").status, 200);
     QJsonObject labelled = backend("extra", "other");
     labelled.insert("metadata", QJsonObject{{"name", "extra"}, {"namespace", "other"}, {"labels", QJsonObject{{"a", "b"}}}});
-    ASSERT_EQ(api(proxy, "POST", "/api/v1/apply", compact(labelled)).status, 200);
+    ASSERT_EQ(proxy.api("POST", "/api/v1/apply", compact(labelled)).status, 200);
 
-    const auto first = api(proxy, "GET", "/api/v1/export?format=yaml");
+    const auto first = proxy.api("GET", "/api/v1/export?format=yaml");
     ASSERT_EQ(first.status, 200) << text(first);
     EXPECT_TRUE(first.header("content-type").startsWith("application/yaml"));
     for (const char *serverField : {"resourceVersion", "uid", "creationTimestamp", "generation", "status:"})
         EXPECT_FALSE(first.body.contains(serverField)) << serverField << "\n" << first.body.constData();
-    const auto json = jsonOf(api(proxy, "GET", "/api/v1/export"));
+    const auto json = jsonOf(proxy.api("GET", "/api/v1/export"));
     // The seed's manifests come back exactly as written.
     const auto items = json.value("items").toArray();
     EXPECT_TRUE(items.contains(backend("dfp-backend"))) << QJsonDocument(json).toJson().constData();
@@ -336,14 +316,14 @@ TEST_F(AdminApi, ExportDeleteAllApplyExportRoundTrips)
         const QString plural = o.value("kind").toString() == "Gateway"     ? "gateways"
                                : o.value("kind").toString() == "HTTPRoute" ? "httproutes"
                                                                            : "agentgatewaybackends";
-        ASSERT_EQ(api(proxy, "DELETE", QStringLiteral("/api/v1/namespaces/%1/%2/%3")
+        ASSERT_EQ(proxy.api("DELETE", QStringLiteral("/api/v1/namespaces/%1/%2/%3")
                                            .arg(md.value("namespace").toString(), plural, md.value("name").toString()))
                       .status,
                   200);
     }
-    EXPECT_EQ(jsonOf(api(proxy, "GET", "/api/v1/export")).value("items").toArray().size(), 0);
-    ASSERT_EQ(api(proxy, "POST", "/api/v1/apply", first.body, "application/yaml").status, 200);
-    const auto again = api(proxy, "GET", "/api/v1/export?format=yaml");
+    EXPECT_EQ(jsonOf(proxy.api("GET", "/api/v1/export")).value("items").toArray().size(), 0);
+    ASSERT_EQ(proxy.api("POST", "/api/v1/apply", first.body, "application/yaml").status, 200);
+    const auto again = proxy.api("GET", "/api/v1/export?format=yaml");
     EXPECT_EQ(again.body, first.body);
 }
 
@@ -386,10 +366,10 @@ TEST(AdminPersistence, KillDuringWritesLeavesOldOrNewConfigAndRestarts)
     EXPECT_EQ(QJsonDocument::fromJson(readFile(proxy.configPath() + ".bak"), &pe).isObject(), true);
 
     ASSERT_TRUE(proxy.restart()) << proxy.describe().toStdString();
-    const auto r = api(proxy, "GET", "/api/v1/agentgatewaybackends");
+    const auto r = proxy.api("GET", "/api/v1/agentgatewaybackends");
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(jsonOf(r).value("items").toArray().size(), inFile.size());
-    EXPECT_EQ(jsonOf(api(proxy, "GET", "/api/v1/server")).value("lastError").toString(), "");
+    EXPECT_EQ(jsonOf(proxy.api("GET", "/api/v1/server")).value("lastError").toString(), "");
 }
 
 class HotReload : public ::testing::Test
@@ -429,7 +409,7 @@ protected:
         return QJsonDocument(cfg).toJson();
     }
 
-    QString lastError() { return jsonOf(api(*proxy, "GET", "/api/v1/server")).value("lastError").toString(); }
+    QString lastError() { return jsonOf(proxy->api("GET", "/api/v1/server")).value("lastError").toString(); }
 
     std::unique_ptr<Dnsmasq> dns;
     std::unique_ptr<OriginProcess> origin;

@@ -111,10 +111,7 @@ protected:
     CurlResult api(const QString &method, const QString &path, const QByteArray &body = {},
                    const QString &contentType = QStringLiteral("application/json"))
     {
-        QStringList args{"-X", method, "-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token())};
-        if (!body.isEmpty())
-            args << "-H" << "Content-Type: " + contentType << "--data-binary" << QString::fromUtf8(body);
-        return curl(args << proxy->adminUrl(path));
+        return proxy->api(method, path, body, contentType);
     }
 
     QJsonObject apiJson(const QString &method, const QString &path, const QByteArray &body = {})
@@ -660,10 +657,8 @@ TEST_F(DnsWithTestServer, DnsBlockWrittenThroughTheApiIsValidatedAndAppliedLive)
     auto put = [&](const QJsonObject &dns) {
         QJsonObject c = config;
         c.insert("dns", dns);
-        return curl({"-X", "PUT", "-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()), "-H",
-                     "If-Match: *", "-H", "Content-Type: application/json", "--data-binary",
-                     QString::fromUtf8(QJsonDocument(c).toJson(QJsonDocument::Compact)),
-                     proxy->adminUrl("/api/v1/config")});
+        return proxy->api("PUT", "/api/v1/config", QJsonDocument(c).toJson(QJsonDocument::Compact),
+                          "application/json", {"If-Match: *"});
     };
     auto r = put(QJsonObject{{"servers", QJsonArray{"::1"}}, {"lookupFamily", "V5"}, {"queryTimeoutMs", 1}});
     EXPECT_EQ(r.status, 422) << r.describe().toStdString();

@@ -201,10 +201,7 @@ protected:
 
     CurlResult admin(const QString &method, const QString &path, const QByteArray &body = {})
     {
-        QStringList args{"-X", method, "-H", "Authorization: Bearer " + QString::fromLatin1(adminToken())};
-        if (!body.isEmpty())
-            args += QStringList{"-H", "Content-Type: application/json", "--data-binary", QString::fromUtf8(body)};
-        return curl(args + QStringList{proxy->adminUrl(path)});
+        return proxy->api(method, path, body);
     }
 
     /// Resource names in the config file on disk.

@@ -37,9 +37,7 @@ protected:
 
     QJsonObject stats() const
     {
-        const auto r = curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()),
-                             proxy->adminUrl("/api/v1/stats")});
-        return QJsonDocument::fromJson(r.body).object().value("proxy").toObject();
+        return QJsonDocument::fromJson(proxy->apiGet("/api/v1/stats").body).object().value("proxy").toObject();
     }
     int activeConnections() const { return stats().value("activeConnections").toInt(-1); }
 
@@ -72,8 +70,7 @@ protected:
 
     QByteArray metrics() const
     {
-        return curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()), proxy->adminUrl("/metrics")})
-            .body;
+        return proxy->apiGet("/metrics").body;
     }
 
     OriginProcess origin;
@@ -136,15 +133,13 @@ TEST_F(ConnectionLimits, GlobalLimitRefusesEveryoneUntilASlotIsFree)
 
 TEST_F(ConnectionLimits, LimitsChangedThroughTheApiApplyLiveAndBadOnesAreRefused)
 {
-    const QString auth = "Authorization: Bearer " + QString::fromLatin1(proxy->token());
-    QJsonObject config = QJsonDocument::fromJson(curl({"-H", auth, proxy->adminUrl("/api/v1/config")}).body).object();
+    QJsonObject config = QJsonDocument::fromJson(proxy->apiGet("/api/v1/config").body).object();
     ASSERT_TRUE(config.contains("proxy"));
     auto put = [&](const QJsonObject &proxyBlock) {
         QJsonObject c = config;
         c.insert("proxy", proxyBlock);
-        return curl({"-X", "PUT", "-H", auth, "-H", "If-Match: *", "-H", "Content-Type: application/json",
-                     "--data-binary", QString::fromUtf8(QJsonDocument(c).toJson(QJsonDocument::Compact)),
-                     proxy->adminUrl("/api/v1/config")});
+        return proxy->api("PUT", "/api/v1/config", QJsonDocument(c).toJson(QJsonDocument::Compact),
+                          "application/json", {"If-Match: *"});
     };
     QJsonObject block = config.value("proxy").toObject();
     block.insert("maxConnectionsPerClient", -1);
@@ -219,8 +214,7 @@ TEST(ConnectionLimitsTls, HttpsListenerClosesARefusedConnectionWithoutAHandshake
                      QStringLiteral("proxy.test:%1:127.0.0.1").arg(httpsPort), "-H", "host: " + origin.authority(),
                      QStringLiteral("https://proxy.test:%1/status/204").arg(httpsPort)});
     };
-    const QString auth = "Authorization: Bearer " + QString::fromLatin1(proxy.token());
-    auto stats = [&] { return QJsonDocument::fromJson(curl({"-H", auth, proxy.adminUrl("/api/v1/stats")}).body); };
+    auto stats = [&] { return QJsonDocument::fromJson(proxy.apiGet("/api/v1/stats").body); };
     auto rejected = [&] { return stats()["proxy"]["connectionsRejected"]["maxConnectionsPerClient"].toInt(); };
     auto active = [&] { return stats()["proxy"]["activeConnections"].toInt(); };
     EXPECT_EQ(viaHttps("127.0.0.11").status, 204);

@@ -151,7 +151,7 @@ protected:
 
     CurlResult admin(const QString &path)
     {
-        return curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()), proxy->adminUrl(path)});
+        return proxy->apiGet(path);
     }
     QByteArray metrics() { return admin("/metrics").body; }
     QJsonObject stats() { return QJsonDocument::fromJson(admin("/api/v1/stats").body).object(); }

@@ -60,7 +60,7 @@ inline QJsonObject gateway(const QString &name, const QString &listenerName, con
 /// GET on the admin API of `proxy`, with its bearer token.
 inline CurlResult adminGet(const DfproxyProcess &proxy, const QString &path)
 {
-    return curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy.token()), proxy.adminUrl(path)});
+    return proxy.apiGet(path);
 }
 
 /// The "proxy" block of GET /api/v1/stats.

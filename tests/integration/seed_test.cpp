@@ -118,19 +118,17 @@ TEST_F(SeedScenario, DnsFailureIsA503ThatSaysSo)
 
 TEST_F(SeedScenario, TheSameStepsThroughTheRestApi)
 {
-    const QString auth = "Authorization: Bearer " + QString::fromLatin1(proxy->token());
-    auto res = curl({"-X", "POST", "-H", auth, "-H", "Content-Type: application/yaml", "--data-binary",
-                     QString::fromUtf8(kBackendYaml + "---\n" + kRouteYaml), proxy->adminUrl("/api/v1/apply")});
+    auto res = proxy->api("POST", "/api/v1/apply", kBackendYaml + "---\n" + kRouteYaml, "application/yaml");
     ASSERT_EQ(res.status, 200) << res.describe().toStdString();
     EXPECT_EQ(curlThroughProxy(hostHeader()).status, 200);
 
-    res = curl({"-H", auth, proxy->adminUrl("/api/v1/namespaces/httpbin/httproutes/dfp-httproute")});
+    res = proxy->apiGet("/api/v1/namespaces/httpbin/httproutes/dfp-httproute");
     EXPECT_EQ(res.status, 200);
     EXPECT_TRUE(res.body.contains("\"Accepted\"")) << res.body.constData();
 
-    res = curl({"-X", "DELETE", "-H", auth, proxy->adminUrl("/api/v1/namespaces/httpbin/backends/dfp-backend")});
+    res = proxy->api("DELETE", "/api/v1/namespaces/httpbin/backends/dfp-backend");
     EXPECT_EQ(res.status, 200) << res.describe().toStdString();
-    res = curl({"-X", "DELETE", "-H", auth, proxy->adminUrl("/api/v1/namespaces/httpbin/httproutes/dfp-httproute")});
+    res = proxy->api("DELETE", "/api/v1/namespaces/httpbin/httproutes/dfp-httproute");
     EXPECT_EQ(res.status, 200) << res.describe().toStdString();
     EXPECT_EQ(curlThroughProxy(hostHeader()).status, 404);
 }

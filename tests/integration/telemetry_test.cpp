@@ -281,7 +281,7 @@ protected:
 
     CurlResult admin(const QString &path)
     {
-        return curl({"-H", "Authorization: Bearer " + QString::fromLatin1(proxy->token()), proxy->adminUrl(path)});
+        return proxy->apiGet(path);
     }
 
     std::unique_ptr<Dnsmasq> dns;
@@ -432,7 +432,7 @@ TEST_F(Telemetry, TheEventStreamDeliversARequestMadeAfterSubscribing)
     QByteArray received;
     QObject::connect(&sse, &QProcess::readyReadStandardOutput, [&] { received += sse.readAllStandardOutput(); });
     sse.start("curl", {"-q", "-sS", "-N", "-i", "--max-time", "30", "-H",
-                       "Authorization: Bearer " + QString::fromLatin1(proxy->token()),
+                       proxy->authorization(),
                        proxy->adminUrl("/api/v1/accesslog/stream")});
     ASSERT_TRUE(waitUntil([&] { return received.contains(": dfproxy access log"); }, 10000)) << received.constData();
     EXPECT_TRUE(received.toLower().contains("content-type: text/event-stream")) << received.constData();
@@ -459,7 +459,7 @@ TEST_F(Telemetry, TheEventStreamDeliversARequestMadeAfterSubscribing)
     QByteArray second;
     QObject::connect(&again, &QProcess::readyReadStandardOutput, [&] { second += again.readAllStandardOutput(); });
     again.start("curl", {"-q", "-sS", "-N", "--max-time", "30", "-H",
-                         "Authorization: Bearer " + QString::fromLatin1(proxy->token()),
+                         proxy->authorization(),
                          proxy->adminUrl("/api/v1/accesslog/stream")});
     ASSERT_TRUE(waitUntil([&] { return second.contains(": dfproxy access log"); }, 10000)) << second.constData();
     ASSERT_EQ(request("/headers?x=second").status, 200);

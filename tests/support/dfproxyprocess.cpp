@@ -5,6 +5,7 @@
 
 #include <QJsonDocument>
 #include <QProcess>
+#include <QTemporaryFile>
 
 namespace dfproxy::test {
 
@@ -78,6 +79,29 @@ QString DfproxyProcess::adminUrl(const QString &path) const
 QByteArray DfproxyProcess::token() const
 {
     return m_dir.readFile("admin-token").trimmed();
+}
+
+QString DfproxyProcess::authorization() const
+{
+    return QStringLiteral("Authorization: Bearer ") + QString::fromLatin1(token());
+}
+
+CurlResult DfproxyProcess::api(const QString &method, const QString &path, const QByteArray &body,
+                               const QString &contentType, const QStringList &extraHeaders, bool auth) const
+{
+    QStringList args{"-X", method};
+    if (auth)
+        args << "-H" << authorization();
+    for (const auto &h : extraHeaders)
+        args << "-H" << h;
+    // Not in the service's directory: tests make that one read-only or full.
+    QTemporaryFile bodyFile;
+    if (!body.isNull()) {
+        if (!bodyFile.open() || bodyFile.write(body) != body.size() || !bodyFile.flush())
+            return CurlResult{.stderrText = "cannot write the request body to " + bodyFile.fileName()};
+        args << "-H" << "Content-Type: " + contentType << "--data-binary" << "@" + bodyFile.fileName();
+    }
+    return curl(args << adminUrl(path));
 }
 
 QString DfproxyProcess::describe() const

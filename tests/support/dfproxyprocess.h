@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "support/curl.h"
 #include "support/managedprocess.h"
 #include "support/tempdir.h"
 
@@ -44,6 +45,15 @@ public:
     QString adminUrl(const QString &path = QStringLiteral("/")) const;
     QString configPath() const { return m_dir.filePath("config.json"); }
     QByteArray token() const;
+    /// "Authorization: Bearer <token>": the header every admin API call but the health checks needs.
+    QString authorization() const;
+    /// Calls the admin API with curl and the bearer token (none when `auth` is false). A body, when not null, goes
+    /// through a temporary file (bodies over 128 KiB do not fit in argv).
+    CurlResult api(const QString &method, const QString &path, const QByteArray &body = {},
+                   const QString &contentType = QStringLiteral("application/json"),
+                   const QStringList &extraHeaders = {}, bool auth = true) const;
+    /// GET `path` on the admin API, with the token.
+    CurlResult apiGet(const QString &path) const { return api(QStringLiteral("GET"), path); }
     const TempDir &dir() const { return m_dir; }
     ManagedProcess *process() const { return m_process.get(); }
     QString describe() const;
