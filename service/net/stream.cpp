@@ -4,6 +4,7 @@
 #include "base/bytes.h"
 #include "base/liveness.h"
 #include "platform/poller.h"
+#include "platform/sendbatch.h"
 #include "platform/socket.h"
 #include "platform/splice.h"
 
@@ -125,13 +126,33 @@ public:
             t_dirty.removeOne(this);
     }
 
+    /// What a WriteBatch queued, for a platform::SendBatch to send with other streams' bytes (false: this stream
+    /// sends its own, in flushQueued: spliced bytes wait, or the kernel already pushed back).
+    bool batchSendable(platform::SendBatch::Send *send) const
+    {
+        if (m_fd < 0 || m_pipe || m_writeArmed || queuedBytes() <= 0)
+            return false;
+        *send = {m_fd, m_out.constData() + m_outPos, queuedBytes(), 0};
+        return true;
+    }
+    /// `sent` of those bytes left in a SendBatch; flushQueued() then deals with the rest (or finds out what
+    /// failed, with a send of its own).
+    void batchSent(qint64 sent)
+    {
+        if (sent <= 0)
+            return;
+        m_outPos += sent;
+        m_batchSent += sent;
+    }
+
     /// Sends what a WriteBatch queued (called when the batch closes).
     void flushQueued()
     {
         m_dirty = false;
-        if (m_fd < 0 || bytesToWrite() == 0 || m_writeArmed)
+        const qint64 batchSent = std::exchange(m_batchSent, 0);
+        if (m_fd < 0 || m_writeArmed || bytesToWrite() + batchSent == 0)
             return;
-        const qint64 before = bytesToWrite();
+        const qint64 before = bytesToWrite() + batchSent;
         if (!sendQueued()) {
             closeAndReport(QAbstractSocket::RemoteHostClosedError, true);
             return;
@@ -624,6 +645,7 @@ private:
     bool m_closing = false;  ///< close once the queued output is out
     bool m_reported = false; ///< onStreamClosed was sent (or must not be)
     bool m_dirty = false;    ///< in t_dirty: a WriteBatch queued bytes
+    qint64 m_batchSent = 0;  ///< of those, sent by a SendBatch (flushQueued() counts them as its own)
     bool m_writeArmed = false; ///< the write notifier is enabled (queued bytes wait for the kernel)
     bool m_eofPending = false; ///< the read-ahead met the end of stream behind the bytes in m_in
     Liveness m_liveness;       ///< "was I deleted by my listener?" without QPointer's shared block per call
@@ -847,6 +869,27 @@ WriteBatch::~WriteBatch()
 {
     if (--t_batchDepth > 0)
         return;
+    // Two or more streams to send to: one kernel call for all of them where the platform can (see
+    // platform/sendbatch.h: sent one by one, the first peer woken preempts this thread and the rest wait). Nothing
+    // here calls back into a listener, so the streams stay alive.
+    if (t_dirty.size() >= 2) {
+        if (platform::SendBatch *sender = platform::SendBatch::forThisThread()) {
+            QVarLengthArray<platform::SendBatch::Send, 64> sends;
+            QVarLengthArray<RawStream *, 64> streams;
+            for (RawStream *s : t_dirty) {
+                platform::SendBatch::Send send;
+                if (s->batchSendable(&send)) {
+                    sends.append(send);
+                    streams.append(s);
+                }
+            }
+            if (sends.size() >= 2) {
+                sender->send(sends.data(), int(sends.size()));
+                for (qsizetype i = 0; i < sends.size(); ++i)
+                    streams[i]->batchSent(sends[i].result);
+            }
+        }
+    }
     // Flushing can close a stream (which leaves t_dirty): take them one at a time, in the order they were written
     // to, so the connection served first in a poller batch is sent first.
     while (!t_dirty.isEmpty()) {

@@ -2,6 +2,7 @@
 // net::Stream on real loopback connections: a QTcpSocket peer on one side, the stream under test on the other.
 #include "net/stream.h"
 
+#include "platform/sendbatch.h"
 #include "platform/splice.h"
 
 #include "support/wait.h"
@@ -13,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 using namespace dfproxy;
 using dfproxy::test::waitUntil;
@@ -189,6 +191,50 @@ TEST_P(StreamPaths, WritesQueuedInABatchArriveInOrderWhenItCloses)
     EXPECT_EQ(p.stream->bytesToWrite(), 0);
     ASSERT_TRUE(waitUntil([&] { return p.peer.bytesAvailable() >= 40; }, 5000));
     EXPECT_EQ(p.peer.readAll(), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+}
+
+TEST_P(StreamPaths, ABatchOfWritesToManyStreamsArrivesWithAndWithoutABatchSender)
+{
+    // Where the platform has a batch sender (io_uring), the streams' queues leave in one call when the batch closes;
+    // the rest of a stream's closing work (a close after the flush, "written" for a writer at its limit) must still
+    // happen. Without one, each stream sends on its own. The bytes are the same either way.
+    for (const bool batchSender : {true, false}) {
+        SCOPED_TRACE(batchSender ? "batch sender" : "one send per stream");
+        platform::SendBatch::setAllowedOnThisThread(batchSender);
+        std::vector<std::unique_ptr<Pair>> pairs;
+        for (int i = 0; i < 4; ++i)
+            pairs.push_back(std::make_unique<Pair>());
+        {
+            net::WriteBatch batch;
+            for (int i = 0; i < 4; ++i)
+                pairs[size_t(i)]->stream->write(QByteArray("response ") + QByteArray::number(i) + ";");
+            pairs[1]->stream->write(QByteArray("and more;"));
+            pairs[3]->stream->closeAfterFlush();
+            EXPECT_GT(pairs[0]->stream->bytesToWrite(), 0); // only queued so far
+        }
+        for (int i = 0; i < 3; ++i)
+            EXPECT_EQ(pairs[size_t(i)]->stream->bytesToWrite(), 0) << i;
+        for (int i = 0; i < 4; ++i) {
+            const QByteArray want =
+                QByteArray("response ") + QByteArray::number(i) + ";" + (i == 1 ? "and more;" : "");
+            QByteArray got;
+            ASSERT_TRUE(waitUntil(
+                [&] {
+                    got += pairs[size_t(i)]->peer.readAll();
+                    return got.size() >= want.size();
+                },
+                5000))
+                << i;
+            EXPECT_EQ(got, want) << i;
+        }
+        EXPECT_TRUE(waitUntil(
+            [&] { return pairs[3]->peer.state() == QAbstractSocket::UnconnectedState || !pairs[3]->stream->isOpen(); },
+            5000));
+        EXPECT_FALSE(pairs[3]->stream->isOpen()) << "closeAfterFlush() closes once the batch sent its bytes";
+        for (int i = 0; i < 3; ++i)
+            EXPECT_TRUE(pairs[size_t(i)]->stream->isOpen()) << i;
+    }
+    platform::SendBatch::setAllowedOnThisThread(true);
 }
 
 TEST_P(StreamPaths, BigWriteIsQueuedAndWrittenIsReportedAsThePeerReads)
