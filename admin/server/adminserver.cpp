@@ -4,6 +4,9 @@
 #include "base/version.h"
 #include "client/paths.h"
 #include "config/yaml.h"
+#include "platform/poller.h"
+#include "platform/sendbatch.h"
+#include "platform/splice.h"
 #include "server/admintoken.h"
 
 #include <QDateTime>
@@ -449,6 +452,12 @@ ApiResponse AdminServer::serverInfo() const
         {"admin", QJsonObject{{"address", m_address.toString()}, {"port", m_port}, {"url", baseUrl().toString()}}},
         {"listeners", listenersOf(cfg)},
         {"ready", m_ready},
+        // How plain-TCP bytes move on this machine (docs/proxy.md, "Engines"): what the platform and kernel allow.
+        {"dataPath", QJsonObject{
+                         {"poller", platform::Poller::available() ? "epoll" : "socket notifiers"},
+                         {"splice", platform::SplicePipe::supported()},
+                         {"batchedSends", platform::SendBatch::available() ? "io_uring" : "off"},
+                     }},
     });
 }
 

@@ -15,6 +15,8 @@ class Poller
 public:
     /// A poller, or nullptr where the platform has none (callers then use a QSocketNotifier per descriptor).
     static std::unique_ptr<Poller> create();
+    /// Whether create() gives a poller here (probed once).
+    static bool available();
     virtual ~Poller() = default;
 
     /// Readable whenever a watched descriptor is ready: what the event loop watches.

@@ -67,6 +67,12 @@ std::unique_ptr<Poller> Poller::create()
     return std::make_unique<EpollPoller>(epfd);
 }
 
+bool Poller::available()
+{
+    static const bool ok = create() != nullptr;
+    return ok;
+}
+
 } // namespace dfproxy::platform
 
 #else
@@ -77,6 +83,11 @@ namespace dfproxy::platform {
 std::unique_ptr<Poller> Poller::create()
 {
     return nullptr;
+}
+
+bool Poller::available()
+{
+    return false;
 }
 
 } // namespace dfproxy::platform

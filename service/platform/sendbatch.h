@@ -23,6 +23,8 @@ public:
     static void setAllowedOnThisThread(bool allowed);
     /// False in a process started with DFPROXY_BATCH_SEND=0 (for measuring one path against the other).
     static bool enabledInProcess();
+    /// Whether this process's threads get a batch sender (probed once, with a ring of its own).
+    static bool available();
 
     virtual ~SendBatch() = default;
 

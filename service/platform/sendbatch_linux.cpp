@@ -257,6 +257,12 @@ bool SendBatch::enabledInProcess()
     return enabled;
 }
 
+bool SendBatch::available()
+{
+    static const bool ok = enabledInProcess() && UringSendBatch::create() != nullptr;
+    return ok;
+}
+
 } // namespace dfproxy::platform
 
 #else
@@ -272,6 +278,11 @@ SendBatch *SendBatch::forThisThread()
 void SendBatch::setAllowedOnThisThread(bool) {}
 
 bool SendBatch::enabledInProcess()
+{
+    return false;
+}
+
+bool SendBatch::available()
 {
     return false;
 }

@@ -115,6 +115,14 @@ TEST_F(AdminApi, HealthReadinessServerStatsOpenApi)
     EXPECT_EQ(info.value("lastError").toString(), "");
     EXPECT_EQ(info.value("listeners").toArray().size(), 1);
     EXPECT_EQ(info.value("listeners").toArray()[0].toObject().value("port").toInt(), proxy.proxyPort());
+    const QJsonObject dataPath = info.value("dataPath").toObject();
+#ifdef Q_OS_LINUX
+    EXPECT_EQ(dataPath.value("poller").toString(), "epoll") << text(r);
+    EXPECT_TRUE(dataPath.value("splice").toBool()) << text(r);
+    EXPECT_TRUE(QStringList({"io_uring", "off"}).contains(dataPath.value("batchedSends").toString())) << text(r);
+#else
+    EXPECT_EQ(dataPath.value("batchedSends").toString(), "off") << text(r);
+#endif
 
     r = proxy.api("GET", "/api/v1/stats");
     EXPECT_EQ(r.status, 200) << text(r);

@@ -57,6 +57,12 @@ bool DfproxyProcess::restart(int timeoutMs)
     QStringList args{"--config", configPath()};
     args += m_options.extraArgs;
     m_process = std::make_unique<ManagedProcess>(buildBinary("dfproxy"), args);
+    if (!m_options.extraEnvironment.isEmpty()) {
+        auto env = QProcessEnvironment::systemEnvironment();
+        for (const QString &entry : m_options.extraEnvironment)
+            env.insert(entry.section(QLatin1Char('='), 0, 0), entry.section(QLatin1Char('='), 1));
+        m_process->setEnvironment(env);
+    }
     const QHostAddress lo(QHostAddress::LocalHost);
     if (!m_process->start() || !m_process->waitForPort(lo, m_adminPort, timeoutMs) ||
         !m_process->waitForPort(lo, m_proxyPort, timeoutMs)) {

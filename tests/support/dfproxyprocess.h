@@ -28,6 +28,7 @@ public:
         int workers = 2;
         QJsonObject proxyBlock;     ///< extra proxy settings (requestHeadTimeoutMs, ...), merged with workers
         QStringList extraArgs;
+        QStringList extraEnvironment; ///< "NAME=value" entries added to the test's environment
     };
     DfproxyProcess();
     explicit DfproxyProcess(Options options);
