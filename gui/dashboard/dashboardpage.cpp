@@ -54,7 +54,8 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
       m_errors(new TimeChart(tr("Error rate"), tr("% of responses"), true)),
       m_latency(new TimeChart(tr("Latency"), tr("ms"), false)),
       m_dns(new TimeChart(tr("DNS cache hit ratio"), tr("% of lookups"), true)),
-      m_latencyNote(new QLabel)
+      m_latencyNote(new QLabel),
+      m_dataPath(new QLabel)
 {
     setObjectName(QStringLiteral("dashboardPage"));
     auto *outer = new QVBoxLayout(this);
@@ -118,6 +119,13 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
     tables->setColumnStretch(0, 3);
     tables->setColumnStretch(1, 2);
     layout->addLayout(tables);
+    m_dataPath->setObjectName(QStringLiteral("dataPath"));
+    m_dataPath->setStyleSheet(QStringLiteral("color: palette(mid);"));
+    m_dataPath->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_dataPath->setToolTip(tr("How the service moves plain-TCP bytes on its machine: one epoll set per worker, "
+                              "bodies spliced socket to socket, a poll's sends in one io_uring submission "
+                              "(docs/proxy.md, \"Engines\")"));
+    layout->addWidget(m_dataPath);
     layout->addStretch();
 
     m_clock.start();
@@ -168,9 +176,24 @@ void DashboardPage::updateState()
                          .arg(s == ConnectionState::Connected ? "#1b7f3b" : "#b00020"));
 }
 
+QString DashboardPage::dataPathText() const
+{
+    return m_dataPath->text();
+}
+
 void DashboardPage::onServerInfo(const QJsonObject &info)
 {
     updateState();
+    const QJsonObject path = info.value("dataPath").toObject();
+    if (path.isEmpty()) {
+        m_dataPath->clear(); // an older service
+    } else {
+        const QString sends = path.value("batchedSends").toString();
+        m_dataPath->setText(tr("Data path: %1 poller, splicing %2, batched sends %3")
+                                .arg(path.value("poller").toString(),
+                                     path.value("splice").toBool() ? tr("on") : tr("off"),
+                                     sends == QLatin1String("off") ? tr("off") : sends));
+    }
     m_cards.value("version")->setText(info.value("version").toString(QStringLiteral("–")));
     m_cards.value("uptime")->setText(formatDuration(qint64(info.value("uptimeSeconds").toDouble() * 1000)));
     const QJsonArray listeners = info.value("listeners").toArray();

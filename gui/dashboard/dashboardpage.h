@@ -35,6 +35,8 @@ public:
     QTableWidget *listenersTable() const { return m_listeners; }
     QTableWidget *topHostsTable() const { return m_topHosts; }
     int statsPolls() const { return m_polls; }
+    /// The "Data path" line: how the service moves plain-TCP bytes on its machine (dataPath of GET /api/v1/server).
+    QString dataPathText() const;
 
 private:
     void pollStats();
@@ -57,6 +59,7 @@ private:
     TimeChart *m_latency;
     TimeChart *m_dns;
     QLabel *m_latencyNote;
+    QLabel *m_dataPath;
     double m_uptimeBase = 0;
     QElapsedTimer m_uptimeClock;
     int m_polls = 0;

@@ -39,6 +39,10 @@ TEST_F(Console, DashboardShowsServerInfoListenersAndStats)
     EXPECT_NE(d->cardText("version"), "–");
     EXPECT_GE(d->listenersTable()->rowCount(), 1);
     EXPECT_EQ(d->listenersTable()->item(0, 4)->text(), QString::number(service->proxyPort()));
+#ifdef Q_OS_LINUX
+    EXPECT_TRUE(d->dataPathText().startsWith("Data path: epoll poller, splicing on, batched sends "))
+        << d->dataPathText().toStdString();
+#endif
     EXPECT_TRUE(window->bannerText().isEmpty());
     EXPECT_TRUE(window->statusText().startsWith("Connected to"));
 }
