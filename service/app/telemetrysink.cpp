@@ -63,8 +63,10 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.bytesIn = r.bytesIn;
     e.bytesOut = r.bytesOut;
     e.totalMs = r.totalMs;
+    e.totalUs = r.totalUs;
     e.dnsMs = r.dnsMs;
     e.connectMs = r.connectMs;
+    e.connectUs = r.connectUs;
     e.upstreamMs = r.upstreamMs;
     e.gateway = r.gateway;
     e.route = r.route;

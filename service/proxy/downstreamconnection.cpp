@@ -270,7 +270,7 @@ void DownstreamConnection::onRequestHead()
     m_rec.method = h.method;
     m_rec.path = h.target;
     m_clock.restart();
-    m_dnsDoneMs = m_connectedMs = 0;
+    m_dnsDoneUs = m_connectedUs = 0;
     m_requestDone = false;
     m_splicingBody = false;
     m_responseStarted = false;
@@ -521,8 +521,8 @@ void DownstreamConnection::onRequestHead()
 
 void DownstreamConnection::onResolved(const dns::ResolveResult &result)
 {
-    m_dnsDoneMs = m_clock.elapsed();
-    m_rec.dnsMs = m_dnsDoneMs;
+    m_dnsDoneUs = nowUs();
+    m_rec.dnsMs = m_dnsDoneUs / 1000;
     m_rec.dnsCacheHit = result.cacheHit;
     if (!result.ok()) {
         const QByteArray reason = dnsReason(result.error == dns::DnsError::None ? dns::DnsError::NoData
@@ -586,8 +586,9 @@ void DownstreamConnection::onRequestComplete()
 
 void DownstreamConnection::onUpstreamConnected(const QHostAddress &address, bool reused)
 {
-    m_connectedMs = m_clock.elapsed();
-    m_rec.connectMs = reused ? 0 : m_connectedMs - m_dnsDoneMs;
+    m_connectedUs = nowUs();
+    m_rec.connectUs = reused ? 0 : m_connectedUs - m_dnsDoneUs;
+    m_rec.connectMs = m_rec.connectUs / 1000;
     m_rec.resolvedAddress = address;
     m_rec.upstreamReused = reused;
 }
@@ -597,7 +598,7 @@ void DownstreamConnection::onResponseHead(const http::MessageHead &head)
     m_responseStarted = true;
     m_requestTimer.stop();
     m_rec.status = head.status;
-    m_rec.upstreamMs = m_clock.elapsed() - m_connectedMs;
+    m_rec.upstreamMs = (nowUs() - m_connectedUs) / 1000;
     const bool upgrade = head.status == 101;
     m_out.resize(0);
     http::appendResponseHead(m_out, m_clientMinor, head.status, head.reasonPhrase, {});
@@ -819,7 +820,8 @@ void DownstreamConnection::emitLog()
     if (m_logged)
         return;
     m_logged = true;
-    m_rec.totalMs = m_clock.elapsed();
+    m_rec.totalUs = nowUs();
+    m_rec.totalMs = m_rec.totalUs / 1000;
     if (m_rec.status)
         m_ctx->stats.countStatus(m_rec.status);
     if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire)) {
@@ -914,7 +916,8 @@ void DownstreamConnection::startConnectTunnel()
     connect(up, &QAbstractSocket::connected, this, [this, up, index] {
         QObject::disconnect(up, nullptr, this, nullptr);
         m_rec.resolvedAddress = m_forward.upstream.addresses.at(*index);
-        m_rec.connectMs = m_clock.elapsed() - m_dnsDoneMs;
+        m_rec.connectUs = nowUs() - m_dnsDoneUs;
+        m_rec.connectMs = m_rec.connectUs / 1000;
         m_rec.status = 200;
         m_responseStarted = true;
         writeClient("HTTP/1.1 200 Connection Established\r\n\r\n", 39);

@@ -132,8 +132,9 @@ private:
     LazyTimer m_idleTimer;
     LazyTimer m_readTimer; ///< requestHeadTimeoutMs while reading a head, requestBodyTimeoutMs while reading a body
     QElapsedTimer m_clock;
-    qint64 m_dnsDoneMs = 0;
-    qint64 m_connectedMs = 0;
+    qint64 nowUs() const { return m_clock.nsecsElapsed() / 1000; }
+    qint64 m_dnsDoneUs = 0;   ///< m_clock's reading when DNS answered (us)
+    qint64 m_connectedUs = 0; ///< ... when the upstream connection was there
     AccessLogRecord m_rec;
     bool m_logged = true;
     Tunnel *m_tunnel = nullptr;

@@ -29,8 +29,10 @@ struct AccessLogEntry
     qint64 bytesIn = 0;          ///< request body bytes from the client (tunnels: client -> upstream)
     qint64 bytesOut = 0;         ///< response body bytes to the client (tunnels: upstream -> client)
     qint64 totalMs = 0;
+    qint64 totalUs = -1;         ///< the same in microseconds for the histograms; -1 = only totalMs is known
     qint64 dnsMs = 0;
     qint64 connectMs = 0;
+    qint64 connectUs = -1;       ///< likewise
     qint64 upstreamMs = 0;
     QString gateway;             ///< "ns/name" of the gateway, empty until the proxy reports it
     QString route;               ///< "ns/name#rule" or empty

@@ -87,9 +87,9 @@ void ProxyMetrics::observe(const AccessLogEntry &e)
         }
     }
     request->inc();
-    duration->observe(double(e.totalMs) / 1000.0);
+    duration->observe(e.totalUs >= 0 ? double(e.totalUs) / 1e6 : double(e.totalMs) / 1e3);
     if (!e.upstreamReused && !e.resolvedAddress.isEmpty())
-        m_connectSeries->observe(double(e.connectMs) / 1000.0);
+        m_connectSeries->observe(e.connectUs >= 0 ? double(e.connectUs) / 1e6 : double(e.connectMs) / 1e3);
     // Body bytes pass through unchanged, so upstream figures mirror downstream ones when an upstream was used.
     const bool upstream = !e.resolvedAddress.isEmpty();
     if (e.bytesIn > 0) {

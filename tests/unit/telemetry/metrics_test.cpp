@@ -106,6 +106,10 @@ TEST(Metrics, ValuesAreFormattedAsPrometheusExpects)
 {
     EXPECT_EQ(formatMetricValue(3), QByteArray("3"));
     EXPECT_EQ(formatMetricValue(0.005), QByteArray("0.005"));
+    EXPECT_EQ(formatMetricValue(0.0001), QByteArray("0.0001")); // not "1e-04"
+    EXPECT_EQ(formatMetricValue(0.00505), QByteArray("0.00505"));
+    EXPECT_EQ(formatMetricValue(2.5e-7), QByteArray("2.5e-07"));
+    EXPECT_EQ(formatMetricValue(1.5e20), QByteArray("1.5e+20"));
     EXPECT_EQ(formatMetricValue(std::numeric_limits<double>::infinity()), QByteArray("+Inf"));
     EXPECT_EQ(formatMetricValue(std::nan("")), QByteArray("NaN"));
 }
@@ -136,6 +140,40 @@ TEST(ProxyMetrics, CountsRequestsBytesAndBoundedDestinations)
     EXPECT_TRUE(text.contains("dfproxy_upstream_bytes_total{direction=\"sent\"} 50\n"));
     EXPECT_TRUE(text.contains("dfproxy_request_duration_seconds_bucket{route=\"ns/r#0\",le=\"0.025\"} 5\n"));
     EXPECT_TRUE(text.contains("dfproxy_build_info{version=\"" DFPROXY_VERSION "\"} 1\n"));
+}
+
+TEST(ProxyMetrics, DurationsUseMicrosecondsWhenTheProxyMeasuredThem)
+{
+    // A proxied request often takes a fraction of a millisecond: the histograms start at 100 us and take the
+    // microsecond readings, so 250 us and 1.8 ms land in their own buckets instead of 0 and 1 ms.
+    MetricsRegistry r;
+    ProxyMetrics m(r, 10);
+    AccessLogEntry e;
+    e.method = "GET";
+    e.status = 200;
+    e.route = "ns/r#0";
+    e.resolvedAddress = "127.0.0.1";
+    e.totalMs = 0;
+    e.totalUs = 250;
+    e.connectMs = 0;
+    e.connectUs = 90;
+    m.observe(e);
+    e.totalMs = 1;
+    e.totalUs = 1800;
+    e.upstreamReused = true; // no new connection: the connect histogram skips it
+    m.observe(e);
+    e.totalMs = 3; // only milliseconds known (an entry from elsewhere): read as such
+    e.totalUs = -1;
+    m.observe(e);
+    const QByteArray text = r.exposition();
+    for (const char *line : {"dfproxy_request_duration_seconds_bucket{route=\"ns/r#0\",le=\"0.0001\"} 0\n",
+                             "dfproxy_request_duration_seconds_bucket{route=\"ns/r#0\",le=\"0.00025\"} 1\n",
+                             "dfproxy_request_duration_seconds_bucket{route=\"ns/r#0\",le=\"0.001\"} 1\n",
+                             "dfproxy_request_duration_seconds_bucket{route=\"ns/r#0\",le=\"0.0025\"} 2\n",
+                             "dfproxy_request_duration_seconds_bucket{route=\"ns/r#0\",le=\"0.005\"} 3\n",
+                             "dfproxy_upstream_connect_duration_seconds_bucket{le=\"0.0001\"} 1\n",
+                             "dfproxy_upstream_connect_duration_seconds_count 1\n"})
+        EXPECT_TRUE(text.contains(line)) << line << "\n" << text.constData();
 }
 
 // observe() remembers the series it looked up by the entry's own values: every label must still count apart, and
