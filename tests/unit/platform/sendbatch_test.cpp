@@ -91,19 +91,24 @@ std::string payload(int i, size_t n)
     return s;
 }
 
-SendBatch *senderOrSkip()
+/// This thread's sender and a listener to connect to; skips where the kernel refuses io_uring.
+class SendBatchTest : public ::testing::Test
 {
-    return SendBatch::forThisThread();
-}
+protected:
+    void SetUp() override
+    {
+        sender = SendBatch::forThisThread();
+        if (!sender)
+            GTEST_SKIP() << "the kernel refuses io_uring here: the streams send one call at a time";
+    }
+    SendBatch *sender = nullptr;
+    Listener listener;
+};
 
 } // namespace
 
-TEST(SendBatch, EveryEntryIsSentAndReportedLikeASendOfItsOwn)
+TEST_F(SendBatchTest, EveryEntryIsSentAndReportedLikeASendOfItsOwn)
 {
-    SendBatch *sender = senderOrSkip();
-    if (!sender)
-        GTEST_SKIP() << "the kernel refuses io_uring here: the streams send one call at a time";
-    Listener listener;
     std::vector<Connection> conns(5);
     std::vector<std::string> data;
     std::vector<SendBatch::Send> sends;
@@ -120,12 +125,8 @@ TEST(SendBatch, EveryEntryIsSentAndReportedLikeASendOfItsOwn)
     }
 }
 
-TEST(SendBatch, MoreEntriesThanTheRingHoldsAreAllSentInOrder)
+TEST_F(SendBatchTest, MoreEntriesThanTheRingHoldsAreAllSentInOrder)
 {
-    SendBatch *sender = senderOrSkip();
-    if (!sender)
-        GTEST_SKIP() << "no io_uring here";
-    Listener listener;
     constexpr int kCount = 150; // the ring has 64 entries
     std::vector<Connection> conns(kCount);
     for (auto &c : conns)
@@ -149,12 +150,8 @@ TEST(SendBatch, MoreEntriesThanTheRingHoldsAreAllSentInOrder)
     }
 }
 
-TEST(SendBatch, AFullSocketAnswersWouldBlockWithoutHoldingUpTheOthers)
+TEST_F(SendBatchTest, AFullSocketAnswersWouldBlockWithoutHoldingUpTheOthers)
 {
-    SendBatch *sender = senderOrSkip();
-    if (!sender)
-        GTEST_SKIP() << "no io_uring here";
-    Listener listener;
     Connection full, open;
     listener.connect(&full);
     listener.connect(&open);
@@ -185,12 +182,8 @@ TEST(SendBatch, AFullSocketAnswersWouldBlockWithoutHoldingUpTheOthers)
     EXPECT_EQ(open.readExactly(5), "after");
 }
 
-TEST(SendBatch, AClosedConnectionIsAFailureAndRaisesNoSignal)
+TEST_F(SendBatchTest, AClosedConnectionIsAFailureAndRaisesNoSignal)
 {
-    SendBatch *sender = senderOrSkip();
-    if (!sender)
-        GTEST_SKIP() << "no io_uring here";
-    Listener listener;
     Connection shut, open;
     listener.connect(&shut);
     listener.connect(&open);

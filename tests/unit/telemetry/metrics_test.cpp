@@ -114,16 +114,25 @@ TEST(Metrics, ValuesAreFormattedAsPrometheusExpects)
     EXPECT_EQ(formatMetricValue(std::nan("")), QByteArray("NaN"));
 }
 
-TEST(ProxyMetrics, CountsRequestsBytesAndBoundedDestinations)
+namespace {
+/// A GET answered 200 through route ns/r#0 by an upstream at 127.0.0.1.
+AccessLogEntry proxiedGet()
 {
-    MetricsRegistry r;
-    ProxyMetrics m(r, 2);
     AccessLogEntry e;
     e.method = "GET";
     e.status = 200;
     e.route = "ns/r#0";
-    e.backend = "ns/b";
     e.resolvedAddress = "127.0.0.1";
+    return e;
+}
+} // namespace
+
+TEST(ProxyMetrics, CountsRequestsBytesAndBoundedDestinations)
+{
+    MetricsRegistry r;
+    ProxyMetrics m(r, 2);
+    AccessLogEntry e = proxiedGet();
+    e.backend = "ns/b";
     e.bytesIn = 10;
     e.bytesOut = 100;
     e.totalMs = 20;
@@ -148,11 +157,7 @@ TEST(ProxyMetrics, DurationsUseMicrosecondsWhenTheProxyMeasuredThem)
     // microsecond readings, so 250 us and 1.8 ms land in their own buckets instead of 0 and 1 ms.
     MetricsRegistry r;
     ProxyMetrics m(r, 10);
-    AccessLogEntry e;
-    e.method = "GET";
-    e.status = 200;
-    e.route = "ns/r#0";
-    e.resolvedAddress = "127.0.0.1";
+    AccessLogEntry e = proxiedGet();
     e.totalMs = 0;
     e.totalUs = 250;
     e.connectMs = 0;
