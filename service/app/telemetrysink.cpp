@@ -65,6 +65,7 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.totalMs = r.totalMs;
     e.totalUs = r.totalUs;
     e.dnsMs = r.dnsMs;
+    e.dnsWaitUs = r.dnsWaited ? r.dnsUs : -1;
     e.connectMs = r.connectMs;
     e.connectUs = r.connectUs;
     e.upstreamMs = r.upstreamMs;

@@ -27,6 +27,8 @@ struct AccessLogRecord
     qint64 totalMs = 0;
     qint64 totalUs = 0;          ///< totalMs in microseconds (the duration histogram's resolution)
     qint64 dnsMs = 0;
+    qint64 dnsUs = 0;            ///< dnsMs in microseconds
+    bool dnsWaited = false;      ///< the name was not in the cache: the request waited for DNS
     qint64 connectMs = 0;        ///< from DNS done to upstream connected (0 when reused)
     qint64 connectUs = 0;        ///< connectMs in microseconds
     qint64 upstreamMs = 0;       ///< from upstream connected to the response head

@@ -510,7 +510,10 @@ void DownstreamConnection::onRequestHead()
     const dns::LookupFamily family = backend->lookupFamily.value_or(m_ctx->options.defaultLookupFamily);
     Liveness::Guard guard(m_liveness);
     dns::HostCache::Outcome outcome = cache->lookup(up.host, up.port, family, this,
-                                                    [this](const dns::ResolveResult &r) { onResolved(r); });
+                                                    [this](const dns::ResolveResult &r) {
+                                                        m_rec.dnsWaited = true; // not in the cache: it waited
+                                                        onResolved(r);
+                                                    });
     if (!guard)
         return;
     if (outcome.ready)
@@ -522,6 +525,7 @@ void DownstreamConnection::onRequestHead()
 void DownstreamConnection::onResolved(const dns::ResolveResult &result)
 {
     m_dnsDoneUs = nowUs();
+    m_rec.dnsUs = m_dnsDoneUs;
     m_rec.dnsMs = m_dnsDoneUs / 1000;
     m_rec.dnsCacheHit = result.cacheHit;
     if (!result.ok()) {

@@ -31,6 +31,7 @@ struct AccessLogEntry
     qint64 totalMs = 0;
     qint64 totalUs = -1;         ///< the same in microseconds for the histograms; -1 = only totalMs is known
     qint64 dnsMs = 0;
+    qint64 dnsWaitUs = -1;       ///< request head to DNS answer (us) when the request waited for DNS, -1 otherwise
     qint64 connectMs = 0;
     qint64 connectUs = -1;       ///< likewise
     qint64 upstreamMs = 0;

@@ -20,6 +20,10 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
     m_connect = registry.histogram("dfproxy_upstream_connect_duration_seconds",
                                    "Time to open a new upstream connection (after DNS).", {},
                                    MetricsRegistry::durationBuckets());
+    m_dnsWait = registry.histogram("dfproxy_dns_wait_duration_seconds",
+                                   "From the request head to the DNS answer, for requests whose name was not in the "
+                                   "cache (first use, expired, evicted); cache hits do not wait and are not counted.",
+                                   {}, MetricsRegistry::durationBuckets());
     m_downstreamBytes = registry.counter("dfproxy_downstream_bytes_total",
                                          "Body bytes received from (received) and sent to (sent) clients.",
                                          {"direction"});
@@ -36,6 +40,7 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
     m_upstreamReceived = &m_upstreamBytes->labels({"received"});
     m_upstreamSent = &m_upstreamBytes->labels({"sent"});
     m_connectSeries = &m_connect->get();
+    m_dnsWaitSeries = &m_dnsWait->get();
     registry.gauge("dfproxy_build_info", "dfproxy build information; the value is always 1.", {"version"})
         ->labels({QStringLiteral(DFPROXY_VERSION)})
         .set(1);
@@ -88,6 +93,8 @@ void ProxyMetrics::observe(const AccessLogEntry &e)
     }
     request->inc();
     duration->observe(e.totalUs >= 0 ? double(e.totalUs) / 1e6 : double(e.totalMs) / 1e3);
+    if (e.dnsWaitUs >= 0)
+        m_dnsWaitSeries->observe(double(e.dnsWaitUs) / 1e6);
     if (!e.upstreamReused && !e.resolvedAddress.isEmpty())
         m_connectSeries->observe(e.connectUs >= 0 ? double(e.connectUs) / 1e6 : double(e.connectMs) / 1e3);
     // Body bytes pass through unchanged, so upstream figures mirror downstream ones when an upstream was used.

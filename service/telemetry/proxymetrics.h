@@ -46,6 +46,7 @@ private:
     CounterFamily *m_requests;
     HistogramFamily *m_duration;
     HistogramFamily *m_connect;
+    HistogramFamily *m_dnsWait;
     CounterFamily *m_downstreamBytes;
     CounterFamily *m_upstreamBytes;
     CounterFamily *m_destinations;
@@ -68,6 +69,7 @@ private:
     Memo<QString, Histogram> m_durationMemo;
     Memo<QByteArray, Counter> m_destinationMemo;
     Histogram *m_connectSeries;
+    Histogram *m_dnsWaitSeries;
     Counter *m_downstreamReceived, *m_downstreamSent, *m_upstreamReceived, *m_upstreamSent;
 };
 

@@ -383,6 +383,10 @@ TEST_F(Telemetry, MetricsAreValidPrometheusTextAndCountTheRequests)
     const auto &duration = families.value("dfproxy_request_duration_seconds");
     EXPECT_EQ(duration.type, "histogram");
     EXPECT_EQ(sumOf(duration, "dfproxy_request_duration_seconds_count"), kOk + 1);
+    // Only the first request's name was not in the cache.
+    const auto &dnsWait = families.value("dfproxy_dns_wait_duration_seconds");
+    EXPECT_EQ(dnsWait.type, "histogram");
+    EXPECT_EQ(sumOf(dnsWait, "dfproxy_dns_wait_duration_seconds_count"), 1);
     EXPECT_EQ(sumOf(families.value("dfproxy_destination_requests_total"), "dfproxy_destination_requests_total",
                     {{"host", "httpbin.test"}}),
               kOk + 1);

@@ -162,7 +162,9 @@ TEST(ProxyMetrics, DurationsUseMicrosecondsWhenTheProxyMeasuredThem)
     e.totalUs = 250;
     e.connectMs = 0;
     e.connectUs = 90;
+    e.dnsWaitUs = 400; // the name was not in the cache
     m.observe(e);
+    e.dnsWaitUs = -1; // cache hits are not counted
     e.totalMs = 1;
     e.totalUs = 1800;
     e.upstreamReused = true; // no new connection: the connect histogram skips it
@@ -177,7 +179,10 @@ TEST(ProxyMetrics, DurationsUseMicrosecondsWhenTheProxyMeasuredThem)
                              "dfproxy_request_duration_seconds_bucket{route=\"ns/r#0\",le=\"0.0025\"} 2\n",
                              "dfproxy_request_duration_seconds_bucket{route=\"ns/r#0\",le=\"0.005\"} 3\n",
                              "dfproxy_upstream_connect_duration_seconds_bucket{le=\"0.0001\"} 1\n",
-                             "dfproxy_upstream_connect_duration_seconds_count 1\n"})
+                             "dfproxy_upstream_connect_duration_seconds_count 1\n",
+                             "dfproxy_dns_wait_duration_seconds_bucket{le=\"0.00025\"} 0\n",
+                             "dfproxy_dns_wait_duration_seconds_bucket{le=\"0.0005\"} 1\n",
+                             "dfproxy_dns_wait_duration_seconds_count 1\n"})
         EXPECT_TRUE(text.contains(line)) << line << "\n" << text.constData();
 }
 
