@@ -157,34 +157,40 @@ private:
         }
         __atomic_store_n(m_sqTail, tail, __ATOMIC_RELEASE);
 
-        // Submit. The kernel takes entries from its head; after an interruption, what it has not taken yet is
-        // submitted again (with SUBMIT_ALL it takes all or, on an error for the call itself, none).
-        int pending = n;
-        while (__atomic_load_n(m_sqHead, __ATOMIC_ACQUIRE) != tail) {
+        // Submit. The kernel takes entries in order from its head; after an interruption it is asked again for what
+        // it has not taken (with SUBMIT_ALL it takes all of them or, on an error for the call itself, none).
+        for (int busy = 0; __atomic_load_n(m_sqHead, __ATOMIC_ACQUIRE) != tail;) {
             const unsigned left = tail - __atomic_load_n(m_sqHead, __ATOMIC_ACQUIRE);
-            const int r = uringEnter(m_fd, left, 0, 0);
-            if (r < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) {
-                // The ring is unusable (its untaken entries point at this call's buffers): it is never entered
-                // again, and the untaken entries are sent one by one below.
+            if (uringEnter(m_fd, left, 0, 0) >= 0 || errno == EINTR)
+                continue;
+            if ((errno == EAGAIN || errno == EBUSY) && ++busy < 100)
+                continue; // no memory for the requests just now
+            // The ring is unusable, and its untaken entries point at this call's buffers: it is never entered
+            // again (and is closed, entries and all, when the thread next asks for it).
+            m_broken = true;
+            break;
+        }
+        const int submitted = n - int(tail - __atomic_load_n(m_sqHead, __ATOMIC_ACQUIRE));
+        // Entries the kernel never took go out one by one, after the others (the order of the entries of one socket
+        // is kept: the kernel takes a prefix).
+        int reaped = reap(sends);
+        // Completions posted after the submission returned (not expected for MSG_DONTWAIT sends, but io_uring may
+        // do it): wait for them. They come: a send that cannot go on completes with -EAGAIN.
+        while (reaped < submitted) {
+            if (uringEnter(m_fd, 0, unsigned(submitted - reaped), IORING_ENTER_GETEVENTS) < 0 && errno != EINTR) {
+                // Cannot wait on the ring any more. The stream finds out what became of its bytes with a send of its
+                // own (this does not happen with a working kernel; the ring is not used again).
                 m_broken = true;
+                for (int i = 0; i < submitted; ++i) {
+                    if (sends[i].result == kPending)
+                        sends[i].result = SocketFailed;
+                }
                 break;
             }
+            reaped += reap(sends);
         }
-        pending -= reap(sends);
-        // Completions the kernel posts later than the submission (not expected for MSG_DONTWAIT sends, but
-        // allowed by io_uring): wait for them, they cannot block for long.
-        for (int spins = 0; pending > 0 && spins < 1000; ++spins) {
-            if (__atomic_load_n(m_sqHead, __ATOMIC_ACQUIRE) != tail)
-                break; // entries never submitted: no completion will come
-            uringEnter(m_fd, 0, unsigned(pending), IORING_ENTER_GETEVENTS);
-            pending -= reap(sends);
-        }
-        if (pending > 0) {
-            for (int i = 0; i < n; ++i) {
-                if (sends[i].result == kPending)
-                    sends[i].result = writeSocket(sends[i].fd, sends[i].data, sends[i].size);
-            }
-        }
+        for (int i = submitted; i < n; ++i)
+            sends[i].result = writeSocket(sends[i].fd, sends[i].data, sends[i].size);
     }
 
     /// Takes the completions posted so far; returns how many.
