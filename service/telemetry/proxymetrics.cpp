@@ -53,6 +53,12 @@ size_t qHash(const ProxyMetrics::RequestKey &k, size_t seed) noexcept
 
 namespace {
 
+/// A duration in seconds from its microseconds, or from its milliseconds when the microseconds are unknown (-1).
+double seconds(qint64 us, qint64 ms)
+{
+    return us >= 0 ? double(us) / 1e6 : double(ms) / 1e3;
+}
+
 template <class Memo, class Key, class Make>
 auto *memoized(Memo &memo, qsizetype limit, const Key &key, Make make)
 {
@@ -92,11 +98,11 @@ void ProxyMetrics::observe(const AccessLogEntry &e)
         }
     }
     request->inc();
-    duration->observe(e.totalUs >= 0 ? double(e.totalUs) / 1e6 : double(e.totalMs) / 1e3);
+    duration->observe(seconds(e.totalUs, e.totalMs));
     if (e.dnsWaitUs >= 0)
-        m_dnsWaitSeries->observe(double(e.dnsWaitUs) / 1e6);
+        m_dnsWaitSeries->observe(seconds(e.dnsWaitUs, 0));
     if (!e.upstreamReused && !e.resolvedAddress.isEmpty())
-        m_connectSeries->observe(e.connectUs >= 0 ? double(e.connectUs) / 1e6 : double(e.connectMs) / 1e3);
+        m_connectSeries->observe(seconds(e.connectUs, e.connectMs));
     // Body bytes pass through unchanged, so upstream figures mirror downstream ones when an upstream was used.
     const bool upstream = !e.resolvedAddress.isEmpty();
     if (e.bytesIn > 0) {
