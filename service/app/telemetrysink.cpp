@@ -62,13 +62,13 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.reason = r.reason;
     e.bytesIn = r.bytesIn;
     e.bytesOut = r.bytesOut;
-    e.totalMs = r.totalMs;
+    e.totalMs = r.totalUs / 1000;
     e.totalUs = r.totalUs;
-    e.dnsMs = r.dnsMs;
+    e.dnsMs = r.dnsUs / 1000;
     e.dnsWaitUs = r.dnsWaited ? r.dnsUs : -1;
-    e.connectMs = r.connectMs;
+    e.connectMs = r.connectUs / 1000;
     e.connectUs = r.connectUs;
-    e.upstreamMs = r.upstreamMs;
+    e.upstreamMs = r.upstreamUs / 1000;
     e.gateway = r.gateway;
     e.route = r.route;
     e.backend = r.backend;

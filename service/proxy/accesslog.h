@@ -24,14 +24,12 @@ struct AccessLogRecord
     QByteArray reason;           ///< x-dfproxy-error reason for proxy-generated errors, empty otherwise
     qint64 bytesIn = 0;          ///< request body bytes from the client (tunnels: client -> upstream)
     qint64 bytesOut = 0;         ///< response body bytes to the client (tunnels: upstream -> client)
-    qint64 totalMs = 0;
-    qint64 totalUs = 0;          ///< totalMs in microseconds (the duration histogram's resolution)
-    qint64 dnsMs = 0;
-    qint64 dnsUs = 0;            ///< dnsMs in microseconds
+    // Durations in microseconds (the log shows milliseconds, the histograms take these).
+    qint64 totalUs = 0;
+    qint64 dnsUs = 0;            ///< from the request head to the DNS answer
     bool dnsWaited = false;      ///< the name was not in the cache: the request waited for DNS
-    qint64 connectMs = 0;        ///< from DNS done to upstream connected (0 when reused)
-    qint64 connectUs = 0;        ///< connectMs in microseconds
-    qint64 upstreamMs = 0;       ///< from upstream connected to the response head
+    qint64 connectUs = 0;        ///< from DNS done to upstream connected (0 when reused)
+    qint64 upstreamUs = 0;       ///< from upstream connected to the response head
     QString gateway;             ///< "ns/name" of the Gateway whose listener accepted the request
     QString route;               ///< "ns/name#rule" or empty
     QString backend;             ///< "ns/name" or empty

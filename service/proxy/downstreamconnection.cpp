@@ -526,7 +526,6 @@ void DownstreamConnection::onResolved(const dns::ResolveResult &result)
 {
     m_dnsDoneUs = nowUs();
     m_rec.dnsUs = m_dnsDoneUs;
-    m_rec.dnsMs = m_dnsDoneUs / 1000;
     m_rec.dnsCacheHit = result.cacheHit;
     if (!result.ok()) {
         const QByteArray reason = dnsReason(result.error == dns::DnsError::None ? dns::DnsError::NoData
@@ -592,7 +591,6 @@ void DownstreamConnection::onUpstreamConnected(const QHostAddress &address, bool
 {
     m_connectedUs = nowUs();
     m_rec.connectUs = reused ? 0 : m_connectedUs - m_dnsDoneUs;
-    m_rec.connectMs = m_rec.connectUs / 1000;
     m_rec.resolvedAddress = address;
     m_rec.upstreamReused = reused;
 }
@@ -602,7 +600,7 @@ void DownstreamConnection::onResponseHead(const http::MessageHead &head)
     m_responseStarted = true;
     m_requestTimer.stop();
     m_rec.status = head.status;
-    m_rec.upstreamMs = (nowUs() - m_connectedUs) / 1000;
+    m_rec.upstreamUs = nowUs() - m_connectedUs;
     const bool upgrade = head.status == 101;
     m_out.resize(0);
     http::appendResponseHead(m_out, m_clientMinor, head.status, head.reasonPhrase, {});
@@ -825,7 +823,6 @@ void DownstreamConnection::emitLog()
         return;
     m_logged = true;
     m_rec.totalUs = nowUs();
-    m_rec.totalMs = m_rec.totalUs / 1000;
     if (m_rec.status)
         m_ctx->stats.countStatus(m_rec.status);
     if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire)) {
@@ -921,7 +918,6 @@ void DownstreamConnection::startConnectTunnel()
         QObject::disconnect(up, nullptr, this, nullptr);
         m_rec.resolvedAddress = m_forward.upstream.addresses.at(*index);
         m_rec.connectUs = nowUs() - m_dnsDoneUs;
-        m_rec.connectMs = m_rec.connectUs / 1000;
         m_rec.status = 200;
         m_responseStarted = true;
         writeClient("HTTP/1.1 200 Connection Established\r\n\r\n", 39);
