@@ -4,6 +4,8 @@
 # $BENCH_RUN_DIR and execs the binary. Usage: dfproxy-candidate.sh DFPROXY_BINARY native|qnam [WORKERS]
 # The access log is on (JSON lines to $BENCH_RUN_DIR/access-ENGINE.log, one rotated file kept), as the targets in docs/benchmarks.md require;
 # DFPROXY_ACCESS_LOG=off turns it off (the in-memory ring of recent records is fed either way).
+# DFPROXY_DNS_RESOLVER=udp|qdnslookup picks the DNS client (docs/dns.md; default "auto", which is udp here) and
+# names the config and log files after it, so two candidates that differ only in it can run side by side.
 set -euo pipefail
 bin=$1
 engine=${2:-native}
@@ -12,15 +14,17 @@ dir=${BENCH_RUN_DIR:?run me through run-peers.sh}
 mkdir -p "$dir"
 access_log=true
 [ "${DFPROXY_ACCESS_LOG:-on}" = off ] && access_log=false
+resolver=${DFPROXY_DNS_RESOLVER:-auto}
+name=$engine${DFPROXY_DNS_RESOLVER:+-$DFPROXY_DNS_RESOLVER}
 engine_field=""
 [ "$engine" = native ] || engine_field=", \"engine\": \"$engine\""
-cat > "$dir/dfproxy-$engine.json" <<JSON
+cat > "$dir/dfproxy-$name.json" <<JSON
 {
   "apiVersion": "dfproxy.dev/v1", "kind": "Config",
   "admin": {"address": "127.0.0.1", "port": 0},
-  "dns": {"servers": ["${BENCH_DNS_IP:?}"]},
+  "dns": {"servers": ["${BENCH_DNS_IP:?}"], "resolver": "$resolver"},
   "proxy": {"workers": $workers},
-  "logging": {"accessLog": {"enabled": $access_log, "path": "$dir/access-$engine.log", "maxFiles": 1${DFPROXY_LOG_EXTRA:-}}},
+  "logging": {"accessLog": {"enabled": $access_log, "path": "$dir/access-$name.log", "maxFiles": 1${DFPROXY_LOG_EXTRA:-}}},
   "resources": [
     {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
      "metadata": {"name": "agentgateway-proxy", "namespace": "agentgateway-system"},
@@ -37,4 +41,4 @@ cat > "$dir/dfproxy-$engine.json" <<JSON
   ]
 }
 JSON
-exec "$bin" --config "$dir/dfproxy-$engine.json" --no-watch-config
+exec "$bin" --config "$dir/dfproxy-$name.json" --no-watch-config

@@ -4,9 +4,11 @@
 # Source it, then call `ensure_packages build` or `ensure_packages test`.
 # Installs only what is missing (checked with dpkg-query), running `apt-get update` at most once.
 
+# libqt6opengl6-dev: Qt6Charts' CMake package needs Qt6OpenGL, and qt6-charts-dev does not depend on it (a machine
+# without it fails at `find_package(Qt6 COMPONENTS Charts)`).
 DFPROXY_BUILD_PACKAGES=(
     build-essential cmake ninja-build pkg-config
-    qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev
+    qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev libqt6opengl6-dev
     libyaml-cpp-dev libhttp-parser-dev libssl-dev libgtest-dev libgmock-dev
     libgl-dev
 )

@@ -2,6 +2,7 @@
 #include "dns/dnshostcache.h"
 
 #include "dns/dnslookupresolver.h"
+#include "dns/udpresolver.h"
 
 #include <QMutexLocker>
 #include <QPair>
@@ -202,7 +203,10 @@ std::unique_ptr<Resolver> makeResolver(const DnsHostCache::Options &o)
     // queryTimeoutMs is the budget of a whole resolution: each nameserver gets its share of it, so a silent first
     // server still leaves time for the next one.
     const qsizetype n = std::max<qsizetype>(1, o.servers.size());
-    return std::make_unique<DnsLookupResolver>(o.servers, int(std::max<qsizetype>(10, o.queryTimeoutMs / n)));
+    const int share = int(std::max<qsizetype>(10, o.queryTimeoutMs / n));
+    if (DnsHostCache::effectiveResolver(o) == DnsHostCache::ResolverKind::Udp)
+        return std::make_unique<UdpResolver>(o.servers, share);
+    return std::make_unique<DnsLookupResolver>(o.servers, share);
 }
 
 ResolveResult errorResult(DnsError e, const QString &detail)
@@ -891,7 +895,8 @@ void DnsHostCache::reconfigure(Options options)
     {
         QMutexLocker lock(&m_mutex);
         const bool resolverChanged =
-            options.servers != m_options.servers || options.queryTimeoutMs != m_options.queryTimeoutMs;
+            options.servers != m_options.servers || options.queryTimeoutMs != m_options.queryTimeoutMs
+            || effectiveResolver(options) != effectiveResolver(m_options);
         if (m_ownResolver && resolverChanged) {
             // Queries in flight belong to their entries, not to the resolver: they finish undisturbed.
             old = std::exchange(m_resolver, makeResolver(options));

@@ -34,9 +34,18 @@ class DnsHostCache final : public HostCache
 {
     Q_OBJECT
 public:
+    /// Which resolver asks the nameservers ("dns.resolver").
+    enum class ResolverKind {
+        Auto,       ///< "auto": Udp when servers are listed, QDnsLookup (the system's resolver) otherwise
+        Udp,        ///< "udp": dfproxy's own DNS client (UdpResolver); needs servers
+        QDnsLookup, ///< "qdnslookup": Qt's QDnsLookup (DnsLookupResolver), on Qt's resolver threads
+    };
+    static QString resolverKindName(ResolverKind kind);
+
     struct Options
     {
         QList<QHostAddress> servers;                       ///< IPv4 nameservers; empty = the system's
+        ResolverKind resolver = ResolverKind::Auto;
         LookupFamily lookupFamily = LookupFamily::V4Preferred; ///< default for callers that have no override
         int queryTimeoutMs = 5000;                         ///< budget of one resolution, shared by the nameservers
         qint64 minRefreshMs = 5000;                        ///< floor of the TTL
@@ -130,6 +139,9 @@ public:
     /// takes a new resolver (unless a test injected one); a changed hostsFilePath is read at once; names new in
     /// `preresolve` are resolved now. maintenanceIntervalMs stays. Call on the cache's thread.
     void reconfigure(Options options);
+
+    /// The resolver `options` ask for, with Auto decided: Udp or QDnsLookup.
+    static ResolverKind effectiveResolver(const Options &options);
 
     /// The settings in effect. Read on the cache's thread only.
     const Options &options() const { return m_options; }

@@ -44,7 +44,8 @@ bool isNoDataSignature(const QString &errorString)
     return errorString == QCoreApplication::translate("QDnsLookupRunnable", "Invalid reply received");
 }
 
-/// One query: tries each nameserver in turn (or the system's once), each attempt bounded by a timer.
+/// One query: tries each nameserver in turn (or the system's once), each attempt bounded by a timer. A timeout,
+/// SERVFAIL or REFUSED moves on to the next server.
 class DnsLookupQuery final : public ResolverQuery
 {
 public:
@@ -159,7 +160,7 @@ private:
                                : QStringLiteral("%1 (server %2)").arg(l->errorString(), serverLabel());
         }
         stopAttempt();
-        if (reply.error == DnsError::ServFail && tryNextServer())
+        if ((reply.error == DnsError::ServFail || reply.error == DnsError::Refused) && tryNextServer())
             return;
         finish(reply);
     }

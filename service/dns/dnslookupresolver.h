@@ -6,7 +6,7 @@
 namespace dfproxy::dns {
 
 /// A Resolver built on QDnsLookup. Queries the configured IPv4 nameservers (the system's when the list is
-/// empty) one after the other: on a timeout or SERVFAIL it moves on to the next server. Each attempt is bounded
+/// empty) one after the other: on a timeout, SERVFAIL or REFUSED it moves on to the next server. Each attempt is bounded
 /// by its own timeout (QDnsLookup alone would wait ~10 s for a silent server). Lives on the creating thread.
 class DnsLookupResolver final : public Resolver
 {

@@ -147,7 +147,7 @@ DnsHostCache::Options DnsHostCache::Options::fromJson(const QJsonObject &o, QLis
         QStringLiteral("minRefreshMs"),    QStringLiteral("maxTtlMs"),          QStringLiteral("hostTtlMs"),
         QStringLiteral("maxHosts"),        QStringLiteral("maxPendingRequests"), QStringLiteral("failureRefreshBaseMs"),
         QStringLiteral("failureRefreshMaxMs"), QStringLiteral("staleWindowMs"), QStringLiteral("preresolve"),
-        QStringLiteral("hostsFilePath"),
+        QStringLiteral("hostsFilePath"),   QStringLiteral("resolver"),
     };
     for (auto it = o.begin(); it != o.end(); ++it) {
         if (!known.contains(it.key()))
@@ -173,6 +173,25 @@ DnsHostCache::Options DnsHostCache::Options::fromJson(const QJsonObject &o, QLis
                 else
                     opt.servers.append(addr);
             }
+        }
+    }
+
+    const QJsonValue resolver = o.value(QStringLiteral("resolver"));
+    if (!resolver.isUndefined() && !resolver.isNull()) {
+        const QString p = path + QStringLiteral(".resolver");
+        const QString r = resolver.toString();
+        if (r == QLatin1String("auto"))
+            opt.resolver = ResolverKind::Auto;
+        else if (r == QLatin1String("udp"))
+            opt.resolver = ResolverKind::Udp;
+        else if (r == QLatin1String("qdnslookup"))
+            opt.resolver = ResolverKind::QDnsLookup;
+        else
+            addError(errors, p, QStringLiteral("must be one of auto, udp, qdnslookup"));
+        if (opt.resolver == ResolverKind::Udp && opt.servers.isEmpty()) {
+            addError(errors, p,
+                     QStringLiteral("\"udp\" needs dns.servers: dfproxy's own DNS client does not read the system's "
+                                    "resolver settings (leave it \"auto\" to use them through QDnsLookup)"));
         }
     }
 
@@ -263,6 +282,28 @@ QString DnsHostCache::parseHostPort(const QString &text, QString *host, quint16 
     return splitHostPort(t, host, port);
 }
 
+QString DnsHostCache::resolverKindName(ResolverKind kind)
+{
+    switch (kind) {
+    case ResolverKind::Auto:
+        return QStringLiteral("auto");
+    case ResolverKind::Udp:
+        return QStringLiteral("udp");
+    case ResolverKind::QDnsLookup:
+        return QStringLiteral("qdnslookup");
+    }
+    return QStringLiteral("auto");
+}
+
+DnsHostCache::ResolverKind DnsHostCache::effectiveResolver(const Options &options)
+{
+    if (options.resolver == ResolverKind::Auto)
+        return options.servers.isEmpty() ? ResolverKind::QDnsLookup : ResolverKind::Udp;
+    if (options.resolver == ResolverKind::Udp && options.servers.isEmpty())
+        return ResolverKind::QDnsLookup; // refused by fromJson; a programmatic Options falls back, never crashes
+    return options.resolver;
+}
+
 QJsonObject DnsHostCache::Options::toJson() const
 {
     QJsonArray s;
@@ -270,6 +311,7 @@ QJsonObject DnsHostCache::Options::toJson() const
         s.append(a.toString());
     QJsonObject o;
     o.insert(QStringLiteral("servers"), s);
+    o.insert(QStringLiteral("resolver"), DnsHostCache::resolverKindName(resolver));
     o.insert(QStringLiteral("lookupFamily"), toString(lookupFamily));
     o.insert(QStringLiteral("queryTimeoutMs"), queryTimeoutMs);
     o.insert(QStringLiteral("minRefreshMs"), minRefreshMs);

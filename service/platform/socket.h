@@ -30,6 +30,13 @@ qint64 readSocket(qintptr fd, char *buffer, qint64 max);
 qint64 writeSocket(qintptr fd, const char *data, qint64 size);
 /// Writes `a` then `b` in one call (writev): >= 0 bytes written in all, WouldBlock, SocketFailed.
 qint64 writeSocket2(qintptr fd, const char *a, qint64 aSize, const char *b, qint64 bSize);
+/// A non-blocking UDP socket connected to `address`:`port`, from a port the kernel picks: it sends to that peer,
+/// the kernel drops datagrams from anyone else, and an ICMP "port unreachable" from the peer fails the next
+/// receiveDatagram. -1 on failure.
+qintptr openConnectedUdpSocket(const QHostAddress &address, quint16 port);
+/// Receives one datagram of such a socket (a longer one is cut to `max`): >= 0 its size, WouldBlock, or
+/// SocketFailed (on a connected socket: the peer was unreachable; ECONNREFUSED, WSAECONNRESET on Windows).
+qint64 receiveDatagram(qintptr fd, char *buffer, qint64 max);
 /// Closes the descriptor.
 void closeSocket(qintptr fd);
 /// The connected peer's address and port (getpeername). False (and nothing set) on failure.

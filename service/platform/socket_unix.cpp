@@ -111,6 +111,35 @@ void closeSocket(qintptr fd)
         ::close(int(fd));
 }
 
+qintptr openConnectedUdpSocket(const QHostAddress &address, quint16 port)
+{
+    sockaddr_storage ss;
+    const int len = detail::toSockaddr(address, port, &ss);
+    if (len == 0)
+        return -1;
+    const int fd = ::socket(ss.ss_family, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return -1;
+    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || !prepareSocket(fd)
+        || ::connect(fd, reinterpret_cast<const sockaddr *>(&ss), socklen_t(len)) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+qint64 receiveDatagram(qintptr fd, char *buffer, qint64 max)
+{
+    for (;;) {
+        const ssize_t n = ::recv(int(fd), buffer, size_t(max), 0);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? WouldBlock : SocketFailed;
+    }
+}
+
 bool socketPeer(qintptr fd, QHostAddress *address, quint16 *port)
 {
     sockaddr_storage ss{};

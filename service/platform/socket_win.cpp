@@ -68,6 +68,37 @@ void closeSocket(qintptr fd)
         closesocket(SOCKET(fd));
 }
 
+qintptr openConnectedUdpSocket(const QHostAddress &address, quint16 port)
+{
+    sockaddr_storage ss;
+    const int len = detail::toSockaddr(address, port, &ss);
+    if (len == 0)
+        return -1;
+    const SOCKET s = WSASocketW(ss.ss_family, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET)
+        return -1;
+    if (!prepareSocket(qintptr(s)) || connect(s, reinterpret_cast<const sockaddr *>(&ss), len) != 0) {
+        closesocket(s);
+        return -1;
+    }
+    return qintptr(s);
+}
+
+qint64 receiveDatagram(qintptr fd, char *buffer, qint64 max)
+{
+    const int n = recv(SOCKET(fd), buffer, int(qMin<qint64>(max, 1 << 30)), 0);
+    if (n >= 0)
+        return n;
+    switch (WSAGetLastError()) {
+    case WSAEWOULDBLOCK:
+        return WouldBlock;
+    case WSAEMSGSIZE:
+        return max; // the datagram was longer than the buffer: its first `max` bytes are there
+    default:
+        return SocketFailed; // WSAECONNRESET: the peer's ICMP "port unreachable"
+    }
+}
+
 bool socketPeer(qintptr fd, QHostAddress *address, quint16 *port)
 {
     sockaddr_storage ss{};

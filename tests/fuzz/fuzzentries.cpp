@@ -6,6 +6,7 @@
 #include "config/configstore.h"
 #include "config/validation.h"
 #include "config/yaml.h"
+#include "dns/dnsmessage.h"
 #include "http/httpparser.h"
 #include "routing/routetable.h"
 
@@ -357,13 +358,42 @@ int fuzzAdminApply(const uint8_t *data, size_t size)
     return 0;
 }
 
+int fuzzDnsReply(const uint8_t *data, size_t size)
+{
+    if (size < 3 || size > 4096)
+        return 0;
+    const quint16 type = (data[0] & 1) ? dns::wire::TypeAaaa : dns::wire::TypeA;
+    const QByteArray datagram(reinterpret_cast<const char *>(data + 1), qsizetype(size - 1));
+    const quint16 id = quint16((quint8(datagram[0]) << 8) | quint8(datagram[1]));
+    const QByteArray name("www.example.test");
+    if (!dns::wire::isReplyTo(datagram, id, name, type))
+        return 0;
+    QString error;
+    const auto reply = dns::wire::parseReply(datagram, name, type, &error);
+    if (!reply) {
+        fuzzCheck(!error.isEmpty(), "a rejected reply without a reason");
+        return 0;
+    }
+    fuzzCheck(reply->id == id, "a reply with another id");
+    const auto family = type == dns::wire::TypeA ? QAbstractSocket::IPv4Protocol : QAbstractSocket::IPv6Protocol;
+    for (qsizetype i = 0; i < reply->addresses.size(); ++i) {
+        fuzzCheck(reply->addresses.at(i).protocol() == family, "an address of the other family");
+        fuzzCheck(reply->addresses.indexOf(reply->addresses.at(i)) == i, "an address listed twice");
+    }
+    fuzzCheck(reply->addresses.size() * 16 <= datagram.size(), "more addresses than the datagram holds");
+    fuzzCheck(reply->ttlSeconds <= quint32(INT32_MAX), "a TTL above 2^31-1");
+    fuzzCheck(reply->rcode >= 0 && reply->rcode <= 15, "an RCODE outside 4 bits");
+    return 0;
+}
+
 const QList<Target> &targets()
 {
     static const QList<Target> all{{"http_request", &fuzzHttpRequest},
                                    {"http_response", &fuzzHttpResponse},
                                    {"route_match", &fuzzRouteMatch},
                                    {"config", &fuzzConfig},
-                                   {"admin_apply", &fuzzAdminApply}};
+                                   {"admin_apply", &fuzzAdminApply},
+                                   {"dns_reply", &fuzzDnsReply}};
     return all;
 }
 

@@ -26,6 +26,10 @@ int fuzzConfig(const uint8_t *data, size_t size);
 /// admin::decodeObjectsBody (content type from the first byte) then ConfigStore::apply on a temp file.
 int fuzzAdminApply(const uint8_t *data, size_t size);
 
+/// dns::wire::isReplyTo + parseReply on a datagram answering "www.example.test" (the first byte picks A or AAAA;
+/// the id is taken from the datagram).
+int fuzzDnsReply(const uint8_t *data, size_t size);
+
 /// One target by its corpus folder name ("http_request", ...).
 struct Target
 {

@@ -7,6 +7,8 @@
 #include <QUdpSocket>
 #include <QtEndian>
 
+#include <optional>
+
 namespace dfproxy::test {
 
 namespace {
@@ -130,13 +132,28 @@ private:
                     known = true;
                 }
             }
+            std::optional<Record> target;
+            {
+                QMutexLocker lock(&m_state->mutex);
+                if (known && !rec.cname.isEmpty())
+                    target = m_state->names.value(rec.cname);
+                if (known && rec.mode == Mode::DropFirst && m_state->counts.value(countKey(q.name, q.type)) == 1)
+                    continue;
+            }
             if (!known)
                 rec.mode = Mode::NxDomain;
             if (rec.mode == Mode::Silent)
                 continue;
-            QByteArray reply = build(q, rec);
+            QByteArray reply = build(q, rec, target);
             const QHostAddress to = dg.senderAddress();
             const quint16 toPort = quint16(dg.senderPort());
+            if (rec.mode == Mode::ForgedFirst) {
+                Query forged = q;
+                forged.id = quint16(q.id + 1);
+                Record fake;
+                fake.addresses = {QHostAddress(QStringLiteral("127.66.66.66"))};
+                m_socket->writeDatagram(build(forged, fake, std::nullopt), to, toPort);
+            }
             if (rec.delayMs > 0) {
                 QTimer::singleShot(rec.delayMs, this,
                                    [this, reply, to, toPort] { m_socket->writeDatagram(reply, to, toPort); });
@@ -146,7 +163,17 @@ private:
         }
     }
 
-    static QByteArray build(const Query &q, const Record &rec)
+    static void putName(QByteArray &b, const QString &name)
+    {
+        for (const QString &label : name.split(QLatin1Char('.'), Qt::SkipEmptyParts)) {
+            const QByteArray l = label.toLatin1();
+            b.append(char(l.size()));
+            b.append(l);
+        }
+        b.append('\0');
+    }
+
+    static QByteArray build(const Query &q, const Record &rec, const std::optional<Record> &target)
     {
         switch (rec.mode) {
         case Mode::ServFail:
@@ -166,18 +193,39 @@ private:
         }
         case Mode::Silent:
         case Mode::Answer:
+        case Mode::ForgedFirst:
+        case Mode::DropFirst:
             break;
         }
         QByteArray answers;
         int n = 0;
-        for (const QHostAddress &a : rec.addresses) {
+        quint16 owner = 0xC00C; // pointer to the question name
+        const QByteArray head = header(q, 0, 0, false) + q.question;
+        const QList<QHostAddress> *addresses = &rec.addresses;
+        quint32 ttl = rec.ttl;
+        if (!rec.cname.isEmpty()) {
+            put16(answers, owner);
+            put16(answers, 5); // CNAME
+            put16(answers, 1);
+            put32(answers, rec.ttl);
+            QByteArray targetName;
+            putName(targetName, rec.cname);
+            put16(answers, quint16(targetName.size()));
+            owner = quint16(0xC000 | (head.size() + answers.size())); // the target name, written next
+            answers.append(targetName);
+            ++n;
+            static const QList<QHostAddress> none;
+            addresses = target ? &target->addresses : &none;
+            ttl = target ? target->ttl : 0;
+        }
+        for (const QHostAddress &a : *addresses) {
             const bool v6 = a.protocol() == QAbstractSocket::IPv6Protocol;
             if ((q.type == TypeA && v6) || (q.type == TypeAAAA && !v6) || (q.type != TypeA && q.type != TypeAAAA))
                 continue;
-            put16(answers, 0xC00C); // pointer to the question name
+            put16(answers, owner);
             put16(answers, q.type);
             put16(answers, 1); // IN
-            put32(answers, rec.ttl);
+            put32(answers, ttl);
             if (v6) {
                 const Q_IPV6ADDR ip = a.toIPv6Address();
                 put16(answers, 16);
@@ -261,6 +309,14 @@ void TestDnsServer::setTtl(const QString &name, quint32 ttl)
 {
     QMutexLocker lock(&m_state->mutex);
     m_state->names[norm(name)].ttl = ttl;
+}
+
+void TestDnsServer::setCname(const QString &name, const QString &target, quint32 ttl)
+{
+    QMutexLocker lock(&m_state->mutex);
+    Record &r = m_state->names[norm(name)];
+    r.cname = norm(target);
+    r.ttl = ttl;
 }
 
 void TestDnsServer::setMode(const QString &name, Mode mode)

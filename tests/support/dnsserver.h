@@ -32,6 +32,8 @@ public:
         NxDomain,  ///< RCODE 3 (also the answer for names not in the table)
         Garbage,   ///< a reply with the right id and question but an unparseable answer record
         Truncated, ///< TC bit set, no answers (a resolver would retry over TCP, which this server does not serve)
+        ForgedFirst, ///< first a reply with another id (address 127.66.66.66), then the real answer
+        DropFirst,   ///< the first query for the name is not answered (a lost datagram), later ones are
     };
     static constexpr quint16 TypeA = 1;
     static constexpr quint16 TypeAAAA = 28;
@@ -50,6 +52,8 @@ public:
     /// Replaces the records of `name` (IPv4 become A, IPv6 become AAAA), all with `ttl` seconds.
     void setAddresses(const QString &name, const QList<QHostAddress> &addresses, quint32 ttl = 300);
     void setTtl(const QString &name, quint32 ttl);
+    /// Answers `name` with a CNAME to `target` (TTL `ttl`) followed by the target's records of the asked type.
+    void setCname(const QString &name, const QString &target, quint32 ttl = 300);
     void setMode(const QString &name, Mode mode);
     /// Delays every reply for `name` by `ms` milliseconds.
     void setDelay(const QString &name, int ms);
@@ -69,6 +73,7 @@ public:
         quint32 ttl = 300;
         Mode mode = Mode::Answer;
         int delayMs = 0;
+        QString cname; ///< set: answered as an alias of this name
     };
     struct State
     {

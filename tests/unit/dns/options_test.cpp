@@ -197,3 +197,33 @@ TEST(DnsOptions, ParseHostPortChecksHostAndPort)
     EXPECT_FALSE(DnsHostCache::parseHostPort(QStringLiteral("example.com:0"), &host, &port).isEmpty());
     EXPECT_FALSE(DnsHostCache::parseHostPort(QStringLiteral("example.com:65536"), &host, &port).isEmpty());
 }
+
+TEST(DnsOptions, ResolverChoiceIsReadCheckedAndDecided)
+{
+    QList<config::FieldError> errors;
+    using Kind = DnsHostCache::ResolverKind;
+
+    auto o = DnsHostCache::Options::fromJson(json(R"({})"), &errors);
+    EXPECT_EQ(o.resolver, Kind::Auto);
+    EXPECT_EQ(DnsHostCache::effectiveResolver(o), Kind::QDnsLookup) << "no servers: the system's settings";
+    o = DnsHostCache::Options::fromJson(json(R"({"servers": ["127.0.0.53"]})"), &errors);
+    EXPECT_EQ(DnsHostCache::effectiveResolver(o), Kind::Udp);
+    o = DnsHostCache::Options::fromJson(json(R"({"servers": ["127.0.0.53"], "resolver": "qdnslookup"})"), &errors);
+    EXPECT_EQ(DnsHostCache::effectiveResolver(o), Kind::QDnsLookup);
+    o = DnsHostCache::Options::fromJson(json(R"({"servers": ["127.0.0.53"], "resolver": "udp"})"), &errors);
+    EXPECT_EQ(DnsHostCache::effectiveResolver(o), Kind::Udp);
+    EXPECT_EQ(o.toJson().value(QStringLiteral("resolver")).toString(), QStringLiteral("udp"));
+    ASSERT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+
+    DnsHostCache::Options::fromJson(json(R"({"resolver": "udp"})"), &errors);
+    ASSERT_EQ(errors.size(), 1) << errorsText(errors).toStdString();
+    EXPECT_EQ(errors[0].path, QStringLiteral("dns.resolver"));
+    EXPECT_TRUE(errors[0].message.contains(QStringLiteral("dns.servers"))) << errors[0].message.toStdString();
+    errors.clear();
+    DnsHostCache::Options::fromJson(json(R"({"resolver": "getaddrinfo"})"), &errors);
+    ASSERT_EQ(errors.size(), 1) << errorsText(errors).toStdString();
+    EXPECT_TRUE(errors[0].message.contains(QStringLiteral("auto, udp, qdnslookup"))) << errors[0].message.toStdString();
+    errors.clear();
+    DnsHostCache::Options::fromJson(json(R"({"resolver": 1})"), &errors);
+    EXPECT_EQ(errors.size(), 1) << errorsText(errors).toStdString();
+}

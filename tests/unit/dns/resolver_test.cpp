@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// DnsLookupResolver (real QDnsLookup) against TestDnsServer on 127.0.53.x:53. Each test has its own address.
+// Both resolvers against TestDnsServer on port 53: DnsLookupResolver (real QDnsLookup) on 127.0.53.x and
+// UdpResolver (dfproxy's own DNS client) on 127.0.54.x. Each test has its own address, so ctest -j never binds one
+// twice.
 #include "dns/dnshostcache.h"
 #include "dns/dnslookupresolver.h"
+#include "dns/udpresolver.h"
 #include "support/dnsserver.h"
 
 #include <gtest/gtest.h>
@@ -35,13 +38,32 @@ bool waitFor(const std::function<bool()> &pred, int timeoutMs = 20'000)
     return pred();
 }
 
-class ResolverTest : public ::testing::Test
+enum class Kind { QDnsLookup, Udp };
+
+std::string kindName(const ::testing::TestParamInfo<Kind> &info)
+{
+    return info.param == Kind::Udp ? "Udp" : "QDnsLookup";
+}
+
+class ResolverTest : public ::testing::TestWithParam<Kind>
 {
 protected:
-    void serve(const char *address)
+    bool udp() const { return GetParam() == Kind::Udp; }
+
+    /// 127.0.53.n for QDnsLookup, 127.0.54.n for the UDP resolver.
+    QHostAddress address(int n) const { return QHostAddress(QStringLiteral("127.0.%1.%2").arg(udp() ? 54 : 53).arg(n)); }
+
+    void serve(int n)
     {
         QString error;
-        ASSERT_TRUE(m_server.start(QHostAddress(QString::fromLatin1(address)), 53, &error)) << error.toStdString();
+        ASSERT_TRUE(m_server.start(address(n), 53, &error)) << error.toStdString();
+    }
+
+    std::unique_ptr<Resolver> makeResolver(const QList<QHostAddress> &servers, int timeoutMs) const
+    {
+        if (udp())
+            return std::make_unique<UdpResolver>(servers, timeoutMs);
+        return std::make_unique<DnsLookupResolver>(servers, timeoutMs);
     }
 
     /// Runs one query and waits for its reply.
@@ -49,9 +71,9 @@ protected:
     {
         if (servers.isEmpty())
             servers = {m_server.address()};
-        DnsLookupResolver resolver(servers, timeoutMs);
+        const auto resolver = makeResolver(servers, timeoutMs);
         std::optional<ResolverReply> got;
-        auto q = resolver.query(name, type, [&](const ResolverReply &r) { got = r; });
+        auto q = resolver->query(name, type, [&](const ResolverReply &r) { got = r; });
         EXPECT_TRUE(waitFor([&] { return got.has_value(); })) << "no reply for " << name.toStdString();
         return got.value_or(ResolverReply{DnsError::Other, {}, 0, QStringLiteral("test gave up")});
     }
@@ -61,9 +83,9 @@ protected:
 
 } // namespace
 
-TEST_F(ResolverTest, AnswersARecordsWithTheirTtl)
+TEST_P(ResolverTest, AnswersARecordsWithTheirTtl)
 {
-    serve("127.0.53.1");
+    serve(1);
     m_server.setAddresses(QStringLiteral("web.test"),
                           {QHostAddress(QStringLiteral("127.1.0.1")), QHostAddress(QStringLiteral("127.1.0.2"))}, 123);
     const auto r = ask(QStringLiteral("web.test"), RecordType::A);
@@ -74,50 +96,50 @@ TEST_F(ResolverTest, AnswersARecordsWithTheirTtl)
     EXPECT_GE(m_server.queryCount(QStringLiteral("web.test"), TestDnsServer::TypeA), 1);
 }
 
-TEST_F(ResolverTest, UnknownNameIsNxDomain)
+TEST_P(ResolverTest, UnknownNameIsNxDomain)
 {
-    serve("127.0.53.2");
+    serve(2);
     const auto r = ask(QStringLiteral("missing.test"), RecordType::A);
     EXPECT_EQ(r.error, DnsError::NxDomain) << r.detail.toStdString();
     EXPECT_TRUE(r.addresses.isEmpty());
 }
 
-TEST_F(ResolverTest, ServFailIsReported)
+TEST_P(ResolverTest, ServFailIsReported)
 {
-    serve("127.0.53.3");
+    serve(3);
     m_server.setMode(QStringLiteral("sf.test"), TestDnsServer::Mode::ServFail);
     const auto r = ask(QStringLiteral("sf.test"), RecordType::A);
     EXPECT_EQ(r.error, DnsError::ServFail) << r.detail.toStdString();
 }
 
-TEST_F(ResolverTest, RefusedIsReported)
+TEST_P(ResolverTest, RefusedIsReported)
 {
-    serve("127.0.53.4");
+    serve(4);
     m_server.setMode(QStringLiteral("no.test"), TestDnsServer::Mode::Refused);
     const auto r = ask(QStringLiteral("no.test"), RecordType::A);
     EXPECT_EQ(r.error, DnsError::Refused) << r.detail.toStdString();
 }
 
-TEST_F(ResolverTest, GarbageReplyIsBadReply)
+TEST_P(ResolverTest, GarbageReplyIsBadReply)
 {
-    serve("127.0.53.5");
+    serve(5);
     m_server.setMode(QStringLiteral("junk.test"), TestDnsServer::Mode::Garbage);
     const auto r = ask(QStringLiteral("junk.test"), RecordType::A);
     EXPECT_EQ(r.error, DnsError::BadReply) << r.detail.toStdString();
 }
 
-TEST_F(ResolverTest, SilentServerTimesOutAtTheConfiguredTimeout)
+TEST_P(ResolverTest, SilentServerTimesOutAtTheConfiguredTimeout)
 {
-    serve("127.0.53.6");
+    serve(6);
     m_server.setMode(QStringLiteral("quiet.test"), TestDnsServer::Mode::Silent);
     const auto r = ask(QStringLiteral("quiet.test"), RecordType::A, 300);
     EXPECT_EQ(r.error, DnsError::Timeout) << r.detail.toStdString();
     EXPECT_GE(m_server.queryCount(QStringLiteral("quiet.test")), 1);
 }
 
-TEST_F(ResolverTest, AnswersAaaaRecords)
+TEST_P(ResolverTest, AnswersAaaaRecords)
 {
-    serve("127.0.53.7");
+    serve(7);
     m_server.setAddresses(QStringLiteral("six.test"),
                           {QHostAddress(QStringLiteral("127.1.0.9")), QHostAddress(QStringLiteral("fd00::53"))}, 42);
     const auto r = ask(QStringLiteral("six.test"), RecordType::AAAA);
@@ -127,17 +149,17 @@ TEST_F(ResolverTest, AnswersAaaaRecords)
     EXPECT_EQ(m_server.queryCount(QStringLiteral("six.test"), TestDnsServer::TypeA), 0);
 }
 
-TEST_F(ResolverTest, NameWithoutRecordsOfTheTypeIsNoData)
+TEST_P(ResolverTest, NameWithoutRecordsOfTheTypeIsNoData)
 {
-    serve("127.0.53.8");
+    serve(8);
     m_server.setAddresses(QStringLiteral("v4only.test"), {QHostAddress(QStringLiteral("127.1.0.9"))});
     const auto r = ask(QStringLiteral("v4only.test"), RecordType::AAAA);
     EXPECT_EQ(r.error, DnsError::NoData) << r.detail.toStdString();
 }
 
-TEST_F(ResolverTest, TruncatedReplyFails)
+TEST_P(ResolverTest, TruncatedReplyFails)
 {
-    serve("127.0.53.9");
+    serve(9);
     m_server.setMode(QStringLiteral("tc.test"), TestDnsServer::Mode::Truncated);
     const auto r = ask(QStringLiteral("tc.test"), RecordType::A, 2000);
     // glibc retries over TCP, which the server does not serve; Qt 6.4 then cannot tell this from an empty answer,
@@ -146,12 +168,12 @@ TEST_F(ResolverTest, TruncatedReplyFails)
     EXPECT_TRUE(r.addresses.isEmpty());
 }
 
-TEST_F(ResolverTest, MovesToTheNextServerOnTimeout)
+TEST_P(ResolverTest, MovesToTheNextServerOnTimeout)
 {
-    serve("127.0.53.10");
+    serve(10);
     TestDnsServer second;
     QString error;
-    ASSERT_TRUE(second.start(QHostAddress(QStringLiteral("127.0.53.11")), 53, &error)) << error.toStdString();
+    ASSERT_TRUE(second.start(address(11), 53, &error)) << error.toStdString();
     m_server.setMode(QStringLiteral("fo.test"), TestDnsServer::Mode::Silent);
     second.setAddresses(QStringLiteral("fo.test"), {QHostAddress(QStringLiteral("127.1.0.7"))});
     const auto r = ask(QStringLiteral("fo.test"), RecordType::A, 1000, {m_server.address(), second.address()});
@@ -160,30 +182,31 @@ TEST_F(ResolverTest, MovesToTheNextServerOnTimeout)
     EXPECT_GE(m_server.queryCount(QStringLiteral("fo.test")), 1);
 }
 
-TEST_F(ResolverTest, DestroyingTheQueryCancelsIt)
+TEST_P(ResolverTest, DestroyingTheQueryCancelsIt)
 {
-    serve("127.0.53.12");
+    serve(12);
     m_server.setAddresses(QStringLiteral("slow.test"), {QHostAddress(QStringLiteral("127.1.0.1"))});
     m_server.setDelay(QStringLiteral("slow.test"), 200);
-    DnsLookupResolver resolver({m_server.address()}, 2000);
+    const auto resolver = makeResolver({m_server.address()}, 2000);
     bool called = false;
-    auto q = resolver.query(QStringLiteral("slow.test"), RecordType::A, [&](const ResolverReply &) { called = true; });
+    auto q = resolver->query(QStringLiteral("slow.test"), RecordType::A, [&](const ResolverReply &) { called = true; });
     ASSERT_TRUE(waitFor([&] { return m_server.queryCount(QStringLiteral("slow.test")) >= 1; }));
     q.reset();
     // A second query on the same resolver proves the loop went on; the first callback must stay silent.
     std::optional<ResolverReply> got;
-    auto q2 = resolver.query(QStringLiteral("slow.test"), RecordType::A, [&](const ResolverReply &r) { got = r; });
+    auto q2 = resolver->query(QStringLiteral("slow.test"), RecordType::A, [&](const ResolverReply &r) { got = r; });
     ASSERT_TRUE(waitFor([&] { return got.has_value(); }));
     EXPECT_FALSE(called);
 }
 
-TEST_F(ResolverTest, HostCacheResolvesThroughTheRealResolver)
+TEST_P(ResolverTest, HostCacheResolvesThroughTheRealResolver)
 {
-    serve("127.0.53.13");
+    serve(13);
     m_server.setAddresses(QStringLiteral("httpbin.test"),
                           {QHostAddress(QStringLiteral("127.0.0.1")), QHostAddress(QStringLiteral("::1"))}, 60);
     DnsHostCache::Options o;
     o.servers = {m_server.address()};
+    o.resolver = udp() ? DnsHostCache::ResolverKind::Udp : DnsHostCache::ResolverKind::QDnsLookup;
     o.queryTimeoutMs = 2000;
     o.maintenanceIntervalMs = 0;
     o.hostsFilePath = QStringLiteral("/nonexistent/dfproxy-hosts");
@@ -203,3 +226,80 @@ TEST_F(ResolverTest, HostCacheResolvesThroughTheRealResolver)
     ASSERT_TRUE(again.ready);
     EXPECT_TRUE(again.ready->cacheHit);
 }
+
+TEST_P(ResolverTest, FollowsACnameChainToItsAddresses)
+{
+    serve(14);
+    m_server.setCname(QStringLiteral("www.alias.test"), QStringLiteral("edge.cdn.test"), 30);
+    m_server.setAddresses(QStringLiteral("edge.cdn.test"), {QHostAddress(QStringLiteral("127.1.0.14"))}, 300);
+    const auto r = ask(QStringLiteral("www.alias.test"), RecordType::A);
+    EXPECT_EQ(r.error, DnsError::None) << r.detail.toStdString();
+    EXPECT_EQ(r.addresses, QList<QHostAddress>{QHostAddress(QStringLiteral("127.1.0.14"))});
+    if (udp()) { // QDnsLookup reports the address records' TTL only
+        EXPECT_EQ(r.ttlSeconds, 30u) << "the alias expires first";
+    }
+}
+
+TEST_P(ResolverTest, IgnoresAReplyWithAnotherId)
+{
+    serve(15);
+    m_server.setAddresses(QStringLiteral("real.test"), {QHostAddress(QStringLiteral("127.1.0.15"))});
+    m_server.setMode(QStringLiteral("real.test"), TestDnsServer::Mode::ForgedFirst);
+    const auto r = ask(QStringLiteral("real.test"), RecordType::A);
+    EXPECT_EQ(r.error, DnsError::None) << r.detail.toStdString();
+    EXPECT_EQ(r.addresses, QList<QHostAddress>{QHostAddress(QStringLiteral("127.1.0.15"))});
+}
+
+TEST_P(ResolverTest, ServFailAndRefusedMoveToTheNextServer)
+{
+    serve(16);
+    TestDnsServer second;
+    QString error;
+    ASSERT_TRUE(second.start(address(17), 53, &error)) << error.toStdString();
+    m_server.setMode(QStringLiteral("sf.test"), TestDnsServer::Mode::ServFail);
+    m_server.setMode(QStringLiteral("ref.test"), TestDnsServer::Mode::Refused);
+    second.setAddresses(QStringLiteral("sf.test"), {QHostAddress(QStringLiteral("127.1.0.16"))});
+    second.setAddresses(QStringLiteral("ref.test"), {QHostAddress(QStringLiteral("127.1.0.17"))});
+    const QList<QHostAddress> both{m_server.address(), second.address()};
+    const auto sf = ask(QStringLiteral("sf.test"), RecordType::A, 2000, both);
+    EXPECT_EQ(sf.error, DnsError::None) << sf.detail.toStdString();
+    EXPECT_EQ(sf.addresses, QList<QHostAddress>{QHostAddress(QStringLiteral("127.1.0.16"))});
+    const auto ref = ask(QStringLiteral("ref.test"), RecordType::A, 2000, both);
+    EXPECT_EQ(ref.error, DnsError::None) << ref.detail.toStdString();
+    EXPECT_EQ(ref.addresses, QList<QHostAddress>{QHostAddress(QStringLiteral("127.1.0.17"))});
+}
+
+TEST_P(ResolverTest, ALostDatagramIsSentAgainWithinTheServersShare)
+{
+    if (!udp())
+        GTEST_SKIP() << "QDnsLookup makes one attempt per server (dfproxy sets RES_OPTIONS attempts:1)";
+    serve(18);
+    m_server.setAddresses(QStringLiteral("lossy.test"), {QHostAddress(QStringLiteral("127.1.0.18"))});
+    m_server.setMode(QStringLiteral("lossy.test"), TestDnsServer::Mode::DropFirst);
+    const auto r = ask(QStringLiteral("lossy.test"), RecordType::A, 2000);
+    EXPECT_EQ(r.error, DnsError::None) << r.detail.toStdString();
+    EXPECT_EQ(r.addresses, QList<QHostAddress>{QHostAddress(QStringLiteral("127.1.0.18"))});
+    EXPECT_EQ(m_server.queryCount(QStringLiteral("lossy.test"), TestDnsServer::TypeA), 2);
+}
+
+TEST_P(ResolverTest, ServerWithNothingListeningFailsWithoutWaitingForTheTimeout)
+{
+    if (!udp())
+        GTEST_SKIP() << "QDnsLookup does not read the ICMP error; it waits for its timeout";
+    // Nobody listens on 127.0.54.19:53: the kernel answers with "port unreachable".
+    const auto r = ask(QStringLiteral("any.test"), RecordType::A, 60'000, {address(19)});
+    EXPECT_EQ(r.error, DnsError::Other) << r.detail.toStdString();
+    EXPECT_TRUE(r.detail.contains(QStringLiteral("refused"))) << r.detail.toStdString();
+}
+
+TEST_P(ResolverTest, NameThatCannotBeAskedFailsWithoutAQuery)
+{
+    serve(20);
+    const QString longLabel = QString(64, QLatin1Char('a')) + QStringLiteral(".test");
+    const auto r = ask(longLabel, RecordType::A);
+    EXPECT_NE(r.error, DnsError::None) << r.detail.toStdString();
+    EXPECT_TRUE(r.addresses.isEmpty());
+    EXPECT_EQ(m_server.totalQueries(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Resolvers, ResolverTest, ::testing::Values(Kind::QDnsLookup, Kind::Udp), kindName);

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dns/dnsmessage.h"
+
+#include <QUrl>
+
+#include <algorithm>
+#include <limits>
+
+namespace dfproxy::dns::wire {
+
+namespace {
+
+constexpr int kHeaderSize = 12;
+constexpr int kMaxNameLength = 255; // on the wire, with the length bytes (RFC 1035 2.3.4)
+constexpr int kMaxPointerJumps = 64;
+constexpr int kMaxCnameChain = 16;
+
+quint16 get16(const uchar *p)
+{
+    return quint16((p[0] << 8) | p[1]);
+}
+
+quint32 get32(const uchar *p)
+{
+    return (quint32(p[0]) << 24) | (quint32(p[1]) << 16) | (quint32(p[2]) << 8) | quint32(p[3]);
+}
+
+void put16(QByteArray &out, quint16 v)
+{
+    out.append(char(v >> 8));
+    out.append(char(v & 0xff));
+}
+
+char asciiLower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+}
+
+/// A message being read: every offset is checked against its size.
+class Reader
+{
+public:
+    explicit Reader(const QByteArray &m) : m_p(reinterpret_cast<const uchar *>(m.constData())), m_size(int(m.size())) {}
+
+    int size() const { return m_size; }
+    const uchar *at(int offset) const { return m_p + offset; }
+    bool has(int offset, int n) const { return offset >= 0 && n >= 0 && offset <= m_size - n; }
+
+    /// Reads the (possibly compressed) name at `*offset` as dotted lower-case text into `out` and moves `*offset`
+    /// past it. False on anything malformed: a label running past the end, a reserved label type, a name longer
+    /// than 255 bytes, a pointer that does not point backwards (which also rules out loops) or too many pointers.
+    bool readName(int *offset, QByteArray *out) const
+    {
+        out->clear();
+        int pos = *offset;
+        int end = -1; // where the caller's offset continues: after the first pointer, or after the final 0
+        int wireLength = 0;
+        int jumps = 0;
+        int labelStart = pos;
+        for (;;) {
+            if (!has(pos, 1))
+                return false;
+            const uchar len = m_p[pos];
+            if ((len & 0xc0) == 0xc0) {
+                if (!has(pos, 2) || ++jumps > kMaxPointerJumps)
+                    return false;
+                const int target = ((len & 0x3f) << 8) | m_p[pos + 1];
+                if (target >= labelStart)
+                    return false;
+                if (end < 0)
+                    end = pos + 2;
+                pos = labelStart = target;
+                continue;
+            }
+            if (len & 0xc0)
+                return false; // 01 and 10: extended and reserved label types
+            wireLength += len + 1;
+            if (wireLength > kMaxNameLength)
+                return false;
+            if (len == 0) {
+                *offset = end >= 0 ? end : pos + 1;
+                return true;
+            }
+            if (!has(pos + 1, len))
+                return false;
+            if (!out->isEmpty())
+                out->append('.');
+            for (int i = 0; i < len; ++i)
+                out->append(asciiLower(char(m_p[pos + 1 + i])));
+            pos += 1 + len;
+        }
+    }
+
+private:
+    const uchar *m_p;
+    int m_size;
+};
+
+QByteArray lowered(const QByteArray &name)
+{
+    QByteArray l = name;
+    for (char &c : l)
+        c = asciiLower(c);
+    return l;
+}
+
+/// Reads the header and the question; `*offset` ends after the question. False if the datagram is not a reply to
+/// this question.
+bool readQuestion(const Reader &r, quint16 id, const QByteArray &asciiName, quint16 type, int *offset)
+{
+    if (!r.has(0, kHeaderSize))
+        return false;
+    const quint16 flags = get16(r.at(2));
+    if (get16(r.at(0)) != id || !(flags & 0x8000) || ((flags >> 11) & 0xf) != 0)
+        return false;
+    const quint16 qdcount = get16(r.at(4));
+    *offset = kHeaderSize;
+    if (qdcount == 0)
+        return (flags & 0xf) != 0; // some servers drop the question from an error reply (FORMERR, REFUSED ...)
+    if (qdcount != 1)
+        return false;
+    QByteArray qname;
+    if (!r.readName(offset, &qname) || !r.has(*offset, 4))
+        return false;
+    const quint16 qtype = get16(r.at(*offset));
+    const quint16 qclass = get16(r.at(*offset + 2));
+    *offset += 4;
+    return qname == lowered(asciiName) && qtype == type && qclass == ClassIn;
+}
+
+} // namespace
+
+std::optional<QByteArray> encodeName(const QString &name, QString *error)
+{
+    auto fail = [&](const QString &why) -> std::optional<QByteArray> {
+        if (error)
+            *error = why;
+        return std::nullopt;
+    };
+    QString text = name;
+    if (text.endsWith(QLatin1Char('.')))
+        text.chop(1);
+    if (text.isEmpty())
+        return fail(QStringLiteral("empty host name"));
+    QByteArray ascii;
+    bool isAscii = true;
+    for (const QChar c : text)
+        isAscii = isAscii && c.unicode() < 0x80;
+    if (isAscii) {
+        ascii = text.toLatin1();
+    } else {
+        ascii = QUrl::toAce(text);
+        if (ascii.isEmpty())
+            return fail(QStringLiteral("%1 is not a valid internationalised domain name").arg(name));
+    }
+    if (ascii.size() > 253)
+        return fail(QStringLiteral("%1 is longer than 253 characters").arg(name));
+    for (const QByteArray &label : ascii.split('.')) {
+        if (label.isEmpty())
+            return fail(QStringLiteral("%1 has an empty label").arg(name));
+        if (label.size() > 63)
+            return fail(QStringLiteral("%1 has a label longer than 63 characters").arg(name));
+    }
+    return lowered(ascii);
+}
+
+QByteArray encodeQuery(quint16 id, const QByteArray &asciiName, quint16 type)
+{
+    QByteArray q;
+    q.reserve(kHeaderSize + asciiName.size() + 6);
+    put16(q, id);
+    put16(q, 0x0100); // a standard query, recursion desired
+    put16(q, 1);      // QDCOUNT
+    put16(q, 0);
+    put16(q, 0);
+    put16(q, 0);
+    for (const QByteArray &label : asciiName.split('.')) {
+        q.append(char(label.size()));
+        q.append(label);
+    }
+    q.append('\0');
+    put16(q, type);
+    put16(q, ClassIn);
+    return q;
+}
+
+bool isReplyTo(const QByteArray &datagram, quint16 id, const QByteArray &asciiName, quint16 type)
+{
+    int offset = 0;
+    return readQuestion(Reader(datagram), id, asciiName, type, &offset);
+}
+
+std::optional<Reply> parseReply(const QByteArray &datagram, const QByteArray &asciiName, quint16 type,
+                                QString *error)
+{
+    auto fail = [&](const QString &why) -> std::optional<Reply> {
+        if (error)
+            *error = why;
+        return std::nullopt;
+    };
+    const Reader r(datagram);
+    int offset = 0;
+    if (!r.has(0, kHeaderSize))
+        return fail(QStringLiteral("reply shorter than a DNS header"));
+    Reply reply;
+    reply.id = get16(r.at(0));
+    const quint16 flags = get16(r.at(2));
+    reply.truncated = flags & 0x0200;
+    reply.rcode = flags & 0xf;
+    if (!readQuestion(r, reply.id, asciiName, type, &offset))
+        return fail(QStringLiteral("reply to another question"));
+    if (reply.truncated || reply.rcode != 0)
+        return reply; // the records of such a reply are not used
+
+    struct Cname
+    {
+        QByteArray owner, target;
+        quint32 ttl;
+    };
+    struct Address
+    {
+        QByteArray owner;
+        QHostAddress address;
+        quint32 ttl;
+    };
+    QList<Cname> cnames;
+    QList<Address> found;
+    const int ancount = get16(r.at(6));
+    QByteArray owner;
+    for (int i = 0; i < ancount; ++i) {
+        if (!r.readName(&offset, &owner))
+            return fail(QStringLiteral("answer %1: malformed owner name").arg(i + 1));
+        if (!r.has(offset, 10))
+            return fail(QStringLiteral("answer %1: record header runs past the end").arg(i + 1));
+        const quint16 rtype = get16(r.at(offset));
+        const quint16 rclass = get16(r.at(offset + 2));
+        quint32 ttl = get32(r.at(offset + 4));
+        if (ttl > quint32(std::numeric_limits<qint32>::max()))
+            ttl = 0; // RFC 2181 8: a TTL with the top bit set is read as zero
+        const int rdlength = get16(r.at(offset + 8));
+        offset += 10;
+        if (!r.has(offset, rdlength))
+            return fail(QStringLiteral("answer %1: data runs past the end").arg(i + 1));
+        const int rdata = offset;
+        offset += rdlength;
+        if (rclass != ClassIn)
+            continue;
+        if (rtype == TypeCname) {
+            int at = rdata;
+            QByteArray target;
+            if (!r.readName(&at, &target) || at != rdata + rdlength)
+                return fail(QStringLiteral("answer %1: malformed CNAME").arg(i + 1));
+            cnames.append({owner, target, ttl});
+        } else if (rtype == type && type == TypeA) {
+            if (rdlength != 4)
+                return fail(QStringLiteral("answer %1: an A record of %2 bytes").arg(i + 1).arg(rdlength));
+            found.append({owner, QHostAddress(get32(r.at(rdata))), ttl});
+        } else if (rtype == type && type == TypeAaaa) {
+            if (rdlength != 16)
+                return fail(QStringLiteral("answer %1: an AAAA record of %2 bytes").arg(i + 1).arg(rdlength));
+            found.append({owner, QHostAddress(r.at(rdata)), ttl});
+        }
+    }
+
+    // The names that stand for the question: itself, and the CNAME chain that starts at it (in any record order).
+    QList<QByteArray> names{lowered(asciiName)};
+    quint32 ttl = std::numeric_limits<quint32>::max();
+    for (int step = 0; step < kMaxCnameChain; ++step) {
+        bool grew = false;
+        for (const Cname &c : std::as_const(cnames)) {
+            if (names.contains(c.owner) && !names.contains(c.target)) {
+                names.append(c.target);
+                ttl = std::min(ttl, c.ttl);
+                grew = true;
+            }
+        }
+        if (!grew)
+            break;
+    }
+    for (const Address &a : std::as_const(found)) {
+        if (!names.contains(a.owner) || reply.addresses.contains(a.address))
+            continue;
+        reply.addresses.append(a.address);
+        ttl = std::min(ttl, a.ttl);
+    }
+    reply.ttlSeconds = reply.addresses.isEmpty() ? 0 : ttl;
+    return reply;
+}
+
+DnsError errorOfRcode(int rcode)
+{
+    switch (rcode) {
+    case 0:
+        return DnsError::None;
+    case 2:
+        return DnsError::ServFail;
+    case 3:
+        return DnsError::NxDomain;
+    case 5:
+        return DnsError::Refused;
+    default:
+        return DnsError::BadReply; // FORMERR, NOTIMP and the rest: the server could not use our query
+    }
+}
+
+QString rcodeName(int rcode)
+{
+    switch (rcode) {
+    case 0:
+        return QStringLiteral("NOERROR");
+    case 1:
+        return QStringLiteral("FORMERR");
+    case 2:
+        return QStringLiteral("SERVFAIL");
+    case 3:
+        return QStringLiteral("NXDOMAIN");
+    case 4:
+        return QStringLiteral("NOTIMP");
+    case 5:
+        return QStringLiteral("REFUSED");
+    default:
+        return QStringLiteral("RCODE %1").arg(rcode);
+    }
+}
+
+} // namespace dfproxy::dns::wire
