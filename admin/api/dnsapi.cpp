@@ -74,6 +74,8 @@ void registerDnsApi(AdminServer &server, dns::DnsHostCache *cache)
     });
     server.addJsonRoute("GET", "/api/v1/dns/stats",
                         [cache](const ApiRequest &) { return ApiResponse::json(cache->statsJson()); });
+    server.addJsonRoute("GET", "/api/v1/dns/settings",
+                        [cache](const ApiRequest &) { return ApiResponse::json(cache->settingsJson()); });
 }
 
 } // namespace dfproxy::admin

@@ -6,7 +6,9 @@
 
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QJsonArray>
 #include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -26,7 +28,8 @@ DnsPage::DnsPage(Connection *connection, QWidget *parent)
       m_table(new QTableView(this)),
       m_search(new QLineEdit(this)),
       m_resolveEdit(new QLineEdit(this)),
-      m_message(new QLabel(this))
+      m_message(new QLabel(this)),
+      m_settings(new QLabel(this))
 {
     setObjectName(QStringLiteral("dnsPage"));
     auto *layout = new QVBoxLayout(this);
@@ -57,6 +60,13 @@ DnsPage::DnsPage(Connection *connection, QWidget *parent)
     connect(m_resolveEdit, &QLineEdit::returnPressed, this, [this] { preresolve(m_resolveEdit->text()); });
     resolveBar->addWidget(resolve);
     layout->addLayout(resolveBar);
+    m_settings->setObjectName(QStringLiteral("settingsLabel"));
+    m_settings->setStyleSheet(QStringLiteral("color: palette(mid);"));
+    m_settings->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_settings->setWordWrap(true);
+    m_settings->setToolTip(tr("The \"dns\" settings in effect (GET /api/v1/dns/settings). Change them in the config "
+                              "file's \"dns\" block or with --dns-server; docs/dns.md."));
+    layout->addWidget(m_settings);
 
     m_proxy->setSourceModel(m_model);
     m_proxy->setFilterKeyColumn(-1);
@@ -106,6 +116,14 @@ void DnsPage::refresh()
     if (!m_connection->isConnected())
         return;
     QPointer<DnsPage> self(this);
+    m_connection->api()->send("GET", QStringLiteral("/api/v1/dns/settings"), {}, {}, {}, [self](const client::ApiResult &r) {
+        if (!self)
+            return;
+        if (r.ok())
+            self->m_settings->setText(describeSettings(r.object()));
+        else
+            self->m_settings->clear(); // an older service, or the request failed: the cache table says why
+    });
     m_connection->api()->send("GET", QStringLiteral("/api/v1/dns/cache"), {}, {}, {}, [self](const client::ApiResult &r) {
         if (!self)
             return;
@@ -132,6 +150,34 @@ void DnsPage::refresh()
             }
         }
     });
+}
+
+QString DnsPage::describeSettings(const QJsonObject &settings)
+{
+    QStringList servers;
+    for (const QJsonValue &v : settings.value("servers").toArray())
+        servers.append(v.toString());
+    const QString serverText = servers.isEmpty() ? tr("the system's nameservers") : servers.join(QStringLiteral(", "));
+    const int attached = settings.value("attachedThreads").toInt();
+    QString resolver;
+    if (settings.value("resolverInEffect").toString() == QLatin1String("udp")) {
+        if (attached == 1)
+            resolver = tr("dfproxy's DNS client (1 worker thread sends its own queries)");
+        else if (attached > 1)
+            resolver = tr("dfproxy's DNS client (%1 worker threads send their own queries)").arg(attached);
+        else
+            resolver = tr("dfproxy's DNS client");
+    } else {
+        resolver = tr("Qt's QDnsLookup");
+    }
+    return tr("Resolver: %1 · servers: %2 · timeout %3 ms · lookup family %4")
+        .arg(resolver, serverText, QString::number(settings.value("queryTimeoutMs").toInt()),
+             settings.value("lookupFamily").toString());
+}
+
+QString DnsPage::settingsText() const
+{
+    return m_settings->text();
 }
 
 void DnsPage::showMessage(const QString &text, bool error)

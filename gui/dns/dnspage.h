@@ -6,6 +6,7 @@
 #include <QTimer>
 
 QT_BEGIN_NAMESPACE
+class QJsonObject;
 class QLabel;
 class QLineEdit;
 class QSortFilterProxyModel;
@@ -38,6 +39,10 @@ public:
     void preresolve(const QString &hostPort);
     int loadCount() const { return m_loads; }
     QString message() const;
+    /// The line about the resolver in effect (GET /api/v1/dns/settings); empty for services without it.
+    QString settingsText() const;
+    /// That line for a settings object (public for tests).
+    static QString describeSettings(const QJsonObject &settings);
 
 private:
     void showMessage(const QString &text, bool error = false);
@@ -48,6 +53,7 @@ private:
     QLineEdit *m_search;
     QLineEdit *m_resolveEdit;
     QLabel *m_message;
+    QLabel *m_settings;
     QTimer m_poll;
     QTimer m_tick;
     bool m_confirm = true;

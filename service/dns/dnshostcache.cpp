@@ -4,6 +4,7 @@
 #include "dns/dnslookupresolver.h"
 #include "dns/udpresolver.h"
 
+#include <QCoreApplication>
 #include <QMutexLocker>
 #include <QPair>
 #include <QPointer>
@@ -82,10 +83,33 @@ struct DnsHostCache::Entry
     qint64 startedAtMs = 0;
     quint64 generation = 0;
     std::unique_ptr<ResolverQuery> q4, q6;
+    std::shared_ptr<ThreadSlot> owner; // the attached thread the queries live on; null: the cache's thread
     std::optional<ResolverReply> r4, r6;
     QList<std::shared_ptr<Waiter>> waiters;
 
     qint64 refreshAtMs() const { return resolvedAtMs + ttlMs * 9 / 10; }
+};
+
+/// An attached thread: its resolver and a context object on it. Shared by the cache's registry, the attachment and
+/// the entries whose queries live there.
+struct DnsHostCache::ThreadSlot
+{
+    QThread *thread = nullptr;
+    std::unique_ptr<Resolver> resolver; // used and destroyed on `thread` only
+    quint64 resolverGeneration = 0;
+    std::unique_ptr<QObject> home;      // lives on `thread`: queries are handed to it to be destroyed there
+    bool attached = true;               // guarded by the cache's mutex
+};
+
+class DnsHostCache::Attachment final : public ThreadAttachment
+{
+public:
+    Attachment(DnsHostCache *cache, std::shared_ptr<ThreadSlot> slot) : m_cache(cache), m_slot(std::move(slot)) {}
+    ~Attachment() override { m_cache->detach(m_slot); }
+
+private:
+    DnsHostCache *m_cache;
+    std::shared_ptr<ThreadSlot> m_slot;
 };
 
 namespace {
@@ -198,7 +222,9 @@ bool sameSet(const QList<QHostAddress> &a, const QList<QHostAddress> &b)
     return true;
 }
 
-std::unique_ptr<Resolver> makeResolver(const DnsHostCache::Options &o)
+} // namespace
+
+std::unique_ptr<Resolver> DnsHostCache::makeResolver(const Options &o)
 {
     // queryTimeoutMs is the budget of a whole resolution: each nameserver gets its share of it, so a silent first
     // server still leaves time for the next one.
@@ -207,6 +233,18 @@ std::unique_ptr<Resolver> makeResolver(const DnsHostCache::Options &o)
     if (DnsHostCache::effectiveResolver(o) == DnsHostCache::ResolverKind::Udp)
         return std::make_unique<UdpResolver>(o.servers, share);
     return std::make_unique<DnsLookupResolver>(o.servers, share);
+}
+
+namespace {
+
+/// Destroys `q` later, from the event loop of `home`'s thread: a query is destroyed on the thread it runs on (its
+/// sockets and timers live there), and never inside its own callback. Should `home` be destroyed first, its pending
+/// events (and the query with them) are dropped on its own thread.
+void destroyLater(QObject *home, std::unique_ptr<ResolverQuery> q)
+{
+    std::shared_ptr<ResolverQuery> shared(std::move(q));
+    QMetaObject::invokeMethod(
+        home, [shared = std::move(shared)]() mutable { shared.reset(); }, Qt::QueuedConnection);
 }
 
 ResolveResult errorResult(DnsError e, const QString &detail)
@@ -239,9 +277,20 @@ QMap<QString, quint64> DnsHostCache::Stats::toMap() const
 }
 
 DnsHostCache::DnsHostCache(Options options, Clock &clock, QObject *parent)
-    : DnsHostCache(options, makeResolver(options), clock, parent)
+    : DnsHostCache(std::move(options), ResolverFactory(&DnsHostCache::makeResolver), clock, parent)
 {
-    m_ownResolver = true;
+}
+
+DnsHostCache::DnsHostCache(Options options, ResolverFactory factory, Clock &clock, QObject *parent)
+    : HostCache(parent),
+      m_options(std::move(options)),
+      m_resolver(factory(m_options)),
+      m_factory(std::move(factory)),
+      m_clock(clock),
+      m_hosts(m_options.hostsFilePath),
+      m_pending(std::make_shared<std::atomic<int>>(0))
+{
+    init();
 }
 
 DnsHostCache::DnsHostCache(Options options, std::unique_ptr<Resolver> resolver, Clock &clock, QObject *parent)
@@ -277,7 +326,84 @@ void DnsHostCache::preresolveHostPort(const QString &hostPort)
 DnsHostCache::~DnsHostCache()
 {
     QMutexLocker lock(&m_mutex);
+    // Attached threads detach first (see attachThread), so every query in flight lives on this thread.
+    Q_ASSERT(m_slots.isEmpty());
     m_entries.clear(); // cancels the queries in flight; waiters are never called
+}
+
+std::unique_ptr<ThreadAttachment> DnsHostCache::attachThread()
+{
+    QThread *current = QThread::currentThread();
+    if (!m_factory || current == thread() || !current->eventDispatcher())
+        return nullptr;
+    auto slot = std::make_shared<ThreadSlot>();
+    slot->thread = current;
+    slot->home = std::make_unique<QObject>();
+    QMutexLocker lock(&m_mutex);
+    if (m_slots.contains(current))
+        return nullptr; // attached already: the first attachment stays in charge
+    m_slots.insert(current, slot);
+    return std::make_unique<Attachment>(this, std::move(slot));
+}
+
+void DnsHostCache::detach(const std::shared_ptr<ThreadSlot> &slot)
+{
+    Q_ASSERT(QThread::currentThread() == slot->thread);
+    std::vector<std::unique_ptr<ResolverQuery>> cancelled; // destroyed here, on their thread, after unlocking
+    QStringList restart;
+    {
+        QMutexLocker lock(&m_mutex);
+        slot->attached = false;
+        m_slots.remove(slot->thread);
+        for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
+            Entry &e = **it;
+            if (e.owner != slot)
+                continue;
+            takeQueriesLocked(e, &cancelled);
+            e.owner.reset();
+            if (e.started) {
+                // The resolution starts again on the cache's thread; its waiters keep waiting.
+                e.started = false;
+                ++e.generation;
+                restart.append(e.key);
+            }
+        }
+    }
+    cancelled.clear();
+    // Queries handed to this thread before it detached are destroyed now, not leaked with the events.
+    QCoreApplication::sendPostedEvents(slot->home.get(), QEvent::MetaCall);
+    slot->home.reset();
+    slot->resolver.reset();
+    for (const QString &key : std::as_const(restart))
+        requestStart(key);
+}
+
+void DnsHostCache::takeQueriesLocked(Entry &e, std::vector<std::unique_ptr<ResolverQuery>> *local)
+{
+    QObject *home = e.owner ? e.owner->home.get() : this;
+    for (std::unique_ptr<ResolverQuery> *q : {&e.q4, &e.q6}) {
+        if (!*q)
+            continue;
+        if (!e.owner || e.owner->thread == QThread::currentThread()) {
+            local->push_back(std::move(*q));
+        } else if (e.owner->attached) {
+            destroyLater(home, std::move(*q));
+        } else {
+            q->release(); // unreachable: detach() took this thread's queries
+        }
+    }
+}
+
+Resolver *DnsHostCache::resolverLocked(const std::shared_ptr<ThreadSlot> &slot)
+{
+    if (!slot)
+        return m_resolver.get();
+    if (!slot->resolver || slot->resolverGeneration != m_resolverGeneration) {
+        // Built (and replaced) on the slot's thread: resolvers and queries belong to the thread that uses them.
+        slot->resolver = m_factory(m_options);
+        slot->resolverGeneration = m_resolverGeneration;
+    }
+    return slot->resolver.get();
 }
 
 QString DnsHostCache::hostPortKey(const QString &host, quint16 port)
@@ -438,6 +564,14 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
                 start = true;
             }
         }
+        if (start && !m_slots.isEmpty()) {
+            // An attached thread resolves the names it misses itself, on its own event loop.
+            const auto slot = m_slots.value(QThread::currentThread());
+            if (slot) {
+                startResolutionLocked(*e, slot);
+                start = false;
+            }
+        }
     }
     if (start)
         requestStart(key);
@@ -451,7 +585,7 @@ void DnsHostCache::requestStart(const QString &key)
         auto it = m_entries.find(key);
         if (it == m_entries.end() || !(*it)->resolving || (*it)->started)
             return;
-        startResolutionLocked(**it);
+        startResolutionLocked(**it, nullptr);
     };
     if (QThread::currentThread() == thread())
         startNow();
@@ -459,8 +593,9 @@ void DnsHostCache::requestStart(const QString &key)
         QMetaObject::invokeMethod(this, startNow, Qt::QueuedConnection);
 }
 
-void DnsHostCache::startResolutionLocked(Entry &e)
+void DnsHostCache::startResolutionLocked(Entry &e, const std::shared_ptr<ThreadSlot> &slot)
 {
+    e.owner = slot;
     e.started = true;
     e.resolving = true;
     e.startedAtMs = m_clock.nowMs();
@@ -470,11 +605,14 @@ void DnsHostCache::startResolutionLocked(Entry &e)
     ++m_stats.dns_query_attempt;
     const QString key = e.key;
     const quint64 gen = e.generation;
-    // The cache's own deadline (see kGuardSlackMs); runMaintenance checks the same deadline against the Clock.
-    QTimer::singleShot(guardMs(), Qt::PreciseTimer, this, [this, key, gen] { onDeadline(key, gen); });
-    auto ask = [this, &e, key, gen](RecordType type) {
-        auto q = m_resolver->query(e.host, type,
-                                   [this, key, gen, type](const ResolverReply &r) { onReply(key, gen, type, r); });
+    // The cache's own deadline (see kGuardSlackMs), on the queries' thread; runMaintenance checks the same deadline
+    // against the Clock.
+    QTimer::singleShot(guardMs(), Qt::PreciseTimer, slot ? slot->home.get() : static_cast<QObject *>(this),
+                       [this, key, gen] { onDeadline(key, gen); });
+    Resolver *resolver = resolverLocked(slot);
+    auto ask = [this, &e, resolver, key, gen](RecordType type) {
+        auto q = resolver->query(e.host, type,
+                                 [this, key, gen, type](const ResolverReply &r) { onReply(key, gen, type, r); });
         (type == RecordType::A ? e.q4 : e.q6) = std::move(q);
     };
     switch (e.family) {
@@ -503,9 +641,9 @@ void DnsHostCache::onReply(const QString &key, quint64 generation, RecordType ty
         if (it == m_entries.end() || (*it)->generation != generation || !(*it)->started)
             return;
         Entry &e = **it;
-        // The finished query is destroyed later, outside its own callback.
-        std::shared_ptr<ResolverQuery> done(std::move(type == RecordType::A ? e.q4 : e.q6));
-        QMetaObject::invokeMethod(this, [done] {}, Qt::QueuedConnection);
+        // The finished query is destroyed later, outside its own callback, on its thread (this one).
+        destroyLater(e.owner ? e.owner->home.get() : static_cast<QObject *>(this),
+                     std::move(type == RecordType::A ? e.q4 : e.q6));
         (type == RecordType::A ? e.r4 : e.r6) = reply;
 
         std::optional<ResolverReply> final;
@@ -520,7 +658,7 @@ void DnsHostCache::onReply(const QString &key, quint64 generation, RecordType ty
             } else if (second) {
                 final = second->error == DnsError::None ? *second : combineFailures(*first, *second);
             } else {
-                auto q = m_resolver->query(e.host, secondType, [this, key, generation, secondType](
+                auto q = resolverLocked(e.owner)->query(e.host, secondType, [this, key, generation, secondType](
                                                                    const ResolverReply &r) {
                     onReply(key, generation, secondType, r);
                 });
@@ -571,12 +709,11 @@ qint64 DnsHostCache::guardMs() const
     return qint64(m_options.queryTimeoutMs) + kGuardSlackMs;
 }
 
-void DnsHostCache::expireResolutionLocked(Entry &e, std::unique_ptr<ResolverQuery> *q4,
-                                          std::unique_ptr<ResolverQuery> *q6,
+void DnsHostCache::expireResolutionLocked(Entry &e, std::vector<std::unique_ptr<ResolverQuery>> *cancelled,
                                           QList<std::shared_ptr<Waiter>> *toNotify, ResolveResult *result)
 {
-    *q4 = std::move(e.q4); // destroyed by the caller after unlocking: that cancels them
-    *q6 = std::move(e.q6);
+    takeQueriesLocked(e, cancelled); // destroyed by the caller after unlocking (or on their own thread): that cancels them
+    e.owner.reset();
     ResolverReply timeout;
     timeout.error = DnsError::Timeout;
     timeout.detail = QStringLiteral("no DNS answer for %1 within %2 ms").arg(e.host).arg(m_options.queryTimeoutMs);
@@ -585,7 +722,7 @@ void DnsHostCache::expireResolutionLocked(Entry &e, std::unique_ptr<ResolverQuer
 
 void DnsHostCache::onDeadline(const QString &key, quint64 generation)
 {
-    std::unique_ptr<ResolverQuery> q4, q6; // declared before the lock: destroyed after it is released
+    std::vector<std::unique_ptr<ResolverQuery>> cancelled; // declared before the lock: destroyed after it is released
     QList<std::shared_ptr<Waiter>> toNotify;
     ResolveResult result;
     {
@@ -593,7 +730,7 @@ void DnsHostCache::onDeadline(const QString &key, quint64 generation)
         auto it = m_entries.find(key);
         if (it == m_entries.end() || (*it)->generation != generation || !(*it)->started)
             return;
-        expireResolutionLocked(**it, &q4, &q6, &toNotify, &result);
+        expireResolutionLocked(**it, &cancelled, &toNotify, &result);
     }
     deliver(toNotify, result);
 }
@@ -612,6 +749,7 @@ void DnsHostCache::finishResolutionLocked(Entry &e, const ResolverReply &reply,
     const qint64 now = m_clock.nowMs();
     e.resolving = false;
     e.started = false;
+    e.owner.reset(); // its queries are done (or taken): the next resolution may run on any thread
     if (reply.error == DnsError::None && reply.addresses.isEmpty()) {
         ResolverReply r = reply;
         r.error = DnsError::NoData;
@@ -715,12 +853,9 @@ void DnsHostCache::runMaintenance()
         for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
             Entry &e = **it;
             if (e.started && now >= e.startedAtMs + guardMs()) {
-                std::unique_ptr<ResolverQuery> q4, q6;
                 QList<std::shared_ptr<Waiter>> toNotify;
                 ResolveResult result;
-                expireResolutionLocked(e, &q4, &q6, &toNotify, &result);
-                cancelled.push_back(std::move(q4));
-                cancelled.push_back(std::move(q6));
+                expireResolutionLocked(e, &cancelled, &toNotify, &result);
                 timedOut.append({std::move(toNotify), result});
                 continue;
             }
@@ -752,6 +887,15 @@ DnsHostCache::Stats DnsHostCache::stats() const
     Stats s = m_stats;
     s.num_hosts = quint64(m_entries.size());
     return s;
+}
+
+QJsonObject DnsHostCache::settingsJson() const
+{
+    QJsonObject o = m_options.toJson();
+    o.insert(QStringLiteral("resolverInEffect"), resolverKindName(effectiveResolver(m_options)));
+    QMutexLocker lock(&m_mutex);
+    o.insert(QStringLiteral("attachedThreads"), int(m_slots.size()));
+    return o;
 }
 
 QJsonObject DnsHostCache::statsJson() const
@@ -897,9 +1041,11 @@ void DnsHostCache::reconfigure(Options options)
         const bool resolverChanged =
             options.servers != m_options.servers || options.queryTimeoutMs != m_options.queryTimeoutMs
             || effectiveResolver(options) != effectiveResolver(m_options);
-        if (m_ownResolver && resolverChanged) {
-            // Queries in flight belong to their entries, not to the resolver: they finish undisturbed.
-            old = std::exchange(m_resolver, makeResolver(options));
+        if (m_factory && resolverChanged) {
+            // Queries in flight belong to their entries, not to the resolver: they finish undisturbed. Attached
+            // threads build their new resolver at their next resolution.
+            old = std::exchange(m_resolver, m_factory(options));
+            ++m_resolverGeneration;
         }
         if (options.hostsFilePath != m_options.hostsFilePath)
             m_hosts = HostsFile(options.hostsFilePath);

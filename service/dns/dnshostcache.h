@@ -16,7 +16,9 @@
 #include <QTimer>
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <vector>
 
 namespace dfproxy::dns {
 
@@ -30,6 +32,9 @@ namespace dfproxy::dns {
 ///
 /// Threading: lookup(), reportConnectFailure(), entries(), stats and the admin calls may be called from any thread.
 /// The object itself, its resolver and its timers live on the thread that created it, which must run an event loop.
+/// Threads that attachThread() get a resolver of their own: a name they miss is resolved from their event loop
+/// (the cache's thread still does background refreshes and preresolving). A resolution's queries live and die on
+/// the thread that started them.
 class DnsHostCache final : public HostCache
 {
     Q_OBJECT
@@ -109,15 +114,23 @@ public:
         QString lastError;       ///< reasonString of the last failure, empty if none
     };
 
-    /// Uses a DnsLookupResolver built from the options.
+    /// Builds a resolver for the options (for the cache's thread and for each attached thread).
+    using ResolverFactory = std::function<std::unique_ptr<Resolver>(const Options &)>;
+    /// The resolver the options ask for: UdpResolver or DnsLookupResolver (effectiveResolver()).
+    static std::unique_ptr<Resolver> makeResolver(const Options &options);
+
+    /// Uses resolvers built by makeResolver; threads may attach.
     explicit DnsHostCache(Options options, Clock &clock = SystemClock::instance(), QObject *parent = nullptr);
-    /// Uses `resolver` (tests pass a fake).
+    /// Uses resolvers built by `factory` (tests wrap the real ones); threads may attach.
+    DnsHostCache(Options options, ResolverFactory factory, Clock &clock, QObject *parent = nullptr);
+    /// Uses `resolver` (tests pass a fake); no thread may attach (attachThread() returns nullptr).
     DnsHostCache(Options options, std::unique_ptr<Resolver> resolver, Clock &clock, QObject *parent = nullptr);
     ~DnsHostCache() override;
 
     Outcome lookup(const QString &host, quint16 port, LookupFamily family, QObject *context,
                    Callback callback) override;
     void reportConnectFailure(const QString &host, quint16 port, const QHostAddress &address) override;
+    std::unique_ptr<ThreadAttachment> attachThread() override;
 
     /// Refreshes, evicts and expires entries and re-reads the hosts file if it changed. Runs on a timer every
     /// maintenanceIntervalMs; tests call it after moving their ManualClock. Call on the cache's thread.
@@ -143,6 +156,11 @@ public:
     /// The resolver `options` ask for, with Auto decided: Udp or QDnsLookup.
     static ResolverKind effectiveResolver(const Options &options);
 
+    /// The settings in effect and how they run: the options (toJson), "resolverInEffect" ("udp" or "qdnslookup")
+    /// and "attachedThreads" (threads that resolve their own misses). For GET /api/v1/dns/settings. Call on the
+    /// cache's thread.
+    QJsonObject settingsJson() const;
+
     /// The settings in effect. Read on the cache's thread only.
     const Options &options() const { return m_options; }
     /// Parses "host:port" / "[v6]:port" (and, when defaultPort > 0, a host without port). Checks the host is an IP
@@ -155,12 +173,17 @@ private:
     struct Entry;
     struct Waiter;
     class Handle;
+    struct ThreadSlot;
+    class Attachment;
 
     void init();
     void preresolveHostPort(const QString &hostPort);
     Entry *findOrCreateLocked(const QString &host, quint16 port, LookupFamily family, bool *overflow);
     void requestStart(const QString &key);
-    void startResolutionLocked(Entry &e);
+    void startResolutionLocked(Entry &e, const std::shared_ptr<ThreadSlot> &slot);
+    Resolver *resolverLocked(const std::shared_ptr<ThreadSlot> &slot);
+    void takeQueriesLocked(Entry &e, std::vector<std::unique_ptr<ResolverQuery>> *local);
+    void detach(const std::shared_ptr<ThreadSlot> &slot);
     void onReply(const QString &key, quint64 generation, RecordType type, const ResolverReply &reply);
     void finishResolutionLocked(Entry &e, const ResolverReply &result, QList<std::shared_ptr<Waiter>> *toNotify,
                                 ResolveResult *toDeliver);
@@ -171,13 +194,13 @@ private:
     /// queryTimeoutMs plus a small slack: no caller waits longer than this for one resolution.
     qint64 guardMs() const;
     void onDeadline(const QString &key, quint64 generation);
-    void expireResolutionLocked(Entry &e, std::unique_ptr<ResolverQuery> *q4, std::unique_ptr<ResolverQuery> *q6,
+    void expireResolutionLocked(Entry &e, std::vector<std::unique_ptr<ResolverQuery>> *cancelled,
                                 QList<std::shared_ptr<Waiter>> *toNotify, ResolveResult *result);
     bool isHotLocked(const Entry &e, qint64 now) const;
 
     Options m_options;
     std::unique_ptr<Resolver> m_resolver;
-    bool m_ownResolver = false; // built from the options (not injected): rebuilt by reconfigure()
+    ResolverFactory m_factory; // empty when the resolver was injected: then it is never rebuilt, no thread attaches
     Clock &m_clock;
     QTimer m_maintenance;
 
@@ -186,6 +209,8 @@ private:
     HostsFile m_hosts;
     Stats m_stats;
     std::shared_ptr<std::atomic<int>> m_pending; // shared with handles that may outlive the cache
+    QHash<QThread *, std::shared_ptr<ThreadSlot>> m_slots; // attached threads
+    quint64 m_resolverGeneration = 0;                      // bumped when the options need new resolvers
 };
 
 } // namespace dfproxy::dns

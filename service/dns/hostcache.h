@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// CONTRACT with the proxy engine (service/proxy, service/forward). The implementation is dns/hostcache.cpp.
+// CONTRACT with the proxy engine (service/proxy, service/forward). The implementation is dns/dnshostcache.cpp.
 
 #include "dns/dnstypes.h"
 
@@ -17,6 +17,13 @@ class PendingLookup
 {
 public:
     virtual ~PendingLookup() = default;
+};
+
+/// Returned by HostCache::attachThread(); destroying it detaches the thread.
+class ThreadAttachment
+{
+public:
+    virtual ~ThreadAttachment() = default;
 };
 
 /// The shared, thread-safe DNS host cache (modelled on Envoy's dynamic_forward_proxy DnsCacheImpl).
@@ -42,6 +49,13 @@ public:
 
     /// Tells the cache an address failed to connect, so it moves to the back of that host's list.
     virtual void reportConnectFailure(const QString &host, quint16 port, const QHostAddress &address) = 0;
+
+    /// Lets lookups made on the calling thread send their DNS queries from it, on its event loop, rather than from
+    /// the cache's thread (a thread hop less each way for a name not in the cache). Call on a thread that runs an
+    /// event loop and never blocks it (a proxy worker); destroy the result on that same thread, before its loop
+    /// ends and before the cache is destroyed: resolutions still in flight there move to the cache's thread.
+    /// nullptr when the cache does not do this (the default; a cache with an injected resolver).
+    virtual std::unique_ptr<ThreadAttachment> attachThread() { return nullptr; }
 
 protected:
     using QObject::QObject;

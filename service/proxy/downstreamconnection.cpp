@@ -508,6 +508,7 @@ void DownstreamConnection::onRequestHead()
         return;
     }
     const dns::LookupFamily family = backend->lookupFamily.value_or(m_ctx->options.defaultLookupFamily);
+    m_worker->attachDns(cache);
     Liveness::Guard guard(m_liveness);
     dns::HostCache::Outcome outcome = cache->lookup(up.host, up.port, family, this,
                                                     [this](const dns::ResolveResult &r) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "dns/hostcache.h"
 #include "forward/forwarder.h"
 #include "routing/routetable.h"
 
@@ -40,6 +41,16 @@ public:
     double random() { return m_dist(m_rng); }
 
     void connectionClosed(DownstreamConnection *c);
+    /// Lets this worker resolve the names it misses from its own event loop (HostCache::attachThread); once per
+    /// cache, on the first request that needs DNS. Detached when the worker is destroyed, on its thread.
+    void attachDns(dns::HostCache *cache)
+    {
+        if (cache != m_dnsCache) {
+            m_dnsAttachment.reset();
+            m_dnsAttachment = cache->attachThread();
+            m_dnsCache = cache;
+        }
+    }
 
 private:
     /// A connection over a connection limit: 503 (with `reason` in x-dfproxy-error) and a lingering close, or
@@ -51,6 +62,8 @@ private:
     std::unique_ptr<forward::Forwarder> m_native;
     std::unique_ptr<forward::Forwarder> m_qnam;
     std::minstd_rand m_rng{std::random_device{}()};
+    dns::HostCache *m_dnsCache = nullptr;
+    std::unique_ptr<dns::ThreadAttachment> m_dnsAttachment;
     std::uniform_real_distribution<double> m_dist{0.0, 1.0};
     int m_lingering = 0;
 };

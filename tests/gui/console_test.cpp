@@ -166,6 +166,11 @@ TEST_F(Console, DnsCacheShowsResolvedHostsAndManagesThem)
     EXPECT_EQ(page->model()->data(page->model()->index(row, DnsCacheModel::Addresses), Qt::DisplayRole).toString(),
               "127.0.0.1");
     EXPECT_GT(page->model()->ttlLeftMs(row), 0);
+    // The resolver in effect: the test's nameserver, asked by dfproxy's own client from the worker that missed.
+    ASSERT_TRUE(waitUntil([&] { return !page->settingsText().isEmpty(); }, 10000));
+    EXPECT_TRUE(page->settingsText().startsWith("Resolver: dfproxy's DNS client (1 worker thread sends"))
+        << page->settingsText().toStdString();
+    EXPECT_TRUE(page->settingsText().contains(" · servers: 127.")) << page->settingsText().toStdString();
 
     page->preresolve("other.test:8443");
     ASSERT_TRUE(waitUntil([&] {

@@ -272,6 +272,13 @@ TEST_F(DnsWithDnsmasq, AdminApiListsRemovesFlushesAndPreresolves)
     ASSERT_EQ(get(at("listed.test")).status, 200);
     EXPECT_EQ(stat("cache_hit"), 1);
 
+    // The settings in effect: --dns-server chose dfproxy's own client, and the worker that missed asked itself.
+    const QJsonObject settings = apiJson("GET", "/api/v1/dns/settings");
+    EXPECT_EQ(settings.value("servers").toArray(), QJsonArray{dns->address().toString()});
+    EXPECT_EQ(settings.value("resolver").toString(), "auto");
+    EXPECT_EQ(settings.value("resolverInEffect").toString(), "udp");
+    EXPECT_GE(settings.value("attachedThreads").toInt(), 1); // each worker attaches at its first request that needs DNS
+
     // Remove one: the next request asks DNS again.
     auto r = api("DELETE", "/api/v1/dns/cache/" + at("listed.test"));
     EXPECT_EQ(r.status, 200) << r.describe().toStdString();
