@@ -2,6 +2,8 @@
 #include "support/dnsserver.h"
 
 #include <QNetworkDatagram>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QThread>
 #include <QTimer>
 #include <QUdpSocket>
@@ -109,6 +111,11 @@ public:
             return false;
         }
         connect(m_socket, &QUdpSocket::readyRead, this, [this] { read(); });
+        // DNS over TCP on the same address and port (RFC 7766), for answers too large for UDP. Best effort: a
+        // resolver that retries a truncated answer finds it here.
+        m_tcp = new QTcpServer(this);
+        if (m_tcp->listen(address, port))
+            connect(m_tcp, &QTcpServer::newConnection, this, [this] { acceptTcp(); });
         return true;
     }
 
@@ -163,6 +170,61 @@ private:
         }
     }
 
+    void acceptTcp()
+    {
+        while (QTcpSocket *c = m_tcp->nextPendingConnection()) {
+            connect(c, &QTcpSocket::disconnected, this, [this, c] {
+                m_tcpBuffers.remove(c);
+                c->deleteLater();
+            });
+            connect(c, &QTcpSocket::readyRead, this, [this, c] { readTcp(c); });
+        }
+    }
+
+    /// Length-prefixed queries; each gets the full answer (TruncatedOverUdp included). A name in Truncated mode
+    /// has its connection closed: that server "does not serve TCP".
+    void readTcp(QTcpSocket *c)
+    {
+        QByteArray &buffer = m_tcpBuffers[c];
+        buffer += c->readAll();
+        while (buffer.size() >= 2) {
+            const int len = (quint8(buffer[0]) << 8) | quint8(buffer[1]);
+            if (buffer.size() < 2 + len)
+                return;
+            const QByteArray message = buffer.mid(2, len);
+            buffer.remove(0, 2 + len);
+            Query q;
+            if (!parseQuery(message, &q))
+                continue;
+            Record rec;
+            std::optional<Record> target;
+            {
+                QMutexLocker lock(&m_state->mutex);
+                ++m_state->total;
+                ++m_state->counts[countKey(q.name, q.type)];
+                ++m_state->tcpQueries;
+                auto it = m_state->names.constFind(q.name);
+                if (it != m_state->names.constEnd())
+                    rec = *it;
+                else
+                    rec.mode = Mode::NxDomain;
+                if (!rec.cname.isEmpty())
+                    target = m_state->names.value(rec.cname);
+            }
+            if (rec.mode == Mode::Truncated || rec.mode == Mode::Silent) {
+                m_tcpBuffers.remove(c);
+                c->abort();
+                return;
+            }
+            if (rec.mode == Mode::TruncatedOverUdp)
+                rec.mode = Mode::Answer;
+            const QByteArray reply = build(q, rec, target);
+            QByteArray framed;
+            put16(framed, quint16(reply.size()));
+            c->write(framed + reply);
+        }
+    }
+
     static void putName(QByteArray &b, const QString &name)
     {
         for (const QString &label : name.split(QLatin1Char('.'), Qt::SkipEmptyParts)) {
@@ -183,6 +245,7 @@ private:
         case Mode::NxDomain:
             return header(q, 3, 0, false) + q.question;
         case Mode::Truncated:
+        case Mode::TruncatedOverUdp:
             return header(q, 0, 0, true) + q.question;
         case Mode::Garbage: {
             // A compression pointer far past the end, then junk: the answer cannot be expanded.
@@ -241,6 +304,8 @@ private:
 
     std::shared_ptr<State> m_state;
     QUdpSocket *m_socket = nullptr;
+    QTcpServer *m_tcp = nullptr;
+    QHash<QTcpSocket *, QByteArray> m_tcpBuffers;
 };
 
 TestDnsServer::TestDnsServer() : m_state(std::make_shared<State>()) {}
@@ -359,6 +424,12 @@ int TestDnsServer::queryCount(const QString &name) const
             n += it.value();
     }
     return n;
+}
+
+int TestDnsServer::tcpQueries() const
+{
+    QMutexLocker lock(&m_state->mutex);
+    return m_state->tcpQueries;
 }
 
 int TestDnsServer::totalQueries() const

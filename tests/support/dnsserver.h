@@ -31,7 +31,8 @@ public:
         Refused,   ///< RCODE 5
         NxDomain,  ///< RCODE 3 (also the answer for names not in the table)
         Garbage,   ///< a reply with the right id and question but an unparseable answer record
-        Truncated, ///< TC bit set, no answers (a resolver would retry over TCP, which this server does not serve)
+        Truncated, ///< TC bit set, no answers; over TCP the connection is closed (the server does not serve it)
+        TruncatedOverUdp, ///< TC bit set over UDP, the full answer over TCP
         ForgedFirst, ///< first a reply with another id (address 127.66.66.66), then the real answer
         DropFirst,   ///< the first query for the name is not answered (a lost datagram), later ones are
     };
@@ -65,6 +66,8 @@ public:
     /// Queries received for `name`, any type.
     int queryCount(const QString &name) const;
     int totalQueries() const;
+    /// Queries received over TCP (included in the counts above).
+    int tcpQueries() const;
     void resetCounts();
 
     struct Record
@@ -81,6 +84,7 @@ public:
         QHash<QString, Record> names;
         QHash<QString, int> counts; // "name/type"
         int total = 0;
+        int tcpQueries = 0;
     };
 
 private:
