@@ -4,7 +4,7 @@
 # $BENCH_RUN_DIR and execs the binary. Usage: dfproxy-candidate.sh DFPROXY_BINARY native|qnam [WORKERS]
 # The access log is on (JSON lines to $BENCH_RUN_DIR/access-ENGINE.log, one rotated file kept), as the targets in docs/benchmarks.md require;
 # DFPROXY_ACCESS_LOG=off turns it off (the in-memory ring of recent records is fed either way).
-# DFPROXY_DNS_RESOLVER=udp|qdnslookup picks the DNS client (docs/dns.md; default "auto", which is udp here) and
+# DFPROXY_DNS_RESOLVER=udp|qdnslookup picks the DNS client (docs/dns.md; unset: "auto", which is udp here) and
 # names the config and log files after it, so two candidates that differ only in it can run side by side.
 set -euo pipefail
 bin=$1
@@ -14,7 +14,8 @@ dir=${BENCH_RUN_DIR:?run me through run-peers.sh}
 mkdir -p "$dir"
 access_log=true
 [ "${DFPROXY_ACCESS_LOG:-on}" = off ] && access_log=false
-resolver=${DFPROXY_DNS_RESOLVER:-auto}
+resolver_field=""
+[ -z "${DFPROXY_DNS_RESOLVER:-}" ] || resolver_field=", \"resolver\": \"$DFPROXY_DNS_RESOLVER\""
 name=$engine${DFPROXY_DNS_RESOLVER:+-$DFPROXY_DNS_RESOLVER}
 engine_field=""
 [ "$engine" = native ] || engine_field=", \"engine\": \"$engine\""
@@ -22,7 +23,7 @@ cat > "$dir/dfproxy-$name.json" <<JSON
 {
   "apiVersion": "dfproxy.dev/v1", "kind": "Config",
   "admin": {"address": "127.0.0.1", "port": 0},
-  "dns": {"servers": ["${BENCH_DNS_IP:?}"], "resolver": "$resolver"},
+  "dns": {"servers": ["${BENCH_DNS_IP:?}"]$resolver_field},
   "proxy": {"workers": $workers},
   "logging": {"accessLog": {"enabled": $access_log, "path": "$dir/access-$name.log", "maxFiles": 1${DFPROXY_LOG_EXTRA:-}}},
   "resources": [
