@@ -167,16 +167,7 @@ private:
 
     void finish(const ResolverReply &reply)
     {
-        // Delivered from a fresh stack, outside the QDnsLookup/QTimer signal: the callback may destroy this query.
-        QMetaObject::invokeMethod(
-            &m_guard,
-            [this, reply] {
-                auto cb = std::move(m_callback);
-                m_callback = nullptr;
-                if (cb)
-                    cb(reply);
-            },
-            Qt::QueuedConnection);
+        deliverLater(&m_guard, &m_callback, reply);
     }
 
     QString m_name;

@@ -5,6 +5,7 @@
 
 #include <QHostAddress>
 #include <QList>
+#include <QObject>
 #include <QString>
 
 #include <functional>
@@ -43,5 +44,21 @@ public:
     /// unless the returned handle is destroyed first.
     virtual std::unique_ptr<ResolverQuery> query(const QString &name, RecordType type, Callback callback) = 0;
 };
+
+/// For Resolver implementations: runs `*callback` (once; it is cleared) with `reply` from the event loop of `guard`'s
+/// thread, later — never inside the socket, timer or QDnsLookup signal that produced the reply, so the callback may
+/// destroy the query. Nothing runs if `guard` (a member of the query, like `*callback`) is destroyed first.
+inline void deliverLater(QObject *guard, Resolver::Callback *callback, const ResolverReply &reply)
+{
+    QMetaObject::invokeMethod(
+        guard,
+        [callback, reply] {
+            auto cb = std::move(*callback);
+            *callback = nullptr;
+            if (cb)
+                cb(reply);
+        },
+        Qt::QueuedConnection);
+}
 
 } // namespace dfproxy::dns

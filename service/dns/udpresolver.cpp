@@ -231,17 +231,7 @@ private:
             return;
         m_done = true;
         m_timer.stop();
-        // Delivered from a fresh stack, outside the socket's or the timer's signal: the callback may destroy this
-        // query.
-        QMetaObject::invokeMethod(
-            &m_guard,
-            [this, reply] {
-                auto cb = std::move(m_callback);
-                m_callback = nullptr;
-                if (cb)
-                    cb(reply);
-            },
-            Qt::QueuedConnection);
+        deliverLater(&m_guard, &m_callback, reply);
     }
 
     QString m_name;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "support/dnsserver.h"
 
+#include "support/dnsbytes.h"
+
 #include <QNetworkDatagram>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -28,17 +30,8 @@ QString countKey(const QString &name, quint16 type)
     return norm(name) + QLatin1Char('/') + QString::number(type);
 }
 
-void put16(QByteArray &b, quint16 v)
-{
-    b.append(char(v >> 8));
-    b.append(char(v & 0xff));
-}
-
-void put32(QByteArray &b, quint32 v)
-{
-    put16(b, quint16(v >> 16));
-    put16(b, quint16(v & 0xffff));
-}
+using dnsbytes::put16;
+using dnsbytes::put32;
 
 struct Query
 {
@@ -225,16 +218,6 @@ private:
         }
     }
 
-    static void putName(QByteArray &b, const QString &name)
-    {
-        for (const QString &label : name.split(QLatin1Char('.'), Qt::SkipEmptyParts)) {
-            const QByteArray l = label.toLatin1();
-            b.append(char(l.size()));
-            b.append(l);
-        }
-        b.append('\0');
-    }
-
     static QByteArray build(const Query &q, const Record &rec, const std::optional<Record> &target)
     {
         switch (rec.mode) {
@@ -271,8 +254,7 @@ private:
             put16(answers, 5); // CNAME
             put16(answers, 1);
             put32(answers, rec.ttl);
-            QByteArray targetName;
-            putName(targetName, rec.cname);
+            const QByteArray targetName = dnsbytes::name(rec.cname);
             put16(answers, quint16(targetName.size()));
             owner = quint16(0xC000 | (head.size() + answers.size())); // the target name, written next
             answers.append(targetName);

@@ -2,6 +2,7 @@
 // The DNS wire codec of the UDP resolver: queries byte for byte, replies built by hand (compression, CNAME chains,
 // malformed records).
 #include "dns/dnsmessage.h"
+#include "support/dnsbytes.h"
 
 #include <gtest/gtest.h>
 
@@ -10,27 +11,12 @@ namespace w = dfproxy::dns::wire;
 
 namespace {
 
-void put16(QByteArray &b, quint16 v)
-{
-    b.append(char(v >> 8));
-    b.append(char(v & 0xff));
-}
-
-void put32(QByteArray &b, quint32 v)
-{
-    put16(b, quint16(v >> 16));
-    put16(b, quint16(v & 0xffff));
-}
+using dfproxy::test::dnsbytes::put16;
+using dfproxy::test::dnsbytes::put32;
 
 QByteArray name(const char *dotted)
 {
-    QByteArray b;
-    for (const QByteArray &l : QByteArray(dotted).split('.')) {
-        b.append(char(l.size()));
-        b.append(l);
-    }
-    b.append('\0');
-    return b;
+    return dfproxy::test::dnsbytes::name(QString::fromLatin1(dotted));
 }
 
 /// A reply message under construction: header, the question, then records appended by the test.

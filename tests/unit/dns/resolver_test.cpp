@@ -6,13 +6,11 @@
 #include "dns/dnslookupresolver.h"
 #include "dns/udpresolver.h"
 #include "support/dnsserver.h"
+#include "support/wait.h"
 
 #include <gtest/gtest.h>
 
 #include <QCoreApplication>
-#include <QDeadlineTimer>
-#include <QEventLoop>
-#include <QTimer>
 
 #include <functional>
 
@@ -22,20 +20,10 @@ using dfproxy::test::TestDnsServer;
 
 namespace {
 
-/// Spins the event loop until `pred` holds or `timeoutMs` passes (a guard, not a timing assertion).
-bool waitFor(const std::function<bool()> &pred, int timeoutMs = 20'000)
+/// Spins the event loop until `pred` holds (a guard of 20 s, not a timing assertion).
+bool waitFor(const std::function<bool()> &pred)
 {
-    QDeadlineTimer deadline(timeoutMs);
-    QEventLoop loop;
-    QTimer tick;
-    QObject::connect(&tick, &QTimer::timeout, &loop, [&] {
-        if (pred() || deadline.hasExpired())
-            loop.quit();
-    });
-    tick.start(10);
-    if (!pred())
-        loop.exec();
-    return pred();
+    return dfproxy::test::waitUntil(pred, 20'000);
 }
 
 enum class Kind { QDnsLookup, Udp };

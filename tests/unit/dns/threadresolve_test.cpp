@@ -4,14 +4,12 @@
 // sent each query.
 #include "dns/dnshostcache.h"
 #include "support/dnsserver.h"
+#include "support/wait.h"
 
 #include <gtest/gtest.h>
 
-#include <QDeadlineTimer>
-#include <QEventLoop>
 #include <QMutex>
 #include <QThread>
-#include <QTimer>
 
 #include <functional>
 
@@ -21,19 +19,10 @@ using dfproxy::test::TestDnsServer;
 
 namespace {
 
-bool waitFor(const std::function<bool()> &pred, int timeoutMs = 20'000)
+/// Spins the event loop until `pred` holds (a guard of 20 s, not a timing assertion).
+bool waitFor(const std::function<bool()> &pred)
 {
-    QDeadlineTimer deadline(timeoutMs);
-    QEventLoop loop;
-    QTimer tick;
-    QObject::connect(&tick, &QTimer::timeout, &loop, [&] {
-        if (pred() || deadline.hasExpired())
-            loop.quit();
-    });
-    tick.start(5);
-    if (!pred())
-        loop.exec();
-    return pred();
+    return dfproxy::test::waitUntil(pred, 20'000);
 }
 
 /// Which thread asked which name.
