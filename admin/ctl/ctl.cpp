@@ -48,7 +48,7 @@ const QList<CommandInfo> &commands()
         {"edit", "edit KIND NAME [-n NS]",
          "Edit an object as YAML in $DFPROXY_EDITOR / $EDITOR (default vi); saving applies it. If the server rejects it,\n"
          "      the editor opens again with the error on top; save unchanged (or quit) to give up."},
-        {"dns", "dns list [-o table|json|yaml] | dns flush | dns rm HOST:PORT | dns resolve HOST[:PORT] [--family F]",
+        {"dns", "dns list [-o table|json|yaml] | dns flush | dns rm HOST:PORT | dns resolve HOST[:PORT] [--family F] | dns settings [-o yaml|json]",
          "Show and manage the DNS host cache: list entries, flush all, remove one, resolve a host now."},
         {"stats", "stats [-o json|yaml]", "Print the runtime statistics (GET /api/v1/stats)."},
         {"logs", "logs [-f] [--tail N]",
@@ -846,9 +846,14 @@ int Ctl::cmdEdit()
 int Ctl::cmdDns()
 {
     const QString sub = m_args.value(0);
-    if (!QStringList{"list", "ls", "flush", "rm", "resolve"}.contains(sub))
-        return usageError(sub.isEmpty() ? QStringLiteral("dns needs a subcommand: list, flush, rm HOST:PORT, resolve HOST[:PORT]")
+    if (!QStringList{"list", "ls", "flush", "rm", "resolve", "settings"}.contains(sub))
+        return usageError(sub.isEmpty() ? QStringLiteral("dns needs a subcommand: list, flush, rm HOST:PORT, resolve HOST[:PORT], settings")
                                         : QStringLiteral("unknown dns subcommand \"%1\"").arg(sub));
+    if (sub == "settings") {
+        if (m_args.size() != 1)
+            return usageError(QStringLiteral("dns settings takes no arguments"));
+        return printServerObject("/api/v1/dns/settings", QStringLiteral("yaml"), QStringLiteral("dns settings"));
+    }
     if ((sub == "rm" || sub == "resolve") && m_args.size() != 2)
         return usageError(QStringLiteral("dns %1 needs HOST%2").arg(sub, sub == "rm" ? ":PORT" : "[:PORT]"));
     if ((sub == "list" || sub == "ls" || sub == "flush") && m_args.size() != 1)

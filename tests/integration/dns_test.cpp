@@ -330,6 +330,17 @@ TEST_F(DnsWithDnsmasq, DfproxyctlDnsCommandsDriveTheCache)
     EXPECT_EQ(r.exitCode, 0) << r.err.toStdString();
     EXPECT_FALSE(proxy->ctl({"dns", "list"}).out.contains(hp));
     EXPECT_EQ(dns->queryCount("cli.test", "A"), 2);
+
+    r = proxy->ctl({"dns", "settings"});
+    EXPECT_EQ(r.exitCode, 0) << r.err.toStdString();
+    EXPECT_TRUE(r.out.contains("resolverInEffect: udp")) << r.out.toStdString();
+    EXPECT_TRUE(r.out.contains(dns->address().toString())) << r.out.toStdString();
+    r = proxy->ctl({"dns", "settings", "-o", "json"});
+    EXPECT_EQ(QJsonDocument::fromJson(r.out.toUtf8()).object().value("resolverInEffect").toString(), "udp")
+        << r.out.toStdString();
+    r = proxy->ctl({"dns", "settings", "extra"});
+    EXPECT_NE(r.exitCode, 0);
+    EXPECT_TRUE(r.err.contains("takes no arguments")) << r.err.toStdString();
 }
 
 TEST_F(DnsWithDnsmasq, PreresolveListIsWarmedAtStart)
