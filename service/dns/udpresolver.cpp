@@ -19,7 +19,8 @@ namespace {
 
 /// A server's share shorter than this is one datagram; a longer one sends the query again halfway through.
 constexpr int kMinShareForResend = 100;
-/// Receive buffer: replies to queries without EDNS are at most 512 bytes; a longer datagram is not a usable one.
+/// Receive buffer: a reply to a query without EDNS is at most 512 bytes (RFC 1035 4.2.1); the rest is room for a
+/// server that sends more anyway (read as it is; a longer datagram is cut here and then fails to parse).
 constexpr int kReceiveBuffer = 4096;
 
 /// One connected UDP socket (platform::openConnectedUdpSocket) and its read notifier.
