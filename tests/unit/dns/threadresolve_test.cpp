@@ -116,17 +116,13 @@ struct Result
 class ThreadResolveTest : public ::testing::Test
 {
 protected:
-    void SetUp() override
+    /// Starts the test's DNS server on 127.0.55.n: a number of its own per test, since ctest runs each test in a
+    /// process of its own and several at once.
+    void serve(int n)
     {
         QString error;
-        ASSERT_TRUE(m_server.start(QHostAddress(QStringLiteral("127.0.55.%1").arg(nextAddress())), 53, &error))
+        ASSERT_TRUE(m_server.start(QHostAddress(QStringLiteral("127.0.55.%1").arg(n)), 53, &error))
             << error.toStdString();
-    }
-
-    static int nextAddress()
-    {
-        static int n = 0;
-        return ++n;
     }
 
     std::unique_ptr<DnsHostCache> makeCache(int queryTimeoutMs = 2000)
@@ -153,6 +149,7 @@ protected:
 
 TEST_F(ThreadResolveTest, AttachedThreadSendsTheQueriesForTheNamesItMisses)
 {
+    serve(1);
     m_server.setAddresses(QStringLiteral("worker.test"), {QHostAddress(QStringLiteral("127.1.0.1"))});
     m_server.setAddresses(QStringLiteral("main.test"), {QHostAddress(QStringLiteral("127.1.0.2"))});
     auto cache = makeCache();
@@ -202,6 +199,7 @@ TEST_F(ThreadResolveTest, AttachedThreadSendsTheQueriesForTheNamesItMisses)
 
 TEST_F(ThreadResolveTest, AThreadAttachesOnceAndTheCachesOwnThreadNever)
 {
+    serve(2);
     auto cache = makeCache();
     EXPECT_FALSE(cache->attachThread()) << "the cache's own thread";
     Worker worker;
@@ -216,6 +214,7 @@ TEST_F(ThreadResolveTest, AThreadAttachesOnceAndTheCachesOwnThreadNever)
 
 TEST_F(ThreadResolveTest, DetachingMovesAResolutionInFlightToTheCachesThread)
 {
+    serve(3);
     m_server.setAddresses(QStringLiteral("slow.test"), {QHostAddress(QStringLiteral("127.1.0.3"))});
     m_server.setDelay(QStringLiteral("slow.test"), 300);
     auto cache = makeCache();
@@ -247,6 +246,7 @@ TEST_F(ThreadResolveTest, DetachingMovesAResolutionInFlightToTheCachesThread)
 
 TEST_F(ThreadResolveTest, ResolutionOnAnAttachedThreadEndsAtTheDeadline)
 {
+    serve(4);
     m_server.setMode(QStringLiteral("quiet.test"), TestDnsServer::Mode::Silent);
     auto cache = makeCache(200);
     Worker worker;
@@ -268,6 +268,7 @@ TEST_F(ThreadResolveTest, ResolutionOnAnAttachedThreadEndsAtTheDeadline)
 
 TEST_F(ThreadResolveTest, NewServersReachAttachedThreadsAtTheirNextResolution)
 {
+    serve(5);
     TestDnsServer second;
     QString error;
     ASSERT_TRUE(second.start(QHostAddress(QStringLiteral("127.0.55.200")), 53, &error)) << error.toStdString();
