@@ -39,11 +39,21 @@ proxy::ProxyOptions proxyOptions(const QJsonObject &block, int workersOverride, 
     return o;
 }
 
+// The config's "dns" block as the service runs it: --dns-server (`servers`, when given) replaces its server list.
+QJsonObject effectiveDnsBlock(QJsonObject dns, const QStringList &servers)
+{
+    if (!servers.isEmpty())
+        dns.insert("servers", QJsonArray::fromStringList(servers));
+    return dns;
+}
+
 // Checks the global blocks the config area leaves to their owners; used for file loads and PUT /api/v1/config.
-QList<config::FieldError> validateGlobalBlocks(const config::Config &c)
+// `serversOnCommandLine`: --dns-server replaces the file's server list, so "resolver": "udp" may come without one.
+QList<config::FieldError> validateGlobalBlocks(const config::Config &c, bool serversOnCommandLine)
 {
     QList<config::FieldError> errors;
-    dns::DnsHostCache::optionsFromJson(c.dns, &errors); // paths come as "dns.servers[0]"
+    // paths come as "dns.servers[0]"
+    dns::DnsHostCache::Options::fromJson(c.dns, &errors, QStringLiteral("dns"), serversOnCommandLine);
     proxy::optionsFromJson(c.proxy, &errors);
     if (c.admin.contains("address")) {
         const QString a = c.admin.value("address").toString();
@@ -81,7 +91,9 @@ Service::Service(ServiceOptions options, QObject *parent) : QObject(parent), m_o
     QFile def(QStringLiteral(":/dfproxy/default-config.json"));
     if (def.open(QIODevice::ReadOnly))
         m_store.setDefaultConfigText(def.readAll());
-    m_store.setConfigValidator(validateGlobalBlocks);
+    m_store.setConfigValidator([onCommandLine = !m_options.dnsServers.isEmpty()](const config::Config &c) {
+        return validateGlobalBlocks(c, onCommandLine);
+    });
 }
 
 Service::~Service()
@@ -99,11 +111,9 @@ bool Service::start(QString *error)
         qCWarning(lcService).noquote() << m_store.lastError();
 
     m_startDns = m_store.config().dns;
-    QJsonObject dnsBlock = m_startDns;
-    if (!m_options.dnsServers.isEmpty())
-        dnsBlock.insert("servers", QJsonArray::fromStringList(m_options.dnsServers));
     QList<config::FieldError> errors;
-    const auto dnsOptions = dns::DnsHostCache::optionsFromJson(dnsBlock, &errors);
+    const auto dnsOptions =
+        dns::DnsHostCache::optionsFromJson(effectiveDnsBlock(m_startDns, m_options.dnsServers), &errors);
     if (!errors.isEmpty()) {
         *error = QStringLiteral("invalid DNS settings:\n  %1").arg(describe(errors));
         return false;
@@ -233,11 +243,8 @@ void Service::applyDnsSettings()
     if (m_store.config().dns == m_startDns)
         return;
     m_startDns = m_store.config().dns;
-    QJsonObject block = m_startDns;
-    if (!m_options.dnsServers.isEmpty())
-        block.insert("servers", QJsonArray::fromStringList(m_options.dnsServers));
     QList<config::FieldError> errors;
-    const auto options = dns::DnsHostCache::optionsFromJson(block, &errors);
+    const auto options = dns::DnsHostCache::optionsFromJson(effectiveDnsBlock(m_startDns, m_options.dnsServers), &errors);
     if (!errors.isEmpty()) { // the store's validator refuses such configs; kept as a last line of defence
         qCWarning(lcService).noquote() << "the config's DNS settings are invalid and were not applied:\n "
                                        << describe(errors);

@@ -67,8 +67,10 @@ public:
 
         /// Reads the "dns" block of the config. Every problem is appended to `errors` with its path
         /// ("dns.servers[1]"); unknown keys are errors. Fields that fail keep their defaults.
+        /// `serversElsewhere`: the server list comes from elsewhere (--dns-server), so "resolver": "udp" may come
+        /// without one here.
         static Options fromJson(const QJsonObject &dnsBlock, QList<config::FieldError> *errors,
-                                const QString &path = QStringLiteral("dns"));
+                                const QString &path = QStringLiteral("dns"), bool serversElsewhere = false);
         /// A copy with a backend's overrides applied (spec.dynamicForwardProxy.dns: "lookupFamily").
         Options applyOverrides(const QJsonObject &backendDns, QList<config::FieldError> *errors = nullptr,
                                const QString &path = QStringLiteral("dns")) const;

@@ -139,7 +139,7 @@ bool readFamily(const QJsonObject &o, const QString &path, LookupFamily *out, QL
 } // namespace
 
 DnsHostCache::Options DnsHostCache::Options::fromJson(const QJsonObject &o, QList<FieldError> *errors,
-                                                      const QString &path)
+                                                      const QString &path, bool serversElsewhere)
 {
     Options opt;
     static const QSet<QString> known = {
@@ -188,7 +188,7 @@ DnsHostCache::Options DnsHostCache::Options::fromJson(const QJsonObject &o, QLis
             opt.resolver = ResolverKind::QDnsLookup;
         else
             addError(errors, p, QStringLiteral("must be one of auto, udp, qdnslookup"));
-        if (opt.resolver == ResolverKind::Udp && opt.servers.isEmpty()) {
+        if (opt.resolver == ResolverKind::Udp && opt.servers.isEmpty() && !serversElsewhere) {
             addError(errors, p,
                      QStringLiteral("\"udp\" needs dns.servers: dfproxy's own DNS client does not read the system's "
                                     "resolver settings (leave it \"auto\" to use them through QDnsLookup)"));

@@ -707,3 +707,28 @@ TEST(DnsConfig, Ipv6DnsServerOnTheCommandLineIsRejected)
 }
 
 } // namespace
+
+TEST(DnsConfig, UdpResolverNeedsServersFromTheFileOrTheCommandLine)
+{
+    TempDir dir;
+    ASSERT_TRUE(dir.writeFile("config.json", R"({"apiVersion": "dfproxy.dev/v1", "kind": "Config",
+        "admin": {"address": "127.0.0.1", "port": 0}, "dns": {"resolver": "udp"}, "resources": []})"));
+    QProcess p;
+    p.start(buildBinary("dfproxy"), {"--config", dir.filePath("config.json")});
+    ASSERT_TRUE(p.waitForFinished(15000));
+    EXPECT_NE(p.exitCode(), 0);
+    const QString err = QString::fromUtf8(p.readAllStandardError());
+    EXPECT_TRUE(err.contains("dns.resolver")) << err.toStdString();
+    EXPECT_TRUE(err.contains("needs dns.servers")) << err.toStdString();
+
+    // --dns-server gives it the servers: such a file is accepted and runs dfproxy's own client.
+    DfproxyProcess::Options o;
+    o.dnsBlock = QJsonObject{{"resolver", "udp"}}; // no servers in the file
+    o.extraArgs = {"--dns-server", "127.0.0.1"};
+    DfproxyProcess proxy(o);
+    ASSERT_TRUE(proxy.start()) << proxy.errorString().toStdString();
+    const QJsonObject settings = QJsonDocument::fromJson(proxy.apiGet("/api/v1/dns/settings").body).object();
+    EXPECT_EQ(settings.value("resolver").toString(), "udp");
+    EXPECT_EQ(settings.value("resolverInEffect").toString(), "udp");
+    EXPECT_EQ(settings.value("servers").toArray(), QJsonArray{"127.0.0.1"});
+}

@@ -227,3 +227,12 @@ TEST(DnsOptions, ResolverChoiceIsReadCheckedAndDecided)
     DnsHostCache::Options::fromJson(json(R"({"resolver": 1})"), &errors);
     EXPECT_EQ(errors.size(), 1) << errorsText(errors).toStdString();
 }
+
+TEST(DnsOptions, UdpWithoutServersIsAcceptedWhenTheyComeFromElsewhere)
+{
+    QList<config::FieldError> errors;
+    const auto o = DnsHostCache::Options::fromJson(json(R"({"resolver": "udp"})"), &errors, QStringLiteral("dns"),
+                                                   /*serversElsewhere=*/true);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    EXPECT_EQ(o.resolver, DnsHostCache::ResolverKind::Udp);
+}
