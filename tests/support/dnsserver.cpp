@@ -113,6 +113,35 @@ public:
     }
 
 private:
+    /// What one query is answered from: the name's record (mode NxDomain for a name not in the table), the CNAME
+    /// target's record, and how often this name and type were asked, this query included.
+    struct Lookup
+    {
+        Record rec;
+        std::optional<Record> target;
+        int askedSoFar = 0;
+    };
+
+    /// Counts the query (over TCP too when `tcp`) and looks up its answer.
+    Lookup lookup(const Query &q, bool tcp)
+    {
+        QMutexLocker lock(&m_state->mutex);
+        ++m_state->total;
+        Lookup l;
+        l.askedSoFar = ++m_state->counts[countKey(q.name, q.type)];
+        if (tcp)
+            ++m_state->tcpQueries;
+        auto it = m_state->names.constFind(q.name);
+        if (it == m_state->names.constEnd()) {
+            l.rec.mode = Mode::NxDomain;
+            return l;
+        }
+        l.rec = *it;
+        if (!l.rec.cname.isEmpty())
+            l.target = m_state->names.value(l.rec.cname);
+        return l;
+    }
+
     void read()
     {
         while (m_socket->hasPendingDatagrams()) {
@@ -120,31 +149,13 @@ private:
             Query q;
             if (!parseQuery(dg.data(), &q))
                 continue;
-            Record rec;
-            bool known = false;
-            {
-                QMutexLocker lock(&m_state->mutex);
-                ++m_state->total;
-                ++m_state->counts[countKey(q.name, q.type)];
-                auto it = m_state->names.constFind(q.name);
-                if (it != m_state->names.constEnd()) {
-                    rec = *it;
-                    known = true;
-                }
-            }
-            std::optional<Record> target;
-            {
-                QMutexLocker lock(&m_state->mutex);
-                if (known && !rec.cname.isEmpty())
-                    target = m_state->names.value(rec.cname);
-                if (known && rec.mode == Mode::DropFirst && m_state->counts.value(countKey(q.name, q.type)) == 1)
-                    continue;
-            }
-            if (!known)
-                rec.mode = Mode::NxDomain;
+            const Lookup l = lookup(q, false);
+            if (l.rec.mode == Mode::DropFirst && l.askedSoFar == 1)
+                continue;
+            const Record &rec = l.rec;
             if (rec.mode == Mode::Silent)
                 continue;
-            QByteArray reply = build(q, rec, target);
+            QByteArray reply = build(q, rec, l.target);
             const QHostAddress to = dg.senderAddress();
             const quint16 toPort = quint16(dg.senderPort());
             if (rec.mode == Mode::ForgedFirst) {
@@ -189,21 +200,8 @@ private:
             Query q;
             if (!parseQuery(message, &q))
                 continue;
-            Record rec;
-            std::optional<Record> target;
-            {
-                QMutexLocker lock(&m_state->mutex);
-                ++m_state->total;
-                ++m_state->counts[countKey(q.name, q.type)];
-                ++m_state->tcpQueries;
-                auto it = m_state->names.constFind(q.name);
-                if (it != m_state->names.constEnd())
-                    rec = *it;
-                else
-                    rec.mode = Mode::NxDomain;
-                if (!rec.cname.isEmpty())
-                    target = m_state->names.value(rec.cname);
-            }
+            Lookup l = lookup(q, true);
+            Record &rec = l.rec;
             if (rec.mode == Mode::Truncated || rec.mode == Mode::Silent) {
                 m_tcpBuffers.remove(c);
                 c->abort();
@@ -211,7 +209,7 @@ private:
             }
             if (rec.mode == Mode::TruncatedOverUdp)
                 rec.mode = Mode::Answer;
-            const QByteArray reply = build(q, rec, target);
+            const QByteArray reply = build(q, rec, l.target);
             QByteArray framed;
             put16(framed, quint16(reply.size()));
             c->write(framed + reply);
