@@ -171,31 +171,32 @@ private:
     {
         QString error;
         const auto reply = wire::parseReply(datagram, m_ascii, m_wireType, &error);
-        const QString server = serverLabel(index);
         if (!reply) {
             if (fromCurrent)
-                serverFailed({DnsError::BadReply, {}, 0, QStringLiteral("unusable reply from %1: %2").arg(server, error)});
+                serverFailed({DnsError::BadReply, {}, 0,
+                              QStringLiteral("unusable reply from %1: %2").arg(serverLabel(index), error)});
             return;
         }
         if (reply->truncated) {
-            askOverTcp(index);
+            if (fromCurrent) // a late one from a server the query already left changes nothing
+                askOverTcp(index);
             return;
         }
         const DnsError e = wire::errorOfRcode(reply->rcode);
         if (e == DnsError::None) {
             if (reply->addresses.isEmpty()) {
                 finish({DnsError::NoData, {}, 0,
-                        QStringLiteral("%1 has no %2 record (server %3)").arg(m_name, typeName(), server)});
+                        QStringLiteral("%1 has no %2 record (server %3)").arg(m_name, typeName(), serverLabel(index))});
             } else {
                 finish({DnsError::None, reply->addresses, reply->ttlSeconds, QString()});
             }
             return;
         }
-        const QString detail = QStringLiteral("%1 from %2 for %3").arg(wire::rcodeName(reply->rcode), server, m_name);
         if (e == DnsError::NxDomain) {
-            finish({e, {}, 0, QStringLiteral("%1 does not exist (NXDOMAIN from %2)").arg(m_name, server)});
+            finish({e, {}, 0, QStringLiteral("%1 does not exist (NXDOMAIN from %2)").arg(m_name, serverLabel(index))});
         } else if (fromCurrent) {
-            serverFailed({e, {}, 0, detail});
+            serverFailed({e, {}, 0,
+                          QStringLiteral("%1 from %2 for %3").arg(wire::rcodeName(reply->rcode), serverLabel(index), m_name)});
         }
     }
 
@@ -205,12 +206,14 @@ private:
     {
         m_timer.stop();
         const QHostAddress server = m_servers.at(index);
-        if (m_fallback || server.protocol() != QAbstractSocket::IPv4Protocol || m_port != 53) {
+        if (server.protocol() != QAbstractSocket::IPv4Protocol || m_port != 53) {
             serverFailed({DnsError::BadReply, {}, 0,
                           QStringLiteral("truncated reply from %1 for %2").arg(serverLabel(index), m_name)});
             return;
         }
-        m_current = nullptr; // the UDP sockets' remaining datagrams no longer count
+        // The UDP sockets' remaining datagrams no longer count as the current server's: from here only the fallback
+        // (or a late UDP answer) ends the query, and nothing reaches serverFailed() again.
+        m_current = nullptr;
         m_fallback = std::make_unique<DnsLookupResolver>(QList<QHostAddress>{server}, m_shareMs);
         m_fallbackQuery = m_fallback->query(m_name, m_type, [this](const ResolverReply &r) { finish(r); });
     }
@@ -218,7 +221,7 @@ private:
     void serverFailed(const ResolverReply &failure)
     {
         m_timer.stop();
-        if (m_index + 1 < m_servers.size() && !m_fallbackQuery) {
+        if (m_index + 1 < m_servers.size()) {
             ++m_index;
             askCurrentServer();
             return;
