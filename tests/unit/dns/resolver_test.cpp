@@ -303,3 +303,26 @@ TEST_P(ResolverTest, NameThatCannotBeAskedFailsWithoutAQuery)
 }
 
 INSTANTIATE_TEST_SUITE_P(Resolvers, ResolverTest, ::testing::Values(Kind::QDnsLookup, Kind::Udp), kindName);
+
+TEST_P(ResolverTest, ALateTruncatedReplyFromAServerAlreadyLeftDoesNotStopTheNext)
+{
+    if (!udp())
+        GTEST_SKIP() << "QDnsLookup's order of servers and retries is glibc's";
+    serve(22);
+    TestDnsServer second;
+    QString error;
+    ASSERT_TRUE(second.start(address(23), 53, &error)) << error.toStdString();
+    // 1 s for the whole resolution: 500 ms per server. The first answers "truncated" (and does not serve TCP) only
+    // after the query moved on to the second, which answers 400 ms later.
+    m_server.setMode(QStringLiteral("late.test"), TestDnsServer::Mode::Truncated);
+    m_server.setDelay(QStringLiteral("late.test"), 700);
+    second.setAddresses(QStringLiteral("late.test"), {QHostAddress(QStringLiteral("127.1.0.23"))});
+    second.setDelay(QStringLiteral("late.test"), 400);
+    const auto r = ask(QStringLiteral("late.test"), RecordType::A, 500, {m_server.address(), second.address()});
+    EXPECT_EQ(r.error, DnsError::None) << r.detail.toStdString();
+    EXPECT_EQ(r.addresses, QList<QHostAddress>{QHostAddress(QStringLiteral("127.1.0.23"))});
+    // Asked twice within its share (sent again halfway), and never again: the late truncated reply was not followed
+    // up (over UDP first, as glibc's resolver under QDnsLookup would, nor over TCP).
+    EXPECT_EQ(m_server.queryCount(QStringLiteral("late.test")), 2);
+    EXPECT_EQ(m_server.tcpQueries(), 0);
+}
