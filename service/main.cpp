@@ -4,6 +4,7 @@
 #include "api/telemetryapi.h"
 #include "app/service.h"
 #include "base/version.h"
+#include "dns/dnslookupresolver.h"
 #include "client/paths.h"
 #include "platform/servicemanager.h"
 #include "platform/signals.h"
@@ -16,26 +17,16 @@
 #include <QDateTime>
 
 #include <cstdio>
+#include <cstdlib>
 
 using namespace dfproxy;
 
-int main(int argc, char **argv)
+namespace {
+
+/// Everything between QCoreApplication's construction and its destruction: the service runs, stops and is
+/// destroyed in here, so main() sees the process with nothing left to do but tear down Qt.
+int run(QCoreApplication &app)
 {
-    // Qt's plain event dispatcher instead of GLib's: GLib wakes its loop through an eventfd whenever a socket
-    // notifier is switched on or off, which the proxy does for every buffered write (4 extra syscalls per
-    // request, docs/benchmarks.md). Read by QCoreApplication and by each QThread when it starts.
-    if (!qEnvironmentVariableIsSet("QT_NO_GLIB"))
-        qputenv("QT_NO_GLIB", "1");
-    QCoreApplication app(argc, argv);
-    // The default config and the OpenAPI document are compiled into a static library: register them.
-    Q_INIT_RESOURCE(resources);
-    QCoreApplication::setApplicationName("dfproxy");
-    QCoreApplication::setApplicationVersion(versionString());
-
-    // `dfproxy service install|uninstall|start|stop|status`: the OS's service manager (service/platform/).
-    if (argc > 1 && qstrcmp(argv[1], "service") == 0)
-        return platform::runServiceCommand(app.arguments().mid(2));
-
     QCommandLineParser cli;
     cli.setApplicationDescription("dfproxy: a dynamic forward proxy with a REST admin API.");
     cli.addHelpOption();
@@ -125,5 +116,35 @@ int main(int argc, char **argv)
     serviceManager.notifyReady("admin API on " + adminServer.baseUrl().toString());
     const int rc = app.exec();
     serviceManager.setExitCode(rc);
+    return rc;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    // Qt's plain event dispatcher instead of GLib's: GLib wakes its loop through an eventfd whenever a socket
+    // notifier is switched on or off, which the proxy does for every buffered write (4 extra syscalls per
+    // request, docs/benchmarks.md). Read by QCoreApplication and by each QThread when it starts.
+    if (!qEnvironmentVariableIsSet("QT_NO_GLIB"))
+        qputenv("QT_NO_GLIB", "1");
+    QCoreApplication app(argc, argv);
+    // The default config and the OpenAPI document are compiled into a static library: register them.
+    Q_INIT_RESOURCE(resources);
+    QCoreApplication::setApplicationName("dfproxy");
+    QCoreApplication::setApplicationVersion(versionString());
+
+    // `dfproxy service install|uninstall|start|stop|status`: the OS's service manager (service/platform/).
+    if (argc > 1 && qstrcmp(argv[1], "service") == 0)
+        return platform::runServiceCommand(app.arguments().mid(2));
+
+    const int rc = run(app);
+    // The service has drained, written its logs and config and been destroyed. What may remain is a QDnsLookup
+    // thread still blocked in the C library on a query dfproxy gave up on (a silent nameserver): QCoreApplication's
+    // destructor would wait for it, up to the resolver's retry schedule, before the process can exit.
+    if (dns::DnsLookupResolver::lookupsLeftRunning()) {
+        std::fflush(nullptr);
+        std::_Exit(rc);
+    }
     return rc;
 }

@@ -7,12 +7,16 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <mutex>
 
 namespace dfproxy::dns {
 
 namespace {
+
+/// Lookups given up on while Qt's resolver thread was still working on them (see lookupsLeftRunning()).
+std::atomic<int> g_lookupsLeftRunning{0};
 
 DnsError mapError(QDnsLookup::Error e)
 {
@@ -97,6 +101,8 @@ private:
             if (l->isFinished()) {
                 l->deleteLater();
             } else {
+                // Qt's pool thread stays in the C library until its own timeout, whatever abort() says.
+                g_lookupsLeftRunning.fetch_add(1, std::memory_order_relaxed);
                 l->abort();
                 l->deleteLater();
             }
@@ -210,6 +216,11 @@ DnsLookupResolver::DnsLookupResolver(QList<QHostAddress> nameservers, int timeou
 }
 
 DnsLookupResolver::~DnsLookupResolver() = default;
+
+bool DnsLookupResolver::lookupsLeftRunning()
+{
+    return g_lookupsLeftRunning.load(std::memory_order_relaxed) > 0;
+}
 
 std::unique_ptr<ResolverQuery> DnsLookupResolver::query(const QString &name, RecordType type, Callback callback)
 {

@@ -17,6 +17,12 @@ public:
 
     std::unique_ptr<ResolverQuery> query(const QString &name, RecordType type, Callback callback) override;
 
+    /// True once a lookup was given up on (timeout, cancellation, shutdown) before Qt's resolver thread finished
+    /// it. On Unix that thread stays blocked in the C library for up to its retry schedule (RES_OPTIONS, about
+    /// `timeoutMs` + 1 s per system nameserver), and QCoreApplication's destructor waits for every such thread:
+    /// dfproxy's main() ends the process without that wait when this is true (service/main.cpp).
+    static bool lookupsLeftRunning();
+
     QList<QHostAddress> nameservers() const { return m_nameservers; }
     int timeoutMs() const { return m_timeoutMs; }
 

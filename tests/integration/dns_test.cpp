@@ -466,6 +466,23 @@ TEST_F(DnsWithTestServer, SilentNamesDoNotStallOtherLookupsForLong)
     EXPECT_TRUE(waitUntil([&] { return get(at("good.test")).status == 200; }, 6000));
 }
 
+TEST_F(DnsWithTestServer, StopDoesNotWaitForAQdnslookupQueryGivenUpOn)
+{
+    // A QDnsLookup query to a silent server holds one of Qt's resolver threads in the C library for the whole
+    // RES_OPTIONS schedule (here 21 s), and QCoreApplication's destructor waits for that thread: dfproxy used to take
+    // that long to exit after SIGTERM although nothing was left to drain.
+    if (qEnvironmentVariableIsSet("RES_OPTIONS"))
+        GTEST_SKIP() << "RES_OPTIONS is set in the environment; dfproxy keeps the user's value";
+    start(QJsonObject{{"resolver", "qdnslookup"}, {"queryTimeoutMs", 20000}});
+    server.setMode("quiet.test", TestDnsServer::Mode::Silent);
+    const auto r = get(at("quiet.test"), "/", 1000); // the client gives up; the query stays in flight
+    EXPECT_TRUE(r.timedOut) << r.describe().toStdString();
+    ASSERT_TRUE(waitUntil([&] { return server.queryCount("quiet.test", TestDnsServer::TypeA) >= 1; }, 5000));
+    ASSERT_TRUE(proxy->process()->sendSignal(SIGTERM));
+    EXPECT_TRUE(proxy->process()->waitForExit(8000)) << "still running 8 s after SIGTERM";
+    EXPECT_EQ(proxy->process()->exitCode(), 0) << proxy->describe().toStdString();
+}
+
 TEST_F(DnsWithTestServer, IpLiteralsAndHostsFileNamesNeverQueryDns)
 {
     TempDir hosts;
