@@ -10,8 +10,11 @@
 #include <QPointer>
 #include <QSet>
 #include <QThread>
+#include <QTimerEvent>
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -84,10 +87,52 @@ struct DnsHostCache::Entry
     quint64 generation = 0;
     std::unique_ptr<ResolverQuery> q4, q6;
     std::shared_ptr<ThreadSlot> owner; // the attached thread the queries live on; null: the cache's thread
+    DeadlineTimers *guardHome = nullptr; // where the guard timer of the resolution in flight runs (0: none)
+    int guardTimer = 0;
     std::optional<ResolverReply> r4, r6;
     QList<std::shared_ptr<Waiter>> waiters;
 
     qint64 refreshAtMs() const { return resolvedAtMs + ttlMs * 9 / 10; }
+};
+
+/// One-shot deadlines on one thread that can be cancelled. QTimer::singleShot cannot be: every resolution left its
+/// guard timer in the thread's timer list until it fired, queryTimeoutMs later, though the answer came long before.
+/// With thousands of new names a second that list held tens of thousands of timers, and Qt inserts each new timer
+/// (the resolver's own among them) by a linear scan: a third of a worker's time went there (docs/benchmarks.md).
+class DnsHostCache::DeadlineTimers final : public QObject
+{
+public:
+    explicit DeadlineTimers(QObject *parent = nullptr) : QObject(parent) {}
+
+    /// Calls `fire` once after `ms`, on this object's thread; returns the id for cancel() (0: not started).
+    /// Call on this object's thread.
+    int start(qint64 ms, std::function<void()> fire)
+    {
+        const int id = startTimer(std::chrono::milliseconds(ms), Qt::PreciseTimer);
+        if (id > 0)
+            m_fire.insert(id, std::move(fire));
+        return id;
+    }
+    /// Call on this object's thread. Unknown ids (fired already) are ignored.
+    void cancel(int id)
+    {
+        if (m_fire.remove(id))
+            killTimer(id);
+    }
+    qsizetype active() const { return m_fire.size(); }
+
+protected:
+    void timerEvent(QTimerEvent *event) override
+    {
+        const int id = event->timerId();
+        killTimer(id);
+        const std::function<void()> fire = m_fire.take(id);
+        if (fire)
+            fire();
+    }
+
+private:
+    QHash<int, std::function<void()>> m_fire;
 };
 
 /// An attached thread: its resolver and a context object on it. Shared by the cache's registry, the attachment and
@@ -97,7 +142,8 @@ struct DnsHostCache::ThreadSlot
     QThread *thread = nullptr;
     std::unique_ptr<Resolver> resolver; // used and destroyed on `thread` only
     quint64 resolverGeneration = 0;
-    std::unique_ptr<QObject> home;      // lives on `thread`: queries are handed to it to be destroyed there
+    std::unique_ptr<DeadlineTimers> home; // lives on `thread`: queries are handed to it to be destroyed there, and
+                                          // the guard timers of the resolutions that run there
     bool attached = true;               // guarded by the cache's mutex
 };
 
@@ -306,6 +352,7 @@ DnsHostCache::DnsHostCache(Options options, std::unique_ptr<Resolver> resolver, 
 
 void DnsHostCache::init()
 {
+    m_deadlines = new DeadlineTimers(this); // a child: moves with the cache to another thread
     if (m_options.maintenanceIntervalMs > 0) {
         m_maintenance.setInterval(m_options.maintenanceIntervalMs);
         connect(&m_maintenance, &QTimer::timeout, this, &DnsHostCache::runMaintenance);
@@ -338,7 +385,7 @@ std::unique_ptr<ThreadAttachment> DnsHostCache::attachThread()
         return nullptr;
     auto slot = std::make_shared<ThreadSlot>();
     slot->thread = current;
-    slot->home = std::make_unique<QObject>();
+    slot->home = std::make_unique<DeadlineTimers>();
     QMutexLocker lock(&m_mutex);
     if (m_slots.contains(current))
         return nullptr; // attached already: the first attachment stays in charge
@@ -360,6 +407,7 @@ void DnsHostCache::detach(const std::shared_ptr<ThreadSlot> &slot)
             if (e.owner != slot)
                 continue;
             takeQueriesLocked(e, &cancelled);
+            cancelGuardLocked(e); // on this thread: the home's timers are this thread's
             e.owner.reset();
             if (e.started) {
                 // The resolution starts again on the cache's thread; its waiters keep waiting.
@@ -380,7 +428,7 @@ void DnsHostCache::detach(const std::shared_ptr<ThreadSlot> &slot)
 
 void DnsHostCache::takeQueriesLocked(Entry &e, std::vector<std::unique_ptr<ResolverQuery>> *local)
 {
-    QObject *home = e.owner ? e.owner->home.get() : this;
+    QObject *home = e.owner ? static_cast<QObject *>(e.owner->home.get()) : this;
     for (std::unique_ptr<ResolverQuery> *q : {&e.q4, &e.q6}) {
         if (!*q)
             continue;
@@ -607,8 +655,9 @@ void DnsHostCache::startResolutionLocked(Entry &e, const std::shared_ptr<ThreadS
     const quint64 gen = e.generation;
     // The cache's own deadline (see kGuardSlackMs), on the queries' thread; runMaintenance checks the same deadline
     // against the Clock.
-    QTimer::singleShot(guardMs(), Qt::PreciseTimer, slot ? slot->home.get() : static_cast<QObject *>(this),
-                       [this, key, gen] { onDeadline(key, gen); });
+    cancelGuardLocked(e);
+    e.guardHome = slot ? slot->home.get() : m_deadlines;
+    e.guardTimer = e.guardHome->start(guardMs(), [this, key, gen] { onDeadline(key, gen); });
     Resolver *resolver = resolverLocked(slot);
     auto ask = [this, &e, resolver, key, gen](RecordType type) {
         auto q = resolver->query(e.host, type,
@@ -704,6 +753,24 @@ void DnsHostCache::onReply(const QString &key, quint64 generation, RecordType ty
     deliver(toNotify, result);
 }
 
+qsizetype DnsHostCache::guardTimersOnThisThread() const
+{
+    QThread *current = QThread::currentThread();
+    if (current == m_deadlines->thread())
+        return m_deadlines->active();
+    QMutexLocker lock(&m_mutex);
+    const auto slot = m_slots.value(current);
+    return slot && slot->home ? slot->home->active() : 0;
+}
+
+void DnsHostCache::cancelGuardLocked(Entry &e)
+{
+    if (e.guardHome && e.guardHome->thread() == QThread::currentThread())
+        e.guardHome->cancel(e.guardTimer);
+    e.guardHome = nullptr;
+    e.guardTimer = 0;
+}
+
 qint64 DnsHostCache::guardMs() const
 {
     return qint64(m_options.queryTimeoutMs) + kGuardSlackMs;
@@ -713,6 +780,7 @@ void DnsHostCache::expireResolutionLocked(Entry &e, std::vector<std::unique_ptr<
                                           QList<std::shared_ptr<Waiter>> *toNotify, ResolveResult *result)
 {
     takeQueriesLocked(e, cancelled); // destroyed by the caller after unlocking (or on their own thread): that cancels them
+    cancelGuardLocked(e);
     e.owner.reset();
     ResolverReply timeout;
     timeout.error = DnsError::Timeout;
@@ -749,6 +817,7 @@ void DnsHostCache::finishResolutionLocked(Entry &e, const ResolverReply &reply,
     const qint64 now = m_clock.nowMs();
     e.resolving = false;
     e.started = false;
+    cancelGuardLocked(e);
     e.owner.reset(); // its queries are done (or taken): the next resolution may run on any thread
     if (reply.error == DnsError::None && reply.addresses.isEmpty()) {
         ResolverReply r = reply;

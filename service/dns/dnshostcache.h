@@ -163,6 +163,10 @@ public:
     /// cache's thread.
     QJsonObject settingsJson() const;
 
+    /// Guard timers (one per resolution in flight, each queryTimeoutMs plus a slack) running on the calling thread:
+    /// the cache's own, or an attached thread's. A resolution that ends stops its timer. For tests.
+    qsizetype guardTimersOnThisThread() const;
+
     /// The settings in effect. Read on the cache's thread only.
     const Options &options() const { return m_options; }
     /// Parses "host:port" / "[v6]:port" (and, when defaultPort > 0, a host without port). Checks the host is an IP
@@ -177,6 +181,7 @@ private:
     class Handle;
     struct ThreadSlot;
     class Attachment;
+    class DeadlineTimers;
 
     void init();
     void preresolveHostPort(const QString &hostPort);
@@ -196,6 +201,9 @@ private:
     /// queryTimeoutMs plus a small slack: no caller waits longer than this for one resolution.
     qint64 guardMs() const;
     void onDeadline(const QString &key, quint64 generation);
+    /// Stops the entry's guard timer when called on the timer's thread (else it fires later and finds the
+    /// resolution gone). Every path that ends or abandons a resolution calls it.
+    void cancelGuardLocked(Entry &e);
     void expireResolutionLocked(Entry &e, std::vector<std::unique_ptr<ResolverQuery>> *cancelled,
                                 QList<std::shared_ptr<Waiter>> *toNotify, ResolveResult *result);
     bool isHotLocked(const Entry &e, qint64 now) const;
@@ -205,6 +213,7 @@ private:
     ResolverFactory m_factory; // empty when the resolver was injected: then it is never rebuilt, no thread attaches
     Clock &m_clock;
     QTimer m_maintenance;
+    DeadlineTimers *m_deadlines = nullptr; // a child: the guard timers of the resolutions run on the cache's thread
 
     mutable QMutex m_mutex; // guards everything below
     QHash<QString, std::shared_ptr<Entry>> m_entries;

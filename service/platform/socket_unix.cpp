@@ -117,11 +117,19 @@ qintptr openConnectedUdpSocket(const QHostAddress &address, quint16 port)
     const int len = detail::toSockaddr(address, port, &ss);
     if (len == 0)
         return -1;
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    // One call instead of three fcntl()s more: a socket per query, thousands a second with many new names.
+    const int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    const bool ready = true;
+#else
     const int fd = ::socket(ss.ss_family, SOCK_DGRAM, 0);
     if (fd < 0)
         return -1;
-    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || !prepareSocket(fd)
-        || ::connect(fd, reinterpret_cast<const sockaddr *>(&ss), socklen_t(len)) != 0) {
+    const bool ready = ::fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 && prepareSocket(fd);
+#endif
+    if (!ready || ::connect(fd, reinterpret_cast<const sockaddr *>(&ss), socklen_t(len)) != 0) {
         ::close(fd);
         return -1;
     }

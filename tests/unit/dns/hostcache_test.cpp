@@ -732,6 +732,46 @@ TEST_F(HostCacheTest, WaiterGivesUpAtQueryTimeoutEvenIfTheResolverNeverAnswers)
     EXPECT_EQ(o2.ready->error, DnsError::Timeout);
 }
 
+TEST_F(HostCacheTest, AResolutionThatEndsStopsItsGuardTimer)
+{
+    // Each resolution has a guard timer (queryTimeoutMs + slack). One that ends must stop it: left running, they
+    // piled up by the thousand under many new names, and Qt inserts every new timer by a scan of the thread's list.
+    make();
+    QList<std::shared_ptr<Got>> got;
+    std::vector<std::unique_ptr<PendingLookup>> pending;
+    for (int i = 0; i < 100; ++i) {
+        got.append(std::make_shared<Got>());
+        auto out = look(QStringLiteral("n%1.test").arg(i), got.last().get());
+        ASSERT_TRUE(out.pending);
+        pending.push_back(std::move(out.pending));
+    }
+    EXPECT_EQ(m_cache->guardTimersOnThisThread(), 100);
+    for (int i = 0; i < 90; ++i) // answers
+        ASSERT_TRUE(m_fake->answer(QStringLiteral("n%1.test").arg(i), RecordType::A, {kA1}));
+    for (int i = 90; i < 95; ++i) // failures
+        ASSERT_TRUE(m_fake->fail(QStringLiteral("n%1.test").arg(i), RecordType::A, DnsError::NxDomain));
+    pump();
+    EXPECT_EQ(m_cache->guardTimersOnThisThread(), 5);
+    // The other five end at the deadline, found by maintenance.
+    m_clock.advance(m_cache->options().queryTimeoutMs + 250);
+    m_cache->runMaintenance();
+    pump();
+    EXPECT_EQ(m_cache->guardTimersOnThisThread(), 0);
+    for (const auto &g : got)
+        EXPECT_EQ(g->calls, 1);
+    // A flush (admin API) keeps a resolution in flight; it still stops its timer when it ends.
+    Got late;
+    auto out = look(QStringLiteral("late.test"), &late);
+    ASSERT_TRUE(out.pending);
+    EXPECT_EQ(m_cache->guardTimersOnThisThread(), 1);
+    m_cache->flush();
+    EXPECT_EQ(m_cache->guardTimersOnThisThread(), 1);
+    ASSERT_TRUE(m_fake->answer(QStringLiteral("late.test"), RecordType::A, {kA2}));
+    pump();
+    EXPECT_EQ(late.calls, 1);
+    EXPECT_EQ(m_cache->guardTimersOnThisThread(), 0);
+}
+
 TEST_F(HostCacheTest, DeadlineCoversTheFallbackQueryToo)
 {
     DnsHostCache::Options o = defaults();

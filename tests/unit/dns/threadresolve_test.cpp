@@ -8,9 +8,11 @@
 
 #include <gtest/gtest.h>
 
+
 #include <QMutex>
 #include <QThread>
 
+#include <algorithm>
 #include <functional>
 
 using namespace dfproxy;
@@ -264,6 +266,46 @@ TEST_F(ThreadResolveTest, ResolutionOnAnAttachedThreadEndsAtTheDeadline)
     // The cache's thread runs its maintenance meanwhile: nothing is left for it to expire or cancel.
     cache->runMaintenance();
     worker.run([&] { pending.reset(); });
+}
+
+TEST_F(ThreadResolveTest, AnAttachedThreadStopsTheGuardTimersOfTheResolutionsThatEnd)
+{
+    serve(6);
+    for (int i = 0; i < 40; ++i)
+        m_server.setAddresses(QStringLiteral("g%1.test").arg(i), {QHostAddress(QStringLiteral("127.0.0.1"))});
+    m_server.setMode(QStringLiteral("quiet.test"), TestDnsServer::Mode::Silent);
+    auto cache = makeCache(300);
+    Worker worker;
+    std::vector<std::unique_ptr<Result>> results;
+    std::vector<std::unique_ptr<PendingLookup>> pending;
+    qsizetype inFlight = -1;
+    worker.run([&] {
+        worker.attachment() = cache->attachThread();
+        for (int i = 0; i <= 40; ++i) {
+            results.push_back(std::make_unique<Result>());
+            const QString name = i < 40 ? QStringLiteral("g%1.test").arg(i) : QStringLiteral("quiet.test");
+            pending.push_back(cache->lookup(name, 80, LookupFamily::V4Only, worker.context(),
+                                            results.back()->callback())
+                                  .pending);
+        }
+        inFlight = cache->guardTimersOnThisThread();
+    });
+    EXPECT_EQ(inFlight, 41);
+    EXPECT_EQ(cache->guardTimersOnThisThread(), 0) << "none on the cache's own thread";
+    ASSERT_TRUE(waitFor([&] {
+        return std::all_of(results.begin(), results.end() - 1, [](const auto &r) { return r->ready(); });
+    }));
+    qsizetype left = -1;
+    worker.run([&] { left = cache->guardTimersOnThisThread(); });
+    EXPECT_EQ(left, 1) << "only the silent name's";
+    // The silent one ends at its deadline, which is that timer.
+    ASSERT_TRUE(waitFor([&] { return results.back()->ready(); }));
+    EXPECT_EQ(results.back()->value->error, DnsError::Timeout);
+    worker.run([&] {
+        left = cache->guardTimersOnThisThread();
+        pending.clear();
+    });
+    EXPECT_EQ(left, 0);
 }
 
 TEST_F(ThreadResolveTest, NewServersReachAttachedThreadsAtTheirNextResolution)
