@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 # How long requests for names dfproxy has never resolved wait for DNS, per resolver (docs/dns.md, "Resolvers"):
 # for each round and each resolver, a fresh dfproxy takes wrk's rotation over 1,000 new names (scenario C of
-# run-peers.sh) and the script prints wrk's requests/s and p99 with the DNS waits of that run, from
+# run-peers.sh; NAMES sets how many) and the script prints wrk's requests/s and p99 with the DNS waits of that run, from
 # dfproxy_dns_wait_duration_seconds (its count, mean and buckets up to 2.5 ms).
 #
 #   sudo bench/dnswait.sh                       # 3 rounds, "udp qdnslookup", c=10, 5 s
 #   sudo ROUNDS=5 CONNS=100 bench/dnswait.sh
+#   sudo NAMES=300000 DURATION=3 RESOLVERS=udp bench/dnswait.sh   # every request a name never seen before
 #
 # Needs root (dnsmasq on 127.0.0.54:53) and: wrk nginx dnsmasq curl python3. Environment: DFPROXY (binary; default
-# build/release/service/dfproxy), RESOLVERS, ROUNDS, CONNS, DURATION, WORKERS (dfproxy worker threads, default 1).
+# build/release/service/dfproxy), RESOLVERS, ROUNDS, CONNS, DURATION, WORKERS (dfproxy worker threads, default 1),
+# NAMES (names wrk rotates over, default 1000; dns.maxHosts is raised to fit them).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -20,6 +22,8 @@ rounds=${ROUNDS:-3}
 conns=${CONNS:-10}
 duration=${DURATION:-5}
 workers=${WORKERS:-1}
+names=${NAMES:-1000}
+max_hosts=$((names > 1000 ? names + 24 : 1024))
 for tool in wrk nginx dnsmasq curl python3; do
     command -v "$tool" >/dev/null || { echo "dnswait.sh: $tool is not installed" >&2; exit 2; }
 done
@@ -53,7 +57,7 @@ for round in $(seq "$rounds"); do
     for resolver in $resolvers; do
         cat > "$dir/config.json" <<JSON
 {"apiVersion": "dfproxy.dev/v1", "kind": "Config", "admin": {"address": "127.0.0.1", "port": 15999},
- "dns": {"servers": ["127.0.0.54"], "resolver": "$resolver"}, "proxy": {"workers": $workers},
+ "dns": {"servers": ["127.0.0.54"], "resolver": "$resolver", "maxHosts": $max_hosts}, "proxy": {"workers": $workers},
  "logging": {"accessLog": {"enabled": true, "path": "$dir/access.log", "maxFiles": 1}},
  "resources": [
   {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": "bench"},
@@ -67,7 +71,7 @@ JSON
         HOME="$dir" "$bin" --config "$dir/config.json" --no-watch-config > "$dir/dfproxy.log" 2>&1 &
         pid=$!
         for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:18285/ && break; sleep 0.1; done
-        out=$(BENCH_MODE=host BENCH_PATH=/small BENCH_HOSTS=1000 BENCH_DOMAIN=bench.test BENCH_ORIGIN_PORT=18280 \
+        out=$(BENCH_MODE=host BENCH_PATH=/small BENCH_HOSTS=$names BENCH_DOMAIN=bench.test BENCH_ORIGIN_PORT=18280 \
             wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$lua" http://127.0.0.1:18285 2>&1)
         metrics=$(curl -s -H "Authorization: Bearer $(cat "$dir/admin-token")" http://127.0.0.1:15999/metrics)
         kill "$pid"
