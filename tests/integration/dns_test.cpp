@@ -630,6 +630,29 @@ TEST_F(DnsWithTestServer, HostWithoutPortIsCachedAs80OrAs443ForTlsBackends)
 
 // ------------------------------------------------------------------------------------------ config errors --
 
+namespace {
+
+/// dfproxy started on `dir`'s config.json (plus `extraArgs`) and left to exit on its own: how it ended.
+struct StartOutcome
+{
+    bool exited = false;
+    int exitCode = -1;
+    QString stderrText;
+};
+
+StartOutcome startOnConfig(const TempDir &dir, const QStringList &extraArgs = {})
+{
+    QProcess p;
+    p.start(buildBinary("dfproxy"), QStringList{"--config", dir.filePath("config.json")} + extraArgs);
+    StartOutcome o;
+    o.exited = p.waitForFinished(15000);
+    o.exitCode = p.exitCode();
+    o.stderrText = QString::fromUtf8(p.readAllStandardError());
+    return o;
+}
+
+} // namespace
+
 TEST(DnsConfig, InvalidDnsBlockStopsTheServiceWithTheFieldPath)
 {
     TempDir dir;
@@ -638,11 +661,10 @@ TEST(DnsConfig, InvalidDnsBlockStopsTheServiceWithTheFieldPath)
         "dns": {"servers": ["::1"], "queryTimeoutMs": "fast", "lookupFamily": "V5"},
         "resources": []})";
     ASSERT_TRUE(dir.writeFile("config.json", config));
-    QProcess p;
-    p.start(buildBinary("dfproxy"), {"--config", dir.filePath("config.json")});
-    ASSERT_TRUE(p.waitForFinished(15000));
-    EXPECT_NE(p.exitCode(), 0);
-    const QString err = QString::fromUtf8(p.readAllStandardError());
+    const StartOutcome run = startOnConfig(dir);
+    ASSERT_TRUE(run.exited);
+    EXPECT_NE(run.exitCode, 0);
+    const QString &err = run.stderrText;
     EXPECT_TRUE(err.contains("dns.servers[0]")) << err.toStdString();
     EXPECT_TRUE(err.contains("IPv6")) << err.toStdString();
     EXPECT_TRUE(err.contains("dns.queryTimeoutMs")) << err.toStdString();
@@ -715,11 +737,10 @@ TEST(DnsConfig, Ipv6DnsServerOnTheCommandLineIsRejected)
     TempDir dir;
     ASSERT_TRUE(dir.writeFile("config.json", R"({"apiVersion": "dfproxy.dev/v1", "kind": "Config",
         "admin": {"address": "127.0.0.1", "port": 0}, "resources": []})"));
-    QProcess p;
-    p.start(buildBinary("dfproxy"), {"--config", dir.filePath("config.json"), "--dns-server", "::1"});
-    ASSERT_TRUE(p.waitForFinished(15000));
-    EXPECT_NE(p.exitCode(), 0);
-    const QString err = QString::fromUtf8(p.readAllStandardError());
+    const StartOutcome run = startOnConfig(dir, {"--dns-server", "::1"});
+    ASSERT_TRUE(run.exited);
+    EXPECT_NE(run.exitCode, 0);
+    const QString &err = run.stderrText;
     EXPECT_TRUE(err.contains("dns.servers[0]")) << err.toStdString();
 }
 
@@ -730,11 +751,10 @@ TEST(DnsConfig, UdpResolverNeedsServersFromTheFileOrTheCommandLine)
     TempDir dir;
     ASSERT_TRUE(dir.writeFile("config.json", R"({"apiVersion": "dfproxy.dev/v1", "kind": "Config",
         "admin": {"address": "127.0.0.1", "port": 0}, "dns": {"resolver": "udp"}, "resources": []})"));
-    QProcess p;
-    p.start(buildBinary("dfproxy"), {"--config", dir.filePath("config.json")});
-    ASSERT_TRUE(p.waitForFinished(15000));
-    EXPECT_NE(p.exitCode(), 0);
-    const QString err = QString::fromUtf8(p.readAllStandardError());
+    const StartOutcome run = startOnConfig(dir);
+    ASSERT_TRUE(run.exited);
+    EXPECT_NE(run.exitCode, 0);
+    const QString &err = run.stderrText;
     EXPECT_TRUE(err.contains("dns.resolver")) << err.toStdString();
     EXPECT_TRUE(err.contains("needs dns.servers")) << err.toStdString();
 
