@@ -655,8 +655,7 @@ void DnsHostCache::startResolutionLocked(Entry &e, const std::shared_ptr<ThreadS
     const quint64 gen = e.generation;
     // The cache's own deadline (see kGuardSlackMs), on the queries' thread; runMaintenance checks the same deadline
     // against the Clock.
-    cancelGuardLocked(e);
-    e.guardHome = slot ? slot->home.get() : m_deadlines;
+    e.guardHome = slot ? slot->home.get() : m_deadlines; // none runs: every end of a resolution cleared it
     e.guardTimer = e.guardHome->start(guardMs(), [this, key, gen] { onDeadline(key, gen); });
     Resolver *resolver = resolverLocked(slot);
     auto ask = [this, &e, resolver, key, gen](RecordType type) {
