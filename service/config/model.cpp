@@ -706,6 +706,7 @@ BackendSpec parseBackendSpec(const Resource &backend, QList<FieldError> *errors)
     const auto tlsv = spec.value("tls");
     if (tlsv.isBool()) {
         b.tls = tlsv.toBool();
+        b.tlsDisabled = !b.tls;
     } else if (!tlsv.isUndefined() && !tlsv.isNull()) {
         if (const auto o = r.object(spec, sp, "tls", false)) {
             const QString p = QStringLiteral("spec.tls");

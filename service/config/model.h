@@ -166,6 +166,7 @@ struct BackendSpec
     QString staticHost;
     quint16 staticPort = 0;
     bool tls = false;                   ///< spec.tls present (object) or true
+    bool tlsDisabled = false;           ///< spec.tls: false (absolute-form https:// requests are refused)
     QString tlsSni;
     bool tlsInsecureSkipVerify = false;
     QString tlsCaFile;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policy/policyengine.h"
 
+#include "http/canonical.h"
+
 #include "config/model.h"
 #include "policy/cidr.h"
 #include "policy/jwt.h"
@@ -642,7 +644,8 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
             rule.allow = rs.allow;
             if (!rs.hosts.isEmpty()) {
                 HostMatcher m;
-                for (const auto &h : rs.hosts) {
+                for (const auto &configured : rs.hosts) {
+                    const QString h = http::canonicalConfiguredHost(configured); // as requests' hosts are
                     if (h == QLatin1String("*"))
                         m.any = true;
                     else if (h.startsWith(QLatin1String("*.")))
@@ -656,7 +659,7 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
             for (const auto &m : rs.methods)
                 rule.methods.append(m.toLatin1());
             for (const auto &pp : rs.pathPrefixes)
-                rule.pathPrefixes.append(pp.toUtf8());
+                rule.pathPrefixes.append(http::canonicalConfiguredPath(pp).toUtf8());
             if (!rs.clientCIDRs.isEmpty()) {
                 CidrSet set;
                 for (const auto &c : rs.clientCIDRs)

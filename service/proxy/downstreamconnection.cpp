@@ -46,11 +46,6 @@ void applyModifier(http::HeaderList &headers, const routing::HeaderModifier &m)
 
 const QByteArray kHostName = QByteArrayLiteral("Host");
 
-bool isAbsoluteForm(const QByteArray &target)
-{
-    return target.size() > 7 && (target.startsWith("http://") || target.startsWith("https://")
-                                 || target.startsWith("HTTP://") || target.startsWith("HTTPS://"));
-}
 
 } // namespace
 
@@ -286,46 +281,15 @@ void DownstreamConnection::onRequestHead()
     m_expectContinue = false;
     m_state = State::Resolving;
 
-    // The target: CONNECT authority, absolute-form authority, or the Host header.
-    QByteArrayView authority;
-    QByteArrayView pathAndQuery;
-    bool secureScheme = false;
-    if (h.isConnect()) {
-        authority = h.target;
-    } else if (isAbsoluteForm(h.target)) {
-        secureScheme = h.target.at(4) == 's' || h.target.at(4) == 'S';
-        const qsizetype start = secureScheme ? 8 : 7;
-        qsizetype end = start;
-        while (end < h.target.size() && h.target.at(end) != '/' && h.target.at(end) != '?')
-            ++end;
-        authority = QByteArrayView(h.target).sliced(start, end - start);
-        pathAndQuery = end < h.target.size() ? QByteArrayView(h.target).sliced(end) : QByteArrayView("/");
-        if (authority.contains('@')) {
-            sendLocalResponse(400, "invalid_uri", "userinfo is not allowed in the request target\n");
-            return;
-        }
-    } else if (h.target.startsWith('/') || h.target == "*") {
-        const QByteArray *host = http::findHeader(h.headers, "host");
-        if (!host) {
-            sendLocalResponse(400, "missing_host", "the request has no Host header\n");
-            return;
-        }
-        authority = *host;
-        pathAndQuery = h.target;
-        secureScheme = m_tlsClient;
-    } else {
-        sendLocalResponse(400, "invalid_uri", "unsupported request target form\n");
+    // The target, in its one canonical spelling: every stage below reads m_canon, never the raw head.
+    if (const auto refused = canonicalizeRequest(h, m_tlsClient, m_ctx->options.paths, &m_canon)) {
+        sendLocalResponse(refused->status, refused->reason, refused->body);
         return;
     }
-    if (!http::splitHostPort(authority, &m_host, &m_port)) {
-        sendLocalResponse(400, "invalid_host", "invalid host in the request\n");
-        return;
-    }
-    if (h.isConnect() && m_port < 0) {
-        sendLocalResponse(400, "invalid_host", "CONNECT needs host:port\n");
-        return;
-    }
+    m_host = m_canon.host;
+    m_port = m_canon.port;
     m_rec.host = m_host;
+    m_rec.path = m_canon.logTarget();
 
     if (h.isConnect()) {
         const QList<quint16> allowed = m_listener->connectPorts.isEmpty() ? QList<quint16>{443}
@@ -339,26 +303,14 @@ void DownstreamConnection::onRequestHead()
     }
 
     // Routing.
-    const qsizetype q = pathAndQuery.indexOf('?');
-    const QByteArrayView pathView = q < 0 ? pathAndQuery : pathAndQuery.first(q);
-    const QByteArrayView queryView = q < 0 ? QByteArrayView() : pathAndQuery.sliced(q + 1);
-    // The path as an array, made once for the policy attributes and the forwarded request: the request target
-    // itself when that is all it is (origin-form without a query, the usual case), shared instead of copied.
-    QByteArray pathBytes;
-    const auto pathArray = [&]() -> const QByteArray & {
-        if (pathBytes.isNull())
-            pathBytes = pathView.data() == h.target.constData() && pathView.size() == h.target.size()
-                ? h.target
-                : pathView.toByteArray();
-        return pathBytes;
-    };
+    const bool explicitProxy = m_canon.form == CanonicalRequest::Form::Absolute || h.isConnect();
     routing::RequestInfo info;
     info.gatewayNamespace = m_listener->gatewayNamespace;
     info.gatewayName = m_listener->gatewayName;
     info.listenerName = m_listener->name;
     info.method = h.method;
-    info.path = QByteArray::fromRawData(pathView.data(), pathView.size());
-    info.query = QByteArray::fromRawData(queryView.data(), queryView.size());
+    info.path = m_canon.path;
+    info.query = m_canon.query;
     const QString hostText = QString::fromLatin1(m_host); // once, for routing and for the DNS cache below
     info.host = hostText;
     info.headers = &h.headers;
@@ -375,9 +327,10 @@ void DownstreamConnection::onRequestHead()
     QList<QByteArray> stripHeaders;
     m_tunnelBytesPerSecond = m_tunnelBurstBytes = 0;
     if (m_policy) {
-        m_policyPath = h.isConnect() ? QByteArray() : pathArray();
-        m_explicitProxy = h.isConnect() || isAbsoluteForm(h.target);
-        m_rec.port = quint16(m_port > 0 ? m_port : (m_match->backend && m_match->backend->tls ? 443 : 80));
+        m_policyPath = h.isConnect() ? QByteArray() : m_canon.path;
+        m_explicitProxy = explicitProxy;
+        m_rec.port = quint16(m_port > 0 ? m_port
+                                        : (m_canon.httpsScheme || (m_match->backend && m_match->backend->tls) ? 443 : 80));
         m_policyAttributes = policyAttributes(hostText);
         policy::Decision d = m_policy->checkRequest(m_policyAttributes);
         m_rec.identity = d.identity;
@@ -392,7 +345,8 @@ void DownstreamConnection::onRequestHead()
     }
     if (m_match->redirect) {
         const routing::Redirect &r = *m_match->redirect;
-        QByteArray location = r.scheme.isEmpty() ? QByteArray(secureScheme ? "https" : "http") : r.scheme.toLatin1();
+        QByteArray location = r.scheme.isEmpty() ? QByteArray(m_canon.secureScheme ? "https" : "http")
+                                                  : r.scheme.toLatin1();
         location += "://";
         const QByteArray rhost = r.hostname.isEmpty() ? m_host : r.hostname.toLatin1();
         location += rhost.contains(':') ? '[' + rhost + ']' : rhost;
@@ -400,7 +354,7 @@ void DownstreamConnection::onRequestHead()
             location += ':' + QByteArray::number(*r.port);
         else if (m_port > 0 && r.scheme.isEmpty())
             location += ':' + QByteArray::number(m_port);
-        QByteArray path = pathView.toByteArray();
+        QByteArray path = m_canon.path;
         if (!r.path.isEmpty())
             path = r.path.toUtf8();
         else if (r.replacePrefixMatch) {
@@ -414,8 +368,8 @@ void DownstreamConnection::onRequestHead()
                 path = "/";
         }
         location += path.isEmpty() ? QByteArray("/") : path;
-        if (!queryView.isEmpty())
-            location += '?' + queryView.toByteArray();
+        if (m_canon.hasQuery)
+            location += '?' + m_canon.query;
         const int status = r.statusCode ? r.statusCode : 302;
         sendLocalResponse(status, {}, QByteArray(), location);
         return;
@@ -426,10 +380,18 @@ void DownstreamConnection::onRequestHead()
         return;
     }
 
+    // An absolute-form https:// request asks for TLS to the origin: it is never sent in plaintext.
+    if (m_canon.httpsScheme && backend->tlsDisabled) {
+        sendLocalResponse(400, "tls_disabled_by_backend",
+                          "the backend " + backend->key.toUtf8() + " has TLS turned off (spec.tls: false), so it "
+                          "cannot carry this https:// request; send it with CONNECT or use another backend\n");
+        return;
+    }
+
     // The request to send upstream.
     m_forward = forward::ForwardRequest();
     forward::Upstream &up = m_forward.upstream;
-    up.tls = backend->tls;
+    up.tls = backend->tls || m_canon.httpsScheme;
     up.sni = backend->tlsSni;
     up.tlsInsecureSkipVerify = backend->tlsInsecureSkipVerify;
     up.tlsCaFile = backend->tlsCaFile;
@@ -441,13 +403,13 @@ void DownstreamConnection::onRequestHead()
         up.port = backend->staticPort;
     } else {
         up.host = targetHost == m_host ? hostText : QString::fromLatin1(targetHost);
-        up.port = quint16(m_port > 0 ? m_port : (backend->tls ? 443 : 80));
+        up.port = quint16(m_port > 0 ? m_port : (up.tls ? 443 : 80));
     }
     m_rec.port = up.port;
 
     if (!h.isConnect()) {
         m_forward.method = h.method;
-        QByteArray path = pathView.isEmpty() ? QByteArray("/") : pathArray();
+        QByteArray path = m_canon.path;
         if (m_match->rewrite) {
             const routing::UrlRewrite &rw = *m_match->rewrite;
             if (rw.replaceFullPath) {
@@ -463,22 +425,24 @@ void DownstreamConnection::onRequestHead()
                     path = "/";
             }
         }
-        if (h.target == "*")
-            path = "*";
         m_forward.target = path;
-        if (!queryView.isEmpty())
-            m_forward.target.append('?').append(queryView);
+        if (m_canon.hasQuery)
+            m_forward.target.append('?').append(m_canon.query);
         m_websocket = h.upgrade && http::headerHasToken(h.headers, "upgrade", "websocket");
         m_forward.upgrade = m_websocket;
         m_forward.headers = h.headers;
         http::stripHopByHop(m_forward.headers, m_websocket);
         m_expectContinue = http::removeHeader(m_forward.headers, "expect") > 0
             && http::tokenListContains(*http::findHeader(h.headers, "expect"), "100-continue");
-        // Absolute-form: the URI authority wins; a hostname rewrite replaces it.
-        if (m_match->rewrite && !m_match->rewrite->hostname.isEmpty())
+        // The Host the origin sees is the canonical authority the rules saw (absolute-form: the URI's, which wins
+        // over any Host header); a hostname rewrite replaces it.
+        if (m_match->rewrite && !m_match->rewrite->hostname.isEmpty()) {
             http::setHeader(m_forward.headers, kHostName, m_match->rewrite->hostname.toLatin1());
-        else if (isAbsoluteForm(h.target))
-            http::setHeader(m_forward.headers, kHostName, authority.toByteArray());
+        } else {
+            const QByteArray *sent = http::findHeader(m_forward.headers, "host");
+            if (!sent || *sent != m_canon.authority)
+                http::setHeader(m_forward.headers, kHostName, m_canon.authority);
+        }
         m_forward.headers.append({QByteArrayLiteral("Via"), QByteArrayLiteral("1.1 dfproxy")});
         if (m_ctx->options.addXForwardedFor) {
             const QByteArray *prior = http::findHeader(m_forward.headers, "x-forwarded-for");

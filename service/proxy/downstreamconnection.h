@@ -9,6 +9,7 @@
 #include "net/stream.h"
 #include "policy/policy.h"
 #include "proxy/accesslog.h"
+#include "proxy/canonicalrequest.h"
 #include "proxy/connectionlimiter.h"
 #include "routing/routetable.h"
 
@@ -113,6 +114,7 @@ private:
     std::unique_ptr<forward::Exchange> m_exchange;
     std::unique_ptr<forward::Exchange> m_finishedExchange;
     forward::ForwardRequest m_forward;
+    CanonicalRequest m_canon; ///< the request's target as every stage sees it (canonicalizeRequest)
     std::optional<routing::RouteMatch> m_match;
     QByteArray m_host;
     int m_port = 0;

@@ -34,6 +34,34 @@ void readBool(const QJsonObject &o, const char *key, bool *out, QList<config::Fi
     *out = v.toBool();
 }
 
+void readPaths(const QJsonObject &block, http::PathOptions *out, QList<config::FieldError> *errors)
+{
+    const QJsonValue v = block.value(QLatin1String("paths"));
+    if (v.isUndefined())
+        return;
+    const auto fail = [&](const QString &path, const QString &message) {
+        if (errors)
+            errors->append({path, message});
+    };
+    if (!v.isObject()) {
+        fail(QStringLiteral("proxy.paths"), QStringLiteral("must be an object"));
+        return;
+    }
+    const QJsonObject o = v.toObject();
+    for (auto it = o.begin(); it != o.end(); ++it) {
+        if (it.key() != QLatin1String("mergeSlashes") && it.key() != QLatin1String("escapedSlashes"))
+            fail(QStringLiteral("proxy.paths.") + it.key(), QStringLiteral("is not a known field"));
+    }
+    const QJsonValue merge = o.value(QLatin1String("mergeSlashes"));
+    if (merge.isBool())
+        out->mergeSlashes = merge.toBool();
+    else if (!merge.isUndefined())
+        fail(QStringLiteral("proxy.paths.mergeSlashes"), QStringLiteral("must be true or false"));
+    const QJsonValue escaped = o.value(QLatin1String("escapedSlashes"));
+    if (!escaped.isUndefined() && !http::parseEscapedSlashes(escaped.toString(), &out->escapedSlashes))
+        fail(QStringLiteral("proxy.paths.escapedSlashes"), QStringLiteral("must be one of reject, keep, unescape"));
+}
+
 } // namespace
 
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors)
@@ -55,6 +83,7 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
     readInt(block, "maxConnectionsPerClient", 0, 1000000, &o.maxConnectionsPerClient, errors);
     readBool(block, "addXForwardedFor", &o.addXForwardedFor, errors);
     readBool(block, "addXForwardedProto", &o.addXForwardedProto, errors);
+    readPaths(block, &o.paths, errors);
     return o;
 }
 

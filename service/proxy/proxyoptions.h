@@ -3,6 +3,7 @@
 
 #include "dns/dnstypes.h"
 #include "config/resource.h"
+#include "http/canonical.h"
 #include "http/httpparser.h"
 
 #include <QJsonObject>
@@ -32,12 +33,14 @@ struct ProxyOptions
     dns::LookupFamily defaultLookupFamily = dns::LookupFamily::V4Preferred;
     bool addXForwardedFor = false;
     bool addXForwardedProto = false;
+    http::PathOptions paths;               ///< proxy.paths: how request paths are canonicalised
 };
 
 /// Reads the config's "proxy" block: workers, connectTimeoutMs, responseTimeoutMs, upstreamIdleTimeoutMs,
 /// clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes,
 /// maxUriBytes, maxConnections, maxConnectionsPerClient (integers),
-/// addXForwardedFor, addXForwardedProto (booleans). Missing keys keep the defaults; bad values are reported in
+/// addXForwardedFor, addXForwardedProto (booleans), paths {mergeSlashes: boolean, escapedSlashes: "reject" | "keep" |
+/// "unescape"}. Missing keys keep the defaults; bad values are reported in
 /// `errors` (paths "proxy.<key>", may be null) and keep the default too. Other keys are left to their owners.
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors = nullptr);
 

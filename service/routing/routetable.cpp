@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "routing/routetable.h"
 
+#include "http/canonical.h"
+
 #include "config/model.h"
 #include "routing/attachment.h"
 
@@ -212,6 +214,7 @@ std::shared_ptr<const Backend> compileBackend(const Resource &r)
     b->tls = s.tls;
     b->tlsSni = s.tlsSni;
     b->tlsInsecureSkipVerify = s.tlsInsecureSkipVerify;
+    b->tlsDisabled = s.tlsDisabled;
     b->tlsCaFile = s.tlsCaFile;
     b->lookupFamily = lookupFamily(s.lookupFamily);
     b->engine = s.engine == QLatin1String("qnam") ? Backend::Engine::Qnam : Backend::Engine::Native;
@@ -402,13 +405,13 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
                 if (m.path.type == PathMatchType::RegularExpression) {
                     c->pathRe = QRegularExpression(QRegularExpression::anchoredPattern(m.path.value));
                 } else if (m.path.type == PathMatchType::PathPrefix) {
-                    QString p = m.path.value;
+                    QString p = http::canonicalConfiguredPath(m.path.value); // as requests' paths are
                     while (p.endsWith(u'/'))
                         p.chop(1); // a trailing '/' is ignored
                     c->path = p.toUtf8();
                     c->prefix = p.isEmpty() ? QStringLiteral("/") : p;
                 } else {
-                    c->path = m.path.value.toUtf8();
+                    c->path = http::canonicalConfiguredPath(m.path.value).toUtf8();
                 }
                 c->method = m.method.toUtf8();
                 c->headers = compileConds(m.headers, true);
@@ -434,7 +437,8 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
                     slot.any.insert(slot.any.end(), candidates.begin(), candidates.end());
                     continue;
                 }
-                for (const QString &h : hosts) {
+                for (const QString &configured : hosts) {
+                    const QString h = http::canonicalConfiguredHost(configured); // as requests' hosts are
                     if (h.startsWith(u'*')) {
                         const QString suffix = h.mid(1);
                         auto it = std::find_if(slot.wildcard.begin(), slot.wildcard.end(),

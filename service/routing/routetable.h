@@ -46,6 +46,7 @@ struct Backend
     QString staticHost;            ///< Static only
     quint16 staticPort = 0;        ///< Static only
     bool tls = false;              ///< originate TLS to the upstream
+    bool tlsDisabled = false;      ///< spec.tls: false: plaintext only, absolute-form https:// requests refused
     QString tlsSni;                ///< overrides SNI (default: the target host)
     bool tlsInsecureSkipVerify = false;
     QString tlsCaFile;             ///< PEM bundle; system CAs when empty

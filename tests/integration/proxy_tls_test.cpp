@@ -37,7 +37,7 @@ protected:
         ASSERT_TRUE(dns->start()) << dns->describe().toStdString();
         for (const char *name : {"secure.test", "nocafile.test", "insecure.test", "wrongname.test",
                                  "qnam-secure.test", "qnam-nocafile.test", "qnam-wrongname.test", "plain.test",
-                                 "sni-override.test"})
+                                 "sni-override.test", "notls.test"})
             ASSERT_TRUE(dns->setHost(name, {QHostAddress("127.0.0.1")}));
 
         OriginProcess::Options o;
@@ -58,6 +58,7 @@ protected:
         p.extraResources = {
             gateway("tls-proxy", "https", "HTTPS", httpsPort, s_listener->chainPath, s_listener->keyPath),
             dfpBackend("plain"),
+            dfpBackend("no-tls", {{"tls", false}}),
             dfpBackend("with-ca", {{"tls", QJsonObject{{"caFile", ca}}}}),
             dfpBackend("system-cas", {{"tls", true}}),
             dfpBackend("insecure", {{"tls", QJsonObject{{"insecureSkipVerify", true}}}}),
@@ -65,6 +66,7 @@ protected:
             dfpBackend("qnam-with-ca", {{"tls", QJsonObject{{"caFile", ca}}}, {"engine", "qnam"}}),
             dfpBackend("qnam-system-cas", {{"tls", true}, {"engine", "qnam"}}),
             route("plain", {"plain.test"}, "plain", {"agentgateway-proxy", "tls-proxy"}),
+            route("no-tls", {"notls.test"}, "no-tls"),
             route("with-ca", {"secure.test", "wrongname.test"}, "with-ca", {"agentgateway-proxy", "tls-proxy"}),
             route("system-cas", {"nocafile.test"}, "system-cas"),
             route("insecure", {"insecure.test"}, "insecure"),
@@ -150,6 +152,33 @@ TEST_F(ProxyTls, UpstreamTlsWithSystemCasFailsFor502)
         EXPECT_EQ(r.status, 502) << name << ": " << r.describe().toStdString();
         EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_tls_error") << name;
     }
+}
+
+TEST_F(ProxyTls, AbsoluteFormHttpsIsForwardedOverVerifiedTlsNeverPlaintext)
+{
+    // `GET https://host/...` sent to the proxy as is (no CONNECT): dfproxy opens TLS to the origin itself.
+    const auto absolute = [&](const char *name) {
+        return curl({"--request-target", QStringLiteral("https://%1:%2/headers").arg(name).arg(tlsOrigin->port()),
+                     proxy->proxyUrl("/")});
+    };
+    for (const char *name : {"secure.test", "qnam-secure.test"}) { // backends with the test CA: verified, 200
+        const auto r = absolute(name);
+        EXPECT_EQ(r.status, 200) << name << ": " << r.describe().toStdString();
+        EXPECT_EQ(r.header("x-origin-title"), "tls origin") << name;
+    }
+    // A backend without TLS settings still speaks TLS for https://, verified against the system CAs, which do not
+    // know the test CA: refused, never downgraded to plaintext.
+    const auto plain = absolute("plain.test");
+    EXPECT_EQ(plain.status, 502) << plain.describe().toStdString();
+    EXPECT_EQ(plain.header("x-dfproxy-error"), "upstream_tls_error");
+    // A backend that turns TLS off cannot carry https:// at all.
+    const auto off = absolute("notls.test");
+    EXPECT_EQ(off.status, 400) << off.describe().toStdString();
+    EXPECT_EQ(off.header("x-dfproxy-error"), "tls_disabled_by_backend");
+    // The default port of https:// is 443: nothing listens there on loopback, so the connection is refused (it
+    // would be port 80 if the scheme were ignored).
+    const auto noPort = curl({"--request-target", "https://secure.test/headers", proxy->proxyUrl("/")});
+    EXPECT_EQ(noPort.status, 502) << noPort.describe().toStdString();
 }
 
 TEST_F(ProxyTls, InsecureSkipVerifyAcceptsAnyCertificate)
