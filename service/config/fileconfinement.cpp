@@ -182,8 +182,11 @@ FileConfinement FileConfinement::forConfigFile(const QString &configPath, const 
     c.readableFiles = {QStringLiteral("/etc/hosts")};
 #endif
     const QString absConfig = QFileInfo(configPath).absoluteFilePath();
-    c.reservedFiles = {absConfig, absConfig + QStringLiteral(".bak"), absConfig + QStringLiteral(".rejected"),
-                       QDir(configDir).filePath(QStringLiteral("admin-token"))};
+    for (const char *suffix : {"", ".bak", ".rejected"}) {
+        c.reservedFiles.append(absConfig + QLatin1String(suffix));
+        c.reservedFiles.append(absConfig + QLatin1String(suffix) + QStringLiteral(".tmp")); // ConfigStore's temp files
+    }
+    c.reservedFiles.append(QDir(configDir).filePath(QStringLiteral("admin-token")));
     return c;
 }
 
