@@ -3,6 +3,7 @@
 
 #include <QEventLoop>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QNetworkAccessManager>
 #include <QNetworkProxy>
@@ -235,6 +236,19 @@ QNetworkReply *ApiClient::openStream(const QString &path, const QUrlQuery &query
     return m_nam->get(req);
 }
 
+namespace {
+
+// The config and the admin token are 0600, private to the account dfproxy runs as (they hold secrets): say so
+// rather than leave "permission denied" to be puzzled over.
+QString privateFileProblem(const QString &what, const QString &path, const QString &error)
+{
+    return QStringLiteral("cannot read %1 %2: %3; it is private to the account dfproxy runs as: run this as that "
+                          "user or as root/an administrator (sudo dfproxyctl ...)")
+        .arg(what, path, error);
+}
+
+} // namespace
+
 ApiClient::Discovery ApiClient::discoverLocal(const QString &configPath)
 {
     Discovery d;
@@ -247,6 +261,8 @@ ApiClient::Discovery ApiClient::discoverLocal(const QString &configPath)
         const QJsonObject admin = QJsonDocument::fromJson(f.readAll()).object().value("admin").toObject();
         address = admin.value("address").toString(address);
         port = admin.value("port").toInt(port);
+    } else if (QFileInfo::exists(configPath)) {
+        d.problem = privateFileProblem(QStringLiteral("the config"), configPath, f.errorString());
     } else {
         d.problem = QStringLiteral("no config file at %1 (is dfproxy installed for this user?)").arg(configPath);
     }
@@ -262,7 +278,9 @@ ApiClient::Discovery ApiClient::discoverLocal(const QString &configPath)
     if (t.open(QIODevice::ReadOnly)) {
         d.token = t.readAll().trimmed();
     } else if (d.problem.isEmpty()) {
-        d.problem = QStringLiteral("cannot read the admin token %1: %2").arg(d.tokenPath, t.errorString());
+        d.problem = QFileInfo::exists(d.tokenPath)
+            ? privateFileProblem(QStringLiteral("the admin token"), d.tokenPath, t.errorString())
+            : QStringLiteral("cannot read the admin token %1: %2").arg(d.tokenPath, t.errorString());
     }
     return d;
 }

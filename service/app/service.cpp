@@ -5,6 +5,7 @@
 #include "dns/dnshostcache.h"
 #include "policy/policyengine.h"
 #include "proxy/proxyserver.h"
+#include "platform/servicemanager.h"
 #include "platform/socket.h"
 #include "routing/routetable.h"
 #include "telemetry/accesslogger.h"
@@ -103,6 +104,9 @@ Service::~Service()
 
 bool Service::start(QString *error)
 {
+    // Files named through the admin API stay in dfproxy's own directories (docs/admin-api.md).
+    m_store.setFileConfinement(
+        config::FileConfinement::forConfigFile(m_options.configPath, platform::systemConfigPath()));
     if (!m_store.load(m_options.configPath)) {
         *error = QStringLiteral("cannot load the config %1: %2").arg(m_options.configPath, m_store.lastError());
         return false;

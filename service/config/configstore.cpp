@@ -3,6 +3,7 @@
 
 #include "base/clock.h"
 #include "config/validation.h"
+#include "platform/filepermissions.h"
 
 #include <QCryptographicHash>
 #include <QDir>
@@ -11,7 +12,6 @@
 #include <QFileSystemWatcher>
 #include <QJsonDocument>
 #include <QLoggingCategory>
-#include <QSaveFile>
 #include <QUuid>
 
 #include <algorithm>
@@ -136,6 +136,44 @@ bool matches(const QList<Requirement> &reqs, const Resource &r)
     return true;
 }
 
+constexpr QFileDevice::Permissions kOwnerOnly = QFileDevice::ReadOwner | QFileDevice::WriteOwner;
+
+// Writes `bytes` to `path` atomically (temp file, then rename over it: a crash leaves the old or the new content),
+// private from the first byte: the temp file is created 0600 (O_EXCL, so a planted symlink is not followed) and
+// restricted to the owner before it takes the place of `path`. The config and its backups hold password hashes
+// and JWT keys.
+bool writePrivateFile(const QString &path, const QByteArray &bytes, QString *error)
+{
+    const QString temp = path + QStringLiteral(".tmp");
+    QFile::remove(temp); // left by a crash
+    QFile f(temp);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::NewOnly, kOwnerOnly)) {
+        *error = QStringLiteral("cannot write %1: %2").arg(temp, f.errorString());
+        return false;
+    }
+    const bool written = f.write(bytes) == bytes.size() && platform::syncToDisk(f);
+    const QString writeError = f.errorString();
+    f.close();
+    if (!written) {
+        *error = QStringLiteral("cannot write %1: %2").arg(temp, writeError);
+        QFile::remove(temp);
+        return false;
+    }
+    if (!platform::restrictToOwner(temp, error)) { // the ACL on Windows; a no-op change on Unix
+        QFile::remove(temp);
+        return false;
+    }
+    std::error_code ec;
+    std::filesystem::rename(QFileInfo(temp).filesystemAbsoluteFilePath(), QFileInfo(path).filesystemAbsoluteFilePath(),
+                            ec);
+    if (ec) {
+        *error = QStringLiteral("cannot rename %1 to %2: %3").arg(temp, path, QString::fromStdString(ec.message()));
+        QFile::remove(temp);
+        return false;
+    }
+    return true;
+}
+
 QString describe(const ResourceKey &key)
 {
     return QStringLiteral("%1 %2/%3").arg(key.kind, key.ns, key.name);
@@ -192,9 +230,26 @@ std::optional<Config> ConfigStore::readConfigFile(const QString &path, QString *
     return c;
 }
 
+void ConfigStore::tightenModes() const
+{
+    for (const QString &file : {m_path, m_path + ".bak", m_path + ".rejected"}) {
+        if (!platform::isAccessibleToOthers(file))
+            continue;
+        const QString before = platform::describeMode(file);
+        QString error;
+        if (platform::restrictToOwner(file, &error))
+            qCWarning(lcConfig).noquote() << QStringLiteral("%1 was mode %2, readable by others although it holds "
+                                                            "secrets; restricted it to its owner (0600)")
+                                                 .arg(file, before);
+        else
+            qCWarning(lcConfig).noquote() << error;
+    }
+}
+
 bool ConfigStore::load(const QString &path)
 {
     m_path = path;
+    tightenModes();
     const QString bak = path + ".bak";
     const QJsonObject before = m_config.toJson();
     const bool hadConfig = m_loadedOnce;
@@ -344,8 +399,12 @@ StoreResult<Config> ConfigStore::replaceConfig(const QJsonObject &document, cons
     errors += validateConfig(next);
     if (errors.isEmpty() && m_validator)
         errors += m_validator(next);
+    const auto outside = m_confinement.check(fileReferences(next), fileReferences(m_config));
+    errors += outside;
     if (!errors.isEmpty())
-        return R::fail(StoreErrorCode::Invalid, QStringLiteral("the config is invalid; nothing was changed"), errors);
+        return R::fail(StoreErrorCode::Invalid,
+                       invalidDetail(QStringLiteral("the config is invalid; nothing was changed"), !outside.isEmpty()),
+                       errors);
     qint64 version = m_version;
     for (auto &r : next.resources) {
         const int i = indexOf(r.key());
@@ -420,9 +479,18 @@ Resource ConfigStore::prepare(QJsonObject incoming, const Resource *previous, qi
     return r;
 }
 
-QList<FieldError> ConfigStore::validate(const Resource &r) const
+QList<FieldError> ConfigStore::validate(const Resource &r, bool *confined) const
 {
-    return validateResource(r);
+    QList<FieldError> errors = validateResource(r);
+    const auto outside = m_confinement.check(fileReferences(r), fileReferences(m_config));
+    if (confined)
+        *confined = !outside.isEmpty();
+    return errors + outside;
+}
+
+QString ConfigStore::invalidDetail(const QString &message, bool confined) const
+{
+    return confined ? QStringLiteral("%1; %2").arg(message, m_confinement.describe()) : message;
 }
 
 int ConfigStore::indexOf(const ResourceKey &key) const
@@ -469,8 +537,10 @@ StoreResult<Resource> ConfigStore::create(const QJsonObject &object, const Write
 {
     using R = StoreResult<Resource>;
     Resource r = prepare(object, nullptr, m_version + 1);
-    if (const auto errors = validate(r); !errors.isEmpty())
-        return R::fail(StoreErrorCode::Invalid, QStringLiteral("%1 is invalid").arg(describe(r.key())), errors);
+    bool confined = false;
+    if (const auto errors = validate(r, &confined); !errors.isEmpty())
+        return R::fail(StoreErrorCode::Invalid,
+                       invalidDetail(QStringLiteral("%1 is invalid").arg(describe(r.key())), confined), errors);
     if (indexOf(r.key()) >= 0)
         return R::fail(StoreErrorCode::Conflict, QStringLiteral("%1 already exists").arg(describe(r.key())));
     if (opts.dryRun)
@@ -512,8 +582,10 @@ StoreResult<Resource> ConfigStore::replace(const ResourceKey &key, const QJsonOb
                        QStringLiteral("%1 was modified (resourceVersion %2, yours %3); get it again and retry")
                            .arg(describe(key), prevVersion, givenVersion));
     Resource r = prepare(obj, &prev, m_version + 1);
-    if (const auto errors = validate(r); !errors.isEmpty())
-        return R::fail(StoreErrorCode::Invalid, QStringLiteral("%1 is invalid").arg(describe(key)), errors);
+    bool confined = false;
+    if (const auto errors = validate(r, &confined); !errors.isEmpty())
+        return R::fail(StoreErrorCode::Invalid,
+                       invalidDetail(QStringLiteral("%1 is invalid").arg(describe(key)), confined), errors);
     if (stripServerFields(r.json()) == stripServerFields(prev.json()))
         return R::ok(prev); // a no-op update keeps the resourceVersion, as Kubernetes does
     if (opts.dryRun)
@@ -569,6 +641,7 @@ StoreResult<QList<ApplyOutcome>> ConfigStore::apply(const QJsonArray &objects, c
     QStringList invalid;
     QList<ResourceKey> seen;
     bool anyChange = false;
+    bool confined = false;
     for (int i = 0; i < objects.size(); ++i) {
         const QString prefix = QStringLiteral("items[%1]").arg(i);
         if (!objects[i].isObject()) {
@@ -592,7 +665,9 @@ StoreResult<QList<ApplyOutcome>> ConfigStore::apply(const QJsonArray &objects, c
                                      [&](const Resource &r) { return r.key() == incoming.key(); });
         const Resource *prev = it != next.resources.end() ? &*it : nullptr;
         Resource r = prepare(incoming.json(), prev, version + 1);
-        if (const auto e = validate(r); !e.isEmpty()) {
+        bool outside = false;
+        if (const auto e = validate(r, &outside); !e.isEmpty()) {
+            confined = confined || outside;
             errors.append(prefixed(prefix, e));
             invalid.append(describe(r.key()));
             continue;
@@ -618,8 +693,9 @@ StoreResult<QList<ApplyOutcome>> ConfigStore::apply(const QJsonArray &objects, c
     if (!errors.isEmpty()) {
         invalid.removeDuplicates();
         return R::fail(StoreErrorCode::Invalid,
-                       QStringLiteral("%1 %2 invalid; nothing was applied")
-                           .arg(invalid.join(", "), invalid.size() == 1 ? "is" : "are"),
+                       invalidDetail(QStringLiteral("%1 %2 invalid; nothing was applied")
+                                         .arg(invalid.join(", "), invalid.size() == 1 ? "is" : "are"),
+                                     confined),
                        errors);
     }
     if (opts.dryRun || !anyChange)
@@ -648,40 +724,29 @@ bool ConfigStore::commit(Config next, StoreError *error)
 bool ConfigStore::writeFile(const Config &config, QString *error)
 {
     const QFileInfo info(m_path);
-    if (!QDir().mkpath(info.absolutePath())) {
-        *error = QStringLiteral("cannot create directory %1").arg(info.absolutePath());
+    const QString dir = info.absolutePath();
+    const bool newDir = !QFileInfo::exists(dir);
+    if (!QDir().mkpath(dir)) {
+        *error = QStringLiteral("cannot create directory %1").arg(dir);
         return false;
     }
+    if (newDir && !platform::restrictToOwner(dir, error)) // 0700: what it will hold is private
+        return false;
     if (info.exists()) {
         // Keep the previous good version as .bak. A file that was rejected on load is not a good version: keep
         // the existing .bak and save the rejected text aside so hand edits are not lost.
-        // Copy to a temp name, then rename over the target: a crash mid-copy must not leave a torn backup.
         const QString target = m_mainFileGood ? m_path + ".bak" : m_path + ".rejected";
-        const QString temp = target + ".tmp";
-        QFile::remove(temp);
-        std::error_code ec;
-        if (!QFile::copy(m_path, temp)) {
-            *error = QStringLiteral("cannot copy %1 to %2").arg(m_path, temp);
+        QFile current(m_path);
+        if (!current.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("cannot read %1: %2").arg(m_path, current.errorString());
             return false;
         }
-        std::filesystem::rename(QFileInfo(temp).filesystemAbsoluteFilePath(), QFileInfo(target).filesystemAbsoluteFilePath(), ec);
-        if (ec) {
-            QFile::remove(temp);
-            *error = QStringLiteral("cannot rename %1 to %2: %3").arg(temp, target, QString::fromStdString(ec.message()));
+        if (!writePrivateFile(target, current.readAll(), error))
             return false;
-        }
-    }
-    QSaveFile f(m_path);
-    if (!f.open(QIODevice::WriteOnly)) {
-        *error = QStringLiteral("cannot write %1: %2").arg(m_path, f.errorString());
-        return false;
     }
     const QByteArray bytes = QJsonDocument(config.toJson()).toJson(QJsonDocument::Indented);
-    f.write(bytes);
-    if (!f.commit()) {
-        *error = QStringLiteral("cannot write %1: %2").arg(m_path, f.errorString());
+    if (!writePrivateFile(m_path, bytes, error))
         return false;
-    }
     m_fileHash = sha256(bytes);
     m_mainFileGood = true;
     m_usingBackup = false;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config/config.h"
+#include "config/fileconfinement.h"
 
 #include <QJsonArray>
 #include <QObject>
@@ -80,9 +81,11 @@ using ConfigValidator = std::function<QList<FieldError>(const Config &)>;
 ///
 /// The file is the source of truth at start; afterwards every accepted change is validated with
 /// config::validateResource, written atomically (previous file copied to `<path>.bak` first, new content written
-/// through QSaveFile) and announced with changed(). A file that does not parse or validate never replaces a good
-/// configuration. Server-managed metadata (uid, resourceVersion, creationTimestamp, generation) is set here;
-/// `status` is never stored (the API computes it on read).
+/// through a temp file renamed over it) and announced with changed(). The file, its backups and its directory (when
+/// created here) are private to the service's account (0600/0700, an owner-only ACL on Windows): they hold
+/// password hashes and JWT keys; looser modes found by load() are tightened. A file that does not parse or validate
+/// never replaces a good configuration. Server-managed metadata (uid, resourceVersion, creationTimestamp,
+/// generation) is set here; `status` is never stored (the API computes it on read).
 ///
 /// Lives on the main thread; not thread-safe. Readers on other threads take a copy of config() via a queued
 /// signal.
@@ -104,6 +107,9 @@ public:
 
     /// Adds checks of the global blocks, run on every load/reload and by replaceConfig(). Set it before load().
     void setConfigValidator(ConfigValidator validator) { m_validator = std::move(validator); }
+    /// Confines the files named by changes through create/replace/patch/apply/replaceConfig (the admin API) to
+    /// `confinement`'s directories (Invalid otherwise); load() and reload() are not confined. Off by default.
+    void setFileConfinement(FileConfinement confinement) { m_confinement = std::move(confinement); }
     /// Watches the config file (and its directory, since editors replace files) and reloads it shortly after it
     /// changes on disk (debounced by `debounceMs`). Our own writes are recognised and not reloaded. Off by default.
     void setWatching(bool on, int debounceMs = 200);
@@ -165,9 +171,14 @@ private:
     QString nowRfc3339() const;
     /// Fills server-managed metadata of `incoming` from `previous` (or fresh for a new object) and drops status.
     Resource prepare(QJsonObject incoming, const Resource *previous, qint64 version) const;
-    QList<FieldError> validate(const Resource &r) const;
+    /// validateResource plus the file confinement; `confined` (may be null) is set when a file path was refused.
+    QList<FieldError> validate(const Resource &r, bool *confined = nullptr) const;
+    /// `message`, plus the allowed directories when `confined`.
+    QString invalidDetail(const QString &message, bool confined) const;
     std::optional<Config> readConfigFile(const QString &path, QString *error, QByteArray *bytes = nullptr) const;
     void onWatchTimeout();
+    /// Restricts the config file and its backups to the owner when someone else may read them (logged).
+    void tightenModes() const;
     bool commit(Config next, StoreError *error);
     bool writeFile(const Config &config, QString *error);
     int indexOf(const ResourceKey &key) const;
@@ -182,6 +193,7 @@ private:
     bool m_mainFileGood = false;
     bool m_usingBackup = false;
     ConfigValidator m_validator;
+    FileConfinement m_confinement;
     QFileSystemWatcher *m_watcher = nullptr;
     QTimer m_debounce;
     QByteArray m_fileHash; ///< SHA-256 of the file as last read or written by us: skip reloads of our own writes

@@ -185,6 +185,8 @@ private:
     bool m_failed = false;
 };
 
+constexpr auto kControlsInHeaderValue = "must not contain control characters (CR, LF, NUL, ...; TAB is allowed)";
+
 bool isHttpToken(const QString &s)
 {
     if (s.isEmpty())
@@ -199,13 +201,24 @@ bool isHttpToken(const QString &s)
     return true;
 }
 
+// RFC 9110 field-value: no CTL but HTAB. CR or LF would end the header line and start a new one (header injection,
+// request splitting), NUL and the others are refused by parsers downstream and would desync them from us.
 bool isHeaderValue(const QString &s)
 {
     for (const QChar c : s) {
-        if (c == u'\r' || c == u'\n' || c == u'\0')
+        if (isControlCharacter(c) && c != u'\t')
             return false;
     }
     return true;
+}
+
+// RFC 3986 path characters only (the pattern Gateway API gives HTTPPathMatch values): the value is written into the
+// request line and the Location header as it is, so a space, CR or LF would split them, "?" and "#" would change
+// what the path means.
+bool isUrlPath(const QString &s)
+{
+    static const QRegularExpression re(QStringLiteral("^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+$"));
+    return re.match(s).hasMatch();
 }
 
 void checkRegex(Reader &r, const QString &pattern, const QString &path)
@@ -239,7 +252,7 @@ QList<ValueMatch> parseValueMatches(Reader &r, const QJsonObject &obj, const QSt
             if (m.type == ValueMatchType::RegularExpression)
                 checkRegex(r, *v, field(p, "value"));
             else if (!isHeaderValue(*v))
-                r.error(field(p, "value"), QStringLiteral("must not contain CR, LF or NUL"));
+                r.error(field(p, "value"), QString::fromLatin1(kControlsInHeaderValue));
         } else if (!o.contains("value")) {
             r.error(field(p, "value"), QStringLiteral("is required"));
         }
@@ -262,7 +275,7 @@ HeaderModifierSpec parseHeaderModifier(Reader &r, const QJsonObject &o, const QS
             if (!e.contains("value"))
                 r.error(field(ep, "value"), QStringLiteral("is required"));
             else if (v && !isHeaderValue(*v))
-                r.error(field(ep, "value"), QStringLiteral("must not contain CR, LF or NUL"));
+                r.error(field(ep, "value"), QString::fromLatin1(kControlsInHeaderValue));
             if (n && v)
                 out.append({*n, *v});
         }
@@ -302,6 +315,10 @@ std::optional<PathModifier> parsePathModifier(Reader &r, const QJsonObject &pare
         return std::nullopt;
     if (!v->startsWith(u'/'))
         r.error(field(p, key), QStringLiteral("must start with \"/\""));
+    else if (!isUrlPath(*v))
+        r.error(field(p, key),
+                QStringLiteral("must be a URL path: letters, digits, -._~!$&'()*+,;=:@/ and %XX escapes only "
+                               "(no control characters such as CR or LF, no spaces, \"?\" or \"#\")"));
     m.value = *v;
     return m;
 }
@@ -330,6 +347,20 @@ std::optional<qint64> parseGatewayDuration(const QString &text)
             total += n;
     }
     return total;
+}
+
+bool isControlCharacter(QChar c)
+{
+    return c.unicode() < 0x20 || c.unicode() == 0x7f;
+}
+
+qsizetype firstControlCharacter(const QString &s, bool allowTab)
+{
+    for (qsizetype i = 0; i < s.size(); ++i) {
+        if (isControlCharacter(s[i]) && !(allowTab && s[i] == u'\t'))
+            return i;
+    }
+    return -1;
 }
 
 bool isGatewayHostname(const QString &host)
@@ -917,8 +948,9 @@ AuthenticationPolicySpec parseAuthenticationPolicySpec(const Resource &policy, Q
         s.basicEnabled = true;
         r.checkKeys(*b, p, {"realm", "users", "htpasswdFile"});
         if (const auto realm = r.string(*b, p, "realm", false)) {
-            if (realm->contains(u'"') || realm->contains(u'\\') || !isHeaderValue(*realm))
-                r.error(field(p, "realm"), QStringLiteral("must not contain quotes, backslashes, CR or LF"));
+            if (realm->contains(u'"') || realm->contains(u'\\') || firstControlCharacter(*realm) >= 0)
+                r.error(field(p, "realm"),
+                        QStringLiteral("must not contain quotes, backslashes or control characters"));
             else
                 s.realm = *realm;
         }

@@ -291,6 +291,11 @@ BackendSpec parseBackendSpec(const Resource &backend, QList<FieldError> *errors)
 /// metadata.creationTimestamp (RFC 3339), invalid QDateTime when absent.
 QDateTime creationTimestamp(const Resource &resource);
 
+/// True for the ASCII control characters (CTL in RFC 9110: 0x00-0x1F and 0x7F).
+bool isControlCharacter(QChar c);
+/// The index of the first control character in `s` (TAB skipped when `allowTab`), -1 when there is none.
+qsizetype firstControlCharacter(const QString &s, bool allowTab = false);
+
 /// True when `host` is a valid Gateway API hostname: lower-case RFC 1123 subdomain, optionally prefixed by "*.".
 bool isGatewayHostname(const QString &host);
 

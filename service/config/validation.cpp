@@ -4,15 +4,89 @@
 #include "config/model.h"
 
 #include <QHostAddress>
+#include <QRegularExpression>
+
+#include <functional>
 
 namespace dfproxy::config {
+
+namespace {
+
+QString describeControl(QChar c)
+{
+    switch (c.unicode()) {
+    case '\r':
+        return QStringLiteral("CR");
+    case '\n':
+        return QStringLiteral("LF");
+    case '\t':
+        return QStringLiteral("TAB");
+    case 0:
+        return QStringLiteral("NUL");
+    default:
+        return QStringLiteral("U+%1").arg(c.unicode(), 4, 16, QLatin1Char('0')).toUpper();
+    }
+}
+
+bool hasErrorAt(const QList<FieldError> &errors, const QString &path)
+{
+    for (const auto &e : errors) {
+        if (e.path == path)
+            return true;
+    }
+    return false;
+}
+
+using TabAllowed = std::function<bool(const QString &path)>;
+
+// Every string of a config, keys included, may end up on the wire (a header, the request line, a Location, a
+// reason phrase) or in a log line, so none may hold a control character; TAB only where `tabAllowed` says the HTTP
+// grammar allows it. One blanket walk, so a field added later is covered without anyone remembering to. A path
+// that already has an error (e.g. the precise one of the field's parser) gets no second one.
+void checkControls(const QJsonValue &v, const QString &path, const TabAllowed &tabAllowed, QList<FieldError> &errors)
+{
+    auto report = [&](const QString &p, const QString &s, bool allowTab, const char *what) {
+        const qsizetype at = firstControlCharacter(s, allowTab);
+        if (at >= 0 && !hasErrorAt(errors, p))
+            errors.append(FieldError{p, QStringLiteral("%1 must not contain control characters (found %2 at offset %3)")
+                                            .arg(QLatin1String(what), describeControl(s[at]))
+                                            .arg(at)});
+    };
+    if (v.isString()) {
+        report(path, v.toString(), tabAllowed && tabAllowed(path), "the value");
+    } else if (v.isArray()) {
+        const QJsonArray a = v.toArray();
+        for (qsizetype i = 0; i < a.size(); ++i)
+            checkControls(a[i], path + u'[' + QString::number(i) + u']', tabAllowed, errors);
+    } else if (v.isObject()) {
+        const QJsonObject o = v.toObject();
+        for (auto it = o.begin(); it != o.end(); ++it) {
+            const QString p = path.isEmpty() ? it.key() : path + u'.' + it.key();
+            report(p, it.key(), false, "the field name");
+            checkControls(it.value(), p, tabAllowed, errors);
+        }
+    }
+}
+
+// Header values (RFC 9110 field-value) may hold TAB; nothing else may.
+bool isHeaderValuePath(const QString &path)
+{
+    static const QRegularExpression re(QStringLiteral(
+        "^spec\\.rules\\[\\d+\\]\\.(filters\\[\\d+\\]\\.(request|response)HeaderModifier\\.(set|add)"
+        "|matches\\[\\d+\\]\\.headers)\\[\\d+\\]\\.value$"));
+    return re.match(path).hasMatch();
+}
+
+} // namespace
 
 QList<FieldError> validateResource(const Resource &resource)
 {
     QList<FieldError> errors = resource.validateEnvelope();
     // The spec of an unknown kind, or a spec that is not an object, has nothing more to check.
-    if (!resource.json().value("spec").isObject())
+    if (!resource.json().value("spec").isObject()) {
+        checkControls(resource.json().value("metadata"), QStringLiteral("metadata"), {}, errors);
         return errors;
+    }
     const QString kind = resource.kind();
     if (kind == QLatin1String(kinds::Gateway))
         parseGatewaySpec(resource, &errors);
@@ -26,6 +100,15 @@ QList<FieldError> validateResource(const Resource &resource)
         parseAuthenticationPolicySpec(resource, &errors);
     else if (kind == QLatin1String(kinds::AuthorizationPolicy))
         parseAuthorizationPolicySpec(resource, &errors);
+    checkControls(resource.spec(), QStringLiteral("spec"), isHeaderValuePath, errors);
+    // Annotations are free text for people and tools (descriptions may span lines) and never leave dfproxy.
+    QJsonObject metadata = resource.metadata();
+    QJsonObject annotations = metadata.value("annotations").toObject();
+    for (auto it = annotations.begin(); it != annotations.end(); ++it)
+        it.value() = QString();
+    if (metadata.contains("annotations"))
+        metadata.insert("annotations", annotations);
+    checkControls(metadata, QStringLiteral("metadata"), {}, errors);
     return errors;
 }
 
@@ -55,6 +138,10 @@ QList<FieldError> validateConfig(const Config &config)
     // The global blocks are objects by construction (Config::fromJson rejects anything else); their owners
     // (dns/, admin/, proxy/, telemetry/) check their contents. proxy.ssrf belongs to the policies (policy/).
     parseSsrfSettings(config.proxy, &errors);
+    checkControls(config.admin, QStringLiteral("admin"), {}, errors);
+    checkControls(config.dns, QStringLiteral("dns"), {}, errors);
+    checkControls(config.proxy, QStringLiteral("proxy"), {}, errors);
+    checkControls(config.logging, QStringLiteral("logging"), {}, errors);
 
     struct Bound
     {

@@ -14,6 +14,7 @@
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 
 #include <cstdio>
@@ -281,6 +282,45 @@ int fuzzRouteMatch(const uint8_t *data, size_t size)
     return 0;
 }
 
+namespace {
+
+// Written apart from the validator on purpose: whatever it accepts must hold no control character in a string
+// that can reach the wire (keys included). TAB only in header values; annotations are the one free-text field.
+bool onlyWireSafeStrings(const QJsonValue &v, const QString &path)
+{
+    static const QRegularExpression headerValue(
+        QStringLiteral("(HeaderModifier\\.(set|add)|\\.headers)\\[\\d+\\]\\.value$"));
+    static const QRegularExpression annotation(
+        QStringLiteral("^resources\\[\\d+\\]\\.metadata\\.annotations\\."));
+    auto safe = [](const QString &s, bool tab) {
+        for (const QChar c : s) {
+            if ((c.unicode() < 0x20 && !(tab && c == u'\t')) || c.unicode() == 0x7f)
+                return false;
+        }
+        return true;
+    };
+    if (v.isString())
+        return annotation.match(path).hasMatch() || safe(v.toString(), headerValue.match(path).hasMatch());
+    if (v.isArray()) {
+        const QJsonArray a = v.toArray();
+        for (qsizetype i = 0; i < a.size(); ++i) {
+            if (!onlyWireSafeStrings(a[i], path + u'[' + QString::number(i) + u']'))
+                return false;
+        }
+    }
+    if (v.isObject()) {
+        const QJsonObject o = v.toObject();
+        for (auto it = o.begin(); it != o.end(); ++it) {
+            const QString p = path.isEmpty() ? it.key() : path + u'.' + it.key();
+            if (!safe(it.key(), false) || !onlyWireSafeStrings(it.value(), p))
+                return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
 int fuzzConfig(const uint8_t *data, size_t size)
 {
     if (size > 64 * 1024)
@@ -300,15 +340,19 @@ int fuzzConfig(const uint8_t *data, size_t size)
         resources.append(doc);
         QList<config::FieldError> errors;
         const config::Config c = config::Config::fromJson(doc.toObject(), &errors);
-        if (errors.isEmpty() && config::validateConfig(c).isEmpty())
+        if (errors.isEmpty() && config::validateConfig(c).isEmpty()) {
+            fuzzCheck(onlyWireSafeStrings(c.toJson(), {}), "the validator accepted a control character");
             routing::RouteTable::build(c);
+        }
         // What we would render must read back (the admin API exports YAML).
         config::YamlError again;
         fuzzCheck(config::parseYamlDocuments(config::toYaml(doc), &again).has_value(), "toYaml output does not parse");
     }
     QList<config::FieldError> errors;
     const config::Config all = config::Config::fromJson(QJsonObject{{"resources", resources}}, &errors);
-    config::validateConfig(all);
+    const bool valid = config::validateConfig(all).isEmpty();
+    if (errors.isEmpty() && valid)
+        fuzzCheck(onlyWireSafeStrings(all.toJson(), {}), "the validator accepted a control character");
     routing::RouteTable::build(all); // build never throws and skips invalid parts, so feed it unvalidated too
     return 0;
 }

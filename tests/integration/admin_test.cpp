@@ -3,7 +3,9 @@
 // config with ETag/If-Match, persistence across kill -9, hot reload of the file, SIGHUP, export round trips.
 #include "support/testsupport.h"
 
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -467,4 +469,147 @@ TEST_F(HotReload, SighupReloadsWhenWatchingIsOff)
     EXPECT_EQ(status(), 404);
     ASSERT_TRUE(proxy->process()->sendSignal(SIGHUP));
     EXPECT_TRUE(waitUntil([&] { return status() == 200; }, 10000)) << proxy->describe().toStdString();
+}
+
+namespace {
+
+QJsonObject withAccessLog(QJsonObject cfg, const QString &path)
+{
+    cfg.insert("logging", QJsonObject{{"accessLog", QJsonObject{{"enabled", true}, {"path", path}}}});
+    return cfg;
+}
+
+QJsonObject htpasswdPolicy(const QString &file)
+{
+    return QJsonObject{
+        {"apiVersion", "dfproxy.dev/v1alpha1"},
+        {"kind", "AuthenticationPolicy"},
+        {"metadata", QJsonObject{{"name", "users"}, {"namespace", "agentgateway-system"}}},
+        {"spec",
+         QJsonObject{{"targetRefs", QJsonArray{QJsonObject{{"kind", "Gateway"}, {"name", "agentgateway-proxy"}}}},
+                     {"basic", QJsonObject{{"htpasswdFile", file}}}}}};
+}
+
+QStringList fieldsOf(const CurlResult &r)
+{
+    return jsonOf(r).value("fields").toObject().keys();
+}
+
+} // namespace
+
+// With the admin token, logging.accessLog.path could append to (and rotate away) any file the service can write,
+// and htpasswdFile & co. read any file. Through the API they are confined to the service's own directories.
+TEST_F(AdminApi, FilePathsThroughTheApiStayInTheServicesDirectories)
+{
+    auto r = proxy.api("GET", "/api/v1/config");
+    ASSERT_EQ(r.status, 200) << text(r);
+    const QString etag = "If-Match: " + r.header("etag");
+    const QJsonObject cfg = jsonOf(r);
+    // Not started from the system service's config: the log and the read directories are the config's directory.
+    const QString dir = QFileInfo(proxy.configPath()).absolutePath();
+    TempDir elsewhere;
+    ASSERT_TRUE(QFile::link(elsewhere.path(), proxy.dir().filePath("out")));
+
+    const QString escapes[] = {"/etc/passwd", dir + "/../../../../../etc/passwd", dir + "/out/access.log",
+                               dir + "/config.json", dir + "/admin-token"};
+    // dryRun validates all the same and never opens the file, should a regression accept it (tests may run as root).
+    for (const QString &path : escapes) {
+        r = proxy.api("PUT", "/api/v1/config?dryRun=All", compact(withAccessLog(cfg, path)), "application/json",
+                      {etag});
+        EXPECT_TRUE(isProblem(r, 422)) << path.toStdString() << "\n" << text(r);
+        EXPECT_EQ(fieldsOf(r), QStringList{"logging.accessLog.path"}) << text(r);
+        EXPECT_TRUE(jsonOf(r).value("detail").toString().contains(dir)) << text(r);
+    }
+    QJsonObject hosts = cfg;
+    hosts.insert("dns", QJsonObject{{"hostsFilePath", "/etc/shadow"}});
+    r = proxy.api("PUT", "/api/v1/config?dryRun=All", compact(hosts), "application/json", {etag});
+    EXPECT_TRUE(isProblem(r, 422)) << text(r);
+    EXPECT_TRUE(fieldsOf(r).contains("dns.hostsFilePath")) << text(r);
+
+    r = proxy.api("POST", "/api/v1/apply?dryRun=All", compact(htpasswdPolicy(elsewhere.filePath("htpasswd"))));
+    EXPECT_TRUE(isProblem(r, 422)) << text(r);
+    EXPECT_EQ(fieldsOf(r), QStringList{"items[0].spec.basic.htpasswdFile"}) << text(r);
+    r = proxy.api("POST", "/api/v1/namespaces/agentgateway-system/authenticationpolicies",
+                  compact(htpasswdPolicy(dir + "/out/htpasswd")));
+    EXPECT_TRUE(isProblem(r, 422)) << text(r);
+    EXPECT_EQ(fieldsOf(r), QStringList{"spec.basic.htpasswdFile"}) << text(r);
+
+    // Inside the directory all is well (".." that stays inside too), and nothing outside was touched.
+    ASSERT_TRUE(QDir().mkpath(dir + "/logs"));
+    r = proxy.api("PUT", "/api/v1/config", compact(withAccessLog(cfg, dir + "/logs/../access.log")), "application/json",
+                  {etag});
+    EXPECT_EQ(r.status, 200) << text(r);
+    EXPECT_FALSE(QFileInfo::exists(elsewhere.filePath("access.log")));
+}
+
+// CR LF in a redirect path put headers into dfproxy's own 302; in a rewrite path it split the upstream request.
+TEST_F(AdminApi, ControlCharactersInWireStringsAre422)
+{
+    const QByteArray route = R"({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "r", "namespace": "httpbin"},
+        "spec": {"parentRefs": [{"name": "agentgateway-proxy", "namespace": "agentgateway-system"}],
+                 "rules": [{"filters": [FILTER]}]}})";
+    const QList<QPair<QByteArray, QString>> cases = {
+        {R"({"type": "RequestRedirect", "requestRedirect": {"path": {"type": "ReplaceFullPath",
+             "replaceFullPath": "/x\r\nSet-Cookie: a=b"}}})",
+         "spec.rules[0].filters[0].requestRedirect.path.replaceFullPath"},
+        {R"({"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplaceFullPath",
+             "replaceFullPath": "/x HTTP/1.1\r\nHost: a\r\n\r\nGET /y"}}})",
+         "spec.rules[0].filters[0].urlRewrite.path.replaceFullPath"},
+        {R"({"type": "RequestHeaderModifier",
+             "requestHeaderModifier": {"set": [{"name": "x-a", "value": "1\r\nx-b: 2"}]}})",
+         "spec.rules[0].filters[0].requestHeaderModifier.set[0].value"},
+    };
+    for (const auto &[filter, field] : cases) {
+        QByteArray body = route;
+        body.replace("FILTER", filter);
+        const auto r = proxy.api("POST", "/api/v1/namespaces/httpbin/httproutes", body);
+        EXPECT_TRUE(isProblem(r, 422)) << text(r);
+        EXPECT_EQ(fieldsOf(r), QStringList{field}) << text(r);
+    }
+}
+
+// Whoever wrote the config file on disk may name any path: the confinement is for the API only.
+TEST(AdminFiles, AConfigFileOnDiskMayNamePathsOutsideAndKeepThemThroughTheApi)
+{
+    TempDir elsewhere;
+    ASSERT_TRUE(elsewhere.writeFile("htpasswd", "alice:$2b$10$abcdefghijklmnopqrstuu2e3bJvSAnpnGRgRZC5mW4n6wBTtTN\n"));
+    DfproxyProcess::Options o;
+    o.extraResources = {htpasswdPolicy(elsewhere.filePath("htpasswd"))};
+    DfproxyProcess proxy(o);
+    ASSERT_TRUE(proxy.start()) << proxy.describe().toStdString();
+    QJsonObject onDisk = QJsonDocument::fromJson(readFile(proxy.configPath())).object();
+    ASSERT_TRUE(replaceFile(proxy.configPath(), compact(withAccessLog(onDisk, elsewhere.filePath("access.log")))));
+    ASSERT_TRUE(proxy.restart()) << proxy.describe().toStdString();
+
+    auto r = proxy.api("GET", "/api/v1/config");
+    ASSERT_EQ(r.status, 200) << text(r);
+    QJsonObject cfg = jsonOf(r);
+    EXPECT_EQ(cfg.value("logging").toObject().value("accessLog").toObject().value("path").toString(),
+              elsewhere.filePath("access.log"));
+    cfg.insert("proxy", QJsonObject{{"workers", 2}, {"maxConnections", 500}});
+    r = proxy.api("PUT", "/api/v1/config", compact(cfg), "application/json", {"If-Match: " + r.header("etag")});
+    EXPECT_EQ(r.status, 200) << text(r);
+}
+
+// The config file, its backup and the admin token hold secrets: 0600, and a 0644 config is tightened at start.
+TEST(AdminFiles, SecretsArePrivateAndLooserModesAreTightenedAtStart)
+{
+    constexpr auto ownerOnly = QFileDevice::ReadOwner | QFileDevice::WriteOwner;
+    const auto mode = [](const QString &p) { return QFileInfo(p).permissions() & ~QFileDevice::Permissions(0x0700); };
+    DfproxyProcess proxy;
+    // The support class writes the config with the test's umask (0644 here) before dfproxy starts.
+    ASSERT_TRUE(proxy.start()) << proxy.describe().toStdString();
+    EXPECT_EQ(mode(proxy.configPath()), ownerOnly);
+    EXPECT_EQ(mode(proxy.dir().filePath("admin-token")), ownerOnly);
+    EXPECT_TRUE(proxy.describe().contains("restricted it to its owner")) << proxy.describe().toStdString();
+
+    const auto r = proxy.api("POST", "/api/v1/apply", compact(backend("private")));
+    ASSERT_EQ(r.status, 200) << text(r);
+    EXPECT_EQ(mode(proxy.configPath() + ".bak"), ownerOnly);
+    EXPECT_EQ(mode(proxy.configPath()), ownerOnly);
+
+    ASSERT_TRUE(QFile::setPermissions(proxy.configPath() + ".bak", ownerOnly | QFileDevice::ReadOther));
+    ASSERT_TRUE(proxy.restart()) << proxy.describe().toStdString();
+    EXPECT_EQ(mode(proxy.configPath() + ".bak"), ownerOnly);
 }

@@ -4,6 +4,7 @@
 #include "base/clock.h"
 
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QTemporaryDir>
@@ -359,3 +360,28 @@ TEST_F(ConfigStoreTest, ReplaceConfigChecksTheEtagAndKeepsMetadataOfUnchangedObj
     opts.ifMatch = "*";
     EXPECT_EQ(store.replaceConfig(doc, opts).error.code, StoreErrorCode::Invalid);
 }
+
+#ifndef Q_OS_WIN
+// The config and its backups hold password hashes and JWT keys: private to the service's account.
+TEST_F(ConfigStoreTest, TheConfigItsBackupAndItsNewDirectoryArePrivate)
+{
+    constexpr auto ownerOnly = QFileDevice::ReadOwner | QFileDevice::WriteOwner;
+    // Without the "User" bits, which only repeat the owner's for the test's own files.
+    const auto mode = [](const QString &p) { return QFileInfo(p).permissions() & ~QFileDevice::Permissions(0x0700); };
+    // SetUp's load created sub/ and wrote the default there.
+    EXPECT_EQ(mode(dir.filePath("sub")), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
+    EXPECT_EQ(mode(path), ownerOnly);
+    ASSERT_TRUE(store.create(backend("b1")));
+    EXPECT_EQ(mode(path + ".bak"), ownerOnly);
+    EXPECT_EQ(mode(path), ownerOnly);
+
+    // Modes loosened by hand (or by an older dfproxy) are tightened when the file is loaded.
+    ASSERT_TRUE(QFile::setPermissions(path, ownerOnly | QFileDevice::ReadGroup | QFileDevice::ReadOther));
+    ASSERT_TRUE(QFile::setPermissions(path + ".bak", ownerOnly | QFileDevice::ReadOther));
+    ConfigStore again;
+    ASSERT_TRUE(again.load(path)) << again.lastError().toStdString();
+    EXPECT_EQ(mode(path), ownerOnly);
+    EXPECT_EQ(mode(path + ".bak"), ownerOnly);
+    EXPECT_FALSE(QFileInfo::exists(path + ".tmp"));
+}
+#endif

@@ -250,3 +250,73 @@ TEST(ValidationConfig, RejectsTwoListenersOnTheSameAddressAndPort)
     EXPECT_TRUE(errors[0].message.contains("127.0.0.1:8080")) << errors[0].message.toStdString();
     EXPECT_TRUE(errors[0].message.contains("ns/a")) << errors[0].message.toStdString();
 }
+
+// Strings that reach the wire must not carry CR, LF, NUL or another control character: CR LF in a redirect path
+// put headers into dfproxy's own 302, in a rewrite path it split the upstream request.
+TEST(Validation, RefusesControlCharactersInWireStrings)
+{
+    const Case cases[] = {
+        {"HTTPRoute", R"({"rules": [{"filters": [{"type": "RequestRedirect", "requestRedirect":
+            {"path": {"type": "ReplaceFullPath", "replaceFullPath": "/a\r\nSet-Cookie: x=1"}}}]}]})",
+         {"spec.rules[0].filters[0].requestRedirect.path.replaceFullPath"}},
+        {"HTTPRoute", R"({"rules": [{"filters": [{"type": "URLRewrite", "urlRewrite":
+            {"path": {"type": "ReplaceFullPath", "replaceFullPath": "/a HTTP/1.1\r\nHost: evil\r\n\r\nGET /"}}}]}]})",
+         {"spec.rules[0].filters[0].urlRewrite.path.replaceFullPath"}},
+        {"HTTPRoute", R"({"rules": [{"filters": [{"type": "URLRewrite", "urlRewrite":
+            {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/a\u0000"}}}]}]})",
+         {"spec.rules[0].filters[0].urlRewrite.path.replacePrefixMatch"}},
+        {"HTTPRoute", R"({"rules": [{"filters": [{"type": "URLRewrite", "urlRewrite":
+            {"path": {"type": "ReplaceFullPath", "replaceFullPath": "/a b"}}}]}]})",
+         {"spec.rules[0].filters[0].urlRewrite.path.replaceFullPath"}},
+        {"HTTPRoute", R"({"rules": [{"filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier":
+            {"set": [{"name": "x-a", "value": "1\u000b"}], "add": [{"name": "x-b", "value": "a\rb"}]}}]}]})",
+         {"spec.rules[0].filters[0].requestHeaderModifier.set[0].value",
+          "spec.rules[0].filters[0].requestHeaderModifier.add[0].value"}},
+        {"HTTPRoute", R"({"rules": [{"filters": [{"type": "ResponseHeaderModifier", "responseHeaderModifier":
+            {"set": [{"name": "x-a", "value": "1\u007f"}]}}]}]})",
+         {"spec.rules[0].filters[0].responseHeaderModifier.set[0].value"}},
+        {"HTTPRoute", R"({"parentRefs": [{"name": "gw", "sectionName": "a\nb"}]})",
+         {"spec.parentRefs[0].sectionName"}},
+        {"HTTPRoute", R"({"rules": [{"name": "r\n1"}]})", {"spec.rules[0].name"}},
+        {"AgentgatewayBackend", R"({"static": {"host": "fe80::1%eth0\r\nx", "port": 80}})", {"spec.static.host"}},
+        {"AgentgatewayBackend", R"({"dynamicForwardProxy": {}, "tls": {"caFile": "/a\n"}})", {"spec.tls.caFile"}},
+    };
+    for (const auto &c : cases) {
+        const auto errors = validateResource(make(c.kind, c.spec));
+        EXPECT_EQ(paths(errors, true), joined(c.expectedPaths, true)) << c.spec << "\n" << describe(errors);
+        for (const auto &e : errors)
+            EXPECT_TRUE(e.message.contains("control characters")) << describe(errors);
+    }
+
+    // Policies: realm and identities go into headers and logs.
+    Resource policy(parse(R"({"apiVersion": "dfproxy.dev/v1alpha1", "kind": "AuthenticationPolicy",
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": {"targetRefs": [{"kind": "Gateway", "name": "gw"}],
+                 "basic": {"realm": "r\r\nx: y", "users": [{"name": "a\tb", "passwordHash": "$2b$x"}]}}})"));
+    const auto errors = validateResource(policy);
+    EXPECT_EQ(paths(errors, true), "spec.basic.realm, spec.basic.users[0].name") << describe(errors);
+
+    // A control character in a global block, or in a label, is refused as well.
+    Config c;
+    c.logging = parse(R"({"accessLog": {"path": "/tmp/a\nb"}})");
+    c.dns = parse(R"({"hostsFilePath": "/etc/hosts\u0000"})");
+    Resource labelled = make("AgentgatewayBackend", R"({"dynamicForwardProxy": {}})");
+    labelled.json().insert("metadata", parse(R"({"name": "x", "namespace": "ns", "labels": {"a": "b\r"}})"));
+    c.resources.append(labelled);
+    EXPECT_EQ(paths(validateConfig(c), true),
+              "dns.hostsFilePath, logging.accessLog.path, resources[0].metadata.labels.a")
+        << describe(validateConfig(c));
+}
+
+TEST(Validation, AllowsTabInHeaderValuesAndFreeTextInAnnotations)
+{
+    Resource route = make("HTTPRoute", R"({"rules": [{"matches": [{"headers": [{"name": "x-a", "value": "a\tb"}]}],
+        "filters": [{"type": "RequestHeaderModifier",
+                     "requestHeaderModifier": {"set": [{"name": "x-a", "value": "a\tb"}]}},
+                    {"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplaceFullPath",
+                                                                   "replaceFullPath": "/a/%20b;c=d@e"}}}]}]})");
+    route.json().insert("metadata", parse(R"({"name": "x", "namespace": "ns",
+                                              "annotations": {"description": "line one\nline two"}})"));
+    const auto errors = validateResource(route);
+    EXPECT_TRUE(errors.isEmpty()) << describe(errors);
+}
