@@ -4,6 +4,8 @@
 #include <QDir>
 #include <QFileInfo>
 
+#include "platform/filepermissions.h"
+
 namespace dfproxy::telemetry {
 
 RotatingFile::RotatingFile(QString path, qint64 maxSizeBytes, int maxFiles)
@@ -26,10 +28,19 @@ bool RotatingFile::open()
         return false;
     }
     m_file.setFileName(m_path);
-    if (!m_file.open(QIODevice::WriteOnly | QIODevice::Append)) {
+    // Access-log lines can hold secrets (identities, query strings with keys): a new file is created private to
+    // the service's account (0600, on Windows an owner-only ACL), and a looser existing one is tightened.
+    const bool existed = QFile::exists(m_path);
+    if (!m_file.open(QIODevice::WriteOnly | QIODevice::Append, QFile::ReadOwner | QFile::WriteOwner)) {
         m_error = QStringLiteral("cannot open %1: %2").arg(m_path, m_file.errorString());
         return false;
     }
+#ifdef Q_OS_WIN
+    platform::restrictToOwner(m_path);
+#else
+    if (existed && platform::isAccessibleToOthers(m_path))
+        platform::restrictToOwner(m_path);
+#endif
     m_size = m_file.size();
     m_error.clear();
     return true;

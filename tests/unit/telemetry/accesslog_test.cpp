@@ -234,6 +234,30 @@ TEST(RotatingFile, RotatesBySizeAndKeepsOnlyMaxFiles)
     EXPECT_FALSE(QFile::exists(path + ".3"));
 }
 
+#ifndef Q_OS_WIN
+TEST(RotatingFile, LogFilesArePrivateToTheServiceAccount)
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath("access.log");
+    const QString loose = dir.filePath("loose.log");
+    {
+        QFile f(loose);
+        ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+        ASSERT_TRUE(f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther));
+    }
+    const QFile::Permissions others = QFile::ReadGroup | QFile::WriteGroup | QFile::ReadOther | QFile::WriteOther;
+    RotatingFile file(path, 4, 2);
+    ASSERT_TRUE(file.write("1234"));
+    ASSERT_TRUE(file.write("5678")); // rotated: the new file is private too
+    file.flush();
+    EXPECT_EQ(QFile::permissions(path) & others, QFile::Permissions());
+    EXPECT_EQ(QFile::permissions(path + ".1") & others, QFile::Permissions());
+    RotatingFile existing(loose, 1024, 1);
+    ASSERT_TRUE(existing.write("x"));
+    EXPECT_EQ(QFile::permissions(loose) & others, QFile::Permissions()); // tightened when opened
+}
+#endif
+
 TEST(RotatingFile, ZeroMaxFilesTruncatesInsteadOfKeeping)
 {
     QTemporaryDir dir;
