@@ -5,6 +5,7 @@
 // stands in for a blackholed address (the kernel drops further SYNs, so connecting to it hangs). Timing is bounded
 // generously, never asserted tightly.
 #include "proxyitutil.h"
+#include "support/blackhole.h"
 #include "support/dnsserver.h"
 #include "support/testsupport.h"
 
@@ -16,14 +17,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTcpSocket>
-
-#ifdef Q_OS_LINUX
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#endif
 
 #include <memory>
 
@@ -43,58 +36,6 @@ const QHostAddress kBlackholed(QStringLiteral("127.0.0.6")); ///< a full accept 
 const QHostAddress kRefusing(QStringLiteral("127.0.0.3"));   ///< nothing listens there
 const QHostAddress kDenied(QStringLiteral("127.0.0.9"));     ///< in the test's ssrf.deniedCIDRs
 const QHostAddress kLive(QStringLiteral("127.0.0.1"));       ///< the origin
-
-/// A listener whose accept queue is full: it never accepts, and once one connection waits in its queue (a backlog of
-/// 0 holds one) the kernel drops every further SYN, so a connect to it hangs until the dialler gives up — what a
-/// blackholed address does, on loopback, without a network namespace. Linux only.
-class Blackhole
-{
-public:
-    ~Blackhole()
-    {
-#ifdef Q_OS_LINUX
-        for (int fd : {m_filler, m_listener}) {
-            if (fd >= 0)
-                ::close(fd);
-        }
-#endif
-    }
-
-    /// True when connects to address:port now hang (checked with a probe).
-    bool start(const QHostAddress &address, quint16 port)
-    {
-#ifdef Q_OS_LINUX
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(port);
-        sa.sin_addr.s_addr = htonl(address.toIPv4Address());
-        m_listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (m_listener < 0 || ::bind(m_listener, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0
-            || ::listen(m_listener, 0) != 0)
-            return false;
-        m_filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (m_filler < 0 || ::connect(m_filler, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0)
-            return false;
-        // The probe's SYN must go unanswered for a while.
-        const int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (probe < 0)
-            return false;
-        ::connect(probe, reinterpret_cast<sockaddr *>(&sa), sizeof sa);
-        pollfd p{probe, POLLOUT, 0};
-        const int ready = ::poll(&p, 1, 500);
-        ::close(probe);
-        return ready == 0;
-#else
-        Q_UNUSED(address);
-        Q_UNUSED(port);
-        return false;
-#endif
-    }
-
-private:
-    int m_listener = -1;
-    int m_filler = -1;
-};
 
 /// Starts a TestDnsServer on a free 127.78.X.Y:53 (X from the process id, so parallel test runs do not collide).
 bool startTestDns(TestDnsServer &server, QString *error)
