@@ -100,7 +100,8 @@ void Connector::onSocketConnected()
     m_timer.stop();
     QTcpSocket *s = std::exchange(m_socket, nullptr);
     QObject::disconnect(s, nullptr, this, nullptr);
-    m_connected(s, m_upstream.addresses.at(m_index)); // may delete this
+    const QHostAddress address = m_upstream.addresses.at(m_index); // a copy: the callback may delete this
+    m_connected(s, address);
 }
 
 void Connector::onSocketError(QAbstractSocket::SocketError error)
@@ -121,7 +122,8 @@ void Connector::onSocketError(QAbstractSocket::SocketError error)
 void Connector::timerEvent(QTimerEvent *ev)
 {
     if (m_timer.fired(this, ev) && m_socket)
-        addressFailed(ForwardError::ConnectTimeout, QStringLiteral("connect timed out after %1 ms").arg(m_options.timeoutMs));
+        addressFailed(ForwardError::ConnectTimeout,
+                      QStringLiteral("connect timed out after %1 ms").arg(m_options.timeoutMs));
 }
 
 void Connector::addressFailed(ForwardError error, const QString &detail)

@@ -901,6 +901,11 @@ void DownstreamConnection::startConnectTunnel()
         std::move(upstream), std::move(options),
         [this, done](QTcpSocket *up, const QHostAddress &address) {
             (*done)->deleteLater();
+            if (m_closed) { // the client left; this connection goes later
+                up->abort();
+                up->deleteLater();
+                return;
+            }
             m_rec.resolvedAddress = address;
             m_rec.connectUs = nowUs() - m_dnsDoneUs;
             m_rec.status = 200;
@@ -923,7 +928,8 @@ void DownstreamConnection::startConnectTunnel()
         },
         [this, done](forward::ForwardError error, const QString &detail) {
             (*done)->deleteLater();
-            onError(error, detail);
+            if (!m_closed)
+                onError(error, detail);
         },
         this);
     *done = connector;

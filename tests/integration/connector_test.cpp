@@ -193,7 +193,8 @@ TEST_P(Dialling, BlackholedAddressIs504ConnectTimeoutAfterConnectTimeoutMs)
     const Outcome o = request("hole.test");
     EXPECT_EQ(o.status, 504) << o.describe().toStdString();
     EXPECT_EQ(o.reason, "upstream_connect_timeout") << o.describe().toStdString();
-    EXPECT_TRUE(o.body.startsWith("upstream_connect_timeout: connecting to hole.test port")) << o.describe().toStdString();
+    EXPECT_TRUE(o.body.startsWith("upstream_connect_timeout: connecting to hole.test port"))
+        << o.describe().toStdString();
     EXPECT_GE(o.elapsedMs, kConnectTimeoutMs - 100) << o.describe().toStdString();
     EXPECT_LT(o.elapsedMs, kWellBeforeTheOsTimeoutMs) << o.describe().toStdString();
 }
