@@ -240,6 +240,31 @@ TEST_P(Dialling, AddressesTheSsrfGuardDeniesAreNeverDialled)
     EXPECT_EQ(cachedAddresses("mixed.test"), (QJsonArray{kDenied.toString(), kLive.toString()}));
 }
 
+TEST_P(Dialling, AClientThatLeavesWhileItsRequestDialsLeavesNothingBehind)
+{
+    server.setAddresses("hole.test", {kBlackholed});
+    server.setAddresses("good.test", {kLive});
+    const QByteArray authority = at("hole.test").toLatin1();
+    const QByteArray ask = GetParam() == Path::Forward
+        ? "GET / HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"
+        : "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n";
+    for (int i = 0; i < 3; ++i) {
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, GetParam() == Path::Forward ? proxy->proxyPort() : explicitPort);
+        ASSERT_TRUE(waitUntil([&] { return s.state() == QAbstractSocket::ConnectedState; }, 10000));
+        s.write(ask);
+        waitUntil([&] { return s.bytesToWrite() == 0; }, 5000);
+        spinFor(150 * i); // gone at once or some time into the dial, before connectTimeoutMs
+        s.abort();
+    }
+    spinFor(kConnectTimeoutMs + 500); // whatever the dials were going to report has been reported
+    EXPECT_TRUE(waitUntil([&] { return proxyStats(*proxy).value("activeConnections").toInteger(-1) == 0; }, 20000))
+        << QJsonDocument(proxyStats(*proxy)).toJson().constData();
+    EXPECT_EQ(proxyStats(*proxy).value("activeTunnels").toInteger(-1), 0);
+    const Outcome o = request("good.test");
+    EXPECT_EQ(o.status, 200) << o.describe().toStdString();
+}
+
 INSTANTIATE_TEST_SUITE_P(ForwardAndConnect, Dialling, ::testing::Values(Path::Forward, Path::Connect),
                          [](const ::testing::TestParamInfo<Path> &info) {
                              return info.param == Path::Forward ? std::string("Forward") : std::string("Connect");
