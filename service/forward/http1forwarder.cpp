@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "forward/http1forwarder.h"
 
+#include "forward/connector.h"
+
 #include "base/bytes.h"
 #include "base/lazytimer.h"
 #include "base/liveness.h"
@@ -11,8 +13,6 @@
 
 #include <QFile>
 #include <QPointer>
-#include <QSslConfiguration>
-#include <QSslSocket>
 #include <QTcpSocket>
 #include <QTimerEvent>
 
@@ -30,28 +30,20 @@ constexpr qint64 kSpliceHeadReadBytes = 8 * 1024;
 class UpstreamConnection final : public QObject, public net::StreamListener
 {
 public:
-    UpstreamConnection(Http1Forwarder *fwd, QByteArray key, bool tls)
+    /// Takes a connected socket from the Connector (isOpen() tells whether it is still usable).
+    UpstreamConnection(Http1Forwarder *fwd, QByteArray key, QTcpSocket *socket)
         : m_fwd(fwd)
         , m_key(std::move(key))
         , m_parser(HttpParser::Kind::Response)
     {
-        m_socket = tls ? new QSslSocket(this) : new QTcpSocket(this);
-        m_socket->setReadBufferSize(256 * 1024);
-        QObject::connect(m_socket, &QAbstractSocket::disconnected, this, [this] { onDisconnected(); });
-        QObject::connect(m_socket, &QAbstractSocket::errorOccurred, this,
-                         [this](QAbstractSocket::SocketError e) { onError(e); });
-        if (tls) {
-            auto *ssl = static_cast<QSslSocket *>(m_socket);
-            QObject::connect(ssl, &QSslSocket::encrypted, this, [this] { onConnected(); });
-            QObject::connect(ssl, &QSslSocket::sslErrors, this, [this, ssl](const QList<QSslError> &errors) {
-                if (m_insecure)
-                    ssl->ignoreSslErrors(errors);
-            });
-        } else {
-            QObject::connect(m_socket, &QAbstractSocket::connected, this, [this] { onConnected(); });
-        }
+        socket->setReadBufferSize(256 * 1024);
+        // From here on the connection runs as a net::Stream: plain TCP on its descriptor, TLS through QSslSocket.
+        m_stream = net::Stream::adopt(socket, this);
+        if (m_stream)
+            m_stream->setListener(this);
     }
 
+    bool isOpen() const { return m_stream && m_stream->isOpen(); }
     /// (An idle connection holds no read buffer: an empty one goes back to the thread's spares after each read.)
     void startIdleTimer(qint64 ms)
     {
@@ -71,10 +63,6 @@ public:
         m_dying = true;
         stopIdleTimer();
         m_owner = nullptr;
-        if (m_socket) {
-            QObject::disconnect(m_socket, nullptr, this, nullptr);
-            m_socket->abort();
-        }
         if (m_stream) {
             m_stream->setListener(nullptr);
             m_stream->abort();
@@ -91,7 +79,7 @@ public:
     }
     QString errorString() const
     {
-        return m_stream ? m_stream->errorString() : m_socket ? m_socket->errorString() : QString();
+        return m_stream ? m_stream->errorString() : QString();
     }
 
     // net::StreamListener
@@ -107,14 +95,12 @@ public:
 
     Http1Forwarder *m_fwd;
     QByteArray m_key;
-    QTcpSocket *m_socket = nullptr; ///< while connecting (and TLS handshaking)
-    net::Stream *m_stream = nullptr; ///< once connected
+    net::Stream *m_stream = nullptr;
     HttpParser m_parser;
     http::ReadBuffer m_buffer;
     Http1Exchange *m_owner = nullptr;
     LazyTimer m_idleTimer;
     LazyTimer m_responseTimer; ///< the owner's response-head timeout: lives here so it is not re-created per request
-    bool m_insecure = false;
     bool m_connected = false;
     bool m_dying = false;
 
@@ -126,7 +112,6 @@ private:
     void onBytesWritten();
     void onDisconnected();
     void onError(QAbstractSocket::SocketError e);
-    void onConnected();
 };
 
 /// One request/response on an UpstreamConnection.
@@ -153,14 +138,9 @@ public:
 
     void begin()
     {
-        if (m_req.upstream.addresses.isEmpty()) {
-            // Callbacks never run from inside start().
-            QMetaObject::invokeMethod(
-                this, [this] { fail(ForwardError::ConnectRefused, QStringLiteral("no addresses to connect to")); },
-                Qt::QueuedConnection);
+        if (!m_req.upgrade && !m_req.upstream.addresses.isEmpty() && reuseIdle())
             return;
-        }
-        tryAddress(false);
+        dial(); // (callbacks never run from inside start(): the Connector reports from the event loop)
     }
 
     // Exchange
@@ -245,15 +225,8 @@ public:
     }
     void socketError(QAbstractSocket::SocketError e)
     {
-        if (!m_connected && m_reused) {
-            pooledConnectionDied(); // before its reuse was even announced
-            return;
-        }
         if (!m_connected) {
-            const bool tlsFailure = e == QAbstractSocket::SslHandshakeFailedError
-                || e == QAbstractSocket::SslInternalError || e == QAbstractSocket::SslInvalidUserDataError;
-            connectFailed(tlsFailure ? ForwardError::TlsError : ForwardError::ConnectRefused,
-                          m_conn ? m_conn->errorString() : QString());
+            pooledConnectionDied(); // before its reuse was even announced
             return;
         }
         if (e == QAbstractSocket::RemoteHostClosedError)
@@ -262,12 +235,10 @@ public:
     }
     void disconnected()
     {
-        if (!m_connected && m_reused) {
+        if (!m_connected) {
             pooledConnectionDied();
             return;
         }
-        if (!m_connected)
-            return; // socketError handles connect failures
         brokenAfterConnect();
     }
 
@@ -358,16 +329,6 @@ public:
         return m_headReadLimit;
     }
 
-protected:
-    void timerEvent(QTimerEvent *ev) override
-    {
-        if (ev->timerId() == m_connectTimer) {
-            killTimers();
-            connectFailed(ForwardError::ConnectTimeout, QStringLiteral("connect timed out"));
-        }
-    }
-
-public:
     void onResponseTimeout()
     {
         killTimers();
@@ -418,48 +379,68 @@ private:
         return key;
     }
 
-    void tryAddress(bool forceFresh)
+    /// A pooled connection to the first address, announced at once: no event-loop hop per request. Only
+    /// onUpstreamConnected runs inside start() (see the contract); a connection that died in the pool shows up as a
+    /// close from the event loop, and the request is retried on a fresh one (brokenAfterConnect).
+    bool reuseIdle()
     {
-        m_address = m_req.upstream.addresses.at(m_addrIndex);
-        const QByteArray key = poolKey(m_address);
-        UpstreamConnection *c = (forceFresh || m_req.upgrade) ? nullptr : m_fwd->takeIdle(key);
-        if (c) {
-            ++m_fwd->m_reused;
-            ++m_fwd->m_requests;
-            attach(c);
-            m_reused = true;
-            // Send at once: no event-loop hop per request. Only onUpstreamConnected runs inside start() (see the
-            // contract); a connection that died in the pool shows up as a close from the event loop, and the
-            // request is retried on a fresh one (brokenAfterConnect).
-            connected();
-            return;
-        }
+        m_address = m_req.upstream.addresses.constFirst();
+        UpstreamConnection *c = m_fwd->takeIdle(poolKey(m_address));
+        if (!c)
+            return false;
+        ++m_fwd->m_reused;
+        ++m_fwd->m_requests;
+        attach(c);
+        m_reused = true;
+        connected();
+        return true;
+    }
+
+    /// A fresh connection through the Connector (addresses in order, connect timeout, fallback, DNS cache reports).
+    void dial()
+    {
         m_reused = false;
-        c = new UpstreamConnection(m_fwd, key, m_req.upstream.tls);
+        ++m_fwd->m_requests;
+        Connector::Options options;
+        options.timeoutMs = m_req.connectTimeoutMs;
+        options.hostCache = m_fwd->m_options.hostCache;
+        options.caCertificates = [fwd = m_fwd](const QString &path) { return fwd->caCertificates(path); };
+        m_connector = std::make_unique<Connector>(
+            m_req.upstream, std::move(options),
+            [this](QTcpSocket *socket, const QHostAddress &address) { dialled(socket, address); },
+            [this](ForwardError error, const QString &detail) { dialFailed(error, detail); });
+        m_connector->start();
+    }
+
+    void dialled(QTcpSocket *socket, const QHostAddress &address)
+    {
+        endDial();
+        m_address = address;
         ++m_fwd->m_opened;
         if (m_fwd->m_options.connectionsOpenedCounter)
             m_fwd->m_options.connectionsOpenedCounter->fetch_add(1, std::memory_order_relaxed);
-        ++m_fwd->m_requests;
+        auto *c = new UpstreamConnection(m_fwd, poolKey(address), socket);
         attach(c);
-        c->m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-        if (m_req.upstream.tls) {
-            auto *ssl = static_cast<QSslSocket *>(c->m_socket);
-            const QString name = m_req.upstream.sni.isEmpty() ? m_req.upstream.host : m_req.upstream.sni;
-            QSslConfiguration conf = ssl->sslConfiguration();
-            if (!m_req.upstream.tlsCaFile.isEmpty())
-                conf.setCaCertificates(m_fwd->caCertificates(m_req.upstream.tlsCaFile));
-            if (m_req.upstream.tlsInsecureSkipVerify) {
-                conf.setPeerVerifyMode(QSslSocket::VerifyNone);
-                c->m_insecure = true;
-            }
-            ssl->setSslConfiguration(conf);
-            ssl->setPeerVerifyName(name);
-            ssl->connectToHostEncrypted(m_address.toString(), m_req.upstream.port, name);
-        } else {
-            c->m_socket->connectToHost(m_address, m_req.upstream.port);
+        if (!c->isOpen()) {
+            fail(ForwardError::Reset, QStringLiteral("upstream closed the connection as soon as it was open"));
+            return;
         }
-        if (m_req.connectTimeoutMs > 0)
-            m_connectTimer = startTimer(std::chrono::milliseconds(m_req.connectTimeoutMs));
+        connected();
+    }
+
+    void dialFailed(ForwardError error, const QString &detail)
+    {
+        endDial();
+        fail(error, detail);
+    }
+
+    /// The Connector is done (this runs inside its callback: it goes later).
+    void endDial()
+    {
+        if (!m_connector)
+            return;
+        m_fwd->m_connectFailures += quint64(m_connector->failures());
+        m_connector.release()->deleteLater();
     }
 
     void attach(UpstreamConnection *c)
@@ -482,32 +463,6 @@ private:
         c->destroy();
     }
 
-    void connectFailed(ForwardError err, const QString &detail)
-    {
-        killTimers();
-        ++m_fwd->m_connectFailures;
-        detachAndDrop();
-        if (err == ForwardError::TlsError) {
-            // The address answered; its certificate is the problem, and the other addresses serve the same one.
-            fail(err, QStringLiteral("TLS to %1 port %2 failed: %3").arg(m_req.upstream.host).arg(m_req.upstream.port)
-                          .arg(detail));
-            return;
-        }
-        if (m_fwd->m_options.hostCache)
-            m_fwd->m_options.hostCache->reportConnectFailure(m_req.upstream.host, m_req.upstream.port, m_address);
-        m_lastError = err;
-        m_lastDetail = detail;
-        if (++m_addrIndex < m_req.upstream.addresses.size()) {
-            m_pending = m_head;
-            tryAddress(true);
-            return;
-        }
-        fail(m_lastError, QStringLiteral("connecting to %1 port %2 failed: %3")
-                              .arg(m_req.upstream.host)
-                              .arg(m_req.upstream.port)
-                              .arg(m_lastDetail));
-    }
-
     /// A pooled connection closed between being taken from the pool and carrying the request: once, on a fresh
     /// connection, when the request can be replayed.
     void pooledConnectionDied()
@@ -519,7 +474,7 @@ private:
             ++m_fwd->m_retries;
             detachAndDrop();
             m_pending = m_head;
-            tryAddress(true);
+            dial();
             return;
         }
         fail(ForwardError::Reset, QStringLiteral("the pooled upstream connection closed before the request was sent"));
@@ -549,7 +504,7 @@ private:
             ++m_fwd->m_retries;
             detachAndDrop();
             m_pending = m_head;
-            tryAddress(true);
+            dial();
             return;
         }
         fail(ForwardError::Reset, QStringLiteral("upstream closed the connection before responding"));
@@ -584,10 +539,6 @@ private:
 
     void killTimers()
     {
-        if (m_connectTimer) {
-            killTimer(m_connectTimer);
-            m_connectTimer = 0;
-        }
         if (m_conn)
             m_conn->m_responseTimer.stop();
     }
@@ -676,10 +627,7 @@ private:
     QByteArray m_scratch;
     UpstreamConnection *m_conn = nullptr;
     QHostAddress m_address = platform::nullAddress();
-    qsizetype m_addrIndex = 0;
-    ForwardError m_lastError = ForwardError::ConnectRefused;
-    QString m_lastDetail;
-    int m_connectTimer = 0;
+    std::unique_ptr<Connector> m_connector; ///< while dialling
     bool m_idempotent = false;
     bool m_reused = false;
     bool m_retried = false;
@@ -739,20 +687,6 @@ void UpstreamConnection::onError(QAbstractSocket::SocketError e)
         return;
     }
     m_fwd->dropIdle(this);
-}
-
-void UpstreamConnection::onConnected()
-{
-    // From here on the connection runs as a net::Stream: plain TCP on its descriptor, TLS through QSslSocket.
-    QObject::disconnect(m_socket, nullptr, this, nullptr);
-    m_stream = net::Stream::adopt(std::exchange(m_socket, nullptr), this);
-    if (!m_stream) {
-        onDisconnected();
-        return;
-    }
-    m_stream->setListener(this);
-    if (m_owner)
-        m_owner->connected();
 }
 
 Http1Forwarder::Http1Forwarder(ForwarderOptions options, QObject *parent)

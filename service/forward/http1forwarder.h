@@ -13,8 +13,9 @@ class UpstreamConnection;
 class Http1Exchange;
 
 /// The native engine: HTTP/1.1 over QTcpSocket / QSslSocket with a keep-alive pool keyed by
-/// address:port(+tls+sni). Tries the addresses in order when connecting fails; a pooled connection found dead on
-/// reuse is retried once on a fresh connection for idempotent requests without a body. Lives on one thread.
+/// address:port(+tls+sni). New connections come from the Connector (forward/connector.h: the addresses in order,
+/// each for at most connectTimeoutMs), as CONNECT tunnels' do; a pooled connection found dead on reuse is retried
+/// once on a fresh connection for idempotent requests without a body. Lives on one thread.
 class Http1Forwarder final : public QObject, public Forwarder
 {
     Q_OBJECT

@@ -3,6 +3,7 @@
 
 #include "base/bytes.h"
 #include "dns/hostcache.h"
+#include "forward/connector.h"
 #include "proxy/proxycontext.h"
 #include "proxy/proxyworker.h"
 #include "proxy/tunnel.h"
@@ -850,58 +851,53 @@ void DownstreamConnection::onClientDisconnected()
 void DownstreamConnection::startConnectTunnel()
 {
     m_state = State::Forwarding;
-    // Connect ourselves: one address after the other, like the forwarder.
-    auto *up = new QTcpSocket(this);
-    up->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-    auto index = std::make_shared<qsizetype>(0);
-    auto timer = std::make_shared<int>(0);
-    auto tryNext = std::make_shared<std::function<void()>>();
-    QPointer<QTcpSocket> upGuard(up);
-    // Must not capture tryNext itself: the shared_ptr cycle leaked every CONNECT (found by LeakSanitizer).
-    *tryNext = [this, up, index]() {
-        const auto &addrs = m_forward.upstream.addresses;
-        if (*index >= addrs.size()) {
-            up->deleteLater();
-            sendLocalResponse(502, "upstream_connect_refused",
-                              "connecting to " + m_forward.upstream.host.toUtf8() + " failed\n");
-            return;
-        }
-        up->abort();
-        up->connectToHost(addrs.at(*index), m_forward.upstream.port);
-    };
-    connect(up, &QAbstractSocket::errorOccurred, this, [this, up, index, tryNext](QAbstractSocket::SocketError) {
-        if (m_state == State::Tunnel || up->state() == QAbstractSocket::ConnectedState)
-            return;
-        dns::HostCache *cache = m_ctx->hostCache.load();
-        if (cache && *index < m_forward.upstream.addresses.size())
-            cache->reportConnectFailure(m_forward.upstream.host, m_forward.upstream.port,
-                                        m_forward.upstream.addresses.at(*index));
-        ++*index;
-        QMetaObject::invokeMethod(this, [tryNext] { (*tryNext)(); }, Qt::QueuedConnection);
-    });
-    connect(up, &QAbstractSocket::connected, this, [this, up, index] {
-        QObject::disconnect(up, nullptr, this, nullptr);
-        m_rec.resolvedAddress = m_forward.upstream.addresses.at(*index);
-        m_rec.connectUs = nowUs() - m_dnsDoneUs;
-        m_rec.status = 200;
-        m_responseStarted = true;
-        writeClient("HTTP/1.1 200 Connection Established\r\n\r\n", 39);
-        // The parser stops at the head one byte early (http_parser pauses before the final LF): let it finish the
-        // CONNECT message, so only what follows it goes into the tunnel.
-        while (!m_requestDone && !m_in.isEmpty()) {
-            HttpParser::Stop stop;
-            const qsizetype used = m_parser.feed(m_in.data(), m_in.size(), &stop);
-            m_in.consume(used);
-            if (stop == HttpParser::Stop::Complete)
-                m_requestDone = true;
-            else if (stop == HttpParser::Stop::Error || used == 0)
-                break;
-        }
-        QByteArray clientBytes(m_in.data(), m_in.size());
-        m_in.clear();
-        becomeTunnel(up, QByteArray(), clientBytes);
-    });
-    (*tryNext)();
+    // The forwarder's dialler: the same address order, per-address connect timeout, fallback, DNS cache reports and
+    // errors. A tunnel carries bytes as they are: no TLS to the upstream here, whatever the backend says.
+    forward::Upstream upstream = m_forward.upstream;
+    upstream.tls = false;
+    forward::Connector::Options options;
+    options.timeoutMs = m_ctx->options.connectTimeoutMs;
+    options.hostCache = m_ctx->hostCache.load(std::memory_order_acquire);
+    // A child: a client that leaves while it dials takes it along (and its socket is closed). Done, it goes later
+    // (the callbacks run inside it).
+    auto done = std::make_shared<forward::Connector *>(nullptr);
+    auto *connector = new forward::Connector(
+        std::move(upstream), std::move(options),
+        [this, done](QTcpSocket *up, const QHostAddress &address) {
+            (*done)->deleteLater();
+            if (m_closed) { // the client left; this connection goes later
+                up->abort();
+                up->deleteLater();
+                return;
+            }
+            m_rec.resolvedAddress = address;
+            m_rec.connectUs = nowUs() - m_dnsDoneUs;
+            m_rec.status = 200;
+            m_responseStarted = true;
+            writeClient("HTTP/1.1 200 Connection Established\r\n\r\n", 39);
+            // The parser stops at the head one byte early (http_parser pauses before the final LF): let it finish
+            // the CONNECT message, so only what follows it goes into the tunnel.
+            while (!m_requestDone && !m_in.isEmpty()) {
+                HttpParser::Stop stop;
+                const qsizetype used = m_parser.feed(m_in.data(), m_in.size(), &stop);
+                m_in.consume(used);
+                if (stop == HttpParser::Stop::Complete)
+                    m_requestDone = true;
+                else if (stop == HttpParser::Stop::Error || used == 0)
+                    break;
+            }
+            QByteArray clientBytes(m_in.data(), m_in.size());
+            m_in.clear();
+            becomeTunnel(up, QByteArray(), clientBytes);
+        },
+        [this, done](forward::ForwardError error, const QString &detail) {
+            (*done)->deleteLater();
+            if (!m_closed)
+                onError(error, detail);
+        },
+        this);
+    *done = connector;
+    connector->start();
 }
 
 void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &leftover,

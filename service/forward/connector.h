@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "base/lazytimer.h"
+#include "forward/forwarder.h"
+
+#include <QAbstractSocket>
+#include <QList>
+#include <QObject>
+#include <QSslCertificate>
+
+#include <functional>
+
+class QTcpSocket;
+
+namespace dfproxy::forward {
+
+/// The one way dfproxy dials an upstream: forwarding (Http1Forwarder, websocket upgrades included) and CONNECT
+/// tunnels use it, so they time out, fall back and fail alike. The addresses are tried in their order (what the SSRF
+/// guard left of the resolved ones: the caller passes only those), each for at most `timeoutMs`; an address that
+/// refuses, is unreachable or times out is reported to the DNS cache (it moves to the back of its host's list) and
+/// the next one is tried. Over TLS the handshake is part of connecting; a TLS failure ends it at once (the other
+/// addresses serve the same certificate) and is not held against the address. Lives on one thread.
+class Connector final : public QObject
+{
+public:
+    struct Options
+    {
+        qint64 timeoutMs = 5000;             ///< per address; 0 leaves it to the operating system
+        dns::HostCache *hostCache = nullptr; ///< told about every address that failed; may be null
+        /// The CA certificates of `Upstream::tlsCaFile` (the forwarder reads each file once); null: read the file.
+        std::function<QList<QSslCertificate>(const QString &path)> caCertificates;
+    };
+    /// The connected (over TLS: encrypted) socket, parentless, now the callee's; `address` is the one it reached.
+    using Connected = std::function<void(QTcpSocket *socket, const QHostAddress &address)>;
+    /// Connecting failed: 504 ConnectTimeout when every address timed out, 502 ConnectRefused when every address
+    /// refused or was unreachable, the last address's when they differed; TlsError at once. `detail` names the host.
+    using Failed = std::function<void(ForwardError error, const QString &detail)>;
+
+    Connector(Upstream upstream, Options options, Connected connected, Failed failed, QObject *parent = nullptr);
+    /// Cancels: the socket being dialled is closed; no callback follows.
+    ~Connector() override;
+
+    /// Dials the addresses in order. Neither callback runs from inside start(); either may delete the Connector.
+    void start();
+    /// Addresses that failed so far.
+    int failures() const { return m_failures; }
+
+protected:
+    void timerEvent(QTimerEvent *ev) override;
+
+private:
+    void dial();
+    void onSocketConnected();
+    void onSocketError(QAbstractSocket::SocketError error);
+    void addressFailed(ForwardError error, const QString &detail);
+    void dropSocket();
+
+    Upstream m_upstream;
+    Options m_options;
+    Connected m_connected;
+    Failed m_failed;
+    QTcpSocket *m_socket = nullptr; ///< parentless, so deleting this inside one of its signals never deletes it
+    LazyTimer m_timer;
+    qsizetype m_index = 0;
+    int m_failures = 0;
+    int m_timeouts = 0;
+    ForwardError m_lastError = ForwardError::ConnectRefused;
+    QString m_lastDetail;
+    bool m_dialling = false; ///< inside connectToHost(): Qt may report from there, which start() must not
+};
+
+} // namespace dfproxy::forward

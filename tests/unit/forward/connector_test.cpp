@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+// The one dialler of forwarding and CONNECT: address order, per-address timeout, fallback, what it reports to the DNS
+// cache, which error ends it, and that it never calls back from inside start() or after it is gone. A listener with a
+// full accept queue stands in for a blackholed address; 127.0.0.3 (nothing listens) refuses.
+#include "dns/hostcache.h"
+#include "forward/connector.h"
+#include "support/blackhole.h"
+#include "support/wait.h"
+
+#include <gtest/gtest.h>
+
+#include <QTcpServer>
+#include <QTcpSocket>
+
+#include <memory>
+#include <optional>
+
+using namespace dfproxy;
+using forward::Connector;
+using forward::ForwardError;
+
+namespace {
+
+/// Records the addresses reported as failed; looks nothing up.
+class RecordingHostCache final : public dns::HostCache
+{
+public:
+    Outcome lookup(const QString &, quint16, dns::LookupFamily, QObject *, Callback) override { return {}; }
+    void reportConnectFailure(const QString &host, quint16 port, const QHostAddress &address) override
+    {
+        reports.append(QStringLiteral("%1:%2 %3").arg(host).arg(port).arg(address.toString()));
+    }
+    QStringList reports;
+};
+
+class ConnectorTest : public ::testing::Test
+{
+protected:
+    void SetUp() override
+    {
+        ASSERT_TRUE(live.listen(QHostAddress::LocalHost, 0));
+        port = live.serverPort();
+        if (!hole.start(QHostAddress(QStringLiteral("127.0.0.6")), port))
+            GTEST_SKIP() << "cannot make a listener whose accept queue drops SYNs (Linux only)";
+    }
+
+    /// Dials `addresses` at `port` and waits for the outcome.
+    void dial(const QList<QHostAddress> &addresses, bool tls = false)
+    {
+        forward::Upstream up;
+        up.host = QStringLiteral("origin.test");
+        up.port = port;
+        up.addresses = addresses;
+        up.tls = tls;
+        Connector::Options options;
+        options.timeoutMs = 300;
+        options.hostCache = &cache;
+        connector = std::make_unique<Connector>(
+            up, options,
+            [this](QTcpSocket *socket, const QHostAddress &address) {
+                connectedTo = address;
+                socket->deleteLater();
+                ++callbacks;
+            },
+            [this](ForwardError e, const QString &detail) {
+                error = e;
+                errorDetail = detail;
+                ++callbacks;
+            });
+        inStart = true;
+        connector->start();
+        inStart = false;
+        EXPECT_EQ(callbacks, 0) << "a callback ran inside start()";
+        ASSERT_TRUE(dfproxy::test::waitUntil([this] { return callbacks > 0; }, 20000));
+        dfproxy::test::spinFor(50);
+        EXPECT_EQ(callbacks, 1);
+    }
+
+    QString report(const char *address) const { return QStringLiteral("origin.test:%1 %2").arg(port).arg(address); }
+
+    QTcpServer live; ///< accepts on 127.0.0.1
+    dfproxy::test::Blackhole hole; ///< 127.0.0.6, same port
+    quint16 port = 0;
+    RecordingHostCache cache;
+    std::unique_ptr<Connector> connector;
+    bool inStart = false;
+    int callbacks = 0;
+    std::optional<QHostAddress> connectedTo;
+    std::optional<ForwardError> error;
+    QString errorDetail;
+    const QHostAddress blackholed{QStringLiteral("127.0.0.6")};
+    const QHostAddress refusing{QStringLiteral("127.0.0.3")};
+    const QHostAddress alive{QStringLiteral("127.0.0.1")};
+};
+
+TEST_F(ConnectorTest, TriesTheAddressesInOrderAndReportsEachOneThatFailed)
+{
+    dial({refusing, blackholed, alive});
+    ASSERT_TRUE(connectedTo) << errorDetail.toStdString();
+    EXPECT_EQ(*connectedTo, alive);
+    EXPECT_EQ(cache.reports, (QStringList{report("127.0.0.3"), report("127.0.0.6")}));
+    EXPECT_EQ(connector->failures(), 2);
+}
+
+TEST_F(ConnectorTest, EveryAddressTimingOutIs504ConnectTimeout)
+{
+    dial({blackholed, blackholed});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::ConnectTimeout);
+    EXPECT_EQ(errorDetail, QStringLiteral("connecting to origin.test port %1 failed: connect timed out after 300 ms")
+                               .arg(port));
+    EXPECT_EQ(cache.reports, (QStringList{report("127.0.0.6"), report("127.0.0.6")}));
+}
+
+TEST_F(ConnectorTest, EveryAddressRefusingIs502ConnectRefused)
+{
+    dial({refusing, QHostAddress(QStringLiteral("127.0.0.4"))});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::ConnectRefused);
+    EXPECT_TRUE(errorDetail.startsWith(QStringLiteral("connecting to origin.test port %1 failed: ").arg(port)))
+        << errorDetail.toStdString();
+    EXPECT_EQ(cache.reports.size(), 2);
+}
+
+TEST_F(ConnectorTest, MixedFailuresEndWithTheLastAddresssReason)
+{
+    dial({blackholed, refusing});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::ConnectRefused);
+    callbacks = 0;
+    error.reset();
+    dial({refusing, blackholed});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::ConnectTimeout);
+}
+
+TEST_F(ConnectorTest, NoAddressesIsRefusedFromTheEventLoop)
+{
+    dial({});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::ConnectRefused);
+    EXPECT_TRUE(cache.reports.isEmpty());
+}
+
+TEST_F(ConnectorTest, ATlsFailureEndsAtOnceAndIsNotHeldAgainstTheAddress)
+{
+    // The first address speaks plain HTTP where TLS is expected; the second would work but must not be tried: it
+    // serves the same certificate.
+    QObject::connect(&live, &QTcpServer::newConnection, &live, [this] {
+        while (QTcpSocket *s = live.nextPendingConnection())
+            s->write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    dial({alive, alive}, /*tls=*/true);
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::TlsError);
+    EXPECT_TRUE(errorDetail.startsWith(QStringLiteral("TLS to origin.test port %1 failed: ").arg(port)))
+        << errorDetail.toStdString();
+    EXPECT_TRUE(cache.reports.isEmpty());
+    EXPECT_EQ(connector->failures(), 1);
+}
+
+TEST_F(ConnectorTest, DestroyingItCancelsWithoutACallback)
+{
+    forward::Upstream up;
+    up.host = QStringLiteral("origin.test");
+    up.port = port;
+    up.addresses = {blackholed, alive};
+    Connector::Options options;
+    options.timeoutMs = 200;
+    options.hostCache = &cache;
+    auto c = std::make_unique<Connector>(
+        up, options, [this](QTcpSocket *s, const QHostAddress &) { s->deleteLater(); ++callbacks; },
+        [this](ForwardError, const QString &) { ++callbacks; });
+    c->start();
+    dfproxy::test::spinFor(50);
+    c.reset();
+    dfproxy::test::spinFor(600);
+    EXPECT_EQ(callbacks, 0);
+    EXPECT_TRUE(cache.reports.isEmpty());
+}
+
+} // namespace
