@@ -103,8 +103,10 @@ public:
         connect(&m_closeTimer, &QTimer::timeout, this, [this] { cut("the answer was not taken in time"); });
 
         connect(m_client, &QTcpSocket::readyRead, this, &GatedConnection::onReadable);
-        connect(m_client, &QTcpSocket::bytesWritten, this, [this] {
+        connect(m_client, &QTcpSocket::bytesWritten, this, [this](qint64 bytes) {
             m_idleTimer.start();
+            if (m_relay) // what QHttpServer's writer of long bodies waits for
+                Q_EMIT m_relay->bytesWritten(bytes);
             onReadable(); // reading may have stopped for the output backlog
         });
         connect(m_client, &QTcpSocket::disconnected, this, &GatedConnection::onClientGone);

@@ -53,8 +53,9 @@ struct RawResponse
     }
 };
 
-/// Takes one whole response (head and Content-Length body) off the front of `buffer`; 1xx answers are skipped.
-std::optional<RawResponse> takeResponse(QByteArray &buffer)
+/// Takes one whole response (head and Content-Length body) off the front of `buffer`; 1xx answers are skipped
+/// unless `interim`.
+std::optional<RawResponse> takeResponse(QByteArray &buffer, bool interim = false)
 {
     for (;;) {
         const qsizetype end = buffer.indexOf("\r\n\r\n");
@@ -70,7 +71,7 @@ std::optional<RawResponse> takeResponse(QByteArray &buffer)
                 r.headers.append({lines[i].left(colon).trimmed(), lines[i].mid(colon + 1).trimmed()});
         }
         length = r.header("content-length").toLongLong();
-        if (r.status >= 100 && r.status < 200) {
+        if (!interim && r.status >= 100 && r.status < 200) {
             buffer.remove(0, end + 4);
             continue;
         }
@@ -98,16 +99,17 @@ public:
         m_socket.write(bytes);
         m_socket.waitForBytesWritten(10000);
     }
-    /// The next response, or nothing if none came within maxMs (a bound, not an expectation).
-    std::optional<RawResponse> response(int maxMs = 15000)
+    /// The next response, or nothing if none came within maxMs (a bound, not an expectation); `interim`: 1xx
+    /// answers count too.
+    std::optional<RawResponse> response(int maxMs = 15000, bool interim = false)
     {
         QElapsedTimer t;
         t.start();
         for (;;) {
-            if (auto r = takeResponse(m_in))
+            if (auto r = takeResponse(m_in, interim))
                 return r;
             if (t.elapsed() > maxMs || !pull(100))
-                return takeResponse(m_in);
+                return takeResponse(m_in, interim);
         }
     }
     /// True once the server closed the connection (within maxMs).
@@ -366,6 +368,34 @@ TEST(AdminLimits, KeepAliveAndPipeliningWorkAndEveryRequestIsChecked)
     EXPECT_TRUE(refused->isProblem(401)) << refused->status;
     EXPECT_FALSE(refused->header("www-authenticate").isEmpty());
     EXPECT_TRUE(c.closedWithin(15000));
+}
+
+// Expect: 100-continue is answered on the head: 100 when it passes (then the body is read), the error otherwise.
+TEST(AdminLimits, ExpectContinueIsAnsweredOnTheHead)
+{
+    DfproxyProcess proxy;
+    ASSERT_TRUE(proxy.start()) << proxy.describe().toStdString();
+    const QByteArray json = R"({"level": "error"})";
+    RawClient c(proxy.adminPort());
+    c.send(head("PUT", "/api/v1/logging", proxy.token(),
+                "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: "
+                    + QByteArray::number(json.size()) + "\r\n"));
+    const auto go = c.response(15000, true);
+    ASSERT_TRUE(go);
+    EXPECT_EQ(go->status, 100);
+    c.send(json);
+    const auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body.toStdString();
+    EXPECT_EQ(QJsonDocument::fromJson(r->body).object().value("level").toString(), "error");
+
+    RawClient refused(proxy.adminPort());
+    refused.send(head("PUT", "/api/v1/logging", "not-the-token",
+                      "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n"));
+    const auto no = refused.response(15000, true);
+    ASSERT_TRUE(no);
+    EXPECT_TRUE(no->isProblem(401)) << no->status;
+    EXPECT_TRUE(refused.closedWithin(15000));
 }
 
 // A malformed head gets a precise 400 with the parser's reason, and the connection is closed.
