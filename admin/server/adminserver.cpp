@@ -7,7 +7,9 @@
 #include "platform/poller.h"
 #include "platform/sendbatch.h"
 #include "platform/splice.h"
+#include "server/admingate.h"
 #include "server/admintoken.h"
+#include "server/relaysocket.h"
 
 #include <QDateTime>
 #include <QFile>
@@ -47,13 +49,43 @@ QByteArray methodName(QHttpServerRequest::Method m)
     }
 }
 
-QByteArray headerOf(const QHttpServerRequest &req, const QByteArray &name)
+QByteArray headerOf(const QList<QPair<QByteArray, QByteArray>> &headers, const QByteArray &name)
 {
-    for (const auto &h : req.headers()) {
+    for (const auto &h : headers) {
         if (h.first.compare(name, Qt::CaseInsensitive) == 0)
             return h.second;
     }
     return {};
+}
+
+QByteArray headerOf(const QHttpServerRequest &req, const QByteArray &name)
+{
+    return headerOf(req.headers(), name);
+}
+
+// Answers `r` with the security headers every response carries; `close` ends the connection after it.
+void writeResponse(const ApiResponse &r, QHttpServerResponder &&responder, bool close)
+{
+    QHttpServerResponse resp(r.contentType, r.body, static_cast<QHttpServerResponder::StatusCode>(r.status));
+    for (const auto &h : r.headers)
+        resp.addHeader(h.first, h.second);
+    resp.addHeader("X-Content-Type-Options", "nosniff");
+    resp.addHeader("Cache-Control", "no-store");
+    resp.addHeader("X-Frame-Options", "DENY");
+    resp.addHeader("Content-Security-Policy", "default-src 'none'");
+    if (close)
+        resp.addHeader("Connection", "close");
+    QTcpSocket *socket = responder.socket();
+    resp.write(std::move(responder));
+    if (close && socket)
+        socket->disconnectFromHost();
+}
+
+// The admin block's limit `key` (a positive integer, checked by the service at load), else `fallback`.
+int limitOf(const QJsonObject &admin, const char *key, int fallback)
+{
+    const int v = admin.value(QLatin1String(key)).toInt(0);
+    return v > 0 ? v : fallback;
 }
 
 // Splits "host:port", "[v6]:port" or "host" and returns the host part without brackets.
@@ -130,20 +162,20 @@ AdminServer::AdminServer(config::ConfigStore *store, QObject *parent)
     // One entry point for every request: the checks and 405 handling must cover all paths uniformly, which the
     // per-route handlers of QHttpServer cannot (wrong methods land in the missing handler as 404 there).
     m_http->setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
+        // The gate (AdminGate) decided some requests on their heads already; their answer is its verdict.
+        if (auto *relay = qobject_cast<RelaySocket *>(responder.socket())) {
+            if (auto verdict = relay->takeVerdict()) {
+                writeResponse(*verdict, std::move(responder), true);
+                return;
+            }
+        }
         PendingStream stream;
         const ApiResponse r = dispatch(request, &stream);
         if (stream.handler) {
             stream.handler(stream.request, std::move(responder));
             return;
         }
-        QHttpServerResponse resp(r.contentType, r.body, static_cast<QHttpServerResponder::StatusCode>(r.status));
-        for (const auto &h : r.headers)
-            resp.addHeader(h.first, h.second);
-        resp.addHeader("X-Content-Type-Options", "nosniff");
-        resp.addHeader("Cache-Control", "no-store");
-        resp.addHeader("X-Frame-Options", "DENY");
-        resp.addHeader("Content-Security-Policy", "default-src 'none'");
-        resp.write(std::move(responder));
+        writeResponse(r, std::move(responder), false);
     });
 
     m_router.add("GET", "/healthz", [](const ApiRequest &) {
@@ -283,7 +315,11 @@ bool AdminServer::setupTokenFile(QString *error)
 bool AdminServer::listen(const QHostAddress &address, quint16 port)
 {
     close();
-    auto *tcp = new QTcpServer(m_http.get());
+    m_limits.maxBodyBytes = kMaxBodyBytes;
+    // The gate checks each request head before QHttpServer reads any of the body (see AdminGate).
+    auto *tcp = new AdminGate(m_limits, [this](const http::MessageHead &head) -> std::optional<ApiResponse> {
+        return checkHead(head.method, QUrl::fromEncoded(head.target).path(), head.headers);
+    }, m_http.get());
     if (!tcp->listen(address, port)) {
         m_error = QStringLiteral("cannot listen on %1:%2: %3").arg(address.toString()).arg(port).arg(tcp->errorString());
         delete tcp;
@@ -300,6 +336,10 @@ bool AdminServer::listen(const QHostAddress &address, quint16 port)
 bool AdminServer::listenFromConfig(const QString &addressOverride, int portOverride)
 {
     const QJsonObject admin = m_store->config().admin;
+    const GateLimits defaults;
+    m_limits.headTimeoutMs = limitOf(admin, "headTimeoutMs", defaults.headTimeoutMs);
+    m_limits.idleTimeoutMs = limitOf(admin, "idleTimeoutMs", defaults.idleTimeoutMs);
+    m_limits.maxConnections = limitOf(admin, "maxConnections", defaults.maxConnections);
     QString addressText = addressOverride.isEmpty() ? admin.value("address").toString(kDefaultAdminAddress) : addressOverride;
     const int port = portOverride >= 0 ? portOverride : admin.value("port").toInt(kDefaultAdminPort);
     if (addressText == "localhost")
@@ -381,25 +421,20 @@ bool AdminServer::originAllowed(const QByteArray &origin) const
     return hostAllowed(u.host().contains(':') ? "[" + u.host() + "]" : u.host()) && u.port(80) == m_port;
 }
 
-ApiResponse AdminServer::dispatch(const QHttpServerRequest &request, PendingStream *stream)
+std::optional<ApiResponse> AdminServer::checkHead(const QByteArray &method, const QString &path,
+                                                 const QList<QPair<QByteArray, QByteArray>> &headers) const
 {
-    const QByteArray host = headerOf(request, "Host");
+    const QByteArray host = headerOf(headers, "Host");
     if (!host.isEmpty() && !hostAllowed(QString::fromLatin1(host)))
         return ApiResponse::problem(421, QStringLiteral("the admin API answers only to loopback host names"));
-    const QByteArray origin = headerOf(request, "Origin");
+    const QByteArray origin = headerOf(headers, "Origin");
     if (!origin.isEmpty() && !originAllowed(origin))
         return ApiResponse::problem(403, QStringLiteral("cross-origin requests are not allowed"));
 
-    ApiRequest req;
-    req.method = methodName(request.method());
-    req.path = request.url().path();
-    req.query = request.query();
-    req.headers = request.headers();
-    const auto match = m_router.match(req.method, req.path);
-
+    const auto match = m_router.match(method, path);
     const bool needsAuth = !(match.route && !match.route->requireAuth);
     if (needsAuth) {
-        const QByteArray auth = headerOf(request, "Authorization");
+        const QByteArray auth = headerOf(headers, "Authorization");
         const bool bearer = auth.size() > 7 && auth.left(7).compare("Bearer ", Qt::CaseInsensitive) == 0;
         if (!bearer || m_token.isEmpty() || !constantTimeEquals(auth.mid(7).trimmed(), m_token)) {
             ApiResponse r = ApiResponse::problem(
@@ -410,6 +445,21 @@ ApiResponse AdminServer::dispatch(const QHttpServerRequest &request, PendingStre
             return r;
         }
     }
+    return std::nullopt;
+}
+
+ApiResponse AdminServer::dispatch(const QHttpServerRequest &request, PendingStream *stream)
+{
+    ApiRequest req;
+    req.method = methodName(request.method());
+    req.path = request.url().path();
+    req.query = request.query();
+    req.headers = request.headers();
+    // The gate ran the same checks on the head; they run again on what QHttpServer parsed, so no difference
+    // between the two parsers can let a request past them.
+    if (auto refused = checkHead(req.method, req.path, req.headers))
+        return *refused;
+    const auto match = m_router.match(req.method, req.path);
     if (request.body().size() > kMaxBodyBytes)
         return ApiResponse::problem(413, QStringLiteral("the request body is larger than %1 bytes").arg(kMaxBodyBytes));
     if (!match.route) {

@@ -3,6 +3,7 @@
 
 #include "api/resourceapi.h"
 #include "api/router.h"
+#include "server/admingate.h"
 
 #include <QElapsedTimer>
 #include <QHash>
@@ -23,7 +24,9 @@ namespace dfproxy::admin {
 
 /// The REST admin API on Qt HttpServer.
 ///
-/// Every request passes, in order: the Host check (a loopback name/address or the bound address, else 421 — stops
+/// Connections are accepted by an AdminGate, which reads and checks every request head before QHttpServer sees any
+/// of the body, and closes slow, silent and surplus connections (limits()). Every request passes, in order: the
+/// Host check (a loopback name/address or the bound address, else 421 — stops
 /// DNS rebinding), the Origin check (absent or our own origin, else 403 — stops cross-site requests), bearer-token
 /// authentication (all paths but /healthz and /readyz; 401), the 1 MiB body limit (413), routing (404/405 with
 /// Allow), then the handler. Every response carries nosniff, no-store, DENY framing and a `default-src 'none'` CSP.
@@ -48,6 +51,11 @@ public:
     void setToken(const QByteArray &token) { m_token = token; }
     /// Loads or creates the token file beside the store's config file (dfproxy::adminTokenPath) and uses it.
     bool setupTokenFile(QString *error);
+
+    /// Connection limits used by the next listen(): head and idle timeouts, connection count (the body limit is
+    /// always kMaxBodyBytes). listenFromConfig() takes them from the admin block.
+    void setLimits(const GateLimits &limits) { m_limits = limits; }
+    const GateLimits &limits() const { return m_limits; }
 
     /// Listens on `address`:`port` (port 0 picks a free one). Returns false (see errorString()) on failure.
     bool listen(const QHostAddress &address, quint16 port);
@@ -104,6 +112,9 @@ private:
         ApiRequest request;
     };
     ApiResponse dispatch(const QHttpServerRequest &request, PendingStream *stream = nullptr);
+    /// Host, Origin and token checks, decided on the head alone: std::nullopt when the request may proceed.
+    std::optional<ApiResponse> checkHead(const QByteArray &method, const QString &path,
+                                         const QList<QPair<QByteArray, QByteArray>> &headers) const;
     ApiResponse serverInfo() const;
     ApiResponse getConfig(const ApiRequest &req) const;
     ApiResponse putConfig(const ApiRequest &req);
@@ -112,7 +123,8 @@ private:
 
     config::ConfigStore *m_store;
     std::unique_ptr<QHttpServer> m_http;
-    QTcpServer *m_tcp = nullptr; // owned by m_http
+    QTcpServer *m_tcp = nullptr; // the AdminGate, owned by m_http
+    GateLimits m_limits;
     ApiRouter m_router;
     QHash<QString, StreamHandler> m_streamRoutes; // "GET seg/seg" -> handler
     ResourceApi m_resources;

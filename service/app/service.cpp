@@ -66,6 +66,15 @@ QList<config::FieldError> validateGlobalBlocks(const config::Config &c, bool ser
         if (!p.isDouble() || p.toDouble() != p.toInt() || p.toInt() < 0 || p.toInt() > 65535)
             errors.append(config::FieldError{"admin.port", "must be an integer from 0 to 65535"});
     }
+    // The admin API's connection limits (docs/admin-api.md, "Limits"); the admin server reads them at listen.
+    const struct { const char *key; int max; } adminLimits[] = {
+        {"headTimeoutMs", 3600000}, {"idleTimeoutMs", 86400000}, {"maxConnections", 10000}};
+    for (const auto &limit : adminLimits) {
+        const QJsonValue v = c.admin.value(QLatin1String(limit.key));
+        if (!v.isUndefined() && (!v.isDouble() || v.toDouble() != v.toInt() || v.toInt() < 1 || v.toInt() > limit.max))
+            errors.append(config::FieldError{QStringLiteral("admin.") + limit.key,
+                                             QStringLiteral("must be an integer from 1 to %1").arg(limit.max)});
+    }
     if (c.logging.contains("level")) {
         static const QStringList levels{"debug", "info", "warning", "error", "critical"};
         if (!levels.contains(c.logging.value("level").toString()))

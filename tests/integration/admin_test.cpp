@@ -271,6 +271,13 @@ TEST_F(AdminApi, WholeConfigNeedsIfMatchAndIsValidated)
     badAdmin.insert("admin", QJsonObject{{"address", "127.0.0.1"}, {"port", 70000}});
     r = proxy.api("PUT", "/api/v1/config", compact(badAdmin), "application/json", {"If-Match: " + etag});
     EXPECT_TRUE(jsonOf(r).value("fields").toObject().contains("admin.port")) << text(r);
+    // The admin API's connection limits (docs/admin-api.md, "Limits") are positive integers.
+    badAdmin.insert("admin", QJsonObject{{"address", "127.0.0.1"}, {"headTimeoutMs", 0}, {"idleTimeoutMs", "60s"},
+                                         {"maxConnections", 2.5}});
+    r = proxy.api("PUT", "/api/v1/config", compact(badAdmin), "application/json", {"If-Match: " + etag});
+    EXPECT_TRUE(isProblem(r, 422)) << text(r);
+    for (const char *field : {"admin.headTimeoutMs", "admin.idleTimeoutMs", "admin.maxConnections"})
+        EXPECT_TRUE(jsonOf(r).value("fields").toObject().contains(field)) << field << " " << text(r);
 
     r = proxy.api("PUT", "/api/v1/config?dryRun=All", compact(cfg), "application/json", {"If-Match: " + etag});
     EXPECT_EQ(r.status, 200) << text(r);

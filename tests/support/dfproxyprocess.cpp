@@ -37,9 +37,12 @@ bool DfproxyProcess::start(int timeoutMs)
         resources.append(r);
     QJsonObject proxy = m_options.proxyBlock;
     proxy.insert("workers", m_options.workers);
+    QJsonObject admin = m_options.adminBlock;
+    admin.insert("address", "127.0.0.1");
+    admin.insert("port", m_adminPort);
     const QJsonObject config{{"apiVersion", "dfproxy.dev/v1"},
                              {"kind", "Config"},
-                             {"admin", QJsonObject{{"address", "127.0.0.1"}, {"port", m_adminPort}}},
+                             {"admin", admin},
                              {"dns", dns},
                              {"proxy", proxy},
                              {"resources", resources}};

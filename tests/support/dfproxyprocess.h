@@ -27,6 +27,7 @@ public:
         QJsonArray extraResources;  ///< added after the Gateway
         int workers = 2;
         QJsonObject proxyBlock;     ///< extra proxy settings (requestHeadTimeoutMs, ...), merged with workers
+        QJsonObject adminBlock;     ///< extra admin settings (headTimeoutMs, maxConnections, ...), merged with address/port
         QStringList extraArgs;
         QStringList extraEnvironment; ///< "NAME=value" entries added to the test's environment
     };
