@@ -17,11 +17,12 @@ DFPROXY_BUILD_PACKAGES=(
 # openssl to mint test certificates, Xvfb for GUI tests; the installer tests: dpkg-dev (dpkg-shlibdeps for
 # CPack), fakeroot and lintian for the DEB, wixl and msitools to compile and read the MSI definition;
 # slowhttptest for the slow-client tests; clang and its sanitizer/libFuzzer runtimes for scripts/sanitize and
-# scripts/fuzz (presets fuzz and tsan).
+# scripts/fuzz (presets fuzz and tsan); the mingw-w64 cross compiler for scripts/check-cross.
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
     slowhttptest clang libclang-rt-14-dev
+    g++-mingw-w64-x86-64-posix
 )
 
 # Prints the packages of the given list that are not installed, one per line.

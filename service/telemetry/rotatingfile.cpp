@@ -30,7 +30,9 @@ bool RotatingFile::open()
     m_file.setFileName(m_path);
     // Access-log lines can hold secrets (identities, query strings with keys): a new file is created private to
     // the service's account (0600, on Windows an owner-only ACL), and a looser existing one is tightened.
+#ifndef Q_OS_WIN
     const bool existed = QFile::exists(m_path);
+#endif
     if (!m_file.open(QIODevice::WriteOnly | QIODevice::Append, QFile::ReadOwner | QFile::WriteOwner)) {
         m_error = QStringLiteral("cannot open %1: %2").arg(m_path, m_file.errorString());
         return false;
