@@ -3,7 +3,10 @@
 // explicit-proxy clients and tunnels; Basic with $6$, bcrypt and pbkdf2 hashes from a htpasswd file, API keys,
 // HS256 and RS256 JWTs), authorization, rate limits, the SSRF guard (refusal after DNS, before connecting) and the
 // Via loop check; identity and decision in the access log; the policy counters in /metrics.
-#include "proxyitutil.h"
+// The SSRF tests make dfproxy resolve names to non-loopback addresses (169.254.169.254, 10.1.2.3) and check that it
+// never dials them: the whole file runs inside a network namespace with only loopback up (tests/netns-run), so a
+// failing check cannot reach those addresses.
+#include "integration/proxyitutil.h"
 #include "support/testsupport.h"
 
 #include <QCryptographicHash>
@@ -79,6 +82,8 @@ class Policies : public ::testing::Test
 protected:
     void SetUp() override
     {
+        if (qgetenv("DFPROXY_NETNS") != "isolated")
+            GTEST_SKIP() << "not inside a network namespace of its own (ctest runs this binary through tests/netns-run)";
         if (!Dnsmasq::available())
             GTEST_SKIP() << "dnsmasq is not installed (scripts/test installs it)";
         Dnsmasq::Options dnsOpts;
@@ -210,6 +215,16 @@ QByteArray sha512Crypt(const QByteArray &password)
 }
 
 } // namespace
+
+TEST(NetworkNamespace, OnlyLoopbackIsReachable)
+{
+    if (qgetenv("DFPROXY_NETNS") != "isolated")
+        GTEST_SKIP() << "not inside a network namespace of its own (ctest runs this binary through tests/netns-run)";
+    QTcpSocket s;
+    s.connectToHost(QHostAddress("192.0.2.1"), 80); // TEST-NET-1: no route here, so the dial fails at once
+    EXPECT_FALSE(s.waitForConnected(3000));
+    EXPECT_EQ(s.error(), QAbstractSocket::NetworkError) << s.errorString().toStdString();
+}
 
 TEST_F(Policies, BasicAuthAnswers401ToHostHeaderClientsAndHidesCredentialsFromTheOrigin)
 {
