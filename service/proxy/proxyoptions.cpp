@@ -66,6 +66,19 @@ void readPaths(const QJsonObject &block, http::PathOptions *out, QList<config::F
 
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors)
 {
+    // A field dfproxy does not implement is refused with its path, never silently ignored (a misspelt
+    // "connectTimeoutMS" would otherwise leave the default in force). ssrf is read by the policy area.
+    static const QStringList known{
+        "workers", "connectTimeoutMs", "responseTimeoutMs", "upstreamIdleTimeoutMs", "clientIdleTimeoutMs",
+        "requestHeadTimeoutMs", "requestBodyTimeoutMs", "drainTimeoutMs", "bufferLimitBytes", "maxHeaderBytes",
+        "maxUriBytes", "maxConnections", "maxConnectionsPerClient", "addXForwardedFor", "addXForwardedProto", "paths",
+        "parsing", "ssrf"};
+    if (errors) {
+        for (auto it = block.begin(); it != block.end(); ++it) {
+            if (!known.contains(it.key()))
+                errors->append({QStringLiteral("proxy.") + it.key(), QStringLiteral("is not a known field")});
+        }
+    }
     ProxyOptions o;
     constexpr qint64 day = 24LL * 3600 * 1000;
     readInt(block, "workers", 0, 256, &o.workerThreads, errors);

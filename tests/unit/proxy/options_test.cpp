@@ -12,7 +12,7 @@ TEST(ProxyOptions, ConfigBlockSetsTimeoutsBuffersAndHeaders)
     const QJsonObject block = QJsonDocument::fromJson(R"({"workers": 3, "connectTimeoutMs": 1500,
         "responseTimeoutMs": 0, "upstreamIdleTimeoutMs": 9000, "clientIdleTimeoutMs": 7000, "drainTimeoutMs": 100,
         "bufferLimitBytes": 65536, "maxHeaderBytes": 32768, "maxUriBytes": 4096, "addXForwardedFor": true,
-        "addXForwardedProto": true, "maxConnections": 50, "maxConnectionsPerClient": 5, "somebodyElses": 1})").object();
+        "addXForwardedProto": true, "maxConnections": 50, "maxConnectionsPerClient": 5, "ssrf": {}})").object();
     QList<config::FieldError> errors;
     const proxy::ProxyOptions o = proxy::optionsFromJson(block, &errors);
     EXPECT_TRUE(errors.isEmpty());
@@ -56,4 +56,31 @@ TEST(ProxyOptions, BadValuesAreReportedWithTheirPathAndKeepDefaults)
     EXPECT_EQ(errors[3].path, QStringLiteral("proxy.addXForwardedFor"));
     EXPECT_EQ(o.connectTimeoutMs, proxy::ProxyOptions().connectTimeoutMs);
     EXPECT_FALSE(o.addXForwardedFor);
+}
+
+TEST(ProxyOptions, UnknownFieldsAreRefusedWithTheirPath)
+{
+    QList<config::FieldError> errors;
+    proxy::optionsFromJson(QJsonObject{{"connectTimeoutMS", 100}, {"ssrf", QJsonObject()}}, &errors);
+    ASSERT_EQ(errors.size(), 1);
+    EXPECT_EQ(errors[0].path, QStringLiteral("proxy.connectTimeoutMS"));
+}
+
+TEST(ProxyOptions, PathsSetHowRequestPathsAreCanonicalised)
+{
+    QList<config::FieldError> errors;
+    const auto o = proxy::optionsFromJson(
+        QJsonObject{{"paths", QJsonObject{{"mergeSlashes", false}, {"escapedSlashes", "unescape"}}}}, &errors);
+    EXPECT_TRUE(errors.isEmpty());
+    EXPECT_FALSE(o.paths.mergeSlashes);
+    EXPECT_EQ(o.paths.escapedSlashes, http::PathOptions::EscapedSlashes::Unescape);
+    EXPECT_TRUE(proxy::ProxyOptions().paths.mergeSlashes);
+    EXPECT_EQ(proxy::ProxyOptions().paths.escapedSlashes, http::PathOptions::EscapedSlashes::Reject);
+
+    errors.clear();
+    proxy::optionsFromJson(QJsonObject{{"paths", QJsonObject{{"escapedSlashes", "decode"}, {"normalize", true}}}},
+                           &errors);
+    ASSERT_EQ(errors.size(), 2);
+    EXPECT_EQ(errors[0].path, QStringLiteral("proxy.paths.normalize"));
+    EXPECT_EQ(errors[1].path, QStringLiteral("proxy.paths.escapedSlashes"));
 }
