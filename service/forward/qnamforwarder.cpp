@@ -269,6 +269,9 @@ private:
         if (check.ok() && head.headers.isEmpty() && mayHaveBody(head.status))
             check.reason = QByteArrayLiteral("invalid_header_block");
         if (!check.ok()) {
+            // Aborting the reply closes its connection only while QNAM is still reading the response; when QNAM
+            // has read what it took for the whole response, the connection is already back in its pool.
+            m_fwd->retireNam();
             fail(ForwardError::BadResponse, QStringLiteral("bad response: %1").arg(QLatin1String(check.reason)));
             return;
         }
@@ -413,12 +416,46 @@ private:
 QnamForwarder::QnamForwarder(ForwarderOptions options, QObject *parent)
     : QObject(parent)
     , m_options(options)
-    , m_nam(new QNetworkAccessManager(this))
+    , m_nam(makeNam())
 {
-    m_nam->setCookieJar(nullptr);
-    m_nam->setCache(nullptr);
-    m_nam->setRedirectPolicy(QNetworkRequest::ManualRedirectPolicy);
-    m_nam->setAutoDeleteReplies(false);
+}
+
+QNetworkAccessManager *QnamForwarder::makeNam()
+{
+    auto *nam = new QNetworkAccessManager(this);
+    nam->setCookieJar(nullptr);
+    nam->setCache(nullptr);
+    nam->setRedirectPolicy(QNetworkRequest::ManualRedirectPolicy);
+    nam->setAutoDeleteReplies(false);
+    return nam;
+}
+
+void QnamForwarder::retireNam()
+{
+    m_retired.append(m_nam);
+    m_nam = makeNam();
+    reapRetired();
+}
+
+void QnamForwarder::reapRetired()
+{
+    for (qsizetype i = 0; i < m_retired.size();) {
+        QNetworkAccessManager *nam = m_retired.at(i);
+        const QList<QNetworkReply *> replies = nam ? nam->findChildren<QNetworkReply *>(Qt::FindDirectChildrenOnly)
+                                                   : QList<QNetworkReply *>();
+        if (replies.isEmpty()) {
+            // Later, not now: this may run inside a signal of the reply that just went.
+            if (nam)
+                nam->deleteLater();
+            m_retired.removeAt(i);
+            continue;
+        }
+        // Look again when they are gone (queued: a reply is still its NAM's child while `destroyed` runs).
+        for (QNetworkReply *r : replies)
+            connect(r, &QObject::destroyed, this, &QnamForwarder::reapRetired,
+                    Qt::ConnectionType(Qt::QueuedConnection | Qt::UniqueConnection));
+        ++i;
+    }
 }
 
 QnamForwarder::~QnamForwarder() = default;

@@ -188,10 +188,11 @@ protected:
 
     /// One client connection: the case's request, then (if the proxy kept the connection) a request to the good
     /// origin. Checks the first answer against `expect` and that nothing of the smuggled response arrives.
-    void runCase(const char *engine, const OriginCase &c, const Expect &expect, const QByteArray &path)
+    void runCase(const char *engine, const OriginCase &c, const Expect &expect, const QByteArray &path,
+                 const QByteArray &smuggled)
     {
-        SCOPED_TRACE(std::string(engine) + ": " + c.name);
-        hostile.script(path, c.head + "\r\n\r\nhello" + kSmuggled, !expect.reason.isEmpty());
+        SCOPED_TRACE(std::string(engine) + ": " + c.name + (smuggled.isEmpty() ? " (exact)" : ""));
+        hostile.script(path, c.head + "\r\n\r\nhello" + smuggled, !expect.reason.isEmpty());
         QTcpSocket s;
         s.connectToHost(QHostAddress::LocalHost, proxy->proxyPort());
         ASSERT_TRUE(s.waitForConnected(5000));
@@ -255,11 +256,18 @@ TEST_F(HostileOrigin, EveryMalformedResponseIs502OnBothEnginesAndValidLookAlikes
     for (const char *engine : {"native", "qnam"}) {
         for (qsizetype i = 0; i < all.size(); ++i) {
             const OriginCase &c = all.at(i);
-            runCase(engine, c, QByteArrayView(engine) == "native" ? c.native : c.qnam,
-                    "/" + QByteArray(engine) + "/" + QByteArray::number(i));
-            // A plain request to the same origin: a dropped upstream connection is never used again.
-            const QByteArray plain = rawRequest(engine, "/plain");
-            EXPECT_EQ(bodyOf(plain), "plain") << engine << " after " << c.name << ": " << plain.toStdString();
+            // With the smuggled response behind, and without: a response that ends where its framing says must
+            // still cost the origin its connection.
+            for (const QByteArray &smuggled : {kSmuggled, QByteArray()}) {
+                runCase(engine, c, QByteArrayView(engine) == "native" ? c.native : c.qnam,
+                        "/" + QByteArray(engine) + "/" + QByteArray::number(i) + (smuggled.isEmpty() ? "/exact" : ""),
+                        smuggled);
+                // A plain request to the same origin: a dropped upstream connection is never used again.
+                const QByteArray plain = rawRequest(engine, "/plain");
+                EXPECT_EQ(bodyOf(plain), "plain") << engine << " after " << c.name << ": " << plain.toStdString();
+                EXPECT_EQ(hostile.requestsAfterHostile(), 0) << engine << " reused the connection after " << c.name
+                                                             << (smuggled.isEmpty() ? " (exact)" : "");
+            }
         }
     }
     EXPECT_EQ(hostile.requestsAfterHostile(), 0)
