@@ -263,6 +263,9 @@ private:
         // Nothing of the response goes out before its framing and header bytes pass the native engine's rules:
         // QNAM frames by the first Content-Length and relays CR, NUL and other control bytes in values.
         http::ResponseCheck check = http::checkResponseHeaders(head.headers);
+        if (const QByteArray statusReason = http::checkResponseStatus(head.status, head.reasonPhrase);
+            !statusReason.isEmpty())
+            check.reason = statusReason;
         // QNAM drops the whole header block when a line in it does not parse (a name that is not a token, a line
         // without a colon) and then reads the body until the connection closes. That looks like a response with
         // no fields at all, which a real origin sends only without a body.

@@ -88,4 +88,13 @@ ResponseCheck checkResponseHeaders(const HeaderList &headers)
     return r;
 }
 
+QByteArray checkResponseStatus(int status, QByteArrayView reasonPhrase)
+{
+    if (status < 100 || status > 999)
+        return QByteArrayLiteral("invalid_status");
+    if (!isValidHeaderValue(reasonPhrase)) // the same bytes as a field value: HTAB, SP, VCHAR, obs-text
+        return QByteArrayLiteral("invalid_reason_phrase");
+    return {};
+}
+
 } // namespace dfproxy::http

@@ -25,4 +25,9 @@ struct ResponseCheck
 /// Optional whitespace around values (SP, HTAB) is allowed.
 ResponseCheck checkResponseHeaders(const HeaderList &headers);
 
+/// Checks a response's status line: "invalid_status" unless the status is three digits from 100 to 999,
+/// "invalid_reason_phrase" when the reason phrase holds a control character other than HTAB (a bare CR there would
+/// end the line early at some clients); empty when both are fine.
+QByteArray checkResponseStatus(int status, QByteArrayView reasonPhrase);
+
 } // namespace dfproxy::http

@@ -89,6 +89,23 @@ QList<OriginCase> cases()
         // ... which still cannot turn a Content-Length into anything but an invalid one.
         {"obs-fold in Content-Length", ok + "Content-Length: 5\r\n 45", reject("obs_fold"),
          reject("invalid_content_length")},
+        // libhttp-parser (non-strict) ends the status line at the CR and drops the byte after it, so the native
+        // engine relays "200 OK" and a header "-Injected: 1"; QNAM would relay the CR itself. A known gap of the
+        // native parser, kept visible here: its replacement should make this row a 502 too.
+        {"bare CR in the reason phrase", "HTTP/1.1 200 OK\rX-Injected: 1\r\nContent-Length: 5", kPass,
+         reject("invalid_reason_phrase")},
+        {"control character in the reason phrase", "HTTP/1.1 200 O\x01K\r\nContent-Length: 5",
+         reject("invalid_reason_phrase"), reject("invalid_reason_phrase")},
+        // QNAM does not say which HTTP version the status line named.
+        {"HTTP/2.0 status line", "HTTP/2.0 200 OK\r\nContent-Length: 5", reject("unsupported_http_version"),
+         kPass},
+        {"HTTP/1.2 status line", "HTTP/1.2 200 OK\r\nContent-Length: 5", reject("unsupported_http_version"),
+         kPass},
+        {"four-digit status", "HTTP/1.1 2000 OK\r\nContent-Length: 5", reject("invalid_status"),
+         reject("invalid_status")},
+        // The native engine relayed this as a head without a body and then the body: the next response.
+        {"status below 100", "HTTP/1.1 099 OK\r\nContent-Length: 5", reject("invalid_status"),
+         reject("invalid_status")},
         // Valid look-alikes.
         {"identical Content-Length twice", ok + "Content-Length: 5\r\nContent-Length: 5",
          reject("duplicate_content_length"), kPass},
@@ -267,6 +284,8 @@ TEST_F(HostileOrigin, EveryMalformedResponseIs502OnBothEnginesAndValidLookAlikes
                 EXPECT_EQ(bodyOf(plain), "plain") << engine << " after " << c.name << ": " << plain.toStdString();
                 EXPECT_EQ(hostile.requestsAfterHostile(), 0) << engine << " reused the connection after " << c.name
                                                              << (smuggled.isEmpty() ? " (exact)" : "");
+                EXPECT_TRUE(waitUntil([&] { return hostile.hostileConnectionsOpen() == 0; }, 10000))
+                    << engine << " kept the connection open after " << c.name << (smuggled.isEmpty() ? " (exact)" : "");
             }
         }
     }

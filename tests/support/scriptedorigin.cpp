@@ -24,7 +24,14 @@ public:
                 }
                 s->setParent(this);
                 connect(s, &QTcpSocket::readyRead, s, [this, s] { onRead(s); });
-                connect(s, &QTcpSocket::disconnected, s, &QObject::deleteLater);
+                connect(s, &QTcpSocket::disconnected, s, [this, s] {
+                    if (s->property("hostile").toBool()) {
+                        QMutexLocker lock(&m_origin->m_mutex);
+                        --m_origin->m_hostileOpen;
+                    }
+                    s->setProperty("hostile", false);
+                    s->deleteLater();
+                });
             }
         });
     }
@@ -42,6 +49,8 @@ private:
                 ++m_origin->m_requests;
                 if (s->property("hostile").toBool())
                     ++m_origin->m_requestsAfterHostile;
+                else if (script.hostile)
+                    ++m_origin->m_hostileOpen;
             }
             if (script.hostile)
                 s->setProperty("hostile", true);
@@ -106,6 +115,12 @@ int ScriptedOrigin::requestsAfterHostile() const
 {
     QMutexLocker lock(&m_mutex);
     return m_requestsAfterHostile;
+}
+
+int ScriptedOrigin::hostileConnectionsOpen() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_hostileOpen;
 }
 
 } // namespace dfproxy::test

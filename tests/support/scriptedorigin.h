@@ -35,6 +35,8 @@ public:
     int connections() const;
     int requests() const;
     int requestsAfterHostile() const;
+    // Connections that got a hostile script and are still open (the proxy has not closed them yet).
+    int hostileConnectionsOpen() const;
 
 private:
     struct Script
@@ -50,6 +52,7 @@ private:
     int m_connections = 0;
     int m_requests = 0;
     int m_requestsAfterHostile = 0;
+    int m_hostileOpen = 0;
     quint16 m_port = 0;
     std::unique_ptr<QThread> m_thread;
 };

@@ -69,3 +69,15 @@ TEST(ResponseRules, RejectsControlBytesInValuesAndNonTokenNames)
                                 QByteArray("X\x01" "A"), QByteArray("X\x80")})
         EXPECT_EQ(reasonOf({{n, "v"}}), "invalid_header_name") << n.toHex().constData();
 }
+
+TEST(ResponseRules, StatusIsThreeDigitsFrom100AndTheReasonPhraseHasNoControlBytes)
+{
+    EXPECT_EQ(checkResponseStatus(200, "OK"), "");
+    EXPECT_EQ(checkResponseStatus(100, ""), "");
+    EXPECT_EQ(checkResponseStatus(999, "caf\xc3\xa9\tx"), "");
+    for (int bad : {0, 99, 1000, -1})
+        EXPECT_EQ(checkResponseStatus(bad, "OK"), "invalid_status") << bad;
+    for (const QByteArray &r : {QByteArray("OK\rX-Injected: 1"), QByteArray("O\x01K"), QByteArray("O\0K", 3),
+                                QByteArray("OK\n")})
+        EXPECT_EQ(checkResponseStatus(200, r), "invalid_reason_phrase") << r.toHex().constData();
+}
