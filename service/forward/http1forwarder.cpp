@@ -8,6 +8,7 @@
 #include "base/liveness.h"
 #include "dns/hostcache.h"
 #include "http/readbuffer.h"
+#include "http/responserules.h"
 #include "net/stream.h"
 #include "platform/nulladdress.h"
 
@@ -549,6 +550,12 @@ private:
         UpstreamConnection *c = m_conn;
         const http::MessageHead &h = c->m_parser.head();
         m_gotAnyByte = true;
+        // What the parser lets through on the status line (a status below 100 would go out as a head without a
+        // body, with the body behind it; control bytes in the reason phrase); the QNAM engine applies the same.
+        if (const QByteArray reason = http::checkResponseStatus(h.status, h.reasonPhrase); !reason.isEmpty()) {
+            fail(ForwardError::BadResponse, QStringLiteral("bad response: %1").arg(QLatin1String(reason)));
+            return false;
+        }
         if (h.status >= 100 && h.status < 200 && h.status != 101) {
             m_interim = true;
             return true;

@@ -2,6 +2,7 @@
 #include "forward/qnamforwarder.h"
 
 #include "dns/hostcache.h"
+#include "http/responserules.h"
 
 #include <cstring>
 #include <functional>
@@ -221,6 +222,28 @@ private:
             m_timer = startTimer(std::chrono::milliseconds(t));
     }
 
+    /// The reply's headers, one entry per field line again where QNAM joined them: it joins repeated fields with
+    /// ", " (left as they are: a list means the same) except Set-Cookie, which it joins with "\n".
+    static http::HeaderList replyHeaders(const QNetworkReply *reply)
+    {
+        http::HeaderList headers;
+        for (const auto &h : reply->rawHeaderPairs()) {
+            if (http::equalsIgnoreCase(h.first, "set-cookie") && h.second.contains('\n')) {
+                for (const QByteArray &v : h.second.split('\n'))
+                    headers.append({h.first, v});
+            } else {
+                headers.append(h);
+            }
+        }
+        return headers;
+    }
+
+    /// False for responses that end with their head whatever their headers say (RFC 9112 section 6.3).
+    bool mayHaveBody(int status) const
+    {
+        return m_req.method != "HEAD" && status >= 200 && status != 204 && status != 304;
+    }
+
     void onHead()
     {
         if (m_gotHead || !m_reply)
@@ -236,17 +259,27 @@ private:
         http::MessageHead head;
         head.status = status.toInt();
         head.reasonPhrase = m_reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toByteArray();
-        bool chunked = false;
-        for (const auto &h : m_reply->rawHeaderPairs()) {
-            if (http::equalsIgnoreCase(h.first, "transfer-encoding"))
-                chunked = true;
-            else if (http::equalsIgnoreCase(h.first, "content-length"))
-                head.contentLength = h.second.trimmed().toLongLong();
-            head.headers.append(h);
+        head.headers = replyHeaders(m_reply);
+        // Nothing of the response goes out before its framing and header bytes pass the native engine's rules:
+        // QNAM frames by the first Content-Length and relays CR, NUL and other control bytes in values.
+        http::ResponseCheck check = http::checkResponseHeaders(head.headers);
+        if (const QByteArray statusReason = http::checkResponseStatus(head.status, head.reasonPhrase);
+            !statusReason.isEmpty())
+            check.reason = statusReason;
+        // QNAM drops the whole header block when a line in it does not parse (a name that is not a token, a line
+        // without a colon) and then reads the body until the connection closes. That looks like a response with
+        // no fields at all, which a real origin sends only without a body.
+        if (check.ok() && head.headers.isEmpty() && mayHaveBody(head.status))
+            check.reason = QByteArrayLiteral("invalid_header_block");
+        if (!check.ok()) {
+            // Aborting the reply closes its connection only while QNAM is still reading the response; when QNAM
+            // has read what it took for the whole response, the connection is already back in its pool.
+            m_fwd->retireNam();
+            fail(ForwardError::BadResponse, QStringLiteral("bad response: %1").arg(QLatin1String(check.reason)));
+            return;
         }
-        if (chunked)
-            head.contentLength = -1;
-        head.chunked = chunked;
+        head.contentLength = check.contentLength;
+        head.chunked = check.chunked;
         QPointer<QnamExchange> guard(this);
         m_sink->onUpstreamConnected(m_req.upstream.addresses.at(m_index), false);
         if (!guard)
@@ -386,12 +419,46 @@ private:
 QnamForwarder::QnamForwarder(ForwarderOptions options, QObject *parent)
     : QObject(parent)
     , m_options(options)
-    , m_nam(new QNetworkAccessManager(this))
+    , m_nam(makeNam())
 {
-    m_nam->setCookieJar(nullptr);
-    m_nam->setCache(nullptr);
-    m_nam->setRedirectPolicy(QNetworkRequest::ManualRedirectPolicy);
-    m_nam->setAutoDeleteReplies(false);
+}
+
+QNetworkAccessManager *QnamForwarder::makeNam()
+{
+    auto *nam = new QNetworkAccessManager(this);
+    nam->setCookieJar(nullptr);
+    nam->setCache(nullptr);
+    nam->setRedirectPolicy(QNetworkRequest::ManualRedirectPolicy);
+    nam->setAutoDeleteReplies(false);
+    return nam;
+}
+
+void QnamForwarder::retireNam()
+{
+    m_retired.append(m_nam);
+    m_nam = makeNam();
+    reapRetired();
+}
+
+void QnamForwarder::reapRetired()
+{
+    for (qsizetype i = 0; i < m_retired.size();) {
+        QNetworkAccessManager *nam = m_retired.at(i);
+        const QList<QNetworkReply *> replies = nam ? nam->findChildren<QNetworkReply *>(Qt::FindDirectChildrenOnly)
+                                                   : QList<QNetworkReply *>();
+        if (replies.isEmpty()) {
+            // Later, not now: this may run inside a signal of the reply that just went.
+            if (nam)
+                nam->deleteLater();
+            m_retired.removeAt(i);
+            continue;
+        }
+        // Look again when they are gone (queued: a reply is still its NAM's child while `destroyed` runs).
+        for (QNetworkReply *r : replies)
+            connect(r, &QObject::destroyed, this, &QnamForwarder::reapRetired,
+                    Qt::ConnectionType(Qt::QueuedConnection | Qt::UniqueConnection));
+        ++i;
+    }
 }
 
 QnamForwarder::~QnamForwarder() = default;

@@ -4,7 +4,9 @@
 #include "forward/forwarder.h"
 
 #include <QHash>
+#include <QList>
 #include <QObject>
+#include <QPointer>
 #include <QSslCertificate>
 
 class QNetworkAccessManager;
@@ -19,6 +21,9 @@ namespace dfproxy::forward {
 /// prepareRequest): it adds "Accept-Language" (from the system locale) and "User-Agent: Mozilla/5.0" whenever the
 /// request has none or an empty one, and "Connection: Keep-Alive"; no upgrades (websocket goes native); 6
 /// connections per host. A streamed body is not retried on the next address. Lives on one thread.
+/// Responses must pass the framing and header rules of http::checkResponseHeaders() (else 502
+/// upstream_bad_response); a rejected response retires the whole QNetworkAccessManager, since QNAM offers no way to
+/// close one pooled connection and may already have put the origin's back in its pool.
 class QnamForwarder final : public QObject, public Forwarder
 {
     Q_OBJECT
@@ -32,9 +37,15 @@ public:
 private:
     friend class QnamExchange;
     QList<QSslCertificate> caCertificates(const QString &path);
+    QNetworkAccessManager *makeNam();
+    /// New requests go to a fresh QNetworkAccessManager; the current one is deleted (closing its pooled
+    /// connections) once its last reply is gone.
+    void retireNam();
+    void reapRetired();
     QHash<QString, QList<QSslCertificate>> m_caCache;
     ForwarderOptions m_options;
     QNetworkAccessManager *m_nam;
+    QList<QPointer<QNetworkAccessManager>> m_retired;
     quint64 m_requests = 0;
     quint64 m_connectFailures = 0;
 };

@@ -675,7 +675,9 @@ void DownstreamConnection::onError(forward::ForwardError error, const QString &d
         abort();
         return;
     }
-    if (!m_requestDone)
+    // After a response that broke the rules the client connection ends too: nothing the origin sent may be
+    // taken for the answer to the client's next request.
+    if (!m_requestDone || error == forward::ForwardError::BadResponse)
         m_keepAlive = false;
     const QByteArray reason = forward::reasonString(error);
     sendLocalResponse(forward::statusFor(error), reason, reason + ": " + detail.toUtf8() + "\n");
