@@ -232,6 +232,7 @@ struct ConfigPolicyEngine::Impl
     bool rateLimit(const CompiledRateLimit &p, const RequestAttributes &r, const QString &identity,
                    Decision &out) const;
     bool isSelf(const QHostAddress &address, quint16 port) const;
+    bool ssrfDenies(const QHostAddress &address, quint16 port) const;
 };
 
 bool ConfigPolicyEngine::Impl::authenticate(const CompiledAuthn &p, const RequestAttributes &r, Decision &out) const
@@ -447,6 +448,21 @@ bool ConfigPolicyEngine::Impl::isSelf(const QHostAddress &address, quint16 port)
     return false;
 }
 
+bool ConfigPolicyEngine::Impl::ssrfDenies(const QHostAddress &address, quint16 port) const
+{
+    const auto denied = [&](const QHostAddress &form) {
+        return !allowedCidrs.contains(form) && (deniedCidrs.contains(form) || (denySelf && isSelf(form, port)));
+    };
+    if (denied(address))
+        return true;
+    // The IPv4 address an IPv6 one carries (NAT64, 6to4, Teredo, ...) is where a gateway on the path may send the
+    // connection, so the IPv4 rules apply to it too; an exception for the IPv6 address does not lift them.
+    if (address.protocol() != QAbstractSocket::IPv6Protocol)
+        return false;
+    const QList<QHostAddress> embedded = embeddedIPv4Addresses(address);
+    return std::any_of(embedded.begin(), embedded.end(), denied);
+}
+
 ConfigPolicyEngine::ConfigPolicyEngine(std::unique_ptr<Impl> impl) : d(std::move(impl)) {}
 ConfigPolicyEngine::~ConfigPolicyEngine() = default;
 
@@ -476,8 +492,7 @@ Decision ConfigPolicyEngine::checkResolved(const RequestAttributes &request, con
     qint64 dropped = 0;
     for (qsizetype i = 0; i < addresses.size(); ++i) {
         const QHostAddress &a = addresses.at(i);
-        if (!d->allowedCidrs.contains(a)
-            && (d->deniedCidrs.contains(a) || (d->denySelf && d->isSelf(a, request.port)))) {
+        if (d->ssrfDenies(a, request.port)) {
             if (dropped++ == 0)
                 out.allowedAddresses = addresses.first(i); // the ones before this one passed
             continue;

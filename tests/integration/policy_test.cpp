@@ -89,6 +89,8 @@ protected:
             ASSERT_TRUE(dns->setHost(name, {QHostAddress("127.0.0.1")}));
         ASSERT_TRUE(dns->setHost("metadata.test", {QHostAddress("169.254.169.254")}));
         ASSERT_TRUE(dns->setHost("private.test", {QHostAddress("10.1.2.3")}));
+        // Only an AAAA record: the metadata address behind the NAT64 well-known prefix.
+        ASSERT_TRUE(dns->setHost("nat64.test", {QHostAddress("64:ff9b::a9fe:a9fe")}));
         origin = std::make_unique<OriginProcess>();
         ASSERT_TRUE(origin->start()) << origin->describe().toStdString();
     }
@@ -549,6 +551,20 @@ TEST_F(Policies, SsrfGuardRefusesMetadataAddressesAndTheProxyItselfBeforeConnect
     EXPECT_EQ(stats().value("proxy").toObject().value("upstreamConnectionsOpened").toDouble(), opened + 1);
     const QByteArray m = metrics();
     EXPECT_EQ(metric(m, "dfproxy_ssrf_denied_total"), 4) << m.constData();
+}
+
+TEST_F(Policies, SsrfGuardRefusesTheMetadataAddressBehindANat64Prefix)
+{
+    startProxy();
+    // nat64.test has only an AAAA record, 64:ff9b::a9fe:a9fe: through a NAT64 gateway that is 169.254.169.254.
+    const auto r = curl({"-H", "host: nat64.test", proxy->proxyUrl("/latest/meta-data/")});
+    EXPECT_EQ(r.status, 403) << r.describe().toStdString();
+    EXPECT_EQ(r.header("x-dfproxy-error"), "ssrf_denied");
+    const auto tunnel = curl({"-x", proxy->proxyUrl(""), "-p", "http://nat64.test:443/"});
+    EXPECT_TRUE(tunnel.rawHeaders.contains(" 403 ")) << tunnel.describe().toStdString();
+    EXPECT_GE(dns->queryCount("nat64.test", "AAAA"), 1) << dns->log().toStdString(); // it was asked, and answered
+    EXPECT_EQ(stats().value("proxy").toObject().value("upstreamConnectionsOpened").toDouble(), 0);
+    EXPECT_EQ(metric(metrics(), "dfproxy_ssrf_denied_total"), 2);
 }
 
 TEST_F(Policies, StrictSsrfPresetRefusesLoopbackAndPrivateAddresses)

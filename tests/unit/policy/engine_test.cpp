@@ -540,6 +540,42 @@ TEST(SsrfGuard, OffPresetKeepsSelfProtectionUnlessDisabled)
     EXPECT_TRUE(e->checkResolved(*r, addrs({"127.0.0.1"})).allowed);
 }
 
+TEST(SsrfGuard, DefaultPresetDeniesTheMetadataAddressInEveryIPv6Embedding)
+{
+    const auto e = build(baseConfig());
+    Request r;
+    for (const char *a : {"::ffff:a9fe:a9fe", "::ffff:0:a9fe:a9fe", "::a9fe:a9fe", "64:ff9b::a9fe:a9fe",
+                          "64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::1",
+                          "2001:0:a9fe:a9fe::1", "2001:0:102:304::5601:5601", "2001:db8::5efe:a9fe:a9fe",
+                          "64:ff9b::", "2002::1"}) // the last two carry 0.0.0.0
+        EXPECT_FALSE(e->checkResolved(*r, addrs({a})).allowed) << a;
+    // The same forms around an allowed IPv4 address pass.
+    for (const char *a : {"64:ff9b::5db8:d822", "2002:5db8:d822::1", "::5db8:d822", "2001:0:5db8:d822::a247:2ddd"})
+        EXPECT_TRUE(e->checkResolved(*r, addrs({a})).allowed) << a;
+}
+
+TEST(SsrfGuard, StrictPresetAppliesItsIPv4RulesToEmbeddedAddresses)
+{
+    const auto e = build(baseConfig({}, json(R"({"ssrf":{"preset":"strict","allowedCIDRs":["10.9.0.0/16",
+                                                        "64:ff9b::/96"]}})")));
+    Request r;
+    for (const char *a : {"::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a01:203", "2002:c0a8:101::1",
+                          "2001:0:4136:e378:8000:63bf:f5ff:fefe"}) // Teredo client 10.0.1.1
+        EXPECT_FALSE(e->checkResolved(*r, addrs({a})).allowed) << a;
+    // An exception for the IPv4 range covers its embeddings; one for the IPv6 prefix does not lift the IPv4 rules.
+    EXPECT_TRUE(e->checkResolved(*r, addrs({"64:ff9b::a09:101"})).allowed);
+    EXPECT_TRUE(e->checkResolved(*r, addrs({"64:ff9b::5db8:d822"})).allowed);
+}
+
+TEST(SsrfGuard, DenySelfSeesThroughEmbeddings)
+{
+    const auto e = build(baseConfig());
+    Request r;
+    r.attrs.port = 15000; // admin on 127.0.0.1
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"::127.0.0.1"})).allowed);
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"64:ff9b::7f00:1"})).allowed);
+}
+
 TEST(LoopDetection, RefusesRequestsThatAlreadyPassedADfproxy)
 {
     const auto e = build(baseConfig());
