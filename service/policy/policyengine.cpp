@@ -632,7 +632,8 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
                 }
             }
             auto verifier = std::make_shared<JwtVerifier>(
-                jwks, JwtVerifier::Settings{spec.jwt->issuer, spec.jwt->audiences, spec.jwt->clockSkewMs});
+                jwks, JwtVerifier::Settings{spec.jwt->issuer, spec.jwt->audiences, spec.jwt->clockSkewMs,
+                                            spec.jwt->requireExpiration, (spec.jwt->maxLifetimeMs + 999) / 1000});
             for (const auto &vp : verifier->problems())
                 problems.append(QStringLiteral("AuthenticationPolicy %1: jwks %2").arg(id, vp));
             p->jwt = verifier;

@@ -391,6 +391,46 @@ TEST_F(Policies, ApiKeysAndHs256AndRs256JwtsAuthenticate)
         << QJsonDocument(stats()).toJson().constData();
 }
 
+TEST_F(Policies, JwtWithoutExpIs401UnlessRequireExpirationIsFalse)
+{
+    startProxy();
+    const QByteArray secret = "0123456789abcdef0123456789abcdef";
+    const auto policy = [&](const QByteArray &extra) {
+        return "apiVersion: dfproxy.dev/v1alpha1\n"
+               "kind: AuthenticationPolicy\n"
+               "metadata: {name: tokens, namespace: agentgateway-system}\n"
+               "spec:\n"
+               "  targetRefs:\n"
+               "  - {kind: Gateway, name: agentgateway-proxy}\n"
+               "  jwt:\n"
+               "    jwks: {keys: [{kty: oct, kid: hs1, k: \""
+               + b64url(secret) + "\"}]}\n" + extra;
+    };
+    const auto bearer = [&](const QJsonObject &claims) {
+        const QByteArray input = jwtSigningInput({{"alg", "HS256"}, {"kid", "hs1"}}, claims);
+        const QByteArray token =
+            input + '.' + b64url(QMessageAuthenticationCode::hash(input, secret, QCryptographicHash::Sha256));
+        return QStringList{"-H", "Authorization: Bearer " + token};
+    };
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QJsonObject forever{{"sub", "forever"}};
+    const QJsonObject week{{"sub", "week"}, {"iat", now}, {"exp", now + 7 * 86400}};
+
+    apply(policy({}));
+    const auto refused = get("/headers", bearer(forever));
+    EXPECT_EQ(refused.status, 401) << refused.describe().toStdString();
+    EXPECT_EQ(refused.header("x-dfproxy-error"), "authn_failed");
+    EXPECT_EQ(get("/headers", bearer(week)).status, 200);
+
+    apply(policy("    requireExpiration: false\n"));
+    EXPECT_TRUE(waitUntil([&] { return get("/headers", bearer(forever)).status == 200; }, 10000));
+
+    apply(policy("    maxLifetime: 24h\n"));
+    EXPECT_TRUE(waitUntil([&] { return get("/headers", bearer(week)).status == 401; }, 10000));
+    EXPECT_EQ(get("/headers", bearer(forever)).status, 401);
+    EXPECT_EQ(get("/headers", bearer({{"sub", "day"}, {"iat", now}, {"exp", now + 86400}})).status, 200);
+}
+
 TEST_F(Policies, AuthorizationDeniesAHostWildcardAndAllowsAClientCidr)
 {
     startProxy();

@@ -374,6 +374,44 @@ TEST(AuthenticationPolicy, JwtBearerWithInlineJwks)
     EXPECT_EQ(headerOf(d, "WWW-Authenticate"), "Bearer realm=\"dfproxy\"");
 }
 
+TEST(AuthenticationPolicy, JwtExpIsRequiredByDefaultAndMaxLifetimeComesFromTheSpec)
+{
+    ManualClock clock;
+    TestSigner signer(TestSigner::Alg::HS256);
+    const qint64 now = clock.wallNow().toSecsSinceEpoch();
+    const auto bearer = [&](const QJsonObject &claims) {
+        Request r;
+        r.header("Authorization", "Bearer " + signer.sign(claims));
+        return r;
+    };
+    const QJsonObject noExp{{"sub", "svc-a"}};
+    const QJsonObject longLived{{"sub", "svc-a"}, {"iat", now}, {"exp", now + 7200}};
+    auto e = build(authnConfig(QJsonObject{{"jwt", QJsonObject{{"jwks", signer.jwks()}}}}), &clock);
+    EXPECT_EQ(e->checkRequest(*bearer(noExp)).reason, "authn_failed");
+    EXPECT_TRUE(e->checkRequest(*bearer(longLived)).allowed);
+    e = build(authnConfig(QJsonObject{{"jwt", QJsonObject{{"jwks", signer.jwks()}, {"requireExpiration", false}}}}),
+              &clock);
+    EXPECT_TRUE(e->checkRequest(*bearer(noExp)).allowed);
+    e = build(authnConfig(QJsonObject{{"jwt", QJsonObject{{"jwks", signer.jwks()}, {"maxLifetime", "1h"}}}}), &clock);
+    EXPECT_EQ(e->checkRequest(*bearer(longLived)).reason, "authn_failed");
+    EXPECT_TRUE(e->checkRequest(*bearer({{"sub", "svc-a"}, {"iat", now}, {"exp", now + 3600}})).allowed);
+}
+
+TEST(PolicyValidation, JwtRequireExpirationAndMaxLifetimeAreChecked)
+{
+    TestSigner signer(TestSigner::Alg::HS256);
+    for (const auto &[field, value, path] :
+         {std::tuple{"requireExpiration", QJsonValue("no"), "spec.jwt.requireExpiration"},
+          std::tuple{"maxLifetime", QJsonValue("forever"), "spec.jwt.maxLifetime"},
+          std::tuple{"maxLifetime", QJsonValue("0s"), "spec.jwt.maxLifetime"}}) {
+        const auto c = authnConfig(QJsonObject{{"jwt", QJsonObject{{"jwks", signer.jwks()}, {field, value}}}});
+        QStringList paths;
+        for (const auto &err : config::validateConfig(c))
+            paths.append(err.path);
+        EXPECT_TRUE(paths.join(" ").contains(QLatin1String(path))) << paths.join(", ").toStdString();
+    }
+}
+
 TEST(AuthenticationPolicy, OptionalLetsAnonymousThroughButNotBadCredentials)
 {
     const auto e = build(authnConfig(json(R"({"optional":true,"basic":{"users":[{"name":"alice","passwordHash":")"
