@@ -79,6 +79,7 @@ DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ct
 DownstreamConnection::~DownstreamConnection()
 {
     m_lookup.reset();
+    m_policyCheck.reset();
     m_exchange.reset();
     m_finishedExchange.reset();
     if (!m_logged)
@@ -122,6 +123,7 @@ void DownstreamConnection::timerEvent(QTimerEvent *ev)
     } else if (m_requestTimer.fired(this, ev)) {
         if (!m_responseStarted) {
             m_lookup.reset();
+            m_policyCheck.reset();
             m_exchange.reset();
             m_keepAlive = false;
             sendLocalResponse(504, "upstream_response_timeout", "request timed out\n");
@@ -151,6 +153,7 @@ void DownstreamConnection::onReadTimeout()
         return;
     }
     m_lookup.reset();
+    m_policyCheck.reset();
     m_exchange.reset();
     sendLocalResponse(408, inHead ? "request_header_timeout" : "request_body_timeout",
                       inHead ? "request head not received in time\n" : "request body not received in time\n");
@@ -214,6 +217,7 @@ void DownstreamConnection::pump()
             }
             m_keepAlive = false;
             m_lookup.reset();
+            m_policyCheck.reset();
             m_exchange.reset();
             if (!m_responseStarted)
                 sendLocalResponse(err.status, err.reason, "bad request: " + err.reason + "\n");
@@ -370,26 +374,55 @@ void DownstreamConnection::onRequestHead()
         return;
     }
 
-    // Egress policies: after routing, before DNS.
+    // Egress policies: after routing, before DNS. The rest of the request continues in continueAfterPolicy().
+    m_target = Target{authority, pathView, queryView, secureScheme, hostText, pathArray()};
+    checkPolicy();
+}
+
+/// Asks the policies about the request; the verdict may come later (a password hash runs off this thread), and
+/// meanwhile nothing else of the connection is read (state Resolving). Whatever drops the request (timeout, the
+/// client leaving) also drops m_policyCheck, which cancels the callback.
+void DownstreamConnection::checkPolicy()
+{
+    const http::MessageHead &h = m_parser.head();
     m_policy = m_ctx->policy.load();
-    QList<QByteArray> stripHeaders;
     m_tunnelBytesPerSecond = m_tunnelBurstBytes = 0;
-    if (m_policy) {
-        m_policyPath = h.isConnect() ? QByteArray() : pathArray();
-        m_explicitProxy = h.isConnect() || isAbsoluteForm(h.target);
-        m_rec.port = quint16(m_port > 0 ? m_port : (m_match->backend && m_match->backend->tls ? 443 : 80));
-        m_policyAttributes = policyAttributes(hostText);
-        policy::Decision d = m_policy->checkRequest(m_policyAttributes);
-        m_rec.identity = d.identity;
-        m_rec.decision = d.summary;
-        if (!d.allowed) {
-            sendPolicyDenial(d, "policy_denied");
-            return;
-        }
-        stripHeaders = std::move(d.stripRequestHeaders);
-        m_tunnelBytesPerSecond = d.tunnelBytesPerSecond;
-        m_tunnelBurstBytes = d.tunnelBurstBytes;
+    if (!m_policy) {
+        continueAfterPolicy({});
+        return;
     }
+    m_policyPath = h.isConnect() ? QByteArray() : m_target.path;
+    m_explicitProxy = h.isConnect() || isAbsoluteForm(h.target);
+    m_rec.port = quint16(m_port > 0 ? m_port : (m_match->backend && m_match->backend->tls ? 443 : 80));
+    m_policyAttributes = policyAttributes(m_target.hostText);
+    policy::RequestCheck check = m_policy->startCheckRequest(m_policyAttributes, this, [this](policy::Decision d) {
+        m_policyCheck.reset();
+        onPolicyVerdict(std::move(d));
+        pump(); // what the interrupted pump would have done next: the body, the next request
+    });
+    if (check.pending)
+        m_policyCheck = std::move(check.pending);
+    else
+        onPolicyVerdict(std::move(check.decision));
+}
+
+void DownstreamConnection::onPolicyVerdict(policy::Decision d)
+{
+    m_rec.identity = d.identity;
+    m_rec.decision = d.summary;
+    if (!d.allowed) {
+        sendPolicyDenial(d, "policy_denied");
+        return;
+    }
+    m_tunnelBytesPerSecond = d.tunnelBytesPerSecond;
+    m_tunnelBurstBytes = d.tunnelBurstBytes;
+    continueAfterPolicy(d.stripRequestHeaders);
+}
+
+void DownstreamConnection::continueAfterPolicy(const QList<QByteArray> &stripHeaders)
+{
+    const http::MessageHead &h = m_parser.head();
+    const auto &[authority, pathView, queryView, secureScheme, hostText, pathBytes] = m_target;
     if (m_match->redirect) {
         const routing::Redirect &r = *m_match->redirect;
         QByteArray location = r.scheme.isEmpty() ? QByteArray(secureScheme ? "https" : "http") : r.scheme.toLatin1();
@@ -447,7 +480,7 @@ void DownstreamConnection::onRequestHead()
 
     if (!h.isConnect()) {
         m_forward.method = h.method;
-        QByteArray path = pathView.isEmpty() ? QByteArray("/") : pathArray();
+        QByteArray path = pathView.isEmpty() ? QByteArray("/") : pathBytes;
         if (m_match->rewrite) {
             const routing::UrlRewrite &rw = *m_match->rewrite;
             if (rw.replaceFullPath) {
@@ -490,7 +523,7 @@ void DownstreamConnection::onRequestHead()
         if (m_ctx->options.addXForwardedProto)
             http::setHeader(m_forward.headers, "X-Forwarded-Proto", m_tlsClient ? "https" : "http");
         applyModifier(m_forward.headers, m_match->requestHeaders);
-        for (const QByteArray &name : std::as_const(stripHeaders))
+        for (const QByteArray &name : stripHeaders)
             http::removeHeader(m_forward.headers, name);
         m_forward.contentLength = h.chunked ? -1 : std::max<qint64>(0, h.contentLength);
         m_forward.connectTimeoutMs = m_ctx->options.connectTimeoutMs;
@@ -805,6 +838,7 @@ void DownstreamConnection::finishTransaction()
     m_requestTimer.stop();
     emitLog();
     m_lookup.reset();
+    m_policyCheck.reset();
     if (m_closeDelimited || !m_keepAlive || m_ctx->draining.load(std::memory_order_relaxed)) {
         closeAfterFlush();
         return;
@@ -852,6 +886,7 @@ void DownstreamConnection::closeAfterFlush()
         return;
     m_state = State::Closing;
     m_lookup.reset();
+    m_policyCheck.reset();
     m_exchange.reset();
     m_socket->closeAfterFlush();
     if (!m_socket->isOpen())
@@ -875,6 +910,7 @@ void DownstreamConnection::onClientDisconnected()
         return; // the tunnel owns the socket now
     m_closed = true;
     m_lookup.reset();
+    m_policyCheck.reset();
     m_exchange.reset();
     if (!m_logged && m_rec.status == 0)
         m_rec.reason = "client_closed";

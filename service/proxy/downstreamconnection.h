@@ -77,6 +77,9 @@ private:
     void pump();
     bool spliceRequestBody();
     void onRequestHead();
+    void checkPolicy();
+    void onPolicyVerdict(policy::Decision d);
+    void continueAfterPolicy(const QList<QByteArray> &stripHeaders);
     void onRequestComplete();
     void onResolved(const dns::ResolveResult &result);
     void startForward();
@@ -143,6 +146,17 @@ private:
     bool m_explicitProxy = false;
     /// The request as the policies see it, built once for checkRequest() and reused by checkResolved().
     policy::RequestAttributes m_policyAttributes;
+    /// A policy verdict still being worked out; declared after m_policy so it is destroyed (cancelled) first.
+    std::unique_ptr<policy::PendingDecision> m_policyCheck;
+    /// onRequestHead()'s reading of the target, for continueAfterPolicy(); the views point into m_parser's head,
+    /// which stays put until the request is done.
+    struct Target
+    {
+        QByteArrayView authority, pathView, queryView;
+        bool secureScheme = false;
+        QString hostText;
+        QByteArray path;
+    } m_target;
     qint64 m_tunnelBytesPerSecond = 0; ///< from the policy decision: applied if this request becomes a tunnel
     qint64 m_tunnelBurstBytes = 0;
     bool m_tlsClient = false; ///< accepted on an HTTPS listener

@@ -6,6 +6,7 @@
 #include "platform/passwordcrypt.h"
 #include "policy/passwords.h"
 #include "policytestutil.h"
+#include "support/wait.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -317,6 +318,138 @@ TEST(AuthenticationPolicy, BcryptSuccessIsCached)
     EXPECT_TRUE(e->checkRequest(*r).allowed);
     EXPECT_TRUE(e->checkRequest(*r).allowed);
     EXPECT_EQ(e->stats().value("authn").toObject().value("cachedVerifications").toInteger(), 1);
+}
+
+namespace {
+
+qint64 authnStat(const ConfigPolicyEngine &e, const char *name)
+{
+    return e.stats().value("authn").toObject().value(QLatin1String(name)).toInteger();
+}
+
+} // namespace
+
+TEST(AuthenticationPolicy, UnknownUsersCostADummyHashVerification)
+{
+    // Two users of one cost and one of another: the dummy has the common cost.
+    const QByteArray cheap = hashPbkdf2Sha256("other", "salt1", 10);
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("},{"name":"bob","passwordHash":")"
+                                          + hashPbkdf2Sha256("builder", "salt2", 1000) + R"("},
+                                          {"name":"carol","passwordHash":")" + cheap + R"("}]}})")));
+    Request r;
+    r.header("Authorization", basic("mallory", "guess"));
+    EXPECT_EQ(e->checkRequest(*r).reason, "authn_failed");
+    EXPECT_EQ(authnStat(*e, "dummyVerifications"), 1);
+    EXPECT_EQ(authnStat(*e, "hashVerifications"), 0);
+    Request known;
+    known.header("Authorization", basic("alice", "guess"));
+    EXPECT_EQ(e->checkRequest(*known).reason, "authn_failed");
+    EXPECT_EQ(authnStat(*e, "dummyVerifications"), 1);
+    EXPECT_EQ(authnStat(*e, "hashVerifications"), 1);
+    // The dummy's password is never anybody's: an unknown name with a user's password still fails.
+    Request borrowed;
+    borrowed.header("Authorization", basic("mallory", "wonderland"));
+    EXPECT_EQ(e->checkRequest(*borrowed).reason, "authn_failed");
+    EXPECT_EQ(authnStat(*e, "dummyVerifications"), 2);
+}
+
+TEST(AuthenticationPolicy, CorrectCredentialsAreCachedPerUserForAShortTime)
+{
+    ManualClock clock;
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("}]}})")),
+                         &clock);
+    Request r;
+    r.header("Authorization", basic("alice", "wonderland"));
+    for (int i = 0; i < 5; ++i)
+        EXPECT_TRUE(e->checkRequest(*r).allowed);
+    EXPECT_EQ(authnStat(*e, "hashVerifications"), 1);
+    clock.advance(61000); // past the cache's TTL
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    EXPECT_EQ(authnStat(*e, "hashVerifications"), 2);
+}
+
+TEST(AuthenticationPolicy, RepeatedFailuresFromOneClientAre429WithRetryAfter)
+{
+    ManualClock clock;
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("}]}})")),
+                         &clock);
+    Request wrong;
+    wrong.header("Authorization", basic("alice", "guess"));
+    for (int i = 0; i < 10; ++i)
+        ASSERT_EQ(e->checkRequest(*wrong).reason, "authn_failed") << i;
+    const qint64 hashes = authnStat(*e, "hashVerifications");
+    Decision d = e->checkRequest(*wrong);
+    EXPECT_EQ(d.status, 429);
+    EXPECT_EQ(d.reason, "authn_throttled");
+    EXPECT_EQ(headerOf(d, "Retry-After"), "60");
+    EXPECT_EQ(authnStat(*e, "hashVerifications"), hashes); // refused without hashing
+    // From there even the right password waits: the throttle does not tell right guesses from wrong ones.
+    Request right;
+    right.header("Authorization", basic("alice", "wonderland"));
+    EXPECT_EQ(e->checkRequest(*right).status, 429);
+    // Another client is not affected.
+    right.attrs.clientAddress = QHostAddress("127.0.0.2");
+    EXPECT_TRUE(e->checkRequest(*right).allowed);
+    EXPECT_EQ(authnStat(*e, "throttled"), 2);
+    clock.advance(30000);
+    EXPECT_EQ(headerOf(e->checkRequest(*wrong), "Retry-After"), "30");
+    clock.advance(30000);
+    EXPECT_EQ(e->checkRequest(*wrong).reason, "authn_failed");
+    // API keys and tokens count too.
+    const auto keys = build(authnConfig(QJsonObject{
+        {"apiKey", QJsonObject{{"keys", QJsonArray{QJsonObject{{"name", "ci"}, {"sha256", QString(sha256Hex("k"))}}}}}}}));
+    Request key;
+    key.header("x-api-key", "nope");
+    for (int i = 0; i < 10; ++i)
+        keys->checkRequest(*key);
+    EXPECT_EQ(keys->checkRequest(*key).status, 429);
+}
+
+TEST(AuthenticationPolicy, StartCheckRequestHashesOffTheCallingThreadAndAnswersOnItsEventLoop)
+{
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("}]}})")));
+    QObject context;
+    Request r;
+    r.header("Authorization", basic("alice", "wonderland"));
+    std::optional<Decision> verdict;
+    RequestCheck check = e->startCheckRequest(*r, &context, [&](Decision d) { verdict = std::move(d); });
+    ASSERT_TRUE(check.pending);
+    EXPECT_FALSE(verdict); // never called from inside startCheckRequest
+    ASSERT_TRUE(dfproxy::test::waitUntil([&] { return verdict.has_value(); }, 10000));
+    EXPECT_TRUE(verdict->allowed);
+    EXPECT_EQ(verdict->identity, "alice");
+    EXPECT_EQ(verdict->stripRequestHeaders, QList<QByteArray>{"authorization"});
+    // The same credentials again: the cache answers at once.
+    check = e->startCheckRequest(*r, &context, [&](Decision) { ADD_FAILURE() << "called for a cached answer"; });
+    EXPECT_FALSE(check.pending);
+    EXPECT_TRUE(check.decision.allowed);
+    // No credentials and wrong API keys need no hashing either.
+    Request none;
+    check = e->startCheckRequest(*none, &context, [](Decision) {});
+    EXPECT_FALSE(check.pending);
+    EXPECT_EQ(check.decision.status, 401);
+}
+
+TEST(AuthenticationPolicy, ADroppedPendingCheckIsNeverAnswered)
+{
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("}]}})")));
+    QObject context;
+    Request r;
+    r.header("Authorization", basic("alice", "wrong"));
+    bool called = false;
+    RequestCheck check = e->startCheckRequest(*r, &context, [&](Decision) { called = true; });
+    ASSERT_TRUE(check.pending);
+    check.pending.reset();
+    // The failure still counts (the pool finishes the hash), but nobody is called.
+    ASSERT_TRUE(dfproxy::test::waitUntil([&] { return authnStat(*e, "hashVerifications") == 1; }, 10000));
+    // The pool would have posted by now; events on this thread are processed and the callback stays uncalled.
+    dfproxy::test::waitUntil([] { return false; }, 100);
+    EXPECT_FALSE(called);
 }
 
 TEST(AuthenticationPolicy, HtpasswdFileAndUnreadableFileFailsClosed)
