@@ -249,6 +249,44 @@ TEST_F(Policies, BasicAuthAnswers401ToHostHeaderClientsAndHidesCredentialsFromTh
     EXPECT_EQ(metric(m, "dfproxy_authn_decisions_total{result=\"rejected\"}"), 1);
 }
 
+TEST_F(Policies, AWrongPasswordFloodFromOneClientIsThrottledWhileACorrectClientStillGets200)
+{
+    startProxy();
+    const QByteArray hash = sha512Crypt("s3cret");
+    ASSERT_TRUE(hash.startsWith("$6$")) << hash.constData();
+    apply(basicPolicy(hash));
+    const auto authn = [this] { return stats().value("policy").toObject().value("authn").toObject(); };
+
+    // 30 wrong passwords at once from 127.0.0.1: at most 10 are verified (the throttle counts attempts in flight),
+    // the rest are refused with 429 before any hashing.
+    QStringList args{"-s", "-Z", "--parallel-max", "30", "-u", "alice:wrong", "-H", "host: " + target(),
+                     "--interface", "127.0.0.1", "-w", "%{http_code}\n"};
+    for (int i = 0; i < 30; ++i)
+        args << "-o" << "/dev/null" << proxy->proxyUrl("/headers");
+    const auto flood = run("curl", args);
+    ASSERT_EQ(flood.exitCode, 0) << flood.err.constData();
+    const QList<QByteArray> codes = flood.out.trimmed().split('\n');
+    ASSERT_EQ(codes.size(), 30) << flood.out.constData();
+    EXPECT_EQ(codes.count("401") + codes.count("429"), 30) << flood.out.constData();
+    EXPECT_LE(codes.count("401"), 10) << flood.out.constData();
+    EXPECT_GE(codes.count("429"), 20) << flood.out.constData();
+
+    const auto throttled = get("/headers", {"-u", "alice:wrong", "--interface", "127.0.0.1"});
+    EXPECT_EQ(throttled.status, 429) << throttled.describe().toStdString();
+    EXPECT_EQ(throttled.header("x-dfproxy-error"), "authn_throttled");
+    EXPECT_GE(throttled.header("retry-after").toInt(), 1) << throttled.describe().toStdString();
+    // The throttled address waits even with the right password; another client is served.
+    EXPECT_EQ(get("/headers", {"-u", "alice:s3cret", "--interface", "127.0.0.1"}).status, 429);
+    const auto ok = get("/headers", {"-u", "alice:s3cret", "--interface", "127.0.0.2"});
+    EXPECT_EQ(ok.status, 200) << ok.describe().toStdString();
+
+    // An unknown user costs a hash too (the dummy one), so it answers as slowly as a known one.
+    const double dummies = authn().value("dummyVerifications").toDouble();
+    EXPECT_EQ(get("/headers", {"-u", "mallory:guess", "--interface", "127.0.0.3"}).status, 401);
+    EXPECT_EQ(authn().value("dummyVerifications").toDouble(), dummies + 1) << QJsonDocument(authn()).toJson().constData();
+    EXPECT_GE(authn().value("throttled").toDouble(), 22);
+}
+
 TEST_F(Policies, ExplicitProxyClientsAndTunnelsGet407AndProxyAuthorizationIsNotForwarded)
 {
     startProxy();
