@@ -126,11 +126,14 @@ bool VerificationCache::contains(const QString &user, const QByteArray &hash, co
     const auto it = m_index.find(key);
     if (it == m_index.end())
         return false;
-    if (now - it.value()->storedMs >= m_ttlMs) {
+    if (now - it.value()->usedMs >= m_ttlMs) {
         m_lru.erase(it.value());
         m_index.erase(it);
         return false;
     }
+    // Sliding: a credential in use stays known. Hashing it again could only give the same answer (the key holds
+    // the stored hash), and would queue a busy client's request behind whatever flood fills the pool then.
+    it.value()->usedMs = now;
     m_lru.splice(m_lru.begin(), m_lru, it.value());
     return true;
 }
@@ -143,7 +146,7 @@ void VerificationCache::insert(const QString &user, const QByteArray &hash, cons
     const qint64 now = m_clock->nowMs();
     std::lock_guard lock(m_mutex);
     if (const auto it = m_index.find(key); it != m_index.end()) {
-        it.value()->storedMs = now;
+        it.value()->usedMs = now;
         m_lru.splice(m_lru.begin(), m_lru, it.value());
         return;
     }

@@ -37,8 +37,8 @@ QHash<QString, QByteArray> parseHtpasswd(const QByteArray &text, QStringList *pr
 
 /// Remembers successful slow-hash verifications for a short time, keyed by SHA-256 of (user, password, stored hash),
 /// so a client re-sending the same correct credentials costs a lookup, not a bcrypt. Bounded (least recently used
-/// forgotten) and each entry forgotten `ttlMs` after it was stored; thread-safe. Only successes are stored, and the
-/// key includes the stored hash, so a changed password or hash never matches a stale entry.
+/// forgotten) and each entry forgotten `ttlMs` after it was last used; thread-safe. Only successes are stored, and
+/// the key includes the stored hash, so a changed password or hash never matches a stale entry.
 class VerificationCache
 {
 public:
@@ -51,7 +51,7 @@ private:
     struct Entry
     {
         QByteArray key;
-        qint64 storedMs = 0;
+        qint64 usedMs = 0;
     };
     static QByteArray keyOf(const QString &user, const QByteArray &hash, const QByteArray &password);
     mutable std::mutex m_mutex;

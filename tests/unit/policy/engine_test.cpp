@@ -365,7 +365,7 @@ TEST(AuthenticationPolicy, CorrectCredentialsAreCachedPerUserForAShortTime)
     for (int i = 0; i < 5; ++i)
         EXPECT_TRUE(e->checkRequest(*r).allowed);
     EXPECT_EQ(authnStat(*e, "hashVerifications"), 1);
-    clock.advance(61000); // past the cache's TTL
+    clock.advance(61000); // unused for longer than the cache's TTL
     EXPECT_TRUE(e->checkRequest(*r).allowed);
     EXPECT_EQ(authnStat(*e, "hashVerifications"), 2);
 }

@@ -79,14 +79,16 @@ TEST(VerificationCache, RemembersSuccessesBoundedAndKeyedByUserPasswordAndHash)
     EXPECT_FALSE(cache.contains("u", "h1", "p"));
 }
 
-TEST(VerificationCache, ForgetsAnEntryAfterItsTtl)
+TEST(VerificationCache, ForgetsAnEntryATtlAfterItsLastUse)
 {
     ManualClock clock;
     VerificationCache cache(16, 60000, &clock);
     cache.insert("u", "h", "p");
     clock.advance(59999);
     EXPECT_TRUE(cache.contains("u", "h", "p"));
-    clock.advance(1); // a hit does not extend it
+    clock.advance(59999); // the hit above started a new TTL
+    EXPECT_TRUE(cache.contains("u", "h", "p"));
+    clock.advance(60000);
     EXPECT_FALSE(cache.contains("u", "h", "p"));
     EXPECT_EQ(cache.size(), 0);
 }
