@@ -19,6 +19,8 @@
 
 namespace dfproxy::policy {
 
+class VerificationPool;
+
 /// Build-time inputs that are not in the config resources.
 struct Options
 {
@@ -31,6 +33,9 @@ struct Options
     /// Time for token buckets and JWT exp/nbf; null = SystemClock::instance(). Must outlive every engine built
     /// with it (and their successors, which inherit rate-limit state).
     const Clock *clock = nullptr;
+    /// Threads for password hashes (startCheckRequest); null = a pool of VerificationPool::defaultThreadCount()
+    /// threads and 256 queued checks, or the previous engine's.
+    std::shared_ptr<VerificationPool> verificationPool;
 };
 
 class ConfigPolicyEngine;

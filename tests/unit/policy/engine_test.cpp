@@ -5,6 +5,7 @@
 #include "jwttestutil.h"
 #include "platform/passwordcrypt.h"
 #include "policy/passwords.h"
+#include "policy/verificationpool.h"
 #include "policytestutil.h"
 #include "support/wait.h"
 
@@ -14,6 +15,8 @@
 #include <QJsonArray>
 
 #include <gtest/gtest.h>
+
+#include <future>
 
 using namespace dfproxy;
 using dfproxy::policy::Options;
@@ -432,6 +435,40 @@ TEST(AuthenticationPolicy, StartCheckRequestHashesOffTheCallingThreadAndAnswersO
     check = e->startCheckRequest(*none, &context, [](Decision) {});
     EXPECT_FALSE(check.pending);
     EXPECT_EQ(check.decision.status, 401);
+}
+
+TEST(AuthenticationPolicy, AFullVerificationQueueIs503AuthnBusy)
+{
+    // One thread, held by the test, and room for one waiting check.
+    auto pool = std::make_shared<VerificationPool>(1, 1);
+    std::promise<void> release, running;
+    std::shared_future<void> gate = release.get_future().share();
+    ASSERT_TRUE(pool->submit([gate, &running] {
+        running.set_value();
+        gate.wait();
+    }));
+    running.get_future().wait();
+    const config::Config c = authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                              + R"("}]}})"));
+    expectValid(c);
+    Options o;
+    o.verificationPool = pool;
+    const auto e = buildPolicyEngine(c, o);
+    QObject context;
+    Request r;
+    r.header("Authorization", basic("alice", "wrong"));
+    std::optional<Decision> first;
+    RequestCheck queued = e->startCheckRequest(*r, &context, [&](Decision d) { first = std::move(d); });
+    ASSERT_TRUE(queued.pending);
+    RequestCheck busy = e->startCheckRequest(*r, &context, [](Decision) { ADD_FAILURE() << "answered twice"; });
+    EXPECT_FALSE(busy.pending);
+    EXPECT_EQ(busy.decision.status, 503);
+    EXPECT_EQ(busy.decision.reason, "authn_busy");
+    EXPECT_EQ(headerOf(busy.decision, "Retry-After"), "1");
+    EXPECT_EQ(authnStat(*e, "busy"), 1);
+    release.set_value();
+    ASSERT_TRUE(dfproxy::test::waitUntil([&] { return first.has_value(); }, 10000));
+    EXPECT_EQ(first->reason, "authn_failed");
 }
 
 TEST(AuthenticationPolicy, ADroppedPendingCheckIsNeverAnswered)
