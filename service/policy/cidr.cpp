@@ -28,7 +28,8 @@ QList<QHostAddress> embeddedIPv4Addresses(const QHostAddress &address)
         return out;
     const Q_IPV6ADDR a = address.toIPv6Address();
     const auto v4 = [&a](int i0, int i1, int i2, int i3, quint32 mask = 0) {
-        return QHostAddress((quint32(a[i0]) << 24 | quint32(a[i1]) << 16 | quint32(a[i2]) << 8 | quint32(a[i3])) ^ mask);
+        const quint32 v = quint32(a[i0]) << 24 | quint32(a[i1]) << 16 | quint32(a[i2]) << 8 | quint32(a[i3]);
+        return QHostAddress(v ^ mask);
     };
     const auto zero = [&a](int from, int to) { // bytes [from, to) are all zero
         for (int i = from; i < to; ++i) {

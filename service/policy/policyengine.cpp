@@ -801,9 +801,12 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
     d->cache = previous ? previous->d->cache : std::make_shared<VerificationCache>(1024, 60000, d->clock);
     d->throttle = previous ? previous->d->throttle
                            : std::make_shared<FailureThrottle>(FailureThrottle::Settings{}, d->clock);
-    d->pool = options.verificationPool ? options.verificationPool
-              : previous                 ? previous->d->pool
-                                         : std::make_shared<VerificationPool>(VerificationPool::defaultThreadCount(), 256);
+    if (options.verificationPool)
+        d->pool = options.verificationPool;
+    else if (previous)
+        d->pool = previous->d->pool;
+    else
+        d->pool = std::make_shared<VerificationPool>(VerificationPool::defaultThreadCount(), 256);
 
     // Authentication.
     for (const Resource *r : inConflictOrder(config.ofKind(config::kinds::AuthenticationPolicy))) {

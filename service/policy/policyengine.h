@@ -59,7 +59,8 @@ public:
 
     /// Counters since the first engine of the chain (see buildPolicyEngine's `previous`), for /api/v1/stats:
     /// {"authn": {"authenticated","anonymous","challenged","rejected","cachedVerifications","hashVerifications",
-    ///  "dummyVerifications","throttled","busy","throttledClients","verificationsQueued"}, "authz": {"allowed","denied"},
+    ///  "dummyVerifications","throttled","busy","throttledClients","verificationsQueued"},
+    ///  "authz": {"allowed","denied"},
     ///  "ratelimit": {"allowed","limited","keys"}, "ssrf": {"checked","denied","addressesDropped"},
     ///  "loop": {"denied"}, "policies": {kind: count}, "problems": [..]}. Thread-safe.
     QJsonObject stats() const;

@@ -283,7 +283,8 @@ TEST_F(Policies, AWrongPasswordFloodFromOneClientIsThrottledWhileACorrectClientS
     // An unknown user costs a hash too (the dummy one), so it answers as slowly as a known one.
     const double dummies = authn().value("dummyVerifications").toDouble();
     EXPECT_EQ(get("/headers", {"-u", "mallory:guess", "--interface", "127.0.0.3"}).status, 401);
-    EXPECT_EQ(authn().value("dummyVerifications").toDouble(), dummies + 1) << QJsonDocument(authn()).toJson().constData();
+    EXPECT_EQ(authn().value("dummyVerifications").toDouble(), dummies + 1)
+        << QJsonDocument(authn()).toJson().constData();
     EXPECT_GE(authn().value("throttled").toDouble(), 22);
 }
 

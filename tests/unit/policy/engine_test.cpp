@@ -402,8 +402,8 @@ TEST(AuthenticationPolicy, RepeatedFailuresFromOneClientAre429WithRetryAfter)
     clock.advance(30000);
     EXPECT_EQ(e->checkRequest(*wrong).reason, "authn_failed");
     // API keys and tokens count too.
-    const auto keys = build(authnConfig(QJsonObject{
-        {"apiKey", QJsonObject{{"keys", QJsonArray{QJsonObject{{"name", "ci"}, {"sha256", QString(sha256Hex("k"))}}}}}}}));
+    const QJsonObject key0{{"name", "ci"}, {"sha256", QString(sha256Hex("k"))}};
+    const auto keys = build(authnConfig(QJsonObject{{"apiKey", QJsonObject{{"keys", QJsonArray{key0}}}}}));
     Request key;
     key.header("x-api-key", "nope");
     for (int i = 0; i < 10; ++i)
