@@ -1006,7 +1006,8 @@ AuthenticationPolicySpec parseAuthenticationPolicySpec(const Resource &policy, Q
     if (const auto j = r.object(spec, sp, "jwt", false)) {
         const QString p = QStringLiteral("spec.jwt");
         JwtSpec jwt;
-        r.checkKeys(*j, p, {"issuer", "audiences", "jwksFile", "jwks", "clockSkew", "identityClaim"});
+        r.checkKeys(*j, p, {"issuer", "audiences", "jwksFile", "jwks", "clockSkew", "identityClaim",
+                                 "requireExpiration", "maxLifetime"});
         if (const auto i = r.string(*j, p, "issuer", false))
             jwt.issuer = *i;
         jwt.audiences = strings(r, *j, p, "audiences", {});
@@ -1022,6 +1023,9 @@ AuthenticationPolicySpec parseAuthenticationPolicySpec(const Resource &policy, Q
         duration(r, *j, p, "clockSkew", jwt.clockSkewMs, false);
         if (const auto c = r.string(*j, p, "identityClaim", false))
             jwt.identityClaim = *c;
+        if (const auto b = r.boolean(*j, p, "requireExpiration"))
+            jwt.requireExpiration = *b;
+        duration(r, *j, p, "maxLifetime", jwt.maxLifetimeMs, true);
         s.jwt = jwt;
     }
     if (!s.basicEnabled && !s.apiKeyEnabled && !s.jwt)

@@ -227,6 +227,8 @@ struct JwtSpec
     QJsonObject jwks;                   ///< ... or the JWKS inline
     qint64 clockSkewMs = 60000;
     QString identityClaim = QStringLiteral("sub");
+    bool requireExpiration = true;      ///< false: tokens without exp are accepted
+    qint64 maxLifetimeMs = 0;           ///< > 0: refuse tokens whose exp - iat (exp - now without iat) is longer
 };
 
 struct AuthenticationPolicySpec

@@ -280,6 +280,18 @@ JwtVerifier::Result JwtVerifier::verify(const QByteArray &token, qint64 now) con
         res.error = QStringLiteral("token expired");
         return res;
     }
+    if (!exp && (m_settings.requireExpiration || m_settings.maxLifetimeSecs > 0)) {
+        res.error = QStringLiteral("token has no exp");
+        return res;
+    }
+    const auto iat = numericDate(claims, "iat", &present, &res.error);
+    if (!res.error.isEmpty())
+        return res;
+    if (exp && m_settings.maxLifetimeSecs > 0 && *exp - (iat ? *iat : now) > m_settings.maxLifetimeSecs) {
+        // A leaked long-lived token stays refused however the issuer was configured.
+        res.error = QStringLiteral("token lifetime exceeds maxLifetime");
+        return res;
+    }
     const auto nbf = numericDate(claims, "nbf", &present, &res.error);
     if (!res.error.isEmpty())
         return res;

@@ -12,7 +12,8 @@
 namespace dfproxy::policy {
 
 /// Verifies JWS compact tokens (RS256, ES256, HS256) against a JWKS, then checks exp/nbf (with clock skew), iss and
-/// aud. Immutable after construction; verify() is thread-safe (OpenSSL keys are only read).
+/// aud, and that the token expires at all (requireExpiration) and not too far out (maxLifetimeSecs). Immutable after
+/// construction; verify() is thread-safe (OpenSSL keys are only read).
 class JwtVerifier
 {
 public:
@@ -21,6 +22,10 @@ public:
         QString issuer;          ///< empty = not checked
         QStringList audiences;   ///< empty = not checked; else aud must contain one of them
         qint64 clockSkewMs = 60000;
+        /// A token without exp would be valid forever: refused unless this is false.
+        bool requireExpiration = true;
+        /// > 0: refuse tokens meant to live longer, exp - iat (exp - now without iat); a token without exp too.
+        qint64 maxLifetimeSecs = 0;
     };
     struct Result
     {

@@ -104,35 +104,57 @@ QHash<QString, QByteArray> parseHtpasswd(const QByteArray &text, QStringList *pr
     return users;
 }
 
-QByteArray VerificationCache::keyOf(const QByteArray &hash, const QByteArray &password)
+VerificationCache::VerificationCache(qsizetype capacity, qint64 ttlMs, const Clock *clock)
+    : m_capacity(capacity), m_ttlMs(ttlMs), m_clock(clock ? clock : &SystemClock::instance())
 {
-    return sha256(hash + '\0' + password);
 }
 
-bool VerificationCache::contains(const QByteArray &hash, const QByteArray &password)
+QByteArray VerificationCache::keyOf(const QString &user, const QByteArray &hash, const QByteArray &password)
 {
-    const QByteArray key = keyOf(hash, password);
+    // Length-prefixed, so no (user, password) pair can be spelled as another.
+    QByteArray material = user.toUtf8();
+    material.prepend(QByteArray::number(material.size()) + ':');
+    material += QByteArray::number(hash.size()) + ':' + hash + password;
+    return sha256(material);
+}
+
+bool VerificationCache::contains(const QString &user, const QByteArray &hash, const QByteArray &password)
+{
+    const QByteArray key = keyOf(user, hash, password);
+    const qint64 now = m_clock->nowMs();
     std::lock_guard lock(m_mutex);
     const auto it = m_index.find(key);
     if (it == m_index.end())
         return false;
+    if (now - it.value()->usedMs >= m_ttlMs) {
+        m_lru.erase(it.value());
+        m_index.erase(it);
+        return false;
+    }
+    // Sliding: a credential in use stays known. Hashing it again could only give the same answer (the key holds
+    // the stored hash), and would queue a busy client's request behind whatever flood fills the pool then.
+    it.value()->usedMs = now;
     m_lru.splice(m_lru.begin(), m_lru, it.value());
     return true;
 }
 
-void VerificationCache::insert(const QByteArray &hash, const QByteArray &password)
+void VerificationCache::insert(const QString &user, const QByteArray &hash, const QByteArray &password)
 {
-    const QByteArray key = keyOf(hash, password);
+    if (m_capacity <= 0 || m_ttlMs <= 0)
+        return;
+    const QByteArray key = keyOf(user, hash, password);
+    const qint64 now = m_clock->nowMs();
     std::lock_guard lock(m_mutex);
-    if (m_index.contains(key))
+    if (const auto it = m_index.find(key); it != m_index.end()) {
+        it.value()->usedMs = now;
+        m_lru.splice(m_lru.begin(), m_lru, it.value());
         return;
-    if (m_capacity <= 0)
-        return;
+    }
     if (qsizetype(m_lru.size()) >= m_capacity) {
-        m_index.remove(m_lru.back());
+        m_index.remove(m_lru.back().key);
         m_lru.pop_back();
     }
-    m_lru.push_front(key);
+    m_lru.push_front(Entry{key, now});
     m_index.insert(key, m_lru.begin());
 }
 

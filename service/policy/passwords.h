@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/clock.h"
+
 #include <QByteArray>
 #include <QHash>
 #include <QList>
@@ -33,23 +35,31 @@ std::optional<bool> verifyPasswordHash(const QByteArray &password, const QByteAr
 /// reported in `problems` (1-based line numbers) and skipped.
 QHash<QString, QByteArray> parseHtpasswd(const QByteArray &text, QStringList *problems);
 
-/// Remembers successful slow-hash verifications, keyed by SHA-256 of (stored hash, password), so the hot path pays
-/// bcrypt's cost once per credential. Bounded (least recently used forgotten); thread-safe. Only successes are
-/// stored, and the key includes the stored hash, so a changed password or hash never matches a stale entry.
+/// Remembers successful slow-hash verifications for a short time, keyed by SHA-256 of (user, password, stored hash),
+/// so a client re-sending the same correct credentials costs a lookup, not a bcrypt. Bounded (least recently used
+/// forgotten) and each entry forgotten `ttlMs` after it was last used; thread-safe. Only successes are stored, and
+/// the key includes the stored hash, so a changed password or hash never matches a stale entry.
 class VerificationCache
 {
 public:
-    explicit VerificationCache(qsizetype capacity = 1024) : m_capacity(capacity) {}
-    bool contains(const QByteArray &hash, const QByteArray &password);
-    void insert(const QByteArray &hash, const QByteArray &password);
+    explicit VerificationCache(qsizetype capacity = 1024, qint64 ttlMs = 60000, const Clock *clock = nullptr);
+    bool contains(const QString &user, const QByteArray &hash, const QByteArray &password);
+    void insert(const QString &user, const QByteArray &hash, const QByteArray &password);
     qsizetype size() const;
 
 private:
-    static QByteArray keyOf(const QByteArray &hash, const QByteArray &password);
+    struct Entry
+    {
+        QByteArray key;
+        qint64 usedMs = 0;
+    };
+    static QByteArray keyOf(const QString &user, const QByteArray &hash, const QByteArray &password);
     mutable std::mutex m_mutex;
     qsizetype m_capacity;
-    std::list<QByteArray> m_lru;
-    QHash<QByteArray, std::list<QByteArray>::iterator> m_index;
+    qint64 m_ttlMs;
+    const Clock *m_clock;
+    std::list<Entry> m_lru; ///< most recently used first
+    QHash<QByteArray, std::list<Entry>::iterator> m_index;
 };
 
 } // namespace dfproxy::policy

@@ -2,8 +2,9 @@
 #pragma once
 // CONTRACT between the proxy engine (service/proxy) and the egress policies (service/policy): rate limiting,
 // authentication, authorization and the SSRF guard. The proxy asks at two points of every request or tunnel:
-//   1. checkRequest(): after routing, before DNS — authn, authz on name/port/method/path/client/identity, rate
-//      limits. Deny: the proxy answers with the decision's status, headers and body, and logs `reason`.
+//   1. startCheckRequest() (or checkRequest()): after routing, before DNS — authn, authz on
+//      name/port/method/path/client/identity, rate limits. Deny: the proxy answers with the decision's status,
+//      headers and body, and logs `reason`. The verdict may come later (a password hash off the event loop).
 //   2. checkResolved(): after DNS, before connecting — the SSRF guard on the resolved addresses. The proxy
 //      connects only to the addresses returned in `allowedAddresses` (in order); none left = the decision's deny.
 
@@ -15,7 +16,10 @@
 
 #include "platform/nulladdress.h"
 
+#include <functional>
 #include <memory>
+
+class QObject;
 
 namespace dfproxy::policy {
 
@@ -58,11 +62,38 @@ struct Decision
 /// The compiled policies of one config snapshot. Immutable after build except for rate-limit state, which is
 /// internally synchronised: both calls are thread-safe and cheap (no I/O, no blocking) and are called from the
 /// worker threads for every request.
+/// A startCheckRequest() verdict still being worked out. Destroying it cancels: the callback is then never called.
+/// Destroy it on the thread that started the check.
+class PendingDecision
+{
+public:
+    virtual ~PendingDecision() = default;
+};
+
+/// What startCheckRequest() gives back: the verdict now, or a handle and the verdict later.
+struct RequestCheck
+{
+    Decision decision;                        ///< the verdict, when `pending` is null
+    std::unique_ptr<PendingDecision> pending; ///< not null: `done` gets the verdict later
+};
+
 class PolicyEngine
 {
 public:
     virtual ~PolicyEngine() = default;
+    /// The verdict at once; a slow step (a password hash) runs on the calling thread.
     virtual Decision checkRequest(const RequestAttributes &request) const = 0;
+    /// The same verdict as checkRequest(), for callers on an event loop: a slow step runs elsewhere and `done` is
+    /// then called on `context`'s thread through its event loop, unless the returned handle is destroyed first.
+    /// Until then `request` (and what it points at) must stay valid and unchanged, and the engine and `context`
+    /// must outlive the handle. The default answers at once.
+    virtual RequestCheck startCheckRequest(const RequestAttributes &request, QObject *context,
+                                           std::function<void(Decision)> done) const
+    {
+        Q_UNUSED(context);
+        Q_UNUSED(done);
+        return RequestCheck{checkRequest(request), nullptr};
+    }
     virtual Decision checkResolved(const RequestAttributes &request, const QList<QHostAddress> &addresses) const = 0;
 };
 

@@ -5,14 +5,18 @@
 
 #include "config/model.h"
 #include "policy/cidr.h"
+#include "policy/failurethrottle.h"
 #include "policy/jwt.h"
 #include "policy/passwords.h"
 #include "policy/ratelimiter.h"
+#include "policy/verificationpool.h"
 
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QMetaObject>
 #include <QNetworkInterface>
+#include <QObject>
 #include <QSet>
 
 #include <algorithm>
@@ -30,6 +34,7 @@ const QByteArray kAllow = QByteArrayLiteral("allow");
 struct Counters
 {
     std::atomic<qint64> authenticated{0}, anonymous{0}, challenged{0}, rejected{0};
+    std::atomic<qint64> hashVerifications{0}, dummyVerifications{0}, throttled{0}, busy{0};
     std::atomic<qint64> authzAllowed{0}, authzDenied{0};
     std::atomic<qint64> rateAllowed{0}, rateLimited{0};
     std::atomic<qint64> ssrfChecked{0}, ssrfDenied{0}, ssrfDropped{0};
@@ -43,6 +48,9 @@ struct CompiledAuthn
     bool basic = false;
     QByteArray realm;
     QHash<QString, QByteArray> users;   ///< name -> hash
+    /// Verified instead when the user is unknown, so an unknown name costs what a known one does: the hash of a
+    /// user whose algorithm and cost are the most common ones of the policy (never a match that counts).
+    QByteArray dummyHash;
     bool apiKey = false;
     QByteArray apiKeyHeader;
     QHash<QByteArray, QString> apiKeys; ///< hex SHA-256 -> name
@@ -210,13 +218,108 @@ Decision deny(int status, const char *reason, const QByteArray &body, const QByt
     return d;
 }
 
+/// A Basic credential that needs its slow hash verified before the verdict.
+struct HashJob
+{
+    bool needed = false;
+    const CompiledAuthn *policy = nullptr;
+    QString user;
+    QByteArray password;
+    QByteArray hash;        ///< the user's, or the policy's dummyHash for an unknown user
+    bool knownUser = false;
+    QByteArray used;        ///< the credential header
+    QByteArray client;      ///< the throttle's key
+};
+
+QByteArray clientKey(const RequestAttributes &r)
+{
+    return normalizedAddress(r.clientAddress).toString().toLatin1();
+}
+
+/// The slow part, on any thread: the hash, and what it teaches the cache, the throttle and the counters (even
+/// when nobody waits for the verdict any more, so closing the connection early does not hide a failed guess).
+bool verifyHashJob(const HashJob &job, VerificationCache &cache, FailureThrottle &throttle, Counters &counters)
+{
+    const bool match = verifyPasswordHash(job.password, job.hash).value_or(false);
+    (job.knownUser ? counters.hashVerifications : counters.dummyVerifications).fetch_add(1, std::memory_order_relaxed);
+    const bool ok = match && job.knownUser;
+    if (ok)
+        cache.insert(job.user, job.hash, job.password);
+    throttle.end(job.client, ok ? FailureThrottle::Outcome::Success : FailureThrottle::Outcome::Failure);
+    return ok;
+}
+
+// The hash's "algorithm and cost": "$2b$10$", "$6$rounds=5000$", "$6$", "pbkdf2-sha256$29000$".
+QByteArray hashShape(const QByteArray &hash)
+{
+    const bool pbkdf2 = hash.startsWith("pbkdf2-sha256$") || hash.startsWith("$pbkdf2-sha256$");
+    const QList<QByteArray> parts = hash.split('$');
+    if (pbkdf2)
+        return hash.left(hash.indexOf('$', hash.indexOf("sha256$") + 7) + 1);
+    if (parts.size() < 3 || !parts[0].isEmpty())
+        return QByteArray();
+    QByteArray shape = '$' + parts[1] + '$';
+    if (parts[1].startsWith('2') || parts[2].startsWith("rounds="))
+        shape += parts[2] + '$';
+    return shape;
+}
+
+QByteArray pickDummyHash(const QHash<QString, QByteArray> &users)
+{
+    QHash<QByteArray, int> counts;
+    for (const auto &h : users)
+        counts[hashShape(h)]++;
+    QByteArray best;
+    int bestCount = 0;
+    QByteArray dummy;
+    QStringList names = users.keys();
+    names.sort(); // the same choice on every build of the same config
+    for (const auto &name : names) {
+        const QByteArray &h = users[name];
+        const QByteArray shape = hashShape(h);
+        if (shape.isEmpty())
+            continue;
+        if (counts[shape] > bestCount) {
+            bestCount = counts[shape];
+            best = shape;
+            dummy = h;
+        }
+    }
+    return dummy;
+}
+
+/// The state of a startCheckRequest() waiting for the pool. `context` is cleared (under the mutex) when the handle
+/// is destroyed, so the pool thread never posts to a connection that is gone.
+struct PendingState
+{
+    std::mutex mutex;
+    QObject *context = nullptr;
+    const ConfigPolicyEngine *engine = nullptr;
+    RequestAttributes request;
+    HashJob job;
+    std::function<void(Decision)> done;
+};
+
+class PendingHashCheck final : public PendingDecision
+{
+public:
+    explicit PendingHashCheck(std::shared_ptr<PendingState> state) : m_state(std::move(state)) {}
+    ~PendingHashCheck() override
+    {
+        std::lock_guard lock(m_state->mutex);
+        m_state->context = nullptr;
+    }
+
+private:
+    std::shared_ptr<PendingState> m_state;
+};
+
 } // namespace
 
 struct ConfigPolicyEngine::Impl
 {
     const Clock *clock = nullptr;
     std::shared_ptr<Counters> counters;
-    std::shared_ptr<VerificationCache> cache;
     Attachments<CompiledAuthn> authn;
     Attachments<CompiledAuthz> authz;
     Attachments<CompiledRateLimit> rateLimits;
@@ -229,70 +332,114 @@ struct ConfigPolicyEngine::Impl
     QList<QPair<QHostAddress, quint16>> self;
     QList<QHostAddress> localAddresses;
 
-    bool authenticate(const CompiledAuthn &p, const RequestAttributes &r, Decision &out) const;
+    std::shared_ptr<VerificationCache> cache;
+    std::shared_ptr<FailureThrottle> throttle;
+    std::shared_ptr<VerificationPool> pool;
+
+    enum class Step { Allowed, Denied, NeedsHash };
+    Decision check(const RequestAttributes &r, HashJob *job) const;
+    Decision resume(const RequestAttributes &r, const HashJob &job, bool verified) const;
+    Decision afterAuthentication(const RequestAttributes &r, Decision out) const;
+    Step authenticate(const CompiledAuthn &p, const RequestAttributes &r, Decision &out, HashJob *job) const;
+    bool concludeAuthentication(const CompiledAuthn &p, const RequestAttributes &r, bool presented, bool ok,
+                                const QString &identity, const QByteArray &used, Decision &out) const;
     bool authorize(const CompiledAuthz &p, const RequestAttributes &r, const QString &identity, Decision &out) const;
     bool rateLimit(const CompiledRateLimit &p, const RequestAttributes &r, const QString &identity,
                    Decision &out) const;
     bool isSelf(const QHostAddress &address, quint16 port) const;
+    bool ssrfDenies(const QHostAddress &address, quint16 port) const;
 };
 
-bool ConfigPolicyEngine::Impl::authenticate(const CompiledAuthn &p, const RequestAttributes &r, Decision &out) const
+ConfigPolicyEngine::Impl::Step ConfigPolicyEngine::Impl::authenticate(const CompiledAuthn &p,
+                                                                     const RequestAttributes &r, Decision &out,
+                                                                     HashJob *job) const
 {
     const QByteArray credHeader = r.explicitProxy ? QByteArrayLiteral("proxy-authorization")
                                                   : QByteArrayLiteral("authorization");
-    bool presented = false;
-    bool ok = false;
-    QString identity;
+    enum class Scheme { None, Basic, Bearer, ApiKey } scheme = Scheme::None;
+    QByteArray credentials;
     QByteArray used;
     if (const QByteArray *value = findHeader(r.headers, credHeader); value && !value->isEmpty()) {
         const QByteArray v = value->trimmed();
         const qsizetype sp = v.indexOf(' ');
-        const QByteArray scheme = (sp < 0 ? v : v.left(sp)).toLower();
-        const QByteArray credentials = sp < 0 ? QByteArray() : v.mid(sp + 1).trimmed();
-        if (scheme == "basic" && p.basic) {
-            presented = true;
+        const QByteArray name = (sp < 0 ? v : v.left(sp)).toLower();
+        credentials = sp < 0 ? QByteArray() : v.mid(sp + 1).trimmed();
+        if (name == "basic" && p.basic)
+            scheme = Scheme::Basic;
+        else if (name == "bearer" && p.jwt)
+            scheme = Scheme::Bearer;
+        if (scheme != Scheme::None)
             used = credHeader;
-            const auto decoded = QByteArray::fromBase64Encoding(credentials, QByteArray::AbortOnBase64DecodingErrors);
-            const qsizetype colon = decoded ? decoded.decoded.indexOf(':') : -1;
-            if (colon > 0) {
-                const QString user = QString::fromUtf8(decoded.decoded.left(colon));
-                const QByteArray password = decoded.decoded.mid(colon + 1);
-                const auto it = p.users.constFind(user);
-                if (it != p.users.constEnd()) {
-                    if (cache->contains(it.value(), password)) {
-                        ok = true;
-                    } else if (verifyPasswordHash(password, it.value()).value_or(false)) {
-                        cache->insert(it.value(), password);
-                        ok = true;
-                    }
-                }
-                if (ok)
-                    identity = user;
-            }
-        } else if (scheme == "bearer" && p.jwt) {
-            presented = true;
-            used = credHeader;
-            const auto res = p.jwt->verify(credentials, clock->wallNow().toSecsSinceEpoch());
-            if (res.ok) {
-                const auto claim = res.claims.value(p.identityClaim);
-                identity = claim.isString() ? claim.toString() : QString::number(claim.toDouble(), 'f', 0);
-                if (claim.isUndefined() || claim.isNull())
-                    identity = QStringLiteral("jwt");
-                ok = true;
-            }
-        }
     }
-    if (!presented && p.apiKey) {
+    if (scheme == Scheme::None && p.apiKey) {
         if (const QByteArray *value = findHeader(r.headers, p.apiKeyHeader); value && !value->isEmpty()) {
-            presented = true;
+            scheme = Scheme::ApiKey;
+            credentials = value->trimmed();
             used = p.apiKeyHeader;
-            const auto it = p.apiKeys.constFind(sha256Hex(value->trimmed()));
-            if (it != p.apiKeys.constEnd()) {
-                identity = it.value();
-                ok = true;
-            }
         }
     }
+    if (scheme == Scheme::None)
+        return concludeAuthentication(p, r, false, false, QString(), used, out) ? Step::Allowed : Step::Denied;
+
+    // Too many failures from this address lately: refused before anything is verified.
+    const QByteArray client = clientKey(r);
+    if (const qint64 retryMs = throttle->begin(client)) {
+        counters->throttled.fetch_add(1, std::memory_order_relaxed);
+        out = deny(429, "authn_throttled", "too many failed authentication attempts\n",
+                   "deny:authn " + p.id.toUtf8() + " throttled");
+        out.responseHeaders.append({"Retry-After", QByteArray::number((retryMs + 999) / 1000)});
+        return Step::Denied;
+    }
+    bool ok = false;
+    QString identity;
+    switch (scheme) {
+    case Scheme::Basic: {
+        const auto decoded = QByteArray::fromBase64Encoding(credentials, QByteArray::AbortOnBase64DecodingErrors);
+        const qsizetype colon = decoded ? decoded.decoded.indexOf(':') : -1;
+        if (colon <= 0)
+            break;
+        const QString user = QString::fromUtf8(decoded.decoded.left(colon));
+        const QByteArray password = decoded.decoded.mid(colon + 1);
+        const auto it = p.users.constFind(user);
+        const bool known = it != p.users.constEnd();
+        if (known && cache->contains(user, it.value(), password)) {
+            ok = true;
+            identity = user;
+            break;
+        }
+        if (!known && p.dummyHash.isEmpty())
+            break; // no hash in the policy at all: nothing to time
+        *job = HashJob{true, &p, user, password, known ? it.value() : p.dummyHash, known, used, client};
+        return Step::NeedsHash;
+    }
+    case Scheme::Bearer: {
+        const auto res = p.jwt->verify(credentials, clock->wallNow().toSecsSinceEpoch());
+        if (res.ok) {
+            const auto claim = res.claims.value(p.identityClaim);
+            identity = claim.isString() ? claim.toString() : QString::number(claim.toDouble(), 'f', 0);
+            if (claim.isUndefined() || claim.isNull())
+                identity = QStringLiteral("jwt");
+            ok = true;
+        }
+        break;
+    }
+    case Scheme::ApiKey:
+        if (const auto it = p.apiKeys.constFind(sha256Hex(credentials)); it != p.apiKeys.constEnd()) {
+            identity = it.value();
+            ok = true;
+        }
+        break;
+    case Scheme::None:
+        break;
+    }
+    throttle->end(client, ok ? FailureThrottle::Outcome::Success : FailureThrottle::Outcome::Failure);
+    return concludeAuthentication(p, r, true, ok, identity, used, out) ? Step::Allowed : Step::Denied;
+}
+
+bool ConfigPolicyEngine::Impl::concludeAuthentication(const CompiledAuthn &p, const RequestAttributes &r,
+                                                      bool presented, bool ok, const QString &identity,
+                                                      const QByteArray &used, Decision &out) const
+{
     if (ok) {
         counters->authenticated.fetch_add(1, std::memory_order_relaxed);
         out.identity = identity;
@@ -449,24 +596,112 @@ bool ConfigPolicyEngine::Impl::isSelf(const QHostAddress &address, quint16 port)
     return false;
 }
 
+bool ConfigPolicyEngine::Impl::ssrfDenies(const QHostAddress &address, quint16 port) const
+{
+    const auto denied = [&](const QHostAddress &form) {
+        return !allowedCidrs.contains(form) && (deniedCidrs.contains(form) || (denySelf && isSelf(form, port)));
+    };
+    if (denied(address))
+        return true;
+    // The IPv4 address an IPv6 one carries (NAT64, 6to4, Teredo, ...) is where a gateway on the path may send the
+    // connection, so the IPv4 rules apply to it too; an exception for the IPv6 address does not lift them.
+    if (address.protocol() != QAbstractSocket::IPv6Protocol)
+        return false;
+    const QList<QHostAddress> embedded = embeddedIPv4Addresses(address);
+    return std::any_of(embedded.begin(), embedded.end(), denied);
+}
+
 ConfigPolicyEngine::ConfigPolicyEngine(std::unique_ptr<Impl> impl) : d(std::move(impl)) {}
 ConfigPolicyEngine::~ConfigPolicyEngine() = default;
 
-Decision ConfigPolicyEngine::checkRequest(const RequestAttributes &request) const
+Decision ConfigPolicyEngine::Impl::check(const RequestAttributes &request, HashJob *job) const
 {
     Decision out;
     out.summary = kAllow;
-    if (d->loopDetection && hasDfproxyVia(request.headers)) {
-        d->counters->loopDenied.fetch_add(1, std::memory_order_relaxed);
+    if (loopDetection && hasDfproxyVia(request.headers)) {
+        counters->loopDenied.fetch_add(1, std::memory_order_relaxed);
         return deny(508, "loop_detected", "request loop detected (Via: dfproxy)\n", "deny:loop");
     }
-    if (const auto *p = lookup(d->authn, request); p && !d->authenticate(*p, request, out))
+    if (const auto *p = lookup(authn, request)) {
+        if (authenticate(*p, request, out, job) != Step::Allowed)
+            return out; // denied, or job->needed
+    }
+    return afterAuthentication(request, std::move(out));
+}
+
+Decision ConfigPolicyEngine::Impl::resume(const RequestAttributes &request, const HashJob &job, bool verified) const
+{
+    Decision out;
+    out.summary = kAllow;
+    if (!concludeAuthentication(*job.policy, request, true, verified, job.user, job.used, out))
         return out;
+    return afterAuthentication(request, std::move(out));
+}
+
+Decision ConfigPolicyEngine::Impl::afterAuthentication(const RequestAttributes &request, Decision out) const
+{
     const QString identity = out.identity; // a copy: a deny below replaces `out`
-    if (const auto *p = lookup(d->authz, request); p && !d->authorize(*p, request, identity, out))
+    if (const auto *p = lookup(authz, request); p && !authorize(*p, request, identity, out))
         return out;
-    if (const auto *p = lookup(d->rateLimits, request); p && !d->rateLimit(*p, request, identity, out))
+    if (const auto *p = lookup(rateLimits, request); p && !rateLimit(*p, request, identity, out))
         return out;
+    return out;
+}
+
+Decision ConfigPolicyEngine::checkRequest(const RequestAttributes &request) const
+{
+    HashJob job;
+    Decision out = d->check(request, &job);
+    if (!job.needed)
+        return out;
+    return d->resume(request, job, verifyHashJob(job, *d->cache, *d->throttle, *d->counters));
+}
+
+RequestCheck ConfigPolicyEngine::startCheckRequest(const RequestAttributes &request, QObject *context,
+                                                   std::function<void(Decision)> done) const
+{
+    RequestCheck out;
+    HashJob job;
+    out.decision = d->check(request, &job);
+    if (!job.needed)
+        return out;
+    auto state = std::make_shared<PendingState>();
+    state->context = context;
+    state->engine = this;
+    state->request = request;
+    state->job = job;
+    state->done = std::move(done);
+    // The job owns no engine: the pool lives as long as some engine does, and must never be the one to end it.
+    const bool queued = d->pool->submit(
+        [state, cache = d->cache, throttle = d->throttle, counters = d->counters] {
+            const bool ok = verifyHashJob(state->job, *cache, *throttle, *counters);
+            std::lock_guard lock(state->mutex);
+            if (!state->context)
+                return; // cancelled
+            QMetaObject::invokeMethod(
+                state->context,
+                [state, ok] {
+                    {
+                        std::lock_guard lock(state->mutex);
+                        if (!state->context)
+                            return; // cancelled after the post
+                    }
+                    // The handle is alive, so is the engine (the caller holds both).
+                    const Decision verdict = state->engine->d->resume(state->request, state->job, ok);
+                    const auto done = std::move(state->done);
+                    done(verdict);
+                },
+                Qt::QueuedConnection);
+        });
+    if (!queued) {
+        d->throttle->end(job.client, FailureThrottle::Outcome::Abandoned);
+        d->counters->busy.fetch_add(1, std::memory_order_relaxed);
+        out.decision = deny(503, "authn_busy", "too many credential checks in progress, retry shortly\n",
+                            "deny:authn " + job.policy->id.toUtf8() + " busy");
+        out.decision.responseHeaders.append({QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1")});
+        return out;
+    }
+    out.pending = std::make_unique<PendingHashCheck>(std::move(state));
     return out;
 }
 
@@ -478,8 +713,7 @@ Decision ConfigPolicyEngine::checkResolved(const RequestAttributes &request, con
     qint64 dropped = 0;
     for (qsizetype i = 0; i < addresses.size(); ++i) {
         const QHostAddress &a = addresses.at(i);
-        if (!d->allowedCidrs.contains(a)
-            && (d->deniedCidrs.contains(a) || (d->denySelf && d->isSelf(a, request.port)))) {
+        if (d->ssrfDenies(a, request.port)) {
             if (dropped++ == 0)
                 out.allowedAddresses = addresses.first(i); // the ones before this one passed
             continue;
@@ -517,7 +751,13 @@ QJsonObject ConfigPolicyEngine::stats() const
                               {"anonymous", c.anonymous.load()},
                               {"challenged", c.challenged.load()},
                               {"rejected", c.rejected.load()},
-                              {"cachedVerifications", qint64(d->cache->size())}}},
+                              {"cachedVerifications", qint64(d->cache->size())},
+                              {"hashVerifications", c.hashVerifications.load()},
+                              {"dummyVerifications", c.dummyVerifications.load()},
+                              {"throttled", c.throttled.load()},
+                              {"busy", c.busy.load()},
+                              {"throttledClients", qint64(d->throttle->size())},
+                              {"verificationsQueued", qint64(d->pool->queued())}}},
         {"authz", QJsonObject{{"allowed", c.authzAllowed.load()}, {"denied", c.authzDenied.load()}}},
         {"ratelimit", QJsonObject{{"allowed", c.rateAllowed.load()}, {"limited", c.rateLimited.load()}, {"keys", keys}}},
         {"ssrf", QJsonObject{{"checked", c.ssrfChecked.load()},
@@ -559,7 +799,16 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
     QStringList problems;
     d->clock = options.clock ? options.clock : &SystemClock::instance();
     d->counters = previous ? previous->d->counters : std::make_shared<Counters>();
-    d->cache = std::make_shared<VerificationCache>(1024);
+    // Carried over like the counters: a config change neither forgets who was guessing nor restarts threads.
+    d->cache = previous ? previous->d->cache : std::make_shared<VerificationCache>(1024, 60000, d->clock);
+    d->throttle = previous ? previous->d->throttle
+                           : std::make_shared<FailureThrottle>(FailureThrottle::Settings{}, d->clock);
+    if (options.verificationPool)
+        d->pool = options.verificationPool;
+    else if (previous)
+        d->pool = previous->d->pool;
+    else
+        d->pool = std::make_shared<VerificationPool>(VerificationPool::defaultThreadCount(), 256);
 
     // Authentication.
     for (const Resource *r : inConflictOrder(config.ofKind(config::kinds::AuthenticationPolicy))) {
@@ -597,6 +846,7 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
                 }
             }
         }
+        p->dummyHash = pickDummyHash(p->users);
         p->apiKey = spec.apiKeyEnabled;
         p->apiKeyHeader = spec.apiKeyHeader.toLatin1();
         for (const auto &k : spec.apiKeys)
@@ -619,7 +869,8 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
                 }
             }
             auto verifier = std::make_shared<JwtVerifier>(
-                jwks, JwtVerifier::Settings{spec.jwt->issuer, spec.jwt->audiences, spec.jwt->clockSkewMs});
+                jwks, JwtVerifier::Settings{spec.jwt->issuer, spec.jwt->audiences, spec.jwt->clockSkewMs,
+                                            spec.jwt->requireExpiration, (spec.jwt->maxLifetimeMs + 999) / 1000});
             for (const auto &vp : verifier->problems())
                 problems.append(QStringLiteral("AuthenticationPolicy %1: jwks %2").arg(id, vp));
             p->jwt = verifier;

@@ -19,6 +19,8 @@
 
 namespace dfproxy::policy {
 
+class VerificationPool;
+
 /// Build-time inputs that are not in the config resources.
 struct Options
 {
@@ -31,6 +33,9 @@ struct Options
     /// Time for token buckets and JWT exp/nbf; null = SystemClock::instance(). Must outlive every engine built
     /// with it (and their successors, which inherit rate-limit state).
     const Clock *clock = nullptr;
+    /// Threads for password hashes (startCheckRequest); null = a pool of VerificationPool::defaultThreadCount()
+    /// threads and 256 queued checks, or the previous engine's.
+    std::shared_ptr<VerificationPool> verificationPool;
 };
 
 class ConfigPolicyEngine;
@@ -46,10 +51,16 @@ class ConfigPolicyEngine final : public PolicyEngine
 {
 public:
     Decision checkRequest(const RequestAttributes &request) const override;
+    /// Basic credentials not in the cache are verified on a small pool of threads (bounded queue: full = 503
+    /// authn_busy); everything else answers at once.
+    RequestCheck startCheckRequest(const RequestAttributes &request, QObject *context,
+                                   std::function<void(Decision)> done) const override;
     Decision checkResolved(const RequestAttributes &request, const QList<QHostAddress> &addresses) const override;
 
     /// Counters since the first engine of the chain (see buildPolicyEngine's `previous`), for /api/v1/stats:
-    /// {"authn": {"authenticated","anonymous","challenged","rejected"}, "authz": {"allowed","denied"},
+    /// {"authn": {"authenticated","anonymous","challenged","rejected","cachedVerifications","hashVerifications",
+    ///  "dummyVerifications","throttled","busy","throttledClients","verificationsQueued"},
+    ///  "authz": {"allowed","denied"},
     ///  "ratelimit": {"allowed","limited","keys"}, "ssrf": {"checked","denied","addressesDropped"},
     ///  "loop": {"denied"}, "policies": {kind: count}, "problems": [..]}. Thread-safe.
     QJsonObject stats() const;

@@ -75,6 +75,7 @@ DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ct
 DownstreamConnection::~DownstreamConnection()
 {
     m_lookup.reset();
+    m_policyCheck.reset();
     m_exchange.reset();
     m_finishedExchange.reset();
     if (!m_logged)
@@ -118,6 +119,7 @@ void DownstreamConnection::timerEvent(QTimerEvent *ev)
     } else if (m_requestTimer.fired(this, ev)) {
         if (!m_responseStarted) {
             m_lookup.reset();
+            m_policyCheck.reset();
             m_exchange.reset();
             m_keepAlive = false;
             sendLocalResponse(504, "upstream_response_timeout", "request timed out\n");
@@ -147,6 +149,7 @@ void DownstreamConnection::onReadTimeout()
         return;
     }
     m_lookup.reset();
+    m_policyCheck.reset();
     m_exchange.reset();
     sendLocalResponse(408, inHead ? "request_header_timeout" : "request_body_timeout",
                       inHead ? "request head not received in time\n" : "request body not received in time\n");
@@ -210,6 +213,7 @@ void DownstreamConnection::pump()
             }
             m_keepAlive = false;
             m_lookup.reset();
+            m_policyCheck.reset();
             m_exchange.reset();
             if (!m_responseStarted)
                 sendLocalResponse(err.status, err.reason, "bad request: " + err.reason + "\n");
@@ -304,7 +308,6 @@ void DownstreamConnection::onRequestHead()
     }
 
     // Routing.
-    const bool explicitProxy = m_canon.form == CanonicalRequest::Form::Absolute || h.isConnect();
     routing::RequestInfo info;
     info.gatewayNamespace = m_listener->gatewayNamespace;
     info.gatewayName = m_listener->gatewayName;
@@ -312,8 +315,8 @@ void DownstreamConnection::onRequestHead()
     info.method = h.method;
     info.path = m_canon.path;
     info.query = m_canon.query;
-    const QString hostText = QString::fromLatin1(m_host); // once, for routing and for the DNS cache below
-    info.host = hostText;
+    m_hostText = QString::fromLatin1(m_host);
+    info.host = m_hostText;
     info.headers = &h.headers;
     const std::shared_ptr<const Router> router = m_ctx->router.load();
     if (router)
@@ -323,27 +326,54 @@ void DownstreamConnection::onRequestHead()
         return;
     }
 
-    // Egress policies: after routing, before DNS.
+    // Egress policies: after routing, before DNS. The rest of the request continues in continueAfterPolicy().
+    checkPolicy();
+}
+
+/// Asks the policies about the request; the verdict may come later (a password hash runs off this thread), and
+/// meanwhile nothing else of the connection is read (state Resolving). Whatever drops the request (timeout, the
+/// client leaving) also drops m_policyCheck, which cancels the callback.
+void DownstreamConnection::checkPolicy()
+{
+    const http::MessageHead &h = m_parser.head();
     m_policy = m_ctx->policy.load();
-    QList<QByteArray> stripHeaders;
     m_tunnelBytesPerSecond = m_tunnelBurstBytes = 0;
-    if (m_policy) {
-        m_policyPath = h.isConnect() ? QByteArray() : m_canon.path;
-        m_explicitProxy = explicitProxy;
-        m_rec.port = quint16(m_port > 0 ? m_port
-                                        : (m_canon.httpsScheme || (m_match->backend && m_match->backend->tls) ? 443 : 80));
-        m_policyAttributes = policyAttributes(hostText);
-        policy::Decision d = m_policy->checkRequest(m_policyAttributes);
-        m_rec.identity = d.identity;
-        m_rec.decision = d.summary;
-        if (!d.allowed) {
-            sendPolicyDenial(d, "policy_denied");
-            return;
-        }
-        stripHeaders = std::move(d.stripRequestHeaders);
-        m_tunnelBytesPerSecond = d.tunnelBytesPerSecond;
-        m_tunnelBurstBytes = d.tunnelBurstBytes;
+    if (!m_policy) {
+        continueAfterPolicy({});
+        return;
     }
+    m_policyPath = h.isConnect() ? QByteArray() : m_canon.path;
+    m_explicitProxy = m_canon.form == CanonicalRequest::Form::Absolute || h.isConnect();
+    m_rec.port = quint16(m_port > 0 ? m_port
+                                    : (m_canon.httpsScheme || (m_match->backend && m_match->backend->tls) ? 443 : 80));
+    m_policyAttributes = policyAttributes(m_hostText);
+    policy::RequestCheck check = m_policy->startCheckRequest(m_policyAttributes, this, [this](policy::Decision d) {
+        m_policyCheck.reset();
+        onPolicyVerdict(std::move(d));
+        pump(); // what the interrupted pump would have done next: the body, the next request
+    });
+    if (check.pending)
+        m_policyCheck = std::move(check.pending);
+    else
+        onPolicyVerdict(std::move(check.decision));
+}
+
+void DownstreamConnection::onPolicyVerdict(policy::Decision d)
+{
+    m_rec.identity = d.identity;
+    m_rec.decision = d.summary;
+    if (!d.allowed) {
+        sendPolicyDenial(d, "policy_denied");
+        return;
+    }
+    m_tunnelBytesPerSecond = d.tunnelBytesPerSecond;
+    m_tunnelBurstBytes = d.tunnelBurstBytes;
+    continueAfterPolicy(d.stripRequestHeaders);
+}
+
+void DownstreamConnection::continueAfterPolicy(const QList<QByteArray> &stripHeaders)
+{
+    const http::MessageHead &h = m_parser.head();
     if (m_match->redirect) {
         const routing::Redirect &r = *m_match->redirect;
         QByteArray location = r.scheme.isEmpty() ? QByteArray(m_canon.secureScheme ? "https" : "http")
@@ -403,7 +433,7 @@ void DownstreamConnection::onRequestHead()
         up.host = backend->staticHost;
         up.port = backend->staticPort;
     } else {
-        up.host = targetHost == m_host ? hostText : QString::fromLatin1(targetHost);
+        up.host = targetHost == m_host ? m_hostText : QString::fromLatin1(targetHost);
         up.port = quint16(m_port > 0 ? m_port : (up.tls ? 443 : 80));
     }
     m_rec.port = up.port;
@@ -455,7 +485,7 @@ void DownstreamConnection::onRequestHead()
         if (m_ctx->options.addXForwardedProto)
             http::setHeader(m_forward.headers, "X-Forwarded-Proto", m_tlsClient ? "https" : "http");
         applyModifier(m_forward.headers, m_match->requestHeaders);
-        for (const QByteArray &name : std::as_const(stripHeaders))
+        for (const QByteArray &name : stripHeaders)
             http::removeHeader(m_forward.headers, name);
         m_forward.contentLength = h.chunked ? -1 : std::max<qint64>(0, h.contentLength);
         m_forward.connectTimeoutMs = m_ctx->options.connectTimeoutMs;
@@ -772,6 +802,7 @@ void DownstreamConnection::finishTransaction()
     m_requestTimer.stop();
     emitLog();
     m_lookup.reset();
+    m_policyCheck.reset();
     if (m_closeDelimited || !m_keepAlive || m_ctx->draining.load(std::memory_order_relaxed)) {
         closeAfterFlush();
         return;
@@ -819,6 +850,7 @@ void DownstreamConnection::closeAfterFlush()
         return;
     m_state = State::Closing;
     m_lookup.reset();
+    m_policyCheck.reset();
     m_exchange.reset();
     m_socket->closeAfterFlush();
     if (!m_socket->isOpen())
@@ -842,6 +874,7 @@ void DownstreamConnection::onClientDisconnected()
         return; // the tunnel owns the socket now
     m_closed = true;
     m_lookup.reset();
+    m_policyCheck.reset();
     m_exchange.reset();
     if (!m_logged && m_rec.status == 0)
         m_rec.reason = "client_closed";

@@ -78,6 +78,9 @@ private:
     void pump();
     bool spliceRequestBody();
     void onRequestHead();
+    void checkPolicy();
+    void onPolicyVerdict(policy::Decision d);
+    void continueAfterPolicy(const QList<QByteArray> &stripHeaders);
     void onRequestComplete();
     void onResolved(const dns::ResolveResult &result);
     void startForward();
@@ -145,6 +148,9 @@ private:
     bool m_explicitProxy = false;
     /// The request as the policies see it, built once for checkRequest() and reused by checkResolved().
     policy::RequestAttributes m_policyAttributes;
+    /// A policy verdict still being worked out; declared after m_policy so it is destroyed (cancelled) first.
+    std::unique_ptr<policy::PendingDecision> m_policyCheck;
+    QString m_hostText; ///< m_host as text, made once per request for routing, the policies and the DNS cache
     qint64 m_tunnelBytesPerSecond = 0; ///< from the policy decision: applied if this request becomes a tunnel
     qint64 m_tunnelBurstBytes = 0;
     bool m_tlsClient = false; ///< accepted on an HTTPS listener

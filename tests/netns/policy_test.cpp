@@ -94,6 +94,8 @@ protected:
             ASSERT_TRUE(dns->setHost(name, {QHostAddress("127.0.0.1")}));
         ASSERT_TRUE(dns->setHost("metadata.test", {QHostAddress("169.254.169.254")}));
         ASSERT_TRUE(dns->setHost("private.test", {QHostAddress("10.1.2.3")}));
+        // Only an AAAA record: the metadata address behind the NAT64 well-known prefix.
+        ASSERT_TRUE(dns->setHost("nat64.test", {QHostAddress("64:ff9b::a9fe:a9fe")}));
         origin = std::make_unique<OriginProcess>();
         ASSERT_TRUE(origin->start()) << origin->describe().toStdString();
     }
@@ -262,6 +264,45 @@ TEST_F(Policies, BasicAuthAnswers401ToHostHeaderClientsAndHidesCredentialsFromTh
     EXPECT_EQ(metric(m, "dfproxy_authn_decisions_total{result=\"rejected\"}"), 1);
 }
 
+TEST_F(Policies, AWrongPasswordFloodFromOneClientIsThrottledWhileACorrectClientStillGets200)
+{
+    startProxy();
+    const QByteArray hash = sha512Crypt("s3cret");
+    ASSERT_TRUE(hash.startsWith("$6$")) << hash.constData();
+    apply(basicPolicy(hash));
+    const auto authn = [this] { return stats().value("policy").toObject().value("authn").toObject(); };
+
+    // 30 wrong passwords at once from 127.0.0.1: at most 10 are verified (the throttle counts attempts in flight),
+    // the rest are refused with 429 before any hashing.
+    QStringList args{"-s", "-Z", "--parallel-max", "30", "-u", "alice:wrong", "-H", "host: " + target(),
+                     "--interface", "127.0.0.1", "-w", "%{http_code}\n"};
+    for (int i = 0; i < 30; ++i)
+        args << "-o" << "/dev/null" << proxy->proxyUrl("/headers");
+    const auto flood = run("curl", args);
+    ASSERT_EQ(flood.exitCode, 0) << flood.err.constData();
+    const QList<QByteArray> codes = flood.out.trimmed().split('\n');
+    ASSERT_EQ(codes.size(), 30) << flood.out.constData();
+    EXPECT_EQ(codes.count("401") + codes.count("429"), 30) << flood.out.constData();
+    EXPECT_LE(codes.count("401"), 10) << flood.out.constData();
+    EXPECT_GE(codes.count("429"), 20) << flood.out.constData();
+
+    const auto throttled = get("/headers", {"-u", "alice:wrong", "--interface", "127.0.0.1"});
+    EXPECT_EQ(throttled.status, 429) << throttled.describe().toStdString();
+    EXPECT_EQ(throttled.header("x-dfproxy-error"), "authn_throttled");
+    EXPECT_GE(throttled.header("retry-after").toInt(), 1) << throttled.describe().toStdString();
+    // The throttled address waits even with the right password; another client is served.
+    EXPECT_EQ(get("/headers", {"-u", "alice:s3cret", "--interface", "127.0.0.1"}).status, 429);
+    const auto ok = get("/headers", {"-u", "alice:s3cret", "--interface", "127.0.0.2"});
+    EXPECT_EQ(ok.status, 200) << ok.describe().toStdString();
+
+    // An unknown user costs a hash too (the dummy one), so it answers as slowly as a known one.
+    const double dummies = authn().value("dummyVerifications").toDouble();
+    EXPECT_EQ(get("/headers", {"-u", "mallory:guess", "--interface", "127.0.0.3"}).status, 401);
+    EXPECT_EQ(authn().value("dummyVerifications").toDouble(), dummies + 1)
+        << QJsonDocument(authn()).toJson().constData();
+    EXPECT_GE(authn().value("throttled").toDouble(), 22);
+}
+
 TEST_F(Policies, ExplicitProxyClientsAndTunnelsGet407AndProxyAuthorizationIsNotForwarded)
 {
     startProxy();
@@ -402,6 +443,46 @@ TEST_F(Policies, ApiKeysAndHs256AndRs256JwtsAuthenticate)
     EXPECT_EQ(log[3].toObject().value("reason").toString(), "authn_failed");
     EXPECT_TRUE(stats().value("policy").toObject().value("problems").toArray().isEmpty())
         << QJsonDocument(stats()).toJson().constData();
+}
+
+TEST_F(Policies, JwtWithoutExpIs401UnlessRequireExpirationIsFalse)
+{
+    startProxy();
+    const QByteArray secret = "0123456789abcdef0123456789abcdef";
+    const auto policy = [&](const QByteArray &extra) {
+        return "apiVersion: dfproxy.dev/v1alpha1\n"
+               "kind: AuthenticationPolicy\n"
+               "metadata: {name: tokens, namespace: agentgateway-system}\n"
+               "spec:\n"
+               "  targetRefs:\n"
+               "  - {kind: Gateway, name: agentgateway-proxy}\n"
+               "  jwt:\n"
+               "    jwks: {keys: [{kty: oct, kid: hs1, k: \""
+               + b64url(secret) + "\"}]}\n" + extra;
+    };
+    const auto bearer = [&](const QJsonObject &claims) {
+        const QByteArray input = jwtSigningInput({{"alg", "HS256"}, {"kid", "hs1"}}, claims);
+        const QByteArray token =
+            input + '.' + b64url(QMessageAuthenticationCode::hash(input, secret, QCryptographicHash::Sha256));
+        return QStringList{"-H", "Authorization: Bearer " + token};
+    };
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QJsonObject forever{{"sub", "forever"}};
+    const QJsonObject week{{"sub", "week"}, {"iat", now}, {"exp", now + 7 * 86400}};
+
+    apply(policy({}));
+    const auto refused = get("/headers", bearer(forever));
+    EXPECT_EQ(refused.status, 401) << refused.describe().toStdString();
+    EXPECT_EQ(refused.header("x-dfproxy-error"), "authn_failed");
+    EXPECT_EQ(get("/headers", bearer(week)).status, 200);
+
+    apply(policy("    requireExpiration: false\n"));
+    EXPECT_TRUE(waitUntil([&] { return get("/headers", bearer(forever)).status == 200; }, 10000));
+
+    apply(policy("    maxLifetime: 24h\n"));
+    EXPECT_TRUE(waitUntil([&] { return get("/headers", bearer(week)).status == 401; }, 10000));
+    EXPECT_EQ(get("/headers", bearer(forever)).status, 401);
+    EXPECT_EQ(get("/headers", bearer({{"sub", "day"}, {"iat", now}, {"exp", now + 86400}})).status, 200);
 }
 
 TEST_F(Policies, AuthorizationDeniesAHostWildcardAndAllowsAClientCidr)
@@ -564,6 +645,20 @@ TEST_F(Policies, SsrfGuardRefusesMetadataAddressesAndTheProxyItselfBeforeConnect
     EXPECT_EQ(stats().value("proxy").toObject().value("upstreamConnectionsOpened").toDouble(), opened + 1);
     const QByteArray m = metrics();
     EXPECT_EQ(metric(m, "dfproxy_ssrf_denied_total"), 4) << m.constData();
+}
+
+TEST_F(Policies, SsrfGuardRefusesTheMetadataAddressBehindANat64Prefix)
+{
+    startProxy();
+    // nat64.test has only an AAAA record, 64:ff9b::a9fe:a9fe: through a NAT64 gateway that is 169.254.169.254.
+    const auto r = curl({"-H", "host: nat64.test", proxy->proxyUrl("/latest/meta-data/")});
+    EXPECT_EQ(r.status, 403) << r.describe().toStdString();
+    EXPECT_EQ(r.header("x-dfproxy-error"), "ssrf_denied");
+    const auto tunnel = curl({"-x", proxy->proxyUrl(""), "-p", "http://nat64.test:443/"});
+    EXPECT_TRUE(tunnel.rawHeaders.contains(" 403 ")) << tunnel.describe().toStdString();
+    EXPECT_GE(dns->queryCount("nat64.test", "AAAA"), 1) << dns->log().toStdString(); // it was asked, and answered
+    EXPECT_EQ(stats().value("proxy").toObject().value("upstreamConnectionsOpened").toDouble(), 0);
+    EXPECT_EQ(metric(metrics(), "dfproxy_ssrf_denied_total"), 2);
 }
 
 TEST_F(Policies, StrictSsrfPresetRefusesLoopbackAndPrivateAddresses)

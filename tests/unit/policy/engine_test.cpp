@@ -5,7 +5,9 @@
 #include "jwttestutil.h"
 #include "platform/passwordcrypt.h"
 #include "policy/passwords.h"
+#include "policy/verificationpool.h"
 #include "policytestutil.h"
+#include "support/wait.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -13,6 +15,8 @@
 #include <QJsonArray>
 
 #include <gtest/gtest.h>
+
+#include <future>
 
 using namespace dfproxy;
 using dfproxy::policy::Options;
@@ -319,6 +323,172 @@ TEST(AuthenticationPolicy, BcryptSuccessIsCached)
     EXPECT_EQ(e->stats().value("authn").toObject().value("cachedVerifications").toInteger(), 1);
 }
 
+namespace {
+
+qint64 authnStat(const ConfigPolicyEngine &e, const char *name)
+{
+    return e.stats().value("authn").toObject().value(QLatin1String(name)).toInteger();
+}
+
+} // namespace
+
+TEST(AuthenticationPolicy, UnknownUsersCostADummyHashVerification)
+{
+    // Two users of one cost and one of another: the dummy has the common cost.
+    const QByteArray cheap = hashPbkdf2Sha256("other", "salt1", 10);
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("},{"name":"bob","passwordHash":")"
+                                          + hashPbkdf2Sha256("builder", "salt2", 1000) + R"("},
+                                          {"name":"carol","passwordHash":")" + cheap + R"("}]}})")));
+    Request r;
+    r.header("Authorization", basic("mallory", "guess"));
+    EXPECT_EQ(e->checkRequest(*r).reason, "authn_failed");
+    EXPECT_EQ(authnStat(*e, "dummyVerifications"), 1);
+    EXPECT_EQ(authnStat(*e, "hashVerifications"), 0);
+    Request known;
+    known.header("Authorization", basic("alice", "guess"));
+    EXPECT_EQ(e->checkRequest(*known).reason, "authn_failed");
+    EXPECT_EQ(authnStat(*e, "dummyVerifications"), 1);
+    EXPECT_EQ(authnStat(*e, "hashVerifications"), 1);
+    // The dummy's password is never anybody's: an unknown name with a user's password still fails.
+    Request borrowed;
+    borrowed.header("Authorization", basic("mallory", "wonderland"));
+    EXPECT_EQ(e->checkRequest(*borrowed).reason, "authn_failed");
+    EXPECT_EQ(authnStat(*e, "dummyVerifications"), 2);
+}
+
+TEST(AuthenticationPolicy, CorrectCredentialsAreCachedPerUserForAShortTime)
+{
+    ManualClock clock;
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("}]}})")),
+                         &clock);
+    Request r;
+    r.header("Authorization", basic("alice", "wonderland"));
+    for (int i = 0; i < 5; ++i)
+        EXPECT_TRUE(e->checkRequest(*r).allowed);
+    EXPECT_EQ(authnStat(*e, "hashVerifications"), 1);
+    clock.advance(61000); // unused for longer than the cache's TTL
+    EXPECT_TRUE(e->checkRequest(*r).allowed);
+    EXPECT_EQ(authnStat(*e, "hashVerifications"), 2);
+}
+
+TEST(AuthenticationPolicy, RepeatedFailuresFromOneClientAre429WithRetryAfter)
+{
+    ManualClock clock;
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("}]}})")),
+                         &clock);
+    Request wrong;
+    wrong.header("Authorization", basic("alice", "guess"));
+    for (int i = 0; i < 10; ++i)
+        ASSERT_EQ(e->checkRequest(*wrong).reason, "authn_failed") << i;
+    const qint64 hashes = authnStat(*e, "hashVerifications");
+    Decision d = e->checkRequest(*wrong);
+    EXPECT_EQ(d.status, 429);
+    EXPECT_EQ(d.reason, "authn_throttled");
+    EXPECT_EQ(headerOf(d, "Retry-After"), "60");
+    EXPECT_EQ(authnStat(*e, "hashVerifications"), hashes); // refused without hashing
+    // From there even the right password waits: the throttle does not tell right guesses from wrong ones.
+    Request right;
+    right.header("Authorization", basic("alice", "wonderland"));
+    EXPECT_EQ(e->checkRequest(*right).status, 429);
+    // Another client is not affected.
+    right.attrs.clientAddress = QHostAddress("127.0.0.2");
+    EXPECT_TRUE(e->checkRequest(*right).allowed);
+    EXPECT_EQ(authnStat(*e, "throttled"), 2);
+    clock.advance(30000);
+    EXPECT_EQ(headerOf(e->checkRequest(*wrong), "Retry-After"), "30");
+    clock.advance(30000);
+    EXPECT_EQ(e->checkRequest(*wrong).reason, "authn_failed");
+    // API keys and tokens count too.
+    const QJsonObject key0{{"name", "ci"}, {"sha256", QString(sha256Hex("k"))}};
+    const auto keys = build(authnConfig(QJsonObject{{"apiKey", QJsonObject{{"keys", QJsonArray{key0}}}}}));
+    Request key;
+    key.header("x-api-key", "nope");
+    for (int i = 0; i < 10; ++i)
+        keys->checkRequest(*key);
+    EXPECT_EQ(keys->checkRequest(*key).status, 429);
+}
+
+TEST(AuthenticationPolicy, StartCheckRequestHashesOffTheCallingThreadAndAnswersOnItsEventLoop)
+{
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("}]}})")));
+    QObject context;
+    Request r;
+    r.header("Authorization", basic("alice", "wonderland"));
+    std::optional<Decision> verdict;
+    RequestCheck check = e->startCheckRequest(*r, &context, [&](Decision d) { verdict = std::move(d); });
+    ASSERT_TRUE(check.pending);
+    EXPECT_FALSE(verdict); // never called from inside startCheckRequest
+    ASSERT_TRUE(dfproxy::test::waitUntil([&] { return verdict.has_value(); }, 10000));
+    EXPECT_TRUE(verdict->allowed);
+    EXPECT_EQ(verdict->identity, "alice");
+    EXPECT_EQ(verdict->stripRequestHeaders, QList<QByteArray>{"authorization"});
+    // The same credentials again: the cache answers at once.
+    check = e->startCheckRequest(*r, &context, [&](Decision) { ADD_FAILURE() << "called for a cached answer"; });
+    EXPECT_FALSE(check.pending);
+    EXPECT_TRUE(check.decision.allowed);
+    // No credentials and wrong API keys need no hashing either.
+    Request none;
+    check = e->startCheckRequest(*none, &context, [](Decision) {});
+    EXPECT_FALSE(check.pending);
+    EXPECT_EQ(check.decision.status, 401);
+}
+
+TEST(AuthenticationPolicy, AFullVerificationQueueIs503AuthnBusy)
+{
+    // One thread, held by the test, and room for one waiting check.
+    auto pool = std::make_shared<VerificationPool>(1, 1);
+    std::promise<void> release, running;
+    std::shared_future<void> gate = release.get_future().share();
+    ASSERT_TRUE(pool->submit([gate, &running] {
+        running.set_value();
+        gate.wait();
+    }));
+    running.get_future().wait();
+    const config::Config c = authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                              + R"("}]}})"));
+    expectValid(c);
+    Options o;
+    o.verificationPool = pool;
+    const auto e = buildPolicyEngine(c, o);
+    QObject context;
+    Request r;
+    r.header("Authorization", basic("alice", "wrong"));
+    std::optional<Decision> first;
+    RequestCheck queued = e->startCheckRequest(*r, &context, [&](Decision d) { first = std::move(d); });
+    ASSERT_TRUE(queued.pending);
+    RequestCheck busy = e->startCheckRequest(*r, &context, [](Decision) { ADD_FAILURE() << "answered twice"; });
+    EXPECT_FALSE(busy.pending);
+    EXPECT_EQ(busy.decision.status, 503);
+    EXPECT_EQ(busy.decision.reason, "authn_busy");
+    EXPECT_EQ(headerOf(busy.decision, "Retry-After"), "1");
+    EXPECT_EQ(authnStat(*e, "busy"), 1);
+    release.set_value();
+    ASSERT_TRUE(dfproxy::test::waitUntil([&] { return first.has_value(); }, 10000));
+    EXPECT_EQ(first->reason, "authn_failed");
+}
+
+TEST(AuthenticationPolicy, ADroppedPendingCheckIsNeverAnswered)
+{
+    const auto e = build(authnConfig(json(R"({"basic":{"users":[{"name":"alice","passwordHash":")" + AliceHash
+                                          + R"("}]}})")));
+    QObject context;
+    Request r;
+    r.header("Authorization", basic("alice", "wrong"));
+    bool called = false;
+    RequestCheck check = e->startCheckRequest(*r, &context, [&](Decision) { called = true; });
+    ASSERT_TRUE(check.pending);
+    check.pending.reset();
+    // The failure still counts (the pool finishes the hash), but nobody is called.
+    ASSERT_TRUE(dfproxy::test::waitUntil([&] { return authnStat(*e, "hashVerifications") == 1; }, 10000));
+    // The pool would have posted by now; events on this thread are processed and the callback stays uncalled.
+    dfproxy::test::waitUntil([] { return false; }, 100);
+    EXPECT_FALSE(called);
+}
+
 TEST(AuthenticationPolicy, HtpasswdFileAndUnreadableFileFailsClosed)
 {
     const QString path = QDir::temp().filePath(QStringLiteral("dfproxy-policy-test-%1.htpasswd").arg(QCoreApplication::applicationPid()));
@@ -372,6 +542,44 @@ TEST(AuthenticationPolicy, JwtBearerWithInlineJwks)
     d = e->checkRequest(*r);
     EXPECT_EQ(d.status, 401);
     EXPECT_EQ(headerOf(d, "WWW-Authenticate"), "Bearer realm=\"dfproxy\"");
+}
+
+TEST(AuthenticationPolicy, JwtExpIsRequiredByDefaultAndMaxLifetimeComesFromTheSpec)
+{
+    ManualClock clock;
+    TestSigner signer(TestSigner::Alg::HS256);
+    const qint64 now = clock.wallNow().toSecsSinceEpoch();
+    const auto bearer = [&](const QJsonObject &claims) {
+        Request r;
+        r.header("Authorization", "Bearer " + signer.sign(claims));
+        return r;
+    };
+    const QJsonObject noExp{{"sub", "svc-a"}};
+    const QJsonObject longLived{{"sub", "svc-a"}, {"iat", now}, {"exp", now + 7200}};
+    auto e = build(authnConfig(QJsonObject{{"jwt", QJsonObject{{"jwks", signer.jwks()}}}}), &clock);
+    EXPECT_EQ(e->checkRequest(*bearer(noExp)).reason, "authn_failed");
+    EXPECT_TRUE(e->checkRequest(*bearer(longLived)).allowed);
+    e = build(authnConfig(QJsonObject{{"jwt", QJsonObject{{"jwks", signer.jwks()}, {"requireExpiration", false}}}}),
+              &clock);
+    EXPECT_TRUE(e->checkRequest(*bearer(noExp)).allowed);
+    e = build(authnConfig(QJsonObject{{"jwt", QJsonObject{{"jwks", signer.jwks()}, {"maxLifetime", "1h"}}}}), &clock);
+    EXPECT_EQ(e->checkRequest(*bearer(longLived)).reason, "authn_failed");
+    EXPECT_TRUE(e->checkRequest(*bearer({{"sub", "svc-a"}, {"iat", now}, {"exp", now + 3600}})).allowed);
+}
+
+TEST(PolicyValidation, JwtRequireExpirationAndMaxLifetimeAreChecked)
+{
+    TestSigner signer(TestSigner::Alg::HS256);
+    for (const auto &[field, value, path] :
+         {std::tuple{"requireExpiration", QJsonValue("no"), "spec.jwt.requireExpiration"},
+          std::tuple{"maxLifetime", QJsonValue("forever"), "spec.jwt.maxLifetime"},
+          std::tuple{"maxLifetime", QJsonValue("0s"), "spec.jwt.maxLifetime"}}) {
+        const auto c = authnConfig(QJsonObject{{"jwt", QJsonObject{{"jwks", signer.jwks()}, {field, value}}}});
+        QStringList paths;
+        for (const auto &err : config::validateConfig(c))
+            paths.append(err.path);
+        EXPECT_TRUE(paths.join(" ").contains(QLatin1String(path))) << paths.join(", ").toStdString();
+    }
 }
 
 TEST(AuthenticationPolicy, OptionalLetsAnonymousThroughButNotBadCredentials)
@@ -538,6 +746,42 @@ TEST(SsrfGuard, OffPresetKeepsSelfProtectionUnlessDisabled)
     EXPECT_FALSE(e->checkResolved(*r, addrs({"127.0.0.1"})).allowed);
     e = build(baseConfig({}, json(R"({"ssrf":{"preset":"off","denySelf":false}})")));
     EXPECT_TRUE(e->checkResolved(*r, addrs({"127.0.0.1"})).allowed);
+}
+
+TEST(SsrfGuard, DefaultPresetDeniesTheMetadataAddressInEveryIPv6Embedding)
+{
+    const auto e = build(baseConfig());
+    Request r;
+    for (const char *a : {"::ffff:a9fe:a9fe", "::ffff:0:a9fe:a9fe", "::a9fe:a9fe", "64:ff9b::a9fe:a9fe",
+                          "64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::1",
+                          "2001:0:a9fe:a9fe::1", "2001:0:102:304::5601:5601", "2001:db8::5efe:a9fe:a9fe",
+                          "64:ff9b::", "2002::1"}) // the last two carry 0.0.0.0
+        EXPECT_FALSE(e->checkResolved(*r, addrs({a})).allowed) << a;
+    // The same forms around an allowed IPv4 address pass.
+    for (const char *a : {"64:ff9b::5db8:d822", "2002:5db8:d822::1", "::5db8:d822", "2001:0:5db8:d822::a247:2ddd"})
+        EXPECT_TRUE(e->checkResolved(*r, addrs({a})).allowed) << a;
+}
+
+TEST(SsrfGuard, StrictPresetAppliesItsIPv4RulesToEmbeddedAddresses)
+{
+    const auto e = build(baseConfig({}, json(R"({"ssrf":{"preset":"strict","allowedCIDRs":["10.9.0.0/16",
+                                                        "64:ff9b::/96"]}})")));
+    Request r;
+    for (const char *a : {"::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a01:203", "2002:c0a8:101::1",
+                          "2001:0:4136:e378:8000:63bf:f5ff:fefe"}) // Teredo client 10.0.1.1
+        EXPECT_FALSE(e->checkResolved(*r, addrs({a})).allowed) << a;
+    // An exception for the IPv4 range covers its embeddings; one for the IPv6 prefix does not lift the IPv4 rules.
+    EXPECT_TRUE(e->checkResolved(*r, addrs({"64:ff9b::a09:101"})).allowed);
+    EXPECT_TRUE(e->checkResolved(*r, addrs({"64:ff9b::5db8:d822"})).allowed);
+}
+
+TEST(SsrfGuard, DenySelfSeesThroughEmbeddings)
+{
+    const auto e = build(baseConfig());
+    Request r;
+    r.attrs.port = 15000; // admin on 127.0.0.1
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"::127.0.0.1"})).allowed);
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"64:ff9b::7f00:1"})).allowed);
 }
 
 TEST(LoopDetection, RefusesRequestsThatAlreadyPassedADfproxy)

@@ -109,3 +109,46 @@ TEST(Jwt, MalformedTokensAndKeysAreRefusedNotCrashing)
     EXPECT_EQ(bad.problems().size(), 4);
     EXPECT_FALSE(bad.verify(hs.sign(claims()), Now).ok);
 }
+
+TEST(Jwt, ATokenWithoutExpIsRefusedUnlessRequireExpirationIsOff)
+{
+    TestSigner hs(TestSigner::Alg::HS256);
+    auto forever = claims();
+    forever.remove("exp");
+    EXPECT_EQ(JwtVerifier(hs.jwks(), settings()).verify(hs.sign(forever), Now).error, "token has no exp");
+    auto lax = settings();
+    lax.requireExpiration = false;
+    const auto r = JwtVerifier(hs.jwks(), lax).verify(hs.sign(forever), Now);
+    EXPECT_TRUE(r.ok) << r.error.toStdString();
+    // A malformed exp is refused either way.
+    forever.insert("exp", "tomorrow");
+    EXPECT_EQ(JwtVerifier(hs.jwks(), lax).verify(hs.sign(forever), Now).error, "claim exp is not a number");
+}
+
+TEST(Jwt, MaxLifetimeBoundsExpMinusIatOrExpMinusNow)
+{
+    TestSigner hs(TestSigner::Alg::HS256);
+    auto s = settings();
+    s.maxLifetimeSecs = 3600;
+    JwtVerifier v(hs.jwks(), s);
+    auto c = claims(Now + 3600);
+    c.insert("iat", Now);
+    EXPECT_TRUE(v.verify(hs.sign(c), Now).ok);
+    c.insert("iat", Now - 1);
+    EXPECT_EQ(v.verify(hs.sign(c), Now).error, "token lifetime exceeds maxLifetime");
+    // Issued long ago, 30 days of validity: refused even in its last minute.
+    c = claims(Now + 60);
+    c.insert("iat", Now - 30 * 86400);
+    EXPECT_EQ(v.verify(hs.sign(c), Now).error, "token lifetime exceeds maxLifetime");
+    // No iat: what is left of it counts.
+    EXPECT_TRUE(v.verify(hs.sign(claims(Now + 3000)), Now).ok);
+    EXPECT_EQ(v.verify(hs.sign(claims(Now + 4000)), Now).error, "token lifetime exceeds maxLifetime");
+    c = claims();
+    c.insert("iat", "yesterday");
+    EXPECT_EQ(v.verify(hs.sign(c), Now).error, "claim iat is not a number");
+    // maxLifetime needs an exp even with requireExpiration off.
+    s.requireExpiration = false;
+    c = claims();
+    c.remove("exp");
+    EXPECT_EQ(JwtVerifier(hs.jwks(), s).verify(hs.sign(c), Now).error, "token has no exp");
+}

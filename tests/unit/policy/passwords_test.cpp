@@ -2,9 +2,12 @@
 #include "platform/passwordcrypt.h"
 #include "policy/passwords.h"
 
+#include "base/clock.h"
+
 #include <gtest/gtest.h>
 
 using namespace dfproxy::policy;
+using dfproxy::ManualClock;
 
 // Known vectors: crypt_blowfish's test suite, `openssl passwd -6 -salt saltsalt password`, passlib's docs.
 TEST(PasswordHash, VerifiesBcrypt)
@@ -61,17 +64,33 @@ TEST(PasswordHash, ParsesHtpasswd)
     EXPECT_TRUE(problems[0].startsWith("line 5")) << problems[0].toStdString();
 }
 
-TEST(VerificationCache, RemembersSuccessesBoundedAndKeyedByHash)
+TEST(VerificationCache, RemembersSuccessesBoundedAndKeyedByUserPasswordAndHash)
 {
     VerificationCache cache(2);
-    cache.insert("h1", "p");
-    EXPECT_TRUE(cache.contains("h1", "p"));
-    EXPECT_FALSE(cache.contains("h2", "p")); // a changed hash never matches
-    EXPECT_FALSE(cache.contains("h1", "q"));
-    cache.insert("h2", "p");
-    cache.insert("h3", "p");
+    cache.insert("u", "h1", "p");
+    EXPECT_TRUE(cache.contains("u", "h1", "p"));
+    EXPECT_FALSE(cache.contains("u", "h2", "p")); // a changed hash never matches
+    EXPECT_FALSE(cache.contains("u", "h1", "q"));
+    EXPECT_FALSE(cache.contains("v", "h1", "p")); // another user with the same hash and password
+    EXPECT_FALSE(cache.contains("u:", "h1", "p"));
+    cache.insert("u", "h2", "p");
+    cache.insert("u", "h3", "p");
     EXPECT_EQ(cache.size(), 2);
-    EXPECT_FALSE(cache.contains("h1", "p"));
+    EXPECT_FALSE(cache.contains("u", "h1", "p"));
+}
+
+TEST(VerificationCache, ForgetsAnEntryATtlAfterItsLastUse)
+{
+    ManualClock clock;
+    VerificationCache cache(16, 60000, &clock);
+    cache.insert("u", "h", "p");
+    clock.advance(59999);
+    EXPECT_TRUE(cache.contains("u", "h", "p"));
+    clock.advance(59999); // the hit above started a new TTL
+    EXPECT_TRUE(cache.contains("u", "h", "p"));
+    clock.advance(60000);
+    EXPECT_FALSE(cache.contains("u", "h", "p"));
+    EXPECT_EQ(cache.size(), 0);
 }
 
 TEST(ApiKeyHash, Sha256Hex)

@@ -40,6 +40,72 @@ public:
         record(r, nullptr);
         return requestDecision;
     }
+
+    /// With deferNext > 0, that many checks answer later: release() hands them requestDecision, as a password
+    /// hash on the verification pool would.
+    mutable int deferNext = 0;
+    struct Deferred
+    {
+        QObject *context = nullptr; ///< null once the connection dropped the handle
+        std::function<void(policy::Decision)> done;
+    };
+    mutable QList<std::shared_ptr<Deferred>> deferred;
+    mutable int cancelled = 0;
+
+    class Handle final : public policy::PendingDecision
+    {
+    public:
+        Handle(const FakePolicyEngine *engine, std::shared_ptr<Deferred> d) : m_engine(engine), m_d(std::move(d)) {}
+        ~Handle() override
+        {
+            QMutexLocker lock(&m_engine->mutex);
+            if (m_d->context)
+                ++m_engine->cancelled;
+            m_d->context = nullptr;
+        }
+
+    private:
+        const FakePolicyEngine *m_engine;
+        std::shared_ptr<Deferred> m_d;
+    };
+
+    policy::RequestCheck startCheckRequest(const policy::RequestAttributes &r, QObject *context,
+                                           std::function<void(policy::Decision)> done) const override
+    {
+        record(r, nullptr);
+        QMutexLocker lock(&mutex);
+        if (deferNext <= 0)
+            return policy::RequestCheck{requestDecision, nullptr};
+        --deferNext;
+        auto d = std::make_shared<Deferred>(Deferred{context, std::move(done)});
+        deferred.append(d);
+        return policy::RequestCheck{policy::Decision(), std::make_unique<Handle>(this, d)};
+    }
+    /// Answers every deferred check still wanted, on its connection's thread. Returns how many were.
+    int release()
+    {
+        QMutexLocker lock(&mutex);
+        int n = 0;
+        for (const auto &d : std::as_const(deferred)) {
+            if (!d->context)
+                continue;
+            ++n;
+            QMetaObject::invokeMethod(
+                d->context,
+                [this, d, decision = requestDecision] {
+                    {
+                        QMutexLocker inner(&mutex);
+                        if (!d->context)
+                            return;
+                        d->context = nullptr; // answered: the handle's destruction is no cancellation
+                    }
+                    d->done(decision);
+                },
+                Qt::QueuedConnection);
+        }
+        deferred.clear();
+        return n;
+    }
     policy::Decision checkResolved(const policy::RequestAttributes &r,
                                    const QList<QHostAddress> &addresses) const override
     {
@@ -300,6 +366,82 @@ TEST_F(ProxyPolicy, AbsoluteFormIsExplicitProxy)
     ASSERT_FALSE(policy->seen.isEmpty());
     EXPECT_TRUE(policy->seen[0].explicitProxy);
     EXPECT_EQ(policy->seen[0].path, "/x");
+}
+
+TEST_F(ProxyPolicy, ALaterVerdictHoldsTheRequestThenItAndThePipelinedOneContinue)
+{
+    policy->deferNext = 1;
+    policy->requestDecision.identity = QStringLiteral("carol");
+    policy->requestDecision.summary = "allow";
+    policy->requestDecision.stripRequestHeaders = {"Authorization"};
+    start();
+    TestClient c(port);
+    const QByteArray get = "GET / HTTP/1.1\r\nHost: " + hostHeader() + "\r\nAuthorization: Basic eDp5\r\n\r\n";
+    c.sendRaw(get + get); // pipelined: the second waits behind the first
+    ASSERT_TRUE(waitFor([&] {
+        QMutexLocker lock(&policy->mutex);
+        return policy->deferred.size() == 1;
+    }));
+    // Nothing happens to the request until the verdict is there; the worker meanwhile serves others.
+    TestClient other(port);
+    EXPECT_EQ(other.request("GET / HTTP/1.1\r\nHost: " + hostHeader() + "\r\n\r\n").status, 200);
+    EXPECT_EQ(origin.requests.size(), 1);
+    EXPECT_EQ(cache.lookups, 1);
+    ASSERT_EQ(policy->release(), 1);
+    const ClientResponse first = c.read();
+    EXPECT_EQ(first.status, 200);
+    EXPECT_EQ(c.read().status, 200);
+    ASSERT_EQ(origin.requests.size(), 3);
+    EXPECT_FALSE(origin.requests[1].has("authorization"));
+    EXPECT_EQ(policy->cancelled, 0);
+}
+
+TEST_F(ProxyPolicy, ALaterDenialIsAnsweredLikeAnImmediateOne)
+{
+    policy->deferNext = 1;
+    policy->requestDecision.allowed = false;
+    policy->requestDecision.status = 429;
+    policy->requestDecision.reason = "authn_throttled";
+    policy->requestDecision.responseHeaders = {{"Retry-After", "42"}};
+    start();
+    TestClient c(port);
+    c.sendRaw("GET / HTTP/1.1\r\nHost: " + hostHeader() + "\r\n\r\n");
+    ASSERT_TRUE(waitFor([&] {
+        QMutexLocker lock(&policy->mutex);
+        return policy->deferred.size() == 1;
+    }));
+    ASSERT_EQ(policy->release(), 1);
+    const ClientResponse r = c.read();
+    EXPECT_EQ(r.status, 429);
+    EXPECT_EQ(r.header("x-dfproxy-error"), "authn_throttled");
+    EXPECT_EQ(r.header("retry-after"), "42");
+    EXPECT_EQ(cache.lookups, 0);
+    // The connection goes on with the next request.
+    EXPECT_EQ(c.request("GET / HTTP/1.1\r\nHost: " + hostHeader() + "\r\n\r\n").status, 429);
+}
+
+TEST_F(ProxyPolicy, AClientLeavingWhileTheVerdictIsPendingCancelsIt)
+{
+    policy->deferNext = 1;
+    start();
+    {
+        TestClient c(port);
+        c.sendRaw("GET / HTTP/1.1\r\nHost: " + hostHeader() + "\r\n\r\n");
+        ASSERT_TRUE(waitFor([&] {
+            QMutexLocker lock(&policy->mutex);
+            return policy->deferred.size() == 1;
+        }));
+    } // the client closes its connection
+    ASSERT_TRUE(waitFor([&] {
+        QMutexLocker lock(&policy->mutex);
+        return policy->cancelled == 1;
+    }));
+    EXPECT_EQ(policy->release(), 0); // nobody left to answer
+    EXPECT_EQ(lastRecord().reason, "client_closed");
+    EXPECT_EQ(cache.lookups, 0);
+    EXPECT_TRUE(origin.requests.isEmpty());
+    TestClient c(port);
+    EXPECT_EQ(c.request("GET / HTTP/1.1\r\nHost: " + hostHeader() + "\r\n\r\n").status, 200);
 }
 
 TEST_F(ProxyPolicy, SwappingToNullAllowsEverything)
