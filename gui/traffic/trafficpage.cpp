@@ -362,7 +362,8 @@ void TrafficPage::showDetail()
     }
     const QJsonObject r = m_model->recordAt(m_proxy->mapToSource(rows.first()).row());
     QString text = QString::fromUtf8(QJsonDocument(r).toJson(QJsonDocument::Indented));
-    text += QStringLiteral("\n# ") + AccessLogModel::curlCommand(r, proxyUrl());
+    if (const QString curl = AccessLogModel::curlCommand(r, proxyUrl()); !curl.isEmpty())
+        text += QStringLiteral("\n# ") + curl;
     m_detail->setPlainText(text);
 }
 
