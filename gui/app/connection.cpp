@@ -113,9 +113,13 @@ bool Connection::classify(const client::ApiResult &r, bool healthCheck)
         const bool refused = e.networkError == QNetworkReply::ConnectionRefusedError
                              || e.networkError == QNetworkReply::RemoteHostClosedError;
         setState(refused ? ConnectionState::ServiceDown : ConnectionState::Unreachable,
-                 refused ? tr("The dfproxy service is not running at %1 (connection refused). Start it, e.g. "
-                              "`systemctl --user start dfproxy`; the console reconnects by itself.")
-                               .arg(m_api->baseUrl().toString())
+                 refused ? (m_startCommand.isEmpty()
+                                ? tr("The dfproxy service is not running at %1 (connection refused). Start it on "
+                                     "that machine; the console reconnects by itself.")
+                                      .arg(m_api->baseUrl().toString())
+                                : tr("The dfproxy service is not running at %1 (connection refused). Start it with "
+                                     "`%2`; the console reconnects by itself.")
+                                      .arg(m_api->baseUrl().toString(), m_startCommand))
                          : tr("Cannot reach %1: %2").arg(m_api->baseUrl().toString(), e.title));
     } else if (e.status == 401) {
         setState(ConnectionState::Unauthorized,

@@ -53,6 +53,11 @@ public:
     /// The longest wait between reconnect attempts (default 8000 ms); attempts start at 500 ms and double.
     void setMaxBackoffMs(int ms) { m_maxBackoffMs = std::max(500, ms); }
 
+    /// The command the "service down" text tells the user to run (startCommand() in servicehint.h); empty: a
+    /// service on another machine, and the text says to start it there.
+    void setStartCommand(const QString &command) { m_startCommand = command; }
+    QString startCommand() const { return m_startCommand; }
+
     static QString stateName(ConnectionState s);
 
 Q_SIGNALS:
@@ -75,6 +80,7 @@ private:
     ConnectionState m_state = ConnectionState::Connecting;
     QString m_problem;
     QJsonObject m_serverInfo;
+    QString m_startCommand;
     int m_pollMs = 2000;
     int m_maxBackoffMs = 8000;
     int m_failures = 0;

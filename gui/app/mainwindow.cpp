@@ -3,6 +3,7 @@
 
 #include "app/connectdialog.h"
 #include "app/screenshots.h"
+#include "app/servicehint.h"
 #include "app/stateicon.h"
 #include "dashboard/dashboardpage.h"
 #include "dns/dnspage.h"
@@ -10,6 +11,7 @@
 #include "policies/policiespage.h"
 #include "resources/resourcepage.h"
 #include "traffic/trafficpage.h"
+#include "widgets/toast.h"
 
 #include <QAction>
 #include <QApplication>
@@ -63,6 +65,8 @@ MainWindow::MainWindow(const ConsoleOptions &options, QWidget *parent)
     }
     m_stack->setObjectName(QStringLiteral("pages"));
     connect(m_nav, &QListWidget::currentRowChanged, this, &MainWindow::showPage);
+    // The dashboard's top hosts count the requests of the live-traffic feed (one access-log stream for both).
+    connect(traffic(), &TrafficPage::recordsArrived, dashboard(), &DashboardPage::addAccessLogRecords);
 
     m_banner->setObjectName(QStringLiteral("banner"));
     m_banner->setStyleSheet(QStringLiteral("#banner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 4px; }"));
@@ -91,7 +95,12 @@ MainWindow::MainWindow(const ConsoleOptions &options, QWidget *parent)
     h->addLayout(right, 1);
     setCentralWidget(central);
     m_statusLabel->setObjectName(QStringLiteral("connectionStatus"));
+    // A narrow window cuts the label, never the information: the tooltip has the whole text.
+    m_statusLabel->setMinimumWidth(1);
     statusBar()->addWidget(m_statusLabel, 1);
+    connect(statusBar(), &QStatusBar::messageChanged, this, [this](const QString &message) {
+        statusBar()->setToolTip(message.isEmpty() ? QString() : m_statusToolTip);
+    });
 
     buildMenus();
     connect(m_connection, &Connection::stateChanged, this, &MainWindow::onStateChanged);
@@ -112,6 +121,8 @@ MainWindow::MainWindow(const ConsoleOptions &options, QWidget *parent)
     if (token.isEmpty() && url == found.baseUrl)
         token = found.token;
     m_nav->setCurrentRow(DashboardIndex);
+    m_installed = detectServiceInstall();
+    m_connection->setStartCommand(startCommand(m_installed, found.configPath, url));
     m_connection->connectTo(url, token);
     onStateChanged();
     if (!m_options.screenshotDir.isEmpty())
@@ -192,12 +203,7 @@ void MainWindow::buildTray()
         showNormal();
         showPage(TrafficIndex);
     });
-    menu->addAction(tr("Flush DNS cache"), this, [this] {
-        m_connection->api()->send("DELETE", QStringLiteral("/api/v1/dns/cache"), {}, {}, {}, [this](const client::ApiResult &r) {
-            if (m_tray)
-                m_tray->showMessage(tr("dfproxy"), r.ok() ? tr("DNS cache flushed.") : r.error->toString());
-        });
-    });
+    menu->addAction(tr("Flush DNS cache…"), this, &MainWindow::flushDnsCache);
     menu->addAction(tr("Reconnect"), m_connection, &Connection::retryNow);
     menu->addSeparator();
     menu->addAction(tr("Quit"), this, [this] {
@@ -221,6 +227,8 @@ void MainWindow::onStateChanged()
     const ConnectionState s = m_connection->state();
     const QString summary = m_connection->summary();
     m_statusLabel->setText(summary);
+    m_statusLabel->setToolTip(m_connection->problem().isEmpty() ? summary
+                                                                : summary + QStringLiteral("\n") + m_connection->problem());
     m_statusLabel->setStyleSheet(s == ConnectionState::Connected ? QString() : QStringLiteral("color: #b00020;"));
     const bool bad = s != ConnectionState::Connected && s != ConnectionState::Connecting;
     m_bannerText->setText(bad ? QStringLiteral("<b>%1</b> — %2").arg(Connection::stateName(s).toHtmlEscaped(),
@@ -309,6 +317,7 @@ void MainWindow::connectDialog()
     auto *d = new ConnectDialog(m_connection->api()->baseUrl(), m_connection->api()->token(), m_options.configPath, this);
     d->setAttribute(Qt::WA_DeleteOnClose);
     connect(d, &QDialog::accepted, this, [this, d] {
+        m_connection->setStartCommand(startCommand(m_installed, m_options.configPath, d->url()));
         m_connection->connectTo(d->url(), d->token());
         if (m_options.persistSettings)
             QSettings().setValue(QStringLiteral("serverUrl"), d->url());
@@ -320,13 +329,49 @@ void MainWindow::notice(const QString &title, const QString &text, bool error)
 {
     m_lastMessage = text;
     ++m_operationsDone;
-    statusBar()->showMessage(text.section(u'\n', 0, 0), 8000);
-    if (!isVisible())
+    // The status bar gets all of it on one line (lists joined), and the whole text as its tooltip.
+    m_statusToolTip = text;
+    QString line = text;
+    line.replace(QStringLiteral(":\n"), QStringLiteral(": ")).replace(u'\n', QStringLiteral("; "));
+    statusBar()->showMessage(line, 8000);
+    statusBar()->setToolTip(text);
+    if (!isVisible()) {
+        if (m_tray)
+            m_tray->showMessage(title, text, error ? QSystemTrayIcon::Warning : QSystemTrayIcon::Information);
         return;
-    auto *box = new QMessageBox(error ? QMessageBox::Warning : QMessageBox::Information, title, text, QMessageBox::Ok, this);
+    }
+    if (!error) {
+        showToast(this, text, ToastKind::Success);
+        return;
+    }
+    // An error needs reading (and often copying): a dialog.
+    auto *box = new QMessageBox(QMessageBox::Warning, title, text, QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->setObjectName(QStringLiteral("noticeBox"));
+    box->setTextInteractionFlags(Qt::TextSelectableByMouse);
     box->open();
+}
+
+QString MainWindow::statusMessage() const
+{
+    return statusBar()->currentMessage();
+}
+
+QString MainWindow::statusToolTip() const
+{
+    return statusBar()->toolTip();
+}
+
+void MainWindow::flushDnsCache()
+{
+    if (!DnsPage::confirmFlush(isVisible() ? this : nullptr))
+        return;
+    const QString path = QStringLiteral("/api/v1/dns/cache");
+    m_connection->api()->send("DELETE", path, {}, {}, {}, [this](const client::ApiResult &r) {
+        notice(tr("Flush DNS cache"), r.ok() ? DnsPage::flushedText(r.object()) : r.error->toString(), !r.ok());
+        if (r.ok() && dns()->isActive())
+            dns()->refresh();
+    });
 }
 
 void MainWindow::importFile(const QString &path)

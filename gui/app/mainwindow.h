@@ -3,6 +3,7 @@
 
 #include "app/connection.h"
 #include "app/consoleoptions.h"
+#include "app/servicehint.h"
 
 #include <QMainWindow>
 
@@ -66,7 +67,12 @@ public:
     void importFile(const QString &path);
     /// GET /api/v1/export?format=yaml into a file.
     void exportFile(const QString &path);
-    /// The last import/export outcome, and how many such operations finished.
+    /// Empties the service's DNS cache after asking like the DNS page does (the tray's "Flush DNS cache…").
+    void flushDnsCache();
+    /// The status bar's current message (one line, nothing cut) and its tooltip (the whole text).
+    QString statusMessage() const;
+    QString statusToolTip() const;
+    /// The last import/export/flush outcome, and how many such operations finished.
     QString lastMessage() const { return m_lastMessage; }
     int operationsDone() const { return m_operationsDone; }
 
@@ -93,6 +99,8 @@ private:
     QSystemTrayIcon *m_tray = nullptr;
     QList<Page *> m_pages;
     QString m_lastMessage;
+    QString m_statusToolTip;
+    ServiceInstall m_installed = ServiceInstall::ByHand;
     int m_operationsDone = 0;
     bool m_quitting = false;
 };

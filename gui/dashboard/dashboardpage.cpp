@@ -3,6 +3,7 @@
 
 #include "app/connection.h"
 #include "dashboard/timechart.h"
+#include "traffic/accesslogmodel.h"
 #include "widgets/jsonutil.h"
 
 #include <QFrame>
@@ -28,9 +29,11 @@ QTableWidget *makeTable(const QStringList &headers, const QString &name)
     t->verticalHeader()->setVisible(false);
     t->setEditTriggers(QAbstractItemView::NoEditTriggers);
     t->setSelectionMode(QAbstractItemView::NoSelection);
-    t->setMaximumHeight(170);
+    t->setMinimumHeight(150);
     t->setWordWrap(false);
     t->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    for (int c = 1; c < headers.size(); ++c)
+        t->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
     t->horizontalHeader()->setStretchLastSection(false);
     return t;
 }
@@ -48,7 +51,7 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
     : Page(connection, parent),
       m_listeners(makeTable({tr("Gateway"), tr("Listener"), tr("Protocol"), tr("Addresses"), tr("Port")},
                             QStringLiteral("listenersTable"))),
-      m_topHosts(makeTable({tr("Host"), tr("Requests")}, QStringLiteral("topHostsTable"))),
+      m_topHosts(makeTable({tr("Host"), tr("Requests"), tr("Errors"), tr("Bytes")}, QStringLiteral("topHostsTable"))),
       m_topHostsTitle(new QLabel(tr("Top destination hosts"))),
       m_rps(new TimeChart(tr("Requests/s"), tr("req/s"), false)),
       m_errors(new TimeChart(tr("Error rate"), tr("% of responses"), true)),
@@ -104,21 +107,26 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
     charts->addWidget(m_errors, 0, 1);
     charts->addWidget(m_latency, 1, 0);
     charts->addWidget(m_dns, 1, 1);
-    layout->addLayout(charts);
+    layout->addLayout(charts, 3);
     m_latencyNote->setObjectName(QStringLiteral("latencyNote"));
     m_latencyNote->setStyleSheet(QStringLiteral("color: palette(mid);"));
     m_latencyNote->setText(tr("Latency percentiles appear when the service reports them."));
     m_latencyNote->hide();
     layout->addWidget(m_latencyNote);
+    m_topHostsTitle->setObjectName(QStringLiteral("topHostsTitle"));
+    m_topHostsTitle->setToolTip(tr("Counted from the access-log records the console received (the live-traffic "
+                                   "feed): requests, responses 4xx/5xx or none, and bytes both ways."));
 
     auto *tables = new QGridLayout;
     tables->addWidget(new QLabel(tr("Listeners")), 0, 0);
     tables->addWidget(m_listeners, 1, 0);
     tables->addWidget(m_topHostsTitle, 0, 1);
     tables->addWidget(m_topHosts, 1, 1);
-    tables->setColumnStretch(0, 3);
-    tables->setColumnStretch(1, 2);
-    layout->addLayout(tables);
+    tables->setColumnStretch(0, 1);
+    tables->setColumnStretch(1, 1);
+    tables->setRowStretch(1, 1);
+    // The tables take the height left below the charts instead of leaving it empty.
+    layout->addLayout(tables, 2);
     m_dataPath->setObjectName(QStringLiteral("dataPath"));
     m_dataPath->setStyleSheet(QStringLiteral("color: palette(mid);"));
     m_dataPath->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -126,7 +134,6 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
                               "bodies spliced socket to socket, a poll's sends in one io_uring submission "
                               "(docs/proxy.md, \"Engines\")"));
     layout->addWidget(m_dataPath);
-    layout->addStretch();
 
     m_clock.start();
     m_timer.setInterval(1000);
@@ -136,6 +143,8 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
     connect(connection, &Connection::stateChanged, this, &DashboardPage::updateState);
     // A restarted service starts its counters again: forget the old baseline.
     connect(connection, &Connection::connected, this, [this] { m_history.clear(); });
+    m_countingSince = QDateTime::currentDateTime();
+    updateTopHosts();
     updateState();
 }
 
@@ -234,22 +243,16 @@ void DashboardPage::pollStats()
                                             QJsonObject merged = stats;
                                             if (m.ok()) {
                                                 const QJsonObject latency = StatsHistory::latencyFromMetrics(m.object());
-                                                if (!latency.isEmpty())
+                                                if (!latency.isEmpty()) {
                                                     merged.insert("latencyMs", latency);
+                                                    self->m_latencyReported = true;
+                                                }
                                             } else if (m.error->status == 404) {
                                                 self->m_metricsAvailable = false;
                                             }
                                             self->onStats(merged);
                                         });
     });
-    // The top hosts fall back to the DNS cache's per-host hits when the stats have no such list.
-    if (m_polls % 5 == 0) {
-        m_connection->api()->send("GET", QStringLiteral("/api/v1/dns/cache"), {}, {}, {},
-                                  [self](const client::ApiResult &r) {
-                                      if (self && r.ok() && self->m_topHostsTitle->property("fromStats").toBool() == false)
-                                          self->updateTopHostsFromDns(r.object().value("items").toArray());
-                                  });
-    }
 }
 
 void DashboardPage::onStats(const QJsonObject &stats)
@@ -277,52 +280,90 @@ void DashboardPage::onStats(const QJsonObject &stats)
     m_latency->setPoints(0, p50, now);
     m_latency->setPoints(1, p99, now);
     m_dns->setPoints(0, dns, now);
-    m_rps->setCurrent(number(s.requestsPerSecond));
-    m_errors->setCurrent(std::isnan(s.serverErrorPercent) ? QString()
-                                                          : tr("5xx %1%").arg(number(s.serverErrorPercent)));
-    m_latency->setCurrent(std::isnan(s.p99Ms) ? tr("not reported by this service version")
-                                              : tr("p99 %1 ms").arg(number(s.p99Ms)));
-    m_dns->setCurrent(std::isnan(s.dnsHitPercent) ? QString() : QStringLiteral("%1%").arg(number(s.dnsHitPercent)));
-    updateTopHosts(stats);
+    if (!std::isnan(s.p50Ms) || !std::isnan(s.p99Ms))
+        m_latencyReported = true;
+    updateTitles();
 }
 
-void DashboardPage::updateTopHosts(const QJsonObject &stats)
+double DashboardPage::recentMean(double StatsSample::*field) const
 {
-    // Any array of {host, requests|count} the service may report under a "topHosts"-like key.
-    QJsonArray top;
-    for (const QString &p : {QStringLiteral("topHosts"), QStringLiteral("proxy.topHosts"),
-                             QStringLiteral("metrics.topHosts"), QStringLiteral("proxy.topDestinations")}) {
-        const QJsonValue v = valueAt(stats, p);
-        if (v.isArray()) {
-            top = v.toArray();
-            break;
+    const qint64 from = m_clock.elapsed() - kTitleWindowMs;
+    double sum = 0;
+    int n = 0;
+    for (auto it = m_history.samples().rbegin(); it != m_history.samples().rend() && it->timeMs >= from; ++it) {
+        if (!std::isnan((*it).*field)) {
+            sum += (*it).*field;
+            ++n;
         }
     }
-    m_topHostsTitle->setProperty("fromStats", !top.isEmpty());
-    if (top.isEmpty())
-        return;
-    m_topHostsTitle->setText(tr("Top destination hosts"));
-    m_topHosts->setRowCount(int(std::min<qsizetype>(top.size(), 10)));
-    for (int i = 0; i < m_topHosts->rowCount(); ++i) {
-        const QJsonObject o = top[i].toObject();
-        m_topHosts->setItem(i, 0, new QTableWidgetItem(jsonText(firstOf(o, {"host", "name", "destination"}))));
-        m_topHosts->setItem(i, 1, new QTableWidgetItem(jsonText(firstOf(o, {"requests", "count", "total"}))));
-    }
+    return n == 0 ? NAN : sum / n;
 }
 
-void DashboardPage::updateTopHostsFromDns(const QJsonArray &items)
+void DashboardPage::updateTitles()
 {
-    QList<QPair<double, QString>> hosts;
-    for (const auto &v : items) {
-        const QJsonObject o = v.toObject();
-        hosts.append({o.value("hits").toDouble(), QStringLiteral("%1:%2").arg(o.value("host").toString()).arg(o.value("port").toInt())});
+    // Each title says what its number is over, so it agrees with the spike the chart shows beside it.
+    const QString last = tr("last %1 s").arg(kTitleWindowMs / 1000);
+    const double rps = recentMean(&StatsSample::requestsPerSecond);
+    m_rps->setCurrent(std::isnan(rps) ? QString() : tr("%1 avg, %2").arg(number(rps), last));
+    const double e4 = recentMean(&StatsSample::clientErrorPercent);
+    const double e5 = recentMean(&StatsSample::serverErrorPercent);
+    m_errors->setCurrent(std::isnan(e5) ? QString()
+                                        : tr("4xx %1%, 5xx %2%, %3").arg(number(e4), number(e5), last));
+    const double p50 = recentMean(&StatsSample::p50Ms);
+    const double p99 = recentMean(&StatsSample::p99Ms);
+    if (!std::isnan(p99))
+        m_latency->setCurrent(tr("p50 %1 ms, p99 %2 ms, %3").arg(number(p50), number(p99), last));
+    else if (m_latencyReported)
+        m_latency->setCurrent(tr("no requests in the %1").arg(last));
+    else
+        m_latency->setCurrent(tr("not reported by this service version"));
+    const double dns = recentMean(&StatsSample::dnsHitPercent);
+    m_dns->setCurrent(std::isnan(dns) ? tr("no lookups in the %1").arg(last)
+                                      : tr("%1%, %2").arg(number(dns), last));
+}
+
+void DashboardPage::addAccessLogRecords(const QList<QJsonObject> &records)
+{
+    bool changed = false;
+    for (const QJsonObject &r : records) {
+        if (AccessLogModel::isSeparator(r))
+            continue;
+        const QString host = AccessLogModel::text(r, AccessLogModel::Host);
+        if (host.isEmpty())
+            continue;
+        HostCount &c = m_hostCounts[host];
+        ++c.requests;
+        const int status = r.value("status").toInt();
+        if (status == 0 || status >= 400)
+            ++c.errors;
+        c.bytes += qint64(r.value("bytesIn").toDouble()) + qint64(r.value("bytesOut").toDouble());
+        changed = true;
     }
-    std::sort(hosts.begin(), hosts.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
-    m_topHostsTitle->setText(tr("Top destination hosts (by DNS cache hits)"));
-    m_topHosts->setRowCount(int(std::min<qsizetype>(hosts.size(), 10)));
+    if (changed)
+        updateTopHosts();
+}
+
+void DashboardPage::updateTopHosts()
+{
+    QList<QPair<QString, HostCount>> hosts;
+    for (auto it = m_hostCounts.cbegin(); it != m_hostCounts.cend(); ++it)
+        hosts.append({it.key(), it.value()});
+    std::sort(hosts.begin(), hosts.end(), [](const auto &a, const auto &b) {
+        return a.second.requests != b.second.requests ? a.second.requests > b.second.requests : a.first < b.first;
+    });
+    m_topHostsTitle->setText(tr("Top destination hosts — requests since %1")
+                                 .arg(m_countingSince.toString(QStringLiteral("HH:mm"))));
+    m_topHosts->setRowCount(int(std::min<qsizetype>(hosts.size(), 20)));
     for (int i = 0; i < m_topHosts->rowCount(); ++i) {
-        m_topHosts->setItem(i, 0, new QTableWidgetItem(hosts[i].second));
-        m_topHosts->setItem(i, 1, new QTableWidgetItem(QString::number(qint64(hosts[i].first))));
+        const HostCount &c = hosts[i].second;
+        const QStringList cells = {hosts[i].first, QString::number(c.requests), QString::number(c.errors),
+                                   formatBytes(c.bytes)};
+        for (int col = 0; col < cells.size(); ++col) {
+            auto *item = new QTableWidgetItem(cells[col]);
+            if (col > 0)
+                item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            m_topHosts->setItem(i, col, item);
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 #include "app/page.h"
 #include "dashboard/statshistory.h"
 
+#include <QDateTime>
 #include <QElapsedTimer>
+#include <QHash>
 #include <QJsonObject>
 #include <QTimer>
 
@@ -18,8 +20,9 @@ namespace dfproxy::gui {
 class TimeChart;
 
 /// Service state, version, uptime and listeners (GET /api/v1/server); live charts of requests/s, error rates,
-/// p50/p99 latency and the DNS cache hit ratio from GET /api/v1/stats polled every interval; active connections,
-/// CONNECT tunnels and the top destination hosts.
+/// p50/p99 latency and the DNS cache hit ratio from GET /api/v1/stats polled every interval, each titled with its
+/// average over the last 5 s and showing values on hover; active connections, CONNECT tunnels and the top
+/// destination hosts by requests, errors and bytes, counted from the access-log records the console receives.
 class DashboardPage : public Page
 {
     Q_OBJECT
@@ -29,6 +32,14 @@ public:
     void refresh() override;
 
     void setPollIntervalMs(int ms);
+    /// Access-log records as they arrive (the live-traffic feed): they count into the top-hosts table.
+    void addAccessLogRecords(const QList<QJsonObject> &records);
+    /// The span the chart titles average over.
+    static constexpr int kTitleWindowMs = 5000;
+    TimeChart *requestsChart() const { return m_rps; }
+    TimeChart *errorsChart() const { return m_errors; }
+    TimeChart *latencyChart() const { return m_latency; }
+    TimeChart *dnsChart() const { return m_dns; }
     const StatsHistory &history() const { return m_history; }
     /// Text of a summary card, by key: state, version, uptime, connections, tunnels, requests, hosts.
     QString cardText(const QString &key) const;
@@ -43,8 +54,10 @@ private:
     void onStats(const QJsonObject &stats);
     void onServerInfo(const QJsonObject &info);
     void updateState();
-    void updateTopHosts(const QJsonObject &stats);
-    void updateTopHostsFromDns(const QJsonArray &items);
+    void updateTopHosts();
+    void updateTitles();
+    /// The mean of a sample field over the last kTitleWindowMs (NaN when no sample there has it).
+    double recentMean(double StatsSample::*field) const;
     QLabel *addCard(const QString &key, const QString &title);
 
     QTimer m_timer;
@@ -65,6 +78,15 @@ private:
     int m_polls = 0;
     bool m_inFlight = false;
     bool m_metricsAvailable = true; ///< false once GET /api/v1/metrics answered 404
+    bool m_latencyReported = false; ///< the service reported latency at least once (stats or metrics histogram)
+    struct HostCount
+    {
+        qint64 requests = 0;
+        qint64 errors = 0; ///< 4xx, 5xx and requests that got no response
+        qint64 bytes = 0;  ///< both directions
+    };
+    QHash<QString, HostCount> m_hostCounts;
+    QDateTime m_countingSince;
 };
 
 } // namespace dfproxy::gui

@@ -2,6 +2,8 @@
 #include "dashboard/timechart.h"
 
 #include <QChart>
+#include <QCursor>
+#include <QToolTip>
 #include <QLineSeries>
 #include <QValueAxis>
 
@@ -10,7 +12,7 @@
 namespace dfproxy::gui {
 
 TimeChart::TimeChart(const QString &title, const QString &unit, bool percent, QWidget *parent)
-    : QChartView(parent), m_title(title), m_percent(percent), m_x(new QValueAxis), m_y(new QValueAxis)
+    : QChartView(parent), m_title(title), m_unit(unit), m_percent(percent), m_x(new QValueAxis), m_y(new QValueAxis)
 {
     auto *c = new QChart;
     c->setTitle(title);
@@ -41,6 +43,9 @@ int TimeChart::addLine(const QString &name, const QColor &color)
     s->attachAxis(m_x);
     s->attachAxis(m_y);
     m_lines.append(s);
+    const int index = int(m_lines.size()) - 1;
+    connect(s, &QLineSeries::hovered, this,
+            [this, index](const QPointF &p, bool state) { onHovered(index, p, state); });
     chart()->legend()->setVisible(m_lines.size() > 1);
     return int(m_lines.size()) - 1;
 }
@@ -65,6 +70,39 @@ int TimeChart::pointCount(int line) const
 void TimeChart::setCurrent(const QString &text)
 {
     chart()->setTitle(text.isEmpty() ? m_title : QStringLiteral("%1 — %2").arg(m_title, text));
+}
+
+QString TimeChart::titleText() const
+{
+    return chart()->title();
+}
+
+QString TimeChart::hoverText(int line, const QPointF &point) const
+{
+    const QLineSeries *s = m_lines.value(line);
+    if (!s)
+        return {};
+    // The nearest plotted point: the pointer is rarely exactly on one.
+    QPointF best = point;
+    double distance = INFINITY;
+    for (const QPointF &p : s->points()) {
+        if (std::abs(p.x() - point.x()) < distance) {
+            distance = std::abs(p.x() - point.x());
+            best = p;
+        }
+    }
+    const QString value = m_percent ? QStringLiteral("%1%").arg(best.y(), 0, 'f', 1)
+                                    : QStringLiteral("%1 %2").arg(best.y(), 0, 'f', best.y() < 10 ? 2 : 1).arg(m_unit);
+    return tr("%1: %2, %3 s ago").arg(s->name(), value).arg(-best.x(), 0, 'f', 0);
+}
+
+void TimeChart::onHovered(int line, const QPointF &point, bool state)
+{
+    m_hover = state ? hoverText(line, point) : QString();
+    if (state)
+        QToolTip::showText(QCursor::pos(), m_hover, this);
+    else
+        QToolTip::hideText();
 }
 
 void TimeChart::rescale()

@@ -3,6 +3,8 @@
 
 #include "app/connection.h"
 #include "dns/dnscachemodel.h"
+#include "widgets/confirm.h"
+#include "widgets/toast.h"
 
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -11,9 +13,9 @@
 #include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
-#include <QMessageBox>
 #include <QPointer>
 #include <QPushButton>
+#include <QShortcut>
 #include <QSortFilterProxyModel>
 #include <QTableView>
 #include <QUrl>
@@ -46,7 +48,7 @@ DnsPage::DnsPage(Connection *connection, QWidget *parent)
         return b;
     };
     button(tr("Refresh"), QStringLiteral("refreshButton"), [this] { refresh(); });
-    button(tr("Remove"), QStringLiteral("removeButton"), [this] { removeSelected(); });
+    button(tr("Remove…"), QStringLiteral("removeButton"), [this] { removeSelected(); });
     button(tr("Flush all…"), QStringLiteral("flushButton"), [this] { flushAll(); });
     layout->addLayout(bar);
 
@@ -84,6 +86,9 @@ DnsPage::DnsPage(Connection *connection, QWidget *parent)
     m_table->verticalHeader()->setVisible(false);
     m_table->horizontalHeader()->setStretchLastSection(true);
     layout->addWidget(m_table, 1);
+    // The Delete key removes the selected entry, asking first like the button.
+    auto *del = new QShortcut(QKeySequence::Delete, m_table, this, &DnsPage::removeSelected);
+    del->setContext(Qt::WidgetShortcut);
     m_message->setObjectName(QStringLiteral("messageLabel"));
     m_message->setWordWrap(true);
     layout->addWidget(m_message);
@@ -132,6 +137,7 @@ void DnsPage::refresh()
             self->showMessage(r.error->status == 404 ? tr("This service version has no DNS cache API.")
                                                      : r.error->toString(),
                               true);
+            self->m_message->setProperty("loadError", true);
             return;
         }
         const auto sel = self->m_table->selectionModel()->selectedRows();
@@ -140,7 +146,10 @@ void DnsPage::refresh()
                                                  .value("key")
                                                  .toString();
         const bool first = self->m_model->rowCount() == 0;
+        if (self->m_message->property("loadError").toBool())
+            self->showMessage({}); // loading works again
         self->m_model->setItems(r.object().value("items").toArray());
+        self->reportPreresolve();
         if (first)
             self->m_table->resizeColumnsToContents();
         if (!keep.isEmpty()) {
@@ -183,6 +192,8 @@ QString DnsPage::settingsText() const
 void DnsPage::showMessage(const QString &text, bool error)
 {
     m_message->setText(text);
+    m_message->setProperty("loadError", false);
+    m_message->setVisible(!text.isEmpty());
     m_message->setStyleSheet(error ? QStringLiteral("color: #b00020;") : QString());
 }
 
@@ -201,32 +212,39 @@ void DnsPage::removeSelected()
     if (host.contains(u':'))
         host = u'[' + host + u']';
     const QString key = QStringLiteral("%1:%2").arg(host).arg(o.value("port").toInt());
+    if (m_confirm
+        && !confirmDestructive(this, tr("Remove"), tr("DNS cache entry"), key,
+                               tr("The next request to %1 resolves it again.").arg(key)))
+        return;
     QPointer<DnsPage> self(this);
     m_connection->api()->send("DELETE", QStringLiteral("/api/v1/dns/cache/") + QString::fromLatin1(QUrl::toPercentEncoding(key, ":[]")),
                               {}, {}, {}, [self, key](const client::ApiResult &r) {
                                   if (!self)
                                       return;
-                                  self->showMessage(r.ok() ? tr("Removed %1.").arg(key) : r.error->toString(), !r.ok());
+                                  if (r.ok()) {
+                                      self->showMessage({});
+                                      showToast(self, tr("Removed %1 from the DNS cache").arg(key));
+                                  } else {
+                                      self->showMessage(r.error->toString(), true);
+                                  }
                                   self->refresh();
                               });
 }
 
 void DnsPage::flushAll()
 {
-    if (m_confirm
-        && QMessageBox::question(this, tr("Flush DNS cache"),
-                                 tr("Remove every entry from the service's DNS cache? The next request to each host "
-                                    "resolves it again."),
-                                 QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel)
-               != QMessageBox::Yes)
+    if (m_confirm && !confirmFlush(this))
         return;
     QPointer<DnsPage> self(this);
     m_connection->api()->send("DELETE", QStringLiteral("/api/v1/dns/cache"), {}, {}, {}, [self](const client::ApiResult &r) {
         if (!self)
             return;
-        self->showMessage(r.ok() ? tr("Flushed %n entr(y/ies).", nullptr, r.object().value("flushed").toInt())
-                                 : r.error->toString(),
-                          !r.ok());
+        if (r.ok()) {
+            self->showMessage({});
+            showToast(self, flushedText(r.object()));
+        } else {
+            self->showMessage(r.error->toString(), true);
+        }
         self->refresh();
     });
 }
@@ -256,15 +274,65 @@ void DnsPage::preresolve(const QString &hostPort)
                               [self, host, port](const client::ApiResult &r) {
                                   if (!self)
                                       return;
-                                  QString text = r.ok() ? tr("Resolving %1:%2…").arg(host).arg(port) : r.error->toString();
-                                  if (!r.ok())
+                                  if (!r.ok()) {
+                                      QString text = r.error->toString();
                                       for (const auto &[path, msg] : r.error->fields)
                                           text += QStringLiteral("\n%1: %2").arg(path, msg);
-                                  self->showMessage(text, !r.ok());
+                                      self->showMessage(text, true);
+                                      return;
+                                  }
+                                  // Says "Resolving…" until the cache shows the outcome (reportPreresolve()).
+                                  self->m_pendingHost = host;
+                                  self->m_pendingPort = port;
+                                  self->m_pendingSince.start();
+                                  self->showMessage(tr("Resolving %1:%2…").arg(host).arg(port));
                                   // The answer lands in the cache a moment later.
                                   QTimer::singleShot(300, self, &DnsPage::refresh);
                                   QTimer::singleShot(1500, self, &DnsPage::refresh);
                               });
+}
+
+void DnsPage::reportPreresolve()
+{
+    if (m_pendingHost.isEmpty())
+        return;
+    const int row = m_model->rowOf(m_pendingHost, m_pendingPort);
+    const QJsonObject o = row >= 0 ? m_model->itemAt(row) : QJsonObject();
+    const QString state = o.value("state").toString();
+    const QString key = QStringLiteral("%1:%2").arg(m_pendingHost).arg(m_pendingPort);
+    if (row < 0 || state == QLatin1String("resolving")) {
+        // The service answers within its DNS timeout; past that, stop claiming anything and let the table speak.
+        if (m_pendingSince.elapsed() > 30000) {
+            m_pendingHost.clear();
+            showMessage({});
+        }
+        return;
+    }
+    m_pendingHost.clear();
+    const QStringList addresses = [&] {
+        QStringList a;
+        for (const QJsonValue &v : o.value("addresses").toArray())
+            a.append(v.toString());
+        return a;
+    }();
+    if (state == QLatin1String("failed") || addresses.isEmpty()) {
+        const QString why = o.value("lastError").toString();
+        showMessage(tr("%1 did not resolve: %2").arg(key, why.isEmpty() ? state : why), true);
+        return;
+    }
+    showMessage({});
+    showToast(this, tr("Resolved %1 → %2").arg(key, addresses.join(QStringLiteral(", "))));
+}
+
+bool DnsPage::confirmFlush(QWidget *parent)
+{
+    return confirmDestructive(parent, tr("Flush"), tr("DNS cache"), {},
+                              tr("Every entry is removed; the next request to each host resolves it again."));
+}
+
+QString DnsPage::flushedText(const QJsonObject &answer)
+{
+    return tr("Flushed the DNS cache (%n entr(y/ies))", nullptr, answer.value("flushed").toInt());
 }
 
 } // namespace dfproxy::gui

@@ -3,6 +3,8 @@
 
 #include "app/page.h"
 
+#include <QElapsedTimer>
+#include <QJsonObject>
 #include <QTimer>
 
 QT_BEGIN_NAMESPACE
@@ -30,12 +32,18 @@ public:
 
     DnsCacheModel *model() const { return m_model; }
     QTableView *table() const { return m_table; }
-    /// Removes the selected entry (DELETE /api/v1/dns/cache/{host:port}).
+    /// Removes the selected entry (DELETE /api/v1/dns/cache/{host:port}) after asking (unless confirmation is off);
+    /// the Delete key does the same.
     void removeSelected();
     /// Empties the cache after asking (unless confirmation is off).
     void flushAll();
     void setConfirm(bool confirm) { m_confirm = confirm; }
-    /// Resolves "host:port" (port 80 when absent) ahead of traffic.
+    /// The question before flushing the whole cache (the page's button and the tray ask the same way).
+    static bool confirmFlush(QWidget *parent);
+    /// The notice after DELETE /api/v1/dns/cache answered `answer`.
+    static QString flushedText(const QJsonObject &answer);
+    /// Resolves "host:port" (port 80 when absent) ahead of traffic. The line below the table says "Resolving…"
+    /// until the cache shows the outcome: a notice when it resolved, the error when it did not.
     void preresolve(const QString &hostPort);
     int loadCount() const { return m_loads; }
     QString message() const;
@@ -46,6 +54,7 @@ public:
 
 private:
     void showMessage(const QString &text, bool error = false);
+    void reportPreresolve();
 
     DnsCacheModel *m_model;
     QSortFilterProxyModel *m_proxy;
@@ -57,6 +66,9 @@ private:
     QTimer m_poll;
     QTimer m_tick;
     bool m_confirm = true;
+    QString m_pendingHost; ///< a preresolve whose outcome the message line waits for
+    int m_pendingPort = 0;
+    QElapsedTimer m_pendingSince;
     int m_loads = 0;
 };
 

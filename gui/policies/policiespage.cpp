@@ -47,7 +47,7 @@ PoliciesPage::PoliciesPage(Connection *connection, QWidget *parent)
     : Page(connection, parent), m_message(new QLabel(this)), m_kindFilter(new QComboBox(this)),
       m_search(new QLineEdit(this)), m_model(new ResourceListModel(policyColumns(), this)),
       m_kindProxy(new QSortFilterProxyModel(this)), m_proxy(new QSortFilterProxyModel(this)),
-      m_table(new QTableView(this)), m_new(new QPushButton(tr("New ▾"), this))
+      m_table(new QTableView(this)), m_new(new QPushButton(tr("New"), this))
 {
     setObjectName(QStringLiteral("policiesPage"));
     auto *layout = new QVBoxLayout(this);

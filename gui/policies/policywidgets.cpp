@@ -183,7 +183,7 @@ TargetRefsEditor::TargetRefsEditor(QWidget *parent)
     m_table->setObjectName(QStringLiteral("targetRefsTable"));
     m_table->setHorizontalHeaderLabels({tr("Kind"), tr("Name"), tr("Listener (Gateway only)")});
     m_table->horizontalHeader()->setStretchLastSection(true);
-    m_table->horizontalHeader()->setSectionResizeMode(TKind, QHeaderView::ResizeToContents);
+    m_table->setColumnWidth(TKind, 200); // a combo box: ResizeToContents ignores cell widgets and showed "H"
     m_table->setColumnWidth(TName, 220);
     m_table->verticalHeader()->setVisible(false);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);

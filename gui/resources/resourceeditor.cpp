@@ -39,7 +39,7 @@ ResourceEditor::ResourceEditor(client::ApiClient *api, ResourceKind kind, QWidge
     formPage->setLayout(m_form);
     m_form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
     m_name->setObjectName(QStringLiteral("nameEdit"));
-    m_name->setPlaceholderText(tr("lower-case name, e.g. dfp-backend"));
+    m_name->setPlaceholderText(tr("lower-case name, e.g. dfp-%1").arg(m_kind.kind.toLower().remove("agentgateway")));
     m_namespace->setObjectName(QStringLiteral("namespaceEdit"));
     m_namespace->setPlaceholderText(QStringLiteral("default"));
     m_form->addRow(tr("Name"), new FieldBox(QStringLiteral("metadata.name"), m_name));

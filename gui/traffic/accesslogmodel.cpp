@@ -1,22 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "traffic/accesslogmodel.h"
 
+#include "traffic/loggedrequest.h"
 #include "widgets/jsonutil.h"
 
 #include <QBrush>
 #include <QColor>
 #include <QDateTime>
+#include <QFont>
 
 namespace dfproxy::gui {
 
 namespace {
-
-QString shellQuote(const QString &s)
-{
-    QString q = s;
-    q.replace(u'\'', QStringLiteral("'\\''"));
-    return u'\'' + q + u'\'';
-}
 
 QString str(const QJsonObject &r, const QStringList &keys)
 {
@@ -43,6 +38,11 @@ void AccessLogModel::append(const QList<QJsonObject> &records)
     }
 }
 
+QJsonObject AccessLogModel::separator(const QString &text)
+{
+    return QJsonObject{{"separator", text}, {"time", QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)}};
+}
+
 void AccessLogModel::clear()
 {
     beginResetModel();
@@ -52,6 +52,8 @@ void AccessLogModel::clear()
 
 QString AccessLogModel::text(const QJsonObject &r, int column)
 {
+    if (isSeparator(r) && column != Time)
+        return column == Host ? QStringLiteral("── %1 ──").arg(r.value("separator").toString()) : QString();
     switch (column) {
     case Time: {
         const QString t = str(r, {"time", "timestamp", "startTime"});
@@ -68,9 +70,11 @@ QString AccessLogModel::text(const QJsonObject &r, int column)
     case Method:
         return str(r, {"method"});
     case Host: {
-        const QString h = str(r, {"host", "authority"});
-        const QJsonValue port = r.value("port");
-        return port.isDouble() && port.toInt() > 0 && !h.contains(u':') ? h + u':' + QString::number(port.toInt()) : h;
+        // The port the request named, also for records answered before routing (404 route_not_found).
+        const LoggedRequest q = LoggedRequest::fromRecord(r);
+        const int port = r.value("port").toInt(0) > 0 ? r.value("port").toInt() : q.port;
+        const QString host = q.host.contains(u':') ? u'[' + q.host + u']' : q.host;
+        return port > 0 ? host + u':' + QString::number(port) : host;
     }
     case Path:
         return str(r, {"path", "target", "uri"});
@@ -100,30 +104,7 @@ QString AccessLogModel::text(const QJsonObject &r, int column)
 
 QString AccessLogModel::curlCommand(const QJsonObject &r, const QString &proxyUrl)
 {
-    const QString method = str(r, {"method"}).toUpper();
-    QString host = str(r, {"host", "authority"});
-    const int port = r.value("port").toInt(0);
-    const bool tunnel = method == QLatin1String("CONNECT") || r.value("tunnel").toBool();
-    QStringList args{QStringLiteral("curl"), QStringLiteral("-v")};
-    if (!proxyUrl.isEmpty())
-        args << QStringLiteral("-x") << shellQuote(proxyUrl);
-    if (tunnel) {
-        // A CONNECT tunnel carried TLS: ask curl to tunnel the same way.
-        const int p = port > 0 ? port : 443;
-        args << QStringLiteral("-p") << shellQuote(QStringLiteral("https://%1%2/").arg(host, p == 443 ? QString() : QStringLiteral(":%1").arg(p)));
-        return args.join(u' ');
-    }
-    if (!method.isEmpty() && method != QLatin1String("GET"))
-        args << QStringLiteral("-X") << method;
-    QString path = str(r, {"path", "target", "uri"});
-    if (path.startsWith(QLatin1String("http://")) || path.startsWith(QLatin1String("https://"))) {
-        args << shellQuote(path);
-    } else {
-        if (port > 0 && port != 80 && !host.contains(u':'))
-            host += u':' + QString::number(port);
-        args << shellQuote(QStringLiteral("http://%1%2").arg(host, path.isEmpty() ? QStringLiteral("/") : path));
-    }
-    return args.join(u' ');
+    return isSeparator(r) ? QString() : LoggedRequest::fromRecord(r).curlCommand(proxyUrl);
 }
 
 int AccessLogModel::rowCount(const QModelIndex &parent) const
@@ -143,6 +124,16 @@ QVariant AccessLogModel::data(const QModelIndex &index, int role) const
     const QJsonObject &r = m_rows[index.row()];
     if (role == Qt::DisplayRole || role == Qt::ToolTipRole)
         return text(r, index.column());
+    if (isSeparator(r)) {
+        if (role == Qt::BackgroundRole)
+            return QBrush(QColor(0xe8, 0xea, 0xed));
+        if (role == Qt::FontRole) {
+            QFont f;
+            f.setItalic(true);
+            return f;
+        }
+        return {};
+    }
     if (role == Qt::ForegroundRole && index.column() == Status) {
         const int s = text(r, Status).toInt();
         if (s >= 500 || s == 0)

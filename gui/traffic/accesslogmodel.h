@@ -18,12 +18,15 @@ public:
 
     /// Adds records (oldest first in `records`); the newest ends on top.
     void append(const QList<QJsonObject> &records);
+    /// A row that is not a request ("service restarted"), for append(); never exported or copied.
+    static QJsonObject separator(const QString &text);
     void clear();
     QJsonObject recordAt(int row) const { return m_rows.value(row); }
+    static bool isSeparator(const QJsonObject &record) { return record.contains(QLatin1String("separator")); }
 
     /// The text of a column for a record (also used by the filter).
     static QString text(const QJsonObject &record, int column);
-    /// A curl command that repeats the request through the proxy at `proxyUrl` ("http://127.0.0.1:8080").
+    /// A curl command that repeats the request through the listener at `proxyUrl` ("http://127.0.0.1:8080").
     static QString curlCommand(const QJsonObject &record, const QString &proxyUrl);
 
     int rowCount(const QModelIndex &parent = {}) const override;

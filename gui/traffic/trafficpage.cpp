@@ -3,9 +3,16 @@
 
 #include "app/connection.h"
 #include "traffic/accesslogmodel.h"
+#include "traffic/loggedrequest.h"
+#include "traffic/trafficexport.h"
+#include "widgets/toast.h"
 
+#include <QAction>
 #include <QApplication>
 #include <QClipboard>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
 #include <QFontDatabase>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -13,12 +20,15 @@
 #include <QJsonDocument>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
+#include <QMessageBox>
 #include <QNetworkReply>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 namespace dfproxy::gui {
@@ -40,6 +50,11 @@ QString recordKey(const QJsonObject &r)
     return QString::fromUtf8(QJsonDocument(r).toJson(QJsonDocument::Compact));
 }
 
+qint64 seqOf(const QJsonObject &r)
+{
+    return qint64(r.value("seq").toDouble(0));
+}
+
 } // namespace
 
 TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
@@ -50,7 +65,10 @@ TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
       m_filter(new QLineEdit(this)),
       m_pause(new QPushButton(tr("Pause"), this)),
       m_status(new QLabel(this)),
-      m_detail(new QPlainTextEdit(this))
+      m_detail(new QPlainTextEdit(this)),
+      m_copyCurl(new QAction(tr("Copy as curl"), this)),
+      m_copyRaw(new QAction(tr("Copy as raw request"), this)),
+      m_copyUrl(new QAction(tr("Copy URL"), this))
 {
     setObjectName(QStringLiteral("trafficPage"));
     auto *layout = new QVBoxLayout(this);
@@ -67,14 +85,33 @@ TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
     clear->setObjectName(QStringLiteral("clearButton"));
     connect(clear, &QPushButton::clicked, m_model, &AccessLogModel::clear);
     bar->addWidget(clear);
-    auto *curl = new QPushButton(tr("Copy as curl"));
+    m_copyCurl->setObjectName(QStringLiteral("copyCurlAction"));
+    m_copyCurl->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));
+    m_copyRaw->setObjectName(QStringLiteral("copyRawAction"));
+    m_copyUrl->setObjectName(QStringLiteral("copyUrlAction"));
+    connect(m_copyCurl, &QAction::triggered, this, [this] { copySelected(Copy::Curl); });
+    connect(m_copyRaw, &QAction::triggered, this, [this] { copySelected(Copy::RawRequest); });
+    connect(m_copyUrl, &QAction::triggered, this, [this] { copySelected(Copy::Url); });
+    auto *copyMenu = new QMenu(this);
+    copyMenu->addActions({m_copyCurl, m_copyRaw, m_copyUrl});
+    // One button: a click copies as curl, its arrow offers the other forms (the toolbutton draws the arrow).
+    auto *curl = new QToolButton;
     curl->setObjectName(QStringLiteral("copyCurlButton"));
-    connect(curl, &QPushButton::clicked, this, [this] {
-        const QString c = curlForSelected();
-        if (!c.isEmpty())
-            QApplication::clipboard()->setText(c);
-    });
+    curl->setDefaultAction(m_copyCurl);
+    curl->setMenu(copyMenu);
+    curl->setPopupMode(QToolButton::MenuButtonPopup);
+    curl->setToolButtonStyle(Qt::ToolButtonTextOnly);
     bar->addWidget(curl);
+    auto *exportMenu = new QMenu(this);
+    exportMenu->addAction(tr("Export visible as HAR 1.2…"), this, [this] { exportDialog(ExportFormat::Har); });
+    exportMenu->addAction(tr("Export visible as JSON Lines…"), this,
+                          [this] { exportDialog(ExportFormat::JsonLines); });
+    auto *exportButton = new QToolButton;
+    exportButton->setObjectName(QStringLiteral("exportButton"));
+    exportButton->setText(tr("Export"));
+    exportButton->setMenu(exportMenu);
+    exportButton->setPopupMode(QToolButton::InstantPopup);
+    bar->addWidget(exportButton);
     layout->addLayout(bar);
     m_status->setObjectName(QStringLiteral("feedStatus"));
     m_status->setWordWrap(true);
@@ -97,6 +134,13 @@ TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
     for (int c = 0; c < int(std::size(widths)); ++c)
         m_table->setColumnWidth(c, widths[c]);
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &TrafficPage::showDetail);
+    connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &TrafficPage::updateActions);
+    connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &TrafficPage::updateActions);
+    connect(m_proxy, &QAbstractItemModel::modelReset, this, &TrafficPage::updateActions);
+    connect(m_proxy, &QAbstractItemModel::layoutChanged, this, &TrafficPage::updateActions);
+    m_table->setContextMenuPolicy(Qt::ActionsContextMenu);
+    m_table->addActions({m_copyCurl, m_copyRaw, m_copyUrl});
+    updateActions();
 
     m_detail->setObjectName(QStringLiteral("detailPane"));
     m_detail->setReadOnly(true);
@@ -114,6 +158,7 @@ TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
     m_reconnect.setInterval(2000);
     connect(&m_reconnect, &QTimer::timeout, this, &TrafficPage::openStream);
     connect(connection, &Connection::connected, this, &TrafficPage::start);
+    connect(connection, &Connection::serverInfoChanged, this, &TrafficPage::onServerInfo);
     connect(connection, &Connection::stateChanged, this, [this](ConnectionState s) {
         if (s != ConnectionState::Connected)
             stop();
@@ -183,9 +228,22 @@ void TrafficPage::start()
                                           self->setFeed(Feed::Idle, r.error->toString());
                                       return;
                                   }
-                                  self->m_model->clear();
                                   const auto records = recordsOf(r.json);
-                                  self->addRecords(records);
+                                  const qint64 newest = records.isEmpty() ? 0 : seqOf(records.last());
+                                  const bool hasRows = self->m_model->rowCount() > 0;
+                                  if (hasRows && (self->m_restarted || newest < self->m_lastSeq)) {
+                                      // A new service process: keep what the old one logged, mark where it ended.
+                                      self->addRecords({AccessLogModel::separator(tr("service restarted"))});
+                                      self->m_lastSeq = 0;
+                                  } else if (!records.isEmpty() && newest == 0) {
+                                      self->m_model->clear(); // records without seq: a reload cannot tell new ones
+                                  }
+                                  self->m_restarted = false;
+                                  QList<QJsonObject> fresh;
+                                  for (const QJsonObject &rec : records)
+                                      if (seqOf(rec) == 0 || seqOf(rec) > self->m_lastSeq)
+                                          fresh.append(rec);
+                                  self->addRecords(fresh);
                                   self->m_lastPolledKey = records.isEmpty() ? QString() : recordKey(records.last());
                                   self->openStream();
                               });
@@ -267,6 +325,9 @@ void TrafficPage::addRecords(const QList<QJsonObject> &records)
 {
     if (records.isEmpty())
         return;
+    for (const QJsonObject &r : records)
+        m_lastSeq = std::max(m_lastSeq, seqOf(r));
+    Q_EMIT recordsArrived(records);
     if (m_paused) {
         m_pending.append(records);
         if (m_pending.size() > 5000)
@@ -301,7 +362,8 @@ void TrafficPage::showDetail()
     }
     const QJsonObject r = m_model->recordAt(m_proxy->mapToSource(rows.first()).row());
     QString text = QString::fromUtf8(QJsonDocument(r).toJson(QJsonDocument::Indented));
-    text += QStringLiteral("\n# ") + AccessLogModel::curlCommand(r, proxyUrl());
+    if (const QString curl = AccessLogModel::curlCommand(r, proxyUrl()); !curl.isEmpty())
+        text += QStringLiteral("\n# ") + curl;
     m_detail->setPlainText(text);
 }
 
@@ -323,10 +385,97 @@ QString TrafficPage::proxyUrl() const
 
 QString TrafficPage::curlForSelected() const
 {
+    return textForSelected(Copy::Curl);
+}
+
+QString TrafficPage::textForSelected(Copy what) const
+{
     const auto rows = m_table->selectionModel()->selectedRows();
-    if (rows.isEmpty())
+    if (rows.isEmpty() || !rows.first().isValid())
         return {};
-    return AccessLogModel::curlCommand(m_model->recordAt(m_proxy->mapToSource(rows.first()).row()), proxyUrl());
+    const QJsonObject r = m_model->recordAt(m_proxy->mapToSource(rows.first()).row());
+    if (r.isEmpty() || AccessLogModel::isSeparator(r))
+        return {};
+    const LoggedRequest q = LoggedRequest::fromRecord(r);
+    switch (what) {
+    case Copy::Curl:
+        return q.curlCommand(proxyUrl());
+    case Copy::RawRequest:
+        return q.rawRequest();
+    case Copy::Url:
+        return q.url();
+    }
+    return {};
+}
+
+bool TrafficPage::copySelected(Copy what)
+{
+    const QString text = textForSelected(what);
+    if (text.isEmpty())
+        return false;
+    QApplication::clipboard()->setText(text);
+    showToast(this, what == Copy::Curl         ? tr("Copied the curl command")
+                    : what == Copy::RawRequest ? tr("Copied the raw request")
+                                               : tr("Copied the URL"));
+    return true;
+}
+
+QAction *TrafficPage::copyAction(Copy what) const
+{
+    return what == Copy::Curl ? m_copyCurl : what == Copy::RawRequest ? m_copyRaw : m_copyUrl;
+}
+
+void TrafficPage::updateActions()
+{
+    const bool request = !textForSelected(Copy::Url).isEmpty();
+    for (QAction *a : {m_copyCurl, m_copyRaw, m_copyUrl})
+        a->setEnabled(request);
+}
+
+void TrafficPage::onServerInfo(const QJsonObject &info)
+{
+    // Uptime that went down: another process answers now (its access log and seq numbers start again).
+    const double uptime = info.value("uptimeSeconds").toDouble(-1);
+    if (uptime >= 0 && m_lastUptime >= 0 && uptime + 1 < m_lastUptime)
+        m_restarted = true;
+    m_lastUptime = uptime;
+}
+
+QList<QJsonObject> TrafficPage::visibleRecords() const
+{
+    QList<QJsonObject> out;
+    for (int i = m_proxy->rowCount() - 1; i >= 0; --i)
+        out.append(m_model->recordAt(m_proxy->mapToSource(m_proxy->index(i, 0)).row()));
+    return out;
+}
+
+QString TrafficPage::exportVisible(const QString &path, ExportFormat format)
+{
+    const QList<QJsonObject> records = visibleRecords();
+    const QByteArray data = format == ExportFormat::Har ? toHar(records, QStringLiteral(DFPROXY_VERSION))
+                                                        : toJsonLines(records);
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate) || f.write(data) != data.size())
+        return tr("Cannot write %1: %2").arg(path, f.errorString());
+    qsizetype n = 0;
+    for (const QJsonObject &r : records)
+        n += AccessLogModel::isSeparator(r) ? 0 : 1;
+    showToast(this, tr("Exported %n request(s) to %1", nullptr, int(n)).arg(QFileInfo(path).fileName()));
+    return {};
+}
+
+void TrafficPage::exportDialog(ExportFormat format)
+{
+    const bool har = format == ExportFormat::Har;
+    const QString path = QFileDialog::getSaveFileName(this, har ? tr("Export as HAR 1.2") : tr("Export as JSON Lines"),
+                                                      har ? QStringLiteral("dfproxy-traffic.har")
+                                                          : QStringLiteral("dfproxy-traffic.jsonl"),
+                                                      har ? tr("HAR (*.har)") : tr("JSON Lines (*.jsonl)"));
+    if (path.isEmpty())
+        return;
+    const QString error = exportVisible(path, format);
+    if (!error.isEmpty())
+        QMessageBox::warning(this, tr("Export failed"), error);
 }
 
 } // namespace dfproxy::gui

@@ -9,6 +9,7 @@
 #include <QTimer>
 
 QT_BEGIN_NAMESPACE
+class QAction;
 class QLabel;
 class QLineEdit;
 class QNetworkReply;
@@ -24,12 +25,16 @@ class AccessLogModel;
 
 /// Live traffic: the service's access log as a table, fed by GET /api/v1/accesslog?limit=N and then the
 /// server-sent events of GET /api/v1/accesslog/stream (polling the list when there is no stream). Filter box,
-/// pause/resume, a detail pane and "copy as curl". Shows "not available" when the service has no access-log API.
+/// pause/resume, a detail pane, "Copy as curl" / raw request / URL of the selected record (with a "Copied" notice)
+/// and export of the visible records as HAR 1.2 or JSON Lines. Records survive a service restart (a separator row
+/// marks it). Shows "not available" when the service has no access-log API.
 class TrafficPage : public Page
 {
     Q_OBJECT
 public:
     enum class Feed { Idle, Streaming, Polling, NotAvailable };
+    enum class Copy { Curl, RawRequest, Url };
+    enum class ExportFormat { Har, JsonLines };
 
     explicit TrafficPage(Connection *connection, QWidget *parent = nullptr);
     ~TrafficPage() override;
@@ -44,7 +49,20 @@ public:
     bool isPaused() const { return m_paused; }
     /// The curl command for the selected record (also put on the clipboard by the button).
     QString curlForSelected() const;
+    /// The selected record as `what` ("" without a request selected).
+    QString textForSelected(Copy what) const;
+    /// Puts textForSelected(what) on the clipboard and says so with a notice; false when nothing is selected.
+    bool copySelected(Copy what);
+    QAction *copyAction(Copy what) const;
+    /// The records the filter shows, oldest first (separator rows included).
+    QList<QJsonObject> visibleRecords() const;
+    /// Writes visibleRecords() to `path`; the error is in the returned text ("" on success).
+    QString exportVisible(const QString &path, ExportFormat format);
     QString statusText() const;
+
+Q_SIGNALS:
+    /// Records as they arrive (also while paused; never one twice), oldest first: the dashboard counts them.
+    void recordsArrived(const QList<QJsonObject> &records);
 
 private:
     void start();
@@ -56,6 +74,9 @@ private:
     void addRecords(const QList<QJsonObject> &records);
     void showDetail();
     void setFeed(Feed f, const QString &text);
+    void onServerInfo(const QJsonObject &info);
+    void updateActions();
+    void exportDialog(ExportFormat format);
     QString proxyUrl() const;
 
     AccessLogModel *m_model;
@@ -65,6 +86,9 @@ private:
     QPushButton *m_pause;
     QLabel *m_status;
     QPlainTextEdit *m_detail;
+    QAction *m_copyCurl;
+    QAction *m_copyRaw;
+    QAction *m_copyUrl;
     QPointer<QNetworkReply> m_stream;
     SseParser m_parser;
     QTimer m_pollTimer;
@@ -74,6 +98,9 @@ private:
     Feed m_feed = Feed::Idle;
     bool m_paused = false;
     quint64 m_generation = 0;
+    qint64 m_lastSeq = 0;         ///< the newest record's seq: a reload adds only newer ones
+    double m_lastUptime = -1;     ///< the service's uptime at the last GET /api/v1/server
+    bool m_restarted = false;     ///< the service restarted since the records were loaded
 };
 
 } // namespace dfproxy::gui

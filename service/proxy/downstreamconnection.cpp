@@ -295,6 +295,10 @@ void DownstreamConnection::onRequestHead()
     m_port = m_canon.port;
     m_rec.host = m_host;
     m_rec.path = m_canon.logTarget();
+    // The port the request named, also when it is answered before routing (404 route_not_found): without it the
+    // log could not say where an origin-form request with "Host: h:8080" went.
+    if (m_port > 0)
+        m_rec.port = quint16(m_port);
 
     if (h.isConnect()) {
         const QList<quint16> allowed = m_listener->connectPorts.isEmpty() ? QList<quint16>{443}

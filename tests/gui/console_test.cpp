@@ -178,12 +178,12 @@ TEST_F(Console, DnsCacheShowsResolvedHostsAndManagesThem)
         return r >= 0 && page->model()->itemAt(r).value("state").toString() == "resolved";
     }, 10000)) << page->message();
 
+    page->setConfirm(false);
     page->table()->selectRow(0); // sorted by host: httpbin.test first
     ASSERT_EQ(page->model()->itemAt(0).value("host").toString(), "httpbin.test");
     page->removeSelected();
     ASSERT_TRUE(waitUntil([&] { return page->model()->rowOf("httpbin.test") < 0; }, 5000)) << page->message();
 
-    page->setConfirm(false);
     page->flushAll();
     ASSERT_TRUE(waitUntil([&] { return page->model()->rowCount() == 0; }, 5000)) << page->message();
 }

@@ -97,9 +97,9 @@ TEST(AccessLogModel, ShowsNewestFirstAndBuildsCurlCommands)
     EXPECT_EQ(AccessLogModel::text(m.recordAt(1), AccessLogModel::Duration), "12 ms");
     EXPECT_EQ(AccessLogModel::curlCommand(QJsonObject{{"host", "a.test"}, {"port", 8080}, {"method", "GET"}, {"path", "/x?y=1"}},
                                           "http://127.0.0.1:8080"),
-              "curl -v -x 'http://127.0.0.1:8080' 'http://a.test:8080/x?y=1'");
+              "curl -v -H 'Host: a.test:8080' 'http://127.0.0.1:8080/x?y=1'");
     EXPECT_EQ(AccessLogModel::curlCommand(m.recordAt(0), "http://127.0.0.1:8080"),
-              "curl -v -x 'http://127.0.0.1:8080' -p 'https://c.test/'");
+              "curl -v -x 'http://127.0.0.1:8080' -p 'https://c.test:443/'");
 }
 
 TEST(RuleEditor, ValueMatchTextRoundTrips)

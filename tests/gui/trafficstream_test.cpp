@@ -134,7 +134,7 @@ TEST(LiveTraffic, LoadsRecentRecordsThenStreamsNewOnesAndPauses)
     t->filterEdit()->setText("new.test");
     ASSERT_EQ(t->table()->model()->rowCount(), 1);
     t->table()->selectRow(0);
-    EXPECT_EQ(t->curlForSelected(), "curl -v -x 'http://127.0.0.1:8080' 'http://new.test:8080/x'");
+    EXPECT_EQ(t->curlForSelected(), "curl -v -H 'Host: new.test:8080' 'http://127.0.0.1:8080/x'");
 }
 
 TEST(LiveTraffic, PollsTheListWhenThereIsNoStream)

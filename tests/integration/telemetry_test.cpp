@@ -292,6 +292,23 @@ protected:
 
 } // namespace
 
+TEST_F(Telemetry, ARequestWithoutARouteKeepsThePortItsHostHeaderNamed)
+{
+    startProxy({{"enabled", true}, {"format", "json"}});
+    const auto r = proxy->ctl({"delete", "httproute", "dfp-httproute", "-n", "httpbin"});
+    ASSERT_EQ(r.exitCode, 0) << r.err.toStdString();
+    // The console copies such a record as a curl command: without the port it would ask another origin.
+    ASSERT_EQ(request("/get").status, 404);
+    ASSERT_EQ(curl({"-H", "host: other.test", proxy->proxyUrl("/")}).status, 404);
+    ASSERT_TRUE(waitUntil([&] { return readJsonLines(logPath).size() >= 2; }, 10000)) << logPath.toStdString();
+    const auto lines = readJsonLines(logPath);
+    EXPECT_EQ(lines[0].value("reason").toString(), "route_not_found");
+    EXPECT_EQ(lines[0].value("host").toString(), "httpbin.test");
+    EXPECT_EQ(lines[0].value("port").toInt(), origin->port());
+    EXPECT_EQ(lines[0].value("path").toString(), "/get");
+    EXPECT_EQ(lines[1].value("port").toInt(), 0) << "a Host header without a port names none";
+}
+
 TEST_F(Telemetry, EveryRequestIsAJsonLineInTheAccessLogFile)
 {
     startProxy({{"enabled", true}, {"format", "json"}});
