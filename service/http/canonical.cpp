@@ -140,6 +140,31 @@ QByteArray removeDotSegments(const QByteArray &path, bool mergeSlashes)
     return out;
 }
 
+/// Already the standard spelling of an IPv4 address: four decimal parts 0-255 without leading zeros.
+bool isDottedQuad(QByteArrayView h)
+{
+    int parts = 0;
+    int value = 0;
+    int digits = 0;
+    for (qsizetype i = 0; i <= h.size(); ++i) {
+        const char c = i < h.size() ? h[i] : '.';
+        if (c == '.') {
+            if (digits == 0 || ++parts > 4)
+                return false;
+            value = digits = 0;
+        } else if (c >= '0' && c <= '9') {
+            if (digits > 0 && value == 0)
+                return false; // a leading zero: octal to inet_aton
+            value = value * 10 + (c - '0');
+            if (++digits > 3 || value > 255)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return parts == 4;
+}
+
 } // namespace
 
 bool parseEscapedSlashes(const QString &text, PathOptions::EscapedSlashes *out)
@@ -246,38 +271,48 @@ bool canonicalHost(const QByteArray &in, QByteArray *out)
         *out = text == in ? in : text;
         return true;
     }
+    // One pass: characters, case, labels (none empty, none over 63 bytes), whether it could be an IPv4 literal.
+    const char *d = in.constData();
+    qsizetype n = in.size();
+    if (n > 1 && d[n - 1] == '.')
+        --n; // one trailing dot: the same name
     bool upper = false;
     bool ipLike = true; // only what inet_aton could read: digits, hex letters, 'x' and dots
-    for (char c : in) {
-        const bool lower = (c >= 'a' && c <= 'z');
-        const bool up = (c >= 'A' && c <= 'Z');
-        const bool digit = (c >= '0' && c <= '9');
-        if (!lower && !up && !digit && c != '-' && c != '.' && c != '_')
+    qsizetype label = 0;
+    for (qsizetype i = 0; i < n; ++i) {
+        const char c = d[i];
+        if (c == '.') {
+            if (label == 0)
+                return false; // leading dot or ".."
+            label = 0;
+            continue;
+        }
+        if (++label > 63)
             return false;
-        upper = upper || up;
-        if (!digit && c != '.' && c != 'x' && c != 'X' && !((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
+        if (c >= 'a' && c <= 'z') {
+            ipLike = ipLike && (c <= 'f' || c == 'x');
+        } else if (c >= 'A' && c <= 'Z') {
+            upper = true;
+            ipLike = ipLike && (c <= 'F' || c == 'X');
+        } else if (c >= '0' && c <= '9') {
+        } else if (c == '-' || c == '_') {
             ipLike = false;
-    }
-    QByteArray h = upper ? in.toLower() : in;
-    if (h.size() > 1 && h.endsWith('.'))
-        h.chop(1);
-    if (h.startsWith('.') || h.endsWith('.') || h.contains(".."))
-        return false;
-    for (qsizetype at = 0; at < h.size();) {
-        qsizetype dot = h.indexOf('.', at);
-        if (dot < 0)
-            dot = h.size();
-        if (dot - at > 63)
+        } else {
             return false;
-        at = dot + 1;
+        }
     }
-    if (ipLike) {
+    if (label == 0)
+        return false; // empty, or ending in ".." / a lone "."
+    QByteArray h = n == in.size() ? in : in.first(n);
+    if (upper)
+        h = h.toLower();
+    if (ipLike && !isDottedQuad(h)) {
         // The DNS cache reads such a host as an address (QHostAddress, inet_aton's forms): so does the canonical form.
         QHostAddress a;
         if (a.setAddress(QString::fromLatin1(h)) && a.protocol() == QAbstractSocket::IPv4Protocol)
             h = a.toString().toLatin1();
     }
-    *out = h == in ? in : h;
+    *out = h; // shares `in` when nothing changed
     return true;
 }
 

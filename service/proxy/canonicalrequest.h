@@ -24,6 +24,9 @@ struct CanonicalRequest
     bool hasQuery = false;
     bool httpsScheme = false; ///< absolute-form `https://`: the client asked for TLS to the origin
     bool secureScheme = false; ///< https absolute-form, or origin-form received on an HTTPS listener
+    /// The request target exactly as received when it already was in canonical form (the usual case), so the log
+    /// shares it instead of rebuilding it; null otherwise.
+    QByteArray canonicalRawTarget;
 
     /// The request target to forward: path[?query] ("*" for Asterisk).
     QByteArray originTarget() const;
