@@ -138,13 +138,20 @@ QList<CollectedFamily> policyFamilies(const QJsonObject &stats)
          MetricType::Counter, labelled("decision", "authz", {{"allow", "allowed"}, {"deny", "denied"}})},
         {"dfproxy_authn_decisions_total",
          "Authentication policy outcomes: valid credentials, anonymous (optional policy), challenged (none given, "
-         "401/407) and rejected (wrong credentials).",
+         "401/407), rejected (wrong credentials), throttled (429: too many failures from the address) and busy (503: "
+         "the verification queue was full).",
          MetricType::Counter,
          labelled("result", "authn",
                   {{"authenticated", "authenticated"},
                    {"anonymous", "anonymous"},
                    {"challenged", "challenged"},
-                   {"rejected", "rejected"}})},
+                   {"rejected", "rejected"},
+                   {"throttled", "throttled"},
+                   {"busy", "busy"}})},
+        {"dfproxy_authn_password_verifications_total",
+         "Password hashes verified off the proxy workers: for known users, and dummy ones for unknown users (so both "
+         "take the same time). Successes are cached, so this grows with distinct or wrong credentials.",
+         MetricType::Counter, labelled("user", "authn", {{"known", "hashVerifications"}, {"unknown", "dummyVerifications"}})},
         {"dfproxy_ssrf_denied_total", "Requests refused by the SSRF guard after DNS (no allowed address left).",
          MetricType::Counter, {{{}, value("ssrf", "denied")}}},
         {"dfproxy_loop_denied_total", "Requests refused as loops (Via: dfproxy, 508).", MetricType::Counter,

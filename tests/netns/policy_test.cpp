@@ -301,6 +301,11 @@ TEST_F(Policies, AWrongPasswordFloodFromOneClientIsThrottledWhileACorrectClientS
     EXPECT_EQ(authn().value("dummyVerifications").toDouble(), dummies + 1)
         << QJsonDocument(authn()).toJson().constData();
     EXPECT_GE(authn().value("throttled").toDouble(), 22);
+    // The same counts in /metrics.
+    const QByteArray m = metrics();
+    EXPECT_GE(metric(m, "dfproxy_authn_decisions_total{result=\"throttled\"}"), 22) << m.constData();
+    EXPECT_EQ(metric(m, "dfproxy_authn_password_verifications_total{user=\"unknown\"}"),
+              authn().value("dummyVerifications").toDouble());
 }
 
 TEST_F(Policies, ExplicitProxyClientsAndTunnelsGet407AndProxyAuthorizationIsNotForwarded)
