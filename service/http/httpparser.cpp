@@ -480,35 +480,60 @@ bool HttpParser::parseHeaderLine(const char *line, const char *end, bool store)
 
 bool HttpParser::parseTransferEncoding(const char *v, const char *end)
 {
-    // Transfer-Encoding = #transfer-coding, coding = token *( OWS ";" OWS parameter ). Every header adds to one list:
-    // "chunked" must be its last coding and appear once (RFC 9112 6.1), whichever header it came in.
+    // Transfer-Encoding = #transfer-coding; transfer-coding = token *( OWS ";" OWS token BWS "=" BWS value ).
+    // Every header adds to one list: "chunked" must be its last coding, appear once and carry no parameters
+    // (RFC 9112 6.1, 7), whichever header it came in.
     m_hasTransferEncoding = true;
-    bool any = false;
-    for (const char *p = v; p <= end;) {
-        const char *c = static_cast<const char *>(std::memchr(p, ',', size_t(end - p)));
-        const char *e = c ? c : end;
-        const char *ts = skipOws(p, e);
-        if (ts < e) {
-            const char *tend = skipToken(ts, e);
-            const char *after = skipOws(tend, e);
-            if (tend == ts || (after < e && *after != ';')) {
-                fail(400, "invalid_transfer_encoding");
-                return false;
-            }
-            any = true;
-            const bool chunked = equalsLower(ts, tend, "chunked");
-            m_chunkedCount += chunked ? 1 : 0;
-            m_chunkedLast = chunked;
-        }
-        if (!c)
-            break;
-        p = c + 1;
-    }
-    if (!any) {
+    const auto bad = [this] {
         fail(400, "invalid_transfer_encoding");
         return false;
+    };
+    bool any = false;
+    const char *p = v;
+    while (p < end) {
+        p = skipOws(p, end);
+        if (p < end && *p == ',') { // empty list elements are allowed (RFC 9110 5.6.1)
+            ++p;
+            continue;
+        }
+        const char *name = p;
+        p = skipToken(p, end);
+        if (p == name)
+            return bad();
+        const bool chunked = equalsLower(name, p, "chunked");
+        for (p = skipOws(p, end); p < end && *p == ';'; p = skipOws(p, end)) {
+            if (chunked)
+                return bad();
+            const char *param = skipOws(p + 1, end);
+            p = skipToken(param, end);
+            if (p == param)
+                return bad();
+            p = skipOws(p, end);
+            if (p == end || *p != '=')
+                return bad();
+            p = skipOws(p + 1, end);
+            if (p < end && *p == '"') {
+                for (++p; p < end && *p != '"'; ++p) {
+                    if (*p == '\\' && p + 1 < end)
+                        ++p;
+                }
+                if (p == end)
+                    return bad();
+                ++p;
+            } else {
+                const char *value = p;
+                p = skipToken(p, end);
+                if (p == value)
+                    return bad();
+            }
+        }
+        if (p < end && *p != ',')
+            return bad();
+        any = true;
+        m_chunkedCount += chunked ? 1 : 0;
+        m_chunkedLast = chunked;
     }
-    return true;
+    return any || bad();
 }
 
 bool HttpParser::validateHead()

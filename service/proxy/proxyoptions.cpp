@@ -34,6 +34,20 @@ void readBool(const QJsonObject &o, const char *key, bool *out, QList<config::Fi
     *out = v.toBool();
 }
 
+/// "parsing": "strict" (the default) or "lenient" (bare LF line endings accepted in requests; docs/reliability.md).
+void readParsing(const QJsonObject &o, bool *lenient, QList<config::FieldError> *errors)
+{
+    const QJsonValue v = o.value(QLatin1String("parsing"));
+    if (v.isUndefined())
+        return;
+    if (v != QJsonValue(QStringLiteral("strict")) && v != QJsonValue(QStringLiteral("lenient"))) {
+        if (errors)
+            errors->append({QStringLiteral("proxy.parsing"), QStringLiteral("must be \"strict\" or \"lenient\"")});
+        return;
+    }
+    *lenient = v.toString() == QLatin1String("lenient");
+}
+
 } // namespace
 
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors)
@@ -55,6 +69,7 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
     readInt(block, "maxConnectionsPerClient", 0, 1000000, &o.maxConnectionsPerClient, errors);
     readBool(block, "addXForwardedFor", &o.addXForwardedFor, errors);
     readBool(block, "addXForwardedProto", &o.addXForwardedProto, errors);
+    readParsing(block, &o.limits.lenientLineEndings, errors);
     return o;
 }
 
