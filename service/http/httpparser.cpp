@@ -396,6 +396,16 @@ bool HttpParser::parseStartLine(const char *line, const char *end)
         return false;
     }
     h.target = QByteArray(t, te - t);
+    if (*t != '/' && !h.isConnect() && *t != '*') {
+        // "http://host?q" has an empty path, which means "/" (RFC 9110 4.2.3): spelled out here, so every stage
+        // (routing, the forwarded origin-form) sees "/?q" as it would for "http://host/?q".
+        const qsizetype authority = h.target.indexOf("://") + 3;
+        qsizetype q = authority;
+        while (q < h.target.size() && h.target.at(q) != '/' && h.target.at(q) != '?')
+            ++q;
+        if (q < h.target.size() && h.target.at(q) == '?')
+            h.target.insert(q, '/');
+    }
     return true;
 }
 

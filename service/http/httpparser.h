@@ -39,7 +39,7 @@ struct ParseError
 struct MessageHead
 {
     QByteArray method;       ///< requests: "GET" (points at static storage, no allocation)
-    QByteArray target;       ///< requests: the request target as received
+    QByteArray target;       ///< requests: the request target as received ("http://h?q" becomes "http://h/?q")
     int status = 0;          ///< responses
     QByteArray reasonPhrase; ///< responses
     int versionMajor = 1;

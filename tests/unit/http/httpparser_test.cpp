@@ -525,10 +525,15 @@ TEST(HttpParser, ContentLengthMayHaveSurroundingWhitespace)
 
 TEST(HttpParser, AbsoluteFormWithAnEmptyPathAndAQueryIsAccepted)
 {
-    for (const QByteArray target : {"http://h.test:8080?q=1", "http://h.test?q", "HTTP://h.test/p", "http://h.test"}) {
+    // The empty path is spelled "/" (RFC 9110 4.2.3), so the forwarded origin-form is "/?q=1", not "?q=1".
+    const QList<QPair<QByteArray, QByteArray>> targets = {{"http://h.test:8080?q=1", "http://h.test:8080/?q=1"},
+                                                          {"http://h.test?q", "http://h.test/?q"},
+                                                          {"HTTP://h.test/p?a", "HTTP://h.test/p?a"},
+                                                          {"http://h.test", "http://h.test"}};
+    for (const auto &[target, seen] : targets) {
         const Parsed p = parse("GET " + target + " HTTP/1.1\r\nHost: h.test\r\n\r\n");
         EXPECT_FALSE(p.error.isError()) << target.toStdString() << ": " << p.error.reason.constData();
-        EXPECT_EQ(p.head.target, target);
+        EXPECT_EQ(p.head.target, seen);
     }
     EXPECT_EQ(reasonOf("GET h.test/p HTTP/1.1\r\nHost: h.test\r\n\r\n"), "invalid_uri");
     EXPECT_EQ(reasonOf("GET 1http://h.test/ HTTP/1.1\r\nHost: h.test\r\n\r\n"), "invalid_uri");
