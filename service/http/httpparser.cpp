@@ -13,16 +13,63 @@ namespace dfproxy::http {
 namespace {
 /// Header names and values that nearly every message carries, spelled as they usually are. A parsed header that
 /// matches one points at this static text instead of allocating (QByteArray::fromRawData).
-constexpr std::string_view kCommonNames[] = {
-    "Host", "Date", "Server", "Content-Type", "Content-Length", "Connection", "Last-Modified", "ETag",
-    "Accept-Ranges", "Accept", "User-Agent", "Accept-Encoding", "Accept-Language", "Cache-Control",
-    "Transfer-Encoding", "Content-Encoding", "Vary", "Expires", "Location", "Keep-Alive", "Set-Cookie", "Cookie",
-    "Authorization", "Proxy-Authorization", "X-Forwarded-For", "Via", "Upgrade", "Referer", "Origin", "Pragma",
-    "Age", "Expect", "content-type", "content-length", "date", "server", "host", "user-agent", "accept"};
+constexpr std::string_view kCommonNames[] = {"Host",
+                                             "Date",
+                                             "Server",
+                                             "Content-Type",
+                                             "Content-Length",
+                                             "Connection",
+                                             "Last-Modified",
+                                             "ETag",
+                                             "Accept-Ranges",
+                                             "Accept",
+                                             "User-Agent",
+                                             "Accept-Encoding",
+                                             "Accept-Language",
+                                             "Cache-Control",
+                                             "Transfer-Encoding",
+                                             "Content-Encoding",
+                                             "Vary",
+                                             "Expires",
+                                             "Location",
+                                             "Keep-Alive",
+                                             "Set-Cookie",
+                                             "Cookie",
+                                             "Authorization",
+                                             "Proxy-Authorization",
+                                             "X-Forwarded-For",
+                                             "Via",
+                                             "Upgrade",
+                                             "Referer",
+                                             "Origin",
+                                             "Pragma",
+                                             "Age",
+                                             "Expect",
+                                             "content-type",
+                                             "content-length",
+                                             "date",
+                                             "server",
+                                             "host",
+                                             "user-agent",
+                                             "accept"};
 constexpr std::string_view kCommonValues[] = {
-    "keep-alive", "close", "bytes", "chunked", "*/*", "gzip", "identity", "no-cache", "text/plain",
-    "text/html", "text/plain; charset=utf-8", "text/html; charset=utf-8", "application/json",
-    "application/octet-stream", "100-continue", "Upgrade", "websocket",
+    "keep-alive",
+    "close",
+    "bytes",
+    "chunked",
+    "*/*",
+    "gzip",
+    "identity",
+    "no-cache",
+    "text/plain",
+    "text/html",
+    "text/plain; charset=utf-8",
+    "text/html; charset=utf-8",
+    "application/json",
+    "application/octet-stream",
+    "100-continue",
+    "Upgrade",
+    "websocket",
     "OK"}; // not a header value: the usual reason phrase (onStatus uses this table too)
 
 /// A table's entries grouped by length, so a lookup compares only the two or three of the right length.
@@ -31,8 +78,7 @@ struct ByLength
     static constexpr size_t kMaxLen = 31;
     std::array<std::array<std::string_view, 8>, kMaxLen + 1> entries{};
     std::array<quint8, kMaxLen + 1> count{};
-    template<size_t N>
-    constexpr explicit ByLength(const std::string_view (&table)[N])
+    template <size_t N> constexpr explicit ByLength(const std::string_view (&table)[N])
     {
         for (const std::string_view &c : table) {
             if (c.size() <= kMaxLen && count[c.size()] < entries[c.size()].size())
@@ -57,11 +103,11 @@ QByteArray common(const ByLength &table, const char *at, size_t len)
 
 /// Byte classes of RFC 9110 / 9112, one table lookup per byte.
 enum CharClass : quint8 {
-    kTchar = 1,     ///< token characters (method, field name, coding, chunk-ext name)
+    kTchar = 1,      ///< token characters (method, field name, coding, chunk-ext name)
     kTargetChar = 2, ///< request-target: visible ASCII (no CTL, SP or bytes >= 0x80)
-    kFieldChar = 4, ///< field-value / reason-phrase: HTAB, SP, VCHAR, obs-text
+    kFieldChar = 4,  ///< field-value / reason-phrase: HTAB, SP, VCHAR, obs-text
     kHexDigit = 8,
-    kQdtext = 16,   ///< quoted-string text: HTAB, SP, VCHAR but '"' and '\\', obs-text
+    kQdtext = 16, ///< quoted-string text: HTAB, SP, VCHAR but '"' and '\\', obs-text
 };
 constexpr std::array<quint8, 256> kClasses = [] {
     std::array<quint8, 256> t{};
@@ -110,7 +156,8 @@ bool equalsLower(const char *p, const char *end, std::string_view lower)
 }
 
 /// Methods that point at static text; any other token is copied.
-constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+constexpr std::string_view kMethods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                         "CONNECT", "OPTIONS", "TRACE", "PATCH"};
 QByteArray methodOf(const char *at, qsizetype len)
 {
     for (const std::string_view &m : kMethods) {
@@ -151,9 +198,7 @@ void MessageHead::clear()
     upgrade = false;
 }
 
-HttpParser::HttpParser(Kind kind, ParserLimits limits)
-    : m_kind(kind)
-    , m_limits(limits)
+HttpParser::HttpParser(Kind kind, ParserLimits limits) : m_kind(kind), m_limits(limits)
 {
     reset();
 }
@@ -327,8 +372,8 @@ bool HttpParser::parseStartLine(const char *line, const char *end)
 {
     MessageHead &h = m_head;
     const auto version = [&](const char *v) {
-        if (end - v < 8 || std::memcmp(v, "HTTP/", 5) != 0 || !std::isdigit(static_cast<unsigned char>(v[5]))
-            || v[6] != '.' || !std::isdigit(static_cast<unsigned char>(v[7])))
+        if (end - v < 8 || std::memcmp(v, "HTTP/", 5) != 0 || !std::isdigit(static_cast<unsigned char>(v[5])) ||
+            v[6] != '.' || !std::isdigit(static_cast<unsigned char>(v[7])))
             return false;
         h.versionMajor = v[5] - '0';
         h.versionMinor = v[7] - '0';
@@ -342,9 +387,9 @@ bool HttpParser::parseStartLine(const char *line, const char *end)
             return false;
         }
         const char *s = line + 9;
-        if (end - s < 3 || !std::isdigit(static_cast<unsigned char>(s[0]))
-            || !std::isdigit(static_cast<unsigned char>(s[1])) || !std::isdigit(static_cast<unsigned char>(s[2]))
-            || (end - s > 3 && s[3] != ' ') || s[0] == '0') {
+        if (end - s < 3 || !std::isdigit(static_cast<unsigned char>(s[0])) ||
+            !std::isdigit(static_cast<unsigned char>(s[1])) || !std::isdigit(static_cast<unsigned char>(s[2])) ||
+            (end - s > 3 && s[3] != ' ') || s[0] == '0') {
             fail(400, "invalid_status");
             return false;
         }
@@ -433,7 +478,8 @@ bool HttpParser::parseHeaderLine(const char *line, const char *end, bool store)
     }
     if (!store)
         return true;
-    m_head.headers.append({common(kNamesByLength, line, size_t(colon - line)), common(kValuesByLength, v, size_t(ve - v))});
+    m_head.headers.append(
+        {common(kNamesByLength, line, size_t(colon - line)), common(kValuesByLength, v, size_t(ve - v))});
     switch (colon - line) {
     case 4:
         if (equalsLower(line, colon, "host"))
@@ -777,8 +823,8 @@ qsizetype HttpParser::feedBody(const char *data, qsizetype size, Stop *stop)
             else if (m_phase == Phase::ChunkCrlf)
                 got = takeLine(p, end, 1, 400, "invalid_chunk_data", &line, &len);
             else
-                got = takeLine(p, end, m_limits.maxTrailerBytes - m_trailerBytes, 431, "trailers_too_large", &line,
-                               &len);
+                got =
+                    takeLine(p, end, m_limits.maxTrailerBytes - m_trailerBytes, 431, "trailers_too_large", &line, &len);
             if (got < 0) {
                 *stop = Stop::Error;
                 return p - data;

@@ -9,7 +9,6 @@
 
 #include <QByteArray>
 
-
 #include <string>
 
 namespace dfproxy::http {
@@ -17,9 +16,9 @@ namespace dfproxy::http {
 /// Size limits applied while parsing. Exceeding them gives 431 / 414.
 struct ParserLimits
 {
-    qsizetype maxHeaderBytes = 64 * 1024; ///< start line + headers
-    qsizetype maxUriBytes = 8 * 1024;     ///< request target
-    qsizetype maxChunkLineBytes = 4096;   ///< one chunk-size line with its extensions (400 beyond)
+    qsizetype maxHeaderBytes = 64 * 1024;  ///< start line + headers
+    qsizetype maxUriBytes = 8 * 1024;      ///< request target
+    qsizetype maxChunkLineBytes = 4096;    ///< one chunk-size line with its extensions (400 beyond)
     qsizetype maxTrailerBytes = 16 * 1024; ///< a chunked body's trailer section (431 beyond)
     /// Accept a bare LF as a line ending (head, chunk framing, trailers): `proxy.parsing: lenient`. Everything else
     /// stays strict; a bare CR is refused either way.
@@ -44,11 +43,11 @@ struct MessageHead
     QByteArray reasonPhrase; ///< responses
     int versionMajor = 1;
     int versionMinor = 1;
-    HeaderList headers;      ///< in order, names as received
+    HeaderList headers;        ///< in order, names as received
     qint64 contentLength = -1; ///< -1 when there is no Content-Length
     bool chunked = false;
-    bool keepAlive = true;   ///< version default and Connection header; false for a response read until close
-    bool upgrade = false;    ///< CONNECT, Upgrade request, or 101 response
+    bool keepAlive = true; ///< version default and Connection header; false for a response read until close
+    bool upgrade = false;  ///< CONNECT, Upgrade request, or 101 response
     bool isConnect() const { return method == "CONNECT"; }
     bool isHead() const { return method == "HEAD"; }
     /// True when the request carries a body (Content-Length > 0 or chunked).
@@ -70,10 +69,10 @@ public:
     enum class Kind { Request, Response };
     /// Where feed() stopped.
     enum class Stop {
-        NeedMore,  ///< all input consumed, message not finished
-        Head,      ///< head() is complete; body (if any) follows on the next feed()
-        Complete,  ///< the message ended; the next feed() starts the next message
-        Error,     ///< error() says why; the parser is dead
+        NeedMore, ///< all input consumed, message not finished
+        Head,     ///< head() is complete; body (if any) follows on the next feed()
+        Complete, ///< the message ended; the next feed() starts the next message
+        Error,    ///< error() says why; the parser is dead
     };
 
     explicit HttpParser(Kind kind, ParserLimits limits = {});
@@ -148,7 +147,7 @@ private:
     bool m_expectNoBody = false;
     bool m_inMessage = false;
     bool m_inBody = false; ///< a feed() after the Head stop took all its input (see bodyBytesLeft)
-    qint64 m_bodyLeft = 0;  ///< Fixed / ChunkData: bytes still to come
+    qint64 m_bodyLeft = 0; ///< Fixed / ChunkData: bytes still to come
     // head scanner state: a head split across reads is gathered in m_headBuf, checked line by line as it arrives
     std::string m_headBuf;
     qsizetype m_scanBytes = 0;   ///< head bytes so far (431)
@@ -166,7 +165,7 @@ private:
     bool m_connUpgrade = false;
     bool m_hasUpgrade = false;
     // chunked body state
-    std::string m_line;          ///< a chunk-size line, chunk CRLF or trailer line split across reads
+    std::string m_line; ///< a chunk-size line, chunk CRLF or trailer line split across reads
     qsizetype m_trailerBytes = 0;
 };
 

@@ -249,7 +249,10 @@ const QList<HostileCase> kCases = {
      "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n3;a=" + QByteArray(1024 * 1024, 'b') +
          "\r\nabc\r\n0\r\n\r\n",
      Expect::Rejected},
-    {"ctl_in_target", "GET /a\x01" "b HTTP/1.1\r\nHost: {HOST}\r\n\r\n", Expect::Rejected},
+    {"ctl_in_target",
+     "GET /a\x01"
+     "b HTTP/1.1\r\nHost: {HOST}\r\n\r\n",
+     Expect::Rejected},
     {"tab_in_target", "GET /a\tb HTTP/1.1\r\nHost: {HOST}\r\n\r\n", Expect::Rejected},
     {"non_ascii_in_target", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: {HOST}\r\n\r\n", Expect::Rejected},
     {"nul_in_header", QByteArray("GET / HTTP/1.1\r\nHost: {HOST}\r\nX-A: a\0b\r\n\r\n", 42), Expect::Rejected},
@@ -324,7 +327,8 @@ TEST_F(Hostile, TwoChunkedHeadersThenASecondRequestReachNothing)
     const RawReply reply = rawExchange(proxy->proxyPort(),
                                        "POST /echo HTTP/1.1\r\nHost: " + host() +
                                            "\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                           "0\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: " + host() + "\r\n\r\n",
+                                           "0\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: " +
+                                           host() + "\r\n\r\n",
                                        true);
     EXPECT_EQ(originServed() - before, 0);
     EXPECT_EQ(reply.firstStatus(), 400) << reply.bytes.toStdString();
@@ -338,19 +342,21 @@ TEST_F(Hostile, ValidRequestsThatLookOddAreForwarded)
     // path and a query: all valid HTTP/1.1, all forwarded as sent.
     for (const QByteArray method : {"QUERY", "REPORT", "M-SEARCH", "PROPFIND"}) {
         SCOPED_TRACE(method.toStdString());
-        const RawReply reply = rawExchange(proxy->proxyPort(), method + " /echo HTTP/1.1\r\nHost: " + host() +
-                                                                   "\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab");
+        const RawReply reply =
+            rawExchange(proxy->proxyPort(), method + " /echo HTTP/1.1\r\nHost: " + host() +
+                                                "\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab");
         ASSERT_EQ(reply.firstStatus(), 200) << reply.bytes.toStdString();
         const QJsonObject json = jsonOf(reply.bytes.mid(reply.bytes.indexOf("\r\n\r\n") + 4));
         EXPECT_EQ(json.value("method").toString(), QString::fromLatin1(method));
         EXPECT_EQ(json.value("body").toString(), "ab");
     }
-    const RawReply tabs = rawExchange(proxy->proxyPort(), "POST /echo HTTP/1.1\r\nHost: " + host() +
-                                                              "\r\nContent-Length:\t3\t\r\nConnection: close\r\n\r\nabc");
+    const RawReply tabs =
+        rawExchange(proxy->proxyPort(), "POST /echo HTTP/1.1\r\nHost: " + host() +
+                                            "\r\nContent-Length:\t3\t\r\nConnection: close\r\n\r\nabc");
     ASSERT_EQ(tabs.firstStatus(), 200) << tabs.bytes.toStdString();
     EXPECT_EQ(jsonOf(tabs.bytes.mid(tabs.bytes.indexOf("\r\n\r\n") + 4)).value("body").toString(), "abc");
-    const RawReply query = rawExchange(proxy->proxyPort(),
-                                       "GET http://" + host() + "?q=1 HTTP/1.1\r\nHost: " + host() + "\r\nConnection: close\r\n\r\n");
+    const RawReply query = rawExchange(proxy->proxyPort(), "GET http://" + host() + "?q=1 HTTP/1.1\r\nHost: " + host() +
+                                                               "\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(query.firstStatus(), 200) << query.bytes.toStdString();
     EXPECT_TRUE(query.bytes.contains("<title>")) << query.bytes.toStdString();
 }

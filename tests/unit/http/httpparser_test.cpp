@@ -345,7 +345,6 @@ TEST(HttpParser, SkipBodyTakesNoMoreThanIsLeftAndNothingOutsideABody)
     EXPECT_EQ(p.skipBody(10), HttpParser::Stop::NeedMore);
 }
 
-
 // --- RFC 9112 strictness (#20 item 9): what can desync is refused, everything valid is accepted ---
 
 ParserLimits lenient()
@@ -401,7 +400,9 @@ TEST(HttpParser, LenientParsingAcceptsBareLfLineEndingsOnly)
 
 TEST(HttpParser, ControlSpaceOrNonAsciiInTheTargetIs400)
 {
-    for (const char *bad : {"/a\x01" "b", "/a\tb", "/a\x7f", "/\x80", "/caf\xc3\xa9", "/a\rb"}) {
+    for (const char *bad : {"/a\x01"
+                            "b",
+                            "/a\tb", "/a\x7f", "/\x80", "/caf\xc3\xa9", "/a\rb"}) {
         const Parsed p = parse(QByteArray("GET ") + bad + " HTTP/1.1\r\nHost: x\r\n\r\n");
         EXPECT_EQ(p.error.status, 400) << bad;
         EXPECT_EQ(p.error.reason, "invalid_uri") << bad;
@@ -442,7 +443,8 @@ TEST(HttpParser, ChunkedTwiceOrNotLastIs400)
     }
     // chunked last, after other codings and across headers, any case and with OWS: fine
     for (const QByteArray &te :
-         {QByteArray("Transfer-Encoding: gzip, chunked\r\n"), QByteArray("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"),
+         {QByteArray("Transfer-Encoding: gzip, chunked\r\n"),
+          QByteArray("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"),
           QByteArray("Transfer-Encoding:\tChunked \r\n"), QByteArray("Transfer-Encoding: gzip;q=1 , ,chunked\r\n")}) {
         const Parsed p = parse(head + te + "\r\n3\r\nabc\r\n0\r\n\r\n");
         EXPECT_FALSE(p.error.isError()) << te.toStdString() << p.error.reason.constData();
@@ -454,8 +456,9 @@ TEST(HttpParser, ChunkedTwiceOrNotLastIs400)
 TEST(HttpParser, TwoChunkedHeadersDoNotLetASecondRequestThrough)
 {
     // The finding: a confused parser took the body for a second request. The first head is refused outright.
-    const Parsed p = parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
-                           "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+    const Parsed p =
+        parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(p.error.reason, "invalid_transfer_encoding");
     EXPECT_EQ(p.heads, 0);
 }
@@ -463,7 +466,8 @@ TEST(HttpParser, TwoChunkedHeadersDoNotLetASecondRequestThrough)
 TEST(HttpParser, ChunkExtensionsFollowTheGrammar)
 {
     const QByteArray head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
-    for (const QByteArray ext : {"3;a", "3;a=b", "3 ; a = b", "3\t;a=\"q\\\"x;y\"", "3;a;b=c;d=\"\"", "03;!#$%&'*+-.^_`|~=v"}) {
+    for (const QByteArray ext :
+         {"3;a", "3;a=b", "3 ; a = b", "3\t;a=\"q\\\"x;y\"", "3;a;b=c;d=\"\"", "03;!#$%&'*+-.^_`|~=v"}) {
         for (const qsizetype step : {0, 1}) {
             const Parsed p = parse(head + ext + "\r\nabc\r\n0;last=1\r\n\r\n", HttpParser::Kind::Request, {}, step);
             EXPECT_FALSE(p.error.isError()) << ext.toStdString() << ": " << p.error.reason.constData();
@@ -493,10 +497,11 @@ TEST(HttpParser, OversizedChunkExtensionsAndTrailersAreRefused)
 
 TEST(HttpParser, AnyTokenMethodIsAcceptedAsSent)
 {
-    for (const QByteArray method : {"QUERY", "REPORT", "PROPFIND", "MKCALENDAR", "M-SEARCH", "FOO", "get", "X!#$%&'*+.^_`|~1"}) {
+    for (const QByteArray method :
+         {"QUERY", "REPORT", "PROPFIND", "MKCALENDAR", "M-SEARCH", "FOO", "get", "X!#$%&'*+.^_`|~1"}) {
         for (const qsizetype step : {0, 1}) {
-            const Parsed p = parse(method + " / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab", HttpParser::Kind::Request, {},
-                                   step);
+            const Parsed p = parse(method + " / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab",
+                                   HttpParser::Kind::Request, {}, step);
             EXPECT_FALSE(p.error.isError()) << method.toStdString() << ": " << p.error.reason.constData();
             EXPECT_EQ(p.head.method, method);
             EXPECT_EQ(p.body, "ab");
@@ -508,7 +513,8 @@ TEST(HttpParser, AnyTokenMethodIsAcceptedAsSent)
 
 TEST(HttpParser, ContentLengthMayHaveSurroundingWhitespace)
 {
-    for (const QByteArray cl : {"Content-Length:\t3\t", "Content-Length:  3 ", "content-length:3", "Content-Length: \t3"}) {
+    for (const QByteArray cl :
+         {"Content-Length:\t3\t", "Content-Length:  3 ", "content-length:3", "Content-Length: \t3"}) {
         const Parsed p = parse("POST / HTTP/1.1\r\nHost: x\r\n" + cl + "\r\n\r\nabc");
         EXPECT_FALSE(p.error.isError()) << cl.toStdString() << ": " << p.error.reason.constData();
         EXPECT_EQ(p.head.contentLength, 3);
@@ -546,8 +552,9 @@ TEST(HttpParser, ResponsesFollowTheSameGrammar)
     EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 0\n\n").error.reason, "bare_lf");
     EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n").error.reason,
               "bare_lf");
-    EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;=x\r\nabc\r\n0\r\n\r\n").error.reason,
-              "invalid_chunk_extension");
+    EXPECT_EQ(
+        parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;=x\r\nabc\r\n0\r\n\r\n").error.reason,
+        "invalid_chunk_extension");
     EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n")
                   .error.reason,
               "invalid_transfer_encoding");
@@ -563,7 +570,8 @@ TEST(HttpParser, ResponsesFollowTheSameGrammar)
     EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\n\r\n").error.reason, "obs_fold");
     // valid: no reason phrase, obs-text in the reason and in a value, a trailer
     const Parsed p = parseResponse("HTTP/1.1 204\r\n\r\nHTTP/1.1 200 D\xe9j\xe0 vu\r\nX-A: caf\xc3\xa9\r\n"
-                                   "Transfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n0\r\nX-T: 1\r\n\r\n", 1);
+                                   "Transfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n0\r\nX-T: 1\r\n\r\n",
+                                   1);
     EXPECT_FALSE(p.error.isError()) << p.error.reason.constData();
     EXPECT_EQ(p.completes, 2);
     EXPECT_EQ(p.body, "ok");
