@@ -120,9 +120,22 @@ protected:
                                    {"backendRefs", QJsonArray{QJsonObject{{"name", "dfp-backend"},
                                                                           {"group", "agentgateway.dev"},
                                                                           {"kind", "AgentgatewayBackend"}}}}}}}}}}};
+        m_options = p;
         proxy = std::make_unique<DfproxyProcess>(p);
         ASSERT_TRUE(proxy->start()) << proxy->describe();
     }
+
+    /// Replaces the proxy with one whose config "proxy" block also has `extra`.
+    void restartProxyWith(const QJsonObject &extra)
+    {
+        proxy.reset();
+        DfproxyProcess::Options p = m_options;
+        for (auto it = extra.begin(); it != extra.end(); ++it)
+            p.proxyBlock.insert(it.key(), it.value());
+        proxy = std::make_unique<DfproxyProcess>(p);
+        ASSERT_TRUE(proxy->start()) << proxy->describe();
+    }
+    DfproxyProcess::Options m_options;
 
     QByteArray host() const { return "httpbin.test:" + QByteArray::number(origin->port()); }
 
@@ -359,6 +372,22 @@ TEST_F(Hostile, ValidRequestsThatLookOddAreForwarded)
                                                                "\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(query.firstStatus(), 200) << query.bytes.toStdString();
     EXPECT_TRUE(query.bytes.contains("<title>")) << query.bytes.toStdString();
+}
+
+TEST_F(Hostile, LenientParsingAcceptsBareLfLineEndingsOnly)
+{
+    const QByteArray bareLf = "GET / HTTP/1.1\nHost: " + host() + "\nConnection: close\n\n";
+    const RawReply strict = rawExchange(proxy->proxyPort(), bareLf);
+    EXPECT_EQ(strict.firstStatus(), 400) << strict.bytes.toStdString();
+    EXPECT_TRUE(strict.bytes.contains("x-dfproxy-error: bare_lf")) << strict.bytes.toStdString();
+
+    ASSERT_NO_FATAL_FAILURE(restartProxyWith(QJsonObject{{"parsing", "lenient"}}));
+    const RawReply lenient = rawExchange(proxy->proxyPort(), bareLf);
+    EXPECT_EQ(lenient.firstStatus(), 200) << lenient.bytes.toStdString();
+    // Only line endings are relaxed: whitespace before a colon is still refused.
+    const RawReply colon = rawExchange(proxy->proxyPort(), "GET / HTTP/1.1\nHost : " + host() + "\n\n");
+    EXPECT_EQ(colon.firstStatus(), 400) << colon.bytes.toStdString();
+    EXPECT_TRUE(colon.bytes.contains("x-dfproxy-error: invalid_header_name")) << colon.bytes.toStdString();
 }
 
 TEST_F(Hostile, AbsoluteUriWinsOverADisagreeingHostHeader)
