@@ -12,6 +12,7 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QStandardPaths>
+#include <QTcpServer>
 #include <QTcpSocket>
 
 using namespace dfproxy::test;
@@ -86,6 +87,36 @@ RawReply rawExchange(quint16 port, const QByteArray &request, bool untilClosed =
     reply.closedByPeer = ended();
     return reply;
 }
+
+/// An origin that answers every request with one canned response (and closes), for the response-side parsing rules.
+class CannedOrigin : public QObject
+{
+public:
+    explicit CannedOrigin(QByteArray response) : m_response(std::move(response))
+    {
+        m_server.listen(QHostAddress::LocalHost);
+        QObject::connect(&m_server, &QTcpServer::newConnection, this, [this] {
+            while (QTcpSocket *s = m_server.nextPendingConnection()) {
+                s->setParent(this);
+                QObject::connect(s, &QTcpSocket::readyRead, s, [this, s] {
+                    m_request += s->readAll();
+                    if (!m_request.contains("\r\n\r\n") || s->property("answered").toBool())
+                        return;
+                    s->setProperty("answered", true);
+                    s->write(m_response);
+                    s->disconnectFromHost();
+                });
+                QObject::connect(s, &QTcpSocket::disconnected, s, &QObject::deleteLater);
+            }
+        });
+    }
+    quint16 port() const { return m_server.serverPort(); }
+
+private:
+    QTcpServer m_server;
+    QByteArray m_response;
+    QByteArray m_request;
+};
 
 class Hostile : public ::testing::Test
 {
@@ -388,6 +419,37 @@ TEST_F(Hostile, LenientParsingAcceptsBareLfLineEndingsOnly)
     const RawReply colon = rawExchange(proxy->proxyPort(), "GET / HTTP/1.1\nHost : " + host() + "\n\n");
     EXPECT_EQ(colon.firstStatus(), 400) << colon.bytes.toStdString();
     EXPECT_TRUE(colon.bytes.contains("x-dfproxy-error: invalid_header_name")) << colon.bytes.toStdString();
+}
+
+TEST_F(Hostile, OriginResponsesFollowTheSameGrammar)
+{
+    // The response parser is the request parser: what would be refused from a client is a bad response (502) from an
+    // origin, never relayed with a framing the client might read differently.
+    const QList<QPair<const char *, QByteArray>> bad = {
+        {"bare_lf", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok"},
+        {"space_before_colon", "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok"},
+        {"chunked_twice",
+         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"},
+        {"te_http10", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"},
+        {"bad_status", "HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nok"},
+    };
+    ASSERT_TRUE(dns->setHost("canned.test", {QHostAddress("127.0.0.1")}));
+    for (const auto &[name, response] : bad) {
+        SCOPED_TRACE(name);
+        CannedOrigin canned(response);
+        const RawReply reply = rawExchange(proxy->proxyPort(),
+                                           "GET /x HTTP/1.1\r\nHost: canned.test:" + QByteArray::number(canned.port()) +
+                                               "\r\nConnection: close\r\n\r\n");
+        EXPECT_EQ(reply.firstStatus(), 502) << reply.bytes.toStdString();
+        EXPECT_TRUE(reply.bytes.contains("x-dfproxy-error: upstream_bad_response")) << reply.bytes.toStdString();
+    }
+    // Valid but unusual: no reason phrase, OWS around Content-Length.
+    CannedOrigin fine("HTTP/1.1 200\r\nContent-Length:\t2\t\r\n\r\nok");
+    const RawReply reply =
+        rawExchange(proxy->proxyPort(), "GET /x HTTP/1.1\r\nHost: canned.test:" + QByteArray::number(fine.port()) +
+                                            "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(reply.firstStatus(), 200) << reply.bytes.toStdString();
+    EXPECT_TRUE(reply.bytes.endsWith("ok")) << reply.bytes.toStdString();
 }
 
 TEST_F(Hostile, AbsoluteUriWinsOverADisagreeingHostHeader)
