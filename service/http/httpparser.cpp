@@ -179,6 +179,15 @@ bool isTargetForm(const char *t, const char *end)
         ++p;
     return end - p >= 3 && p[0] == ':' && p[1] == '/' && p[2] == '/';
 }
+/// Empties a buffer that gathered a split head or line; a large one is freed, so that thousands of idle
+/// connections do not each keep the biggest head they ever received.
+void releaseBuffer(std::string &buffer)
+{
+    if (buffer.capacity() > 4096)
+        std::string().swap(buffer);
+    else
+        buffer.clear();
+}
 } // namespace
 
 void MessageHead::clear()
@@ -218,8 +227,8 @@ void HttpParser::endMessage()
     m_inMessage = false;
     m_inBody = false;
     m_bodyLeft = 0;
-    m_headBuf.clear();
-    m_line.clear();
+    releaseBuffer(m_headBuf);
+    releaseBuffer(m_line);
     m_scanBytes = 0;
     m_scanLine = 0;
     m_scanLineLen = 0;
@@ -340,7 +349,7 @@ qsizetype HttpParser::feedHead(const char *data, qsizetype size, Stop *stop)
     } else {
         m_headBuf.append(headStart, size_t(headEnd + 1 - headStart));
         ok = parseHead(m_headBuf.data(), m_headBuf.data() + m_headBuf.size());
-        m_headBuf.clear();
+        releaseBuffer(m_headBuf);
     }
     if (!ok) {
         *stop = Stop::Error;
