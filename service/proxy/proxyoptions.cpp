@@ -42,7 +42,8 @@ void readParsing(const QJsonObject &o, bool *lenient, QList<config::FieldError> 
         return;
     if (v != QJsonValue(QStringLiteral("strict")) && v != QJsonValue(QStringLiteral("lenient"))) {
         if (errors)
-            errors->append({QStringLiteral("proxy.parsing"), QStringLiteral("must be \"strict\" or \"lenient\"")});
+            errors->append(
+                {QStringLiteral("proxy.parsing"), QStringLiteral("must be \"strict\" or \"lenient\"")});
         return;
     }
     *lenient = v.toString() == QLatin1String("lenient");

@@ -37,8 +37,9 @@ struct ProxyOptions
 /// Reads the config's "proxy" block: workers, connectTimeoutMs, responseTimeoutMs, upstreamIdleTimeoutMs,
 /// clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes,
 /// maxUriBytes, maxConnections, maxConnectionsPerClient (integers),
-/// addXForwardedFor, addXForwardedProto (booleans), parsing ("strict" or "lenient": bare LF line endings in requests). Missing keys keep the defaults; bad values are reported in
-/// `errors` (paths "proxy.<key>", may be null) and keep the default too. Other keys are left to their owners.
+/// addXForwardedFor, addXForwardedProto (booleans), parsing ("strict" or "lenient": bare LF line endings in
+/// requests). Missing keys keep the defaults; bad values are reported in `errors` (paths "proxy.<key>", may be
+/// null) and keep the default too. Other keys are left to their owners.
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors = nullptr);
 
 } // namespace dfproxy::proxy
