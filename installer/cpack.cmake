@@ -36,7 +36,7 @@ else()
     endif()
     set(CPACK_DEBIAN_PACKAGE_SECTION net)
     set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-    # The Qt, OpenSSL, yaml-cpp and http-parser libraries come from dpkg-shlibdeps; the maintainer scripts need
+    # The Qt, OpenSSL and yaml-cpp libraries come from dpkg-shlibdeps; the maintainer scripts need
     # adduser (and init-system-helpers, which is essential).
     set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
     set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")

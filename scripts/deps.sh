@@ -9,7 +9,7 @@
 DFPROXY_BUILD_PACKAGES=(
     build-essential cmake ninja-build pkg-config
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev libqt6opengl6-dev
-    libyaml-cpp-dev libhttp-parser-dev libssl-dev libgtest-dev libgmock-dev
+    libyaml-cpp-dev libssl-dev libgtest-dev libgmock-dev
     libgl-dev
 )
 
@@ -17,11 +17,12 @@ DFPROXY_BUILD_PACKAGES=(
 # openssl to mint test certificates, Xvfb for GUI tests; the installer tests: dpkg-dev (dpkg-shlibdeps for
 # CPack), fakeroot and lintian for the DEB, wixl and msitools to compile and read the MSI definition;
 # slowhttptest for the slow-client tests; clang and its sanitizer/libFuzzer runtimes for scripts/sanitize and
-# scripts/fuzz (presets fuzz and tsan); the mingw-w64 cross compiler for scripts/check-cross.
+# scripts/fuzz (presets fuzz and tsan); node-llhttp for llhttp's C sources, which the HttpParser differential test
+# builds in strict mode (test-only; dfproxy does not link it); the mingw-w64 cross compiler for scripts/check-cross.
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
-    slowhttptest clang libclang-rt-14-dev
+    slowhttptest clang libclang-rt-14-dev node-llhttp
     g++-mingw-w64-x86-64-posix
 )
 

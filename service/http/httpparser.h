@@ -1,24 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// A strict, incremental HTTP/1.x message parser over libhttp-parser. One instance per connection direction;
-// not thread-safe (use it on the thread that owns the connection).
+// A strict, incremental HTTP/1.x message parser (RFC 9112 framing, RFC 9110 field grammar), written for dfproxy:
+// an egress controller must never read a message's framing differently from the origin or the client, so anything
+// ambiguous is refused. One instance per connection direction; not thread-safe (use it on the thread that owns the
+// connection). The rules are listed in docs/reliability.md ("Request parsing").
 
 #include "http/httpheaders.h"
 
 #include <QByteArray>
 
-#include <memory>
-
-struct http_parser;
-struct http_parser_settings;
+#include <string>
 
 namespace dfproxy::http {
 
 /// Size limits applied while parsing. Exceeding them gives 431 / 414.
 struct ParserLimits
 {
-    qsizetype maxHeaderBytes = 64 * 1024; ///< start line + headers
-    qsizetype maxUriBytes = 8 * 1024;     ///< request target
+    qsizetype maxHeaderBytes = 64 * 1024;  ///< start line + headers
+    qsizetype maxUriBytes = 8 * 1024;      ///< request target
+    qsizetype maxChunkLineBytes = 4096;    ///< one chunk-size line with its extensions (400 beyond)
+    qsizetype maxTrailerBytes = 16 * 1024; ///< a chunked body's trailer section (431 beyond)
+    /// Accept a bare LF as a line ending (head, chunk framing, trailers): `proxy.parsing: lenient`. Everything else
+    /// stays strict; a bare CR is refused either way.
+    bool lenientLineEndings = false;
 };
 
 /// Why a message was rejected: the status to answer (400, 414, 431, 505) and a stable reason for
@@ -34,16 +38,16 @@ struct ParseError
 struct MessageHead
 {
     QByteArray method;       ///< requests: "GET" (points at static storage, no allocation)
-    QByteArray target;       ///< requests: the request target as received
+    QByteArray target;       ///< requests: the request target as received ("http://h?q" becomes "http://h/?q")
     int status = 0;          ///< responses
     QByteArray reasonPhrase; ///< responses
     int versionMajor = 1;
     int versionMinor = 1;
-    HeaderList headers;      ///< in order, names as received
+    HeaderList headers;        ///< in order, names as received
     qint64 contentLength = -1; ///< -1 when there is no Content-Length
     bool chunked = false;
-    bool keepAlive = true;   ///< http_should_keep_alive(): version default and Connection header
-    bool upgrade = false;    ///< CONNECT, Upgrade request, or 101 response
+    bool keepAlive = true; ///< version default and Connection header; false for a response read until close
+    bool upgrade = false;  ///< CONNECT, Upgrade request, or 101 response
     bool isConnect() const { return method == "CONNECT"; }
     bool isHead() const { return method == "HEAD"; }
     /// True when the request carries a body (Content-Length > 0 or chunked).
@@ -65,10 +69,10 @@ public:
     enum class Kind { Request, Response };
     /// Where feed() stopped.
     enum class Stop {
-        NeedMore,  ///< all input consumed, message not finished
-        Head,      ///< head() is complete; body (if any) follows on the next feed()
-        Complete,  ///< the message ended; the next feed() starts the next message
-        Error,     ///< error() says why; the parser is dead
+        NeedMore, ///< all input consumed, message not finished
+        Head,     ///< head() is complete; body (if any) follows on the next feed()
+        Complete, ///< the message ended; the next feed() starts the next message
+        Error,    ///< error() says why; the parser is dead
     };
 
     explicit HttpParser(Kind kind, ParserLimits limits = {});
@@ -104,40 +108,65 @@ public:
     Stop skipBody(qint64 n);
 
 private:
-    static const http_parser_settings &settings();
-    static int onMessageBegin(http_parser *p);
-    static int onUrl(http_parser *p, const char *at, size_t len);
-    static int onStatus(http_parser *p, const char *at, size_t len);
-    static int onHeaderField(http_parser *p, const char *at, size_t len);
-    static int onHeaderValue(http_parser *p, const char *at, size_t len);
-    static int onHeadersComplete(http_parser *p);
-    static int onBodyCb(http_parser *p, const char *at, size_t len);
-    static int onMessageComplete(http_parser *p);
-    bool scanHead(const char *data, qsizetype size, qsizetype *headBytes);
-    void fail(int status, const char *reason);
-    void mapParserError();
+    /// Where the parser is inside a message.
+    enum class Phase : quint8 {
+        Head,       ///< before or inside a head (m_headBuf holds a head split across reads)
+        HeadEnd,    ///< the Head stop was given; the head's last byte ('\n') comes with the next feed()
+        Fixed,      ///< Content-Length body: m_bodyLeft bytes to come
+        UntilClose, ///< response body read until the peer closes
+        ChunkLine,  ///< a chunk-size line (with extensions), gathered in m_line
+        ChunkData,  ///< m_bodyLeft bytes of a chunk
+        ChunkCrlf,  ///< the CRLF after a chunk's data, gathered in m_line
+        Trailer,    ///< a trailer line, gathered in m_line
+    };
+    enum class Framing : quint8 { None, Fixed, Chunked, UntilClose };
+
+    qsizetype feedHead(const char *data, qsizetype size, Stop *stop);
+    bool parseHead(const char *begin, const char *end);
+    bool parseStartLine(const char *line, const char *end);
+    bool parseHeaderLine(const char *line, const char *end, bool store);
+    bool parseTransferEncoding(const char *v, const char *end);
     bool validateHead();
+    Framing framing() const;
+    qsizetype feedBody(const char *data, qsizetype size, Stop *stop);
+    /// Gathers one line of chunk framing (at most `limit` bytes, else fail(status, reason)): 1 with the line (CR
+    /// removed) in *line / *len, 0 when it needs more input, -1 on an error.
+    int takeLine(const char *&p, const char *end, qsizetype limit, int status, const char *reason, const char **line,
+                 qsizetype *len);
+    bool parseChunkLine(const char *line, qsizetype len);
+    void startBody();
+    void endMessage();
+    void fail(int status, const char *reason);
 
     Kind m_kind;
     ParserLimits m_limits;
-    std::unique_ptr<http_parser> m_parser;
     MessageHead m_head;
     ParseError m_error;
     BodyHandler *m_body = nullptr;
+    Phase m_phase = Phase::Head;
     bool m_expectNoBody = false;
     bool m_inMessage = false;
-    bool m_headDone = false;
-    bool m_inBody = false; ///< libhttp-parser is past the head (see bodyBytesLeft)
-    bool m_messageDone = false;
-    bool m_lastWasValue = false;
-    // head scanner state (obs-fold and size checks happen before libhttp-parser sees the bytes)
-    qsizetype m_scanBytes = 0;
+    bool m_inBody = false; ///< a feed() after the Head stop took all its input (see bodyBytesLeft)
+    qint64 m_bodyLeft = 0; ///< Fixed / ChunkData: bytes still to come
+    // head scanner state: a head split across reads is gathered in m_headBuf, checked line by line as it arrives
+    std::string m_headBuf;
+    qsizetype m_scanBytes = 0;   ///< head bytes so far (431)
     qsizetype m_scanLine = 0;    ///< index of the current line
-    qsizetype m_scanLineLen = 0; ///< bytes of the current line, CR excluded
-    bool m_scanDone = false;
-    char m_scanLastChar = 0;
-    const char *m_errorOffset = nullptr;
-    const char *m_errorData = nullptr;
+    qsizetype m_scanLineLen = 0; ///< bytes of the current line, '\n' excluded
+    char m_scanLastChar = 0;     ///< the last byte of the current line so far
+    // per-head facts gathered while the header lines are parsed
+    int m_hostCount = 0;
+    int m_contentLengthCount = 0;
+    int m_chunkedCount = 0;
+    bool m_hasTransferEncoding = false;
+    bool m_chunkedLast = false;
+    bool m_connClose = false;
+    bool m_connKeepAlive = false;
+    bool m_connUpgrade = false;
+    bool m_hasUpgrade = false;
+    // chunked body state
+    std::string m_line; ///< a chunk-size line, chunk CRLF or trailer line split across reads
+    qsizetype m_trailerBytes = 0;
 };
 
 } // namespace dfproxy::http

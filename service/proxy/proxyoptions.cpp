@@ -62,6 +62,21 @@ void readPaths(const QJsonObject &block, http::PathOptions *out, QList<config::F
         fail(QStringLiteral("proxy.paths.escapedSlashes"), QStringLiteral("must be one of reject, keep, unescape"));
 }
 
+/// "parsing": "strict" (the default) or "lenient" (bare LF line endings accepted in requests; docs/reliability.md).
+void readParsing(const QJsonObject &o, bool *lenient, QList<config::FieldError> *errors)
+{
+    const QJsonValue v = o.value(QLatin1String("parsing"));
+    if (v.isUndefined())
+        return;
+    if (v != QJsonValue(QStringLiteral("strict")) && v != QJsonValue(QStringLiteral("lenient"))) {
+        if (errors)
+            errors->append(
+                {QStringLiteral("proxy.parsing"), QStringLiteral("must be \"strict\" or \"lenient\"")});
+        return;
+    }
+    *lenient = v.toString() == QLatin1String("lenient");
+}
+
 } // namespace
 
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors)
@@ -97,6 +112,7 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
     readBool(block, "addXForwardedFor", &o.addXForwardedFor, errors);
     readBool(block, "addXForwardedProto", &o.addXForwardedProto, errors);
     readPaths(block, &o.paths, errors);
+    readParsing(block, &o.limits.lenientLineEndings, errors);
     return o;
 }
 

@@ -40,8 +40,9 @@ struct ProxyOptions
 /// clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes,
 /// maxUriBytes, maxConnections, maxConnectionsPerClient (integers),
 /// addXForwardedFor, addXForwardedProto (booleans), paths {mergeSlashes: boolean, escapedSlashes: "reject" | "keep" |
-/// "unescape"}. Missing keys keep the defaults; bad values are reported in
-/// `errors` (paths "proxy.<key>", may be null) and keep the default too. Other keys are left to their owners.
+/// "unescape"}, parsing ("strict" or "lenient": bare LF line endings in requests). Missing keys keep the defaults;
+/// bad values and unknown keys are reported in `errors` (paths "proxy.<key>", may be null); bad values keep the
+/// default.
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors = nullptr);
 
 } // namespace dfproxy::proxy

@@ -20,6 +20,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#ifdef DFPROXY_HAVE_LLHTTP
+#include <llhttp.h>
+#endif
+
 namespace dfproxy::fuzz {
 
 namespace {
@@ -159,6 +163,56 @@ void compareFramings(const Framing &a, const Framing &b)
         fuzzCheck(completed(a) == completed(b), "split changed the number of messages");
 }
 
+#ifdef DFPROXY_HAVE_LLHTTP
+/// llhttp's framing of the same requests (strict mode; tests/CMakeLists.txt builds it from node-llhttp).
+Framing llhttpFrame(const QByteArray &input)
+{
+    Framing out;
+    llhttp_settings_t settings;
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = [](llhttp_t *p) {
+        static_cast<Framing *>(p->data)->messages.append(Framing::Message());
+        return 0;
+    };
+    settings.on_headers_complete = [](llhttp_t *p) {
+        auto *f = static_cast<Framing *>(p->data);
+        f->messages.last().method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+        return 0;
+    };
+    settings.on_body = [](llhttp_t *p, const char *at, size_t n) {
+        static_cast<Framing *>(p->data)->messages.last().body.append(at, qsizetype(n));
+        return 0;
+    };
+    settings.on_message_complete = [](llhttp_t *p) {
+        static_cast<Framing *>(p->data)->messages.last().complete = true;
+        return 0;
+    };
+    llhttp_t parser;
+    llhttp_init(&parser, HTTP_REQUEST, &settings);
+    parser.data = &out;
+    const llhttp_errno_t err = llhttp_execute(&parser, input.constData(), size_t(input.size()));
+    out.upgraded = err == HPE_PAUSED_UPGRADE;
+    out.errorStatus = err == HPE_OK || out.upgraded ? 0 : 400;
+    return out;
+}
+
+/// Where both parsers completed a request, they must have read the same request: same method, same body. A
+/// disagreement on where a message ends is a desync (request smuggling) between dfproxy and an llhttp-based origin.
+/// Accept/reject disagreements are not checked here: some are intended (llhttp_differential_test.cpp lists them).
+void compareWithLlhttp(const Framing &ours, const QByteArray &input)
+{
+    const Framing theirs = llhttpFrame(input);
+    for (qsizetype n = 0; n < ours.messages.size() && n < theirs.messages.size(); ++n) {
+        const auto &x = ours.messages[n];
+        const auto &y = theirs.messages[n];
+        if (!x.complete || !y.complete)
+            break;
+        fuzzCheck(x.method == y.method, "llhttp read another method");
+        fuzzCheck(x.body == y.body, "llhttp read another body");
+    }
+}
+#endif
+
 int fuzzHttp(const uint8_t *data, size_t size, http::HttpParser::Kind kind)
 {
     if (size < 1)
@@ -170,6 +224,10 @@ int fuzzHttp(const uint8_t *data, size_t size, http::HttpParser::Kind kind)
     const Framing whole = frame(input, kind, 0, noBody);
     const Framing split = frame(input, kind, step, noBody);
     compareFramings(whole, split);
+#ifdef DFPROXY_HAVE_LLHTTP
+    if (kind == http::HttpParser::Kind::Request)
+        compareWithLlhttp(whole, input);
+#endif
     return 0;
 }
 

@@ -345,4 +345,284 @@ TEST(HttpParser, SkipBodyTakesNoMoreThanIsLeftAndNothingOutsideABody)
     EXPECT_EQ(p.skipBody(10), HttpParser::Stop::NeedMore);
 }
 
+// --- RFC 9112 strictness (#20 item 9): what can desync is refused, everything valid is accepted ---
+
+ParserLimits lenient()
+{
+    ParserLimits l;
+    l.lenientLineEndings = true;
+    return l;
+}
+
+Parsed parseResponse(const QByteArray &input, qsizetype step = 0)
+{
+    return parse(input, HttpParser::Kind::Response, {}, step);
+}
+
+TEST(HttpParser, BareLfAnywhereInTheHeadOrChunkFramingIs400)
+{
+    const QByteArray chunkedHead = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (const QByteArray &in :
+         {QByteArray("GET / HTTP/1.1\nHost: x\r\n\r\n"), QByteArray("GET / HTTP/1.1\r\nHost: x\n\r\n"),
+          QByteArray("GET / HTTP/1.1\r\nHost: x\r\n\n"), QByteArray("GET / HTTP/1.1\nHost: x\n\n"),
+          QByteArray("\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"), chunkedHead + "3\nabc\r\n0\r\n\r\n",
+          chunkedHead + "3;a=b\nabc\r\n0\r\n\r\n", chunkedHead + "3;a\nb\r\nabc\r\n0\r\n\r\n",
+          chunkedHead + "3\r\nabc\n0\r\n\r\n", chunkedHead + "3\r\nabc\r\n0\n\r\n",
+          chunkedHead + "3\r\nabc\r\n0\r\nX-T: 1\n\r\n", chunkedHead + "3\r\nabc\r\n0\r\n\n"}) {
+        for (const qsizetype step : {0, 1}) {
+            const Parsed p = parse(in, HttpParser::Kind::Request, {}, step);
+            EXPECT_EQ(p.error.status, 400) << in.toStdString();
+            EXPECT_EQ(p.error.reason, "bare_lf") << in.toStdString();
+        }
+    }
+}
+
+TEST(HttpParser, LenientParsingAcceptsBareLfLineEndingsOnly)
+{
+    const Parsed p = parse("GET /a HTTP/1.1\nHost: x\nX-A: 1\r\n\n", HttpParser::Kind::Request, lenient());
+    EXPECT_FALSE(p.error.isError()) << p.error.reason.constData();
+    EXPECT_EQ(p.completes, 1);
+    EXPECT_EQ(p.head.headers.value(1).second, "1");
+    const Parsed c = parse("POST / HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n3;a=b\nabc\n0\nX-T: 1\n\n",
+                           HttpParser::Kind::Request, lenient(), 1);
+    EXPECT_FALSE(c.error.isError()) << c.error.reason.constData();
+    EXPECT_EQ(c.body, "abc");
+    EXPECT_EQ(c.completes, 1);
+    // nothing else is relaxed: a bare CR, whitespace before a colon, a bad chunk extension
+    EXPECT_EQ(parse("GET / HTTP/1.1\nHost: x\rX: y\n\n", HttpParser::Kind::Request, lenient()).error.status, 400);
+    EXPECT_EQ(parse("GET / HTTP/1.1\nHost : x\n\n", HttpParser::Kind::Request, lenient()).error.reason,
+              "invalid_header_name");
+    EXPECT_EQ(parse("POST / HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n3;=\nabc\n0\n\n",
+                    HttpParser::Kind::Request, lenient())
+                  .error.reason,
+              "invalid_chunk_extension");
+}
+
+TEST(HttpParser, ControlSpaceOrNonAsciiInTheTargetIs400)
+{
+    for (const char *bad : {"/a\x01"
+                            "b",
+                            "/a\tb", "/a\x7f", "/\x80", "/caf\xc3\xa9", "/a\rb"}) {
+        const Parsed p = parse(QByteArray("GET ") + bad + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        EXPECT_EQ(p.error.status, 400) << bad;
+        EXPECT_EQ(p.error.reason, "invalid_uri") << bad;
+    }
+    EXPECT_EQ(reasonOf("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n"), "invalid_uri");
+    EXPECT_EQ(reasonOf("GET  / HTTP/1.1\r\nHost: x\r\n\r\n"), "invalid_uri");
+    EXPECT_EQ(reasonOf("GET / HTTP/1.1 \r\nHost: x\r\n\r\n"), "invalid_uri");
+}
+
+TEST(HttpParser, WhitespaceBeforeAHeaderColonIs400)
+{
+    for (const char *line : {"X-A : a", "X-A\t: a", "Transfer-Encoding : chunked", "Host : x"}) {
+        const Parsed p = parse(QByteArray("GET / HTTP/1.1\r\nHost: x\r\n") + line + "\r\n\r\n");
+        EXPECT_EQ(p.error.reason, "invalid_header_name") << line;
+        const Parsed r = parseResponse(QByteArray("HTTP/1.1 200 OK\r\n") + line + "\r\nContent-Length: 0\r\n\r\n");
+        EXPECT_EQ(r.error.reason, "invalid_header_name") << line;
+    }
+}
+
+TEST(HttpParser, TransferEncodingOnHttp10Is400)
+{
+    EXPECT_EQ(reasonOf("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), "transfer_encoding_http10");
+    EXPECT_EQ(parseResponse("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").error.reason,
+              "transfer_encoding_http10");
+}
+
+TEST(HttpParser, ChunkedTwiceOrNotLastIs400)
+{
+    const QByteArray head = "POST / HTTP/1.1\r\nHost: x\r\n";
+    for (const QByteArray &te :
+         {QByteArray("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"),
+          QByteArray("Transfer-Encoding: chunked, chunked\r\n"), QByteArray("Transfer-Encoding: chunked, gzip\r\n"),
+          QByteArray("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n"),
+          QByteArray("Transfer-Encoding: gzip\r\n"), QByteArray("Transfer-Encoding: \r\n"),
+          QByteArray("Transfer-Encoding: chunked;\r\n"), QByteArray("Transfer-Encoding: \"chunked\"\r\n"),
+          QByteArray("Transfer-Encoding: chunked;a=b\r\n"), QByteArray("Transfer-Encoding: gzip;q\r\n")}) {
+        EXPECT_EQ(reasonOf(head + te + "\r\n0\r\n\r\n"), "invalid_transfer_encoding") << te.toStdString();
+    }
+    // chunked last, after other codings and across headers, any case and with OWS: fine
+    for (const QByteArray &te :
+         {QByteArray("Transfer-Encoding: gzip, chunked\r\n"),
+          QByteArray("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"),
+          QByteArray("Transfer-Encoding:\tChunked \r\n"), QByteArray("Transfer-Encoding: gzip;q=1 , ,chunked\r\n")}) {
+        const Parsed p = parse(head + te + "\r\n3\r\nabc\r\n0\r\n\r\n");
+        EXPECT_FALSE(p.error.isError()) << te.toStdString() << p.error.reason.constData();
+        EXPECT_TRUE(p.head.chunked);
+        EXPECT_EQ(p.body, "abc");
+    }
+}
+
+TEST(HttpParser, TwoChunkedHeadersDoNotLetASecondRequestThrough)
+{
+    // The finding: a confused parser took the body for a second request. The first head is refused outright.
+    const Parsed p =
+        parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(p.error.reason, "invalid_transfer_encoding");
+    EXPECT_EQ(p.heads, 0);
+}
+
+TEST(HttpParser, ChunkExtensionsFollowTheGrammar)
+{
+    const QByteArray head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (const QByteArray ext :
+         {"3;a", "3;a=b", "3 ; a = b", "3\t;a=\"q\\\"x;y\"", "3;a;b=c;d=\"\"", "03;!#$%&'*+-.^_`|~=v"}) {
+        for (const qsizetype step : {0, 1}) {
+            const Parsed p = parse(head + ext + "\r\nabc\r\n0;last=1\r\n\r\n", HttpParser::Kind::Request, {}, step);
+            EXPECT_FALSE(p.error.isError()) << ext.toStdString() << ": " << p.error.reason.constData();
+            EXPECT_EQ(p.body, "abc") << ext.toStdString();
+        }
+    }
+    for (const QByteArray ext : {"3;", "3;=b", "3;a=", "3 x", "3 ", "3;a ", "3;a=\"open", "3;a=b c", "3;a=\x01",
+                                 "3;a=\"\x01\"", "3;a b", "3,a", "3;a=b\rc"}) {
+        const Parsed p = parse(head + ext + "\r\nabc\r\n0\r\n\r\n");
+        EXPECT_EQ(p.error.reason, "invalid_chunk_extension") << ext.toStdString();
+    }
+}
+
+TEST(HttpParser, OversizedChunkExtensionsAndTrailersAreRefused)
+{
+    const QByteArray head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const QByteArray hugeExt = head + "3;a=" + QByteArray(1024 * 1024, 'b') + "\r\nabc\r\n0\r\n\r\n";
+    EXPECT_EQ(parse(hugeExt).error.reason, "chunk_extension_too_large");
+    EXPECT_EQ(parse(hugeExt, HttpParser::Kind::Request, {}, 4096).error.reason, "chunk_extension_too_large");
+    const QByteArray hugeTrailers = head + "0\r\n" + QByteArray("X-T: 0123456789\r\n").repeated(2000) + "\r\n";
+    EXPECT_EQ(parse(hugeTrailers).error.status, 431);
+    EXPECT_EQ(parse(hugeTrailers, HttpParser::Kind::Request, {}, 1000).error.reason, "trailers_too_large");
+    EXPECT_EQ(reasonOf(head + "0\r\nX-T: 1\r\n folded\r\n\r\n"), "obs_fold");
+    EXPECT_EQ(reasonOf(head + "0\r\nBad Name: 1\r\n\r\n"), "invalid_header_name");
+    EXPECT_EQ(reasonOf(head + "3\r\nabcd\r\n0\r\n\r\n"), "invalid_chunk_data");
+}
+
+TEST(HttpParser, AnyTokenMethodIsAcceptedAsSent)
+{
+    for (const QByteArray method :
+         {"QUERY", "REPORT", "PROPFIND", "MKCALENDAR", "M-SEARCH", "FOO", "get", "X!#$%&'*+.^_`|~1"}) {
+        for (const qsizetype step : {0, 1}) {
+            const Parsed p = parse(method + " / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab",
+                                   HttpParser::Kind::Request, {}, step);
+            EXPECT_FALSE(p.error.isError()) << method.toStdString() << ": " << p.error.reason.constData();
+            EXPECT_EQ(p.head.method, method);
+            EXPECT_EQ(p.body, "ab");
+        }
+    }
+    for (const QByteArray bad : {"GE(T", "GE\"T", "G@T", "GET\t", "\x01GET"})
+        EXPECT_EQ(reasonOf(bad + " / HTTP/1.1\r\nHost: x\r\n\r\n"), "invalid_method") << bad.toStdString();
+}
+
+TEST(HttpParser, ContentLengthMayHaveSurroundingWhitespace)
+{
+    for (const QByteArray cl :
+         {"Content-Length:\t3\t", "Content-Length:  3 ", "content-length:3", "Content-Length: \t3"}) {
+        const Parsed p = parse("POST / HTTP/1.1\r\nHost: x\r\n" + cl + "\r\n\r\nabc");
+        EXPECT_FALSE(p.error.isError()) << cl.toStdString() << ": " << p.error.reason.constData();
+        EXPECT_EQ(p.head.contentLength, 3);
+        EXPECT_EQ(p.body, "abc");
+        const Parsed r = parseResponse("HTTP/1.1 200 OK\r\n" + cl + "\r\n\r\nabc");
+        EXPECT_EQ(r.body, "abc") << cl.toStdString();
+        EXPECT_EQ(r.completes, 1);
+    }
+    EXPECT_EQ(reasonOf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3 3\r\n\r\nabc"), "invalid_content_length");
+    EXPECT_EQ(reasonOf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n"), "invalid_content_length");
+    EXPECT_EQ(reasonOf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n"),
+              "invalid_content_length");
+}
+
+TEST(HttpParser, AbsoluteFormWithAnEmptyPathAndAQueryIsAccepted)
+{
+    // The empty path is spelled "/" (RFC 9110 4.2.3), so the forwarded origin-form is "/?q=1", not "?q=1".
+    const QList<QPair<QByteArray, QByteArray>> targets = {{"http://h.test:8080?q=1", "http://h.test:8080/?q=1"},
+                                                          {"http://h.test?q", "http://h.test/?q"},
+                                                          {"HTTP://h.test/p?a", "HTTP://h.test/p?a"},
+                                                          {"http://h.test", "http://h.test"}};
+    for (const auto &[target, seen] : targets) {
+        const Parsed p = parse("GET " + target + " HTTP/1.1\r\nHost: h.test\r\n\r\n");
+        EXPECT_FALSE(p.error.isError()) << target.toStdString() << ": " << p.error.reason.constData();
+        EXPECT_EQ(p.head.target, seen);
+    }
+    EXPECT_EQ(reasonOf("GET h.test/p HTTP/1.1\r\nHost: h.test\r\n\r\n"), "invalid_uri");
+    EXPECT_EQ(reasonOf("GET 1http://h.test/ HTTP/1.1\r\nHost: h.test\r\n\r\n"), "invalid_uri");
+    EXPECT_FALSE(parse("OPTIONS * HTTP/1.1\r\nHost: h.test\r\n\r\n").error.isError());
+}
+
+TEST(HttpParser, ResponsesFollowTheSameGrammar)
+{
+    EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n").error.reason, "bare_lf");
+    EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 0\n\n").error.reason, "bare_lf");
+    EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n").error.reason,
+              "bare_lf");
+    EXPECT_EQ(
+        parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;=x\r\nabc\r\n0\r\n\r\n").error.reason,
+        "invalid_chunk_extension");
+    EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n")
+                  .error.reason,
+              "invalid_transfer_encoding");
+    EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n").error.reason,
+              "content_length_with_transfer_encoding");
+    EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n").error.reason,
+              "duplicate_content_length");
+    EXPECT_EQ(parseResponse("HTTP/1.1 20 OK\r\n\r\n").error.reason, "invalid_status");
+    EXPECT_EQ(parseResponse("HTTP/1.1 2000 OK\r\n\r\n").error.reason, "invalid_status");
+    EXPECT_EQ(parseResponse("HTTP/1.1 200 O\x01K\r\n\r\n").error.reason, "invalid_status");
+    EXPECT_EQ(parseResponse("HTTP/1.1  200 OK\r\n\r\n").error.status, 400);
+    EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nX-A: a\x01\r\n\r\n").error.reason, "invalid_header_value");
+    EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\n\r\n").error.reason, "obs_fold");
+    // valid: no reason phrase, obs-text in the reason and in a value, a trailer
+    const Parsed p = parseResponse("HTTP/1.1 204\r\n\r\nHTTP/1.1 200 D\xe9j\xe0 vu\r\nX-A: caf\xc3\xa9\r\n"
+                                   "Transfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n0\r\nX-T: 1\r\n\r\n",
+                                   1);
+    EXPECT_FALSE(p.error.isError()) << p.error.reason.constData();
+    EXPECT_EQ(p.completes, 2);
+    EXPECT_EQ(p.body, "ok");
+}
+
+TEST(HttpParser, AResponseWhoseLastCodingIsNotChunkedIsReadUntilClose)
+{
+    // RFC 9112 6.3: a request like that is refused (400); a response ends when the origin closes.
+    for (const QByteArray te : {"gzip", "chunked, gzip"}) {
+        Parsed out;
+        HttpParser p(HttpParser::Kind::Response);
+        p.setBodyHandler(&out);
+        const QByteArray in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + te + "\r\n\r\n0\r\n\r\nmore";
+        EXPECT_EQ(feedHeadAndRest(p, in), HttpParser::Stop::NeedMore) << te.toStdString();
+        EXPECT_FALSE(p.head().chunked);
+        EXPECT_FALSE(p.head().keepAlive);
+        EXPECT_EQ(p.feedEof(), HttpParser::Stop::Complete);
+        EXPECT_EQ(out.body, "0\r\n\r\nmore");
+    }
+}
+
+TEST(HttpParser, KeepAliveFollowsVersionAndConnection)
+{
+    EXPECT_TRUE(parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n").head.keepAlive);
+    EXPECT_FALSE(parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n\r\n").head.keepAlive);
+    EXPECT_FALSE(parse("GET / HTTP/1.0\r\n\r\n").head.keepAlive);
+    EXPECT_TRUE(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").head.keepAlive);
+    const Parsed ws = parse("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    EXPECT_TRUE(ws.head.upgrade);
+    EXPECT_EQ(ws.completes, 1);
+    EXPECT_FALSE(parse("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n").head.upgrade);
+    EXPECT_TRUE(parseResponse("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n")
+                    .head.upgrade);
+}
+
+TEST(HttpParser, EveryValidMessageParsesTheSameInAnyPieces)
+{
+    const QByteArray in = "\r\nPOST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "a;n=\"v\"\r\n0123456789\r\n1\r\nX\r\n0\r\nT: 1\r\n\r\n"
+                          "QUERY http://x?q HTTP/1.1\r\nHost: x\r\nContent-Length:\t4\t\r\n\r\nbody";
+    const Parsed whole = parse(in);
+    ASSERT_FALSE(whole.error.isError()) << whole.error.reason.constData();
+    EXPECT_EQ(whole.completes, 2);
+    EXPECT_EQ(whole.body, "0123456789Xbody");
+    for (qsizetype step = 1; step < 40; ++step) {
+        const Parsed p = parse(in, HttpParser::Kind::Request, {}, step);
+        EXPECT_FALSE(p.error.isError()) << step;
+        EXPECT_EQ(p.completes, 2) << step;
+        EXPECT_EQ(p.body, whole.body) << step;
+        EXPECT_EQ(p.head.method, "QUERY") << step;
+    }
+}
+
 } // namespace

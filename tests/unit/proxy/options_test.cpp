@@ -84,3 +84,18 @@ TEST(ProxyOptions, PathsSetHowRequestPathsAreCanonicalised)
     EXPECT_EQ(errors[0].path, QStringLiteral("proxy.paths.normalize"));
     EXPECT_EQ(errors[1].path, QStringLiteral("proxy.paths.escapedSlashes"));
 }
+
+TEST(ProxyOptions, ParsingIsStrictUnlessSetToLenient)
+{
+    EXPECT_FALSE(proxy::optionsFromJson(QJsonObject()).limits.lenientLineEndings);
+    QList<config::FieldError> errors;
+    EXPECT_TRUE(proxy::optionsFromJson(QJsonObject{{"parsing", "lenient"}}, &errors).limits.lenientLineEndings);
+    EXPECT_FALSE(proxy::optionsFromJson(QJsonObject{{"parsing", "strict"}}, &errors).limits.lenientLineEndings);
+    EXPECT_TRUE(errors.isEmpty());
+    for (const QJsonValue &bad : {QJsonValue("loose"), QJsonValue(true), QJsonValue(1)}) {
+        errors.clear();
+        EXPECT_FALSE(proxy::optionsFromJson(QJsonObject{{"parsing", bad}}, &errors).limits.lenientLineEndings);
+        ASSERT_EQ(errors.size(), 1);
+        EXPECT_EQ(errors[0].path, QStringLiteral("proxy.parsing"));
+    }
+}
