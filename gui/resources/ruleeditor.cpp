@@ -27,6 +27,8 @@ const QStringList kMethods = {QString(), "GET", "HEAD", "POST", "PUT", "DELETE",
 
 QString cellText(const QTableWidget *t, int row, int col)
 {
+    if (auto *picker = qobject_cast<ObjectPicker *>(t->cellWidget(row, col)))
+        return picker->name();
     if (auto *combo = qobject_cast<QComboBox *>(t->cellWidget(row, col)))
         return combo->currentData().isValid() ? combo->currentData().toString() : combo->currentText();
     const auto *item = t->item(row, col);
@@ -259,6 +261,17 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     form->addRow(tr("Matches"), track(new FieldBox({}, withButtons(m_matches, [this] { addMatch(); }, tr("Add match"))),
                                       QStringLiteral(".matches")));
 
+    m_backends = makeTable({tr("Backend"), tr("Namespace"), tr("Weight"), tr("Port"), tr("Group"), tr("Kind")},
+                           QStringLiteral("backendRefsTable"));
+    m_backends->setToolTip(tr("Requests are split between backends by weight. Namespace empty = the route's."));
+    // The backend's name takes the room; the other columns are as wide as their content (the Kind column used to
+    // take the width and cut the name to "dfp-bac…").
+    m_backends->horizontalHeader()->setStretchLastSection(false);
+    m_backends->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_backends->horizontalHeader()->setSectionResizeMode(BName, QHeaderView::Stretch);
+    form->addRow(tr("Backends"), track(new FieldBox({}, withButtons(m_backends, [this] { addBackendRef(); }, tr("Add backend"))),
+                                       QStringLiteral(".backendRefs")));
+
     auto *filters = new QWidget;
     auto *fl = new QVBoxLayout(filters);
     fl->setContentsMargins(0, 0, 0, 0);
@@ -321,12 +334,6 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     fl->addWidget(m_redirectBox);
     form->addRow(tr("Filters"), track(new FieldBox({}, filters), QStringLiteral(".filters")));
 
-    m_backends = makeTable({tr("Backend"), tr("Namespace"), tr("Weight"), tr("Port"), tr("Group"), tr("Kind")},
-                           QStringLiteral("backendRefsTable"));
-    m_backends->setToolTip(tr("Requests are split between backends by weight. Namespace empty = the route's."));
-    form->addRow(tr("Backends"), track(new FieldBox({}, withButtons(m_backends, [this] { addBackendRef(); }, tr("Add backend"))),
-                                       QStringLiteral(".backendRefs")));
-
     m_requestTimeout = new QLineEdit;
     m_requestTimeout->setObjectName(QStringLiteral("requestTimeout"));
     m_requestTimeout->setPlaceholderText(tr("none, e.g. 10s, 500ms, 1m30s"));
@@ -365,12 +372,50 @@ void RuleEditor::addBackendRef(const QString &name, const QString &ns, int weigh
 {
     const int row = m_backends->rowCount();
     m_backends->insertRow(row);
-    setCell(m_backends, row, BName, name);
+    auto *picker = new ObjectPicker;
+    picker->setObjectName(QStringLiteral("backendPicker"));
+    picker->setObjects(m_knownBackends);
+    picker->setCreateText(tr("Create new backend…"));
+    picker->setName(name);
+    connect(picker, &ObjectPicker::picked, this, [this, picker](const PickerObject &o) {
+        for (int r = 0; r < m_backends->rowCount(); ++r) {
+            if (m_backends->cellWidget(r, BName) == picker)
+                setCell(m_backends, r, BNamespace, o.ns);
+        }
+    });
+    connect(picker, &ObjectPicker::createRequested, this, [this, picker] {
+        for (int r = 0; r < m_backends->rowCount(); ++r) {
+            if (m_backends->cellWidget(r, BName) == picker)
+                Q_EMIT createBackendRequested(r);
+        }
+    });
+    m_backends->setCellWidget(row, BName, picker);
     setCell(m_backends, row, BNamespace, ns);
     setCell(m_backends, row, BWeight, QString::number(weight));
     setCell(m_backends, row, BPort, port > 0 ? QString::number(port) : QString());
     setCell(m_backends, row, BGroup, QStringLiteral("agentgateway.dev"));
     setCell(m_backends, row, BKind, QStringLiteral("AgentgatewayBackend"));
+}
+
+ObjectPicker *RuleEditor::backendPicker(int row) const
+{
+    return qobject_cast<ObjectPicker *>(m_backends->cellWidget(row, BName));
+}
+
+void RuleEditor::setKnownBackends(const QList<PickerObject> &backends)
+{
+    m_knownBackends = backends;
+    for (int r = 0; r < m_backends->rowCount(); ++r) {
+        if (auto *p = backendPicker(r))
+            p->setObjects(backends);
+    }
+}
+
+void RuleEditor::setBackendRef(int row, const QString &ns, const QString &name)
+{
+    if (auto *p = backendPicker(row))
+        p->setName(name);
+    setCell(m_backends, row, BNamespace, ns);
 }
 
 void RuleEditor::load(const QJsonObject &rule)
@@ -422,7 +467,6 @@ void RuleEditor::load(const QJsonObject &rule)
         setCell(m_backends, row, BKind, b.value("kind").toString(QStringLiteral("AgentgatewayBackend")));
     }
     m_matches->resizeColumnsToContents();
-    m_backends->resizeColumnsToContents();
     const QJsonObject t = rule.value("timeouts").toObject();
     m_requestTimeout->setText(t.value("request").toString());
     m_backendTimeout->setText(t.value("backendRequest").toString());
