@@ -3,10 +3,12 @@
 
 #include "app/connection.h"
 #include "resources/resourcelistmodel.h"
+#include "widgets/toast.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QKeyEvent>
 #include <QJsonArray>
 #include <QLabel>
 #include <QLineEdit>
@@ -111,12 +113,23 @@ PoliciesPage::PoliciesPage(Connection *connection, QWidget *parent)
     m_table->sortByColumn(CKind, Qt::AscendingOrder);
     connect(m_table, &QTableView::doubleClicked, this, [this] { editSelected(); });
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &PoliciesPage::updateButtons);
+    m_table->installEventFilter(this);
     layout->addWidget(m_table, 1);
     m_message->setObjectName(QStringLiteral("messageLabel"));
     m_message->setWordWrap(true);
     layout->addWidget(m_message);
     updateButtons();
     connect(connection, &Connection::connected, this, &PoliciesPage::refresh);
+}
+
+bool PoliciesPage::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_table && event->type() == QEvent::KeyPress
+        && static_cast<QKeyEvent *>(event)->key() == Qt::Key_Delete) {
+        deleteSelected();
+        return true;
+    }
+    return Page::eventFilter(watched, event);
 }
 
 void PoliciesPage::setActive(bool active)
@@ -286,8 +299,10 @@ PolicyEditor *PoliciesPage::openEditor(PolicyKind kind, const QJsonObject &objec
     m_editor->setAttribute(Qt::WA_DeleteOnClose);
     m_editor->setKnownTargets(m_targets);
     m_editor->load(object, mode);
-    connect(m_editor, &ResourceEditor::saved, this, [this](const QJsonObject &o) {
+    connect(m_editor, &ResourceEditor::saved, this, [this, mode](const QJsonObject &o) {
         const QString kind = o.value("kind").toString(), ns = resourceNamespace(o), name = resourceName(o);
+        showToast(this, (mode == ResourceEditor::Mode::Create ? tr("Created %1 %2/%3") : tr("Saved %1 %2/%3"))
+                            .arg(kind, ns, name));
         const int loads = m_loads;
         auto *conn = new QMetaObject::Connection;
         *conn = connect(m_model, &QAbstractItemModel::modelReset, this, [this, kind, ns, name, loads, conn] {
@@ -343,23 +358,48 @@ PolicyEditor *PoliciesPage::duplicateSelected()
 void PoliciesPage::deleteSelected()
 {
     const QJsonObject o = selectedObject();
+    if (!PolicyEditor::kindOf(o.value("kind").toString()))
+        return;
+    if (!m_confirmDeletes) {
+        remove(o);
+        return;
+    }
+    if (m_question)
+        m_question->close();
+    const QString ns = resourceNamespace(o), name = resourceName(o), kindName = o.value("kind").toString();
+    auto *box = new QMessageBox(QMessageBox::Question, tr("Delete %1").arg(kindName),
+                                tr("Delete %1 %2/%3? Requests it covers are no longer limited or checked by it. "
+                                   "This cannot be undone.")
+                                    .arg(kindName, ns, name),
+                                QMessageBox::NoButton, this);
+    box->setObjectName(QStringLiteral("deleteQuestion"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    auto *del = box->addButton(tr("Delete"), QMessageBox::DestructiveRole);
+    del->setObjectName(QStringLiteral("confirmDeleteButton"));
+    box->setDefaultButton(box->addButton(QMessageBox::Cancel));
+    connect(box, &QMessageBox::buttonClicked, this, [this, o, del](QAbstractButton *b) {
+        if (b == del)
+            remove(o);
+    });
+    m_question = box;
+    box->open();
+}
+
+void PoliciesPage::remove(const QJsonObject &o)
+{
     const auto kind = PolicyEditor::kindOf(o.value("kind").toString());
     if (!kind)
         return;
     const QString ns = resourceNamespace(o), name = resourceName(o), kindName = o.value("kind").toString();
-    if (m_confirmDeletes &&
-        QMessageBox::question(this, tr("Delete %1").arg(kindName),
-                              tr("Delete %1 %2/%3? Requests it covers are no longer limited or checked by it. "
-                                 "This cannot be undone.")
-                                  .arg(kindName, ns, name),
-                              QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel) != QMessageBox::Yes)
-        return;
     QPointer<PoliciesPage> self(this);
-    m_connection->api()->remove(PolicyEditor::resourceKind(*kind).plural, ns, name, [self](const client::ApiResult &r) {
+    m_connection->api()->remove(PolicyEditor::resourceKind(*kind).plural, ns, name,
+                                [self, kindName, ns, name](const client::ApiResult &r) {
         if (!self)
             return;
         if (!r.ok())
             QMessageBox::warning(self, tr("Delete failed"), r.error->toString());
+        else
+            showToast(self, tr("Deleted %1 %2/%3").arg(kindName, ns, name));
         self->refresh();
     });
 }

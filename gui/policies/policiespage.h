@@ -5,12 +5,14 @@
 #include "policies/policyeditors.h"
 
 #include <QJsonObject>
+#include <QMessageBox>
 #include <QPointer>
 
 QT_BEGIN_NAMESPACE
 class QComboBox;
 class QLabel;
 class QLineEdit;
+
 class QPushButton;
 class QSortFilterProxyModel;
 class QTableView;
@@ -50,15 +52,21 @@ public:
     PolicyEditor *newPolicy(PolicyKind kind);
     PolicyEditor *editSelected();
     PolicyEditor *duplicateSelected();
-    /// Deletes the selected policy after asking (unless confirmation is off, for tests).
+    /// Deletes the selected policy after asking (unless confirmation is off, for tests); the Delete key does too.
     void deleteSelected();
+    /// The open delete question (nullptr when none); its delete button is "confirmDeleteButton".
+    QMessageBox *deleteQuestion() const { return m_question; }
     void setConfirmDeletes(bool confirm) { m_confirmDeletes = confirm; }
     PolicyEditor *currentEditor() const { return m_editor; }
     QList<KnownTarget> knownTargets() const { return m_targets; }
     /// Completed loads of the policy list (tests wait on it).
     int loadCount() const { return m_loads; }
 
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
 private:
+    void remove(const QJsonObject &policy);
     PolicyEditor *openEditor(PolicyKind kind, const QJsonObject &object, ResourceEditor::Mode mode);
     void loadTargets();
     void updateButtons();
@@ -73,6 +81,7 @@ private:
     QPushButton *m_new;
     QList<QWidget *> m_selectionButtons;
     QPointer<PolicyEditor> m_editor;
+    QPointer<QMessageBox> m_question;
     QStringList m_plurals;
     QList<KnownTarget> m_targets;
     bool m_confirmDeletes = true;

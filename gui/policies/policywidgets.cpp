@@ -2,6 +2,7 @@
 #include "policies/policywidgets.h"
 
 #include "widgets/fieldbox.h"
+#include "widgets/objectpicker.h"
 
 #include <QComboBox>
 #include <QCryptographicHash>
@@ -230,9 +231,44 @@ void TargetRefsEditor::pickTarget(const KnownTarget &target)
     Q_EMIT targetPicked(target);
 }
 
+namespace {
+QList<PickerObject> pickerObjects(const QList<KnownTarget> &targets)
+{
+    QList<PickerObject> out;
+    for (const KnownTarget &t : targets)
+        out.append({t.kind, t.ns, t.name, t.sectionName});
+    return out;
+}
+} // namespace
+
 void TargetRefsEditor::setKnownTargets(const QList<KnownTarget> &targets)
 {
     m_known = targets;
+    for (int r = 0; r < m_table->rowCount(); ++r) {
+        if (auto *p = namePicker(r))
+            p->setObjects(pickerObjects(m_known));
+    }
+}
+
+ObjectPicker *TargetRefsEditor::namePicker(int row) const
+{
+    return qobject_cast<ObjectPicker *>(m_table->cellWidget(row, TName));
+}
+
+void TargetRefsEditor::onRowPicked(ObjectPicker *picker, const PickerObject &o)
+{
+    const KnownTarget t{o.kind, o.ns, o.name, o.sectionName};
+    for (int r = 0; r < m_table->rowCount(); ++r) {
+        if (namePicker(r) != picker)
+            continue;
+        if (auto *combo = qobject_cast<QComboBox *>(m_table->cellWidget(r, TKind))) {
+            if (combo->findData(t.kind) < 0)
+                combo->addItem(t.kind, t.kind);
+            combo->setCurrentIndex(combo->findData(t.kind));
+        }
+        m_table->setItem(r, TSection, new QTableWidgetItem(t.sectionName));
+    }
+    Q_EMIT targetPicked(t);
 }
 
 void TargetRefsEditor::addRef(const QString &kind, const QString &name, const QString &sectionName)
@@ -246,7 +282,12 @@ void TargetRefsEditor::addRef(const QString &kind, const QString &name, const QS
         combo->addItem(kind, kind); // keep an unknown kind visible so the server can say what is wrong
     combo->setCurrentIndex(combo->findData(kind));
     m_table->setCellWidget(row, TKind, combo);
-    m_table->setItem(row, TName, new QTableWidgetItem(name));
+    auto *picker = new ObjectPicker;
+    picker->setObjectName(QStringLiteral("targetPicker"));
+    picker->setObjects(pickerObjects(m_known));
+    picker->setName(name);
+    connect(picker, &ObjectPicker::picked, this, [this, picker](const PickerObject &o) { onRowPicked(picker, o); });
+    m_table->setCellWidget(row, TName, picker);
     m_table->setItem(row, TSection, new QTableWidgetItem(sectionName));
 }
 
@@ -266,7 +307,7 @@ QJsonArray TargetRefsEditor::toJson() const
     for (int r = 0; r < m_table->rowCount(); ++r) {
         const auto *combo = qobject_cast<QComboBox *>(m_table->cellWidget(r, TKind));
         const QString kind = combo ? combo->currentData().toString() : QString();
-        const QString name = m_table->item(r, TName) ? m_table->item(r, TName)->text().trimmed() : QString();
+        const QString name = namePicker(r) ? namePicker(r)->name() : QString();
         const QString section = m_table->item(r, TSection) ? m_table->item(r, TSection)->text().trimmed() : QString();
         QJsonObject o{{"group", groupOf(kind)}, {"kind", kind}, {"name", name}};
         if (!section.isEmpty())

@@ -19,6 +19,8 @@ QT_END_NAMESPACE
 namespace dfproxy::gui {
 
 class FieldBox;
+class ObjectPicker;
+struct PickerObject;
 
 /// "pbkdf2-sha256$ITERATIONS$SALT$HASH" (base64 without padding, 32-byte key), the format the service verifies in
 /// service/policy/passwords.h. An empty salt means 16 random bytes.
@@ -92,8 +94,9 @@ private:
     QList<ListCard *> m_cards;
 };
 
-/// spec.targetRefs: kind, name and (Gateways) listener per row, plus "Add target" listing what exists. Targets must be
-/// in the policy's namespace; the editor says so when a picked target is elsewhere.
+/// spec.targetRefs: kind, name and (Gateways) listener per row, plus "Add target" listing what exists. The Name cell
+/// is a picker over the known targets too (choosing one sets the row's kind and listener). Targets must be in the
+/// policy's namespace; the editor says so when a picked target is elsewhere.
 class TargetRefsEditor : public QWidget
 {
     Q_OBJECT
@@ -109,12 +112,16 @@ public:
     void setKnownTargets(const QList<KnownTarget> &targets);
     QTableWidget *table() const { return m_table; }
     QPushButton *pickButton() const { return m_pick; }
+    /// The Name cell of row `row`.
+    ObjectPicker *namePicker(int row) const;
 
 Q_SIGNALS:
     /// A target was picked from the list; the editor may adopt its namespace.
     void targetPicked(const dfproxy::gui::KnownTarget &target);
 
 private:
+    void onRowPicked(ObjectPicker *picker, const PickerObject &o);
+
     QTableWidget *m_table;
     QPushButton *m_pick;
     QList<KnownTarget> m_known;
