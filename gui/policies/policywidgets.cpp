@@ -16,6 +16,8 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace dfproxy::gui {
 
 QByteArray hashPasswordPbkdf2(const QByteArray &password, const QByteArray &salt, int iterations)
@@ -184,7 +186,8 @@ TargetRefsEditor::TargetRefsEditor(QWidget *parent)
     m_table->setObjectName(QStringLiteral("targetRefsTable"));
     m_table->setHorizontalHeaderLabels({tr("Kind"), tr("Name"), tr("Listener (Gateway only)")});
     m_table->horizontalHeader()->setStretchLastSection(true);
-    m_table->horizontalHeader()->setSectionResizeMode(TKind, QHeaderView::ResizeToContents);
+    // The Kind and Name cells are combo boxes, which ResizeToContents does not measure (the Kind cell showed "H"):
+    // addRef() widens the columns to the widgets.
     m_table->setColumnWidth(TName, 220);
     m_table->verticalHeader()->setVisible(false);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -282,6 +285,7 @@ void TargetRefsEditor::addRef(const QString &kind, const QString &name, const QS
         combo->addItem(kind, kind); // keep an unknown kind visible so the server can say what is wrong
     combo->setCurrentIndex(combo->findData(kind));
     m_table->setCellWidget(row, TKind, combo);
+    m_table->setColumnWidth(TKind, std::max(m_table->columnWidth(TKind), combo->sizeHint().width()));
     auto *picker = new ObjectPicker;
     picker->setObjectName(QStringLiteral("targetPicker"));
     picker->setObjects(pickerObjects(m_known));

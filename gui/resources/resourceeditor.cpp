@@ -7,6 +7,7 @@
 #include <QDialogButtonBox>
 #include <QFontDatabase>
 #include <QFormLayout>
+#include <QHash>
 #include <QJsonDocument>
 #include <QLabel>
 #include <QLineEdit>
@@ -20,6 +21,21 @@
 #include <QVBoxLayout>
 
 namespace dfproxy::gui {
+
+namespace {
+// A name that fits the kind (the seed guide's and docs' examples), for the placeholder.
+QString exampleName(const QString &kind)
+{
+    static const QHash<QString, QString> names = {
+        {QStringLiteral("AgentgatewayBackend"), QStringLiteral("dfp-backend")},
+        {QStringLiteral("HTTPRoute"), QStringLiteral("dfp-httproute")},
+        {QStringLiteral("RateLimitPolicy"), QStringLiteral("per-client")},
+        {QStringLiteral("AuthenticationPolicy"), QStringLiteral("api-users")},
+        {QStringLiteral("AuthorizationPolicy"), QStringLiteral("egress-rules")},
+    };
+    return names.value(kind, QStringLiteral("my-object"));
+}
+} // namespace
 
 ResourceEditor::ResourceEditor(client::ApiClient *api, ResourceKind kind, QWidget *parent)
     : QDialog(parent),
@@ -42,7 +58,7 @@ ResourceEditor::ResourceEditor(client::ApiClient *api, ResourceKind kind, QWidge
     formPage->setLayout(m_form);
     m_form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
     m_name->setObjectName(QStringLiteral("nameEdit"));
-    m_name->setPlaceholderText(tr("lower-case name, e.g. dfp-backend"));
+    m_name->setPlaceholderText(tr("lower-case name, e.g. %1").arg(exampleName(m_kind.kind)));
     m_namespace->setObjectName(QStringLiteral("namespaceEdit"));
     m_namespace->setPlaceholderText(QStringLiteral("default"));
     m_form->addRow(tr("Name"), new FieldBox(QStringLiteral("metadata.name"), m_name));

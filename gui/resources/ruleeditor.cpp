@@ -269,6 +269,8 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     m_backends->horizontalHeader()->setStretchLastSection(false);
     m_backends->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_backends->horizontalHeader()->setSectionResizeMode(BName, QHeaderView::Stretch);
+    // The group follows from the kind (agentgateway.dev for AgentgatewayBackend); it stays in the YAML tab.
+    m_backends->setColumnHidden(BGroup, true);
     form->addRow(tr("Backends"), track(new FieldBox({}, withButtons(m_backends, [this] { addBackendRef(); }, tr("Add backend"))),
                                        QStringLiteral(".backendRefs")));
 

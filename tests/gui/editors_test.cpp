@@ -322,6 +322,14 @@ TEST_F(Editors, RouteEditorFitsA1280x800ScreenWithAddBackendInSight)
     EXPECT_TRUE(scroll->viewport()->rect().contains(inViewport))
         << "Add backend at y=" << inViewport.y() << "..." << inViewport.bottom() << " of a viewport "
         << scroll->viewport()->height() << " high";
+
+    // The backend's name gets the width (the Kind column used to take it and cut the name to "dfp-bac…").
+    re->rule(0)->addBackendRef("dfp-backend-with-a-long-name");
+    spinFor(100);
+    QTableWidget *t = re->rule(0)->backendRefsTable();
+    const int needed = t->fontMetrics().horizontalAdvance("dfp-backend-with-a-long-name") + 40;
+    EXPECT_GE(t->columnWidth(0), needed);
+    EXPECT_GT(t->columnWidth(0), t->columnWidth(5));
 }
 
 // The seed guide (README: a backend, a route to it, traffic, then cleanup) through the editors alone: the route's
@@ -392,4 +400,22 @@ TEST_F(Editors, WalkthroughOfTheSeedGuideThroughTheEditors)
     ASSERT_TRUE(waitUntil([&] { return get("/api/v1/namespaces/httpbin/backends/dfp-backend").status == 404; },
                           10000));
     ASSERT_TRUE(waitUntil([&] { return curlThroughProxy().status == 404; }, 10000));
+}
+
+TEST_F(Editors, NamePlaceholdersFitTheKindAndTargetKindCellsShowTheKind)
+{
+    window->showPage(MainWindow::RoutesIndex);
+    auto *re = window->routes()->newObject();
+    ASSERT_NE(re, nullptr);
+    EXPECT_TRUE(re->nameEdit()->placeholderText().contains("dfp-httproute"))
+        << re->nameEdit()->placeholderText().toStdString();
+    re->close();
+    PolicyEditor *pe = window->policies()->newPolicy(PolicyKind::RateLimit);
+    ASSERT_NE(pe, nullptr);
+    EXPECT_FALSE(pe->nameEdit()->placeholderText().contains("dfp-backend"));
+    pe->targets()->addRef("AgentgatewayBackend", "dfp-backend");
+    auto *kind = qobject_cast<QComboBox *>(pe->targets()->table()->cellWidget(0, 0));
+    ASSERT_NE(kind, nullptr);
+    EXPECT_GE(pe->targets()->table()->columnWidth(0), kind->sizeHint().width());
+    pe->close();
 }
