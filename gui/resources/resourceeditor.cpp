@@ -299,6 +299,8 @@ void ResourceEditor::showError(const client::ApiError &e)
                                           .arg(e.status));
     for (const auto &[path, message] : unmatched)
         lines.append(QStringLiteral("%1: %2").arg(path, message));
+    for (auto it = m_yamlErrorLines.constBegin(); it != m_yamlErrorLines.constEnd(); ++it)
+        lines.append(tr("YAML line %1: %2").arg(it.key()).arg(it.value()));
     m_lastError = e.toString();
     for (const auto &[path, message] : e.fields)
         m_lastError += QStringLiteral("\n%1: %2").arg(path, message);

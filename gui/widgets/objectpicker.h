@@ -40,6 +40,8 @@ public:
     void pick(int i);
     /// Chooses the "Create new …" entry as if the user did.
     void chooseCreate();
+    /// Sizes the list to its columns before showing it.
+    void showPopup() override;
 
 Q_SIGNALS:
     /// The user chose an existing object from the list.
@@ -47,8 +49,6 @@ Q_SIGNALS:
     /// The user chose "Create new …"; the name is left as it was.
     void createRequested();
 
-protected:
-    void showPopup() override;
 
 private:
     void rebuild();

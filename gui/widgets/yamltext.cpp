@@ -121,9 +121,13 @@ bool needsQuotes(const QString &s)
            || s.contains(u'\t');
 }
 
-QStringList orderedKeys(const QJsonObject &o)
+// A manifest's top level reads apiVersion, kind, metadata, spec; inside it, a reference or list item reads best
+// with its name (and namespace) first.
+QStringList orderedKeys(const QJsonObject &o, int depth)
 {
-    static const QStringList first = {"apiVersion", "kind", "metadata", "name", "namespace", "spec", "status"};
+    static const QStringList top = {"apiVersion", "kind", "metadata", "spec", "status"};
+    static const QStringList inner = {"name", "namespace"};
+    const QStringList &first = depth == 0 ? top : inner;
     QStringList keys;
     for (const QString &k : first) {
         if (o.contains(k))
@@ -144,7 +148,7 @@ void emitString(YAML::Emitter &out, const QString &s)
         out << s.toStdString();
 }
 
-void emitValue(YAML::Emitter &out, const QJsonValue &v)
+void emitValue(YAML::Emitter &out, const QJsonValue &v, int depth)
 {
     switch (v.type()) {
     case QJsonValue::Null:
@@ -177,7 +181,7 @@ void emitValue(YAML::Emitter &out, const QJsonValue &v)
         }
         out << YAML::BeginSeq;
         for (const auto &e : a)
-            emitValue(out, e);
+            emitValue(out, e, depth + 1);
         out << YAML::EndSeq;
         break;
     }
@@ -188,11 +192,11 @@ void emitValue(YAML::Emitter &out, const QJsonValue &v)
             break;
         }
         out << YAML::BeginMap;
-        for (const QString &k : orderedKeys(o)) {
+        for (const QString &k : orderedKeys(o, depth)) {
             out << YAML::Key;
             emitString(out, k);
             out << YAML::Value;
-            emitValue(out, o.value(k));
+            emitValue(out, o.value(k), depth + 1);
         }
         out << YAML::EndMap;
         break;
@@ -225,7 +229,7 @@ QString objectToYaml(const QJsonObject &object)
 {
     YAML::Emitter out;
     out.SetIndent(2);
-    emitValue(out, object);
+    emitValue(out, object, 0);
     QString text = QString::fromUtf8(out.c_str(), qsizetype(out.size()));
     if (!text.endsWith(u'\n'))
         text.append(u'\n');

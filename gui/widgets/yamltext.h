@@ -21,9 +21,9 @@ struct YamlTextError
     QString toString() const;
 };
 
-/// The object as a block-style YAML document. Keys come in manifest order (apiVersion, kind, metadata, spec, status,
-/// then name/namespace first inside maps, the rest alphabetically); strings that would read back as another type
-/// are quoted, so yamlToObject(objectToYaml(o)) == o.
+/// The object as a block-style YAML document. Keys come in manifest order (apiVersion, kind, metadata, spec, status
+/// at the top; name and namespace first in nested maps; the rest alphabetically); strings that would read back as
+/// another type are quoted, so yamlToObject(objectToYaml(o)) == o.
 QString objectToYaml(const QJsonObject &object);
 
 /// Parses one YAML (or JSON, a subset of it) document holding a mapping. Plain scalars are typed as YAML 1.2's core

@@ -15,6 +15,7 @@
 #include <QComboBox>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QPlainTextEdit>
@@ -22,6 +23,7 @@
 #include <QTabWidget>
 #include <QTableView>
 #include <QTableWidget>
+#include <QPainter>
 #include <QTextBlock>
 
 using namespace dfproxy::gui;
@@ -82,7 +84,7 @@ protected:
 
 TEST(YamlText, RoundTripsAnObjectAndFindsTheLineOfAFieldPath)
 {
-    const QJsonArray refs{QJsonObject{{"name", "b1"}, {"weight", 2}}, QJsonObject{{"name", "b2"}}};
+    const QJsonArray refs{QJsonObject{{"name", "b1"}, {"weight", 2}}, QJsonObject{{"kind", "K"}, {"name", "b2"}}};
     const QJsonArray rules{QJsonObject{{"name", "first"}}, QJsonObject{{"backendRefs", refs}}};
     const QJsonObject spec{{"hostnames", QJsonArray{"a.test", "true", "1", ""}}, {"rules", rules}};
     const QJsonObject o{{"apiVersion", "gateway.networking.k8s.io/v1"},
@@ -90,7 +92,7 @@ TEST(YamlText, RoundTripsAnObjectAndFindsTheLineOfAFieldPath)
                         {"metadata", QJsonObject{{"name", "r"}, {"namespace", "httpbin"}}},
                         {"spec", spec}};
     const QString yaml = objectToYaml(o);
-    // Manifest order, not alphabetical: apiVersion, kind, metadata, spec.
+    // Manifest order, not alphabetical: apiVersion, kind, metadata, spec; a reference starts with its name.
     EXPECT_TRUE(yaml.startsWith("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: r\n"))
         << yaml.toStdString();
     YamlTextError e;
@@ -170,6 +172,7 @@ TEST_F(Editors, ValidationErrorsAreMarkedOnTheirYamlLine)
     const QString yaml = re->yamlEdit()->toPlainText();
     EXPECT_EQ(lineOf(yaml, marks.firstKey()).trimmed(), "request: ten seconds") << yaml.toStdString();
     EXPECT_TRUE(marks.first().contains("spec.rules[1].timeouts.request"));
+    EXPECT_TRUE(re->findChild<QLabel *>("generalError")->text().contains(QStringLiteral("YAML line %1: ").arg(marks.firstKey())));
 
     // Saved from the YAML tab: the editor stays there and marks the line in the user's text.
     re->showYaml(true);
@@ -418,4 +421,45 @@ TEST_F(Editors, NamePlaceholdersFitTheKindAndTargetKindCellsShowTheKind)
     ASSERT_NE(kind, nullptr);
     EXPECT_GE(pe->targets()->table()->columnWidth(0), kind->sizeHint().width());
     pe->close();
+}
+
+// Not a check: writes the docs' pictures of the YAML tab and the backend picker when DFPROXY_SCREENSHOT_DIR is set
+// (docs/console.md; the other screens come from scripts/screenshots).
+TEST_F(Editors, ScreenshotsForTheDocs)
+{
+    const QString dir = qEnvironmentVariable("DFPROXY_SCREENSHOT_DIR");
+    if (dir.isEmpty())
+        GTEST_SKIP() << "set DFPROXY_SCREENSHOT_DIR to write docs/screenshots/route-editor-yaml.png and "
+                        "route-editor-picker.png";
+    applySeed();
+    window->showPage(MainWindow::RoutesIndex);
+    reload(window->routes());
+    ASSERT_TRUE(window->routes()->select("httpbin", "dfp-httproute"));
+    auto *re = qobject_cast<RouteEditor *>(window->routes()->editSelected());
+    ASSERT_NE(re, nullptr);
+    re->resize(900, 640);
+    ASSERT_TRUE(waitUntil([&] { return re->pickerLoads() >= 2; }, 10000));
+
+    // The backend picker, open.
+    ObjectPicker *picker = re->rule(0)->backendPicker(0);
+    picker->showPopup();
+    spinFor(300);
+    QPixmap shot = re->grab();
+    QWidget *popup = picker->view()->window();
+    {
+        QPainter p(&shot);
+        p.drawPixmap(popup->mapToGlobal(QPoint(0, 0)) - re->mapToGlobal(QPoint(0, 0)), popup->grab());
+    }
+    picker->hidePopup();
+    ASSERT_TRUE(shot.save(dir + "/route-editor-picker.png"));
+
+    // The YAML tab with a validation error marked on its line.
+    re->showYaml(true);
+    QString text = re->yamlEdit()->toPlainText();
+    text.replace("kind: AgentgatewayBackend", "kind: AgentgatewayBackend\n          weight: -1");
+    re->yamlEdit()->setPlainText(text);
+    clickSave(re);
+    spinFor(300);
+    ASSERT_TRUE(re->grab().save(dir + "/route-editor-yaml.png"));
+    re->close();
 }
