@@ -253,6 +253,17 @@ void TargetRefsEditor::setKnownTargets(const QList<KnownTarget> &targets)
     }
 }
 
+void TargetRefsEditor::setRef(int row, const KnownTarget &target)
+{
+    if (!m_known.contains(target))
+        setKnownTargets(m_known + QList<KnownTarget>{target});
+    if (auto *p = namePicker(row))
+        p->setName(target.name);
+    if (auto *combo = qobject_cast<QComboBox *>(m_table->cellWidget(row, TKind)))
+        combo->setCurrentIndex(std::max(0, combo->findData(target.kind)));
+    m_table->setItem(row, TSection, new QTableWidgetItem(target.sectionName));
+}
+
 ObjectPicker *TargetRefsEditor::namePicker(int row) const
 {
     return qobject_cast<ObjectPicker *>(m_table->cellWidget(row, TName));
@@ -290,7 +301,14 @@ void TargetRefsEditor::addRef(const QString &kind, const QString &name, const QS
     picker->setObjectName(QStringLiteral("targetPicker"));
     picker->setObjects(pickerObjects(m_known));
     picker->setName(name);
+    picker->setCreateText(tr("Create new route…"));
     connect(picker, &ObjectPicker::picked, this, [this, picker](const PickerObject &o) { onRowPicked(picker, o); });
+    connect(picker, &ObjectPicker::createRequested, this, [this, picker] {
+        for (int r = 0; r < m_table->rowCount(); ++r) {
+            if (namePicker(r) == picker)
+                Q_EMIT createRouteRequested(r);
+        }
+    });
     m_table->setCellWidget(row, TName, picker);
     m_table->setItem(row, TSection, new QTableWidgetItem(sectionName));
 }

@@ -39,6 +39,7 @@ struct KnownTarget
     QString sectionName;
     /// "Gateway agentgateway-system/agentgateway-proxy#http"
     QString label() const;
+    bool operator==(const KnownTarget &o) const = default;
 };
 
 /// "Gateway agentgateway-system/agentgateway-proxy#http, HTTPRoute httpbin/dfp-httproute" for a policy object.
@@ -114,10 +115,14 @@ public:
     QPushButton *pickButton() const { return m_pick; }
     /// The Name cell of row `row`.
     ObjectPicker *namePicker(int row) const;
+    /// Sets row `row` to a target that was just created (after "Create new route…").
+    void setRef(int row, const KnownTarget &target);
 
 Q_SIGNALS:
     /// A target was picked from the list; the editor may adopt its namespace.
     void targetPicked(const dfproxy::gui::KnownTarget &target);
+    /// "Create new route…" was chosen in row `row`.
+    void createRouteRequested(int row);
 
 private:
     void onRowPicked(ObjectPicker *picker, const PickerObject &o);

@@ -252,6 +252,19 @@ TEST_F(Editors, PickersListTheObjectsThatExistAndCreateNewBackends)
     const QJsonObject t = pe->targets()->toJson().last().toObject();
     EXPECT_EQ(t["kind"].toString(), "Gateway");
     EXPECT_EQ(t["name"].toString(), "agentgateway-proxy");
+
+    // "Create new route…" makes the route in the policy's namespace and attaches the row to it.
+    pe->namespaceEdit()->setText("httpbin");
+    target->chooseCreate();
+    auto *routeCreator = qobject_cast<RouteEditor *>(pe->routeCreator());
+    ASSERT_NE(routeCreator, nullptr);
+    EXPECT_EQ(routeCreator->namespaceEdit()->text(), "httpbin");
+    routeCreator->nameEdit()->setText("route-for-policy");
+    clickSave(routeCreator);
+    ASSERT_TRUE(get("/api/v1/namespaces/httpbin/httproutes/route-for-policy").ok());
+    const QJsonObject made = pe->targets()->toJson().last().toObject();
+    EXPECT_EQ(made["kind"].toString(), "HTTPRoute");
+    EXPECT_EQ(made["name"].toString(), "route-for-policy");
     pe->close();
 }
 
