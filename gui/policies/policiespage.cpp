@@ -29,14 +29,21 @@ namespace {
 
 enum Column { CKind, CNamespace, CName, CAttached, CAge, CSummary };
 
-QList<ResourceListModel::Column> policyColumns()
+QList<ResourceListModel::Column> policyColumns(std::shared_ptr<std::optional<QList<KnownTarget>>> existing)
 {
+    auto attached = [existing](const QJsonObject &o) {
+        return attachedToText(o, existing->has_value() ? &**existing : nullptr);
+    };
     return {
         {QObject::tr("Kind"), [](const QJsonObject &o) { return o.value("kind").toString(); }},
         {QObject::tr("Namespace"), [](const QJsonObject &o) { return resourceNamespace(o); }},
         {QObject::tr("Name"), [](const QJsonObject &o) { return resourceName(o); }},
-        {QObject::tr("Attached to"), [](const QJsonObject &o) { return attachedToText(o); },
-         [](const QJsonObject &o) { return attachedToText(o).replace(QStringLiteral(", "), QStringLiteral("\n")); }},
+        {QObject::tr("Attached to"), attached,
+         [attached](const QJsonObject &o) { return attached(o).replace(QStringLiteral(", "), QStringLiteral("\n")); },
+         [existing](const QJsonObject &o) {
+             return existing->has_value() && !missingTargets(o, **existing).isEmpty() ? QStringLiteral("bad")
+                                                                                      : QString();
+         }},
         {QObject::tr("Age"), [](const QJsonObject &o) { return objectAge(o); }},
         {QObject::tr("Summary"), [](const QJsonObject &o) { return policySummary(o); },
          [](const QJsonObject &o) { return policySummary(o); }},
@@ -46,8 +53,9 @@ QList<ResourceListModel::Column> policyColumns()
 } // namespace
 
 PoliciesPage::PoliciesPage(Connection *connection, QWidget *parent)
-    : Page(connection, parent), m_message(new QLabel(this)), m_kindFilter(new QComboBox(this)),
-      m_search(new QLineEdit(this)), m_model(new ResourceListModel(policyColumns(), this)),
+    : Page(connection, parent), m_existing(std::make_shared<std::optional<QList<KnownTarget>>>()),
+      m_message(new QLabel(this)), m_kindFilter(new QComboBox(this)),
+      m_search(new QLineEdit(this)), m_model(new ResourceListModel(policyColumns(m_existing), this)),
       m_kindProxy(new QSortFilterProxyModel(this)), m_proxy(new QSortFilterProxyModel(this)),
       m_table(new QTableView(this)), m_new(new QPushButton(tr("New ▾"), this))
 {
@@ -207,6 +215,7 @@ void PoliciesPage::loadTargets()
     struct Pending
     {
         int left = 3;
+        bool failed = false; ///< a list failed: nothing can be called missing
         QList<KnownTarget> gateways, routes, backends;
     };
     auto state = std::make_shared<Pending>();
@@ -215,6 +224,11 @@ void PoliciesPage::loadTargets()
         if (--state->left > 0 || !self)
             return;
         self->m_targets = state->gateways + state->routes + state->backends;
+        if (state->failed)
+            self->m_existing->reset();
+        else
+            *self->m_existing = self->m_targets;
+        self->m_model->refreshColumns();
         if (self->m_editor)
             self->m_editor->setKnownTargets(self->m_targets);
     };
@@ -222,6 +236,7 @@ void PoliciesPage::loadTargets()
         std::sort(l.begin(), l.end(), [](const KnownTarget &a, const KnownTarget &b) { return a.label() < b.label(); });
     };
     m_connection->api()->list(QStringLiteral("gateways"), {}, [state, finish, sorted](const client::ApiResult &r) {
+        state->failed = state->failed || !r.ok();
         for (const auto &v : r.object().value("items").toArray()) {
             const QJsonObject o = v.toObject();
             state->gateways.append({QStringLiteral("Gateway"), resourceNamespace(o), resourceName(o), {}});
@@ -236,6 +251,7 @@ void PoliciesPage::loadTargets()
         finish();
     });
     m_connection->api()->list(QStringLiteral("httproutes"), {}, [state, finish, sorted](const client::ApiResult &r) {
+        state->failed = state->failed || !r.ok();
         for (const auto &v : r.object().value("items").toArray())
             state->routes.append(
                 {QStringLiteral("HTTPRoute"), resourceNamespace(v.toObject()), resourceName(v.toObject()), {}});
@@ -243,6 +259,7 @@ void PoliciesPage::loadTargets()
         finish();
     });
     m_connection->api()->list(QStringLiteral("backends"), {}, [state, finish, sorted](const client::ApiResult &r) {
+        state->failed = state->failed || !r.ok();
         for (const auto &v : r.object().value("items").toArray())
             state->backends.append({QStringLiteral("AgentgatewayBackend"),
                                     resourceNamespace(v.toObject()),

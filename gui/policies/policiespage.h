@@ -8,6 +8,9 @@
 #include <QMessageBox>
 #include <QPointer>
 
+#include <memory>
+#include <optional>
+
 QT_BEGIN_NAMESPACE
 class QComboBox;
 class QLabel;
@@ -22,8 +25,8 @@ namespace dfproxy::gui {
 
 class ResourceListModel;
 
-/// Rate limit, authentication and authorization policies in one table (Kind, Namespace, Name, Attached to, Summary,
-/// Age) with a kind filter and search; New (pick the kind), Edit, Duplicate, Delete (asks first). Also loads the
+/// Rate limit, authentication and authorization policies in one table (Kind, Namespace, Name, Attached to — a target
+/// that does not exist marked missing —, Summary, Age) with a kind filter and search; New (pick the kind), Edit, Duplicate, Delete (asks first). Also loads the
 /// Gateways (and their listeners), HTTPRoutes and backends the editors offer as targets. Says so when the service
 /// has no policy kinds (an older version).
 class PoliciesPage : public Page
@@ -71,6 +74,8 @@ private:
     void loadTargets();
     void updateButtons();
 
+    /// The targets that exist, shared with the Attached to column (nullopt until listed).
+    std::shared_ptr<std::optional<QList<KnownTarget>>> m_existing;
     QLabel *m_message;
     QComboBox *m_kindFilter;
     QLineEdit *m_search;

@@ -63,17 +63,36 @@ QString KnownTarget::label() const
     return s;
 }
 
-QString attachedToText(const QJsonObject &policy)
+namespace {
+QList<KnownTarget> targetsOf(const QJsonObject &policy)
 {
     const QString ns = policy.value("metadata").toObject().value("namespace").toString(QStringLiteral("default"));
-    QStringList out;
+    QList<KnownTarget> out;
     for (const auto &v : policy.value("spec").toObject().value("targetRefs").toArray()) {
         const QJsonObject t = v.toObject();
-        out.append(
-            KnownTarget{t.value("kind").toString(), ns, t.value("name").toString(), t.value("sectionName").toString()}
-                .label());
+        out.append({t.value("kind").toString(), ns, t.value("name").toString(), t.value("sectionName").toString()});
+    }
+    return out;
+}
+} // namespace
+
+QString attachedToText(const QJsonObject &policy, const QList<KnownTarget> *existing)
+{
+    QStringList out;
+    for (const KnownTarget &t : targetsOf(policy)) {
+        out.append(existing && !existing->contains(t) ? QObject::tr("⚠ %1 (missing)").arg(t.label()) : t.label());
     }
     return out.join(QStringLiteral(", "));
+}
+
+QList<KnownTarget> missingTargets(const QJsonObject &policy, const QList<KnownTarget> &existing)
+{
+    QList<KnownTarget> out;
+    for (const KnownTarget &t : targetsOf(policy)) {
+        if (!existing.contains(t))
+            out.append(t);
+    }
+    return out;
 }
 
 // ---- ListCard / CardList ---------------------------------------------------------------------------------------

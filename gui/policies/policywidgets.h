@@ -42,8 +42,11 @@ struct KnownTarget
     bool operator==(const KnownTarget &o) const = default;
 };
 
-/// "Gateway agentgateway-system/agentgateway-proxy#http, HTTPRoute httpbin/dfp-httproute" for a policy object.
-QString attachedToText(const QJsonObject &policy);
+/// "Gateway agentgateway-system/agentgateway-proxy#http, HTTPRoute httpbin/dfp-httproute" for a policy object. With
+/// `existing` (the targets the service has), a target not among them reads "⚠ HTTPRoute httpbin/gone (missing)".
+QString attachedToText(const QJsonObject &policy, const QList<KnownTarget> *existing = nullptr);
+/// The policy's targets that are not in `existing`.
+QList<KnownTarget> missingTargets(const QJsonObject &policy, const QList<KnownTarget> &existing);
 
 /// One item of a CardList (a rate limit, an authorization rule). Fields added with addField() get the path
 /// prefix + suffix, renumbered when cards move.

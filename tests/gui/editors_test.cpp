@@ -476,3 +476,23 @@ TEST_F(Editors, ScreenshotsForTheDocs)
     ASSERT_TRUE(re->grab().save(dir + "/route-editor-yaml.png"));
     re->close();
 }
+
+TEST_F(Editors, PolicyWhoseTargetIsGoneIsMarked)
+{
+    applySeed();
+    ASSERT_TRUE(api->sendBlocking("POST", "/api/v1/apply", {},
+                                  "apiVersion: dfproxy.dev/v1alpha1\nkind: RateLimitPolicy\n"
+                                  "metadata: {name: orphan, namespace: httpbin}\n"
+                                  "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: gone}]\n"
+                                  "  limits: [{name: l, key: clientIP, tokens: 5, fillInterval: 1s}]\n",
+                                  "application/yaml")
+                    .ok());
+    PoliciesPage *p = window->policies();
+    window->showPage(MainWindow::PoliciesIndex);
+    auto attached = [&] {
+        const int row = p->rowOf("RateLimitPolicy", "httpbin", "orphan");
+        return row < 0 ? QString() : p->model()->data(p->model()->index(row, 3), Qt::DisplayRole).toString();
+    };
+    ASSERT_TRUE(waitUntil([&] { return attached().contains("(missing)"); }, 10000)) << attached().toStdString();
+    EXPECT_EQ(attached(), "⚠ HTTPRoute httpbin/gone (missing)");
+}
