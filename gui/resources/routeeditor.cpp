@@ -95,7 +95,10 @@ RouteEditor::RouteEditor(client::ApiClient *api, QWidget *parent)
     auto *rulesBox = new QWidget;
     auto *rl = new QVBoxLayout(rulesBox);
     rl->setContentsMargins(0, 0, 0, 0);
-    auto *rButtons = new QHBoxLayout;
+    // The buttons sit beside the rule tabs, not on a line of their own (the dialog fits 1280x800 without scrolling).
+    auto *rButtonsBox = new QWidget;
+    auto *rButtons = new QHBoxLayout(rButtonsBox);
+    rButtons->setContentsMargins(0, 0, 0, 2);
     auto *addRuleButton = new QPushButton(tr("Add rule"));
     addRuleButton->setObjectName(QStringLiteral("addRuleButton"));
     connect(addRuleButton, &QPushButton::clicked, this, [this] { m_rules->setCurrentWidget(addRule()); });
@@ -104,8 +107,7 @@ RouteEditor::RouteEditor(client::ApiClient *api, QWidget *parent)
     connect(removeRuleButton, &QPushButton::clicked, this, [this] { removeRule(m_rules->currentIndex()); });
     rButtons->addWidget(addRuleButton);
     rButtons->addWidget(removeRuleButton);
-    rButtons->addStretch();
-    rl->addLayout(rButtons);
+    m_rules->setCornerWidget(rButtonsBox, Qt::TopRightCorner);
     rl->addWidget(m_rules);
     form()->addRow(tr("Rules"), new FieldBox(QStringLiteral("spec.rules"), rulesBox));
 

@@ -5,6 +5,7 @@
 
 #include <QComboBox>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -59,7 +60,7 @@ QTableWidget *makeTable(const QStringList &headers, const QString &objectName)
     t->horizontalHeader()->setStretchLastSection(true);
     t->verticalHeader()->setVisible(false);
     t->setSelectionBehavior(QAbstractItemView::SelectRows);
-    t->setMinimumHeight(110);
+    t->setMinimumHeight(80);
     t->setWordWrap(false);
     t->horizontalHeader()->setMinimumSectionSize(70);
     t->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
@@ -275,12 +276,15 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
                                        QStringLiteral(".backendRefs")));
 
     auto *filters = new QWidget;
-    auto *fl = new QVBoxLayout(filters);
+    // Two filters a row: unused ones take one line each, and the rule fits a 1280x800 screen without scrolling.
+    auto *fl = new QGridLayout(filters);
     fl->setContentsMargins(0, 0, 0, 0);
+    fl->setColumnStretch(0, 1);
+    fl->setColumnStretch(1, 1);
     m_requestHeaders = makeHeaderModifier(tr("Modify request headers"), QStringLiteral("requestHeaderModifier"));
     m_responseHeaders = makeHeaderModifier(tr("Modify response headers"), QStringLiteral("responseHeaderModifier"));
-    fl->addWidget(m_requestHeaders.box);
-    fl->addWidget(m_responseHeaders.box);
+    fl->addWidget(m_requestHeaders.box, 0, 0, Qt::AlignTop);
+    fl->addWidget(m_responseHeaders.box, 0, 1, Qt::AlignTop);
 
     m_rewrite = new QGroupBox(tr("Rewrite URL"));
     m_rewrite->setObjectName(QStringLiteral("urlRewrite"));
@@ -298,7 +302,7 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     rf->addRow(tr("Path"), m_rewritePathType);
     rf->addRow(tr("New path"), m_rewritePath);
     m_rewriteBox = new FieldBox({}, m_rewrite);
-    fl->addWidget(m_rewriteBox);
+    fl->addWidget(m_rewriteBox, 1, 0, Qt::AlignTop);
 
     m_redirect = new QGroupBox(tr("Redirect"));
     m_redirect->setObjectName(QStringLiteral("requestRedirect"));
@@ -333,7 +337,7 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     df->addRow(tr("Path"), m_redirectPathType);
     df->addRow(tr("New path"), m_redirectPath);
     m_redirectBox = new FieldBox({}, m_redirect);
-    fl->addWidget(m_redirectBox);
+    fl->addWidget(m_redirectBox, 1, 1, Qt::AlignTop);
     form->addRow(tr("Filters"), track(new FieldBox({}, filters), QStringLiteral(".filters")));
 
     m_requestTimeout = new QLineEdit;
@@ -342,9 +346,14 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     m_backendTimeout = new QLineEdit;
     m_backendTimeout->setObjectName(QStringLiteral("backendRequestTimeout"));
     m_backendTimeout->setPlaceholderText(tr("none, at most the request timeout"));
-    form->addRow(tr("Request timeout"), track(new FieldBox({}, m_requestTimeout), QStringLiteral(".timeouts.request")));
-    form->addRow(tr("Backend timeout"),
-                 track(new FieldBox({}, m_backendTimeout), QStringLiteral(".timeouts.backendRequest")));
+    auto *timeouts = new QWidget;
+    auto *tl = new QHBoxLayout(timeouts);
+    tl->setContentsMargins(0, 0, 0, 0);
+    tl->addWidget(new QLabel(tr("Request")));
+    tl->addWidget(track(new FieldBox({}, m_requestTimeout), QStringLiteral(".timeouts.request")), 1);
+    tl->addWidget(new QLabel(tr("Backend")));
+    tl->addWidget(track(new FieldBox({}, m_backendTimeout), QStringLiteral(".timeouts.backendRequest")), 1);
+    form->addRow(tr("Timeouts"), timeouts);
     track(new FieldBox({}, new QWidget), QStringLiteral(".timeouts"))->hide();
     setPrefix(QStringLiteral("spec.rules[0]"));
 }
