@@ -26,9 +26,9 @@ namespace dfproxy::gui {
 class ResourceListModel;
 
 /// Rate limit, authentication and authorization policies in one table (Kind, Namespace, Name, Attached to — a target
-/// that does not exist marked missing —, Summary, Age) with a kind filter and search; New (pick the kind), Edit, Duplicate, Delete (asks first). Also loads the
-/// Gateways (and their listeners), HTTPRoutes and backends the editors offer as targets. Says so when the service
-/// has no policy kinds (an older version).
+/// that does not exist marked missing —, Summary, Age) with a kind filter and search; New (pick the kind), Edit,
+/// Duplicate, Delete (asks first; also the Delete key). Also loads the Gateways (and their listeners), HTTPRoutes and
+/// backends the editors offer as targets. Says so when the service has no policy kinds (an older version).
 class PoliciesPage : public Page
 {
     Q_OBJECT

@@ -23,12 +23,14 @@ bool isPolicy(const QString &kind)
 // A backendRef without a kind means the route's default backend kind (the seed manifests leave it out too).
 ObjectKey backendKey(const QJsonObject &ref, const QString &routeNs)
 {
-    return {ref.value("kind").toString(kBackend), ref.value("namespace").toString(routeNs), ref.value("name").toString()};
+    return {ref.value("kind").toString(kBackend), ref.value("namespace").toString(routeNs),
+            ref.value("name").toString()};
 }
 
 ObjectKey parentKey(const QJsonObject &ref, const QString &routeNs)
 {
-    return {ref.value("kind").toString(kGateway), ref.value("namespace").toString(routeNs), ref.value("name").toString()};
+    return {ref.value("kind").toString(kGateway), ref.value("namespace").toString(routeNs),
+            ref.value("name").toString()};
 }
 
 // Policy targets live in the policy's namespace (docs/policies.md).
@@ -191,9 +193,12 @@ void loadReferencedObjects(client::ApiClient *api, std::function<void(const QLis
         QList<QJsonObject> objects;
         std::function<void(const QList<QJsonObject> &)> done;
     };
-    const QStringList plurals = {QStringLiteral("backends"),          QStringLiteral("httproutes"),
-                                 QStringLiteral("gateways"),          QStringLiteral("ratelimitpolicies"),
-                                 QStringLiteral("authenticationpolicies"), QStringLiteral("authorizationpolicies")};
+    const QStringList plurals = {QStringLiteral("backends"),
+                                 QStringLiteral("httproutes"),
+                                 QStringLiteral("gateways"),
+                                 QStringLiteral("ratelimitpolicies"),
+                                 QStringLiteral("authenticationpolicies"),
+                                 QStringLiteral("authorizationpolicies")};
     auto state = std::make_shared<Pending>();
     state->left = int(plurals.size());
     state->done = std::move(done);

@@ -50,8 +50,8 @@ public:
     /// is never deleted without asking: the question lists them and offers to remove the references first.
     void deleteSelected();
     void setConfirmDeletes(bool confirm) { m_confirmDeletes = confirm; }
-    /// The open delete question (nullptr when none); its buttons are "confirmDeleteButton", "removeReferencesButton" (only
-    /// when others reference the object) and Cancel.
+    /// The open delete question (nullptr when none); its buttons are "confirmDeleteButton", "removeReferencesButton"
+    /// (only when others reference the object) and "cancelButton".
     QMessageBox *deleteQuestion() const { return m_question; }
     const ReferenceIndex &references() const { return *m_refs; }
     ResourceEditor *currentEditor() const { return m_editor; }

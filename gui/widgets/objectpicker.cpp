@@ -72,8 +72,9 @@ void ObjectPicker::rebuild()
         item->setFont(f);
         m_model->appendRow(item);
     }
-    qobject_cast<QTreeView *>(view())->setColumnHidden(CListener, std::none_of(m_objects.begin(), m_objects.end(),
-                                                    [](const PickerObject &o) { return !o.sectionName.isEmpty(); }));
+    qobject_cast<QTreeView *>(view())->setColumnHidden(
+        CListener, std::none_of(m_objects.begin(), m_objects.end(),
+                                [](const PickerObject &o) { return !o.sectionName.isEmpty(); }));
     setName(keep);
 }
 

@@ -49,7 +49,6 @@ Q_SIGNALS:
     /// The user chose "Create new …"; the name is left as it was.
     void createRequested();
 
-
 private:
     void rebuild();
     void onActivated(int row);

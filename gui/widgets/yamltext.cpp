@@ -22,9 +22,10 @@ enum class Scalar { Null, Bool, Int, Float, String };
 Scalar resolvePlain(const QString &s)
 {
     static const QRegularExpression reInt(QStringLiteral("^[-+]?[0-9]+$"));
-    static const QRegularExpression reFloat(
-        QStringLiteral("^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\\.(inf|Inf|INF)$|^\\.(nan|NaN|NAN)$"));
-    if (s.isEmpty() || s == u'~' || s == QLatin1String("null") || s == QLatin1String("Null") || s == QLatin1String("NULL"))
+    static const QRegularExpression reFloat(QStringLiteral(
+        "^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\\.(inf|Inf|INF)$|^\\.(nan|NaN|NAN)$"));
+    if (s.isEmpty() || s == u'~' || s == QLatin1String("null") || s == QLatin1String("Null") ||
+        s == QLatin1String("NULL"))
         return Scalar::Null;
     if (QStringList{"true", "True", "TRUE", "false", "False", "FALSE"}.contains(s))
         return Scalar::Bool;
@@ -117,8 +118,8 @@ bool needsQuotes(const QString &s)
     static const QString indicators = QStringLiteral("-?:,[]{}#&*!|>'\"%@`");
     if (indicators.contains(s.front()))
         return true;
-    return s.contains(QLatin1String(": ")) || s.contains(QLatin1String(" #")) || s.endsWith(u':') || s.contains(u'\n')
-           || s.contains(u'\t');
+    return s.contains(QLatin1String(": ")) || s.contains(QLatin1String(" #")) || s.endsWith(u':') ||
+           s.contains(u'\n') || s.contains(u'\t');
 }
 
 // A manifest's top level reads apiVersion, kind, metadata, spec; inside it, a reference or list item reads best

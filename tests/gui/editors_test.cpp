@@ -6,6 +6,7 @@
 #include "consolefixture.h"
 #include "policies/policiespage.h"
 #include "resources/backendeditor.h"
+#include "resources/references.h"
 #include "resources/resourcepage.h"
 #include "resources/routeeditor.h"
 #include "resources/ruleeditor.h"
@@ -18,13 +19,13 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
+#include <QPainter>
 #include <QPlainTextEdit>
 #include <QScrollArea>
 #include <QScrollBar>
-#include <QTabWidget>
 #include <QTableView>
 #include <QTableWidget>
-#include <QPainter>
+#include <QTabWidget>
 #include <QTextBlock>
 
 using namespace dfproxy::gui;
@@ -67,8 +68,8 @@ protected:
     {
         const int loads = page->loadCount(), refs = page->references().generation();
         page->refresh();
-        ASSERT_TRUE(waitUntil([&] { return page->loadCount() > loads && page->references().generation() > refs; },
-                              10000));
+        ASSERT_TRUE(
+            waitUntil([&] { return page->loadCount() > loads && page->references().generation() > refs; }, 10000));
     }
 
     static void pressDelete(QTableView *table) { QTest::keyClick(table, Qt::Key_Delete); }
@@ -114,6 +115,50 @@ TEST(YamlText, RoundTripsAnObjectAndFindsTheLineOfAFieldPath)
     EXPECT_FALSE(yamlToObject("kind: X\nspec:\n  a: [1, 2\n", &e).has_value());
     EXPECT_GE(e.line, 3);
     EXPECT_FALSE(yamlToObject("- a\n- b\n", &e).has_value()) << "a list is not an object";
+}
+
+TEST(References, RoutesUseBackendsAndGatewaysPoliciesUseTargets)
+{
+    const QJsonObject route = yamlToObject(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: httpbin}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  rules:
+    - backendRefs: [{name: a}, {name: b, namespace: other, kind: AgentgatewayBackend}]
+    - backendRefs: [{name: a}]
+status: {parents: []}
+)")
+                                  .value();
+    const QJsonObject policy =
+        yamlToObject("kind: RateLimitPolicy\nmetadata: {name: p, namespace: httpbin}\n"
+                     "spec: {targetRefs: [{kind: HTTPRoute, name: r}, {kind: AgentgatewayBackend, name: a}]}\n")
+            .value();
+    const QJsonObject backendA =
+        yamlToObject("kind: AgentgatewayBackend\nmetadata: {name: a, namespace: httpbin}\n").value();
+    ReferenceIndex index;
+    index.setObjects({route, policy, backendA});
+
+    const ObjectKey a{"AgentgatewayBackend", "httpbin", "a"};
+    const ObjectKey b{"AgentgatewayBackend", "other", "b"};
+    EXPECT_EQ(referenceLabels(index.usedBy(a), true), "HTTPRoute httpbin/r, RateLimitPolicy httpbin/p");
+    EXPECT_EQ(referenceLabels(index.uses(ObjectKey::of(route)), false),
+              "Gateway infra/gw, AgentgatewayBackend httpbin/a, AgentgatewayBackend other/b");
+    EXPECT_EQ(referenceLabels(index.usedBy(ObjectKey::of(route)), true), "RateLimitPolicy httpbin/p");
+    // Only a exists: the Gateway and b are missing.
+    const auto missing = index.missing(ObjectKey::of(route));
+    ASSERT_EQ(missing.size(), 2);
+    EXPECT_EQ(missing[0].label(), "Gateway infra/gw");
+    EXPECT_EQ(missing[1], b);
+
+    // Removing a from the route drops both of its backendRefs (a rule left without any loses the key) and the status.
+    const QJsonObject without = withoutReferencesTo(route, a);
+    const QJsonArray rules = without["spec"].toObject()["rules"].toArray();
+    EXPECT_EQ(rules[0].toObject()["backendRefs"].toArray().size(), 1);
+    EXPECT_FALSE(rules[1].toObject().contains("backendRefs"));
+    EXPECT_FALSE(without.contains("status"));
+    EXPECT_EQ(withoutReferencesTo(policy, a)["spec"].toObject()["targetRefs"].toArray().size(), 1);
+    EXPECT_EQ(pluralOf("AgentgatewayBackend"), "backends");
 }
 
 TEST_F(Editors, YamlTabAndFormStayInSyncAndSaveFromEither)
@@ -173,7 +218,9 @@ TEST_F(Editors, ValidationErrorsAreMarkedOnTheirYamlLine)
     const QString yaml = re->yamlEdit()->toPlainText();
     EXPECT_EQ(lineOf(yaml, marks.firstKey()).trimmed(), "request: ten seconds") << yaml.toStdString();
     EXPECT_TRUE(marks.first().contains("spec.rules[1].timeouts.request"));
-    EXPECT_TRUE(re->findChild<QLabel *>("generalError")->text().contains(QStringLiteral("YAML line %1: ").arg(marks.firstKey())));
+    EXPECT_TRUE(re->findChild<QLabel *>("generalError")
+                    ->text()
+                    .contains(QStringLiteral("YAML line %1: ").arg(marks.firstKey())));
 
     // Saved from the YAML tab: the editor stays there and marks the line in the user's text.
     re->showYaml(true);
@@ -341,7 +388,8 @@ TEST_F(Editors, RouteEditorFitsA1280x800ScreenWithAddBackendInSight)
         << scroll->viewport()->height() << " high";
 
     // Nothing but the tables scrolls: the whole form of a new route fits.
-    EXPECT_EQ(scroll->verticalScrollBar()->maximum(), 0) << "the form scrolls by " << scroll->verticalScrollBar()->maximum();
+    EXPECT_EQ(scroll->verticalScrollBar()->maximum(), 0)
+        << "the form scrolls by " << scroll->verticalScrollBar()->maximum();
     // The backend's name gets the width (the Kind column used to take it and cut the name to "dfp-bac…").
     re->rule(0)->addBackendRef("dfp-backend-with-a-long-name");
     spinFor(100);
@@ -407,8 +455,8 @@ TEST_F(Editors, WalkthroughOfTheSeedGuideThroughTheEditors)
     ASSERT_NE(routes->deleteQuestion(), nullptr);
     EXPECT_EQ(routes->deleteQuestion()->findChild<QPushButton *>("removeReferencesButton"), nullptr);
     clickIn(routes->deleteQuestion(), "confirmDeleteButton");
-    ASSERT_TRUE(waitUntil([&] { return get("/api/v1/namespaces/httpbin/httproutes/dfp-httproute").status == 404; },
-                          10000));
+    ASSERT_TRUE(
+        waitUntil([&] { return get("/api/v1/namespaces/httpbin/httproutes/dfp-httproute").status == 404; }, 10000));
     window->showPage(MainWindow::BackendsIndex);
     reload(window->backends());
     ASSERT_TRUE(window->backends()->select("httpbin", "dfp-backend"));
@@ -416,8 +464,7 @@ TEST_F(Editors, WalkthroughOfTheSeedGuideThroughTheEditors)
     pressDelete(window->backends()->table());
     ASSERT_NE(window->backends()->deleteQuestion(), nullptr);
     clickIn(window->backends()->deleteQuestion(), "confirmDeleteButton");
-    ASSERT_TRUE(waitUntil([&] { return get("/api/v1/namespaces/httpbin/backends/dfp-backend").status == 404; },
-                          10000));
+    ASSERT_TRUE(waitUntil([&] { return get("/api/v1/namespaces/httpbin/backends/dfp-backend").status == 404; }, 10000));
     ASSERT_TRUE(waitUntil([&] { return curlThroughProxy().status == 404; }, 10000));
 }
 
@@ -483,13 +530,14 @@ TEST_F(Editors, ScreenshotsForTheDocs)
 TEST_F(Editors, PolicyWhoseTargetIsGoneIsMarked)
 {
     applySeed();
-    ASSERT_TRUE(api->sendBlocking("POST", "/api/v1/apply", {},
-                                  "apiVersion: dfproxy.dev/v1alpha1\nkind: RateLimitPolicy\n"
-                                  "metadata: {name: orphan, namespace: httpbin}\n"
-                                  "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: gone}]\n"
-                                  "  limits: [{name: l, key: clientIP, tokens: 5, fillInterval: 1s}]\n",
-                                  "application/yaml")
-                    .ok());
+    ASSERT_TRUE(
+        api->sendBlocking("POST", "/api/v1/apply", {},
+                          "apiVersion: dfproxy.dev/v1alpha1\nkind: RateLimitPolicy\n"
+                          "metadata: {name: orphan, namespace: httpbin}\n"
+                          "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: gone}]\n"
+                          "  limits: [{name: l, key: clientIP, tokens: 5, fillInterval: 1s}]\n",
+                          "application/yaml")
+            .ok());
     PoliciesPage *p = window->policies();
     window->showPage(MainWindow::PoliciesIndex);
     auto attached = [&] {
