@@ -5,6 +5,7 @@
 // marked, and the seed guide can be walked through the editors alone.
 #include "consolefixture.h"
 #include "policies/policiespage.h"
+#include "policies/policyeditors.h"
 #include "resources/backendeditor.h"
 #include "resources/references.h"
 #include "resources/resourcepage.h"
@@ -23,6 +24,7 @@
 #include <QPlainTextEdit>
 #include <QScrollArea>
 #include <QScrollBar>
+#include <QSpinBox>
 #include <QTableView>
 #include <QTableWidget>
 #include <QTabWidget>
@@ -198,6 +200,21 @@ TEST_F(Editors, YamlTabAndFormStayInSyncAndSaveFromEither)
     const ApiResult r = get("/api/v1/namespaces/httpbin/backends/yaml-backend-2");
     ASSERT_TRUE(r.ok()) << r.error->toString();
     EXPECT_EQ(r.object()["spec"].toObject()["dns"].toObject()["lookupFamily"].toString(), "V6Only");
+}
+
+TEST_F(Editors, PolicyEditorsHaveTheYamlTabToo)
+{
+    auto *rl = qobject_cast<RateLimitPolicyEditor *>(window->policies()->newPolicy(PolicyKind::RateLimit));
+    ASSERT_NE(rl, nullptr);
+    ASSERT_GE(rl->limits()->count(), 1);
+    rl->tokensSpin(0)->setValue(7);
+    rl->showYaml(true);
+    QString yaml = rl->yamlEdit()->toPlainText();
+    ASSERT_TRUE(yaml.contains("tokens: 7")) << yaml.toStdString();
+    rl->yamlEdit()->setPlainText(yaml.replace("tokens: 7", "tokens: 9"));
+    rl->showYaml(false);
+    EXPECT_EQ(rl->tokensSpin(0)->value(), 9);
+    rl->close();
 }
 
 TEST_F(Editors, ValidationErrorsAreMarkedOnTheirYamlLine)
