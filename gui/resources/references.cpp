@@ -185,13 +185,15 @@ QList<ObjectKey> ReferenceIndex::missing(const ObjectKey &key) const
     return out;
 }
 
-void loadReferencedObjects(client::ApiClient *api, std::function<void(const QList<QJsonObject> &)> done)
+void loadReferencedObjects(client::ApiClient *api,
+                           std::function<void(const QList<QJsonObject> &objects, bool complete)> done)
 {
     struct Pending
     {
         int left = 0;
+        bool complete = true;
         QList<QJsonObject> objects;
-        std::function<void(const QList<QJsonObject> &)> done;
+        std::function<void(const QList<QJsonObject> &, bool)> done;
     };
     const QStringList plurals = {QStringLiteral("backends"),
                                  QStringLiteral("httproutes"),
@@ -204,11 +206,13 @@ void loadReferencedObjects(client::ApiClient *api, std::function<void(const QLis
     state->done = std::move(done);
     for (const QString &plural : plurals) {
         api->list(plural, {}, [state](const client::ApiResult &r) {
-            // A kind this service version lacks (404) or a failed list just contributes nothing.
+            // A kind this service version lacks (404) contributes nothing; any other failure makes the set partial.
+            if (!r.ok() && r.status != 404)
+                state->complete = false;
             for (const auto &v : r.object().value("items").toArray())
                 state->objects.append(v.toObject());
             if (--state->left == 0)
-                state->done(state->objects);
+                state->done(state->objects, state->complete);
         });
     }
 }

@@ -66,8 +66,10 @@ QString pluralOf(const QString &kind);
 /// "HTTPRoute a/b, RateLimitPolicy a/c"
 QString referenceLabels(const QList<Reference> &refs, bool from);
 
-/// Lists backends, routes, Gateways and the policy kinds (a kind the service lacks is skipped) and calls `done`
-/// with all objects. `done` runs once, on the client's thread.
-void loadReferencedObjects(client::ApiClient *api, std::function<void(const QList<QJsonObject> &)> done);
+/// Lists backends, routes, Gateways and the policy kinds (a kind the service lacks, 404, is skipped) and calls `done`
+/// with all objects; `complete` is false when a list failed otherwise (then nothing should be called missing). `done`
+/// runs once, on the client's thread.
+void loadReferencedObjects(client::ApiClient *api,
+                           std::function<void(const QList<QJsonObject> &objects, bool complete)> done);
 
 } // namespace dfproxy::gui

@@ -180,9 +180,12 @@ void ResourceEditor::remarkYaml()
     const QString text = m_yaml->toPlainText();
     for (const auto &[path, message] : std::as_const(m_yamlErrors)) {
         const int line = yamlLineOf(text, path);
-        if (line > 0)
-            m_yamlErrorLines[line] += (m_yamlErrorLines.contains(line) ? QStringLiteral("\n") : QString())
-                                      + QStringLiteral("%1: %2").arg(path, message);
+        if (line <= 0)
+            continue;
+        QString &shown = m_yamlErrorLines[line];
+        if (!shown.isEmpty())
+            shown += u'\n';
+        shown += QStringLiteral("%1: %2").arg(path, message);
     }
     markYamlErrors();
 }

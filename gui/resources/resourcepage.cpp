@@ -102,8 +102,9 @@ bool ResourcePage::eventFilter(QObject *watched, QEvent *event)
 void ResourcePage::loadReferences()
 {
     QPointer<ResourcePage> self(this);
-    loadReferencedObjects(m_connection->api(), [self](const QList<QJsonObject> &objects) {
-        if (!self)
+    loadReferencedObjects(m_connection->api(), [self](const QList<QJsonObject> &objects, bool complete) {
+        // A partial set would call everything missing: keep the last complete one.
+        if (!self || !complete)
             return;
         self->m_refs->setObjects(objects);
         self->m_model->refreshColumns();
