@@ -3,10 +3,12 @@
 
 #include "app/connection.h"
 #include "resources/resourcelistmodel.h"
+#include "widgets/toast.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QKeyEvent>
 #include <QJsonArray>
 #include <QLabel>
 #include <QLineEdit>
@@ -27,14 +29,21 @@ namespace {
 
 enum Column { CKind, CNamespace, CName, CAttached, CAge, CSummary };
 
-QList<ResourceListModel::Column> policyColumns()
+QList<ResourceListModel::Column> policyColumns(std::shared_ptr<std::optional<QList<KnownTarget>>> existing)
 {
+    auto attached = [existing](const QJsonObject &o) {
+        return attachedToText(o, existing->has_value() ? &**existing : nullptr);
+    };
     return {
         {QObject::tr("Kind"), [](const QJsonObject &o) { return o.value("kind").toString(); }},
         {QObject::tr("Namespace"), [](const QJsonObject &o) { return resourceNamespace(o); }},
         {QObject::tr("Name"), [](const QJsonObject &o) { return resourceName(o); }},
-        {QObject::tr("Attached to"), [](const QJsonObject &o) { return attachedToText(o); },
-         [](const QJsonObject &o) { return attachedToText(o).replace(QStringLiteral(", "), QStringLiteral("\n")); }},
+        {QObject::tr("Attached to"), attached,
+         [attached](const QJsonObject &o) { return attached(o).replace(QStringLiteral(", "), QStringLiteral("\n")); },
+         [existing](const QJsonObject &o) {
+             return existing->has_value() && !missingTargets(o, **existing).isEmpty() ? QStringLiteral("bad")
+                                                                                      : QString();
+         }},
         {QObject::tr("Age"), [](const QJsonObject &o) { return objectAge(o); }},
         {QObject::tr("Summary"), [](const QJsonObject &o) { return policySummary(o); },
          [](const QJsonObject &o) { return policySummary(o); }},
@@ -44,8 +53,9 @@ QList<ResourceListModel::Column> policyColumns()
 } // namespace
 
 PoliciesPage::PoliciesPage(Connection *connection, QWidget *parent)
-    : Page(connection, parent), m_message(new QLabel(this)), m_kindFilter(new QComboBox(this)),
-      m_search(new QLineEdit(this)), m_model(new ResourceListModel(policyColumns(), this)),
+    : Page(connection, parent), m_existing(std::make_shared<std::optional<QList<KnownTarget>>>()),
+      m_message(new QLabel(this)), m_kindFilter(new QComboBox(this)),
+      m_search(new QLineEdit(this)), m_model(new ResourceListModel(policyColumns(m_existing), this)),
       m_kindProxy(new QSortFilterProxyModel(this)), m_proxy(new QSortFilterProxyModel(this)),
       m_table(new QTableView(this)), m_new(new QPushButton(tr("New"), this))
 {
@@ -111,12 +121,23 @@ PoliciesPage::PoliciesPage(Connection *connection, QWidget *parent)
     m_table->sortByColumn(CKind, Qt::AscendingOrder);
     connect(m_table, &QTableView::doubleClicked, this, [this] { editSelected(); });
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &PoliciesPage::updateButtons);
+    m_table->installEventFilter(this);
     layout->addWidget(m_table, 1);
     m_message->setObjectName(QStringLiteral("messageLabel"));
     m_message->setWordWrap(true);
     layout->addWidget(m_message);
     updateButtons();
     connect(connection, &Connection::connected, this, &PoliciesPage::refresh);
+}
+
+bool PoliciesPage::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_table && event->type() == QEvent::KeyPress
+        && static_cast<QKeyEvent *>(event)->key() == Qt::Key_Delete) {
+        deleteSelected();
+        return true;
+    }
+    return Page::eventFilter(watched, event);
 }
 
 void PoliciesPage::setActive(bool active)
@@ -194,6 +215,7 @@ void PoliciesPage::loadTargets()
     struct Pending
     {
         int left = 3;
+        bool failed = false; ///< a list failed: nothing can be called missing
         QList<KnownTarget> gateways, routes, backends;
     };
     auto state = std::make_shared<Pending>();
@@ -202,6 +224,11 @@ void PoliciesPage::loadTargets()
         if (--state->left > 0 || !self)
             return;
         self->m_targets = state->gateways + state->routes + state->backends;
+        if (state->failed)
+            self->m_existing->reset();
+        else
+            *self->m_existing = self->m_targets;
+        self->m_model->refreshColumns();
         if (self->m_editor)
             self->m_editor->setKnownTargets(self->m_targets);
     };
@@ -209,6 +236,7 @@ void PoliciesPage::loadTargets()
         std::sort(l.begin(), l.end(), [](const KnownTarget &a, const KnownTarget &b) { return a.label() < b.label(); });
     };
     m_connection->api()->list(QStringLiteral("gateways"), {}, [state, finish, sorted](const client::ApiResult &r) {
+        state->failed = state->failed || !r.ok();
         for (const auto &v : r.object().value("items").toArray()) {
             const QJsonObject o = v.toObject();
             state->gateways.append({QStringLiteral("Gateway"), resourceNamespace(o), resourceName(o), {}});
@@ -223,6 +251,7 @@ void PoliciesPage::loadTargets()
         finish();
     });
     m_connection->api()->list(QStringLiteral("httproutes"), {}, [state, finish, sorted](const client::ApiResult &r) {
+        state->failed = state->failed || !r.ok();
         for (const auto &v : r.object().value("items").toArray())
             state->routes.append(
                 {QStringLiteral("HTTPRoute"), resourceNamespace(v.toObject()), resourceName(v.toObject()), {}});
@@ -230,6 +259,7 @@ void PoliciesPage::loadTargets()
         finish();
     });
     m_connection->api()->list(QStringLiteral("backends"), {}, [state, finish, sorted](const client::ApiResult &r) {
+        state->failed = state->failed || !r.ok();
         for (const auto &v : r.object().value("items").toArray())
             state->backends.append({QStringLiteral("AgentgatewayBackend"),
                                     resourceNamespace(v.toObject()),
@@ -286,8 +316,10 @@ PolicyEditor *PoliciesPage::openEditor(PolicyKind kind, const QJsonObject &objec
     m_editor->setAttribute(Qt::WA_DeleteOnClose);
     m_editor->setKnownTargets(m_targets);
     m_editor->load(object, mode);
-    connect(m_editor, &ResourceEditor::saved, this, [this](const QJsonObject &o) {
+    connect(m_editor, &ResourceEditor::saved, this, [this, mode](const QJsonObject &o) {
         const QString kind = o.value("kind").toString(), ns = resourceNamespace(o), name = resourceName(o);
+        showToast(this, (mode == ResourceEditor::Mode::Create ? tr("Created %1 %2/%3") : tr("Saved %1 %2/%3"))
+                            .arg(kind, ns, name));
         const int loads = m_loads;
         auto *conn = new QMetaObject::Connection;
         *conn = connect(m_model, &QAbstractItemModel::modelReset, this, [this, kind, ns, name, loads, conn] {
@@ -343,23 +375,48 @@ PolicyEditor *PoliciesPage::duplicateSelected()
 void PoliciesPage::deleteSelected()
 {
     const QJsonObject o = selectedObject();
+    if (!PolicyEditor::kindOf(o.value("kind").toString()))
+        return;
+    if (!m_confirmDeletes) {
+        remove(o);
+        return;
+    }
+    if (m_question)
+        m_question->close();
+    const QString ns = resourceNamespace(o), name = resourceName(o), kindName = o.value("kind").toString();
+    auto *box = new QMessageBox(QMessageBox::Question, tr("Delete %1").arg(kindName),
+                                tr("Delete %1 %2/%3? Requests it covers are no longer limited or checked by it. "
+                                   "This cannot be undone.")
+                                    .arg(kindName, ns, name),
+                                QMessageBox::NoButton, this);
+    box->setObjectName(QStringLiteral("deleteQuestion"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    auto *del = box->addButton(tr("Delete"), QMessageBox::DestructiveRole);
+    del->setObjectName(QStringLiteral("confirmDeleteButton"));
+    box->setDefaultButton(box->addButton(QMessageBox::Cancel));
+    connect(box, &QMessageBox::buttonClicked, this, [this, o, del](QAbstractButton *b) {
+        if (b == del)
+            remove(o);
+    });
+    m_question = box;
+    box->open();
+}
+
+void PoliciesPage::remove(const QJsonObject &o)
+{
     const auto kind = PolicyEditor::kindOf(o.value("kind").toString());
     if (!kind)
         return;
     const QString ns = resourceNamespace(o), name = resourceName(o), kindName = o.value("kind").toString();
-    if (m_confirmDeletes &&
-        QMessageBox::question(this, tr("Delete %1").arg(kindName),
-                              tr("Delete %1 %2/%3? Requests it covers are no longer limited or checked by it. "
-                                 "This cannot be undone.")
-                                  .arg(kindName, ns, name),
-                              QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel) != QMessageBox::Yes)
-        return;
     QPointer<PoliciesPage> self(this);
-    m_connection->api()->remove(PolicyEditor::resourceKind(*kind).plural, ns, name, [self](const client::ApiResult &r) {
+    m_connection->api()->remove(PolicyEditor::resourceKind(*kind).plural, ns, name,
+                                [self, kindName, ns, name](const client::ApiResult &r) {
         if (!self)
             return;
         if (!r.ok())
             QMessageBox::warning(self, tr("Delete failed"), r.error->toString());
+        else
+            showToast(self, tr("Deleted %1 %2/%3").arg(kindName, ns, name));
         self->refresh();
     });
 }

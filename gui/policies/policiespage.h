@@ -5,12 +5,17 @@
 #include "policies/policyeditors.h"
 
 #include <QJsonObject>
+#include <QMessageBox>
 #include <QPointer>
+
+#include <memory>
+#include <optional>
 
 QT_BEGIN_NAMESPACE
 class QComboBox;
 class QLabel;
 class QLineEdit;
+
 class QPushButton;
 class QSortFilterProxyModel;
 class QTableView;
@@ -20,10 +25,10 @@ namespace dfproxy::gui {
 
 class ResourceListModel;
 
-/// Rate limit, authentication and authorization policies in one table (Kind, Namespace, Name, Attached to, Summary,
-/// Age) with a kind filter and search; New (pick the kind), Edit, Duplicate, Delete (asks first). Also loads the
-/// Gateways (and their listeners), HTTPRoutes and backends the editors offer as targets. Says so when the service
-/// has no policy kinds (an older version).
+/// Rate limit, authentication and authorization policies in one table (Kind, Namespace, Name, Attached to — a target
+/// that does not exist marked missing —, Summary, Age) with a kind filter and search; New (pick the kind), Edit,
+/// Duplicate, Delete (asks first; also the Delete key). Also loads the Gateways (and their listeners), HTTPRoutes and
+/// backends the editors offer as targets. Says so when the service has no policy kinds (an older version).
 class PoliciesPage : public Page
 {
     Q_OBJECT
@@ -50,19 +55,27 @@ public:
     PolicyEditor *newPolicy(PolicyKind kind);
     PolicyEditor *editSelected();
     PolicyEditor *duplicateSelected();
-    /// Deletes the selected policy after asking (unless confirmation is off, for tests).
+    /// Deletes the selected policy after asking (unless confirmation is off, for tests); the Delete key does too.
     void deleteSelected();
+    /// The open delete question (nullptr when none); its delete button is "confirmDeleteButton".
+    QMessageBox *deleteQuestion() const { return m_question; }
     void setConfirmDeletes(bool confirm) { m_confirmDeletes = confirm; }
     PolicyEditor *currentEditor() const { return m_editor; }
     QList<KnownTarget> knownTargets() const { return m_targets; }
     /// Completed loads of the policy list (tests wait on it).
     int loadCount() const { return m_loads; }
 
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
 private:
+    void remove(const QJsonObject &policy);
     PolicyEditor *openEditor(PolicyKind kind, const QJsonObject &object, ResourceEditor::Mode mode);
     void loadTargets();
     void updateButtons();
 
+    /// The targets that exist, shared with the Attached to column (nullopt until listed).
+    std::shared_ptr<std::optional<QList<KnownTarget>>> m_existing;
     QLabel *m_message;
     QComboBox *m_kindFilter;
     QLineEdit *m_search;
@@ -73,6 +86,7 @@ private:
     QPushButton *m_new;
     QList<QWidget *> m_selectionButtons;
     QPointer<PolicyEditor> m_editor;
+    QPointer<QMessageBox> m_question;
     QStringList m_plurals;
     QList<KnownTarget> m_targets;
     bool m_confirmDeletes = true;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policies/policyeditors.h"
 
+#include "resources/resourcelistmodel.h"
+#include "resources/routeeditor.h"
+
 #include "widgets/fieldbox.h"
 
 #include <QCheckBox>
@@ -330,8 +333,10 @@ PolicyEditor *PolicyEditor::create(PolicyKind kind, client::ApiClient *api, QWid
 }
 
 PolicyEditor::PolicyEditor(client::ApiClient *api, PolicyKind kind, QWidget *parent)
-    : ResourceEditor(api, resourceKind(kind), parent), m_policyKind(kind), m_targets(new TargetRefsEditor(this))
+    : ResourceEditor(api, resourceKind(kind), parent), m_api(api), m_policyKind(kind),
+      m_targets(new TargetRefsEditor(this))
 {
+    connect(m_targets, &TargetRefsEditor::createRouteRequested, this, &PolicyEditor::createRoute);
     setObjectName(QStringLiteral("policyEditor"));
     m_targetsBox = new FieldBox(QStringLiteral("spec.targetRefs"), m_targets);
     form()->addRow(tr("Attached to"), m_targetsBox);
@@ -345,6 +350,26 @@ PolicyEditor::PolicyEditor(client::ApiClient *api, PolicyKind kind, QWidget *par
                                        .arg(t.label(), t.ns, namespaceEdit()->text()));
         }
     });
+}
+
+void PolicyEditor::createRoute(int row)
+{
+    if (m_creator)
+        m_creator->close();
+    auto *editor = new RouteEditor(m_api, this);
+    editor->setAttribute(Qt::WA_DeleteOnClose);
+    QJsonObject o = RouteEditor::newObject();
+    QJsonObject md = o.value("metadata").toObject();
+    // Targets share the policy's namespace, so the new route is made there.
+    const QString ns = namespaceEdit()->text().trimmed();
+    md.insert("namespace", ns.isEmpty() ? QStringLiteral("default") : ns);
+    o.insert("metadata", md);
+    editor->load(o, Mode::Create);
+    connect(editor, &ResourceEditor::saved, this, [this, row](const QJsonObject &saved) {
+        m_targets->setRef(row, {QStringLiteral("HTTPRoute"), resourceNamespace(saved), resourceName(saved), {}});
+    });
+    m_creator = editor;
+    editor->open();
 }
 
 void PolicyEditor::setKnownTargets(const QList<KnownTarget> &targets)

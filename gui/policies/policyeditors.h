@@ -4,6 +4,8 @@
 #include "policies/policywidgets.h"
 #include "resources/resourceeditor.h"
 
+#include <QPointer>
+
 QT_BEGIN_NAMESPACE
 class QCheckBox;
 class QComboBox;
@@ -40,6 +42,8 @@ public:
     static PolicyEditor *create(PolicyKind kind, client::ApiClient *api, QWidget *parent = nullptr);
 
     PolicyKind policyKind() const { return m_policyKind; }
+    /// The route editor "Create new route…" opened (nullptr when none is open).
+    ResourceEditor *routeCreator() const { return m_creator; }
     TargetRefsEditor *targets() const { return m_targets; }
     void setKnownTargets(const QList<KnownTarget> &targets);
 
@@ -52,9 +56,13 @@ protected:
     virtual QJsonObject specFromWidgets(const QJsonObject &original) const = 0;
 
 private:
+    void createRoute(int row);
+
+    client::ApiClient *m_api;
     PolicyKind m_policyKind;
     TargetRefsEditor *m_targets;
     FieldBox *m_targetsBox;
+    QPointer<ResourceEditor> m_creator;
 };
 
 /// RateLimitPolicy: one card per limit (name, key, header, tokens, fillInterval, burst, maxKeys).

@@ -2,6 +2,7 @@
 #include "policies/policywidgets.h"
 
 #include "widgets/fieldbox.h"
+#include "widgets/objectpicker.h"
 
 #include <QComboBox>
 #include <QCryptographicHash>
@@ -14,6 +15,8 @@
 #include <QRandomGenerator>
 #include <QTableWidget>
 #include <QVBoxLayout>
+
+#include <algorithm>
 
 namespace dfproxy::gui {
 
@@ -60,17 +63,36 @@ QString KnownTarget::label() const
     return s;
 }
 
-QString attachedToText(const QJsonObject &policy)
+namespace {
+QList<KnownTarget> targetsOf(const QJsonObject &policy)
 {
     const QString ns = policy.value("metadata").toObject().value("namespace").toString(QStringLiteral("default"));
-    QStringList out;
+    QList<KnownTarget> out;
     for (const auto &v : policy.value("spec").toObject().value("targetRefs").toArray()) {
         const QJsonObject t = v.toObject();
-        out.append(
-            KnownTarget{t.value("kind").toString(), ns, t.value("name").toString(), t.value("sectionName").toString()}
-                .label());
+        out.append({t.value("kind").toString(), ns, t.value("name").toString(), t.value("sectionName").toString()});
+    }
+    return out;
+}
+} // namespace
+
+QString attachedToText(const QJsonObject &policy, const QList<KnownTarget> *existing)
+{
+    QStringList out;
+    for (const KnownTarget &t : targetsOf(policy)) {
+        out.append(existing && !existing->contains(t) ? QObject::tr("⚠ %1 (missing)").arg(t.label()) : t.label());
     }
     return out.join(QStringLiteral(", "));
+}
+
+QList<KnownTarget> missingTargets(const QJsonObject &policy, const QList<KnownTarget> &existing)
+{
+    QList<KnownTarget> out;
+    for (const KnownTarget &t : targetsOf(policy)) {
+        if (!existing.contains(t))
+            out.append(t);
+    }
+    return out;
 }
 
 // ---- ListCard / CardList ---------------------------------------------------------------------------------------
@@ -183,7 +205,8 @@ TargetRefsEditor::TargetRefsEditor(QWidget *parent)
     m_table->setObjectName(QStringLiteral("targetRefsTable"));
     m_table->setHorizontalHeaderLabels({tr("Kind"), tr("Name"), tr("Listener (Gateway only)")});
     m_table->horizontalHeader()->setStretchLastSection(true);
-    m_table->setColumnWidth(TKind, 200); // a combo box: ResizeToContents ignores cell widgets and showed "H"
+    // The Kind and Name cells are combo boxes, which ResizeToContents does not measure (the Kind cell showed "H"):
+    // addRef() widens the columns to the widgets.
     m_table->setColumnWidth(TName, 220);
     m_table->verticalHeader()->setVisible(false);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -230,9 +253,55 @@ void TargetRefsEditor::pickTarget(const KnownTarget &target)
     Q_EMIT targetPicked(target);
 }
 
+namespace {
+QList<PickerObject> pickerObjects(const QList<KnownTarget> &targets)
+{
+    QList<PickerObject> out;
+    for (const KnownTarget &t : targets)
+        out.append({t.kind, t.ns, t.name, t.sectionName});
+    return out;
+}
+} // namespace
+
 void TargetRefsEditor::setKnownTargets(const QList<KnownTarget> &targets)
 {
     m_known = targets;
+    for (int r = 0; r < m_table->rowCount(); ++r) {
+        if (auto *p = namePicker(r))
+            p->setObjects(pickerObjects(m_known));
+    }
+}
+
+void TargetRefsEditor::setRef(int row, const KnownTarget &target)
+{
+    if (!m_known.contains(target))
+        setKnownTargets(m_known + QList<KnownTarget>{target});
+    if (auto *p = namePicker(row))
+        p->setName(target.name);
+    if (auto *combo = qobject_cast<QComboBox *>(m_table->cellWidget(row, TKind)))
+        combo->setCurrentIndex(std::max(0, combo->findData(target.kind)));
+    m_table->setItem(row, TSection, new QTableWidgetItem(target.sectionName));
+}
+
+ObjectPicker *TargetRefsEditor::namePicker(int row) const
+{
+    return qobject_cast<ObjectPicker *>(m_table->cellWidget(row, TName));
+}
+
+void TargetRefsEditor::onRowPicked(ObjectPicker *picker, const PickerObject &o)
+{
+    const KnownTarget t{o.kind, o.ns, o.name, o.sectionName};
+    for (int r = 0; r < m_table->rowCount(); ++r) {
+        if (namePicker(r) != picker)
+            continue;
+        if (auto *combo = qobject_cast<QComboBox *>(m_table->cellWidget(r, TKind))) {
+            if (combo->findData(t.kind) < 0)
+                combo->addItem(t.kind, t.kind);
+            combo->setCurrentIndex(combo->findData(t.kind));
+        }
+        m_table->setItem(r, TSection, new QTableWidgetItem(t.sectionName));
+    }
+    Q_EMIT targetPicked(t);
 }
 
 void TargetRefsEditor::addRef(const QString &kind, const QString &name, const QString &sectionName)
@@ -246,7 +315,20 @@ void TargetRefsEditor::addRef(const QString &kind, const QString &name, const QS
         combo->addItem(kind, kind); // keep an unknown kind visible so the server can say what is wrong
     combo->setCurrentIndex(combo->findData(kind));
     m_table->setCellWidget(row, TKind, combo);
-    m_table->setItem(row, TName, new QTableWidgetItem(name));
+    m_table->setColumnWidth(TKind, std::max(m_table->columnWidth(TKind), combo->sizeHint().width()));
+    auto *picker = new ObjectPicker;
+    picker->setObjectName(QStringLiteral("targetPicker"));
+    picker->setObjects(pickerObjects(m_known));
+    picker->setName(name);
+    picker->setCreateText(tr("Create new route…"));
+    connect(picker, &ObjectPicker::picked, this, [this, picker](const PickerObject &o) { onRowPicked(picker, o); });
+    connect(picker, &ObjectPicker::createRequested, this, [this, picker] {
+        for (int r = 0; r < m_table->rowCount(); ++r) {
+            if (namePicker(r) == picker)
+                Q_EMIT createRouteRequested(r);
+        }
+    });
+    m_table->setCellWidget(row, TName, picker);
     m_table->setItem(row, TSection, new QTableWidgetItem(sectionName));
 }
 
@@ -266,7 +348,7 @@ QJsonArray TargetRefsEditor::toJson() const
     for (int r = 0; r < m_table->rowCount(); ++r) {
         const auto *combo = qobject_cast<QComboBox *>(m_table->cellWidget(r, TKind));
         const QString kind = combo ? combo->currentData().toString() : QString();
-        const QString name = m_table->item(r, TName) ? m_table->item(r, TName)->text().trimmed() : QString();
+        const QString name = namePicker(r) ? namePicker(r)->name() : QString();
         const QString section = m_table->item(r, TSection) ? m_table->item(r, TSection)->text().trimmed() : QString();
         QJsonObject o{{"group", groupOf(kind)}, {"kind", kind}, {"name", name}};
         if (!section.isEmpty())

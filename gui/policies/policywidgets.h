@@ -19,6 +19,8 @@ QT_END_NAMESPACE
 namespace dfproxy::gui {
 
 class FieldBox;
+class ObjectPicker;
+struct PickerObject;
 
 /// "pbkdf2-sha256$ITERATIONS$SALT$HASH" (base64 without padding, 32-byte key), the format the service verifies in
 /// service/policy/passwords.h. An empty salt means 16 random bytes.
@@ -37,10 +39,14 @@ struct KnownTarget
     QString sectionName;
     /// "Gateway agentgateway-system/agentgateway-proxy#http"
     QString label() const;
+    bool operator==(const KnownTarget &o) const = default;
 };
 
-/// "Gateway agentgateway-system/agentgateway-proxy#http, HTTPRoute httpbin/dfp-httproute" for a policy object.
-QString attachedToText(const QJsonObject &policy);
+/// "Gateway agentgateway-system/agentgateway-proxy#http, HTTPRoute httpbin/dfp-httproute" for a policy object. With
+/// `existing` (the targets the service has), a target not among them reads "⚠ HTTPRoute httpbin/gone (missing)".
+QString attachedToText(const QJsonObject &policy, const QList<KnownTarget> *existing = nullptr);
+/// The policy's targets that are not in `existing`.
+QList<KnownTarget> missingTargets(const QJsonObject &policy, const QList<KnownTarget> &existing);
 
 /// One item of a CardList (a rate limit, an authorization rule). Fields added with addField() get the path
 /// prefix + suffix, renumbered when cards move.
@@ -92,8 +98,9 @@ private:
     QList<ListCard *> m_cards;
 };
 
-/// spec.targetRefs: kind, name and (Gateways) listener per row, plus "Add target" listing what exists. Targets must be
-/// in the policy's namespace; the editor says so when a picked target is elsewhere.
+/// spec.targetRefs: kind, name and (Gateways) listener per row, plus "Add target" listing what exists. The Name cell
+/// is a picker over the known targets too (choosing one sets the row's kind and listener). Targets must be in the
+/// policy's namespace; the editor says so when a picked target is elsewhere.
 class TargetRefsEditor : public QWidget
 {
     Q_OBJECT
@@ -109,12 +116,20 @@ public:
     void setKnownTargets(const QList<KnownTarget> &targets);
     QTableWidget *table() const { return m_table; }
     QPushButton *pickButton() const { return m_pick; }
+    /// The Name cell of row `row`.
+    ObjectPicker *namePicker(int row) const;
+    /// Sets row `row` to a target that was just created (after "Create new route…").
+    void setRef(int row, const KnownTarget &target);
 
 Q_SIGNALS:
     /// A target was picked from the list; the editor may adopt its namespace.
     void targetPicked(const dfproxy::gui::KnownTarget &target);
+    /// "Create new route…" was chosen in row `row`.
+    void createRouteRequested(int row);
 
 private:
+    void onRowPicked(ObjectPicker *picker, const PickerObject &o);
+
     QTableWidget *m_table;
     QPushButton *m_pick;
     QList<KnownTarget> m_known;

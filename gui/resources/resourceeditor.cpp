@@ -2,10 +2,12 @@
 #include "resources/resourceeditor.h"
 
 #include "widgets/fieldbox.h"
+#include "widgets/yamltext.h"
 
 #include <QDialogButtonBox>
 #include <QFontDatabase>
 #include <QFormLayout>
+#include <QHash>
 #include <QJsonDocument>
 #include <QLabel>
 #include <QLineEdit>
@@ -14,9 +16,26 @@
 #include <QPushButton>
 #include <QScrollArea>
 #include <QTabWidget>
+#include <QTextBlock>
+#include <QTextCursor>
 #include <QVBoxLayout>
 
 namespace dfproxy::gui {
+
+namespace {
+// A name that fits the kind (the seed guide's and docs' examples), for the placeholder.
+QString exampleName(const QString &kind)
+{
+    static const QHash<QString, QString> names = {
+        {QStringLiteral("AgentgatewayBackend"), QStringLiteral("dfp-backend")},
+        {QStringLiteral("HTTPRoute"), QStringLiteral("dfp-httproute")},
+        {QStringLiteral("RateLimitPolicy"), QStringLiteral("per-client")},
+        {QStringLiteral("AuthenticationPolicy"), QStringLiteral("api-users")},
+        {QStringLiteral("AuthorizationPolicy"), QStringLiteral("egress-rules")},
+    };
+    return names.value(kind, QStringLiteral("my-object"));
+}
+} // namespace
 
 ResourceEditor::ResourceEditor(client::ApiClient *api, ResourceKind kind, QWidget *parent)
     : QDialog(parent),
@@ -26,7 +45,7 @@ ResourceEditor::ResourceEditor(client::ApiClient *api, ResourceKind kind, QWidge
       m_form(new QFormLayout),
       m_name(new QLineEdit(this)),
       m_namespace(new QLineEdit(this)),
-      m_json(new QPlainTextEdit(this)),
+      m_yaml(new QPlainTextEdit(this)),
       m_error(new QLabel(this)),
       m_save(nullptr)
 {
@@ -39,7 +58,7 @@ ResourceEditor::ResourceEditor(client::ApiClient *api, ResourceKind kind, QWidge
     formPage->setLayout(m_form);
     m_form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
     m_name->setObjectName(QStringLiteral("nameEdit"));
-    m_name->setPlaceholderText(tr("lower-case name, e.g. dfp-%1").arg(m_kind.kind.toLower().remove("agentgateway")));
+    m_name->setPlaceholderText(tr("lower-case name, e.g. %1").arg(exampleName(m_kind.kind)));
     m_namespace->setObjectName(QStringLiteral("namespaceEdit"));
     m_namespace->setPlaceholderText(QStringLiteral("default"));
     m_form->addRow(tr("Name"), new FieldBox(QStringLiteral("metadata.name"), m_name));
@@ -50,10 +69,12 @@ ResourceEditor::ResourceEditor(client::ApiClient *api, ResourceKind kind, QWidge
     scroll->setWidget(formPage);
     m_formTab = m_tabs->addTab(scroll, tr("Form"));
 
-    m_json->setObjectName(QStringLiteral("jsonEdit"));
-    m_json->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-    m_json->setPlaceholderText(tr("The whole object as JSON; fields without a widget in the form can be edited here."));
-    m_jsonTab = m_tabs->addTab(m_json, tr("JSON"));
+    m_yaml->setObjectName(QStringLiteral("yamlEdit"));
+    m_yaml->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    m_yaml->setLineWrapMode(QPlainTextEdit::NoWrap);
+    m_yaml->setPlaceholderText(tr("The whole object as YAML (JSON reads too); fields without a widget in the form can "
+                                  "be edited here."));
+    m_yamlTab = m_tabs->addTab(m_yaml, tr("YAML"));
     m_tabs->setObjectName(QStringLiteral("editorTabs"));
     connect(m_tabs, &QTabWidget::currentChanged, this, &ResourceEditor::onTabChanged);
     layout->addWidget(m_tabs);
@@ -88,7 +109,8 @@ void ResourceEditor::load(const QJsonObject &object, Mode mode)
     m_name->setReadOnly(mode == Mode::Edit);
     m_namespace->setReadOnly(mode == Mode::Edit);
     setForm(object);
-    m_json->setPlainText(QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Indented)));
+    m_yamlErrors.clear();
+    setYamlText(object);
     clearFieldErrors(this);
     m_error->hide();
     const QString title = md.value("name").toString();
@@ -121,43 +143,95 @@ QJsonObject ResourceEditor::objectFromForm() const
 
 std::optional<QJsonObject> ResourceEditor::buildObject()
 {
-    if (m_tabs->currentIndex() != m_jsonTab)
+    if (m_tabs->currentIndex() != m_yamlTab)
         return objectFromForm();
-    QJsonParseError pe;
-    const auto doc = QJsonDocument::fromJson(m_json->toPlainText().toUtf8(), &pe);
-    if (pe.error != QJsonParseError::NoError || !doc.isObject()) {
-        m_lastError = tr("The JSON does not parse: %1 at offset %2")
-                          .arg(pe.error == QJsonParseError::NoError ? tr("not an object") : pe.errorString())
-                          .arg(pe.offset);
+    return objectFromYaml();
+}
+
+std::optional<QJsonObject> ResourceEditor::objectFromYaml()
+{
+    YamlTextError ye;
+    auto o = yamlToObject(m_yaml->toPlainText(), &ye);
+    if (!o) {
+        m_lastError = tr("The YAML does not parse: %1").arg(ye.toString());
         m_error->setText(m_lastError);
         m_error->show();
+        m_yamlErrorLines.clear();
+        if (ye.line > 0)
+            m_yamlErrorLines.insert(ye.line, ye.message);
+        markYamlErrors();
         return std::nullopt;
     }
-    QJsonObject o = doc.object();
-    o.remove("status");
+    o->remove("status");
     return o;
+}
+
+void ResourceEditor::setYamlText(const QJsonObject &object)
+{
+    QJsonObject shown = object;
+    shown.remove("status"); // server-written; the route editor shows it in its own tab
+    m_yaml->setPlainText(objectToYaml(shown));
+    remarkYaml();
+}
+
+void ResourceEditor::remarkYaml()
+{
+    m_yamlErrorLines.clear();
+    const QString text = m_yaml->toPlainText();
+    for (const auto &[path, message] : std::as_const(m_yamlErrors)) {
+        const int line = yamlLineOf(text, path);
+        if (line <= 0)
+            continue;
+        QString &shown = m_yamlErrorLines[line];
+        if (!shown.isEmpty())
+            shown += u'\n';
+        shown += QStringLiteral("%1: %2").arg(path, message);
+    }
+    markYamlErrors();
+}
+
+void ResourceEditor::markYamlErrors()
+{
+    QList<QTextEdit::ExtraSelection> marks;
+    for (auto it = m_yamlErrorLines.constBegin(); it != m_yamlErrorLines.constEnd(); ++it) {
+        QTextEdit::ExtraSelection sel;
+        sel.cursor = QTextCursor(m_yaml->document()->findBlockByNumber(it.key() - 1));
+        sel.format.setBackground(QColor(0xfd, 0xe0, 0xe4));
+        sel.format.setProperty(QTextFormat::FullWidthSelection, true);
+        sel.format.setToolTip(it.value());
+        marks.append(sel);
+    }
+    m_yaml->setExtraSelections(marks);
+}
+
+void ResourceEditor::showYaml(bool yaml)
+{
+    m_tabs->setCurrentIndex(yaml ? m_yamlTab : m_formTab);
 }
 
 void ResourceEditor::onTabChanged(int index)
 {
-    if (m_lastTab == m_formTab && index == m_jsonTab) {
-        m_json->setPlainText(QString::fromUtf8(QJsonDocument(objectFromForm()).toJson(QJsonDocument::Indented)));
-    } else if (m_lastTab == m_jsonTab && index != m_jsonTab) {
-        QJsonParseError pe;
-        const auto doc = QJsonDocument::fromJson(m_json->toPlainText().toUtf8(), &pe);
-        if (pe.error == QJsonParseError::NoError && doc.isObject()) {
-            QJsonObject o = doc.object();
-            o.insert("status", m_original.value("status"));
-            m_original = o;
-            const QJsonObject md = o.value("metadata").toObject();
-            m_name->setText(md.value("name").toString());
-            m_namespace->setText(md.value("namespace").toString());
-            setForm(o);
-            m_error->hide();
-        } else {
-            m_error->setText(tr("The JSON does not parse (%1); the form keeps its previous values.").arg(pe.errorString()));
-            m_error->show();
+    if (m_switching)
+        return;
+    if (m_lastTab == m_formTab && index == m_yamlTab) {
+        setYamlText(objectFromForm());
+    } else if (m_lastTab == m_yamlTab && index != m_yamlTab) {
+        const auto o = objectFromYaml();
+        if (!o) {
+            // Stay on the text: the user's edit is not lost, and the marked line says where it broke.
+            m_switching = true;
+            m_tabs->setCurrentIndex(m_yamlTab);
+            m_switching = false;
+            return;
         }
+        QJsonObject withStatus = *o;
+        withStatus.insert("status", m_original.value("status"));
+        m_original = withStatus;
+        const QJsonObject md = o->value("metadata").toObject();
+        m_name->setText(md.value("name").toString());
+        m_namespace->setText(md.value("namespace").toString());
+        setForm(withStatus);
+        m_error->hide();
     }
     m_lastTab = index;
 }
@@ -180,6 +254,8 @@ void ResourceEditor::save()
         return;
     clearFieldErrors(this);
     m_error->hide();
+    m_yamlErrors.clear();
+    remarkYaml();
     m_saving = true;
     m_lastError.clear();
     m_save->setEnabled(false);
@@ -196,6 +272,7 @@ void ResourceEditor::save()
         Q_EMIT self->saved(r.object());
         self->accept();
     };
+    m_sent = *obj;
     if (m_mode == Mode::Create)
         m_api->create(m_kind.plural, *obj, done);
     else
@@ -204,12 +281,29 @@ void ResourceEditor::save()
 
 void ResourceEditor::showError(const client::ApiError &e)
 {
+    const bool fromYaml = m_tabs->currentIndex() == m_yamlTab;
+    // FieldBoxes bring the Form tab forward; a user who saved from the YAML text stays there (no re-sync: the
+    // text is what was sent, and the marked lines refer to it).
+    m_switching = true;
     const auto unmatched = showFieldErrors(this, e.fields);
+    if (fromYaml)
+        m_tabs->setCurrentIndex(m_yamlTab);
+    m_lastTab = m_tabs->currentIndex();
+    m_switching = false;
+    m_yamlErrors = e.fields;
+    if (fromYaml)
+        remarkYaml();
+    else
+        setYamlText(m_sent);
     QStringList lines;
     lines.append(e.fields.isEmpty() ? e.toString()
-                                    : tr("The service rejected the object (HTTP %1); see the marked fields.").arg(e.status));
+                                    : tr("The service rejected the object (HTTP %1); see the marked fields and YAML "
+                                         "lines.")
+                                          .arg(e.status));
     for (const auto &[path, message] : unmatched)
         lines.append(QStringLiteral("%1: %2").arg(path, message));
+    for (auto it = m_yamlErrorLines.constBegin(); it != m_yamlErrorLines.constEnd(); ++it)
+        lines.append(tr("YAML line %1: %2").arg(it.key()).arg(it.value()));
     m_lastError = e.toString();
     for (const auto &[path, message] : e.fields)
         m_lastError += QStringLiteral("\n%1: %2").arg(path, message);

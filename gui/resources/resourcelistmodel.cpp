@@ -46,6 +46,12 @@ void ResourceListModel::setItems(const QList<QJsonObject> &items)
     endResetModel();
 }
 
+void ResourceListModel::refreshColumns()
+{
+    if (!m_items.isEmpty())
+        Q_EMIT dataChanged(index(0, 0), index(int(m_items.size()) - 1, int(m_columns.size()) - 1));
+}
+
 int ResourceListModel::rowOf(const QString &ns, const QString &name) const
 {
     for (int i = 0; i < m_items.size(); ++i) {

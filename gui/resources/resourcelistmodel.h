@@ -27,6 +27,8 @@ public:
     explicit ResourceListModel(QList<Column> columns, QObject *parent = nullptr);
 
     void setItems(const QList<QJsonObject> &items);
+    /// Columns computed from outside data (references) changed: repaint without losing the selection.
+    void refreshColumns();
     const QList<QJsonObject> &items() const { return m_items; }
     QJsonObject itemAt(int row) const { return m_items.value(row); }
     /// Row of namespace/name, -1 if absent.

@@ -4,8 +4,10 @@
 #include "app/connection.h"
 #include "resources/backendeditor.h"
 #include "resources/routeeditor.h"
+#include "widgets/toast.h"
 
 #include <QHBoxLayout>
+#include <QKeyEvent>
 #include <QHeaderView>
 #include <QJsonArray>
 #include <QLabel>
@@ -16,17 +18,21 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include <algorithm>
+#include <memory>
+
 namespace dfproxy::gui {
 
 ResourcePage::ResourcePage(Connection *connection, ResourceKind kind, QList<ResourceListModel::Column> columns,
-                           QWidget *parent)
+                           std::shared_ptr<ReferenceIndex> references, QWidget *parent)
     : Page(connection, parent),
       m_kind(std::move(kind)),
       m_model(new ResourceListModel(std::move(columns), this)),
       m_proxy(new QSortFilterProxyModel(this)),
       m_table(new QTableView(this)),
       m_search(new QLineEdit(this)),
-      m_info(new QLabel(this))
+      m_info(new QLabel(this)),
+      m_refs(std::move(references))
 {
     setObjectName(m_kind.plural + QStringLiteral("Page"));
     auto *layout = new QVBoxLayout(this);
@@ -68,6 +74,7 @@ ResourcePage::ResourcePage(Connection *connection, ResourceKind kind, QList<Reso
     m_table->sortByColumn(0, Qt::AscendingOrder);
     connect(m_table, &QTableView::doubleClicked, this, [this] { editSelected(); });
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &ResourcePage::updateButtons);
+    m_table->installEventFilter(this);
     layout->addWidget(m_table, 1);
     m_info->setObjectName(QStringLiteral("infoLabel"));
     layout->addWidget(m_info);
@@ -82,10 +89,33 @@ void ResourcePage::setActive(bool active)
         refresh();
 }
 
+bool ResourcePage::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_table && event->type() == QEvent::KeyPress
+        && static_cast<QKeyEvent *>(event)->key() == Qt::Key_Delete) {
+        deleteSelected();
+        return true;
+    }
+    return Page::eventFilter(watched, event);
+}
+
+void ResourcePage::loadReferences()
+{
+    QPointer<ResourcePage> self(this);
+    loadReferencedObjects(m_connection->api(), [self](const QList<QJsonObject> &objects, bool complete) {
+        // A partial set would call everything missing: keep the last complete one.
+        if (!self || !complete)
+            return;
+        self->m_refs->setObjects(objects);
+        self->m_model->refreshColumns();
+    });
+}
+
 void ResourcePage::refresh()
 {
     if (!m_connection->isConnected())
         return;
+    loadReferences();
     QPointer<ResourcePage> self(this);
     m_connection->api()->list(m_kind.plural, {}, [self](const client::ApiResult &r) {
         if (!self)
@@ -142,7 +172,9 @@ ResourceEditor *ResourcePage::openEditor(const QJsonObject &object, ResourceEdit
     m_editor = createEditor();
     m_editor->setAttribute(Qt::WA_DeleteOnClose);
     m_editor->load(object, mode);
-    connect(m_editor, &ResourceEditor::saved, this, [this](const QJsonObject &o) {
+    connect(m_editor, &ResourceEditor::saved, this, [this, mode](const QJsonObject &o) {
+        showToast(this, (mode == ResourceEditor::Mode::Create ? tr("Created %1") : tr("Saved %1"))
+                            .arg(ObjectKey{m_kind.kind, resourceNamespace(o), resourceName(o)}.label()));
         refresh();
         // Select the saved object once the list has it.
         const QString ns = resourceNamespace(o), name = resourceName(o);
@@ -192,21 +224,92 @@ void ResourcePage::deleteSelected()
     const QJsonObject o = selectedObject();
     if (o.isEmpty())
         return;
-    const QString ns = resourceNamespace(o), name = resourceName(o);
-    if (m_confirmDeletes
-        && QMessageBox::question(this, tr("Delete %1").arg(m_kind.kind),
-                                 tr("Delete %1 %2/%3? This cannot be undone.").arg(m_kind.kind, ns, name),
-                                 QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel)
-               != QMessageBox::Yes)
+    const ObjectKey key{m_kind.kind, resourceNamespace(o), resourceName(o)};
+    const QList<Reference> users = m_refs->usedBy(key);
+    if (users.isEmpty() && !m_confirmDeletes) {
+        remove(o);
         return;
+    }
+    if (m_question)
+        m_question->close();
+    auto *box = new QMessageBox(this);
+    box->setObjectName(QStringLiteral("deleteQuestion"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setWindowTitle(tr("Delete %1").arg(m_kind.kind));
+    box->setIcon(users.isEmpty() ? QMessageBox::Question : QMessageBox::Warning);
+    QPushButton *removeRefs = nullptr;
+    if (users.isEmpty()) {
+        box->setText(tr("Delete %1? This cannot be undone.").arg(key.label()));
+    } else {
+        QStringList lines;
+        for (const Reference &r : users)
+            lines.append(QStringLiteral("• ") + r.from.label());
+        box->setText(tr("%1 is used by:\n%2\n\nDeleting it alone leaves them pointing at nothing (a route then "
+                        "answers 500 no_backend). Remove the references from them first?")
+                         .arg(key.label(), lines.join(u'\n')));
+        removeRefs = box->addButton(tr("Remove references and delete"), QMessageBox::AcceptRole);
+        removeRefs->setObjectName(QStringLiteral("removeReferencesButton"));
+    }
+    auto *del = box->addButton(users.isEmpty() ? tr("Delete") : tr("Delete only"), QMessageBox::DestructiveRole);
+    del->setObjectName(QStringLiteral("confirmDeleteButton"));
+    auto *cancel = box->addButton(QMessageBox::Cancel);
+    cancel->setObjectName(QStringLiteral("cancelButton"));
+    box->setDefaultButton(cancel);
+    connect(box, &QMessageBox::buttonClicked, this, [this, o, users, removeRefs, del](QAbstractButton *b) {
+        if (b == del)
+            remove(o);
+        else if (removeRefs && b == removeRefs)
+            removeReferencesThenDelete(o, users);
+    });
+    m_question = box;
+    box->open();
+}
+
+void ResourcePage::remove(const QJsonObject &o)
+{
+    const QString ns = resourceNamespace(o), name = resourceName(o);
+    const QString label = ObjectKey{m_kind.kind, ns, name}.label();
     QPointer<ResourcePage> self(this);
-    m_connection->api()->remove(m_kind.plural, ns, name, [self](const client::ApiResult &r) {
+    m_connection->api()->remove(m_kind.plural, ns, name, [self, label](const client::ApiResult &r) {
         if (!self)
             return;
         if (!r.ok())
             QMessageBox::warning(self, tr("Delete failed"), r.error->toString());
+        else
+            showToast(self, tr("Deleted %1").arg(label));
         self->refresh();
     });
+}
+
+void ResourcePage::removeReferencesThenDelete(const QJsonObject &object, const QList<Reference> &refs)
+{
+    const ObjectKey key{m_kind.kind, resourceNamespace(object), resourceName(object)};
+    struct Pending
+    {
+        int left = 0;
+        QStringList errors;
+    };
+    auto state = std::make_shared<Pending>();
+    state->left = int(refs.size());
+    QPointer<ResourcePage> self(this);
+    for (const Reference &r : refs) {
+        const QJsonObject updated = withoutReferencesTo(m_refs->object(r.from), key);
+        const QString label = r.from.label();
+        m_connection->api()->replace(pluralOf(r.from.kind), updated,
+                                     [self, state, object, label](const client::ApiResult &res) {
+            if (!res.ok())
+                state->errors.append(QStringLiteral("%1: %2").arg(label, res.error->toString()));
+            if (--state->left > 0 || !self)
+                return;
+            if (!state->errors.isEmpty()) {
+                // Nothing is deleted while something still points at the object.
+                QMessageBox::warning(self, tr("Could not remove the references"), state->errors.join(u'\n'));
+                self->refresh();
+                return;
+            }
+            self->remove(object);
+        });
+    }
 }
 
 // ---- Backends --------------------------------------------------------------------------------------------------
@@ -218,7 +321,19 @@ QJsonObject specOf(const QJsonObject &o)
     return o.value("spec").toObject();
 }
 
-QList<ResourceListModel::Column> backendColumns()
+ResourceListModel::Column usedByColumn(std::shared_ptr<ReferenceIndex> refs)
+{
+    auto users = [refs](const QJsonObject &o) { return refs->usedBy(ObjectKey::of(o)); };
+    return {QObject::tr("Used by"),
+            [users](const QJsonObject &o) { return referenceLabels(users(o), true); },
+            [users](const QJsonObject &o) {
+                const auto u = users(o);
+                return u.isEmpty() ? QObject::tr("Nothing references this object")
+                                   : referenceLabels(u, true).replace(QStringLiteral(", "), QStringLiteral("\n"));
+            }};
+}
+
+QList<ResourceListModel::Column> backendColumns(std::shared_ptr<ReferenceIndex> refs)
 {
     return {
         {QObject::tr("Namespace"), [](const QJsonObject &o) { return resourceNamespace(o); }},
@@ -245,6 +360,7 @@ QList<ResourceListModel::Column> backendColumns()
              return specOf(o).value("dns").toObject().value("lookupFamily").toString(QObject::tr("default"));
          }},
         {QObject::tr("Engine"), [](const QJsonObject &o) { return specOf(o).value("engine").toString("native"); }},
+        usedByColumn(refs),
         {QObject::tr("Age"), [](const QJsonObject &o) { return objectAge(o); }},
     };
 }
@@ -286,20 +402,47 @@ ResourceListModel::Column conditionColumn(const QString &type)
             }};
 }
 
-QList<ResourceListModel::Column> routeColumns()
+// The route's references of one kind ("Gateway" or "AgentgatewayBackend"), missing ones marked.
+ResourceListModel::Column usesColumn(const QString &title, const QString &kind, std::shared_ptr<ReferenceIndex> refs)
+{
+    auto targets = [refs, kind](const QJsonObject &o) {
+        QList<ObjectKey> out;
+        for (const Reference &r : referencesOf(o)) {
+            if (r.to.kind == kind)
+                out.append(r.to);
+        }
+        return out;
+    };
+    // Until the other kinds are listed, nothing can be called missing.
+    auto isMissing = [refs](const ObjectKey &k) { return refs->generation() > 0 && !refs->exists(k); };
+    return {title,
+            [targets, isMissing](const QJsonObject &o) {
+                QStringList out;
+                for (const ObjectKey &k : targets(o)) {
+                    const QString text = k.ns == resourceNamespace(o) && k.kind != QLatin1String("Gateway")
+                                             ? k.name : k.ns + u'/' + k.name;
+                    out.append(isMissing(k) ? QObject::tr("⚠ %1 (missing)").arg(text) : text);
+                }
+                return out.join(QStringLiteral(", "));
+            },
+            [targets, isMissing](const QJsonObject &o) {
+                QStringList out;
+                for (const ObjectKey &k : targets(o))
+                    out.append(isMissing(k) ? QObject::tr("%1 does not exist").arg(k.label()) : k.label());
+                return out.join(u'\n');
+            },
+            [targets, isMissing](const QJsonObject &o) {
+                const auto t = targets(o);
+                return std::any_of(t.begin(), t.end(), isMissing) ? QStringLiteral("bad") : QString();
+            }};
+}
+
+QList<ResourceListModel::Column> routeColumns(std::shared_ptr<ReferenceIndex> refs)
 {
     return {
         {QObject::tr("Namespace"), [](const QJsonObject &o) { return resourceNamespace(o); }},
         {QObject::tr("Name"), [](const QJsonObject &o) { return resourceName(o); }},
-        {QObject::tr("Parents"),
-         [](const QJsonObject &o) {
-             QStringList out;
-             for (const auto &p : specOf(o).value("parentRefs").toArray()) {
-                 const QJsonObject po = p.toObject();
-                 out.append(po.value("namespace").toString(resourceNamespace(o)) + u'/' + po.value("name").toString());
-             }
-             return out.join(QStringLiteral(", "));
-         }},
+        usesColumn(QObject::tr("Parents"), QStringLiteral("Gateway"), refs),
         {QObject::tr("Hostnames"),
          [](const QJsonObject &o) {
              QStringList out;
@@ -309,17 +452,10 @@ QList<ResourceListModel::Column> routeColumns()
          }},
         {QObject::tr("Rules"),
          [](const QJsonObject &o) { return QString::number(specOf(o).value("rules").toArray().size()); }},
-        {QObject::tr("Backends"),
-         [](const QJsonObject &o) {
-             QStringList out;
-             for (const auto &r : specOf(o).value("rules").toArray())
-                 for (const auto &b : r.toObject().value("backendRefs").toArray())
-                     out.append(b.toObject().value("name").toString());
-             out.removeDuplicates();
-             return out.join(QStringLiteral(", "));
-         }},
+        usesColumn(QObject::tr("Uses backends"), QStringLiteral("AgentgatewayBackend"), refs),
         conditionColumn(QStringLiteral("Accepted")),
         conditionColumn(QStringLiteral("ResolvedRefs")),
+        usedByColumn(refs),
         {QObject::tr("Age"), [](const QJsonObject &o) { return objectAge(o); }},
     };
 }
@@ -327,7 +463,12 @@ QList<ResourceListModel::Column> routeColumns()
 } // namespace
 
 BackendsPage::BackendsPage(Connection *connection, QWidget *parent)
-    : ResourcePage(connection, BackendEditor::resourceKind(), backendColumns(), parent)
+    : BackendsPage(connection, std::make_shared<ReferenceIndex>(), parent)
+{
+}
+
+BackendsPage::BackendsPage(Connection *connection, std::shared_ptr<ReferenceIndex> references, QWidget *parent)
+    : ResourcePage(connection, BackendEditor::resourceKind(), backendColumns(references), references, parent)
 {
 }
 
@@ -342,7 +483,12 @@ QJsonObject BackendsPage::templateObject() const
 }
 
 RoutesPage::RoutesPage(Connection *connection, QWidget *parent)
-    : ResourcePage(connection, RouteEditor::resourceKind(), routeColumns(), parent)
+    : RoutesPage(connection, std::make_shared<ReferenceIndex>(), parent)
+{
+}
+
+RoutesPage::RoutesPage(Connection *connection, std::shared_ptr<ReferenceIndex> references, QWidget *parent)
+    : ResourcePage(connection, RouteEditor::resourceKind(), routeColumns(references), references, parent)
 {
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "resources/routeeditor.h"
 
+#include "resources/backendeditor.h"
+#include "resources/resourcelistmodel.h"
 #include "resources/ruleeditor.h"
 #include "widgets/fieldbox.h"
 
@@ -16,6 +18,9 @@
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
+#include <tuple>
+
 namespace dfproxy::gui {
 
 namespace {
@@ -23,6 +28,8 @@ enum ParentColumn { PName, PNamespace, PSection, PPort, PCount };
 
 QString cell(const QTableWidget *t, int row, int col)
 {
+    if (auto *picker = qobject_cast<ObjectPicker *>(t->cellWidget(row, col)))
+        return picker->name();
     const auto *item = t->item(row, col);
     return item ? item->text().trimmed() : QString();
 }
@@ -46,21 +53,24 @@ QJsonObject RouteEditor::newObject()
 
 RouteEditor::RouteEditor(client::ApiClient *api, QWidget *parent)
     : ResourceEditor(api, resourceKind(), parent),
+      m_api(api),
       m_parents(new QTableWidget(0, PCount, this)),
       m_hostnames(new QLineEdit(this)),
       m_rules(new QTabWidget(this)),
       m_status(new QTreeWidget(this))
 {
     setObjectName(QStringLiteral("routeEditor"));
-    resize(900, 800);
+    resize(960, 720);
     m_parents->setObjectName(QStringLiteral("parentRefsTable"));
     m_parents->setHorizontalHeaderLabels({tr("Gateway"), tr("Namespace"), tr("Listener"), tr("Port")});
-    m_parents->horizontalHeader()->setStretchLastSection(true);
+    m_parents->horizontalHeader()->setStretchLastSection(false);
+    m_parents->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_parents->horizontalHeader()->setSectionResizeMode(PName, QHeaderView::Stretch);
     m_parents->verticalHeader()->setVisible(false);
     m_parents->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_parents->setWordWrap(false);
     m_parents->setToolTip(tr("Gateways the route attaches to. Listener: one listener's name (sectionName); empty = all."));
-    m_parents->setMaximumHeight(120);
+    m_parents->setMaximumHeight(90);
     auto *parentsBox = new QWidget;
     auto *pl = new QVBoxLayout(parentsBox);
     pl->setContentsMargins(0, 0, 0, 0);
@@ -88,7 +98,10 @@ RouteEditor::RouteEditor(client::ApiClient *api, QWidget *parent)
     auto *rulesBox = new QWidget;
     auto *rl = new QVBoxLayout(rulesBox);
     rl->setContentsMargins(0, 0, 0, 0);
-    auto *rButtons = new QHBoxLayout;
+    // The buttons sit beside the rule tabs, not on a line of their own (the dialog fits 1280x800 without scrolling).
+    auto *rButtonsBox = new QWidget;
+    auto *rButtons = new QHBoxLayout(rButtonsBox);
+    rButtons->setContentsMargins(0, 0, 0, 2);
     auto *addRuleButton = new QPushButton(tr("Add rule"));
     addRuleButton->setObjectName(QStringLiteral("addRuleButton"));
     connect(addRuleButton, &QPushButton::clicked, this, [this] { m_rules->setCurrentWidget(addRule()); });
@@ -97,8 +110,7 @@ RouteEditor::RouteEditor(client::ApiClient *api, QWidget *parent)
     connect(removeRuleButton, &QPushButton::clicked, this, [this] { removeRule(m_rules->currentIndex()); });
     rButtons->addWidget(addRuleButton);
     rButtons->addWidget(removeRuleButton);
-    rButtons->addStretch();
-    rl->addLayout(rButtons);
+    m_rules->setCornerWidget(rButtonsBox, Qt::TopRightCorner);
     rl->addWidget(m_rules);
     form()->addRow(tr("Rules"), new FieldBox(QStringLiteral("spec.rules"), rulesBox));
 
@@ -108,6 +120,66 @@ RouteEditor::RouteEditor(client::ApiClient *api, QWidget *parent)
     addExtraTab(m_status, tr("Status"));
 
     load(newObject(), Mode::Create);
+    refreshPickers();
+}
+
+ObjectPicker *RouteEditor::parentPicker(int row) const
+{
+    return qobject_cast<ObjectPicker *>(m_parents->cellWidget(row, PName));
+}
+
+void RouteEditor::refreshPickers()
+{
+    QPointer<RouteEditor> self(this);
+    auto listOf = [](const client::ApiResult &r, const QString &kind) {
+        QList<PickerObject> out;
+        for (const auto &v : r.object().value("items").toArray())
+            out.append({kind, resourceNamespace(v.toObject()), resourceName(v.toObject()), {}});
+        std::sort(out.begin(), out.end(), [](const PickerObject &a, const PickerObject &b) {
+            return std::tie(a.ns, a.name) < std::tie(b.ns, b.name);
+        });
+        return out;
+    };
+    m_api->list(QStringLiteral("backends"), {}, [self, listOf](const client::ApiResult &r) {
+        if (!self)
+            return;
+        self->m_backends = listOf(r, QStringLiteral("AgentgatewayBackend"));
+        for (int i = 0; i < self->ruleCount(); ++i)
+            self->rule(i)->setKnownBackends(self->m_backends);
+        ++self->m_pickerLoads;
+    });
+    m_api->list(QStringLiteral("gateways"), {}, [self, listOf](const client::ApiResult &r) {
+        if (!self)
+            return;
+        self->m_gateways = listOf(r, QStringLiteral("Gateway"));
+        for (int row = 0; row < self->m_parents->rowCount(); ++row) {
+            if (auto *p = self->parentPicker(row))
+                p->setObjects(self->m_gateways);
+        }
+        ++self->m_pickerLoads;
+    });
+}
+
+void RouteEditor::createBackend(RuleEditor *ruleEditor, int row)
+{
+    if (m_creator)
+        m_creator->close();
+    auto *editor = new BackendEditor(m_api, this);
+    editor->setAttribute(Qt::WA_DeleteOnClose);
+    QJsonObject o = BackendEditor::newObject();
+    QJsonObject md = o.value("metadata").toObject();
+    md.insert("namespace", namespaceEdit()->text().trimmed().isEmpty() ? QStringLiteral("default")
+                                                                       : namespaceEdit()->text().trimmed());
+    o.insert("metadata", md);
+    editor->load(o, Mode::Create);
+    QPointer<RuleEditor> target(ruleEditor);
+    connect(editor, &ResourceEditor::saved, this, [this, target, row](const QJsonObject &saved) {
+        if (target)
+            target->setBackendRef(row, resourceNamespace(saved), resourceName(saved));
+        refreshPickers();
+    });
+    m_creator = editor;
+    editor->open();
 }
 
 RuleEditor *RouteEditor::rule(int i) const
@@ -123,7 +195,9 @@ int RouteEditor::ruleCount() const
 RuleEditor *RouteEditor::addRule(const QJsonObject &ruleJson)
 {
     auto *r = new RuleEditor;
+    r->setKnownBackends(m_backends);
     r->load(ruleJson);
+    connect(r, &RuleEditor::createBackendRequested, this, [this, r](int row) { createBackend(r, row); });
     m_rules->addTab(r, QString());
     renumberRules();
     return r;
@@ -152,7 +226,17 @@ void RouteEditor::addParentRef(const QJsonObject &ref)
 {
     const int row = m_parents->rowCount();
     m_parents->insertRow(row);
-    m_parents->setItem(row, PName, new QTableWidgetItem(ref.value("name").toString()));
+    auto *picker = new ObjectPicker;
+    picker->setObjectName(QStringLiteral("parentPicker"));
+    picker->setObjects(m_gateways);
+    picker->setName(ref.value("name").toString());
+    connect(picker, &ObjectPicker::picked, this, [this, picker](const PickerObject &o) {
+        for (int r = 0; r < m_parents->rowCount(); ++r) {
+            if (m_parents->cellWidget(r, PName) == picker)
+                m_parents->setItem(r, PNamespace, new QTableWidgetItem(o.ns));
+        }
+    });
+    m_parents->setCellWidget(row, PName, picker);
     m_parents->setItem(row, PNamespace, new QTableWidgetItem(ref.value("namespace").toString()));
     m_parents->setItem(row, PSection, new QTableWidgetItem(ref.value("sectionName").toString()));
     const int port = ref.value("port").toInt(0);
@@ -165,7 +249,6 @@ void RouteEditor::setForm(const QJsonObject &object)
     m_parents->setRowCount(0);
     for (const auto &p : spec.value("parentRefs").toArray())
         addParentRef(p.toObject());
-    m_parents->resizeColumnsToContents();
     QStringList hosts;
     for (const auto &h : spec.value("hostnames").toArray())
         hosts.append(h.toString());

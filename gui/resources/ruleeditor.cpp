@@ -5,6 +5,7 @@
 
 #include <QComboBox>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -27,6 +28,8 @@ const QStringList kMethods = {QString(), "GET", "HEAD", "POST", "PUT", "DELETE",
 
 QString cellText(const QTableWidget *t, int row, int col)
 {
+    if (auto *picker = qobject_cast<ObjectPicker *>(t->cellWidget(row, col)))
+        return picker->name();
     if (auto *combo = qobject_cast<QComboBox *>(t->cellWidget(row, col)))
         return combo->currentData().isValid() ? combo->currentData().toString() : combo->currentText();
     const auto *item = t->item(row, col);
@@ -57,7 +60,7 @@ QTableWidget *makeTable(const QStringList &headers, const QString &objectName)
     t->horizontalHeader()->setStretchLastSection(true);
     t->verticalHeader()->setVisible(false);
     t->setSelectionBehavior(QAbstractItemView::SelectRows);
-    t->setMinimumHeight(110);
+    t->setMinimumHeight(80);
     t->setWordWrap(false);
     t->horizontalHeader()->setMinimumSectionSize(70);
     t->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
@@ -259,13 +262,29 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     form->addRow(tr("Matches"), track(new FieldBox({}, withButtons(m_matches, [this] { addMatch(); }, tr("Add match"))),
                                       QStringLiteral(".matches")));
 
+    m_backends = makeTable({tr("Backend"), tr("Namespace"), tr("Weight"), tr("Port"), tr("Group"), tr("Kind")},
+                           QStringLiteral("backendRefsTable"));
+    m_backends->setToolTip(tr("Requests are split between backends by weight. Namespace empty = the route's."));
+    // The backend's name takes the room; the other columns are as wide as their content (the Kind column used to
+    // take the width and cut the name to "dfp-bac…").
+    m_backends->horizontalHeader()->setStretchLastSection(false);
+    m_backends->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_backends->horizontalHeader()->setSectionResizeMode(BName, QHeaderView::Stretch);
+    // The group follows from the kind (agentgateway.dev for AgentgatewayBackend); it stays in the YAML tab.
+    m_backends->setColumnHidden(BGroup, true);
+    form->addRow(tr("Backends"), track(new FieldBox({}, withButtons(m_backends, [this] { addBackendRef(); }, tr("Add backend"))),
+                                       QStringLiteral(".backendRefs")));
+
     auto *filters = new QWidget;
-    auto *fl = new QVBoxLayout(filters);
+    // Two filters a row: unused ones take one line each, and the rule fits a 1280x800 screen without scrolling.
+    auto *fl = new QGridLayout(filters);
     fl->setContentsMargins(0, 0, 0, 0);
+    fl->setColumnStretch(0, 1);
+    fl->setColumnStretch(1, 1);
     m_requestHeaders = makeHeaderModifier(tr("Modify request headers"), QStringLiteral("requestHeaderModifier"));
     m_responseHeaders = makeHeaderModifier(tr("Modify response headers"), QStringLiteral("responseHeaderModifier"));
-    fl->addWidget(m_requestHeaders.box);
-    fl->addWidget(m_responseHeaders.box);
+    fl->addWidget(m_requestHeaders.box, 0, 0, Qt::AlignTop);
+    fl->addWidget(m_responseHeaders.box, 0, 1, Qt::AlignTop);
 
     m_rewrite = new QGroupBox(tr("Rewrite URL"));
     m_rewrite->setObjectName(QStringLiteral("urlRewrite"));
@@ -283,7 +302,7 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     rf->addRow(tr("Path"), m_rewritePathType);
     rf->addRow(tr("New path"), m_rewritePath);
     m_rewriteBox = new FieldBox({}, m_rewrite);
-    fl->addWidget(m_rewriteBox);
+    fl->addWidget(m_rewriteBox, 1, 0, Qt::AlignTop);
 
     m_redirect = new QGroupBox(tr("Redirect"));
     m_redirect->setObjectName(QStringLiteral("requestRedirect"));
@@ -318,14 +337,8 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     df->addRow(tr("Path"), m_redirectPathType);
     df->addRow(tr("New path"), m_redirectPath);
     m_redirectBox = new FieldBox({}, m_redirect);
-    fl->addWidget(m_redirectBox);
+    fl->addWidget(m_redirectBox, 1, 1, Qt::AlignTop);
     form->addRow(tr("Filters"), track(new FieldBox({}, filters), QStringLiteral(".filters")));
-
-    m_backends = makeTable({tr("Backend"), tr("Namespace"), tr("Weight"), tr("Port"), tr("Group"), tr("Kind")},
-                           QStringLiteral("backendRefsTable"));
-    m_backends->setToolTip(tr("Requests are split between backends by weight. Namespace empty = the route's."));
-    form->addRow(tr("Backends"), track(new FieldBox({}, withButtons(m_backends, [this] { addBackendRef(); }, tr("Add backend"))),
-                                       QStringLiteral(".backendRefs")));
 
     m_requestTimeout = new QLineEdit;
     m_requestTimeout->setObjectName(QStringLiteral("requestTimeout"));
@@ -333,9 +346,14 @@ RuleEditor::RuleEditor(QWidget *parent) : QWidget(parent)
     m_backendTimeout = new QLineEdit;
     m_backendTimeout->setObjectName(QStringLiteral("backendRequestTimeout"));
     m_backendTimeout->setPlaceholderText(tr("none, at most the request timeout"));
-    form->addRow(tr("Request timeout"), track(new FieldBox({}, m_requestTimeout), QStringLiteral(".timeouts.request")));
-    form->addRow(tr("Backend timeout"),
-                 track(new FieldBox({}, m_backendTimeout), QStringLiteral(".timeouts.backendRequest")));
+    auto *timeouts = new QWidget;
+    auto *tl = new QHBoxLayout(timeouts);
+    tl->setContentsMargins(0, 0, 0, 0);
+    tl->addWidget(new QLabel(tr("Request")));
+    tl->addWidget(track(new FieldBox({}, m_requestTimeout), QStringLiteral(".timeouts.request")), 1);
+    tl->addWidget(new QLabel(tr("Backend")));
+    tl->addWidget(track(new FieldBox({}, m_backendTimeout), QStringLiteral(".timeouts.backendRequest")), 1);
+    form->addRow(tr("Timeouts"), timeouts);
     track(new FieldBox({}, new QWidget), QStringLiteral(".timeouts"))->hide();
     setPrefix(QStringLiteral("spec.rules[0]"));
 }
@@ -365,12 +383,50 @@ void RuleEditor::addBackendRef(const QString &name, const QString &ns, int weigh
 {
     const int row = m_backends->rowCount();
     m_backends->insertRow(row);
-    setCell(m_backends, row, BName, name);
+    auto *picker = new ObjectPicker;
+    picker->setObjectName(QStringLiteral("backendPicker"));
+    picker->setObjects(m_knownBackends);
+    picker->setCreateText(tr("Create new backend…"));
+    picker->setName(name);
+    connect(picker, &ObjectPicker::picked, this, [this, picker](const PickerObject &o) {
+        for (int r = 0; r < m_backends->rowCount(); ++r) {
+            if (m_backends->cellWidget(r, BName) == picker)
+                setCell(m_backends, r, BNamespace, o.ns);
+        }
+    });
+    connect(picker, &ObjectPicker::createRequested, this, [this, picker] {
+        for (int r = 0; r < m_backends->rowCount(); ++r) {
+            if (m_backends->cellWidget(r, BName) == picker)
+                Q_EMIT createBackendRequested(r);
+        }
+    });
+    m_backends->setCellWidget(row, BName, picker);
     setCell(m_backends, row, BNamespace, ns);
     setCell(m_backends, row, BWeight, QString::number(weight));
     setCell(m_backends, row, BPort, port > 0 ? QString::number(port) : QString());
     setCell(m_backends, row, BGroup, QStringLiteral("agentgateway.dev"));
     setCell(m_backends, row, BKind, QStringLiteral("AgentgatewayBackend"));
+}
+
+ObjectPicker *RuleEditor::backendPicker(int row) const
+{
+    return qobject_cast<ObjectPicker *>(m_backends->cellWidget(row, BName));
+}
+
+void RuleEditor::setKnownBackends(const QList<PickerObject> &backends)
+{
+    m_knownBackends = backends;
+    for (int r = 0; r < m_backends->rowCount(); ++r) {
+        if (auto *p = backendPicker(r))
+            p->setObjects(backends);
+    }
+}
+
+void RuleEditor::setBackendRef(int row, const QString &ns, const QString &name)
+{
+    if (auto *p = backendPicker(row))
+        p->setName(name);
+    setCell(m_backends, row, BNamespace, ns);
 }
 
 void RuleEditor::load(const QJsonObject &rule)
@@ -422,7 +478,6 @@ void RuleEditor::load(const QJsonObject &rule)
         setCell(m_backends, row, BKind, b.value("kind").toString(QStringLiteral("AgentgatewayBackend")));
     }
     m_matches->resizeColumnsToContents();
-    m_backends->resizeColumnsToContents();
     const QJsonObject t = rule.value("timeouts").toObject();
     m_requestTimeout->setText(t.value("request").toString());
     m_backendTimeout->setText(t.value("backendRequest").toString());

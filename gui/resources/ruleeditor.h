@@ -12,6 +12,8 @@ class QSpinBox;
 class QTableWidget;
 QT_END_NAMESPACE
 
+#include "widgets/objectpicker.h"
+
 namespace dfproxy::gui {
 
 class FieldBox;
@@ -36,6 +38,18 @@ public:
     void addMatch(const QString &pathType = {}, const QString &pathValue = {}, const QString &method = {},
                   const QString &headers = {}, const QString &queryParams = {});
     void addBackendRef(const QString &name = {}, const QString &ns = {}, int weight = 1, int port = 0);
+    /// The Backend cell of row `row`: a picker over the backends that exist.
+    ObjectPicker *backendPicker(int row) const;
+    /// Backends the pickers offer (the route editor lists them).
+    void setKnownBackends(const QList<PickerObject> &backends);
+    /// Sets row `row` to the backend namespace/name (after "Create new backend…").
+    void setBackendRef(int row, const QString &ns, const QString &name);
+
+Q_SIGNALS:
+    /// "Create new backend…" was chosen in row `row`.
+    void createBackendRequested(int row);
+
+public:
     QLineEdit *requestTimeoutEdit() const { return m_requestTimeout; }
     QLineEdit *backendTimeoutEdit() const { return m_backendTimeout; }
     QGroupBox *redirectGroup() const { return m_redirect; }
@@ -76,6 +90,7 @@ private:
     QTableWidget *m_backends;
     QLineEdit *m_requestTimeout;
     QLineEdit *m_backendTimeout;
+    QList<PickerObject> m_knownBackends;
     QList<FieldBox *> m_boxes; ///< boxes whose path is prefix + suffix
     QList<QString> m_suffixes;
 };
