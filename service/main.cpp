@@ -86,8 +86,9 @@ int run(QCoreApplication &app)
         std::fprintf(stderr, "dfproxy: admin token: %s\n", qPrintable(error));
         return 1;
     }
-    adminServer.setStatusProvider([](const config::Config &c, const config::Resource &r) {
-        return routing::resourceStatus(c, r, QDateTime::currentDateTimeUtc());
+    adminServer.setStatusProvider([&service](const config::Config &c, const config::Resource &r) {
+        return routing::resourceStatus(c, r, QDateTime::currentDateTimeUtc(),
+                                       service.policyProblems(r.kind(), r.ns(), r.name()));
     });
     adminServer.setStatsProvider([&service] { return service.stats(); });
     admin::registerDnsApi(adminServer, service.hostCache());

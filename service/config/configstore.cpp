@@ -285,9 +285,11 @@ bool ConfigStore::load(const QString &path)
             error.clear();
         }
         m_usingBackup = false;
+        m_usingEmpty = false;
     } else if (QByteArray bytes; (next = readConfigFile(path, &error, &bytes))) {
         m_mainFileGood = true;
         m_usingBackup = false;
+        m_usingEmpty = false;
         m_fileHash = sha256(bytes);
     } else {
         m_mainFileGood = false;
@@ -302,7 +304,10 @@ bool ConfigStore::load(const QString &path)
             m_usingBackup = true;
             error += QStringLiteral("; using the previous version %1").arg(bak);
         } else {
+            if (!bakError.isEmpty())
+                error += QStringLiteral("; the previous version is bad too (%1)").arg(bakError);
             error += QStringLiteral("; starting with an empty configuration");
+            m_usingEmpty = true;
             QList<FieldError> ignored;
             next = Config::fromJsonText(kMinimalDefault, &ignored);
             next->admin = {};
@@ -416,6 +421,8 @@ StoreResult<Config> ConfigStore::replaceConfig(const QJsonObject &document, cons
     }
     if (next.toJson() == m_config.toJson() || opts.dryRun)
         return R::ok(next);
+    if (version == m_version)
+        ++version; // only deletions or global blocks changed: still a write, still a new version
     StoreError error;
     if (!commit(next, &error))
         return R{std::nullopt, error};
@@ -628,6 +635,7 @@ StoreResult<Resource> ConfigStore::remove(const ResourceKey &key, const WriteOpt
     StoreError error;
     if (!commit(std::move(next), &error))
         return R{std::nullopt, error};
+    m_version += 1; // a deletion is a change: continue tokens and pollers of the version must see it
     return R::ok(prev);
 }
 
@@ -750,6 +758,7 @@ bool ConfigStore::writeFile(const Config &config, QString *error)
     m_fileHash = sha256(bytes);
     m_mainFileGood = true;
     m_usingBackup = false;
+    m_usingEmpty = false;
     return true;
 }
 

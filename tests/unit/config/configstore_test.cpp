@@ -184,6 +184,32 @@ TEST_F(ConfigStoreTest, RemoveDeletesAndReportsMissingObjects)
     EXPECT_FALSE(readFile(path).contains("\"b1\""));
 }
 
+// A list's continue token and anything that polls the version must see deletions (docs/admin-api.md).
+TEST_F(ConfigStoreTest, EveryWriteRaisesTheResourceVersion)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    ASSERT_TRUE(store.create(backend("b2")));
+    const qint64 afterCreate = store.resourceVersion().toLongLong();
+    ASSERT_TRUE(store.patch({"AgentgatewayBackend", "httpbin", "b1"},
+                            QJsonObject{{"metadata", QJsonObject{{"labels", QJsonObject{{"a", "b"}}}}}}));
+    const qint64 afterPatch = store.resourceVersion().toLongLong();
+    EXPECT_GT(afterPatch, afterCreate);
+    ASSERT_TRUE(store.remove({"AgentgatewayBackend", "httpbin", "b2"}));
+    const qint64 afterDelete = store.resourceVersion().toLongLong();
+    EXPECT_GT(afterDelete, afterPatch);
+    // A whole-config replace that only drops an object is a write too.
+    QJsonObject whole = store.config().toJson();
+    QJsonArray resources = whole.value("resources").toArray();
+    resources.removeLast();
+    whole.insert("resources", resources);
+    ASSERT_TRUE(store.replaceConfig(whole)) << store.lastError().toStdString();
+    EXPECT_GT(store.resourceVersion().toLongLong(), afterDelete);
+    // A dry run is not a write.
+    const QString before = store.resourceVersion();
+    ASSERT_TRUE(store.create(backend("b3"), WriteOptions{true, {}}));
+    EXPECT_EQ(store.resourceVersion(), before);
+}
+
 TEST_F(ConfigStoreTest, ApplyReportsCreatedConfiguredUnchanged)
 {
     auto first = store.apply(QJsonArray{backend("b1"), backend("b2")});
