@@ -277,3 +277,26 @@ TEST_F(PromisePolicies, APolicyThatLosesAConflictIsNotAcceptedAndTheCliSaysSo)
     ASSERT_EQ(proxy->ctl({"delete", "rlp", "a-requests", "-n", "httpbin"}).exitCode, 0);
     EXPECT_EQ(accepted("ratelimitpolicies", "httpbin", "b-bandwidth").value("status").toString(), "True");
 }
+
+// The forwarder contract (service/forward/forwarder.h) sends the client's end-to-end headers as they are; the qnam
+// engine used to add "Cache-Control: no-cache" and "Pragma: no-cache" to every request.
+TEST_F(PromisePolicies, TheQnamEngineAddsNoCacheHeaders)
+{
+    apply("apiVersion: agentgateway.dev/v1alpha1\n"
+          "kind: AgentgatewayBackend\n"
+          "metadata: {name: dfp-backend, namespace: httpbin}\n"
+          "spec:\n"
+          "  engine: qnam\n"
+          "  dynamicForwardProxy: {}\n");
+    const auto r = get();
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString();
+    const QJsonObject headers = jsonOf(r).value("headers").toObject();
+    QStringList names = headers.keys();
+    for (auto &n : names)
+        n = n.toLower();
+    EXPECT_FALSE(names.contains("cache-control")) << r.body.toStdString();
+    EXPECT_FALSE(names.contains("pragma")) << r.body.toStdString();
+    // What the client sends still passes.
+    const auto withHeader = get({"-H", "Cache-Control: max-age=0"});
+    EXPECT_TRUE(withHeader.body.contains("max-age=0")) << withHeader.body.toStdString();
+}
