@@ -28,7 +28,12 @@ namespace {
 int run(QCoreApplication &app)
 {
     QCommandLineParser cli;
-    cli.setApplicationDescription("dfproxy: a dynamic forward proxy with a REST admin API.");
+    cli.setApplicationDescription(
+        "dfproxy: a dynamic forward proxy with a REST admin API.\n\n"
+        "dfproxy service install|uninstall|start|stop|status\n"
+        "  registers and controls dfproxy as a system service (systemd, launchd, the Windows Service Control\n"
+        "  Manager) running on the system config; see the README, \"Install\".");
+    cli.addPositionalArgument("service", "Manage the system service (see above).", "[service ...]");
     cli.addHelpOption();
     cli.addVersionOption();
     const QCommandLineOption configOpt("config", "Config file (default: " + defaultConfigPath() + ").", "path");
