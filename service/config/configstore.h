@@ -137,8 +137,8 @@ public:
     bool usingEmptyConfig() const { return m_usingEmpty; }
     const Config &config() const { return m_config; }
     /// The global resourceVersion (a decimal string): every accepted write (create, update, delete, apply,
-    /// replaceConfig) raises it; a stored object's resourceVersion is the global one of its last write. At load it
-    /// starts from the highest resourceVersion of any stored object.
+    /// replaceConfig) raises it; a stored object's resourceVersion is the global one of its last write. The file
+    /// keeps it (top-level "resourceVersion"), so it never goes back across a restart.
     QString resourceVersion() const { return QString::number(m_version); }
 
     /// One object, or NotFound.
@@ -184,8 +184,10 @@ private:
     void onWatchTimeout();
     /// Restricts the config file and its backups to the owner when someone else may read them (logged).
     void tightenModes() const;
-    bool commit(Config next, StoreError *error);
-    bool writeFile(const Config &config, QString *error);
+    /// Writes `next` and makes it the config in effect at `version`; emits changed().
+    bool commit(Config next, qint64 version, StoreError *error);
+    /// `version` > 0 is kept as the file's top-level "resourceVersion" (so it survives a restart).
+    bool writeFile(const Config &config, qint64 version, QString *error);
     int indexOf(const ResourceKey &key) const;
 
     const Clock *m_clock;

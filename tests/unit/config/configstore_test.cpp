@@ -315,6 +315,25 @@ TEST_F(ConfigStoreTest, ResourceVersionSurvivesRestart)
     EXPECT_GT(r.value->metadata().value("resourceVersion").toString().toLongLong(), rv.toLongLong());
 }
 
+// After a deletion of the newest object the collection's version is above every object's: a restart must not take
+// it back (a poller would see an old version again and miss the deletion and what follows).
+TEST_F(ConfigStoreTest, TheVersionOfADeletionSurvivesRestart)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    ASSERT_TRUE(store.create(backend("b2")));
+    ASSERT_TRUE(store.remove({"AgentgatewayBackend", "httpbin", "b2"}));
+    const qint64 rv = store.resourceVersion().toLongLong();
+    ConfigStore fresh;
+    ASSERT_TRUE(fresh.load(path)) << fresh.lastError().toStdString();
+    EXPECT_EQ(fresh.resourceVersion().toLongLong(), rv);
+    // A hand edit reloaded by the running store is a write too.
+    QJsonObject doc = QJsonDocument::fromJson(readFile(path)).object();
+    doc.insert("logging", QJsonObject{{"level", "debug"}});
+    writeFile(path, QJsonDocument(doc).toJson());
+    ASSERT_TRUE(fresh.reload()) << fresh.lastError().toStdString();
+    EXPECT_GT(fresh.resourceVersion().toLongLong(), rv);
+}
+
 TEST_F(ConfigStoreTest, ReloadOfABadFileKeepsTheConfigInEffectNotTheBackup)
 {
     ASSERT_TRUE(store.create(backend("b1")));
