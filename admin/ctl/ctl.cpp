@@ -47,9 +47,9 @@ const QList<CommandInfo> &commands()
          "Delete objects by name or from manifests."},
         {"export", "export [-n NS] [-o yaml|json]", "Print every object as manifests without server-managed fields."},
         {"edit", "edit KIND NAME [-n NS]",
-         "Edit an object as YAML in $DFPROXY_EDITOR / $KUBE_EDITOR / $EDITOR / $VISUAL (default vi); saving applies it.\n"
-         "      If the server rejects it, the editor opens again with the error on top; save unchanged (or quit) to give\n"
-         "      up."},
+         "Edit an object as YAML in $DFPROXY_EDITOR / $KUBE_EDITOR / $EDITOR / $VISUAL (default vi); saving\n"
+         "      applies it. If the server rejects it, the editor opens again with the error on top; save unchanged\n"
+         "      (or quit) to give up."},
         {"dns", "dns list [-o table|json|yaml] | dns flush | dns rm HOST:PORT | dns resolve HOST[:PORT] [--family F] | dns settings [-o yaml|json]",
          "Show and manage the DNS host cache: list entries, flush all, remove one, resolve a host now."},
         {"stats", "stats [-o json|yaml]", "Print the runtime statistics (GET /api/v1/stats)."},
@@ -107,8 +107,8 @@ void printTable(QTextStream &out, const QList<QStringList> &rows)
 
 bool isPolicyKind(const QString &kind)
 {
-    return kind == config::kinds::RateLimitPolicy || kind == config::kinds::AuthenticationPolicy
-           || kind == config::kinds::AuthorizationPolicy;
+    return kind == config::kinds::RateLimitPolicy || kind == config::kinds::AuthenticationPolicy ||
+           kind == config::kinds::AuthorizationPolicy;
 }
 
 // "gateways (gateway, gw), httproutes (...)": every kind of the registry with the names it answers to.
@@ -191,8 +191,8 @@ QStringList extraColumns(const QJsonObject &obj)
                             [](const QJsonValue &v) {
                                 const auto o = v.toObject();
                                 const QString section = o.value("sectionName").toString();
-                                return o.value("kind").toString() + "/" + o.value("name").toString()
-                                       + (section.isEmpty() ? QString() : "/" + section);
+                                return o.value("kind").toString() + "/" + o.value("name").toString() +
+                                       (section.isEmpty() ? QString() : "/" + section);
                             }),
                 problems.isEmpty() ? QStringLiteral("True") : QStringLiteral("False (%1)").arg(reasons.join(","))};
     }

@@ -50,7 +50,8 @@ QList<PolicyTargetRef> policyTargets(const Resource &policy, QList<FieldError> *
 // another target than its whole Gateway, so the two do not conflict — the more specific one wins.
 bool sameTarget(const PolicyTargetRef &a, const PolicyTargetRef &b)
 {
-    return a.kind == b.kind && a.name == b.name && (a.kind != QLatin1String(kinds::Gateway) || a.sectionName == b.sectionName);
+    return a.kind == b.kind && a.name == b.name &&
+           (a.kind != QLatin1String(kinds::Gateway) || a.sectionName == b.sectionName);
 }
 
 // Gateway API conflict order (GEP-713), as the policy engine applies it: the older creationTimestamp wins, then

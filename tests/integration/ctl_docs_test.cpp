@@ -65,7 +65,8 @@ protected:
     void SetUp() override
     {
         QFile f(sourceDir() + "/docs/dfproxyctl.md");
-        ASSERT_TRUE(f.open(QIODevice::ReadOnly)) << "cannot read docs/dfproxyctl.md under " << sourceDir().toStdString();
+        ASSERT_TRUE(f.open(QIODevice::ReadOnly))
+            << "cannot read docs/dfproxyctl.md under " << sourceDir().toStdString();
         page = QString::fromUtf8(f.readAll());
         mainHelp = runCtl({"--help"});
         ASSERT_TRUE(mainHelp.contains("Commands:")) << mainHelp.toStdString();

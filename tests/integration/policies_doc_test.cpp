@@ -118,12 +118,13 @@ TEST_F(PoliciesDoc, TheTunnelBandwidthExampleThrottlesItsTunnelAfterThePagesFirs
 TEST_F(PoliciesDoc, TheSsrfTryItBlockWorksAfterThePagesAuthnAndAuthzExamples)
 {
     // The page's AuthenticationPolicy example names a JWKS file under /etc; its Basic part is what answers first.
-    const auto users = proxy->ctl({"apply", "-f", "-"}, "apiVersion: dfproxy.dev/v1alpha1\n"
-                                                        "kind: AuthenticationPolicy\n"
-                                                        "metadata: {name: users, namespace: agentgateway-system}\n"
-                                                        "spec:\n"
-                                                        "  targetRefs: [{kind: Gateway, name: agentgateway-proxy}]\n"
-                                                        "  basic: {users: [{name: alice, passwordHash: \"$6$x$y\"}]}\n");
+    const auto users =
+        proxy->ctl({"apply", "-f", "-"}, "apiVersion: dfproxy.dev/v1alpha1\n"
+                                         "kind: AuthenticationPolicy\n"
+                                         "metadata: {name: users, namespace: agentgateway-system}\n"
+                                         "spec:\n"
+                                         "  targetRefs: [{kind: Gateway, name: agentgateway-proxy}]\n"
+                                         "  basic: {users: [{name: alice, passwordHash: \"$6$x$y\"}]}\n");
     ASSERT_EQ(users.exitCode, 0) << users.err.toStdString();
     const QString authz = shellBlockAfter("## AuthorizationPolicy");
     ASSERT_TRUE(authz.contains("name: egress")) << authz.toStdString();

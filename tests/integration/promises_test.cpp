@@ -43,8 +43,7 @@ TEST(Promises, StartsOnTheBackupWhenTheConfigIsBroken)
     DfproxyProcess proxy;
     ASSERT_TRUE(proxy.start()) << proxy.describe().toStdString();
     // A write keeps the file as it was (a good config) in config.json.bak.
-    ASSERT_EQ(proxy.api("POST", "/api/v1/namespaces/httpbin/agentgatewaybackends", compact(backend("b1"))).status,
-              201);
+    ASSERT_EQ(proxy.api("POST", "/api/v1/namespaces/httpbin/agentgatewaybackends", compact(backend("b1"))).status, 201);
     ASSERT_TRUE(QFile::exists(proxy.configPath() + ".bak"));
     proxy.process()->stop();
     ASSERT_TRUE(proxy.dir().writeFile("config.json", "{ this is not json"));
@@ -150,7 +149,8 @@ protected:
         EXPECT_EQ(r.status, 200) << r.describe().toStdString();
         const auto ancestors = jsonOf(r).value("status").toObject().value("ancestors").toArray();
         EXPECT_FALSE(ancestors.isEmpty()) << r.body.toStdString();
-        return ancestors.isEmpty() ? QJsonObject{} : ancestors[0].toObject().value("conditions").toArray()[0].toObject();
+        return ancestors.isEmpty() ? QJsonObject{}
+                                   : ancestors[0].toObject().value("conditions").toArray()[0].toObject();
     }
 
     std::unique_ptr<Dnsmasq> dns;
@@ -186,16 +186,18 @@ TEST_F(PromisePolicies, ACredentialSourceThatCannotLoadRefusesEveryMethodOfThePo
                               "  - {kind: Gateway, name: agentgateway-proxy}\n"
                               "  basic:\n"
                               "    users:\n"
-                              "    - {name: alice, passwordHash: \""
-                              + hash + "\"}\n"
-                                       "  apiKey:\n"
-                                       "    header: x-api-key\n"
-                                       "    keys:\n"
-                                       "    - {name: ci, sha256: \""
-                              + keySha + "\"}\n"
-                                         "  jwt:\n"
-                                         "    jwksFile: "
-                              + proxy->dir().filePath("missing-jwks.json").toUtf8() + "\n";
+                              "    - {name: alice, passwordHash: \"" +
+                              hash +
+                              "\"}\n"
+                              "  apiKey:\n"
+                              "    header: x-api-key\n"
+                              "    keys:\n"
+                              "    - {name: ci, sha256: \"" +
+                              keySha +
+                              "\"}\n"
+                              "  jwt:\n"
+                              "    jwksFile: " +
+                              proxy->dir().filePath("missing-jwks.json").toUtf8() + "\n";
     apply(policy);
     EXPECT_EQ(get({"-u", "alice:s3cret"}).status, 401);
     EXPECT_EQ(get({"-H", "x-api-key: " + apiKey}).status, 401);
@@ -208,8 +210,8 @@ TEST_F(PromisePolicies, ACredentialSourceThatCannotLoadRefusesEveryMethodOfThePo
 
     // The same with a missing htpasswd file beside inline users.
     QByteArray htpasswdPolicy = policy;
-    htpasswdPolicy.replace("  basic:\n", "  basic:\n    htpasswdFile: " + proxy->dir().filePath("missing").toUtf8()
-                                             + "\n");
+    htpasswdPolicy.replace("  basic:\n",
+                           "  basic:\n    htpasswdFile: " + proxy->dir().filePath("missing").toUtf8() + "\n");
     htpasswdPolicy.truncate(htpasswdPolicy.indexOf("  jwt:\n"));
     apply(htpasswdPolicy);
     EXPECT_EQ(get({"-u", "alice:s3cret"}).status, 401);

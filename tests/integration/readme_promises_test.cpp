@@ -58,7 +58,8 @@ TEST(Readme, StepFourShowsWhatTheWalkthroughCreated)
 TEST(Readme, ThePathLineReachesEveryProgramThePageRuns)
 {
     const QString page = readme();
-    static const QRegularExpression exportLine(QStringLiteral("^export PATH=(\\S+)$"), QRegularExpression::MultilineOption);
+    static const QRegularExpression exportLine(QStringLiteral("^export PATH=(\\S+)$"),
+                                               QRegularExpression::MultilineOption);
     const auto m = exportLine.match(page);
     ASSERT_TRUE(m.hasMatch()) << "README.md has no export PATH line";
     // The line is written for the release preset run from the source directory ($PWD).

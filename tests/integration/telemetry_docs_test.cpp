@@ -39,8 +39,8 @@ protected:
         ASSERT_TRUE(proxy->start()) << proxy->describe().toStdString();
         const auto r = proxy->ctl({"apply", "-f", "-"}, seedManifests());
         ASSERT_EQ(r.exitCode, 0) << r.err.toStdString();
-        const auto get = curl({"-H", QStringLiteral("host: httpbin.test:%1").arg(origin->port()),
-                               proxy->proxyUrl("/headers")});
+        const auto get =
+            curl({"-H", QStringLiteral("host: httpbin.test:%1").arg(origin->port()), proxy->proxyUrl("/headers")});
         ASSERT_EQ(get.status, 200) << get.describe().toStdString();
     }
 
@@ -63,9 +63,10 @@ TEST_F(TelemetryDocs, EveryExportedMetricFamilyIsInThePagesTable)
         const QString name = it.next().captured(1);
         ++families;
         // The DNS cache's counters share one row: `dfproxy_dns_<name>` with each <name> listed.
-        const bool documented = name.startsWith("dfproxy_dns_") && !page.contains("`" + name + "`")
-                                    ? page.contains("`dns_" + name.mid(12) + "`") || page.contains("`" + name.mid(12) + "`")
-                                    : page.contains("`" + name + "`");
+        const bool documented =
+            name.startsWith("dfproxy_dns_") && !page.contains("`" + name + "`")
+                ? page.contains("`dns_" + name.mid(12) + "`") || page.contains("`" + name.mid(12) + "`")
+                : page.contains("`" + name + "`");
         if (!documented)
             missing.append(name);
     }
@@ -94,6 +95,5 @@ TEST_F(TelemetryDocs, TheGatewayFieldAndLabelCarryTheGateway)
     EXPECT_FALSE(page.contains("`gateway` is empty for now"));
     EXPECT_TRUE(page.contains("\"gateway\":\"" + gateway + "\"")) << "the page's JSON example shows another gateway";
     const QByteArray metrics = proxy->apiGet("/metrics").body;
-    EXPECT_TRUE(metrics.contains("dfproxy_requests_total{gateway=\"" + gateway.toUtf8() + "\""))
-        << metrics.constData();
+    EXPECT_TRUE(metrics.contains("dfproxy_requests_total{gateway=\"" + gateway.toUtf8() + "\"")) << metrics.constData();
 }

@@ -5,9 +5,9 @@
 #include "config/resource.h"
 #include "dns/dnshostcache.h"
 #include "server/adminserver.h"
+#include "support/binaries.h"
 #include "telemetry/accesslogger.h"
 #include "telemetry/metrics.h"
-#include "support/binaries.h"
 
 #include <QFile>
 #include <QJsonArray>
@@ -223,7 +223,7 @@ TEST(AdminApiDoc, ListsEveryRouteAndEveryKindName)
                                  << stale.join(", ").toStdString();
     for (const auto &k : config::knownKinds()) {
         for (const QString &name : QStringList{k.plural} + k.aliases)
-            EXPECT_TRUE(page.contains("`" + name + "`")) << "docs/admin-api.md does not name `" << name.toStdString()
-                                                         << "` (" << k.kind.toStdString() << ")";
+            EXPECT_TRUE(page.contains("`" + name + "`"))
+                << "docs/admin-api.md does not name `" << name.toStdString() << "` (" << k.kind.toStdString() << ")";
     }
 }
