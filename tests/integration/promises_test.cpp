@@ -56,6 +56,12 @@ TEST(Promises, StartsOnTheBackupWhenTheConfigIsBroken)
     EXPECT_TRUE(proxy.process()->isRunning());
     // The backup's Gateway serves: its listener is up (restart() waited for it) and the API lists it.
     EXPECT_EQ(proxy.apiGet("/api/v1/gateways").status, 200);
+
+    // Fixing the file (saving a good one) is picked up without a restart.
+    ASSERT_TRUE(proxy.dir().writeFile("config.json", proxy.dir().readFile("config.json.bak")));
+    EXPECT_TRUE(waitUntil([&] { return !jsonOf(proxy.apiGet("/api/v1/server")).value("usingBackup").toBool(); },
+                          15000));
+    EXPECT_TRUE(jsonOf(proxy.apiGet("/api/v1/server")).value("lastError").toString().isEmpty());
 }
 
 // A bad logging block with no good backup: dfproxy runs on an empty config and says so; it does not exit.
