@@ -236,6 +236,22 @@ std::optional<Config> ConfigStore::readConfigFile(const QString &path, QString *
     return c;
 }
 
+QJsonObject ConfigStore::usableAdminBlock(const QByteArray &text) const
+{
+    // The admin API is how the bad file gets fixed: keep its address and port when only other blocks are bad, so
+    // the API is where the user (and dfproxyctl, which reads the same file) expects it, not on the default port.
+    QList<FieldError> errors;
+    const Config c = Config::fromJsonText(text, &errors);
+    if (!errors.isEmpty())
+        return {};
+    errors = validateConfig(c);
+    if (m_validator)
+        errors += m_validator(c);
+    const bool adminBad = std::any_of(errors.begin(), errors.end(),
+                                      [](const FieldError &e) { return e.path.startsWith(QLatin1String("admin")); });
+    return adminBad ? QJsonObject{} : c.admin;
+}
+
 void ConfigStore::tightenModes() const
 {
     for (const QString &file : {m_path, m_path + ".bak", m_path + ".rejected"}) {
@@ -319,7 +335,7 @@ bool ConfigStore::load(const QString &path)
             m_usingEmpty = true;
             QList<FieldError> ignored;
             next = Config::fromJsonText(kMinimalDefault, &ignored);
-            next->admin = {};
+            next->admin = usableAdminBlock(bytes);
         }
     }
 

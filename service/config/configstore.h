@@ -182,6 +182,8 @@ private:
     QString invalidDetail(const QString &message, bool confined) const;
     std::optional<Config> readConfigFile(const QString &path, QString *error, QByteArray *bytes = nullptr) const;
     void onWatchTimeout();
+    /// The admin block of a config file that was refused, when the file parses and that block is valid; else {}.
+    QJsonObject usableAdminBlock(const QByteArray &text) const;
     /// Restricts the config file and its backups to the owner when someone else may read them (logged).
     void tightenModes() const;
     /// Writes `next` and makes it the config in effect at `version`; emits changed().

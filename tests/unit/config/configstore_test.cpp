@@ -334,6 +334,41 @@ TEST_F(ConfigStoreTest, TheVersionOfADeletionSurvivesRestart)
     EXPECT_GT(fresh.resourceVersion().toLongLong(), rv);
 }
 
+// Neither the file nor a backup loads: the store runs on an empty config, with the bad file's admin block when that
+// block is fine (the API stays where dfproxyctl looks for it), and says so.
+TEST(ConfigStoreFallback, AnEmptyConfigKeepsAValidAdminBlockOfTheRefusedFile)
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath("config.json");
+    writeFile(path, R"({"apiVersion": "dfproxy.dev/v1", "kind": "Config",
+        "admin": {"address": "127.0.0.1", "port": 12345}, "logging": {"level": "loud"}, "resources": []})");
+    ConfigStore store;
+    store.setConfigValidator([](const Config &c) {
+        QList<FieldError> errors;
+        if (c.logging.value("level").toString() == "loud")
+            errors.append(FieldError{"logging.level", "must be a level"});
+        if (c.admin.value("port").toInt() > 65535)
+            errors.append(FieldError{"admin.port", "must be a port"});
+        return errors;
+    });
+    EXPECT_FALSE(store.load(path));
+    EXPECT_TRUE(store.usingEmptyConfig());
+    EXPECT_FALSE(store.usingBackup());
+    EXPECT_TRUE(store.lastError().contains("logging.level")) << store.lastError().toStdString();
+    EXPECT_TRUE(store.config().resources.isEmpty());
+    EXPECT_EQ(store.config().admin.value("port").toInt(), 12345);
+
+    writeFile(path, R"({"apiVersion": "dfproxy.dev/v1", "kind": "Config", "admin": {"port": 99999}})");
+    ConfigStore badAdmin;
+    badAdmin.setConfigValidator([](const Config &c) {
+        return c.admin.value("port").toInt() > 65535 ? QList<FieldError>{{"admin.port", "must be a port"}}
+                                                      : QList<FieldError>{};
+    });
+    EXPECT_FALSE(badAdmin.load(path));
+    EXPECT_TRUE(badAdmin.usingEmptyConfig());
+    EXPECT_TRUE(badAdmin.config().admin.isEmpty());
+}
+
 TEST_F(ConfigStoreTest, ReloadOfABadFileKeepsTheConfigInEffectNotTheBackup)
 {
     ASSERT_TRUE(store.create(backend("b1")));
