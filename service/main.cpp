@@ -28,7 +28,12 @@ namespace {
 int run(QCoreApplication &app)
 {
     QCommandLineParser cli;
-    cli.setApplicationDescription("dfproxy: a dynamic forward proxy with a REST admin API.");
+    cli.setApplicationDescription(
+        "dfproxy: a dynamic forward proxy with a REST admin API.\n\n"
+        "dfproxy service install|uninstall|start|stop|status\n"
+        "  registers and controls dfproxy as a system service (systemd, launchd, the Windows Service Control\n"
+        "  Manager) running on the system config; see the README, \"Install\".");
+    cli.addPositionalArgument("service", "Manage the system service (see above).", "[service ...]");
     cli.addHelpOption();
     cli.addVersionOption();
     const QCommandLineOption configOpt("config", "Config file (default: " + defaultConfigPath() + ").", "path");
@@ -86,8 +91,9 @@ int run(QCoreApplication &app)
         std::fprintf(stderr, "dfproxy: admin token: %s\n", qPrintable(error));
         return 1;
     }
-    adminServer.setStatusProvider([](const config::Config &c, const config::Resource &r) {
-        return routing::resourceStatus(c, r, QDateTime::currentDateTimeUtc());
+    adminServer.setStatusProvider([&service](const config::Config &c, const config::Resource &r) {
+        return routing::resourceStatus(c, r, QDateTime::currentDateTimeUtc(),
+                                       service.policyProblems(r.kind(), r.ns(), r.name()));
     });
     adminServer.setStatsProvider([&service] { return service.stats(); });
     admin::registerDnsApi(adminServer, service.hostCache());

@@ -43,11 +43,13 @@ const QList<CommandInfo> &commands()
         {"get", "get KIND [NAME...] [-n NS | -A] [-l SELECTOR] [-o table|json|yaml|name]",
          "List objects of a kind, or show named objects."},
         {"describe", "describe KIND NAME [-n NS]", "Show one object, with its status, as YAML."},
-        {"delete", "delete KIND NAME... [-n NS] | delete -f FILE", "Delete objects by name or from manifests."},
+        {"delete", "delete KIND NAME... [-n NS] [--dry-run] | delete -f FILE [--dry-run]",
+         "Delete objects by name or from manifests."},
         {"export", "export [-n NS] [-o yaml|json]", "Print every object as manifests without server-managed fields."},
         {"edit", "edit KIND NAME [-n NS]",
-         "Edit an object as YAML in $DFPROXY_EDITOR / $EDITOR (default vi); saving applies it. If the server rejects it,\n"
-         "      the editor opens again with the error on top; save unchanged (or quit) to give up."},
+         "Edit an object as YAML in $DFPROXY_EDITOR / $KUBE_EDITOR / $EDITOR / $VISUAL (default vi); saving\n"
+         "      applies it. If the server rejects it, the editor opens again with the error on top; save unchanged\n"
+         "      (or quit) to give up."},
         {"dns", "dns list [-o table|json|yaml] | dns flush | dns rm HOST:PORT | dns resolve HOST[:PORT] [--family F] | dns settings [-o yaml|json]",
          "Show and manage the DNS host cache: list entries, flush all, remove one, resolve a host now."},
         {"stats", "stats [-o json|yaml]", "Print the runtime statistics (GET /api/v1/stats)."},
@@ -103,8 +105,49 @@ void printTable(QTextStream &out, const QList<QStringList> &rows)
     }
 }
 
+bool isPolicyKind(const QString &kind)
+{
+    return kind == config::kinds::RateLimitPolicy || kind == config::kinds::AuthenticationPolicy ||
+           kind == config::kinds::AuthorizationPolicy;
+}
+
+// "gateways (gateway, gw), httproutes (...)": every kind of the registry with the names it answers to.
+QString kindsHelp()
+{
+    QStringList parts;
+    for (const auto &k : config::knownKinds()) {
+        QStringList names;
+        for (const auto &alias : k.aliases) {
+            if (alias != k.plural)
+                names.append(alias);
+        }
+        parts.append(names.isEmpty() ? k.plural : QStringLiteral("%1 (%2)").arg(k.plural, names.join(", ")));
+    }
+    return parts.join(", ");
+}
+
+// The Accepted conditions of a policy's status that are False (GEP-713: one per ancestor), as (reason, message).
+QList<QPair<QString, QString>> notAccepted(const QJsonObject &obj)
+{
+    QList<QPair<QString, QString>> out;
+    const QJsonObject status = obj.value("status").toObject();
+    QJsonArray conditions = status.value("conditions").toArray();
+    for (const auto &a : status.value("ancestors").toArray()) {
+        for (const auto &c : a.toObject().value("conditions").toArray())
+            conditions.append(c);
+    }
+    for (const auto &v : conditions) {
+        const auto c = v.toObject();
+        if (c.value("type").toString() == "Accepted" && c.value("status").toString() == "False")
+            out.append({c.value("reason").toString(), c.value("message").toString()});
+    }
+    return out;
+}
+
 QStringList extraHeaders(const QString &kind)
 {
+    if (isPolicyKind(kind))
+        return {"TARGETS", "ACCEPTED"};
     if (kind == config::kinds::Gateway)
         return {"CLASS", "ADDRESS", "PORTS"};
     if (kind == config::kinds::HTTPRoute)
@@ -137,6 +180,21 @@ QStringList extraColumns(const QJsonObject &obj)
                     const QString ns = o.value("namespace").toString();
                     return ns.isEmpty() ? o.value("name").toString() : ns + "/" + o.value("name").toString();
                 })};
+    }
+    if (isPolicyKind(kind)) {
+        const auto problems = notAccepted(obj);
+        QStringList reasons;
+        for (const auto &p : problems)
+            reasons.append(p.first);
+        reasons.removeDuplicates();
+        return {joinStrings(spec.value("targetRefs").toArray(),
+                            [](const QJsonValue &v) {
+                                const auto o = v.toObject();
+                                const QString section = o.value("sectionName").toString();
+                                return o.value("kind").toString() + "/" + o.value("name").toString() +
+                                       (section.isEmpty() ? QString() : "/" + section);
+                            }),
+                problems.isEmpty() ? QStringLiteral("True") : QStringLiteral("False (%1)").arg(reasons.join(","))};
     }
     if (kind == config::kinds::Backend) {
         const QStringList keys = spec.keys();
@@ -217,8 +275,9 @@ int Ctl::run(const QStringList &args)
                                       "Usage: dfproxyctl [global options] COMMAND [options]\n\nCommands:\n");
         for (const auto &c : commands())
             help += QStringLiteral("  %1\n      %2\n").arg(QLatin1String(c.synopsis), QLatin1String(c.description));
-        help += QStringLiteral("\nKinds: gateways (gw), httproutes (route), backends (agentgatewaybackend, be).\n"
-                               "The API address and token are found from the dfproxy config file unless given.\n"
+        help += QStringLiteral("\nKinds: %1.\n").arg(kindsHelp());
+        help += QStringLiteral("The API address and token are found from the dfproxy config file (--config, else\n"
+                               "$DFPROXY_CONFIG, else the per-user default) unless given.\n"
                                "Run 'dfproxyctl COMMAND --help' for a command's options.\n\nGlobal options:\n");
         m_parser.parse(args);
         if (m_command.isEmpty() || m_parser.isSet(optHelp)) {
@@ -475,13 +534,35 @@ int Ctl::cmdApply()
         else
             m_out << qn << " " << o.value("action").toString() << (m_parser.isSet(optDryRun) ? " (dry run)" : "") << "\n";
     }
+    if (!m_parser.isSet(optDryRun))
+        warnAboutPolicies(r.object().value("results").toArray());
     return 0;
+}
+
+void Ctl::warnAboutPolicies(const QJsonArray &results)
+{
+    // A policy that loses a conflict (or cannot load its credentials) is stored but not in effect: say so, as
+    // kubectl prints the API's warnings, on stderr so -o name output stays clean.
+    for (const auto &v : results) {
+        const auto o = v.toObject();
+        const QString kind = o.value("kind").toString();
+        const auto info = config::findKind(kind);
+        if (!isPolicyKind(kind) || !info)
+            continue;
+        const QString ns = o.value("namespace").toString(), name = o.value("name").toString();
+        const auto r = m_client->sendBlocking("GET", client::ApiClient::objectPath(info->plural, ns, name));
+        if (!r.ok())
+            continue;
+        for (const auto &[reason, message] : notAccepted(r.object()))
+            m_err << "Warning: " << kind << " " << ns << "/" << name << " is not accepted (" << reason << "): "
+                  << message << "\n";
+    }
 }
 
 int Ctl::cmdGet()
 {
     if (m_args.isEmpty())
-        return usageError(QStringLiteral("get needs a KIND (gateways, httproutes, backends)"));
+        return usageError(QStringLiteral("get needs a KIND (%1)").arg(kindsHelp()));
     const auto kind = kindArg(m_args[0]);
     if (!kind)
         return 1;

@@ -20,6 +20,8 @@ public:
 
 private:
     int cmdApply();
+    /// Prints a warning line for each applied policy whose status says it is not in effect (Conflicted, Invalid).
+    void warnAboutPolicies(const QJsonArray &results);
     int cmdGet();
     int cmdDescribe();
     int cmdDelete();

@@ -498,6 +498,7 @@ ApiResponse AdminServer::serverInfo() const
         {"configError", m_store->lastError()}, // older name of lastError
         {"watchingConfig", m_store->isWatching()},
         {"usingBackup", m_store->usingBackup()},
+        {"usingEmptyConfig", m_store->usingEmptyConfig()},
         {"resourceVersion", m_store->resourceVersion()},
         {"admin", QJsonObject{{"address", m_address.toString()}, {"port", m_port}, {"url", baseUrl().toString()}}},
         {"listeners", listenersOf(cfg)},

@@ -181,6 +181,8 @@ void DashboardPage::updateState()
     const bool ready = m_connection->serverInfo().value("ready").toBool(true);
     l->setText(s == ConnectionState::Connected ? (ready ? tr("Running") : tr("Starting"))
                                                : Connection::stateName(s));
+    if (s == ConnectionState::Connected && ready && m_connection->serverInfo().value("usingBackup").toBool())
+        l->setText(tr("Running on config.json.bak")); // config.json was bad at start (docs/admin-api.md)
     l->setStyleSheet(QStringLiteral("font-size: 14pt; font-weight: 600; color: %1;")
                          .arg(s == ConnectionState::Connected ? "#1b7f3b" : "#b00020"));
 }

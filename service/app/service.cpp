@@ -116,11 +116,12 @@ bool Service::start(QString *error)
     // Files named through the admin API stay in dfproxy's own directories (docs/admin-api.md).
     m_store.setFileConfinement(
         config::FileConfinement::forConfigFile(m_options.configPath, platform::systemConfigPath()));
-    if (!m_store.load(m_options.configPath)) {
-        *error = QStringLiteral("cannot load the config %1: %2").arg(m_options.configPath, m_store.lastError());
-        return false;
-    }
-    if (!m_store.lastError().isEmpty())
+    // A bad file never stops the start: the store falls back to the last good version (config.json.bak) or, when
+    // neither loads, to an empty config. Either way dfproxy runs, says so loudly, and /api/v1/server shows it.
+    if (!m_store.load(m_options.configPath))
+        qCCritical(lcService).noquote() << "cannot load the config" << m_options.configPath << "-"
+                                        << m_store.lastError();
+    else if (!m_store.lastError().isEmpty())
         qCWarning(lcService).noquote() << m_store.lastError();
 
     m_startDns = m_store.config().dns;
@@ -237,6 +238,21 @@ QJsonObject Service::policyStats() const
 {
     QMutexLocker lock(&m_policyMutex);
     return m_policy ? m_policy->stats() : QJsonObject();
+}
+
+QStringList Service::policyProblems(const QString &kind, const QString &ns, const QString &name) const
+{
+    // The engine's problems read "<Kind> <ns>/<name>: <what>" (policy/policyengine.cpp).
+    const QString prefix = QStringLiteral("%1 %2/%3: ").arg(kind, ns, name);
+    QStringList out;
+    QMutexLocker lock(&m_policyMutex);
+    if (!m_policy)
+        return out;
+    for (const QString &problem : m_policy->problems()) {
+        if (problem.startsWith(prefix))
+            out.append(problem.mid(prefix.size()));
+    }
+    return out;
 }
 
 void Service::applyLoggingConfig()

@@ -73,6 +73,9 @@ public:
     void setAdminEndpoint(const QHostAddress &address, quint16 port);
     /// The policy counters (ConfigPolicyEngine::stats()); {} before start(). Thread-safe.
     QJsonObject policyStats() const;
+    /// What the policy engine could not load for one policy (unreadable htpasswd or JWKS file, ...), for its
+    /// status; empty when it compiled as written. Thread-safe.
+    QStringList policyProblems(const QString &kind, const QString &ns, const QString &name) const;
 
 private:
     void applyConfig();

@@ -46,6 +46,12 @@ QByteArray sha256(const QByteArray &bytes)
     return QCryptographicHash::hash(bytes, QCryptographicHash::Sha256);
 }
 
+// The collection's resourceVersion kept at the top of a file written by writeFile(); 0 if absent.
+qint64 storedResourceVersion(const QByteArray &fileBytes)
+{
+    return QJsonDocument::fromJson(fileBytes).object().value(QStringLiteral("resourceVersion")).toString().toLongLong();
+}
+
 qint64 versionOf(const Resource &r)
 {
     return r.metadata().value("resourceVersion").toString().toLongLong();
@@ -230,6 +236,22 @@ std::optional<Config> ConfigStore::readConfigFile(const QString &path, QString *
     return c;
 }
 
+QJsonObject ConfigStore::usableAdminBlock(const QByteArray &text) const
+{
+    // The admin API is how the bad file gets fixed: keep its address and port when only other blocks are bad, so
+    // the API is where the user (and dfproxyctl, which reads the same file) expects it, not on the default port.
+    QList<FieldError> errors;
+    const Config c = Config::fromJsonText(text, &errors);
+    if (!errors.isEmpty())
+        return {};
+    errors = validateConfig(c);
+    if (m_validator)
+        errors += m_validator(c);
+    const bool adminBad = std::any_of(errors.begin(), errors.end(),
+                                      [](const FieldError &e) { return e.path.startsWith(QLatin1String("admin")); });
+    return adminBad ? QJsonObject{} : c.admin;
+}
+
 void ConfigStore::tightenModes() const
 {
     for (const QString &file : {m_path, m_path + ".bak", m_path + ".rejected"}) {
@@ -256,6 +278,7 @@ bool ConfigStore::load(const QString &path)
     bool ok = true;
     QString error;
     std::optional<Config> next;
+    qint64 storedVersion = 0; // the file's top-level resourceVersion (writeFile), 0 if none
 
     if (!QFileInfo::exists(path)) {
         // First start (or the file was removed): prefer a good backup, else the built-in default; write it out.
@@ -278,16 +301,19 @@ bool ConfigStore::load(const QString &path)
         }
         m_mainFileGood = false;
         QString writeError;
-        if (!writeFile(*next, &writeError)) {
+        if (!writeFile(*next, 0, &writeError)) {
             error = writeError;
             ok = false;
         } else {
             error.clear();
         }
         m_usingBackup = false;
+        m_usingEmpty = false;
     } else if (QByteArray bytes; (next = readConfigFile(path, &error, &bytes))) {
+        storedVersion = storedResourceVersion(bytes);
         m_mainFileGood = true;
         m_usingBackup = false;
+        m_usingEmpty = false;
         m_fileHash = sha256(bytes);
     } else {
         m_mainFileGood = false;
@@ -298,26 +324,34 @@ bool ConfigStore::load(const QString &path)
         // must not switch it to the older backup: it keeps what it runs.
         if (hadConfig) {
             error += QStringLiteral("; keeping the configuration in effect");
-        } else if (QFileInfo::exists(bak) && (next = readConfigFile(bak, &bakError))) {
+        } else if (QByteArray bakBytes; QFileInfo::exists(bak) && (next = readConfigFile(bak, &bakError, &bakBytes))) {
+            storedVersion = storedResourceVersion(bakBytes);
             m_usingBackup = true;
             error += QStringLiteral("; using the previous version %1").arg(bak);
         } else {
+            if (!bakError.isEmpty())
+                error += QStringLiteral("; the previous version is bad too (%1)").arg(bakError);
             error += QStringLiteral("; starting with an empty configuration");
+            m_usingEmpty = true;
             QList<FieldError> ignored;
             next = Config::fromJsonText(kMinimalDefault, &ignored);
-            next->admin = {};
+            next->admin = usableAdminBlock(bytes);
         }
     }
 
     if (next) {
         // Hand-written files lack server-managed metadata; fill it in memory (stored with the next change).
-        m_version = 0;
+        // A reload never takes the version back, and a reload that changed something is a write.
+        const qint64 previousVersion = hadConfig ? m_version : 0;
+        m_version = std::max(storedVersion, previousVersion);
         for (const auto &r : next->resources)
             m_version = std::max(m_version, versionOf(r));
         for (auto &r : next->resources) {
             if (versionOf(r) == 0 || r.metadata().value("uid").toString().isEmpty())
                 r = prepare(r.json(), versionOf(r) ? &r : nullptr, versionOf(r) ? versionOf(r) : ++m_version);
         }
+        if (hadConfig && m_version == previousVersion && next->toJson() != before)
+            ++m_version;
         m_config = *next;
     }
     m_loadedOnce = true;
@@ -416,10 +450,11 @@ StoreResult<Config> ConfigStore::replaceConfig(const QJsonObject &document, cons
     }
     if (next.toJson() == m_config.toJson() || opts.dryRun)
         return R::ok(next);
+    if (version == m_version)
+        ++version; // only deletions or global blocks changed: still a write, still a new version
     StoreError error;
-    if (!commit(next, &error))
+    if (!commit(next, version, &error))
         return R{std::nullopt, error};
-    m_version = version;
     return R::ok(m_config);
 }
 
@@ -548,9 +583,8 @@ StoreResult<Resource> ConfigStore::create(const QJsonObject &object, const Write
     Config next = m_config;
     next.resources.append(r);
     StoreError error;
-    if (!commit(std::move(next), &error))
+    if (!commit(std::move(next), m_version + 1, &error))
         return R{std::nullopt, error};
-    m_version += 1;
     return R::ok(r);
 }
 
@@ -593,9 +627,8 @@ StoreResult<Resource> ConfigStore::replace(const ResourceKey &key, const QJsonOb
     Config next = m_config;
     next.resources[i] = r;
     StoreError error;
-    if (!commit(std::move(next), &error))
+    if (!commit(std::move(next), m_version + 1, &error))
         return R{std::nullopt, error};
-    m_version += 1;
     return R::ok(r);
 }
 
@@ -626,7 +659,8 @@ StoreResult<Resource> ConfigStore::remove(const ResourceKey &key, const WriteOpt
     Config next = m_config;
     next.resources.removeAt(i);
     StoreError error;
-    if (!commit(std::move(next), &error))
+    // A deletion is a change too: continue tokens and pollers of the version must see it.
+    if (!commit(std::move(next), m_version + 1, &error))
         return R{std::nullopt, error};
     return R::ok(prev);
 }
@@ -701,27 +735,27 @@ StoreResult<QList<ApplyOutcome>> ConfigStore::apply(const QJsonArray &objects, c
     if (opts.dryRun || !anyChange)
         return R::ok(outcomes);
     StoreError error;
-    if (!commit(std::move(next), &error))
+    if (!commit(std::move(next), version, &error))
         return R{std::nullopt, error};
-    m_version = version;
     return R::ok(outcomes);
 }
 
-bool ConfigStore::commit(Config next, StoreError *error)
+bool ConfigStore::commit(Config next, qint64 version, StoreError *error)
 {
     QString writeError;
-    if (!m_path.isEmpty() && !writeFile(next, &writeError)) {
+    if (!m_path.isEmpty() && !writeFile(next, version, &writeError)) {
         m_lastError = writeError;
         *error = StoreError{StoreErrorCode::Internal, writeError, {}};
         return false;
     }
     m_config = std::move(next);
+    m_version = version; // before changed(): its receivers see the new version
     m_lastError.clear();
     Q_EMIT changed();
     return true;
 }
 
-bool ConfigStore::writeFile(const Config &config, QString *error)
+bool ConfigStore::writeFile(const Config &config, qint64 version, QString *error)
 {
     const QFileInfo info(m_path);
     const QString dir = info.absolutePath();
@@ -744,12 +778,18 @@ bool ConfigStore::writeFile(const Config &config, QString *error)
         if (!writePrivateFile(target, current.readAll(), error))
             return false;
     }
-    const QByteArray bytes = QJsonDocument(config.toJson()).toJson(QJsonDocument::Indented);
+    QJsonObject document = config.toJson();
+    // The collection's version is kept beside the objects: a deletion raises it above every object's version, and
+    // after a restart it must not go back (pollers and continue tokens would mistake a new state for an old one).
+    if (version > 0)
+        document.insert(QStringLiteral("resourceVersion"), QString::number(version));
+    const QByteArray bytes = QJsonDocument(document).toJson(QJsonDocument::Indented);
     if (!writePrivateFile(m_path, bytes, error))
         return false;
     m_fileHash = sha256(bytes);
     m_mainFileGood = true;
     m_usingBackup = false;
+    m_usingEmpty = false;
     return true;
 }
 

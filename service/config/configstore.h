@@ -99,7 +99,8 @@ public:
     /// Loads `path`. Order of preference: the file; if it is bad, `<path>.bak`; if both are bad, the config
     /// already loaded (or the built-in default in memory). When no file exists, the built-in default is written to
     /// `path` (creating its directory). Returns false if the config in effect did not come from a good file or the
-    /// default could not be written; lastError() says why. Emits changed() if the config in effect changed.
+    /// default could not be written; lastError() says why. Even then a config is in effect (the backup, the one
+    /// loaded before, or the empty one): callers keep running on it. Emits changed() if the config in effect changed.
     bool load(const QString &path);
     /// Loads the file again (e.g. after an edit by hand, SIGHUP). Unlike the first load, a bad file never falls
     /// back to `<path>.bak` here: the config in effect is kept (traffic is not disturbed) and lastError() says why.
@@ -132,8 +133,12 @@ public:
     QString lastError() const { return m_lastError; }
     /// True if the config in effect came from `<path>.bak` because the main file was bad.
     bool usingBackup() const { return m_usingBackup; }
+    /// True if the config in effect is the built-in empty one because neither the file nor `<path>.bak` loaded.
+    bool usingEmptyConfig() const { return m_usingEmpty; }
     const Config &config() const { return m_config; }
-    /// The global resourceVersion: the highest resourceVersion of any stored object (a decimal string).
+    /// The global resourceVersion (a decimal string): every accepted write (create, update, delete, apply,
+    /// replaceConfig) raises it; a stored object's resourceVersion is the global one of its last write. The file
+    /// keeps it (top-level "resourceVersion"), so it never goes back across a restart.
     QString resourceVersion() const { return QString::number(m_version); }
 
     /// One object, or NotFound.
@@ -177,10 +182,14 @@ private:
     QString invalidDetail(const QString &message, bool confined) const;
     std::optional<Config> readConfigFile(const QString &path, QString *error, QByteArray *bytes = nullptr) const;
     void onWatchTimeout();
+    /// The admin block of a config file that was refused, when the file parses and that block is valid; else {}.
+    QJsonObject usableAdminBlock(const QByteArray &text) const;
     /// Restricts the config file and its backups to the owner when someone else may read them (logged).
     void tightenModes() const;
-    bool commit(Config next, StoreError *error);
-    bool writeFile(const Config &config, QString *error);
+    /// Writes `next` and makes it the config in effect at `version`; emits changed().
+    bool commit(Config next, qint64 version, StoreError *error);
+    /// `version` > 0 is kept as the file's top-level "resourceVersion" (so it survives a restart).
+    bool writeFile(const Config &config, qint64 version, QString *error);
     int indexOf(const ResourceKey &key) const;
 
     const Clock *m_clock;
@@ -192,6 +201,7 @@ private:
     bool m_loadedOnce = false;
     bool m_mainFileGood = false;
     bool m_usingBackup = false;
+    bool m_usingEmpty = false;
     ConfigValidator m_validator;
     FileConfinement m_confinement;
     QFileSystemWatcher *m_watcher = nullptr;

@@ -166,7 +166,9 @@ private:
         r.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
         r.setAttribute(QNetworkRequest::CookieLoadControlAttribute, QNetworkRequest::Manual);
         r.setAttribute(QNetworkRequest::CookieSaveControlAttribute, QNetworkRequest::Manual);
-        r.setAttribute(QNetworkRequest::CacheLoadControlAttribute, QNetworkRequest::AlwaysNetwork);
+        // There is no cache (setCache(nullptr)), so PreferNetwork always goes to the network; AlwaysNetwork would
+        // add "Cache-Control: no-cache" and "Pragma: no-cache" to the client's headers, which are sent as they are.
+        r.setAttribute(QNetworkRequest::CacheLoadControlAttribute, QNetworkRequest::PreferNetwork);
         r.setAttribute(QNetworkRequest::CacheSaveControlAttribute, false);
         bool acceptEncoding = false;
         for (const auto &h : m_req.headers) {

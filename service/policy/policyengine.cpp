@@ -830,9 +830,11 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
         }
         for (const auto &u : spec.users)
             p->users.insert(u.name, u.passwordHash.toUtf8());
+        bool sourceLost = false; // a credential source did not load: the policy cannot work as written
         if (!spec.htpasswdFile.isEmpty()) {
             QFile f(spec.htpasswdFile);
             if (!f.open(QIODevice::ReadOnly)) {
+                sourceLost = true;
                 problems.append(QStringLiteral("AuthenticationPolicy %1: cannot read htpasswdFile %2: %3")
                                     .arg(id, spec.htpasswdFile, f.errorString()));
             } else {
@@ -857,11 +859,13 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
                 QFile f(spec.jwt->jwksFile);
                 QJsonParseError pe{};
                 if (!f.open(QIODevice::ReadOnly)) {
+                    sourceLost = true;
                     problems.append(QStringLiteral("AuthenticationPolicy %1: cannot read jwksFile %2: %3")
                                         .arg(id, spec.jwt->jwksFile, f.errorString()));
                 } else {
                     const auto doc = QJsonDocument::fromJson(f.readAll(), &pe);
-                    if (pe.error != QJsonParseError::NoError || !doc.isObject())
+                    sourceLost = pe.error != QJsonParseError::NoError || !doc.isObject();
+                    if (sourceLost)
                         problems.append(QStringLiteral("AuthenticationPolicy %1: jwksFile %2 is not a JSON object")
                                             .arg(id, spec.jwt->jwksFile));
                     else
@@ -875,6 +879,17 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
                 problems.append(QStringLiteral("AuthenticationPolicy %1: jwks %2").arg(id, vp));
             p->jwt = verifier;
             p->identityClaim = spec.jwt->identityClaim;
+        }
+        if (sourceLost) {
+            // Fail closed, whatever other methods the policy has: no credential of any kind is accepted and it
+            // stops being optional. The problem text is the reason its status shows (app::Service::policyProblems).
+            problems.last() += QStringLiteral("; every request it covers is refused until it loads");
+            p->optional = false;
+            p->users.clear();
+            p->apiKeys.clear();
+            if (spec.jwt)
+                p->jwt = std::make_shared<JwtVerifier>(
+                    QJsonObject{}, JwtVerifier::Settings{spec.jwt->issuer, spec.jwt->audiences, spec.jwt->clockSkewMs});
         }
         attach<CompiledAuthn>(d->authn, r->ns(), spec.targetRefs, p);
         d->policyCounts[config::kinds::AuthenticationPolicy]++;

@@ -7,6 +7,8 @@
 #include <QJsonArray>
 #include <QSet>
 
+#include <algorithm>
+
 namespace dfproxy::routing {
 
 using namespace dfproxy::config;
@@ -33,7 +35,88 @@ QString firstError(const QList<FieldError> &errors)
     return errors.isEmpty() ? QString() : errors[0].path + QStringLiteral(": ") + errors[0].message;
 }
 
+// The policy's targetRefs, or none when its spec does not parse (`errors` says why).
+QList<PolicyTargetRef> policyTargets(const Resource &policy, QList<FieldError> *errors)
+{
+    const QString kind = policy.kind();
+    if (kind == QLatin1String(kinds::RateLimitPolicy))
+        return parseRateLimitPolicySpec(policy, errors).targetRefs;
+    if (kind == QLatin1String(kinds::AuthenticationPolicy))
+        return parseAuthenticationPolicySpec(policy, errors).targetRefs;
+    return parseAuthorizationPolicySpec(policy, errors).targetRefs;
+}
+
+// What the policy engine treats as one target (policy/policyengine.cpp, targetKey): a listener (sectionName) is
+// another target than its whole Gateway, so the two do not conflict — the more specific one wins.
+bool sameTarget(const PolicyTargetRef &a, const PolicyTargetRef &b)
+{
+    return a.kind == b.kind && a.name == b.name &&
+           (a.kind != QLatin1String(kinds::Gateway) || a.sectionName == b.sectionName);
+}
+
+// Gateway API conflict order (GEP-713), as the policy engine applies it: the older creationTimestamp wins, then
+// namespace/name. True if `a` wins over `b`.
+bool winsOver(const Resource &a, const Resource &b)
+{
+    const QDateTime ta = creationTimestamp(a), tb = creationTimestamp(b);
+    if (ta.isValid() && tb.isValid() && ta != tb)
+        return ta < tb;
+    if (ta.isValid() != tb.isValid())
+        return ta.isValid();
+    return a.ns() + u'/' + a.name() < b.ns() + u'/' + b.name();
+}
+
 } // namespace
+
+QJsonObject policyStatus(const Config &config, const Resource &policy, const QDateTime &now,
+                         const QStringList &problems)
+{
+    QList<FieldError> errors;
+    const QList<PolicyTargetRef> targets = policyTargets(policy, &errors);
+    QJsonArray ancestors;
+    for (const auto &target : targets) {
+        // The oldest other policy of this kind on the same target, if it is older than this one, is in effect there.
+        const Resource *winner = nullptr;
+        for (const Resource *other : config.ofKind(policy.kind())) {
+            if (other->key() == policy.key() || other->ns() != policy.ns() || !winsOver(*other, policy))
+                continue;
+            QList<FieldError> otherErrors;
+            const auto otherTargets = policyTargets(*other, &otherErrors);
+            // An invalid RateLimitPolicy is ignored by the engine; invalid authn/authz policies still attach.
+            if (!otherErrors.isEmpty() && policy.kind() == QLatin1String(kinds::RateLimitPolicy))
+                continue;
+            const bool overlaps = std::any_of(otherTargets.begin(), otherTargets.end(),
+                                              [&](const PolicyTargetRef &t) { return sameTarget(t, target); });
+            if (overlaps && (!winner || winsOver(*other, *winner)))
+                winner = other;
+        }
+        QJsonObject accepted;
+        if (!errors.isEmpty())
+            accepted = condition("Accepted", false, "Invalid", firstError(errors), policy, now);
+        else if (winner)
+            accepted = condition("Accepted", false, "Conflicted",
+                                 QStringLiteral("%1 %2/%3 is older and targets the same %4 %5; it is in effect here, "
+                                                "this policy is not")
+                                     .arg(policy.kind(), winner->ns(), winner->name(), target.kind, target.name),
+                                 policy, now);
+        else if (!problems.isEmpty())
+            accepted = condition("Accepted", false, "Invalid", problems.join("; "), policy, now);
+        else
+            accepted = condition("Accepted", true, "Accepted", "policy accepted", policy, now);
+        QJsonObject ref{{"group", target.group}, {"kind", target.kind}, {"name", target.name},
+                        {"namespace", policy.ns()}};
+        if (!target.sectionName.isEmpty())
+            ref.insert("sectionName", target.sectionName);
+        ancestors.append(QJsonObject{{"ancestorRef", ref},
+                                     {"controllerName", QString::fromLatin1(ControllerName)},
+                                     {"conditions", QJsonArray{accepted}}});
+    }
+    if (targets.isEmpty() && !errors.isEmpty())
+        return QJsonObject{{"ancestors", ancestors},
+                           {"conditions", QJsonArray{condition("Accepted", false, "Invalid", firstError(errors),
+                                                               policy, now)}}};
+    return QJsonObject{{"ancestors", ancestors}};
+}
 
 QJsonObject routeStatus(const Config &config, const Resource &route, const QDateTime &now)
 {
@@ -143,9 +226,13 @@ QJsonObject backendStatus(const Config &config, const Resource &backend, const Q
                                                            now)}}};
 }
 
-QJsonObject resourceStatus(const Config &config, const Resource &resource, const QDateTime &now)
+QJsonObject resourceStatus(const Config &config, const Resource &resource, const QDateTime &now,
+                           const QStringList &problems)
 {
     const QString kind = resource.kind();
+    if (kind == QLatin1String(kinds::RateLimitPolicy) || kind == QLatin1String(kinds::AuthenticationPolicy)
+        || kind == QLatin1String(kinds::AuthorizationPolicy))
+        return policyStatus(config, resource, now, problems);
     if (kind == QLatin1String(kinds::HTTPRoute))
         return routeStatus(config, resource, now);
     if (kind == QLatin1String(kinds::Gateway))

@@ -184,6 +184,32 @@ TEST_F(ConfigStoreTest, RemoveDeletesAndReportsMissingObjects)
     EXPECT_FALSE(readFile(path).contains("\"b1\""));
 }
 
+// A list's continue token and anything that polls the version must see deletions (docs/admin-api.md).
+TEST_F(ConfigStoreTest, EveryWriteRaisesTheResourceVersion)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    ASSERT_TRUE(store.create(backend("b2")));
+    const qint64 afterCreate = store.resourceVersion().toLongLong();
+    ASSERT_TRUE(store.patch({"AgentgatewayBackend", "httpbin", "b1"},
+                            QJsonObject{{"metadata", QJsonObject{{"labels", QJsonObject{{"a", "b"}}}}}}));
+    const qint64 afterPatch = store.resourceVersion().toLongLong();
+    EXPECT_GT(afterPatch, afterCreate);
+    ASSERT_TRUE(store.remove({"AgentgatewayBackend", "httpbin", "b2"}));
+    const qint64 afterDelete = store.resourceVersion().toLongLong();
+    EXPECT_GT(afterDelete, afterPatch);
+    // A whole-config replace that only drops an object is a write too.
+    QJsonObject whole = store.config().toJson();
+    QJsonArray resources = whole.value("resources").toArray();
+    resources.removeLast();
+    whole.insert("resources", resources);
+    ASSERT_TRUE(store.replaceConfig(whole)) << store.lastError().toStdString();
+    EXPECT_GT(store.resourceVersion().toLongLong(), afterDelete);
+    // A dry run is not a write.
+    const QString before = store.resourceVersion();
+    ASSERT_TRUE(store.create(backend("b3"), WriteOptions{true, {}}));
+    EXPECT_EQ(store.resourceVersion(), before);
+}
+
 TEST_F(ConfigStoreTest, ApplyReportsCreatedConfiguredUnchanged)
 {
     auto first = store.apply(QJsonArray{backend("b1"), backend("b2")});
@@ -287,6 +313,60 @@ TEST_F(ConfigStoreTest, ResourceVersionSurvivesRestart)
     auto r = fresh.create(backend("b3"));
     ASSERT_TRUE(r);
     EXPECT_GT(r.value->metadata().value("resourceVersion").toString().toLongLong(), rv.toLongLong());
+}
+
+// After a deletion of the newest object the collection's version is above every object's: a restart must not take
+// it back (a poller would see an old version again and miss the deletion and what follows).
+TEST_F(ConfigStoreTest, TheVersionOfADeletionSurvivesRestart)
+{
+    ASSERT_TRUE(store.create(backend("b1")));
+    ASSERT_TRUE(store.create(backend("b2")));
+    ASSERT_TRUE(store.remove({"AgentgatewayBackend", "httpbin", "b2"}));
+    const qint64 rv = store.resourceVersion().toLongLong();
+    ConfigStore fresh;
+    ASSERT_TRUE(fresh.load(path)) << fresh.lastError().toStdString();
+    EXPECT_EQ(fresh.resourceVersion().toLongLong(), rv);
+    // A hand edit reloaded by the running store is a write too.
+    QJsonObject doc = QJsonDocument::fromJson(readFile(path)).object();
+    doc.insert("logging", QJsonObject{{"level", "debug"}});
+    writeFile(path, QJsonDocument(doc).toJson());
+    ASSERT_TRUE(fresh.reload()) << fresh.lastError().toStdString();
+    EXPECT_GT(fresh.resourceVersion().toLongLong(), rv);
+}
+
+// Neither the file nor a backup loads: the store runs on an empty config, with the bad file's admin block when that
+// block is fine (the API stays where dfproxyctl looks for it), and says so.
+TEST(ConfigStoreFallback, AnEmptyConfigKeepsAValidAdminBlockOfTheRefusedFile)
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath("config.json");
+    writeFile(path, R"({"apiVersion": "dfproxy.dev/v1", "kind": "Config",
+        "admin": {"address": "127.0.0.1", "port": 12345}, "logging": {"level": "loud"}, "resources": []})");
+    ConfigStore store;
+    store.setConfigValidator([](const Config &c) {
+        QList<FieldError> errors;
+        if (c.logging.value("level").toString() == "loud")
+            errors.append(FieldError{"logging.level", "must be a level"});
+        if (c.admin.value("port").toInt() > 65535)
+            errors.append(FieldError{"admin.port", "must be a port"});
+        return errors;
+    });
+    EXPECT_FALSE(store.load(path));
+    EXPECT_TRUE(store.usingEmptyConfig());
+    EXPECT_FALSE(store.usingBackup());
+    EXPECT_TRUE(store.lastError().contains("logging.level")) << store.lastError().toStdString();
+    EXPECT_TRUE(store.config().resources.isEmpty());
+    EXPECT_EQ(store.config().admin.value("port").toInt(), 12345);
+
+    writeFile(path, R"({"apiVersion": "dfproxy.dev/v1", "kind": "Config", "admin": {"port": 99999}})");
+    ConfigStore badAdmin;
+    badAdmin.setConfigValidator([](const Config &c) {
+        return c.admin.value("port").toInt() > 65535 ? QList<FieldError>{{"admin.port", "must be a port"}}
+                                                      : QList<FieldError>{};
+    });
+    EXPECT_FALSE(badAdmin.load(path));
+    EXPECT_TRUE(badAdmin.usingEmptyConfig());
+    EXPECT_TRUE(badAdmin.config().admin.isEmpty());
 }
 
 TEST_F(ConfigStoreTest, ReloadOfABadFileKeepsTheConfigInEffectNotTheBackup)

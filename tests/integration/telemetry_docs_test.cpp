@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+// docs/telemetry.md against the real binary (issue #27): every metric family /metrics exports is in the page's
+// table, and the `gateway` log field and metric label carry what the page says.
+#include "support/testsupport.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy::test;
+
+namespace {
+
+QString telemetryPage()
+{
+    QFile f(sourceDir() + "/docs/telemetry.md");
+    return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()) : QString();
+}
+
+class TelemetryDocs : public ::testing::Test
+{
+protected:
+    void SetUp() override
+    {
+        if (!Dnsmasq::available())
+            GTEST_SKIP() << "dnsmasq is not installed (scripts/test installs it)";
+        dns = std::make_unique<Dnsmasq>();
+        ASSERT_TRUE(dns->start()) << dns->describe().toStdString();
+        ASSERT_TRUE(dns->setHost("httpbin.test", {QHostAddress("127.0.0.1")}));
+        origin = std::make_unique<OriginProcess>();
+        ASSERT_TRUE(origin->start()) << origin->describe().toStdString();
+        DfproxyProcess::Options p;
+        p.dnsServers = {dns->address().toString()};
+        proxy = std::make_unique<DfproxyProcess>(p);
+        ASSERT_TRUE(proxy->start()) << proxy->describe().toStdString();
+        const auto r = proxy->ctl({"apply", "-f", "-"}, seedManifests());
+        ASSERT_EQ(r.exitCode, 0) << r.err.toStdString();
+        const auto get =
+            curl({"-H", QStringLiteral("host: httpbin.test:%1").arg(origin->port()), proxy->proxyUrl("/headers")});
+        ASSERT_EQ(get.status, 200) << get.describe().toStdString();
+    }
+
+    std::unique_ptr<Dnsmasq> dns;
+    std::unique_ptr<OriginProcess> origin;
+    std::unique_ptr<DfproxyProcess> proxy;
+};
+
+} // namespace
+
+TEST_F(TelemetryDocs, EveryExportedMetricFamilyIsInThePagesTable)
+{
+    const QString page = telemetryPage();
+    ASSERT_FALSE(page.isEmpty());
+    const QString exposition = QString::fromUtf8(proxy->apiGet("/metrics").body);
+    static const QRegularExpression type(QStringLiteral("^# TYPE (\\S+) "), QRegularExpression::MultilineOption);
+    QStringList missing;
+    int families = 0;
+    for (auto it = type.globalMatch(exposition); it.hasNext();) {
+        const QString name = it.next().captured(1);
+        ++families;
+        // The DNS cache's counters share one row: `dfproxy_dns_<name>` with each <name> listed.
+        const bool documented =
+            name.startsWith("dfproxy_dns_") && !page.contains("`" + name + "`")
+                ? page.contains("`dns_" + name.mid(12) + "`") || page.contains("`" + name.mid(12) + "`")
+                : page.contains("`" + name + "`");
+        if (!documented)
+            missing.append(name);
+    }
+    EXPECT_GT(families, 10) << exposition.toStdString();
+    EXPECT_TRUE(missing.isEmpty()) << "exported by /metrics but not in docs/telemetry.md: "
+                                   << missing.join(", ").toStdString();
+}
+
+// The page used to call the `gateway` field and label "reserved, empty"; both carry the Gateway.
+TEST_F(TelemetryDocs, TheGatewayFieldAndLabelCarryTheGateway)
+{
+    QJsonArray items;
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            items = QJsonDocument::fromJson(proxy->apiGet("/api/v1/accesslog?after=0&limit=100").body)
+                        .object()
+                        .value("items")
+                        .toArray();
+            return !items.isEmpty();
+        },
+        10000));
+    const QString gateway = items.last().toObject().value("gateway").toString();
+    EXPECT_EQ(gateway, "agentgateway-system/agentgateway-proxy");
+    const QString page = telemetryPage();
+    EXPECT_FALSE(page.contains("reserved (empty")) << "docs/telemetry.md still calls the gateway field reserved";
+    EXPECT_FALSE(page.contains("`gateway` is empty for now"));
+    EXPECT_TRUE(page.contains("\"gateway\":\"" + gateway + "\"")) << "the page's JSON example shows another gateway";
+    const QByteArray metrics = proxy->apiGet("/metrics").body;
+    EXPECT_TRUE(metrics.contains("dfproxy_requests_total{gateway=\"" + gateway.toUtf8() + "\"")) << metrics.constData();
+}
