@@ -238,7 +238,7 @@ TEST_F(Console, EditorsSmallDefectsAreGone)
     EXPECT_FALSE(newButton->text().contains(QChar(0x25BE))) << "the menu button draws its own arrow";
     auto *rl = qobject_cast<PolicyEditor *>(policies->newPolicy(PolicyKind::RateLimit));
     ASSERT_NE(rl, nullptr);
-    EXPECT_EQ(rl->nameEdit()->placeholderText(), "lower-case name, e.g. dfp-ratelimitpolicy");
+    EXPECT_EQ(rl->nameEdit()->placeholderText(), "lower-case name, e.g. per-client");
     rl->targets()->addRef("HTTPRoute", "dfp-httproute");
     auto *combo = qobject_cast<QComboBox *>(rl->targets()->table()->cellWidget(0, 0));
     ASSERT_NE(combo, nullptr);

@@ -62,8 +62,7 @@ QList<OriginCase> cases()
          reject("content_length_with_transfer_encoding"), reject("content_length_with_transfer_encoding")},
         {"chunked and Content-Length", ok + "Transfer-Encoding: chunked\r\nContent-Length: 5",
          reject("content_length_with_transfer_encoding"), reject("content_length_with_transfer_encoding")},
-        // libhttp-parser stops at the CR that no LF follows, before it knows the field is a value.
-        {"bare CR in a value", ok + "Content-Length: 5\r\nX-A: a\rb", reject("malformed_message"),
+        {"bare CR in a value", ok + "Content-Length: 5\r\nX-A: a\rb", reject("invalid_header_value"),
          reject("invalid_header_value")},
         {"NUL in a value", ok + QByteArray("Content-Length: 5\r\nX-A: a\0b", 27), reject("invalid_header_value"),
          reject("invalid_header_value")},
@@ -89,13 +88,11 @@ QList<OriginCase> cases()
         // ... which still cannot turn a Content-Length into anything but an invalid one.
         {"obs-fold in Content-Length", ok + "Content-Length: 5\r\n 45", reject("obs_fold"),
          reject("invalid_content_length")},
-        // libhttp-parser (non-strict) ends the status line at the CR and drops the byte after it, so the native
-        // engine relays "200 OK" and a header "-Injected: 1"; QNAM would relay the CR itself. A known gap of the
-        // native parser, kept visible here: its replacement should make this row a 502 too.
-        {"bare CR in the reason phrase", "HTTP/1.1 200 OK\rX-Injected: 1\r\nContent-Length: 5", kPass,
-         reject("invalid_reason_phrase")},
+        // The native parser refuses the whole status line; QNAM hands the reason phrase over and it is checked.
+        {"bare CR in the reason phrase", "HTTP/1.1 200 OK\rX-Injected: 1\r\nContent-Length: 5",
+         reject("invalid_status"), reject("invalid_reason_phrase")},
         {"control character in the reason phrase", "HTTP/1.1 200 O\x01K\r\nContent-Length: 5",
-         reject("invalid_reason_phrase"), reject("invalid_reason_phrase")},
+         reject("invalid_status"), reject("invalid_reason_phrase")},
         // QNAM does not say which HTTP version the status line named.
         {"HTTP/2.0 status line", "HTTP/2.0 200 OK\r\nContent-Length: 5", reject("unsupported_http_version"),
          kPass},
@@ -110,8 +107,8 @@ QList<OriginCase> cases()
         {"identical Content-Length twice", ok + "Content-Length: 5\r\nContent-Length: 5",
          reject("duplicate_content_length"), kPass},
         {"spaces and tabs around values", ok + "Content-Length: \t 5 \r\nX-A: \t a \t", kPass, kPass, "a"},
-        // libhttp-parser allows only spaces after a Content-Length's digits; RFC 9110's OWS includes HTAB.
-        {"tab after the Content-Length", ok + "Content-Length: 5\t", reject("invalid_content_length"), kPass},
+        // RFC 9110's OWS around a field value includes HTAB.
+        {"tab after the Content-Length", ok + "Content-Length: 5\t", kPass, kPass},
         {"bytes >= 0x80 in a value", ok + "Content-Length: 5\r\nX-A: caf\xc3\xa9 \x80\xff", kPass, kPass,
          "caf\xc3\xa9 \x80\xff"},
         // QNAM joins repeated Set-Cookie fields with a bare LF: each must reach the client as its own line.
