@@ -714,7 +714,14 @@ void DownstreamConnection::onError(forward::ForwardError error, const QString &d
     if (!m_requestDone || error == forward::ForwardError::BadResponse)
         m_keepAlive = false;
     const QByteArray reason = forward::reasonString(error);
-    sendLocalResponse(forward::statusFor(error), reason, reason + ": " + detail.toUtf8() + "\n");
+    // The rule a bad response broke (the same names on both engines) goes in x-dfproxy-error-detail; the error
+    // itself stays upstream_bad_response, which logs and metrics count.
+    static const QString kBadResponse = QStringLiteral("bad response: ");
+    policy::HeaderList rule;
+    if (error == forward::ForwardError::BadResponse && detail.startsWith(kBadResponse))
+        rule.append({QByteArrayLiteral("x-dfproxy-error-detail"), detail.mid(kBadResponse.size()).toLatin1()});
+    sendLocalResponse(forward::statusFor(error), reason, reason + ": " + detail.toUtf8() + "\n", {},
+                      rule.isEmpty() ? nullptr : &rule);
 }
 
 policy::RequestAttributes DownstreamConnection::policyAttributes(const QString &host) const

@@ -227,6 +227,7 @@ protected:
             EXPECT_EQ(statusOf(first), 502) << first.toStdString();
             EXPECT_EQ(headerOf(first, "x-dfproxy-error"), "upstream_bad_response");
             EXPECT_TRUE(bodyOf(first).contains("bad response: " + expect.reason + "\n")) << first.toStdString();
+            EXPECT_EQ(headerOf(first, "x-dfproxy-error-detail"), expect.reason) << first.toStdString();
             EXPECT_EQ(headerOf(first, "connection"), "close");
         }
         if (s.state() == QAbstractSocket::ConnectedState) {
