@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policy/verificationpool.h"
 
+#include "platform/threadpriority.h"
+
 #include <algorithm>
 
 namespace dfproxy::policy {
@@ -49,6 +51,8 @@ int VerificationPool::defaultThreadCount()
 
 void VerificationPool::run()
 {
+    // Hashes take what the proxy workers leave: a flood of wrong passwords must not slow other clients down.
+    platform::useLeftoverCpuOnCurrentThread();
     for (;;) {
         std::function<void()> job;
         {
