@@ -49,28 +49,6 @@ QByteArray rawExchange(quint16 port, const QByteArray &bytes, int timeoutMs = 10
     return got;
 }
 
-int statusOf(const QByteArray &response)
-{
-    return response.startsWith("HTTP/1.") ? response.mid(9, 3).toInt() : 0;
-}
-
-QByteArray headerOf(const QByteArray &response, const QByteArray &name)
-{
-    const qsizetype end = response.indexOf("\r\n\r\n");
-    for (const QByteArray &line : response.left(end).split('\n')) {
-        const qsizetype colon = line.indexOf(':');
-        if (colon > 0 && line.left(colon).trimmed().toLower() == name)
-            return line.mid(colon + 1).trimmed();
-    }
-    return {};
-}
-
-QByteArray bodyOf(const QByteArray &response)
-{
-    const qsizetype end = response.indexOf("\r\n\r\n");
-    return end < 0 ? QByteArray() : response.mid(end + 4);
-}
-
 class ProxyEngine : public ::testing::Test
 {
 protected:

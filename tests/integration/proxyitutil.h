@@ -57,6 +57,31 @@ inline QJsonObject gateway(const QString &name, const QString &listenerName, con
                        {"spec", QJsonObject{{"gatewayClassName", "agentgateway"}, {"listeners", QJsonArray{l}}}}};
 }
 
+/// The status of a raw HTTP/1.x response (0 when it is not one).
+inline int statusOf(const QByteArray &response)
+{
+    return response.startsWith("HTTP/1.") ? response.mid(9, 3).toInt() : 0;
+}
+
+/// A header's value in a raw response head (`name` in lower case); empty when absent.
+inline QByteArray headerOf(const QByteArray &response, const QByteArray &name)
+{
+    const qsizetype end = response.indexOf("\r\n\r\n");
+    for (const QByteArray &line : response.left(end).split('\n')) {
+        const qsizetype colon = line.indexOf(':');
+        if (colon > 0 && line.left(colon).trimmed().toLower() == name)
+            return line.mid(colon + 1).trimmed();
+    }
+    return {};
+}
+
+/// What follows the head of a raw response.
+inline QByteArray bodyOf(const QByteArray &response)
+{
+    const qsizetype end = response.indexOf("\r\n\r\n");
+    return end < 0 ? QByteArray() : response.mid(end + 4);
+}
+
 /// GET on the admin API of `proxy`, with its bearer token.
 inline CurlResult adminGet(const DfproxyProcess &proxy, const QString &path)
 {
