@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the docs promise, through the real binaries (issue #27): a start on the last good config, resourceVersion
 // bumped by every write, credential sources that fail closed, policy conflicts that show in status.
+#include "support/seedstack.h"
 #include "support/testsupport.h"
 
 #include <QCryptographicHash>
@@ -116,24 +117,9 @@ TEST(Promises, ADeletionExpiresAListsContinueToken)
 namespace {
 
 // dnsmasq answers httpbin.test with 127.0.0.1, where a test origin listens; dfproxy runs the seed manifests.
-class PromisePolicies : public ::testing::Test
+class PromisePolicies : public SeedStackTest
 {
 protected:
-    void SetUp() override
-    {
-        if (!Dnsmasq::available())
-            GTEST_SKIP() << "dnsmasq is not installed (scripts/test installs it)";
-        dns = std::make_unique<Dnsmasq>();
-        ASSERT_TRUE(dns->start()) << dns->describe().toStdString();
-        ASSERT_TRUE(dns->setHost("httpbin.test", {QHostAddress("127.0.0.1")}));
-        origin = std::make_unique<OriginProcess>();
-        ASSERT_TRUE(origin->start()) << origin->describe().toStdString();
-        DfproxyProcess::Options p;
-        p.dnsServers = {dns->address().toString()};
-        proxy = std::make_unique<DfproxyProcess>(p);
-        ASSERT_TRUE(proxy->start()) << proxy->describe().toStdString();
-        apply(seedManifests());
-    }
 
     DfproxyProcess::CtlResult apply(const QByteArray &yaml)
     {
@@ -159,9 +145,6 @@ protected:
                                    : ancestors[0].toObject().value("conditions").toArray()[0].toObject();
     }
 
-    std::unique_ptr<Dnsmasq> dns;
-    std::unique_ptr<OriginProcess> origin;
-    std::unique_ptr<DfproxyProcess> proxy;
 };
 
 QByteArray sha512Crypt(const QByteArray &password)

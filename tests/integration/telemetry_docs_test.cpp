@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // docs/telemetry.md against the real binary (issue #27): every metric family /metrics exports is in the page's
 // table, and the `gateway` log field and metric label carry what the page says.
+#include "support/seedstack.h"
 #include "support/testsupport.h"
 
 #include <QFile>
@@ -21,32 +22,19 @@ QString telemetryPage()
     return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()) : QString();
 }
 
-class TelemetryDocs : public ::testing::Test
+class TelemetryDocs : public SeedStackTest
 {
 protected:
     void SetUp() override
     {
-        if (!Dnsmasq::available())
-            GTEST_SKIP() << "dnsmasq is not installed (scripts/test installs it)";
-        dns = std::make_unique<Dnsmasq>();
-        ASSERT_TRUE(dns->start()) << dns->describe().toStdString();
-        ASSERT_TRUE(dns->setHost("httpbin.test", {QHostAddress("127.0.0.1")}));
-        origin = std::make_unique<OriginProcess>();
-        ASSERT_TRUE(origin->start()) << origin->describe().toStdString();
-        DfproxyProcess::Options p;
-        p.dnsServers = {dns->address().toString()};
-        proxy = std::make_unique<DfproxyProcess>(p);
-        ASSERT_TRUE(proxy->start()) << proxy->describe().toStdString();
-        const auto r = proxy->ctl({"apply", "-f", "-"}, seedManifests());
-        ASSERT_EQ(r.exitCode, 0) << r.err.toStdString();
+        SeedStackTest::SetUp();
+        if (IsSkipped() || HasFatalFailure())
+            return;
         const auto get =
             curl({"-H", QStringLiteral("host: httpbin.test:%1").arg(origin->port()), proxy->proxyUrl("/headers")});
         ASSERT_EQ(get.status, 200) << get.describe().toStdString();
     }
 
-    std::unique_ptr<Dnsmasq> dns;
-    std::unique_ptr<OriginProcess> origin;
-    std::unique_ptr<DfproxyProcess> proxy;
 };
 
 } // namespace
