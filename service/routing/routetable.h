@@ -11,6 +11,7 @@
 #include <QList>
 #include <QPair>
 #include <QString>
+#include <QStringList>
 
 #include <memory>
 #include <optional>
@@ -34,6 +35,18 @@ struct Listener
     QString gatewayKey;            ///< "namespace/name" of the Gateway, as access logs show it (set by build())
 };
 
+/// The upstream (corporate) proxy a backend's traffic goes through: an AgentgatewayPolicy's spec.backend.tunnel that
+/// targets the backend (or its Gateway), with dfproxy's annotations on that policy. Built by the route table; the
+/// forwarding side (connector, engines, CONNECT) reads it. Null on a Backend means direct.
+struct BackendTunnel
+{
+    QString policyKey;             ///< "namespace/name" of the AgentgatewayPolicy, for status and logs
+    QString url;                   ///< spec.backend.tunnel.url: "http://host:port" or "https://host:port"
+    QString credentialsFile;       ///< annotation dfproxy.dev/tunnel-credentials-file; empty = no credentials
+    QStringList bypass;            ///< annotation dfproxy.dev/tunnel-bypass: host patterns, CIDRs, "<local>"
+    QString pacUrl;                ///< annotation dfproxy.dev/tunnel-pac-url (http, https or file); empty = none
+};
+
 /// A resolved backend (AgentgatewayBackend).
 struct Backend
 {
@@ -52,6 +65,7 @@ struct Backend
     QString tlsCaFile;             ///< PEM bundle; system CAs when empty
     std::optional<dns::LookupFamily> lookupFamily; ///< per-backend DNS override
     Engine engine = Engine::Native;
+    std::shared_ptr<const BackendTunnel> tunnel; ///< upstream proxy; null = direct
 };
 
 /// What the router needs to know about a request.
