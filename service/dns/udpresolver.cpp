@@ -10,53 +10,116 @@
 #include <QSocketNotifier>
 #include <QTimer>
 
+#include <QHash>
+
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 namespace dfproxy::dns {
 
-namespace {
+/// The sockets and queries behind UdpResolver (internal; named only so the resolver can hold the pool).
+namespace udp {
 
 /// A server's share shorter than this is one datagram; a longer one sends the query again halfway through.
 constexpr int kMinShareForResend = 100;
 /// Receive buffer: a reply to a query without EDNS is at most 512 bytes (RFC 1035 4.2.1); the rest is room for a
 /// server that sends more anyway (read as it is; a longer datagram is cut here and then fails to parse).
 constexpr int kReceiveBuffer = 4096;
+/// Queries sent over one socket before the next query opens a new one (a new random source port): c-ares's
+/// udp_max_queries. Opening a socket per query costs socket(), connect(), a notifier and close() on every cold name;
+/// one socket per server forever (HAProxy) leaves a spoofer only the 16-bit id to guess.
+constexpr int kQueriesPerSocket = 100;
 
-/// One connected UDP socket (platform::openConnectedUdpSocket) and its read notifier.
-class ServerSocket
+class UdpQuery;
+
+/// One connected UDP socket (platform::openConnectedUdpSocket) to one server, shared by the queries sent to that
+/// server: replies are handed to the query whose id they carry (the query then checks the question). Kept alive by
+/// the pool while it takes new queries and by each query registered on it, so a late reply still finds its query.
+class Channel : public std::enable_shared_from_this<Channel>
 {
 public:
-    ServerSocket(qintptr fd, qsizetype serverIndex) : m_fd(fd), m_index(serverIndex), m_notifier(fd, QSocketNotifier::Read) {}
-    ~ServerSocket()
+    Channel(qintptr fd, qsizetype serverIndex) : m_fd(fd), m_index(serverIndex), m_notifier(fd, QSocketNotifier::Read)
+    {
+        QObject::connect(&m_notifier, &QSocketNotifier::activated, &m_guard, [this] { onReadable(); });
+    }
+    ~Channel()
     {
         m_notifier.setEnabled(false);
         platform::closeSocket(m_fd);
     }
-    ServerSocket(const ServerSocket &) = delete;
-    ServerSocket &operator=(const ServerSocket &) = delete;
+    Channel(const Channel &) = delete;
+    Channel &operator=(const Channel &) = delete;
 
     qintptr fd() const { return m_fd; }
     qsizetype serverIndex() const { return m_index; }
-    QSocketNotifier &notifier() { return m_notifier; }
+    /// Takes no more queries: it carried its share, or the server's port was unreachable.
+    bool retired() const { return m_failed || m_started >= kQueriesPerSocket; }
+
+    /// Registers `q` under a random id no other query on this socket uses; returns the id.
+    quint16 enroll(UdpQuery *q)
+    {
+        quint16 id;
+        do {
+            id = quint16(QRandomGenerator::system()->generate());
+        } while (m_pending.contains(id));
+        m_pending.insert(id, q);
+        ++m_started;
+        return id;
+    }
+    void leave(quint16 id) { m_pending.remove(id); }
+
+    /// The server's port is unreachable: the kernel reports the ICMP error once, to whichever recv() or send() on
+    /// the socket comes next, so every query waiting here moves on, not only the one that saw it.
+    void fail();
 
 private:
+    void onReadable();
+
     qintptr m_fd;
     qsizetype m_index;
+    int m_started = 0;
+    bool m_failed = false;
+    QHash<quint16, UdpQuery *> m_pending;
     QSocketNotifier m_notifier;
+    QObject m_guard; // context of the notifier's connection: destroyed first
+};
+
+/// The sockets of one resolver, one current socket per server; shared with the queries, which may outlive the
+/// resolver (a configuration change replaces it while queries are in flight).
+struct ChannelPool
+{
+    QList<QHostAddress> servers;
+    quint16 port = 53;
+    std::vector<std::shared_ptr<Channel>> current; // by server index; null until first used
+
+    /// The socket the next query to server `index` uses: the current one, or a new one when it is retired. Null
+    /// when no socket can be opened.
+    std::shared_ptr<Channel> acquire(qsizetype index)
+    {
+        if (current.size() < size_t(servers.size()))
+            current.resize(size_t(servers.size()));
+        auto &c = current[size_t(index)];
+        if (!c || c->retired()) {
+            c.reset();
+            const qintptr fd = platform::openConnectedUdpSocket(servers.at(index), port);
+            if (fd >= 0)
+                c = std::make_shared<Channel>(fd, index);
+        }
+        return c;
+    }
 };
 
 class UdpQuery final : public ResolverQuery
 {
 public:
-    UdpQuery(const QString &name, RecordType type, const QList<QHostAddress> &servers, int shareMs, quint16 port,
+    UdpQuery(const QString &name, RecordType type, std::shared_ptr<ChannelPool> pool, int shareMs,
              Resolver::Callback callback)
         : m_name(name),
           m_type(type),
           m_wireType(type == RecordType::A ? wire::TypeA : wire::TypeAaaa),
-          m_servers(servers),
+          m_pool(std::move(pool)),
           m_shareMs(shareMs),
-          m_port(port),
           m_callback(std::move(callback))
     {
         m_timer.setSingleShot(true);
@@ -67,8 +130,7 @@ public:
     {
         m_timer.stop();
         m_fallbackQuery.reset();
-        for (auto &s : m_sockets)
-            s->notifier().disconnect(&m_guard);
+        leaveAll();
     }
 
     void start()
@@ -80,52 +142,98 @@ public:
             return;
         }
         m_ascii = *ascii;
-        if (m_servers.isEmpty()) {
+        if (m_pool->servers.isEmpty()) {
             finish({DnsError::Other, {}, 0, QStringLiteral("no nameservers configured")});
             return;
         }
-        m_id = quint16(QRandomGenerator::system()->generate());
-        m_message = wire::encodeQuery(m_id, m_ascii, m_wireType);
         askCurrentServer();
     }
 
+    /// A datagram carrying this query's id arrived on `channel` (Channel::onReadable).
+    void onDatagram(const QByteArray &datagram, Channel *channel)
+    {
+        const Registration *r = registrationOn(channel);
+        if (m_done || !r || !wire::isReplyTo(datagram, r->id, m_ascii, m_wireType))
+            return;
+        // Late replies from a server the query already left are still answers: the first usable one wins.
+        onReply(datagram, channel->serverIndex(), channel == m_current);
+    }
+
+    /// The server behind `channel` is unreachable (an ICMP "port unreachable" read as ECONNREFUSED).
+    void onChannelFailed(Channel *channel)
+    {
+        if (m_done || channel != m_current)
+            return;
+        serverFailed({DnsError::Other, {}, 0,
+                      QStringLiteral("%1 refused the query (nothing listens on its DNS port)")
+                          .arg(serverLabel(channel->serverIndex()))});
+    }
+
 private:
+    struct Registration
+    {
+        std::shared_ptr<Channel> channel;
+        quint16 id = 0;
+        QByteArray message; // the query as sent on this channel (its id differs per channel)
+    };
+
     QString typeName() const { return m_type == RecordType::A ? QStringLiteral("A") : QStringLiteral("AAAA"); }
 
     QString serverLabel(qsizetype index) const
     {
-        const QHostAddress &a = m_servers.at(index);
+        const QHostAddress &a = m_pool->servers.at(index);
         const QString host = a.protocol() == QAbstractSocket::IPv6Protocol ? QStringLiteral("[%1]").arg(a.toString())
                                                                             : a.toString();
-        return m_port == 53 ? host : QStringLiteral("%1:%2").arg(host).arg(m_port);
+        return m_pool->port == 53 ? host : QStringLiteral("%1:%2").arg(host).arg(m_pool->port);
+    }
+
+    const Registration *registrationOn(const Channel *channel) const
+    {
+        for (const auto &r : m_registrations) {
+            if (r.channel.get() == channel)
+                return &r;
+        }
+        return nullptr;
+    }
+
+    void leaveAll()
+    {
+        for (auto &r : m_registrations)
+            r.channel->leave(r.id);
+        m_registrations.clear();
+        m_current = nullptr;
     }
 
     void askCurrentServer()
     {
         const qsizetype index = m_index;
-        // A new socket per server: a new random source port, and the kernel delivers only this server's datagrams
-        // to it (and its ICMP errors).
-        const qintptr fd = platform::openConnectedUdpSocket(m_servers.at(index), m_port);
-        if (fd < 0) {
+        // The server's shared socket (a new one, with a new random source port, every kQueriesPerSocket queries),
+        // connected, so the kernel delivers only that server's datagrams to it (and its ICMP errors); a random id
+        // per query, and a reply must also carry the query's question.
+        std::shared_ptr<Channel> channel = m_pool->acquire(index);
+        if (!channel) {
             serverFailed({DnsError::Other, {}, 0, QStringLiteral("cannot open a UDP socket to %1").arg(serverLabel(index))});
             return;
         }
-        auto socket = std::make_unique<ServerSocket>(fd, index);
-        ServerSocket *s = socket.get();
-        m_sockets.push_back(std::move(socket));
-        m_current = s;
-        QObject::connect(&s->notifier(), &QSocketNotifier::activated, &m_guard, [this, s] { onReadable(s); });
+        Registration r;
+        r.id = channel->enroll(this);
+        r.message = wire::encodeQuery(r.id, m_ascii, m_wireType);
+        r.channel = std::move(channel);
+        m_registrations.push_back(std::move(r));
+        m_current = m_registrations.back().channel.get();
         m_resent = false;
+        Channel *c = m_current;
         send();
-        if (!m_done && m_current == s)
+        if (!m_done && m_current == c)
             m_timer.start(m_shareMs >= kMinShareForResend ? m_shareMs / 2 : m_shareMs);
     }
 
     void send()
     {
-        const qint64 n = platform::writeSocket(m_current->fd(), m_message.constData(), m_message.size());
+        const Registration *r = registrationOn(m_current);
+        const qint64 n = platform::writeSocket(m_current->fd(), r->message.constData(), r->message.size());
         if (n == platform::SocketFailed)
-            serverFailed({DnsError::Other, {}, 0, QStringLiteral("cannot send to %1").arg(serverLabel(m_index))});
+            m_current->fail(); // ECONNREFUSED from an earlier query's ICMP error: this query moves on with the rest
         // WouldBlock: a full send buffer; the resend (or the next server) is the retry.
     }
 
@@ -142,29 +250,6 @@ private:
         }
         serverFailed({DnsError::Timeout, {}, 0,
                       QStringLiteral("no answer from %1 within %2 ms").arg(serverLabel(m_index)).arg(m_shareMs)});
-    }
-
-    void onReadable(ServerSocket *s)
-    {
-        char buffer[kReceiveBuffer];
-        while (!m_done) {
-            const qint64 n = platform::receiveDatagram(s->fd(), buffer, sizeof buffer);
-            if (n == platform::WouldBlock)
-                return;
-            if (n == platform::SocketFailed) {
-                s->notifier().setEnabled(false);
-                if (s == m_current) {
-                    serverFailed({DnsError::Other, {}, 0,
-                                  QStringLiteral("%1 refused the query (nothing listens on its DNS port)")
-                                      .arg(serverLabel(s->serverIndex()))});
-                }
-                return;
-            }
-            // Late replies from a server the query already left are still answers: the first usable one wins.
-            const QByteArray datagram = QByteArray::fromRawData(buffer, qsizetype(n));
-            if (wire::isReplyTo(datagram, m_id, m_ascii, m_wireType))
-                onReply(datagram, s->serverIndex(), s == m_current);
-        }
     }
 
     void onReply(const QByteArray &datagram, qsizetype index, bool fromCurrent)
@@ -205,14 +290,14 @@ private:
     void askOverTcp(qsizetype index)
     {
         m_timer.stop();
-        const QHostAddress server = m_servers.at(index);
-        if (server.protocol() != QAbstractSocket::IPv4Protocol || m_port != 53) {
+        const QHostAddress server = m_pool->servers.at(index);
+        if (server.protocol() != QAbstractSocket::IPv4Protocol || m_pool->port != 53) {
             serverFailed({DnsError::BadReply, {}, 0,
                           QStringLiteral("truncated reply from %1 for %2").arg(serverLabel(index), m_name)});
             return;
         }
-        // The UDP sockets' remaining datagrams no longer count as the current server's: from here only the fallback
-        // (or a late UDP answer) ends the query, and nothing reaches serverFailed() again.
+        // Datagrams still arriving no longer count as the current server's: from here only the fallback (or a late
+        // UDP answer) ends the query, and nothing reaches serverFailed() again.
         m_current = nullptr;
         m_fallback = std::make_unique<DnsLookupResolver>(QList<QHostAddress>{server}, m_shareMs);
         m_fallbackQuery = m_fallback->query(m_name, m_type, [this](const ResolverReply &r) { finish(r); });
@@ -221,7 +306,7 @@ private:
     void serverFailed(const ResolverReply &failure)
     {
         m_timer.stop();
-        if (m_index + 1 < m_servers.size()) {
+        if (m_index + 1 < m_pool->servers.size()) {
             ++m_index;
             askCurrentServer();
             return;
@@ -235,43 +320,82 @@ private:
             return;
         m_done = true;
         m_timer.stop();
+        // Off the shared sockets now: their ids are free again, and a retired socket closes once no query is left.
+        leaveAll();
         deliverLater(&m_guard, &m_callback, reply);
     }
 
     QString m_name;
     RecordType m_type;
     quint16 m_wireType;
-    QList<QHostAddress> m_servers;
+    std::shared_ptr<ChannelPool> m_pool;
     int m_shareMs;
-    quint16 m_port;
     Resolver::Callback m_callback;
 
     QByteArray m_ascii;
-    QByteArray m_message;
-    quint16 m_id = 0;
     qsizetype m_index = 0;
     bool m_resent = false;
     bool m_done = false;
     QTimer m_timer;
-    std::vector<std::unique_ptr<ServerSocket>> m_sockets; // one per server asked; closed with the query
-    ServerSocket *m_current = nullptr;
+    std::vector<Registration> m_registrations; // one per server asked, until the query ends
+    Channel *m_current = nullptr;              // the registration of the server asked now
     std::unique_ptr<DnsLookupResolver> m_fallback;
     std::unique_ptr<ResolverQuery> m_fallbackQuery;
     QObject m_guard; // context of every connection: declared last, destroyed first, so none outlives the query
 };
 
-} // namespace
+void Channel::fail()
+{
+    const std::shared_ptr<Channel> self = shared_from_this();
+    m_failed = true;
+    m_notifier.setEnabled(false);
+    // Handling one query never unregisters another from here (each leaves only its own registrations, and none is
+    // destroyed synchronously), but re-check anyway.
+    const QHash<quint16, UdpQuery *> pending = m_pending;
+    for (auto it = pending.cbegin(); it != pending.cend(); ++it) {
+        if (m_pending.value(it.key()) == it.value())
+            it.value()->onChannelFailed(this);
+    }
+}
+
+void Channel::onReadable()
+{
+    // A query may end (and leave) while its reply is handled; the pool may drop this socket meanwhile.
+    const std::shared_ptr<Channel> self = shared_from_this();
+    char buffer[kReceiveBuffer];
+    for (;;) {
+        const qint64 n = platform::receiveDatagram(m_fd, buffer, sizeof buffer);
+        if (n == platform::WouldBlock)
+            return;
+        if (n == platform::SocketFailed) {
+            fail();
+            return;
+        }
+        if (n < 2)
+            continue;
+        const quint16 id = quint16((quint8(buffer[0]) << 8) | quint8(buffer[1]));
+        if (UdpQuery *q = m_pending.value(id))
+            q->onDatagram(QByteArray::fromRawData(buffer, qsizetype(n)), this);
+    }
+}
+
+} // namespace udp
 
 UdpResolver::UdpResolver(QList<QHostAddress> nameservers, int timeoutMs, quint16 port)
     : m_nameservers(std::move(nameservers)), m_timeoutMs(timeoutMs > 0 ? timeoutMs : 5000), m_port(port)
 {
+    auto pool = std::make_shared<udp::ChannelPool>();
+    pool->servers = m_nameservers;
+    pool->port = m_port;
+    m_pool = std::move(pool);
 }
 
 UdpResolver::~UdpResolver() = default;
 
 std::unique_ptr<ResolverQuery> UdpResolver::query(const QString &name, RecordType type, Callback callback)
 {
-    auto q = std::make_unique<UdpQuery>(name, type, m_nameservers, m_timeoutMs, m_port, std::move(callback));
+    auto q = std::make_unique<udp::UdpQuery>(name, type, m_pool, m_timeoutMs,
+                                        std::move(callback));
     q->start();
     return q;
 }

@@ -146,6 +146,10 @@ private:
     {
         while (m_socket->hasPendingDatagrams()) {
             const QNetworkDatagram dg = m_socket->receiveDatagram();
+            {
+                QMutexLocker lock(&m_state->mutex);
+                m_state->udpSourcePorts.insert(quint16(dg.senderPort()));
+            }
             Query q;
             if (!parseQuery(dg.data(), &q))
                 continue;
@@ -418,10 +422,17 @@ int TestDnsServer::totalQueries() const
     return m_state->total;
 }
 
+QSet<quint16> TestDnsServer::udpSourcePorts() const
+{
+    QMutexLocker lock(&m_state->mutex);
+    return m_state->udpSourcePorts;
+}
+
 void TestDnsServer::resetCounts()
 {
     QMutexLocker lock(&m_state->mutex);
     m_state->counts.clear();
+    m_state->udpSourcePorts.clear();
     m_state->total = 0;
 }
 

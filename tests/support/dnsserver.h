@@ -2,6 +2,7 @@
 #pragma once
 
 #include <QHash>
+#include <QSet>
 #include <QHostAddress>
 #include <QList>
 #include <QMutex>
@@ -68,6 +69,8 @@ public:
     int totalQueries() const;
     /// Queries received over TCP (included in the counts above).
     int tcpQueries() const;
+    /// The distinct client source ports UDP queries came from (a resolver's sockets).
+    QSet<quint16> udpSourcePorts() const;
     void resetCounts();
 
     struct Record
@@ -85,6 +88,7 @@ public:
         QHash<QString, int> counts; // "name/type"
         int total = 0;
         int tcpQueries = 0;
+        QSet<quint16> udpSourcePorts;
     };
 
 private:

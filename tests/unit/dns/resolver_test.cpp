@@ -12,7 +12,10 @@
 
 #include <QCoreApplication>
 
+#include <algorithm>
 #include <functional>
+#include <optional>
+#include <vector>
 
 using namespace dfproxy;
 using namespace dfproxy::dns;
@@ -325,4 +328,74 @@ TEST_P(ResolverTest, ALateTruncatedReplyFromAServerAlreadyLeftDoesNotStopTheNext
     // up (over UDP first, as glibc's resolver under QDnsLookup would, nor over TCP).
     EXPECT_EQ(m_server.queryCount(QStringLiteral("late.test")), 2);
     EXPECT_EQ(m_server.tcpQueries(), 0);
+}
+
+namespace {
+
+/// Starts `count` queries for n0.test .. n<count-1>.test at once on `resolver` and waits for every reply.
+std::vector<ResolverReply> askMany(Resolver &resolver, int count, const QString &suffix = QStringLiteral(".test"))
+{
+    std::vector<std::optional<ResolverReply>> got(static_cast<size_t>(count));
+    std::vector<std::unique_ptr<ResolverQuery>> queries;
+    for (int i = 0; i < count; ++i) {
+        queries.push_back(resolver.query(QStringLiteral("n%1").arg(i) + suffix, RecordType::A,
+                                         [&got, i](const ResolverReply &r) { got[size_t(i)] = r; }));
+    }
+    const bool all = dfproxy::test::waitUntil(
+        [&] { return std::all_of(got.begin(), got.end(), [](const auto &g) { return g.has_value(); }); }, 20'000);
+    EXPECT_TRUE(all) << "not every query was answered";
+    std::vector<ResolverReply> replies;
+    for (auto &g : got)
+        replies.push_back(g.value_or(ResolverReply{DnsError::Other, {}, 0, QStringLiteral("test gave up")}));
+    return replies;
+}
+
+} // namespace
+
+TEST_P(ResolverTest, QueriesInFlightShareTheServersSocketAndEachGetsItsOwnAnswer)
+{
+    if (!udp())
+        GTEST_SKIP() << "QDnsLookup's sockets are glibc's";
+    serve(24);
+    for (int i = 0; i < 60; ++i)
+        m_server.setAddresses(QStringLiteral("n%1.test").arg(i), {QHostAddress(QStringLiteral("127.2.0.%1").arg(i + 1))});
+    const auto resolver = makeResolver({m_server.address()}, 5000);
+    const auto replies = askMany(*resolver, 60);
+    for (int i = 0; i < 60; ++i) {
+        EXPECT_EQ(replies[size_t(i)].error, DnsError::None) << replies[size_t(i)].detail.toStdString();
+        EXPECT_EQ(replies[size_t(i)].addresses, QList<QHostAddress>{QHostAddress(QStringLiteral("127.2.0.%1").arg(i + 1))});
+    }
+    // One socket (one source port) for the 60 queries, not one each.
+    EXPECT_EQ(m_server.udpSourcePorts().size(), 1);
+}
+
+TEST_P(ResolverTest, AServersSocketIsReplacedAfterItsShareOfQueries)
+{
+    if (!udp())
+        GTEST_SKIP() << "QDnsLookup's sockets are glibc's";
+    serve(25);
+    for (int i = 0; i < 250; ++i)
+        m_server.setAddresses(QStringLiteral("n%1.test").arg(i), {QHostAddress(QStringLiteral("127.2.1.1"))});
+    const auto resolver = makeResolver({m_server.address()}, 5000);
+    const auto replies = askMany(*resolver, 250);
+    for (const auto &r : replies)
+        EXPECT_EQ(r.error, DnsError::None) << r.detail.toStdString();
+    // 100 queries a socket: three source ports for 250 queries (a new random port for every hundred).
+    EXPECT_EQ(m_server.udpSourcePorts().size(), 3);
+}
+
+TEST_P(ResolverTest, AnUnreachableServerMovesEveryQueryOnItsSocketToTheNextServer)
+{
+    if (!udp())
+        GTEST_SKIP() << "QDnsLookup does not read the ICMP error";
+    serve(26);
+    for (int i = 0; i < 20; ++i)
+        m_server.setAddresses(QStringLiteral("n%1.test").arg(i), {QHostAddress(QStringLiteral("127.2.2.1"))});
+    // Nobody listens on 127.0.54.27:53: the first server's port unreachable must move all 20 queries on at once.
+    const auto resolver = makeResolver({address(27), m_server.address()}, 30'000);
+    const auto replies = askMany(*resolver, 20);
+    for (const auto &r : replies) {
+        EXPECT_EQ(r.error, DnsError::None) << r.detail.toStdString();
+        EXPECT_EQ(r.addresses, QList<QHostAddress>{QHostAddress(QStringLiteral("127.2.2.1"))});
+    }
 }
