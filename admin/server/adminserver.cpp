@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/adminserver.h"
 
+#include "base/logcategories.h"
 #include "base/version.h"
 #include "client/paths.h"
 #include "config/yaml.h"
@@ -216,6 +217,16 @@ AdminServer::AdminServer(config::ConfigStore *store, QObject *parent)
         setLogging(QJsonObject{{"level", level}});
 }
 
+namespace {
+QString unknownCategoryHelp()
+{
+    QStringList names;
+    for (const auto &c : knownLogCategories())
+        names.append(c.name);
+    return QStringLiteral("is not a dfproxy logging category; they are %1 (or a prefix with .*)").arg(names.join(", "));
+}
+} // namespace
+
 QJsonObject AdminServer::loggingState() const
 {
     QJsonObject cats;
@@ -224,7 +235,10 @@ QJsonObject AdminServer::loggingState() const
         cats.insert(it.key(), it.value());
         rules.append(rulesFor(it.key(), it.value()));
     }
-    return QJsonObject{{"level", m_logLevel}, {"categories", cats}, {"filterRules", rules.join('\n')}};
+    QJsonArray known;
+    for (const auto &c : knownLogCategories())
+        known.append(QJsonObject{{"name", c.name}, {"description", c.description}});
+    return QJsonObject{{"level", m_logLevel}, {"categories", cats}, {"filterRules", rules.join('\n')}, {"known", known}};
 }
 
 QList<config::FieldError> AdminServer::setLogging(const QJsonObject &request)
@@ -233,7 +247,7 @@ QList<config::FieldError> AdminServer::setLogging(const QJsonObject &request)
     static const QRegularExpression categoryName(QStringLiteral("^[A-Za-z0-9_\\-]+(\\.[A-Za-z0-9_\\-]+)*(\\.\\*)?$"));
     const QString levelHelp = QStringLiteral("must be one of %1").arg(logLevels().join(", "));
     for (auto it = request.begin(); it != request.end(); ++it) {
-        if (it.key() != "level" && it.key() != "categories" && it.key() != "filterRules")
+        if (it.key() != "level" && it.key() != "categories" && it.key() != "filterRules" && it.key() != "known")
             errors.append(config::FieldError{it.key(), QStringLiteral("unknown field; use level and categories")});
     }
     QString level = m_logLevel;
@@ -253,6 +267,8 @@ QList<config::FieldError> AdminServer::setLogging(const QJsonObject &request)
                 const QString l = it.value().toString().toLower();
                 if (!categoryName.match(it.key()).hasMatch())
                     errors.append(config::FieldError{"categories." + it.key(), "is not a logging category name (e.g. dfproxy.dns)"});
+                else if (!isKnownLogCategoryPattern(it.key()))
+                    errors.append(config::FieldError{"categories." + it.key(), unknownCategoryHelp()});
                 else if (!logLevels().contains(l))
                     errors.append(config::FieldError{"categories." + it.key(), levelHelp});
                 else

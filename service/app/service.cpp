@@ -2,6 +2,7 @@
 #include "app/service.h"
 
 #include "app/telemetrysink.h"
+#include "base/logcategories.h"
 #include "dns/dnshostcache.h"
 #include "policy/policyengine.h"
 #include "proxy/proxyserver.h"
@@ -18,7 +19,7 @@
 #include <QJsonArray>
 #include <QLoggingCategory>
 
-Q_LOGGING_CATEGORY(lcService, "dfproxy.service")
+
 
 namespace dfproxy::app {
 namespace {

@@ -2,6 +2,7 @@
 #include "config/configstore.h"
 
 #include "base/clock.h"
+#include "base/logcategories.h"
 #include "config/validation.h"
 #include "platform/filepermissions.h"
 
@@ -17,7 +18,7 @@
 #include <algorithm>
 #include <filesystem>
 
-Q_LOGGING_CATEGORY(lcConfig, "dfproxy.config")
+
 
 namespace dfproxy::config {
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dns/dnshostcache.h"
 
+#include "base/logcategories.h"
+
 #include "dns/dnslookupresolver.h"
 #include "dns/udpresolver.h"
 
@@ -255,6 +257,14 @@ ResolverReply combineFailures(const ResolverReply &preferred, const ResolverRepl
     ResolverReply r = preferred.error == DnsError::NoData ? other : preferred;
     r.detail = preferred.detail + QStringLiteral("; ") + other.detail;
     return r;
+}
+
+QString addressList(const QList<QHostAddress> &addresses)
+{
+    QStringList parts;
+    for (const auto &a : addresses)
+        parts.append(a.toString());
+    return parts.join(QLatin1Char(','));
 }
 
 bool sameSet(const QList<QHostAddress> &a, const QList<QHostAddress> &b)
@@ -571,6 +581,7 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
                     e->resolving = true; // background refresh; this caller does not wait for it
                     start = true;
                 }
+                qCDebug(lcDns).noquote() << "hit" << key << (r.stale ? "(stale)" : "") << (start ? "refreshing" : "");
                 out.ready = std::move(r);
             }
         }
@@ -578,6 +589,8 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
         if (!out.ready && !e->resolving && e->consecutiveFailures > 0 && !retryAllowed) {
             // Negative cache: the last resolution failed and the backoff has not run out.
             ResolveResult r = errorResult(e->lastError, e->lastDetail);
+            qCDebug(lcDns).noquote() << "negative hit" << key << reasonString(e->lastError) << "retry in"
+                                     << (e->retryAtMs - now) << "ms";
             r.cacheHit = true;
             ++e->hits;
             ++m_stats.cache_hit;
@@ -594,6 +607,7 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
                     m_entries.remove(key);
                     --m_stats.host_added;
                 }
+                qCDebug(lcDns).noquote() << "pending overflow" << key;
                 out.ready = errorResult(
                     DnsError::PendingOverflow,
                     QStringLiteral("pending request overflow: maxPendingRequests (%1) requests already wait for DNS")
@@ -607,6 +621,7 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
             m_pending->fetch_add(1);
             e->waiters.append(w);
             out.pending = std::make_unique<Handle>(w);
+            qCDebug(lcDns).noquote() << "miss" << key << (e->resolving ? "(joins the resolution in flight)" : "");
             if (!e->resolving) {
                 e->resolving = true;
                 start = true;
@@ -658,6 +673,8 @@ void DnsHostCache::startResolutionLocked(Entry &e, const std::shared_ptr<ThreadS
     e.guardHome = slot ? slot->home.get() : m_deadlines; // none runs: every end of a resolution cleared it
     e.guardTimer = e.guardHome->start(guardMs(), [this, key, gen] { onDeadline(key, gen); });
     Resolver *resolver = resolverLocked(slot);
+    qCDebug(lcDns).noquote() << "resolving" << key << "family" << toString(e.family)
+                             << (slot ? "on this worker" : "on the main thread");
     auto ask = [this, &e, resolver, key, gen](RecordType type) {
         auto q = resolver->query(e.host, type,
                                  [this, key, gen, type](const ResolverReply &r) { onReply(key, gen, type, r); });
@@ -840,6 +857,7 @@ void DnsHostCache::finishResolutionLocked(Entry &e, const ResolverReply &reply,
         e.lastError = DnsError::None;
         e.lastDetail.clear();
         e.retryAtMs = 0;
+        qCDebug(lcDns).noquote() << "resolved" << e.key << "->" << addressList(e.addresses) << "ttl" << e.ttlMs << "ms";
         result->addresses = e.addresses;
         result->detail = reply.detail;
     } else {
@@ -852,6 +870,8 @@ void DnsHostCache::finishResolutionLocked(Entry &e, const ResolverReply &reply,
         e.lastDetail = reply.detail.isEmpty() ? QStringLiteral("%1: %2").arg(e.host, reasonString(reply.error))
                                               : reply.detail;
         e.retryAtMs = now + backoffMs(e.consecutiveFailures);
+        qCDebug(lcDns).noquote() << "failed" << e.key << reasonString(reply.error) << e.lastDetail << "- retry after"
+                                 << (e.retryAtMs - now) << "ms";
         if (!e.addresses.isEmpty() && now < e.expiresAtMs + m_options.staleWindowMs) {
             result->addresses = e.addresses;
             result->stale = now >= e.expiresAtMs;

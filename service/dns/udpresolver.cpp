@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dns/udpresolver.h"
 
+#include "base/logcategories.h"
+
 #include "dns/dnslookupresolver.h"
 #include "dns/dnsmessage.h"
 
@@ -299,6 +301,8 @@ private:
         // Datagrams still arriving no longer count as the current server's: from here only the fallback (or a late
         // UDP answer) ends the query, and nothing reaches serverFailed() again.
         m_current = nullptr;
+        qCDebug(lcDns).noquote() << "udp: truncated reply from" << serverLabel(index) << "for" << m_name
+                                 << "- asking again over TCP";
         m_fallback = std::make_unique<DnsLookupResolver>(QList<QHostAddress>{server}, m_shareMs);
         m_fallbackQuery = m_fallback->query(m_name, m_type, [this](const ResolverReply &r) { finish(r); });
     }
@@ -306,6 +310,8 @@ private:
     void serverFailed(const ResolverReply &failure)
     {
         m_timer.stop();
+        qCDebug(lcDns).noquote() << "udp:" << failure.detail
+                                 << (m_index + 1 < m_pool->servers.size() ? "- asking the next server" : "- no server left");
         if (m_index + 1 < m_pool->servers.size()) {
             ++m_index;
             askCurrentServer();

@@ -153,6 +153,38 @@ TEST_F(AdminApi, LoggingLevelsAreReadAndSet)
     EXPECT_TRUE(jsonOf(r).value("fields").toObject().contains("level")) << text(r);
 }
 
+TEST_F(AdminApi, LoggingCategoriesAreTheOnesThatExistAndTheyLog)
+{
+    // GET lists every category with what it covers; a dfproxy.* name that does not exist is refused, not kept as
+    // a rule that silently matches nothing.
+    auto r = proxy.api("GET", "/api/v1/logging");
+    ASSERT_EQ(r.status, 200) << text(r);
+    QStringList known;
+    for (const auto &v : jsonOf(r).value("known").toArray())
+        known.append(v.toObject().value("name").toString());
+    for (const char *area : {"dfproxy.dns", "dfproxy.proxy", "dfproxy.forward", "dfproxy.net", "dfproxy.policy",
+                             "dfproxy.config", "dfproxy.admin", "dfproxy.telemetry"})
+        EXPECT_TRUE(known.contains(QString::fromLatin1(area))) << area << " " << text(r);
+    r = proxy.api("PUT", "/api/v1/logging", R"({"categories": {"dfproxy.dsn": "debug"}})");
+    EXPECT_TRUE(isProblem(r, 422)) << text(r);
+    EXPECT_TRUE(jsonOf(r).value("fields").toObject().contains("categories.dfproxy.dsn")) << text(r);
+    r = proxy.api("PUT", "/api/v1/logging", R"({"categories": {"dfproxy.admin.*": "debug", "qt.network.ssl": "warning"}})");
+    EXPECT_EQ(r.status, 200) << text(r);
+
+    // dfproxy.dns at debug: a resolution says what it asked and what came of it.
+    r = proxy.api("PUT", "/api/v1/logging", R"({"level": "warning", "categories": {"dfproxy.dns": "debug"}})");
+    ASSERT_EQ(r.status, 200) << text(r);
+    r = proxy.api("POST", "/api/v1/dns/resolve", R"({"host": "logging-probe.test", "port": 80})");
+    EXPECT_EQ(r.status, 202) << text(r);
+    EXPECT_TRUE(dfproxy::test::waitUntil(
+        [&] {
+            const QByteArray err = proxy.process()->stderrData();
+            return err.contains("dfproxy.dns: resolving logging-probe.test:80") && err.contains("logging-probe.test:80");
+        },
+        15000))
+        << proxy.process()->stderrData().right(2000).toStdString();
+}
+
 TEST_F(AdminApi, ResourceCrudAndEveryErrorStatus)
 {
     const QString coll = "/api/v1/namespaces/httpbin/agentgatewaybackends";

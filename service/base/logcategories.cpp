@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "base/logcategories.h"
+
+namespace dfproxy {
+
+Q_LOGGING_CATEGORY(lcDns, "dfproxy.dns")
+Q_LOGGING_CATEGORY(lcProxy, "dfproxy.proxy")
+Q_LOGGING_CATEGORY(lcForward, "dfproxy.forward")
+Q_LOGGING_CATEGORY(lcNet, "dfproxy.net")
+Q_LOGGING_CATEGORY(lcPolicy, "dfproxy.policy")
+Q_LOGGING_CATEGORY(lcConfig, "dfproxy.config")
+Q_LOGGING_CATEGORY(lcAdmin, "dfproxy.admin")
+Q_LOGGING_CATEGORY(lcTelemetry, "dfproxy.telemetry")
+Q_LOGGING_CATEGORY(lcService, "dfproxy.service")
+
+const QList<LogCategoryInfo> &knownLogCategories()
+{
+    static const QList<LogCategoryInfo> all{
+        {QStringLiteral("dfproxy.dns"), QStringLiteral("host cache hits, misses, refreshes; resolver answers and failures")},
+        {QStringLiteral("dfproxy.proxy"), QStringLiteral("client connections, routing decisions, local replies")},
+        {QStringLiteral("dfproxy.forward"), QStringLiteral("upstream connects, pooled connections, upstream errors")},
+        {QStringLiteral("dfproxy.net"), QStringLiteral("listeners, sockets, TLS handshakes")},
+        {QStringLiteral("dfproxy.policy"), QStringLiteral("authentication, authorization and rate-limit decisions")},
+        {QStringLiteral("dfproxy.config"), QStringLiteral("loading, validation, writes and reloads of the configuration")},
+        {QStringLiteral("dfproxy.admin"), QStringLiteral("the REST admin API")},
+        {QStringLiteral("dfproxy.admin.gate"), QStringLiteral("the admin API gate: tokens, Host/Origin, limits")},
+        {QStringLiteral("dfproxy.telemetry"), QStringLiteral("metrics and the access-log stream")},
+        {QStringLiteral("dfproxy.accesslog"), QStringLiteral("the access-log file writer: rotation, write errors")},
+        {QStringLiteral("dfproxy.service"), QStringLiteral("start, stop, reload, the platform's service manager")},
+    };
+    return all;
+}
+
+bool isKnownLogCategoryPattern(const QString &pattern)
+{
+    if (pattern != QLatin1String("dfproxy") && !pattern.startsWith(QLatin1String("dfproxy.")))
+        return true;
+    if (pattern == QLatin1String("dfproxy.*"))
+        return true;
+    const bool wildcard = pattern.endsWith(QLatin1String(".*"));
+    const QString stem = wildcard ? pattern.chopped(2) : pattern;
+    for (const auto &c : knownLogCategories()) {
+        if (c.name == stem || (wildcard && c.name.startsWith(stem + QLatin1Char('.'))))
+            return true;
+    }
+    return false;
+}
+
+} // namespace dfproxy
