@@ -186,21 +186,6 @@ bool candidateMatches(const Candidate &c, const RequestInfo &r, QByteArrayView p
     return headersMatch(c.headers, r.headers) && queryMatches(c.query, r.query);
 }
 
-std::optional<dns::LookupFamily> lookupFamily(const QString &s)
-{
-    if (s == QLatin1String("V4Only"))
-        return dns::LookupFamily::V4Only;
-    if (s == QLatin1String("V6Only"))
-        return dns::LookupFamily::V6Only;
-    if (s == QLatin1String("Auto"))
-        return dns::LookupFamily::Auto;
-    if (s == QLatin1String("V4Preferred"))
-        return dns::LookupFamily::V4Preferred;
-    if (s == QLatin1String("All"))
-        return dns::LookupFamily::All;
-    return std::nullopt;
-}
-
 std::shared_ptr<const Backend> compileBackend(const Resource &r)
 {
     const BackendSpec s = parseBackendSpec(r, nullptr);
@@ -216,7 +201,8 @@ std::shared_ptr<const Backend> compileBackend(const Resource &r)
     b->tlsInsecureSkipVerify = s.tlsInsecureSkipVerify;
     b->tlsDisabled = s.tlsDisabled;
     b->tlsCaFile = s.tlsCaFile;
-    b->lookupFamily = lookupFamily(s.lookupFamily);
+    // The spelling (agentgateway's V4Only ...) was checked by parseBackendSpec; one parser reads every spelling.
+    b->lookupFamily = s.lookupFamily.isEmpty() ? std::nullopt : dns::lookupFamilyFromString(s.lookupFamily);
     b->engine = s.engine == QLatin1String("qnam") ? Backend::Engine::Qnam : Backend::Engine::Native;
     return b;
 }
