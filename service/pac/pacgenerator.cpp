@@ -91,8 +91,8 @@ QByteArray js(const QString &s)
     QByteArray out = "\"";
     for (const QChar c : s) {
         const char16_t u = c.unicode();
-        const bool plain = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9')
-                           || QStringView(u".-:[]*;<> ").contains(c);
+        const bool plain = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
+                           QStringView(u".-:[]*;<> ").contains(c);
         if (plain)
             out += char(u);
         else
@@ -150,8 +150,9 @@ QByteArray generatePac(const PacInput &in)
     out += '\n';
     out += kHelpers;
     out += "function FindProxyForURL(url, host) {\n";
-    out += "    var proxy = " + js(QStringLiteral("PROXY ") + in.proxy + (open ? QStringLiteral("; DIRECT") : QString()))
-           + ";\n";
+    out +=
+        "    var proxy = " + js(QStringLiteral("PROXY ") + in.proxy + (open ? QStringLiteral("; DIRECT") : QString())) +
+        ";\n";
     out += "    var h = String(host).toLowerCase();\n"
            "    if (h.charAt(0) == \"[\" && h.charAt(h.length - 1) == \"]\")\n"
            "        h = h.substring(1, h.length - 1);\n"

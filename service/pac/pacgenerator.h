@@ -14,13 +14,13 @@ namespace dfproxy::pac {
 /// What the PAC file of one listener is made of.
 struct PacInput
 {
-    QString proxy;          ///< the listener as a browser reaches it: "127.0.0.1:3128", "[::1]:3128"
+    QString proxy; ///< the listener as a browser reaches it: "127.0.0.1:3128", "[::1]:3128"
     /// The host names the listener's HTTPRoutes send to a backend, canonical (lower case, no trailing dot):
     /// "www.example.com", "*.example.org" (every host under example.org), "*" (a route without hostnames: every
     /// host). Order and duplicates do not matter.
     QStringList hosts;
     PacSettings settings;
-    QString comment;        ///< one line naming the listener, e.g. "Gateway default/egress, listener http"
+    QString comment; ///< one line naming the listener, e.g. "Gateway default/egress, listener http"
 };
 
 /// The PAC text: the bypass list returns DIRECT (checked first); the route hosts return `PROXY a:p` (failMode

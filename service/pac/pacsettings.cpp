@@ -160,8 +160,8 @@ QList<BypassEntry> defaultBypass()
 {
     static const QList<BypassEntry> list = [] {
         QList<BypassEntry> l;
-        for (const char *t : {"<local>", "localhost", "127.0.0.0/8", "::1", "169.254.0.0/16", "fe80::/10",
-                              "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}) {
+        for (const char *t : {"<local>", "localhost", "127.0.0.0/8", "::1", "169.254.0.0/16", "fe80::/10", "10.0.0.0/8",
+                              "172.16.0.0/12", "192.168.0.0/16"}) {
             BypassEntry e;
             parseBypassEntry(QString::fromLatin1(t), &e, nullptr);
             l.append(e);
@@ -174,7 +174,6 @@ QList<BypassEntry> defaultBypass()
 PacSettings parsePacSettings(const QJsonObject &annotations, QList<PacSettingsError> *errors)
 {
     PacSettings s;
-    s.bypass = defaultBypass();
     auto fail = [errors](const char *key, const QString &message) {
         if (errors)
             errors->append(PacSettingsError{QString::fromLatin1(key), message});

@@ -34,26 +34,26 @@ struct BypassEntry
         Cidr,           ///< "10.0.0.0/8", "fe80::/10", "::1" (a /32 or /128): IP literals in that block
     };
     Kind kind = Kind::Host;
-    QString text;           ///< as written in the annotation, lower-case; "::1" for a single address
-    QString host;           ///< Host: the name; DomainSuffix: the suffix with its dot (".corp.example")
-    QHostAddress network;   ///< Cidr: the network address (no host bits set)
-    int prefixLength = 0;   ///< Cidr: 0..32 or 0..128
+    QString text;         ///< as written in the annotation, lower-case; "::1" for a single address
+    QString host;         ///< Host: the name; DomainSuffix: the suffix with its dot (".corp.example")
+    QHostAddress network; ///< Cidr: the network address (no host bits set)
+    int prefixLength = 0; ///< Cidr: 0..32 or 0..128
     bool operator==(const BypassEntry &o) const { return text == o.text; }
-};
-
-struct PacSettings
-{
-    FailMode failMode = FailMode::Closed;
-    QList<BypassEntry> bypass;  ///< in the order written; defaultBypass() unless the annotation is set
-    int maxAgeS = 300;          ///< 0..86400
-
-    /// The bypass list as written ("<local>", "localhost", "127.0.0.0/8", ...).
-    QStringList bypassTexts() const;
 };
 
 /// The default bypass list: "<local>", "localhost", "127.0.0.0/8", "::1", "169.254.0.0/16", "fe80::/10",
 /// "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16".
 QList<BypassEntry> defaultBypass();
+
+struct PacSettings
+{
+    FailMode failMode = FailMode::Closed;
+    QList<BypassEntry> bypass = defaultBypass(); ///< in the order written
+    int maxAgeS = 300;                           ///< 0..86400
+
+    /// The bypass list as written ("<local>", "localhost", "127.0.0.0/8", ...).
+    QStringList bypassTexts() const;
+};
 
 /// One bad annotation value: `annotation` is its key ("dfproxy.dev/pac-bypass").
 struct PacSettingsError

@@ -14,8 +14,8 @@ constexpr auto kPacType = "application/x-ns-proxy-autoconfig";
 
 bool isWildcard(const QHostAddress &a)
 {
-    return a == QHostAddress(QHostAddress::AnyIPv4) || a == QHostAddress(QHostAddress::AnyIPv6)
-           || a == QHostAddress(QHostAddress::Any);
+    return a == QHostAddress(QHostAddress::AnyIPv4) || a == QHostAddress(QHostAddress::AnyIPv6) ||
+           a == QHostAddress(QHostAddress::Any);
 }
 
 bool sameAddress(const QHostAddress &a, const QHostAddress &b)

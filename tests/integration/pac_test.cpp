@@ -55,7 +55,8 @@ protected:
     {
         QStringList args = extra;
         if (!host.isEmpty())
-            args << "-H" << "Host: " + host;
+            args << "-H"
+                 << "Host: " + host;
         return curl(args << proxy->proxyUrl(path));
     }
 
@@ -74,8 +75,7 @@ protected:
     void annotate(const QJsonObject &annotations, const QByteArray &marker)
     {
         const QJsonObject patch{{"metadata", QJsonObject{{"annotations", annotations}}}};
-        const auto r = proxy->api("PATCH", kGatewayPath, QJsonDocument(patch).toJson(),
-                                  "application/merge-patch+json");
+        const auto r = proxy->api("PATCH", kGatewayPath, QJsonDocument(patch).toJson(), "application/merge-patch+json");
         ASSERT_EQ(r.status, 200) << r.describe().toStdString();
         ASSERT_TRUE(waitUntil([&] { return get("/proxy.pac").body.contains(marker); }, 10000));
     }
@@ -144,8 +144,8 @@ TEST_P(PacEndpoint, IfNoneMatchWithTheCurrentTagIs304WithoutContent)
     const QByteArray etag = get("/proxy.pac").header("etag").toLatin1();
     for (const QByteArray &inm : QList<QByteArray>{etag, "\"other\", " + etag, "W/" + etag, "*"}) {
         // The connection goes on after the 304: the next request on it is answered.
-        const QByteArray r = exchange("GET /proxy.pac HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: " + inm
-                                      + "\r\n\r\nGET /wpad.dat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        const QByteArray r = exchange("GET /proxy.pac HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: " + inm +
+                                      "\r\n\r\nGET /wpad.dat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
         ASSERT_TRUE(r.startsWith("HTTP/1.1 304 ")) << inm.toStdString() << "\n" << r.toStdString();
         const QByteArray first = r.left(r.indexOf("\r\n\r\n") + 4);
         EXPECT_EQ(headerOf(first, "etag"), etag);
@@ -200,15 +200,19 @@ TEST_P(PacEndpoint, TheAccessLogRecordsItLikeAnyLocalReply)
 {
     ASSERT_EQ(get("/proxy.pac").status, 200);
     QJsonObject rec;
-    ASSERT_TRUE(waitUntil([&] {
-        const auto items = QJsonDocument::fromJson(adminGet(*proxy, "/api/v1/accesslog?after=0").body)
-                               .object().value("items").toArray();
-        for (const auto &i : items) {
-            if (i.toObject().value("path").toString() == "/proxy.pac")
-                rec = i.toObject();
-        }
-        return !rec.isEmpty();
-    }, 10000));
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            const auto items = QJsonDocument::fromJson(adminGet(*proxy, "/api/v1/accesslog?after=0").body)
+                                   .object()
+                                   .value("items")
+                                   .toArray();
+            for (const auto &i : items) {
+                if (i.toObject().value("path").toString() == "/proxy.pac")
+                    rec = i.toObject();
+            }
+            return !rec.isEmpty();
+        },
+        10000));
     EXPECT_EQ(rec.value("status").toInt(), 200) << QJsonDocument(rec).toJson().toStdString();
     EXPECT_EQ(rec.value("method").toString(), "GET");
 }
@@ -216,16 +220,17 @@ TEST_P(PacEndpoint, TheAccessLogRecordsItLikeAnyLocalReply)
 TEST_P(PacEndpoint, FollowsTheGatewaysAnnotationsAndRefusesBadOnesWith422)
 {
     const QString before = get("/proxy.pac").header("etag");
-    annotate({{"dfproxy.dev/pac-fail-mode", "open"}, {"dfproxy.dev/pac-max-age", "60"},
-              {"dfproxy.dev/pac-bypass", "*.lan"}},
-             "; DIRECT\"");
+    annotate(
+        {{"dfproxy.dev/pac-fail-mode", "open"}, {"dfproxy.dev/pac-max-age", "60"}, {"dfproxy.dev/pac-bypass", "*.lan"}},
+        "; DIRECT\"");
     const auto r = get("/proxy.pac");
     EXPECT_EQ(r.header("cache-control"), "max-age=60");
     EXPECT_NE(r.header("etag"), before);
     EXPECT_TRUE(r.body.contains("if (dnsDomainIs(h, \".lan\"))")) << r.body.toStdString();
     EXPECT_FALSE(r.body.contains("192.168.0.0")) << "the annotation replaces the default list";
 
-    const QJsonObject bad{{"metadata", QJsonObject{{"annotations", QJsonObject{{"dfproxy.dev/pac-fail-mode", "maybe"}}}}}};
+    const QJsonObject bad{
+        {"metadata", QJsonObject{{"annotations", QJsonObject{{"dfproxy.dev/pac-fail-mode", "maybe"}}}}}};
     const auto refused = proxy->api("PATCH", kGatewayPath, QJsonDocument(bad).toJson(), "application/merge-patch+json");
     EXPECT_EQ(refused.status, 422) << refused.describe().toStdString();
     const QJsonObject fields = QJsonDocument::fromJson(refused.body).object().value("fields").toObject();
@@ -251,11 +256,11 @@ TEST_P(PacEndpoint, APacEngineSendsRoutedHostsToTheProxyBypassedOnesDirectAndThe
         {"http://www.example.test/", "www.example.test", "P", "P;D"},
         {"https://WWW.Example.Test./x", "WWW.Example.Test.", "P", "P;D"},
         {"http://a.b.corp.test/", "a.b.corp.test", "P", "P;D"},
-        {"http://corp.test/", "corp.test", "P", "D"},        // "*.corp.test" is not corp.test itself
+        {"http://corp.test/", "corp.test", "P", "D"}, // "*.corp.test" is not corp.test itself
         {"http://xcorp.test/", "xcorp.test", "P", "D"},
-        {"http://other.test/", "other.test", "P", "D"},      // unrouted
-        {"http://10.evil.test/", "10.evil.test", "P", "D"},  // a name, not an address in 10/8
-        {"http://intranet/", "intranet", "D", "D"},          // <local>
+        {"http://other.test/", "other.test", "P", "D"},     // unrouted
+        {"http://10.evil.test/", "10.evil.test", "P", "D"}, // a name, not an address in 10/8
+        {"http://intranet/", "intranet", "D", "D"},         // <local>
         {"http://localhost:8080/", "localhost", "D", "D"},
         {"http://127.0.0.1/", "127.0.0.1", "D", "D"},
         {"http://10.1.2.3/", "10.1.2.3", "D", "D"},
@@ -306,13 +311,15 @@ TEST(PacEndpointRoutes, ARouteWithoutHostnamesSendsEveryHostToTheProxyEvenWhenOp
     ASSERT_EQ(proxy.api("PATCH", kGatewayPath, QJsonDocument(patch).toJson(), "application/merge-patch+json").status,
               200);
     QByteArray pac;
-    ASSERT_TRUE(waitUntil([&] {
-        pac = curl({proxy.proxyUrl("/proxy.pac")}).body;
-        return pac.contains("; DIRECT\"");
-    }, 10000));
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            pac = curl({proxy.proxyUrl("/proxy.pac")}).body;
+            return pac.contains("; DIRECT\"");
+        },
+        10000));
     QProcess py;
-    py.start("/usr/bin/python3", {"-c", kPacparser, "http://anything.test/", "anything.test", "http://10.0.0.1/",
-                                  "10.0.0.1"});
+    py.start("/usr/bin/python3",
+             {"-c", kPacparser, "http://anything.test/", "anything.test", "http://10.0.0.1/", "10.0.0.1"});
     py.write(pac);
     py.closeWriteChannel();
     ASSERT_TRUE(py.waitForFinished(30000));

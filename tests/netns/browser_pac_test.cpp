@@ -32,8 +32,8 @@ QString chromiumBinary()
 
 QByteArray response(const QByteArray &type, const QByteArray &body)
 {
-    return "HTTP/1.1 200 OK\r\nContent-Type: " + type + "\r\nContent-Length: " + QByteArray::number(body.size())
-           + "\r\nCache-Control: no-store\r\n\r\n" + body;
+    return "HTTP/1.1 200 OK\r\nContent-Type: " + type + "\r\nContent-Length: " + QByteArray::number(body.size()) +
+           "\r\nCache-Control: no-store\r\n\r\n" + body;
 }
 
 } // namespace
@@ -58,21 +58,23 @@ TEST(BrowserPac, ChromiumLoadsEverySubresourceThroughDfproxyAsThePacFileSays)
         ASSERT_TRUE(dns.setHost(h, {QHostAddress("127.0.0.1")}));
 
     auto at = [&](const char *host, const char *path) { return "http://" + QByteArray(host) + ':' + port + path; };
-    origin.script("/page", response("text/html", "<!doctype html><html><head><title>pac page</title>"
-                                                 "<link rel=\"stylesheet\" href=\"" + at("a.assets.test", "/a.css")
-                                                 + "\"><script src=\"" + at("b.assets.test", "/b.js")
-                                                 + "\"></script></head><body><img src=\""
-                                                 + at("c.assets.test", "/c.svg") + "\"><img src=\""
-                                                 + at("unrouted.test", "/u.svg") + "\"><p id=\"p\">page</p>"
-                                                 + "</body></html>"),
+    origin.script("/page",
+                  response("text/html", "<!doctype html><html><head><title>pac page</title>"
+                                        "<link rel=\"stylesheet\" href=\"" +
+                                            at("a.assets.test", "/a.css") + "\"><script src=\"" +
+                                            at("b.assets.test", "/b.js") + "\"></script></head><body><img src=\"" +
+                                            at("c.assets.test", "/c.svg") + "\"><img src=\"" +
+                                            at("unrouted.test", "/u.svg") + "\"><p id=\"p\">page</p>" +
+                                            "</body></html>"),
                   false);
     origin.script("/a.css", response("text/css", "p { color: green; }"), false);
-    origin.script("/b.js", response("text/javascript",
-                                    "document.addEventListener('DOMContentLoaded', function () {"
-                                    " document.getElementById('p').textContent = 'script ran'; });"),
+    origin.script("/b.js",
+                  response("text/javascript", "document.addEventListener('DOMContentLoaded', function () {"
+                                              " document.getElementById('p').textContent = 'script ran'; });"),
                   false);
-    origin.script("/c.svg", response("image/svg+xml", "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1\" "
-                                                      "height=\"1\"/>"),
+    origin.script("/c.svg",
+                  response("image/svg+xml", "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1\" "
+                                            "height=\"1\"/>"),
                   false);
 
     DfproxyProcess::Options p;
@@ -86,8 +88,7 @@ TEST(BrowserPac, ChromiumLoadsEverySubresourceThroughDfproxyAsThePacFileSays)
     browser.setProcessChannelMode(QProcess::SeparateChannels);
     browser.start(chromium, {"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                              "--no-first-run", "--disable-background-networking", "--disable-extensions",
-                             "--user-data-dir=" + profile.path(),
-                             "--proxy-pac-url=" + proxy.proxyUrl("/proxy.pac"),
+                             "--user-data-dir=" + profile.path(), "--proxy-pac-url=" + proxy.proxyUrl("/proxy.pac"),
                              "--dump-dom", QString::fromLatin1(at("page.test", "/page"))});
     ASSERT_TRUE(browser.waitForStarted(10000)) << browser.errorString().toStdString();
     // A bound, not an expectation: Chromium normally finishes in a few seconds.
@@ -109,19 +110,23 @@ TEST(BrowserPac, ChromiumLoadsEverySubresourceThroughDfproxyAsThePacFileSays)
                                               {at("c.assets.test", "/c.svg"), 200},
                                               {at("unrouted.test", "/u.svg"), 404}};
     QHash<QString, QJsonObject> records; // the URL (the log's path of an absolute-form request) -> its record
-    const bool logged = waitUntil([&] {
-        const auto items = QJsonDocument::fromJson(adminGet(proxy, "/api/v1/accesslog?after=0").body)
-                               .object().value("items").toArray();
-        for (const auto &i : items) {
-            const QJsonObject r = i.toObject();
-            records.insert(r.value("path").toString(), r);
-        }
-        for (const auto &e : expected) {
-            if (!records.contains(e.first))
-                return false;
-        }
-        return true;
-    }, 10000);
+    const bool logged = waitUntil(
+        [&] {
+            const auto items = QJsonDocument::fromJson(adminGet(proxy, "/api/v1/accesslog?after=0").body)
+                                   .object()
+                                   .value("items")
+                                   .toArray();
+            for (const auto &i : items) {
+                const QJsonObject r = i.toObject();
+                records.insert(r.value("path").toString(), r);
+            }
+            for (const auto &e : expected) {
+                if (!records.contains(e.first))
+                    return false;
+            }
+            return true;
+        },
+        10000);
     EXPECT_TRUE(logged) << "in the access log: " << QStringList(records.keys()).join(", ").toStdString();
     for (const auto &[what, status] : expected)
         EXPECT_EQ(records.value(what).value("status").toInt(), status) << what.toStdString();

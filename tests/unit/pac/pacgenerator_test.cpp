@@ -2,6 +2,9 @@
 // The text of the PAC file. What it decides for a table of URLs is checked by a real PAC engine in
 // tests/integration/pac_test.cpp.
 #include "pac/pacgenerator.h"
+#include "support/binaries.h"
+
+#include <QFile>
 
 #include <gtest/gtest.h>
 
@@ -130,4 +133,27 @@ TEST(PacGenerator, NamesAnIpv6ProxyInBrackets)
     PacInput in = input({"*"});
     in.proxy = QStringLiteral("[::1]:3128");
     EXPECT_TRUE(has(generatePac(in), "var proxy = \"PROXY [::1]:3128\";"));
+}
+
+// docs/pac.md shows the FindProxyForURL of this input; the page stays true to what dfproxy serves.
+TEST(PacGenerator, TheSampleInTheDocsIsWhatItWrites)
+{
+    QFile page(dfproxy::test::sourceDir() + "/docs/pac.md");
+    ASSERT_TRUE(page.open(QIODevice::ReadOnly)) << page.fileName().toStdString();
+    const QString text = QString::fromUtf8(page.readAll());
+    const QString sample = text.section("```js\n", 1).section("```", 0, 0);
+    ASSERT_FALSE(sample.isEmpty()) << "docs/pac.md has no ```js sample";
+
+    PacInput in;
+    in.proxy = QStringLiteral("127.0.0.1:8080");
+    in.hosts = {QStringLiteral("httpbin.org"), QStringLiteral("*.example.com")};
+    in.settings = parsePacSettings({}, nullptr);
+    in.comment = QStringLiteral("Gateway agentgateway-system/agentgateway-proxy, listener http");
+    const QByteArray pac = generatePac(in);
+    // The sample leaves the helper functions out ("..."): its head and its FindProxyForURL must match.
+    const QString head = sample.section("\n...\n", 0, 0);
+    const QString function = sample.section("\n...\n", 1);
+    ASSERT_FALSE(function.isEmpty()) << "the sample has no \"...\" line between the head and FindProxyForURL";
+    EXPECT_TRUE(pac.startsWith(head.toUtf8())) << pac.toStdString();
+    EXPECT_TRUE(pac.endsWith(function.toUtf8())) << pac.toStdString();
 }

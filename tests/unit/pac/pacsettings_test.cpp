@@ -80,14 +80,14 @@ TEST(PacSettings, RefusesBadValuesWithTheirAnnotation)
         {"dfproxy.dev/pac-max-age", "5m"},
         {"dfproxy.dev/pac-max-age", 1.5},
         {"dfproxy.dev/pac-bypass", 3},
-        {"dfproxy.dev/pac-bypass", "localhost,,10.0.0.0/8"},  // an empty entry
-        {"dfproxy.dev/pac-bypass", "10.1"},                   // not a canonical IPv4 address
+        {"dfproxy.dev/pac-bypass", "localhost,,10.0.0.0/8"}, // an empty entry
+        {"dfproxy.dev/pac-bypass", "10.1"},                  // not a canonical IPv4 address
         {"dfproxy.dev/pac-bypass", "010.0.0.1"},
-        {"dfproxy.dev/pac-bypass", "10.0.0.1/8"},             // host bits set
+        {"dfproxy.dev/pac-bypass", "10.0.0.1/8"}, // host bits set
         {"dfproxy.dev/pac-bypass", "10.0.0.0/33"},
         {"dfproxy.dev/pac-bypass", "10.0.0.0/"},
         {"dfproxy.dev/pac-bypass", "fe80::/129"},
-        {"dfproxy.dev/pac-bypass", "FE80:0::/10"},            // not the canonical spelling (fe80::/10)
+        {"dfproxy.dev/pac-bypass", "FE80:0::/10"}, // not the canonical spelling (fe80::/10)
         {"dfproxy.dev/pac-bypass", "fe80::1%eth0"},
         {"dfproxy.dev/pac-bypass", "*"},
         {"dfproxy.dev/pac-bypass", "*.*.example"},
@@ -116,4 +116,12 @@ TEST(PacSettings, NamesTheBadBypassEntry)
     ASSERT_EQ(errors.size(), 1);
     EXPECT_EQ(errors[0].message, "entry 1: \"10.0.0.1/8\" has bits set after its /8 prefix (a network address is "
                                  "expected)");
+}
+
+TEST(PacSettings, ADefaultConstructedValueHasTheDefaults)
+{
+    const PacSettings s;
+    EXPECT_EQ(s.failMode, FailMode::Closed);
+    EXPECT_EQ(s.maxAgeS, 300);
+    EXPECT_EQ(s.bypass, defaultBypass());
 }
