@@ -788,8 +788,9 @@ void DownstreamConnection::sendLocalResponse(int status, QByteArrayView reason, 
     bool typed = false; // extraHeaders may set the Content-Type (the PAC file does)
     if (extraHeaders) {
         for (const auto &hdr : *extraHeaders) {
-            if (http::isValidHeaderName(hdr.first) && http::isValidHeaderValue(hdr.second))
-                http::appendHeader(m_out, hdr.first, hdr.second);
+            if (!http::isValidHeaderName(hdr.first) || !http::isValidHeaderValue(hdr.second))
+                continue;
+            http::appendHeader(m_out, hdr.first, hdr.second);
             typed = typed || hdr.first.compare("content-type", Qt::CaseInsensitive) == 0;
         }
     }
