@@ -43,6 +43,8 @@ protected:
     void SetUp() override
     {
         DfproxyProcess::Options p;
+        // Nothing here needs a name resolved; the one routed request must not reach the machine's resolver.
+        p.dnsServers = {"127.0.0.1"};
         p.extraResources = {dfpBackend("dfp", {{"engine", QLatin1String(GetParam())}}),
                             route("web", {"www.example.test", "*.corp.test"}, "dfp")};
         proxy = std::make_unique<DfproxyProcess>(p);
@@ -303,6 +305,7 @@ TEST(PacEndpointRoutes, ARouteWithoutHostnamesSendsEveryHostToTheProxyEvenWhenOp
     if (!havePacparser())
         GTEST_SKIP() << "python3-pacparser is not installed (scripts/deps.sh installs it)";
     DfproxyProcess::Options p;
+    p.dnsServers = {"127.0.0.1"}; // never asked
     p.extraResources = {dfpBackend("dfp"), route("all", {}, "dfp")};
     DfproxyProcess proxy(p);
     ASSERT_TRUE(proxy.start()) << proxy.describe().toStdString();
