@@ -4,6 +4,7 @@
 #include "base/bytes.h"
 #include "dns/hostcache.h"
 #include "forward/connector.h"
+#include "proxy/pacresponder.h"
 #include "proxy/proxycontext.h"
 #include "proxy/proxyworker.h"
 #include "proxy/tunnel.h"
@@ -299,6 +300,12 @@ void DownstreamConnection::onRequestHead()
     // log could not say where an origin-form request with "Host: h:8080" went.
     if (m_port > 0)
         m_rec.port = quint16(m_port);
+
+    // The listener's own PAC file (proxy/pacresponder.h): answered here, it is no proxied request.
+    if (const auto pac = answerPacRequest(h, m_canon, *m_listener, m_ctx->router.load().get())) {
+        sendLocalResponse(pac->status, pac->reason, pac->body, {}, &pac->headers);
+        return;
+    }
 
     if (h.isConnect()) {
         const QList<quint16> allowed = m_listener->connectPorts.isEmpty() ? QList<quint16>{443}
@@ -778,14 +785,20 @@ void DownstreamConnection::sendLocalResponse(int status, QByteArrayView reason, 
         http::appendHeader(m_out, "Location", location);
     if (!reason.isEmpty())
         http::appendHeader(m_out, "x-dfproxy-error", reason);
+    bool typed = false; // extraHeaders may set the Content-Type (the PAC file does)
     if (extraHeaders) {
         for (const auto &hdr : *extraHeaders) {
-            if (http::isValidHeaderName(hdr.first) && http::isValidHeaderValue(hdr.second))
-                http::appendHeader(m_out, hdr.first, hdr.second);
+            if (!http::isValidHeaderName(hdr.first) || !http::isValidHeaderValue(hdr.second))
+                continue;
+            http::appendHeader(m_out, hdr.first, hdr.second);
+            typed = typed || hdr.first.compare("content-type", Qt::CaseInsensitive) == 0;
         }
     }
-    http::appendHeader(m_out, "Content-Type", "text/plain; charset=utf-8");
-    http::appendHeader(m_out, "Content-Length", QByteArray::number(body.size()));
+    if (!typed)
+        http::appendHeader(m_out, "Content-Type", "text/plain; charset=utf-8");
+    // A 304 has no content, and a Content-Length there would have to be the 200's (RFC 9110 8.6).
+    if (status != 304)
+        http::appendHeader(m_out, "Content-Length", QByteArray::number(body.size()));
     if (!m_keepAlive)
         http::appendHeader(m_out, "Connection", "close");
     else if (m_clientMinor == 0)

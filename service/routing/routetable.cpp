@@ -340,8 +340,12 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
 
     // Listener slots, one per Gateway listener; the index of a gateway's first slot is remembered.
     QHash<const Resource *, int> firstSlot;
+    std::vector<int> slotOfListener;     // m_listeners[i] belongs to d->listeners[slotOfListener[i]]
+    std::vector<QSet<QString>> pacHosts; // per slot
     for (const auto &g : gateways) {
         firstSlot.insert(g.resource, int(table->d->listeners.size()));
+        const pac::PacSettings pacSettings = pac::parsePacSettings(
+            g.resource->metadata().value(QLatin1String("annotations")).toObject(), nullptr);
         QList<QHostAddress> addresses;
         for (const auto &a : g.spec.addresses)
             addresses.append(QHostAddress(a.value));
@@ -362,7 +366,9 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
                 l.tlsCertFile = ls.tlsCertFile;
                 l.tlsKeyFile = ls.tlsKeyFile;
                 l.gatewayKey = l.gatewayNamespace + u'/' + l.gatewayName;
+                l.pacSettings = pacSettings;
                 table->m_listeners.append(l);
+                slotOfListener.push_back(int(table->d->listeners.size()) - 1);
             }
         }
     }
@@ -379,9 +385,12 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
 
         // Compile the route once; its candidates are shared by every listener it attaches to.
         CandidateList candidates;
+        bool hasBackend = false; // some rule sends requests to a backend: its hosts go in the PAC file
         for (int ri = 0; ri < spec.rules.size(); ++ri) {
             const RouteRule &rule = spec.rules[ri];
             const auto compiled = compileRule(config, *route, rule, ri, backendCache);
+            for (const auto &b : compiled->backends)
+                hasBackend = hasBackend || b.backend;
             const QList<HttpRouteMatch> matches = rule.matches.isEmpty() ? QList<HttpRouteMatch>{HttpRouteMatch{}}
                                                                          : rule.matches;
             for (int mi = 0; mi < matches.size(); ++mi) {
@@ -414,11 +423,20 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
         for (const auto &ref : spec.parentRefs) {
             const auto a = detail::attach(gateways, *route, spec, ref);
             for (int k = 0; k < a.listeners.size(); ++k) {
-                auto &slot = table->d->listeners[size_t(firstSlot.value(a.gateway->resource) + a.listeners[k])];
+                const size_t slotIndex = size_t(firstSlot.value(a.gateway->resource) + a.listeners[k]);
+                auto &slot = table->d->listeners[slotIndex];
                 if (slot.attachedRoutes.contains(routeKey))
                     continue; // attached twice through two parentRefs: its rules count once
                 slot.attachedRoutes.insert(routeKey);
                 const QStringList &hosts = a.hostnames[k];
+                if (pacHosts.size() <= slotIndex)
+                    pacHosts.resize(slotIndex + 1);
+                if (hasBackend && hosts.isEmpty())
+                    pacHosts[slotIndex].insert(QStringLiteral("*"));
+                for (const QString &configured : hosts) {
+                    if (hasBackend)
+                        pacHosts[slotIndex].insert(http::canonicalConfiguredHost(configured));
+                }
                 if (hosts.isEmpty()) {
                     slot.any.insert(slot.any.end(), candidates.begin(), candidates.end());
                     continue;
@@ -440,6 +458,15 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
                     }
                 }
             }
+        }
+    }
+
+    for (qsizetype i = 0; i < table->m_listeners.size(); ++i) {
+        const size_t slotIndex = size_t(slotOfListener[size_t(i)]);
+        if (slotIndex < pacHosts.size()) {
+            QStringList hosts = pacHosts[slotIndex].values();
+            hosts.sort();
+            table->m_listeners[i].pacHosts = hosts;
         }
     }
 

@@ -5,6 +5,7 @@
 
 #include "config/config.h"
 #include "dns/dnstypes.h"
+#include "pac/pacsettings.h"
 
 #include <QByteArray>
 #include <QHostAddress>
@@ -33,6 +34,10 @@ struct Listener
     QList<quint16> connectPorts;   ///< CONNECT allowed ports (default {443})
     QString tlsCertFile, tlsKeyFile;
     QString gatewayKey;            ///< "namespace/name" of the Gateway, as access logs show it (set by build())
+    /// For its PAC file: the hostnames its HTTPRoutes send to a backend, canonical and sorted ("*.example.org";
+    /// "*" = a route for every host), and the Gateway's dfproxy.dev/pac-* settings.
+    QStringList pacHosts;
+    pac::PacSettings pacSettings;
 };
 
 /// The upstream (corporate) proxy a backend's traffic goes through: an AgentgatewayPolicy's spec.backend.tunnel that

@@ -402,3 +402,37 @@ TEST(RouteTable, RouteAttachedTwiceCountsOnce)
                                 "rules": [{"backendRefs": [{"name": "a"}]}]})")}));
     EXPECT_EQ(target(*t, Request("GET", "/")), "a");
 }
+
+TEST(RouteTable, ListenersCarryTheHostsTheirRoutesSendToABackendForThePacFile)
+{
+    QList<config::Resource> res{
+        gateway(R"({"listeners": [{"name": "http", "protocol": "HTTP", "port": 8080},
+                                  {"name": "corp", "protocol": "HTTP", "port": 8081, "hostname": "*.corp.example"}]})"),
+        route("app", "web", routeSpec(rule("[]", "a"), R"(["www.example.com", "*.example.org"])")),
+        route("app", "all", R"({"parentRefs": [{"name": "gw", "namespace": "gw", "sectionName": "corp"}],
+                               "rules": [{"backendRefs": [{"name": "a"}]}]})"),
+        // A redirect and a dangling backendRef send nothing to a backend: not in the PAC file.
+        route("app", "redir", routeSpec(R"({"filters": [{"type": "RequestRedirect",
+                                                       "requestRedirect": {"scheme": "https"}}]})",
+                                        R"(["redirect.example"])")),
+        route("app", "dangling", routeSpec(rule("[]", "missing"), R"(["dangling.example"])")),
+        backend("app", "a")};
+    const auto t = RouteTable::build(configOf(res));
+    ASSERT_EQ(t->listeners().size(), 2);
+    EXPECT_EQ(t->listeners()[0].pacHosts, QStringList({"*.example.org", "www.example.com"}));
+    // A route without hostnames on a listener with a hostname serves that hostname; "web" does not attach there.
+    EXPECT_EQ(t->listeners()[1].pacHosts, QStringList({"*.corp.example"}));
+}
+
+TEST(RouteTable, ListenersCarryTheirGatewaysPacSettings)
+{
+    config::Resource gw = defaultGateway();
+    QJsonObject meta = gw.metadata();
+    meta.insert("annotations", QJsonObject{{"dfproxy.dev/pac-fail-mode", "open"}, {"dfproxy.dev/pac-max-age", "9"}});
+    gw.json().insert("metadata", meta);
+    const auto t = RouteTable::build(configOf({gw, route("app", "r", routeSpec(rule("[]", "a"))), backend("app", "a")}));
+    ASSERT_EQ(t->listeners().size(), 1);
+    EXPECT_EQ(t->listeners()[0].pacSettings.failMode, pac::FailMode::Open);
+    EXPECT_EQ(t->listeners()[0].pacSettings.maxAgeS, 9);
+    EXPECT_EQ(t->listeners()[0].pacHosts, QStringList({"*"}));
+}
