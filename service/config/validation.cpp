@@ -2,6 +2,7 @@
 #include "config/validation.h"
 
 #include "config/model.h"
+#include "pac/pacsettings.h"
 
 #include <QHostAddress>
 #include <QRegularExpression>
@@ -88,8 +89,14 @@ QList<FieldError> validateResource(const Resource &resource)
         return errors;
     }
     const QString kind = resource.kind();
-    if (kind == QLatin1String(kinds::Gateway))
+    if (kind == QLatin1String(kinds::Gateway)) {
         parseGatewaySpec(resource, &errors);
+        // The PAC settings (dfproxy.dev/pac-*) are annotations, so the manifest stays valid Gateway API.
+        QList<pac::PacSettingsError> pacErrors;
+        pac::parsePacSettings(resource.metadata().value("annotations").toObject(), &pacErrors);
+        for (const auto &e : pacErrors)
+            errors.append(FieldError{QStringLiteral("metadata.annotations[%1]").arg(e.annotation), e.message});
+    }
     else if (kind == QLatin1String(kinds::HTTPRoute))
         parseHttpRouteSpec(resource, &errors);
     else if (kind == QLatin1String(kinds::Backend))

@@ -320,3 +320,21 @@ TEST(Validation, AllowsTabInHeaderValuesAndFreeTextInAnnotations)
     const auto errors = validateResource(route);
     EXPECT_TRUE(errors.isEmpty()) << describe(errors);
 }
+
+TEST(Validation, RefusesBadPacAnnotationsOfAGatewayWithTheAnnotationPath)
+{
+    Resource gw = make("Gateway", R"({"listeners": [{"name": "a", "port": 80, "protocol": "HTTP"}]})");
+    gw.json().insert("metadata", parse(R"({"name": "x", "namespace": "ns", "annotations": {
+        "dfproxy.dev/pac-fail-mode": "Closed", "dfproxy.dev/pac-bypass": "localhost, 10.1/8",
+        "dfproxy.dev/pac-max-age": "-1"}})"));
+    const auto errors = validateResource(gw);
+    EXPECT_EQ(paths(errors, true), "metadata.annotations[dfproxy.dev/pac-bypass], "
+                                   "metadata.annotations[dfproxy.dev/pac-fail-mode], "
+                                   "metadata.annotations[dfproxy.dev/pac-max-age]")
+        << describe(errors);
+
+    gw.json().insert("metadata", parse(R"({"name": "x", "namespace": "ns", "annotations": {
+        "dfproxy.dev/pac-fail-mode": "open", "dfproxy.dev/pac-bypass": "<local>, *.corp.example, 10.0.0.0/8",
+        "dfproxy.dev/pac-max-age": "60"}})"));
+    EXPECT_TRUE(validateResource(gw).isEmpty()) << describe(validateResource(gw));
+}
