@@ -418,4 +418,63 @@ bool SystemProxySwitch::tcpProbe(const QString &hostPort, int timeoutMs)
     return socket.waitForConnected(timeoutMs);
 }
 
+namespace {
+
+// The backend the journal names, or a message saying why there is none.
+std::unique_ptr<SystemProxyBackend> journalBackend(const QString &journalPath, std::optional<Journal> *journal,
+                                                   QString *message)
+{
+    QString error;
+    *journal = readJournal(journalPath, &error);
+    if (!error.isEmpty())
+        *message = QStringLiteral("system proxy: %1").arg(error);
+    if (!*journal)
+        return nullptr;
+    auto backend = createBackend((*journal)->backend);
+    if (!backend)
+        *message = QStringLiteral("system proxy: the journal %1 names the %2 backend, which this build does not have")
+                       .arg(journalPath, (*journal)->backend);
+    return backend;
+}
+
+QString describe(const std::optional<SystemProxySwitch::RestoreReport> &r, const QString &error)
+{
+    if (!r)
+        return QStringLiteral("system proxy: restore failed: %1").arg(error);
+    return QStringLiteral("system proxy: restored the desktop's previous proxy settings (%1 restored, %2 changed "
+                          "by the user and left alone)")
+        .arg(r->restored.size())
+        .arg(r->leftAlone.size());
+}
+
+} // namespace
+
+QString restoreAfterCrash(const QString &journalPath)
+{
+    std::optional<Journal> journal;
+    QString message;
+    auto backend = journalBackend(journalPath, &journal, &message);
+    if (!backend)
+        return message;
+    SystemProxySwitch sw(*backend, journalPath);
+    QString error;
+    const QString done = sw.recoverStale(/*force=*/true, &error);
+    if (!error.isEmpty())
+        return QStringLiteral("system proxy: restore after a crash failed: %1").arg(error);
+    return done.isEmpty() ? QString() : QStringLiteral("system proxy: ") + done;
+}
+
+QString restoreAtStop(const QStringList &ownProxies, const QString &journalPath)
+{
+    std::optional<Journal> journal;
+    QString message;
+    auto backend = journalBackend(journalPath, &journal, &message);
+    if (!backend || !ownProxies.contains(journal->proxy))
+        return message;
+    SystemProxySwitch sw(*backend, journalPath);
+    QString error;
+    const auto r = sw.restore(&error);
+    return describe(r, error);
+}
+
 } // namespace dfproxy::desktop

@@ -175,4 +175,12 @@ private:
     Probe m_probe;
 };
 
+/// The service's part, at start: a journal whose proxy does not answer was left by a dfproxy that crashed or was
+/// killed; its settings are restored whatever the failMode (a fresh dfproxy starts with the switch off). Returns a
+/// line for the log, empty when there was nothing to do.
+QString restoreAfterCrash(const QString &journalPath = defaultJournalPath());
+/// The service's part, at a clean stop: restores the settings when the journal's proxy is one of `ownProxies`
+/// ("127.0.0.1:8080", as ProxyTarget::hostPort()). Returns a line for the log, empty when there was nothing to do.
+QString restoreAtStop(const QStringList &ownProxies, const QString &journalPath = defaultJournalPath());
+
 } // namespace dfproxy::desktop

@@ -19,12 +19,15 @@ DFPROXY_BUILD_PACKAGES=(
 # slowhttptest for the slow-client tests; clang and its sanitizer/libFuzzer runtimes for scripts/sanitize and
 # scripts/fuzz (presets fuzz and tsan); node-llhttp for llhttp's C sources, which the HttpParser differential test
 # builds in strict mode (test-only; dfproxy does not link it); the mingw-w64 cross compiler for scripts/check-cross;
-# iproute2 for tests/netns-run (`ip link set lo up` in the tests' own network namespace).
+# iproute2 for tests/netns-run (`ip link set lo up` in the tests' own network namespace); a private GNOME settings
+# session for the system-proxy tests (dbus-daemon, dconf, the org.gnome.system.proxy schema, gsettings) and Debian's
+# chromium, the real browser that follows those settings (ctest label browser).
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
     slowhttptest clang libclang-rt-14-dev node-llhttp
     g++-mingw-w64-x86-64-posix iproute2
+    dbus-daemon dbus-bin dconf-cli dconf-gsettings-backend gsettings-desktop-schemas libglib2.0-bin chromium
 )
 
 # Prints the packages of the given list that are not installed, one per line.
