@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "systemproxy.h"
 
+#include <algorithm>
+
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
@@ -45,21 +47,45 @@ QJsonObject ProxyTarget::toJson() const
                        {"defaultMode", modeName(defaultMode())}};
 }
 
+namespace {
+
+// Nothing that could end a shell word, an INI line or a list entry.
+bool isPlainToken(const QString &s)
+{
+    static const QString forbidden = QStringLiteral("'\"`$\\;,");
+    return !s.isEmpty() && std::none_of(s.begin(), s.end(), [](QChar c) {
+        return c.unicode() <= 0x20 || c.unicode() == 0x7f || forbidden.contains(c);
+    });
+}
+
+} // namespace
+
 std::optional<ProxyTarget> ProxyTarget::fromJson(const QJsonObject &o, QString *error)
 {
+    const auto fail = [error](const char *field, const QString &why) {
+        *error = QStringLiteral("the service's system-proxy answer: %1 %2").arg(QLatin1String(field), why);
+        return std::nullopt;
+    };
     ProxyTarget t;
     t.host = o.value("host").toString();
+    if (QHostAddress(t.host).isNull() || !isPlainToken(t.host))
+        return fail("host", QStringLiteral("must be an IP address"));
     const int port = o.value("port").toInt(-1);
-    const QString failMode = o.value("failMode").toString();
-    if (t.host.isEmpty() || port < 1 || port > 65535 || (failMode != "closed" && failMode != "open")) {
-        *error = QStringLiteral("the service's system-proxy answer lacks host, port or failMode");
-        return std::nullopt;
-    }
+    if (port < 1 || port > 65535)
+        return fail("port", QStringLiteral("must be 1..65535"));
     t.port = static_cast<quint16>(port);
-    t.pacUrl = o.value("pacUrl").toString();
-    for (const auto &v : o.value("bypass").toArray())
-        t.bypass.append(v.toString());
+    const QString failMode = o.value("failMode").toString();
+    if (failMode != "closed" && failMode != "open")
+        return fail("failMode", QStringLiteral("must be closed or open"));
     t.failClosed = failMode == "closed";
+    t.pacUrl = o.value("pacUrl").toString();
+    if (!t.pacUrl.startsWith(QLatin1String("http://")) || !isPlainToken(t.pacUrl))
+        return fail("pacUrl", QStringLiteral("must be an http:// URL"));
+    for (const auto &v : o.value("bypass").toArray()) {
+        if (!isPlainToken(v.toString()))
+            return fail("bypass", QStringLiteral("entries must not hold spaces, quotes, ';' or ','"));
+        t.bypass.append(v.toString());
+    }
     return t;
 }
 
@@ -364,6 +390,11 @@ std::optional<SystemProxySwitch::RestoreReport> SystemProxySwitch::restore(QStri
     if (!journal)
         return report;
     report.hadJournal = true;
+    if (journal->backend != m_backend.name()) {
+        *error = QStringLiteral("the journal %1 records settings of the %2 backend, not %3: nothing restored")
+                     .arg(m_journalPath, journal->backend, m_backend.name());
+        return std::nullopt;
+    }
     const auto current = m_backend.read(error);
     if (!current)
         return std::nullopt;
@@ -448,6 +479,20 @@ QString describe(const std::optional<SystemProxySwitch::RestoreReport> &r, const
 }
 
 } // namespace
+
+std::unique_ptr<SystemProxyBackend> backendForJournal(const QString &journalPath, QString *error)
+{
+    const auto journal = readJournal(journalPath, error);
+    if (!error->isEmpty())
+        return nullptr;
+    if (!journal)
+        return createBackend();
+    auto backend = createBackend(journal->backend);
+    if (!backend)
+        *error = QStringLiteral("the journal %1 names the %2 backend, which this build does not have")
+                     .arg(journalPath, journal->backend);
+    return backend;
+}
 
 QString restoreAfterCrash(const QString &journalPath)
 {

@@ -42,7 +42,9 @@ struct ProxyTarget
     /// The mode `system-proxy on` uses without --pac/--fixed: fixed when fail-closed, PAC when fail-open.
     ProxyMode defaultMode() const { return failClosed ? ProxyMode::Fixed : ProxyMode::Pac; }
     QJsonObject toJson() const;
-    /// Reads the service's answer; returns std::nullopt and sets `error` when a field is missing or wrong.
+    /// Reads the service's answer; returns std::nullopt and sets `error` (naming the field) when a field is missing
+    /// or wrong. The values end up in shell exports, kioslaverc lines and ';'/','-separated lists, so the host must
+    /// be an IP address, the PAC URL an http:// URL and the bypass entries free of spaces, quotes, ';' and ','.
     static std::optional<ProxyTarget> fromJson(const QJsonObject &o, QString *error);
 };
 
@@ -78,6 +80,10 @@ public:
 std::unique_ptr<SystemProxyBackend> createBackend(const QString &name = {});
 /// The backend names available on this platform.
 QStringList backendNames();
+/// The backend that wrote the journal at `journalPath` when there is one (a restore must go through it, whatever
+/// the desktop says now), else createBackend(). Null with `error` when the journal cannot be read or names a
+/// backend this build does not have.
+std::unique_ptr<SystemProxyBackend> backendForJournal(const QString &journalPath, QString *error);
 
 /// The journal: what was there before dfproxy changed the desktop's proxy, and what dfproxy wrote. Written
 /// (0600) before anything changes, removed once everything is restored.

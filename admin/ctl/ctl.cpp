@@ -1236,13 +1236,15 @@ int Ctl::cmdSystemProxy()
         return 0;
     }
 
-    auto backend = desktop::createBackend();
+    // A journal's settings go back through the backend that wrote them, whatever $XDG_CURRENT_DESKTOP says now.
+    QString error;
+    auto backend = desktop::backendForJournal(desktop::defaultJournalPath(), &error);
     if (!backend) {
-        m_err << "error: this platform has no system-proxy backend\n";
+        m_err << "error: " << (error.isEmpty() ? QStringLiteral("this platform has no system-proxy backend") : error)
+              << "\n";
         return 1;
     }
     desktop::SystemProxySwitch sw(*backend, desktop::defaultJournalPath());
-    QString error;
     // Every system-proxy command first looks for settings left by a dfproxy that is gone (crash, kill -9).
     if (sub != "off") {
         const QString recovered = sw.recoverStale(false, &error);

@@ -16,9 +16,10 @@ SystemProxyController *SystemProxyController::of(Connection *connection)
 }
 
 SystemProxyController::SystemProxyController(Connection *connection)
-    : QObject(connection), m_connection(connection), m_backend(desktop::createBackend()),
-      m_journalPath(desktop::defaultJournalPath())
+    : QObject(connection), m_connection(connection), m_journalPath(desktop::defaultJournalPath())
 {
+    // A journal's settings go back through the backend that wrote them.
+    m_backend = desktop::backendForJournal(m_journalPath, &m_message);
     // Settings left by a dfproxy that crashed: restored when fail-open, kept and reported when fail-closed.
     if (m_backend && QFile::exists(m_journalPath)) {
         desktop::SystemProxySwitch sw(*m_backend, m_journalPath);

@@ -7,6 +7,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
 
 #include <gtest/gtest.h>
 
@@ -231,4 +232,46 @@ TEST(SystemProxy, TcpProbeSaysNoForAClosedPortAndMalformedAddresses)
     EXPECT_FALSE(SystemProxySwitch::tcpProbe(QStringLiteral("127.0.0.1:%1").arg(port), 2000));
     EXPECT_FALSE(SystemProxySwitch::tcpProbe("127.0.0.1", 100));
     EXPECT_FALSE(SystemProxySwitch::tcpProbe("127.0.0.1:99999", 100));
+}
+
+TEST(SystemProxy, TargetWithShellOrSettingsMetacharactersIsRefused)
+{
+    // The target ends up in `eval "$(dfproxyctl system-proxy env)"`, kioslaverc lines and ';'/','-joined lists.
+    const QJsonObject good = sampleTarget().toJson();
+    QString error;
+    ASSERT_TRUE(ProxyTarget::fromJson(good, &error)) << error.toStdString();
+    const QList<QPair<QString, QJsonValue>> bad = {
+        {"host", "127.0.0.1'; touch /tmp/x; '"},
+        {"host", "proxy.example"},
+        {"pacUrl", "http://127.0.0.1:1/p.pac\n[Proxy Settings]"},
+        {"pacUrl", "file:///etc/passwd"},
+        {"bypass", QJsonArray{"localhost", "a;b"}},
+        {"bypass", QJsonArray{"it's"}},
+        {"bypass", QJsonArray{"x\ny"}},
+    };
+    for (const auto &[field, value] : bad) {
+        QJsonObject o = good;
+        o.insert(field, value);
+        error.clear();
+        EXPECT_FALSE(ProxyTarget::fromJson(o, &error)) << field.toStdString();
+        EXPECT_TRUE(error.contains(field)) << error.toStdString();
+    }
+}
+
+TEST_F(SwitchFixture, RestoreThroughAnotherBackendKeepsTheJournal)
+{
+    ASSERT_TRUE(sw.turnOn(sampleTarget(), ProxyMode::Fixed, "test", &error));
+    struct OtherBackend : FakeBackend
+    {
+        QString name() const override { return QStringLiteral("other"); }
+    } other;
+    other.os = backend.os;
+    SystemProxySwitch wrong(other, journalPath, [](const QString &) { return true; });
+    EXPECT_FALSE(wrong.restore(&error));
+    EXPECT_TRUE(error.contains("fake")) << error.toStdString();
+    EXPECT_TRUE(other.writes.isEmpty());
+    EXPECT_TRUE(QFile::exists(journalPath));
+    // backendForJournal() picks the journal's backend; "fake" is built nowhere, so there is none.
+    EXPECT_EQ(backendForJournal(journalPath, &error), nullptr);
+    EXPECT_TRUE(error.contains("fake")) << error.toStdString();
 }
