@@ -173,3 +173,38 @@ TEST(SystemProxyCtl, UsageErrorsArePrecise)
         EXPECT_TRUE(r.err.startsWith("error: ")) << r.err.toStdString();
     }
 }
+
+TEST_F(GnomeSystemProxy, FailOpenUsesThePacUrlAndTheNextCtlCommandRestoresAfterAKill)
+{
+    const QString gateway = QStringLiteral(
+                                "apiVersion: gateway.networking.k8s.io/v1\n"
+                                "kind: Gateway\n"
+                                "metadata:\n"
+                                "  name: agentgateway-proxy\n"
+                                "  namespace: agentgateway-system\n"
+                                "  annotations:\n"
+                                "    dfproxy.dev/pac-fail-mode: open\n"
+                                "spec:\n"
+                                "  gatewayClassName: agentgateway\n"
+                                "  listeners:\n"
+                                "  - name: http\n"
+                                "    protocol: HTTP\n"
+                                "    port: %1\n")
+                                .arg(dfproxy.proxyPort());
+    const auto applied = dfproxy.ctl({"apply", "-f", "-"}, gateway.toUtf8());
+    ASSERT_EQ(applied.exitCode, 0) << applied.err.toStdString();
+    ASSERT_TRUE(waitUntil([&] { return dfproxy.apiGet("/api/v1/system-proxy").body.contains("\"open\""); }, 10000));
+
+    const auto on = dfproxy.ctl({"system-proxy", "on"});
+    ASSERT_EQ(on.exitCode, 0) << on.err.toStdString();
+    EXPECT_FALSE(on.err.contains("warning")) << on.err.toStdString();
+    EXPECT_EQ(session.get(kProxy, "mode"), "'auto'");
+
+    ASSERT_TRUE(dfproxy.process()->sendSignal(SIGKILL));
+    ASSERT_TRUE(dfproxy.process()->waitForExit(10000));
+    // failMode open: a stopped proxy means direct anyway, so any system-proxy command puts the settings back.
+    const auto status = dfproxy.ctl({"system-proxy", "status"});
+    EXPECT_TRUE(status.err.contains("restored")) << status.err.toStdString();
+    EXPECT_TRUE(status.out.contains("state:    off")) << status.out.toStdString();
+    EXPECT_EQ(session.snapshot(), before);
+}
