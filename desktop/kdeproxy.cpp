@@ -33,9 +33,9 @@ QString keyOf(const QString &line)
 } // namespace
 
 KdeProxyBackend::KdeProxyBackend(QString path, std::function<void()> notify)
-    : m_path(path.isEmpty()
-                 ? QStandardPaths::writableLocation(QStandardPaths::GenericConfigLocation) + QStringLiteral("/kioslaverc")
-                 : std::move(path)),
+    : m_path(path.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::GenericConfigLocation) +
+                                  QStringLiteral("/kioslaverc")
+                            : std::move(path)),
       m_notify(notify ? std::move(notify) : std::function<void()>(sendReparseSignal))
 {
 }

@@ -58,8 +58,8 @@ bool GnomeSession::start()
     setEnv("DFPROXY_SYSTEM_PROXY_JOURNAL", QString());
     setEnv("DBUS_SESSION_BUS_ADDRESS", QString());
     const QString address = "unix:path=" + m_dir.filePath("bus");
-    m_bus = std::make_unique<ManagedProcess>(
-        "dbus-daemon", QStringList{"--session", "--nofork", "--nopidfile", "--address=" + address, "--print-address=1"});
+    m_bus = std::make_unique<ManagedProcess>("dbus-daemon", QStringList{"--session", "--nofork", "--nopidfile",
+                                                                        "--address=" + address, "--print-address=1"});
     if (!m_bus->start() || !m_bus->waitForOutput(QRegularExpression("unix:"), 10000, ManagedProcess::Channel::Stdout)) {
         m_error = "dbus-daemon did not start: " + m_bus->describe();
         return false;

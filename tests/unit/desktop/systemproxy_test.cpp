@@ -51,7 +51,8 @@ TEST(SystemProxy, TargetRoundTripsThroughJsonAndRejectsAnIncompleteAnswer)
     EXPECT_EQ(t->hostPort(), "127.0.0.1:18080");
     EXPECT_FALSE(t->failClosed);
     EXPECT_EQ(t->bypass, defaultBypass());
-    EXPECT_FALSE(ProxyTarget::fromJson(QJsonObject{{"host", "127.0.0.1"}, {"port", 0}, {"failMode", "closed"}}, &error));
+    const QJsonObject noPort{{"host", "127.0.0.1"}, {"port", 0}, {"failMode", "closed"}};
+    EXPECT_FALSE(ProxyTarget::fromJson(noPort, &error));
     EXPECT_FALSE(error.isEmpty());
 }
 
