@@ -15,6 +15,8 @@ namespace {
 const QString kProxy = QStringLiteral("org.gnome.system.proxy");
 const QString kHttp = QStringLiteral("org.gnome.system.proxy.http");
 const QString kHttps = QStringLiteral("org.gnome.system.proxy.https");
+const QString kFtp = QStringLiteral("org.gnome.system.proxy.ftp");
+const QString kSocks = QStringLiteral("org.gnome.system.proxy.socks");
 
 QString key(const QString &schema, const char *name)
 {
@@ -27,8 +29,10 @@ GnomeProxyBackend::GnomeProxyBackend(Runner runner) : m_runner(runner ? std::mov
 
 QStringList GnomeProxyBackend::keys()
 {
-    return {key(kProxy, "mode"),  key(kProxy, "autoconfig-url"), key(kProxy, "ignore-hosts"), key(kHttp, "host"),
-            key(kHttp, "port"),   key(kHttps, "host"),           key(kHttps, "port")};
+    return {key(kProxy, "mode"), key(kProxy, "autoconfig-url"), key(kProxy, "ignore-hosts"),
+            key(kHttp, "host"),  key(kHttp, "port"),            key(kHttps, "host"),
+            key(kHttps, "port"), key(kFtp, "host"),             key(kFtp, "port"),
+            key(kSocks, "host"), key(kSocks, "port")};
 }
 
 Settings GnomeProxyBackend::parseList(const QByteArray &out)
@@ -82,6 +86,12 @@ Settings GnomeProxyBackend::desired(const ProxyTarget &target, ProxyMode mode, c
     s.insert(key(kHttp, "port"), QString::number(target.port));
     s.insert(key(kHttps, "host"), quote(target.host));
     s.insert(key(kHttps, "port"), QString::number(target.port));
+    // A SOCKS or FTP proxy left in 'manual' mode would still carry other traffic past dfproxy: cleared (and
+    // restored with the rest).
+    s.insert(key(kFtp, "host"), quote(""));
+    s.insert(key(kFtp, "port"), "0");
+    s.insert(key(kSocks, "host"), quote(""));
+    s.insert(key(kSocks, "port"), "0");
     // CIDR ranges and host names as GNOME understands them; "<local>" (plain names) is Chromium's and WinINet's
     // spelling, which GLib ignores.
     s.insert(key(kProxy, "ignore-hosts"), quoteList(target.bypass));

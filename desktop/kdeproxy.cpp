@@ -42,7 +42,8 @@ KdeProxyBackend::KdeProxyBackend(QString path, std::function<void()> notify)
 
 QStringList KdeProxyBackend::keys()
 {
-    return {"ProxyType", "httpProxy", "httpsProxy", "NoProxyFor", "Proxy Config Script", "ReversedException"};
+    return {"ProxyType", "httpProxy", "httpsProxy", "ftpProxy", "socksProxy", "NoProxyFor", "Proxy Config Script",
+            "ReversedException"};
 }
 
 Settings KdeProxyBackend::parse(const QString &text)
@@ -132,6 +133,9 @@ Settings KdeProxyBackend::desired(const ProxyTarget &target, ProxyMode mode, con
     s.insert("ProxyType", "1");
     s.insert("httpProxy", proxy);
     s.insert("httpsProxy", proxy);
+    // A SOCKS or FTP proxy left in manual mode would still carry other traffic past dfproxy.
+    s.insert("ftpProxy", "");
+    s.insert("socksProxy", "");
     s.insert("NoProxyFor", noProxy.join(','));
     s.insert("ReversedException", "false");
     return s;

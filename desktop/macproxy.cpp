@@ -12,7 +12,8 @@ QStringList MacProxyBackend::serviceKeys()
 {
     return {"HTTPEnable",           "HTTPProxy",  "HTTPPort",       "HTTPSEnable",
             "HTTPSProxy",           "HTTPSPort",  "ExceptionsList", "ExcludeSimpleHostnames",
-            "ProxyAutoConfigEnable", "ProxyAutoConfigURLString", "ProxyAutoDiscoveryEnable"};
+            "ProxyAutoConfigEnable", "ProxyAutoConfigURLString", "ProxyAutoDiscoveryEnable", "SOCKSEnable",
+            "FTPEnable"};
 }
 
 bool MacProxyBackend::isNumberKey(const QString &key)
@@ -73,6 +74,9 @@ Settings MacProxyBackend::desired(const ProxyTarget &target, ProxyMode mode, con
             continue;
         }
         s.insert(p + "ProxyAutoConfigEnable", "0");
+        // A SOCKS or FTP proxy left on would still carry other traffic past dfproxy.
+        s.insert(p + "SOCKSEnable", "0");
+        s.insert(p + "FTPEnable", "0");
         s.insert(p + "HTTPEnable", "1");
         s.insert(p + "HTTPProxy", target.host);
         s.insert(p + "HTTPPort", QString::number(target.port));

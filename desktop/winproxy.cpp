@@ -48,10 +48,10 @@ Settings WinInetBackend::desired(const ProxyTarget &target, ProxyMode mode, cons
         return Settings{{"Flags", QString::number(WinInetOptions::Direct | WinInetOptions::AutoProxyUrl)},
                         {"AutoConfigURL", target.pacUrl}};
     }
-    // No AutoDetect: a WPAD answer could send traffic direct, and fixed settings are the fail-closed ones.
-    const QString hp = target.hostPort();
+    // No AutoDetect: a WPAD answer could send traffic direct, and fixed settings are the fail-closed ones. One
+    // server for every scheme (not "http=...;https=..."): a scheme left out of the list would go direct.
     return Settings{{"Flags", QString::number(WinInetOptions::Direct | WinInetOptions::Proxy)},
-                    {"ProxyServer", QStringLiteral("http=%1;https=%1").arg(hp)},
+                    {"ProxyServer", target.hostPort()},
                     {"ProxyBypass", bypassString(target.bypass)}};
 }
 

@@ -15,7 +15,7 @@ struct WinInetOptions
     static constexpr quint32 AutoDetect = 0x8;    ///< PROXY_TYPE_AUTO_DETECT (WPAD)
 
     quint32 flags = Direct;
-    SettingValue proxyServer;    ///< INTERNET_PER_CONN_PROXY_SERVER, "http=127.0.0.1:8080;https=127.0.0.1:8080"
+    SettingValue proxyServer;    ///< INTERNET_PER_CONN_PROXY_SERVER, "127.0.0.1:8080" (every scheme)
     SettingValue proxyBypass;    ///< INTERNET_PER_CONN_PROXY_BYPASS, "localhost;<local>;..."
     SettingValue autoConfigUrl;  ///< INTERNET_PER_CONN_AUTOCONFIG_URL
 };

@@ -33,7 +33,9 @@ protected:
         // A user's own settings: a corporate proxy, switched off, with their own exceptions.
         for (const QStringList &set : {QStringList{"set", kProxy, "ignore-hosts", "['corp.example', 'localhost']"},
                                        QStringList{"set", kHttp, "host", "'corp-proxy.example'"},
-                                       QStringList{"set", kHttp, "port", "3128"}}) {
+                                       QStringList{"set", kHttp, "port", "3128"},
+                                       QStringList{"set", kProxy + ".socks", "host", "'users-socks.example'"},
+                                       QStringList{"set", kProxy + ".socks", "port", "1080"}}) {
             QString error;
             session.gsettings(set, &error);
             ASSERT_TRUE(error.isEmpty()) << error.toStdString();
@@ -68,6 +70,8 @@ TEST_F(GnomeSystemProxy, OnPointsGnomeAtDfproxyWithFixedSettingsAndOffRestoresEx
     EXPECT_EQ(session.get(kHttps, "host"), "'127.0.0.1'");
     EXPECT_EQ(session.get(kHttps, "port"), QString::number(dfproxy.proxyPort()));
     EXPECT_TRUE(session.get(kProxy, "ignore-hosts").contains("'192.168.0.0/16'"));
+    // The user's SOCKS proxy would carry non-HTTP traffic past dfproxy in 'manual' mode.
+    EXPECT_EQ(session.get(kProxy + ".socks", "host"), "''");
 #ifndef Q_OS_WIN
     EXPECT_EQ(QFile(journalPath()).permissions() & (QFile::ReadGroup | QFile::ReadOther), QFile::Permissions());
 #endif

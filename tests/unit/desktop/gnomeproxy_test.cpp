@@ -23,7 +23,11 @@ struct FakeGsettings
                                   {"org.gnome.system.proxy.http port", "8080"},
                                   {"org.gnome.system.proxy.https host", "''"},
                                   {"org.gnome.system.proxy.https port", "0"},
-                                  {"org.gnome.system.proxy.socks host", "''"}};
+                                  {"org.gnome.system.proxy.ftp host", "''"},
+                                  {"org.gnome.system.proxy.ftp port", "0"},
+                                  {"org.gnome.system.proxy.socks host", "'users-socks.example'"},
+                                  {"org.gnome.system.proxy.socks port", "1080"},
+                                  {"org.gnome.system.proxy.socks enabled", "false"}};
     QMap<QString, QString> defaults = values;
     QList<QStringList> calls;
 
@@ -59,12 +63,12 @@ TEST(GnomeProxy, ParsesOnlyTheKeysItManages)
 {
     const Settings s = GnomeProxyBackend::parseList("org.gnome.system.proxy mode 'manual'\n"
                                                     "org.gnome.system.proxy.http port 3128\n"
-                                                    "org.gnome.system.proxy.socks host 'x'\n"
+                                                    "org.gnome.system.proxy.socks enabled false\n"
                                                     "org.gnome.system.proxy ignore-hosts ['a b', 'c']\n");
     EXPECT_EQ(s.value("org.gnome.system.proxy mode"), SettingValue("'manual'"));
     EXPECT_EQ(s.value("org.gnome.system.proxy.http port"), SettingValue("3128"));
     EXPECT_EQ(s.value("org.gnome.system.proxy ignore-hosts"), SettingValue("['a b', 'c']"));
-    EXPECT_FALSE(s.contains("org.gnome.system.proxy.socks host"));
+    EXPECT_FALSE(s.contains("org.gnome.system.proxy.socks enabled"));
 }
 
 TEST(GnomeProxy, FixedModeSetsManualHttpAndHttpsAndTheBypassList)
@@ -76,6 +80,9 @@ TEST(GnomeProxy, FixedModeSetsManualHttpAndHttpsAndTheBypassList)
     EXPECT_EQ(s.value("org.gnome.system.proxy.https port"), SettingValue("18080"));
     EXPECT_TRUE(s.value("org.gnome.system.proxy ignore-hosts")->startsWith("['<local>', 'localhost', '127.0.0.0/8'"));
     EXPECT_FALSE(s.contains("org.gnome.system.proxy autoconfig-url"));
+    // A user's SOCKS proxy would carry everything that is not HTTP(S) past dfproxy in 'manual' mode.
+    EXPECT_EQ(s.value("org.gnome.system.proxy.socks host"), SettingValue("''"));
+    EXPECT_EQ(s.value("org.gnome.system.proxy.ftp host"), SettingValue("''"));
 }
 
 TEST(GnomeProxy, PacModeSetsAutoAndTheUrlOnly)
@@ -108,6 +115,7 @@ TEST(GnomeProxy, OnAndOffThroughTheSwitchGiveBackTheExactTexts)
     QString error;
     ASSERT_TRUE(sw.turnOn(sampleTarget(), ProxyMode::Fixed, "test", &error)) << error.toStdString();
     EXPECT_EQ(gs.values.value("org.gnome.system.proxy.http host"), "'127.0.0.1'");
+    EXPECT_EQ(gs.values.value("org.gnome.system.proxy.socks host"), "''");
     ASSERT_TRUE(sw.restore(&error)) << error.toStdString();
     EXPECT_EQ(gs.values, before);
 }

@@ -39,6 +39,8 @@ TEST(KdeProxy, FixedAndPacSettings)
     const Settings fixed = b.desired(sampleTarget(), ProxyMode::Fixed, {});
     EXPECT_EQ(fixed.value("ProxyType"), SettingValue("1"));
     EXPECT_EQ(fixed.value("httpsProxy"), SettingValue("http://127.0.0.1 18080"));
+    EXPECT_EQ(fixed.value("socksProxy"), SettingValue(""));
+    EXPECT_EQ(fixed.value("ftpProxy"), SettingValue(""));
     EXPECT_TRUE(fixed.value("NoProxyFor")->startsWith("localhost,127.0.0.0/8,::1"));
     const Settings pac = b.desired(sampleTarget(false), ProxyMode::Pac, {});
     EXPECT_EQ(pac, (Settings{{"ProxyType", "2"}, {"Proxy Config Script", "http://127.0.0.1:18080/proxy.pac"}}));

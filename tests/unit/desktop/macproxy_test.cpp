@@ -54,6 +54,8 @@ TEST(MacProxy, FixedModeCoversEveryEnabledService)
         EXPECT_EQ(s.value(id + "/HTTPSPort"), SettingValue("18080"));
         EXPECT_EQ(s.value(id + "/ProxyAutoConfigEnable"), SettingValue("0"));
         EXPECT_EQ(s.value(id + "/ExcludeSimpleHostnames"), SettingValue("1"));
+        EXPECT_EQ(s.value(id + "/SOCKSEnable"), SettingValue("0"));
+        EXPECT_EQ(s.value(id + "/FTPEnable"), SettingValue("0"));
         EXPECT_TRUE(s.value(id + "/ExceptionsList")->startsWith("[\"localhost\",\"127.0.0.0/8\""));
     }
     EXPECT_TRUE(MacProxyBackend::isNumberKey("HTTPSPort"));

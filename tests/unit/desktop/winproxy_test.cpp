@@ -38,13 +38,14 @@ WinInetOptions userOptions()
 
 } // namespace
 
-TEST(WinInetProxy, FixedModeIsProxyWithoutAutoDetectAndPerSchemeServers)
+TEST(WinInetProxy, FixedModeIsProxyWithoutAutoDetectAndOneServerForEveryScheme)
 {
     WinInetOptions o = userOptions();
     WinInetBackend b(std::make_unique<FakeWinInet>(&o));
     const Settings s = b.desired(sampleTarget(), ProxyMode::Fixed, {});
     EXPECT_EQ(s.value("Flags"), SettingValue("3"));
-    EXPECT_EQ(s.value("ProxyServer"), SettingValue("http=127.0.0.1:18080;https=127.0.0.1:18080"));
+    // "http=...;https=..." would send every other scheme (ftp, socks) direct.
+    EXPECT_EQ(s.value("ProxyServer"), SettingValue("127.0.0.1:18080"));
     EXPECT_EQ(s.value("ProxyBypass"),
               SettingValue("<local>;localhost;127.0.0.0/8;::1;169.254.0.0/16;fe80::/10;10.0.0.0/8;172.16.0.0/12;"
                            "192.168.0.0/16"));
@@ -75,7 +76,7 @@ TEST(WinInetProxy, OnAndOffRestoreEveryOption)
     QString error;
     ASSERT_TRUE(sw.turnOn(sampleTarget(), ProxyMode::Fixed, "test", &error)) << error.toStdString();
     EXPECT_EQ(o.flags, 3u);
-    EXPECT_EQ(o.proxyServer, SettingValue("http=127.0.0.1:18080;https=127.0.0.1:18080"));
+    EXPECT_EQ(o.proxyServer, SettingValue("127.0.0.1:18080"));
     ASSERT_TRUE(sw.restore(&error)) << error.toStdString();
     EXPECT_EQ(o.flags, userOptions().flags);
     EXPECT_EQ(o.proxyServer, userOptions().proxyServer);
