@@ -21,13 +21,16 @@ DFPROXY_BUILD_PACKAGES=(
 # builds in strict mode (test-only; dfproxy does not link it); the mingw-w64 cross compiler for scripts/check-cross;
 # iproute2 for tests/netns-run (`ip link set lo up` in the tests' own network namespace); python3 for the docs
 # runner (tests/docs/run_docs.py), jq and xxd because the docs' examples use them; python3-pacparser, an
-# independent PAC engine that evaluates dfproxy's PAC file, and chromium, the browser of the `browser` tests.
+# independent PAC engine that evaluates dfproxy's PAC file; a private GNOME settings session for the system-proxy
+# tests (dbus-daemon, dconf, the org.gnome.system.proxy schema, gsettings) and Debian's chromium, the real browser
+# of the `browser` tests.
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
     slowhttptest clang libclang-rt-14-dev node-llhttp
     g++-mingw-w64-x86-64-posix iproute2
     python3 jq xxd python3-pacparser chromium
+    dbus-daemon dbus-bin dconf-cli dconf-gsettings-backend gsettings-desktop-schemas libglib2.0-bin
 )
 
 # Prints the packages of the given list that are not installed, one per line.

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // dfproxy: the service executable. Wiring only: the core (app::Service) plus the admin API on top.
 #include "api/dnsapi.h"
+#include "api/systemproxyapi.h"
 #include "api/telemetryapi.h"
 #include "app/service.h"
 #include "base/version.h"
 #include "client/paths.h"
+#include "desktop/systemproxy.h"
 #include "dns/dnslookupresolver.h"
 #include "platform/servicemanager.h"
 #include "platform/signals.h"
@@ -79,6 +81,11 @@ int run(QCoreApplication &app)
         }
     }
 
+    // The desktop's proxy (docs/desktop.md): settings left pointing at a dfproxy that crashed are restored before
+    // the listeners bind (this user's journal only; a system service has none).
+    if (const QString line = desktop::restoreAfterCrash(); !line.isEmpty())
+        std::fprintf(stderr, "dfproxy: %s\n", qPrintable(line));
+
     app::Service service(options);
     QString error;
     if (!service.start(&error)) {
@@ -98,6 +105,7 @@ int run(QCoreApplication &app)
     adminServer.setStatsProvider([&service] { return service.stats(); });
     admin::registerDnsApi(adminServer, service.hostCache());
     admin::registerTelemetryApi(adminServer, service.accessLogger(), service.metrics());
+    admin::registerSystemProxyApi(adminServer, service.store(), service.proxy());
     if (!adminServer.listenFromConfig(cli.value(adminAddrOpt), adminPort)) {
         std::fprintf(stderr, "dfproxy: admin API: %s\n", qPrintable(adminServer.errorString()));
         return 1;
@@ -113,6 +121,9 @@ int run(QCoreApplication &app)
 
     const auto stop = [&] {
         serviceManager.notifyStopping();
+        if (const QString line = desktop::restoreAtStop(admin::systemProxyEndpoints(service.proxy()->boundListeners()));
+            !line.isEmpty())
+            std::fprintf(stderr, "dfproxy: %s\n", qPrintable(line));
         adminServer.close();
         service.stop();
         QCoreApplication::quit();

@@ -2,6 +2,7 @@
 #include "ctl/ctl.h"
 
 #include "config/yaml.h"
+#include "desktop/systemproxy.h"
 
 #include <algorithm>
 
@@ -56,6 +57,9 @@ const QList<CommandInfo> &commands()
         {"logs", "logs [-f] [--tail N]",
          "Print recent access-log records, one JSON line each; -f follows new ones (GET /api/v1/accesslog/stream)."},
         {"server", "server [-o json|yaml]", "Print the server's state: version, uptime, listeners, config path, last error."},
+        {"system-proxy", "system-proxy on [--pac|--fixed] | off | status [-o json|yaml] | env",
+         "Make dfproxy the desktop's proxy (GNOME, KDE, Windows, macOS) and restore the settings it replaced;\n"
+         "      env prints http_proxy/https_proxy/no_proxy exports for shells (docs/desktop.md)."},
         {"version", "version", "Print the client and server versions."},
     };
     return list;
@@ -74,6 +78,8 @@ const QCommandLineOption optSelector({"l", "selector"}, "Label selector (k=v,k2!
 const QCommandLineOption optHelp({"h", "help"}, "Show help.");
 const QCommandLineOption optFollow({"f", "follow"}, "Follow new records until interrupted.");
 const QCommandLineOption optTail("tail", "How many recent records to print (default 100).", "N");
+const QCommandLineOption optPac("pac", "system-proxy on: point the desktop at the PAC URL (cannot be fail-closed).");
+const QCommandLineOption optFixed("fixed", "system-proxy on: fixed host:port and the bypass list.");
 const QCommandLineOption optFamily("family", "Lookup family: V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL.", "F");
 
 QString groupOf(const QString &apiVersion)
@@ -308,6 +314,8 @@ int Ctl::run(const QStringList &args)
         m_parser.addOptions({optOutput});
     else if (name == "logs")
         m_parser.addOptions({optFollow, optTail});
+    else if (name == "system-proxy")
+        m_parser.addOptions({optPac, optFixed, optOutput});
     if (!m_parser.parse(args))
         return usageError(m_parser.errorText());
     if (m_parser.isSet(optHelp)) {
@@ -338,6 +346,8 @@ int Ctl::run(const QStringList &args)
         return cmdLogs();
     if (name == "server")
         return cmdServer();
+    if (name == "system-proxy")
+        return cmdSystemProxy();
     return cmdVersion();
 }
 
@@ -1185,6 +1195,129 @@ int Ctl::cmdLogs()
             printError(*result.error);
         return 1;
     }
+    return 0;
+}
+
+std::optional<desktop::ProxyTarget> Ctl::systemProxyTarget()
+{
+    if (!connectClient())
+        return std::nullopt;
+    const auto r = m_client->sendBlocking("GET", "/api/v1/system-proxy");
+    if (!r.ok()) {
+        printError(*r.error);
+        return std::nullopt;
+    }
+    QString error;
+    auto target = desktop::ProxyTarget::fromJson(r.object(), &error);
+    if (!target)
+        m_err << "error: " << error << "\n";
+    return target;
+}
+
+int Ctl::cmdSystemProxy()
+{
+    const QString sub = m_args.value(0);
+    static const QStringList subcommands{"on", "off", "status", "env"};
+    if (m_args.size() != 1 || !subcommands.contains(sub))
+        return usageError(QStringLiteral("system-proxy needs one of: on, off, status, env"));
+    if ((m_parser.isSet(optPac) || m_parser.isSet(optFixed)) && sub != "on")
+        return usageError(QStringLiteral("--pac and --fixed go with system-proxy on"));
+    if (m_parser.isSet(optPac) && m_parser.isSet(optFixed))
+        return usageError(QStringLiteral("--pac and --fixed exclude each other"));
+    const QString format = m_parser.value(optOutput);
+    if (!format.isEmpty() && (sub != "status" || (format != "json" && format != "yaml")))
+        return usageError(QStringLiteral("-o json|yaml goes with system-proxy status"));
+
+    if (sub == "env") {
+        const auto target = systemProxyTarget();
+        if (!target)
+            return 1;
+        m_out << desktop::envExports(*target);
+        return 0;
+    }
+
+    // A journal's settings go back through the backend that wrote them, whatever $XDG_CURRENT_DESKTOP says now.
+    QString error;
+    auto backend = desktop::backendForJournal(desktop::defaultJournalPath(), &error);
+    if (!backend) {
+        m_err << "error: " << (error.isEmpty() ? QStringLiteral("this platform has no system-proxy backend") : error)
+              << "\n";
+        return 1;
+    }
+    desktop::SystemProxySwitch sw(*backend, desktop::defaultJournalPath());
+    // Every system-proxy command first looks for settings left by a dfproxy that is gone (crash, kill -9).
+    if (sub != "off") {
+        const QString recovered = sw.recoverStale(false, &error);
+        if (!recovered.isEmpty())
+            m_err << recovered << "\n";
+    }
+    if (!error.isEmpty()) {
+        m_err << "error: " << error << "\n";
+        return 1;
+    }
+
+    if (sub == "on") {
+        const auto target = systemProxyTarget();
+        if (!target)
+            return 1;
+        desktop::ProxyMode mode = target->defaultMode();
+        if (m_parser.isSet(optPac))
+            mode = desktop::ProxyMode::Pac;
+        else if (m_parser.isSet(optFixed))
+            mode = desktop::ProxyMode::Fixed;
+        if (mode == desktop::ProxyMode::Pac && target->failClosed)
+            m_err << "warning: a PAC URL cannot be fail-closed: a program that cannot fetch it goes direct. The "
+                     "Gateway's failMode is closed; --fixed (the default) keeps egress blocked when dfproxy stops.\n";
+        if (!sw.turnOn(*target, mode, QStringLiteral("dfproxyctl"), &error)) {
+            m_err << "error: " << error << "\n";
+            return 1;
+        }
+        m_out << "system proxy on (" << backend->name() << "): "
+              << (mode == desktop::ProxyMode::Pac ? target->pacUrl
+                                                  : target->hostPort() + " + " +
+                                                        QString::number(target->bypass.size()) + " bypass entries")
+              << ", failMode " << (target->failClosed ? "closed" : "open") << "\n"
+              << "previous settings recorded in " << desktop::defaultJournalPath()
+              << "; `dfproxyctl system-proxy off` restores them\n";
+        return 0;
+    }
+    if (sub == "off") {
+        const auto r = sw.restore(&error);
+        if (!r) {
+            m_err << "error: " << error << "\n";
+            return 1;
+        }
+        if (!r->hadJournal) {
+            m_out << "system proxy is off (" << backend->name() << "): nothing to restore\n";
+            return 0;
+        }
+        m_out << "system proxy off (" << backend->name() << "): restored " << r->restored.size() << " setting(s)\n";
+        for (const auto &k : r->leftAlone)
+            m_out << "  left alone (changed since dfproxy set it): " << k << "\n";
+        return 0;
+    }
+    const auto st = sw.status(&error);
+    if (!st) {
+        m_err << "error: " << error << "\n";
+        return 1;
+    }
+    if (!format.isEmpty()) {
+        const QJsonObject o = st->toJson(backend->name());
+        m_out << (format == "json" ? QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Indented))
+                                   : QString::fromUtf8(config::toYaml(o)));
+        return 0;
+    }
+    m_out << "state:    " << desktop::stateName(st->state) << "\n"
+          << "backend:  " << backend->name() << "\n";
+    if (st->journal) {
+        m_out << "mode:     " << desktop::modeName(st->journal->mode) << "\n"
+              << "proxy:    " << st->journal->proxy << "\n"
+              << "failMode: " << (st->journal->failClosed ? "closed" : "open") << "\n"
+              << "set by:   " << st->journal->setBy << " (pid " << st->journal->pid << ") at "
+              << st->journal->time.toString(Qt::ISODate) << "\n";
+    }
+    for (auto it = st->current.begin(); it != st->current.end(); ++it)
+        m_out << "  " << it.key() << " = " << it.value().value_or(QStringLiteral("<unset>")) << "\n";
     return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include "client/apiclient.h"
 #include "config/resource.h"
+#include "desktop/systemproxy.h"
 
 #include <QCommandLineParser>
 #include <QTextStream>
@@ -32,6 +33,10 @@ private:
     int cmdStats();
     int cmdLogs();
     int cmdServer();
+    /// system-proxy on|off|status|env: changes the desktop's settings in this (the user's) process (desktop/).
+    int cmdSystemProxy();
+    /// GET /api/v1/system-proxy: where the desktop should point. Prints the error and returns nullopt on failure.
+    std::optional<desktop::ProxyTarget> systemProxyTarget();
     int printServerObject(const QString &path, const QString &defaultFormat, const QString &command);
 
     void addGlobalOptions(QCommandLineParser &parser);

@@ -6,6 +6,8 @@
 #include "app/servicehint.h"
 #include "app/stateicon.h"
 #include "dashboard/dashboardpage.h"
+#include "desktop/systemproxycontroller.h"
+#include "desktop/systemproxypanel.h"
 #include "dns/dnspage.h"
 #include "logging/loggingpage.h"
 #include "policies/policiespage.h"
@@ -204,6 +206,7 @@ void MainWindow::buildTray()
         showPage(TrafficIndex);
     });
     menu->addAction(tr("Flush DNS cache…"), this, &MainWindow::flushDnsCache);
+    addSystemProxyAction(menu, SystemProxyController::of(m_connection)); // docs/desktop.md
     menu->addAction(tr("Reconnect"), m_connection, &Connection::retryNow);
     menu->addSeparator();
     menu->addAction(tr("Quit"), this, [this] {

@@ -2,6 +2,7 @@
 #include "app/screenshots.h"
 
 #include "app/mainwindow.h"
+#include "desktop/systemproxycontroller.h"
 #include "logging/loggingpage.h"
 #include "policies/policiespage.h"
 #include "resources/resourcepage.h"
@@ -54,6 +55,13 @@ void ScreenshotRunner::start()
     m_steps = {
         {historyMs, [this] { m_window->showPage(MainWindow::DashboardIndex); }},
         shot(MainWindow::DashboardIndex, QStringLiteral("dashboard")),
+        // The system-proxy switch turned on (scripts/screenshots runs the console in a private D-Bus session).
+        {0, [this] { SystemProxyController::of(m_window->connection())->setOn(true); }},
+        {1200, [this] {
+             if (auto *panel = m_window->findChild<QWidget *>(QStringLiteral("systemProxyPanel")))
+                 save(panel, QStringLiteral("system-proxy"));
+             SystemProxyController::of(m_window->connection())->setOn(false);
+         }},
         show(MainWindow::BackendsIndex),
         shot(MainWindow::BackendsIndex, QStringLiteral("backends")),
         {0, [this] {

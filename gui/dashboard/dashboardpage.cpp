@@ -3,6 +3,8 @@
 
 #include "app/connection.h"
 #include "dashboard/timechart.h"
+#include "desktop/systemproxycontroller.h"
+#include "desktop/systemproxypanel.h"
 #include "traffic/accesslogmodel.h"
 #include "widgets/jsonutil.h"
 
@@ -91,6 +93,7 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
         cards->addWidget(frame, 0, col++);
     }
     layout->addLayout(cards);
+    layout->addWidget(new SystemProxyPanel(SystemProxyController::of(connection))); // docs/desktop.md
 
     m_rps->addLine(tr("requests/s"), QColor(0x1f, 0x77, 0xb4));
     m_errors->addLine(tr("4xx"), QColor(0xff, 0x7f, 0x0e));

@@ -14,6 +14,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QScopeGuard>
 #include <QStandardPaths>
 #include <QTcpServer>
 
@@ -324,9 +325,33 @@ TEST_F(DebPackage, InstallRunSeedUpgradeKeepsConfigThenPurgeLeavesNothing)
     EXPECT_EQ(curlSeed().status, 404);
     stopInstalledService();
 
+    // A desktop user whose proxy settings `dfproxyctl system-proxy on` changed (KDE's kioslaverc, which needs no
+    // session bus): the prerm of the removal puts them back and drops the journal (docs/desktop.md).
+    TempDir desktopHome;
+    const QString desktopUser = QStringLiteral("dfproxy-prerm-t");
+    run("userdel", {desktopUser}); // left by an aborted run
+    r = run("useradd", {"--system", "--no-create-home", "--home-dir", desktopHome.path(), desktopUser});
+    ASSERT_EQ(r.exitCode, 0) << r.describe().toStdString();
+    const auto dropUser = qScopeGuard([&] { run("userdel", {desktopUser}); });
+    ASSERT_TRUE(QDir().mkpath(desktopHome.filePath(".config/dfproxy")));
+    ASSERT_TRUE(desktopHome.writeFile(".config/kioslaverc", "[Proxy Settings]\nProxyType=1\n"));
+    const QJsonObject journal{{"version", 1},
+                              {"backend", "kde"},
+                              {"mode", "fixed"},
+                              {"proxy", "127.0.0.1:15001"},
+                              {"failMode", "closed"},
+                              {"setBy", "dfproxyctl"},
+                              {"previous", QJsonObject{{"ProxyType", "0"}}},
+                              {"applied", QJsonObject{{"ProxyType", "1"}}}};
+    ASSERT_TRUE(desktopHome.writeFile(".config/dfproxy/system-proxy.json", QJsonDocument(journal).toJson()));
+    ASSERT_EQ(run("chown", {"-R", desktopUser, desktopHome.path()}).exitCode, 0);
+
     // Remove keeps the config and the user; purge deletes everything.
     r = run("dpkg", {"-r", "dfproxy"});
     ASSERT_EQ(r.exitCode, 0) << r.describe().toStdString();
+    EXPECT_EQ(desktopHome.readFile(".config/kioslaverc"), "[Proxy Settings]\nProxyType=0\n")
+        << r.describe().toStdString();
+    EXPECT_FALSE(QFileInfo::exists(desktopHome.filePath(".config/dfproxy/system-proxy.json")));
     EXPECT_FALSE(QFileInfo::exists("/usr/bin/dfproxy"));
     EXPECT_TRUE(QFileInfo::exists(kConfig));
     EXPECT_TRUE(userExists("dfproxy"));
