@@ -22,6 +22,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -338,6 +339,8 @@ PolicyEditor::PolicyEditor(client::ApiClient *api, PolicyKind kind, QWidget *par
 {
     connect(m_targets, &TargetRefsEditor::createRouteRequested, this, &PolicyEditor::createRoute);
     setObjectName(QStringLiteral("policyEditor"));
+    // Wide enough for the target table's three columns, low enough for a 1280x800 screen with its title bar.
+    resize(900, 720);
     m_targetsBox = new FieldBox(QStringLiteral("spec.targetRefs"), m_targets);
     form()->addRow(tr("Attached to"), m_targetsBox);
     connect(m_targets, &TargetRefsEditor::targetPicked, this, [this](const KnownTarget &t) {
@@ -401,8 +404,9 @@ RateLimitPolicyEditor::RateLimitPolicyEditor(client::ApiClient *api, QWidget *pa
     m_limits->setObjectName(QStringLiteral("limitsList"));
     auto *hint =
         new QLabel(tr("Each limit is a token bucket: <i>tokens</i> are added every <i>fill interval</i>, up to "
-                      "<i>burst</i>. A request needs a token from every limit; otherwise it gets 429."));
-    hint->setWordWrap(true);
+                      "<i>burst</i>.<br>A request needs a token from every limit; otherwise it gets 429."));
+    // Broken by hand, not word-wrapped: a wrapping label makes the form's height depend on its width, and then the
+    // form scrolls as a whole instead of the list of limits.
     form()->addRow(QString(), hint);
     form()->addRow(tr("Limits"), new FieldBox(QStringLiteral("spec.limits"), m_limits));
     load(newObject(PolicyKind::RateLimit), Mode::Create);
@@ -501,7 +505,17 @@ AuthenticationPolicyEditor::AuthenticationPolicyEditor(client::ApiClient *api, Q
     });
     hl->addWidget(browse);
     bf->addRow(tr("htpasswd file"), new FieldBox(QStringLiteral("spec.basic.htpasswdFile"), htRow));
-    form()->addRow(new FieldBox(QStringLiteral("spec.basic"), m_basic));
+    // The three methods are tabs, not three boxes one under the other: the dialog fits a 1280x800 screen (#28 item 1).
+    // A tab's title is ticked when its method is on, so nothing enabled hides behind a tab.
+    auto *methods = new QTabWidget;
+    methods->setObjectName(QStringLiteral("methodTabs"));
+    auto addMethod = [methods](QGroupBox *group, const QString &path, const QString &title) {
+        const int i = methods->addTab(new FieldBox(path, group), title);
+        auto retitle = [methods, i, title](bool on) { methods->setTabText(i, on ? title + QStringLiteral(" ✔") : title); };
+        QObject::connect(group, &QGroupBox::toggled, methods, retitle);
+        retitle(group->isChecked());
+    };
+    addMethod(m_basic, QStringLiteral("spec.basic"), tr("Basic"));
 
     m_apiKey->setObjectName(QStringLiteral("apiKeyGroup"));
     m_apiKey->setCheckable(true);
@@ -525,7 +539,7 @@ AuthenticationPolicyEditor::AuthenticationPolicyEditor(client::ApiClient *api, Q
     kb->addStretch(1);
     kv->addLayout(kb);
     kf->addRow(tr("Keys"), new FieldBox(QStringLiteral("spec.apiKey.keys"), keysBox));
-    form()->addRow(new FieldBox(QStringLiteral("spec.apiKey"), m_apiKey));
+    addMethod(m_apiKey, QStringLiteral("spec.apiKey"), tr("API keys"));
 
     m_jwt->setObjectName(QStringLiteral("jwtGroup"));
     m_jwt->setCheckable(true);
@@ -541,7 +555,8 @@ AuthenticationPolicyEditor::AuthenticationPolicyEditor(client::ApiClient *api, Q
     jf->addRow(tr("JWKS inline"), new FieldBox(QStringLiteral("spec.jwt.jwks"), m_jwks));
     jf->addRow(tr("Clock skew"), new FieldBox(QStringLiteral("spec.jwt.clockSkew"), m_clockSkew));
     jf->addRow(tr("Identity claim"), new FieldBox(QStringLiteral("spec.jwt.identityClaim"), m_identityClaim));
-    form()->addRow(new FieldBox(QStringLiteral("spec.jwt"), m_jwt));
+    addMethod(m_jwt, QStringLiteral("spec.jwt"), tr("JWT"));
+    form()->addRow(tr("Methods"), methods);
     load(newObject(PolicyKind::Authentication), Mode::Create);
 }
 
@@ -726,9 +741,9 @@ AuthorizationPolicyEditor::AuthorizationPolicyEditor(client::ApiClient *api, QWi
     m_default->addItem(tr("Deny (only what a rule allows passes)"), QStringLiteral("Deny"));
     m_default->addItem(tr("Allow (only what a rule denies is refused)"), QStringLiteral("Allow"));
     form()->addRow(tr("Default action"), new FieldBox(QStringLiteral("spec.defaultAction"), m_default));
+    // Two lines by hand, not word-wrapped (see the rate limit editor's hint).
     auto *hint = new QLabel(tr("The first rule whose every condition matches decides; empty conditions match "
-                               "anything. Refused requests get 403."));
-    hint->setWordWrap(true);
+                               "anything.<br>Refused requests get 403."));
     form()->addRow(QString(), hint);
     m_rules->setObjectName(QStringLiteral("rulesList"));
     form()->addRow(tr("Rules"), new FieldBox(QStringLiteral("spec.rules"), m_rules));

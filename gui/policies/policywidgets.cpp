@@ -13,6 +13,9 @@
 #include <QMessageAuthenticationCode>
 #include <QPushButton>
 #include <QRandomGenerator>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QTimer>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -124,15 +127,50 @@ void ListCard::setPrefix(const QString &prefix)
         box->setPath(prefix + suffix);
 }
 
+namespace {
+
+// Asks for the height of all its cards, but settles for the first card's: the dialog's layout gives it what is left.
+class CardScrollArea : public QScrollArea
+{
+public:
+    QSize sizeHint() const override
+    {
+        const QSize inner = widget() ? widget()->sizeHint() : QSize();
+        return {inner.width() + verticalScrollBar()->sizeHint().width(), inner.height() + 2 * frameWidth()};
+    }
+    QSize minimumSizeHint() const override
+    {
+        const QSize hint = sizeHint();
+        const QLayout *l = widget() ? widget()->layout() : nullptr;
+        const QLayoutItem *first = l && l->count() > 0 ? l->itemAt(0) : nullptr;
+        const int oneCard = first ? first->sizeHint().height() + 2 * frameWidth() : hint.height();
+        return {QScrollArea::minimumSizeHint().width(), std::min(hint.height(), std::max(oneCard, 120))};
+    }
+};
+
+} // namespace
+
 CardList::CardList(const QString &path, const QString &itemTitle, const QString &addText, Factory factory,
                    QWidget *parent)
     : QWidget(parent), m_path(path), m_itemTitle(itemTitle), m_factory(std::move(factory)),
-      m_cardsLayout(new QVBoxLayout)
+      m_scroll(new CardScrollArea), m_cardsLayout(new QVBoxLayout)
 {
     auto *v = new QVBoxLayout(this);
     v->setContentsMargins(0, 0, 0, 0);
     m_cardsLayout->setContentsMargins(0, 0, 0, 0);
-    v->addLayout(m_cardsLayout);
+    auto *cards = new QWidget;
+    cards->setLayout(m_cardsLayout);
+    m_scroll->setObjectName(QStringLiteral("cardsScroll"));
+    m_scroll->setWidgetResizable(true);
+    m_scroll->setFrameShape(QFrame::NoFrame);
+    m_scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_scroll->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Preferred);
+    m_scroll->setWidget(cards);
+    v->addWidget(m_scroll);
+    connect(m_scroll->verticalScrollBar(), &QScrollBar::rangeChanged, this, [this] {
+        if (m_reveal)
+            m_scroll->ensureWidgetVisible(m_reveal, 0, 0);
+    });
     auto *add = new QPushButton(addText);
     add->setObjectName(QStringLiteral("addCardButton"));
     connect(add, &QPushButton::clicked, this, [this] { addCard(); });
@@ -147,8 +185,11 @@ void CardList::setItems(const QJsonArray &items)
     for (ListCard *c : std::as_const(m_cards))
         delete c;
     m_cards.clear();
+    m_loading = true; // a loaded list starts at its top
     for (const auto &v : items)
         addCard(v.toObject());
+    m_loading = false;
+    m_reveal = nullptr;
 }
 
 QJsonArray CardList::items() const
@@ -167,10 +208,19 @@ ListCard *CardList::addCard(const QJsonObject &o)
     m_cardsLayout->addWidget(card);
     connect(card->removeButton(), &QPushButton::clicked, this, [this, card] {
         m_cards.removeOne(card);
+        m_cardsLayout->removeWidget(card); // now, so the list's size hint shrinks at once
+        card->hide();
         card->deleteLater();
         renumber();
+        m_scroll->updateGeometry();
     });
     renumber();
+    m_scroll->updateGeometry();
+    // A new card is the one to fill in: bring it into the list's view once the list has its new size.
+    if (!m_loading) {
+        m_reveal = card;
+        QTimer::singleShot(0, card, [this, card] { m_scroll->ensureWidgetVisible(card, 0, 0); });
+    }
     return card;
 }
 

@@ -14,6 +14,7 @@
 #include "widgets/objectpicker.h"
 #include "widgets/yamltext.h"
 
+#include <QBrush>
 #include <QComboBox>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -397,7 +398,7 @@ TEST_F(Editors, RouteEditorFitsA1280x800ScreenWithAddBackendInSight)
     spinFor(200);
     auto *add = re->rule(0)->findChild<QPushButton *>("backendRefsTableAdd");
     ASSERT_NE(add, nullptr);
-    auto *scroll = re->findChild<QScrollArea *>();
+    auto *scroll = re->findChild<QScrollArea *>("formScroll");
     ASSERT_NE(scroll, nullptr);
     const QRect inViewport(add->mapTo(scroll->viewport(), QPoint(0, 0)), add->size());
     EXPECT_TRUE(scroll->viewport()->rect().contains(inViewport))
@@ -414,6 +415,77 @@ TEST_F(Editors, RouteEditorFitsA1280x800ScreenWithAddBackendInSight)
     const int needed = t->fontMetrics().horizontalAdvance("dfp-backend-with-a-long-name") + 40;
     EXPECT_GE(t->columnWidth(0), needed);
     EXPECT_GT(t->columnWidth(0), t->columnWidth(5));
+}
+
+// #28 item 1: every editor (backend, route, the three policy kinds) fits a 1280x800 screen without its form
+// scrolling, also with several limits, rules, users and keys: only the lists (cards, tables) scroll.
+TEST_F(Editors, EveryEditorFits1280x800AndOnlyItsListsScroll)
+{
+    auto check = [](ResourceEditor *e, const char *what) {
+        ASSERT_NE(e, nullptr) << what;
+        e->show();
+        spinFor(150);
+        EXPECT_LE(e->height(), 760) << what << ": the dialog and its title bar fit 800 pixels";
+        EXPECT_LE(e->width(), 1280) << what;
+        auto *scroll = e->findChild<QScrollArea *>("formScroll");
+        ASSERT_NE(scroll, nullptr) << what;
+        EXPECT_EQ(scroll->verticalScrollBar()->maximum(), 0)
+            << what << ": the form scrolls by " << scroll->verticalScrollBar()->maximum() << " of "
+            << scroll->viewport()->height();
+        auto *save = e->findChild<QPushButton *>("saveButton");
+        ASSERT_NE(save, nullptr);
+        EXPECT_TRUE(e->rect().contains(QRect(save->mapTo(e, QPoint(0, 0)), save->size()))) << what;
+    };
+    window->showPage(MainWindow::BackendsIndex);
+    ResourceEditor *backend = window->backends()->newObject();
+    check(backend, "backend editor");
+    backend->close();
+    window->showPage(MainWindow::RoutesIndex);
+    auto *route = qobject_cast<RouteEditor *>(window->routes()->newObject());
+    ASSERT_NE(route, nullptr);
+    for (int i = 0; i < 4; ++i)
+        route->rule(0)->addBackendRef(QStringLiteral("b%1").arg(i));
+    check(route, "route editor with four backends");
+    route->close();
+
+    PoliciesPage *pp = window->policies();
+    auto *rl = qobject_cast<RateLimitPolicyEditor *>(pp->newPolicy(PolicyKind::RateLimit));
+    check(rl, "rate limit editor");
+    for (int i = 0; i < 4; ++i)
+        rl->limits()->addCard();
+    check(rl, "rate limit editor with five limits");
+    // The cards scroll in their own list instead, and the last one added is in view.
+    QScrollArea *cards = rl->limits()->scrollArea();
+    EXPECT_GT(cards->verticalScrollBar()->maximum(), 0);
+    QWidget *last = rl->limits()->card(4);
+    EXPECT_TRUE(cards->viewport()->rect().intersects(QRect(last->mapTo(cards->viewport(), QPoint(0, 0)), last->size())));
+    rl->close();
+
+    auto *authn = qobject_cast<AuthenticationPolicyEditor *>(pp->newPolicy(PolicyKind::Authentication));
+    ASSERT_NE(authn, nullptr);
+    authn->apiKeyGroup()->setChecked(true);
+    authn->jwtGroup()->setChecked(true);
+    for (int i = 0; i < 6; ++i) {
+        authn->addUser(QStringLiteral("user%1").arg(i), QStringLiteral("pw"));
+        authn->addApiKey(QStringLiteral("holder%1").arg(i), QStringLiteral("key%1").arg(i));
+    }
+    check(authn, "authentication editor with every method and six users and keys");
+    // The methods are tabs; the ones that are on say so in their title.
+    auto *methods = authn->findChild<QTabWidget *>("methodTabs");
+    ASSERT_NE(methods, nullptr);
+    EXPECT_EQ(methods->tabText(0), "Basic ✔");
+    EXPECT_EQ(methods->tabText(2), "JWT ✔");
+    authn->jwtGroup()->setChecked(false);
+    EXPECT_EQ(methods->tabText(2), "JWT");
+    authn->close();
+
+    auto *authz = qobject_cast<AuthorizationPolicyEditor *>(pp->newPolicy(PolicyKind::Authorization));
+    ASSERT_NE(authz, nullptr);
+    check(authz, "authorization editor");
+    for (int i = 0; i < 4; ++i)
+        authz->rules()->addCard();
+    check(authz, "authorization editor with five rules");
+    authz->close();
 }
 
 // The seed guide (README: a backend, a route to it, traffic, then cleanup) through the editors alone: the route's
@@ -563,4 +635,38 @@ TEST_F(Editors, PolicyWhoseTargetIsGoneIsMarked)
     };
     ASSERT_TRUE(waitUntil([&] { return attached().contains("(missing)"); }, 10000)) << attached().toStdString();
     EXPECT_EQ(attached(), "⚠ HTTPRoute httpbin/gone (missing)");
+}
+
+// #28 item 4 / #27 item 3: the policies list shows each policy's Accepted condition (GEP-713) — a newer policy on
+// the same target as an older one of its kind is Conflicted, with the service's message as the tooltip.
+TEST_F(Editors, PoliciesListShowsAcceptedAndConflicted)
+{
+    applySeed();
+    const auto policy = [](const char *name) {
+        return QByteArray("apiVersion: dfproxy.dev/v1alpha1\nkind: RateLimitPolicy\n"
+                          "metadata: {name: ") + name + ", namespace: httpbin}\n"
+               "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: dfp-httproute}]\n"
+               "  limits: [{name: l, key: clientIP, tokens: 5, fillInterval: 1s}]\n";
+    };
+    for (const char *name : {"first", "second"})
+        ASSERT_TRUE(api->sendBlocking("POST", "/api/v1/apply", {}, policy(name), "application/yaml").ok());
+    PoliciesPage *p = window->policies();
+    const int loads = p->loadCount();
+    window->showPage(MainWindow::PoliciesIndex);
+    ASSERT_TRUE(waitUntil([&] { return p->loadCount() > loads && p->rowOf("RateLimitPolicy", "httpbin", "second") >= 0; },
+                          10000));
+    int column = -1;
+    for (int c = 0; c < p->model()->columnCount(); ++c) {
+        if (p->model()->headerData(c, Qt::Horizontal, Qt::DisplayRole).toString() == "Accepted")
+            column = c;
+    }
+    ASSERT_GE(column, 0) << "no Accepted column";
+    auto cell = [&](const char *name, int role) {
+        return p->model()->data(p->model()->index(p->rowOf("RateLimitPolicy", "httpbin", name), column), role);
+    };
+    EXPECT_EQ(cell("first", Qt::DisplayRole).toString(), "✔ Accepted");
+    EXPECT_EQ(cell("second", Qt::DisplayRole).toString(), "✘ Conflicted");
+    EXPECT_TRUE(cell("second", Qt::ToolTipRole).toString().contains("RateLimitPolicy httpbin/first is older"))
+        << cell("second", Qt::ToolTipRole).toString().toStdString();
+    EXPECT_EQ(cell("second", Qt::ForegroundRole).value<QBrush>().color(), QColor(0xb0, 0x00, 0x20)) << "marked in red";
 }
