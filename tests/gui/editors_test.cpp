@@ -10,6 +10,8 @@
 #include "resources/references.h"
 #include "resources/resourcepage.h"
 #include "resources/routeeditor.h"
+#include "traffic/accesslogmodel.h"
+#include "traffic/trafficpage.h"
 #include "resources/ruleeditor.h"
 #include "widgets/objectpicker.h"
 #include "widgets/yamltext.h"
@@ -488,14 +490,19 @@ TEST_F(Editors, EveryEditorFits1280x800AndOnlyItsListsScroll)
     authz->close();
 }
 
-// The seed guide (README: a backend, a route to it, traffic, then cleanup) through the editors alone: the route's
-// backend is picked, not typed; the REST API confirms each step.
+// The seed guide (README and docs/seed-walkthrough.md: a backend, a route to it, traffic, a rate limit, then
+// cleanup) through the console's buttons and editors alone: the route's backend and the policy's target are picked
+// from lists, not typed; the REST API and curl through the proxy confirm each step.
 TEST_F(Editors, WalkthroughOfTheSeedGuideThroughTheEditors)
 {
     EXPECT_EQ(curlThroughProxy().status, 404);
+    auto clickNew = [](ResourcePage *page) {
+        QTest::mouseClick(page->findChild<QPushButton *>("newButton"), Qt::LeftButton);
+        return page->currentEditor();
+    };
 
     window->showPage(MainWindow::BackendsIndex);
-    auto *be = qobject_cast<BackendEditor *>(window->backends()->newObject());
+    auto *be = qobject_cast<BackendEditor *>(clickNew(window->backends()));
     ASSERT_NE(be, nullptr);
     QTest::keyClicks(be->nameEdit(), "dfp-backend");
     be->namespaceEdit()->clear();
@@ -509,12 +516,15 @@ TEST_F(Editors, WalkthroughOfTheSeedGuideThroughTheEditors)
     EXPECT_TRUE(backend.object()["spec"].toObject().contains("dynamicForwardProxy"));
 
     window->showPage(MainWindow::RoutesIndex);
-    auto *re = qobject_cast<RouteEditor *>(window->routes()->newObject());
+    auto *re = qobject_cast<RouteEditor *>(clickNew(window->routes()));
     ASSERT_NE(re, nullptr);
     QTest::keyClicks(re->nameEdit(), "dfp-httproute");
     re->namespaceEdit()->clear();
     QTest::keyClicks(re->namespaceEdit(), "httpbin");
     ASSERT_TRUE(waitUntil([&] { return re->pickerLoads() >= 2; }, 10000));
+    // The parent is the service's Gateway already (the guide's parentRefs).
+    ASSERT_NE(re->parentPicker(0), nullptr);
+    EXPECT_EQ(re->parentPicker(0)->name(), "agentgateway-proxy");
     QTest::mouseClick(re->rule(0)->findChild<QPushButton *>("backendRefsTableAdd"), Qt::LeftButton);
     ObjectPicker *picker = re->rule(0)->backendPicker(0);
     ASSERT_NE(picker, nullptr);
@@ -535,8 +545,52 @@ TEST_F(Editors, WalkthroughOfTheSeedGuideThroughTheEditors)
     const CurlResult ok = curlThroughProxy();
     EXPECT_EQ(ok.status, 200) << ok.describe();
     EXPECT_TRUE(ok.body.contains("httpbin.test"));
+    // Live traffic shows the request; the backend's Used by names the route.
+    const QString host = hostHeader();
+    auto *traffic = window->traffic()->model();
+    ASSERT_TRUE(waitUntil([&] {
+        for (int r = 0; r < traffic->rowCount(); ++r) {
+            const QJsonObject rec = traffic->recordAt(r);
+            if (AccessLogModel::text(rec, AccessLogModel::Host) == host && rec["status"].toInt() == 200)
+                return true;
+        }
+        return false;
+    }, 10000)) << "no 200 for " << host.toStdString() << " in the live traffic";
+    window->showPage(MainWindow::BackendsIndex);
+    reload(window->backends());
+    EXPECT_EQ(cellText(window->backends(), "httpbin", "dfp-backend", "Used by"), "HTTPRoute httpbin/dfp-httproute");
+
+    // A rate limit on the route, its target picked from what exists: 2 requests a minute, then 429.
+    PoliciesPage *policies = window->policies();
+    const int ploads = policies->loadCount();
+    window->showPage(MainWindow::PoliciesIndex);
+    ASSERT_TRUE(waitUntil([&] { return policies->loadCount() > ploads && !policies->knownTargets().isEmpty(); }, 10000));
+    auto *rl = qobject_cast<RateLimitPolicyEditor *>(policies->newPolicy(PolicyKind::RateLimit));
+    ASSERT_NE(rl, nullptr);
+    QTest::keyClicks(rl->nameEdit(), "per-client");
+    const KnownTarget routeTarget{"HTTPRoute", "httpbin", "dfp-httproute", {}};
+    ASSERT_TRUE(policies->knownTargets().contains(routeTarget));
+    rl->targets()->pickTarget(routeTarget); // what choosing it under "Add target ▾" does
+    EXPECT_EQ(rl->namespaceEdit()->text(), "httpbin");
+    rl->tokensSpin(0)->setValue(2);
+    rl->fillIntervalEdit(0)->setText("1m");
+    clickSave(rl);
+    const ApiResult limit = get("/api/v1/namespaces/httpbin/ratelimitpolicies/per-client");
+    ASSERT_TRUE(limit.ok()) << limit.error->toString();
+    EXPECT_EQ(limit.object()["spec"].toObject()["targetRefs"].toArray()[0].toObject()["name"].toString(),
+              "dfp-httproute");
+    ASSERT_TRUE(waitUntil([&] { return curlThroughProxy().status == 429; }, 10000));
+    ASSERT_TRUE(waitUntil([&] { return policies->rowOf("RateLimitPolicy", "httpbin", "per-client") >= 0; }, 10000));
+    ASSERT_TRUE(policies->select("RateLimitPolicy", "httpbin", "per-client"));
+    QTest::keyClick(policies->table(), Qt::Key_Delete);
+    ASSERT_NE(policies->deleteQuestion(), nullptr);
+    clickIn(policies->deleteQuestion(), "confirmDeleteButton");
+    ASSERT_TRUE(waitUntil(
+        [&] { return get("/api/v1/namespaces/httpbin/ratelimitpolicies/per-client").status == 404; }, 10000));
+    ASSERT_TRUE(waitUntil([&] { return curlThroughProxy().status == 200; }, 10000));
 
     // Cleanup with the Delete key: the route first (nothing uses it), then the backend (no longer used).
+    window->showPage(MainWindow::RoutesIndex);
     RoutesPage *routes = window->routes();
     reload(routes);
     ASSERT_TRUE(routes->select("httpbin", "dfp-httproute"));
