@@ -75,8 +75,7 @@ void ScreenshotRunner::start()
              auto *p = m_window->routes();
              if (!p->select(QStringLiteral("httpbin"), QStringLiteral("api-route")))
                  p->table()->selectRow(0);
-             if (auto *e = p->editSelected())
-                 e->resize(900, 860);
+             p->editSelected(); // at the size it opens with, which fits a 1280x800 screen
          }},
         {1200, [this] {
              if (auto *e = m_window->routes()->currentEditor())
@@ -108,8 +107,7 @@ void ScreenshotRunner::start()
         m_steps.append({0, [this, kind, ns, name] {
                             auto *p = m_window->policies();
                             if (p->select(kind, ns, name))
-                                if (auto *e = p->editSelected())
-                                    e->resize(820, 900);
+                                p->editSelected(); // at its own size (900x720), which fits 1280x800
                         }});
         m_steps.append({1200, [this, file] {
                             if (auto *e = m_window->policies()->currentEditor()) {

@@ -342,6 +342,8 @@ PolicyEditor::PolicyEditor(client::ApiClient *api, PolicyKind kind, QWidget *par
     // Wide enough for the target table's three columns, low enough for a 1280x800 screen with its title bar.
     resize(900, 720);
     m_targetsBox = new FieldBox(QStringLiteral("spec.targetRefs"), m_targets);
+    // The targets keep their height; room left over goes to the kind's own fields below.
+    m_targetsBox->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
     form()->addRow(tr("Attached to"), m_targetsBox);
     connect(m_targets, &TargetRefsEditor::targetPicked, this, [this](const KnownTarget &t) {
         // Targets live in the policy's namespace: a new policy follows its first target; an existing one cannot move.

@@ -2,6 +2,7 @@
 #include "policies/policywidgets.h"
 
 #include "widgets/fieldbox.h"
+#include "widgets/fitscrollarea.h"
 #include "widgets/objectpicker.h"
 
 #include <QComboBox>
@@ -127,33 +128,10 @@ void ListCard::setPrefix(const QString &prefix)
         box->setPath(prefix + suffix);
 }
 
-namespace {
-
-// Asks for the height of all its cards, but settles for the first card's: the dialog's layout gives it what is left.
-class CardScrollArea : public QScrollArea
-{
-public:
-    QSize sizeHint() const override
-    {
-        const QSize inner = widget() ? widget()->sizeHint() : QSize();
-        return {inner.width() + verticalScrollBar()->sizeHint().width(), inner.height() + 2 * frameWidth()};
-    }
-    QSize minimumSizeHint() const override
-    {
-        const QSize hint = sizeHint();
-        const QLayout *l = widget() ? widget()->layout() : nullptr;
-        const QLayoutItem *first = l && l->count() > 0 ? l->itemAt(0) : nullptr;
-        const int oneCard = first ? first->sizeHint().height() + 2 * frameWidth() : hint.height();
-        return {QScrollArea::minimumSizeHint().width(), std::min(hint.height(), std::max(oneCard, 120))};
-    }
-};
-
-} // namespace
-
 CardList::CardList(const QString &path, const QString &itemTitle, const QString &addText, Factory factory,
                    QWidget *parent)
     : QWidget(parent), m_path(path), m_itemTitle(itemTitle), m_factory(std::move(factory)),
-      m_scroll(new CardScrollArea), m_cardsLayout(new QVBoxLayout)
+      m_scroll(new FitScrollArea(200)), m_cardsLayout(new QVBoxLayout)
 {
     auto *v = new QVBoxLayout(this);
     v->setContentsMargins(0, 0, 0, 0);
@@ -161,10 +139,6 @@ CardList::CardList(const QString &path, const QString &itemTitle, const QString 
     auto *cards = new QWidget;
     cards->setLayout(m_cardsLayout);
     m_scroll->setObjectName(QStringLiteral("cardsScroll"));
-    m_scroll->setWidgetResizable(true);
-    m_scroll->setFrameShape(QFrame::NoFrame);
-    m_scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    m_scroll->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Preferred);
     m_scroll->setWidget(cards);
     v->addWidget(m_scroll);
     connect(m_scroll->verticalScrollBar(), &QScrollBar::rangeChanged, this, [this] {

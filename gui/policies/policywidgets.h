@@ -75,8 +75,7 @@ private:
 
 /// A vertical list of cards with Add and per-card Remove; the cards' field paths follow their position
 /// (`path`[i]). The list itself sits in a FieldBox with `path` for errors about the whole list. The cards scroll in
-/// their own area, which grows to show them all when the dialog has the room and shrinks to about one card when it
-/// has not, so only the list scrolls, never the whole form (#28 item 1: dialogs fit a 1280x800 screen).
+/// their own FitScrollArea, so only the list scrolls, never the whole form.
 class CardList : public QWidget
 {
     Q_OBJECT

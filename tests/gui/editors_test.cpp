@@ -448,6 +448,30 @@ TEST_F(Editors, EveryEditorFits1280x800AndOnlyItsListsScroll)
     for (int i = 0; i < 4; ++i)
         route->rule(0)->addBackendRef(QStringLiteral("b%1").arg(i));
     check(route, "route editor with four backends");
+    // A route with every filter open: the rule scrolls in its tab, the form does not.
+    route->load(yamlToObject(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: busy, namespace: httpbin}
+spec:
+  parentRefs: [{name: agentgateway-proxy, namespace: agentgateway-system}]
+  hostnames: [api.test]
+  rules:
+    - name: v1
+      matches: [{path: {type: PathPrefix, value: /v1}}, {path: {type: Exact, value: /v2}, method: GET}]
+      filters:
+        - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-a, value: b}], remove: [x-c]}}
+        - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: x-d, value: e}]}}
+        - {type: URLRewrite, urlRewrite: {hostname: other.test, path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}
+      backendRefs: [{name: a, weight: 3}, {name: b, weight: 1}, {name: c}]
+      timeouts: {request: 10s, backendRequest: 5s}
+    - backendRefs: [{name: a}]
+)")
+                    .value(),
+                ResourceEditor::Mode::Create);
+    check(route, "route editor with its filters open");
+    auto *ruleScroll = qobject_cast<QScrollArea *>(route->rule(0)->parentWidget()->parentWidget());
+    ASSERT_NE(ruleScroll, nullptr) << "the rule is in its own scroll area";
+    EXPECT_EQ(ruleScroll->objectName(), "ruleScroll");
     route->close();
 
     PoliciesPage *pp = window->policies();
