@@ -24,6 +24,7 @@
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QTableWidget>
+#include <QTreeWidget>
 #include <QVBoxLayout>
 
 namespace dfproxy::gui {
@@ -339,6 +340,10 @@ PolicyEditor::PolicyEditor(client::ApiClient *api, PolicyKind kind, QWidget *par
 {
     connect(m_targets, &TargetRefsEditor::createRouteRequested, this, &PolicyEditor::createRoute);
     setObjectName(QStringLiteral("policyEditor"));
+    m_status = new QTreeWidget;
+    m_status->setObjectName(QStringLiteral("statusTree"));
+    m_status->setHeaderLabels({tr("Target / condition"), tr("Status"), tr("Reason"), tr("Message")});
+    addExtraTab(m_status, tr("Status"));
     // Wide enough for the target table's three columns, low enough for a 1280x800 screen with its title bar.
     resize(900, 720);
     m_targetsBox = new FieldBox(QStringLiteral("spec.targetRefs"), m_targets);
@@ -387,6 +392,21 @@ void PolicyEditor::setForm(const QJsonObject &object)
     const QJsonObject spec = object.value("spec").toObject();
     m_targets->load(spec.value("targetRefs").toArray());
     loadSpec(spec);
+    // The route editor's status tree, one item per target (status.ancestors) and one for the policy as a whole.
+    const QJsonObject status = object.value("status").toObject();
+    QJsonArray entries;
+    for (const auto &a : status.value("ancestors").toArray()) {
+        entries.append(QJsonObject{{"parentRef", a.toObject().value("ancestorRef")},
+                                   {"conditions", a.toObject().value("conditions")}});
+    }
+    if (!status.value("conditions").toArray().isEmpty()) {
+        const QJsonObject md = object.value("metadata").toObject();
+        entries.append(QJsonObject{{"parentRef", QJsonObject{{"kind", object.value("kind")},
+                                                             {"namespace", md.value("namespace")},
+                                                             {"name", md.value("name")}}},
+                                   {"conditions", status.value("conditions")}});
+    }
+    fillRouteStatus(m_status, QJsonObject{{"parents", entries}}, tr("No status reported (save the policy first)"));
 }
 
 QJsonObject PolicyEditor::specFromForm(const QJsonObject &original) const

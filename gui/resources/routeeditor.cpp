@@ -308,12 +308,13 @@ QJsonObject RouteEditor::specFromForm(const QJsonObject &original) const
     return spec;
 }
 
-void fillRouteStatus(QTreeWidget *tree, const QJsonObject &status)
+void fillRouteStatus(QTreeWidget *tree, const QJsonObject &status, const QString &emptyText)
 {
     tree->clear();
     const QJsonArray parents = status.value("parents").toArray();
     if (parents.isEmpty()) {
-        auto *item = new QTreeWidgetItem(tree, {QObject::tr("No status reported (save the route first)")});
+        auto *item = new QTreeWidgetItem(
+            tree, {emptyText.isEmpty() ? QObject::tr("No status reported (save the route first)") : emptyText});
         item->setDisabled(true);
         return;
     }

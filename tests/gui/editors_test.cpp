@@ -32,6 +32,7 @@
 #include <QTableWidget>
 #include <QTabWidget>
 #include <QTextBlock>
+#include <QTreeWidget>
 
 using namespace dfproxy::gui;
 using namespace dfproxy::test;
@@ -747,4 +748,19 @@ TEST_F(Editors, PoliciesListShowsAcceptedAndConflicted)
     EXPECT_TRUE(cell("second", Qt::ToolTipRole).toString().contains("RateLimitPolicy httpbin/first is older"))
         << cell("second", Qt::ToolTipRole).toString().toStdString();
     EXPECT_EQ(cell("second", Qt::ForegroundRole).value<QBrush>().color(), QColor(0xb0, 0x00, 0x20)) << "marked in red";
+
+    // The editor's Status tab has the condition per target.
+    ASSERT_TRUE(p->select("RateLimitPolicy", "httpbin", "second"));
+    PolicyEditor *e = p->editSelected();
+    ASSERT_NE(e, nullptr);
+    QTreeWidget *tree = e->statusTree();
+    ASSERT_EQ(tree->topLevelItemCount(), 1);
+    EXPECT_EQ(tree->topLevelItem(0)->text(0), "HTTPRoute httpbin/dfp-httproute");
+    ASSERT_EQ(tree->topLevelItem(0)->childCount(), 1);
+    const QTreeWidgetItem *accepted = tree->topLevelItem(0)->child(0);
+    EXPECT_EQ(accepted->text(0), "Accepted");
+    EXPECT_EQ(accepted->text(1), "False");
+    EXPECT_EQ(accepted->text(2), "Conflicted");
+    EXPECT_TRUE(accepted->text(3).contains("RateLimitPolicy httpbin/first is older")) << accepted->text(3).toStdString();
+    e->close();
 }
