@@ -533,7 +533,9 @@ AuthenticationPolicyEditor::AuthenticationPolicyEditor(client::ApiClient *api, Q
     methods->setObjectName(QStringLiteral("methodTabs"));
     auto addMethod = [methods](QGroupBox *group, const QString &path, const QString &title) {
         const int i = methods->addTab(new FieldBox(path, group), title);
-        auto retitle = [methods, i, title](bool on) { methods->setTabText(i, on ? title + QStringLiteral(" ✔") : title); };
+        auto retitle = [methods, i, title](bool on) {
+            methods->setTabText(i, on ? title + QStringLiteral(" ✔") : title);
+        };
         QObject::connect(group, &QGroupBox::toggled, methods, retitle);
         retitle(group->isChecked());
     };

@@ -462,7 +462,8 @@ spec:
       filters:
         - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-a, value: b}], remove: [x-c]}}
         - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: x-d, value: e}]}}
-        - {type: URLRewrite, urlRewrite: {hostname: other.test, path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}
+        - type: URLRewrite
+          urlRewrite: {hostname: other.test, path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}
       backendRefs: [{name: a, weight: 3}, {name: b, weight: 1}, {name: c}]
       timeouts: {request: 10s, backendRequest: 5s}
     - backendRefs: [{name: a}]
@@ -485,7 +486,8 @@ spec:
     QScrollArea *cards = rl->limits()->scrollArea();
     EXPECT_GT(cards->verticalScrollBar()->maximum(), 0);
     QWidget *last = rl->limits()->card(4);
-    EXPECT_TRUE(cards->viewport()->rect().intersects(QRect(last->mapTo(cards->viewport(), QPoint(0, 0)), last->size())));
+    const QRect lastInView(last->mapTo(cards->viewport(), QPoint(0, 0)), last->size());
+    EXPECT_TRUE(cards->viewport()->rect().intersects(lastInView));
     rl->close();
 
     auto *authn = qobject_cast<AuthenticationPolicyEditor *>(pp->newPolicy(PolicyKind::Authentication));
@@ -589,7 +591,8 @@ TEST_F(Editors, WalkthroughOfTheSeedGuideThroughTheEditors)
     PoliciesPage *policies = window->policies();
     const int ploads = policies->loadCount();
     window->showPage(MainWindow::PoliciesIndex);
-    ASSERT_TRUE(waitUntil([&] { return policies->loadCount() > ploads && !policies->knownTargets().isEmpty(); }, 10000));
+    ASSERT_TRUE(
+        waitUntil([&] { return policies->loadCount() > ploads && !policies->knownTargets().isEmpty(); }, 10000));
     auto *rl = qobject_cast<RateLimitPolicyEditor *>(policies->newPolicy(PolicyKind::RateLimit));
     ASSERT_NE(rl, nullptr);
     QTest::keyClicks(rl->nameEdit(), "per-client");
@@ -732,8 +735,8 @@ TEST_F(Editors, PoliciesListShowsAcceptedAndConflicted)
     PoliciesPage *p = window->policies();
     const int loads = p->loadCount();
     window->showPage(MainWindow::PoliciesIndex);
-    ASSERT_TRUE(waitUntil([&] { return p->loadCount() > loads && p->rowOf("RateLimitPolicy", "httpbin", "second") >= 0; },
-                          10000));
+    ASSERT_TRUE(waitUntil(
+        [&] { return p->loadCount() > loads && p->rowOf("RateLimitPolicy", "httpbin", "second") >= 0; }, 10000));
     int column = -1;
     for (int c = 0; c < p->model()->columnCount(); ++c) {
         if (p->model()->headerData(c, Qt::Horizontal, Qt::DisplayRole).toString() == "Accepted")
@@ -761,6 +764,7 @@ TEST_F(Editors, PoliciesListShowsAcceptedAndConflicted)
     EXPECT_EQ(accepted->text(0), "Accepted");
     EXPECT_EQ(accepted->text(1), "False");
     EXPECT_EQ(accepted->text(2), "Conflicted");
-    EXPECT_TRUE(accepted->text(3).contains("RateLimitPolicy httpbin/first is older")) << accepted->text(3).toStdString();
+    EXPECT_TRUE(accepted->text(3).contains("RateLimitPolicy httpbin/first is older"))
+        << accepted->text(3).toStdString();
     e->close();
 }
