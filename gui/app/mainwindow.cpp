@@ -69,6 +69,7 @@ MainWindow::MainWindow(const ConsoleOptions &options, QWidget *parent)
     connect(m_nav, &QListWidget::currentRowChanged, this, &MainWindow::showPage);
     // The dashboard's top hosts count the requests of the live-traffic feed (one access-log stream for both).
     connect(traffic(), &TrafficPage::recordsArrived, dashboard(), &DashboardPage::addAccessLogRecords);
+    connect(dashboard(), &DashboardPage::showRoutesRequested, this, [this] { showPage(RoutesIndex); });
 
     m_banner->setObjectName(QStringLiteral("banner"));
     m_banner->setStyleSheet(QStringLiteral("#banner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 4px; }"));

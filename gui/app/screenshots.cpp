@@ -2,6 +2,8 @@
 #include "app/screenshots.h"
 
 #include "app/mainwindow.h"
+#include "dashboard/dashboardpage.h"
+#include "dashboard/timechart.h"
 #include "desktop/systemproxycontroller.h"
 #include "logging/loggingpage.h"
 #include "policies/policiespage.h"
@@ -9,7 +11,12 @@
 #include "resources/routeeditor.h"
 #include "traffic/trafficpage.h"
 
+#include <QApplication>
+#include <QChart>
 #include <QDir>
+#include <QLineSeries>
+#include <QPainter>
+#include <QToolTip>
 #include <QElapsedTimer>
 #include <QPixmap>
 #include <QTabWidget>
@@ -37,6 +44,45 @@ void ScreenshotRunner::save(QWidget *w, const QString &name)
     std::fflush(stdout);
 }
 
+void ScreenshotRunner::hoverLatency()
+{
+    // The pointer on the p99 line about ten seconds ago: the chart's hover value is in the picture too.
+    TimeChart *chart = m_window->dashboard()->latencyChart();
+    const auto series = chart->chart()->series();
+    auto *line = series.size() > 1 ? qobject_cast<QLineSeries *>(series[1]) : nullptr;
+    if (!line || line->count() == 0)
+        return;
+    QPointF point = line->at(line->count() - 1);
+    for (const QPointF &p : line->points()) {
+        if (p.x() >= -10) {
+            point = p;
+            break;
+        }
+    }
+    // Shown as the hover would show it, without moving the pointer (a real move would end the hover at once).
+    const QPoint inView = chart->mapFromScene(chart->chart()->mapToPosition(point, line));
+    QToolTip::showText(chart->mapToGlobal(inView), chart->hoverText(1, point), chart);
+}
+
+void ScreenshotRunner::saveWithTooltip(const QString &name)
+{
+    // A tooltip is a window of its own, which grabbing the main window leaves out: paint it in where it is.
+    QPixmap shot = m_window->grab();
+    for (QWidget *w : QApplication::topLevelWidgets()) {
+        if (w->isVisible() && w->inherits("QTipLabel")) {
+            QPainter p(&shot);
+            p.drawPixmap(w->mapToGlobal(QPoint(0, 0)) - m_window->mapToGlobal(QPoint(0, 0)), w->grab());
+        }
+    }
+    const QString path = QDir(m_dir).filePath(name + QStringLiteral(".png"));
+    if (!shot.save(path))
+        std::fprintf(stderr, "dfproxy-console: cannot write %s\n", qPrintable(path));
+    else
+        std::printf("dfproxy-console: saved %s\n", qPrintable(path));
+    std::fflush(stdout);
+    QToolTip::hideText();
+}
+
 void ScreenshotRunner::start()
 {
     QDir().mkpath(m_dir);
@@ -54,7 +100,8 @@ void ScreenshotRunner::start()
     };
     m_steps = {
         {historyMs, [this] { m_window->showPage(MainWindow::DashboardIndex); }},
-        shot(MainWindow::DashboardIndex, QStringLiteral("dashboard")),
+        {1500, [this] { hoverLatency(); }},
+        {600, [this] { saveWithTooltip(QStringLiteral("dashboard")); }},
         // The system-proxy switch turned on (scripts/screenshots runs the console in a private D-Bus session).
         {0, [this] { SystemProxyController::of(m_window->connection())->setOn(true); }},
         {1200, [this] {
@@ -83,8 +130,7 @@ void ScreenshotRunner::start()
              auto *p = m_window->routes();
              if (!p->select(QStringLiteral("httpbin"), QStringLiteral("api-route")))
                  p->table()->selectRow(0);
-             if (auto *e = p->editSelected())
-                 e->resize(900, 860);
+             p->editSelected(); // at the size it opens with, which fits a 1280x800 screen
          }},
         {1200, [this] {
              if (auto *e = m_window->routes()->currentEditor())
@@ -116,8 +162,7 @@ void ScreenshotRunner::start()
         m_steps.append({0, [this, kind, ns, name] {
                             auto *p = m_window->policies();
                             if (p->select(kind, ns, name))
-                                if (auto *e = p->editSelected())
-                                    e->resize(820, 900);
+                                p->editSelected(); // at its own size (900x720), which fits 1280x800
                         }});
         m_steps.append({1200, [this, file] {
                             if (auto *e = m_window->policies()->currentEditor()) {

@@ -25,6 +25,10 @@ Q_SIGNALS:
 private:
     void next();
     void save(QWidget *w, const QString &name);
+    /// Puts the pointer on the latency chart's p99 line, which shows its hover value.
+    void hoverLatency();
+    /// Saves the main window with the visible tooltip painted in.
+    void saveWithTooltip(const QString &name);
 
     MainWindow *m_window;
     QString m_dir;

@@ -3,6 +3,7 @@
 
 #include "app/connection.h"
 #include "dashboard/timechart.h"
+#include "resources/references.h"
 #include "desktop/systemproxycontroller.h"
 #include "desktop/systemproxypanel.h"
 #include "traffic/accesslogmodel.h"
@@ -60,7 +61,8 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
       m_latency(new TimeChart(tr("Latency"), tr("ms"), false)),
       m_dns(new TimeChart(tr("DNS cache hit ratio"), tr("% of lookups"), true)),
       m_latencyNote(new QLabel),
-      m_dataPath(new QLabel)
+      m_dataPath(new QLabel),
+      m_routeProblems(new QLabel)
 {
     setObjectName(QStringLiteral("dashboardPage"));
     auto *outer = new QVBoxLayout(this);
@@ -93,6 +95,14 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
         cards->addWidget(frame, 0, col++);
     }
     layout->addLayout(cards);
+    // The same "missing" the Routes list marks, where it is seen first: such a route answers 500 no_backend.
+    m_routeProblems->setObjectName(QStringLiteral("routeProblems"));
+    m_routeProblems->setStyleSheet(QStringLiteral("color: #b00020;"));
+    m_routeProblems->setWordWrap(true);
+    m_routeProblems->setTextFormat(Qt::RichText);
+    m_routeProblems->hide();
+    connect(m_routeProblems, &QLabel::linkActivated, this, &DashboardPage::showRoutesRequested);
+    layout->addWidget(m_routeProblems);
     layout->addWidget(new SystemProxyPanel(SystemProxyController::of(connection))); // docs/desktop.md
 
     m_rps->addLine(tr("requests/s"), QColor(0x1f, 0x77, 0xb4));
@@ -145,7 +155,13 @@ DashboardPage::DashboardPage(Connection *connection, QWidget *parent)
     connect(connection, &Connection::serverInfoChanged, this, &DashboardPage::onServerInfo);
     connect(connection, &Connection::stateChanged, this, &DashboardPage::updateState);
     // A restarted service starts its counters again: forget the old baseline.
-    connect(connection, &Connection::connected, this, [this] { m_history.clear(); });
+    connect(connection, &Connection::connected, this, [this] {
+        m_history.clear();
+        loadReferences();
+    });
+    // Objects change from other clients too; a few lists every 5 s while the dashboard is shown is cheap.
+    m_referencesTimer.setInterval(5000);
+    connect(&m_referencesTimer, &QTimer::timeout, this, &DashboardPage::loadReferences);
     m_countingSince = QDateTime::currentDateTime();
     updateTopHosts();
     updateState();
@@ -175,6 +191,62 @@ void DashboardPage::setPollIntervalMs(int ms)
 void DashboardPage::refresh()
 {
     pollStats();
+    loadReferences();
+}
+
+void DashboardPage::setActive(bool active)
+{
+    Page::setActive(active);
+    if (active) {
+        loadReferences();
+        m_referencesTimer.start();
+    } else {
+        m_referencesTimer.stop();
+    }
+}
+
+QString DashboardPage::routeProblemsText() const
+{
+    return m_routeProblemLines.join(u'\n');
+}
+
+void DashboardPage::loadReferences()
+{
+    if (!m_connection->isConnected() || m_referencesInFlight)
+        return;
+    m_referencesInFlight = true;
+    QPointer<DashboardPage> self(this);
+    loadReferencedObjects(m_connection->api(), [self](const QList<QJsonObject> &objects, bool complete) {
+        if (!self)
+            return;
+        self->m_referencesInFlight = false;
+        ++self->m_referenceLoads;
+        if (!complete)
+            return; // a partial set would call objects missing that are not: keep what the last full load said
+        ReferenceIndex index;
+        index.setObjects(objects);
+        QStringList lines;
+        for (const QJsonObject &o : objects) {
+            if (o.value("kind").toString() != QLatin1String("HTTPRoute"))
+                continue;
+            const ObjectKey route = ObjectKey::of(o);
+            for (const ObjectKey &gone : index.missing(route)) {
+                lines.append(gone.kind == QLatin1String("Gateway")
+                                 ? tr("⚠ %1 uses %2, which does not exist (the route is not attached)")
+                                       .arg(route.label(), gone.label())
+                                 : tr("⚠ %1 uses %2, which does not exist (its requests get 500 no_backend)")
+                                       .arg(route.label(), gone.label()));
+            }
+        }
+        lines.sort();
+        self->m_routeProblemLines = lines;
+        self->m_routeProblems->setVisible(!lines.isEmpty());
+        QStringList html;
+        for (const QString &l : std::as_const(lines))
+            html.append(l.toHtmlEscaped());
+        self->m_routeProblems->setText(html.join(QStringLiteral("<br>"))
+                                       + QStringLiteral(" &nbsp;<a href=\"routes\">%1</a>").arg(tr("Show routes")));
+    });
 }
 
 void DashboardPage::updateState()

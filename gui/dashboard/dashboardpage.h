@@ -22,7 +22,8 @@ class TimeChart;
 /// Service state, version, uptime and listeners (GET /api/v1/server); live charts of requests/s, error rates,
 /// p50/p99 latency and the DNS cache hit ratio from GET /api/v1/stats polled every interval, each titled with its
 /// average over the last 5 s and showing values on hover; active connections, CONNECT tunnels and the top
-/// destination hosts by requests, errors and bytes, counted from the access-log records the console receives.
+/// destination hosts by requests, errors and bytes, counted from the access-log records the console receives; a red
+/// line for each route that uses a backend or Gateway that does not exist (such a route answers 500 no_backend).
 class DashboardPage : public Page
 {
     Q_OBJECT
@@ -48,8 +49,18 @@ public:
     int statsPolls() const { return m_polls; }
     /// The "Data path" line: how the service moves plain-TCP bytes on its machine (dataPath of GET /api/v1/server).
     QString dataPathText() const;
+    /// The routes-with-missing-references line as plain text ("" when every route's references exist).
+    QString routeProblemsText() const;
+    /// Completed loads of the objects the route line is worked out from (tests wait on it).
+    int referenceLoads() const { return m_referenceLoads; }
+    void setActive(bool active) override;
+
+Q_SIGNALS:
+    /// The route line's "Show routes" link was clicked.
+    void showRoutesRequested();
 
 private:
+    void loadReferences();
     void pollStats();
     void onStats(const QJsonObject &stats);
     void onServerInfo(const QJsonObject &info);
@@ -73,6 +84,11 @@ private:
     TimeChart *m_dns;
     QLabel *m_latencyNote;
     QLabel *m_dataPath;
+    QLabel *m_routeProblems;
+    QStringList m_routeProblemLines;
+    QTimer m_referencesTimer;
+    int m_referenceLoads = 0;
+    bool m_referencesInFlight = false;
     double m_uptimeBase = 0;
     QElapsedTimer m_uptimeClock;
     int m_polls = 0;

@@ -27,7 +27,34 @@ namespace dfproxy::gui {
 
 namespace {
 
-enum Column { CKind, CNamespace, CName, CAttached, CAge, CSummary };
+enum Column { CKind, CNamespace, CName, CAttached, CAccepted, CAge, CSummary };
+
+// The policy's Accepted condition (GEP-713, docs/policies.md "Status and conflicts") over all its targets: False
+// (Conflicted, Invalid) wins over True, so a policy in effect on one target but not another shows the problem.
+QJsonObject acceptedCondition(const QJsonObject &policy)
+{
+    const QJsonObject status = policy.value("status").toObject();
+    QJsonArray conditions = status.value("conditions").toArray();
+    for (const auto &a : status.value("ancestors").toArray()) {
+        for (const auto &c : a.toObject().value("conditions").toArray())
+            conditions.append(c);
+    }
+    QJsonObject found;
+    for (const auto &c : std::as_const(conditions)) {
+        const QJsonObject co = c.toObject();
+        if (co.value("type").toString() != QLatin1String("Accepted"))
+            continue;
+        if (found.isEmpty() || (found.value("status").toString() == QLatin1String("True")
+                                && co.value("status").toString() != QLatin1String("True")))
+            found = co;
+    }
+    return found;
+}
+
+bool isAccepted(const QJsonObject &condition)
+{
+    return condition.value("status").toString() == QLatin1String("True");
+}
 
 QList<ResourceListModel::Column> policyColumns(std::shared_ptr<std::optional<QList<KnownTarget>>> existing)
 {
@@ -43,6 +70,18 @@ QList<ResourceListModel::Column> policyColumns(std::shared_ptr<std::optional<QLi
          [existing](const QJsonObject &o) {
              return existing->has_value() && !missingTargets(o, **existing).isEmpty() ? QStringLiteral("bad")
                                                                                       : QString();
+         }},
+        {QObject::tr("Accepted"),
+         [](const QJsonObject &o) {
+             const QJsonObject c = acceptedCondition(o);
+             if (c.isEmpty())
+                 return QString(); // an older service, or a policy without targets
+             return (isAccepted(c) ? QStringLiteral("✔ %1") : QStringLiteral("✘ %1")).arg(c.value("reason").toString());
+         },
+         [](const QJsonObject &o) { return acceptedCondition(o).value("message").toString(); },
+         [](const QJsonObject &o) {
+             const QJsonObject c = acceptedCondition(o);
+             return c.isEmpty() ? QString() : isAccepted(c) ? QStringLiteral("good") : QStringLiteral("bad");
          }},
         {QObject::tr("Age"), [](const QJsonObject &o) { return objectAge(o); }},
         {QObject::tr("Summary"), [](const QJsonObject &o) { return policySummary(o); },

@@ -22,7 +22,9 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QTabWidget>
 #include <QTableWidget>
+#include <QTreeWidget>
 #include <QVBoxLayout>
 
 namespace dfproxy::gui {
@@ -338,7 +340,15 @@ PolicyEditor::PolicyEditor(client::ApiClient *api, PolicyKind kind, QWidget *par
 {
     connect(m_targets, &TargetRefsEditor::createRouteRequested, this, &PolicyEditor::createRoute);
     setObjectName(QStringLiteral("policyEditor"));
+    m_status = new QTreeWidget;
+    m_status->setObjectName(QStringLiteral("statusTree"));
+    m_status->setHeaderLabels({tr("Target / condition"), tr("Status"), tr("Reason"), tr("Message")});
+    addExtraTab(m_status, tr("Status"));
+    // Wide enough for the target table's three columns, low enough for a 1280x800 screen with its title bar.
+    resize(900, 720);
     m_targetsBox = new FieldBox(QStringLiteral("spec.targetRefs"), m_targets);
+    // The targets keep their height; room left over goes to the kind's own fields below.
+    m_targetsBox->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
     form()->addRow(tr("Attached to"), m_targetsBox);
     connect(m_targets, &TargetRefsEditor::targetPicked, this, [this](const KnownTarget &t) {
         // Targets live in the policy's namespace: a new policy follows its first target; an existing one cannot move.
@@ -382,6 +392,21 @@ void PolicyEditor::setForm(const QJsonObject &object)
     const QJsonObject spec = object.value("spec").toObject();
     m_targets->load(spec.value("targetRefs").toArray());
     loadSpec(spec);
+    // The route editor's status tree, one item per target (status.ancestors) and one for the policy as a whole.
+    const QJsonObject status = object.value("status").toObject();
+    QJsonArray entries;
+    for (const auto &a : status.value("ancestors").toArray()) {
+        entries.append(QJsonObject{{"parentRef", a.toObject().value("ancestorRef")},
+                                   {"conditions", a.toObject().value("conditions")}});
+    }
+    if (!status.value("conditions").toArray().isEmpty()) {
+        const QJsonObject md = object.value("metadata").toObject();
+        entries.append(QJsonObject{{"parentRef", QJsonObject{{"kind", object.value("kind")},
+                                                             {"namespace", md.value("namespace")},
+                                                             {"name", md.value("name")}}},
+                                   {"conditions", status.value("conditions")}});
+    }
+    fillRouteStatus(m_status, QJsonObject{{"parents", entries}}, tr("No status reported (save the policy first)"));
 }
 
 QJsonObject PolicyEditor::specFromForm(const QJsonObject &original) const
@@ -401,8 +426,9 @@ RateLimitPolicyEditor::RateLimitPolicyEditor(client::ApiClient *api, QWidget *pa
     m_limits->setObjectName(QStringLiteral("limitsList"));
     auto *hint =
         new QLabel(tr("Each limit is a token bucket: <i>tokens</i> are added every <i>fill interval</i>, up to "
-                      "<i>burst</i>. A request needs a token from every limit; otherwise it gets 429."));
-    hint->setWordWrap(true);
+                      "<i>burst</i>.<br>A request needs a token from every limit; otherwise it gets 429."));
+    // Broken by hand, not word-wrapped: a wrapping label makes the form's height depend on its width, and then the
+    // form scrolls as a whole instead of the list of limits.
     form()->addRow(QString(), hint);
     form()->addRow(tr("Limits"), new FieldBox(QStringLiteral("spec.limits"), m_limits));
     load(newObject(PolicyKind::RateLimit), Mode::Create);
@@ -501,7 +527,19 @@ AuthenticationPolicyEditor::AuthenticationPolicyEditor(client::ApiClient *api, Q
     });
     hl->addWidget(browse);
     bf->addRow(tr("htpasswd file"), new FieldBox(QStringLiteral("spec.basic.htpasswdFile"), htRow));
-    form()->addRow(new FieldBox(QStringLiteral("spec.basic"), m_basic));
+    // The three methods are tabs, not three boxes one under the other: the dialog fits a 1280x800 screen (#28 item 1).
+    // A tab's title is ticked when its method is on, so nothing enabled hides behind a tab.
+    auto *methods = new QTabWidget;
+    methods->setObjectName(QStringLiteral("methodTabs"));
+    auto addMethod = [methods](QGroupBox *group, const QString &path, const QString &title) {
+        const int i = methods->addTab(new FieldBox(path, group), title);
+        auto retitle = [methods, i, title](bool on) {
+            methods->setTabText(i, on ? title + QStringLiteral(" ✔") : title);
+        };
+        QObject::connect(group, &QGroupBox::toggled, methods, retitle);
+        retitle(group->isChecked());
+    };
+    addMethod(m_basic, QStringLiteral("spec.basic"), tr("Basic"));
 
     m_apiKey->setObjectName(QStringLiteral("apiKeyGroup"));
     m_apiKey->setCheckable(true);
@@ -525,7 +563,7 @@ AuthenticationPolicyEditor::AuthenticationPolicyEditor(client::ApiClient *api, Q
     kb->addStretch(1);
     kv->addLayout(kb);
     kf->addRow(tr("Keys"), new FieldBox(QStringLiteral("spec.apiKey.keys"), keysBox));
-    form()->addRow(new FieldBox(QStringLiteral("spec.apiKey"), m_apiKey));
+    addMethod(m_apiKey, QStringLiteral("spec.apiKey"), tr("API keys"));
 
     m_jwt->setObjectName(QStringLiteral("jwtGroup"));
     m_jwt->setCheckable(true);
@@ -541,7 +579,8 @@ AuthenticationPolicyEditor::AuthenticationPolicyEditor(client::ApiClient *api, Q
     jf->addRow(tr("JWKS inline"), new FieldBox(QStringLiteral("spec.jwt.jwks"), m_jwks));
     jf->addRow(tr("Clock skew"), new FieldBox(QStringLiteral("spec.jwt.clockSkew"), m_clockSkew));
     jf->addRow(tr("Identity claim"), new FieldBox(QStringLiteral("spec.jwt.identityClaim"), m_identityClaim));
-    form()->addRow(new FieldBox(QStringLiteral("spec.jwt"), m_jwt));
+    addMethod(m_jwt, QStringLiteral("spec.jwt"), tr("JWT"));
+    form()->addRow(tr("Methods"), methods);
     load(newObject(PolicyKind::Authentication), Mode::Create);
 }
 
@@ -726,9 +765,9 @@ AuthorizationPolicyEditor::AuthorizationPolicyEditor(client::ApiClient *api, QWi
     m_default->addItem(tr("Deny (only what a rule allows passes)"), QStringLiteral("Deny"));
     m_default->addItem(tr("Allow (only what a rule denies is refused)"), QStringLiteral("Allow"));
     form()->addRow(tr("Default action"), new FieldBox(QStringLiteral("spec.defaultAction"), m_default));
+    // Two lines by hand, not word-wrapped (see the rate limit editor's hint).
     auto *hint = new QLabel(tr("The first rule whose every condition matches decides; empty conditions match "
-                               "anything. Refused requests get 403."));
-    hint->setWordWrap(true);
+                               "anything.<br>Refused requests get 403."));
     form()->addRow(QString(), hint);
     m_rules->setObjectName(QStringLiteral("rulesList"));
     form()->addRow(tr("Rules"), new FieldBox(QStringLiteral("spec.rules"), m_rules));

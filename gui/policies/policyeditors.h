@@ -14,6 +14,7 @@ class QLineEdit;
 class QPlainTextEdit;
 class QSpinBox;
 class QTableWidget;
+class QTreeWidget;
 QT_END_NAMESPACE
 
 namespace dfproxy::gui {
@@ -45,6 +46,8 @@ public:
     /// The route editor "Create new route…" opened (nullptr when none is open).
     ResourceEditor *routeCreator() const { return m_creator; }
     TargetRefsEditor *targets() const { return m_targets; }
+    /// The Status tab: the Accepted condition per target (GEP-713 status.ancestors).
+    QTreeWidget *statusTree() const { return m_status; }
     void setKnownTargets(const QList<KnownTarget> &targets);
 
 protected:
@@ -59,6 +62,7 @@ private:
     void createRoute(int row);
 
     client::ApiClient *m_api;
+    QTreeWidget *m_status;
     PolicyKind m_policyKind;
     TargetRefsEditor *m_targets;
     FieldBox *m_targetsBox;

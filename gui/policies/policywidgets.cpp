@@ -2,6 +2,7 @@
 #include "policies/policywidgets.h"
 
 #include "widgets/fieldbox.h"
+#include "widgets/fitscrollarea.h"
 #include "widgets/objectpicker.h"
 
 #include <QComboBox>
@@ -13,6 +14,9 @@
 #include <QMessageAuthenticationCode>
 #include <QPushButton>
 #include <QRandomGenerator>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QTimer>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -127,12 +131,20 @@ void ListCard::setPrefix(const QString &prefix)
 CardList::CardList(const QString &path, const QString &itemTitle, const QString &addText, Factory factory,
                    QWidget *parent)
     : QWidget(parent), m_path(path), m_itemTitle(itemTitle), m_factory(std::move(factory)),
-      m_cardsLayout(new QVBoxLayout)
+      m_scroll(new FitScrollArea(200)), m_cardsLayout(new QVBoxLayout)
 {
     auto *v = new QVBoxLayout(this);
     v->setContentsMargins(0, 0, 0, 0);
     m_cardsLayout->setContentsMargins(0, 0, 0, 0);
-    v->addLayout(m_cardsLayout);
+    auto *cards = new QWidget;
+    cards->setLayout(m_cardsLayout);
+    m_scroll->setObjectName(QStringLiteral("cardsScroll"));
+    m_scroll->setWidget(cards);
+    v->addWidget(m_scroll);
+    connect(m_scroll->verticalScrollBar(), &QScrollBar::rangeChanged, this, [this] {
+        if (m_reveal)
+            m_scroll->ensureWidgetVisible(m_reveal, 0, 0);
+    });
     auto *add = new QPushButton(addText);
     add->setObjectName(QStringLiteral("addCardButton"));
     connect(add, &QPushButton::clicked, this, [this] { addCard(); });
@@ -147,8 +159,11 @@ void CardList::setItems(const QJsonArray &items)
     for (ListCard *c : std::as_const(m_cards))
         delete c;
     m_cards.clear();
+    m_loading = true; // a loaded list starts at its top
     for (const auto &v : items)
         addCard(v.toObject());
+    m_loading = false;
+    m_reveal = nullptr;
 }
 
 QJsonArray CardList::items() const
@@ -167,10 +182,19 @@ ListCard *CardList::addCard(const QJsonObject &o)
     m_cardsLayout->addWidget(card);
     connect(card->removeButton(), &QPushButton::clicked, this, [this, card] {
         m_cards.removeOne(card);
+        m_cardsLayout->removeWidget(card); // now, so the list's size hint shrinks at once
+        card->hide();
         card->deleteLater();
         renumber();
+        m_scroll->updateGeometry();
     });
     renumber();
+    m_scroll->updateGeometry();
+    // A new card is the one to fill in: bring it into the list's view once the list has its new size.
+    if (!m_loading) {
+        m_reveal = card;
+        QTimer::singleShot(0, card, [this, card] { m_scroll->ensureWidgetVisible(card, 0, 0); });
+    }
     return card;
 }
 

@@ -6,12 +6,14 @@
 #include <QGroupBox>
 #include <QJsonArray>
 #include <QJsonObject>
+#include <QPointer>
 
 #include <functional>
 
 QT_BEGIN_NAMESPACE
 class QFormLayout;
 class QPushButton;
+class QScrollArea;
 class QTableWidget;
 class QVBoxLayout;
 QT_END_NAMESPACE
@@ -72,7 +74,8 @@ private:
 };
 
 /// A vertical list of cards with Add and per-card Remove; the cards' field paths follow their position
-/// (`path`[i]). The list itself sits in a FieldBox with `path` for errors about the whole list.
+/// (`path`[i]). The list itself sits in a FieldBox with `path` for errors about the whole list. The cards scroll in
+/// their own FitScrollArea, so only the list scrolls, never the whole form.
 class CardList : public QWidget
 {
     Q_OBJECT
@@ -87,6 +90,7 @@ public:
     ListCard *addCard(const QJsonObject &o = {});
     int count() const { return int(m_cards.size()); }
     ListCard *card(int i) const { return m_cards.value(i); }
+    QScrollArea *scrollArea() const { return m_scroll; }
 
 private:
     void renumber();
@@ -94,8 +98,11 @@ private:
     QString m_path;
     QString m_itemTitle;
     Factory m_factory;
+    QScrollArea *m_scroll;
     QVBoxLayout *m_cardsLayout;
     QList<ListCard *> m_cards;
+    QPointer<ListCard> m_reveal; ///< the card added last, scrolled into view once the list has its new size
+    bool m_loading = false;
 };
 
 /// spec.targetRefs: kind, name and (Gateways) listener per row, plus "Add target" listing what exists. The Name cell

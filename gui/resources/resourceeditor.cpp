@@ -63,7 +63,10 @@ ResourceEditor::ResourceEditor(client::ApiClient *api, ResourceKind kind, QWidge
     m_namespace->setPlaceholderText(QStringLiteral("default"));
     m_form->addRow(tr("Name"), new FieldBox(QStringLiteral("metadata.name"), m_name));
     m_form->addRow(tr("Namespace"), new FieldBox(QStringLiteral("metadata.namespace"), m_namespace));
+    // Only as a last resort (a very small screen): the editors are laid out to fit 1280x800 with only their lists
+    // scrolling (tests/gui/editors_test.cpp, EveryEditorFits1280x800).
     auto *scroll = new QScrollArea;
+    scroll->setObjectName(QStringLiteral("formScroll"));
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
     scroll->setWidget(formPage);

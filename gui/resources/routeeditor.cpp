@@ -5,6 +5,7 @@
 #include "resources/resourcelistmodel.h"
 #include "resources/ruleeditor.h"
 #include "widgets/fieldbox.h"
+#include "widgets/fitscrollarea.h"
 
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -13,6 +14,7 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QRegularExpression>
+#include <QScrollArea>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QTreeWidget>
@@ -104,7 +106,10 @@ RouteEditor::RouteEditor(client::ApiClient *api, QWidget *parent)
     rButtons->setContentsMargins(0, 0, 0, 2);
     auto *addRuleButton = new QPushButton(tr("Add rule"));
     addRuleButton->setObjectName(QStringLiteral("addRuleButton"));
-    connect(addRuleButton, &QPushButton::clicked, this, [this] { m_rules->setCurrentWidget(addRule()); });
+    connect(addRuleButton, &QPushButton::clicked, this, [this] {
+        addRule();
+        m_rules->setCurrentIndex(m_rules->count() - 1);
+    });
     auto *removeRuleButton = new QPushButton(tr("Remove this rule"));
     removeRuleButton->setObjectName(QStringLiteral("removeRuleButton"));
     connect(removeRuleButton, &QPushButton::clicked, this, [this] { removeRule(m_rules->currentIndex()); });
@@ -184,7 +189,8 @@ void RouteEditor::createBackend(RuleEditor *ruleEditor, int row)
 
 RuleEditor *RouteEditor::rule(int i) const
 {
-    return qobject_cast<RuleEditor *>(m_rules->widget(i));
+    auto *scroll = qobject_cast<QScrollArea *>(m_rules->widget(i));
+    return scroll ? qobject_cast<RuleEditor *>(scroll->widget()) : nullptr;
 }
 
 int RouteEditor::ruleCount() const
@@ -198,7 +204,11 @@ RuleEditor *RouteEditor::addRule(const QJsonObject &ruleJson)
     r->setKnownBackends(m_backends);
     r->load(ruleJson);
     connect(r, &RuleEditor::createBackendRequested, this, [this, r](int row) { createBackend(r, row); });
-    m_rules->addTab(r, QString());
+    // A rule is the list part of the route editor: with its filters open it scrolls in its tab, the form does not.
+    auto *scroll = new FitScrollArea(220);
+    scroll->setObjectName(QStringLiteral("ruleScroll"));
+    scroll->setWidget(r);
+    m_rules->addTab(scroll, QString());
     renumberRules();
     return r;
 }
@@ -298,12 +308,13 @@ QJsonObject RouteEditor::specFromForm(const QJsonObject &original) const
     return spec;
 }
 
-void fillRouteStatus(QTreeWidget *tree, const QJsonObject &status)
+void fillRouteStatus(QTreeWidget *tree, const QJsonObject &status, const QString &emptyText)
 {
     tree->clear();
     const QJsonArray parents = status.value("parents").toArray();
     if (parents.isEmpty()) {
-        auto *item = new QTreeWidgetItem(tree, {QObject::tr("No status reported (save the route first)")});
+        auto *item = new QTreeWidgetItem(
+            tree, {emptyText.isEmpty() ? QObject::tr("No status reported (save the route first)") : emptyText});
         item->setDisabled(true);
         return;
     }

@@ -69,7 +69,8 @@ private:
     QTreeWidget *m_status;
 };
 
-/// Fills a tree with the route's status.parents[].conditions (one parent per top-level item).
-void fillRouteStatus(QTreeWidget *tree, const QJsonObject &status);
+/// Fills a tree with the route's status.parents[].conditions (one parent per top-level item); `emptyText` (default:
+/// about a route) when there are none.
+void fillRouteStatus(QTreeWidget *tree, const QJsonObject &status, const QString &emptyText = {});
 
 } // namespace dfproxy::gui

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "widgets/fieldbox.h"
 
+#include <QScrollArea>
 #include <QStackedWidget>
 #include <QTabWidget>
 #include <QVBoxLayout>
@@ -75,6 +76,9 @@ void reveal(QWidget *w)
                     stack->setCurrentIndex(i);
             }
         }
+        // A field in a list that scrolls by itself (the policy editors' cards) is scrolled into view.
+        if (auto *area = qobject_cast<QScrollArea *>(p))
+            area->ensureWidgetVisible(w);
     }
 }
 

@@ -7,6 +7,7 @@
 #include "dashboard/timechart.h"
 #include "support/testsupport.h"
 
+#include <QLabel>
 #include <QLineSeries>
 #include <QTableWidget>
 
@@ -97,4 +98,36 @@ TEST_F(Console, DashboardChartsShowTheValueUnderThePointer)
         Q_EMIT series->hovered(p, false);
         EXPECT_TRUE(c->lastHoverText().isEmpty());
     }
+}
+
+// #28 item 4: a route whose backend is gone is marked on the dashboard too (it answers 500 no_backend), with a link
+// to the Routes list; the line goes when the backend is back.
+TEST_F(Console, DashboardMarksARouteWhoseBackendIsMissing)
+{
+    DashboardPage *d = window->dashboard();
+    applySeed();
+    auto loadAgain = [&] {
+        const int loads = d->referenceLoads();
+        d->refresh();
+        return waitUntil([&] { return d->referenceLoads() > loads; }, 10000);
+    };
+    ASSERT_TRUE(loadAgain());
+    EXPECT_EQ(d->routeProblemsText(), "");
+    auto *line = d->findChild<QLabel *>("routeProblems");
+    ASSERT_NE(line, nullptr);
+    EXPECT_FALSE(line->isVisibleTo(d));
+
+    ASSERT_EQ(api->sendBlocking("DELETE", "/api/v1/namespaces/httpbin/backends/dfp-backend").status, 200);
+    ASSERT_TRUE(loadAgain());
+    EXPECT_EQ(d->routeProblemsText(), "⚠ HTTPRoute httpbin/dfp-httproute uses AgentgatewayBackend httpbin/dfp-backend, "
+                                      "which does not exist (its requests get 500 no_backend)");
+    EXPECT_TRUE(line->isVisibleTo(d));
+    Q_EMIT line->linkActivated(QStringLiteral("routes"));
+    EXPECT_EQ(window->currentPage(), MainWindow::RoutesIndex);
+
+    applySeed();
+    window->showPage(MainWindow::DashboardIndex);
+    ASSERT_TRUE(loadAgain());
+    EXPECT_EQ(d->routeProblemsText(), "");
+    EXPECT_FALSE(line->isVisibleTo(d));
 }

@@ -10,10 +10,13 @@
 #include "resources/references.h"
 #include "resources/resourcepage.h"
 #include "resources/routeeditor.h"
+#include "traffic/accesslogmodel.h"
+#include "traffic/trafficpage.h"
 #include "resources/ruleeditor.h"
 #include "widgets/objectpicker.h"
 #include "widgets/yamltext.h"
 
+#include <QBrush>
 #include <QComboBox>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -29,6 +32,7 @@
 #include <QTableWidget>
 #include <QTabWidget>
 #include <QTextBlock>
+#include <QTreeWidget>
 
 using namespace dfproxy::gui;
 using namespace dfproxy::test;
@@ -397,7 +401,7 @@ TEST_F(Editors, RouteEditorFitsA1280x800ScreenWithAddBackendInSight)
     spinFor(200);
     auto *add = re->rule(0)->findChild<QPushButton *>("backendRefsTableAdd");
     ASSERT_NE(add, nullptr);
-    auto *scroll = re->findChild<QScrollArea *>();
+    auto *scroll = re->findChild<QScrollArea *>("formScroll");
     ASSERT_NE(scroll, nullptr);
     const QRect inViewport(add->mapTo(scroll->viewport(), QPoint(0, 0)), add->size());
     EXPECT_TRUE(scroll->viewport()->rect().contains(inViewport))
@@ -416,14 +420,116 @@ TEST_F(Editors, RouteEditorFitsA1280x800ScreenWithAddBackendInSight)
     EXPECT_GT(t->columnWidth(0), t->columnWidth(5));
 }
 
-// The seed guide (README: a backend, a route to it, traffic, then cleanup) through the editors alone: the route's
-// backend is picked, not typed; the REST API confirms each step.
+// #28 item 1: every editor (backend, route, the three policy kinds) fits a 1280x800 screen without its form
+// scrolling, also with several limits, rules, users and keys: only the lists (cards, tables) scroll.
+TEST_F(Editors, EveryEditorFits1280x800AndOnlyItsListsScroll)
+{
+    auto check = [](ResourceEditor *e, const char *what) {
+        ASSERT_NE(e, nullptr) << what;
+        e->show();
+        spinFor(150);
+        EXPECT_LE(e->height(), 760) << what << ": the dialog and its title bar fit 800 pixels";
+        EXPECT_LE(e->width(), 1280) << what;
+        auto *scroll = e->findChild<QScrollArea *>("formScroll");
+        ASSERT_NE(scroll, nullptr) << what;
+        EXPECT_EQ(scroll->verticalScrollBar()->maximum(), 0)
+            << what << ": the form scrolls by " << scroll->verticalScrollBar()->maximum() << " of "
+            << scroll->viewport()->height();
+        auto *save = e->findChild<QPushButton *>("saveButton");
+        ASSERT_NE(save, nullptr);
+        EXPECT_TRUE(e->rect().contains(QRect(save->mapTo(e, QPoint(0, 0)), save->size()))) << what;
+    };
+    window->showPage(MainWindow::BackendsIndex);
+    ResourceEditor *backend = window->backends()->newObject();
+    check(backend, "backend editor");
+    backend->close();
+    window->showPage(MainWindow::RoutesIndex);
+    auto *route = qobject_cast<RouteEditor *>(window->routes()->newObject());
+    ASSERT_NE(route, nullptr);
+    for (int i = 0; i < 4; ++i)
+        route->rule(0)->addBackendRef(QStringLiteral("b%1").arg(i));
+    check(route, "route editor with four backends");
+    // A route with every filter open: the rule scrolls in its tab, the form does not.
+    route->load(yamlToObject(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: busy, namespace: httpbin}
+spec:
+  parentRefs: [{name: agentgateway-proxy, namespace: agentgateway-system}]
+  hostnames: [api.test]
+  rules:
+    - name: v1
+      matches: [{path: {type: PathPrefix, value: /v1}}, {path: {type: Exact, value: /v2}, method: GET}]
+      filters:
+        - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-a, value: b}], remove: [x-c]}}
+        - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: x-d, value: e}]}}
+        - type: URLRewrite
+          urlRewrite: {hostname: other.test, path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}
+      backendRefs: [{name: a, weight: 3}, {name: b, weight: 1}, {name: c}]
+      timeouts: {request: 10s, backendRequest: 5s}
+    - backendRefs: [{name: a}]
+)")
+                    .value(),
+                ResourceEditor::Mode::Create);
+    check(route, "route editor with its filters open");
+    auto *ruleScroll = qobject_cast<QScrollArea *>(route->rule(0)->parentWidget()->parentWidget());
+    ASSERT_NE(ruleScroll, nullptr) << "the rule is in its own scroll area";
+    EXPECT_EQ(ruleScroll->objectName(), "ruleScroll");
+    route->close();
+
+    PoliciesPage *pp = window->policies();
+    auto *rl = qobject_cast<RateLimitPolicyEditor *>(pp->newPolicy(PolicyKind::RateLimit));
+    check(rl, "rate limit editor");
+    for (int i = 0; i < 4; ++i)
+        rl->limits()->addCard();
+    check(rl, "rate limit editor with five limits");
+    // The cards scroll in their own list instead, and the last one added is in view.
+    QScrollArea *cards = rl->limits()->scrollArea();
+    EXPECT_GT(cards->verticalScrollBar()->maximum(), 0);
+    QWidget *last = rl->limits()->card(4);
+    const QRect lastInView(last->mapTo(cards->viewport(), QPoint(0, 0)), last->size());
+    EXPECT_TRUE(cards->viewport()->rect().intersects(lastInView));
+    rl->close();
+
+    auto *authn = qobject_cast<AuthenticationPolicyEditor *>(pp->newPolicy(PolicyKind::Authentication));
+    ASSERT_NE(authn, nullptr);
+    authn->apiKeyGroup()->setChecked(true);
+    authn->jwtGroup()->setChecked(true);
+    for (int i = 0; i < 6; ++i) {
+        authn->addUser(QStringLiteral("user%1").arg(i), QStringLiteral("pw"));
+        authn->addApiKey(QStringLiteral("holder%1").arg(i), QStringLiteral("key%1").arg(i));
+    }
+    check(authn, "authentication editor with every method and six users and keys");
+    // The methods are tabs; the ones that are on say so in their title.
+    auto *methods = authn->findChild<QTabWidget *>("methodTabs");
+    ASSERT_NE(methods, nullptr);
+    EXPECT_EQ(methods->tabText(0), "Basic ✔");
+    EXPECT_EQ(methods->tabText(2), "JWT ✔");
+    authn->jwtGroup()->setChecked(false);
+    EXPECT_EQ(methods->tabText(2), "JWT");
+    authn->close();
+
+    auto *authz = qobject_cast<AuthorizationPolicyEditor *>(pp->newPolicy(PolicyKind::Authorization));
+    ASSERT_NE(authz, nullptr);
+    check(authz, "authorization editor");
+    for (int i = 0; i < 4; ++i)
+        authz->rules()->addCard();
+    check(authz, "authorization editor with five rules");
+    authz->close();
+}
+
+// The seed guide (README and docs/seed-walkthrough.md: a backend, a route to it, traffic, a rate limit, then
+// cleanup) through the console's buttons and editors alone: the route's backend and the policy's target are picked
+// from lists, not typed; the REST API and curl through the proxy confirm each step.
 TEST_F(Editors, WalkthroughOfTheSeedGuideThroughTheEditors)
 {
     EXPECT_EQ(curlThroughProxy().status, 404);
+    auto clickNew = [](ResourcePage *page) {
+        QTest::mouseClick(page->findChild<QPushButton *>("newButton"), Qt::LeftButton);
+        return page->currentEditor();
+    };
 
     window->showPage(MainWindow::BackendsIndex);
-    auto *be = qobject_cast<BackendEditor *>(window->backends()->newObject());
+    auto *be = qobject_cast<BackendEditor *>(clickNew(window->backends()));
     ASSERT_NE(be, nullptr);
     QTest::keyClicks(be->nameEdit(), "dfp-backend");
     be->namespaceEdit()->clear();
@@ -437,12 +543,15 @@ TEST_F(Editors, WalkthroughOfTheSeedGuideThroughTheEditors)
     EXPECT_TRUE(backend.object()["spec"].toObject().contains("dynamicForwardProxy"));
 
     window->showPage(MainWindow::RoutesIndex);
-    auto *re = qobject_cast<RouteEditor *>(window->routes()->newObject());
+    auto *re = qobject_cast<RouteEditor *>(clickNew(window->routes()));
     ASSERT_NE(re, nullptr);
     QTest::keyClicks(re->nameEdit(), "dfp-httproute");
     re->namespaceEdit()->clear();
     QTest::keyClicks(re->namespaceEdit(), "httpbin");
     ASSERT_TRUE(waitUntil([&] { return re->pickerLoads() >= 2; }, 10000));
+    // The parent is the service's Gateway already (the guide's parentRefs).
+    ASSERT_NE(re->parentPicker(0), nullptr);
+    EXPECT_EQ(re->parentPicker(0)->name(), "agentgateway-proxy");
     QTest::mouseClick(re->rule(0)->findChild<QPushButton *>("backendRefsTableAdd"), Qt::LeftButton);
     ObjectPicker *picker = re->rule(0)->backendPicker(0);
     ASSERT_NE(picker, nullptr);
@@ -463,8 +572,53 @@ TEST_F(Editors, WalkthroughOfTheSeedGuideThroughTheEditors)
     const CurlResult ok = curlThroughProxy();
     EXPECT_EQ(ok.status, 200) << ok.describe();
     EXPECT_TRUE(ok.body.contains("httpbin.test"));
+    // Live traffic shows the request; the backend's Used by names the route.
+    const QString host = hostHeader();
+    auto *traffic = window->traffic()->model();
+    ASSERT_TRUE(waitUntil([&] {
+        for (int r = 0; r < traffic->rowCount(); ++r) {
+            const QJsonObject rec = traffic->recordAt(r);
+            if (AccessLogModel::text(rec, AccessLogModel::Host) == host && rec["status"].toInt() == 200)
+                return true;
+        }
+        return false;
+    }, 10000)) << "no 200 for " << host.toStdString() << " in the live traffic";
+    window->showPage(MainWindow::BackendsIndex);
+    reload(window->backends());
+    EXPECT_EQ(cellText(window->backends(), "httpbin", "dfp-backend", "Used by"), "HTTPRoute httpbin/dfp-httproute");
+
+    // A rate limit on the route, its target picked from what exists: 2 requests a minute, then 429.
+    PoliciesPage *policies = window->policies();
+    const int ploads = policies->loadCount();
+    window->showPage(MainWindow::PoliciesIndex);
+    ASSERT_TRUE(
+        waitUntil([&] { return policies->loadCount() > ploads && !policies->knownTargets().isEmpty(); }, 10000));
+    auto *rl = qobject_cast<RateLimitPolicyEditor *>(policies->newPolicy(PolicyKind::RateLimit));
+    ASSERT_NE(rl, nullptr);
+    QTest::keyClicks(rl->nameEdit(), "per-client");
+    const KnownTarget routeTarget{"HTTPRoute", "httpbin", "dfp-httproute", {}};
+    ASSERT_TRUE(policies->knownTargets().contains(routeTarget));
+    rl->targets()->pickTarget(routeTarget); // what choosing it under "Add target ▾" does
+    EXPECT_EQ(rl->namespaceEdit()->text(), "httpbin");
+    rl->tokensSpin(0)->setValue(2);
+    rl->fillIntervalEdit(0)->setText("1m");
+    clickSave(rl);
+    const ApiResult limit = get("/api/v1/namespaces/httpbin/ratelimitpolicies/per-client");
+    ASSERT_TRUE(limit.ok()) << limit.error->toString();
+    EXPECT_EQ(limit.object()["spec"].toObject()["targetRefs"].toArray()[0].toObject()["name"].toString(),
+              "dfp-httproute");
+    ASSERT_TRUE(waitUntil([&] { return curlThroughProxy().status == 429; }, 10000));
+    ASSERT_TRUE(waitUntil([&] { return policies->rowOf("RateLimitPolicy", "httpbin", "per-client") >= 0; }, 10000));
+    ASSERT_TRUE(policies->select("RateLimitPolicy", "httpbin", "per-client"));
+    QTest::keyClick(policies->table(), Qt::Key_Delete);
+    ASSERT_NE(policies->deleteQuestion(), nullptr);
+    clickIn(policies->deleteQuestion(), "confirmDeleteButton");
+    ASSERT_TRUE(waitUntil(
+        [&] { return get("/api/v1/namespaces/httpbin/ratelimitpolicies/per-client").status == 404; }, 10000));
+    ASSERT_TRUE(waitUntil([&] { return curlThroughProxy().status == 200; }, 10000));
 
     // Cleanup with the Delete key: the route first (nothing uses it), then the backend (no longer used).
+    window->showPage(MainWindow::RoutesIndex);
     RoutesPage *routes = window->routes();
     reload(routes);
     ASSERT_TRUE(routes->select("httpbin", "dfp-httproute"));
@@ -563,4 +717,54 @@ TEST_F(Editors, PolicyWhoseTargetIsGoneIsMarked)
     };
     ASSERT_TRUE(waitUntil([&] { return attached().contains("(missing)"); }, 10000)) << attached().toStdString();
     EXPECT_EQ(attached(), "⚠ HTTPRoute httpbin/gone (missing)");
+}
+
+// #28 item 4 / #27 item 3: the policies list shows each policy's Accepted condition (GEP-713) — a newer policy on
+// the same target as an older one of its kind is Conflicted, with the service's message as the tooltip.
+TEST_F(Editors, PoliciesListShowsAcceptedAndConflicted)
+{
+    applySeed();
+    const auto policy = [](const char *name) {
+        return QByteArray("apiVersion: dfproxy.dev/v1alpha1\nkind: RateLimitPolicy\n"
+                          "metadata: {name: ") + name + ", namespace: httpbin}\n"
+               "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: dfp-httproute}]\n"
+               "  limits: [{name: l, key: clientIP, tokens: 5, fillInterval: 1s}]\n";
+    };
+    for (const char *name : {"first", "second"})
+        ASSERT_TRUE(api->sendBlocking("POST", "/api/v1/apply", {}, policy(name), "application/yaml").ok());
+    PoliciesPage *p = window->policies();
+    const int loads = p->loadCount();
+    window->showPage(MainWindow::PoliciesIndex);
+    ASSERT_TRUE(waitUntil(
+        [&] { return p->loadCount() > loads && p->rowOf("RateLimitPolicy", "httpbin", "second") >= 0; }, 10000));
+    int column = -1;
+    for (int c = 0; c < p->model()->columnCount(); ++c) {
+        if (p->model()->headerData(c, Qt::Horizontal, Qt::DisplayRole).toString() == "Accepted")
+            column = c;
+    }
+    ASSERT_GE(column, 0) << "no Accepted column";
+    auto cell = [&](const char *name, int role) {
+        return p->model()->data(p->model()->index(p->rowOf("RateLimitPolicy", "httpbin", name), column), role);
+    };
+    EXPECT_EQ(cell("first", Qt::DisplayRole).toString(), "✔ Accepted");
+    EXPECT_EQ(cell("second", Qt::DisplayRole).toString(), "✘ Conflicted");
+    EXPECT_TRUE(cell("second", Qt::ToolTipRole).toString().contains("RateLimitPolicy httpbin/first is older"))
+        << cell("second", Qt::ToolTipRole).toString().toStdString();
+    EXPECT_EQ(cell("second", Qt::ForegroundRole).value<QBrush>().color(), QColor(0xb0, 0x00, 0x20)) << "marked in red";
+
+    // The editor's Status tab has the condition per target.
+    ASSERT_TRUE(p->select("RateLimitPolicy", "httpbin", "second"));
+    PolicyEditor *e = p->editSelected();
+    ASSERT_NE(e, nullptr);
+    QTreeWidget *tree = e->statusTree();
+    ASSERT_EQ(tree->topLevelItemCount(), 1);
+    EXPECT_EQ(tree->topLevelItem(0)->text(0), "HTTPRoute httpbin/dfp-httproute");
+    ASSERT_EQ(tree->topLevelItem(0)->childCount(), 1);
+    const QTreeWidgetItem *accepted = tree->topLevelItem(0)->child(0);
+    EXPECT_EQ(accepted->text(0), "Accepted");
+    EXPECT_EQ(accepted->text(1), "False");
+    EXPECT_EQ(accepted->text(2), "Conflicted");
+    EXPECT_TRUE(accepted->text(3).contains("RateLimitPolicy httpbin/first is older"))
+        << accepted->text(3).toStdString();
+    e->close();
 }

@@ -117,7 +117,8 @@ TEST_F(Policies, RateLimitMadeInTheEditorGives429AfterTheLimit)
     ASSERT_TRUE(waitUntil([&] { return page->rowOf("RateLimitPolicy", "httpbin", "per-client") >= 0; }, 5000));
     const int row = page->rowOf("RateLimitPolicy", "httpbin", "per-client");
     EXPECT_EQ(modelText(page, row, 3), "HTTPRoute httpbin/dfp-httproute");
-    EXPECT_EQ(modelText(page, row, 5), "3 per 1m by clientIP");
+    EXPECT_EQ(modelText(page, row, 4), "✔ Accepted");
+    EXPECT_EQ(modelText(page, row, 6), "3 per 1m by clientIP");
     page->kindFilter()->setCurrentIndex(page->kindFilter()->findData("AuthorizationPolicy"));
     EXPECT_EQ(page->table()->model()->rowCount(), 0);
     page->kindFilter()->setCurrentIndex(0);

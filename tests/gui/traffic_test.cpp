@@ -250,6 +250,39 @@ TEST_F(TrafficConsole, CopiedCurlOfEachRecordKindReplaysToTheSameStatus)
     expectCopyReplays("curl -v -x '" + listener + "' -p 'https://httpbin.test:" + port + "/'", 403);
     EXPECT_EQ(page()->textForSelected(TrafficPage::Copy::Url), "httpbin.test:" + port);
 
+    // Allowed: a tunnel to an HTTPS origin on a port the Gateway now allows. The copy opens the same tunnel (200);
+    // inside it, curl then refuses the test CA's certificate at once (the copy has no --cacert), which ends it.
+    TestCa ca;
+    ASSERT_TRUE(ca.create()) << ca.errorString().toStdString();
+    const auto cert = ca.issueServerCert("secure", {"secure.test"});
+    ASSERT_TRUE(cert) << ca.errorString().toStdString();
+    OriginProcess::Options o;
+    o.tlsCert = cert->certPath;
+    o.tlsKey = cert->keyPath;
+    OriginProcess secure(o);
+    ASSERT_TRUE(secure.start()) << secure.describe();
+    ASSERT_TRUE(dns->setHost("secure.test", {QHostAddress("127.0.0.1")}));
+    const QString gatewayPath = "/api/v1/namespaces/agentgateway-system/gateways/agentgateway-proxy";
+    ApiResult gw = get(gatewayPath);
+    ASSERT_TRUE(gw.ok()) << gw.error->toString();
+    QJsonObject gateway = gw.object();
+    gateway.remove("status");
+    QJsonObject spec = gateway["spec"].toObject();
+    QJsonArray listeners = spec["listeners"].toArray();
+    QJsonObject l = listeners[0].toObject();
+    l.insert("allowedConnectPorts", QJsonArray{secure.port(), 443});
+    listeners[0] = l;
+    spec.insert("listeners", listeners);
+    gateway.insert("spec", spec);
+    gw = api->sendBlocking("PUT", gatewayPath, {}, QJsonDocument(gateway).toJson(), "application/json");
+    ASSERT_TRUE(gw.ok()) << gw.error->toString();
+    const QString tunnel = "https://secure.test:" + QString::number(secure.port()) + "/";
+    ASSERT_TRUE(waitUntil([&] { return replay("curl -x '" + listener + "' -p '" + tunnel + "'") == 200; }, 10000));
+    ASSERT_TRUE(selectRecord([](const QJsonObject &r) {
+        return r.value("method").toString() == "CONNECT" && r.value("status").toInt() == 200;
+    }));
+    expectCopyReplays("curl -v -x '" + listener + "' -p '" + tunnel + "'", 200);
+
     // The notice goes away by itself.
     EXPECT_TRUE(waitUntil([&] { return window->findChild<QLabel *>("toast") == nullptr; }, 10000));
 }
