@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // dfproxy: the service executable. Wiring only: the core (app::Service) plus the admin API on top.
+#include "api/applicationsapi.h"
 #include "api/dnsapi.h"
 #include "api/telemetryapi.h"
 #include "app/service.h"
@@ -98,6 +99,7 @@ int run(QCoreApplication &app)
     adminServer.setStatsProvider([&service] { return service.stats(); });
     admin::registerDnsApi(adminServer, service.hostCache());
     admin::registerTelemetryApi(adminServer, service.accessLogger(), service.metrics());
+    admin::registerApplicationsApi(adminServer, service.applications(), service.accessLogger());
     if (!adminServer.listenFromConfig(cli.value(adminAddrOpt), adminPort)) {
         std::fprintf(stderr, "dfproxy: admin API: %s\n", qPrintable(adminServer.errorString()));
         return 1;

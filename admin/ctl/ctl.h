@@ -30,6 +30,7 @@ private:
     int cmdEdit();
     int cmdDns();
     int cmdStats();
+    int cmdApps();
     int cmdLogs();
     int cmdServer();
     int printServerObject(const QString &path, const QString &defaultFormat, const QString &command);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The OpenAPI document (resources/openapi.json) and the routes the server registers must agree both ways.
+#include "api/applicationsapi.h"
 #include "api/dnsapi.h"
 #include "api/telemetryapi.h"
 #include "config/resource.h"
@@ -7,6 +8,7 @@
 #include "server/adminserver.h"
 #include "support/binaries.h"
 #include "telemetry/accesslogger.h"
+#include "telemetry/applicationstats.h"
 #include "telemetry/metrics.h"
 
 #include <QFile>
@@ -52,6 +54,8 @@ TEST(OpenApi, DocumentsExactlyTheRegisteredRoutes)
     telemetry::AccessLogger logger;
     telemetry::MetricsRegistry metrics;
     admin::registerTelemetryApi(server, &logger, &metrics);
+    telemetry::ApplicationStats applications;
+    admin::registerApplicationsApi(server, &applications, &logger);
 
     QFile f(QStringLiteral(":/dfproxy/openapi.json"));
     ASSERT_TRUE(f.open(QIODevice::ReadOnly)) << "the OpenAPI document is not compiled in";
