@@ -25,6 +25,7 @@ DFPROXY_TEST_PACKAGES=(
     dpkg-dev fakeroot lintian wixl msitools
     slowhttptest clang libclang-rt-14-dev node-llhttp
     g++-mingw-w64-x86-64-posix iproute2
+    wget python3                          # tests/integration/applications_test.cpp: real programs behind requests
 )
 
 # Prints the packages of the given list that are not installed, one per line.
