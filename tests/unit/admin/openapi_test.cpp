@@ -194,6 +194,8 @@ QSet<QString> registeredRoutes()
     telemetry::AccessLogger logger;
     telemetry::MetricsRegistry metrics;
     admin::registerTelemetryApi(server, &logger, &metrics);
+    static telemetry::ApplicationStats applications;
+    admin::registerApplicationsApi(server, &applications, &logger);
     QSet<QString> out;
     for (const auto &[method, pattern] : server.routes())
         out.insert(QString::fromLatin1(method) + " " + pattern);
