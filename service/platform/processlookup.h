@@ -23,6 +23,7 @@ struct ProcessInfo
     QString name;      ///< the executable's file name ("curl", "firefox.exe")
     QString path;      ///< the executable's absolute path as the OS reports it (symlinks resolved on Linux)
     QString user;      ///< the account the process runs as ("alice", "DOMAIN\\alice"); the uid when it has no name
+    quint32 uid = 0;   ///< POSIX: the uid behind `user` (Linux: the socket's owner)
     QString cmdline;   ///< the command line, arguments separated by spaces (may be empty: not every OS gives it)
     QString publisher; ///< Windows: the verified Authenticode signer of the executable; empty elsewhere / unsigned
 };

@@ -9,7 +9,6 @@
 
 #ifdef Q_OS_LINUX
 
-#include <QDeadlineTimer>
 #include <QHash>
 #include <QMutex>
 #include <QtEndian>
@@ -61,15 +60,39 @@ void putAddress(__be32 addr[4], const QHostAddress &a, bool v4)
     }
 }
 
+/// This thread's sock_diag socket, opened on first use and kept: the lookup runs once per client connection on
+/// the proxy's worker threads, and a socket per query would be three more system calls each time.
+struct DiagSocket
+{
+    int fd = -1;
+    quint32 seq = 0;
+    ~DiagSocket() { reset(); }
+    void reset()
+    {
+        if (fd >= 0)
+            ::close(fd);
+        fd = -1;
+    }
+    bool open()
+    {
+        if (fd >= 0)
+            return true;
+        fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        if (fd < 0)
+            return false;
+        timeval tv{0, 200000}; // the kernel answers at once; this only bounds a broken netlink
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        return true;
+    }
+};
+thread_local DiagSocket t_diag;
+
 /// One exact sock_diag query: the socket of `family` whose source is client:cport and destination server:sport.
 std::optional<InetDiagSocket> querySocket(int family, const QHostAddress &client, quint16 cport,
                                           const QHostAddress &server, quint16 sport)
 {
-    Fd sock(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-    if (sock.fd < 0)
+    if (!t_diag.open())
         return std::nullopt;
-    timeval tv{0, 200000}; // the kernel answers at once; this only bounds a broken netlink
-    ::setsockopt(sock.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct
     {
         nlmsghdr nlh;
@@ -78,7 +101,7 @@ std::optional<InetDiagSocket> querySocket(int family, const QHostAddress &client
     msg.nlh.nlmsg_len = sizeof msg;
     msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
     msg.nlh.nlmsg_flags = NLM_F_REQUEST; // no NLM_F_DUMP: the one socket with exactly this id
-    msg.nlh.nlmsg_seq = 1;
+    msg.nlh.nlmsg_seq = ++t_diag.seq;
     msg.req.sdiag_family = quint8(family);
     msg.req.sdiag_protocol = IPPROTO_TCP;
     msg.req.idiag_states = ~0U;
@@ -89,16 +112,27 @@ std::optional<InetDiagSocket> querySocket(int family, const QHostAddress &client
     msg.req.id.idiag_cookie[0] = msg.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
-    if (::sendto(sock.fd, &msg, sizeof msg, 0, reinterpret_cast<sockaddr *>(&kernel), sizeof kernel) < 0)
+    if (::sendto(t_diag.fd, &msg, sizeof msg, 0, reinterpret_cast<sockaddr *>(&kernel), sizeof kernel) < 0) {
+        t_diag.reset();
         return std::nullopt;
+    }
     char buf[1024];
-    ssize_t n;
-    do {
-        n = ::recv(sock.fd, buf, sizeof buf, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return std::nullopt;
-    return parseInetDiagReply(QByteArray::fromRawData(buf, qsizetype(n)));
+    for (int stale = 0; stale < 8; ++stale) {
+        const ssize_t n = ::recv(t_diag.fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < qsizetype(sizeof(nlmsghdr))) {
+            t_diag.reset(); // timed out or broken: a late answer must never be read as the next query's
+            return std::nullopt;
+        }
+        nlmsghdr h;
+        std::memcpy(&h, buf, sizeof h);
+        if (h.nlmsg_seq != msg.nlh.nlmsg_seq)
+            continue; // the answer to an earlier query that gave up waiting
+        return parseInetDiagReply(QByteArray::fromRawData(buf, qsizetype(n)));
+    }
+    t_diag.reset();
+    return std::nullopt;
 }
 
 QHostAddress v4MappedToV6(const QHostAddress &a)
@@ -162,17 +196,6 @@ bool holdsSocket(int procDir, quint64 inode)
     return found;
 }
 
-/// Field 22 of /proc/<pid>/stat (clock ticks since boot): with the pid, names one process instance.
-quint64 startTime(int procDir)
-{
-    const QByteArray stat = readAt(procDir, "stat", 2048);
-    const qsizetype close = stat.lastIndexOf(')'); // the command name may hold spaces and parentheses
-    if (close < 0)
-        return 0;
-    const QList<QByteArray> fields = stat.mid(close + 2).split(' '); // fields[0] is field 3 (state)
-    return fields.size() > 19 ? fields[19].toULongLong() : 0;
-}
-
 class LinuxProcessLookup final : public ProcessLookup
 {
 public:
@@ -190,36 +213,55 @@ public:
     }
 
 private:
-    struct Cached
+    /// A process found recently, with its /proc/<pid> directory held open: that descriptor keeps naming this very
+    /// process (reads through it fail once it is gone, even if its pid is reused), so it needs no re-checking.
+    struct Known
     {
-        quint64 startTime = 0;
+        qint64 pid = 0;
+        std::shared_ptr<Fd> dir;
         std::shared_ptr<const ProcessInfo> info;
-        QDeadlineTimer expiry;
     };
 
     std::shared_ptr<const ProcessInfo> owner(const InetDiagSocket &s)
     {
-        QList<qint64> recent;
+        QList<Known> recent;
         {
             QMutexLocker lock(&m_mutex);
             recent = m_recent;
         }
         // A program that opened one connection usually opens the next: its descriptors are looked at first.
-        for (const qint64 pid : recent) {
-            if (auto info = tryPid(pid, s, false))
-                return info;
+        QList<qint64> tried;
+        for (const Known &k : recent) {
+            tried.append(k.pid);
+            if (!holdsSocket(k.dir->fd, s.inode))
+                continue;
+            // execve() keeps the pid and the directory: the executable is read again (one system call).
+            if (k.info->uid == s.uid && QString::fromUtf8(readLinkAt(k.dir->fd, "exe")) == k.info->path)
+                return k.info;
+            return found(k.pid, std::make_shared<Fd>(::dup(k.dir->fd)), s.uid);
         }
         std::vector<qint64> pids = listPids();
         for (const bool sameUid : {true, false}) {
             // Newest first: a new connection most often comes from a recently started program. The second pass
             // covers processes whose /proc entry is not owned by the socket's uid (setuid, not dumpable).
             for (const qint64 pid : pids) {
-                if (!recent.contains(pid)) {
-                    if (auto info = tryPid(pid, s, sameUid))
-                        return info;
+                if (tried.contains(pid))
+                    continue;
+                char path[32];
+                std::snprintf(path, sizeof path, "/proc/%lld", static_cast<long long>(pid));
+                auto dir = std::make_shared<Fd>(::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+                if (dir->fd < 0)
+                    continue;
+                if (sameUid) {
+                    struct stat st{};
+                    if (::fstat(dir->fd, &st) != 0 || st.st_uid != s.uid)
+                        continue;
                 }
+                if (holdsSocket(dir->fd, s.inode))
+                    return found(pid, std::move(dir), s.uid);
             }
         }
+        forgetGone(recent);
         return nullptr;
     }
 
@@ -240,61 +282,46 @@ private:
         return pids;
     }
 
-    std::shared_ptr<const ProcessInfo> tryPid(qint64 pid, const InetDiagSocket &s, bool requireUid)
+    /// Describes the process of `dir` (which holds the socket) and remembers it as the most recent one.
+    std::shared_ptr<const ProcessInfo> found(qint64 pid, std::shared_ptr<Fd> dir, quint32 uid)
     {
-        char path[32];
-        std::snprintf(path, sizeof path, "/proc/%lld", static_cast<long long>(pid));
-        Fd dir(::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (dir.fd < 0)
+        if (dir->fd < 0)
             return nullptr;
-        if (requireUid) {
-            struct stat st{};
-            if (::fstat(dir.fd, &st) != 0 || st.st_uid != s.uid)
-                return nullptr;
-        }
-        if (!holdsSocket(dir.fd, s.inode))
-            return nullptr;
-        auto info = describe(pid, dir.fd, s.uid);
-        if (info)
-            remember(pid);
-        return info;
-    }
-
-    void remember(qint64 pid)
-    {
-        QMutexLocker lock(&m_mutex);
-        m_recent.removeOne(pid);
-        m_recent.prepend(pid);
-        if (m_recent.size() > 16)
-            m_recent.removeLast();
-    }
-
-    std::shared_ptr<const ProcessInfo> describe(qint64 pid, int dir, quint32 uid)
-    {
-        const quint64 started = startTime(dir);
-        {
-            QMutexLocker lock(&m_mutex);
-            const auto it = m_cache.constFind(pid);
-            if (it != m_cache.constEnd() && it->startTime == started && started != 0 && !it->expiry.hasExpired())
-                return it->info;
-        }
         auto info = std::make_shared<ProcessInfo>();
         info->pid = pid;
-        info->path = QString::fromUtf8(readLinkAt(dir, "exe")); // " (deleted)" stays: it is not that file any more
+        info->uid = uid;
+        info->path = QString::fromUtf8(readLinkAt(dir->fd, "exe")); // " (deleted)" stays: not that file any more
         if (info->path.isEmpty())
             return nullptr; // gone meanwhile (a kernel thread has no exe and no sockets)
         info->name = executableName(info->path);
-        info->cmdline = cmdlineFromProc(readAt(dir, "cmdline", 4096));
+        info->cmdline = cmdlineFromProc(readAt(dir->fd, "cmdline", 4096));
         info->user = userName(uid);
-        // Read through the same directory: still answering means the process that held the socket is the one
-        // described (a pid reused meanwhile has a new directory).
-        if (startTime(dir) != started)
-            return nullptr;
         QMutexLocker lock(&m_mutex);
-        if (m_cache.size() > 1024)
-            m_cache.clear();
-        m_cache.insert(pid, Cached{started, info, QDeadlineTimer(2000)});
+        for (qsizetype i = 0; i < m_recent.size(); ++i) {
+            if (m_recent[i].pid == pid) {
+                m_recent.removeAt(i);
+                break;
+            }
+        }
+        m_recent.prepend(Known{pid, std::move(dir), info});
+        if (m_recent.size() > 16)
+            m_recent.removeLast();
         return info;
+    }
+
+    /// Drops the remembered processes that have exited (their directory no longer reads).
+    void forgetGone(const QList<Known> &seen)
+    {
+        QList<qint64> gone;
+        for (const Known &k : seen) {
+            const Fd probe(::openat(k.dir->fd, "stat", O_RDONLY | O_CLOEXEC));
+            if (probe.fd < 0)
+                gone.append(k.pid);
+        }
+        if (gone.isEmpty())
+            return;
+        QMutexLocker lock(&m_mutex);
+        m_recent.removeIf([&](const Known &k) { return gone.contains(k.pid); });
     }
 
     QString userName(quint32 uid)
@@ -307,18 +334,17 @@ private:
         }
         QString name = QString::number(uid);
         passwd pw{};
-        passwd *found = nullptr;
+        passwd *result = nullptr;
         std::vector<char> buf(16384);
-        if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found && found->pw_name)
-            name = QString::fromUtf8(found->pw_name);
+        if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &result) == 0 && result && result->pw_name)
+            name = QString::fromUtf8(result->pw_name);
         QMutexLocker lock(&m_mutex);
         m_users.insert(uid, name);
         return name;
     }
 
     QMutex m_mutex; ///< guards the members below; the lookups themselves run in parallel
-    QList<qint64> m_recent;
-    QHash<qint64, Cached> m_cache;
+    QList<Known> m_recent; ///< most recent first, at most 16 (16 open /proc directories)
     QHash<quint32, QString> m_users;
 };
 

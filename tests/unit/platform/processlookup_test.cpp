@@ -214,6 +214,17 @@ TEST(ProcessLookupLinux, FindsThisProcessBehindItsOwnConnection)
     EXPECT_EQ(info->path, QString::fromUtf8(exe, int(n)));
     EXPECT_EQ(info->name, QStringLiteral("unit_platform"));
     EXPECT_FALSE(info->user.isEmpty());
+    // A second connection of the same process: found among the recently seen programs, described the same way.
+    const int second = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_EQ(::connect(second, reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+    len = sizeof local;
+    ::getsockname(second, reinterpret_cast<sockaddr *>(&local), &len);
+    const auto again = lookup->lookup(QHostAddress("127.0.0.1"), ntohs(local.sin_port), QHostAddress("127.0.0.1"),
+                                      serverPort);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->pid, info->pid);
+    EXPECT_EQ(again->path, info->path);
+    ::close(second);
     // The server's end of the same connection is another socket (it was never accepted): nobody owns it yet as a
     // client of the server's port, and an unknown connection has no process.
     EXPECT_FALSE(lookup->lookup(QHostAddress("127.0.0.1"), 1, QHostAddress("127.0.0.1"), serverPort));
