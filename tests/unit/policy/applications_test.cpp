@@ -5,8 +5,11 @@
 
 #include "config/model.h"
 #include "config/validation.h"
+#include "config/yaml.h"
+#include "support/binaries.h"
 #include "policytestutil.h"
 
+#include <QFile>
 #include <QJsonArray>
 
 #include <gtest/gtest.h>
@@ -198,4 +201,50 @@ TEST(RateLimitApplications, KeyApplicationGivesEachProgramItsOwnBucket)
     EXPECT_TRUE(e->checkRequest(*r).allowed);
     r.attrs.application = nullptr; // unknown programs are told apart by client address
     EXPECT_TRUE(e->checkRequest(*r).allowed);
+}
+
+// docs/applications.md's example ("only git, curl and the browser may reach GitHub; nothing else leaves except the
+// package mirror") is a valid manifest and does what the page says.
+TEST(AuthorizationPolicyApplications, TheDocsExampleIsValidAndDoesWhatItSays)
+{
+    QFile f(dfproxy::test::sourceDir() + "/docs/applications.md");
+    ASSERT_TRUE(f.open(QIODevice::ReadOnly));
+    const QByteArray page = f.readAll();
+    const qsizetype start = page.indexOf("kind: AuthorizationPolicy\nmetadata: {name: desktop-egress");
+    ASSERT_GE(start, 0) << "the example is not in docs/applications.md";
+    const qsizetype docStart = page.lastIndexOf("apiVersion:", start);
+    const QByteArray yaml = page.mid(docStart, page.indexOf("\nEOF\n", start) - docStart);
+    config::YamlError error;
+    const auto docs = config::parseYamlDocuments(yaml, &error);
+    ASSERT_TRUE(docs && docs->size() == 1) << error.message.toStdString();
+    config::Config c = baseConfig();
+    c.resources.append(config::Resource(docs->first().toObject()));
+    for (const auto &e : config::validateConfig(c))
+        ADD_FAILURE() << e.path.toStdString() << ": " << e.message.toStdString();
+    const auto engine = buildPolicyEngine(c, Options{});
+    ASSERT_TRUE(engine->problems().isEmpty()) << engine->problems().join("; ").toStdString();
+
+    Request r;
+    r.attrs.host = "github.com";
+    r.attrs.method = "CONNECT";
+    r.attrs.port = 443;
+    r.attrs.path = "";
+    for (const char *allowed : {"/usr/bin/git", "/usr/lib/git-core/git-remote-https", "/usr/bin/curl",
+                                "/usr/lib/firefox-esr/firefox-esr", "/opt/google/chrome/chrome"}) {
+        const auto app = program(allowed);
+        r.attrs.application = &app;
+        EXPECT_TRUE(engine->checkRequest(*r).allowed) << allowed;
+    }
+    const auto wget = program("/usr/bin/wget"), apt = program("/usr/lib/apt/methods/http");
+    r.attrs.application = &wget;
+    EXPECT_EQ(engine->checkRequest(*r).reason, "application_denied");
+    r.attrs.host = "deb.debian.org";
+    r.attrs.application = &apt;
+    EXPECT_TRUE(engine->checkRequest(*r).allowed);
+    r.attrs.application = &wget;
+    EXPECT_FALSE(engine->checkRequest(*r).allowed);
+    r.attrs.host = "example.com";
+    const auto curl = program("/usr/bin/curl");
+    r.attrs.application = &curl;
+    EXPECT_FALSE(engine->checkRequest(*r).allowed);
 }
