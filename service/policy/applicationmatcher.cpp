@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policy/applicationmatcher.h"
 
+#include <QDir>
+#include <QFileInfo>
+
 namespace dfproxy::policy {
 
 namespace {
@@ -22,6 +25,15 @@ bool sameChar(QChar a, QChar b, bool caseInsensitive, bool windows)
 ApplicationMatcher::ApplicationMatcher(const QList<config::ApplicationMatchSpec> &entries, bool caseInsensitive)
     : m_entries(entries), m_caseInsensitive(caseInsensitive)
 {
+    // The OS reports the executable with symlinks resolved: a rule written with the link's path (the spelling
+    // users know) must name the same program, or a Deny rule would never apply.
+    for (const auto &e : entries) {
+        if (e.kind != config::ApplicationMatchSpec::Kind::Path)
+            continue;
+        const QString canonical = QFileInfo(e.value).canonicalFilePath();
+        if (!canonical.isEmpty() && QDir::toNativeSeparators(canonical) != QDir::toNativeSeparators(e.value))
+            m_entries.append({e.kind, QDir::toNativeSeparators(canonical)});
+    }
 }
 
 bool ApplicationMatcher::globMatches(QStringView pattern, QStringView path, bool ci)
@@ -71,30 +83,45 @@ bool ApplicationMatcher::matches(const platform::ProcessInfo *app) const
 {
     if (!app)
         return false;
+    if (matchesAs(app->name, app->path, app->publisher))
+        return true;
+    // Linux marks an executable replaced or removed on disk since the process started ("/usr/bin/wget (deleted)",
+    // e.g. upgraded while it runs): the process still runs the program it started from that path, so Deny rules
+    // keep holding it and Allow rules keep letting it through until it restarts.
+    static const QString deleted = QStringLiteral(" (deleted)");
+    if (app->path.endsWith(deleted)) {
+        const QString path = app->path.chopped(deleted.size());
+        return matchesAs(platform::executableName(path), path, app->publisher);
+    }
+    return false;
+}
+
+bool ApplicationMatcher::matchesAs(const QString &name, const QString &path, const QString &publisher) const
+{
     using Kind = config::ApplicationMatchSpec::Kind;
     const Qt::CaseSensitivity cs = m_caseInsensitive ? Qt::CaseInsensitive : Qt::CaseSensitive;
     for (const auto &e : m_entries) {
         switch (e.kind) {
         case Kind::Name:
-            if (app->name.compare(e.value, cs) == 0)
+            if (name.compare(e.value, cs) == 0)
                 return true;
             // Windows: "curl" names curl.exe, as the command line does.
-            if (m_caseInsensitive && app->name.size() == e.value.size() + 4
-                && app->name.endsWith(QLatin1String(".exe"), Qt::CaseInsensitive)
-                && app->name.startsWith(e.value, Qt::CaseInsensitive))
+            if (m_caseInsensitive && name.size() == e.value.size() + 4
+                && name.endsWith(QLatin1String(".exe"), Qt::CaseInsensitive)
+                && name.startsWith(e.value, Qt::CaseInsensitive))
                 return true;
             break;
         case Kind::Path:
             // Windows: any case, either separator (the entry has no wildcard, so the glob compares characters).
-            if (m_caseInsensitive ? globMatches(e.value, app->path, true) : app->path == e.value)
+            if (m_caseInsensitive ? globMatches(e.value, path, true) : path == e.value)
                 return true;
             break;
         case Kind::PathGlob:
-            if (globMatches(e.value, app->path, m_caseInsensitive))
+            if (globMatches(e.value, path, m_caseInsensitive))
                 return true;
             break;
         case Kind::Publisher:
-            if (!app->publisher.isEmpty() && app->publisher.compare(e.value, cs) == 0)
+            if (!publisher.isEmpty() && publisher.compare(e.value, cs) == 0)
                 return true;
             break;
         }

@@ -16,7 +16,9 @@ class ApplicationMatcher
 {
 public:
     ApplicationMatcher() = default;
-    /// `caseInsensitive`: Windows file-name rules (the default on Windows).
+    /// `caseInsensitive`: Windows file-name rules (the default on Windows). A path entry that names a symlink
+    /// (/usr/bin/python3 -> python3.11) also matches the file it points to, which is what the OS reports: reads
+    /// the file system, so build matchers on the main thread (the policy engine does), not per request.
     explicit ApplicationMatcher(const QList<config::ApplicationMatchSpec> &entries,
                                 bool caseInsensitive = defaultCaseInsensitive());
 
@@ -36,6 +38,8 @@ public:
     }
 
 private:
+    bool matchesAs(const QString &name, const QString &path, const QString &publisher) const;
+
     QList<config::ApplicationMatchSpec> m_entries;
     bool m_caseInsensitive = false;
 };

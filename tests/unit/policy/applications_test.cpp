@@ -10,6 +10,8 @@
 #include "policytestutil.h"
 
 #include <QFile>
+#include <QFileInfo>
+#include <QTemporaryDir>
 #include <QJsonArray>
 
 #include <gtest/gtest.h>
@@ -74,7 +76,7 @@ TEST(ApplicationMatcher, NamesPathsAndGlobs)
     EXPECT_TRUE(m.matches(&ff));
     const auto upper = program("/usr/bin/CURL"), deleted = program("/usr/bin/curl (deleted)");
     EXPECT_FALSE(m.matches(&upper));
-    EXPECT_FALSE(m.matches(&deleted)); // a replaced executable is not the file the rule names
+    EXPECT_TRUE(m.matches(&deleted)); // upgraded while it runs: still that program
     EXPECT_FALSE(m.matches(nullptr));
 }
 
@@ -92,6 +94,33 @@ TEST(ApplicationMatcher, WindowsRulesIgnoreCaseSeparatorsAndExe)
     EXPECT_FALSE(m.matches(&firefox)); // unsigned (or not verified): no publisher
     firefox.publisher = "Mozilla Corporation";
     EXPECT_TRUE(m.matches(&firefox));
+}
+
+// The OS reports executables with symlinks resolved; a rule names them the way users know them.
+TEST(ApplicationMatcher, APathThatIsASymlinkAlsoNamesItsTarget)
+{
+    QTemporaryDir dir;
+    ASSERT_TRUE(dir.isValid());
+    const QString target = dir.filePath("python3.11"), link = dir.filePath("python3");
+    QFile f(target);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    f.close();
+    ASSERT_TRUE(QFile::link(target, link));
+    using K = config::ApplicationMatchSpec::Kind;
+    const auto running = program(QFileInfo(target).canonicalFilePath());
+    EXPECT_TRUE(ApplicationMatcher({{K::Path, link}}, false).matches(&running));
+}
+
+// A program upgraded while it runs reads "/usr/bin/wget (deleted)": still the program it started from that path.
+TEST(ApplicationMatcher, AnExecutableReplacedWhileItRunsIsStillThatProgram)
+{
+    using K = config::ApplicationMatchSpec::Kind;
+    const auto replaced = program("/usr/bin/wget (deleted)");
+    for (const auto &entry : {config::ApplicationMatchSpec{K::Name, "wget"}, config::ApplicationMatchSpec{K::Path, "/usr/bin/wget"},
+                              config::ApplicationMatchSpec{K::PathGlob, "/usr/bin/w*"}})
+        EXPECT_TRUE(ApplicationMatcher({entry}, false).matches(&replaced)) << entry.value.toStdString();
+    const auto other = program("/usr/bin/curl (deleted)");
+    EXPECT_FALSE(ApplicationMatcher({{K::Path, "/usr/bin/wget"}}, false).matches(&other));
 }
 
 TEST(ApplicationMatcher, GlobsNeedNoBacktrackingLuck)
