@@ -232,4 +232,41 @@ TEST(ProcessLookupLinux, FindsThisProcessBehindItsOwnConnection)
     ::close(server);
 }
 
+// IPv6 loopback, and an IPv6 socket of the client connected to an IPv4 address (v4-mapped on both ends).
+TEST(ProcessLookupLinux, FindsTheProcessOverIpv6AndV4MappedSockets)
+{
+    const int server = ::socket(AF_INET6, SOCK_STREAM, 0);
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_any; // dual-stack: takes IPv4 clients too
+    int off = 0;
+    ::setsockopt(server, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    if (::bind(server, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || ::listen(server, 4) != 0) {
+        ::close(server);
+        GTEST_SKIP() << "no IPv6 here";
+    }
+    socklen_t len = sizeof a;
+    ::getsockname(server, reinterpret_cast<sockaddr *>(&a), &len);
+    const quint16 serverPort = ntohs(a.sin6_port);
+    auto lookup = createProcessLookup();
+    for (const char *target : {"::1", "::ffff:127.0.0.1"}) {
+        const int client = ::socket(AF_INET6, SOCK_STREAM, 0);
+        sockaddr_in6 to{};
+        to.sin6_family = AF_INET6;
+        to.sin6_port = htons(serverPort);
+        ::inet_pton(AF_INET6, target, &to.sin6_addr);
+        ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr *>(&to), sizeof to), 0) << target;
+        sockaddr_in6 local{};
+        len = sizeof local;
+        ::getsockname(client, reinterpret_cast<sockaddr *>(&local), &len);
+        // As the proxy sees it: the peer and its own end, both in the family the server socket reports.
+        const QHostAddress peer(QString::fromLatin1(target));
+        const auto info = lookup->lookup(peer, ntohs(local.sin6_port), peer, serverPort);
+        ASSERT_TRUE(info) << target;
+        EXPECT_EQ(info->pid, qint64(::getpid())) << target;
+        ::close(client);
+    }
+    ::close(server);
+}
+
 #endif
