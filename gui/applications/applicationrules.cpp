@@ -77,6 +77,22 @@ QJsonObject ApplicationRules::allowOnly(const QJsonObject &existing, const QStri
     return withRules(policy, out);
 }
 
+QString ApplicationRules::notInForce(const QJsonObject &policy)
+{
+    const QJsonObject status = policy.value("status").toObject();
+    QJsonArray conditions = status.value("conditions").toArray();
+    for (const auto &a : status.value("ancestors").toArray()) {
+        for (const auto &c : a.toObject().value("conditions").toArray())
+            conditions.append(c);
+    }
+    for (const auto &v : conditions) {
+        const QJsonObject c = v.toObject();
+        if (c.value("type").toString() == "Accepted" && c.value("status").toString() != "True")
+            return c.value("reason").toString() + QStringLiteral(": ") + c.value("message").toString();
+    }
+    return {};
+}
+
 QStringList ApplicationRules::usableHosts(const QStringList &hosts)
 {
     QStringList out;

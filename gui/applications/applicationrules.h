@@ -21,6 +21,9 @@ struct ApplicationRules
     /// Replaces the program's rules with "allow it `hosts`, deny it everything else".
     static QJsonObject allowOnly(const QJsonObject &existing, const QString &ns, const QJsonArray &targetRefs,
                                  const QString &programPath, const QStringList &hosts);
+    /// Why the policy (as GET returns it, with its status) is not applied, "" when every ancestor accepted it
+    /// (e.g. "Conflicted: ..." when an older AuthorizationPolicy on the same Gateway wins).
+    static QString notInForce(const QJsonObject &policy);
     /// The hosts an `applications` rule may name (IPv6 literals cannot be AuthorizationPolicy hosts).
     static QStringList usableHosts(const QStringList &hosts);
 };

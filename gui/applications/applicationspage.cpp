@@ -236,9 +236,13 @@ void ApplicationsPage::allowOnlySelectedHosts()
         return;
     QTreeWidgetItem *program = cur->parent() ? cur->parent() : cur;
     const QString path = program->data(0, PathRole).toString();
+    // The hosts it was let through to: a host every request to which was refused stays refused.
     QStringList hosts;
-    for (int i = 0; i < program->childCount(); ++i)
-        hosts.append(program->child(i)->data(0, HostRole).toString());
+    for (int i = 0; i < program->childCount(); ++i) {
+        const QTreeWidgetItem *h = program->child(i);
+        if (h->text(Requests).toLongLong() > h->text(Denied).toLongLong())
+            hosts.append(h->data(0, HostRole).toString());
+    }
     if (m_confirm && QMessageBox::question(this, tr("Allow only these hosts"),
                                            tr("Let %1 reach only %2, and refuse it everything else?\n\nThe rules go "
                                               "into the AuthorizationPolicy \"%3\".")
@@ -287,7 +291,7 @@ void ApplicationsPage::changePolicy(
                                           : QStringLiteral("/api/v1/namespaces/%1/authorizationpolicies")
                                                 .arg(QString::fromLatin1(QUrl::toPercentEncoding(ns)));
             api->send(exists ? "PUT" : "POST", target, {}, QJsonDocument(policy).toJson(QJsonDocument::Compact),
-                      "application/json", [self, what](const client::ApiResult &r) {
+                      "application/json", [self, api, what, path](const client::ApiResult &r) {
                           if (!self)
                               return;
                           if (!r.ok()) {
@@ -297,7 +301,20 @@ void ApplicationsPage::changePolicy(
                               self->showMessage(text, true);
                               return;
                           }
-                          self->showMessage(what + tr(" (AuthorizationPolicy \"%1\")").arg(ApplicationRules::policyName()));
+                          // Saved is not in force: an older AuthorizationPolicy on the same Gateway wins the conflict.
+                          api->send("GET", path, {}, {}, {}, [self, what](const client::ApiResult &s) {
+                              if (!self)
+                                  return;
+                              const QString notInForce = ApplicationRules::notInForce(s.object());
+                              if (!notInForce.isEmpty())
+                                  self->showMessage(tr("Saved the AuthorizationPolicy \"%1\", but it is not in force: %2. "
+                                                       "Add the rule to that policy on the Policies page.")
+                                                        .arg(ApplicationRules::policyName(), notInForce),
+                                                    true);
+                              else
+                                  self->showMessage(what + tr(" (AuthorizationPolicy \"%1\")")
+                                                               .arg(ApplicationRules::policyName()));
+                          });
                       });
         });
     });

@@ -148,8 +148,41 @@ TEST(ApplicationRules, DenyAddsOneRuleOnceAndAllowOnlyReplacesTheProgramsRules)
     ASSERT_EQ(rules.size(), 3);
     EXPECT_EQ(rules[0].toObject().value("hosts").toArray(), (QJsonArray{"a.test", "b.test"}));
     EXPECT_EQ(rules[1].toObject().value("action").toString(), "Deny");
+    EXPECT_EQ(ApplicationRules::notInForce(p), "");
+    p.insert("status", QJsonObject{{"ancestors", QJsonArray{QJsonObject{{"conditions", QJsonArray{QJsonObject{
+                           {"type", "Accepted"}, {"status", "False"}, {"reason", "Conflicted"}, {"message", "m"}}}}}}}});
+    EXPECT_EQ(ApplicationRules::notInForce(p), "Conflicted: m");
+    p.remove("status");
     p = ApplicationRules::allowOnly(p, "ns", targets, "/usr/bin/wget", {"c.test"});
     rules = p.value("spec").toObject().value("rules").toArray();
     ASSERT_EQ(rules.size(), 4); // wget's deny rule replaced by its two, curl's two kept
     EXPECT_EQ(rules[0].toObject().value("applications").toArray().first().toString(), "/usr/bin/wget");
+}
+
+// The console says so when its policy is saved but an older AuthorizationPolicy on the same Gateway wins.
+TEST_F(ApplicationsConsole, APolicyThatLosesTheConflictIsReportedAsNotInForce)
+{
+    const ApiResult older = api->sendBlocking("POST", "/api/v1/apply", {}, R"(apiVersion: dfproxy.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: egress-rules, namespace: agentgateway-system}
+spec:
+  targetRefs: [{kind: Gateway, name: agentgateway-proxy}]
+  defaultAction: Allow
+)", "application/yaml");
+    ASSERT_TRUE(older.ok()) << older.error->toString().toStdString();
+    spinFor(1100); // a later creationTimestamp (seconds) for the console's policy
+    ASSERT_EQ(viaWget(), 0);
+    window->showPage(MainWindow::ApplicationsIndex);
+    ASSERT_TRUE(waitUntil([&] {
+        page()->refresh();
+        spinFor(200);
+        return program("wget") && program("wget")->childCount() == 1;
+    }, 15000));
+    page()->setConfirm(false);
+    page()->tree()->setCurrentItem(program("wget")->child(0));
+    page()->denySelectedHost();
+    ASSERT_TRUE(waitUntil([&] { return page()->message().contains("not in force"); }, 10000))
+        << page()->message().toStdString();
+    EXPECT_TRUE(page()->message().contains("Conflicted")) << page()->message().toStdString();
+    EXPECT_EQ(viaWget(), 0); // indeed not enforced
 }
