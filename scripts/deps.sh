@@ -31,6 +31,7 @@ DFPROXY_TEST_PACKAGES=(
     g++-mingw-w64-x86-64-posix iproute2
     python3 jq xxd python3-pacparser chromium
     dbus-daemon dbus-bin dconf-cli dconf-gsettings-backend gsettings-desktop-schemas libglib2.0-bin
+    wget                                  # tests/integration/applications_test.cpp: real programs behind requests
 )
 
 # Prints the packages of the given list that are not installed, one per line.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // dfproxy: the service executable. Wiring only: the core (app::Service) plus the admin API on top.
+#include "api/applicationsapi.h"
 #include "api/dnsapi.h"
 #include "api/systemproxyapi.h"
 #include "api/telemetryapi.h"
@@ -106,6 +107,7 @@ int run(QCoreApplication &app)
     admin::registerDnsApi(adminServer, service.hostCache());
     admin::registerTelemetryApi(adminServer, service.accessLogger(), service.metrics());
     admin::registerSystemProxyApi(adminServer, service.store(), service.proxy());
+    admin::registerApplicationsApi(adminServer, service.applications(), service.accessLogger());
     if (!adminServer.listenFromConfig(cli.value(adminAddrOpt), adminPort)) {
         std::fprintf(stderr, "dfproxy: admin API: %s\n", qPrintable(adminServer.errorString()));
         return 1;

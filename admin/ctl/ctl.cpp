@@ -54,6 +54,8 @@ const QList<CommandInfo> &commands()
         {"dns", "dns list [-o table|json|yaml] | dns flush | dns rm HOST:PORT | dns resolve HOST[:PORT] [--family F] | dns settings [-o yaml|json]",
          "Show and manage the DNS host cache: list entries, flush all, remove one, resolve a host now."},
         {"stats", "stats [-o json|yaml]", "Print the runtime statistics (GET /api/v1/stats)."},
+        {"apps", "apps [-o table|json]",
+         "List the programs seen behind local clients and the hosts they reached (GET /api/v1/applications)."},
         {"logs", "logs [-f] [--tail N]",
          "Print recent access-log records, one JSON line each; -f follows new ones (GET /api/v1/accesslog/stream)."},
         {"server", "server [-o json|yaml]", "Print the server's state: version, uptime, listeners, config path, last error."},
@@ -310,7 +312,7 @@ int Ctl::run(const QStringList &args)
         m_parser.addOptions({optNamespace});
     else if (name == "dns")
         m_parser.addOptions({optOutput, optFamily});
-    else if (name == "stats" || name == "server")
+    else if (name == "stats" || name == "server" || name == "apps")
         m_parser.addOptions({optOutput});
     else if (name == "logs")
         m_parser.addOptions({optFollow, optTail});
@@ -342,6 +344,8 @@ int Ctl::run(const QStringList &args)
         return cmdDns();
     if (name == "stats")
         return cmdStats();
+    if (name == "apps")
+        return cmdApps();
     if (name == "logs")
         return cmdLogs();
     if (name == "server")
@@ -1065,6 +1069,45 @@ int Ctl::cmdDns()
 int Ctl::cmdStats()
 {
     return printServerObject("/api/v1/stats", QStringLiteral("json"), QStringLiteral("stats"));
+}
+
+int Ctl::cmdApps()
+{
+    if (!m_args.isEmpty())
+        return usageError(QStringLiteral("apps takes no arguments"));
+    const QString format = m_parser.value(optOutput).isEmpty() ? QStringLiteral("table") : m_parser.value(optOutput);
+    if (!QStringList{"table", "json"}.contains(format))
+        return usageError(QStringLiteral("unknown output format \"%1\" (table, json)").arg(format));
+    if (!connectClient())
+        return 1;
+    const auto r = m_client->sendBlocking("GET", "/api/v1/applications");
+    if (!r.ok()) {
+        printError(*r.error);
+        return 1;
+    }
+    if (format == "json") {
+        m_out << QJsonDocument(r.object()).toJson(QJsonDocument::Indented);
+        return 0;
+    }
+    const QJsonArray items = r.object().value("items").toArray();
+    if (items.isEmpty()) {
+        m_err << "No application seen yet (proxy.applicationLookup off, or no local client).\n";
+        return 0;
+    }
+    QList<QStringList> rows{{"PROCESS", "USER", "PATH", "REQUESTS", "DENIED", "LAST SEEN", "HOSTS"}};
+    for (const auto &v : items) {
+        const auto o = v.toObject();
+        QStringList hosts;
+        for (const auto &h : o.value("hosts").toArray())
+            hosts.append(h.toObject().value("host").toString());
+        rows.append({o.value("process").toString(), o.value("processUser").toString(),
+                     o.value("processPath").toString(), QString::number(o.value("requests").toInteger()),
+                     QString::number(o.value("denied").toInteger()), o.value("lastSeen").toString(),
+                     hosts.size() > 3 ? hosts.mid(0, 3).join(u',') + QStringLiteral(",+%1").arg(hosts.size() - 3)
+                                      : hosts.join(u',')});
+    }
+    printTable(m_out, rows);
+    return 0;
 }
 
 int Ctl::cmdServer()

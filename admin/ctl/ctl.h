@@ -31,6 +31,7 @@ private:
     int cmdEdit();
     int cmdDns();
     int cmdStats();
+    int cmdApps();
     int cmdLogs();
     int cmdServer();
     /// system-proxy on|off|status|env: changes the desktop's settings in this (the user's) process (desktop/).

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app/mainwindow.h"
+#include "applications/applicationspage.h"
 
 #include "app/connectdialog.h"
 #include "app/screenshots.h"
@@ -56,7 +57,7 @@ MainWindow::MainWindow(const ConsoleOptions &options, QWidget *parent)
 
     m_pages = {new DashboardPage(m_connection), new BackendsPage(m_connection), new RoutesPage(m_connection),
                new PoliciesPage(m_connection), new DnsPage(m_connection), new TrafficPage(m_connection),
-               new LoggingPage(m_connection)};
+               new LoggingPage(m_connection), new ApplicationsPage(m_connection)};
     m_nav->setObjectName(QStringLiteral("navigation"));
     m_nav->setFixedWidth(170);
     m_nav->setStyleSheet(QStringLiteral("QListWidget#navigation { font-size: 11pt; }"
@@ -304,6 +305,11 @@ TrafficPage *MainWindow::traffic() const
 LoggingPage *MainWindow::logging() const
 {
     return static_cast<LoggingPage *>(m_pages[LoggingIndex]);
+}
+
+ApplicationsPage *MainWindow::applications() const
+{
+    return static_cast<ApplicationsPage *>(m_pages[ApplicationsIndex]);
 }
 
 QString MainWindow::bannerText() const

@@ -18,6 +18,7 @@ QT_END_NAMESPACE
 
 namespace dfproxy::gui {
 
+class ApplicationsPage;
 class BackendsPage;
 class DashboardPage;
 class DnsPage;
@@ -41,6 +42,7 @@ public:
         DnsIndex,
         TrafficIndex,
         LoggingIndex,
+        ApplicationsIndex,
         PageCount
     };
 
@@ -58,6 +60,7 @@ public:
     DnsPage *dns() const;
     TrafficPage *traffic() const;
     LoggingPage *logging() const;
+    ApplicationsPage *applications() const;
 
     /// The banner's text ("" when hidden).
     QString bannerText() const;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app/screenshots.h"
 
+#include "applications/applicationspage.h"
+
 #include "app/mainwindow.h"
 #include "dashboard/dashboardpage.h"
 #include "dashboard/timechart.h"
@@ -21,6 +23,7 @@
 #include <QPixmap>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTreeWidget>
 #include <QTimer>
 
 #include <tuple>
@@ -181,6 +184,13 @@ void ScreenshotRunner::start()
              m_window->traffic()->table()->selectRow(0);
          }},
         shot(MainWindow::TrafficIndex, QStringLiteral("live-traffic")),
+        show(MainWindow::ApplicationsIndex),
+        {1500, [this] { // a host selected: both buttons enabled
+             QTreeWidget *t = m_window->applications()->tree();
+             if (t->topLevelItemCount() > 0 && t->topLevelItem(0)->childCount() > 0)
+                 t->setCurrentItem(t->topLevelItem(0)->child(0));
+         }},
+        shot(MainWindow::ApplicationsIndex, QStringLiteral("applications")),
     };
     // Wait for the first connection (at most 30 s), then run the steps.
     auto *timer = new QTimer(this);

@@ -97,6 +97,8 @@ QString AccessLogModel::text(const QJsonObject &r, int column)
         return str(r, {"route", "routeName"});
     case Decision:
         return str(r, {"decision", "policyDecision", "verdict"});
+    case Application:
+        return str(r, {"process"});
     default:
         return {};
     }
@@ -122,6 +124,11 @@ QVariant AccessLogModel::data(const QModelIndex &index, int role) const
     if (!index.isValid() || index.row() >= m_rows.size())
         return {};
     const QJsonObject &r = m_rows[index.row()];
+    if (role == Qt::ToolTipRole && index.column() == Application && !text(r, Application).isEmpty())
+        return tr("%1\npid %2, user %3")
+            .arg(r.value("processPath").toString())
+            .arg(r.value("pid").toInteger())
+            .arg(r.value("processUser").toString());
     if (role == Qt::DisplayRole || role == Qt::ToolTipRole)
         return text(r, index.column());
     if (isSeparator(r)) {
@@ -150,7 +157,8 @@ QVariant AccessLogModel::headerData(int section, Qt::Orientation orientation, in
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     static const QStringList titles = {tr("Time"),   tr("Client"), tr("Method"),   tr("Host"),  tr("Path"),    tr("Status"),
-                                       tr("Reason"), tr("Duration"), tr("Bytes"), tr("Route"), tr("Decision")};
+                                       tr("Reason"), tr("Duration"), tr("Bytes"), tr("Route"), tr("Decision"),
+                                       tr("Application")};
     return titles.value(section);
 }
 

@@ -12,7 +12,11 @@ class AccessLogModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Column { Time, Client, Method, Host, Path, Status, Reason, Duration, Bytes, Route, Decision, ColumnCount };
+    enum Column {
+        Time, Client, Method, Host, Path, Status, Reason, Duration, Bytes, Route, Decision,
+        Application, ///< the program behind the client (process name; the tooltip adds path, pid and user)
+        ColumnCount
+    };
 
     explicit AccessLogModel(int capacity = 5000, QObject *parent = nullptr);
 

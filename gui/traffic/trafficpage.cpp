@@ -74,7 +74,7 @@ TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
     auto *layout = new QVBoxLayout(this);
     auto *bar = new QHBoxLayout;
     m_filter->setObjectName(QStringLiteral("filterEdit"));
-    m_filter->setPlaceholderText(tr("Filter: host, path, status, route…"));
+    m_filter->setPlaceholderText(tr("Filter: host, path, status, route, application…"));
     m_filter->setClearButtonEnabled(true);
     bar->addWidget(m_filter, 1);
     m_pause->setObjectName(QStringLiteral("pauseButton"));

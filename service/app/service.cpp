@@ -10,6 +10,7 @@
 #include "platform/socket.h"
 #include "routing/routetable.h"
 #include "telemetry/accesslogger.h"
+#include "telemetry/applicationstats.h"
 #include "telemetry/proxymetrics.h"
 
 #include <QDir>
@@ -142,7 +143,8 @@ bool Service::start(QString *error)
     m_accessLog->start();
     m_metrics = std::make_unique<telemetry::MetricsRegistry>();
     m_proxyMetrics = std::make_unique<telemetry::ProxyMetrics>(*m_metrics);
-    m_accessLogSink = std::make_unique<TelemetrySink>(m_accessLog.get(), m_proxyMetrics.get());
+    m_applications = std::make_unique<telemetry::ApplicationStats>();
+    m_accessLogSink = std::make_unique<TelemetrySink>(m_accessLog.get(), m_proxyMetrics.get(), m_applications.get());
 
     m_cache = std::make_unique<dns::DnsHostCache>(dnsOptions);
     m_proxyFamily = dnsOptions.lookupFamily;
@@ -187,6 +189,7 @@ void Service::applyConfig()
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
     const auto limits = proxy::optionsFromJson(m_store.config().proxy);
     m_proxy->setConnectionLimits(limits.maxConnections, limits.maxConnectionsPerClient);
+    m_proxy->setApplicationLookup(limits.applicationLookup);
     applyPolicies();
     applyLoggingConfig();
     applyDnsSettings();

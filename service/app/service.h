@@ -23,6 +23,7 @@ class ConfigPolicyEngine;
 }
 namespace dfproxy::telemetry {
 class AccessLogger;
+class ApplicationStats;
 class MetricsRegistry;
 class ProxyMetrics;
 } // namespace dfproxy::telemetry
@@ -64,6 +65,9 @@ public:
     telemetry::AccessLogger *accessLogger() { return m_accessLog.get(); }
     /// The metrics served at /metrics. Null before start().
     telemetry::MetricsRegistry *metrics() { return m_metrics.get(); }
+    /// The programs seen behind local clients and the hosts they reached (GET /api/v1/applications). Null before
+    /// start().
+    telemetry::ApplicationStats *applications() { return m_applications.get(); }
 
     /// Counters of every area (dns, proxy), for /api/v1/stats.
     QJsonObject stats() const;
@@ -94,6 +98,7 @@ private:
     std::unique_ptr<telemetry::AccessLogger> m_accessLog;
     std::unique_ptr<telemetry::MetricsRegistry> m_metrics;
     std::unique_ptr<telemetry::ProxyMetrics> m_proxyMetrics;
+    std::unique_ptr<telemetry::ApplicationStats> m_applications;
     std::unique_ptr<proxy::AccessLogSink> m_accessLogSink;
     QJsonObject m_startDns; ///< the "dns" block in effect (before --dns-server)
     dns::LookupFamily m_proxyFamily = dns::LookupFamily::V4Preferred; ///< the proxy's default, fixed at start

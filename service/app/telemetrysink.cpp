@@ -4,21 +4,28 @@
 #include "dns/dnshostcache.h"
 #include "proxy/proxyserver.h"
 #include "telemetry/accesslogger.h"
+#include "telemetry/applicationstats.h"
 #include "telemetry/proxymetrics.h"
 
 namespace dfproxy::app {
 
-TelemetrySink::TelemetrySink(telemetry::AccessLogger *logger, telemetry::ProxyMetrics *metrics)
-    : m_logger(logger), m_metrics(metrics)
+TelemetrySink::TelemetrySink(telemetry::AccessLogger *logger, telemetry::ProxyMetrics *metrics,
+                             telemetry::ApplicationStats *applications)
+    : m_logger(logger), m_metrics(metrics), m_applications(applications)
 {
     // Metrics are fed from the access logger's writer thread, batch by batch, not on the worker's request path.
-    if (m_logger && m_metrics)
-        m_logger->setObserver([metrics](const telemetry::AccessLogEntry &e) { metrics->observe(e); });
+    if (m_logger && (m_metrics || m_applications))
+        m_logger->setObserver([metrics, applications](const telemetry::AccessLogEntry &e) {
+            if (metrics)
+                metrics->observe(e);
+            if (applications)
+                applications->observe(e);
+        });
 }
 
 TelemetrySink::~TelemetrySink()
 {
-    if (m_logger && m_metrics)
+    if (m_logger && (m_metrics || m_applications))
         m_logger->setObserver({});
 }
 
@@ -75,6 +82,12 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.upstreamReused = r.upstreamReused;
     e.tunnel = r.tunnel;
     e.identity = r.identity;
+    if (const platform::ProcessInfo *app = r.application.get()) { // QStrings shared, not copied
+        e.process = app->name;
+        e.processPath = app->path;
+        e.pid = app->pid;
+        e.processUser = app->user;
+    }
     if (r.decision == "allow")
         e.decision = QStringLiteral("allow"); // nearly every record: static text, no allocation
     else if (!r.decision.isEmpty())
@@ -87,8 +100,12 @@ void TelemetrySink::write(const proxy::AccessLogRecord &record)
     telemetry::AccessLogEntry e = toEntry(record);
     if (m_logger)
         m_logger->submit(std::move(e)); // the logger's observer feeds m_metrics
-    else if (m_metrics)
-        m_metrics->observe(e);
+    else {
+        if (m_metrics)
+            m_metrics->observe(e);
+        if (m_applications)
+            m_applications->observe(e);
+    }
 }
 
 void addServiceCollectors(telemetry::MetricsRegistry &registry, dns::DnsHostCache *cache, proxy::ProxyServer *proxy,

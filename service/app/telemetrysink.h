@@ -12,6 +12,7 @@ class ProxyServer;
 }
 namespace dfproxy::telemetry {
 class AccessLogger;
+class ApplicationStats;
 class MetricsRegistry;
 class ProxyMetrics;
 } // namespace dfproxy::telemetry
@@ -19,11 +20,13 @@ class ProxyMetrics;
 namespace dfproxy::app {
 
 /// The proxy's access-log sink: converts each record (worker threads) into a telemetry entry, counts it in the
-/// request metrics and queues it for the access logger. Never blocks. Neither pointer is owned.
+/// request metrics (and the per-application figures) and queues it for the access logger. Never blocks. No pointer
+/// is owned.
 class TelemetrySink final : public proxy::AccessLogSink
 {
 public:
-    TelemetrySink(telemetry::AccessLogger *logger, telemetry::ProxyMetrics *metrics);
+    TelemetrySink(telemetry::AccessLogger *logger, telemetry::ProxyMetrics *metrics,
+                  telemetry::ApplicationStats *applications = nullptr);
     ~TelemetrySink() override;
     void write(const proxy::AccessLogRecord &record) override;
 
@@ -32,6 +35,7 @@ public:
 private:
     telemetry::AccessLogger *m_logger;
     telemetry::ProxyMetrics *m_metrics;
+    telemetry::ApplicationStats *m_applications;
 };
 
 /// Adds the scrape-time collectors of figures owned by other areas: the DNS cache counters

@@ -840,6 +840,99 @@ QString cidrProblem(const QString &s)
     return parseCidr(s) ? QString() : QStringLiteral("must be a CIDR block such as \"10.0.0.0/8\" or an IP address");
 }
 
+bool isAbsoluteProgramPath(const QString &s)
+{
+    const bool windowsDrive = s.size() >= 3 && s[0].isLetter() && s[1] == u':' && (s[2] == u'\\' || s[2] == u'/');
+    return s.startsWith(u'/') || windowsDrive || s.startsWith(QLatin1String("\\\\"));
+}
+
+/// Why `value` cannot be an application entry of `kind` ("" when it can).
+QString applicationProblem(ApplicationMatchSpec::Kind kind, const QString &value)
+{
+    using Kind = ApplicationMatchSpec::Kind;
+    if (value.isEmpty())
+        return QStringLiteral("must be a non-empty string");
+    if (firstControlCharacter(value) >= 0)
+        return QStringLiteral("must not contain control characters");
+    const bool glob = value.contains(u'*') || value.contains(u'?');
+    switch (kind) {
+    case Kind::Name:
+        if (value.contains(u'/') || value.contains(u'\\'))
+            return QStringLiteral("must be a program name without slashes (\"curl\"); give an absolute path as "
+                                  "{path: ...}");
+        if (glob)
+            return QStringLiteral("must be an exact program name; for wildcards use a path glob such as "
+                                  "\"/usr/bin/*\"");
+        return {};
+    case Kind::Path:
+    case Kind::PathGlob: {
+        if (!isAbsoluteProgramPath(value))
+            return QStringLiteral("must be an absolute path (\"/usr/bin/curl\", \"C:\\\\Program Files\\\\...\")");
+        // The OS reports the executable's canonical path: a "." or ".." segment could never match.
+        for (const QString &seg : QString(value).replace(u'\\', u'/').split(u'/')) {
+            if (seg == QLatin1String(".") || seg == QLatin1String(".."))
+                return QStringLiteral("must be a canonical path without \".\" or \"..\" segments");
+        }
+        if (value.contains(u'['))
+            return QStringLiteral("supports the wildcards *, ** and ? only");
+        return {};
+    }
+    case Kind::Publisher:
+        return {};
+    }
+    return {};
+}
+
+/// rules[].applications: each entry a string ("curl" = a name; "/usr/bin/curl" = a path; "/usr/bin/*" = a path
+/// glob) or an object with exactly one of name, path (glob allowed) or publisher.
+QList<ApplicationMatchSpec> applicationMatches(Reader &r, const QJsonObject &o, const QString &p)
+{
+    using Kind = ApplicationMatchSpec::Kind;
+    QList<ApplicationMatchSpec> out;
+    const auto arr = r.array(o, p, "applications", false);
+    if (o.contains(QLatin1String("applications")) && o.value(QLatin1String("applications")).isArray() && arr.isEmpty())
+        r.error(field(p, "applications"), QStringLiteral("must list at least one application"));
+    for (qsizetype i = 0; i < arr.size(); ++i) {
+        const QString ep = index(field(p, "applications"), i);
+        ApplicationMatchSpec m;
+        if (arr[i].isString()) {
+            m.value = arr[i].toString();
+            m.kind = m.value.contains(u'/') || m.value.contains(u'\\') ? Kind::Path : Kind::Name;
+        } else if (arr[i].isObject()) {
+            const QJsonObject e = arr[i].toObject();
+            r.checkKeys(e, ep, {"name", "path", "publisher"});
+            if (e.size() != 1) {
+                r.error(ep, QStringLiteral("must have exactly one of name, path or publisher"));
+                continue;
+            }
+            const QString key = e.begin().key();
+            if (!e.begin().value().isString()) {
+                r.error(field(ep, key.toLatin1().constData()), QStringLiteral("must be a string"));
+                continue;
+            }
+            m.value = e.begin().value().toString();
+            m.kind = key == QLatin1String("name") ? Kind::Name
+                   : key == QLatin1String("path") ? Kind::Path
+                                                  : Kind::Publisher;
+            if (m.kind != Kind::Name && m.kind != Kind::Path && key != QLatin1String("publisher"))
+                continue; // reported by checkKeys
+        } else {
+            r.error(ep, QStringLiteral("must be a program name, an absolute path or {name|path|publisher: ...}"));
+            continue;
+        }
+        const QString problem = applicationProblem(m.kind, m.value);
+        if (!problem.isEmpty()) {
+            r.error(arr[i].isObject() ? field(ep, arr[i].toObject().begin().key().toLatin1().constData()) : ep,
+                    problem);
+            continue;
+        }
+        if (m.kind == Kind::Path && (m.value.contains(u'*') || m.value.contains(u'?')))
+            m.kind = Kind::PathGlob;
+        out.append(m);
+    }
+    return out;
+}
+
 bool isHex(const QString &s)
 {
     for (const QChar c : s) {
@@ -886,8 +979,10 @@ RateLimitPolicySpec parseRateLimitPolicySpec(const Resource &policy, QList<Field
         if (const auto n = r.string(o, p, "name", false))
             l.name = *n;
         if (const auto k = r.oneOf(o, p, "key", false,
-                                   {"clientIP", "destinationHost", "route", "identity", "header", "global"})) {
-            static const QStringList names = {"clientIP", "destinationHost", "route", "identity", "header", "global"};
+                                   {"clientIP", "destinationHost", "route", "identity", "header", "global",
+                                    "application"})) {
+            static const QStringList names = {"clientIP", "destinationHost", "route", "identity", "header", "global",
+                                              "application"};
             l.key = static_cast<RateLimitSpec::Key>(names.indexOf(*k));
         }
         if (const auto h = r.string(o, p, "header", false)) {
@@ -1046,7 +1141,8 @@ AuthorizationPolicySpec parseAuthorizationPolicySpec(const Resource &policy, QLi
     static const QStringList methods = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
     int i = 0;
     for (const auto &[p, o] : r.objects(spec, sp, "rules", false)) {
-        r.checkKeys(o, p, {"name", "action", "hosts", "ports", "methods", "pathPrefixes", "clientCIDRs", "identities"});
+        r.checkKeys(o, p, {"name", "action", "hosts", "ports", "methods", "pathPrefixes", "clientCIDRs", "identities",
+                           "applications"});
         AuthorizationRuleSpec rule;
         rule.name = QStringLiteral("rules[%1]").arg(i++);
         if (const auto n = r.string(o, p, "name", false))
@@ -1071,6 +1167,7 @@ AuthorizationPolicySpec parseAuthorizationPolicySpec(const Resource &policy, QLi
         });
         rule.clientCIDRs = strings(r, o, p, "clientCIDRs", cidrProblem);
         rule.identities = strings(r, o, p, "identities", {});
+        rule.applications = applicationMatches(r, o, p);
         s.rules.append(rule);
     }
     return s;

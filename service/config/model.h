@@ -189,7 +189,7 @@ struct PolicyTargetRef
 
 struct RateLimitSpec
 {
-    enum class Key { ClientIP, DestinationHost, Route, Identity, Header, Global };
+    enum class Key { ClientIP, DestinationHost, Route, Identity, Header, Global, Application };
     QString name;                       ///< for logs; defaults to "limits[i]"
     Key key = Key::ClientIP;
     QString header;                     ///< Key::Header: the header name, lower-case
@@ -245,6 +245,14 @@ struct AuthenticationPolicySpec
     std::optional<JwtSpec> jwt;
 };
 
+/// One entry of an AuthorizationPolicy rule's `applications` (docs/applications.md).
+struct ApplicationMatchSpec
+{
+    enum class Kind { Name, Path, PathGlob, Publisher };
+    Kind kind = Kind::Name;
+    QString value;                      ///< "curl"; "/usr/bin/curl"; "/opt/*/bin/*"; "Mozilla Corporation"
+};
+
 struct AuthorizationRuleSpec
 {
     QString name;
@@ -255,6 +263,7 @@ struct AuthorizationRuleSpec
     QStringList pathPrefixes;
     QStringList clientCIDRs;
     QStringList identities;             ///< exact names; "*" = any authenticated client
+    QList<ApplicationMatchSpec> applications; ///< the program behind the connection; empty = any (or none)
 };
 
 struct AuthorizationPolicySpec

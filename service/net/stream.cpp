@@ -297,6 +297,10 @@ public:
     }
 
     bool isOpen() const override { return m_fd >= 0; }
+    bool localEndpoint(QHostAddress *address, quint16 *port) const override
+    {
+        return m_fd >= 0 && platform::socketLocal(m_fd, address, port);
+    }
 
     QTcpSocket *release() override
     {
@@ -716,6 +720,14 @@ public:
         m_reported = true;
         if (m_socket)
             m_socket->abort();
+    }
+    bool localEndpoint(QHostAddress *address, quint16 *port) const override
+    {
+        if (!m_socket || m_socket->state() != QAbstractSocket::ConnectedState)
+            return false;
+        *address = m_socket->localAddress();
+        *port = m_socket->localPort();
+        return true;
     }
     bool isOpen() const override
     {

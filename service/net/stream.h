@@ -108,6 +108,10 @@ public:
     /// for the tunnels. The Stream is closed afterwards and reports nothing more. Null when already closed.
     virtual QTcpSocket *release() = 0;
 
+    /// This end's address and port (one system call; asked once per connection by the application lookup).
+    /// False when the stream is closed.
+    virtual bool localEndpoint(QHostAddress *address, quint16 *port) const = 0;
+
     QHostAddress peerAddress() const { return m_peerAddress; }
     quint16 peerPort() const { return m_peerPort; }
 

@@ -41,6 +41,8 @@ qint64 receiveDatagram(qintptr fd, char *buffer, qint64 max);
 void closeSocket(qintptr fd);
 /// The connected peer's address and port (getpeername). False (and nothing set) on failure.
 bool socketPeer(qintptr fd, QHostAddress *address, quint16 *port);
+/// The socket's own address and port (getsockname). False (and nothing set) on failure.
+bool socketLocal(qintptr fd, QHostAddress *address, quint16 *port);
 /// Sends small writes at once instead of waiting to fill a segment (TCP_NODELAY). False on failure.
 bool setNoDelay(qintptr fd);
 

@@ -157,6 +157,15 @@ bool socketPeer(qintptr fd, QHostAddress *address, quint16 *port)
     return detail::fromSockaddr(ss, address, port);
 }
 
+bool socketLocal(qintptr fd, QHostAddress *address, quint16 *port)
+{
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(int(fd), reinterpret_cast<sockaddr *>(&ss), &len) != 0)
+        return false;
+    return detail::fromSockaddr(ss, address, port);
+}
+
 bool setNoDelay(qintptr fd)
 {
     int one = 1;

@@ -108,6 +108,15 @@ bool socketPeer(qintptr fd, QHostAddress *address, quint16 *port)
     return detail::fromSockaddr(ss, address, port);
 }
 
+bool socketLocal(qintptr fd, QHostAddress *address, quint16 *port)
+{
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (getsockname(SOCKET(fd), reinterpret_cast<sockaddr *>(&ss), &len) != 0)
+        return false;
+    return detail::fromSockaddr(ss, address, port);
+}
+
 bool setNoDelay(qintptr fd)
 {
     BOOL one = TRUE;

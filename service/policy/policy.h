@@ -15,6 +15,7 @@
 #include <QString>
 
 #include "platform/nulladdress.h"
+#include "platform/processlookup.h"
 
 #include <functional>
 #include <memory>
@@ -38,6 +39,9 @@ struct RequestAttributes
     QByteArray path;                       ///< path without query ("" for CONNECT)
     const HeaderList *headers = nullptr;   ///< request headers as received (credentials included)
     bool explicitProxy = false;            ///< absolute-form or CONNECT: answer 407/Proxy-Authenticate, not 401
+    /// The program behind the client connection (AuthorizationPolicy applications, RateLimitPolicy key
+    /// application); null when unknown: lookup off, another machine, or the process was gone.
+    const platform::ProcessInfo *application = nullptr;
 };
 
 /// A policy outcome.

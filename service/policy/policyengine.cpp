@@ -4,6 +4,7 @@
 #include "http/canonical.h"
 
 #include "config/model.h"
+#include "policy/applicationmatcher.h"
 #include "policy/cidr.h"
 #include "policy/failurethrottle.h"
 #include "policy/jwt.h"
@@ -85,12 +86,14 @@ struct CompiledRule
     QList<QByteArray> pathPrefixes;
     std::optional<CidrSet> clients;
     QStringList identities;
+    ApplicationMatcher applications; ///< empty = any program (or none)
 };
 
 struct CompiledAuthz
 {
     QString id;
     bool defaultAllow = false;
+    bool usesApplications = false; ///< some rule names applications: its denials are application_denied
     QList<CompiledRule> rules;
 };
 
@@ -122,6 +125,24 @@ const QByteArray *findHeader(const HeaderList *headers, const QByteArray &lowerN
             return &h.second;
     }
     return nullptr;
+}
+
+/// The body of a 403 application_denied: the program, as the access log and `dfproxyctl apps` name it.
+QByteArray applicationDenialBody(const RequestAttributes &r)
+{
+    if (!r.application)
+        return "application_denied: no local program could be identified for this connection, and the policy allows "
+               "only named applications to reach " + r.host.toUtf8() + "\n";
+    const auto printable = [](const QString &s) { // a file name may hold anything, a line must stay one line
+        QByteArray out = s.toUtf8();
+        for (char &c : out) {
+            if (uchar(c) < 0x20 || c == 0x7f)
+                c = '?';
+        }
+        return out;
+    };
+    return "application_denied: " + printable(r.application->name) + " (" + printable(r.application->path)
+        + ", pid " + QByteArray::number(r.application->pid) + ") may not reach " + r.host.toUtf8() + "\n";
 }
 
 // Ascending creation time, then namespace/name: the oldest policy wins a conflict, as in Gateway API.
@@ -493,6 +514,8 @@ bool ConfigPolicyEngine::Impl::authorize(const CompiledAuthz &p, const RequestAt
             if (!any && !rule.identities.contains(identity))
                 continue;
         }
+        if (!rule.applications.isEmpty() && !rule.applications.matches(r.application))
+            continue;
         matched = &rule;
         break;
     }
@@ -503,7 +526,13 @@ bool ConfigPolicyEngine::Impl::authorize(const CompiledAuthz &p, const RequestAt
     }
     counters->authzDenied.fetch_add(1, std::memory_order_relaxed);
     const QByteArray why = matched ? "rule " + matched->name.toUtf8() : QByteArrayLiteral("default action");
-    out = deny(403, "authz_denied", "forbidden by policy\n", "deny:authz " + p.id.toUtf8() + ' ' + why);
+    if (matched ? !matched->applications.isEmpty() : p.usesApplications) {
+        // A policy about programs refused this one: say which program, so the user knows what to allow.
+        out = deny(403, "application_denied", applicationDenialBody(r),
+                   "deny:authz " + p.id.toUtf8() + ' ' + why);
+    } else {
+        out = deny(403, "authz_denied", "forbidden by policy\n", "deny:authz " + p.id.toUtf8() + ' ' + why);
+    }
     out.identity = identity; // the access log shows who was refused
     return false;
 }
@@ -537,6 +566,11 @@ bool ConfigPolicyEngine::Impl::rateLimit(const CompiledRateLimit &p, const Reque
                 key = *v;
             break;
         case Key::Global:
+            break;
+        case Key::Application:
+            // Connections without a known program (another machine, lookup off) are told apart by address.
+            key = r.application ? "app:" + r.application->path.toUtf8()
+                                : "noapp@" + normalizedAddress(r.clientAddress).toString().toLatin1();
             break;
         }
         const RateLimitResult res = l.limiter->take(key);
@@ -933,6 +967,8 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
                 rule.clients = set;
             }
             rule.identities = rs.identities;
+            rule.applications = ApplicationMatcher(rs.applications);
+            p->usesApplications = p->usesApplications || !rs.applications.isEmpty();
             p->rules.append(rule);
         }
         attach<CompiledAuthz>(d->authz, r->ns(), spec.targetRefs, p);

@@ -8,6 +8,9 @@
 #include <QString>
 
 #include "platform/nulladdress.h"
+#include "platform/processlookup.h"
+
+#include <memory>
 
 namespace dfproxy::proxy {
 
@@ -39,6 +42,8 @@ struct AccessLogRecord
     bool tunnel = false;         ///< CONNECT or websocket
     QString identity;            ///< policy: the authenticated identity ("" = anonymous or no policy)
     QByteArray decision;         ///< policy: the decision summary ("allow", "deny:authz rule 2", ...; "" = no policy)
+    /// The program behind the client connection (docs/applications.md); null when unknown or not local.
+    std::shared_ptr<const platform::ProcessInfo> application;
 };
 
 /// Receives access-log records. write() is called from worker threads concurrently: implementations must be

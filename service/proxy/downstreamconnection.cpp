@@ -271,6 +271,10 @@ void DownstreamConnection::onRequestHead()
     m_rec.method = h.method;
     m_rec.path = h.target;
     m_clock.restart();
+    // [apps hook] once per connection: the program behind the client, for the policies and the log
+    if (!std::exchange(m_applicationLooked, true))
+        m_application = m_ctx->applications.lookup(*m_socket);
+    m_rec.application = m_application;
     m_dnsDoneUs = m_connectedUs = 0;
     m_requestDone = false;
     m_splicingBody = false;
@@ -753,6 +757,7 @@ policy::RequestAttributes DownstreamConnection::policyAttributes(const QString &
     a.path = m_policyPath;
     a.headers = &h.headers;
     a.explicitProxy = m_explicitProxy;
+    a.application = m_application.get(); // [apps hook]
     return a;
 }
 

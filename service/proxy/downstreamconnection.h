@@ -156,6 +156,9 @@ private:
     bool m_tlsClient = false; ///< accepted on an HTTPS listener
     QByteArray m_clientAddressText; ///< the client's address as X-Forwarded-For shows it, made on first use
     ConnectionSlot m_slot; ///< released last, when the connection (and any tunnel) is gone
+    // [apps hook] the program behind the client (proxy/clientapplication.h), looked up at the first request
+    std::shared_ptr<const platform::ProcessInfo> m_application;
+    bool m_applicationLooked = false;
 };
 
 } // namespace dfproxy::proxy

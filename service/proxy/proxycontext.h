@@ -3,6 +3,7 @@
 // State shared by the ProxyServer (main thread) and its workers; every field is safe to read from any thread.
 
 #include "proxy/accesslog.h"
+#include "proxy/clientapplication.h"
 #include "proxy/connectionlimiter.h"
 #include "proxy/proxyoptions.h"
 #include "proxy/proxystats.h"
@@ -29,6 +30,7 @@ struct ProxyContext
     std::atomic<bool> draining{false};
     ProxyStats stats;
     ConnectionLimiter limiter; ///< proxy.maxConnections / maxConnectionsPerClient, updated live
+    ClientApplications applications; ///< the program behind each local client connection (proxy.applicationLookup)
 };
 
 } // namespace dfproxy::proxy

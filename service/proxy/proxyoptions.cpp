@@ -77,6 +77,25 @@ void readParsing(const QJsonObject &o, bool *lenient, QList<config::FieldError> 
     *lenient = v.toString() == QLatin1String("lenient");
 }
 
+/// "applicationLookup": "on" (the default) or "off" (docs/applications.md). YAML 1.1 reads an unquoted on/off as a
+/// boolean, so true/false mean the same.
+void readApplicationLookup(const QJsonObject &o, bool *on, QList<config::FieldError> *errors)
+{
+    const QJsonValue v = o.value(QLatin1String("applicationLookup"));
+    if (v.isUndefined())
+        return;
+    if (v.isBool()) {
+        *on = v.toBool();
+        return;
+    }
+    if (v != QJsonValue(QStringLiteral("on")) && v != QJsonValue(QStringLiteral("off"))) {
+        if (errors)
+            errors->append({QStringLiteral("proxy.applicationLookup"), QStringLiteral("must be \"on\" or \"off\"")});
+        return;
+    }
+    *on = v.toString() == QLatin1String("on");
+}
+
 } // namespace
 
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors)
@@ -87,7 +106,7 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
         "workers", "connectTimeoutMs", "responseTimeoutMs", "upstreamIdleTimeoutMs", "clientIdleTimeoutMs",
         "requestHeadTimeoutMs", "requestBodyTimeoutMs", "drainTimeoutMs", "bufferLimitBytes", "maxHeaderBytes",
         "maxUriBytes", "maxConnections", "maxConnectionsPerClient", "addXForwardedFor", "addXForwardedProto", "paths",
-        "parsing", "ssrf"};
+        "parsing", "ssrf", "applicationLookup"};
     if (errors) {
         for (auto it = block.begin(); it != block.end(); ++it) {
             if (!known.contains(it.key()))
@@ -113,6 +132,7 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
     readBool(block, "addXForwardedProto", &o.addXForwardedProto, errors);
     readPaths(block, &o.paths, errors);
     readParsing(block, &o.limits.lenientLineEndings, errors);
+    readApplicationLookup(block, &o.applicationLookup, errors);
     return o;
 }
 

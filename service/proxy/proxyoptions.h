@@ -34,13 +34,15 @@ struct ProxyOptions
     bool addXForwardedFor = false;
     bool addXForwardedProto = false;
     http::PathOptions paths;               ///< proxy.paths: how request paths are canonicalised
+    bool applicationLookup = true;         ///< proxy.applicationLookup: find the program behind local clients
 };
 
 /// Reads the config's "proxy" block: workers, connectTimeoutMs, responseTimeoutMs, upstreamIdleTimeoutMs,
 /// clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes,
 /// maxUriBytes, maxConnections, maxConnectionsPerClient (integers),
 /// addXForwardedFor, addXForwardedProto (booleans), paths {mergeSlashes: boolean, escapedSlashes: "reject" | "keep" |
-/// "unescape"}, parsing ("strict" or "lenient": bare LF line endings in requests). Missing keys keep the defaults;
+/// "unescape"}, parsing ("strict" or "lenient": bare LF line endings in requests), applicationLookup ("on" or "off"; YAML's
+/// unquoted on/off arrive as booleans and are taken too). Missing keys keep the defaults;
 /// bad values and unknown keys are reported in `errors` (paths "proxy.<key>", may be null); bad values keep the
 /// default.
 ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError> *errors = nullptr);

@@ -105,11 +105,22 @@ ProxyServer::ProxyServer(ProxyOptions options, QObject *parent)
 {
     m_ctx->options = options;
     m_ctx->limiter.setLimits(options.maxConnections, options.maxConnectionsPerClient);
+    m_ctx->applications.setEnabled(options.applicationLookup);
 }
 
 void ProxyServer::setConnectionLimits(int maxConnections, int maxConnectionsPerClient)
 {
     m_ctx->limiter.setLimits(maxConnections, maxConnectionsPerClient);
+}
+
+void ProxyServer::setApplicationLookup(bool on)
+{
+    m_ctx->applications.setEnabled(on);
+}
+
+void ProxyServer::setProcessLookup(std::unique_ptr<platform::ProcessLookup> lookup)
+{
+    m_ctx->applications.setLookup(std::move(lookup));
 }
 
 ProxyServer::~ProxyServer()
@@ -296,6 +307,7 @@ QJsonObject ProxyServer::stats() const
     QJsonObject o = m_ctx->stats.toJson();
     o.insert(QStringLiteral("workers"), int(m_workers.size()));
     o.insert(QStringLiteral("listeners"), int(m_acceptors.size()));
+    o.insert(QStringLiteral("applicationLookup"), m_ctx->applications.stats());
     return o;
 }
 

@@ -20,6 +20,9 @@ class HostCache;
 namespace dfproxy::policy {
 class PolicyEngine;
 }
+namespace dfproxy::platform {
+class ProcessLookup;
+}
 
 namespace dfproxy::proxy {
 
@@ -50,6 +53,10 @@ public:
     void setAccessLogSink(AccessLogSink *sink);
     /// proxy.maxConnections / maxConnectionsPerClient (0 = no limit); applies to connections accepted from now on.
     void setConnectionLimits(int maxConnections, int maxConnectionsPerClient);
+    /// proxy.applicationLookup: find the program behind each local client connection (docs/applications.md).
+    void setApplicationLookup(bool on);
+    /// Replaces the platform's process lookup (tests). Call before start().
+    void setProcessLookup(std::unique_ptr<platform::ProcessLookup> lookup);
 
     /// Starts the workers and binds every listener. Returns false (and says why) when a listener could not bind;
     /// the others stay bound.

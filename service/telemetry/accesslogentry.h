@@ -41,6 +41,11 @@ struct AccessLogEntry
     QString decision;            ///< policy decision ("allow", "deny:<policy>", ...), empty until policies land
     bool upstreamReused = false;
     bool tunnel = false;         ///< CONNECT or websocket
+    // The program behind the client connection (docs/applications.md); empty / 0 when unknown or not local.
+    QString process;             ///< the executable's name ("curl")
+    QString processPath;         ///< its absolute path
+    qint64 pid = 0;
+    QString processUser;         ///< the account it runs as
 
     /// The JSON object of the JSON Lines format and of the admin API (stable field names, see docs/telemetry.md).
     QJsonObject toJson() const;

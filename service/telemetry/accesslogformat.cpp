@@ -328,8 +328,16 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     ok &= appendJsonLatin1(out, e.method);
     out.literal(",\"path\":");
     appendJsonBytes(out, e.path);
+    out.literal(",\"pid\":");
+    appendJsonNumber(out, e.pid);
     out.literal(",\"port\":");
     appendJsonNumber(out, e.port);
+    out.literal(",\"process\":");
+    ok &= appendJsonString(out, e.process);
+    out.literal(",\"processPath\":");
+    ok &= appendJsonString(out, e.processPath);
+    out.literal(",\"processUser\":");
+    ok &= appendJsonString(out, e.processUser);
     out.literal(",\"reason\":");
     ok &= appendJsonLatin1(out, e.reason);
     out.literal(",\"resolvedAddress\":");
@@ -354,6 +362,33 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     if (!ok)
         out.truncate(start);
     return ok;
+}
+
+/// Envoy: the application as %DYNAMIC_METADATA(dfproxy.application)% prints a metadata namespace (a JSON object),
+/// "-" when there is none.
+QByteArray applicationMetadata(const AccessLogEntry &e)
+{
+    if (e.pid == 0 && e.process.isEmpty())
+        return QByteArrayLiteral("-");
+    const QJsonObject o{{QStringLiteral("process"), e.process},
+                        {QStringLiteral("processPath"), e.processPath},
+                        {QStringLiteral("pid"), e.pid},
+                        {QStringLiteral("processUser"), e.processUser}};
+    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+}
+
+QByteArray quotedOrDash(const QString &v)
+{
+    if (v.isEmpty())
+        return QByteArrayLiteral("\"-\"");
+    return '"' + sanitize(v.toUtf8()) + '"'; // quotes and control characters escaped
+}
+
+/// Combined: appended after the user agent, `"process" "processPath" pid "processUser"` ("-" when unknown).
+QByteArray applicationFields(const AccessLogEntry &e)
+{
+    return quotedOrDash(e.process) + ' ' + quotedOrDash(e.processPath) + ' '
+        + (e.pid > 0 ? QByteArray::number(e.pid) : QByteArrayLiteral("-")) + ' ' + quotedOrDash(e.processUser);
 }
 
 } // namespace
@@ -386,6 +421,10 @@ QJsonObject AccessLogEntry::toJson() const
         {QStringLiteral("decision"), decision},
         {QStringLiteral("upstreamReused"), upstreamReused},
         {QStringLiteral("tunnel"), tunnel},
+        {QStringLiteral("process"), process},
+        {QStringLiteral("processPath"), processPath},
+        {QStringLiteral("pid"), pid},
+        {QStringLiteral("processUser"), processUser},
     };
 }
 
@@ -439,7 +478,8 @@ QByteArray formatAccessLogLine(const AccessLogEntry &e, AccessLogFormat format)
         line += QByteArray::number(e.totalMs) + ' ';
         line += (e.resolvedAddress.isEmpty() ? QByteArrayLiteral("-") : QByteArray::number(e.upstreamMs)) + ' ';
         line += "\"-\" \"-\" \"-\" \"" + orDash(sanitize(hostPort(e.host, e.port))) + "\" \"";
-        line += orDash(hostPort(e.resolvedAddress, e.port)) + "\"\n";
+        line += orDash(hostPort(e.resolvedAddress, e.port)) + "\" ";
+        line += applicationMetadata(e) + '\n';
         return line;
     }
     case AccessLogFormat::Combined: {
@@ -450,7 +490,8 @@ QByteArray formatAccessLogLine(const AccessLogEntry &e, AccessLogFormat format)
         line += sanitize(e.method) + ' ' + sanitize(e.path) + " HTTP/1.1\" ";
         line += QByteArray::number(e.status) + ' ';
         line += (e.bytesOut > 0 ? QByteArray::number(e.bytesOut) : QByteArrayLiteral("-"));
-        line += " \"-\" \"-\"\n";
+        line += " \"-\" \"-\" ";
+        line += applicationFields(e) + '\n';
         return line;
     }
     }

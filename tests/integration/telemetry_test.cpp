@@ -344,7 +344,7 @@ TEST_F(Telemetry, EnvoyFormatGoesToTheFileAndToStdout)
     ASSERT_EQ(request("/headers").status, 200);
     const QRegularExpression line(QStringLiteral(
         R"(^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] "GET /headers HTTP/1\.1" 200 - 0 \d+ \d+ \d+ "-" "-" "-" )"
-        R"("httpbin\.test:%1" "127\.0\.0\.1:%1"$)").arg(origin->port()));
+        R"("httpbin\.test:%1" "127\.0\.0\.1:%1" \{"pid":\d+,"process":"curl",.*\}$)").arg(origin->port()));
     QByteArray file;
     ASSERT_TRUE(waitUntil([&] {
         QFile f(logPath);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The OpenAPI document (resources/openapi.json) and the routes the server registers must agree both ways.
+#include "api/applicationsapi.h"
 #include "api/dnsapi.h"
 #include "api/systemproxyapi.h"
 #include "api/telemetryapi.h"
@@ -8,6 +9,7 @@
 #include "server/adminserver.h"
 #include "support/binaries.h"
 #include "telemetry/accesslogger.h"
+#include "telemetry/applicationstats.h"
 #include "telemetry/metrics.h"
 
 #include <QFile>
@@ -54,6 +56,8 @@ TEST(OpenApi, DocumentsExactlyTheRegisteredRoutes)
     telemetry::MetricsRegistry metrics;
     admin::registerTelemetryApi(server, &logger, &metrics);
     admin::registerSystemProxyApi(server, &store, nullptr); // its handlers are not called here
+    telemetry::ApplicationStats applications;
+    admin::registerApplicationsApi(server, &applications, &logger);
 
     QFile f(QStringLiteral(":/dfproxy/openapi.json"));
     ASSERT_TRUE(f.open(QIODevice::ReadOnly)) << "the OpenAPI document is not compiled in";
@@ -193,6 +197,8 @@ QSet<QString> registeredRoutes()
     telemetry::MetricsRegistry metrics;
     admin::registerTelemetryApi(server, &logger, &metrics);
     admin::registerSystemProxyApi(server, &store, nullptr); // its handlers are not called here
+    static telemetry::ApplicationStats applications;
+    admin::registerApplicationsApi(server, &applications, &logger);
     QSet<QString> out;
     for (const auto &[method, pattern] : server.routes())
         out.insert(QString::fromLatin1(method) + " " + pattern);

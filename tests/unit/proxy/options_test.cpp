@@ -99,3 +99,17 @@ TEST(ProxyOptions, ParsingIsStrictUnlessSetToLenient)
         EXPECT_EQ(errors[0].path, QStringLiteral("proxy.parsing"));
     }
 }
+
+TEST(ProxyOptions, ApplicationLookupIsOnByDefaultAndTakesOnOffOrABoolean)
+{
+    EXPECT_TRUE(proxy::optionsFromJson({}).applicationLookup);
+    QList<config::FieldError> errors;
+    EXPECT_FALSE(proxy::optionsFromJson(QJsonObject{{"applicationLookup", "off"}}, &errors).applicationLookup);
+    EXPECT_TRUE(proxy::optionsFromJson(QJsonObject{{"applicationLookup", "on"}}, &errors).applicationLookup);
+    EXPECT_FALSE(proxy::optionsFromJson(QJsonObject{{"applicationLookup", false}}, &errors).applicationLookup);
+    EXPECT_TRUE(errors.isEmpty());
+    const auto o = proxy::optionsFromJson(QJsonObject{{"applicationLookup", "maybe"}}, &errors);
+    EXPECT_TRUE(o.applicationLookup);
+    ASSERT_EQ(errors.size(), 1);
+    EXPECT_EQ(errors[0].path, QStringLiteral("proxy.applicationLookup"));
+}

@@ -68,8 +68,8 @@ TEST(AccessLogFormat, JsonLineHasEveryFieldOnOneLine)
     EXPECT_EQ(formatAccessLogLine(sampleEntry(), AccessLogFormat::Json),
               QByteArray(R"({"backend":"httpbin/dfp-backend","bytesIn":0,"bytesOut":1234,"clientAddress":"127.0.0.1",)"
                          R"("clientPort":51234,"connectMs":3,"decision":"","dnsCacheHit":true,"dnsMs":2,"gateway":"",)"
-                         R"("host":"httpbin.test","identity":"","method":"GET","path":"/get?a=1","port":8081,)"
-                         R"("reason":"","resolvedAddress":"127.0.0.2","route":"httpbin/dfp-httproute#0","seq":7,)"
+                         R"("host":"httpbin.test","identity":"","method":"GET","path":"/get?a=1","pid":0,"port":8081,)"
+                         R"("process":"","processPath":"","processUser":"","reason":"","resolvedAddress":"127.0.0.2","route":"httpbin/dfp-httproute#0","seq":7,)"
                          R"("status":200,"time":"2024-03-05T13:55:36.123Z","totalMs":15,"tunnel":false,)"
                          R"("upstreamMs":9,"upstreamReused":false})"
                          "\n"));
@@ -118,6 +118,13 @@ TEST(AccessLogFormat, JsonLineIsExactlyWhatQJsonDocumentWrites)
     extremes.tunnel = true;
     extremes.time = QDateTime(QDate(1969, 12, 31), QTime(23, 59, 59, 999), Qt::UTC);
     entries.append(extremes);
+
+    AccessLogEntry application = sampleEntry();
+    application.process = QStringLiteral("curl \"x\"");
+    application.processPath = QString::fromUtf8("/home/j\xc3\xbcrgen/bin/curl\n");
+    application.pid = 4194304;
+    application.processUser = QStringLiteral("DOMAIN\\alice");
+    entries.append(application);
 
     for (const QDateTime &t : {QDateTime(QDate(2000, 2, 29), QTime(0, 0), Qt::UTC),
                                QDateTime(QDate(2100, 3, 1), QTime(12, 0, 0, 1), Qt::UTC),
@@ -175,7 +182,31 @@ TEST(AccessLogFormat, EnvoyLineFollowsEnvoysDefaultFormat)
 {
     EXPECT_EQ(formatAccessLogLine(sampleEntry(), AccessLogFormat::Envoy),
               QByteArray("[2024-03-05T13:55:36.123Z] \"GET /get?a=1 HTTP/1.1\" 200 - 0 1234 15 9 \"-\" \"-\" \"-\" "
-                         "\"httpbin.test:8081\" \"127.0.0.2:8081\"\n"));
+                         "\"httpbin.test:8081\" \"127.0.0.2:8081\" -\n"));
+}
+
+TEST(AccessLogFormat, TextFormatsCarryTheApplication)
+{
+    auto e = sampleEntry();
+    e.process = "curl";
+    e.processPath = "/usr/bin/curl";
+    e.pid = 4242;
+    e.processUser = "alice";
+    EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Envoy),
+              QByteArray("[2024-03-05T13:55:36.123Z] \"GET /get?a=1 HTTP/1.1\" 200 - 0 1234 15 9 \"-\" \"-\" \"-\" "
+                         "\"httpbin.test:8081\" \"127.0.0.2:8081\" "
+                         "{\"pid\":4242,\"process\":\"curl\",\"processPath\":\"/usr/bin/curl\",\"processUser\":\"alice\"}\n"));
+    EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Combined),
+              QByteArray("127.0.0.1 - - [05/Mar/2024:13:55:36 +0000] \"GET /get?a=1 HTTP/1.1\" 200 1234 \"-\" \"-\" "
+                         "\"curl\" \"/usr/bin/curl\" 4242 \"alice\"\n"));
+    e.processPath = "/tmp/a \"b\"\nc";
+    const QByteArray line = formatAccessLogLine(e, AccessLogFormat::Combined);
+    EXPECT_TRUE(line.contains("\"/tmp/a \\\"b\\\"\\x0ac\"")) << line.constData();
+    EXPECT_EQ(line.count('\n'), 1);
+    const QJsonObject o = e.toJson();
+    EXPECT_EQ(o.value("process").toString(), "curl");
+    EXPECT_EQ(o.value("pid").toInteger(), 4242);
+    EXPECT_EQ(o.value("processUser").toString(), "alice");
 }
 
 TEST(AccessLogFormat, EnvoyLineShowsReasonAsResponseFlagsAndDashesWithoutUpstream)
@@ -187,18 +218,20 @@ TEST(AccessLogFormat, EnvoyLineShowsReasonAsResponseFlagsAndDashesWithoutUpstrea
     e.bytesOut = 0;
     EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Envoy),
               QByteArray("[2024-03-05T13:55:36.123Z] \"GET /get?a=1 HTTP/1.1\" 502 dns_resolution_failed 0 0 15 - "
-                         "\"-\" \"-\" \"-\" \"httpbin.test:8081\" \"-\"\n"));
+                         "\"-\" \"-\" \"-\" \"httpbin.test:8081\" \"-\" -\n"));
 }
 
 TEST(AccessLogFormat, CombinedLineFollowsApache)
 {
     auto e = sampleEntry();
     EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Combined),
-              QByteArray("127.0.0.1 - - [05/Mar/2024:13:55:36 +0000] \"GET /get?a=1 HTTP/1.1\" 200 1234 \"-\" \"-\"\n"));
+              QByteArray("127.0.0.1 - - [05/Mar/2024:13:55:36 +0000] \"GET /get?a=1 HTTP/1.1\" 200 1234 \"-\" \"-\" "
+                         "\"-\" \"-\" - \"-\"\n"));
     e.identity = "alice";
     e.bytesOut = 0;
     EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Combined),
-              QByteArray("127.0.0.1 - alice [05/Mar/2024:13:55:36 +0000] \"GET /get?a=1 HTTP/1.1\" 200 - \"-\" \"-\"\n"));
+              QByteArray("127.0.0.1 - alice [05/Mar/2024:13:55:36 +0000] \"GET /get?a=1 HTTP/1.1\" 200 - \"-\" \"-\" "
+                         "\"-\" \"-\" - \"-\"\n"));
 }
 
 TEST(AccessLogFormat, TextFormatsEscapeQuotesAndControlCharacters)

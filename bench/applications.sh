@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# What the application lookup (docs/applications.md, proxy.applicationLookup) costs: scenario A (one host, 100-byte
+# responses, keep-alive: wrk reuses its connections, so the lookup runs once per connection) and a
+# new-connection-per-request variant (wrk with "Connection: close": one lookup per request), each with the lookup on
+# and off, one dfproxy worker. Prints requests/s and p99 per run and, with the lookup on, the lookup's own average
+# cost per connection from GET /api/v1/stats (proxy.applicationLookup.lookupMicrosTotal / lookups).
+#
+#   bench/applications.sh
+#   DURATION=20 CONNS=50 REPEAT=3 bench/applications.sh
+#   DFPROXY=/path/to/other/dfproxy bench/applications.sh
+#
+# Needs wrk, curl and python3; no root. Uses ports 18291 (origin), 18296 (proxy) and 15996 (admin) on 127.0.0.1.
+# Environment: DFPROXY (default build/release/service/dfproxy), ORIGIN (default
+# build/release/tests/fixtures/dfproxy-test-origin), DURATION (s per run, default 10), CONNS (default 10), REPEAT
+# (runs per case, the median is printed; default 1).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+bin=${DFPROXY:-$root/build/release/service/dfproxy}
+origin=${ORIGIN:-$root/build/release/tests/fixtures/dfproxy-test-origin}
+duration=${DURATION:-10}
+conns=${CONNS:-10}
+repeat=${REPEAT:-1}
+for tool in wrk curl python3; do
+    command -v "$tool" >/dev/null || { echo "applications.sh: $tool is not installed" >&2; exit 2; }
+done
+[ -x "$bin" ] || { echo "applications.sh: no dfproxy at $bin (cmake --build --preset release --target dfproxy)" >&2; exit 2; }
+[ -x "$origin" ] || { echo "applications.sh: no origin at $origin (cmake --build --preset release)" >&2; exit 2; }
+
+dir=$(mktemp -d /tmp/dfproxy-apps-bench.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+"$origin" --listen 127.0.0.1:18291 > "$dir/origin.log" 2>&1 &
+pids+=($!)
+
+start_proxy() { # $1 = on|off
+    cat > "$dir/config.json" <<JSON
+{"apiVersion": "dfproxy.dev/v1", "kind": "Config", "admin": {"address": "127.0.0.1", "port": 15996},
+ "proxy": {"workers": 1, "applicationLookup": "$1"},
+ "logging": {"accessLog": {"enabled": false}},
+ "resources": [
+  {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": "bench"},
+   "spec": {"gatewayClassName": "dfproxy", "listeners": [{"name": "http", "protocol": "HTTP", "port": 18296}]}},
+  {"apiVersion": "agentgateway.dev/v1alpha1", "kind": "AgentgatewayBackend",
+   "metadata": {"name": "dfp", "namespace": "bench"}, "spec": {"dynamicForwardProxy": {}}},
+  {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "all", "namespace": "bench"},
+   "spec": {"parentRefs": [{"name": "gw", "namespace": "bench"}],
+            "rules": [{"backendRefs": [{"group": "agentgateway.dev", "kind": "AgentgatewayBackend", "name": "dfp"}]}]}}]}
+JSON
+    HOME="$dir" "$bin" --config "$dir/config.json" --no-watch-config > "$dir/dfproxy-$1.log" 2>&1 &
+    proxy_pid=$!
+    for _ in $(seq 100); do
+        curl -s -o /dev/null -H "Host: 127.0.0.1:18291" http://127.0.0.1:18296/bytes/100 && return 0
+        sleep 0.1
+    done
+    echo "applications.sh: dfproxy did not start:" >&2
+    cat "$dir/dfproxy-$1.log" >&2
+    exit 1
+}
+
+# wrk's summary -> "requests/s p99_ms"
+measure() { # $@ = extra wrk arguments
+    local out
+    out=$(wrk -t1 -c"$conns" -d"${duration}s" --latency -H "Host: 127.0.0.1:18291" "$@" http://127.0.0.1:18296/bytes/100)
+    python3 - "$out" <<'PY'
+import re, sys
+text = sys.argv[1]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", text)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+print(f"{rps:.0f} {p99:.2f}")
+PY
+}
+
+median_of() { # lines "rps p99" -> the line with the median rps
+    sort -n | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}'
+}
+
+lookup_cost() {
+    curl -s -H "Authorization: Bearer $(cat "$dir/admin-token")" \
+        http://127.0.0.1:15996/api/v1/stats | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["proxy"]["applicationLookup"]
+n = max(1, s["lookups"])
+print("lookups %d found %d avg %.1f us per connection" % (s["lookups"], s["found"], s["lookupMicrosTotal"] / n))'
+}
+
+printf '%-28s %-6s %12s %10s\n' scenario lookup requests/s p99_ms
+for lookup in off on; do
+    start_proxy "$lookup"
+    wrk -t1 -c"$conns" -d2s -H "Host: 127.0.0.1:18291" http://127.0.0.1:18296/bytes/100 > /dev/null # warm-up
+    for scenario in A-keepalive new-connection; do
+        extra=()
+        [ "$scenario" = new-connection ] && extra=(-H "Connection: close")
+        result=$(for _ in $(seq "$repeat"); do measure "${extra[@]}"; done | median_of)
+        printf '%-28s %-6s %12s %10s\n' "$scenario" "$lookup" ${result}
+    done
+    [ "$lookup" = on ] && echo "  $(lookup_cost)"
+    kill "$proxy_pid"
+    wait "$proxy_pid" 2>/dev/null || true
+done

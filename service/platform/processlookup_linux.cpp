@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: Apache-2.0
+// Linux: sock_diag (NETLINK_INET_DIAG) finds the client socket's inode and uid from the connection's four-tuple in
+// one request; the process holding that inode is found in /proc/<pid>/fd. Every file of a candidate process is
+// read relative to one open /proc/<pid> directory, so a pid that is reused meanwhile cannot lend the new process
+// the old one's identity (reads through the old directory fail once the process is gone).
+#include "platform/processlookup.h"
+
+#include <QtGlobal>
+
+#ifdef Q_OS_LINUX
+
+#include <QHash>
+#include <QMutex>
+#include <QtEndian>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace dfproxy::platform {
+
+namespace {
+
+/// A descriptor closed when it goes out of scope.
+struct Fd
+{
+    int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    Fd(const Fd &) = delete;
+    Fd &operator=(const Fd &) = delete;
+    ~Fd()
+    {
+        if (fd >= 0)
+            ::close(fd);
+    }
+};
+
+/// Fills `addr` (4 x 32 bits, network order) with `a`'s bytes; IPv4 in the first word.
+void putAddress(__be32 addr[4], const QHostAddress &a, bool v4)
+{
+    std::memset(addr, 0, 16);
+    if (v4) {
+        const quint32 v = qToBigEndian(a.toIPv4Address());
+        std::memcpy(addr, &v, 4);
+    } else {
+        const Q_IPV6ADDR v6 = a.toIPv6Address();
+        std::memcpy(addr, v6.c, 16);
+    }
+}
+
+/// This thread's sock_diag socket, opened on first use and kept: the lookup runs once per client connection on
+/// the proxy's worker threads, and a socket per query would be three more system calls each time.
+struct DiagSocket
+{
+    int fd = -1;
+    quint32 seq = 0;
+    ~DiagSocket() { reset(); }
+    void reset()
+    {
+        if (fd >= 0)
+            ::close(fd);
+        fd = -1;
+    }
+    bool open()
+    {
+        if (fd >= 0)
+            return true;
+        fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        if (fd < 0)
+            return false;
+        timeval tv{0, 200000}; // the kernel answers at once; this only bounds a broken netlink
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        return true;
+    }
+};
+thread_local DiagSocket t_diag;
+
+/// One exact sock_diag query: the socket of `family` whose source is client:cport and destination server:sport.
+std::optional<InetDiagSocket> querySocket(int family, const QHostAddress &client, quint16 cport,
+                                          const QHostAddress &server, quint16 sport)
+{
+    if (!t_diag.open())
+        return std::nullopt;
+    struct
+    {
+        nlmsghdr nlh;
+        inet_diag_req_v2 req;
+    } msg{};
+    msg.nlh.nlmsg_len = sizeof msg;
+    msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.nlh.nlmsg_flags = NLM_F_REQUEST; // no NLM_F_DUMP: the one socket with exactly this id
+    msg.nlh.nlmsg_seq = ++t_diag.seq;
+    msg.req.sdiag_family = quint8(family);
+    msg.req.sdiag_protocol = IPPROTO_TCP;
+    msg.req.idiag_states = ~0U;
+    msg.req.id.idiag_sport = qToBigEndian(cport);
+    msg.req.id.idiag_dport = qToBigEndian(sport);
+    putAddress(msg.req.id.idiag_src, client, family == AF_INET);
+    putAddress(msg.req.id.idiag_dst, server, family == AF_INET);
+    msg.req.id.idiag_cookie[0] = msg.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(t_diag.fd, &msg, sizeof msg, 0, reinterpret_cast<sockaddr *>(&kernel), sizeof kernel) < 0) {
+        t_diag.reset();
+        return std::nullopt;
+    }
+    char buf[1024];
+    for (int stale = 0; stale < 8; ++stale) {
+        const ssize_t n = ::recv(t_diag.fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < qsizetype(sizeof(nlmsghdr))) {
+            t_diag.reset(); // timed out or broken: a late answer must never be read as the next query's
+            return std::nullopt;
+        }
+        nlmsghdr h;
+        std::memcpy(&h, buf, sizeof h);
+        if (h.nlmsg_seq != msg.nlh.nlmsg_seq)
+            continue; // the answer to an earlier query that gave up waiting
+        return parseInetDiagReply(QByteArray::fromRawData(buf, qsizetype(n)));
+    }
+    t_diag.reset();
+    return std::nullopt;
+}
+
+QHostAddress v4MappedToV6(const QHostAddress &a)
+{
+    Q_IPV6ADDR m{};
+    m.c[10] = m.c[11] = 0xff;
+    const quint32 v = qToBigEndian(a.toIPv4Address());
+    std::memcpy(m.c + 12, &v, 4);
+    return QHostAddress(m);
+}
+
+/// Reads a small file below an open directory; empty on failure.
+QByteArray readAt(int dir, const char *name, qsizetype max = 64 * 1024)
+{
+    Fd f(::openat(dir, name, O_RDONLY | O_CLOEXEC));
+    if (f.fd < 0)
+        return {};
+    QByteArray out;
+    char buf[4096];
+    while (out.size() < max) {
+        const ssize_t n = ::read(f.fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        out.append(buf, qsizetype(n));
+    }
+    return out.left(max);
+}
+
+QByteArray readLinkAt(int dir, const char *name)
+{
+    char buf[4096];
+    const ssize_t n = ::readlinkat(dir, name, buf, sizeof buf);
+    return n > 0 ? QByteArray(buf, qsizetype(n)) : QByteArray();
+}
+
+/// True when the process of `procDir` (an open /proc/<pid>) holds a descriptor of socket `inode`.
+bool holdsSocket(int procDir, quint64 inode)
+{
+    const int fdDir = ::openat(procDir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fdDir < 0)
+        return false; // gone, or another user's process and we are not root
+    DIR *d = ::fdopendir(fdDir);
+    if (!d) {
+        ::close(fdDir);
+        return false;
+    }
+    bool found = false;
+    char link[64];
+    while (const dirent *e = ::readdir(d)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        const ssize_t n = ::readlinkat(fdDir, e->d_name, link, sizeof link);
+        if (n > 0 && socketInodeFromLink(QByteArrayView(link, qsizetype(n))) == inode) {
+            found = true;
+            break;
+        }
+    }
+    ::closedir(d);
+    return found;
+}
+
+class LinuxProcessLookup final : public ProcessLookup
+{
+public:
+    std::shared_ptr<const ProcessInfo> lookup(const QHostAddress &client, quint16 clientPort,
+                                              const QHostAddress &server, quint16 serverPort) override
+    {
+        bool v4 = false;
+        client.toIPv4Address(&v4);
+        std::optional<InetDiagSocket> s = querySocket(v4 ? AF_INET : AF_INET6, client, clientPort, server, serverPort);
+        if (!s && v4) // an IPv6 socket of the client that connected to an IPv4 address (v4-mapped)
+            s = querySocket(AF_INET6, v4MappedToV6(client), clientPort, v4MappedToV6(server), serverPort);
+        if (!s)
+            return nullptr;
+        return owner(*s);
+    }
+
+private:
+    /// A process found recently, with its /proc/<pid> directory held open: that descriptor keeps naming this very
+    /// process (reads through it fail once it is gone, even if its pid is reused), so it needs no re-checking.
+    struct Known
+    {
+        qint64 pid = 0;
+        std::shared_ptr<Fd> dir;
+        std::shared_ptr<const ProcessInfo> info;
+    };
+
+    std::shared_ptr<const ProcessInfo> owner(const InetDiagSocket &s)
+    {
+        QList<Known> recent;
+        {
+            QMutexLocker lock(&m_mutex);
+            recent = m_recent;
+        }
+        // A program that opened one connection usually opens the next: its descriptors are looked at first.
+        QList<qint64> tried;
+        for (const Known &k : recent) {
+            tried.append(k.pid);
+            if (!holdsSocket(k.dir->fd, s.inode))
+                continue;
+            // execve() keeps the pid and the directory: the executable is read again (one system call).
+            if (k.info->uid == s.uid && QString::fromUtf8(readLinkAt(k.dir->fd, "exe")) == k.info->path)
+                return k.info;
+            return found(k.pid, std::make_shared<Fd>(::dup(k.dir->fd)), s.uid);
+        }
+        std::vector<qint64> pids = listPids();
+        for (const bool sameUid : {true, false}) {
+            // Newest first: a new connection most often comes from a recently started program. The second pass
+            // covers processes whose /proc entry is not owned by the socket's uid (setuid, not dumpable).
+            for (const qint64 pid : pids) {
+                if (tried.contains(pid))
+                    continue;
+                char path[32];
+                std::snprintf(path, sizeof path, "/proc/%lld", static_cast<long long>(pid));
+                auto dir = std::make_shared<Fd>(::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+                if (dir->fd < 0)
+                    continue;
+                if (sameUid) {
+                    struct stat st{};
+                    if (::fstat(dir->fd, &st) != 0 || st.st_uid != s.uid)
+                        continue;
+                }
+                if (holdsSocket(dir->fd, s.inode))
+                    return found(pid, std::move(dir), s.uid);
+            }
+        }
+        forgetGone(recent);
+        return nullptr;
+    }
+
+    static std::vector<qint64> listPids()
+    {
+        std::vector<qint64> pids;
+        DIR *d = ::opendir("/proc");
+        if (!d)
+            return pids;
+        while (const dirent *e = ::readdir(d)) {
+            char *end = nullptr;
+            const long long pid = std::strtoll(e->d_name, &end, 10);
+            if (pid > 0 && end && *end == '\0')
+                pids.push_back(pid);
+        }
+        ::closedir(d);
+        std::sort(pids.begin(), pids.end(), std::greater<>());
+        return pids;
+    }
+
+    /// Describes the process of `dir` (which holds the socket) and remembers it as the most recent one.
+    std::shared_ptr<const ProcessInfo> found(qint64 pid, std::shared_ptr<Fd> dir, quint32 uid)
+    {
+        if (dir->fd < 0)
+            return nullptr;
+        auto info = std::make_shared<ProcessInfo>();
+        info->pid = pid;
+        info->uid = uid;
+        info->path = QString::fromUtf8(readLinkAt(dir->fd, "exe")); // " (deleted)" stays: not that file any more
+        if (info->path.isEmpty())
+            return nullptr; // gone meanwhile (a kernel thread has no exe and no sockets)
+        info->name = executableName(info->path);
+        info->cmdline = cmdlineFromProc(readAt(dir->fd, "cmdline", 4096));
+        info->user = userName(uid);
+        QMutexLocker lock(&m_mutex);
+        for (qsizetype i = 0; i < m_recent.size(); ++i) {
+            if (m_recent[i].pid == pid) {
+                m_recent.removeAt(i);
+                break;
+            }
+        }
+        m_recent.prepend(Known{pid, std::move(dir), info});
+        if (m_recent.size() > 16)
+            m_recent.removeLast();
+        return info;
+    }
+
+    /// Drops the remembered processes that have exited (their directory no longer reads).
+    void forgetGone(const QList<Known> &seen)
+    {
+        QList<qint64> gone;
+        for (const Known &k : seen) {
+            const Fd probe(::openat(k.dir->fd, "stat", O_RDONLY | O_CLOEXEC));
+            if (probe.fd < 0)
+                gone.append(k.pid);
+        }
+        if (gone.isEmpty())
+            return;
+        QMutexLocker lock(&m_mutex);
+        m_recent.removeIf([&](const Known &k) { return gone.contains(k.pid); });
+    }
+
+    QString userName(quint32 uid)
+    {
+        {
+            QMutexLocker lock(&m_mutex);
+            const auto it = m_users.constFind(uid);
+            if (it != m_users.constEnd())
+                return *it;
+        }
+        QString name = QString::number(uid);
+        passwd pw{};
+        passwd *result = nullptr;
+        std::vector<char> buf(16384);
+        if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &result) == 0 && result && result->pw_name)
+            name = QString::fromUtf8(result->pw_name);
+        QMutexLocker lock(&m_mutex);
+        m_users.insert(uid, name);
+        return name;
+    }
+
+    QMutex m_mutex; ///< guards the members below; the lookups themselves run in parallel
+    QList<Known> m_recent; ///< most recent first, at most 16 (16 open /proc directories)
+    QHash<quint32, QString> m_users;
+};
+
+} // namespace
+
+std::unique_ptr<ProcessLookup> createProcessLookup()
+{
+    return std::make_unique<LinuxProcessLookup>();
+}
+
+} // namespace dfproxy::platform
+
+#endif // Q_OS_LINUX

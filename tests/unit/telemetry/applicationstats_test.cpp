@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// telemetry::ApplicationStats: what GET /api/v1/applications, `dfproxyctl apps` and the console's Applications page
+// show (docs/applications.md).
+#include "telemetry/applicationstats.h"
+
+#include <QJsonArray>
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy::telemetry;
+
+namespace {
+
+AccessLogEntry entry(const QString &path, qint64 pid, const QByteArray &host, int second, const QString &decision = "allow")
+{
+    AccessLogEntry e;
+    e.time = QDateTime(QDate(2026, 12, 7), QTime(6, 0, second), Qt::UTC);
+    e.process = path.section(u'/', -1);
+    e.processPath = path;
+    e.pid = pid;
+    e.processUser = QStringLiteral("alice");
+    e.host = host;
+    e.bytesIn = 10;
+    e.bytesOut = 100;
+    e.decision = decision;
+    return e;
+}
+
+} // namespace
+
+TEST(ApplicationStats, CountsEachProgramAndItsHostsNewestFirst)
+{
+    ApplicationStats stats;
+    stats.observe(entry("/usr/bin/curl", 10, "a.test", 1));
+    stats.observe(entry("/usr/bin/curl", 11, "a.test", 2)); // another curl process: the same program
+    stats.observe(entry("/usr/bin/curl", 11, "b.test", 3, "deny:authz ns/p default action"));
+    stats.observe(entry("/usr/bin/wget", 20, "a.test", 4));
+    AccessLogEntry remote = entry("", 0, "a.test", 5); // another machine: no program
+    remote.process.clear();
+    stats.observe(remote);
+
+    const QJsonArray items = stats.toJson().value("items").toArray();
+    ASSERT_EQ(items.size(), 2);
+    EXPECT_EQ(items[0].toObject().value("process").toString(), "wget"); // seen last
+    const QJsonObject curl = items[1].toObject();
+    EXPECT_EQ(curl.value("processPath").toString(), "/usr/bin/curl");
+    EXPECT_EQ(curl.value("processUser").toString(), "alice");
+    EXPECT_EQ(curl.value("requests").toInteger(), 3);
+    EXPECT_EQ(curl.value("denied").toInteger(), 1);
+    EXPECT_EQ(curl.value("bytesOut").toInteger(), 300);
+    EXPECT_EQ(curl.value("pids").toArray(), (QJsonArray{10, 11}));
+    EXPECT_EQ(curl.value("firstSeen").toString(), "2026-12-07T06:00:01.000Z");
+    EXPECT_EQ(curl.value("lastSeen").toString(), "2026-12-07T06:00:03.000Z");
+    const QJsonArray hosts = curl.value("hosts").toArray();
+    ASSERT_EQ(hosts.size(), 2);
+    EXPECT_EQ(hosts[0].toObject().value("host").toString(), "a.test"); // most requests first
+    EXPECT_EQ(hosts[0].toObject().value("requests").toInteger(), 2);
+    EXPECT_EQ(hosts[1].toObject().value("denied").toInteger(), 1);
+}
+
+TEST(ApplicationStats, ForgetsTheLeastRecentlySeenBeyondItsBounds)
+{
+    ApplicationStats stats(2, 2);
+    stats.observe(entry("/bin/a", 1, "x.test", 1));
+    stats.observe(entry("/bin/b", 2, "x.test", 2));
+    stats.observe(entry("/bin/a", 1, "y.test", 3));
+    stats.observe(entry("/bin/a", 1, "z.test", 4)); // a's third host: x.test (seen first) goes
+    stats.observe(entry("/bin/c", 3, "x.test", 5)); // a third program: b (seen least recently) goes
+    const QJsonArray items = stats.toJson().value("items").toArray();
+    ASSERT_EQ(items.size(), 2);
+    EXPECT_EQ(items[0].toObject().value("processPath").toString(), "/bin/c");
+    const QJsonObject a = items[1].toObject();
+    EXPECT_EQ(a.value("processPath").toString(), "/bin/a");
+    QStringList hosts;
+    for (const auto &h : a.value("hosts").toArray())
+        hosts.append(h.toObject().value("host").toString());
+    hosts.sort();
+    EXPECT_EQ(hosts, (QStringList{"y.test", "z.test"}));
+    EXPECT_EQ(a.value("requests").toInteger(), 3); // the program's totals keep what the forgotten host counted
+}
