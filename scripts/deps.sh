@@ -19,12 +19,14 @@ DFPROXY_BUILD_PACKAGES=(
 # slowhttptest for the slow-client tests; clang and its sanitizer/libFuzzer runtimes for scripts/sanitize and
 # scripts/fuzz (presets fuzz and tsan); node-llhttp for llhttp's C sources, which the HttpParser differential test
 # builds in strict mode (test-only; dfproxy does not link it); the mingw-w64 cross compiler for scripts/check-cross;
-# iproute2 for tests/netns-run (`ip link set lo up` in the tests' own network namespace).
+# iproute2 for tests/netns-run (`ip link set lo up` in the tests' own network namespace); squid (with its auth
+# helpers) and tinyproxy as the upstream (corporate) proxies of the upstream-proxy tests.
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
     slowhttptest clang libclang-rt-14-dev node-llhttp
     g++-mingw-w64-x86-64-posix iproute2
+    squid tinyproxy
 )
 
 # Prints the packages of the given list that are not installed, one per line.

@@ -74,6 +74,8 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.backend = r.backend;
     e.upstreamReused = r.upstreamReused;
     e.tunnel = r.tunnel;
+    e.upstreamProxy = r.upstreamProxy;
+    e.upstreamProxyReason = r.upstreamProxyReason;
     e.identity = r.identity;
     if (r.decision == "allow")
         e.decision = QStringLiteral("allow"); // nearly every record: static text, no allocation

@@ -39,6 +39,8 @@ struct AccessLogRecord
     bool tunnel = false;         ///< CONNECT or websocket
     QString identity;            ///< policy: the authenticated identity ("" = anonymous or no policy)
     QByteArray decision;         ///< policy: the decision summary ("allow", "deny:authz rule 2", ...; "" = no policy)
+    QString upstreamProxy;       ///< the upstream proxy taken ("host:port") or "DIRECT"; empty: the backend has none
+    QString upstreamProxyReason; ///< why that one: "tunnel" (the fixed proxy), "bypass <entry>"
 };
 
 /// Receives access-log records. write() is called from worker threads concurrently: implementations must be

@@ -41,6 +41,8 @@ struct AccessLogEntry
     QString decision;            ///< policy decision ("allow", "deny:<policy>", ...), empty until policies land
     bool upstreamReused = false;
     bool tunnel = false;         ///< CONNECT or websocket
+    QString upstreamProxy;       ///< the upstream proxy taken ("host:port") or "DIRECT"; empty: the backend has none
+    QString upstreamProxyReason; ///< why: "tunnel" (the fixed proxy), "bypass <entry>"
 
     /// The JSON object of the JSON Lines format and of the admin API (stable field names, see docs/telemetry.md).
     QJsonObject toJson() const;

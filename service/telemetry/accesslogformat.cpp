@@ -348,6 +348,10 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     boolean(e.tunnel);
     out.literal(",\"upstreamMs\":");
     appendJsonNumber(out, e.upstreamMs);
+    out.literal(",\"upstreamProxy\":");
+    ok &= appendJsonString(out, e.upstreamProxy);
+    out.literal(",\"upstreamProxyReason\":");
+    ok &= appendJsonString(out, e.upstreamProxyReason);
     out.literal(",\"upstreamReused\":");
     boolean(e.upstreamReused);
     out.literal("}\n");
@@ -385,6 +389,8 @@ QJsonObject AccessLogEntry::toJson() const
         {QStringLiteral("backend"), backend},
         {QStringLiteral("decision"), decision},
         {QStringLiteral("upstreamReused"), upstreamReused},
+        {QStringLiteral("upstreamProxy"), upstreamProxy},
+        {QStringLiteral("upstreamProxyReason"), upstreamProxyReason},
         {QStringLiteral("tunnel"), tunnel},
     };
 }
