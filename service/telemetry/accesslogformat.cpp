@@ -348,10 +348,12 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     boolean(e.tunnel);
     out.literal(",\"upstreamMs\":");
     appendJsonNumber(out, e.upstreamMs);
-    out.literal(",\"upstreamProxy\":");
-    ok &= appendJsonString(out, e.upstreamProxy);
-    out.literal(",\"upstreamProxyReason\":");
-    ok &= appendJsonString(out, e.upstreamProxyReason);
+    if (!e.upstreamProxy.isEmpty()) { // only for backends with an upstream proxy (#22)
+        out.literal(",\"upstreamProxy\":");
+        ok &= appendJsonString(out, e.upstreamProxy);
+        out.literal(",\"upstreamProxyReason\":");
+        ok &= appendJsonString(out, e.upstreamProxyReason);
+    }
     out.literal(",\"upstreamReused\":");
     boolean(e.upstreamReused);
     out.literal("}\n");
@@ -364,7 +366,7 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
 
 QJsonObject AccessLogEntry::toJson() const
 {
-    return QJsonObject{
+    QJsonObject o{
         {QStringLiteral("seq"), static_cast<qint64>(seq)},
         {QStringLiteral("time"), QString::fromLatin1(isoTime(time))},
         {QStringLiteral("clientAddress"), clientAddress},
@@ -389,10 +391,13 @@ QJsonObject AccessLogEntry::toJson() const
         {QStringLiteral("backend"), backend},
         {QStringLiteral("decision"), decision},
         {QStringLiteral("upstreamReused"), upstreamReused},
-        {QStringLiteral("upstreamProxy"), upstreamProxy},
-        {QStringLiteral("upstreamProxyReason"), upstreamProxyReason},
         {QStringLiteral("tunnel"), tunnel},
     };
+    if (!upstreamProxy.isEmpty()) { // only for backends with an upstream proxy (#22)
+        o.insert(QStringLiteral("upstreamProxy"), upstreamProxy);
+        o.insert(QStringLiteral("upstreamProxyReason"), upstreamProxyReason);
+    }
+    return o;
 }
 
 std::optional<AccessLogFormat> accessLogFormatFromString(const QString &name)
