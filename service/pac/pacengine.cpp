@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pac/pacengine.h"
+
+#include <QJSEngine>
+#include <QJSValue>
+#include <QMutex>
+#include <QMutexLocker>
+#include <QPointer>
+#include <QThread>
+#include <QWaitCondition>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace dfproxy::pac {
+
+extern const char kPacHelpers[];
+
+QList<PacHop> parsePacResult(const QString &result, QStringList *skipped)
+{
+    QList<PacHop> hops;
+    for (const QString &raw : result.split(QLatin1Char(';'), Qt::SkipEmptyParts)) {
+        const QStringList words = raw.simplified().split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        if (words.isEmpty())
+            continue;
+        const QString keyword = words.first().toUpper();
+        if (keyword == QLatin1String("DIRECT") && words.size() == 1) {
+            hops.append(PacHop{});
+            continue;
+        }
+        if ((keyword == QLatin1String("PROXY") || keyword == QLatin1String("HTTPS")) && words.size() == 2) {
+            const QString &hostPort = words.at(1);
+            const qsizetype colon = hostPort.lastIndexOf(QLatin1Char(':'));
+            bool ok = false;
+            const uint port = colon > 0 ? hostPort.mid(colon + 1).toUInt(&ok) : 0;
+            QString host = colon > 0 ? hostPort.left(colon) : QString();
+            if (host.startsWith(QLatin1Char('[')) && host.endsWith(QLatin1Char(']')))
+                host = host.mid(1, host.size() - 2);
+            if (ok && port > 0 && port < 65536 && !host.isEmpty()) {
+                hops.append(PacHop{keyword == QLatin1String("PROXY") ? PacHop::Kind::Proxy : PacHop::Kind::Https,
+                                   host.toLower(), quint16(port)});
+                continue;
+            }
+        }
+        if (skipped)
+            skipped->append(raw.trimmed());
+    }
+    if (hops.isEmpty())
+        hops.append(PacHop{});
+    return hops;
+}
+
+namespace {
+
+/// What the PAC helpers call into; lives on the PAC thread.
+class Native final : public QObject
+{
+    Q_OBJECT
+public:
+    explicit Native(const PacEngine::Options &options) : m_options(options) {}
+    Q_INVOKABLE QString dnsResolve(const QString &host) const
+    {
+        QHostAddress literal;
+        if (literal.setAddress(host))
+            return literal.protocol() == QAbstractSocket::IPv4Protocol ? literal.toString() : QString();
+        if (!m_options.resolve)
+            return {};
+        // PAC scripts compare dotted quads (isInNet): the first IPv4 address.
+        for (const QHostAddress &a : m_options.resolve(host)) {
+            if (a.protocol() == QAbstractSocket::IPv4Protocol)
+                return a.toString();
+        }
+        return {};
+    }
+    Q_INVOKABLE QString myIpAddress() const { return m_options.myIpAddress.toString(); }
+
+private:
+    const PacEngine::Options &m_options;
+};
+
+} // namespace
+
+struct PacEngine::Impl
+{
+    Options options;
+    // the job queue of the PAC thread (not Qt's event queue: a dnsResolve that waits for the DNS cache may run an
+    // event loop, which must not start another script inside the running one)
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<std::function<void()>> jobs;
+    bool stopping = false;
+    QThread *thread = nullptr;
+    // on the PAC thread only
+    std::unique_ptr<QJSEngine> engine;
+    std::unique_ptr<Native> native;
+    QJSValue findProxy;
+    // the time limit: a watchdog interrupts the engine when a call outlives its deadline
+    std::thread watchdog;
+    std::mutex watchMutex;
+    std::condition_variable watchWake;
+    std::chrono::steady_clock::time_point deadline{};
+    bool watching = false;
+
+    void post(std::function<void()> job)
+    {
+        {
+            std::lock_guard lock(mutex);
+            jobs.push_back(std::move(job));
+        }
+        wake.notify_one();
+    }
+
+    /// Runs `job` on the PAC thread and waits for it.
+    template<typename T>
+    T run(std::function<T()> job)
+    {
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+        T result{};
+        post([&] {
+            T r = job();
+            std::lock_guard lock(m);
+            result = std::move(r);
+            done = true;
+            cv.notify_one();
+        });
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return done; });
+        return result;
+    }
+
+    void loop()
+    {
+        engine = std::make_unique<QJSEngine>();
+        native = std::make_unique<Native>(options);
+        // (newQObject would let the engine delete a parentless object: keep ours alive as C++-owned)
+        QJSEngine::setObjectOwnership(native.get(), QJSEngine::CppOwnership);
+        engine->globalObject().setProperty(QStringLiteral("__dfproxy"), engine->newQObject(native.get()));
+        engine->evaluate(QString::fromUtf8(kPacHelpers), QStringLiteral("pachelpers.js"));
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::unique_lock lock(mutex);
+                wake.wait(lock, [&] { return stopping || !jobs.empty(); });
+                if (jobs.empty())
+                    break;
+                job = std::move(jobs.front());
+                jobs.pop_front();
+            }
+            job();
+        }
+        findProxy = QJSValue();
+        engine.reset();
+        native.reset();
+    }
+
+    void watch()
+    {
+        std::unique_lock lock(watchMutex);
+        while (!stopping) {
+            if (!watching) {
+                watchWake.wait(lock);
+                continue;
+            }
+            if (watchWake.wait_until(lock, deadline) == std::cv_status::timeout && watching
+                && std::chrono::steady_clock::now() >= deadline) {
+                engine->setInterrupted(true); // thread-safe: stops the script at its next instruction
+                watching = false;
+            }
+        }
+    }
+
+    /// On the PAC thread.
+    Result call(const QString &url, const QString &host)
+    {
+        if (findProxy.isUndefined() || !findProxy.isCallable())
+            return {QString(), QStringLiteral("no PAC script is loaded")};
+        {
+            std::lock_guard lock(watchMutex);
+            deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.callTimeoutMs);
+            watching = true;
+        }
+        watchWake.notify_one();
+        const QJSValue v = findProxy.call({QJSValue(url), QJSValue(host)});
+        bool interrupted = false;
+        {
+            std::lock_guard lock(watchMutex);
+            interrupted = !watching && engine->isInterrupted();
+            watching = false;
+        }
+        engine->setInterrupted(false);
+        if (interrupted)
+            return {QString(), QStringLiteral("FindProxyForURL ran longer than %1 ms").arg(options.callTimeoutMs)};
+        if (v.isError())
+            return {QString(), QStringLiteral("FindProxyForURL failed: %1").arg(v.toString())};
+        if (v.isUndefined() || v.isNull())
+            return {QString(), QStringLiteral("FindProxyForURL returned nothing")};
+        return {v.toString(), QString()};
+    }
+};
+
+namespace {
+
+class PacThread final : public QThread
+{
+public:
+    explicit PacThread(PacEngine::Impl *d) : m_d(d) { setObjectName(QStringLiteral("dfproxy-pac")); }
+
+protected:
+    void run() override { m_d->loop(); }
+
+private:
+    PacEngine::Impl *m_d;
+};
+
+} // namespace
+
+PacEngine::PacEngine(Options options) : d(std::make_unique<Impl>())
+{
+    d->options = std::move(options);
+    d->thread = new PacThread(d.get());
+    d->thread->start();
+    d->watchdog = std::thread([this] { d->watch(); });
+}
+
+PacEngine::~PacEngine()
+{
+    {
+        std::lock_guard lock(d->mutex);
+        d->stopping = true;
+    }
+    d->wake.notify_one();
+    {
+        std::lock_guard lock(d->watchMutex);
+        d->watching = false;
+    }
+    d->watchWake.notify_one();
+    d->thread->wait();
+    delete d->thread;
+    d->watchdog.join();
+}
+
+QString PacEngine::load(const QString &script)
+{
+    return d->run<QString>([this, script]() -> QString {
+        QJSValue result = d->engine->evaluate(script, QStringLiteral("proxy.pac"));
+        if (result.isError())
+            return QStringLiteral("the PAC script does not compile: %1 (line %2)")
+                .arg(result.toString())
+                .arg(result.property(QStringLiteral("lineNumber")).toInt());
+        QJSValue f = d->engine->globalObject().property(QStringLiteral("FindProxyForURL"));
+        if (!f.isCallable())
+            return QStringLiteral("the PAC script defines no function FindProxyForURL(url, host)");
+        d->findProxy = f;
+        return QString();
+    });
+}
+
+PacEngine::Result PacEngine::evaluate(const QString &url, const QString &host)
+{
+    return d->run<Result>([this, url, host] { return d->call(url, host); });
+}
+
+void PacEngine::evaluateAsync(const QString &url, const QString &host, QObject *context,
+                              std::function<void(Result)> done)
+{
+    QPointer<QObject> target(context);
+    d->post([this, url, host, target, done = std::move(done)] {
+        Result r = d->call(url, host);
+        if (target)
+            QMetaObject::invokeMethod(target, [done, r] { done(r); }, Qt::QueuedConnection);
+    });
+}
+
+} // namespace dfproxy::pac
+
+#include "pacengine.moc"
