@@ -61,11 +61,18 @@ QByteArray Connector::authority() const
 
 void Connector::start()
 {
+    begin();
+}
+
+void Connector::begin()
+{
     if (m_upstream.proxy) {
         startViaProxy();
         return;
     }
     m_addresses = m_upstream.addresses;
+    if (m_addresses.isEmpty() && tryNextHop())
+        return;
     if (m_addresses.isEmpty()) {
         QMetaObject::invokeMethod(
             this, [this] { m_failed(ForwardError::ConnectRefused, QStringLiteral("no addresses to connect to")); },
@@ -73,6 +80,26 @@ void Connector::start()
         return;
     }
     dial();
+}
+
+bool Connector::tryNextHop()
+{
+    while (!m_upstream.proxyFallbacks.isEmpty()) {
+        std::shared_ptr<const UpstreamProxy> next = m_upstream.proxyFallbacks.takeFirst();
+        if (!next && m_upstream.addresses.isEmpty())
+            continue; // DIRECT needs the target's addresses, and its name did not resolve here
+        m_upstream.proxy = std::move(next);
+        if (m_upstream.proxy && m_upstream.tls)
+            m_upstream.viaConnect = true;
+        m_index = 0;
+        m_timeouts = 0;
+        m_phase = Phase::Dialling;
+        m_authorization.clear();
+        m_authAnswered = false;
+        begin();
+        return true;
+    }
+    return false;
 }
 
 void Connector::startViaProxy()
@@ -117,6 +144,8 @@ void Connector::startViaProxy()
 void Connector::onProxyResolved(const dns::ResolveResult &result)
 {
     if (!result.ok()) {
+        if (tryNextHop())
+            return;
         m_failed(ForwardError::ProxyUnreachable,
                  QStringLiteral("the upstream proxy %1 does not resolve: %2")
                      .arg(m_upstream.proxy->address, result.detail.isEmpty() ? dns::reasonString(result.error)
@@ -419,6 +448,10 @@ void Connector::timerEvent(QTimerEvent *ev)
     if (!m_timer.fired(this, ev) || !m_socket)
         return;
     if (m_phase != Phase::Dialling) {
+        m_timer.stop();
+        dropSocket();
+        if (tryNextHop())
+            return;
         failNow(ForwardError::ProxyUnreachable,
                 QStringLiteral("no tunnel to %1 through the upstream proxy %2 after %3 ms")
                     .arg(QString::fromUtf8(authority()), m_upstream.proxy->address)
@@ -451,6 +484,8 @@ void Connector::addressFailed(ForwardError error, const QString &detail)
         dial();
         return;
     }
+    if (tryNextHop())
+        return;
     if (m_upstream.proxy) {
         m_failed(ForwardError::ProxyUnreachable, QStringLiteral("connecting to the upstream proxy %1 failed: %2")
                                                      .arg(m_upstream.proxy->address, m_lastDetail));

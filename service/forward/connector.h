@@ -58,6 +58,8 @@ public:
     void start();
     /// Addresses that failed so far.
     int failures() const { return m_failures; }
+    /// The upstream proxy being dialled (once connected: the one that carries the connection); null = direct.
+    const std::shared_ptr<const UpstreamProxy> &proxy() const { return m_upstream.proxy; }
 
 protected:
     void timerEvent(QTimerEvent *ev) override;
@@ -72,6 +74,9 @@ private:
     void addressFailed(ForwardError error, const QString &detail);
     void dropSocket();
     // through an upstream proxy
+    void begin();
+    /// Moves on to the next of Upstream::proxyFallbacks; false when there is none left.
+    bool tryNextHop();
     void startViaProxy();
     void onProxyResolved(const dns::ResolveResult &result);
     void sendConnect();

@@ -45,6 +45,9 @@ struct Upstream
     /// Through the proxy with `CONNECT host:port` (then TLS to the origin inside when `tls`), rather than handing
     /// over the connection to the proxy itself. Set for CONNECT tunnels; the forwarder sets it for TLS and upgrades.
     bool viaConnect = false;
+    /// Tried in order when `proxy` (or DIRECT) cannot be reached: a PAC result's later entries; null = DIRECT
+    /// (skipped when `addresses` is empty: the name did not resolve here).
+    QList<std::shared_ptr<const UpstreamProxy>> proxyFallbacks;
 };
 
 /// Why an exchange failed. Each has a status (502/504) and a stable reason for x-dfproxy-error.
@@ -105,6 +108,9 @@ public:
     virtual void onRequestBodyDrained() = 0;
     /// The exchange failed; no other callback follows.
     virtual void onError(ForwardError error, const QString &detail) = 0;
+    /// The connection went through another upstream proxy than the request named (`proxy`; null = DIRECT): a
+    /// later entry of its PAC result, because the first could not be reached. Before onUpstreamConnected.
+    virtual void onUpstreamProxyUsed(const UpstreamProxy *proxy) { Q_UNUSED(proxy); }
 };
 
 /// A request in flight. Destroying it cancels it (the upstream connection is closed unless it is idle).

@@ -130,7 +130,7 @@ public:
         m_idempotent = http::isIdempotent(m_req.method) && m_req.contentLength == 0;
         // Through an upstream proxy, TLS and upgrades take a CONNECT tunnel; plain HTTP goes to the proxy itself,
         // in absolute form.
-        if (m_req.upstream.proxy && (m_req.upstream.tls || m_req.upgrade))
+        if (m_req.upstream.tls || m_req.upgrade) // (matters only when a proxy carries it)
             m_req.upstream.viaConnect = true;
         m_plainProxy = m_req.upstream.proxy && !m_req.upstream.viaConnect;
         buildHead();
@@ -466,6 +466,8 @@ private:
 
     void dialled(QTcpSocket *socket, const QHostAddress &address)
     {
+        if (m_connector->proxy() != m_req.upstream.proxy)
+            switchHop(m_connector->proxy());
         endDial();
         m_address = address;
         ++m_fwd->m_opened;
@@ -479,6 +481,19 @@ private:
             return;
         }
         connected();
+    }
+
+    /// The Connector fell back to another entry of a PAC result: the request goes in that hop's form (absolute to
+    /// a proxy, origin-form otherwise), with whatever body bytes already wait behind the head.
+    void switchHop(const std::shared_ptr<const UpstreamProxy> &proxy)
+    {
+        const QByteArray body = m_pending.mid(m_head.size());
+        m_req.upstream.proxy = proxy;
+        m_plainProxy = proxy && !m_req.upstream.viaConnect;
+        m_proxyAuthorization.clear();
+        buildHead();
+        m_pending = m_head + body;
+        m_sink->onUpstreamProxyUsed(proxy.get());
     }
 
     void dialFailed(ForwardError error, const QString &detail)

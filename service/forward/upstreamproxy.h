@@ -8,7 +8,15 @@
 #include <QString>
 #include <QStringList>
 
+#include <functional>
 #include <memory>
+#include <optional>
+
+class QObject;
+
+namespace dfproxy::dns {
+class HostCache;
+}
 
 namespace dfproxy::forward {
 
@@ -29,7 +37,9 @@ struct UpstreamProxy
 struct ProxySelection
 {
     std::shared_ptr<const UpstreamProxy> proxy; ///< null: DIRECT
-    QString why;                    ///< "tunnel" (the fixed proxy), "bypass <pattern>"
+    /// What to try, in order, when `proxy` cannot be reached (a PAC result's later entries); null = DIRECT.
+    QList<std::shared_ptr<const UpstreamProxy>> fallbacks;
+    QString why;                    ///< "tunnel" (the fixed proxy), "bypass <pattern>", "pac <result>"
     QString error;                  ///< not empty: the request cannot go out (502 upstream_proxy_unsupported)
 };
 
@@ -37,6 +47,18 @@ struct ProxySelection
 /// `engine` is the backend's: only the native engine speaks to upstream proxies.
 ProxySelection selectUpstreamProxy(const routing::BackendTunnel &tunnel, const QString &host,
                                    routing::Backend::Engine engine = routing::Backend::Engine::Native);
+
+/// The same with the tunnel's PAC file (dfproxy.dev/tunnel-pac-url) taken into account: the bypass list first, then
+/// FindProxyForURL("<scheme>://<host>[:<port>]/", host) — the URL without its path, so that one answer per scheme,
+/// host and port holds, and is cached for 5 minutes. The PAC file is fetched on first use and again every
+/// 15 minutes (1 minute after a failure); the last good copy stays in use when a fetch fails. Without any good
+/// copy, or when the call fails, the fixed tunnel URL is used if there is one, else DIRECT. Returns the selection
+/// when it is known at once; otherwise nullopt, and `done` runs later on `context`'s thread (not at all when
+/// `context` is gone). `dns` answers the PAC's dnsResolve (may be null: nothing resolves).
+std::optional<ProxySelection> selectUpstreamProxy(const routing::BackendTunnel &tunnel, const QString &scheme,
+                                                  const QString &host, quint16 port, routing::Backend::Engine engine,
+                                                  dns::HostCache *dns, QObject *context,
+                                                  std::function<void(ProxySelection)> done);
 
 /// Whether `host` matches an entry of a bypass list (dfproxy.dev/tunnel-bypass): `<local>` (a name without a dot,
 /// not an IP literal), `*.corp.example` or `.corp.example` (the domain's subdomains), `corp.example` (exactly; a

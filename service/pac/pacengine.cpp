@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pac/pacengine.h"
 
+#include <QEventLoop>
+#include <QFile>
 #include <QJSEngine>
+#include <QNetworkAccessManager>
+#include <QNetworkProxy>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QTimer>
+#include <QUrl>
 #include <QJSValue>
 #include <QMutex>
 #include <QMutexLocker>
@@ -97,6 +105,7 @@ struct PacEngine::Impl
     std::unique_ptr<QJSEngine> engine;
     std::unique_ptr<Native> native;
     QJSValue findProxy;
+    std::unique_ptr<QNetworkAccessManager> network; ///< made on first use
     // the time limit: a watchdog interrupts the engine when a call outlives its deadline
     std::thread watchdog;
     std::mutex watchMutex;
@@ -154,6 +163,7 @@ struct PacEngine::Impl
             job();
         }
         findProxy = QJSValue();
+        network.reset();
         engine.reset();
         native.reset();
     }
@@ -246,17 +256,98 @@ PacEngine::~PacEngine()
 
 QString PacEngine::load(const QString &script)
 {
-    return d->run<QString>([this, script]() -> QString {
-        QJSValue result = d->engine->evaluate(script, QStringLiteral("proxy.pac"));
-        if (result.isError())
-            return QStringLiteral("the PAC script does not compile: %1 (line %2)")
-                .arg(result.toString())
-                .arg(result.property(QStringLiteral("lineNumber")).toInt());
-        QJSValue f = d->engine->globalObject().property(QStringLiteral("FindProxyForURL"));
-        if (!f.isCallable())
-            return QStringLiteral("the PAC script defines no function FindProxyForURL(url, host)");
-        d->findProxy = f;
-        return QString();
+    return d->run<QString>([this, script] { return loadHere(script); });
+}
+
+QString PacEngine::loadHere(const QString &script)
+{
+    const QJSValue result = d->engine->evaluate(script, QStringLiteral("proxy.pac"));
+    if (result.isError())
+        return QStringLiteral("the PAC script does not compile: %1 (line %2)")
+            .arg(result.toString())
+            .arg(result.property(QStringLiteral("lineNumber")).toInt());
+    QJSValue f = d->engine->globalObject().property(QStringLiteral("FindProxyForURL"));
+    if (!f.isCallable())
+        return QStringLiteral("the PAC script defines no function FindProxyForURL(url, host)");
+    d->findProxy = f;
+    return QString();
+}
+
+namespace {
+
+/// The script at `url`, on the PAC thread (the download runs a local event loop: nothing else runs there meanwhile).
+QString fetch(PacEngine::Impl *d, const QString &text, int timeoutMs, QString *error)
+{
+    const QUrl url(text);
+    if (url.isLocalFile()) {
+        QFile f(url.toLocalFile());
+        if (!f.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("cannot read the PAC file %1: %2").arg(f.fileName(), f.errorString());
+            return {};
+        }
+        return QString::fromUtf8(f.read(4 * 1024 * 1024));
+    }
+    if (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https")) {
+        *error = QStringLiteral("the PAC URL %1 is not http://, https:// or file://").arg(text);
+        return {};
+    }
+    if (!d->network) {
+        d->network = std::make_unique<QNetworkAccessManager>();
+        // The corporate PAC server is reached directly: never through a system proxy (which the PAC may define).
+        d->network->setProxy(QNetworkProxy::NoProxy);
+    }
+    QNetworkRequest request(url);
+    request.setTransferTimeout(timeoutMs);
+    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::NoLessSafeRedirectPolicy);
+    QNetworkReply *reply = d->network->get(request);
+    QEventLoop loop;
+    QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
+    QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);
+    if (!reply->isFinished())
+        loop.exec();
+    QString body;
+    const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (!reply->isFinished()) {
+        *error = QStringLiteral("fetching the PAC file %1 timed out after %2 ms").arg(text).arg(timeoutMs);
+    } else if (reply->error() != QNetworkReply::NoError || status != 200) {
+        *error = QStringLiteral("fetching the PAC file %1 failed: %2").arg(text, status ? QString::number(status)
+                                                                                        : reply->errorString());
+    } else {
+        body = QString::fromUtf8(reply->read(4 * 1024 * 1024));
+    }
+    reply->abort();
+    delete reply;
+    return body;
+}
+
+} // namespace
+
+QString PacEngine::loadUrl(const QString &url, int timeoutMs)
+{
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    QString error;
+    loadUrlAsync(url, timeoutMs, [&](const QString &e) {
+        std::lock_guard lock(m);
+        error = e;
+        done = true;
+        cv.notify_one();
+    });
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return done; });
+    return error;
+}
+
+void PacEngine::loadUrlAsync(const QString &url, int timeoutMs, std::function<void(const QString &)> done)
+{
+    d->post([this, url, timeoutMs, done = std::move(done)] {
+        QString error;
+        const QString script = fetch(d.get(), url, timeoutMs, &error);
+        if (error.isEmpty())
+            error = loadHere(script);
+        if (done)
+            done(error);
     });
 }
 

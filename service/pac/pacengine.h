@@ -55,6 +55,12 @@ public:
     /// Replaces the script; waits for it. Returns an error when it does not compile or defines no FindProxyForURL
     /// (the previous script then stays).
     QString load(const QString &script);
+    /// Fetches the script from `url` (http, https or file) on the PAC thread, then load()s it. Waits at most
+    /// `timeoutMs` for the download; returns an error (the previous script stays) on any failure.
+    QString loadUrl(const QString &url, int timeoutMs = 10000);
+    /// Runs loadUrl() later, on the PAC thread; `done` (may be empty) runs there with its error. Calls queued
+    /// behind it (evaluate, evaluateAsync) see the new script.
+    void loadUrlAsync(const QString &url, int timeoutMs, std::function<void(const QString &error)> done);
     /// Runs FindProxyForURL(url, host) and waits for the result (for the PAC selector's thread and for tests).
     Result evaluate(const QString &url, const QString &host);
     /// Runs it later; `done` runs on `context`'s thread (not at all when `context` is gone).
@@ -63,6 +69,7 @@ public:
     struct Impl;
 
 private:
+    QString loadHere(const QString &script); ///< on the PAC thread
     std::unique_ptr<Impl> d;
 };
 

@@ -443,7 +443,22 @@ void DownstreamConnection::continueAfterPolicy(const QList<QByteArray> &stripHea
     }
     m_rec.port = up.port;
     if (backend->tunnel) { // [#22 hook: upstream proxy] which proxy (or DIRECT) this request takes, and why
-        const forward::ProxySelection via = forward::selectUpstreamProxy(*backend->tunnel, up.host, backend->engine);
+        if (!m_proxySelection) { // a PAC answer not yet cached comes later: then this runs again
+            const quint64 serial = ++m_proxySelectionSerial;
+            std::optional<forward::ProxySelection> now = forward::selectUpstreamProxy(
+                *backend->tunnel, QLatin1String(h.isConnect() || up.tls ? "https" : "http"), up.host, up.port,
+                backend->engine, m_ctx->hostCache.load(std::memory_order_acquire), this,
+                [this, serial, stripHeaders](forward::ProxySelection later) {
+                    if (serial != m_proxySelectionSerial || m_closed || m_state != State::Resolving)
+                        return; // the request is gone
+                    m_proxySelection = std::move(later);
+                    continueAfterPolicy(stripHeaders);
+                });
+            if (!now)
+                return;
+            m_proxySelection = std::move(*now);
+        }
+        const forward::ProxySelection via = *std::exchange(m_proxySelection, std::nullopt);
         m_rec.upstreamProxy = via.proxy ? via.proxy->address : QStringLiteral("DIRECT");
         m_rec.upstreamProxyReason = via.why;
         if (!via.error.isEmpty()) {
@@ -452,6 +467,7 @@ void DownstreamConnection::continueAfterPolicy(const QList<QByteArray> &stripHea
             return;
         }
         up.proxy = via.proxy;
+        up.proxyFallbacks = via.fallbacks;
     }
 
     if (!h.isConnect()) {
@@ -607,6 +623,12 @@ void DownstreamConnection::onRequestComplete()
         m_exchange->endBody();
     if (m_responseDone)
         finishTransaction();
+}
+
+void DownstreamConnection::onUpstreamProxyUsed(const forward::UpstreamProxy *proxy)
+{
+    // [#22 hook: upstream proxy] a later entry of the PAC result carried the request
+    m_rec.upstreamProxy = proxy ? proxy->address : QStringLiteral("DIRECT");
 }
 
 void DownstreamConnection::onUpstreamConnected(const QHostAddress &address, bool reused)
@@ -832,6 +854,7 @@ void DownstreamConnection::writeClient(const char *data, qsizetype size)
 
 void DownstreamConnection::finishTransaction()
 {
+    ++m_proxySelectionSerial; // [#22 hook: upstream proxy] a PAC answer still on its way is for nobody now
     m_requestTimer.stop();
     emitLog();
     m_lookup.reset();
@@ -941,6 +964,8 @@ void DownstreamConnection::startConnectTunnel()
                 return;
             }
             m_rec.resolvedAddress = address;
+            if (!m_rec.upstreamProxy.isEmpty()) // [#22 hook: upstream proxy] the PAC entry that carried it
+                m_rec.upstreamProxy = (*done)->proxy() ? (*done)->proxy()->address : QStringLiteral("DIRECT");
             m_rec.connectUs = nowUs() - m_dnsDoneUs;
             m_rec.status = 200;
             m_responseStarted = true;

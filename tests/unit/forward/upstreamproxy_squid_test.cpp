@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The data path through a real upstream proxy (Debian's Squid on loopback, started here with its own config), driven
 // by a routing::BackendTunnel built in the test: plain HTTP in absolute form on pooled connections to the proxy,
-// CONNECT tunnels, TLS to the origin inside the tunnel, Basic and Digest answered on the same connection, and the
-// errors (a final 407, an unreachable proxy). The origin's name is known only to Squid's hosts file: dfproxy never
+// CONNECT tunnels, TLS to the origin inside the tunnel, Basic and Digest answered on the same connection, the
+// errors (a final 407, an unreachable proxy), and a PAC file's fallback order with tinyproxy as the second proxy. The origin's name is known only to Squid's hosts file: dfproxy never
 // resolves it (the Upstream carries no address), which is the "the upstream resolves" promise.
 #include "forward/connector.h"
 #include "forward/http1forwarder.h"
 #include "forward/upstreamproxy.h"
+#include "pac/pacengine.h"
 
 #include "support/origin.h"
 #include "support/squid.h"
@@ -21,6 +22,7 @@
 #include <QJsonObject>
 #include <QSslSocket>
 #include <QTcpSocket>
+#include <QUrl>
 
 #include <memory>
 
@@ -40,6 +42,11 @@ struct Result : forward::ResponseSink
     ForwardError error = ForwardError::None;
     QString detail;
     bool reused = false;
+    QString usedProxy; ///< set when the connector fell back to another PAC entry ("DIRECT" for none)
+    void onUpstreamProxyUsed(const forward::UpstreamProxy *p) override
+    {
+        usedProxy = p ? p->address : QStringLiteral("DIRECT");
+    }
     void onUpstreamConnected(const QHostAddress &, bool r) override { reused = r; }
     void onResponseHead(const http::MessageHead &head) override { status = head.status; }
     void onResponseBody(const char *data, qsizetype size) override { body.append(data, size); }
@@ -295,4 +302,88 @@ TEST_F(SquidDataPath, UnreachableProxy)
     QString detail;
     throughConnect(upstream(t), &error, &detail);
     EXPECT_EQ(error, ForwardError::ProxyUnreachable);
+}
+
+namespace {
+
+/// The selection of `host` through `t` (waits for the PAC answer).
+forward::ProxySelection select(const routing::BackendTunnel &t, const QString &host, quint16 port)
+{
+    QObject context;
+    std::optional<forward::ProxySelection> result;
+    std::optional<forward::ProxySelection> now = forward::selectUpstreamProxy(
+        t, QStringLiteral("http"), host, port, routing::Backend::Engine::Native, nullptr, &context,
+        [&](forward::ProxySelection s) { result = std::move(s); });
+    if (now)
+        return *now;
+    EXPECT_TRUE(test::waitUntil([&] { return result.has_value(); }, 20000));
+    return result.value_or(forward::ProxySelection{});
+}
+
+} // namespace
+
+TEST_F(SquidDataPath, PacFallbackOrderSkipsADeadProxy)
+{
+    if (!test::Tinyproxy::available())
+        GTEST_SKIP() << "tinyproxy is not installed (Debian package tinyproxy)";
+    test::Tinyproxy tiny;
+    ASSERT_TRUE(tiny.start()) << tiny.errorString().toStdString();
+    const quint16 dead = test::freeTcpPort();
+    // The origin by address: tinyproxy resolves with the system's resolver, which tests never ask.
+    m_dir.writeFile(QStringLiteral("fallback.pac"),
+                    QStringLiteral("function FindProxyForURL(url, host) {\n"
+                                   "  if (host == '127.0.0.1') return 'PROXY 127.0.0.1:%1; PROXY 127.0.0.1:%2; DIRECT';\n"
+                                   "  if (host == 'only-direct.test') return 'PROXY 127.0.0.1:%1; DIRECT';\n"
+                                   "  return 'DIRECT'; }\n")
+                        .arg(dead)
+                        .arg(tiny.port())
+                        .toUtf8());
+    routing::BackendTunnel t;
+    t.policyKey = QStringLiteral("test/pac");
+    t.pacUrl = QUrl::fromLocalFile(m_dir.filePath(QStringLiteral("fallback.pac"))).toString();
+
+    forward::ProxySelection sel = select(t, QStringLiteral("127.0.0.1"), s_origin->port());
+    ASSERT_TRUE(sel.proxy) << sel.why.toStdString();
+    EXPECT_EQ(sel.proxy->address, QStringLiteral("127.0.0.1:%1").arg(dead));
+    ASSERT_EQ(sel.fallbacks.size(), 2);
+    EXPECT_FALSE(sel.fallbacks[1]); // DIRECT
+    EXPECT_TRUE(sel.why.startsWith(QLatin1String("pac PROXY 127.0.0.1:"))) << sel.why.toStdString();
+
+    forward::Http1Forwarder fwd;
+    forward::Upstream up;
+    up.host = QStringLiteral("127.0.0.1");
+    up.port = s_origin->port();
+    up.proxy = sel.proxy;
+    up.proxyFallbacks = sel.fallbacks;
+    auto r = get(fwd, up, "/echo");
+    ASSERT_EQ(r->error, ForwardError::None) << r->detail.toStdString();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->usedProxy, QStringLiteral("127.0.0.1:%1").arg(tiny.port())); // the second entry carried it
+    EXPECT_TRUE(tiny.describe().contains(QLatin1String("/echo"))) << tiny.describe().toStdString();
+
+    // DIRECT as the last resort: with the target's addresses (here it resolved), straight to the origin.
+    sel = select(t, QStringLiteral("only-direct.test"), s_origin->port());
+    up.host = QStringLiteral("only-direct.test");
+    up.addresses = {QHostAddress(QHostAddress::LocalHost)};
+    up.proxy = sel.proxy;
+    up.proxyFallbacks = sel.fallbacks;
+    r = get(fwd, up, "/echo");
+    ASSERT_EQ(r->error, ForwardError::None) << r->detail.toStdString();
+    EXPECT_EQ(r->usedProxy, QStringLiteral("DIRECT"));
+    // ... and without them (the name did not resolve here) DIRECT is no option: the proxy's error stands.
+    up.addresses.clear();
+    r = get(fwd, up, "/echo");
+    EXPECT_EQ(r->error, ForwardError::ProxyUnreachable) << r->detail.toStdString();
+}
+
+TEST_F(SquidDataPath, PacFileThatCannotBeReadFallsBackToTheTunnelUrl)
+{
+    routing::BackendTunnel t;
+    t.policyKey = QStringLiteral("test/pac-missing");
+    t.url = squid(Squid::Auth::None).url();
+    t.pacUrl = QUrl::fromLocalFile(m_dir.filePath(QStringLiteral("missing.pac"))).toString();
+    const forward::ProxySelection sel = select(t, kOriginName, s_origin->port());
+    ASSERT_TRUE(sel.proxy);
+    EXPECT_EQ(sel.proxy->address, QStringLiteral("127.0.0.1:%1").arg(squid(Squid::Auth::None).port()));
+    EXPECT_TRUE(sel.why.contains(QLatin1String("cannot read the PAC file"))) << sel.why.toStdString();
 }
