@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config/validation.h"
 
+#include "config/agentgatewaypolicy.h"
 #include "config/model.h"
 
 #include <QHostAddress>
@@ -100,6 +101,8 @@ QList<FieldError> validateResource(const Resource &resource)
         parseAuthenticationPolicySpec(resource, &errors);
     else if (kind == QLatin1String(kinds::AuthorizationPolicy))
         parseAuthorizationPolicySpec(resource, &errors);
+    else if (kind == QLatin1String(kinds::AgentgatewayPolicy))
+        parseAgentgatewayPolicySpec(resource, &errors);
     checkControls(resource.spec(), QStringLiteral("spec"), isHeaderValuePath, errors);
     // Annotations are free text for people and tools (descriptions may span lines) and never leave dfproxy.
     QJsonObject metadata = resource.metadata();

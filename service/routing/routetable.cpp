@@ -201,7 +201,7 @@ std::optional<dns::LookupFamily> lookupFamily(const QString &s)
     return std::nullopt;
 }
 
-std::shared_ptr<const Backend> compileBackend(const Resource &r)
+std::shared_ptr<const Backend> compileBackend(const Resource &r, std::shared_ptr<const BackendTunnel> tunnel)
 {
     const BackendSpec s = parseBackendSpec(r, nullptr);
     auto b = std::make_shared<Backend>();
@@ -218,6 +218,7 @@ std::shared_ptr<const Backend> compileBackend(const Resource &r)
     b->tlsCaFile = s.tlsCaFile;
     b->lookupFamily = lookupFamily(s.lookupFamily);
     b->engine = s.engine == QLatin1String("qnam") ? Backend::Engine::Qnam : Backend::Engine::Native;
+    b->tunnel = std::move(tunnel);
     return b;
 }
 
@@ -235,7 +236,8 @@ HeaderModifier compileHeaderModifier(const HeaderModifierSpec &s)
 
 std::shared_ptr<const CompiledRule> compileRule(const Config &config, const Resource &route, const RouteRule &rule,
                                                 int ruleIndex,
-                                                QHash<QString, std::shared_ptr<const Backend>> &backendCache)
+                                                QHash<QString, std::shared_ptr<const Backend>> &backendCache,
+                                                const QHash<QString, std::shared_ptr<const BackendTunnel>> &tunnels)
 {
     auto c = std::make_shared<CompiledRule>();
     RouteMatch &m = c->result;
@@ -293,7 +295,8 @@ std::shared_ptr<const CompiledRule> compileRule(const Config &config, const Reso
             const QString key = res.backend->key().toString();
             auto it = backendCache.find(key);
             if (it == backendCache.end())
-                it = backendCache.insert(key, compileBackend(*res.backend));
+                it = backendCache.insert(
+                    key, compileBackend(*res.backend, tunnels.value(res.backend->ns() + u'/' + res.backend->name())));
             backend = *it;
         }
         c->backends.push_back({backend, ref.weight});
@@ -382,6 +385,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
     }
 
     QHash<QString, std::shared_ptr<const Backend>> backendCache;
+    const auto tunnels = detail::backendTunnels(config, gateways);
     for (const Resource *route : config.ofKind(QString::fromLatin1(kinds::HTTPRoute))) {
         QList<FieldError> errors;
         const HttpRouteSpec spec = parseHttpRouteSpec(*route, &errors);
@@ -395,7 +399,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
         CandidateList candidates;
         for (int ri = 0; ri < spec.rules.size(); ++ri) {
             const RouteRule &rule = spec.rules[ri];
-            const auto compiled = compileRule(config, *route, rule, ri, backendCache);
+            const auto compiled = compileRule(config, *route, rule, ri, backendCache, tunnels);
             const QList<HttpRouteMatch> matches = rule.matches.isEmpty() ? QList<HttpRouteMatch>{HttpRouteMatch{}}
                                                                          : rule.matches;
             for (int mi = 0; mi < matches.size(); ++mi) {
