@@ -12,7 +12,7 @@ class AccessLogModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Column { Time, Client, Method, Host, Path, Status, Reason, Duration, Bytes, Route, Decision, ColumnCount };
+    enum Column { Time, Client, Method, Host, Path, Status, Reason, Duration, Bytes, Route, Decision, Upstream, ColumnCount };
 
     explicit AccessLogModel(int capacity = 5000, QObject *parent = nullptr);
 
