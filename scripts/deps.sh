@@ -4,7 +4,8 @@
 # Source it, then call `ensure_packages build` or `ensure_packages test`.
 # Installs only what is missing (checked with dpkg-query), running `apt-get update` at most once.
 
-# qt6-declarative-dev: Qt Qml's QJSEngine runs corporate PAC files (upstream proxy selection).
+# qt6-declarative-dev: Qt Qml's QJSEngine runs corporate PAC files (upstream proxy selection); libkrb5-dev: GSSAPI for
+# Negotiate (Kerberos) to an upstream proxy.
 # libqt6opengl6-dev: Qt6Charts' CMake package needs Qt6OpenGL, and qt6-charts-dev does not depend on it (a machine
 # without it fails at `find_package(Qt6 COMPONENTS Charts)`).
 DFPROXY_BUILD_PACKAGES=(
@@ -12,7 +13,7 @@ DFPROXY_BUILD_PACKAGES=(
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev libqt6opengl6-dev
     libyaml-cpp-dev libssl-dev libgtest-dev libgmock-dev
     libgl-dev
-    qt6-declarative-dev
+    qt6-declarative-dev libkrb5-dev
 )
 
 # What the integration and GUI tests run besides the build: dnsmasq as a DNS fixture, curl as the client,
@@ -23,13 +24,14 @@ DFPROXY_BUILD_PACKAGES=(
 # builds in strict mode (test-only; dfproxy does not link it); the mingw-w64 cross compiler for scripts/check-cross;
 # iproute2 for tests/netns-run (`ip link set lo up` in the tests' own network namespace); squid (with its auth
 # helpers) and tinyproxy as the upstream (corporate) proxies of the upstream-proxy tests; python3-pacparser as the
-# independent PAC implementation the PAC engine's results are compared with.
+# independent PAC implementation the PAC engine's results are compared with; krb5-kdc, krb5-admin-server (kdb5_util,
+# kadmin.local) and krb5-user (kinit) for the throwaway Kerberos realm of the Negotiate test.
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
     slowhttptest clang libclang-rt-14-dev node-llhttp
     g++-mingw-w64-x86-64-posix iproute2
-    squid tinyproxy python3-pacparser
+    squid tinyproxy python3-pacparser krb5-kdc krb5-admin-server krb5-user
 )
 
 # Prints the packages of the given list that are not installed, one per line.

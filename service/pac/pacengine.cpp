@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pac/pacengine.h"
+#include "pac/pacnative_p.h"
 
 #include <QEventLoop>
 #include <QFile>
@@ -61,36 +62,6 @@ QList<PacHop> parsePacResult(const QString &result, QStringList *skipped)
     return hops;
 }
 
-namespace {
-
-/// What the PAC helpers call into; lives on the PAC thread.
-class Native final : public QObject
-{
-    Q_OBJECT
-public:
-    explicit Native(const PacEngine::Options &options) : m_options(options) {}
-    Q_INVOKABLE QString dnsResolve(const QString &host) const
-    {
-        QHostAddress literal;
-        if (literal.setAddress(host))
-            return literal.protocol() == QAbstractSocket::IPv4Protocol ? literal.toString() : QString();
-        if (!m_options.resolve)
-            return {};
-        // PAC scripts compare dotted quads (isInNet): the first IPv4 address.
-        for (const QHostAddress &a : m_options.resolve(host)) {
-            if (a.protocol() == QAbstractSocket::IPv4Protocol)
-                return a.toString();
-        }
-        return {};
-    }
-    Q_INVOKABLE QString myIpAddress() const { return m_options.myIpAddress.toString(); }
-
-private:
-    const PacEngine::Options &m_options;
-};
-
-} // namespace
-
 struct PacEngine::Impl
 {
     Options options;
@@ -103,7 +74,7 @@ struct PacEngine::Impl
     QThread *thread = nullptr;
     // on the PAC thread only
     std::unique_ptr<QJSEngine> engine;
-    std::unique_ptr<Native> native;
+    std::unique_ptr<PacNative> native;
     QJSValue findProxy;
     std::unique_ptr<QNetworkAccessManager> network; ///< made on first use
     // the time limit: a watchdog interrupts the engine when a call outlives its deadline
@@ -145,7 +116,7 @@ struct PacEngine::Impl
     void loop()
     {
         engine = std::make_unique<QJSEngine>();
-        native = std::make_unique<Native>(options);
+        native = std::make_unique<PacNative>(options);
         // (newQObject would let the engine delete a parentless object: keep ours alive as C++-owned)
         QJSEngine::setObjectOwnership(native.get(), QJSEngine::CppOwnership);
         engine->globalObject().setProperty(QStringLiteral("__dfproxy"), engine->newQObject(native.get()));
@@ -369,4 +340,3 @@ void PacEngine::evaluateAsync(const QString &url, const QString &host, QObject *
 
 } // namespace dfproxy::pac
 
-#include "pacengine.moc"
