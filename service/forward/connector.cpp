@@ -4,6 +4,7 @@
 #include "dns/hostcache.h"
 #include "forward/proxyauth.h"
 #include "forward/upstreamproxy.h"
+#include "platform/proxysecurity.h"
 
 #include <QPointer>
 #include <QSslConfiguration>
@@ -96,6 +97,8 @@ bool Connector::tryNextHop()
         m_phase = Phase::Dialling;
         m_authorization.clear();
         m_authAnswered = false;
+        m_security.reset();
+        m_securityLegs = 0;
         begin();
         return true;
     }
@@ -358,13 +361,30 @@ void Connector::onProxyResponse()
                     .arg(what));
         return;
     }
-    if (m_authAnswered) {
+    QString error;
+    if (proxy.auth->isConnectionBased()) {
+        // Negotiate / NTLM: up to three legs on this connection (NTLM's negotiate, challenge, authenticate).
+        if (m_securityLegs >= 3) {
+            failNow(ForwardError::ProxyAuthFailed,
+                    QStringLiteral("%1: it refused %2 (407)").arg(what, QString::fromLatin1(proxy.auth->connectionScheme())));
+            return;
+        }
+        if (!m_security)
+            m_security = proxy.auth->newContext(proxy.host, &error);
+        if (m_security)
+            m_authorization = proxy.auth->connectionAnswer(*m_security, header("proxy-authenticate"), &error);
+        if (!m_security || m_authorization.isEmpty()) {
+            failNow(ForwardError::ProxyAuthFailed, what + QStringLiteral(": ") + error);
+            return;
+        }
+        ++m_securityLegs;
+    } else if (m_authAnswered) {
         failNow(ForwardError::ProxyAuthFailed,
                 QStringLiteral("%1: it refused the credentials of %2 (407)").arg(what, proxy.auth->user()));
         return;
+    } else {
+        m_authorization = proxy.auth->answer(header("proxy-authenticate"), "CONNECT", authority(), &error);
     }
-    QString error;
-    m_authorization = proxy.auth->answer(header("proxy-authenticate"), "CONNECT", authority(), &error);
     if (m_authorization.isEmpty()) {
         failNow(ForwardError::ProxyAuthFailed, what + QStringLiteral(": ") + error);
         return;
@@ -386,6 +406,10 @@ void Connector::onProxyResponse()
     }
     m_timer.stop();
     dropSocket();
+    if (m_security) { // a connection-based context does not move to another connection: start again there
+        m_security.reset();
+        m_authorization.clear();
+    }
     dial();
 }
 

@@ -14,6 +14,10 @@
 
 class QTcpSocket;
 
+namespace dfproxy::platform {
+class ProxySecurityContext;
+}
+
 namespace dfproxy::dns {
 class PendingLookup;
 struct ResolveResult;
@@ -100,6 +104,8 @@ private:
     qint64 m_skipBody = -1;         ///< a 407's body still to read before asking again
     QByteArray m_authorization;     ///< the answer to the proxy's challenge
     bool m_authAnswered = false;
+    std::unique_ptr<platform::ProxySecurityContext> m_security; ///< Negotiate/NTLM: this connection's context
+    int m_securityLegs = 0;
     Options m_options;
     Connected m_connected;
     Failed m_failed;

@@ -13,6 +13,7 @@
 #include "http/responserules.h"
 #include "net/stream.h"
 #include "platform/nulladdress.h"
+#include "platform/proxysecurity.h"
 
 #include <QFile>
 #include <QPointer>
@@ -675,9 +676,14 @@ private:
                                                                       "names no dfproxy.dev/tunnel-credentials-file"));
             return false;
         }
-        if (m_authRetried) {
+        if (m_authRetried && !proxy.auth->isConnectionBased()) {
             fail(ForwardError::ProxyAuthFailed,
                  what + QStringLiteral(" refused the credentials of %1 (407)").arg(proxy.auth->user()));
+            return false;
+        }
+        if (proxy.auth->isConnectionBased() && m_securityLegs >= 3) {
+            fail(ForwardError::ProxyAuthFailed,
+                 what + QStringLiteral(" refused %1 (407)").arg(QString::fromLatin1(proxy.auth->connectionScheme())));
             return false;
         }
         if (m_req.contentLength != 0 || !m_bodyEnded) {
@@ -692,7 +698,15 @@ private:
                 challenges.append(hdr.second);
         }
         QString error;
-        m_proxyAuthorization = proxy.auth->answer(challenges, m_req.method, absoluteTarget(), &error);
+        if (proxy.auth->isConnectionBased()) {
+            if (!m_security)
+                m_security = proxy.auth->newContext(proxy.host, &error);
+            m_proxyAuthorization = m_security ? proxy.auth->connectionAnswer(*m_security, challenges, &error)
+                                              : QByteArray();
+            ++m_securityLegs;
+        } else {
+            m_proxyAuthorization = proxy.auth->answer(challenges, m_req.method, absoluteTarget(), &error);
+        }
         if (m_proxyAuthorization.isEmpty()) {
             fail(ForwardError::ProxyAuthFailed, what + QStringLiteral(": ") + error);
             return false;
@@ -715,6 +729,12 @@ private:
             return;
         }
         detachAndDrop();
+        if (m_security) { // a Negotiate/NTLM context belongs to its connection: start again on the new one
+            m_security.reset();
+            m_proxyAuthorization.clear();
+            buildHead();
+            m_pending = m_head;
+        }
         dial();
     }
 
@@ -777,6 +797,8 @@ private:
     bool m_authRetried = false;
     bool m_authKeepConnection = false; ///< the 407 came on a connection the proxy keeps
     QByteArray m_proxyAuthorization;   ///< the answer to the upstream proxy's challenge
+    std::unique_ptr<platform::ProxySecurityContext> m_security; ///< Negotiate/NTLM on this exchange's connection
+    int m_securityLegs = 0;
 };
 
 void UpstreamConnection::timerEvent(QTimerEvent *ev)

@@ -2,6 +2,7 @@
 #include "forward/proxyauth.h"
 
 #include "platform/filepermissions.h"
+#include "platform/proxysecurity.h"
 
 #include <QCryptographicHash>
 #include <QFile>
@@ -134,9 +135,19 @@ std::shared_ptr<ProxyAuth> ProxyAuth::fromFile(const QString &path, QString *err
     if (line.endsWith('\r'))
         line.chop(1);
     if (line.trimmed().startsWith("type:")) {
-        const QByteArray type = line.trimmed().mid(5).trimmed();
-        *error = QStringLiteral("the upstream proxy credentials file %1 asks for '%2' authentication, which this "
-                                "build of dfproxy does not speak (Basic and Digest only: write user:password)")
+        const QByteArray type = line.trimmed().mid(5).trimmed().toLower();
+        if (type == "negotiate" || type == "ntlm") {
+            const auto mech = type == "ntlm" ? platform::ProxySecurityContext::Mechanism::Ntlm
+                                             : platform::ProxySecurityContext::Mechanism::Negotiate;
+            if (const QString why = platform::ProxySecurityContext::unavailableReason(mech); !why.isEmpty()) {
+                *error = QStringLiteral("the upstream proxy credentials file %1 asks for '%2': %3")
+                             .arg(path, QString::fromUtf8(type), why);
+                return nullptr;
+            }
+            return std::make_shared<ProxyAuth>(type == "ntlm" ? Scheme::Ntlm : Scheme::Negotiate);
+        }
+        *error = QStringLiteral("the upstream proxy credentials file %1 asks for '%2' authentication, which dfproxy "
+                                "does not speak (user:password for Basic and Digest, type: negotiate, type: ntlm)")
                      .arg(path, QString::fromUtf8(type));
         return nullptr;
     }
@@ -154,6 +165,49 @@ ProxyAuth::ProxyAuth(QString user, QString password)
 {
 }
 
+ProxyAuth::ProxyAuth(Scheme scheme)
+    : m_scheme(scheme)
+    , m_user(scheme == Scheme::Ntlm ? QStringLiteral("(ntlm: the service account)")
+                                    : QStringLiteral("(negotiate: the service account)"))
+{
+}
+
+QByteArray ProxyAuth::connectionScheme() const
+{
+    return m_scheme == Scheme::Ntlm ? QByteArrayLiteral("NTLM") : QByteArrayLiteral("Negotiate");
+}
+
+std::unique_ptr<platform::ProxySecurityContext> ProxyAuth::newContext(const QString &proxyHost, QString *error) const
+{
+    return platform::ProxySecurityContext::create(m_scheme == Scheme::Ntlm
+                                                      ? platform::ProxySecurityContext::Mechanism::Ntlm
+                                                      : platform::ProxySecurityContext::Mechanism::Negotiate,
+                                                  proxyHost, error);
+}
+
+QByteArray ProxyAuth::connectionAnswer(platform::ProxySecurityContext &context, const QList<QByteArray> &values,
+                                       QString *error) const
+{
+    const QByteArray scheme = connectionScheme();
+    QStringList offered;
+    for (const QByteArray &v : values) {
+        const QByteArray t = v.trimmed();
+        const qsizetype space = t.indexOf(' ');
+        const QByteArray name = space < 0 ? t : t.left(space);
+        offered.append(QString::fromLatin1(name));
+        if (name.compare(scheme, Qt::CaseInsensitive) != 0)
+            continue;
+        const QByteArray input = space < 0 ? QByteArray() : QByteArray::fromBase64(t.mid(space + 1).trimmed());
+        const QByteArray token = context.step(input, error);
+        if (token.isEmpty())
+            return {};
+        return scheme + ' ' + token.toBase64();
+    }
+    *error = QStringLiteral("the upstream proxy does not offer %1 (it offers %2)")
+                 .arg(QString::fromLatin1(scheme), offered.isEmpty() ? QStringLiteral("nothing") : offered.join(", "));
+    return {};
+}
+
 QByteArray ProxyAuth::basic() const
 {
     return "Basic " + (m_user.toUtf8() + ':' + m_password.toUtf8()).toBase64();
@@ -161,6 +215,8 @@ QByteArray ProxyAuth::basic() const
 
 QByteArray ProxyAuth::preemptive(const QByteArray &method, const QByteArray &uri)
 {
+    if (isConnectionBased())
+        return {};
     QMutexLocker lock(&m_mutex);
     if (m_haveDigest)
         return digestLocked(method, uri);

@@ -11,6 +11,10 @@
 
 #include <memory>
 
+namespace dfproxy::platform {
+class ProxySecurityContext;
+}
+
 namespace dfproxy::forward {
 
 class ProxyAuth
@@ -23,6 +27,22 @@ public:
     static std::shared_ptr<ProxyAuth> fromFile(const QString &path, QString *error);
 
     ProxyAuth(QString user, QString password);
+
+    /// How the credentials are given: a password (Basic, Digest), or the service account's own (Negotiate, NTLM:
+    /// a credentials file with the line `type: negotiate` or `type: ntlm`).
+    enum class Scheme { Password, Negotiate, Ntlm };
+    explicit ProxyAuth(Scheme scheme);
+    Scheme scheme() const { return m_scheme; }
+    /// Negotiate and NTLM: answered with a security context per connection (connectionAnswer()), never preemptive.
+    bool isConnectionBased() const { return m_scheme != Scheme::Password; }
+    /// "Negotiate" or "NTLM".
+    QByteArray connectionScheme() const;
+    /// The context of one connection to the proxy `proxyHost`; null with `error` set when it cannot be made.
+    std::unique_ptr<platform::ProxySecurityContext> newContext(const QString &proxyHost, QString *error) const;
+    /// The next Proxy-Authorization value of a connection-based scheme for a 407's challenges (their token, if any,
+    /// goes into `context`); empty with `error` set when the proxy does not offer the scheme or the context fails.
+    QByteArray connectionAnswer(platform::ProxySecurityContext &context, const QList<QByteArray> &challenges,
+                                QString *error) const;
 
     /// A Proxy-Authorization value to send before any challenge on this request: Basic always; Digest once a
     /// challenge of this proxy was answered (the same nonce, the next nonce count); empty otherwise.
@@ -52,6 +72,7 @@ private:
     QByteArray basic() const;
     QByteArray digestLocked(const QByteArray &method, const QByteArray &uri);
 
+    Scheme m_scheme = Scheme::Password;
     QString m_user;
     QString m_password;
     QMutex m_mutex;

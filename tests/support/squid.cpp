@@ -99,6 +99,12 @@ bool Squid::start(int timeoutMs)
              << QStringLiteral("auth_param digest nonce_max_duration 30 minutes")
              << QStringLiteral("auth_param digest nonce_max_count 1000");
     }
+    if (m_options.auth == Auth::Negotiate) {
+        conf << QStringLiteral("auth_param negotiate program %1negotiate_kerberos_auth -k %2 -s %3")
+                    .arg(kHelpers, m_options.keytab, m_options.servicePrincipal)
+             << QStringLiteral("auth_param negotiate children 2 startup=1")
+             << QStringLiteral("auth_param negotiate keep_alive on");
+    }
     if (m_options.auth != Auth::None)
         conf << QStringLiteral("acl authed proxy_auth REQUIRED") << QStringLiteral("http_access allow localnet authed");
     else
@@ -114,6 +120,8 @@ bool Squid::start(int timeoutMs)
     openUp(m_dir.filePath(QStringLiteral("squid.conf")), false);
     m_process = std::make_unique<ManagedProcess>(
         kSquid, QStringList{QStringLiteral("-N"), QStringLiteral("-f"), m_dir.filePath(QStringLiteral("squid.conf"))});
+    if (!m_options.krb5Config.isEmpty())
+        m_process->setEnv(QStringLiteral("KRB5_CONFIG"), m_options.krb5Config); // for its Kerberos helper
     if (!m_process->start() || !m_process->waitForPort(QHostAddress(QHostAddress::LocalHost), m_port, timeoutMs)) {
         m_error = QStringLiteral("squid did not come up on port %1\n%2").arg(m_port).arg(describe());
         return false;

@@ -20,7 +20,7 @@ namespace dfproxy::test {
 class Squid
 {
 public:
-    enum class Auth { None, Basic, Digest };
+    enum class Auth { None, Basic, Digest, Negotiate };
     struct Options
     {
         Auth auth = Auth::None;
@@ -28,6 +28,8 @@ public:
         QString password = QStringLiteral("s3cret:with colon");
         QStringList hosts;      // hosts-file lines ("127.0.0.1 only-squid.test")
         QHostAddress dnsServer; // the test's dnsmasq; null = 127.0.0.1:53 (nothing there: every name fails)
+        // Negotiate: the realm's krb5.conf, the keytab with the service principal (HTTP/localhost@REALM).
+        QString krb5Config, keytab, servicePrincipal;
     };
 
     explicit Squid(Options options);
