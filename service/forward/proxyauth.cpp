@@ -5,6 +5,8 @@
 #include "platform/proxysecurity.h"
 
 #include <QCryptographicHash>
+
+#include <algorithm>
 #include <QFile>
 #include <QMutexLocker>
 #include <QRandomGenerator>
@@ -57,6 +59,8 @@ QByteArray quoted(const QByteArray &v)
 {
     QByteArray out = "\"";
     for (char c : v) {
+        if (uchar(c) < 0x20 || c == 0x7f)
+            continue; // never a line break into the request head, whatever the challenge or the file held
         if (c == '"' || c == '\\')
             out.append('\\');
         out.append(c);
@@ -152,7 +156,8 @@ std::shared_ptr<ProxyAuth> ProxyAuth::fromFile(const QString &path, QString *err
         return nullptr;
     }
     const qsizetype colon = line.indexOf(':');
-    if (colon <= 0) {
+    const bool control = std::any_of(line.cbegin(), line.cend(), [](char c) { return uchar(c) < 0x20 || c == 0x7f; });
+    if (colon <= 0 || control) {
         *error = QStringLiteral("the upstream proxy credentials file %1 must hold one line user:password").arg(path);
         return nullptr;
     }

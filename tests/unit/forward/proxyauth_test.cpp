@@ -126,5 +126,7 @@ TEST(ProxyAuth, CredentialsFileMustBePrivateAndHoldUserColonPassword)
     EXPECT_TRUE(error.contains(QLatin1String("'ntlm'"))) << error.toStdString();
     ASSERT_TRUE(dir.writeFile(QStringLiteral("creds"), "no-colon\n"));
     EXPECT_FALSE(ProxyAuth::fromFile(path, &error));
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("creds"), "bob:pa\rss\n")); // a control byte: never into a header
+    EXPECT_FALSE(ProxyAuth::fromFile(path, &error));
     EXPECT_FALSE(ProxyAuth::fromFile(dir.filePath(QStringLiteral("missing")), &error));
 }
