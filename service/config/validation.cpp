@@ -135,6 +135,41 @@ bool overlaps(const QHostAddress &a, const QHostAddress &b)
 
 } // namespace
 
+namespace {
+
+/// An upstream proxy (AgentgatewayPolicy spec.backend.tunnel, #22) on a backend whose engine is qnam: only the native
+/// engine speaks to upstream proxies, so it is refused here rather than failing every request. (A tunnel that
+/// reaches a qnam backend through its Gateway is answered 502 upstream_proxy_unsupported per request.)
+void checkTunnelEngines(const Config &config, QList<FieldError> &errors)
+{
+    for (int i = 0; i < config.resources.size(); ++i) {
+        const Resource &p = config.resources[i];
+        if (p.kind() != QLatin1String(kinds::AgentgatewayPolicy))
+            continue;
+        QList<FieldError> ignored;
+        const AgentgatewayPolicySpec spec = parseAgentgatewayPolicySpec(p, &ignored);
+        if (!spec.tunnel)
+            continue;
+        for (const PolicyTargetRef &ref : spec.targetRefs) {
+            if (ref.kind != QLatin1String(kinds::Backend))
+                continue;
+            for (const Resource &b : config.resources) {
+                if (b.kind() != QLatin1String(kinds::Backend) || b.ns() != p.ns() || b.name() != ref.name)
+                    continue;
+                QList<FieldError> backendErrors;
+                if (parseBackendSpec(b, &backendErrors).engine == QLatin1String("qnam"))
+                    errors.append(FieldError{
+                        QStringLiteral("resources[%1].spec.backend.tunnel").arg(i),
+                        QStringLiteral("the backend %1/%2 uses engine: qnam, which does not speak to upstream "
+                                       "proxies; use the native engine (remove spec.engine)")
+                            .arg(b.ns(), b.name())});
+            }
+        }
+    }
+}
+
+} // namespace
+
 QList<FieldError> validateConfig(const Config &config)
 {
     QList<FieldError> errors;
@@ -188,6 +223,7 @@ QList<FieldError> validateConfig(const Config &config)
                                                           .arg(r.ns(), r.name(), l.name)});
         }
     }
+    checkTunnelEngines(config, errors);
     return errors;
 }
 
