@@ -195,7 +195,12 @@ TEST_F(UpstreamProxyTest, BypassUnreachableProxyAndPacFallback)
     Tinyproxy tiny;
     ASSERT_TRUE(tiny.start()) << tiny.errorString().toStdString();
     // PROXY dead; PROXY tinyproxy; DIRECT. The origin by address: tinyproxy resolves with the system's resolver.
+    // httpbin.test: DIRECT when dnsResolve (dfproxy's DNS cache, from the PAC thread) says it is on loopback; else only
+    // the dead proxy (a 502, never tinyproxy, which would ask the system's resolver).
     const QString pac = privateFile("corp.pac", QStringLiteral("function FindProxyForURL(url, host) {\n"
+                                                               "  if (host == 'httpbin.test')\n"
+                                                               "    return isInNet(dnsResolve(host), '127.0.0.0', '255.0.0.0')"
+                                                               " ? 'DIRECT' : 'PROXY 127.0.0.1:%1';\n"
                                                                "  return 'PROXY 127.0.0.1:%1; PROXY 127.0.0.1:%2; DIRECT';\n"
                                                                "}\n")
                                                     .arg(dead)
@@ -208,4 +213,8 @@ TEST_F(UpstreamProxyTest, BypassUnreachableProxyAndPacFallback)
                                      .arg(tiny.port()).toUtf8()))
         << proxy->apiGet("/api/v1/accesslog").body.constData();
     EXPECT_TRUE(tiny.describe().contains(QLatin1String("/echo"))) << tiny.describe().toStdString();
+    const auto resolved = get("httpbin.test", "/echo", {"-H", "x-case: pac-dns"});
+    EXPECT_EQ(resolved.status, 200) << resolved.describe().toStdString();
+    EXPECT_TRUE(waitForAccessLog("\"upstreamProxy\":\"DIRECT\",\"upstreamProxyReason\":\"pac DIRECT\""))
+        << proxy->apiGet("/api/v1/accesslog").body.constData();
 }
