@@ -142,6 +142,18 @@ TEST_F(UpstreamProxyTest, HttpAndConnectThroughSquidWithoutAuthentication)
         ADD_FAILURE() << "no TLS origin on " << tlsAddress.toStdString() << ":443: " << tlsOrigin.describe().toStdString();
     }
 
+    // The proxy by name: resolved through dfproxy's DNS cache (dnsmasq), the target still only by Squid.
+    ASSERT_TRUE(dns->setHost("corp-proxy.test", {QHostAddress("127.0.0.1")}));
+    applyTunnel(QStringLiteral("http://corp-proxy.test:%1").arg(squid->port()));
+    EXPECT_TRUE(waitUntil(
+        [&] {
+            return get(kOnlySquid, "/echo?by-name").status == 200
+                && proxy->apiGet("/api/v1/accesslog").body.contains(
+                    QStringLiteral("\"upstreamProxy\":\"corp-proxy.test:%1\"").arg(squid->port()).toUtf8());
+        },
+        20000))
+        << proxy->apiGet("/api/v1/accesslog").body.constData();
+
     const auto stats = proxy->apiGet("/api/v1/stats");
     const QJsonObject up = QJsonDocument::fromJson(stats.body).object().value("proxy").toObject()
                                .value("upstreamProxy").toObject();
