@@ -97,17 +97,7 @@ protected:
         s_tlsOrigin = new test::OriginProcess(tls);
         if (!s_origin->start() || !s_tlsOrigin->start())
             return;
-        const QStringList hosts = {QStringLiteral("127.0.0.1 ") + kOriginName};
-        for (Squid::Auth auth : {Squid::Auth::None, Squid::Auth::Basic, Squid::Auth::Digest}) {
-            Squid::Options o;
-            o.auth = auth;
-            o.hosts = hosts;
-            s_squid[int(auth)] = new Squid(o);
-            if (!s_squid[int(auth)]->start()) {
-                s_error = s_squid[int(auth)]->errorString();
-                return;
-            }
-        }
+        s_ready = true;
     }
     static void TearDownTestSuite()
     {
@@ -120,15 +110,28 @@ protected:
         delete s_ca;
         s_origin = s_tlsOrigin = nullptr;
         s_ca = nullptr;
+        s_ready = false;
     }
     void SetUp() override
     {
         if (!Squid::available())
             GTEST_SKIP() << "squid is not installed (Debian package squid)";
-        ASSERT_TRUE(s_squid[2] && s_squid[2]->port()) << s_error.toStdString();
+        ASSERT_TRUE(s_ready) << "the origins or the test CA did not start";
     }
 
-    Squid &squid(Squid::Auth auth) { return *s_squid[int(auth)]; }
+    /// The Squid with `auth`, started on first use (ctest runs each test in a process of its own: only what it needs).
+    Squid &squid(Squid::Auth auth)
+    {
+        Squid *&s = s_squid[int(auth)];
+        if (!s) {
+            Squid::Options o;
+            o.auth = auth;
+            o.hosts = {QStringLiteral("127.0.0.1 ") + kOriginName};
+            s = new Squid(o);
+            EXPECT_TRUE(s->start()) << s->errorString().toStdString();
+        }
+        return *s;
+    }
     QByteArray goodCredentials() const { return "alice:s3cret:with colon"; }
 
     forward::Upstream upstream(const routing::BackendTunnel &t, bool tls = false)
@@ -193,7 +196,7 @@ protected:
     static inline test::OriginProcess *s_origin = nullptr;
     static inline test::OriginProcess *s_tlsOrigin = nullptr;
     static inline Squid *s_squid[3] = {nullptr, nullptr, nullptr};
-    static inline QString s_error;
+    static inline bool s_ready = false;
 };
 
 } // namespace
