@@ -21,6 +21,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSslSocket>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QUrl>
 
@@ -51,14 +52,20 @@ struct Result : forward::ResponseSink
     void onResponseHead(const http::MessageHead &head) override { status = head.status; }
     void onResponseBody(const char *data, qsizetype size) override { body.append(data, size); }
     void onResponseComplete() override { complete = true; }
-    void onUpgraded(QTcpSocket *socket, const QByteArray &) override { socket->deleteLater(); }
+    void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) override
+    {
+        upgraded.reset(socket);
+        upgradeLeftover = leftover;
+    }
     void onRequestBodyDrained() override {}
     void onError(ForwardError e, const QString &d) override
     {
         error = e;
         detail = d;
     }
-    bool done() const { return complete || error != ForwardError::None; }
+    bool done() const { return complete || upgraded || error != ForwardError::None; }
+    std::unique_ptr<QTcpSocket> upgraded;
+    QByteArray upgradeLeftover;
 };
 
 /// The tunnel of a backend: `url`, credentials written to a 0600 file when `credentials` is not empty.
@@ -389,4 +396,55 @@ TEST_F(SquidDataPath, PacFileThatCannotBeReadFallsBackToTheTunnelUrl)
     ASSERT_TRUE(sel.proxy);
     EXPECT_EQ(sel.proxy->address, QStringLiteral("127.0.0.1:%1").arg(squid(Squid::Auth::None).port()));
     EXPECT_TRUE(sel.why.contains(QLatin1String("cannot read the PAC file"))) << sel.why.toStdString();
+}
+
+// A websocket upgrade through the proxy takes a CONNECT tunnel (Squid does not relay upgrades in absolute form); the
+// origin here answers 101 and echoes what follows.
+TEST_F(SquidDataPath, WebsocketUpgradeGoesThroughConnect)
+{
+    QTcpServer ws;
+    ASSERT_TRUE(ws.listen(QHostAddress::LocalHost, 0));
+    QObject::connect(&ws, &QTcpServer::newConnection, &ws, [&ws] {
+        QTcpSocket *c = ws.nextPendingConnection();
+        auto head = std::make_shared<QByteArray>();
+        QObject::connect(c, &QTcpSocket::readyRead, c, [c, head] {
+            if (!head->endsWith("\r\n\r\n")) {
+                while (c->bytesAvailable() && !head->endsWith("\r\n\r\n"))
+                    head->append(c->read(1));
+                if (head->endsWith("\r\n\r\n"))
+                    c->write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+            }
+            if (head->endsWith("\r\n\r\n") && c->bytesAvailable())
+                c->write(c->readAll()); // echo
+        });
+    });
+    forward::Upstream up = upstream(tunnelTo(squid(Squid::Auth::None).url(), {}, m_dir));
+    up.port = ws.serverPort();
+    forward::Http1Forwarder fwd;
+    Result r;
+    forward::ForwardRequest req;
+    req.upstream = up;
+    req.method = "GET";
+    req.target = "/ws";
+    req.upgrade = true;
+    req.headers = {{"Host", "origin.test:" + QByteArray::number(up.port)}, {"Upgrade", "websocket"},
+                   {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}, {"Sec-WebSocket-Version", "13"}};
+    auto ex = fwd.start(std::move(req), &r);
+    ex->endBody();
+    ASSERT_TRUE(test::waitUntil([&] { return r.done(); }, 30000));
+    ASSERT_TRUE(r.upgraded) << r.detail.toStdString();
+    EXPECT_EQ(r.status, 101);
+    r.upgraded->write("ping through the tunnel");
+    QByteArray echoed = r.upgradeLeftover;
+    EXPECT_TRUE(test::waitUntil(
+        [&] {
+            echoed += r.upgraded->readAll();
+            return echoed.contains("ping through the tunnel");
+        },
+        10000))
+        << echoed.constData();
+    r.upgraded->close();
+    const QByteArray line = "CONNECT origin.test:" + QByteArray::number(up.port);
+    EXPECT_TRUE(test::waitUntil([&] { return squid(Squid::Auth::None).accessLog().contains(line); }, 10000))
+        << squid(Squid::Auth::None).accessLog().constData();
 }
