@@ -158,6 +158,12 @@ TEST_F(UpstreamProxyTest, HttpAndConnectThroughSquidWithoutAuthentication)
     const QJsonObject up = QJsonDocument::fromJson(stats.body).object().value("proxy").toObject()
                                .value("upstreamProxy").toObject();
     EXPECT_GE(up.value("requests").toInteger(), 3) << stats.body.constData();
+    const QByteArray metrics = proxy->apiGet("/metrics").body;
+    EXPECT_TRUE(metrics.contains(QStringLiteral("dfproxy_upstream_proxy_requests_total{upstream_proxy=\"127.0.0.1:%1\","
+                                                "outcome=\"forwarded\"}")
+                                     .arg(squid->port())
+                                     .toUtf8()))
+        << metrics.constData();
 }
 
 TEST_F(UpstreamProxyTest, BasicAndDigestCredentialsAndWhatAFinal407Is)
