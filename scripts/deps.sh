@@ -4,6 +4,8 @@
 # Source it, then call `ensure_packages build` or `ensure_packages test`.
 # Installs only what is missing (checked with dpkg-query), running `apt-get update` at most once.
 
+# qt6-declarative-dev: Qt Qml's QJSEngine runs corporate PAC files (upstream proxy selection); libkrb5-dev: GSSAPI for
+# Negotiate (Kerberos) to an upstream proxy.
 # libqt6opengl6-dev: Qt6Charts' CMake package needs Qt6OpenGL, and qt6-charts-dev does not depend on it (a machine
 # without it fails at `find_package(Qt6 COMPONENTS Charts)`).
 DFPROXY_BUILD_PACKAGES=(
@@ -11,6 +13,7 @@ DFPROXY_BUILD_PACKAGES=(
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev libqt6opengl6-dev
     libyaml-cpp-dev libssl-dev libgtest-dev libgmock-dev
     libgl-dev
+    qt6-declarative-dev libkrb5-dev
 )
 
 # What the integration and GUI tests run besides the build: dnsmasq as a DNS fixture, curl as the client,
@@ -23,7 +26,9 @@ DFPROXY_BUILD_PACKAGES=(
 # runner (tests/docs/run_docs.py), jq and xxd because the docs' examples use them; python3-pacparser, an
 # independent PAC engine that evaluates dfproxy's PAC file; a private GNOME settings session for the system-proxy
 # tests (dbus-daemon, dconf, the org.gnome.system.proxy schema, gsettings) and Debian's chromium, the real browser
-# of the `browser` tests.
+# of the `browser` tests; squid (with its auth helpers) and tinyproxy as the
+# upstream (corporate) proxies of the upstream-proxy tests, krb5-kdc, krb5-admin-server (kdb5_util, kadmin.local) and
+# krb5-user (kinit) for the throwaway Kerberos realm of the Negotiate test.
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
@@ -32,6 +37,7 @@ DFPROXY_TEST_PACKAGES=(
     python3 jq xxd python3-pacparser chromium
     dbus-daemon dbus-bin dconf-cli dconf-gsettings-backend gsettings-desktop-schemas libglib2.0-bin
     wget                                  # tests/integration/applications_test.cpp: real programs behind requests
+    squid tinyproxy krb5-kdc krb5-admin-server krb5-user
 )
 
 # Prints the packages of the given list that are not installed, one per line.

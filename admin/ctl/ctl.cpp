@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ctl/ctl.h"
 
+#include "config/agentgatewaypolicy.h"
+
 #include "config/yaml.h"
 #include "desktop/systemproxy.h"
 
@@ -116,7 +118,7 @@ void printTable(QTextStream &out, const QList<QStringList> &rows)
 bool isPolicyKind(const QString &kind)
 {
     return kind == config::kinds::RateLimitPolicy || kind == config::kinds::AuthenticationPolicy ||
-           kind == config::kinds::AuthorizationPolicy;
+           kind == config::kinds::AuthorizationPolicy || kind == config::kinds::AgentgatewayPolicy;
 }
 
 // "gateways (gateway, gw), httproutes (...)": every kind of the registry with the names it answers to.

@@ -97,6 +97,11 @@ QString AccessLogModel::text(const QJsonObject &r, int column)
         return str(r, {"route", "routeName"});
     case Decision:
         return str(r, {"decision", "policyDecision", "verdict"});
+    case Upstream: { // the upstream (corporate) proxy taken, and why; empty for backends without one
+        const QString proxy = str(r, {"upstreamProxy"});
+        const QString why = str(r, {"upstreamProxyReason"});
+        return proxy.isEmpty() || why.isEmpty() ? proxy : proxy + QStringLiteral(" (") + why + QLatin1Char(')');
+    }
     case Application:
         return str(r, {"process"});
     default:
@@ -158,7 +163,7 @@ QVariant AccessLogModel::headerData(int section, Qt::Orientation orientation, in
         return {};
     static const QStringList titles = {tr("Time"),   tr("Client"), tr("Method"),   tr("Host"),  tr("Path"),    tr("Status"),
                                        tr("Reason"), tr("Duration"), tr("Bytes"), tr("Route"), tr("Decision"),
-                                       tr("Application")};
+                                       tr("Upstream proxy"), tr("Application")};
     return titles.value(section);
 }
 

@@ -14,6 +14,7 @@ class AccessLogModel : public QAbstractTableModel
 public:
     enum Column {
         Time, Client, Method, Host, Path, Status, Reason, Duration, Bytes, Route, Decision,
+        Upstream,    ///< the upstream (corporate) proxy taken, and why; empty for backends without one
         Application, ///< the program behind the client (process name; the tooltip adds path, pid and user)
         ColumnCount
     };

@@ -81,6 +81,8 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.backend = r.backend;
     e.upstreamReused = r.upstreamReused;
     e.tunnel = r.tunnel;
+    e.upstreamProxy = r.upstreamProxy;
+    e.upstreamProxyReason = r.upstreamProxyReason;
     e.identity = r.identity;
     if (const platform::ProcessInfo *app = r.application.get()) { // QStrings shared, not copied
         e.process = app->name;

@@ -436,6 +436,7 @@ StoreResult<Config> ConfigStore::replaceConfig(const QJsonObject &document, cons
         errors += m_validator(next);
     const auto outside = m_confinement.check(fileReferences(next), fileReferences(m_config));
     errors += outside;
+    errors += checkSecretFiles(fileReferences(next), fileReferences(m_config));
     if (!errors.isEmpty())
         return R::fail(StoreErrorCode::Invalid,
                        invalidDetail(QStringLiteral("the config is invalid; nothing was changed"), !outside.isEmpty()),
@@ -521,7 +522,7 @@ QList<FieldError> ConfigStore::validate(const Resource &r, bool *confined) const
     const auto outside = m_confinement.check(fileReferences(r), fileReferences(m_config));
     if (confined)
         *confined = !outside.isEmpty();
-    return errors + outside;
+    return errors + outside + checkSecretFiles(fileReferences(r), fileReferences(m_config));
 }
 
 QString ConfigStore::invalidDetail(const QString &message, bool confined) const

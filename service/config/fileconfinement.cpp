@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config/fileconfinement.h"
 
+#include "config/agentgatewaypolicy.h"
+#include "platform/filepermissions.h"
+
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonArray>
@@ -78,6 +81,22 @@ QList<FileReference> fileReferences(const Resource &resource)
     } else if (kind == QLatin1String(kinds::AuthenticationPolicy)) {
         addString(out, spec.value("basic").toObject(), "htpasswdFile", QStringLiteral("spec.basic"), false);
         addString(out, spec.value("jwt").toObject(), "jwksFile", QStringLiteral("spec.jwt"), false);
+    } else if (kind == QLatin1String(kinds::AgentgatewayPolicy)) {
+        const QJsonObject ann = resource.metadata().value("annotations").toObject();
+        const QString credentials = ann.value(QLatin1String(annotations::TunnelCredentialsFile)).toString().trimmed();
+        if (!credentials.isEmpty())
+            out.append(FileReference{QStringLiteral("metadata.annotations[%1]").arg(annotations::TunnelCredentialsFile),
+                                     credentials, false, true});
+        for (const char *name : {annotations::HtpasswdFile, annotations::JwksFile, annotations::BackendTlsCaFile}) {
+            const QString file = ann.value(QLatin1String(name)).toString().trimmed();
+            if (!file.isEmpty())
+                out.append(FileReference{QStringLiteral("metadata.annotations[%1]").arg(QLatin1String(name)), file,
+                                         false});
+        }
+        const QString pac = tunnelPacFile(resource);
+        if (!pac.isEmpty())
+            out.append(FileReference{QStringLiteral("metadata.annotations[%1]").arg(annotations::TunnelPacUrl), pac,
+                                     false});
     }
     return out;
 }
@@ -242,6 +261,31 @@ QList<FieldError> FileConfinement::check(const QList<FileReference> &references,
                 break;
             }
         }
+    }
+    return errors;
+}
+
+QList<FieldError> checkSecretFiles(const QList<FileReference> &references, const QList<FileReference> &current)
+{
+    QList<FieldError> errors;
+    for (const auto &ref : references) {
+        if (!ref.secret)
+            continue;
+        const bool known = std::any_of(current.begin(), current.end(), [&](const FileReference &c) {
+            return c.secret && c.path == ref.path;
+        });
+        if (known)
+            continue;
+        const QFileInfo info(ref.path);
+        if (!info.isFile())
+            errors.append(FieldError{ref.field, QStringLiteral("%1 is not a file dfproxy can read (create it, private "
+                                                               "to dfproxy's account, before naming it)")
+                                                    .arg(QDir::toNativeSeparators(ref.path))});
+        else if (platform::isAccessibleToOthers(ref.path))
+            errors.append(FieldError{ref.field, QStringLiteral("%1 holds a password and is readable by others (mode "
+                                                               "%2); make it private: chmod 600 %1")
+                                                    .arg(QDir::toNativeSeparators(ref.path),
+                                                         platform::describeMode(ref.path))});
     }
     return errors;
 }

@@ -17,7 +17,13 @@ struct FileReference
     QString field;      ///< "logging.accessLog.path", "resources[2].spec.basic.htpasswdFile" (or rooted at "spec")
     QString path;       ///< as written
     bool write = false; ///< dfproxy writes (and rotates) it; otherwise it only reads it
+    bool secret = false; ///< it holds a secret (a password): it must exist and be private to its owner (0600)
 };
+
+/// Errors (422) for each secret reference whose file is missing or readable by others (Unix mode bits; always
+/// private on Windows, see platform::isAccessibleToOthers). Whatever path the config came by: a secret file the
+/// whole machine can read is a leak however it was named. References `current` already names are not checked again.
+QList<FieldError> checkSecretFiles(const QList<FileReference> &references, const QList<FileReference> &current);
 
 /// Every file path field of a whole config, with paths rooted at the config.
 QList<FileReference> fileReferences(const Config &config);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config/resource.h"
 
+#include "config/agentgatewaypolicy.h"
+
 #include <QRegularExpression>
 
 namespace dfproxy::config {
@@ -21,6 +23,8 @@ const QList<KindInfo> &knownKinds()
          {"authenticationpolicy", "authenticationpolicies", "authnpolicy", "authn"}},
         {kinds::AuthorizationPolicy, "dfproxy.dev", "v1alpha1", "authorizationpolicies",
          {"authorizationpolicy", "authorizationpolicies", "authzpolicy", "authz"}},
+        {kinds::AgentgatewayPolicy, "agentgateway.dev", "v1alpha1", "agentgatewaypolicies",
+         {"agentgatewaypolicy", "agentgatewaypolicies", "agpol"}},
     };
     return kinds;
 }

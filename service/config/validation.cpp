@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config/validation.h"
 
+#include "config/agentgatewaypolicy.h"
 #include "config/model.h"
 #include "pac/pacsettings.h"
 
@@ -107,6 +108,8 @@ QList<FieldError> validateResource(const Resource &resource)
         parseAuthenticationPolicySpec(resource, &errors);
     else if (kind == QLatin1String(kinds::AuthorizationPolicy))
         parseAuthorizationPolicySpec(resource, &errors);
+    else if (kind == QLatin1String(kinds::AgentgatewayPolicy))
+        parseAgentgatewayPolicySpec(resource, &errors);
     checkControls(resource.spec(), QStringLiteral("spec"), isHeaderValuePath, errors);
     // Annotations are free text for people and tools (descriptions may span lines) and never leave dfproxy.
     QJsonObject metadata = resource.metadata();
@@ -135,6 +138,41 @@ bool overlaps(const QHostAddress &a, const QHostAddress &b)
     if (a == QHostAddress(QHostAddress::AnyIPv6) || b == QHostAddress(QHostAddress::AnyIPv6))
         return true;
     return (isWildcard(a) || isWildcard(b)) && a.protocol() == b.protocol();
+}
+
+} // namespace
+
+namespace {
+
+/// An upstream proxy (AgentgatewayPolicy spec.backend.tunnel, #22) on a backend whose engine is qnam: only the native
+/// engine speaks to upstream proxies, so it is refused here rather than failing every request. (A tunnel that
+/// reaches a qnam backend through its Gateway is answered 502 upstream_proxy_unsupported per request.)
+void checkTunnelEngines(const Config &config, QList<FieldError> &errors)
+{
+    for (int i = 0; i < config.resources.size(); ++i) {
+        const Resource &p = config.resources[i];
+        if (p.kind() != QLatin1String(kinds::AgentgatewayPolicy))
+            continue;
+        QList<FieldError> ignored;
+        const AgentgatewayPolicySpec spec = parseAgentgatewayPolicySpec(p, &ignored);
+        if (!spec.tunnel)
+            continue;
+        for (const PolicyTargetRef &ref : spec.targetRefs) {
+            if (ref.kind != QLatin1String(kinds::Backend))
+                continue;
+            for (const Resource &b : config.resources) {
+                if (b.kind() != QLatin1String(kinds::Backend) || b.ns() != p.ns() || b.name() != ref.name)
+                    continue;
+                QList<FieldError> backendErrors;
+                if (parseBackendSpec(b, &backendErrors).engine == QLatin1String("qnam"))
+                    errors.append(FieldError{
+                        QStringLiteral("resources[%1].spec.backend.tunnel").arg(i),
+                        QStringLiteral("the backend %1/%2 uses engine: qnam, which does not speak to upstream "
+                                       "proxies; use the native engine (remove spec.engine)")
+                            .arg(b.ns(), b.name())});
+            }
+        }
+    }
 }
 
 } // namespace
@@ -192,6 +230,7 @@ QList<FieldError> validateConfig(const Config &config)
                                                           .arg(r.ns(), r.name(), l.name)});
         }
     }
+    checkTunnelEngines(config, errors);
     return errors;
 }
 

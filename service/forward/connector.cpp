@@ -2,6 +2,9 @@
 #include "forward/connector.h"
 
 #include "dns/hostcache.h"
+#include "forward/proxyauth.h"
+#include "forward/upstreamproxy.h"
+#include "platform/proxysecurity.h"
 
 #include <QPointer>
 #include <QSslConfiguration>
@@ -19,6 +22,8 @@ bool isTlsFailure(QAbstractSocket::SocketError e)
         || e == QAbstractSocket::SslInvalidUserDataError;
 }
 
+constexpr qint64 kMaxProxyHeadBytes = 64 * 1024;
+
 } // namespace
 
 Connector::Connector(Upstream upstream, Options options, Connected connected, Failed failed, QObject *parent)
@@ -28,16 +33,48 @@ Connector::Connector(Upstream upstream, Options options, Connected connected, Fa
     , m_connected(std::move(connected))
     , m_failed(std::move(failed))
 {
+    // TLS to the origin through a proxy is always inside a CONNECT tunnel.
+    if (m_upstream.proxy && m_upstream.tls)
+        m_upstream.viaConnect = true;
 }
 
 Connector::~Connector()
 {
+    m_lookup.reset();
     dropSocket();
+}
+
+QString Connector::hopHost() const
+{
+    return m_upstream.proxy ? m_upstream.proxy->host : m_upstream.host;
+}
+
+quint16 Connector::hopPort() const
+{
+    return m_upstream.proxy ? m_upstream.proxy->port : m_upstream.port;
+}
+
+QByteArray Connector::authority() const
+{
+    const QByteArray host = m_upstream.host.toUtf8();
+    return (host.contains(':') ? '[' + host + ']' : host) + ':' + QByteArray::number(m_upstream.port);
 }
 
 void Connector::start()
 {
-    if (m_upstream.addresses.isEmpty()) {
+    begin();
+}
+
+void Connector::begin()
+{
+    if (m_upstream.proxy) {
+        startViaProxy();
+        return;
+    }
+    m_addresses = m_upstream.addresses;
+    if (m_addresses.isEmpty() && tryNextHop())
+        return;
+    if (m_addresses.isEmpty()) {
         QMetaObject::invokeMethod(
             this, [this] { m_failed(ForwardError::ConnectRefused, QStringLiteral("no addresses to connect to")); },
             Qt::QueuedConnection);
@@ -46,45 +83,342 @@ void Connector::start()
     dial();
 }
 
+bool Connector::tryNextHop()
+{
+    while (!m_upstream.proxyFallbacks.isEmpty()) {
+        std::shared_ptr<const UpstreamProxy> next = m_upstream.proxyFallbacks.takeFirst();
+        if (!next && m_upstream.addresses.isEmpty())
+            continue; // DIRECT needs the target's addresses, and its name did not resolve here
+        m_upstream.proxy = std::move(next);
+        if (m_upstream.proxy && m_upstream.tls)
+            m_upstream.viaConnect = true;
+        m_index = 0;
+        m_timeouts = 0;
+        m_phase = Phase::Dialling;
+        m_authorization.clear();
+        m_authAnswered = false;
+        m_security.reset();
+        m_securityLegs = 0;
+        begin();
+        return true;
+    }
+    return false;
+}
+
+void Connector::startViaProxy()
+{
+    const UpstreamProxy &proxy = *m_upstream.proxy;
+    auto later = [this](ForwardError e, QString detail) {
+        QMetaObject::invokeMethod(this, [this, e, detail] { m_failed(e, detail); }, Qt::QueuedConnection);
+    };
+    if (!proxy.credentialsError.isEmpty())
+        return later(ForwardError::ProxyAuthFailed, proxy.credentialsError);
+    if (proxy.tls && m_upstream.tls)
+        return later(ForwardError::ProxyUnsupported,
+                     QStringLiteral("TLS to %1 inside the TLS connection to the https:// upstream proxy %2 is not "
+                                    "supported; use an http:// proxy URL, or send the request with CONNECT")
+                         .arg(m_upstream.host, proxy.address));
+    QHostAddress literal;
+    if (literal.setAddress(proxy.host)) {
+        m_addresses = {literal};
+        dial();
+        return;
+    }
+    if (!m_options.hostCache)
+        return later(ForwardError::ProxyUnreachable,
+                     QStringLiteral("no DNS cache to resolve the upstream proxy %1").arg(proxy.address));
+    dns::HostCache::Outcome outcome = m_options.hostCache->lookup(
+        proxy.host, proxy.port, dns::LookupFamily::V4Preferred, this, [this](const dns::ResolveResult &r) {
+            m_lookup.reset();
+            onProxyResolved(r);
+        });
+    if (outcome.ready) {
+        const dns::ResolveResult r = *outcome.ready;
+        if (!r.ok()) { // (no callback from inside start())
+            QMetaObject::invokeMethod(this, [this, r] { onProxyResolved(r); }, Qt::QueuedConnection);
+            return;
+        }
+        onProxyResolved(r);
+        return;
+    }
+    m_lookup = std::move(outcome.pending);
+}
+
+void Connector::onProxyResolved(const dns::ResolveResult &result)
+{
+    if (!result.ok()) {
+        if (tryNextHop())
+            return;
+        m_failed(ForwardError::ProxyUnreachable,
+                 QStringLiteral("the upstream proxy %1 does not resolve: %2")
+                     .arg(m_upstream.proxy->address, result.detail.isEmpty() ? dns::reasonString(result.error)
+                                                                              : result.detail));
+        return;
+    }
+    m_addresses = result.addresses;
+    dial();
+}
+
 void Connector::dial()
 {
-    const QHostAddress &address = m_upstream.addresses.at(m_index);
+    const QHostAddress &address = m_addresses.at(m_index);
+    const UpstreamProxy *proxy = m_upstream.proxy.get();
+    const bool tlsToProxy = proxy && proxy->tls;
+    const bool tlsToOrigin = m_upstream.tls; // through a proxy: inside the CONNECT tunnel, never with tlsToProxy
+    m_phase = Phase::Dialling;
+    m_proxyStatus = 0;
+    m_proxyHeaders.clear();
+    m_proxyHeadBytes = 0;
+    m_skipBody = -1;
     QTcpSocket *s = nullptr;
-    if (m_upstream.tls) {
+    if (tlsToProxy || tlsToOrigin) {
         auto *ssl = new QSslSocket;
         QSslConfiguration conf = ssl->sslConfiguration();
-        if (!m_upstream.tlsCaFile.isEmpty())
-            conf.setCaCertificates(m_options.caCertificates
-                                       ? m_options.caCertificates(m_upstream.tlsCaFile)
-                                       : QSslCertificate::fromPath(m_upstream.tlsCaFile, QSsl::Pem));
-        if (m_upstream.tlsInsecureSkipVerify) {
-            conf.setPeerVerifyMode(QSslSocket::VerifyNone);
-            connect(ssl, &QSslSocket::sslErrors, this, [ssl](const QList<QSslError> &errors) {
-                ssl->ignoreSslErrors(errors);
-            });
+        if (tlsToOrigin) { // the backend's TLS settings are the origin's; the proxy's certificate meets system CAs
+            if (!m_upstream.tlsCaFile.isEmpty())
+                conf.setCaCertificates(m_options.caCertificates
+                                           ? m_options.caCertificates(m_upstream.tlsCaFile)
+                                           : QSslCertificate::fromPath(m_upstream.tlsCaFile, QSsl::Pem));
+            if (m_upstream.tlsInsecureSkipVerify) {
+                conf.setPeerVerifyMode(QSslSocket::VerifyNone);
+                connect(ssl, &QSslSocket::sslErrors, this, [ssl](const QList<QSslError> &errors) {
+                    ssl->ignoreSslErrors(errors);
+                });
+            }
         }
         ssl->setSslConfiguration(conf);
-        connect(ssl, &QSslSocket::encrypted, this, [this] { onSocketConnected(); });
+        connect(ssl, &QSslSocket::encrypted, this, [this] {
+            if (m_phase == Phase::OriginTls)
+                onSocketConnected();
+            else
+                onTransportReady();
+        });
         s = ssl;
     } else {
         s = new QTcpSocket;
-        connect(s, &QAbstractSocket::connected, this, [this] { onSocketConnected(); });
     }
+    if (!(tlsToProxy || (tlsToOrigin && !proxy)))
+        connect(s, &QAbstractSocket::connected, this, [this] { onTransportReady(); });
     m_socket = s;
     s->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     connect(s, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError e) { onSocketError(e); });
     m_dialling = true;
-    if (m_upstream.tls) {
+    if (tlsToProxy) {
+        auto *ssl = static_cast<QSslSocket *>(s);
+        ssl->setPeerVerifyName(proxy->host);
+        ssl->connectToHostEncrypted(address.toString(), proxy->port, proxy->host);
+    } else if (tlsToOrigin && !proxy) {
         const QString name = m_upstream.sni.isEmpty() ? m_upstream.host : m_upstream.sni;
         auto *ssl = static_cast<QSslSocket *>(s);
         ssl->setPeerVerifyName(name);
         ssl->connectToHostEncrypted(address.toString(), m_upstream.port, name);
     } else {
-        s->connectToHost(address, m_upstream.port);
+        s->connectToHost(address, hopPort());
     }
     m_dialling = false;
     if (m_socket == s && m_options.timeoutMs > 0)
         m_timer.start(this, m_options.timeoutMs);
+}
+
+void Connector::onTransportReady()
+{
+    if (m_dialling) {
+        // Qt connected inside connectToHost(): go on from the event loop.
+        QMetaObject::invokeMethod(this, [this, s = QPointer<QTcpSocket>(m_socket)] {
+            if (s && s == m_socket)
+                onTransportReady();
+        }, Qt::QueuedConnection);
+        return;
+    }
+    if (!m_upstream.proxy || !m_upstream.viaConnect) {
+        onSocketConnected();
+        return;
+    }
+    m_phase = Phase::ProxyHandshake;
+    connect(m_socket, &QIODevice::readyRead, this, [this] { onProxyReadable(); });
+    if (m_options.timeoutMs > 0)
+        m_timer.start(this, m_options.timeoutMs); // the proxy's answer (and TLS to the origin) get as long again
+    sendConnect();
+}
+
+void Connector::sendConnect()
+{
+    const QByteArray target = authority();
+    QByteArray head = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n";
+    QByteArray authorization = m_authorization;
+    if (authorization.isEmpty() && m_upstream.proxy->auth)
+        authorization = m_upstream.proxy->auth->preemptive("CONNECT", target);
+    if (!authorization.isEmpty())
+        head += "Proxy-Authorization: " + authorization + "\r\n";
+    head += "\r\n";
+    m_proxyStatus = 0;
+    m_proxyHeaders.clear();
+    m_proxyHeadBytes = 0;
+    m_socket->write(head);
+}
+
+void Connector::onProxyReadable()
+{
+    if (!m_socket || m_phase != Phase::ProxyHandshake)
+        return;
+    // Line by line, so that whatever the origin sends after the proxy's head stays in the socket for the tunnel.
+    for (;;) {
+        if (m_skipBody >= 0) {
+            if (m_skipBody > 0) {
+                const QByteArray dropped = m_socket->read(m_skipBody);
+                m_skipBody -= dropped.size();
+                if (m_skipBody > 0)
+                    return;
+            }
+            m_skipBody = -1;
+            sendConnect(); // the challenge's answer, on the same connection
+            continue;
+        }
+        if (!m_socket->canReadLine()) {
+            if (m_socket->bytesAvailable() + m_proxyHeadBytes > kMaxProxyHeadBytes)
+                failNow(ForwardError::ProxyRefused,
+                        QStringLiteral("the upstream proxy %1 sent an oversized answer to CONNECT")
+                            .arg(m_upstream.proxy->address));
+            return;
+        }
+        QByteArray line = m_socket->readLine(kMaxProxyHeadBytes);
+        m_proxyHeadBytes += line.size();
+        if (m_proxyHeadBytes > kMaxProxyHeadBytes) {
+            failNow(ForwardError::ProxyRefused, QStringLiteral("the upstream proxy %1 sent an oversized answer to "
+                                                               "CONNECT")
+                                                    .arg(m_upstream.proxy->address));
+            return;
+        }
+        while (line.endsWith('\n') || line.endsWith('\r'))
+            line.chop(1);
+        if (m_proxyStatus == 0) {
+            // "HTTP/1.x SSS reason"
+            const QList<QByteArray> parts = line.split(' ');
+            bool ok = false;
+            const int status = parts.size() >= 2 && line.startsWith("HTTP/1.") ? parts.at(1).toInt(&ok) : 0;
+            if (!ok || status < 100 || status > 599) {
+                failNow(ForwardError::ProxyRefused,
+                        QStringLiteral("the upstream proxy %1 answered CONNECT with something that is not HTTP")
+                            .arg(m_upstream.proxy->address));
+                return;
+            }
+            m_proxyStatus = status;
+            m_proxyReason = line.mid(line.indexOf(' ', 9) + 1);
+            continue;
+        }
+        if (line.isEmpty()) {
+            if (m_proxyStatus >= 100 && m_proxyStatus < 200) { // an interim answer: the real one follows
+                m_proxyStatus = 0;
+                m_proxyHeaders.clear();
+                continue;
+            }
+            onProxyResponse();
+            return;
+        }
+        const qsizetype colon = line.indexOf(':');
+        if (colon > 0)
+            m_proxyHeaders.append({line.left(colon).trimmed().toLower(), line.mid(colon + 1).trimmed()});
+    }
+}
+
+void Connector::onProxyResponse()
+{
+    const UpstreamProxy &proxy = *m_upstream.proxy;
+    auto header = [this](const QByteArray &name) {
+        QList<QByteArray> values;
+        for (const auto &h : m_proxyHeaders) {
+            if (h.first == name)
+                values.append(h.second);
+        }
+        return values;
+    };
+    if (m_proxyStatus >= 200 && m_proxyStatus < 300) {
+        QObject::disconnect(m_socket, &QIODevice::readyRead, this, nullptr);
+        if (!m_upstream.tls) {
+            onSocketConnected();
+            return;
+        }
+        m_phase = Phase::OriginTls;
+        const QString name = m_upstream.sni.isEmpty() ? m_upstream.host : m_upstream.sni;
+        auto *ssl = static_cast<QSslSocket *>(m_socket);
+        ssl->setPeerVerifyName(name);
+        ssl->startClientEncryption();
+        return;
+    }
+    const QString what = QStringLiteral("CONNECT %1 through the upstream proxy %2")
+                             .arg(QString::fromUtf8(authority()), proxy.address);
+    if (m_proxyStatus != 407) {
+        failNow(ForwardError::ProxyRefused, QStringLiteral("%1: it answered %2 %3")
+                                                .arg(what)
+                                                .arg(m_proxyStatus)
+                                                .arg(QString::fromLatin1(m_proxyReason)));
+        return;
+    }
+    if (!proxy.auth) {
+        failNow(ForwardError::ProxyAuthFailed,
+                QStringLiteral("%1: it asks for credentials (407), and the tunnel names no "
+                               "dfproxy.dev/tunnel-credentials-file")
+                    .arg(what));
+        return;
+    }
+    QString error;
+    if (proxy.auth->isConnectionBased()) {
+        // Negotiate / NTLM: up to three legs on this connection (NTLM's negotiate, challenge, authenticate).
+        if (m_securityLegs >= 3) {
+            failNow(ForwardError::ProxyAuthFailed,
+                    QStringLiteral("%1: it refused %2 (407)").arg(what, QString::fromLatin1(proxy.auth->connectionScheme())));
+            return;
+        }
+        if (!m_security)
+            m_security = proxy.auth->newContext(proxy.host, &error);
+        if (m_security)
+            m_authorization = proxy.auth->connectionAnswer(*m_security, header("proxy-authenticate"), &error);
+        if (!m_security || m_authorization.isEmpty()) {
+            failNow(ForwardError::ProxyAuthFailed, what + QStringLiteral(": ") + error);
+            return;
+        }
+        ++m_securityLegs;
+    } else if (m_authAnswered) {
+        failNow(ForwardError::ProxyAuthFailed,
+                QStringLiteral("%1: it refused the credentials of %2 (407)").arg(what, proxy.auth->user()));
+        return;
+    } else {
+        m_authorization = proxy.auth->answer(header("proxy-authenticate"), "CONNECT", authority(), &error);
+    }
+    if (m_authorization.isEmpty()) {
+        failNow(ForwardError::ProxyAuthFailed, what + QStringLiteral(": ") + error);
+        return;
+    }
+    m_authAnswered = true;
+    // Same connection when the proxy keeps it and says how long the body is; else a new one to the same address.
+    const QList<QByteArray> lengths = header("content-length");
+    bool lengthOk = lengths.size() == 1;
+    const qint64 length = lengthOk ? lengths.first().toLongLong(&lengthOk) : -1;
+    bool closes = !header("transfer-encoding").isEmpty();
+    for (const QByteArray &name : {QByteArrayLiteral("connection"), QByteArrayLiteral("proxy-connection")}) {
+        for (const QByteArray &v : header(name))
+            closes |= v.toLower().contains("close");
+    }
+    if (lengthOk && length >= 0 && !closes) {
+        m_skipBody = length;
+        onProxyReadable();
+        return;
+    }
+    m_timer.stop();
+    dropSocket();
+    if (m_security) { // a connection-based context does not move to another connection: start again there
+        m_security.reset();
+        m_authorization.clear();
+    }
+    dial();
+}
+
+void Connector::failNow(ForwardError error, const QString &detail)
+{
+    m_timer.stop();
+    dropSocket();
+    ++m_failures;
+    m_failed(error, detail);
 }
 
 void Connector::onSocketConnected()
@@ -100,7 +434,7 @@ void Connector::onSocketConnected()
     m_timer.stop();
     QTcpSocket *s = std::exchange(m_socket, nullptr);
     QObject::disconnect(s, nullptr, this, nullptr);
-    const QHostAddress address = m_upstream.addresses.at(m_index); // a copy: the callback may delete this
+    const QHostAddress address = m_addresses.at(m_index); // a copy: the callback may delete this
     m_connected(s, address);
 }
 
@@ -116,14 +450,39 @@ void Connector::onSocketError(QAbstractSocket::SocketError error)
         return;
     }
     const QString detail = m_socket->errorString();
+    if (m_phase == Phase::ProxyHandshake) {
+        failNow(ForwardError::ProxyRefused,
+                QStringLiteral("the upstream proxy %1 closed the connection during CONNECT %2: %3")
+                    .arg(m_upstream.proxy->address, QString::fromUtf8(authority()), detail));
+        return;
+    }
+    if (m_phase == Phase::OriginTls) {
+        failNow(isTlsFailure(error) ? ForwardError::TlsError : ForwardError::Reset,
+                QStringLiteral("TLS to %1 port %2 through the upstream proxy %3 failed: %4")
+                    .arg(m_upstream.host)
+                    .arg(m_upstream.port)
+                    .arg(m_upstream.proxy->address, detail));
+        return;
+    }
     addressFailed(isTlsFailure(error) ? ForwardError::TlsError : ForwardError::ConnectRefused, detail);
 }
 
 void Connector::timerEvent(QTimerEvent *ev)
 {
-    if (m_timer.fired(this, ev) && m_socket)
-        addressFailed(ForwardError::ConnectTimeout,
-                      QStringLiteral("connect timed out after %1 ms").arg(m_options.timeoutMs));
+    if (!m_timer.fired(this, ev) || !m_socket)
+        return;
+    if (m_phase != Phase::Dialling) {
+        m_timer.stop();
+        dropSocket();
+        if (tryNextHop())
+            return;
+        failNow(ForwardError::ProxyUnreachable,
+                QStringLiteral("no tunnel to %1 through the upstream proxy %2 after %3 ms")
+                    .arg(QString::fromUtf8(authority()), m_upstream.proxy->address)
+                    .arg(m_options.timeoutMs));
+        return;
+    }
+    addressFailed(ForwardError::ConnectTimeout, QStringLiteral("connect timed out after %1 ms").arg(m_options.timeoutMs));
 }
 
 void Connector::addressFailed(ForwardError error, const QString &detail)
@@ -133,18 +492,27 @@ void Connector::addressFailed(ForwardError error, const QString &detail)
     ++m_failures;
     if (error == ForwardError::TlsError) {
         // The address answered; its certificate is the problem, and the other addresses serve the same one.
-        m_failed(error, QStringLiteral("TLS to %1 port %2 failed: %3").arg(m_upstream.host).arg(m_upstream.port)
+        m_failed(error, QStringLiteral("TLS to %1%2 port %3 failed: %4")
+                            .arg(m_upstream.proxy ? QStringLiteral("the upstream proxy ") : QString(), hopHost())
+                            .arg(hopPort())
                             .arg(detail));
         return;
     }
     if (m_options.hostCache)
-        m_options.hostCache->reportConnectFailure(m_upstream.host, m_upstream.port, m_upstream.addresses.at(m_index));
+        m_options.hostCache->reportConnectFailure(hopHost(), hopPort(), m_addresses.at(m_index));
     if (error == ForwardError::ConnectTimeout)
         ++m_timeouts;
     m_lastError = error;
     m_lastDetail = detail;
-    if (++m_index < m_upstream.addresses.size()) {
+    if (++m_index < m_addresses.size()) {
         dial();
+        return;
+    }
+    if (tryNextHop())
+        return;
+    if (m_upstream.proxy) {
+        m_failed(ForwardError::ProxyUnreachable, QStringLiteral("connecting to the upstream proxy %1 failed: %2")
+                                                     .arg(m_upstream.proxy->address, m_lastDetail));
         return;
     }
     // Every address timed out: 504; every one refused or was unreachable: 502; a mix: the last one's.

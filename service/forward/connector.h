@@ -10,8 +10,18 @@
 #include <QSslCertificate>
 
 #include <functional>
+#include <memory>
 
 class QTcpSocket;
+
+namespace dfproxy::platform {
+class ProxySecurityContext;
+}
+
+namespace dfproxy::dns {
+class PendingLookup;
+struct ResolveResult;
+}
 
 namespace dfproxy::forward {
 
@@ -20,7 +30,14 @@ namespace dfproxy::forward {
 /// guard left of the resolved ones: the caller passes only those), each for at most `timeoutMs`; an address that
 /// refuses, is unreachable or times out is reported to the DNS cache (it moves to the back of its host's list) and
 /// the next one is tried. Over TLS the handshake is part of connecting; a TLS failure ends it at once (the other
-/// addresses serve the same certificate) and is not held against the address. Lives on one thread.
+/// addresses serve the same certificate) and is not held against the address.
+///
+/// Through an upstream proxy (Upstream::proxy) it dials the proxy's addresses instead (an IP literal, or its name
+/// through the DNS cache; TLS to the proxy for https://), and with Upstream::viaConnect sends
+/// `CONNECT host:port` there, answers a 407 with the proxy's credentials on the same connection (or a new one
+/// when the proxy closes it), then originates TLS to the origin inside the tunnel when Upstream::tls. No address
+/// of the proxy answering: 502 ProxyUnreachable; a final 407: ProxyAuthFailed; another answer: ProxyRefused.
+/// Lives on one thread.
 class Connector final : public QObject
 {
 public:
@@ -45,18 +62,50 @@ public:
     void start();
     /// Addresses that failed so far.
     int failures() const { return m_failures; }
+    /// The upstream proxy being dialled (once connected: the one that carries the connection); null = direct.
+    const std::shared_ptr<const UpstreamProxy> &proxy() const { return m_upstream.proxy; }
 
 protected:
     void timerEvent(QTimerEvent *ev) override;
 
 private:
+    enum class Phase { Dialling, ProxyHandshake, OriginTls };
+
     void dial();
+    void onTransportReady();
     void onSocketConnected();
     void onSocketError(QAbstractSocket::SocketError error);
     void addressFailed(ForwardError error, const QString &detail);
     void dropSocket();
+    // through an upstream proxy
+    void begin();
+    /// Moves on to the next of Upstream::proxyFallbacks; false when there is none left.
+    bool tryNextHop();
+    void startViaProxy();
+    void onProxyResolved(const dns::ResolveResult &result);
+    void sendConnect();
+    void onProxyReadable();
+    void onProxyResponse();
+    /// Ends at once with `error` (no other address is tried).
+    void failNow(ForwardError error, const QString &detail);
+    QString hopHost() const;
+    quint16 hopPort() const;
+    QByteArray authority() const;
 
     Upstream m_upstream;
+    QList<QHostAddress> m_addresses; ///< what is dialled: the upstream's, or the proxy's
+    Phase m_phase = Phase::Dialling;
+    std::unique_ptr<dns::PendingLookup> m_lookup; ///< the proxy's name, while it resolves
+    // the proxy's answer to CONNECT
+    int m_proxyStatus = 0;
+    QByteArray m_proxyReason;
+    QList<QPair<QByteArray, QByteArray>> m_proxyHeaders;
+    qint64 m_proxyHeadBytes = 0;
+    qint64 m_skipBody = -1;         ///< a 407's body still to read before asking again
+    QByteArray m_authorization;     ///< the answer to the proxy's challenge
+    bool m_authAnswered = false;
+    std::unique_ptr<platform::ProxySecurityContext> m_security; ///< Negotiate/NTLM: this connection's context
+    int m_securityLegs = 0;
     Options m_options;
     Connected m_connected;
     Failed m_failed;

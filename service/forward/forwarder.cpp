@@ -20,6 +20,14 @@ QByteArray reasonString(ForwardError e)
         return QByteArrayLiteral("upstream_bad_response");
     case ForwardError::TlsError:
         return QByteArrayLiteral("upstream_tls_error");
+    case ForwardError::ProxyUnreachable:
+        return QByteArrayLiteral("upstream_proxy_unreachable");
+    case ForwardError::ProxyAuthFailed:
+        return QByteArrayLiteral("upstream_proxy_auth_failed");
+    case ForwardError::ProxyRefused:
+        return QByteArrayLiteral("upstream_proxy_connect_failed");
+    case ForwardError::ProxyUnsupported:
+        return QByteArrayLiteral("upstream_proxy_unsupported");
     }
     return QByteArrayLiteral("upstream_error");
 }

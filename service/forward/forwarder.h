@@ -27,6 +27,8 @@ class HostCache;
 
 namespace dfproxy::forward {
 
+struct UpstreamProxy;
+
 /// Where a request goes.
 struct Upstream
 {
@@ -37,6 +39,15 @@ struct Upstream
     QString sni;                   ///< overrides the SNI / verify name (default: host)
     bool tlsInsecureSkipVerify = false;
     QString tlsCaFile;             ///< PEM bundle; system CAs when empty
+    /// The upstream (corporate) proxy to go through (forward/upstreamproxy.h); null: direct. Through a proxy,
+    /// `addresses` are not dialled (the proxy resolves `host`): the Connector dials the proxy's addresses.
+    std::shared_ptr<const UpstreamProxy> proxy;
+    /// Through the proxy with `CONNECT host:port` (then TLS to the origin inside when `tls`), rather than handing
+    /// over the connection to the proxy itself. Set for CONNECT tunnels; the forwarder sets it for TLS and upgrades.
+    bool viaConnect = false;
+    /// Tried in order when `proxy` (or DIRECT) cannot be reached: a PAC result's later entries; null = DIRECT
+    /// (skipped when `addresses` is empty: the name did not resolve here).
+    QList<std::shared_ptr<const UpstreamProxy>> proxyFallbacks;
 };
 
 /// Why an exchange failed. Each has a status (502/504) and a stable reason for x-dfproxy-error.
@@ -48,6 +59,10 @@ enum class ForwardError {
     Reset,           ///< 502 upstream_reset: the connection broke before the response ended
     BadResponse,     ///< 502 upstream_bad_response: the response did not parse
     TlsError,        ///< 502 upstream_tls_error
+    ProxyUnreachable, ///< 502 upstream_proxy_unreachable: no connection to the upstream proxy (or no answer)
+    ProxyAuthFailed,  ///< 502 upstream_proxy_auth_failed: the upstream proxy's final answer was 407
+    ProxyRefused,     ///< 502 upstream_proxy_connect_failed: the upstream proxy refused CONNECT (its status in the detail)
+    ProxyUnsupported, ///< 502 upstream_proxy_unsupported: the tunnel cannot carry this request (see the detail)
 };
 QByteArray reasonString(ForwardError e);
 int statusFor(ForwardError e);
@@ -93,6 +108,9 @@ public:
     virtual void onRequestBodyDrained() = 0;
     /// The exchange failed; no other callback follows.
     virtual void onError(ForwardError error, const QString &detail) = 0;
+    /// The connection went through another upstream proxy than the request named (`proxy`; null = DIRECT): a
+    /// later entry of its PAC result, because the first could not be reached. Before onUpstreamConnected.
+    virtual void onUpstreamProxyUsed(const UpstreamProxy *proxy) { Q_UNUSED(proxy); }
 };
 
 /// A request in flight. Destroying it cancels it (the upstream connection is closed unless it is idle).

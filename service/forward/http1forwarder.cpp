@@ -2,6 +2,8 @@
 #include "forward/http1forwarder.h"
 
 #include "forward/connector.h"
+#include "forward/proxyauth.h"
+#include "forward/upstreamproxy.h"
 
 #include "base/bytes.h"
 #include "base/lazytimer.h"
@@ -11,6 +13,7 @@
 #include "http/responserules.h"
 #include "net/stream.h"
 #include "platform/nulladdress.h"
+#include "platform/proxysecurity.h"
 
 #include <QFile>
 #include <QPointer>
@@ -100,6 +103,7 @@ public:
     HttpParser m_parser;
     http::ReadBuffer m_buffer;
     Http1Exchange *m_owner = nullptr;
+    QHostAddress m_peer = platform::nullAddress(); ///< the address dialled (the upstream proxy's, through one)
     LazyTimer m_idleTimer;
     LazyTimer m_responseTimer; ///< the owner's response-head timeout: lives here so it is not re-created per request
     bool m_connected = false;
@@ -125,6 +129,11 @@ public:
         , m_req(std::move(req))
     {
         m_idempotent = http::isIdempotent(m_req.method) && m_req.contentLength == 0;
+        // Through an upstream proxy, TLS and upgrades take a CONNECT tunnel; plain HTTP goes to the proxy itself,
+        // in absolute form.
+        if (m_req.upstream.tls || m_req.upgrade) // (matters only when a proxy carries it)
+            m_req.upstream.viaConnect = true;
+        m_plainProxy = m_req.upstream.proxy && !m_req.upstream.viaConnect;
         buildHead();
     }
     ~Http1Exchange() override
@@ -139,7 +148,7 @@ public:
 
     void begin()
     {
-        if (!m_req.upgrade && !m_req.upstream.addresses.isEmpty() && reuseIdle())
+        if (!m_req.upgrade && (!m_req.upstream.addresses.isEmpty() || m_req.upstream.proxy) && reuseIdle())
             return;
         dial(); // (callbacks never run from inside start(): the Connector reports from the event loop)
     }
@@ -198,7 +207,7 @@ public:
     // BodyHandler (response body)
     void onBody(const char *data, qsizetype size) override
     {
-        if (m_interim)
+        if (m_interim || m_authRetry)
             return;
         m_sink->onResponseBody(data, size);
     }
@@ -277,6 +286,10 @@ public:
                         m_interim = false;
                         break;
                     }
+                    if (m_authRetry) {
+                        retryWithProxyAuth();
+                        return;
+                    }
                     finish();
                     return;
                 case HttpParser::Stop::Error:
@@ -337,10 +350,31 @@ public:
     }
 
 private:
+    /// The request target as the upstream proxy takes it: http://host[:port]/path?query.
+    QByteArray absoluteTarget() const
+    {
+        const QByteArray host = m_req.upstream.host.toUtf8();
+        QByteArray uri = "http://" + (host.contains(':') ? '[' + host + ']' : host);
+        if (m_req.upstream.port != 80)
+            uri += ':' + QByteArray::number(m_req.upstream.port);
+        return uri + m_req.target;
+    }
+
     void buildHead()
     {
+        m_head.clear();
         m_head.reserve(256);
-        http::appendRequestHead(m_head, m_req.method, m_req.target, m_req.headers);
+        if (m_plainProxy) {
+            const QByteArray target = absoluteTarget();
+            http::appendRequestHead(m_head, m_req.method, target, m_req.headers);
+            QByteArray authorization = m_proxyAuthorization;
+            if (authorization.isEmpty() && m_req.upstream.proxy->auth)
+                authorization = m_req.upstream.proxy->auth->preemptive(m_req.method, target);
+            if (!authorization.isEmpty())
+                http::appendHeader(m_head, "Proxy-Authorization", authorization);
+        } else {
+            http::appendRequestHead(m_head, m_req.method, m_req.target, m_req.headers);
+        }
         if (m_req.contentLength < 0)
             m_head.append("Transfer-Encoding: chunked\r\n");
         else if (m_req.contentLength > 0 || m_req.method == "POST" || m_req.method == "PUT"
@@ -354,6 +388,23 @@ private:
 
     QByteArray poolKey(const QHostAddress &address) const
     {
+        if (const UpstreamProxy *proxy = m_req.upstream.proxy.get()) {
+            // Connections to the proxy itself are shared by every target; CONNECT tunnels belong to theirs.
+            QByteArray key = "via " + proxy->address.toUtf8() + (proxy->tls ? " tls" : "");
+            if (proxy->auth)
+                key += " as " + proxy->auth->user().toUtf8();
+            if (m_req.upstream.viaConnect)
+                key += " to " + m_req.upstream.host.toUtf8() + ':' + QByteArray::number(m_req.upstream.port);
+            if (m_req.upstream.tls) {
+                key.append(":tls:").append((m_req.upstream.sni.isEmpty() ? m_req.upstream.host
+                                                                         : m_req.upstream.sni).toUtf8());
+                if (m_req.upstream.tlsInsecureSkipVerify)
+                    key.append(":insecure");
+                if (!m_req.upstream.tlsCaFile.isEmpty())
+                    key.append(":ca:").append(m_req.upstream.tlsCaFile.toUtf8());
+            }
+            return key;
+        }
         // Raw address bytes and port: no text formatting per request.
         QByteArray key;
         key.reserve(24);
@@ -385,10 +436,11 @@ private:
     /// close from the event loop, and the request is retried on a fresh one (brokenAfterConnect).
     bool reuseIdle()
     {
-        m_address = m_req.upstream.addresses.constFirst();
+        m_address = m_req.upstream.proxy ? platform::nullAddress() : m_req.upstream.addresses.constFirst();
         UpstreamConnection *c = m_fwd->takeIdle(poolKey(m_address));
         if (!c)
             return false;
+        m_address = c->m_peer;
         ++m_fwd->m_reused;
         ++m_fwd->m_requests;
         attach(c);
@@ -415,18 +467,34 @@ private:
 
     void dialled(QTcpSocket *socket, const QHostAddress &address)
     {
+        if (m_connector->proxy() != m_req.upstream.proxy)
+            switchHop(m_connector->proxy());
         endDial();
         m_address = address;
         ++m_fwd->m_opened;
         if (m_fwd->m_options.connectionsOpenedCounter)
             m_fwd->m_options.connectionsOpenedCounter->fetch_add(1, std::memory_order_relaxed);
         auto *c = new UpstreamConnection(m_fwd, poolKey(address), socket);
+        c->m_peer = address;
         attach(c);
         if (!c->isOpen()) {
             fail(ForwardError::Reset, QStringLiteral("upstream closed the connection as soon as it was open"));
             return;
         }
         connected();
+    }
+
+    /// The Connector fell back to another entry of a PAC result: the request goes in that hop's form (absolute to
+    /// a proxy, origin-form otherwise), with whatever body bytes already wait behind the head.
+    void switchHop(const std::shared_ptr<const UpstreamProxy> &proxy)
+    {
+        const QByteArray body = m_pending.mid(m_head.size());
+        m_req.upstream.proxy = proxy;
+        m_plainProxy = proxy && !m_req.upstream.viaConnect;
+        m_proxyAuthorization.clear();
+        buildHead();
+        m_pending = m_head + body;
+        m_sink->onUpstreamProxyUsed(proxy.get());
     }
 
     void dialFailed(ForwardError error, const QString &detail)
@@ -561,6 +629,8 @@ private:
             return true;
         }
         killTimers();
+        if (m_plainProxy && h.status == 407)
+            return onProxyAuthRequired(h);
         if (h.status == 101) {
             if (!m_req.upgrade) {
                 fail(ForwardError::BadResponse, QStringLiteral("unexpected 101 response"));
@@ -593,6 +663,79 @@ private:
         m_keepConnection = h.keepAlive;
         m_sink->onResponseHead(h);
         return true;
+    }
+
+    /// A 407 from the upstream proxy: answered once, on the same connection when the proxy keeps it (the 407's
+    /// body is dropped first), for a request that can be sent again (no body); else 502 upstream_proxy_auth_failed.
+    bool onProxyAuthRequired(const http::MessageHead &h)
+    {
+        const UpstreamProxy &proxy = *m_req.upstream.proxy;
+        const QString what = QStringLiteral("the upstream proxy %1").arg(proxy.address);
+        if (!proxy.auth) {
+            fail(ForwardError::ProxyAuthFailed, what + QStringLiteral(" asks for credentials (407), and the tunnel "
+                                                                      "names no dfproxy.dev/tunnel-credentials-file"));
+            return false;
+        }
+        if (m_authRetried && !proxy.auth->isConnectionBased()) {
+            fail(ForwardError::ProxyAuthFailed,
+                 what + QStringLiteral(" refused the credentials of %1 (407)").arg(proxy.auth->user()));
+            return false;
+        }
+        if (proxy.auth->isConnectionBased() && m_securityLegs >= 3) {
+            fail(ForwardError::ProxyAuthFailed,
+                 what + QStringLiteral(" refused %1 (407)").arg(QString::fromLatin1(proxy.auth->connectionScheme())));
+            return false;
+        }
+        if (m_req.contentLength != 0 || !m_bodyEnded) {
+            fail(ForwardError::ProxyAuthFailed,
+                 what + QStringLiteral(" asked for credentials (407) after a request body was sent, which cannot be "
+                                       "sent again"));
+            return false;
+        }
+        QList<QByteArray> challenges;
+        for (const auto &hdr : h.headers) {
+            if (hdr.first.compare("proxy-authenticate", Qt::CaseInsensitive) == 0)
+                challenges.append(hdr.second);
+        }
+        QString error;
+        if (proxy.auth->isConnectionBased()) {
+            if (!m_security)
+                m_security = proxy.auth->newContext(proxy.host, &error);
+            m_proxyAuthorization = m_security ? proxy.auth->connectionAnswer(*m_security, challenges, &error)
+                                              : QByteArray();
+            ++m_securityLegs;
+        } else {
+            m_proxyAuthorization = proxy.auth->answer(challenges, m_req.method, absoluteTarget(), &error);
+        }
+        if (m_proxyAuthorization.isEmpty()) {
+            fail(ForwardError::ProxyAuthFailed, what + QStringLiteral(": ") + error);
+            return false;
+        }
+        m_authRetry = true;
+        m_authKeepConnection = h.keepAlive;
+        return true; // the 407's body goes by; then retryWithProxyAuth()
+    }
+
+    void retryWithProxyAuth()
+    {
+        m_authRetry = false;
+        m_authRetried = true;
+        buildHead();
+        m_pending = m_head;
+        UpstreamConnection *c = m_conn;
+        if (m_authKeepConnection && c && c->m_buffer.isEmpty() && c->isOpen()) {
+            attach(c);
+            connected();
+            return;
+        }
+        detachAndDrop();
+        if (m_security) { // a Negotiate/NTLM context belongs to its connection: start again on the new one
+            m_security.reset();
+            m_proxyAuthorization.clear();
+            buildHead();
+            m_pending = m_head;
+        }
+        dial();
     }
 
     void finish()
@@ -649,6 +792,13 @@ private:
     qint64 m_headReadLimit = -1;  ///< headReadLimit(), once known
     bool m_keepConnection = false;
     bool m_done = false;
+    bool m_plainProxy = false;         ///< to an upstream proxy in absolute form (not through CONNECT)
+    bool m_authRetry = false;          ///< a 407 being read: the request goes again with m_proxyAuthorization
+    bool m_authRetried = false;
+    bool m_authKeepConnection = false; ///< the 407 came on a connection the proxy keeps
+    QByteArray m_proxyAuthorization;   ///< the answer to the upstream proxy's challenge
+    std::unique_ptr<platform::ProxySecurityContext> m_security; ///< Negotiate/NTLM on this exchange's connection
+    int m_securityLegs = 0;
 };
 
 void UpstreamConnection::timerEvent(QTimerEvent *ev)

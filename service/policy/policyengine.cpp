@@ -3,6 +3,8 @@
 
 #include "http/canonical.h"
 
+#include "config/agentgatewaypolicy.h"
+#include "config/cel.h"
 #include "config/model.h"
 #include "policy/applicationmatcher.h"
 #include "policy/cidr.h"
@@ -95,6 +97,10 @@ struct CompiledAuthz
     bool defaultAllow = false;
     bool usesApplications = false; ///< some rule names applications: its denials are application_denied
     QList<CompiledRule> rules;
+    /// An AgentgatewayPolicy's traffic.authorization: CEL expressions (config/cel.h) instead of rules.
+    std::optional<config::AgentgatewayAuthorizationSpec::Action> celAction;
+    std::vector<config::cel::Program> expressions;
+    bool readsJwt = false;
 };
 
 struct CompiledLimit
@@ -346,6 +352,8 @@ struct ConfigPolicyEngine::Impl
     Attachments<CompiledRateLimit> rateLimits;
     QHash<QString, std::shared_ptr<TokenBucketLimiter>> limiters; ///< by policy + limit definition, carried over
     QHash<QString, int> policyCounts;
+    QSet<QString> connectDenied;            ///< "ns/name" of Gateways whose AgentgatewayPolicy says connect: Deny
+    QHash<QString, quint16> listenerPorts;  ///< "ns/name/listener" -> port, for CEL's destination.port
 
     bool loopDetection = true;
     bool denySelf = true;
@@ -365,6 +373,9 @@ struct ConfigPolicyEngine::Impl
     bool concludeAuthentication(const CompiledAuthn &p, const RequestAttributes &r, bool presented, bool ok,
                                 const QString &identity, const QByteArray &used, Decision &out) const;
     bool authorize(const CompiledAuthz &p, const RequestAttributes &r, const QString &identity, Decision &out) const;
+    bool authorizeCel(const CompiledAuthz &p, const RequestAttributes &r, const QString &identity,
+                      Decision &out) const;
+    std::optional<QJsonObject> jwtClaims(const RequestAttributes &r) const;
     bool rateLimit(const CompiledRateLimit &p, const RequestAttributes &r, const QString &identity,
                    Decision &out) const;
     bool isSelf(const QHostAddress &address, quint16 port) const;
@@ -491,6 +502,8 @@ bool ConfigPolicyEngine::Impl::concludeAuthentication(const CompiledAuthn &p, co
 bool ConfigPolicyEngine::Impl::authorize(const CompiledAuthz &p, const RequestAttributes &r, const QString &identity,
                                          Decision &out) const
 {
+    if (p.celAction)
+        return authorizeCel(p, r, identity, out);
     const CompiledRule *matched = nullptr;
     for (const auto &rule : p.rules) {
         if (rule.hosts && !rule.hosts->matches(r.host))
@@ -607,6 +620,78 @@ bool ConfigPolicyEngine::Impl::rateLimit(const CompiledRateLimit &p, const Reque
     return true;
 }
 
+// The claims of the request's bearer token when the authentication that covers the request verifies it; the
+// verification is repeated here rather than carried, and only for expressions that read jwt.
+std::optional<QJsonObject> ConfigPolicyEngine::Impl::jwtClaims(const RequestAttributes &r) const
+{
+    const CompiledAuthn *p = lookup(authn, r);
+    if (!p || !p->jwt)
+        return std::nullopt;
+    const QByteArray *value = findHeader(r.headers, r.explicitProxy ? QByteArrayLiteral("proxy-authorization")
+                                                                    : QByteArrayLiteral("authorization"));
+    if (!value)
+        return std::nullopt;
+    const QByteArray v = value->trimmed();
+    const qsizetype sp = v.indexOf(' ');
+    if (sp < 0 || v.left(sp).toLower() != "bearer")
+        return std::nullopt;
+    const auto res = p->jwt->verify(v.mid(sp + 1).trimmed(), clock->wallNow().toSecsSinceEpoch());
+    if (!res.ok)
+        return std::nullopt;
+    return res.claims;
+}
+
+// agentgateway's RBAC for one policy: a Deny expression that holds denies, a Require one that does not hold denies,
+// and with Allow expressions one of them must hold. An expression that cannot be evaluated (an absent header, no
+// JWT) does not allow and does not satisfy a Require; for Deny it denies, where agentgateway would let the
+// request through: failing closed is the egress controller's choice (docs/agentgateway.md).
+bool ConfigPolicyEngine::Impl::authorizeCel(const CompiledAuthz &p, const RequestAttributes &r,
+                                            const QString &identity, Decision &out) const
+{
+    using Action = config::AgentgatewayAuthorizationSpec::Action;
+    using config::cel::Result;
+    config::cel::Activation a;
+    a.requestHost = r.host;
+    a.requestPath = r.path;
+    a.requestMethod = r.method;
+    a.requestHeaders = r.headers;
+    if (!r.clientAddress.isNull())
+        a.sourceAddress = normalizedAddress(r.clientAddress).toString();
+    const auto port = listenerPorts.constFind(r.gatewayNamespace + u'/' + r.gatewayName + u'/' + r.listenerName);
+    if (port != listenerPorts.constEnd())
+        a.destinationPort = *port;
+    std::optional<QJsonObject> claims;
+    if (p.readsJwt)
+        claims = jwtClaims(r);
+    if (claims)
+        a.jwtClaims = &*claims;
+    int failed = -1; // the expression that decided a denial
+    bool allowed = *p.celAction != Action::Allow;
+    for (size_t i = 0; i < p.expressions.size(); ++i) {
+        const Result res = p.expressions[i].evaluate(a);
+        if (*p.celAction == Action::Allow && res == Result::True) {
+            allowed = true;
+            break;
+        }
+        if ((*p.celAction == Action::Deny && res != Result::False)
+            || (*p.celAction == Action::Require && res != Result::True)) {
+            allowed = false;
+            failed = int(i);
+            break;
+        }
+    }
+    if (allowed) {
+        counters->authzAllowed.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    counters->authzDenied.fetch_add(1, std::memory_order_relaxed);
+    const QByteArray why = failed >= 0 ? "matchExpressions[" + QByteArray::number(failed) + ']'
+                                       : QByteArrayLiteral("no matchExpression allowed it");
+    out = deny(403, "authz_denied", "forbidden by policy\n", "deny:authz " + p.id.toUtf8() + ' ' + why);
+    out.identity = identity;
+    return false;
+}
+
 bool ConfigPolicyEngine::Impl::isSelf(const QHostAddress &address, quint16 port) const
 {
     // Called for every resolved address of every request: a port no listener has (the usual case) costs no
@@ -656,6 +741,9 @@ Decision ConfigPolicyEngine::Impl::check(const RequestAttributes &request, HashJ
         counters->loopDenied.fetch_add(1, std::memory_order_relaxed);
         return deny(508, "loop_detected", "request loop detected (Via: dfproxy)\n", "deny:loop");
     }
+    if (request.method == "CONNECT" && !connectDenied.isEmpty()
+        && connectDenied.contains(request.gatewayNamespace + u'/' + request.gatewayName))
+        return deny(403, "connect_denied", "CONNECT is not allowed on this gateway\n", "deny:frontend connect");
     if (const auto *p = lookup(authn, request)) {
         if (authenticate(*p, request, out, job) != Step::Allowed)
             return out; // denied, or job->needed
@@ -824,7 +912,174 @@ QString limitIdentity(const Resource &r, int i, const config::RateLimitSpec &l)
         .arg(l.maxKeys);
 }
 
+// One authentication, from an AuthenticationPolicy or an AgentgatewayPolicy's traffic authentication. `kind` and
+// `id` name it in problems ("<Kind> <ns>/<name>: ...", which its status shows).
+std::shared_ptr<CompiledAuthn> compileAuthn(const QString &kind, const QString &id,
+                                            const config::AuthenticationPolicySpec &spec, bool invalid,
+                                            QStringList &problems)
+{
+    const bool hasErrors = invalid;
+    auto p = std::make_shared<CompiledAuthn>();
+    p->id = id;
+    p->optional = spec.optional;
+    p->basic = spec.basicEnabled;
+    p->realm = spec.realm.toUtf8();
+    if (hasErrors) {
+        // Stored configs are validated, so this is a hand-edited file: fail closed with a challenge.
+        problems.append(QStringLiteral("%1 %2: invalid spec, every request is refused").arg(kind, id));
+        p->optional = false;
+        p->basic = true;
+        return p;
+    }
+    for (const auto &u : spec.users)
+        p->users.insert(u.name, u.passwordHash.toUtf8());
+    bool sourceLost = false; // a credential source did not load: the policy cannot work as written
+    if (!spec.htpasswdFile.isEmpty()) {
+        QFile f(spec.htpasswdFile);
+        if (!f.open(QIODevice::ReadOnly)) {
+            sourceLost = true;
+            problems.append(QStringLiteral("%1 %2: cannot read htpasswdFile %3: %4")
+                                .arg(kind, id, spec.htpasswdFile, f.errorString()));
+        } else {
+            QStringList fileProblems;
+            const auto users = parseHtpasswd(f.readAll(), &fileProblems);
+            for (const auto &fp : fileProblems)
+                problems.append(QStringLiteral("%1 %2: %3 %4").arg(kind, id, spec.htpasswdFile, fp));
+            for (auto it = users.begin(); it != users.end(); ++it) {
+                if (!p->users.contains(it.key()))
+                    p->users.insert(it.key(), it.value());
+            }
+        }
+    }
+    p->dummyHash = pickDummyHash(p->users);
+    p->apiKey = spec.apiKeyEnabled;
+    p->apiKeyHeader = spec.apiKeyHeader.toLatin1();
+    for (const auto &k : spec.apiKeys)
+        p->apiKeys.insert(k.sha256, k.name);
+    if (spec.jwt) {
+        QJsonObject jwks = spec.jwt->jwks;
+        if (!spec.jwt->jwksFile.isEmpty()) {
+            QFile f(spec.jwt->jwksFile);
+            QJsonParseError pe{};
+            if (!f.open(QIODevice::ReadOnly)) {
+                sourceLost = true;
+                problems.append(QStringLiteral("%1 %2: cannot read jwksFile %3: %4")
+                                    .arg(kind, id, spec.jwt->jwksFile, f.errorString()));
+            } else {
+                const auto doc = QJsonDocument::fromJson(f.readAll(), &pe);
+                sourceLost = pe.error != QJsonParseError::NoError || !doc.isObject();
+                if (sourceLost)
+                    problems.append(QStringLiteral("%1 %2: jwksFile %3 is not a JSON object")
+                                        .arg(kind, id, spec.jwt->jwksFile));
+                else
+                    jwks = doc.object();
+            }
+        }
+        auto verifier = std::make_shared<JwtVerifier>(
+            jwks, JwtVerifier::Settings{spec.jwt->issuer, spec.jwt->audiences, spec.jwt->clockSkewMs,
+                                        spec.jwt->requireExpiration, (spec.jwt->maxLifetimeMs + 999) / 1000});
+        for (const auto &vp : verifier->problems())
+            problems.append(QStringLiteral("%1 %2: jwks %3").arg(kind, id, vp));
+        p->jwt = verifier;
+        p->identityClaim = spec.jwt->identityClaim;
+    }
+    if (sourceLost) {
+        // Fail closed, whatever other methods the policy has: no credential of any kind is accepted and it
+        // stops being optional. The problem text is the reason its status shows (app::Service::policyProblems).
+        problems.last() += QStringLiteral("; every request it covers is refused until it loads");
+        p->optional = false;
+        p->users.clear();
+        p->apiKeys.clear();
+        if (spec.jwt)
+            p->jwt = std::make_shared<JwtVerifier>(
+                QJsonObject{}, JwtVerifier::Settings{spec.jwt->issuer, spec.jwt->audiences, spec.jwt->clockSkewMs});
+    }
+    return p;
+}
+
 } // namespace
+
+// AgentgatewayPolicy traffic and frontend sections, mapped onto the compiled forms above (docs/agentgateway.md).
+// After the dfproxy.dev kinds: where one of those already covers a target, it stays in effect there and the
+// AgentgatewayPolicy's section is reported as a problem (its status says so).
+static void compileAgentgatewayPolicies(const config::Config &config, const ConfigPolicyEngine::Impl *previous,
+                                        ConfigPolicyEngine::Impl &d, QStringList &problems)
+{
+    const QString kind = QString::fromLatin1(config::kinds::AgentgatewayPolicy);
+    for (const Resource *g : config.ofKind(config::kinds::Gateway)) {
+        for (const auto &l : config::parseGatewaySpec(*g, nullptr).listeners)
+            d.listenerPorts.insert(g->ns() + u'/' + g->name() + u'/' + l.name, l.port);
+    }
+    for (const Resource *r : inConflictOrder(config.ofKind(config::kinds::AgentgatewayPolicy))) {
+        QList<config::FieldError> errors;
+        const auto spec = config::parseAgentgatewayPolicySpec(*r, &errors);
+        const QString id = r->ns() + u'/' + r->name();
+        // Attaches `p` where no earlier policy of the function covers the target; says where it is not in effect.
+        auto attachTo = [&](auto &map, const auto &p, const char *section) {
+            for (const auto &t : spec.targetRefs) {
+                const QString key = targetKey(r->ns(), t);
+                if (const auto it = map.constFind(key); it != map.constEnd()) {
+                    if (it.value()->id != id && !it.value()->id.startsWith(QLatin1String("agw:")))
+                        problems.append(QStringLiteral("%1 %2: %3 is not in effect on %4 %5: a dfproxy.dev policy "
+                                                       "(%6) covers it")
+                                            .arg(kind, id, QLatin1String(section), t.kind, t.name, it.value()->id));
+                    continue;
+                }
+                map.insert(key, p);
+            }
+        };
+        if (!errors.isEmpty()) {
+            // A hand-edited config file (the API refuses it): an authorization or authentication that does not
+            // parse refuses every request it would cover; the rest is ignored.
+            const QJsonObject traffic = r->spec().value("traffic").toObject();
+            if (traffic.contains("authorization") || traffic.contains("basicAuthentication")
+                || traffic.contains("jwtAuthentication") || traffic.contains("apiKeyAuthentication")) {
+                problems.append(QStringLiteral("%1 %2: invalid spec, every request it covers is refused").arg(kind, id));
+                auto p = std::make_shared<CompiledAuthz>();
+                p->id = QStringLiteral("agw:") + id;
+                attachTo(d.authz, std::shared_ptr<const CompiledAuthz>(p), "traffic.authorization");
+            }
+            continue;
+        }
+        if (spec.authentication) {
+            const auto p = compileAuthn(kind, id, *spec.authentication, false, problems);
+            p->id = QStringLiteral("agw:") + id;
+            attachTo(d.authn, std::shared_ptr<const CompiledAuthn>(p), "traffic authentication");
+        }
+        if (spec.authorization) {
+            auto p = std::make_shared<CompiledAuthz>();
+            p->id = QStringLiteral("agw:") + id;
+            p->celAction = spec.authorization->action;
+            for (const auto &text : spec.authorization->matchExpressions) {
+                if (auto program = config::cel::Program::compile(text, nullptr)) {
+                    p->readsJwt = p->readsJwt || program->readsJwt();
+                    p->expressions.push_back(std::move(*program));
+                }
+            }
+            attachTo(d.authz, std::shared_ptr<const CompiledAuthz>(p), "traffic.authorization");
+        }
+        if (spec.rateLimit) {
+            auto p = std::make_shared<CompiledRateLimit>();
+            p->id = QStringLiteral("agw:") + id;
+            for (int i = 0; i < spec.rateLimit->limits.size(); ++i) {
+                const auto &l = spec.rateLimit->limits[i];
+                const QString lid = QStringLiteral("agw:") + limitIdentity(*r, i, l);
+                std::shared_ptr<TokenBucketLimiter> limiter = previous ? previous->limiters.value(lid) : nullptr;
+                if (!limiter)
+                    limiter = std::make_shared<TokenBucketLimiter>(l.tokens, l.fillIntervalMs,
+                                                                   l.burst ? l.burst : l.tokens, l.maxKeys, d.clock);
+                d.limiters.insert(lid, limiter);
+                p->limits.append(CompiledLimit{l.name, l.key, QByteArray(), limiter, 0, 0});
+            }
+            attachTo(d.rateLimits, std::shared_ptr<const CompiledRateLimit>(p), "traffic.rateLimit");
+        }
+        if (spec.connectMode == QLatin1String("Deny")) {
+            for (const auto &t : spec.targetRefs)
+                d.connectDenied.insert(r->ns() + u'/' + t.name);
+        }
+        d.policyCounts[config::kinds::AgentgatewayPolicy]++;
+    }
+}
 
 std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config &config, const Options &options,
                                                             const ConfigPolicyEngine *previous)
@@ -849,84 +1104,11 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
         QList<config::FieldError> errors;
         const auto spec = config::parseAuthenticationPolicySpec(*r, &errors);
         const QString id = r->ns() + u'/' + r->name();
-        auto p = std::make_shared<CompiledAuthn>();
-        p->id = id;
-        p->optional = spec.optional;
-        p->basic = spec.basicEnabled;
-        p->realm = spec.realm.toUtf8();
-        if (!errors.isEmpty()) {
-            // Stored configs are validated, so this is a hand-edited file: fail closed with a challenge.
-            problems.append(QStringLiteral("AuthenticationPolicy %1: invalid spec, every request is refused").arg(id));
-            p->optional = false;
-            p->basic = true;
-            attach<CompiledAuthn>(d->authn, r->ns(), spec.targetRefs, p);
-            continue;
-        }
-        for (const auto &u : spec.users)
-            p->users.insert(u.name, u.passwordHash.toUtf8());
-        bool sourceLost = false; // a credential source did not load: the policy cannot work as written
-        if (!spec.htpasswdFile.isEmpty()) {
-            QFile f(spec.htpasswdFile);
-            if (!f.open(QIODevice::ReadOnly)) {
-                sourceLost = true;
-                problems.append(QStringLiteral("AuthenticationPolicy %1: cannot read htpasswdFile %2: %3")
-                                    .arg(id, spec.htpasswdFile, f.errorString()));
-            } else {
-                QStringList fileProblems;
-                const auto users = parseHtpasswd(f.readAll(), &fileProblems);
-                for (const auto &fp : fileProblems)
-                    problems.append(QStringLiteral("AuthenticationPolicy %1: %2 %3").arg(id, spec.htpasswdFile, fp));
-                for (auto it = users.begin(); it != users.end(); ++it) {
-                    if (!p->users.contains(it.key()))
-                        p->users.insert(it.key(), it.value());
-                }
-            }
-        }
-        p->dummyHash = pickDummyHash(p->users);
-        p->apiKey = spec.apiKeyEnabled;
-        p->apiKeyHeader = spec.apiKeyHeader.toLatin1();
-        for (const auto &k : spec.apiKeys)
-            p->apiKeys.insert(k.sha256, k.name);
-        if (spec.jwt) {
-            QJsonObject jwks = spec.jwt->jwks;
-            if (!spec.jwt->jwksFile.isEmpty()) {
-                QFile f(spec.jwt->jwksFile);
-                QJsonParseError pe{};
-                if (!f.open(QIODevice::ReadOnly)) {
-                    sourceLost = true;
-                    problems.append(QStringLiteral("AuthenticationPolicy %1: cannot read jwksFile %2: %3")
-                                        .arg(id, spec.jwt->jwksFile, f.errorString()));
-                } else {
-                    const auto doc = QJsonDocument::fromJson(f.readAll(), &pe);
-                    sourceLost = pe.error != QJsonParseError::NoError || !doc.isObject();
-                    if (sourceLost)
-                        problems.append(QStringLiteral("AuthenticationPolicy %1: jwksFile %2 is not a JSON object")
-                                            .arg(id, spec.jwt->jwksFile));
-                    else
-                        jwks = doc.object();
-                }
-            }
-            auto verifier = std::make_shared<JwtVerifier>(
-                jwks, JwtVerifier::Settings{spec.jwt->issuer, spec.jwt->audiences, spec.jwt->clockSkewMs,
-                                            spec.jwt->requireExpiration, (spec.jwt->maxLifetimeMs + 999) / 1000});
-            for (const auto &vp : verifier->problems())
-                problems.append(QStringLiteral("AuthenticationPolicy %1: jwks %2").arg(id, vp));
-            p->jwt = verifier;
-            p->identityClaim = spec.jwt->identityClaim;
-        }
-        if (sourceLost) {
-            // Fail closed, whatever other methods the policy has: no credential of any kind is accepted and it
-            // stops being optional. The problem text is the reason its status shows (app::Service::policyProblems).
-            problems.last() += QStringLiteral("; every request it covers is refused until it loads");
-            p->optional = false;
-            p->users.clear();
-            p->apiKeys.clear();
-            if (spec.jwt)
-                p->jwt = std::make_shared<JwtVerifier>(
-                    QJsonObject{}, JwtVerifier::Settings{spec.jwt->issuer, spec.jwt->audiences, spec.jwt->clockSkewMs});
-        }
+        const auto p = compileAuthn(QString::fromLatin1(config::kinds::AuthenticationPolicy), id, spec,
+                                    !errors.isEmpty(), problems);
         attach<CompiledAuthn>(d->authn, r->ns(), spec.targetRefs, p);
-        d->policyCounts[config::kinds::AuthenticationPolicy]++;
+        if (errors.isEmpty())
+            d->policyCounts[config::kinds::AuthenticationPolicy]++;
     }
 
     // Authorization.
@@ -1002,6 +1184,8 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
         attach<CompiledRateLimit>(d->rateLimits, r->ns(), spec.targetRefs, p);
         d->policyCounts[config::kinds::RateLimitPolicy]++;
     }
+
+    compileAgentgatewayPolicies(config, previous ? previous->d.get() : nullptr, *d, problems);
 
     // SSRF guard.
     QList<config::FieldError> ssrfErrors;

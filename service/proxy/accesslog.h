@@ -44,6 +44,8 @@ struct AccessLogRecord
     QByteArray decision;         ///< policy: the decision summary ("allow", "deny:authz rule 2", ...; "" = no policy)
     /// The program behind the client connection (docs/applications.md); null when unknown or not local.
     std::shared_ptr<const platform::ProcessInfo> application;
+    QString upstreamProxy;       ///< the upstream proxy taken ("host:port") or "DIRECT"; empty: the backend has none
+    QString upstreamProxyReason; ///< why that one: "tunnel" (the fixed proxy), "bypass <entry>"
 };
 
 /// Receives access-log records. write() is called from worker threads concurrently: implementations must be

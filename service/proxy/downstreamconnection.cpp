@@ -4,6 +4,7 @@
 #include "base/bytes.h"
 #include "dns/hostcache.h"
 #include "forward/connector.h"
+#include "forward/upstreamproxy.h"
 #include "proxy/pacresponder.h"
 #include "proxy/proxycontext.h"
 #include "proxy/proxyworker.h"
@@ -452,6 +453,33 @@ void DownstreamConnection::continueAfterPolicy(const QList<QByteArray> &stripHea
         up.port = quint16(m_port > 0 ? m_port : (up.tls ? 443 : 80));
     }
     m_rec.port = up.port;
+    if (backend->tunnel) { // [#22 hook: upstream proxy] which proxy (or DIRECT) this request takes, and why
+        if (!m_proxySelection) { // a PAC answer not yet cached comes later: then this runs again
+            const quint64 serial = ++m_proxySelectionSerial;
+            std::optional<forward::ProxySelection> now = forward::selectUpstreamProxy(
+                *backend->tunnel, QLatin1String(h.isConnect() || up.tls ? "https" : "http"), up.host, up.port,
+                backend->engine, m_ctx->hostCache.load(std::memory_order_acquire), this,
+                [this, serial, stripHeaders](forward::ProxySelection later) {
+                    if (serial != m_proxySelectionSerial || m_closed || m_state != State::Resolving)
+                        return; // the request is gone
+                    m_proxySelection = std::move(later);
+                    continueAfterPolicy(stripHeaders);
+                });
+            if (!now)
+                return;
+            m_proxySelection = std::move(*now);
+        }
+        const forward::ProxySelection via = *std::exchange(m_proxySelection, std::nullopt);
+        m_rec.upstreamProxy = via.proxy ? via.proxy->address : QStringLiteral("DIRECT");
+        m_rec.upstreamProxyReason = via.why;
+        if (!via.error.isEmpty()) {
+            sendLocalResponse(502, "upstream_proxy_unsupported", "upstream_proxy_unsupported: " + via.error.toUtf8()
+                                                                     + "\n");
+            return;
+        }
+        up.proxy = via.proxy;
+        up.proxyFallbacks = via.fallbacks;
+    }
 
     if (!h.isConnect()) {
         m_forward.method = h.method;
@@ -538,6 +566,16 @@ void DownstreamConnection::onResolved(const dns::ResolveResult &result)
     m_dnsDoneUs = nowUs();
     m_rec.dnsUs = m_dnsDoneUs;
     m_rec.dnsCacheHit = result.cacheHit;
+    if (!result.ok() && m_forward.upstream.proxy) {
+        // [#22 hook: upstream proxy] the proxy resolves the target: a name unknown here still goes out through it
+        // (the SSRF guard checks what does resolve here, below).
+        m_rec.dnsCacheHit = false;
+        if (m_parser.head().isConnect())
+            startConnectTunnel();
+        else
+            startForward();
+        return;
+    }
     if (!result.ok()) {
         const QByteArray reason = dnsReason(result.error == dns::DnsError::None ? dns::DnsError::NoData
                                                                                 : result.error);
@@ -596,6 +634,12 @@ void DownstreamConnection::onRequestComplete()
         m_exchange->endBody();
     if (m_responseDone)
         finishTransaction();
+}
+
+void DownstreamConnection::onUpstreamProxyUsed(const forward::UpstreamProxy *proxy)
+{
+    // [#22 hook: upstream proxy] a later entry of the PAC result carried the request
+    m_rec.upstreamProxy = proxy ? proxy->address : QStringLiteral("DIRECT");
 }
 
 void DownstreamConnection::onUpstreamConnected(const QHostAddress &address, bool reused)
@@ -828,6 +872,7 @@ void DownstreamConnection::writeClient(const char *data, qsizetype size)
 
 void DownstreamConnection::finishTransaction()
 {
+    ++m_proxySelectionSerial; // [#22 hook: upstream proxy] a PAC answer still on its way is for nobody now
     m_requestTimer.stop();
     emitLog();
     m_lookup.reset();
@@ -853,6 +898,7 @@ void DownstreamConnection::emitLog()
     m_rec.totalUs = nowUs();
     if (m_rec.status)
         m_ctx->stats.countStatus(m_rec.status);
+    m_ctx->stats.countUpstreamProxy(m_rec.upstreamProxy, m_rec.reason); // [#22 hook: upstream proxy]
     if (AccessLogSink *sink = m_ctx->accessLog.load(std::memory_order_acquire)) {
         // Built only when someone reads them: the hot path does without these strings.
         // The route table builds these keys once; the fallbacks serve listeners and matches made elsewhere.
@@ -919,6 +965,7 @@ void DownstreamConnection::startConnectTunnel()
     // errors. A tunnel carries bytes as they are: no TLS to the upstream here, whatever the backend says.
     forward::Upstream upstream = m_forward.upstream;
     upstream.tls = false;
+    upstream.viaConnect = true; // [#22 hook: upstream proxy] through one (if any), with CONNECT host:port
     forward::Connector::Options options;
     options.timeoutMs = m_ctx->options.connectTimeoutMs;
     options.hostCache = m_ctx->hostCache.load(std::memory_order_acquire);
@@ -935,6 +982,8 @@ void DownstreamConnection::startConnectTunnel()
                 return;
             }
             m_rec.resolvedAddress = address;
+            if (!m_rec.upstreamProxy.isEmpty()) // [#22 hook: upstream proxy] the PAC entry that carried it
+                m_rec.upstreamProxy = (*done)->proxy() ? (*done)->proxy()->address : QStringLiteral("DIRECT");
             m_rec.connectUs = nowUs() - m_dnsDoneUs;
             m_rec.status = 200;
             m_responseStarted = true;

@@ -4,6 +4,7 @@
 #include "base/lazytimer.h"
 #include "base/liveness.h"
 #include "forward/forwarder.h"
+#include "forward/upstreamproxy.h"
 #include "http/httpparser.h"
 #include "http/readbuffer.h"
 #include "net/stream.h"
@@ -60,6 +61,7 @@ public:
     void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) override;
     void onRequestBodyDrained() override;
     void onError(forward::ForwardError error, const QString &detail) override;
+    void onUpstreamProxyUsed(const forward::UpstreamProxy *proxy) override; // [#22 hook: upstream proxy]
 
     // http::BodyHandler (request body)
     void onBody(const char *data, qsizetype size) override;
@@ -155,6 +157,9 @@ private:
     qint64 m_tunnelBurstBytes = 0;
     bool m_tlsClient = false; ///< accepted on an HTTPS listener
     QByteArray m_clientAddressText; ///< the client's address as X-Forwarded-For shows it, made on first use
+    // [#22 hook: upstream proxy] the proxy selection of the current request once known (a PAC answer comes later)
+    std::optional<forward::ProxySelection> m_proxySelection;
+    quint64 m_proxySelectionSerial = 0;
     ConnectionSlot m_slot; ///< released last, when the connection (and any tunnel) is gone
     // [apps hook] the program behind the client (proxy/clientapplication.h), looked up at the first request
     std::shared_ptr<const platform::ProcessInfo> m_application;

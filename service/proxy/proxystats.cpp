@@ -17,6 +17,20 @@ void ProxyStats::countStatus(int status)
     c->fetch_add(1, std::memory_order_relaxed);
 }
 
+void ProxyStats::countUpstreamProxy(const QString &upstreamProxy, const QByteArray &reason)
+{
+    if (upstreamProxy.isEmpty())
+        return;
+    (upstreamProxy == QLatin1String("DIRECT") ? upstreamProxyDirect : upstreamProxyRequests)
+        .fetch_add(1, std::memory_order_relaxed);
+    if (!reason.startsWith("upstream_proxy_"))
+        return;
+    std::atomic<quint64> &c = reason == "upstream_proxy_auth_failed"   ? upstreamProxyAuthFailed
+        : reason == "upstream_proxy_unreachable"                       ? upstreamProxyUnreachable
+                                                                       : upstreamProxyOtherErrors;
+    c.fetch_add(1, std::memory_order_relaxed);
+}
+
 QJsonObject ProxyStats::toJson() const
 {
     auto v = [](const auto &a) { return qint64(a.load(std::memory_order_relaxed)); };
@@ -40,6 +54,12 @@ QJsonObject ProxyStats::toJson() const
         {QStringLiteral("responseBytesSpliced"), v(responseBytesSpliced)},
         {QStringLiteral("tunnelsThrottled"), v(tunnelsThrottled)},
         {QStringLiteral("tunnelThrottlePauses"), v(tunnelThrottlePauses)},
+        {QStringLiteral("upstreamProxy"),
+         QJsonObject{{QStringLiteral("requests"), v(upstreamProxyRequests)},
+                     {QStringLiteral("direct"), v(upstreamProxyDirect)},
+                     {QStringLiteral("authFailed"), v(upstreamProxyAuthFailed)},
+                     {QStringLiteral("unreachable"), v(upstreamProxyUnreachable)},
+                     {QStringLiteral("otherErrors"), v(upstreamProxyOtherErrors)}}},
     };
 }
 

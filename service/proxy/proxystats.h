@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <QByteArray>
 #include <QJsonObject>
+#include <QString>
 
 #include <atomic>
 
@@ -23,8 +25,16 @@ struct ProxyStats
     std::atomic<quint64> responseBytesSpliced{0}; ///< response body bytes moved upstream to client socket (splice)
     std::atomic<quint64> tunnelsThrottled{0};     ///< tunnels opened with a bandwidth limit (RateLimitPolicy)
     std::atomic<quint64> tunnelThrottlePauses{0}; ///< times a tunnel direction stopped reading for lack of budget
+    // upstream (corporate) proxies, #22: requests of backends with a tunnel, by outcome
+    std::atomic<quint64> upstreamProxyRequests{0};     ///< sent through an upstream proxy
+    std::atomic<quint64> upstreamProxyDirect{0};       ///< sent DIRECT (bypass)
+    std::atomic<quint64> upstreamProxyAuthFailed{0};   ///< answered 502 upstream_proxy_auth_failed
+    std::atomic<quint64> upstreamProxyUnreachable{0};  ///< answered 502 upstream_proxy_unreachable
+    std::atomic<quint64> upstreamProxyOtherErrors{0};  ///< upstream_proxy_connect_failed / _unsupported
 
     void countStatus(int status);
+    /// One request of a backend with a tunnel: `upstreamProxy` as the access log shows it, `reason` its error.
+    void countUpstreamProxy(const QString &upstreamProxy, const QByteArray &reason);
     QJsonObject toJson() const;
 };
 

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "routing/attachment.h"
 
+#include "config/agentgatewaypolicy.h"
+
+#include <QSet>
+
 namespace dfproxy::routing::detail {
 
 using namespace dfproxy::config;
@@ -144,6 +148,98 @@ BackendResolution resolveBackend(const Config &config, const QString &routeNames
     r.message = QStringLiteral("resolved");
     r.backend = b;
     return r;
+}
+
+bool policyWinsOver(const Resource &a, const Resource &b)
+{
+    const QDateTime ta = creationTimestamp(a), tb = creationTimestamp(b);
+    if (ta.isValid() && tb.isValid() && ta != tb)
+        return ta < tb;
+    if (ta.isValid() != tb.isValid())
+        return ta.isValid();
+    return a.ns() + u'/' + a.name() < b.ns() + u'/' + b.name();
+}
+
+QHash<QString, std::shared_ptr<const BackendTunnel>> backendTunnels(const Config &config,
+                                                                    const QList<GatewayInfo> &gateways)
+{
+    struct Candidate
+    {
+        const Resource *policy = nullptr;
+        AgentgatewayTunnelSpec tunnel;
+    };
+    // The winning tunnel policy per target ("namespace/name" of a backend or of a Gateway).
+    QHash<QString, Candidate> byBackend, byGateway;
+    auto offer = [](QHash<QString, Candidate> &map, const QString &key, const Candidate &c) {
+        auto it = map.find(key);
+        if (it == map.end() || policyWinsOver(*c.policy, *it->policy))
+            map.insert(key, c);
+    };
+    for (const Resource *p : config.ofKind(QString::fromLatin1(kinds::AgentgatewayPolicy))) {
+        QList<FieldError> errors;
+        const AgentgatewayPolicySpec spec = parseAgentgatewayPolicySpec(*p, &errors);
+        if (!errors.isEmpty() || !spec.tunnel)
+            continue;
+        for (const auto &t : spec.targetRefs) {
+            const QString key = p->ns() + u'/' + t.name;
+            if (t.kind == QLatin1String(kinds::Backend))
+                offer(byBackend, key, {p, *spec.tunnel});
+            else if (t.kind == QLatin1String(kinds::Gateway))
+                offer(byGateway, key, {p, *spec.tunnel});
+        }
+    }
+    QHash<QString, std::shared_ptr<const BackendTunnel>> out;
+    if (byBackend.isEmpty() && byGateway.isEmpty())
+        return out;
+
+    // Which Gateways' accepted routes use each backend.
+    QHash<QString, QSet<QString>> gatewaysOfBackend;
+    if (!byGateway.isEmpty()) {
+        for (const Resource *route : config.ofKind(QString::fromLatin1(kinds::HTTPRoute))) {
+            QList<FieldError> errors;
+            const HttpRouteSpec spec = parseHttpRouteSpec(*route, &errors);
+            if (!errors.isEmpty())
+                continue;
+            QSet<QString> parents;
+            for (const auto &ref : spec.parentRefs) {
+                const Attachment a = attach(gateways, *route, spec, ref);
+                if (a.accepted())
+                    parents.insert(a.gateway->resource->ns() + u'/' + a.gateway->resource->name());
+            }
+            for (const auto &rule : spec.rules) {
+                for (const auto &ref : rule.backendRefs) {
+                    const BackendResolution res = resolveBackend(config, route->ns(), ref);
+                    if (res.backend)
+                        gatewaysOfBackend[res.backend->ns() + u'/' + res.backend->name()].unite(parents);
+                }
+            }
+        }
+    }
+    auto compiled = [](const Candidate &c) {
+        auto t = std::make_shared<BackendTunnel>();
+        t->policyKey = c.policy->ns() + u'/' + c.policy->name();
+        t->url = c.tunnel.url;
+        t->credentialsFile = c.tunnel.credentialsFile;
+        t->bypass = c.tunnel.bypass;
+        t->pacUrl = c.tunnel.pacUrl;
+        return std::shared_ptr<const BackendTunnel>(std::move(t));
+    };
+    for (const Resource *b : config.ofKind(QString::fromLatin1(kinds::Backend))) {
+        const QString key = b->ns() + u'/' + b->name();
+        if (const auto it = byBackend.constFind(key); it != byBackend.cend()) {
+            out.insert(key, compiled(*it));
+            continue;
+        }
+        const Candidate *best = nullptr;
+        for (const QString &gw : gatewaysOfBackend.value(key)) {
+            const auto it = byGateway.constFind(gw);
+            if (it != byGateway.cend() && (!best || policyWinsOver(*it->policy, *best->policy)))
+                best = &*it;
+        }
+        if (best)
+            out.insert(key, compiled(*best));
+    }
+    return out;
 }
 
 } // namespace dfproxy::routing::detail

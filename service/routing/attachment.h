@@ -5,6 +5,9 @@
 
 #include "config/config.h"
 #include "config/model.h"
+#include "routing/routetable.h"
+
+#include <QHash>
 
 #include <QStringList>
 
@@ -46,5 +49,17 @@ struct BackendResolution
 };
 BackendResolution resolveBackend(const config::Config &config, const QString &routeNamespace,
                                  const config::BackendRef &ref);
+
+/// GEP-713 conflict order between two policies: the older creationTimestamp wins, then namespace/name. True if `a`
+/// wins over `b`.
+bool policyWinsOver(const config::Resource &a, const config::Resource &b);
+
+/// The upstream proxy of each backend ("namespace/name"), from the valid AgentgatewayPolicies with
+/// spec.backend.tunnel: one that targets the AgentgatewayBackend itself wins; else one that targets a Gateway that
+/// an accepted route using the backend attaches to (a backend shared by the routes of several Gateways gets the
+/// tunnel of one of them). Among several candidates of one level, the oldest (policyWinsOver). Backends without one
+/// are absent (direct).
+QHash<QString, std::shared_ptr<const BackendTunnel>> backendTunnels(const config::Config &config,
+                                                                    const QList<GatewayInfo> &gateways);
 
 } // namespace dfproxy::routing::detail

@@ -186,7 +186,7 @@ bool candidateMatches(const Candidate &c, const RequestInfo &r, QByteArrayView p
     return headersMatch(c.headers, r.headers) && queryMatches(c.query, r.query);
 }
 
-std::shared_ptr<const Backend> compileBackend(const Resource &r)
+std::shared_ptr<const Backend> compileBackend(const Resource &r, std::shared_ptr<const BackendTunnel> tunnel)
 {
     const BackendSpec s = parseBackendSpec(r, nullptr);
     auto b = std::make_shared<Backend>();
@@ -204,6 +204,7 @@ std::shared_ptr<const Backend> compileBackend(const Resource &r)
     // The spelling (agentgateway's V4Only ...) was checked by parseBackendSpec; one parser reads every spelling.
     b->lookupFamily = s.lookupFamily.isEmpty() ? std::nullopt : dns::lookupFamilyFromString(s.lookupFamily);
     b->engine = s.engine == QLatin1String("qnam") ? Backend::Engine::Qnam : Backend::Engine::Native;
+    b->tunnel = std::move(tunnel);
     return b;
 }
 
@@ -221,7 +222,8 @@ HeaderModifier compileHeaderModifier(const HeaderModifierSpec &s)
 
 std::shared_ptr<const CompiledRule> compileRule(const Config &config, const Resource &route, const RouteRule &rule,
                                                 int ruleIndex,
-                                                QHash<QString, std::shared_ptr<const Backend>> &backendCache)
+                                                QHash<QString, std::shared_ptr<const Backend>> &backendCache,
+                                                const QHash<QString, std::shared_ptr<const BackendTunnel>> &tunnels)
 {
     auto c = std::make_shared<CompiledRule>();
     RouteMatch &m = c->result;
@@ -279,7 +281,8 @@ std::shared_ptr<const CompiledRule> compileRule(const Config &config, const Reso
             const QString key = res.backend->key().toString();
             auto it = backendCache.find(key);
             if (it == backendCache.end())
-                it = backendCache.insert(key, compileBackend(*res.backend));
+                it = backendCache.insert(
+                    key, compileBackend(*res.backend, tunnels.value(res.backend->ns() + u'/' + res.backend->name())));
             backend = *it;
         }
         c->backends.push_back({backend, ref.weight});
@@ -374,6 +377,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
     }
 
     QHash<QString, std::shared_ptr<const Backend>> backendCache;
+    const auto tunnels = detail::backendTunnels(config, gateways);
     for (const Resource *route : config.ofKind(QString::fromLatin1(kinds::HTTPRoute))) {
         QList<FieldError> errors;
         const HttpRouteSpec spec = parseHttpRouteSpec(*route, &errors);
@@ -388,7 +392,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
         bool hasBackend = false; // some rule sends requests to a backend: its hosts go in the PAC file
         for (int ri = 0; ri < spec.rules.size(); ++ri) {
             const RouteRule &rule = spec.rules[ri];
-            const auto compiled = compileRule(config, *route, rule, ri, backendCache);
+            const auto compiled = compileRule(config, *route, rule, ri, backendCache, tunnels);
             for (const auto &b : compiled->backends)
                 hasBackend = hasBackend || b.backend;
             const QList<HttpRouteMatch> matches = rule.matches.isEmpty() ? QList<HttpRouteMatch>{HttpRouteMatch{}}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "routing/status.h"
 
+#include "config/agentgatewaypolicy.h"
 #include "config/model.h"
 #include "routing/attachment.h"
 
@@ -43,7 +44,25 @@ QList<PolicyTargetRef> policyTargets(const Resource &policy, QList<FieldError> *
         return parseRateLimitPolicySpec(policy, errors).targetRefs;
     if (kind == QLatin1String(kinds::AuthenticationPolicy))
         return parseAuthenticationPolicySpec(policy, errors).targetRefs;
+    if (kind == QLatin1String(kinds::AgentgatewayPolicy))
+        return parseAgentgatewayPolicySpec(policy, errors).targetRefs;
     return parseAuthorizationPolicySpec(policy, errors).targetRefs;
+}
+
+// AgentgatewayPolicies merge section by section (agentgateway's semantics): two of them conflict on a target only
+// where they set the same section. The sections `a` and `b` share; for the dfproxy.dev kinds, "the whole policy".
+QStringList sharedSections(const Resource &a, const Resource &b)
+{
+    if (a.kind() != QLatin1String(kinds::AgentgatewayPolicy))
+        return {QStringLiteral("spec")};
+    const QStringList sa = parseAgentgatewayPolicySpec(a, nullptr).sections;
+    const QStringList sb = parseAgentgatewayPolicySpec(b, nullptr).sections;
+    QStringList out;
+    for (const auto &s : sa) {
+        if (sb.contains(s))
+            out.append(s);
+    }
+    return out;
 }
 
 // What the policy engine treats as one target (policy/policyengine.cpp, targetKey): a listener (sectionName) is
@@ -54,16 +73,10 @@ bool sameTarget(const PolicyTargetRef &a, const PolicyTargetRef &b)
            (a.kind != QLatin1String(kinds::Gateway) || a.sectionName == b.sectionName);
 }
 
-// Gateway API conflict order (GEP-713), as the policy engine applies it: the older creationTimestamp wins, then
-// namespace/name. True if `a` wins over `b`.
+// Gateway API conflict order (GEP-713), as the policy engine applies it. True if `a` wins over `b`.
 bool winsOver(const Resource &a, const Resource &b)
 {
-    const QDateTime ta = creationTimestamp(a), tb = creationTimestamp(b);
-    if (ta.isValid() && tb.isValid() && ta != tb)
-        return ta < tb;
-    if (ta.isValid() != tb.isValid())
-        return ta.isValid();
-    return a.ns() + u'/' + a.name() < b.ns() + u'/' + b.name();
+    return detail::policyWinsOver(a, b);
 }
 
 } // namespace
@@ -83,7 +96,10 @@ QJsonObject policyStatus(const Config &config, const Resource &policy, const QDa
             QList<FieldError> otherErrors;
             const auto otherTargets = policyTargets(*other, &otherErrors);
             // An invalid RateLimitPolicy is ignored by the engine; invalid authn/authz policies still attach.
-            if (!otherErrors.isEmpty() && policy.kind() == QLatin1String(kinds::RateLimitPolicy))
+            if (!otherErrors.isEmpty() && (policy.kind() == QLatin1String(kinds::RateLimitPolicy)
+                                           || policy.kind() == QLatin1String(kinds::AgentgatewayPolicy)))
+                continue;
+            if (sharedSections(policy, *other).isEmpty())
                 continue;
             const bool overlaps = std::any_of(otherTargets.begin(), otherTargets.end(),
                                               [&](const PolicyTargetRef &t) { return sameTarget(t, target); });
@@ -231,7 +247,7 @@ QJsonObject resourceStatus(const Config &config, const Resource &resource, const
 {
     const QString kind = resource.kind();
     if (kind == QLatin1String(kinds::RateLimitPolicy) || kind == QLatin1String(kinds::AuthenticationPolicy)
-        || kind == QLatin1String(kinds::AuthorizationPolicy))
+        || kind == QLatin1String(kinds::AuthorizationPolicy) || kind == QLatin1String(kinds::AgentgatewayPolicy))
         return policyStatus(config, resource, now, problems);
     if (kind == QLatin1String(kinds::HTTPRoute))
         return routeStatus(config, resource, now);

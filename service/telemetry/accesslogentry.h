@@ -46,6 +46,8 @@ struct AccessLogEntry
     QString processPath;         ///< its absolute path
     qint64 pid = 0;
     QString processUser;         ///< the account it runs as
+    QString upstreamProxy;       ///< the upstream proxy taken ("host:port") or "DIRECT"; empty: the backend has none
+    QString upstreamProxyReason; ///< why: "tunnel" (the fixed proxy), "bypass <entry>"
 
     /// The JSON object of the JSON Lines format and of the admin API (stable field names, see docs/telemetry.md).
     QJsonObject toJson() const;

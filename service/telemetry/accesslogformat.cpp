@@ -356,6 +356,12 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     boolean(e.tunnel);
     out.literal(",\"upstreamMs\":");
     appendJsonNumber(out, e.upstreamMs);
+    if (!e.upstreamProxy.isEmpty()) { // only for backends with an upstream proxy (#22)
+        out.literal(",\"upstreamProxy\":");
+        ok &= appendJsonString(out, e.upstreamProxy);
+        out.literal(",\"upstreamProxyReason\":");
+        ok &= appendJsonString(out, e.upstreamProxyReason);
+    }
     out.literal(",\"upstreamReused\":");
     boolean(e.upstreamReused);
     out.literal("}\n");
@@ -395,7 +401,7 @@ QByteArray applicationFields(const AccessLogEntry &e)
 
 QJsonObject AccessLogEntry::toJson() const
 {
-    return QJsonObject{
+    QJsonObject o{
         {QStringLiteral("seq"), static_cast<qint64>(seq)},
         {QStringLiteral("time"), QString::fromLatin1(isoTime(time))},
         {QStringLiteral("clientAddress"), clientAddress},
@@ -426,6 +432,11 @@ QJsonObject AccessLogEntry::toJson() const
         {QStringLiteral("pid"), pid},
         {QStringLiteral("processUser"), processUser},
     };
+    if (!upstreamProxy.isEmpty()) { // only for backends with an upstream proxy (#22)
+        o.insert(QStringLiteral("upstreamProxy"), upstreamProxy);
+        o.insert(QStringLiteral("upstreamProxyReason"), upstreamProxyReason);
+    }
+    return o;
 }
 
 std::optional<AccessLogFormat> accessLogFormatFromString(const QString &name)

@@ -35,6 +35,11 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
                                       "host=\"other\".",
                                       {"host"});
     m_destinations->setSeriesLimit(size_t(qMax(1, hostLimit)), {"other"});
+    m_upstreamProxy = registry.counter("dfproxy_upstream_proxy_requests_total",
+                                       "Requests of backends with an upstream (corporate) proxy, by the proxy taken "
+                                       "(host:port, or DIRECT) and outcome (forwarded, or the upstream_proxy_* error).",
+                                       {"upstream_proxy", "outcome"});
+    m_upstreamProxy->setSeriesLimit(256, {"other", "other"});
     m_downstreamReceived = &m_downstreamBytes->labels({"received"});
     m_downstreamSent = &m_downstreamBytes->labels({"sent"});
     m_upstreamReceived = &m_upstreamBytes->labels({"received"});
@@ -117,6 +122,11 @@ void ProxyMetrics::observe(const AccessLogEntry &e)
     }
     if (destination)
         destination->inc();
+    if (!e.upstreamProxy.isEmpty()) // only backends with an upstream proxy (#22): not on the common path
+        m_upstreamProxy
+            ->labels({e.upstreamProxy, e.reason.startsWith("upstream_proxy_") ? QString::fromLatin1(e.reason)
+                                                                              : QStringLiteral("forwarded")})
+            .inc();
 }
 
 QList<CollectedFamily> policyFamilies(const QJsonObject &stats)

@@ -17,6 +17,7 @@ namespace dfproxy::telemetry {
 ///   dfproxy_downstream_bytes_total{direction="received|sent"}     body bytes from/to clients
 ///   dfproxy_upstream_bytes_total{direction="received|sent"}       body bytes from/to upstreams
 ///   dfproxy_destination_requests_total{host}                      first `hostLimit` hosts, the rest host="other"
+///   dfproxy_upstream_proxy_requests_total{upstream_proxy,outcome}  requests of backends with an upstream proxy
 ///   dfproxy_build_info{version} 1
 /// Gauges owned elsewhere (active connections, DNS cache) and the policy decisions (policyFamilies()) are added
 /// by the app as collectors.
@@ -50,6 +51,7 @@ private:
     CounterFamily *m_downstreamBytes;
     CounterFamily *m_upstreamBytes;
     CounterFamily *m_destinations;
+    CounterFamily *m_upstreamProxy;
 
     // Series already looked up, by the entry's own values: one hash probe per record instead of building label
     // lists and searching the families' ordered maps (families keep their series for their lifetime, so the

@@ -102,6 +102,19 @@ TEST(AccessLogModel, ShowsNewestFirstAndBuildsCurlCommands)
               "curl -v -x 'http://127.0.0.1:8080' -p 'https://c.test:443/'");
 }
 
+TEST(AccessLogModel, ShowsTheUpstreamProxyAndWhy)
+{
+    EXPECT_EQ(AccessLogModel::text(QJsonObject{{"upstreamProxy", "proxy.corp:3128"}, {"upstreamProxyReason", "tunnel"}},
+                                   AccessLogModel::Upstream),
+              "proxy.corp:3128 (tunnel)");
+    EXPECT_EQ(AccessLogModel::text(QJsonObject{{"upstreamProxy", "DIRECT"}, {"upstreamProxyReason", "bypass <local>"}},
+                                   AccessLogModel::Upstream),
+              "DIRECT (bypass <local>)");
+    EXPECT_EQ(AccessLogModel::text(QJsonObject{{"host", "a.test"}}, AccessLogModel::Upstream), "");
+    AccessLogModel m(1);
+    EXPECT_EQ(m.headerData(AccessLogModel::Upstream, Qt::Horizontal, Qt::DisplayRole).toString(), "Upstream proxy");
+}
+
 TEST(RuleEditor, ValueMatchTextRoundTrips)
 {
     const QJsonArray m = parseValueMatches("x-env=prod, x-id~=^[0-9]+$");

@@ -7,6 +7,7 @@
 // never dials them: the whole file runs inside a network namespace with only loopback up (tests/netns-run), so a
 // failing check cannot reach those addresses.
 #include "integration/proxyitutil.h"
+#include "support/squid.h"
 #include "support/testsupport.h"
 
 #include <QCryptographicHash>
@@ -724,4 +725,50 @@ TEST_F(Policies, DenySelfKnowsAnAdminPortGivenOnTheCommandLine)
     EXPECT_EQ(self.status, 403) << self.describe().toStdString() << service.describe().toStdString();
     EXPECT_EQ(self.header("x-dfproxy-error"), "ssrf_denied");
     EXPECT_EQ(get().status, 200);
+}
+
+// Through an upstream (corporate) proxy the target is resolved by the proxy, and still the SSRF guard sees what the
+// name resolves to here: metadata.test, the metadata address spelled as an IP literal or as an IPv4-mapped IPv6
+// literal are refused before anything is sent to the proxy (docs/upstream-proxy.md, "DNS and the SSRF guard").
+TEST_F(Policies, SsrfGuardStillAppliesThroughAnUpstreamProxy)
+{
+    if (!Squid::available())
+        GTEST_SKIP() << "squid is not installed (Debian package squid)";
+    startProxy();
+    Squid::Options o;
+    o.dnsServer = dns->address();
+    Squid squid(o);
+    ASSERT_TRUE(squid.start()) << squid.errorString().toStdString();
+    apply(QStringLiteral("apiVersion: agentgateway.dev/v1alpha1\n"
+                         "kind: AgentgatewayPolicy\n"
+                         "metadata: {name: corp-proxy, namespace: httpbin}\n"
+                         "spec:\n"
+                         "  targetRefs:\n"
+                         "  - {group: agentgateway.dev, kind: AgentgatewayBackend, name: dfp-backend}\n"
+                         "  backend:\n"
+                         "    tunnel:\n"
+                         "      url: %1\n").arg(squid.url()).toUtf8());
+    // The tunnel is in force: an allowed target goes through Squid.
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            get();
+            return squid.accessLog().contains("GET http://httpbin.test:");
+        },
+        20000))
+        << squid.accessLog().constData();
+
+    const auto byName = get("/latest/meta-data/", {}, "metadata.test");
+    EXPECT_EQ(byName.status, 403) << byName.describe().toStdString();
+    EXPECT_EQ(byName.header("x-dfproxy-error"), "ssrf_denied");
+    for (const QString &url : {QStringLiteral("http://169.254.169.254/latest/meta-data/"),
+                               QStringLiteral("http://[::ffff:169.254.169.254]/latest/meta-data/")}) {
+        const auto literal = curl({"-x", proxy->proxyUrl(""), url});
+        EXPECT_EQ(literal.status, 403) << url.toStdString() << "\n" << literal.describe().toStdString();
+        EXPECT_EQ(literal.header("x-dfproxy-error"), "ssrf_denied") << url.toStdString();
+    }
+    const auto tunnel = curl({"-x", proxy->proxyUrl(""), "-p", "http://metadata.test:443/"});
+    EXPECT_TRUE(tunnel.rawHeaders.contains(" 403 ")) << tunnel.describe().toStdString();
+    spinFor(300); // Squid writes its log as requests end
+    EXPECT_FALSE(squid.accessLog().contains("169.254")) << squid.accessLog().constData();
+    EXPECT_FALSE(squid.accessLog().contains("metadata")) << squid.accessLog().constData();
 }

@@ -337,4 +337,22 @@ TEST(Validation, RefusesBadPacAnnotationsOfAGatewayWithTheAnnotationPath)
         "dfproxy.dev/pac-fail-mode": "open", "dfproxy.dev/pac-bypass": "<local>, *.corp.example, 10.0.0.0/8",
         "dfproxy.dev/pac-max-age": "60"}})"));
     EXPECT_TRUE(validateResource(gw).isEmpty()) << describe(validateResource(gw));
+// Only the native engine speaks to upstream proxies: a tunnel policy on a qnam backend is refused at apply time.
+TEST(ValidationConfig, RefusesAnUpstreamProxyOnAQnamBackend)
+{
+    Config c;
+    c.resources.append(make("AgentgatewayBackend", R"({"engine": "qnam", "dynamicForwardProxy": {}})"));
+    c.resources.append(Resource(QJsonObject{
+        {"apiVersion", "agentgateway.dev/v1alpha1"},
+        {"kind", "AgentgatewayPolicy"},
+        {"metadata", QJsonObject{{"name", "corp"}, {"namespace", "ns"}}},
+        {"spec", parse(R"({"targetRefs": [{"group": "agentgateway.dev", "kind": "AgentgatewayBackend", "name": "x"}],
+                          "backend": {"tunnel": {"url": "http://proxy.corp.example:3128"}}})")}}));
+    auto errors = validateConfig(c);
+    EXPECT_EQ(paths(errors), "resources[1].spec.backend.tunnel") << describe(errors);
+    ASSERT_FALSE(errors.isEmpty());
+    EXPECT_TRUE(errors[0].message.contains("engine: qnam")) << errors[0].message.toStdString();
+    c.resources[0] = make("AgentgatewayBackend", R"({"dynamicForwardProxy": {}})");
+    errors = validateConfig(c);
+    EXPECT_TRUE(errors.isEmpty()) << describe(errors);
 }

@@ -77,6 +77,18 @@ TEST(AccessLogFormat, JsonLineHasEveryFieldOnOneLine)
 
 // The JSON line is written directly (no QJsonObject per record): it must stay byte for byte what QJsonDocument
 // writes for toJson(), whatever the fields hold.
+TEST(AccessLogFormat, UpstreamProxyFieldsOnlyForBackendsWithOne)
+{
+    AccessLogEntry e = sampleEntry();
+    e.upstreamProxy = QStringLiteral("DIRECT");
+    e.upstreamProxyReason = QStringLiteral("bypass *.corp.example");
+    const QByteArray line = formatAccessLogLine(e, AccessLogFormat::Json);
+    EXPECT_TRUE(line.contains(R"("upstreamMs":9,"upstreamProxy":"DIRECT","upstreamProxyReason":"bypass *.corp.example",)"
+                              R"("upstreamReused":false})"))
+        << line.constData();
+    EXPECT_FALSE(formatAccessLogLine(sampleEntry(), AccessLogFormat::Json).contains("upstreamProxy"));
+}
+
 TEST(AccessLogFormat, JsonLineIsExactlyWhatQJsonDocumentWrites)
 {
     const auto viaQt = [](const AccessLogEntry &e) {
@@ -85,6 +97,10 @@ TEST(AccessLogFormat, JsonLineIsExactlyWhatQJsonDocumentWrites)
     QList<AccessLogEntry> entries;
     entries.append(sampleEntry());
     entries.append(AccessLogEntry{}); // invalid time, empty everything
+    AccessLogEntry proxied = sampleEntry(); // a backend with an upstream proxy: two more fields
+    proxied.upstreamProxy = QStringLiteral("proxy.corp:3128");
+    proxied.upstreamProxyReason = QStringLiteral("tunnel");
+    entries.append(proxied);
 
     AccessLogEntry controls = sampleEntry();
     QByteArray allBytes;

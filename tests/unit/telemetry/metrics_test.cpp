@@ -151,6 +151,31 @@ TEST(ProxyMetrics, CountsRequestsBytesAndBoundedDestinations)
     EXPECT_TRUE(text.contains("dfproxy_build_info{version=\"" DFPROXY_VERSION "\"} 1\n"));
 }
 
+TEST(ProxyMetrics, CountsUpstreamProxyRequestsByProxyAndOutcome)
+{
+    MetricsRegistry r;
+    ProxyMetrics m(r);
+    AccessLogEntry e = proxiedGet();
+    m.observe(e); // a backend without an upstream proxy: no series
+    e.upstreamProxy = "proxy.corp:3128";
+    m.observe(e);
+    m.observe(e);
+    e.reason = "upstream_proxy_auth_failed";
+    e.status = 502;
+    m.observe(e);
+    e.upstreamProxy = "DIRECT";
+    e.reason.clear();
+    e.status = 200;
+    m.observe(e);
+    const QByteArray text = r.exposition();
+    EXPECT_TRUE(text.contains(
+        "dfproxy_upstream_proxy_requests_total{upstream_proxy=\"proxy.corp:3128\",outcome=\"forwarded\"} 2\n"))
+        << text.constData();
+    EXPECT_TRUE(text.contains("dfproxy_upstream_proxy_requests_total{upstream_proxy=\"proxy.corp:3128\","
+                              "outcome=\"upstream_proxy_auth_failed\"} 1\n"));
+    EXPECT_TRUE(text.contains("dfproxy_upstream_proxy_requests_total{upstream_proxy=\"DIRECT\",outcome=\"forwarded\"} 1\n"));
+}
+
 TEST(ProxyMetrics, DurationsUseMicrosecondsWhenTheProxyMeasuredThem)
 {
     // A proxied request often takes a fraction of a millisecond: the histograms start at 100 us and take the

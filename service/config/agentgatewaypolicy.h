@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// agentgateway's own policy kind, AgentgatewayPolicy (agentgateway.dev/v1alpha1), read strictly: the fields dfproxy
+// honours are parsed into the typed view below; every other field agentgateway defines is refused with its field
+// path and a sentence saying that dfproxy does not implement it, and a field agentgateway does not define is an
+// unknown field. Nothing is ignored silently: an egress rule that is dropped on the way in would be a hole.
+// docs/agentgateway.md has the field table. Pure and thread-safe.
+
+#include "config/model.h"
+
+#include <optional>
+
+namespace dfproxy::config {
+
+namespace kinds {
+inline constexpr auto AgentgatewayPolicy = "AgentgatewayPolicy"; ///< registered in config/resource.cpp
+} // namespace kinds
+
+/// The annotations dfproxy reads on an AgentgatewayPolicy with spec.backend.tunnel (the upstream proxy, #22).
+namespace annotations {
+inline constexpr auto TunnelCredentialsFile = "dfproxy.dev/tunnel-credentials-file";
+inline constexpr auto TunnelBypass = "dfproxy.dev/tunnel-bypass";
+inline constexpr auto TunnelPacUrl = "dfproxy.dev/tunnel-pac-url";
+/// traffic.basicAuthentication without inline users: an htpasswd file instead of agentgateway's secretRef.
+inline constexpr auto HtpasswdFile = "dfproxy.dev/htpasswd-file";
+/// traffic.jwtAuthentication provider without inline JWKS: a JWKS file instead of jwks.remote.
+inline constexpr auto JwksFile = "dfproxy.dev/jwks-file";
+/// backend.tls: a PEM CA bundle instead of caCertificateRefs (Kubernetes ConfigMaps).
+inline constexpr auto BackendTlsCaFile = "dfproxy.dev/backend-tls-ca-file";
+} // namespace annotations
+
+/// spec.backend.tunnel with dfproxy's annotations: the upstream (corporate) proxy.
+struct AgentgatewayTunnelSpec
+{
+    QString url;                        ///< normalised "http://host:port" / "https://host:port" (port always written)
+    QString credentialsFile;            ///< annotation dfproxy.dev/tunnel-credentials-file; a 0600 file
+    QStringList bypass;                 ///< annotation dfproxy.dev/tunnel-bypass: host patterns, CIDRs, "<local>"
+    QString pacUrl;                     ///< annotation dfproxy.dev/tunnel-pac-url: http, https or file URL
+};
+
+/// spec.traffic.authorization: CEL matchExpressions (config/cel.h) with agentgateway's actions. Allow: the request
+/// must match one of them; Deny: it must match none (an expression that cannot be evaluated denies, where
+/// agentgateway lets it through); Require: it must match all.
+struct AgentgatewayAuthorizationSpec
+{
+    enum class Action { Allow, Deny, Require };
+    Action action = Action::Allow;
+    QStringList matchExpressions;       ///< each compiles (cel::Program::compile), checked when parsed
+};
+
+/// spec.backend.tls: TLS to the upstream, as AgentgatewayBackend spec.tls.
+struct AgentgatewayBackendTlsSpec
+{
+    QString sni;
+    bool insecureSkipVerify = false;    ///< insecureSkipVerify: All
+    QString caFile;                     ///< annotation dfproxy.dev/backend-tls-ca-file (caCertificateRefs name Secrets)
+};
+
+struct AgentgatewayPolicySpec
+{
+    QList<PolicyTargetRef> targetRefs;  ///< Gateway, HTTPRoute or AgentgatewayBackend in the policy's namespace
+    std::optional<AgentgatewayTunnelSpec> tunnel;
+    /// traffic.rateLimit.local: one limit per entry, counting every request the policy covers (key global).
+    std::optional<RateLimitPolicySpec> rateLimit;
+    /// traffic.basicAuthentication / apiKeyAuthentication / jwtAuthentication as one dfproxy authentication (a
+    /// request passes with any one of the configured methods).
+    std::optional<AuthenticationPolicySpec> authentication;
+    std::optional<AgentgatewayAuthorizationSpec> authorization;
+    qint64 requestTimeoutMs = 0;        ///< traffic.timeouts.request; 0 = not set
+    std::optional<HeaderModifierSpec> requestHeaders;  ///< traffic.headerModifiers.request
+    std::optional<HeaderModifierSpec> responseHeaders; ///< traffic.headerModifiers.response
+    QString connectMode;                ///< frontend.connect.mode: "Deny", "Route" or "Tunnel"; empty = not set
+    std::optional<AgentgatewayBackendTlsSpec> backendTls;
+    /// The sections the policy sets ("backend.tunnel", ...). Two policies on one target conflict only where their
+    /// sections overlap; agentgateway merges the others.
+    QStringList sections;
+};
+
+AgentgatewayPolicySpec parseAgentgatewayPolicySpec(const Resource &policy, QList<FieldError> *errors);
+
+/// The local file a dfproxy.dev/tunnel-pac-url names ("file:///etc/proxy.pac" -> "/etc/proxy.pac"); empty for
+/// http(s) URLs or when the annotation is absent.
+QString tunnelPacFile(const Resource &policy);
+
+} // namespace dfproxy::config

@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "forward/upstreamproxy.h"
+
+#include "forward/proxyauth.h"
+
+#include "base/lazytimer.h"
+#include "dns/hostcache.h"
+#include "pac/pacengine.h"
+
+#include <QEventLoop>
+#include <QHash>
+#include <QHostAddress>
+#include <QMutex>
+#include <QMutexLocker>
+#include <QPointer>
+#include <QTimer>
+#include <QUrl>
+
+#include <atomic>
+
+namespace dfproxy::forward {
+
+namespace {
+
+QString withoutTrailingDot(QString s)
+{
+    while (s.endsWith(QLatin1Char('.')))
+        s.chop(1);
+    return s;
+}
+
+/// The proxies of every tunnel seen, by URL and credentials file: one ProxyAuth (one Digest session) per proxy
+/// and account for the whole process, across config reloads. A good file is read once (a changed password needs a
+/// restart, or another file name).
+std::shared_ptr<const UpstreamProxy> proxyFor(const routing::BackendTunnel &tunnel, QString *error)
+{
+    static QMutex mutex;
+    static QHash<QString, std::shared_ptr<const UpstreamProxy>> proxies;
+    const QString key = tunnel.url + QLatin1Char('\n') + tunnel.credentialsFile;
+    QMutexLocker lock(&mutex);
+    if (auto it = proxies.constFind(key); it != proxies.constEnd())
+        return it.value();
+    std::shared_ptr<UpstreamProxy> proxy = parseProxyUrl(tunnel.url, error);
+    if (!proxy)
+        return nullptr; // not cached: the next request says it again
+    if (!tunnel.credentialsFile.isEmpty())
+        proxy->auth = ProxyAuth::fromFile(tunnel.credentialsFile, &proxy->credentialsError);
+    if (proxy->credentialsError.isEmpty()) // a broken file is read again next time: fixing it needs no restart
+        proxies.insert(key, proxy);
+    return proxy;
+}
+
+constexpr qint64 kPacRefreshMs = 15 * 60 * 1000;
+constexpr qint64 kPacRetryMs = 60 * 1000;
+constexpr qint64 kPacResultTtlMs = 5 * 60 * 1000;
+constexpr int kPacFetchTimeoutMs = 10000;
+constexpr int kPacDnsTimeoutMs = 2000;
+
+/// A name through dfproxy's DNS cache, waited for on the PAC thread (a local event loop: the cache answers there).
+QList<QHostAddress> resolveOnPacThread(dns::HostCache *cache, const QString &host)
+{
+    if (!cache)
+        return {};
+    QObject context;
+    QEventLoop loop;
+    QList<QHostAddress> addresses;
+    bool answered = false;
+    dns::HostCache::Outcome outcome = cache->lookup(host, 80, dns::LookupFamily::V4Preferred, &context,
+                                                    [&](const dns::ResolveResult &r) {
+                                                        addresses = r.addresses;
+                                                        answered = true;
+                                                        loop.quit();
+                                                    });
+    if (outcome.ready)
+        return outcome.ready->addresses;
+    QTimer::singleShot(kPacDnsTimeoutMs, &loop, &QEventLoop::quit);
+    if (!answered)
+        loop.exec();
+    return addresses;
+}
+
+/// One PAC URL: its engine, the fetch schedule and the results per scheme, host and port. Lives for the process.
+class PacSource
+{
+public:
+    explicit PacSource(QString url)
+        : m_url(std::move(url))
+        , m_engine(options())
+    {
+    }
+
+    pac::PacEngine &engine() { return m_engine; }
+    void setDns(dns::HostCache *cache) { m_dns.store(cache, std::memory_order_relaxed); }
+
+    /// Fetches the file again when it is due (at once the first time: calls queued behind it see the script).
+    void refreshIfDue()
+    {
+        const qint64 now = LazyTimer::nowMs();
+        {
+            QMutexLocker lock(&m_mutex);
+            if (m_lastAttemptMs && now - m_lastAttemptMs < (m_loaded ? kPacRefreshMs : kPacRetryMs))
+                return;
+            m_lastAttemptMs = now;
+        }
+        m_engine.loadUrlAsync(m_url, kPacFetchTimeoutMs, [this](const QString &error) {
+            QMutexLocker lock(&m_mutex);
+            if (error.isEmpty()) {
+                m_loaded = true;
+                m_results.clear(); // a new script may answer otherwise
+            }
+            m_lastError = error;
+        });
+    }
+
+    std::optional<pac::PacEngine::Result> cached(const QString &key)
+    {
+        QMutexLocker lock(&m_mutex);
+        auto it = m_results.constFind(key);
+        if (it == m_results.constEnd() || it->second < LazyTimer::nowMs())
+            return std::nullopt;
+        return pac::PacEngine::Result{it->first, QString()};
+    }
+    void store(const QString &key, const pac::PacEngine::Result &r)
+    {
+        if (!r.error.isEmpty())
+            return;
+        QMutexLocker lock(&m_mutex);
+        if (m_results.size() > 10000)
+            m_results.clear();
+        m_results.insert(key, {r.value, LazyTimer::nowMs() + kPacResultTtlMs});
+    }
+    QString lastError()
+    {
+        QMutexLocker lock(&m_mutex);
+        return m_lastError;
+    }
+
+private:
+    pac::PacEngine::Options options()
+    {
+        pac::PacEngine::Options o;
+        o.resolve = [this](const QString &host) {
+            return resolveOnPacThread(m_dns.load(std::memory_order_relaxed), host);
+        };
+        o.myIpAddress = QHostAddress(QHostAddress::LocalHost);
+        return o;
+    }
+
+    QString m_url;
+    std::atomic<dns::HostCache *> m_dns{nullptr};
+    QMutex m_mutex;
+    qint64 m_lastAttemptMs = 0;
+    bool m_loaded = false;
+    QString m_lastError;
+    QHash<QString, QPair<QString, qint64>> m_results;
+    pac::PacEngine m_engine; ///< last: its thread stops before the rest goes
+};
+
+PacSource *pacSourceFor(const QString &url)
+{
+    static QMutex mutex;
+    static QHash<QString, PacSource *> sources; // never freed: the PAC threads live as long as the process
+    QMutexLocker lock(&mutex);
+    PacSource *&s = sources[url];
+    if (!s)
+        s = new PacSource(url);
+    return s;
+}
+
+/// The selection a FindProxyForURL answer makes (with the tunnel's credentials for every proxy it names).
+ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngine::Result &r, PacSource *source)
+{
+    ProxySelection s;
+    if (!r.error.isEmpty()) {
+        const QString why = QStringLiteral("pac unusable (%1)").arg(source->lastError().isEmpty() ? r.error
+                                                                                                  : source->lastError());
+        if (!tunnel.url.isEmpty()) {
+            s.proxy = proxyFor(tunnel, &s.error);
+            s.why = why + QStringLiteral(", tunnel");
+        } else {
+            s.why = why + QStringLiteral(", DIRECT");
+        }
+        return s;
+    }
+    s.why = QStringLiteral("pac ") + r.value.simplified();
+    QList<std::shared_ptr<const UpstreamProxy>> hops;
+    for (const pac::PacHop &hop : pac::parsePacResult(r.value)) {
+        if (hop.kind == pac::PacHop::Kind::Direct) {
+            hops.append(nullptr);
+            continue;
+        }
+        routing::BackendTunnel t = tunnel;
+        const QString host = hop.host.contains(QLatin1Char(':')) ? QLatin1Char('[') + hop.host + QLatin1Char(']')
+                                                                 : hop.host;
+        t.url = (hop.kind == pac::PacHop::Kind::Https ? QStringLiteral("https://") : QStringLiteral("http://")) + host
+            + QLatin1Char(':') + QString::number(hop.port);
+        QString error;
+        if (auto p = proxyFor(t, &error))
+            hops.append(p);
+    }
+    if (hops.isEmpty())
+        hops.append(nullptr);
+    s.proxy = hops.takeFirst();
+    s.fallbacks = hops;
+    return s;
+}
+
+} // namespace
+
+std::optional<ProxySelection> selectUpstreamProxy(const routing::BackendTunnel &tunnel, const QString &scheme,
+                                                  const QString &host, quint16 port, routing::Backend::Engine engine,
+                                                  dns::HostCache *dns, QObject *context,
+                                                  std::function<void(ProxySelection)> done)
+{
+    if (tunnel.pacUrl.isEmpty() || engine == routing::Backend::Engine::Qnam || matchesBypass(tunnel.bypass, host))
+        return selectUpstreamProxy(tunnel, host, engine);
+    PacSource *source = pacSourceFor(tunnel.pacUrl);
+    source->setDns(dns);
+    source->refreshIfDue();
+    const QString authority = host.contains(QLatin1Char(':')) ? QLatin1Char('[') + host + QLatin1Char(']') : host;
+    const bool defaultPort = (scheme == QLatin1String("https") && port == 443) || (scheme == QLatin1String("http")
+                                                                                   && port == 80);
+    const QString url = scheme + QStringLiteral("://") + authority
+        + (defaultPort ? QString() : QLatin1Char(':') + QString::number(port)) + QLatin1Char('/');
+    if (std::optional<pac::PacEngine::Result> r = source->cached(url))
+        return fromPac(tunnel, *r, source);
+    source->engine().evaluateAsync(url, host, context,
+                                   [tunnel, source, url, done = std::move(done)](const pac::PacEngine::Result &r) {
+                                       source->store(url, r);
+                                       done(fromPac(tunnel, r, source));
+                                   });
+    return std::nullopt;
+}
+
+std::shared_ptr<UpstreamProxy> parseProxyUrl(const QString &text, QString *error)
+{
+    const QUrl url(text, QUrl::StrictMode);
+    const QString scheme = url.scheme().toLower();
+    if (!url.isValid() || (scheme != QLatin1String("http") && scheme != QLatin1String("https"))) {
+        *error = QStringLiteral("the upstream proxy URL %1 is not http://host:port or https://host:port").arg(text);
+        return nullptr;
+    }
+    if (!url.userInfo().isEmpty()) {
+        *error = QStringLiteral("the upstream proxy URL must not hold credentials; name a file with the annotation "
+                                "dfproxy.dev/tunnel-credentials-file");
+        return nullptr;
+    }
+    if (url.host().isEmpty() || (!url.path().isEmpty() && url.path() != QLatin1String("/")) || url.hasQuery()
+        || url.hasFragment()) {
+        *error = QStringLiteral("the upstream proxy URL %1 must be scheme://host[:port] without a path").arg(text);
+        return nullptr;
+    }
+    auto proxy = std::make_shared<UpstreamProxy>();
+    proxy->host = url.host().toLower();
+    proxy->tls = scheme == QLatin1String("https");
+    proxy->port = quint16(url.port(proxy->tls ? 443 : 3128));
+    const bool v6 = proxy->host.contains(QLatin1Char(':'));
+    proxy->address = (v6 ? QLatin1Char('[') + proxy->host + QLatin1Char(']') : proxy->host) + QLatin1Char(':')
+        + QString::number(proxy->port);
+    return proxy;
+}
+
+bool matchesBypass(const QStringList &bypass, const QString &hostIn, QString *matched)
+{
+    const QString host = withoutTrailingDot(hostIn.toLower());
+    QHostAddress literal;
+    const bool isLiteral = literal.setAddress(host);
+    for (const QString &raw : bypass) {
+        const QString entry = withoutTrailingDot(raw.trimmed().toLower());
+        bool hit = false;
+        if (entry.isEmpty()) {
+            continue;
+        } else if (entry == QLatin1String("*")) {
+            hit = true;
+        } else if (entry == QLatin1String("<local>")) {
+            hit = !isLiteral && !host.contains(QLatin1Char('.'));
+        } else if (entry.contains(QLatin1Char('/'))) {
+            if (isLiteral) {
+                const auto range = QHostAddress::parseSubnet(entry);
+                hit = range.second >= 0 && literal.isInSubnet(range);
+                // an IPv4-mapped IPv6 literal counts as its IPv4 address
+                bool ok = false;
+                const quint32 v4 = literal.toIPv4Address(&ok);
+                if (!hit && ok && range.second >= 0)
+                    hit = QHostAddress(v4).isInSubnet(range);
+            }
+        } else if (entry.startsWith(QLatin1String("*."))) {
+            hit = host.endsWith(entry.mid(1));
+        } else if (entry.startsWith(QLatin1Char('.'))) {
+            hit = host.endsWith(entry);
+        } else if (isLiteral) {
+            QHostAddress e;
+            hit = e.setAddress(entry) && e.isEqual(literal, QHostAddress::TolerantConversion);
+        } else {
+            hit = host == entry;
+        }
+        if (hit) {
+            if (matched)
+                *matched = raw.trimmed();
+            return true;
+        }
+    }
+    return false;
+}
+
+ProxySelection selectUpstreamProxy(const routing::BackendTunnel &tunnel, const QString &host,
+                                   routing::Backend::Engine engine)
+{
+    ProxySelection s;
+    QString pattern;
+    if (matchesBypass(tunnel.bypass, host, &pattern)) {
+        s.why = QStringLiteral("bypass ") + pattern;
+        return s;
+    }
+    if (engine == routing::Backend::Engine::Qnam) {
+        s.error = QStringLiteral("the backend's engine is qnam, which does not speak to upstream proxies (%1); "
+                                 "use the native engine")
+                      .arg(tunnel.policyKey);
+        return s;
+    }
+    if (tunnel.url.isEmpty()) {
+        s.error = QStringLiteral("the tunnel of %1 names no proxy URL").arg(tunnel.policyKey);
+        return s;
+    }
+    s.proxy = proxyFor(tunnel, &s.error);
+    s.why = QStringLiteral("tunnel");
+    return s;
+}
+
+QString tunnelProblem(const routing::BackendTunnel &tunnel, routing::Backend::Engine engine)
+{
+    if (engine == routing::Backend::Engine::Qnam)
+        return QStringLiteral("the qnam engine does not speak to upstream proxies; use the native engine");
+    QString error;
+    if (!tunnel.url.isEmpty() && !parseProxyUrl(tunnel.url, &error))
+        return error;
+    if (!tunnel.credentialsFile.isEmpty() && !ProxyAuth::fromFile(tunnel.credentialsFile, &error))
+        return error;
+    for (const QString &entry : tunnel.bypass) {
+        if (entry.contains(QLatin1Char('/')) && QHostAddress::parseSubnet(entry.trimmed()).second < 0)
+            return QStringLiteral("the bypass entry %1 is not a CIDR range").arg(entry);
+    }
+    return {};
+}
+
+} // namespace dfproxy::forward

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Upstream (corporate) proxy chaining, #22: which proxy a request takes (routing::BackendTunnel: the fixed
+// spec.backend.tunnel.url and the bypass list), and the hop the Connector dials. docs/upstream-proxy.md describes it.
+
+#include "routing/routetable.h"
+
+#include <QString>
+#include <QStringList>
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+class QObject;
+
+namespace dfproxy::dns {
+class HostCache;
+}
+
+namespace dfproxy::forward {
+
+class ProxyAuth;
+
+/// One upstream proxy as the Connector dials it. Shared, immutable (its ProxyAuth is thread-safe).
+struct UpstreamProxy
+{
+    QString host;                   ///< the proxy's name or IP literal (resolved through dfproxy's DNS cache)
+    quint16 port = 3128;
+    bool tls = false;               ///< https:// proxy URL: TLS to the proxy itself
+    std::shared_ptr<ProxyAuth> auth; ///< null: no credentials
+    QString credentialsError;       ///< the credentials file could not be used: every request fails with it
+    QString address;                ///< "host:port", as the access log shows it
+};
+
+/// The outcome of selecting the upstream proxy of one request.
+struct ProxySelection
+{
+    std::shared_ptr<const UpstreamProxy> proxy; ///< null: DIRECT
+    /// What to try, in order, when `proxy` cannot be reached (a PAC result's later entries); null = DIRECT.
+    QList<std::shared_ptr<const UpstreamProxy>> fallbacks;
+    QString why;                    ///< "tunnel" (the fixed proxy), "bypass <pattern>", "pac <result>"
+    QString error;                  ///< not empty: the request cannot go out (502 upstream_proxy_unsupported)
+};
+
+/// Picks the proxy for a request to `host` (lower-case, no port, IPv6 without brackets) through `tunnel`.
+/// `engine` is the backend's: only the native engine speaks to upstream proxies.
+ProxySelection selectUpstreamProxy(const routing::BackendTunnel &tunnel, const QString &host,
+                                   routing::Backend::Engine engine = routing::Backend::Engine::Native);
+
+/// The same with the tunnel's PAC file (dfproxy.dev/tunnel-pac-url) taken into account: the bypass list first, then
+/// FindProxyForURL("<scheme>://<host>[:<port>]/", host) — the URL without its path, so that one answer per scheme,
+/// host and port holds, and is cached for 5 minutes. The PAC file is fetched on first use and again every
+/// 15 minutes (1 minute after a failure); the last good copy stays in use when a fetch fails. Without any good
+/// copy, or when the call fails, the fixed tunnel URL is used if there is one, else DIRECT. Returns the selection
+/// when it is known at once; otherwise nullopt, and `done` runs later on `context`'s thread (not at all when
+/// `context` is gone). `dns` answers the PAC's dnsResolve (may be null: nothing resolves).
+std::optional<ProxySelection> selectUpstreamProxy(const routing::BackendTunnel &tunnel, const QString &scheme,
+                                                  const QString &host, quint16 port, routing::Backend::Engine engine,
+                                                  dns::HostCache *dns, QObject *context,
+                                                  std::function<void(ProxySelection)> done);
+
+/// Whether `host` matches an entry of a bypass list (dfproxy.dev/tunnel-bypass): `<local>` (a name without a dot,
+/// not an IP literal), `*.corp.example` or `.corp.example` (the domain's subdomains), `corp.example` (exactly; a
+/// trailing dot on either side is ignored; case-insensitive), `10.0.0.0/8` / `fd00::/8` (an IP-literal host in the
+/// range), `*` (every host). `matched` (may be null) gets the entry.
+bool matchesBypass(const QStringList &bypass, const QString &host, QString *matched = nullptr);
+
+/// What keeps a tunnel from working as configured (an unsupported URL, a QNAM-engine backend, an unusable
+/// credentials file); empty when it is usable. For the apply-time check of the config side.
+QString tunnelProblem(const routing::BackendTunnel &tunnel, routing::Backend::Engine engine);
+
+/// Parses spec.backend.tunnel.url: http:// or https://, a host, an optional port (default 3128 / 443 for
+/// https), no userinfo, no path other than "/". Null with `error` set otherwise.
+std::shared_ptr<UpstreamProxy> parseProxyUrl(const QString &url, QString *error);
+
+} // namespace dfproxy::forward

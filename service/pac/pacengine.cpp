@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pac/pacengine.h"
+#include "pac/pacnative_p.h"
+
+#include <QEventLoop>
+#include <QFile>
+#include <QJSEngine>
+#include <QNetworkAccessManager>
+#include <QNetworkProxy>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QTimer>
+#include <QUrl>
+#include <QJSValue>
+#include <QMutex>
+#include <QMutexLocker>
+#include <QPointer>
+#include <QThread>
+#include <QWaitCondition>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace dfproxy::pac {
+
+extern const char kPacHelpers[];
+
+QList<PacHop> parsePacResult(const QString &result, QStringList *skipped)
+{
+    QList<PacHop> hops;
+    for (const QString &raw : result.split(QLatin1Char(';'), Qt::SkipEmptyParts)) {
+        const QStringList words = raw.simplified().split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        if (words.isEmpty())
+            continue;
+        const QString keyword = words.first().toUpper();
+        if (keyword == QLatin1String("DIRECT") && words.size() == 1) {
+            hops.append(PacHop{});
+            continue;
+        }
+        if ((keyword == QLatin1String("PROXY") || keyword == QLatin1String("HTTPS")) && words.size() == 2) {
+            const QString &hostPort = words.at(1);
+            const qsizetype colon = hostPort.lastIndexOf(QLatin1Char(':'));
+            bool ok = false;
+            const uint port = colon > 0 ? hostPort.mid(colon + 1).toUInt(&ok) : 0;
+            QString host = colon > 0 ? hostPort.left(colon) : QString();
+            if (host.startsWith(QLatin1Char('[')) && host.endsWith(QLatin1Char(']')))
+                host = host.mid(1, host.size() - 2);
+            if (ok && port > 0 && port < 65536 && !host.isEmpty()) {
+                hops.append(PacHop{keyword == QLatin1String("PROXY") ? PacHop::Kind::Proxy : PacHop::Kind::Https,
+                                   host.toLower(), quint16(port)});
+                continue;
+            }
+        }
+        if (skipped)
+            skipped->append(raw.trimmed());
+    }
+    if (hops.isEmpty())
+        hops.append(PacHop{});
+    return hops;
+}
+
+struct PacEngine::Impl
+{
+    Options options;
+    // the job queue of the PAC thread (not Qt's event queue: a dnsResolve that waits for the DNS cache may run an
+    // event loop, which must not start another script inside the running one)
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<std::function<void()>> jobs;
+    bool stopping = false;
+    QThread *thread = nullptr;
+    // on the PAC thread only
+    std::unique_ptr<QJSEngine> engine;
+    std::unique_ptr<PacNative> native;
+    QJSValue findProxy;
+    std::unique_ptr<QNetworkAccessManager> network; ///< made on first use
+    // the time limit: a watchdog interrupts the engine when a call outlives its deadline
+    std::thread watchdog;
+    std::mutex watchMutex;
+    std::condition_variable watchWake;
+    std::chrono::steady_clock::time_point deadline{};
+    bool watching = false;
+
+    void post(std::function<void()> job)
+    {
+        {
+            std::lock_guard lock(mutex);
+            jobs.push_back(std::move(job));
+        }
+        wake.notify_one();
+    }
+
+    /// Runs `job` on the PAC thread and waits for it.
+    template<typename T>
+    T run(std::function<T()> job)
+    {
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+        T result{};
+        post([&] {
+            T r = job();
+            std::lock_guard lock(m);
+            result = std::move(r);
+            done = true;
+            cv.notify_one();
+        });
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return done; });
+        return result;
+    }
+
+    void loop()
+    {
+        engine = std::make_unique<QJSEngine>();
+        native = std::make_unique<PacNative>(options);
+        // (newQObject would let the engine delete a parentless object: keep ours alive as C++-owned)
+        QJSEngine::setObjectOwnership(native.get(), QJSEngine::CppOwnership);
+        engine->globalObject().setProperty(QStringLiteral("__dfproxy"), engine->newQObject(native.get()));
+        engine->evaluate(QString::fromUtf8(kPacHelpers), QStringLiteral("pachelpers.js"));
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::unique_lock lock(mutex);
+                wake.wait(lock, [&] { return stopping || !jobs.empty(); });
+                if (jobs.empty())
+                    break;
+                job = std::move(jobs.front());
+                jobs.pop_front();
+            }
+            job();
+        }
+        findProxy = QJSValue();
+        network.reset();
+        engine.reset();
+        native.reset();
+    }
+
+    void watch()
+    {
+        std::unique_lock lock(watchMutex);
+        while (!stopping) {
+            if (!watching) {
+                watchWake.wait(lock);
+                continue;
+            }
+            if (watchWake.wait_until(lock, deadline) == std::cv_status::timeout && watching
+                && std::chrono::steady_clock::now() >= deadline) {
+                engine->setInterrupted(true); // thread-safe: stops the script at its next instruction
+                watching = false;
+            }
+        }
+    }
+
+    /// On the PAC thread.
+    Result call(const QString &url, const QString &host)
+    {
+        if (findProxy.isUndefined() || !findProxy.isCallable())
+            return {QString(), QStringLiteral("no PAC script is loaded")};
+        {
+            std::lock_guard lock(watchMutex);
+            deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.callTimeoutMs);
+            watching = true;
+        }
+        watchWake.notify_one();
+        const QJSValue v = findProxy.call({QJSValue(url), QJSValue(host)});
+        bool interrupted = false;
+        {
+            std::lock_guard lock(watchMutex);
+            interrupted = !watching && engine->isInterrupted();
+            watching = false;
+        }
+        engine->setInterrupted(false);
+        if (interrupted)
+            return {QString(), QStringLiteral("FindProxyForURL ran longer than %1 ms").arg(options.callTimeoutMs)};
+        if (v.isError())
+            return {QString(), QStringLiteral("FindProxyForURL failed: %1").arg(v.toString())};
+        if (v.isUndefined() || v.isNull())
+            return {QString(), QStringLiteral("FindProxyForURL returned nothing")};
+        return {v.toString(), QString()};
+    }
+};
+
+namespace {
+
+class PacThread final : public QThread
+{
+public:
+    explicit PacThread(PacEngine::Impl *d) : m_d(d) { setObjectName(QStringLiteral("dfproxy-pac")); }
+
+protected:
+    void run() override { m_d->loop(); }
+
+private:
+    PacEngine::Impl *m_d;
+};
+
+} // namespace
+
+PacEngine::PacEngine(Options options) : d(std::make_unique<Impl>())
+{
+    d->options = std::move(options);
+    d->thread = new PacThread(d.get());
+    d->thread->start();
+    d->watchdog = std::thread([this] { d->watch(); });
+}
+
+PacEngine::~PacEngine()
+{
+    {
+        std::lock_guard lock(d->mutex);
+        d->stopping = true;
+    }
+    d->wake.notify_one();
+    {
+        std::lock_guard lock(d->watchMutex);
+        d->watching = false;
+    }
+    d->watchWake.notify_one();
+    d->thread->wait();
+    delete d->thread;
+    d->watchdog.join();
+}
+
+QString PacEngine::load(const QString &script)
+{
+    return d->run<QString>([this, script] { return loadHere(script); });
+}
+
+QString PacEngine::loadHere(const QString &script)
+{
+    const QJSValue result = d->engine->evaluate(script, QStringLiteral("proxy.pac"));
+    if (result.isError())
+        return QStringLiteral("the PAC script does not compile: %1 (line %2)")
+            .arg(result.toString())
+            .arg(result.property(QStringLiteral("lineNumber")).toInt());
+    QJSValue f = d->engine->globalObject().property(QStringLiteral("FindProxyForURL"));
+    if (!f.isCallable())
+        return QStringLiteral("the PAC script defines no function FindProxyForURL(url, host)");
+    d->findProxy = f;
+    return QString();
+}
+
+namespace {
+
+/// The script at `url`, on the PAC thread (the download runs a local event loop: nothing else runs there meanwhile).
+QString fetch(PacEngine::Impl *d, const QString &text, int timeoutMs, QString *error)
+{
+    const QUrl url(text);
+    if (url.isLocalFile()) {
+        QFile f(url.toLocalFile());
+        if (!f.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("cannot read the PAC file %1: %2").arg(f.fileName(), f.errorString());
+            return {};
+        }
+        return QString::fromUtf8(f.read(4 * 1024 * 1024));
+    }
+    if (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https")) {
+        *error = QStringLiteral("the PAC URL %1 is not http://, https:// or file://").arg(text);
+        return {};
+    }
+    if (!d->network) {
+        d->network = std::make_unique<QNetworkAccessManager>();
+        // The corporate PAC server is reached directly: never through a system proxy (which the PAC may define).
+        d->network->setProxy(QNetworkProxy::NoProxy);
+    }
+    QNetworkRequest request(url);
+    request.setTransferTimeout(timeoutMs);
+    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::NoLessSafeRedirectPolicy);
+    QNetworkReply *reply = d->network->get(request);
+    QEventLoop loop;
+    QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
+    QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);
+    if (!reply->isFinished())
+        loop.exec();
+    QString body;
+    const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (!reply->isFinished()) {
+        *error = QStringLiteral("fetching the PAC file %1 timed out after %2 ms").arg(text).arg(timeoutMs);
+    } else if (reply->error() != QNetworkReply::NoError || status != 200) {
+        *error = QStringLiteral("fetching the PAC file %1 failed: %2").arg(text, status ? QString::number(status)
+                                                                                        : reply->errorString());
+    } else {
+        body = QString::fromUtf8(reply->read(4 * 1024 * 1024));
+    }
+    reply->abort();
+    delete reply;
+    return body;
+}
+
+} // namespace
+
+QString PacEngine::loadUrl(const QString &url, int timeoutMs)
+{
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    QString error;
+    loadUrlAsync(url, timeoutMs, [&](const QString &e) {
+        std::lock_guard lock(m);
+        error = e;
+        done = true;
+        cv.notify_one();
+    });
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return done; });
+    return error;
+}
+
+void PacEngine::loadUrlAsync(const QString &url, int timeoutMs, std::function<void(const QString &)> done)
+{
+    d->post([this, url, timeoutMs, done = std::move(done)] {
+        QString error;
+        const QString script = fetch(d.get(), url, timeoutMs, &error);
+        if (error.isEmpty())
+            error = loadHere(script);
+        if (done)
+            done(error);
+    });
+}
+
+PacEngine::Result PacEngine::evaluate(const QString &url, const QString &host)
+{
+    return d->run<Result>([this, url, host] { return d->call(url, host); });
+}
+
+void PacEngine::evaluateAsync(const QString &url, const QString &host, QObject *context,
+                              std::function<void(Result)> done)
+{
+    QPointer<QObject> target(context);
+    d->post([this, url, host, target, done = std::move(done)] {
+        Result r = d->call(url, host);
+        if (target)
+            QMetaObject::invokeMethod(target, [done, r] { done(r); }, Qt::QueuedConnection);
+    });
+}
+
+} // namespace dfproxy::pac
+

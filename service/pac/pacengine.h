@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Proxy auto-config (PAC, #22 item 3): FindProxyForURL(url, host) of a corporate PAC file, run by a real JavaScript
+// engine (QJSEngine) on one thread of its own, with the standard helpers and a time limit per call.
+
+#include <QHostAddress>
+#include <QList>
+#include <QObject>
+#include <QString>
+
+#include <functional>
+#include <memory>
+
+namespace dfproxy::pac {
+
+/// One entry of a FindProxyForURL result ("PROXY host:port", "HTTPS host:port", "DIRECT").
+struct PacHop
+{
+    enum class Kind { Direct, Proxy, Https };
+    Kind kind = Kind::Direct;
+    QString host;
+    quint16 port = 0;
+    bool operator==(const PacHop &o) const { return kind == o.kind && host == o.host && port == o.port; }
+};
+
+/// Splits a FindProxyForURL result ("PROXY a:3128; PROXY b:8080; DIRECT") into hops, in order. Entries dfproxy
+/// cannot use (SOCKS, unknown keywords, a PROXY without a port) are skipped; `skipped` (may be null) lists them.
+/// An empty or unusable result is DIRECT, as browsers take it.
+QList<PacHop> parsePacResult(const QString &result, QStringList *skipped = nullptr);
+
+/// The JavaScript engine with one PAC script. Every call runs on the engine's own thread, one at a time; callers
+/// never run JavaScript. Thread-safe.
+class PacEngine
+{
+public:
+    struct Options
+    {
+        qint64 callTimeoutMs = 2000; ///< a FindProxyForURL call running longer is interrupted (an error)
+        /// dnsResolve / isResolvable / isInNet of a name: dfproxy's DNS cache in the service, a table in tests.
+        /// Runs on the PAC thread and may block it (never a worker). Empty list = does not resolve.
+        std::function<QList<QHostAddress>(const QString &host)> resolve;
+        QHostAddress myIpAddress = QHostAddress(QHostAddress::LocalHost); ///< what myIpAddress() answers
+    };
+    struct Result
+    {
+        QString value; ///< FindProxyForURL's return value
+        QString error; ///< not empty: the call failed (exception, time limit, no script)
+    };
+
+    explicit PacEngine(Options options);
+    ~PacEngine();
+    PacEngine(const PacEngine &) = delete;
+    PacEngine &operator=(const PacEngine &) = delete;
+
+    /// Replaces the script; waits for it. Returns an error when it does not compile or defines no FindProxyForURL
+    /// (the previous script then stays).
+    QString load(const QString &script);
+    /// Fetches the script from `url` (http, https or file) on the PAC thread, then load()s it. Waits at most
+    /// `timeoutMs` for the download; returns an error (the previous script stays) on any failure.
+    QString loadUrl(const QString &url, int timeoutMs = 10000);
+    /// Runs loadUrl() later, on the PAC thread; `done` (may be empty) runs there with its error. Calls queued
+    /// behind it (evaluate, evaluateAsync) see the new script.
+    void loadUrlAsync(const QString &url, int timeoutMs, std::function<void(const QString &error)> done);
+    /// Runs FindProxyForURL(url, host) and waits for the result (for the PAC selector's thread and for tests).
+    Result evaluate(const QString &url, const QString &host);
+    /// Runs it later; `done` runs on `context`'s thread (not at all when `context` is gone).
+    void evaluateAsync(const QString &url, const QString &host, QObject *context, std::function<void(Result)> done);
+
+    struct Impl;
+
+private:
+    QString loadHere(const QString &script); ///< on the PAC thread
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace dfproxy::pac

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: Apache-2.0
+// dfproxy behind a corporate proxy (#22), end to end: the seed's DFP backend with an AgentgatewayPolicy whose
+// spec.backend.tunnel.url points at a real Squid on loopback (started here with its own config, resolving only from
+// its hosts file and the test's dnsmasq), without authentication, with Basic and with Digest; plain HTTP and CONNECT;
+// a name only Squid knows (dfproxy's DNS answers NXDOMAIN for it); the bypass list; the errors a client sees; the
+// access log's upstreamProxy field and the stats; a PAC file whose first proxy is down, with tinyproxy second.
+#include "support/seedstack.h"
+#include "support/squid.h"
+#include "support/testca.h"
+#include "support/testsupport.h"
+#include "support/wait.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QUrl>
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy::test;
+
+namespace {
+
+const QString kOnlySquid = QStringLiteral("only-squid.test"); // in Squid's hosts file; NXDOMAIN for dfproxy
+
+class UpstreamProxyTest : public SeedStackTest
+{
+protected:
+    void SetUp() override
+    {
+        if (!Squid::available())
+            GTEST_SKIP() << "squid is not installed (Debian package squid)";
+        SeedStackTest::SetUp();
+    }
+
+    /// Squid with `auth`, resolving only-squid.test (and, through dnsmasq, httpbin.test) to 127.0.0.1.
+    std::unique_ptr<Squid> startSquid(Squid::Auth auth)
+    {
+        Squid::Options o;
+        o.auth = auth;
+        o.hosts = {QStringLiteral("127.0.0.1 ") + kOnlySquid};
+        o.dnsServer = dns->address();
+        auto squid = std::make_unique<Squid>(o);
+        EXPECT_TRUE(squid->start()) << squid->errorString().toStdString();
+        return squid;
+    }
+
+    /// A private file in dfproxy's config directory (where files named through the admin API may be).
+    QString privateFile(const QString &name, const QByteArray &content)
+    {
+        const QString path = QFileInfo(proxy->configPath()).absoluteDir().filePath(name);
+        QFile f(path);
+        EXPECT_TRUE(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(content);
+        f.close();
+        QFile::setPermissions(path, QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+        return path;
+    }
+
+    /// Applies the AgentgatewayPolicy on the seed's backend; `annotations` as YAML lines ("    key: value\n").
+    void applyTunnel(const QString &url, const QByteArray &annotations = {})
+    {
+        QByteArray yaml = "apiVersion: agentgateway.dev/v1alpha1\n"
+                          "kind: AgentgatewayPolicy\n"
+                          "metadata:\n"
+                          "  name: corp-proxy\n"
+                          "  namespace: httpbin\n";
+        if (!annotations.isEmpty())
+            yaml += "  annotations:\n" + annotations;
+        yaml += "spec:\n"
+                "  targetRefs:\n"
+                "  - group: agentgateway.dev\n"
+                "    kind: AgentgatewayBackend\n"
+                "    name: dfp-backend\n"
+                "  backend:\n"
+                "    tunnel:\n"
+                "      url: " + url.toUtf8() + "\n";
+        const auto r = proxy->ctl({"apply", "-f", "-"}, yaml);
+        ASSERT_EQ(r.exitCode, 0) << r.err.toStdString() << r.out.toStdString();
+    }
+
+    CurlResult get(const QString &host, const QString &path = QStringLiteral("/echo"), const QStringList &extra = {})
+    {
+        return curl(extra + QStringList{"-x", proxy->proxyUrl(QString()),
+                                        QStringLiteral("http://%1:%2%3").arg(host).arg(origin->port()).arg(path)});
+    }
+
+    /// Waits until a request to `host` goes the way `accessLogNeedle` says (the config is applied asynchronously).
+    bool waitForAccessLog(const QByteArray &needle)
+    {
+        return waitUntil([&] { return proxy->apiGet("/api/v1/accesslog").body.contains(needle); }, 20000);
+    }
+};
+
+} // namespace
+
+TEST_F(UpstreamProxyTest, HttpAndConnectThroughSquidWithoutAuthentication)
+{
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    // A TLS origin on port 443 (the listener's default CONNECT port) of an address of its own.
+    TestCa ca;
+    ASSERT_TRUE(ca.create());
+    const auto cert = ca.issueServerCert("tls-origin", {"tls.only-squid.test"});
+    ASSERT_TRUE(cert);
+    const QString tlsAddress = QStringLiteral("127.0.%1.%2").arg(QCoreApplication::applicationPid() % 200 + 20)
+                                   .arg(QCoreApplication::applicationPid() % 250 + 2);
+    OriginProcess::Options tls;
+    tls.listen = {tlsAddress + ":443"};
+    tls.tlsCert = cert->certPath;
+    tls.tlsKey = cert->keyPath;
+    OriginProcess tlsOrigin(tls);
+    const bool haveTls = tlsOrigin.start();
+    Squid::Options o;
+    o.hosts = {"127.0.0.1 " + kOnlySquid, tlsAddress + " tls.only-squid.test"};
+    o.dnsServer = dns->address();
+    auto squid = std::make_unique<Squid>(o);
+    ASSERT_TRUE(squid->start()) << squid->errorString().toStdString();
+
+    applyTunnel(squid->url());
+    ASSERT_TRUE(waitUntil([&] { return get(kOnlySquid).status == 200; }, 20000)) << get(kOnlySquid).describe().toStdString();
+    // dfproxy never resolved it (dnsmasq says NXDOMAIN for .test names it does not know): Squid did.
+    const auto viaName = get(kOnlySquid, "/echo?n=1");
+    EXPECT_EQ(viaName.status, 200) << viaName.describe().toStdString();
+    EXPECT_EQ(get("httpbin.test").status, 200);
+    EXPECT_TRUE(waitUntil([&] { return squid->accessLog().contains("GET http://only-squid.test:"); }, 10000))
+        << squid->accessLog().constData();
+    EXPECT_TRUE(waitForAccessLog(QStringLiteral("\"upstreamProxy\":\"127.0.0.1:%1\",\"upstreamProxyReason\":\"tunnel\"")
+                                     .arg(squid->port()).toUtf8()))
+        << proxy->apiGet("/api/v1/accesslog").body.constData();
+
+    if (haveTls) {
+        const auto https = curl({"-x", proxy->proxyUrl(QString()), "--cacert", ca.caCertPath(),
+                                 "https://tls.only-squid.test/echo"});
+        EXPECT_EQ(https.status, 200) << https.describe().toStdString();
+        EXPECT_TRUE(waitUntil([&] { return squid->accessLog().contains("CONNECT tls.only-squid.test:443"); }, 10000))
+            << squid->accessLog().constData();
+    } else {
+        ADD_FAILURE() << "no TLS origin on " << tlsAddress.toStdString() << ":443: " << tlsOrigin.describe().toStdString();
+    }
+
+    // The proxy by name: resolved through dfproxy's DNS cache (dnsmasq), the target still only by Squid.
+    ASSERT_TRUE(dns->setHost("corp-proxy.test", {QHostAddress("127.0.0.1")}));
+    applyTunnel(QStringLiteral("http://corp-proxy.test:%1").arg(squid->port()));
+    EXPECT_TRUE(waitUntil(
+        [&] {
+            return get(kOnlySquid, "/echo?by-name").status == 200
+                && proxy->apiGet("/api/v1/accesslog").body.contains(
+                    QStringLiteral("\"upstreamProxy\":\"corp-proxy.test:%1\"").arg(squid->port()).toUtf8());
+        },
+        20000))
+        << proxy->apiGet("/api/v1/accesslog").body.constData();
+
+    const auto stats = proxy->apiGet("/api/v1/stats");
+    const QJsonObject up = QJsonDocument::fromJson(stats.body).object().value("proxy").toObject()
+                               .value("upstreamProxy").toObject();
+    EXPECT_GE(up.value("requests").toInteger(), 3) << stats.body.constData();
+    const QByteArray metrics = proxy->apiGet("/metrics").body;
+    EXPECT_TRUE(metrics.contains(QStringLiteral("dfproxy_upstream_proxy_requests_total{upstream_proxy=\"127.0.0.1:%1\","
+                                                "outcome=\"forwarded\"}")
+                                     .arg(squid->port())
+                                     .toUtf8()))
+        << metrics.constData();
+}
+
+TEST_F(UpstreamProxyTest, BasicAndDigestCredentialsAndWhatAFinal407Is)
+{
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    for (Squid::Auth auth : {Squid::Auth::Basic, Squid::Auth::Digest}) {
+        SCOPED_TRACE(auth == Squid::Auth::Basic ? "Basic" : "Digest");
+        auto squid = startSquid(auth);
+        ASSERT_TRUE(squid->port());
+        const QString good = privateFile("corp-proxy.cred", "alice:s3cret:with colon\n");
+        applyTunnel(squid->url(), "    dfproxy.dev/tunnel-credentials-file: " + good.toUtf8() + "\n");
+        ASSERT_TRUE(waitUntil([&] { return get(kOnlySquid).status == 200; }, 20000))
+            << get(kOnlySquid).describe().toStdString();
+        EXPECT_EQ(get(kOnlySquid, "/echo?again").status, 200);
+
+        const QString bad = privateFile(auth == Squid::Auth::Basic ? "wrong-basic.cred" : "wrong-digest.cred",
+                                        "alice:wrong\n");
+        applyTunnel(squid->url(), "    dfproxy.dev/tunnel-credentials-file: " + bad.toUtf8() + "\n");
+        ASSERT_TRUE(waitUntil([&] { return get(kOnlySquid).status == 502; }, 20000));
+        const auto refused = get(kOnlySquid);
+        EXPECT_EQ(refused.header("x-dfproxy-error"), "upstream_proxy_auth_failed") << refused.describe().toStdString();
+        EXPECT_TRUE(refused.body.contains("refused the credentials of alice")) << refused.body.constData();
+    }
+}
+
+TEST_F(UpstreamProxyTest, BypassUnreachableProxyAndPacFallback)
+{
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    const quint16 dead = freeTcpPort();
+    applyTunnel(QStringLiteral("http://127.0.0.1:%1").arg(dead),
+                "    dfproxy.dev/tunnel-bypass: \"<local>, *.bypass.test, httpbin.test\"\n");
+    ASSERT_TRUE(waitUntil([&] { return get(kOnlySquid).status == 502; }, 20000));
+    const auto unreachable = get(kOnlySquid);
+    EXPECT_EQ(unreachable.header("x-dfproxy-error"), "upstream_proxy_unreachable") << unreachable.describe().toStdString();
+    EXPECT_TRUE(unreachable.body.contains(QStringLiteral("127.0.0.1:%1").arg(dead).toUtf8()));
+    // httpbin.test is in the bypass list: straight to the origin, through dfproxy's own DNS.
+    const auto direct = get("httpbin.test", "/echo", {"-H", "x-case: bypass"});
+    EXPECT_EQ(direct.status, 200) << direct.describe().toStdString();
+    EXPECT_TRUE(waitForAccessLog("\"upstreamProxy\":\"DIRECT\",\"upstreamProxyReason\":\"bypass httpbin.test\""))
+        << proxy->apiGet("/api/v1/accesslog").body.constData();
+
+    if (!Tinyproxy::available()) {
+        GTEST_SKIP() << "tinyproxy is not installed (Debian package tinyproxy): the PAC fallback is not checked";
+    }
+    Tinyproxy tiny;
+    ASSERT_TRUE(tiny.start()) << tiny.errorString().toStdString();
+    // PROXY dead; PROXY tinyproxy; DIRECT. The origin by address: tinyproxy resolves with the system's resolver.
+    // httpbin.test: DIRECT when dnsResolve (dfproxy's DNS cache, from the PAC thread) says it is on loopback; else only
+    // the dead proxy (a 502, never tinyproxy, which would ask the system's resolver).
+    const QString pac = privateFile("corp.pac", QStringLiteral("function FindProxyForURL(url, host) {\n"
+                                                               "  if (host == 'httpbin.test')\n"
+                                                               "    return isInNet(dnsResolve(host), '127.0.0.0', '255.0.0.0')"
+                                                               " ? 'DIRECT' : 'PROXY 127.0.0.1:%1';\n"
+                                                               "  return 'PROXY 127.0.0.1:%1; PROXY 127.0.0.1:%2; DIRECT';\n"
+                                                               "}\n")
+                                                    .arg(dead)
+                                                    .arg(tiny.port())
+                                                    .toUtf8());
+    applyTunnel(QStringLiteral("http://127.0.0.1:%1").arg(dead),
+                "    dfproxy.dev/tunnel-pac-url: " + QUrl::fromLocalFile(pac).toString().toUtf8() + "\n");
+    ASSERT_TRUE(waitUntil([&] { return get("127.0.0.1").status == 200; }, 20000)) << get("127.0.0.1").describe().toStdString();
+    EXPECT_TRUE(waitForAccessLog(QStringLiteral("\"upstreamProxy\":\"127.0.0.1:%1\",\"upstreamProxyReason\":\"pac PROXY")
+                                     .arg(tiny.port()).toUtf8()))
+        << proxy->apiGet("/api/v1/accesslog").body.constData();
+    EXPECT_TRUE(tiny.describe().contains(QLatin1String("/echo"))) << tiny.describe().toStdString();
+    const auto resolved = get("httpbin.test", "/echo", {"-H", "x-case: pac-dns"});
+    EXPECT_EQ(resolved.status, 200) << resolved.describe().toStdString();
+    EXPECT_TRUE(waitForAccessLog("\"upstreamProxy\":\"DIRECT\",\"upstreamProxyReason\":\"pac DIRECT\""))
+        << proxy->apiGet("/api/v1/accesslog").body.constData();
+}

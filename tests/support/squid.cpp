@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "support/squid.h"
+
+#include <QCryptographicHash>
+#include <QFile>
+#include <QFileInfo>
+#include <QProcess>
+
+namespace dfproxy::test {
+
+namespace {
+
+const QString kSquid = QStringLiteral("/usr/sbin/squid");
+const QString kHelpers = QStringLiteral("/usr/lib/squid/");
+const QString kTinyproxy = QStringLiteral("/usr/bin/tinyproxy");
+
+// Squid drops to the `proxy` user: its directory and files must be reachable for it.
+void openUp(const QString &path, bool dir)
+{
+    QFile::setPermissions(path, dir ? QFileDevice::Permissions(0x7777) : QFileDevice::Permissions(0x6666));
+}
+
+} // namespace
+
+Squid::Squid(Options options) : m_options(std::move(options)) {}
+
+Squid::~Squid()
+{
+    if (m_process)
+        m_process->stop(3000);
+}
+
+bool Squid::available()
+{
+    return QFileInfo(kSquid).isExecutable() && QFileInfo(kHelpers + QStringLiteral("basic_ncsa_auth")).isExecutable()
+        && QFileInfo(kHelpers + QStringLiteral("digest_file_auth")).isExecutable();
+}
+
+QString Squid::url() const
+{
+    return QStringLiteral("http://127.0.0.1:%1").arg(m_port);
+}
+
+bool Squid::start(int timeoutMs)
+{
+    if (!available()) {
+        m_error = QStringLiteral("squid is not installed (Debian package squid)");
+        return false;
+    }
+    m_port = freeTcpPort();
+    const QString d = m_dir.path();
+    openUp(d, true);
+    QStringList conf = {
+        QStringLiteral("http_port 127.0.0.1:%1").arg(m_port),
+        QStringLiteral("pid_filename none"),
+        QStringLiteral("cache_log stdio:%1/cache.log").arg(d),
+        QStringLiteral("access_log stdio:%1/access.log").arg(d),
+        QStringLiteral("cache_store_log none"),
+        QStringLiteral("coredump_dir %1").arg(d),
+        QStringLiteral("cache deny all"),
+        QStringLiteral("cache_mem 8 MB"),
+        QStringLiteral("shutdown_lifetime 0 seconds"),
+        QStringLiteral("visible_hostname dfproxy-test-squid"),
+        QStringLiteral("hosts_file %1/hosts").arg(d),
+        QStringLiteral("dns_nameservers %1").arg(m_options.dnsServer.isNull() ? QStringLiteral("127.0.0.1")
+                                                                            : m_options.dnsServer.toString()),
+        QStringLiteral("dns_timeout 5 seconds"),
+        QStringLiteral("forwarded_for transparent"),
+        QStringLiteral("acl localnet src 127.0.0.0/8"),
+        QStringLiteral("acl CONNECT method CONNECT"),
+    };
+    if (m_options.auth == Auth::Basic) {
+        QProcess openssl;
+        openssl.start(QStringLiteral("openssl"), {QStringLiteral("passwd"), QStringLiteral("-apr1"),
+                                                   m_options.password});
+        openssl.waitForFinished(10000);
+        const QByteArray hash = openssl.readAllStandardOutput().trimmed();
+        if (hash.isEmpty()) {
+            m_error = QStringLiteral("openssl passwd -apr1 failed");
+            return false;
+        }
+        m_dir.writeFile(QStringLiteral("passwd"), m_options.user.toUtf8() + ':' + hash + '\n');
+        openUp(m_dir.filePath(QStringLiteral("passwd")), false);
+        conf << QStringLiteral("auth_param basic program %1basic_ncsa_auth %2/passwd").arg(kHelpers, d)
+             << QStringLiteral("auth_param basic realm dfproxy-test")
+             << QStringLiteral("auth_param basic children 2 startup=1");
+    } else if (m_options.auth == Auth::Digest) {
+        // user:realm:HA1 (-c): a plain-text password with a ':' would be taken for that form.
+        const QByteArray ha1 = QCryptographicHash::hash(m_options.user.toUtf8() + ":dfproxy-test:"
+                                                            + m_options.password.toUtf8(),
+                                                        QCryptographicHash::Md5)
+                                   .toHex();
+        m_dir.writeFile(QStringLiteral("digest"), m_options.user.toUtf8() + ":dfproxy-test:" + ha1 + '\n');
+        openUp(m_dir.filePath(QStringLiteral("digest")), false);
+        conf << QStringLiteral("auth_param digest program %1digest_file_auth -c %2/digest").arg(kHelpers, d)
+             << QStringLiteral("auth_param digest realm dfproxy-test")
+             << QStringLiteral("auth_param digest children 2 startup=1")
+             << QStringLiteral("auth_param digest nonce_garbage_interval 5 minutes")
+             << QStringLiteral("auth_param digest nonce_max_duration 30 minutes")
+             << QStringLiteral("auth_param digest nonce_max_count 1000");
+    }
+    if (m_options.auth == Auth::Negotiate) {
+        conf << QStringLiteral("auth_param negotiate program %1negotiate_kerberos_auth -k %2 -s %3")
+                    .arg(kHelpers, m_options.keytab, m_options.servicePrincipal)
+             << QStringLiteral("auth_param negotiate children 2 startup=1")
+             << QStringLiteral("auth_param negotiate keep_alive on");
+    }
+    if (m_options.auth != Auth::None)
+        conf << QStringLiteral("acl authed proxy_auth REQUIRED") << QStringLiteral("http_access allow localnet authed");
+    else
+        conf << QStringLiteral("http_access allow localnet");
+    conf << QStringLiteral("http_access deny all");
+    m_dir.writeFile(QStringLiteral("hosts"), m_options.hosts.join(QLatin1Char('\n')).toUtf8() + '\n');
+    openUp(m_dir.filePath(QStringLiteral("hosts")), false);
+    for (const char *log : {"cache.log", "access.log"}) {
+        m_dir.writeFile(QLatin1String(log), {});
+        openUp(m_dir.filePath(QLatin1String(log)), false);
+    }
+    m_dir.writeFile(QStringLiteral("squid.conf"), conf.join(QLatin1Char('\n')).toUtf8() + '\n');
+    openUp(m_dir.filePath(QStringLiteral("squid.conf")), false);
+    m_process = std::make_unique<ManagedProcess>(
+        kSquid, QStringList{QStringLiteral("-N"), QStringLiteral("-f"), m_dir.filePath(QStringLiteral("squid.conf"))});
+    if (!m_options.krb5Config.isEmpty())
+        m_process->setEnv(QStringLiteral("KRB5_CONFIG"), m_options.krb5Config); // for its Kerberos helper
+    if (!m_process->start() || !m_process->waitForPort(QHostAddress(QHostAddress::LocalHost), m_port, timeoutMs)) {
+        m_error = QStringLiteral("squid did not come up on port %1\n%2").arg(m_port).arg(describe());
+        return false;
+    }
+    return true;
+}
+
+QByteArray Squid::accessLog() const
+{
+    return m_dir.readFile(QStringLiteral("access.log"));
+}
+
+QString Squid::describe() const
+{
+    return (m_process ? m_process->describe() : QString()) + QStringLiteral("\ncache.log:\n")
+        + QString::fromUtf8(m_dir.readFile(QStringLiteral("cache.log")));
+}
+
+Tinyproxy::Tinyproxy() = default;
+
+Tinyproxy::~Tinyproxy()
+{
+    if (m_process)
+        m_process->stop(3000);
+}
+
+bool Tinyproxy::available()
+{
+    return QFileInfo(kTinyproxy).isExecutable();
+}
+
+QString Tinyproxy::url() const
+{
+    return QStringLiteral("http://127.0.0.1:%1").arg(m_port);
+}
+
+bool Tinyproxy::start(int timeoutMs)
+{
+    if (!available()) {
+        m_error = QStringLiteral("tinyproxy is not installed (Debian package tinyproxy)");
+        return false;
+    }
+    m_port = freeTcpPort();
+    openUp(m_dir.path(), true);
+    const QStringList conf = {
+        QStringLiteral("Port %1").arg(m_port),
+        QStringLiteral("Listen 127.0.0.1"),
+        QStringLiteral("Timeout 60"),
+        QStringLiteral("MaxClients 20"),
+        QStringLiteral("Allow 127.0.0.0/8"),
+        QStringLiteral("LogLevel Info"),
+        QStringLiteral("DisableViaHeader No"),
+    };
+    m_dir.writeFile(QStringLiteral("tinyproxy.conf"), conf.join(QLatin1Char('\n')).toUtf8() + '\n');
+    openUp(m_dir.filePath(QStringLiteral("tinyproxy.conf")), false);
+    m_process = std::make_unique<ManagedProcess>(
+        kTinyproxy, QStringList{QStringLiteral("-d"), QStringLiteral("-c"),
+                                m_dir.filePath(QStringLiteral("tinyproxy.conf"))});
+    if (!m_process->start() || !m_process->waitForPort(QHostAddress(QHostAddress::LocalHost), m_port, timeoutMs)) {
+        m_error = QStringLiteral("tinyproxy did not come up on port %1\n%2").arg(m_port).arg(describe());
+        return false;
+    }
+    return true;
+}
+
+QString Tinyproxy::describe() const
+{
+    return m_process ? m_process->describe() : m_error;
+}
+
+} // namespace dfproxy::test

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/agentgatewaypolicy.h"
+
+#include "config/fileconfinement.h"
+#include "config/validation.h"
+
+#include <QFile>
+#include <QJsonDocument>
+#include <QTemporaryDir>
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy::config;
+
+namespace {
+
+Resource policy(const QByteArray &specJson, const QJsonObject &annotations = {})
+{
+    QJsonParseError e;
+    const auto spec = QJsonDocument::fromJson(specJson, &e).object();
+    EXPECT_EQ(e.error, QJsonParseError::NoError) << e.errorString().toStdString() << " in " << specJson.toStdString();
+    QJsonObject meta{{"name", "p"}, {"namespace", "agentgateway-system"}};
+    if (!annotations.isEmpty())
+        meta.insert("annotations", annotations);
+    return Resource(QJsonObject{{"apiVersion", "agentgateway.dev/v1alpha1"},
+                                {"kind", "AgentgatewayPolicy"},
+                                {"metadata", meta},
+                                {"spec", spec}});
+}
+
+QString errorsText(const QList<FieldError> &errors)
+{
+    QStringList out;
+    for (const auto &e : errors)
+        out.append(e.path + ": " + e.message);
+    return out.join("\n");
+}
+
+// The message of the error at `path`; empty when there is none.
+QString errorAt(const QList<FieldError> &errors, const QString &path)
+{
+    for (const auto &e : errors) {
+        if (e.path == path)
+            return e.message;
+    }
+    return {};
+}
+
+constexpr auto kGatewayTarget =
+    R"("targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "agentgateway-proxy"}])";
+
+} // namespace
+
+TEST(AgentgatewayPolicyKind, IsRegisteredWithAgentgatewaysNames)
+{
+    const auto k = findKind("agpol");
+    ASSERT_TRUE(k.has_value());
+    EXPECT_EQ(k->kind, "AgentgatewayPolicy");
+    EXPECT_EQ(k->group, "agentgateway.dev");
+    EXPECT_EQ(k->plural, "agentgatewaypolicies");
+    EXPECT_EQ(findKind("AgentgatewayPolicy")->kind, "AgentgatewayPolicy");
+}
+
+TEST(AgentgatewayPolicy, TunnelUrlIsNormalisedWithItsPort)
+{
+    QList<FieldError> errors;
+    const auto s = parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "http://Proxy.Corp"}}})"), &errors);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    ASSERT_TRUE(s.tunnel.has_value());
+    EXPECT_EQ(s.tunnel->url, "http://proxy.corp:80");
+    EXPECT_EQ(s.sections, QStringList{"backend.tunnel"});
+
+    const auto v6 = parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "https://[::1]:3129"}}})"), &errors);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    EXPECT_EQ(v6.tunnel->url, "https://[::1]:3129");
+}
+
+TEST(AgentgatewayPolicy, TunnelUrlWithCredentialsOrPathIsRefused)
+{
+    const QString path = "spec.backend.tunnel.url";
+    for (const char *url : {"http://user:secret@proxy.corp:3128", "http://proxy.corp:3128/", "http://proxy.corp:3128/x",
+                            "socks5://proxy.corp:1080", "HTTP://proxy.corp:3128", "http://proxy.corp:0",
+                            "http://proxy.corp:65536", "http://proxy.corp:", "http://pro xy:3128",
+                            "http://proxy.corp:3128?x=1", "http://[::1:3128", "http://[1.2.3.4]:3128", ""}) {
+        QList<FieldError> errors;
+        parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": ")"
+                                           + url + R"("}}})"),
+                                    &errors);
+        EXPECT_FALSE(errorAt(errors, path).isEmpty()) << url << "\n" << errorsText(errors).toStdString();
+    }
+    QList<FieldError> errors;
+    parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget
+               + R"(, "backend": {"tunnel": {"url": "http://user:secret@proxy.corp:3128"}}})"),
+        &errors);
+    EXPECT_TRUE(errorAt(errors, path).contains("dfproxy.dev/tunnel-credentials-file")) << errorsText(errors).toStdString();
+    EXPECT_FALSE(errorsText(errors).contains("secret")) << "the password must not be echoed";
+}
+
+TEST(AgentgatewayPolicy, AnnotationsAreCompiledIntoTheTunnel)
+{
+    QList<FieldError> errors;
+    const auto s = parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "http://proxy.corp:3128"}}})",
+               QJsonObject{{"dfproxy.dev/tunnel-credentials-file", "/etc/dfproxy/proxy-credentials"},
+                           {"dfproxy.dev/tunnel-bypass", " <local>, *.corp,.intranet , 10.0.0.0/8,Localhost,"},
+                           {"dfproxy.dev/tunnel-pac-url", "file:///etc/dfproxy/proxy.pac"}}),
+        &errors);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    ASSERT_TRUE(s.tunnel.has_value());
+    EXPECT_EQ(s.tunnel->credentialsFile, "/etc/dfproxy/proxy-credentials");
+    EXPECT_EQ(s.tunnel->bypass, (QStringList{"<local>", "*.corp", ".intranet", "10.0.0.0/8", "localhost"}));
+    EXPECT_EQ(s.tunnel->pacUrl, "file:///etc/dfproxy/proxy.pac");
+}
+
+TEST(AgentgatewayPolicy, BadOrStrayTunnelAnnotationsAreRefused)
+{
+    const QByteArray withTunnel =
+        QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "http://proxy.corp:3128"}}})";
+    QList<FieldError> errors;
+    parseAgentgatewayPolicySpec(policy(withTunnel, QJsonObject{{"dfproxy.dev/tunnel-bypass", "*.corp, http://x/"}}),
+                                &errors);
+    EXPECT_FALSE(errorAt(errors, "metadata.annotations[dfproxy.dev/tunnel-bypass]").isEmpty());
+
+    errors.clear();
+    parseAgentgatewayPolicySpec(policy(withTunnel, QJsonObject{{"dfproxy.dev/tunnel-pac-url", "ftp://x/proxy.pac"}}),
+                                &errors);
+    EXPECT_FALSE(errorAt(errors, "metadata.annotations[dfproxy.dev/tunnel-pac-url]").isEmpty());
+
+    errors.clear();
+    parseAgentgatewayPolicySpec(policy(withTunnel, QJsonObject{{"dfproxy.dev/tunnel-bypas", "*.corp"}}), &errors);
+    EXPECT_TRUE(errorAt(errors, "metadata.annotations[dfproxy.dev/tunnel-bypas]").contains("unknown annotation"));
+
+    // Without a tunnel the annotations would be ignored: refused.
+    errors.clear();
+    parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tls": {"sni": "x.example"}}})",
+               QJsonObject{{"dfproxy.dev/tunnel-bypass", "*.corp"}}),
+        &errors);
+    EXPECT_TRUE(errorAt(errors, "metadata.annotations[dfproxy.dev/tunnel-bypass]").contains("spec.backend.tunnel"))
+        << errorsText(errors).toStdString();
+}
+
+// Every field agentgateway defines that dfproxy does not honour is refused with its path and a sentence saying so;
+// a field agentgateway does not define is an unknown field.
+TEST(AgentgatewayPolicy, UnimplementedFieldsAreRefusedWithTheirPath)
+{
+    QList<FieldError> errors;
+    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget + R"(,
+        "backend": {"tunnel": {"url": "http://proxy.corp:3128"}, "ai": {}, "mcp": {}},
+        "frontend": {"tracing": {}}, "strategy": {}, "bogus": 1})"),
+                                &errors);
+    for (const char *path : {"spec.backend.ai", "spec.backend.mcp", "spec.frontend.tracing", "spec.strategy"})
+        EXPECT_TRUE(errorAt(errors, path).contains("dfproxy does not implement")) << path << "\n"
+                                                                                   << errorsText(errors).toStdString();
+    EXPECT_EQ(errorAt(errors, "spec.bogus"), "unknown field");
+
+    errors.clear();
+    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget
+                                       + R"(, "backend": {"tunnel": {"backendRef": {"name": "squid", "port": 3128}}}})"),
+                                &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.backend.tunnel.backendRef").contains("dfproxy does not implement"));
+}
+
+TEST(AgentgatewayPolicy, TargetsAreCheckedAsAgentgatewayDoes)
+{
+    QList<FieldError> errors;
+    parseAgentgatewayPolicySpec(policy(R"({"targetSelectors": [{"group": "gateway.networking.k8s.io",
+        "kind": "Gateway", "matchLabels": {"a": "b"}}], "backend": {"tunnel": {"url": "http://p:1"}}})"),
+                                &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.targetSelectors").contains("dfproxy does not implement"));
+
+    errors.clear();
+    parseAgentgatewayPolicySpec(policy(R"({"targetRefs": [{"kind": "Gateway", "name": "g"},
+        {"group": "", "kind": "Service", "name": "s"},
+        {"group": "agentgateway.dev", "kind": "AgentgatewayBackend", "name": "b", "sectionName": "x"},
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "g", "port": 80}],
+        "backend": {"tunnel": {"url": "http://p:1"}}})"),
+                                &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.targetRefs[0].group").contains("is required"));
+    EXPECT_TRUE(errorAt(errors, "spec.targetRefs[1].kind").contains("dfproxy does not implement Service"));
+    EXPECT_TRUE(errorAt(errors, "spec.targetRefs[2].kind").contains("same kind"));
+    EXPECT_TRUE(errorAt(errors, "spec.targetRefs[2].sectionName").contains("dfproxy does not implement"));
+    EXPECT_TRUE(errorAt(errors, "spec.targetRefs[3].port").contains("dfproxy does not implement"));
+
+    // A backend policy applies to a backend or to a whole Gateway.
+    errors.clear();
+    parseAgentgatewayPolicySpec(policy(R"({"targetRefs": [{"group": "gateway.networking.k8s.io",
+        "kind": "Gateway", "name": "g", "sectionName": "http"}], "backend": {"tunnel": {"url": "http://p:1"}}})"),
+                                &errors);
+    EXPECT_FALSE(errorAt(errors, "spec.targetRefs[0].sectionName").isEmpty()) << errorsText(errors).toStdString();
+
+    errors.clear();
+    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget + "}"), &errors);
+    EXPECT_FALSE(errorAt(errors, "spec").isEmpty());
+}
+
+TEST(AgentgatewayPolicy, ValidationDispatchesOnTheKind)
+{
+    const auto errors = validateResource(policy(QByteArray("{") + kGatewayTarget + R"(, "traffic": {"extProc": {}}})"));
+    EXPECT_TRUE(errorAt(errors, "spec.traffic.extProc").contains("dfproxy does not implement"))
+        << errorsText(errors).toStdString();
+}
+
+// The credentials file is an API-named path like the others (confined), and it holds a password: it must be 0600.
+TEST(AgentgatewayPolicy, CredentialsFileIsConfinedAndMustBePrivate)
+{
+    QTemporaryDir dir;
+    const QString file = dir.filePath("proxy-credentials");
+    const Resource p = policy(QByteArray("{") + kGatewayTarget
+                                  + R"(, "backend": {"tunnel": {"url": "http://proxy.corp:3128"}}})",
+                              QJsonObject{{"dfproxy.dev/tunnel-credentials-file", file},
+                                          {"dfproxy.dev/tunnel-pac-url", "file:///etc/dfproxy/proxy.pac"}});
+    const auto refs = fileReferences(p);
+    ASSERT_EQ(refs.size(), 2);
+    EXPECT_EQ(refs[0].field, "metadata.annotations[dfproxy.dev/tunnel-credentials-file]");
+    EXPECT_TRUE(refs[0].secret);
+    EXPECT_EQ(refs[1].path, "/etc/dfproxy/proxy.pac");
+
+    FileConfinement confinement;
+    confinement.readDirs = {dir.filePath("elsewhere")};
+    EXPECT_EQ(confinement.check(refs, {}).size(), 2);
+
+    EXPECT_EQ(checkSecretFiles(refs, {}).size(), 1) << "missing file";
+    QFile f(file);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    f.write("user:password\n");
+    f.close();
+#ifndef Q_OS_WIN
+    ASSERT_TRUE(f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther));
+    const auto loose = checkSecretFiles(refs, {});
+    ASSERT_EQ(loose.size(), 1);
+    EXPECT_TRUE(loose[0].message.contains("chmod 600")) << loose[0].message.toStdString();
+    ASSERT_TRUE(f.setPermissions(QFile::ReadOwner | QFile::WriteOwner));
+#endif
+    EXPECT_TRUE(checkSecretFiles(refs, {}).isEmpty());
+}

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: Apache-2.0
+// The PAC engine (QJSEngine with the standard helpers): results compared with an independent implementation,
+// pacparser (Debian's python3-pacparser, SpiderMonkey with Mozilla's helpers), on the same PAC files and URLs; the
+// time limit per call; result parsing. Names resolve from a table (pacparser's own resolver sees only IP literals
+// and localhost, so the compared cases use those).
+#include "pac/pacengine.h"
+
+#include "support/tempdir.h"
+
+#include <gtest/gtest.h>
+
+#include <QFileInfo>
+#include <QProcess>
+
+using namespace dfproxy;
+using pac::PacEngine;
+using pac::PacHop;
+
+namespace {
+
+const QString kPython = QStringLiteral("/usr/bin/python3");
+
+// A corporate-style PAC file that uses every helper whose answer does not depend on the clock or the network.
+const QString kCorporatePac = QStringLiteral(R"JS(
+function FindProxyForURL(url, host) {
+    if (isPlainHostName(host))
+        return "DIRECT";
+    if (dnsDomainIs(host, ".corp.example") || localHostOrDomainIs(host, "intranet.corp.example"))
+        return "DIRECT";
+    if (shExpMatch(url, "http://*.cdn.example/*") || shExpMatch(host, "?.short.example"))
+        return "PROXY cdn-proxy.example:8080";
+    if (isInNet(host, "10.0.0.0", "255.0.0.0") || isInNet(host, "172.16.0.0", "255.240.0.0"))
+        return "DIRECT";
+    if (isInNet(dnsResolve(host) || "0.0.0.0", "127.0.0.0", "255.0.0.0"))
+        return "PROXY loopback-proxy:3128";
+    if (dnsDomainLevels(host) >= 3)
+        return "PROXY deep-proxy.example:3128; DIRECT";
+    if (isInNet(myIpAddress(), "192.168.1.0", "255.255.255.0"))
+        return "PROXY office-proxy:3128; PROXY backup-proxy:3128; DIRECT";
+    if (weekdayRange("SUN", "SAT") && timeRange(0, 24) && dateRange("JAN", "DEC") && !dateRange(1990, 2000))
+        return "PROXY main-proxy.example:3128; DIRECT";
+    return "PROXY never:1";
+}
+)JS");
+
+const QList<QPair<QString, QString>> kCases = {
+    {QStringLiteral("http://printer/status"), QStringLiteral("printer")},
+    {QStringLiteral("http://a.corp.example/"), QStringLiteral("a.corp.example")},
+    {QStringLiteral("http://intranet/"), QStringLiteral("intranet")},
+    {QStringLiteral("https://intranet.corp.example/x"), QStringLiteral("intranet.corp.example")},
+    {QStringLiteral("http://img.cdn.example/a.png"), QStringLiteral("img.cdn.example")},
+    {QStringLiteral("https://img.cdn.example/a.png"), QStringLiteral("img.cdn.example")},
+    {QStringLiteral("http://x.short.example/"), QStringLiteral("x.short.example")},
+    {QStringLiteral("http://xy.short.example/"), QStringLiteral("xy.short.example")},
+    {QStringLiteral("http://10.1.2.3/"), QStringLiteral("10.1.2.3")},
+    {QStringLiteral("http://172.20.0.1/"), QStringLiteral("172.20.0.1")},
+    {QStringLiteral("http://172.32.0.1/"), QStringLiteral("172.32.0.1")},
+    {QStringLiteral("http://127.0.0.1:8080/"), QStringLiteral("127.0.0.1")},
+    {QStringLiteral("http://a.b.c.example/"), QStringLiteral("a.b.c.example")},
+    {QStringLiteral("http://www.example/"), QStringLiteral("www.example")},
+    {QStringLiteral("http://evilcorp.example/"), QStringLiteral("evilcorp.example")},
+};
+
+/// pacparser's answers for `cases` on `pacFile`, one per case; empty when pacparser is not installed.
+QStringList pacparserResults(const QString &pacFile, const QString &myIp, const QList<QPair<QString, QString>> &cases)
+{
+    QProcess p;
+    const QString script = QStringLiteral(
+        "import sys, pacparser\n"
+        "pacparser.init()\n"
+        "pacparser.setmyip(sys.argv[2])\n"
+        "pacparser.parse_pac_file(sys.argv[1])\n"
+        "for line in sys.stdin:\n"
+        "    url, host = line.rstrip('\\n').split(' ')\n"
+        "    print(pacparser.find_proxy(url, host))\n");
+    p.start(kPython, {QStringLiteral("-c"), script, pacFile, myIp});
+    if (!p.waitForStarted(10000))
+        return {};
+    for (const auto &c : cases)
+        p.write((c.first + QLatin1Char(' ') + c.second + QLatin1Char('\n')).toUtf8());
+    p.closeWriteChannel();
+    p.waitForFinished(30000);
+    return QString::fromUtf8(p.readAllStandardOutput()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+}
+
+bool pacparserAvailable()
+{
+    if (!QFileInfo(kPython).isExecutable())
+        return false;
+    return QProcess::execute(kPython, {QStringLiteral("-c"), QStringLiteral("import pacparser")}) == 0;
+}
+
+PacEngine::Options localOptions(const QString &myIp)
+{
+    PacEngine::Options o;
+    o.myIpAddress = QHostAddress(myIp);
+    o.resolve = [](const QString &host) -> QList<QHostAddress> {
+        if (host == QLatin1String("localhost"))
+            return {QHostAddress(QHostAddress::LocalHost)};
+        return {};
+    };
+    return o;
+}
+
+} // namespace
+
+TEST(PacEngine, AgreesWithPacparserOnTheSameFile)
+{
+    if (!pacparserAvailable())
+        GTEST_SKIP() << "pacparser is not installed (Debian package python3-pacparser)";
+    test::TempDir dir;
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("proxy.pac"), kCorporatePac.toUtf8()));
+    for (const QString &myIp : {QStringLiteral("192.168.1.20"), QStringLiteral("10.9.8.7")}) {
+        const QStringList expected = pacparserResults(dir.filePath(QStringLiteral("proxy.pac")), myIp, kCases);
+        ASSERT_EQ(expected.size(), kCases.size()) << expected.join(QLatin1Char('|')).toStdString();
+        PacEngine engine(localOptions(myIp));
+        ASSERT_EQ(engine.load(kCorporatePac), QString());
+        for (qsizetype i = 0; i < kCases.size(); ++i) {
+            const PacEngine::Result r = engine.evaluate(kCases[i].first, kCases[i].second);
+            EXPECT_EQ(r.error, QString());
+            EXPECT_EQ(r.value, expected[i]) << kCases[i].first.toStdString() << " from " << myIp.toStdString();
+        }
+    }
+}
+
+TEST(PacEngine, HelpersAnswerAsTheStandardSays)
+{
+    PacEngine engine(localOptions(QStringLiteral("10.0.0.5")));
+    ASSERT_EQ(engine.load(QStringLiteral("function FindProxyForURL(url, host) { return String(eval(url)); }")),
+              QString());
+    auto js = [&](const char *expr) { return engine.evaluate(QString::fromLatin1(expr), QString()).value; };
+    EXPECT_EQ(js("isPlainHostName('www')"), QStringLiteral("true"));
+    EXPECT_EQ(js("isPlainHostName('www.example')"), QStringLiteral("false"));
+    EXPECT_EQ(js("dnsDomainIs('www.example.org', '.example.org')"), QStringLiteral("true"));
+    EXPECT_EQ(js("dnsDomainIs('www', '.example.org')"), QStringLiteral("false"));
+    EXPECT_EQ(js("localHostOrDomainIs('www', 'www.example.org')"), QStringLiteral("true"));
+    EXPECT_EQ(js("localHostOrDomainIs('www.other.org', 'www.example.org')"), QStringLiteral("false"));
+    EXPECT_EQ(js("dnsDomainLevels('a.b.c')"), QStringLiteral("2"));
+    EXPECT_EQ(js("shExpMatch('http://x/a.b', '*/a.b')"), QStringLiteral("true"));
+    EXPECT_EQ(js("shExpMatch('http://x/aXb', '*/a.b')"), QStringLiteral("false")); // '.' is literal
+    EXPECT_EQ(js("dnsResolve('localhost')"), QStringLiteral("127.0.0.1"));
+    EXPECT_EQ(js("dnsResolve('nowhere.test')"), QStringLiteral("null"));
+    EXPECT_EQ(js("isResolvable('nowhere.test')"), QStringLiteral("false"));
+    EXPECT_EQ(js("isInNet('localhost', '127.0.0.0', '255.0.0.0')"), QStringLiteral("true"));
+    EXPECT_EQ(js("isInNet('200.1.1.1', '128.0.0.0', '128.0.0.0')"), QStringLiteral("true")); // high bit set
+    EXPECT_EQ(js("myIpAddress()"), QStringLiteral("10.0.0.5"));
+    EXPECT_EQ(js("weekdayRange('SUN', 'SAT')"), QStringLiteral("true"));
+    EXPECT_EQ(js("timeRange(0, 24, 'GMT')"), QStringLiteral("true"));
+    EXPECT_EQ(js("dateRange(1990, 2000)"), QStringLiteral("false"));
+}
+
+TEST(PacEngine, ACallOverItsTimeLimitIsInterruptedAndTheEngineStaysUsable)
+{
+    PacEngine::Options o = localOptions(QStringLiteral("10.0.0.5"));
+    o.callTimeoutMs = 200;
+    PacEngine engine(o);
+    ASSERT_EQ(engine.load(QStringLiteral("function FindProxyForURL(url, host) {"
+                                         "  if (host == 'loop') for (;;) {} return 'DIRECT'; }")),
+              QString());
+    const PacEngine::Result r = engine.evaluate(QStringLiteral("http://loop/"), QStringLiteral("loop"));
+    EXPECT_TRUE(r.error.contains(QLatin1String("longer than 200 ms"))) << r.error.toStdString();
+    EXPECT_EQ(engine.evaluate(QStringLiteral("http://ok/"), QStringLiteral("ok")).value, QStringLiteral("DIRECT"));
+}
+
+TEST(PacEngine, BadScriptsAreRefusedAndTheLastGoodOneStays)
+{
+    PacEngine engine(localOptions(QStringLiteral("10.0.0.5")));
+    ASSERT_EQ(engine.load(QStringLiteral("function FindProxyForURL(u, h) { return 'PROXY a:1'; }")), QString());
+    EXPECT_FALSE(engine.load(QStringLiteral("function FindProxyForURL(u, h) { return ")).isEmpty());
+    EXPECT_EQ(engine.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).value, QStringLiteral("PROXY a:1"));
+    PacEngine empty(localOptions(QStringLiteral("10.0.0.5")));
+    EXPECT_FALSE(empty.load(QStringLiteral("var x = 1;")).isEmpty());
+    EXPECT_FALSE(empty.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).error.isEmpty());
+    ASSERT_EQ(engine.load(QStringLiteral("function FindProxyForURL(u, h) { throw new Error('boom'); }")), QString());
+    EXPECT_TRUE(engine.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).error.contains(QLatin1String("boom")));
+}
+
+TEST(PacResult, ParsesFallbackOrderAndSkipsWhatItCannotUse)
+{
+    QStringList skipped;
+    const QList<PacHop> hops = pac::parsePacResult(
+        QStringLiteral(" PROXY Dead:1;PROXY tinyproxy:8888 ; SOCKS s:1080; HTTPS [::1]:443; PROXY noport; DIRECT"),
+        &skipped);
+    ASSERT_EQ(hops.size(), 4);
+    EXPECT_EQ(hops[0], (PacHop{PacHop::Kind::Proxy, QStringLiteral("dead"), 1}));
+    EXPECT_EQ(hops[1], (PacHop{PacHop::Kind::Proxy, QStringLiteral("tinyproxy"), 8888}));
+    EXPECT_EQ(hops[2], (PacHop{PacHop::Kind::Https, QStringLiteral("::1"), 443}));
+    EXPECT_EQ(hops[3], PacHop{});
+    EXPECT_EQ(skipped, (QStringList{QStringLiteral("SOCKS s:1080"), QStringLiteral("PROXY noport")}));
+    EXPECT_EQ(pac::parsePacResult(QString()), QList<PacHop>{PacHop{}});
+}
