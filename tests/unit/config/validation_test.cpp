@@ -337,6 +337,8 @@ TEST(Validation, RefusesBadPacAnnotationsOfAGatewayWithTheAnnotationPath)
         "dfproxy.dev/pac-fail-mode": "open", "dfproxy.dev/pac-bypass": "<local>, *.corp.example, 10.0.0.0/8",
         "dfproxy.dev/pac-max-age": "60"}})"));
     EXPECT_TRUE(validateResource(gw).isEmpty()) << describe(validateResource(gw));
+}
+
 // Only the native engine speaks to upstream proxies: a tunnel policy on a qnam backend is refused at apply time.
 TEST(ValidationConfig, RefusesAnUpstreamProxyOnAQnamBackend)
 {
