@@ -252,6 +252,9 @@ private:
             if (c == quote)
                 return out;
             if (c != u'\\') {
+                if ((c.unicode() < 0x20 && c != u'\t') || c.unicode() == 0x7f)
+                    throw CompileError{m_i, QStringLiteral("a control character in a string literal must be written "
+                                                           "as an escape (\\n, \\x01, ...)")};
                 out += c;
                 continue;
             }

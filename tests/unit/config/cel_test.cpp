@@ -176,6 +176,8 @@ TEST(Cel, OutsideTheSubsetIsACompileErrorWithAColumn)
     EXPECT_TRUE(compileError("request.host == '''x'''").contains("triple-quoted"));
     EXPECT_TRUE(compileError("request.host == 'x").contains("unterminated"));
     EXPECT_TRUE(compileError("request.host == '\\q'").contains("unknown escape"));
+    EXPECT_TRUE(compileError(QStringLiteral("request.host == 'a\x01b'")).contains("control character"));
+    EXPECT_EQ(run("request.host ==\n  'api.example.com'\r\n&& true", Request().a), Result::True) << "line breaks are blanks";
     EXPECT_TRUE(compileError("request.host ? true : false").contains("operator \"?\""));
     EXPECT_TRUE(compileError("{'a': 1} == {}").contains("operator \"{\""));
     EXPECT_TRUE(compileError("request.host == 'a' request.path").contains("unexpected"));
