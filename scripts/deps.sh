@@ -25,6 +25,7 @@ DFPROXY_TEST_PACKAGES=(
     dpkg-dev fakeroot lintian wixl msitools
     slowhttptest clang libclang-rt-14-dev node-llhttp
     g++-mingw-w64-x86-64-posix iproute2
+    python3-jsonschema python3-yaml  # tests/fixtures/crds/validate.py (AgentgatewayConformance)
 )
 
 # Prints the packages of the given list that are not installed, one per line.

@@ -237,3 +237,29 @@ TEST(AgentgatewayPolicy, CredentialsFileIsConfinedAndMustBePrivate)
 #endif
     EXPECT_TRUE(checkSecretFiles(refs, {}).isEmpty());
 }
+
+// What `export --for agentgateway` writes for a backend's TLS reads back as the same TLS; other agentgateway
+// backend policies are refused.
+TEST(AgentgatewayBackendPolicies, TlsIsReadFromSpecPoliciesTls)
+{
+    auto backend = [](const char *spec) {
+        return Resource(QJsonObject{{"apiVersion", "agentgateway.dev/v1alpha1"},
+                                    {"kind", "AgentgatewayBackend"},
+                                    {"metadata", QJsonObject{{"name", "b"}, {"namespace", "n"}}},
+                                    {"spec", QJsonDocument::fromJson(spec).object()}});
+    };
+    QList<FieldError> errors;
+    const auto b = parseBackendSpec(
+        backend(R"({"dynamicForwardProxy": {}, "policies": {"tls": {"sni": "up.example", "insecureSkipVerify": "All"}}})"),
+        &errors);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    EXPECT_TRUE(b.tls);
+    EXPECT_EQ(b.tlsSni, "up.example");
+    EXPECT_TRUE(b.tlsInsecureSkipVerify);
+
+    errors.clear();
+    parseBackendSpec(backend(R"({"dynamicForwardProxy": {}, "tls": true, "policies": {"tls": {}, "auth": {"key": "k"}}})"),
+                     &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.policies.auth").contains("dfproxy does not implement")) << errorsText(errors).toStdString();
+    EXPECT_TRUE(errorAt(errors, "spec.policies.tls").contains("not both"));
+}
