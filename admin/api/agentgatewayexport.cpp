@@ -5,6 +5,7 @@
 #include "config/cel.h"
 #include "config/configstore.h"
 #include "config/model.h"
+#include "http/canonical.h"
 #include "routing/status.h"
 
 #include <QJsonDocument>
@@ -298,10 +299,13 @@ private:
         QStringList parts;
         if (!rule.hosts.isEmpty() && !rule.hosts.contains(QStringLiteral("*"))) {
             QStringList any;
-            for (const auto &h : rule.hosts)
+            for (const auto &configured : rule.hosts) {
+                // As the engine compares them: request.host is canonical (lower-case, IDNA).
+                const QString h = http::canonicalConfiguredHost(configured);
                 any.append(h.startsWith(QLatin1String("*.")) ? QStringLiteral("request.host.endsWith(%1)")
                                                                    .arg(cel::quote(h.mid(1)))
                                                              : QStringLiteral("request.host == %1").arg(cel::quote(h)));
+            }
             parts.append(any.size() == 1 ? any[0] : u'(' + any.join(QStringLiteral(" || ")) + u')');
         }
         if (!rule.methods.isEmpty()) {
@@ -312,7 +316,8 @@ private:
         }
         if (!rule.pathPrefixes.isEmpty()) {
             QStringList any;
-            for (const auto &prefix : rule.pathPrefixes) {
+            for (const auto &configured : rule.pathPrefixes) {
+                const QString prefix = http::canonicalConfiguredPath(configured); // as request.path is
                 // Element-wise, as dfproxy matches: "/api" covers "/api" and "/api/x", not "/apix".
                 if (prefix.endsWith(u'/'))
                     any.append(QStringLiteral("request.path.startsWith(%1)").arg(cel::quote(prefix)));
