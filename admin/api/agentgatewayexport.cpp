@@ -28,8 +28,8 @@ public:
         for (const Resource &r : m_config.resources) {
             m_object = r.kind() + u' ' + r.ns() + u'/' + r.name();
             const QString kind = r.kind();
-            if (kind == QLatin1String(kinds::RateLimitPolicy) || kind == QLatin1String(kinds::AuthenticationPolicy)
-                || kind == QLatin1String(kinds::AuthorizationPolicy)) {
+            if (kind == QLatin1String(kinds::RateLimitPolicy) || kind == QLatin1String(kinds::AuthenticationPolicy) ||
+                kind == QLatin1String(kinds::AuthorizationPolicy)) {
                 if (inEffect(r))
                     policy(r);
                 continue;
@@ -94,7 +94,8 @@ private:
             QJsonObject l = listeners[i].toObject();
             const QString p = QStringLiteral("spec.listeners[%1]").arg(i);
             if (l.contains("allowedConnectPorts")) {
-                omit(p + ".allowedConnectPorts", QStringLiteral("dfproxy's CONNECT port list has no Gateway API field"));
+                omit(p + ".allowedConnectPorts",
+                     QStringLiteral("dfproxy's CONNECT port list has no Gateway API field"));
                 l.remove("allowedConnectPorts");
             }
             QJsonObject tls = l.value("tls").toObject();
@@ -137,8 +138,9 @@ private:
             if (t.value("insecureSkipVerify").toBool())
                 out.insert("insecureSkipVerify", QStringLiteral("All"));
             if (t.contains("caFile"))
-                omit(QStringLiteral("spec.tls.caFile"), QStringLiteral("a file on this desktop; in a cluster the CA is "
-                                                                       "a ConfigMap in policies.tls.caCertificateRefs"));
+                omit(QStringLiteral("spec.tls.caFile"),
+                     QStringLiteral("a file on this desktop; in a cluster the CA is "
+                                    "a ConfigMap in policies.tls.caCertificateRefs"));
             spec.insert("policies", QJsonObject{{"tls", out}});
         }
     }
@@ -215,11 +217,12 @@ private:
             if (l.tokens == 0)
                 continue;
             if (l.key != RateLimitSpec::Key::Global) {
-                static const QStringList names = {"clientIP", "destinationHost", "route", "identity", "header",
-                                                  "global"};
+                static const QStringList names = {"clientIP", "destinationHost", "route",
+                                                  "identity", "header",          "global"};
                 omit(p + ".key", QStringLiteral("a limit per %1 has no local agentgateway equivalent (its local "
                                                 "limits count every request; per-key limits need its global rate "
-                                                "limit service)").arg(names.value(int(l.key))));
+                                                "limit service)")
+                                     .arg(names.value(int(l.key))));
                 continue;
             }
             const QString unit = l.fillIntervalMs == 1000      ? QStringLiteral("Seconds")
@@ -263,8 +266,9 @@ private:
             }
         }
         if (spec.apiKeyEnabled)
-            omit(QStringLiteral("spec.apiKey"), QStringLiteral("agentgateway reads API keys from Secrets; dfproxy keeps "
-                                                               "their SHA-256 only"));
+            omit(QStringLiteral("spec.apiKey"),
+                 QStringLiteral("agentgateway reads API keys from Secrets; dfproxy keeps "
+                                "their SHA-256 only"));
         if (const auto &jwt = spec.jwt) {
             if (jwt->issuer.isEmpty()) {
                 omit(QStringLiteral("spec.jwt"), QStringLiteral("agentgateway needs an issuer"));
@@ -273,18 +277,18 @@ private:
                                                                          "the JWKS inline or as jwks.remote"));
             } else {
                 QJsonObject provider{{"issuer", jwt->issuer},
-                                     {"jwks", QJsonObject{{"inline", QString::fromUtf8(QJsonDocument(jwt->jwks)
-                                                                                          .toJson(QJsonDocument::Compact))}}}};
+                                     {"jwks", QJsonObject{{"inline", QString::fromUtf8(QJsonDocument(jwt->jwks).toJson(
+                                                                         QJsonDocument::Compact))}}}};
                 if (!jwt->audiences.isEmpty())
                     provider.insert("audiences", QJsonArray::fromStringList(jwt->audiences));
-                traffic.insert("jwtAuthentication",
-                               QJsonObject{{"mode", mode}, {"providers", QJsonArray{provider}}});
+                traffic.insert("jwtAuthentication", QJsonObject{{"mode", mode}, {"providers", QJsonArray{provider}}});
             }
             const JwtSpec defaults;
             if (jwt->clockSkewMs != defaults.clockSkewMs)
                 omit(QStringLiteral("spec.jwt.clockSkew"), QStringLiteral("agentgateway's clock skew is fixed"));
             if (jwt->identityClaim != defaults.identityClaim)
-                omit(QStringLiteral("spec.jwt.identityClaim"), QStringLiteral("dfproxy-only (the access log's identity)"));
+                omit(QStringLiteral("spec.jwt.identityClaim"),
+                     QStringLiteral("dfproxy-only (the access log's identity)"));
             if (jwt->requireExpiration != defaults.requireExpiration || jwt->maxLifetimeMs != defaults.maxLifetimeMs)
                 omit(QStringLiteral("spec.jwt"), QStringLiteral("requireExpiration and maxLifetime are dfproxy-only"));
         }
@@ -302,9 +306,9 @@ private:
             for (const auto &configured : rule.hosts) {
                 // As the engine compares them: request.host is canonical (lower-case, IDNA).
                 const QString h = http::canonicalConfiguredHost(configured);
-                any.append(h.startsWith(QLatin1String("*.")) ? QStringLiteral("request.host.endsWith(%1)")
-                                                                   .arg(cel::quote(h.mid(1)))
-                                                             : QStringLiteral("request.host == %1").arg(cel::quote(h)));
+                any.append(h.startsWith(QLatin1String("*."))
+                               ? QStringLiteral("request.host.endsWith(%1)").arg(cel::quote(h.mid(1)))
+                               : QStringLiteral("request.host == %1").arg(cel::quote(h)));
             }
             parts.append(any.size() == 1 ? any[0] : u'(' + any.join(QStringLiteral(" || ")) + u')');
         }
@@ -372,28 +376,28 @@ private:
             const auto &rule = spec.rules[i];
             const QString m = ruleCondition(rule, i);
             if (rule.allow)
-                rest = rest == QLatin1String("false") ? m
+                rest = rest == QLatin1String("false")  ? m
                        : rest == QLatin1String("true") ? QStringLiteral("true")
                                                        : QStringLiteral("(%1) || (%2)").arg(m, rest);
             else
-                rest = rest == QLatin1String("false") ? QStringLiteral("false")
+                rest = rest == QLatin1String("false")  ? QStringLiteral("false")
                        : rest == QLatin1String("true") ? QStringLiteral("!(%1)").arg(m)
                                                        : QStringLiteral("!(%1) && (%2)").arg(m, rest);
         }
         if (rest.size() > kMaxExpression) {
             omit(QStringLiteral("spec.rules"), QStringLiteral("the rules make a CEL expression longer than %1 "
-                                                              "characters").arg(kMaxExpression));
+                                                              "characters")
+                                                   .arg(kMaxExpression));
             return;
         }
         QString problem;
         if (!cel::Program::compile(rest, &problem)) {
-            omit(QStringLiteral("spec.rules"), QStringLiteral("internal error: the CEL form does not compile (%1)")
-                                                   .arg(problem));
+            omit(QStringLiteral("spec.rules"),
+                 QStringLiteral("internal error: the CEL form does not compile (%1)").arg(problem));
             return;
         }
-        traffic.insert("authorization",
-                       QJsonObject{{"action", QStringLiteral("Allow")},
-                                   {"policy", QJsonObject{{"matchExpressions", QJsonArray{rest}}}}});
+        traffic.insert("authorization", QJsonObject{{"action", QStringLiteral("Allow")},
+                                                    {"policy", QJsonObject{{"matchExpressions", QJsonArray{rest}}}}});
     }
 
     const Config &m_config;

@@ -18,15 +18,15 @@ namespace dfproxy::admin {
 /// One field that did not make it into the export as it is.
 struct NotExported
 {
-    QString object;  ///< "RateLimitPolicy httpbin/limits"
-    QString field;   ///< "spec.limits[0].bytesPerSecond"
-    QString reason;  ///< "tunnel bandwidth limits have no agentgateway equivalent"
+    QString object; ///< "RateLimitPolicy httpbin/limits"
+    QString field;  ///< "spec.limits[0].bytesPerSecond"
+    QString reason; ///< "tunnel bandwidth limits have no agentgateway equivalent"
     QString toString() const { return object + ": " + field + ": " + reason; }
 };
 
 struct AgentgatewayExport
 {
-    QJsonArray items;                 ///< manifests, without server-managed fields
+    QJsonArray items; ///< manifests, without server-managed fields
     QList<NotExported> notExported;
 };
 

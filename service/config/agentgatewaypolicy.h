@@ -32,10 +32,10 @@ inline constexpr auto BackendTlsCaFile = "dfproxy.dev/backend-tls-ca-file";
 /// spec.backend.tunnel with dfproxy's annotations: the upstream (corporate) proxy.
 struct AgentgatewayTunnelSpec
 {
-    QString url;                        ///< normalised "http://host:port" / "https://host:port" (port always written)
-    QString credentialsFile;            ///< annotation dfproxy.dev/tunnel-credentials-file; a 0600 file
-    QStringList bypass;                 ///< annotation dfproxy.dev/tunnel-bypass: host patterns, CIDRs, "<local>"
-    QString pacUrl;                     ///< annotation dfproxy.dev/tunnel-pac-url: http, https or file URL
+    QString url;             ///< normalised "http://host:port" / "https://host:port" (port always written)
+    QString credentialsFile; ///< annotation dfproxy.dev/tunnel-credentials-file; a 0600 file
+    QStringList bypass;      ///< annotation dfproxy.dev/tunnel-bypass: host patterns, CIDRs, "<local>"
+    QString pacUrl;          ///< annotation dfproxy.dev/tunnel-pac-url: http, https or file URL
 };
 
 /// spec.traffic.authorization: CEL matchExpressions (config/cel.h) with agentgateway's actions. Allow: the request
@@ -45,20 +45,20 @@ struct AgentgatewayAuthorizationSpec
 {
     enum class Action { Allow, Deny, Require };
     Action action = Action::Allow;
-    QStringList matchExpressions;       ///< each compiles (cel::Program::compile), checked when parsed
+    QStringList matchExpressions; ///< each compiles (cel::Program::compile), checked when parsed
 };
 
 /// spec.backend.tls: TLS to the upstream, as AgentgatewayBackend spec.tls.
 struct AgentgatewayBackendTlsSpec
 {
     QString sni;
-    bool insecureSkipVerify = false;    ///< insecureSkipVerify: All
-    QString caFile;                     ///< annotation dfproxy.dev/backend-tls-ca-file (caCertificateRefs name Secrets)
+    bool insecureSkipVerify = false; ///< insecureSkipVerify: All
+    QString caFile;                  ///< annotation dfproxy.dev/backend-tls-ca-file (caCertificateRefs name Secrets)
 };
 
 struct AgentgatewayPolicySpec
 {
-    QList<PolicyTargetRef> targetRefs;  ///< Gateway, HTTPRoute or AgentgatewayBackend in the policy's namespace
+    QList<PolicyTargetRef> targetRefs; ///< Gateway, HTTPRoute or AgentgatewayBackend in the policy's namespace
     std::optional<AgentgatewayTunnelSpec> tunnel;
     /// traffic.rateLimit.local: one limit per entry, counting every request the policy covers (key global).
     std::optional<RateLimitPolicySpec> rateLimit;
@@ -66,10 +66,10 @@ struct AgentgatewayPolicySpec
     /// request passes with any one of the configured methods).
     std::optional<AuthenticationPolicySpec> authentication;
     std::optional<AgentgatewayAuthorizationSpec> authorization;
-    qint64 requestTimeoutMs = 0;        ///< traffic.timeouts.request; 0 = not set
+    qint64 requestTimeoutMs = 0;                       ///< traffic.timeouts.request; 0 = not set
     std::optional<HeaderModifierSpec> requestHeaders;  ///< traffic.headerModifiers.request
     std::optional<HeaderModifierSpec> responseHeaders; ///< traffic.headerModifiers.response
-    QString connectMode;                ///< frontend.connect.mode: "Deny", "Route" or "Tunnel"; empty = not set
+    QString connectMode; ///< frontend.connect.mode: "Deny", "Route" or "Tunnel"; empty = not set
     std::optional<AgentgatewayBackendTlsSpec> backendTls;
     /// The sections the policy sets ("backend.tunnel", ...). Two policies on one target conflict only where their
     /// sections overlap; agentgateway merges the others.

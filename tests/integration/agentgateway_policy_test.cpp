@@ -47,8 +47,8 @@ class AgentgatewayPolicyEnforced : public SeedStackTest
 protected:
     CurlResult get(const QStringList &extra = {})
     {
-        return curl(QStringList{"-H", QStringLiteral("host: httpbin.test:%1").arg(origin->port())} + extra
-                    + QStringList{proxy->proxyUrl("/")});
+        return curl(QStringList{"-H", QStringLiteral("host: httpbin.test:%1").arg(origin->port())} + extra +
+                    QStringList{proxy->proxyUrl("/")});
     }
 };
 
@@ -61,7 +61,8 @@ TEST_F(AgentgatewayPolicyEnforced, RateLimitBasicAuthenticationAndCelAuthorizati
     ASSERT_EQ(get().status, 200) << "the seed works before the policy";
     const auto applied = proxy->ctl({"apply", "-f", "-"}, kPolicy);
     ASSERT_EQ(applied.exitCode, 0) << applied.err.toStdString() << applied.out.toStdString();
-    EXPECT_TRUE(applied.out.contains("agentgatewaypolicy.agentgateway.dev/egress created")) << applied.out.toStdString();
+    EXPECT_TRUE(applied.out.contains("agentgatewaypolicy.agentgateway.dev/egress created"))
+        << applied.out.toStdString();
 
     // The engine is rebuilt after the write: wait for the policy to be in force.
     ASSERT_TRUE(waitUntil([&] { return get().status == 401; }, 20000));
@@ -89,8 +90,8 @@ TEST_F(AgentgatewayPolicyEnforced, RateLimitBasicAuthenticationAndCelAuthorizati
     // The policy's status says it is accepted on its target.
     const auto status = proxy->apiGet("/api/v1/namespaces/httpbin/agentgatewaypolicies/egress");
     ASSERT_EQ(status.status, 200) << status.describe().toStdString();
-    const auto ancestors = QJsonDocument::fromJson(status.body).object().value("status").toObject().value("ancestors")
-                               .toArray();
+    const auto ancestors =
+        QJsonDocument::fromJson(status.body).object().value("status").toObject().value("ancestors").toArray();
     ASSERT_EQ(ancestors.size(), 1) << status.body.constData();
     const auto accepted = ancestors[0].toObject().value("conditions").toArray()[0].toObject();
     EXPECT_EQ(accepted.value("status").toString(), "True") << status.body.constData();

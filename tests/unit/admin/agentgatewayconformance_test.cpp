@@ -135,14 +135,15 @@ TEST(AgentgatewayConformance, ExportOfEveryPolicyKindValidatesAgainstTheCrds)
                                        {"key": "clientIP", "tokens": 5, "fillInterval": "1m"},
                                        {"key": "global", "bytesPerSecond": 100000}]})")),
         makePolicy("AuthenticationPolicy", "agentgateway-system", "who",
-                   QJsonObject{{"targetRefs", json(R"({"a": [{"kind": "Gateway", "name": "agentgateway-proxy"}]})")
-                                                  .value("a")},
-                               {"optional", true},
-                               {"basic", json(R"({"users": [{"name": "alice", "passwordHash": "$6$x$y"}]})")},
-                               {"apiKey", json(R"({"keys": [{"name": "ci", "sha256":
+                   QJsonObject{
+                       {"targetRefs", json(R"({"a": [{"kind": "Gateway", "name": "agentgateway-proxy"}]})").value("a")},
+                       {"optional", true},
+                       {"basic", json(R"({"users": [{"name": "alice", "passwordHash": "$6$x$y"}]})")},
+                       {"apiKey", json(R"({"keys": [{"name": "ci", "sha256":
                                    "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}]})")},
-                               {"jwt", QJsonObject{{"issuer", "https://idp.test"}, {"audiences", QJsonArray{"a"}},
-                                                   {"jwks", signer.jwks()}}}}),
+                       {"jwt", QJsonObject{{"issuer", "https://idp.test"},
+                                           {"audiences", QJsonArray{"a"}},
+                                           {"jwks", signer.jwks()}}}}),
         makePolicy("AuthorizationPolicy", "agentgateway-system", "egress",
                    json(R"({"targetRefs": [{"kind": "Gateway", "name": "agentgateway-proxy", "sectionName": "http"}],
                             "defaultAction": "Deny",
@@ -200,7 +201,7 @@ TEST(AgentgatewayConformance, RefusedManifestsSayWhatDfproxyDoesNotImplement)
             corpus.append(o);
             ++checked;
             EXPECT_TRUE(errorsOf(o).contains("dfproxy does not implement")) << file.toStdString() << ":\n"
-                                                                           << errorsOf(o).toStdString();
+                                                                            << errorsOf(o).toStdString();
         }
     }
     EXPECT_EQ(checked, 5);

@@ -38,10 +38,11 @@ QJsonObject rule(const QString &action, const QJsonObject &conditions)
 config::Config everyKind(const QJsonObject &jwks)
 {
     return baseConfig({
-        makePolicy("RateLimitPolicy", "httpbin", "limits",
-                   QJsonObject{{"targetRefs", kRoute},
-                               {"limits", QJsonArray{QJsonObject{{"key", "global"}, {"tokens", 3},
-                                                                 {"fillInterval", "1m"}, {"burst", 4}}}}}),
+        makePolicy(
+            "RateLimitPolicy", "httpbin", "limits",
+            QJsonObject{{"targetRefs", kRoute},
+                        {"limits", QJsonArray{QJsonObject{
+                                       {"key", "global"}, {"tokens", 3}, {"fillInterval", "1m"}, {"burst", 4}}}}}),
         makePolicy("AuthenticationPolicy", "agentgateway-system", "who",
                    QJsonObject{{"targetRefs", kGateway},
                                {"basic", QJsonObject{{"realm", "corp"},
@@ -51,14 +52,15 @@ config::Config everyKind(const QJsonObject &jwks)
         makePolicy("AuthorizationPolicy", "agentgateway-system", "egress",
                    QJsonObject{{"targetRefs", kGateway},
                                {"defaultAction", "Deny"},
-                               {"rules", QJsonArray{
-                                             rule("Deny", {{"hosts", QJsonArray{"*.blocked.test"}}}),
-                                             rule("Deny", {{"pathPrefixes", QJsonArray{"/admin"}},
-                                                           {"clientCIDRs", QJsonArray{"127.0.0.2"}}}),
-                                             rule("Allow", {{"hosts", QJsonArray{"httpbin.test", "*.example.com"}},
-                                                            {"methods", QJsonArray{"GET", "HEAD", "CONNECT"}}}),
-                                             rule("Allow", {{"pathPrefixes", QJsonArray{"/api", "/pub/"}}}),
-                                         }}}),
+                               {"rules",
+                                QJsonArray{
+                                    rule("Deny", {{"hosts", QJsonArray{"*.blocked.test"}}}),
+                                    rule("Deny", {{"pathPrefixes", QJsonArray{"/admin"}},
+                                                  {"clientCIDRs", QJsonArray{"127.0.0.2"}}}),
+                                    rule("Allow", {{"hosts", QJsonArray{"httpbin.test", "*.example.com"}},
+                                                   {"methods", QJsonArray{"GET", "HEAD", "CONNECT"}}}),
+                                    rule("Allow", {{"pathPrefixes", QJsonArray{"/api", "/pub/"}}}),
+                                }}}),
     });
 }
 
@@ -111,10 +113,10 @@ TEST(AgentgatewayExport, EveryPolicyKindRoundTripsWithTheSameDecisions)
     const auto before = engine(original, &clock);
     const auto after = engine(applied(original, out.items), &exportedClock);
     const qint64 now = clock.wallNow().toSecsSinceEpoch();
-    const QByteArray bearer = "Bearer " + signer.sign(QJsonObject{{"iss", "https://idp.test"}, {"sub", "svc"},
-                                                                    {"exp", now + 600}});
-    const QList<QByteArray> credentials = {{}, "Basic " + QByteArray("alice:s3cret").toBase64(),
-                                           "Basic " + QByteArray("alice:nope").toBase64(), bearer};
+    const QByteArray bearer =
+        "Bearer " + signer.sign(QJsonObject{{"iss", "https://idp.test"}, {"sub", "svc"}, {"exp", now + 600}});
+    const QList<QByteArray> credentials = {
+        {}, "Basic " + QByteArray("alice:s3cret").toBase64(), "Basic " + QByteArray("alice:nope").toBase64(), bearer};
     int compared = 0;
     for (const QString host : {"httpbin.test", "a.example.com", "x.blocked.test", "other.test"}) {
         for (const QByteArray method : {"GET", "POST", "CONNECT"}) {
@@ -132,12 +134,12 @@ TEST(AgentgatewayExport, EveryPolicyKindRoundTripsWithTheSameDecisions)
                             r.header("Authorization", cred);
                         const auto a = before->checkRequest(*r);
                         const auto b = after->checkRequest(*r);
-                        ASSERT_EQ(a.allowed, b.allowed) << host.toStdString() << " " << method.constData() << " "
-                                                        << path.constData() << " " << client.toStdString() << " "
-                                                        << cred.left(12).constData() << ": " << a.reason.constData()
-                                                        << " vs " << b.reason.constData();
-                        ASSERT_EQ(a.status, b.status) << host.toStdString() << " " << method.constData() << " "
-                                                      << path.constData();
+                        ASSERT_EQ(a.allowed, b.allowed)
+                            << host.toStdString() << " " << method.constData() << " " << path.constData() << " "
+                            << client.toStdString() << " " << cred.left(12).constData() << ": " << a.reason.constData()
+                            << " vs " << b.reason.constData();
+                        ASSERT_EQ(a.status, b.status)
+                            << host.toStdString() << " " << method.constData() << " " << path.constData();
                         ++compared;
                     }
                 }
@@ -179,10 +181,12 @@ TEST(AgentgatewayExport, WhatHasNoAgentgatewayFormIsListedWithItsField)
                                                     {"annotations", QJsonObject{{"dfproxy.dev/x", "y"}}}};
     const auto out = admin::exportForAgentgateway(c);
     const QString text = notExportedText(out);
-    EXPECT_TRUE(text.contains("RateLimitPolicy httpbin/bw: spec.limits[0].key: a limit per clientIP")) << text.toStdString();
+    EXPECT_TRUE(text.contains("RateLimitPolicy httpbin/bw: spec.limits[0].key: a limit per clientIP"))
+        << text.toStdString();
     EXPECT_TRUE(text.contains("RateLimitPolicy httpbin/bw: spec.limits[1].bytesPerSecond")) << text.toStdString();
     EXPECT_TRUE(text.contains("RateLimitPolicy httpbin/bw: spec: nothing of it")) << text.toStdString();
-    EXPECT_TRUE(text.contains("AuthorizationPolicy agentgateway-system/ports: spec.rules[0].ports")) << text.toStdString();
+    EXPECT_TRUE(text.contains("AuthorizationPolicy agentgateway-system/ports: spec.rules[0].ports"))
+        << text.toStdString();
     EXPECT_TRUE(text.contains("spec.rules[1].clientCIDRs")) << text.toStdString();
     EXPECT_TRUE(text.contains("Gateway agentgateway-system/agentgateway-proxy: metadata.annotations[dfproxy.dev/x]"))
         << text.toStdString();

@@ -65,14 +65,16 @@ TEST(AgentgatewayPolicy, TunnelUrlIsNormalisedWithItsPort)
 {
     QList<FieldError> errors;
     const auto s = parseAgentgatewayPolicySpec(
-        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "http://Proxy.Corp"}}})"), &errors);
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "http://Proxy.Corp"}}})"),
+        &errors);
     EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
     ASSERT_TRUE(s.tunnel.has_value());
     EXPECT_EQ(s.tunnel->url, "http://proxy.corp:80");
     EXPECT_EQ(s.sections, QStringList{"backend.tunnel"});
 
     const auto v6 = parseAgentgatewayPolicySpec(
-        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "https://[::1]:3129"}}})"), &errors);
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "https://[::1]:3129"}}})"),
+        &errors);
     EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
     EXPECT_EQ(v6.tunnel->url, "https://[::1]:3129");
 }
@@ -85,17 +87,17 @@ TEST(AgentgatewayPolicy, TunnelUrlWithCredentialsOrPathIsRefused)
                             "http://proxy.corp:65536", "http://proxy.corp:", "http://pro xy:3128",
                             "http://proxy.corp:3128?x=1", "http://[::1:3128", "http://[1.2.3.4]:3128", ""}) {
         QList<FieldError> errors;
-        parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": ")"
-                                           + url + R"("}}})"),
-                                    &errors);
+        parseAgentgatewayPolicySpec(
+            policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": ")" + url + R"("}}})"),
+            &errors);
         EXPECT_FALSE(errorAt(errors, path).isEmpty()) << url << "\n" << errorsText(errors).toStdString();
     }
     QList<FieldError> errors;
-    parseAgentgatewayPolicySpec(
-        policy(QByteArray("{") + kGatewayTarget
-               + R"(, "backend": {"tunnel": {"url": "http://user:secret@proxy.corp:3128"}}})"),
-        &errors);
-    EXPECT_TRUE(errorAt(errors, path).contains("dfproxy.dev/tunnel-credentials-file")) << errorsText(errors).toStdString();
+    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget +
+                                       R"(, "backend": {"tunnel": {"url": "http://user:secret@proxy.corp:3128"}}})"),
+                                &errors);
+    EXPECT_TRUE(errorAt(errors, path).contains("dfproxy.dev/tunnel-credentials-file"))
+        << errorsText(errors).toStdString();
     EXPECT_FALSE(errorsText(errors).contains("secret")) << "the password must not be echoed";
 }
 
@@ -154,12 +156,12 @@ TEST(AgentgatewayPolicy, UnimplementedFieldsAreRefusedWithTheirPath)
                                 &errors);
     for (const char *path : {"spec.backend.ai", "spec.backend.mcp", "spec.frontend.tracing", "spec.strategy"})
         EXPECT_TRUE(errorAt(errors, path).contains("dfproxy does not implement")) << path << "\n"
-                                                                                   << errorsText(errors).toStdString();
+                                                                                  << errorsText(errors).toStdString();
     EXPECT_EQ(errorAt(errors, "spec.bogus"), "unknown field");
 
     errors.clear();
-    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget
-                                       + R"(, "backend": {"tunnel": {"backendRef": {"name": "squid", "port": 3128}}}})"),
+    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget +
+                                       R"(, "backend": {"tunnel": {"backendRef": {"name": "squid", "port": 3128}}}})"),
                                 &errors);
     EXPECT_TRUE(errorAt(errors, "spec.backend.tunnel.backendRef").contains("dfproxy does not implement"));
 }
@@ -209,10 +211,10 @@ TEST(AgentgatewayPolicy, CredentialsFileIsConfinedAndMustBePrivate)
 {
     QTemporaryDir dir;
     const QString file = dir.filePath("proxy-credentials");
-    const Resource p = policy(QByteArray("{") + kGatewayTarget
-                                  + R"(, "backend": {"tunnel": {"url": "http://proxy.corp:3128"}}})",
-                              QJsonObject{{"dfproxy.dev/tunnel-credentials-file", file},
-                                          {"dfproxy.dev/tunnel-pac-url", "file:///etc/dfproxy/proxy.pac"}});
+    const Resource p =
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "http://proxy.corp:3128"}}})",
+               QJsonObject{{"dfproxy.dev/tunnel-credentials-file", file},
+                           {"dfproxy.dev/tunnel-pac-url", "file:///etc/dfproxy/proxy.pac"}});
     const auto refs = fileReferences(p);
     ASSERT_EQ(refs.size(), 2);
     EXPECT_EQ(refs[0].field, "metadata.annotations[dfproxy.dev/tunnel-credentials-file]");
@@ -250,7 +252,8 @@ TEST(AgentgatewayBackendPolicies, TlsIsReadFromSpecPoliciesTls)
     };
     QList<FieldError> errors;
     const auto b = parseBackendSpec(
-        backend(R"({"dynamicForwardProxy": {}, "policies": {"tls": {"sni": "up.example", "insecureSkipVerify": "All"}}})"),
+        backend(
+            R"({"dynamicForwardProxy": {}, "policies": {"tls": {"sni": "up.example", "insecureSkipVerify": "All"}}})"),
         &errors);
     EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
     EXPECT_TRUE(b.tls);
@@ -258,8 +261,9 @@ TEST(AgentgatewayBackendPolicies, TlsIsReadFromSpecPoliciesTls)
     EXPECT_TRUE(b.tlsInsecureSkipVerify);
 
     errors.clear();
-    parseBackendSpec(backend(R"({"dynamicForwardProxy": {}, "tls": true, "policies": {"tls": {}, "auth": {"key": "k"}}})"),
-                     &errors);
-    EXPECT_TRUE(errorAt(errors, "spec.policies.auth").contains("dfproxy does not implement")) << errorsText(errors).toStdString();
+    parseBackendSpec(
+        backend(R"({"dynamicForwardProxy": {}, "tls": true, "policies": {"tls": {}, "auth": {"key": "k"}}})"), &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.policies.auth").contains("dfproxy does not implement"))
+        << errorsText(errors).toStdString();
     EXPECT_TRUE(errorAt(errors, "spec.policies.tls").contains("not both"));
 }

@@ -13,7 +13,8 @@ struct Request
 {
     QList<QPair<QByteArray, QByteArray>> headers{{"X-My-Header", "cool-beans"}, {"Accept", "a"}, {"accept", "b"}};
     QJsonObject claims = QJsonDocument::fromJson(R"({"sub": "alice", "groups": ["dev", "ops"], "level": 3,
-        "ratio": 0.5, "org": {"name": "acme"}, "admin": true})").object();
+        "ratio": 0.5, "org": {"name": "acme"}, "admin": true})")
+                             .object();
     Activation a;
     Request()
     {
@@ -92,8 +93,7 @@ TEST(Cel, MatchesHasRe2Semantics)
     EXPECT_EQ(run("request.path.matches('^/[[:alpha:]]+$')", r.a), Result::True);
     for (const char *bad : {"(?=a)", "(?!a)", "(?<=a)b", "(?<!a)b", "(a)\\\\1", "(?>a)", "a*+", "a++", "(?m)^a$",
                             "(?R)", "a\\\\Z", "(?#comment)", "(?U)a*", "["})
-        EXPECT_TRUE(compileError(QStringLiteral("request.path.matches('%1')").arg(bad)).contains("matches()"))
-            << bad;
+        EXPECT_TRUE(compileError(QStringLiteral("request.path.matches('%1')").arg(bad)).contains("matches()")) << bad;
     EXPECT_TRUE(compileError("request.path.matches(request.host)").contains("string literal"));
 }
 
@@ -151,7 +151,7 @@ TEST(Cel, QuoteRoundTrips)
 {
     Request r;
     for (const QString &s : {QStringLiteral("plain"), QStringLiteral("it's"), QStringLiteral("back\\slash"),
-                            QStringLiteral("tab\tnew\nline"), QStringLiteral("ctl\x01")}) {
+                             QStringLiteral("tab\tnew\nline"), QStringLiteral("ctl\x01")}) {
         r.a.requestPath = s.toUtf8();
         EXPECT_EQ(run("request.path == " + quote(s), r.a), Result::True) << quote(s).toStdString();
     }
@@ -165,7 +165,8 @@ TEST(Cel, OutsideTheSubsetIsACompileErrorWithAColumn)
     EXPECT_TRUE(compileError("destination.port < 1024").contains("column 18: the operator \"<\""));
     EXPECT_TRUE(compileError("request.host + 'x' == 'y'").contains("operator \"+\""));
     EXPECT_TRUE(compileError("has(jwt.sub)").contains("function \"has\""));
-    EXPECT_TRUE(compileError("request.body == ''").contains("dfproxy does not implement the attribute \"request.body\""));
+    EXPECT_TRUE(
+        compileError("request.body == ''").contains("dfproxy does not implement the attribute \"request.body\""));
     EXPECT_TRUE(compileError("request.uri == ''").contains("\"request.uri\""));
     EXPECT_TRUE(compileError("llm.model == 'x'").contains("dfproxy does not implement the attribute \"llm\""));
     EXPECT_TRUE(compileError("foo == 'x'").contains("unknown attribute \"foo\""));
@@ -177,7 +178,8 @@ TEST(Cel, OutsideTheSubsetIsACompileErrorWithAColumn)
     EXPECT_TRUE(compileError("request.host == 'x").contains("unterminated"));
     EXPECT_TRUE(compileError("request.host == '\\q'").contains("unknown escape"));
     EXPECT_TRUE(compileError(QStringLiteral("request.host == 'a\x01b'")).contains("control character"));
-    EXPECT_EQ(run("request.host ==\n  'api.example.com'\r\n&& true", Request().a), Result::True) << "line breaks are blanks";
+    EXPECT_EQ(run("request.host ==\n  'api.example.com'\r\n&& true", Request().a), Result::True)
+        << "line breaks are blanks";
     EXPECT_TRUE(compileError("request.host ? true : false").contains("operator \"?\""));
     EXPECT_TRUE(compileError("{'a': 1} == {}").contains("operator \"{\""));
     EXPECT_TRUE(compileError("request.host == 'a' request.path").contains("unexpected"));

@@ -32,10 +32,12 @@ config::Resource agwPolicy(const QString &name, const QJsonObject &sections, con
 
 QJsonObject authorization(const QString &action, const QStringList &expressions)
 {
-    return QJsonObject{{"traffic", QJsonObject{{"authorization",
-                                                QJsonObject{{"action", action},
-                                                            {"policy", QJsonObject{{"matchExpressions",
-                                                                                    QJsonArray::fromStringList(expressions)}}}}}}}};
+    return QJsonObject{
+        {"traffic",
+         QJsonObject{
+             {"authorization",
+              QJsonObject{{"action", action},
+                          {"policy", QJsonObject{{"matchExpressions", QJsonArray::fromStringList(expressions)}}}}}}}};
 }
 
 std::shared_ptr<const ConfigPolicyEngine> build(const config::Config &c, const Clock *clock = nullptr)
@@ -51,8 +53,8 @@ std::shared_ptr<const ConfigPolicyEngine> build(const config::Config &c, const C
 
 TEST(AgentgatewayAuthorization, AllowNeedsOneExpressionToHold)
 {
-    const auto e = build(baseConfig({agwPolicy("p", authorization("Allow", {"request.host == 'a.test'",
-                                                                            "request.path.startsWith('/open/')"}))}));
+    const auto e = build(baseConfig(
+        {agwPolicy("p", authorization("Allow", {"request.host == 'a.test'", "request.path.startsWith('/open/')"}))}));
     Request r;
     r.attrs.host = "a.test";
     EXPECT_TRUE(e->checkRequest(*r).allowed);
@@ -80,8 +82,8 @@ TEST(AgentgatewayAuthorization, DenyFailsClosedOnAnExpressionThatCannotBeEvaluat
 
 TEST(AgentgatewayAuthorization, RequireNeedsEveryExpressionAndDestinationPortIsTheListeners)
 {
-    const auto e = build(baseConfig({agwPolicy("p", authorization("Require", {"destination.port == 8080",
-                                                                              "source.address == '127.0.0.1'"}))}));
+    const auto e = build(baseConfig(
+        {agwPolicy("p", authorization("Require", {"destination.port == 8080", "source.address == '127.0.0.1'"}))}));
     Request r;
     EXPECT_TRUE(e->checkRequest(*r).allowed);
     Request other;
@@ -95,17 +97,20 @@ TEST(AgentgatewayAuthorization, JwtClaimsComeFromTheVerifiedToken)
     TestSigner signer(TestSigner::Alg::ES256);
     QJsonObject sections = authorization("Allow", {"jwt.sub == 'svc-a' && 'ops' in jwt.groups"});
     QJsonObject traffic = sections.value("traffic").toObject();
-    traffic.insert("jwtAuthentication",
-                   QJsonObject{{"providers", QJsonArray{QJsonObject{
-                                                 {"issuer", "https://idp.test"},
-                                                 {"jwks", QJsonObject{{"inline", QString::fromUtf8(QJsonDocument(
-                                                                          signer.jwks()).toJson())}}}}}}});
+    traffic.insert(
+        "jwtAuthentication",
+        QJsonObject{
+            {"providers",
+             QJsonArray{QJsonObject{
+                 {"issuer", "https://idp.test"},
+                 {"jwks", QJsonObject{{"inline", QString::fromUtf8(QJsonDocument(signer.jwks()).toJson())}}}}}}});
     sections.insert("traffic", traffic);
     const auto e = build(baseConfig({agwPolicy("p", sections)}), &clock);
     const qint64 now = clock.wallNow().toSecsSinceEpoch();
     auto token = [&](const QString &sub) {
-        return "Bearer " + signer.sign(QJsonObject{{"iss", "https://idp.test"}, {"sub", sub},
-                                                   {"groups", QJsonArray{"dev", "ops"}}, {"exp", now + 60}});
+        return "Bearer " +
+               signer.sign(QJsonObject{
+                   {"iss", "https://idp.test"}, {"sub", sub}, {"groups", QJsonArray{"dev", "ops"}}, {"exp", now + 60}});
     };
     Request r;
     r.header("Authorization", token("svc-a"));
@@ -136,10 +141,14 @@ TEST(AgentgatewayFrontend, ConnectModeDenyRefusesTunnels)
 TEST(AgentgatewayRateLimit, LocalLimitsCountEveryRequestWithAgentgatewaysBurst)
 {
     ManualClock clock;
-    const auto e = build(baseConfig({agwPolicy(
-                             "p", QJsonObject{{"traffic", QJsonObject{{"rateLimit", QJsonObject{{"local", QJsonArray{
-                                  QJsonObject{{"requests", 2}, {"unit", "Minutes"}, {"burst", 1}}}}}}}}})}),
-                         &clock);
+    const auto e = build(
+        baseConfig({agwPolicy(
+            "p",
+            QJsonObject{{"traffic",
+                         QJsonObject{{"rateLimit", QJsonObject{{"local", QJsonArray{QJsonObject{{"requests", 2},
+                                                                                                {"unit", "Minutes"},
+                                                                                                {"burst", 1}}}}}}}}})}),
+        &clock);
     int allowed = 0;
     for (int i = 0; i < 10; ++i) {
         Request r;
@@ -153,10 +162,9 @@ TEST(AgentgatewayRateLimit, LocalLimitsCountEveryRequestWithAgentgatewaysBurst)
 // it is not.
 TEST(AgentgatewayAuthorization, ADfproxyPolicyOnTheSameTargetStaysInEffectAndTheOtherSaysSo)
 {
-    const auto e = build(baseConfig(
-        {makePolicy("AuthorizationPolicy", "agentgateway-system", "own",
-                    QJsonObject{{"targetRefs", kGateway}, {"defaultAction", "Allow"}}),
-         agwPolicy("p", authorization("Allow", {"request.host == 'never.test'"}))}));
+    const auto e = build(baseConfig({makePolicy("AuthorizationPolicy", "agentgateway-system", "own",
+                                                QJsonObject{{"targetRefs", kGateway}, {"defaultAction", "Allow"}}),
+                                     agwPolicy("p", authorization("Allow", {"request.host == 'never.test'"}))}));
     Request r;
     EXPECT_TRUE(e->checkRequest(*r).allowed);
     ASSERT_EQ(e->problems().size(), 1);

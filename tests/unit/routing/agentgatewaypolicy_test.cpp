@@ -17,12 +17,12 @@ config::Resource agwPolicy(const QString &name, const QByteArray &targetKind, co
                            const QByteArray &sectionsJson, const QString &created = "2026-01-01T00:00:00Z")
 {
     const QByteArray group = targetKind == "AgentgatewayBackend" ? "agentgateway.dev" : "gateway.networking.k8s.io";
-    return config::Resource(QJsonObject{
-        {"apiVersion", "agentgateway.dev/v1alpha1"},
-        {"kind", "AgentgatewayPolicy"},
-        {"metadata", QJsonObject{{"name", name}, {"namespace", "gw"}, {"creationTimestamp", created}}},
-        {"spec", parse(R"({"targetRefs": [{"group": ")" + group + R"(", "kind": ")" + targetKind + R"(", "name": ")"
-                       + targetName + R"("}], )" + sectionsJson + "}")}});
+    return config::Resource(
+        QJsonObject{{"apiVersion", "agentgateway.dev/v1alpha1"},
+                    {"kind", "AgentgatewayPolicy"},
+                    {"metadata", QJsonObject{{"name", name}, {"namespace", "gw"}, {"creationTimestamp", created}}},
+                    {"spec", parse(R"({"targetRefs": [{"group": ")" + group + R"(", "kind": ")" + targetKind +
+                                   R"(", "name": ")" + targetName + R"("}], )" + sectionsJson + "}")}});
 }
 
 std::optional<RouteMatch> matchOf(const RouteTable &table, const QByteArray &path)
@@ -63,8 +63,9 @@ TEST(AgentgatewayRoutePolicies, BackendTlsTurnsOnTlsWithItsSettings)
 {
     const auto config = configOf(
         {defaultGateway(), backend("gw", "a"), backend("gw", "b", R"({"dynamicForwardProxy": {}, "tls": false})"),
-         route("gw", "r", routeSpec(rule(R"([{"path": {"type": "PathPrefix", "value": "/a"}}])", "a") + ","
-                                    + rule(R"([{"path": {"type": "PathPrefix", "value": "/b"}}])", "b"))),
+         route("gw", "r",
+               routeSpec(rule(R"([{"path": {"type": "PathPrefix", "value": "/a"}}])", "a") + "," +
+                         rule(R"([{"path": {"type": "PathPrefix", "value": "/b"}}])", "b"))),
          agwPolicy("tls-b", "AgentgatewayBackend", "b", R"("backend": {"tls": {"sni": "upstream.example"}})")});
     const auto table = RouteTable::build(config);
     EXPECT_FALSE(matchOf(*table, "/a")->backend->tls);
