@@ -2,6 +2,7 @@
 #include "config/cel.h"
 
 #include <QJsonDocument>
+#include <QRandomGenerator>
 
 #include <gtest/gtest.h>
 
@@ -207,4 +208,66 @@ TEST(Cel, TypesAreCheckedAtCompileTime)
     EXPECT_TRUE(compileError("request.host.x == 'a'").contains("has no field"));
     EXPECT_TRUE(compileError("jwt.startsWith('a')").contains("not of jwt"));
     EXPECT_TRUE(compileError("-request.host == 'a'").contains("unary minus"));
+}
+
+// Whatever the text, compile() answers (a program or an error) and a program evaluates: random token soups.
+TEST(Cel, RandomInputNeverCrashes)
+{
+    static const QStringList pieces = {"request.host",
+                                       "request.headers",
+                                       "['x']",
+                                       "jwt",
+                                       ".sub",
+                                       "jwt.a.b",
+                                       "source.address",
+                                       "destination.port",
+                                       "==",
+                                       "!=",
+                                       "in",
+                                       "&&",
+                                       "||",
+                                       "!",
+                                       "(",
+                                       ")",
+                                       "[",
+                                       "]",
+                                       ",",
+                                       ".",
+                                       "'a'",
+                                       "\"b\"",
+                                       "'\\x41'",
+                                       "1",
+                                       "-",
+                                       "true",
+                                       "null",
+                                       ".matches('^(a|b)*$')",
+                                       ".startsWith('a')",
+                                       ".contains(",
+                                       "size(",
+                                       "'",
+                                       "\\",
+                                       "{",
+                                       "?",
+                                       ":",
+                                       "1.5",
+                                       "0x1",
+                                       " "};
+    QRandomGenerator rng(2506); // fixed: a failure reproduces
+    Request r;
+    int compiled = 0;
+    for (int i = 0; i < 5000; ++i) {
+        QString text;
+        const int n = 1 + int(rng.bounded(12));
+        for (int k = 0; k < n; ++k)
+            text += pieces[int(rng.bounded(pieces.size()))] + (rng.bounded(2) ? " " : "");
+        QString error;
+        const auto p = Program::compile(text, &error);
+        if (p) {
+            ++compiled;
+            p->evaluate(r.a);
+        } else {
+            EXPECT_TRUE(error.startsWith("column ")) << text.toStdString() << " -> " << error.toStdString();
+        }
+    }
+    EXPECT_GT(compiled, 10);
 }
