@@ -380,7 +380,8 @@ void parseBasic(Reader &r, const QJsonObject &traffic, const Resource &policy, A
     const auto file = annotationFile(r, policy, annotations::HtpasswdFile);
     if (file)
         a.htpasswdFile = *file;
-    if (o->contains("secretRef"))
+    // secretRef names the cluster's Secret; on this desktop the annotation's file stands in for it.
+    if (o->contains("secretRef") && !file)
         r.error(field(p, "secretRef"), QStringLiteral("dfproxy does not implement Kubernetes Secrets; give the users "
                                                       "inline or name an htpasswd file in annotation %1")
                                            .arg(QLatin1String(annotations::HtpasswdFile)));
@@ -389,6 +390,56 @@ void parseBasic(Reader &r, const QJsonObject &traffic, const Resource &policy, A
                        .arg(QLatin1String(annotations::HtpasswdFile)));
     if (o->contains("users") && users.isEmpty())
         r.error(field(p, "users"), QStringLiteral("must have at least one user"));
+}
+
+// agentgateway reads the keys from Secrets (or ConfigMaps); on a desktop they are in the file the annotation
+// dfproxy.dev/api-keys-file names, which stands in for the source a cluster uses (secretRef may stay, for the
+// cluster). The key is read from `Authorization: Bearer <key>` unless location.header says otherwise.
+void parseApiKey(Reader &r, const QJsonObject &traffic, const Resource &policy, AgentgatewayPolicySpec &s,
+                 AuthenticationPolicySpec &a, QStringList &modes)
+{
+    const QString p = QStringLiteral("spec.traffic.apiKeyAuthentication");
+    const auto o = r.object(traffic, QStringLiteral("spec.traffic"), "apiKeyAuthentication", false);
+    if (!o)
+        return;
+    checkSection(r, *o, p, {"mode", "location", "secretRef", "secretSelector", "configMapSelector"});
+    a.apiKeyEnabled = true;
+    if (const auto m = r.oneOf(*o, p, "mode", false, {"Strict", "Optional", "Permissive"})) {
+        if (*m == QLatin1String("Permissive"))
+            r.error(field(p, "mode"), QStringLiteral("dfproxy does not implement Permissive (invalid keys let "
+                                                     "through); use Strict or Optional"));
+        modes.append(*m);
+    } else {
+        modes.append(QStringLiteral("Strict"));
+    }
+    const auto file = annotationFile(r, policy, annotations::ApiKeysFile);
+    if (file)
+        s.apiKeysFile = *file;
+    else
+        r.error(p, QStringLiteral("dfproxy does not implement Kubernetes Secrets or ConfigMaps; name a file of "
+                                  "\"name:sha256:<hex>\" lines in annotation %1")
+                       .arg(QLatin1String(annotations::ApiKeysFile)));
+    a.apiKeyHeader = QStringLiteral("authorization");
+    s.apiKeyPrefix = QByteArrayLiteral("Bearer ");
+    if (const auto loc = r.object(*o, p, "location", false)) {
+        const QString lp = field(p, "location");
+        checkSection(r, *loc, lp, {"header"});
+        if (const auto h = r.object(*loc, lp, "header", false)) {
+            const QString hp = field(lp, "header");
+            r.checkKeys(*h, hp, {"name", "prefix"});
+            if (const auto n = r.string(*h, hp, "name", true)) {
+                if (!isHttpToken(*n))
+                    r.error(field(hp, "name"), QStringLiteral("must be a valid HTTP header name"));
+                a.apiKeyHeader = n->toLower();
+            }
+            s.apiKeyPrefix.clear();
+            if (const auto prefix = r.string(*h, hp, "prefix", false)) {
+                if (!isHeaderValue(*prefix) || prefix->trimmed().isEmpty())
+                    r.error(field(hp, "prefix"), QStringLiteral("must be printable text such as \"Bearer \""));
+                s.apiKeyPrefix = prefix->toUtf8();
+            }
+        }
+    }
 }
 
 void parseJwt(Reader &r, const QJsonObject &traffic, const Resource &policy, AuthenticationPolicySpec &a,
@@ -486,14 +537,19 @@ void parseTraffic(Reader &r, const QJsonObject &spec, const Resource &policy, Ag
     if (!o)
         return;
     const QString p = QStringLiteral("spec.traffic");
-    checkSection(
-        r, *o, p,
-        {"rateLimit", "basicAuthentication", "jwtAuthentication", "authorization", "timeouts", "headerModifiers"});
+    checkSection(r, *o, p,
+                 {"rateLimit", "basicAuthentication", "apiKeyAuthentication", "jwtAuthentication", "authorization",
+                  "timeouts", "headerModifiers"});
     parseRateLimit(r, *o, s);
     AuthenticationPolicySpec authn;
     QStringList modes;
     parseBasic(r, *o, policy, authn, modes);
+    parseApiKey(r, *o, policy, s, authn, modes);
     parseJwt(r, *o, policy, authn, modes);
+    if (authn.apiKeyEnabled && authn.jwt && authn.apiKeyHeader == QLatin1String("authorization"))
+        r.error(QStringLiteral("spec.traffic.apiKeyAuthentication.location"),
+                QStringLiteral("dfproxy cannot tell an API key from a JWT in the same Authorization header; give the "
+                               "API key its own header (location.header.name)"));
     if (!modes.isEmpty()) {
         // Optional only when every method is: a Strict one keeps requiring credentials.
         authn.optional = !modes.contains(QStringLiteral("Strict"));
@@ -595,6 +651,7 @@ void checkAnnotations(Reader &r, const Resource &policy, const AgentgatewayPolic
         {annotations::TunnelBypass, QStringLiteral("backend.tunnel")},
         {annotations::TunnelPacUrl, QStringLiteral("backend.tunnel")},
         {annotations::HtpasswdFile, QStringLiteral("traffic.basicAuthentication")},
+        {annotations::ApiKeysFile, QStringLiteral("traffic.apiKeyAuthentication")},
         {annotations::JwksFile, QStringLiteral("traffic.jwtAuthentication")},
         {annotations::BackendTlsCaFile, QStringLiteral("backend.tls")},
     };
@@ -620,10 +677,11 @@ void checkAnnotations(Reader &r, const Resource &policy, const AgentgatewayPolic
             continue;
         }
         const bool present =
-            section == QLatin1String("traffic.basicAuthentication") ? basic || traffic.contains("basicAuthentication")
-            : section == QLatin1String("traffic.jwtAuthentication") ? jwt || traffic.contains("jwtAuthentication")
-            : section == QLatin1String("backend.tls")               ? s.backendTls.has_value()
-                                                                    : s.tunnel.has_value();
+            section == QLatin1String("traffic.apiKeyAuthentication")  ? traffic.contains("apiKeyAuthentication")
+            : section == QLatin1String("traffic.basicAuthentication") ? basic || traffic.contains("basicAuthentication")
+            : section == QLatin1String("traffic.jwtAuthentication")   ? jwt || traffic.contains("jwtAuthentication")
+            : section == QLatin1String("backend.tls")                 ? s.backendTls.has_value()
+                                                                      : s.tunnel.has_value();
         if (!present)
             r.error(path, QStringLiteral("is only read together with spec.%1").arg(section));
     }

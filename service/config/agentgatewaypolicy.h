@@ -23,6 +23,8 @@ inline constexpr auto TunnelBypass = "dfproxy.dev/tunnel-bypass";
 inline constexpr auto TunnelPacUrl = "dfproxy.dev/tunnel-pac-url";
 /// traffic.basicAuthentication without inline users: an htpasswd file instead of agentgateway's secretRef.
 inline constexpr auto HtpasswdFile = "dfproxy.dev/htpasswd-file";
+/// traffic.apiKeyAuthentication on this desktop: a file of "name:sha256:<hex>" lines instead of the cluster's Secrets.
+inline constexpr auto ApiKeysFile = "dfproxy.dev/api-keys-file";
 /// traffic.jwtAuthentication provider without inline JWKS: a JWKS file instead of jwks.remote.
 inline constexpr auto JwksFile = "dfproxy.dev/jwks-file";
 /// backend.tls: a PEM CA bundle instead of caCertificateRefs (Kubernetes ConfigMaps).
@@ -65,6 +67,8 @@ struct AgentgatewayPolicySpec
     /// traffic.basicAuthentication / apiKeyAuthentication / jwtAuthentication as one dfproxy authentication (a
     /// request passes with any one of the configured methods).
     std::optional<AuthenticationPolicySpec> authentication;
+    QString apiKeysFile;     ///< annotation dfproxy.dev/api-keys-file (traffic.apiKeyAuthentication)
+    QByteArray apiKeyPrefix; ///< location.header.prefix; "Bearer " by default, as agentgateway
     std::optional<AgentgatewayAuthorizationSpec> authorization;
     qint64 requestTimeoutMs = 0;                       ///< traffic.timeouts.request; 0 = not set
     std::optional<HeaderModifierSpec> requestHeaders;  ///< traffic.headerModifiers.request

@@ -267,3 +267,39 @@ TEST(AgentgatewayBackendPolicies, TlsIsReadFromSpecPoliciesTls)
         << errorsText(errors).toStdString();
     EXPECT_TRUE(errorAt(errors, "spec.policies.tls").contains("not both"));
 }
+
+TEST(AgentgatewayPolicy, ApiKeysComeFromTheAnnotationsFileNotFromSecrets)
+{
+    const QByteArray spec =
+        QByteArray("{") + kGatewayTarget +
+        R"(, "traffic": {"apiKeyAuthentication": {"secretSelector": {"matchLabels": {"a": "b"}}}}})";
+    QList<FieldError> errors;
+    parseAgentgatewayPolicySpec(policy(spec), &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.traffic.apiKeyAuthentication").contains("dfproxy.dev/api-keys-file"))
+        << errorsText(errors).toStdString();
+    EXPECT_TRUE(errorAt(errors, "spec.traffic.apiKeyAuthentication").contains("does not implement"));
+
+    errors.clear();
+    const auto s = parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget +
+                   R"(, "traffic": {"apiKeyAuthentication": {"mode": "Optional", "secretRef": {"name": "k"}}}})",
+               QJsonObject{{"dfproxy.dev/api-keys-file", "/etc/dfproxy/keys"}}),
+        &errors);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    ASSERT_TRUE(s.authentication.has_value());
+    EXPECT_TRUE(s.authentication->apiKeyEnabled);
+    EXPECT_TRUE(s.authentication->optional);
+    EXPECT_EQ(s.authentication->apiKeyHeader, "authorization");
+    EXPECT_EQ(s.apiKeyPrefix, "Bearer ");
+    EXPECT_EQ(s.apiKeysFile, "/etc/dfproxy/keys");
+
+    // A JWT and an API key in the same Authorization header cannot be told apart.
+    errors.clear();
+    parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "traffic": {"apiKeyAuthentication": {"secretRef": {"name": "k"}},
+                   "jwtAuthentication": {"providers": [{"issuer": "i", "jwks": {"inline": "{\"keys\": []}"}}]}}})",
+               QJsonObject{{"dfproxy.dev/api-keys-file", "/k"}}),
+        &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.traffic.apiKeyAuthentication.location").contains("cannot tell"))
+        << errorsText(errors).toStdString();
+}

@@ -7,7 +7,10 @@
 #include "jwttestutil.h"
 #include "policytestutil.h"
 
+#include <QCryptographicHash>
+#include <QFile>
 #include <QJsonArray>
+#include <QTemporaryDir>
 
 #include <gtest/gtest.h>
 
@@ -171,4 +174,52 @@ TEST(AgentgatewayAuthorization, ADfproxyPolicyOnTheSameTargetStaysInEffectAndThe
     EXPECT_TRUE(e->problems()[0].startsWith("AgentgatewayPolicy agentgateway-system/p: traffic.authorization is not "
                                             "in effect"))
         << e->problems()[0].toStdString();
+}
+
+// traffic.apiKeyAuthentication: the keys' hashes from the annotation's file; the key in `Authorization: Bearer`
+// unless location.header says otherwise; a file that does not load refuses everything.
+TEST(AgentgatewayApiKey, KeysFromTheAnnotationsFileInTheBearerHeaderOrTheirOwn)
+{
+    QTemporaryDir dir;
+    const QString file = dir.filePath("keys");
+    QFile f(file);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    // sha256("k-123")
+    f.write("# team keys\nci:sha256:" + QCryptographicHash::hash("k-123", QCryptographicHash::Sha256).toHex() + "\n");
+    f.close();
+    auto policy = [&](const QJsonObject &apiKey) {
+        auto r = agwPolicy("p", QJsonObject{{"traffic", QJsonObject{{"apiKeyAuthentication", apiKey}}}});
+        QJsonObject md = r.metadata();
+        md.insert("annotations", QJsonObject{{"dfproxy.dev/api-keys-file", file}});
+        r.json().insert("metadata", md);
+        return r;
+    };
+    auto e = build(baseConfig({policy(QJsonObject{{"secretRef", QJsonObject{{"name", "keys"}}}})}));
+    EXPECT_TRUE(e->problems().isEmpty()) << e->problems().join("; ").toStdString();
+    Request good;
+    good.header("Authorization", "Bearer k-123");
+    auto d = e->checkRequest(*good);
+    EXPECT_TRUE(d.allowed) << d.reason.constData();
+    EXPECT_EQ(d.identity, "ci");
+    EXPECT_EQ(d.stripRequestHeaders, QList<QByteArray>{"authorization"}) << "the key is not sent upstream";
+    Request wrong;
+    wrong.header("Authorization", "Bearer k-124");
+    EXPECT_EQ(e->checkRequest(*wrong).status, 401);
+    Request noPrefix;
+    noPrefix.header("Authorization", "k-123");
+    EXPECT_EQ(e->checkRequest(*noPrefix).status, 401);
+
+    e = build(baseConfig({policy(QJsonObject{{"location", QJsonObject{{"header", QJsonObject{{"name", "x-key"}}}}},
+                                             {"secretRef", QJsonObject{{"name", "keys"}}}})}));
+    Request own;
+    own.header("x-key", "k-123");
+    EXPECT_TRUE(e->checkRequest(*own).allowed);
+
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    f.write("ci:k-123\n"); // a plain key: refused, and the policy refuses everything
+    f.close();
+    e = build(baseConfig({policy(QJsonObject{{"secretRef", QJsonObject{{"name", "keys"}}}})}));
+    ASSERT_EQ(e->problems().size(), 1);
+    EXPECT_TRUE(e->problems()[0].contains("line 1 is not")) << e->problems()[0].toStdString();
+    EXPECT_EQ(e->checkRequest(*good).status, 401);
 }
