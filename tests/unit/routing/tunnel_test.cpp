@@ -124,3 +124,22 @@ TEST(BackendTunnel, AnInvalidPolicyProgramsNoTunnelAndSaysWhy)
     EXPECT_TRUE(c.value("message").toString().startsWith("spec.backend.tunnel.url"))
         << c.value("message").toString().toStdString();
 }
+
+TEST(BackendTunnel, StatusSaysWhetherTheTargetExists)
+{
+    const auto onMissing = tunnelPolicy("missing", "Gateway", "nope", "http://p.corp:3128", "2026-01-01T00:00:00Z");
+    const auto onGateway = tunnelPolicy("found", "Gateway", "gw", "http://p.corp:3128", "2026-01-01T00:00:00Z");
+    const auto config = configOf({defaultGateway(), onMissing, onGateway});
+    auto resolved = [&](const config::Resource &p) {
+        return policyStatus(config, p)
+            .value("ancestors")
+            .toArray()[0]
+            .toObject()
+            .value("conditions")
+            .toArray()[1]
+            .toObject();
+    };
+    EXPECT_EQ(resolved(onGateway).value("reason").toString(), "ResolvedRefs");
+    EXPECT_EQ(resolved(onMissing).value("reason").toString(), "TargetNotFound");
+    EXPECT_EQ(resolved(onMissing).value("message").toString(), "Gateway gw/nope not found");
+}
