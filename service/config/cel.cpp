@@ -579,16 +579,47 @@ private:
                                  .arg(typeName(right->type)));
                 if (right->type == Type::Map && left->type != Type::String && left->type != Type::Dyn)
                     fail(at, QStringLiteral("map keys are strings; \"in\" cannot find a %1").arg(typeName(left->type)));
+                checkCanonical(left, right, at);
                 left = make(Node::Kind::In, Type::Bool, {left, right});
             } else {
                 if (!comparable(left->type, right->type))
                     fail(at,
                          QStringLiteral("cannot compare %1 with %2").arg(typeName(left->type), typeName(right->type)));
+                checkCanonical(left, right, at);
+                checkCanonical(right, left, at);
                 left =
                     make(at.text == QLatin1String("==") ? Node::Kind::Eq : Node::Kind::Ne, Type::Bool, {left, right});
             }
         }
         return left;
+    }
+
+    // request.host is lower-case ASCII (IDN as A-labels) and request.method upper-case: a literal compared with
+    // them in another spelling never matches, which in a Deny rule would let everything through. Refused instead.
+    static void checkCanonical(const NodePtr &attribute, const NodePtr &literal, const Token &at)
+    {
+        if (attribute->kind != Node::Kind::Attribute ||
+            (attribute->attr != Attr::RequestHost && attribute->attr != Attr::RequestMethod))
+            return;
+        const bool host = attribute->attr == Attr::RequestHost;
+        auto check = [&](const Node &n) {
+            if (n.kind != Node::Kind::Literal || n.type != Type::String)
+                return;
+            const QString s = std::get<QString>(n.literal.v);
+            for (const QChar c : s) {
+                const bool wrong = host ? (c.unicode() > 127 || (c >= u'A' && c <= u'Z')) : (c >= u'a' && c <= u'z');
+                if (wrong)
+                    fail(at, host ? QStringLiteral("request.host is lower-case ASCII (internationalised names as "
+                                                   "xn-- A-labels); \"%1\" would never match it")
+                                        .arg(s)
+                                  : QStringLiteral("request.method is upper-case; \"%1\" would never match it").arg(s));
+            }
+        };
+        check(*literal);
+        if (literal->kind == Node::Kind::List) {
+            for (const auto &item : literal->children)
+                check(*item);
+        }
     }
 
     NodePtr unary()
@@ -662,6 +693,8 @@ private:
             fail(name, QStringLiteral("%1() is a method of strings, not of %2").arg(name.text, typeName(target->type)));
         if (arg->type != Type::String && arg->type != Type::Dyn)
             fail(name, QStringLiteral("%1() takes a string, not %2").arg(name.text, typeName(arg->type)));
+        if (*it != Method::Matches)
+            checkCanonical(target, arg, name);
         auto n = make(Node::Kind::Call, Type::Bool, {target, arg});
         n->method = *it;
         if (*it == Method::Matches) {

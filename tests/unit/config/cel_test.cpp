@@ -72,7 +72,7 @@ TEST(Cel, StringMethods)
     EXPECT_EQ(run("request.host.endsWith('.example.com')", r.a), Result::True);
     EXPECT_EQ(run("request.path.startsWith('/v1/')", r.a), Result::True);
     EXPECT_EQ(run("request.path.contains('model')", r.a), Result::True);
-    EXPECT_EQ(run("request.host.startsWith('API')", r.a), Result::False) << "case-sensitive";
+    EXPECT_EQ(run("request.path.startsWith('/V1')", r.a), Result::False) << "case-sensitive";
     EXPECT_EQ(run("request.path.matches('^/v[0-9]+/')", r.a), Result::True);
     EXPECT_EQ(run("request.path.matches('model')", r.a), Result::True) << "a search, not anchored";
     EXPECT_EQ(run("jwt.sub.matches('^al')", r.a), Result::True);
@@ -270,4 +270,20 @@ TEST(Cel, RandomInputNeverCrashes)
         }
     }
     EXPECT_GT(compiled, 10);
+}
+
+// A literal in a spelling request.host or request.method never has would silently never match (a Deny that denies
+// nothing): refused when the policy is applied.
+TEST(Cel, LiteralsThatCanNeverMatchTheCanonicalHostOrMethodAreRefused)
+{
+    EXPECT_TRUE(compileError("request.host == 'Example.COM'").contains("lower-case"));
+    EXPECT_TRUE(compileError("'API.example.com' == request.host").contains("lower-case"));
+    EXPECT_TRUE(compileError("request.host in ['a.test', 'B.test']").contains("lower-case"));
+    EXPECT_TRUE(compileError("request.host.endsWith('.Corp')").contains("lower-case"));
+    EXPECT_TRUE(compileError(QStringLiteral("request.host == 'bücher.test'")).contains("xn--"));
+    EXPECT_TRUE(compileError("request.method == 'get'").contains("upper-case"));
+    EXPECT_TRUE(compileError("request.method in ['GET', 'post']").contains("upper-case"));
+    Request r;
+    EXPECT_EQ(run("request.host == 'api.example.com' && request.method in ['GET']", r.a), Result::True);
+    EXPECT_EQ(run("request.host.matches('(?i)API')", r.a), Result::True) << "a pattern may ignore case";
 }
