@@ -27,6 +27,7 @@ public:
     {
         for (const Resource &r : m_config.resources) {
             m_object = r.kind() + u' ' + r.ns() + u'/' + r.name();
+            m_name = r.name();
             const QString kind = r.kind();
             if (kind == QLatin1String(kinds::RateLimitPolicy) || kind == QLatin1String(kinds::AuthenticationPolicy) ||
                 kind == QLatin1String(kinds::AuthorizationPolicy)) {
@@ -106,6 +107,17 @@ private:
                                         "tls.certificateRefs"));
                     tls.remove(QLatin1String(key));
                 }
+            }
+            // A cluster terminates TLS with a Secret: name one, for the user to create from the files.
+            if (l.contains("tls") &&
+                tls.value("mode").toString(QStringLiteral("Terminate")) == QLatin1String("Terminate") &&
+                tls.value("certificateRefs").toArray().isEmpty() && tls.value("options").toObject().isEmpty()) {
+                const QString secret = QStringLiteral("%1-%2-tls").arg(m_name, l.value("name").toString());
+                tls.insert("certificateRefs", QJsonArray{QJsonObject{{"kind", "Secret"}, {"name", secret}}});
+                omit(p + ".tls.certificateRefs",
+                     QStringLiteral("names Secret %1, which the export does not contain: create it from the "
+                                    "certificate and key files (kubectl create secret tls %1 --cert=... --key=...)")
+                         .arg(secret));
             }
             if (l.contains("tls"))
                 l.insert("tls", tls);
@@ -403,6 +415,7 @@ private:
     const Config &m_config;
     AgentgatewayExport m_out;
     QString m_object;
+    QString m_name;
 };
 
 } // namespace
