@@ -38,6 +38,7 @@ DFPROXY_TEST_PACKAGES=(
     dbus-daemon dbus-bin dconf-cli dconf-gsettings-backend gsettings-desktop-schemas libglib2.0-bin
     wget                                  # tests/integration/applications_test.cpp: real programs behind requests
     squid tinyproxy krb5-kdc krb5-admin-server krb5-user
+    python3-jsonschema python3-yaml  # tests/fixtures/crds/validate.py (AgentgatewayConformance)
 )
 
 # Prints the packages of the given list that are not installed, one per line.

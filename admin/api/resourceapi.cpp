@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "api/resourceapi.h"
 
+#include "api/agentgatewayexport.h"
+
 #include "config/yaml.h"
 
 #include <QJsonArray>
@@ -273,6 +275,12 @@ ApiResponse ResourceApi::apply(const ApiRequest &req)
 
 ApiResponse ResourceApi::exportAll(const ApiRequest &req)
 {
+    const QString target = req.query.queryItemValue("for");
+    if (target == QLatin1String("agentgateway"))
+        return exportForAgentgateway(req);
+    if (!target.isEmpty())
+        return ApiResponse::problem(400, QStringLiteral("for must be agentgateway (or absent for dfproxy's own "
+                                                        "manifests)"));
     auto result = m_store->list({}, req.query.queryItemValue("namespace"), req.query.queryItemValue("labelSelector"));
     if (!result)
         return ApiResponse::fromStoreError(result.error);
@@ -285,6 +293,38 @@ ApiResponse ResourceApi::exportAll(const ApiRequest &req)
     if (!format.isEmpty() && format != "json")
         return ApiResponse::problem(400, QStringLiteral("format must be json or yaml"));
     return ApiResponse::json(QJsonObject{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}});
+}
+
+// The objects an agentgateway cluster accepts (api/agentgatewayexport.h). JSON: a List with `notExported` (object,
+// field, reason); YAML: the same list as comments before the documents, so the output still pipes into kubectl.
+ApiResponse ResourceApi::exportForAgentgateway(const ApiRequest &req)
+{
+    const QString ns = req.query.queryItemValue("namespace");
+    config::Config selected = m_store->config();
+    if (!ns.isEmpty() || !req.query.queryItemValue("labelSelector").isEmpty()) {
+        auto result = m_store->list({}, ns, req.query.queryItemValue("labelSelector"));
+        if (!result)
+            return ApiResponse::fromStoreError(result.error);
+        QList<config::ResourceKey> keep;
+        for (const auto &r : *result.value)
+            keep.append(r.key());
+        selected.resources.removeIf([&](const config::Resource &r) { return !keep.contains(r.key()); });
+    }
+    const AgentgatewayExport out = admin::exportForAgentgateway(selected);
+    const QString format = req.query.queryItemValue("format");
+    if (format == "yaml" || (format.isEmpty() && req.header("Accept").contains("yaml"))) {
+        QByteArray text;
+        for (const auto &n : out.notExported)
+            text += "# not exported: " + n.toString().toUtf8().replace('\n', ' ') + '\n';
+        return ApiResponse::raw("application/yaml", text + config::toYamlDocuments(out.items));
+    }
+    if (!format.isEmpty() && format != "json")
+        return ApiResponse::problem(400, QStringLiteral("format must be json or yaml"));
+    QJsonArray notExported;
+    for (const auto &n : out.notExported)
+        notExported.append(QJsonObject{{"object", n.object}, {"field", n.field}, {"reason", n.reason}});
+    return ApiResponse::json(
+        QJsonObject{{"apiVersion", "v1"}, {"kind", "List"}, {"items", out.items}, {"notExported", notExported}});
 }
 
 } // namespace dfproxy::admin

@@ -34,6 +34,7 @@ private:
     ApiResponse remove(const ApiRequest &req);
     ApiResponse apply(const ApiRequest &req);
     ApiResponse exportAll(const ApiRequest &req);
+    ApiResponse exportForAgentgateway(const ApiRequest &req);
 
     config::ConfigStore *m_store;
     StatusProvider m_statusProvider;

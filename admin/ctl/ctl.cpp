@@ -48,7 +48,10 @@ const QList<CommandInfo> &commands()
         {"describe", "describe KIND NAME [-n NS]", "Show one object, with its status, as YAML."},
         {"delete", "delete KIND NAME... [-n NS] [--dry-run] | delete -f FILE [--dry-run]",
          "Delete objects by name or from manifests."},
-        {"export", "export [-n NS] [-o yaml|json]", "Print every object as manifests without server-managed fields."},
+        {"export", "export [-n NS] [-o yaml|json] [--for agentgateway [--allow-partial]]",
+         "Print every object as manifests without server-managed fields; --for agentgateway: as objects an "
+         "agentgateway cluster accepts (dfproxy.dev policies as AgentgatewayPolicy), listing on stderr what is not "
+         "exported and exiting 1 then, unless --allow-partial."},
         {"edit", "edit KIND NAME [-n NS]",
          "Edit an object as YAML in $DFPROXY_EDITOR / $KUBE_EDITOR / $EDITOR / $VISUAL (default vi); saving\n"
          "      applies it. If the server rejects it, the editor opens again with the error on top; save unchanged\n"
@@ -85,6 +88,8 @@ const QCommandLineOption optTail("tail", "How many recent records to print (defa
 const QCommandLineOption optPac("pac", "system-proxy on: point the desktop at the PAC URL (cannot be fail-closed).");
 const QCommandLineOption optFixed("fixed", "system-proxy on: fixed host:port and the bypass list.");
 const QCommandLineOption optFamily("family", "Lookup family: V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL.", "F");
+const QCommandLineOption optFor("for", "Export for another engine: agentgateway.", "ENGINE");
+const QCommandLineOption optAllowPartial("allow-partial", "With --for: exit 0 even when some fields are not exported.");
 
 QString groupOf(const QString &apiVersion)
 {
@@ -309,7 +314,7 @@ int Ctl::run(const QStringList &args)
     else if (name == "delete")
         m_parser.addOptions({optFile, optNamespace, optDryRun});
     else if (name == "export")
-        m_parser.addOptions({optNamespace, optOutput});
+        m_parser.addOptions({optNamespace, optOutput, optFor, optAllowPartial});
     else if (name == "edit")
         m_parser.addOptions({optNamespace});
     else if (name == "dns")
@@ -746,6 +751,10 @@ int Ctl::cmdExport()
     q.addQueryItem("format", format);
     if (m_parser.isSet(optNamespace))
         q.addQueryItem("namespace", m_parser.value(optNamespace));
+    if (m_parser.isSet(optFor))
+        return exportFor(m_parser.value(optFor), format, q);
+    if (m_parser.isSet(optAllowPartial))
+        return usageError(QStringLiteral("--allow-partial goes with --for"));
     const auto r = m_client->sendBlocking("GET", "/api/v1/export", q);
     if (!r.ok()) {
         printError(*r.error);
@@ -756,6 +765,39 @@ int Ctl::cmdExport()
     else
         m_out << QString::fromUtf8(r.body);
     return 0;
+}
+
+// export --for ENGINE: the objects on stdout, what is not exported on stderr (one line each), exit 1 when something
+// is not, unless --allow-partial.
+int Ctl::exportFor(const QString &engine, const QString &format, QUrlQuery q)
+{
+    if (engine != QLatin1String("agentgateway"))
+        return usageError(QStringLiteral("--for takes agentgateway"));
+    q.removeAllQueryItems("format");
+    q.addQueryItem("format", "json");
+    q.addQueryItem("for", engine);
+    const auto r = m_client->sendBlocking("GET", "/api/v1/export", q);
+    if (!r.ok()) {
+        printError(*r.error);
+        return 1;
+    }
+    const QJsonObject list = r.object();
+    const QJsonArray items = list.value("items").toArray();
+    if (format == "json")
+        m_out << QJsonDocument(QJsonObject{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}})
+                     .toJson(QJsonDocument::Indented);
+    else
+        m_out << QString::fromUtf8(config::toYamlDocuments(items));
+    const QJsonArray notExported = list.value("notExported").toArray();
+    for (const auto &v : notExported) {
+        const QJsonObject n = v.toObject();
+        m_err << "not exported: " << n.value("object").toString() << ": " << n.value("field").toString() << ": "
+              << n.value("reason").toString() << "\n";
+    }
+    if (notExported.isEmpty() || m_parser.isSet(optAllowPartial))
+        return 0;
+    m_err << notExported.size() << " field(s) not exported; --allow-partial exits 0 all the same\n";
+    return 1;
 }
 
 int Ctl::cmdVersion()

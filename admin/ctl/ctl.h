@@ -7,6 +7,7 @@
 
 #include <QCommandLineParser>
 #include <QTextStream>
+#include <QUrlQuery>
 
 namespace dfproxy::ctl {
 
@@ -27,6 +28,7 @@ private:
     int cmdDescribe();
     int cmdDelete();
     int cmdExport();
+    int exportFor(const QString &engine, const QString &format, QUrlQuery query);
     int cmdVersion();
     int cmdEdit();
     int cmdDns();

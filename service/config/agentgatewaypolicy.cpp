@@ -7,8 +7,8 @@
 #include <QHash>
 #include <QHostAddress>
 #include <QJsonDocument>
-#include <QSet>
 #include <QRegularExpression>
+#include <QSet>
 #include <QUrl>
 
 namespace dfproxy::config {
@@ -86,9 +86,8 @@ QList<PolicyTargetRef> parseTargets(Reader &r, const QJsonObject &spec)
         r.error(QStringLiteral("spec.targetRefs"), QStringLiteral("must name at least one target"));
     if (refs.size() > 16)
         r.error(QStringLiteral("spec.targetRefs"), QStringLiteral("must not name more than 16 targets"));
-    static const QHash<QString, QString> groups = {{kinds::Gateway, GatewayGroup},
-                                                   {kinds::HTTPRoute, GatewayGroup},
-                                                   {kinds::Backend, BackendGroup}};
+    static const QHash<QString, QString> groups = {
+        {kinds::Gateway, GatewayGroup}, {kinds::HTTPRoute, GatewayGroup}, {kinds::Backend, BackendGroup}};
     static const QStringList notImplementedKinds = {"Service", "GRPCRoute", "ListenerSet", "InferencePool"};
     QString firstKind;
     for (const auto &[p, o] : refs) {
@@ -117,7 +116,8 @@ QList<PolicyTargetRef> parseTargets(Reader &r, const QJsonObject &spec)
                 firstKind = *kind;
             else if (*kind != firstKind)
                 r.error(field(p, "kind"), QStringLiteral("every targetRef of one policy must have the same kind "
-                                                         "(the first one is %1)").arg(firstKind));
+                                                         "(the first one is %1)")
+                                              .arg(firstKind));
         }
         if (const auto n = r.string(o, p, "name", true)) {
             if (!isDns1123Subdomain(*n))
@@ -128,7 +128,8 @@ QList<PolicyTargetRef> parseTargets(Reader &r, const QJsonObject &spec)
             if (!t.kind.isEmpty() && t.kind != QLatin1String(kinds::Gateway))
                 r.error(field(p, "sectionName"),
                         QStringLiteral("dfproxy does not implement sectionName on %1 targets; it names a listener of "
-                                       "a Gateway").arg(t.kind));
+                                       "a Gateway")
+                            .arg(t.kind));
             t.sectionName = *sn;
         }
         if (o.contains("port"))
@@ -146,13 +147,15 @@ std::optional<QString> parseTunnelUrl(Reader &r, const QString &text, const QStr
     static const QRegularExpression shape(QStringLiteral("^(http|https)://([^/?#@\\s]+)$"));
     if (text.contains(u'@')) {
         r.error(path, QStringLiteral("must not contain credentials (user:password@); name a file holding them in "
-                                     "annotation %1").arg(QLatin1String(annotations::TunnelCredentialsFile)));
+                                     "annotation %1")
+                          .arg(QLatin1String(annotations::TunnelCredentialsFile)));
         return std::nullopt;
     }
     const auto m = shape.match(text);
     if (!m.hasMatch()) {
         r.error(path, QStringLiteral("must be \"http://host:port\" or \"https://host:port\" (lower-case scheme, no "
-                                     "path, query or fragment), not \"%1\"").arg(text));
+                                     "path, query or fragment), not \"%1\"")
+                          .arg(text));
         return std::nullopt;
     }
     const QString scheme = m.captured(1);
@@ -219,7 +222,8 @@ QString bypassProblem(const QString &entry)
     if (isDns1123Subdomain(host))
         return {};
     return QStringLiteral("\"%1\" is not \"<local>\", a lower-case host name, \"*.domain\", \".domain\", an IP "
-                          "address or a CIDR block").arg(entry);
+                          "address or a CIDR block")
+        .arg(entry);
 }
 
 std::optional<AgentgatewayTunnelSpec> parseTunnel(Reader &r, const QJsonObject &backend, const Resource &policy)
@@ -265,8 +269,8 @@ std::optional<AgentgatewayTunnelSpec> parseTunnel(Reader &r, const QJsonObject &
     if (const auto pac = text(annotations::TunnelPacUrl)) {
         const QUrl url(*pac, QUrl::StrictMode);
         const QString scheme = url.scheme();
-        if (!url.isValid() || (scheme != QLatin1String("http") && scheme != QLatin1String("https")
-                               && scheme != QLatin1String("file")))
+        if (!url.isValid() ||
+            (scheme != QLatin1String("http") && scheme != QLatin1String("https") && scheme != QLatin1String("file")))
             r.error(annotationPath(annotations::TunnelPacUrl),
                     QStringLiteral("must be an http://, https:// or file:// URL, not \"%1\"").arg(*pac));
         else if (!url.userInfo().isEmpty())
@@ -320,8 +324,9 @@ void parseRateLimit(Reader &r, const QJsonObject &traffic, AgentgatewayPolicySpe
         else if (const auto n = r.integer(l, lp, "requests", true, 1, 1000000))
             limit.tokens = *n;
         if (const auto unit = r.oneOf(l, lp, "unit", true, {"Seconds", "Minutes", "Hours"}))
-            limit.fillIntervalMs = *unit == QLatin1String("Seconds") ? 1000 : *unit == QLatin1String("Minutes") ? 60000
-                                                                                                                 : 3600000;
+            limit.fillIntervalMs = *unit == QLatin1String("Seconds")   ? 1000
+                                   : *unit == QLatin1String("Minutes") ? 60000
+                                                                       : 3600000;
         // agentgateway's burst is added to requests: the bucket holds requests + burst.
         if (const auto b = r.integer(l, lp, "burst", false, 0, 1000000))
             limit.burst = *b > 0 ? limit.tokens + *b : 0;
@@ -363,8 +368,10 @@ void parseBasic(Reader &r, const QJsonObject &traffic, const Resource &policy, A
         }
         BasicUser u{line.left(colon), line.mid(colon + 1)};
         if (!u.passwordHash.startsWith(u'$') && !u.passwordHash.startsWith(QLatin1String("pbkdf2-sha256$")))
-            r.error(up, QStringLiteral("the hash of %1 must be a crypt(3) hash (\"$2y$...\", \"$6$...\"); never a plain "
-                                       "password").arg(u.name));
+            r.error(up,
+                    QStringLiteral("the hash of %1 must be a crypt(3) hash (\"$2y$...\", \"$6$...\"); never a plain "
+                                   "password")
+                        .arg(u.name));
         else if (seen.contains(u.name))
             r.error(up, QStringLiteral("duplicate user \"%1\"").arg(u.name));
         seen.insert(u.name);
@@ -373,7 +380,8 @@ void parseBasic(Reader &r, const QJsonObject &traffic, const Resource &policy, A
     const auto file = annotationFile(r, policy, annotations::HtpasswdFile);
     if (file)
         a.htpasswdFile = *file;
-    if (o->contains("secretRef"))
+    // secretRef names the cluster's Secret; on this desktop the annotation's file stands in for it.
+    if (o->contains("secretRef") && !file)
         r.error(field(p, "secretRef"), QStringLiteral("dfproxy does not implement Kubernetes Secrets; give the users "
                                                       "inline or name an htpasswd file in annotation %1")
                                            .arg(QLatin1String(annotations::HtpasswdFile)));
@@ -382,6 +390,56 @@ void parseBasic(Reader &r, const QJsonObject &traffic, const Resource &policy, A
                        .arg(QLatin1String(annotations::HtpasswdFile)));
     if (o->contains("users") && users.isEmpty())
         r.error(field(p, "users"), QStringLiteral("must have at least one user"));
+}
+
+// agentgateway reads the keys from Secrets (or ConfigMaps); on a desktop they are in the file the annotation
+// dfproxy.dev/api-keys-file names, which stands in for the source a cluster uses (secretRef may stay, for the
+// cluster). The key is read from `Authorization: Bearer <key>` unless location.header says otherwise.
+void parseApiKey(Reader &r, const QJsonObject &traffic, const Resource &policy, AgentgatewayPolicySpec &s,
+                 AuthenticationPolicySpec &a, QStringList &modes)
+{
+    const QString p = QStringLiteral("spec.traffic.apiKeyAuthentication");
+    const auto o = r.object(traffic, QStringLiteral("spec.traffic"), "apiKeyAuthentication", false);
+    if (!o)
+        return;
+    checkSection(r, *o, p, {"mode", "location", "secretRef", "secretSelector", "configMapSelector"});
+    a.apiKeyEnabled = true;
+    if (const auto m = r.oneOf(*o, p, "mode", false, {"Strict", "Optional", "Permissive"})) {
+        if (*m == QLatin1String("Permissive"))
+            r.error(field(p, "mode"), QStringLiteral("dfproxy does not implement Permissive (invalid keys let "
+                                                     "through); use Strict or Optional"));
+        modes.append(*m);
+    } else {
+        modes.append(QStringLiteral("Strict"));
+    }
+    const auto file = annotationFile(r, policy, annotations::ApiKeysFile);
+    if (file)
+        s.apiKeysFile = *file;
+    else
+        r.error(p, QStringLiteral("dfproxy does not implement Kubernetes Secrets or ConfigMaps; name a file of "
+                                  "\"name:sha256:<hex>\" lines in annotation %1")
+                       .arg(QLatin1String(annotations::ApiKeysFile)));
+    a.apiKeyHeader = QStringLiteral("authorization");
+    s.apiKeyPrefix = QByteArrayLiteral("Bearer ");
+    if (const auto loc = r.object(*o, p, "location", false)) {
+        const QString lp = field(p, "location");
+        checkSection(r, *loc, lp, {"header"});
+        if (const auto h = r.object(*loc, lp, "header", false)) {
+            const QString hp = field(lp, "header");
+            r.checkKeys(*h, hp, {"name", "prefix"});
+            if (const auto n = r.string(*h, hp, "name", true)) {
+                if (!isHttpToken(*n))
+                    r.error(field(hp, "name"), QStringLiteral("must be a valid HTTP header name"));
+                a.apiKeyHeader = n->toLower();
+            }
+            s.apiKeyPrefix.clear();
+            if (const auto prefix = r.string(*h, hp, "prefix", false)) {
+                if (!isHeaderValue(*prefix) || prefix->trimmed().isEmpty())
+                    r.error(field(hp, "prefix"), QStringLiteral("must be printable text such as \"Bearer \""));
+                s.apiKeyPrefix = prefix->toUtf8();
+            }
+        }
+    }
 }
 
 void parseJwt(Reader &r, const QJsonObject &traffic, const Resource &policy, AuthenticationPolicySpec &a,
@@ -479,13 +537,19 @@ void parseTraffic(Reader &r, const QJsonObject &spec, const Resource &policy, Ag
     if (!o)
         return;
     const QString p = QStringLiteral("spec.traffic");
-    checkSection(r, *o, p, {"rateLimit", "basicAuthentication", "jwtAuthentication", "authorization", "timeouts",
-                            "headerModifiers"});
+    checkSection(r, *o, p,
+                 {"rateLimit", "basicAuthentication", "apiKeyAuthentication", "jwtAuthentication", "authorization",
+                  "timeouts", "headerModifiers"});
     parseRateLimit(r, *o, s);
     AuthenticationPolicySpec authn;
     QStringList modes;
     parseBasic(r, *o, policy, authn, modes);
+    parseApiKey(r, *o, policy, s, authn, modes);
     parseJwt(r, *o, policy, authn, modes);
+    if (authn.apiKeyEnabled && authn.jwt && authn.apiKeyHeader == QLatin1String("authorization"))
+        r.error(QStringLiteral("spec.traffic.apiKeyAuthentication.location"),
+                QStringLiteral("dfproxy cannot tell an API key from a JWT in the same Authorization header; give the "
+                               "API key its own header (location.header.name)"));
     if (!modes.isEmpty()) {
         // Optional only when every method is: a Strict one keeps requiring credentials.
         authn.optional = !modes.contains(QStringLiteral("Strict"));
@@ -500,7 +564,8 @@ void parseTraffic(Reader &r, const QJsonObject &spec, const Resource &policy, Ag
             const auto ms = parseGatewayDuration(*d);
             if (!ms || *ms < 1)
                 r.error(field(tp, "request"), QStringLiteral("must be a duration of at least 1ms such as \"10s\", "
-                                                             "\"500ms\" or \"1h30m\", not \"%1\"").arg(*d));
+                                                             "\"500ms\" or \"1h30m\", not \"%1\"")
+                                                  .arg(*d));
             else
                 s.requestTimeoutMs = *ms;
         }
@@ -541,7 +606,8 @@ void parseFrontend(Reader &r, const QJsonObject &spec, AgentgatewayPolicySpec &s
         if (!t.kind.isEmpty() && t.kind != QLatin1String(kinds::Gateway))
             r.error(field(tp, "kind"), QStringLiteral("the 'frontend' field can only target a Gateway"));
         else if (!t.sectionName.isEmpty())
-            r.error(field(tp, "sectionName"), QStringLiteral("frontend policies target a whole Gateway, not a listener"));
+            r.error(field(tp, "sectionName"),
+                    QStringLiteral("frontend policies target a whole Gateway, not a listener"));
     }
 }
 
@@ -571,7 +637,8 @@ std::optional<AgentgatewayBackendTlsSpec> parseBackendTls(Reader &r, const QJson
     if (const auto f = annotationFile(r, policy, annotations::BackendTlsCaFile))
         t.caFile = *f;
     if (t.insecureSkipVerify && !t.caFile.isEmpty())
-        r.error(field(p, "insecureSkipVerify"), QStringLiteral("insecureSkipVerify All and a CA may not be set together"));
+        r.error(field(p, "insecureSkipVerify"),
+                QStringLiteral("insecureSkipVerify All and a CA may not be set together"));
     return t;
 }
 
@@ -584,6 +651,7 @@ void checkAnnotations(Reader &r, const Resource &policy, const AgentgatewayPolic
         {annotations::TunnelBypass, QStringLiteral("backend.tunnel")},
         {annotations::TunnelPacUrl, QStringLiteral("backend.tunnel")},
         {annotations::HtpasswdFile, QStringLiteral("traffic.basicAuthentication")},
+        {annotations::ApiKeysFile, QStringLiteral("traffic.apiKeyAuthentication")},
         {annotations::JwksFile, QStringLiteral("traffic.jwtAuthentication")},
         {annotations::BackendTlsCaFile, QStringLiteral("backend.tls")},
     };
@@ -603,14 +671,17 @@ void checkAnnotations(Reader &r, const Resource &policy, const AgentgatewayPolic
                 section = sec;
         }
         if (section.isEmpty()) {
-            r.error(path, QStringLiteral("unknown annotation (dfproxy reads %1 on an AgentgatewayPolicy)")
-                              .arg(names.join(", ")));
+            r.error(
+                path,
+                QStringLiteral("unknown annotation (dfproxy reads %1 on an AgentgatewayPolicy)").arg(names.join(", ")));
             continue;
         }
-        const bool present = section == QLatin1String("traffic.basicAuthentication") ? basic || traffic.contains("basicAuthentication")
-                             : section == QLatin1String("traffic.jwtAuthentication") ? jwt || traffic.contains("jwtAuthentication")
-                             : section == QLatin1String("backend.tls")               ? s.backendTls.has_value()
-                                                                                     : s.tunnel.has_value();
+        const bool present =
+            section == QLatin1String("traffic.apiKeyAuthentication")  ? traffic.contains("apiKeyAuthentication")
+            : section == QLatin1String("traffic.basicAuthentication") ? basic || traffic.contains("basicAuthentication")
+            : section == QLatin1String("traffic.jwtAuthentication")   ? jwt || traffic.contains("jwtAuthentication")
+            : section == QLatin1String("backend.tls")                 ? s.backendTls.has_value()
+                                                                      : s.tunnel.has_value();
         if (!present)
             r.error(path, QStringLiteral("is only read together with spec.%1").arg(section));
     }

@@ -23,6 +23,8 @@ inline constexpr auto TunnelBypass = "dfproxy.dev/tunnel-bypass";
 inline constexpr auto TunnelPacUrl = "dfproxy.dev/tunnel-pac-url";
 /// traffic.basicAuthentication without inline users: an htpasswd file instead of agentgateway's secretRef.
 inline constexpr auto HtpasswdFile = "dfproxy.dev/htpasswd-file";
+/// traffic.apiKeyAuthentication on this desktop: a file of "name:sha256:<hex>" lines instead of the cluster's Secrets.
+inline constexpr auto ApiKeysFile = "dfproxy.dev/api-keys-file";
 /// traffic.jwtAuthentication provider without inline JWKS: a JWKS file instead of jwks.remote.
 inline constexpr auto JwksFile = "dfproxy.dev/jwks-file";
 /// backend.tls: a PEM CA bundle instead of caCertificateRefs (Kubernetes ConfigMaps).
@@ -32,10 +34,10 @@ inline constexpr auto BackendTlsCaFile = "dfproxy.dev/backend-tls-ca-file";
 /// spec.backend.tunnel with dfproxy's annotations: the upstream (corporate) proxy.
 struct AgentgatewayTunnelSpec
 {
-    QString url;                        ///< normalised "http://host:port" / "https://host:port" (port always written)
-    QString credentialsFile;            ///< annotation dfproxy.dev/tunnel-credentials-file; a 0600 file
-    QStringList bypass;                 ///< annotation dfproxy.dev/tunnel-bypass: host patterns, CIDRs, "<local>"
-    QString pacUrl;                     ///< annotation dfproxy.dev/tunnel-pac-url: http, https or file URL
+    QString url;             ///< normalised "http://host:port" / "https://host:port" (port always written)
+    QString credentialsFile; ///< annotation dfproxy.dev/tunnel-credentials-file; a 0600 file
+    QStringList bypass;      ///< annotation dfproxy.dev/tunnel-bypass: host patterns, CIDRs, "<local>"
+    QString pacUrl;          ///< annotation dfproxy.dev/tunnel-pac-url: http, https or file URL
 };
 
 /// spec.traffic.authorization: CEL matchExpressions (config/cel.h) with agentgateway's actions. Allow: the request
@@ -45,31 +47,33 @@ struct AgentgatewayAuthorizationSpec
 {
     enum class Action { Allow, Deny, Require };
     Action action = Action::Allow;
-    QStringList matchExpressions;       ///< each compiles (cel::Program::compile), checked when parsed
+    QStringList matchExpressions; ///< each compiles (cel::Program::compile), checked when parsed
 };
 
 /// spec.backend.tls: TLS to the upstream, as AgentgatewayBackend spec.tls.
 struct AgentgatewayBackendTlsSpec
 {
     QString sni;
-    bool insecureSkipVerify = false;    ///< insecureSkipVerify: All
-    QString caFile;                     ///< annotation dfproxy.dev/backend-tls-ca-file (caCertificateRefs name Secrets)
+    bool insecureSkipVerify = false; ///< insecureSkipVerify: All
+    QString caFile;                  ///< annotation dfproxy.dev/backend-tls-ca-file (caCertificateRefs name Secrets)
 };
 
 struct AgentgatewayPolicySpec
 {
-    QList<PolicyTargetRef> targetRefs;  ///< Gateway, HTTPRoute or AgentgatewayBackend in the policy's namespace
+    QList<PolicyTargetRef> targetRefs; ///< Gateway, HTTPRoute or AgentgatewayBackend in the policy's namespace
     std::optional<AgentgatewayTunnelSpec> tunnel;
     /// traffic.rateLimit.local: one limit per entry, counting every request the policy covers (key global).
     std::optional<RateLimitPolicySpec> rateLimit;
     /// traffic.basicAuthentication / apiKeyAuthentication / jwtAuthentication as one dfproxy authentication (a
     /// request passes with any one of the configured methods).
     std::optional<AuthenticationPolicySpec> authentication;
+    QString apiKeysFile;     ///< annotation dfproxy.dev/api-keys-file (traffic.apiKeyAuthentication)
+    QByteArray apiKeyPrefix; ///< location.header.prefix; "Bearer " by default, as agentgateway
     std::optional<AgentgatewayAuthorizationSpec> authorization;
-    qint64 requestTimeoutMs = 0;        ///< traffic.timeouts.request; 0 = not set
+    qint64 requestTimeoutMs = 0;                       ///< traffic.timeouts.request; 0 = not set
     std::optional<HeaderModifierSpec> requestHeaders;  ///< traffic.headerModifiers.request
     std::optional<HeaderModifierSpec> responseHeaders; ///< traffic.headerModifiers.response
-    QString connectMode;                ///< frontend.connect.mode: "Deny", "Route" or "Tunnel"; empty = not set
+    QString connectMode; ///< frontend.connect.mode: "Deny", "Route" or "Tunnel"; empty = not set
     std::optional<AgentgatewayBackendTlsSpec> backendTls;
     /// The sections the policy sets ("backend.tunnel", ...). Two policies on one target conflict only where their
     /// sections overlap; agentgateway merges the others.

@@ -18,14 +18,22 @@ enum class Type { Bool, Int, Double, String, List, Map, Null, Dyn };
 QString typeName(Type t)
 {
     switch (t) {
-    case Type::Bool: return QStringLiteral("bool");
-    case Type::Int: return QStringLiteral("int");
-    case Type::Double: return QStringLiteral("double");
-    case Type::String: return QStringLiteral("string");
-    case Type::List: return QStringLiteral("list");
-    case Type::Map: return QStringLiteral("map");
-    case Type::Null: return QStringLiteral("null");
-    case Type::Dyn: return QStringLiteral("dyn");
+    case Type::Bool:
+        return QStringLiteral("bool");
+    case Type::Int:
+        return QStringLiteral("int");
+    case Type::Double:
+        return QStringLiteral("double");
+    case Type::String:
+        return QStringLiteral("string");
+    case Type::List:
+        return QStringLiteral("list");
+    case Type::Map:
+        return QStringLiteral("map");
+    case Type::Null:
+        return QStringLiteral("null");
+    case Type::Dyn:
+        return QStringLiteral("dyn");
     }
     return {};
 }
@@ -135,8 +143,17 @@ std::optional<QString> headerValue(Headers headers, const QString &name)
 
 // ---- Syntax tree -----------------------------------------------------------------------------------------------
 
-enum class Attr { RequestHost, RequestPath, RequestMethod, RequestHeaders, SourceAddress, DestinationPort, Jwt,
-                  ProcessName, ProcessPath };
+enum class Attr {
+    RequestHost,
+    RequestPath,
+    RequestMethod,
+    RequestHeaders,
+    SourceAddress,
+    DestinationPort,
+    Jwt,
+    ProcessName,
+    ProcessPath
+};
 enum class Method { StartsWith, EndsWith, Contains, Matches };
 
 struct Node
@@ -160,8 +177,8 @@ using NodePtr = std::shared_ptr<Node>;
 struct Token
 {
     enum class Kind { End, Ident, Int, String, Op } kind = Kind::End;
-    QString text;        ///< Ident, Op; the decoded value of String
-    qint64 number = 0;   ///< Int
+    QString text;         ///< Ident, Op; the decoded value of String
+    qint64 number = 0;    ///< Int
     qsizetype column = 0; ///< 1-based
 };
 
@@ -192,8 +209,8 @@ public:
             while (m_i < m_s.size() && m_s[m_i].unicode() < 128 && (m_s[m_i].isLetterOrNumber() || m_s[m_i] == u'_'))
                 ++m_i;
             t.text = m_s.mid(start, m_i - start);
-            const bool prefix = t.text == QLatin1String("r") || t.text == QLatin1String("R")
-                                || t.text == QLatin1String("b") || t.text == QLatin1String("B");
+            const bool prefix = t.text == QLatin1String("r") || t.text == QLatin1String("R") ||
+                                t.text == QLatin1String("b") || t.text == QLatin1String("B");
             if (prefix && m_i < m_s.size() && (m_s[m_i] == u'\'' || m_s[m_i] == u'"'))
                 throw CompileError{t.column, QStringLiteral("raw and byte string literals are not in the CEL subset "
                                                             "dfproxy implements")};
@@ -213,7 +230,8 @@ public:
             t.number = digits.toLongLong(&ok);
             if (!decimal.match(digits).hasMatch() || !ok)
                 throw CompileError{t.column, QStringLiteral("\"%1\" is not a decimal int literal (hex, unsigned and "
-                                                            "double literals are not in the subset)").arg(digits)};
+                                                            "double literals are not in the subset)")
+                                                 .arg(digits)};
             t.kind = Token::Kind::Int;
             return t;
         }
@@ -252,6 +270,9 @@ private:
             if (c == quote)
                 return out;
             if (c != u'\\') {
+                if ((c.unicode() < 0x20 && c != u'\t') || c.unicode() == 0x7f)
+                    throw CompileError{m_i, QStringLiteral("a control character in a string literal must be written "
+                                                           "as an escape (\\n, \\x01, ...)")};
                 out += c;
                 continue;
             }
@@ -259,23 +280,50 @@ private:
                 throw CompileError{column, QStringLiteral("unterminated string literal")};
             const QChar e = m_s[m_i++];
             switch (e.unicode()) {
-            case '\\': out += u'\\'; break;
-            case '\'': out += u'\''; break;
-            case '"': out += u'"'; break;
-            case '`': out += u'`'; break;
-            case '?': out += u'?'; break;
-            case 'n': out += u'\n'; break;
-            case 'r': out += u'\r'; break;
-            case 't': out += u'\t'; break;
-            case 'a': out += QChar(7); break;
-            case 'b': out += QChar(8); break;
-            case 'f': out += QChar(12); break;
-            case 'v': out += QChar(11); break;
-            case 'x': case 'u': case 'U': {
+            case '\\':
+                out += u'\\';
+                break;
+            case '\'':
+                out += u'\'';
+                break;
+            case '"':
+                out += u'"';
+                break;
+            case '`':
+                out += u'`';
+                break;
+            case '?':
+                out += u'?';
+                break;
+            case 'n':
+                out += u'\n';
+                break;
+            case 'r':
+                out += u'\r';
+                break;
+            case 't':
+                out += u'\t';
+                break;
+            case 'a':
+                out += QChar(7);
+                break;
+            case 'b':
+                out += QChar(8);
+                break;
+            case 'f':
+                out += QChar(12);
+                break;
+            case 'v':
+                out += QChar(11);
+                break;
+            case 'x':
+            case 'u':
+            case 'U': {
                 const int digits = e == u'x' ? 2 : e == u'u' ? 4 : 8;
                 bool ok = false;
                 const uint code = m_s.mid(m_i, digits).toUInt(&ok, 16);
-                if (!ok || m_s.mid(m_i, digits).size() != digits || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+                if (!ok || m_s.mid(m_i, digits).size() != digits || code > 0x10FFFF ||
+                    (code >= 0xD800 && code <= 0xDFFF))
                     throw CompileError{m_i, QStringLiteral("bad \\%1 escape in a string literal").arg(e)};
                 m_i += digits;
                 const char32_t cp = code;
@@ -359,8 +407,9 @@ std::optional<QString> re2ToPcre(const QString &re, QString *problem)
             const QString rest = re.mid(i + 2);
             // RE2 groups: (?:...), (?P<name>...), (?<name>...), flag groups (?i) (?s) (?U) (?i:...).
             static const QRegularExpression flags(QStringLiteral("^[is-]*[:)]"));
-            if (rest.startsWith(u':') || rest.startsWith(QLatin1String("P<"))
-                || (rest.startsWith(u'<') && !rest.startsWith(QLatin1String("<=")) && !rest.startsWith(QLatin1String("<!")))) {
+            if (rest.startsWith(u':') || rest.startsWith(QLatin1String("P<")) ||
+                (rest.startsWith(u'<') && !rest.startsWith(QLatin1String("<=")) &&
+                 !rest.startsWith(QLatin1String("<!")))) {
                 out += QStringLiteral("(?");
                 ++i;
                 if (rest.startsWith(QLatin1String("P<"))) {
@@ -375,7 +424,8 @@ std::optional<QString> re2ToPcre(const QString &re, QString *problem)
                 continue;
             }
             *problem = QStringLiteral("the group \"(?%1\" is not RE2 (no lookaround, atomic groups, conditionals, "
-                                      "recursion, comments or the m flag)").arg(rest.left(2));
+                                      "recursion, comments or the m flag)")
+                           .arg(rest.left(2));
             return std::nullopt;
         }
         if ((c == u'*' || c == u'+' || c == u'?' || c == u'}') && i + 1 < re.size() && re[i + 1] == u'+') {
@@ -419,11 +469,16 @@ private:
     static QString describe(const Token &t)
     {
         switch (t.kind) {
-        case Token::Kind::End: return QStringLiteral("end of expression");
-        case Token::Kind::Ident: return QStringLiteral("\"%1\"").arg(t.text);
-        case Token::Kind::Int: return QStringLiteral("number %1").arg(t.number);
-        case Token::Kind::String: return QStringLiteral("string literal");
-        case Token::Kind::Op: return QStringLiteral("\"%1\"").arg(t.text);
+        case Token::Kind::End:
+            return QStringLiteral("end of expression");
+        case Token::Kind::Ident:
+            return QStringLiteral("\"%1\"").arg(t.text);
+        case Token::Kind::Int:
+            return QStringLiteral("number %1").arg(t.number);
+        case Token::Kind::String:
+            return QStringLiteral("string literal");
+        case Token::Kind::Op:
+            return QStringLiteral("\"%1\"").arg(t.text);
         }
         return {};
     }
@@ -436,7 +491,8 @@ private:
         static const QStringList known = {"==", "!=", "&&", "||", "!", "(", ")", "[", "]", ",", ".", "-"};
         if (!known.contains(m_tok.text))
             fail(m_tok, QStringLiteral("the operator \"%1\" is not in the CEL subset dfproxy implements (==, !=, in, "
-                                       "&&, ||, !)").arg(m_tok.text));
+                                       "&&, ||, !)")
+                            .arg(m_tok.text));
     }
 
     bool isOp(const char *op) const { return m_tok.kind == Token::Kind::Op && m_tok.text == QLatin1String(op); }
@@ -523,14 +579,47 @@ private:
                                  .arg(typeName(right->type)));
                 if (right->type == Type::Map && left->type != Type::String && left->type != Type::Dyn)
                     fail(at, QStringLiteral("map keys are strings; \"in\" cannot find a %1").arg(typeName(left->type)));
+                checkCanonical(left, right, at);
                 left = make(Node::Kind::In, Type::Bool, {left, right});
             } else {
                 if (!comparable(left->type, right->type))
-                    fail(at, QStringLiteral("cannot compare %1 with %2").arg(typeName(left->type), typeName(right->type)));
-                left = make(at.text == QLatin1String("==") ? Node::Kind::Eq : Node::Kind::Ne, Type::Bool, {left, right});
+                    fail(at,
+                         QStringLiteral("cannot compare %1 with %2").arg(typeName(left->type), typeName(right->type)));
+                checkCanonical(left, right, at);
+                checkCanonical(right, left, at);
+                left =
+                    make(at.text == QLatin1String("==") ? Node::Kind::Eq : Node::Kind::Ne, Type::Bool, {left, right});
             }
         }
         return left;
+    }
+
+    // request.host is lower-case ASCII (IDN as A-labels) and request.method upper-case: a literal compared with
+    // them in another spelling never matches, which in a Deny rule would let everything through. Refused instead.
+    static void checkCanonical(const NodePtr &attribute, const NodePtr &literal, const Token &at)
+    {
+        if (attribute->kind != Node::Kind::Attribute ||
+            (attribute->attr != Attr::RequestHost && attribute->attr != Attr::RequestMethod))
+            return;
+        const bool host = attribute->attr == Attr::RequestHost;
+        auto check = [&](const Node &n) {
+            if (n.kind != Node::Kind::Literal || n.type != Type::String)
+                return;
+            const QString s = std::get<QString>(n.literal.v);
+            for (const QChar c : s) {
+                const bool wrong = host ? (c.unicode() > 127 || (c >= u'A' && c <= u'Z')) : (c >= u'a' && c <= u'z');
+                if (wrong)
+                    fail(at, host ? QStringLiteral("request.host is lower-case ASCII (internationalised names as "
+                                                   "xn-- A-labels); \"%1\" would never match it")
+                                        .arg(s)
+                                  : QStringLiteral("request.method is upper-case; \"%1\" would never match it").arg(s));
+            }
+        };
+        check(*literal);
+        if (literal->kind == Node::Kind::List) {
+            for (const auto &item : literal->children)
+                check(*item);
+        }
     }
 
     NodePtr unary()
@@ -591,7 +680,8 @@ private:
         const auto it = methods.constFind(name.text);
         if (it == methods.constEnd())
             fail(name, QStringLiteral("the function \"%1\" is not in the CEL subset dfproxy implements "
-                                      "(startsWith, endsWith, contains, matches)").arg(name.text));
+                                      "(startsWith, endsWith, contains, matches)")
+                           .arg(name.text));
         if (target->kind == Node::Kind::Attribute && target->attr == Attr::Jwt)
             fail(name, QStringLiteral("%1() is a method of strings, not of jwt").arg(name.text));
         expect("(");
@@ -603,6 +693,8 @@ private:
             fail(name, QStringLiteral("%1() is a method of strings, not of %2").arg(name.text, typeName(target->type)));
         if (arg->type != Type::String && arg->type != Type::Dyn)
             fail(name, QStringLiteral("%1() takes a string, not %2").arg(name.text, typeName(arg->type)));
+        if (*it != Method::Matches)
+            checkCanonical(target, arg, name);
         auto n = make(Node::Kind::Call, Type::Bool, {target, arg});
         n->method = *it;
         if (*it == Method::Matches) {
@@ -613,8 +705,8 @@ private:
             const QString pattern = std::get<QString>(arg->literal.v);
             const auto pcre = re2ToPcre(pattern, &problem);
             if (!pcre)
-                fail(name, QStringLiteral("the pattern of matches() is not an RE2 pattern dfproxy accepts: %1")
-                               .arg(problem));
+                fail(name,
+                     QStringLiteral("the pattern of matches() is not an RE2 pattern dfproxy accepts: %1").arg(problem));
             QRegularExpression re(*pcre);
             if (!re.isValid())
                 fail(name, QStringLiteral("the pattern of matches() is invalid: %1").arg(re.errorString()));
@@ -662,16 +754,17 @@ private:
     // An identifier at the root: one of agentgateway's variables, then its fields.
     NodePtr variable(const Token &root)
     {
-        static const QStringList agentgatewayRoots = {"response", "backend", "llm", "llmRequest", "mcp", "apiKey",
-                                                      "basicAuth", "extauthz", "extproc", "metadata", "env"};
+        static const QStringList agentgatewayRoots = {"response",  "backend",  "llm",     "llmRequest", "mcp", "apiKey",
+                                                      "basicAuth", "extauthz", "extproc", "metadata",   "env"};
         if (root.text == QLatin1String("jwt"))
             return attribute(Attr::Jwt, Type::Map);
         const QString r = root.text;
         if (r != QLatin1String("request") && r != QLatin1String("source") && r != QLatin1String("destination")) {
             if (agentgatewayRoots.contains(r))
                 fail(root, QStringLiteral("dfproxy does not implement the attribute \"%1\"").arg(r));
-            fail(root, QStringLiteral("unknown attribute \"%1\" (dfproxy knows request, source, destination and jwt)")
-                           .arg(r));
+            fail(
+                root,
+                QStringLiteral("unknown attribute \"%1\" (dfproxy knows request, source, destination and jwt)").arg(r));
         }
         QString path = r;
         Token last = root;
@@ -701,7 +794,8 @@ private:
                 fail(last, QStringLiteral("\"%1\" is an object; it has no methods").arg(path.section(u'.', 0, -2)));
             fail(last, QStringLiteral("dfproxy does not implement the attribute \"%1\" (it knows request.host, "
                                       "request.path, request.method, request.headers, source.address, "
-                                      "destination.port, jwt and source.process.name/path)").arg(path));
+                                      "destination.port, jwt and source.process.name/path)")
+                           .arg(path));
         }
         fail(last, QStringLiteral("\"%1\" is an object; name one of its fields").arg(path));
     }
@@ -787,15 +881,24 @@ std::optional<bool> asBool(const Value &v)
 Value attributeValue(Attr attr, const Activation &a)
 {
     switch (attr) {
-    case Attr::RequestHost: return Value{a.requestHost};
-    case Attr::RequestPath: return Value{QString::fromUtf8(a.requestPath)};
-    case Attr::RequestMethod: return Value{QString::fromLatin1(a.requestMethod)};
-    case Attr::RequestHeaders: return Value{Headers(a.requestHeaders)};
-    case Attr::SourceAddress: return a.sourceAddress.isEmpty() ? Value::error() : Value{a.sourceAddress};
-    case Attr::DestinationPort: return a.destinationPort ? Value{*a.destinationPort} : Value::error();
-    case Attr::Jwt: return a.jwtClaims ? Value{*a.jwtClaims} : Value::error();
-    case Attr::ProcessName: return a.processName ? Value{*a.processName} : Value::error();
-    case Attr::ProcessPath: return a.processPath ? Value{*a.processPath} : Value::error();
+    case Attr::RequestHost:
+        return Value{a.requestHost};
+    case Attr::RequestPath:
+        return Value{QString::fromUtf8(a.requestPath)};
+    case Attr::RequestMethod:
+        return Value{QString::fromLatin1(a.requestMethod)};
+    case Attr::RequestHeaders:
+        return Value{Headers(a.requestHeaders)};
+    case Attr::SourceAddress:
+        return a.sourceAddress.isEmpty() ? Value::error() : Value{a.sourceAddress};
+    case Attr::DestinationPort:
+        return a.destinationPort ? Value{*a.destinationPort} : Value::error();
+    case Attr::Jwt:
+        return a.jwtClaims ? Value{*a.jwtClaims} : Value::error();
+    case Attr::ProcessName:
+        return a.processName ? Value{*a.processName} : Value::error();
+    case Attr::ProcessPath:
+        return a.processPath ? Value{*a.processPath} : Value::error();
     }
     return Value::error();
 }
@@ -855,9 +958,12 @@ Value callMethod(const Node &n, const Activation &a)
     if (!s || !x)
         return Value::error();
     switch (n.method) {
-    case Method::StartsWith: return Value{s->startsWith(*x)};
-    case Method::EndsWith: return Value{s->endsWith(*x)};
-    case Method::Contains: return Value{s->contains(*x)};
+    case Method::StartsWith:
+        return Value{s->startsWith(*x)};
+    case Method::EndsWith:
+        return Value{s->endsWith(*x)};
+    case Method::Contains:
+        return Value{s->contains(*x)};
     case Method::Matches: {
         const auto m = n.regex->match(*s);
         // PCRE2 gives up on pathological patterns (its match limit): an error, never a silent "no match".

@@ -25,15 +25,15 @@ namespace dfproxy::config::cel {
 /// The request as an expression sees it. Everything is borrowed: it must outlive evaluate().
 struct Activation
 {
-    QString requestHost;                     ///< request.host: target host, lower-case, no port
-    QByteArray requestPath;                  ///< request.path: without the query ("" for CONNECT)
-    QByteArray requestMethod;                ///< request.method: "GET", "CONNECT", ...
+    QString requestHost;      ///< request.host: target host, lower-case, no port
+    QByteArray requestPath;   ///< request.path: without the query ("" for CONNECT)
+    QByteArray requestMethod; ///< request.method: "GET", "CONNECT", ...
     const QList<QPair<QByteArray, QByteArray>> *requestHeaders = nullptr; ///< request.headers (names any case)
-    QString sourceAddress;                   ///< source.address: the client's IP address
-    std::optional<qint64> destinationPort;   ///< destination.port: the listener port the request came in on
-    const QJsonObject *jwtClaims = nullptr;  ///< jwt: the claims of a verified JWT; null = absent
-    std::optional<QString> processName;      ///< source.process.name: absent until the application issue fills it
-    std::optional<QString> processPath;      ///< source.process.path
+    QString sourceAddress;                                                ///< source.address: the client's IP address
+    std::optional<qint64> destinationPort;  ///< destination.port: the listener port the request came in on
+    const QJsonObject *jwtClaims = nullptr; ///< jwt: the claims of a verified JWT; null = absent
+    std::optional<QString> processName;     ///< source.process.name: absent until the application issue fills it
+    std::optional<QString> processPath;     ///< source.process.path
 };
 
 /// The outcome of one evaluation. Error: an attribute was absent (no JWT, a header not sent), a type did not fit

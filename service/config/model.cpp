@@ -542,7 +542,7 @@ BackendSpec parseBackendSpec(const Resource &backend, QList<FieldError> *errors)
     BackendSpec b;
     const QJsonObject spec = backend.spec();
     const QString sp = QStringLiteral("spec");
-    r.checkKeys(spec, sp, {"dynamicForwardProxy", "static", "tls", "dns", "engine"});
+    r.checkKeys(spec, sp, {"dynamicForwardProxy", "static", "tls", "dns", "engine", "policies"});
     const bool dfp = spec.contains("dynamicForwardProxy");
     const bool st = spec.contains("static");
     if (dfp == st)
@@ -584,6 +584,37 @@ BackendSpec parseBackendSpec(const Resource &backend, QList<FieldError> *errors)
                 b.tlsInsecureSkipVerify = *v;
             if (const auto c = r.string(*o, p, "caFile", false))
                 b.tlsCaFile = *c;
+        }
+    }
+    // agentgateway's own place for a backend's TLS (what `export --for agentgateway` writes): spec.policies.tls.
+    if (const auto pol = r.object(spec, sp, "policies", false)) {
+        const QString pp = QStringLiteral("spec.policies");
+        for (auto it = pol->begin(); it != pol->end(); ++it) {
+            if (it.key() != QLatin1String("tls"))
+                r.error(pp + u'.' + it.key(), QStringLiteral("dfproxy does not implement this backend policy of "
+                                                            "agentgateway (it reads spec.policies.tls only)"));
+        }
+        if (const auto t = r.object(*pol, pp, "tls", false)) {
+            const QString tp = QStringLiteral("spec.policies.tls");
+            if (spec.contains("tls"))
+                r.error(tp, QStringLiteral("set TLS in spec.tls or in spec.policies.tls, not both"));
+            b.tls = true;
+            for (auto it = t->begin(); it != t->end(); ++it) {
+                if (it.key() != QLatin1String("sni") && it.key() != QLatin1String("insecureSkipVerify"))
+                    r.error(tp + u'.' + it.key(), QStringLiteral("dfproxy does not implement this field of "
+                                                                "spec.policies.tls (sni and insecureSkipVerify: All)"));
+            }
+            if (const auto sni = r.string(*t, tp, "sni", false)) {
+                if (!isDns1123Subdomain(*sni))
+                    r.error(field(tp, "sni"), QStringLiteral("must be a lower-case hostname"));
+                b.tlsSni = *sni;
+            }
+            if (const auto v = r.oneOf(*t, tp, "insecureSkipVerify", false, {"All", "Hostname"})) {
+                if (*v == QLatin1String("Hostname"))
+                    r.error(field(tp, "insecureSkipVerify"), QStringLiteral("dfproxy does not implement Hostname; use "
+                                                                            "All or remove it"));
+                b.tlsInsecureSkipVerify = true;
+            }
         }
     }
     if (const auto o = r.object(spec, sp, "dns", false)) {

@@ -6,6 +6,7 @@
 #include "pac/pacsettings.h"
 
 #include <QHostAddress>
+#include <QJsonArray>
 #include <QRegularExpression>
 
 #include <functional>
@@ -79,6 +80,43 @@ bool isHeaderValuePath(const QString &path)
     return re.match(path).hasMatch();
 }
 
+// An AgentgatewayPolicy's inline JWKS (JSON) and CEL expressions are commonly written as YAML blocks, with line
+// breaks; they never reach the wire or a log line as they are, and their own parsers check them.
+QJsonObject withoutMultilineText(QJsonObject spec)
+{
+    QJsonObject traffic = spec.value("traffic").toObject();
+    QJsonObject jwt = traffic.value("jwtAuthentication").toObject();
+    QJsonArray providers = jwt.value("providers").toArray();
+    for (qsizetype i = 0; i < providers.size(); ++i) {
+        QJsonObject p = providers[i].toObject();
+        QJsonObject jwks = p.value("jwks").toObject();
+        if (jwks.value("inline").isString()) {
+            jwks.insert("inline", QString());
+            p.insert("jwks", jwks);
+            providers[i] = p;
+        }
+    }
+    if (jwt.contains("providers")) {
+        jwt.insert("providers", providers);
+        traffic.insert("jwtAuthentication", jwt);
+    }
+    QJsonObject authz = traffic.value("authorization").toObject();
+    QJsonObject policy = authz.value("policy").toObject();
+    QJsonArray exprs = policy.value("matchExpressions").toArray();
+    for (qsizetype i = 0; i < exprs.size(); ++i) {
+        if (exprs[i].isString())
+            exprs[i] = QString();
+    }
+    if (policy.contains("matchExpressions")) {
+        policy.insert("matchExpressions", exprs);
+        authz.insert("policy", policy);
+        traffic.insert("authorization", authz);
+    }
+    if (spec.contains("traffic"))
+        spec.insert("traffic", traffic);
+    return spec;
+}
+
 } // namespace
 
 QList<FieldError> validateResource(const Resource &resource)
@@ -110,7 +148,9 @@ QList<FieldError> validateResource(const Resource &resource)
         parseAuthorizationPolicySpec(resource, &errors);
     else if (kind == QLatin1String(kinds::AgentgatewayPolicy))
         parseAgentgatewayPolicySpec(resource, &errors);
-    checkControls(resource.spec(), QStringLiteral("spec"), isHeaderValuePath, errors);
+    checkControls(kind == QLatin1String(kinds::AgentgatewayPolicy) ? withoutMultilineText(resource.spec())
+                                                                   : resource.spec(),
+                  QStringLiteral("spec"), isHeaderValuePath, errors);
     // Annotations are free text for people and tools (descriptions may span lines) and never leave dfproxy.
     QJsonObject metadata = resource.metadata();
     QJsonObject annotations = metadata.value("annotations").toObject();

@@ -20,6 +20,7 @@
 #include <QMetaObject>
 #include <QNetworkInterface>
 #include <QObject>
+#include <QRegularExpression>
 #include <QSet>
 
 #include <algorithm>
@@ -56,6 +57,7 @@ struct CompiledAuthn
     QByteArray dummyHash;
     bool apiKey = false;
     QByteArray apiKeyHeader;
+    QByteArray apiKeyPrefix;            ///< AgentgatewayPolicy location.header.prefix ("Bearer "), stripped first
     QHash<QByteArray, QString> apiKeys; ///< hex SHA-256 -> name
     std::shared_ptr<const JwtVerifier> jwt;
     QString identityClaim;
@@ -405,9 +407,17 @@ ConfigPolicyEngine::Impl::Step ConfigPolicyEngine::Impl::authenticate(const Comp
     }
     if (scheme == Scheme::None && p.apiKey) {
         if (const QByteArray *value = findHeader(r.headers, p.apiKeyHeader); value && !value->isEmpty()) {
-            scheme = Scheme::ApiKey;
-            credentials = value->trimmed();
-            used = p.apiKeyHeader;
+            const QByteArray v = value->trimmed();
+            const QByteArray prefix = p.apiKeyPrefix.trimmed();
+            // With a prefix ("Bearer"), a value without it carries no key: as if none was sent.
+            const bool prefixed = prefix.isEmpty()
+                                  || (v.size() > prefix.size() && v.left(prefix.size()).compare(prefix, Qt::CaseInsensitive) == 0
+                                      && (v.at(prefix.size()) == ' ' || !p.apiKeyPrefix.endsWith(' ')));
+            if (prefixed) {
+                scheme = Scheme::ApiKey;
+                credentials = v.mid(prefix.size()).trimmed();
+                used = p.apiKeyHeader;
+            }
         }
     }
     if (scheme == Scheme::None)
@@ -1002,6 +1012,37 @@ std::shared_ptr<CompiledAuthn> compileAuthn(const QString &kind, const QString &
 // AgentgatewayPolicy traffic and frontend sections, mapped onto the compiled forms above (docs/agentgateway.md).
 // After the dfproxy.dev kinds: where one of those already covers a target, it stays in effect there and the
 // AgentgatewayPolicy's section is reported as a problem (its status says so).
+// A file of "name:sha256:<64 hex>" lines (agentgateway's keyHash form; '#' starts a comment): the API keys of an
+// AgentgatewayPolicy on this desktop. Plain keys are refused: dfproxy keeps only their hashes.
+static bool loadApiKeys(const QString &path, CompiledAuthn &p, QStringList &problems, const QString &who)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        problems.append(QStringLiteral("%1: cannot read %2 %3: %4")
+                            .arg(who, QLatin1String(config::annotations::ApiKeysFile), path, f.errorString()));
+        return false;
+    }
+    static const QRegularExpression hex(QStringLiteral("^sha256:[0-9a-f]{64}$"));
+    int lineNo = 0;
+    for (const QByteArray &raw : f.readAll().split('\n')) {
+        ++lineNo;
+        const QByteArray line = raw.trimmed();
+        if (line.isEmpty() || line.startsWith('#'))
+            continue;
+        const qsizetype colon = line.indexOf(':');
+        const QByteArray name = colon > 0 ? line.left(colon) : QByteArray();
+        const QByteArray hash = colon > 0 ? line.mid(colon + 1).trimmed().toLower() : QByteArray();
+        if (name.isEmpty() || !hex.match(QString::fromLatin1(hash)).hasMatch()) {
+            problems.append(QStringLiteral("%1: %2 line %3 is not \"name:sha256:<64 hex digits>\"")
+                                .arg(who, path)
+                                .arg(lineNo));
+            return false;
+        }
+        p.apiKeys.insert(hash.mid(7), QString::fromUtf8(name));
+    }
+    return true;
+}
+
 static void compileAgentgatewayPolicies(const config::Config &config, const ConfigPolicyEngine::Impl *previous,
                                         ConfigPolicyEngine::Impl &d, QStringList &problems)
 {
@@ -1044,6 +1085,16 @@ static void compileAgentgatewayPolicies(const config::Config &config, const Conf
         if (spec.authentication) {
             const auto p = compileAuthn(kind, id, *spec.authentication, false, problems);
             p->id = QStringLiteral("agw:") + id;
+            p->apiKeyPrefix = spec.apiKeyPrefix;
+            if (!spec.apiKeysFile.isEmpty() && !loadApiKeys(spec.apiKeysFile, *p, problems, kind + u' ' + id)) {
+                // Fail closed, as a lost htpasswd file does: no credential of any kind is accepted.
+                problems.last() += QStringLiteral("; every request it covers is refused until it loads");
+                p->optional = false;
+                p->users.clear();
+                p->apiKeys.clear();
+                p->jwt.reset();
+                p->basic = true;
+            }
             attachTo(d.authn, std::shared_ptr<const CompiledAuthn>(p), "traffic authentication");
         }
         if (spec.authorization) {

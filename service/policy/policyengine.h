@@ -2,8 +2,9 @@
 #pragma once
 // The PolicyEngine (policy/policy.h) compiled from a config snapshot: RateLimitPolicy, AuthenticationPolicy and
 // AuthorizationPolicy resources attached to Gateways, HTTPRoutes and AgentgatewayBackends (the most specific
-// attachment wins: backend > route > gateway listener > gateway), plus the global SSRF guard (config proxy.ssrf)
-// and the Via loop check. docs/policies.md is the user-facing description.
+// attachment wins: backend > route > gateway listener > gateway), the traffic and frontend sections of
+// AgentgatewayPolicy mapped onto the same compiled forms (CEL authorization: config/cel.h), plus the global SSRF
+// guard (config proxy.ssrf) and the Via loop check. docs/policies.md and docs/agentgateway.md describe them.
 
 #include "base/clock.h"
 #include "config/config.h"

@@ -160,84 +160,114 @@ bool policyWinsOver(const Resource &a, const Resource &b)
     return a.ns() + u'/' + a.name() < b.ns() + u'/' + b.name();
 }
 
-QHash<QString, std::shared_ptr<const BackendTunnel>> backendTunnels(const Config &config,
-                                                                    const QList<GatewayInfo> &gateways)
+AgentgatewayAttachments agentgatewayAttachments(const Config &config, const QList<GatewayInfo> &gateways)
 {
-    struct Candidate
+    AgentgatewayAttachments out;
+    struct Valid
     {
         const Resource *policy = nullptr;
-        AgentgatewayTunnelSpec tunnel;
+        AgentgatewayPolicySpec spec;
     };
-    // The winning tunnel policy per target ("namespace/name" of a backend or of a Gateway).
-    QHash<QString, Candidate> byBackend, byGateway;
-    auto offer = [](QHash<QString, Candidate> &map, const QString &key, const Candidate &c) {
-        auto it = map.find(key);
-        if (it == map.end() || policyWinsOver(*c.policy, *it->policy))
-            map.insert(key, c);
-    };
+    QList<Valid> valid;
     for (const Resource *p : config.ofKind(QString::fromLatin1(kinds::AgentgatewayPolicy))) {
         QList<FieldError> errors;
-        const AgentgatewayPolicySpec spec = parseAgentgatewayPolicySpec(*p, &errors);
-        if (!errors.isEmpty() || !spec.tunnel)
-            continue;
-        for (const auto &t : spec.targetRefs) {
-            const QString key = p->ns() + u'/' + t.name;
-            if (t.kind == QLatin1String(kinds::Backend))
-                offer(byBackend, key, {p, *spec.tunnel});
-            else if (t.kind == QLatin1String(kinds::Gateway))
-                offer(byGateway, key, {p, *spec.tunnel});
-        }
+        Valid v{p, parseAgentgatewayPolicySpec(*p, &errors)};
+        if (errors.isEmpty())
+            valid.append(std::move(v));
     }
-    QHash<QString, std::shared_ptr<const BackendTunnel>> out;
-    if (byBackend.isEmpty() && byGateway.isEmpty())
+    if (valid.isEmpty())
         return out;
 
-    // Which Gateways' accepted routes use each backend.
-    QHash<QString, QSet<QString>> gatewaysOfBackend;
-    if (!byGateway.isEmpty()) {
-        for (const Resource *route : config.ofKind(QString::fromLatin1(kinds::HTTPRoute))) {
-            QList<FieldError> errors;
-            const HttpRouteSpec spec = parseHttpRouteSpec(*route, &errors);
-            if (!errors.isEmpty())
+    // The policy in effect for `section` on each target of `kind` ("namespace/name"): the oldest one setting it.
+    auto winners = [&](const QString &section, const char *kind) {
+        QHash<QString, const Valid *> map;
+        for (const Valid &v : valid) {
+            if (!v.spec.sections.contains(section))
                 continue;
-            QSet<QString> parents;
-            for (const auto &ref : spec.parentRefs) {
-                const Attachment a = attach(gateways, *route, spec, ref);
-                if (a.accepted())
-                    parents.insert(a.gateway->resource->ns() + u'/' + a.gateway->resource->name());
+            for (const auto &t : v.spec.targetRefs) {
+                if (t.kind != QLatin1String(kind))
+                    continue;
+                const QString key = v.policy->ns() + u'/' + t.name;
+                auto it = map.find(key);
+                if (it == map.end() || policyWinsOver(*v.policy, *(*it)->policy))
+                    map.insert(key, &v);
             }
-            for (const auto &rule : spec.rules) {
-                for (const auto &ref : rule.backendRefs) {
-                    const BackendResolution res = resolveBackend(config, route->ns(), ref);
-                    if (res.backend)
-                        gatewaysOfBackend[res.backend->ns() + u'/' + res.backend->name()].unite(parents);
-                }
+        }
+        return map;
+    };
+    // The object's own policy, else the oldest one on a Gateway it is reached through.
+    auto pick = [](const QHash<QString, const Valid *> &own, const QHash<QString, const Valid *> &onGateways,
+                   const QString &key, const QSet<QString> &viaGateways) -> const Valid * {
+        if (const auto it = own.constFind(key); it != own.cend())
+            return *it;
+        const Valid *best = nullptr;
+        for (const QString &gw : viaGateways) {
+            const auto it = onGateways.constFind(gw);
+            if (it != onGateways.cend() && (!best || policyWinsOver(*(*it)->policy, *best->policy)))
+                best = *it;
+        }
+        return best;
+    };
+
+    // Which Gateways each route attaches to, and each backend is reached through.
+    QHash<QString, QSet<QString>> gatewaysOfRoute, gatewaysOfBackend;
+    for (const Resource *route : config.ofKind(QString::fromLatin1(kinds::HTTPRoute))) {
+        QList<FieldError> errors;
+        const HttpRouteSpec spec = parseHttpRouteSpec(*route, &errors);
+        if (!errors.isEmpty())
+            continue;
+        QSet<QString> &parents = gatewaysOfRoute[route->ns() + u'/' + route->name()];
+        for (const auto &ref : spec.parentRefs) {
+            const Attachment a = attach(gateways, *route, spec, ref);
+            if (a.accepted())
+                parents.insert(a.gateway->resource->ns() + u'/' + a.gateway->resource->name());
+        }
+        for (const auto &rule : spec.rules) {
+            for (const auto &ref : rule.backendRefs) {
+                const BackendResolution res = resolveBackend(config, route->ns(), ref);
+                if (res.backend)
+                    gatewaysOfBackend[res.backend->ns() + u'/' + res.backend->name()].unite(parents);
             }
         }
     }
-    auto compiled = [](const Candidate &c) {
-        auto t = std::make_shared<BackendTunnel>();
-        t->policyKey = c.policy->ns() + u'/' + c.policy->name();
-        t->url = c.tunnel.url;
-        t->credentialsFile = c.tunnel.credentialsFile;
-        t->bypass = c.tunnel.bypass;
-        t->pacUrl = c.tunnel.pacUrl;
-        return std::shared_ptr<const BackendTunnel>(std::move(t));
-    };
+
+    const auto tunnelOwn = winners(QStringLiteral("backend.tunnel"), kinds::Backend);
+    const auto tunnelGw = winners(QStringLiteral("backend.tunnel"), kinds::Gateway);
+    const auto tlsOwn = winners(QStringLiteral("backend.tls"), kinds::Backend);
+    const auto tlsGw = winners(QStringLiteral("backend.tls"), kinds::Gateway);
     for (const Resource *b : config.ofKind(QString::fromLatin1(kinds::Backend))) {
         const QString key = b->ns() + u'/' + b->name();
-        if (const auto it = byBackend.constFind(key); it != byBackend.cend()) {
-            out.insert(key, compiled(*it));
-            continue;
+        const QSet<QString> via = gatewaysOfBackend.value(key);
+        BackendPolicies bp;
+        if (const Valid *v = pick(tunnelOwn, tunnelGw, key, via)) {
+            auto t = std::make_shared<BackendTunnel>();
+            t->policyKey = v->policy->ns() + u'/' + v->policy->name();
+            t->url = v->spec.tunnel->url;
+            t->credentialsFile = v->spec.tunnel->credentialsFile;
+            t->bypass = v->spec.tunnel->bypass;
+            t->pacUrl = v->spec.tunnel->pacUrl;
+            bp.tunnel = std::move(t);
         }
-        const Candidate *best = nullptr;
-        for (const QString &gw : gatewaysOfBackend.value(key)) {
-            const auto it = byGateway.constFind(gw);
-            if (it != byGateway.cend() && (!best || policyWinsOver(*it->policy, *best->policy)))
-                best = &*it;
+        if (const Valid *v = pick(tlsOwn, tlsGw, key, via))
+            bp.tls = v->spec.backendTls;
+        if (bp.tunnel || bp.tls)
+            out.backends.insert(key, bp);
+    }
+
+    const auto timeoutOwn = winners(QStringLiteral("traffic.timeouts"), kinds::HTTPRoute);
+    const auto timeoutGw = winners(QStringLiteral("traffic.timeouts"), kinds::Gateway);
+    const auto headersOwn = winners(QStringLiteral("traffic.headerModifiers"), kinds::HTTPRoute);
+    const auto headersGw = winners(QStringLiteral("traffic.headerModifiers"), kinds::Gateway);
+    for (auto it = gatewaysOfRoute.cbegin(); it != gatewaysOfRoute.cend(); ++it) {
+        RoutePolicies rp;
+        if (const Valid *v = pick(timeoutOwn, timeoutGw, it.key(), it.value()))
+            rp.requestTimeoutMs = v->spec.requestTimeoutMs;
+        if (const Valid *v = pick(headersOwn, headersGw, it.key(), it.value())) {
+            rp.requestHeaders = v->spec.requestHeaders;
+            rp.responseHeaders = v->spec.responseHeaders;
         }
-        if (best)
-            out.insert(key, compiled(*best));
+        if (rp.requestTimeoutMs > 0 || rp.requestHeaders || rp.responseHeaders)
+            out.routes.insert(it.key(), rp);
     }
     return out;
 }

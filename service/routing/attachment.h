@@ -4,6 +4,7 @@
 // functions so the table and the status a user reads never disagree. Internal to dfproxy_routing.
 
 #include "config/config.h"
+#include "config/agentgatewaypolicy.h"
 #include "config/model.h"
 #include "routing/routetable.h"
 
@@ -54,12 +55,30 @@ BackendResolution resolveBackend(const config::Config &config, const QString &ro
 /// wins over `b`.
 bool policyWinsOver(const config::Resource &a, const config::Resource &b);
 
-/// The upstream proxy of each backend ("namespace/name"), from the valid AgentgatewayPolicies with
-/// spec.backend.tunnel: one that targets the AgentgatewayBackend itself wins; else one that targets a Gateway that
-/// an accepted route using the backend attaches to (a backend shared by the routes of several Gateways gets the
-/// tunnel of one of them). Among several candidates of one level, the oldest (policyWinsOver). Backends without one
-/// are absent (direct).
-QHash<QString, std::shared_ptr<const BackendTunnel>> backendTunnels(const config::Config &config,
-                                                                    const QList<GatewayInfo> &gateways);
+/// What AgentgatewayPolicies give one backend: the upstream proxy (spec.backend.tunnel) and TLS (spec.backend.tls).
+struct BackendPolicies
+{
+    std::shared_ptr<const BackendTunnel> tunnel; ///< null = direct
+    std::optional<config::AgentgatewayBackendTlsSpec> tls;
+};
+
+/// What AgentgatewayPolicies give one route: traffic.timeouts and traffic.headerModifiers.
+struct RoutePolicies
+{
+    qint64 requestTimeoutMs = 0; ///< for rules without timeouts.request of their own
+    std::optional<config::HeaderModifierSpec> requestHeaders, responseHeaders;
+};
+
+/// The sections of the valid AgentgatewayPolicies, by object ("namespace/name"). Per section, a policy that
+/// targets the object itself (the AgentgatewayBackend, the HTTPRoute) wins; else one that targets a Gateway the
+/// object is reached through (an accepted route attaches to it; a backend shared by the routes of several
+/// Gateways gets one of theirs). Among several candidates of one level the oldest wins (policyWinsOver), as the
+/// policies' status says. Objects without any are absent.
+struct AgentgatewayAttachments
+{
+    QHash<QString, BackendPolicies> backends;
+    QHash<QString, RoutePolicies> routes;
+};
+AgentgatewayAttachments agentgatewayAttachments(const config::Config &config, const QList<GatewayInfo> &gateways);
 
 } // namespace dfproxy::routing::detail

@@ -186,7 +186,7 @@ bool candidateMatches(const Candidate &c, const RequestInfo &r, QByteArrayView p
     return headersMatch(c.headers, r.headers) && queryMatches(c.query, r.query);
 }
 
-std::shared_ptr<const Backend> compileBackend(const Resource &r, std::shared_ptr<const BackendTunnel> tunnel)
+std::shared_ptr<const Backend> compileBackend(const Resource &r, const detail::BackendPolicies &policies)
 {
     const BackendSpec s = parseBackendSpec(r, nullptr);
     auto b = std::make_shared<Backend>();
@@ -204,7 +204,22 @@ std::shared_ptr<const Backend> compileBackend(const Resource &r, std::shared_ptr
     // The spelling (agentgateway's V4Only ...) was checked by parseBackendSpec; one parser reads every spelling.
     b->lookupFamily = s.lookupFamily.isEmpty() ? std::nullopt : dns::lookupFamilyFromString(s.lookupFamily);
     b->engine = s.engine == QLatin1String("qnam") ? Backend::Engine::Qnam : Backend::Engine::Native;
-    b->tunnel = std::move(tunnel);
+    b->tunnel = policies.tunnel;
+    if (const auto &tls = policies.tls) {
+        // AgentgatewayPolicy spec.backend.tls: TLS to this backend, whatever its own spec.tls said.
+        b->tls = true;
+        b->tlsDisabled = false;
+        if (!tls->sni.isEmpty())
+            b->tlsSni = tls->sni;
+        if (tls->insecureSkipVerify) {
+            b->tlsInsecureSkipVerify = true;
+            b->tlsCaFile.clear();
+        }
+        if (!tls->caFile.isEmpty()) {
+            b->tlsCaFile = tls->caFile;
+            b->tlsInsecureSkipVerify = false;
+        }
+    }
     return b;
 }
 
@@ -223,7 +238,7 @@ HeaderModifier compileHeaderModifier(const HeaderModifierSpec &s)
 std::shared_ptr<const CompiledRule> compileRule(const Config &config, const Resource &route, const RouteRule &rule,
                                                 int ruleIndex,
                                                 QHash<QString, std::shared_ptr<const Backend>> &backendCache,
-                                                const QHash<QString, std::shared_ptr<const BackendTunnel>> &tunnels)
+                                                const detail::AgentgatewayAttachments &policies)
 {
     auto c = std::make_shared<CompiledRule>();
     RouteMatch &m = c->result;
@@ -270,6 +285,20 @@ std::shared_ptr<const CompiledRule> compileRule(const Config &config, const Reso
         }
         }
     }
+    // AgentgatewayPolicy traffic.timeouts and traffic.headerModifiers, after the rule's own.
+    if (const auto it = policies.routes.constFind(route.ns() + u'/' + route.name()); it != policies.routes.cend()) {
+        if (m.requestTimeoutMs == 0)
+            m.requestTimeoutMs = it->requestTimeoutMs;
+        auto append = [](HeaderModifier &to, const HeaderModifier &more) {
+            to.set += more.set;
+            to.add += more.add;
+            to.remove += more.remove;
+        };
+        if (it->requestHeaders)
+            append(m.requestHeaders, compileHeaderModifier(*it->requestHeaders));
+        if (it->responseHeaders)
+            append(m.responseHeaders, compileHeaderModifier(*it->responseHeaders));
+    }
     if (m.redirect)
         return c; // a redirect answers without a backend
     for (const auto &ref : rule.backendRefs) {
@@ -282,7 +311,8 @@ std::shared_ptr<const CompiledRule> compileRule(const Config &config, const Reso
             auto it = backendCache.find(key);
             if (it == backendCache.end())
                 it = backendCache.insert(
-                    key, compileBackend(*res.backend, tunnels.value(res.backend->ns() + u'/' + res.backend->name())));
+                    key, compileBackend(*res.backend,
+                                        policies.backends.value(res.backend->ns() + u'/' + res.backend->name())));
             backend = *it;
         }
         c->backends.push_back({backend, ref.weight});
@@ -377,7 +407,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
     }
 
     QHash<QString, std::shared_ptr<const Backend>> backendCache;
-    const auto tunnels = detail::backendTunnels(config, gateways);
+    const auto policies = detail::agentgatewayAttachments(config, gateways);
     for (const Resource *route : config.ofKind(QString::fromLatin1(kinds::HTTPRoute))) {
         QList<FieldError> errors;
         const HttpRouteSpec spec = parseHttpRouteSpec(*route, &errors);
@@ -392,7 +422,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
         bool hasBackend = false; // some rule sends requests to a backend: its hosts go in the PAC file
         for (int ri = 0; ri < spec.rules.size(); ++ri) {
             const RouteRule &rule = spec.rules[ri];
-            const auto compiled = compileRule(config, *route, rule, ri, backendCache, tunnels);
+            const auto compiled = compileRule(config, *route, rule, ri, backendCache, policies);
             for (const auto &b : compiled->backends)
                 hasBackend = hasBackend || b.backend;
             const QList<HttpRouteMatch> matches = rule.matches.isEmpty() ? QList<HttpRouteMatch>{HttpRouteMatch{}}

@@ -79,6 +79,25 @@ bool winsOver(const Resource &a, const Resource &b)
     return detail::policyWinsOver(a, b);
 }
 
+QJsonObject targetResolution(const Config &config, const Resource &policy, const PolicyTargetRef &target,
+                             const QDateTime &now)
+{
+    const Resource *object = config.find(ResourceKey{target.kind, policy.ns(), target.name});
+    QString problem;
+    if (!object) {
+        problem = QStringLiteral("%1 %2/%3 not found").arg(target.kind, policy.ns(), target.name);
+    } else if (!target.sectionName.isEmpty()) {
+        const auto listeners = parseGatewaySpec(*object, nullptr).listeners;
+        const bool found = std::any_of(listeners.begin(), listeners.end(),
+                                       [&](const GatewayListenerSpec &l) { return l.name == target.sectionName; });
+        if (!found)
+            problem = QStringLiteral("Gateway %1/%2 has no listener named \"%3\"")
+                          .arg(policy.ns(), target.name, target.sectionName);
+    }
+    return condition("ResolvedRefs", problem.isEmpty(), problem.isEmpty() ? "ResolvedRefs" : "TargetNotFound",
+                     problem.isEmpty() ? QStringLiteral("target found") : problem, policy, now);
+}
+
 } // namespace
 
 QJsonObject policyStatus(const Config &config, const Resource &policy, const QDateTime &now,
@@ -123,9 +142,13 @@ QJsonObject policyStatus(const Config &config, const Resource &policy, const QDa
                         {"namespace", policy.ns()}};
         if (!target.sectionName.isEmpty())
             ref.insert("sectionName", target.sectionName);
+        QJsonArray conditions{accepted};
+        // AgentgatewayPolicy, as routes: ResolvedRefs says whether the target exists (and its listener).
+        if (policy.kind() == QLatin1String(kinds::AgentgatewayPolicy))
+            conditions.append(targetResolution(config, policy, target, now));
         ancestors.append(QJsonObject{{"ancestorRef", ref},
                                      {"controllerName", QString::fromLatin1(ControllerName)},
-                                     {"conditions", QJsonArray{accepted}}});
+                                     {"conditions", conditions}});
     }
     if (targets.isEmpty() && !errors.isEmpty())
         return QJsonObject{{"ancestors", ancestors},

@@ -28,9 +28,11 @@ QJsonObject gatewayStatus(const config::Config &config, const config::Resource &
 /// AgentgatewayBackend status: {conditions: [Accepted]}.
 QJsonObject backendStatus(const config::Config &config, const config::Resource &backend, const QDateTime &now = {});
 
-/// Status of a RateLimitPolicy, AuthenticationPolicy or AuthorizationPolicy as Gateway API policy attachment
-/// (GEP-713) has it: {ancestors: [{ancestorRef, controllerName, conditions: [Accepted]}]}, one per targetRef.
-/// Accepted reasons: Accepted; Conflicted when an older policy of the same kind targets the same object (the
+/// Status of a RateLimitPolicy, AuthenticationPolicy, AuthorizationPolicy or AgentgatewayPolicy as Gateway API
+/// policy attachment (GEP-713) has it: {ancestors: [{ancestorRef, controllerName, conditions: [Accepted]}]}, one per
+/// targetRef. Accepted reasons: Accepted; Conflicted when an older policy of the same kind targets the same object
+/// (AgentgatewayPolicies: and sets one of the same sections; they also get ResolvedRefs, False with reason
+/// TargetNotFound when the target or its listener does not exist) (the
 /// message names it: that one is in effect there); Invalid when the spec does not parse or `problems` (what the
 /// policy engine could not load, e.g. an unreadable htpasswd or JWKS file) is not empty.
 QJsonObject policyStatus(const config::Config &config, const config::Resource &policy, const QDateTime &now = {},

@@ -47,8 +47,8 @@ class AgentgatewayPolicyEnforced : public SeedStackTest
 protected:
     CurlResult get(const QStringList &extra = {})
     {
-        return curl(QStringList{"-H", QStringLiteral("host: httpbin.test:%1").arg(origin->port())} + extra
-                    + QStringList{proxy->proxyUrl("/")});
+        return curl(QStringList{"-H", QStringLiteral("host: httpbin.test:%1").arg(origin->port())} + extra +
+                    QStringList{proxy->proxyUrl("/")});
     }
 };
 
@@ -61,7 +61,8 @@ TEST_F(AgentgatewayPolicyEnforced, RateLimitBasicAuthenticationAndCelAuthorizati
     ASSERT_EQ(get().status, 200) << "the seed works before the policy";
     const auto applied = proxy->ctl({"apply", "-f", "-"}, kPolicy);
     ASSERT_EQ(applied.exitCode, 0) << applied.err.toStdString() << applied.out.toStdString();
-    EXPECT_TRUE(applied.out.contains("agentgatewaypolicy.agentgateway.dev/egress created")) << applied.out.toStdString();
+    EXPECT_TRUE(applied.out.contains("agentgatewaypolicy.agentgateway.dev/egress created"))
+        << applied.out.toStdString();
 
     // The engine is rebuilt after the write: wait for the policy to be in force.
     ASSERT_TRUE(waitUntil([&] { return get().status == 401; }, 20000));
@@ -89,8 +90,8 @@ TEST_F(AgentgatewayPolicyEnforced, RateLimitBasicAuthenticationAndCelAuthorizati
     // The policy's status says it is accepted on its target.
     const auto status = proxy->apiGet("/api/v1/namespaces/httpbin/agentgatewaypolicies/egress");
     ASSERT_EQ(status.status, 200) << status.describe().toStdString();
-    const auto ancestors = QJsonDocument::fromJson(status.body).object().value("status").toObject().value("ancestors")
-                               .toArray();
+    const auto ancestors =
+        QJsonDocument::fromJson(status.body).object().value("status").toObject().value("ancestors").toArray();
     ASSERT_EQ(ancestors.size(), 1) << status.body.constData();
     const auto accepted = ancestors[0].toObject().value("conditions").toArray()[0].toObject();
     EXPECT_EQ(accepted.value("status").toString(), "True") << status.body.constData();
@@ -111,4 +112,49 @@ TEST_F(AgentgatewayPolicyEnforced, UnimplementedFieldsAndBadCelAre422WithTheirPa
     EXPECT_TRUE(r.err.contains("spec.traffic.extProc")) << r.err.toStdString();
     EXPECT_TRUE(r.err.contains("dfproxy does not implement")) << r.err.toStdString();
     EXPECT_EQ(get().status, 200) << "nothing was applied";
+}
+
+// dfproxyctl export --for agentgateway: the dfproxy.dev policies as AgentgatewayPolicy on stdout, what has no
+// agentgateway form on stderr with exit status 1, --allow-partial exits 0; the plain export is unchanged.
+TEST_F(AgentgatewayPolicyEnforced, ExportForAgentgatewayListsWhatIsNotExported)
+{
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    const QByteArray limits = R"(apiVersion: dfproxy.dev/v1alpha1
+kind: RateLimitPolicy
+metadata:
+  name: limits
+  namespace: httpbin
+spec:
+  targetRefs:
+  - kind: HTTPRoute
+    name: dfp-httproute
+  limits:
+  - key: global
+    tokens: 100
+    fillInterval: 1m
+  - key: clientIP
+    bytesPerSecond: 100000
+)";
+    auto r = proxy->ctl({"apply", "-f", "-"}, limits);
+    ASSERT_EQ(r.exitCode, 0) << r.err.toStdString();
+
+    r = proxy->ctl({"export", "--for", "agentgateway"});
+    EXPECT_EQ(r.exitCode, 1) << r.err.toStdString();
+    EXPECT_TRUE(r.out.contains("kind: AgentgatewayPolicy")) << r.out.toStdString();
+    EXPECT_TRUE(r.out.contains("name: limits-ratelimit")) << r.out.toStdString();
+    EXPECT_TRUE(r.out.contains("requests: 100")) << r.out.toStdString();
+    EXPECT_FALSE(r.out.contains("dfproxy.dev/v1alpha1")) << r.out.toStdString();
+    EXPECT_TRUE(r.err.contains("not exported: RateLimitPolicy httpbin/limits: spec.limits[1].bytesPerSecond"))
+        << r.err.toStdString();
+
+    r = proxy->ctl({"export", "--for", "agentgateway", "--allow-partial", "-o", "json"});
+    EXPECT_EQ(r.exitCode, 0) << r.err.toStdString();
+    EXPECT_TRUE(QJsonDocument::fromJson(r.out.toUtf8()).object().value("items").isArray()) << r.out.toStdString();
+
+    r = proxy->ctl({"export"});
+    EXPECT_EQ(r.exitCode, 0);
+    EXPECT_TRUE(r.out.contains("kind: RateLimitPolicy")) << "the plain export keeps dfproxy's kinds";
+    EXPECT_TRUE(proxy->ctl({"export", "--for", "istio"}).exitCode != 0);
+    EXPECT_EQ(proxy->apiGet("/api/v1/export?for=istio").status, 400);
 }

@@ -65,14 +65,16 @@ TEST(AgentgatewayPolicy, TunnelUrlIsNormalisedWithItsPort)
 {
     QList<FieldError> errors;
     const auto s = parseAgentgatewayPolicySpec(
-        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "http://Proxy.Corp"}}})"), &errors);
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "http://Proxy.Corp"}}})"),
+        &errors);
     EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
     ASSERT_TRUE(s.tunnel.has_value());
     EXPECT_EQ(s.tunnel->url, "http://proxy.corp:80");
     EXPECT_EQ(s.sections, QStringList{"backend.tunnel"});
 
     const auto v6 = parseAgentgatewayPolicySpec(
-        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "https://[::1]:3129"}}})"), &errors);
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "https://[::1]:3129"}}})"),
+        &errors);
     EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
     EXPECT_EQ(v6.tunnel->url, "https://[::1]:3129");
 }
@@ -85,17 +87,17 @@ TEST(AgentgatewayPolicy, TunnelUrlWithCredentialsOrPathIsRefused)
                             "http://proxy.corp:65536", "http://proxy.corp:", "http://pro xy:3128",
                             "http://proxy.corp:3128?x=1", "http://[::1:3128", "http://[1.2.3.4]:3128", ""}) {
         QList<FieldError> errors;
-        parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": ")"
-                                           + url + R"("}}})"),
-                                    &errors);
+        parseAgentgatewayPolicySpec(
+            policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": ")" + url + R"("}}})"),
+            &errors);
         EXPECT_FALSE(errorAt(errors, path).isEmpty()) << url << "\n" << errorsText(errors).toStdString();
     }
     QList<FieldError> errors;
-    parseAgentgatewayPolicySpec(
-        policy(QByteArray("{") + kGatewayTarget
-               + R"(, "backend": {"tunnel": {"url": "http://user:secret@proxy.corp:3128"}}})"),
-        &errors);
-    EXPECT_TRUE(errorAt(errors, path).contains("dfproxy.dev/tunnel-credentials-file")) << errorsText(errors).toStdString();
+    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget +
+                                       R"(, "backend": {"tunnel": {"url": "http://user:secret@proxy.corp:3128"}}})"),
+                                &errors);
+    EXPECT_TRUE(errorAt(errors, path).contains("dfproxy.dev/tunnel-credentials-file"))
+        << errorsText(errors).toStdString();
     EXPECT_FALSE(errorsText(errors).contains("secret")) << "the password must not be echoed";
 }
 
@@ -154,12 +156,12 @@ TEST(AgentgatewayPolicy, UnimplementedFieldsAreRefusedWithTheirPath)
                                 &errors);
     for (const char *path : {"spec.backend.ai", "spec.backend.mcp", "spec.frontend.tracing", "spec.strategy"})
         EXPECT_TRUE(errorAt(errors, path).contains("dfproxy does not implement")) << path << "\n"
-                                                                                   << errorsText(errors).toStdString();
+                                                                                  << errorsText(errors).toStdString();
     EXPECT_EQ(errorAt(errors, "spec.bogus"), "unknown field");
 
     errors.clear();
-    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget
-                                       + R"(, "backend": {"tunnel": {"backendRef": {"name": "squid", "port": 3128}}}})"),
+    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget +
+                                       R"(, "backend": {"tunnel": {"backendRef": {"name": "squid", "port": 3128}}}})"),
                                 &errors);
     EXPECT_TRUE(errorAt(errors, "spec.backend.tunnel.backendRef").contains("dfproxy does not implement"));
 }
@@ -209,10 +211,10 @@ TEST(AgentgatewayPolicy, CredentialsFileIsConfinedAndMustBePrivate)
 {
     QTemporaryDir dir;
     const QString file = dir.filePath("proxy-credentials");
-    const Resource p = policy(QByteArray("{") + kGatewayTarget
-                                  + R"(, "backend": {"tunnel": {"url": "http://proxy.corp:3128"}}})",
-                              QJsonObject{{"dfproxy.dev/tunnel-credentials-file", file},
-                                          {"dfproxy.dev/tunnel-pac-url", "file:///etc/dfproxy/proxy.pac"}});
+    const Resource p =
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "http://proxy.corp:3128"}}})",
+               QJsonObject{{"dfproxy.dev/tunnel-credentials-file", file},
+                           {"dfproxy.dev/tunnel-pac-url", "file:///etc/dfproxy/proxy.pac"}});
     const auto refs = fileReferences(p);
     ASSERT_EQ(refs.size(), 2);
     EXPECT_EQ(refs[0].field, "metadata.annotations[dfproxy.dev/tunnel-credentials-file]");
@@ -236,4 +238,68 @@ TEST(AgentgatewayPolicy, CredentialsFileIsConfinedAndMustBePrivate)
     ASSERT_TRUE(f.setPermissions(QFile::ReadOwner | QFile::WriteOwner));
 #endif
     EXPECT_TRUE(checkSecretFiles(refs, {}).isEmpty());
+}
+
+// What `export --for agentgateway` writes for a backend's TLS reads back as the same TLS; other agentgateway
+// backend policies are refused.
+TEST(AgentgatewayBackendPolicies, TlsIsReadFromSpecPoliciesTls)
+{
+    auto backend = [](const char *spec) {
+        return Resource(QJsonObject{{"apiVersion", "agentgateway.dev/v1alpha1"},
+                                    {"kind", "AgentgatewayBackend"},
+                                    {"metadata", QJsonObject{{"name", "b"}, {"namespace", "n"}}},
+                                    {"spec", QJsonDocument::fromJson(spec).object()}});
+    };
+    QList<FieldError> errors;
+    const auto b = parseBackendSpec(
+        backend(
+            R"({"dynamicForwardProxy": {}, "policies": {"tls": {"sni": "up.example", "insecureSkipVerify": "All"}}})"),
+        &errors);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    EXPECT_TRUE(b.tls);
+    EXPECT_EQ(b.tlsSni, "up.example");
+    EXPECT_TRUE(b.tlsInsecureSkipVerify);
+
+    errors.clear();
+    parseBackendSpec(
+        backend(R"({"dynamicForwardProxy": {}, "tls": true, "policies": {"tls": {}, "auth": {"key": "k"}}})"), &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.policies.auth").contains("dfproxy does not implement"))
+        << errorsText(errors).toStdString();
+    EXPECT_TRUE(errorAt(errors, "spec.policies.tls").contains("not both"));
+}
+
+TEST(AgentgatewayPolicy, ApiKeysComeFromTheAnnotationsFileNotFromSecrets)
+{
+    const QByteArray spec =
+        QByteArray("{") + kGatewayTarget +
+        R"(, "traffic": {"apiKeyAuthentication": {"secretSelector": {"matchLabels": {"a": "b"}}}}})";
+    QList<FieldError> errors;
+    parseAgentgatewayPolicySpec(policy(spec), &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.traffic.apiKeyAuthentication").contains("dfproxy.dev/api-keys-file"))
+        << errorsText(errors).toStdString();
+    EXPECT_TRUE(errorAt(errors, "spec.traffic.apiKeyAuthentication").contains("does not implement"));
+
+    errors.clear();
+    const auto s = parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget +
+                   R"(, "traffic": {"apiKeyAuthentication": {"mode": "Optional", "secretRef": {"name": "k"}}}})",
+               QJsonObject{{"dfproxy.dev/api-keys-file", "/etc/dfproxy/keys"}}),
+        &errors);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    ASSERT_TRUE(s.authentication.has_value());
+    EXPECT_TRUE(s.authentication->apiKeyEnabled);
+    EXPECT_TRUE(s.authentication->optional);
+    EXPECT_EQ(s.authentication->apiKeyHeader, "authorization");
+    EXPECT_EQ(s.apiKeyPrefix, "Bearer ");
+    EXPECT_EQ(s.apiKeysFile, "/etc/dfproxy/keys");
+
+    // A JWT and an API key in the same Authorization header cannot be told apart.
+    errors.clear();
+    parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "traffic": {"apiKeyAuthentication": {"secretRef": {"name": "k"}},
+                   "jwtAuthentication": {"providers": [{"issuer": "i", "jwks": {"inline": "{\"keys\": []}"}}]}}})",
+               QJsonObject{{"dfproxy.dev/api-keys-file", "/k"}}),
+        &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.traffic.apiKeyAuthentication.location").contains("cannot tell"))
+        << errorsText(errors).toStdString();
 }

@@ -2,6 +2,7 @@
 #include "config/cel.h"
 
 #include <QJsonDocument>
+#include <QRandomGenerator>
 
 #include <gtest/gtest.h>
 
@@ -13,7 +14,8 @@ struct Request
 {
     QList<QPair<QByteArray, QByteArray>> headers{{"X-My-Header", "cool-beans"}, {"Accept", "a"}, {"accept", "b"}};
     QJsonObject claims = QJsonDocument::fromJson(R"({"sub": "alice", "groups": ["dev", "ops"], "level": 3,
-        "ratio": 0.5, "org": {"name": "acme"}, "admin": true})").object();
+        "ratio": 0.5, "org": {"name": "acme"}, "admin": true})")
+                             .object();
     Activation a;
     Request()
     {
@@ -70,7 +72,7 @@ TEST(Cel, StringMethods)
     EXPECT_EQ(run("request.host.endsWith('.example.com')", r.a), Result::True);
     EXPECT_EQ(run("request.path.startsWith('/v1/')", r.a), Result::True);
     EXPECT_EQ(run("request.path.contains('model')", r.a), Result::True);
-    EXPECT_EQ(run("request.host.startsWith('API')", r.a), Result::False) << "case-sensitive";
+    EXPECT_EQ(run("request.path.startsWith('/V1')", r.a), Result::False) << "case-sensitive";
     EXPECT_EQ(run("request.path.matches('^/v[0-9]+/')", r.a), Result::True);
     EXPECT_EQ(run("request.path.matches('model')", r.a), Result::True) << "a search, not anchored";
     EXPECT_EQ(run("jwt.sub.matches('^al')", r.a), Result::True);
@@ -92,8 +94,7 @@ TEST(Cel, MatchesHasRe2Semantics)
     EXPECT_EQ(run("request.path.matches('^/[[:alpha:]]+$')", r.a), Result::True);
     for (const char *bad : {"(?=a)", "(?!a)", "(?<=a)b", "(?<!a)b", "(a)\\\\1", "(?>a)", "a*+", "a++", "(?m)^a$",
                             "(?R)", "a\\\\Z", "(?#comment)", "(?U)a*", "["})
-        EXPECT_TRUE(compileError(QStringLiteral("request.path.matches('%1')").arg(bad)).contains("matches()"))
-            << bad;
+        EXPECT_TRUE(compileError(QStringLiteral("request.path.matches('%1')").arg(bad)).contains("matches()")) << bad;
     EXPECT_TRUE(compileError("request.path.matches(request.host)").contains("string literal"));
 }
 
@@ -151,7 +152,7 @@ TEST(Cel, QuoteRoundTrips)
 {
     Request r;
     for (const QString &s : {QStringLiteral("plain"), QStringLiteral("it's"), QStringLiteral("back\\slash"),
-                            QStringLiteral("tab\tnew\nline"), QStringLiteral("ctl\x01")}) {
+                             QStringLiteral("tab\tnew\nline"), QStringLiteral("ctl\x01")}) {
         r.a.requestPath = s.toUtf8();
         EXPECT_EQ(run("request.path == " + quote(s), r.a), Result::True) << quote(s).toStdString();
     }
@@ -165,7 +166,8 @@ TEST(Cel, OutsideTheSubsetIsACompileErrorWithAColumn)
     EXPECT_TRUE(compileError("destination.port < 1024").contains("column 18: the operator \"<\""));
     EXPECT_TRUE(compileError("request.host + 'x' == 'y'").contains("operator \"+\""));
     EXPECT_TRUE(compileError("has(jwt.sub)").contains("function \"has\""));
-    EXPECT_TRUE(compileError("request.body == ''").contains("dfproxy does not implement the attribute \"request.body\""));
+    EXPECT_TRUE(
+        compileError("request.body == ''").contains("dfproxy does not implement the attribute \"request.body\""));
     EXPECT_TRUE(compileError("request.uri == ''").contains("\"request.uri\""));
     EXPECT_TRUE(compileError("llm.model == 'x'").contains("dfproxy does not implement the attribute \"llm\""));
     EXPECT_TRUE(compileError("foo == 'x'").contains("unknown attribute \"foo\""));
@@ -176,6 +178,9 @@ TEST(Cel, OutsideTheSubsetIsACompileErrorWithAColumn)
     EXPECT_TRUE(compileError("request.host == '''x'''").contains("triple-quoted"));
     EXPECT_TRUE(compileError("request.host == 'x").contains("unterminated"));
     EXPECT_TRUE(compileError("request.host == '\\q'").contains("unknown escape"));
+    EXPECT_TRUE(compileError(QStringLiteral("request.host == 'a\x01b'")).contains("control character"));
+    EXPECT_EQ(run("request.host ==\n  'api.example.com'\r\n&& true", Request().a), Result::True)
+        << "line breaks are blanks";
     EXPECT_TRUE(compileError("request.host ? true : false").contains("operator \"?\""));
     EXPECT_TRUE(compileError("{'a': 1} == {}").contains("operator \"{\""));
     EXPECT_TRUE(compileError("request.host == 'a' request.path").contains("unexpected"));
@@ -203,4 +208,82 @@ TEST(Cel, TypesAreCheckedAtCompileTime)
     EXPECT_TRUE(compileError("request.host.x == 'a'").contains("has no field"));
     EXPECT_TRUE(compileError("jwt.startsWith('a')").contains("not of jwt"));
     EXPECT_TRUE(compileError("-request.host == 'a'").contains("unary minus"));
+}
+
+// Whatever the text, compile() answers (a program or an error) and a program evaluates: random token soups.
+TEST(Cel, RandomInputNeverCrashes)
+{
+    static const QStringList pieces = {"request.host",
+                                       "request.headers",
+                                       "['x']",
+                                       "jwt",
+                                       ".sub",
+                                       "jwt.a.b",
+                                       "source.address",
+                                       "destination.port",
+                                       "==",
+                                       "!=",
+                                       "in",
+                                       "&&",
+                                       "||",
+                                       "!",
+                                       "(",
+                                       ")",
+                                       "[",
+                                       "]",
+                                       ",",
+                                       ".",
+                                       "'a'",
+                                       "\"b\"",
+                                       "'\\x41'",
+                                       "1",
+                                       "-",
+                                       "true",
+                                       "null",
+                                       ".matches('^(a|b)*$')",
+                                       ".startsWith('a')",
+                                       ".contains(",
+                                       "size(",
+                                       "'",
+                                       "\\",
+                                       "{",
+                                       "?",
+                                       ":",
+                                       "1.5",
+                                       "0x1",
+                                       " "};
+    QRandomGenerator rng(2506); // fixed: a failure reproduces
+    Request r;
+    int compiled = 0;
+    for (int i = 0; i < 5000; ++i) {
+        QString text;
+        const int n = 1 + int(rng.bounded(12));
+        for (int k = 0; k < n; ++k)
+            text += pieces[int(rng.bounded(pieces.size()))] + (rng.bounded(2) ? " " : "");
+        QString error;
+        const auto p = Program::compile(text, &error);
+        if (p) {
+            ++compiled;
+            p->evaluate(r.a);
+        } else {
+            EXPECT_TRUE(error.startsWith("column ")) << text.toStdString() << " -> " << error.toStdString();
+        }
+    }
+    EXPECT_GT(compiled, 10);
+}
+
+// A literal in a spelling request.host or request.method never has would silently never match (a Deny that denies
+// nothing): refused when the policy is applied.
+TEST(Cel, LiteralsThatCanNeverMatchTheCanonicalHostOrMethodAreRefused)
+{
+    EXPECT_TRUE(compileError("request.host == 'Example.COM'").contains("lower-case"));
+    EXPECT_TRUE(compileError("'API.example.com' == request.host").contains("lower-case"));
+    EXPECT_TRUE(compileError("request.host in ['a.test', 'B.test']").contains("lower-case"));
+    EXPECT_TRUE(compileError("request.host.endsWith('.Corp')").contains("lower-case"));
+    EXPECT_TRUE(compileError(QStringLiteral("request.host == 'bücher.test'")).contains("xn--"));
+    EXPECT_TRUE(compileError("request.method == 'get'").contains("upper-case"));
+    EXPECT_TRUE(compileError("request.method in ['GET', 'post']").contains("upper-case"));
+    Request r;
+    EXPECT_EQ(run("request.host == 'api.example.com' && request.method in ['GET']", r.a), Result::True);
+    EXPECT_EQ(run("request.host.matches('(?i)API')", r.a), Result::True) << "a pattern may ignore case";
 }

@@ -76,7 +76,22 @@ TEST(Robustness, MutatedResourcesNeverCrashAnyStage)
         backend("app", "b", R"({"static": {"host": "h.test", "port": 80}, "tls": {"sni": "s.test",
                                 "insecureSkipVerify": false, "caFile": "f"}, "dns": {"lookupFamily": "All"},
                                 "engine": "native"})"),
+        config::Resource(parse(R"({"apiVersion": "agentgateway.dev/v1alpha1", "kind": "AgentgatewayPolicy",
+            "metadata": {"name": "p", "namespace": "gw", "annotations": {
+                "dfproxy.dev/tunnel-bypass": "<local>, *.corp", "dfproxy.dev/tunnel-credentials-file": "/c"}},
+            "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}],
+                     "traffic": {"rateLimit": {"local": [{"requests": 2, "unit": "Seconds", "burst": 1}]},
+                                 "basicAuthentication": {"users": ["a:$6$x$y"], "mode": "Optional"},
+                                 "jwtAuthentication": {"providers": [{"issuer": "i", "jwks": {"inline": "{\"keys\": []}"}}]},
+                                 "authorization": {"action": "Deny", "policy": {"matchExpressions": [
+                                     "request.headers['x'].matches('^a+$') || jwt.sub in ['a', 1]"]}},
+                                 "timeouts": {"request": "1s"},
+                                 "headerModifiers": {"request": {"set": [{"name": "a", "value": "b"}]}}},
+                     "frontend": {"connect": {"mode": "Deny"}},
+                     "backend": {"tunnel": {"url": "http://p.corp:3128"}, "tls": {"sni": "s.test"}}}})")),
     };
+    for (const auto &e : config::validateConfig(configOf(valid)))
+        ADD_FAILURE() << "the starting point must be valid: " << e.path.toStdString() << ": " << e.message.toStdString();
     int runs = 0;
     for (int i = 0; i < valid.size(); ++i) {
         forEachMutation(valid[i].json(), [&](const QJsonValue &mutated) {

@@ -27,8 +27,8 @@ config::Resource tunnelPolicy(const QString &name, const QByteArray &targetKind,
         {"apiVersion", "agentgateway.dev/v1alpha1"},
         {"kind", "AgentgatewayPolicy"},
         {"metadata", meta},
-        {"spec", parse(R"({"targetRefs": [{"group": ")" + group + R"(", "kind": ")" + targetKind + R"(", "name": ")"
-                       + targetName + R"("}], "backend": {"tunnel": {"url": ")" + url + R"("}}})")}});
+        {"spec", parse(R"({"targetRefs": [{"group": ")" + group + R"(", "kind": ")" + targetKind + R"(", "name": ")" +
+                       targetName + R"("}], "backend": {"tunnel": {"url": ")" + url + R"("}}})")}});
 }
 
 std::shared_ptr<const BackendTunnel> tunnelOf(const RouteTable &table, const QByteArray &path)
@@ -43,14 +43,15 @@ std::shared_ptr<const BackendTunnel> tunnelOf(const RouteTable &table, const QBy
 
 TEST(BackendTunnel, APolicyOnTheGatewayAppliesToEveryBackendItsRoutesUse)
 {
-    const auto config = configOf(
-        {defaultGateway(), backend("gw", "a"), backend("gw", "b"),
-         route("gw", "r", routeSpec(rule(R"([{"path": {"type": "PathPrefix", "value": "/a"}}])", "a") + ","
-                                    + rule(R"([{"path": {"type": "PathPrefix", "value": "/b"}}])", "b"))),
-         tunnelPolicy("corp", "Gateway", "gw", "http://proxy.corp:3128", "2026-01-01T00:00:00Z",
-                      QJsonObject{{"dfproxy.dev/tunnel-bypass", "*.corp, 10.0.0.0/8"},
-                                  {"dfproxy.dev/tunnel-credentials-file", "/etc/dfproxy/proxy-credentials"},
-                                  {"dfproxy.dev/tunnel-pac-url", "https://wpad.corp/proxy.pac"}})});
+    const auto config =
+        configOf({defaultGateway(), backend("gw", "a"), backend("gw", "b"),
+                  route("gw", "r",
+                        routeSpec(rule(R"([{"path": {"type": "PathPrefix", "value": "/a"}}])", "a") + "," +
+                                  rule(R"([{"path": {"type": "PathPrefix", "value": "/b"}}])", "b"))),
+                  tunnelPolicy("corp", "Gateway", "gw", "http://proxy.corp:3128", "2026-01-01T00:00:00Z",
+                               QJsonObject{{"dfproxy.dev/tunnel-bypass", "*.corp, 10.0.0.0/8"},
+                                           {"dfproxy.dev/tunnel-credentials-file", "/etc/dfproxy/proxy-credentials"},
+                                           {"dfproxy.dev/tunnel-pac-url", "https://wpad.corp/proxy.pac"}})});
     const auto table = RouteTable::build(config);
     for (const QByteArray path : {"/a", "/b"}) {
         const auto t = tunnelOf(*table, path);
@@ -65,11 +66,12 @@ TEST(BackendTunnel, APolicyOnTheGatewayAppliesToEveryBackendItsRoutesUse)
 
 TEST(BackendTunnel, APolicyOnTheBackendWinsOverTheGatewaysAndOthersStayDirect)
 {
-    const auto config = configOf(
-        {defaultGateway(), backend("gw", "a"), backend("gw", "b"),
-         route("gw", "r", routeSpec(rule(R"([{"path": {"type": "PathPrefix", "value": "/a"}}])", "a") + ","
-                                    + rule(R"([{"path": {"type": "PathPrefix", "value": "/b"}}])", "b"))),
-         tunnelPolicy("on-b", "AgentgatewayBackend", "b", "https://other.corp:8443", "2026-02-01T00:00:00Z")});
+    const auto config =
+        configOf({defaultGateway(), backend("gw", "a"), backend("gw", "b"),
+                  route("gw", "r",
+                        routeSpec(rule(R"([{"path": {"type": "PathPrefix", "value": "/a"}}])", "a") + "," +
+                                  rule(R"([{"path": {"type": "PathPrefix", "value": "/b"}}])", "b"))),
+                  tunnelPolicy("on-b", "AgentgatewayBackend", "b", "https://other.corp:8443", "2026-02-01T00:00:00Z")});
     auto table = RouteTable::build(config);
     EXPECT_FALSE(tunnelOf(*table, "/a")) << "no policy: direct";
     ASSERT_TRUE(tunnelOf(*table, "/b"));
@@ -87,12 +89,17 @@ TEST(BackendTunnel, TheOlderOfTwoPoliciesOnOneTargetWinsAndTheOtherIsConflicted)
 {
     const auto older = tunnelPolicy("older", "Gateway", "gw", "http://old.corp:3128", "2026-01-01T00:00:00Z");
     const auto newer = tunnelPolicy("newer", "Gateway", "gw", "http://new.corp:3128", "2026-03-01T00:00:00Z");
-    const auto config = configOf({defaultGateway(), backend("gw", "a"), route("gw", "r", routeSpec(rule("[]", "a"))),
-                                  newer, older});
+    const auto config =
+        configOf({defaultGateway(), backend("gw", "a"), route("gw", "r", routeSpec(rule("[]", "a"))), newer, older});
     EXPECT_EQ(tunnelOf(*RouteTable::build(config), "/")->url, "http://old.corp:3128");
 
     const auto statusOf = [&](const config::Resource &p) {
-        return policyStatus(config, p).value("ancestors").toArray()[0].toObject().value("conditions").toArray()[0]
+        return policyStatus(config, p)
+            .value("ancestors")
+            .toArray()[0]
+            .toObject()
+            .value("conditions")
+            .toArray()[0]
             .toObject();
     };
     EXPECT_EQ(statusOf(older).value("reason").toString(), "Accepted");
@@ -103,11 +110,36 @@ TEST(BackendTunnel, TheOlderOfTwoPoliciesOnOneTargetWinsAndTheOtherIsConflicted)
 TEST(BackendTunnel, AnInvalidPolicyProgramsNoTunnelAndSaysWhy)
 {
     const auto bad = tunnelPolicy("bad", "Gateway", "gw", "http://u:p@proxy.corp:3128", "2026-01-01T00:00:00Z");
-    const auto config = configOf({defaultGateway(), backend("gw", "a"), route("gw", "r", routeSpec(rule("[]", "a"))),
-                                  bad});
+    const auto config =
+        configOf({defaultGateway(), backend("gw", "a"), route("gw", "r", routeSpec(rule("[]", "a"))), bad});
     EXPECT_FALSE(tunnelOf(*RouteTable::build(config), "/"));
-    const auto c = policyStatus(config, bad).value("ancestors").toArray()[0].toObject().value("conditions").toArray()[0]
+    const auto c = policyStatus(config, bad)
+                       .value("ancestors")
+                       .toArray()[0]
+                       .toObject()
+                       .value("conditions")
+                       .toArray()[0]
                        .toObject();
     EXPECT_EQ(c.value("reason").toString(), "Invalid");
-    EXPECT_TRUE(c.value("message").toString().startsWith("spec.backend.tunnel.url")) << c.value("message").toString().toStdString();
+    EXPECT_TRUE(c.value("message").toString().startsWith("spec.backend.tunnel.url"))
+        << c.value("message").toString().toStdString();
+}
+
+TEST(BackendTunnel, StatusSaysWhetherTheTargetExists)
+{
+    const auto onMissing = tunnelPolicy("missing", "Gateway", "nope", "http://p.corp:3128", "2026-01-01T00:00:00Z");
+    const auto onGateway = tunnelPolicy("found", "Gateway", "gw", "http://p.corp:3128", "2026-01-01T00:00:00Z");
+    const auto config = configOf({defaultGateway(), onMissing, onGateway});
+    auto resolved = [&](const config::Resource &p) {
+        return policyStatus(config, p)
+            .value("ancestors")
+            .toArray()[0]
+            .toObject()
+            .value("conditions")
+            .toArray()[1]
+            .toObject();
+    };
+    EXPECT_EQ(resolved(onGateway).value("reason").toString(), "ResolvedRefs");
+    EXPECT_EQ(resolved(onMissing).value("reason").toString(), "TargetNotFound");
+    EXPECT_EQ(resolved(onMissing).value("message").toString(), "Gateway gw/nope not found");
 }
