@@ -182,15 +182,12 @@ BackendEditor::BackendEditor(client::ApiClient *api, QWidget *parent)
     m_proxyMode->setObjectName(QStringLiteral("upstreamMode"));
     m_proxyMode->addItem(tr("None (straight to the origin)"), QStringLiteral("none"));
     m_proxyMode->addItem(tr("Through the proxy at a URL"), QStringLiteral("url"));
-    auto *modeRow = new QWidget;
-    auto *modeLayout = new QHBoxLayout(modeRow);
-    modeLayout->setContentsMargins(0, 0, 0, 0);
-    modeLayout->addWidget(m_proxyMode);
+    // Errors the fields below do not take (the qnam engine refusal at spec.backend.tunnel) show here.
+    proxyForm->addRow(tr("Mode"), new FieldBox(QLatin1String(UpstreamPrefix), m_proxyMode));
     m_proxyPolicy->setObjectName(QStringLiteral("upstreamPolicy"));
+    m_proxyPolicy->setWordWrap(true);
     m_proxyPolicy->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    modeLayout->addWidget(m_proxyPolicy, 1);
-    // Errors the fields below do not take (the qnam engine refusal at spec.backend.tunnel, a name clash) show here.
-    proxyForm->addRow(tr("Mode"), new FieldBox(QLatin1String(UpstreamPrefix), modeRow));
+    proxyForm->addRow(tr("Policy"), m_proxyPolicy);
     m_proxyUrl->setObjectName(QStringLiteral("upstreamUrl"));
     m_proxyUrl->setPlaceholderText(QStringLiteral("http://proxy.corp.example:3128"));
     proxyForm->addRow(tr("URL"), new FieldBox(upstreamPath(QStringLiteral("spec.backend.tunnel.url")), m_proxyUrl));
