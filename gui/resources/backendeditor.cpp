@@ -209,6 +209,13 @@ BackendEditor::BackendEditor(client::ApiClient *api, QWidget *parent)
 
     connect(m_type, &QComboBox::currentIndexChanged, this, &BackendEditor::updateEnabled);
     connect(m_proxyMode, &QComboBox::currentIndexChanged, this, &BackendEditor::updateEnabled);
+    // A new backend's policy is named after it: the line follows the name as it is typed.
+    auto renamed = [this] {
+        if (mode() == Mode::Create && m_policy.isEmpty())
+            showNewPolicyName(namespaceEdit()->text().trimmed(), nameEdit()->text().trimmed());
+    };
+    connect(nameEdit(), &QLineEdit::textChanged, this, renamed);
+    connect(namespaceEdit(), &QLineEdit::textChanged, this, renamed);
     load(newObject(), Mode::Create);
 }
 
@@ -303,13 +310,20 @@ void BackendEditor::showPolicy(const QJsonArray &policies, const QString &ns, co
     m_proxyCredentials->setText(ann.value(kCredentials).toString());
     m_proxyBypass->setText(ann.value(kBypass).toString());
     m_proxyPac->setText(ann.value(kPac).toString());
-    m_proxyPolicy->setText(m_policy.isEmpty()
-                               ? tr("none yet; Save creates AgentgatewayPolicy %1/%2-upstream-proxy")
-                                     .arg(ns.isEmpty() ? tr("<namespace>") : ns, name.isEmpty() ? tr("<name>") : name)
-                               : tr("AgentgatewayPolicy %1/%2: %3")
-                                     .arg(namespaceOf(m_policy), nameOf(m_policy), acceptedText(m_policy)));
+    if (m_policy.isEmpty())
+        showNewPolicyName(ns, name);
+    else
+        m_proxyPolicy->setText(tr("AgentgatewayPolicy %1/%2: %3")
+                                   .arg(namespaceOf(m_policy), nameOf(m_policy), acceptedText(m_policy)));
     m_policyLoaded = true;
     updateEnabled();
+}
+
+void BackendEditor::showNewPolicyName(const QString &ns, const QString &name)
+{
+    m_proxyPolicy->setText(tr("none yet; Save creates AgentgatewayPolicy %1/%2-upstream-proxy")
+                               .arg(ns.isEmpty() ? QStringLiteral("default") : ns,
+                                    name.isEmpty() ? tr("<name>") : name));
 }
 
 QJsonObject BackendEditor::policyFromForm(const QString &ns, const QString &name) const
@@ -437,7 +451,8 @@ void BackendEditor::setForm(const QJsonObject &object)
         m_policyKey = key;
         if (key.isEmpty()) {
             ++m_lookup;
-            showPolicy({}, {}, {});
+            showPolicy({}, nameEdit()->text().trimmed().isEmpty() ? QString() : namespaceEdit()->text().trimmed(),
+                       nameEdit()->text().trimmed());
         } else {
             lookupPolicy(namespaceOf(object), nameOf(object));
         }

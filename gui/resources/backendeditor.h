@@ -60,6 +60,7 @@ private:
     void lookupPolicy(const QString &ns, const QString &name);
     void showPolicy(const QJsonArray &policies, const QString &ns, const QString &name);
     QJsonObject policyFromForm(const QString &ns, const QString &name) const;
+    void showNewPolicyName(const QString &ns, const QString &name);
 
     QComboBox *m_type;
     QLineEdit *m_host;

@@ -874,5 +874,39 @@ spec:
     EXPECT_TRUE(be->upstreamNote().contains("httpbin/gateway-proxy")) << be->upstreamNote().toStdString();
     EXPECT_TRUE(be->upstreamNote().contains("http://127.0.0.3:3128")) << be->upstreamNote().toStdString();
     EXPECT_EQ(be->upstreamModeCombo()->currentData().toString(), "none");
+    EXPECT_TRUE(be->upstreamModeCombo()->isEnabled()) << "the backend's own policy can still be set";
     be->close();
+
+    // A tunnel policy that targets another backend as well is shown, but not changed for this one alone.
+    const QByteArray sharedPolicy = R"(apiVersion: agentgateway.dev/v1alpha1
+kind: AgentgatewayPolicy
+metadata: {name: shared-proxy, namespace: httpbin}
+spec:
+  targetRefs:
+  - {group: agentgateway.dev, kind: AgentgatewayBackend, name: dfp-backend}
+  - {group: agentgateway.dev, kind: AgentgatewayBackend, name: other-backend}
+  backend: {tunnel: {url: "http://127.0.0.4:3128"}}
+)";
+    r = api->sendBlocking("POST", "/api/v1/apply", {}, sharedPolicy, "application/yaml");
+    ASSERT_TRUE(r.ok()) << r.error->toString().toStdString();
+    be = openBackend();
+    ASSERT_NE(be, nullptr);
+    EXPECT_EQ(be->upstreamUrlEdit()->text(), "http://127.0.0.4:3128");
+    EXPECT_FALSE(be->upstreamModeCombo()->isEnabled());
+    EXPECT_FALSE(be->upstreamUrlEdit()->isEnabled());
+    EXPECT_TRUE(be->upstreamNote().contains("httpbin/shared-proxy targets other objects too"))
+        << be->upstreamNote().toStdString();
+    clickSave(be);
+    EXPECT_EQ(get("/api/v1/namespaces/httpbin/agentgatewaypolicies/shared-proxy").object()["spec"].toObject()
+                  ["targetRefs"].toArray().size(),
+              2);
+
+    // A new backend's policy name follows the name typed.
+    auto *created = qobject_cast<BackendEditor *>(window->backends()->newObject());
+    ASSERT_NE(created, nullptr);
+    created->nameEdit()->setText("corp");
+    created->namespaceEdit()->setText("httpbin");
+    EXPECT_TRUE(created->upstreamPolicyText().contains("AgentgatewayPolicy httpbin/corp-upstream-proxy"))
+        << created->upstreamPolicyText().toStdString();
+    created->close();
 }
