@@ -266,20 +266,46 @@ void ResourceEditor::save()
     auto done = [self](const client::ApiResult &r) {
         if (!self)
             return;
-        self->m_saving = false;
-        self->m_save->setEnabled(true);
         if (!r.ok()) {
-            self->showError(*r.error);
+            self->finishSave({}, r.error);
             return;
         }
-        Q_EMIT self->saved(r.object());
-        self->accept();
+        const QJsonObject stored = r.object();
+        self->afterSave(stored, [self, stored](const std::optional<client::ApiError> &error) {
+            if (!self)
+                return;
+            if (error) {
+                // The object itself is stored: a second Save replaces it instead of creating it again.
+                self->m_mode = Mode::Edit;
+                self->m_original = stored;
+                self->m_name->setReadOnly(true);
+                self->m_namespace->setReadOnly(true);
+            }
+            self->finishSave(stored, error);
+        });
     };
     m_sent = *obj;
     if (m_mode == Mode::Create)
         m_api->create(m_kind.plural, *obj, done);
     else
         m_api->replace(m_kind.plural, *obj, done);
+}
+
+void ResourceEditor::afterSave(const QJsonObject &, AfterSaveDone finish)
+{
+    finish(std::nullopt);
+}
+
+void ResourceEditor::finishSave(const QJsonObject &stored, const std::optional<client::ApiError> &error)
+{
+    m_saving = false;
+    m_save->setEnabled(true);
+    if (error) {
+        showError(*error);
+        return;
+    }
+    Q_EMIT saved(stored);
+    accept();
 }
 
 void ResourceEditor::showError(const client::ApiError &e)

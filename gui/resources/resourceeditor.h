@@ -76,6 +76,11 @@ protected:
     virtual void setForm(const QJsonObject &object) = 0;
     /// Subclasses build the spec from their widgets; `original` is the spec as loaded (keep fields without widgets).
     virtual QJsonObject specFromForm(const QJsonObject &original) const = 0;
+    /// Called once the service stored the object (`stored`, its answer), before saved(): an editor that writes
+    /// other objects too (the backend editor's upstream proxy policy) does it here and calls `finish` with nullopt
+    /// or the error to show (the editor then stays open, in Edit mode, since the object exists now).
+    using AfterSaveDone = std::function<void(const std::optional<client::ApiError> &)>;
+    virtual void afterSave(const QJsonObject &stored, AfterSaveDone finish);
 
 private:
     void onTabChanged(int index);
@@ -86,6 +91,7 @@ private:
     void markYamlErrors();
     void showError(const client::ApiError &e);
     static QString resourceNamespaceOr(const QJsonObject &metadata);
+    void finishSave(const QJsonObject &stored, const std::optional<client::ApiError> &error);
 
     client::ApiClient *m_api;
     ResourceKind m_kind;

@@ -18,6 +18,9 @@
 
 #include <QBrush>
 #include <QComboBox>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLabel>
@@ -767,4 +770,143 @@ TEST_F(Editors, PoliciesListShowsAcceptedAndConflicted)
     EXPECT_TRUE(accepted->text(3).contains("RateLimitPolicy httpbin/first is older"))
         << accepted->text(3).toStdString();
     e->close();
+}
+
+// The backend editor's Upstream proxy group writes the AgentgatewayPolicy (docs/upstream-proxy.md) through REST:
+// created with exactly the fields set, edited, deleted with None; its validation errors show at its fields; a
+// policy on the Gateway is shown read-only.
+TEST_F(Editors, BackendEditorCreatesEditsAndDeletesTheUpstreamProxyPolicy)
+{
+    applySeed();
+    const QString policyPath = "/api/v1/namespaces/httpbin/agentgatewaypolicies/dfp-backend-upstream-proxy";
+    window->showPage(MainWindow::BackendsIndex);
+    auto openBackend = [&]() -> BackendEditor * {
+        EXPECT_TRUE(waitUntil([&] { return window->backends()->select("httpbin", "dfp-backend"); }, 10000));
+        auto *be = qobject_cast<BackendEditor *>(window->backends()->editSelected());
+        EXPECT_NE(be, nullptr);
+        if (be) {
+            EXPECT_TRUE(waitUntil([&] { return be->upstreamLoaded(); }, 10000));
+        }
+        return be;
+    };
+
+    BackendEditor *be = openBackend();
+    ASSERT_NE(be, nullptr);
+    EXPECT_EQ(be->upstreamModeCombo()->currentData().toString(), "none");
+    EXPECT_FALSE(be->upstreamUrlEdit()->isEnabled());
+    EXPECT_TRUE(be->upstreamPolicyText().contains("httpbin/dfp-backend-upstream-proxy"))
+        << be->upstreamPolicyText().toStdString();
+    be->upstreamModeCombo()->setCurrentIndex(be->upstreamModeCombo()->findData("url"));
+    EXPECT_TRUE(be->upstreamUrlEdit()->isEnabled());
+    be->upstreamUrlEdit()->setText("http://127.0.0.1:3128");
+    be->upstreamBypassEdit()->setText("<local>, *.corp.example");
+    clickSave(be);
+    ApiResult r = get(policyPath);
+    ASSERT_TRUE(r.ok()) << r.error->toString().toStdString();
+    QJsonObject policy = r.object();
+    EXPECT_EQ(policy["spec"].toObject()["backend"].toObject(),
+              (QJsonObject{{"tunnel", QJsonObject{{"url", "http://127.0.0.1:3128"}}}}));
+    EXPECT_EQ(policy["spec"].toObject()["targetRefs"].toArray(),
+              (QJsonArray{QJsonObject{{"group", "agentgateway.dev"}, {"kind", "AgentgatewayBackend"},
+                                      {"name", "dfp-backend"}}}));
+    EXPECT_EQ(policy["metadata"].toObject()["annotations"].toObject(),
+              (QJsonObject{{"dfproxy.dev/tunnel-bypass", "<local>, *.corp.example"}}));
+
+    // Opened again: the form shows the policy, its name and status; an edit replaces its fields.
+    be = openBackend();
+    ASSERT_NE(be, nullptr);
+    EXPECT_EQ(be->upstreamModeCombo()->currentData().toString(), "url");
+    EXPECT_EQ(be->upstreamUrlEdit()->text(), "http://127.0.0.1:3128");
+    EXPECT_EQ(be->upstreamBypassEdit()->text(), "<local>, *.corp.example");
+    EXPECT_TRUE(be->upstreamPolicyText().contains("AgentgatewayPolicy httpbin/dfp-backend-upstream-proxy: Accepted"))
+        << be->upstreamPolicyText().toStdString();
+    be->upstreamUrlEdit()->setText("http://127.0.0.2:8080");
+    be->upstreamBypassEdit()->clear();
+    // A credentials file must exist, be private, and lie where the admin API may name files (the service's dir).
+    const QString cred = QFileInfo(service->configPath()).dir().filePath("corp-proxy.cred");
+    {
+        QFile f(cred);
+        ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+        f.write("alice:secret\n");
+        f.setPermissions(QFile::ReadOwner | QFile::WriteOwner);
+    }
+    be->upstreamCredentialsEdit()->setText(cred);
+    clickSave(be);
+    ASSERT_FALSE(window->backends()->currentEditor() && window->backends()->currentEditor()->isVisible())
+        << be->lastError().toStdString();
+    r = get(policyPath);
+    ASSERT_TRUE(r.ok()) << r.error->toString().toStdString();
+    policy = r.object();
+    EXPECT_EQ(policy["spec"].toObject()["backend"].toObject()["tunnel"].toObject(),
+              (QJsonObject{{"url", "http://127.0.0.2:8080"}}));
+    EXPECT_EQ(policy["metadata"].toObject()["annotations"].toObject(),
+              (QJsonObject{{"dfproxy.dev/tunnel-credentials-file", cred}}));
+
+    // A URL with credentials is refused (422) at the URL field, not at a backend field; the policy is unchanged.
+    be = openBackend();
+    ASSERT_NE(be, nullptr);
+    be->upstreamUrlEdit()->setText("http://alice:secret@127.0.0.2:8080");
+    clickSave(be);
+    ASSERT_TRUE(be->isVisible());
+    EXPECT_FALSE(be->fieldError("upstreamProxy.spec.backend.tunnel.url").isEmpty()) << be->lastError().toStdString();
+    EXPECT_TRUE(be->fieldError("spec").isEmpty()) << be->fieldError("spec").toStdString();
+    EXPECT_TRUE(be->lastError().contains("422")) << be->lastError().toStdString();
+    EXPECT_EQ(get(policyPath).object()["spec"].toObject()["backend"].toObject()["tunnel"].toObject()["url"],
+              "http://127.0.0.2:8080");
+
+    // None deletes the policy (it has nothing else).
+    be->upstreamModeCombo()->setCurrentIndex(be->upstreamModeCombo()->findData("none"));
+    clickSave(be);
+    EXPECT_EQ(get(policyPath).status, 404);
+
+    // A Gateway's tunnel policy is shown, read-only.
+    const QByteArray gatewayPolicy = R"(apiVersion: agentgateway.dev/v1alpha1
+kind: AgentgatewayPolicy
+metadata: {name: gateway-proxy, namespace: httpbin}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: dfproxy}]
+  backend: {tunnel: {url: "http://127.0.0.3:3128"}}
+)";
+    r = api->sendBlocking("POST", "/api/v1/apply", {}, gatewayPolicy, "application/yaml");
+    ASSERT_TRUE(r.ok()) << r.error->toString().toStdString();
+    be = openBackend();
+    ASSERT_NE(be, nullptr);
+    EXPECT_TRUE(be->upstreamNote().contains("httpbin/gateway-proxy")) << be->upstreamNote().toStdString();
+    EXPECT_TRUE(be->upstreamNote().contains("http://127.0.0.3:3128")) << be->upstreamNote().toStdString();
+    EXPECT_EQ(be->upstreamModeCombo()->currentData().toString(), "none");
+    EXPECT_TRUE(be->upstreamModeCombo()->isEnabled()) << "the backend's own policy can still be set";
+    be->close();
+
+    // A tunnel policy that targets another backend as well is shown, but not changed for this one alone.
+    const QByteArray sharedPolicy = R"(apiVersion: agentgateway.dev/v1alpha1
+kind: AgentgatewayPolicy
+metadata: {name: shared-proxy, namespace: httpbin}
+spec:
+  targetRefs:
+  - {group: agentgateway.dev, kind: AgentgatewayBackend, name: dfp-backend}
+  - {group: agentgateway.dev, kind: AgentgatewayBackend, name: other-backend}
+  backend: {tunnel: {url: "http://127.0.0.4:3128"}}
+)";
+    r = api->sendBlocking("POST", "/api/v1/apply", {}, sharedPolicy, "application/yaml");
+    ASSERT_TRUE(r.ok()) << r.error->toString().toStdString();
+    be = openBackend();
+    ASSERT_NE(be, nullptr);
+    EXPECT_EQ(be->upstreamUrlEdit()->text(), "http://127.0.0.4:3128");
+    EXPECT_FALSE(be->upstreamModeCombo()->isEnabled());
+    EXPECT_FALSE(be->upstreamUrlEdit()->isEnabled());
+    EXPECT_TRUE(be->upstreamNote().contains("httpbin/shared-proxy targets other objects too"))
+        << be->upstreamNote().toStdString();
+    clickSave(be);
+    EXPECT_EQ(get("/api/v1/namespaces/httpbin/agentgatewaypolicies/shared-proxy").object()["spec"].toObject()
+                  ["targetRefs"].toArray().size(),
+              2);
+
+    // A new backend's policy name follows the name typed.
+    auto *created = qobject_cast<BackendEditor *>(window->backends()->newObject());
+    ASSERT_NE(created, nullptr);
+    created->nameEdit()->setText("corp");
+    created->namespaceEdit()->setText("httpbin");
+    EXPECT_TRUE(created->upstreamPolicyText().contains("AgentgatewayPolicy httpbin/corp-upstream-proxy"))
+        << created->upstreamPolicyText().toStdString();
+    created->close();
 }
