@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "forward/connector.h"
 
+#include "base/logcategories.h"
+
 #include "dns/hostcache.h"
 #include "forward/proxyauth.h"
 #include "forward/upstreamproxy.h"
@@ -165,6 +167,9 @@ void Connector::dial()
     const UpstreamProxy *proxy = m_upstream.proxy.get();
     const bool tlsToProxy = proxy && proxy->tls;
     const bool tlsToOrigin = m_upstream.tls; // through a proxy: inside the CONNECT tunnel, never with tlsToProxy
+    qCDebug(lcForward).noquote() << "dialling" << address.toString() << "port" << hopPort() << "for" << hopHost()
+                                 << (proxy ? QStringLiteral("(upstream proxy %1)").arg(proxy->address) : QString())
+                                 << (tlsToProxy || tlsToOrigin ? "with TLS" : "");
     m_phase = Phase::Dialling;
     m_proxyStatus = 0;
     m_proxyHeaders.clear();
@@ -435,6 +440,7 @@ void Connector::onSocketConnected()
     QTcpSocket *s = std::exchange(m_socket, nullptr);
     QObject::disconnect(s, nullptr, this, nullptr);
     const QHostAddress address = m_addresses.at(m_index); // a copy: the callback may delete this
+    qCDebug(lcForward).noquote() << "connected to" << address.toString() << "port" << hopPort() << "for" << hopHost();
     m_connected(s, address);
 }
 
@@ -487,6 +493,8 @@ void Connector::timerEvent(QTimerEvent *ev)
 
 void Connector::addressFailed(ForwardError error, const QString &detail)
 {
+    qCDebug(lcForward).noquote() << "address" << m_addresses.at(m_index).toString() << "of" << hopHost() << "failed:"
+                                 << detail << (m_index + 1 < m_addresses.size() ? "- trying the next" : "");
     m_timer.stop();
     dropSocket();
     ++m_failures;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policy/policyengine.h"
 
+#include "base/logcategories.h"
+
 #include "http/canonical.h"
 
 #include "config/agentgatewaypolicy.h"
@@ -244,6 +246,18 @@ Decision deny(int status, const char *reason, const QByteArray &body, const QByt
     d.reason = reason;
     d.body = body;
     d.summary = summary;
+    return d;
+}
+
+/// dfproxy.policy at debug: each verdict with the request it was about (docs/telemetry.md, "Logging categories").
+const Decision &traced(const RequestAttributes &r, const Decision &d)
+{
+    if (lcPolicy().isDebugEnabled()) {
+        qCDebug(lcPolicy).noquote() << (d.allowed ? "allow" : "deny") << r.method << r.host + u':' + QString::number(r.port)
+                                    << r.path << "from" << r.clientAddress.toString() << "-"
+                                    << (d.summary.isEmpty() ? QByteArray("allow") : d.summary)
+                                    << (d.allowed ? QByteArray() : QByteArray::number(d.status) + ' ' + d.reason);
+    }
     return d;
 }
 
@@ -785,8 +799,8 @@ Decision ConfigPolicyEngine::checkRequest(const RequestAttributes &request) cons
     HashJob job;
     Decision out = d->check(request, &job);
     if (!job.needed)
-        return out;
-    return d->resume(request, job, verifyHashJob(job, *d->cache, *d->throttle, *d->counters));
+        return traced(request, out);
+    return traced(request, d->resume(request, job, verifyHashJob(job, *d->cache, *d->throttle, *d->counters)));
 }
 
 RequestCheck ConfigPolicyEngine::startCheckRequest(const RequestAttributes &request, QObject *context,
@@ -795,8 +809,10 @@ RequestCheck ConfigPolicyEngine::startCheckRequest(const RequestAttributes &requ
     RequestCheck out;
     HashJob job;
     out.decision = d->check(request, &job);
-    if (!job.needed)
+    if (!job.needed) {
+        traced(request, out.decision);
         return out;
+    }
     auto state = std::make_shared<PendingState>();
     state->context = context;
     state->engine = this;
@@ -819,7 +835,7 @@ RequestCheck ConfigPolicyEngine::startCheckRequest(const RequestAttributes &requ
                             return; // cancelled after the post
                     }
                     // The handle is alive, so is the engine (the caller holds both).
-                    const Decision verdict = state->engine->d->resume(state->request, state->job, ok);
+                    const Decision verdict = traced(state->request, state->engine->d->resume(state->request, state->job, ok));
                     const auto done = std::move(state->done);
                     done(verdict);
                 },
@@ -831,6 +847,7 @@ RequestCheck ConfigPolicyEngine::startCheckRequest(const RequestAttributes &requ
         out.decision = deny(503, "authn_busy", "too many credential checks in progress, retry shortly\n",
                             "deny:authn " + job.policy->id.toUtf8() + " busy");
         out.decision.responseHeaders.append({QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1")});
+        traced(request, out.decision);
         return out;
     }
     out.pending = std::make_unique<PendingHashCheck>(std::move(state));
@@ -855,8 +872,11 @@ Decision ConfigPolicyEngine::checkResolved(const RequestAttributes &request, con
     }
     if (!dropped)
         out.allowedAddresses = addresses; // all passed: share the list instead of copying it
-    if (dropped)
+    if (dropped) {
         d->counters->ssrfDropped.fetch_add(dropped, std::memory_order_relaxed);
+        qCDebug(lcPolicy).noquote() << "ssrf: dropped" << dropped << "of" << addresses.size() << "addresses of"
+                                    << request.host << "-" << out.allowedAddresses.size() << "left";
+    }
     if (out.allowedAddresses.isEmpty() && !addresses.isEmpty()) {
         d->counters->ssrfDenied.fetch_add(1, std::memory_order_relaxed);
         return deny(403, "ssrf_denied", "destination address not allowed\n", "deny:ssrf");

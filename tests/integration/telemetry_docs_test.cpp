@@ -85,3 +85,33 @@ TEST_F(TelemetryDocs, TheGatewayFieldAndLabelCarryTheGateway)
     const QByteArray metrics = proxy->apiGet("/metrics").body;
     EXPECT_TRUE(metrics.contains("dfproxy_requests_total{gateway=\"" + gateway.toUtf8() + "\"")) << metrics.constData();
 }
+
+// "Logging categories": turning one area up to debug shows that area's decisions for a request through the seed.
+TEST_F(TelemetryDocs, DebugCategoriesLogTheirAreasDecisions)
+{
+    auto r = proxy->api("PUT", "/api/v1/logging",
+                        R"({"level": "warning", "categories": {"dfproxy.forward": "debug", "dfproxy.policy": "debug",
+                            "dfproxy.dns": "debug"}})");
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString();
+    // A policy on the route, so the policy engine has a verdict to give.
+    const QByteArray policy = R"({"apiVersion": "dfproxy.dev/v1alpha1", "kind": "RateLimitPolicy",
+        "metadata": {"name": "log-probe", "namespace": "httpbin"},
+        "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "dfp-httproute"}],
+                 "limits": [{"key": "global", "tokens": 1000, "fillInterval": "1s"}]}})";
+    r = proxy->api("POST", "/api/v1/namespaces/httpbin/ratelimitpolicies", policy);
+    ASSERT_EQ(r.status, 201) << r.describe().toStdString();
+    proxy->api("DELETE", "/api/v1/dns/cache");
+    const auto get =
+        curl({"-H", QStringLiteral("host: httpbin.test:%1").arg(origin->port()), proxy->proxyUrl("/headers")});
+    ASSERT_EQ(get.status, 200) << get.describe().toStdString();
+    const QString hostPort = QStringLiteral("httpbin.test:%1").arg(origin->port());
+    EXPECT_TRUE(waitUntil(
+        [&] {
+            const QByteArray err = proxy->process()->stderrData();
+            return err.contains("dfproxy.dns: resolving " + hostPort.toUtf8())
+                   && err.contains("dfproxy.policy: allow GET " + hostPort.toUtf8())
+                   && err.contains("dfproxy.forward: connected to 127.0.0.1 port");
+        },
+        10000))
+        << proxy->process()->stderrData().right(3000).toStdString();
+}
