@@ -427,27 +427,7 @@ void DownstreamConnection::sendLocalReply(const LocalReply &reply)
     if (m_parser.inMessage() && !m_requestDone && m_parser.head().hasRequestBody())
         m_keepAlive = false; // the unread body would be taken for the next request
     m_out.resize(0);
-    char line[16] = "HTTP/1.1 ";
-    line[7] = m_clientMinor == 0 ? '0' : '1';
-    m_out.append(line, 9).append(Decimal(reply.status).view()).append(' ').append(http::reasonPhrase(reply.status));
-    m_out.append("\r\n", 2);
-    if (!reply.location.isEmpty())
-        http::appendHeader(m_out, "Location", reply.location);
-    if (!reply.reason.isEmpty())
-        http::appendHeader(m_out, "x-dfproxy-error", reply.reason);
-    for (const auto &hdr : reply.headers) {
-        if (http::isValidHeaderName(hdr.first) && http::isValidHeaderValue(hdr.second))
-            http::appendHeader(m_out, hdr.first, hdr.second);
-    }
-    http::appendHeader(m_out, "Content-Type", "text/plain; charset=utf-8");
-    http::appendHeader(m_out, "Content-Length", Decimal(reply.body.size()).view());
-    if (!m_keepAlive)
-        http::appendHeader(m_out, "Connection", "close");
-    else if (m_clientMinor == 0)
-        http::appendHeader(m_out, "Connection", "keep-alive");
-    m_out.append("\r\n", 2);
-    if (!m_headRequest)
-        m_out.append(reply.body);
+    appendLocalReply(m_out, reply, m_clientMinor, m_keepAlive, !m_headRequest);
     m_socket->write(m_out);
     m_socket->flush();
     m_tx.rec.bytesOut = m_headRequest ? 0 : reply.body.size();

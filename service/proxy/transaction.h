@@ -18,6 +18,7 @@
 #include "policy/policy.h"
 #include "proxy/accesslog.h"
 #include "proxy/canonicalrequest.h"
+#include "proxy/localreply.h"
 #include "routing/routetable.h"
 
 #include <QByteArray>
@@ -44,17 +45,6 @@ namespace dfproxy::proxy {
 struct ProxyContext;
 class ProxyWorker;
 class Transaction;
-
-/// The one shape of a response dfproxy makes itself (errors, policy denials, redirects): the connection turns it
-/// into bytes in one place (DownstreamConnection::sendLocalReply).
-struct LocalReply
-{
-    int status = 0;
-    QByteArray reason;            ///< x-dfproxy-error (empty for redirects)
-    QByteArray body;              ///< text/plain
-    QByteArray location;          ///< redirects
-    policy::HeaderList headers;   ///< extra headers (WWW-Authenticate, Retry-After, x-dfproxy-error-detail, ...)
-};
 
 enum class StageResult { Continue, Wait, Reply };
 
