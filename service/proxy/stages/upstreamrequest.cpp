@@ -40,7 +40,7 @@ void upstreamHeaders(Transaction &tx)
     if (tx.ctx->options.addXForwardedProto)
         http::setHeader(f.headers, "X-Forwarded-Proto", tx.tlsClient ? "https" : "http");
     applyHeaderModifier(f.headers, tx.match->requestHeaders);
-    for (const QByteArray &name : tx.stripHeaders)
+    for (const QByteArray &name : std::as_const(tx.stripHeaders)) // const: no detach of the shared list
         http::removeHeader(f.headers, name);
 }
 
