@@ -390,7 +390,9 @@ void DownstreamConnection::onUpgraded(QTcpSocket *socket, const QByteArray &left
 
 void DownstreamConnection::onRequestBodyDrained()
 {
-    pump();
+    // Not from inside the exchange's callback: reading on may end the request (a bad chunk, a timeout), which
+    // destroys the exchange (the lifetime rule: never inside its own callbacks).
+    QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
 }
 
 void DownstreamConnection::onError(forward::ForwardError error, const QString &detail)
