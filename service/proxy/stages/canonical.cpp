@@ -8,8 +8,9 @@ namespace dfproxy::proxy::stages {
 
 StageResult canonical(Transaction &tx)
 {
-    if (const auto refused = canonicalizeRequest(*tx.head, tx.tlsClient, tx.ctx->options.paths, &tx.canon))
-        return tx.reply(refused->status, refused->reason, refused->body);
+    if (std::optional<LocalReply> refused = canonicalizeRequest(*tx.head, tx.tlsClient, tx.ctx->options.paths,
+                                                                &tx.canon))
+        return tx.reply(std::move(*refused));
     tx.hostText = QString::fromLatin1(tx.canon.host);
     tx.rec.host = tx.canon.host;
     tx.rec.path = tx.canon.logTarget();
