@@ -21,12 +21,18 @@ void appendLocalReply(QByteArray &out, const LocalReply &reply, int clientMinor,
         http::appendHeader(out, "Location", reply.location);
     if (!reply.reason.isEmpty())
         http::appendHeader(out, "x-dfproxy-error", reply.reason);
+    bool typed = false; // the extra headers may set the Content-Type (a file dfproxy serves itself)
     for (const auto &hdr : reply.headers) {
-        if (http::isValidHeaderName(hdr.first) && http::isValidHeaderValue(hdr.second))
-            http::appendHeader(out, hdr.first, hdr.second);
+        if (!http::isValidHeaderName(hdr.first) || !http::isValidHeaderValue(hdr.second))
+            continue;
+        http::appendHeader(out, hdr.first, hdr.second);
+        typed = typed || hdr.first.compare("content-type", Qt::CaseInsensitive) == 0;
     }
-    http::appendHeader(out, "Content-Type", "text/plain; charset=utf-8");
-    http::appendHeader(out, "Content-Length", decimal(reply.body.size()));
+    if (!typed)
+        http::appendHeader(out, "Content-Type", "text/plain; charset=utf-8");
+    // A 304 has no content, and a Content-Length there would have to be the 200's (RFC 9110 8.6).
+    if (reply.status != 304)
+        http::appendHeader(out, "Content-Length", decimal(reply.body.size()));
     if (!keepAlive)
         http::appendHeader(out, "Connection", "close");
     else if (clientMinor == 0)

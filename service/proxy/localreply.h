@@ -19,8 +19,8 @@ struct LocalReply
 };
 
 /// Appends `reply` as an HTTP/1.`clientMinor` response: status line, Location, x-dfproxy-error, the extra headers
-/// that are valid, Content-Type, Content-Length, Connection (close, or keep-alive for HTTP/1.0 clients), and the
-/// body unless `withBody` is false (HEAD).
+/// that are valid, Content-Type (text/plain unless the extra headers set one), Content-Length (not for 304),
+/// Connection (close, or keep-alive for HTTP/1.0 clients), and the body unless `withBody` is false (HEAD).
 void appendLocalReply(QByteArray &out, const LocalReply &reply, int clientMinor, bool keepAlive, bool withBody);
 
 } // namespace dfproxy::proxy

@@ -32,3 +32,15 @@ TEST(LocalReply, RedirectToAnHttp10KeepAliveClientOfAHeadRequest)
                               "Content-Length: 6\r\n" // HEAD: the length of the body it would have had
                               "Connection: keep-alive\r\n\r\n"));
 }
+
+TEST(LocalReply, ExtraHeadersMaySetTheContentTypeAnd304HasNoLength)
+{
+    QByteArray out;
+    appendLocalReply(out, {200, {}, "x", {}, {{"content-type", "application/x-ns-proxy-autoconfig"}}}, 1, true, true);
+    EXPECT_EQ(out, QByteArray("HTTP/1.1 200 OK\r\ncontent-type: application/x-ns-proxy-autoconfig\r\n"
+                              "Content-Length: 1\r\n\r\nx"));
+    out.clear();
+    appendLocalReply(out, {304, {}, {}, {}, {{"ETag", "\"1\""}}}, 1, true, false);
+    EXPECT_EQ(out, QByteArray("HTTP/1.1 304 Not Modified\r\nETag: \"1\"\r\n"
+                              "Content-Type: text/plain; charset=utf-8\r\n\r\n"));
+}
