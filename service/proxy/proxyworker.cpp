@@ -4,6 +4,7 @@
 #include "forward/http1forwarder.h"
 #include "forward/qnamforwarder.h"
 #include "proxy/downstreamconnection.h"
+#include "proxy/localreply.h"
 #include "proxy/proxycontext.h"
 
 #include "net/stream.h"
@@ -27,10 +28,11 @@ constexpr int kMaxLingering = 64;
 
 QByteArray refusal(QByteArrayView reason)
 {
-    const QByteArray body = "dfproxy: too many connections (" + reason.toByteArray() + ")\n";
-    return "HTTP/1.1 503 Service Unavailable\r\nx-dfproxy-error: " + reason.toByteArray()
-        + "\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
-        + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    const LocalReply reply{503, reason.toByteArray(), "dfproxy: too many connections (" + reason.toByteArray() + ")\n",
+                           {}, {{QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1")}}};
+    QByteArray out;
+    appendLocalReply(out, reply, 1, false, true);
+    return out;
 }
 
 } // namespace
