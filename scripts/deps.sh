@@ -4,13 +4,13 @@
 # Source it, then call `ensure_packages build` or `ensure_packages test`.
 # Installs only what is missing (checked with dpkg-query), running `apt-get update` at most once.
 
-# libqt6opengl6-dev: Qt6Charts' CMake package needs Qt6OpenGL, and qt6-charts-dev does not depend on it (a machine
+# libnghttp2-dev: HTTP/2 (service/http2/). libqt6opengl6-dev: Qt6Charts' CMake package needs Qt6OpenGL, and qt6-charts-dev does not depend on it (a machine
 # without it fails at `find_package(Qt6 COMPONENTS Charts)`).
 DFPROXY_BUILD_PACKAGES=(
     build-essential cmake ninja-build pkg-config
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev libqt6opengl6-dev
     libyaml-cpp-dev libssl-dev libgtest-dev libgmock-dev
-    libgl-dev
+    libgl-dev libnghttp2-dev
 )
 
 # What the integration and GUI tests run besides the build: dnsmasq as a DNS fixture, curl as the client,
@@ -19,12 +19,13 @@ DFPROXY_BUILD_PACKAGES=(
 # slowhttptest for the slow-client tests; clang and its sanitizer/libFuzzer runtimes for scripts/sanitize and
 # scripts/fuzz (presets fuzz and tsan); node-llhttp for llhttp's C sources, which the HttpParser differential test
 # builds in strict mode (test-only; dfproxy does not link it); the mingw-w64 cross compiler for scripts/check-cross;
-# iproute2 for tests/netns-run (`ip link set lo up` in the tests' own network namespace).
+# iproute2 for tests/netns-run (`ip link set lo up` in the tests' own network namespace); nghttp2-client (nghttp,
+# h2load) as HTTP/2 clients besides curl.
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
     slowhttptest clang libclang-rt-14-dev node-llhttp
-    g++-mingw-w64-x86-64-posix iproute2
+    g++-mingw-w64-x86-64-posix iproute2 nghttp2-client
 )
 
 # Prints the packages of the given list that are not installed, one per line.

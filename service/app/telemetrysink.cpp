@@ -56,6 +56,7 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.host = r.host;
     e.port = r.port;
     e.path = r.path;
+    e.protocol = r.protocol;
     e.resolvedAddress = t_resolvedText.of(r.resolvedAddress);
     e.dnsCacheHit = r.dnsCacheHit;
     e.status = r.status;
