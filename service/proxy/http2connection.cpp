@@ -8,11 +8,14 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <QLoggingCategory>
 #include <QTimerEvent>
 
 namespace dfproxy::proxy {
 
 namespace {
+
+Q_LOGGING_CATEGORY(lcHttp2, "dfproxy.http2", QtWarningMsg)
 
 http2::ServerLimits limitsFrom(const ProxyOptions &o)
 {
@@ -97,8 +100,12 @@ void Http2Connection::receive(const char *data, qsizetype size)
     ++m_inSession;
     const bool ok = m_session.receive(data, size);
     --m_inSession;
-    if (!ok)
+    if (!ok) {
+        // Debug only: a client's protocol error is the client's business, and logging it would let one flood logs.
+        qCDebug(lcHttp2) << "HTTP/2 session of" << m_socket->peerAddress().toString() << "ended:"
+                         << m_session.lastError();
         m_sessionOver = true;
+    }
 }
 
 void Http2Connection::flush()
