@@ -158,6 +158,8 @@ void DownstreamConnection::pump()
             if (sniff == Http2Sniff::HandedOver)
                 break;
             if (sniff == Http2Sniff::NeedMore) {
+                if (!m_readTimer.isActive() && m_ctx->options.requestHeadTimeoutMs > 0)
+                    m_readTimer.start(this, m_ctx->options.requestHeadTimeoutMs); // a preface sent slowly
                 if (m_in.fill(m_socket) <= 0)
                     break;
                 continue;
