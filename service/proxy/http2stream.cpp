@@ -3,6 +3,7 @@
 
 #include "proxy/http2connection.h"
 #include "proxy/proxycontext.h"
+#include "platform/socket.h"
 #include "proxy/stages/stages.h"
 
 #include <nghttp2/nghttp2.h>
@@ -45,6 +46,7 @@ Http2Stream::Http2Stream(Http2Connection *connection, qint32 id)
 
 Http2Stream::~Http2Stream()
 {
+    onClosed(NGHTTP2_CANCEL); // a no-op when nghttp2 closed the stream already
     m_tx.cancel();
     m_retiredExchange.reset();
     m_tx.emitLog();
@@ -94,11 +96,6 @@ void Http2Stream::start(const http2::HeaderList &ps, const http2::HeaderList &he
         sendLocalReply({400, refusal, "bad request: " + refusal + "\n", {}, {}});
         return;
     }
-    if (m_head.isConnect()) {
-        m_tx.rec.path = m_head.target;
-        sendLocalReply({501, "h2_connect_not_implemented", "CONNECT over HTTP/2 is not implemented yet\n", {}, {}});
-        return;
-    }
     m_tx.start();
 }
 
@@ -113,7 +110,11 @@ void Http2Stream::refuse(int status, const QByteArray &reason)
 void Http2Stream::onData(const char *data, qsizetype size)
 {
     m_tx.rec.bytesIn += size;
-    if (m_tx.exchange) {
+    if (m_upstream) {
+        m_upstream->write(data, size);
+        m_held += size;
+        passTunnelBody();
+    } else if (m_tx.exchange) {
         m_tx.exchange->writeBody(data, size);
         m_held += size;
         passBody();
@@ -139,6 +140,8 @@ void Http2Stream::onEnd()
     m_requestDone = true;
     if (m_tx.exchange)
         m_tx.exchange->endBody();
+    if (m_upstream)
+        halfCloseUpstream();
 }
 
 void Http2Stream::exchangeStarted()
@@ -153,12 +156,97 @@ void Http2Stream::exchangeStarted()
         m_tx.exchange->endBody();
 }
 
+/// The CONNECT's upstream is connected: 200 on the stream, then bytes both ways as DATA frames (RFC 9113 8.5).
+/// Each direction is bounded like a tunnel's: the client's window opens as the upstream takes its bytes, and the
+/// upstream is read only while less than bufferLimit waits for the client.
 void Http2Stream::tunnelConnected(QTcpSocket *upstream)
 {
-    // Not reached: start() answers CONNECT before the stages.
-    upstream->abort();
-    upstream->deleteLater();
-    sendLocalReply({501, "h2_connect_not_implemented", "CONNECT over HTTP/2 is not implemented yet\n", {}, {}});
+    m_requestTimer.stop();
+    m_upstream = upstream;
+    m_upstream->setParent(this);
+    m_upstream->setReadBufferSize(m_tx.ctx->options.bufferLimit);
+    m_responseStarted = true;
+    m_tx.rec.status = 200;
+    m_tx.rec.tunnel = true;
+    m_tx.ctx->stats.activeTunnels.fetch_add(1, std::memory_order_relaxed);
+    connect(m_upstream, &QIODevice::readyRead, this, [this] { readUpstream(); });
+    connect(m_upstream, &QIODevice::bytesWritten, this, [this] {
+        passTunnelBody();
+        if (m_requestDone)
+            halfCloseUpstream();
+    });
+    connect(m_upstream, &QAbstractSocket::disconnected, this, [this] { upstreamEnded(); });
+    connect(m_upstream, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError e) {
+        if (e == QAbstractSocket::RemoteHostClosedError) {
+            upstreamEnded();
+        } else if (!m_closed) {
+            m_tx.rec.reason = QByteArrayLiteral("upstream_reset");
+            m_conn->session().resetStream(m_id, NGHTTP2_CONNECT_ERROR);
+            m_conn->flush();
+        }
+    });
+    m_conn->session().submitResponse(m_id, 200, {}, true);
+    if (!m_pendingBody.isEmpty()) {
+        const QByteArray early = std::exchange(m_pendingBody, QByteArray());
+        m_upstream->write(early);
+        m_held += early.size();
+    }
+    passTunnelBody();
+    if (m_requestDone)
+        halfCloseUpstream();
+    readUpstream();
+    m_conn->flush();
+}
+
+void Http2Stream::readUpstream()
+{
+    if (!m_upstream || m_closed)
+        return;
+    const qint64 limit = m_tx.ctx->options.bufferLimit;
+    bool any = false;
+    while (m_body.size() - m_bodyPos < limit && m_upstream->bytesAvailable() > 0) {
+        const QByteArray chunk = m_upstream->read(16 * 1024);
+        if (chunk.isEmpty())
+            break;
+        m_body.append(chunk);
+        m_tx.rec.bytesOut += chunk.size();
+        any = true;
+    }
+    if (any) {
+        m_conn->session().resumeData(m_id);
+        m_conn->flush();
+    }
+}
+
+void Http2Stream::passTunnelBody()
+{
+    if (m_held > 0 && m_upstream && m_upstream->bytesToWrite() <= m_tx.ctx->options.bufferLimit) {
+        m_conn->session().consume(m_id, qsizetype(m_held));
+        m_held = 0;
+        m_conn->flush();
+    }
+}
+
+/// The client ended its side (END_STREAM): the upstream gets a FIN once what the client sent is out.
+void Http2Stream::halfCloseUpstream()
+{
+    if (m_upstream && m_upstream->bytesToWrite() == 0 && m_upstream->state() == QAbstractSocket::ConnectedState)
+        platform::shutdownWrite(m_upstream->socketDescriptor());
+}
+
+void Http2Stream::upstreamEnded()
+{
+    if (m_upstreamEnded || !m_upstream)
+        return;
+    m_upstreamEnded = true;
+    while (m_upstream->bytesAvailable() > 0) { // the last bytes, whatever the bound: the socket is done
+        const QByteArray chunk = m_upstream->readAll();
+        m_body.append(chunk);
+        m_tx.rec.bytesOut += chunk.size();
+    }
+    m_responseEnded = true;
+    m_conn->session().resumeData(m_id);
+    m_conn->flush();
 }
 
 void Http2Stream::sendLocalReply(const LocalReply &reply)
@@ -250,6 +338,9 @@ qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
         m_bodyPos = 0;
     }
     *eof = m_responseEnded && left == 0;
+    if (m_upstream && !m_upstreamEnded && left <= m_tx.ctx->options.bufferLimit / 2
+        && m_upstream->bytesAvailable() > 0) // read on, from the event loop (this runs inside the session)
+        QMetaObject::invokeMethod(this, [this] { readUpstream(); }, Qt::QueuedConnection);
     if (m_responsePaused && left <= m_tx.ctx->options.bufferLimit / 2 && m_tx.exchange) {
         m_responsePaused = false;
         m_tx.exchange->setResponsePaused(false);
@@ -304,7 +395,15 @@ void Http2Stream::retireExchange()
 
 void Http2Stream::onClosed(quint32 errorCode)
 {
+    if (m_closed)
+        return;
     m_closed = true;
+    if (QTcpSocket *up = std::exchange(m_upstream, nullptr)) {
+        up->disconnect(this);
+        up->abort();
+        up->deleteLater();
+        m_tx.ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
+    }
     m_requestTimer.stop();
     m_tx.cancel();
     if (!m_tx.logged && errorCode != NGHTTP2_NO_ERROR && !(m_responseEnded && m_body.isEmpty())) {

@@ -60,6 +60,11 @@ private:
     /// Request body bytes the exchange took while it is below bufferLimit open the client's window again.
     void passBody();
     void retireExchange();
+    // CONNECT on this stream (a tunnel per stream): DATA frames <-> the upstream socket, with the same bounds.
+    void readUpstream();
+    void passTunnelBody();
+    void halfCloseUpstream();
+    void upstreamEnded();
 
     Http2Connection *m_conn;
     const qint32 m_id;
@@ -76,6 +81,8 @@ private:
     bool m_responsePaused = false;
     bool m_closed = false;
     LazyTimer m_requestTimer;
+    QTcpSocket *m_upstream = nullptr; ///< CONNECT: the tunnel's upstream (a child of this stream)
+    bool m_upstreamEnded = false;
 };
 
 } // namespace dfproxy::proxy

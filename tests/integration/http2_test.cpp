@@ -151,16 +151,19 @@ protected:
         s_origin = std::make_unique<OriginProcess>(o);
         ASSERT_TRUE(s_origin->start()) << s_origin->describe().toStdString();
         s_httpsPort = freeTcpPort();
+        s_connectPort = freeTcpPort();
         DfproxyProcess::Options p;
         p.dnsServers = {s_dns->address().toString()};
         p.extraResources = {
             gateway("tls-proxy", "https", "HTTPS", s_httpsPort, s_listener->chainPath, s_listener->keyPath),
             dfpBackend("plain"),
-            route("h2", {"h2.test"}, "plain", {"agentgateway-proxy", "tls-proxy"}),
+            gateway("h2-connect", "http", "HTTP", s_connectPort, {}, {}, QJsonArray{s_origin->port()}),
+            route("h2", {"h2.test"}, "plain", {"agentgateway-proxy", "tls-proxy", "h2-connect"}),
         };
         s_proxy = std::make_unique<DfproxyProcess>(p);
         ASSERT_TRUE(s_proxy->start()) << s_proxy->describe().toStdString();
         ASSERT_TRUE(waitForPort(s_httpsPort)) << s_proxy->describe().toStdString();
+        ASSERT_TRUE(waitForPort(s_connectPort)) << s_proxy->describe().toStdString();
     }
     static void TearDownTestSuite()
     {
@@ -203,9 +206,9 @@ protected:
     }
 
     /// Opens an h2c connection to the HTTP listener and sends the preface and an empty SETTINGS.
-    static bool openRaw(QTcpSocket &s)
+    static bool openRaw(QTcpSocket &s, quint16 port = 0)
     {
-        s.connectToHost(QHostAddress::LocalHost, s_proxy->proxyPort());
+        s.connectToHost(QHostAddress::LocalHost, port ? port : s_proxy->proxyPort());
         if (!s.waitForConnected(5000))
             return false;
         s.write(kPreface + frame(kSettings, 0, 0));
@@ -217,7 +220,7 @@ protected:
     static std::unique_ptr<Dnsmasq> s_dns;
     static std::unique_ptr<OriginProcess> s_origin;
     static std::unique_ptr<DfproxyProcess> s_proxy;
-    static quint16 s_httpsPort;
+    static quint16 s_httpsPort, s_connectPort;
 };
 
 std::unique_ptr<TestCa> Http2::s_ca;
@@ -225,7 +228,7 @@ std::optional<TestCa::ServerCert> Http2::s_listener;
 std::unique_ptr<Dnsmasq> Http2::s_dns;
 std::unique_ptr<OriginProcess> Http2::s_origin;
 std::unique_ptr<DfproxyProcess> Http2::s_proxy;
-quint16 Http2::s_httpsPort = 0;
+quint16 Http2::s_httpsPort = 0, Http2::s_connectPort = 0;
 
 TEST_F(Http2, H2cPriorKnowledgeOnTheHttpListener)
 {
@@ -340,6 +343,47 @@ TEST_F(Http2, NghttpAndH2loadMultiplexStreams)
                             s_proxy->proxyUrl("/status/204"), s_proxy->proxyUrl("/echo/nghttp")});
     ASSERT_TRUE(nghttp.waitForFinished(30000));
     EXPECT_EQ(nghttp.exitCode(), 0) << nghttp.readAllStandardError().constData();
+}
+
+/// CONNECT authority on an HTTP/2 stream: :method CONNECT and :authority, nothing else (RFC 9113 8.5).
+QByteArray connectBlock(const QByteArray &authority)
+{
+    return hpackInt(0x00, 4, 2) + hpackString("CONNECT") + hpackInt(0x00, 4, 1) + hpackString(authority);
+}
+
+// CONNECT on a stream is a tunnel of its own, under the listener's allowed CONNECT ports like HTTP/1's.
+TEST_F(Http2, ConnectOnAStreamIsATunnelWithTheSamePortRules)
+{
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s, s_connectPort));
+    s.write(frame(kHeaders, kEndHeaders, 1, connectBlock(authority().toLatin1())));
+    s.write(frame(kData, kEndStream, 1, "GET /status/200 HTTP/1.1\r\nHost: h2.test\r\nConnection: close\r\n\r\n"));
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 3, connectBlock("h2.test:25")));
+    QByteArray tunnelled;
+    const auto done = [&tunnelled](const QList<Frame> &fs) {
+        bool ended = false, three = false;
+        tunnelled.clear();
+        for (const Frame &f : fs) {
+            if (f.type == kData && f.stream == 1) {
+                tunnelled += f.payload;
+                ended |= (f.flags & kEndStream) != 0;
+            }
+            three |= f.type == kHeaders && f.stream == 3;
+        }
+        return ended && three;
+    };
+    EXPECT_TRUE(done(readFrames(s, 15000, done))) << tunnelled.constData();
+    EXPECT_TRUE(tunnelled.startsWith("HTTP/1.1 200")) << tunnelled.constData();
+    const auto tunnel = logged(authority());
+    ASSERT_FALSE(tunnel.isEmpty());
+    EXPECT_EQ(tunnel.last().value("status").toInt(), 200);
+    EXPECT_TRUE(tunnel.last().value("tunnel").toBool());
+    EXPECT_EQ(tunnel.last().value("protocol").toString(), "HTTP/2");
+    EXPECT_GT(tunnel.last().value("bytesOut").toInt(), 0);
+    const auto refused = logged("h2.test:25");
+    ASSERT_FALSE(refused.isEmpty());
+    EXPECT_EQ(refused.last().value("status").toInt(), 403);
+    EXPECT_EQ(refused.last().value("reason").toString(), "connect_port_not_allowed");
 }
 
 // --- hostile clients: each pattern ends the connection with GOAWAY(ENHANCE_YOUR_CALM) and is counted ---
