@@ -10,6 +10,7 @@
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTcpSocket>
+#include <QThread>
 
 #include <functional>
 
@@ -159,6 +160,17 @@ protected:
             dfpBackend("plain"),
             gateway("h2-connect", "http", "HTTP", s_connectPort, {}, {}, QJsonArray{s_origin->port()}),
             route("h2", {"h2.test"}, "plain", {"agentgateway-proxy", "tls-proxy", "h2-connect"}),
+            QJsonObject{
+                {"apiVersion", "dfproxy.dev/v1alpha1"},
+                {"kind", "AuthorizationPolicy"},
+                {"metadata", QJsonObject{{"name", "egress"}, {"namespace", "agentgateway-system"}}},
+                {"spec", QJsonObject{
+                             {"targetRefs", QJsonArray{QJsonObject{{"kind", "Gateway"}, {"name", "agentgateway-proxy"}}}},
+                             {"defaultAction", "Allow"},
+                             {"rules", QJsonArray{QJsonObject{{"name", "admin"}, {"action", "Deny"},
+                                                              {"pathPrefixes", QJsonArray{"/echo/admin"}}}}},
+                         }},
+            },
         };
         s_proxy = std::make_unique<DfproxyProcess>(p);
         ASSERT_TRUE(s_proxy->start()) << s_proxy->describe().toStdString();
@@ -280,6 +292,24 @@ TEST_F(Http2, RoutingAndLocalRepliesMatchHttp1)
     }
 }
 
+// An egress rule cannot be bypassed by spelling the path differently over HTTP/2: the stream's :path goes
+// through the same canonical stage, and gets the same answer as over HTTP/1.1.
+TEST_F(Http2, PolicyDenialsMatchHttp1WhateverThePathSpelling)
+{
+    for (const char *path : {"/echo/admin", "/echo/admin/x", "/echo/x/../admin", "/echo/%61dmin", "/echo//admin",
+                             "/echo/./admin"}) {
+        SCOPED_TRACE(path);
+        const auto h1 = curl({"--http1.1", "--path-as-is", "-H", host(), s_proxy->proxyUrl(path)});
+        const auto h2 = curl({"--http2-prior-knowledge", "--path-as-is", "-H", host(), s_proxy->proxyUrl(path)});
+        EXPECT_TRUE(h2.rawHeaders.startsWith("HTTP/2 ")) << h2.rawHeaders.constData();
+        EXPECT_GE(h2.status, 400) << h2.describe().toStdString();
+        EXPECT_EQ(h2.status, h1.status) << h2.describe().toStdString();
+        EXPECT_EQ(h2.header("x-dfproxy-error"), h1.header("x-dfproxy-error"));
+    }
+    const auto open = curl({"--http2-prior-knowledge", "-H", host(), s_proxy->proxyUrl("/echo/public")});
+    EXPECT_EQ(open.status, 200) << open.describe().toStdString();
+}
+
 // :authority and a Host header that names another host would let routing and the origin disagree.
 TEST_F(Http2, HostThatDisagreesWithAuthorityIsRefused)
 {
@@ -343,6 +373,54 @@ TEST_F(Http2, NghttpAndH2loadMultiplexStreams)
                             s_proxy->proxyUrl("/status/204"), s_proxy->proxyUrl("/echo/nghttp")});
     ASSERT_TRUE(nghttp.waitForFinished(30000));
     EXPECT_EQ(nghttp.exitCode(), 0) << nghttp.readAllStandardError().constData();
+}
+
+/// GET `path` with :authority `authority`.
+QByteArray getBlock(const QByteArray &authority, const QByteArray &path)
+{
+    return QByteArray("\x82\x86", 2) + hpackInt(0x00, 4, 4) + hpackString(path) + hpackInt(0x00, 4, 1)
+        + hpackString(authority);
+}
+
+// A client that resets a stream in flight cancels its exchange (logged client_reset); the connection and its
+// other streams go on. The limits the server sends come first, in its SETTINGS.
+TEST_F(Http2, ClientResetCancelsTheStreamOnly)
+{
+    QTcpSocket s;
+    const qint64 before = stat("upstreamRequests");
+    ASSERT_TRUE(openRaw(s));
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 1, getBlock(authority().toLatin1(), "/delay/20000")));
+    ASSERT_TRUE(s.waitForBytesWritten(5000));
+    // The request reached the origin (it is waiting there) before the reset.
+    ASSERT_TRUE(waitUntil([before] { return stat("upstreamRequests") > before; }, 10000));
+    QThread::msleep(200); // not a timing assertion: only gives the origin the request first
+    s.write(frame(kRstStream, 0, 1, u32(8)));
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 3, getBlock(authority().toLatin1(), "/status/202")));
+    const auto three = [](const QList<Frame> &fs) {
+        for (const Frame &f : fs) {
+            if (f.type == kHeaders && f.stream == 3)
+                return true;
+        }
+        return false;
+    };
+    const auto frames = readFrames(s, 15000, three);
+    EXPECT_TRUE(three(frames));
+    ASSERT_FALSE(frames.isEmpty());
+    // SETTINGS first: MAX_CONCURRENT_STREAMS (3) = 100, MAX_HEADER_LIST_SIZE (6) = 65536, ENABLE_PUSH (2) = 0.
+    ASSERT_EQ(frames.first().type, kSettings);
+    QMap<int, quint32> settings;
+    const QByteArray &p = frames.first().payload;
+    for (qsizetype i = 0; i + 6 <= p.size(); i += 6) {
+        const auto *d = reinterpret_cast<const uchar *>(p.constData() + i);
+        settings[(d[0] << 8) | d[1]] = (quint32(d[2]) << 24) | (quint32(d[3]) << 16) | (quint32(d[4]) << 8) | d[5];
+    }
+    EXPECT_EQ(settings.value(3), 100u);
+    EXPECT_EQ(settings.value(6), 65536u);
+    EXPECT_EQ(settings.value(2), 0u);
+    const auto recs = logged("/delay/20000");
+    ASSERT_FALSE(recs.isEmpty());
+    EXPECT_EQ(recs.last().value("reason").toString(), "client_reset");
+    EXPECT_EQ(recs.last().value("status").toInt(), 0);
 }
 
 /// CONNECT authority on an HTTP/2 stream: :method CONNECT and :authority, nothing else (RFC 9113 8.5).
