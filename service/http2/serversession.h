@@ -80,6 +80,7 @@ public:
     /// Feeds the client's bytes (the connection preface first). False when the connection must end (a protocol
     /// error or a flood): what send() still gives (a GOAWAY) goes out, then the connection closes.
     bool receive(const char *data, qsizetype size);
+    bool receive(const QByteArray &bytes) { return receive(bytes.constData(), bytes.size()); }
     /// Appends the frames to send to `out`, at most about `max` bytes. Returns the number appended.
     qsizetype send(QByteArray &out, qsizetype max);
     /// Nothing left to send and nothing more to read: the connection can close.
