@@ -548,6 +548,11 @@ TEST_F(Http2, PingFloodIsCountedAndEndsTheConnection)
     s.write(flood);
     EXPECT_EQ(goawayCode(readFrames(s)), kEnhanceYourCalm);
     EXPECT_TRUE(waitUntil([&] { return stat("http2PingFloods") > before; }, 10000));
+    // The same counter in /metrics, by pattern.
+    const QByteArray metrics = s_proxy->apiGet("/metrics").body;
+    const qsizetype at = metrics.indexOf("dfproxy_http2_attacks_total{pattern=\"ping_flood\"} ");
+    ASSERT_GE(at, 0) << metrics.constData();
+    EXPECT_GE(metrics.mid(at).split('\n').first().split(' ').last().toDouble(), 1.0);
 }
 
 TEST_F(Http2, SettingsFloodIsCountedAndEndsTheConnection)
