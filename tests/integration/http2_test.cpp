@@ -12,6 +12,7 @@
 #include <QTcpSocket>
 #include <QThread>
 
+#include <csignal>
 #include <functional>
 
 #include <gtest/gtest.h>
@@ -421,6 +422,38 @@ TEST_F(Http2, ClientResetCancelsTheStreamOnly)
     ASSERT_FALSE(recs.isEmpty());
     EXPECT_EQ(recs.last().value("reason").toString(), "client_reset");
     EXPECT_EQ(recs.last().value("status").toInt(), 0);
+}
+
+// Stopping dfproxy sends GOAWAY(NO_ERROR) to HTTP/2 clients; the streams in flight still get their answers.
+TEST_F(Http2, StopSendsGoawayAndLetsStreamsInFlightFinish)
+{
+    DfproxyProcess::Options p;
+    p.dnsServers = {s_dns->address().toString()};
+    p.proxyBlock = QJsonObject{{"drainTimeoutMs", 20000}};
+    p.extraResources = {dfpBackend("plain"), route("h2", {"h2.test"}, "plain")};
+    DfproxyProcess own(p);
+    ASSERT_TRUE(own.start()) << own.describe().toStdString();
+    QTcpSocket s;
+    s.connectToHost(QHostAddress::LocalHost, own.proxyPort());
+    ASSERT_TRUE(s.waitForConnected(5000));
+    s.write(kPreface + frame(kSettings, 0, 0)
+            + frame(kHeaders, kEndStream | kEndHeaders, 1, getBlock(authority().toLatin1(), "/delay/1500")));
+    ASSERT_TRUE(s.waitForBytesWritten(5000));
+    ASSERT_TRUE(waitUntil([&] {
+        return QJsonDocument::fromJson(own.apiGet("/api/v1/stats").body).object().value("proxy").toObject()
+                   .value("upstreamRequests").toDouble() > 0;
+    }, 10000));
+    ASSERT_TRUE(own.process()->sendSignal(SIGTERM));
+    const auto answered = [](const QList<Frame> &fs) {
+        for (const Frame &f : fs) {
+            if (f.type == kData && f.stream == 1 && (f.flags & kEndStream))
+                return true;
+        }
+        return false;
+    };
+    const auto frames = readFrames(s, 20000, answered);
+    EXPECT_EQ(goawayCode(frames), 0);
+    EXPECT_TRUE(answered(frames));
 }
 
 /// CONNECT authority on an HTTP/2 stream: :method CONNECT and :authority, nothing else (RFC 9113 8.5).
