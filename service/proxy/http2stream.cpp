@@ -75,7 +75,18 @@ QByteArray Http2Stream::buildHead(const http2::HeaderList &ps, const http2::Head
         return QByteArrayLiteral("h2_host_mismatch");
     if (!host && !authority.isEmpty())
         m_head.headers.append({kHost, authority});
-    m_head.headers.append(headers);
+    // HTTP/2 lets a client split Cookie into several fields; HTTP/1.1 origins (and the policies) expect one, joined
+    // with "; " (RFC 9113 8.2.3).
+    qsizetype cookie = -1;
+    for (const auto &h : headers) {
+        if (h.first == "cookie" && cookie >= 0) {
+            m_head.headers[cookie].second.append("; ").append(h.second);
+            continue;
+        }
+        if (h.first == "cookie")
+            cookie = m_head.headers.size();
+        m_head.headers.append(h);
+    }
     if (const QByteArray *cl = http::findHeader(m_head.headers, "content-length")) {
         bool ok = false;
         m_head.contentLength = cl->toLongLong(&ok);

@@ -424,6 +424,35 @@ TEST_F(Http2, ClientResetCancelsTheStreamOnly)
     EXPECT_EQ(recs.last().value("status").toInt(), 0);
 }
 
+// Cookie split into several HTTP/2 fields reaches the HTTP/1.1 origin as one header (RFC 9113 8.2.3).
+TEST_F(Http2, SplitCookiesAreJoinedForTheOrigin)
+{
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s));
+    const QByteArray block = getBlock(authority().toLatin1(), "/headers") + hpackInt(0x00, 4, 32) + hpackString("a=1")
+        + hpackInt(0x00, 4, 32) + hpackString("b=2");
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 1, block));
+    QByteArray body;
+    const auto done = [&body](const QList<Frame> &fs) {
+        body.clear();
+        for (const Frame &f : fs) {
+            if (f.type == kData && f.stream == 1) {
+                body += f.payload;
+                if (f.flags & kEndStream)
+                    return true;
+            }
+        }
+        return false;
+    };
+    ASSERT_TRUE(done(readFrames(s, 15000, done)));
+    QStringList cookies;
+    for (const QJsonValue &h : QJsonDocument::fromJson(body).object().value("rawHeaders").toArray()) {
+        if (h.toArray().at(0).toString().compare("cookie", Qt::CaseInsensitive) == 0)
+            cookies << h.toArray().at(1).toString();
+    }
+    EXPECT_EQ(cookies, QStringList{"a=1; b=2"}) << body.constData();
+}
+
 // Stopping dfproxy sends GOAWAY(NO_ERROR) to HTTP/2 clients; the streams in flight still get their answers.
 TEST_F(Http2, StopSendsGoawayAndLetsStreamsInFlightFinish)
 {
