@@ -114,15 +114,15 @@ struct ServerSession::Callbacks
             }
             return 0;
         case NGHTTP2_PING:
-            if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)
-                && !s->m_pings.take(s->m_clock, s->m_limits.pingBurst, s->m_limits.pingsPerSecond)) {
+            if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+                !s->m_pings.take(s->m_clock, s->m_limits.pingBurst, s->m_limits.pingsPerSecond)) {
                 s->flood(Violation::PingFlood);
                 return NGHTTP2_ERR_CALLBACK_FAILURE;
             }
             return 0;
         case NGHTTP2_SETTINGS:
-            if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)
-                && !s->m_settings.take(s->m_clock, s->m_limits.settingsBurst, s->m_limits.settingsPerSecond)) {
+            if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+                !s->m_settings.take(s->m_clock, s->m_limits.settingsBurst, s->m_limits.settingsPerSecond)) {
                 s->flood(Violation::SettingsFlood);
                 return NGHTTP2_ERR_CALLBACK_FAILURE;
             }
@@ -160,8 +160,8 @@ struct ServerSession::Callbacks
                         nghttp2_data_source *, void *p)
     {
         bool eof = false;
-        const qsizetype n = of(p)->m_handler->readResponseBody(id, reinterpret_cast<char *>(buf),
-                                                               qsizetype(length), &eof);
+        const qsizetype n =
+            of(p)->m_handler->readResponseBody(id, reinterpret_cast<char *>(buf), qsizetype(length), &eof);
         if (n < 0)
             return NGHTTP2_ERR_DEFERRED;
         if (eof)
@@ -270,8 +270,8 @@ void ServerSession::submitResponse(qint32 stream, int status, const HeaderList &
     nv.reserve(headers.size() + 1);
     auto add = [&nv](const QByteArray &n, const QByteArray &v) {
         nv.append({reinterpret_cast<uint8_t *>(const_cast<char *>(n.constData())),
-                   reinterpret_cast<uint8_t *>(const_cast<char *>(v.constData())), size_t(n.size()),
-                   size_t(v.size()), NGHTTP2_NV_FLAG_NONE});
+                   reinterpret_cast<uint8_t *>(const_cast<char *>(v.constData())), size_t(n.size()), size_t(v.size()),
+                   NGHTTP2_NV_FLAG_NONE});
     };
     static const QByteArray kStatus = QByteArrayLiteral(":status");
     add(kStatus, statusText);

@@ -29,14 +29,14 @@ struct ServerLimits
     quint32 maxHeaderListBytes = 64 * 1024; ///< decoded (RFC 9113 6.5.2 counting: name + value + 32 per field)
     quint32 streamWindowBytes = 64 * 1024;  ///< what a client may send on a stream before the proxy reads it
     quint32 connectionWindowBytes = 16 * 1024 * 1024; ///< consumed at once: one slow stream never stalls the others
-    int maxContinuations = 16;              ///< CONTINUATION frames after one HEADERS
-    int resetBurst = 200;                   ///< client resets at once ...
-    int resetsPerSecond = 100;              ///< ... and after the burst
+    int maxContinuations = 16;                        ///< CONTINUATION frames after one HEADERS
+    int resetBurst = 200;                             ///< client resets at once ...
+    int resetsPerSecond = 100;                        ///< ... and after the burst
     int pingBurst = 100;
     int pingsPerSecond = 20;
     int settingsBurst = 100;
     int settingsPerSecond = 20;
-    int bombRatio = 8;                      ///< decoded/encoded size over the limit that counts as an HPACK bomb
+    int bombRatio = 8; ///< decoded/encoded size over the limit that counts as an HPACK bomb
 };
 
 /// The attack patterns and limits the session counts.
@@ -48,8 +48,7 @@ class ServerSessionHandler
 public:
     /// A request head: `pseudo` holds :method, :scheme, :authority, :path (absent ones empty), `headers` the rest
     /// (lower-case names, as nghttp2 checked them). `endStream`: no body follows.
-    virtual void onRequestHead(qint32 stream, const HeaderList &pseudo, const HeaderList &headers,
-                               bool endStream) = 0;
+    virtual void onRequestHead(qint32 stream, const HeaderList &pseudo, const HeaderList &headers, bool endStream) = 0;
     /// Request body bytes; the handler calls ServerSession::consume(stream, n) once it has passed them on (that
     /// opens the stream's window again: the backpressure towards the client).
     virtual void onRequestData(qint32 stream, const char *data, qsizetype size) = 0;

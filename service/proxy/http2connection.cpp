@@ -30,14 +30,8 @@ http2::ServerLimits limitsFrom(const ProxyOptions &o)
 Http2Connection::Http2Connection(ProxyWorker *worker, ProxyContext *ctx, net::Stream *stream, bool tls,
                                  std::shared_ptr<const routing::Listener> listener, ConnectionSlot slot,
                                  QByteArray received)
-    : QObject(worker)
-    , m_worker(worker)
-    , m_ctx(ctx)
-    , m_socket(stream)
-    , m_listener(std::move(listener))
-    , m_tls(tls)
-    , m_session(this, limitsFrom(ctx->options))
-    , m_slot(std::move(slot))
+    : QObject(worker), m_worker(worker), m_ctx(ctx), m_socket(stream), m_listener(std::move(listener)), m_tls(tls),
+      m_session(this, limitsFrom(ctx->options)), m_slot(std::move(slot))
 {
     m_socket->setParent(this);
     m_socket->setListener(this);
@@ -47,7 +41,8 @@ Http2Connection::Http2Connection(ProxyWorker *worker, ProxyContext *ctx, net::St
     receive(received.constData(), received.size());
     flush();
     if (m_socket->hasPendingInput())
-        QMetaObject::invokeMethod(this, [this] { onStreamReadable(); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this] { onStreamReadable(); }, Qt::QueuedConnection);
 }
 
 Http2Connection::~Http2Connection()
@@ -102,8 +97,8 @@ void Http2Connection::receive(const char *data, qsizetype size)
     --m_inSession;
     if (!ok) {
         // Debug only: a client's protocol error is the client's business, and logging it would let one flood logs.
-        qCDebug(lcHttp2) << "HTTP/2 session of" << m_socket->peerAddress().toString() << "ended:"
-                         << m_session.lastError();
+        qCDebug(lcHttp2) << "HTTP/2 session of" << m_socket->peerAddress().toString()
+                         << "ended:" << m_session.lastError();
         m_sessionOver = true;
     }
 }
@@ -129,7 +124,8 @@ void Http2Connection::flush()
     }
     m_socket->flush();
     if (m_flushPending && m_socket->bytesToWrite() <= limit)
-        QMetaObject::invokeMethod(this, [this] { flush(); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this] { flush(); }, Qt::QueuedConnection);
     if (m_sessionOver || m_session.finished()) {
         if (m_socket->bytesToWrite() == 0 || m_sessionOver) {
             m_socket->closeAfterFlush();
@@ -140,7 +136,8 @@ void Http2Connection::flush()
     }
     // Reading stopped while the client's socket was full: go on now that it drained.
     if (m_socket->hasPendingInput() && m_socket->bytesToWrite() <= limit)
-        QMetaObject::invokeMethod(this, [this] { onStreamReadable(); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this] { onStreamReadable(); }, Qt::QueuedConnection);
     maybeIdle();
 }
 
@@ -224,11 +221,14 @@ void Http2Connection::onStreamClosed(qint32 id, quint32 errorCode)
     m_streams.erase(it);
     if (!m_reapQueued) {
         m_reapQueued = true;
-        QMetaObject::invokeMethod(this, [this] {
-            m_reapQueued = false;
-            m_closedStreams.clear();
-            maybeIdle();
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this,
+            [this] {
+                m_reapQueued = false;
+                m_closedStreams.clear();
+                maybeIdle();
+            },
+            Qt::QueuedConnection);
     }
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/http2stream.h"
 
+#include "platform/socket.h"
 #include "proxy/http2connection.h"
 #include "proxy/proxycontext.h"
-#include "platform/socket.h"
 #include "proxy/stages/stages.h"
 
 #include <nghttp2/nghttp2.h>
@@ -37,10 +37,8 @@ void appendField(http2::HeaderList &out, const QByteArray &name, const QByteArra
 } // namespace
 
 Http2Stream::Http2Stream(Http2Connection *connection, qint32 id)
-    : QObject(connection)
-    , m_conn(connection)
-    , m_id(id)
-    , m_tx(connection->context(), connection->worker(), this, connection->listener(), connection->tls())
+    : QObject(connection), m_conn(connection), m_id(id),
+      m_tx(connection->context(), connection->worker(), this, connection->listener(), connection->tls())
 {
 }
 
@@ -138,8 +136,7 @@ void Http2Stream::onData(const char *data, qsizetype size)
 
 void Http2Stream::passBody()
 {
-    if (m_held > 0 && m_tx.exchange
-        && m_tx.exchange->bufferedBodyBytes() <= m_tx.ctx->options.bufferLimit) {
+    if (m_held > 0 && m_tx.exchange && m_tx.exchange->bufferedBodyBytes() <= m_tx.ctx->options.bufferLimit) {
         m_conn->session().consume(m_id, qsizetype(m_held));
         m_held = 0;
         m_conn->flush();
@@ -349,9 +346,10 @@ qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
         m_bodyPos = 0;
     }
     *eof = m_responseEnded && left == 0;
-    if (m_upstream && !m_upstreamEnded && left <= m_tx.ctx->options.bufferLimit / 2
-        && m_upstream->bytesAvailable() > 0) // read on, from the event loop (this runs inside the session)
-        QMetaObject::invokeMethod(this, [this] { readUpstream(); }, Qt::QueuedConnection);
+    if (m_upstream && !m_upstreamEnded && left <= m_tx.ctx->options.bufferLimit / 2 &&
+        m_upstream->bytesAvailable() > 0) // read on, from the event loop (this runs inside the session)
+        QMetaObject::invokeMethod(
+            this, [this] { readUpstream(); }, Qt::QueuedConnection);
     if (m_responsePaused && left <= m_tx.ctx->options.bufferLimit / 2 && m_tx.exchange) {
         m_responsePaused = false;
         m_tx.exchange->setResponsePaused(false);

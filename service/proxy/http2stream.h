@@ -71,9 +71,9 @@ private:
     http::MessageHead m_head;
     Transaction m_tx;
     std::unique_ptr<forward::Exchange> m_retiredExchange;
-    QByteArray m_pendingBody;  ///< request body received before the exchange started (bounded by the window)
-    qint64 m_held = 0;         ///< body bytes given to the exchange and not yet consumed (the window stays shut)
-    QByteArray m_body;         ///< response body waiting for the session
+    QByteArray m_pendingBody; ///< request body received before the exchange started (bounded by the window)
+    qint64 m_held = 0;        ///< body bytes given to the exchange and not yet consumed (the window stays shut)
+    QByteArray m_body;        ///< response body waiting for the session
     qsizetype m_bodyPos = 0;
     bool m_requestDone = false;
     bool m_responseStarted = false;

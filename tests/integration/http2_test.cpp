@@ -165,12 +165,14 @@ protected:
                 {"apiVersion", "dfproxy.dev/v1alpha1"},
                 {"kind", "AuthorizationPolicy"},
                 {"metadata", QJsonObject{{"name", "egress"}, {"namespace", "agentgateway-system"}}},
-                {"spec", QJsonObject{
-                             {"targetRefs", QJsonArray{QJsonObject{{"kind", "Gateway"}, {"name", "agentgateway-proxy"}}}},
-                             {"defaultAction", "Allow"},
-                             {"rules", QJsonArray{QJsonObject{{"name", "admin"}, {"action", "Deny"},
-                                                              {"pathPrefixes", QJsonArray{"/echo/admin"}}}}},
-                         }},
+                {"spec",
+                 QJsonObject{
+                     {"targetRefs", QJsonArray{QJsonObject{{"kind", "Gateway"}, {"name", "agentgateway-proxy"}}}},
+                     {"defaultAction", "Allow"},
+                     {"rules",
+                      QJsonArray{QJsonObject{
+                          {"name", "admin"}, {"action", "Deny"}, {"pathPrefixes", QJsonArray{"/echo/admin"}}}}},
+                 }},
             },
         };
         s_proxy = std::make_unique<DfproxyProcess>(p);
@@ -194,10 +196,14 @@ protected:
 
     QString host() const { return QStringLiteral("host: h2.test:%1").arg(s_origin->port()); }
     QString authority() const { return QStringLiteral("h2.test:%1").arg(s_origin->port()); }
-    QString httpsUrl(const QString &path) const { return QStringLiteral("https://proxy.test:%1%2").arg(s_httpsPort).arg(path); }
+    QString httpsUrl(const QString &path) const
+    {
+        return QStringLiteral("https://proxy.test:%1%2").arg(s_httpsPort).arg(path);
+    }
     QStringList tlsArgs() const
     {
-        return {"--cacert", s_ca->caCertPath(), "--resolve", QStringLiteral("proxy.test:%1:127.0.0.1").arg(s_httpsPort)};
+        return {"--cacert", s_ca->caCertPath(), "--resolve",
+                QStringLiteral("proxy.test:%1:127.0.0.1").arg(s_httpsPort)};
     }
     static qint64 stat(const char *name) { return qint64(proxyStats(*s_proxy).value(name).toDouble()); }
 
@@ -205,16 +211,20 @@ protected:
     static QList<QJsonObject> logged(const QString &path)
     {
         QList<QJsonObject> out;
-        waitUntil([&] {
-            out.clear();
-            const auto items = QJsonDocument::fromJson(s_proxy->apiGet("/api/v1/accesslog?after=0&limit=1000").body)
-                                   .object().value("items").toArray();
-            for (const QJsonValue &v : items) {
-                if (v.toObject().value("path").toString() == path)
-                    out.append(v.toObject());
-            }
-            return !out.isEmpty();
-        }, 10000);
+        waitUntil(
+            [&] {
+                out.clear();
+                const auto items = QJsonDocument::fromJson(s_proxy->apiGet("/api/v1/accesslog?after=0&limit=1000").body)
+                                       .object()
+                                       .value("items")
+                                       .toArray();
+                for (const QJsonValue &v : items) {
+                    if (v.toObject().value("path").toString() == path)
+                        out.append(v.toObject());
+                }
+                return !out.isEmpty();
+            },
+            10000);
         return out;
     }
 
@@ -297,8 +307,8 @@ TEST_F(Http2, RoutingAndLocalRepliesMatchHttp1)
 // through the same canonical stage, and gets the same answer as over HTTP/1.1.
 TEST_F(Http2, PolicyDenialsMatchHttp1WhateverThePathSpelling)
 {
-    for (const char *path : {"/echo/admin", "/echo/admin/x", "/echo/x/../admin", "/echo/%61dmin", "/echo//admin",
-                             "/echo/./admin"}) {
+    for (const char *path :
+         {"/echo/admin", "/echo/admin/x", "/echo/x/../admin", "/echo/%61dmin", "/echo//admin", "/echo/./admin"}) {
         SCOPED_TRACE(path);
         const auto h1 = curl({"--http1.1", "--path-as-is", "-H", host(), s_proxy->proxyUrl(path)});
         const auto h2 = curl({"--http2-prior-knowledge", "--path-as-is", "-H", host(), s_proxy->proxyUrl(path)});
@@ -317,8 +327,8 @@ TEST_F(Http2, HostThatDisagreesWithAuthorityIsRefused)
     // Raw frames: curl turns a Host header into :authority on HTTP/2 and never sends both.
     QTcpSocket s;
     ASSERT_TRUE(openRaw(s));
-    const QByteArray block = requestBlock(authority().toLatin1()) + QByteArray("\x40", 1) + hpackString("host")
-        + hpackString("other.test");
+    const QByteArray block =
+        requestBlock(authority().toLatin1()) + QByteArray("\x40", 1) + hpackString("host") + hpackString("other.test");
     s.write(frame(kHeaders, kEndStream | kEndHeaders, 1, block));
     const auto answered = [](const QList<Frame> &frames) {
         for (const Frame &f : frames) {
@@ -347,8 +357,9 @@ TEST_F(Http2, BodiesBothWaysWithFlowControl)
         data[i] = char('a' + (i / 4096) % 26);
     f.write(data);
     f.close();
-    const auto up = curl({"--http2-prior-knowledge", "-H", host(), "--data-binary", "@" + file,
-                          s_proxy->proxyUrl("/echo/upload")}, 60000);
+    const auto up =
+        curl({"--http2-prior-knowledge", "-H", host(), "--data-binary", "@" + file, s_proxy->proxyUrl("/echo/upload")},
+             60000);
     EXPECT_EQ(up.status, 200) << up.stderrText.toStdString();
     EXPECT_EQ(QJsonDocument::fromJson(up.body).object().value("bodyLength").toDouble(), double(data.size()));
     const auto down = curl({"--http2-prior-knowledge", "-H", host(), s_proxy->proxyUrl("/bytes/5000000")}, 60000);
@@ -379,8 +390,8 @@ TEST_F(Http2, NghttpAndH2loadMultiplexStreams)
 /// GET `path` with :authority `authority`.
 QByteArray getBlock(const QByteArray &authority, const QByteArray &path)
 {
-    return QByteArray("\x82\x86", 2) + hpackInt(0x00, 4, 4) + hpackString(path) + hpackInt(0x00, 4, 1)
-        + hpackString(authority);
+    return QByteArray("\x82\x86", 2) + hpackInt(0x00, 4, 4) + hpackString(path) + hpackInt(0x00, 4, 1) +
+           hpackString(authority);
 }
 
 // A client that resets a stream in flight cancels its exchange (logged client_reset); the connection and its
@@ -429,8 +440,8 @@ TEST_F(Http2, SplitCookiesAreJoinedForTheOrigin)
 {
     QTcpSocket s;
     ASSERT_TRUE(openRaw(s));
-    const QByteArray block = getBlock(authority().toLatin1(), "/headers") + hpackInt(0x00, 4, 32) + hpackString("a=1")
-        + hpackInt(0x00, 4, 32) + hpackString("b=2");
+    const QByteArray block = getBlock(authority().toLatin1(), "/headers") + hpackInt(0x00, 4, 32) + hpackString("a=1") +
+                             hpackInt(0x00, 4, 32) + hpackString("b=2");
     s.write(frame(kHeaders, kEndStream | kEndHeaders, 1, block));
     QByteArray body;
     const auto done = [&body](const QList<Frame> &fs) {
@@ -465,13 +476,19 @@ TEST_F(Http2, StopSendsGoawayAndLetsStreamsInFlightFinish)
     QTcpSocket s;
     s.connectToHost(QHostAddress::LocalHost, own.proxyPort());
     ASSERT_TRUE(s.waitForConnected(5000));
-    s.write(kPreface + frame(kSettings, 0, 0)
-            + frame(kHeaders, kEndStream | kEndHeaders, 1, getBlock(authority().toLatin1(), "/delay/1500")));
+    s.write(kPreface + frame(kSettings, 0, 0) +
+            frame(kHeaders, kEndStream | kEndHeaders, 1, getBlock(authority().toLatin1(), "/delay/1500")));
     ASSERT_TRUE(s.waitForBytesWritten(5000));
-    ASSERT_TRUE(waitUntil([&] {
-        return QJsonDocument::fromJson(own.apiGet("/api/v1/stats").body).object().value("proxy").toObject()
-                   .value("upstreamRequests").toDouble() > 0;
-    }, 10000));
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            return QJsonDocument::fromJson(own.apiGet("/api/v1/stats").body)
+                       .object()
+                       .value("proxy")
+                       .toObject()
+                       .value("upstreamRequests")
+                       .toDouble() > 0;
+        },
+        10000));
     ASSERT_TRUE(own.process()->sendSignal(SIGTERM));
     const auto answered = [](const QList<Frame> &fs) {
         for (const Frame &f : fs) {
@@ -560,7 +577,8 @@ TEST_F(Http2, HpackBombIsCountedAndEndsTheConnection)
     QTcpSocket s;
     ASSERT_TRUE(openRaw(s));
     // One 4 KB entry into the dynamic table, then referenced a thousand times: 4 KB of input decodes to 4 MB.
-    QByteArray block = requestBlock() + QByteArray("\x40", 1) + hpackString("x-bomb") + hpackString(QByteArray(4000, 'b'));
+    QByteArray block =
+        requestBlock() + QByteArray("\x40", 1) + hpackString("x-bomb") + hpackString(QByteArray(4000, 'b'));
     block += QByteArray(1000, char(0x80 | 62));
     s.write(frame(kHeaders, kEndStream | kEndHeaders, 1, block));
     EXPECT_EQ(goawayCode(readFrames(s)), kEnhanceYourCalm);
@@ -575,12 +593,13 @@ TEST_F(Http2, HeaderListOverTheLimitIsAnswered431)
     ASSERT_TRUE(openRaw(s));
     QByteArray block = requestBlock(authority().toLatin1());
     for (int i = 0; i < 10; ++i) // ten literal fields of 7 KB (not indexed): 70 KB in, 70 KB decoded
-        block += QByteArray("\x00", 1) + hpackString("x-big-" + QByteArray::number(i)) + hpackString(QByteArray(7 * 1024, 'q'));
+        block += QByteArray("\x00", 1) + hpackString("x-big-" + QByteArray::number(i)) +
+                 hpackString(QByteArray(7 * 1024, 'q'));
     QByteArray frames;
     for (qsizetype at = 0; at < block.size(); at += 16384) {
         const bool first = at == 0, last = at + 16384 >= block.size();
-        frames += frame(first ? kHeaders : kContinuation, quint8((first ? kEndStream : 0) | (last ? kEndHeaders : 0)), 1,
-                        block.mid(at, 16384));
+        frames += frame(first ? kHeaders : kContinuation, quint8((first ? kEndStream : 0) | (last ? kEndHeaders : 0)),
+                        1, block.mid(at, 16384));
     }
     // Then a small request on the same connection: it is not taken for an attack.
     frames += frame(kHeaders, kEndStream | kEndHeaders, 3, requestBlock(authority().toLatin1()));

@@ -34,7 +34,9 @@ QByteArray u32(quint32 v)
 /// GET / with :authority a.test, :scheme http (static table entries and one short literal).
 QByteArray getBlock()
 {
-    return QByteArray("\x82\x86\x84\x01\x06" "a.test", 11);
+    return QByteArray("\x82\x86\x84\x01\x06"
+                      "a.test",
+                      11);
 }
 
 QByteArray preface()
@@ -124,8 +126,8 @@ TEST(ServerSession, RequestHeadBodyAndEndReachTheHandler)
 {
     Recorder r;
     ServerSession s(&r, ServerLimits{});
-    ASSERT_TRUE(s.receive(preface() + frame(kHeaders, kEndHeaders, 1, getBlock()) + frame(kData, 0, 1, "abc")
-                          + frame(kData, kEndStream, 1, "de")));
+    ASSERT_TRUE(s.receive(preface() + frame(kHeaders, kEndHeaders, 1, getBlock()) + frame(kData, 0, 1, "abc") +
+                          frame(kData, kEndStream, 1, "de")));
     ASSERT_EQ(r.heads, QList<qint32>{1});
     EXPECT_FALSE(r.lastEndStream);
     EXPECT_TRUE(r.lastPseudo.contains(qMakePair(QByteArray(":method"), QByteArray("GET"))));
@@ -142,8 +144,8 @@ TEST(ServerSession, StreamWindowOpensOnlyAsTheHandlerConsumes)
     l.streamWindowBytes = 1000;
     ServerSession s(&r, l);
     // The client acknowledges the server's SETTINGS: the 1000-byte window applies from then on.
-    ASSERT_TRUE(s.receive(preface() + frame(kSettings, 0x1, 0) + frame(kHeaders, kEndHeaders, 1, getBlock())
-                          + frame(kData, 0, 1, QByteArray(900, 'x'))));
+    ASSERT_TRUE(s.receive(preface() + frame(kSettings, 0x1, 0) + frame(kHeaders, kEndHeaders, 1, getBlock()) +
+                          frame(kData, 0, 1, QByteArray(900, 'x'))));
     const auto streamUpdates = [](const QList<Frame> &fs) {
         int n = 0;
         for (const Frame &f : fs)
@@ -222,8 +224,8 @@ TEST(ServerSession, HpackBombEndsTheSessionAndALargeListIsRefused)
         ServerLimits l;
         l.maxHeaderListBytes = 1024;
         ServerSession s(&r, l);
-        const QByteArray bomb = getBlock() + QByteArray("\x40\x06x-bomb\x7f\xf5\x02", 11) + QByteArray(500, 'b')
-            + QByteArray(50, char(0x80 | 62));
+        const QByteArray bomb = getBlock() + QByteArray("\x40\x06x-bomb\x7f\xf5\x02", 11) + QByteArray(500, 'b') +
+                                QByteArray(50, char(0x80 | 62));
         EXPECT_FALSE(s.receive(preface() + frame(kHeaders, kEndHeaders | kEndStream, 1, bomb)));
         EXPECT_EQ(r.violations, QList<Violation>{Violation::HpackBomb});
         EXPECT_EQ(goaway(drain(s)), 0xb);
@@ -243,8 +245,7 @@ TEST(ServerSession, PingAndSettingsFloodsEndTheSession)
         for (int i = 0; i < 5; ++i)
             in += frame(type, 0, 0, type == kPing ? QByteArray(8, 'p') : QByteArray());
         EXPECT_FALSE(s.receive(in));
-        EXPECT_EQ(r.violations,
-                  QList<Violation>{type == kPing ? Violation::PingFlood : Violation::SettingsFlood});
+        EXPECT_EQ(r.violations, QList<Violation>{type == kPing ? Violation::PingFlood : Violation::SettingsFlood});
         EXPECT_EQ(goaway(drain(s)), 0xb);
     }
 }
