@@ -38,11 +38,11 @@ Http2Connection::Http2Connection(ProxyWorker *worker, ProxyContext *ctx, net::St
     m_ctx->stats.activeConnections.fetch_add(1, std::memory_order_relaxed);
     m_ctx->stats.http2Connections.fetch_add(1, std::memory_order_relaxed);
     m_idleTimer.start(this, m_ctx->options.clientIdleTimeoutMs);
-    receive(received.constData(), received.size());
-    flush();
-    if (m_socket->hasPendingInput())
-        QMetaObject::invokeMethod(
-            this, [this] { onStreamReadable(); }, Qt::QueuedConnection);
+    // From the event loop, not here: what the bytes do may close the connection, and the worker only starts
+    // tracking it once this constructor has returned. Whichever comes first, this or the next read, takes them.
+    m_initial = std::move(received);
+    QMetaObject::invokeMethod(
+        this, [this] { onStreamReadable(); }, Qt::QueuedConnection);
 }
 
 Http2Connection::~Http2Connection()
@@ -76,6 +76,11 @@ void Http2Connection::abort()
 
 void Http2Connection::onStreamReadable()
 {
+    if (!m_initial.isEmpty()) {
+        const QByteArray initial = std::exchange(m_initial, QByteArray());
+        receive(initial.constData(), initial.size());
+        flush();
+    }
     char buf[16 * 1024];
     // Read while the client's socket takes our answers; above bufferLimit the client waits for us.
     while (!m_closed && !m_sessionOver && m_socket->bytesToWrite() <= m_ctx->options.bufferLimit) {
@@ -89,7 +94,7 @@ void Http2Connection::onStreamReadable()
 
 void Http2Connection::receive(const char *data, qsizetype size)
 {
-    if (size <= 0)
+    if (size <= 0 || m_closed)
         return;
     m_idleTimer.stop();
     ++m_inSession;

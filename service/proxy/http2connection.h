@@ -88,7 +88,8 @@ private:
     std::map<qint32, std::unique_ptr<Http2Stream>> m_streams;
     std::vector<std::unique_ptr<Http2Stream>> m_closedStreams; ///< deleted from the event loop (reapStreams)
     QByteArray m_out;
-    int m_inSession = 0; ///< inside ServerSession::receive: flushing waits until it returns
+    QByteArray m_initial; ///< read by the HTTP/1 connection before the hand-over (the preface, ...): fed first
+    int m_inSession = 0;  ///< inside ServerSession::receive: flushing waits until it returns
     bool m_flushPending = false;
     bool m_sessionOver = false; ///< the session refused more input: close once its GOAWAY is out
     bool m_draining = false;

@@ -464,6 +464,31 @@ TEST_F(Http2, SplitCookiesAreJoinedForTheOrigin)
     EXPECT_EQ(cookies, QStringList{"a=1; b=2"}) << body.constData();
 }
 
+// A connection whose first bytes already break the protocol (DATA on stream 0 right after the preface) ends
+// before the worker ever saw it run: it must still be forgotten cleanly (a stop afterwards exits normally).
+TEST_F(Http2, AConnectionThatFailsInItsFirstBytesIsForgottenCleanly)
+{
+    DfproxyProcess::Options p;
+    p.dnsServers = {s_dns->address().toString()};
+    p.workers = 1;
+    p.extraResources = {dfpBackend("plain"), route("h2", {"h2.test"}, "plain")};
+    DfproxyProcess own(p);
+    ASSERT_TRUE(own.start()) << own.describe().toStdString();
+    for (int i = 0; i < 20; ++i) {
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, own.proxyPort());
+        ASSERT_TRUE(s.waitForConnected(5000));
+        s.write(kPreface + frame(kSettings, 0, 0) + frame(kData, 0, 0, "x"));
+        EXPECT_EQ(goawayCode(readFrames(s, 15000)), 1); // PROTOCOL_ERROR
+    }
+    const auto ok = curl({"--http2-prior-knowledge", "-H", host(), own.proxyUrl("/status/200")});
+    EXPECT_EQ(ok.status, 200) << ok.describe().toStdString();
+    ASSERT_TRUE(own.process()->sendSignal(SIGTERM));
+    ASSERT_TRUE(own.process()->waitForExit(20000)) << own.describe().toStdString();
+    EXPECT_EQ(own.process()->exitStatus(), QProcess::NormalExit) << own.describe().toStdString();
+    EXPECT_EQ(own.process()->exitCode(), 0) << own.describe().toStdString();
+}
+
 // Stopping dfproxy sends GOAWAY(NO_ERROR) to HTTP/2 clients; the streams in flight still get their answers.
 TEST_F(Http2, StopSendsGoawayAndLetsStreamsInFlightFinish)
 {
