@@ -9,6 +9,7 @@
 #include "proxy/tunnel.h"
 
 #include <charconv>
+#include <cstring>
 #include <QTcpSocket>
 #include <QTimerEvent>
 
@@ -153,6 +154,18 @@ void DownstreamConnection::pump()
             if (m_in.fill(m_socket) <= 0)
                 break;
         }
+        if (m_sniffHttp2) { // HTTP/2 (#26)
+            const Http2Sniff sniff = sniffHttp2();
+            if (sniff == Http2Sniff::HandedOver)
+                break;
+            if (sniff == Http2Sniff::NeedMore) {
+                if (!m_readTimer.isActive() && m_ctx->options.requestHeadTimeoutMs > 0)
+                    m_readTimer.start(this, m_ctx->options.requestHeadTimeoutMs); // a preface sent slowly
+                if (m_in.fill(m_socket) <= 0)
+                    break;
+                continue;
+            }
+        }
         HttpParser::Stop stop;
         const qsizetype used = m_parser.feed(m_in.data(), m_in.size(), &stop);
         m_in.consume(used);
@@ -178,6 +191,33 @@ void DownstreamConnection::pump()
     }
     m_inPump = false;
     m_in.recycle();
+}
+
+// HTTP/2 (#26): the hand-over to proxy/http2connection.h.
+DownstreamConnection::Http2Sniff DownstreamConnection::sniffHttp2()
+{
+    static constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    constexpr qsizetype kSize = sizeof kPreface - 1;
+    const qsizetype n = std::min(m_in.size(), kSize);
+    if (std::memcmp(m_in.data(), kPreface, size_t(n)) != 0) {
+        m_sniffHttp2 = false;
+        return Http2Sniff::Http1;
+    }
+    if (n < kSize)
+        return Http2Sniff::NeedMore;
+    m_sniffHttp2 = false;
+    QByteArray received(m_in.data(), m_in.size());
+    m_in.clear();
+    m_idleTimer.stop();
+    m_readTimer.stop();
+    m_socket->setListener(nullptr);
+    m_socket->setParent(nullptr);
+    m_state = State::Closing;
+    m_closed = true;
+    m_worker->startHttp2(m_socket, m_tx.tlsClient, m_listener, std::move(m_slot), std::move(received));
+    m_worker->connectionClosed(this);
+    deleteLater();
+    return Http2Sniff::HandedOver;
 }
 
 /// Moves the rest of a Content-Length request body from the client's socket straight to the upstream's (splice() on

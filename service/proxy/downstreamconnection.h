@@ -85,6 +85,10 @@ private:
     enum class State { ReadingHead, Stages, Forwarding, Tunnel, Closing };
 
     void pump();
+    /// HTTP/2 (#26): whether the connection's first bytes are the HTTP/2 connection preface (h2 after ALPN, h2c by
+    /// prior knowledge); if so the connection hands its stream to ProxyWorker::startHttp2 and closes itself.
+    enum class Http2Sniff { Http1, NeedMore, HandedOver };
+    Http2Sniff sniffHttp2();
     bool spliceRequestBody();
     void onRequestHead();
     void onRequestComplete();
@@ -112,6 +116,7 @@ private:
     bool m_inPump = false;
     bool m_pumpAgain = false;
     bool m_closed = false;
+    bool m_sniffHttp2 = true; ///< HTTP/2 (#26): the first bytes are not looked at yet
 
     Transaction m_tx; ///< the request in flight (one at a time: pipelined requests wait in m_in)
     /// The finished exchange, kept until the next request or the connection's end (its callback is where it ended).

@@ -4,6 +4,7 @@
 #include "forward/http1forwarder.h"
 #include "forward/qnamforwarder.h"
 #include "proxy/downstreamconnection.h"
+#include "proxy/http2connection.h"
 #include "proxy/localreply.h"
 #include "proxy/proxycontext.h"
 
@@ -152,6 +153,9 @@ void ProxyWorker::drain()
     const auto conns = m_connections;
     for (DownstreamConnection *c : conns)
         c->drain();
+    const auto h2 = m_http2;
+    for (Http2Connection *c : h2)
+        c->drain();
     if (auto *n = dynamic_cast<forward::Http1Forwarder *>(m_native.get()))
         n->closeIdle();
 }
@@ -161,6 +165,9 @@ void ProxyWorker::closeAll()
     const auto conns = std::exchange(m_connections, {});
     for (DownstreamConnection *c : conns)
         delete c;
+    const auto h2 = std::exchange(m_http2, {});
+    for (Http2Connection *c : h2)
+        delete c;
     m_native.reset();
     m_qnam.reset();
 }
@@ -168,6 +175,20 @@ void ProxyWorker::closeAll()
 void ProxyWorker::connectionClosed(DownstreamConnection *c)
 {
     m_connections.remove(c);
+}
+
+void ProxyWorker::startHttp2(net::Stream *stream, bool tls, std::shared_ptr<const routing::Listener> listener,
+                             ConnectionSlot slot, QByteArray received)
+{
+    auto *c = new Http2Connection(this, m_ctx, stream, tls, std::move(listener), std::move(slot), std::move(received));
+    m_http2.insert(c);
+    if (m_ctx->draining.load())
+        c->drain();
+}
+
+void ProxyWorker::http2ConnectionClosed(Http2Connection *c)
+{
+    m_http2.remove(c);
 }
 
 } // namespace dfproxy::proxy

@@ -40,6 +40,10 @@ void Transaction::begin(const http::MessageHead *h, const QHostAddress &clientAd
     beginRecord(clientAddress, clientPort);
     rec.method = h->method;
     rec.path = h->target;
+    // Static text, no allocation per request.
+    static const QByteArray kHttp2 = QByteArrayLiteral("HTTP/2"), kHttp11 = QByteArrayLiteral("HTTP/1.1"),
+                            kHttp10 = QByteArrayLiteral("HTTP/1.0");
+    rec.protocol = h->versionMajor == 2 ? kHttp2 : h->versionMinor == 0 ? kHttp10 : kHttp11;
     m_clock.restart();
     dnsDoneUs = connectedUs = 0;
     dnsLeftToProxy = false;
