@@ -5,14 +5,14 @@
 # Installs only what is missing (checked with dpkg-query), running `apt-get update` at most once.
 
 # qt6-declarative-dev: Qt Qml's QJSEngine runs corporate PAC files (upstream proxy selection); libkrb5-dev: GSSAPI for
-# Negotiate (Kerberos) to an upstream proxy.
+# Negotiate (Kerberos) to an upstream proxy. libnghttp2-dev: HTTP/2 (service/http2/).
 # libqt6opengl6-dev: Qt6Charts' CMake package needs Qt6OpenGL, and qt6-charts-dev does not depend on it (a machine
 # without it fails at `find_package(Qt6 COMPONENTS Charts)`).
 DFPROXY_BUILD_PACKAGES=(
     build-essential cmake ninja-build pkg-config
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev libqt6opengl6-dev
     libyaml-cpp-dev libssl-dev libgtest-dev libgmock-dev
-    libgl-dev
+    libgl-dev libnghttp2-dev
     qt6-declarative-dev libkrb5-dev
 )
 
@@ -28,12 +28,13 @@ DFPROXY_BUILD_PACKAGES=(
 # tests (dbus-daemon, dconf, the org.gnome.system.proxy schema, gsettings) and Debian's chromium, the real browser
 # of the `browser` tests; squid (with its auth helpers) and tinyproxy as the
 # upstream (corporate) proxies of the upstream-proxy tests, krb5-kdc, krb5-admin-server (kdb5_util, kadmin.local) and
-# krb5-user (kinit) for the throwaway Kerberos realm of the Negotiate test.
+# krb5-user (kinit) for the throwaway Kerberos realm of the Negotiate test; nghttp2-client (nghttp, h2load) as
+# HTTP/2 clients besides curl.
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
     slowhttptest clang libclang-rt-14-dev node-llhttp
-    g++-mingw-w64-x86-64-posix iproute2
+    g++-mingw-w64-x86-64-posix iproute2 nghttp2-client
     python3 jq xxd python3-pacparser chromium
     dbus-daemon dbus-bin dconf-cli dconf-gsettings-backend gsettings-desktop-schemas libglib2.0-bin
     wget                                  # tests/integration/applications_test.cpp: real programs behind requests

@@ -63,6 +63,7 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.host = r.host;
     e.port = r.port;
     e.path = r.path;
+    e.protocol = r.protocol;
     e.resolvedAddress = t_resolvedText.of(r.resolvedAddress);
     e.dnsCacheHit = r.dnsCacheHit;
     e.status = r.status;
@@ -153,6 +154,21 @@ void addServiceCollectors(telemetry::MetricsRegistry &registry, dns::DnsHostCach
                  MetricType::Counter,
                  {{{{"direction", "request"}}, s.value("requestBytesSpliced").toDouble()},
                   {{{"direction", "response"}}, s.value("responseBytesSpliced").toDouble()}}},
+                {"dfproxy_http2_connections_total", "Client connections that spoke HTTP/2.", MetricType::Counter,
+                 {{{}, s.value("http2Connections").toDouble()}}},
+                {"dfproxy_http2_streams_total", "Requests (streams) on HTTP/2 client connections.", MetricType::Counter,
+                 {{{}, s.value("http2Streams").toDouble()}}},
+                {"dfproxy_http2_header_lists_too_large_total",
+                 "HTTP/2 streams answered 431 for a header list over proxy.maxHeaderBytes.", MetricType::Counter,
+                 {{{}, s.value("http2HeaderListsTooLarge").toDouble()}}},
+                {"dfproxy_http2_attacks_total",
+                 "HTTP/2 client connections ended with GOAWAY(ENHANCE_YOUR_CALM), by attack pattern.",
+                 MetricType::Counter,
+                 {{{{"pattern", "rapid_reset"}}, s.value("http2RapidResets").toDouble()},
+                  {{{"pattern", "continuation_flood"}}, s.value("http2ContinuationFloods").toDouble()},
+                  {{{"pattern", "hpack_bomb"}}, s.value("http2HpackBombs").toDouble()},
+                  {{{"pattern", "ping_flood"}}, s.value("http2PingFloods").toDouble()},
+                  {{{"pattern", "settings_flood"}}, s.value("http2SettingsFloods").toDouble()}}},
             };
         });
     }

@@ -81,8 +81,9 @@ struct ForwardRequest
 };
 
 /// Receives the response. Callbacks never run from inside Forwarder::start(), except onUpstreamConnected for a
-/// connection taken from the pool (it must not destroy the Exchange). A callback may destroy the Exchange (that
-/// cancels it); the engine must not touch it afterwards.
+/// connection taken from the pool. A callback must not destroy the Exchange (the data path's lifetime rule: the
+/// proxy's connection keeps a finished exchange until its next request, and cancels one only from outside its
+/// callbacks); the engines still check after each callback, as a defence.
 class ResponseSink
 {
 public:

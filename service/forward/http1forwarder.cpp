@@ -594,6 +594,9 @@ private:
         s->write(m_pending);
         s->flush();
         m_pending.clear();
+        // The body buffered while connecting may have gone at once: no bytesWritten() then releases a client side
+        // that stopped reading at the limit.
+        bytesWritten();
         if (m_bodyEnded)
             armResponseTimer();
         if (s->hasPendingInput()) // otherwise the stream announces the response

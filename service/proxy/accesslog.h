@@ -23,6 +23,7 @@ struct AccessLogRecord
     QByteArray host;             ///< target host (lower-case, no port)
     quint16 port = 0;            ///< target port
     QByteArray path;             ///< request target as received (origin-form path+query, or CONNECT authority)
+    QByteArray protocol;         ///< "HTTP/1.1", "HTTP/1.0", "HTTP/2" (the request's); empty without a request
     int status = 0;              ///< status sent to the client (0 when none was sent)
     QByteArray reason;           ///< x-dfproxy-error reason for proxy-generated errors, empty otherwise
     qint64 bytesIn = 0;          ///< request body bytes from the client (tunnels: client -> upstream)

@@ -24,9 +24,9 @@ qsizetype schemePrefix(const QByteArray &target, bool *https, bool *lowerCase)
     return at + 3;
 }
 
-StageReply reply(const char *reason, const QByteArray &body)
+LocalReply reply(const char *reason, const QByteArray &body)
 {
-    return StageReply{400, reason, body + '\n'};
+    return LocalReply{400, reason, body + '\n', {}, {}};
 }
 
 } // namespace
@@ -56,7 +56,7 @@ QByteArray CanonicalRequest::logTarget() const
     return originTarget();
 }
 
-std::optional<StageReply> canonicalizeRequest(const http::MessageHead &h, bool tlsClient,
+std::optional<LocalReply> canonicalizeRequest(const http::MessageHead &h, bool tlsClient,
                                               const http::PathOptions &paths, CanonicalRequest *out)
 {
     *out = CanonicalRequest();
@@ -137,10 +137,10 @@ std::optional<StageReply> canonicalizeRequest(const http::MessageHead &h, bool t
         out->hasQuery = true;
         rawQuery = pathAndQuery.sliced(q + 1).toByteArray();
         if (!http::canonicalQuery(rawQuery, &out->query, &error))
-            return StageReply{400, error.reason, error.detail + '\n'};
+            return LocalReply{400, error.reason, error.detail + '\n', {}, {}};
     }
     if (!http::canonicalPath(rawPath, paths, &out->path, &error))
-        return StageReply{400, error.reason, error.detail + '\n'};
+        return LocalReply{400, error.reason, error.detail + '\n', {}, {}};
     // Unchanged when every part came out as it went in (canonicalPath/-Query share their input then).
     const bool pathSame = out->path.constData() == rawPath.constData() && !pathView.isEmpty();
     const bool querySame = q < 0 || out->query.constData() == rawQuery.constData();

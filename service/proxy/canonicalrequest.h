@@ -5,6 +5,7 @@
 
 #include "http/canonical.h"
 #include "http/httpparser.h"
+#include "proxy/localreply.h"
 
 #include <QByteArray>
 
@@ -35,16 +36,9 @@ struct CanonicalRequest
     QByteArray logTarget() const;
 };
 
-/// A reply the stage ends the request with (always a client error).
-struct StageReply
-{
-    int status = 400;
-    QByteArray reason;
-    QByteArray body;
-};
-
 /// Computes the canonical request from a parsed head. `tlsClient`: received on an HTTPS listener.
-std::optional<StageReply> canonicalizeRequest(const http::MessageHead &head, bool tlsClient,
+/// A refused target gives the 400 reply the canonical stage ends the request with.
+std::optional<LocalReply> canonicalizeRequest(const http::MessageHead &head, bool tlsClient,
                                               const http::PathOptions &paths, CanonicalRequest *out);
 
 } // namespace dfproxy::proxy

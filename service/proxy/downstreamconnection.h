@@ -2,30 +2,20 @@
 #pragma once
 
 #include "base/lazytimer.h"
-#include "base/liveness.h"
 #include "forward/forwarder.h"
-#include "forward/upstreamproxy.h"
 #include "http/httpparser.h"
 #include "http/readbuffer.h"
 #include "net/stream.h"
 #include "policy/policy.h"
-#include "proxy/accesslog.h"
-#include "proxy/canonicalrequest.h"
 #include "proxy/connectionlimiter.h"
+#include "proxy/transaction.h"
 #include "routing/routetable.h"
 
-#include <QElapsedTimer>
 #include <QObject>
-#include <QPointer>
 
 #include <memory>
 
 class QTcpSocket;
-
-namespace dfproxy::dns {
-class PendingLookup;
-struct ResolveResult;
-}
 
 namespace dfproxy::proxy {
 
@@ -33,12 +23,19 @@ struct ProxyContext;
 class ProxyWorker;
 class Tunnel;
 
-/// One client connection on a worker thread: parses requests (keep-alive, pipelining), routes, resolves and
-/// forwards them one at a time, or turns into a tunnel (CONNECT, websocket). Deletes itself when closed.
+/// The HTTP/1 server side of one client connection, on a worker thread: parses requests (keep-alive, pipelining
+/// order), feeds request bodies to the exchange with backpressure, writes responses (relayed or local replies, the
+/// one place that turns a LocalReply into bytes), enforces the read and idle timeouts, and turns into a tunnel
+/// (CONNECT, websocket). What happens to each request between its head and its response is the Transaction's
+/// (proxy/transaction.h), which runs the stages (proxy/stages/stages.h).
+///
+/// Lifetime: the connection deletes itself with deleteLater() when closed, never synchronously; what it owns
+/// (transaction handles, exchanges, connectors) is cancelled by destroying it outside its own callbacks.
 class DownstreamConnection final : public QObject,
                                    public forward::ResponseSink,
                                    public http::BodyHandler,
-                                   public net::StreamListener
+                                   public net::StreamListener,
+                                   public TransactionHost
 {
 public:
     /// Takes `stream` (accepted on an HTTPS listener when `tls`).
@@ -61,7 +58,7 @@ public:
     void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) override;
     void onRequestBodyDrained() override;
     void onError(forward::ForwardError error, const QString &detail) override;
-    void onUpstreamProxyUsed(const forward::UpstreamProxy *proxy) override; // [#22 hook: upstream proxy]
+    void onUpstreamProxyUsed(const forward::UpstreamProxy *proxy) override;
 
     // http::BodyHandler (request body)
     void onBody(const char *data, qsizetype size) override;
@@ -71,35 +68,42 @@ public:
     void onStreamWritten() override { onClientBytesWritten(); }
     void onStreamClosed(QAbstractSocket::SocketError) override { onClientDisconnected(); }
 
+    // TransactionHost
+    void sendLocalReply(const LocalReply &reply) override;
+    void armRequestTimeout(qint64 ms) override { m_requestTimer.start(this, ms); }
+    forward::ResponseSink *responseSink() override { return this; }
+    void exchangeStarted() override;
+    void tunnelConnected(QTcpSocket *upstream) override;
+    void readMore() override { pump(); }
+    QObject *callbackContext() override { return this; }
+    std::shared_ptr<const platform::ProcessInfo> clientApplication() override;
+
 protected:
     void timerEvent(QTimerEvent *ev) override;
 
 private:
-    enum class State { ReadingHead, Resolving, Forwarding, Tunnel, Closing };
+    enum class State { ReadingHead, Stages, Forwarding, Tunnel, Closing };
 
     void pump();
+    /// HTTP/2 (#26): whether the connection's first bytes are the HTTP/2 connection preface (h2 after ALPN, h2c by
+    /// prior knowledge); if so the connection hands its stream to ProxyWorker::startHttp2 and closes itself.
+    enum class Http2Sniff { Http1, NeedMore, HandedOver };
+    Http2Sniff sniffHttp2();
     bool spliceRequestBody();
     void onRequestHead();
-    void checkPolicy();
-    void onPolicyVerdict(policy::Decision d);
-    void continueAfterPolicy(const QList<QByteArray> &stripHeaders);
     void onRequestComplete();
-    void onResolved(const dns::ResolveResult &result);
-    void startForward();
-    void startConnectTunnel();
-    void finishTransaction();
     void onReadTimeout();
-    void sendLocalResponse(int status, QByteArrayView reason, const QByteArray &body,
-                           QByteArrayView location = {}, const policy::HeaderList *extraHeaders = nullptr);
-    policy::RequestAttributes policyAttributes(const QString &host) const; ///< host: m_host as text
-    void sendPolicyDenial(const policy::Decision &decision, QByteArrayView defaultReason);
-    void writeClient(const char *data, qsizetype size);
+    /// Ends the request with a reply of the connection's own (a bad head, a timeout): a fresh record when none is
+    /// open, then sendLocalReply, then close.
+    void failConnection(const LocalReply &reply);
+    void finishTransaction();
     void closeAfterFlush();
     void onClientBytesWritten();
     void onClientDisconnected();
-    void emitLog();
     void armIdleTimer();
     void becomeTunnel(QTcpSocket *upstream, const QByteArray &leftover, const QByteArray &clientBytes);
+    /// The exchange is over (it called its last callback): destroyed later, never inside its own callback.
+    void retireExchange();
 
     ProxyWorker *m_worker;
     ProxyContext *m_ctx;
@@ -110,27 +114,19 @@ private:
     QByteArray m_out;
     State m_state = State::ReadingHead;
     bool m_inPump = false;
-    Liveness m_liveness; ///< guards around calls that may delete this connection (pump, DNS lookup)
     bool m_pumpAgain = false;
     bool m_closed = false;
+    bool m_sniffHttp2 = true; ///< HTTP/2 (#26): the first bytes are not looked at yet
 
-    // the request in flight
-    std::unique_ptr<dns::PendingLookup> m_lookup;
-    std::unique_ptr<forward::Exchange> m_exchange;
-    std::unique_ptr<forward::Exchange> m_finishedExchange;
-    forward::ForwardRequest m_forward;
-    CanonicalRequest m_canon; ///< the request's target as every stage sees it (canonicalizeRequest)
-    std::optional<routing::RouteMatch> m_match;
-    QByteArray m_host;
-    int m_port = 0;
+    Transaction m_tx; ///< the request in flight (one at a time: pipelined requests wait in m_in)
+    /// The finished exchange, kept until the next request or the connection's end (its callback is where it ended).
+    std::unique_ptr<forward::Exchange> m_retiredExchange;
     bool m_requestDone = false;
     bool m_splicingBody = false; ///< this request's body is being spliced (spliceRequestBody)
     bool m_responseStarted = false;
     bool m_responseDone = false;
     bool m_keepAlive = true;
     bool m_headRequest = false;
-    bool m_expectContinue = false;
-    bool m_websocket = false;
     bool m_chunkedOut = false;
     bool m_closeDelimited = false;
     bool m_responsePaused = false;
@@ -138,32 +134,11 @@ private:
     LazyTimer m_requestTimer;
     LazyTimer m_idleTimer;
     LazyTimer m_readTimer; ///< requestHeadTimeoutMs while reading a head, requestBodyTimeoutMs while reading a body
-    QElapsedTimer m_clock;
-    qint64 nowUs() const { return m_clock.nsecsElapsed() / 1000; }
-    qint64 m_dnsDoneUs = 0;   ///< m_clock's reading when DNS answered (us)
-    qint64 m_connectedUs = 0; ///< ... when the upstream connection was there
-    AccessLogRecord m_rec;
-    bool m_logged = true;
     Tunnel *m_tunnel = nullptr;
-    std::shared_ptr<const policy::PolicyEngine> m_policy; ///< the engine the current request was checked with
-    QByteArray m_policyPath;
-    bool m_explicitProxy = false;
-    /// The request as the policies see it, built once for checkRequest() and reused by checkResolved().
-    policy::RequestAttributes m_policyAttributes;
-    /// A policy verdict still being worked out; declared after m_policy so it is destroyed (cancelled) first.
-    std::unique_ptr<policy::PendingDecision> m_policyCheck;
-    QString m_hostText; ///< m_host as text, made once per request for routing, the policies and the DNS cache
-    qint64 m_tunnelBytesPerSecond = 0; ///< from the policy decision: applied if this request becomes a tunnel
-    qint64 m_tunnelBurstBytes = 0;
-    bool m_tlsClient = false; ///< accepted on an HTTPS listener
-    QByteArray m_clientAddressText; ///< the client's address as X-Forwarded-For shows it, made on first use
-    // [#22 hook: upstream proxy] the proxy selection of the current request once known (a PAC answer comes later)
-    std::optional<forward::ProxySelection> m_proxySelection;
-    quint64 m_proxySelectionSerial = 0;
-    ConnectionSlot m_slot; ///< released last, when the connection (and any tunnel) is gone
-    // [apps hook] the program behind the client (proxy/clientapplication.h), looked up at the first request
+    /// The program behind the client (proxy/clientapplication.h), looked up at the first request.
     std::shared_ptr<const platform::ProcessInfo> m_application;
     bool m_applicationLooked = false;
+    ConnectionSlot m_slot; ///< released last, when the connection (and any tunnel) is gone
 };
 
 } // namespace dfproxy::proxy

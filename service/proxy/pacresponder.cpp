@@ -102,6 +102,7 @@ std::optional<LocalReply> answerPacRequest(const http::MessageHead &head, const 
         return std::nullopt;
 
     LocalReply r;
+    r.status = 200;
     if (head.method != "GET" && head.method != "HEAD") {
         r.status = 405;
         r.reason = "method_not_allowed";

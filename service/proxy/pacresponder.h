@@ -6,6 +6,7 @@
 
 #include "http/httpparser.h"
 #include "proxy/canonicalrequest.h"
+#include "proxy/localreply.h"
 #include "routing/routetable.h"
 
 #include <QByteArray>
@@ -17,18 +18,10 @@ namespace dfproxy::proxy {
 
 class Router;
 
-/// A reply dfproxy makes itself.
-struct LocalReply
-{
-    int status = 200;
-    QByteArray reason;           ///< x-dfproxy-error; empty for 200 and 304
-    routing::HeaderList headers; ///< Content-Type included
-    QByteArray body;             ///< empty for 304
-};
-
-/// The reply to `head` when it asks `listener` (the listener the connection was accepted on) for its PAC file;
-/// nullopt when it does not. `router` (may be null) is the configuration in effect: the PAC file is made from its
-/// copy of the listener, so a kept-alive connection never serves a file older than the config. Thread-safe.
+/// The reply to `head` when it asks `listener` (the listener the connection was accepted on) for its PAC file
+/// (its Content-Type among the headers; no body for 304); nullopt when it does not. `router` (may be null) is the
+/// configuration in effect: the PAC file is made from its copy of the listener, so a kept-alive connection never
+/// serves a file older than the config. Thread-safe.
 std::optional<LocalReply> answerPacRequest(const http::MessageHead &head, const CanonicalRequest &canon,
                                            const routing::Listener &listener, const Router *router);
 

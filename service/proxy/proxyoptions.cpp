@@ -106,7 +106,7 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
         "workers", "connectTimeoutMs", "responseTimeoutMs", "upstreamIdleTimeoutMs", "clientIdleTimeoutMs",
         "requestHeadTimeoutMs", "requestBodyTimeoutMs", "drainTimeoutMs", "bufferLimitBytes", "maxHeaderBytes",
         "maxUriBytes", "maxConnections", "maxConnectionsPerClient", "addXForwardedFor", "addXForwardedProto", "paths",
-        "parsing", "ssrf", "applicationLookup"};
+        "parsing", "ssrf", "applicationLookup", "http2MaxConcurrentStreams"};
     if (errors) {
         for (auto it = block.begin(); it != block.end(); ++it) {
             if (!known.contains(it.key()))
@@ -128,6 +128,7 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
     readInt(block, "maxUriBytes", 256, 1024 * 1024, &o.limits.maxUriBytes, errors);
     readInt(block, "maxConnections", 0, 1000000, &o.maxConnections, errors);
     readInt(block, "maxConnectionsPerClient", 0, 1000000, &o.maxConnectionsPerClient, errors);
+    readInt(block, "http2MaxConcurrentStreams", 1, 1000, &o.http2MaxConcurrentStreams, errors);
     readBool(block, "addXForwardedFor", &o.addXForwardedFor, errors);
     readBool(block, "addXForwardedProto", &o.addXForwardedProto, errors);
     readPaths(block, &o.paths, errors);

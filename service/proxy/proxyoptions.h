@@ -35,11 +35,13 @@ struct ProxyOptions
     bool addXForwardedProto = false;
     http::PathOptions paths;               ///< proxy.paths: how request paths are canonicalised
     bool applicationLookup = true;         ///< proxy.applicationLookup: find the program behind local clients
+    /// HTTP/2 clients (h2 by ALPN, h2c by prior knowledge): streams open at once per connection (SETTINGS).
+    int http2MaxConcurrentStreams = 100;
 };
 
 /// Reads the config's "proxy" block: workers, connectTimeoutMs, responseTimeoutMs, upstreamIdleTimeoutMs,
 /// clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes,
-/// maxUriBytes, maxConnections, maxConnectionsPerClient (integers),
+/// maxUriBytes, maxConnections, maxConnectionsPerClient, http2MaxConcurrentStreams (integers),
 /// addXForwardedFor, addXForwardedProto (booleans), paths {mergeSlashes: boolean, escapedSlashes: "reject" | "keep" |
 /// "unescape"}, parsing ("strict" or "lenient": bare LF line endings in requests), applicationLookup ("on" or "off"; YAML's
 /// unquoted on/off arrive as booleans and are taken too). Missing keys keep the defaults;

@@ -88,6 +88,8 @@ std::shared_ptr<const QSslConfiguration> loadServerTls(const routing::Listener &
     conf->setPrivateKey(key);
     conf->setPeerVerifyMode(QSslSocket::VerifyNone); // no client certificates
     conf->setProtocol(QSsl::TlsV1_2OrLater);
+    // ALPN: HTTP/2 first (proxy/http2connection.h), HTTP/1.1 for clients that do not offer it.
+    conf->setAllowedNextProtocols({QSslConfiguration::ALPNProtocolHTTP2, QSslConfiguration::NextProtocolHttp1_1});
     return conf;
 }
 

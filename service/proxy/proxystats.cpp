@@ -60,6 +60,14 @@ QJsonObject ProxyStats::toJson() const
                      {QStringLiteral("authFailed"), v(upstreamProxyAuthFailed)},
                      {QStringLiteral("unreachable"), v(upstreamProxyUnreachable)},
                      {QStringLiteral("otherErrors"), v(upstreamProxyOtherErrors)}}},
+        {QStringLiteral("http2Connections"), v(http2Connections)},
+        {QStringLiteral("http2Streams"), v(http2Streams)},
+        {QStringLiteral("http2RapidResets"), v(http2RapidResets)},
+        {QStringLiteral("http2ContinuationFloods"), v(http2ContinuationFloods)},
+        {QStringLiteral("http2HpackBombs"), v(http2HpackBombs)},
+        {QStringLiteral("http2HeaderListsTooLarge"), v(http2HeaderListsTooLarge)},
+        {QStringLiteral("http2PingFloods"), v(http2PingFloods)},
+        {QStringLiteral("http2SettingsFloods"), v(http2SettingsFloods)},
     };
 }
 

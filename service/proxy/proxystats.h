@@ -31,6 +31,15 @@ struct ProxyStats
     std::atomic<quint64> upstreamProxyAuthFailed{0};   ///< answered 502 upstream_proxy_auth_failed
     std::atomic<quint64> upstreamProxyUnreachable{0};  ///< answered 502 upstream_proxy_unreachable
     std::atomic<quint64> upstreamProxyOtherErrors{0};  ///< upstream_proxy_connect_failed / _unsupported
+    // HTTP/2 clients (proxy/http2connection.h); each attack pattern ends its connection with GOAWAY.
+    std::atomic<quint64> http2Connections{0};        ///< client connections that spoke HTTP/2
+    std::atomic<quint64> http2Streams{0};            ///< requests (streams) on them
+    std::atomic<quint64> http2RapidResets{0};        ///< connections ended for resetting streams too fast
+    std::atomic<quint64> http2ContinuationFloods{0}; ///< ... for too many CONTINUATION frames in one header block
+    std::atomic<quint64> http2HpackBombs{0};         ///< ... for a header block decoding far past the size limit
+    std::atomic<quint64> http2HeaderListsTooLarge{0}; ///< streams answered 431 (header list over maxHeaderBytes)
+    std::atomic<quint64> http2PingFloods{0};         ///< connections ended for too many PINGs
+    std::atomic<quint64> http2SettingsFloods{0};     ///< ... for too many SETTINGS
 
     void countStatus(int status);
     /// One request of a backend with a tunnel: `upstreamProxy` as the access log shows it, `reason` its error.

@@ -4,6 +4,8 @@
 #include "forward/http1forwarder.h"
 #include "forward/qnamforwarder.h"
 #include "proxy/downstreamconnection.h"
+#include "proxy/http2connection.h"
+#include "proxy/localreply.h"
 #include "proxy/proxycontext.h"
 
 #include "net/stream.h"
@@ -27,10 +29,11 @@ constexpr int kMaxLingering = 64;
 
 QByteArray refusal(QByteArrayView reason)
 {
-    const QByteArray body = "dfproxy: too many connections (" + reason.toByteArray() + ")\n";
-    return "HTTP/1.1 503 Service Unavailable\r\nx-dfproxy-error: " + reason.toByteArray()
-        + "\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
-        + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    const LocalReply reply{503, reason.toByteArray(), "dfproxy: too many connections (" + reason.toByteArray() + ")\n",
+                           {}, {{QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1")}}};
+    QByteArray out;
+    appendLocalReply(out, reply, 1, false, true);
+    return out;
 }
 
 } // namespace
@@ -150,6 +153,9 @@ void ProxyWorker::drain()
     const auto conns = m_connections;
     for (DownstreamConnection *c : conns)
         c->drain();
+    const auto h2 = m_http2;
+    for (Http2Connection *c : h2)
+        c->drain();
     if (auto *n = dynamic_cast<forward::Http1Forwarder *>(m_native.get()))
         n->closeIdle();
 }
@@ -159,6 +165,9 @@ void ProxyWorker::closeAll()
     const auto conns = std::exchange(m_connections, {});
     for (DownstreamConnection *c : conns)
         delete c;
+    const auto h2 = std::exchange(m_http2, {});
+    for (Http2Connection *c : h2)
+        delete c;
     m_native.reset();
     m_qnam.reset();
 }
@@ -166,6 +175,20 @@ void ProxyWorker::closeAll()
 void ProxyWorker::connectionClosed(DownstreamConnection *c)
 {
     m_connections.remove(c);
+}
+
+void ProxyWorker::startHttp2(net::Stream *stream, bool tls, std::shared_ptr<const routing::Listener> listener,
+                             ConnectionSlot slot, QByteArray received)
+{
+    auto *c = new Http2Connection(this, m_ctx, stream, tls, std::move(listener), std::move(slot), std::move(received));
+    m_http2.insert(c);
+    if (m_ctx->draining.load())
+        c->drain();
+}
+
+void ProxyWorker::http2ConnectionClosed(Http2Connection *c)
+{
+    m_http2.remove(c);
 }
 
 } // namespace dfproxy::proxy

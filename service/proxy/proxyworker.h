@@ -3,6 +3,7 @@
 
 #include "dns/hostcache.h"
 #include "forward/forwarder.h"
+#include "proxy/connectionlimiter.h"
 #include "routing/routetable.h"
 
 #include <QObject>
@@ -14,10 +15,15 @@
 class QSslConfiguration;
 class QTcpSocket;
 
+namespace dfproxy::net {
+class Stream;
+}
+
 namespace dfproxy::proxy {
 
 struct ProxyContext;
 class DownstreamConnection;
+class Http2Connection;
 
 /// One worker thread's share of the proxy: its client connections and its upstream engines (and their pools).
 /// Lives on (and is only used from) its own thread.
@@ -37,10 +43,15 @@ public:
     void drain();
     /// Closes everything now.
     void closeAll();
-    int connectionCount() const { return int(m_connections.size()); }
+    int connectionCount() const { return int(m_connections.size() + m_http2.size()); }
     double random() { return m_dist(m_rng); }
 
     void connectionClosed(DownstreamConnection *c);
+    /// A client connection that opened with the HTTP/2 preface (h2 by ALPN, h2c by prior knowledge): the HTTP/2
+    /// side takes its stream, its slot and the bytes read from it so far.
+    void startHttp2(net::Stream *stream, bool tls, std::shared_ptr<const routing::Listener> listener,
+                    ConnectionSlot slot, QByteArray received);
+    void http2ConnectionClosed(Http2Connection *c);
     /// Lets this worker resolve the names it misses from its own event loop (HostCache::attachThread); once per
     /// cache, on the first request that needs DNS. Detached when the worker is destroyed, on its thread.
     void attachDns(dns::HostCache *cache)
@@ -59,6 +70,7 @@ private:
 
     ProxyContext *m_ctx;
     QSet<DownstreamConnection *> m_connections;
+    QSet<Http2Connection *> m_http2;
     std::unique_ptr<forward::Forwarder> m_native;
     std::unique_ptr<forward::Forwarder> m_qnam;
     std::minstd_rand m_rng{std::random_device{}()};

@@ -22,6 +22,7 @@ struct AccessLogEntry
     QByteArray host;             ///< target host, no port
     quint16 port = 0;            ///< target port
     QByteArray path;             ///< request target as received (path+query, or the CONNECT authority)
+    QByteArray protocol;         ///< what the client spoke: "HTTP/1.1", "HTTP/1.0", "HTTP/2"; empty without a request
     QString resolvedAddress;     ///< upstream address used, empty when none
     bool dnsCacheHit = false;
     int status = 0;              ///< status sent to the client (0 when none was sent)

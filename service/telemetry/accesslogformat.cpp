@@ -338,6 +338,8 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     ok &= appendJsonString(out, e.processPath);
     out.literal(",\"processUser\":");
     ok &= appendJsonString(out, e.processUser);
+    out.literal(",\"protocol\":");
+    ok &= appendJsonLatin1(out, e.protocol);
     out.literal(",\"reason\":");
     ok &= appendJsonLatin1(out, e.reason);
     out.literal(",\"resolvedAddress\":");
@@ -397,6 +399,12 @@ QByteArray applicationFields(const AccessLogEntry &e)
         + (e.pid > 0 ? QByteArray::number(e.pid) : QByteArrayLiteral("-")) + ' ' + quotedOrDash(e.processUser);
 }
 
+/// The request line's protocol: what the client spoke (records made without a request say HTTP/1.1).
+QByteArray protocolOf(const AccessLogEntry &e)
+{
+    return e.protocol.isEmpty() ? QByteArrayLiteral("HTTP/1.1") : sanitize(e.protocol);
+}
+
 } // namespace
 
 QJsonObject AccessLogEntry::toJson() const
@@ -411,6 +419,7 @@ QJsonObject AccessLogEntry::toJson() const
         {QStringLiteral("host"), QString::fromUtf8(host)},
         {QStringLiteral("port"), port},
         {QStringLiteral("path"), QString::fromUtf8(path)},
+        {QStringLiteral("protocol"), QString::fromLatin1(protocol)},
         {QStringLiteral("resolvedAddress"), resolvedAddress},
         {QStringLiteral("dnsCacheHit"), dnsCacheHit},
         {QStringLiteral("status"), status},
@@ -483,7 +492,7 @@ QByteArray formatAccessLogLine(const AccessLogEntry &e, AccessLogFormat format)
         QByteArray line;
         line.reserve(256);
         line += '[' + isoTime(e.time) + "] \"";
-        line += orDash(sanitize(e.method)) + ' ' + orDash(sanitize(e.path)) + " HTTP/1.1\" ";
+        line += orDash(sanitize(e.method)) + ' ' + orDash(sanitize(e.path)) + ' ' + protocolOf(e) + "\" ";
         line += QByteArray::number(e.status) + ' ' + orDash(sanitize(e.reason)) + ' ';
         line += QByteArray::number(e.bytesIn) + ' ' + QByteArray::number(e.bytesOut) + ' ';
         line += QByteArray::number(e.totalMs) + ' ';
@@ -498,7 +507,7 @@ QByteArray formatAccessLogLine(const AccessLogEntry &e, AccessLogFormat format)
         line.reserve(200);
         line += orDash(e.clientAddress) + " - " + orDash(sanitize(e.identity.toUtf8()).replace(' ', '_')) + ' ';
         line += '[' + apacheTime(e.time) + "] \"";
-        line += sanitize(e.method) + ' ' + sanitize(e.path) + " HTTP/1.1\" ";
+        line += sanitize(e.method) + ' ' + sanitize(e.path) + ' ' + protocolOf(e) + "\" ";
         line += QByteArray::number(e.status) + ' ';
         line += (e.bytesOut > 0 ? QByteArray::number(e.bytesOut) : QByteArrayLiteral("-"));
         line += " \"-\" \"-\" ";

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// One canonical request through the real binary, on both engines: another spelling of a denied path or host
-// (`/x/../admin`, `/%61dmin`, `//admin`, `Blocked.Test.`, `127.1`) is denied like the plain one, and what the origin
-// receives is exactly the canonical form the rules saw (docs/proxy.md, "Canonical requests").
+// One canonical request through the real binary, on both engines and over HTTP/2: another spelling of a denied path
+// or host (`/x/../admin`, `/%61dmin`, `//admin`, `Blocked.Test.`, `127.1`) is denied like the plain one, and what the
+// origin receives is exactly the canonical form the rules saw (docs/proxy.md, "Canonical requests").
 #include "proxyitutil.h"
 #include "support/testsupport.h"
 
@@ -31,7 +31,8 @@ protected:
         origin = std::make_unique<OriginProcess>();
         ASSERT_TRUE(origin->start()) << origin->describe().toStdString();
 
-        const QString engine = QLatin1String(GetParam());
+        // "h2": the native engine, with the requests sent over HTTP/2 (h2c): the same spellings, the same answers.
+        const QString engine = http2() ? QStringLiteral("native") : QLatin1String(GetParam());
         DfproxyProcess::Options p;
         p.dnsServers = {dns->address().toString()};
         p.proxyBlock = proxyBlock;
@@ -58,9 +59,10 @@ protected:
     /// An origin-form request with the path exactly as given (curl --path-as-is) and Host `host`:PORT.
     CurlResult get(const QString &path, const QString &host = QStringLiteral("open.test"))
     {
-        return curl({"--path-as-is", "-H", QStringLiteral("host: %1:%2").arg(host).arg(origin->port()),
-                     proxy->proxyUrl(path)});
+        return curl({http2() ? "--http2-prior-knowledge" : "--http1.1", "--path-as-is", "-H",
+                     QStringLiteral("host: %1:%2").arg(host).arg(origin->port()), proxy->proxyUrl(path)});
     }
+    static bool http2() { return QLatin1String(GetParam()) == QLatin1String("h2"); }
 
     /// What the origin's /echo saw as the request target.
     static QString echoedTarget(const CurlResult &r)
@@ -156,7 +158,7 @@ TEST_P(CanonicalRequests, TheOriginReceivesTheCanonicalHost)
     EXPECT_EQ(headers.value("host").toString(), QStringLiteral("open.test:%1").arg(origin->port()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, CanonicalRequests, ::testing::Values("native", "qnam"),
+INSTANTIATE_TEST_SUITE_P(Engines, CanonicalRequests, ::testing::Values("native", "qnam", "h2"),
                          [](const auto &info) { return std::string(info.param); });
 
 /// proxy.paths changes how escaped slashes and duplicate slashes are treated; matching still sees what is sent.

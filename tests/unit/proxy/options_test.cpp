@@ -113,3 +113,16 @@ TEST(ProxyOptions, ApplicationLookupIsOnByDefaultAndTakesOnOffOrABoolean)
     ASSERT_EQ(errors.size(), 1);
     EXPECT_EQ(errors[0].path, QStringLiteral("proxy.applicationLookup"));
 }
+
+TEST(ProxyOptions, Http2MaxConcurrentStreamsIsBounded)
+{
+    EXPECT_EQ(proxy::optionsFromJson(QJsonObject{}).http2MaxConcurrentStreams, 100);
+    QList<config::FieldError> errors;
+    EXPECT_EQ(proxy::optionsFromJson(QJsonObject{{"http2MaxConcurrentStreams", 16}}, &errors).http2MaxConcurrentStreams,
+              16);
+    EXPECT_TRUE(errors.isEmpty());
+    const proxy::ProxyOptions o = proxy::optionsFromJson(QJsonObject{{"http2MaxConcurrentStreams", 0}}, &errors);
+    ASSERT_EQ(errors.size(), 1);
+    EXPECT_EQ(errors[0].path, QStringLiteral("proxy.http2MaxConcurrentStreams"));
+    EXPECT_EQ(o.http2MaxConcurrentStreams, 100);
+}

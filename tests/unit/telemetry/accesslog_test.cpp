@@ -31,6 +31,7 @@ AccessLogEntry sampleEntry()
     e.host = "httpbin.test";
     e.port = 8081;
     e.path = "/get?a=1";
+    e.protocol = "HTTP/1.1";
     e.resolvedAddress = "127.0.0.2";
     e.dnsCacheHit = true;
     e.status = 200;
@@ -69,10 +70,22 @@ TEST(AccessLogFormat, JsonLineHasEveryFieldOnOneLine)
               QByteArray(R"({"backend":"httpbin/dfp-backend","bytesIn":0,"bytesOut":1234,"clientAddress":"127.0.0.1",)"
                          R"("clientPort":51234,"connectMs":3,"decision":"","dnsCacheHit":true,"dnsMs":2,"gateway":"",)"
                          R"("host":"httpbin.test","identity":"","method":"GET","path":"/get?a=1","pid":0,"port":8081,)"
-                         R"("process":"","processPath":"","processUser":"","reason":"","resolvedAddress":"127.0.0.2","route":"httpbin/dfp-httproute#0","seq":7,)"
+                         R"("process":"","processPath":"","processUser":"","protocol":"HTTP/1.1","reason":"","resolvedAddress":"127.0.0.2","route":"httpbin/dfp-httproute#0","seq":7,)"
                          R"("status":200,"time":"2024-03-05T13:55:36.123Z","totalMs":15,"tunnel":false,)"
                          R"("upstreamMs":9,"upstreamReused":false})"
                          "\n"));
+}
+
+// The protocol the client spoke (#26): its own JSON field, and the request line's version in the text formats.
+TEST(AccessLogFormat, ProtocolShowsInEveryFormat)
+{
+    AccessLogEntry e = sampleEntry();
+    e.protocol = "HTTP/2";
+    EXPECT_TRUE(formatAccessLogLine(e, AccessLogFormat::Json).contains(R"("protocol":"HTTP/2")"));
+    EXPECT_TRUE(formatAccessLogLine(e, AccessLogFormat::Envoy).contains("\"GET /get?a=1 HTTP/2\""));
+    EXPECT_TRUE(formatAccessLogLine(e, AccessLogFormat::Combined).contains("\"GET /get?a=1 HTTP/2\""));
+    e.protocol.clear(); // a record without a request (a head that never came)
+    EXPECT_TRUE(formatAccessLogLine(e, AccessLogFormat::Envoy).contains("\"GET /get?a=1 HTTP/1.1\""));
 }
 
 // The JSON line is written directly (no QJsonObject per record): it must stay byte for byte what QJsonDocument
@@ -118,6 +131,7 @@ TEST(AccessLogFormat, JsonLineIsExactlyWhatQJsonDocumentWrites)
     unicode.host = QByteArray("bad\xff\xfe\xc3(\xe2\x82");                    // invalid sequences -> U+FFFD
     unicode.method = QByteArray("G\xe9T");                                         // Latin-1 in toJson()
     unicode.reason = QByteArray("r\xb5");
+    unicode.protocol = QByteArray("HTTP/\xb2");
     unicode.identity = QString::fromUtf8("j\xc3\xbcrgen \xf0\x9f\x94\x91");
     unicode.route = QString(QChar(0xd800)) + "lone";                               // lone surrogate: Qt's path
     unicode.gateway = QString(300, QChar('g'));                                    // longer than the stack copy

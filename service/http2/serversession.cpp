@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http2/serversession.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace dfproxy::http2 {
+
+namespace {
+
+/// RFC 9113 6.5.2: a field counts its name, its value and 32 octets of overhead.
+constexpr qint64 kFieldOverhead = 32;
+
+QByteArray bytes(const uint8_t *p, size_t n)
+{
+    return QByteArray(reinterpret_cast<const char *>(p), qsizetype(n));
+}
+
+} // namespace
+
+bool ServerSession::Bucket::take(QElapsedTimer &clock, int burst, int perSecond)
+{
+    const qint64 now = clock.elapsed();
+    tokens = std::min<double>(burst, tokens + double(now - lastMs) * perSecond / 1000.0);
+    lastMs = now;
+    if (tokens < 1.0)
+        return false;
+    tokens -= 1.0;
+    return true;
+}
+
+struct ServerSession::Callbacks
+{
+    static ServerSession *of(void *p) { return static_cast<ServerSession *>(p); }
+
+    static int beginFrame(nghttp2_session *, const nghttp2_frame_hd *hd, void *p)
+    {
+        ServerSession *s = of(p);
+        if (hd->type == NGHTTP2_HEADERS) {
+            s->m_block = HeaderBlock();
+            s->m_block.stream = hd->stream_id;
+            s->m_block.encodedBytes = qint64(hd->length);
+        } else if (hd->type == NGHTTP2_CONTINUATION) {
+            s->m_block.encodedBytes += qint64(hd->length);
+            if (++s->m_block.continuations > s->m_limits.maxContinuations) {
+                s->flood(Violation::ContinuationFlood);
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+            }
+        }
+        return 0;
+    }
+
+    static int header(nghttp2_session *, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+                      const uint8_t *value, size_t valuelen, uint8_t, void *p)
+    {
+        ServerSession *s = of(p);
+        if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+            return 0; // trailers: not carried yet (docs/proxy.md "HTTP/2"); their size still counts below
+        HeaderBlock &b = s->m_block;
+        b.decodedBytes += qint64(namelen + valuelen) + kFieldOverhead;
+        if (b.decodedBytes > s->m_limits.maxHeaderListBytes) {
+            // Much more decoded than received: the dynamic table is being replayed (an HPACK bomb). End the
+            // connection rather than spend CPU decoding the rest.
+            if (b.decodedBytes > b.encodedBytes * s->m_limits.bombRatio) {
+                s->flood(Violation::HpackBomb);
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+            }
+            if (!b.tooLarge) {
+                b.tooLarge = true;
+                b.pseudo.clear();
+                b.headers.clear();
+            }
+        }
+        if (b.tooLarge)
+            return 0;
+        if (namelen > 0 && name[0] == ':')
+            b.pseudo.append({bytes(name, namelen), bytes(value, valuelen)});
+        else
+            b.headers.append({bytes(name, namelen), bytes(value, valuelen)});
+        return 0;
+    }
+
+    static int frameRecv(nghttp2_session *session, const nghttp2_frame *frame, void *p)
+    {
+        ServerSession *s = of(p);
+        const qint32 id = frame->hd.stream_id;
+        switch (frame->hd.type) {
+        case NGHTTP2_HEADERS:
+            if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+                // Request trailers: the body ends here.
+                if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+                    s->m_handler->onRequestEnd(id);
+                return 0;
+            }
+            if (s->m_block.tooLarge) {
+                s->m_handler->onViolation(Violation::HeaderListTooLarge);
+                s->m_handler->onRequestRefused(id, 431, QByteArrayLiteral("header_list_too_large"));
+                return 0;
+            }
+            s->m_handler->onRequestHead(id, s->m_block.pseudo, s->m_block.headers,
+                                        frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+            s->m_block = HeaderBlock();
+            return 0;
+        case NGHTTP2_DATA:
+            if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && nghttp2_session_get_stream_user_data(session, id))
+                s->m_handler->onRequestEnd(id);
+            return 0;
+        case NGHTTP2_RST_STREAM:
+            if (!s->m_resets.take(s->m_clock, s->m_limits.resetBurst, s->m_limits.resetsPerSecond)) {
+                s->flood(Violation::RapidReset);
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+            }
+            return 0;
+        case NGHTTP2_PING:
+            if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+                !s->m_pings.take(s->m_clock, s->m_limits.pingBurst, s->m_limits.pingsPerSecond)) {
+                s->flood(Violation::PingFlood);
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+            }
+            return 0;
+        case NGHTTP2_SETTINGS:
+            if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+                !s->m_settings.take(s->m_clock, s->m_limits.settingsBurst, s->m_limits.settingsPerSecond)) {
+                s->flood(Violation::SettingsFlood);
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+            }
+            return 0;
+        default:
+            return 0;
+        }
+    }
+
+    static int beginHeaders(nghttp2_session *session, const nghttp2_frame *frame, void *)
+    {
+        // A marker that the stream has a request (DATA before a head is nghttp2's protocol error anyway).
+        static int s_marker;
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+            nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, &s_marker);
+        return 0;
+    }
+
+    static int dataChunk(nghttp2_session *session, uint8_t, int32_t id, const uint8_t *data, size_t len, void *p)
+    {
+        ServerSession *s = of(p);
+        // The connection window opens at once; the stream's only when the handler passed the bytes on.
+        nghttp2_session_consume_connection(session, len);
+        s->m_handler->onRequestData(id, reinterpret_cast<const char *>(data), qsizetype(len));
+        return 0;
+    }
+
+    static int streamClose(nghttp2_session *, int32_t id, uint32_t errorCode, void *p)
+    {
+        of(p)->m_handler->onStreamClosed(id, errorCode);
+        return 0;
+    }
+
+    static ssize_t read(nghttp2_session *, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
+                        nghttp2_data_source *, void *p)
+    {
+        bool eof = false;
+        const qsizetype n =
+            of(p)->m_handler->readResponseBody(id, reinterpret_cast<char *>(buf), qsizetype(length), &eof);
+        if (n < 0)
+            return NGHTTP2_ERR_DEFERRED;
+        if (eof)
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return ssize_t(n);
+    }
+};
+
+ServerSession::ServerSession(ServerSessionHandler *handler, const ServerLimits &limits)
+    : m_handler(handler), m_limits(limits)
+{
+    m_clock.start();
+    m_resets.tokens = limits.resetBurst;
+    m_pings.tokens = limits.pingBurst;
+    m_settings.tokens = limits.settingsBurst;
+
+    nghttp2_session_callbacks *cb = nullptr;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb, &Callbacks::beginFrame);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &Callbacks::beginHeaders);
+    nghttp2_session_callbacks_set_on_header_callback(cb, &Callbacks::header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::frameRecv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Callbacks::dataChunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::streamClose);
+    nghttp2_option *opt = nullptr;
+    nghttp2_option_new(&opt);
+    // Stream windows are opened by consume() only: the client sends no faster than the origin takes it.
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    // nghttp2's own limits stay on behind ours (they end the connection without telling which pattern it was).
+    nghttp2_option_set_max_continuations(opt, size_t(limits.maxContinuations) + 1);
+    nghttp2_session_server_new2(&m_session, cb, this, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cb);
+
+    const nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.maxConcurrentStreams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.streamWindowBytes},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.maxHeaderListBytes},
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+    };
+    nghttp2_submit_settings(m_session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+    nghttp2_session_set_local_window_size(m_session, NGHTTP2_FLAG_NONE, 0, int32_t(limits.connectionWindowBytes));
+}
+
+ServerSession::~ServerSession()
+{
+    nghttp2_session_del(m_session);
+}
+
+void ServerSession::flood(Violation v)
+{
+    if (m_dead)
+        return;
+    m_dead = true;
+    m_handler->onViolation(v);
+    nghttp2_session_terminate_session(m_session, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+bool ServerSession::receive(const char *data, qsizetype size)
+{
+    if (m_dead)
+        return false;
+    const ssize_t rv = nghttp2_session_mem_recv(m_session, reinterpret_cast<const uint8_t *>(data), size_t(size));
+    if (rv < 0) {
+        m_lastError = nghttp2_strerror(int(rv));
+        if (!m_dead) {
+            m_dead = true;
+            if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
+                m_handler->onViolation(Violation::ContinuationFlood);
+            else if (rv == NGHTTP2_ERR_FLOODED)
+                m_handler->onViolation(Violation::PingFlood); // unanswered PING/SETTINGS ACKs piled up
+            // A protocol error: nghttp2 queued its GOAWAY where the error allows one; else say so ourselves.
+            nghttp2_session_terminate_session(m_session, NGHTTP2_PROTOCOL_ERROR);
+        }
+        return false;
+    }
+    return !m_dead;
+}
+
+qsizetype ServerSession::send(QByteArray &out, qsizetype max)
+{
+    qsizetype total = 0;
+    while (total < max) {
+        const uint8_t *data = nullptr;
+        const ssize_t n = nghttp2_session_mem_send(m_session, &data);
+        if (n <= 0) {
+            if (n < 0)
+                m_lastError = nghttp2_strerror(int(n));
+            break;
+        }
+        out.append(reinterpret_cast<const char *>(data), qsizetype(n));
+        total += qsizetype(n);
+    }
+    return total;
+}
+
+bool ServerSession::finished() const
+{
+    return !nghttp2_session_want_read(m_session) && !nghttp2_session_want_write(m_session);
+}
+
+void ServerSession::submitResponse(qint32 stream, int status, const HeaderList &headers, bool hasBody)
+{
+    const QByteArray statusText = QByteArray::number(status);
+    QList<nghttp2_nv> nv;
+    nv.reserve(headers.size() + 1);
+    auto add = [&nv](const QByteArray &n, const QByteArray &v) {
+        nv.append({reinterpret_cast<uint8_t *>(const_cast<char *>(n.constData())),
+                   reinterpret_cast<uint8_t *>(const_cast<char *>(v.constData())), size_t(n.size()), size_t(v.size()),
+                   NGHTTP2_NV_FLAG_NONE});
+    };
+    static const QByteArray kStatus = QByteArrayLiteral(":status");
+    add(kStatus, statusText);
+    for (const auto &h : headers)
+        add(h.first, h.second);
+    nghttp2_data_provider provider;
+    provider.source.ptr = nullptr;
+    provider.read_callback = &Callbacks::read;
+    nghttp2_submit_response(m_session, stream, nv.constData(), size_t(nv.size()), hasBody ? &provider : nullptr);
+}
+
+void ServerSession::resumeData(qint32 stream)
+{
+    nghttp2_session_resume_data(m_session, stream);
+}
+
+void ServerSession::consume(qint32 stream, qsizetype n)
+{
+    if (n > 0)
+        nghttp2_session_consume_stream(m_session, stream, size_t(n));
+}
+
+void ServerSession::resetStream(qint32 stream, quint32 errorCode)
+{
+    nghttp2_submit_rst_stream(m_session, NGHTTP2_FLAG_NONE, stream, errorCode);
+}
+
+void ServerSession::shutdown()
+{
+    nghttp2_submit_goaway(m_session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(m_session),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+}
+
+void ServerSession::terminate(quint32 errorCode)
+{
+    m_dead = true;
+    nghttp2_session_terminate_session(m_session, errorCode);
+}
+
+} // namespace dfproxy::http2

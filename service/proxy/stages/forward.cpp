@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// The last stage: the request goes to its forwarder (the connection then feeds it the body and relays the
+// response), or a connected CONNECT becomes a tunnel.
+#include "proxy/proxyworker.h"
+#include "proxy/stages/stages.h"
+
+#include <QTcpSocket>
+
+namespace dfproxy::proxy::stages {
+
+StageResult forward(Transaction &tx)
+{
+    if (tx.head->isConnect()) {
+        tx.host->tunnelConnected(std::exchange(tx.upstreamSocket, nullptr));
+        return StageResult::Continue;
+    }
+    // Upgrades need the socket afterwards, which only the native engine can hand over.
+    const routing::Backend::Engine engine = tx.websocket ? routing::Backend::Engine::Native
+                                                         : tx.match->backend->engine;
+    tx.exchange = tx.worker->forwarder(engine)->start(std::move(tx.forward), tx.host->responseSink());
+    tx.host->exchangeStarted();
+    return StageResult::Continue;
+}
+
+} // namespace dfproxy::proxy::stages

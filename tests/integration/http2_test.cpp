@@ -1,0 +1,703 @@
+// SPDX-License-Identifier: Apache-2.0
+// HTTP/2 from clients through the real dfproxy (#26): h2c by prior knowledge on the HTTP listener and h2 by ALPN
+// on an HTTPS listener (curl, nghttp, h2load), each stream through the same stages as an HTTP/1 request (routing,
+// the access log's protocol), request and response bodies with flow control, and a hostile client for each
+// attack pattern the HTTP/2 side counts (raw frames, so nothing a client library would refuse to send is missed).
+#include "proxyitutil.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QTcpSocket>
+#include <QThread>
+
+#include <csignal>
+#include <functional>
+
+#include <gtest/gtest.h>
+
+using namespace dfproxy::test;
+using namespace dfproxy::test::proxyit;
+
+namespace {
+
+// --- raw HTTP/2 frames (RFC 9113 4.1) and HPACK (RFC 7541) for the hostile clients ---
+
+constexpr quint8 kData = 0, kHeaders = 1, kRstStream = 3, kSettings = 4, kPing = 6, kGoaway = 7, kContinuation = 9;
+constexpr quint8 kEndStream = 0x1, kEndHeaders = 0x4;
+constexpr quint32 kEnhanceYourCalm = 0xb;
+const QByteArray kPreface = QByteArrayLiteral("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+QByteArray frame(quint8 type, quint8 flags, quint32 stream, const QByteArray &payload = {})
+{
+    QByteArray f;
+    const quint32 len = quint32(payload.size());
+    f.append(char(len >> 16)).append(char(len >> 8)).append(char(len));
+    f.append(char(type)).append(char(flags));
+    f.append(char(stream >> 24)).append(char(stream >> 16)).append(char(stream >> 8)).append(char(stream));
+    return f + payload;
+}
+
+QByteArray u32(quint32 v)
+{
+    QByteArray b;
+    b.append(char(v >> 24)).append(char(v >> 16)).append(char(v >> 8)).append(char(v));
+    return b;
+}
+
+/// An HPACK integer with an N-bit prefix whose high bits are `first`.
+QByteArray hpackInt(quint8 first, int prefixBits, quint64 v)
+{
+    const quint64 max = (1u << prefixBits) - 1;
+    QByteArray b;
+    if (v < max)
+        return b.append(char(first | v));
+    b.append(char(first | max));
+    v -= max;
+    while (v >= 128) {
+        b.append(char(0x80 | (v & 0x7f)));
+        v >>= 7;
+    }
+    return b.append(char(v));
+}
+
+QByteArray hpackString(const QByteArray &s)
+{
+    return hpackInt(0, 7, quint64(s.size())) + s;
+}
+
+/// GET / with :authority `authority`: static-table entries and one literal.
+QByteArray requestBlock(const QByteArray &authority = "h2.test")
+{
+    return QByteArray("\x82\x86\x84", 3) + hpackInt(0x00, 4, 1) + hpackString(authority);
+}
+
+/// The frames a client gets until the server closes (or `timeoutMs`), as (type, flags, stream, payload).
+struct Frame
+{
+    quint8 type;
+    quint8 flags;
+    quint32 stream;
+    QByteArray payload;
+};
+
+QList<Frame> parseFrames(const QByteArray &in);
+
+/// Reads until the server closes, `done` is true of the frames so far, or `timeoutMs` pass.
+QList<Frame> readFrames(QTcpSocket &s, int timeoutMs = 15000,
+                        const std::function<bool(const QList<Frame> &)> &done = {})
+{
+    QByteArray in;
+    QElapsedTimer t;
+    t.start();
+    while (s.state() == QAbstractSocket::ConnectedState && t.elapsed() < timeoutMs) {
+        s.waitForReadyRead(200);
+        in += s.readAll();
+        if (done && done(parseFrames(in)))
+            break;
+    }
+    in += s.readAll();
+    return parseFrames(in);
+}
+
+QList<Frame> parseFrames(const QByteArray &in)
+{
+    QList<Frame> out;
+    qsizetype p = 0;
+    while (in.size() - p >= 9) {
+        const auto *d = reinterpret_cast<const uchar *>(in.constData() + p);
+        const quint32 len = (quint32(d[0]) << 16) | (quint32(d[1]) << 8) | d[2];
+        if (in.size() - p - 9 < qsizetype(len))
+            break;
+        out.append({d[3], d[4], ((quint32(d[5]) & 0x7f) << 24) | (quint32(d[6]) << 16) | (quint32(d[7]) << 8) | d[8],
+                    in.mid(p + 9, len)});
+        p += 9 + len;
+    }
+    return out;
+}
+
+/// The GOAWAY's error code, or -1 when none came.
+qint64 goawayCode(const QList<Frame> &frames)
+{
+    for (const Frame &f : frames) {
+        if (f.type == kGoaway && f.payload.size() >= 8) {
+            const auto *d = reinterpret_cast<const uchar *>(f.payload.constData() + 4);
+            return (quint32(d[0]) << 24) | (quint32(d[1]) << 16) | (quint32(d[2]) << 8) | d[3];
+        }
+    }
+    return -1;
+}
+
+bool hasTool(const char *name)
+{
+    return !QStandardPaths::findExecutable(QString::fromLatin1(name)).isEmpty();
+}
+
+class Http2 : public ::testing::Test
+{
+protected:
+    static void SetUpTestSuite()
+    {
+        if (!Dnsmasq::available())
+            return;
+        s_ca = std::make_unique<TestCa>();
+        ASSERT_TRUE(s_ca->create()) << s_ca->errorString().toStdString();
+        s_listener = s_ca->issueServerCert("listener", {"proxy.test"});
+        ASSERT_TRUE(s_listener) << s_ca->errorString().toStdString();
+        s_dns = std::make_unique<Dnsmasq>();
+        ASSERT_TRUE(s_dns->start()) << s_dns->describe().toStdString();
+        ASSERT_TRUE(s_dns->setHost("h2.test", {QHostAddress("127.0.0.1")}));
+        OriginProcess::Options o;
+        o.title = "h2 origin";
+        s_origin = std::make_unique<OriginProcess>(o);
+        ASSERT_TRUE(s_origin->start()) << s_origin->describe().toStdString();
+        s_httpsPort = freeTcpPort();
+        s_connectPort = freeTcpPort();
+        DfproxyProcess::Options p;
+        p.dnsServers = {s_dns->address().toString()};
+        p.extraResources = {
+            gateway("tls-proxy", "https", "HTTPS", s_httpsPort, s_listener->chainPath, s_listener->keyPath),
+            dfpBackend("plain"),
+            gateway("h2-connect", "http", "HTTP", s_connectPort, {}, {}, QJsonArray{s_origin->port()}),
+            route("h2", {"h2.test"}, "plain", {"agentgateway-proxy", "tls-proxy", "h2-connect"}),
+            QJsonObject{
+                {"apiVersion", "dfproxy.dev/v1alpha1"},
+                {"kind", "AuthorizationPolicy"},
+                {"metadata", QJsonObject{{"name", "egress"}, {"namespace", "agentgateway-system"}}},
+                {"spec",
+                 QJsonObject{
+                     {"targetRefs", QJsonArray{QJsonObject{{"kind", "Gateway"}, {"name", "agentgateway-proxy"}}}},
+                     {"defaultAction", "Allow"},
+                     {"rules",
+                      QJsonArray{QJsonObject{
+                          {"name", "admin"}, {"action", "Deny"}, {"pathPrefixes", QJsonArray{"/echo/admin"}}}}},
+                 }},
+            },
+        };
+        s_proxy = std::make_unique<DfproxyProcess>(p);
+        ASSERT_TRUE(s_proxy->start()) << s_proxy->describe().toStdString();
+        ASSERT_TRUE(waitForPort(s_httpsPort)) << s_proxy->describe().toStdString();
+        ASSERT_TRUE(waitForPort(s_connectPort)) << s_proxy->describe().toStdString();
+    }
+    static void TearDownTestSuite()
+    {
+        s_proxy.reset();
+        s_origin.reset();
+        s_dns.reset();
+        s_ca.reset();
+    }
+    void SetUp() override
+    {
+        if (!Dnsmasq::available())
+            GTEST_SKIP() << "dnsmasq is not installed (scripts/test installs it)";
+        ASSERT_TRUE(s_proxy);
+    }
+
+    QString host() const { return QStringLiteral("host: h2.test:%1").arg(s_origin->port()); }
+    QString authority() const { return QStringLiteral("h2.test:%1").arg(s_origin->port()); }
+    QString httpsUrl(const QString &path) const
+    {
+        return QStringLiteral("https://proxy.test:%1%2").arg(s_httpsPort).arg(path);
+    }
+    QStringList tlsArgs() const
+    {
+        return {"--cacert", s_ca->caCertPath(), "--resolve",
+                QStringLiteral("proxy.test:%1:127.0.0.1").arg(s_httpsPort)};
+    }
+    static qint64 stat(const char *name) { return qint64(proxyStats(*s_proxy).value(name).toDouble()); }
+
+    /// The access-log records of `path`, newest last.
+    static QList<QJsonObject> logged(const QString &path)
+    {
+        QList<QJsonObject> out;
+        waitUntil(
+            [&] {
+                out.clear();
+                const auto items = QJsonDocument::fromJson(s_proxy->apiGet("/api/v1/accesslog?after=0&limit=1000").body)
+                                       .object()
+                                       .value("items")
+                                       .toArray();
+                for (const QJsonValue &v : items) {
+                    if (v.toObject().value("path").toString() == path)
+                        out.append(v.toObject());
+                }
+                return !out.isEmpty();
+            },
+            10000);
+        return out;
+    }
+
+    /// Opens an h2c connection to the HTTP listener and sends the preface and an empty SETTINGS.
+    static bool openRaw(QTcpSocket &s, quint16 port = 0)
+    {
+        s.connectToHost(QHostAddress::LocalHost, port ? port : s_proxy->proxyPort());
+        if (!s.waitForConnected(5000))
+            return false;
+        s.write(kPreface + frame(kSettings, 0, 0));
+        return s.waitForBytesWritten(5000);
+    }
+
+    static std::unique_ptr<TestCa> s_ca;
+    static std::optional<TestCa::ServerCert> s_listener;
+    static std::unique_ptr<Dnsmasq> s_dns;
+    static std::unique_ptr<OriginProcess> s_origin;
+    static std::unique_ptr<DfproxyProcess> s_proxy;
+    static quint16 s_httpsPort, s_connectPort;
+};
+
+std::unique_ptr<TestCa> Http2::s_ca;
+std::optional<TestCa::ServerCert> Http2::s_listener;
+std::unique_ptr<Dnsmasq> Http2::s_dns;
+std::unique_ptr<OriginProcess> Http2::s_origin;
+std::unique_ptr<DfproxyProcess> Http2::s_proxy;
+quint16 Http2::s_httpsPort = 0, Http2::s_connectPort = 0;
+
+TEST_F(Http2, H2cPriorKnowledgeOnTheHttpListener)
+{
+    const auto r = curl({"--http2-prior-knowledge", "-H", host(), s_proxy->proxyUrl("/echo/h2c")});
+    EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+    EXPECT_TRUE(r.rawHeaders.startsWith("HTTP/2 200")) << r.rawHeaders.constData();
+    EXPECT_EQ(r.header("x-origin-title"), "h2 origin");
+    EXPECT_EQ(r.header("via"), "1.1 dfproxy");
+    const QJsonObject echo = QJsonDocument::fromJson(r.body).object();
+    EXPECT_EQ(echo.value("httpVersion").toString(), "HTTP/1.1"); // to the origin: HTTP/1.1
+    EXPECT_EQ(echo.value("headers").toObject().value("host").toString(), authority());
+    const auto recs = logged("/echo/h2c");
+    ASSERT_FALSE(recs.isEmpty());
+    EXPECT_EQ(recs.last().value("protocol").toString(), "HTTP/2");
+    EXPECT_EQ(recs.last().value("status").toInt(), 200);
+    EXPECT_EQ(recs.last().value("route").toString(), "httpbin/h2#0");
+}
+
+// The stages an HTTP/2 stream goes through are the HTTP/1 ones, those of the merged features included: the
+// listener's own PAC file (self), and the program behind the connection (application, looked up per connection).
+TEST_F(Http2, AStreamAsksForTheListenersPacFileAndIsAttributedToItsProgram)
+{
+    const QString self = QStringLiteral("host: 127.0.0.1:%1").arg(s_proxy->proxyPort());
+    const auto pac = curl({"--http2-prior-knowledge", "-H", self, s_proxy->proxyUrl("/proxy.pac")});
+    EXPECT_EQ(pac.status, 200) << pac.describe().toStdString();
+    EXPECT_TRUE(pac.rawHeaders.startsWith("HTTP/2 200")) << pac.rawHeaders.constData();
+    EXPECT_EQ(pac.header("content-type"), "application/x-ns-proxy-autoconfig");
+    EXPECT_TRUE(pac.body.contains("FindProxyForURL")) << pac.body.constData();
+    const auto again = curl({"--http2-prior-knowledge", "-H", self, "-H", "if-none-match: " + pac.header("etag"),
+                             s_proxy->proxyUrl("/proxy.pac")});
+    EXPECT_EQ(again.status, 304) << again.describe().toStdString();
+    EXPECT_FALSE(again.hasHeader("content-length")) << again.rawHeaders.constData();
+
+    const auto r = curl({"--http2-prior-knowledge", "-H", host(), s_proxy->proxyUrl("/echo/h2-app")});
+    EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+    const auto recs = logged("/echo/h2-app");
+    ASSERT_FALSE(recs.isEmpty());
+    const QString curlPath = QFileInfo(QStandardPaths::findExecutable("curl")).canonicalFilePath();
+    EXPECT_EQ(recs.last().value("process").toString(), QFileInfo(curlPath).fileName())
+        << QJsonDocument(recs.last()).toJson().toStdString();
+    EXPECT_EQ(recs.last().value("processPath").toString(), curlPath);
+}
+
+TEST_F(Http2, H2ByAlpnOnTheHttpsListener)
+{
+    const auto r = curl(tlsArgs() + QStringList{"--http2", "-H", host(), httpsUrl("/echo/alpn")});
+    EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+    EXPECT_TRUE(r.rawHeaders.startsWith("HTTP/2 200")) << r.rawHeaders.constData();
+    EXPECT_EQ(r.header("x-origin-title"), "h2 origin");
+    // A client that offers only HTTP/1.1 still gets it.
+    const auto h1 = curl(tlsArgs() + QStringList{"--http1.1", "-H", host(), httpsUrl("/echo/alpn-h1")});
+    EXPECT_EQ(h1.status, 200) << h1.describe().toStdString();
+    EXPECT_TRUE(h1.rawHeaders.startsWith("HTTP/1.1 200")) << h1.rawHeaders.constData();
+    const auto recs = logged("/echo/alpn-h1");
+    ASSERT_FALSE(recs.isEmpty());
+    EXPECT_EQ(recs.last().value("protocol").toString(), "HTTP/1.1");
+}
+
+// The routing and the local replies are the stages', whatever the protocol: the same request over HTTP/1.1 and
+// HTTP/2 gets the same answer.
+TEST_F(Http2, RoutingAndLocalRepliesMatchHttp1)
+{
+    for (const char *proto : {"--http1.1", "--http2-prior-knowledge"}) {
+        SCOPED_TRACE(proto);
+        const auto miss = curl({proto, "-H", "host: nowhere.test", s_proxy->proxyUrl("/")});
+        EXPECT_EQ(miss.status, 404) << miss.describe().toStdString();
+        EXPECT_EQ(miss.header("x-dfproxy-error"), "route_not_found");
+        const auto bad = curl({proto, "-H", host(), s_proxy->proxyUrl("/a/%2e%2e/b")});
+        const auto bad1 = curl({"--http1.1", "-H", host(), s_proxy->proxyUrl("/a/%2e%2e/b")});
+        EXPECT_EQ(bad.status, bad1.status) << bad.describe().toStdString();
+        EXPECT_EQ(bad.header("x-dfproxy-error"), bad1.header("x-dfproxy-error"));
+        const auto status = curl({proto, "-H", host(), s_proxy->proxyUrl("/status/418")});
+        EXPECT_EQ(status.status, 418) << status.describe().toStdString();
+    }
+}
+
+// An egress rule cannot be bypassed by spelling the path differently over HTTP/2: the stream's :path goes
+// through the same canonical stage, and gets the same answer as over HTTP/1.1.
+TEST_F(Http2, PolicyDenialsMatchHttp1WhateverThePathSpelling)
+{
+    for (const char *path :
+         {"/echo/admin", "/echo/admin/x", "/echo/x/../admin", "/echo/%61dmin", "/echo//admin", "/echo/./admin"}) {
+        SCOPED_TRACE(path);
+        const auto h1 = curl({"--http1.1", "--path-as-is", "-H", host(), s_proxy->proxyUrl(path)});
+        const auto h2 = curl({"--http2-prior-knowledge", "--path-as-is", "-H", host(), s_proxy->proxyUrl(path)});
+        EXPECT_TRUE(h2.rawHeaders.startsWith("HTTP/2 ")) << h2.rawHeaders.constData();
+        EXPECT_GE(h2.status, 400) << h2.describe().toStdString();
+        EXPECT_EQ(h2.status, h1.status) << h2.describe().toStdString();
+        EXPECT_EQ(h2.header("x-dfproxy-error"), h1.header("x-dfproxy-error"));
+    }
+    const auto open = curl({"--http2-prior-knowledge", "-H", host(), s_proxy->proxyUrl("/echo/public")});
+    EXPECT_EQ(open.status, 200) << open.describe().toStdString();
+}
+
+// :authority and a Host header that names another host would let routing and the origin disagree.
+TEST_F(Http2, HostThatDisagreesWithAuthorityIsRefused)
+{
+    // Raw frames: curl turns a Host header into :authority on HTTP/2 and never sends both.
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s));
+    const QByteArray block =
+        requestBlock(authority().toLatin1()) + QByteArray("\x40", 1) + hpackString("host") + hpackString("other.test");
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 1, block));
+    const auto answered = [](const QList<Frame> &frames) {
+        for (const Frame &f : frames) {
+            if (f.type == kHeaders && f.stream == 1)
+                return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(answered(readFrames(s, 15000, answered)));
+    const auto recs = logged("/");
+    bool refused = false;
+    for (const QJsonObject &rec : recs)
+        refused |= rec.value("reason").toString() == "h2_host_mismatch" && rec.value("status").toInt() == 400;
+    EXPECT_TRUE(refused);
+}
+
+// Request bodies go to the origin with the client's window opened only as the origin takes them; a large
+// response comes back whole.
+TEST_F(Http2, BodiesBothWaysWithFlowControl)
+{
+    const QString file = s_proxy->dir().filePath("upload.bin");
+    QFile f(file);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    QByteArray data(3 * 1024 * 1024 + 17, 'x');
+    for (qsizetype i = 0; i < data.size(); i += 4096)
+        data[i] = char('a' + (i / 4096) % 26);
+    f.write(data);
+    f.close();
+    const auto up =
+        curl({"--http2-prior-knowledge", "-H", host(), "--data-binary", "@" + file, s_proxy->proxyUrl("/echo/upload")},
+             60000);
+    EXPECT_EQ(up.status, 200) << up.stderrText.toStdString();
+    EXPECT_EQ(QJsonDocument::fromJson(up.body).object().value("bodyLength").toDouble(), double(data.size()));
+    const auto down = curl({"--http2-prior-knowledge", "-H", host(), s_proxy->proxyUrl("/bytes/5000000")}, 60000);
+    EXPECT_EQ(down.status, 200) << down.stderrText.toStdString();
+    EXPECT_EQ(down.body.size(), 5000000);
+}
+
+TEST_F(Http2, NghttpAndH2loadMultiplexStreams)
+{
+    if (!hasTool("h2load") || !hasTool("nghttp"))
+        GTEST_SKIP() << "nghttp2-client (nghttp, h2load) is not installed (scripts/test installs it)";
+    const qint64 before = stat("http2Streams");
+    QProcess h2load;
+    h2load.start("h2load", {"-n", "200", "-c", "2", "-m", "20", "-H", ":authority: " + authority(),
+                            s_proxy->proxyUrl("/bytes/1000")});
+    ASSERT_TRUE(h2load.waitForFinished(60000));
+    const QByteArray out = h2load.readAllStandardOutput();
+    EXPECT_TRUE(out.contains("200 succeeded, 0 failed, 0 errored")) << out.constData();
+    EXPECT_GE(stat("http2Streams") - before, 200);
+
+    QProcess nghttp;
+    nghttp.start("nghttp", {"-n", "-s", "-H", ":authority: " + authority(), s_proxy->proxyUrl("/bytes/100"),
+                            s_proxy->proxyUrl("/status/204"), s_proxy->proxyUrl("/echo/nghttp")});
+    ASSERT_TRUE(nghttp.waitForFinished(30000));
+    EXPECT_EQ(nghttp.exitCode(), 0) << nghttp.readAllStandardError().constData();
+}
+
+/// GET `path` with :authority `authority`.
+QByteArray getBlock(const QByteArray &authority, const QByteArray &path)
+{
+    return QByteArray("\x82\x86", 2) + hpackInt(0x00, 4, 4) + hpackString(path) + hpackInt(0x00, 4, 1) +
+           hpackString(authority);
+}
+
+// A client that resets a stream in flight cancels its exchange (logged client_reset); the connection and its
+// other streams go on. The limits the server sends come first, in its SETTINGS.
+TEST_F(Http2, ClientResetCancelsTheStreamOnly)
+{
+    QTcpSocket s;
+    const qint64 before = stat("upstreamRequests");
+    ASSERT_TRUE(openRaw(s));
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 1, getBlock(authority().toLatin1(), "/delay/20000")));
+    ASSERT_TRUE(s.waitForBytesWritten(5000));
+    // The request reached the origin (it is waiting there) before the reset.
+    ASSERT_TRUE(waitUntil([before] { return stat("upstreamRequests") > before; }, 10000));
+    QThread::msleep(200); // not a timing assertion: only gives the origin the request first
+    s.write(frame(kRstStream, 0, 1, u32(8)));
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 3, getBlock(authority().toLatin1(), "/status/202")));
+    const auto three = [](const QList<Frame> &fs) {
+        for (const Frame &f : fs) {
+            if (f.type == kHeaders && f.stream == 3)
+                return true;
+        }
+        return false;
+    };
+    const auto frames = readFrames(s, 15000, three);
+    EXPECT_TRUE(three(frames));
+    ASSERT_FALSE(frames.isEmpty());
+    // SETTINGS first: MAX_CONCURRENT_STREAMS (3) = 100, MAX_HEADER_LIST_SIZE (6) = 65536, ENABLE_PUSH (2) = 0.
+    ASSERT_EQ(frames.first().type, kSettings);
+    QMap<int, quint32> settings;
+    const QByteArray &p = frames.first().payload;
+    for (qsizetype i = 0; i + 6 <= p.size(); i += 6) {
+        const auto *d = reinterpret_cast<const uchar *>(p.constData() + i);
+        settings[(d[0] << 8) | d[1]] = (quint32(d[2]) << 24) | (quint32(d[3]) << 16) | (quint32(d[4]) << 8) | d[5];
+    }
+    EXPECT_EQ(settings.value(3), 100u);
+    EXPECT_EQ(settings.value(6), 65536u);
+    EXPECT_EQ(settings.value(2), 0u);
+    const auto recs = logged("/delay/20000");
+    ASSERT_FALSE(recs.isEmpty());
+    EXPECT_EQ(recs.last().value("reason").toString(), "client_reset");
+    EXPECT_EQ(recs.last().value("status").toInt(), 0);
+}
+
+// Cookie split into several HTTP/2 fields reaches the HTTP/1.1 origin as one header (RFC 9113 8.2.3).
+TEST_F(Http2, SplitCookiesAreJoinedForTheOrigin)
+{
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s));
+    const QByteArray block = getBlock(authority().toLatin1(), "/headers") + hpackInt(0x00, 4, 32) + hpackString("a=1") +
+                             hpackInt(0x00, 4, 32) + hpackString("b=2");
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 1, block));
+    QByteArray body;
+    const auto done = [&body](const QList<Frame> &fs) {
+        body.clear();
+        for (const Frame &f : fs) {
+            if (f.type == kData && f.stream == 1) {
+                body += f.payload;
+                if (f.flags & kEndStream)
+                    return true;
+            }
+        }
+        return false;
+    };
+    ASSERT_TRUE(done(readFrames(s, 15000, done)));
+    QStringList cookies;
+    for (const QJsonValue &h : QJsonDocument::fromJson(body).object().value("rawHeaders").toArray()) {
+        if (h.toArray().at(0).toString().compare("cookie", Qt::CaseInsensitive) == 0)
+            cookies << h.toArray().at(1).toString();
+    }
+    EXPECT_EQ(cookies, QStringList{"a=1; b=2"}) << body.constData();
+}
+
+// A connection whose first bytes already break the protocol (DATA on stream 0 right after the preface) ends
+// before the worker ever saw it run: it must still be forgotten cleanly (a stop afterwards exits normally).
+TEST_F(Http2, AConnectionThatFailsInItsFirstBytesIsForgottenCleanly)
+{
+    DfproxyProcess::Options p;
+    p.dnsServers = {s_dns->address().toString()};
+    p.workers = 1;
+    p.extraResources = {dfpBackend("plain"), route("h2", {"h2.test"}, "plain")};
+    DfproxyProcess own(p);
+    ASSERT_TRUE(own.start()) << own.describe().toStdString();
+    for (int i = 0; i < 20; ++i) {
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, own.proxyPort());
+        ASSERT_TRUE(s.waitForConnected(5000));
+        s.write(kPreface + frame(kSettings, 0, 0) + frame(kData, 0, 0, "x"));
+        EXPECT_EQ(goawayCode(readFrames(s, 15000)), 1); // PROTOCOL_ERROR
+    }
+    const auto ok = curl({"--http2-prior-knowledge", "-H", host(), own.proxyUrl("/status/200")});
+    EXPECT_EQ(ok.status, 200) << ok.describe().toStdString();
+    ASSERT_TRUE(own.process()->sendSignal(SIGTERM));
+    ASSERT_TRUE(own.process()->waitForExit(20000)) << own.describe().toStdString();
+    EXPECT_EQ(own.process()->exitStatus(), QProcess::NormalExit) << own.describe().toStdString();
+    EXPECT_EQ(own.process()->exitCode(), 0) << own.describe().toStdString();
+}
+
+// Stopping dfproxy sends GOAWAY(NO_ERROR) to HTTP/2 clients; the streams in flight still get their answers.
+TEST_F(Http2, StopSendsGoawayAndLetsStreamsInFlightFinish)
+{
+    DfproxyProcess::Options p;
+    p.dnsServers = {s_dns->address().toString()};
+    p.proxyBlock = QJsonObject{{"drainTimeoutMs", 20000}};
+    p.extraResources = {dfpBackend("plain"), route("h2", {"h2.test"}, "plain")};
+    DfproxyProcess own(p);
+    ASSERT_TRUE(own.start()) << own.describe().toStdString();
+    QTcpSocket s;
+    s.connectToHost(QHostAddress::LocalHost, own.proxyPort());
+    ASSERT_TRUE(s.waitForConnected(5000));
+    s.write(kPreface + frame(kSettings, 0, 0) +
+            frame(kHeaders, kEndStream | kEndHeaders, 1, getBlock(authority().toLatin1(), "/delay/1500")));
+    ASSERT_TRUE(s.waitForBytesWritten(5000));
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            return QJsonDocument::fromJson(own.apiGet("/api/v1/stats").body)
+                       .object()
+                       .value("proxy")
+                       .toObject()
+                       .value("upstreamRequests")
+                       .toDouble() > 0;
+        },
+        10000));
+    ASSERT_TRUE(own.process()->sendSignal(SIGTERM));
+    const auto answered = [](const QList<Frame> &fs) {
+        for (const Frame &f : fs) {
+            if (f.type == kData && f.stream == 1 && (f.flags & kEndStream))
+                return true;
+        }
+        return false;
+    };
+    const auto frames = readFrames(s, 20000, answered);
+    EXPECT_EQ(goawayCode(frames), 0);
+    EXPECT_TRUE(answered(frames));
+}
+
+/// CONNECT authority on an HTTP/2 stream: :method CONNECT and :authority, nothing else (RFC 9113 8.5).
+QByteArray connectBlock(const QByteArray &authority)
+{
+    return hpackInt(0x00, 4, 2) + hpackString("CONNECT") + hpackInt(0x00, 4, 1) + hpackString(authority);
+}
+
+// CONNECT on a stream is a tunnel of its own, under the listener's allowed CONNECT ports like HTTP/1's.
+TEST_F(Http2, ConnectOnAStreamIsATunnelWithTheSamePortRules)
+{
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s, s_connectPort));
+    s.write(frame(kHeaders, kEndHeaders, 1, connectBlock(authority().toLatin1())));
+    s.write(frame(kData, kEndStream, 1, "GET /status/200 HTTP/1.1\r\nHost: h2.test\r\nConnection: close\r\n\r\n"));
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 3, connectBlock("h2.test:25")));
+    QByteArray tunnelled;
+    const auto done = [&tunnelled](const QList<Frame> &fs) {
+        bool ended = false, three = false;
+        tunnelled.clear();
+        for (const Frame &f : fs) {
+            if (f.type == kData && f.stream == 1) {
+                tunnelled += f.payload;
+                ended |= (f.flags & kEndStream) != 0;
+            }
+            three |= f.type == kHeaders && f.stream == 3;
+        }
+        return ended && three;
+    };
+    EXPECT_TRUE(done(readFrames(s, 15000, done))) << tunnelled.constData();
+    EXPECT_TRUE(tunnelled.startsWith("HTTP/1.1 200")) << tunnelled.constData();
+    const auto tunnel = logged(authority());
+    ASSERT_FALSE(tunnel.isEmpty());
+    EXPECT_EQ(tunnel.last().value("status").toInt(), 200);
+    EXPECT_TRUE(tunnel.last().value("tunnel").toBool());
+    EXPECT_EQ(tunnel.last().value("protocol").toString(), "HTTP/2");
+    EXPECT_GT(tunnel.last().value("bytesOut").toInt(), 0);
+    const auto refused = logged("h2.test:25");
+    ASSERT_FALSE(refused.isEmpty());
+    EXPECT_EQ(refused.last().value("status").toInt(), 403);
+    EXPECT_EQ(refused.last().value("reason").toString(), "connect_port_not_allowed");
+}
+
+// --- hostile clients: each pattern ends the connection with GOAWAY(ENHANCE_YOUR_CALM) and is counted ---
+
+TEST_F(Http2, RapidResetIsCountedAndEndsTheConnection)
+{
+    const qint64 before = stat("http2RapidResets");
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s));
+    QByteArray burst;
+    for (quint32 id = 1; id < 2000; id += 2)
+        burst += frame(kHeaders, kEndStream | kEndHeaders, id, requestBlock()) + frame(kRstStream, 0, id, u32(8));
+    s.write(burst);
+    EXPECT_EQ(goawayCode(readFrames(s)), kEnhanceYourCalm);
+    EXPECT_TRUE(waitUntil([&] { return stat("http2RapidResets") > before; }, 10000));
+}
+
+TEST_F(Http2, ContinuationFloodIsCountedAndEndsTheConnection)
+{
+    const qint64 before = stat("http2ContinuationFloods");
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s));
+    QByteArray flood = frame(kHeaders, 0, 1, requestBlock());
+    for (int i = 0; i < 1000; ++i)
+        flood += frame(kContinuation, 0, 1);
+    s.write(flood);
+    EXPECT_EQ(goawayCode(readFrames(s)), kEnhanceYourCalm);
+    EXPECT_TRUE(waitUntil([&] { return stat("http2ContinuationFloods") > before; }, 10000));
+}
+
+TEST_F(Http2, HpackBombIsCountedAndEndsTheConnection)
+{
+    const qint64 before = stat("http2HpackBombs");
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s));
+    // One 4 KB entry into the dynamic table, then referenced a thousand times: 4 KB of input decodes to 4 MB.
+    QByteArray block =
+        requestBlock() + QByteArray("\x40", 1) + hpackString("x-bomb") + hpackString(QByteArray(4000, 'b'));
+    block += QByteArray(1000, char(0x80 | 62));
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 1, block));
+    EXPECT_EQ(goawayCode(readFrames(s)), kEnhanceYourCalm);
+    EXPECT_TRUE(waitUntil([&] { return stat("http2HpackBombs") > before; }, 10000));
+}
+
+TEST_F(Http2, HeaderListOverTheLimitIsAnswered431)
+{
+    // Raw frames: client libraries (nghttp2 in curl) refuse to send a header block over 64 KiB themselves.
+    const qint64 before = stat("http2HeaderListsTooLarge");
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s));
+    QByteArray block = requestBlock(authority().toLatin1());
+    for (int i = 0; i < 10; ++i) // ten literal fields of 7 KB (not indexed): 70 KB in, 70 KB decoded
+        block += QByteArray("\x00", 1) + hpackString("x-big-" + QByteArray::number(i)) +
+                 hpackString(QByteArray(7 * 1024, 'q'));
+    QByteArray frames;
+    for (qsizetype at = 0; at < block.size(); at += 16384) {
+        const bool first = at == 0, last = at + 16384 >= block.size();
+        frames += frame(first ? kHeaders : kContinuation, quint8((first ? kEndStream : 0) | (last ? kEndHeaders : 0)),
+                        1, block.mid(at, 16384));
+    }
+    // Then a small request on the same connection: it is not taken for an attack.
+    frames += frame(kHeaders, kEndStream | kEndHeaders, 3, requestBlock(authority().toLatin1()));
+    s.write(frames);
+    const auto answered = [](const QList<Frame> &fs) {
+        bool one = false, three = false;
+        for (const Frame &f : fs) {
+            one |= f.type == kHeaders && f.stream == 1;
+            three |= f.type == kHeaders && f.stream == 3;
+        }
+        return one && three;
+    };
+    const auto got = readFrames(s, 15000, answered);
+    EXPECT_TRUE(answered(got));
+    EXPECT_EQ(goawayCode(got), -1);
+    EXPECT_EQ(stat("http2HeaderListsTooLarge") - before, 1);
+}
+
+TEST_F(Http2, PingFloodIsCountedAndEndsTheConnection)
+{
+    const qint64 before = stat("http2PingFloods");
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s));
+    QByteArray flood;
+    for (int i = 0; i < 2000; ++i)
+        flood += frame(kPing, 0, 0, QByteArray(8, char(i)));
+    s.write(flood);
+    EXPECT_EQ(goawayCode(readFrames(s)), kEnhanceYourCalm);
+    EXPECT_TRUE(waitUntil([&] { return stat("http2PingFloods") > before; }, 10000));
+    // The same counter in /metrics, by pattern.
+    const QByteArray metrics = s_proxy->apiGet("/metrics").body;
+    const qsizetype at = metrics.indexOf("dfproxy_http2_attacks_total{pattern=\"ping_flood\"} ");
+    ASSERT_GE(at, 0) << metrics.constData();
+    EXPECT_GE(metrics.mid(at).split('\n').first().split(' ').last().toDouble(), 1.0);
+}
+
+TEST_F(Http2, SettingsFloodIsCountedAndEndsTheConnection)
+{
+    const qint64 before = stat("http2SettingsFloods");
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s));
+    QByteArray flood;
+    for (int i = 0; i < 2000; ++i)
+        flood += frame(kSettings, 0, 0);
+    s.write(flood);
+    EXPECT_EQ(goawayCode(readFrames(s)), kEnhanceYourCalm);
+    EXPECT_TRUE(waitUntil([&] { return stat("http2SettingsFloods") > before; }, 10000));
+}
+
+} // namespace
