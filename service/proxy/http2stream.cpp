@@ -66,12 +66,24 @@ QByteArray Http2Stream::buildHead(const http2::HeaderList &ps, const http2::Head
     const QByteArray *host = nullptr;
     for (const auto &h : headers) {
         if (h.first == kHost)
-            host = &h.second;
+            host = &h.second; // nghttp2 refuses a second Host field
     }
     // :authority and Host name the same thing; two different names would let routing and the origin disagree
     // about where the request goes (RFC 9113 8.3.1).
     if (host && !authority.isEmpty() && *host != authority)
         return QByteArrayLiteral("h2_host_mismatch");
+    if (!m_head.isConnect()) {
+        // The target URI is :scheme://:authority:path (RFC 9113 8.3.1). When its scheme is not the one of the
+        // client's own connection to dfproxy, the stream asks for what an absolute-form request asks for in HTTP/1.1
+        // (`GET https://name/` over cleartext is fetched over verified TLS, never as plaintext), so it is written in
+        // that form and the canonical stage treats both the same.
+        const QByteArray scheme = pseudo(ps, ":scheme");
+        if (scheme != "http" && scheme != "https")
+            return QByteArrayLiteral("invalid_scheme");
+        const QByteArray &name = authority.isEmpty() && host ? *host : authority;
+        if ((scheme == "https") != m_conn->tls() && !name.isEmpty() && m_head.target.startsWith('/'))
+            m_head.target = scheme + "://" + name + m_head.target;
+    }
     if (!host && !authority.isEmpty())
         m_head.headers.append({kHost, authority});
     // HTTP/2 lets a client split Cookie into several fields; HTTP/1.1 origins (and the policies) expect one, joined

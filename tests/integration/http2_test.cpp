@@ -371,6 +371,46 @@ TEST_F(Http2, HostThatDisagreesWithAuthorityIsRefused)
     EXPECT_TRUE(refused);
 }
 
+/// Sends one bodiless request as raw frames and returns the access-log record of `path` once it is logged.
+QJsonObject rawRequestRecord(quint16 port, const QByteArray &block, const QString &path,
+                             const std::function<QList<QJsonObject>(const QString &)> &logged)
+{
+    QTcpSocket s;
+    s.connectToHost(QHostAddress::LocalHost, port);
+    if (!s.waitForConnected(5000))
+        return {};
+    s.write(kPreface + frame(kSettings, 0, 0) + frame(kHeaders, kEndStream | kEndHeaders, 1, block));
+    s.waitForBytesWritten(5000);
+    const auto recs = logged(path);
+    return recs.isEmpty() ? QJsonObject() : recs.last();
+}
+
+// :scheme https on a cleartext connection asks for what `GET https://name/` asks for in HTTP/1.1: dfproxy fetches
+// it over verified TLS and never as plaintext (here the origin speaks plaintext, so the TLS handshake fails with
+// 502 where plaintext forwarding would have answered 200). A scheme other than http/https is refused.
+TEST_F(Http2, SchemeHttpsOverCleartextIsFetchedOverTlsNeverAsPlaintext)
+{
+    const auto get = [&](const QByteArray &scheme, const QByteArray &path, const QString &loggedAs) {
+        // :method GET (static 2), then :scheme, :path and :authority as literals with indexed names.
+        const QByteArray block = QByteArray("\x82", 1) + hpackInt(0x00, 4, 6) + hpackString(scheme)
+            + hpackInt(0x00, 4, 4) + hpackString(path) + hpackInt(0x00, 4, 1) + hpackString(authority().toLatin1());
+        return rawRequestRecord(s_proxy->proxyPort(), block, loggedAs, [](const QString &p) { return logged(p); });
+    };
+    const QJsonObject plain = get("http", "/echo/scheme-http", "/echo/scheme-http");
+    EXPECT_EQ(plain.value("status").toInt(), 200) << QJsonDocument(plain).toJson().toStdString();
+    const QString target = "https://" + authority() + "/echo/scheme-https";
+    const QJsonObject tls = get("https", "/echo/scheme-https", target);
+    // The same target in HTTP/1.1 absolute form: the same answer (the handshake with the plaintext origin fails).
+    const auto http1 = curl({"--request-target", target, s_proxy->proxyUrl("/")});
+    EXPECT_NE(tls.value("status").toInt(), 200) << QJsonDocument(tls).toJson().toStdString();
+    EXPECT_TRUE(tls.value("reason").toString().startsWith("upstream_")) << QJsonDocument(tls).toJson().toStdString();
+    EXPECT_EQ(tls.value("status").toInt(), http1.status) << http1.describe().toStdString();
+    EXPECT_EQ(tls.value("reason").toString(), http1.header("x-dfproxy-error"));
+    const QJsonObject ftp = get("ftp", "/echo/scheme-ftp", "/echo/scheme-ftp");
+    EXPECT_EQ(ftp.value("status").toInt(), 400) << QJsonDocument(ftp).toJson().toStdString();
+    EXPECT_EQ(ftp.value("reason").toString(), "invalid_scheme");
+}
+
 // Request bodies go to the origin with the client's window opened only as the origin takes them; a large
 // response comes back whole.
 TEST_F(Http2, BodiesBothWaysWithFlowControl)
