@@ -9,7 +9,7 @@
 # libqt6opengl6-dev: Qt6Charts' CMake package needs Qt6OpenGL, and qt6-charts-dev does not depend on it (a machine
 # without it fails at `find_package(Qt6 COMPONENTS Charts)`).
 DFPROXY_BUILD_PACKAGES=(
-    build-essential cmake ninja-build pkg-config
+    build-essential cmake ninja-build pkg-config ccache
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev libqt6opengl6-dev
     libyaml-cpp-dev libssl-dev libgtest-dev libgmock-dev
     libgl-dev libnghttp2-dev
