@@ -393,6 +393,11 @@ void Http2Stream::sendLocalReply(const LocalReply &reply)
     m_requestTimer.stop();
     if (m_responseStarted || m_closed)
         return;
+    if (m_websocket && reply.status >= 200 && reply.status < 300) {
+        // A 2xx tells an RFC 8441 client its websocket is open; a local answer (the listener's PAC file) opens none.
+        sendLocalReply({400, "h2_websocket_not_served", "no websocket is served here\n", {}, {}});
+        return;
+    }
     m_responseStarted = m_responseEnded = true;
     m_tx.rec.status = reply.status;
     m_tx.rec.reason = reply.reason;

@@ -684,7 +684,7 @@ TEST_F(Http2, ExtendedConnectCarriesAWebsocketToAnHttp1Origin)
 
 // An extended CONNECT goes through the stages as the HTTP/1 websocket request would (routing by host, the
 // policies by path), the origin's answer is checked (a wrong accept, a 2xx that is no 101: 502; a 404 passes as
-// it is), and a :protocol other than websocket is 501.
+// it is), no local 2xx answers it, and a :protocol other than websocket is 501.
 TEST_F(Http2, ExtendedConnectRunsTheStagesAndChecksTheHandshake)
 {
     if (!Rfc8441Peers::available())
@@ -710,6 +710,9 @@ TEST_F(Http2, ExtendedConnectRunsTheStagesAndChecksTheHandshake)
         {authority, "/ws/status/200", "websocket", 502, "upstream_bad_response"},
         {authority, "/ws/status/404", "websocket", 404, ""},
         {authority, "/ws/other", "connect-udp", 501, "h2_connect_protocol_not_supported"},
+        // The listener's own PAC file is a local 200, which would tell the client a websocket is open.
+        {QStringLiteral("127.0.0.1:%1").arg(s_proxy->proxyPort()), "/proxy.pac", "websocket", 400,
+         "h2_websocket_not_served"},
     };
     for (const Case &c : cases) {
         const QJsonObject r = ws(c.authority, c.path, c.protocol);
