@@ -33,9 +33,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 for tool in h2load nginx haproxy dnsmasq curl; do
-    command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install -y nghttp2-client nginx haproxy dnsmasq-base curl" >&2; exit 2; }
+    command -v "$tool" >/dev/null ||
+        { echo "$tool is missing: apt-get install -y nghttp2-client nginx haproxy dnsmasq-base curl" >&2; exit 2; }
 done
-[ -x "$dfproxy" ] || { echo "no dfproxy binary at $dfproxy (cmake --build --preset release --target dfproxy)" >&2; exit 2; }
+[ -x "$dfproxy" ] ||
+    { echo "no dfproxy binary at $dfproxy (cmake --build --preset release --target dfproxy)" >&2; exit 2; }
 
 pids=()
 cleanup() {
@@ -101,7 +103,8 @@ start_dfproxy() {
   ]
 }
 EOF
-    HOME="$run/dfproxy" "$dfproxy" --config "$run/dfproxy/config.json" --no-watch-config >"$run/dfproxy/stdout.log" 2>&1 &
+    HOME="$run/dfproxy" "$dfproxy" --config "$run/dfproxy/config.json" --no-watch-config \
+        >"$run/dfproxy/stdout.log" 2>&1 &
     echo $!
 }
 
@@ -198,8 +201,8 @@ for peer in $peers; do
         done
         mapfile -t sorted < <(printf '%s\n' "${rates[@]}" | sort -n)
         median=${sorted[$(((${#sorted[@]} - 1) / 2))]}
-        echo "| $peer | $([ $path = small ] && echo '100 B' || echo '64 KiB') | $median | ${sorted[0]}–${sorted[-1]} | $failed | $(peak_rss "$pid") |" \
-            | tee -a "$results"
+        size=$([ $path = small ] && echo '100 B' || echo '64 KiB')
+        echo "| $peer | $size | $median | ${sorted[0]}–${sorted[-1]} | $failed | $(peak_rss "$pid") |" | tee -a "$results"
     done
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true

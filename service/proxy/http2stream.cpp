@@ -30,8 +30,7 @@ enum Direction { kToClient = 0, kToUpstream = 1 };
 /// RFC 6455 4.2.2: the Sec-WebSocket-Accept that answers `key`.
 QByteArray websocketAccept(const QByteArray &key)
 {
-    return QCryptographicHash::hash(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", QCryptographicHash::Sha1)
-        .toBase64();
+    return QCryptographicHash::hash(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", QCryptographicHash::Sha1).toBase64();
 }
 
 QByteArray pseudo(const http2::HeaderList &list, QByteArrayView name)
@@ -492,7 +491,9 @@ qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
         m_bodyPos = 0;
     }
     *eof = m_responseEnded && left == 0;
-    if (m_upstream && left <= m_tx.ctx->options.bufferLimit / 2 && m_upstream->bytesAvailable() > 0) // read on, from the event loop (this runs inside the session)
+    // Read on, from the event loop (this runs inside the session); also after the upstream ended, as its last bytes
+    // wait in the socket.
+    if (m_upstream && left <= m_tx.ctx->options.bufferLimit / 2 && m_upstream->bytesAvailable() > 0)
         QMetaObject::invokeMethod(
             this, [this] { readUpstream(); }, Qt::QueuedConnection);
     if (m_responsePaused && left <= m_tx.ctx->options.bufferLimit / 2 && m_tx.exchange) {
@@ -512,6 +513,12 @@ void Http2Stream::onResponseComplete()
     retireExchange();
     m_conn->session().resumeData(m_id);
     m_conn->flush();
+}
+
+void Http2Stream::refuseUpgrade()
+{
+    sendLocalReply({502, "upstream_bad_response", "upstream_bad_response: " + m_upgradeRefusal + "\n", {},
+                    {{QByteArrayLiteral("x-dfproxy-error-detail"), m_upgradeRefusal}}});
 }
 
 bool Http2Stream::websocketResponse(const http::MessageHead &head)
@@ -540,13 +547,12 @@ bool Http2Stream::websocketResponse(const http::MessageHead &head)
     if (head.status >= 200 && head.status < 300) {
         // A 2xx tells an HTTP/2 client its websocket is open (RFC 8441 5); the origin opened none. Other statuses
         // (a redirect, a 401, a 404) are the stream's response as they are.
-        m_upgradeRefusal = "the origin answered the websocket handshake with " + QByteArray::number(head.status) +
-                           ", not 101";
+        m_upgradeRefusal =
+            "the origin answered the websocket handshake with " + QByteArray::number(head.status) + ", not 101";
         if (m_tx.exchange)
             m_tx.exchange->setResponsePaused(true);
         retireExchange();
-        sendLocalReply({502, "upstream_bad_response", "upstream_bad_response: " + m_upgradeRefusal + "\n", {},
-                        {{QByteArrayLiteral("x-dfproxy-error-detail"), m_upgradeRefusal}}});
+        refuseUpgrade();
         return true;
     }
     return false;
@@ -562,8 +568,7 @@ void Http2Stream::onUpgraded(QTcpSocket *socket, const QByteArray &leftover)
     socket->abort();
     socket->deleteLater();
     if (m_websocket) {
-        sendLocalReply({502, "upstream_bad_response", "upstream_bad_response: " + m_upgradeRefusal + "\n", {},
-                        {{QByteArrayLiteral("x-dfproxy-error-detail"), m_upgradeRefusal}}});
+        refuseUpgrade();
         return;
     }
     // Not reached: other HTTP/2 requests carry no Upgrade (nghttp2 refuses the field), so no 101 is asked for.

@@ -87,6 +87,8 @@ private:
     QByteArray websocketHead(const QByteArray &protocol);
     /// The origin's answer to the handshake: true when it is taken here (a 101 kept for onUpgraded, a 2xx refused).
     bool websocketResponse(const http::MessageHead &head);
+    /// 502 upstream_bad_response with m_upgradeRefusal as the detail.
+    void refuseUpgrade();
     /// Bytes one direction of the relay may pass now (unbounded without a bandwidth limit).
     qint64 allowance(int direction, qint64 want);
     void consumed(int direction, qint64 bytes);
@@ -115,9 +117,9 @@ private:
     QTimer *m_throttleTimer = nullptr;
     // RFC 8441 websocket streams.
     bool m_websocket = false;
-    QByteArray m_websocketKey;             ///< the Sec-WebSocket-Key sent to the origin
-    http2::HeaderList m_upgradeHeaders;    ///< the 101's end-to-end headers, for the client's 200
-    QByteArray m_upgradeRefusal;           ///< the 101 did not answer the key: why
+    QByteArray m_websocketKey;          ///< the Sec-WebSocket-Key sent to the origin
+    http2::HeaderList m_upgradeHeaders; ///< the 101's end-to-end headers, for the client's 200
+    QByteArray m_upgradeRefusal;        ///< why the origin's answer opened no websocket (then answered 502)
 };
 
 } // namespace dfproxy::proxy

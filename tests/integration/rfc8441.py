@@ -132,7 +132,9 @@ class Client:
         import h2.config
         import h2.connection
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8", validate_outbound_headers=False))
+        # No outbound checks: h2 wants a :path even on a classic CONNECT, which RFC 9113 8.5 forbids.
+        config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8", validate_outbound_headers=False)
+        self.conn = h2.connection.H2Connection(config)
         self.conn.initiate_connection()
         self.sock.sendall(self.conn.data_to_send())
         self.settings = None
