@@ -40,6 +40,7 @@ DFPROXY_TEST_PACKAGES=(
     wget                                  # tests/integration/applications_test.cpp: real programs behind requests
     squid tinyproxy krb5-kdc krb5-admin-server krb5-user
     python3-jsonschema python3-yaml  # tests/fixtures/crds/validate.py (AgentgatewayConformance)
+    python3-h2                       # tests/integration/rfc8441.py: HTTP/2 tunnel and RFC 8441 websocket peers
 )
 
 # Prints the packages of the given list that are not installed, one per line.

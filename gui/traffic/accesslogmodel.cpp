@@ -69,6 +69,8 @@ QString AccessLogModel::text(const QJsonObject &r, int column)
     }
     case Method:
         return str(r, {"method"});
+    case Protocol:
+        return str(r, {"protocol"});
     case Host: {
         // The port the request named, also for records answered before routing (404 route_not_found).
         const LoggedRequest q = LoggedRequest::fromRecord(r);
@@ -161,7 +163,8 @@ QVariant AccessLogModel::headerData(int section, Qt::Orientation orientation, in
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
-    static const QStringList titles = {tr("Time"),   tr("Client"), tr("Method"),   tr("Host"),  tr("Path"),    tr("Status"),
+    static const QStringList titles = {tr("Time"),   tr("Client"), tr("Method"), tr("Protocol"), tr("Host"),
+                                       tr("Path"),   tr("Status"),
                                        tr("Reason"), tr("Duration"), tr("Bytes"), tr("Route"), tr("Decision"),
                                        tr("Upstream proxy"), tr("Application")};
     return titles.value(section);

@@ -13,7 +13,9 @@ class AccessLogModel : public QAbstractTableModel
     Q_OBJECT
 public:
     enum Column {
-        Time, Client, Method, Host, Path, Status, Reason, Duration, Bytes, Route, Decision,
+        Time, Client, Method,
+        Protocol, ///< what the client spoke: HTTP/1.1, HTTP/1.0 or HTTP/2 (the record's `protocol`)
+        Host, Path, Status, Reason, Duration, Bytes, Route, Decision,
         Upstream,    ///< the upstream (corporate) proxy taken, and why; empty for backends without one
         Application, ///< the program behind the client (process name; the tooltip adds path, pid and user)
         ColumnCount

@@ -33,10 +33,13 @@ QJsonObject harEntry(const QJsonObject &r)
     const double wait = std::max(0.0, total - std::max(0.0, dns) - std::max(0.0, connect));
     QJsonObject timings{{"send", 0}, {"wait", wait}, {"receive", 0}, {"dns", dns}, {"connect", connect},
                         {"blocked", -1}, {"ssl", -1}};
+    // What the client spoke (the record's protocol, HTTP/1.1 for records from before it was logged).
+    const QString version = r.value("protocol").toString().isEmpty() ? QStringLiteral("HTTP/1.1")
+                                                                     : r.value("protocol").toString();
     const QJsonObject request{
         {"method", q.method},
         {"url", q.form == LoggedRequest::Form::Connect ? q.hostAndPort() : q.url()},
-        {"httpVersion", "HTTP/1.1"},
+        {"httpVersion", version},
         {"cookies", QJsonArray{}},
         {"headers", QJsonArray{QJsonObject{{"name", "Host"}, {"value", q.authority()}}}},
         {"queryString", queryString(q.target)},
@@ -47,7 +50,7 @@ QJsonObject harEntry(const QJsonObject &r)
     const QJsonObject response{
         {"status", r.value("status").toInt()},
         {"statusText", r.value("reason").toString()},
-        {"httpVersion", "HTTP/1.1"},
+        {"httpVersion", version},
         {"cookies", QJsonArray{}},
         {"headers", QJsonArray{}},
         {"content", QJsonObject{{"size", out}, {"mimeType", ""}}},

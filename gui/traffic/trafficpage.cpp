@@ -74,7 +74,7 @@ TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
     auto *layout = new QVBoxLayout(this);
     auto *bar = new QHBoxLayout;
     m_filter->setObjectName(QStringLiteral("filterEdit"));
-    m_filter->setPlaceholderText(tr("Filter: host, path, status, route, application…"));
+    m_filter->setPlaceholderText(tr("Filter: host, path, status, protocol, route, application…"));
     m_filter->setClearButtonEnabled(true);
     bar->addWidget(m_filter, 1);
     m_pause->setObjectName(QStringLiteral("pauseButton"));
@@ -130,7 +130,7 @@ TrafficPage::TrafficPage(Connection *connection, QWidget *parent)
     m_table->verticalHeader()->setDefaultSectionSize(22);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->setWordWrap(false);
-    const int widths[] = {95, 120, 70, 190, 220, 55, 130, 80, 130, 170};
+    const int widths[] = {95, 120, 70, 75, 190, 220, 55, 130, 80, 130, 170};
     for (int c = 0; c < int(std::size(widths)); ++c)
         m_table->setColumnWidth(c, widths[c]);
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &TrafficPage::showDetail);

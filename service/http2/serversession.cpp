@@ -201,6 +201,8 @@ ServerSession::ServerSession(ServerSessionHandler *handler, const ServerLimits &
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.streamWindowBytes},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.maxHeaderListBytes},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        // RFC 8441: websockets over a stream (:method CONNECT with :protocol); without it nghttp2 refuses :protocol.
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
     };
     nghttp2_submit_settings(m_session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
     nghttp2_session_set_local_window_size(m_session, NGHTTP2_FLAG_NONE, 0, int32_t(limits.connectionWindowBytes));

@@ -46,7 +46,8 @@ enum class Violation { RapidReset, ContinuationFlood, HpackBomb, HeaderListTooLa
 class ServerSessionHandler
 {
 public:
-    /// A request head: `pseudo` holds :method, :scheme, :authority, :path (absent ones empty), `headers` the rest
+    /// A request head: `pseudo` holds :method, :scheme, :authority, :path and, for an extended CONNECT (RFC 8441),
+    /// :protocol (absent ones empty), `headers` the rest
     /// (lower-case names, as nghttp2 checked them). `endStream`: no body follows.
     virtual void onRequestHead(qint32 stream, const HeaderList &pseudo, const HeaderList &headers, bool endStream) = 0;
     /// Request body bytes; the handler calls ServerSession::consume(stream, n) once it has passed them on (that

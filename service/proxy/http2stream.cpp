@@ -9,9 +9,13 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <QCryptographicHash>
+#include <QRandomGenerator>
 #include <QTcpSocket>
+#include <QTimer>
 #include <QTimerEvent>
 
+#include <algorithm>
 #include <cstring>
 
 namespace dfproxy::proxy {
@@ -19,6 +23,15 @@ namespace dfproxy::proxy {
 namespace {
 
 const QByteArray kHost = QByteArrayLiteral("host");
+const QByteArray kUnsupportedProtocol = QByteArrayLiteral("h2_connect_protocol_not_supported");
+constexpr qint64 kRelayChunk = 16 * 1024;
+enum Direction { kToClient = 0, kToUpstream = 1 };
+
+/// RFC 6455 4.2.2: the Sec-WebSocket-Accept that answers `key`.
+QByteArray websocketAccept(const QByteArray &key)
+{
+    return QCryptographicHash::hash(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", QCryptographicHash::Sha1).toBase64();
+}
 
 QByteArray pseudo(const http2::HeaderList &list, QByteArrayView name)
 {
@@ -59,8 +72,11 @@ QByteArray Http2Stream::buildHead(const http2::HeaderList &ps, const http2::Head
     m_head.versionMajor = 2;
     m_head.versionMinor = 0;
     m_head.method = pseudo(ps, ":method");
+    m_websocket = false;
     const QByteArray authority = pseudo(ps, ":authority");
-    m_head.target = m_head.isConnect() ? authority : pseudo(ps, ":path");
+    // nghttp2 lets :protocol through only with CONNECT, :scheme and :path (RFC 8441 4).
+    const QByteArray protocol = pseudo(ps, ":protocol");
+    m_head.target = m_head.isConnect() && protocol.isEmpty() ? authority : pseudo(ps, ":path");
     m_head.upgrade = m_head.isConnect();
     m_head.headers.reserve(headers.size() + 1);
     const QByteArray *host = nullptr;
@@ -106,6 +122,33 @@ QByteArray Http2Stream::buildHead(const http2::HeaderList &ps, const http2::Head
     } else if (!endStream) {
         m_head.chunked = true; // a body of unknown length: sent to the origin chunked
     }
+    if (!protocol.isEmpty())
+        return websocketHead(protocol);
+    return QByteArray();
+}
+
+QByteArray Http2Stream::websocketHead(const QByteArray &protocol)
+{
+    // Upgrade tokens compare case-insensitively (RFC 9110 7.8); websocket is the only protocol an HTTP/1.1 origin
+    // can be asked for here.
+    if (protocol.compare("websocket", Qt::CaseInsensitive) != 0)
+        return kUnsupportedProtocol;
+    // To the stages this is the request an HTTP/1 client sends for the same websocket (a GET with Upgrade, routed
+    // by host and path, checked by the same policies), so no spelling of it passes where the HTTP/1 one would not.
+    m_websocket = true;
+    m_head.method = QByteArrayLiteral("GET"); // m_head.target is :path already
+    m_head.upgrade = true;
+    m_head.chunked = false; // DATA frames are the websocket's, after the handshake: the GET has no body
+    m_head.contentLength = -1;
+    // The key is this proxy's: the client sends none over HTTP/2, and the 101 must answer the one sent.
+    for (const char *name : {"content-length", "sec-websocket-key", "sec-websocket-accept"})
+        http::removeHeader(m_head.headers, name);
+    QByteArray nonce(16, Qt::Uninitialized);
+    QRandomGenerator::system()->generate(reinterpret_cast<quint32 *>(nonce.data()),
+                                         reinterpret_cast<quint32 *>(nonce.data() + nonce.size()));
+    m_websocketKey = nonce.toBase64();
+    m_head.headers.append({QByteArrayLiteral("upgrade"), QByteArrayLiteral("websocket")});
+    m_head.headers.append({QByteArrayLiteral("sec-websocket-key"), m_websocketKey});
     return QByteArray();
 }
 
@@ -114,6 +157,10 @@ void Http2Stream::start(const http2::HeaderList &ps, const http2::HeaderList &he
     m_requestDone = endStream;
     const QByteArray refusal = buildHead(ps, headers, endStream);
     m_tx.begin(&m_head, m_conn->peerAddress(), m_conn->peerPort());
+    if (refusal == kUnsupportedProtocol) {
+        sendLocalReply({501, refusal, "extended CONNECT supports :protocol websocket only\n", {}, {}});
+        return;
+    }
     if (!refusal.isEmpty()) {
         sendLocalReply({400, refusal, "bad request: " + refusal + "\n", {}, {}});
         return;
@@ -133,10 +180,11 @@ void Http2Stream::onData(const char *data, qsizetype size)
 {
     m_tx.rec.bytesIn += size;
     if (m_upstream) {
-        m_upstream->write(data, size);
-        m_held += size;
-        passTunnelBody();
-    } else if (m_tx.exchange) {
+        m_toUpstream.append(data, size);
+        pumpToUpstream();
+    } else if (m_websocket && !m_responseStarted) {
+        m_pendingBody.append(data, size); // websocket frames before the 101: held (the stream window bounds them)
+    } else if (m_tx.exchange && !m_websocket) {
         m_tx.exchange->writeBody(data, size);
         m_held += size;
         passBody();
@@ -159,7 +207,7 @@ void Http2Stream::passBody()
 void Http2Stream::onEnd()
 {
     m_requestDone = true;
-    if (m_tx.exchange)
+    if (m_tx.exchange && !m_websocket)
         m_tx.exchange->endBody();
     if (m_upstream)
         halfCloseUpstream();
@@ -167,6 +215,10 @@ void Http2Stream::onEnd()
 
 void Http2Stream::exchangeStarted()
 {
+    if (m_websocket) {
+        m_tx.exchange->endBody(); // the handshake is a GET without a body; DATA waits for the relay
+        return;
+    }
     if (!m_pendingBody.isEmpty()) {
         const QByteArray body = std::exchange(m_pendingBody, QByteArray());
         m_tx.exchange->writeBody(body.constData(), body.size());
@@ -182,6 +234,15 @@ void Http2Stream::exchangeStarted()
 /// upstream is read only while less than bufferLimit waits for the client.
 void Http2Stream::tunnelConnected(QTcpSocket *upstream)
 {
+    startRelay(upstream, {}, {});
+}
+
+/// The relay of a CONNECT tunnel or an RFC 8441 websocket. The policy's tunnel bandwidth (RateLimitPolicy
+/// bytesPerSecond) throttles each direction as proxy/tunnel.h does for HTTP/1: a direction whose bucket is empty
+/// stops passing bytes (the upstream socket is not read; the client's window stays shut) until a timer says
+/// enough is back.
+void Http2Stream::startRelay(QTcpSocket *upstream, const http2::HeaderList &headers, const QByteArray &leftover)
+{
     m_requestTimer.stop();
     m_upstream = upstream;
     m_upstream->setParent(this);
@@ -190,9 +251,15 @@ void Http2Stream::tunnelConnected(QTcpSocket *upstream)
     m_tx.rec.status = 200;
     m_tx.rec.tunnel = true;
     m_tx.ctx->stats.activeTunnels.fetch_add(1, std::memory_order_relaxed);
+    if (m_tx.tunnelBytesPerSecond > 0) {
+        const qint64 burst = m_tx.tunnelBurstBytes > 0 ? m_tx.tunnelBurstBytes : m_tx.tunnelBytesPerSecond;
+        for (auto &t : m_throttle)
+            t.emplace(m_tx.tunnelBytesPerSecond, burst, &SystemClock::instance());
+        m_tx.ctx->stats.tunnelsThrottled.fetch_add(1, std::memory_order_relaxed);
+    }
     connect(m_upstream, &QIODevice::readyRead, this, [this] { readUpstream(); });
     connect(m_upstream, &QIODevice::bytesWritten, this, [this] {
-        passTunnelBody();
+        pumpToUpstream();
         if (m_requestDone)
             halfCloseUpstream();
     });
@@ -206,13 +273,12 @@ void Http2Stream::tunnelConnected(QTcpSocket *upstream)
             m_conn->flush();
         }
     });
-    m_conn->session().submitResponse(m_id, 200, {}, true);
-    if (!m_pendingBody.isEmpty()) {
-        const QByteArray early = std::exchange(m_pendingBody, QByteArray());
-        m_upstream->write(early);
-        m_held += early.size();
-    }
-    passTunnelBody();
+    m_conn->session().submitResponse(m_id, 200, headers, true);
+    // What came right behind the 101 (already read from the origin): the client's first bytes.
+    m_body.append(leftover);
+    m_tx.rec.bytesOut += leftover.size();
+    m_toUpstream = std::exchange(m_pendingBody, QByteArray());
+    pumpToUpstream();
     if (m_requestDone)
         halfCloseUpstream();
     readUpstream();
@@ -226,17 +292,84 @@ void Http2Stream::readUpstream()
     const qint64 limit = m_tx.ctx->options.bufferLimit;
     bool any = false;
     while (m_body.size() - m_bodyPos < limit && m_upstream->bytesAvailable() > 0) {
-        const QByteArray chunk = m_upstream->read(16 * 1024);
+        const qint64 want = allowance(kToClient, kRelayChunk);
+        if (want <= 0) {
+            pauseDirection(kToClient);
+            break;
+        }
+        const QByteArray chunk = m_upstream->read(want);
         if (chunk.isEmpty())
             break;
+        consumed(kToClient, chunk.size());
         m_body.append(chunk);
         m_tx.rec.bytesOut += chunk.size();
+        any = true;
+    }
+    // The upstream ended: the stream ends once what it sent is read (still under the bounds above).
+    if (m_upstreamEnded && !m_responseEnded && m_upstream->bytesAvailable() == 0) {
+        m_responseEnded = true;
         any = true;
     }
     if (any) {
         m_conn->session().resumeData(m_id);
         m_conn->flush();
     }
+}
+
+void Http2Stream::pumpToUpstream()
+{
+    if (!m_upstream || m_closed)
+        return;
+    if (!m_toUpstream.isEmpty()) {
+        const qint64 n = allowance(kToUpstream, m_toUpstream.size());
+        if (n > 0) {
+            m_upstream->write(m_toUpstream.constData(), n);
+            m_toUpstream.remove(0, n);
+            consumed(kToUpstream, n);
+            m_held += n; // written: its window opens as the upstream takes it (passTunnelBody)
+        }
+        if (!m_toUpstream.isEmpty())
+            pauseDirection(kToUpstream);
+    }
+    passTunnelBody();
+}
+
+qint64 Http2Stream::allowance(int direction, qint64 want)
+{
+    return m_throttle[direction] ? std::min(want, m_throttle[direction]->available()) : want;
+}
+
+void Http2Stream::consumed(int direction, qint64 bytes)
+{
+    if (m_throttle[direction])
+        m_throttle[direction]->consume(bytes);
+}
+
+void Http2Stream::pauseDirection(int direction)
+{
+    if (!m_throttle[direction])
+        return;
+    ByteBucket &bucket = *m_throttle[direction];
+    if (!m_throttleTimer) {
+        m_throttleTimer = new QTimer(this);
+        m_throttleTimer->setSingleShot(true);
+        m_throttleTimer->setTimerType(Qt::PreciseTimer);
+        connect(m_throttleTimer, &QTimer::timeout, this, [this] {
+            pumpToUpstream();
+            if (m_requestDone)
+                halfCloseUpstream();
+            readUpstream();
+        });
+    }
+    // Waiting for ~50 ms worth (at most one read chunk) rather than a single byte keeps wake-ups few (as
+    // Tunnel::pauseUntilRefilled).
+    const qint64 want = std::clamp<qint64>(bucket.capacity() / 20, 1, std::min(kRelayChunk, bucket.capacity()));
+    const int ms = int(std::clamp<qint64>(bucket.msUntil(want), 1, 60000));
+    if (m_throttleTimer->isActive() && m_throttleTimer->remainingTime() <= ms)
+        return; // paused already (more client bytes came while waiting, or the other direction waits too)
+    if (!m_throttleTimer->isActive())
+        m_tx.ctx->stats.tunnelThrottlePauses.fetch_add(1, std::memory_order_relaxed);
+    m_throttleTimer->start(ms);
 }
 
 void Http2Stream::passTunnelBody()
@@ -251,7 +384,8 @@ void Http2Stream::passTunnelBody()
 /// The client ended its side (END_STREAM): the upstream gets a FIN once what the client sent is out.
 void Http2Stream::halfCloseUpstream()
 {
-    if (m_upstream && m_upstream->bytesToWrite() == 0 && m_upstream->state() == QAbstractSocket::ConnectedState)
+    if (m_upstream && m_toUpstream.isEmpty() && m_upstream->bytesToWrite() == 0 &&
+        m_upstream->state() == QAbstractSocket::ConnectedState)
         platform::shutdownWrite(m_upstream->socketDescriptor());
 }
 
@@ -260,14 +394,9 @@ void Http2Stream::upstreamEnded()
     if (m_upstreamEnded || !m_upstream)
         return;
     m_upstreamEnded = true;
-    while (m_upstream->bytesAvailable() > 0) { // the last bytes, whatever the bound: the socket is done
-        const QByteArray chunk = m_upstream->readAll();
-        m_body.append(chunk);
-        m_tx.rec.bytesOut += chunk.size();
-    }
-    m_responseEnded = true;
-    m_conn->session().resumeData(m_id);
-    m_conn->flush();
+    // The socket keeps what it read (at most bufferLimit): readUpstream passes it on as the client and the
+    // bandwidth limit take it, then ends the stream.
+    readUpstream();
 }
 
 void Http2Stream::sendLocalReply(const LocalReply &reply)
@@ -275,6 +404,11 @@ void Http2Stream::sendLocalReply(const LocalReply &reply)
     m_requestTimer.stop();
     if (m_responseStarted || m_closed)
         return;
+    if (m_websocket && reply.status >= 200 && reply.status < 300) {
+        // A 2xx tells an RFC 8441 client its websocket is open; a local answer (the listener's PAC file) opens none.
+        sendLocalReply({400, "h2_websocket_not_served", "no websocket is served here\n", {}, {}});
+        return;
+    }
     m_responseStarted = m_responseEnded = true;
     m_tx.rec.status = reply.status;
     m_tx.rec.reason = reply.reason;
@@ -317,6 +451,8 @@ void Http2Stream::onUpstreamConnected(const QHostAddress &address, bool reused)
 
 void Http2Stream::onResponseHead(const http::MessageHead &head)
 {
+    if (m_websocket && websocketResponse(head))
+        return;
     m_requestTimer.stop();
     m_responseStarted = true;
     m_tx.rec.status = head.status;
@@ -341,6 +477,8 @@ void Http2Stream::onResponseHead(const http::MessageHead &head)
 
 void Http2Stream::onResponseBody(const char *data, qsizetype size)
 {
+    if (!m_upgradeRefusal.isEmpty())
+        return; // answered 502 already
     m_tx.rec.bytesOut += size;
     m_body.append(data, size);
     m_conn->session().resumeData(m_id);
@@ -365,8 +503,9 @@ qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
         m_bodyPos = 0;
     }
     *eof = m_responseEnded && left == 0;
-    if (m_upstream && !m_upstreamEnded && left <= m_tx.ctx->options.bufferLimit / 2 &&
-        m_upstream->bytesAvailable() > 0) // read on, from the event loop (this runs inside the session)
+    // Read on, from the event loop (this runs inside the session); also after the upstream ended, as its last bytes
+    // wait in the socket.
+    if (m_upstream && left <= m_tx.ctx->options.bufferLimit / 2 && m_upstream->bytesAvailable() > 0)
         QMetaObject::invokeMethod(
             this, [this] { readUpstream(); }, Qt::QueuedConnection);
     if (m_responsePaused && left <= m_tx.ctx->options.bufferLimit / 2 && m_tx.exchange) {
@@ -378,17 +517,73 @@ qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
 
 void Http2Stream::onResponseComplete()
 {
+    if (!m_upgradeRefusal.isEmpty()) {
+        retireExchange();
+        return;
+    }
     m_responseEnded = true;
     retireExchange();
     m_conn->session().resumeData(m_id);
     m_conn->flush();
 }
 
-void Http2Stream::onUpgraded(QTcpSocket *socket, const QByteArray &)
+void Http2Stream::refuseUpgrade()
 {
-    // Not reached: HTTP/2 requests carry no Upgrade (nghttp2 refuses the field), so no 101 is asked for.
+    sendLocalReply({502, "upstream_bad_response", "upstream_bad_response: " + m_upgradeRefusal + "\n", {},
+                    {{QByteArrayLiteral("x-dfproxy-error-detail"), m_upgradeRefusal}}});
+}
+
+bool Http2Stream::websocketResponse(const http::MessageHead &head)
+{
+    if (head.status == 101) {
+        // Kept for onUpgraded, which follows at once: the client's answer is a 200 (RFC 8441 5) with the 101's
+        // end-to-end headers (Sec-WebSocket-Protocol, -Extensions), not its handshake fields.
+        m_requestTimer.stop();
+        m_tx.rec.upstreamUs = m_tx.nowUs() - m_tx.connectedUs;
+        const QByteArray *accept = http::findHeader(head.headers, "sec-websocket-accept");
+        if (!accept)
+            m_upgradeRefusal = QByteArrayLiteral("the origin's 101 has no Sec-WebSocket-Accept");
+        else if (accept->trimmed() != websocketAccept(m_websocketKey))
+            m_upgradeRefusal = QByteArrayLiteral("the origin's Sec-WebSocket-Accept does not answer the key sent");
+        http::HeaderList fields = head.headers;
+        http::stripHopByHop(fields, false);
+        http::removeHeader(fields, "sec-websocket-accept");
+        if (m_tx.match && !m_tx.match->responseHeaders.isEmpty())
+            stages::applyHeaderModifier(fields, m_tx.match->responseHeaders);
+        m_upgradeHeaders.clear();
+        for (const auto &h : fields)
+            appendField(m_upgradeHeaders, h.first, h.second);
+        m_upgradeHeaders.append({QByteArrayLiteral("via"), QByteArrayLiteral("1.1 dfproxy")});
+        return true;
+    }
+    if (head.status >= 200 && head.status < 300) {
+        // A 2xx tells an HTTP/2 client its websocket is open (RFC 8441 5); the origin opened none. Other statuses
+        // (a redirect, a 401, a 404) are the stream's response as they are.
+        m_upgradeRefusal =
+            "the origin answered the websocket handshake with " + QByteArray::number(head.status) + ", not 101";
+        if (m_tx.exchange)
+            m_tx.exchange->setResponsePaused(true);
+        retireExchange();
+        refuseUpgrade();
+        return true;
+    }
+    return false;
+}
+
+void Http2Stream::onUpgraded(QTcpSocket *socket, const QByteArray &leftover)
+{
     retireExchange();
+    if (m_websocket && m_upgradeRefusal.isEmpty() && !m_closed) {
+        startRelay(socket, m_upgradeHeaders, leftover);
+        return;
+    }
     socket->abort();
+    socket->deleteLater();
+    if (m_websocket) {
+        refuseUpgrade();
+        return;
+    }
+    // Not reached: other HTTP/2 requests carry no Upgrade (nghttp2 refuses the field), so no 101 is asked for.
     socket->deleteLater();
     m_conn->session().resetStream(m_id, NGHTTP2_INTERNAL_ERROR);
     m_conn->flush();
@@ -413,6 +608,8 @@ void Http2Stream::onUpstreamProxyUsed(const forward::UpstreamProxy *proxy)
 void Http2Stream::onError(forward::ForwardError error, const QString &detail)
 {
     retireExchange();
+    if (!m_upgradeRefusal.isEmpty() && m_responseStarted)
+        return; // answered 502 already
     const QByteArray reason = forward::reasonString(error);
     if (m_responseStarted) {
         m_tx.rec.reason = reason;

@@ -3,14 +3,25 @@
 // One HTTP/2 stream of an Http2Connection: its request head as a MessageHead (the pseudo-headers in the places
 // of the HTTP/1 start line, :authority as Host), its Transaction through the stages, and its response as HTTP/2
 // frames. The HTTP/1 connection's counterpart per request (proxy/downstreamconnection.h).
+//
+// Two kinds of stream become a relay of DATA frames <-> an upstream socket: a classic CONNECT (a tunnel to
+// host:port, RFC 9113 8.5) and an extended CONNECT with `:protocol websocket` (RFC 8441), which is a request like
+// any other to the stages (a GET with "Upgrade: websocket", routed by host and path) and reaches the HTTP/1.1
+// origin as a websocket handshake whose key this stream makes and whose 101 it checks. Both relays keep the
+// tunnel rules of HTTP/1: the same bounds, and the policy's tunnel bandwidth per direction.
 
 #include "base/lazytimer.h"
 #include "forward/forwarder.h"
 #include "http/httpparser.h"
 #include "http2/serversession.h"
+#include "proxy/bytebucket.h"
 #include "proxy/transaction.h"
 
 #include <QObject>
+
+#include <optional>
+
+class QTimer;
 
 namespace dfproxy::proxy {
 
@@ -63,11 +74,26 @@ private:
     void passBody();
     void retireExchange();
     // CONNECT on this stream (a tunnel per stream): DATA frames <-> the upstream socket, with the same bounds.
+    /// The relay starts: `upstream` is this stream's now; 200 with `headers` to the client, `leftover` (what
+    /// the upstream sent after its 101) first.
+    void startRelay(QTcpSocket *upstream, const http2::HeaderList &headers, const QByteArray &leftover);
     void readUpstream();
+    /// Client bytes to the upstream, as far as the direction's bandwidth allows.
+    void pumpToUpstream();
     void passTunnelBody();
     void halfCloseUpstream();
     void upstreamEnded();
-
+    /// RFC 8441: the head becomes the websocket handshake the origin gets; empty, or the refusal's reason.
+    QByteArray websocketHead(const QByteArray &protocol);
+    /// The origin's answer to the handshake: true when it is taken here (a 101 kept for onUpgraded, a 2xx refused).
+    bool websocketResponse(const http::MessageHead &head);
+    /// 502 upstream_bad_response with m_upgradeRefusal as the detail.
+    void refuseUpgrade();
+    /// Bytes one direction of the relay may pass now (unbounded without a bandwidth limit).
+    qint64 allowance(int direction, qint64 want);
+    void consumed(int direction, qint64 bytes);
+    /// The direction's bucket is empty: try again once about a read's worth is back.
+    void pauseDirection(int direction);
     Http2Connection *m_conn;
     const qint32 m_id;
     http::MessageHead m_head;
@@ -85,6 +111,15 @@ private:
     LazyTimer m_requestTimer;
     QTcpSocket *m_upstream = nullptr; ///< CONNECT: the tunnel's upstream (a child of this stream)
     bool m_upstreamEnded = false;
+    QByteArray m_toUpstream; ///< client bytes the bandwidth limit holds back (bounded by the stream window)
+    // The policy's tunnel bandwidth, per direction: [0] upstream -> client, [1] client -> upstream.
+    std::optional<ByteBucket> m_throttle[2];
+    QTimer *m_throttleTimer = nullptr;
+    // RFC 8441 websocket streams.
+    bool m_websocket = false;
+    QByteArray m_websocketKey;          ///< the Sec-WebSocket-Key sent to the origin
+    http2::HeaderList m_upgradeHeaders; ///< the 101's end-to-end headers, for the client's 200
+    QByteArray m_upgradeRefusal;        ///< why the origin's answer opened no websocket (then answered 502)
 };
 
 } // namespace dfproxy::proxy

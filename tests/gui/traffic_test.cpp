@@ -341,3 +341,45 @@ TEST_F(TrafficConsole, ExportsTheVisibleRecords)
     ASSERT_EQ(page()->exportVisible(dir.filePath("t.jsonl"), TrafficPage::ExportFormat::JsonLines), QString());
     EXPECT_EQ(dir.readFile("t.jsonl").count('\n'), 1);
 }
+
+// The live view shows what each client spoke (the record's protocol: HTTP/1.1, HTTP/2), in its own column and in
+// the filter, and a HAR export carries it as the entry's httpVersion.
+TEST_F(TrafficConsole, ShowsEachRecordsProtocolAndFiltersByIt)
+{
+    applySeed();
+    ASSERT_EQ(curl({"-H", "host: " + hostHeader(), service->proxyUrl("/status/200?via=h1")}).status, 200);
+    ASSERT_EQ(curl({"--http2-prior-knowledge", "-H", "host: " + hostHeader(), service->proxyUrl("/status/200?via=h2")})
+                  .status,
+              200);
+    const auto protocolOf = [&](const QString &path) {
+        QString out;
+        waitUntil(
+            [&] {
+                for (int i = 0; i < page()->model()->rowCount(); ++i) {
+                    const QJsonObject r = page()->model()->recordAt(i);
+                    if (r.value("path").toString() == path)
+                        out = page()->model()->data(page()->model()->index(i, AccessLogModel::Protocol),
+                                                    Qt::DisplayRole).toString();
+                }
+                return !out.isEmpty();
+            },
+            10000);
+        return out;
+    };
+    EXPECT_EQ(protocolOf("/status/200?via=h1"), "HTTP/1.1");
+    EXPECT_EQ(protocolOf("/status/200?via=h2"), "HTTP/2");
+    EXPECT_EQ(page()->model()->headerData(AccessLogModel::Protocol, Qt::Horizontal, Qt::DisplayRole).toString(),
+              "Protocol");
+
+    page()->filterEdit()->setText("HTTP/2");
+    const QList<QJsonObject> visible = page()->visibleRecords();
+    ASSERT_EQ(visible.size(), 1);
+    EXPECT_EQ(visible[0].value("path").toString(), "/status/200?via=h2");
+    TempDir dir;
+    ASSERT_EQ(page()->exportVisible(dir.filePath("h2.har"), TrafficPage::ExportFormat::Har), QString());
+    const QJsonObject entry =
+        QJsonDocument::fromJson(dir.readFile("h2.har")).object()["log"].toObject()["entries"].toArray()[0].toObject();
+    EXPECT_EQ(entry["request"].toObject()["httpVersion"].toString(), "HTTP/2");
+    EXPECT_EQ(entry["response"].toObject()["httpVersion"].toString(), "HTTP/2");
+    page()->filterEdit()->clear();
+}

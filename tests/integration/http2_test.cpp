@@ -634,6 +634,198 @@ TEST_F(Http2, ConnectOnAStreamIsATunnelWithTheSamePortRules)
     EXPECT_EQ(refused.last().value("reason").toString(), "connect_port_not_allowed");
 }
 
+// --- tunnels on streams with real clients: RFC 8441 websockets and CONNECT, and the tunnel bandwidth limit ---
+
+/// The python3-h2 peers of tests/integration/rfc8441.py: a websocket echo origin, and the HTTP/2 clients.
+class Rfc8441Peers
+{
+public:
+    static bool available() { return QProcess::execute("/usr/bin/python3", {"-c", "import h2"}) == 0; }
+    static QString script() { return sourceDir() + QStringLiteral("/tests/integration/rfc8441.py"); }
+
+    ~Rfc8441Peers()
+    {
+        if (m_origin.state() != QProcess::NotRunning) {
+            m_origin.kill();
+            m_origin.waitForFinished(5000);
+        }
+    }
+    /// Starts the websocket echo origin; its port, or 0.
+    quint16 startOrigin()
+    {
+        m_origin.start("/usr/bin/python3", {script(), "origin"});
+        if (!m_origin.waitForStarted(10000) || !m_origin.waitForReadyRead(10000))
+            return 0;
+        return quint16(m_origin.readLine().trimmed().toUInt());
+    }
+    /// Runs a client (`args` after the script) and returns what it printed, as JSON.
+    static QJsonObject client(const QStringList &args)
+    {
+        QProcess py;
+        py.start("/usr/bin/python3", QStringList{script()} + args);
+        if (!py.waitForFinished(60000) || py.exitCode() != 0) {
+            ADD_FAILURE() << "rfc8441.py " << args.join(' ').toStdString() << ": "
+                          << py.readAllStandardError().toStdString();
+            py.kill();
+            return {};
+        }
+        return QJsonDocument::fromJson(py.readAllStandardOutput()).object();
+    }
+    /// What the origin wrote to stderr (tracebacks), for failure messages.
+    std::string originLog() { return m_origin.readAllStandardError().toStdString(); }
+
+private:
+    QProcess m_origin;
+};
+
+// RFC 8441: the proxy offers extended CONNECT, and a websocket over a stream reaches an HTTP/1.1 origin as its
+// handshake (a key the proxy made, the 101's accept checked), then carries messages both ways, one larger than
+// every window; the client gets 200 with the 101's end-to-end headers. It is a request (a GET to the origin's
+// port), not a CONNECT: the listener's CONNECT ports (443 only here) do not apply.
+TEST_F(Http2, ExtendedConnectCarriesAWebsocketToAnHttp1Origin)
+{
+    if (!Rfc8441Peers::available())
+        GTEST_SKIP() << "python3-h2 is not installed (scripts/deps.sh installs it)";
+    Rfc8441Peers peers;
+    const quint16 port = peers.startOrigin();
+    ASSERT_NE(port, 0);
+    const QString authority = QStringLiteral("h2.test:%1").arg(port);
+    const QJsonObject r =
+        Rfc8441Peers::client({"websocket", QString::number(s_proxy->proxyPort()), authority, "/ws/echo"});
+    EXPECT_EQ(r.value("enableConnectProtocol").toInt(), 1);
+    ASSERT_EQ(r.value("status").toInt(), 200) << QJsonDocument(r).toJson().constData();
+    const QJsonObject headers = r.value("headers").toObject();
+    EXPECT_EQ(headers.value("sec-websocket-protocol").toString(), "echo");
+    EXPECT_FALSE(headers.contains("sec-websocket-accept"));
+    EXPECT_FALSE(headers.contains("upgrade"));
+    const QJsonArray messages = r.value("messages").toArray();
+    ASSERT_EQ(messages.size(), 4) << QJsonDocument(r).toJson().constData() << peers.originLog();
+    const QJsonObject hello = QJsonDocument::fromJson(messages[0].toString().toUtf8()).object();
+    EXPECT_EQ(hello.value("path").toString(), "/ws/echo");
+    const QJsonObject sent = hello.value("headers").toObject();
+    EXPECT_EQ(sent.value("upgrade").toString(), "websocket");
+    EXPECT_EQ(sent.value("connection").toString(), "Upgrade");
+    EXPECT_EQ(QByteArray::fromBase64(sent.value("sec-websocket-key").toString().toLatin1()).size(), 16);
+    EXPECT_EQ(sent.value("sec-websocket-version").toString(), "13");
+    EXPECT_EQ(sent.value("host").toString(), authority);
+    EXPECT_EQ(messages[1].toString(), "one");
+    EXPECT_EQ(messages[2].toString(), "binary 204800 intact");
+    EXPECT_EQ(messages[3].toString(), "close");
+
+    const auto recs = logged("/ws/echo");
+    ASSERT_FALSE(recs.isEmpty());
+    EXPECT_EQ(recs.last().value("protocol").toString(), "HTTP/2");
+    EXPECT_EQ(recs.last().value("method").toString(), "GET");
+    EXPECT_EQ(recs.last().value("status").toInt(), 200);
+    EXPECT_TRUE(recs.last().value("tunnel").toBool());
+    EXPECT_GT(recs.last().value("bytesIn").toInt(), 200 * 1024);
+    EXPECT_GT(recs.last().value("bytesOut").toInt(), 200 * 1024);
+}
+
+// An extended CONNECT goes through the stages as the HTTP/1 websocket request would (routing by host, the
+// policies by path), the origin's answer is checked (a wrong accept, a 2xx that is no 101: 502; a 404 passes as
+// it is), no local 2xx answers it, and a :protocol other than websocket is 501.
+TEST_F(Http2, ExtendedConnectRunsTheStagesAndChecksTheHandshake)
+{
+    if (!Rfc8441Peers::available())
+        GTEST_SKIP() << "python3-h2 is not installed (scripts/deps.sh installs it)";
+    Rfc8441Peers peers;
+    const quint16 port = peers.startOrigin();
+    ASSERT_NE(port, 0);
+    const QString proxy = QString::number(s_proxy->proxyPort());
+    const QString authority = QStringLiteral("h2.test:%1").arg(port);
+    const auto ws = [&](const QString &auth, const QString &path, const QString &protocol = "websocket") {
+        return Rfc8441Peers::client({"websocket", proxy, auth, path, protocol});
+    };
+    struct Case
+    {
+        QString authority, path, protocol;
+        int status;
+        QString reason;
+    };
+    const QList<Case> cases{
+        {authority, "/echo/admin/ws", "websocket", 403, "authz_denied"},
+        {QStringLiteral("elsewhere.test:%1").arg(port), "/ws/no-route", "websocket", 404, "route_not_found"},
+        {authority, "/ws/bad-accept", "websocket", 502, "upstream_bad_response"},
+        {authority, "/ws/status/200", "websocket", 502, "upstream_bad_response"},
+        {authority, "/ws/status/404", "websocket", 404, ""},
+        {authority, "/ws/other", "connect-udp", 501, "h2_connect_protocol_not_supported"},
+        // The listener's own PAC file is a local 200, which would tell the client a websocket is open.
+        {QStringLiteral("127.0.0.1:%1").arg(s_proxy->proxyPort()), "/proxy.pac", "websocket", 400,
+         "h2_websocket_not_served"},
+    };
+    for (const Case &c : cases) {
+        const QJsonObject r = ws(c.authority, c.path, c.protocol);
+        EXPECT_EQ(r.value("status").toInt(), c.status) << c.path.toStdString();
+        EXPECT_EQ(r.value("headers").toObject().value("x-dfproxy-error").toString(), c.reason)
+            << c.path.toStdString();
+        const auto recs = logged(c.path);
+        ASSERT_FALSE(recs.isEmpty()) << c.path.toStdString();
+        EXPECT_EQ(recs.last().value("status").toInt(), c.status) << c.path.toStdString();
+        EXPECT_FALSE(recs.last().value("tunnel").toBool()) << c.path.toStdString();
+    }
+}
+
+// The RateLimitPolicy's tunnel bandwidth throttles an HTTP/2 stream's tunnel in each direction, as it does an
+// HTTP/1 tunnel: CONNECT on a stream (an upload, then a download) and an RFC 8441 websocket, all arriving whole.
+TEST_F(Http2, TunnelBandwidthLimitThrottlesStreamTunnelsBothWays)
+{
+    if (!Rfc8441Peers::available())
+        GTEST_SKIP() << "python3-h2 is not installed (scripts/deps.sh installs it)";
+    Rfc8441Peers peers;
+    const quint16 wsPort = peers.startOrigin();
+    ASSERT_NE(wsPort, 0);
+    DfproxyProcess::Options p;
+    p.dnsServers = {s_dns->address().toString()};
+    const quint16 listenerPort = freeTcpPort();
+    p.extraResources = {
+        gateway("h2-connect", "http", "HTTP", listenerPort, {}, {}, QJsonArray{s_origin->port()}),
+        dfpBackend("plain"),
+        route("h2", {"h2.test"}, "plain", {"agentgateway-proxy", "h2-connect"}),
+        QJsonObject{
+            {"apiVersion", "dfproxy.dev/v1alpha1"},
+            {"kind", "RateLimitPolicy"},
+            {"metadata", QJsonObject{{"name", "bandwidth"}, {"namespace", "httpbin"}}},
+            {"spec",
+             QJsonObject{
+                 {"targetRefs", QJsonArray{QJsonObject{{"kind", "HTTPRoute"}, {"name", "h2"}}}},
+                 {"limits", QJsonArray{QJsonObject{
+                                {"name", "per-tunnel"}, {"bytesPerSecond", 131072}, {"burstBytes", 16384}}}},
+             }},
+        },
+    };
+    DfproxyProcess own(p);
+    ASSERT_TRUE(own.start()) << own.describe().toStdString();
+    ASSERT_TRUE(waitForPort(listenerPort)) << own.describe().toStdString();
+    const auto stat = [&](const char *name) { return qint64(proxyStats(own).value(name).toDouble()); };
+    const QString port = QString::number(listenerPort);
+
+    // 192 KiB up through a 16 KiB bucket refilled at 128 KiB/s: the client's bytes wait for the bucket.
+    QJsonObject r = Rfc8441Peers::client({"connect", port, authority(), "196608", "0"});
+    ASSERT_EQ(r.value("status").toInt(), 200) << own.describe().toStdString();
+    EXPECT_TRUE(r.value("reset").isNull()) << QJsonDocument(r).toJson().constData();
+    EXPECT_EQ(r.value("uploaded").toInt(), 196608) << QJsonDocument(r).toJson().constData();
+    EXPECT_EQ(stat("tunnelsThrottled"), 1);
+    const qint64 upPauses = stat("tunnelThrottlePauses");
+    EXPECT_GE(upPauses, 1);
+
+    // ... and 256 KiB down: the upstream is read as the bucket allows.
+    r = Rfc8441Peers::client({"connect", port, authority(), "0", "262144"});
+    ASSERT_EQ(r.value("status").toInt(), 200);
+    EXPECT_EQ(r.value("downloaded").toInt(), 262144) << QJsonDocument(r).toJson().constData();
+    EXPECT_TRUE(r.value("intact").toBool());
+    EXPECT_EQ(stat("tunnelsThrottled"), 2);
+    EXPECT_GT(stat("tunnelThrottlePauses"), upPauses);
+
+    // An RFC 8441 websocket is a tunnel too (200 KiB each way).
+    const qint64 before = stat("tunnelThrottlePauses");
+    r = Rfc8441Peers::client({"websocket", port, QStringLiteral("h2.test:%1").arg(wsPort), "/ws/echo"});
+    ASSERT_EQ(r.value("status").toInt(), 200) << QJsonDocument(r).toJson().constData();
+    EXPECT_EQ(r.value("messages").toArray().at(2).toString(), "binary 204800 intact");
+    EXPECT_EQ(stat("tunnelsThrottled"), 3);
+    EXPECT_GT(stat("tunnelThrottlePauses"), before);
+}
+
 // --- hostile clients: each pattern ends the connection with GOAWAY(ENHANCE_YOUR_CALM) and is counted ---
 
 TEST_F(Http2, RapidResetIsCountedAndEndsTheConnection)
