@@ -88,8 +88,8 @@ QByteArray Http2Stream::buildHead(const http2::HeaderList &ps, const http2::Head
     // about where the request goes (RFC 9113 8.3.1).
     if (host && !authority.isEmpty() && *host != authority)
         return QByteArrayLiteral("h2_host_mismatch");
-    if (!m_head.isConnect()) {
-        // The target URI is :scheme://:authority:path (RFC 9113 8.3.1). When its scheme is not the one of the
+    if (!m_head.isConnect() || !protocol.isEmpty()) {
+        // The target URI is :scheme://:authority:path (RFC 9113 8.3.1; an RFC 8441 websocket's too: https = wss). When its scheme is not the one of the
         // client's own connection to dfproxy, the stream asks for what an absolute-form request asks for in HTTP/1.1
         // (`GET https://name/` over cleartext is fetched over verified TLS, never as plaintext), so it is written in
         // that form and the canonical stage treats both the same.

@@ -764,6 +764,12 @@ TEST_F(Http2, ExtendedConnectRunsTheStagesAndChecksTheHandshake)
         EXPECT_EQ(recs.last().value("status").toInt(), c.status) << c.path.toStdString();
         EXPECT_FALSE(recs.last().value("tunnel").toBool()) << c.path.toStdString();
     }
+    // :scheme https on the cleartext connection asks for wss: the handshake goes over TLS (which this plaintext
+    // origin cannot answer), never as a plaintext websocket.
+    const QJsonObject wss = Rfc8441Peers::client({"websocket", proxy, authority, "/ws/echo", "websocket", "https"});
+    EXPECT_NE(wss.value("status").toInt(), 200) << QJsonDocument(wss).toJson().toStdString();
+    EXPECT_TRUE(wss.value("headers").toObject().value("x-dfproxy-error").toString().startsWith("upstream_"))
+        << QJsonDocument(wss).toJson().toStdString();
 }
 
 // The RateLimitPolicy's tunnel bandwidth throttles an HTTP/2 stream's tunnel in each direction, as it does an

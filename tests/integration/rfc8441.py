@@ -182,9 +182,9 @@ class Client:
             self.sock.sendall(self.conn.data_to_send())
 
 
-def run_websocket(port, authority, path, protocol="websocket"):
+def run_websocket(port, authority, path, protocol="websocket", scheme="http"):
     c = Client(int(port))
-    c.conn.send_headers(1, [(":method", "CONNECT"), (":protocol", protocol), (":scheme", "http"),
+    c.conn.send_headers(1, [(":method", "CONNECT"), (":protocol", protocol), (":scheme", scheme),
                             (":path", path), (":authority", authority), ("sec-websocket-version", "13"),
                             ("sec-websocket-protocol", "echo")])
     c.sock.sendall(c.conn.data_to_send())
@@ -264,7 +264,7 @@ if __name__ == "__main__":
     if mode == "origin":
         run_origin()
     elif mode == "websocket":
-        run_websocket(*sys.argv[2:6])
+        run_websocket(*sys.argv[2:7])
     elif mode == "connect":
         run_connect(*sys.argv[2:6])
     else:
