@@ -102,9 +102,10 @@ public:
     /// response (Exchange::setResponsePaused) while any wait for the client.
     virtual void onResponseBodySpliced(qint64 size) { Q_UNUSED(size); }
     virtual void onResponseComplete() = 0;
-    /// After a 101 to an upgrade request: the sink now owns `socket` (parentless, on this thread) and must
-    /// relay `leftover` (bytes already read past the head) first. The exchange is finished.
-    virtual void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) = 0;
+    /// After a 101 to an upgrade request: the sink now owns `upstream`, the connection's stream (parentless, on
+    /// this thread, no listener), and must relay `leftover` (bytes already read past the head) first. The exchange
+    /// is finished.
+    virtual void onUpgraded(net::Stream *upstream, const QByteArray &leftover) = 0;
     /// The upstream buffer for the request body went below the limit again (see Exchange::bufferedBodyBytes).
     virtual void onRequestBodyDrained() = 0;
     /// The exchange failed; no other callback follows.

@@ -73,13 +73,14 @@ public:
         }
         deleteLater();
     }
-    /// The connection as a QTcpSocket for a tunnel (null when it is gone).
-    QTcpSocket *releaseSocket()
+    /// The connection's stream for a tunnel (parentless, no listener; null when it is gone).
+    net::Stream *releaseStream()
     {
-        if (!m_stream)
+        if (!m_stream || !m_stream->isOpen())
             return nullptr;
         m_stream->setListener(nullptr);
-        return m_stream->release();
+        m_stream->setParent(nullptr);
+        return std::exchange(m_stream, nullptr);
     }
     QString errorString() const
     {
@@ -650,8 +651,8 @@ private:
             m_sink->onResponseHead(h);
             if (!guard)
                 return false;
-            QTcpSocket *socket = c->releaseSocket();
-            if (!socket) {
+            net::Stream *upstream = c->releaseStream();
+            if (!upstream) {
                 fail(ForwardError::Reset, QStringLiteral("upstream closed the connection after its 101"));
                 return false;
             }
@@ -659,7 +660,7 @@ private:
             c->m_owner = nullptr;
             c->deleteLater();
             m_done = true;
-            m_sink->onUpgraded(socket, leftover);
+            m_sink->onUpgraded(upstream, leftover);
             return false;
         }
         m_gotHead = true;

@@ -10,7 +10,6 @@
 
 #include <charconv>
 #include <cstring>
-#include <QTcpSocket>
 #include <QTimerEvent>
 
 namespace dfproxy::proxy {
@@ -71,7 +70,7 @@ void DownstreamConnection::drain()
 void DownstreamConnection::abort()
 {
     if (m_tunnel) {
-        m_tunnel->abort(); // the tunnel owns (and may already have released) the client socket
+        m_tunnel->abort(); // the tunnel owns the client's stream
         return;
     }
     m_socket->abort();
@@ -277,7 +276,7 @@ void DownstreamConnection::exchangeStarted()
     pump();
 }
 
-void DownstreamConnection::tunnelConnected(QTcpSocket *upstream)
+void DownstreamConnection::tunnelConnected(net::Stream *upstream)
 {
     m_tx.rec.status = 200;
     m_responseStarted = true;
@@ -432,14 +431,14 @@ void DownstreamConnection::onResponseComplete()
         finishTransaction();
 }
 
-void DownstreamConnection::onUpgraded(QTcpSocket *socket, const QByteArray &leftover)
+void DownstreamConnection::onUpgraded(net::Stream *upstream, const QByteArray &leftover)
 {
     retireExchange();
     m_socket->flush();
     // Bytes the client sent after the handshake are already in m_in.
     QByteArray clientBytes(m_in.data(), m_in.size());
     m_in.clear();
-    becomeTunnel(socket, leftover, clientBytes);
+    becomeTunnel(upstream, leftover, clientBytes);
 }
 
 void DownstreamConnection::onRequestBodyDrained()
@@ -549,7 +548,7 @@ void DownstreamConnection::onClientDisconnected()
     deleteLater();
 }
 
-void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &leftover,
+void DownstreamConnection::becomeTunnel(net::Stream *upstream, const QByteArray &leftover,
                                         const QByteArray &clientBytes)
 {
     m_state = State::Tunnel;
@@ -558,11 +557,11 @@ void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &
     m_requestTimer.stop();
     m_tx.rec.tunnel = true;
     m_socket->setListener(nullptr);
-    QTcpSocket *client = m_socket->release();
     m_tx.rec.bytesIn = clientBytes.size();
     m_tx.rec.bytesOut = leftover.size();
     m_ctx->stats.activeTunnels.fetch_add(1, std::memory_order_relaxed);
-    if (!client) { // the client left while the tunnel was being set up
+    if (!m_socket->isOpen()) { // the client left while the tunnel was being set up
+        upstream->setListener(nullptr);
         upstream->abort();
         upstream->deleteLater();
         m_ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
@@ -572,19 +571,20 @@ void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &
         deleteLater();
         return;
     }
-    // The tunnel is a child of this connection and calls `done` at most once, from its own events: this
-    // connection is alive then (it only goes by deleteLater, after that call).
-    m_tunnel = Tunnel::create(client, upstream, leftover, clientBytes, m_ctx->options.bufferLimit,
-                              [this](qint64 up, qint64 down) {
-                                  m_ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
-                                  m_tx.rec.bytesIn += up;
-                                  m_tx.rec.bytesOut += down;
-                                  m_closed = true;
-                                  m_tx.emitLog();
-                                  m_worker->connectionClosed(this);
-                                  deleteLater();
-                              },
-                              this);
+    // The tunnel is a child of this connection, takes the client's stream (m_socket, from now on the tunnel's)
+    // and calls `done` at most once, from its own events: this connection is alive then (it only goes by
+    // deleteLater, after that call).
+    m_tunnel = new Tunnel(m_socket, upstream, leftover, clientBytes, m_ctx->options.bufferLimit,
+                          [this](qint64 up, qint64 down) {
+                              m_ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
+                              m_tx.rec.bytesIn += up;
+                              m_tx.rec.bytesOut += down;
+                              m_closed = true;
+                              m_tx.emitLog();
+                              m_worker->connectionClosed(this);
+                              deleteLater();
+                          },
+                          this);
     if (m_tx.tunnelBytesPerSecond > 0) {
         m_tunnel->setBandwidthLimit(m_tx.tunnelBytesPerSecond, m_tx.tunnelBurstBytes,
                                     &m_ctx->stats.tunnelThrottlePauses);

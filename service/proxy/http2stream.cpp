@@ -2,6 +2,7 @@
 #include "proxy/http2stream.h"
 
 #include "forward/upstreamproxy.h"
+#include "net/stream.h"
 #include "platform/socket.h"
 #include "proxy/http2connection.h"
 #include "proxy/proxycontext.h"
@@ -168,9 +169,18 @@ void Http2Stream::exchangeStarted()
 /// The CONNECT's upstream is connected: 200 on the stream, then bytes both ways as DATA frames (RFC 9113 8.5).
 /// Each direction is bounded like a tunnel's: the client's window opens as the upstream takes its bytes, and the
 /// upstream is read only while less than bufferLimit waits for the client.
-void Http2Stream::tunnelConnected(QTcpSocket *upstream)
+void Http2Stream::tunnelConnected(net::Stream *stream)
 {
     m_requestTimer.stop();
+    // Relayed through Qt as DATA frames: the stream goes back to a QTcpSocket (the same descriptor, no copy).
+    QTcpSocket *upstream = stream->release();
+    stream->deleteLater();
+    if (!upstream) {
+        m_tx.rec.reason = QByteArrayLiteral("upstream_reset");
+        m_conn->session().resetStream(m_id, NGHTTP2_CONNECT_ERROR);
+        m_conn->flush();
+        return;
+    }
     m_upstream = upstream;
     m_upstream->setParent(this);
     m_upstream->setReadBufferSize(m_tx.ctx->options.bufferLimit);
@@ -372,12 +382,12 @@ void Http2Stream::onResponseComplete()
     m_conn->flush();
 }
 
-void Http2Stream::onUpgraded(QTcpSocket *socket, const QByteArray &)
+void Http2Stream::onUpgraded(net::Stream *upstream, const QByteArray &)
 {
     // Not reached: HTTP/2 requests carry no Upgrade (nghttp2 refuses the field), so no 101 is asked for.
     retireExchange();
-    socket->abort();
-    socket->deleteLater();
+    upstream->abort();
+    upstream->deleteLater();
     m_conn->session().resetStream(m_id, NGHTTP2_INTERNAL_ERROR);
     m_conn->flush();
 }
