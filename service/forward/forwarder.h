@@ -81,9 +81,10 @@ struct ForwardRequest
 };
 
 /// Receives the response. Callbacks never run from inside Forwarder::start(), except onUpstreamConnected for a
-/// connection taken from the pool. A callback must not destroy the Exchange (the data path's lifetime rule: the
-/// proxy's connection keeps a finished exchange until its next request, and cancels one only from outside its
-/// callbacks); the engines still check after each callback, as a defence.
+/// connection taken from the pool. A callback must not destroy the Exchange, directly or through anything it calls
+/// (the data path's lifetime rule: the HTTP/1 connection and the HTTP/2 stream keep a finished or cancelled
+/// exchange until their next request or their own deferred deletion, and destroy a running one only from outside
+/// its callbacks). The engines rely on it: they do not check whether they still exist after a callback.
 class ResponseSink
 {
 public:

@@ -315,6 +315,8 @@ void Http2Stream::onUpstreamConnected(const QHostAddress &address, bool reused)
 
 void Http2Stream::onResponseHead(const http::MessageHead &head)
 {
+    if (m_closed)
+        return; // the client reset the stream; the retired exchange goes with this stream
     m_requestTimer.stop();
     m_responseStarted = true;
     m_tx.rec.status = head.status;
@@ -339,6 +341,8 @@ void Http2Stream::onResponseHead(const http::MessageHead &head)
 
 void Http2Stream::onResponseBody(const char *data, qsizetype size)
 {
+    if (m_closed)
+        return;
     m_tx.rec.bytesOut += size;
     m_body.append(data, size);
     m_conn->session().resumeData(m_id);
@@ -378,6 +382,8 @@ void Http2Stream::onResponseComplete()
 {
     m_responseEnded = true;
     retireExchange();
+    if (m_closed)
+        return;
     m_conn->session().resumeData(m_id);
     m_conn->flush();
 }
@@ -411,6 +417,8 @@ void Http2Stream::onUpstreamProxyUsed(const forward::UpstreamProxy *proxy)
 void Http2Stream::onError(forward::ForwardError error, const QString &detail)
 {
     retireExchange();
+    if (m_closed)
+        return;
     const QByteArray reason = forward::reasonString(error);
     if (m_responseStarted) {
         m_tx.rec.reason = reason;
@@ -427,7 +435,8 @@ void Http2Stream::onError(forward::ForwardError error, const QString &detail)
 
 void Http2Stream::retireExchange()
 {
-    m_retiredExchange = std::move(m_tx.exchange);
+    if (m_tx.exchange) // a second call (a callback after onClosed) must not drop the exchange that is calling
+        m_retiredExchange = std::move(m_tx.exchange);
 }
 
 void Http2Stream::onClosed(quint32 errorCode)
@@ -442,6 +451,10 @@ void Http2Stream::onClosed(quint32 errorCode)
         m_tx.ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
     }
     m_requestTimer.stop();
+    // This runs inside the session, which may be inside a call of the exchange's (onResponseHead sends a
+    // HEADERS frame with END_STREAM, and the stream closes): the exchange is retired, not destroyed, and goes
+    // with this stream, which the connection deletes from the event loop (the lifetime rule, forwarder.h).
+    retireExchange();
     m_tx.cancel();
     if (!m_tx.logged && errorCode != NGHTTP2_NO_ERROR && !(m_responseEnded && m_body.isEmpty())) {
         if (m_tx.rec.reason.isEmpty())
