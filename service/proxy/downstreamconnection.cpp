@@ -579,12 +579,15 @@ void DownstreamConnection::becomeTunnel(net::Stream *upstream, const QByteArray 
                               m_ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
                               m_tx.rec.bytesIn += up;
                               m_tx.rec.bytesOut += down;
+                              if (m_tunnel->timedOut())
+                                  m_tx.rec.reason = "tunnel_idle_timeout";
                               m_closed = true;
                               m_tx.emitLog();
                               m_worker->connectionClosed(this);
                               deleteLater();
                           },
                           this);
+    m_tunnel->setIdleTimeout(m_ctx->options.tunnelIdleTimeoutMs);
     if (m_tx.tunnelBytesPerSecond > 0) {
         m_tunnel->setBandwidthLimit(m_tx.tunnelBytesPerSecond, m_tx.tunnelBurstBytes,
                                     &m_ctx->stats.tunnelThrottlePauses);

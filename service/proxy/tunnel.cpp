@@ -2,6 +2,7 @@
 #include "proxy/tunnel.h"
 
 #include <QTimer>
+#include <QTimerEvent>
 
 #include <algorithm>
 #include <limits>
@@ -92,6 +93,8 @@ void Tunnel::relay(Side &from)
             if (auto &t = m_throttle[up])
                 t->bucket.consume(n);
         }
+        if (round > 0 && m_idleTimeoutMs > 0)
+            m_idleTimer.start(this, m_idleTimeoutMs);
         if (round == kRounds && !from.repump) {
             // A raw stream announces the rest again (level-triggered); a TLS one only when more arrives.
             from.repump = true;
@@ -166,6 +169,7 @@ void Tunnel::finish()
         return;
     m_finished = true;
     m_client.repump = m_upstream.repump = false;
+    m_idleTimer.stop();
     for (Side *s : {&m_client, &m_upstream}) {
         s->stream->setListener(nullptr);
         s->stream->abort(); // both ends have had their FIN by now (or a reset): nothing is lost
@@ -177,6 +181,23 @@ void Tunnel::finish()
     }
     if (m_done)
         m_done(m_up, m_down);
+}
+
+void Tunnel::setIdleTimeout(qint64 ms)
+{
+    m_idleTimeoutMs = ms;
+    if (ms > 0)
+        m_idleTimer.start(this, ms);
+    else
+        m_idleTimer.stop();
+}
+
+void Tunnel::timerEvent(QTimerEvent *ev)
+{
+    if (!m_idleTimer.fired(this, ev) || m_finished)
+        return;
+    m_timedOut = true;
+    finish();
 }
 
 void Tunnel::setBandwidthLimit(qint64 bytesPerSecond, qint64 burstBytes, std::atomic<quint64> *pauses,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/clock.h"
+#include "base/lazytimer.h"
 #include "net/stream.h"
 #include "proxy/bytebucket.h"
 
@@ -28,7 +29,7 @@ namespace dfproxy::proxy {
 /// - Half-close: one side's end of stream becomes a FIN to the other once its bytes are out (shutdownWrite), and
 ///   the other direction flows on until it ends too; then both connections close. A TLS side cannot half-close:
 ///   its end closes it, the other side gets what it sent and then a FIN.
-/// - A reset ends both at once.
+/// - A reset ends both at once, and so does the idle timeout (setIdleTimeout) when no byte moved either way.
 ///
 /// Owns both streams; lives on their thread; calls `done` once, from one of their callbacks, when both directions
 /// are over (or abort()). It may be deleted inside `done` only by deleteLater (its own callback is running).
@@ -48,6 +49,13 @@ public:
     /// constructor, before the event loop runs. `pauses` (may be null, must outlive the tunnel) counts every pause.
     void setBandwidthLimit(qint64 bytesPerSecond, qint64 burstBytes, std::atomic<quint64> *pauses,
                            const Clock *clock = &SystemClock::instance());
+    /// Ends the tunnel (both connections closed, `done`) when no byte has moved either way for `ms`; 0 = never.
+    void setIdleTimeout(qint64 ms);
+    /// Whether the idle timeout ended it.
+    bool timedOut() const { return m_timedOut; }
+
+protected:
+    void timerEvent(QTimerEvent *ev) override;
 
 private:
     /// One end of the tunnel: its stream, and what has ended there.
@@ -91,6 +99,9 @@ private:
     qint64 m_up = 0;
     qint64 m_down = 0;
     bool m_finished = false;
+    bool m_timedOut = false;
+    qint64 m_idleTimeoutMs = 0;
+    LazyTimer m_idleTimer; ///< re-armed by each relay that moved bytes (cheap: see base/lazytimer.h)
     std::optional<Throttle> m_throttle[2]; ///< [0] upstream -> client, [1] client -> upstream
     std::atomic<quint64> *m_pauses = nullptr;
 };
