@@ -7,8 +7,13 @@
 #include "net/stream.h"
 #include "platform/socket.h"
 
+#include "support/testca.h"
 #include "support/wait.h"
 
+#include <QFile>
+#include <QSslKey>
+#include <QSslServer>
+#include <QSslSocket>
 #include <QTcpServer>
 #include <QTcpSocket>
 
@@ -221,6 +226,64 @@ TEST_P(TunnelTest, AClientGoneBeforeTheTunnelStartsEndsIt)
     start();
     ASSERT_TRUE(waitUntil([&] { return doneCalls == 1; }, 10000));
     EXPECT_TRUE(waitUntil([&] { return upstream->peer.state() == QAbstractSocket::UnconnectedState; }, 10000));
+}
+
+// A TLS upstream (a websocket through a `tls` backend) relays through QSslSocket on its side: its end closes it
+// instead of half-closing, and the plain client gets what it sent, then a FIN.
+TEST(TunnelTls, ATlsSideThatEndsIsFlushedToThePlainSideAndEndsTheTunnel)
+{
+    test::TestCa ca;
+    ASSERT_TRUE(ca.create()) << ca.errorString().toStdString();
+    const auto cert = ca.issueServerCert("origin", {"origin.test"}, {QHostAddress::LocalHost});
+    ASSERT_TRUE(cert) << ca.errorString().toStdString();
+    QFile certFile(cert->certPath), keyFile(cert->keyPath);
+    ASSERT_TRUE(certFile.open(QIODevice::ReadOnly) && keyFile.open(QIODevice::ReadOnly));
+    QSslConfiguration serverConf = QSslConfiguration::defaultConfiguration();
+    serverConf.setLocalCertificate(QSslCertificate(certFile.readAll()));
+    serverConf.setPrivateKey(QSslKey(keyFile.readAll(), QSsl::Ec));
+    serverConf.setPeerVerifyMode(QSslSocket::VerifyNone);
+
+    // The proxy's TLS connection to the origin is the client end of a TLS session (as the Connector's is).
+    QSslServer origin;
+    origin.setSslConfiguration(serverConf);
+    ASSERT_TRUE(origin.listen(QHostAddress::LocalHost));
+    auto *proxySide = new QSslSocket;
+    QSslConfiguration clientConf = QSslConfiguration::defaultConfiguration();
+    clientConf.setCaCertificates(QSslCertificate::fromPath(ca.caCertPath()));
+    proxySide->setSslConfiguration(clientConf);
+    proxySide->connectToHostEncrypted(QStringLiteral("127.0.0.1"), origin.serverPort(), QStringLiteral("origin.test"));
+    ASSERT_TRUE(waitUntil([&] { return origin.hasPendingConnections() && proxySide->isEncrypted(); }, 10000));
+    std::unique_ptr<QTcpSocket> originPeer(origin.nextPendingConnection());
+    net::Stream *upstream = net::Stream::adopt(proxySide);
+    ASSERT_TRUE(upstream);
+
+    Leg client;
+    int done = 0;
+    qint64 up = -1, down = -1;
+    proxy::Tunnel tunnel(client.stream, upstream, {}, {}, 256 * 1024, [&](qint64 u, qint64 d) {
+        ++done;
+        up = u;
+        down = d;
+    });
+    client.peer.write("hello over tls");
+    QByteArray atOrigin;
+    ASSERT_TRUE(waitUntil([&] {
+        atOrigin += originPeer->readAll();
+        return atOrigin.size() >= 14;
+    }, 10000));
+    EXPECT_EQ(atOrigin, "hello over tls");
+    originPeer->write("goodbye");
+    originPeer->disconnectFromHost(); // TLS close_notify and FIN after the bytes
+    QByteArray atClient;
+    ASSERT_TRUE(waitUntil([&] {
+        atClient += client.peer.readAll();
+        return client.peer.state() == QAbstractSocket::UnconnectedState;
+    }, 10000));
+    atClient += client.peer.readAll();
+    EXPECT_EQ(atClient, "goodbye");
+    ASSERT_TRUE(waitUntil([&] { return done == 1; }, 10000));
+    EXPECT_EQ(up, 14);
+    EXPECT_EQ(down, 7);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stream, TunnelTest, ::testing::Values(true, false),
