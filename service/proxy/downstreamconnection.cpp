@@ -253,6 +253,10 @@ void DownstreamConnection::onRequestHead()
     if (h.hasRequestBody() && !h.isConnect() && m_ctx->options.requestBodyTimeoutMs > 0)
         m_readTimer.start(this, m_ctx->options.requestBodyTimeoutMs);
     m_retiredExchange.reset();
+    // A CONNECT's client may send its first bytes and end its side before the tunnel is up (a script's
+    // `printf ... | nc -N`): the end of its input must wait for the tunnel, which passes it on as a FIN, instead
+    // of closing the connection now.
+    m_socket->setKeepOpenAtEnd(h.isConnect());
     m_tx.begin(&h, m_socket->peerAddress(), m_socket->peerPort());
     m_requestDone = false;
     m_splicingBody = false;
@@ -496,6 +500,10 @@ void DownstreamConnection::sendLocalReply(const LocalReply &reply)
 void DownstreamConnection::finishTransaction()
 {
     m_requestTimer.stop();
+    // A CONNECT answered without a tunnel: its client's end of input, if it came meanwhile, ends the connection.
+    m_socket->setKeepOpenAtEnd(false);
+    if (m_socket->inputEnded())
+        m_keepAlive = false;
     m_tx.emitLog();
     m_tx.policyCheck.reset();
     m_tx.lookup.reset();

@@ -15,10 +15,6 @@
 
 class QTimer;
 
-namespace dfproxy::net {
-class Stream;
-}
-
 namespace dfproxy::proxy {
 
 /// Relays bytes both ways between two connected streams (CONNECT, websocket): the client's, from the
