@@ -14,7 +14,7 @@
 #include <memory>
 #include <utility>
 
-Q_LOGGING_CATEGORY(lcAdminGate, "dfproxy.admin.gate")
+Q_LOGGING_CATEGORY(lcAdminGate, "dfproxy.admin.gate", QtInfoMsg)
 
 namespace dfproxy::admin {
 

@@ -3,15 +3,16 @@
 
 namespace dfproxy {
 
-Q_LOGGING_CATEGORY(lcDns, "dfproxy.dns")
-Q_LOGGING_CATEGORY(lcProxy, "dfproxy.proxy")
-Q_LOGGING_CATEGORY(lcForward, "dfproxy.forward")
-Q_LOGGING_CATEGORY(lcNet, "dfproxy.net")
-Q_LOGGING_CATEGORY(lcPolicy, "dfproxy.policy")
-Q_LOGGING_CATEGORY(lcConfig, "dfproxy.config")
-Q_LOGGING_CATEGORY(lcAdmin, "dfproxy.admin")
-Q_LOGGING_CATEGORY(lcTelemetry, "dfproxy.telemetry")
-Q_LOGGING_CATEGORY(lcService, "dfproxy.service")
+// Debug lines are off unless asked for (QT_LOGGING_RULES, the logging API): they are per request.
+Q_LOGGING_CATEGORY(lcDns, "dfproxy.dns", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcProxy, "dfproxy.proxy", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcForward, "dfproxy.forward", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcNet, "dfproxy.net", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcPolicy, "dfproxy.policy", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcConfig, "dfproxy.config", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcAdmin, "dfproxy.admin", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcTelemetry, "dfproxy.telemetry", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcService, "dfproxy.service", QtInfoMsg)
 
 const QList<LogCategoryInfo> &knownLogCategories()
 {

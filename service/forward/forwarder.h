@@ -81,9 +81,10 @@ struct ForwardRequest
 };
 
 /// Receives the response. Callbacks never run from inside Forwarder::start(), except onUpstreamConnected for a
-/// connection taken from the pool. A callback must not destroy the Exchange (the data path's lifetime rule: the
-/// proxy's connection keeps a finished exchange until its next request, and cancels one only from outside its
-/// callbacks); the engines still check after each callback, as a defence.
+/// connection taken from the pool. A callback must not destroy the Exchange, directly or through anything it calls
+/// (the data path's lifetime rule: the HTTP/1 connection and the HTTP/2 stream keep a finished or cancelled
+/// exchange until their next request or their own deferred deletion, and destroy a running one only from outside
+/// its callbacks). The engines rely on it: they do not check whether they still exist after a callback.
 class ResponseSink
 {
 public:
@@ -102,9 +103,10 @@ public:
     /// response (Exchange::setResponsePaused) while any wait for the client.
     virtual void onResponseBodySpliced(qint64 size) { Q_UNUSED(size); }
     virtual void onResponseComplete() = 0;
-    /// After a 101 to an upgrade request: the sink now owns `socket` (parentless, on this thread) and must
-    /// relay `leftover` (bytes already read past the head) first. The exchange is finished.
-    virtual void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) = 0;
+    /// After a 101 to an upgrade request: the sink now owns `upstream`, the connection's stream (parentless, on
+    /// this thread, no listener), and must relay `leftover` (bytes already read past the head) first. The exchange
+    /// is finished.
+    virtual void onUpgraded(net::Stream *upstream, const QByteArray &leftover) = 0;
     /// The upstream buffer for the request body went below the limit again (see Exchange::bufferedBodyBytes).
     virtual void onRequestBodyDrained() = 0;
     /// The exchange failed; no other callback follows.

@@ -7,7 +7,6 @@
 
 #include "base/bytes.h"
 #include "base/lazytimer.h"
-#include "base/liveness.h"
 #include "dns/hostcache.h"
 #include "http/readbuffer.h"
 #include "http/responserules.h"
@@ -16,7 +15,6 @@
 #include "platform/proxysecurity.h"
 
 #include <QFile>
-#include <QPointer>
 #include <QTcpSocket>
 #include <QTimerEvent>
 
@@ -73,13 +71,14 @@ public:
         }
         deleteLater();
     }
-    /// The connection as a QTcpSocket for a tunnel (null when it is gone).
-    QTcpSocket *releaseSocket()
+    /// The connection's stream for a tunnel (parentless, no listener; null when it is gone).
+    net::Stream *releaseStream()
     {
-        if (!m_stream)
+        if (!m_stream || !m_stream->isOpen())
             return nullptr;
         m_stream->setListener(nullptr);
-        return m_stream->release();
+        m_stream->setParent(nullptr);
+        return std::exchange(m_stream, nullptr);
     }
     QString errorString() const
     {
@@ -220,10 +219,7 @@ public:
         killTimers();
         m_connected = true;
         m_conn->m_connected = true;
-        Liveness::Guard guard(m_liveness);
         m_sink->onUpstreamConnected(m_address, m_reused);
-        if (!guard)
-            return;
         sendPending();
     }
     void bytesWritten()
@@ -256,7 +252,8 @@ public:
     {
         if (!m_conn || !m_conn->m_stream || m_paused)
             return;
-        Liveness::Guard guard(m_liveness);
+        // No liveness checks after the calls into the sink (the parser's onBody, onHead): a sink never destroys
+        // its exchange inside one of its callbacks (forwarder.h), the connection and the HTTP/2 stream retire it.
         UpstreamConnection *c = m_conn;
         for (;;) {
             if (c->m_buffer.isEmpty()) {
@@ -270,15 +267,11 @@ public:
                 HttpParser::Stop stop;
                 const qsizetype used = c->m_parser.feed(c->m_buffer.data(), c->m_buffer.size(), &stop);
                 c->m_buffer.consume(used);
-                if (!guard)
-                    return;
                 switch (stop) {
                 case HttpParser::Stop::NeedMore:
                     break;
                 case HttpParser::Stop::Head:
                     if (!onHead())
-                        return;
-                    if (!guard)
                         return;
                     break;
                 case HttpParser::Stop::Complete:
@@ -319,12 +312,9 @@ public:
         if (moved < 0)
             return false; // bytes already read wait (or the streams cannot splice): read them
         m_splicing = true;
-        Liveness::Guard guard(m_liveness);
         if (moved > 0 && m_fwd->m_options.responseSplicedBytesCounter)
             m_fwd->m_options.responseSplicedBytesCounter->fetch_add(quint64(moved), std::memory_order_relaxed);
         m_sink->onResponseBodySpliced(moved);
-        if (!guard)
-            return true;
         if (moved > 0 && c->m_parser.skipBody(moved) == HttpParser::Stop::Complete)
             finish();
         // Otherwise spliceTo went as far as it could: the upstream announces more input, the client room (the
@@ -553,10 +543,10 @@ private:
     {
         if (!m_conn)
             return;
-        // Bytes may still be buffered; a read-until-close body ends here.
-        Liveness::Guard guard(m_liveness);
+        // Bytes may still be buffered; a read-until-close body ends here (and may end the exchange: m_conn is
+        // null then).
         readResponse();
-        if (!guard || !m_conn)
+        if (!m_conn)
             return;
         if (m_gotHead) {
             if (m_conn->m_parser.feedEof() == HttpParser::Stop::Complete && m_conn->m_buffer.isEmpty()) {
@@ -646,12 +636,9 @@ private:
             c->m_buffer.consume(used);
             QByteArray leftover(c->m_buffer.data(), c->m_buffer.size());
             c->m_buffer.clear();
-            Liveness::Guard guard(m_liveness);
             m_sink->onResponseHead(h);
-            if (!guard)
-                return false;
-            QTcpSocket *socket = c->releaseSocket();
-            if (!socket) {
+            net::Stream *upstream = c->releaseStream();
+            if (!upstream) {
                 fail(ForwardError::Reset, QStringLiteral("upstream closed the connection after its 101"));
                 return false;
             }
@@ -659,7 +646,7 @@ private:
             c->m_owner = nullptr;
             c->deleteLater();
             m_done = true;
-            m_sink->onUpgraded(socket, leftover);
+            m_sink->onUpgraded(upstream, leftover);
             return false;
         }
         m_gotHead = true;
@@ -771,7 +758,6 @@ private:
         m_sink->onError(err, detail);
     }
 
-    Liveness m_liveness; ///< for the guards around calls that may delete this exchange
     Http1Forwarder *m_fwd;
     ResponseSink *m_sink;
     ForwardRequest m_req;

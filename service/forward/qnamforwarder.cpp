@@ -10,7 +10,6 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
-#include <QPointer>
 #include <QSslConfiguration>
 #include <QTimerEvent>
 #include <QUrl>
@@ -282,13 +281,10 @@ private:
         }
         head.contentLength = check.contentLength;
         head.chunked = check.chunked;
-        QPointer<QnamExchange> guard(this);
+        // No liveness checks after the calls into the sink: a sink never destroys its exchange inside one of its
+        // callbacks (forwarder.h).
         m_sink->onUpstreamConnected(m_req.upstream.addresses.at(m_index), false);
-        if (!guard)
-            return;
         m_sink->onResponseHead(head);
-        if (!guard)
-            return;
         readBody();
     }
 
@@ -296,15 +292,12 @@ private:
     {
         if (!m_reply || !m_gotHead || m_paused)
             return;
-        QPointer<QnamExchange> guard(this);
         char buf[64 * 1024];
         while (m_reply && m_reply->bytesAvailable() > 0 && !m_paused) {
             const qint64 n = m_reply->read(buf, sizeof buf);
             if (n <= 0)
                 break;
             m_sink->onResponseBody(buf, n);
-            if (!guard)
-                return;
         }
         if (m_reply && m_reply->isFinished() && m_reply->bytesAvailable() == 0 && m_finishedSeen)
             complete();

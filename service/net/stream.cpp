@@ -162,6 +162,8 @@ public:
         } else if (m_closing) {
             closeAndReport(QAbstractSocket::RemoteHostClosedError, true);
             return;
+        } else if (m_shutPending) {
+            sendFin();
         }
         // A writer that stopped at its limit while the batch queued waits for this (no notifier will tell it).
         if (bytesToWrite() < before && m_listener) {
@@ -204,7 +206,7 @@ public:
 
     void write(const char *data, qint64 size) override
     {
-        if (m_fd < 0 || m_closing || size <= 0)
+        if (m_fd < 0 || m_closing || m_shutPending || m_writeShut || size <= 0)
             return;
         if (pipeBytes() > 0) {
             // Spliced bytes wait in the pipe for room in the kernel (the write notifier is on): these follow them.
@@ -294,6 +296,21 @@ public:
     {
         m_reported = true;
         closeDescriptor();
+    }
+
+    bool inputEnded() const override { return m_atEnd; }
+
+    void shutdownWrite() override
+    {
+        if (m_fd < 0 || m_closing || m_shutPending || m_writeShut)
+            return;
+        if (bytesToWrite() == 0) {
+            sendFin();
+            return;
+        }
+        m_shutPending = true; // writable() or flushQueued() sends the FIN once the queue is out
+        if (!m_dirty && !m_writeArmed)
+            armWrite(true);
     }
 
     bool isOpen() const override { return m_fd >= 0; }
@@ -503,9 +520,27 @@ private:
         }
     }
 
-    /// The peer ended its side. Like QAbstractSocket, that closes the connection once our output is out.
+    /// The peer ended its side. Like QAbstractSocket, that closes the connection once our output is out, unless
+    /// the listener keeps it open (a tunnel: setKeepOpenAtEnd), which is then told that input ended.
     void endOfInput(bool queued)
     {
+        if (m_keepOpenAtEnd) {
+            m_atEnd = true;
+            if (!queued) {
+                if (m_listener)
+                    m_listener->onStreamReadable();
+                return;
+            }
+            // Inside a call of the listener's (a read or a splice): it sees inputEnded() on return, and is told
+            // again from the event loop in case it was not looking.
+            QMetaObject::invokeMethod(this, [this] {
+                if (m_fd >= 0 && m_listener) {
+                    WriteBatch batch;
+                    m_listener->onStreamReadable();
+                }
+            }, Qt::QueuedConnection);
+            return;
+        }
         if (bytesToWrite() == 0) {
             closeAndReport(QAbstractSocket::RemoteHostClosedError, queued);
             return;
@@ -533,12 +568,22 @@ private:
                 closeAndReport(QAbstractSocket::RemoteHostClosedError, false);
                 return;
             }
+            if (m_shutPending)
+                sendFin();
         } else if (m_outPos > (1 << 20) && m_outPos > m_out.size() / 2) {
             m_out.remove(0, m_outPos);
             m_outPos = 0;
         }
         if (progress && m_listener)
             m_listener->onStreamWritten();
+    }
+
+    /// The half-close of shutdownWrite(), now that nothing is queued.
+    void sendFin()
+    {
+        m_shutPending = false;
+        m_writeShut = true;
+        platform::shutdownWrite(m_fd);
     }
 
     void armWrite(bool on)
@@ -652,6 +697,9 @@ private:
     qint64 m_batchSent = 0;  ///< of those, sent by a SendBatch (flushQueued() counts them as its own)
     bool m_writeArmed = false; ///< the write notifier is enabled (queued bytes wait for the kernel)
     bool m_eofPending = false; ///< the read-ahead met the end of stream behind the bytes in m_in
+    bool m_atEnd = false;       ///< the peer's end of stream, read and kept open (setKeepOpenAtEnd)
+    bool m_shutPending = false; ///< shutdownWrite() waits for the queue to go out
+    bool m_writeShut = false;   ///< the FIN was sent
     Liveness m_liveness;       ///< "was I deleted by my listener?" without QPointer's shared block per call
 };
 

@@ -104,8 +104,20 @@ public:
     virtual void abort() = 0;
     virtual bool isOpen() const = 0;
     virtual QString errorString() const { return m_error; }
-    /// Hands the connection back as a QTcpSocket (parentless, on this thread, queued output in its write buffer)
-    /// for the tunnels. The Stream is closed afterwards and reports nothing more. Null when already closed.
+    /// Tunnels: the peer's end of stream no longer closes the connection (what it does by default, as
+    /// QAbstractSocket does). It is announced through onStreamReadable, read() then returns 0 and inputEnded() is
+    /// true, and this side goes on writing until shutdownWrite() or a close. Only raw streams can; TLS streams
+    /// still close at the end of input (onStreamClosed(RemoteHostClosedError)).
+    void setKeepOpenAtEnd(bool keep) { m_keepOpenAtEnd = keep; }
+    /// The peer ended its side and everything it sent was read (with setKeepOpenAtEnd only).
+    virtual bool inputEnded() const { return false; }
+    /// Sends the end of stream (FIN: shutdown(SHUT_WR)) once the queued output is out; reading goes on. A TLS
+    /// stream cannot half-close: it closes after the flush (closeAfterFlush()). Nothing may be written after it.
+    virtual void shutdownWrite() { closeAfterFlush(); }
+    /// Hands the connection back as a QTcpSocket (parentless, on this thread, queued output in its write buffer).
+    /// Only for HTTP/2 CONNECT streams (proxy/http2stream.h), which relay through Qt; the tunnels of HTTP/1 relay
+    /// between Streams (proxy/tunnel.h). The Stream is closed afterwards and reports nothing more. Null when
+    /// already closed.
     virtual QTcpSocket *release() = 0;
 
     /// This end's address and port (one system call; asked once per connection by the application lookup).
@@ -123,6 +135,7 @@ protected:
     quint16 m_peerPort = 0;
     QString m_error;
     bool m_spliceable = false; ///< a plain TCP stream on a platform with splice()
+    bool m_keepOpenAtEnd = false; ///< setKeepOpenAtEnd()
 };
 
 } // namespace dfproxy::net

@@ -10,7 +10,6 @@
 
 #include <charconv>
 #include <cstring>
-#include <QTcpSocket>
 #include <QTimerEvent>
 
 namespace dfproxy::proxy {
@@ -71,7 +70,7 @@ void DownstreamConnection::drain()
 void DownstreamConnection::abort()
 {
     if (m_tunnel) {
-        m_tunnel->abort(); // the tunnel owns (and may already have released) the client socket
+        m_tunnel->abort(); // the tunnel owns the client's stream
         return;
     }
     m_socket->abort();
@@ -254,6 +253,10 @@ void DownstreamConnection::onRequestHead()
     if (h.hasRequestBody() && !h.isConnect() && m_ctx->options.requestBodyTimeoutMs > 0)
         m_readTimer.start(this, m_ctx->options.requestBodyTimeoutMs);
     m_retiredExchange.reset();
+    // A CONNECT's client may send its first bytes and end its side before the tunnel is up (a script's
+    // `printf ... | nc -N`): the end of its input must wait for the tunnel, which passes it on as a FIN, instead
+    // of closing the connection now.
+    m_socket->setKeepOpenAtEnd(h.isConnect());
     m_tx.begin(&h, m_socket->peerAddress(), m_socket->peerPort());
     m_requestDone = false;
     m_splicingBody = false;
@@ -277,7 +280,7 @@ void DownstreamConnection::exchangeStarted()
     pump();
 }
 
-void DownstreamConnection::tunnelConnected(QTcpSocket *upstream)
+void DownstreamConnection::tunnelConnected(net::Stream *upstream)
 {
     m_tx.rec.status = 200;
     m_responseStarted = true;
@@ -432,14 +435,14 @@ void DownstreamConnection::onResponseComplete()
         finishTransaction();
 }
 
-void DownstreamConnection::onUpgraded(QTcpSocket *socket, const QByteArray &leftover)
+void DownstreamConnection::onUpgraded(net::Stream *upstream, const QByteArray &leftover)
 {
     retireExchange();
     m_socket->flush();
     // Bytes the client sent after the handshake are already in m_in.
     QByteArray clientBytes(m_in.data(), m_in.size());
     m_in.clear();
-    becomeTunnel(socket, leftover, clientBytes);
+    becomeTunnel(upstream, leftover, clientBytes);
 }
 
 void DownstreamConnection::onRequestBodyDrained()
@@ -497,6 +500,10 @@ void DownstreamConnection::sendLocalReply(const LocalReply &reply)
 void DownstreamConnection::finishTransaction()
 {
     m_requestTimer.stop();
+    // A CONNECT answered without a tunnel: its client's end of input, if it came meanwhile, ends the connection.
+    m_socket->setKeepOpenAtEnd(false);
+    if (m_socket->inputEnded())
+        m_keepAlive = false;
     m_tx.emitLog();
     m_tx.policyCheck.reset();
     m_tx.lookup.reset();
@@ -549,7 +556,7 @@ void DownstreamConnection::onClientDisconnected()
     deleteLater();
 }
 
-void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &leftover,
+void DownstreamConnection::becomeTunnel(net::Stream *upstream, const QByteArray &leftover,
                                         const QByteArray &clientBytes)
 {
     m_state = State::Tunnel;
@@ -558,11 +565,11 @@ void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &
     m_requestTimer.stop();
     m_tx.rec.tunnel = true;
     m_socket->setListener(nullptr);
-    QTcpSocket *client = m_socket->release();
     m_tx.rec.bytesIn = clientBytes.size();
     m_tx.rec.bytesOut = leftover.size();
     m_ctx->stats.activeTunnels.fetch_add(1, std::memory_order_relaxed);
-    if (!client) { // the client left while the tunnel was being set up
+    if (!m_socket->isOpen()) { // the client left while the tunnel was being set up
+        upstream->setListener(nullptr);
         upstream->abort();
         upstream->deleteLater();
         m_ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
@@ -572,19 +579,23 @@ void DownstreamConnection::becomeTunnel(QTcpSocket *upstream, const QByteArray &
         deleteLater();
         return;
     }
-    // The tunnel is a child of this connection and calls `done` at most once, from its own events: this
-    // connection is alive then (it only goes by deleteLater, after that call).
-    m_tunnel = Tunnel::create(client, upstream, leftover, clientBytes, m_ctx->options.bufferLimit,
-                              [this](qint64 up, qint64 down) {
-                                  m_ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
-                                  m_tx.rec.bytesIn += up;
-                                  m_tx.rec.bytesOut += down;
-                                  m_closed = true;
-                                  m_tx.emitLog();
-                                  m_worker->connectionClosed(this);
-                                  deleteLater();
-                              },
-                              this);
+    // The tunnel is a child of this connection, takes the client's stream (m_socket, from now on the tunnel's)
+    // and calls `done` at most once, from its own events: this connection is alive then (it only goes by
+    // deleteLater, after that call).
+    m_tunnel = new Tunnel(m_socket, upstream, leftover, clientBytes, m_ctx->options.bufferLimit,
+                          [this](qint64 up, qint64 down) {
+                              m_ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
+                              m_tx.rec.bytesIn += up;
+                              m_tx.rec.bytesOut += down;
+                              if (m_tunnel->timedOut())
+                                  m_tx.rec.reason = "tunnel_idle_timeout";
+                              m_closed = true;
+                              m_tx.emitLog();
+                              m_worker->connectionClosed(this);
+                              deleteLater();
+                          },
+                          this);
+    m_tunnel->setIdleTimeout(m_ctx->options.tunnelIdleTimeoutMs);
     if (m_tx.tunnelBytesPerSecond > 0) {
         m_tunnel->setBandwidthLimit(m_tx.tunnelBytesPerSecond, m_tx.tunnelBurstBytes,
                                     &m_ctx->stats.tunnelThrottlePauses);

@@ -15,8 +15,6 @@
 
 #include <memory>
 
-class QTcpSocket;
-
 namespace dfproxy::proxy {
 
 struct ProxyContext;
@@ -55,7 +53,7 @@ public:
     net::Stream *bodySpliceTarget() override;
     void onResponseBodySpliced(qint64 size) override;
     void onResponseComplete() override;
-    void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) override;
+    void onUpgraded(net::Stream *upstream, const QByteArray &leftover) override;
     void onRequestBodyDrained() override;
     void onError(forward::ForwardError error, const QString &detail) override;
     void onUpstreamProxyUsed(const forward::UpstreamProxy *proxy) override;
@@ -73,7 +71,7 @@ public:
     void armRequestTimeout(qint64 ms) override { m_requestTimer.start(this, ms); }
     forward::ResponseSink *responseSink() override { return this; }
     void exchangeStarted() override;
-    void tunnelConnected(QTcpSocket *upstream) override;
+    void tunnelConnected(net::Stream *upstream) override;
     void readMore() override { pump(); }
     QObject *callbackContext() override { return this; }
     std::shared_ptr<const platform::ProcessInfo> clientApplication() override;
@@ -101,7 +99,7 @@ private:
     void onClientBytesWritten();
     void onClientDisconnected();
     void armIdleTimer();
-    void becomeTunnel(QTcpSocket *upstream, const QByteArray &leftover, const QByteArray &clientBytes);
+    void becomeTunnel(net::Stream *upstream, const QByteArray &leftover, const QByteArray &clientBytes);
     /// The exchange is over (it called its last callback): destroyed later, never inside its own callback.
     void retireExchange();
 

@@ -2,6 +2,7 @@
 #include "proxy/http2stream.h"
 
 #include "forward/upstreamproxy.h"
+#include "net/stream.h"
 #include "platform/socket.h"
 #include "proxy/http2connection.h"
 #include "proxy/proxycontext.h"
@@ -232,8 +233,17 @@ void Http2Stream::exchangeStarted()
 /// The CONNECT's upstream is connected: 200 on the stream, then bytes both ways as DATA frames (RFC 9113 8.5).
 /// Each direction is bounded like a tunnel's: the client's window opens as the upstream takes its bytes, and the
 /// upstream is read only while less than bufferLimit waits for the client.
-void Http2Stream::tunnelConnected(QTcpSocket *upstream)
+void Http2Stream::tunnelConnected(net::Stream *stream)
 {
+    // Relayed through Qt as DATA frames: the stream goes back to a QTcpSocket (the same descriptor, no copy).
+    QTcpSocket *upstream = stream->release();
+    stream->deleteLater();
+    if (!upstream) {
+        m_tx.rec.reason = QByteArrayLiteral("upstream_reset");
+        m_conn->session().resetStream(m_id, NGHTTP2_CONNECT_ERROR);
+        m_conn->flush();
+        return;
+    }
     startRelay(upstream, {}, {});
 }
 
@@ -451,6 +461,8 @@ void Http2Stream::onUpstreamConnected(const QHostAddress &address, bool reused)
 
 void Http2Stream::onResponseHead(const http::MessageHead &head)
 {
+    if (m_closed)
+        return; // the client reset the stream; the retired exchange goes with this stream
     if (m_websocket && websocketResponse(head))
         return;
     m_requestTimer.stop();
@@ -477,8 +489,8 @@ void Http2Stream::onResponseHead(const http::MessageHead &head)
 
 void Http2Stream::onResponseBody(const char *data, qsizetype size)
 {
-    if (!m_upgradeRefusal.isEmpty())
-        return; // answered 502 already
+    if (m_closed || !m_upgradeRefusal.isEmpty())
+        return; // the client reset the stream, or it was answered 502 already
     m_tx.rec.bytesOut += size;
     m_body.append(data, size);
     m_conn->session().resumeData(m_id);
@@ -523,6 +535,8 @@ void Http2Stream::onResponseComplete()
     }
     m_responseEnded = true;
     retireExchange();
+    if (m_closed)
+        return;
     m_conn->session().resumeData(m_id);
     m_conn->flush();
 }
@@ -570,21 +584,25 @@ bool Http2Stream::websocketResponse(const http::MessageHead &head)
     return false;
 }
 
-void Http2Stream::onUpgraded(QTcpSocket *socket, const QByteArray &leftover)
+void Http2Stream::onUpgraded(net::Stream *upstream, const QByteArray &leftover)
 {
     retireExchange();
-    if (m_websocket && m_upgradeRefusal.isEmpty() && !m_closed) {
+    QTcpSocket *socket = upstream->release(); // the same descriptor, relayed through Qt as DATA frames
+    upstream->deleteLater();
+    if (socket && m_websocket && m_upgradeRefusal.isEmpty() && !m_closed) {
         startRelay(socket, m_upgradeHeaders, leftover);
         return;
     }
-    socket->abort();
-    socket->deleteLater();
-    if (m_websocket) {
+    if (socket) {
+        socket->abort();
+        socket->deleteLater();
+    }
+    if (m_websocket && !m_closed) {
         refuseUpgrade();
         return;
     }
-    // Not reached: other HTTP/2 requests carry no Upgrade (nghttp2 refuses the field), so no 101 is asked for.
-    socket->deleteLater();
+    // Not reached otherwise: other HTTP/2 requests carry no Upgrade (nghttp2 refuses the field), so no 101 is
+    // asked for.
     m_conn->session().resetStream(m_id, NGHTTP2_INTERNAL_ERROR);
     m_conn->flush();
 }
@@ -608,6 +626,8 @@ void Http2Stream::onUpstreamProxyUsed(const forward::UpstreamProxy *proxy)
 void Http2Stream::onError(forward::ForwardError error, const QString &detail)
 {
     retireExchange();
+    if (m_closed)
+        return;
     if (!m_upgradeRefusal.isEmpty() && m_responseStarted)
         return; // answered 502 already
     const QByteArray reason = forward::reasonString(error);
@@ -626,7 +646,8 @@ void Http2Stream::onError(forward::ForwardError error, const QString &detail)
 
 void Http2Stream::retireExchange()
 {
-    m_retiredExchange = std::move(m_tx.exchange);
+    if (m_tx.exchange) // a second call (a callback after onClosed) must not drop the exchange that is calling
+        m_retiredExchange = std::move(m_tx.exchange);
 }
 
 void Http2Stream::onClosed(quint32 errorCode)
@@ -641,6 +662,10 @@ void Http2Stream::onClosed(quint32 errorCode)
         m_tx.ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
     }
     m_requestTimer.stop();
+    // This runs inside the session, which may be inside a call of the exchange's (onResponseHead sends a
+    // HEADERS frame with END_STREAM, and the stream closes): the exchange is retired, not destroyed, and goes
+    // with this stream, which the connection deletes from the event loop (the lifetime rule, forwarder.h).
+    retireExchange();
     m_tx.cancel();
     if (!m_tx.logged && errorCode != NGHTTP2_NO_ERROR && !(m_responseEnded && m_body.isEmpty())) {
         if (m_tx.rec.reason.isEmpty())

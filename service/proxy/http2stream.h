@@ -49,7 +49,7 @@ public:
     void armRequestTimeout(qint64 ms) override { m_requestTimer.start(this, ms); }
     forward::ResponseSink *responseSink() override { return this; }
     void exchangeStarted() override;
-    void tunnelConnected(QTcpSocket *upstream) override;
+    void tunnelConnected(net::Stream *upstream) override;
     void readMore() override {}
     QObject *callbackContext() override { return this; }
     std::shared_ptr<const platform::ProcessInfo> clientApplication() override;
@@ -59,7 +59,7 @@ public:
     void onResponseHead(const http::MessageHead &head) override;
     void onResponseBody(const char *data, qsizetype size) override;
     void onResponseComplete() override;
-    void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) override;
+    void onUpgraded(net::Stream *upstream, const QByteArray &leftover) override;
     void onRequestBodyDrained() override;
     void onError(forward::ForwardError error, const QString &detail) override;
     void onUpstreamProxyUsed(const forward::UpstreamProxy *proxy) override;

@@ -104,6 +104,7 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
     // "connectTimeoutMS" would otherwise leave the default in force). ssrf is read by the policy area.
     static const QStringList known{
         "workers", "connectTimeoutMs", "responseTimeoutMs", "upstreamIdleTimeoutMs", "clientIdleTimeoutMs",
+        "tunnelIdleTimeoutMs",
         "requestHeadTimeoutMs", "requestBodyTimeoutMs", "drainTimeoutMs", "bufferLimitBytes", "maxHeaderBytes",
         "maxUriBytes", "maxConnections", "maxConnectionsPerClient", "addXForwardedFor", "addXForwardedProto", "paths",
         "parsing", "ssrf", "applicationLookup", "http2MaxConcurrentStreams"};
@@ -120,6 +121,7 @@ ProxyOptions optionsFromJson(const QJsonObject &block, QList<config::FieldError>
     readInt(block, "responseTimeoutMs", 0, day, &o.responseTimeoutMs, errors);
     readInt(block, "upstreamIdleTimeoutMs", 0, day, &o.upstreamIdleTimeoutMs, errors);
     readInt(block, "clientIdleTimeoutMs", 0, day, &o.clientIdleTimeoutMs, errors);
+    readInt(block, "tunnelIdleTimeoutMs", 0, 7 * day, &o.tunnelIdleTimeoutMs, errors);
     readInt(block, "requestHeadTimeoutMs", 0, day, &o.requestHeadTimeoutMs, errors);
     readInt(block, "requestBodyTimeoutMs", 0, day, &o.requestBodyTimeoutMs, errors);
     readInt(block, "drainTimeoutMs", 0, day, &o.drainTimeoutMs, errors);

@@ -21,6 +21,7 @@ struct ProxyOptions
     qint64 responseTimeoutMs = 60000;      ///< request sent -> response head (rules may shorten it)
     qint64 upstreamIdleTimeoutMs = 60000;  ///< pooled upstream connections
     qint64 clientIdleTimeoutMs = 300000;   ///< keep-alive client connections with nothing in flight
+    qint64 tunnelIdleTimeoutMs = 3600000;  ///< CONNECT / websocket tunnels with no byte either way; 0 = none
     /// First byte of a request head -> its end (slowloris); 408 and close when it runs out. 0 = none.
     qint64 requestHeadTimeoutMs = 30000;
     /// End of a request head -> end of its body (slow uploads); 408 (or reset, once answering) when it runs out.
@@ -40,7 +41,7 @@ struct ProxyOptions
 };
 
 /// Reads the config's "proxy" block: workers, connectTimeoutMs, responseTimeoutMs, upstreamIdleTimeoutMs,
-/// clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes,
+/// clientIdleTimeoutMs, tunnelIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs, drainTimeoutMs, bufferLimitBytes, maxHeaderBytes,
 /// maxUriBytes, maxConnections, maxConnectionsPerClient, http2MaxConcurrentStreams (integers),
 /// addXForwardedFor, addXForwardedProto (booleans), paths {mergeSlashes: boolean, escapedSlashes: "reject" | "keep" |
 /// "unescape"}, parsing ("strict" or "lenient": bare LF line endings in requests), applicationLookup ("on" or "off"; YAML's

@@ -3,6 +3,7 @@
 
 #include "dns/hostcache.h"
 #include "forward/connector.h"
+#include "net/stream.h"
 #include "proxy/proxycontext.h"
 #include "proxy/stages/stages.h"
 
@@ -120,7 +121,8 @@ void Transaction::cancel()
     if (connector) {
         delete std::exchange(connector, nullptr); // not from its own callbacks: they clear `connector` first
     }
-    if (QTcpSocket *up = std::exchange(upstreamSocket, nullptr)) {
+    if (net::Stream *up = std::exchange(upstreamStream, nullptr)) {
+        up->setListener(nullptr);
         up->abort();
         up->deleteLater();
     }

@@ -73,7 +73,7 @@ public:
     /// The forward stage started tx.exchange: the connection now feeds it the request body.
     virtual void exchangeStarted() = 0;
     /// The CONNECT tunnel's upstream is connected (`upstream` is now the host's): answer 200 and relay.
-    virtual void tunnelConnected(QTcpSocket *upstream) = 0;
+    virtual void tunnelConnected(net::Stream *upstream) = 0;
     /// Reads what the client sent meanwhile (the body, the next request) after a stage waited.
     virtual void readMore() = 0;
     /// The QObject callbacks are bound to (policy verdicts, DNS answers, dials, PAC answers).
@@ -148,7 +148,7 @@ public:
     std::unique_ptr<dns::PendingLookup> lookup;
     std::shared_ptr<bool> proxySelection; ///< upstream_proxy stage: a PAC answer is awaited while this is set
     forward::Connector *connector = nullptr; ///< a child of the host's callback context
-    QTcpSocket *upstreamSocket = nullptr;    ///< connect stage: the dialled tunnel upstream, for the forward stage
+    net::Stream *upstreamStream = nullptr;   ///< connect stage: the dialled tunnel upstream, for the forward stage
     std::unique_ptr<forward::Exchange> exchange;
 
     /// Writes the access-log record once and counts the status.

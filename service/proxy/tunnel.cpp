@@ -1,12 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/tunnel.h"
 
-#include "platform/socket.h"
-
-#include <QSocketNotifier>
-#include <QSslSocket>
-#include <QTcpSocket>
 #include <QTimer>
+#include <QTimerEvent>
 
 #include <algorithm>
 #include <limits>
@@ -15,6 +11,193 @@ namespace dfproxy::proxy {
 
 namespace {
 constexpr qint64 kChunk = 64 * 1024;
+/// Chunks one direction moves per wake-up: a busy direction must not starve the other one, or the thread's other
+/// connections. The rest goes in a later turn of the event loop.
+constexpr int kRounds = 8;
+} // namespace
+
+Tunnel::Tunnel(net::Stream *client, net::Stream *upstream, const QByteArray &toClient, const QByteArray &toUpstream,
+               qint64 limit, Done done, QObject *parent)
+    : QObject(parent)
+    , m_limit(limit)
+    , m_done(std::move(done))
+{
+    m_client.isClient = true;
+    m_client.stream = client;
+    m_upstream.stream = upstream;
+    m_client.other = &m_upstream;
+    m_upstream.other = &m_client;
+    for (Side *s : {&m_client, &m_upstream}) {
+        s->tunnel = this;
+        s->stream->setParent(this);
+        s->stream->setKeepOpenAtEnd(true);
+        s->stream->setListener(s);
+    }
+    if (!toClient.isEmpty())
+        client->write(toClient);
+    if (!toUpstream.isEmpty())
+        upstream->write(toUpstream);
+    // Input may already wait on either side (nothing announces it again), or a side be gone; not from inside the
+    // constructor, whose caller is not ready for `done`.
+    QMetaObject::invokeMethod(this, [this] {
+        for (Side *s : {&m_client, &m_upstream}) {
+            if (!s->stream->isOpen())
+                onClosed(*s, QAbstractSocket::RemoteHostClosedError);
+            else
+                relay(*s);
+        }
+    }, Qt::QueuedConnection);
+}
+
+Tunnel::~Tunnel()
+{
+    for (Side *s : {&m_client, &m_upstream}) {
+        s->stream->setListener(nullptr);
+        s->stream->abort();
+    }
+}
+
+void Tunnel::abort()
+{
+    finish();
+}
+
+void Tunnel::relay(Side &from)
+{
+    from.repump = false;
+    if (m_finished)
+        return;
+    Side &to = *from.other;
+    const bool up = from.isClient;
+    if (!from.readEnded && !to.gone && !to.writeShut) {
+        qint64 &counter = up ? m_up : m_down;
+        char buffer[kChunk];
+        int round = 0;
+        for (; round < kRounds; ++round) {
+            if (to.stream->bytesToWrite() >= m_limit || isPaused(up))
+                break; // to's onStreamWritten, or the resume timer, comes back here
+            const qint64 want = std::min(kChunk, allowance(up));
+            if (want <= 0) {
+                pauseUntilRefilled(up);
+                break;
+            }
+            qint64 n = from.stream->canSpliceTo(to.stream) ? from.stream->spliceTo(to.stream, want) : -1;
+            if (n < 0) { // no splice here, or bytes already read into user space: copy them
+                n = from.stream->read(buffer, want);
+                if (n > 0)
+                    to.stream->write(buffer, n);
+            }
+            if (n <= 0)
+                break;
+            counter += n;
+            if (auto &t = m_throttle[up])
+                t->bucket.consume(n);
+        }
+        if (round > 0 && m_idleTimeoutMs > 0)
+            m_idleTimer.start(this, m_idleTimeoutMs);
+        if (round == kRounds && !from.repump) {
+            // A raw stream announces the rest again (level-triggered); a TLS one only when more arrives.
+            from.repump = true;
+            QMetaObject::invokeMethod(this, [this, side = &from] {
+                if (side->repump)
+                    relay(*side);
+            }, Qt::QueuedConnection);
+        }
+    }
+    if (!from.readEnded && from.stream->inputEnded()) {
+        from.readEnded = true;
+        endWrite(from);
+    }
+    checkDone();
+}
+
+void Tunnel::onClosed(Side &side, QAbstractSocket::SocketError error)
+{
+    if (m_finished || side.gone)
+        return;
+    side.gone = true;
+    if (error != QAbstractSocket::RemoteHostClosedError) {
+        finish(); // a reset ends both at once
+        return;
+    }
+    // A TLS stream closes at its end of input (and any stream when a write to it failed): what it sent before
+    // still goes to the other side, whatever the bounds, then a FIN.
+    Side &to = *side.other;
+    if (!side.readEnded && !to.gone && !to.writeShut) {
+        qint64 &counter = side.isClient ? m_up : m_down;
+        char buffer[kChunk];
+        qint64 n;
+        while ((n = side.stream->read(buffer, kChunk)) > 0) {
+            to.stream->write(buffer, n);
+            counter += n;
+        }
+    }
+    side.readEnded = true;
+    side.writeShut = true; // nothing reaches it any more
+    endWrite(side);
+    checkDone();
+}
+
+void Tunnel::endWrite(Side &from)
+{
+    Side &to = *from.other;
+    if (to.writeShut)
+        return;
+    to.writeShut = true;
+    if (to.gone)
+        return;
+    to.stream->shutdownWrite();
+    if (!to.stream->isOpen()) // a TLS stream closes instead of half-closing, at once when nothing was queued
+        onClosed(to, QAbstractSocket::RemoteHostClosedError);
+}
+
+void Tunnel::checkDone()
+{
+    if (m_finished)
+        return;
+    const auto flushed = [](const Side &s) { return s.gone || s.stream->bytesToWrite() == 0; };
+    const auto over = [&](const Side &s) { return s.readEnded && s.writeShut && flushed(s); };
+    // A side that is gone cannot take the other's bytes: the tunnel ends once its last bytes left the other way.
+    const auto goneAndDelivered = [&](const Side &s) { return s.gone && s.other->writeShut && flushed(*s.other); };
+    if ((over(m_client) && over(m_upstream)) || goneAndDelivered(m_client) || goneAndDelivered(m_upstream))
+        finish();
+}
+
+void Tunnel::finish()
+{
+    if (m_finished)
+        return;
+    m_finished = true;
+    m_client.repump = m_upstream.repump = false;
+    m_idleTimer.stop();
+    for (Side *s : {&m_client, &m_upstream}) {
+        s->stream->setListener(nullptr);
+        s->stream->abort(); // both ends have had their FIN by now (or a reset): nothing is lost
+        s->gone = true;
+    }
+    for (auto &t : m_throttle) {
+        if (t && t->resume)
+            t->resume->stop();
+    }
+    if (m_done)
+        m_done(m_up, m_down);
+}
+
+void Tunnel::setIdleTimeout(qint64 ms)
+{
+    m_idleTimeoutMs = ms;
+    if (ms > 0)
+        m_idleTimer.start(this, ms);
+    else
+        m_idleTimer.stop();
+}
+
+void Tunnel::timerEvent(QTimerEvent *ev)
+{
+    if (!m_idleTimer.fired(this, ev) || m_finished)
+        return;
+    m_timedOut = true;
+    finish();
 }
 
 void Tunnel::setBandwidthLimit(qint64 bytesPerSecond, qint64 burstBytes, std::atomic<quint64> *pauses,
@@ -35,12 +218,6 @@ qint64 Tunnel::allowance(bool clientToUpstream)
     return t ? t->bucket.available() : std::numeric_limits<qint64>::max();
 }
 
-void Tunnel::consumed(bool clientToUpstream, qint64 bytes)
-{
-    if (auto &t = m_throttle[clientToUpstream])
-        t->bucket.consume(bytes);
-}
-
 bool Tunnel::isPaused(bool clientToUpstream) const
 {
     const auto &t = m_throttle[clientToUpstream];
@@ -56,376 +233,15 @@ void Tunnel::pauseUntilRefilled(bool clientToUpstream)
         t->resume = new QTimer(this);
         t->resume->setSingleShot(true);
         t->resume->setTimerType(Qt::PreciseTimer);
-        connect(t->resume, &QTimer::timeout, this, [this, clientToUpstream] { resumeReading(clientToUpstream); });
+        connect(t->resume, &QTimer::timeout, this, [this, clientToUpstream] {
+            relay(clientToUpstream ? m_client : m_upstream);
+        });
     }
     // Waiting for ~50 ms worth (at most one read chunk) rather than a single byte keeps wake-ups few.
     const qint64 want = std::clamp<qint64>(t->bucket.capacity() / 20, 1, std::min(kChunk, t->bucket.capacity()));
     t->resume->start(int(std::clamp<qint64>(t->bucket.msUntil(want), 1, 60000)));
     if (m_pauses)
         m_pauses->fetch_add(1, std::memory_order_relaxed);
-}
-
-Tunnel *Tunnel::create(QTcpSocket *client, QTcpSocket *upstream, const QByteArray &toClient,
-                       const QByteArray &toUpstream, qint64 limit, Done done, QObject *parent)
-{
-    const bool tls = qobject_cast<QSslSocket *>(client) || qobject_cast<QSslSocket *>(upstream);
-    if (!tls)
-        return new RawSocketTunnel(client, upstream, toClient, toUpstream, limit, std::move(done), parent);
-    if (!toClient.isEmpty())
-        client->write(toClient);
-    if (!toUpstream.isEmpty())
-        upstream->write(toUpstream);
-    return new QtSocketTunnel(client, upstream, limit, std::move(done), parent);
-}
-
-QtSocketTunnel::QtSocketTunnel(QTcpSocket *client, QTcpSocket *upstream, qint64 limit, Done done, QObject *parent)
-    : Tunnel(parent)
-    , m_client(client)
-    , m_upstream(upstream)
-    , m_limit(limit)
-    , m_done(std::move(done))
-{
-    m_client->setParent(this);
-    m_upstream->setParent(this);
-    m_client->setReadBufferSize(limit);
-    m_upstream->setReadBufferSize(limit);
-    QObject::disconnect(m_client, nullptr, nullptr, nullptr);
-    QObject::disconnect(m_upstream, nullptr, nullptr, nullptr);
-    connect(m_client, &QIODevice::readyRead, this, [this] { relay(m_client, m_upstream, m_up); });
-    connect(m_upstream, &QIODevice::readyRead, this, [this] { relay(m_upstream, m_client, m_down); });
-    connect(m_client, &QIODevice::bytesWritten, this, [this] { relay(m_upstream, m_client, m_down); });
-    connect(m_upstream, &QIODevice::bytesWritten, this, [this] { relay(m_client, m_upstream, m_up); });
-    connect(m_client, &QAbstractSocket::disconnected, this, [this] { onEnded(m_client); });
-    connect(m_upstream, &QAbstractSocket::disconnected, this, [this] { onEnded(m_upstream); });
-    connect(m_client, &QAbstractSocket::errorOccurred, this, [this] { onEnded(m_client); });
-    connect(m_upstream, &QAbstractSocket::errorOccurred, this, [this] { onEnded(m_upstream); });
-    // Data may already be waiting on either side.
-    QMetaObject::invokeMethod(this, [this] {
-        relay(m_client, m_upstream, m_up);
-        relay(m_upstream, m_client, m_down);
-        if (m_client->state() == QAbstractSocket::UnconnectedState)
-            onEnded(m_client);
-        if (m_upstream->state() == QAbstractSocket::UnconnectedState)
-            onEnded(m_upstream);
-    }, Qt::QueuedConnection);
-}
-
-QtSocketTunnel::~QtSocketTunnel()
-{
-    QObject::disconnect(m_client, nullptr, this, nullptr);
-    QObject::disconnect(m_upstream, nullptr, this, nullptr);
-    m_client->abort();
-    m_upstream->abort();
-}
-
-void QtSocketTunnel::abort()
-{
-    m_client->abort();
-    m_upstream->abort();
-    checkDone();
-}
-
-void QtSocketTunnel::relay(QTcpSocket *from, QTcpSocket *to, qint64 &counter)
-{
-    if (to->state() != QAbstractSocket::ConnectedState && to->state() != QAbstractSocket::ClosingState)
-        return;
-    const bool up = from == m_client;
-    char buf[64 * 1024];
-    while (from->bytesAvailable() > 0 && to->bytesToWrite() < m_limit && !isPaused(up)) {
-        const qint64 want = std::min<qint64>(sizeof buf, allowance(up));
-        if (want <= 0) {
-            pauseUntilRefilled(up);
-            break;
-        }
-        const qint64 n = from->read(buf, want);
-        if (n <= 0)
-            break;
-        consumed(up, n);
-        to->write(buf, n);
-        counter += n;
-    }
-    const bool fromEnded = from == m_client ? m_clientEnded : m_upstreamEnded;
-    if (fromEnded && from->bytesAvailable() == 0)
-        to->disconnectFromHost(); // flushes what is queued, then closes
-    checkDone();
-}
-
-void QtSocketTunnel::resumeReading(bool clientToUpstream)
-{
-    if (m_finished)
-        return;
-    if (clientToUpstream)
-        relay(m_client, m_upstream, m_up);
-    else
-        relay(m_upstream, m_client, m_down);
-}
-
-void QtSocketTunnel::onEnded(QTcpSocket *side)
-{
-    bool &ended = side == m_client ? m_clientEnded : m_upstreamEnded;
-    ended = true;
-    QTcpSocket *other = side == m_client ? m_upstream : m_client;
-    relay(side, other, side == m_client ? m_up : m_down);
-}
-
-void QtSocketTunnel::checkDone()
-{
-    if (m_finished)
-        return;
-    const auto gone = [](QTcpSocket *s) {
-        return s->state() == QAbstractSocket::UnconnectedState;
-    };
-    if (gone(m_client) && gone(m_upstream)) {
-        m_finished = true;
-        if (m_done)
-            m_done(m_up, m_down);
-    }
-}
-
-} // namespace dfproxy::proxy
-
-namespace dfproxy::proxy {
-
-RawSocketTunnel::RawSocketTunnel(QTcpSocket *client, QTcpSocket *upstream, const QByteArray &toClient,
-                                 const QByteArray &toUpstream, qint64 limit, Done done, QObject *parent)
-    : Tunnel(parent)
-    , m_limit(limit)
-    , m_done(std::move(done))
-{
-    m_client.qt = client;
-    m_upstream.qt = upstream;
-    m_client.pending = toClient;
-    m_upstream.pending = toUpstream;
-    for (QTcpSocket *s : {client, upstream}) {
-        s->setParent(this);
-        QObject::disconnect(s, nullptr, nullptr, nullptr);
-        // What the sockets still have to write must leave through them before the descriptors take over.
-        connect(s, &QIODevice::bytesWritten, this, [this] { tryTakeOver(); });
-        connect(s, &QAbstractSocket::stateChanged, this, [this] { tryTakeOver(); });
-    }
-    QMetaObject::invokeMethod(this, [this] { tryTakeOver(); }, Qt::QueuedConnection);
-}
-
-RawSocketTunnel::~RawSocketTunnel()
-{
-    closeAll();
-}
-
-void RawSocketTunnel::abort()
-{
-    closeAll();
-    checkDone();
-}
-
-void RawSocketTunnel::tryTakeOver()
-{
-    if (m_raw || m_finished)
-        return;
-    const auto flushed = [](QTcpSocket *s) {
-        return s->state() != QAbstractSocket::ConnectedState || s->bytesToWrite() == 0;
-    };
-    if (!flushed(m_client.qt) || !flushed(m_upstream.qt))
-        return;
-    m_raw = true;
-    takeOver(m_client, m_upstream);
-    takeOver(m_upstream, m_client);
-    // Start: write what is pending, pass on ends already seen.
-    onWritable(m_client, m_upstream);
-    if (m_finished)
-        return;
-    onWritable(m_upstream, m_client);
-    if (m_finished)
-        return;
-    updateNotifiers();
-    checkDone();
-}
-
-void RawSocketTunnel::takeOver(Side &s, Side &other)
-{
-    QTcpSocket *q = std::exchange(s.qt, nullptr);
-    QObject::disconnect(q, nullptr, this, nullptr);
-    const QByteArray unread = q->readAll();
-    other.pending.append(unread);
-    (&s == &m_client ? m_up : m_down) += unread.size();
-    if (q->state() == QAbstractSocket::ConnectedState)
-        s.fd = platform::duplicateSocket(q->socketDescriptor());
-    if (s.fd >= 0 && !platform::prepareSocket(s.fd)) {
-        platform::closeSocket(s.fd);
-        s.fd = -1;
-    }
-    q->abort(); // closes Qt's descriptor only: the duplicate keeps the connection
-    q->deleteLater();
-    if (s.fd < 0) {
-        s.readEnded = s.writeShut = true; // gone before we got here
-        return;
-    }
-    s.readNotifier = new QSocketNotifier(s.fd, QSocketNotifier::Read, this);
-    s.writeNotifier = new QSocketNotifier(s.fd, QSocketNotifier::Write, this);
-    s.writeNotifier->setEnabled(false);
-    const bool isClient = &s == &m_client;
-    connect(s.readNotifier, &QSocketNotifier::activated, this, [this, isClient] {
-        if (isClient)
-            onReadable(m_client, m_upstream, m_up);
-        else
-            onReadable(m_upstream, m_client, m_down);
-    });
-    connect(s.writeNotifier, &QSocketNotifier::activated, this, [this, isClient] {
-        if (isClient)
-            onWritable(m_client, m_upstream);
-        else
-            onWritable(m_upstream, m_client);
-    });
-}
-
-void RawSocketTunnel::onReadable(Side &from, Side &to, qint64 &counter)
-{
-    if (m_finished || from.fd < 0 || from.readEnded)
-        return;
-    const bool up = &from == &m_client;
-    char buf[kChunk];
-    // A bounded number of reads per wake-up keeps one busy direction from starving the other.
-    for (int round = 0; round < 8 && to.pending.size() < m_limit; ++round) {
-        const qint64 want = std::min(kChunk, allowance(up));
-        if (want <= 0) {
-            pauseUntilRefilled(up);
-            break;
-        }
-        const qint64 n = platform::readSocket(from.fd, buf, want);
-        if (n == platform::WouldBlock)
-            break;
-        if (n == platform::SocketFailed) {
-            fail();
-            return;
-        }
-        if (n == 0) {
-            from.readEnded = true;
-            endWriteIfDone(to, from);
-            break;
-        }
-        counter += n;
-        consumed(up, n);
-        if (to.fd < 0)
-            continue; // nobody to deliver to; the tunnel ends once this side ends
-        qint64 written = 0;
-        if (to.pending.isEmpty()) {
-            written = platform::writeSocket(to.fd, buf, n);
-            if (written == platform::SocketFailed) {
-                fail();
-                return;
-            }
-            if (written < 0)
-                written = 0;
-        }
-        if (written < n)
-            to.pending.append(buf + written, n - written);
-    }
-    if (m_finished)
-        return;
-    updateNotifiers();
-    checkDone();
-}
-
-void RawSocketTunnel::resumeReading(bool)
-{
-    if (m_finished || !m_raw)
-        return;
-    updateNotifiers();
-}
-
-void RawSocketTunnel::onWritable(Side &to, Side &from)
-{
-    if (m_finished)
-        return;
-    if (!flush(to))
-        return;
-    endWriteIfDone(to, from);
-    if (m_finished)
-        return;
-    updateNotifiers();
-    checkDone();
-}
-
-bool RawSocketTunnel::flush(Side &to)
-{
-    if (to.fd < 0) {
-        to.pending.clear();
-        return true;
-    }
-    while (!to.pending.isEmpty()) {
-        const qint64 w = platform::writeSocket(to.fd, to.pending.constData(), to.pending.size());
-        if (w == platform::SocketFailed) {
-            fail();
-            return false;
-        }
-        if (w <= 0)
-            break;
-        to.pending.remove(0, w);
-    }
-    return true;
-}
-
-void RawSocketTunnel::endWriteIfDone(Side &to, Side &from)
-{
-    if (!from.readEnded || !to.pending.isEmpty() || to.writeShut)
-        return;
-    to.writeShut = true;
-    if (to.fd >= 0)
-        platform::shutdownWrite(to.fd);
-}
-
-void RawSocketTunnel::updateNotifiers()
-{
-    const auto update = [this](Side &s, const Side &other) {
-        if (s.readNotifier)
-            s.readNotifier->setEnabled(!s.readEnded && other.pending.size() < m_limit && !isPaused(&s == &m_client));
-        if (s.writeNotifier)
-            s.writeNotifier->setEnabled(!s.pending.isEmpty());
-    };
-    update(m_client, m_upstream);
-    update(m_upstream, m_client);
-}
-
-void RawSocketTunnel::fail()
-{
-    closeAll();
-    checkDone();
-}
-
-void RawSocketTunnel::checkDone()
-{
-    if (m_finished)
-        return;
-    const auto over = [](const Side &s) { return s.readEnded && s.writeShut; };
-    // A side that was already gone cannot take the other's bytes: the tunnel ends once its pending data left.
-    const bool oneGone = m_raw
-        && ((m_client.fd < 0 && m_upstream.writeShut) || (m_upstream.fd < 0 && m_client.writeShut));
-    if (!(over(m_client) && over(m_upstream)) && !oneGone)
-        return;
-    m_finished = true;
-    closeAll();
-    if (m_done)
-        m_done(m_up, m_down);
-}
-
-void RawSocketTunnel::closeAll()
-{
-    for (Side *s : {&m_client, &m_upstream}) {
-        // Possibly inside the notifier's own signal: disable now, delete later.
-        for (QSocketNotifier *n : {std::exchange(s->readNotifier, nullptr), std::exchange(s->writeNotifier, nullptr)}) {
-            if (n) {
-                n->setEnabled(false);
-                n->deleteLater();
-            }
-        }
-        if (s->fd >= 0)
-            platform::closeSocket(std::exchange(s->fd, -1));
-        if (s->qt) {
-            QTcpSocket *q = std::exchange(s->qt, nullptr);
-            QObject::disconnect(q, nullptr, this, nullptr);
-            q->abort();
-        }
-        s->readEnded = s->writeShut = true;
-    }
 }
 
 } // namespace dfproxy::proxy

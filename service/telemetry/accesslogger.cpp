@@ -12,7 +12,7 @@
 #include <chrono>
 #include <cstdio>
 
-Q_LOGGING_CATEGORY(lcAccessLog, "dfproxy.accesslog")
+Q_LOGGING_CATEGORY(lcAccessLog, "dfproxy.accesslog", QtInfoMsg)
 
 namespace dfproxy::telemetry {
 namespace {

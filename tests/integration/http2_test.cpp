@@ -453,6 +453,31 @@ TEST_F(Http2, NghttpAndH2loadMultiplexStreams)
     EXPECT_EQ(nghttp.exitCode(), 0) << nghttp.readAllStandardError().constData();
 }
 
+// A response that ends with its head (204, 304, an answer to HEAD) closes the stream while the engine is still
+// inside its onResponseHead call: the HEADERS frame carries END_STREAM, nghttp2 closes the stream as it sends it,
+// and the stream retires its exchange instead of destroying it under the engine (the lifetime rule of
+// forward/forwarder.h; the engines no longer check whether they survived a callback). Under ASan, the old
+// synchronous destruction is a use-after-free that kills the proxy.
+TEST_F(Http2, AResponseThatEndsWithItsHeadClosesTheStreamUnderTheEnginesCall)
+{
+    if (!hasTool("nghttp"))
+        GTEST_SKIP() << "nghttp2-client (nghttp) is not installed (scripts/test installs it)";
+    const qint64 before = stat("http2Streams");
+    for (int i = 0; i < 3; ++i) {
+        QProcess nghttp;
+        nghttp.start("nghttp", {"-n", "-H", ":authority: " + authority(), s_proxy->proxyUrl("/status/204"),
+                                s_proxy->proxyUrl("/status/304")});
+        ASSERT_TRUE(nghttp.waitForFinished(30000));
+        EXPECT_EQ(nghttp.exitCode(), 0) << nghttp.readAllStandardError().constData();
+        QProcess head;
+        head.start("nghttp", {"-n", "-H", ":authority: " + authority(), "-H", ":method: HEAD",
+                              s_proxy->proxyUrl("/bytes/100")});
+        ASSERT_TRUE(head.waitForFinished(30000));
+        EXPECT_EQ(head.exitCode(), 0) << head.readAllStandardError().constData();
+    }
+    EXPECT_GE(stat("http2Streams") - before, 9); // and the proxy is still there to say so
+}
+
 /// GET `path` with :authority `authority`.
 QByteArray getBlock(const QByteArray &authority, const QByteArray &path)
 {

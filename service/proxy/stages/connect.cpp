@@ -4,6 +4,7 @@
 // their forwarder (pooled connections), so this stage passes them on.
 #include "forward/connector.h"
 #include "forward/upstreamproxy.h"
+#include "net/stream.h"
 #include "proxy/proxycontext.h"
 #include "proxy/stages/stages.h"
 
@@ -30,7 +31,14 @@ StageResult connect(Transaction &tx)
             if (!tx.rec.upstreamProxy.isEmpty()) // the entry of the PAC result that carried it
                 tx.rec.upstreamProxy = via ? via->address : QStringLiteral("DIRECT");
             std::exchange(tx.connector, nullptr)->deleteLater();
-            tx.upstreamSocket = socket;
+            // The tunnel relays between streams (proxy/tunnel.h): plain TCP goes on as a raw stream on the socket's
+            // descriptor, TLS to an upstream proxy through QSslSocket.
+            tx.upstreamStream = net::Stream::adopt(socket);
+            if (!tx.upstreamStream) {
+                tx.host->responseSink()->onError(forward::ForwardError::Reset,
+                                                 QStringLiteral("the upstream closed the connection at once"));
+                return;
+            }
             tx.rec.resolvedAddress = address;
             tx.rec.connectUs = tx.nowUs() - tx.dnsDoneUs;
             tx.resumeWith(StageResult::Continue);

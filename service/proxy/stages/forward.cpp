@@ -4,14 +4,13 @@
 #include "proxy/proxyworker.h"
 #include "proxy/stages/stages.h"
 
-#include <QTcpSocket>
 
 namespace dfproxy::proxy::stages {
 
 StageResult forward(Transaction &tx)
 {
     if (tx.head->isConnect()) {
-        tx.host->tunnelConnected(std::exchange(tx.upstreamSocket, nullptr));
+        tx.host->tunnelConnected(std::exchange(tx.upstreamStream, nullptr));
         return StageResult::Continue;
     }
     // Upgrades need the socket afterwards, which only the native engine can hand over.

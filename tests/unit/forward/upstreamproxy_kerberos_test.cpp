@@ -6,6 +6,7 @@
 #include "forward/connector.h"
 #include "forward/http1forwarder.h"
 #include "forward/upstreamproxy.h"
+#include "net/stream.h"
 #include "platform/proxysecurity.h"
 
 #include "support/kdc.h"
@@ -52,7 +53,7 @@ struct Sink : forward::ResponseSink
     void onResponseHead(const http::MessageHead &head) override { status = head.status; }
     void onResponseBody(const char *, qsizetype) override {}
     void onResponseComplete() override { complete = true; }
-    void onUpgraded(QTcpSocket *socket, const QByteArray &) override { socket->deleteLater(); }
+    void onUpgraded(net::Stream *upstream, const QByteArray &) override { upstream->deleteLater(); }
     void onRequestBodyDrained() override {}
     void onError(ForwardError e, const QString &d) override
     {

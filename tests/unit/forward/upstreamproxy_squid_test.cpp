@@ -7,6 +7,7 @@
 #include "forward/connector.h"
 #include "forward/http1forwarder.h"
 #include "forward/upstreamproxy.h"
+#include "net/stream.h"
 #include "pac/pacengine.h"
 
 #include "support/origin.h"
@@ -52,9 +53,11 @@ struct Result : forward::ResponseSink
     void onResponseHead(const http::MessageHead &head) override { status = head.status; }
     void onResponseBody(const char *data, qsizetype size) override { body.append(data, size); }
     void onResponseComplete() override { complete = true; }
-    void onUpgraded(QTcpSocket *socket, const QByteArray &leftover) override
+    void onUpgraded(net::Stream *upstream, const QByteArray &leftover) override
     {
-        upgraded.reset(socket);
+        // The test talks through it with QTcpSocket's blocking calls.
+        upgraded.reset(upstream->release());
+        delete upstream;
         upgradeLeftover = leftover;
     }
     void onRequestBodyDrained() override {}

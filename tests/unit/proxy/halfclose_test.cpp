@@ -147,6 +147,36 @@ TEST_F(TunnelHalfClose, ConnectClientShutdownStillGetsTheAnswer)
     EXPECT_TRUE(waitFor([&] { return server->stats().value(QStringLiteral("activeTunnels")).toInt() == 0; }));
 }
 
+// A scripted client sends its CONNECT, its bytes and its FIN at once, before the tunnel is up (DNS answers later
+// here): the end of its input waits for the tunnel, which carries the bytes and then the FIN, and the answer
+// comes back after the 200.
+TEST_F(TunnelHalfClose, ConnectClientThatEndsBeforeThe200StillGetsTheAnswer)
+{
+    ReplyAfterEofServer origin(false);
+    cache.deferred = true;
+    start(origin.port());
+    TestClient c(port);
+    const QByteArray authority = "httpbin.test:" + QByteArray::number(origin.port());
+    c.sendRaw("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\nearly question");
+    ASSERT_TRUE(platform::shutdownWrite(c.socket().socketDescriptor()));
+    const QByteArray got = readToEnd(c);
+    EXPECT_TRUE(got.startsWith("HTTP/1.1 200")) << got.constData();
+    EXPECT_TRUE(got.endsWith("\r\n\r\ngot:early question")) << got.constData();
+    EXPECT_EQ(origin.received, "early question");
+}
+
+// The same client refused (a port the listener does not allow): it gets its 403, and the connection closes.
+TEST_F(TunnelHalfClose, ConnectClientThatEndsBeforeARefusalGetsItAndTheConnectionCloses)
+{
+    start(443);
+    TestClient c(port);
+    c.sendRaw("CONNECT httpbin.test:25 HTTP/1.1\r\nHost: httpbin.test:25\r\n\r\n");
+    ASSERT_TRUE(platform::shutdownWrite(c.socket().socketDescriptor()));
+    const QByteArray got = readToEnd(c);
+    EXPECT_TRUE(got.startsWith("HTTP/1.1 403")) << got.constData();
+    EXPECT_TRUE(waitFor([&] { return server->stats().value(QStringLiteral("activeConnections")).toInt() == 0; }));
+}
+
 TEST_F(TunnelHalfClose, ConnectAfterAsyncDnsCarriesExactlyTheClientBytes)
 {
     // With DNS answering later, the CONNECT head's last byte is still unparsed when the tunnel starts; it must

@@ -11,7 +11,7 @@ TEST(ProxyOptions, ConfigBlockSetsTimeoutsBuffersAndHeaders)
 {
     const QJsonObject block = QJsonDocument::fromJson(R"({"workers": 3, "connectTimeoutMs": 1500,
         "responseTimeoutMs": 0, "upstreamIdleTimeoutMs": 9000, "clientIdleTimeoutMs": 7000, "drainTimeoutMs": 100,
-        "bufferLimitBytes": 65536, "maxHeaderBytes": 32768, "maxUriBytes": 4096, "addXForwardedFor": true,
+        "tunnelIdleTimeoutMs": 45000, "bufferLimitBytes": 65536, "maxHeaderBytes": 32768, "maxUriBytes": 4096, "addXForwardedFor": true,
         "addXForwardedProto": true, "maxConnections": 50, "maxConnectionsPerClient": 5, "ssrf": {}})").object();
     QList<config::FieldError> errors;
     const proxy::ProxyOptions o = proxy::optionsFromJson(block, &errors);
@@ -21,6 +21,7 @@ TEST(ProxyOptions, ConfigBlockSetsTimeoutsBuffersAndHeaders)
     EXPECT_EQ(o.responseTimeoutMs, 0);
     EXPECT_EQ(o.upstreamIdleTimeoutMs, 9000);
     EXPECT_EQ(o.clientIdleTimeoutMs, 7000);
+    EXPECT_EQ(o.tunnelIdleTimeoutMs, 45000);
     EXPECT_EQ(o.drainTimeoutMs, 100);
     EXPECT_EQ(o.bufferLimit, 65536);
     EXPECT_EQ(o.limits.maxHeaderBytes, 32768);

@@ -299,6 +299,27 @@ TEST_P(ProxyTest, ConnectTunnelCarriesBytesBothWays)
     EXPECT_EQ(server->stats().value(QStringLiteral("activeTunnels")).toInt(), 1);
 }
 
+TEST_P(ProxyTest, AQuietTunnelEndsAfterTunnelIdleTimeoutMs)
+{
+    // A target that accepts and never says a word: nothing moves either way once the tunnel is up.
+    QTcpServer silent;
+    silent.listen(QHostAddress::LocalHost, 0);
+    std::vector<std::unique_ptr<QTcpSocket>> accepted;
+    QObject::connect(&silent, &QTcpServer::newConnection, &silent,
+                     [&] { accepted.emplace_back(silent.nextPendingConnection()); });
+    router->listenerList[0].connectPorts = {silent.serverPort()};
+    proxy::ProxyOptions options;
+    options.tunnelIdleTimeoutMs = 300;
+    startProxy(options);
+    TestClient c(port);
+    const QByteArray authority = "httpbin.test:" + QByteArray::number(silent.serverPort());
+    c.sendRaw("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+    ASSERT_TRUE(waitFor([&] { return c.socket().bytesAvailable() >= 39; }));
+    EXPECT_TRUE(c.socket().readAll().startsWith("HTTP/1.1 200"));
+    EXPECT_TRUE(waitFor([&] { return c.socket().state() == QAbstractSocket::UnconnectedState; }));
+    EXPECT_TRUE(waitFor([&] { return server->stats().value(QStringLiteral("activeTunnels")).toInt() == 0; }));
+}
+
 TEST_P(ProxyTest, ConnectToDisallowedPortIs403)
 {
     startProxy();

@@ -5,6 +5,7 @@
 #include "proxy/proxycontext.h"
 #include "proxy/proxyworker.h"
 #include "proxy/stages/stages.h"
+#include "net/stream.h"
 #include "proxy/transaction.h"
 
 #include "proxytestsupport.h"
@@ -39,7 +40,7 @@ public:
     void armRequestTimeout(qint64 ms) override { timeouts.append(ms); }
     forward::ResponseSink *responseSink() override { return this; }
     void exchangeStarted() override { ++exchanges; }
-    void tunnelConnected(QTcpSocket *upstream) override { delete upstream; }
+    void tunnelConnected(net::Stream *upstream) override { delete upstream; }
     void readMore() override { ++reads; }
     QObject *callbackContext() override { return &context; }
     std::shared_ptr<const platform::ProcessInfo> clientApplication() override { return application; }
@@ -48,7 +49,7 @@ public:
     void onResponseHead(const http::MessageHead &) override {}
     void onResponseBody(const char *, qsizetype) override {}
     void onResponseComplete() override {}
-    void onUpgraded(QTcpSocket *socket, const QByteArray &) override { delete socket; }
+    void onUpgraded(net::Stream *upstream, const QByteArray &) override { delete upstream; }
     void onRequestBodyDrained() override {}
     void onError(forward::ForwardError error, const QString &) override { errors.append(error); }
 };
