@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The dfproxy service: owns the config store, DNS host cache, proxy server, policies and telemetry, and applies
+// each accepted config version to them. main.cpp builds one; the admin API reads it.
 
 #include "config/configstore.h"
 #include "dns/dnstypes.h"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The whole config document (global blocks and resources) and its JSON codec.
 
 #include "config/resource.h"
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// ConfigStore: the one owner of the running config — validation, versions (resourceVersion, ETag), the file
+// and its .bak, live reloads, and the change signal the service compiles snapshots from.
 
 #include "config/config.h"
 #include "config/fileconfinement.h"
@@ -21,7 +23,7 @@ class Clock;
 
 namespace dfproxy::config {
 
-/// Why a store operation was refused. The admin API maps each code to one HTTP status (admin/api/problem.cpp).
+/// Why a store operation was refused. The admin API maps each code to one HTTP status (admin/api/apitypes.cpp, httpStatus).
 enum class StoreErrorCode {
     BadRequest,         ///< malformed request (bad selector, wrong kind in path, ...): 400
     NotFound,           ///< no such object: 404

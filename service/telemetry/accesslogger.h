@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The access logger: logging.accessLog options, a bounded in-memory ring for the API, and the writer thread
+// that formats entries to a rotating file or stdout without ever blocking a worker.
 
 #include "base/boundedring.h"
 #include "config/resource.h"
