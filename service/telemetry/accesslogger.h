@@ -116,6 +116,7 @@ private:
     static constexpr size_t kSpareKeep = 4096;
     quint64 m_nextSeq = 1;
     bool m_stop = false;
+    bool m_dropping = false;          // the queue overflowed and no record was queued since (logs the transitions)
     AccessLogOptions m_options;
     Stats m_stats;
 
