@@ -250,7 +250,7 @@ QJsonObject ConfigStore::usableAdminBlock(const QByteArray &text) const
     // The admin API is how the bad file gets fixed: keep its address and port when only other blocks are bad, so
     // the API is where the user (and dfproxyctl, which reads the same file) expects it, not on the default port.
     QList<FieldError> errors;
-    const Config c = Config::fromJsonText(text, &errors);
+    Config c = Config::fromJsonText(text, &errors);
     if (!errors.isEmpty())
         return {};
     errors = validateConfig(c);
@@ -361,6 +361,8 @@ bool ConfigStore::load(const QString &path)
         }
         if (hadConfig && m_version == previousVersion && next->toJson() != before)
             ++m_version;
+        if (next->parsed.isEmpty() && m_validator)
+            m_validator(*next); // the built-in default or the empty config: accepted as they are, parsed all the same
         m_config = *next;
     }
     if (!ok)
