@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The admin API's request/response types, body decoding (JSON or YAML) and the mapping of store errors to HTTP
+// status and problem+json.
 
 #include "config/configstore.h"
 

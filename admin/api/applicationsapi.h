@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// GET /api/v1/applications: the programs seen behind local clients (docs/applications.md).
 
 namespace dfproxy::telemetry {
 class AccessLogger;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The DNS endpoints of the admin API: /api/v1/dns/cache (list, flush entries), /resolve, /settings, /stats.
 
 namespace dfproxy::dns {
 class DnsHostCache;

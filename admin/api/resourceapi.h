@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The Kubernetes-like resource endpoints of the admin API over the ConfigStore.
 
 #include "api/router.h"
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The admin API's (method, path) router with `{name}` captures, 404/405 with Allow.
 
 #include "api/apitypes.h"
 

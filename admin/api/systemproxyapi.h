@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The system-proxy endpoint: where the desktop should point (the first bound HTTP listener and its PAC URL).
 
 #include "desktop/systemproxy.h"
 #include "proxy/proxyserver.h"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The telemetry endpoints of the admin API: /metrics, /api/v1/metrics, /api/v1/accesslog (and its stream).
 
 namespace dfproxy::telemetry {
 class AccessLogger;

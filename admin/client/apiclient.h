@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The REST client of the admin API, shared by dfproxyctl and the console: calls, token, problem+json errors.
 
 #include "client/paths.h"
 

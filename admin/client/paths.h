@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// Where dfproxy's files live per platform (config, token), shared by the service, dfproxyctl and the console.
 
 #include <QDir>
 #include <QFileInfo>

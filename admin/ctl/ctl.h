@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// dfproxyctl: the kubectl-like command-line client of the admin API.
 
 #include "client/apiclient.h"
 #include "config/resource.h"

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/admingate.h"
 
+#include "base/logcategories.h"
 #include "http/httpheaders.h"
 #include "platform/socket.h"
 #include "server/relaysocket.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QTcpSocket>
@@ -245,7 +248,10 @@ private:
     /// Answers `verdict` (through QHttpServer, after any earlier responses) and stops reading this client.
     void refuse(const ApiResponse &verdict)
     {
-        qCDebug(lcAdminGate) << "refused" << m_client->peerAddress() << verdict.status;
+        // The reason is the problem's detail (the client gets the same text); parsed only when the line is written.
+        qCDebug(lcAdmin).noquote() << "gate refused a request from" << m_client->peerAddress().toString() << "-"
+                                   << verdict.status
+                                   << QJsonDocument::fromJson(verdict.body).object().value("detail").toString();
         m_state = State::Closing;
         m_headTimer.stop();
         m_chunkedBody.clear();
@@ -328,6 +334,8 @@ void AdminGate::refuse(qintptr socketDescriptor)
     const ApiResponse r = ApiResponse::problem(
         503, QStringLiteral("too many admin API connections are open (admin.maxConnections is %1)")
                  .arg(m_limits.maxConnections));
+    qCDebug(lcAdmin).noquote() << "gate refused a connection from" << socket->peerAddress().toString()
+                               << "- 503 admin.maxConnections (" << m_limits.maxConnections << ") reached";
     socket->write("HTTP/1.1 503 Service Unavailable\r\nContent-Type: " + r.contentType
                   + "\r\nContent-Length: " + QByteArray::number(r.body.size())
                   + "\r\nx-dfproxy-error: too_many_connections\r\nCache-Control: no-store\r\n"

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The admin API's gate: decides each request on its head (token, Host/Origin, body limit, timeouts, connection
+// limits) before QHttpServer reads anything more.
 
 #include "api/apitypes.h"
 #include "http/httpparser.h"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The admin API server: the gate, QHttpServer, the routes and the security headers every answer carries.
 
 #include "api/resourceapi.h"
 #include "api/router.h"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The admin API's bearer token: created once (0600) and read back by the service, dfproxyctl and the console.
 
 #include <QByteArray>
 #include <QString>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// An in-memory socket that hands a gated admin request to QHttpServer without its descriptor.
 
 #include "api/apitypes.h"
 

@@ -33,40 +33,19 @@ QString describe(const QList<config::FieldError> &errors)
     return lines.join("\n  ");
 }
 
-proxy::ProxyOptions proxyOptions(const QJsonObject &block, int workersOverride, dns::LookupFamily family)
+// Checks the admin block (the admin server reads it at listen) and logging.level; the other blocks are parsed by
+// their owners in Service::parseGlobalBlocks.
+void checkAdminAndLevel(const config::Config &c, QList<config::FieldError> *errors)
 {
-    proxy::ProxyOptions o = proxy::optionsFromJson(block); // timeouts, buffers, X-Forwarded-* (docs/proxy.md)
-    if (workersOverride >= 0)
-        o.workerThreads = workersOverride;
-    o.defaultLookupFamily = family;
-    return o;
-}
-
-// The config's "dns" block as the service runs it: --dns-server (`servers`, when given) replaces its server list.
-QJsonObject effectiveDnsBlock(QJsonObject dns, const QStringList &servers)
-{
-    if (!servers.isEmpty())
-        dns.insert("servers", QJsonArray::fromStringList(servers));
-    return dns;
-}
-
-// Checks the global blocks the config area leaves to their owners; used for file loads and PUT /api/v1/config.
-// `serversOnCommandLine`: --dns-server replaces the file's server list, so "resolver": "udp" may come without one.
-QList<config::FieldError> validateGlobalBlocks(const config::Config &c, bool serversOnCommandLine)
-{
-    QList<config::FieldError> errors;
-    // paths come as "dns.servers[0]"
-    dns::DnsHostCache::Options::fromJson(c.dns, &errors, QStringLiteral("dns"), serversOnCommandLine);
-    proxy::optionsFromJson(c.proxy, &errors);
     if (c.admin.contains("address")) {
         const QString a = c.admin.value("address").toString();
         if (a != "localhost" && QHostAddress(a).isNull())
-            errors.append(config::FieldError{"admin.address", "must be an IP address or \"localhost\""});
+            errors->append(config::FieldError{"admin.address", "must be an IP address or \"localhost\""});
     }
     if (c.admin.contains("port")) {
         const QJsonValue p = c.admin.value("port");
         if (!p.isDouble() || p.toDouble() != p.toInt() || p.toInt() < 0 || p.toInt() > 65535)
-            errors.append(config::FieldError{"admin.port", "must be an integer from 0 to 65535"});
+            errors->append(config::FieldError{"admin.port", "must be an integer from 0 to 65535"});
     }
     // The admin API's connection limits (docs/admin-api.md, "Limits"); the admin server reads them at listen.
     const struct { const char *key; int max; } adminLimits[] = {
@@ -74,26 +53,14 @@ QList<config::FieldError> validateGlobalBlocks(const config::Config &c, bool ser
     for (const auto &limit : adminLimits) {
         const QJsonValue v = c.admin.value(QLatin1String(limit.key));
         if (!v.isUndefined() && (!v.isDouble() || v.toDouble() != v.toInt() || v.toInt() < 1 || v.toInt() > limit.max))
-            errors.append(config::FieldError{QStringLiteral("admin.") + limit.key,
-                                             QStringLiteral("must be an integer from 1 to %1").arg(limit.max)});
+            errors->append(config::FieldError{QStringLiteral("admin.") + limit.key,
+                                              QStringLiteral("must be an integer from 1 to %1").arg(limit.max)});
     }
     if (c.logging.contains("level")) {
         static const QStringList levels{"debug", "info", "warning", "error", "critical"};
         if (!levels.contains(c.logging.value("level").toString()))
-            errors.append(config::FieldError{"logging.level", "must be one of debug, info, warning, error, critical"});
+            errors->append(config::FieldError{"logging.level", "must be one of debug, info, warning, error, critical"});
     }
-    telemetry::AccessLogOptions::fromJson(c.logging, &errors); // paths come as "logging.accessLog.format"
-    return errors;
-}
-
-// logging.accessLog with the defaults that depend on the config's location: enabled without any output means
-// access.log next to the config file.
-telemetry::AccessLogOptions accessLogOptions(const config::ConfigStore &store, QList<config::FieldError> *errors)
-{
-    auto o = telemetry::AccessLogOptions::fromJson(store.config().logging, errors);
-    if (o.enabled && o.path.isEmpty() && !o.toStdout)
-        o.path = QFileInfo(store.path()).absoluteDir().filePath(QStringLiteral("access.log"));
-    return o;
 }
 
 } // namespace
@@ -103,14 +70,46 @@ Service::Service(ServiceOptions options, QObject *parent) : QObject(parent), m_o
     QFile def(QStringLiteral(":/dfproxy/default-config.json"));
     if (def.open(QIODevice::ReadOnly))
         m_store.setDefaultConfigText(def.readAll());
-    m_store.setConfigValidator([onCommandLine = !m_options.dnsServers.isEmpty()](const config::Config &c) {
-        return validateGlobalBlocks(c, onCommandLine);
-    });
+    // --dns-server is parsed once here; start() refuses to run when it is bad.
+    if (!m_options.dnsServers.isEmpty())
+        m_commandLineDns = dns::DnsHostCache::Options::fromJson(
+            QJsonObject{{"servers", QJsonArray::fromStringList(m_options.dnsServers)}}, &m_commandLineErrors);
+    m_store.setConfigValidator([this](config::Config &c) { return parseGlobalBlocks(c); });
 }
 
 Service::~Service()
 {
     stop();
+}
+
+QList<config::FieldError> Service::parseGlobalBlocks(config::Config &c) const
+{
+    QList<config::FieldError> errors;
+    GlobalOptions o;
+    // paths come as "dns.servers[0]"; --dns-server replaces the file's server list, so "resolver": "udp" may come
+    // without one.
+    const bool serversOnCommandLine = !m_options.dnsServers.isEmpty();
+    o.dns = dns::DnsHostCache::Options::fromJson(c.dns, &errors, QStringLiteral("dns"), serversOnCommandLine);
+    if (serversOnCommandLine)
+        o.dns.servers = m_commandLineDns.servers;
+    o.proxy = proxy::optionsFromJson(c.proxy, &errors); // timeouts, buffers, X-Forwarded-* (docs/proxy.md)
+    if (m_options.workers >= 0)
+        o.proxy.workerThreads = m_options.workers;
+    checkAdminAndLevel(c, &errors);
+    o.accessLog = telemetry::AccessLogOptions::fromJson(c.logging, &errors); // paths as "logging.accessLog.format"
+    // Enabled without any output means access.log next to the config file.
+    if (o.accessLog.enabled && o.accessLog.path.isEmpty() && !o.accessLog.toStdout)
+        o.accessLog.path = QFileInfo(m_store.path()).absoluteDir().filePath(QStringLiteral("access.log"));
+    c.parsed.set(std::move(o));
+    return errors;
+}
+
+const GlobalOptions &Service::globalOptions() const
+{
+    // Every config the store holds went through parseGlobalBlocks (ConfigStore::setConfigValidator).
+    static const GlobalOptions defaults;
+    const GlobalOptions *o = m_store.config().parsed.get<GlobalOptions>();
+    return o ? *o : defaults;
 }
 
 bool Service::start(QString *error)
@@ -126,20 +125,14 @@ bool Service::start(QString *error)
     else if (!m_store.lastError().isEmpty())
         qCWarning(lcService).noquote() << m_store.lastError();
 
+    if (!m_commandLineErrors.isEmpty()) {
+        *error = QStringLiteral("invalid DNS settings:\n  %1").arg(describe(m_commandLineErrors));
+        return false;
+    }
     m_startDns = m_store.config().dns;
-    QList<config::FieldError> errors;
-    const auto dnsOptions =
-        dns::DnsHostCache::optionsFromJson(effectiveDnsBlock(m_startDns, m_options.dnsServers), &errors);
-    if (!errors.isEmpty()) {
-        *error = QStringLiteral("invalid DNS settings:\n  %1").arg(describe(errors));
-        return false;
-    }
-    const auto logOptions = accessLogOptions(m_store, &errors);
-    if (!errors.isEmpty()) {
-        *error = QStringLiteral("invalid logging settings:\n  %1").arg(describe(errors));
-        return false;
-    }
-    m_accessLog = std::make_unique<telemetry::AccessLogger>(logOptions);
+    const GlobalOptions &options = globalOptions();
+    const auto &dnsOptions = options.dns;
+    m_accessLog = std::make_unique<telemetry::AccessLogger>(options.accessLog);
     m_accessLog->start();
     m_metrics = std::make_unique<telemetry::MetricsRegistry>();
     m_proxyMetrics = std::make_unique<telemetry::ProxyMetrics>(*m_metrics);
@@ -148,8 +141,9 @@ bool Service::start(QString *error)
 
     m_cache = std::make_unique<dns::DnsHostCache>(dnsOptions);
     m_proxyFamily = dnsOptions.lookupFamily;
-    m_proxy = std::make_unique<proxy::ProxyServer>(
-        proxyOptions(m_store.config().proxy, m_options.workers, dnsOptions.lookupFamily));
+    proxy::ProxyOptions proxyOptions = options.proxy;
+    proxyOptions.defaultLookupFamily = dnsOptions.lookupFamily;
+    m_proxy = std::make_unique<proxy::ProxyServer>(proxyOptions);
     m_proxy->setHostCache(m_cache.get());
     m_proxy->setAccessLogSink(m_accessLogSink.get());
     checkDescriptorLimit();
@@ -187,7 +181,7 @@ void Service::applyConfig()
 {
     // Routes and listeners change live; open connections keep the snapshot they started with.
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
-    const auto limits = proxy::optionsFromJson(m_store.config().proxy);
+    const proxy::ProxyOptions &limits = globalOptions().proxy;
     m_proxy->setConnectionLimits(limits.maxConnections, limits.maxConnectionsPerClient);
     m_proxy->setApplicationLookup(limits.applicationLookup);
     applyPolicies();
@@ -199,7 +193,7 @@ void Service::checkDescriptorLimit()
 {
     // Each proxied connection holds two descriptors (client and upstream); keep headroom for DNS, logs, admin.
     const qint64 limit = platform::raiseDescriptorLimit();
-    const int maxConnections = proxy::optionsFromJson(m_store.config().proxy).maxConnections;
+    const int maxConnections = globalOptions().proxy.maxConnections;
     if (limit > 0 && (maxConnections == 0 || 2LL * maxConnections + 256 > limit))
         qCWarning(lcService).noquote()
             << QStringLiteral("the open-file limit (%1) is low for proxy.maxConnections = %2: each connection needs two "
@@ -261,12 +255,7 @@ QStringList Service::policyProblems(const QString &kind, const QString &ns, cons
 
 void Service::applyLoggingConfig()
 {
-    QList<config::FieldError> errors;
-    const auto o = accessLogOptions(m_store, &errors);
-    if (!errors.isEmpty()) {
-        qCWarning(lcService).noquote() << "invalid logging settings, keeping the running ones:\n " << describe(errors);
-        return;
-    }
+    const telemetry::AccessLogOptions &o = globalOptions().accessLog;
     if (m_accessLog && !(m_accessLog->options() == o))
         m_accessLog->setOptions(o);
 }
@@ -276,13 +265,7 @@ void Service::applyDnsSettings()
     if (m_store.config().dns == m_startDns)
         return;
     m_startDns = m_store.config().dns;
-    QList<config::FieldError> errors;
-    const auto options = dns::DnsHostCache::optionsFromJson(effectiveDnsBlock(m_startDns, m_options.dnsServers), &errors);
-    if (!errors.isEmpty()) { // the store's validator refuses such configs; kept as a last line of defence
-        qCWarning(lcService).noquote() << "the config's DNS settings are invalid and were not applied:\n "
-                                       << describe(errors);
-        return;
-    }
+    const auto &options = globalOptions().dns;
     m_cache->reconfigure(options);
     if (options.lookupFamily != m_proxyFamily)
         qCWarning(lcService).noquote() << "DNS settings applied; the new dns.lookupFamily"

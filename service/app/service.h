@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The dfproxy service: owns the config store, DNS host cache, proxy server, policies and telemetry, and applies
+// each accepted config version to them. main.cpp builds one; the admin API reads it.
 
 #include "config/configstore.h"
+#include "dns/dnshostcache.h"
 #include "dns/dnstypes.h"
+#include "proxy/proxyoptions.h"
+#include "telemetry/accesslogger.h"
 
 #include <QHostAddress>
 #include <QObject>
@@ -29,6 +34,15 @@ class ProxyMetrics;
 } // namespace dfproxy::telemetry
 
 namespace dfproxy::app {
+
+/// The global blocks of one config version as the service runs them: parsed once, when the store validates the
+/// version (Service::parseGlobalBlocks), with the command line's overrides applied; kept in Config::parsed.
+struct GlobalOptions
+{
+    proxy::ProxyOptions proxy;             ///< --workers applied; defaultLookupFamily is set at start
+    dns::DnsHostCache::Options dns;        ///< --dns-server applied
+    telemetry::AccessLogOptions accessLog; ///< enabled without an output: access.log next to the config file
+};
 
 /// What the command line may override in the config.
 struct ServiceOptions
@@ -82,6 +96,11 @@ public:
     QStringList policyProblems(const QString &kind, const QString &ns, const QString &name) const;
 
 private:
+    /// The store's validator: parses the dns, proxy and logging blocks into GlobalOptions (kept in `c.parsed`) and
+    /// checks the admin block and logging.level. Returns every problem with its path ("proxy.connectTimeoutMs").
+    QList<config::FieldError> parseGlobalBlocks(config::Config &c) const;
+    /// The running config's GlobalOptions.
+    const GlobalOptions &globalOptions() const;
     void applyConfig();
     /// Hands a changed "dns" block to the running host cache.
     void applyDnsSettings();
@@ -100,6 +119,8 @@ private:
     std::unique_ptr<telemetry::ProxyMetrics> m_proxyMetrics;
     std::unique_ptr<telemetry::ApplicationStats> m_applications;
     std::unique_ptr<proxy::AccessLogSink> m_accessLogSink;
+    dns::DnsHostCache::Options m_commandLineDns; ///< --dns-server, parsed once
+    QList<config::FieldError> m_commandLineErrors; ///< what was wrong with --dns-server
     QJsonObject m_startDns; ///< the "dns" block in effect (before --dns-server)
     dns::LookupFamily m_proxyFamily = dns::LookupFamily::V4Preferred; ///< the proxy's default, fixed at start
     std::unique_ptr<dns::DnsHostCache> m_cache;

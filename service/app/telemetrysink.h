@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The bridge from the proxy's access-log records to telemetry (log, metrics, per-application figures), and the
+// service-wide metric collectors (DNS cache, proxy, access log).
 
 #include "proxy/accesslog.h"
 #include "telemetry/accesslogentry.h"

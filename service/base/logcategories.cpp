@@ -18,14 +18,14 @@ const QList<LogCategoryInfo> &knownLogCategories()
 {
     static const QList<LogCategoryInfo> all{
         {QStringLiteral("dfproxy.dns"), QStringLiteral("host cache hits, misses, refreshes; resolver answers and failures")},
-        {QStringLiteral("dfproxy.proxy"), QStringLiteral("client connections, routing decisions, local replies")},
-        {QStringLiteral("dfproxy.forward"), QStringLiteral("upstream connects, pooled connections, upstream errors")},
-        {QStringLiteral("dfproxy.net"), QStringLiteral("listeners, sockets, TLS handshakes")},
+        {QStringLiteral("dfproxy.proxy"), QStringLiteral("routes taken, stages that wait, local replies and their reasons")},
+        {QStringLiteral("dfproxy.forward"), QStringLiteral("dials, upstream connections, failed addresses")},
+        {QStringLiteral("dfproxy.net"), QStringLiteral("listeners, connections accepted and refused, failed TLS handshakes")},
         {QStringLiteral("dfproxy.policy"), QStringLiteral("authentication, authorization and rate-limit decisions")},
-        {QStringLiteral("dfproxy.config"), QStringLiteral("loading, validation, writes and reloads of the configuration")},
-        {QStringLiteral("dfproxy.admin"), QStringLiteral("the REST admin API")},
+        {QStringLiteral("dfproxy.config"), QStringLiteral("versions accepted and rejected, the backup used, reloads")},
+        {QStringLiteral("dfproxy.admin"), QStringLiteral("the REST admin API: requests its gate refuses, and why")},
         {QStringLiteral("dfproxy.admin.gate"), QStringLiteral("the admin API gate: tokens, Host/Origin, limits")},
-        {QStringLiteral("dfproxy.telemetry"), QStringLiteral("metrics and the access-log stream")},
+        {QStringLiteral("dfproxy.telemetry"), QStringLiteral("access-log rotation and dropped records")},
         {QStringLiteral("dfproxy.accesslog"), QStringLiteral("the access-log file writer: rotation, write errors")},
         {QStringLiteral("dfproxy.service"), QStringLiteral("start, stop, reload, the platform's service manager")},
     };

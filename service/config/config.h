@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The whole config document (global blocks and resources) and its JSON codec.
 
+#include "config/parsedblocks.h"
 #include "config/resource.h"
 
 #include <QByteArray>
@@ -15,7 +17,8 @@ namespace dfproxy::config {
 ///     "proxy": {"workers": 0, ...},
 ///     "resources": [ {Gateway}, {HTTPRoute}, {AgentgatewayBackend}, ... ] }
 ///
-/// Global blocks are kept as JSON and read by the area that owns them (dns/, proxy/, admin/).
+/// Global blocks are kept as JSON (what is stored and served) and, once a version is validated, also in their typed
+/// form (`parsed`): the areas that run them read that, never the JSON again.
 struct Config
 {
     QJsonObject admin;
@@ -23,6 +26,9 @@ struct Config
     QJsonObject proxy;
     QJsonObject logging;
     QList<Resource> resources;
+    /// The global blocks parsed by the store's validator (ConfigStore::setConfigValidator) when this version was
+    /// validated. Not part of the document (toJson()).
+    ParsedBlocks parsed;
 
     QJsonObject toJson() const;
     /// Parses a config document. Errors name the field ("resources[2].metadata.name").

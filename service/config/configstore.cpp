@@ -42,6 +42,14 @@ QString joinErrors(const QList<FieldError> &errors)
     return parts.join("; ");
 }
 
+/// Refuses a write that does not validate, and says so on dfproxy.config at debug (the API client gets the details).
+template<class R>
+R rejected(const QString &message, const QList<FieldError> &errors)
+{
+    qCDebug(lcConfig).noquote() << "rejected a new version:" << message << "-" << joinErrors(errors);
+    return R::fail(StoreErrorCode::Invalid, message, errors);
+}
+
 QByteArray sha256(const QByteArray &bytes)
 {
     return QCryptographicHash::hash(bytes, QCryptographicHash::Sha256);
@@ -242,7 +250,7 @@ QJsonObject ConfigStore::usableAdminBlock(const QByteArray &text) const
     // The admin API is how the bad file gets fixed: keep its address and port when only other blocks are bad, so
     // the API is where the user (and dfproxyctl, which reads the same file) expects it, not on the default port.
     QList<FieldError> errors;
-    const Config c = Config::fromJsonText(text, &errors);
+    Config c = Config::fromJsonText(text, &errors);
     if (!errors.isEmpty())
         return {};
     errors = validateConfig(c);
@@ -353,8 +361,16 @@ bool ConfigStore::load(const QString &path)
         }
         if (hadConfig && m_version == previousVersion && next->toJson() != before)
             ++m_version;
+        if (next->parsed.isEmpty() && m_validator)
+            m_validator(*next); // the built-in default or the empty config: accepted as they are, parsed all the same
         m_config = *next;
     }
+    if (!ok)
+        qCDebug(lcConfig).noquote() << "rejected" << path << "-" << error;
+    else if (next)
+        qCDebug(lcConfig).noquote() << "accepted version" << m_version << "from" << path;
+    if (m_usingBackup)
+        qCDebug(lcConfig).noquote() << "using the backup" << bak << "(version" << m_version << ")";
     m_loadedOnce = true;
     m_lastError = error;
     if (m_watcher) // re-arm: a replaced file drops out of the watch list
@@ -422,7 +438,7 @@ StoreResult<Config> ConfigStore::replaceConfig(const QJsonObject &document, cons
     QList<FieldError> errors;
     Config next = Config::fromJson(document, &errors);
     if (!errors.isEmpty())
-        return R::fail(StoreErrorCode::Invalid, QStringLiteral("the config is invalid"), errors);
+        return rejected<R>(QStringLiteral("the config is invalid"), errors);
     QList<ResourceKey> seen;
     for (int i = 0; i < next.resources.size(); ++i) {
         const ResourceKey key = next.resources[i].key();
@@ -438,9 +454,8 @@ StoreResult<Config> ConfigStore::replaceConfig(const QJsonObject &document, cons
     errors += outside;
     errors += checkSecretFiles(fileReferences(next), fileReferences(m_config));
     if (!errors.isEmpty())
-        return R::fail(StoreErrorCode::Invalid,
-                       invalidDetail(QStringLiteral("the config is invalid; nothing was changed"), !outside.isEmpty()),
-                       errors);
+        return rejected<R>(
+            invalidDetail(QStringLiteral("the config is invalid; nothing was changed"), !outside.isEmpty()), errors);
     qint64 version = m_version;
     for (auto &r : next.resources) {
         const int i = indexOf(r.key());
@@ -576,8 +591,7 @@ StoreResult<Resource> ConfigStore::create(const QJsonObject &object, const Write
     Resource r = prepare(object, nullptr, m_version + 1);
     bool confined = false;
     if (const auto errors = validate(r, &confined); !errors.isEmpty())
-        return R::fail(StoreErrorCode::Invalid,
-                       invalidDetail(QStringLiteral("%1 is invalid").arg(describe(r.key())), confined), errors);
+        return rejected<R>(invalidDetail(QStringLiteral("%1 is invalid").arg(describe(r.key())), confined), errors);
     if (indexOf(r.key()) >= 0)
         return R::fail(StoreErrorCode::Conflict, QStringLiteral("%1 already exists").arg(describe(r.key())));
     if (opts.dryRun)
@@ -620,8 +634,7 @@ StoreResult<Resource> ConfigStore::replace(const ResourceKey &key, const QJsonOb
     Resource r = prepare(obj, &prev, m_version + 1);
     bool confined = false;
     if (const auto errors = validate(r, &confined); !errors.isEmpty())
-        return R::fail(StoreErrorCode::Invalid,
-                       invalidDetail(QStringLiteral("%1 is invalid").arg(describe(key)), confined), errors);
+        return rejected<R>(invalidDetail(QStringLiteral("%1 is invalid").arg(describe(key)), confined), errors);
     if (stripServerFields(r.json()) == stripServerFields(prev.json()))
         return R::ok(prev); // a no-op update keeps the resourceVersion, as Kubernetes does
     if (opts.dryRun)
@@ -728,11 +741,10 @@ StoreResult<QList<ApplyOutcome>> ConfigStore::apply(const QJsonArray &objects, c
     }
     if (!errors.isEmpty()) {
         invalid.removeDuplicates();
-        return R::fail(StoreErrorCode::Invalid,
-                       invalidDetail(QStringLiteral("%1 %2 invalid; nothing was applied")
-                                         .arg(invalid.join(", "), invalid.size() == 1 ? "is" : "are"),
-                                     confined),
-                       errors);
+        return rejected<R>(invalidDetail(QStringLiteral("%1 %2 invalid; nothing was applied")
+                                             .arg(invalid.join(", "), invalid.size() == 1 ? "is" : "are"),
+                                         confined),
+                           errors);
     }
     if (opts.dryRun || !anyChange)
         return R::ok(outcomes);
@@ -753,6 +765,8 @@ bool ConfigStore::commit(Config next, qint64 version, StoreError *error)
     m_config = std::move(next);
     m_version = version; // before changed(): its receivers see the new version
     m_lastError.clear();
+    qCDebug(lcConfig).noquote() << "accepted version" << version << "with" << m_config.resources.size()
+                                << "resources" << (m_path.isEmpty() ? QString() : "written to " + m_path);
     Q_EMIT changed();
     return true;
 }

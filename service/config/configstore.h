@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// ConfigStore: the one owner of the running config — validation, versions (resourceVersion, ETag), the file
+// and its .bak, live reloads, and the change signal the service compiles snapshots from.
 
 #include "config/config.h"
 #include "config/fileconfinement.h"
@@ -21,7 +23,7 @@ class Clock;
 
 namespace dfproxy::config {
 
-/// Why a store operation was refused. The admin API maps each code to one HTTP status (admin/api/problem.cpp).
+/// Why a store operation was refused. The admin API maps each code to one HTTP status (admin/api/apitypes.cpp, httpStatus).
 enum class StoreErrorCode {
     BadRequest,         ///< malformed request (bad selector, wrong kind in path, ...): 400
     NotFound,           ///< no such object: 404
@@ -73,9 +75,11 @@ struct WriteOptions
     QString ifMatch;
 };
 
-/// Checks the parts of a whole config the config area does not understand (the dns, proxy, admin, logging blocks).
-/// Returns every problem, paths rooted at the config ("dns.servers[0]"). Called on the main thread.
-using ConfigValidator = std::function<QList<FieldError>(const Config &)>;
+/// Parses the parts of a whole config the config area does not understand (the dns, proxy, admin, logging blocks)
+/// into their typed form, kept in `config.parsed`, and returns every problem, paths rooted at the config
+/// ("dns.servers[0]"). Runs once per version the store validates (resource writes keep the blocks and their parsed
+/// form). Called on the main thread.
+using ConfigValidator = std::function<QList<FieldError>(Config &)>;
 
 /// Owns the current configuration and its file.
 ///
@@ -106,7 +110,9 @@ public:
     /// back to `<path>.bak` here: the config in effect is kept (traffic is not disturbed) and lastError() says why.
     bool reload() { return load(m_path); }
 
-    /// Adds checks of the global blocks, run on every load/reload and by replaceConfig(). Set it before load().
+    /// Adds the parsing and checks of the global blocks, run on every load/reload and by replaceConfig(); a config
+    /// the store falls back to without validation (the built-in default, the empty one) is parsed too, its problems
+    /// ignored. Set it before load().
     void setConfigValidator(ConfigValidator validator) { m_validator = std::move(validator); }
     /// Confines the files named by changes through create/replace/patch/apply/replaceConfig (the admin API) to
     /// `confinement`'s directories (Invalid otherwise); load() and reload() are not confined. Off by default.

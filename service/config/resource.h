@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// A Kubernetes-shaped resource (apiVersion, kind, metadata, spec) as stored, the kinds dfproxy knows, and the
+// field-path errors every parser of config/ reports.
 
 #include <QJsonArray>
 #include <QJsonObject>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// Validation entry points for one resource and for a whole config, used by the store before anything is accepted.
 
 #include "config/config.h"
 

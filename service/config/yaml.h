@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// YAML to JSON for config files and `kubectl`-style manifests (yaml-cpp), with line/column errors.
 
 #include <QByteArray>
 #include <QJsonArray>

@@ -1061,7 +1061,8 @@ void DnsHostCache::flush()
     for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
         Entry &e = **it;
         if (e.resolving) {
-            // Its queries belong to the cache's thread; let the answer land in a clean entry.
+            // Its queries belong to the worker threads that started them and cannot be cancelled from here; let their
+            // answer land in a clean entry.
             e.addresses.clear();
             e.consecutiveFailures = 0;
             e.retryAtMs = 0;

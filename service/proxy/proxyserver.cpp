@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/proxyserver.h"
 
+#include "base/logcategories.h"
 #include "proxy/proxycontext.h"
 #include "proxy/proxyworker.h"
 
@@ -235,6 +236,8 @@ bool ProxyServer::syncListeners(QString *error)
             ok = false;
             continue;
         }
+        qCDebug(lcNet).noquote() << "listener" << l.name << "of Gateway" << l.gatewayNamespace + '/' + l.gatewayName
+                                 << "listening on" << addr.toString() << "port" << a->serverPort() << l.protocol;
         m_acceptors.append(a);
     }
     return ok;
@@ -243,6 +246,8 @@ bool ProxyServer::syncListeners(QString *error)
 void ProxyServer::dispatch(qintptr descriptor, Acceptor *acceptor)
 {
     if (m_workers.isEmpty() || m_ctx->draining) {
+        qCDebug(lcNet) << "closed a connection accepted on listener" << acceptor->listener()->name
+                       << "- the proxy is stopping";
         closeDescriptor(descriptor);
         return;
     }

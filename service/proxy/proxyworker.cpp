@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/proxyworker.h"
 
+#include "base/logcategories.h"
 #include "forward/http1forwarder.h"
 #include "forward/qnamforwarder.h"
 #include "proxy/downstreamconnection.h"
@@ -57,6 +58,12 @@ void ProxyWorker::adopt(qintptr descriptor, std::shared_ptr<const routing::Liste
     const auto admission = m_ctx->limiter.admit(client);
     if (admission != ConnectionLimiter::Admission::Admitted) {
         const bool global = admission == ConnectionLimiter::Admission::GlobalLimit;
+        qCDebug(lcNet).noquote() << "refused" << client.toString() << "port" << clientPort << "on listener"
+                                 << listener->name << "-"
+                                 << (global ? QStringLiteral("proxy.maxConnections (%1) reached")
+                                                  .arg(m_ctx->limiter.maxConnections())
+                                            : QStringLiteral("proxy.maxConnectionsPerClient (%1) reached")
+                                                  .arg(m_ctx->limiter.maxConnectionsPerClient()));
         (global ? m_ctx->stats.connectionsRejectedGlobal : m_ctx->stats.connectionsRejectedClient)
             .fetch_add(1, std::memory_order_relaxed);
         auto *socket = new QTcpSocket;
@@ -70,6 +77,8 @@ void ProxyWorker::adopt(qintptr descriptor, std::shared_ptr<const routing::Liste
         return;
     }
     ConnectionSlot slot(&m_ctx->limiter, client);
+    qCDebug(lcNet).noquote() << "accepted" << client.toString() << "port" << clientPort << "on listener"
+                             << listener->name << (tls ? "(TLS)" : "");
     net::Stream *stream = nullptr;
     if (tls) {
         auto *ssl = new QSslSocket;
@@ -78,6 +87,13 @@ void ProxyWorker::adopt(qintptr descriptor, std::shared_ptr<const routing::Liste
             delete ssl;
             platform::closeSocket(descriptor);
             return;
+        }
+        if (lcNet().isDebugEnabled()) { // a failed handshake is otherwise silent: the client just sees a close
+            QObject::connect(ssl, &QAbstractSocket::errorOccurred, ssl, [ssl, client, clientPort] {
+                if (!ssl->isEncrypted())
+                    qCDebug(lcNet).noquote() << "TLS handshake with" << client.toString() << "port" << clientPort
+                                             << "failed:" << ssl->errorString();
+            });
         }
         ssl->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         ssl->setReadBufferSize(m_ctx->options.bufferLimit);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/transaction.h"
 
+#include "base/logcategories.h"
 #include "dns/hostcache.h"
 #include "forward/connector.h"
 #include "net/stream.h"
@@ -83,8 +84,10 @@ void Transaction::resumeWith(StageResult result)
         run();
         break;
     case StageResult::Wait:
+        logWait();
         break;
     case StageResult::Reply:
+        logLocalReply();
         host->sendLocalReply(m_reply);
         break;
     }
@@ -98,12 +101,26 @@ void Transaction::run()
         case StageResult::Continue:
             break;
         case StageResult::Wait:
+            logWait();
             return; // the stage's callback calls resumeWith()
         case StageResult::Reply:
+            logLocalReply();
             host->sendLocalReply(m_reply); // last: the connection may start its next request from here
             return;
         }
     }
+}
+
+void Transaction::logWait() const
+{
+    qCDebug(lcProxy).noquote() << "stage" << currentStage() << "waits for" << (head ? head->method : QByteArray())
+                               << hostText;
+}
+
+void Transaction::logLocalReply() const
+{
+    qCDebug(lcProxy).noquote() << "local reply" << m_reply.status << m_reply.reason << "from stage" << currentStage()
+                               << "for" << (head ? head->method : QByteArray()) << hostText;
 }
 
 const char *Transaction::currentStage() const

@@ -156,6 +156,9 @@ public:
 
 private:
     void run();
+    // dfproxy.proxy debug lines: which stage waits, which one answered and why (cheap when the category is off).
+    void logWait() const;
+    void logLocalReply() const;
 
     int m_next = 0; ///< index of the next stage to run
     LocalReply m_reply;

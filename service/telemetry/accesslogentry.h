@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The access-log record telemetry stores, formats and serves (GET /api/v1/accesslog).
 
 #include <QByteArray>
 #include <QDateTime>
@@ -9,8 +10,9 @@
 namespace dfproxy::telemetry {
 
 /// One access-log record as telemetry stores and formats it. The proxy's proxy::AccessLogRecord is converted to
-/// this in app/ (telemetry links only QtCore, so addresses travel as text). Fields the proxy does not fill yet
-/// (identity, decision, gateway) stay empty and are written as empty / "-".
+/// this in app/telemetrysink.cpp (telemetry links only QtCore, so addresses travel as text). Fields a request did
+/// not reach (no identity without authentication, no upstream before the connect stage) stay empty and are written
+/// as empty / "-".
 struct AccessLogEntry
 {
     quint64 seq = 0;             ///< assigned by AccessLogger when queued: strictly increasing, starts at 1

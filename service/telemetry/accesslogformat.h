@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The access-log line formats (json, envoy, combined): one function per format, no state.
 
 #include "telemetry/accesslogentry.h"
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/accesslogger.h"
 
+#include "base/logcategories.h"
 #include "platform/threadpriority.h"
 
 #include "telemetry/rotatingfile.h"
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 #include <cstdio>
 
 Q_LOGGING_CATEGORY(lcAccessLog, "dfproxy.accesslog", QtInfoMsg)
@@ -163,12 +165,18 @@ void AccessLogger::submit(AccessLogEntry entry)
         std::unique_lock lock(m_queueMutex);
         if (m_queue.size() >= static_cast<size_t>(m_options.queueCapacity)) {
             ++m_stats.dropped;
+            // Once per overflow, not per record: a line per drop would slow the writer that is already behind.
+            if (!std::exchange(m_dropping, true))
+                qCDebug(lcTelemetry) << "access-log queue full (" << m_options.queueCapacity
+                                     << "records): dropping records until the writer catches up";
             lock.unlock();
             // Not logged, but still counted by the observer (metrics).
             if (const auto observer = std::atomic_load(&m_observer))
                 (*observer)(entry);
             return;
         }
+        if (std::exchange(m_dropping, false))
+            qCDebug(lcTelemetry) << "access-log queue has room again;" << m_stats.dropped << "records dropped so far";
         entry.seq = m_nextSeq++;
         ++m_stats.submitted;
         m_queue.push_back(std::move(entry));

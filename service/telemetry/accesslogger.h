@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The access logger: logging.accessLog options, a bounded in-memory ring for the API, and the writer thread
+// that formats entries to a rotating file or stdout without ever blocking a worker.
 
 #include "base/boundedring.h"
 #include "config/resource.h"
@@ -114,6 +116,7 @@ private:
     static constexpr size_t kSpareKeep = 4096;
     quint64 m_nextSeq = 1;
     bool m_stop = false;
+    bool m_dropping = false;          // the queue overflowed and no record was queued since (logs the transitions)
     AccessLogOptions m_options;
     Stats m_stats;
 

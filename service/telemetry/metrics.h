@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The metrics registry: lock-free counters, gauges and histograms, rendered as Prometheus text (GET /metrics)
+// and as JSON (GET /api/v1/metrics).
 
 #include <QByteArray>
 #include <QJsonObject>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// The proxy's per-request metrics (requests, durations, bytes, tunnels) registered in the metrics registry.
 
 #include "telemetry/accesslogentry.h"
 #include "telemetry/metrics.h"

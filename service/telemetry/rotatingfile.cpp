@@ -4,6 +4,7 @@
 #include <QDir>
 #include <QFileInfo>
 
+#include "base/logcategories.h"
 #include "platform/filepermissions.h"
 
 namespace dfproxy::telemetry {
@@ -94,6 +95,8 @@ bool RotatingFile::rotate()
     for (int i = m_maxFiles + 1; QFile::exists(numbered(i)); ++i)
         QFile::remove(numbered(i));
     ++m_rotations;
+    qCDebug(lcTelemetry).noquote() << "rotated" << m_path << "at" << m_size << "bytes (limit" << m_maxSize
+                                   << "bytes, keeping" << m_maxFiles << "older files)";
     m_size = 0;
     return open();
 }

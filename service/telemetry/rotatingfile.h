@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
+// A size-rotated append-only file for the access log (path, path.1, ... path.N).
 
 #include <QFile>
 #include <QString>

@@ -115,3 +115,63 @@ TEST_F(TelemetryDocs, DebugCategoriesLogTheirAreasDecisions)
         10000))
         << proxy->process()->stderrData().right(3000).toStdString();
 }
+
+// The other areas at debug: the proxy's stages (route, a stage that waits, a local reply with its reason), the
+// listener's accepts, config versions accepted and rejected, the admin gate's refusals with their reason and the
+// access-log file's rotation each leave a line under their own category.
+TEST_F(TelemetryDocs, EveryAreaLogsItsDecisionsAtDebug)
+{
+    auto r = proxy->api("PUT", "/api/v1/logging",
+                        R"({"level": "warning", "categories": {"dfproxy.proxy": "debug", "dfproxy.net": "debug",
+                            "dfproxy.config": "debug", "dfproxy.admin": "debug", "dfproxy.telemetry": "debug"}})");
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString();
+    // A config version with a tiny access-log file, so the second record rotates it.
+    QJsonObject config = QJsonDocument::fromJson(proxy->apiGet("/api/v1/config").body).object();
+    ASSERT_FALSE(config.isEmpty());
+    QJsonObject logging = config.value("logging").toObject();
+    logging.insert("accessLog", QJsonObject{{"enabled", true}, {"path", proxy->dir().filePath("access.log")},
+                                            {"maxSizeBytes", 64}, {"maxFiles", 1}});
+    config.insert("logging", logging);
+    r = proxy->api("PUT", "/api/v1/config", QJsonDocument(config).toJson(QJsonDocument::Compact),
+                   QStringLiteral("application/json"), {"If-Match: *"});
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString();
+    r = proxy->api("POST", "/api/v1/namespaces/httpbin/ratelimitpolicies",
+                   R"({"apiVersion": "dfproxy.dev/v1alpha1", "kind": "RateLimitPolicy",
+                       "metadata": {"name": "bad", "namespace": "httpbin"}, "spec": {"limits": "none"}})");
+    ASSERT_EQ(r.status, 422) << r.describe().toStdString();
+    r = proxy->api("GET", "/api/v1/stats", {}, QStringLiteral("application/json"), {}, /*auth*/ false);
+    ASSERT_EQ(r.status, 401) << r.describe().toStdString();
+    proxy->api("DELETE", "/api/v1/dns/cache");
+    const QString hostPort = QStringLiteral("httpbin.test:%1").arg(origin->port());
+    for (int i = 0; i < 2; ++i) {
+        const auto get = curl({"-H", "host: " + hostPort, proxy->proxyUrl("/headers")});
+        ASSERT_EQ(get.status, 200) << get.describe().toStdString();
+    }
+    // CONNECT reaches only the listener's connectPorts (443): a local reply from the connect_port stage.
+    const auto tunnel = curl({"-p", "-x", proxy->proxyUrl(""), QStringLiteral("http://%1/").arg(hostPort)});
+    EXPECT_NE(tunnel.exitCode, 0) << tunnel.describe().toStdString();
+    const QStringList expected{
+        "dfproxy.proxy: route httpbin/dfp-httproute#0 backend",
+        "dfproxy.proxy: stage resolve waits for GET httpbin.test",
+        "dfproxy.proxy: local reply 403",
+        "dfproxy.net: accepted 127.0.0.1 port",
+        "dfproxy.config: accepted version",
+        "dfproxy.config: rejected a new version:",
+        "dfproxy.admin: gate refused a request from 127.0.0.1 - 401",
+        "dfproxy.telemetry: rotated " + proxy->dir().filePath("access.log"),
+    };
+    QStringList missing;
+    waitUntil(
+        [&] {
+            const QString err = QString::fromUtf8(proxy->process()->stderrData());
+            missing.clear();
+            for (const QString &line : expected) {
+                if (!err.contains(line))
+                    missing.append(line);
+            }
+            return missing.isEmpty();
+        },
+        10000);
+    EXPECT_TRUE(missing.isEmpty()) << "missing: " << missing.join(" | ").toStdString() << "\n"
+                                   << proxy->process()->stderrData().right(4000).toStdString();
+}

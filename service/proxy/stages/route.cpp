@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The route stage: the listener's HTTPRoutes pick a rule and a backend for the canonical request.
+#include "base/logcategories.h"
 #include "proxy/proxycontext.h"
 #include "proxy/proxyworker.h"
 #include "proxy/stages/stages.h"
@@ -21,6 +22,9 @@ StageResult route(Transaction &tx)
         tx.match = router->match(info, tx.worker->random());
     if (!tx.match)
         return tx.reply(404, "route_not_found", "no route for " + tx.canon.host + "\n");
+    qCDebug(lcProxy).noquote() << "route" << tx.match->routeKey << "backend"
+                               << (tx.match->backend ? tx.match->backend->key : QStringLiteral("(none)")) << "for"
+                               << tx.head->method << tx.hostText << "on listener" << tx.listener->name;
     return StageResult::Continue;
 }
 

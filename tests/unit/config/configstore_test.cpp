@@ -465,3 +465,46 @@ TEST_F(ConfigStoreTest, TheConfigItsBackupAndItsNewDirectoryArePrivate)
     EXPECT_FALSE(QFileInfo::exists(path + ".tmp"));
 }
 #endif
+
+// The global blocks are parsed once, when a version is validated, and the typed result travels with the version:
+// a resource write (which leaves the blocks alone) does not parse them again, and a reload does.
+TEST_F(ConfigStoreTest, GlobalBlocksAreParsedOncePerVersionAndTravelWithIt)
+{
+    int parses = 0;
+    store.setConfigValidator([&parses](Config &c) {
+        ++parses;
+        c.parsed.set(qint64(c.proxy.value("connectTimeoutMs").toInteger(-1)));
+        return QList<FieldError>{};
+    });
+    QJsonObject doc = store.config().toJson();
+    doc.insert("proxy", QJsonObject{{"connectTimeoutMs", 1234}});
+    ASSERT_TRUE(store.replaceConfig(doc, {}));
+    EXPECT_EQ(parses, 1);
+    ASSERT_NE(store.config().parsed.get<qint64>(), nullptr);
+    EXPECT_EQ(*store.config().parsed.get<qint64>(), 1234);
+    ASSERT_TRUE(store.create(backend("parsed-once")));
+    EXPECT_EQ(parses, 1) << "a resource write must not parse the global blocks again";
+    ASSERT_NE(store.config().parsed.get<qint64>(), nullptr);
+    EXPECT_EQ(*store.config().parsed.get<qint64>(), 1234);
+    ASSERT_TRUE(store.reload()) << store.lastError().toStdString();
+    EXPECT_EQ(parses, 2);
+    EXPECT_EQ(*store.config().parsed.get<qint64>(), 1234);
+}
+
+// A config the store falls back to without validating it (the empty one, after a bad file and no backup) still
+// has its global blocks parsed: the service reads only the parsed form.
+TEST(ConfigStoreFallback, TheEmptyConfigHasItsGlobalBlocksParsed)
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath("config.json");
+    writeFile(path, "{ broken");
+    ConfigStore store;
+    store.setConfigValidator([](Config &c) {
+        c.parsed.set(QStringLiteral("parsed"));
+        return QList<FieldError>{};
+    });
+    EXPECT_FALSE(store.load(path));
+    ASSERT_TRUE(store.usingEmptyConfig());
+    ASSERT_NE(store.config().parsed.get<QString>(), nullptr);
+    EXPECT_EQ(*store.config().parsed.get<QString>(), "parsed");
+}
