@@ -13,6 +13,7 @@
 #include <QUrl>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 namespace dfproxy::routing {
@@ -338,6 +339,20 @@ std::vector<ValueCond> compileConds(const QList<ValueMatch> &matches, bool lower
 
 } // namespace
 
+namespace {
+// The proxy passes its listener's own QStrings: compared as UTF-16 views (a size check, then the characters) without
+// QAnyStringView::equal's general dispatch on both sides; other spellings (literals in tests) take that.
+bool sameName(const QString &name, QAnyStringView v)
+{
+    return v.visit([&name](auto view) {
+        if constexpr (std::is_same_v<decltype(view), QStringView>)
+            return QStringView(name) == view;
+        else
+            return QAnyStringView::equal(name, view);
+    });
+}
+} // namespace
+
 struct RouteTable::Impl
 {
     struct ListenerRoutes
@@ -356,9 +371,8 @@ struct RouteTable::Impl
     const ListenerRoutes *find(const RequestInfo &r) const
     {
         for (const auto &l : listeners) {
-            if (QAnyStringView::equal(l.gatewayName, r.gatewayName)
-                && QAnyStringView::equal(l.gatewayNamespace, r.gatewayNamespace)
-                && (r.listenerName.isEmpty() || QAnyStringView::equal(l.listenerName, r.listenerName)))
+            if (sameName(l.gatewayName, r.gatewayName) && sameName(l.gatewayNamespace, r.gatewayNamespace)
+                && (r.listenerName.isEmpty() || sameName(l.listenerName, r.listenerName)))
                 return &l;
         }
         return nullptr;
