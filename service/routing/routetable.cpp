@@ -13,6 +13,7 @@
 #include <QUrl>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 namespace dfproxy::routing {
@@ -338,6 +339,20 @@ std::vector<ValueCond> compileConds(const QList<ValueMatch> &matches, bool lower
 
 } // namespace
 
+namespace {
+// The proxy passes its listener's own QStrings: compared as UTF-16 views (a size check, then the characters) without
+// QAnyStringView::equal's general dispatch on both sides; other spellings (literals in tests) take that.
+bool sameName(const QString &name, QAnyStringView v)
+{
+    return v.visit([&name](auto view) {
+        if constexpr (std::is_same_v<decltype(view), QStringView>)
+            return QStringView(name) == view;
+        else
+            return QAnyStringView::equal(name, view);
+    });
+}
+} // namespace
+
 struct RouteTable::Impl
 {
     struct ListenerRoutes
@@ -345,8 +360,9 @@ struct RouteTable::Impl
         QString gatewayNamespace;
         QString gatewayName;
         QString listenerName;
-        QHash<QString, CandidateList> exact;                 ///< by exact hostname
-        std::vector<std::pair<QString, CandidateList>> wildcard; ///< ".suffix", longest suffix first
+        // Keyed by bytes: requests' canonical hosts are ASCII, so a lookup converts nothing.
+        QHash<QByteArray, CandidateList> exact;                 ///< by exact hostname
+        std::vector<std::pair<QByteArray, CandidateList>> wildcard; ///< ".suffix", longest suffix first
         CandidateList any;                                   ///< routes without a hostname restriction
         QSet<QString> attachedRoutes;
     };
@@ -355,8 +371,8 @@ struct RouteTable::Impl
     const ListenerRoutes *find(const RequestInfo &r) const
     {
         for (const auto &l : listeners) {
-            if (l.gatewayName == r.gatewayName && l.gatewayNamespace == r.gatewayNamespace
-                && (r.listenerName.isEmpty() || l.listenerName == r.listenerName))
+            if (sameName(l.gatewayName, r.gatewayName) && sameName(l.gatewayNamespace, r.gatewayNamespace)
+                && (r.listenerName.isEmpty() || sameName(l.listenerName, r.listenerName)))
                 return &l;
         }
         return nullptr;
@@ -476,9 +492,10 @@ std::shared_ptr<const RouteTable> RouteTable::build(const Config &config)
                     continue;
                 }
                 for (const QString &configured : hosts) {
-                    const QString h = http::canonicalConfiguredHost(configured); // as requests' hosts are
-                    if (h.startsWith(u'*')) {
-                        const QString suffix = h.mid(1);
+                    // As requests' hosts are; an A-label is ASCII, a name that could not be canonicalised matches none.
+                    const QByteArray h = http::canonicalConfiguredHost(configured).toUtf8();
+                    if (h.startsWith('*')) {
+                        const QByteArray suffix = h.mid(1);
                         auto it = std::find_if(slot.wildcard.begin(), slot.wildcard.end(),
                                                [&](const auto &w) { return w.first == suffix; });
                         if (it == slot.wildcard.end()) {
@@ -525,7 +542,7 @@ std::optional<RouteMatch> RouteTable::match(const RequestInfo &request, double r
     const Impl::ListenerRoutes *slot = d->find(request);
     if (!slot)
         return std::nullopt;
-    const QByteArrayView path = request.path.isEmpty() ? QByteArrayView("/") : QByteArrayView(request.path);
+    const QByteArrayView path = request.path.isEmpty() ? QByteArrayView("/") : request.path;
 
     const Candidate *winner = nullptr;
     auto scan = [&](const CandidateList &list) {
@@ -541,7 +558,8 @@ std::optional<RouteMatch> RouteTable::match(const RequestInfo &request, double r
     // candidates are already in precedence order.
     bool found = false;
     if (!request.host.isEmpty()) {
-        const auto it = slot->exact.constFind(request.host);
+        // fromRawData: a key over the request's bytes, no copy (Qt 6.4's QHash has no lookup by view).
+        const auto it = slot->exact.constFind(QByteArray::fromRawData(request.host.data(), request.host.size()));
         if (it != slot->exact.constEnd())
             found = scan(*it);
         for (size_t i = 0; !found && i < slot->wildcard.size(); ++i) {

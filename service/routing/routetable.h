@@ -8,11 +8,13 @@
 #include "pac/pacsettings.h"
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QHostAddress>
 #include <QList>
 #include <QPair>
 #include <QString>
 #include <QStringList>
+#include <QAnyStringView>
 
 #include <memory>
 #include <optional>
@@ -73,16 +75,18 @@ struct Backend
     std::shared_ptr<const BackendTunnel> tunnel; ///< upstream proxy; null = direct
 };
 
-/// What the router needs to know about a request.
+/// What the router reads of a request: views into the transaction's one request (the listener it came in on, the
+/// parsed head and the canonical request, http/canonical.h), so routing copies and converts nothing. Valid only
+/// while what it points at lives: build it for one match() call.
 struct RequestInfo
 {
-    QString gatewayNamespace;
-    QString gatewayName;
-    QString listenerName;
-    QByteArray method;             ///< "GET"
-    QByteArray path;               ///< origin-form path without query, e.g. "/a/b"
-    QByteArray query;              ///< raw query without '?', may be empty
-    QString host;                  ///< lower-case host without port (from Host or absolute URI)
+    QAnyStringView gatewayNamespace; // any string type: the listener's QStrings, or literals in tests
+    QAnyStringView gatewayName;
+    QAnyStringView listenerName;
+    QByteArrayView method;         ///< "GET"
+    QByteArrayView path;           ///< canonical origin-form path without query, e.g. "/a/b"
+    QByteArrayView query;          ///< canonical query without '?', may be empty
+    QByteArrayView host;           ///< canonical host without port: ASCII lower case (from Host or absolute URI)
     const HeaderList *headers = nullptr; ///< request headers (names as received)
 };
 

@@ -311,14 +311,20 @@ int fuzzRouteMatch(const uint8_t *data, size_t size)
     const QByteArray input(reinterpret_cast<const char *>(data + 1), qsizetype(size - 1));
     // Lines: method, path, query, host, listener, then "name: value" headers.
     qsizetype pos = 0;
+    // RequestInfo views a request: these hold what it points at.
+    const QByteArray method = takeField(input, &pos, '\n');
+    const QByteArray path = takeField(input, &pos, '\n');
+    const QByteArray query = takeField(input, &pos, '\n');
+    const QByteArray host = takeField(input, &pos, '\n');
+    const QString listenerName = QString::fromUtf8(takeField(input, &pos, '\n'));
     routing::RequestInfo req;
     req.gatewayNamespace = "gw";
     req.gatewayName = (ctl & 1) ? QStringLiteral("gw") : QStringLiteral("missing");
-    req.method = takeField(input, &pos, '\n');
-    req.path = takeField(input, &pos, '\n');
-    req.query = takeField(input, &pos, '\n');
-    req.host = QString::fromUtf8(takeField(input, &pos, '\n'));
-    req.listenerName = QString::fromUtf8(takeField(input, &pos, '\n'));
+    req.method = method;
+    req.path = path;
+    req.query = query;
+    req.host = host;
+    req.listenerName = listenerName;
     routing::HeaderList headers;
     while (pos < input.size()) {
         const QByteArray line = takeField(input, &pos, '\n');

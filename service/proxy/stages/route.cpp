@@ -16,7 +16,7 @@ StageResult route(Transaction &tx)
     info.method = tx.head->method;
     info.path = tx.canon.path;
     info.query = tx.canon.query;
-    info.host = tx.hostText;
+    info.host = tx.canon.host;
     info.headers = &tx.head->headers;
     if (const std::shared_ptr<const Router> router = tx.ctx->router.load())
         tx.match = router->match(info, tx.worker->random());

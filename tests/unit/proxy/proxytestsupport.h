@@ -334,7 +334,7 @@ public:
     QList<routing::Listener> listeners() const override { return listenerList; }
     std::optional<routing::RouteMatch> match(const routing::RequestInfo &req, double) const override
     {
-        if (!hosts.isEmpty() && !hosts.contains(req.host))
+        if (!hosts.isEmpty() && !hosts.contains(QString::fromLatin1(req.host)))
             return std::nullopt;
         routing::RouteMatch m;
         m.routeNamespace = QStringLiteral("httpbin");

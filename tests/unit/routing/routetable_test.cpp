@@ -174,6 +174,36 @@ TEST(RouteTable, MatchesExactAndWildcardHostnames)
     EXPECT_EQ(target(*t, Request("GET", "/", "other.org")), "<no route>");
 }
 
+// RequestInfo views the request where it lies: the host is a slice of a bigger buffer (as the canonical request's
+// host is of the received target), neither NUL-terminated nor copied.
+TEST(RouteTable, MatchesAHostThatIsASliceOfTheRequestBuffer)
+{
+    const auto t = RouteTable::build(configOf(
+        {defaultGateway(), backend("app", "a"), backend("app", "b"), backend("app", "c"),
+         route("app", "exact", routeSpec(rule("[]", "a"), R"(["foo.example.com"])")),
+         route("app", "wild", routeSpec(rule("[]", "b"), R"(["*.example.com"])")),
+         route("app", "idn", routeSpec(rule("[]", "c"), R"(["xn--bcher-kva.test"])"))}));
+    const QByteArray target = "http://foo.example.com.evil/x?y";
+    const QByteArray idn = "xn--bcher-kva.test:80";
+    const HeaderList headers;
+    RequestInfo r;
+    r.gatewayNamespace = "gw";
+    r.gatewayName = "gw";
+    r.method = QByteArrayView(target).first(0); // empty: any method
+    r.path = "/";
+    r.headers = &headers;
+    const auto backendOf = [&](QByteArrayView host) {
+        r.host = host;
+        const auto m = t->match(r, 0.0);
+        return m ? (m->backend ? m->backend->name : QStringLiteral("<no backend>")) : QStringLiteral("<no route>");
+    };
+    EXPECT_EQ(backendOf(QByteArrayView(target).sliced(7, 15)), "a");      // "foo.example.com"
+    EXPECT_EQ(backendOf(QByteArrayView(target).sliced(7, 20)), "<no route>"); // "foo.example.com.evil"
+    EXPECT_EQ(backendOf(QByteArrayView(target).sliced(11, 11)), "<no route>"); // "example.com"
+    EXPECT_EQ(backendOf(QByteArrayView(target).sliced(7, 14)), "<no route>"); // "foo.example.co"
+    EXPECT_EQ(backendOf(QByteArrayView(idn).first(18)), "c");
+}
+
 TEST(RouteTable, IntersectsRouteHostnamesWithTheListenerHostname)
 {
     const auto gw = gateway(R"({"gatewayClassName": "x", "listeners": [

@@ -78,12 +78,14 @@ inline QByteArray routeSpec(const QByteArray &rules, const QByteArray &hostnames
 
 struct Request
 {
-    RequestInfo info;
+    // RequestInfo only views a request: these hold what it points at.
+    QByteArray method, path, query, host;
     HeaderList headers;
+    RequestInfo info;
     Request(const Request &) = delete;
-    Request(const QByteArray &method, const QByteArray &path, const QString &host = "example.com",
-            const HeaderList &h = {}, const QByteArray &query = {})
-        : headers(h)
+    Request(const QByteArray &m, const QByteArray &p, const QString &h = "example.com", const HeaderList &hs = {},
+            const QByteArray &q = {})
+        : method(m), path(p), query(q), host(h.toUtf8()), headers(hs)
     {
         info.gatewayNamespace = "gw";
         info.gatewayName = "gw";

@@ -45,7 +45,8 @@ config::Config seedConfig(bool withRoute = true, bool withBackend = true)
     return c;
 }
 
-RequestInfo seedRequest(const QString &host = QStringLiteral("httpbin.test"), const QByteArray &path = "/")
+// A view over literals (RequestInfo points into the request it describes).
+RequestInfo seedRequest(QByteArrayView host = "httpbin.test", QByteArrayView path = "/")
 {
     RequestInfo r;
     r.gatewayNamespace = QStringLiteral("agentgateway-system");
@@ -77,7 +78,7 @@ TEST(RouteTableSeed, RoutesAnyHostAndPathToTheDynamicForwardProxyBackend)
 {
     const auto table = RouteTable::build(seedConfig());
     for (const auto &[host, path] : {std::pair{"httpbin.test", "/"}, {"example.org", "/a/b"}, {"", "/get"}}) {
-        const auto m = table->match(seedRequest(QString::fromLatin1(host), path), 0.5);
+        const auto m = table->match(seedRequest(host, path), 0.5);
         ASSERT_TRUE(m.has_value()) << host << path;
         EXPECT_EQ(m->routeNamespace, "httpbin");
         EXPECT_EQ(m->routeName, "dfp-httproute");
