@@ -46,6 +46,8 @@ DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ct
     m_parser.setBodyHandler(this);
     m_ctx->stats.activeConnections.fetch_add(1, std::memory_order_relaxed);
     m_ctx->stats.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
+    // Now, not at the first request: by the time it has arrived the answer is usually in (off the hot path).
+    m_application = m_ctx->applications.start(*m_socket);
     armIdleTimer();
     if (m_socket->hasPendingInput())
         QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
@@ -214,7 +216,8 @@ DownstreamConnection::Http2Sniff DownstreamConnection::sniffHttp2()
     m_socket->setParent(nullptr);
     m_state = State::Closing;
     m_closed = true;
-    m_worker->startHttp2(m_socket, m_tx.tlsClient, m_listener, std::move(m_slot), std::move(received));
+    m_worker->startHttp2(m_socket, m_tx.tlsClient, m_listener, std::move(m_slot), std::move(received),
+                         std::move(m_application));
     m_worker->connectionClosed(this);
     deleteLater();
     return Http2Sniff::HandedOver;
@@ -296,13 +299,6 @@ void DownstreamConnection::tunnelConnected(QTcpSocket *upstream)
     QByteArray clientBytes(m_in.data(), m_in.size());
     m_in.clear();
     becomeTunnel(upstream, QByteArray(), clientBytes);
-}
-
-std::shared_ptr<const platform::ProcessInfo> DownstreamConnection::clientApplication()
-{
-    if (!std::exchange(m_applicationLooked, true))
-        m_application = m_ctx->applications.lookup(*m_socket);
-    return m_application;
 }
 
 void DownstreamConnection::onBody(const char *data, qsizetype size)
