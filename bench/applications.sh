@@ -102,7 +102,8 @@ lookup_cost() {
 import json, sys
 s = json.load(sys.stdin)["proxy"]["applicationLookup"]
 n = max(1, s["lookups"])
-print("lookups %d found %d avg %.1f us per connection" % (s["lookups"], s["found"], s["lookupMicrosTotal"] / n))'
+print("lookups %d found %d avg %.1f us per connection; first requests that waited for it: %d"
+      % (s["lookups"], s["found"], s["lookupMicrosTotal"] / n, s.get("waited", 0)))'
 }
 
 stop_proxy() {

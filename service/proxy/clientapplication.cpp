@@ -57,8 +57,8 @@ ClientApplications::~ClientApplications()
         m_queue.clear();
     }
     m_wake.notify_all();
-    if (m_thread.joinable())
-        m_thread.join();
+    if (m_thread)
+        m_thread->wait();
 }
 
 void ClientApplications::setLookup(std::unique_ptr<platform::ProcessLookup> lookup)
@@ -109,8 +109,11 @@ std::unique_ptr<ConnectionApplication> ClientApplications::start(const QHostAddr
         // One thread for the whole proxy, started by the first lookup: lookups are once per connection and short,
         // and one thread runs the /proc scans of a burst of new connections one after the other, so the first
         // one's answer (the program's descriptors, kept) makes the next ones cheap.
-        if (!m_thread.joinable())
-            m_thread = std::thread([this] { runLookups(); });
+        if (!m_thread) {
+            m_thread.reset(QThread::create([this] { runLookups(); }));
+            m_thread->setObjectName(QStringLiteral("dfproxy-apps"));
+            m_thread->start();
+        }
     }
     m_wake.notify_one();
     return app;
@@ -119,7 +122,7 @@ std::unique_ptr<ConnectionApplication> ClientApplications::start(const QHostAddr
 bool ClientApplications::threadStarted() const
 {
     std::lock_guard lock(m_mutex);
-    return m_thread.joinable();
+    return m_thread != nullptr;
 }
 
 void ClientApplications::runLookups()

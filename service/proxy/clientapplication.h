@@ -10,6 +10,7 @@
 
 #include <QJsonObject>
 #include <QObject>
+#include <QThread>
 
 #include <atomic>
 #include <condition_variable>
@@ -17,7 +18,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 namespace dfproxy::net {
@@ -106,7 +106,7 @@ private:
     std::condition_variable m_wake;
     std::deque<std::shared_ptr<ConnectionApplication::Job>> m_queue;
     bool m_stop = false;
-    std::thread m_thread;
+    std::unique_ptr<QThread> m_thread; ///< "dfproxy-apps" in top and debuggers
 
     std::atomic<qint64> m_lookups{0}, m_found{0}, m_notFound{0}, m_remote{0}, m_micros{0}, m_waited{0},
         m_overflow{0};

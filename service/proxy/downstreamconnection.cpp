@@ -46,7 +46,8 @@ DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ct
     m_parser.setBodyHandler(this);
     m_ctx->stats.activeConnections.fetch_add(1, std::memory_order_relaxed);
     m_ctx->stats.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
-    // Now, not at the first request: by the time it has arrived the answer is usually in (off the hot path).
+    // Now, not at the first request: the lookup overlaps the client's sending and the head's parsing, on the
+    // lookup thread; the worker never runs its system calls.
     m_application = m_ctx->applications.start(*m_socket);
     armIdleTimer();
     if (m_socket->hasPendingInput())

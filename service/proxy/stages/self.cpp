@@ -20,7 +20,8 @@ void takeApplication(Transaction &tx, const ConnectionApplication *app)
 StageResult application(Transaction &tx)
 {
     // The connection started the lookup when it was accepted (on the lookup thread: its system calls never run
-    // here) and keeps the answer: usually it is in by the first request, and always for the later ones.
+    // here) and keeps the answer: often in by the first request (a client that sends at once may still beat it),
+    // and always for the later ones.
     ConnectionApplication *app = tx.host->clientApplication();
     if (!app || app->known()) {
         takeApplication(tx, app);
