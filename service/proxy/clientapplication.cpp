@@ -14,13 +14,14 @@ struct ConnectionApplication::Job
 {
     QHostAddress client, server;
     quint16 clientPort = 0, serverPort = 0;
-    std::mutex mutex;                      ///< guards owner
+    QObject *context = nullptr;            ///< where the answer is posted; alive while owner is set
+    std::mutex mutex;                      ///< guards owner against the lookup thread
     ConnectionApplication *owner = nullptr; ///< null once the handle is gone: the answer goes nowhere
 };
 
 ConnectionApplication::~ConnectionApplication()
 {
-    // After this the lookup thread posts nothing more to this object, and ~QObject drops what it posted already.
+    // After this the lookup thread posts nothing more, and what it posted already finds no owner.
     if (m_job) {
         std::lock_guard lock(m_job->mutex);
         m_job->owner = nullptr;
@@ -67,7 +68,7 @@ void ClientApplications::setLookup(std::unique_ptr<platform::ProcessLookup> look
     m_lookup = std::move(lookup);
 }
 
-std::unique_ptr<ConnectionApplication> ClientApplications::start(const net::Stream &client)
+std::unique_ptr<ConnectionApplication> ClientApplications::start(const net::Stream &client, QObject *context)
 {
     if (!enabled())
         return nullptr;
@@ -82,11 +83,12 @@ std::unique_ptr<ConnectionApplication> ClientApplications::start(const net::Stre
         m_remote.fetch_add(1, std::memory_order_relaxed);
         return nullptr;
     }
-    return start(peer, client.peerPort(), local, localPort);
+    return start(peer, client.peerPort(), local, localPort, context);
 }
 
 std::unique_ptr<ConnectionApplication> ClientApplications::start(const QHostAddress &client, quint16 clientPort,
-                                                                 const QHostAddress &server, quint16 serverPort)
+                                                                 const QHostAddress &server, quint16 serverPort,
+                                                                 QObject *context)
 {
     if (!enabled())
         return nullptr;
@@ -96,6 +98,7 @@ std::unique_ptr<ConnectionApplication> ClientApplications::start(const QHostAddr
     job->clientPort = clientPort;
     job->server = server;
     job->serverPort = serverPort;
+    job->context = context;
     job->owner = app.get();
     app->m_job = job;
     {
@@ -137,15 +140,15 @@ void ClientApplications::runLookups()
             job = std::move(m_queue.front());
             m_queue.pop_front();
         }
-        runJob(*job);
+        runJob(job);
     }
 }
 
-void ClientApplications::runJob(ConnectionApplication::Job &job)
+void ClientApplications::runJob(const std::shared_ptr<ConnectionApplication::Job> &job)
 {
     {
-        std::lock_guard lock(job.mutex);
-        if (!job.owner)
+        std::lock_guard lock(job->mutex);
+        if (!job->owner)
             return; // the connection closed while its lookup was queued: nobody to answer
     }
     std::shared_ptr<platform::ProcessLookup> lookup;
@@ -156,14 +159,20 @@ void ClientApplications::runJob(ConnectionApplication::Job &job)
     QElapsedTimer timer;
     timer.start();
     std::shared_ptr<const platform::ProcessInfo> info =
-        lookup ? lookup->lookup(job.client, job.clientPort, job.server, job.serverPort) : nullptr;
+        lookup ? lookup->lookup(job->client, job->clientPort, job->server, job->serverPort) : nullptr;
     m_micros.fetch_add(timer.nsecsElapsed() / 1000, std::memory_order_relaxed);
     m_lookups.fetch_add(1, std::memory_order_relaxed);
     (info ? m_found : m_notFound).fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard lock(job.mutex);
-    if (ConnectionApplication *owner = job.owner) // posted under the lock: the owner cannot be going meanwhile
+    // Posted under the lock, while the owner (and so its context) is alive. By the time it runs on the owner's
+    // thread the owner may be gone: the owner is cleared on that same thread, so reading it there is safe.
+    std::lock_guard lock(job->mutex);
+    if (job->owner)
         QMetaObject::invokeMethod(
-            owner, [owner, info = std::move(info)]() mutable { owner->answer(std::move(info)); },
+            job->context,
+            [job, info = std::move(info)]() mutable {
+                if (ConnectionApplication *owner = job->owner)
+                    owner->answer(std::move(info));
+            },
             Qt::QueuedConnection);
 }
 

@@ -33,10 +33,14 @@ using ApplicationWaiter = std::shared_ptr<std::function<void()>>;
 
 /// The lookup of one client connection. Lives on the connection's thread and moves with the connection's stream
 /// (HTTP/1 to HTTP/2). Destroying it drops the answer: a queued lookup is skipped, a running one answers nobody.
-class ConnectionApplication final : public QObject
+/// No QObject of its own (one per connection would cost more than the hand-over): the answer is posted to the
+/// context the connection named, which outlives it.
+class ConnectionApplication final
 {
 public:
-    ~ConnectionApplication() override;
+    ~ConnectionApplication();
+    ConnectionApplication(const ConnectionApplication &) = delete;
+    ConnectionApplication &operator=(const ConnectionApplication &) = delete;
 
     /// The answer is in (info() is final).
     bool known() const { return m_known; }
@@ -76,12 +80,14 @@ public:
     void setLookup(std::unique_ptr<platform::ProcessLookup> lookup);
 
     /// Starts looking up the program owning the client end of `client`, for a connection on the calling thread.
-    /// Null when there is nothing to look up (the lookup is off, the client is on another machine): the
-    /// connection has no program. Costs the worker one system call (the stream's local address) and a hand-over.
-    std::unique_ptr<ConnectionApplication> start(const net::Stream &client);
+    /// The answer is delivered through `context`'s event queue (an object of this thread that outlives the
+    /// returned handle: the worker). Null when there is nothing to look up (the lookup is off, the client is on
+    /// another machine): the connection has no program. Costs the worker one system call (the stream's local
+    /// address) and a hand-over.
+    std::unique_ptr<ConnectionApplication> start(const net::Stream &client, QObject *context);
     /// The same for a local client at client:clientPort connected to server:serverPort (tests start here).
     std::unique_ptr<ConnectionApplication> start(const QHostAddress &client, quint16 clientPort,
-                                                 const QHostAddress &server, quint16 serverPort);
+                                                 const QHostAddress &server, quint16 serverPort, QObject *context);
     /// The lookup thread is running (it starts with the first lookup).
     bool threadStarted() const;
 
@@ -97,7 +103,7 @@ public:
 
 private:
     void runLookups();
-    void runJob(ConnectionApplication::Job &job);
+    void runJob(const std::shared_ptr<ConnectionApplication::Job> &job);
 
     std::atomic<bool> m_enabled{true};
     std::shared_ptr<platform::ProcessLookup> m_lookup;

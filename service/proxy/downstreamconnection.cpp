@@ -48,7 +48,7 @@ DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ct
     m_ctx->stats.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
     // Now, not at the first request: the lookup overlaps the client's sending and the head's parsing, on the
     // lookup thread; the worker never runs its system calls.
-    m_application = m_ctx->applications.start(*m_socket);
+    m_application = m_ctx->applications.start(*m_socket, m_worker);
     armIdleTimer();
     if (m_socket->hasPendingInput())
         QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);

@@ -39,11 +39,12 @@ protected:
 
     std::unique_ptr<ConnectionApplication> start(quint16 clientPort)
     {
-        return apps.start(kLoopback, clientPort, kLoopback, 8080);
+        return apps.start(kLoopback, clientPort, kLoopback, 8080, &context);
     }
 
     std::shared_ptr<GatedLookupState> gate = std::make_shared<GatedLookupState>();
     ClientApplications apps;
+    QObject context; ///< the worker's part: where answers are posted
 };
 
 } // namespace

@@ -66,8 +66,11 @@ protected:
     ~TransactionTest() override { gate->open(); } // before ctx waits for its lookup thread
 
     /// The connection's lookup, as a connection starts it when accepted.
-    void startApplicationLookup() { host.application = ctx.applications.start(QHostAddress::LocalHost, 40000,
-                                                                              QHostAddress::LocalHost, 8080); }
+    void startApplicationLookup()
+    {
+        host.application =
+            ctx.applications.start(QHostAddress::LocalHost, 40000, QHostAddress::LocalHost, 8080, &host.context);
+    }
 
     /// Parses `request` and runs the transaction's stages on it.
     void run(const QByteArray &request)
