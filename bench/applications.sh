@@ -6,11 +6,17 @@
 # and off, one dfproxy worker. Prints requests/s and p99 per run and, with the lookup on, the lookup's own average
 # cost per connection from GET /api/v1/stats (proxy.applicationLookup.lookupMicrosTotal / lookups).
 #
+# With INSTRUCTIONS=1 it counts instead, under valgrind's callgrind, the user-space instructions per request of
+# the same four cases (deterministic, unlike requests/s on a shared machine): the workers' event handling
+# (QEventDispatcherUNIX::processEvents) and the lookup thread's lookups (ClientApplications::runJob), from a
+# fresh dfproxy per case after a warm-up; the callgrind files stay in OUT_DIR for callgrind_annotate.
+#
 #   bench/applications.sh
 #   DURATION=20 CONNS=50 REPEAT=3 bench/applications.sh
 #   DFPROXY=/path/to/other/dfproxy bench/applications.sh
+#   INSTRUCTIONS=1 DURATION=5 bench/applications.sh       # needs valgrind
 #
-# Needs wrk, curl and python3; no root. Uses ports 18291 (origin), 18296 (proxy) and 15996 (admin) on 127.0.0.1.
+# Needs wrk, curl and python3 (and valgrind for INSTRUCTIONS=1); no root. Uses ports 18291 (origin), 18296 (proxy) and 15996 (admin) on 127.0.0.1.
 # Environment: DFPROXY (default build/release/service/dfproxy), ORIGIN (default
 # build/release/tests/fixtures/dfproxy-test-origin), DURATION (s per run, default 10), CONNS (default 10), REPEAT
 # (runs per case, the median is printed; default 1).
@@ -22,6 +28,13 @@ origin=${ORIGIN:-$root/build/release/tests/fixtures/dfproxy-test-origin}
 duration=${DURATION:-10}
 conns=${CONNS:-10}
 repeat=${REPEAT:-1}
+instructions=${INSTRUCTIONS:-0}
+out_dir=${OUT_DIR:-/tmp/dfproxy-apps-instructions}
+launcher=()
+if [ "$instructions" = 1 ]; then
+    command -v valgrind >/dev/null || { echo "applications.sh: valgrind is not installed" >&2; exit 2; }
+    mkdir -p "$out_dir"
+fi
 for tool in wrk curl python3; do
     command -v "$tool" >/dev/null || { echo "applications.sh: $tool is not installed" >&2; exit 2; }
 done
@@ -54,9 +67,9 @@ start_proxy() { # $1 = on|off
    "spec": {"parentRefs": [{"name": "gw", "namespace": "bench"}],
             "rules": [{"backendRefs": [{"group": "agentgateway.dev", "kind": "AgentgatewayBackend", "name": "dfp"}]}]}}]}
 JSON
-    HOME="$dir" "$bin" --config "$dir/config.json" --no-watch-config > "$dir/dfproxy-$1.log" 2>&1 &
+    HOME="$dir" "${launcher[@]}" "$bin" --config "$dir/config.json" --no-watch-config > "$dir/dfproxy-$1.log" 2>&1 &
     proxy_pid=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 600); do
         curl -s -o /dev/null -H "Host: 127.0.0.1:18291" http://127.0.0.1:18296/bytes/100 && return 0
         sleep 0.1
     done
@@ -89,8 +102,44 @@ lookup_cost() {
 import json, sys
 s = json.load(sys.stdin)["proxy"]["applicationLookup"]
 n = max(1, s["lookups"])
-print("lookups %d found %d avg %.1f us per connection" % (s["lookups"], s["found"], s["lookupMicrosTotal"] / n))'
+print("lookups %d found %d avg %.1f us per connection; first requests that waited for it: %d"
+      % (s["lookups"], s["found"], s["lookupMicrosTotal"] / n, s.get("waited", 0)))'
 }
+
+stop_proxy() {
+    kill "$proxy_pid"
+    wait "$proxy_pid" 2>/dev/null || true
+}
+
+if [ "$instructions" = 1 ]; then
+    printf '%-16s %-6s %9s %14s %12s %14s\n' scenario lookup requests instructions per_request lookup_thread
+    for scenario in A-keepalive new-connection; do
+        extra=()
+        [ "$scenario" = new-connection ] && extra=(-H "Connection: close")
+        for lookup in off on; do
+            file="$out_dir/callgrind.$scenario.$lookup"
+            launcher=(valgrind --tool=callgrind --collect-atstart=no
+                      "--toggle-collect=QEventDispatcherUNIX::processEvents*"
+                      "--toggle-collect=dfproxy::proxy::ClientApplications::runJob*"
+                      "--callgrind-out-file=$file")
+            start_proxy "$lookup"
+            wrk -t1 -c"$conns" -d2s -H "Host: 127.0.0.1:18291" "${extra[@]}" http://127.0.0.1:18296/bytes/100 >/dev/null
+            callgrind_control --zero "$proxy_pid" >/dev/null 2>&1
+            out=$(wrk -t1 -c"$conns" -d"${duration}s" -H "Host: 127.0.0.1:18291" "${extra[@]}" \
+                http://127.0.0.1:18296/bytes/100)
+            requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$out")
+            stop_proxy
+            ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$file")
+            # The lookup thread's share: runJob's inclusive cost (0 with the lookup off).
+            # (awk reads to the end: an early exit would fail the pipeline under pipefail.)
+            job=$(callgrind_annotate --inclusive=yes --threshold=100 "$file" 2>/dev/null \
+                | awk '/:dfproxy::proxy::ClientApplications::runJob\(/ && !n { gsub(",", "", $1); n = $1 } END { print n + 0 }')
+            printf '%-16s %-6s %9s %14s %12s %14s\n' "$scenario" "$lookup" "$requests" "$ir" \
+                "$((ir / requests))" "$(( ${job:-0} / requests ))"
+        done
+    done
+    exit 0
+fi
 
 printf '%-28s %-6s %12s %10s\n' scenario lookup requests/s p99_ms
 for lookup in off on; do
@@ -103,6 +152,5 @@ for lookup in off on; do
         printf '%-28s %-6s %12s %10s\n' "$scenario" "$lookup" ${result}
     done
     [ "$lookup" = on ] && echo "  $(lookup_cost)"
-    kill "$proxy_pid"
-    wait "$proxy_pid" 2>/dev/null || true
+    stop_proxy
 done

@@ -68,7 +68,8 @@ QString cmdlineFromProc(const QByteArray &raw);
 /// The file name of a path with '/' or '\\' separators.
 QString executableName(const QString &path);
 
-/// Finds the program behind a client connection. Thread-safe: called from the proxy's worker threads.
+/// Finds the program behind a client connection. Thread-safe; the proxy calls it from its one lookup thread
+/// (proxy/clientapplication.h), never from a worker, so it may block.
 class ProcessLookup
 {
 public:

@@ -61,7 +61,7 @@ void putAddress(__be32 addr[4], const QHostAddress &a, bool v4)
 }
 
 /// This thread's sock_diag socket, opened on first use and kept: the lookup runs once per client connection on
-/// the proxy's worker threads, and a socket per query would be three more system calls each time.
+/// the proxy's lookup thread, and a socket per query would be three more system calls each time.
 struct DiagSocket
 {
     int fd = -1;

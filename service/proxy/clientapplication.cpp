@@ -5,20 +5,72 @@
 
 #include <QElapsedTimer>
 
+#include <algorithm>
+
 namespace dfproxy::proxy {
+
+/// One connection's lookup, shared by its handle (on the connection's thread) and the lookup thread.
+struct ConnectionApplication::Job
+{
+    QHostAddress client, server;
+    quint16 clientPort = 0, serverPort = 0;
+    QObject *context = nullptr;            ///< where the answer is posted; alive while owner is set
+    std::mutex mutex;                      ///< guards owner against the lookup thread
+    ConnectionApplication *owner = nullptr; ///< null once the handle is gone: the answer goes nowhere
+};
+
+ConnectionApplication::~ConnectionApplication()
+{
+    // After this the lookup thread posts nothing more, and what it posted already finds no owner.
+    if (m_job) {
+        std::lock_guard lock(m_job->mutex);
+        m_job->owner = nullptr;
+    }
+}
+
+ApplicationWaiter ConnectionApplication::whenKnown(std::function<void()> f)
+{
+    auto waiter = std::make_shared<std::function<void()>>(std::move(f));
+    std::erase_if(m_waiters, [](const auto &w) { return w.expired(); }); // cancelled waits of earlier streams
+    m_waiters.push_back(waiter);
+    return waiter;
+}
+
+void ConnectionApplication::answer(std::shared_ptr<const platform::ProcessInfo> info)
+{
+    m_known = true;
+    m_info = std::move(info);
+    // A waiter resumes its transaction, which may cancel other waiters (or add none: the answer is known now).
+    const auto waiters = std::exchange(m_waiters, {});
+    for (const auto &w : waiters) {
+        if (const ApplicationWaiter f = w.lock())
+            (*f)();
+    }
+}
 
 ClientApplications::ClientApplications() : m_lookup(platform::createProcessLookup()) {}
 
-ClientApplications::~ClientApplications() = default;
+ClientApplications::~ClientApplications()
+{
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
+        m_queue.clear();
+    }
+    m_wake.notify_all();
+    if (m_thread)
+        m_thread->wait();
+}
 
 void ClientApplications::setLookup(std::unique_ptr<platform::ProcessLookup> lookup)
 {
+    std::lock_guard lock(m_mutex);
     m_lookup = std::move(lookup);
 }
 
-std::shared_ptr<const platform::ProcessInfo> ClientApplications::lookup(const net::Stream &client)
+std::unique_ptr<ConnectionApplication> ClientApplications::start(const net::Stream &client, QObject *context)
 {
-    if (!enabled() || !m_lookup)
+    if (!enabled())
         return nullptr;
     QHostAddress local;
     quint16 localPort = 0;
@@ -31,13 +83,97 @@ std::shared_ptr<const platform::ProcessInfo> ClientApplications::lookup(const ne
         m_remote.fetch_add(1, std::memory_order_relaxed);
         return nullptr;
     }
+    return start(peer, client.peerPort(), local, localPort, context);
+}
+
+std::unique_ptr<ConnectionApplication> ClientApplications::start(const QHostAddress &client, quint16 clientPort,
+                                                                 const QHostAddress &server, quint16 serverPort,
+                                                                 QObject *context)
+{
+    if (!enabled())
+        return nullptr;
+    std::unique_ptr<ConnectionApplication> app(new ConnectionApplication);
+    auto job = std::make_shared<ConnectionApplication::Job>();
+    job->client = client;
+    job->clientPort = clientPort;
+    job->server = server;
+    job->serverPort = serverPort;
+    job->context = context;
+    job->owner = app.get();
+    app->m_job = job;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_queue.size() >= kMaxQueued) {
+            m_overflow.fetch_add(1, std::memory_order_relaxed);
+            app->m_known = true; // no program: what a process gone before the lookup gets
+            return app;
+        }
+        m_queue.push_back(std::move(job));
+        // One thread for the whole proxy, started by the first lookup: lookups are once per connection and short,
+        // and one thread runs the /proc scans of a burst of new connections one after the other, so the first
+        // one's answer (the program's descriptors, kept) makes the next ones cheap.
+        if (!m_thread) {
+            m_thread.reset(QThread::create([this] { runLookups(); }));
+            m_thread->setObjectName(QStringLiteral("dfproxy-apps"));
+            m_thread->start();
+        }
+    }
+    m_wake.notify_one();
+    return app;
+}
+
+bool ClientApplications::threadStarted() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_thread != nullptr;
+}
+
+void ClientApplications::runLookups()
+{
+    for (;;) {
+        std::shared_ptr<ConnectionApplication::Job> job;
+        {
+            std::unique_lock lock(m_mutex);
+            m_wake.wait(lock, [this] { return m_stop || !m_queue.empty(); });
+            if (m_stop)
+                return;
+            job = std::move(m_queue.front());
+            m_queue.pop_front();
+        }
+        runJob(job);
+    }
+}
+
+void ClientApplications::runJob(const std::shared_ptr<ConnectionApplication::Job> &job)
+{
+    {
+        std::lock_guard lock(job->mutex);
+        if (!job->owner)
+            return; // the connection closed while its lookup was queued: nobody to answer
+    }
+    std::shared_ptr<platform::ProcessLookup> lookup;
+    {
+        std::lock_guard lock(m_mutex);
+        lookup = m_lookup;
+    }
     QElapsedTimer timer;
     timer.start();
-    std::shared_ptr<const platform::ProcessInfo> info = m_lookup->lookup(peer, client.peerPort(), local, localPort);
+    std::shared_ptr<const platform::ProcessInfo> info =
+        lookup ? lookup->lookup(job->client, job->clientPort, job->server, job->serverPort) : nullptr;
     m_micros.fetch_add(timer.nsecsElapsed() / 1000, std::memory_order_relaxed);
     m_lookups.fetch_add(1, std::memory_order_relaxed);
     (info ? m_found : m_notFound).fetch_add(1, std::memory_order_relaxed);
-    return info;
+    // Posted under the lock, while the owner (and so its context) is alive. By the time it runs on the owner's
+    // thread the owner may be gone: the owner is cleared on that same thread, so reading it there is safe.
+    std::lock_guard lock(job->mutex);
+    if (job->owner)
+        QMetaObject::invokeMethod(
+            job->context,
+            [job, info = std::move(info)]() mutable {
+                if (ConnectionApplication *owner = job->owner)
+                    owner->answer(std::move(info));
+            },
+            Qt::QueuedConnection);
 }
 
 QJsonObject ClientApplications::stats() const
@@ -49,6 +185,8 @@ QJsonObject ClientApplications::stats() const
         {"notFound", m_notFound.load(std::memory_order_relaxed)},
         {"remote", m_remote.load(std::memory_order_relaxed)},
         {"lookupMicrosTotal", m_micros.load(std::memory_order_relaxed)},
+        {"waited", m_waited.load(std::memory_order_relaxed)},
+        {"overflow", m_overflow.load(std::memory_order_relaxed)},
     };
 }
 

@@ -45,6 +45,9 @@ DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ct
     m_parser.setBodyHandler(this);
     m_ctx->stats.activeConnections.fetch_add(1, std::memory_order_relaxed);
     m_ctx->stats.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
+    // Now, not at the first request: the lookup overlaps the client's sending and the head's parsing, on the
+    // lookup thread; the worker never runs its system calls.
+    m_application = m_ctx->applications.start(*m_socket, m_worker);
     armIdleTimer();
     if (m_socket->hasPendingInput())
         QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
@@ -213,7 +216,8 @@ DownstreamConnection::Http2Sniff DownstreamConnection::sniffHttp2()
     m_socket->setParent(nullptr);
     m_state = State::Closing;
     m_closed = true;
-    m_worker->startHttp2(m_socket, m_tx.tlsClient, m_listener, std::move(m_slot), std::move(received));
+    m_worker->startHttp2(m_socket, m_tx.tlsClient, m_listener, std::move(m_slot), std::move(received),
+                         std::move(m_application));
     m_worker->connectionClosed(this);
     deleteLater();
     return Http2Sniff::HandedOver;
@@ -299,13 +303,6 @@ void DownstreamConnection::tunnelConnected(net::Stream *upstream)
     QByteArray clientBytes(m_in.data(), m_in.size());
     m_in.clear();
     becomeTunnel(upstream, QByteArray(), clientBytes);
-}
-
-std::shared_ptr<const platform::ProcessInfo> DownstreamConnection::clientApplication()
-{
-    if (!std::exchange(m_applicationLooked, true))
-        m_application = m_ctx->applications.lookup(*m_socket);
-    return m_application;
 }
 
 void DownstreamConnection::onBody(const char *data, qsizetype size)

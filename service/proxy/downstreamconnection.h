@@ -7,6 +7,7 @@
 #include "http/readbuffer.h"
 #include "net/stream.h"
 #include "policy/policy.h"
+#include "proxy/clientapplication.h"
 #include "proxy/connectionlimiter.h"
 #include "proxy/transaction.h"
 #include "routing/routetable.h"
@@ -74,7 +75,7 @@ public:
     void tunnelConnected(net::Stream *upstream) override;
     void readMore() override { pump(); }
     QObject *callbackContext() override { return this; }
-    std::shared_ptr<const platform::ProcessInfo> clientApplication() override;
+    ConnectionApplication *clientApplication() override { return m_application.get(); }
 
 protected:
     void timerEvent(QTimerEvent *ev) override;
@@ -133,9 +134,8 @@ private:
     LazyTimer m_idleTimer;
     LazyTimer m_readTimer; ///< requestHeadTimeoutMs while reading a head, requestBodyTimeoutMs while reading a body
     Tunnel *m_tunnel = nullptr;
-    /// The program behind the client (proxy/clientapplication.h), looked up at the first request.
-    std::shared_ptr<const platform::ProcessInfo> m_application;
-    bool m_applicationLooked = false;
+    /// The program behind the client (proxy/clientapplication.h), looked up from accept on; null: none.
+    std::unique_ptr<ConnectionApplication> m_application;
     ConnectionSlot m_slot; ///< released last, when the connection (and any tunnel) is gone
 };
 

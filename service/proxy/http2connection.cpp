@@ -29,9 +29,9 @@ http2::ServerLimits limitsFrom(const ProxyOptions &o)
 
 Http2Connection::Http2Connection(ProxyWorker *worker, ProxyContext *ctx, net::Stream *stream, bool tls,
                                  std::shared_ptr<const routing::Listener> listener, ConnectionSlot slot,
-                                 QByteArray received)
+                                 QByteArray received, std::unique_ptr<ConnectionApplication> application)
     : QObject(worker), m_worker(worker), m_ctx(ctx), m_socket(stream), m_listener(std::move(listener)), m_tls(tls),
-      m_session(this, limitsFrom(ctx->options)), m_slot(std::move(slot))
+      m_session(this, limitsFrom(ctx->options)), m_slot(std::move(slot)), m_application(std::move(application))
 {
     m_socket->setParent(this);
     m_socket->setListener(this);
@@ -50,13 +50,6 @@ Http2Connection::~Http2Connection()
     m_streams.clear(); // each stream cancels what it has in flight and logs
     m_closedStreams.clear();
     m_ctx->stats.activeConnections.fetch_sub(1, std::memory_order_relaxed);
-}
-
-std::shared_ptr<const platform::ProcessInfo> Http2Connection::clientApplication()
-{
-    if (!std::exchange(m_applicationLooked, true))
-        m_application = m_ctx->applications.lookup(*m_socket);
-    return m_application;
 }
 
 Http2Stream *Http2Connection::stream(qint32 id) const

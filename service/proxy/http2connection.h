@@ -15,6 +15,7 @@
 #include "base/lazytimer.h"
 #include "http2/serversession.h"
 #include "net/stream.h"
+#include "proxy/clientapplication.h"
 #include "proxy/connectionlimiter.h"
 #include "routing/routetable.h"
 
@@ -40,7 +41,8 @@ class Http2Connection final : public QObject, public net::StreamListener, public
 public:
     /// Takes `stream` and `slot`; `received` holds what was read from the client already (the preface, ...).
     Http2Connection(ProxyWorker *worker, ProxyContext *ctx, net::Stream *stream, bool tls,
-                    std::shared_ptr<const routing::Listener> listener, ConnectionSlot slot, QByteArray received);
+                    std::shared_ptr<const routing::Listener> listener, ConnectionSlot slot, QByteArray received,
+                    std::unique_ptr<ConnectionApplication> application);
     ~Http2Connection() override;
 
     /// Graceful stop: GOAWAY; the streams in flight finish, then the connection closes.
@@ -56,9 +58,9 @@ public:
     bool tls() const { return m_tls; }
     QHostAddress peerAddress() const { return m_socket->peerAddress(); }
     quint16 peerPort() const { return m_socket->peerPort(); }
-    /// The program behind the client (proxy/clientapplication.h): looked up at the first stream's request, once
-    /// per connection, as on HTTP/1 connections.
-    std::shared_ptr<const platform::ProcessInfo> clientApplication();
+    /// The program behind the client (proxy/clientapplication.h): the lookup the HTTP/1 side started when it
+    /// accepted the connection, for every stream; null: none.
+    ConnectionApplication *clientApplication() { return m_application.get(); }
     /// Sends what the session has to send, now or (inside a session callback) when it returns.
     void flush();
 
@@ -103,9 +105,8 @@ private:
     bool m_closed = false;
     bool m_reapQueued = false;
     LazyTimer m_idleTimer;
-    std::shared_ptr<const platform::ProcessInfo> m_application;
-    bool m_applicationLooked = false;
     ConnectionSlot m_slot;
+    std::unique_ptr<ConnectionApplication> m_application;
 };
 
 } // namespace dfproxy::proxy

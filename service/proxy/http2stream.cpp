@@ -612,7 +612,7 @@ void Http2Stream::onRequestBodyDrained()
     passBody();
 }
 
-std::shared_ptr<const platform::ProcessInfo> Http2Stream::clientApplication()
+ConnectionApplication *Http2Stream::clientApplication()
 {
     return m_conn->clientApplication();
 }

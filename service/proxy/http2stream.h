@@ -52,7 +52,7 @@ public:
     void tunnelConnected(net::Stream *upstream) override;
     void readMore() override {}
     QObject *callbackContext() override { return this; }
-    std::shared_ptr<const platform::ProcessInfo> clientApplication() override;
+    ConnectionApplication *clientApplication() override;
 
     // forward::ResponseSink
     void onUpstreamConnected(const QHostAddress &address, bool reused) override;

@@ -194,9 +194,11 @@ void ProxyWorker::connectionClosed(DownstreamConnection *c)
 }
 
 void ProxyWorker::startHttp2(net::Stream *stream, bool tls, std::shared_ptr<const routing::Listener> listener,
-                             ConnectionSlot slot, QByteArray received)
+                             ConnectionSlot slot, QByteArray received,
+                             std::unique_ptr<ConnectionApplication> application)
 {
-    auto *c = new Http2Connection(this, m_ctx, stream, tls, std::move(listener), std::move(slot), std::move(received));
+    auto *c = new Http2Connection(this, m_ctx, stream, tls, std::move(listener), std::move(slot), std::move(received),
+                                  std::move(application));
     m_http2.insert(c);
     if (m_ctx->draining.load())
         c->drain();

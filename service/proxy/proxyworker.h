@@ -3,6 +3,7 @@
 
 #include "dns/hostcache.h"
 #include "forward/forwarder.h"
+#include "proxy/clientapplication.h"
 #include "proxy/connectionlimiter.h"
 #include "routing/routetable.h"
 
@@ -48,9 +49,9 @@ public:
 
     void connectionClosed(DownstreamConnection *c);
     /// A client connection that opened with the HTTP/2 preface (h2 by ALPN, h2c by prior knowledge): the HTTP/2
-    /// side takes its stream, its slot and the bytes read from it so far.
+    /// side takes its stream, its slot, the bytes read from it so far and its application lookup.
     void startHttp2(net::Stream *stream, bool tls, std::shared_ptr<const routing::Listener> listener,
-                    ConnectionSlot slot, QByteArray received);
+                    ConnectionSlot slot, QByteArray received, std::unique_ptr<ConnectionApplication> application);
     void http2ConnectionClosed(Http2Connection *c);
     /// Lets this worker resolve the names it misses from its own event loop (HostCache::attachThread); once per
     /// cache, on the first request that needs DNS. Detached when the worker is destroyed, on its thread.

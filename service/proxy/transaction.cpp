@@ -132,6 +132,7 @@ const char *Transaction::currentStage() const
 
 void Transaction::cancel()
 {
+    applicationWait.reset();
     policyCheck.reset();
     lookup.reset();
     proxySelection.reset();

@@ -26,6 +26,7 @@
 #include <QHostAddress>
 #include <QList>
 
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -47,6 +48,7 @@ class Connector;
 namespace dfproxy::proxy {
 
 struct ProxyContext;
+class ConnectionApplication;
 class ProxyWorker;
 class Transaction;
 
@@ -78,9 +80,9 @@ public:
     virtual void readMore() = 0;
     /// The QObject callbacks are bound to (policy verdicts, DNS answers, dials, PAC answers).
     virtual QObject *callbackContext() = 0;
-    /// The program behind the client (proxy/clientapplication.h): looked up at the first call, once per client
-    /// connection, and kept; null when unknown (lookup off, another machine, the process gone).
-    virtual std::shared_ptr<const platform::ProcessInfo> clientApplication() = 0;
+    /// The lookup of the program behind the client (proxy/clientapplication.h), started when the connection was
+    /// accepted and kept with it; null when there is none (lookup off, another machine): no program.
+    virtual ConnectionApplication *clientApplication() = 0;
 };
 
 class Transaction
@@ -144,6 +146,7 @@ public:
     bool logged = true;               ///< rec was written (or there is no request)
 
     // Handles of what a waiting stage started; destroying one cancels its callback.
+    std::shared_ptr<std::function<void()>> applicationWait; ///< application stage: the connection's lookup
     std::unique_ptr<policy::PendingDecision> policyCheck;
     std::unique_ptr<dns::PendingLookup> lookup;
     std::shared_ptr<bool> proxySelection; ///< upstream_proxy stage: a PAC answer is awaited while this is set

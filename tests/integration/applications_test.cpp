@@ -273,6 +273,34 @@ TEST_F(Applications, AClientGoneBeforeTheLookupHasNoProcessAndNothingBreaks)
     EXPECT_TRUE(proxy->process()->isRunning());
 }
 
+// The lookup runs on its own thread from accept on (#24): clients that connect, send a request and close at once
+// (some with a reset), many of them, leave answers for connections already gone. Nothing crashes, every
+// connection is released, and the next client is attributed as before.
+TEST_F(Applications, ClientsClosingRightAfterTheirRequestLeaveNothingBehind)
+{
+    const QString script = QStringLiteral(
+                               "import socket, struct\n"
+                               "for i in range(300):\n"
+                               "    s = socket.create_connection(('127.0.0.1', %1), timeout=20)\n"
+                               "    s.sendall(b'GET /headers?app=storm HTTP/1.1\\r\\nHost: %2\\r\\n\\r\\n')\n"
+                               "    if i % 2:\n"
+                               "        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n"
+                               "    s.close()\n")
+                               .arg(proxy->proxyPort())
+                               .arg(hostHeader());
+    const ProgramRun storm = run(python, {"-c", script});
+    ASSERT_EQ(storm.exitCode, 0) << storm.err.toStdString();
+    QJsonObject stats;
+    EXPECT_TRUE(waitUntil([&] {
+        stats = QJsonDocument::fromJson(proxy->apiGet("/api/v1/stats").body).object().value("proxy").toObject();
+        return stats.value("activeConnections").toInteger() == 0;
+    }, 20000)) << QJsonDocument(stats).toJson().toStdString();
+    EXPECT_TRUE(proxy->process()->isRunning());
+    const ProgramRun after = viaCurl("after-storm");
+    ASSERT_EQ(after.out, "200");
+    expectAttributed(record("after-storm"), after, "/usr/bin/curl");
+}
+
 TEST_F(Applications, WithTheLookupOffNoProcessIsRecorded)
 {
     const ProgramRun before = viaCurl("before-off");

@@ -7,13 +7,35 @@
 
 namespace dfproxy::proxy::stages {
 
+namespace {
+
+void takeApplication(Transaction &tx, const ConnectionApplication *app)
+{
+    tx.application = app ? app->info() : nullptr;
+    tx.rec.application = tx.application;
+}
+
+} // namespace
+
 StageResult application(Transaction &tx)
 {
-    // The host looks the program up once per connection (at its first request) and keeps it: the system calls
-    // behind it cost more than a request should, and the program of a connection does not change.
-    tx.application = tx.host->clientApplication();
-    tx.rec.application = tx.application;
-    return StageResult::Continue;
+    // The connection started the lookup when it was accepted (on the lookup thread: its system calls never run
+    // here) and keeps the answer: often in by the first request (a client that sends at once may still beat it),
+    // and always for the later ones.
+    ConnectionApplication *app = tx.host->clientApplication();
+    if (!app || app->known()) {
+        takeApplication(tx, app);
+        return StageResult::Continue;
+    }
+    // Not yet: no later stage may run without it (a policy may name programs). Transaction::cancel (the client
+    // gone, the connection closing) drops the waiter, and with it this callback.
+    tx.ctx->applications.countWait();
+    tx.applicationWait = app->whenKnown([&tx, app] {
+        tx.applicationWait.reset();
+        takeApplication(tx, app);
+        tx.resumeWith(StageResult::Continue);
+    });
+    return StageResult::Wait;
 }
 
 StageResult self(Transaction &tx)

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// In-test origin server, raw HTTP client, fake HostCache and fake Router for the proxy tests.
+// In-test origin server, raw HTTP client, fake HostCache, fake Router and a gated ProcessLookup for the proxy tests.
 
 #include "dns/hostcache.h"
 #include "http/httpparser.h"
 #include "http/readbuffer.h"
+#include "platform/processlookup.h"
 #include "proxy/router.h"
 
 #include <QCoreApplication>
@@ -16,10 +17,59 @@
 #include <QTcpSocket>
 #include <QTimer>
 
+#include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 
 namespace dfproxy::testing {
+
+/// A ProcessLookup that answers `answer` (null: not found) once its gate is open; closed, it holds the lookup
+/// thread until open() (a slow /proc scan). The test keeps the state; the lookup goes to ClientApplications.
+/// Open the gate before the ClientApplications goes: its destructor waits for the lookup thread.
+struct GatedLookupState
+{
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool isOpen = true;
+    std::shared_ptr<const platform::ProcessInfo> answer;
+    std::atomic<int> calls{0};   ///< lookups started
+    std::atomic<int> answered{0}; ///< lookups that returned
+
+    void close()
+    {
+        std::lock_guard lock(mutex);
+        isOpen = false;
+    }
+    void open()
+    {
+        {
+            std::lock_guard lock(mutex);
+            isOpen = true;
+        }
+        cv.notify_all();
+    }
+};
+
+class GatedProcessLookup final : public platform::ProcessLookup
+{
+public:
+    explicit GatedProcessLookup(std::shared_ptr<GatedLookupState> state) : m_state(std::move(state)) {}
+    std::shared_ptr<const platform::ProcessInfo> lookup(const QHostAddress &, quint16, const QHostAddress &,
+                                                        quint16) override
+    {
+        m_state->calls.fetch_add(1);
+        std::unique_lock lock(m_state->mutex);
+        m_state->cv.wait(lock, [this] { return m_state->isOpen; });
+        auto answer = m_state->answer;
+        m_state->answered.fetch_add(1);
+        return answer;
+    }
+
+private:
+    std::shared_ptr<GatedLookupState> m_state;
+};
 
 template<class F>
 bool waitFor(F &&f, int timeoutMs = 10000)

@@ -34,7 +34,7 @@ public:
     int reads = 0;
     QList<forward::ForwardError> errors;
     QObject context;
-    std::shared_ptr<const platform::ProcessInfo> application; ///< what clientApplication() answers
+    std::unique_ptr<ConnectionApplication> application; ///< what clientApplication() answers
 
     void sendLocalReply(const LocalReply &reply) override { replies.append(reply); }
     void armRequestTimeout(qint64 ms) override { timeouts.append(ms); }
@@ -43,7 +43,7 @@ public:
     void tunnelConnected(net::Stream *upstream) override { delete upstream; }
     void readMore() override { ++reads; }
     QObject *callbackContext() override { return &context; }
-    std::shared_ptr<const platform::ProcessInfo> clientApplication() override { return application; }
+    ConnectionApplication *clientApplication() override { return application.get(); }
 
     void onUpstreamConnected(const QHostAddress &, bool) override {}
     void onResponseHead(const http::MessageHead &) override {}
@@ -62,6 +62,15 @@ protected:
         ctx.router.store(router);
         ctx.hostCache.store(&cache);
         listener = router->listenerList.first();
+        ctx.applications.setLookup(std::make_unique<dfproxy::testing::GatedProcessLookup>(gate));
+    }
+    ~TransactionTest() override { gate->open(); } // before ctx waits for its lookup thread
+
+    /// The connection's lookup, as a connection starts it when accepted.
+    void startApplicationLookup()
+    {
+        host.application =
+            ctx.applications.start(QHostAddress::LocalHost, 40000, QHostAddress::LocalHost, 8080, &host.context);
     }
 
     /// Parses `request` and runs the transaction's stages on it.
@@ -74,6 +83,7 @@ protected:
         tx.start();
     }
 
+    std::shared_ptr<dfproxy::testing::GatedLookupState> gate = std::make_shared<dfproxy::testing::GatedLookupState>();
     ProxyContext ctx;
     std::shared_ptr<FakeRouter> router = std::make_shared<FakeRouter>();
     FakeHostCache cache;
@@ -210,11 +220,48 @@ TEST_F(TransactionTest, TheConnectionsApplicationIsOnTheTransactionAndItsRecord)
 {
     auto app = std::make_shared<platform::ProcessInfo>();
     app->name = QStringLiteral("curl");
-    host.application = app;
+    gate->answer = app;
+    startApplicationLookup();
+    ASSERT_TRUE(waitFor([&] { return host.application->known(); })); // in before the request: no waiting
     run("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    EXPECT_EQ(tx.application, host.application);
-    EXPECT_EQ(tx.rec.application, host.application);
+    EXPECT_STRNE(tx.currentStage(), "application");
+    EXPECT_EQ(tx.application, gate->answer);
+    EXPECT_EQ(tx.rec.application, gate->answer);
+    EXPECT_EQ(ctx.applications.stats().value("waited").toInteger(), 0);
     tx.cancel();
+}
+
+TEST_F(TransactionTest, AFirstRequestBeforeItsApplicationIsKnownWaitsAndResumesWithIt)
+{
+    auto app = std::make_shared<platform::ProcessInfo>();
+    app->name = QStringLiteral("wget");
+    gate->answer = app;
+    gate->close(); // a slow lookup: a /proc scan
+    startApplicationLookup();
+    run("CONNECT example.test:25 HTTP/1.1\r\nHost: example.test:25\r\n\r\n");
+    EXPECT_STREQ(tx.currentStage(), "application");
+    EXPECT_TRUE(host.replies.isEmpty()); // no later stage ran without the program
+    EXPECT_EQ(ctx.applications.stats().value("waited").toInteger(), 1);
+    gate->open();
+    ASSERT_TRUE(waitFor([&] { return !host.replies.isEmpty(); }));
+    EXPECT_EQ(host.replies[0].reason, QByteArray("connect_port_not_allowed")); // the stages after it ran
+    EXPECT_EQ(tx.application, gate->answer);
+    EXPECT_EQ(tx.rec.application, gate->answer);
+}
+
+TEST_F(TransactionTest, CancelWhileWaitingForTheApplicationDropsItsCallback)
+{
+    gate->close();
+    startApplicationLookup();
+    run("CONNECT example.test:25 HTTP/1.1\r\nHost: example.test:25\r\n\r\n");
+    EXPECT_STREQ(tx.currentStage(), "application");
+    tx.cancel(); // the client went away, or a timeout
+    gate->open();
+    ASSERT_TRUE(waitFor([&] { return host.application->known(); }));
+    QCoreApplication::processEvents();
+    EXPECT_TRUE(host.replies.isEmpty());
+    EXPECT_STREQ(tx.currentStage(), "application");
+    EXPECT_FALSE(tx.application);
 }
 
 TEST_F(TransactionTest, ThroughAnUpstreamProxyANameThatDoesNotResolveHereStillGoesOut)
