@@ -69,6 +69,21 @@ bool Squid::start(int timeoutMs)
         QStringLiteral("acl localnet src 127.0.0.0/8"),
         QStringLiteral("acl CONNECT method CONNECT"),
     };
+    if (!m_options.tlsCert.isEmpty()) {
+        // Copies Squid (the proxy user) can read; the originals may be private to the test.
+        for (const auto &[from, to] : {qMakePair(m_options.tlsCert, QStringLiteral("tls.crt")),
+                                       qMakePair(m_options.tlsKey, QStringLiteral("tls.key"))}) {
+            QFile f(from);
+            if (!f.open(QIODevice::ReadOnly)) {
+                m_error = QStringLiteral("cannot read %1").arg(from);
+                return false;
+            }
+            m_dir.writeFile(to, f.readAll());
+            openUp(m_dir.filePath(to), false);
+        }
+        m_tlsPort = freeTcpPort();
+        conf << QStringLiteral("https_port 127.0.0.1:%1 tls-cert=%2/tls.crt tls-key=%2/tls.key").arg(m_tlsPort).arg(d);
+    }
     if (m_options.auth == Auth::Basic) {
         QProcess openssl;
         openssl.start(QStringLiteral("openssl"), {QStringLiteral("passwd"), QStringLiteral("-apr1"),
@@ -124,6 +139,10 @@ bool Squid::start(int timeoutMs)
         m_process->setEnv(QStringLiteral("KRB5_CONFIG"), m_options.krb5Config); // for its Kerberos helper
     if (!m_process->start() || !m_process->waitForPort(QHostAddress(QHostAddress::LocalHost), m_port, timeoutMs)) {
         m_error = QStringLiteral("squid did not come up on port %1\n%2").arg(m_port).arg(describe());
+        return false;
+    }
+    if (m_tlsPort && !m_process->waitForPort(QHostAddress(QHostAddress::LocalHost), m_tlsPort, timeoutMs)) {
+        m_error = QStringLiteral("squid did not listen with TLS on port %1\n%2").arg(m_tlsPort).arg(describe());
         return false;
     }
     return true;

@@ -30,6 +30,8 @@ public:
         QHostAddress dnsServer; // the test's dnsmasq; null = 127.0.0.1:53 (nothing there: every name fails)
         // Negotiate: the realm's krb5.conf, the keytab with the service principal (HTTP/localhost@REALM).
         QString krb5Config, keytab, servicePrincipal;
+        // Set both: Squid also listens with TLS (https_port, its GnuTLS flavour) with this certificate and key.
+        QString tlsCert, tlsKey;
     };
 
     explicit Squid(Options options);
@@ -44,6 +46,8 @@ public:
     quint16 port() const { return m_port; }
     // "http://127.0.0.1:PORT", as spec.backend.tunnel.url takes it.
     QString url() const;
+    // The TLS port (Options::tlsCert), 0 without one.
+    quint16 tlsPort() const { return m_tlsPort; }
     // The access log so far (one line per request Squid handled).
     QByteArray accessLog() const;
     QString describe() const;
@@ -52,6 +56,7 @@ private:
     Options m_options;
     TempDir m_dir;
     quint16 m_port = 0;
+    quint16 m_tlsPort = 0;
     std::unique_ptr<ManagedProcess> m_process;
     QString m_error;
 };
