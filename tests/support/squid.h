@@ -16,11 +16,13 @@ namespace dfproxy::test {
 // listening on 127.0.0.1 only, no cache, allowing loopback clients. It never reaches the internet: it resolves names
 // only from its own hosts file (Options::hosts) and the DNS server the test names (Options::dnsServer, the test's
 // dnsmasq; without one an address where nothing answers). Auth: none, Basic (basic_ncsa_auth, an APR1 password
-// file made with openssl) or Digest (digest_file_auth, plain-text passwords).
+// file made with openssl), Digest (digest_file_auth, plain-text passwords), Negotiate (negotiate_kerberos_auth) or NTLM
+// (a python3 helper of the tests: any user and password; Squid's ntlm_fake_auth sends a malformed challenge, which
+// GSSAPI's NTLM, gss-ntlmssp, refuses as it should).
 class Squid
 {
 public:
-    enum class Auth { None, Basic, Digest, Negotiate };
+    enum class Auth { None, Basic, Digest, Negotiate, Ntlm };
     struct Options
     {
         Auth auth = Auth::None;
