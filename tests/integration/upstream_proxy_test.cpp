@@ -288,7 +288,8 @@ TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
         << get(kOnlySquid).describe().toStdString() << squid.describe().toStdString();
     EXPECT_TRUE(waitUntil([&] { return squid.accessLog().contains("GET http://only-squid.test:"); }, 10000))
         << squid.accessLog().constData();
-    EXPECT_TRUE(waitForAccessLog(QStringLiteral("\"upstreamProxy\":\"corp-proxy.test:%1\"").arg(squid.tlsPort()).toUtf8()))
+    EXPECT_TRUE(
+        waitForAccessLog(QStringLiteral("\"upstreamProxy\":\"corp-proxy.test:%1\"").arg(squid.tlsPort()).toUtf8()))
         << proxy->apiGet("/api/v1/accesslog").body.constData();
     const auto https = curl({"-x", proxy->proxyUrl(QString()), "--cacert", ca.caCertPath(),
                              "https://tls.only-squid.test/echo"});

@@ -22,8 +22,9 @@ void openUp(const QString &path, bool dir)
 
 // Squid's NTLM helper for the tests, run with python3 (the helper protocol: "YR <type 1>" -> "TT <type 2>",
 // "KK <type 3>" -> "AF <user>").
-const char kNtlmHelper[] = R"PY(# Squid NTLM helper for tests: a well-formed NTLMv2 challenge (Type 2) for any Type 1; any Type 3 is accepted and its
-# user name reported. Squid's own ntlm_fake_auth sends a malformed challenge that GSSAPI's NTLM refuses.
+const char kNtlmHelper[] = R"PY(
+# Squid NTLM helper for tests: a well-formed NTLMv2 challenge (Type 2) for any Type 1; any Type 3 is accepted and
+# its user name reported. Squid's own ntlm_fake_auth sends a malformed challenge that GSSAPI's NTLM refuses.
 import base64, os, struct, sys
 
 def buf(data, offset):

@@ -193,7 +193,8 @@ TEST(PacResult, ParsesFallbackOrderAndSkipsWhatItCannotUse)
 TEST(PacEngine, MyIpAddressIsTheAddressOfTheDefaultRoutesInterface)
 {
     // The route to a loopback address leaves by lo.
-    EXPECT_EQ(pac::defaultRouteAddress(QHostAddress(QStringLiteral("127.0.0.1"))), QHostAddress(QHostAddress::LocalHost));
+    EXPECT_EQ(pac::defaultRouteAddress(QHostAddress(QStringLiteral("127.0.0.1"))),
+              QHostAddress(QHostAddress::LocalHost));
     // What the kernel says independently: `ip route get` (no route, as in a namespace with only lo: 127.0.0.1).
     QString expected = QStringLiteral("127.0.0.1");
     QProcess ip;
