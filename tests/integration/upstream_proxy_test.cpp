@@ -297,6 +297,14 @@ TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
     EXPECT_TRUE(waitUntil([&] { return squid.accessLog().contains("CONNECT tls.only-squid.test:443"); }, 10000))
         << squid.accessLog().constData();
 
+    // dfproxy's own TLS to the origin (absolute-form https://) would be TLS inside the TLS connection to the
+    // proxy, which dfproxy does not do: a precise 502, never plaintext.
+    const auto inside = curl({"--request-target", "https://tls.only-squid.test/echo", proxy->proxyUrl("/")});
+    EXPECT_EQ(inside.status, 502) << inside.describe().toStdString();
+    EXPECT_EQ(inside.header("x-dfproxy-error"), "upstream_proxy_unsupported") << inside.describe().toStdString();
+    EXPECT_TRUE(inside.body.contains("inside the TLS connection to the https:// upstream proxy"))
+        << inside.body.constData();
+
     const qsizetype before = squid.accessLog().count("only-squid.test");
     // The same proxy as a PAC file's HTTPS entry, verified with the same CA file (the fixed URL is a dead one).
     const QString pac = privateFile("https.pac", QStringLiteral("function FindProxyForURL(url, host) {\n"
