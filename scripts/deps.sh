@@ -28,7 +28,8 @@ DFPROXY_BUILD_PACKAGES=(
 # tests (dbus-daemon, dconf, the org.gnome.system.proxy schema, gsettings) and Debian's chromium, the real browser
 # of the `browser` tests; squid (with its auth helpers) and tinyproxy as the
 # upstream (corporate) proxies of the upstream-proxy tests, krb5-kdc, krb5-admin-server (kdb5_util, kadmin.local) and
-# krb5-user (kinit) for the throwaway Kerberos realm of the Negotiate test; nghttp2-client (nghttp, h2load) as
+# krb5-user (kinit) for the throwaway Kerberos realm of the Negotiate test, gss-ntlmssp (GSSAPI's NTLM mechanism) for
+# the NTLM test against Squid; nghttp2-client (nghttp, h2load) as
 # HTTP/2 clients besides curl.
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
@@ -38,7 +39,7 @@ DFPROXY_TEST_PACKAGES=(
     python3 jq xxd python3-pacparser chromium
     dbus-daemon dbus-bin dconf-cli dconf-gsettings-backend gsettings-desktop-schemas libglib2.0-bin
     wget                                  # tests/integration/applications_test.cpp: real programs behind requests
-    squid tinyproxy krb5-kdc krb5-admin-server krb5-user
+    squid tinyproxy krb5-kdc krb5-admin-server krb5-user gss-ntlmssp
     python3-jsonschema python3-yaml  # tests/fixtures/crds/validate.py (AgentgatewayConformance)
     python3-h2                       # tests/integration/rfc8441.py: HTTP/2 tunnel and RFC 8441 websocket peers
 )

@@ -254,6 +254,8 @@ std::optional<AgentgatewayTunnelSpec> parseTunnel(Reader &r, const QJsonObject &
     };
     if (const auto f = text(annotations::TunnelCredentialsFile))
         t.credentialsFile = *f;
+    if (const auto f = text(annotations::TunnelCaFile))
+        t.caFile = *f;
     if (const auto b = text(annotations::TunnelBypass)) {
         for (const QString &raw : b->split(u',')) {
             const QString entry = raw.trimmed().toLower();
@@ -650,6 +652,7 @@ void checkAnnotations(Reader &r, const Resource &policy, const AgentgatewayPolic
         {annotations::TunnelCredentialsFile, QStringLiteral("backend.tunnel")},
         {annotations::TunnelBypass, QStringLiteral("backend.tunnel")},
         {annotations::TunnelPacUrl, QStringLiteral("backend.tunnel")},
+        {annotations::TunnelCaFile, QStringLiteral("backend.tunnel")},
         {annotations::HtpasswdFile, QStringLiteral("traffic.basicAuthentication")},
         {annotations::ApiKeysFile, QStringLiteral("traffic.apiKeyAuthentication")},
         {annotations::JwksFile, QStringLiteral("traffic.jwtAuthentication")},

@@ -21,6 +21,9 @@ namespace annotations {
 inline constexpr auto TunnelCredentialsFile = "dfproxy.dev/tunnel-credentials-file";
 inline constexpr auto TunnelBypass = "dfproxy.dev/tunnel-bypass";
 inline constexpr auto TunnelPacUrl = "dfproxy.dev/tunnel-pac-url";
+/// An https:// tunnel URL: the PEM CA bundle that verifies the proxy's certificate instead of the system's CAs
+/// (agentgateway's tunnel has no TLS settings of its own).
+inline constexpr auto TunnelCaFile = "dfproxy.dev/tunnel-ca-file";
 /// traffic.basicAuthentication without inline users: an htpasswd file instead of agentgateway's secretRef.
 inline constexpr auto HtpasswdFile = "dfproxy.dev/htpasswd-file";
 /// traffic.apiKeyAuthentication on this desktop: a file of "name:sha256:<hex>" lines instead of the cluster's Secrets.
@@ -38,6 +41,7 @@ struct AgentgatewayTunnelSpec
     QString credentialsFile; ///< annotation dfproxy.dev/tunnel-credentials-file; a 0600 file
     QStringList bypass;      ///< annotation dfproxy.dev/tunnel-bypass: host patterns, CIDRs, "<local>"
     QString pacUrl;          ///< annotation dfproxy.dev/tunnel-pac-url: http, https or file URL
+    QString caFile;          ///< annotation dfproxy.dev/tunnel-ca-file: PEM CAs of an https:// proxy
 };
 
 /// spec.traffic.authorization: CEL matchExpressions (config/cel.h) with agentgateway's actions. Allow: the request

@@ -88,7 +88,7 @@ QList<FileReference> fileReferences(const Resource &resource)
             out.append(FileReference{QStringLiteral("metadata.annotations[%1]").arg(annotations::TunnelCredentialsFile),
                                      credentials, false, true});
         for (const char *name : {annotations::HtpasswdFile, annotations::ApiKeysFile, annotations::JwksFile,
-                                 annotations::BackendTlsCaFile}) {
+                                 annotations::BackendTlsCaFile, annotations::TunnelCaFile}) {
             const QString file = ann.value(QLatin1String(name)).toString().trimmed();
             if (!file.isEmpty())
                 out.append(FileReference{QStringLiteral("metadata.annotations[%1]").arg(QLatin1String(name)), file,

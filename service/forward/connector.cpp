@@ -115,6 +115,8 @@ void Connector::startViaProxy()
     };
     if (!proxy.credentialsError.isEmpty())
         return later(ForwardError::ProxyAuthFailed, proxy.credentialsError);
+    if (!proxy.caError.isEmpty())
+        return later(ForwardError::TlsError, proxy.caError);
     if (proxy.tls && m_upstream.tls)
         return later(ForwardError::ProxyUnsupported,
                      QStringLiteral("TLS to %1 inside the TLS connection to the https:// upstream proxy %2 is not "
@@ -149,6 +151,7 @@ void Connector::startViaProxy()
 void Connector::onProxyResolved(const dns::ResolveResult &result)
 {
     if (!result.ok()) {
+        markProxyUnreachable(*m_upstream.proxy);
         if (tryNextHop())
             return;
         m_failed(ForwardError::ProxyUnreachable,
@@ -179,7 +182,9 @@ void Connector::dial()
     if (tlsToProxy || tlsToOrigin) {
         auto *ssl = new QSslSocket;
         QSslConfiguration conf = ssl->sslConfiguration();
-        if (tlsToOrigin) { // the backend's TLS settings are the origin's; the proxy's certificate meets system CAs
+        if (tlsToProxy && !proxy->caCertificates.isEmpty()) // dfproxy.dev/tunnel-ca-file, instead of the system's
+            conf.setCaCertificates(proxy->caCertificates);
+        if (tlsToOrigin) { // the backend's TLS settings are the origin's; the proxy's meet its tunnel-ca-file
             if (!m_upstream.tlsCaFile.isEmpty())
                 conf.setCaCertificates(m_options.caCertificates
                                            ? m_options.caCertificates(m_upstream.tlsCaFile)
@@ -480,6 +485,7 @@ void Connector::timerEvent(QTimerEvent *ev)
     if (m_phase != Phase::Dialling) {
         m_timer.stop();
         dropSocket();
+        markProxyUnreachable(*m_upstream.proxy);
         if (tryNextHop())
             return;
         failNow(ForwardError::ProxyUnreachable,
@@ -516,6 +522,8 @@ void Connector::addressFailed(ForwardError error, const QString &detail)
         dial();
         return;
     }
+    if (m_upstream.proxy)
+        markProxyUnreachable(*m_upstream.proxy);
     if (tryNextHop())
         return;
     if (m_upstream.proxy) {

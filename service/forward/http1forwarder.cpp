@@ -381,6 +381,8 @@ private:
         if (const UpstreamProxy *proxy = m_req.upstream.proxy.get()) {
             // Connections to the proxy itself are shared by every target; CONNECT tunnels belong to theirs.
             QByteArray key = "via " + proxy->address.toUtf8() + (proxy->tls ? " tls" : "");
+            if (!proxy->caFile.isEmpty()) // verified against other CAs than the system's: not the same proxy
+                key += " ca " + proxy->caFile.toUtf8();
             if (proxy->auth)
                 key += " as " + proxy->auth->user().toUtf8();
             if (m_req.upstream.viaConnect)

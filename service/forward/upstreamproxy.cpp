@@ -16,6 +16,7 @@
 #include <QTimer>
 #include <QUrl>
 
+#include <algorithm>
 #include <atomic>
 
 namespace dfproxy::forward {
@@ -29,14 +30,25 @@ QString withoutTrailingDot(QString s)
     return s;
 }
 
-/// The proxies of every tunnel seen, by URL and credentials file: one ProxyAuth (one Digest session) per proxy
-/// and account for the whole process, across config reloads. A good file is read once (a changed password needs a
-/// restart, or another file name).
+/// The CA certificates of dfproxy.dev/tunnel-ca-file; an empty list with `error` set when it holds none.
+QList<QSslCertificate> readProxyCa(const QString &path, QString *error)
+{
+    const QList<QSslCertificate> certs = QSslCertificate::fromPath(path, QSsl::Pem);
+    if (certs.isEmpty())
+        *error = QStringLiteral("the upstream proxy CA file %1 (dfproxy.dev/tunnel-ca-file) cannot be read or holds "
+                                "no PEM certificate")
+                     .arg(path);
+    return certs;
+}
+
+/// The proxies of every tunnel seen, by URL, credentials and CA file: one ProxyAuth (one Digest session) per proxy
+/// and account for the whole process, across config reloads. Good files are read once (a changed password or CA
+/// needs a restart, or another file name).
 std::shared_ptr<const UpstreamProxy> proxyFor(const routing::BackendTunnel &tunnel, QString *error)
 {
     static QMutex mutex;
     static QHash<QString, std::shared_ptr<const UpstreamProxy>> proxies;
-    const QString key = tunnel.url + QLatin1Char('\n') + tunnel.credentialsFile;
+    const QString key = tunnel.url + QLatin1Char('\n') + tunnel.credentialsFile + QLatin1Char('\n') + tunnel.caFile;
     QMutexLocker lock(&mutex);
     if (auto it = proxies.constFind(key); it != proxies.constEnd())
         return it.value();
@@ -45,7 +57,11 @@ std::shared_ptr<const UpstreamProxy> proxyFor(const routing::BackendTunnel &tunn
         return nullptr; // not cached: the next request says it again
     if (!tunnel.credentialsFile.isEmpty())
         proxy->auth = ProxyAuth::fromFile(tunnel.credentialsFile, &proxy->credentialsError);
-    if (proxy->credentialsError.isEmpty()) // a broken file is read again next time: fixing it needs no restart
+    if (proxy->tls && !tunnel.caFile.isEmpty()) { // (an http:// proxy of the same tunnel's PAC does not need it)
+        proxy->caFile = tunnel.caFile;
+        proxy->caCertificates = readProxyCa(tunnel.caFile, &proxy->caError);
+    }
+    if (proxy->credentialsError.isEmpty() && proxy->caError.isEmpty()) // a broken file is read again next time
         proxies.insert(key, proxy);
     return proxy;
 }
@@ -142,7 +158,7 @@ private:
         o.resolve = [this](const QString &host) {
             return resolveOnPacThread(m_dns.load(std::memory_order_relaxed), host);
         };
-        o.myIpAddress = QHostAddress(QHostAddress::LocalHost);
+        // o.myIpAddress stays null: the address of the default route's interface, at each call
         return o;
     }
 
@@ -165,6 +181,37 @@ PacSource *pacSourceFor(const QString &url)
     if (!s)
         s = new PacSource(url);
     return s;
+}
+
+/// Proxies that could not be reached, by "address tls", with the time until which they go last.
+struct FailedProxies
+{
+    QMutex mutex;
+    QHash<QString, qint64> until;
+};
+
+FailedProxies &failedProxies()
+{
+    static FailedProxies f;
+    return f;
+}
+
+QString failedKey(const UpstreamProxy &proxy)
+{
+    return proxy.address + (proxy.tls ? QStringLiteral(" tls") : QString());
+}
+
+bool recentlyFailed(const UpstreamProxy &proxy)
+{
+    FailedProxies &f = failedProxies();
+    QMutexLocker lock(&f.mutex);
+    auto it = f.until.find(failedKey(proxy));
+    if (it == f.until.end())
+        return false;
+    if (it.value() > LazyTimer::nowMs())
+        return true;
+    f.until.erase(it);
+    return false;
 }
 
 /// The selection a FindProxyForURL answer makes (with the tunnel's credentials for every proxy it names).
@@ -200,12 +247,21 @@ ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngin
     }
     if (hops.isEmpty())
         hops.append(nullptr);
+    // A proxy that failed a moment ago is tried last (still tried: it may be the only way out).
+    std::stable_partition(hops.begin(), hops.end(), [](const auto &hop) { return !hop || !recentlyFailed(*hop); });
     s.proxy = hops.takeFirst();
     s.fallbacks = hops;
     return s;
 }
 
 } // namespace
+
+void markProxyUnreachable(const UpstreamProxy &proxy)
+{
+    FailedProxies &f = failedProxies();
+    QMutexLocker lock(&f.mutex);
+    f.until.insert(failedKey(proxy), LazyTimer::nowMs() + kFailedProxyRetryMs);
+}
 
 std::optional<ProxySelection> selectUpstreamProxy(const routing::BackendTunnel &tunnel, const QString &scheme,
                                                   const QString &host, quint16 port, routing::Backend::Engine engine,
@@ -335,6 +391,8 @@ QString tunnelProblem(const routing::BackendTunnel &tunnel, routing::Backend::En
     if (!tunnel.url.isEmpty() && !parseProxyUrl(tunnel.url, &error))
         return error;
     if (!tunnel.credentialsFile.isEmpty() && !ProxyAuth::fromFile(tunnel.credentialsFile, &error))
+        return error;
+    if (!tunnel.caFile.isEmpty() && readProxyCa(tunnel.caFile, &error).isEmpty())
         return error;
     for (const QString &entry : tunnel.bypass) {
         if (entry.contains(QLatin1Char('/')) && QHostAddress::parseSubnet(entry.trimmed()).second < 0)

@@ -5,6 +5,7 @@
 
 #include "routing/routetable.h"
 
+#include <QSslCertificate>
 #include <QString>
 #include <QStringList>
 
@@ -30,6 +31,9 @@ struct UpstreamProxy
     bool tls = false;               ///< https:// proxy URL: TLS to the proxy itself
     std::shared_ptr<ProxyAuth> auth; ///< null: no credentials
     QString credentialsError;       ///< the credentials file could not be used: every request fails with it
+    QString caFile;                 ///< dfproxy.dev/tunnel-ca-file; empty: the system's CAs verify an https:// proxy
+    QList<QSslCertificate> caCertificates; ///< read from caFile once, with the rest of this proxy
+    QString caError;                ///< caFile holds no PEM certificate: every TLS request to the proxy fails with it
     QString address;                ///< "host:port", as the access log shows it
 };
 
@@ -60,6 +64,13 @@ std::optional<ProxySelection> selectUpstreamProxy(const routing::BackendTunnel &
                                                   dns::HostCache *dns, QObject *context,
                                                   std::function<void(ProxySelection)> done);
 
+/// How long a proxy that could not be reached goes to the back of the PAC answers that name it, as browsers do.
+inline constexpr qint64 kFailedProxyRetryMs = 30 * 1000;
+/// Remembers that `proxy` could not be reached (refused, timed out, its name did not resolve): for
+/// kFailedProxyRetryMs a PAC answer tries its other entries first, so requests do not wait for it again and again.
+/// Thread-safe.
+void markProxyUnreachable(const UpstreamProxy &proxy);
+
 /// Whether `host` matches an entry of a bypass list (dfproxy.dev/tunnel-bypass): `<local>` (a name without a dot,
 /// not an IP literal), `*.corp.example` or `.corp.example` (the domain's subdomains), `corp.example` (exactly; a
 /// trailing dot on either side is ignored; case-insensitive), `10.0.0.0/8` / `fd00::/8` (an IP-literal host in the
@@ -67,7 +78,7 @@ std::optional<ProxySelection> selectUpstreamProxy(const routing::BackendTunnel &
 bool matchesBypass(const QStringList &bypass, const QString &host, QString *matched = nullptr);
 
 /// What keeps a tunnel from working as configured (an unsupported URL, a QNAM-engine backend, an unusable
-/// credentials file); empty when it is usable. For the apply-time check of the config side.
+/// credentials or CA file); empty when it is usable. For the apply-time check of the config side.
 QString tunnelProblem(const routing::BackendTunnel &tunnel, routing::Backend::Engine engine);
 
 /// Parses spec.backend.tunnel.url: http:// or https://, a host, an optional port (default 3128 / 443 for

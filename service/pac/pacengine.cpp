@@ -2,6 +2,8 @@
 #include "pac/pacengine.h"
 #include "pac/pacnative_p.h"
 
+#include "platform/socket.h"
+
 #include <QEventLoop>
 #include <QFile>
 #include <QJSEngine>
@@ -25,6 +27,19 @@
 #include <thread>
 
 namespace dfproxy::pac {
+
+QHostAddress defaultRouteAddress(const QHostAddress &probe)
+{
+    const qintptr fd = platform::openConnectedUdpSocket(probe, 53); // connect() on UDP only picks the route
+    QHostAddress local;
+    quint16 port = 0;
+    const bool ok = fd >= 0 && platform::socketLocal(fd, &local, &port);
+    if (fd >= 0)
+        platform::closeSocket(fd);
+    if (!ok || local.isNull() || local.isEqual(QHostAddress::AnyIPv4) || local.isEqual(QHostAddress::AnyIPv6))
+        return QHostAddress(QHostAddress::LocalHost);
+    return local;
+}
 
 extern const char kPacHelpers[];
 

@@ -28,6 +28,11 @@ struct PacHop
 /// An empty or unusable result is DIRECT, as browsers take it.
 QList<PacHop> parsePacResult(const QString &result, QStringList *skipped = nullptr);
 
+/// The address of the interface the route to `probe` leaves by (by default a public address, so: the default
+/// route's), as browsers answer PAC's myIpAddress(): a UDP socket connected to `probe`, which sends nothing, and its
+/// local address. 127.0.0.1 when there is no such route (a host or network namespace with only loopback).
+QHostAddress defaultRouteAddress(const QHostAddress &probe = QHostAddress(QStringLiteral("8.8.8.8")));
+
 /// The JavaScript engine with one PAC script. Every call runs on the engine's own thread, one at a time; callers
 /// never run JavaScript. Thread-safe.
 class PacEngine
@@ -39,7 +44,9 @@ public:
         /// dnsResolve / isResolvable / isInNet of a name: dfproxy's DNS cache in the service, a table in tests.
         /// Runs on the PAC thread and may block it (never a worker). Empty list = does not resolve.
         std::function<QList<QHostAddress>(const QString &host)> resolve;
-        QHostAddress myIpAddress = QHostAddress(QHostAddress::LocalHost); ///< what myIpAddress() answers
+        /// What myIpAddress() answers; null: defaultRouteAddress(), asked at each call (the desktop moves between
+        /// networks).
+        QHostAddress myIpAddress;
     };
     struct Result
     {

@@ -28,7 +28,10 @@ public:
         }
         return {};
     }
-    Q_INVOKABLE QString myIpAddress() const { return m_options.myIpAddress.toString(); }
+    Q_INVOKABLE QString myIpAddress() const
+    {
+        return (m_options.myIpAddress.isNull() ? defaultRouteAddress() : m_options.myIpAddress).toString();
+    }
 
 private:
     const PacEngine::Options &m_options;

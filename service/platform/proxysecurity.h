@@ -7,6 +7,7 @@
 #include <QByteArray>
 #include <QString>
 
+#include <functional>
 #include <memory>
 
 namespace dfproxy::platform {
@@ -20,6 +21,10 @@ public:
 
     /// Why `m` cannot be used on this machine (not built with GSSAPI, no NTLM mechanism); empty when it can.
     static QString unavailableReason(Mechanism m);
+    /// Tests only: unavailableReason(m) answers `fake(m)` instead of asking the platform, so that the refusal of a
+    /// missing mechanism is tested on machines that have it (and the other way round). An empty function restores
+    /// the platform's answer. Not thread-safe: set it before any credentials file is read.
+    static void setAvailabilityForTesting(std::function<QString(Mechanism)> fake);
     /// A context for the proxy `proxyHost` (service principal HTTP/<proxyHost>). Null with `error` set when the
     /// mechanism is unavailable.
     static std::unique_ptr<ProxySecurityContext> create(Mechanism m, const QString &proxyHost, QString *error);
@@ -27,6 +32,10 @@ public:
     /// The next token for the proxy (raw bytes, not base64), from the proxy's last token (empty at first). Empty with
     /// `error` set when the mechanism fails (no ticket, unknown principal, ...).
     virtual QByteArray step(const QByteArray &input, QString *error) = 0;
+
+private:
+    /// What this platform says (proxysecurity_unix.cpp / proxysecurity_win.cpp).
+    static QString platformUnavailableReason(Mechanism m);
 };
 
 } // namespace dfproxy::platform

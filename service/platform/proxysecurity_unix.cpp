@@ -110,7 +110,7 @@ private:
 
 } // namespace
 
-QString ProxySecurityContext::unavailableReason(Mechanism m)
+QString ProxySecurityContext::platformUnavailableReason(Mechanism m)
 {
     if (mechanismAvailable(mechFor(m)))
         return {};
@@ -131,7 +131,7 @@ std::unique_ptr<ProxySecurityContext> ProxySecurityContext::create(Mechanism m, 
 
 #else // no GSSAPI at build time
 
-QString ProxySecurityContext::unavailableReason(Mechanism)
+QString ProxySecurityContext::platformUnavailableReason(Mechanism)
 {
     return QStringLiteral("this build of dfproxy has no GSSAPI (build with libkrb5-dev) for Negotiate and NTLM");
 }

@@ -89,7 +89,7 @@ private:
 
 } // namespace
 
-QString ProxySecurityContext::unavailableReason(Mechanism)
+QString ProxySecurityContext::platformUnavailableReason(Mechanism)
 {
     return {};
 }

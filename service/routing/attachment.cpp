@@ -246,6 +246,7 @@ AgentgatewayAttachments agentgatewayAttachments(const Config &config, const QLis
             t->credentialsFile = v->spec.tunnel->credentialsFile;
             t->bypass = v->spec.tunnel->bypass;
             t->pacUrl = v->spec.tunnel->pacUrl;
+            t->caFile = v->spec.tunnel->caFile;
             bp.tunnel = std::move(t);
         }
         if (const Valid *v = pick(tlsOwn, tlsGw, key, via))

@@ -52,6 +52,7 @@ struct BackendTunnel
     QString credentialsFile;       ///< annotation dfproxy.dev/tunnel-credentials-file; empty = no credentials
     QStringList bypass;            ///< annotation dfproxy.dev/tunnel-bypass: host patterns, CIDRs, "<local>"
     QString pacUrl;                ///< annotation dfproxy.dev/tunnel-pac-url (http, https or file); empty = none
+    QString caFile;                ///< annotation dfproxy.dev/tunnel-ca-file: an https:// proxy's CAs; empty = system
 };
 
 /// A resolved backend (AgentgatewayBackend).

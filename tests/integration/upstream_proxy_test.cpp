@@ -231,8 +231,121 @@ TEST_F(UpstreamProxyTest, BypassUnreachableProxyAndPacFallback)
                                      .arg(tiny.port()).toUtf8()))
         << proxy->apiGet("/api/v1/accesslog").body.constData();
     EXPECT_TRUE(tiny.describe().contains(QLatin1String("/echo"))) << tiny.describe().toStdString();
+    // The dead proxy refused a moment ago: for 30 s the PAC's next entry goes first, so no request dials it again
+    // (dfproxy.forward logs every dial at debug).
+    const auto logging = proxy->api("PUT", "/api/v1/logging", R"({"categories": {"dfproxy.forward": "debug"}})");
+    ASSERT_EQ(logging.status, 200) << logging.body.constData();
+    const qsizetype logStart = proxy->process()->stderrData().size();
+    for (const char *path : {"/echo?after-failure=1", "/echo?after-failure=2"}) {
+        const auto next = get("127.0.0.1", QString::fromLatin1(path));
+        EXPECT_EQ(next.status, 200) << next.describe().toStdString();
+    }
+    EXPECT_TRUE(tiny.describe().contains(QLatin1String("after-failure=2"))) << tiny.describe().toStdString();
+    const QByteArray log = proxy->process()->stderrData().mid(logStart);
+    EXPECT_FALSE(log.contains(QStringLiteral("(upstream proxy 127.0.0.1:%1)").arg(dead).toUtf8())) << log.constData();
     const auto resolved = get("httpbin.test", "/echo", {"-H", "x-case: pac-dns"});
     EXPECT_EQ(resolved.status, 200) << resolved.describe().toStdString();
     EXPECT_TRUE(waitForAccessLog("\"upstreamProxy\":\"DIRECT\",\"upstreamProxyReason\":\"pac DIRECT\""))
         << proxy->apiGet("/api/v1/accesslog").body.constData();
+}
+
+TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
+{
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    TestCa ca;
+    ASSERT_TRUE(ca.create(QStringLiteral("corp proxy CA")));
+    const auto proxyCert = ca.issueServerCert("corp-proxy", {"corp-proxy.test"});
+    const auto originCert = ca.issueServerCert("tls-origin", {"tls.only-squid.test"});
+    ASSERT_TRUE(proxyCert && originCert) << ca.errorString().toStdString();
+    // A TLS origin on port 443 (the listener's default CONNECT port) of an address of its own.
+    const QString tlsAddress = QStringLiteral("127.0.%1.%2").arg(QCoreApplication::applicationPid() % 200 + 21)
+                                   .arg(QCoreApplication::applicationPid() % 250 + 3);
+    OriginProcess::Options tls;
+    tls.listen = {tlsAddress + ":443"};
+    tls.tlsCert = originCert->certPath;
+    tls.tlsKey = originCert->keyPath;
+    OriginProcess tlsOrigin(tls);
+    ASSERT_TRUE(tlsOrigin.start()) << tlsOrigin.describe().toStdString();
+    Squid::Options o;
+    o.hosts = {"127.0.0.1 " + kOnlySquid, tlsAddress + " tls.only-squid.test"};
+    o.dnsServer = dns->address();
+    o.tlsCert = proxyCert->certPath;
+    o.tlsKey = proxyCert->keyPath;
+    Squid squid(o);
+    ASSERT_TRUE(squid.start()) << squid.errorString().toStdString();
+    // The proxy by the name its certificate carries (dfproxy verifies it, with SNI corp-proxy.test).
+    ASSERT_TRUE(dns->setHost("corp-proxy.test", {QHostAddress("127.0.0.1")}));
+    auto pem = [](const QString &path) {
+        QFile f(path);
+        EXPECT_TRUE(f.open(QIODevice::ReadOnly)) << path.toStdString();
+        return f.readAll();
+    };
+    const QString url = QStringLiteral("https://corp-proxy.test:%1").arg(squid.tlsPort());
+    const QString good = privateFile("corp-proxy-ca.pem", pem(ca.caCertPath()));
+    applyTunnel(url, "    dfproxy.dev/tunnel-ca-file: " + good.toUtf8() + "\n");
+    ASSERT_TRUE(waitUntil([&] { return get(kOnlySquid).status == 200; }, 20000))
+        << get(kOnlySquid).describe().toStdString() << squid.describe().toStdString();
+    EXPECT_TRUE(waitUntil([&] { return squid.accessLog().contains("GET http://only-squid.test:"); }, 10000))
+        << squid.accessLog().constData();
+    EXPECT_TRUE(
+        waitForAccessLog(QStringLiteral("\"upstreamProxy\":\"corp-proxy.test:%1\"").arg(squid.tlsPort()).toUtf8()))
+        << proxy->apiGet("/api/v1/accesslog").body.constData();
+    const auto https = curl({"-x", proxy->proxyUrl(QString()), "--cacert", ca.caCertPath(),
+                             "https://tls.only-squid.test/echo"});
+    EXPECT_EQ(https.status, 200) << https.describe().toStdString();
+    EXPECT_TRUE(waitUntil([&] { return squid.accessLog().contains("CONNECT tls.only-squid.test:443"); }, 10000))
+        << squid.accessLog().constData();
+
+    // dfproxy's own TLS to the origin (absolute-form https://) would be TLS inside the TLS connection to the
+    // proxy, which dfproxy does not do: a precise 502, never plaintext.
+    const auto inside = curl({"--request-target", "https://tls.only-squid.test/echo", proxy->proxyUrl("/")});
+    EXPECT_EQ(inside.status, 502) << inside.describe().toStdString();
+    EXPECT_EQ(inside.header("x-dfproxy-error"), "upstream_proxy_unsupported") << inside.describe().toStdString();
+    EXPECT_TRUE(inside.body.contains("inside the TLS connection to the https:// upstream proxy"))
+        << inside.body.constData();
+
+    const qsizetype before = squid.accessLog().count("only-squid.test");
+    // The same proxy as a PAC file's HTTPS entry, verified with the same CA file (the fixed URL is a dead one).
+    const QString pac = privateFile("https.pac", QStringLiteral("function FindProxyForURL(url, host) {\n"
+                                                                "  return 'HTTPS corp-proxy.test:%1';\n"
+                                                                "}\n")
+                                                     .arg(squid.tlsPort())
+                                                     .toUtf8());
+    applyTunnel(QStringLiteral("http://127.0.0.1:%1").arg(freeTcpPort()),
+                "    dfproxy.dev/tunnel-ca-file: " + good.toUtf8() + "\n    dfproxy.dev/tunnel-pac-url: "
+                    + QUrl::fromLocalFile(pac).toString().toUtf8() + "\n");
+    EXPECT_TRUE(waitUntil([&] { return get(kOnlySquid, "/echo?pac-https").status == 200
+                                    && proxy->apiGet("/api/v1/accesslog").body.contains(
+                                        "\"upstreamProxyReason\":\"pac HTTPS corp-proxy.test:"); },
+                          20000))
+        << get(kOnlySquid, "/echo?pac-https").describe().toStdString()
+        << proxy->apiGet("/api/v1/accesslog").body.constData();
+    // (Squid logs requests without their query: count them.)
+    EXPECT_TRUE(waitUntil([&] { return squid.accessLog().count("only-squid.test") > before; }, 10000));
+    const qsizetype carried = squid.accessLog().count("only-squid.test");
+
+    // Another CA does not vouch for the proxy: no request goes through it (nor an idle connection verified before).
+    TestCa other;
+    ASSERT_TRUE(other.create(QStringLiteral("another CA")));
+    const QString wrong = privateFile("other-ca.pem", pem(other.caCertPath()));
+    applyTunnel(url, "    dfproxy.dev/tunnel-ca-file: " + wrong.toUtf8() + "\n");
+    ASSERT_TRUE(waitUntil([&] { return get(kOnlySquid, "/echo?wrong-ca").status == 502; }, 20000));
+    const auto refused = get(kOnlySquid, "/echo?wrong-ca");
+    EXPECT_EQ(refused.header("x-dfproxy-error"), "upstream_tls_error") << refused.describe().toStdString();
+    EXPECT_TRUE(refused.body.contains(QStringLiteral("TLS to the upstream proxy corp-proxy.test port %1 failed")
+                                          .arg(squid.tlsPort()).toUtf8()))
+        << refused.body.constData();
+    const auto tunnel = curl({"-x", proxy->proxyUrl(QString()), "--cacert", ca.caCertPath(),
+                              "https://tls.only-squid.test/echo?wrong-ca"});
+    EXPECT_NE(tunnel.status, 200) << tunnel.describe().toStdString();
+    EXPECT_EQ(squid.accessLog().count("only-squid.test"), carried) << squid.accessLog().constData();
+
+    // A file without a certificate in it: said per request.
+    const QString empty = privateFile("not-a-ca.pem", "not a certificate\n");
+    applyTunnel(url, "    dfproxy.dev/tunnel-ca-file: " + empty.toUtf8() + "\n");
+    ASSERT_TRUE(waitUntil([&] { return get(kOnlySquid, "/echo?no-ca").body.contains("holds no PEM certificate"); },
+                          20000))
+        << get(kOnlySquid, "/echo?no-ca").describe().toStdString();
+    EXPECT_EQ(get(kOnlySquid, "/echo?no-ca").header("x-dfproxy-error"), "upstream_tls_error");
 }

@@ -20,6 +20,46 @@ void openUp(const QString &path, bool dir)
     QFile::setPermissions(path, dir ? QFileDevice::Permissions(0x7777) : QFileDevice::Permissions(0x6666));
 }
 
+// Squid's NTLM helper for the tests, run with python3 (the helper protocol: "YR <type 1>" -> "TT <type 2>",
+// "KK <type 3>" -> "AF <user>").
+const char kNtlmHelper[] = R"PY(
+# Squid NTLM helper for tests: a well-formed NTLMv2 challenge (Type 2) for any Type 1; any Type 3 is accepted and
+# its user name reported. Squid's own ntlm_fake_auth sends a malformed challenge that GSSAPI's NTLM refuses.
+import base64, os, struct, sys
+
+def buf(data, offset):
+    return struct.pack('<HHI', len(data), len(data), offset)
+
+def challenge(flags):
+    target = 'DFPROXY'.encode('utf-16-le')
+    info = b''.join(struct.pack('<HH', t, len(v)) + v for t, v in
+                    ((2, target), (1, 'SQUID'.encode('utf-16-le')))) + struct.pack('<HH', 0, 0)
+    base = 56
+    # unicode (never OEM as well), NTLM, target info; the rest as the client asked
+    flags = (flags & 0x628A8235) | 0x00800000 | 0x00020000 | 0x00000200 | 0x00000001
+    head = b'NTLMSSP\0' + struct.pack('<I', 2) + buf(target, base) + struct.pack('<I', flags) + os.urandom(8) \
+        + b'\0' * 8 + buf(info, base + len(target)) + b'\x06\x01\xb1\x1d\0\0\0\x0f'
+    return head + target + info
+
+def user(type3):
+    length, _, offset = struct.unpack('<HHI', type3[36:44])
+    return type3[offset:offset + length].decode('utf-16-le', 'replace')
+
+for line in sys.stdin:
+    words = line.split()
+    try:
+        if words[0] == 'YR':
+            t1 = base64.b64decode(words[1]) if len(words) > 1 else b''
+            flags = struct.unpack('<I', t1[12:16])[0] if len(t1) >= 16 else 0xA2088207
+            print('TT ' + base64.b64encode(challenge(flags)).decode(), flush=True)
+        elif words[0] == 'KK':
+            print('AF ' + user(base64.b64decode(words[1])), flush=True)
+        else:
+            print('BH unexpected ' + words[0], flush=True)
+    except Exception as e:  # noqa: BLE001 - a helper must answer every line
+        print('BH ' + str(e).replace('\n', ' '), flush=True)
+)PY";
+
 } // namespace
 
 Squid::Squid(Options options) : m_options(std::move(options)) {}
@@ -69,6 +109,21 @@ bool Squid::start(int timeoutMs)
         QStringLiteral("acl localnet src 127.0.0.0/8"),
         QStringLiteral("acl CONNECT method CONNECT"),
     };
+    if (!m_options.tlsCert.isEmpty()) {
+        // Copies Squid (the proxy user) can read; the originals may be private to the test.
+        for (const auto &[from, to] : {qMakePair(m_options.tlsCert, QStringLiteral("tls.crt")),
+                                       qMakePair(m_options.tlsKey, QStringLiteral("tls.key"))}) {
+            QFile f(from);
+            if (!f.open(QIODevice::ReadOnly)) {
+                m_error = QStringLiteral("cannot read %1").arg(from);
+                return false;
+            }
+            m_dir.writeFile(to, f.readAll());
+            openUp(m_dir.filePath(to), false);
+        }
+        m_tlsPort = freeTcpPort();
+        conf << QStringLiteral("https_port 127.0.0.1:%1 tls-cert=%2/tls.crt tls-key=%2/tls.key").arg(m_tlsPort).arg(d);
+    }
     if (m_options.auth == Auth::Basic) {
         QProcess openssl;
         openssl.start(QStringLiteral("openssl"), {QStringLiteral("passwd"), QStringLiteral("-apr1"),
@@ -105,6 +160,13 @@ bool Squid::start(int timeoutMs)
              << QStringLiteral("auth_param negotiate children 2 startup=1")
              << QStringLiteral("auth_param negotiate keep_alive on");
     }
+    if (m_options.auth == Auth::Ntlm) {
+        m_dir.writeFile(QStringLiteral("ntlm_helper.py"), kNtlmHelper);
+        openUp(m_dir.filePath(QStringLiteral("ntlm_helper.py")), false);
+        conf << QStringLiteral("auth_param ntlm program /usr/bin/python3 %1/ntlm_helper.py").arg(d)
+             << QStringLiteral("auth_param ntlm children 2 startup=1")
+             << QStringLiteral("auth_param ntlm keep_alive on");
+    }
     if (m_options.auth != Auth::None)
         conf << QStringLiteral("acl authed proxy_auth REQUIRED") << QStringLiteral("http_access allow localnet authed");
     else
@@ -124,6 +186,10 @@ bool Squid::start(int timeoutMs)
         m_process->setEnv(QStringLiteral("KRB5_CONFIG"), m_options.krb5Config); // for its Kerberos helper
     if (!m_process->start() || !m_process->waitForPort(QHostAddress(QHostAddress::LocalHost), m_port, timeoutMs)) {
         m_error = QStringLiteral("squid did not come up on port %1\n%2").arg(m_port).arg(describe());
+        return false;
+    }
+    if (m_tlsPort && !m_process->waitForPort(QHostAddress(QHostAddress::LocalHost), m_tlsPort, timeoutMs)) {
+        m_error = QStringLiteral("squid did not listen with TLS on port %1\n%2").arg(m_tlsPort).arg(describe());
         return false;
     }
     return true;

@@ -16,11 +16,13 @@ namespace dfproxy::test {
 // listening on 127.0.0.1 only, no cache, allowing loopback clients. It never reaches the internet: it resolves names
 // only from its own hosts file (Options::hosts) and the DNS server the test names (Options::dnsServer, the test's
 // dnsmasq; without one an address where nothing answers). Auth: none, Basic (basic_ncsa_auth, an APR1 password
-// file made with openssl) or Digest (digest_file_auth, plain-text passwords).
+// file made with openssl), Digest (digest_file_auth, plain-text passwords), Negotiate (negotiate_kerberos_auth) or NTLM
+// (a python3 helper of the tests: any user and password; Squid's ntlm_fake_auth sends a malformed challenge, which
+// GSSAPI's NTLM, gss-ntlmssp, refuses as it should).
 class Squid
 {
 public:
-    enum class Auth { None, Basic, Digest, Negotiate };
+    enum class Auth { None, Basic, Digest, Negotiate, Ntlm };
     struct Options
     {
         Auth auth = Auth::None;
@@ -30,6 +32,8 @@ public:
         QHostAddress dnsServer; // the test's dnsmasq; null = 127.0.0.1:53 (nothing there: every name fails)
         // Negotiate: the realm's krb5.conf, the keytab with the service principal (HTTP/localhost@REALM).
         QString krb5Config, keytab, servicePrincipal;
+        // Set both: Squid also listens with TLS (https_port, its GnuTLS flavour) with this certificate and key.
+        QString tlsCert, tlsKey;
     };
 
     explicit Squid(Options options);
@@ -44,6 +48,8 @@ public:
     quint16 port() const { return m_port; }
     // "http://127.0.0.1:PORT", as spec.backend.tunnel.url takes it.
     QString url() const;
+    // The TLS port (Options::tlsCert), 0 without one.
+    quint16 tlsPort() const { return m_tlsPort; }
     // The access log so far (one line per request Squid handled).
     QByteArray accessLog() const;
     QString describe() const;
@@ -52,6 +58,7 @@ private:
     Options m_options;
     TempDir m_dir;
     quint16 m_port = 0;
+    quint16 m_tlsPort = 0;
     std::unique_ptr<ManagedProcess> m_process;
     QString m_error;
 };

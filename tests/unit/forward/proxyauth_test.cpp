@@ -2,6 +2,7 @@
 // Authentication to an upstream proxy: the challenge parser, Basic, and Digest against RFC 7616's own example
 // (section 3.9.1: MD5 and SHA-256), the nonce count of a reused nonce, and what is refused.
 #include "forward/proxyauth.h"
+#include "platform/proxysecurity.h"
 
 #include "support/tempdir.h"
 
@@ -121,9 +122,23 @@ TEST(ProxyAuth, CredentialsFileMustBePrivateAndHoldUserColonPassword)
     EXPECT_TRUE(error.contains(QLatin1String("chmod 600"))) << error.toStdString();
     QFile::setPermissions(path, QFileDevice::ReadOwner | QFileDevice::WriteOwner);
 #endif
+    // type: ntlm where GSSAPI has no NTLM mechanism (gss-ntlmssp not installed): refused when the file is read,
+    // so at apply time; with the mechanism it is taken. The lookup is faked: both hold on any machine.
+    using Security = platform::ProxySecurityContext;
     ASSERT_TRUE(dir.writeFile(QStringLiteral("creds"), "type: ntlm\n"));
+    Security::setAvailabilityForTesting([](Security::Mechanism m) {
+        return m == Security::Mechanism::Ntlm ? QStringLiteral("NTLM needs GSSAPI's NTLM mechanism, which is not "
+                                                               "installed (Debian package gss-ntlmssp)")
+                                              : QString();
+    });
     EXPECT_FALSE(ProxyAuth::fromFile(path, &error));
     EXPECT_TRUE(error.contains(QLatin1String("'ntlm'"))) << error.toStdString();
+    EXPECT_TRUE(error.contains(QLatin1String("gss-ntlmssp"))) << error.toStdString();
+    Security::setAvailabilityForTesting([](Security::Mechanism) { return QString(); });
+    auto ntlm = ProxyAuth::fromFile(path, &error);
+    ASSERT_TRUE(ntlm) << error.toStdString();
+    EXPECT_TRUE(ntlm->isConnectionBased());
+    Security::setAvailabilityForTesting({});
     ASSERT_TRUE(dir.writeFile(QStringLiteral("creds"), "no-colon\n"));
     EXPECT_FALSE(ProxyAuth::fromFile(path, &error));
     ASSERT_TRUE(dir.writeFile(QStringLiteral("creds"), "bob:pa\rss\n")); // a control byte: never into a header

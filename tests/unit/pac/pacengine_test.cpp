@@ -189,3 +189,23 @@ TEST(PacResult, ParsesFallbackOrderAndSkipsWhatItCannotUse)
     EXPECT_EQ(skipped, (QStringList{QStringLiteral("SOCKS s:1080"), QStringLiteral("PROXY noport")}));
     EXPECT_EQ(pac::parsePacResult(QString()), QList<PacHop>{PacHop{}});
 }
+
+TEST(PacEngine, MyIpAddressIsTheAddressOfTheDefaultRoutesInterface)
+{
+    // The route to a loopback address leaves by lo.
+    EXPECT_EQ(pac::defaultRouteAddress(QHostAddress(QStringLiteral("127.0.0.1"))),
+              QHostAddress(QHostAddress::LocalHost));
+    // What the kernel says independently: `ip route get` (no route, as in a namespace with only lo: 127.0.0.1).
+    QString expected = QStringLiteral("127.0.0.1");
+    QProcess ip;
+    ip.start(QStringLiteral("ip"), {QStringLiteral("-4"), QStringLiteral("route"), QStringLiteral("get"),
+                                    QStringLiteral("8.8.8.8")});
+    if (!ip.waitForFinished(10000))
+        GTEST_SKIP() << "ip (Debian package iproute2) is not installed";
+    const QStringList words = QString::fromUtf8(ip.readAllStandardOutput()).simplified().split(u' ');
+    if (ip.exitCode() == 0 && words.indexOf(QStringLiteral("src")) >= 0)
+        expected = words.value(words.indexOf(QStringLiteral("src")) + 1);
+    PacEngine engine(PacEngine::Options{}); // myIpAddress not set: the route's
+    ASSERT_EQ(engine.load(QStringLiteral("function FindProxyForURL(url, host) { return myIpAddress(); }")), QString());
+    EXPECT_EQ(engine.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).value, expected);
+}
