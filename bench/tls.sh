@@ -28,6 +28,7 @@ lua=${BENCH_LUA:-$root/../shared/bench/lua/bench.lua}
 [ -f "$lua" ] || [ -n "${BENCH_LUA:-}" ] || lua=$root/../../shared/bench/lua/bench.lua
 scenarios=${SCENARIOS:-Dsetup Dtunnel Esmall E64k}
 peers=${PEERS:-squid haproxy}
+[ "$peers" = none ] && peers=""
 conns_list=${CONNS:-10 100}
 rounds=${ROUNDS:-3}
 duration=${DURATION:-5}
@@ -70,6 +71,8 @@ dnsmasq --keep-in-foreground --port=53 --listen-address=$dns_ip --bind-interface
     --address=/bench.test/127.0.0.1 --local-ttl=30 --cache-size=10000 --pid-file="$dir/dnsmasq.pid" \
     2>"$dir/dnsmasq.log" &
 pids+=($!)
+sleep 0.5
+kill -0 "${pids[0]}" 2>/dev/null || { echo "tls.sh: dnsmasq did not start: $(cat "$dir/dnsmasq.log")" >&2; exit 1; }
 head -c 100 /dev/zero | tr '\0' x > "$dir/small"
 head -c 65536 /dev/zero | tr '\0' x > "$dir/64k"
 cat > "$dir/nginx.conf" <<NGINX
@@ -229,7 +232,8 @@ if not m:
 else:
     req, us, status, p50, p99 = map(int, m.groups())
     errs = sum(int(x) for x in re.findall(r"err_(?:connect|read|write|timeout)=(\d+)", text)) + status
-    print(f"{req / (us / 1e6):.1f} {p50 / 1000:.3f} {p99 / 1000:.3f} {errs}" if req and status < req else "failed - - -")
+    ok = req and status < req
+    print(f"{req / (us / 1e6):.1f} {p50 / 1000:.3f} {p99 / 1000:.3f} {errs}" if ok else "failed - - -")
 PY
     fi
 }
@@ -324,9 +328,14 @@ for (cell, mode, conns), by_proxy in cells.items():
               f"n={len(rpss)}) | {m['p50_ms']} | {m['p99_ms']} | {m['errors']} | {m['cpu_us_per_req']} | {ratio} |")
 PY
 if [ "$instrument" = callgrind ]; then
+    # The run's requests are rps x duration (connectload and wrk both count completed responses only).
     for f in "$dir"/callgrind.*; do
         [ -f "$f" ] || continue
+        key=${f##*/callgrind.}
         ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$f")
-        echo "$f: instructions=$ir (divide by the requests in $tsv)"
+        awk -F'\t' -v key="$key" -v ir="$ir" -v d="$duration" -v f="$f" \
+            '$5 == "dfproxy" && $1 "-" $2 "-" $3 "-" $4 == key && $6 + 0 > 0 {
+                 printf "dfproxy %s: instructions=%d requests=%d per_request=%d profile=%s\n", key, ir, $6 * d,
+                        ir / ($6 * d), f }' "$tsv"
     done
 fi
