@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # How long requests for names dfproxy has never resolved wait for DNS, per resolver (docs/dns.md, "Resolvers"):
-# for each round and each resolver, a fresh dfproxy takes wrk's rotation over 1,000 new names (bench/names.lua, each
-# wrk thread its own slice; NAMES sets how many) and the script prints wrk's requests/s and p99 with the DNS waits of that run, from
-# dfproxy_dns_wait_duration_seconds (its count, mean and buckets up to 2.5 ms).
+# for each round and each resolver, a fresh dfproxy takes wrk's rotation over 1,000 new names (bench/names.lua,
+# each wrk thread its own slice; NAMES sets how many) and the script prints wrk's requests/s and p99 with the DNS
+# waits of that run, from dfproxy_dns_wait_duration_seconds (its count, mean and buckets up to 2.5 ms).
 #
 #   sudo bench/dnswait.sh                       # 3 rounds, "udp qdnslookup", c=10, 5 s
 #   sudo ROUNDS=5 CONNS=100 bench/dnswait.sh
