@@ -17,6 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 run_peers=${RUN_PEERS:-$root/../shared/bench/run-peers.sh}
+[ -x "$run_peers" ] || [ -n "${RUN_PEERS:-}" ] || run_peers=$root/../../shared/bench/run-peers.sh # a worktree
 scenario=${SCENARIO:-A}
 mode=${MODE:-host}
 conns=${CONNS:-10}
