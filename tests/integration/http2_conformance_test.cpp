@@ -488,6 +488,14 @@ TEST_F(Http2Conformance, Section5StreamStatesAndErrorHandling)
              return b;
          },
          Expect::StreamOrConn, ProtocolError, 201},
+        {"5.1.2/2", "more streams than the limit before the client acknowledged the SETTINGS that set it",
+         [](const Ctx &c) {
+             QByteArray b = kPreface + settings({});
+             for (quint32 id = 1; id <= 201; id += 2)
+                 b += postHead(c, id);
+             return b;
+         },
+         Expect::Reset, RefusedStream, 201, 0, nullptr, true},
         {"5.3.1/1", "HEADERS that depend on their own stream",
          [](const Ctx &c) { return headers(1, u32(1) + char(16) + get(c), EndStream | EndHeaders | PriorityFlag); },
          Expect::StreamOrConn, ProtocolError},
