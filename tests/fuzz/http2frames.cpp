@@ -33,7 +33,7 @@ const QByteArray kPreface = QByteArrayLiteral("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 struct Handler : http2::ServerSessionHandler
 {
     http2::ServerSession *session = nullptr;
-    QHash<qint32, qsizetype> open;    ///< streams with a head and no close: response bytes left (-1: not answered)
+    QHash<qint32, qsizetype> open; ///< streams with a head and no close: response bytes left (-1: not answered)
     qint32 lastStream = 0;
 
     void answer(qint32 stream)

@@ -256,8 +256,8 @@ Outcome run(quint16 port, const Case &c, const Ctx &ctx)
 
 std::string describe(const Outcome &o)
 {
-    static const char *const names[] = {"DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE",
-                                        "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"};
+    static const char *const names[] = {"DATA",         "HEADERS", "PRIORITY", "RST_STREAM",    "SETTINGS",
+                                        "PUSH_PROMISE", "PING",    "GOAWAY",   "WINDOW_UPDATE", "CONTINUATION"};
     QByteArray d = "server sent:";
     for (const Frame &f : o.frames) {
         d += ' ';
@@ -307,8 +307,7 @@ std::string verdict(const Case &c, const Outcome &o)
         if (goaway > 0)
             return "expected RST_STREAM, got a connection error";
         if (!reset || be32(reset->payload) != c.code)
-            return "expected RST_STREAM with code " + std::to_string(c.code) + " on stream " +
-                   std::to_string(c.stream);
+            return "expected RST_STREAM with code " + std::to_string(c.code) + " on stream " + std::to_string(c.stream);
         return {};
     case Expect::StreamOrConn:
         if (goaway == qint64(c.code) || (goaway <= 0 && reset && be32(reset->payload) == c.code))
@@ -836,6 +835,47 @@ TEST_F(Http2Conformance, Section8_3PseudoHeadersAndDfproxysOwnRules)
          ProtocolError},
         {"8.3.1/15", "an unknown :scheme: 400",
          [](const Ctx &c) { return headers(1, getWith(c, ":scheme", "ftp")); }, Expect::Response, 0, 1, 400},
+        {"8.3.1/16", "no :authority and two host fields that disagree",
+         [](const Ctx &c) {
+             Fields f = getFields(c);
+             f.removeLast();
+             f.append(qMakePair(QByteArray("host"), c.authority));
+             f.append(qMakePair(QByteArray("host"), QByteArray("elsewhere.test")));
+             return headers(1, literalBlock(f));
+         },
+         Expect::StreamOrConn, ProtocolError},
+        {"8.3.1/17", ":authority and two host fields, the second disagreeing",
+         [](const Ctx &c) {
+             Fields f = getFields(c);
+             f.append(qMakePair(QByteArray("host"), c.authority));
+             f.append(qMakePair(QByteArray("host"), QByteArray("elsewhere.test")));
+             return headers(1, literalBlock(f));
+         },
+         Expect::StreamOrConn, ProtocolError},
+        {"8.3.1/18", "an empty :authority", [](const Ctx &c) { return headers(1, getWith(c, ":authority", "")); },
+         Expect::StreamOrConn, ProtocolError},
+        {"8.3.1/19", "a :path with a space", [](const Ctx &c) { return headers(1, getWith(c, ":path", "/a b")); },
+         Expect::StreamOrConn, ProtocolError},
+        {"8.3.1/20", "an empty :method", [](const Ctx &c) { return headers(1, getWith(c, ":method", "")); },
+         Expect::StreamOrConn, ProtocolError},
+        {"8.3.1/21", "a :method with a space",
+         [](const Ctx &c) { return headers(1, getWith(c, ":method", "GE T")); }, Expect::StreamOrConn, ProtocolError},
+        // Deviation (docs/proxy.md): schemes are case-insensitive (RFC 3986 3.1), dfproxy takes only the lower case.
+        {"8.3.1/22", "an upper-case :scheme HTTP: 400",
+         [](const Ctx &c) { return headers(1, getWith(c, ":scheme", "HTTP")); }, Expect::Response, 0, 1, 400,
+         "invalid_scheme"},
+        {"8.3.1/23", "a :path with a fragment: 400",
+         [](const Ctx &c) { return headers(1, getWith(c, ":path", "/proxy.pac#x")); }, Expect::Response, 0, 1, 400},
+        {"8.3.1/24", "a :path of * with GET", [](const Ctx &c) { return headers(1, getWith(c, ":path", "*")); },
+         Expect::StreamOrConn, ProtocolError},
+        {"8.1.1/6", "content-length 5 on a HEADERS that ends the stream",
+         [](const Ctx &c) { return headers(1, getWith(c, "content-length", "5")); }, Expect::StreamOrConn,
+         ProtocolError},
+        {"8.5/6", "CONNECT whose :authority has no port: 400",
+         [](const Ctx &) {
+             return headers(1, literalBlock({{":method", "CONNECT"}, {":authority", "127.0.0.1"}}), EndHeaders);
+         },
+         Expect::Response, 0, 1, 400},
         {"8.5/1", "CONNECT with :path",
          [](const Ctx &c) {
              return headers(1, literalBlock({{":method", "CONNECT"}, {":authority", c.authority}, {":path", "/"}}),

@@ -10,15 +10,34 @@
 namespace dfproxy::test::h2 {
 
 enum FrameType : quint8 {
-    Data = 0, Headers = 1, Priority = 2, RstStream = 3, Settings = 4, PushPromise = 5, Ping = 6, Goaway = 7,
-    WindowUpdate = 8, Continuation = 9
+    Data = 0,
+    Headers = 1,
+    Priority = 2,
+    RstStream = 3,
+    Settings = 4,
+    PushPromise = 5,
+    Ping = 6,
+    Goaway = 7,
+    WindowUpdate = 8,
+    Continuation = 9
 };
 enum Flag : quint8 { EndStream = 0x1, Ack = 0x1, EndHeaders = 0x4, Padded = 0x8, PriorityFlag = 0x20 };
 /// RFC 9113 7.
 enum ErrorCode : quint32 {
-    NoError = 0, ProtocolError = 1, InternalError = 2, FlowControlError = 3, SettingsTimeout = 4, StreamClosed = 5,
-    FrameSizeError = 6, RefusedStream = 7, Cancel = 8, CompressionError = 9, ConnectError = 0xa,
-    EnhanceYourCalm = 0xb, InadequateSecurity = 0xc, Http11Required = 0xd
+    NoError = 0,
+    ProtocolError = 1,
+    InternalError = 2,
+    FlowControlError = 3,
+    SettingsTimeout = 4,
+    StreamClosed = 5,
+    FrameSizeError = 6,
+    RefusedStream = 7,
+    Cancel = 8,
+    CompressionError = 9,
+    ConnectError = 0xa,
+    EnhanceYourCalm = 0xb,
+    InadequateSecurity = 0xc,
+    Http11Required = 0xd
 };
 
 inline const QByteArray kPreface = QByteArrayLiteral("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
