@@ -126,7 +126,7 @@ struct Outcome
 {
     QList<Frame> frames;
     bool closed = false;
-    QList<Fields> responses; ///< decoded HEADERS, in order, with their stream as the pair ("", stream)
+    QList<Fields> responses; ///< decoded header blocks in order, each led by the pair ("", its stream id)
 };
 
 /// Decodes the response header blocks (HEADERS + CONTINUATION) with nghttp2's inflater.
