@@ -433,6 +433,17 @@ TEST_F(Http2Conformance, Section4FramesSizesAndHeaderCompression)
         {"4.3/6", "an index past the dynamic table",
          [](const Ctx &c) { return headers(1, get(c) + hpackInt(0x80, 7, 70)); }, Expect::Goaway,
          CompressionError},
+        {"4.3/8", "a Huffman string padded with more than 7 bits",
+         [](const Ctx &c) { return headers(1, get(c) + QByteArray("\x00\x81\xff\x81\xff", 5)); }, Expect::Goaway,
+         CompressionError},
+        {"4.3/9", "an HPACK integer over 2^32",
+         [](const Ctx &c) { return headers(1, get(c) + QByteArray("\x0f\xff\xff\xff\xff\xff\xff\x01", 8)); },
+         Expect::Goaway, CompressionError},
+        {"4.3/10", "a string length past the end of the block",
+         [](const Ctx &c) { return headers(1, get(c) + QByteArray("\x00\x7f\x10" "abc", 6)); }, Expect::Goaway,
+         CompressionError},
+        {"4.3/11", "a dynamic table size update to 0 at the start of the block",
+         [](const Ctx &c) { return headers(1, hpackInt(0x20, 5, 0) + get(c)); }, Expect::Response, 0, 1, 200},
         {"4.3/7", "a valid dynamic table entry, then used on the next stream",
          [](const Ctx &c) {
              // Literal with incremental indexing of :authority (static index 1), then index 62 on stream 3.
