@@ -501,7 +501,8 @@ const QList<Target> &targets()
                                    {"route_match", &fuzzRouteMatch},
                                    {"config", &fuzzConfig},
                                    {"admin_apply", &fuzzAdminApply},
-                                   {"dns_reply", &fuzzDnsReply}};
+                                   {"dns_reply", &fuzzDnsReply},
+                                   {"http2_frames", &fuzzHttp2Frames}};
     return all;
 }
 

@@ -29,6 +29,10 @@ int fuzzAdminApply(const uint8_t *data, size_t size);
 /// dns::wire::isReplyTo + parseReply on a datagram answering "www.example.test" (the first byte picks A or AAAA;
 /// the id is taken from the datagram).
 int fuzzDnsReply(const uint8_t *data, size_t size);
+/// http2::ServerSession fed the bytes a client sends after the preface (the first byte picks the piece size), with
+/// a handler that answers each complete request: frames never over the peer's MAX_FRAME_SIZE, never more open
+/// streams than the advertised MAX_CONCURRENT_STREAMS, stream ids new and odd (tests/fuzz/http2frames.cpp).
+int fuzzHttp2Frames(const uint8_t *data, size_t size);
 
 /// One target by its corpus folder name ("http_request", ...).
 struct Target

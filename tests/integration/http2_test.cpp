@@ -4,6 +4,7 @@
 // the access log's protocol), request and response bodies with flow control, and a hostile client for each
 // attack pattern the HTTP/2 side counts (raw frames, so nothing a client library would refuse to send is missed).
 #include "proxyitutil.h"
+#include "support/h2frames.h"
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -20,70 +21,30 @@
 
 using namespace dfproxy::test;
 using namespace dfproxy::test::proxyit;
+namespace h2 = dfproxy::test::h2;
 
 namespace {
 
-// --- raw HTTP/2 frames (RFC 9113 4.1) and HPACK (RFC 7541) for the hostile clients ---
-
-constexpr quint8 kData = 0, kHeaders = 1, kRstStream = 3, kSettings = 4, kPing = 6, kGoaway = 7, kContinuation = 9;
-constexpr quint8 kEndStream = 0x1, kEndHeaders = 0x4;
-constexpr quint32 kEnhanceYourCalm = 0xb;
-const QByteArray kPreface = QByteArrayLiteral("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-
-QByteArray frame(quint8 type, quint8 flags, quint32 stream, const QByteArray &payload = {})
-{
-    QByteArray f;
-    const quint32 len = quint32(payload.size());
-    f.append(char(len >> 16)).append(char(len >> 8)).append(char(len));
-    f.append(char(type)).append(char(flags));
-    f.append(char(stream >> 24)).append(char(stream >> 16)).append(char(stream >> 8)).append(char(stream));
-    return f + payload;
-}
-
-QByteArray u32(quint32 v)
-{
-    QByteArray b;
-    b.append(char(v >> 24)).append(char(v >> 16)).append(char(v >> 8)).append(char(v));
-    return b;
-}
-
-/// An HPACK integer with an N-bit prefix whose high bits are `first`.
-QByteArray hpackInt(quint8 first, int prefixBits, quint64 v)
-{
-    const quint64 max = (1u << prefixBits) - 1;
-    QByteArray b;
-    if (v < max)
-        return b.append(char(first | v));
-    b.append(char(first | max));
-    v -= max;
-    while (v >= 128) {
-        b.append(char(0x80 | (v & 0x7f)));
-        v >>= 7;
-    }
-    return b.append(char(v));
-}
-
-QByteArray hpackString(const QByteArray &s)
-{
-    return hpackInt(0, 7, quint64(s.size())) + s;
-}
+// --- raw HTTP/2 frames (RFC 9113 4.1) and HPACK (RFC 7541) for the hostile clients, shared with the
+// conformance corpus (tests/support/h2frames.h) ---
+using h2::Frame;
+using h2::frame;
+using h2::goawayCode;
+using h2::hpackInt;
+using h2::hpackString;
+using h2::kPreface;
+using h2::parseFrames;
+using h2::u32;
+constexpr quint8 kData = h2::Data, kHeaders = h2::Headers, kRstStream = h2::RstStream, kSettings = h2::Settings,
+                 kPing = h2::Ping, kGoaway = h2::Goaway, kContinuation = h2::Continuation;
+constexpr quint8 kEndStream = h2::EndStream, kEndHeaders = h2::EndHeaders;
+constexpr quint32 kEnhanceYourCalm = h2::EnhanceYourCalm;
 
 /// GET / with :authority `authority`: static-table entries and one literal.
 QByteArray requestBlock(const QByteArray &authority = "h2.test")
 {
     return QByteArray("\x82\x86\x84", 3) + hpackInt(0x00, 4, 1) + hpackString(authority);
 }
-
-/// The frames a client gets until the server closes (or `timeoutMs`), as (type, flags, stream, payload).
-struct Frame
-{
-    quint8 type;
-    quint8 flags;
-    quint32 stream;
-    QByteArray payload;
-};
-
-QList<Frame> parseFrames(const QByteArray &in);
 
 /// Reads until the server closes, `done` is true of the frames so far, or `timeoutMs` pass.
 QList<Frame> readFrames(QTcpSocket &s, int timeoutMs = 15000,
@@ -100,34 +61,6 @@ QList<Frame> readFrames(QTcpSocket &s, int timeoutMs = 15000,
     }
     in += s.readAll();
     return parseFrames(in);
-}
-
-QList<Frame> parseFrames(const QByteArray &in)
-{
-    QList<Frame> out;
-    qsizetype p = 0;
-    while (in.size() - p >= 9) {
-        const auto *d = reinterpret_cast<const uchar *>(in.constData() + p);
-        const quint32 len = (quint32(d[0]) << 16) | (quint32(d[1]) << 8) | d[2];
-        if (in.size() - p - 9 < qsizetype(len))
-            break;
-        out.append({d[3], d[4], ((quint32(d[5]) & 0x7f) << 24) | (quint32(d[6]) << 16) | (quint32(d[7]) << 8) | d[8],
-                    in.mid(p + 9, len)});
-        p += 9 + len;
-    }
-    return out;
-}
-
-/// The GOAWAY's error code, or -1 when none came.
-qint64 goawayCode(const QList<Frame> &frames)
-{
-    for (const Frame &f : frames) {
-        if (f.type == kGoaway && f.payload.size() >= 8) {
-            const auto *d = reinterpret_cast<const uchar *>(f.payload.constData() + 4);
-            return (quint32(d[0]) << 24) | (quint32(d[1]) << 16) | (quint32(d[2]) << 8) | d[3];
-        }
-    }
-    return -1;
 }
 
 bool hasTool(const char *name)
