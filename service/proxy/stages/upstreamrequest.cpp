@@ -77,6 +77,7 @@ StageResult upstreamRequest(Transaction &tx)
     up.sni = backend->tlsSni;
     up.tlsInsecureSkipVerify = backend->tlsInsecureSkipVerify;
     up.tlsCaFile = backend->tlsCaFile;
+    up.http2 = backend->http2;
     if (backend->type == routing::Backend::Type::Static) {
         up.host = backend->staticHost;
         up.port = backend->staticPort;
@@ -98,6 +99,7 @@ StageResult upstreamRequest(Transaction &tx)
     tx.forward.upgrade = tx.websocket;
     upstreamHeaders(tx);
     tx.forward.contentLength = h.chunked ? -1 : std::max<qint64>(0, h.contentLength);
+    tx.forward.teTrailers = http::headerHasToken(h.headers, "te", "trailers");
     tx.forward.connectTimeoutMs = tx.ctx->options.connectTimeoutMs;
     tx.forward.responseTimeoutMs = tx.match->backendRequestTimeoutMs > 0 ? tx.match->backendRequestTimeoutMs
                                                                          : tx.ctx->options.responseTimeoutMs;
