@@ -73,11 +73,11 @@ protected:
             return;
         s_ca = std::make_unique<TestCa>();
         ASSERT_TRUE(s_ca->create()) << s_ca->errorString().toStdString();
-        const auto cert = s_ca->issueServerCert("h2tls", {"h2tls.test"});
+        const auto cert = s_ca->issueServerCert("h2tls", {"h2tls.test", "h1tls.test"});
         ASSERT_TRUE(cert) << s_ca->errorString().toStdString();
         s_dns = std::make_unique<Dnsmasq>();
         ASSERT_TRUE(s_dns->start()) << s_dns->describe().toStdString();
-        for (const char *name : {"h2.test", "h2tls.test", "h1.test"})
+        for (const char *name : {"h2.test", "h2tls.test", "h1.test", "h2one.test", "h1tls.test"})
             ASSERT_TRUE(s_dns->setHost(name, {QHostAddress("127.0.0.1")}));
         const QString script = sourceDir() + "/tests/fixtures/h2origin/h2origin.py";
         s_plain = std::make_unique<PythonServer>();
@@ -85,6 +85,11 @@ protected:
         s_tls = std::make_unique<PythonServer>();
         ASSERT_TRUE(s_tls->start({script, "--tls", cert->certPath, cert->keyPath}))
             << s_tls->process->describe().toStdString();
+        s_one = std::make_unique<PythonServer>(); // one stream at a time: a second request needs a second connection
+        ASSERT_TRUE(s_one->start({script, "--max-streams", "1"})) << s_one->process->describe().toStdString();
+        s_h1tls = std::make_unique<PythonServer>(); // TLS without HTTP/2: ALPN offers http/1.1 only
+        ASSERT_TRUE(s_h1tls->start({script, "--tls", cert->certPath, cert->keyPath, "--alpn", "http/1.1"}))
+            << s_h1tls->process->describe().toStdString();
         OriginProcess::Options o;
         o.title = "h1 origin";
         s_h1 = std::make_unique<OriginProcess>(o);
@@ -97,7 +102,8 @@ protected:
             dfpBackend("h2plain"),
             dfpBackend("h2tls"),
             dfpBackend("h1"),
-            route("h2plain", {"h2.test"}, "h2plain"),
+            route("h2plain", {"h2.test", "h2one.test"}, "h2plain"),
+            route("h1tls", {"h1tls.test"}, "h2tls"),
             route("h2tls", {"h2tls.test"}, "h2tls"),
             route("h1", {"h1.test"}, "h1"),
             backendPolicy("h2plain", "h2plain", QJsonObject{{"http", QJsonObject{{"version", "HTTP2"}}}}),
@@ -117,6 +123,8 @@ protected:
         s_proxy.reset();
         s_plain.reset();
         s_tls.reset();
+        s_one.reset();
+        s_h1tls.reset();
         s_h1.reset();
         s_dns.reset();
         s_ca.reset();
@@ -182,7 +190,7 @@ protected:
 
     static std::unique_ptr<TestCa> s_ca;
     static std::unique_ptr<Dnsmasq> s_dns;
-    static std::unique_ptr<PythonServer> s_plain, s_tls;
+    static std::unique_ptr<PythonServer> s_plain, s_tls, s_one, s_h1tls;
     static std::unique_ptr<OriginProcess> s_h1;
     static std::unique_ptr<DfproxyProcess> s_proxy;
     static QString s_setupFailure;
@@ -190,7 +198,8 @@ protected:
 
 std::unique_ptr<TestCa> Http2Upstream::s_ca;
 std::unique_ptr<Dnsmasq> Http2Upstream::s_dns;
-std::unique_ptr<PythonServer> Http2Upstream::s_plain, Http2Upstream::s_tls;
+std::unique_ptr<PythonServer> Http2Upstream::s_plain, Http2Upstream::s_tls, Http2Upstream::s_one,
+    Http2Upstream::s_h1tls;
 std::unique_ptr<OriginProcess> Http2Upstream::s_h1;
 std::unique_ptr<DfproxyProcess> Http2Upstream::s_proxy;
 QString Http2Upstream::s_setupFailure;
@@ -223,6 +232,13 @@ TEST_F(Http2Upstream, TlsBackendNegotiatesH2ByAlpnAndVerifiesTheOrigin)
     EXPECT_EQ(echo.value("scheme").toString(), "https");
 }
 
+TEST_F(Http2Upstream, TlsOriginThatDoesNotSelectH2Is502)
+{
+    const auto r = viaProxy({QStringLiteral("http://h1tls.test:%1/echo/no-h2").arg(s_h1tls->port)});
+    EXPECT_EQ(r.status, 502) << r.describe().toStdString();
+    EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_bad_response");
+}
+
 TEST_F(Http2Upstream, Http1VersionAndUnsetStayHttp11)
 {
     const auto r = viaProxy({QStringLiteral("http://h1.test:%1/echo/h1").arg(s_h1->port())});
@@ -248,6 +264,29 @@ TEST_F(Http2Upstream, RequestsShareOneMultiplexedConnectionPerOrigin)
     EXPECT_EQ(par.exitCode, 0) << par.describe().toStdString();
     const auto after = viaProxy({plainUrl("/echo/shared-after")});
     EXPECT_EQ(json(after).value("connection").toInt(), seen.at(0)) << after.describe().toStdString();
+}
+
+// The origin takes one stream at a time (SETTINGS_MAX_CONCURRENT_STREAMS 1): while one request holds the connection,
+// the next one gets a second connection instead of waiting behind it.
+TEST_F(Http2Upstream, ASecondConnectionOpensWhenTheOriginsStreamLimitIsReached)
+{
+    const QString base = QStringLiteral("http://h2one.test:%1").arg(s_one->port);
+    const auto warm = viaProxy({base + "/echo/warm"}); // the connection and the origin's SETTINGS are there
+    ASSERT_EQ(warm.status, 200) << warm.describe().toStdString();
+    QProcess held;
+    held.start("curl", {"-sS", "--max-time", "60", "-x", QStringLiteral("http://127.0.0.1:%1").arg(s_proxy->proxyPort()),
+                        base + "/hold-one"});
+    ASSERT_TRUE(s_one->process->waitForOutput(QRegularExpression("holding /hold-one"), 30000))
+        << s_one->process->describe().toStdString();
+    const auto release = viaProxy({base + "/release-one"});
+    ASSERT_EQ(release.status, 200) << release.describe().toStdString();
+    // (curl() spins the event loop: the held request may have finished and been reaped already)
+    if (held.state() != QProcess::NotRunning) {
+        ASSERT_TRUE(held.waitForFinished(60000));
+    }
+    const QJsonObject first = QJsonDocument::fromJson(held.readAllStandardOutput()).object();
+    EXPECT_TRUE(first.value("released").toBool()) << QJsonDocument(first).toJson().constData();
+    EXPECT_NE(json(release).value("connection").toInt(), first.value("connection").toInt());
 }
 
 TEST_F(Http2Upstream, RefusedStreamIsRetriedOnceWhenSafe)
