@@ -19,6 +19,8 @@
 #include <QTcpSocket>
 #include <QTimerEvent>
 
+#include <cstring>
+
 namespace dfproxy::forward {
 
 namespace {
