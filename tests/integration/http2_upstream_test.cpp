@@ -9,6 +9,7 @@
 #include "support/binaries.h"
 #include "support/managedprocess.h"
 
+#include <QCryptographicHash>
 #include <QFile>
 #include <QProcess>
 #include <QRegularExpression>
@@ -287,6 +288,33 @@ TEST_F(Http2Upstream, ASecondConnectionOpensWhenTheOriginsStreamLimitIsReached)
     const QJsonObject first = QJsonDocument::fromJson(held.readAllStandardOutput()).object();
     EXPECT_TRUE(first.value("released").toBool()) << QJsonDocument(first).toJson().constData();
     EXPECT_NE(json(release).value("connection").toInt(), first.value("connection").toInt());
+}
+
+// Bodies larger than the buffers and the stream windows go through whole, with and without a length.
+TEST_F(Http2Upstream, LargeRequestBodiesPassWithFlowControl)
+{
+    TempDir dir;
+    const QString path = dir.filePath("big");
+    QFile f(path);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    QByteArray big;
+    for (int i = 0; big.size() < 3 * 1024 * 1024; ++i)
+        big += QByteArray::number(i) + ',';
+    f.write(big);
+    f.close();
+    const auto sized = viaProxy({"--data-binary", "@" + path, plainUrl("/echo/big-sized")});
+    ASSERT_EQ(sized.status, 200) << sized.describe().toStdString();
+    const QString sha = QString::fromLatin1(QCryptographicHash::hash(big, QCryptographicHash::Sha256).toHex());
+    EXPECT_EQ(json(sized).value("bodyLength").toInt(), big.size());
+    EXPECT_EQ(json(sized).value("bodySha256").toString(), sha);
+    EXPECT_EQ(json(sized).value("headers").toObject().value("content-length").toString(),
+              QString::number(big.size()));
+    const auto chunked = viaProxy({"-H", "Transfer-Encoding: chunked", "--data-binary", "@" + path,
+                                   plainUrl("/echo/big-chunked")});
+    ASSERT_EQ(chunked.status, 200) << chunked.describe().toStdString();
+    EXPECT_EQ(json(chunked).value("bodyLength").toInt(), big.size());
+    EXPECT_EQ(json(chunked).value("bodySha256").toString(), sha);
+    EXPECT_FALSE(json(chunked).value("headers").toObject().contains("content-length"));
 }
 
 TEST_F(Http2Upstream, RefusedStreamIsRetriedOnceWhenSafe)
