@@ -317,6 +317,23 @@ TEST_F(Http2Upstream, LargeRequestBodiesPassWithFlowControl)
     EXPECT_FALSE(json(chunked).value("headers").toObject().contains("content-length"));
 }
 
+// A response larger than the stream window and the buffers: the window opens as the client takes it.
+TEST_F(Http2Upstream, LargeResponsesPassWithFlowControl)
+{
+    const int size = 5 * 1024 * 1024;
+    QByteArray expected(size, Qt::Uninitialized);
+    for (int i = 0; i < size; ++i)
+        expected[i] = char(i % 251);
+    const auto h1 = viaProxy({plainUrl(QStringLiteral("/big-%1").arg(size))});
+    ASSERT_EQ(h1.status, 200) << h1.describe().toStdString();
+    EXPECT_EQ(h1.header("content-length"), QString::number(size));
+    EXPECT_TRUE(h1.body == expected) << h1.body.size();
+    const auto h2 = curl({"--http2-prior-knowledge", "-H", QStringLiteral("host: h2.test:%1").arg(s_plain->port),
+                          s_proxy->proxyUrl(QStringLiteral("/big-%1").arg(size))});
+    ASSERT_EQ(h2.status, 200) << h2.describe().toStdString();
+    EXPECT_TRUE(h2.body == expected) << h2.body.size();
+}
+
 TEST_F(Http2Upstream, RefusedStreamIsRetriedOnceWhenSafe)
 {
     const auto get = viaProxy({plainUrl("/refuse-once/get")});
