@@ -240,6 +240,13 @@ TEST_F(Http2Upstream, TlsOriginThatDoesNotSelectH2Is502)
     EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_bad_response");
 }
 
+TEST_F(Http2Upstream, ConnectFailuresAreReportedAsForHttp11)
+{
+    const auto r = viaProxy({QStringLiteral("http://h2.test:%1/echo/nobody").arg(freeTcpPort())});
+    EXPECT_EQ(r.status, 502) << r.describe().toStdString();
+    EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_connect_refused");
+}
+
 TEST_F(Http2Upstream, Http1VersionAndUnsetStayHttp11)
 {
     const auto r = viaProxy({QStringLiteral("http://h1.test:%1/echo/h1").arg(s_h1->port())});

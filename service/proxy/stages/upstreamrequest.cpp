@@ -77,7 +77,6 @@ StageResult upstreamRequest(Transaction &tx)
     up.sni = backend->tlsSni;
     up.tlsInsecureSkipVerify = backend->tlsInsecureSkipVerify;
     up.tlsCaFile = backend->tlsCaFile;
-    up.http2 = backend->http2;
     if (backend->type == routing::Backend::Type::Static) {
         up.host = backend->staticHost;
         up.port = backend->staticPort;
@@ -90,6 +89,7 @@ StageResult upstreamRequest(Transaction &tx)
     if (h.isConnect())
         return StageResult::Continue; // a tunnel carries bytes as they are: no target, no headers
 
+    up.http2 = backend->http2; // not for tunnels: they carry the client's bytes as they are
     tx.forward.method = h.method;
     tx.forward.target = rewrite ? rewrittenPath(tx, rewrite->replaceFullPath, rewrite->replacePrefixMatch)
                                 : tx.canon.path;
