@@ -29,8 +29,9 @@ DFPROXY_BUILD_PACKAGES=(
 # of the `browser` tests; squid (with its auth helpers) and tinyproxy as the
 # upstream (corporate) proxies of the upstream-proxy tests, krb5-kdc, krb5-admin-server (kdb5_util, kadmin.local) and
 # krb5-user (kinit) for the throwaway Kerberos realm of the Negotiate test, gss-ntlmssp (GSSAPI's NTLM mechanism) for
-# the NTLM test against Squid; nghttp2-client (nghttp, h2load) as
-# HTTP/2 clients besides curl.
+# the NTLM test against Squid; nghttp2-client (nghttp, h2load) as HTTP/2 clients besides curl; python3-h2 as the
+# HTTP/2 origin (tests/fixtures/h2origin/) and RFC 8441 peers, python3-grpcio as the gRPC server and client
+# (tests/fixtures/grpc/) of the upstream HTTP/2 tests.
 DFPROXY_TEST_PACKAGES=(
     dnsmasq-base curl openssl ca-certificates xvfb xauth
     dpkg-dev fakeroot lintian wixl msitools
@@ -41,7 +42,7 @@ DFPROXY_TEST_PACKAGES=(
     wget                                  # tests/integration/applications_test.cpp: real programs behind requests
     squid tinyproxy krb5-kdc krb5-admin-server krb5-user gss-ntlmssp
     python3-jsonschema python3-yaml  # tests/fixtures/crds/validate.py (AgentgatewayConformance)
-    python3-h2                       # tests/integration/rfc8441.py: HTTP/2 tunnel and RFC 8441 websocket peers
+    python3-h2 python3-grpcio        # tests/integration/rfc8441.py, http2_upstream_test.cpp, grpc_test.cpp
 )
 
 # Prints the packages of the given list that are not installed, one per line.

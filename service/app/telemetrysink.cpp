@@ -84,6 +84,8 @@ telemetry::AccessLogEntry TelemetrySink::toEntry(const proxy::AccessLogRecord &r
     e.tunnel = r.tunnel;
     e.upstreamProxy = r.upstreamProxy;
     e.upstreamProxyReason = r.upstreamProxyReason;
+    e.grpcStatus = r.grpcStatus;
+    e.trailersDropped = r.trailersDropped;
     e.identity = r.identity;
     if (const platform::ProcessInfo *app = r.application.get()) { // QStrings shared, not copied
         e.process = app->name;

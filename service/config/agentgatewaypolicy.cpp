@@ -43,6 +43,7 @@ const QStringList &agentgatewayFields(const QString &section)
         {QStringLiteral("spec.backend"),
          {"ai", "auth", "extAuth", "health", "http", "mcp", "tcp", "tls", "transformation", "tunnel"}},
         {QStringLiteral("spec.backend.tunnel"), {"backendRef", "url"}},
+        {QStringLiteral("spec.backend.http"), {"requestTimeout", "version"}},
         {QStringLiteral("spec.backend.tls"),
          {"alpnProtocols", "caCertificateRefs", "insecureSkipVerify", "keyExchangeGroups", "mtlsCertificateRef", "sni",
           "verifySubjectAltNames"}},
@@ -644,6 +645,20 @@ std::optional<AgentgatewayBackendTlsSpec> parseBackendTls(Reader &r, const QJson
     return t;
 }
 
+std::optional<AgentgatewayBackendHttpSpec> parseBackendHttp(Reader &r, const QJsonObject &backend)
+{
+    const QString p = QStringLiteral("spec.backend.http");
+    const auto o = r.object(backend, QStringLiteral("spec.backend"), "http", false);
+    if (!o)
+        return std::nullopt;
+    checkSection(r, *o, p, {"version"});
+    AgentgatewayBackendHttpSpec h;
+    if (const auto v = r.oneOf(*o, p, "version", false, {"HTTP1", "HTTP2"}))
+        h.version = *v == QLatin1String("HTTP2") ? AgentgatewayBackendHttpSpec::Version::Http2
+                                                 : AgentgatewayBackendHttpSpec::Version::Http1;
+    return h;
+}
+
 // dfproxy's annotations replace what agentgateway reads from the cluster; one that is misspelt, or whose section
 // the policy does not set, would be ignored: refuse it.
 void checkAnnotations(Reader &r, const Resource &policy, const AgentgatewayPolicySpec &s)
@@ -712,13 +727,16 @@ AgentgatewayPolicySpec parseAgentgatewayPolicySpec(const Resource &policy, QList
     if (!spec.contains("traffic") && !spec.contains("frontend") && !spec.contains("backend"))
         r.error(sp, QStringLiteral("at least one of traffic, frontend or backend must be set"));
     if (const auto backend = r.object(spec, sp, "backend", false)) {
-        checkSection(r, *backend, QStringLiteral("spec.backend"), {"tunnel", "tls"});
+        checkSection(r, *backend, QStringLiteral("spec.backend"), {"tunnel", "tls", "http"});
         s.tunnel = parseTunnel(r, *backend, policy);
         if (s.tunnel)
             s.sections.append(QStringLiteral("backend.tunnel"));
         s.backendTls = parseBackendTls(r, *backend, policy);
         if (s.backendTls)
             s.sections.append(QStringLiteral("backend.tls"));
+        s.backendHttp = parseBackendHttp(r, *backend);
+        if (s.backendHttp)
+            s.sections.append(QStringLiteral("backend.http"));
         for (qsizetype i = 0; i < s.targetRefs.size(); ++i) {
             const auto &t = s.targetRefs[i];
             const QString tp = QStringLiteral("spec.targetRefs[%1]").arg(i);

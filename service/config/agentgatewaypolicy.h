@@ -62,6 +62,14 @@ struct AgentgatewayBackendTlsSpec
     QString caFile;                  ///< annotation dfproxy.dev/backend-tls-ca-file (caCertificateRefs name Secrets)
 };
 
+/// spec.backend.http: how requests reach the backend.
+struct AgentgatewayBackendHttpSpec
+{
+    enum class Version { Unset, Http1, Http2 };
+    /// version: HTTP1 or HTTP2 (HTTP2: h2c by prior knowledge in plaintext, ALPN "h2" over TLS); Unset = HTTP/1.1.
+    Version version = Version::Unset;
+};
+
 struct AgentgatewayPolicySpec
 {
     QList<PolicyTargetRef> targetRefs; ///< Gateway, HTTPRoute or AgentgatewayBackend in the policy's namespace
@@ -79,6 +87,7 @@ struct AgentgatewayPolicySpec
     std::optional<HeaderModifierSpec> responseHeaders; ///< traffic.headerModifiers.response
     QString connectMode; ///< frontend.connect.mode: "Deny", "Route" or "Tunnel"; empty = not set
     std::optional<AgentgatewayBackendTlsSpec> backendTls;
+    std::optional<AgentgatewayBackendHttpSpec> backendHttp;
     /// The sections the policy sets ("backend.tunnel", ...). Two policies on one target conflict only where their
     /// sections overlap; agentgateway merges the others.
     QStringList sections;

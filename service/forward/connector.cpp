@@ -196,6 +196,10 @@ void Connector::dial()
                 });
             }
         }
+        // HTTP/2 to the origin (spec.backend.http.version HTTP2) is offered by ALPN as "h2" only: the origin must
+        // take it, and Http2Forwarder refuses a connection where it did not.
+        if (tlsToOrigin && m_upstream.http2)
+            conf.setAllowedNextProtocols({QByteArrayLiteral("h2")});
         ssl->setSslConfiguration(conf);
         connect(ssl, &QSslSocket::encrypted, this, [this] {
             if (m_phase == Phase::OriginTls)

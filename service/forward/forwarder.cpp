@@ -43,4 +43,14 @@ int statusFor(ForwardError e)
     }
 }
 
+int grpcStatusOf(const http::HeaderList &fields, int fallback)
+{
+    const QByteArray *v = http::findHeader(fields, "grpc-status");
+    if (!v)
+        return fallback;
+    bool ok = false;
+    const int n = v->trimmed().toInt(&ok);
+    return ok && n >= 0 && n < 1000 ? n : fallback;
+}
+
 } // namespace dfproxy::forward

@@ -48,6 +48,9 @@ struct Upstream
     /// Tried in order when `proxy` (or DIRECT) cannot be reached: a PAC result's later entries; null = DIRECT
     /// (skipped when `addresses` is empty: the name did not resolve here).
     QList<std::shared_ptr<const UpstreamProxy>> proxyFallbacks;
+    /// Speak HTTP/2 to the origin: ALPN "h2" over TLS (the connection fails when the origin does not pick it), the
+    /// HTTP/2 preface by prior knowledge in plaintext (h2c).
+    bool http2 = false;
 };
 
 /// Why an exchange failed. Each has a status (502/504) and a stable reason for x-dfproxy-error.
@@ -78,6 +81,9 @@ struct ForwardRequest
     bool upgrade = false;         ///< websocket handshake: send "Connection: Upgrade" and hand over after 101
     qint64 connectTimeoutMs = 5000;  ///< per address
     qint64 responseTimeoutMs = 0;    ///< from the end of the request to the response head; 0 = none
+    /// The client sent "TE: trailers" (a hop-by-hop field, so not in `headers`): an HTTP/2 origin is told too (gRPC
+    /// servers want it). The HTTP/1.1 engine sends no TE.
+    bool teTrailers = false;
 };
 
 /// Receives the response. Callbacks never run from inside Forwarder::start(), except onUpstreamConnected for a
@@ -102,6 +108,9 @@ public:
     /// `size` body bytes (0 or more) went into bodySpliceTarget() by splicing. The sink counts them and pauses the
     /// response (Exchange::setResponsePaused) while any wait for the client.
     virtual void onResponseBodySpliced(qint64 size) { Q_UNUSED(size); }
+    /// Trailer fields after the response body (an HTTP/2 origin's: gRPC's grpc-status, grpc-message), just before
+    /// onResponseComplete. The HTTP/1.1 engines never call it (chunked trailers from an origin are dropped).
+    virtual void onResponseTrailers(const http::HeaderList &trailers) { Q_UNUSED(trailers); }
     virtual void onResponseComplete() = 0;
     /// After a 101 to an upgrade request: the sink now owns `upstream`, the connection's stream (parentless, on
     /// this thread, no listener), and must relay `leftover` (bytes already read past the head) first. The exchange
@@ -125,6 +134,9 @@ public:
     virtual void writeBody(const char *data, qsizetype size) = 0;
     /// The request body is complete.
     virtual void endBody() = 0;
+    /// Trailer fields to send after the request body (call before endBody()). Only the HTTP/2 engine sends them;
+    /// the HTTP/1.1 engines drop them (the default).
+    virtual void setRequestTrailers(const http::HeaderList &trailers) { Q_UNUSED(trailers); }
     /// Request bytes not yet handed to the OS; the caller stops feeding above its limit and waits for
     /// ResponseSink::onRequestBodyDrained.
     virtual qint64 bufferedBodyBytes() const = 0;
@@ -149,6 +161,9 @@ public:
     /// Counters of this engine (connections opened, reused, requests).
     virtual QJsonObject stats() const = 0;
 };
+
+/// The gRPC status a response's header or trailer fields carry (a grpc-status of digits), else `fallback`.
+int grpcStatusOf(const http::HeaderList &fields, int fallback);
 
 /// Where the engines report connect failures (HostCache::reportConnectFailure); may be null.
 struct ForwarderOptions

@@ -56,8 +56,9 @@ struct ServerSession::Callbacks
                       const uint8_t *value, size_t valuelen, uint8_t, void *p)
     {
         ServerSession *s = of(p);
-        if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
-            return 0; // trailers: not carried yet (docs/proxy.md "HTTP/2"); their size still counts below
+        if (frame->hd.type != NGHTTP2_HEADERS)
+            return 0;
+        // A request head or the request's trailers (HCAT_HEADERS): both count against the header-list limit.
         HeaderBlock &b = s->m_block;
         b.decodedBytes += qint64(namelen + valuelen) + kFieldOverhead;
         if (b.decodedBytes > s->m_limits.maxHeaderListBytes) {
@@ -89,7 +90,10 @@ struct ServerSession::Callbacks
         switch (frame->hd.type) {
         case NGHTTP2_HEADERS:
             if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-                // Request trailers: the body ends here.
+                // Request trailers (over the limit: dropped, the head went on already); the body ends here.
+                if (!s->m_block.tooLarge && !s->m_block.headers.isEmpty())
+                    s->m_handler->onRequestTrailers(id, s->m_block.headers);
+                s->m_block = HeaderBlock();
                 if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
                     s->m_handler->onRequestEnd(id);
                 return 0;
@@ -156,7 +160,7 @@ struct ServerSession::Callbacks
         return 0;
     }
 
-    static ssize_t read(nghttp2_session *, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
+    static ssize_t read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
                         nghttp2_data_source *, void *p)
     {
         bool eof = false;
@@ -164,8 +168,19 @@ struct ServerSession::Callbacks
             of(p)->m_handler->readResponseBody(id, reinterpret_cast<char *>(buf), qsizetype(length), &eof);
         if (n < 0)
             return NGHTTP2_ERR_DEFERRED;
-        if (eof)
+        if (eof) {
             *flags |= NGHTTP2_DATA_FLAG_EOF;
+            const HeaderList trailers = of(p)->m_handler->responseTrailers(id);
+            if (!trailers.isEmpty()) {
+                QList<nghttp2_nv> nv;
+                for (const auto &h : trailers)
+                    nv.append({reinterpret_cast<uint8_t *>(const_cast<char *>(h.first.constData())),
+                               reinterpret_cast<uint8_t *>(const_cast<char *>(h.second.constData())),
+                               size_t(h.first.size()), size_t(h.second.size()), NGHTTP2_NV_FLAG_NONE});
+                if (nghttp2_submit_trailer(session, id, nv.constData(), size_t(nv.size())) == 0)
+                    *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            }
+        }
         return ssize_t(n);
     }
 };

@@ -64,6 +64,10 @@ public:
     /// Response body for `stream`: up to `max` bytes into `out`, *eof when the body ends with them. Returns the
     /// number of bytes, or -1 when none are there yet (the session waits for ServerSession::resumeData).
     virtual qsizetype readResponseBody(qint32 stream, char *out, qsizetype max, bool *eof) = 0;
+    /// The request's trailer fields (lower-case names), before onRequestEnd.
+    virtual void onRequestTrailers(qint32 stream, const HeaderList &trailers) { Q_UNUSED(stream) Q_UNUSED(trailers) }
+    /// The response's trailer fields, asked once its body ended; empty: none (the last DATA frame ends the stream).
+    virtual HeaderList responseTrailers(qint32 stream) { Q_UNUSED(stream) return {}; }
 
 protected:
     ~ServerSessionHandler() = default;

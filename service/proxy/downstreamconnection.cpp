@@ -272,6 +272,8 @@ void DownstreamConnection::onRequestHead()
     m_keepAlive = h.keepAlive && !m_ctx->draining.load(std::memory_order_relaxed);
     m_clientMinor = h.versionMinor;
     m_headRequest = h.isHead();
+    m_teTrailers = http::headerHasToken(h.headers, "te", "trailers");
+    m_trailersOut.clear();
     m_state = State::Stages;
     m_tx.start();
 }
@@ -347,6 +349,7 @@ void DownstreamConnection::onResponseHead(const http::MessageHead &head)
     m_requestTimer.stop();
     m_tx.rec.status = head.status;
     m_tx.rec.upstreamUs = m_tx.nowUs() - m_tx.connectedUs;
+    m_tx.rec.grpcStatus = forward::grpcStatusOf(head.headers, -1); // gRPC's trailers-only responses
     const bool upgrade = head.status == 101;
     m_out.resize(0);
     http::appendResponseHead(m_out, m_clientMinor, head.status, head.reasonPhrase, {});
@@ -421,10 +424,35 @@ void DownstreamConnection::onResponseBodySpliced(qint64 size)
     }
 }
 
+void DownstreamConnection::onResponseTrailers(const http::HeaderList &trailers)
+{
+    // Trailer fields travel in chunked framing only, and only to a client that said it takes them (TE: trailers,
+    // RFC 9110 6.5.1 / 10.1.4); anywhere else they are dropped and the access log counts them (trailersDropped).
+    if (m_chunkedOut && m_teTrailers) {
+        const http::HopByHopFilter hop(trailers);
+        for (const auto &t : trailers) {
+            if (!hop.drops(t.first))
+                m_trailersOut.append(t);
+        }
+    } else {
+        m_tx.rec.trailersDropped += int(trailers.size());
+    }
+    m_tx.rec.grpcStatus = forward::grpcStatusOf(trailers, m_tx.rec.grpcStatus);
+}
+
 void DownstreamConnection::onResponseComplete()
 {
-    if (m_chunkedOut)
+    if (m_chunkedOut && !m_trailersOut.isEmpty()) {
+        m_out.resize(0);
+        appendRaw(m_out, "0\r\n", 3);
+        for (const auto &t : std::as_const(m_trailersOut))
+            http::appendHeader(m_out, t.first, t.second);
+        appendRaw(m_out, "\r\n", 2);
+        m_socket->write(m_out);
+        m_trailersOut.clear();
+    } else if (m_chunkedOut) {
         m_socket->write("0\r\n\r\n", 5);
+    }
     m_socket->flush();
     m_responseDone = true;
     retireExchange();

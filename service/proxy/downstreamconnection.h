@@ -53,6 +53,7 @@ public:
     void onResponseBody(const char *data, qsizetype size) override;
     net::Stream *bodySpliceTarget() override;
     void onResponseBodySpliced(qint64 size) override;
+    void onResponseTrailers(const http::HeaderList &trailers) override;
     void onResponseComplete() override;
     void onUpgraded(net::Stream *upstream, const QByteArray &leftover) override;
     void onRequestBodyDrained() override;
@@ -126,6 +127,8 @@ private:
     bool m_responseDone = false;
     bool m_keepAlive = true;
     bool m_headRequest = false;
+    bool m_teTrailers = false;      ///< the client sent "TE: trailers": response trailers may go in chunked framing
+    http::HeaderList m_trailersOut; ///< an HTTP/2 origin's response trailers, written after the last chunk
     bool m_chunkedOut = false;
     bool m_closeDelimited = false;
     bool m_responsePaused = false;

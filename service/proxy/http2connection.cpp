@@ -262,6 +262,18 @@ void Http2Connection::onViolation(http2::Violation v)
     }
 }
 
+void Http2Connection::onRequestTrailers(qint32 id, const http2::HeaderList &trailers)
+{
+    if (Http2Stream *s = stream(id))
+        s->onTrailers(trailers);
+}
+
+http2::HeaderList Http2Connection::responseTrailers(qint32 id)
+{
+    Http2Stream *s = stream(id);
+    return s ? s->responseTrailers() : http2::HeaderList();
+}
+
 qsizetype Http2Connection::readResponseBody(qint32 id, char *out, qsizetype max, bool *eof)
 {
     if (Http2Stream *s = stream(id))

@@ -74,6 +74,8 @@ public:
                        bool endStream) override;
     void onRequestData(qint32 stream, const char *data, qsizetype size) override;
     void onRequestEnd(qint32 stream) override;
+    void onRequestTrailers(qint32 stream, const http2::HeaderList &trailers) override;
+    http2::HeaderList responseTrailers(qint32 stream) override;
     void onRequestRefused(qint32 stream, int status, const QByteArray &reason) override;
     void onStreamClosed(qint32 stream, quint32 errorCode) override;
     void onViolation(http2::Violation v) override;

@@ -208,8 +208,10 @@ void Http2Stream::passBody()
 void Http2Stream::onEnd()
 {
     m_requestDone = true;
-    if (m_tx.exchange && !m_websocket)
+    if (m_tx.exchange && !m_websocket) {
+        m_tx.exchange->setRequestTrailers(m_requestTrailers);
         m_tx.exchange->endBody();
+    }
     if (m_upstream)
         halfCloseUpstream();
 }
@@ -226,8 +228,10 @@ void Http2Stream::exchangeStarted()
         m_held += body.size();
         passBody();
     }
-    if (m_requestDone && m_tx.exchange)
+    if (m_requestDone && m_tx.exchange) {
+        m_tx.exchange->setRequestTrailers(m_requestTrailers);
         m_tx.exchange->endBody();
+    }
 }
 
 /// The CONNECT's upstream is connected: 200 on the stream, then bytes both ways as DATA frames (RFC 9113 8.5).
@@ -469,6 +473,7 @@ void Http2Stream::onResponseHead(const http::MessageHead &head)
     m_responseStarted = true;
     m_tx.rec.status = head.status;
     m_tx.rec.upstreamUs = m_tx.nowUs() - m_tx.connectedUs;
+    m_tx.rec.grpcStatus = forward::grpcStatusOf(head.headers, -1); // gRPC's trailers-only responses
     http::HeaderList fields = head.headers;
     http::stripHopByHop(fields, false);
     if (m_tx.match && !m_tx.match->responseHeaders.isEmpty())
@@ -478,7 +483,7 @@ void Http2Stream::onResponseHead(const http::MessageHead &head)
     for (const auto &h : fields)
         appendField(out, h.first, h.second);
     out.append({QByteArrayLiteral("via"), QByteArrayLiteral("1.1 dfproxy")});
-    const bool noBody = m_head.isHead() || head.status == 204 || head.status == 304;
+    const bool noBody = m_head.isHead() || head.status == 204 || head.status == 304 || head.contentLength == 0;
     if (head.contentLength >= 0 && (head.status != 204))
         out.append({QByteArrayLiteral("content-length"), QByteArray::number(head.contentLength)});
     if (noBody)
@@ -525,6 +530,14 @@ qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
         m_tx.exchange->setResponsePaused(false);
     }
     return n;
+}
+
+void Http2Stream::onResponseTrailers(const http::HeaderList &trailers)
+{
+    // HTTP/2 to HTTP/2: the trailers go on as they came (gRPC's grpc-status, grpc-message), lower-case.
+    for (const auto &t : trailers)
+        appendField(m_responseTrailers, t.first, t.second);
+    m_tx.rec.grpcStatus = forward::grpcStatusOf(trailers, m_tx.rec.grpcStatus);
 }
 
 void Http2Stream::onResponseComplete()

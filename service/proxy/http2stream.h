@@ -39,6 +39,10 @@ public:
     void refuse(int status, const QByteArray &reason);
     void onData(const char *data, qsizetype size);
     void onEnd();
+    /// The request's trailers (passed to the exchange with the end of the body).
+    void onTrailers(const http2::HeaderList &trailers) { m_requestTrailers = trailers; }
+    /// The response's trailers for the session, once its body is sent.
+    http2::HeaderList responseTrailers() const { return m_responseTrailers; }
     /// nghttp2 closed the stream (`errorCode` 0 after a complete exchange): cancels what is in flight, logs.
     void onClosed(quint32 errorCode);
     /// The session's data source for the response body (ServerSessionHandler::readResponseBody).
@@ -58,6 +62,7 @@ public:
     void onUpstreamConnected(const QHostAddress &address, bool reused) override;
     void onResponseHead(const http::MessageHead &head) override;
     void onResponseBody(const char *data, qsizetype size) override;
+    void onResponseTrailers(const http::HeaderList &trailers) override;
     void onResponseComplete() override;
     void onUpgraded(net::Stream *upstream, const QByteArray &leftover) override;
     void onRequestBodyDrained() override;
@@ -101,6 +106,8 @@ private:
     std::unique_ptr<forward::Exchange> m_retiredExchange;
     QByteArray m_pendingBody; ///< request body received before the exchange started (bounded by the window)
     qint64 m_held = 0;        ///< body bytes given to the exchange and not yet consumed (the window stays shut)
+    http::HeaderList m_requestTrailers;
+    http2::HeaderList m_responseTrailers;
     QByteArray m_body;        ///< response body waiting for the session
     qsizetype m_bodyPos = 0;
     bool m_requestDone = false;

@@ -3,6 +3,7 @@
 
 #include "base/logcategories.h"
 #include "forward/http1forwarder.h"
+#include "forward/http2forwarder.h"
 #include "forward/qnamforwarder.h"
 #include "proxy/downstreamconnection.h"
 #include "proxy/http2connection.h"
@@ -144,6 +145,26 @@ void ProxyWorker::refuse(QTcpSocket *socket, QByteArrayView reason)
     timer->start(kLingerMs);
 }
 
+namespace {
+forward::ForwarderOptions forwarderOptions(ProxyContext *ctx)
+{
+    forward::ForwarderOptions o;
+    o.hostCache = ctx->hostCache.load();
+    o.idleTimeoutMs = ctx->options.upstreamIdleTimeoutMs;
+    o.bodyBufferLimit = ctx->options.bufferLimit;
+    o.connectionsOpenedCounter = &ctx->stats.upstreamConnectionsOpened;
+    o.requestsCounter = &ctx->stats.upstreamRequests;
+    return o;
+}
+} // namespace
+
+forward::Forwarder *ProxyWorker::http2Forwarder()
+{
+    if (!m_http2Upstream)
+        m_http2Upstream = std::make_unique<forward::Http2Forwarder>(forwarderOptions(m_ctx));
+    return m_http2Upstream.get();
+}
+
 forward::Forwarder *ProxyWorker::forwarder(routing::Backend::Engine engine)
 {
     forward::ForwarderOptions o;
@@ -174,6 +195,8 @@ void ProxyWorker::drain()
         c->drain();
     if (auto *n = dynamic_cast<forward::Http1Forwarder *>(m_native.get()))
         n->closeIdle();
+    if (auto *h2 = dynamic_cast<forward::Http2Forwarder *>(m_http2Upstream.get()))
+        h2->closeIdle();
 }
 
 void ProxyWorker::closeAll()
@@ -186,6 +209,7 @@ void ProxyWorker::closeAll()
         delete c;
     m_native.reset();
     m_qnam.reset();
+    m_http2Upstream.reset();
 }
 
 void ProxyWorker::connectionClosed(DownstreamConnection *c)

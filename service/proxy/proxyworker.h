@@ -40,6 +40,8 @@ public:
                std::shared_ptr<const QSslConfiguration> tls = nullptr);
     /// The engine for a backend.
     forward::Forwarder *forwarder(routing::Backend::Engine engine);
+    /// The HTTP/2 engine (backends with AgentgatewayPolicy spec.backend.http.version HTTP2).
+    forward::Forwarder *http2Forwarder();
     /// Asks every connection to close once idle.
     void drain();
     /// Closes everything now.
@@ -74,6 +76,7 @@ private:
     QSet<Http2Connection *> m_http2;
     std::unique_ptr<forward::Forwarder> m_native;
     std::unique_ptr<forward::Forwarder> m_qnam;
+    std::unique_ptr<forward::Forwarder> m_http2Upstream;
     std::minstd_rand m_rng{std::random_device{}()};
     dns::HostCache *m_dnsCache = nullptr;
     std::unique_ptr<dns::ThreadAttachment> m_dnsAttachment;

@@ -235,6 +235,8 @@ AgentgatewayAttachments agentgatewayAttachments(const Config &config, const QLis
     const auto tunnelGw = winners(QStringLiteral("backend.tunnel"), kinds::Gateway);
     const auto tlsOwn = winners(QStringLiteral("backend.tls"), kinds::Backend);
     const auto tlsGw = winners(QStringLiteral("backend.tls"), kinds::Gateway);
+    const auto httpOwn = winners(QStringLiteral("backend.http"), kinds::Backend);
+    const auto httpGw = winners(QStringLiteral("backend.http"), kinds::Gateway);
     for (const Resource *b : config.ofKind(QString::fromLatin1(kinds::Backend))) {
         const QString key = b->ns() + u'/' + b->name();
         const QSet<QString> via = gatewaysOfBackend.value(key);
@@ -251,7 +253,9 @@ AgentgatewayAttachments agentgatewayAttachments(const Config &config, const QLis
         }
         if (const Valid *v = pick(tlsOwn, tlsGw, key, via))
             bp.tls = v->spec.backendTls;
-        if (bp.tunnel || bp.tls)
+        if (const Valid *v = pick(httpOwn, httpGw, key, via))
+            bp.http = v->spec.backendHttp;
+        if (bp.tunnel || bp.tls || bp.http)
             out.backends.insert(key, bp);
     }
 

@@ -55,11 +55,13 @@ BackendResolution resolveBackend(const config::Config &config, const QString &ro
 /// wins over `b`.
 bool policyWinsOver(const config::Resource &a, const config::Resource &b);
 
-/// What AgentgatewayPolicies give one backend: the upstream proxy (spec.backend.tunnel) and TLS (spec.backend.tls).
+/// What AgentgatewayPolicies give one backend: the upstream proxy (spec.backend.tunnel), TLS (spec.backend.tls) and
+/// the HTTP version (spec.backend.http).
 struct BackendPolicies
 {
     std::shared_ptr<const BackendTunnel> tunnel; ///< null = direct
     std::optional<config::AgentgatewayBackendTlsSpec> tls;
+    std::optional<config::AgentgatewayBackendHttpSpec> http; ///< spec.backend.http (version)
 };
 
 /// What AgentgatewayPolicies give one route: traffic.timeouts and traffic.headerModifiers.

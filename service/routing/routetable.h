@@ -74,6 +74,8 @@ struct Backend
     std::optional<dns::LookupFamily> lookupFamily; ///< per-backend DNS override
     Engine engine = Engine::Native;
     std::shared_ptr<const BackendTunnel> tunnel; ///< upstream proxy; null = direct
+    /// AgentgatewayPolicy spec.backend.http.version HTTP2: requests go upstream over HTTP/2 (forward/http2forwarder.h).
+    bool http2 = false;
 };
 
 /// What the router reads of a request: views into the transaction's one request (the listener it came in on, the

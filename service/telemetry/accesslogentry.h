@@ -51,6 +51,8 @@ struct AccessLogEntry
     QString processUser;         ///< the account it runs as
     QString upstreamProxy;       ///< the upstream proxy taken ("host:port") or "DIRECT"; empty: the backend has none
     QString upstreamProxyReason; ///< why: "tunnel" (the fixed proxy), "bypass <entry>"
+    int grpcStatus = -1;         ///< gRPC status of the response; -1 = none (the field is then left out)
+    int trailersDropped = 0;     ///< response trailer fields dropped on the way to the client (left out when 0)
 
     /// The JSON object of the JSON Lines format and of the admin API (stable field names, see docs/telemetry.md).
     QJsonObject toJson() const;

@@ -320,6 +320,10 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     appendJsonNumber(out, e.dnsMs);
     out.literal(",\"gateway\":");
     ok &= appendJsonStringMemo(out, e.gateway, gatewayMemo);
+    if (e.grpcStatus >= 0) { // only for gRPC responses
+        out.literal(",\"grpcStatus\":");
+        appendJsonNumber(out, e.grpcStatus);
+    }
     out.literal(",\"host\":");
     appendJsonBytes(out, e.host);
     out.literal(",\"identity\":");
@@ -354,6 +358,10 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     appendIsoTime(out, e.time);
     out.literal("\",\"totalMs\":");
     appendJsonNumber(out, e.totalMs);
+    if (e.trailersDropped > 0) {
+        out.literal(",\"trailersDropped\":");
+        appendJsonNumber(out, e.trailersDropped);
+    }
     out.literal(",\"tunnel\":");
     boolean(e.tunnel);
     out.literal(",\"upstreamMs\":");
@@ -445,6 +453,10 @@ QJsonObject AccessLogEntry::toJson() const
         o.insert(QStringLiteral("upstreamProxy"), upstreamProxy);
         o.insert(QStringLiteral("upstreamProxyReason"), upstreamProxyReason);
     }
+    if (grpcStatus >= 0)
+        o.insert(QStringLiteral("grpcStatus"), grpcStatus);
+    if (trailersDropped > 0)
+        o.insert(QStringLiteral("trailersDropped"), trailersDropped);
     return o;
 }
 
@@ -499,7 +511,10 @@ QByteArray formatAccessLogLine(const AccessLogEntry &e, AccessLogFormat format)
         line += (e.resolvedAddress.isEmpty() ? QByteArrayLiteral("-") : QByteArray::number(e.upstreamMs)) + ' ';
         line += "\"-\" \"-\" \"-\" \"" + orDash(sanitize(hostPort(e.host, e.port))) + "\" \"";
         line += orDash(hostPort(e.resolvedAddress, e.port)) + "\" ";
-        line += applicationMetadata(e) + '\n';
+        line += applicationMetadata(e);
+        if (e.grpcStatus >= 0) // %GRPC_STATUS(NUMBER)%, only on gRPC responses
+            line += ' ' + QByteArray::number(e.grpcStatus);
+        line += '\n';
         return line;
     }
     case AccessLogFormat::Combined: {
@@ -511,7 +526,10 @@ QByteArray formatAccessLogLine(const AccessLogEntry &e, AccessLogFormat format)
         line += QByteArray::number(e.status) + ' ';
         line += (e.bytesOut > 0 ? QByteArray::number(e.bytesOut) : QByteArrayLiteral("-"));
         line += " \"-\" \"-\" ";
-        line += applicationFields(e) + '\n';
+        line += applicationFields(e);
+        if (e.grpcStatus >= 0) // appended only on gRPC responses
+            line += " grpc-status=" + QByteArray::number(e.grpcStatus);
+        line += '\n';
         return line;
     }
     }

@@ -21,9 +21,10 @@ QString toString(AccessLogFormat format);
 ///    %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%
 ///    "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"`;
 ///    values the record does not carry are "-", RESPONSE_FLAGS is the dfproxy error reason; then
-///    `%DYNAMIC_METADATA(dfproxy.application)%`: {"pid","process","processPath","processUser"} as compact JSON, or "-".
+///    `%DYNAMIC_METADATA(dfproxy.application)%`: {"pid","process","processPath","processUser"} as compact JSON, or "-";
+///    then, on gRPC responses only, the status as a number (`%GRPC_STATUS(NUMBER)%`).
 ///  - Combined: Apache's `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"` (%u is the identity), then
-///    `"process" "processPath" pid "processUser"` ("-" when unknown).
+///    `"process" "processPath" pid "processUser"` ("-" when unknown), then ` grpc-status=N` on gRPC responses only.
 /// Pure and thread-safe.
 QByteArray formatAccessLogLine(const AccessLogEntry &entry, AccessLogFormat format);
 /// The same line appended to `out` (the writer formats a whole batch into one reused buffer). Json is written

@@ -16,7 +16,12 @@ StageResult forward(Transaction &tx)
     // Upgrades need the socket afterwards, which only the native engine can hand over.
     const routing::Backend::Engine engine = tx.websocket ? routing::Backend::Engine::Native
                                                          : tx.match->backend->engine;
-    tx.exchange = tx.worker->forwarder(engine)->start(std::move(tx.forward), tx.host->responseSink());
+    // HTTP/2 to the origin (spec.backend.http.version HTTP2) for everything but websocket upgrades (HTTP/1.1 only).
+    if (tx.websocket)
+        tx.forward.upstream.http2 = false;
+    forward::Forwarder *forwarder = !tx.websocket && tx.forward.upstream.http2 ? tx.worker->http2Forwarder()
+                                                                                : tx.worker->forwarder(engine);
+    tx.exchange = forwarder->start(std::move(tx.forward), tx.host->responseSink());
     tx.host->exchangeStarted();
     return StageResult::Continue;
 }

@@ -89,6 +89,7 @@ StageResult upstreamRequest(Transaction &tx)
     if (h.isConnect())
         return StageResult::Continue; // a tunnel carries bytes as they are: no target, no headers
 
+    up.http2 = backend->http2; // not for tunnels: they carry the client's bytes as they are
     tx.forward.method = h.method;
     tx.forward.target = rewrite ? rewrittenPath(tx, rewrite->replaceFullPath, rewrite->replacePrefixMatch)
                                 : tx.canon.path;
@@ -98,6 +99,7 @@ StageResult upstreamRequest(Transaction &tx)
     tx.forward.upgrade = tx.websocket;
     upstreamHeaders(tx);
     tx.forward.contentLength = h.chunked ? -1 : std::max<qint64>(0, h.contentLength);
+    tx.forward.teTrailers = http::headerHasToken(h.headers, "te", "trailers");
     tx.forward.connectTimeoutMs = tx.ctx->options.connectTimeoutMs;
     tx.forward.responseTimeoutMs = tx.match->backendRequestTimeoutMs > 0 ? tx.match->backendRequestTimeoutMs
                                                                          : tx.ctx->options.responseTimeoutMs;

@@ -303,3 +303,30 @@ TEST(AgentgatewayPolicy, ApiKeysComeFromTheAnnotationsFileNotFromSecrets)
     EXPECT_TRUE(errorAt(errors, "spec.traffic.apiKeyAuthentication.location").contains("cannot tell"))
         << errorsText(errors).toStdString();
 }
+
+// spec.backend.http.version selects HTTP/2 to the backend (forward/http2forwarder.h); its other field and other
+// spellings are refused with their path.
+TEST(AgentgatewayPolicy, BackendHttpVersionIsReadAndItsOtherFieldsRefused)
+{
+    QList<FieldError> errors;
+    auto s = parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"http": {"version": "HTTP2"}}})"), &errors);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    ASSERT_TRUE(s.backendHttp.has_value());
+    EXPECT_EQ(s.backendHttp->version, AgentgatewayBackendHttpSpec::Version::Http2);
+    EXPECT_TRUE(s.sections.contains("backend.http"));
+
+    errors.clear();
+    s = parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"http": {"version": "HTTP1"}}})"), &errors);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    EXPECT_EQ(s.backendHttp->version, AgentgatewayBackendHttpSpec::Version::Http1);
+
+    errors.clear();
+    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget +
+                                       R"(, "backend": {"http": {"version": "h2", "requestTimeout": "5s"}}})"),
+                                &errors);
+    EXPECT_FALSE(errorAt(errors, "spec.backend.http.version").isEmpty()) << errorsText(errors).toStdString();
+    EXPECT_TRUE(errorAt(errors, "spec.backend.http.requestTimeout").contains("dfproxy does not implement"))
+        << errorsText(errors).toStdString();
+}

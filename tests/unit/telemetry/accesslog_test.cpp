@@ -102,6 +102,28 @@ TEST(AccessLogFormat, UpstreamProxyFieldsOnlyForBackendsWithOne)
     EXPECT_FALSE(formatAccessLogLine(sampleEntry(), AccessLogFormat::Json).contains("upstreamProxy"));
 }
 
+TEST(AccessLogFormat, GrpcStatusAndDroppedTrailersOnlyWhereThereAreSome)
+{
+    AccessLogEntry e = sampleEntry();
+    for (AccessLogFormat f : {AccessLogFormat::Json, AccessLogFormat::Envoy, AccessLogFormat::Combined}) {
+        const QByteArray line = formatAccessLogLine(e, f);
+        EXPECT_FALSE(line.contains("grpc")) << line.constData();
+        EXPECT_FALSE(line.contains("trailersDropped")) << line.constData();
+    }
+    e.grpcStatus = 0;
+    e.trailersDropped = 2;
+    const QByteArray json = formatAccessLogLine(e, AccessLogFormat::Json);
+    EXPECT_TRUE(json.contains(R"("gateway":"agentgateway-system/agentgateway-proxy","grpcStatus":0,"host")")
+                || json.contains(R"(,"grpcStatus":0,"host")"))
+        << json.constData();
+    EXPECT_TRUE(json.contains(R"("trailersDropped":2,"tunnel")")) << json.constData();
+    EXPECT_TRUE(formatAccessLogLine(e, AccessLogFormat::Envoy).endsWith("} 0\n")
+                || formatAccessLogLine(e, AccessLogFormat::Envoy).endsWith("- 0\n"))
+        << formatAccessLogLine(e, AccessLogFormat::Envoy).constData();
+    EXPECT_TRUE(formatAccessLogLine(e, AccessLogFormat::Combined).endsWith(" grpc-status=0\n"))
+        << formatAccessLogLine(e, AccessLogFormat::Combined).constData();
+}
+
 TEST(AccessLogFormat, JsonLineIsExactlyWhatQJsonDocumentWrites)
 {
     const auto viaQt = [](const AccessLogEntry &e) {
@@ -114,6 +136,10 @@ TEST(AccessLogFormat, JsonLineIsExactlyWhatQJsonDocumentWrites)
     proxied.upstreamProxy = QStringLiteral("proxy.corp:3128");
     proxied.upstreamProxyReason = QStringLiteral("tunnel");
     entries.append(proxied);
+    AccessLogEntry grpc = sampleEntry(); // a gRPC call whose trailers an HTTP/1.1 client could not take
+    grpc.grpcStatus = 5;
+    grpc.trailersDropped = 2;
+    entries.append(grpc);
 
     AccessLogEntry controls = sampleEntry();
     QByteArray allBytes;
