@@ -36,7 +36,7 @@ using h2::kPreface;
 using h2::parseFrames;
 using h2::u32;
 constexpr quint8 kData = h2::Data, kHeaders = h2::Headers, kRstStream = h2::RstStream, kSettings = h2::Settings,
-                 kPing = h2::Ping, kGoaway = h2::Goaway, kContinuation = h2::Continuation;
+                 kPing = h2::Ping, kContinuation = h2::Continuation;
 constexpr quint8 kEndStream = h2::EndStream, kEndHeaders = h2::EndHeaders;
 constexpr quint32 kEnhanceYourCalm = h2::EnhanceYourCalm;
 
