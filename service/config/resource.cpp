@@ -89,6 +89,13 @@ QList<FieldError> Resource::validateEnvelope() const
     }
     if (!m_obj.value("spec").isObject())
         errors.append(FieldError{"spec", "is required and must be an object"});
+    // A field beside these is one dfproxy does not implement: refused with its path, never kept unread (status is
+    // what an exported object carries; the store writes its own).
+    for (auto it = m_obj.begin(); it != m_obj.end(); ++it) {
+        static const QStringList known{"apiVersion", "kind", "metadata", "spec", "status"};
+        if (!known.contains(it.key()))
+            errors.append(FieldError{it.key(), "is not a field of a resource"});
+    }
     return errors;
 }
 
