@@ -175,9 +175,11 @@ private:
 PacSource *pacSourceFor(const QString &url)
 {
     static QMutex mutex;
-    static QHash<QString, PacSource *> sources; // never freed: the PAC threads live as long as the process
+    // Never freed: the PAC threads live as long as the process. The table itself is never destroyed either, so the
+    // sources stay reachable at exit (a static QHash's destructor would orphan them: LeakSanitizer's leaks).
+    static auto *sources = new QHash<QString, PacSource *>;
     QMutexLocker lock(&mutex);
-    PacSource *&s = sources[url];
+    PacSource *&s = (*sources)[url];
     if (!s)
         s = new PacSource(url);
     return s;

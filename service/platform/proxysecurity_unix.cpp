@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "platform/proxysecurity.h"
 
+#include "base/leakcheck.h"
+
 #include <QtGlobal>
 
 #if !defined(Q_OS_WIN)
@@ -85,6 +87,9 @@ public:
         QByteArray in = input;
         gss_buffer_desc inBuf{size_t(in.size()), in.isEmpty() ? nullptr : in.data()};
         gss_buffer_desc outBuf = GSS_C_EMPTY_BUFFER;
+        // gss-ntlmssp (Debian 1.2.0) fetches an EVP_MD for each NTLM hash and never frees it, even after
+        // gss_delete_sec_context (see ~GssContext): not reported, so that our own leaks still are.
+        const LeakCheckDisabled ntlmsspLeaks;
         const OM_uint32 major = gss_init_sec_context(&minor, GSS_C_NO_CREDENTIAL, &m_ctx, m_name, m_mech,
                                                      GSS_C_MUTUAL_FLAG | GSS_C_SEQUENCE_FLAG, 0,
                                                      GSS_C_NO_CHANNEL_BINDINGS, in.isEmpty() ? GSS_C_NO_BUFFER : &inBuf,
