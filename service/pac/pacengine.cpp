@@ -170,18 +170,19 @@ struct PacEngine::Impl
         }
     }
 
-    /// On the PAC thread.
-    Result call(const QString &url, const QString &host)
+    /// Runs `js` on the PAC thread with the watchdog set to interrupt it after `limitMs`; true when it was
+    /// interrupted. Everything that may run the script's code belongs inside: not only the call itself but reading
+    /// its answer (a returned object's toString, a getter on the global object), or a script could hold the PAC
+    /// thread, and with it every request that asks the PAC, for ever.
+    bool limited(qint64 limitMs, const std::function<void()> &js)
     {
-        if (findProxy.isUndefined() || !findProxy.isCallable())
-            return {QString(), QStringLiteral("no PAC script is loaded")};
         {
             std::lock_guard lock(watchMutex);
-            deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.callTimeoutMs);
+            deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limitMs);
             watching = true;
         }
         watchWake.notify_one();
-        const QJSValue v = findProxy.call({QJSValue(url), QJSValue(host)});
+        js();
         bool interrupted = false;
         {
             std::lock_guard lock(watchMutex);
@@ -189,13 +190,27 @@ struct PacEngine::Impl
             watching = false;
         }
         engine->setInterrupted(false);
+        return interrupted;
+    }
+
+    /// On the PAC thread.
+    Result call(const QString &url, const QString &host)
+    {
+        if (findProxy.isUndefined() || !findProxy.isCallable())
+            return {QString(), QStringLiteral("no PAC script is loaded")};
+        Result r;
+        const bool interrupted = limited(options.callTimeoutMs, [&] {
+            const QJSValue v = findProxy.call({QJSValue(url), QJSValue(host)});
+            if (v.isError())
+                r.error = QStringLiteral("FindProxyForURL failed: %1").arg(v.toString());
+            else if (v.isUndefined() || v.isNull())
+                r.error = QStringLiteral("FindProxyForURL returned nothing");
+            else
+                r.value = v.toString();
+        });
         if (interrupted)
             return {QString(), QStringLiteral("FindProxyForURL ran longer than %1 ms").arg(options.callTimeoutMs)};
-        if (v.isError())
-            return {QString(), QStringLiteral("FindProxyForURL failed: %1").arg(v.toString())};
-        if (v.isUndefined() || v.isNull())
-            return {QString(), QStringLiteral("FindProxyForURL returned nothing")};
-        return {v.toString(), QString()};
+        return r;
     }
 };
 
@@ -247,12 +262,29 @@ QString PacEngine::load(const QString &script)
 
 QString PacEngine::loadHere(const QString &script)
 {
-    const QJSValue result = d->engine->evaluate(script, QStringLiteral("proxy.pac"));
-    if (result.isError())
-        return QStringLiteral("the PAC script does not compile: %1 (line %2)")
-            .arg(result.toString())
-            .arg(result.property(QStringLiteral("lineNumber")).toInt());
-    QJSValue f = d->engine->globalObject().property(QStringLiteral("FindProxyForURL"));
+    QString error;
+    QJSValue f;
+    // The script's top-level code runs here: under a time limit like a call (a `for (;;) {}` outside any function
+    // would otherwise keep the PAC thread, and every request waiting for a PAC answer, for ever).
+    const bool interrupted = d->limited(d->options.loadTimeoutMs, [&] {
+        QStringList thrown; // not empty when the script threw (an Error, or any value: `throw "x"`)
+        const QJSValue result = d->engine->evaluate(script, QStringLiteral("proxy.pac"), 1, &thrown);
+        if (result.isError()) {
+            error = QStringLiteral("the PAC script does not compile: %1 (line %2)")
+                        .arg(result.toString())
+                        .arg(result.property(QStringLiteral("lineNumber")).toInt());
+            return;
+        }
+        if (!thrown.isEmpty()) {
+            error = QStringLiteral("the PAC script threw %1").arg(result.toString());
+            return;
+        }
+        f = d->engine->globalObject().property(QStringLiteral("FindProxyForURL"));
+    });
+    if (interrupted)
+        return QStringLiteral("the PAC script's top-level code ran longer than %1 ms").arg(d->options.loadTimeoutMs);
+    if (!error.isEmpty())
+        return error;
     if (!f.isCallable())
         return QStringLiteral("the PAC script defines no function FindProxyForURL(url, host)");
     d->findProxy = f;

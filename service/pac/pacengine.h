@@ -41,6 +41,8 @@ public:
     struct Options
     {
         qint64 callTimeoutMs = 2000; ///< a FindProxyForURL call running longer is interrupted (an error)
+        /// Loading a script runs its top-level code: interrupted after this long (the previous script stays).
+        qint64 loadTimeoutMs = 5000;
         /// dnsResolve / isResolvable / isInNet of a name: dfproxy's DNS cache in the service, a table in tests.
         /// Runs on the PAC thread and may block it (never a worker). Empty list = does not resolve.
         std::function<QList<QHostAddress>(const QString &host)> resolve;
@@ -59,8 +61,8 @@ public:
     PacEngine(const PacEngine &) = delete;
     PacEngine &operator=(const PacEngine &) = delete;
 
-    /// Replaces the script; waits for it. Returns an error when it does not compile or defines no FindProxyForURL
-    /// (the previous script then stays).
+    /// Replaces the script; waits for it. Returns an error when it does not compile, its top-level code runs longer
+    /// than loadTimeoutMs or it defines no FindProxyForURL (the previous script then stays).
     QString load(const QString &script);
     /// Fetches the script from `url` (http, https or file) on the PAC thread, then load()s it. Waits at most
     /// `timeoutMs` for the download; returns an error (the previous script stays) on any failure.

@@ -12,6 +12,10 @@
 #include <QFileInfo>
 #include <QProcess>
 
+#include <chrono>
+#include <future>
+#include <thread>
+
 using namespace dfproxy;
 using pac::PacEngine;
 using pac::PacHop;
@@ -102,6 +106,22 @@ PacEngine::Options localOptions(const QString &myIp)
     return o;
 }
 
+/// Runs `op` on `engine` from another thread and waits at most 20 s for it. A PAC thread that never comes back
+/// (what a script outside the time limit does) gives nullopt, and the engine is leaked: its destructor would wait
+/// for that thread for ever.
+template<typename T>
+std::optional<T> within(std::unique_ptr<PacEngine> &engine, std::function<T(PacEngine &)> op)
+{
+    auto promise = std::make_shared<std::promise<T>>();
+    std::future<T> answer = promise->get_future();
+    std::thread([promise, e = engine.get(), op] { promise->set_value(op(*e)); }).detach();
+    if (answer.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+        (void)engine.release();
+        return std::nullopt;
+    }
+    return answer.get();
+}
+
 } // namespace
 
 TEST(PacEngine, AgreesWithPacparserOnTheSameFile)
@@ -160,6 +180,64 @@ TEST(PacEngine, ACallOverItsTimeLimitIsInterruptedAndTheEngineStaysUsable)
     const PacEngine::Result r = engine.evaluate(QStringLiteral("http://loop/"), QStringLiteral("loop"));
     EXPECT_TRUE(r.error.contains(QLatin1String("longer than 200 ms"))) << r.error.toStdString();
     EXPECT_EQ(engine.evaluate(QStringLiteral("http://ok/"), QStringLiteral("ok")).value, QStringLiteral("DIRECT"));
+}
+
+// Top-level code runs when the script is loaded, outside any FindProxyForURL call: it has a time limit too, or one
+// `for (;;) {}` in a fetched PAC file would hold the PAC thread (and every request asking it) for ever.
+TEST(PacEngine, TopLevelCodeOverItsTimeLimitIsInterruptedAndTheLastGoodScriptStays)
+{
+    PacEngine::Options o = localOptions(QStringLiteral("10.0.0.5"));
+    o.loadTimeoutMs = 200;
+    auto engine = std::make_unique<PacEngine>(o);
+    ASSERT_EQ(engine->load(QStringLiteral("function FindProxyForURL(u, h) { return 'PROXY good:1'; }")), QString());
+    for (const QString &script :
+         {QStringLiteral("function FindProxyForURL(u, h) { return 'DIRECT'; } for (;;) {}"),
+          // a thrown object whose toString never ends: reading the error runs it
+          QStringLiteral("throw {toString: function () { for (;;) {} }, lineNumber: 1};")}) {
+        SCOPED_TRACE(script.toStdString());
+        const auto error = within<QString>(engine, [script](PacEngine &e) { return e.load(script); });
+        ASSERT_TRUE(error) << "the PAC thread never came back from loading the script";
+        EXPECT_TRUE(error->contains(QLatin1String("longer than 200 ms"))) << error->toStdString();
+        const auto r = within<PacEngine::Result>(
+            engine, [](PacEngine &e) { return e.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")); });
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->value, QStringLiteral("PROXY good:1")) << r->error.toStdString();
+    }
+    // A getter on the global object: reading the function's name runs the script's code again.
+    auto fresh = std::make_unique<PacEngine>(o);
+    const auto error = within<QString>(fresh, [](PacEngine &e) {
+        return e.load(
+            QStringLiteral("Object.defineProperty(this, 'FindProxyForURL', {get: function () { for (;;) {} }});"));
+    });
+    ASSERT_TRUE(error) << "the PAC thread never came back from reading FindProxyForURL";
+    EXPECT_TRUE(error->contains(QLatin1String("longer than 200 ms"))) << error->toStdString();
+}
+
+// What FindProxyForURL returns or throws is read as a string inside the time limit: an object whose toString never
+// ends is a call over the limit, not a PAC thread lost for good.
+TEST(PacEngine, AnAnswerWhoseToStringNeverEndsIsInterrupted)
+{
+    PacEngine::Options o = localOptions(QStringLiteral("10.0.0.5"));
+    o.callTimeoutMs = 200;
+    auto engine = std::make_unique<PacEngine>(o);
+    ASSERT_EQ(engine->load(QStringLiteral("var spin = {toString: function () { for (;;) {} }};"
+                                          "function FindProxyForURL(u, h) {"
+                                          "  if (h == 'returns') return spin;"
+                                          "  if (h == 'throws') throw spin;"
+                                          "  return 'DIRECT'; }")),
+              QString());
+    for (const QString &host : {QStringLiteral("returns"), QStringLiteral("throws")}) {
+        SCOPED_TRACE(host.toStdString());
+        const auto r = within<PacEngine::Result>(
+            engine, [host](PacEngine &e) { return e.evaluate(QStringLiteral("http://x/"), host); });
+        ASSERT_TRUE(r) << "the PAC thread never came back from reading the answer";
+        EXPECT_TRUE(r->error.contains(QLatin1String("longer than 200 ms"))) << r->error.toStdString();
+        EXPECT_TRUE(r->value.isEmpty());
+    }
+    const auto ok = within<PacEngine::Result>(
+        engine, [](PacEngine &e) { return e.evaluate(QStringLiteral("http://ok/"), QStringLiteral("ok")); });
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->value, QStringLiteral("DIRECT"));
 }
 
 TEST(PacEngine, BadScriptsAreRefusedAndTheLastGoodOneStays)
