@@ -214,22 +214,26 @@ bool recentlyFailed(const UpstreamProxy &proxy)
     return false;
 }
 
+/// When the PAC gives no answer dfproxy can use: the tunnel's own proxy (DIRECT only for a tunnel without one).
+ProxySelection pacUnusable(const routing::BackendTunnel &tunnel, const QString &error, PacSource *source)
+{
+    ProxySelection s;
+    const QString why = QStringLiteral("pac unusable (%1)").arg(source->lastError().isEmpty() ? error
+                                                                                              : source->lastError());
+    if (!tunnel.url.isEmpty()) {
+        s.proxy = proxyFor(tunnel, &s.error);
+        s.why = why + QStringLiteral(", tunnel");
+    } else {
+        s.why = why + QStringLiteral(", DIRECT");
+    }
+    return s;
+}
+
 /// The selection a FindProxyForURL answer makes (with the tunnel's credentials for every proxy it names).
 ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngine::Result &r, PacSource *source)
 {
-    ProxySelection s;
-    if (!r.error.isEmpty()) {
-        const QString why = QStringLiteral("pac unusable (%1)").arg(source->lastError().isEmpty() ? r.error
-                                                                                                  : source->lastError());
-        if (!tunnel.url.isEmpty()) {
-            s.proxy = proxyFor(tunnel, &s.error);
-            s.why = why + QStringLiteral(", tunnel");
-        } else {
-            s.why = why + QStringLiteral(", DIRECT");
-        }
-        return s;
-    }
-    s.why = QStringLiteral("pac ") + r.value.simplified();
+    if (!r.error.isEmpty())
+        return pacUnusable(tunnel, r.error, source);
     QList<std::shared_ptr<const UpstreamProxy>> hops;
     for (const pac::PacHop &hop : pac::parsePacResult(r.value)) {
         if (hop.kind == pac::PacHop::Kind::Direct) {
@@ -245,8 +249,15 @@ ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngin
         if (auto p = proxyFor(t, &error))
             hops.append(p);
     }
+    // An answer that names only proxies dfproxy cannot use (`SOCKS s:1080`, `PROXY proxy.corp` without a port, a
+    // typo) asks for a proxy, not for DIRECT: going direct would walk past the proxy the PAC demands.
     if (hops.isEmpty())
-        hops.append(nullptr);
+        return pacUnusable(tunnel,
+                           QStringLiteral("FindProxyForURL answered \"%1\", nothing dfproxy can use")
+                               .arg(r.value.simplified().left(200)),
+                           source);
+    ProxySelection s;
+    s.why = QStringLiteral("pac ") + r.value.simplified();
     // A proxy that failed a moment ago is tried last (still tried: it may be the only way out).
     std::stable_partition(hops.begin(), hops.end(), [](const auto &hop) { return !hop || !recentlyFailed(*hop); });
     s.proxy = hops.takeFirst();

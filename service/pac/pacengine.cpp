@@ -46,10 +46,12 @@ extern const char kPacHelpers[];
 QList<PacHop> parsePacResult(const QString &result, QStringList *skipped)
 {
     QList<PacHop> hops;
+    bool anyEntry = false;
     for (const QString &raw : result.split(QLatin1Char(';'), Qt::SkipEmptyParts)) {
         const QStringList words = raw.simplified().split(QLatin1Char(' '), Qt::SkipEmptyParts);
         if (words.isEmpty())
             continue;
+        anyEntry = true;
         const QString keyword = words.first().toUpper();
         if (keyword == QLatin1String("DIRECT") && words.size() == 1) {
             hops.append(PacHop{});
@@ -72,7 +74,9 @@ QList<PacHop> parsePacResult(const QString &result, QStringList *skipped)
         if (skipped)
             skipped->append(raw.trimmed());
     }
-    if (hops.isEmpty())
+    // Nothing at all ("", ";") is DIRECT, as browsers take it; entries that are all unusable are not: the caller
+    // gets an empty list, and decides (dfproxy does not go direct where the PAC asked for a proxy).
+    if (!anyEntry)
         hops.append(PacHop{});
     return hops;
 }

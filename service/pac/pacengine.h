@@ -25,7 +25,8 @@ struct PacHop
 
 /// Splits a FindProxyForURL result ("PROXY a:3128; PROXY b:8080; DIRECT") into hops, in order. Entries dfproxy
 /// cannot use (SOCKS, unknown keywords, a PROXY without a port) are skipped; `skipped` (may be null) lists them.
-/// An empty or unusable result is DIRECT, as browsers take it.
+/// An empty result ("", ";") is DIRECT, as browsers take it; one whose entries are all skipped gives an empty list
+/// (it asked for a proxy: the caller must not take that for DIRECT).
 QList<PacHop> parsePacResult(const QString &result, QStringList *skipped = nullptr);
 
 /// The address of the interface the route to `probe` leaves by (by default a public address, so: the default

@@ -2,6 +2,11 @@
 // Which upstream proxy a request takes: the proxy URL's rules, the bypass list's spellings, the QNAM refusal.
 #include "forward/upstreamproxy.h"
 
+#include "support/tempdir.h"
+#include "support/wait.h"
+
+#include <QUrl>
+
 #include <gtest/gtest.h>
 
 using namespace dfproxy;
@@ -80,4 +85,62 @@ TEST(UpstreamProxy, SelectionSaysWhy)
     t.url = QStringLiteral("ftp://x");
     EXPECT_FALSE(forward::selectUpstreamProxy(t, QStringLiteral("www.example.org")).error.isEmpty());
     EXPECT_FALSE(forward::tunnelProblem(t, routing::Backend::Engine::Native).isEmpty());
+}
+
+namespace {
+
+/// The selection of http://`host`/ through `t` (waits for the PAC answer).
+forward::ProxySelection selectWithPac(const routing::BackendTunnel &t, const QString &host)
+{
+    QObject context;
+    std::optional<forward::ProxySelection> result;
+    std::optional<forward::ProxySelection> now = forward::selectUpstreamProxy(
+        t, QStringLiteral("http"), host, 80, routing::Backend::Engine::Native, nullptr, &context,
+        [&](forward::ProxySelection s) { result = std::move(s); });
+    if (now)
+        return *now;
+    EXPECT_TRUE(test::waitUntil([&] { return result.has_value(); }, 20000));
+    return result.value_or(forward::ProxySelection{});
+}
+
+} // namespace
+
+// A PAC answer that names only proxies dfproxy cannot use asks for a proxy: the request takes the tunnel's own
+// proxy, as when the PAC fails, and never goes DIRECT past the proxy the PAC demands. An empty answer, or DIRECT
+// named among them, is DIRECT.
+TEST(UpstreamProxy, PacAnswerWithNothingUsableTakesTheTunnelNotDirect)
+{
+    test::TempDir dir;
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("odd.pac"),
+                              "function FindProxyForURL(url, host) {\n"
+                              "  if (host == 'socks.test') return 'SOCKS5 socks.corp.example:1080';\n"
+                              "  if (host == 'noport.test') return 'PROXY proxy.corp.example';\n"
+                              "  if (host == 'comma.test') return 'PROXY a.example:1,PROXY b.example:2';\n"
+                              "  if (host == 'typo.test') return 'PROXIE proxy.corp.example:3128;';\n"
+                              "  if (host == 'withdirect.test') return 'SOCKS s.example:1080; DIRECT';\n"
+                              "  if (host == 'empty.test') return '';\n"
+                              "  return 'PROXY pac-proxy.example:3128'; }\n"));
+    routing::BackendTunnel t;
+    t.policyKey = QStringLiteral("ns/odd-pac");
+    t.url = QStringLiteral("http://127.0.0.1:3128");
+    t.pacUrl = QUrl::fromLocalFile(dir.filePath(QStringLiteral("odd.pac"))).toString();
+
+    const auto good = selectWithPac(t, QStringLiteral("www.example.org"));
+    ASSERT_TRUE(good.proxy) << good.why.toStdString();
+    EXPECT_EQ(good.proxy->address, QStringLiteral("pac-proxy.example:3128"));
+    for (const char *host : {"socks.test", "noport.test", "comma.test", "typo.test"}) {
+        SCOPED_TRACE(host);
+        const auto s = selectWithPac(t, QString::fromLatin1(host));
+        ASSERT_TRUE(s.proxy) << "went DIRECT: " << s.why.toStdString();
+        EXPECT_EQ(s.proxy->address, QStringLiteral("127.0.0.1:3128"));
+        EXPECT_TRUE(s.fallbacks.isEmpty());
+        EXPECT_TRUE(s.why.contains(QLatin1String("nothing dfproxy can use"))) << s.why.toStdString();
+        EXPECT_TRUE(s.why.endsWith(QLatin1String(", tunnel"))) << s.why.toStdString();
+    }
+    for (const char *host : {"withdirect.test", "empty.test"}) {
+        SCOPED_TRACE(host);
+        const auto s = selectWithPac(t, QString::fromLatin1(host));
+        EXPECT_FALSE(s.proxy) << s.why.toStdString();
+        EXPECT_TRUE(s.fallbacks.isEmpty());
+    }
 }

@@ -266,6 +266,9 @@ TEST(PacResult, ParsesFallbackOrderAndSkipsWhatItCannotUse)
     EXPECT_EQ(hops[3], PacHop{});
     EXPECT_EQ(skipped, (QStringList{QStringLiteral("SOCKS s:1080"), QStringLiteral("PROXY noport")}));
     EXPECT_EQ(pac::parsePacResult(QString()), QList<PacHop>{PacHop{}});
+    EXPECT_EQ(pac::parsePacResult(QStringLiteral(" ; ;")), QList<PacHop>{PacHop{}});
+    // Entries that are all unusable asked for a proxy: no hop, and the caller does not take it for DIRECT.
+    EXPECT_TRUE(pac::parsePacResult(QStringLiteral("SOCKS s:1080; PROXY noport")).isEmpty());
 }
 
 TEST(PacEngine, MyIpAddressIsTheAddressOfTheDefaultRoutesInterface)
