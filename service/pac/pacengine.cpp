@@ -297,6 +297,14 @@ QString PacEngine::loadHere(const QString &script)
 
 namespace {
 
+/// The largest PAC file read: real ones are a few KiB; a bigger answer is refused before it is held in memory.
+constexpr qint64 kMaxPacBytes = 4 * 1024 * 1024;
+
+QString tooLarge(const QString &text)
+{
+    return QStringLiteral("the PAC file %1 is larger than %2 bytes").arg(text).arg(kMaxPacBytes);
+}
+
 /// The script at `url`, on the PAC thread (the download runs a local event loop: nothing else runs there meanwhile).
 QString fetch(PacEngine::Impl *d, const QString &text, int timeoutMs, QString *error)
 {
@@ -307,7 +315,12 @@ QString fetch(PacEngine::Impl *d, const QString &text, int timeoutMs, QString *e
             *error = QStringLiteral("cannot read the PAC file %1: %2").arg(f.fileName(), f.errorString());
             return {};
         }
-        return QString::fromUtf8(f.read(4 * 1024 * 1024));
+        const QByteArray content = f.read(kMaxPacBytes + 1);
+        if (content.size() > kMaxPacBytes) {
+            *error = tooLarge(text);
+            return {};
+        }
+        return QString::fromUtf8(content);
     }
     if (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https")) {
         *error = QStringLiteral("the PAC URL %1 is not http://, https:// or file://").arg(text);
@@ -322,20 +335,42 @@ QString fetch(PacEngine::Impl *d, const QString &text, int timeoutMs, QString *e
     request.setTransferTimeout(timeoutMs);
     request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::NoLessSafeRedirectPolicy);
     QNetworkReply *reply = d->network->get(request);
+    // QNetworkReply keeps everything it receives until it is read: it is read as it comes (Qt holding at most
+    // 256 KiB meanwhile), so a server that sends without end (for the whole time limit, at loopback speed:
+    // gigabytes) is cut off at the limit instead of filling the service's memory.
+    reply->setReadBufferSize(256 * 1024);
+    QByteArray content;
+    bool over = false;
     QEventLoop loop;
+    const auto take = [&] {
+        if (over)
+            return;
+        content += reply->readAll();
+        if (content.size() > kMaxPacBytes
+            || reply->header(QNetworkRequest::ContentLengthHeader).toLongLong() > kMaxPacBytes) {
+            over = true;
+            content.clear();
+            loop.quit();
+        }
+    };
+    QObject::connect(reply, &QNetworkReply::metaDataChanged, &loop, take);
+    QObject::connect(reply, &QIODevice::readyRead, &loop, take);
     QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
     QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);
     if (!reply->isFinished())
         loop.exec();
+    take();
     QString body;
     const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    if (!reply->isFinished()) {
+    if (over) {
+        *error = tooLarge(text);
+    } else if (!reply->isFinished()) {
         *error = QStringLiteral("fetching the PAC file %1 timed out after %2 ms").arg(text).arg(timeoutMs);
     } else if (reply->error() != QNetworkReply::NoError || status != 200) {
         *error = QStringLiteral("fetching the PAC file %1 failed: %2").arg(text, status ? QString::number(status)
                                                                                         : reply->errorString());
     } else {
-        body = QString::fromUtf8(reply->read(4 * 1024 * 1024));
+        body = QString::fromUtf8(content);
     }
     reply->abort();
     delete reply;

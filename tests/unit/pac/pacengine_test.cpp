@@ -5,12 +5,14 @@
 // and localhost, so the compared cases use those).
 #include "pac/pacengine.h"
 
+#include "support/origin.h"
 #include "support/tempdir.h"
 
 #include <gtest/gtest.h>
 
 #include <QFileInfo>
 #include <QProcess>
+#include <QUrl>
 
 #include <chrono>
 #include <future>
@@ -238,6 +240,30 @@ TEST(PacEngine, AnAnswerWhoseToStringNeverEndsIsInterrupted)
         engine, [](PacEngine &e) { return e.evaluate(QStringLiteral("http://ok/"), QStringLiteral("ok")); });
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->value, QStringLiteral("DIRECT"));
+}
+
+// Real PAC files are a few KiB. A server that answers with far more (a length announced, or chunks without end) is
+// refused at 4 MiB instead of being held whole in the service's memory; so is a file of that size.
+TEST(PacEngine, APacFileLargerThanFourMiBIsRefusedNotHeldInMemory)
+{
+    test::OriginProcess origin;
+    ASSERT_TRUE(origin.start()) << origin.errorString().toStdString();
+    PacEngine engine(localOptions(QStringLiteral("10.0.0.5")));
+    ASSERT_EQ(engine.load(QStringLiteral("function FindProxyForURL(u, h) { return 'PROXY good:1'; }")), QString());
+    for (const QString &query : {QString(), QStringLiteral("?chunked=1")}) {
+        SCOPED_TRACE(query.toStdString());
+        const QString url =
+            QStringLiteral("http://127.0.0.1:%1/bytes/%2%3").arg(origin.port()).arg(256 << 20).arg(query);
+        const QString error = engine.loadUrl(url, 60000);
+        EXPECT_TRUE(error.contains(QLatin1String("larger than 4194304 bytes"))) << error.toStdString();
+        EXPECT_EQ(engine.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).value,
+                  QStringLiteral("PROXY good:1"));
+    }
+    test::TempDir dir;
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("big.pac"), "// " + QByteArray(4 * 1024 * 1024, 'x') + "\n"
+                              "function FindProxyForURL(u, h) { return 'PROXY big:1'; }\n"));
+    const QString error = engine.loadUrl(QUrl::fromLocalFile(dir.filePath(QStringLiteral("big.pac"))).toString());
+    EXPECT_TRUE(error.contains(QLatin1String("larger than 4194304 bytes"))) << error.toStdString();
 }
 
 TEST(PacEngine, BadScriptsAreRefusedAndTheLastGoodOneStays)
