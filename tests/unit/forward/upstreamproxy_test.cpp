@@ -5,6 +5,9 @@
 #include "support/tempdir.h"
 #include "support/wait.h"
 
+#include <QFile>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QUrl>
 
 #include <gtest/gtest.h>
@@ -142,5 +145,54 @@ TEST(UpstreamProxy, PacAnswerWithNothingUsableTakesTheTunnelNotDirect)
         const auto s = selectWithPac(t, QString::fromLatin1(host));
         EXPECT_FALSE(s.proxy) << s.why.toStdString();
         EXPECT_TRUE(s.fallbacks.isEmpty());
+    }
+}
+
+// A PAC file fetched over plain http:// may have been rewritten on the way (the WPAD attack): the tunnel's
+// credentials go to the tunnel's own proxy only, never to another proxy such a file names (Basic would hand the
+// password to whoever the file points at). From a file:// (or https://) PAC they go to every proxy it names.
+TEST(UpstreamProxy, CredentialsGoOnlyToTheTunnelsOwnProxyWhenThePacCameOverHttp)
+{
+    test::TempDir dir;
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("cred"), "corpuser:S3cret-pass\n"));
+    ASSERT_TRUE(QFile::setPermissions(dir.filePath(QStringLiteral("cred")), QFile::ReadOwner | QFile::WriteOwner));
+    const QByteArray pac = "function FindProxyForURL(url, host) {\n"
+                           "  if (host == 'own.test') return 'PROXY 127.0.0.1:3128';\n"
+                           "  return 'PROXY 192.0.2.66:3128; PROXY 127.0.0.1:3128'; }\n";
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("corp.pac"), pac));
+    // The PAC server: answers every request with the file (this thread's event loop runs while selectWithPac waits).
+    QTcpServer server;
+    ASSERT_TRUE(server.listen(QHostAddress::LocalHost, 0));
+    QObject::connect(&server, &QTcpServer::newConnection, &server, [&server, pac] {
+        QTcpSocket *c = server.nextPendingConnection();
+        QObject::connect(c, &QTcpSocket::readyRead, c, [c, pac] {
+            if (!c->readAll().contains("\r\n\r\n"))
+                return;
+            c->write("HTTP/1.1 200 OK\r\nContent-Type: application/x-ns-proxy-autoconfig\r\nContent-Length: "
+                     + QByteArray::number(pac.size()) + "\r\nConnection: close\r\n\r\n" + pac);
+            c->disconnectFromHost();
+        });
+    });
+
+    routing::BackendTunnel t;
+    t.url = QStringLiteral("http://127.0.0.1:3128");
+    t.credentialsFile = dir.filePath(QStringLiteral("cred"));
+    for (const bool overHttp : {true, false}) {
+        SCOPED_TRACE(overHttp ? "http:// PAC" : "file:// PAC");
+        t.policyKey = overHttp ? QStringLiteral("ns/http-pac") : QStringLiteral("ns/file-pac");
+        t.pacUrl = overHttp ? QStringLiteral("http://127.0.0.1:%1/corp.pac").arg(server.serverPort())
+                            : QUrl::fromLocalFile(dir.filePath(QStringLiteral("corp.pac"))).toString();
+        const auto other = selectWithPac(t, QStringLiteral("www.example.org"));
+        ASSERT_TRUE(other.proxy) << other.why.toStdString();
+        EXPECT_EQ(other.proxy->address, QStringLiteral("192.0.2.66:3128")) << other.why.toStdString();
+        EXPECT_EQ(other.proxy->auth == nullptr, overHttp) << other.why.toStdString();
+        ASSERT_EQ(other.fallbacks.size(), 1);
+        ASSERT_TRUE(other.fallbacks[0]);
+        EXPECT_TRUE(other.fallbacks[0]->auth) << "the tunnel's own proxy keeps its credentials";
+        EXPECT_EQ(other.why.contains(QLatin1String("credentials only to the tunnel's own proxy")), overHttp)
+            << other.why.toStdString();
+        const auto own = selectWithPac(t, QStringLiteral("own.test"));
+        ASSERT_TRUE(own.proxy) << own.why.toStdString();
+        EXPECT_TRUE(own.proxy->auth) << own.why.toStdString();
     }
 }
