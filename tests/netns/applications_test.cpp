@@ -24,8 +24,13 @@ bool addAddress(const QString &address, QString *error)
 {
     QProcess p;
     p.start(QStringLiteral("ip"), {"addr", "add", address + "/32", "dev", "lo"});
-    if (!p.waitForFinished(10000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
-        *error = QString::fromUtf8(p.readAllStandardError()) + p.errorString();
+    if (!p.waitForFinished(10000) || p.exitStatus() != QProcess::NormalExit) {
+        *error = p.errorString();
+        return false;
+    }
+    const QString err = QString::fromUtf8(p.readAllStandardError());
+    if (p.exitCode() != 0 && !err.contains(QLatin1String("already assigned"))) { // (an earlier run added it)
+        *error = err;
         return false;
     }
     return true;
