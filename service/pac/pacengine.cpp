@@ -20,6 +20,7 @@
 #include <QThread>
 #include <QWaitCondition>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -90,6 +91,7 @@ struct PacEngine::Impl
     std::condition_variable wake;
     std::deque<std::function<void()>> jobs;
     bool stopping = false;
+    std::atomic<int> waitingCalls{0}; ///< evaluateAsync calls queued, not started yet
     QThread *thread = nullptr;
     // on the PAC thread only
     std::unique_ptr<QJSEngine> engine;
@@ -417,7 +419,21 @@ void PacEngine::evaluateAsync(const QString &url, const QString &host, QObject *
                               std::function<void(Result)> done)
 {
     QPointer<QObject> target(context);
+    // One thread runs every call, each up to callTimeoutMs: requests for ever new names (each waiting, say, for a
+    // dnsResolve that times out) would queue calls without bound, and every request behind them would wait for all
+    // of them. Beyond maxWaitingCalls a call fails at once (the caller takes its fallback).
+    const int waiting = d->waitingCalls.fetch_add(1, std::memory_order_relaxed);
+    if (waiting >= d->options.maxWaitingCalls) {
+        d->waitingCalls.fetch_sub(1, std::memory_order_relaxed);
+        const Result busy{QString(), QStringLiteral("the PAC engine is busy (%1 calls waiting)").arg(waiting)};
+        if (target)
+            QMetaObject::invokeMethod(target, [done = std::move(done), busy] { done(busy); }, Qt::QueuedConnection);
+        return;
+    }
     d->post([this, url, host, target, done = std::move(done)] {
+        d->waitingCalls.fetch_sub(1, std::memory_order_relaxed);
+        if (!target)
+            return; // nobody waits for this answer any more (the connection closed)
         Result r = d->call(url, host);
         if (target)
             QMetaObject::invokeMethod(target, [done, r] { done(r); }, Qt::QueuedConnection);

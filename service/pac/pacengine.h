@@ -44,6 +44,8 @@ public:
         qint64 callTimeoutMs = 2000; ///< a FindProxyForURL call running longer is interrupted (an error)
         /// Loading a script runs its top-level code: interrupted after this long (the previous script stays).
         qint64 loadTimeoutMs = 5000;
+        /// evaluateAsync calls that may wait for the PAC thread; one more fails at once ("busy").
+        int maxWaitingCalls = 64;
         /// dnsResolve / isResolvable / isInNet of a name: dfproxy's DNS cache in the service, a table in tests.
         /// Runs on the PAC thread and may block it (never a worker). Empty list = does not resolve.
         std::function<QList<QHostAddress>(const QString &host)> resolve;
@@ -73,7 +75,9 @@ public:
     void loadUrlAsync(const QString &url, int timeoutMs, std::function<void(const QString &error)> done);
     /// Runs FindProxyForURL(url, host) and waits for the result (for the PAC selector's thread and for tests).
     Result evaluate(const QString &url, const QString &host);
-    /// Runs it later; `done` runs on `context`'s thread (not at all when `context` is gone).
+    /// Runs it later; `done` runs on `context`'s thread (not at all when `context` is gone; nor is the call made
+    /// when `context` is gone before it starts). With maxWaitingCalls calls waiting already, `done` gets an error
+    /// ("the PAC engine is busy") instead, soon.
     void evaluateAsync(const QString &url, const QString &host, QObject *context, std::function<void(Result)> done);
 
     struct Impl;

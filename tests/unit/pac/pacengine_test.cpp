@@ -7,6 +7,7 @@
 
 #include "support/origin.h"
 #include "support/tempdir.h"
+#include "support/wait.h"
 
 #include <gtest/gtest.h>
 
@@ -264,6 +265,35 @@ TEST(PacEngine, APacFileLargerThanFourMiBIsRefusedNotHeldInMemory)
                               "function FindProxyForURL(u, h) { return 'PROXY big:1'; }\n"));
     const QString error = engine.loadUrl(QUrl::fromLocalFile(dir.filePath(QStringLiteral("big.pac"))).toString());
     EXPECT_TRUE(error.contains(QLatin1String("larger than 4194304 bytes"))) << error.toStdString();
+}
+
+// One thread runs every call: when calls pile up (requests for ever new names, each slow) the ones beyond the limit
+// fail at once, so their requests take the fallback instead of waiting for every call queued before them.
+TEST(PacEngine, CallsBeyondTheWaitingLimitFailAtOnceAsBusy)
+{
+    PacEngine::Options o = localOptions(QStringLiteral("10.0.0.5"));
+    o.maxWaitingCalls = 2;
+    PacEngine engine(o);
+    ASSERT_EQ(engine.load(QStringLiteral("function FindProxyForURL(u, h) {"
+                                         "  var end = Date.now() + 100; while (Date.now() < end) {}"
+                                         "  return 'DIRECT'; }")),
+              QString());
+    QObject context;
+    QList<PacEngine::Result> results;
+    constexpr int kCalls = 10;
+    for (int i = 0; i < kCalls; ++i)
+        engine.evaluateAsync(QStringLiteral("http://h%1/").arg(i), QStringLiteral("h%1").arg(i), &context,
+                             [&results](const PacEngine::Result &r) { results.append(r); });
+    ASSERT_TRUE(test::waitUntil([&] { return results.size() == kCalls; }, 30000)) << results.size();
+    int busy = 0;
+    for (const auto &r : results) {
+        if (r.error.contains(QLatin1String("busy")))
+            ++busy;
+        else
+            EXPECT_EQ(r.value, QStringLiteral("DIRECT")) << r.error.toStdString();
+    }
+    // At most the running call and the two waiting ones were made.
+    EXPECT_GE(busy, kCalls - 3);
 }
 
 TEST(PacEngine, BadScriptsAreRefusedAndTheLastGoodOneStays)
