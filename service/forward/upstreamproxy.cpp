@@ -216,23 +216,44 @@ bool recentlyFailed(const UpstreamProxy &proxy)
     return false;
 }
 
-/// The selection a FindProxyForURL answer makes (with the tunnel's credentials for every proxy it names).
-ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngine::Result &r, PacSource *source)
+/// When the PAC gives no answer dfproxy can use: the tunnel's own proxy (DIRECT only for a tunnel without one).
+ProxySelection pacUnusable(const routing::BackendTunnel &tunnel, const QString &error, PacSource *source)
 {
     ProxySelection s;
-    if (!r.error.isEmpty()) {
-        const QString why = QStringLiteral("pac unusable (%1)").arg(source->lastError().isEmpty() ? r.error
-                                                                                                  : source->lastError());
-        if (!tunnel.url.isEmpty()) {
-            s.proxy = proxyFor(tunnel, &s.error);
-            s.why = why + QStringLiteral(", tunnel");
-        } else {
-            s.why = why + QStringLiteral(", DIRECT");
-        }
-        return s;
+    const QString why = QStringLiteral("pac unusable (%1)").arg(source->lastError().isEmpty() ? error
+                                                                                              : source->lastError());
+    if (!tunnel.url.isEmpty()) {
+        s.proxy = proxyFor(tunnel, &s.error);
+        s.why = why + QStringLiteral(", tunnel");
+    } else {
+        s.why = why + QStringLiteral(", DIRECT");
     }
-    s.why = QStringLiteral("pac ") + r.value.simplified();
+    return s;
+}
+
+/// Whether the tunnel's credentials may go to `proxyUrl`, a proxy its PAC file named. A PAC file fetched over plain
+/// http:// can be rewritten by anyone on the network path (the WPAD attack): were the credentials sent to every
+/// proxy it names, such a file naming the attacker's machine would collect the password (Basic goes before any
+/// challenge). So they go to the tunnel's own proxy, and to others only when the file came over https:// or from a
+/// file.
+bool credentialsMayGo(const routing::BackendTunnel &tunnel, const QString &proxyUrl)
+{
+    const QString pacScheme = QUrl(tunnel.pacUrl).scheme().toLower();
+    if (pacScheme != QLatin1String("http"))
+        return true;
+    QString ignored;
+    const std::shared_ptr<UpstreamProxy> own = tunnel.url.isEmpty() ? nullptr : parseProxyUrl(tunnel.url, &ignored);
+    const std::shared_ptr<UpstreamProxy> named = parseProxyUrl(proxyUrl, &ignored);
+    return own && named && own->address == named->address && own->tls == named->tls;
+}
+
+/// The selection a FindProxyForURL answer makes (with the tunnel's credentials for the proxies credentialsMayGo()).
+ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngine::Result &r, PacSource *source)
+{
+    if (!r.error.isEmpty())
+        return pacUnusable(tunnel, r.error, source);
     QList<std::shared_ptr<const UpstreamProxy>> hops;
+    bool withheld = false;
     for (const pac::PacHop &hop : pac::parsePacResult(r.value)) {
         if (hop.kind == pac::PacHop::Kind::Direct) {
             hops.append(nullptr);
@@ -243,12 +264,25 @@ ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngin
                                                                  : hop.host;
         t.url = (hop.kind == pac::PacHop::Kind::Https ? QStringLiteral("https://") : QStringLiteral("http://")) + host
             + QLatin1Char(':') + QString::number(hop.port);
+        if (!t.credentialsFile.isEmpty() && !credentialsMayGo(tunnel, t.url)) {
+            t.credentialsFile.clear();
+            withheld = true;
+        }
         QString error;
         if (auto p = proxyFor(t, &error))
             hops.append(p);
     }
+    // An answer that names only proxies dfproxy cannot use (`SOCKS s:1080`, `PROXY proxy.corp` without a port, a
+    // typo) asks for a proxy, not for DIRECT: going direct would walk past the proxy the PAC demands.
     if (hops.isEmpty())
-        hops.append(nullptr);
+        return pacUnusable(tunnel,
+                           QStringLiteral("FindProxyForURL answered \"%1\", nothing dfproxy can use")
+                               .arg(r.value.simplified().left(200)),
+                           source);
+    ProxySelection s;
+    s.why = QStringLiteral("pac ") + r.value.simplified();
+    if (withheld)
+        s.why += QStringLiteral(" (credentials only to the tunnel's own proxy: the PAC file came over http://)");
     // A proxy that failed a moment ago is tried last (still tried: it may be the only way out).
     std::stable_partition(hops.begin(), hops.end(), [](const auto &hop) { return !hop || !recentlyFailed(*hop); });
     s.proxy = hops.takeFirst();

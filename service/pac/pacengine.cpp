@@ -22,6 +22,7 @@
 #include <QThread>
 #include <QWaitCondition>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -58,10 +59,12 @@ extern const char kPacHelpers[];
 QList<PacHop> parsePacResult(const QString &result, QStringList *skipped)
 {
     QList<PacHop> hops;
+    bool anyEntry = false;
     for (const QString &raw : result.split(QLatin1Char(';'), Qt::SkipEmptyParts)) {
         const QStringList words = raw.simplified().split(QLatin1Char(' '), Qt::SkipEmptyParts);
         if (words.isEmpty())
             continue;
+        anyEntry = true;
         const QString keyword = words.first().toUpper();
         if (keyword == QLatin1String("DIRECT") && words.size() == 1) {
             hops.append(PacHop{});
@@ -84,7 +87,9 @@ QList<PacHop> parsePacResult(const QString &result, QStringList *skipped)
         if (skipped)
             skipped->append(raw.trimmed());
     }
-    if (hops.isEmpty())
+    // Nothing at all ("", ";") is DIRECT, as browsers take it; entries that are all unusable are not: the caller
+    // gets an empty list, and decides (dfproxy does not go direct where the PAC asked for a proxy).
+    if (!anyEntry)
         hops.append(PacHop{});
     return hops;
 }
@@ -98,6 +103,7 @@ struct PacEngine::Impl
     std::condition_variable wake;
     std::deque<std::function<void()>> jobs;
     bool stopping = false;
+    std::atomic<int> waitingCalls{0}; ///< evaluateAsync calls queued, not started yet
     QThread *thread = nullptr;
     // on the PAC thread only
     std::unique_ptr<QJSEngine> engine;
@@ -182,19 +188,19 @@ struct PacEngine::Impl
         }
     }
 
-    /// On the PAC thread.
-    Result call(const QString &url, const QString &host)
+    /// Runs `js` on the PAC thread with the watchdog set to interrupt it after `limitMs`; true when it was
+    /// interrupted. Everything that may run the script's code belongs inside: not only the call itself but reading
+    /// its answer (a returned object's toString, a getter on the global object), or a script could hold the PAC
+    /// thread, and with it every request that asks the PAC, for ever.
+    bool limited(qint64 limitMs, const std::function<void()> &js)
     {
-        if (findProxy.isUndefined() || !findProxy.isCallable())
-            return {QString(), QStringLiteral("no PAC script is loaded")};
         {
             std::lock_guard lock(watchMutex);
-            deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.callTimeoutMs);
+            deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limitMs);
             watching = true;
         }
         watchWake.notify_one();
-        // Copies made here, on the engine's thread (see PacThread::run): the engine keeps what it is given.
-        const QJSValue v = findProxy.call({QJSValue(ownCopy(url)), QJSValue(ownCopy(host))});
+        js();
         bool interrupted = false;
         {
             std::lock_guard lock(watchMutex);
@@ -202,13 +208,28 @@ struct PacEngine::Impl
             watching = false;
         }
         engine->setInterrupted(false);
+        return interrupted;
+    }
+
+    /// On the PAC thread.
+    Result call(const QString &url, const QString &host)
+    {
+        if (findProxy.isUndefined() || !findProxy.isCallable())
+            return {QString(), QStringLiteral("no PAC script is loaded")};
+        Result r;
+        const bool interrupted = limited(options.callTimeoutMs, [&] {
+            // Copies made here, on the engine's thread (see PacThread::run): the engine keeps what it is given.
+            const QJSValue v = findProxy.call({QJSValue(ownCopy(url)), QJSValue(ownCopy(host))});
+            if (v.isError())
+                r.error = QStringLiteral("FindProxyForURL failed: %1").arg(v.toString());
+            else if (v.isUndefined() || v.isNull())
+                r.error = QStringLiteral("FindProxyForURL returned nothing");
+            else
+                r.value = v.toString();
+        });
         if (interrupted)
             return {QString(), QStringLiteral("FindProxyForURL ran longer than %1 ms").arg(options.callTimeoutMs)};
-        if (v.isError())
-            return {QString(), QStringLiteral("FindProxyForURL failed: %1").arg(v.toString())};
-        if (v.isUndefined() || v.isNull())
-            return {QString(), QStringLiteral("FindProxyForURL returned nothing")};
-        return {v.toString(), QString()};
+        return r;
     }
 };
 
@@ -267,12 +288,29 @@ QString PacEngine::load(const QString &script)
 
 QString PacEngine::loadHere(const QString &script)
 {
-    const QJSValue result = d->engine->evaluate(ownCopy(script), QStringLiteral("proxy.pac"));
-    if (result.isError())
-        return QStringLiteral("the PAC script does not compile: %1 (line %2)")
-            .arg(result.toString())
-            .arg(result.property(QStringLiteral("lineNumber")).toInt());
-    QJSValue f = d->engine->globalObject().property(QStringLiteral("FindProxyForURL"));
+    QString error;
+    QJSValue f;
+    // The script's top-level code runs here: under a time limit like a call (a `for (;;) {}` outside any function
+    // would otherwise keep the PAC thread, and every request waiting for a PAC answer, for ever).
+    const bool interrupted = d->limited(d->options.loadTimeoutMs, [&] {
+        QStringList thrown; // not empty when the script threw (an Error, or any value: `throw "x"`)
+        const QJSValue result = d->engine->evaluate(ownCopy(script), QStringLiteral("proxy.pac"), 1, &thrown);
+        if (result.isError()) {
+            error = QStringLiteral("the PAC script does not compile: %1 (line %2)")
+                        .arg(result.toString())
+                        .arg(result.property(QStringLiteral("lineNumber")).toInt());
+            return;
+        }
+        if (!thrown.isEmpty()) {
+            error = QStringLiteral("the PAC script threw %1").arg(result.toString());
+            return;
+        }
+        f = d->engine->globalObject().property(QStringLiteral("FindProxyForURL"));
+    });
+    if (interrupted)
+        return QStringLiteral("the PAC script's top-level code ran longer than %1 ms").arg(d->options.loadTimeoutMs);
+    if (!error.isEmpty())
+        return error;
     if (!f.isCallable())
         return QStringLiteral("the PAC script defines no function FindProxyForURL(url, host)");
     d->findProxy = f;
@@ -280,6 +318,14 @@ QString PacEngine::loadHere(const QString &script)
 }
 
 namespace {
+
+/// The largest PAC file read: real ones are a few KiB; a bigger answer is refused before it is held in memory.
+constexpr qint64 kMaxPacBytes = 4 * 1024 * 1024;
+
+QString tooLarge(const QString &text)
+{
+    return QStringLiteral("the PAC file %1 is larger than %2 bytes").arg(text).arg(kMaxPacBytes);
+}
 
 /// The script at `url`, on the PAC thread (the download runs a local event loop: nothing else runs there meanwhile).
 QString fetch(PacEngine::Impl *d, const QString &text, int timeoutMs, QString *error)
@@ -291,7 +337,12 @@ QString fetch(PacEngine::Impl *d, const QString &text, int timeoutMs, QString *e
             *error = QStringLiteral("cannot read the PAC file %1: %2").arg(f.fileName(), f.errorString());
             return {};
         }
-        return QString::fromUtf8(f.read(4 * 1024 * 1024));
+        const QByteArray content = f.read(kMaxPacBytes + 1);
+        if (content.size() > kMaxPacBytes) {
+            *error = tooLarge(text);
+            return {};
+        }
+        return QString::fromUtf8(content);
     }
     if (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https")) {
         *error = QStringLiteral("the PAC URL %1 is not http://, https:// or file://").arg(text);
@@ -306,20 +357,42 @@ QString fetch(PacEngine::Impl *d, const QString &text, int timeoutMs, QString *e
     request.setTransferTimeout(timeoutMs);
     request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::NoLessSafeRedirectPolicy);
     QNetworkReply *reply = d->network->get(request);
+    // QNetworkReply keeps everything it receives until it is read: it is read as it comes (Qt holding at most
+    // 256 KiB meanwhile), so a server that sends without end (for the whole time limit, at loopback speed:
+    // gigabytes) is cut off at the limit instead of filling the service's memory.
+    reply->setReadBufferSize(256 * 1024);
+    QByteArray content;
+    bool over = false;
     QEventLoop loop;
+    const auto take = [&] {
+        if (over)
+            return;
+        content += reply->readAll();
+        if (content.size() > kMaxPacBytes
+            || reply->header(QNetworkRequest::ContentLengthHeader).toLongLong() > kMaxPacBytes) {
+            over = true;
+            content.clear();
+            loop.quit();
+        }
+    };
+    QObject::connect(reply, &QNetworkReply::metaDataChanged, &loop, take);
+    QObject::connect(reply, &QIODevice::readyRead, &loop, take);
     QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
     QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);
     if (!reply->isFinished())
         loop.exec();
+    take();
     QString body;
     const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    if (!reply->isFinished()) {
+    if (over) {
+        *error = tooLarge(text);
+    } else if (!reply->isFinished()) {
         *error = QStringLiteral("fetching the PAC file %1 timed out after %2 ms").arg(text).arg(timeoutMs);
     } else if (reply->error() != QNetworkReply::NoError || status != 200) {
         *error = QStringLiteral("fetching the PAC file %1 failed: %2").arg(text, status ? QString::number(status)
                                                                                         : reply->errorString());
     } else {
-        body = QString::fromUtf8(reply->read(4 * 1024 * 1024));
+        body = QString::fromUtf8(content);
     }
     reply->abort();
     delete reply;
@@ -366,7 +439,21 @@ void PacEngine::evaluateAsync(const QString &url, const QString &host, QObject *
                               std::function<void(Result)> done)
 {
     QPointer<QObject> target(context);
+    // One thread runs every call, each up to callTimeoutMs: requests for ever new names (each waiting, say, for a
+    // dnsResolve that times out) would queue calls without bound, and every request behind them would wait for all
+    // of them. Beyond maxWaitingCalls a call fails at once (the caller takes its fallback).
+    const int waiting = d->waitingCalls.fetch_add(1, std::memory_order_relaxed);
+    if (waiting >= d->options.maxWaitingCalls) {
+        d->waitingCalls.fetch_sub(1, std::memory_order_relaxed);
+        const Result busy{QString(), QStringLiteral("the PAC engine is busy (%1 calls waiting)").arg(waiting)};
+        if (target)
+            QMetaObject::invokeMethod(target, [done = std::move(done), busy] { done(busy); }, Qt::QueuedConnection);
+        return;
+    }
     d->post([this, url, host, target, done = std::move(done)] {
+        d->waitingCalls.fetch_sub(1, std::memory_order_relaxed);
+        if (!target)
+            return; // nobody waits for this answer any more (the connection closed)
         Result r = d->call(url, host);
         if (target)
             QMetaObject::invokeMethod(target, [done, r] { done(r); }, Qt::QueuedConnection);

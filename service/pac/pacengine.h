@@ -25,7 +25,8 @@ struct PacHop
 
 /// Splits a FindProxyForURL result ("PROXY a:3128; PROXY b:8080; DIRECT") into hops, in order. Entries dfproxy
 /// cannot use (SOCKS, unknown keywords, a PROXY without a port) are skipped; `skipped` (may be null) lists them.
-/// An empty or unusable result is DIRECT, as browsers take it.
+/// An empty result ("", ";") is DIRECT, as browsers take it; one whose entries are all skipped gives an empty list
+/// (it asked for a proxy: the caller must not take that for DIRECT).
 QList<PacHop> parsePacResult(const QString &result, QStringList *skipped = nullptr);
 
 /// The address of the interface the route to `probe` leaves by (by default a public address, so: the default
@@ -41,6 +42,10 @@ public:
     struct Options
     {
         qint64 callTimeoutMs = 2000; ///< a FindProxyForURL call running longer is interrupted (an error)
+        /// Loading a script runs its top-level code: interrupted after this long (the previous script stays).
+        qint64 loadTimeoutMs = 5000;
+        /// evaluateAsync calls that may wait for the PAC thread; one more fails at once ("busy").
+        int maxWaitingCalls = 64;
         /// dnsResolve / isResolvable / isInNet of a name: dfproxy's DNS cache in the service, a table in tests.
         /// Runs on the PAC thread and may block it (never a worker). Empty list = does not resolve.
         std::function<QList<QHostAddress>(const QString &host)> resolve;
@@ -59,8 +64,8 @@ public:
     PacEngine(const PacEngine &) = delete;
     PacEngine &operator=(const PacEngine &) = delete;
 
-    /// Replaces the script; waits for it. Returns an error when it does not compile or defines no FindProxyForURL
-    /// (the previous script then stays).
+    /// Replaces the script; waits for it. Returns an error when it does not compile, its top-level code runs longer
+    /// than loadTimeoutMs or it defines no FindProxyForURL (the previous script then stays).
     QString load(const QString &script);
     /// Fetches the script from `url` (http, https or file) on the PAC thread, then load()s it. Waits at most
     /// `timeoutMs` for the download; returns an error (the previous script stays) on any failure.
@@ -70,7 +75,9 @@ public:
     void loadUrlAsync(const QString &url, int timeoutMs, std::function<void(const QString &error)> done);
     /// Runs FindProxyForURL(url, host) and waits for the result (for the PAC selector's thread and for tests).
     Result evaluate(const QString &url, const QString &host);
-    /// Runs it later; `done` runs on `context`'s thread (not at all when `context` is gone).
+    /// Runs it later; `done` runs on `context`'s thread (not at all when `context` is gone; nor is the call made
+    /// when `context` is gone before it starts). With maxWaitingCalls calls waiting already, `done` gets an error
+    /// ("the PAC engine is busy") instead, soon.
     void evaluateAsync(const QString &url, const QString &host, QObject *context, std::function<void(Result)> done);
 
     struct Impl;

@@ -3,7 +3,9 @@
 
 #include "net/stream.h"
 
+#include <QDateTime>
 #include <QElapsedTimer>
+#include <QNetworkInterface>
 
 #include <algorithm>
 
@@ -48,6 +50,21 @@ void ConnectionApplication::answer(std::shared_ptr<const platform::ProcessInfo> 
     }
 }
 
+bool OwnAddresses::contains(const QHostAddress &address)
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    std::lock_guard lock(m_mutex);
+    if (m_refreshedMs == 0 || now - m_refreshedMs >= kRefreshMs || now < m_refreshedMs) {
+        // At most once a second (and only for clients not on loopback): an address added to the machine a moment
+        // ago is seen by the next connection after that.
+        m_addresses = QNetworkInterface::allAddresses();
+        m_refreshedMs = now;
+    }
+    return std::any_of(m_addresses.cbegin(), m_addresses.cend(), [&](const QHostAddress &own) {
+        return own.isEqual(address, QHostAddress::TolerantConversion);
+    });
+}
+
 ClientApplications::ClientApplications() : m_lookup(platform::createProcessLookup()) {}
 
 ClientApplications::~ClientApplications()
@@ -77,9 +94,12 @@ std::unique_ptr<ConnectionApplication> ClientApplications::start(const net::Stre
     if (!client.localEndpoint(&local, &localPort))
         return nullptr;
     const QHostAddress peer = client.peerAddress();
-    // A client on this machine connects from loopback or from one of the machine's own addresses, which is then
-    // the address it reached us on. Anything else is another machine: there is no process to find.
-    if (!peer.isLoopback() && !peer.isEqual(local, QHostAddress::TolerantConversion)) {
+    // A client on this machine connects from loopback or from one of the machine's own addresses: usually the one
+    // it reached us on, but a program may bind any of them (`curl --interface`), so every own address counts, or a
+    // local program could pass for another machine and walk around the rules that name it. Anything else is
+    // another machine: there is no process to find.
+    if (!peer.isLoopback() && !peer.isEqual(local, QHostAddress::TolerantConversion)
+        && !m_ownAddresses.contains(peer)) {
         m_remote.fetch_add(1, std::memory_order_relaxed);
         return nullptr;
     }

@@ -8,7 +8,9 @@
 
 #include "platform/processlookup.h"
 
+#include <QHostAddress>
 #include <QJsonObject>
+#include <QList>
 #include <QObject>
 #include <QThread>
 
@@ -63,6 +65,19 @@ private:
     std::vector<std::weak_ptr<std::function<void()>>> m_waiters;
 };
 
+/// The machine's own addresses (every interface's), read again when a second old; thread-safe.
+class OwnAddresses
+{
+public:
+    bool contains(const QHostAddress &address);
+
+private:
+    static constexpr qint64 kRefreshMs = 1000;
+    std::mutex m_mutex;
+    QList<QHostAddress> m_addresses;
+    qint64 m_refreshedMs = 0;
+};
+
 /// One per proxy (ProxyContext::applications); thread-safe. Its lookup thread starts with the first lookup: with
 /// the lookup off there is none.
 class ClientApplications
@@ -107,6 +122,7 @@ private:
 
     std::atomic<bool> m_enabled{true};
     std::shared_ptr<platform::ProcessLookup> m_lookup;
+    OwnAddresses m_ownAddresses;
 
     mutable std::mutex m_mutex; ///< guards the queue, m_stop and m_thread's start
     std::condition_variable m_wake;

@@ -2,6 +2,14 @@
 // Which upstream proxy a request takes: the proxy URL's rules, the bypass list's spellings, the QNAM refusal.
 #include "forward/upstreamproxy.h"
 
+#include "support/tempdir.h"
+#include "support/wait.h"
+
+#include <QFile>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QUrl>
+
 #include <gtest/gtest.h>
 
 using namespace dfproxy;
@@ -80,4 +88,111 @@ TEST(UpstreamProxy, SelectionSaysWhy)
     t.url = QStringLiteral("ftp://x");
     EXPECT_FALSE(forward::selectUpstreamProxy(t, QStringLiteral("www.example.org")).error.isEmpty());
     EXPECT_FALSE(forward::tunnelProblem(t, routing::Backend::Engine::Native).isEmpty());
+}
+
+namespace {
+
+/// The selection of http://`host`/ through `t` (waits for the PAC answer).
+forward::ProxySelection selectWithPac(const routing::BackendTunnel &t, const QString &host)
+{
+    QObject context;
+    std::optional<forward::ProxySelection> result;
+    std::optional<forward::ProxySelection> now = forward::selectUpstreamProxy(
+        t, QStringLiteral("http"), host, 80, routing::Backend::Engine::Native, nullptr, &context,
+        [&](forward::ProxySelection s) { result = std::move(s); });
+    if (now)
+        return *now;
+    EXPECT_TRUE(test::waitUntil([&] { return result.has_value(); }, 20000));
+    return result.value_or(forward::ProxySelection{});
+}
+
+} // namespace
+
+// A PAC answer that names only proxies dfproxy cannot use asks for a proxy: the request takes the tunnel's own
+// proxy, as when the PAC fails, and never goes DIRECT past the proxy the PAC demands. An empty answer, or DIRECT
+// named among them, is DIRECT.
+TEST(UpstreamProxy, PacAnswerWithNothingUsableTakesTheTunnelNotDirect)
+{
+    test::TempDir dir;
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("odd.pac"),
+                              "function FindProxyForURL(url, host) {\n"
+                              "  if (host == 'socks.test') return 'SOCKS5 socks.corp.example:1080';\n"
+                              "  if (host == 'noport.test') return 'PROXY proxy.corp.example';\n"
+                              "  if (host == 'comma.test') return 'PROXY a.example:1,PROXY b.example:2';\n"
+                              "  if (host == 'typo.test') return 'PROXIE proxy.corp.example:3128;';\n"
+                              "  if (host == 'withdirect.test') return 'SOCKS s.example:1080; DIRECT';\n"
+                              "  if (host == 'empty.test') return '';\n"
+                              "  return 'PROXY pac-proxy.example:3128'; }\n"));
+    routing::BackendTunnel t;
+    t.policyKey = QStringLiteral("ns/odd-pac");
+    t.url = QStringLiteral("http://127.0.0.1:3128");
+    t.pacUrl = QUrl::fromLocalFile(dir.filePath(QStringLiteral("odd.pac"))).toString();
+
+    const auto good = selectWithPac(t, QStringLiteral("www.example.org"));
+    ASSERT_TRUE(good.proxy) << good.why.toStdString();
+    EXPECT_EQ(good.proxy->address, QStringLiteral("pac-proxy.example:3128"));
+    for (const char *host : {"socks.test", "noport.test", "comma.test", "typo.test"}) {
+        SCOPED_TRACE(host);
+        const auto s = selectWithPac(t, QString::fromLatin1(host));
+        ASSERT_TRUE(s.proxy) << "went DIRECT: " << s.why.toStdString();
+        EXPECT_EQ(s.proxy->address, QStringLiteral("127.0.0.1:3128"));
+        EXPECT_TRUE(s.fallbacks.isEmpty());
+        EXPECT_TRUE(s.why.contains(QLatin1String("nothing dfproxy can use"))) << s.why.toStdString();
+        EXPECT_TRUE(s.why.endsWith(QLatin1String(", tunnel"))) << s.why.toStdString();
+    }
+    for (const char *host : {"withdirect.test", "empty.test"}) {
+        SCOPED_TRACE(host);
+        const auto s = selectWithPac(t, QString::fromLatin1(host));
+        EXPECT_FALSE(s.proxy) << s.why.toStdString();
+        EXPECT_TRUE(s.fallbacks.isEmpty());
+    }
+}
+
+// A PAC file fetched over plain http:// may have been rewritten on the way (the WPAD attack): the tunnel's
+// credentials go to the tunnel's own proxy only, never to another proxy such a file names (Basic would hand the
+// password to whoever the file points at). From a file:// (or https://) PAC they go to every proxy it names.
+TEST(UpstreamProxy, CredentialsGoOnlyToTheTunnelsOwnProxyWhenThePacCameOverHttp)
+{
+    test::TempDir dir;
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("cred"), "corpuser:S3cret-pass\n"));
+    ASSERT_TRUE(QFile::setPermissions(dir.filePath(QStringLiteral("cred")), QFile::ReadOwner | QFile::WriteOwner));
+    const QByteArray pac = "function FindProxyForURL(url, host) {\n"
+                           "  if (host == 'own.test') return 'PROXY 127.0.0.1:3128';\n"
+                           "  return 'PROXY 192.0.2.66:3128; PROXY 127.0.0.1:3128'; }\n";
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("corp.pac"), pac));
+    // The PAC server: answers every request with the file (this thread's event loop runs while selectWithPac waits).
+    QTcpServer server;
+    ASSERT_TRUE(server.listen(QHostAddress::LocalHost, 0));
+    QObject::connect(&server, &QTcpServer::newConnection, &server, [&server, pac] {
+        QTcpSocket *c = server.nextPendingConnection();
+        QObject::connect(c, &QTcpSocket::readyRead, c, [c, pac] {
+            if (!c->readAll().contains("\r\n\r\n"))
+                return;
+            c->write("HTTP/1.1 200 OK\r\nContent-Type: application/x-ns-proxy-autoconfig\r\nContent-Length: "
+                     + QByteArray::number(pac.size()) + "\r\nConnection: close\r\n\r\n" + pac);
+            c->disconnectFromHost();
+        });
+    });
+
+    routing::BackendTunnel t;
+    t.url = QStringLiteral("http://127.0.0.1:3128");
+    t.credentialsFile = dir.filePath(QStringLiteral("cred"));
+    for (const bool overHttp : {true, false}) {
+        SCOPED_TRACE(overHttp ? "http:// PAC" : "file:// PAC");
+        t.policyKey = overHttp ? QStringLiteral("ns/http-pac") : QStringLiteral("ns/file-pac");
+        t.pacUrl = overHttp ? QStringLiteral("http://127.0.0.1:%1/corp.pac").arg(server.serverPort())
+                            : QUrl::fromLocalFile(dir.filePath(QStringLiteral("corp.pac"))).toString();
+        const auto other = selectWithPac(t, QStringLiteral("www.example.org"));
+        ASSERT_TRUE(other.proxy) << other.why.toStdString();
+        EXPECT_EQ(other.proxy->address, QStringLiteral("192.0.2.66:3128")) << other.why.toStdString();
+        EXPECT_EQ(other.proxy->auth == nullptr, overHttp) << other.why.toStdString();
+        ASSERT_EQ(other.fallbacks.size(), 1);
+        ASSERT_TRUE(other.fallbacks[0]);
+        EXPECT_TRUE(other.fallbacks[0]->auth) << "the tunnel's own proxy keeps its credentials";
+        EXPECT_EQ(other.why.contains(QLatin1String("credentials only to the tunnel's own proxy")), overHttp)
+            << other.why.toStdString();
+        const auto own = selectWithPac(t, QStringLiteral("own.test"));
+        ASSERT_TRUE(own.proxy) << own.why.toStdString();
+        EXPECT_TRUE(own.proxy->auth) << own.why.toStdString();
+    }
 }

@@ -5,12 +5,19 @@
 // and localhost, so the compared cases use those).
 #include "pac/pacengine.h"
 
+#include "support/origin.h"
 #include "support/tempdir.h"
+#include "support/wait.h"
 
 #include <gtest/gtest.h>
 
 #include <QFileInfo>
 #include <QProcess>
+#include <QUrl>
+
+#include <chrono>
+#include <future>
+#include <thread>
 
 using namespace dfproxy;
 using pac::PacEngine;
@@ -102,6 +109,22 @@ PacEngine::Options localOptions(const QString &myIp)
     return o;
 }
 
+/// Runs `op` on `engine` from another thread and waits at most 20 s for it. A PAC thread that never comes back
+/// (what a script outside the time limit does) gives nullopt, and the engine is leaked: its destructor would wait
+/// for that thread for ever.
+template<typename T>
+std::optional<T> within(std::unique_ptr<PacEngine> &engine, std::function<T(PacEngine &)> op)
+{
+    auto promise = std::make_shared<std::promise<T>>();
+    std::future<T> answer = promise->get_future();
+    std::thread([promise, e = engine.get(), op] { promise->set_value(op(*e)); }).detach();
+    if (answer.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+        (void)engine.release();
+        return std::nullopt;
+    }
+    return answer.get();
+}
+
 } // namespace
 
 TEST(PacEngine, AgreesWithPacparserOnTheSameFile)
@@ -162,6 +185,117 @@ TEST(PacEngine, ACallOverItsTimeLimitIsInterruptedAndTheEngineStaysUsable)
     EXPECT_EQ(engine.evaluate(QStringLiteral("http://ok/"), QStringLiteral("ok")).value, QStringLiteral("DIRECT"));
 }
 
+// Top-level code runs when the script is loaded, outside any FindProxyForURL call: it has a time limit too, or one
+// `for (;;) {}` in a fetched PAC file would hold the PAC thread (and every request asking it) for ever.
+TEST(PacEngine, TopLevelCodeOverItsTimeLimitIsInterruptedAndTheLastGoodScriptStays)
+{
+    PacEngine::Options o = localOptions(QStringLiteral("10.0.0.5"));
+    o.loadTimeoutMs = 200;
+    auto engine = std::make_unique<PacEngine>(o);
+    ASSERT_EQ(engine->load(QStringLiteral("function FindProxyForURL(u, h) { return 'PROXY good:1'; }")), QString());
+    for (const QString &script :
+         {QStringLiteral("function FindProxyForURL(u, h) { return 'DIRECT'; } for (;;) {}"),
+          // a thrown object whose toString never ends: reading the error runs it
+          QStringLiteral("throw {toString: function () { for (;;) {} }, lineNumber: 1};")}) {
+        SCOPED_TRACE(script.toStdString());
+        const auto error = within<QString>(engine, [script](PacEngine &e) { return e.load(script); });
+        ASSERT_TRUE(error) << "the PAC thread never came back from loading the script";
+        EXPECT_TRUE(error->contains(QLatin1String("longer than 200 ms"))) << error->toStdString();
+        const auto r = within<PacEngine::Result>(
+            engine, [](PacEngine &e) { return e.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")); });
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->value, QStringLiteral("PROXY good:1")) << r->error.toStdString();
+    }
+    // A getter on the global object: reading the function's name runs the script's code again.
+    auto fresh = std::make_unique<PacEngine>(o);
+    const auto error = within<QString>(fresh, [](PacEngine &e) {
+        return e.load(
+            QStringLiteral("Object.defineProperty(this, 'FindProxyForURL', {get: function () { for (;;) {} }});"));
+    });
+    ASSERT_TRUE(error) << "the PAC thread never came back from reading FindProxyForURL";
+    EXPECT_TRUE(error->contains(QLatin1String("longer than 200 ms"))) << error->toStdString();
+}
+
+// What FindProxyForURL returns or throws is read as a string inside the time limit: an object whose toString never
+// ends is a call over the limit, not a PAC thread lost for good.
+TEST(PacEngine, AnAnswerWhoseToStringNeverEndsIsInterrupted)
+{
+    PacEngine::Options o = localOptions(QStringLiteral("10.0.0.5"));
+    o.callTimeoutMs = 200;
+    auto engine = std::make_unique<PacEngine>(o);
+    ASSERT_EQ(engine->load(QStringLiteral("var spin = {toString: function () { for (;;) {} }};"
+                                          "function FindProxyForURL(u, h) {"
+                                          "  if (h == 'returns') return spin;"
+                                          "  if (h == 'throws') throw spin;"
+                                          "  return 'DIRECT'; }")),
+              QString());
+    for (const QString &host : {QStringLiteral("returns"), QStringLiteral("throws")}) {
+        SCOPED_TRACE(host.toStdString());
+        const auto r = within<PacEngine::Result>(
+            engine, [host](PacEngine &e) { return e.evaluate(QStringLiteral("http://x/"), host); });
+        ASSERT_TRUE(r) << "the PAC thread never came back from reading the answer";
+        EXPECT_TRUE(r->error.contains(QLatin1String("longer than 200 ms"))) << r->error.toStdString();
+        EXPECT_TRUE(r->value.isEmpty());
+    }
+    const auto ok = within<PacEngine::Result>(
+        engine, [](PacEngine &e) { return e.evaluate(QStringLiteral("http://ok/"), QStringLiteral("ok")); });
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->value, QStringLiteral("DIRECT"));
+}
+
+// Real PAC files are a few KiB. A server that answers with far more (a length announced, or chunks without end) is
+// refused at 4 MiB instead of being held whole in the service's memory; so is a file of that size.
+TEST(PacEngine, APacFileLargerThanFourMiBIsRefusedNotHeldInMemory)
+{
+    test::OriginProcess origin;
+    ASSERT_TRUE(origin.start()) << origin.errorString().toStdString();
+    PacEngine engine(localOptions(QStringLiteral("10.0.0.5")));
+    ASSERT_EQ(engine.load(QStringLiteral("function FindProxyForURL(u, h) { return 'PROXY good:1'; }")), QString());
+    for (const QString &query : {QString(), QStringLiteral("?chunked=1")}) {
+        SCOPED_TRACE(query.toStdString());
+        const QString url =
+            QStringLiteral("http://127.0.0.1:%1/bytes/%2%3").arg(origin.port()).arg(256 << 20).arg(query);
+        const QString error = engine.loadUrl(url, 60000);
+        EXPECT_TRUE(error.contains(QLatin1String("larger than 4194304 bytes"))) << error.toStdString();
+        EXPECT_EQ(engine.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).value,
+                  QStringLiteral("PROXY good:1"));
+    }
+    test::TempDir dir;
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("big.pac"), "// " + QByteArray(4 * 1024 * 1024, 'x') + "\n"
+                              "function FindProxyForURL(u, h) { return 'PROXY big:1'; }\n"));
+    const QString error = engine.loadUrl(QUrl::fromLocalFile(dir.filePath(QStringLiteral("big.pac"))).toString());
+    EXPECT_TRUE(error.contains(QLatin1String("larger than 4194304 bytes"))) << error.toStdString();
+}
+
+// One thread runs every call: when calls pile up (requests for ever new names, each slow) the ones beyond the limit
+// fail at once, so their requests take the fallback instead of waiting for every call queued before them.
+TEST(PacEngine, CallsBeyondTheWaitingLimitFailAtOnceAsBusy)
+{
+    PacEngine::Options o = localOptions(QStringLiteral("10.0.0.5"));
+    o.maxWaitingCalls = 2;
+    PacEngine engine(o);
+    ASSERT_EQ(engine.load(QStringLiteral("function FindProxyForURL(u, h) {"
+                                         "  var end = Date.now() + 100; while (Date.now() < end) {}"
+                                         "  return 'DIRECT'; }")),
+              QString());
+    QObject context;
+    QList<PacEngine::Result> results;
+    constexpr int kCalls = 10;
+    for (int i = 0; i < kCalls; ++i)
+        engine.evaluateAsync(QStringLiteral("http://h%1/").arg(i), QStringLiteral("h%1").arg(i), &context,
+                             [&results](const PacEngine::Result &r) { results.append(r); });
+    ASSERT_TRUE(test::waitUntil([&] { return results.size() == kCalls; }, 30000)) << results.size();
+    int busy = 0;
+    for (const auto &r : results) {
+        if (r.error.contains(QLatin1String("busy")))
+            ++busy;
+        else
+            EXPECT_EQ(r.value, QStringLiteral("DIRECT")) << r.error.toStdString();
+    }
+    // At most the running call and the two waiting ones were made.
+    EXPECT_GE(busy, kCalls - 3);
+}
+
 TEST(PacEngine, BadScriptsAreRefusedAndTheLastGoodOneStays)
 {
     PacEngine engine(localOptions(QStringLiteral("10.0.0.5")));
@@ -188,6 +322,9 @@ TEST(PacResult, ParsesFallbackOrderAndSkipsWhatItCannotUse)
     EXPECT_EQ(hops[3], PacHop{});
     EXPECT_EQ(skipped, (QStringList{QStringLiteral("SOCKS s:1080"), QStringLiteral("PROXY noport")}));
     EXPECT_EQ(pac::parsePacResult(QString()), QList<PacHop>{PacHop{}});
+    EXPECT_EQ(pac::parsePacResult(QStringLiteral(" ; ;")), QList<PacHop>{PacHop{}});
+    // Entries that are all unusable asked for a proxy: no hop, and the caller does not take it for DIRECT.
+    EXPECT_TRUE(pac::parsePacResult(QStringLiteral("SOCKS s:1080; PROXY noport")).isEmpty());
 }
 
 TEST(PacEngine, MyIpAddressIsTheAddressOfTheDefaultRoutesInterface)
