@@ -29,7 +29,7 @@ Transaction::~Transaction()
 
 void Transaction::beginRecord(const QHostAddress &clientAddress, quint16 clientPort)
 {
-    rec = AccessLogRecord();
+    rec = telemetry::AccessLogEntry();
     logged = false;
     rec.time = QDateTime::currentDateTimeUtc();
     rec.clientAddress = clientAddress;

@@ -142,7 +142,7 @@ public:
     QByteArray clientAddressText;     ///< the client's address as X-Forwarded-For shows it, made on first use
     qint64 dnsDoneUs = 0;             ///< nowUs() when DNS answered
     qint64 connectedUs = 0;           ///< ... when the upstream connection was there
-    AccessLogRecord rec;              ///< the access-log record, filled as the request goes
+    telemetry::AccessLogEntry rec;    ///< the access-log record, filled as the request goes, read as it is by telemetry
     bool logged = true;               ///< rec was written (or there is no request)
 
     // Handles of what a waiting stage started; destroying one cancels its callback.
