@@ -50,6 +50,7 @@ void Transaction::begin(const http::MessageHead *h, const QHostAddress &clientAd
     dnsDoneUs = connectedUs = 0;
     dnsLeftToProxy = false;
     proxySelection.reset(); // a PAC answer for the previous request is for nobody now
+    policyAttributes = {}; // it views the previous request's head and match
     match.reset();
     websocket = false;
     expectContinue = false;

@@ -120,14 +120,14 @@ public:
 private:
     void record(const policy::RequestAttributes &r, const QList<QHostAddress> *addresses) const
     {
-        Seen s;
-        s.method = r.method;
-        s.path = r.path;
-        s.host = r.host;
+        Seen s; // views over the proxy's request: a policy that keeps them copies them
+        s.method = r.method.toByteArray();
+        s.path = r.path.toByteArray();
+        s.host = QString::fromLatin1(r.host);
         s.port = r.port;
-        s.routeName = r.routeName;
-        s.backendName = r.backendName;
-        s.listenerName = r.listenerName;
+        s.routeName = r.routeName.toString();
+        s.backendName = r.backendName.toString();
+        s.listenerName = r.listenerName.toString();
         s.explicitProxy = r.explicitProxy;
         if (r.headers) {
             if (const QByteArray *a = http::findHeader(*r.headers, "authorization"))
