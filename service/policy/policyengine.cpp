@@ -576,8 +576,8 @@ bool ConfigPolicyEngine::Impl::authorize(const CompiledAuthz &p, const RequestAt
             continue;
         if (!rule.ports.isEmpty() && !rule.ports.contains(r.port))
             continue;
-        if (!rule.methods.isEmpty()
-            && std::none_of(rule.methods.begin(), rule.methods.end(), [&r](const QByteArray &m) { return m == r.method; }))
+        const auto sameMethod = [&r](const QByteArray &m) { return m == r.method; };
+        if (!rule.methods.isEmpty() && std::none_of(rule.methods.begin(), rule.methods.end(), sameMethod))
             continue;
         if (!rule.pathPrefixes.isEmpty()) {
             // A tunnel has no path: a rule about paths never matches CONNECT.
