@@ -29,10 +29,10 @@ TelemetrySink::~TelemetrySink()
         m_logger->setObserver({});
 }
 
-void TelemetrySink::write(const telemetry::AccessLogEntry &record)
+void TelemetrySink::write(telemetry::AccessLogEntry &&record)
 {
     if (m_logger)
-        m_logger->submit(record); // the logger's observer feeds m_metrics
+        m_logger->submit(std::move(record)); // the logger's observer feeds m_metrics
     else {
         if (m_metrics)
             m_metrics->observe(record);

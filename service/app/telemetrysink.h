@@ -29,7 +29,7 @@ public:
     TelemetrySink(telemetry::AccessLogger *logger, telemetry::ProxyMetrics *metrics,
                   telemetry::ApplicationStats *applications = nullptr);
     ~TelemetrySink() override;
-    void write(const telemetry::AccessLogEntry &record) override;
+    void write(telemetry::AccessLogEntry &&record) override;
 
 private:
     telemetry::AccessLogger *m_logger;

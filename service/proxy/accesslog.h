@@ -8,12 +8,13 @@
 namespace dfproxy::proxy {
 
 /// Receives access-log records. write() is called from worker threads concurrently: implementations must be
-/// thread-safe and must never block (queue and return).
+/// thread-safe and must never block (queue and return). The record is handed over: the transaction does not read
+/// it again (its next request starts a new one).
 class AccessLogSink
 {
 public:
     virtual ~AccessLogSink() = default;
-    virtual void write(const telemetry::AccessLogEntry &record) = 0;
+    virtual void write(telemetry::AccessLogEntry &&record) = 0;
 };
 
 } // namespace dfproxy::proxy

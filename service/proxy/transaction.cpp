@@ -173,7 +173,7 @@ void Transaction::emitLog()
                                                              : match->backend->ns + QLatin1Char('/')
                                                                    + match->backend->name;
         }
-        sink->write(rec);
+        sink->write(std::move(rec)); // logged: nothing reads it again before the next request's beginRecord()
     }
 }
 

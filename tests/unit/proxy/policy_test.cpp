@@ -145,10 +145,10 @@ private:
 class CollectingSink final : public proxy::AccessLogSink
 {
 public:
-    void write(const telemetry::AccessLogEntry &r) override
+    void write(telemetry::AccessLogEntry &&r) override
     {
         QMutexLocker lock(&mutex);
-        records.append(r);
+        records.append(std::move(r));
     }
     QMutex mutex;
     QList<telemetry::AccessLogEntry> records;
