@@ -4,7 +4,6 @@
 // service-wide metric collectors (DNS cache, proxy, access log).
 
 #include "proxy/accesslog.h"
-#include "telemetry/accesslogentry.h"
 
 namespace dfproxy::dns {
 class DnsHostCache;
@@ -21,18 +20,16 @@ class ProxyMetrics;
 
 namespace dfproxy::app {
 
-/// The proxy's access-log sink: converts each record (worker threads) into a telemetry entry, counts it in the
-/// request metrics (and the per-application figures) and queues it for the access logger. Never blocks. No pointer
-/// is owned.
+/// The proxy's access-log sink: queues each record (worker threads) for the access logger as it is, whose writer
+/// thread formats it and counts it in the request metrics (and the per-application figures). Never blocks. No
+/// pointer is owned.
 class TelemetrySink final : public proxy::AccessLogSink
 {
 public:
     TelemetrySink(telemetry::AccessLogger *logger, telemetry::ProxyMetrics *metrics,
                   telemetry::ApplicationStats *applications = nullptr);
     ~TelemetrySink() override;
-    void write(const proxy::AccessLogRecord &record) override;
-
-    static telemetry::AccessLogEntry toEntry(const proxy::AccessLogRecord &record);
+    void write(telemetry::AccessLogEntry &&record) override;
 
 private:
     telemetry::AccessLogger *m_logger;

@@ -8,7 +8,9 @@
 //   2. checkResolved(): after DNS, before connecting — the SSRF guard on the resolved addresses. The proxy
 //      connects only to the addresses returned in `allowedAddresses` (in order); none left = the decision's deny.
 
+#include <QAnyStringView>
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QHostAddress>
 #include <QList>
 #include <QPair>
@@ -26,17 +28,20 @@ namespace dfproxy::policy {
 
 using HeaderList = QList<QPair<QByteArray, QByteArray>>;
 
-/// What a policy may look at. All strings as the proxy already has them; nothing is copied for the call.
+/// What a policy may look at: views over what the proxy already holds for the request (the listener, the route
+/// match, the parsed head, the canonical request), built once per request and nothing copied. The viewed data must
+/// stay valid and unchanged while the engine is asked (for startCheckRequest(): until its handle is gone). A policy
+/// that keeps something past the call (a rate-limit key in its buckets) makes its own copy.
 struct RequestAttributes
 {
     QHostAddress clientAddress = platform::nullAddress();
-    QString gatewayNamespace, gatewayName, listenerName;
-    QString routeNamespace, routeName;     ///< empty when no route matched (the proxy answers 404 first)
-    QString backendNamespace, backendName;
-    QByteArray method;                     ///< "CONNECT" for tunnels
-    QString host;                          ///< target host, lower-case, no port
+    QAnyStringView gatewayNamespace, gatewayName, listenerName; // any string type: the listener's QStrings, or literals
+    QAnyStringView routeNamespace, routeName;     ///< empty when no route matched (the proxy answers 404 first)
+    QAnyStringView backendNamespace, backendName;
+    QByteArrayView method;                 ///< "CONNECT" for tunnels
+    QByteArrayView host;                   ///< target host, canonical (http/canonical.h): ASCII lower case, no port
     quint16 port = 0;                      ///< target port
-    QByteArray path;                       ///< path without query ("" for CONNECT)
+    QByteArrayView path;                   ///< canonical path without query ("" for CONNECT)
     const HeaderList *headers = nullptr;   ///< request headers as received (credentials included)
     bool explicitProxy = false;            ///< absolute-form or CONNECT: answer 407/Proxy-Authenticate, not 401
     /// The program behind the client connection (AuthorizationPolicy applications, RateLimitPolicy key

@@ -24,6 +24,7 @@
 #include <QObject>
 #include <QRegularExpression>
 #include <QSet>
+#include <QVarLengthArray>
 
 #include <algorithm>
 #include <atomic>
@@ -65,14 +66,16 @@ struct CompiledAuthn
     QString identityClaim;
 };
 
+/// Compared as the canonical ASCII bytes requests' hosts are (http/canonical.h), so a request's host is read where
+/// the proxy holds it.
 struct HostMatcher
 {
     bool any = false;
-    QSet<QString> exact;
-    QStringList suffixes; ///< ".example.com" for "*.example.com"
-    bool matches(const QString &host) const
+    QSet<QByteArray> exact;
+    QList<QByteArray> suffixes; ///< ".example.com" for "*.example.com"
+    bool matches(QByteArrayView host) const
     {
-        if (any || exact.contains(host))
+        if (any || exact.contains(QByteArray::fromRawData(host.data(), host.size())))
             return true;
         for (const auto &s : suffixes) {
             if (host.size() > s.size() && host.endsWith(s))
@@ -126,6 +129,42 @@ struct CompiledRateLimit
 template <class T>
 using Attachments = QHash<QString, std::shared_ptr<const T>>;
 
+/// A table key ("L/ns/name/listener") put together from a request's views on the stack: finding a request's policies
+/// costs no allocation.
+class Key
+{
+public:
+    Key &operator<<(QAnyStringView part)
+    {
+        part.visit([this](auto s) { append(s); });
+        return *this;
+    }
+    Key &operator<<(char16_t c)
+    {
+        m_buffer.append(c);
+        return *this;
+    }
+    /// A QString over the buffer: only for a lookup while this Key lives and stays unchanged.
+    QString text() const
+    {
+        return QString::fromRawData(reinterpret_cast<const QChar *>(m_buffer.constData()), m_buffer.size());
+    }
+
+private:
+    void append(QStringView s) { m_buffer.append(reinterpret_cast<const char16_t *>(s.data()), s.size()); }
+    void append(QLatin1String s)
+    {
+        for (char c : s)
+            m_buffer.append(char16_t(uchar(c)));
+    }
+    void append(QUtf8StringView s) // literals in tests; the proxy passes QStrings
+    {
+        const QString text = s.toString();
+        m_buffer.append(reinterpret_cast<const char16_t *>(text.constData()), text.size());
+    }
+    QVarLengthArray<char16_t, 160> m_buffer;
+};
+
 const QByteArray *findHeader(const HeaderList *headers, const QByteArray &lowerName)
 {
     if (!headers)
@@ -142,7 +181,7 @@ QByteArray applicationDenialBody(const RequestAttributes &r)
 {
     if (!r.application)
         return "application_denied: no local program could be identified for this connection, and the policy allows "
-               "only named applications to reach " + r.host.toUtf8() + "\n";
+               "only named applications to reach " + r.host.toByteArray() + "\n";
     const auto printable = [](const QString &s) { // a file name may hold anything, a line must stay one line
         QByteArray out = s.toUtf8();
         for (char &c : out) {
@@ -152,7 +191,7 @@ QByteArray applicationDenialBody(const RequestAttributes &r)
         return out;
     };
     return "application_denied: " + printable(r.application->name) + " (" + printable(r.application->path)
-        + ", pid " + QByteArray::number(r.application->pid) + ") may not reach " + r.host.toUtf8() + "\n";
+        + ", pid " + QByteArray::number(r.application->pid) + ") may not reach " + r.host.toByteArray() + "\n";
 }
 
 // Ascending creation time, then namespace/name: the oldest policy wins a conflict, as in Gateway API.
@@ -196,23 +235,25 @@ const T *lookup(const Attachments<T> &map, const RequestAttributes &r)
 {
     if (map.isEmpty())
         return nullptr;
-    const QString keys[] = {
-        r.backendName.isEmpty() ? QString() : QStringLiteral("B/") + r.backendNamespace + u'/' + r.backendName,
-        r.routeName.isEmpty() ? QString() : QStringLiteral("R/") + r.routeNamespace + u'/' + r.routeName,
-        QStringLiteral("L/") + r.gatewayNamespace + u'/' + r.gatewayName + u'/' + r.listenerName,
-        QStringLiteral("G/") + r.gatewayNamespace + u'/' + r.gatewayName,
+    const auto find = [&map](const Key &key) -> const T * {
+        const auto it = map.constFind(key.text());
+        return it != map.constEnd() ? it.value().get() : nullptr;
     };
-    for (const auto &k : keys) {
-        if (k.isEmpty())
-            continue;
-        const auto it = map.constFind(k);
-        if (it != map.constEnd())
-            return it.value().get();
+    // The most specific attachment wins: backend, route, listener, gateway.
+    if (!r.backendName.isEmpty()) {
+        if (const T *p = find(Key() << u"B/" << r.backendNamespace << u'/' << r.backendName))
+            return p;
     }
-    return nullptr;
+    if (!r.routeName.isEmpty()) {
+        if (const T *p = find(Key() << u"R/" << r.routeNamespace << u'/' << r.routeName))
+            return p;
+    }
+    if (const T *p = find(Key() << u"L/" << r.gatewayNamespace << u'/' << r.gatewayName << u'/' << r.listenerName))
+        return p;
+    return find(Key() << u"G/" << r.gatewayNamespace << u'/' << r.gatewayName);
 }
 
-bool pathHasPrefix(const QByteArray &path, const QByteArray &prefix)
+bool pathHasPrefix(QByteArrayView path, const QByteArray &prefix)
 {
     if (prefix == "/" || path == prefix)
         return true;
@@ -253,8 +294,9 @@ Decision deny(int status, const char *reason, const QByteArray &body, const QByt
 const Decision &traced(const RequestAttributes &r, const Decision &d)
 {
     if (lcPolicy().isDebugEnabled()) {
-        qCDebug(lcPolicy).noquote() << (d.allowed ? "allow" : "deny") << r.method << r.host + u':' + QString::number(r.port)
-                                    << r.path << "from" << r.clientAddress.toString() << "-"
+        qCDebug(lcPolicy).noquote() << (d.allowed ? "allow" : "deny") << r.method.toByteArray()
+                                    << QString::fromLatin1(r.host) + u':' + QString::number(r.port)
+                                    << r.path.toByteArray() << "from" << r.clientAddress.toString() << "-"
                                     << (d.summary.isEmpty() ? QByteArray("allow") : d.summary)
                                     << (d.allowed ? QByteArray() : QByteArray::number(d.status) + ' ' + d.reason);
     }
@@ -534,7 +576,8 @@ bool ConfigPolicyEngine::Impl::authorize(const CompiledAuthz &p, const RequestAt
             continue;
         if (!rule.ports.isEmpty() && !rule.ports.contains(r.port))
             continue;
-        if (!rule.methods.isEmpty() && !rule.methods.contains(r.method))
+        const auto sameMethod = [&r](const QByteArray &m) { return m == r.method; };
+        if (!rule.methods.isEmpty() && std::none_of(rule.methods.begin(), rule.methods.end(), sameMethod))
             continue;
         if (!rule.pathPrefixes.isEmpty()) {
             // A tunnel has no path: a rule about paths never matches CONNECT.
@@ -577,34 +620,34 @@ bool ConfigPolicyEngine::Impl::authorize(const CompiledAuthz &p, const RequestAt
 bool ConfigPolicyEngine::Impl::rateLimit(const CompiledRateLimit &p, const RequestAttributes &r,
                                          const QString &identity, Decision &out) const
 {
-    using Key = config::RateLimitSpec::Key;
+    using LimitKey = config::RateLimitSpec::Key;
     QList<QPair<TokenBucketLimiter *, QByteArray>> taken;
     for (const auto &l : p.limits) {
         if (!l.limiter)
             continue;
         QByteArray key;
         switch (l.key) {
-        case Key::ClientIP:
+        case LimitKey::ClientIP:
             key = normalizedAddress(r.clientAddress).toString().toLatin1();
             break;
-        case Key::DestinationHost:
-            key = r.host.toUtf8();
+        case LimitKey::DestinationHost:
+            key = r.host.toByteArray(); // kept in the limiter's buckets: its own copy
             break;
-        case Key::Route:
-            key = (r.routeNamespace + u'/' + r.routeName).toUtf8();
+        case LimitKey::Route:
+            key = (Key() << r.routeNamespace << u'/' << r.routeName).text().toUtf8();
             break;
-        case Key::Identity:
+        case LimitKey::Identity:
             // Anonymous clients are told apart by address, so one cannot exhaust everyone's bucket.
             key = identity.isEmpty() ? "anonymous@" + normalizedAddress(r.clientAddress).toString().toLatin1()
                                      : "user:" + identity.toUtf8();
             break;
-        case Key::Header:
+        case LimitKey::Header:
             if (const QByteArray *v = findHeader(r.headers, l.header))
                 key = *v;
             break;
-        case Key::Global:
+        case LimitKey::Global:
             break;
-        case Key::Application:
+        case LimitKey::Application:
             // Connections without a known program (another machine, lookup off) are told apart by address.
             key = r.application ? "app:" + r.application->path.toUtf8()
                                 : "noapp@" + normalizedAddress(r.clientAddress).toString().toLatin1();
@@ -675,13 +718,14 @@ bool ConfigPolicyEngine::Impl::authorizeCel(const CompiledAuthz &p, const Reques
     using Action = config::AgentgatewayAuthorizationSpec::Action;
     using config::cel::Result;
     config::cel::Activation a;
-    a.requestHost = r.host;
-    a.requestPath = r.path;
-    a.requestMethod = r.method;
+    a.requestHost = QString::fromLatin1(r.host); // CEL takes owned strings; only AgentgatewayPolicy rules pay for it
+    a.requestPath = r.path.toByteArray();
+    a.requestMethod = r.method.toByteArray();
     a.requestHeaders = r.headers;
     if (!r.clientAddress.isNull())
         a.sourceAddress = normalizedAddress(r.clientAddress).toString();
-    const auto port = listenerPorts.constFind(r.gatewayNamespace + u'/' + r.gatewayName + u'/' + r.listenerName);
+    const auto port = listenerPorts.constFind(
+        (Key() << r.gatewayNamespace << u'/' << r.gatewayName << u'/' << r.listenerName).text());
     if (port != listenerPorts.constEnd())
         a.destinationPort = *port;
     std::optional<QJsonObject> claims;
@@ -766,7 +810,7 @@ Decision ConfigPolicyEngine::Impl::check(const RequestAttributes &request, HashJ
         return deny(508, "loop_detected", "request loop detected (Via: dfproxy)\n", "deny:loop");
     }
     if (request.method == "CONNECT" && !connectDenied.isEmpty()
-        && connectDenied.contains(request.gatewayNamespace + u'/' + request.gatewayName))
+        && connectDenied.contains((Key() << request.gatewayNamespace << u'/' << request.gatewayName).text()))
         return deny(403, "connect_denied", "CONNECT is not allowed on this gateway\n", "deny:frontend connect");
     if (const auto *p = lookup(authn, request)) {
         if (authenticate(*p, request, out, job) != Step::Allowed)
@@ -875,7 +919,8 @@ Decision ConfigPolicyEngine::checkResolved(const RequestAttributes &request, con
     if (dropped) {
         d->counters->ssrfDropped.fetch_add(dropped, std::memory_order_relaxed);
         qCDebug(lcPolicy).noquote() << "ssrf: dropped" << dropped << "of" << addresses.size() << "addresses of"
-                                    << request.host << "-" << out.allowedAddresses.size() << "left";
+                                    << QString::fromLatin1(request.host) << "-" << out.allowedAddresses.size()
+                                    << "left";
     }
     if (out.allowedAddresses.isEmpty() && !addresses.isEmpty()) {
         d->counters->ssrfDenied.fetch_add(1, std::memory_order_relaxed);
@@ -1202,9 +1247,9 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
                     if (h == QLatin1String("*"))
                         m.any = true;
                     else if (h.startsWith(QLatin1String("*.")))
-                        m.suffixes.append(h.mid(1));
+                        m.suffixes.append(h.mid(1).toUtf8());
                     else
-                        m.exact.insert(h);
+                        m.exact.insert(h.toUtf8());
                 }
                 rule.hosts = m;
             }

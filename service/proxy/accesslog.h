@@ -1,63 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// CONTRACT with telemetry: one record per proxied request (or tunnel), emitted when it ends.
+// CONTRACT with telemetry: one record per proxied request (or tunnel), emitted when it ends. The record is
+// telemetry's own type (telemetry/accesslogentry.h), filled by the transaction: the sink reads it as it is.
 
-#include <QByteArray>
-#include <QDateTime>
-#include <QHostAddress>
-#include <QString>
-
-#include "platform/nulladdress.h"
-#include "platform/processlookup.h"
-
-#include <memory>
+#include "telemetry/accesslogentry.h"
 
 namespace dfproxy::proxy {
 
-struct AccessLogRecord
-{
-    QDateTime time;              ///< when the request head arrived (UTC)
-    QHostAddress clientAddress = platform::nullAddress();
-    quint16 clientPort = 0;
-    QByteArray method;
-    QByteArray host;             ///< target host (lower-case, no port)
-    quint16 port = 0;            ///< target port
-    QByteArray path;             ///< request target as received (origin-form path+query, or CONNECT authority)
-    QByteArray protocol;         ///< "HTTP/1.1", "HTTP/1.0", "HTTP/2" (the request's); empty without a request
-    int status = 0;              ///< status sent to the client (0 when none was sent)
-    QByteArray reason;           ///< x-dfproxy-error reason for proxy-generated errors, empty otherwise
-    qint64 bytesIn = 0;          ///< request body bytes from the client (tunnels: client -> upstream)
-    qint64 bytesOut = 0;         ///< response body bytes to the client (tunnels: upstream -> client)
-    // Durations in microseconds (the log shows milliseconds, the histograms take these).
-    qint64 totalUs = 0;
-    qint64 dnsUs = 0;            ///< from the request head to the DNS answer
-    bool dnsWaited = false;      ///< the name was not in the cache: the request waited for DNS
-    qint64 connectUs = 0;        ///< from DNS done to upstream connected (0 when reused)
-    qint64 upstreamUs = 0;       ///< from upstream connected to the response head
-    QString gateway;             ///< "ns/name" of the Gateway whose listener accepted the request
-    QString route;               ///< "ns/name#rule" or empty
-    QString backend;             ///< "ns/name" or empty
-    QHostAddress resolvedAddress = platform::nullAddress(); ///< the upstream address used
-    bool dnsCacheHit = false;
-    bool upstreamReused = false;
-    bool tunnel = false;         ///< CONNECT or websocket
-    QString identity;            ///< policy: the authenticated identity ("" = anonymous or no policy)
-    QByteArray decision;         ///< policy: the decision summary ("allow", "deny:authz rule 2", ...; "" = no policy)
-    /// The program behind the client connection (docs/applications.md); null when unknown or not local.
-    std::shared_ptr<const platform::ProcessInfo> application;
-    QString upstreamProxy;       ///< the upstream proxy taken ("host:port") or "DIRECT"; empty: the backend has none
-    QString upstreamProxyReason; ///< why that one: "tunnel" (the fixed proxy), "bypass <entry>"
-    int grpcStatus = -1;         ///< the response's grpc-status (trailers, or a trailers-only head); -1 = none
-    int trailersDropped = 0;     ///< response trailer fields the client could not be sent (HTTP/1.1 without TE)
-};
-
 /// Receives access-log records. write() is called from worker threads concurrently: implementations must be
-/// thread-safe and must never block (queue and return).
+/// thread-safe and must never block (queue and return). The record is handed over: the transaction does not read
+/// it again (its next request starts a new one).
 class AccessLogSink
 {
 public:
     virtual ~AccessLogSink() = default;
-    virtual void write(const AccessLogRecord &record) = 0;
+    virtual void write(telemetry::AccessLogEntry &&record) = 0;
 };
 
 } // namespace dfproxy::proxy

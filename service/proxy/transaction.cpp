@@ -29,7 +29,7 @@ Transaction::~Transaction()
 
 void Transaction::beginRecord(const QHostAddress &clientAddress, quint16 clientPort)
 {
-    rec = AccessLogRecord();
+    rec = telemetry::AccessLogEntry();
     logged = false;
     rec.time = QDateTime::currentDateTimeUtc();
     rec.clientAddress = clientAddress;
@@ -50,6 +50,7 @@ void Transaction::begin(const http::MessageHead *h, const QHostAddress &clientAd
     dnsDoneUs = connectedUs = 0;
     dnsLeftToProxy = false;
     proxySelection.reset(); // a PAC answer for the previous request is for nobody now
+    policyAttributes = {}; // it views the previous request's head and match
     match.reset();
     websocket = false;
     expectContinue = false;
@@ -172,7 +173,7 @@ void Transaction::emitLog()
                                                              : match->backend->ns + QLatin1Char('/')
                                                                    + match->backend->name;
         }
-        sink->write(rec);
+        sink->write(std::move(rec)); // logged: nothing reads it again before the next request's beginRecord()
     }
 }
 

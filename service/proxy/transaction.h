@@ -127,10 +127,10 @@ public:
     // The request as the stages leave it, in the order they fill it.
     std::shared_ptr<const platform::ProcessInfo> application; ///< application stage: the program behind the client
     CanonicalRequest canon;  ///< canonical stage: host, port, path, query in their one spelling
-    QString hostText;        ///< canon.host as text (routing, the policies, the DNS cache)
+    QString hostText;        ///< canon.host as text (the DNS cache, debug logs)
     std::optional<routing::RouteMatch> match; ///< route stage
     std::shared_ptr<const policy::PolicyEngine> policy; ///< policy stage: the engine the request was checked with
-    policy::RequestAttributes policyAttributes; ///< built once by the policy stage, reused by the destination stage
+    policy::RequestAttributes policyAttributes; ///< policy stage: views over this request, reused by destination
     QList<QByteArray> stripHeaders;   ///< policy stage: credentials to remove before forwarding
     qint64 tunnelBytesPerSecond = 0;  ///< policy stage: applied if the request becomes a tunnel
     qint64 tunnelBurstBytes = 0;
@@ -142,7 +142,7 @@ public:
     QByteArray clientAddressText;     ///< the client's address as X-Forwarded-For shows it, made on first use
     qint64 dnsDoneUs = 0;             ///< nowUs() when DNS answered
     qint64 connectedUs = 0;           ///< ... when the upstream connection was there
-    AccessLogRecord rec;              ///< the access-log record, filled as the request goes
+    telemetry::AccessLogEntry rec;    ///< the access-log record, filled as the request goes, read as it is by telemetry
     bool logged = true;               ///< rec was written (or there is no request)
 
     // Handles of what a waiting stage started; destroying one cancels its callback.

@@ -52,6 +52,51 @@ QByteArray hostPort(const QString &host, quint16 port)
     return hostPort(host.toUtf8(), port);
 }
 
+/// Addresses become text here, on the writer thread (or the admin API's), not on the worker's request path. It is
+/// nearly always the address of the record before (one client, one origin), and QHostAddress::toString costs an
+/// allocation and a formatting pass: each thread remembers the last one per field.
+struct AddressText
+{
+    QHostAddress address;
+    QString text;
+    const QString &of(const QHostAddress &a)
+    {
+        static const QString none;
+        if (a.isNull())
+            return none;
+        if (a != address || text.isEmpty()) {
+            address = a;
+            text = a.toString();
+        }
+        return text;
+    }
+};
+
+const QString &clientAddressText(const AccessLogEntry &e)
+{
+    thread_local AddressText memo;
+    return memo.of(e.clientAddress);
+}
+
+const QString &resolvedAddressText(const AccessLogEntry &e)
+{
+    thread_local AddressText memo;
+    return memo.of(e.resolvedAddress);
+}
+
+/// The program behind the client, or one with empty fields when unknown.
+const platform::ProcessInfo &processOf(const AccessLogEntry &e)
+{
+    static const platform::ProcessInfo none;
+    return e.application ? *e.application : none;
+}
+
+// The log shows whole milliseconds.
+qint64 ms(qint64 us)
+{
+    return us / 1000;
+}
+
 QDateTime utc(const QDateTime &t)
 {
     return t.isValid() ? t.toUTC() : QDateTime::fromMSecsSinceEpoch(0, Qt::UTC);
@@ -300,6 +345,7 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     bool ok = true;
     thread_local EscapedMemo gatewayMemo, routeMemo, backendMemo;
     const auto boolean = [&out](bool b) { b ? out.literal("true") : out.literal("false"); };
+    const platform::ProcessInfo &app = processOf(e);
     out.literal("{\"backend\":");
     ok &= appendJsonStringMemo(out, e.backend, backendMemo);
     out.literal(",\"bytesIn\":");
@@ -307,17 +353,17 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     out.literal(",\"bytesOut\":");
     appendJsonNumber(out, e.bytesOut);
     out.literal(",\"clientAddress\":");
-    ok &= appendJsonString(out, e.clientAddress);
+    ok &= appendJsonString(out, clientAddressText(e));
     out.literal(",\"clientPort\":");
     appendJsonNumber(out, e.clientPort);
     out.literal(",\"connectMs\":");
-    appendJsonNumber(out, e.connectMs);
+    appendJsonNumber(out, ms(e.connectUs));
     out.literal(",\"decision\":");
-    ok &= appendJsonString(out, e.decision);
+    ok &= appendJsonLatin1(out, e.decision);
     out.literal(",\"dnsCacheHit\":");
     boolean(e.dnsCacheHit);
     out.literal(",\"dnsMs\":");
-    appendJsonNumber(out, e.dnsMs);
+    appendJsonNumber(out, ms(e.dnsUs));
     out.literal(",\"gateway\":");
     ok &= appendJsonStringMemo(out, e.gateway, gatewayMemo);
     if (e.grpcStatus >= 0) { // only for gRPC responses
@@ -333,21 +379,21 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     out.literal(",\"path\":");
     appendJsonBytes(out, e.path);
     out.literal(",\"pid\":");
-    appendJsonNumber(out, e.pid);
+    appendJsonNumber(out, app.pid);
     out.literal(",\"port\":");
     appendJsonNumber(out, e.port);
     out.literal(",\"process\":");
-    ok &= appendJsonString(out, e.process);
+    ok &= appendJsonString(out, app.name);
     out.literal(",\"processPath\":");
-    ok &= appendJsonString(out, e.processPath);
+    ok &= appendJsonString(out, app.path);
     out.literal(",\"processUser\":");
-    ok &= appendJsonString(out, e.processUser);
+    ok &= appendJsonString(out, app.user);
     out.literal(",\"protocol\":");
     ok &= appendJsonLatin1(out, e.protocol);
     out.literal(",\"reason\":");
     ok &= appendJsonLatin1(out, e.reason);
     out.literal(",\"resolvedAddress\":");
-    ok &= appendJsonString(out, e.resolvedAddress);
+    ok &= appendJsonString(out, resolvedAddressText(e));
     out.literal(",\"route\":");
     ok &= appendJsonStringMemo(out, e.route, routeMemo);
     out.literal(",\"seq\":");
@@ -357,7 +403,7 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     out.literal(",\"time\":\"");
     appendIsoTime(out, e.time);
     out.literal("\",\"totalMs\":");
-    appendJsonNumber(out, e.totalMs);
+    appendJsonNumber(out, ms(e.totalUs));
     if (e.trailersDropped > 0) {
         out.literal(",\"trailersDropped\":");
         appendJsonNumber(out, e.trailersDropped);
@@ -365,7 +411,7 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     out.literal(",\"tunnel\":");
     boolean(e.tunnel);
     out.literal(",\"upstreamMs\":");
-    appendJsonNumber(out, e.upstreamMs);
+    appendJsonNumber(out, ms(e.upstreamUs));
     if (!e.upstreamProxy.isEmpty()) { // only for backends with an upstream proxy (#22)
         out.literal(",\"upstreamProxy\":");
         ok &= appendJsonString(out, e.upstreamProxy);
@@ -384,12 +430,13 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
 /// "-" when there is none.
 QByteArray applicationMetadata(const AccessLogEntry &e)
 {
-    if (e.pid == 0 && e.process.isEmpty())
+    const platform::ProcessInfo &app = processOf(e);
+    if (app.pid == 0 && app.name.isEmpty())
         return QByteArrayLiteral("-");
-    const QJsonObject o{{QStringLiteral("process"), e.process},
-                        {QStringLiteral("processPath"), e.processPath},
-                        {QStringLiteral("pid"), e.pid},
-                        {QStringLiteral("processUser"), e.processUser}};
+    const QJsonObject o{{QStringLiteral("process"), app.name},
+                        {QStringLiteral("processPath"), app.path},
+                        {QStringLiteral("pid"), app.pid},
+                        {QStringLiteral("processUser"), app.user}};
     return QJsonDocument(o).toJson(QJsonDocument::Compact);
 }
 
@@ -403,8 +450,9 @@ QByteArray quotedOrDash(const QString &v)
 /// Combined: appended after the user agent, `"process" "processPath" pid "processUser"` ("-" when unknown).
 QByteArray applicationFields(const AccessLogEntry &e)
 {
-    return quotedOrDash(e.process) + ' ' + quotedOrDash(e.processPath) + ' '
-        + (e.pid > 0 ? QByteArray::number(e.pid) : QByteArrayLiteral("-")) + ' ' + quotedOrDash(e.processUser);
+    const platform::ProcessInfo &app = processOf(e);
+    return quotedOrDash(app.name) + ' ' + quotedOrDash(app.path) + ' '
+        + (app.pid > 0 ? QByteArray::number(app.pid) : QByteArrayLiteral("-")) + ' ' + quotedOrDash(app.user);
 }
 
 /// The request line's protocol: what the client spoke (records made without a request say HTTP/1.1).
@@ -417,10 +465,11 @@ QByteArray protocolOf(const AccessLogEntry &e)
 
 QJsonObject AccessLogEntry::toJson() const
 {
+    const platform::ProcessInfo &app = processOf(*this);
     QJsonObject o{
         {QStringLiteral("seq"), static_cast<qint64>(seq)},
         {QStringLiteral("time"), QString::fromLatin1(isoTime(time))},
-        {QStringLiteral("clientAddress"), clientAddress},
+        {QStringLiteral("clientAddress"), clientAddressText(*this)},
         {QStringLiteral("clientPort"), clientPort},
         {QStringLiteral("identity"), identity},
         {QStringLiteral("method"), QString::fromLatin1(method)},
@@ -428,26 +477,26 @@ QJsonObject AccessLogEntry::toJson() const
         {QStringLiteral("port"), port},
         {QStringLiteral("path"), QString::fromUtf8(path)},
         {QStringLiteral("protocol"), QString::fromLatin1(protocol)},
-        {QStringLiteral("resolvedAddress"), resolvedAddress},
+        {QStringLiteral("resolvedAddress"), resolvedAddressText(*this)},
         {QStringLiteral("dnsCacheHit"), dnsCacheHit},
         {QStringLiteral("status"), status},
         {QStringLiteral("reason"), QString::fromLatin1(reason)},
         {QStringLiteral("bytesIn"), bytesIn},
         {QStringLiteral("bytesOut"), bytesOut},
-        {QStringLiteral("totalMs"), totalMs},
-        {QStringLiteral("dnsMs"), dnsMs},
-        {QStringLiteral("connectMs"), connectMs},
-        {QStringLiteral("upstreamMs"), upstreamMs},
+        {QStringLiteral("totalMs"), ms(totalUs)},
+        {QStringLiteral("dnsMs"), ms(dnsUs)},
+        {QStringLiteral("connectMs"), ms(connectUs)},
+        {QStringLiteral("upstreamMs"), ms(upstreamUs)},
         {QStringLiteral("gateway"), gateway},
         {QStringLiteral("route"), route},
         {QStringLiteral("backend"), backend},
-        {QStringLiteral("decision"), decision},
+        {QStringLiteral("decision"), QString::fromLatin1(decision)},
         {QStringLiteral("upstreamReused"), upstreamReused},
         {QStringLiteral("tunnel"), tunnel},
-        {QStringLiteral("process"), process},
-        {QStringLiteral("processPath"), processPath},
-        {QStringLiteral("pid"), pid},
-        {QStringLiteral("processUser"), processUser},
+        {QStringLiteral("process"), app.name},
+        {QStringLiteral("processPath"), app.path},
+        {QStringLiteral("pid"), app.pid},
+        {QStringLiteral("processUser"), app.user},
     };
     if (!upstreamProxy.isEmpty()) { // only for backends with an upstream proxy (#22)
         o.insert(QStringLiteral("upstreamProxy"), upstreamProxy);
@@ -507,10 +556,10 @@ QByteArray formatAccessLogLine(const AccessLogEntry &e, AccessLogFormat format)
         line += orDash(sanitize(e.method)) + ' ' + orDash(sanitize(e.path)) + ' ' + protocolOf(e) + "\" ";
         line += QByteArray::number(e.status) + ' ' + orDash(sanitize(e.reason)) + ' ';
         line += QByteArray::number(e.bytesIn) + ' ' + QByteArray::number(e.bytesOut) + ' ';
-        line += QByteArray::number(e.totalMs) + ' ';
-        line += (e.resolvedAddress.isEmpty() ? QByteArrayLiteral("-") : QByteArray::number(e.upstreamMs)) + ' ';
+        line += QByteArray::number(ms(e.totalUs)) + ' ';
+        line += (e.resolvedAddress.isNull() ? QByteArrayLiteral("-") : QByteArray::number(ms(e.upstreamUs))) + ' ';
         line += "\"-\" \"-\" \"-\" \"" + orDash(sanitize(hostPort(e.host, e.port))) + "\" \"";
-        line += orDash(hostPort(e.resolvedAddress, e.port)) + "\" ";
+        line += orDash(hostPort(resolvedAddressText(e), e.port)) + "\" ";
         line += applicationMetadata(e);
         if (e.grpcStatus >= 0) // %GRPC_STATUS(NUMBER)%, only on gRPC responses
             line += ' ' + QByteArray::number(e.grpcStatus);
@@ -520,7 +569,7 @@ QByteArray formatAccessLogLine(const AccessLogEntry &e, AccessLogFormat format)
     case AccessLogFormat::Combined: {
         QByteArray line;
         line.reserve(200);
-        line += orDash(e.clientAddress) + " - " + orDash(sanitize(e.identity.toUtf8()).replace(' ', '_')) + ' ';
+        line += orDash(clientAddressText(e)) + " - " + orDash(sanitize(e.identity.toUtf8()).replace(' ', '_')) + ' ';
         line += '[' + apacheTime(e.time) + "] \"";
         line += sanitize(e.method) + ' ' + sanitize(e.path) + ' ' + protocolOf(e) + "\" ";
         line += QByteArray::number(e.status) + ' ';

@@ -38,7 +38,7 @@ void ApplicationStats::Counts::add(const AccessLogEntry &e)
 {
     ++requests;
     // Refused by a policy (authz, application, rate limit, authn, SSRF): the decision says so.
-    if (e.decision.startsWith(QLatin1String("deny")))
+    if (e.decision.startsWith("deny"))
         ++denied;
     bytesIn += e.bytesIn;
     bytesOut += e.bytesOut;
@@ -48,18 +48,19 @@ void ApplicationStats::Counts::add(const AccessLogEntry &e)
 
 void ApplicationStats::observe(const AccessLogEntry &e)
 {
-    if (e.pid == 0 || e.processPath.isEmpty())
+    const platform::ProcessInfo *app = e.application.get();
+    if (!app || app->pid == 0 || app->path.isEmpty())
         return;
     QMutexLocker lock(&m_mutex);
-    Application &a = m_apps[e.processUser + u'\n' + e.processPath];
+    Application &a = m_apps[app->user + u'\n' + app->path];
     if (a.processPath.isEmpty()) {
-        a.process = e.process;
-        a.processPath = e.processPath;
-        a.processUser = e.processUser;
+        a.process = app->name;
+        a.processPath = app->path;
+        a.processUser = app->user;
         a.firstSeen = e.time;
     }
-    if (!a.pids.contains(e.pid)) {
-        a.pids.append(e.pid);
+    if (!a.pids.contains(app->pid)) {
+        a.pids.append(app->pid);
         if (a.pids.size() > 8)
             a.pids.removeFirst();
     }

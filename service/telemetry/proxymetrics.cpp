@@ -58,10 +58,10 @@ size_t qHash(const ProxyMetrics::RequestKey &k, size_t seed) noexcept
 
 namespace {
 
-/// A duration in seconds from its microseconds, or from its milliseconds when the microseconds are unknown (-1).
-double seconds(qint64 us, qint64 ms)
+/// A duration in seconds from its microseconds.
+double seconds(qint64 us)
 {
-    return us >= 0 ? double(us) / 1e6 : double(ms) / 1e3;
+    return double(us) / 1e6;
 }
 
 template <class Memo, class Key, class Make>
@@ -103,13 +103,13 @@ void ProxyMetrics::observe(const AccessLogEntry &e)
         }
     }
     request->inc();
-    duration->observe(seconds(e.totalUs, e.totalMs));
-    if (e.dnsWaitUs >= 0)
-        m_dnsWaitSeries->observe(seconds(e.dnsWaitUs, 0));
-    if (!e.upstreamReused && !e.resolvedAddress.isEmpty())
-        m_connectSeries->observe(seconds(e.connectUs, e.connectMs));
+    duration->observe(seconds(e.totalUs));
+    if (e.dnsWaited)
+        m_dnsWaitSeries->observe(seconds(e.dnsUs));
+    if (!e.upstreamReused && !e.resolvedAddress.isNull())
+        m_connectSeries->observe(seconds(e.connectUs));
     // Body bytes pass through unchanged, so upstream figures mirror downstream ones when an upstream was used.
-    const bool upstream = !e.resolvedAddress.isEmpty();
+    const bool upstream = !e.resolvedAddress.isNull();
     if (e.bytesIn > 0) {
         m_downstreamReceived->inc(quint64(e.bytesIn));
         if (upstream)

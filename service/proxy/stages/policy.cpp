@@ -8,7 +8,9 @@ namespace dfproxy::proxy::stages {
 
 namespace {
 
-/// The request as the policies see it, built once for the request check and reused by the destination check.
+/// The request as the policies see it, built once for the request check and reused by the destination check:
+/// views over the listener, the route match, the parsed head and the canonical request, which stay as they are
+/// until the next request begins (Transaction::begin drops these views first).
 policy::RequestAttributes attributes(const Transaction &tx)
 {
     policy::RequestAttributes a;
@@ -23,7 +25,7 @@ policy::RequestAttributes attributes(const Transaction &tx)
         a.backendName = tx.match->backend->name;
     }
     a.method = tx.head->method;
-    a.host = tx.hostText;
+    a.host = tx.canon.host;
     a.port = tx.rec.port;
     if (!tx.head->isConnect())
         a.path = tx.canon.path;

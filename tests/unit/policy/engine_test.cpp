@@ -105,6 +105,30 @@ TEST(PolicyAttachment, MostSpecificWinsBackendOverRouteOverGateway)
     EXPECT_EQ(count(viaGateway), 1);
 }
 
+// The attributes are views of whatever string type the caller holds (the proxy's QStrings, literals): the policy
+// attached to a name is found, and its rate-limit key made, whichever type spells the name.
+TEST(PolicyAttachment, NamesFindTheirPolicyWhateverStringTypeViewsThem)
+{
+    ManualClock clock;
+    const auto e = build(baseConfig({makePolicy("RateLimitPolicy", "httpbin", "route",
+                                                rateSpec(routeTarget, 1, "route"))}),
+                         &clock);
+    const QString ns = QStringLiteral("httpbin"), name = QStringLiteral("dfp-httproute");
+    Request utf16;
+    utf16.attrs.routeNamespace = ns;
+    utf16.attrs.routeName = name;
+    Request latin1;
+    latin1.attrs.routeNamespace = QLatin1String("httpbin");
+    latin1.attrs.routeName = QLatin1String("dfp-httproute");
+    Request utf8; // the default Request: UTF-8 literals
+    Request otherRoute;
+    otherRoute.attrs.routeName = QLatin1String("other");
+    EXPECT_TRUE(e->checkRequest(*utf16).allowed);
+    EXPECT_EQ(e->checkRequest(*latin1).status, 429); // the same policy, the same bucket ("httpbin/dfp-httproute")
+    EXPECT_EQ(e->checkRequest(*utf8).status, 429);
+    EXPECT_TRUE(e->checkRequest(*otherRoute).allowed);
+}
+
 TEST(PolicyAttachment, PoliciesInAnotherNamespaceOrForAnotherListenerDoNotApply)
 {
     ManualClock clock;

@@ -52,15 +52,15 @@ struct Request
     Request()
     {
         attrs.clientAddress = QHostAddress(QStringLiteral("127.0.0.1"));
-        attrs.gatewayNamespace = QStringLiteral("agentgateway-system");
-        attrs.gatewayName = QStringLiteral("agentgateway-proxy");
-        attrs.listenerName = QStringLiteral("http");
-        attrs.routeNamespace = QStringLiteral("httpbin");
-        attrs.routeName = QStringLiteral("dfp-httproute");
-        attrs.backendNamespace = QStringLiteral("httpbin");
-        attrs.backendName = QStringLiteral("dfp-backend");
+        attrs.gatewayNamespace = "agentgateway-system";
+        attrs.gatewayName = "agentgateway-proxy";
+        attrs.listenerName = "http";
+        attrs.routeNamespace = "httpbin";
+        attrs.routeName = "dfp-httproute";
+        attrs.backendNamespace = "httpbin";
+        attrs.backendName = "dfp-backend";
         attrs.method = "GET";
-        attrs.host = QStringLiteral("httpbin.test");
+        attrs.host = "httpbin.test";
         attrs.port = 80;
         attrs.path = "/get";
         attrs.headers = &headers;

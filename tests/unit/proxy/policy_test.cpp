@@ -120,14 +120,14 @@ public:
 private:
     void record(const policy::RequestAttributes &r, const QList<QHostAddress> *addresses) const
     {
-        Seen s;
-        s.method = r.method;
-        s.path = r.path;
-        s.host = r.host;
+        Seen s; // views over the proxy's request: a policy that keeps them copies them
+        s.method = r.method.toByteArray();
+        s.path = r.path.toByteArray();
+        s.host = QString::fromLatin1(r.host);
         s.port = r.port;
-        s.routeName = r.routeName;
-        s.backendName = r.backendName;
-        s.listenerName = r.listenerName;
+        s.routeName = r.routeName.toString();
+        s.backendName = r.backendName.toString();
+        s.listenerName = r.listenerName.toString();
         s.explicitProxy = r.explicitProxy;
         if (r.headers) {
             if (const QByteArray *a = http::findHeader(*r.headers, "authorization"))
@@ -145,13 +145,13 @@ private:
 class CollectingSink final : public proxy::AccessLogSink
 {
 public:
-    void write(const proxy::AccessLogRecord &r) override
+    void write(telemetry::AccessLogEntry &&r) override
     {
         QMutexLocker lock(&mutex);
-        records.append(r);
+        records.append(std::move(r));
     }
     QMutex mutex;
-    QList<proxy::AccessLogRecord> records;
+    QList<telemetry::AccessLogEntry> records;
 };
 
 class ProxyPolicy : public ::testing::Test
@@ -183,14 +183,14 @@ protected:
     {
         return name + QByteArray(":") + QByteArray::number(origin.port());
     }
-    proxy::AccessLogRecord lastRecord()
+    telemetry::AccessLogEntry lastRecord()
     {
         waitFor([&] {
             QMutexLocker lock(&sink.mutex);
             return !sink.records.isEmpty();
         });
         QMutexLocker lock(&sink.mutex);
-        return sink.records.isEmpty() ? proxy::AccessLogRecord() : sink.records.last();
+        return sink.records.isEmpty() ? telemetry::AccessLogEntry() : sink.records.last();
     }
 
     TestOrigin origin;
@@ -234,7 +234,7 @@ TEST_F(ProxyPolicy, DenialAnswersWithTheDecisionAndNeverResolves)
         EXPECT_EQ(s.listenerName, QStringLiteral("http"));
         EXPECT_FALSE(s.explicitProxy);
     }
-    const proxy::AccessLogRecord rec = lastRecord();
+    const telemetry::AccessLogEntry rec = lastRecord();
     EXPECT_EQ(rec.status, 429);
     EXPECT_EQ(rec.reason, "ratelimited");
     EXPECT_EQ(rec.identity, QStringLiteral("alice"));
@@ -262,7 +262,7 @@ TEST_F(ProxyPolicy, AllowedRequestLosesTheCredentialHeadersAndLogsIdentity)
         EXPECT_TRUE(policy->seen[1].resolved);
         EXPECT_EQ(policy->seen[1].addresses, QList<QHostAddress>{QHostAddress(QHostAddress::LocalHost)});
     }
-    const proxy::AccessLogRecord rec = lastRecord();
+    const telemetry::AccessLogEntry rec = lastRecord();
     EXPECT_EQ(rec.identity, QStringLiteral("bob"));
     EXPECT_EQ(rec.decision, "allow");
 }

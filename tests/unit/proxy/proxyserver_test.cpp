@@ -538,13 +538,13 @@ TEST_P(ProxyTest, ClientUserAgentAndAcceptLanguagePassUnchanged)
 class CollectingSink final : public proxy::AccessLogSink
 {
 public:
-    void write(const proxy::AccessLogRecord &r) override
+    void write(telemetry::AccessLogEntry &&r) override
     {
         QMutexLocker lock(&mutex);
-        records.append(r);
+        records.append(std::move(r));
     }
     QMutex mutex;
-    QList<proxy::AccessLogRecord> records;
+    QList<telemetry::AccessLogEntry> records;
 };
 
 TEST_P(ProxyTest, AccessLogRecordPerRequest)
@@ -560,7 +560,7 @@ TEST_P(ProxyTest, AccessLogRecordPerRequest)
         return sink.records.size() == 2;
     }));
     QMutexLocker lock(&sink.mutex);
-    const proxy::AccessLogRecord &ok = sink.records[0];
+    const telemetry::AccessLogEntry &ok = sink.records[0];
     EXPECT_EQ(ok.status, 200);
     EXPECT_EQ(ok.method, "GET");
     EXPECT_EQ(ok.host, "httpbin.test");
@@ -570,7 +570,7 @@ TEST_P(ProxyTest, AccessLogRecordPerRequest)
     EXPECT_EQ(ok.backend, "httpbin/dfp-backend");
     EXPECT_EQ(ok.resolvedAddress, QHostAddress(QHostAddress::LocalHost));
     EXPECT_TRUE(ok.dnsCacheHit);
-    const proxy::AccessLogRecord &bad = sink.records[1];
+    const telemetry::AccessLogEntry &bad = sink.records[1];
     EXPECT_EQ(bad.status, 503);
     EXPECT_EQ(bad.reason, "dns_nxdomain");
 }

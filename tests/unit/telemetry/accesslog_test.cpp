@@ -20,27 +20,38 @@ using namespace dfproxy::telemetry;
 
 namespace {
 
+std::shared_ptr<const dfproxy::platform::ProcessInfo> program(const QString &name, const QString &path, qint64 pid,
+                                                              const QString &user)
+{
+    auto p = std::make_shared<dfproxy::platform::ProcessInfo>();
+    p->name = name;
+    p->path = path;
+    p->pid = pid;
+    p->user = user;
+    return p;
+}
+
 AccessLogEntry sampleEntry()
 {
     AccessLogEntry e;
     e.seq = 7;
     e.time = QDateTime(QDate(2024, 3, 5), QTime(13, 55, 36, 123), Qt::UTC);
-    e.clientAddress = "127.0.0.1";
+    e.clientAddress = QHostAddress(QStringLiteral("127.0.0.1"));
     e.clientPort = 51234;
     e.method = "GET";
     e.host = "httpbin.test";
     e.port = 8081;
     e.path = "/get?a=1";
     e.protocol = "HTTP/1.1";
-    e.resolvedAddress = "127.0.0.2";
+    e.resolvedAddress = QHostAddress(QStringLiteral("127.0.0.2"));
     e.dnsCacheHit = true;
     e.status = 200;
     e.bytesIn = 0;
     e.bytesOut = 1234;
-    e.totalMs = 15;
-    e.dnsMs = 2;
-    e.connectMs = 3;
-    e.upstreamMs = 9;
+    e.totalUs = 15'999; // the log shows whole milliseconds
+    e.dnsUs = 2'000;
+    e.connectUs = 3'500;
+    e.upstreamUs = 9'001;
     e.route = "httpbin/dfp-httproute#0";
     e.backend = "httpbin/dfp-backend";
     return e;
@@ -70,13 +81,126 @@ TEST(AccessLogFormat, JsonLineHasEveryFieldOnOneLine)
               QByteArray(R"({"backend":"httpbin/dfp-backend","bytesIn":0,"bytesOut":1234,"clientAddress":"127.0.0.1",)"
                          R"("clientPort":51234,"connectMs":3,"decision":"","dnsCacheHit":true,"dnsMs":2,"gateway":"",)"
                          R"("host":"httpbin.test","identity":"","method":"GET","path":"/get?a=1","pid":0,"port":8081,)"
-                         R"("process":"","processPath":"","processUser":"","protocol":"HTTP/1.1","reason":"","resolvedAddress":"127.0.0.2","route":"httpbin/dfp-httproute#0","seq":7,)"
+                         R"("process":"","processPath":"","processUser":"","protocol":"HTTP/1.1","reason":"",)"
+                         R"("resolvedAddress":"127.0.0.2","route":"httpbin/dfp-httproute#0","seq":7,)"
                          R"("status":200,"time":"2024-03-05T13:55:36.123Z","totalMs":15,"tunnel":false,)"
                          R"("upstreamMs":9,"upstreamReused":false})"
                          "\n"));
 }
 
 // The protocol the client spoke (#26): its own JSON field, and the request line's version in the text formats.
+// The proxy fills this record and the access logger formats it as it is (no copy into another struct): every field
+// of a full record, of one without a request and of a tunnel comes out as these lines, in every format.
+TEST(AccessLogFormat, EveryFieldOfTheProxysRecordInEveryFormat)
+{
+    AccessLogEntry full;
+    full.seq = 5;
+    full.time = QDateTime::fromMSecsSinceEpoch(1796650958580, Qt::UTC);
+    full.clientAddress = QHostAddress(QStringLiteral("::1"));
+    full.clientPort = 40000;
+    full.method = "GET";
+    full.host = "ex\xc3\xa4mple.org";
+    full.port = 8443;
+    full.path = "/a\"b\x01/\xc3\xa9?q=1";
+    full.protocol = "HTTP/2";
+    full.status = 403;
+    full.reason = "authz_denied";
+    full.bytesIn = 12;
+    full.bytesOut = 3456;
+    full.totalUs = 12345;
+    full.dnsUs = 2345;
+    full.dnsWaited = true;
+    full.connectUs = 3456;
+    full.upstreamUs = 4567;
+    full.gateway = "ns/gw";
+    full.route = "ns/r#0";
+    full.backend = "ns/b";
+    full.resolvedAddress = QHostAddress(QStringLiteral("127.0.0.2"));
+    full.dnsCacheHit = true;
+    full.tunnel = true;
+    full.identity = QString::fromUtf8("alice smith\"\xc3\xa9");
+    full.decision = "deny:authz ns/p rule 1";
+    full.application = program("curl", "/usr/bin/curl \"x\"", 4242, "bob");
+    full.upstreamProxy = "proxy:3128";
+    full.upstreamProxyReason = "bypass *.x";
+    full.grpcStatus = 7;
+    full.trailersDropped = 2;
+
+    AccessLogEntry noRequest; // a head that did not parse
+    noRequest.seq = 6;
+    noRequest.time = QDateTime::fromMSecsSinceEpoch(1796650958000, Qt::UTC);
+    noRequest.clientAddress = QHostAddress(QStringLiteral("127.0.0.1"));
+    noRequest.clientPort = 1;
+    noRequest.status = 400;
+    noRequest.reason = "bad_request";
+
+    AccessLogEntry tunnel = noRequest;
+    tunnel.seq = 7;
+    tunnel.method = "CONNECT";
+    tunnel.host = "h";
+    tunnel.port = 443;
+    tunnel.path = "h:443";
+    tunnel.protocol = "HTTP/1.1";
+    tunnel.status = 200;
+    tunnel.reason.clear();
+    tunnel.decision = "allow";
+    tunnel.totalUs = 999;
+    tunnel.dnsUs = 10;
+    tunnel.upstreamReused = true;
+    tunnel.resolvedAddress = QHostAddress(QStringLiteral("::ffff:127.0.0.3"));
+
+    const struct
+    {
+        const char *json, *envoy, *combined;
+    } cases[] = {
+        {R"({"backend":"ns/b","bytesIn":12,"bytesOut":3456,"clientAddress":"::1","clientPort":40000,)"
+         R"("connectMs":3,"decision":"deny:authz ns/p rule 1","dnsCacheHit":true,"dnsMs":2,"gateway":"ns/gw",)"
+         R"("grpcStatus":7,"host":"exämple.org","identity":"alice smith\"é","method":"GET","path":"/a\"b\u0001/é?q=1",)"
+         R"("pid":4242,"port":8443,"process":"curl","processPath":"/usr/bin/curl \"x\"","processUser":"bob",)"
+         R"("protocol":"HTTP/2","reason":"authz_denied","resolvedAddress":"127.0.0.2","route":"ns/r#0",)"
+         R"("seq":5,"status":403,"time":"2026-12-07T13:42:38.580Z","totalMs":12,"trailersDropped":2,)"
+         R"("tunnel":true,"upstreamMs":4,"upstreamProxy":"proxy:3128","upstreamProxyReason":"bypass )"
+         R"(*.x","upstreamReused":false})",
+         R"([2026-12-07T13:42:38.580Z] "GET /a\"b\x01/é?q=1 HTTP/2" 403 authz_denied 12 3456 12 4 "-" )"
+         R"("-" "-" "exämple.org:8443" "127.0.0.2:8443" {"pid":4242,"process":"curl","processPath":"/usr/bin/curl )"
+         R"(\"x\"","processUser":"bob"} 7)",
+         R"(::1 - alice_smith\"é [07/Dec/2026:13:42:38 +0000] "GET /a\"b\x01/é?q=1 HTTP/2" 403 3456 )"
+         R"("-" "-" "curl" "/usr/bin/curl \"x\"" 4242 "bob" grpc-status=7)"},
+        {R"({"backend":"","bytesIn":0,"bytesOut":0,"clientAddress":"127.0.0.1","clientPort":1,"connectMs":0,)"
+         R"("decision":"","dnsCacheHit":false,"dnsMs":0,"gateway":"","host":"","identity":"","method":"",)"
+         R"("path":"","pid":0,"port":0,"process":"","processPath":"","processUser":"","protocol":"",)"
+         R"("reason":"bad_request","resolvedAddress":"","route":"","seq":6,"status":400,)"
+         R"("time":"2026-12-07T13:42:38.000Z",)"
+         R"("totalMs":0,"tunnel":false,"upstreamMs":0,"upstreamReused":false})",
+         R"([2026-12-07T13:42:38.000Z] "- - HTTP/1.1" 400 bad_request 0 0 0 - "-" "-" "-" "-" "-" -)",
+         R"(127.0.0.1 - - [07/Dec/2026:13:42:38 +0000] "  HTTP/1.1" 400 - "-" "-" "-" "-" - "-")"},
+        {R"({"backend":"","bytesIn":0,"bytesOut":0,"clientAddress":"127.0.0.1","clientPort":1,"connectMs":0,)"
+         R"("decision":"allow","dnsCacheHit":false,"dnsMs":0,"gateway":"","host":"h","identity":"","method":"CONNECT",)"
+         R"("path":"h:443","pid":0,"port":443,"process":"","processPath":"","processUser":"","protocol":"HTTP/1.1",)"
+         R"("reason":"","resolvedAddress":"::ffff:127.0.0.3","route":"","seq":7,"status":200,)"
+         R"("time":"2026-12-07T13:42:38.000Z",)"
+         R"("totalMs":0,"tunnel":false,"upstreamMs":0,"upstreamReused":true})",
+         R"()"
+         R"([2026-12-07T13:42:38.000Z] "CONNECT h:443 HTTP/1.1" 200 - 0 0 0 0 "-" "-" "-" "h:443" )"
+         R"("[::ffff:127.0.0.3]:443" -)",
+         R"(127.0.0.1 - - [07/Dec/2026:13:42:38 +0000] "CONNECT h:443 HTTP/1.1" 200 - "-" "-" "-" "-" - "-")"},
+    };
+    const AccessLogEntry *entries[] = {&full, &noRequest, &tunnel};
+    for (int i = 0; i < 3; ++i) {
+        const AccessLogEntry *entry = entries[i];
+        const auto *expected = &cases[i];
+        EXPECT_EQ(formatAccessLogLine(*entry, AccessLogFormat::Json), QByteArray(expected->json) + '\n');
+        EXPECT_EQ(QJsonDocument(entry->toJson()).toJson(QJsonDocument::Compact), QByteArray(expected->json));
+        EXPECT_EQ(formatAccessLogLine(*entry, AccessLogFormat::Envoy), QByteArray(expected->envoy) + '\n');
+        EXPECT_EQ(formatAccessLogLine(*entry, AccessLogFormat::Combined), QByteArray(expected->combined) + '\n');
+        for (AccessLogFormat f : {AccessLogFormat::Json, AccessLogFormat::Envoy, AccessLogFormat::Combined}) {
+            QByteArray appended;
+            appendAccessLogLine(appended, *entry, f);
+            EXPECT_EQ(appended, formatAccessLogLine(*entry, f));
+        }
+    }
+}
+
 TEST(AccessLogFormat, ProtocolShowsInEveryFormat)
 {
     AccessLogEntry e = sampleEntry();
@@ -166,7 +290,7 @@ TEST(AccessLogFormat, JsonLineIsExactlyWhatQJsonDocumentWrites)
     AccessLogEntry extremes = sampleEntry();
     extremes.seq = std::numeric_limits<quint64>::max() / 2;
     extremes.bytesIn = std::numeric_limits<qint64>::max();
-    extremes.totalMs = -1;
+    extremes.totalUs = -1'000;
     extremes.clientPort = 65535;
     extremes.status = 0;
     extremes.dnsCacheHit = false;
@@ -176,10 +300,9 @@ TEST(AccessLogFormat, JsonLineIsExactlyWhatQJsonDocumentWrites)
     entries.append(extremes);
 
     AccessLogEntry application = sampleEntry();
-    application.process = QStringLiteral("curl \"x\"");
-    application.processPath = QString::fromUtf8("/home/j\xc3\xbcrgen/bin/curl\n");
-    application.pid = 4194304;
-    application.processUser = QStringLiteral("DOMAIN\\alice");
+    application.application = program(QStringLiteral("curl \"x\""),
+                                       QString::fromUtf8("/home/j\xc3\xbcrgen/bin/curl\n"), 4194304,
+                                       QStringLiteral("DOMAIN\\alice"));
     entries.append(application);
 
     for (const QDateTime &t : {QDateTime(QDate(2000, 2, 29), QTime(0, 0), Qt::UTC),
@@ -244,10 +367,7 @@ TEST(AccessLogFormat, EnvoyLineFollowsEnvoysDefaultFormat)
 TEST(AccessLogFormat, TextFormatsCarryTheApplication)
 {
     auto e = sampleEntry();
-    e.process = "curl";
-    e.processPath = "/usr/bin/curl";
-    e.pid = 4242;
-    e.processUser = "alice";
+    e.application = program("curl", "/usr/bin/curl", 4242, "alice");
     EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Envoy),
               QByteArray("[2024-03-05T13:55:36.123Z] \"GET /get?a=1 HTTP/1.1\" 200 - 0 1234 15 9 \"-\" \"-\" \"-\" "
                          "\"httpbin.test:8081\" \"127.0.0.2:8081\" "
@@ -255,7 +375,7 @@ TEST(AccessLogFormat, TextFormatsCarryTheApplication)
     EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Combined),
               QByteArray("127.0.0.1 - - [05/Mar/2024:13:55:36 +0000] \"GET /get?a=1 HTTP/1.1\" 200 1234 \"-\" \"-\" "
                          "\"curl\" \"/usr/bin/curl\" 4242 \"alice\"\n"));
-    e.processPath = "/tmp/a \"b\"\nc";
+    e.application = program("curl", "/tmp/a \"b\"\nc", 4242, "alice");
     const QByteArray line = formatAccessLogLine(e, AccessLogFormat::Combined);
     EXPECT_TRUE(line.contains("\"/tmp/a \\\"b\\\"\\x0ac\"")) << line.constData();
     EXPECT_EQ(line.count('\n'), 1);

@@ -15,14 +15,18 @@ AccessLogEntry entry(const QString &path, qint64 pid, const QByteArray &host, in
 {
     AccessLogEntry e;
     e.time = QDateTime(QDate(2026, 12, 7), QTime(6, 0, second), Qt::UTC);
-    e.process = path.section(u'/', -1);
-    e.processPath = path;
-    e.pid = pid;
-    e.processUser = QStringLiteral("alice");
+    if (pid) {
+        auto p = std::make_shared<dfproxy::platform::ProcessInfo>();
+        p->name = path.section(u'/', -1);
+        p->path = path;
+        p->pid = pid;
+        p->user = QStringLiteral("alice");
+        e.application = p;
+    }
     e.host = host;
     e.bytesIn = 10;
     e.bytesOut = 100;
-    e.decision = decision;
+    e.decision = decision.toLatin1();
     return e;
 }
 
@@ -36,7 +40,7 @@ TEST(ApplicationStats, CountsEachProgramAndItsHostsNewestFirst)
     stats.observe(entry("/usr/bin/curl", 11, "b.test", 3, "deny:authz ns/p default action"));
     stats.observe(entry("/usr/bin/wget", 20, "a.test", 4));
     AccessLogEntry remote = entry("", 0, "a.test", 5); // another machine: no program
-    remote.process.clear();
+    remote.application.reset();
     stats.observe(remote);
 
     const QJsonArray items = stats.toJson().value("items").toArray();

@@ -122,7 +122,7 @@ AccessLogEntry proxiedGet()
     e.method = "GET";
     e.status = 200;
     e.route = "ns/r#0";
-    e.resolvedAddress = "127.0.0.1";
+    e.resolvedAddress = QHostAddress(QStringLiteral("127.0.0.1"));
     return e;
 }
 } // namespace
@@ -135,7 +135,7 @@ TEST(ProxyMetrics, CountsRequestsBytesAndBoundedDestinations)
     e.backend = "ns/b";
     e.bytesIn = 10;
     e.bytesOut = 100;
-    e.totalMs = 20;
+    e.totalUs = 20'000;
     for (const char *host : {"a.test", "b.test", "c.test", "d.test", "a.test"}) {
         e.host = host;
         m.observe(e);
@@ -183,19 +183,16 @@ TEST(ProxyMetrics, DurationsUseMicrosecondsWhenTheProxyMeasuredThem)
     MetricsRegistry r;
     ProxyMetrics m(r, 10);
     AccessLogEntry e = proxiedGet();
-    e.totalMs = 0;
     e.totalUs = 250;
-    e.connectMs = 0;
     e.connectUs = 90;
-    e.dnsWaitUs = 400; // the name was not in the cache
+    e.dnsUs = 400;
+    e.dnsWaited = true; // the name was not in the cache
     m.observe(e);
-    e.dnsWaitUs = -1; // cache hits are not counted
-    e.totalMs = 1;
+    e.dnsWaited = false; // cache hits are not counted
     e.totalUs = 1800;
     e.upstreamReused = true; // no new connection: the connect histogram skips it
     m.observe(e);
-    e.totalMs = 3; // only milliseconds known (an entry from elsewhere): read as such
-    e.totalUs = -1;
+    e.totalUs = 3000;
     m.observe(e);
     const QByteArray text = r.exposition();
     for (const char *line : {"dfproxy_request_duration_seconds_bucket{route=\"ns/r#0\",le=\"0.0001\"} 0\n",
@@ -220,7 +217,7 @@ TEST(ProxyMetrics, EveryLabelSetCountsApartAcrossTheSeriesMemo)
     AccessLogEntry e;
     e.gateway = "gw/g";
     e.backend = "ns/b";
-    e.resolvedAddress = "127.0.0.1";
+    e.resolvedAddress = QHostAddress(QStringLiteral("127.0.0.1"));
     struct Variant
     {
         const char *route, *method;
