@@ -3,8 +3,11 @@
 // rules with a raw socket, large streaming bodies with the proxy's memory watched, and both engines.
 #include "proxyitutil.h"
 
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QProcess>
+#include <QStandardPaths>
 #include <QJsonDocument>
 #include <QTimer>
 
@@ -142,6 +145,132 @@ TEST_F(ProxyEngine, ConnectTunnelToTlsOriginWithCurl)
     EXPECT_EQ(r.status, 200) << r.describe().toStdString();
     EXPECT_EQ(r.header("x-origin-title"), "secure.test");
     EXPECT_TRUE(r.rawHeaders.contains("200 Connection Established")) << r.rawHeaders.constData();
+}
+
+/// The process's open sockets (Linux /proc): descriptors whose link names a socket; -1 when unknown.
+int openSockets(qint64 pid)
+{
+    const QDir dir(QStringLiteral("/proc/%1/fd").arg(pid));
+    if (!dir.exists())
+        return -1;
+    int sockets = 0;
+    for (const QFileInfo &fd : dir.entryInfoList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System))
+        sockets += fd.symLinkTarget().contains(QLatin1String("socket:")) ? 1 : 0;
+    return sockets;
+}
+
+/// A CONNECT tunnel through the proxy at `port` to `authority` that carried one request and its answer (so both
+/// of its ends are up); null, with `error` set, when it did not.
+std::unique_ptr<QTcpSocket> openEchoTunnel(quint16 port, const QByteArray &authority, QByteArray *error)
+{
+    auto s = std::make_unique<QTcpSocket>();
+    s->connectToHost(QHostAddress::LocalHost, port);
+    if (!s->waitForConnected(5000)) {
+        *error = "cannot connect to the proxy";
+        return nullptr;
+    }
+    auto readUntil = [&](const QByteArray &marker) {
+        QByteArray got;
+        waitUntil([&] {
+            s->waitForReadyRead(20);
+            got += s->readAll();
+            return got.contains(marker);
+        }, 10000);
+        return got;
+    };
+    s->write("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+    QByteArray got = readUntil("\r\n\r\n");
+    if (!got.startsWith("HTTP/1.1 200")) {
+        *error = "CONNECT answered: " + got;
+        return nullptr;
+    }
+    s->write("GET /echo HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+    got = readUntil("/echo");
+    if (!got.contains("/echo")) {
+        *error = "no answer through the tunnel: " + got;
+        return nullptr;
+    }
+    return s;
+}
+
+TEST_F(ProxyEngine, ADirectConnectTunnelHoldsTwoSocketsInTheProxyTheClientsAndTheUpstreams)
+{
+    const qint64 pid = proxy->process()->pid();
+    if (openSockets(pid) < 0)
+        GTEST_SKIP() << "no /proc/<pid>/fd to count descriptors in (Linux only)";
+    std::vector<std::unique_ptr<QTcpSocket>> tunnels;
+    auto open = [&](int count) {
+        for (int i = 0; i < count; ++i) {
+            QByteArray error;
+            tunnels.push_back(openEchoTunnel(explicitPort, host().toUtf8(), &error));
+            ASSERT_TRUE(tunnels.back()) << error.constData();
+        }
+    };
+    // The first batch brings up what stays (each worker's poller, the DNS cache's answer); the second one's
+    // sockets are the tunnels' own only.
+    constexpr int kTunnels = 8;
+    open(kTunnels);
+    ASSERT_FALSE(HasFatalFailure());
+    spinFor(200);
+    const int before = openSockets(pid);
+    open(kTunnels);
+    ASSERT_FALSE(HasFatalFailure());
+    int added = 0;
+    EXPECT_TRUE(waitUntil([&] {
+        added = openSockets(pid) - before;
+        return added == 2 * kTunnels;
+    }, 5000)) << added << " sockets for " << kTunnels << " tunnels";
+}
+
+TEST_F(ProxyEngine, ADirectConnectTunnelDuplicatesNoDescriptor)
+{
+    // The upstream of a direct tunnel is a raw socket from its connect on (net::Stream::connectTo), not a
+    // QTcpSocket whose descriptor is duplicated for a raw stream and then closed. strace watches the proxy's
+    // threads for a duplicating call (dup, dup2, dup3, fcntl F_DUPFD) while tunnels open.
+    const QString strace = QStandardPaths::findExecutable(QStringLiteral("strace"));
+    if (strace.isEmpty())
+        GTEST_SKIP() << "strace is not installed (DFPROXY_TEST_PACKAGES in scripts/deps.sh)";
+    const qint64 pid = proxy->process()->pid();
+    const QString trace = proxy->dir().filePath(QStringLiteral("strace.txt"));
+    QProcess tracer;
+    tracer.start(strace, {"-f", "-qq", "-e", "trace=fcntl,dup,dup2,dup3", "-o", trace, "-p", QString::number(pid)});
+    ASSERT_TRUE(tracer.waitForStarted(5000));
+    // Attached once every thread of the proxy names a tracer.
+    auto traced = [pid] {
+        const QDir tasks(QStringLiteral("/proc/%1/task").arg(pid));
+        const QStringList ids = tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+        for (const QString &id : ids) {
+            QFile status(tasks.filePath(id + QStringLiteral("/status")));
+            if (!status.open(QIODevice::ReadOnly) || status.readAll().contains("TracerPid:\t0\n"))
+                return false;
+        }
+        return !ids.isEmpty();
+    };
+    if (!waitUntil(traced, 10000)) {
+        tracer.kill();
+        tracer.waitForFinished(5000);
+        GTEST_SKIP() << "strace cannot attach to the proxy (ptrace not permitted here): "
+                     << tracer.readAllStandardError().constData();
+    }
+    std::vector<std::unique_ptr<QTcpSocket>> tunnels;
+    for (int i = 0; i < 4; ++i) {
+        QByteArray error;
+        tunnels.push_back(openEchoTunnel(explicitPort, host().toUtf8(), &error));
+        ASSERT_TRUE(tunnels.back()) << error.constData();
+    }
+    tracer.terminate(); // strace detaches on SIGTERM
+    ASSERT_TRUE(tracer.waitForFinished(10000));
+    QFile f(trace);
+    ASSERT_TRUE(f.open(QIODevice::ReadOnly));
+    const QByteArray calls = f.readAll();
+    // Each accepted client is made non-blocking with fcntl: the trace saw the proxy at work.
+    EXPECT_TRUE(calls.contains("F_SETFL")) << calls.constData();
+    QByteArrayList duplicates;
+    for (const QByteArray &line : calls.split('\n')) {
+        if (line.contains("F_DUPFD") || line.contains(" dup(") || line.contains(" dup2(") || line.contains(" dup3("))
+            duplicates.append(line);
+    }
+    EXPECT_TRUE(duplicates.isEmpty()) << duplicates.join('\n').constData();
 }
 
 TEST_F(ProxyEngine, ConnectToAPortNotAllowedIs403)
