@@ -2,12 +2,12 @@
 // The proxy engine through the real dfproxy binary: the three request modes with curl, the framing and hop-by-hop
 // rules with a raw socket, large streaming bodies with the proxy's memory watched, and both engines.
 #include "proxyitutil.h"
+#include "support/syscalltrace.h"
 
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QProcess>
-#include <QStandardPaths>
 #include <QJsonDocument>
 #include <QTimer>
 
@@ -226,47 +226,24 @@ TEST_F(ProxyEngine, ADirectConnectTunnelDuplicatesNoDescriptor)
 {
     // The upstream of a direct tunnel is a raw socket from its connect on (net::Stream::connectTo), not a
     // QTcpSocket whose descriptor is duplicated for a raw stream and then closed. strace watches the proxy's
-    // threads for a duplicating call (dup, dup2, dup3, fcntl F_DUPFD) while tunnels open.
-    const QString strace = QStandardPaths::findExecutable(QStringLiteral("strace"));
-    if (strace.isEmpty())
+    // threads for a duplicating call while tunnels open.
+    if (!SyscallTrace::available())
         GTEST_SKIP() << "strace is not installed (DFPROXY_TEST_PACKAGES in scripts/deps.sh)";
-    const qint64 pid = proxy->process()->pid();
-    const QString trace = proxy->dir().filePath(QStringLiteral("strace.txt"));
-    QProcess tracer;
-    tracer.start(strace, {"-f", "-qq", "-e", "trace=fcntl,dup,dup2,dup3", "-o", trace, "-p", QString::number(pid)});
-    ASSERT_TRUE(tracer.waitForStarted(5000));
-    // Attached once every thread of the proxy names a tracer.
-    auto traced = [pid] {
-        const QDir tasks(QStringLiteral("/proc/%1/task").arg(pid));
-        const QStringList ids = tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot);
-        for (const QString &id : ids) {
-            QFile status(tasks.filePath(id + QStringLiteral("/status")));
-            if (!status.open(QIODevice::ReadOnly) || status.readAll().contains("TracerPid:\t0\n"))
-                return false;
-        }
-        return !ids.isEmpty();
-    };
-    if (!waitUntil(traced, 10000)) {
-        tracer.kill();
-        tracer.waitForFinished(5000);
-        GTEST_SKIP() << "strace cannot attach to the proxy (ptrace not permitted here): "
-                     << tracer.readAllStandardError().constData();
-    }
+    SyscallTrace trace;
+    if (!trace.start(proxy->process()->pid(), QStringLiteral("fcntl,dup,dup2,dup3"),
+                     proxy->dir().filePath(QStringLiteral("strace.txt"))))
+        GTEST_SKIP() << trace.errorString().toStdString();
     std::vector<std::unique_ptr<QTcpSocket>> tunnels;
     for (int i = 0; i < 4; ++i) {
         QByteArray error;
         tunnels.push_back(openEchoTunnel(explicitPort, host().toUtf8(), &error));
         ASSERT_TRUE(tunnels.back()) << error.constData();
     }
-    tracer.terminate(); // strace detaches on SIGTERM
-    ASSERT_TRUE(tracer.waitForFinished(10000));
-    QFile f(trace);
-    ASSERT_TRUE(f.open(QIODevice::ReadOnly));
-    const QByteArray calls = f.readAll();
+    const QByteArrayList calls = trace.stop();
     // Each accepted client is made non-blocking with fcntl: the trace saw the proxy at work.
-    EXPECT_TRUE(calls.contains("F_SETFL")) << calls.constData();
+    EXPECT_TRUE(calls.join('\n').contains("F_SETFL")) << calls.join('\n').constData();
     QByteArrayList duplicates;
-    for (const QByteArray &line : calls.split('\n')) {
+    for (const QByteArray &line : calls) {
         if (line.contains("F_DUPFD") || line.contains(" dup(") || line.contains(" dup2(") || line.contains(" dup3("))
             duplicates.append(line);
     }
