@@ -503,6 +503,8 @@ void Connector::onSocketConnected()
     }
     // Stream mode through a proxy or over TLS: the socket becomes a stream here (a raw one on a duplicate of its
     // descriptor, or QSslSocket wrapped).
+    if (m_options.readBufferSize > 0)
+        s->setReadBufferSize(m_options.readBufferSize);
     net::Stream *stream = net::Stream::adopt(s);
     if (!stream) {
         m_failed(ForwardError::Reset, QStringLiteral("the upstream closed the connection at once"));

@@ -124,9 +124,9 @@ public:
     /// stream cannot half-close: it closes after the flush (closeAfterFlush()). Nothing may be written after it.
     virtual void shutdownWrite() { closeAfterFlush(); }
     /// Hands the connection back as a QTcpSocket (parentless, on this thread, queued output in its write buffer).
-    /// Only for HTTP/2 CONNECT streams (proxy/http2stream.h), which relay through Qt; the tunnels of HTTP/1 relay
-    /// between Streams (proxy/tunnel.h). The Stream is closed afterwards and reports nothing more. Null when
-    /// already closed.
+    /// Not on the data path, whose tunnels all relay Streams (proxy/tunnel.h for HTTP/1, proxy/http2stream.h for
+    /// HTTP/2 CONNECT streams): for tests that talk through a connection with QTcpSocket's blocking calls. The
+    /// Stream is closed afterwards and reports nothing more. Null when already closed.
     virtual QTcpSocket *release() = 0;
 
     /// This end's address and port (one system call; asked once per connection by the application lookup).

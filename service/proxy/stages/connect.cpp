@@ -21,6 +21,7 @@ StageResult connect(Transaction &tx)
     forward::Connector::Options options;
     options.timeoutMs = tx.ctx->options.connectTimeoutMs;
     options.hostCache = tx.ctx->hostCache.load(std::memory_order_acquire);
+    options.readBufferSize = tx.ctx->options.bufferLimit; // what a tunnel holds for a slow client, per direction
     // A child of the connection: Transaction::cancel deletes it (no callback follows); done, it goes later, since
     // its callbacks run inside it.
     tx.connector = new forward::Connector(
