@@ -222,11 +222,11 @@ TEST_F(ProxyEngine, ADirectConnectTunnelHoldsTwoSocketsInTheProxyTheClientsAndTh
     }, 5000)) << added << " sockets for " << kTunnels << " tunnels";
 }
 
-TEST_F(ProxyEngine, ADirectConnectTunnelDuplicatesNoDescriptor)
+TEST_F(ProxyEngine, DirectUpstreamConnectionsDuplicateNoDescriptor)
 {
-    // The upstream of a direct tunnel is a raw socket from its connect on (net::Stream::connectTo), not a
-    // QTcpSocket whose descriptor is duplicated for a raw stream and then closed. strace watches the proxy's
-    // threads for a duplicating call while tunnels open.
+    // The upstream of a direct tunnel, and a fresh connection of the native engine's pool (a websocket upgrade's
+    // too), is a raw socket from its connect on (net::Stream::connectTo), not a QTcpSocket whose descriptor is
+    // duplicated for a raw stream and then closed. strace watches the proxy's threads for a duplicating call.
     if (!SyscallTrace::available())
         GTEST_SKIP() << "strace is not installed (DFPROXY_TEST_PACKAGES in scripts/deps.sh)";
     SyscallTrace trace;
@@ -239,6 +239,8 @@ TEST_F(ProxyEngine, ADirectConnectTunnelDuplicatesNoDescriptor)
         tunnels.push_back(openEchoTunnel(explicitPort, host().toUtf8(), &error));
         ASSERT_TRUE(tunnels.back()) << error.constData();
     }
+    const auto forwarded = curl({"-x", explicitProxy(), QStringLiteral("http://%1/echo").arg(host())});
+    EXPECT_EQ(forwarded.status, 200) << forwarded.describe().toStdString();
     const QByteArrayList calls = trace.stop();
     // Each accepted client is made non-blocking with fcntl: the trace saw the proxy at work.
     EXPECT_TRUE(calls.join('\n').contains("F_SETFL")) << calls.join('\n').constData();
