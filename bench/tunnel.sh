@@ -5,10 +5,13 @@
 # loop, like a TLS session's records, not a bulk stream). Prints MiB/s and dfproxy's CPU time per GiB for each
 # run, and the medians. With MODE=callgrind it counts dfproxy's user-space instructions per 64 KiB response
 # instead (deterministic: for comparing two builds on a shared machine; see bench/instructions.sh).
+# With SETUP=1 each round is a new tunnel instead (connect, CONNECT, one 64 KiB response, close): the tunnel setup
+# cost, per tunnel.
 #
 #   bench/tunnel.sh                                          # build/release/service/dfproxy, 3 runs of 20000
 #   bench/tunnel.sh /tmp/old-dfproxy build/release/service/dfproxy
 #   ROUNDS=2000 MODE=callgrind bench/tunnel.sh /tmp/old-dfproxy build/release/service/dfproxy
+#   SETUP=1 ROUNDS=500 MODE=callgrind bench/tunnel.sh /tmp/old-dfproxy build/release/service/dfproxy
 #
 # Needs python3 (and valgrind for MODE=callgrind). Touches only 127.0.0.1.
 set -euo pipefail
@@ -18,14 +21,16 @@ mode=${MODE:-wall}
 rounds=${ROUNDS:-20000}
 repeat=${REPEAT:-3}
 port=${PORT:-18091}
+setup=${SETUP:-0}
 [ $# -gt 0 ] || set -- "$root/build/release/service/dfproxy"
 [ "$mode" != callgrind ] || command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2; }
 for bin in "$@"; do
     [ -x "$bin" ] || { echo "not an executable: $bin" >&2; exit 2; }
-    python3 - "$bin" "$mode" "$rounds" "$repeat" "$port" <<'PY'
+    python3 - "$bin" "$mode" "$rounds" "$repeat" "$port" "$setup" <<'PY'
 import os, socket, statistics, subprocess, sys, tempfile, threading, time, glob
 
 bin_, mode, rounds, repeat, port = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+setup = sys.argv[6] == "1"
 CHUNK = 64 * 1024
 payload = bytes(i % 251 for i in range(CHUNK))
 
@@ -83,12 +88,17 @@ def run_once(tag):
                 if time.time() > deadline:
                     raise
                 time.sleep(0.1)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (origin_port, origin_port))
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += s.recv(4096)
-        assert head.startswith(b"HTTP/1.1 200"), head
+        s.close()
+        def tunnel():
+            s = socket.create_connection(("127.0.0.1", port), timeout=60)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (origin_port, origin_port))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(4096)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            return s
+        s = tunnel()
         buf = bytearray(CHUNK)
         def cpu():
             with open("/proc/%d/stat" % p.pid) as f:
@@ -97,6 +107,9 @@ def run_once(tag):
         cpu0, t0 = cpu(), time.perf_counter()
         view = memoryview(buf)
         for _ in range(rounds):
+            if setup:
+                s.close()
+                s = tunnel()
             s.sendall(b"x")
             got = 0
             while got < CHUNK:
@@ -119,7 +132,8 @@ def run_once(tag):
                 if line.startswith("summary:") or line.startswith("totals:"):
                     ir = int(line.split()[1])
                     break
-            print("%s: rounds=%d instructions=%d per_64KiB_response=%d profile=%s" % (bin_, rounds, ir, ir // rounds, f))
+            print("%s: rounds=%d instructions=%d %s=%d profile=%s" % (
+                bin_, rounds, ir, "per_tunnel_setup" if setup else "per_64KiB_response", ir // rounds, f))
 
 if mode == "callgrind":
     run_once(0)

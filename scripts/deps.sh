@@ -43,6 +43,7 @@ DFPROXY_TEST_PACKAGES=(
     squid tinyproxy krb5-kdc krb5-admin-server krb5-user gss-ntlmssp
     python3-jsonschema python3-yaml  # tests/fixtures/crds/validate.py (AgentgatewayConformance)
     python3-h2 python3-grpcio        # tests/integration/rfc8441.py, http2_upstream_test.cpp, grpc_test.cpp
+    strace                           # tests/integration/proxy_test.cpp: a direct tunnel duplicates no descriptor
 )
 
 # Prints the packages of the given list that are not installed, one per line.

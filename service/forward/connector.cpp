@@ -40,6 +40,12 @@ Connector::Connector(Upstream upstream, Options options, Connected connected, Fa
         m_upstream.viaConnect = true;
 }
 
+Connector::Connector(Upstream upstream, Options options, ConnectedStream connected, Failed failed, QObject *parent)
+    : Connector(std::move(upstream), std::move(options), Connected(), std::move(failed), parent)
+{
+    m_connectedStream = std::move(connected);
+}
+
 Connector::~Connector()
 {
     m_lookup.reset();
@@ -166,6 +172,10 @@ void Connector::onProxyResolved(const dns::ResolveResult &result)
 
 void Connector::dial()
 {
+    if (m_connectedStream && !m_upstream.proxy && !m_upstream.tls) {
+        dialStream();
+        return;
+    }
     const QHostAddress &address = m_addresses.at(m_index);
     const UpstreamProxy *proxy = m_upstream.proxy.get();
     const bool tlsToProxy = proxy && proxy->tls;
@@ -232,6 +242,43 @@ void Connector::dial()
     m_dialling = false;
     if (m_socket == s && m_options.timeoutMs > 0)
         m_timer.start(this, m_options.timeoutMs);
+}
+
+void Connector::dialStream()
+{
+    const QHostAddress &address = m_addresses.at(m_index);
+    qCDebug(lcForward).noquote() << "dialling" << address.toString() << "port" << m_upstream.port << "for"
+                                 << m_upstream.host << "(raw socket)";
+    m_phase = Phase::Dialling;
+    QString error;
+    m_stream = net::Stream::connectTo(address, m_upstream.port, &error);
+    if (!m_stream) {
+        // Failed at once (no route, no socket): a failed address like any other, told from the event loop as
+        // start() must not call back.
+        QMetaObject::invokeMethod(
+            this, [this, error] { addressFailed(ForwardError::ConnectRefused, error); }, Qt::QueuedConnection);
+        return;
+    }
+    m_stream->setListener(this); // onStreamConnected or onStreamClosed, always from the event loop
+    if (m_options.timeoutMs > 0)
+        m_timer.start(this, m_options.timeoutMs);
+}
+
+void Connector::onStreamConnected()
+{
+    m_timer.stop();
+    net::Stream *s = std::exchange(m_stream, nullptr);
+    s->setListener(nullptr);
+    const QHostAddress address = m_addresses.at(m_index); // a copy: the callback may delete this
+    qCDebug(lcForward).noquote() << "connected to" << address.toString() << "port" << m_upstream.port << "for"
+                                 << m_upstream.host;
+    m_connectedStream(s, address);
+}
+
+void Connector::onStreamClosed(QAbstractSocket::SocketError)
+{
+    if (m_stream)
+        addressFailed(ForwardError::ConnectRefused, m_stream->errorString());
 }
 
 void Connector::onTransportReady()
@@ -450,7 +497,20 @@ void Connector::onSocketConnected()
     QObject::disconnect(s, nullptr, this, nullptr);
     const QHostAddress address = m_addresses.at(m_index); // a copy: the callback may delete this
     qCDebug(lcForward).noquote() << "connected to" << address.toString() << "port" << hopPort() << "for" << hopHost();
-    m_connected(s, address);
+    if (!m_connectedStream) {
+        m_connected(s, address);
+        return;
+    }
+    // Stream mode through a proxy or over TLS: the socket becomes a stream here (a raw one on a duplicate of its
+    // descriptor, or QSslSocket wrapped).
+    if (m_options.readBufferSize > 0)
+        s->setReadBufferSize(m_options.readBufferSize);
+    net::Stream *stream = net::Stream::adopt(s);
+    if (!stream) {
+        m_failed(ForwardError::Reset, QStringLiteral("the upstream closed the connection at once"));
+        return;
+    }
+    m_connectedStream(stream, address);
 }
 
 void Connector::onSocketError(QAbstractSocket::SocketError error)
@@ -484,7 +544,7 @@ void Connector::onSocketError(QAbstractSocket::SocketError error)
 
 void Connector::timerEvent(QTimerEvent *ev)
 {
-    if (!m_timer.fired(this, ev) || !m_socket)
+    if (!m_timer.fired(this, ev) || (!m_socket && !m_stream))
         return;
     if (m_phase != Phase::Dialling) {
         m_timer.stop();
@@ -547,6 +607,11 @@ void Connector::addressFailed(ForwardError error, const QString &detail)
 
 void Connector::dropSocket()
 {
+    if (net::Stream *s = std::exchange(m_stream, nullptr)) {
+        s->setListener(nullptr);
+        s->abort();
+        s->deleteLater(); // possibly inside one of its own callbacks
+    }
     if (!m_socket)
         return;
     QTcpSocket *s = std::exchange(m_socket, nullptr);

@@ -3,6 +3,7 @@
 
 #include "base/lazytimer.h"
 #include "forward/forwarder.h"
+#include "net/stream.h"
 
 #include <QAbstractSocket>
 #include <QList>
@@ -37,8 +38,12 @@ namespace dfproxy::forward {
 /// `CONNECT host:port` there, answers a 407 with the proxy's credentials on the same connection (or a new one
 /// when the proxy closes it), then originates TLS to the origin inside the tunnel when Upstream::tls. No address
 /// of the proxy answering: 502 ProxyUnreachable; a final 407: ProxyAuthFailed; another answer: ProxyRefused.
+/// With a ConnectedStream callback it hands over a net::Stream. A direct plain-TCP dial (no upstream proxy, no TLS:
+/// a CONNECT tunnel) then runs on a raw non-blocking socket on the thread's poller (net::Stream::connectTo): one
+/// descriptor, no QTcpSocket. Through a proxy or over TLS it dials as above and adopts the socket
+/// (net::Stream::adopt).
 /// Lives on one thread.
-class Connector final : public QObject
+class Connector final : public QObject, private net::StreamListener
 {
 public:
     struct Options
@@ -47,14 +52,21 @@ public:
         dns::HostCache *hostCache = nullptr; ///< told about every address that failed; may be null
         /// The CA certificates of `Upstream::tlsCaFile` (the forwarder reads each file once); null: read the file.
         std::function<QList<QSslCertificate>(const QString &path)> caCertificates;
+        /// Stream mode, through a proxy or over TLS (a socket adopted by a Qt-backed net::Stream): the socket's read
+        /// buffer bound, as a raw stream bounds its read-ahead; 0 leaves it unbounded.
+        qint64 readBufferSize = 0;
     };
     /// The connected (over TLS: encrypted) socket, parentless, now the callee's; `address` is the one it reached.
     using Connected = std::function<void(QTcpSocket *socket, const QHostAddress &address)>;
+    /// The connected stream, parentless, now the callee's (no listener set); `address` is the one it reached.
+    using ConnectedStream = std::function<void(net::Stream *stream, const QHostAddress &address)>;
     /// Connecting failed: 504 ConnectTimeout when every address timed out, 502 ConnectRefused when every address
     /// refused or was unreachable, the last address's when they differed; TlsError at once. `detail` names the host.
     using Failed = std::function<void(ForwardError error, const QString &detail)>;
 
     Connector(Upstream upstream, Options options, Connected connected, Failed failed, QObject *parent = nullptr);
+    Connector(Upstream upstream, Options options, ConnectedStream connected, Failed failed,
+              QObject *parent = nullptr);
     /// Cancels: the socket being dialled is closed; no callback follows.
     ~Connector() override;
 
@@ -72,6 +84,13 @@ private:
     enum class Phase { Dialling, ProxyHandshake, OriginTls };
 
     void dial();
+    /// dial() of a direct plain-TCP connection in stream mode: a raw socket (net::Stream::connectTo).
+    void dialStream();
+    // net::StreamListener, for the stream being dialled
+    void onStreamReadable() override {}
+    void onStreamWritten() override {}
+    void onStreamClosed(QAbstractSocket::SocketError error) override;
+    void onStreamConnected() override;
     void onTransportReady();
     void onSocketConnected();
     void onSocketError(QAbstractSocket::SocketError error);
@@ -108,8 +127,10 @@ private:
     int m_securityLegs = 0;
     Options m_options;
     Connected m_connected;
+    ConnectedStream m_connectedStream; ///< set: stream mode
     Failed m_failed;
     QTcpSocket *m_socket = nullptr; ///< parentless, so deleting this inside one of its signals never deletes it
+    net::Stream *m_stream = nullptr; ///< dialStream(): parentless, deleted later for the same reason
     LazyTimer m_timer;
     qsizetype m_index = 0;
     int m_failures = 0;

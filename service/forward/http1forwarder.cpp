@@ -15,7 +15,6 @@
 #include "platform/proxysecurity.h"
 
 #include <QFile>
-#include <QTcpSocket>
 #include <QTimerEvent>
 
 namespace dfproxy::forward {
@@ -32,17 +31,16 @@ constexpr qint64 kSpliceHeadReadBytes = 8 * 1024;
 class UpstreamConnection final : public QObject, public net::StreamListener
 {
 public:
-    /// Takes a connected socket from the Connector (isOpen() tells whether it is still usable).
-    UpstreamConnection(Http1Forwarder *fwd, QByteArray key, QTcpSocket *socket)
+    /// Takes a connected stream from the Connector (isOpen() tells whether it is still usable): plain TCP on its
+    /// descriptor (dialled as a raw socket when direct), TLS through QSslSocket.
+    UpstreamConnection(Http1Forwarder *fwd, QByteArray key, net::Stream *stream)
         : m_fwd(fwd)
         , m_key(std::move(key))
+        , m_stream(stream)
         , m_parser(HttpParser::Kind::Response)
     {
-        socket->setReadBufferSize(256 * 1024);
-        // From here on the connection runs as a net::Stream: plain TCP on its descriptor, TLS through QSslSocket.
-        m_stream = net::Stream::adopt(socket, this);
-        if (m_stream)
-            m_stream->setListener(this);
+        m_stream->setParent(this);
+        m_stream->setListener(this);
     }
 
     bool isOpen() const { return m_stream && m_stream->isOpen(); }
@@ -450,14 +448,16 @@ private:
         options.timeoutMs = m_req.connectTimeoutMs;
         options.hostCache = m_fwd->m_options.hostCache;
         options.caCertificates = [fwd = m_fwd](const QString &path) { return fwd->caCertificates(path); };
+        options.readBufferSize = 256 * 1024; // a TLS connection's decrypted bytes waiting to be read
         m_connector = std::make_unique<Connector>(
             m_req.upstream, std::move(options),
-            [this](QTcpSocket *socket, const QHostAddress &address) { dialled(socket, address); },
+            Connector::ConnectedStream(
+                [this](net::Stream *stream, const QHostAddress &address) { dialled(stream, address); }),
             [this](ForwardError error, const QString &detail) { dialFailed(error, detail); });
         m_connector->start();
     }
 
-    void dialled(QTcpSocket *socket, const QHostAddress &address)
+    void dialled(net::Stream *stream, const QHostAddress &address)
     {
         if (m_connector->proxy() != m_req.upstream.proxy)
             switchHop(m_connector->proxy());
@@ -466,7 +466,7 @@ private:
         ++m_fwd->m_opened;
         if (m_fwd->m_options.connectionsOpenedCounter)
             m_fwd->m_options.connectionsOpenedCounter->fetch_add(1, std::memory_order_relaxed);
-        auto *c = new UpstreamConnection(m_fwd, poolKey(address), socket);
+        auto *c = new UpstreamConnection(m_fwd, poolKey(address), stream);
         c->m_peer = address;
         attach(c);
         if (!c->isOpen()) {

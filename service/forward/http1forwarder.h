@@ -12,9 +12,10 @@ namespace dfproxy::forward {
 class UpstreamConnection;
 class Http1Exchange;
 
-/// The native engine: HTTP/1.1 over QTcpSocket / QSslSocket with a keep-alive pool keyed by
-/// address:port(+tls+sni). New connections come from the Connector (forward/connector.h: the addresses in order,
-/// each for at most connectTimeoutMs), as CONNECT tunnels' do; a pooled connection found dead on reuse is retried
+/// The native engine: HTTP/1.1 over net::Stream (plain TCP on the descriptor, TLS through QSslSocket) with a
+/// keep-alive pool keyed by address:port(+tls+sni). New connections come from the Connector in stream mode
+/// (forward/connector.h: the addresses in order, each for at most connectTimeoutMs; a direct plain one dialled as
+/// a raw socket), as CONNECT tunnels' do; a pooled connection found dead on reuse is retried
 /// once on a fresh connection for idempotent requests without a body. Lives on one thread.
 class Http1Forwarder final : public QObject, public Forwarder
 {

@@ -97,28 +97,46 @@ thread_local QVarLengthArray<RawStream *, 64> t_dirty;
 class RawStream final : public Stream
 {
 public:
-    RawStream(qintptr fd, QByteArray preread, QObject *parent)
-        : Stream(parent)
-        , m_fd(fd)
-        , m_in(std::move(preread))
+    RawStream(qintptr fd, QByteArray preread, QObject *parent) : RawStream(fd, std::move(preread), false, parent)
     {
         platform::socketPeer(fd, &m_peerAddress, &m_peerPort);
         platform::setNoDelay(fd);
+    }
+    /// A connect in progress (Stream::connectTo): only its writability is watched until connected() says how it
+    /// ended.
+    RawStream(qintptr fd, const QHostAddress &peer, quint16 port, QObject *parent)
+        : RawStream(fd, QByteArray(), true, parent)
+    {
+        m_peerAddress = peer;
+        m_peerPort = port;
+    }
+
+private:
+    RawStream(qintptr fd, QByteArray preread, bool connecting, QObject *parent)
+        : Stream(parent)
+        , m_fd(fd)
+        , m_in(std::move(preread))
+        , m_readArmed(!connecting)
+        , m_connecting(connecting)
+    {
         m_spliceable = platform::SplicePipe::supported();
         m_poller = ThreadPoller::forThisThread();
         if (m_poller) {
             m_token = m_poller->attach(this);
-            notifyRead(true);
+            setWatch(!connecting, connecting, nullptr, false);
         } else {
             m_readNotifier = new StreamNotifier(fd, QSocketNotifier::Read, this);
             m_writeNotifier = new StreamNotifier(fd, QSocketNotifier::Write, this);
             m_readNotifier->setParent(this);
             m_writeNotifier->setParent(this);
-            m_writeNotifier->setEnabled(false);
+            m_readNotifier->setEnabled(!connecting);
+            m_writeNotifier->setEnabled(connecting);
         }
         if (!m_in.isEmpty())
             QMetaObject::invokeMethod(this, [this] { readable(); }, Qt::QueuedConnection);
     }
+
+public:
     ~RawStream() override
     {
         closeDescriptor();
@@ -189,7 +207,7 @@ public:
             }
             return n;
         }
-        if (m_fd < 0 || m_readEnded)
+        if (m_fd < 0 || m_readEnded || m_connecting)
             return 0;
         const qint64 n = platform::readSocket(m_fd, data, max);
         if (n > 0) {
@@ -202,12 +220,19 @@ public:
         return 0;
     }
 
-    bool hasPendingInput() const override { return !m_in.isEmpty() || (m_fd >= 0 && !m_readEnded && !m_readArmed); }
+    bool hasPendingInput() const override
+    {
+        return !m_in.isEmpty() || (m_fd >= 0 && !m_readEnded && !m_readArmed && !m_connecting);
+    }
 
     void write(const char *data, qint64 size) override
     {
         if (m_fd < 0 || m_closing || m_shutPending || m_writeShut || size <= 0)
             return;
+        if (m_connecting) {
+            appendRaw(m_out, data, size); // sent once connected
+            return;
+        }
         if (pipeBytes() > 0) {
             // Spliced bytes wait in the pipe for room in the kernel (the write notifier is on): these follow them.
             appendRaw(m_out, data, size);
@@ -272,7 +297,8 @@ public:
 
     qint64 spliceTo(Stream *to, qint64 max) override
     {
-        if (!canSpliceTo(to) || to == this || max <= 0 || !m_in.isEmpty() || m_fd < 0 || m_readEnded || m_closing)
+        if (!canSpliceTo(to) || to == this || max <= 0 || !m_in.isEmpty() || m_fd < 0 || m_readEnded || m_closing
+            || m_connecting || static_cast<RawStream *>(to)->m_connecting)
             return -1;
         return static_cast<RawStream *>(to)->spliceFrom(*this, max); // only raw streams are spliceable
     }
@@ -554,6 +580,10 @@ private:
     {
         if (m_fd < 0)
             return;
+        if (m_connecting) {
+            connected();
+            return;
+        }
         WriteBatch batch;
         const qint64 before = bytesToWrite();
         if (!sendQueued()) {
@@ -576,6 +606,30 @@ private:
         }
         if (progress && m_listener)
             m_listener->onStreamWritten();
+    }
+
+    /// The connect of Stream::connectTo() is over (its socket became writable): reading starts, or it failed.
+    void connected()
+    {
+        QString error;
+        if (!platform::connectResult(m_fd, &error)) {
+            m_error = error;
+            m_readEnded = true;
+            closeAndReport(QAbstractSocket::ConnectionRefusedError, false);
+            return;
+        }
+        m_connecting = false;
+        m_readArmed = true;
+        m_writeArmed = queuedBytes() > 0; // written while connecting
+        if (m_poller) {
+            setWatch(true, m_writeArmed, nullptr, false);
+        } else {
+            m_readNotifier->setEnabled(true);
+            m_writeNotifier->setEnabled(m_writeArmed);
+        }
+        WriteBatch batch;
+        if (m_listener)
+            m_listener->onStreamConnected();
     }
 
     /// The half-close of shutdownWrite(), now that nothing is queued.
@@ -700,6 +754,7 @@ private:
     bool m_atEnd = false;       ///< the peer's end of stream, read and kept open (setKeepOpenAtEnd)
     bool m_shutPending = false; ///< shutdownWrite() waits for the queue to go out
     bool m_writeShut = false;   ///< the FIN was sent
+    bool m_connecting = false;  ///< Stream::connectTo(): the connect is not over yet (only writability is watched)
     Liveness m_liveness;       ///< "was I deleted by my listener?" without QPointer's shared block per call
 };
 
@@ -968,6 +1023,14 @@ Stream *Stream::fromDescriptor(qintptr fd, QObject *parent)
         return nullptr;
     }
     return new RawStream(fd, QByteArray(), parent);
+}
+
+Stream *Stream::connectTo(const QHostAddress &address, quint16 port, QString *error, QObject *parent)
+{
+    const qintptr fd = platform::startConnect(address, port, error);
+    if (fd < 0)
+        return nullptr;
+    return new RawStream(fd, address, port, parent);
 }
 
 void Stream::setPollerAllowedOnThisThread(bool allowed)

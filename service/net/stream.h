@@ -33,6 +33,9 @@ public:
     /// The connection is over: RemoteHostClosedError when the peer ended it (or closeAfterFlush() finished),
     /// another error when it broke. Nothing follows; isOpen() is false.
     virtual void onStreamClosed(QAbstractSocket::SocketError error) = 0;
+    /// A stream of Stream::connectTo() is connected: it reads and writes from now on. (A failed connect is
+    /// onStreamClosed(ConnectionRefusedError), with errorString() saying why.)
+    virtual void onStreamConnected() {}
 
 protected:
     ~StreamListener() = default;
@@ -58,6 +61,12 @@ class Stream : public QObject
 public:
     /// Takes an accepted plain TCP descriptor. Returns null (and closes it) when it cannot be used.
     static Stream *fromDescriptor(qintptr fd, QObject *parent = nullptr);
+    /// Dials `address`:`port` over plain TCP on a raw non-blocking socket watched by the thread's poller (or a
+    /// notifier): the connect goes on in the kernel, and the listener hears onStreamConnected() or
+    /// onStreamClosed(ConnectionRefusedError) from the event loop. Nothing is read before it connects; what is
+    /// written meanwhile waits. Null, with `error` set, when it failed at once. One descriptor, no QTcpSocket: the
+    /// dial of direct tunnels (forward/connector.h).
+    static Stream *connectTo(const QHostAddress &address, quint16 port, QString *error, QObject *parent = nullptr);
     /// Takes a connected socket: a plain QTcpSocket is dissolved into a RawStream (its descriptor is duplicated
     /// and the QTcpSocket deleted; what it had read becomes the first input); a QSslSocket is wrapped. Returns
     /// null (the socket deleted) when it is no longer connected.
@@ -115,9 +124,9 @@ public:
     /// stream cannot half-close: it closes after the flush (closeAfterFlush()). Nothing may be written after it.
     virtual void shutdownWrite() { closeAfterFlush(); }
     /// Hands the connection back as a QTcpSocket (parentless, on this thread, queued output in its write buffer).
-    /// Only for HTTP/2 CONNECT streams (proxy/http2stream.h), which relay through Qt; the tunnels of HTTP/1 relay
-    /// between Streams (proxy/tunnel.h). The Stream is closed afterwards and reports nothing more. Null when
-    /// already closed.
+    /// Not on the data path, whose tunnels all relay Streams (proxy/tunnel.h for HTTP/1, proxy/http2stream.h for
+    /// HTTP/2 CONNECT streams): for tests that talk through a connection with QTcpSocket's blocking calls. The
+    /// Stream is closed afterwards and reports nothing more. Null when already closed.
     virtual QTcpSocket *release() = 0;
 
     /// This end's address and port (one system call; asked once per connection by the application lookup).

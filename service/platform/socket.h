@@ -7,6 +7,7 @@
 #include <QtGlobal>
 
 class QHostAddress;
+class QString;
 
 namespace dfproxy::platform {
 
@@ -37,6 +38,13 @@ qintptr openConnectedUdpSocket(const QHostAddress &address, quint16 port);
 /// Receives one datagram of such a socket (a longer one is cut to `max`): >= 0 its size, WouldBlock, or
 /// SocketFailed (on a connected socket: the peer was unreachable; ECONNREFUSED, WSAECONNRESET on Windows).
 qint64 receiveDatagram(qintptr fd, char *buffer, qint64 max);
+/// Starts a TCP connection to `address`:`port` on a new non-blocking, close-on-exec socket (TCP_NODELAY set) and
+/// returns its descriptor at once: the connect goes on in the kernel, and the descriptor becomes writable when it
+/// is over (connectResult() then tells how). -1, with `error` set, when it failed at once (no route, no socket).
+qintptr startConnect(const QHostAddress &address, quint16 port, QString *error);
+/// How a startConnect() ended, once its descriptor was reported writable: true when connected; false, with `error`
+/// set ("Connection refused" ...), when it failed (the descriptor is then to be closed).
+bool connectResult(qintptr fd, QString *error);
 /// Closes the descriptor.
 void closeSocket(qintptr fd);
 /// The connected peer's address and port (getpeername). False (and nothing set) on failure.

@@ -16,6 +16,8 @@
 
 #include "platform/sockaddr_p.h"
 
+#include <QString>
+
 namespace dfproxy::platform {
 
 qintptr duplicateSocket(qintptr fd)
@@ -103,6 +105,49 @@ qint64 writeSocket2(qintptr fd, const char *a, qint64 aSize, const char *b, qint
             continue;
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? WouldBlock : SocketFailed;
     }
+}
+
+qintptr startConnect(const QHostAddress &address, quint16 port, QString *error)
+{
+    sockaddr_storage ss;
+    const int len = detail::toSockaddr(address, port, &ss);
+    if (len == 0) {
+        *error = QStringLiteral("not an IPv4 or IPv6 address");
+        return -1;
+    }
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const bool ready = fd >= 0;
+#else
+    const int fd = ::socket(ss.ss_family, SOCK_STREAM, 0);
+    const bool ready = fd >= 0 && ::fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 && prepareSocket(fd);
+#endif
+    if (!ready) {
+        *error = qt_error_string(errno);
+        if (fd >= 0)
+            ::close(fd);
+        return -1;
+    }
+    setNoDelay(fd);
+    // EINTR: the connect goes on in the kernel all the same (calling it again would say EALREADY).
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&ss), socklen_t(len)) == 0 || errno == EINPROGRESS
+        || errno == EINTR)
+        return fd;
+    *error = qt_error_string(errno);
+    ::close(fd);
+    return -1;
+}
+
+bool connectResult(qintptr fd, QString *error)
+{
+    int result = 0;
+    socklen_t len = sizeof result;
+    if (::getsockopt(int(fd), SOL_SOCKET, SO_ERROR, &result, &len) != 0)
+        result = errno;
+    if (result == 0)
+        return true;
+    *error = qt_error_string(result);
+    return false;
 }
 
 void closeSocket(qintptr fd)

@@ -9,6 +9,8 @@
 
 #include "platform/sockaddr_p.h"
 
+#include <QString>
+
 #ifdef _MSC_VER
 #pragma comment(lib, "ws2_32.lib")
 #endif
@@ -82,6 +84,47 @@ qintptr openConnectedUdpSocket(const QHostAddress &address, quint16 port)
         return -1;
     }
     return qintptr(s);
+}
+
+qintptr startConnect(const QHostAddress &address, quint16 port, QString *error)
+{
+    // Untested on Windows: a non-blocking connect, over when the socket is writable (Qt's dispatcher reports
+    // FD_CONNECT to a write notifier), as on POSIX.
+    sockaddr_storage ss;
+    const int len = detail::toSockaddr(address, port, &ss);
+    if (len == 0) {
+        *error = QStringLiteral("not an IPv4 or IPv6 address");
+        return -1;
+    }
+    const SOCKET s = WSASocketW(ss.ss_family, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
+                                WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET) {
+        *error = qt_error_string(WSAGetLastError());
+        return -1;
+    }
+    if (!prepareSocket(qintptr(s))) {
+        *error = qt_error_string(WSAGetLastError());
+        closesocket(s);
+        return -1;
+    }
+    setNoDelay(qintptr(s));
+    if (connect(s, reinterpret_cast<const sockaddr *>(&ss), len) == 0 || WSAGetLastError() == WSAEWOULDBLOCK)
+        return qintptr(s);
+    *error = qt_error_string(WSAGetLastError());
+    closesocket(s);
+    return -1;
+}
+
+bool connectResult(qintptr fd, QString *error)
+{
+    int result = 0;
+    int len = sizeof result;
+    if (getsockopt(SOCKET(fd), SOL_SOCKET, SO_ERROR, reinterpret_cast<char *>(&result), &len) != 0)
+        result = WSAGetLastError();
+    if (result == 0)
+        return true;
+    *error = qt_error_string(result);
+    return false;
 }
 
 qint64 receiveDatagram(qintptr fd, char *buffer, qint64 max)

@@ -3,7 +3,6 @@
 
 #include "forward/upstreamproxy.h"
 #include "net/stream.h"
-#include "platform/socket.h"
 #include "proxy/http2connection.h"
 #include "proxy/proxycontext.h"
 #include "proxy/stages/stages.h"
@@ -12,7 +11,6 @@
 
 #include <QCryptographicHash>
 #include <QRandomGenerator>
-#include <QTcpSocket>
 #include <QTimer>
 #include <QTimerEvent>
 
@@ -237,12 +235,11 @@ void Http2Stream::exchangeStarted()
 /// The CONNECT's upstream is connected: 200 on the stream, then bytes both ways as DATA frames (RFC 9113 8.5).
 /// Each direction is bounded like a tunnel's: the client's window opens as the upstream takes its bytes, and the
 /// upstream is read only while less than bufferLimit waits for the client.
-void Http2Stream::tunnelConnected(net::Stream *stream)
+void Http2Stream::tunnelConnected(net::Stream *upstream)
 {
-    // Relayed through Qt as DATA frames: the stream goes back to a QTcpSocket (the same descriptor, no copy).
-    QTcpSocket *upstream = stream->release();
-    stream->deleteLater();
-    if (!upstream) {
+    // Relayed as it came from the Connector: direct, a raw socket; through an upstream proxy, an adopted one.
+    if (!upstream->isOpen()) {
+        upstream->deleteLater();
         m_tx.rec.reason = QByteArrayLiteral("upstream_reset");
         m_conn->session().resetStream(m_id, NGHTTP2_CONNECT_ERROR);
         m_conn->flush();
@@ -255,12 +252,15 @@ void Http2Stream::tunnelConnected(net::Stream *stream)
 /// bytesPerSecond) throttles each direction as proxy/tunnel.h does for HTTP/1: a direction whose bucket is empty
 /// stops passing bytes (the upstream socket is not read; the client's window stays shut) until a timer says
 /// enough is back.
-void Http2Stream::startRelay(QTcpSocket *upstream, const http2::HeaderList &headers, const QByteArray &leftover)
+void Http2Stream::startRelay(net::Stream *upstream, const http2::HeaderList &headers, const QByteArray &leftover)
 {
     m_requestTimer.stop();
     m_upstream = upstream;
     m_upstream->setParent(this);
-    m_upstream->setReadBufferSize(m_tx.ctx->options.bufferLimit);
+    m_upstream->setListener(this);
+    // Either side may end first (RFC 9113 8.5: a FIN is END_STREAM, END_STREAM a FIN); the stream's close ends
+    // the connection.
+    m_upstream->setKeepOpenAtEnd(true);
     m_responseStarted = true;
     m_tx.rec.status = 200;
     m_tx.rec.tunnel = true;
@@ -271,22 +271,6 @@ void Http2Stream::startRelay(QTcpSocket *upstream, const http2::HeaderList &head
             t.emplace(m_tx.tunnelBytesPerSecond, burst, &SystemClock::instance());
         m_tx.ctx->stats.tunnelsThrottled.fetch_add(1, std::memory_order_relaxed);
     }
-    connect(m_upstream, &QIODevice::readyRead, this, [this] { readUpstream(); });
-    connect(m_upstream, &QIODevice::bytesWritten, this, [this] {
-        pumpToUpstream();
-        if (m_requestDone)
-            halfCloseUpstream();
-    });
-    connect(m_upstream, &QAbstractSocket::disconnected, this, [this] { upstreamEnded(); });
-    connect(m_upstream, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError e) {
-        if (e == QAbstractSocket::RemoteHostClosedError) {
-            upstreamEnded();
-        } else if (!m_closed) {
-            m_tx.rec.reason = QByteArrayLiteral("upstream_reset");
-            m_conn->session().resetStream(m_id, NGHTTP2_CONNECT_ERROR);
-            m_conn->flush();
-        }
-    });
     m_conn->session().submitResponse(m_id, 200, headers, true);
     // What came right behind the 101 (already read from the origin): the client's first bytes.
     m_body.append(leftover);
@@ -299,28 +283,51 @@ void Http2Stream::startRelay(QTcpSocket *upstream, const http2::HeaderList &head
     m_conn->flush();
 }
 
+void Http2Stream::onStreamWritten()
+{
+    pumpToUpstream();
+    if (m_requestDone)
+        halfCloseUpstream();
+}
+
+void Http2Stream::onStreamClosed(QAbstractSocket::SocketError error)
+{
+    if (error == QAbstractSocket::RemoteHostClosedError) {
+        upstreamEnded(); // (a TLS stream: what it read before is still there to relay)
+    } else if (!m_closed) {
+        m_tx.rec.reason = QByteArrayLiteral("upstream_reset");
+        m_conn->session().resetStream(m_id, NGHTTP2_CONNECT_ERROR);
+        m_conn->flush();
+    }
+}
+
 void Http2Stream::readUpstream()
 {
     if (!m_upstream || m_closed)
         return;
     const qint64 limit = m_tx.ctx->options.bufferLimit;
     bool any = false;
-    while (m_body.size() - m_bodyPos < limit && m_upstream->bytesAvailable() > 0) {
+    // Read while the client keeps up: what waits for it stays under bufferLimit, the rest waits in the upstream's
+    // stream (a bounded read-ahead) and the kernel.
+    char chunk[kRelayChunk];
+    while (m_body.size() - m_bodyPos < limit) {
         const qint64 want = allowance(kToClient, kRelayChunk);
         if (want <= 0) {
             pauseDirection(kToClient);
             break;
         }
-        const QByteArray chunk = m_upstream->read(want);
-        if (chunk.isEmpty())
+        const qint64 n = m_upstream->read(chunk, want);
+        if (n <= 0)
             break;
-        consumed(kToClient, chunk.size());
-        m_body.append(chunk);
-        m_tx.rec.bytesOut += chunk.size();
+        consumed(kToClient, n);
+        m_body.append(chunk, n);
+        m_tx.rec.bytesOut += n;
         any = true;
     }
     // The upstream ended: the stream ends once what it sent is read (still under the bounds above).
-    if (m_upstreamEnded && !m_responseEnded && m_upstream->bytesAvailable() == 0) {
+    if (m_upstream->inputEnded())
+        m_upstreamEnded = true;
+    if (m_upstreamEnded && !m_responseEnded && !m_upstream->hasPendingInput()) {
         m_responseEnded = true;
         any = true;
     }
@@ -398,9 +405,9 @@ void Http2Stream::passTunnelBody()
 /// The client ended its side (END_STREAM): the upstream gets a FIN once what the client sent is out.
 void Http2Stream::halfCloseUpstream()
 {
-    if (m_upstream && m_toUpstream.isEmpty() && m_upstream->bytesToWrite() == 0 &&
-        m_upstream->state() == QAbstractSocket::ConnectedState)
-        platform::shutdownWrite(m_upstream->socketDescriptor());
+    // The stream sends the FIN once its queue is out (a TLS stream, which cannot half-close, closes then).
+    if (m_upstream && m_toUpstream.isEmpty() && m_upstream->isOpen())
+        m_upstream->shutdownWrite();
 }
 
 void Http2Stream::upstreamEnded()
@@ -522,7 +529,7 @@ qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
     *eof = m_responseEnded && left == 0;
     // Read on, from the event loop (this runs inside the session); also after the upstream ended, as its last bytes
     // wait in the socket.
-    if (m_upstream && left <= m_tx.ctx->options.bufferLimit / 2 && m_upstream->bytesAvailable() > 0)
+    if (m_upstream && left <= m_tx.ctx->options.bufferLimit / 2 && m_upstream->hasPendingInput())
         QMetaObject::invokeMethod(
             this, [this] { readUpstream(); }, Qt::QueuedConnection);
     if (m_responsePaused && left <= m_tx.ctx->options.bufferLimit / 2 && m_tx.exchange) {
@@ -600,16 +607,12 @@ bool Http2Stream::websocketResponse(const http::MessageHead &head)
 void Http2Stream::onUpgraded(net::Stream *upstream, const QByteArray &leftover)
 {
     retireExchange();
-    QTcpSocket *socket = upstream->release(); // the same descriptor, relayed through Qt as DATA frames
-    upstream->deleteLater();
-    if (socket && m_websocket && m_upgradeRefusal.isEmpty() && !m_closed) {
-        startRelay(socket, m_upgradeHeaders, leftover);
+    if (upstream->isOpen() && m_websocket && m_upgradeRefusal.isEmpty() && !m_closed) {
+        startRelay(upstream, m_upgradeHeaders, leftover); // the forwarder's stream, relayed as DATA frames
         return;
     }
-    if (socket) {
-        socket->abort();
-        socket->deleteLater();
-    }
+    upstream->abort();
+    upstream->deleteLater();
     if (m_websocket && !m_closed) {
         refuseUpgrade();
         return;
@@ -668,8 +671,8 @@ void Http2Stream::onClosed(quint32 errorCode)
     if (m_closed)
         return;
     m_closed = true;
-    if (QTcpSocket *up = std::exchange(m_upstream, nullptr)) {
-        up->disconnect(this);
+    if (net::Stream *up = std::exchange(m_upstream, nullptr)) {
+        up->setListener(nullptr);
         up->abort();
         up->deleteLater();
         m_tx.ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);

@@ -4,7 +4,8 @@
 // of the HTTP/1 start line, :authority as Host), its Transaction through the stages, and its response as HTTP/2
 // frames. The HTTP/1 connection's counterpart per request (proxy/downstreamconnection.h).
 //
-// Two kinds of stream become a relay of DATA frames <-> an upstream socket: a classic CONNECT (a tunnel to
+// Two kinds of stream become a relay of DATA frames <-> an upstream net::Stream (the Connector's or the forwarder's;
+// a raw socket when plain, no QTcpSocket round trip): a classic CONNECT (a tunnel to
 // host:port, RFC 9113 8.5) and an extended CONNECT with `:protocol websocket` (RFC 8441), which is a request like
 // any other to the stages (a GET with "Upgrade: websocket", routed by host and path) and reaches the HTTP/1.1
 // origin as a websocket handshake whose key this stream makes and whose 101 it checks. Both relays keep the
@@ -14,6 +15,7 @@
 #include "forward/forwarder.h"
 #include "http/httpparser.h"
 #include "http2/serversession.h"
+#include "net/stream.h"
 #include "proxy/bytebucket.h"
 #include "proxy/transaction.h"
 
@@ -27,7 +29,8 @@ namespace dfproxy::proxy {
 
 class Http2Connection;
 
-class Http2Stream final : public QObject, public TransactionHost, public forward::ResponseSink
+class Http2Stream final : public QObject, public TransactionHost, public forward::ResponseSink,
+                          private net::StreamListener
 {
 public:
     Http2Stream(Http2Connection *connection, qint32 id);
@@ -78,10 +81,14 @@ private:
     /// Request body bytes the exchange took while it is below bufferLimit open the client's window again.
     void passBody();
     void retireExchange();
-    // CONNECT on this stream (a tunnel per stream): DATA frames <-> the upstream socket, with the same bounds.
+    // CONNECT on this stream (a tunnel per stream): DATA frames <-> the upstream net::Stream, with the same bounds.
     /// The relay starts: `upstream` is this stream's now; 200 with `headers` to the client, `leftover` (what
     /// the upstream sent after its 101) first.
-    void startRelay(QTcpSocket *upstream, const http2::HeaderList &headers, const QByteArray &leftover);
+    void startRelay(net::Stream *upstream, const http2::HeaderList &headers, const QByteArray &leftover);
+    // net::StreamListener, for the relay's upstream
+    void onStreamReadable() override { readUpstream(); }
+    void onStreamWritten() override;
+    void onStreamClosed(QAbstractSocket::SocketError error) override;
     void readUpstream();
     /// Client bytes to the upstream, as far as the direction's bandwidth allows.
     void pumpToUpstream();
@@ -116,7 +123,7 @@ private:
     bool m_responsePaused = false;
     bool m_closed = false;
     LazyTimer m_requestTimer;
-    QTcpSocket *m_upstream = nullptr; ///< CONNECT: the tunnel's upstream (a child of this stream)
+    net::Stream *m_upstream = nullptr; ///< CONNECT: the tunnel's upstream (a child of this stream)
     bool m_upstreamEnded = false;
     QByteArray m_toUpstream; ///< client bytes the bandwidth limit holds back (bounded by the stream window)
     // The policy's tunnel bandwidth, per direction: [0] upstream -> client, [1] client -> upstream.

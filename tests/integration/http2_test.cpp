@@ -5,11 +5,14 @@
 // attack pattern the HTTP/2 side counts (raw frames, so nothing a client library would refuse to send is missed).
 #include "proxyitutil.h"
 #include "support/h2frames.h"
+#include "support/syscalltrace.h"
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QProcess>
+#include <QSet>
 #include <QStandardPaths>
 #include <QTcpSocket>
 #include <QThread>
@@ -590,6 +593,76 @@ TEST_F(Http2, ConnectOnAStreamIsATunnelWithTheSamePortRules)
     ASSERT_FALSE(refused.isEmpty());
     EXPECT_EQ(refused.last().value("status").toInt(), 403);
     EXPECT_EQ(refused.last().value("reason").toString(), "connect_port_not_allowed");
+}
+
+/// The descriptors of process `pid` that are TCP connections to `remotePort` (Linux /proc: the socket inodes of
+/// /proc/<pid>/net/tcp{,6} matched against its /proc/<pid>/fd links).
+QList<int> socketsTo(qint64 pid, quint16 remotePort)
+{
+    QSet<QString> inodes;
+    for (const char *table : {"tcp", "tcp6"}) {
+        QFile f(QStringLiteral("/proc/%1/net/%2").arg(pid).arg(QLatin1String(table)));
+        if (!f.open(QIODevice::ReadOnly))
+            continue;
+        for (const QByteArray &line : f.readAll().split('\n')) {
+            const QList<QByteArray> fields = line.simplified().split(' ');
+            if (fields.size() > 9 && fields.at(2).split(':').value(1).toUInt(nullptr, 16) == remotePort)
+                inodes.insert(QStringLiteral("socket:[%1]").arg(QString::fromLatin1(fields.at(9))));
+        }
+    }
+    QList<int> fds;
+    const QDir dir(QStringLiteral("/proc/%1/fd").arg(pid));
+    for (const QFileInfo &fd : dir.entryInfoList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System)) {
+        if (inodes.contains(QFileInfo(fd.symLinkTarget()).fileName()) || inodes.contains(fd.symLinkTarget()))
+            fds.append(fd.fileName().toInt());
+    }
+    return fds;
+}
+
+// A direct CONNECT stream relays a raw upstream socket: the Connector's net::Stream, not a QTcpSocket (which asks
+// the kernel for FIONREAD before each read) made of a duplicated descriptor. strace watches the proxy for both.
+TEST_F(Http2, AConnectStreamRelaysARawUpstreamSocketWithoutQTcpSocketOrDuplicate)
+{
+    if (!SyscallTrace::available())
+        GTEST_SKIP() << "strace is not installed (DFPROXY_TEST_PACKAGES in scripts/deps.sh)";
+    const qint64 pid = s_proxy->process()->pid();
+    SyscallTrace trace;
+    if (!trace.start(pid, QStringLiteral("fcntl,dup,dup2,dup3,ioctl"),
+                     s_proxy->dir().filePath(QStringLiteral("strace-h2.txt"))))
+        GTEST_SKIP() << trace.errorString().toStdString();
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s, s_connectPort));
+    s.write(frame(kHeaders, kEndHeaders, 1, connectBlock(authority().toLatin1())));
+    s.write(frame(kData, 0, 1, "GET /echo/raw-relay HTTP/1.1\r\nHost: h2.test\r\n\r\n"));
+    QByteArray tunnelled;
+    const auto answered = [&tunnelled](const QList<Frame> &fs) {
+        tunnelled.clear();
+        for (const Frame &f : fs) {
+            if (f.type == kData && f.stream == 1)
+                tunnelled += f.payload;
+        }
+        return tunnelled.contains("/echo/raw-relay");
+    };
+    EXPECT_TRUE(answered(readFrames(s, 15000, answered))) << tunnelled.constData();
+    // The tunnel is still open: its upstream is among the proxy's connections to the origin.
+    const QList<int> upstream = socketsTo(pid, s_origin->port());
+    const QByteArrayList calls = trace.stop();
+    ASSERT_FALSE(upstream.isEmpty()) << "no connection from the proxy to the origin";
+    EXPECT_TRUE(tunnelled.startsWith("HTTP/1.1 200")) << tunnelled.constData();
+    auto fionread = [&upstream](const QByteArray &line) {
+        for (int fd : upstream) {
+            if (line.contains("ioctl(" + QByteArray::number(fd) + ", FIONREAD"))
+                return true;
+        }
+        return false;
+    };
+    QByteArrayList qtOrDuplicate;
+    for (const QByteArray &line : calls) {
+        if (fionread(line) || line.contains("F_DUPFD") || line.contains(" dup(") || line.contains(" dup2(")
+            || line.contains(" dup3("))
+            qtOrDuplicate.append(line);
+    }
+    EXPECT_TRUE(qtOrDuplicate.isEmpty()) << qtOrDuplicate.join('\n').constData();
 }
 
 // --- tunnels on streams with real clients: RFC 8441 websockets and CONNECT, and the tunnel bandwidth limit ---

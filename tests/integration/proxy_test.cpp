@@ -2,8 +2,11 @@
 // The proxy engine through the real dfproxy binary: the three request modes with curl, the framing and hop-by-hop
 // rules with a raw socket, large streaming bodies with the proxy's memory watched, and both engines.
 #include "proxyitutil.h"
+#include "support/syscalltrace.h"
 
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QProcess>
 #include <QJsonDocument>
 #include <QTimer>
@@ -142,6 +145,111 @@ TEST_F(ProxyEngine, ConnectTunnelToTlsOriginWithCurl)
     EXPECT_EQ(r.status, 200) << r.describe().toStdString();
     EXPECT_EQ(r.header("x-origin-title"), "secure.test");
     EXPECT_TRUE(r.rawHeaders.contains("200 Connection Established")) << r.rawHeaders.constData();
+}
+
+/// The process's open sockets (Linux /proc): descriptors whose link names a socket; -1 when unknown.
+int openSockets(qint64 pid)
+{
+    const QDir dir(QStringLiteral("/proc/%1/fd").arg(pid));
+    if (!dir.exists())
+        return -1;
+    int sockets = 0;
+    for (const QFileInfo &fd : dir.entryInfoList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System))
+        sockets += fd.symLinkTarget().contains(QLatin1String("socket:")) ? 1 : 0;
+    return sockets;
+}
+
+/// A CONNECT tunnel through the proxy at `port` to `authority` that carried one request and its answer (so both
+/// of its ends are up); null, with `error` set, when it did not.
+std::unique_ptr<QTcpSocket> openEchoTunnel(quint16 port, const QByteArray &authority, QByteArray *error)
+{
+    auto s = std::make_unique<QTcpSocket>();
+    s->connectToHost(QHostAddress::LocalHost, port);
+    if (!s->waitForConnected(5000)) {
+        *error = "cannot connect to the proxy";
+        return nullptr;
+    }
+    auto readUntil = [&](const QByteArray &marker) {
+        QByteArray got;
+        waitUntil([&] {
+            s->waitForReadyRead(20);
+            got += s->readAll();
+            return got.contains(marker);
+        }, 10000);
+        return got;
+    };
+    s->write("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+    QByteArray got = readUntil("\r\n\r\n");
+    if (!got.startsWith("HTTP/1.1 200")) {
+        *error = "CONNECT answered: " + got;
+        return nullptr;
+    }
+    s->write("GET /echo HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+    got = readUntil("/echo");
+    if (!got.contains("/echo")) {
+        *error = "no answer through the tunnel: " + got;
+        return nullptr;
+    }
+    return s;
+}
+
+TEST_F(ProxyEngine, ADirectConnectTunnelHoldsTwoSocketsInTheProxyTheClientsAndTheUpstreams)
+{
+    const qint64 pid = proxy->process()->pid();
+    if (openSockets(pid) < 0)
+        GTEST_SKIP() << "no /proc/<pid>/fd to count descriptors in (Linux only)";
+    std::vector<std::unique_ptr<QTcpSocket>> tunnels;
+    auto open = [&](int count) {
+        for (int i = 0; i < count; ++i) {
+            QByteArray error;
+            tunnels.push_back(openEchoTunnel(explicitPort, host().toUtf8(), &error));
+            ASSERT_TRUE(tunnels.back()) << error.constData();
+        }
+    };
+    // The first batch brings up what stays (each worker's poller, the DNS cache's answer); the second one's
+    // sockets are the tunnels' own only.
+    constexpr int kTunnels = 8;
+    open(kTunnels);
+    ASSERT_FALSE(HasFatalFailure());
+    spinFor(200);
+    const int before = openSockets(pid);
+    open(kTunnels);
+    ASSERT_FALSE(HasFatalFailure());
+    int added = 0;
+    EXPECT_TRUE(waitUntil([&] {
+        added = openSockets(pid) - before;
+        return added == 2 * kTunnels;
+    }, 5000)) << added << " sockets for " << kTunnels << " tunnels";
+}
+
+TEST_F(ProxyEngine, DirectUpstreamConnectionsDuplicateNoDescriptor)
+{
+    // The upstream of a direct tunnel, and a fresh connection of the native engine's pool (a websocket upgrade's
+    // too), is a raw socket from its connect on (net::Stream::connectTo), not a QTcpSocket whose descriptor is
+    // duplicated for a raw stream and then closed. strace watches the proxy's threads for a duplicating call.
+    if (!SyscallTrace::available())
+        GTEST_SKIP() << "strace is not installed (DFPROXY_TEST_PACKAGES in scripts/deps.sh)";
+    SyscallTrace trace;
+    if (!trace.start(proxy->process()->pid(), QStringLiteral("fcntl,dup,dup2,dup3"),
+                     proxy->dir().filePath(QStringLiteral("strace.txt"))))
+        GTEST_SKIP() << trace.errorString().toStdString();
+    std::vector<std::unique_ptr<QTcpSocket>> tunnels;
+    for (int i = 0; i < 4; ++i) {
+        QByteArray error;
+        tunnels.push_back(openEchoTunnel(explicitPort, host().toUtf8(), &error));
+        ASSERT_TRUE(tunnels.back()) << error.constData();
+    }
+    const auto forwarded = curl({"-x", explicitProxy(), QStringLiteral("http://%1/echo").arg(host())});
+    EXPECT_EQ(forwarded.status, 200) << forwarded.describe().toStdString();
+    const QByteArrayList calls = trace.stop();
+    // Each accepted client is made non-blocking with fcntl: the trace saw the proxy at work.
+    EXPECT_TRUE(calls.join('\n').contains("F_SETFL")) << calls.join('\n').constData();
+    QByteArrayList duplicates;
+    for (const QByteArray &line : calls) {
+        if (line.contains("F_DUPFD") || line.contains(" dup(") || line.contains(" dup2(") || line.contains(" dup3("))
+            duplicates.append(line);
+    }
+    EXPECT_TRUE(duplicates.isEmpty()) << duplicates.join('\n').constData();
 }
 
 TEST_F(ProxyEngine, ConnectToAPortNotAllowedIs403)

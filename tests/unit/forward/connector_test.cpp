@@ -4,6 +4,7 @@
 // full accept queue stands in for a blackholed address; 127.0.0.3 (nothing listens) refuses.
 #include "dns/hostcache.h"
 #include "forward/connector.h"
+#include "net/stream.h"
 #include "support/blackhole.h"
 #include "support/wait.h"
 
@@ -55,18 +56,32 @@ protected:
         Connector::Options options;
         options.timeoutMs = 300;
         options.hostCache = &cache;
-        connector = std::make_unique<Connector>(
-            up, options,
-            [this](QTcpSocket *socket, const QHostAddress &address) {
-                connectedTo = address;
-                socket->deleteLater();
-                ++callbacks;
-            },
-            [this](ForwardError e, const QString &detail) {
-                error = e;
-                errorDetail = detail;
-                ++callbacks;
-            });
+        auto failed = [this](ForwardError e, const QString &detail) {
+            error = e;
+            errorDetail = detail;
+            ++callbacks;
+        };
+        if (streams) {
+            connector = std::make_unique<Connector>(
+                up, options,
+                Connector::ConnectedStream([this](net::Stream *stream, const QHostAddress &address) {
+                    connectedTo = address;
+                    connectedOpen = stream->isOpen();
+                    connectedPeer = stream->peerAddress();
+                    stream->deleteLater();
+                    ++callbacks;
+                }),
+                failed);
+        } else {
+            connector = std::make_unique<Connector>(
+                up, options,
+                [this](QTcpSocket *socket, const QHostAddress &address) {
+                    connectedTo = address;
+                    socket->deleteLater();
+                    ++callbacks;
+                },
+                failed);
+        }
         inStart = true;
         connector->start();
         inStart = false;
@@ -83,6 +98,9 @@ protected:
     quint16 port = 0;
     RecordingHostCache cache;
     std::unique_ptr<Connector> connector;
+    bool streams = false; ///< the ConnectedStream callback (a raw socket when direct and plain)
+    bool connectedOpen = false;
+    QHostAddress connectedPeer;
     bool inStart = false;
     int callbacks = 0;
     std::optional<QHostAddress> connectedTo;
@@ -170,6 +188,116 @@ TEST_F(ConnectorTest, DestroyingItCancelsWithoutACallback)
     options.hostCache = &cache;
     auto c = std::make_unique<Connector>(
         up, options, [this](QTcpSocket *s, const QHostAddress &) { s->deleteLater(); ++callbacks; },
+        [this](ForwardError, const QString &) { ++callbacks; });
+    c->start();
+    dfproxy::test::spinFor(50);
+    c.reset();
+    dfproxy::test::spinFor(600);
+    EXPECT_EQ(callbacks, 0);
+    EXPECT_TRUE(cache.reports.isEmpty());
+}
+
+/// Stream mode: a direct plain-TCP dial on a raw socket (net::Stream::connectTo) keeps every rule above.
+class StreamConnectorTest : public ConnectorTest
+{
+protected:
+    void SetUp() override
+    {
+        ConnectorTest::SetUp();
+        streams = true;
+    }
+};
+
+TEST_F(StreamConnectorTest, TriesTheAddressesInOrderAndHandsOverAConnectedStream)
+{
+    dial({refusing, blackholed, alive});
+    ASSERT_TRUE(connectedTo) << errorDetail.toStdString();
+    EXPECT_EQ(*connectedTo, alive);
+    EXPECT_TRUE(connectedOpen);
+    EXPECT_EQ(connectedPeer, alive);
+    EXPECT_EQ(cache.reports, (QStringList{report("127.0.0.3"), report("127.0.0.6")}));
+    EXPECT_EQ(connector->failures(), 2);
+}
+
+TEST_F(StreamConnectorTest, DialsThroughSocketNotifiersWhereThereIsNoPoller)
+{
+    // What Windows and macOS do: the connect's end comes from a write notifier.
+    net::Stream::setPollerAllowedOnThisThread(false);
+    dial({refusing, blackholed, alive});
+    net::Stream::setPollerAllowedOnThisThread(true);
+    ASSERT_TRUE(connectedTo) << errorDetail.toStdString();
+    EXPECT_EQ(*connectedTo, alive);
+    EXPECT_TRUE(connectedOpen);
+    EXPECT_EQ(cache.reports, (QStringList{report("127.0.0.3"), report("127.0.0.6")}));
+}
+
+TEST_F(StreamConnectorTest, EveryAddressTimingOutIs504ConnectTimeout)
+{
+    dial({blackholed, blackholed});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::ConnectTimeout);
+    EXPECT_EQ(errorDetail, QStringLiteral("connecting to origin.test port %1 failed: connect timed out after 300 ms")
+                               .arg(port));
+    EXPECT_EQ(cache.reports, (QStringList{report("127.0.0.6"), report("127.0.0.6")}));
+}
+
+TEST_F(StreamConnectorTest, EveryAddressRefusingIs502ConnectRefusedWithTheKernelsReason)
+{
+    dial({refusing, QHostAddress(QStringLiteral("127.0.0.4"))});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::ConnectRefused);
+    EXPECT_EQ(errorDetail, QStringLiteral("connecting to origin.test port %1 failed: Connection refused").arg(port));
+    EXPECT_EQ(cache.reports.size(), 2);
+}
+
+TEST_F(StreamConnectorTest, MixedFailuresEndWithTheLastAddresssReason)
+{
+    dial({blackholed, refusing});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::ConnectRefused);
+    callbacks = 0;
+    error.reset();
+    dial({refusing, blackholed});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::ConnectTimeout);
+}
+
+TEST_F(StreamConnectorTest, AnAddressThatCannotBeDialledAtAllIsAFailedAddressToo)
+{
+    // An IPv6 address that no route leads to fails in connect() itself: reported from the event loop, and the
+    // next address is tried.
+    dial({QHostAddress(QStringLiteral("2001:db8::1")), alive});
+    ASSERT_TRUE(connectedTo) << errorDetail.toStdString();
+    EXPECT_EQ(*connectedTo, alive);
+}
+
+TEST_F(StreamConnectorTest, TlsStillEndsAtOnceOnAFailedHandshake)
+{
+    QObject::connect(&live, &QTcpServer::newConnection, &live, [this] {
+        while (QTcpSocket *s = live.nextPendingConnection())
+            s->write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    dial({alive, alive}, /*tls=*/true);
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::TlsError);
+    EXPECT_EQ(connector->failures(), 1);
+}
+
+TEST_F(StreamConnectorTest, DestroyingItCancelsWithoutACallback)
+{
+    forward::Upstream up;
+    up.host = QStringLiteral("origin.test");
+    up.port = port;
+    up.addresses = {blackholed, alive};
+    Connector::Options options;
+    options.timeoutMs = 200;
+    options.hostCache = &cache;
+    auto c = std::make_unique<Connector>(
+        up, options,
+        Connector::ConnectedStream([this](net::Stream *s, const QHostAddress &) {
+            s->deleteLater();
+            ++callbacks;
+        }),
         [this](ForwardError, const QString &) { ++callbacks; });
     c->start();
     dfproxy::test::spinFor(50);

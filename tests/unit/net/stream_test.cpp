@@ -50,6 +50,8 @@ struct Recorder final : net::StreamListener
         ++closed;
         error = e;
     }
+    void onStreamConnected() override { ++connected; }
+    int connected = 0;
     void drain()
     {
         char buf[4096];
@@ -137,6 +139,8 @@ struct Relay final : net::StreamListener
         ++closed;
         error = e;
     }
+    void onStreamConnected() override { ++connected; }
+    int connected = 0;
 };
 
 /// Reads `peer` until `size` bytes came (or the bound passes); returns them.
@@ -177,6 +181,65 @@ TEST_P(StreamPaths, ReadsWhatThePeerSendsAndKnowsThePeerAddress)
     ASSERT_TRUE(waitUntil([&] { return p.rec.received.size() == 18; }, 5000));
     EXPECT_EQ(p.rec.received, "GET / HTTP/1.1\r\n\r\n");
     EXPECT_FALSE(p.stream->hasPendingInput());
+}
+
+TEST_P(StreamPaths, ConnectToReportsTheConnectThenCarriesWhatWasWrittenMeanwhileBothWays)
+{
+    QTcpServer server;
+    ASSERT_TRUE(server.listen(QHostAddress::LocalHost));
+    QString error;
+    std::unique_ptr<net::Stream> stream(net::Stream::connectTo(QHostAddress::LocalHost, server.serverPort(), &error));
+    ASSERT_TRUE(stream) << error.toStdString();
+    Recorder rec;
+    rec.stream = stream.get();
+    stream->setListener(&rec);
+    EXPECT_EQ(rec.connected, 0) << "reported from inside connectTo()";
+    stream->write("written while connecting");
+    char buf[16];
+    EXPECT_EQ(stream->read(buf, sizeof buf), 0);
+    ASSERT_TRUE(waitUntil([&] { return rec.connected == 1; }, 5000));
+    EXPECT_TRUE(stream->isOpen());
+    EXPECT_EQ(stream->peerAddress(), QHostAddress(QHostAddress::LocalHost));
+    EXPECT_EQ(stream->peerPort(), server.serverPort());
+    ASSERT_TRUE(waitUntil([&] { return server.hasPendingConnections(); }, 5000));
+    std::unique_ptr<QTcpSocket> peer(server.nextPendingConnection());
+    QByteArray got;
+    ASSERT_TRUE(waitUntil([&] {
+        got += peer->readAll();
+        return got.size() >= 24;
+    }, 5000));
+    EXPECT_EQ(got, "written while connecting");
+    peer->write("answer");
+    ASSERT_TRUE(waitUntil([&] { return rec.received == "answer"; }, 5000));
+    EXPECT_EQ(rec.closed, 0);
+}
+
+TEST_P(StreamPaths, ConnectToAPortNobodyListensOnIsReportedAsAClosedStreamWithTheReason)
+{
+    quint16 port = 0;
+    {
+        QTcpServer probe; // a port that was free a moment ago, and nothing listens on now
+        ASSERT_TRUE(probe.listen(QHostAddress::LocalHost));
+        port = probe.serverPort();
+    }
+    QString error;
+    std::unique_ptr<net::Stream> stream(net::Stream::connectTo(QHostAddress::LocalHost, port, &error));
+    ASSERT_TRUE(stream) << error.toStdString();
+    Recorder rec;
+    rec.stream = stream.get();
+    stream->setListener(&rec);
+    ASSERT_TRUE(waitUntil([&] { return rec.closed == 1; }, 5000));
+    EXPECT_EQ(rec.error, QAbstractSocket::ConnectionRefusedError);
+    EXPECT_EQ(stream->errorString(), QStringLiteral("Connection refused"));
+    EXPECT_EQ(rec.connected, 0);
+    EXPECT_FALSE(stream->isOpen());
+}
+
+TEST_P(StreamPaths, ConnectToANullAddressFailsAtOnceWithTheReason)
+{
+    QString error;
+    EXPECT_EQ(net::Stream::connectTo(QHostAddress(), 80, &error), nullptr);
+    EXPECT_FALSE(error.isEmpty());
 }
 
 TEST_P(StreamPaths, WritesQueuedInABatchArriveInOrderWhenItCloses)
