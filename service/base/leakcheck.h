@@ -27,7 +27,9 @@ public:
     LeakCheckDisabled() { __lsan_disable(); }
     ~LeakCheckDisabled() { __lsan_enable(); }
 #else
-    LeakCheckDisabled() = default;
+    // User-provided, so that a scope object is not an "unused variable" where it does nothing.
+    LeakCheckDisabled() {}
+    ~LeakCheckDisabled() {}
 #endif
     LeakCheckDisabled(const LeakCheckDisabled &) = delete;
     LeakCheckDisabled &operator=(const LeakCheckDisabled &) = delete;
