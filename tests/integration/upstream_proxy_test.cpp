@@ -426,3 +426,66 @@ TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
         << get(kOnlySquid, "/echo?no-ca").describe().toStdString();
     EXPECT_EQ(get(kOnlySquid, "/echo?no-ca").header("x-dfproxy-error"), "upstream_tls_error");
 }
+
+// A tunnel that cannot carry a backend's requests is refused when it is applied (422 with the policy's field path),
+// not found out per request: here a Gateway's tunnel that would reach a qnam backend through a route of that Gateway,
+// whichever of the two is applied last.
+TEST_F(UpstreamProxyTest, ATunnelReachingAQnamBackendIsRefusedWhenApplied)
+{
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    const QByteArray gatewayTunnel = "apiVersion: agentgateway.dev/v1alpha1\n"
+                                     "kind: AgentgatewayPolicy\n"
+                                     "metadata:\n"
+                                     "  name: corp-proxy\n"
+                                     "  namespace: agentgateway-system\n"
+                                     "spec:\n"
+                                     "  targetRefs:\n"
+                                     "  - group: gateway.networking.k8s.io\n"
+                                     "    kind: Gateway\n"
+                                     "    name: agentgateway-proxy\n"
+                                     "  backend:\n"
+                                     "    tunnel:\n"
+                                     "      url: http://127.0.0.1:3128\n";
+    const QByteArray qnamRoute = "apiVersion: agentgateway.dev/v1alpha1\n"
+                                 "kind: AgentgatewayBackend\n"
+                                 "metadata:\n"
+                                 "  name: qnam-backend\n"
+                                 "  namespace: httpbin\n"
+                                 "spec:\n"
+                                 "  engine: qnam\n"
+                                 "  dynamicForwardProxy: {}\n"
+                                 "---\n"
+                                 "apiVersion: gateway.networking.k8s.io/v1\n"
+                                 "kind: HTTPRoute\n"
+                                 "metadata:\n"
+                                 "  name: qnam-route\n"
+                                 "  namespace: httpbin\n"
+                                 "spec:\n"
+                                 "  parentRefs:\n"
+                                 "  - name: agentgateway-proxy\n"
+                                 "    namespace: agentgateway-system\n"
+                                 "  hostnames: [qnam.test]\n"
+                                 "  rules:\n"
+                                 "  - backendRefs:\n"
+                                 "    - name: qnam-backend\n"
+                                 "      group: agentgateway.dev\n"
+                                 "      kind: AgentgatewayBackend\n";
+    auto refused = [](const CurlResult &r) {
+        return r.status == 422 && r.header("content-type").startsWith("application/problem+json")
+            && r.body.contains("spec.backend.tunnel") && r.body.contains("httpbin/qnam-backend uses engine: qnam");
+    };
+    auto r = proxy->api("POST", "/api/v1/apply", gatewayTunnel, "application/yaml");
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString(); // the seed's backend is native: fine
+    r = proxy->api("POST", "/api/v1/apply", qnamRoute, "application/yaml");
+    EXPECT_TRUE(refused(r)) << r.describe().toStdString();
+    EXPECT_EQ(proxy->apiGet("/api/v1/namespaces/httpbin/httproutes/qnam-route").status, 404) << "nothing applied";
+
+    // The other order: the route first, then the Gateway's tunnel.
+    r = proxy->api("DELETE", "/api/v1/namespaces/agentgateway-system/agentgatewaypolicies/corp-proxy");
+    ASSERT_EQ(r.status / 100, 2) << r.describe().toStdString();
+    r = proxy->api("POST", "/api/v1/apply", qnamRoute, "application/yaml");
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString();
+    r = proxy->api("POST", "/api/v1/apply", gatewayTunnel, "application/yaml");
+    EXPECT_TRUE(refused(r)) << r.describe().toStdString();
+}
