@@ -248,8 +248,9 @@ void TlsLayerSocket::onOuterReadable()
     if (!cipher.isEmpty())
         BIO_write(m_session->in, cipher.constData(), int(cipher.size()));
     if (!m_established) {
-        continueHandshake();
-        if (!m_established)
+        QPointer<TlsLayerSocket> alive(this);
+        continueHandshake(); // encrypted()'s receiver may delete this, or write
+        if (!alive || !m_established || m_failed)
             return;
     }
     const qsizetype before = m_plain.size();
