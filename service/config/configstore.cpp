@@ -791,7 +791,8 @@ QList<FieldError> ConfigStore::newCrossErrors(const Config &next,
         const int i = m.hasMatch() ? m.captured(1).toInt() : -1;
         if (i >= 0 && i < next.resources.size()) {
             const ResourceKey key = next.resources[i].key();
-            const auto w = std::find_if(written.cbegin(), written.cend(), [&](const auto &p) { return p.first == key; });
+            const auto w =
+                std::find_if(written.cbegin(), written.cend(), [&](const auto &p) { return p.first == key; });
             if (w != written.cend()) {
                 const QString rest = e.path.mid(m.capturedLength());
                 e.path = w->second.isEmpty() ? rest : rest.isEmpty() ? w->second : w->second + u'.' + rest;

@@ -121,7 +121,8 @@ public:
     /// Adds a check across resources, run where the validator is (loads, replaceConfig()) and also on every resource
     /// write (create, replace, patch, apply, dry runs too): a write is refused (Invalid) for the problems it brings,
     /// not for ones the config already had, with paths as the write names its objects ("items[1].spec..." for
-    /// apply, "spec..." for the object written) or "resources[i]..." for another object it breaks. Set it before load().
+    /// apply, "spec..." for the object written) or "resources[i]..." for another object it breaks. Set it before
+    /// load().
     void setCrossResourceCheck(CrossResourceCheck check) { m_crossCheck = std::move(check); }
     /// Confines the files named by changes through create/replace/patch/apply/replaceConfig (the admin API) to
     /// `confinement`'s directories (Invalid otherwise); load() and reload() are not confined. Off by default.

@@ -366,7 +366,8 @@ TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
                     "    dfproxy.dev/tunnel-ca-file: " + good.toUtf8() + "\n    dfproxy.dev/backend-tls-ca-file: "
                         + originCa.toUtf8() + "\n",
                     "    tls: {}\n    http:\n      version: HTTP2\n");
-        const QString h2url = QStringLiteral("https://h2.only-squid.test:%1/echo?h2-inside").arg(listening->captured(1));
+        const QString h2url =
+            QStringLiteral("https://h2.only-squid.test:%1/echo?h2-inside").arg(listening->captured(1));
         ASSERT_TRUE(waitUntil([&] { return absolute(h2url).status == 200; }, 20000))
             << absolute(h2url).describe().toStdString();
         const QJsonObject echo = QJsonDocument::fromJson(absolute(h2url).body).object();
@@ -377,7 +378,8 @@ TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
         ASSERT_TRUE(h1origin.start()) << h1origin.describe().toStdString();
         const auto h1listening = h1origin.waitForOutput(QRegularExpression("listening on (\\d+)"), 20000);
         ASSERT_TRUE(h1listening) << h1origin.describe().toStdString();
-        const auto h1only = absolute(QStringLiteral("https://h2.only-squid.test:%1/echo").arg(h1listening->captured(1)));
+        const auto h1only =
+            absolute(QStringLiteral("https://h2.only-squid.test:%1/echo").arg(h1listening->captured(1)));
         EXPECT_EQ(h1only.status, 502) << h1only.describe().toStdString();
         EXPECT_TRUE(h1only.body.contains("did not select HTTP/2 by ALPN")) << h1only.body.constData();
     }
