@@ -597,6 +597,13 @@ std::optional<RouteMatch> RouteTable::match(const RequestInfo &request, double r
 QList<TunnelUse> tunnelUses(const Config &config)
 {
     QList<TunnelUse> uses;
+    // Every write of the admin API asks (ConfigStore's cross-resource check): without a tunnel, nothing to attach.
+    const auto withTunnel = [](const Resource *p) {
+        return p->spec().value(QLatin1String("backend")).toObject().contains(QLatin1String("tunnel"));
+    };
+    const QList<const Resource *> policyResources = config.ofKind(QString::fromLatin1(kinds::AgentgatewayPolicy));
+    if (std::none_of(policyResources.cbegin(), policyResources.cend(), withTunnel))
+        return uses;
     const auto policies = detail::agentgatewayAttachments(config, detail::validGateways(config));
     for (const Resource *b : config.ofKind(QString::fromLatin1(kinds::Backend))) {
         const QString key = b->ns() + u'/' + b->name();
