@@ -56,10 +56,58 @@ bool addCertificates(SSL_CTX *ctx, const QList<QSslCertificate> &certificates)
     return any;
 }
 
-/// One SSL_CTX per set of trusted CAs (the system's, or one backend's CA file), made on first use and shared by
-/// every thread (SSL_new on a shared context is thread-safe): loading the system store costs milliseconds, a
-/// connection should not pay for it.
-CtxPtr contextFor(const TlsLayerSocket::Options &o)
+/// Client sessions for resumption, one per origin name and verification (a key names the CA set, the name, whether
+/// the peer was verified and the ALPN offered: a session is only resumed where a full handshake would have been
+/// verified the same way). Single use, as TLS 1.3 tickets should be: taken out when a connection offers it; the
+/// origin's next ticket replaces it. Shared by every thread.
+struct SessionCache
+{
+    QMutex mutex;
+    QHash<QByteArray, SSL_SESSION *> sessions;
+};
+
+SessionCache &sessionCache()
+{
+    static SessionCache cache;
+    return cache;
+}
+
+/// The SSL ex_data slot holding a connection's session key (a QByteArray owned by TlsLayerSocket::Session).
+int sessionKeyIndex()
+{
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+/// OpenSSL's new-session callback: keeps the session (1: the reference is ours now).
+int keepSession(SSL *ssl, SSL_SESSION *session)
+{
+    const auto *key = static_cast<const QByteArray *>(SSL_get_ex_data(ssl, sessionKeyIndex()));
+    if (!key || !SSL_SESSION_is_resumable(session))
+        return 0;
+    SessionCache &cache = sessionCache();
+    QMutexLocker lock(&cache.mutex);
+    if (cache.sessions.size() >= 1024 && !cache.sessions.contains(*key)) { // bounded; a full handshake is the cost
+        for (SSL_SESSION *s : std::as_const(cache.sessions))
+            SSL_SESSION_free(s);
+        cache.sessions.clear();
+    }
+    if (SSL_SESSION *old = cache.sessions.value(*key))
+        SSL_SESSION_free(old);
+    cache.sessions.insert(*key, session);
+    return 1;
+}
+
+/// The cached session for `key`, taken out of the cache (the caller frees it); null when there is none.
+SSL_SESSION *takeSession(const QByteArray &key)
+{
+    SessionCache &cache = sessionCache();
+    QMutexLocker lock(&cache.mutex);
+    return cache.sessions.take(key);
+}
+
+/// The part of a session key that names the CA set.
+QByteArray caKey(const TlsLayerSocket::Options &o)
 {
     QByteArray key = o.systemCaCertificates ? QByteArrayLiteral("system") : QByteArrayLiteral("own");
     if (!o.systemCaCertificates) {
@@ -68,6 +116,15 @@ CtxPtr contextFor(const TlsLayerSocket::Options &o)
             h.addData(c.toDer());
         key += h.result();
     }
+    return key;
+}
+
+/// One SSL_CTX per set of trusted CAs (the system's, or one backend's CA file), made on first use and shared by
+/// every thread (SSL_new on a shared context is thread-safe): loading the system store costs milliseconds, a
+/// connection should not pay for it.
+CtxPtr contextFor(const TlsLayerSocket::Options &o)
+{
+    const QByteArray key = caKey(o);
     static QMutex mutex;
     static QHash<QByteArray, CtxPtr> cache;
     QMutexLocker lock(&mutex);
@@ -78,6 +135,8 @@ CtxPtr contextFor(const TlsLayerSocket::Options &o)
         return nullptr;
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION); // what Qt's SecureProtocols allow on the direct path
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_AUTO_RETRY);
+    SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx.get(), keepSession);
     if (o.systemCaCertificates) {
         // The store QSslSocket verifies against by default: OpenSSL's (SSL_CERT_FILE / SSL_CERT_DIR or the
         // distribution's bundle) on Unix, plus what the application made Qt's default.
@@ -106,6 +165,7 @@ struct TlsLayerSocket::Session
             SSL_free(ssl); // frees both BIOs too
     }
     CtxPtr ctx;
+    QByteArray sessionKey; ///< what keepSession() files this connection's sessions under; outlives `ssl`
     SSL *ssl = nullptr;
     BIO *in = nullptr;  ///< ciphertext from the tunnel, for OpenSSL to read
     BIO *out = nullptr; ///< ciphertext OpenSSL wrote, for the tunnel
@@ -173,6 +233,13 @@ void TlsLayerSocket::startClientEncryption()
     SSL_set_bio(session->ssl, session->in, session->out);
     SSL_set_connect_state(session->ssl);
     SSL *ssl = session->ssl;
+    session->sessionKey = caKey(m_options) + '\0' + m_options.peerName.toUtf8() + '\0'
+        + (m_options.verifyPeer ? "verified" : "unverified") + '\0' + m_options.alpn.join(',');
+    SSL_set_ex_data(ssl, sessionKeyIndex(), &session->sessionKey);
+    if (SSL_SESSION *resumable = takeSession(session->sessionKey)) {
+        SSL_set_session(ssl, resumable); // the origin may still decline it: then a full, verified handshake
+        SSL_SESSION_free(resumable);
+    }
     const QByteArray name = m_options.peerName.toUtf8();
     QHostAddress literal;
     const bool isLiteral = literal.setAddress(m_options.peerName);
@@ -204,6 +271,11 @@ void TlsLayerSocket::startClientEncryption()
         QMetaObject::invokeMethod(this, [this] { onOuterReadable(); }, Qt::QueuedConnection);
 }
 
+bool TlsLayerSocket::isResumed() const
+{
+    return m_session && m_established && SSL_session_reused(m_session->ssl) == 1;
+}
+
 QByteArray TlsLayerSocket::negotiatedProtocol() const
 {
     if (!m_session || !m_established)
@@ -222,7 +294,8 @@ void TlsLayerSocket::continueHandshake()
     if (r == 1) {
         m_established = true;
         qCDebug(lcForward).noquote() << "TLS to" << m_options.peerName << "inside the tunnel:"
-                                     << SSL_get_version(m_session->ssl) << SSL_get_cipher(m_session->ssl);
+                                     << SSL_get_version(m_session->ssl) << SSL_get_cipher(m_session->ssl)
+                                     << (isResumed() ? "(resumed)" : "");
         Q_EMIT encrypted();
         return;
     }

@@ -46,6 +46,8 @@ public:
     /// Sends the ClientHello. Call once.
     void startClientEncryption();
     bool isEncrypted() const { return m_established; }
+    /// The handshake resumed an earlier session with the same origin name, CAs, verification and ALPN.
+    bool isResumed() const;
     /// The protocol the origin chose by ALPN; empty when none.
     QByteArray negotiatedProtocol() const;
 

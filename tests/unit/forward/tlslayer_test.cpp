@@ -3,10 +3,13 @@
 // to a QSslServer (the layer does not care what carries its bytes), so that verification, ALPN, the bytes both ways
 // and the origin's close are seen without a proxy. The end-to-end case is UpstreamProxyTest.HttpsProxyVerified...
 #include "forward/tlslayer.h"
+#include "support/binaries.h"
+#include "support/managedprocess.h"
 #include "support/testca.h"
 #include "support/wait.h"
 
 #include <QFile>
+#include <QRegularExpression>
 #include <QSslConfiguration>
 #include <QSslKey>
 #include <QSslServer>
@@ -146,4 +149,44 @@ TEST_F(TlsLayerTest, AnUntrustedChainOrAnotherNameFailsTheHandshake)
     ASSERT_TRUE(waitUntil([&] { return encrypted > 0 || !errors.isEmpty(); }, 10000));
     EXPECT_EQ(encrypted, 1) << skipped->errorString().toStdString();
     EXPECT_FALSE(forward::tlsNegotiatedProtocol(untrusted.get(), nullptr));
+}
+
+// A second connection to the same origin name resumes the first one's session (python's origin keeps one context,
+// so its tickets are good for the next connection; Qt's server makes a context per socket and would decline).
+// Another name does not offer it.
+TEST_F(TlsLayerTest, ASecondConnectionResumesTheSessionOfTheSameNameOnly)
+{
+    const auto cert = ca.issueServerCert("h2origin", {"origin.test", "other.test"});
+    ASSERT_TRUE(cert) << ca.errorString().toStdString();
+    test::ManagedProcess origin("/usr/bin/python3", {test::sourceDir() + "/tests/fixtures/h2origin/h2origin.py",
+                                                     "--tls", cert->certPath, cert->keyPath});
+    const auto listening = origin.start() ? origin.waitForOutput(QRegularExpression("listening on (\\d+)"), 20000)
+                                          : std::nullopt;
+    if (!listening)
+        GTEST_SKIP() << "the python3-h2 origin did not start: " << origin.describe().toStdString();
+    const quint16 port = quint16(listening->captured(1).toUInt());
+    auto connectTo = [&](const QString &name) {
+        auto *outer = new QTcpSocket;
+        outer->connectToHost(QHostAddress::LocalHost, port);
+        EXPECT_TRUE(waitUntil([&] { return outer->state() == QAbstractSocket::ConnectedState; }, 10000));
+        TlsLayerSocket::Options o = trusting(name);
+        o.alpn = {QByteArrayLiteral("h2")};
+        auto inner = std::make_unique<TlsLayerSocket>(outer, o);
+        inner->startClientEncryption();
+        EXPECT_TRUE(waitUntil(
+            [&] { return inner->isEncrypted() || inner->error() != QAbstractSocket::UnknownSocketError; }, 10000))
+            << inner->errorString().toStdString();
+        // The origin's SETTINGS come with (after) its session tickets: reading them files the session.
+        EXPECT_TRUE(waitUntil([&] { return inner->bytesAvailable() > 0; }, 10000));
+        return inner;
+    };
+    auto first = connectTo("origin.test");
+    EXPECT_TRUE(first->isEncrypted());
+    EXPECT_FALSE(first->isResumed());
+    first->close();
+    auto second = connectTo("origin.test");
+    EXPECT_TRUE(second->isResumed());
+    auto other = connectTo("other.test");
+    EXPECT_TRUE(other->isEncrypted());
+    EXPECT_FALSE(other->isResumed()) << "a session of origin.test is not offered for other.test";
 }
