@@ -62,6 +62,11 @@ bool addCertificates(SSL_CTX *ctx, const QList<QSslCertificate> &certificates)
 /// origin's next ticket replaces it. Shared by every thread.
 struct SessionCache
 {
+    ~SessionCache()
+    {
+        for (SSL_SESSION *s : std::as_const(sessions)) // at exit: LeakSanitizer would count them
+            SSL_SESSION_free(s);
+    }
     QMutex mutex;
     QHash<QByteArray, SSL_SESSION *> sessions;
 };
