@@ -4,6 +4,7 @@
 #include "app/telemetrysink.h"
 #include "base/logcategories.h"
 #include "dns/dnshostcache.h"
+#include "forward/upstreamproxy.h"
 #include "policy/policyengine.h"
 #include "proxy/proxyserver.h"
 #include "platform/servicemanager.h"
@@ -75,6 +76,8 @@ Service::Service(ServiceOptions options, QObject *parent) : QObject(parent), m_o
         m_commandLineDns = dns::DnsHostCache::Options::fromJson(
             QJsonObject{{"servers", QJsonArray::fromStringList(m_options.dnsServers)}}, &m_commandLineErrors);
     m_store.setConfigValidator([this](config::Config &c) { return parseGlobalBlocks(c); });
+    // Upstream proxies a backend cannot use (docs/upstream-proxy.md), on resource writes too.
+    m_store.setCrossResourceCheck(&forward::tunnelErrors);
 }
 
 Service::~Service()

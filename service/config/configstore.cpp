@@ -13,6 +13,7 @@
 #include <QFileSystemWatcher>
 #include <QJsonDocument>
 #include <QLoggingCategory>
+#include <QRegularExpression>
 #include <QUuid>
 
 #include <algorithm>
@@ -238,6 +239,8 @@ std::optional<Config> ConfigStore::readConfigFile(const QString &path, QString *
         errors = validateConfig(c);
     if (errors.isEmpty() && m_validator)
         errors = m_validator(c);
+    if (errors.isEmpty() && m_crossCheck)
+        errors = m_crossCheck(c);
     if (!errors.isEmpty()) {
         *error = QStringLiteral("%1: %2").arg(path, joinErrors(errors));
         return std::nullopt;
@@ -450,6 +453,8 @@ StoreResult<Config> ConfigStore::replaceConfig(const QJsonObject &document, cons
     errors += validateConfig(next);
     if (errors.isEmpty() && m_validator)
         errors += m_validator(next);
+    if (errors.isEmpty() && m_crossCheck)
+        errors += m_crossCheck(next);
     const auto outside = m_confinement.check(fileReferences(next), fileReferences(m_config));
     errors += outside;
     errors += checkSecretFiles(fileReferences(next), fileReferences(m_config));
@@ -594,10 +599,12 @@ StoreResult<Resource> ConfigStore::create(const QJsonObject &object, const Write
         return rejected<R>(invalidDetail(QStringLiteral("%1 is invalid").arg(describe(r.key())), confined), errors);
     if (indexOf(r.key()) >= 0)
         return R::fail(StoreErrorCode::Conflict, QStringLiteral("%1 already exists").arg(describe(r.key())));
-    if (opts.dryRun)
-        return R::ok(r);
     Config next = m_config;
     next.resources.append(r);
+    if (const auto errors = newCrossErrors(next, {{r.key(), QString()}}); !errors.isEmpty())
+        return rejected<R>(QStringLiteral("%1 is invalid").arg(describe(r.key())), errors);
+    if (opts.dryRun)
+        return R::ok(r);
     StoreError error;
     if (!commit(std::move(next), m_version + 1, &error))
         return R{std::nullopt, error};
@@ -637,10 +644,12 @@ StoreResult<Resource> ConfigStore::replace(const ResourceKey &key, const QJsonOb
         return rejected<R>(invalidDetail(QStringLiteral("%1 is invalid").arg(describe(key)), confined), errors);
     if (stripServerFields(r.json()) == stripServerFields(prev.json()))
         return R::ok(prev); // a no-op update keeps the resourceVersion, as Kubernetes does
-    if (opts.dryRun)
-        return R::ok(r);
     Config next = m_config;
     next.resources[i] = r;
+    if (const auto errors = newCrossErrors(next, {{key, QString()}}); !errors.isEmpty())
+        return rejected<R>(QStringLiteral("%1 is invalid").arg(describe(key)), errors);
+    if (opts.dryRun)
+        return R::ok(r);
     StoreError error;
     if (!commit(std::move(next), m_version + 1, &error))
         return R{std::nullopt, error};
@@ -689,6 +698,7 @@ StoreResult<QList<ApplyOutcome>> ConfigStore::apply(const QJsonArray &objects, c
     QList<FieldError> errors;
     QStringList invalid;
     QList<ResourceKey> seen;
+    QList<QPair<ResourceKey, QString>> written;
     bool anyChange = false;
     bool confined = false;
     for (int i = 0; i < objects.size(); ++i) {
@@ -710,6 +720,7 @@ StoreResult<QList<ApplyOutcome>> ConfigStore::apply(const QJsonArray &objects, c
             continue;
         }
         seen.append(incoming.key());
+        written.append({incoming.key(), prefix});
         const auto it = std::find_if(next.resources.begin(), next.resources.end(),
                                      [&](const Resource &r) { return r.key() == incoming.key(); });
         const Resource *prev = it != next.resources.end() ? &*it : nullptr;
@@ -746,12 +757,52 @@ StoreResult<QList<ApplyOutcome>> ConfigStore::apply(const QJsonArray &objects, c
                                          confined),
                            errors);
     }
+    if (anyChange) {
+        if (const auto cross = newCrossErrors(next, written); !cross.isEmpty())
+            return rejected<R>(QStringLiteral("together with the config in effect these objects are invalid; nothing "
+                                              "was applied"),
+                               cross);
+    }
     if (opts.dryRun || !anyChange)
         return R::ok(outcomes);
     StoreError error;
     if (!commit(std::move(next), version, &error))
         return R{std::nullopt, error};
     return R::ok(outcomes);
+}
+
+QList<FieldError> ConfigStore::newCrossErrors(const Config &next,
+                                             const QList<QPair<ResourceKey, QString>> &written) const
+{
+    if (!m_crossCheck)
+        return {};
+    const QList<FieldError> all = m_crossCheck(next);
+    if (all.isEmpty())
+        return all;
+    QStringList before; // a write is not refused for what the config had already (messages name their objects)
+    for (const FieldError &e : m_crossCheck(m_config))
+        before.append(e.message);
+    static const QRegularExpression indexed(QStringLiteral("^resources\\[(\\d+)\\]\\.?"));
+    QList<FieldError> errors;
+    for (FieldError e : all) {
+        if (before.contains(e.message))
+            continue;
+        const QRegularExpressionMatch m = indexed.match(e.path);
+        const int i = m.hasMatch() ? m.captured(1).toInt() : -1;
+        if (i >= 0 && i < next.resources.size()) {
+            const ResourceKey key = next.resources[i].key();
+            const auto w =
+                std::find_if(written.cbegin(), written.cend(), [&](const auto &p) { return p.first == key; });
+            if (w != written.cend()) {
+                const QString rest = e.path.mid(m.capturedLength());
+                e.path = w->second.isEmpty() ? rest : rest.isEmpty() ? w->second : w->second + u'.' + rest;
+            } else {
+                e.message = describe(key) + QStringLiteral(": ") + e.message; // not in this write: say which one
+            }
+        }
+        errors.append(e);
+    }
+    return errors;
 }
 
 bool ConfigStore::commit(Config next, qint64 version, StoreError *error)

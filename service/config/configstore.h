@@ -80,6 +80,10 @@ struct WriteOptions
 /// ("dns.servers[0]"). Runs once per version the store validates (resource writes keep the blocks and their parsed
 /// form). Called on the main thread.
 using ConfigValidator = std::function<QList<FieldError>(Config &)>;
+/// Checks across resources that need more than this layer knows (forward::tunnelErrors: which backends an upstream
+/// proxy reaches, through the routes' attachment). Returns every problem of `config`, paths rooted at the config
+/// ("resources[3].spec.backend.tunnel"). Called on the main thread.
+using CrossResourceCheck = std::function<QList<FieldError>(const Config &)>;
 
 /// Owns the current configuration and its file.
 ///
@@ -114,6 +118,12 @@ public:
     /// the store falls back to without validation (the built-in default, the empty one) is parsed too, its problems
     /// ignored. Set it before load().
     void setConfigValidator(ConfigValidator validator) { m_validator = std::move(validator); }
+    /// Adds a check across resources, run where the validator is (loads, replaceConfig()) and also on every resource
+    /// write (create, replace, patch, apply, dry runs too): a write is refused (Invalid) for the problems it brings,
+    /// not for ones the config already had, with paths as the write names its objects ("items[1].spec..." for
+    /// apply, "spec..." for the object written) or "resources[i]..." for another object it breaks. Set it before
+    /// load().
+    void setCrossResourceCheck(CrossResourceCheck check) { m_crossCheck = std::move(check); }
     /// Confines the files named by changes through create/replace/patch/apply/replaceConfig (the admin API) to
     /// `confinement`'s directories (Invalid otherwise); load() and reload() are not confined. Off by default.
     void setFileConfinement(FileConfinement confinement) { m_confinement = std::move(confinement); }
@@ -183,6 +193,9 @@ private:
     /// Fills server-managed metadata of `incoming` from `previous` (or fresh for a new object) and drops status.
     Resource prepare(QJsonObject incoming, const Resource *previous, qint64 version) const;
     /// validateResource plus the file confinement; `confined` (may be null) is set when a file path was refused.
+    /// m_crossCheck's problems of `next` that the config in effect does not have; `written` names the objects of
+    /// the write with the prefix their paths get ("items[2]", or "" for the one object of create/replace).
+    QList<FieldError> newCrossErrors(const Config &next, const QList<QPair<ResourceKey, QString>> &written) const;
     QList<FieldError> validate(const Resource &r, bool *confined = nullptr) const;
     /// `message`, plus the allowed directories when `confined`.
     QString invalidDetail(const QString &message, bool confined) const;
@@ -209,6 +222,7 @@ private:
     bool m_usingBackup = false;
     bool m_usingEmpty = false;
     ConfigValidator m_validator;
+    CrossResourceCheck m_crossCheck;
     FileConfinement m_confinement;
     QFileSystemWatcher *m_watcher = nullptr;
     QTimer m_debounce;

@@ -186,7 +186,8 @@ namespace {
 
 /// An upstream proxy (AgentgatewayPolicy spec.backend.tunnel, #22) on a backend whose engine is qnam: only the native
 /// engine speaks to upstream proxies, so it is refused here rather than failing every request. (A tunnel that
-/// reaches a qnam backend through its Gateway is answered 502 upstream_proxy_unsupported per request.)
+/// reaches a qnam backend through its Gateway needs the routes' attachment: forward::tunnelErrors refuses that one,
+/// as the store's cross-resource check, ConfigStore::setCrossResourceCheck.)
 void checkTunnelEngines(const Config &config, QList<FieldError> &errors)
 {
     for (int i = 0; i < config.resources.size(); ++i) {

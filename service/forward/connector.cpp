@@ -5,6 +5,7 @@
 
 #include "dns/hostcache.h"
 #include "forward/proxyauth.h"
+#include "forward/tlslayer.h"
 #include "forward/upstreamproxy.h"
 #include "platform/proxysecurity.h"
 
@@ -123,11 +124,6 @@ void Connector::startViaProxy()
         return later(ForwardError::ProxyAuthFailed, proxy.credentialsError);
     if (!proxy.caError.isEmpty())
         return later(ForwardError::TlsError, proxy.caError);
-    if (proxy.tls && m_upstream.tls)
-        return later(ForwardError::ProxyUnsupported,
-                     QStringLiteral("TLS to %1 inside the TLS connection to the https:// upstream proxy %2 is not "
-                                    "supported; use an http:// proxy URL, or send the request with CONNECT")
-                         .arg(m_upstream.host, proxy.address));
     QHostAddress literal;
     if (literal.setAddress(proxy.host)) {
         m_addresses = {literal};
@@ -179,7 +175,10 @@ void Connector::dial()
     const QHostAddress &address = m_addresses.at(m_index);
     const UpstreamProxy *proxy = m_upstream.proxy.get();
     const bool tlsToProxy = proxy && proxy->tls;
-    const bool tlsToOrigin = m_upstream.tls; // through a proxy: inside the CONNECT tunnel, never with tlsToProxy
+    // Through a proxy, TLS to the origin is inside the CONNECT tunnel: on this socket after the proxy's 200 (http://
+    // proxy), or a TlsLayerSocket over it (https:// proxy: this socket's TLS is the proxy's, startInnerTls()).
+    const bool tlsToOrigin = m_upstream.tls;
+    const bool originOnThisSocket = tlsToOrigin && !tlsToProxy;
     qCDebug(lcForward).noquote() << "dialling" << address.toString() << "port" << hopPort() << "for" << hopHost()
                                  << (proxy ? QStringLiteral("(upstream proxy %1)").arg(proxy->address) : QString())
                                  << (tlsToProxy || tlsToOrigin ? "with TLS" : "");
@@ -194,7 +193,7 @@ void Connector::dial()
         QSslConfiguration conf = ssl->sslConfiguration();
         if (tlsToProxy && !proxy->caCertificates.isEmpty()) // dfproxy.dev/tunnel-ca-file, instead of the system's
             conf.setCaCertificates(proxy->caCertificates);
-        if (tlsToOrigin) { // the backend's TLS settings are the origin's; the proxy's meet its tunnel-ca-file
+        if (originOnThisSocket) { // the backend's TLS settings are the origin's; the proxy's meet its tunnel-ca-file
             if (!m_upstream.tlsCaFile.isEmpty())
                 conf.setCaCertificates(m_options.caCertificates
                                            ? m_options.caCertificates(m_upstream.tlsCaFile)
@@ -208,7 +207,7 @@ void Connector::dial()
         }
         // HTTP/2 to the origin (spec.backend.http.version HTTP2) is offered by ALPN as "h2" only: the origin must
         // take it, and Http2Forwarder refuses a connection where it did not.
-        if (tlsToOrigin && m_upstream.http2)
+        if (originOnThisSocket && m_upstream.http2)
             conf.setAllowedNextProtocols({QByteArrayLiteral("h2")});
         ssl->setSslConfiguration(conf);
         connect(ssl, &QSslSocket::encrypted, this, [this] {
@@ -401,6 +400,10 @@ void Connector::onProxyResponse()
         }
         m_phase = Phase::OriginTls;
         const QString name = m_upstream.sni.isEmpty() ? m_upstream.host : m_upstream.sni;
+        if (proxy.tls) {
+            startInnerTls(name);
+            return;
+        }
         auto *ssl = static_cast<QSslSocket *>(m_socket);
         ssl->setPeerVerifyName(name);
         ssl->startClientEncryption();
@@ -472,6 +475,29 @@ void Connector::onProxyResponse()
         m_authorization.clear();
     }
     dial();
+}
+
+void Connector::startInnerTls(const QString &name)
+{
+    // The same verification as on the direct path: the backend's CA file alone, or the system's CAs; its
+    // insecureSkipVerify; ALPN h2 only for HTTP/2 backends (Http2Forwarder checks the origin took it).
+    TlsLayerSocket::Options o;
+    o.peerName = name;
+    if (!m_upstream.tlsCaFile.isEmpty()) {
+        o.systemCaCertificates = false;
+        o.caCertificates = m_options.caCertificates ? m_options.caCertificates(m_upstream.tlsCaFile)
+                                                    : QSslCertificate::fromPath(m_upstream.tlsCaFile, QSsl::Pem);
+    }
+    o.verifyPeer = !m_upstream.tlsInsecureSkipVerify;
+    if (m_upstream.http2)
+        o.alpn = {QByteArrayLiteral("h2")};
+    QTcpSocket *outer = std::exchange(m_socket, nullptr);
+    QObject::disconnect(outer, nullptr, this, nullptr);
+    auto *inner = new TlsLayerSocket(outer, std::move(o));
+    m_socket = inner;
+    connect(inner, &TlsLayerSocket::encrypted, this, [this] { onSocketConnected(); });
+    connect(inner, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError e) { onSocketError(e); });
+    inner->startClientEncryption();
 }
 
 void Connector::failNow(ForwardError error, const QString &detail)

@@ -36,7 +36,8 @@ namespace dfproxy::forward {
 /// Through an upstream proxy (Upstream::proxy) it dials the proxy's addresses instead (an IP literal, or its name
 /// through the DNS cache; TLS to the proxy for https://), and with Upstream::viaConnect sends
 /// `CONNECT host:port` there, answers a 407 with the proxy's credentials on the same connection (or a new one
-/// when the proxy closes it), then originates TLS to the origin inside the tunnel when Upstream::tls. No address
+/// when the proxy closes it), then originates TLS to the origin inside the tunnel when Upstream::tls (inside the TLS
+/// connection to an https:// proxy: a TlsLayerSocket, forward/tlslayer.h, is what `Connected` gets). No address
 /// of the proxy answering: 502 ProxyUnreachable; a final 407: ProxyAuthFailed; another answer: ProxyRefused.
 /// With a ConnectedStream callback it hands over a net::Stream. A direct plain-TCP dial (no upstream proxy, no TLS:
 /// a CONNECT tunnel) then runs on a raw non-blocking socket on the thread's poller (net::Stream::connectTo): one
@@ -105,6 +106,8 @@ private:
     void sendConnect();
     void onProxyReadable();
     void onProxyResponse();
+    /// https:// proxy: TLS to the origin as a TlsLayerSocket over the proxy's TLS connection (m_socket).
+    void startInnerTls(const QString &name);
     /// Ends at once with `error` (no other address is tried).
     void failNow(ForwardError error, const QString &detail);
     QString hopHost() const;

@@ -3,6 +3,7 @@
 
 #include "forward/connector.h"
 #include "forward/proxyauth.h"
+#include "forward/tlslayer.h"
 #include "forward/upstreamproxy.h"
 
 #include "base/lazytimer.h"
@@ -286,9 +287,8 @@ private:
             m_fwd->m_options.connectionsOpenedCounter->fetch_add(1, std::memory_order_relaxed);
         m_socket = socket;
         m_peer = address;
-        if (auto *ssl = qobject_cast<QSslSocket *>(socket); ssl && ssl->isEncrypted()) {
+        if (QByteArray alpn; tlsNegotiatedProtocol(socket, &alpn)) {
             // Over TLS the origin must have chosen h2 by ALPN: anything else would read our preface as garbage.
-            const QByteArray alpn = ssl->sslConfiguration().nextNegotiatedProtocol();
             if (alpn != "h2") {
                 lose(ForwardError::BadResponse,
                      QStringLiteral("the origin did not select HTTP/2 by ALPN (it chose \"%1\"); the backend's "

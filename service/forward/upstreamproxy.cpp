@@ -4,6 +4,7 @@
 #include "forward/proxyauth.h"
 
 #include "base/lazytimer.h"
+#include "config/agentgatewaypolicy.h"
 #include "dns/hostcache.h"
 #include "pac/pacengine.h"
 
@@ -15,6 +16,8 @@
 #include <QPointer>
 #include <QTimer>
 #include <QUrl>
+
+#include <algorithm>
 
 #include <algorithm>
 #include <atomic>
@@ -426,15 +429,38 @@ QString tunnelProblem(const routing::BackendTunnel &tunnel, routing::Backend::En
     QString error;
     if (!tunnel.url.isEmpty() && !parseProxyUrl(tunnel.url, &error))
         return error;
-    if (!tunnel.credentialsFile.isEmpty() && !ProxyAuth::fromFile(tunnel.credentialsFile, &error))
-        return error;
-    if (!tunnel.caFile.isEmpty() && readProxyCa(tunnel.caFile, &error).isEmpty())
-        return error;
     for (const QString &entry : tunnel.bypass) {
         if (entry.contains(QLatin1Char('/')) && QHostAddress::parseSubnet(entry.trimmed()).second < 0)
             return QStringLiteral("the bypass entry %1 is not a CIDR range").arg(entry);
     }
     return {};
+}
+
+QList<config::FieldError> tunnelErrors(const config::Config &config)
+{
+    QList<config::FieldError> errors;
+    for (const routing::TunnelUse &use : routing::tunnelUses(config)) {
+        const QString problem = tunnelProblem(*use.tunnel, use.engine);
+        if (problem.isEmpty())
+            continue;
+        const QString message = use.engine == routing::Backend::Engine::Qnam
+            ? QStringLiteral("the backend %1 uses engine: qnam, which does not speak to upstream proxies, and this "
+                             "tunnel applies to it (through a Gateway it is reached through, or its own policy); use "
+                             "the native engine (remove its spec.engine), or route it through another Gateway")
+                  .arg(use.backendKey)
+            : QStringLiteral("the backend %1 cannot use this tunnel: %2").arg(use.backendKey, problem);
+        for (int i = 0; i < config.resources.size(); ++i) {
+            const config::Resource &r = config.resources[i];
+            if (r.kind() != QLatin1String(config::kinds::AgentgatewayPolicy)
+                || r.ns() + u'/' + r.name() != use.tunnel->policyKey)
+                continue;
+            const config::FieldError e{QStringLiteral("resources[%1].spec.backend.tunnel").arg(i), message};
+            if (!std::any_of(errors.cbegin(), errors.cend(),
+                             [&](const config::FieldError &o) { return o.path == e.path && o.message == e.message; }))
+                errors.append(e);
+        }
+    }
+    return errors;
 }
 
 } // namespace dfproxy::forward

@@ -77,9 +77,17 @@ void markProxyUnreachable(const UpstreamProxy &proxy);
 /// range), `*` (every host). `matched` (may be null) gets the entry.
 bool matchesBypass(const QStringList &bypass, const QString &host, QString *matched = nullptr);
 
-/// What keeps a tunnel from working as configured (an unsupported URL, a QNAM-engine backend, an unusable
-/// credentials or CA file); empty when it is usable. For the apply-time check of the config side.
+/// What keeps a tunnel from carrying a backend's requests at all (a QNAM-engine backend, a URL that is not
+/// http(s)://host[:port], a malformed bypass entry); empty when it can. The files it names are not read here: they
+/// are read per request (a credentials or CA file that cannot be used fails those requests, and can be fixed without
+/// applying the config again).
 QString tunnelProblem(const routing::BackendTunnel &tunnel, routing::Backend::Engine engine);
+
+/// The apply-time check of the upstream proxies (the service's ConfigStore::setCrossResourceCheck): tunnelProblem()
+/// for every backend a tunnel applies to, through its own policy or a Gateway's (routing::tunnelUses), reported at
+/// the policy's `resources[i].spec.backend.tunnel`, so such a config is refused with 422 instead of failing each
+/// request.
+QList<config::FieldError> tunnelErrors(const config::Config &config);
 
 /// Parses spec.backend.tunnel.url: http:// or https://, a host, an optional port (default 3128 / 443 for
 /// https), no userinfo, no path other than "/". Null with `error` set otherwise.

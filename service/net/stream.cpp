@@ -1046,7 +1046,8 @@ Stream *Stream::adopt(QTcpSocket *socket, QObject *parent)
         socket->deleteLater();
         return nullptr;
     }
-    if (qobject_cast<QSslSocket *>(socket))
+    // TLS, and sockets without a descriptor of their own (TLS inside a TLS tunnel: forward/tlslayer.h), stay in Qt.
+    if (qobject_cast<QSslSocket *>(socket) || socket->socketDescriptor() < 0)
         return new QtStream(socket, parent);
     // Plain TCP: flush what the socket still holds, then keep a duplicate of its descriptor and let it go.
     socket->flush();

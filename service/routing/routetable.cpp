@@ -594,4 +594,27 @@ std::optional<RouteMatch> RouteTable::match(const RequestInfo &request, double r
     return m;
 }
 
+QList<TunnelUse> tunnelUses(const Config &config)
+{
+    QList<TunnelUse> uses;
+    // Every write of the admin API asks (ConfigStore's cross-resource check): without a tunnel, nothing to attach.
+    const auto withTunnel = [](const Resource *p) {
+        return p->spec().value(QLatin1String("backend")).toObject().contains(QLatin1String("tunnel"));
+    };
+    const QList<const Resource *> policyResources = config.ofKind(QString::fromLatin1(kinds::AgentgatewayPolicy));
+    if (std::none_of(policyResources.cbegin(), policyResources.cend(), withTunnel))
+        return uses;
+    const auto policies = detail::agentgatewayAttachments(config, detail::validGateways(config));
+    for (const Resource *b : config.ofKind(QString::fromLatin1(kinds::Backend))) {
+        const QString key = b->ns() + u'/' + b->name();
+        const auto it = policies.backends.constFind(key);
+        if (it == policies.backends.cend() || !it->tunnel)
+            continue;
+        const BackendSpec s = parseBackendSpec(*b, nullptr);
+        uses.append({key, s.engine == QLatin1String("qnam") ? Backend::Engine::Qnam : Backend::Engine::Native,
+                     it->tunnel});
+    }
+    return uses;
+}
+
 } // namespace dfproxy::routing

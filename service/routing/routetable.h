@@ -163,4 +163,15 @@ private:
     std::unique_ptr<Impl> d;
 };
 
+/// An AgentgatewayBackend that an upstream proxy (AgentgatewayPolicy spec.backend.tunnel) applies to: through its own
+/// policy, or a Gateway's that it is reached through, attached as RouteTable::build attaches them.
+struct TunnelUse
+{
+    QString backendKey; ///< "namespace/name"
+    Backend::Engine engine = Backend::Engine::Native;
+    std::shared_ptr<const BackendTunnel> tunnel;
+};
+/// Every backend of `config` a tunnel applies to. For the apply-time check (forward::tunnelErrors).
+QList<TunnelUse> tunnelUses(const config::Config &config);
+
 } // namespace dfproxy::routing

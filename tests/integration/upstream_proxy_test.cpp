@@ -4,6 +4,7 @@
 // its hosts file and the test's dnsmasq), without authentication, with Basic and with Digest; plain HTTP and CONNECT;
 // a name only Squid knows (dfproxy's DNS answers NXDOMAIN for it); the bypass list; the errors a client sees; the
 // access log's upstreamProxy field and the stats; a PAC file whose first proxy is down, with tinyproxy second.
+#include "support/managedprocess.h"
 #include "support/seedstack.h"
 #include "support/squid.h"
 #include "support/testca.h"
@@ -16,9 +17,12 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QUrl>
 
 #include <gtest/gtest.h>
+
+#include <iostream>
 
 using namespace dfproxy::test;
 
@@ -60,8 +64,9 @@ protected:
         return path;
     }
 
-    /// Applies the AgentgatewayPolicy on the seed's backend; `annotations` as YAML lines ("    key: value\n").
-    void applyTunnel(const QString &url, const QByteArray &annotations = {})
+    /// Applies the AgentgatewayPolicy on the seed's backend; `annotations` as YAML lines ("    key: value\n"),
+    /// `backend` as more lines of spec.backend ("    tls: {}\n").
+    void applyTunnel(const QString &url, const QByteArray &annotations = {}, const QByteArray &backend = {})
     {
         QByteArray yaml = "apiVersion: agentgateway.dev/v1alpha1\n"
                           "kind: AgentgatewayPolicy\n"
@@ -77,7 +82,7 @@ protected:
                 "    name: dfp-backend\n"
                 "  backend:\n"
                 "    tunnel:\n"
-                "      url: " + url.toUtf8() + "\n";
+                "      url: " + url.toUtf8() + "\n" + backend;
         const auto r = proxy->ctl({"apply", "-f", "-"}, yaml);
         ASSERT_EQ(r.exitCode, 0) << r.err.toStdString() << r.out.toStdString();
     }
@@ -256,7 +261,7 @@ TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
     TestCa ca;
     ASSERT_TRUE(ca.create(QStringLiteral("corp proxy CA")));
     const auto proxyCert = ca.issueServerCert("corp-proxy", {"corp-proxy.test"});
-    const auto originCert = ca.issueServerCert("tls-origin", {"tls.only-squid.test"});
+    const auto originCert = ca.issueServerCert("tls-origin", {"tls.only-squid.test", "h2.only-squid.test"});
     ASSERT_TRUE(proxyCert && originCert) << ca.errorString().toStdString();
     // A TLS origin on port 443 (the listener's default CONNECT port) of an address of its own.
     const QString tlsAddress = QStringLiteral("127.0.%1.%2").arg(QCoreApplication::applicationPid() % 200 + 21)
@@ -268,7 +273,8 @@ TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
     OriginProcess tlsOrigin(tls);
     ASSERT_TRUE(tlsOrigin.start()) << tlsOrigin.describe().toStdString();
     Squid::Options o;
-    o.hosts = {"127.0.0.1 " + kOnlySquid, tlsAddress + " tls.only-squid.test"};
+    o.hosts = {"127.0.0.1 " + kOnlySquid, tlsAddress + " tls.only-squid.test", tlsAddress + " other.only-squid.test",
+               "127.0.0.1 h2.only-squid.test"};
     o.dnsServer = dns->address();
     o.tlsCert = proxyCert->certPath;
     o.tlsKey = proxyCert->keyPath;
@@ -297,13 +303,86 @@ TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
     EXPECT_TRUE(waitUntil([&] { return squid.accessLog().contains("CONNECT tls.only-squid.test:443"); }, 10000))
         << squid.accessLog().constData();
 
-    // dfproxy's own TLS to the origin (absolute-form https://) would be TLS inside the TLS connection to the
-    // proxy, which dfproxy does not do: a precise 502, never plaintext.
-    const auto inside = curl({"--request-target", "https://tls.only-squid.test/echo", proxy->proxyUrl("/")});
-    EXPECT_EQ(inside.status, 502) << inside.describe().toStdString();
-    EXPECT_EQ(inside.header("x-dfproxy-error"), "upstream_proxy_unsupported") << inside.describe().toStdString();
-    EXPECT_TRUE(inside.body.contains("inside the TLS connection to the https:// upstream proxy"))
-        << inside.body.constData();
+    // dfproxy's own TLS to the origin (absolute-form https://) runs inside the TLS connection to the proxy and is
+    // verified as without a proxy: against the system's CAs, which do not know the test CA. A precise 502.
+    const auto absolute = [&](const QString &target) {
+        return curl({"--request-target", target, proxy->proxyUrl("/")});
+    };
+    const auto untrusted = absolute("https://tls.only-squid.test/echo?system-cas");
+    EXPECT_EQ(untrusted.status, 502) << untrusted.describe().toStdString();
+    EXPECT_EQ(untrusted.header("x-dfproxy-error"), "upstream_tls_error") << untrusted.describe().toStdString();
+    EXPECT_TRUE(untrusted.body.contains(
+        QStringLiteral("TLS to tls.only-squid.test port 443 through the upstream proxy corp-proxy.test:%1 failed")
+            .arg(squid.tlsPort())
+            .toUtf8()))
+        << untrusted.body.constData();
+    // With the backend's CA (AgentgatewayPolicy spec.backend.tls) it verifies: the origin's body, over TLS inside
+    // the TLS connection to the proxy.
+    const QString originCa = privateFile("origin-ca.pem", pem(ca.caCertPath()));
+    applyTunnel(url,
+                "    dfproxy.dev/tunnel-ca-file: " + good.toUtf8() + "\n    dfproxy.dev/backend-tls-ca-file: "
+                    + originCa.toUtf8() + "\n",
+                "    tls: {}\n");
+    ASSERT_TRUE(waitUntil([&] { return absolute("https://tls.only-squid.test/echo?backend-ca").status == 200; },
+                          20000))
+        << absolute("https://tls.only-squid.test/echo?backend-ca").describe().toStdString();
+    const auto inside = absolute("https://tls.only-squid.test/echo?inside");
+    EXPECT_EQ(inside.status, 200) << inside.describe().toStdString();
+    EXPECT_TRUE(inside.body.contains("inside")) << inside.body.constData();
+    // Many TLS records each way: a body larger than the buffers on the way.
+    const auto big = absolute("https://tls.only-squid.test/bytes/1000000");
+    EXPECT_EQ(big.status, 200) << big.describe().toStdString();
+    EXPECT_EQ(big.body.size(), 1000000);
+    EXPECT_TRUE(big.body.endsWith(QByteArray("abcdefghijklmnopqrstuvwxyz").left(1000000 % 26))) << "in order";
+    const QString upload = privateFile("upload.bin", QByteArray(700000, 'u'));
+    const auto posted = curl({"--request-target", "https://tls.only-squid.test/echo?upload", "--data-binary",
+                              "@" + upload, proxy->proxyUrl("/")});
+    EXPECT_EQ(posted.status, 200) << posted.describe().toStdString();
+    EXPECT_EQ(QJsonDocument::fromJson(posted.body).object().value("bodyLength").toInt(), 700000)
+        << posted.body.left(300).constData();
+    // A backend with tls speaks TLS to the origin for a plain http:// request too: the same way in.
+    const auto backendTls = curl({"-x", proxy->proxyUrl(QString()), "http://tls.only-squid.test:443/echo?backend-tls"});
+    EXPECT_EQ(backendTls.status, 200) << backendTls.describe().toStdString();
+    EXPECT_TRUE(backendTls.body.contains("backend-tls")) << backendTls.body.constData();
+    EXPECT_TRUE(squid.accessLog().contains("CONNECT tls.only-squid.test:443")) << squid.accessLog().constData();
+    // A name the origin's certificate does not carry: 502 with the TLS reason, as without a proxy.
+    const auto mismatch = absolute("https://other.only-squid.test/echo?mismatch");
+    EXPECT_EQ(mismatch.status, 502) << mismatch.describe().toStdString();
+    EXPECT_EQ(mismatch.header("x-dfproxy-error"), "upstream_tls_error") << mismatch.describe().toStdString();
+    EXPECT_TRUE(mismatch.body.contains("does not verify")) << mismatch.body.constData();
+
+    // HTTP/2 to the origin (spec.backend.http.version HTTP2): ALPN h2 inside the tunnel, and an origin that does not
+    // choose it is refused as without a proxy (python3-h2's origin, tests/fixtures/h2origin/).
+    ManagedProcess h2origin("/usr/bin/python3", {sourceDir() + "/tests/fixtures/h2origin/h2origin.py", "--tls",
+                                                 originCert->certPath, originCert->keyPath});
+    const bool haveH2 = h2origin.start();
+    const auto listening = haveH2 ? h2origin.waitForOutput(QRegularExpression("listening on (\\d+)"), 20000)
+                                  : std::nullopt;
+    if (!listening) {
+        std::cout << "[ SKIPPED ] the HTTP/2 part: the h2 origin did not start (Debian package python3-h2)\n"
+                  << h2origin.describe().toStdString() << std::endl;
+    } else {
+        applyTunnel(url,
+                    "    dfproxy.dev/tunnel-ca-file: " + good.toUtf8() + "\n    dfproxy.dev/backend-tls-ca-file: "
+                        + originCa.toUtf8() + "\n",
+                    "    tls: {}\n    http:\n      version: HTTP2\n");
+        const QString h2url =
+            QStringLiteral("https://h2.only-squid.test:%1/echo?h2-inside").arg(listening->captured(1));
+        ASSERT_TRUE(waitUntil([&] { return absolute(h2url).status == 200; }, 20000))
+            << absolute(h2url).describe().toStdString();
+        const QJsonObject echo = QJsonDocument::fromJson(absolute(h2url).body).object();
+        EXPECT_EQ(echo.value("path").toString(), "/echo?h2-inside") << echo.value("path").toString().toStdString();
+        // The same origin offering only http/1.1 by ALPN.
+        ManagedProcess h1origin("/usr/bin/python3", {sourceDir() + "/tests/fixtures/h2origin/h2origin.py", "--tls",
+                                                     originCert->certPath, originCert->keyPath, "--alpn", "http/1.1"});
+        ASSERT_TRUE(h1origin.start()) << h1origin.describe().toStdString();
+        const auto h1listening = h1origin.waitForOutput(QRegularExpression("listening on (\\d+)"), 20000);
+        ASSERT_TRUE(h1listening) << h1origin.describe().toStdString();
+        const auto h1only =
+            absolute(QStringLiteral("https://h2.only-squid.test:%1/echo").arg(h1listening->captured(1)));
+        EXPECT_EQ(h1only.status, 502) << h1only.describe().toStdString();
+        EXPECT_TRUE(h1only.body.contains("did not select HTTP/2 by ALPN")) << h1only.body.constData();
+    }
 
     const qsizetype before = squid.accessLog().count("only-squid.test");
     // The same proxy as a PAC file's HTTPS entry, verified with the same CA file (the fixed URL is a dead one).
@@ -348,4 +427,67 @@ TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
                           20000))
         << get(kOnlySquid, "/echo?no-ca").describe().toStdString();
     EXPECT_EQ(get(kOnlySquid, "/echo?no-ca").header("x-dfproxy-error"), "upstream_tls_error");
+}
+
+// A tunnel that cannot carry a backend's requests is refused when it is applied (422 with the policy's field path),
+// not found out per request: here a Gateway's tunnel that would reach a qnam backend through a route of that Gateway,
+// whichever of the two is applied last.
+TEST_F(UpstreamProxyTest, ATunnelReachingAQnamBackendIsRefusedWhenApplied)
+{
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    const QByteArray gatewayTunnel = "apiVersion: agentgateway.dev/v1alpha1\n"
+                                     "kind: AgentgatewayPolicy\n"
+                                     "metadata:\n"
+                                     "  name: corp-proxy\n"
+                                     "  namespace: agentgateway-system\n"
+                                     "spec:\n"
+                                     "  targetRefs:\n"
+                                     "  - group: gateway.networking.k8s.io\n"
+                                     "    kind: Gateway\n"
+                                     "    name: agentgateway-proxy\n"
+                                     "  backend:\n"
+                                     "    tunnel:\n"
+                                     "      url: http://127.0.0.1:3128\n";
+    const QByteArray qnamRoute = "apiVersion: agentgateway.dev/v1alpha1\n"
+                                 "kind: AgentgatewayBackend\n"
+                                 "metadata:\n"
+                                 "  name: qnam-backend\n"
+                                 "  namespace: httpbin\n"
+                                 "spec:\n"
+                                 "  engine: qnam\n"
+                                 "  dynamicForwardProxy: {}\n"
+                                 "---\n"
+                                 "apiVersion: gateway.networking.k8s.io/v1\n"
+                                 "kind: HTTPRoute\n"
+                                 "metadata:\n"
+                                 "  name: qnam-route\n"
+                                 "  namespace: httpbin\n"
+                                 "spec:\n"
+                                 "  parentRefs:\n"
+                                 "  - name: agentgateway-proxy\n"
+                                 "    namespace: agentgateway-system\n"
+                                 "  hostnames: [qnam.test]\n"
+                                 "  rules:\n"
+                                 "  - backendRefs:\n"
+                                 "    - name: qnam-backend\n"
+                                 "      group: agentgateway.dev\n"
+                                 "      kind: AgentgatewayBackend\n";
+    auto refused = [](const CurlResult &r) {
+        return r.status == 422 && r.header("content-type").startsWith("application/problem+json")
+            && r.body.contains("spec.backend.tunnel") && r.body.contains("httpbin/qnam-backend uses engine: qnam");
+    };
+    auto r = proxy->api("POST", "/api/v1/apply", gatewayTunnel, "application/yaml");
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString(); // the seed's backend is native: fine
+    r = proxy->api("POST", "/api/v1/apply", qnamRoute, "application/yaml");
+    EXPECT_TRUE(refused(r)) << r.describe().toStdString();
+    EXPECT_EQ(proxy->apiGet("/api/v1/namespaces/httpbin/httproutes/qnam-route").status, 404) << "nothing applied";
+
+    // The other order: the route first, then the Gateway's tunnel.
+    r = proxy->api("DELETE", "/api/v1/namespaces/agentgateway-system/agentgatewaypolicies/corp-proxy");
+    ASSERT_EQ(r.status / 100, 2) << r.describe().toStdString();
+    r = proxy->api("POST", "/api/v1/apply", qnamRoute, "application/yaml");
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString();
+    r = proxy->api("POST", "/api/v1/apply", gatewayTunnel, "application/yaml");
+    EXPECT_TRUE(refused(r)) << r.describe().toStdString();
 }

@@ -508,3 +508,51 @@ TEST(ConfigStoreFallback, TheEmptyConfigHasItsGlobalBlocksParsed)
     ASSERT_NE(store.config().parsed.get<QString>(), nullptr);
     EXPECT_EQ(*store.config().parsed.get<QString>(), "parsed");
 }
+
+// The cross-resource check (forward::tunnelErrors in the service) refuses a write for the problem it brings, whichever
+// of the objects involved it writes, names the field as the write names its objects, and does not hold a problem the
+// config already had against other writes. Here a stand-in: backends "a" and "b" may not be together (blamed on "a").
+TEST_F(ConfigStoreTest, CrossResourceCheckRefusesTheWriteThatBringsAProblem)
+{
+    const CrossResourceCheck check = [](const Config &c) {
+        QList<FieldError> errors;
+        int a = -1;
+        bool b = false;
+        for (int i = 0; i < c.resources.size(); ++i) {
+            a = c.resources[i].name() == "a" ? i : a;
+            b = b || c.resources[i].name() == "b";
+        }
+        if (a >= 0 && b)
+            errors.append(
+                FieldError{QStringLiteral("resources[%1].spec.dynamicForwardProxy").arg(a), "a and b together"});
+        return errors;
+    };
+    store.setCrossResourceCheck(check);
+    ASSERT_TRUE(store.create(backend("a")));
+    auto applied = store.apply(QJsonArray{backend("c"), backend("b")});
+    ASSERT_FALSE(applied);
+    EXPECT_EQ(applied.error.code, StoreErrorCode::Invalid);
+    ASSERT_EQ(applied.error.fields.size(), 1);
+    EXPECT_EQ(applied.error.fields[0].path, "resources[1].spec.dynamicForwardProxy"); // "a", not in the write
+    EXPECT_EQ(applied.error.fields[0].message, "AgentgatewayBackend httpbin/a: a and b together");
+    EXPECT_FALSE(store.get({"AgentgatewayBackend", "httpbin", "c"})) << "nothing was applied";
+    EXPECT_FALSE(store.create(backend("b"), WriteOptions{true, {}})) << "a dry run says so too";
+
+    ASSERT_TRUE(store.remove({"AgentgatewayBackend", "httpbin", "a"}));
+    ASSERT_TRUE(store.create(backend("b")));
+    applied = store.apply(QJsonArray{backend("c"), backend("a")});
+    ASSERT_FALSE(applied);
+    ASSERT_EQ(applied.error.fields.size(), 1);
+    EXPECT_EQ(applied.error.fields[0].path, "items[1].spec.dynamicForwardProxy");
+    EXPECT_EQ(applied.error.fields[0].message, "a and b together");
+    const auto created = store.create(backend("a"));
+    ASSERT_FALSE(created);
+    EXPECT_EQ(created.error.fields.value(0).path, "spec.dynamicForwardProxy");
+
+    // A config that has the problem already (e.g. from before the check): other writes go through.
+    store.setCrossResourceCheck({});
+    ASSERT_TRUE(store.create(backend("a")));
+    store.setCrossResourceCheck(check);
+    EXPECT_TRUE(store.create(backend("d")));
+    EXPECT_TRUE(store.remove({"AgentgatewayBackend", "httpbin", "d"}));
+}

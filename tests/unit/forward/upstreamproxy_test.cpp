@@ -2,6 +2,7 @@
 // Which upstream proxy a request takes: the proxy URL's rules, the bypass list's spellings, the QNAM refusal.
 #include "forward/upstreamproxy.h"
 
+#include "../routing/routingtestutil.h"
 #include "support/tempdir.h"
 #include "support/wait.h"
 
@@ -195,4 +196,30 @@ TEST(UpstreamProxy, CredentialsGoOnlyToTheTunnelsOwnProxyWhenThePacCameOverHttp)
         ASSERT_TRUE(own.proxy) << own.why.toStdString();
         EXPECT_TRUE(own.proxy->auth) << own.why.toStdString();
     }
+}
+
+// The apply-time check: a Gateway's tunnel that reaches a qnam backend through one of its routes is an error at the
+// policy's spec.backend.tunnel (the backend's own policy is refused by config validation already); native backends
+// are fine, and a policy the qnam backend's own (tunnel-less) route does not reach is not blamed.
+TEST(UpstreamProxy, TunnelErrorsNameThePolicyOfAGatewayTunnelReachingAQnamBackend)
+{
+    using namespace routing::testutil;
+    const config::Resource policy(QJsonObject{
+        {"apiVersion", "agentgateway.dev/v1alpha1"},
+        {"kind", "AgentgatewayPolicy"},
+        {"metadata", QJsonObject{{"name", "corp"}, {"namespace", "gw"}}},
+        {"spec", parse(R"({"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}],
+                          "backend": {"tunnel": {"url": "http://proxy.corp:3128"}}})")}});
+    auto config = configOf({defaultGateway(), backend("gw", "native"), backend("gw", "q", R"({"engine": "qnam",
+                            "dynamicForwardProxy": {}})"),
+                            route("gw", "r", routeSpec(rule(R"([{"path": {"type": "PathPrefix", "value": "/a"}}])",
+                                                            "native"))),
+                            policy});
+    EXPECT_TRUE(forward::tunnelErrors(config).isEmpty());
+    config.resources.append(
+        route("gw", "to-q", routeSpec(rule(R"([{"path": {"type": "PathPrefix", "value": "/q"}}])", "q"))));
+    const auto errors = forward::tunnelErrors(config);
+    ASSERT_EQ(errors.size(), 1);
+    EXPECT_EQ(errors[0].path, QStringLiteral("resources[4].spec.backend.tunnel"));
+    EXPECT_TRUE(errors[0].message.contains(QLatin1String("gw/q uses engine: qnam"))) << errors[0].message.toStdString();
 }
