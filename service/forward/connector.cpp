@@ -197,9 +197,11 @@ void Connector::dial()
             }
         }
         // HTTP/2 to the origin (spec.backend.http.version HTTP2) is offered by ALPN as "h2" only: the origin must
-        // take it, and Http2Forwarder refuses a connection where it did not.
+        // take it, and Http2Forwarder refuses a connection where it did not. Auto offers "http/1.1" as well.
         if (tlsToOrigin && m_upstream.http2)
-            conf.setAllowedNextProtocols({QByteArrayLiteral("h2")});
+            conf.setAllowedNextProtocols(m_upstream.http1Fallback
+                                             ? QList<QByteArray>{QByteArrayLiteral("h2"), QByteArrayLiteral("http/1.1")}
+                                             : QList<QByteArray>{QByteArrayLiteral("h2")});
         ssl->setSslConfiguration(conf);
         connect(ssl, &QSslSocket::encrypted, this, [this] {
             if (m_phase == Phase::OriginTls)
