@@ -48,7 +48,7 @@ struct AccessLogRecord
     QString upstreamProxy;       ///< the upstream proxy taken ("host:port") or "DIRECT"; empty: the backend has none
     QString upstreamProxyReason; ///< why that one: "tunnel" (the fixed proxy), "bypass <entry>"
     int grpcStatus = -1;         ///< the response's grpc-status (trailers, or a trailers-only head); -1 = none
-    int trailersDropped = 0;     ///< response trailer fields the client could not be sent (HTTP/1.1 without TE)
+    int trailersDropped = 0;     ///< response trailer fields not sent (HTTP/1.1 without TE; forbidden in trailers)
 };
 
 /// Receives access-log records. write() is called from worker threads concurrently: implementations must be
