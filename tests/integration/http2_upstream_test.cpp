@@ -283,6 +283,24 @@ TEST_F(Http2Upstream, AutoTlsOriginThatPicksHttp11GetsHttp11OnTheSameConnectionT
     }
 }
 
+TEST_F(Http2Upstream, AutoRequestsWaitingForTheFirstHandshakeAllGoOnOverHttp11)
+{
+    // Three requests at once to an origin not seen yet: they wait on one connection's handshake; when it says
+    // http/1.1 the first takes that connection and the others go to HTTP/1.1 connections of their own.
+    QProcess p;
+    QStringList args{"-s", "-Z", "--parallel-immediate", "-x",
+                     QStringLiteral("http://127.0.0.1:%1").arg(s_proxy->proxyPort())};
+    for (int i = 0; i < 3; ++i) {
+        args << "-o" << "/dev/null" << "-w" << "%{http_code}\n"
+             << QStringLiteral("http://auto-h1.test:%1/echo/parallel-%2").arg(s_h1tls->port).arg(i);
+    }
+    p.start("curl", args);
+    ASSERT_TRUE(p.waitForFinished(60000));
+    EXPECT_EQ(p.readAllStandardOutput(), "200\n200\n200\n") << p.readAllStandardError().constData();
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(logged(QStringLiteral("/echo/parallel-%1").arg(i)).value("status").toInt(), 200) << i;
+}
+
 TEST_F(Http2Upstream, AutoTlsOriginWithoutAlpnAndAutoInPlaintextGetHttp11)
 {
     const auto r = viaProxy({QStringLiteral("http://auto-none.test:%1/echo").arg(s_noAlpn->port())});
