@@ -97,12 +97,9 @@ protected:
         o.title = "h1 origin";
         s_h1 = std::make_unique<OriginProcess>(o);
         ASSERT_TRUE(s_h1->start()) << s_h1->describe().toStdString();
-        OriginProcess::Options n; // HTTPS without ALPN (QSslSocket's server side selects none)
-        n.title = "no-alpn origin";
-        n.tlsCert = cert->certPath;
-        n.tlsKey = cert->keyPath;
-        s_noAlpn = std::make_unique<OriginProcess>(n);
-        ASSERT_TRUE(s_noAlpn->start()) << s_noAlpn->describe().toStdString();
+        s_noAlpn = std::make_unique<PythonServer>(); // TLS that answers no ALPN at all, then HTTP/1.1
+        ASSERT_TRUE(s_noAlpn->start({script, "--tls", cert->certPath, cert->keyPath, "--alpn", "none"}))
+            << s_noAlpn->process->describe().toStdString();
 
         DfproxyProcess::Options p;
         p.dnsServers = {s_dns->address().toString()};
@@ -209,8 +206,8 @@ protected:
 
     static std::unique_ptr<TestCa> s_ca;
     static std::unique_ptr<Dnsmasq> s_dns;
-    static std::unique_ptr<PythonServer> s_plain, s_tls, s_one, s_h1tls;
-    static std::unique_ptr<OriginProcess> s_h1, s_noAlpn;
+    static std::unique_ptr<PythonServer> s_plain, s_tls, s_one, s_h1tls, s_noAlpn;
+    static std::unique_ptr<OriginProcess> s_h1;
     static std::unique_ptr<DfproxyProcess> s_proxy;
     static QString s_setupFailure;
 };
@@ -218,8 +215,8 @@ protected:
 std::unique_ptr<TestCa> Http2Upstream::s_ca;
 std::unique_ptr<Dnsmasq> Http2Upstream::s_dns;
 std::unique_ptr<PythonServer> Http2Upstream::s_plain, Http2Upstream::s_tls, Http2Upstream::s_one,
-    Http2Upstream::s_h1tls;
-std::unique_ptr<OriginProcess> Http2Upstream::s_h1, Http2Upstream::s_noAlpn;
+    Http2Upstream::s_h1tls, Http2Upstream::s_noAlpn;
+std::unique_ptr<OriginProcess> Http2Upstream::s_h1;
 std::unique_ptr<DfproxyProcess> Http2Upstream::s_proxy;
 QString Http2Upstream::s_setupFailure;
 
@@ -278,6 +275,7 @@ TEST_F(Http2Upstream, AutoTlsOriginThatPicksHttp11GetsHttp11OnTheSameConnectionT
         ASSERT_EQ(r.status, 200) << r.describe().toStdString();
         const QJsonObject echo = json(r);
         EXPECT_EQ(echo.value("protocol").toString(), "HTTP/1.1");
+        EXPECT_EQ(echo.value("alpn").toString(), "http/1.1");
         EXPECT_EQ(echo.value("body").toString(), "body");
         EXPECT_EQ(echo.value("connection").toInt(), 1) << "request " << i << ": " << r.body.constData();
     }
@@ -303,10 +301,11 @@ TEST_F(Http2Upstream, AutoRequestsWaitingForTheFirstHandshakeAllGoOnOverHttp11)
 
 TEST_F(Http2Upstream, AutoTlsOriginWithoutAlpnAndAutoInPlaintextGetHttp11)
 {
-    const auto r = viaProxy({QStringLiteral("http://auto-none.test:%1/echo").arg(s_noAlpn->port())});
+    const auto r = viaProxy({QStringLiteral("http://auto-none.test:%1/echo/none").arg(s_noAlpn->port)});
     ASSERT_EQ(r.status, 200) << r.describe().toStdString();
-    EXPECT_EQ(r.header("x-origin-title"), "no-alpn origin");
-    EXPECT_EQ(json(r).value("httpVersion").toString(), "HTTP/1.1");
+    EXPECT_EQ(json(r).value("protocol").toString(), "HTTP/1.1");
+    EXPECT_EQ(json(r).value("alpn").toString("?"), "");
+    EXPECT_EQ(json(r).value("connection").toInt(), 1) << "on the connection that answered no ALPN";
     // Auto in plaintext: HTTP/1.1 (no ALPN to ask with; h2c by prior knowledge would fail an HTTP/1.1 origin).
     const auto p = viaProxy({QStringLiteral("http://auto-plain.test:%1/echo/plain").arg(s_h1->port())});
     ASSERT_EQ(p.status, 200) << p.describe().toStdString();
