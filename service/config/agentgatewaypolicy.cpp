@@ -645,7 +645,8 @@ std::optional<AgentgatewayBackendTlsSpec> parseBackendTls(Reader &r, const QJson
     return t;
 }
 
-std::optional<AgentgatewayBackendHttpSpec> parseBackendHttp(Reader &r, const QJsonObject &backend)
+std::optional<AgentgatewayBackendHttpSpec> parseBackendHttp(Reader &r, const QJsonObject &backend,
+                                                             const Resource &policy)
 {
     const QString p = QStringLiteral("spec.backend.http");
     const auto o = r.object(backend, QStringLiteral("spec.backend"), "http", false);
@@ -656,6 +657,17 @@ std::optional<AgentgatewayBackendHttpSpec> parseBackendHttp(Reader &r, const QJs
     if (const auto v = r.oneOf(*o, p, "version", false, {"HTTP1", "HTTP2"}))
         h.version = *v == QLatin1String("HTTP2") ? AgentgatewayBackendHttpSpec::Version::Http2
                                                  : AgentgatewayBackendHttpSpec::Version::Http1;
+    const QJsonValue a = policy.metadata().value("annotations").toObject().value(
+        QLatin1String(annotations::BackendHttpVersion));
+    if (!a.isUndefined()) {
+        if (a != QJsonValue(QStringLiteral("Auto")))
+            r.error(annotationPath(annotations::BackendHttpVersion), QStringLiteral("must be Auto"));
+        else if (h.version == AgentgatewayBackendHttpSpec::Version::Http1)
+            r.error(field(p, "version"), QStringLiteral("HTTP1 contradicts annotation %1: Auto (remove one)")
+                                              .arg(QLatin1String(annotations::BackendHttpVersion)));
+        else
+            h.autoVersion = true;
+    }
     return h;
 }
 
@@ -672,6 +684,7 @@ void checkAnnotations(Reader &r, const Resource &policy, const AgentgatewayPolic
         {annotations::ApiKeysFile, QStringLiteral("traffic.apiKeyAuthentication")},
         {annotations::JwksFile, QStringLiteral("traffic.jwtAuthentication")},
         {annotations::BackendTlsCaFile, QStringLiteral("backend.tls")},
+        {annotations::BackendHttpVersion, QStringLiteral("backend.http")},
     };
     const bool basic = s.authentication && s.authentication->basicEnabled;
     const bool jwt = s.authentication && s.authentication->jwt;
@@ -699,6 +712,7 @@ void checkAnnotations(Reader &r, const Resource &policy, const AgentgatewayPolic
             : section == QLatin1String("traffic.basicAuthentication") ? basic || traffic.contains("basicAuthentication")
             : section == QLatin1String("traffic.jwtAuthentication")   ? jwt || traffic.contains("jwtAuthentication")
             : section == QLatin1String("backend.tls")                 ? s.backendTls.has_value()
+            : section == QLatin1String("backend.http")                ? s.backendHttp.has_value()
                                                                       : s.tunnel.has_value();
         if (!present)
             r.error(path, QStringLiteral("is only read together with spec.%1").arg(section));
@@ -734,7 +748,7 @@ AgentgatewayPolicySpec parseAgentgatewayPolicySpec(const Resource &policy, QList
         s.backendTls = parseBackendTls(r, *backend, policy);
         if (s.backendTls)
             s.sections.append(QStringLiteral("backend.tls"));
-        s.backendHttp = parseBackendHttp(r, *backend);
+        s.backendHttp = parseBackendHttp(r, *backend, policy);
         if (s.backendHttp)
             s.sections.append(QStringLiteral("backend.http"));
         for (qsizetype i = 0; i < s.targetRefs.size(); ++i) {

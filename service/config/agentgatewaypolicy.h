@@ -32,6 +32,9 @@ inline constexpr auto ApiKeysFile = "dfproxy.dev/api-keys-file";
 inline constexpr auto JwksFile = "dfproxy.dev/jwks-file";
 /// backend.tls: a PEM CA bundle instead of caCertificateRefs (Kubernetes ConfigMaps).
 inline constexpr auto BackendTlsCaFile = "dfproxy.dev/backend-tls-ca-file";
+/// backend.http: "Auto" offers a TLS origin ALPN "h2" and "http/1.1" and speaks what it picks (agentgateway's
+/// version enum has only HTTP1 and HTTP2, so the choice lives in an annotation and the YAML stays agentgateway's).
+inline constexpr auto BackendHttpVersion = "dfproxy.dev/backend-http-version";
 } // namespace annotations
 
 /// spec.backend.tunnel with dfproxy's annotations: the upstream (corporate) proxy.
@@ -68,6 +71,9 @@ struct AgentgatewayBackendHttpSpec
     enum class Version { Unset, Http1, Http2 };
     /// version: HTTP1 or HTTP2 (HTTP2: h2c by prior knowledge in plaintext, ALPN "h2" over TLS); Unset = HTTP/1.1.
     Version version = Version::Unset;
+    /// Annotation dfproxy.dev/backend-http-version: Auto (version unset or HTTP2): over TLS ALPN "h2,http/1.1" and
+    /// the engine the origin picks; in plaintext HTTP/1.1.
+    bool autoVersion = false;
 };
 
 struct AgentgatewayPolicySpec

@@ -206,9 +206,11 @@ void Connector::dial()
             }
         }
         // HTTP/2 to the origin (spec.backend.http.version HTTP2) is offered by ALPN as "h2" only: the origin must
-        // take it, and Http2Forwarder refuses a connection where it did not.
+        // take it, and Http2Forwarder refuses a connection where it did not. Auto offers "http/1.1" as well.
         if (originOnThisSocket && m_upstream.http2)
-            conf.setAllowedNextProtocols({QByteArrayLiteral("h2")});
+            conf.setAllowedNextProtocols(m_upstream.http1Fallback
+                                             ? QList<QByteArray>{QByteArrayLiteral("h2"), QByteArrayLiteral("http/1.1")}
+                                             : QList<QByteArray>{QByteArrayLiteral("h2")});
         ssl->setSslConfiguration(conf);
         connect(ssl, &QSslSocket::encrypted, this, [this] {
             if (m_phase == Phase::OriginTls)
@@ -480,7 +482,8 @@ void Connector::onProxyResponse()
 void Connector::startInnerTls(const QString &name)
 {
     // The same verification as on the direct path: the backend's CA file alone, or the system's CAs; its
-    // insecureSkipVerify; ALPN h2 only for HTTP/2 backends (Http2Forwarder checks the origin took it).
+    // insecureSkipVerify; ALPN as on the direct path: h2 for HTTP/2 backends (Http2Forwarder checks the origin took
+    // it), h2 and http/1.1 under Auto.
     TlsLayerSocket::Options o;
     o.peerName = name;
     if (!m_upstream.tlsCaFile.isEmpty()) {
@@ -490,7 +493,8 @@ void Connector::startInnerTls(const QString &name)
     }
     o.verifyPeer = !m_upstream.tlsInsecureSkipVerify;
     if (m_upstream.http2)
-        o.alpn = {QByteArrayLiteral("h2")};
+        o.alpn = m_upstream.http1Fallback ? QList<QByteArray>{QByteArrayLiteral("h2"), QByteArrayLiteral("http/1.1")}
+                                          : QList<QByteArray>{QByteArrayLiteral("h2")};
     QTcpSocket *outer = std::exchange(m_socket, nullptr);
     QObject::disconnect(outer, nullptr, this, nullptr);
     auto *inner = new TlsLayerSocket(outer, std::move(o));

@@ -51,6 +51,9 @@ struct Upstream
     /// Speak HTTP/2 to the origin: ALPN "h2" over TLS (the connection fails when the origin does not pick it), the
     /// HTTP/2 preface by prior knowledge in plaintext (h2c).
     bool http2 = false;
+    /// With `http2` over TLS: ALPN offers "h2" and "http/1.1", and an origin that picks http/1.1 (or nothing) gets
+    /// the request over HTTP/1.1 on the same connection (Http2Forwarder hands it to the HTTP/1.1 engine).
+    bool http1Fallback = false;
 };
 
 /// Why an exchange failed. Each has a status (502/504) and a stable reason for x-dfproxy-error.
@@ -108,8 +111,9 @@ public:
     /// `size` body bytes (0 or more) went into bodySpliceTarget() by splicing. The sink counts them and pauses the
     /// response (Exchange::setResponsePaused) while any wait for the client.
     virtual void onResponseBodySpliced(qint64 size) { Q_UNUSED(size); }
-    /// Trailer fields after the response body (an HTTP/2 origin's: gRPC's grpc-status, grpc-message), just before
-    /// onResponseComplete. The HTTP/1.1 engines never call it (chunked trailers from an origin are dropped).
+    /// Trailer fields after the response body (an HTTP/2 origin's: gRPC's grpc-status, grpc-message; an HTTP/1.1
+    /// origin's chunked trailers from the native engine), just before onResponseComplete, as received: the sink
+    /// drops what its client may not get. The QNAM engine never calls it.
     virtual void onResponseTrailers(const http::HeaderList &trailers) { Q_UNUSED(trailers); }
     virtual void onResponseComplete() = 0;
     /// After a 101 to an upgrade request: the sink now owns `upstream`, the connection's stream (parentless, on

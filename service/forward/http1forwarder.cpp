@@ -14,6 +14,7 @@
 #include "platform/nulladdress.h"
 #include "platform/proxysecurity.h"
 
+#include <QTcpSocket>
 #include <QFile>
 #include <QTimerEvent>
 
@@ -41,6 +42,7 @@ public:
     {
         m_stream->setParent(this);
         m_stream->setListener(this);
+        m_parser.setKeepTrailers(true); // an origin's chunked trailers go on (ResponseSink::onResponseTrailers)
     }
 
     bool isOpen() const { return m_stream && m_stream->isOpen(); }
@@ -141,6 +143,21 @@ public:
             m_conn = nullptr;
             c->destroy();
         }
+    }
+
+    /// A connection another engine opened (Http2Forwarder's, where the origin picked http/1.1 by ALPN; it counted
+    /// the connection): used as if dialled here, and pooled afterwards under this engine's key.
+    void beginOn(QTcpSocket *socket, const QHostAddress &address)
+    {
+        m_reused = false;
+        ++m_fwd->m_requests;
+        socket->setReadBufferSize(256 * 1024); // as the Connector's stream mode sets it (dial())
+        net::Stream *stream = net::Stream::adopt(socket, nullptr);
+        if (!stream) {
+            fail(ForwardError::Reset, QStringLiteral("upstream closed the connection as soon as it was open"));
+            return;
+        }
+        adopt(stream, address);
     }
 
     void begin()
@@ -462,10 +479,15 @@ private:
         if (m_connector->proxy() != m_req.upstream.proxy)
             switchHop(m_connector->proxy());
         endDial();
-        m_address = address;
         ++m_fwd->m_opened;
         if (m_fwd->m_options.connectionsOpenedCounter)
             m_fwd->m_options.connectionsOpenedCounter->fetch_add(1, std::memory_order_relaxed);
+        adopt(stream, address);
+    }
+
+    void adopt(net::Stream *stream, const QHostAddress &address)
+    {
+        m_address = address;
         auto *c = new UpstreamConnection(m_fwd, poolKey(address), stream);
         c->m_peer = address;
         attach(c);
@@ -736,7 +758,9 @@ private:
         m_done = true;
         UpstreamConnection *c = m_conn;
         m_conn = nullptr;
+        http::HeaderList trailers;
         if (c) {
+            trailers = c->m_parser.takeTrailers();
             c->m_owner = nullptr;
             c->m_parser.setBodyHandler(nullptr);
             const bool reusable = m_keepConnection && m_bodyEnded && c->m_buffer.isEmpty() && c->m_stream
@@ -747,6 +771,8 @@ private:
                 c->destroy();
             }
         }
+        if (!trailers.isEmpty())
+            m_sink->onResponseTrailers(trailers);
         m_sink->onResponseComplete();
     }
 
@@ -854,6 +880,17 @@ std::unique_ptr<Exchange> Http1Forwarder::start(ForwardRequest &&request, Respon
         m_options.requestsCounter->fetch_add(1, std::memory_order_relaxed);
     auto ex = std::make_unique<Http1Exchange>(this, std::move(request), sink);
     ex->begin();
+    return ex;
+}
+
+std::unique_ptr<Exchange> Http1Forwarder::startFallback(QTcpSocket *socket, const QHostAddress &address,
+                                                        ForwardRequest &&request, ResponseSink *sink)
+{
+    auto ex = std::make_unique<Http1Exchange>(this, std::move(request), sink);
+    if (socket)
+        ex->beginOn(socket, address);
+    else
+        ex->begin();
     return ex;
 }
 

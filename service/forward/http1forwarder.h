@@ -26,6 +26,11 @@ public:
 
     std::unique_ptr<Exchange> start(ForwardRequest &&request, ResponseSink *sink) override;
     QJsonObject stats() const override;
+    /// A request Http2Forwarder took but the origin answered ALPN with http/1.1 (or nothing): on `socket`, the
+    /// connection it opened (now this engine's; it joins the pool afterwards), or a connection of its own when
+    /// `socket` is null. The shared request counter was bumped by Http2Forwarder already.
+    std::unique_ptr<Exchange> startFallback(QTcpSocket *socket, const QHostAddress &address, ForwardRequest &&request,
+                                            ResponseSink *sink);
 
     /// Idle pooled connections right now.
     int idleConnections() const;

@@ -2,6 +2,7 @@
 #include "forward/http2forwarder.h"
 
 #include "forward/connector.h"
+#include "forward/http1forwarder.h"
 #include "forward/proxyauth.h"
 #include "forward/tlslayer.h"
 #include "forward/upstreamproxy.h"
@@ -48,6 +49,8 @@ QByteArray connectionKey(const Upstream &up)
             key.append(":insecure");
         if (!up.tlsCaFile.isEmpty())
             key.append(":ca:").append(up.tlsCaFile.toUtf8());
+        if (up.http1Fallback) // a strict HTTP2 request must not wait for a connection that may become http/1.1
+            key.append(":auto");
     }
     return key;
 }
@@ -76,12 +79,27 @@ public:
 
     void begin(bool fresh);
 
-    // Exchange
+    // Exchange (after a fall-back to HTTP/1.1, everything goes to the HTTP/1.1 exchange)
     void writeBody(const char *data, qsizetype size) override;
     void endBody() override;
-    void setRequestTrailers(const http::HeaderList &trailers) override { m_requestTrailers = trailers; }
-    qint64 bufferedBodyBytes() const override { return m_body.size() - m_bodyPos; }
+    void setRequestTrailers(const http::HeaderList &trailers) override
+    {
+        if (m_http1)
+            m_http1->setRequestTrailers(trailers);
+        else
+            m_requestTrailers = trailers;
+    }
+    qint64 bufferedBodyBytes() const override
+    {
+        return m_http1 ? m_http1->bufferedBodyBytes() : m_body.size() - m_bodyPos;
+    }
     void setResponsePaused(bool paused) override;
+    net::Stream *bodySpliceTarget() override { return m_http1 ? m_http1->bodySpliceTarget() : nullptr; }
+    void onBodySpliced(qint64 size) override
+    {
+        if (m_http1)
+            m_http1->onBodySpliced(size);
+    }
 
     // from the connection
     void connected(const QHostAddress &address, bool reused);
@@ -94,6 +112,9 @@ public:
     void onEnd();
     void onClosed(quint32 errorCode, bool unprocessed);
     void onConnectionLost(const QString &detail, bool unprocessed);
+    /// The origin picked http/1.1 by ALPN (Auto): the request goes on over HTTP/1.1, on `socket` (null: on a
+    /// connection of the HTTP/1.1 engine's own), with the body received so far.
+    void fallBack(QTcpSocket *socket, const QHostAddress &address);
     qsizetype readBody(char *out, qsizetype max, bool *eof);
     http2::HeaderList trailers() const;
 
@@ -127,6 +148,8 @@ private:
     bool m_done = false;
     bool m_paused = false;
     bool m_wantDrained = false;
+    bool m_endCalled = false; ///< the caller's endBody(), to repeat to m_http1
+    std::unique_ptr<Exchange> m_http1; ///< after fallBack(): the exchange that carries the request
 };
 
 /// One HTTP/2 connection to an origin, shared by the exchanges of its key.
@@ -142,6 +165,7 @@ public:
         options.caCertificates = [fwd](const QString &path) { return fwd->caCertificates(path); };
         Upstream up = req.upstream;
         m_proxy = up.proxy;
+        m_http1Fallback = up.http1Fallback;
         m_connector = std::make_unique<Connector>(
             up, std::move(options), [this](QTcpSocket *s, const QHostAddress &a) { dialled(s, a); },
             [this](ForwardError e, const QString &d) { dialFailed(e, d); });
@@ -289,6 +313,10 @@ private:
         m_peer = address;
         if (QByteArray alpn; tlsNegotiatedProtocol(socket, &alpn)) {
             // Over TLS the origin must have chosen h2 by ALPN: anything else would read our preface as garbage.
+            if (alpn != "h2" && m_http1Fallback && m_fwd->m_http1) {
+                fallBack(alpn);
+                return;
+            }
             if (alpn != "h2") {
                 lose(ForwardError::BadResponse,
                      QStringLiteral("the origin did not select HTTP/2 by ALPN (it chose \"%1\"); the backend's "
@@ -324,6 +352,30 @@ private:
         if (m_socket && m_socket->bytesAvailable() > 0)
             onReadable();
         idleCheck();
+    }
+
+    /// Auto, and the origin chose http/1.1 (or no ALPN): the waiting requests go to the HTTP/1.1 engine, the first
+    /// on this already-handshaken connection, and the origin is remembered so that later ones go there at once.
+    void fallBack(const QByteArray &alpn)
+    {
+        qCDebug(lcForward).noquote() << "origin" << m_key << "chose" << (alpn.isEmpty() ? "no ALPN" : alpn.constData())
+                                     << "over h2: HTTP/1.1 on the same connection";
+        m_dead = true;
+        m_fwd->rememberHttp1(m_key);
+        m_fwd->forget(this);
+        QTcpSocket *socket = std::exchange(m_socket, nullptr);
+        const QList<Http2Exchange *> waiting = std::exchange(m_waiting, {});
+        for (Http2Exchange *ex : waiting) {
+            if (ex->m_conn != this)
+                continue;
+            ex->m_conn = nullptr;
+            ex->fallBack(std::exchange(socket, nullptr), m_peer);
+        }
+        if (socket) { // every request went away while dialling
+            socket->abort();
+            socket->deleteLater();
+        }
+        deleteLater();
     }
 
     void dialFailed(ForwardError error, const QString &detail)
@@ -489,6 +541,7 @@ private:
     qint32 m_lastStreamId = 0;
     bool m_goaway = false;
     bool m_dead = false;
+    bool m_http1Fallback = false; ///< Upstream::http1Fallback: ALPN offered http/1.1 too
     bool m_flushQueued = false;
 };
 
@@ -509,6 +562,23 @@ void Http2Exchange::begin(bool fresh)
     c->attach(this);
 }
 
+void Http2Exchange::fallBack(QTcpSocket *socket, const QHostAddress &address)
+{
+    ForwardRequest req = m_req;
+    req.upstream.http2 = false;
+    req.upstream.http1Fallback = false;
+    m_http1 = m_fwd->m_http1->startFallback(socket, address, std::move(req), m_sink);
+    // Nothing was sent yet: the body so far is all still here.
+    const QByteArray body = std::exchange(m_body, {}).mid(m_bodyPos);
+    m_bodyPos = 0;
+    if (!body.isEmpty())
+        m_http1->writeBody(body.constData(), body.size());
+    if (m_endCalled)
+        m_http1->endBody();
+    if (m_paused)
+        m_http1->setResponsePaused(true);
+}
+
 void Http2Exchange::connected(const QHostAddress &address, bool reused)
 {
     m_sink->onUpstreamConnected(address, reused);
@@ -527,6 +597,10 @@ void Http2Exchange::submit()
 
 void Http2Exchange::writeBody(const char *data, qsizetype size)
 {
+    if (m_http1) {
+        m_http1->writeBody(data, size);
+        return;
+    }
     if (size <= 0)
         return;
     m_body.append(data, size);
@@ -538,6 +612,11 @@ void Http2Exchange::writeBody(const char *data, qsizetype size)
 
 void Http2Exchange::endBody()
 {
+    m_endCalled = true;
+    if (m_http1) {
+        m_http1->endBody();
+        return;
+    }
     m_bodyEnded = true;
     if (m_conn && m_stream > 0) {
         m_conn->session().resumeData(m_stream);
@@ -586,6 +665,10 @@ http2::HeaderList Http2Exchange::trailers() const
 void Http2Exchange::setResponsePaused(bool paused)
 {
     m_paused = paused;
+    if (m_http1) {
+        m_http1->setResponsePaused(paused);
+        return;
+    }
     if (!paused && m_unconsumed > 0 && m_conn && m_stream > 0) {
         m_conn->session().consume(m_stream, qsizetype(m_unconsumed));
         m_unconsumed = 0;
@@ -711,7 +794,10 @@ void Http2Exchange::fail(ForwardError error, const QString &detail)
 
 // --- Http2Forwarder ---
 
-Http2Forwarder::Http2Forwarder(ForwarderOptions options, QObject *parent) : QObject(parent), m_options(options) {}
+Http2Forwarder::Http2Forwarder(ForwarderOptions options, QObject *parent) : QObject(parent), m_options(options)
+{
+    m_clock.start();
+}
 
 Http2Forwarder::~Http2Forwarder()
 {
@@ -723,6 +809,11 @@ Http2Forwarder::~Http2Forwarder()
 
 std::unique_ptr<Exchange> Http2Forwarder::start(ForwardRequest &&request, ResponseSink *sink)
 {
+    if (request.upstream.http1Fallback && m_http1 && picksHttp1(connectionKey(request.upstream))) {
+        request.upstream.http2 = false;
+        request.upstream.http1Fallback = false;
+        return m_http1->start(std::move(request), sink);
+    }
     ++m_requests;
     if (m_options.requestsCounter)
         m_options.requestsCounter->fetch_add(1, std::memory_order_relaxed);
@@ -767,6 +858,26 @@ void Http2Forwarder::closeIdle()
         for (Http2Upstream *c : list)
             c->shutdown();
     }
+}
+
+void Http2Forwarder::rememberHttp1(const QByteArray &key)
+{
+    // Bounded: a client that names many origins must not grow it without end (forgetting costs one handshake).
+    if (m_http1Origins.size() >= kMaxRememberedOrigins)
+        m_http1Origins.clear();
+    m_http1Origins.insert(key, m_clock.elapsed());
+}
+
+bool Http2Forwarder::picksHttp1(const QByteArray &key)
+{
+    auto it = m_http1Origins.find(key);
+    if (it == m_http1Origins.end())
+        return false;
+    if (m_clock.elapsed() - it.value() > kRememberMs) { // it may have learnt h2 since: ask again
+        m_http1Origins.erase(it);
+        return false;
+    }
+    return true;
 }
 
 int Http2Forwarder::connections() const

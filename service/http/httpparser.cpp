@@ -687,6 +687,7 @@ void HttpParser::startBody()
         m_phase = Phase::ChunkLine;
         m_line.clear();
         m_trailerBytes = 0;
+        m_trailers.clear();
         break;
     case Framing::UntilClose:
         m_phase = Phase::UntilClose;
@@ -856,9 +857,18 @@ qsizetype HttpParser::feedBody(const char *data, qsizetype size, Stop *stop)
                 *stop = Stop::Complete;
                 return p - data;
             } else {
-                // Trailer fields are checked like header fields and dropped: nothing downstream forwards them.
+                // Trailer fields are checked like header fields; kept only for the upstream engine, which hands an
+                // origin's on (the proxy drops a client's: requests to origins carry none).
                 m_trailerBytes += len + 2;
                 ok = parseHeaderLine(line, line + len, false);
+                if (ok && m_keepTrailers) {
+                    const char *colon = static_cast<const char *>(std::memchr(line, ':', size_t(len)));
+                    const char *v = skipOws(colon + 1, line + len);
+                    const char *ve = line + len;
+                    while (ve > v && isOws(ve[-1]))
+                        --ve;
+                    m_trailers.append({QByteArray(line, colon - line), QByteArray(v, ve - v)});
+                }
             }
             m_line.clear();
             if (!ok) {

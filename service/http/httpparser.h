@@ -10,6 +10,7 @@
 #include <QByteArray>
 
 #include <string>
+#include <utility>
 
 namespace dfproxy::http {
 
@@ -90,6 +91,11 @@ public:
     /// Responses: the next response answers a HEAD request (no body whatever its headers say).
     void setExpectNoBody(bool noBody) { m_expectNoBody = noBody; }
     void setBodyHandler(BodyHandler *handler) { m_body = handler; }
+    /// Keep a chunked body's trailer fields (checked like header fields, within maxTrailerBytes) for
+    /// takeTrailers(), instead of dropping them: the upstream engine passes an origin's on.
+    void setKeepTrailers(bool keep) { m_keepTrailers = keep; }
+    /// The last message's trailer fields (with setKeepTrailers), as received; empties them.
+    HeaderList takeTrailers() { return std::exchange(m_trailers, {}); }
 
     const MessageHead &head() const { return m_head; }
     MessageHead &head() { return m_head; }
@@ -167,6 +173,8 @@ private:
     // chunked body state
     std::string m_line; ///< a chunk-size line, chunk CRLF or trailer line split across reads
     qsizetype m_trailerBytes = 0;
+    HeaderList m_trailers;
+    bool m_keepTrailers = false;
 };
 
 } // namespace dfproxy::http

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/responserules.h"
 
+#include <array>
+#include <string_view>
+
 #include <limits>
 
 namespace dfproxy::http {
@@ -95,6 +98,26 @@ QByteArray checkResponseStatus(int status, QByteArrayView reasonPhrase)
     if (!isValidHeaderValue(reasonPhrase)) // the same bytes as a field value: HTAB, SP, VCHAR, obs-text
         return QByteArrayLiteral("invalid_reason_phrase");
     return {};
+}
+
+bool isForbiddenTrailer(QByteArrayView name)
+{
+    // A client (or a cache, or the next proxy) that took one of these from a trailer could be made to re-frame the
+    // message, route, authorize or cache it differently after the body was checked: dropped, and counted.
+    static constexpr std::array<std::string_view, 22> kForbidden = {
+        "authorization",      "cache-control",       "connection",       "content-encoding", "content-length",
+        "content-range",      "content-type",        "expect",           "host",             "keep-alive",
+        "max-forwards",       "pragma",              "proxy-authenticate", "proxy-authorization",
+        "proxy-connection",   "range",               "realm",            "te",               "trailer",
+        "transfer-encoding",  "www-authenticate",    "upgrade",
+    };
+    if (name.startsWith(':') || (name.size() >= 3 && name.first(3).compare("if-", Qt::CaseInsensitive) == 0))
+        return true;
+    for (const std::string_view f : kForbidden) {
+        if (name.compare(QByteArrayView(f.data(), qsizetype(f.size())), Qt::CaseInsensitive) == 0)
+            return true;
+    }
+    return false;
 }
 
 } // namespace dfproxy::http

@@ -30,4 +30,10 @@ ResponseCheck checkResponseHeaders(const HeaderList &headers);
 /// end the line early at some clients); empty when both are fine.
 QByteArray checkResponseStatus(int status, QByteArrayView reasonPhrase);
 
+/// Whether a trailer field must not be passed on in a trailer section, whatever the peer: fields that frame, route,
+/// authenticate, modify the request or control the response (RFC 9110 6.5.1 / 6.5.2), as Go's net/http lists them
+/// (golang.org/x/net/http/httpguts ValidTrailerHeader: its badTrailer table and the If- prefix), plus Upgrade and
+/// HTTP/2 pseudo-fields. Case-insensitive. Hop-by-hop fields named by a Connection field are the caller's to drop.
+bool isForbiddenTrailer(QByteArrayView name);
+
 } // namespace dfproxy::http

@@ -3,6 +3,7 @@
 
 #include "base/bytes.h"
 #include "forward/upstreamproxy.h"
+#include "http/responserules.h"
 #include "proxy/proxycontext.h"
 #include "proxy/proxyworker.h"
 #include "proxy/stages/stages.h"
@@ -431,8 +432,10 @@ void DownstreamConnection::onResponseTrailers(const http::HeaderList &trailers)
     if (m_chunkedOut && m_teTrailers) {
         const http::HopByHopFilter hop(trailers);
         for (const auto &t : trailers) {
-            if (!hop.drops(t.first))
+            if (!hop.drops(t.first) && !http::isForbiddenTrailer(t.first))
                 m_trailersOut.append(t);
+            else
+                ++m_tx.rec.trailersDropped;
         }
     } else {
         m_tx.rec.trailersDropped += int(trailers.size());

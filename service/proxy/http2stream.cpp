@@ -2,6 +2,7 @@
 #include "proxy/http2stream.h"
 
 #include "forward/upstreamproxy.h"
+#include "http/responserules.h"
 #include "net/stream.h"
 #include "proxy/http2connection.h"
 #include "proxy/proxycontext.h"
@@ -541,9 +542,14 @@ qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
 
 void Http2Stream::onResponseTrailers(const http::HeaderList &trailers)
 {
-    // HTTP/2 to HTTP/2: the trailers go on as they came (gRPC's grpc-status, grpc-message), lower-case.
-    for (const auto &t : trailers)
-        appendField(m_responseTrailers, t.first, t.second);
+    // HTTP/2 to HTTP/2: the trailers go on as they came (gRPC's grpc-status, grpc-message), lower-case, but for
+    // the fields no trailer may carry (http::isForbiddenTrailer), which are dropped and counted.
+    for (const auto &t : trailers) {
+        if (http::isForbiddenTrailer(t.first))
+            ++m_tx.rec.trailersDropped;
+        else
+            appendField(m_responseTrailers, t.first, t.second);
+    }
     m_tx.rec.grpcStatus = forward::grpcStatusOf(trailers, m_tx.rec.grpcStatus);
 }
 

@@ -160,8 +160,12 @@ forward::ForwarderOptions forwarderOptions(ProxyContext *ctx)
 
 forward::Forwarder *ProxyWorker::http2Forwarder()
 {
-    if (!m_http2Upstream)
-        m_http2Upstream = std::make_unique<forward::Http2Forwarder>(forwarderOptions(m_ctx));
+    if (!m_http2Upstream) {
+        auto h2 = std::make_unique<forward::Http2Forwarder>(forwarderOptions(m_ctx));
+        // Auto: origins that pick http/1.1 by ALPN go on in the native engine (its pool, its connection).
+        h2->setHttp1Engine(static_cast<forward::Http1Forwarder *>(forwarder(routing::Backend::Engine::Native)));
+        m_http2Upstream = std::move(h2);
+    }
     return m_http2Upstream.get();
 }
 

@@ -206,7 +206,10 @@ std::shared_ptr<const Backend> compileBackend(const Resource &r, const detail::B
     b->lookupFamily = s.lookupFamily.isEmpty() ? std::nullopt : dns::lookupFamilyFromString(s.lookupFamily);
     b->engine = s.engine == QLatin1String("qnam") ? Backend::Engine::Qnam : Backend::Engine::Native;
     b->tunnel = policies.tunnel;
-    b->http2 = policies.http && policies.http->version == config::AgentgatewayBackendHttpSpec::Version::Http2;
+    // Auto (annotation) wins over version HTTP2: agentgateway reads the version, dfproxy negotiates.
+    b->httpAuto = policies.http && policies.http->autoVersion;
+    b->http2 = !b->httpAuto && policies.http
+        && policies.http->version == config::AgentgatewayBackendHttpSpec::Version::Http2;
     if (const auto &tls = policies.tls) {
         // AgentgatewayPolicy spec.backend.tls: TLS to this backend, whatever its own spec.tls said.
         b->tls = true;

@@ -76,6 +76,9 @@ struct Backend
     std::shared_ptr<const BackendTunnel> tunnel; ///< upstream proxy; null = direct
     /// AgentgatewayPolicy spec.backend.http.version HTTP2: requests go upstream over HTTP/2 (forward/http2forwarder.h).
     bool http2 = false;
+    /// Annotation dfproxy.dev/backend-http-version Auto: a TLS origin is offered ALPN "h2,http/1.1" and gets what it
+    /// picks; plaintext stays HTTP/1.1.
+    bool httpAuto = false;
 };
 
 /// What the router reads of a request: views into the transaction's one request (the listener it came in on, the

@@ -57,7 +57,7 @@ struct AccessLogEntry
     QString upstreamProxy;       ///< the upstream proxy taken ("host:port") or "DIRECT"; empty: the backend has none
     QString upstreamProxyReason; ///< why that one: "tunnel" (the fixed proxy), "bypass <entry>"
     int grpcStatus = -1;         ///< the response's grpc-status (trailers, or a trailers-only head); -1 = none
-    int trailersDropped = 0;     ///< response trailer fields the client could not be sent (HTTP/1.1 without TE)
+    int trailersDropped = 0;     ///< response trailer fields not sent (HTTP/1.1 without TE; forbidden in trailers)
 
     /// The JSON object of the admin API (stable field names, see docs/telemetry.md); the JSON Lines format writes
     /// the same bytes without building it (accesslogformat.h).

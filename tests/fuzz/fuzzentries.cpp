@@ -502,7 +502,8 @@ const QList<Target> &targets()
                                    {"config", &fuzzConfig},
                                    {"admin_apply", &fuzzAdminApply},
                                    {"dns_reply", &fuzzDnsReply},
-                                   {"http2_frames", &fuzzHttp2Frames}};
+                                   {"http2_frames", &fuzzHttp2Frames},
+                                   {"http2_client", &fuzzHttp2Client}};
     return all;
 }
 

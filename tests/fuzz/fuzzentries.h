@@ -33,6 +33,9 @@ int fuzzDnsReply(const uint8_t *data, size_t size);
 /// a handler that answers each complete request: frames never over the peer's MAX_FRAME_SIZE, never more open
 /// streams than the advertised MAX_CONCURRENT_STREAMS, stream ids new and odd (tests/fuzz/http2frames.cpp).
 int fuzzHttp2Frames(const uint8_t *data, size_t size);
+/// http2::ClientSession with two requests open, fed the bytes an origin sends (the first byte picks the piece size):
+/// callbacks only for its own streams and in HTTP's order, frames written whole (tests/fuzz/http2client.cpp).
+int fuzzHttp2Client(const uint8_t *data, size_t size);
 
 /// One target by its corpus folder name ("http_request", ...).
 struct Target

@@ -74,11 +74,13 @@ protected:
             return;
         s_ca = std::make_unique<TestCa>();
         ASSERT_TRUE(s_ca->create()) << s_ca->errorString().toStdString();
-        const auto cert = s_ca->issueServerCert("h2tls", {"h2tls.test", "h1tls.test"});
+        const auto cert = s_ca->issueServerCert("h2tls", {"h2tls.test", "h1tls.test", "auto-h2.test", "auto-h1.test",
+                                                           "auto-none.test"});
         ASSERT_TRUE(cert) << s_ca->errorString().toStdString();
         s_dns = std::make_unique<Dnsmasq>();
         ASSERT_TRUE(s_dns->start()) << s_dns->describe().toStdString();
-        for (const char *name : {"h2.test", "h2tls.test", "h1.test", "h2one.test", "h1tls.test"})
+        for (const char *name : {"h2.test", "h2tls.test", "h1.test", "h2one.test", "h1tls.test", "auto-h2.test",
+                                 "auto-h1.test", "auto-none.test", "auto-plain.test"})
             ASSERT_TRUE(s_dns->setHost(name, {QHostAddress("127.0.0.1")}));
         const QString script = sourceDir() + "/tests/fixtures/h2origin/h2origin.py";
         s_plain = std::make_unique<PythonServer>();
@@ -95,6 +97,9 @@ protected:
         o.title = "h1 origin";
         s_h1 = std::make_unique<OriginProcess>(o);
         ASSERT_TRUE(s_h1->start()) << s_h1->describe().toStdString();
+        s_noAlpn = std::make_unique<PythonServer>(); // TLS that answers no ALPN at all, then HTTP/1.1
+        ASSERT_TRUE(s_noAlpn->start({script, "--tls", cert->certPath, cert->keyPath, "--alpn", "none"}))
+            << s_noAlpn->process->describe().toStdString();
 
         DfproxyProcess::Options p;
         p.dnsServers = {s_dns->address().toString()};
@@ -107,6 +112,15 @@ protected:
             route("h1tls", {"h1tls.test"}, "h2tls"),
             route("h2tls", {"h2tls.test"}, "h2tls"),
             route("h1", {"h1.test"}, "h1"),
+            dfpBackend("auto"),
+            dfpBackend("autoplain"),
+            route("auto", {"auto-h2.test", "auto-h1.test", "auto-none.test"}, "auto"),
+            route("autoplain", {"auto-plain.test"}, "autoplain"),
+            backendPolicy("auto", "auto", QJsonObject{{"http", QJsonObject()}, {"tls", QJsonObject()}},
+                          QJsonObject{{"dfproxy.dev/backend-tls-ca-file", s_ca->caCertPath()},
+                                      {"dfproxy.dev/backend-http-version", "Auto"}}),
+            backendPolicy("autoplain", "autoplain", QJsonObject{{"http", QJsonObject{{"version", "HTTP2"}}}},
+                          QJsonObject{{"dfproxy.dev/backend-http-version", "Auto"}}),
             backendPolicy("h2plain", "h2plain", QJsonObject{{"http", QJsonObject{{"version", "HTTP2"}}}}),
             backendPolicy("h2tls", "h2tls",
                           QJsonObject{{"http", QJsonObject{{"version", "HTTP2"}}}, {"tls", QJsonObject()}},
@@ -127,6 +141,7 @@ protected:
         s_one.reset();
         s_h1tls.reset();
         s_h1.reset();
+        s_noAlpn.reset();
         s_dns.reset();
         s_ca.reset();
     }
@@ -191,7 +206,7 @@ protected:
 
     static std::unique_ptr<TestCa> s_ca;
     static std::unique_ptr<Dnsmasq> s_dns;
-    static std::unique_ptr<PythonServer> s_plain, s_tls, s_one, s_h1tls;
+    static std::unique_ptr<PythonServer> s_plain, s_tls, s_one, s_h1tls, s_noAlpn;
     static std::unique_ptr<OriginProcess> s_h1;
     static std::unique_ptr<DfproxyProcess> s_proxy;
     static QString s_setupFailure;
@@ -200,7 +215,7 @@ protected:
 std::unique_ptr<TestCa> Http2Upstream::s_ca;
 std::unique_ptr<Dnsmasq> Http2Upstream::s_dns;
 std::unique_ptr<PythonServer> Http2Upstream::s_plain, Http2Upstream::s_tls, Http2Upstream::s_one,
-    Http2Upstream::s_h1tls;
+    Http2Upstream::s_h1tls, Http2Upstream::s_noAlpn;
 std::unique_ptr<OriginProcess> Http2Upstream::s_h1;
 std::unique_ptr<DfproxyProcess> Http2Upstream::s_proxy;
 QString Http2Upstream::s_setupFailure;
@@ -238,6 +253,63 @@ TEST_F(Http2Upstream, TlsOriginThatDoesNotSelectH2Is502)
     const auto r = viaProxy({QStringLiteral("http://h1tls.test:%1/echo/no-h2").arg(s_h1tls->port)});
     EXPECT_EQ(r.status, 502) << r.describe().toStdString();
     EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_bad_response");
+}
+
+// dfproxy.dev/backend-http-version Auto: ALPN "h2,http/1.1", and the engine the origin picks.
+TEST_F(Http2Upstream, AutoTlsOriginThatPicksH2GetsHttp2)
+{
+    const auto r = viaProxy({QStringLiteral("http://auto-h2.test:%1/echo/auto-h2").arg(s_tls->port)});
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString();
+    EXPECT_EQ(json(r).value("protocol").toString(), "HTTP/2");
+    EXPECT_EQ(json(r).value("scheme").toString(), "https");
+}
+
+TEST_F(Http2Upstream, AutoTlsOriginThatPicksHttp11GetsHttp11OnTheSameConnectionThenFromThePool)
+{
+    // s_h1tls offers http/1.1 only and answers HTTP/1.1 on it. Its connection numbers count TLS handshakes: the
+    // first request goes on the connection whose ALPN said http/1.1 (no second handshake), the later ones reuse it.
+    for (int i = 0; i < 3; ++i) {
+        const auto r = viaProxy({"-d", "body", QStringLiteral("http://auto-h1.test:%1/echo/auto-h1-%2")
+                                                   .arg(s_h1tls->port)
+                                                   .arg(i)});
+        ASSERT_EQ(r.status, 200) << r.describe().toStdString();
+        const QJsonObject echo = json(r);
+        EXPECT_EQ(echo.value("protocol").toString(), "HTTP/1.1");
+        EXPECT_EQ(echo.value("alpn").toString(), "http/1.1");
+        EXPECT_EQ(echo.value("body").toString(), "body");
+        EXPECT_EQ(echo.value("connection").toInt(), 1) << "request " << i << ": " << r.body.constData();
+    }
+}
+
+TEST_F(Http2Upstream, AutoRequestsWaitingForTheFirstHandshakeAllGoOnOverHttp11)
+{
+    // Three requests at once to an origin not seen yet: they wait on one connection's handshake; when it says
+    // http/1.1 the first takes that connection and the others go to HTTP/1.1 connections of their own.
+    QProcess p;
+    QStringList args{"-s", "-Z", "--parallel-immediate", "-x",
+                     QStringLiteral("http://127.0.0.1:%1").arg(s_proxy->proxyPort())};
+    for (int i = 0; i < 3; ++i) {
+        args << "-o" << "/dev/null" << "-w" << "%{http_code}\n"
+             << QStringLiteral("http://auto-h1.test:%1/echo/parallel-%2").arg(s_h1tls->port).arg(i);
+    }
+    p.start("curl", args);
+    ASSERT_TRUE(p.waitForFinished(60000));
+    EXPECT_EQ(p.readAllStandardOutput(), "200\n200\n200\n") << p.readAllStandardError().constData();
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(logged(QStringLiteral("/echo/parallel-%1").arg(i)).value("status").toInt(), 200) << i;
+}
+
+TEST_F(Http2Upstream, AutoTlsOriginWithoutAlpnAndAutoInPlaintextGetHttp11)
+{
+    const auto r = viaProxy({QStringLiteral("http://auto-none.test:%1/echo/none").arg(s_noAlpn->port)});
+    ASSERT_EQ(r.status, 200) << r.describe().toStdString();
+    EXPECT_EQ(json(r).value("protocol").toString(), "HTTP/1.1");
+    EXPECT_EQ(json(r).value("alpn").toString("?"), "");
+    EXPECT_EQ(json(r).value("connection").toInt(), 1) << "on the connection that answered no ALPN";
+    // Auto in plaintext: HTTP/1.1 (no ALPN to ask with; h2c by prior knowledge would fail an HTTP/1.1 origin).
+    const auto p = viaProxy({QStringLiteral("http://auto-plain.test:%1/echo/plain").arg(s_h1->port())});
+    ASSERT_EQ(p.status, 200) << p.describe().toStdString();
+    EXPECT_EQ(json(p).value("httpVersion").toString(), "HTTP/1.1");
 }
 
 TEST_F(Http2Upstream, ConnectFailuresAreReportedAsForHttp11)
@@ -389,6 +461,53 @@ TEST_F(Http2Upstream, Http11ClientGetsTrailersOnlyWithTeTrailers)
     const QJsonObject rec = logged("/trailers/no-te");
     EXPECT_EQ(rec.value("trailersDropped").toInt(), 2) << QJsonDocument(rec).toJson().constData();
     EXPECT_EQ(rec.value("grpcStatus").toInt(-1), 0);
+}
+
+TEST_F(Http2Upstream, TrailerFieldsNoTrailerMayCarryAreDroppedAndCounted)
+{
+    // RFC 9110 6.5.1: framing, routing, authentication and response-control fields are not trailers; a client
+    // that merged them into the head could be made to read another length or type than the one checked.
+    const QByteArray target = plainUrl("/forbidden-trailers/h1").toLatin1();
+    const QByteArray h1 = raw("GET " + target + " HTTP/1.1\r\nHost: h2.test\r\nTE: trailers\r\n"
+                              "Connection: close\r\n\r\n");
+    EXPECT_TRUE(h1.startsWith("HTTP/1.1 200")) << h1.constData();
+    EXPECT_TRUE(bodyOf(h1).endsWith("0\r\ngrpc-status: 0\r\nx-trailer: yes\r\n\r\n")) << h1.constData();
+    EXPECT_EQ(logged("/forbidden-trailers/h1").value("trailersDropped").toInt(), 5);
+
+    if (QStandardPaths::findExecutable("nghttp").isEmpty())
+        GTEST_SKIP() << "nghttp is not installed (nghttp2-client, scripts/deps.sh)";
+    QProcess p;
+    p.start("nghttp", {"-v", "-H", QStringLiteral(":authority: h2.test:%1").arg(s_plain->port),
+                       QStringLiteral("http://127.0.0.1:%1/forbidden-trailers/h2").arg(s_proxy->proxyPort())});
+    ASSERT_TRUE(p.waitForFinished(30000));
+    const QByteArray out = p.readAllStandardOutput();
+    EXPECT_TRUE(out.contains("x-trailer: yes")) << out.constData();
+    EXPECT_FALSE(out.contains("text/evil")) << out.constData();
+    EXPECT_FALSE(out.contains("eDp5")) << out.constData();
+    EXPECT_FALSE(out.contains("bytes 0-1/99")) << out.constData();
+    EXPECT_EQ(logged("/forbidden-trailers/h2").value("trailersDropped").toInt(), 5);
+}
+
+// An HTTP/1.1 origin's chunked trailers (here s_h1tls, reached over HTTP/1.1 by Auto) go on as an HTTP/2 origin's:
+// to an HTTP/1.1 client that sent TE: trailers, and to an HTTP/2 client (gRPC-web style).
+TEST_F(Http2Upstream, Http11OriginsChunkedTrailersReachTheClient)
+{
+    const QByteArray target = QStringLiteral("http://auto-h1.test:%1/trailers/h1").arg(s_h1tls->port).toLatin1();
+    const QByteArray h1 = raw("GET " + target + " HTTP/1.1\r\nHost: auto-h1.test\r\nTE: trailers\r\n"
+                              "Connection: close\r\n\r\n");
+    EXPECT_TRUE(h1.startsWith("HTTP/1.1 200")) << h1.constData();
+    EXPECT_TRUE(bodyOf(h1).endsWith("0\r\ngrpc-status: 0\r\nx-trailer: yes\r\n\r\n")) << h1.constData();
+    EXPECT_EQ(logged("/trailers/h1").value("grpcStatus").toInt(-1), 0);
+
+    if (QStandardPaths::findExecutable("nghttp").isEmpty())
+        GTEST_SKIP() << "nghttp is not installed (nghttp2-client, scripts/deps.sh)";
+    QProcess p;
+    p.start("nghttp", {"-v", "-H", QStringLiteral(":authority: auto-h1.test:%1").arg(s_h1tls->port),
+                       QStringLiteral("http://127.0.0.1:%1/trailers/h2").arg(s_proxy->proxyPort())});
+    ASSERT_TRUE(p.waitForFinished(30000));
+    const QByteArray out = p.readAllStandardOutput();
+    EXPECT_TRUE(out.contains("grpc-status: 0")) << out.constData();
+    EXPECT_TRUE(out.contains("x-trailer: yes")) << out.constData();
 }
 
 TEST_F(Http2Upstream, Http2ClientTrailersGoBothWays)

@@ -89,7 +89,10 @@ StageResult upstreamRequest(Transaction &tx)
     if (h.isConnect())
         return StageResult::Continue; // a tunnel carries bytes as they are: no target, no headers
 
-    up.http2 = backend->http2; // not for tunnels: they carry the client's bytes as they are
+    // Not for tunnels: they carry the client's bytes as they are. Auto needs ALPN, so plaintext stays HTTP/1.1 (h2c
+    // by prior knowledge to an origin that may not speak it would fail the request).
+    up.http2 = backend->http2 || (backend->httpAuto && up.tls);
+    up.http1Fallback = backend->httpAuto && up.tls;
     tx.forward.method = h.method;
     tx.forward.target = rewrite ? rewrittenPath(tx, rewrite->replaceFullPath, rewrite->replacePrefixMatch)
                                 : tx.canon.path;

@@ -304,6 +304,44 @@ TEST(AgentgatewayPolicy, ApiKeysComeFromTheAnnotationsFileNotFromSecrets)
         << errorsText(errors).toStdString();
 }
 
+// agentgateway's version enum has no auto: dfproxy.dev/backend-http-version Auto asks for ALPN negotiation, beside
+// an unset version or HTTP2; with HTTP1, another value, or without spec.backend.http it is refused with its path.
+TEST(AgentgatewayPolicy, BackendHttpVersionAutoAnnotation)
+{
+    const QJsonObject autoAnn{{"dfproxy.dev/backend-http-version", "Auto"}};
+    QList<FieldError> errors;
+    auto s = parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"http": {}}})", autoAnn), &errors);
+    EXPECT_TRUE(errors.isEmpty()) << errorsText(errors).toStdString();
+    ASSERT_TRUE(s.backendHttp.has_value());
+    EXPECT_TRUE(s.backendHttp->autoVersion);
+
+    errors.clear();
+    s = parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"http": {"version": "HTTP2"}}})"), &errors);
+    EXPECT_FALSE(s.backendHttp->autoVersion) << "HTTP2 alone stays h2 only";
+
+    errors.clear();
+    parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"http": {"version": "HTTP1"}}})", autoAnn),
+        &errors);
+    EXPECT_TRUE(errorAt(errors, "spec.backend.http.version").contains("contradicts"))
+        << errorsText(errors).toStdString();
+
+    errors.clear();
+    parseAgentgatewayPolicySpec(policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"http": {}}})",
+                                       QJsonObject{{"dfproxy.dev/backend-http-version", "auto"}}),
+                                &errors);
+    EXPECT_TRUE(errorAt(errors, "metadata.annotations[dfproxy.dev/backend-http-version]").contains("must be Auto"))
+        << errorsText(errors).toStdString();
+
+    errors.clear();
+    parseAgentgatewayPolicySpec(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tls": {}}})", autoAnn), &errors);
+    EXPECT_TRUE(errorAt(errors, "metadata.annotations[dfproxy.dev/backend-http-version]").contains("spec.backend.http"))
+        << errorsText(errors).toStdString();
+}
+
 // spec.backend.http.version selects HTTP/2 to the backend (forward/http2forwarder.h); its other field and other
 // spellings are refused with their path.
 TEST(AgentgatewayPolicy, BackendHttpVersionIsReadAndItsOtherFieldsRefused)

@@ -255,6 +255,35 @@ TEST(HttpParser, ResponseUntilCloseEndsOnEof)
     EXPECT_EQ(out.body, "abc");
 }
 
+// The upstream engine keeps an origin's chunked trailers (setKeepTrailers) to pass them on; the fields are checked
+// like header fields either way, and a new message starts with none.
+TEST(HttpParser, KeptTrailersComeWithTheirValuesTrimmedAndOnlyWhenAsked)
+{
+    const QByteArray in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+                          "grpc-status:  0 \r\nX-T: a b\r\n\r\n"
+                          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    for (bool keep : {true, false}) {
+        Parsed out;
+        HttpParser p(HttpParser::Kind::Response);
+        p.setBodyHandler(&out);
+        p.setKeepTrailers(keep);
+        HttpParser::Stop stop;
+        qsizetype used = p.feed(in.constData(), in.size(), &stop);
+        ASSERT_EQ(stop, HttpParser::Stop::Head);
+        used += p.feed(in.constData() + used, in.size() - used, &stop);
+        ASSERT_EQ(stop, HttpParser::Stop::Complete);
+        EXPECT_EQ(out.body, "abc");
+        const HeaderList expected{{"grpc-status", "0"}, {"X-T", "a b"}};
+        EXPECT_EQ(p.takeTrailers(), keep ? expected : HeaderList()) << keep;
+        EXPECT_TRUE(p.takeTrailers().isEmpty());
+        used += p.feed(in.constData() + used, in.size() - used, &stop);
+        ASSERT_EQ(stop, HttpParser::Stop::Head);
+        p.feed(in.constData() + used, in.size() - used, &stop);
+        ASSERT_EQ(stop, HttpParser::Stop::Complete);
+        EXPECT_TRUE(p.takeTrailers().isEmpty());
+    }
+}
+
 TEST(HttpParser, HeadResponseHasNoBody)
 {
     HttpParser p(HttpParser::Kind::Response);

@@ -81,3 +81,16 @@ TEST(ResponseRules, StatusIsThreeDigitsFrom100AndTheReasonPhraseHasNoControlByte
                                 QByteArray("OK\n")})
         EXPECT_EQ(checkResponseStatus(200, r), "invalid_reason_phrase") << r.toHex().constData();
 }
+
+// RFC 9110 6.5.1: fields that frame, route, authenticate or control the response are never trailers (Go's
+// net/http badTrailer list, the If- prefix, Upgrade and pseudo-fields), whatever their case; others are.
+TEST(ResponseRules, ForbiddenTrailerFields)
+{
+    for (const char *n : {"content-length", "Content-Length", "TRANSFER-ENCODING", "host", "authorization",
+                          "www-authenticate", "content-type", "content-encoding", "content-range", "trailer", "te",
+                          "cache-control", "If-Match", "if-none-match", "upgrade", "proxy-authorization", ":status",
+                          "connection", "keep-alive", "max-forwards", "pragma", "range", "expect"})
+        EXPECT_TRUE(isForbiddenTrailer(n)) << n;
+    for (const char *n : {"grpc-status", "grpc-message", "x-trailer", "server-timing", "digest", "if", "i", ""})
+        EXPECT_FALSE(isForbiddenTrailer(n)) << n;
+}
