@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app/service.h"
 
+#include "app/servicemetrics.h"
 #include "app/telemetrysink.h"
 #include "base/logcategories.h"
 #include "dns/dnshostcache.h"
@@ -147,8 +148,8 @@ bool Service::start(QString *error)
     m_proxy->setHostCache(m_cache.get());
     m_proxy->setAccessLogSink(m_accessLogSink.get());
     checkDescriptorLimit();
-    addServiceCollectors(*m_metrics, m_cache.get(), m_proxy.get(), m_accessLog.get());
-    m_metrics->addCollector([this] { return telemetry::policyFamilies(policyStats()); });
+    addServiceCollectors(*m_metrics, m_cache.get(), m_proxy.get(), m_accessLog.get(),
+                         [this] { return policyCounters(); });
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
     applyPolicies();
     connect(m_proxy.get(), &proxy::ProxyServer::listenerError, this,
@@ -236,6 +237,12 @@ QJsonObject Service::policyStats() const
 {
     QMutexLocker lock(&m_policyMutex);
     return m_policy ? m_policy->stats() : QJsonObject();
+}
+
+policy::PolicyCounters Service::policyCounters() const
+{
+    QMutexLocker lock(&m_policyMutex);
+    return m_policy ? m_policy->counters() : policy::PolicyCounters();
 }
 
 QStringList Service::policyProblems(const QString &kind, const QString &ns, const QString &name) const

@@ -25,6 +25,7 @@ class ProxyServer;
 }
 namespace dfproxy::policy {
 class ConfigPolicyEngine;
+struct PolicyCounters;
 }
 namespace dfproxy::telemetry {
 class AccessLogger;
@@ -91,6 +92,8 @@ public:
     void setAdminEndpoint(const QHostAddress &address, quint16 port);
     /// The policy counters (ConfigPolicyEngine::stats()); {} before start(). Thread-safe.
     QJsonObject policyStats() const;
+    /// The policy engine's counters as integers (what /metrics shows); all zero before start(). Thread-safe.
+    policy::PolicyCounters policyCounters() const;
     /// What the policy engine could not load for one policy (unreadable htpasswd or JWKS file, ...), for its
     /// status; empty when it compiled as written. Thread-safe.
     QStringList policyProblems(const QString &kind, const QString &ns, const QString &name) const;

@@ -889,36 +889,63 @@ QStringList ConfigPolicyEngine::deniedCidrs() const
     return d->deniedCidrs.toStringList();
 }
 
-QJsonObject ConfigPolicyEngine::stats() const
+PolicyCounters ConfigPolicyEngine::counters() const
 {
     const Counters &c = *d->counters;
-    qint64 keys = 0;
+    PolicyCounters out;
+    out.authn = {c.authenticated.load(),
+                 c.anonymous.load(),
+                 c.challenged.load(),
+                 c.rejected.load(),
+                 qint64(d->cache->size()),
+                 c.hashVerifications.load(),
+                 c.dummyVerifications.load(),
+                 c.throttled.load(),
+                 c.busy.load(),
+                 qint64(d->throttle->size()),
+                 qint64(d->pool->queued())};
+    out.authz = {c.authzAllowed.load(), c.authzDenied.load()};
     for (const auto &l : d->limiters)
-        keys += l->keyCount();
+        out.ratelimit.keys += l->keyCount();
+    out.ratelimit.allowed = c.rateAllowed.load();
+    out.ratelimit.limited = c.rateLimited.load();
+    out.ssrf = {c.ssrfChecked.load(), c.ssrfDenied.load(), c.ssrfDropped.load()};
+    out.loop.denied = c.loopDenied.load();
+    return out;
+}
+
+QJsonObject PolicyCounters::toJson() const
+{
+    return QJsonObject{
+        {"authn", QJsonObject{{"authenticated", authn.authenticated},
+                              {"anonymous", authn.anonymous},
+                              {"challenged", authn.challenged},
+                              {"rejected", authn.rejected},
+                              {"cachedVerifications", authn.cachedVerifications},
+                              {"hashVerifications", authn.hashVerifications},
+                              {"dummyVerifications", authn.dummyVerifications},
+                              {"throttled", authn.throttled},
+                              {"busy", authn.busy},
+                              {"throttledClients", authn.throttledClients},
+                              {"verificationsQueued", authn.verificationsQueued}}},
+        {"authz", QJsonObject{{"allowed", authz.allowed}, {"denied", authz.denied}}},
+        {"ratelimit", QJsonObject{{"allowed", ratelimit.allowed}, {"limited", ratelimit.limited},
+                                  {"keys", ratelimit.keys}}},
+        {"ssrf", QJsonObject{{"checked", ssrf.checked}, {"denied", ssrf.denied},
+                             {"addressesDropped", ssrf.addressesDropped}}},
+        {"loop", QJsonObject{{"denied", loop.denied}}},
+    };
+}
+
+QJsonObject ConfigPolicyEngine::stats() const
+{
+    QJsonObject out = counters().toJson();
     QJsonObject policies;
     for (auto it = d->policyCounts.begin(); it != d->policyCounts.end(); ++it)
         policies.insert(it.key(), it.value());
-    return QJsonObject{
-        {"authn", QJsonObject{{"authenticated", c.authenticated.load()},
-                              {"anonymous", c.anonymous.load()},
-                              {"challenged", c.challenged.load()},
-                              {"rejected", c.rejected.load()},
-                              {"cachedVerifications", qint64(d->cache->size())},
-                              {"hashVerifications", c.hashVerifications.load()},
-                              {"dummyVerifications", c.dummyVerifications.load()},
-                              {"throttled", c.throttled.load()},
-                              {"busy", c.busy.load()},
-                              {"throttledClients", qint64(d->throttle->size())},
-                              {"verificationsQueued", qint64(d->pool->queued())}}},
-        {"authz", QJsonObject{{"allowed", c.authzAllowed.load()}, {"denied", c.authzDenied.load()}}},
-        {"ratelimit", QJsonObject{{"allowed", c.rateAllowed.load()}, {"limited", c.rateLimited.load()}, {"keys", keys}}},
-        {"ssrf", QJsonObject{{"checked", c.ssrfChecked.load()},
-                             {"denied", c.ssrfDenied.load()},
-                             {"addressesDropped", c.ssrfDropped.load()}}},
-        {"loop", QJsonObject{{"denied", c.loopDenied.load()}}},
-        {"policies", policies},
-        {"problems", QJsonArray::fromStringList(m_problems)},
-    };
+    out.insert("policies", policies);
+    out.insert("problems", QJsonArray::fromStringList(m_problems));
+    return out;
 }
 
 // ---- Build -----------------------------------------------------------------------------------------------------
