@@ -5,6 +5,7 @@
 
 #include "http/canonical.h"
 
+#include "config/adminoptions.h"
 #include "config/agentgatewaypolicy.h"
 #include "config/cel.h"
 #include "config/model.h"
@@ -1318,10 +1319,10 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
                 d->self.append({a, l.port});
         }
     }
-    const QString adminAddress = config.admin.value("address").toString(QStringLiteral("127.0.0.1"));
-    const int adminPort = config.admin.value("port").toInt(15000);
-    if (adminPort > 0 && adminPort < 65536)
-        d->self.append({QHostAddress(adminAddress), quint16(adminPort)});
+    // The config's admin endpoint, read by the same parser as the service's (so "localhost" is 127.0.0.1 here too).
+    const auto admin = config::AdminOptions::fromJson(config.admin, nullptr);
+    if (admin.port > 0)
+        d->self.append({config::AdminOptions::hostAddress(admin.address), quint16(admin.port)});
     d->self += options.proxyListenAddresses;
     if (!options.adminAddress.isNull() && options.adminPort)
         d->self.append({options.adminAddress, options.adminPort});

@@ -724,6 +724,18 @@ TEST(SsrfGuard, DeniesTheProxysOwnListenersAndAdmin)
     EXPECT_TRUE(e->checkResolved(*r, addrs({"127.0.0.1"})).allowed);
 }
 
+TEST(SsrfGuard, DeniesTheConfiguredAdminEndpointWhateverItsSpelling)
+{
+    // admin.address "localhost" is 127.0.0.1 for the admin server; denySelf must read it the same way.
+    config::Config c = baseConfig();
+    c.admin = QJsonObject{{"address", "localhost"}, {"port", 15555}};
+    const auto e = buildPolicyEngine(c, Options{});
+    Request r;
+    r.attrs.port = 15555;
+    EXPECT_EQ(e->checkResolved(*r, addrs({"127.0.0.1"})).reason, "ssrf_denied");
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"::127.0.0.1"})).allowed);
+}
+
 TEST(SsrfGuard, StrictPresetAndCustomLists)
 {
     const auto e = build(baseConfig({}, json(R"({"ssrf":{"preset":"strict","deniedCIDRs":["203.0.113.0/24"],
