@@ -217,12 +217,14 @@ void checkTunnelEngines(const Config &config, QList<FieldError> &errors)
 
 } // namespace
 
-QList<FieldError> validateConfig(const Config &config)
+QList<FieldError> validateConfig(const Config &config, SsrfSettings *ssrf)
 {
     QList<FieldError> errors;
     // The global blocks are objects by construction (Config::fromJson rejects anything else); their owners
-    // (dns/, admin/, proxy/, telemetry/) check their contents. proxy.ssrf belongs to the policies (policy/).
-    parseSsrfSettings(config.proxy, &errors);
+    // (dns/, admin/, proxy/, telemetry/) check their contents. proxy.ssrf is run by the policies (policy/).
+    SsrfSettings parsedSsrf = parseSsrfSettings(config.proxy, &errors);
+    if (ssrf)
+        *ssrf = std::move(parsedSsrf);
     checkControls(config.admin, QStringLiteral("admin"), {}, errors);
     checkControls(config.dns, QStringLiteral("dns"), {}, errors);
     checkControls(config.proxy, QStringLiteral("proxy"), {}, errors);

@@ -1286,9 +1286,11 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
 
     compileAgentgatewayPolicies(config, previous ? previous->d.get() : nullptr, *d, problems);
 
-    // SSRF guard.
+    // SSRF guard: proxy.ssrf as the store parsed it when it validated this version; parsed here only for a config
+    // that did not come through a store's validation (the built-in default, tests, tools).
     QList<config::FieldError> ssrfErrors;
-    const auto ssrf = config::parseSsrfSettings(config.proxy, &ssrfErrors);
+    const config::SsrfSettings *stored = config.parsed.get<config::SsrfSettings>();
+    const auto ssrf = stored ? *stored : config::parseSsrfSettings(config.proxy, &ssrfErrors);
     if (!ssrfErrors.isEmpty())
         problems.append(QStringLiteral("proxy.ssrf is invalid; using the defaults"));
     const auto settings = ssrfErrors.isEmpty() ? ssrf : config::SsrfSettings{};
