@@ -204,7 +204,7 @@ void checkTunnelEngines(const Config &config, QList<FieldError> &errors)
                 if (b.kind() != QLatin1String(kinds::Backend) || b.ns() != p.ns() || b.name() != ref.name)
                     continue;
                 QList<FieldError> backendErrors;
-                if (parseBackendSpec(b, &backendErrors).engine == QLatin1String("qnam"))
+                if (parseBackendSpec(b, &backendErrors).engine == BackendSpec::Engine::Qnam)
                     errors.append(FieldError{
                         QStringLiteral("resources[%1].spec.backend.tunnel").arg(i),
                         QStringLiteral("the backend %1/%2 uses engine: qnam, which does not speak to upstream "
