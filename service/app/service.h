@@ -88,7 +88,8 @@ public:
     /// start().
     telemetry::ApplicationStats *applications() { return m_applications.get(); }
 
-    /// The running config's global blocks, parsed (defaults before start()).
+    /// The running config's global blocks, parsed (defaults before the first load). Main thread; the reference is
+    /// valid until the config changes.
     const GlobalOptions &globalOptions() const;
 
     /// Counters of every area (dns, proxy), for /api/v1/stats.
