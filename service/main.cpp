@@ -108,7 +108,10 @@ int run(QCoreApplication &app)
     admin::registerTelemetryApi(adminServer, service.accessLogger(), service.metrics());
     admin::registerSystemProxyApi(adminServer, service.store(), service.proxy());
     admin::registerApplicationsApi(adminServer, service.applications(), service.accessLogger());
-    if (!adminServer.listenFromConfig(cli.value(adminAddrOpt), adminPort)) {
+    const app::GlobalOptions &global = service.globalOptions();
+    if (global.logLevel) // the config's logging.level is the level at start
+        adminServer.setLogLevel(*global.logLevel);
+    if (!adminServer.listenFromConfig(global.admin, cli.value(adminAddrOpt), adminPort)) {
         std::fprintf(stderr, "dfproxy: admin API: %s\n", qPrintable(adminServer.errorString()));
         return 1;
     }

@@ -82,11 +82,10 @@ void writeResponse(const ApiResponse &r, QHttpServerResponder &&responder, bool 
         socket->disconnectFromHost();
 }
 
-// The admin block's limit `key` (a positive integer, checked by the service at load), else `fallback`.
-int limitOf(const QJsonObject &admin, const char *key, int fallback)
+// An admin-block limit (0 = not set), else `fallback`.
+int limitOr(int configured, int fallback)
 {
-    const int v = admin.value(QLatin1String(key)).toInt(0);
-    return v > 0 ? v : fallback;
+    return configured > 0 ? configured : fallback;
 }
 
 // Splits "host:port", "[v6]:port" or "host" and returns the host part without brackets.
@@ -124,12 +123,6 @@ QJsonArray listenersOf(const config::Config &cfg)
         }
     }
     return out;
-}
-
-const QStringList &logLevels()
-{
-    static const QStringList levels{"debug", "info", "warning", "error", "critical"};
-    return levels;
 }
 
 // QLoggingCategory rules enabling `level` and above for `category` ("dfproxy.*", "default", "dfproxy.dns").
@@ -210,11 +203,12 @@ AdminServer::AdminServer(config::ConfigStore *store, QObject *parent)
         return ApiResponse::json(loggingState());
     });
     m_resources.registerRoutes(m_router);
+}
 
-    // The config's logging.level is the level at start; PUT /api/v1/logging changes it at run time only.
-    const QString level = store->config().logging.value("level").toString();
-    if (logLevels().contains(level))
-        setLogging(QJsonObject{{"level", level}});
+void AdminServer::setLogLevel(LogLevel level)
+{
+    m_logLevel = toString(level);
+    QLoggingCategory::setFilterRules(loggingState().value("filterRules").toString());
 }
 
 namespace {
@@ -245,7 +239,7 @@ QList<config::FieldError> AdminServer::setLogging(const QJsonObject &request)
 {
     QList<config::FieldError> errors;
     static const QRegularExpression categoryName(QStringLiteral("^[A-Za-z0-9_\\-]+(\\.[A-Za-z0-9_\\-]+)*(\\.\\*)?$"));
-    const QString levelHelp = QStringLiteral("must be one of %1").arg(logLevels().join(", "));
+    const QString levelHelp = QStringLiteral("must be one of %1").arg(logLevelNames().join(", "));
     for (auto it = request.begin(); it != request.end(); ++it) {
         if (it.key() != "level" && it.key() != "categories" && it.key() != "filterRules" && it.key() != "known")
             errors.append(config::FieldError{it.key(), QStringLiteral("unknown field; use level and categories")});
@@ -253,7 +247,7 @@ QList<config::FieldError> AdminServer::setLogging(const QJsonObject &request)
     QString level = m_logLevel;
     if (request.contains("level")) {
         level = request.value("level").toString().toLower();
-        if (!logLevels().contains(level))
+        if (!logLevelFromString(level))
             errors.append(config::FieldError{"level", levelHelp});
     }
     QMap<QString, QString> cats = m_logCategories;
@@ -269,7 +263,7 @@ QList<config::FieldError> AdminServer::setLogging(const QJsonObject &request)
                     errors.append(config::FieldError{"categories." + it.key(), "is not a logging category name (e.g. dfproxy.dns)"});
                 else if (!isKnownLogCategoryPattern(it.key()))
                     errors.append(config::FieldError{"categories." + it.key(), unknownCategoryHelp()});
-                else if (!logLevels().contains(l))
+                else if (!logLevelFromString(l))
                     errors.append(config::FieldError{"categories." + it.key(), levelHelp});
                 else
                     cats.insert(it.key(), l);
@@ -349,18 +343,16 @@ bool AdminServer::listen(const QHostAddress &address, quint16 port)
     return true;
 }
 
-bool AdminServer::listenFromConfig(const QString &addressOverride, int portOverride)
+bool AdminServer::listenFromConfig(const config::AdminOptions &admin, const QString &addressOverride,
+                                   int portOverride)
 {
-    const QJsonObject admin = m_store->config().admin;
     const GateLimits defaults;
-    m_limits.headTimeoutMs = limitOf(admin, "headTimeoutMs", defaults.headTimeoutMs);
-    m_limits.idleTimeoutMs = limitOf(admin, "idleTimeoutMs", defaults.idleTimeoutMs);
-    m_limits.maxConnections = limitOf(admin, "maxConnections", defaults.maxConnections);
-    QString addressText = addressOverride.isEmpty() ? admin.value("address").toString(kDefaultAdminAddress) : addressOverride;
-    const int port = portOverride >= 0 ? portOverride : admin.value("port").toInt(kDefaultAdminPort);
-    if (addressText == "localhost")
-        addressText = QStringLiteral("127.0.0.1");
-    const QHostAddress address(addressText);
+    m_limits.headTimeoutMs = limitOr(admin.headTimeoutMs, defaults.headTimeoutMs);
+    m_limits.idleTimeoutMs = limitOr(admin.idleTimeoutMs, defaults.idleTimeoutMs);
+    m_limits.maxConnections = limitOr(admin.maxConnections, defaults.maxConnections);
+    const QString addressText = addressOverride.isEmpty() ? admin.address : addressOverride;
+    const int port = portOverride >= 0 ? portOverride : admin.port;
+    const QHostAddress address = config::AdminOptions::hostAddress(addressText);
     if (address.isNull()) {
         m_error = QStringLiteral("admin.address \"%1\" is not an IP address").arg(addressText);
         return false;

@@ -6,6 +6,9 @@
 #include "api/router.h"
 #include "server/admingate.h"
 
+#include "base/logcategories.h"
+#include "config/adminoptions.h"
+
 #include <QElapsedTimer>
 #include <QHash>
 #include <QHostAddress>
@@ -60,8 +63,10 @@ public:
 
     /// Listens on `address`:`port` (port 0 picks a free one). Returns false (see errorString()) on failure.
     bool listen(const QHostAddress &address, quint16 port);
-    /// Listens on the config's admin.address / admin.port (default 127.0.0.1:15000); non-empty overrides win.
-    bool listenFromConfig(const QString &addressOverride = {}, int portOverride = -1);
+    /// Listens on the config's admin block (parsed by the service: app::GlobalOptions::admin) with its limits;
+    /// non-empty overrides (--admin-address, --admin-port) win.
+    bool listenFromConfig(const config::AdminOptions &admin, const QString &addressOverride = {},
+                          int portOverride = -1);
     void close();
     bool isListening() const;
     QHostAddress address() const { return m_address; }
@@ -97,6 +102,8 @@ public:
     /// through QLoggingCategory::setFilterRules. `level` applies to dfproxy.* and the default category; categories
     /// override it. Returns the field errors (nothing is changed then).
     QList<config::FieldError> setLogging(const QJsonObject &request);
+    /// Sets the level of every dfproxy category (the config's logging.level at start; PUT changes it at run time).
+    void setLogLevel(LogLevel level);
 
     /// A handler that writes the response itself (server-sent events, long responses). It runs on the main thread
     /// after the same checks as every route and gets the raw responder: write the status line and headers with

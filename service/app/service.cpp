@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app/service.h"
 
+#include "app/servicemetrics.h"
 #include "app/telemetrysink.h"
 #include "base/logcategories.h"
 #include "dns/dnshostcache.h"
@@ -32,36 +33,6 @@ QString describe(const QList<config::FieldError> &errors)
     for (const auto &e : errors)
         lines << (e.path.isEmpty() ? e.message : e.path + ": " + e.message);
     return lines.join("\n  ");
-}
-
-// Checks the admin block (the admin server reads it at listen) and logging.level; the other blocks are parsed by
-// their owners in Service::parseGlobalBlocks.
-void checkAdminAndLevel(const config::Config &c, QList<config::FieldError> *errors)
-{
-    if (c.admin.contains("address")) {
-        const QString a = c.admin.value("address").toString();
-        if (a != "localhost" && QHostAddress(a).isNull())
-            errors->append(config::FieldError{"admin.address", "must be an IP address or \"localhost\""});
-    }
-    if (c.admin.contains("port")) {
-        const QJsonValue p = c.admin.value("port");
-        if (!p.isDouble() || p.toDouble() != p.toInt() || p.toInt() < 0 || p.toInt() > 65535)
-            errors->append(config::FieldError{"admin.port", "must be an integer from 0 to 65535"});
-    }
-    // The admin API's connection limits (docs/admin-api.md, "Limits"); the admin server reads them at listen.
-    const struct { const char *key; int max; } adminLimits[] = {
-        {"headTimeoutMs", 3600000}, {"idleTimeoutMs", 86400000}, {"maxConnections", 10000}};
-    for (const auto &limit : adminLimits) {
-        const QJsonValue v = c.admin.value(QLatin1String(limit.key));
-        if (!v.isUndefined() && (!v.isDouble() || v.toDouble() != v.toInt() || v.toInt() < 1 || v.toInt() > limit.max))
-            errors->append(config::FieldError{QStringLiteral("admin.") + limit.key,
-                                              QStringLiteral("must be an integer from 1 to %1").arg(limit.max)});
-    }
-    if (c.logging.contains("level")) {
-        static const QStringList levels{"debug", "info", "warning", "error", "critical"};
-        if (!levels.contains(c.logging.value("level").toString()))
-            errors->append(config::FieldError{"logging.level", "must be one of debug, info, warning, error, critical"});
-    }
 }
 
 } // namespace
@@ -98,7 +69,12 @@ QList<config::FieldError> Service::parseGlobalBlocks(config::Config &c) const
     o.proxy = proxy::optionsFromJson(c.proxy, &errors); // timeouts, buffers, X-Forwarded-* (docs/proxy.md)
     if (m_options.workers >= 0)
         o.proxy.workerThreads = m_options.workers;
-    checkAdminAndLevel(c, &errors);
+    o.admin = config::AdminOptions::fromJson(c.admin, &errors); // the admin server reads it at listen
+    if (c.logging.contains("level")) {
+        o.logLevel = logLevelFromString(c.logging.value("level").toString());
+        if (!o.logLevel)
+            errors.append(config::FieldError{"logging.level", "must be one of " + logLevelNames().join(", ")});
+    }
     o.accessLog = telemetry::AccessLogOptions::fromJson(c.logging, &errors); // paths as "logging.accessLog.format"
     // Enabled without any output means access.log next to the config file.
     if (o.accessLog.enabled && o.accessLog.path.isEmpty() && !o.accessLog.toStdout)
@@ -150,8 +126,8 @@ bool Service::start(QString *error)
     m_proxy->setHostCache(m_cache.get());
     m_proxy->setAccessLogSink(m_accessLogSink.get());
     checkDescriptorLimit();
-    addServiceCollectors(*m_metrics, m_cache.get(), m_proxy.get(), m_accessLog.get());
-    m_metrics->addCollector([this] { return telemetry::policyFamilies(policyStats()); });
+    addServiceCollectors(*m_metrics, m_cache.get(), m_proxy.get(), m_accessLog.get(),
+                         [this] { return policyCounters(); });
     m_proxy->setRouteTable(routing::RouteTable::build(m_store.config()));
     applyPolicies();
     connect(m_proxy.get(), &proxy::ProxyServer::listenerError, this,
@@ -239,6 +215,12 @@ QJsonObject Service::policyStats() const
 {
     QMutexLocker lock(&m_policyMutex);
     return m_policy ? m_policy->stats() : QJsonObject();
+}
+
+policy::PolicyCounters Service::policyCounters() const
+{
+    QMutexLocker lock(&m_policyMutex);
+    return m_policy ? m_policy->counters() : policy::PolicyCounters();
 }
 
 QStringList Service::policyProblems(const QString &kind, const QString &ns, const QString &name) const

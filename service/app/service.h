@@ -3,6 +3,8 @@
 // The dfproxy service: owns the config store, DNS host cache, proxy server, policies and telemetry, and applies
 // each accepted config version to them. main.cpp builds one; the admin API reads it.
 
+#include "base/logcategories.h"
+#include "config/adminoptions.h"
 #include "config/configstore.h"
 #include "dns/dnshostcache.h"
 #include "dns/dnstypes.h"
@@ -25,6 +27,7 @@ class ProxyServer;
 }
 namespace dfproxy::policy {
 class ConfigPolicyEngine;
+struct PolicyCounters;
 }
 namespace dfproxy::telemetry {
 class AccessLogger;
@@ -42,6 +45,8 @@ struct GlobalOptions
     proxy::ProxyOptions proxy;             ///< --workers applied; defaultLookupFamily is set at start
     dns::DnsHostCache::Options dns;        ///< --dns-server applied
     telemetry::AccessLogOptions accessLog; ///< enabled without an output: access.log next to the config file
+    config::AdminOptions admin;            ///< the admin server listens with it (before --admin-* overrides)
+    std::optional<LogLevel> logLevel;      ///< logging.level: the admin server's level at start; none = Qt's default
 };
 
 /// What the command line may override in the config.
@@ -83,6 +88,10 @@ public:
     /// start().
     telemetry::ApplicationStats *applications() { return m_applications.get(); }
 
+    /// The running config's global blocks, parsed (defaults before the first load). Main thread; the reference is
+    /// valid until the config changes.
+    const GlobalOptions &globalOptions() const;
+
     /// Counters of every area (dns, proxy), for /api/v1/stats.
     QJsonObject stats() const;
 
@@ -91,16 +100,16 @@ public:
     void setAdminEndpoint(const QHostAddress &address, quint16 port);
     /// The policy counters (ConfigPolicyEngine::stats()); {} before start(). Thread-safe.
     QJsonObject policyStats() const;
+    /// The policy engine's counters as integers (what /metrics shows); all zero before start(). Thread-safe.
+    policy::PolicyCounters policyCounters() const;
     /// What the policy engine could not load for one policy (unreadable htpasswd or JWKS file, ...), for its
     /// status; empty when it compiled as written. Thread-safe.
     QStringList policyProblems(const QString &kind, const QString &ns, const QString &name) const;
 
 private:
-    /// The store's validator: parses the dns, proxy and logging blocks into GlobalOptions (kept in `c.parsed`) and
-    /// checks the admin block and logging.level. Returns every problem with its path ("proxy.connectTimeoutMs").
+    /// The store's validator: parses the dns, proxy, admin and logging blocks into GlobalOptions (kept in
+    /// `c.parsed`). Returns every problem with its path ("proxy.connectTimeoutMs").
     QList<config::FieldError> parseGlobalBlocks(config::Config &c) const;
-    /// The running config's GlobalOptions.
-    const GlobalOptions &globalOptions() const;
     void applyConfig();
     /// Hands a changed "dns" block to the running host cache.
     void applyDnsSettings();

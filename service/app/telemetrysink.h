@@ -1,20 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The bridge from the proxy's access-log records to telemetry (log, metrics, per-application figures), and the
-// service-wide metric collectors (DNS cache, proxy, access log).
+// The bridge from the proxy's access-log records to telemetry (log, metrics, per-application figures).
 
 #include "proxy/accesslog.h"
 
-namespace dfproxy::dns {
-class DnsHostCache;
-}
-namespace dfproxy::proxy {
-class ProxyServer;
-}
 namespace dfproxy::telemetry {
 class AccessLogger;
 class ApplicationStats;
-class MetricsRegistry;
 class ProxyMetrics;
 } // namespace dfproxy::telemetry
 
@@ -36,11 +28,5 @@ private:
     telemetry::ProxyMetrics *m_metrics;
     telemetry::ApplicationStats *m_applications;
 };
-
-/// Adds the scrape-time collectors of figures owned by other areas: the DNS cache counters
-/// (dfproxy_dns_<envoy name>), the proxy's active connections/tunnels and the access logger's own counters.
-/// The pointers are not owned and must outlive the registry's scrapes (any may be null).
-void addServiceCollectors(telemetry::MetricsRegistry &registry, dns::DnsHostCache *cache, proxy::ProxyServer *proxy,
-                          telemetry::AccessLogger *logger);
 
 } // namespace dfproxy::app

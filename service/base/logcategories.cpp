@@ -47,4 +47,21 @@ bool isKnownLogCategoryPattern(const QString &pattern)
     return false;
 }
 
+const QStringList &logLevelNames()
+{
+    static const QStringList names{"debug", "info", "warning", "error", "critical"};
+    return names;
+}
+
+std::optional<LogLevel> logLevelFromString(const QString &name)
+{
+    const qsizetype i = logLevelNames().indexOf(name);
+    return i < 0 ? std::nullopt : std::optional<LogLevel>(LogLevel(i));
+}
+
+QString toString(LogLevel level)
+{
+    return logLevelNames().value(int(level));
+}
+
 } // namespace dfproxy

@@ -8,6 +8,9 @@
 #include <QList>
 #include <QLoggingCategory>
 #include <QString>
+#include <QStringList>
+
+#include <optional>
 
 namespace dfproxy {
 
@@ -34,5 +37,14 @@ const QList<LogCategoryInfo> &knownLogCategories();
 /// covers at least one category that exists: a dfproxy.* name must be one of knownLogCategories() (or a prefix of
 /// one followed by ".*"); names outside dfproxy (Qt's own, "default") are taken as they are.
 bool isKnownLogCategoryPattern(const QString &pattern);
+
+/// The level of dfproxy's own log lines (the config's logging.level, PUT /api/v1/logging): this and above are on.
+enum class LogLevel { Debug, Info, Warning, Error, Critical };
+
+/// "debug", "info", "warning", "error", "critical": the names of the levels, lowest first.
+const QStringList &logLevelNames();
+/// The level named exactly `name` (one of logLevelNames()); nullopt otherwise.
+std::optional<LogLevel> logLevelFromString(const QString &name);
+QString toString(LogLevel level);
 
 } // namespace dfproxy

@@ -25,6 +25,15 @@ namespace dfproxy::config {
 
 namespace {
 
+// validateConfig, keeping what it parsed of the config layer's own blocks (proxy.ssrf) with the version.
+QList<FieldError> validateAndKeep(Config &c)
+{
+    SsrfSettings ssrf;
+    const QList<FieldError> errors = validateConfig(c, &ssrf);
+    c.parsed.set(std::move(ssrf));
+    return errors;
+}
+
 const QStringList &serverManagedMetadata()
 {
     static const QStringList keys = {"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields",
@@ -236,7 +245,7 @@ std::optional<Config> ConfigStore::readConfigFile(const QString &path, QString *
     QList<FieldError> errors;
     Config c = Config::fromJsonText(text, &errors);
     if (errors.isEmpty())
-        errors = validateConfig(c);
+        errors = validateAndKeep(c);
     if (errors.isEmpty() && m_validator)
         errors = m_validator(c);
     if (errors.isEmpty() && m_crossCheck)
@@ -450,7 +459,7 @@ StoreResult<Config> ConfigStore::replaceConfig(const QJsonObject &document, cons
                                      QStringLiteral("%1 appears twice").arg(describe(key))});
         seen.append(key);
     }
-    errors += validateConfig(next);
+    errors += validateAndKeep(next);
     if (errors.isEmpty() && m_validator)
         errors += m_validator(next);
     if (errors.isEmpty() && m_crossCheck)

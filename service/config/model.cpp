@@ -624,7 +624,7 @@ BackendSpec parseBackendSpec(const Resource &backend, QList<FieldError> *errors)
             b.lookupFamily = *f;
     }
     if (const auto e = r.oneOf(spec, sp, "engine", false, {"native", "qnam"}))
-        b.engine = *e;
+        b.engine = *e == QLatin1String("qnam") ? BackendSpec::Engine::Qnam : BackendSpec::Engine::Native;
     return b;
 }
 

@@ -171,7 +171,8 @@ struct BackendSpec
     bool tlsInsecureSkipVerify = false;
     QString tlsCaFile;
     QString lookupFamily;               ///< spec.dns.lookupFamily; empty = the global setting
-    QString engine = QStringLiteral("native"); ///< "native" or "qnam"
+    enum class Engine { Native, Qnam };
+    Engine engine = Engine::Native;     ///< spec.engine: "native" or "qnam", read once here
 };
 
 

@@ -13,8 +13,10 @@ namespace dfproxy::config {
 /// The structs belong to the areas that run them (proxy::ProxyOptions, dns::DnsHostCache::Options,
 /// telemetry::AccessLogOptions ...), which sit above config, so config cannot name them: the service hands the
 /// store their parsers (ConfigStore::setConfigValidator), the store runs them once per version it validates and
-/// keeps the results here, and the areas read them back with get<T>(). Values are immutable and shared between
-/// copies of a Config, so a resource write (which leaves the global blocks alone) keeps them without parsing again.
+/// keeps the results here, and the areas read them back with get<T>(). The config layer's own proxy.ssrf
+/// (SsrfSettings, for the policy engine) is kept here by the store as validateConfig parses it. Values are
+/// immutable and shared between copies of a Config, so a resource write (which leaves the global blocks alone)
+/// keeps them without parsing again.
 class ParsedBlocks
 {
 public:

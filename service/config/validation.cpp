@@ -205,7 +205,7 @@ void checkTunnelEngines(const Config &config, QList<FieldError> &errors)
                 if (b.kind() != QLatin1String(kinds::Backend) || b.ns() != p.ns() || b.name() != ref.name)
                     continue;
                 QList<FieldError> backendErrors;
-                if (parseBackendSpec(b, &backendErrors).engine == QLatin1String("qnam"))
+                if (parseBackendSpec(b, &backendErrors).engine == BackendSpec::Engine::Qnam)
                     errors.append(FieldError{
                         QStringLiteral("resources[%1].spec.backend.tunnel").arg(i),
                         QStringLiteral("the backend %1/%2 uses engine: qnam, which does not speak to upstream "
@@ -218,12 +218,14 @@ void checkTunnelEngines(const Config &config, QList<FieldError> &errors)
 
 } // namespace
 
-QList<FieldError> validateConfig(const Config &config)
+QList<FieldError> validateConfig(const Config &config, SsrfSettings *ssrf)
 {
     QList<FieldError> errors;
     // The global blocks are objects by construction (Config::fromJson rejects anything else); their owners
-    // (dns/, admin/, proxy/, telemetry/) check their contents. proxy.ssrf belongs to the policies (policy/).
-    parseSsrfSettings(config.proxy, &errors);
+    // (dns/, admin/, proxy/, telemetry/) check their contents. proxy.ssrf is run by the policies (policy/).
+    SsrfSettings parsedSsrf = parseSsrfSettings(config.proxy, &errors);
+    if (ssrf)
+        *ssrf = std::move(parsedSsrf);
     checkControls(config.admin, QStringLiteral("admin"), {}, errors);
     checkControls(config.dns, QStringLiteral("dns"), {}, errors);
     checkControls(config.proxy, QStringLiteral("proxy"), {}, errors);

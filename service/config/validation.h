@@ -3,6 +3,7 @@
 // Validation entry points for one resource and for a whole config, used by the store before anything is accepted.
 
 #include "config/config.h"
+#include "config/model.h"
 
 namespace dfproxy::config {
 
@@ -12,7 +13,9 @@ namespace dfproxy::config {
 /// (they show in the route's status instead), as in Kubernetes.
 QList<FieldError> validateResource(const Resource &resource);
 
-/// Validates the global blocks of a config (admin, dns, proxy, logging) and every resource.
-QList<FieldError> validateConfig(const Config &config);
+/// Validates the global blocks of a config (admin, dns, proxy, logging) and every resource. proxy.ssrf is this
+/// layer's own block: when `ssrf` is given it receives the parsed settings (the store keeps them in
+/// Config::parsed for the policy engine, so the block is parsed once per version).
+QList<FieldError> validateConfig(const Config &config, SsrfSettings *ssrf = nullptr);
 
 } // namespace dfproxy::config

@@ -313,25 +313,6 @@ ResolveResult errorResult(DnsError e, const QString &detail)
 
 } // namespace
 
-QMap<QString, quint64> DnsHostCache::Stats::toMap() const
-{
-    return {
-        {QStringLiteral("dns_query_attempt"), dns_query_attempt},
-        {QStringLiteral("dns_query_success"), dns_query_success},
-        {QStringLiteral("dns_query_failure"), dns_query_failure},
-        {QStringLiteral("dns_query_timeout"), dns_query_timeout},
-        {QStringLiteral("host_added"), host_added},
-        {QStringLiteral("host_removed"), host_removed},
-        {QStringLiteral("host_address_changed"), host_address_changed},
-        {QStringLiteral("host_overflow"), host_overflow},
-        {QStringLiteral("dns_rq_pending_overflow"), dns_rq_pending_overflow},
-        {QStringLiteral("cache_hit"), cache_hit},
-        {QStringLiteral("cache_miss"), cache_miss},
-        {QStringLiteral("stale_served"), stale_served},
-        {QStringLiteral("num_hosts"), num_hosts},
-    };
-}
-
 DnsHostCache::DnsHostCache(Options options, Clock &clock, QObject *parent)
     : DnsHostCache(std::move(options), ResolverFactory(&DnsHostCache::makeResolver), clock, parent)
 {
@@ -988,10 +969,8 @@ QJsonObject DnsHostCache::settingsJson() const
 
 QJsonObject DnsHostCache::statsJson() const
 {
-    const auto map = stats().toMap();
     QJsonObject o;
-    for (auto it = map.begin(); it != map.end(); ++it)
-        o.insert(it.key(), qint64(it.value()));
+    stats().forEach([&o](QLatin1StringView name, quint64 value, bool) { o.insert(name, qint64(value)); });
     return o;
 }
 

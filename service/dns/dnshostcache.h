@@ -98,7 +98,26 @@ public:
         quint64 cache_miss = 0;
         quint64 stale_served = 0;
         quint64 num_hosts = 0; ///< gauge
-        QMap<QString, quint64> toMap() const;
+
+        /// Calls f(name, value, isGauge) for each figure, by name in alphabetical order: the one list that
+        /// statsJson() and the app's metrics collector (dfproxy_dns_<name>) both read.
+        template <class F>
+        void forEach(F &&f) const
+        {
+            f(QLatin1StringView("cache_hit"), cache_hit, false);
+            f(QLatin1StringView("cache_miss"), cache_miss, false);
+            f(QLatin1StringView("dns_query_attempt"), dns_query_attempt, false);
+            f(QLatin1StringView("dns_query_failure"), dns_query_failure, false);
+            f(QLatin1StringView("dns_query_success"), dns_query_success, false);
+            f(QLatin1StringView("dns_query_timeout"), dns_query_timeout, false);
+            f(QLatin1StringView("dns_rq_pending_overflow"), dns_rq_pending_overflow, false);
+            f(QLatin1StringView("host_added"), host_added, false);
+            f(QLatin1StringView("host_address_changed"), host_address_changed, false);
+            f(QLatin1StringView("host_overflow"), host_overflow, false);
+            f(QLatin1StringView("host_removed"), host_removed, false);
+            f(QLatin1StringView("num_hosts"), num_hosts, true);
+            f(QLatin1StringView("stale_served"), stale_served, false);
+        }
     };
 
     /// One cache entry, for the admin API.

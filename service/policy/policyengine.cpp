@@ -5,6 +5,7 @@
 
 #include "http/canonical.h"
 
+#include "config/adminoptions.h"
 #include "config/agentgatewaypolicy.h"
 #include "config/cel.h"
 #include "config/model.h"
@@ -934,36 +935,63 @@ QStringList ConfigPolicyEngine::deniedCidrs() const
     return d->deniedCidrs.toStringList();
 }
 
-QJsonObject ConfigPolicyEngine::stats() const
+PolicyCounters ConfigPolicyEngine::counters() const
 {
     const Counters &c = *d->counters;
-    qint64 keys = 0;
+    PolicyCounters out;
+    out.authn = {c.authenticated.load(),
+                 c.anonymous.load(),
+                 c.challenged.load(),
+                 c.rejected.load(),
+                 qint64(d->cache->size()),
+                 c.hashVerifications.load(),
+                 c.dummyVerifications.load(),
+                 c.throttled.load(),
+                 c.busy.load(),
+                 qint64(d->throttle->size()),
+                 qint64(d->pool->queued())};
+    out.authz = {c.authzAllowed.load(), c.authzDenied.load()};
     for (const auto &l : d->limiters)
-        keys += l->keyCount();
+        out.ratelimit.keys += l->keyCount();
+    out.ratelimit.allowed = c.rateAllowed.load();
+    out.ratelimit.limited = c.rateLimited.load();
+    out.ssrf = {c.ssrfChecked.load(), c.ssrfDenied.load(), c.ssrfDropped.load()};
+    out.loop.denied = c.loopDenied.load();
+    return out;
+}
+
+QJsonObject PolicyCounters::toJson() const
+{
+    return QJsonObject{
+        {"authn", QJsonObject{{"authenticated", authn.authenticated},
+                              {"anonymous", authn.anonymous},
+                              {"challenged", authn.challenged},
+                              {"rejected", authn.rejected},
+                              {"cachedVerifications", authn.cachedVerifications},
+                              {"hashVerifications", authn.hashVerifications},
+                              {"dummyVerifications", authn.dummyVerifications},
+                              {"throttled", authn.throttled},
+                              {"busy", authn.busy},
+                              {"throttledClients", authn.throttledClients},
+                              {"verificationsQueued", authn.verificationsQueued}}},
+        {"authz", QJsonObject{{"allowed", authz.allowed}, {"denied", authz.denied}}},
+        {"ratelimit", QJsonObject{{"allowed", ratelimit.allowed}, {"limited", ratelimit.limited},
+                                  {"keys", ratelimit.keys}}},
+        {"ssrf", QJsonObject{{"checked", ssrf.checked}, {"denied", ssrf.denied},
+                             {"addressesDropped", ssrf.addressesDropped}}},
+        {"loop", QJsonObject{{"denied", loop.denied}}},
+    };
+}
+
+QJsonObject ConfigPolicyEngine::stats() const
+{
+    QJsonObject out = counters().toJson();
     QJsonObject policies;
     for (auto it = d->policyCounts.begin(); it != d->policyCounts.end(); ++it)
         policies.insert(it.key(), it.value());
-    return QJsonObject{
-        {"authn", QJsonObject{{"authenticated", c.authenticated.load()},
-                              {"anonymous", c.anonymous.load()},
-                              {"challenged", c.challenged.load()},
-                              {"rejected", c.rejected.load()},
-                              {"cachedVerifications", qint64(d->cache->size())},
-                              {"hashVerifications", c.hashVerifications.load()},
-                              {"dummyVerifications", c.dummyVerifications.load()},
-                              {"throttled", c.throttled.load()},
-                              {"busy", c.busy.load()},
-                              {"throttledClients", qint64(d->throttle->size())},
-                              {"verificationsQueued", qint64(d->pool->queued())}}},
-        {"authz", QJsonObject{{"allowed", c.authzAllowed.load()}, {"denied", c.authzDenied.load()}}},
-        {"ratelimit", QJsonObject{{"allowed", c.rateAllowed.load()}, {"limited", c.rateLimited.load()}, {"keys", keys}}},
-        {"ssrf", QJsonObject{{"checked", c.ssrfChecked.load()},
-                             {"denied", c.ssrfDenied.load()},
-                             {"addressesDropped", c.ssrfDropped.load()}}},
-        {"loop", QJsonObject{{"denied", c.loopDenied.load()}}},
-        {"policies", policies},
-        {"problems", QJsonArray::fromStringList(m_problems)},
-    };
+    out.insert("policies", policies);
+    out.insert("problems", QJsonArray::fromStringList(m_problems));
+    return out;
 }
 
 // ---- Build -----------------------------------------------------------------------------------------------------
@@ -1303,9 +1331,11 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
 
     compileAgentgatewayPolicies(config, previous ? previous->d.get() : nullptr, *d, problems);
 
-    // SSRF guard.
+    // SSRF guard: proxy.ssrf as the store parsed it when it validated this version; parsed here only for a config
+    // that did not come through a store's validation (the built-in default, tests, tools).
     QList<config::FieldError> ssrfErrors;
-    const auto ssrf = config::parseSsrfSettings(config.proxy, &ssrfErrors);
+    const config::SsrfSettings *stored = config.parsed.get<config::SsrfSettings>();
+    const auto ssrf = stored ? *stored : config::parseSsrfSettings(config.proxy, &ssrfErrors);
     if (!ssrfErrors.isEmpty())
         problems.append(QStringLiteral("proxy.ssrf is invalid; using the defaults"));
     const auto settings = ssrfErrors.isEmpty() ? ssrf : config::SsrfSettings{};
@@ -1336,10 +1366,10 @@ std::shared_ptr<const ConfigPolicyEngine> buildPolicyEngine(const config::Config
                 d->self.append({a, l.port});
         }
     }
-    const QString adminAddress = config.admin.value("address").toString(QStringLiteral("127.0.0.1"));
-    const int adminPort = config.admin.value("port").toInt(15000);
-    if (adminPort > 0 && adminPort < 65536)
-        d->self.append({QHostAddress(adminAddress), quint16(adminPort)});
+    // The config's admin endpoint, read by the same parser as the service's (so "localhost" is 127.0.0.1 here too).
+    const auto admin = config::AdminOptions::fromJson(config.admin, nullptr);
+    if (admin.port > 0)
+        d->self.append({config::AdminOptions::hostAddress(admin.address), quint16(admin.port)});
     d->self += options.proxyListenAddresses;
     if (!options.adminAddress.isNull() && options.adminPort)
         d->self.append({options.adminAddress, options.adminPort});

@@ -41,6 +41,39 @@ struct Options
 
 class ConfigPolicyEngine;
 
+/// The engine's counters at one moment (plain integers), read by /api/v1/stats (ConfigPolicyEngine::stats()) and
+/// by the app's metrics collector alike, so neither goes through the other's format.
+struct PolicyCounters
+{
+    struct Authn
+    {
+        qint64 authenticated = 0, anonymous = 0, challenged = 0, rejected = 0;
+        qint64 cachedVerifications = 0; ///< successes remembered (gauge)
+        qint64 hashVerifications = 0, dummyVerifications = 0, throttled = 0, busy = 0;
+        qint64 throttledClients = 0, verificationsQueued = 0; ///< gauges
+    } authn;
+    struct
+    {
+        qint64 allowed = 0, denied = 0;
+    } authz;
+    struct
+    {
+        qint64 allowed = 0, limited = 0;
+        qint64 keys = 0; ///< buckets held now (gauge)
+    } ratelimit;
+    struct
+    {
+        qint64 checked = 0, denied = 0, addressesDropped = 0;
+    } ssrf;
+    struct
+    {
+        qint64 denied = 0;
+    } loop;
+
+    /// The "authn", "authz", "ratelimit", "ssrf" and "loop" objects of stats().
+    QJsonObject toJson() const;
+};
+
 /// Compiles the policies of `config`. Never fails: a policy that cannot work (unreadable htpasswd or JWKS file)
 /// refuses every request it applies to (fail closed) and is listed in problems(). When `previous` is given, the
 /// token buckets of unchanged limits and the counters carry over, so a config change does not reset rate limits.
@@ -65,6 +98,8 @@ public:
     ///  "ratelimit": {"allowed","limited","keys"}, "ssrf": {"checked","denied","addressesDropped"},
     ///  "loop": {"denied"}, "policies": {kind: count}, "problems": [..]}. Thread-safe.
     QJsonObject stats() const;
+    /// The counters of stats() as integers. Thread-safe.
+    PolicyCounters counters() const;
     /// Why a policy could not be compiled as written ("AuthenticationPolicy ns/name: cannot read ...").
     const QStringList &problems() const { return m_problems; }
     /// The SSRF blocks in force (for docs, tests, diagnostics).

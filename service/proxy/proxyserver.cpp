@@ -309,9 +309,14 @@ quint16 ProxyServer::portOf(const QString &listenerName) const
     return 0;
 }
 
+ProxyStats::Snapshot ProxyServer::counters() const
+{
+    return m_ctx->stats.snapshot();
+}
+
 QJsonObject ProxyServer::stats() const
 {
-    QJsonObject o = m_ctx->stats.toJson();
+    QJsonObject o = counters().toJson();
     o.insert(QStringLiteral("workers"), int(m_workers.size()));
     o.insert(QStringLiteral("listeners"), int(m_acceptors.size()));
     o.insert(QStringLiteral("applicationLookup"), m_ctx->applications.stats());

@@ -3,6 +3,7 @@
 
 #include "proxy/accesslog.h"
 #include "proxy/proxyoptions.h"
+#include "proxy/proxystats.h"
 #include "proxy/router.h"
 
 #include <QHostAddress>
@@ -77,6 +78,8 @@ public:
     quint16 portOf(const QString &listenerName) const;
     /// Counters: requests by status class, active connections and tunnels, upstream connections and requests.
     QJsonObject stats() const;
+    /// The counters of stats() as integers (atomics only: any thread).
+    ProxyStats::Snapshot counters() const;
 
 Q_SIGNALS:
     /// A listener failed to bind (after start() or a route-table change).

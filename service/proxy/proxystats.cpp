@@ -31,9 +31,46 @@ void ProxyStats::countUpstreamProxy(const QString &upstreamProxy, const QByteArr
     c.fetch_add(1, std::memory_order_relaxed);
 }
 
-QJsonObject ProxyStats::toJson() const
+ProxyStats::Snapshot ProxyStats::snapshot() const
 {
-    auto v = [](const auto &a) { return qint64(a.load(std::memory_order_relaxed)); };
+    const auto v = [](const auto &a) { return a.load(std::memory_order_relaxed); };
+    Snapshot s;
+    s.requestsTotal = v(requestsTotal);
+    s.responses1xx = v(responses1xx);
+    s.responses2xx = v(responses2xx);
+    s.responses3xx = v(responses3xx);
+    s.responses4xx = v(responses4xx);
+    s.responses5xx = v(responses5xx);
+    s.activeConnections = v(activeConnections);
+    s.activeTunnels = v(activeTunnels);
+    s.connectionsAccepted = v(connectionsAccepted);
+    s.connectionsRejectedGlobal = v(connectionsRejectedGlobal);
+    s.connectionsRejectedClient = v(connectionsRejectedClient);
+    s.upstreamConnectionsOpened = v(upstreamConnectionsOpened);
+    s.upstreamRequests = v(upstreamRequests);
+    s.requestBytesSpliced = v(requestBytesSpliced);
+    s.responseBytesSpliced = v(responseBytesSpliced);
+    s.tunnelsThrottled = v(tunnelsThrottled);
+    s.tunnelThrottlePauses = v(tunnelThrottlePauses);
+    s.upstreamProxyRequests = v(upstreamProxyRequests);
+    s.upstreamProxyDirect = v(upstreamProxyDirect);
+    s.upstreamProxyAuthFailed = v(upstreamProxyAuthFailed);
+    s.upstreamProxyUnreachable = v(upstreamProxyUnreachable);
+    s.upstreamProxyOtherErrors = v(upstreamProxyOtherErrors);
+    s.http2Connections = v(http2Connections);
+    s.http2Streams = v(http2Streams);
+    s.http2RapidResets = v(http2RapidResets);
+    s.http2ContinuationFloods = v(http2ContinuationFloods);
+    s.http2HpackBombs = v(http2HpackBombs);
+    s.http2HeaderListsTooLarge = v(http2HeaderListsTooLarge);
+    s.http2PingFloods = v(http2PingFloods);
+    s.http2SettingsFloods = v(http2SettingsFloods);
+    return s;
+}
+
+QJsonObject ProxyStats::Snapshot::toJson() const
+{
+    const auto v = [](auto a) { return qint64(a); };
     return QJsonObject{
         {QStringLiteral("requestsTotal"), v(requestsTotal)},
         {QStringLiteral("responsesByClass"),

@@ -41,10 +41,32 @@ struct ProxyStats
     std::atomic<quint64> http2PingFloods{0};         ///< connections ended for too many PINGs
     std::atomic<quint64> http2SettingsFloods{0};     ///< ... for too many SETTINGS
 
+    /// The counters at one moment, as plain integers: what /api/v1/stats (ProxyServer::stats()) and the app's metrics
+    /// collector read, so neither goes through the other's format. Each field is its atomic's value.
+    struct Snapshot
+    {
+        quint64 requestsTotal = 0;
+        quint64 responses1xx = 0, responses2xx = 0, responses3xx = 0, responses4xx = 0, responses5xx = 0;
+        qint64 activeConnections = 0;
+        qint64 activeTunnels = 0;
+        quint64 connectionsAccepted = 0;
+        quint64 connectionsRejectedGlobal = 0, connectionsRejectedClient = 0;
+        quint64 upstreamConnectionsOpened = 0;
+        quint64 upstreamRequests = 0;
+        quint64 requestBytesSpliced = 0, responseBytesSpliced = 0;
+        quint64 tunnelsThrottled = 0, tunnelThrottlePauses = 0;
+        quint64 upstreamProxyRequests = 0, upstreamProxyDirect = 0, upstreamProxyAuthFailed = 0;
+        quint64 upstreamProxyUnreachable = 0, upstreamProxyOtherErrors = 0;
+        quint64 http2Connections = 0, http2Streams = 0, http2RapidResets = 0, http2ContinuationFloods = 0;
+        quint64 http2HpackBombs = 0, http2HeaderListsTooLarge = 0, http2PingFloods = 0, http2SettingsFloods = 0;
+
+        QJsonObject toJson() const;
+    };
+    Snapshot snapshot() const;
+
     void countStatus(int status);
     /// One request of a backend with a tunnel: `upstreamProxy` as the access log shows it, `reason` its error.
     void countUpstreamProxy(const QString &upstreamProxy, const QByteArray &reason);
-    QJsonObject toJson() const;
 };
 
 } // namespace dfproxy::proxy

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/proxymetrics.h"
 
-#include <QJsonObject>
-
 namespace dfproxy::telemetry {
 
 ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
@@ -127,46 +125,6 @@ void ProxyMetrics::observe(const AccessLogEntry &e)
             ->labels({e.upstreamProxy, e.reason.startsWith("upstream_proxy_") ? QString::fromLatin1(e.reason)
                                                                               : QStringLiteral("forwarded")})
             .inc();
-}
-
-QList<CollectedFamily> policyFamilies(const QJsonObject &stats)
-{
-    const auto value = [&stats](const char *group, const char *name) {
-        return stats.value(QLatin1String(group)).toObject().value(QLatin1String(name)).toDouble();
-    };
-    const auto labelled = [&value](const char *label, const char *group,
-                                   std::initializer_list<std::pair<const char *, const char *>> series) {
-        QList<CollectedSample> samples;
-        for (const auto &[labelValue, field] : series)
-            samples.append({{{QString::fromLatin1(label), QString::fromLatin1(labelValue)}}, value(group, field)});
-        return samples;
-    };
-    return {
-        {"dfproxy_ratelimit_decisions_total", "Rate-limit policy decisions (deny = answered 429).",
-         MetricType::Counter, labelled("decision", "ratelimit", {{"allow", "allowed"}, {"deny", "limited"}})},
-        {"dfproxy_authz_decisions_total", "Authorization policy decisions (deny = answered 403).",
-         MetricType::Counter, labelled("decision", "authz", {{"allow", "allowed"}, {"deny", "denied"}})},
-        {"dfproxy_authn_decisions_total",
-         "Authentication policy outcomes: valid credentials, anonymous (optional policy), challenged (none given, "
-         "401/407), rejected (wrong credentials), throttled (429: too many failures from the address) and busy (503: "
-         "the verification queue was full).",
-         MetricType::Counter,
-         labelled("result", "authn",
-                  {{"authenticated", "authenticated"},
-                   {"anonymous", "anonymous"},
-                   {"challenged", "challenged"},
-                   {"rejected", "rejected"},
-                   {"throttled", "throttled"},
-                   {"busy", "busy"}})},
-        {"dfproxy_authn_password_verifications_total",
-         "Password hashes verified off the proxy workers: for known users, and dummy ones for unknown users (so both "
-         "take the same time). Successes are cached, so this grows with distinct or wrong credentials.",
-         MetricType::Counter, labelled("user", "authn", {{"known", "hashVerifications"}, {"unknown", "dummyVerifications"}})},
-        {"dfproxy_ssrf_denied_total", "Requests refused by the SSRF guard after DNS (no allowed address left).",
-         MetricType::Counter, {{{}, value("ssrf", "denied")}}},
-        {"dfproxy_loop_denied_total", "Requests refused as loops (Via: dfproxy, 508).", MetricType::Counter,
-         {{{}, value("loop", "denied")}}},
-    };
 }
 
 } // namespace dfproxy::telemetry

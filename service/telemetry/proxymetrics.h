@@ -20,8 +20,8 @@ namespace dfproxy::telemetry {
 ///   dfproxy_destination_requests_total{host}                      first `hostLimit` hosts, the rest host="other"
 ///   dfproxy_upstream_proxy_requests_total{upstream_proxy,outcome}  requests of backends with an upstream proxy
 ///   dfproxy_build_info{version} 1
-/// Gauges owned elsewhere (active connections, DNS cache) and the policy decisions (policyFamilies()) are added
-/// by the app as collectors.
+/// Figures other areas own (active connections, DNS cache, access-log queue, policy decisions) are added by the
+/// app as scrape-time collectors of their typed snapshots (app/servicemetrics.h).
 class ProxyMetrics
 {
 public:
@@ -77,15 +77,5 @@ private:
 };
 
 size_t qHash(const ProxyMetrics::RequestKey &key, size_t seed = 0) noexcept;
-
-/// The policy decision counters, built at scrape time from the policy engine's stats() object (policy/
-/// policyengine.h; counted by the engine itself, so they survive config changes). An empty object (no engine
-/// yet) gives every series at 0, so the families always exist:
-///   dfproxy_ratelimit_decisions_total{decision="allow|deny"}       stats.ratelimit.allowed / .limited
-///   dfproxy_authz_decisions_total{decision="allow|deny"}           stats.authz.allowed / .denied
-///   dfproxy_authn_decisions_total{result="authenticated|anonymous|challenged|rejected"}
-///   dfproxy_ssrf_denied_total                                      requests refused by the SSRF guard
-///   dfproxy_loop_denied_total                                      requests refused as loops (508)
-QList<CollectedFamily> policyFamilies(const QJsonObject &policyStats);
 
 } // namespace dfproxy::telemetry

@@ -153,6 +153,18 @@ TEST_F(AdminApi, LoggingLevelsAreReadAndSet)
     EXPECT_TRUE(jsonOf(r).value("fields").toObject().contains("level")) << text(r);
 }
 
+TEST_F(AdminApi, TheConfigsLoggingLevelIsTheLevelAtStart)
+{
+    QJsonObject config = QJsonDocument::fromJson(readFile(proxy.configPath())).object();
+    config.insert("logging", QJsonObject{{"level", "error"}});
+    ASSERT_TRUE(replaceFile(proxy.configPath(), QJsonDocument(config).toJson()));
+    ASSERT_TRUE(proxy.restart()) << proxy.describe().toStdString();
+    const auto r = proxy.api("GET", "/api/v1/logging");
+    ASSERT_EQ(r.status, 200) << text(r);
+    EXPECT_EQ(jsonOf(r).value("level").toString(), "error") << text(r);
+    EXPECT_TRUE(jsonOf(r).value("filterRules").toString().contains("dfproxy.*.warning=false")) << text(r);
+}
+
 TEST_F(AdminApi, LoggingCategoriesAreTheOnesThatExistAndTheyLog)
 {
     // GET lists every category with what it covers; a dfproxy.* name that does not exist is refused, not kept as

@@ -390,7 +390,8 @@ TEST(AdminServerManual, ManualServe)
     AdminServer server(&store);
     QString error;
     ASSERT_TRUE(server.setupTokenFile(&error)) << error.toStdString();
-    ASSERT_TRUE(server.listenFromConfig()) << server.errorString().toStdString();
+    ASSERT_TRUE(server.listenFromConfig(config::AdminOptions::fromJson(store.config().admin, nullptr)))
+        << server.errorString().toStdString();
     QEventLoop loop;
     const int seconds = qEnvironmentVariableIntValue("DFPROXY_ADMIN_SERVE_SECONDS");
     QTimer::singleShot((seconds > 0 ? seconds : 120) * 1000, &loop, &QEventLoop::quit);

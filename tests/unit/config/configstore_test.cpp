@@ -2,6 +2,7 @@
 #include "config/configstore.h"
 
 #include "base/clock.h"
+#include "config/model.h"
 
 #include <QFile>
 #include <QFileInfo>
@@ -208,6 +209,30 @@ TEST_F(ConfigStoreTest, EveryWriteRaisesTheResourceVersion)
     const QString before = store.resourceVersion();
     ASSERT_TRUE(store.create(backend("b3"), WriteOptions{true, {}}));
     EXPECT_EQ(store.resourceVersion(), before);
+}
+
+TEST_F(ConfigStoreTest, ProxySsrfIsParsedOnceAndTravelsWithTheVersion)
+{
+    // The policy engine reads these back (Config::parsed) instead of parsing proxy.ssrf again.
+    QJsonObject whole = store.config().toJson();
+    whole.insert("proxy", QJsonObject{{"ssrf", QJsonObject{{"preset", "strict"},
+                                                           {"deniedCIDRs", QJsonArray{"203.0.113.0/24"}},
+                                                           {"denySelf", false}}}});
+    ASSERT_TRUE(store.replaceConfig(whole)) << store.lastError().toStdString();
+    const SsrfSettings *ssrf = store.config().parsed.get<SsrfSettings>();
+    ASSERT_TRUE(ssrf);
+    EXPECT_EQ(ssrf->preset, "strict");
+    EXPECT_EQ(ssrf->deniedCIDRs, QStringList{"203.0.113.0/24"});
+    EXPECT_FALSE(ssrf->denySelf);
+
+    // A resource write keeps them; a load from the file parses them for that version.
+    ASSERT_TRUE(store.create(backend("b1")));
+    ASSERT_TRUE(store.config().parsed.get<SsrfSettings>());
+    EXPECT_EQ(store.config().parsed.get<SsrfSettings>()->preset, "strict");
+    ConfigStore reloaded;
+    ASSERT_TRUE(reloaded.load(path)) << reloaded.lastError().toStdString();
+    ASSERT_TRUE(reloaded.config().parsed.get<SsrfSettings>());
+    EXPECT_FALSE(reloaded.config().parsed.get<SsrfSettings>()->denySelf);
 }
 
 TEST_F(ConfigStoreTest, ApplyReportsCreatedConfiguredUnchanged)

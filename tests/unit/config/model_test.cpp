@@ -63,7 +63,17 @@ TEST(Model, ParsesTheSeedBackend)
     EXPECT_EQ(b.type, BackendSpec::Type::DynamicForwardProxy);
     EXPECT_FALSE(b.tls);
     EXPECT_TRUE(b.lookupFamily.isEmpty());
-    EXPECT_EQ(b.engine, "native");
+    EXPECT_EQ(b.engine, BackendSpec::Engine::Native);
+}
+
+TEST(Model, TheBackendEngineIsReadOnceIntoItsEnum)
+{
+    QList<FieldError> errors;
+    const auto b = parseBackendSpec(resourceFromJson(R"({"apiVersion": "agentgateway.dev/v1alpha1",
+        "kind": "AgentgatewayBackend", "metadata": {"name": "q", "namespace": "httpbin"},
+        "spec": {"dynamicForwardProxy": {}, "engine": "qnam"}})"), &errors);
+    EXPECT_TRUE(errors.isEmpty());
+    EXPECT_EQ(b.engine, BackendSpec::Engine::Qnam);
 }
 
 TEST(Model, ParsesTheSeedRoute)

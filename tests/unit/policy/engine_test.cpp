@@ -748,6 +748,32 @@ TEST(SsrfGuard, DeniesTheProxysOwnListenersAndAdmin)
     EXPECT_TRUE(e->checkResolved(*r, addrs({"127.0.0.1"})).allowed);
 }
 
+TEST(SsrfGuard, DeniesTheConfiguredAdminEndpointWhateverItsSpelling)
+{
+    // admin.address "localhost" is 127.0.0.1 for the admin server; denySelf must read it the same way.
+    config::Config c = baseConfig();
+    c.admin = QJsonObject{{"address", "localhost"}, {"port", 15555}};
+    const auto e = buildPolicyEngine(c, Options{});
+    Request r;
+    r.attrs.port = 15555;
+    EXPECT_EQ(e->checkResolved(*r, addrs({"127.0.0.1"})).reason, "ssrf_denied");
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"::127.0.0.1"})).allowed);
+}
+
+TEST(SsrfGuard, TakesTheSettingsTheStoreParsedWithTheVersion)
+{
+    // A config from the store carries proxy.ssrf parsed (ConfigStore keeps it in Config::parsed): the engine takes
+    // that and does not read the JSON a second time.
+    config::Config c = baseConfig({}, json(R"({"ssrf":{"preset":"strict"}})"));
+    config::SsrfSettings parsed;
+    parsed.deniedCIDRs = {"203.0.113.0/24"};
+    c.parsed.set(parsed);
+    const auto e = build(c);
+    Request r;
+    EXPECT_FALSE(e->checkResolved(*r, addrs({"203.0.113.7"})).allowed);
+    EXPECT_TRUE(e->checkResolved(*r, addrs({"10.1.2.3"})).allowed); // strict would deny it
+}
+
 TEST(SsrfGuard, StrictPresetAndCustomLists)
 {
     const auto e = build(baseConfig({}, json(R"({"ssrf":{"preset":"strict","deniedCIDRs":["203.0.113.0/24"],

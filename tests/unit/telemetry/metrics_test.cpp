@@ -263,32 +263,3 @@ TEST(ProxyMetrics, EveryLabelSetCountsApartAcrossTheSeriesMemo)
     EXPECT_EQ(m.destinations()->labels({"h4999.test"}).value(), 2u);
     EXPECT_EQ(m.destinations()->labels({"svc.test"}).value(), 25u);
 }
-
-TEST(ProxyMetrics, PolicyDecisionsAreReadFromTheEngineStatsAtScrapeTime)
-{
-    MetricsRegistry r;
-    QJsonObject stats; // no engine yet: every series exists at 0
-    r.addCollector([&stats] { return policyFamilies(stats); });
-    QByteArray text = r.exposition();
-    EXPECT_TRUE(text.contains("# TYPE dfproxy_authz_decisions_total counter\n"));
-    EXPECT_TRUE(text.contains("dfproxy_authz_decisions_total{decision=\"allow\"} 0\n"));
-    EXPECT_TRUE(text.contains("dfproxy_ratelimit_decisions_total{decision=\"deny\"} 0\n"));
-    EXPECT_TRUE(text.contains("dfproxy_ssrf_denied_total 0\n"));
-
-    stats = QJsonObject{
-        {"ratelimit", QJsonObject{{"allowed", 3}, {"limited", 2}, {"keys", 1}}},
-        {"authz", QJsonObject{{"allowed", 5}, {"denied", 4}}},
-        {"authn", QJsonObject{{"authenticated", 7}, {"anonymous", 0}, {"challenged", 1}, {"rejected", 6}}},
-        {"ssrf", QJsonObject{{"checked", 9}, {"denied", 8}, {"addressesDropped", 8}}},
-        {"loop", QJsonObject{{"denied", 11}}},
-    };
-    text = r.exposition();
-    EXPECT_TRUE(text.contains("dfproxy_ratelimit_decisions_total{decision=\"allow\"} 3\n"));
-    EXPECT_TRUE(text.contains("dfproxy_ratelimit_decisions_total{decision=\"deny\"} 2\n"));
-    EXPECT_TRUE(text.contains("dfproxy_authz_decisions_total{decision=\"allow\"} 5\n"));
-    EXPECT_TRUE(text.contains("dfproxy_authz_decisions_total{decision=\"deny\"} 4\n"));
-    EXPECT_TRUE(text.contains("dfproxy_authn_decisions_total{result=\"authenticated\"} 7\n"));
-    EXPECT_TRUE(text.contains("dfproxy_authn_decisions_total{result=\"rejected\"} 6\n"));
-    EXPECT_TRUE(text.contains("dfproxy_ssrf_denied_total 8\n"));
-    EXPECT_TRUE(text.contains("dfproxy_loop_denied_total 11\n"));
-}
