@@ -36,7 +36,9 @@ namespace dfproxy::forward {
 /// through the DNS cache; TLS to the proxy for https://), and with Upstream::viaConnect sends
 /// `CONNECT host:port` there, answers a 407 with the proxy's credentials on the same connection (or a new one
 /// when the proxy closes it), then originates TLS to the origin inside the tunnel when Upstream::tls. No address
-/// of the proxy answering: 502 ProxyUnreachable; a final 407: ProxyAuthFailed; another answer: ProxyRefused.
+/// of the proxy answering: 502 ProxyUnreachable; a final 407: ProxyAuthFailed; another answer: ProxyRefused. A proxy
+/// a PAC answer named (UpstreamProxy::guarded) is dialled only at the addresses the SSRF guard allows
+/// (allowedProxyAddresses with Upstream::proxySsrf); none left: the next hop, else ProxyDenied.
 /// Lives on one thread.
 class Connector final : public QObject
 {
@@ -83,6 +85,8 @@ private:
     bool tryNextHop();
     void startViaProxy();
     void onProxyResolved(const dns::ResolveResult &result);
+    /// Dials those of the proxy's `addresses` allowedProxyAddresses() leaves; none: the next hop, or ProxyDenied.
+    void dialProxy(const QList<QHostAddress> &addresses);
     void sendConnect();
     void onProxyReadable();
     void onProxyResponse();
