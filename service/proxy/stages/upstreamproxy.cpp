@@ -29,14 +29,8 @@ forward::SsrfFilter proxySsrf(const Transaction &tx)
 {
     if (!tx.policy)
         return {};
-    policy::RequestAttributes request = tx.policyAttributes; // what the guard reads: the port (and host, for logs)
-    request.headers = nullptr;                                // (these point into the transaction)
-    request.application = nullptr;
-    return [engine = tx.policy, request](const QList<QHostAddress> &addresses, quint16 port) {
-        policy::RequestAttributes r = request;
-        r.port = port;
-        const policy::Decision d = engine->checkResolved(r, addresses);
-        return d.allowed ? d.allowedAddresses : QList<QHostAddress>{};
+    return [engine = tx.policy](const QList<QHostAddress> &addresses, quint16 port) {
+        return engine->ssrfAllowedProxyAddresses(addresses, port);
     };
 }
 
