@@ -788,14 +788,16 @@ TEST_F(Policies, PacNamedProxyOnTheMetadataAddressIsSkippedNeverDialled)
     const RunResult added = run("ip", {"addr", "add", "169.254.169.254/32", "dev", "lo"});
     ASSERT_TRUE(added.exitCode == 0 || added.err.contains("File exists")) << added.err.constData();
     QTcpServer metadata; // stands in for the metadata service: dialling it is the bug
-    ASSERT_TRUE(metadata.listen(QHostAddress(QStringLiteral("169.254.169.254")), 0)) << metadata.errorString().toStdString();
+    ASSERT_TRUE(metadata.listen(QHostAddress(QStringLiteral("169.254.169.254")), 0))
+        << metadata.errorString().toStdString();
     Tinyproxy tiny;
     ASSERT_TRUE(tiny.start()) << tiny.errorString().toStdString();
     const quint16 dead = freeTcpPort();
     const QString pac = proxy->dir().filePath(QStringLiteral("wpad.pac"));
     ASSERT_TRUE(proxy->dir().writeFile(QStringLiteral("wpad.pac"),
                                        QStringLiteral("function FindProxyForURL(url, host) {\n"
-                                                      "  if (host == 'literal.test') return 'PROXY 169.254.169.254:%1';\n"
+                                                      "  if (host == 'literal.test')\n"
+                                                      "    return 'PROXY 169.254.169.254:%1';\n"
                                                       "  if (host == 'name.test') return 'PROXY metadata.test:%1';\n"
                                                       "  return 'PROXY 169.254.169.254:%1; PROXY metadata.test:%1; "
                                                       "PROXY 127.0.0.1:%2';\n"

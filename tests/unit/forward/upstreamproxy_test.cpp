@@ -207,7 +207,8 @@ TEST(UpstreamProxy, PacNamedProxiesPassTheSsrfGuardUnlessTheyAreTheTunnelsOwn)
     test::TempDir dir;
     ASSERT_TRUE(dir.writeFile(QStringLiteral("wpad.pac"),
                               "function FindProxyForURL(url, host) {\n"
-                              "  if (host == 'metadata.test') return 'PROXY 169.254.169.254:3128; PROXY 127.0.0.1:3129';\n"
+                              "  if (host == 'metadata.test')\n"
+                              "    return 'PROXY 169.254.169.254:3128; PROXY 127.0.0.1:3129';\n"
                               "  if (host == 'blocked.test') return 'PROXY 169.254.169.254:80; PROXY [fe80::1]:3128; "
                               "PROXY 0.0.0.0:3128; PROXY [::ffff:169.254.169.254]:3128; PROXY 224.0.0.1:3128; "
                               "PROXY [64:ff9b::a9fe:a9fe]:3128; HTTPS [fd00:ec2::254]:443';\n"

@@ -408,7 +408,7 @@ TEST(PacEngine, APacRedirectIsFollowedOnTheSameHostOnly)
     EXPECT_EQ(load(base + QStringLiteral("/moved")), QString());
     EXPECT_EQ(engine.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).value, QStringLiteral("PROXY good:1"));
     const QString error = load(base + QStringLiteral("/elsewhere"));
-    EXPECT_TRUE(error.contains(QLatin1String("redirected to ") + QLatin1String(elsewhere) + QLatin1String(" on another host")))
+    EXPECT_TRUE(error.contains(QStringLiteral("redirected to %1 on another host").arg(QLatin1String(elsewhere))))
         << error.toStdString();
     EXPECT_EQ(otherRequests, 0);
     EXPECT_EQ(engine.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).value, QStringLiteral("PROXY good:1"));
