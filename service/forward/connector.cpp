@@ -126,8 +126,7 @@ void Connector::startViaProxy()
         return later(ForwardError::TlsError, proxy.caError);
     QHostAddress literal;
     if (literal.setAddress(proxy.host)) {
-        m_addresses = {literal};
-        dial();
+        dialProxy({literal});
         return;
     }
     if (!m_options.hostCache)
@@ -162,8 +161,25 @@ void Connector::onProxyResolved(const dns::ResolveResult &result)
                                                                               : result.detail));
         return;
     }
-    m_addresses = result.addresses;
-    dial();
+    dialProxy(result.addresses);
+}
+
+void Connector::dialProxy(const QList<QHostAddress> &addresses)
+{
+    // The one place a proxy's addresses are checked: a proxy named by a PAC answer passes the SSRF guard here, on
+    // what is dialled (a name may resolve elsewhere than when it was selected). Refused: as if unreachable.
+    QString refusal;
+    m_addresses = allowedProxyAddresses(*m_upstream.proxy, addresses, m_upstream.proxySsrf, &refusal);
+    if (!m_addresses.isEmpty()) {
+        dial();
+        return;
+    }
+    qCDebug(lcForward).noquote() << refusal;
+    if (tryNextHop())
+        return;
+    // (possibly from inside start(): no callback from there)
+    QMetaObject::invokeMethod(this, [this, refusal] { m_failed(ForwardError::ProxyDenied, refusal); },
+                              Qt::QueuedConnection);
 }
 
 void Connector::dial()

@@ -42,7 +42,8 @@ namespace dfproxy::forward {
 /// With a ConnectedStream callback it hands over a net::Stream. A direct plain-TCP dial (no upstream proxy, no TLS:
 /// a CONNECT tunnel) then runs on a raw non-blocking socket on the thread's poller (net::Stream::connectTo): one
 /// descriptor, no QTcpSocket. Through a proxy or over TLS it dials as above and adopts the socket
-/// (net::Stream::adopt).
+/// (net::Stream::adopt). A proxy a PAC answer named (UpstreamProxy::guarded) is dialled only at the addresses the
+/// SSRF guard allows (allowedProxyAddresses with Upstream::proxySsrf); none left: the next hop, else ProxyDenied.
 /// Lives on one thread.
 class Connector final : public QObject, private net::StreamListener
 {
@@ -103,6 +104,8 @@ private:
     bool tryNextHop();
     void startViaProxy();
     void onProxyResolved(const dns::ResolveResult &result);
+    /// Dials those of the proxy's `addresses` allowedProxyAddresses() leaves; none: the next hop, or ProxyDenied.
+    void dialProxy(const QList<QHostAddress> &addresses);
     void sendConnect();
     void onProxyReadable();
     void onProxyResponse();

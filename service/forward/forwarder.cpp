@@ -28,6 +28,8 @@ QByteArray reasonString(ForwardError e)
         return QByteArrayLiteral("upstream_proxy_connect_failed");
     case ForwardError::ProxyUnsupported:
         return QByteArrayLiteral("upstream_proxy_unsupported");
+    case ForwardError::ProxyDenied:
+        return QByteArrayLiteral("upstream_proxy_denied");
     }
     return QByteArrayLiteral("upstream_error");
 }

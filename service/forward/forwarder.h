@@ -13,6 +13,7 @@
 #include <QString>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 class QTcpSocket;
@@ -28,6 +29,10 @@ class HostCache;
 namespace dfproxy::forward {
 
 struct UpstreamProxy;
+
+/// The configured SSRF guard (proxy.ssrf) as the request's policy engine applies it: of `addresses` (to `port`), the
+/// ones it allows, in their order. Thread-safe; an empty function stands for no configured guard.
+using SsrfFilter = std::function<QList<QHostAddress>(const QList<QHostAddress> &addresses, quint16 port)>;
 
 /// Where a request goes.
 struct Upstream
@@ -48,6 +53,8 @@ struct Upstream
     /// Tried in order when `proxy` (or DIRECT) cannot be reached: a PAC result's later entries; null = DIRECT
     /// (skipped when `addresses` is empty: the name did not resolve here).
     QList<std::shared_ptr<const UpstreamProxy>> proxyFallbacks;
+    /// Checks the addresses of a proxy a PAC answer named (UpstreamProxy::guarded) before the Connector dials them.
+    SsrfFilter proxySsrf;
     /// Speak HTTP/2 to the origin: ALPN "h2" over TLS (the connection fails when the origin does not pick it), the
     /// HTTP/2 preface by prior knowledge in plaintext (h2c).
     bool http2 = false;
@@ -69,6 +76,7 @@ enum class ForwardError {
     ProxyAuthFailed,  ///< 502 upstream_proxy_auth_failed: the upstream proxy's final answer was 407
     ProxyRefused,     ///< 502 upstream_proxy_connect_failed: the upstream proxy refused CONNECT (its status in the detail)
     ProxyUnsupported, ///< 502 upstream_proxy_unsupported: the tunnel cannot carry this request (see the detail)
+    ProxyDenied,      ///< 502 upstream_proxy_denied: the SSRF guard refused every proxy the PAC answer named
 };
 QByteArray reasonString(ForwardError e);
 int statusFor(ForwardError e);

@@ -7,6 +7,7 @@
 #include "config/agentgatewaypolicy.h"
 #include "dns/hostcache.h"
 #include "pac/pacengine.h"
+#include "policy/cidr.h"
 
 #include <QEventLoop>
 #include <QHash>
@@ -44,20 +45,23 @@ QList<QSslCertificate> readProxyCa(const QString &path, QString *error)
     return certs;
 }
 
-/// The proxies of every tunnel seen, by URL, credentials and CA file: one ProxyAuth (one Digest session) per proxy
-/// and account for the whole process, across config reloads. Good files are read once (a changed password or CA
-/// needs a restart, or another file name).
-std::shared_ptr<const UpstreamProxy> proxyFor(const routing::BackendTunnel &tunnel, QString *error)
+/// The proxies of every tunnel seen, by URL, credentials, CA file and whether the SSRF guard checks it: one ProxyAuth
+/// (one Digest session) per proxy and account for the whole process, across config reloads. Good files are read
+/// once (a changed password or CA needs a restart, or another file name).
+std::shared_ptr<const UpstreamProxy> proxyFor(const routing::BackendTunnel &tunnel, QString *error,
+                                              bool guarded = false)
 {
     static QMutex mutex;
     static QHash<QString, std::shared_ptr<const UpstreamProxy>> proxies;
-    const QString key = tunnel.url + QLatin1Char('\n') + tunnel.credentialsFile + QLatin1Char('\n') + tunnel.caFile;
+    const QString key = tunnel.url + QLatin1Char('\n') + tunnel.credentialsFile + QLatin1Char('\n') + tunnel.caFile
+        + (guarded ? QStringLiteral("\nguarded") : QString());
     QMutexLocker lock(&mutex);
     if (auto it = proxies.constFind(key); it != proxies.constEnd())
         return it.value();
     std::shared_ptr<UpstreamProxy> proxy = parseProxyUrl(tunnel.url, error);
     if (!proxy)
         return nullptr; // not cached: the next request says it again
+    proxy->guarded = guarded;
     if (!tunnel.credentialsFile.isEmpty())
         proxy->auth = ProxyAuth::fromFile(tunnel.credentialsFile, &proxy->credentialsError);
     if (proxy->tls && !tunnel.caFile.isEmpty()) { // (an http:// proxy of the same tunnel's PAC does not need it)
@@ -251,11 +255,17 @@ bool credentialsMayGo(const routing::BackendTunnel &tunnel, const QString &proxy
 }
 
 /// The selection a FindProxyForURL answer makes (with the tunnel's credentials for the proxies credentialsMayGo()).
-ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngine::Result &r, PacSource *source)
+/// Every proxy it names other than the tunnel's own is `guarded`; one named by an IP literal the SSRF guard refuses
+/// is left out here already (a name is checked by the Connector, on the addresses it dials).
+ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngine::Result &r, PacSource *source,
+                       const SsrfFilter &ssrf)
 {
     if (!r.error.isEmpty())
         return pacUnusable(tunnel, r.error, source);
+    QString ignored;
+    const std::shared_ptr<UpstreamProxy> own = tunnel.url.isEmpty() ? nullptr : parseProxyUrl(tunnel.url, &ignored);
     QList<std::shared_ptr<const UpstreamProxy>> hops;
+    QStringList refused;
     bool withheld = false;
     for (const pac::PacHop &hop : pac::parsePacResult(r.value)) {
         if (hop.kind == pac::PacHop::Kind::Direct) {
@@ -271,9 +281,28 @@ ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngin
             t.credentialsFile.clear();
             withheld = true;
         }
+        const std::shared_ptr<UpstreamProxy> named = parseProxyUrl(t.url, &ignored);
+        const bool guarded = !(own && named && own->address == named->address);
         QString error;
-        if (auto p = proxyFor(t, &error))
-            hops.append(p);
+        std::shared_ptr<const UpstreamProxy> p = proxyFor(t, &error, guarded);
+        if (!p)
+            continue;
+        QHostAddress literal;
+        QString refusal;
+        if (literal.setAddress(p->host) && allowedProxyAddresses(*p, {literal}, ssrf, &refusal).isEmpty()) {
+            refused.append(refusal);
+            continue;
+        }
+        hops.append(p);
+    }
+    // A proxy the guard refuses is unusable, as an unreachable one is: the next entry is tried; none left is an error
+    // (never the tunnel's proxy or DIRECT in its place: the answer asked for these proxies).
+    if (hops.isEmpty() && !refused.isEmpty()) {
+        ProxySelection s;
+        s.why = QStringLiteral("pac ") + r.value.simplified();
+        s.error = refused.join(QStringLiteral("; "));
+        s.errorKind = ForwardError::ProxyDenied;
+        return s;
     }
     // An answer that names only proxies dfproxy cannot use (`SOCKS s:1080`, `PROXY proxy.corp` without a port, a
     // typo) asks for a proxy, not for DIRECT: going direct would walk past the proxy the PAC demands.
@@ -286,6 +315,8 @@ ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngin
     s.why = QStringLiteral("pac ") + r.value.simplified();
     if (withheld)
         s.why += QStringLiteral(" (credentials only to the tunnel's own proxy: the PAC file came over http://)");
+    if (!refused.isEmpty())
+        s.why += QStringLiteral(" (skipped: %1)").arg(refused.join(QStringLiteral("; ")));
     // A proxy that failed a moment ago is tried last (still tried: it may be the only way out).
     std::stable_partition(hops.begin(), hops.end(), [](const auto &hop) { return !hop || !recentlyFailed(*hop); });
     s.proxy = hops.takeFirst();
@@ -293,7 +324,54 @@ ProxySelection fromPac(const routing::BackendTunnel &tunnel, const pac::PacEngin
     return s;
 }
 
+/// Where no proxy is, whatever proxy.ssrf says: a PAC answer naming one of these is an attack or a mistake.
+bool neverAProxy(const QHostAddress &address)
+{
+    static const QList<QPair<QHostAddress, int>> blocks = [] {
+        QList<QPair<QHostAddress, int>> b;
+        for (const char *c : {"169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8", "::/128", "224.0.0.0/4",
+                              "ff00::/8", "255.255.255.255/32"})
+            b.append(QHostAddress::parseSubnet(QLatin1String(c)));
+        return b;
+    }();
+    const auto in = [](const QHostAddress &a) {
+        return std::any_of(blocks.begin(), blocks.end(), [&a](const auto &block) { return a.isInSubnet(block); });
+    };
+    const QHostAddress a = policy::normalizedAddress(address);
+    if (in(a))
+        return true;
+    // The IPv4 address a NAT64 or 6to4 form carries is where a gateway on the path would connect (as for the guard).
+    const QList<QHostAddress> embedded = a.protocol() == QAbstractSocket::IPv6Protocol
+        ? policy::embeddedIPv4Addresses(a)
+        : QList<QHostAddress>{};
+    return std::any_of(embedded.begin(), embedded.end(), in);
+}
+
 } // namespace
+
+QList<QHostAddress> allowedProxyAddresses(const UpstreamProxy &proxy, const QList<QHostAddress> &addresses,
+                                          const SsrfFilter &ssrf, QString *refusal)
+{
+    if (!proxy.guarded)
+        return addresses;
+    QList<QHostAddress> kept;
+    for (const QHostAddress &a : addresses) {
+        if (!neverAProxy(a))
+            kept.append(a);
+    }
+    if (ssrf && !kept.isEmpty())
+        kept = ssrf(kept, proxy.port);
+    if (refusal && kept.size() < addresses.size()) {
+        QStringList dropped;
+        for (const QHostAddress &a : addresses) {
+            if (!kept.contains(a))
+                dropped.append(a.toString());
+        }
+        *refusal = QStringLiteral("the SSRF guard refuses the upstream proxy %1 at %2")
+                       .arg(proxy.address, dropped.join(QStringLiteral(", ")));
+    }
+    return kept;
+}
 
 void markProxyUnreachable(const UpstreamProxy &proxy)
 {
@@ -305,7 +383,7 @@ void markProxyUnreachable(const UpstreamProxy &proxy)
 std::optional<ProxySelection> selectUpstreamProxy(const routing::BackendTunnel &tunnel, const QString &scheme,
                                                   const QString &host, quint16 port, routing::Backend::Engine engine,
                                                   dns::HostCache *dns, QObject *context,
-                                                  std::function<void(ProxySelection)> done)
+                                                  std::function<void(ProxySelection)> done, SsrfFilter ssrf)
 {
     if (tunnel.pacUrl.isEmpty() || engine == routing::Backend::Engine::Qnam || matchesBypass(tunnel.bypass, host))
         return selectUpstreamProxy(tunnel, host, engine);
@@ -318,12 +396,13 @@ std::optional<ProxySelection> selectUpstreamProxy(const routing::BackendTunnel &
     const QString url = scheme + QStringLiteral("://") + authority
         + (defaultPort ? QString() : QLatin1Char(':') + QString::number(port)) + QLatin1Char('/');
     if (std::optional<pac::PacEngine::Result> r = source->cached(url))
-        return fromPac(tunnel, *r, source);
-    source->engine().evaluateAsync(url, host, context,
-                                   [tunnel, source, url, done = std::move(done)](const pac::PacEngine::Result &r) {
-                                       source->store(url, r);
-                                       done(fromPac(tunnel, r, source));
-                                   });
+        return fromPac(tunnel, *r, source, ssrf);
+    source->engine().evaluateAsync(
+        url, host, context,
+        [tunnel, source, url, done = std::move(done), ssrf = std::move(ssrf)](const pac::PacEngine::Result &r) {
+            source->store(url, r);
+            done(fromPac(tunnel, r, source, ssrf));
+        });
     return std::nullopt;
 }
 

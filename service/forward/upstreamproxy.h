@@ -3,6 +3,7 @@
 // Upstream (corporate) proxy chaining, #22: which proxy a request takes (routing::BackendTunnel: the fixed
 // spec.backend.tunnel.url and the bypass list), and the hop the Connector dials. docs/upstream-proxy.md describes it.
 
+#include "forward/forwarder.h"
 #include "routing/routetable.h"
 
 #include <QSslCertificate>
@@ -35,6 +36,9 @@ struct UpstreamProxy
     QList<QSslCertificate> caCertificates; ///< read from caFile once, with the rest of this proxy
     QString caError;                ///< caFile holds no PEM certificate: every TLS request to the proxy fails with it
     QString address;                ///< "host:port", as the access log shows it
+    /// Named by a PAC answer, and not the tunnel's own proxy (spec.backend.tunnel.url, same host and port): its
+    /// addresses pass the SSRF guard (allowedProxyAddresses) before they are dialled. The tunnel's own is trusted.
+    bool guarded = false;
 };
 
 /// The outcome of selecting the upstream proxy of one request.
@@ -44,7 +48,8 @@ struct ProxySelection
     /// What to try, in order, when `proxy` cannot be reached (a PAC result's later entries); null = DIRECT.
     QList<std::shared_ptr<const UpstreamProxy>> fallbacks;
     QString why;                    ///< "tunnel" (the fixed proxy), "bypass <pattern>", "pac <result>"
-    QString error;                  ///< not empty: the request cannot go out (502 upstream_proxy_unsupported)
+    QString error;                  ///< not empty: the request cannot go out (502, `errorKind`)
+    ForwardError errorKind = ForwardError::ProxyUnsupported; ///< with `error`: ProxyDenied when the SSRF guard refused
 };
 
 /// Picks the proxy for a request to `host` (lower-case, no port, IPv6 without brackets) through `tunnel`.
@@ -58,11 +63,21 @@ ProxySelection selectUpstreamProxy(const routing::BackendTunnel &tunnel, const Q
 /// 15 minutes (1 minute after a failure); the last good copy stays in use when a fetch fails. Without any good
 /// copy, or when the call fails, the fixed tunnel URL is used if there is one, else DIRECT. Returns the selection
 /// when it is known at once; otherwise nullopt, and `done` runs later on `context`'s thread (not at all when
-/// `context` is gone). `dns` answers the PAC's dnsResolve (may be null: nothing resolves).
+/// `context` is gone). `dns` answers the PAC's dnsResolve (may be null: nothing resolves). A PAC entry naming an IP
+/// literal that allowedProxyAddresses() refuses (with `ssrf`) is left out, and `why` says so; when that leaves
+/// nothing, `error` is set with ProxyDenied. (A proxy name is checked by the Connector, once it resolves.)
 std::optional<ProxySelection> selectUpstreamProxy(const routing::BackendTunnel &tunnel, const QString &scheme,
                                                   const QString &host, quint16 port, routing::Backend::Engine engine,
                                                   dns::HostCache *dns, QObject *context,
-                                                  std::function<void(ProxySelection)> done);
+                                                  std::function<void(ProxySelection)> done, SsrfFilter ssrf = {});
+
+/// The SSRF guard for upstream proxies (docs/upstream-proxy.md, "PAC and the SSRF guard"): the addresses of `proxy`
+/// that may be dialled, in their order. All of them for a proxy that is not `guarded`; for one a PAC answer named,
+/// none that is always refused for a proxy (link-local 169.254.0.0/16 and fe80::/10 with the metadata addresses,
+/// 0.0.0.0/8, ::, multicast, broadcast; IPv6 forms that carry such an IPv4 address too) nor any `ssrf` (the
+/// configured proxy.ssrf) refuses. `refusal` (may be null) gets why, when any was left out. Thread-safe.
+QList<QHostAddress> allowedProxyAddresses(const UpstreamProxy &proxy, const QList<QHostAddress> &addresses,
+                                          const SsrfFilter &ssrf, QString *refusal = nullptr);
 
 /// How long a proxy that could not be reached goes to the back of the PAC answers that name it, as browsers do.
 inline constexpr qint64 kFailedProxyRetryMs = 30 * 1000;

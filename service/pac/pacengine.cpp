@@ -355,8 +355,23 @@ QString fetch(PacEngine::Impl *d, const QString &text, int timeoutMs, QString *e
     }
     QNetworkRequest request(url);
     request.setTransferTimeout(timeoutMs);
-    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::NoLessSafeRedirectPolicy);
+    // The PAC URL is the administrator's and trusted as configured; where a redirect leads is the server's (or of
+    // whoever rewrote its answer on the way) to say: followed on the same host only, and never from https to http.
+    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::UserVerifiedRedirectPolicy);
     QNetworkReply *reply = d->network->get(request);
+    QString refusedRedirect;
+    QObject::connect(reply, &QNetworkReply::redirected, reply, [&refusedRedirect, reply, url](const QUrl &to) {
+        const QUrl target = reply->url().resolved(to);
+        const bool sameHost = target.host().compare(url.host(), Qt::CaseInsensitive) == 0;
+        const bool lessSafe = url.scheme() == QLatin1String("https") && target.scheme() != QLatin1String("https");
+        const bool web = target.scheme() == QLatin1String("http") || target.scheme() == QLatin1String("https");
+        if (sameHost && web && !lessSafe) {
+            Q_EMIT reply->redirectAllowed();
+            return;
+        }
+        refusedRedirect = target.toString(QUrl::RemoveUserInfo);
+        reply->abort();
+    });
     // QNetworkReply keeps everything it receives until it is read: it is read as it comes (Qt holding at most
     // 256 KiB meanwhile), so a server that sends without end (for the whole time limit, at loopback speed:
     // gigabytes) is cut off at the limit instead of filling the service's memory.
@@ -386,6 +401,10 @@ QString fetch(PacEngine::Impl *d, const QString &text, int timeoutMs, QString *e
     const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
     if (over) {
         *error = tooLarge(text);
+    } else if (!refusedRedirect.isEmpty()) {
+        *error = QStringLiteral("the PAC server redirected to %1 on another host (or from https to http); name the "
+                                "final URL in dfproxy.dev/tunnel-pac-url")
+                     .arg(refusedRedirect);
     } else if (!reply->isFinished()) {
         *error = QStringLiteral("fetching the PAC file %1 timed out after %2 ms").arg(text).arg(timeoutMs);
     } else if (reply->error() != QNetworkReply::NoError || status != 200) {

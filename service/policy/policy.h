@@ -104,6 +104,13 @@ public:
         return RequestCheck{checkRequest(request), nullptr};
     }
     virtual Decision checkResolved(const RequestAttributes &request, const QList<QHostAddress> &addresses) const = 0;
+    /// The SSRF guard's rules alone, on the addresses of an upstream proxy a PAC answer named (to `port`): the ones
+    /// they allow, in order. Not a request's decision, so not counted as one. The default allows them all.
+    virtual QList<QHostAddress> ssrfAllowedProxyAddresses(const QList<QHostAddress> &addresses, quint16 port) const
+    {
+        Q_UNUSED(port);
+        return addresses;
+    }
 };
 
 } // namespace dfproxy::policy

@@ -930,6 +930,17 @@ Decision ConfigPolicyEngine::checkResolved(const RequestAttributes &request, con
     return out;
 }
 
+QList<QHostAddress> ConfigPolicyEngine::ssrfAllowedProxyAddresses(const QList<QHostAddress> &addresses,
+                                                                  quint16 port) const
+{
+    QList<QHostAddress> allowed;
+    for (const QHostAddress &a : addresses) {
+        if (!d->ssrfDenies(a, port))
+            allowed.append(a);
+    }
+    return allowed;
+}
+
 QStringList ConfigPolicyEngine::deniedCidrs() const
 {
     return d->deniedCidrs.toStringList();

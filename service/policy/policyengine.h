@@ -90,6 +90,7 @@ public:
     RequestCheck startCheckRequest(const RequestAttributes &request, QObject *context,
                                    std::function<void(Decision)> done) const override;
     Decision checkResolved(const RequestAttributes &request, const QList<QHostAddress> &addresses) const override;
+    QList<QHostAddress> ssrfAllowedProxyAddresses(const QList<QHostAddress> &addresses, quint16 port) const override;
 
     /// Counters since the first engine of the chain (see buildPolicyEngine's `previous`), for /api/v1/stats:
     /// {"authn": {"authenticated","anonymous","challenged","rejected","cachedVerifications","hashVerifications",

@@ -20,6 +20,8 @@
 #include <QPasswordDigestor>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QTcpServer>
+#include <QUrl>
 
 #include <gtest/gtest.h>
 
@@ -771,4 +773,81 @@ TEST_F(Policies, SsrfGuardStillAppliesThroughAnUpstreamProxy)
     spinFor(300); // Squid writes its log as requests end
     EXPECT_FALSE(squid.accessLog().contains("169.254")) << squid.accessLog().constData();
     EXPECT_FALSE(squid.accessLog().contains("metadata")) << squid.accessLog().constData();
+}
+
+// A PAC file (perhaps rewritten on the way: the WPAD attack) naming the metadata address as a proxy, by IP literal or
+// by a name that resolves there: those entries are skipped, never dialled (169.254.169.254 is put on this
+// namespace's loopback with a listener, which would see the connection), and the next entry carries the request;
+// the access log says why. Naming only such proxies is 502 upstream_proxy_denied (docs/upstream-proxy.md, "PAC and
+// the SSRF guard").
+TEST_F(Policies, PacNamedProxyOnTheMetadataAddressIsSkippedNeverDialled)
+{
+    if (!Tinyproxy::available())
+        GTEST_SKIP() << "tinyproxy is not installed (Debian package tinyproxy)";
+    startProxy();
+    const RunResult added = run("ip", {"addr", "add", "169.254.169.254/32", "dev", "lo"});
+    ASSERT_TRUE(added.exitCode == 0 || added.err.contains("File exists")) << added.err.constData();
+    QTcpServer metadata; // stands in for the metadata service: dialling it is the bug
+    ASSERT_TRUE(metadata.listen(QHostAddress(QStringLiteral("169.254.169.254")), 0))
+        << metadata.errorString().toStdString();
+    Tinyproxy tiny;
+    ASSERT_TRUE(tiny.start()) << tiny.errorString().toStdString();
+    const quint16 dead = freeTcpPort();
+    const QString pac = proxy->dir().filePath(QStringLiteral("wpad.pac"));
+    ASSERT_TRUE(proxy->dir().writeFile(QStringLiteral("wpad.pac"),
+                                       QStringLiteral("function FindProxyForURL(url, host) {\n"
+                                                      "  if (host == 'literal.test')\n"
+                                                      "    return 'PROXY 169.254.169.254:%1';\n"
+                                                      "  if (host == 'name.test') return 'PROXY metadata.test:%1';\n"
+                                                      "  return 'PROXY 169.254.169.254:%1; PROXY metadata.test:%1; "
+                                                      "PROXY 127.0.0.1:%2';\n"
+                                                      "}\n")
+                                           .arg(metadata.serverPort())
+                                           .arg(tiny.port())
+                                           .toUtf8()));
+    apply(QStringLiteral("apiVersion: agentgateway.dev/v1alpha1\n"
+                         "kind: AgentgatewayPolicy\n"
+                         "metadata:\n"
+                         "  name: corp-proxy\n"
+                         "  namespace: httpbin\n"
+                         "  annotations:\n"
+                         "    dfproxy.dev/tunnel-pac-url: %1\n"
+                         "spec:\n"
+                         "  targetRefs:\n"
+                         "  - {group: agentgateway.dev, kind: AgentgatewayBackend, name: dfp-backend}\n"
+                         "  backend:\n"
+                         "    tunnel:\n"
+                         "      url: http://127.0.0.1:%2\n")
+              .arg(QUrl::fromLocalFile(pac).toString())
+              .arg(dead)
+              .toUtf8());
+    // The origin by address: tinyproxy resolves with the system's resolver. -m: a request stuck on the metadata
+    // listener (which accepts and never answers) must not hang the test.
+    const QString viaTiny = QStringLiteral("http://127.0.0.1:%1/headers").arg(origin->port());
+    CurlResult r;
+    EXPECT_TRUE(waitUntil(
+        [&] {
+            r = curl({"-m", "5", "-x", proxy->proxyUrl(""), viaTiny});
+            return r.status == 200;
+        },
+        20000))
+        << r.describe().toStdString();
+    EXPECT_TRUE(tiny.describe().contains(QLatin1String("/headers"))) << tiny.describe().toStdString();
+    const QByteArray log = admin("/api/v1/accesslog?after=0&limit=1000").body;
+    EXPECT_TRUE(log.contains(QStringLiteral("\"upstreamProxy\":\"127.0.0.1:%1\"").arg(tiny.port()).toUtf8()))
+        << log.constData();
+    EXPECT_TRUE(log.contains(QStringLiteral("skipped: the SSRF guard refuses the upstream proxy 169.254.169.254:%1 at "
+                                            "169.254.169.254")
+                                 .arg(metadata.serverPort())
+                                 .toUtf8()))
+        << log.constData();
+
+    for (const char *host : {"literal.test", "name.test"}) {
+        const auto denied = curl({"-m", "5", "-x", proxy->proxyUrl(""),
+                                  QStringLiteral("http://%1:%2/headers").arg(QLatin1String(host)).arg(origin->port())});
+        EXPECT_EQ(denied.status, 502) << host << "\n" << denied.describe().toStdString();
+        EXPECT_EQ(denied.header("x-dfproxy-error"), "upstream_proxy_denied") << host;
+        EXPECT_TRUE(denied.body.contains("the SSRF guard refuses the upstream proxy")) << denied.body.constData();
+    }
+    EXPECT_FALSE(metadata.waitForNewConnection(200)) << "dfproxy dialled the metadata address as a proxy";
 }

@@ -14,11 +14,24 @@ StageResult selected(Transaction &tx, const forward::ProxySelection &via)
 {
     tx.rec.upstreamProxy = via.proxy ? via.proxy->address : QStringLiteral("DIRECT");
     tx.rec.upstreamProxyReason = via.why;
-    if (!via.error.isEmpty())
-        return tx.reply(502, "upstream_proxy_unsupported", "upstream_proxy_unsupported: " + via.error.toUtf8() + "\n");
+    if (!via.error.isEmpty()) {
+        const QByteArray reason = forward::reasonString(via.errorKind);
+        return tx.reply(502, reason, reason + ": " + via.error.toUtf8() + "\n");
+    }
     tx.forward.upstream.proxy = via.proxy;
     tx.forward.upstream.proxyFallbacks = via.fallbacks;
     return StageResult::Continue;
+}
+
+/// The request's SSRF guard (proxy.ssrf, through its policy engine) for the proxies a PAC answer names; none without
+/// an engine (allowedProxyAddresses still refuses the ranges where no proxy is).
+forward::SsrfFilter proxySsrf(const Transaction &tx)
+{
+    if (!tx.policy)
+        return {};
+    return [engine = tx.policy](const QList<QHostAddress> &addresses, quint16 port) {
+        return engine->ssrfAllowedProxyAddresses(addresses, port);
+    };
 }
 
 } // namespace
@@ -30,7 +43,8 @@ StageResult upstreamProxy(Transaction &tx)
     const routing::Backend &backend = *tx.match->backend;
     if (!backend.tunnel)
         return StageResult::Continue;
-    const forward::Upstream &up = tx.forward.upstream;
+    forward::Upstream &up = tx.forward.upstream;
+    up.proxySsrf = proxySsrf(tx);
     tx.proxySelection = std::make_shared<bool>(true);
     std::optional<forward::ProxySelection> now = forward::selectUpstreamProxy(
         *backend.tunnel, QLatin1String(tx.head->isConnect() || up.tls ? "https" : "http"), up.host, up.port,
@@ -40,7 +54,8 @@ StageResult upstreamProxy(Transaction &tx)
                 return; // the request is gone (the transaction may be too: `tx` is not touched)
             tx.proxySelection.reset();
             tx.resumeWith(selected(tx, later));
-        });
+        },
+        up.proxySsrf);
     if (!now)
         return StageResult::Wait;
     tx.proxySelection.reset();

@@ -4,6 +4,7 @@
 // full accept queue stands in for a blackholed address; 127.0.0.3 (nothing listens) refuses.
 #include "dns/hostcache.h"
 #include "forward/connector.h"
+#include "forward/upstreamproxy.h"
 #include "net/stream.h"
 #include "support/blackhole.h"
 #include "support/wait.h"
@@ -106,6 +107,7 @@ protected:
     std::optional<QHostAddress> connectedTo;
     std::optional<ForwardError> error;
     QString errorDetail;
+    bool viaProxy = false;
     const QHostAddress blackholed{QStringLiteral("127.0.0.6")};
     const QHostAddress refusing{QStringLiteral("127.0.0.3")};
     const QHostAddress alive{QStringLiteral("127.0.0.1")};
@@ -308,3 +310,89 @@ TEST_F(StreamConnectorTest, DestroyingItCancelsWithoutACallback)
 }
 
 } // namespace
+
+namespace {
+
+/// Answers every name at once with `addresses`.
+class FixedHostCache final : public dns::HostCache
+{
+public:
+    explicit FixedHostCache(QList<QHostAddress> addresses) : m_addresses(std::move(addresses)) {}
+    Outcome lookup(const QString &, quint16, dns::LookupFamily, QObject *, Callback) override
+    {
+        Outcome o;
+        o.ready = dns::ResolveResult{dns::DnsError::None, m_addresses, QString(), true, false};
+        return o;
+    }
+    void reportConnectFailure(const QString &, quint16, const QHostAddress &) override {}
+
+private:
+    QList<QHostAddress> m_addresses;
+};
+
+} // namespace
+
+// A proxy a PAC answer named by a name (here resolving to the metadata address first, then to 127.0.0.1, where a
+// listener stands in for the proxy) is dialled only at the addresses the SSRF guard allows, whatever it resolved to
+// when it was selected; resolving to nothing allowed, the next PAC entry (DIRECT) goes, or it fails with
+// ProxyDenied (from the event loop). The tunnel's own proxy (not guarded) is not checked.
+TEST_F(ConnectorTest, APacNamedProxyIsDialledOnlyAtAddressesTheSsrfGuardAllows)
+{
+    auto named = std::make_shared<forward::UpstreamProxy>();
+    named->host = QStringLiteral("wpad-proxy.test");
+    named->port = port;
+    named->address = QStringLiteral("wpad-proxy.test:%1").arg(port);
+    named->guarded = true;
+    const auto run = [&](const QList<QHostAddress> &resolved, QList<std::shared_ptr<const forward::UpstreamProxy>>
+                                                                  fallbacks) {
+        FixedHostCache dns(resolved);
+        forward::Upstream up;
+        up.host = QStringLiteral("origin.test");
+        up.port = port;
+        up.addresses = {alive};
+        up.proxy = named;
+        up.proxyFallbacks = std::move(fallbacks);
+        Connector::Options options;
+        options.timeoutMs = 2000;
+        options.hostCache = &dns;
+        callbacks = 0;
+        connectedTo.reset();
+        error.reset();
+        Connector c(up, options,
+                    [this, &c](QTcpSocket *socket, const QHostAddress &address) {
+                        connectedTo = address;
+                        viaProxy = c.proxy() != nullptr;
+                        socket->deleteLater();
+                        ++callbacks;
+                    },
+                    [this](ForwardError e, const QString &detail) {
+                        error = e;
+                        errorDetail = detail;
+                        ++callbacks;
+                    });
+        c.start();
+        EXPECT_EQ(callbacks, 0) << "a callback ran inside start()";
+        EXPECT_TRUE(dfproxy::test::waitUntil([this] { return callbacks > 0; }, 20000));
+    };
+    const QHostAddress metadata(QStringLiteral("169.254.169.254"));
+
+    run({metadata, alive}, {});
+    ASSERT_TRUE(connectedTo) << errorDetail.toStdString();
+    EXPECT_EQ(*connectedTo, alive);
+    EXPECT_TRUE(viaProxy);
+
+    run({metadata}, {nullptr});
+    ASSERT_TRUE(connectedTo) << errorDetail.toStdString();
+    EXPECT_EQ(*connectedTo, alive);
+    EXPECT_FALSE(viaProxy) << "the DIRECT entry after the refused proxy";
+
+    run({metadata, QHostAddress(QStringLiteral("fe80::1"))}, {});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, ForwardError::ProxyDenied);
+    EXPECT_TRUE(errorDetail.contains(QLatin1String("169.254.169.254, fe80::1"))) << errorDetail.toStdString();
+
+    named->guarded = false; // the tunnel's own proxy: dialled as resolved (here 169.254.169.254 first: a timeout or
+    run({alive}, {});       // an unreachable network, so only its own address is given)
+    ASSERT_TRUE(connectedTo) << errorDetail.toStdString();
+    EXPECT_TRUE(viaProxy);
+}

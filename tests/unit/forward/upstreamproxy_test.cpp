@@ -93,14 +93,15 @@ TEST(UpstreamProxy, SelectionSaysWhy)
 
 namespace {
 
-/// The selection of http://`host`/ through `t` (waits for the PAC answer).
-forward::ProxySelection selectWithPac(const routing::BackendTunnel &t, const QString &host)
+/// The selection of http://`host`/ through `t` (waits for the PAC answer); `ssrf` stands for proxy.ssrf.
+forward::ProxySelection selectWithPac(const routing::BackendTunnel &t, const QString &host,
+                                      const forward::SsrfFilter &ssrf = {})
 {
     QObject context;
     std::optional<forward::ProxySelection> result;
     std::optional<forward::ProxySelection> now = forward::selectUpstreamProxy(
         t, QStringLiteral("http"), host, 80, routing::Backend::Engine::Native, nullptr, &context,
-        [&](forward::ProxySelection s) { result = std::move(s); });
+        [&](forward::ProxySelection s) { result = std::move(s); }, ssrf);
     if (now)
         return *now;
     EXPECT_TRUE(test::waitUntil([&] { return result.has_value(); }, 20000));
@@ -222,4 +223,66 @@ TEST(UpstreamProxy, TunnelErrorsNameThePolicyOfAGatewayTunnelReachingAQnamBacken
     ASSERT_EQ(errors.size(), 1);
     EXPECT_EQ(errors[0].path, QStringLiteral("resources[4].spec.backend.tunnel"));
     EXPECT_TRUE(errors[0].message.contains(QLatin1String("gw/q uses engine: qnam"))) << errors[0].message.toStdString();
+}
+
+// A PAC answer (perhaps rewritten on the way: WPAD) naming the metadata address, or any address where no proxy is,
+// as a proxy: that entry is skipped as if unreachable and the next one is taken, and the reason says so; naming
+// only such proxies is 502 upstream_proxy_denied. proxy.ssrf (here: 10.0.0.0/8 denied) applies as well, except to
+// the tunnel's own proxy (spec.backend.tunnel.url, trusted as the administrator configured it).
+TEST(UpstreamProxy, PacNamedProxiesPassTheSsrfGuardUnlessTheyAreTheTunnelsOwn)
+{
+    test::TempDir dir;
+    ASSERT_TRUE(dir.writeFile(QStringLiteral("wpad.pac"),
+                              "function FindProxyForURL(url, host) {\n"
+                              "  if (host == 'metadata.test')\n"
+                              "    return 'PROXY 169.254.169.254:3128; PROXY 127.0.0.1:3129';\n"
+                              "  if (host == 'blocked.test') return 'PROXY 169.254.169.254:80; PROXY [fe80::1]:3128; "
+                              "PROXY 0.0.0.0:3128; PROXY [::ffff:169.254.169.254]:3128; PROXY 224.0.0.1:3128; "
+                              "PROXY [64:ff9b::a9fe:a9fe]:3128; HTTPS [fd00:ec2::254]:443';\n"
+                              "  if (host == 'private.test') return 'PROXY 10.0.0.9:3128; PROXY 10.0.0.5:3128';\n"
+                              "  return 'PROXY 127.0.0.1:3129'; }\n"));
+    routing::BackendTunnel t;
+    t.policyKey = QStringLiteral("ns/wpad-pac");
+    t.url = QStringLiteral("http://10.0.0.5:3128");
+    t.pacUrl = QUrl::fromLocalFile(dir.filePath(QStringLiteral("wpad.pac"))).toString();
+    const forward::SsrfFilter denyTen = [](const QList<QHostAddress> &addresses, quint16) {
+        QList<QHostAddress> kept;
+        for (const QHostAddress &a : addresses) {
+            if (!a.isInSubnet(QHostAddress::parseSubnet(QStringLiteral("10.0.0.0/8"))))
+                kept.append(a);
+        }
+        return kept;
+    };
+
+    const auto metadata = selectWithPac(t, QStringLiteral("metadata.test"), denyTen);
+    ASSERT_TRUE(metadata.proxy) << metadata.why.toStdString() << metadata.error.toStdString();
+    EXPECT_EQ(metadata.proxy->address, QStringLiteral("127.0.0.1:3129"));
+    EXPECT_TRUE(metadata.proxy->guarded);
+    EXPECT_TRUE(metadata.fallbacks.isEmpty());
+    EXPECT_TRUE(metadata.why.contains(QLatin1String("the SSRF guard refuses the upstream proxy 169.254.169.254:3128")))
+        << metadata.why.toStdString();
+
+    const auto blocked = selectWithPac(t, QStringLiteral("blocked.test"), denyTen);
+    EXPECT_FALSE(blocked.proxy) << blocked.why.toStdString();
+    EXPECT_EQ(blocked.errorKind, forward::ForwardError::ProxyDenied);
+    for (const char *refused : {"169.254.169.254:80", "[fe80::1]:3128", "0.0.0.0:3128", "224.0.0.1:3128",
+                                "[64:ff9b::a9fe:a9fe]:3128", "[fd00:ec2::254]:443"})
+        EXPECT_TRUE(blocked.error.contains(QLatin1String(refused))) << refused << ": " << blocked.error.toStdString();
+    EXPECT_EQ(forward::reasonString(blocked.errorKind), "upstream_proxy_denied");
+
+    // 10.0.0.9 is refused by proxy.ssrf; 10.0.0.5 is the tunnel's own proxy, which the guard does not check.
+    const auto priv = selectWithPac(t, QStringLiteral("private.test"), denyTen);
+    ASSERT_TRUE(priv.proxy) << priv.why.toStdString() << priv.error.toStdString();
+    EXPECT_EQ(priv.proxy->address, QStringLiteral("10.0.0.5:3128"));
+    EXPECT_FALSE(priv.proxy->guarded);
+    EXPECT_TRUE(priv.why.contains(QLatin1String("10.0.0.9:3128"))) << priv.why.toStdString();
+
+    // What the Connector dials: a guarded proxy only at allowed addresses, the tunnel's own at all of them.
+    QString refusal;
+    const QList<QHostAddress> resolved{QHostAddress(QStringLiteral("169.254.169.254")),
+                                       QHostAddress(QStringLiteral("10.1.1.1")), QHostAddress(QStringLiteral("::1"))};
+    EXPECT_EQ(forward::allowedProxyAddresses(*metadata.proxy, resolved, denyTen, &refusal),
+              QList<QHostAddress>{QHostAddress(QStringLiteral("::1"))});
+    EXPECT_TRUE(refusal.contains(QLatin1String("169.254.169.254, 10.1.1.1"))) << refusal.toStdString();
+    EXPECT_EQ(forward::allowedProxyAddresses(*priv.proxy, resolved, denyTen), resolved);
 }

@@ -13,6 +13,8 @@
 
 #include <QFileInfo>
 #include <QProcess>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QUrl>
 
 #include <chrono>
@@ -345,4 +347,69 @@ TEST(PacEngine, MyIpAddressIsTheAddressOfTheDefaultRoutesInterface)
     PacEngine engine(PacEngine::Options{}); // myIpAddress not set: the route's
     ASSERT_EQ(engine.load(QStringLiteral("function FindProxyForURL(url, host) { return myIpAddress(); }")), QString());
     EXPECT_EQ(engine.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).value, expected);
+}
+
+namespace {
+
+/// Answers every request with `answer` (the whole HTTP response) and closes.
+void serveWith(QTcpServer &server, const std::function<QByteArray(const QByteArray &requestLine)> &answer)
+{
+    QObject::connect(&server, &QTcpServer::newConnection, &server, [&server, answer] {
+        while (QTcpSocket *c = server.nextPendingConnection()) {
+            QObject::connect(c, &QTcpSocket::readyRead, c, [c, answer] {
+                if (!c->canReadLine())
+                    return;
+                c->write(answer(c->readLine()));
+                c->disconnectFromHost();
+            });
+            QObject::connect(c, &QTcpSocket::disconnected, c, &QObject::deleteLater);
+        }
+    });
+}
+
+QByteArray httpAnswer(const QByteArray &status, const QByteArray &headers, const QByteArray &body = {})
+{
+    return "HTTP/1.1 " + status + "\r\n" + headers + "Content-Length: " + QByteArray::number(body.size())
+        + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+} // namespace
+
+// The PAC URL is the administrator's, but where its server redirects is not: a redirect on the same host is followed,
+// one to another host (here 127.0.0.2, standing in for 169.254.169.254 or an attacker's server) is refused, and the
+// script from there never loaded.
+TEST(PacEngine, APacRedirectIsFollowedOnTheSameHostOnly)
+{
+    QTcpServer other;
+    ASSERT_TRUE(other.listen(QHostAddress(QStringLiteral("127.0.0.2")), 0));
+    int otherRequests = 0;
+    serveWith(other, [&otherRequests](const QByteArray &) {
+        ++otherRequests;
+        return httpAnswer("200 OK", "", "function FindProxyForURL(u, h) { return 'PROXY evil:1'; }");
+    });
+    QTcpServer pacServer;
+    ASSERT_TRUE(pacServer.listen(QHostAddress::LocalHost, 0));
+    const QByteArray elsewhere = "http://127.0.0.2:" + QByteArray::number(other.serverPort()) + "/wpad.dat";
+    serveWith(pacServer, [elsewhere](const QByteArray &line) {
+        if (line.startsWith("GET /moved "))
+            return httpAnswer("302 Found", "Location: /wpad.dat\r\n");
+        if (line.startsWith("GET /elsewhere "))
+            return httpAnswer("302 Found", "Location: " + elsewhere + "\r\n");
+        return httpAnswer("200 OK", "", "function FindProxyForURL(u, h) { return 'PROXY good:1'; }");
+    });
+    PacEngine engine(localOptions(QStringLiteral("10.0.0.5")));
+    const auto load = [&engine](const QString &url) {
+        std::optional<QString> error;
+        engine.loadUrlAsync(url, 10000, [&error](const QString &e) { error = e; });
+        EXPECT_TRUE(test::waitUntil([&error] { return error.has_value(); }, 20000));
+        return error.value_or(QStringLiteral("no answer"));
+    };
+    const QString base = QStringLiteral("http://127.0.0.1:%1").arg(pacServer.serverPort());
+    EXPECT_EQ(load(base + QStringLiteral("/moved")), QString());
+    EXPECT_EQ(engine.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).value, QStringLiteral("PROXY good:1"));
+    const QString error = load(base + QStringLiteral("/elsewhere"));
+    EXPECT_TRUE(error.contains(QStringLiteral("redirected to %1 on another host").arg(QLatin1String(elsewhere))))
+        << error.toStdString();
+    EXPECT_EQ(otherRequests, 0);
+    EXPECT_EQ(engine.evaluate(QStringLiteral("http://x/"), QStringLiteral("x")).value, QStringLiteral("PROXY good:1"));
 }

@@ -787,6 +787,20 @@ TEST(SsrfGuard, StrictPresetAndCustomLists)
     EXPECT_EQ(e->stats().value("ssrf").toObject().value("denied").toInteger(), 9);
 }
 
+// The same rules for the addresses of an upstream proxy a PAC answer named (forward::allowedProxyAddresses): the
+// preset, the lists and denySelf at the proxy's port, in order; not a request's decision, so not counted as one.
+TEST(SsrfGuard, ProxyAddressesMeetTheSameRulesWithoutCountingAsRequests)
+{
+    const auto e = build(baseConfig({}, json(R"({"ssrf":{"preset":"strict","allowedCIDRs":["10.9.0.0/16"]}})")));
+    EXPECT_EQ(e->ssrfAllowedProxyAddresses(addrs({"10.1.2.3", "93.184.216.34", "169.254.169.254", "10.9.1.1"}), 3128),
+              addrs({"93.184.216.34", "10.9.1.1"}));
+    EXPECT_EQ(e->stats().value("ssrf").toObject().value("checked").toInteger(), 0);
+    EXPECT_EQ(e->stats().value("ssrf").toObject().value("denied").toInteger(), 0);
+    const auto off = build(baseConfig({}, json(R"({"ssrf":{"preset":"off"}})")));
+    EXPECT_EQ(off->ssrfAllowedProxyAddresses(addrs({"127.0.0.1", "10.1.2.3"}), 3128), addrs({"127.0.0.1", "10.1.2.3"}));
+    EXPECT_TRUE(off->ssrfAllowedProxyAddresses(addrs({"127.0.0.1"}), 15000).isEmpty()) << "the admin API (denySelf)";
+}
+
 TEST(SsrfGuard, OffPresetKeepsSelfProtectionUnlessDisabled)
 {
     auto e = build(baseConfig({}, json(R"({"ssrf":{"preset":"off"}})")));
