@@ -15,6 +15,7 @@
 #include <QList>
 #include <QPair>
 
+#include <array>
 #include <cstdint>
 
 struct nghttp2_session;
@@ -87,6 +88,9 @@ public:
     bool receive(const QByteArray &bytes) { return receive(bytes.constData(), bytes.size()); }
     /// Appends the frames to send to `out`, at most about `max` bytes. Returns the number appended.
     qsizetype send(QByteArray &out, qsizetype max);
+    /// The next frames to send, without a copy: their size, and *data points at them until the next call (0:
+    /// nothing to send now).
+    qsizetype nextFrames(const char **data);
     /// Nothing left to send and nothing more to read: the connection can close.
     bool finished() const;
 
@@ -119,6 +123,8 @@ private:
         int continuations = 0;
         bool tooLarge = false;
         HeaderList pseudo, headers;
+        /// Ready for the next block; the lists keep their capacity (one allocation per connection, not per stream).
+        void reset(qint32 id, qint64 encoded);
     };
 
     struct Callbacks; ///< the nghttp2 callbacks (serversession.cpp), which reach the members below
@@ -126,11 +132,16 @@ private:
 
     /// A flood: GOAWAY(ENHANCE_YOUR_CALM), count it, stop reading.
     void flood(Violation v);
+    /// A received field name or value: one this connection received recently is shared, not copied again (a
+    /// client repeats the same fields on every request).
+    QByteArray intern(const uint8_t *data, size_t size);
 
     ServerSessionHandler *m_handler;
     ServerLimits m_limits;
     nghttp2_session *m_session = nullptr;
     HeaderBlock m_block; ///< the header block being received (HTTP/2 allows one at a time per connection)
+    std::array<QByteArray, 24> m_recent; ///< intern(): the last distinct short fields, replaced round-robin
+    size_t m_recentNext = 0;
     QElapsedTimer m_clock;
     Bucket m_resets, m_pings, m_settings;
     bool m_dead = false;

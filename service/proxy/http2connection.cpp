@@ -17,6 +17,9 @@ namespace {
 
 Q_LOGGING_CATEGORY(lcHttp2, "dfproxy.http2", QtWarningMsg)
 
+/// Frames below this size are gathered before they are written (HEADERS, WINDOW_UPDATE, short DATA).
+constexpr qsizetype kGatherBelow = 4 * 1024;
+
 http2::ServerLimits limitsFrom(const ProxyOptions &o)
 {
     http2::ServerLimits l;
@@ -47,6 +50,8 @@ Http2Connection::Http2Connection(ProxyWorker *worker, ProxyContext *ctx, net::St
 
 Http2Connection::~Http2Connection()
 {
+    if (m_flushDeferred)
+        net::WriteBatch::cancel(this);
     m_streams.clear(); // each stream cancels what it has in flight and logs
     m_closedStreams.clear();
     m_ctx->stats.activeConnections.fetch_sub(1, std::memory_order_relaxed);
@@ -64,7 +69,7 @@ void Http2Connection::drain()
         return;
     m_draining = true;
     m_session.shutdown();
-    flush();
+    flushNow(); // maybeIdle closes once the GOAWAY is out
     maybeIdle();
 }
 
@@ -110,22 +115,56 @@ void Http2Connection::receive(const char *data, qsizetype size)
 
 void Http2Connection::flush()
 {
+    if (m_closed || m_flushDeferred)
+        return;
+    if (net::WriteBatch::defer(this)) {
+        m_flushDeferred = true;
+        return;
+    }
+    flushNow();
+}
+
+void Http2Connection::runDeferred()
+{
+    m_flushDeferred = false;
+    flushNow();
+}
+
+void Http2Connection::flushNow()
+{
     if (m_closed)
         return;
+    // nghttp2 is not reentrant: from inside one of its callbacks, send once it returned.
     if (m_inSession > 0) {
         m_flushPending = true;
         return;
     }
     m_flushPending = false;
     const qint64 limit = m_ctx->options.bufferLimit;
-    while (m_socket->bytesToWrite() <= limit) {
+    {
+        // One send for all the frames of this call; small frames are gathered in m_out, a DATA frame of a full
+        // read goes to the socket from nghttp2's buffer (written beside what is queued, not copied again).
+        net::WriteBatch batch;
         m_out.resize(0);
-        ++m_inSession; // the data source runs inside send()
-        const qsizetype n = m_session.send(m_out, 64 * 1024);
-        --m_inSession;
-        if (n <= 0)
-            break;
-        m_socket->write(m_out);
+        while (m_socket->bytesToWrite() + m_out.size() <= limit) {
+            const char *data = nullptr;
+            ++m_inSession; // the data source runs inside nextFrames()
+            const qsizetype n = m_session.nextFrames(&data);
+            --m_inSession;
+            if (n <= 0)
+                break;
+            if (n < kGatherBelow) {
+                m_out.append(data, n);
+                continue;
+            }
+            if (!m_out.isEmpty()) {
+                m_socket->write(m_out.constData(), m_out.size());
+                m_out.resize(0);
+            }
+            m_socket->write(data, n);
+        }
+        if (!m_out.isEmpty())
+            m_socket->write(m_out.constData(), m_out.size());
     }
     m_socket->flush();
     if (m_flushPending && m_socket->bytesToWrite() <= limit)
@@ -178,7 +217,7 @@ void Http2Connection::timerEvent(QTimerEvent *ev)
     if (m_idleTimer.fired(this, ev) && m_streams.empty()) {
         m_draining = true;
         m_session.shutdown();
-        flush();
+        flushNow();
         maybeIdle();
     }
 }
