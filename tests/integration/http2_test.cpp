@@ -418,6 +418,37 @@ QByteArray getBlock(const QByteArray &authority, const QByteArray &path)
            hpackString(authority);
 }
 
+// A response whose head and body the origin sends in one write reaches the client as one HEADERS and one DATA frame
+// that ends the stream: the connection frames what its streams gave it once per batch of socket events, not after
+// each callback (which sent the body, then an empty DATA frame to end the stream).
+TEST_F(Http2, AResponseThatCameInOneReadIsOneHeadersAndOneDataFrame)
+{
+    QTcpSocket s;
+    ASSERT_TRUE(openRaw(s));
+    s.write(frame(kHeaders, kEndStream | kEndHeaders, 1, getBlock(authority().toLatin1(), "/status/200")));
+    ASSERT_TRUE(s.waitForBytesWritten(5000));
+    const auto ended = [](const QList<Frame> &fs) {
+        for (const Frame &f : fs) {
+            if (f.stream == 1 && (f.flags & kEndStream))
+                return true;
+        }
+        return false;
+    };
+    const auto frames = readFrames(s, 15000, ended);
+    ASSERT_TRUE(ended(frames));
+    int headers = 0;
+    QList<Frame> data;
+    for (const Frame &f : frames) {
+        headers += f.type == kHeaders && f.stream == 1;
+        if (f.type == kData && f.stream == 1)
+            data.append(f);
+    }
+    EXPECT_EQ(headers, 1);
+    ASSERT_EQ(data.size(), 1);
+    EXPECT_EQ(data[0].payload, "status 200\n");
+    EXPECT_TRUE(data[0].flags & kEndStream);
+}
+
 // A client that resets a stream in flight cancels its exchange (logged client_reset); the connection and its
 // other streams go on. The limits the server sends come first, in its SETTINGS.
 TEST_F(Http2, ClientResetCancelsTheStreamOnly)

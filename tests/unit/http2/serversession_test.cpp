@@ -136,6 +136,34 @@ TEST(ServerSession, RequestHeadBodyAndEndReachTheHandler)
     EXPECT_EQ(r.ends, QList<qint32>{1});
 }
 
+// A client repeats its fields on every request: the second request's short names and values share the bytes the
+// first one's were copied to (one allocation per distinct field and connection, not per request), with the same
+// content; :path, different per request, is copied each time.
+TEST(ServerSession, RepeatedFieldsShareOneCopyAcrossStreams)
+{
+    Recorder r;
+    ServerSession s(&r, ServerLimits{});
+    // user-agent as a literal without indexing (name index 58), so the second request's bytes are new ones.
+    const QByteArray block = getBlock() + QByteArray("\x0f\x2b\x05" "agent", 8);
+    ASSERT_TRUE(s.receive(preface() + frame(kHeaders, kEndHeaders | kEndStream, 1, block)));
+    const HeaderList firstPseudo = r.lastPseudo, firstHeaders = r.lastHeaders;
+    ASSERT_TRUE(s.receive(frame(kHeaders, kEndHeaders | kEndStream, 3, block)));
+    ASSERT_EQ(r.heads, (QList<qint32>{1, 3}));
+    ASSERT_EQ(r.lastHeaders, firstHeaders);
+    ASSERT_EQ(r.lastPseudo, firstPseudo);
+    ASSERT_EQ(firstHeaders.size(), 1);
+    EXPECT_EQ(firstHeaders[0].first, "user-agent");
+    EXPECT_EQ(firstHeaders[0].second, "agent");
+    EXPECT_EQ(r.lastHeaders[0].first.constData(), firstHeaders[0].first.constData());
+    EXPECT_EQ(r.lastHeaders[0].second.constData(), firstHeaders[0].second.constData());
+    for (qsizetype i = 0; i < firstPseudo.size(); ++i) {
+        if (firstPseudo[i].first == ":path")
+            EXPECT_NE(r.lastPseudo[i].second.constData(), firstPseudo[i].second.constData());
+        else
+            EXPECT_EQ(r.lastPseudo[i].second.constData(), firstPseudo[i].second.constData());
+    }
+}
+
 // The client's window on a stream opens only when the handler says it passed the bytes on.
 TEST(ServerSession, StreamWindowOpensOnlyAsTheHandlerConsumes)
 {
