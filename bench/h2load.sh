@@ -3,12 +3,13 @@
 # HTTP/2 clients through dfproxy, HAProxy and nginx (docs/benchmarks.md "HTTP/2 clients"): h2load speaks h2c (prior
 # knowledge) to each proxy, which resolves the :authority through the same dnsmasq and forwards over HTTP/1.1 to
 # one nginx origin on loopback. 100 streams at once (-c 10 connections x -m 10 streams), 100 B and 64 KiB
-# responses; each cell is the median of --repeat runs. Prints a markdown table of requests/s and peak RSS.
+# responses; each cell is the median of --repeat runs. Prints a markdown table of requests/s, each proxy's CPU time
+# per request and its peak RSS.
 #
 #   bench/h2load.sh                           # 3 runs of 10 s per cell (~4 min)
 #   bench/h2load.sh --repeat 1 --duration 3   # smoke run
 #   INSTRUMENT=callgrind bench/h2load.sh      # dfproxy's user-space instructions per request, per cell
-#   INSTRUMENT=massif bench/h2load.sh         # dfproxy's peak heap per cell, and where it is
+#   INSTRUMENT=massif bench/h2load.sh         # dfproxy's peak heap while serving, per cell (ms_print the file)
 #
 # With INSTRUMENT, only dfproxy runs, under valgrind, one process per cell, each serving a fixed h2load -n
 # $REQUESTS (default 20000 for 100 B, a fifth of it for 64 KiB) -c 10 -m 10: a deterministic figure for comparing
@@ -188,6 +189,16 @@ EOF
     echo $!
 }
 
+# User and system CPU time of a process and its children (nginx's workers), in clock ticks: far less moved by other
+# work on the machine than requests/s.
+cpu_ticks() {
+    local total=0 p
+    for p in $1 $(pgrep -P "$1" || true); do
+        total=$((total + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+
 # Peak RSS (VmHWM) of a process and its children (nginx's workers), in MiB.
 peak_rss() {
     local total=0 p
@@ -217,17 +228,22 @@ if [ -n "$instrument" ]; then
             ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$file")
             echo "/$path: requests=$ok instructions=$ir per_request=$((ir / ok)) profile=$file"
         else
-            peak=$(awk -F= '/^mem_heap_B=/ { h = $2 } /^mem_heap_extra_B=/ { if (h + $2 > m) m = h + $2 }
-                            END { printf "%.1f", m / 1048576 }' "$file")
-            echo "/$path: requests=$ok peak_heap_MiB=$peak peak_rss_MiB(under valgrind)=$rss profile=$file"
+            # The largest heap while serving: after start-up's own peak (reading /etc/hosts asks for a 32 MiB
+            # buffer it never touches) once the heap fell back below a quarter of it.
+            peak=$(awk -F= '/^mem_heap_B=/ { h = $2 } /^mem_heap_extra_B=/ { n++; v[n] = h + $2 }
+                            END { p = 1; for (i = 1; i <= n; i++) if (v[i] > v[p]) p = i
+                                  q = 0; for (i = p + 1; i <= n; i++) if (v[i] < v[p] / 4) { q = i; break }
+                                  m = v[p]; if (q) { m = 0; for (i = q; i <= n; i++) if (v[i] > m) m = v[i] }
+                                  printf "%.1f", m / 1048576 }' "$file")
+            echo "/$path: requests=$ok serving_peak_heap_MiB=$peak rss_MiB(under valgrind)=$rss profile=$file"
         fi
     done
     exit 0
 fi
 results="$run/results.md"
 {
-    echo "| proxy | response | requests/s (median of $repeat) | min–max | failed | peak RSS MiB |"
-    echo "|---|---|---|---|---|---|"
+    echo "| proxy | response | requests/s (median of $repeat) | min–max | failed | CPU us/req | peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|"
 } >"$results"
 for peer in $peers; do
     pid=$("start_$peer")
@@ -237,9 +253,12 @@ for peer in $peers; do
     for path in small 64k; do
         rates=()
         failed=0
+        served=0
+        ticks=$(cpu_ticks "$pid")
         for _ in $(seq "$repeat"); do
             out=$(h2load -D "$duration" -c 10 -m 10 -H ":authority: $authority" "http://127.0.0.1:${port[$peer]}/$path")
             ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
+            served=$((served + ${ok:-0}))
             failed=$((failed + $(sed -n 's/^requests: .* \([0-9]*\) failed, \([0-9]*\) errored.*/\1 + \2/p' <<<"$out")))
             rate=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
             [ "${ok:-0}" -gt 0 ] || { echo "$peer /$path: no request succeeded" >&2; echo "$out" >&2; exit 1; }
@@ -248,7 +267,9 @@ for peer in $peers; do
         mapfile -t sorted < <(printf '%s\n' "${rates[@]}" | sort -n)
         median=${sorted[$(((${#sorted[@]} - 1) / 2))]}
         size=$([ $path = small ] && echo '100 B' || echo '64 KiB')
-        echo "| $peer | $size | $median | ${sorted[0]}–${sorted[-1]} | $failed | $(peak_rss "$pid") |" | tee -a "$results"
+        cpu=$((($(cpu_ticks "$pid") - ticks) * 1000000 / $(getconf CLK_TCK) / served))
+        echo "| $peer | $size | $median | ${sorted[0]}–${sorted[-1]} | $failed | $cpu | $(peak_rss "$pid") |" |
+            tee -a "$results"
     done
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true

@@ -195,9 +195,16 @@ struct ServerSession::Callbacks
     static ssize_t read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
                         nghttp2_data_source *, void *p)
     {
+        ServerSession *s = of(p);
         bool eof = false;
-        const qsizetype n =
-            of(p)->m_handler->readResponseBody(id, reinterpret_cast<char *>(buf), qsizetype(length), &eof);
+        qsizetype n = -1;
+        if (s->m_sendOut && s->m_handler->peekResponseBody(id, qsizetype(length), &n, &eof)) {
+            // The frame's bytes go from the handler's buffer to the output in sendData (one copy fewer).
+            if (n >= 0)
+                *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        } else {
+            n = s->m_handler->readResponseBody(id, reinterpret_cast<char *>(buf), qsizetype(length), &eof);
+        }
         if (n < 0)
             return NGHTTP2_ERR_DEFERRED;
         if (eof) {
@@ -214,6 +221,19 @@ struct ServerSession::Callbacks
             }
         }
         return ssize_t(n);
+    }
+
+    /// A DATA frame read() left in the handler's buffer (NGHTTP2_DATA_FLAG_NO_COPY): its header, then its bytes.
+    /// No padding: the session has no padding callback.
+    static int sendData(nghttp2_session *, nghttp2_frame *frame, const uint8_t *header, size_t length,
+                        nghttp2_data_source *, void *p)
+    {
+        ServerSession *s = of(p);
+        if (!s->m_sendOut)
+            return NGHTTP2_ERR_CALLBACK_FAILURE; // not reached: read() asks for this only inside send()
+        s->m_sendOut->append(reinterpret_cast<const char *>(header), 9);
+        s->m_handler->takeResponseBody(frame->hd.stream_id, qsizetype(length), *s->m_sendOut);
+        return 0;
     }
 };
 
@@ -233,6 +253,7 @@ ServerSession::ServerSession(ServerSessionHandler *handler, const ServerLimits &
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::frameRecv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Callbacks::dataChunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::streamClose);
+    nghttp2_session_callbacks_set_send_data_callback(cb, &Callbacks::sendData);
     nghttp2_option *opt = nullptr;
     nghttp2_option_new(&opt);
     // Stream windows are opened by consume() only: the client sends no faster than the origin takes it.
@@ -290,31 +311,25 @@ bool ServerSession::receive(const char *data, qsizetype size)
     return !m_dead;
 }
 
-qsizetype ServerSession::nextFrames(const char **data)
-{
-    const uint8_t *p = nullptr;
-    const ssize_t n = nghttp2_session_mem_send(m_session, &p);
-    if (n <= 0) {
-        if (n < 0)
-            m_lastError = nghttp2_strerror(int(n));
-        return 0;
-    }
-    *data = reinterpret_cast<const char *>(p);
-    return qsizetype(n);
-}
-
 qsizetype ServerSession::send(QByteArray &out, qsizetype max)
 {
-    qsizetype total = 0;
-    while (total < max) {
-        const char *data = nullptr;
-        const qsizetype n = nextFrames(&data);
-        if (n <= 0)
+    const qsizetype start = out.size();
+    m_sendOut = &out;
+    while (out.size() - start < max) {
+        const qsizetype before = out.size();
+        const uint8_t *data = nullptr;
+        const ssize_t n = nghttp2_session_mem_send(m_session, &data);
+        if (n < 0) {
+            m_lastError = nghttp2_strerror(int(n));
             break;
-        out.append(data, n);
-        total += n;
+        }
+        if (n > 0)
+            out.append(reinterpret_cast<const char *>(data), qsizetype(n));
+        else if (out.size() == before)
+            break; // nothing more now (sendData may have written a frame without nghttp2 returning bytes)
     }
-    return total;
+    m_sendOut = nullptr;
+    return out.size() - start;
 }
 
 bool ServerSession::finished() const

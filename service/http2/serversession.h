@@ -65,6 +65,19 @@ public:
     /// Response body for `stream`: up to `max` bytes into `out`, *eof when the body ends with them. Returns the
     /// number of bytes, or -1 when none are there yet (the session waits for ServerSession::resumeData).
     virtual qsizetype readResponseBody(qint32 stream, char *out, qsizetype max, bool *eof) = 0;
+    /// readResponseBody without a copy into nghttp2's buffer: true when the handler supports it, with *size the
+    /// body bytes of `stream` that can go now (at most `max`; -1: none yet) and *eof when the body ends with them.
+    /// Those bytes are then asked for with takeResponseBody, once their frame is written.
+    virtual bool peekResponseBody(qint32 stream, qsizetype max, qsizetype *size, bool *eof)
+    {
+        Q_UNUSED(stream) Q_UNUSED(max) Q_UNUSED(size) Q_UNUSED(eof) return false;
+    }
+    /// Appends the first `size` body bytes of `stream` (peekResponseBody said they are there) to `out`, and drops
+    /// them.
+    virtual void takeResponseBody(qint32 stream, qsizetype size, QByteArray &out)
+    {
+        Q_UNUSED(stream) Q_UNUSED(size) Q_UNUSED(out)
+    }
     /// The request's trailer fields (lower-case names), before onRequestEnd.
     virtual void onRequestTrailers(qint32 stream, const HeaderList &trailers) { Q_UNUSED(stream) Q_UNUSED(trailers) }
     /// The response's trailer fields, asked once its body ended; empty: none (the last DATA frame ends the stream).
@@ -88,9 +101,6 @@ public:
     bool receive(const QByteArray &bytes) { return receive(bytes.constData(), bytes.size()); }
     /// Appends the frames to send to `out`, at most about `max` bytes. Returns the number appended.
     qsizetype send(QByteArray &out, qsizetype max);
-    /// The next frames to send, without a copy: their size, and *data points at them until the next call (0:
-    /// nothing to send now).
-    qsizetype nextFrames(const char **data);
     /// Nothing left to send and nothing more to read: the connection can close.
     bool finished() const;
 
@@ -146,6 +156,7 @@ private:
     Bucket m_resets, m_pings, m_settings;
     bool m_dead = false;
     QByteArray m_lastError;
+    QByteArray *m_sendOut = nullptr; ///< inside send(): where a DATA frame the handler writes itself goes
 };
 
 } // namespace dfproxy::http2

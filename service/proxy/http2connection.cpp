@@ -17,8 +17,8 @@ namespace {
 
 Q_LOGGING_CATEGORY(lcHttp2, "dfproxy.http2", QtWarningMsg)
 
-/// Frames below this size are gathered before they are written (HEADERS, WINDOW_UPDATE, short DATA).
-constexpr qsizetype kGatherBelow = 4 * 1024;
+/// Frames are written to the client's socket in runs of about this size.
+constexpr qsizetype kWriteAt = 64 * 1024;
 
 http2::ServerLimits limitsFrom(const ProxyOptions &o)
 {
@@ -142,29 +142,28 @@ void Http2Connection::flushNow()
     m_flushPending = false;
     const qint64 limit = m_ctx->options.bufferLimit;
     {
-        // One send for all the frames of this call; small frames are gathered in m_out, a DATA frame of a full
-        // read goes to the socket from nghttp2's buffer (written beside what is queued, not copied again).
+        // The frames are gathered and written kWriteAt at a time: a DATA frame is at most 16 KiB, and one send per
+        // frame costs the kernel more than the copy saves (a DATA frame's bytes come straight from its stream's
+        // buffer: ServerSessionHandler::takeResponseBody). The gathering buffer is the thread's, not one per
+        // connection (each would keep kWriteAt of capacity for as long as its client stays connected).
         net::WriteBatch batch;
-        m_out.resize(0);
-        while (m_socket->bytesToWrite() + m_out.size() <= limit) {
-            const char *data = nullptr;
-            ++m_inSession; // the data source runs inside nextFrames()
-            const qsizetype n = m_session.nextFrames(&data);
+        thread_local QByteArray t_out;
+        thread_local bool t_outTaken = false;
+        QByteArray spare; // the thread's buffer is taken (not expected: nothing here flushes another connection)
+        QByteArray &out = t_outTaken ? spare : t_out;
+        const bool took = !std::exchange(t_outTaken, true);
+        while (m_socket->bytesToWrite() <= limit) {
+            out.resize(0);
+            ++m_inSession; // the data source runs inside send()
+            const qsizetype n = m_session.send(out, kWriteAt);
             --m_inSession;
             if (n <= 0)
                 break;
-            if (n < kGatherBelow) {
-                m_out.append(data, n);
-                continue;
-            }
-            if (!m_out.isEmpty()) {
-                m_socket->write(m_out.constData(), m_out.size());
-                m_out.resize(0);
-            }
-            m_socket->write(data, n);
+            m_socket->write(out.constData(), out.size());
         }
-        if (!m_out.isEmpty())
-            m_socket->write(m_out.constData(), m_out.size());
+        out.resize(0);
+        if (took)
+            t_outTaken = false;
     }
     m_socket->flush();
     if (m_flushPending && m_socket->bytesToWrite() <= limit)
@@ -311,6 +310,21 @@ http2::HeaderList Http2Connection::responseTrailers(qint32 id)
 {
     Http2Stream *s = stream(id);
     return s ? s->responseTrailers() : http2::HeaderList();
+}
+
+bool Http2Connection::peekResponseBody(qint32 id, qsizetype max, qsizetype *size, bool *eof)
+{
+    if (Http2Stream *s = stream(id))
+        return s->peekBody(max, size, eof);
+    *size = 0;
+    *eof = true;
+    return true;
+}
+
+void Http2Connection::takeResponseBody(qint32 id, qsizetype size, QByteArray &out)
+{
+    if (Http2Stream *s = stream(id))
+        s->takeBody(size, out);
 }
 
 qsizetype Http2Connection::readResponseBody(qint32 id, char *out, qsizetype max, bool *eof)

@@ -86,6 +86,8 @@ public:
     void onStreamClosed(qint32 stream, quint32 errorCode) override;
     void onViolation(http2::Violation v) override;
     qsizetype readResponseBody(qint32 stream, char *out, qsizetype max, bool *eof) override;
+    bool peekResponseBody(qint32 stream, qsizetype max, qsizetype *size, bool *eof) override;
+    void takeResponseBody(qint32 stream, qsizetype size, QByteArray &out) override;
 
 protected:
     void timerEvent(QTimerEvent *ev) override;
@@ -107,7 +109,6 @@ private:
     http2::ServerSession m_session;
     std::map<qint32, std::unique_ptr<Http2Stream>> m_streams;
     std::vector<std::unique_ptr<Http2Stream>> m_closedStreams; ///< deleted from the event loop (reapStreams)
-    QByteArray m_out;
     QByteArray m_initial; ///< read by the HTTP/1 connection before the hand-over (the preface, ...): fed first
     int m_inSession = 0;  ///< inside ServerSession::receive: flushing waits until it returns
     bool m_flushPending = false;

@@ -49,7 +49,17 @@ QByteArray pseudo(const http2::HeaderList &list, QByteArrayView name)
 /// most are shared from this table: the usual response costs no allocation per field.
 QByteArray lowerName(const QByteArray &name)
 {
-    if (std::none_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+    char lower[32];
+    const qsizetype size = name.size();
+    if (size > qsizetype(sizeof lower))
+        return name.toLower(); // no origin field the table knows is this long
+    bool upper = false;
+    for (qsizetype i = 0; i < size; ++i) {
+        const char c = name[i];
+        upper = upper || (c >= 'A' && c <= 'Z');
+        lower[i] = c >= 'A' && c <= 'Z' ? char(c + ('a' - 'A')) : c;
+    }
+    if (!upper)
         return name;
     static const QByteArray kKnown[] = {
         QByteArrayLiteral("accept-ranges"),    QByteArrayLiteral("access-control-allow-origin"),
@@ -64,10 +74,10 @@ QByteArray lowerName(const QByteArray &name)
         QByteArrayLiteral("x-frame-options"),
     };
     for (const QByteArray &k : kKnown) {
-        if (k.size() == name.size() && k.compare(name, Qt::CaseInsensitive) == 0)
+        if (k.size() == size && std::memcmp(k.constData(), lower, size_t(size)) == 0)
             return k;
     }
-    return name.toLower();
+    return QByteArray(lower, size);
 }
 
 /// HTTP/2 field names are lower case (RFC 9113 8.2.1); the HTTP/1 side and the config may spell them otherwise.
@@ -541,27 +551,26 @@ void Http2Stream::onResponseBody(const char *data, qsizetype size)
     }
     m_body.append(data, size);
     m_conn->session().resumeData(m_id);
-    if (!m_responsePaused && m_body.size() - m_bodyPos > m_tx.ctx->options.bufferLimit && m_tx.exchange) {
+    if (!m_responsePaused && pendingBody() > m_tx.ctx->options.bufferLimit && m_tx.exchange) {
         m_responsePaused = true;
         m_tx.exchange->setResponsePaused(true);
     }
     m_conn->flush();
 }
 
-qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
+template<typename Sink>
+void Http2Stream::consumeBody(qsizetype size, Sink &&sink)
 {
-    const qsizetype n = std::min(max, m_body.size() - m_bodyPos);
-    if (n == 0 && !m_responseEnded)
-        return -1;
-    if (n > 0)
-        std::memcpy(out, m_body.constData() + m_bodyPos, size_t(n));
-    m_bodyPos += n;
-    const qsizetype left = m_body.size() - m_bodyPos;
-    if (left == 0) {
+    size = std::min(size, pendingBody());
+    if (size > 0) {
+        sink(m_body.constData() + m_bodyPos, size);
+        m_bodyPos += size;
+    }
+    if (m_bodyPos == m_body.size()) {
         m_body.resize(0);
         m_bodyPos = 0;
     }
-    *eof = m_responseEnded && left == 0;
+    const qsizetype left = pendingBody();
     // Read on, from the event loop (this runs inside the session); also after the upstream ended, as its last bytes
     // wait in the socket.
     if (m_upstream && left <= m_tx.ctx->options.bufferLimit / 2 && m_upstream->bytesAvailable() > 0)
@@ -571,6 +580,36 @@ qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
         m_responsePaused = false;
         m_tx.exchange->setResponsePaused(false);
     }
+}
+
+bool Http2Stream::peekBody(qsizetype max, qsizetype *size, bool *eof)
+{
+    const qsizetype pending = pendingBody();
+    if (pending == 0 && !m_responseEnded) {
+        *size = -1;
+        return true;
+    }
+    *size = std::min(max, pending);
+    *eof = m_responseEnded && *size == pending;
+    return true;
+}
+
+void Http2Stream::takeBody(qsizetype size, QByteArray &out)
+{
+    consumeBody(size, [&out](const char *data, qsizetype n) { out.append(data, n); });
+}
+
+qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
+{
+    const qsizetype pending = pendingBody();
+    const qsizetype n = std::min(max, pending);
+    if (n == 0 && !m_responseEnded)
+        return -1;
+    *eof = m_responseEnded && n == pending;
+    consumeBody(n, [&out](const char *data, qsizetype k) {
+        std::memcpy(out, data, size_t(k));
+        out += k;
+    });
     return n;
 }
 
@@ -722,7 +761,7 @@ void Http2Stream::onClosed(quint32 errorCode)
     // with this stream, which the connection deletes from the event loop (the lifetime rule, forwarder.h).
     retireExchange();
     m_tx.cancel();
-    if (!m_tx.logged && errorCode != NGHTTP2_NO_ERROR && !(m_responseEnded && m_body.isEmpty())) {
+    if (!m_tx.logged && errorCode != NGHTTP2_NO_ERROR && !(m_responseEnded && pendingBody() == 0)) {
         if (m_tx.rec.reason.isEmpty())
             m_tx.rec.reason = m_tx.rec.status ? QByteArrayLiteral("stream_reset") : QByteArrayLiteral("client_reset");
     }

@@ -202,6 +202,53 @@ TEST(ServerSession, ResponseLeavesAsHeadersAndData)
     EXPECT_EQ(r.closed, QList<qint32>{1});
 }
 
+// A handler that keeps its response body where it is: each DATA frame's bytes are taken from it as the frame is
+// written (no copy into nghttp2's buffer), a body larger than one frame in several frames, the last ending the
+// stream, and the trailers after it.
+TEST(ServerSession, ABodyTakenWithoutACopyLeavesInFramesThatEndTheStream)
+{
+    struct Keeper : Recorder
+    {
+        bool peekResponseBody(qint32, qsizetype max, qsizetype *size, bool *eof) override
+        {
+            *size = std::min(max, kept.size());
+            *eof = *size == kept.size();
+            return true;
+        }
+        void takeResponseBody(qint32, qsizetype size, QByteArray &out) override
+        {
+            ++takes;
+            out.append(kept.first(size));
+            kept.remove(0, size);
+        }
+        HeaderList responseTrailers(qint32) override { return {{"grpc-status", "0"}}; }
+        QByteArray kept;
+        int takes = 0;
+    } r;
+    ServerSession s(&r, ServerLimits{});
+    ASSERT_TRUE(s.receive(preface() + frame(kHeaders, kEndHeaders | kEndStream, 1, getBlock())));
+    QByteArray body(40000, 'b');
+    for (qsizetype i = 0; i < body.size(); ++i)
+        body[i] = char('a' + i % 26);
+    r.kept = body;
+    s.submitResponse(1, 200, {{"content-type", "application/grpc"}}, true);
+    QByteArray got;
+    bool dataEnded = false, trailersEnded = false;
+    for (const Frame &f : drain(s)) {
+        if (f.type == kData && f.stream == 1) {
+            got += f.payload;
+            dataEnded |= (f.flags & kEndStream) != 0;
+        }
+        trailersEnded |= f.type == kHeaders && f.stream == 1 && (f.flags & kEndStream);
+    }
+    EXPECT_EQ(got, body);
+    EXPECT_EQ(r.takes, 3); // 16384 + 16384 + 7232
+    EXPECT_TRUE(r.kept.isEmpty());
+    EXPECT_FALSE(dataEnded); // the trailers end the stream
+    EXPECT_TRUE(trailersEnded);
+    EXPECT_EQ(r.closed, QList<qint32>{1});
+}
+
 TEST(ServerSession, RapidResetEndsTheSession)
 {
     Recorder r;
