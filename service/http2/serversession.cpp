@@ -347,8 +347,9 @@ void ServerSession::submitResponse(qint32 stream, int status, const HeaderList &
     statusText[2] = char('0' + code % 10);
     QVarLengthArray<nghttp2_nv, 32> nv;
     auto add = [&nv](const char *n, qsizetype nlen, const char *v, qsizetype vlen) {
-        nv.append({reinterpret_cast<uint8_t *>(const_cast<char *>(n)), reinterpret_cast<uint8_t *>(const_cast<char *>(v)),
-                   size_t(nlen), size_t(vlen), NGHTTP2_NV_FLAG_NONE});
+        nv.append({reinterpret_cast<uint8_t *>(const_cast<char *>(n)),
+                   reinterpret_cast<uint8_t *>(const_cast<char *>(v)), size_t(nlen), size_t(vlen),
+                   NGHTTP2_NV_FLAG_NONE});
     };
     add(":status", 7, statusText, 3);
     for (const auto &h : headers)

@@ -68,16 +68,13 @@ public:
     /// readResponseBody without a copy into nghttp2's buffer: true when the handler supports it, with *size the
     /// body bytes of `stream` that can go now (at most `max`; -1: none yet) and *eof when the body ends with them.
     /// Those bytes are then asked for with takeResponseBody, once their frame is written.
-    virtual bool peekResponseBody(qint32 stream, qsizetype max, qsizetype *size, bool *eof)
+    virtual bool peekResponseBody(qint32 /*stream*/, qsizetype /*max*/, qsizetype * /*size*/, bool * /*eof*/)
     {
-        Q_UNUSED(stream) Q_UNUSED(max) Q_UNUSED(size) Q_UNUSED(eof) return false;
+        return false;
     }
     /// Appends the first `size` body bytes of `stream` (peekResponseBody said they are there) to `out`, and drops
     /// them.
-    virtual void takeResponseBody(qint32 stream, qsizetype size, QByteArray &out)
-    {
-        Q_UNUSED(stream) Q_UNUSED(size) Q_UNUSED(out)
-    }
+    virtual void takeResponseBody(qint32 /*stream*/, qsizetype /*size*/, QByteArray & /*out*/) {}
     /// The request's trailer fields (lower-case names), before onRequestEnd.
     virtual void onRequestTrailers(qint32 stream, const HeaderList &trailers) { Q_UNUSED(stream) Q_UNUSED(trailers) }
     /// The response's trailer fields, asked once its body ended; empty: none (the last DATA frame ends the stream).

@@ -113,7 +113,7 @@ private:
     int m_inSession = 0;  ///< inside ServerSession::receive: flushing waits until it returns
     bool m_flushPending = false;
     bool m_flushDeferred = false; ///< queued with the thread's WriteBatch (net::WriteBatch::defer)
-    bool m_sessionOver = false; ///< the session refused more input: close once its GOAWAY is out
+    bool m_sessionOver = false;   ///< the session refused more input: close once its GOAWAY is out
     bool m_draining = false;
     bool m_closed = false;
     bool m_reapQueued = false;

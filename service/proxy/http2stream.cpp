@@ -62,15 +62,24 @@ QByteArray lowerName(const QByteArray &name)
     if (!upper)
         return name;
     static const QByteArray kKnown[] = {
-        QByteArrayLiteral("accept-ranges"),    QByteArrayLiteral("access-control-allow-origin"),
-        QByteArrayLiteral("age"),              QByteArrayLiteral("cache-control"),
-        QByteArrayLiteral("content-encoding"), QByteArrayLiteral("content-language"),
-        QByteArrayLiteral("content-length"),   QByteArrayLiteral("content-type"),
-        QByteArrayLiteral("date"),             QByteArrayLiteral("etag"),
-        QByteArrayLiteral("expires"),          QByteArrayLiteral("last-modified"),
-        QByteArrayLiteral("location"),         QByteArrayLiteral("server"),
-        QByteArrayLiteral("set-cookie"),       QByteArrayLiteral("strict-transport-security"),
-        QByteArrayLiteral("vary"),             QByteArrayLiteral("x-content-type-options"),
+        QByteArrayLiteral("accept-ranges"),
+        QByteArrayLiteral("access-control-allow-origin"),
+        QByteArrayLiteral("age"),
+        QByteArrayLiteral("cache-control"),
+        QByteArrayLiteral("content-encoding"),
+        QByteArrayLiteral("content-language"),
+        QByteArrayLiteral("content-length"),
+        QByteArrayLiteral("content-type"),
+        QByteArrayLiteral("date"),
+        QByteArrayLiteral("etag"),
+        QByteArrayLiteral("expires"),
+        QByteArrayLiteral("last-modified"),
+        QByteArrayLiteral("location"),
+        QByteArrayLiteral("server"),
+        QByteArrayLiteral("set-cookie"),
+        QByteArrayLiteral("strict-transport-security"),
+        QByteArrayLiteral("vary"),
+        QByteArrayLiteral("x-content-type-options"),
         QByteArrayLiteral("x-frame-options"),
     };
     for (const QByteArray &k : kKnown) {
@@ -558,8 +567,7 @@ void Http2Stream::onResponseBody(const char *data, qsizetype size)
     m_conn->flush();
 }
 
-template<typename Sink>
-void Http2Stream::consumeBody(qsizetype size, Sink &&sink)
+template <typename Sink> void Http2Stream::consumeBody(qsizetype size, Sink &&sink)
 {
     size = std::min(size, pendingBody());
     if (size > 0) {

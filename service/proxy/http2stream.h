@@ -113,8 +113,7 @@ private:
     http2::HeaderList m_responseTrailers;
     /// `size` response body bytes waiting for the session, each run passed to `sink(data, n)`; then what follows
     /// a read (a relay reads on, an exchange resumes).
-    template<typename Sink>
-    void consumeBody(qsizetype size, Sink &&sink);
+    template <typename Sink> void consumeBody(qsizetype size, Sink &&sink);
     qsizetype pendingBody() const { return m_body.size() - m_bodyPos; }
     /// Response body waiting for the session. One buffer, reserved for a whole response of up to 64 KiB: bytes
     /// in 32 KiB reads, each freed as its own allocation, cost the kernel more (page faults) than they save.

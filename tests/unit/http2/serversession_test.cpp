@@ -144,7 +144,7 @@ TEST(ServerSession, RepeatedFieldsShareOneCopyAcrossStreams)
     Recorder r;
     ServerSession s(&r, ServerLimits{});
     // user-agent as a literal without indexing (name index 58), so the second request's bytes are new ones.
-    const QByteArray block = getBlock() + QByteArray("\x0f\x2b\x05" "agent", 8);
+    const QByteArray block = getBlock() + QByteArray("\x0f\x2b\x05", 3) + "agent";
     ASSERT_TRUE(s.receive(preface() + frame(kHeaders, kEndHeaders | kEndStream, 1, block)));
     const HeaderList firstPseudo = r.lastPseudo, firstHeaders = r.lastHeaders;
     ASSERT_TRUE(s.receive(frame(kHeaders, kEndHeaders | kEndStream, 3, block)));
