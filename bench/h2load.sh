@@ -10,6 +10,7 @@
 #   bench/h2load.sh --repeat 1 --duration 3   # smoke run
 #   INSTRUMENT=callgrind bench/h2load.sh      # dfproxy's user-space instructions per request, per cell
 #   INSTRUMENT=massif bench/h2load.sh         # dfproxy's peak heap while serving, per cell (ms_print the file)
+#   IDLE=200 bench/h2load.sh                  # dfproxy's memory per idle h2 connection (bench/h2idle.py)
 #
 # With INSTRUMENT, only dfproxy runs, under valgrind, one process per cell, each serving a fixed h2load -n
 # $REQUESTS (default 20000 for 100 B, a fifth of it for 64 KiB) -c 10 -m 10: a deterministic figure for comparing
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
         --repeat) repeat=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
         --peers) peers=$2; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -210,6 +211,24 @@ peak_rss() {
 
 wait_port $origin_port
 authority="svc1.bench.test:$origin_port"
+
+if [ -n "${IDLE:-}" ]; then
+    # Memory per idle HTTP/2 connection: dfproxy's anonymous RSS before and while $IDLE connections that each
+    # fetched one 64 KiB response stay open.
+    pid=$(start_dfproxy idle)
+    pids+=("$pid")
+    wait_port "${port[dfproxy]}"
+    h2load -n 200 -c 10 -m 10 -H ":authority: $authority" "http://127.0.0.1:${port[dfproxy]}/64k" >/dev/null
+    sleep 1
+    before=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status")
+    python3 "$here/h2idle.py" "${port[dfproxy]}" "$IDLE" /64k "$authority" 6 &
+    client=$!
+    sleep 5
+    during=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status")
+    wait "$client"
+    echo "idle connections=$IDLE RssAnon before=${before} KiB with them=${during} KiB per_connection=$(((during - before) / IDLE)) KiB"
+    exit 0
+fi
 
 if [ -n "$instrument" ]; then
     for path in small 64k; do
