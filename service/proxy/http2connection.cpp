@@ -87,11 +87,16 @@ void Http2Connection::onStreamReadable()
         flush();
     }
     char buf[16 * 1024];
-    // Read while the client's socket takes our answers; above bufferLimit the client waits for us.
-    while (!m_closed && !m_sessionOver && m_socket->bytesToWrite() <= m_ctx->options.bufferLimit) {
+    // Read while the client's socket takes our answers; above bufferLimit the client waits for us. The answers are
+    // framed when the batch of socket events closes (flush()), so what one call reads is bounded too: the rest is
+    // read after them (flushNow sees the pending input), and one busy client does not hold up the others.
+    const qint64 limit = m_ctx->options.bufferLimit;
+    qint64 taken = 0;
+    while (!m_closed && !m_sessionOver && m_socket->bytesToWrite() <= limit && taken < limit) {
         const qint64 n = m_socket->read(buf, sizeof buf);
         if (n <= 0)
             break;
+        taken += n;
         receive(buf, qsizetype(n));
         flush();
     }
