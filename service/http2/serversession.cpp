@@ -3,6 +3,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <QVarLengthArray>
+
 #include <algorithm>
 #include <cstring>
 
@@ -12,6 +14,8 @@ namespace {
 
 /// RFC 9113 6.5.2: a field counts its name, its value and 32 octets of overhead.
 constexpr qint64 kFieldOverhead = 32;
+/// Longer fields are copied as they come (a long cookie or token is rarely worth a slot of ServerSession::intern).
+constexpr size_t kInternMax = 128;
 
 QByteArray bytes(const uint8_t *p, size_t n)
 {
@@ -19,6 +23,33 @@ QByteArray bytes(const uint8_t *p, size_t n)
 }
 
 } // namespace
+
+void ServerSession::HeaderBlock::reset(qint32 id, qint64 encoded)
+{
+    stream = id;
+    encodedBytes = encoded;
+    decodedBytes = 0;
+    continuations = 0;
+    tooLarge = false;
+    pseudo.clear();
+    headers.clear();
+}
+
+QByteArray ServerSession::intern(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return QByteArray();
+    if (size > kInternMax)
+        return bytes(data, size);
+    for (const QByteArray &r : m_recent) {
+        if (size_t(r.size()) == size && std::memcmp(r.constData(), data, size) == 0)
+            return r;
+    }
+    QByteArray b = bytes(data, size);
+    m_recent[m_recentNext] = b;
+    m_recentNext = (m_recentNext + 1) % m_recent.size();
+    return b;
+}
 
 bool ServerSession::Bucket::take(QElapsedTimer &clock, int burst, int perSecond)
 {
@@ -39,9 +70,7 @@ struct ServerSession::Callbacks
     {
         ServerSession *s = of(p);
         if (hd->type == NGHTTP2_HEADERS) {
-            s->m_block = HeaderBlock();
-            s->m_block.stream = hd->stream_id;
-            s->m_block.encodedBytes = qint64(hd->length);
+            s->m_block.reset(hd->stream_id, qint64(hd->length));
         } else if (hd->type == NGHTTP2_CONTINUATION) {
             s->m_block.encodedBytes += qint64(hd->length);
             if (++s->m_block.continuations > s->m_limits.maxContinuations) {
@@ -76,10 +105,13 @@ struct ServerSession::Callbacks
         }
         if (b.tooLarge)
             return 0;
-        if (namelen > 0 && name[0] == ':')
-            b.pseudo.append({bytes(name, namelen), bytes(value, valuelen)});
-        else
-            b.headers.append({bytes(name, namelen), bytes(value, valuelen)});
+        if (namelen > 0 && name[0] == ':') {
+            // :path differs from request to request: not worth a slot.
+            const bool path = namelen == 5 && name[1] == 'p';
+            b.pseudo.append({s->intern(name, namelen), path ? bytes(value, valuelen) : s->intern(value, valuelen)});
+        } else {
+            b.headers.append({s->intern(name, namelen), s->intern(value, valuelen)});
+        }
         return 0;
     }
 
@@ -93,7 +125,7 @@ struct ServerSession::Callbacks
                 // Request trailers (over the limit: dropped, the head went on already); the body ends here.
                 if (!s->m_block.tooLarge && !s->m_block.headers.isEmpty())
                     s->m_handler->onRequestTrailers(id, s->m_block.headers);
-                s->m_block = HeaderBlock();
+                s->m_block.reset(0, 0);
                 if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
                     s->m_handler->onRequestEnd(id);
                 return 0;
@@ -105,7 +137,7 @@ struct ServerSession::Callbacks
             }
             s->m_handler->onRequestHead(id, s->m_block.pseudo, s->m_block.headers,
                                         frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
-            s->m_block = HeaderBlock();
+            s->m_block.reset(0, 0);
             return 0;
         case NGHTTP2_DATA:
             if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && nghttp2_session_get_stream_user_data(session, id))
@@ -163,9 +195,16 @@ struct ServerSession::Callbacks
     static ssize_t read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
                         nghttp2_data_source *, void *p)
     {
+        ServerSession *s = of(p);
         bool eof = false;
-        const qsizetype n =
-            of(p)->m_handler->readResponseBody(id, reinterpret_cast<char *>(buf), qsizetype(length), &eof);
+        qsizetype n = -1;
+        if (s->m_sendOut && s->m_handler->peekResponseBody(id, qsizetype(length), &n, &eof)) {
+            // The frame's bytes go from the handler's buffer to the output in sendData (one copy fewer).
+            if (n >= 0)
+                *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        } else {
+            n = s->m_handler->readResponseBody(id, reinterpret_cast<char *>(buf), qsizetype(length), &eof);
+        }
         if (n < 0)
             return NGHTTP2_ERR_DEFERRED;
         if (eof) {
@@ -182,6 +221,19 @@ struct ServerSession::Callbacks
             }
         }
         return ssize_t(n);
+    }
+
+    /// A DATA frame read() left in the handler's buffer (NGHTTP2_DATA_FLAG_NO_COPY): its header, then its bytes.
+    /// No padding: the session has no padding callback.
+    static int sendData(nghttp2_session *, nghttp2_frame *frame, const uint8_t *header, size_t length,
+                        nghttp2_data_source *, void *p)
+    {
+        ServerSession *s = of(p);
+        if (!s->m_sendOut)
+            return NGHTTP2_ERR_CALLBACK_FAILURE; // not reached: read() asks for this only inside send()
+        s->m_sendOut->append(reinterpret_cast<const char *>(header), 9);
+        s->m_handler->takeResponseBody(frame->hd.stream_id, qsizetype(length), *s->m_sendOut);
+        return 0;
     }
 };
 
@@ -201,6 +253,7 @@ ServerSession::ServerSession(ServerSessionHandler *handler, const ServerLimits &
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::frameRecv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Callbacks::dataChunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::streamClose);
+    nghttp2_session_callbacks_set_send_data_callback(cb, &Callbacks::sendData);
     nghttp2_option *opt = nullptr;
     nghttp2_option_new(&opt);
     // Stream windows are opened by consume() only: the client sends no faster than the origin takes it.
@@ -260,19 +313,23 @@ bool ServerSession::receive(const char *data, qsizetype size)
 
 qsizetype ServerSession::send(QByteArray &out, qsizetype max)
 {
-    qsizetype total = 0;
-    while (total < max) {
+    const qsizetype start = out.size();
+    m_sendOut = &out;
+    while (out.size() - start < max) {
+        const qsizetype before = out.size();
         const uint8_t *data = nullptr;
         const ssize_t n = nghttp2_session_mem_send(m_session, &data);
-        if (n <= 0) {
-            if (n < 0)
-                m_lastError = nghttp2_strerror(int(n));
+        if (n < 0) {
+            m_lastError = nghttp2_strerror(int(n));
             break;
         }
-        out.append(reinterpret_cast<const char *>(data), qsizetype(n));
-        total += qsizetype(n);
+        if (n > 0)
+            out.append(reinterpret_cast<const char *>(data), qsizetype(n));
+        else if (out.size() == before)
+            break; // nothing more now (sendData may have written a frame without nghttp2 returning bytes)
     }
-    return total;
+    m_sendOut = nullptr;
+    return out.size() - start;
 }
 
 bool ServerSession::finished() const
@@ -282,18 +339,21 @@ bool ServerSession::finished() const
 
 void ServerSession::submitResponse(qint32 stream, int status, const HeaderList &headers, bool hasBody)
 {
-    const QByteArray statusText = QByteArray::number(status);
-    QList<nghttp2_nv> nv;
-    nv.reserve(headers.size() + 1);
-    auto add = [&nv](const QByteArray &n, const QByteArray &v) {
-        nv.append({reinterpret_cast<uint8_t *>(const_cast<char *>(n.constData())),
-                   reinterpret_cast<uint8_t *>(const_cast<char *>(v.constData())), size_t(n.size()), size_t(v.size()),
+    // nghttp2 copies the fields before this returns: they may point into this frame.
+    char statusText[3];
+    const int code = std::clamp(status, 100, 999);
+    statusText[0] = char('0' + code / 100);
+    statusText[1] = char('0' + code / 10 % 10);
+    statusText[2] = char('0' + code % 10);
+    QVarLengthArray<nghttp2_nv, 32> nv;
+    auto add = [&nv](const char *n, qsizetype nlen, const char *v, qsizetype vlen) {
+        nv.append({reinterpret_cast<uint8_t *>(const_cast<char *>(n)),
+                   reinterpret_cast<uint8_t *>(const_cast<char *>(v)), size_t(nlen), size_t(vlen),
                    NGHTTP2_NV_FLAG_NONE});
     };
-    static const QByteArray kStatus = QByteArrayLiteral(":status");
-    add(kStatus, statusText);
+    add(":status", 7, statusText, 3);
     for (const auto &h : headers)
-        add(h.first, h.second);
+        add(h.first.constData(), h.first.size(), h.second.constData(), h.second.size());
     nghttp2_data_provider provider;
     provider.source.ptr = nullptr;
     provider.read_callback = &Callbacks::read;

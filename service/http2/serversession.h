@@ -15,6 +15,7 @@
 #include <QList>
 #include <QPair>
 
+#include <array>
 #include <cstdint>
 
 struct nghttp2_session;
@@ -64,6 +65,16 @@ public:
     /// Response body for `stream`: up to `max` bytes into `out`, *eof when the body ends with them. Returns the
     /// number of bytes, or -1 when none are there yet (the session waits for ServerSession::resumeData).
     virtual qsizetype readResponseBody(qint32 stream, char *out, qsizetype max, bool *eof) = 0;
+    /// readResponseBody without a copy into nghttp2's buffer: true when the handler supports it, with *size the
+    /// body bytes of `stream` that can go now (at most `max`; -1: none yet) and *eof when the body ends with them.
+    /// Those bytes are then asked for with takeResponseBody, once their frame is written.
+    virtual bool peekResponseBody(qint32 /*stream*/, qsizetype /*max*/, qsizetype * /*size*/, bool * /*eof*/)
+    {
+        return false;
+    }
+    /// Appends the first `size` body bytes of `stream` (peekResponseBody said they are there) to `out`, and drops
+    /// them.
+    virtual void takeResponseBody(qint32 /*stream*/, qsizetype /*size*/, QByteArray & /*out*/) {}
     /// The request's trailer fields (lower-case names), before onRequestEnd.
     virtual void onRequestTrailers(qint32 stream, const HeaderList &trailers) { Q_UNUSED(stream) Q_UNUSED(trailers) }
     /// The response's trailer fields, asked once its body ended; empty: none (the last DATA frame ends the stream).
@@ -119,6 +130,8 @@ private:
         int continuations = 0;
         bool tooLarge = false;
         HeaderList pseudo, headers;
+        /// Ready for the next block; the lists keep their capacity (one allocation per connection, not per stream).
+        void reset(qint32 id, qint64 encoded);
     };
 
     struct Callbacks; ///< the nghttp2 callbacks (serversession.cpp), which reach the members below
@@ -126,15 +139,21 @@ private:
 
     /// A flood: GOAWAY(ENHANCE_YOUR_CALM), count it, stop reading.
     void flood(Violation v);
+    /// A received field name or value: one this connection received recently is shared, not copied again (a
+    /// client repeats the same fields on every request).
+    QByteArray intern(const uint8_t *data, size_t size);
 
     ServerSessionHandler *m_handler;
     ServerLimits m_limits;
     nghttp2_session *m_session = nullptr;
     HeaderBlock m_block; ///< the header block being received (HTTP/2 allows one at a time per connection)
+    std::array<QByteArray, 24> m_recent; ///< intern(): the last distinct short fields, replaced round-robin
+    size_t m_recentNext = 0;
     QElapsedTimer m_clock;
     Bucket m_resets, m_pings, m_settings;
     bool m_dead = false;
     QByteArray m_lastError;
+    QByteArray *m_sendOut = nullptr; ///< inside send(): where a DATA frame the handler writes itself goes
 };
 
 } // namespace dfproxy::http2

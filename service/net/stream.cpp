@@ -92,6 +92,8 @@ thread_local bool t_noPoller = false;
 /// WriteBatch state of this thread: how deep, and the streams with queued bytes to send when it closes.
 thread_local int t_batchDepth = 0;
 thread_local QVarLengthArray<RawStream *, 64> t_dirty;
+/// WriteBatch::defer: work to run when the outermost batch closes, in the order it was queued.
+thread_local QVarLengthArray<WriteBatch::Deferred *, 16> t_deferred;
 
 /// Plain TCP on the descriptor itself.
 class RawStream final : public Stream
@@ -980,8 +982,28 @@ WriteBatch::WriteBatch()
     ++t_batchDepth;
 }
 
+bool WriteBatch::defer(Deferred *work)
+{
+    if (t_batchDepth == 0)
+        return false;
+    t_deferred.append(work);
+    return true;
+}
+
+void WriteBatch::cancel(Deferred *work)
+{
+    t_deferred.removeAll(work);
+}
+
 WriteBatch::~WriteBatch()
 {
+    // Deferred work runs while the batch is still open, so what it writes joins the batch's sends; work it queues
+    // in turn runs here too.
+    while (t_batchDepth == 1 && !t_deferred.isEmpty()) {
+        Deferred *work = t_deferred.front();
+        t_deferred.remove(0);
+        work->runDeferred();
+    }
     if (--t_batchDepth > 0)
         return;
     // Two or more streams to send to: one kernel call for all of them where the platform can (see

@@ -49,10 +49,27 @@ protected:
 class WriteBatch
 {
 public:
+    /// Work that produces a stream's bytes from what several callbacks of a batch gave it (an HTTP/2 connection
+    /// framing the responses of its streams): run once when the outermost batch closes, before its sends.
+    class Deferred
+    {
+    public:
+        virtual void runDeferred() = 0;
+
+    protected:
+        ~Deferred() = default;
+    };
+
     WriteBatch();
     ~WriteBatch();
     WriteBatch(const WriteBatch &) = delete;
     WriteBatch &operator=(const WriteBatch &) = delete;
+
+    /// Queues `work` for the close of this thread's outermost batch (the caller asks once per batch: it keeps
+    /// its own flag until runDeferred). False when no batch is open: the caller does the work now.
+    static bool defer(Deferred *work);
+    /// Drops `work` from the queue (its owner is going away).
+    static void cancel(Deferred *work);
 };
 
 /// A connected stream socket. Lives on one thread.

@@ -17,6 +17,9 @@ namespace {
 
 Q_LOGGING_CATEGORY(lcHttp2, "dfproxy.http2", QtWarningMsg)
 
+/// Frames are written to the client's socket in runs of about this size.
+constexpr qsizetype kWriteAt = 64 * 1024;
+
 http2::ServerLimits limitsFrom(const ProxyOptions &o)
 {
     http2::ServerLimits l;
@@ -47,6 +50,8 @@ Http2Connection::Http2Connection(ProxyWorker *worker, ProxyContext *ctx, net::St
 
 Http2Connection::~Http2Connection()
 {
+    if (m_flushDeferred)
+        net::WriteBatch::cancel(this);
     m_streams.clear(); // each stream cancels what it has in flight and logs
     m_closedStreams.clear();
     m_ctx->stats.activeConnections.fetch_sub(1, std::memory_order_relaxed);
@@ -64,7 +69,7 @@ void Http2Connection::drain()
         return;
     m_draining = true;
     m_session.shutdown();
-    flush();
+    flushNow(); // maybeIdle closes once the GOAWAY is out
     maybeIdle();
 }
 
@@ -82,11 +87,16 @@ void Http2Connection::onStreamReadable()
         flush();
     }
     char buf[16 * 1024];
-    // Read while the client's socket takes our answers; above bufferLimit the client waits for us.
-    while (!m_closed && !m_sessionOver && m_socket->bytesToWrite() <= m_ctx->options.bufferLimit) {
+    // Read while the client's socket takes our answers; above bufferLimit the client waits for us. The answers are
+    // framed when the batch of socket events closes (flush()), so what one call reads is bounded too: the rest is
+    // read after them (flushNow sees the pending input), and one busy client does not hold up the others.
+    const qint64 limit = m_ctx->options.bufferLimit;
+    qint64 taken = 0;
+    while (!m_closed && !m_sessionOver && m_socket->bytesToWrite() <= limit && taken < limit) {
         const qint64 n = m_socket->read(buf, sizeof buf);
         if (n <= 0)
             break;
+        taken += n;
         receive(buf, qsizetype(n));
         flush();
     }
@@ -110,22 +120,55 @@ void Http2Connection::receive(const char *data, qsizetype size)
 
 void Http2Connection::flush()
 {
+    if (m_closed || m_flushDeferred)
+        return;
+    if (net::WriteBatch::defer(this)) {
+        m_flushDeferred = true;
+        return;
+    }
+    flushNow();
+}
+
+void Http2Connection::runDeferred()
+{
+    m_flushDeferred = false;
+    flushNow();
+}
+
+void Http2Connection::flushNow()
+{
     if (m_closed)
         return;
+    // nghttp2 is not reentrant: from inside one of its callbacks, send once it returned.
     if (m_inSession > 0) {
         m_flushPending = true;
         return;
     }
     m_flushPending = false;
     const qint64 limit = m_ctx->options.bufferLimit;
-    while (m_socket->bytesToWrite() <= limit) {
-        m_out.resize(0);
-        ++m_inSession; // the data source runs inside send()
-        const qsizetype n = m_session.send(m_out, 64 * 1024);
-        --m_inSession;
-        if (n <= 0)
-            break;
-        m_socket->write(m_out);
+    {
+        // The frames are gathered and written kWriteAt at a time: a DATA frame is at most 16 KiB, and one send per
+        // frame costs the kernel more than the copy saves (a DATA frame's bytes come straight from its stream's
+        // buffer: ServerSessionHandler::takeResponseBody). The gathering buffer is the thread's, not one per
+        // connection (each would keep kWriteAt of capacity for as long as its client stays connected).
+        net::WriteBatch batch;
+        thread_local QByteArray t_out;
+        thread_local bool t_outTaken = false;
+        QByteArray spare; // the thread's buffer is taken (not expected: nothing here flushes another connection)
+        QByteArray &out = t_outTaken ? spare : t_out;
+        const bool took = !std::exchange(t_outTaken, true);
+        while (m_socket->bytesToWrite() <= limit) {
+            out.resize(0);
+            ++m_inSession; // the data source runs inside send()
+            const qsizetype n = m_session.send(out, kWriteAt);
+            --m_inSession;
+            if (n <= 0)
+                break;
+            m_socket->write(out.constData(), out.size());
+        }
+        out.resize(0);
+        if (took)
+            t_outTaken = false;
     }
     m_socket->flush();
     if (m_flushPending && m_socket->bytesToWrite() <= limit)
@@ -178,7 +221,7 @@ void Http2Connection::timerEvent(QTimerEvent *ev)
     if (m_idleTimer.fired(this, ev) && m_streams.empty()) {
         m_draining = true;
         m_session.shutdown();
-        flush();
+        flushNow();
         maybeIdle();
     }
 }
@@ -272,6 +315,21 @@ http2::HeaderList Http2Connection::responseTrailers(qint32 id)
 {
     Http2Stream *s = stream(id);
     return s ? s->responseTrailers() : http2::HeaderList();
+}
+
+bool Http2Connection::peekResponseBody(qint32 id, qsizetype max, qsizetype *size, bool *eof)
+{
+    if (Http2Stream *s = stream(id))
+        return s->peekBody(max, size, eof);
+    *size = 0;
+    *eof = true;
+    return true;
+}
+
+void Http2Connection::takeResponseBody(qint32 id, qsizetype size, QByteArray &out)
+{
+    if (Http2Stream *s = stream(id))
+        s->takeBody(size, out);
 }
 
 qsizetype Http2Connection::readResponseBody(qint32 id, char *out, qsizetype max, bool *eof)

@@ -36,7 +36,10 @@ struct ProxyContext;
 class ProxyWorker;
 class Http2Stream;
 
-class Http2Connection final : public QObject, public net::StreamListener, public http2::ServerSessionHandler
+class Http2Connection final : public QObject,
+                              public net::StreamListener,
+                              public http2::ServerSessionHandler,
+                              private net::WriteBatch::Deferred
 {
 public:
     /// Takes `stream` and `slot`; `received` holds what was read from the client already (the preface, ...).
@@ -61,7 +64,10 @@ public:
     /// The program behind the client (proxy/clientapplication.h): the lookup the HTTP/1 side started when it
     /// accepted the connection, for every stream; null: none.
     ConnectionApplication *clientApplication() { return m_application.get(); }
-    /// Sends what the session has to send, now or (inside a session callback) when it returns.
+    /// Sends what the session has to send: when the thread's WriteBatch closes (inside any socket callback), so the
+    /// frames of every stream that moved during it are framed together (a response whose head, body and end came
+    /// in one read is one HEADERS and one DATA frame with END_STREAM) and leave in one send; else now, or (inside
+    /// a session callback) when it returns.
     void flush();
 
     // net::StreamListener
@@ -80,12 +86,17 @@ public:
     void onStreamClosed(qint32 stream, quint32 errorCode) override;
     void onViolation(http2::Violation v) override;
     qsizetype readResponseBody(qint32 stream, char *out, qsizetype max, bool *eof) override;
+    bool peekResponseBody(qint32 stream, qsizetype max, qsizetype *size, bool *eof) override;
+    void takeResponseBody(qint32 stream, qsizetype size, QByteArray &out) override;
 
 protected:
     void timerEvent(QTimerEvent *ev) override;
 
 private:
     Http2Stream *stream(qint32 id) const;
+    /// flush() without waiting for the batch.
+    void flushNow();
+    void runDeferred() override;
     void receive(const char *data, qsizetype size);
     void close();
     void maybeIdle();
@@ -98,11 +109,11 @@ private:
     http2::ServerSession m_session;
     std::map<qint32, std::unique_ptr<Http2Stream>> m_streams;
     std::vector<std::unique_ptr<Http2Stream>> m_closedStreams; ///< deleted from the event loop (reapStreams)
-    QByteArray m_out;
     QByteArray m_initial; ///< read by the HTTP/1 connection before the hand-over (the preface, ...): fed first
     int m_inSession = 0;  ///< inside ServerSession::receive: flushing waits until it returns
     bool m_flushPending = false;
-    bool m_sessionOver = false; ///< the session refused more input: close once its GOAWAY is out
+    bool m_flushDeferred = false; ///< queued with the thread's WriteBatch (net::WriteBatch::defer)
+    bool m_sessionOver = false;   ///< the session refused more input: close once its GOAWAY is out
     bool m_draining = false;
     bool m_closed = false;
     bool m_reapQueued = false;

@@ -25,6 +25,8 @@ namespace {
 const QByteArray kHost = QByteArrayLiteral("host");
 const QByteArray kUnsupportedProtocol = QByteArrayLiteral("h2_connect_protocol_not_supported");
 constexpr qint64 kRelayChunk = 16 * 1024;
+/// A response body's buffer is reserved up to this (its Content-Length) with the head.
+constexpr qint64 kBodyReserve = 64 * 1024;
 enum Direction { kToClient = 0, kToUpstream = 1 };
 
 /// RFC 6455 4.2.2: the Sec-WebSocket-Accept that answers `key`.
@@ -42,10 +44,54 @@ QByteArray pseudo(const http2::HeaderList &list, QByteArrayView name)
     return QByteArray();
 }
 
+/// The lower-case spelling of `name`. A name that is lower case already is shared, and the fields origins send
+/// most are shared from this table: the usual response costs no allocation per field.
+QByteArray lowerName(const QByteArray &name)
+{
+    char lower[32];
+    const qsizetype size = name.size();
+    if (size > qsizetype(sizeof lower))
+        return name.toLower(); // no origin field the table knows is this long
+    bool upper = false;
+    for (qsizetype i = 0; i < size; ++i) {
+        const char c = name[i];
+        upper = upper || (c >= 'A' && c <= 'Z');
+        lower[i] = c >= 'A' && c <= 'Z' ? char(c + ('a' - 'A')) : c;
+    }
+    if (!upper)
+        return name;
+    static const QByteArray kKnown[] = {
+        QByteArrayLiteral("accept-ranges"),
+        QByteArrayLiteral("access-control-allow-origin"),
+        QByteArrayLiteral("age"),
+        QByteArrayLiteral("cache-control"),
+        QByteArrayLiteral("content-encoding"),
+        QByteArrayLiteral("content-language"),
+        QByteArrayLiteral("content-length"),
+        QByteArrayLiteral("content-type"),
+        QByteArrayLiteral("date"),
+        QByteArrayLiteral("etag"),
+        QByteArrayLiteral("expires"),
+        QByteArrayLiteral("last-modified"),
+        QByteArrayLiteral("location"),
+        QByteArrayLiteral("server"),
+        QByteArrayLiteral("set-cookie"),
+        QByteArrayLiteral("strict-transport-security"),
+        QByteArrayLiteral("vary"),
+        QByteArrayLiteral("x-content-type-options"),
+        QByteArrayLiteral("x-frame-options"),
+    };
+    for (const QByteArray &k : kKnown) {
+        if (k.size() == size && std::memcmp(k.constData(), lower, size_t(size)) == 0)
+            return k;
+    }
+    return QByteArray(lower, size);
+}
+
 /// HTTP/2 field names are lower case (RFC 9113 8.2.1); the HTTP/1 side and the config may spell them otherwise.
 void appendField(http2::HeaderList &out, const QByteArray &name, const QByteArray &value)
 {
-    out.append({name.toLower(), value});
+    out.append({lowerName(name), value});
 }
 
 } // namespace
@@ -482,20 +528,30 @@ void Http2Stream::onResponseHead(const http::MessageHead &head)
     m_tx.rec.status = head.status;
     m_tx.rec.upstreamUs = m_tx.nowUs() - m_tx.connectedUs;
     m_tx.rec.grpcStatus = forward::grpcStatusOf(head.headers, -1); // gRPC's trailers-only responses
-    http::HeaderList fields = head.headers;
-    http::stripHopByHop(fields, false);
-    if (m_tx.match && !m_tx.match->responseHeaders.isEmpty())
-        stages::applyHeaderModifier(fields, m_tx.match->responseHeaders);
     http2::HeaderList out;
-    out.reserve(fields.size() + 2);
-    for (const auto &h : fields)
-        appendField(out, h.first, h.second);
+    out.reserve(head.headers.size() + 2);
+    if (m_tx.match && !m_tx.match->responseHeaders.isEmpty()) {
+        http::HeaderList fields = head.headers;
+        http::stripHopByHop(fields, false);
+        stages::applyHeaderModifier(fields, m_tx.match->responseHeaders);
+        for (const auto &h : fields)
+            appendField(out, h.first, h.second);
+    } else {
+        // stripHopByHop's test on the origin's list itself: no copy of it to strip.
+        const http::HopByHopFilter hopByHop(head.headers, false);
+        for (const auto &h : head.headers) {
+            if (!hopByHop.drops(h.first))
+                appendField(out, h.first, h.second);
+        }
+    }
     out.append({QByteArrayLiteral("via"), QByteArrayLiteral("1.1 dfproxy")});
     const bool noBody = m_head.isHead() || head.status == 204 || head.status == 304 || head.contentLength == 0;
     if (head.contentLength >= 0 && (head.status != 204))
         out.append({QByteArrayLiteral("content-length"), QByteArray::number(head.contentLength)});
     if (noBody)
         m_responseEnded = true;
+    else if (head.contentLength > 0)
+        m_body.reserve(qsizetype(std::min<qint64>(head.contentLength, kBodyReserve))); // not grown (copied) by reads
     m_conn->session().submitResponse(m_id, head.status, out, !noBody);
     m_conn->flush();
 }
@@ -505,29 +561,32 @@ void Http2Stream::onResponseBody(const char *data, qsizetype size)
     if (m_closed || !m_upgradeRefusal.isEmpty())
         return; // the client reset the stream, or it was answered 502 already
     m_tx.rec.bytesOut += size;
+    if (m_bodyPos > 0) {
+        // What the session took goes first (Qt moves the start, no copy), so the buffer is not grown by it.
+        m_body.remove(0, m_bodyPos);
+        m_bodyPos = 0;
+    }
     m_body.append(data, size);
     m_conn->session().resumeData(m_id);
-    if (!m_responsePaused && m_body.size() - m_bodyPos > m_tx.ctx->options.bufferLimit && m_tx.exchange) {
+    if (!m_responsePaused && pendingBody() > m_tx.ctx->options.bufferLimit && m_tx.exchange) {
         m_responsePaused = true;
         m_tx.exchange->setResponsePaused(true);
     }
     m_conn->flush();
 }
 
-qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
+template <typename Sink> void Http2Stream::consumeBody(qsizetype size, Sink &&sink)
 {
-    const qsizetype n = std::min(max, m_body.size() - m_bodyPos);
-    if (n == 0 && !m_responseEnded)
-        return -1;
-    if (n > 0)
-        std::memcpy(out, m_body.constData() + m_bodyPos, size_t(n));
-    m_bodyPos += n;
-    const qsizetype left = m_body.size() - m_bodyPos;
-    if (left == 0) {
+    size = std::min(size, pendingBody());
+    if (size > 0) {
+        sink(m_body.constData() + m_bodyPos, size);
+        m_bodyPos += size;
+    }
+    if (m_bodyPos == m_body.size()) {
         m_body.resize(0);
         m_bodyPos = 0;
     }
-    *eof = m_responseEnded && left == 0;
+    const qsizetype left = pendingBody();
     // Read on, from the event loop (this runs inside the session); also after the upstream ended, as its last bytes
     // wait in the socket.
     if (m_upstream && left <= m_tx.ctx->options.bufferLimit / 2 && m_upstream->hasPendingInput())
@@ -537,6 +596,36 @@ qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
         m_responsePaused = false;
         m_tx.exchange->setResponsePaused(false);
     }
+}
+
+bool Http2Stream::peekBody(qsizetype max, qsizetype *size, bool *eof)
+{
+    const qsizetype pending = pendingBody();
+    if (pending == 0 && !m_responseEnded) {
+        *size = -1;
+        return true;
+    }
+    *size = std::min(max, pending);
+    *eof = m_responseEnded && *size == pending;
+    return true;
+}
+
+void Http2Stream::takeBody(qsizetype size, QByteArray &out)
+{
+    consumeBody(size, [&out](const char *data, qsizetype n) { out.append(data, n); });
+}
+
+qsizetype Http2Stream::readBody(char *out, qsizetype max, bool *eof)
+{
+    const qsizetype pending = pendingBody();
+    const qsizetype n = std::min(max, pending);
+    if (n == 0 && !m_responseEnded)
+        return -1;
+    *eof = m_responseEnded && n == pending;
+    consumeBody(n, [&out](const char *data, qsizetype k) {
+        std::memcpy(out, data, size_t(k));
+        out += k;
+    });
     return n;
 }
 
@@ -689,7 +778,7 @@ void Http2Stream::onClosed(quint32 errorCode)
     // with this stream, which the connection deletes from the event loop (the lifetime rule, forwarder.h).
     retireExchange();
     m_tx.cancel();
-    if (!m_tx.logged && errorCode != NGHTTP2_NO_ERROR && !(m_responseEnded && m_body.isEmpty())) {
+    if (!m_tx.logged && errorCode != NGHTTP2_NO_ERROR && !(m_responseEnded && pendingBody() == 0)) {
         if (m_tx.rec.reason.isEmpty())
             m_tx.rec.reason = m_tx.rec.status ? QByteArrayLiteral("stream_reset") : QByteArrayLiteral("client_reset");
     }

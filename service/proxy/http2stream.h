@@ -50,6 +50,9 @@ public:
     void onClosed(quint32 errorCode);
     /// The session's data source for the response body (ServerSessionHandler::readResponseBody).
     qsizetype readBody(char *out, qsizetype max, bool *eof);
+    /// The same without a copy (ServerSessionHandler::peekResponseBody, takeResponseBody).
+    bool peekBody(qsizetype max, qsizetype *size, bool *eof);
+    void takeBody(qsizetype size, QByteArray &out);
 
     // TransactionHost
     void sendLocalReply(const LocalReply &reply) override;
@@ -115,7 +118,13 @@ private:
     qint64 m_held = 0;        ///< body bytes given to the exchange and not yet consumed (the window stays shut)
     http::HeaderList m_requestTrailers;
     http2::HeaderList m_responseTrailers;
-    QByteArray m_body;        ///< response body waiting for the session
+    /// `size` response body bytes waiting for the session, each run passed to `sink(data, n)`; then what follows
+    /// a read (a relay reads on, an exchange resumes).
+    template <typename Sink> void consumeBody(qsizetype size, Sink &&sink);
+    qsizetype pendingBody() const { return m_body.size() - m_bodyPos; }
+    /// Response body waiting for the session. One buffer, reserved for a whole response of up to 64 KiB: bytes
+    /// in 32 KiB reads, each freed as its own allocation, cost the kernel more (page faults) than they save.
+    QByteArray m_body;
     qsizetype m_bodyPos = 0;
     bool m_requestDone = false;
     bool m_responseStarted = false;

@@ -136,6 +136,34 @@ TEST(ServerSession, RequestHeadBodyAndEndReachTheHandler)
     EXPECT_EQ(r.ends, QList<qint32>{1});
 }
 
+// A client repeats its fields on every request: the second request's short names and values share the bytes the
+// first one's were copied to (one allocation per distinct field and connection, not per request), with the same
+// content; :path, different per request, is copied each time.
+TEST(ServerSession, RepeatedFieldsShareOneCopyAcrossStreams)
+{
+    Recorder r;
+    ServerSession s(&r, ServerLimits{});
+    // user-agent as a literal without indexing (name index 58), so the second request's bytes are new ones.
+    const QByteArray block = getBlock() + QByteArray("\x0f\x2b\x05", 3) + "agent";
+    ASSERT_TRUE(s.receive(preface() + frame(kHeaders, kEndHeaders | kEndStream, 1, block)));
+    const HeaderList firstPseudo = r.lastPseudo, firstHeaders = r.lastHeaders;
+    ASSERT_TRUE(s.receive(frame(kHeaders, kEndHeaders | kEndStream, 3, block)));
+    ASSERT_EQ(r.heads, (QList<qint32>{1, 3}));
+    ASSERT_EQ(r.lastHeaders, firstHeaders);
+    ASSERT_EQ(r.lastPseudo, firstPseudo);
+    ASSERT_EQ(firstHeaders.size(), 1);
+    EXPECT_EQ(firstHeaders[0].first, "user-agent");
+    EXPECT_EQ(firstHeaders[0].second, "agent");
+    EXPECT_EQ(r.lastHeaders[0].first.constData(), firstHeaders[0].first.constData());
+    EXPECT_EQ(r.lastHeaders[0].second.constData(), firstHeaders[0].second.constData());
+    for (qsizetype i = 0; i < firstPseudo.size(); ++i) {
+        if (firstPseudo[i].first == ":path")
+            EXPECT_NE(r.lastPseudo[i].second.constData(), firstPseudo[i].second.constData());
+        else
+            EXPECT_EQ(r.lastPseudo[i].second.constData(), firstPseudo[i].second.constData());
+    }
+}
+
 // The client's window on a stream opens only when the handler says it passed the bytes on.
 TEST(ServerSession, StreamWindowOpensOnlyAsTheHandlerConsumes)
 {
@@ -171,6 +199,53 @@ TEST(ServerSession, ResponseLeavesAsHeadersAndData)
     }
     EXPECT_TRUE(headers);
     EXPECT_TRUE(data);
+    EXPECT_EQ(r.closed, QList<qint32>{1});
+}
+
+// A handler that keeps its response body where it is: each DATA frame's bytes are taken from it as the frame is
+// written (no copy into nghttp2's buffer), a body larger than one frame in several frames, the last ending the
+// stream, and the trailers after it.
+TEST(ServerSession, ABodyTakenWithoutACopyLeavesInFramesThatEndTheStream)
+{
+    struct Keeper : Recorder
+    {
+        bool peekResponseBody(qint32, qsizetype max, qsizetype *size, bool *eof) override
+        {
+            *size = std::min(max, kept.size());
+            *eof = *size == kept.size();
+            return true;
+        }
+        void takeResponseBody(qint32, qsizetype size, QByteArray &out) override
+        {
+            ++takes;
+            out.append(kept.first(size));
+            kept.remove(0, size);
+        }
+        HeaderList responseTrailers(qint32) override { return {{"grpc-status", "0"}}; }
+        QByteArray kept;
+        int takes = 0;
+    } r;
+    ServerSession s(&r, ServerLimits{});
+    ASSERT_TRUE(s.receive(preface() + frame(kHeaders, kEndHeaders | kEndStream, 1, getBlock())));
+    QByteArray body(40000, 'b');
+    for (qsizetype i = 0; i < body.size(); ++i)
+        body[i] = char('a' + i % 26);
+    r.kept = body;
+    s.submitResponse(1, 200, {{"content-type", "application/grpc"}}, true);
+    QByteArray got;
+    bool dataEnded = false, trailersEnded = false;
+    for (const Frame &f : drain(s)) {
+        if (f.type == kData && f.stream == 1) {
+            got += f.payload;
+            dataEnded |= (f.flags & kEndStream) != 0;
+        }
+        trailersEnded |= f.type == kHeaders && f.stream == 1 && (f.flags & kEndStream);
+    }
+    EXPECT_EQ(got, body);
+    EXPECT_EQ(r.takes, 3); // 16384 + 16384 + 7232
+    EXPECT_TRUE(r.kept.isEmpty());
+    EXPECT_FALSE(dataEnded); // the trailers end the stream
+    EXPECT_TRUE(trailersEnded);
     EXPECT_EQ(r.closed, QList<qint32>{1});
 }
 

@@ -256,6 +256,48 @@ TEST_P(StreamPaths, WritesQueuedInABatchArriveInOrderWhenItCloses)
     EXPECT_EQ(p.peer.readAll(), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 }
 
+// A producer that frames what several callbacks gave it (the HTTP/2 connection) is run once, when the outermost
+// batch closes, and what it writes then leaves with the batch's other bytes, after them.
+TEST_P(StreamPaths, DeferredWorkRunsWhenTheOutermostBatchClosesAndItsWritesJoinTheBatch)
+{
+    struct Producer : net::WriteBatch::Deferred
+    {
+        net::Stream *stream = nullptr;
+        int runs = 0;
+        qint64 queuedWhenRun = -1;
+        void runDeferred() override
+        {
+            ++runs;
+            queuedWhenRun = stream->bytesToWrite();
+            stream->write("world", 5);
+        }
+    } producer;
+    Pair p;
+    producer.stream = p.stream.get();
+    EXPECT_FALSE(net::WriteBatch::defer(&producer)); // no batch: the caller works now
+    {
+        net::WriteBatch outer;
+        p.stream->write("hello ", 6);
+        {
+            net::WriteBatch inner;
+            EXPECT_TRUE(net::WriteBatch::defer(&producer));
+        }
+        EXPECT_EQ(producer.runs, 0); // an inner batch closing runs nothing
+    }
+    EXPECT_EQ(producer.runs, 1);
+    EXPECT_EQ(producer.queuedWhenRun, 6); // still inside the batch: its bytes were queued, not sent
+    EXPECT_EQ(p.stream->bytesToWrite(), 0);
+    ASSERT_TRUE(waitUntil([&] { return p.peer.bytesAvailable() >= 11; }, 5000));
+    EXPECT_EQ(p.peer.readAll(), "hello world");
+
+    {
+        net::WriteBatch batch;
+        EXPECT_TRUE(net::WriteBatch::defer(&producer));
+        net::WriteBatch::cancel(&producer); // its owner is going away
+    }
+    EXPECT_EQ(producer.runs, 1);
+}
+
 TEST_P(StreamPaths, ABatchOfWritesToManyStreamsArrivesWithAndWithoutABatchSender)
 {
     // Where the platform has a batch sender (io_uring), the streams' queues leave in one call when the batch closes;
