@@ -614,7 +614,7 @@ QList<TunnelUse> tunnelUses(const Config &config)
         if (it == policies.backends.cend() || !it->tunnel)
             continue;
         const BackendSpec s = parseBackendSpec(*b, nullptr);
-        uses.append({key, s.engine == QLatin1String("qnam") ? Backend::Engine::Qnam : Backend::Engine::Native,
+        uses.append({key, s.engine == config::BackendSpec::Engine::Qnam ? Backend::Engine::Qnam : Backend::Engine::Native,
                      it->tunnel});
     }
     return uses;
