@@ -2,9 +2,11 @@
 #include "config/fileconfinement.h"
 
 #include "config/agentgatewaypolicy.h"
+#include "config/tunnelcredentials.h"
 #include "platform/filepermissions.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QRegularExpression>
@@ -287,6 +289,14 @@ QList<FieldError> checkSecretFiles(const QList<FileReference> &references, const
                                                                "%2); make it private: chmod 600 %1")
                                                     .arg(QDir::toNativeSeparators(ref.path),
                                                          platform::describeMode(ref.path))});
+        else if (ref.field.contains(QLatin1String(annotations::TunnelCredentialsFile))) {
+            // What it asks for is known now: a scheme dfproxy cannot speak here is refused with the write, not found
+            // out by the first request through the tunnel (the file is still read per request, as it may change).
+            QFile f(ref.path);
+            QString problem;
+            if (f.open(QIODevice::ReadOnly) && !parseTunnelCredentials(f.read(64 * 1024), ref.path, &problem))
+                errors.append(FieldError{ref.field, problem});
+        }
     }
     return errors;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "forward/proxyauth.h"
 
+#include "config/tunnelcredentials.h"
+
 #include "platform/filepermissions.h"
 #include "platform/proxysecurity.h"
 
@@ -134,34 +136,18 @@ std::shared_ptr<ProxyAuth> ProxyAuth::fromFile(const QString &path, QString *err
                      .arg(path, platform::describeMode(path));
         return nullptr;
     }
-    const QByteArray text = f.read(64 * 1024);
-    QByteArray line = text.left(text.indexOf('\n') < 0 ? text.size() : text.indexOf('\n'));
-    if (line.endsWith('\r'))
-        line.chop(1);
-    if (line.trimmed().startsWith("type:")) {
-        const QByteArray type = line.trimmed().mid(5).trimmed().toLower();
-        if (type == "negotiate" || type == "ntlm") {
-            const auto mech = type == "ntlm" ? platform::ProxySecurityContext::Mechanism::Ntlm
-                                             : platform::ProxySecurityContext::Mechanism::Negotiate;
-            if (const QString why = platform::ProxySecurityContext::unavailableReason(mech); !why.isEmpty()) {
-                *error = QStringLiteral("the upstream proxy credentials file %1 asks for '%2': %3")
-                             .arg(path, QString::fromUtf8(type), why);
-                return nullptr;
-            }
-            return std::make_shared<ProxyAuth>(type == "ntlm" ? Scheme::Ntlm : Scheme::Negotiate);
-        }
-        *error = QStringLiteral("the upstream proxy credentials file %1 asks for '%2' authentication, which dfproxy "
-                                "does not speak (user:password for Basic and Digest, type: negotiate, type: ntlm)")
-                     .arg(path, QString::fromUtf8(type));
+    const auto c = config::parseTunnelCredentials(f.read(64 * 1024), path, error);
+    if (!c)
         return nullptr;
+    switch (c->kind) {
+    case config::TunnelCredentials::Kind::Negotiate:
+        return std::make_shared<ProxyAuth>(Scheme::Negotiate);
+    case config::TunnelCredentials::Kind::Ntlm:
+        return std::make_shared<ProxyAuth>(Scheme::Ntlm);
+    case config::TunnelCredentials::Kind::Password:
+        break;
     }
-    const qsizetype colon = line.indexOf(':');
-    const bool control = std::any_of(line.cbegin(), line.cend(), [](char c) { return uchar(c) < 0x20 || c == 0x7f; });
-    if (colon <= 0 || control) {
-        *error = QStringLiteral("the upstream proxy credentials file %1 must hold one line user:password").arg(path);
-        return nullptr;
-    }
-    return std::make_shared<ProxyAuth>(QString::fromUtf8(line.left(colon)), QString::fromUtf8(line.mid(colon + 1)));
+    return std::make_shared<ProxyAuth>(c->user, c->password);
 }
 
 ProxyAuth::ProxyAuth(QString user, QString password)

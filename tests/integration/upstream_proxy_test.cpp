@@ -429,6 +429,39 @@ TEST_F(UpstreamProxyTest, HttpsProxyVerifiedWithAPrivateCa)
     EXPECT_EQ(get(kOnlySquid, "/echo?no-ca").header("x-dfproxy-error"), "upstream_tls_error");
 }
 
+// A credentials file that asks for a scheme dfproxy does not speak is refused when a write names it (422 at the
+// annotation, through dfproxyctl and the REST API alike), and nothing is applied.
+TEST_F(UpstreamProxyTest, ACredentialsFileWithAnUnknownSchemeIsRefusedWhenApplied)
+{
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    const QString cred = privateFile(QStringLiteral("kerberos.cred"), "type: kerberos\n");
+    const QByteArray yaml = "apiVersion: agentgateway.dev/v1alpha1\n"
+                            "kind: AgentgatewayPolicy\n"
+                            "metadata:\n"
+                            "  name: corp-proxy\n"
+                            "  namespace: httpbin\n"
+                            "  annotations:\n"
+                            "    dfproxy.dev/tunnel-credentials-file: " + cred.toUtf8() + "\n"
+                            "spec:\n"
+                            "  targetRefs:\n"
+                            "  - group: agentgateway.dev\n"
+                            "    kind: AgentgatewayBackend\n"
+                            "    name: dfp-backend\n"
+                            "  backend:\n"
+                            "    tunnel:\n"
+                            "      url: http://127.0.0.1:3128\n";
+    const auto r = proxy->api("POST", "/api/v1/apply", yaml, "application/yaml");
+    EXPECT_EQ(r.status, 422) << r.describe().toStdString();
+    EXPECT_TRUE(r.body.contains("tunnel-credentials-file")) << r.body.toStdString();
+    EXPECT_TRUE(r.body.contains("asks for 'kerberos' authentication, which dfproxy does not speak"))
+        << r.body.toStdString();
+    EXPECT_EQ(proxy->apiGet("/api/v1/namespaces/httpbin/agentgatewaypolicies/corp-proxy").status, 404);
+    const auto ctl = proxy->ctl({"apply", "-f", "-"}, yaml);
+    EXPECT_NE(ctl.exitCode, 0);
+    EXPECT_TRUE((ctl.err + ctl.out).contains("does not speak")) << ctl.err.toStdString() << ctl.out.toStdString();
+}
+
 // A tunnel that cannot carry a backend's requests is refused when it is applied (422 with the policy's field path),
 // not found out per request: here a Gateway's tunnel that would reach a qnam backend through a route of that Gateway,
 // whichever of the two is applied last.

@@ -3,6 +3,7 @@
 
 #include "config/fileconfinement.h"
 #include "config/validation.h"
+#include "platform/proxysecurity.h"
 
 #include <QFile>
 #include <QJsonDocument>
@@ -242,6 +243,54 @@ TEST(AgentgatewayPolicy, CredentialsFileIsConfinedAndMustBePrivate)
 
 // What `export --for agentgateway` writes for a backend's TLS reads back as the same TLS; other agentgateway
 // backend policies are refused.
+// A write that names a credentials file asking for a scheme dfproxy cannot speak here is refused then (422 at the
+// annotation), not by the first request through the tunnel: an unknown type, and NTLM/Negotiate where this machine
+// has no such mechanism (faked both ways, so the test means the same everywhere).
+TEST(AgentgatewayPolicy, CredentialsFileWithASchemeDfproxyCannotSpeakIsRefusedWhenNamed)
+{
+    QTemporaryDir dir;
+    const QString file = dir.filePath("proxy-credentials");
+    const auto refs = fileReferences(
+        policy(QByteArray("{") + kGatewayTarget + R"(, "backend": {"tunnel": {"url": "http://proxy.corp:3128"}}})",
+               QJsonObject{{"dfproxy.dev/tunnel-credentials-file", file}}));
+    auto write = [&](const QByteArray &text) {
+        QFile f(file);
+        ASSERT_TRUE(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(text);
+        f.close();
+        ASSERT_TRUE(f.setPermissions(QFile::ReadOwner | QFile::WriteOwner));
+    };
+    using Mechanism = dfproxy::platform::ProxySecurityContext::Mechanism;
+    dfproxy::platform::ProxySecurityContext::setAvailabilityForTesting([](Mechanism m) {
+        return m == Mechanism::Ntlm ? QStringLiteral("NTLM needs GSSAPI's NTLM mechanism, which is not installed")
+                                    : QString();
+    });
+
+    write("type: kerberos\n");
+    auto errors = checkSecretFiles(refs, {});
+    ASSERT_EQ(errors.size(), 1);
+    EXPECT_EQ(errors[0].path, "metadata.annotations[dfproxy.dev/tunnel-credentials-file]");
+    EXPECT_TRUE(errors[0].message.contains("asks for 'kerberos' authentication, which dfproxy does not speak"))
+        << errors[0].message.toStdString();
+
+    write("type: ntlm\n");
+    errors = checkSecretFiles(refs, {});
+    ASSERT_EQ(errors.size(), 1);
+    EXPECT_TRUE(errors[0].message.contains("NTLM mechanism, which is not installed")) << errors[0].message.toStdString();
+
+    write("no colon here\n");
+    errors = checkSecretFiles(refs, {});
+    ASSERT_EQ(errors.size(), 1);
+    EXPECT_TRUE(errors[0].message.contains("must hold one line user:password")) << errors[0].message.toStdString();
+
+    for (const QByteArray &ok : {QByteArray("type: negotiate\n"), QByteArray("user:pa:ss\n")}) {
+        write(ok);
+        EXPECT_TRUE(checkSecretFiles(refs, {}).isEmpty()) << ok.constData();
+    }
+    EXPECT_TRUE(checkSecretFiles(refs, refs).isEmpty()) << "a file the config names already is not read again";
+    dfproxy::platform::ProxySecurityContext::setAvailabilityForTesting({});
+}
+
 TEST(AgentgatewayBackendPolicies, TlsIsReadFromSpecPoliciesTls)
 {
     auto backend = [](const char *spec) {
