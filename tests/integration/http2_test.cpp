@@ -3,6 +3,7 @@
 // on an HTTPS listener (curl, nghttp, h2load), each stream through the same stages as an HTTP/1 request (routing,
 // the access log's protocol), request and response bodies with flow control, and a hostile client for each
 // attack pattern the HTTP/2 side counts (raw frames, so nothing a client library would refuse to send is missed).
+#include "base/leakcheck.h" // DFPROXY_LSAN: built with AddressSanitizer
 #include "proxyitutil.h"
 #include "support/h2frames.h"
 #include "support/syscalltrace.h"
@@ -475,6 +476,9 @@ TEST_F(Http2, AnIdleConnectionKeepsNoCopyOfItsLastResponse)
     const qint64 pid = s_proxy->process()->pid();
     if (rssAnonKiB(pid) < 0)
         GTEST_SKIP() << "no /proc/PID/status here";
+#ifdef DFPROXY_LSAN
+    GTEST_SKIP() << "AddressSanitizer's redzones and quarantine make a connection's memory several times larger";
+#endif
     const QByteArray settings = frame(kSettings, 0, 0, QByteArray("\x00\x04", 2) + u32(1 << 20));
     const QByteArray head = getBlock(authority().toLatin1(), "/bytes/65536");
     const QByteArray request =
