@@ -58,8 +58,8 @@ public:
         dns::HostCache *hostCache = nullptr; ///< told about every address that failed; may be null
         /// The CA certificates of `Upstream::tlsCaFile` (the forwarder reads each file once); null: read the file.
         std::function<QList<QSslCertificate>(const QString &path)> caCertificates;
-        /// Stream mode, through a proxy or over TLS (a socket adopted by a Qt-backed net::Stream): the socket's read
-        /// buffer bound, as a raw stream bounds its read-ahead; 0 leaves it unbounded.
+        /// Stream mode over TLS (a socket adopted by a Qt-backed net::Stream): the socket's read buffer bound, as a
+        /// raw stream bounds its read-ahead; 0 leaves it unbounded.
         qint64 readBufferSize = 0;
     };
     /// The connected (over TLS: encrypted) socket, parentless, now the callee's; `address` is the one it reached.

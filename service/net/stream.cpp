@@ -227,8 +227,12 @@ public:
         if (bytes.isEmpty())
             return true;
         m_in.prepend(bytes);
-        // Announced from the event loop (whoever reads them may only now be becoming the listener).
-        QMetaObject::invokeMethod(this, [this] { readable(); }, Qt::QueuedConnection);
+        // Announced from the event loop (whoever reads them may only now be becoming the listener), unless the
+        // stream was closed meanwhile.
+        QMetaObject::invokeMethod(this, [this] {
+            if (m_fd >= 0 && !m_in.isEmpty())
+                readable();
+        }, Qt::QueuedConnection);
         return true;
     }
 
