@@ -184,12 +184,13 @@ void Connector::dialProxy(const QList<QHostAddress> &addresses)
 
 void Connector::dial()
 {
-    if (m_connectedStream && !m_upstream.proxy && !m_upstream.tls) {
+    const UpstreamProxy *proxy = m_upstream.proxy.get();
+    // Plain TCP on every hop (direct, or to an http:// proxy, without TLS to the origin): a raw socket.
+    if (m_connectedStream && !m_upstream.tls && !(proxy && proxy->tls)) {
         dialStream();
         return;
     }
     const QHostAddress &address = m_addresses.at(m_index);
-    const UpstreamProxy *proxy = m_upstream.proxy.get();
     const bool tlsToProxy = proxy && proxy->tls;
     // Through a proxy, TLS to the origin is inside the CONNECT tunnel: on this socket after the proxy's 200 (http://
     // proxy), or a TlsLayerSocket over it (https:// proxy: this socket's TLS is the proxy's, startInnerTls()).
@@ -264,11 +265,18 @@ void Connector::dial()
 void Connector::dialStream()
 {
     const QHostAddress &address = m_addresses.at(m_index);
-    qCDebug(lcForward).noquote() << "dialling" << address.toString() << "port" << m_upstream.port << "for"
-                                 << m_upstream.host << "(raw socket)";
+    const UpstreamProxy *proxy = m_upstream.proxy.get();
+    qCDebug(lcForward).noquote() << "dialling" << address.toString() << "port" << hopPort() << "for" << hopHost()
+                                 << (proxy ? QStringLiteral("(upstream proxy %1)").arg(proxy->address) : QString())
+                                 << "(raw socket)";
     m_phase = Phase::Dialling;
+    m_proxyStatus = 0;
+    m_proxyHeaders.clear();
+    m_proxyHeadBytes = 0;
+    m_skipBody = -1;
+    m_proxyIn.clear();
     QString error;
-    m_stream = net::Stream::connectTo(address, m_upstream.port, &error);
+    m_stream = net::Stream::connectTo(address, hopPort(), &error);
     if (!m_stream) {
         // Failed at once (no route, no socket): a failed address like any other, told from the event loop as
         // start() must not call back.
@@ -284,18 +292,103 @@ void Connector::dialStream()
 void Connector::onStreamConnected()
 {
     m_timer.stop();
-    net::Stream *s = std::exchange(m_stream, nullptr);
-    s->setListener(nullptr);
-    const QHostAddress address = m_addresses.at(m_index); // a copy: the callback may delete this
-    qCDebug(lcForward).noquote() << "connected to" << address.toString() << "port" << m_upstream.port << "for"
-                                 << m_upstream.host;
-    m_connectedStream(s, address);
+    if (!m_upstream.proxy || !m_upstream.viaConnect) {
+        handOverStream();
+        return;
+    }
+    // CONNECT on the raw stream: its answer comes through onStreamReadable.
+    m_phase = Phase::ProxyHandshake;
+    if (m_options.timeoutMs > 0)
+        m_timer.start(this, m_options.timeoutMs); // the proxy's answer gets as long again
+    sendConnect();
+}
+
+void Connector::onStreamReadable()
+{
+    if (m_stream && m_phase == Phase::ProxyHandshake)
+        onProxyReadable();
 }
 
 void Connector::onStreamClosed(QAbstractSocket::SocketError)
 {
-    if (m_stream)
-        addressFailed(ForwardError::ConnectRefused, m_stream->errorString());
+    if (!m_stream)
+        return;
+    if (m_phase == Phase::ProxyHandshake) {
+        proxyClosed(m_stream->errorString());
+        return;
+    }
+    addressFailed(ForwardError::ConnectRefused, m_stream->errorString());
+}
+
+void Connector::handOverStream()
+{
+    m_timer.stop();
+    net::Stream *s = std::exchange(m_stream, nullptr);
+    s->setListener(nullptr);
+    s->unread(std::exchange(m_proxyIn, QByteArray())); // what came after the proxy's answer: the tunnel's first bytes
+    const QHostAddress address = m_addresses.at(m_index); // a copy: the callback may delete this
+    qCDebug(lcForward).noquote() << "connected to" << address.toString() << "port" << hopPort() << "for" << hopHost();
+    m_connectedStream(s, address);
+}
+
+bool Connector::readProxyChunk()
+{
+    if (!m_stream)
+        return false;
+    char chunk[16 * 1024];
+    const qint64 n = m_stream->read(chunk, sizeof chunk);
+    if (n <= 0)
+        return false;
+    m_proxyIn.append(chunk, n);
+    return true;
+}
+
+bool Connector::proxyCanReadLine()
+{
+    if (m_socket)
+        return m_socket->canReadLine();
+    // Read only while no line is complete, so nothing past the head is read before it is needed (and an end of
+    // stream right after the tunnel's first bytes is the tunnel's to see).
+    while (!m_proxyIn.contains('\n')) {
+        if (m_proxyIn.size() > kMaxProxyHeadBytes || !readProxyChunk())
+            return false;
+    }
+    return true;
+}
+
+qint64 Connector::proxyBytesAvailable() const
+{
+    return m_socket ? m_socket->bytesAvailable() : m_proxyIn.size();
+}
+
+QByteArray Connector::proxyReadLine()
+{
+    if (m_socket)
+        return m_socket->readLine(kMaxProxyHeadBytes);
+    const qsizetype end = m_proxyIn.indexOf('\n');
+    const qsizetype n = end < 0 ? m_proxyIn.size() : std::min<qsizetype>(end + 1, kMaxProxyHeadBytes);
+    QByteArray line = m_proxyIn.left(n);
+    m_proxyIn.remove(0, n);
+    return line;
+}
+
+QByteArray Connector::proxyRead(qint64 max)
+{
+    if (m_socket)
+        return m_socket->read(max);
+    if (m_proxyIn.isEmpty() && !readProxyChunk())
+        return {};
+    const qsizetype n = qsizetype(std::min<qint64>(max, m_proxyIn.size()));
+    QByteArray bytes = m_proxyIn.left(n);
+    m_proxyIn.remove(0, n);
+    return bytes;
+}
+
+void Connector::proxyClosed(const QString &detail)
+{
+    failNow(ForwardError::ProxyRefused,
+            QStringLiteral("the upstream proxy %1 closed the connection during CONNECT %2: %3")
+                .arg(m_upstream.proxy->address, QString::fromUtf8(authority()), detail));
 }
 
 void Connector::onTransportReady()
@@ -332,34 +425,38 @@ void Connector::sendConnect()
     m_proxyStatus = 0;
     m_proxyHeaders.clear();
     m_proxyHeadBytes = 0;
-    m_socket->write(head);
+    if (m_stream)
+        m_stream->write(head);
+    else
+        m_socket->write(head);
 }
 
 void Connector::onProxyReadable()
 {
-    if (!m_socket || m_phase != Phase::ProxyHandshake)
+    if ((!m_socket && !m_stream) || m_phase != Phase::ProxyHandshake)
         return;
-    // Line by line, so that whatever the origin sends after the proxy's head stays in the socket for the tunnel.
+    // Line by line, so that whatever the origin sends after the proxy's head stays for the tunnel: in the socket,
+    // or (a raw stream) in m_proxyIn, which goes back into the stream. The same parser for both.
     for (;;) {
         if (m_skipBody >= 0) {
-            if (m_skipBody > 0) {
-                const QByteArray dropped = m_socket->read(m_skipBody);
-                m_skipBody -= dropped.size();
-                if (m_skipBody > 0)
+            while (m_skipBody > 0) { // (a raw stream is read until it has nothing more, or it announces nothing)
+                const QByteArray dropped = proxyRead(m_skipBody);
+                if (dropped.isEmpty())
                     return;
+                m_skipBody -= dropped.size();
             }
             m_skipBody = -1;
             sendConnect(); // the challenge's answer, on the same connection
             continue;
         }
-        if (!m_socket->canReadLine()) {
-            if (m_socket->bytesAvailable() + m_proxyHeadBytes > kMaxProxyHeadBytes)
+        if (!proxyCanReadLine()) {
+            if (proxyBytesAvailable() + m_proxyHeadBytes > kMaxProxyHeadBytes)
                 failNow(ForwardError::ProxyRefused,
                         QStringLiteral("the upstream proxy %1 sent an oversized answer to CONNECT")
                             .arg(m_upstream.proxy->address));
             return;
         }
-        QByteArray line = m_socket->readLine(kMaxProxyHeadBytes);
+        QByteArray line = proxyReadLine();
         m_proxyHeadBytes += line.size();
         if (m_proxyHeadBytes > kMaxProxyHeadBytes) {
             failNow(ForwardError::ProxyRefused, QStringLiteral("the upstream proxy %1 sent an oversized answer to "
@@ -411,6 +508,10 @@ void Connector::onProxyResponse()
         return values;
     };
     if (m_proxyStatus >= 200 && m_proxyStatus < 300) {
+        if (m_stream) { // plain TCP to an http:// proxy, nothing to originate inside (dial())
+            handOverStream();
+            return;
+        }
         QObject::disconnect(m_socket, &QIODevice::readyRead, this, nullptr);
         if (!m_upstream.tls) {
             onSocketConnected();
@@ -572,9 +673,7 @@ void Connector::onSocketError(QAbstractSocket::SocketError error)
     }
     const QString detail = m_socket->errorString();
     if (m_phase == Phase::ProxyHandshake) {
-        failNow(ForwardError::ProxyRefused,
-                QStringLiteral("the upstream proxy %1 closed the connection during CONNECT %2: %3")
-                    .arg(m_upstream.proxy->address, QString::fromUtf8(authority()), detail));
+        proxyClosed(detail);
         return;
     }
     if (m_phase == Phase::OriginTls) {

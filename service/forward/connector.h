@@ -39,11 +39,15 @@ namespace dfproxy::forward {
 /// when the proxy closes it), then originates TLS to the origin inside the tunnel when Upstream::tls (inside the TLS
 /// connection to an https:// proxy: a TlsLayerSocket, forward/tlslayer.h, is what `Connected` gets). No address
 /// of the proxy answering: 502 ProxyUnreachable; a final 407: ProxyAuthFailed; another answer: ProxyRefused.
-/// With a ConnectedStream callback it hands over a net::Stream. A direct plain-TCP dial (no upstream proxy, no TLS:
-/// a CONNECT tunnel) then runs on a raw non-blocking socket on the thread's poller (net::Stream::connectTo): one
-/// descriptor, no QTcpSocket. Through a proxy or over TLS it dials as above and adopts the socket
-/// (net::Stream::adopt). A proxy a PAC answer named (UpstreamProxy::guarded) is dialled only at the addresses the
-/// SSRF guard allows (allowedProxyAddresses with Upstream::proxySsrf); none left: the next hop, else ProxyDenied.
+/// With a ConnectedStream callback it hands over a net::Stream. A plain-TCP dial (no TLS on any hop: direct, or to
+/// an http:// proxy without TLS to the origin inside) then runs on a raw non-blocking socket on the thread's poller
+/// (net::Stream::connectTo): one descriptor, no QTcpSocket, no dup. Through an http:// proxy the CONNECT handshake
+/// (407s included) runs on that stream, parsed by the same code as on a QTcpSocket, and what was read past the
+/// proxy's answer is put back in front of the stream's input (net::Stream::unread); without viaConnect (a plain
+/// request in absolute form) the stream is handed over once connected. Over TLS (an https:// proxy, TLS to the
+/// origin) it dials as above and adopts the QSslSocket or TlsLayerSocket (net::Stream::adopt wraps it, no dup).
+/// A proxy a PAC answer named (UpstreamProxy::guarded) is dialled only at the addresses the SSRF guard allows
+/// (allowedProxyAddresses with Upstream::proxySsrf); none left: the next hop, else ProxyDenied.
 /// Lives on one thread.
 class Connector final : public QObject, private net::StreamListener
 {
@@ -54,8 +58,8 @@ public:
         dns::HostCache *hostCache = nullptr; ///< told about every address that failed; may be null
         /// The CA certificates of `Upstream::tlsCaFile` (the forwarder reads each file once); null: read the file.
         std::function<QList<QSslCertificate>(const QString &path)> caCertificates;
-        /// Stream mode, through a proxy or over TLS (a socket adopted by a Qt-backed net::Stream): the socket's read
-        /// buffer bound, as a raw stream bounds its read-ahead; 0 leaves it unbounded.
+        /// Stream mode over TLS (a socket adopted by a Qt-backed net::Stream): the socket's read buffer bound, as a
+        /// raw stream bounds its read-ahead; 0 leaves it unbounded.
         qint64 readBufferSize = 0;
     };
     /// The connected (over TLS: encrypted) socket, parentless, now the callee's; `address` is the one it reached.
@@ -86,13 +90,17 @@ private:
     enum class Phase { Dialling, ProxyHandshake, OriginTls };
 
     void dial();
-    /// dial() of a direct plain-TCP connection in stream mode: a raw socket (net::Stream::connectTo).
+    /// dial() of a plain-TCP connection in stream mode (direct, or to an http:// proxy): a raw socket
+    /// (net::Stream::connectTo).
     void dialStream();
-    // net::StreamListener, for the stream being dialled
-    void onStreamReadable() override {}
+    // net::StreamListener, for the stream being dialled (and its CONNECT handshake)
+    void onStreamReadable() override;
     void onStreamWritten() override {}
     void onStreamClosed(QAbstractSocket::SocketError error) override;
     void onStreamConnected() override;
+    /// The raw stream is connected (through a proxy: its CONNECT answered 2xx): it goes to the callback, with what
+    /// was read past the proxy's answer put back in front of its input.
+    void handOverStream();
     void onTransportReady();
     void onSocketConnected();
     void onSocketError(QAbstractSocket::SocketError error);
@@ -109,6 +117,14 @@ private:
     void sendConnect();
     void onProxyReadable();
     void onProxyResponse();
+    // The proxy's answer, from the QTcpSocket or the raw stream (through m_proxyIn): what onProxyReadable reads.
+    bool readProxyChunk();
+    bool proxyCanReadLine();
+    qint64 proxyBytesAvailable() const;
+    QByteArray proxyReadLine();
+    QByteArray proxyRead(qint64 max);
+    /// The proxy closed the connection before answering CONNECT: ProxyRefused.
+    void proxyClosed(const QString &detail);
     /// https:// proxy: TLS to the origin as a TlsLayerSocket over the proxy's TLS connection (m_socket).
     void startInnerTls(const QString &name);
     /// Ends at once with `error` (no other address is tried).
@@ -127,6 +143,7 @@ private:
     QList<QPair<QByteArray, QByteArray>> m_proxyHeaders;
     qint64 m_proxyHeadBytes = 0;
     qint64 m_skipBody = -1;         ///< a 407's body still to read before asking again
+    QByteArray m_proxyIn;           ///< raw stream: read from the proxy and not yet parsed
     QByteArray m_authorization;     ///< the answer to the proxy's challenge
     bool m_authAnswered = false;
     std::unique_ptr<platform::ProxySecurityContext> m_security; ///< Negotiate/NTLM: this connection's context

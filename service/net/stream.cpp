@@ -222,6 +222,20 @@ public:
         return 0;
     }
 
+    bool unread(const QByteArray &bytes) override
+    {
+        if (bytes.isEmpty())
+            return true;
+        m_in.prepend(bytes);
+        // Announced from the event loop (whoever reads them may only now be becoming the listener), unless the
+        // stream was closed meanwhile.
+        QMetaObject::invokeMethod(this, [this] {
+            if (m_fd >= 0 && !m_in.isEmpty())
+                readable();
+        }, Qt::QueuedConnection);
+        return true;
+    }
+
     bool hasPendingInput() const override
     {
         return !m_in.isEmpty() || (m_fd >= 0 && !m_readEnded && !m_readArmed && !m_connecting);

@@ -98,6 +98,10 @@ public:
     /// Reads up to `max` bytes: > 0 read, 0 nothing now. The end of the stream reads as 0 too and is then
     /// reported through onStreamClosed from the event loop.
     virtual qint64 read(char *data, qint64 max) = 0;
+    /// Puts `bytes` back in front of the input: the next reads return them first, and onStreamReadable announces
+    /// them from the event loop. Raw streams only (what a handshake on a connectTo() stream read past its end:
+    /// forward/connector.h); false elsewhere, when `bytes` is not empty.
+    virtual bool unread(const QByteArray &bytes) { return bytes.isEmpty(); }
     /// True when input may be waiting that no onStreamReadable will announce: the last announcement was not read
     /// to its end. Read until read() returns 0 to be told again.
     virtual bool hasPendingInput() const = 0;

@@ -7,6 +7,7 @@
 #include "support/managedprocess.h"
 #include "support/seedstack.h"
 #include "support/squid.h"
+#include "support/syscalltrace.h"
 #include "support/testca.h"
 #include "support/testsupport.h"
 #include "support/wait.h"
@@ -169,6 +170,62 @@ TEST_F(UpstreamProxyTest, HttpAndConnectThroughSquidWithoutAuthentication)
                                      .arg(squid->port())
                                      .toUtf8()))
         << metrics.constData();
+}
+
+TEST_F(UpstreamProxyTest, ConnectionsThroughAnHttpProxyDuplicateNoDescriptor)
+{
+    // The sibling of ProxyEngine.DirectUpstreamConnectionsDuplicateNoDescriptor: to an http:// proxy, a client's
+    // CONNECT tunnel (the proxy's CONNECT handshake included) and a plain request in absolute form run on a raw
+    // socket from its connect on (net::Stream::connectTo), not on a QTcpSocket whose descriptor is duplicated for a
+    // raw stream. strace watches the proxy's threads for a duplicating call.
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    if (!SyscallTrace::available())
+        GTEST_SKIP() << "strace is not installed (DFPROXY_TEST_PACKAGES in scripts/deps.sh)";
+    TestCa ca;
+    ASSERT_TRUE(ca.create());
+    const auto cert = ca.issueServerCert("tls-origin", {"tls.only-squid.test"});
+    ASSERT_TRUE(cert);
+    // A TLS origin on port 443 (the listener's default CONNECT port) of an address of its own.
+    const QString tlsAddress = QStringLiteral("127.0.%1.%2").arg(QCoreApplication::applicationPid() % 200 + 20)
+                                   .arg(QCoreApplication::applicationPid() % 250 + 3);
+    OriginProcess::Options tls;
+    tls.listen = {tlsAddress + ":443"};
+    tls.tlsCert = cert->certPath;
+    tls.tlsKey = cert->keyPath;
+    OriginProcess tlsOrigin(tls);
+    ASSERT_TRUE(tlsOrigin.start()) << tlsOrigin.describe().toStdString();
+    Squid::Options o;
+    o.hosts = {"127.0.0.1 " + kOnlySquid, tlsAddress + " tls.only-squid.test"};
+    o.dnsServer = dns->address();
+    Squid squid(o);
+    ASSERT_TRUE(squid.start()) << squid.errorString().toStdString();
+    applyTunnel(squid.url());
+    const QStringList https = {"-x", proxy->proxyUrl(QString()), "--cacert", ca.caCertPath(),
+                               "https://tls.only-squid.test/echo"};
+    ASSERT_TRUE(waitUntil([&] { return curl(https).status == 200; }, 20000)) << curl(https).describe().toStdString();
+
+    SyscallTrace trace;
+    if (!trace.start(proxy->process()->pid(), QStringLiteral("fcntl,dup,dup2,dup3"),
+                     proxy->dir().filePath(QStringLiteral("strace.txt"))))
+        GTEST_SKIP() << trace.errorString().toStdString();
+    for (int i = 0; i < 3; ++i) {
+        const auto tunnelled = curl(https);
+        EXPECT_EQ(tunnelled.status, 200) << tunnelled.describe().toStdString();
+    }
+    const auto plain = get(kOnlySquid, "/echo?absolute-form");
+    EXPECT_EQ(plain.status, 200) << plain.describe().toStdString();
+    const QByteArrayList calls = trace.stop();
+    // Each accepted client is made non-blocking with fcntl: the trace saw the proxy at work.
+    EXPECT_TRUE(calls.join('\n').contains("F_SETFL")) << calls.join('\n').constData();
+    QByteArrayList duplicates;
+    for (const QByteArray &line : calls) {
+        if (line.contains("F_DUPFD") || line.contains(" dup(") || line.contains(" dup2(") || line.contains(" dup3("))
+            duplicates.append(line);
+    }
+    EXPECT_TRUE(duplicates.isEmpty()) << duplicates.join('\n').constData();
+    EXPECT_TRUE(waitUntil([&] { return squid.accessLog().contains("CONNECT tls.only-squid.test:443"); }, 10000))
+        << squid.accessLog().constData();
 }
 
 TEST_F(UpstreamProxyTest, BasicAndDigestCredentialsAndWhatAFinal407Is)

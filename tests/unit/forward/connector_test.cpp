@@ -4,6 +4,7 @@
 // full accept queue stands in for a blackholed address; 127.0.0.3 (nothing listens) refuses.
 #include "dns/hostcache.h"
 #include "forward/connector.h"
+#include "forward/proxyauth.h"
 #include "forward/upstreamproxy.h"
 #include "net/stream.h"
 #include "support/blackhole.h"
@@ -395,4 +396,94 @@ TEST_F(ConnectorTest, APacNamedProxyIsDialledOnlyAtAddressesTheSsrfGuardAllows)
     run({alive}, {});       // an unreachable network, so only its own address is given)
     ASSERT_TRUE(connectedTo) << errorDetail.toStdString();
     EXPECT_TRUE(viaProxy);
+}
+
+// Stream mode through an http:// proxy (a listener standing in for it): the CONNECT handshake runs on the raw
+// stream — a 407 answered on the same connection (its body skipped), or on a new one when the proxy closes, then
+// the 200 — and the bytes the proxy sent right after its answer are the stream's first input. Without viaConnect (a plain request in absolute form) the
+// stream is handed over once connected, nothing sent.
+TEST_F(StreamConnectorTest, ThroughAnHttpProxyTheConnectRunsOnTheRawStreamAndKeepsWhatFollowsTheAnswer)
+{
+    QList<QByteArray> heads;
+    bool closeAfter407 = false;
+    int connections = 0;
+    QObject::connect(&live, &QTcpServer::newConnection, &live, [&] {
+        while (QTcpSocket *s = live.nextPendingConnection()) {
+            ++connections;
+            auto *in = new QByteArray;
+            QObject::connect(s, &QObject::destroyed, s, [in] { delete in; });
+            QObject::connect(s, &QIODevice::readyRead, s, [s, in, &heads, &closeAfter407] {
+                *in += s->readAll();
+                while (in->contains("\r\n\r\n")) {
+                    const qsizetype end = in->indexOf("\r\n\r\n") + 4;
+                    const QByteArray head = in->left(end);
+                    in->remove(0, end);
+                    heads.append(head);
+                    if (heads.size() == 1) { // (Basic goes preemptively: the first is refused all the same)
+                        s->write("HTTP/1.1 407 Proxy Authentication Required\r\n"
+                                 "Proxy-Authenticate: Basic realm=\"corp\"\r\n"
+                                 + QByteArray(closeAfter407 ? "Connection: close\r\n" : "")
+                                 + "Content-Length: 5\r\n\r\nnope!");
+                        if (closeAfter407) {
+                            s->disconnectFromHost();
+                            return;
+                        }
+                    } else {
+                        s->write("HTTP/1.1 200 Connection established\r\n\r\nSSH-2.0-origin-speaks-first\r\n");
+                    }
+                }
+            });
+        }
+    });
+    auto proxy = std::make_shared<forward::UpstreamProxy>();
+    proxy->host = QStringLiteral("127.0.0.1");
+    proxy->port = port;
+    proxy->address = QStringLiteral("127.0.0.1:%1").arg(port);
+    proxy->auth = std::make_shared<forward::ProxyAuth>(QStringLiteral("alice"), QStringLiteral("secret"));
+    for (const int variant : {0, 1, 2}) {
+        const bool viaConnect = variant < 2;
+        closeAfter407 = variant == 1;
+        SCOPED_TRACE(variant == 0 ? "CONNECT" : variant == 1 ? "CONNECT, the 407 closes" : "absolute form");
+        heads.clear();
+        connections = 0;
+        forward::Upstream up;
+        up.host = QStringLiteral("origin.test");
+        up.port = 22;
+        up.addresses = {refusing}; // the origin's: never dialled through a proxy
+        up.proxy = proxy;
+        up.viaConnect = viaConnect;
+        Connector::Options options;
+        options.timeoutMs = 5000;
+        net::Stream *stream = nullptr;
+        std::optional<ForwardError> failure;
+        Connector c(up, options,
+                    Connector::ConnectedStream([&](net::Stream *s, const QHostAddress &) { stream = s; }),
+                    [&](ForwardError e, const QString &detail) {
+                        failure = e;
+                        errorDetail = detail;
+                    });
+        c.start();
+        ASSERT_TRUE(dfproxy::test::waitUntil([&] { return stream || failure; }, 20000));
+        ASSERT_TRUE(stream) << errorDetail.toStdString();
+        std::unique_ptr<net::Stream> owned(stream);
+        if (!viaConnect) {
+            dfproxy::test::spinFor(100);
+            EXPECT_TRUE(heads.isEmpty());
+            continue;
+        }
+        ASSERT_EQ(heads.size(), 2);
+        EXPECT_EQ(connections, closeAfter407 ? 2 : 1);
+        EXPECT_TRUE(heads.at(0).startsWith("CONNECT origin.test:22 HTTP/1.1\r\n")) << heads.at(0).constData();
+        EXPECT_TRUE(heads.at(1).startsWith("CONNECT origin.test:22 HTTP/1.1\r\n")) << heads.at(1).constData();
+        EXPECT_TRUE(heads.at(1).contains("Proxy-Authorization: Basic YWxpY2U6c2VjcmV0\r\n")) << heads.at(1).constData();
+        QByteArray first;
+        EXPECT_TRUE(dfproxy::test::waitUntil([&] {
+            char buf[256];
+            const qint64 n = stream->read(buf, sizeof buf);
+            if (n > 0)
+                first.append(buf, n);
+            return first.size() >= 29;
+        }, 10000));
+        EXPECT_EQ(first, QByteArray("SSH-2.0-origin-speaks-first\r\n"));
+    }
 }
