@@ -60,12 +60,14 @@ void registerDnsApi(AdminServer &server, dns::DnsHostCache *cache)
             fields.append(config::FieldError{"port", "must be a number between 1 and 65535"});
         auto family = cache->options().lookupFamily;
         if (body->contains("lookupFamily")) {
-            const auto f = dns::lookupFamilyFromString(body->value("lookupFamily").toString());
-            if (!f)
-                fields.append(
-                    config::FieldError{"lookupFamily", "must be one of V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL"});
-            else
+            const QJsonValue v = body->value("lookupFamily");
+            const auto f = dns::lookupFamilyFromString(v.toString());
+            if (!f) {
+                const QString why = v.isString() ? lookupFamilyChoicesError(v.toString()) : lookupFamilyChoicesError();
+                fields.append(config::FieldError{"lookupFamily", why});
+            } else {
                 family = *f;
+            }
         }
         if (!fields.isEmpty())
             return ApiResponse::problem(422, "invalid preresolve request", fields);

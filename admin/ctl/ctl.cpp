@@ -87,7 +87,8 @@ const QCommandLineOption optFollow({"f", "follow"}, "Follow new records until in
 const QCommandLineOption optTail("tail", "How many recent records to print (default 100).", "N");
 const QCommandLineOption optPac("pac", "system-proxy on: point the desktop at the PAC URL (cannot be fail-closed).");
 const QCommandLineOption optFixed("fixed", "system-proxy on: fixed host:port and the bypass list.");
-const QCommandLineOption optFamily("family", "Lookup family: V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL.", "F");
+const QCommandLineOption optFamily("family", "Lookup family: V4Only, V6Only, Auto, V4Preferred, All (or V4_ONLY ...).",
+                                   "F");
 const QCommandLineOption optFor("for", "Export for another engine: agentgateway.", "ENGINE");
 const QCommandLineOption optAllowPartial("allow-partial", "With --for: exit 0 even when some fields are not exported.");
 
@@ -1031,7 +1032,7 @@ int Ctl::cmdDns()
         const int port = m.captured(3).isEmpty() ? 80 : m.captured(3).toInt();
         QJsonObject req{{"host", host}, {"port", port}};
         if (m_parser.isSet(optFamily))
-            req.insert("lookupFamily", m_parser.value(optFamily).toUpper());
+            req.insert("lookupFamily", m_parser.value(optFamily)); // the service reads any letter case
         const auto r = m_client->sendBlocking("POST", "/api/v1/dns/resolve", {},
                                               QJsonDocument(req).toJson(QJsonDocument::Compact), "application/json");
         if (!r.ok()) {

@@ -98,6 +98,20 @@ ResourceKind BackendEditor::resourceKind()
     return {QStringLiteral("backends"), QStringLiteral("AgentgatewayBackend"), QStringLiteral("agentgateway.dev/v1alpha1")};
 }
 
+QString BackendEditor::canonicalLookupFamily(const QString &value)
+{
+    // The service's accepted set (docs/dns.md): the canonical names and Envoy's, in any letter case.
+    for (const char *name : {"V4Only", "V6Only", "Auto", "V4Preferred", "All"}) {
+        const QString canonical = QString::fromLatin1(name);
+        QString envoy = canonical;
+        envoy.replace(QLatin1String("Only"), QLatin1String("_Only")).replace(QLatin1String("Preferred"),
+                                                                             QLatin1String("_Preferred"));
+        if (value.compare(canonical, Qt::CaseInsensitive) == 0 || value.compare(envoy, Qt::CaseInsensitive) == 0)
+            return canonical;
+    }
+    return QString();
+}
+
 QJsonObject BackendEditor::newObject()
 {
     return QJsonObject{{"apiVersion", resourceKind().apiVersion},
@@ -441,8 +455,9 @@ void BackendEditor::setForm(const QJsonObject &object)
     m_sni->setText(tls.toObject().value("sni").toString());
     m_caFile->setText(tls.toObject().value("caFile").toString());
     m_insecure->setChecked(tls.toObject().value("insecureSkipVerify").toBool());
-    const int fi = m_family->findData(spec.value("dns").toObject().value("lookupFamily").toString());
-    m_family->setCurrentIndex(std::max(0, fi));
+    // Any accepted spelling selects its item: "Service default" for V4_ONLY would drop the override on save.
+    const QString family = canonicalLookupFamily(spec.value("dns").toObject().value("lookupFamily").toString());
+    m_family->setCurrentIndex(family.isEmpty() ? 0 : std::max(0, m_family->findData(family)));
     const int ei = m_engine->findData(spec.value("engine").toString(QStringLiteral("native")));
     m_engine->setCurrentIndex(std::max(0, ei));
     // The upstream proxy is another object: looked up once per loaded backend (not again when the tabs change).

@@ -28,6 +28,9 @@ public:
     static ResourceKind resourceKind();
     /// A new backend's starting point: a dynamic forward proxy.
     static QJsonObject newObject();
+    /// spec.dns.lookupFamily as the console shows it: the service also accepts Envoy's spelling in any letter case
+    /// (V4_ONLY, v4only), shown as its canonical name (V4Only); empty when it is none of them.
+    static QString canonicalLookupFamily(const QString &value);
 
     QComboBox *typeCombo() const { return m_type; }
     QLineEdit *staticHostEdit() const { return m_host; }

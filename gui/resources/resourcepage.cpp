@@ -357,7 +357,9 @@ QList<ResourceListModel::Column> backendColumns(std::shared_ptr<ReferenceIndex> 
          }},
         {QObject::tr("Lookup family"),
          [](const QJsonObject &o) {
-             return specOf(o).value("dns").toObject().value("lookupFamily").toString(QObject::tr("default"));
+             const QString f = specOf(o).value("dns").toObject().value("lookupFamily").toString();
+             const QString canonical = BackendEditor::canonicalLookupFamily(f);
+             return f.isEmpty() ? QObject::tr("default") : canonical.isEmpty() ? f : canonical;
          }},
         {QObject::tr("Engine"), [](const QJsonObject &o) { return specOf(o).value("engine").toString("native"); }},
         usedByColumn(refs),

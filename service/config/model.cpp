@@ -620,8 +620,12 @@ BackendSpec parseBackendSpec(const Resource &backend, QList<FieldError> *errors)
     if (const auto o = r.object(spec, sp, "dns", false)) {
         const QString p = QStringLiteral("spec.dns");
         r.checkKeys(*o, p, {"lookupFamily"});
-        if (const auto f = r.oneOf(*o, p, "lookupFamily", false, {"V4Only", "V6Only", "Auto", "V4Preferred", "All"}))
-            b.lookupFamily = *f;
+        // The same parser as the global dns.lookupFamily: both fields accept exactly the same spellings.
+        if (const auto s = r.string(*o, p, "lookupFamily", false)) {
+            b.lookupFamily = lookupFamilyFromString(*s);
+            if (!b.lookupFamily)
+                r.error(field(p, "lookupFamily"), lookupFamilyChoicesError(*s));
+        }
     }
     if (const auto e = r.oneOf(spec, sp, "engine", false, {"native", "qnam"}))
         b.engine = *e == QLatin1String("qnam") ? BackendSpec::Engine::Qnam : BackendSpec::Engine::Native;

@@ -5,6 +5,7 @@
 // ("spec.rules[0].backendRefs[0].weight") so typos are caught when a resource is applied, not at request time.
 // `status` is never read. All functions are pure and thread-safe.
 
+#include "base/lookupfamily.h"
 #include "config/resource.h"
 
 #include <QDateTime>
@@ -170,7 +171,7 @@ struct BackendSpec
     QString tlsSni;
     bool tlsInsecureSkipVerify = false;
     QString tlsCaFile;
-    QString lookupFamily;               ///< spec.dns.lookupFamily; empty = the global setting
+    std::optional<LookupFamily> lookupFamily; ///< spec.dns.lookupFamily, read once here; none = the global setting
     enum class Engine { Native, Qnam };
     Engine engine = Engine::Native;     ///< spec.engine: "native" or "qnam", read once here
 };

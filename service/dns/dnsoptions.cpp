@@ -128,8 +128,7 @@ bool readFamily(const QJsonObject &o, const QString &path, LookupFamily *out, QL
     const QString p = path + QStringLiteral(".lookupFamily");
     const auto f = v.isString() ? lookupFamilyFromString(v.toString()) : std::nullopt;
     if (!f) {
-        addError(errors, p,
-                 QStringLiteral("must be one of V4_ONLY, V6_ONLY, AUTO, V4_PREFERRED, ALL"));
+        addError(errors, p, v.isString() ? lookupFamilyChoicesError(v.toString()) : lookupFamilyChoicesError());
         return false;
     }
     *out = *f;

@@ -3,23 +3,6 @@
 
 namespace dfproxy::dns {
 
-QString toString(LookupFamily f)
-{
-    switch (f) {
-    case LookupFamily::V4Only:
-        return QStringLiteral("V4_ONLY");
-    case LookupFamily::V6Only:
-        return QStringLiteral("V6_ONLY");
-    case LookupFamily::Auto:
-        return QStringLiteral("AUTO");
-    case LookupFamily::V4Preferred:
-        return QStringLiteral("V4_PREFERRED");
-    case LookupFamily::All:
-        return QStringLiteral("ALL");
-    }
-    return QStringLiteral("V4_PREFERRED");
-}
-
 bool isNormalName(const QString &name)
 {
     const qsizetype n = name.size();
@@ -33,25 +16,6 @@ bool isNormalName(const QString &name)
             return false;
     }
     return true;
-}
-
-std::optional<LookupFamily> lookupFamilyFromString(const QString &s)
-{
-    // Accept Envoy's spelling (V4_ONLY) as well as camel case (V4Only) and any letter case.
-    QString k = s.trimmed().toLower();
-    k.remove(QLatin1Char('_'));
-    k.remove(QLatin1Char('-'));
-    if (k == QLatin1String("v4only"))
-        return LookupFamily::V4Only;
-    if (k == QLatin1String("v6only"))
-        return LookupFamily::V6Only;
-    if (k == QLatin1String("auto"))
-        return LookupFamily::Auto;
-    if (k == QLatin1String("v4preferred"))
-        return LookupFamily::V4Preferred;
-    if (k == QLatin1String("all"))
-        return LookupFamily::All;
-    return std::nullopt;
 }
 
 QString reasonString(DnsError e)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/lookupfamily.h"
+
 #include <QHostAddress>
 #include <QList>
 #include <QString>
@@ -9,16 +11,10 @@
 
 namespace dfproxy::dns {
 
-/// Which address families a lookup asks for, as Envoy's dns_lookup_family.
-enum class LookupFamily {
-    V4Only,      ///< A only
-    V6Only,      ///< AAAA only
-    Auto,        ///< AAAA, falling back to A when there is none (Envoy's AUTO)
-    V4Preferred, ///< A, falling back to AAAA when there is none
-    All,         ///< A and AAAA in parallel, all addresses kept (v6 first)
-};
-QString toString(LookupFamily f);
-std::optional<LookupFamily> lookupFamilyFromString(const QString &s);
+// The enum and its one parser live in base (config reads a backend's lookupFamily too); dns:: spells them as before.
+using dfproxy::LookupFamily;
+using dfproxy::lookupFamilyFromString;
+using dfproxy::toString;
 
 /// True when `name` is already in the form the cache and the hosts file keep names in: ASCII, lower case, no
 /// surrounding spaces, brackets or final dot. Their normalisations return such a name as it is, without

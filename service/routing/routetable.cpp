@@ -202,8 +202,7 @@ std::shared_ptr<const Backend> compileBackend(const Resource &r, const detail::B
     b->tlsInsecureSkipVerify = s.tlsInsecureSkipVerify;
     b->tlsDisabled = s.tlsDisabled;
     b->tlsCaFile = s.tlsCaFile;
-    // The spelling (agentgateway's V4Only ...) was checked by parseBackendSpec; one parser reads every spelling.
-    b->lookupFamily = s.lookupFamily.isEmpty() ? std::nullopt : dns::lookupFamilyFromString(s.lookupFamily);
+    b->lookupFamily = s.lookupFamily; // parsed once, by parseBackendSpec
     b->engine = s.engine == config::BackendSpec::Engine::Qnam ? Backend::Engine::Qnam : Backend::Engine::Native;
     b->tunnel = policies.tunnel;
     // Auto (annotation) wins over version HTTP2: agentgateway reads the version, dfproxy negotiates.

@@ -222,6 +222,29 @@ TEST_F(Editors, YamlTabAndFormStayInSyncAndSaveFromEither)
     EXPECT_EQ(r.object()["spec"].toObject()["dns"].toObject()["lookupFamily"].toString(), "V6Only");
 }
 
+TEST_F(Editors, BackendEditorShowsEveryAcceptedLookupFamilySpellingAsItsItem)
+{
+    window->showPage(MainWindow::BackendsIndex);
+    auto *be = qobject_cast<BackendEditor *>(window->backends()->newObject());
+    ASSERT_NE(be, nullptr);
+    be->showYaml(true);
+    const QString yaml = be->yamlEdit()->toPlainText();
+    for (const char *spelling : {"V4_ONLY", "v4only", "v6_only", "AUTO", "v4_Preferred", "all"}) {
+        QString edited = yaml;
+        edited.replace("spec:\n", QStringLiteral("spec:\n  dns:\n    lookupFamily: %1\n").arg(spelling));
+        be->showYaml(true);
+        be->yamlEdit()->setPlainText(edited);
+        be->showYaml(false);
+        EXPECT_NE(be->lookupFamilyCombo()->currentIndex(), 0) << spelling << "\n" << edited.toStdString();
+        EXPECT_EQ(be->lookupFamilyCombo()->currentData().toString().toLower(),
+                  QString::fromLatin1(spelling).toLower().remove(u'_'))
+            << spelling;
+    }
+    EXPECT_EQ(BackendEditor::canonicalLookupFamily("V4_PREFERRED"), "V4Preferred");
+    EXPECT_EQ(BackendEditor::canonicalLookupFamily("all"), "All");
+    EXPECT_EQ(BackendEditor::canonicalLookupFamily("V4-ONLY"), ""); // refused by the service too
+}
+
 TEST_F(Editors, PolicyEditorsHaveTheYamlTabToo)
 {
     auto *rl = qobject_cast<RateLimitPolicyEditor *>(window->policies()->newPolicy(PolicyKind::RateLimit));

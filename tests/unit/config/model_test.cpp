@@ -62,7 +62,7 @@ TEST(Model, ParsesTheSeedBackend)
     EXPECT_TRUE(errors.isEmpty());
     EXPECT_EQ(b.type, BackendSpec::Type::DynamicForwardProxy);
     EXPECT_FALSE(b.tls);
-    EXPECT_TRUE(b.lookupFamily.isEmpty());
+    EXPECT_FALSE(b.lookupFamily.has_value());
     EXPECT_EQ(b.engine, BackendSpec::Engine::Native);
 }
 
