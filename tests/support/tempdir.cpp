@@ -3,7 +3,9 @@
 
 #include <QDir>
 #include <QFile>
+#include <QMutex>
 #include <QSaveFile>
+#include <QSet>
 #include <QTcpServer>
 
 namespace dfproxy::test {
@@ -34,10 +36,23 @@ QByteArray TempDir::readFile(const QString &name) const
 
 quint16 freeTcpPort(const QHostAddress &address)
 {
-    QTcpServer server;
-    if (!server.listen(address, 0))
-        return 0;
-    return server.serverPort();
+    // The kernel may hand out the same ephemeral port to two binds in a row once the first is closed: a test that
+    // asks for two ports before binding either (a second listener beside DfproxyProcess's) then gets one port
+    // twice. No port is handed out twice by one test process.
+    static QMutex mutex;
+    static QSet<quint16> given;
+    QMutexLocker lock(&mutex);
+    for (int attempt = 0; attempt < 64; ++attempt) {
+        QTcpServer server;
+        if (!server.listen(address, 0))
+            return 0;
+        const quint16 port = server.serverPort();
+        if (!given.contains(port)) {
+            given.insert(port);
+            return port;
+        }
+    }
+    return 0;
 }
 
 } // namespace dfproxy::test

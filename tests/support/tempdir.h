@@ -28,7 +28,8 @@ private:
     QTemporaryDir m_dir;
 };
 
-// A TCP port that was free on address a moment ago (bind to port 0, read it, close). 0 on failure.
+// A TCP port that was free on address a moment ago (bind to port 0, read it, close), never one this process was
+// given before. 0 on failure.
 quint16 freeTcpPort(const QHostAddress &address = QHostAddress(QHostAddress::LocalHost));
 
 } // namespace dfproxy::test
