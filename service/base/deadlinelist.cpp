@@ -37,10 +37,13 @@ void DeadlineList::runDue()
 {
     const qint64 now = m_clock.nowMs();
     const quint64 last = m_seq; // deadlines the callbacks start wait for the next call, even those due already
+    Liveness::Guard alive(m_liveness); // a callback may destroy this list (its owner ended with it)
     while (!m_due.empty() && m_due.begin()->first.due <= now && m_due.begin()->first.seq <= last) {
-        auto node = m_due.extract(m_due.begin());
-        if (node.mapped())
-            node.mapped()();
+        std::function<void()> fire = std::move(m_due.extract(m_due.begin()).mapped());
+        if (fire)
+            fire();
+        if (!alive)
+            return;
     }
     arm();
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/clock.h"
+#include "base/liveness.h"
 
 #include <QObject>
 
@@ -45,8 +46,8 @@ public:
     /// When the earliest one is due (Clock milliseconds); 0 when there is none.
     qint64 nextDueMs() const { return m_due.empty() ? 0 : m_due.begin()->first.due; }
     /// Runs the callbacks of every deadline due by the clock, earliest first (a callback may start or cancel
-    /// others), and re-arms the Qt timer for the next one. The Qt timer calls it; tests call it after moving their
-    /// ManualClock.
+    /// others, or destroy the list), and re-arms the Qt timer for the next one. The Qt timer calls it; tests call
+    /// it after moving their ManualClock.
     void runDue();
 
 protected:
@@ -60,6 +61,7 @@ private:
     quint64 m_seq = 0;
     int m_timerId = 0;   ///< the Qt timer, 0 when none runs
     qint64 m_armedFor = 0; ///< the Clock time it is armed for
+    Liveness m_liveness;
 };
 
 } // namespace dfproxy

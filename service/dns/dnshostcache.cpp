@@ -408,8 +408,12 @@ void DnsHostCache::detach(const std::shared_ptr<ThreadSlot> &slot)
     cancelled.clear();
     // Queries handed to this thread before it detached are destroyed now, not leaked with the events.
     QCoreApplication::sendPostedEvents(slot->home.get(), QEvent::MetaCall);
-    slot->home.reset();
-    slot->graveyard.reset(); // and those that finished here are destroyed now
+    // The deadline list and the finished queries go from the event loop (or when the thread ends), not here: a
+    // request's callback runs from inside a query's socket handler or a deadline, and the connection may go on
+    // to its next request there, which may detach this thread (a new cache after a config change) while that
+    // query and that list are still on the stack.
+    slot->home.release()->deleteLater();
+    slot->graveyard.release()->deleteLater();
     slot->resolver.reset();
     for (const QString &key : std::as_const(restart))
         requestStart(key);

@@ -9,6 +9,8 @@
 
 #include <QList>
 
+#include <memory>
+
 using dfproxy::DeadlineList;
 using dfproxy::ManualClock;
 
@@ -73,6 +75,24 @@ TEST(DeadlineList, CallbacksMayStartAndCancelOthers)
     EXPECT_EQ(fired, (QList<int>{1, 3}));
     list.runDue();
     EXPECT_EQ(fired, (QList<int>{1, 3, 4}));
+}
+
+TEST(DeadlineList, ACallbackMayDestroyTheList)
+{
+    // A DNS query's timeout ends a request, whose connection goes on to its next request, which may drop the
+    // resolver (and its list) of a cache replaced meanwhile: the list must not touch itself after that.
+    ManualClock clock;
+    auto list = std::make_unique<DeadlineList>(clock);
+    int fired = 0;
+    list->start(10, [&] {
+        ++fired;
+        list.reset();
+    });
+    list->start(10, [&] { ++fired; }); // gone with the list
+    clock.advance(10);
+    list->runDue();
+    EXPECT_EQ(fired, 1);
+    EXPECT_EQ(list, nullptr);
 }
 
 TEST(DeadlineList, ItsQtTimerFiresTheEarliestThenTheRest)
