@@ -89,52 +89,46 @@ struct DnsHostCache::Entry
     quint64 generation = 0;
     std::unique_ptr<ResolverQuery> q4, q6;
     std::shared_ptr<ThreadSlot> owner; // the attached thread the queries live on; null: the cache's thread
-    DeadlineTimers *guardHome = nullptr; // where the guard timer of the resolution in flight runs (0: none)
-    int guardTimer = 0;
+    DeadlineList *guardHome = nullptr; // where the guard deadline of the resolution in flight runs (0: none)
+    DeadlineList::Token guardTimer;
     std::optional<ResolverReply> r4, r6;
     QList<std::shared_ptr<Waiter>> waiters;
 
     qint64 refreshAtMs() const { return resolvedAtMs + ttlMs * 9 / 10; }
 };
 
-/// One-shot deadlines on one thread that can be cancelled. QTimer::singleShot cannot be: every resolution left its
-/// guard timer in the thread's timer list until it fired, queryTimeoutMs later, though the answer came long before.
-/// With thousands of new names a second that list held tens of thousands of timers, and Qt inserts each new timer
-/// (the resolver's own among them) by a linear scan: a third of a worker's time went there (docs/benchmarks.md).
-class DnsHostCache::DeadlineTimers final : public QObject
+/// Finished queries of one thread, destroyed together from one posted event on that thread: never inside their
+/// own callback, and not one event (an allocation, a lock and a wake-up of the loop) per query as when each was
+/// handed to the event loop alone — a worker finishes one query per request for names never seen before.
+class DnsHostCache::Graveyard final : public QObject
 {
 public:
-    explicit DeadlineTimers(QObject *parent = nullptr) : QObject(parent) {}
+    explicit Graveyard(QObject *parent = nullptr) : QObject(parent) {}
 
-    /// Calls `fire` once after `ms`, on this object's thread; returns the id for cancel() (0: not started).
     /// Call on this object's thread.
-    int start(qint64 ms, std::function<void()> fire)
+    void bury(std::unique_ptr<ResolverQuery> q)
     {
-        const int id = startTimer(std::chrono::milliseconds(ms), Qt::PreciseTimer);
-        if (id > 0)
-            m_fire.insert(id, std::move(fire));
-        return id;
+        m_dead.push_back(std::move(q));
+        if (!m_posted) {
+            m_posted = true;
+            QCoreApplication::postEvent(this, new QEvent(QEvent::User));
+        }
     }
-    /// Call on this object's thread. Unknown ids (fired already) are ignored.
-    void cancel(int id)
-    {
-        if (m_fire.remove(id))
-            killTimer(id);
-    }
-    qsizetype active() const { return m_fire.size(); }
 
 protected:
-    void timerEvent(QTimerEvent *event) override
+    bool event(QEvent *e) override
     {
-        const int id = event->timerId();
-        killTimer(id);
-        const std::function<void()> fire = m_fire.take(id);
-        if (fire)
-            fire();
+        if (e->type() != QEvent::User)
+            return QObject::event(e);
+        m_posted = false;
+        std::vector<std::unique_ptr<ResolverQuery>> dead;
+        dead.swap(m_dead); // destroying one may bury none, but keep the list stable anyway
+        return true;
     }
 
 private:
-    QHash<int, std::function<void()>> m_fire;
+    std::vector<std::unique_ptr<ResolverQuery>> m_dead;
+    bool m_posted = false;
 };
 
 /// An attached thread: its resolver and a context object on it. Shared by the cache's registry, the attachment and
@@ -144,8 +138,9 @@ struct DnsHostCache::ThreadSlot
     QThread *thread = nullptr;
     std::unique_ptr<Resolver> resolver; // used and destroyed on `thread` only
     quint64 resolverGeneration = 0;
-    std::unique_ptr<DeadlineTimers> home; // lives on `thread`: queries are handed to it to be destroyed there, and
-                                          // the guard timers of the resolutions that run there
+    std::unique_ptr<DeadlineList> home; // lives on `thread`: queries are handed to it to be destroyed there, and
+                                        // it holds the guard deadlines of the resolutions that run there
+    std::unique_ptr<Graveyard> graveyard; // lives on `thread`: the queries that finished there
     bool attached = true;               // guarded by the cache's mutex
 };
 
@@ -343,7 +338,8 @@ DnsHostCache::DnsHostCache(Options options, std::unique_ptr<Resolver> resolver, 
 
 void DnsHostCache::init()
 {
-    m_deadlines = new DeadlineTimers(this); // a child: moves with the cache to another thread
+    m_deadlines = new DeadlineList(m_clock, this); // children: move with the cache to another thread
+    m_graveyard = new Graveyard(this);
     if (m_options.maintenanceIntervalMs > 0) {
         m_maintenance.setInterval(m_options.maintenanceIntervalMs);
         connect(&m_maintenance, &QTimer::timeout, this, &DnsHostCache::runMaintenance);
@@ -376,7 +372,8 @@ std::unique_ptr<ThreadAttachment> DnsHostCache::attachThread()
         return nullptr;
     auto slot = std::make_shared<ThreadSlot>();
     slot->thread = current;
-    slot->home = std::make_unique<DeadlineTimers>();
+    slot->home = std::make_unique<DeadlineList>(m_clock);
+    slot->graveyard = std::make_unique<Graveyard>();
     QMutexLocker lock(&m_mutex);
     if (m_slots.contains(current))
         return nullptr; // attached already: the first attachment stays in charge
@@ -411,7 +408,12 @@ void DnsHostCache::detach(const std::shared_ptr<ThreadSlot> &slot)
     cancelled.clear();
     // Queries handed to this thread before it detached are destroyed now, not leaked with the events.
     QCoreApplication::sendPostedEvents(slot->home.get(), QEvent::MetaCall);
-    slot->home.reset();
+    // The deadline list and the finished queries go from the event loop (or when the thread ends), not here: a
+    // request's callback runs from inside a query's socket handler or a deadline, and the connection may go on
+    // to its next request there, which may detach this thread (a new cache after a config change) while that
+    // query and that list are still on the stack.
+    slot->home.release()->deleteLater();
+    slot->graveyard.release()->deleteLater();
     slot->resolver.reset();
     for (const QString &key : std::as_const(restart))
         requestStart(key);
@@ -453,7 +455,9 @@ QString DnsHostCache::hostPortKey(const QString &host, quint16 port)
     return key;
 }
 
-std::optional<ResolveResult> DnsHostCache::staticAnswer(const QString &host, LookupFamily family) const
+namespace {
+
+std::optional<ResolveResult> literalAnswer(const QString &host)
 {
     if (mayBeIpLiteral(host)) {
         QHostAddress literal; // not for every request: the default constructor allocates
@@ -464,11 +468,22 @@ std::optional<ResolveResult> DnsHostCache::staticAnswer(const QString &host, Loo
             return r;
         }
     }
-    std::optional<QList<QHostAddress>> listed;
-    {
-        QMutexLocker lock(&m_mutex);
-        listed = m_hosts.lookup(host);
-    }
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<ResolveResult> DnsHostCache::staticAnswer(const QString &host, LookupFamily family) const
+{
+    if (auto r = literalAnswer(host))
+        return r;
+    QMutexLocker lock(&m_mutex);
+    return hostsAnswerLocked(host, family);
+}
+
+std::optional<ResolveResult> DnsHostCache::hostsAnswerLocked(const QString &host, LookupFamily family) const
+{
+    const std::optional<QList<QHostAddress>> listed = m_hosts.lookup(host);
     if (!listed)
         return std::nullopt;
     ResolveResult r;
@@ -517,7 +532,7 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
         out.ready = errorResult(DnsError::Other, QStringLiteral("empty host name"));
         return out;
     }
-    if (auto r = staticAnswer(host, family)) {
+    if (auto r = literalAnswer(host)) {
         out.ready = std::move(*r);
         return out;
     }
@@ -525,7 +540,11 @@ HostCache::Outcome DnsHostCache::lookup(const QString &rawHost, quint16 port, Lo
     bool start = false;
     QString key;
     {
-        QMutexLocker lock(&m_mutex);
+        QMutexLocker lock(&m_mutex); // once per lookup: the hosts file is read under the same lock
+        if (auto r = hostsAnswerLocked(host, family)) {
+            out.ready = std::move(*r);
+            return out;
+        }
         const qint64 now = m_clock.nowMs();
         bool overflow = false;
         Entry *e = findOrCreateLocked(host, port, family, &overflow);
@@ -688,8 +707,8 @@ void DnsHostCache::onReply(const QString &key, quint64 generation, RecordType ty
             return;
         Entry &e = **it;
         // The finished query is destroyed later, outside its own callback, on its thread (this one).
-        destroyLater(e.owner ? e.owner->home.get() : static_cast<QObject *>(this),
-                     std::move(type == RecordType::A ? e.q4 : e.q6));
+        if (auto &q = type == RecordType::A ? e.q4 : e.q6)
+            (e.owner ? e.owner->graveyard.get() : m_graveyard)->bury(std::move(q));
         (type == RecordType::A ? e.r4 : e.r6) = reply;
 
         std::optional<ResolverReply> final;
@@ -754,18 +773,18 @@ qsizetype DnsHostCache::guardTimersOnThisThread() const
 {
     QThread *current = QThread::currentThread();
     if (current == m_deadlines->thread())
-        return m_deadlines->active();
+        return m_deadlines->size();
     QMutexLocker lock(&m_mutex);
     const auto slot = m_slots.value(current);
-    return slot && slot->home ? slot->home->active() : 0;
+    return slot && slot->home ? slot->home->size() : 0;
 }
 
 void DnsHostCache::cancelGuardLocked(Entry &e)
 {
     if (e.guardHome && e.guardHome->thread() == QThread::currentThread())
-        e.guardHome->cancel(e.guardTimer);
+        e.guardHome->cancel(&e.guardTimer);
     e.guardHome = nullptr;
-    e.guardTimer = 0;
+    e.guardTimer = {};
 }
 
 qint64 DnsHostCache::guardMs() const
@@ -871,29 +890,43 @@ void DnsHostCache::finishResolutionLocked(Entry &e, const ResolverReply &reply,
 
 void DnsHostCache::deliver(const QList<std::shared_ptr<Waiter>> &waiters, const ResolveResult &result)
 {
+    // deliver() runs from a resolver's callback, a guard deadline or maintenance, after the mutex is released, and
+    // never from inside lookup() (which only starts queries, and a resolver never answers inside query()): nothing
+    // of the caller's is on the stack. A waiter on this thread is called at once, not one queued event and one more
+    // turn of the event loop later (for a name never seen before that was a turn of a worker's loop per request).
+    QThread *const current = QThread::currentThread();
     for (const auto &w : waiters) {
-        QMutexLocker lock(&w->mutex);
-        if (w->cancelled || !w->settleLocked())
-            continue;
-        QObject *ctx = w->context.data();
-        if (!ctx)
-            continue;
-        // Queued even on the same thread: callers never see their callback run inside lookup() or a resolver.
-        QMetaObject::invokeMethod(
-            ctx,
-            [w, result] {
-                Callback cb;
-                {
-                    QMutexLocker l(&w->mutex);
-                    if (w->cancelled)
-                        return;
-                    cb = std::move(w->callback);
-                    w->callback = nullptr;
-                }
-                if (cb)
-                    cb(result);
-            },
-            Qt::QueuedConnection);
+        Callback now;
+        {
+            QMutexLocker lock(&w->mutex);
+            if (w->cancelled || !w->settleLocked())
+                continue;
+            QObject *ctx = w->context.data();
+            if (!ctx)
+                continue;
+            if (ctx->thread() == current) {
+                now = std::move(w->callback);
+                w->callback = nullptr;
+            } else {
+                QMetaObject::invokeMethod(
+                    ctx,
+                    [w, result] {
+                        Callback cb;
+                        {
+                            QMutexLocker l(&w->mutex);
+                            if (w->cancelled)
+                                return;
+                            cb = std::move(w->callback);
+                            w->callback = nullptr;
+                        }
+                        if (cb)
+                            cb(result);
+                    },
+                    Qt::QueuedConnection);
+            }
+        }
+        if (now) // unlocked: the callback may destroy its handle (or another waiter's)
+            now(result);
     }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/clock.h"
+#include "base/deadlinelist.h"
 #include "config/resource.h" // config::FieldError (a plain struct: no link dependency on dfproxy_config)
 #include "dns/hostcache.h"
 #include "dns/hostsfile.h"
@@ -200,7 +201,7 @@ private:
     class Handle;
     struct ThreadSlot;
     class Attachment;
-    class DeadlineTimers;
+    class Graveyard;
 
     void init();
     void preresolveHostPort(const QString &hostPort);
@@ -214,7 +215,9 @@ private:
     void finishResolutionLocked(Entry &e, const ResolverReply &result, QList<std::shared_ptr<Waiter>> *toNotify,
                                 ResolveResult *toDeliver);
     void deliver(const QList<std::shared_ptr<Waiter>> &waiters, const ResolveResult &result);
+    /// IP literals and hosts-file names: answered without DNS and without an entry.
     std::optional<ResolveResult> staticAnswer(const QString &host, LookupFamily family) const;
+    std::optional<ResolveResult> hostsAnswerLocked(const QString &host, LookupFamily family) const;
     void eraseLocked(const QString &key);
     qint64 backoffMs(int consecutiveFailures) const;
     /// queryTimeoutMs plus a small slack: no caller waits longer than this for one resolution.
@@ -232,7 +235,8 @@ private:
     ResolverFactory m_factory; // empty when the resolver was injected: then it is never rebuilt, no thread attaches
     Clock &m_clock;
     QTimer m_maintenance;
-    DeadlineTimers *m_deadlines = nullptr; // a child: the guard timers of the resolutions run on the cache's thread
+    DeadlineList *m_deadlines = nullptr; // a child: the guard deadlines of the resolutions on the cache's thread
+    Graveyard *m_graveyard = nullptr;    // a child: the queries that finished on the cache's thread
 
     mutable QMutex m_mutex; // guards everything below
     QHash<QString, std::shared_ptr<Entry>> m_entries;

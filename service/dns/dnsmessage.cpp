@@ -4,6 +4,7 @@
 #include <QUrl>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 namespace dfproxy::dns::wire {
@@ -23,12 +24,6 @@ quint16 get16(const uchar *p)
 quint32 get32(const uchar *p)
 {
     return (quint32(p[0]) << 24) | (quint32(p[1]) << 16) | (quint32(p[2]) << 8) | quint32(p[3]);
-}
-
-void put16(QByteArray &out, quint16 v)
-{
-    out.append(char(v >> 8));
-    out.append(char(v & 0xff));
 }
 
 char asciiLower(char c)
@@ -51,7 +46,9 @@ public:
     /// than 255 bytes, a pointer that does not point backwards (which also rules out loops) or too many pointers.
     bool readName(int *offset, QByteArray *out) const
     {
-        out->clear();
+        out->resize(0); // keeps the buffer: one per message, not one per name (this runs for every answer)
+        if (out->capacity() < 64)
+            out->reserve(64);
         int pos = *offset;
         int end = -1; // where the caller's offset continues: after the first pointer, or after the final 0
         int wireLength = 0;
@@ -85,8 +82,12 @@ public:
                 return false;
             if (!out->isEmpty())
                 out->append('.');
-            for (int i = 0; i < len; ++i)
-                out->append(asciiLower(char(m_p[pos + 1 + i])));
+            // A label at a time, lowered in place: a byte at a time was a call per character, for every name of
+            // every reply.
+            const qsizetype at = out->size();
+            out->append(reinterpret_cast<const char *>(m_p + pos + 1), len);
+            for (char *c = out->data() + at, *end = out->data() + out->size(); c != end; ++c)
+                *c = asciiLower(*c);
             pos += 1 + len;
         }
     }
@@ -102,6 +103,34 @@ QByteArray lowered(const QByteArray &name)
     for (char &c : l)
         c = asciiLower(c);
     return l;
+}
+
+/// `lower` (as readName writes it) equals `name` but for ASCII case.
+bool sameName(const QByteArray &lower, const QByteArray &name)
+{
+    if (lower.size() != name.size())
+        return false;
+    for (qsizetype i = 0; i < name.size(); ++i) {
+        if (lower[i] != asciiLower(name[i]))
+            return false;
+    }
+    return true;
+}
+
+/// Calls f(begin, length) for each dot-separated label of `name` (empty ones too), without splitting it into
+/// new arrays: this runs for every query.
+template <class F>
+void forEachLabel(const QByteArray &name, F &&f)
+{
+    qsizetype start = 0;
+    for (;;) {
+        const qsizetype dot = name.indexOf('.', start);
+        const qsizetype end = dot < 0 ? name.size() : dot;
+        f(name.constData() + start, end - start);
+        if (dot < 0)
+            return;
+        start = dot + 1;
+    }
 }
 
 /// Reads the header and the question; `*offset` ends after the question. False if the datagram is not a reply to
@@ -125,7 +154,7 @@ bool readQuestion(const Reader &r, quint16 id, const QByteArray &asciiName, quin
     const quint16 qtype = get16(r.at(*offset));
     const quint16 qclass = get16(r.at(*offset + 2));
     *offset += 4;
-    return qname == lowered(asciiName) && qtype == type && qclass == ClassIn;
+    return sameName(qname, asciiName) && qtype == type && qclass == ClassIn;
 }
 
 } // namespace
@@ -155,32 +184,46 @@ std::optional<QByteArray> encodeName(const QString &name, QString *error)
     }
     if (ascii.size() > 253)
         return fail(QStringLiteral("%1 is longer than 253 characters").arg(name));
-    for (const QByteArray &label : ascii.split('.')) {
-        if (label.isEmpty())
-            return fail(QStringLiteral("%1 has an empty label").arg(name));
-        if (label.size() > 63)
-            return fail(QStringLiteral("%1 has a label longer than 63 characters").arg(name));
-    }
-    return lowered(ascii);
+    qsizetype firstBad = -1; // the length of the first label that is empty or too long
+    forEachLabel(ascii, [&firstBad](const char *, qsizetype length) {
+        if (firstBad < 0 && (length == 0 || length > 63))
+            firstBad = length;
+    });
+    if (firstBad == 0)
+        return fail(QStringLiteral("%1 has an empty label").arg(name));
+    if (firstBad > 0)
+        return fail(QStringLiteral("%1 has a label longer than 63 characters").arg(name));
+    for (char &c : ascii) // ascii is a fresh array of its own: lowered in place
+        c = asciiLower(c);
+    return ascii;
 }
 
 QByteArray encodeQuery(quint16 id, const QByteArray &asciiName, quint16 type)
 {
-    QByteArray q;
-    q.reserve(kHeaderSize + asciiName.size() + 6);
-    put16(q, id);
-    put16(q, 0x0100); // a standard query, recursion desired
-    put16(q, 1);      // QDCOUNT
-    put16(q, 0);
-    put16(q, 0);
-    put16(q, 0);
-    for (const QByteArray &label : asciiName.split('.')) {
-        q.append(char(label.size()));
-        q.append(label);
-    }
-    q.append('\0');
-    put16(q, type);
-    put16(q, ClassIn);
+    // Written into the array's buffer directly: one query per name never seen before, and QByteArray::append of a
+    // byte at a time was a call (with its checks) per byte.
+    const qsizetype size = kHeaderSize + asciiName.size() + 2 + 4; // the first length byte, the final 0, type, class
+    QByteArray q(size, Qt::Uninitialized);
+    uchar *p = reinterpret_cast<uchar *>(q.data());
+    auto put = [&p](quint16 v) {
+        *p++ = uchar(v >> 8);
+        *p++ = uchar(v & 0xff);
+    };
+    put(id);
+    put(0x0100); // a standard query, recursion desired
+    put(1);      // QDCOUNT
+    put(0);
+    put(0);
+    put(0);
+    forEachLabel(asciiName, [&p](const char *label, qsizetype length) {
+        *p++ = uchar(length);
+        memcpy(p, label, size_t(length));
+        p += length;
+    });
+    *p++ = 0;
+    put(type);
+    put(ClassIn);
+    Q_ASSERT(p == reinterpret_cast<uchar *>(q.data()) + size);
     return q;
 }
 

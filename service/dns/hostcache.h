@@ -43,7 +43,9 @@ public:
     /// Looks up `host` (no brackets for IPv6 literals) for `port` with `family`. Callable from any thread.
     /// When an answer is on hand it is returned in Outcome::ready and `callback` is never called; otherwise
     /// `callback` runs exactly once, on the thread of `context`, unless `context` is destroyed or the
-    /// returned PendingLookup is destroyed first.
+    /// returned PendingLookup is destroyed first. It never runs inside lookup(); when the answer arrives on the
+    /// thread of `context` (a worker that resolves its own misses) it runs at once, else from that thread's
+    /// event loop.
     virtual Outcome lookup(const QString &host, quint16 port, LookupFamily family, QObject *context,
                            Callback callback) = 0;
 

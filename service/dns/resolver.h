@@ -41,7 +41,8 @@ public:
     virtual ~Resolver() = default;
 
     /// Starts one query for `name` and `type`. `callback` runs exactly once, later (never from inside query()),
-    /// unless the returned handle is destroyed first.
+    /// unless the returned handle is destroyed first. It may run from inside the resolver's own socket or timer
+    /// handler (UdpResolver does, to save a turn of the event loop per answer); it may destroy the query even there.
     virtual std::unique_ptr<ResolverQuery> query(const QString &name, RecordType type, Callback callback) = 0;
 };
 

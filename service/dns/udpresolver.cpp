@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dns/udpresolver.h"
 
+#include "base/deadlinelist.h"
 #include "base/logcategories.h"
 
 #include "dns/dnslookupresolver.h"
@@ -10,7 +11,6 @@
 
 #include <QRandomGenerator>
 #include <QSocketNotifier>
-#include <QTimer>
 
 #include <QHash>
 
@@ -94,6 +94,15 @@ struct ChannelPool
     QList<QHostAddress> servers;
     quint16 port = 53;
     std::vector<std::shared_ptr<Channel>> current; // by server index; null until first used
+    std::unique_ptr<DeadlineList> timers;           // the queries' resends and timeouts; made on first use, on the
+                                                    // thread of the queries
+
+    DeadlineList &deadlines()
+    {
+        if (!timers)
+            timers = std::make_unique<DeadlineList>();
+        return *timers;
+    }
 
     /// The socket the next query to server `index` uses: the current one, or a new one when it is retired. Null
     /// when no socket can be opened.
@@ -124,31 +133,30 @@ public:
           m_shareMs(shareMs),
           m_callback(std::move(callback))
     {
-        m_timer.setSingleShot(true);
-        QObject::connect(&m_timer, &QTimer::timeout, &m_guard, [this] { onTimer(); });
     }
 
     ~UdpQuery() override
     {
-        m_timer.stop();
+        stopTimer();
         m_fallbackQuery.reset();
         leaveAll();
     }
 
     void start()
     {
+        m_starting = true; // an end reached from here is delivered later: never inside query()
         QString error;
         const auto ascii = wire::encodeName(m_name, &error);
         if (!ascii) {
             finish({DnsError::Other, {}, 0, error});
-            return;
-        }
-        m_ascii = *ascii;
-        if (m_pool->servers.isEmpty()) {
+        } else if (m_pool->servers.isEmpty()) {
+            m_ascii = *ascii;
             finish({DnsError::Other, {}, 0, QStringLiteral("no nameservers configured")});
-            return;
+        } else {
+            m_ascii = *ascii;
+            askCurrentServer();
         }
-        askCurrentServer();
+        m_starting = false;
     }
 
     /// A datagram carrying this query's id arrived on `channel` (Channel::onReadable).
@@ -178,6 +186,22 @@ private:
         quint16 id = 0;
         QByteArray message; // the query as sent on this channel (its id differs per channel)
     };
+
+    /// The resend or the server's timeout, `ms` from now (one deadline per query, on the pool's list: no QTimer).
+    void startTimer(qint64 ms)
+    {
+        DeadlineList &list = m_pool->deadlines();
+        list.cancel(&m_deadline);
+        m_deadline = list.start(ms, [this] {
+            m_deadline = {};
+            onTimer();
+        });
+    }
+    void stopTimer()
+    {
+        if (m_deadline)
+            m_pool->deadlines().cancel(&m_deadline);
+    }
 
     QString typeName() const { return m_type == RecordType::A ? QStringLiteral("A") : QStringLiteral("AAAA"); }
 
@@ -227,7 +251,7 @@ private:
         Channel *c = m_current;
         send();
         if (!m_done && m_current == c)
-            m_timer.start(m_shareMs >= kMinShareForResend ? m_shareMs / 2 : m_shareMs);
+            startTimer(m_shareMs >= kMinShareForResend ? m_shareMs / 2 : m_shareMs);
     }
 
     void send()
@@ -246,8 +270,8 @@ private:
         if (m_shareMs >= kMinShareForResend && !m_resent) {
             m_resent = true;
             send();
-            if (!m_done && !m_timer.isActive())
-                m_timer.start(m_shareMs - m_shareMs / 2);
+            if (!m_done && !m_deadline)
+                startTimer(m_shareMs - m_shareMs / 2);
             return;
         }
         serverFailed({DnsError::Timeout, {}, 0,
@@ -291,7 +315,7 @@ private:
     /// moves to TCP when the answer is truncated. It can only address IPv4 servers on port 53.
     void askOverTcp(qsizetype index)
     {
-        m_timer.stop();
+        stopTimer();
         const QHostAddress server = m_pool->servers.at(index);
         if (server.protocol() != QAbstractSocket::IPv4Protocol || m_pool->port != 53) {
             serverFailed({DnsError::BadReply, {}, 0,
@@ -304,12 +328,15 @@ private:
         qCDebug(lcDns).noquote() << "udp: truncated reply from" << serverLabel(index) << "for" << m_name
                                  << "- asking again over TCP";
         m_fallback = std::make_unique<DnsLookupResolver>(QList<QHostAddress>{server}, m_shareMs);
-        m_fallbackQuery = m_fallback->query(m_name, m_type, [this](const ResolverReply &r) { finish(r); });
+        m_fallbackQuery = m_fallback->query(m_name, m_type, [this](const ResolverReply &r) {
+            m_starting = true; // inside the fallback query's own delivery: ours goes later, so it may be destroyed
+            finish(r);
+        });
     }
 
     void serverFailed(const ResolverReply &failure)
     {
-        m_timer.stop();
+        stopTimer();
         qCDebug(lcDns).noquote() << "udp:" << failure.detail
                                  << (m_index + 1 < m_pool->servers.size() ? "- asking the next server" : "- no server left");
         if (m_index + 1 < m_pool->servers.size()) {
@@ -325,10 +352,21 @@ private:
         if (m_done)
             return;
         m_done = true;
-        m_timer.stop();
+        stopTimer();
         // Off the shared sockets now: their ids are free again, and a retired socket closes once no query is left.
         leaveAll();
-        deliverLater(&m_guard, &m_callback, reply);
+        if (m_starting) {
+            m_guard = std::make_unique<QObject>(); // only on this rare path: no QObject per query
+            deliverLater(m_guard.get(), &m_callback, reply);
+            return;
+        }
+        // From the channel's datagram handler or the deadline list, which hold nothing of this query once the call
+        // returns: the answer goes to the caller now, without an event and a turn of the loop. Nothing here touches
+        // the query after the callback, which may destroy it.
+        Resolver::Callback cb = std::move(m_callback);
+        m_callback = nullptr;
+        if (cb)
+            cb(reply);
     }
 
     QString m_name;
@@ -342,12 +380,14 @@ private:
     qsizetype m_index = 0;
     bool m_resent = false;
     bool m_done = false;
-    QTimer m_timer;
+    bool m_starting = false; // inside start() or the fallback's callback: deliver later
+    DeadlineList::Token m_deadline; // the resend or the timeout, on m_pool's list
     std::vector<Registration> m_registrations; // one per server asked, until the query ends
     Channel *m_current = nullptr;              // the registration of the server asked now
     std::unique_ptr<DnsLookupResolver> m_fallback;
     std::unique_ptr<ResolverQuery> m_fallbackQuery;
-    QObject m_guard; // context of every connection: declared last, destroyed first, so none outlives the query
+    std::unique_ptr<QObject> m_guard; // context of a later delivery (deliverLater): declared last, destroyed first,
+                                      // so that delivery never outlives the query
 };
 
 void Channel::fail()

@@ -14,16 +14,13 @@ QString iso(const QDateTime &t)
     return t.toUTC().toString(Qt::ISODateWithMs);
 }
 
+/// Forgets the least recently seen entries of `map` beyond `max`, found at the front of `order`.
 template <class Map>
-void forgetOldest(Map &map, qsizetype max, const auto &lastSeenOf)
+void forgetOldest(Map &map, std::set<std::pair<qint64, QString>> &order, qsizetype max)
 {
-    while (map.size() > max) {
-        auto oldest = map.begin();
-        for (auto it = map.begin(); it != map.end(); ++it) {
-            if (lastSeenOf(*it) < lastSeenOf(*oldest))
-                oldest = it;
-        }
-        map.erase(oldest);
+    while (map.size() > max && !order.empty()) {
+        map.remove(order.begin()->second);
+        order.erase(order.begin());
     }
 }
 
@@ -34,7 +31,8 @@ ApplicationStats::ApplicationStats(int maxApplications, int maxHostsPerApplicati
 {
 }
 
-void ApplicationStats::Counts::add(const AccessLogEntry &e)
+void ApplicationStats::Counts::add(const AccessLogEntry &e, qint64 ms, ByLastSeen &order, const QString &key,
+                                   bool fresh)
 {
     ++requests;
     // Refused by a policy (authz, application, rate limit, authn, SSRF): the decision says so.
@@ -42,8 +40,21 @@ void ApplicationStats::Counts::add(const AccessLogEntry &e)
         ++denied;
     bytesIn += e.bytesIn;
     bytesOut += e.bytesOut;
-    if (!lastSeen.isValid() || e.time > lastSeen)
+    if (fresh) {
         lastSeen = e.time;
+        lastSeenMs = ms;
+        order.emplace(ms, key);
+    } else if (ms > lastSeenMs) {
+        auto node = order.extract({lastSeenMs, key}); // the node is reused: no allocation
+        lastSeen = e.time;
+        lastSeenMs = ms;
+        if (node.empty()) {
+            order.emplace(ms, key);
+        } else {
+            node.value().first = ms;
+            order.insert(std::move(node));
+        }
+    }
 }
 
 void ApplicationStats::observe(const AccessLogEntry &e)
@@ -51,9 +62,12 @@ void ApplicationStats::observe(const AccessLogEntry &e)
     const platform::ProcessInfo *app = e.application.get();
     if (!app || app->pid == 0 || app->path.isEmpty())
         return;
+    const qint64 ms = e.time.isValid() ? e.time.toMSecsSinceEpoch() : 0;
+    const QString appKey = app->user + u'\n' + app->path;
     QMutexLocker lock(&m_mutex);
-    Application &a = m_apps[app->user + u'\n' + app->path];
-    if (a.processPath.isEmpty()) {
+    Application &a = m_apps[appKey];
+    const bool newApp = a.processPath.isEmpty();
+    if (newApp) {
         a.process = app->name;
         a.processPath = app->path;
         a.processUser = app->user;
@@ -64,10 +78,13 @@ void ApplicationStats::observe(const AccessLogEntry &e)
         if (a.pids.size() > 8)
             a.pids.removeFirst();
     }
-    a.total.add(e);
-    a.hosts[QString::fromUtf8(e.host)].add(e);
-    forgetOldest(a.hosts, m_maxHosts, [](const Counts &c) { return c.lastSeen; });
-    forgetOldest(m_apps, m_maxApplications, [](const Application &x) { return x.total.lastSeen; });
+    a.total.add(e, ms, m_appsByLastSeen, appKey, newApp);
+    const QString host = QString::fromUtf8(e.host);
+    const qsizetype hostsBefore = a.hosts.size();
+    Counts &h = a.hosts[host];
+    h.add(e, ms, a.hostsByLastSeen, host, a.hosts.size() != hostsBefore);
+    forgetOldest(a.hosts, a.hostsByLastSeen, m_maxHosts);
+    forgetOldest(m_apps, m_appsByLastSeen, m_maxApplications); // `a` may go: not used below
 }
 
 QJsonObject ApplicationStats::toJson() const

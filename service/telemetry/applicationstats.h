@@ -11,6 +11,9 @@
 #include <QMutex>
 #include <QString>
 
+#include <set>
+#include <utility>
+
 namespace dfproxy::telemetry {
 
 class ApplicationStats
@@ -27,11 +30,18 @@ public:
     QJsonObject toJson() const;
 
 private:
+    /// (lastSeen in ms since the epoch, key), least recently seen first: what goes beyond a bound is found at the
+    /// front instead of by a scan of every host. A program reaching new hosts all the time (a crawler, a benchmark)
+    /// went past maxHostsPerApplication on every request, and the scan of its 256 hosts cost more than the rest
+    /// of the request's handling.
+    using ByLastSeen = std::set<std::pair<qint64, QString>>;
     struct Counts
     {
         qint64 requests = 0, denied = 0, bytesIn = 0, bytesOut = 0;
         QDateTime lastSeen;
-        void add(const AccessLogEntry &e);
+        qint64 lastSeenMs = 0; ///< lastSeen, as ordered in ByLastSeen
+        /// Counts `e` (seen at `ms`) and keeps `key`'s place in `order` (inserted when `fresh`).
+        void add(const AccessLogEntry &e, qint64 ms, ByLastSeen &order, const QString &key, bool fresh);
     };
     struct Application
     {
@@ -40,11 +50,13 @@ private:
         QDateTime firstSeen;
         Counts total;
         QHash<QString, Counts> hosts;
+        ByLastSeen hostsByLastSeen;
     };
 
     int m_maxApplications, m_maxHosts;
     mutable QMutex m_mutex;
     QHash<QString, Application> m_apps; ///< by processUser + '\n' + processPath
+    ByLastSeen m_appsByLastSeen;
 };
 
 } // namespace dfproxy::telemetry

@@ -10,6 +10,8 @@
 #include <QTemporaryDir>
 #include <QThread>
 
+#include <functional>
+
 using namespace dfproxy;
 using namespace dfproxy::dns;
 using dfproxy::dns::fakes::FakeResolver;
@@ -214,7 +216,7 @@ TEST_F(HostCacheTest, ConcurrentLookupsShareOneQuery)
     EXPECT_EQ(m_fake->count(QStringLiteral("web.test"), RecordType::AAAA), 0);
     ASSERT_TRUE(m_fake->answer(QStringLiteral("web.test"), RecordType::A, {kA1, kA2}));
     for (auto &g : got)
-        EXPECT_EQ(g.calls, 0) << "callbacks are queued to the context's thread";
+        EXPECT_EQ(g.calls, 1) << "an answer on the waiters' own thread is handed over at once, not queued";
     pump();
     for (auto &g : got) {
         EXPECT_EQ(g.calls, 1);
@@ -363,13 +365,57 @@ TEST_F(HostCacheTest, DestroyingTheHandleCancelsJustThatWaiter)
 
 TEST_F(HostCacheTest, CallbackAlreadyQueuedIsDroppedWhenHandleDies)
 {
+    // A waiter on another thread gets its answer queued to that thread's event loop.
     make();
+    QThread other;
+    QObject ctx;
+    ctx.moveToThread(&other); // not started yet: what is queued to it waits
     Got g;
-    auto o = look(QStringLiteral("x.test"), &g);
+    auto o = look(QStringLiteral("x.test"), &g, LookupFamily::V4Only, 80, &ctx);
+    ASSERT_TRUE(o.pending);
     m_fake->answer(QStringLiteral("x.test"), RecordType::A, {kA1});
     o.pending.reset(); // after the answer was queued, before it ran
-    pump();
+    other.start();
+    QMetaObject::invokeMethod(&ctx, [] {}, Qt::BlockingQueuedConnection); // runs after what was queued before
     EXPECT_EQ(g.calls, 0);
+    QMetaObject::invokeMethod(&ctx, [&ctx] { ctx.moveToThread(QCoreApplication::instance()->thread()); },
+                              Qt::BlockingQueuedConnection);
+    other.quit();
+    other.wait();
+}
+
+TEST_F(HostCacheTest, CallbacksNeverRunInsideLookup)
+{
+    // Answers on the waiters' thread are handed over at once, but never from inside lookup(): not for a cache hit,
+    // not for a lookup that joins a resolution, not for one made from inside another waiter's callback.
+    make();
+    bool inLookup = false;
+    int ranInside = 0;
+    int calls = 0;
+    std::vector<std::unique_ptr<PendingLookup>> handles;
+    std::function<void(const QString &)> lookUp = [&](const QString &host) {
+        inLookup = true;
+        auto out = m_cache->lookup(host, 80, LookupFamily::V4Only, &m_context, [&](const ResolveResult &) {
+            ++calls;
+            ranInside += inLookup ? 1 : 0;
+            // From inside a callback: the same name (now cached) and a new one (a miss).
+            lookUp(QStringLiteral("again.test"));
+            lookUp(QStringLiteral("x.test"));
+        });
+        inLookup = false;
+        if (out.pending)
+            handles.push_back(std::move(out.pending));
+    };
+    lookUp(QStringLiteral("x.test"));
+    lookUp(QStringLiteral("x.test")); // joins
+    EXPECT_EQ(calls, 0);
+    ASSERT_TRUE(m_fake->answer(QStringLiteral("x.test"), RecordType::A, {kA1}));
+    EXPECT_EQ(calls, 2);
+    ASSERT_TRUE(m_fake->answer(QStringLiteral("again.test"), RecordType::A, {kA2}));
+    pump();
+    EXPECT_EQ(calls, 4) << "two waiters on x.test, two on again.test (one missed, one joined); x.test was a hit "
+                           "from inside the callbacks, as was again.test from inside its own";
+    EXPECT_EQ(ranInside, 0);
 }
 
 TEST_F(HostCacheTest, DestroyedContextDropsCallback)

@@ -399,3 +399,43 @@ TEST_P(ResolverTest, AnUnreachableServerMovesEveryQueryOnItsSocketToTheNextServe
         EXPECT_EQ(r.addresses, QList<QHostAddress>{QHostAddress(QStringLiteral("127.2.2.1"))});
     }
 }
+
+TEST_P(ResolverTest, AnAnswerReachesItsCallbackFromTheSocketHandlerWithoutAQueuedCall)
+{
+    // For a name never seen before, a queued call per answer was a turn of the worker's event loop per request:
+    // the UDP client calls back from its socket handler (still never from inside query()).
+    if (!udp())
+        GTEST_SKIP() << "QDnsLookup answers from Qt's resolver thread: its result is always queued";
+    serve(28);
+    for (int i = 0; i < 20; ++i)
+        m_server.setAddresses(QStringLiteral("n%1.test").arg(i), {QHostAddress(QStringLiteral("127.2.2.1"))});
+    /// Counts the queued calls delivered on this thread.
+    class MetaCalls final : public QObject
+    {
+    public:
+        int count = 0;
+        bool eventFilter(QObject *, QEvent *e) override
+        {
+            count += e->type() == QEvent::MetaCall ? 1 : 0;
+            return false;
+        }
+    } metaCalls;
+    const auto resolver = makeResolver({m_server.address()}, 5000);
+    QCoreApplication::instance()->installEventFilter(&metaCalls);
+    const auto replies = askMany(*resolver, 20);
+    QCoreApplication::instance()->removeEventFilter(&metaCalls);
+    for (const auto &r : replies)
+        EXPECT_EQ(r.error, DnsError::None) << r.detail.toStdString();
+    EXPECT_EQ(metaCalls.count, 0);
+}
+
+TEST_P(ResolverTest, AQueryThatEndsInsideQueryStillCallsBackLater)
+{
+    serve(29);
+    const auto resolver = makeResolver({m_server.address()}, 2000);
+    bool called = false;
+    // Nothing to ask: it ends inside query(), and the callback must still wait for the event loop.
+    auto q = resolver->query(QString(), RecordType::A, [&](const ResolverReply &) { called = true; });
+    EXPECT_FALSE(called);
+    ASSERT_TRUE(waitFor([&] { return called; }));
+}

@@ -4,6 +4,7 @@
 #include "telemetry/applicationstats.h"
 
 #include <QJsonArray>
+#include <QSet>
 
 #include <gtest/gtest.h>
 
@@ -81,4 +82,53 @@ TEST(ApplicationStats, ForgetsTheLeastRecentlySeenBeyondItsBounds)
     hosts.sort();
     EXPECT_EQ(hosts, (QStringList{"y.test", "z.test"}));
     EXPECT_EQ(a.value("requests").toInteger(), 3); // the program's totals keep what the forgotten host counted
+}
+
+TEST(ApplicationStats, ForgetsTheHostSeenLeastRecentlyEvenWhenItsRecordCameLast)
+{
+    // Records reach the stats in the order the workers finish them, not quite in time order: the bound goes by the
+    // time a host was last seen.
+    ApplicationStats stats(1, 2);
+    stats.observe(entry("/bin/a", 1, "x.test", 10));
+    stats.observe(entry("/bin/a", 1, "y.test", 30));
+    stats.observe(entry("/bin/a", 1, "x.test", 40)); // x.test seen again, later
+    stats.observe(entry("/bin/a", 1, "z.test", 20)); // a third host, but seen before the others: it goes itself
+    QStringList hosts;
+    for (const auto &h : stats.toJson().value("items").toArray()[0].toObject().value("hosts").toArray())
+        hosts.append(h.toObject().value("host").toString());
+    hosts.sort();
+    EXPECT_EQ(hosts, (QStringList{"x.test", "y.test"}));
+    stats.observe(entry("/bin/a", 1, "w.test", 50)); // now y.test (30) is the least recently seen
+    hosts.clear();
+    for (const auto &h : stats.toJson().value("items").toArray()[0].toObject().value("hosts").toArray())
+        hosts.append(h.toObject().value("host").toString());
+    hosts.sort();
+    EXPECT_EQ(hosts, (QStringList{"w.test", "x.test"}));
+}
+
+TEST(ApplicationStats, AProgramReachingANewHostEveryRequestKeepsTheNewestWithinItsBound)
+{
+    // A crawler (or bench/dnswait.sh) reaches a host never seen before with every request: each one forgets the
+    // least recently seen host. That was a scan of every host kept, per request; with a bound this large the scan
+    // made this test run for minutes (past its ctest timeout) where it now takes a fraction of a second.
+    constexpr int kBound = 50'000;
+    constexpr int kHosts = 150'000;
+    ApplicationStats stats(4, kBound);
+    AccessLogEntry e = entry("/usr/bin/wrk", 7, "", 0);
+    const QDateTime start = e.time;
+    for (int i = 0; i < kHosts; ++i) {
+        e.time = start.addMSecs(i);
+        e.host = "svc" + QByteArray::number(i) + ".bench.test";
+        stats.observe(e);
+    }
+    const QJsonObject wrk = stats.toJson().value("items").toArray()[0].toObject();
+    EXPECT_EQ(wrk.value("requests").toInteger(), kHosts);
+    const QJsonArray hosts = wrk.value("hosts").toArray();
+    ASSERT_EQ(hosts.size(), kBound);
+    QSet<QString> kept;
+    for (const auto &h : hosts)
+        kept.insert(h.toObject().value("host").toString());
+    EXPECT_TRUE(kept.contains(QStringLiteral("svc%1.bench.test").arg(kHosts - 1)));
+    EXPECT_TRUE(kept.contains(QStringLiteral("svc%1.bench.test").arg(kHosts - kBound)));
+    EXPECT_FALSE(kept.contains(QStringLiteral("svc%1.bench.test").arg(kHosts - kBound - 1)));
 }
