@@ -6,6 +6,7 @@
 #include "dns/hostcache.h"
 #include "forward/proxyauth.h"
 #include "forward/tlslayer.h"
+#include "forward/tlsstream.h"
 #include "forward/upstreamproxy.h"
 #include "platform/proxysecurity.h"
 
@@ -185,8 +186,11 @@ void Connector::dialProxy(const QList<QHostAddress> &addresses)
 void Connector::dial()
 {
     const UpstreamProxy *proxy = m_upstream.proxy.get();
-    // Plain TCP on every hop (direct, or to an http:// proxy, without TLS to the origin): a raw socket.
-    if (m_connectedStream && !m_upstream.tls && !(proxy && proxy->tls)) {
+    // Plain TCP on every hop (direct, or to an http:// proxy, without TLS to the origin): a raw socket. Direct TLS
+    // for HTTP/1.1 too: OpenSSL on that raw socket (TlsClientStream). HTTP/2 (ALPN "h2", whose answer
+    // Http2Forwarder reads off the QSslSocket) and TLS through a proxy stay on Qt's sockets.
+    const bool plain = !m_upstream.tls && !(proxy && proxy->tls);
+    if (m_connectedStream && (plain || (m_upstream.tls && !proxy && !m_upstream.http2))) {
         dialStream();
         return;
     }
@@ -266,9 +270,10 @@ void Connector::dialStream()
 {
     const QHostAddress &address = m_addresses.at(m_index);
     const UpstreamProxy *proxy = m_upstream.proxy.get();
+    const bool tls = m_upstream.tls && !proxy; // (dial(): direct only)
     qCDebug(lcForward).noquote() << "dialling" << address.toString() << "port" << hopPort() << "for" << hopHost()
                                  << (proxy ? QStringLiteral("(upstream proxy %1)").arg(proxy->address) : QString())
-                                 << "(raw socket)";
+                                 << (tls ? "(raw socket, TLS)" : "(raw socket)");
     m_phase = Phase::Dialling;
     m_proxyStatus = 0;
     m_proxyHeaders.clear();
@@ -276,7 +281,10 @@ void Connector::dialStream()
     m_skipBody = -1;
     m_proxyIn.clear();
     QString error;
-    m_stream = net::Stream::connectTo(address, hopPort(), &error);
+    if (tls)
+        m_stream = TlsClientStream::connectTo(address, hopPort(), originTlsOptions(), &error);
+    else
+        m_stream = net::Stream::connectTo(address, hopPort(), &error);
     if (!m_stream) {
         // Failed at once (no route, no socket): a failed address like any other, told from the event loop as
         // start() must not call back.
@@ -309,7 +317,7 @@ void Connector::onStreamReadable()
         onProxyReadable();
 }
 
-void Connector::onStreamClosed(QAbstractSocket::SocketError)
+void Connector::onStreamClosed(QAbstractSocket::SocketError error)
 {
     if (!m_stream)
         return;
@@ -317,7 +325,9 @@ void Connector::onStreamClosed(QAbstractSocket::SocketError)
         proxyClosed(m_stream->errorString());
         return;
     }
-    addressFailed(ForwardError::ConnectRefused, m_stream->errorString());
+    // A TlsClientStream's failed handshake ends the dial at once (addressFailed), as QSslSocket's does.
+    addressFailed(isTlsFailure(error) ? ForwardError::TlsError : ForwardError::ConnectRefused,
+                  m_stream->errorString());
 }
 
 void Connector::handOverStream()
@@ -518,13 +528,12 @@ void Connector::onProxyResponse()
             return;
         }
         m_phase = Phase::OriginTls;
-        const QString name = m_upstream.sni.isEmpty() ? m_upstream.host : m_upstream.sni;
         if (proxy.tls) {
-            startInnerTls(name);
+            startInnerTls();
             return;
         }
         auto *ssl = static_cast<QSslSocket *>(m_socket);
-        ssl->setPeerVerifyName(name);
+        ssl->setPeerVerifyName(m_upstream.sni.isEmpty() ? m_upstream.host : m_upstream.sni);
         ssl->startClientEncryption();
         return;
     }
@@ -596,13 +605,13 @@ void Connector::onProxyResponse()
     dial();
 }
 
-void Connector::startInnerTls(const QString &name)
+TlsClientOptions Connector::originTlsOptions() const
 {
-    // The same verification as on the direct path: the backend's CA file alone, or the system's CAs; its
-    // insecureSkipVerify; ALPN as on the direct path: h2 for HTTP/2 backends (Http2Forwarder checks the origin took
-    // it), h2 and http/1.1 under Auto.
-    TlsLayerSocket::Options o;
-    o.peerName = name;
+    // The same verification as on the QSslSocket path: the backend's CA file alone, or the system's CAs; its
+    // insecureSkipVerify; its sni as the name; ALPN as there: h2 for HTTP/2 backends (Http2Forwarder checks the
+    // origin took it), h2 and http/1.1 under Auto, none for HTTP/1.1.
+    TlsClientOptions o;
+    o.peerName = m_upstream.sni.isEmpty() ? m_upstream.host : m_upstream.sni;
     if (!m_upstream.tlsCaFile.isEmpty()) {
         o.systemCaCertificates = false;
         o.caCertificates = m_options.caCertificates ? m_options.caCertificates(m_upstream.tlsCaFile)
@@ -612,9 +621,14 @@ void Connector::startInnerTls(const QString &name)
     if (m_upstream.http2)
         o.alpn = m_upstream.http1Fallback ? QList<QByteArray>{QByteArrayLiteral("h2"), QByteArrayLiteral("http/1.1")}
                                           : QList<QByteArray>{QByteArrayLiteral("h2")};
+    return o;
+}
+
+void Connector::startInnerTls()
+{
     QTcpSocket *outer = std::exchange(m_socket, nullptr);
     QObject::disconnect(outer, nullptr, this, nullptr);
-    auto *inner = new TlsLayerSocket(outer, std::move(o));
+    auto *inner = new TlsLayerSocket(outer, originTlsOptions());
     m_socket = inner;
     connect(inner, &TlsLayerSocket::encrypted, this, [this] { onSocketConnected(); });
     connect(inner, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError e) { onSocketError(e); });

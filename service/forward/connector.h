@@ -3,6 +3,7 @@
 
 #include "base/lazytimer.h"
 #include "forward/forwarder.h"
+#include "forward/tlsclient.h"
 #include "net/stream.h"
 
 #include <QAbstractSocket>
@@ -44,8 +45,11 @@ namespace dfproxy::forward {
 /// (net::Stream::connectTo): one descriptor, no QTcpSocket, no dup. Through an http:// proxy the CONNECT handshake
 /// (407s included) runs on that stream, parsed by the same code as on a QTcpSocket, and what was read past the
 /// proxy's answer is put back in front of the stream's input (net::Stream::unread); without viaConnect (a plain
-/// request in absolute form) the stream is handed over once connected. Over TLS (an https:// proxy, TLS to the
-/// origin) it dials as above and adopts the QSslSocket or TlsLayerSocket (net::Stream::adopt wraps it, no dup).
+/// request in absolute form) the stream is handed over once connected. Direct TLS to an HTTP/1.1 origin is the same
+/// raw socket with OpenSSL on it (forward/tlsstream.h: TlsClientStream), handed over once the handshake is done; a
+/// failed handshake is TlsError at once, as on Qt's sockets. Other TLS (an https:// proxy, TLS to the origin through
+/// a proxy, ALPN "h2" for HTTP/2 backends) dials as above and adopts the QSslSocket or TlsLayerSocket
+/// (net::Stream::adopt wraps it, no dup).
 /// A proxy a PAC answer named (UpstreamProxy::guarded) is dialled only at the addresses the SSRF guard allows
 /// (allowedProxyAddresses with Upstream::proxySsrf); none left: the next hop, else ProxyDenied.
 /// Lives on one thread.
@@ -126,7 +130,9 @@ private:
     /// The proxy closed the connection before answering CONNECT: ProxyRefused.
     void proxyClosed(const QString &detail);
     /// https:// proxy: TLS to the origin as a TlsLayerSocket over the proxy's TLS connection (m_socket).
-    void startInnerTls(const QString &name);
+    void startInnerTls();
+    /// What TLS to the origin verifies and offers (a TlsClientStream's or a TlsLayerSocket's): the backend's settings.
+    TlsClientOptions originTlsOptions() const;
     /// Ends at once with `error` (no other address is tried).
     void failNow(ForwardError error, const QString &detail);
     QString hopHost() const;

@@ -33,7 +33,8 @@ class UpstreamConnection final : public QObject, public net::StreamListener
 {
 public:
     /// Takes a connected stream from the Connector (isOpen() tells whether it is still usable): plain TCP on its
-    /// descriptor (dialled as a raw socket when direct), TLS through QSslSocket.
+    /// descriptor (dialled as a raw socket when direct), TLS with OpenSSL on that descriptor when direct
+    /// (TlsClientStream), through QSslSocket otherwise.
     UpstreamConnection(Http1Forwarder *fwd, QByteArray key, net::Stream *stream)
         : m_fwd(fwd)
         , m_key(std::move(key))

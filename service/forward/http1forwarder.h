@@ -12,7 +12,8 @@ namespace dfproxy::forward {
 class UpstreamConnection;
 class Http1Exchange;
 
-/// The native engine: HTTP/1.1 over net::Stream (plain TCP on the descriptor, TLS through QSslSocket) with a
+/// The native engine: HTTP/1.1 over net::Stream (plain TCP on the descriptor, TLS with OpenSSL on it: a
+/// TlsClientStream, forward/tlsstream.h; through an upstream proxy or after an HTTP/2 fallback, QSslSocket) with a
 /// keep-alive pool keyed by address:port(+tls+sni). New connections come from the Connector in stream mode
 /// (forward/connector.h: the addresses in order, each for at most connectTimeoutMs; a direct plain one dialled as
 /// a raw socket), as CONNECT tunnels' do; a pooled connection found dead on reuse is retried

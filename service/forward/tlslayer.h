@@ -3,7 +3,8 @@
 // TLS to an origin inside a connection that is already TLS: the CONNECT tunnel through an https:// upstream proxy
 // (#22, docs/upstream-proxy.md). Qt cannot start a QSslSocket over another socket's decrypted bytes, so OpenSSL runs
 // the inner client session on two memory BIOs: what the tunnel (the outer QSslSocket) delivers goes in as
-// ciphertext, plaintext comes out, and the other way round. No TLS is written here, only the plumbing.
+// ciphertext, plaintext comes out, and the other way round. No TLS is written here, only the plumbing; the client
+// setup (verification, SNI, ALPN, resumption) is forward/tlsclient.h's, shared with TlsClientStream.
 //
 // Why a QTcpSocket subclass (as QSslSocket is one): the Connector hands every connection to its consumer as a
 // QTcpSocket (Connector::Connected). Http1Forwarder and websocket upgrades adopt it as a net::Stream (a QtStream, as
@@ -12,9 +13,9 @@
 // tlsNegotiatedProtocol() answers for both. It owns no descriptor (socketDescriptor() is -1), so net::Stream::adopt
 // wraps it instead of dissolving it into a raw stream.
 
+#include "forward/tlsclient.h"
+
 #include <QByteArray>
-#include <QList>
-#include <QSslCertificate>
 #include <QString>
 #include <QTcpSocket>
 
@@ -30,14 +31,8 @@ class TlsLayerSocket final : public QTcpSocket
 {
     Q_OBJECT
 public:
-    struct Options
-    {
-        QString peerName;                       ///< SNI (unless an IP literal) and the name the certificate must carry
-        bool systemCaCertificates = true;       ///< verify against the system's CAs (as QSslSocket does by default)
-        QList<QSslCertificate> caCertificates;  ///< ... or against these alone (the backend's CA file)
-        bool verifyPeer = true;                 ///< false: insecureSkipVerify, no chain or name check
-        QList<QByteArray> alpn;                 ///< protocols offered by ALPN, in order; empty: no ALPN
-    };
+    /// What it verifies and offers: the same as TLS directly to an origin (forward/tlsclient.h).
+    using Options = TlsClientOptions;
 
     /// Takes `outer` (connected, its tunnel open) as a child; bytes it already holds belong to the inner session.
     TlsLayerSocket(QTcpSocket *outer, Options options, QObject *parent = nullptr);

@@ -3,7 +3,8 @@
 // The byte stream the data path reads and writes: the client side of every proxied connection and the upstream
 // side of the native engine. Plain TCP runs on the bare descriptor (RawStream: one recv or send per call, a read
 // notifier that stays armed, writes that go to the kernel at once and only queue what it refuses); TLS runs on
-// QSslSocket (QtStream). The point is the cost per request: QAbstractSocket copies every byte through its own
+// QSslSocket (QtStream), except TLS dialled directly to an HTTP/1.1 origin, which is OpenSSL on a RawStream
+// (forward/tlsstream.h). The point is the cost per request: QAbstractSocket copies every byte through its own
 // buffers, asks the kernel how much it may read (ioctl FIONREAD) before each read, and sends everything from the
 // next event-loop pass through a write notifier.
 

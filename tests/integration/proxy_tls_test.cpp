@@ -3,6 +3,8 @@
 // the system CAs, insecureSkipVerify and a name the certificate does not cover; both engines.
 #include "proxyitutil.h"
 
+#include <QRegularExpression>
+
 #include <gtest/gtest.h>
 
 using namespace dfproxy::test;
@@ -196,6 +198,80 @@ TEST_F(ProxyTls, NameOutsideTheCertificateFails)
         EXPECT_EQ(r.status, 502) << name << ": " << r.describe().toStdString();
         EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_tls_error") << name;
     }
+}
+
+// A new connection to an origin resumes the TLS session of the one before (the native engine's direct TLS:
+// TlsClientStream, forward/tlsclient.h's session cache), and dfproxy.forward says so at debug. The origin is python's
+// ssl module (Qt's server declines every resumption); /close answers with "connection: close", so the next
+// request needs a new connection.
+TEST_F(ProxyTls, TheNextConnectionToAnOriginResumesItsTlsSession)
+{
+    ManagedProcess origin(QStringLiteral("/usr/bin/python3"),
+                          {sourceDir() + "/tests/fixtures/tlsorigin/tlsorigin.py", s_origin->certPath,
+                           s_origin->keyPath});
+    const auto listening = origin.start() ? origin.waitForOutput(QRegularExpression("listening on (\\d+)"), 20000)
+                                          : std::nullopt;
+    if (!listening)
+        GTEST_SKIP() << "the python3 TLS origin did not start: " << origin.describe().toStdString();
+    const quint16 port = quint16(listening->captured(1).toUInt());
+    const auto logging = proxy->api("PUT", "/api/v1/logging", R"({"categories": {"dfproxy.forward": "debug"}})");
+    ASSERT_EQ(logging.status, 200) << logging.body.constData();
+    const qsizetype logStart = proxy->process()->stderrData().size();
+    const auto get = [&](const QString &path) {
+        return curl({"-H", QStringLiteral("host: secure.test:%1").arg(port), proxy->proxyUrl(path)});
+    };
+
+    const auto first = get("/close");
+    ASSERT_EQ(first.status, 200) << first.describe().toStdString();
+    const QJsonObject firstSeen = QJsonDocument::fromJson(first.body).object();
+    EXPECT_FALSE(firstSeen.value("resumed").toBool()) << first.body.constData();
+    const auto second = get("/again");
+    ASSERT_EQ(second.status, 200) << second.describe().toStdString();
+    const QJsonObject secondSeen = QJsonDocument::fromJson(second.body).object();
+    EXPECT_EQ(secondSeen.value("connection").toInt(), firstSeen.value("connection").toInt() + 1)
+        << second.body.constData();
+    EXPECT_TRUE(secondSeen.value("resumed").toBool()) << "the origin saw a full handshake: "
+                                                     << second.body.constData();
+    ASSERT_TRUE(waitUntil([&] { return proxy->process()->stderrData().mid(logStart).contains("(resumed)"); }, 5000))
+        << proxy->process()->stderrData().mid(logStart).constData();
+    const QByteArray log = proxy->process()->stderrData().mid(logStart);
+    EXPECT_TRUE(log.contains(QStringLiteral("TLS to secure.test at 127.0.0.1 port %1:").arg(port).toUtf8()))
+        << log.constData();
+}
+
+// A websocket upgrade to a TLS origin: the native engine's TLS stream becomes the tunnel's upstream after the 101,
+// and carries the frames both ways (many TLS records) until the client leaves.
+TEST_F(ProxyTls, AWebsocketUpgradeToATlsOriginBecomesATunnel)
+{
+    ManagedProcess origin(QStringLiteral("/usr/bin/python3"),
+                          {sourceDir() + "/tests/fixtures/tlsorigin/tlsorigin.py", s_origin->certPath,
+                           s_origin->keyPath});
+    const auto listening = origin.start() ? origin.waitForOutput(QRegularExpression("listening on (\\d+)"), 20000)
+                                          : std::nullopt;
+    if (!listening)
+        GTEST_SKIP() << "the python3 TLS origin did not start: " << origin.describe().toStdString();
+    QTcpSocket client;
+    client.connectToHost(QHostAddress::LocalHost, proxy->proxyPort());
+    ASSERT_TRUE(client.waitForConnected(10000));
+    client.write("GET /ws HTTP/1.1\r\nHost: secure.test:" + listening->captured(1).toUtf8()
+                 + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    QByteArray got;
+    ASSERT_TRUE(waitUntil([&] {
+        got += client.readAll();
+        return got.contains("\r\n\r\n");
+    }, 10000)) << got.constData() << proxy->describe().toStdString();
+    ASSERT_EQ(statusOf(got), 101) << got.constData();
+    got = got.mid(got.indexOf("\r\n\r\n") + 4);
+    QByteArray frames(300 * 1024, Qt::Uninitialized);
+    for (qsizetype i = 0; i < frames.size(); ++i)
+        frames[i] = char(i % 251);
+    client.write(frames);
+    ASSERT_TRUE(waitUntil([&] {
+        got += client.readAll();
+        return got.size() >= frames.size();
+    }, 20000)) << got.size();
+    EXPECT_TRUE(got == frames) << "the echo differs";
 }
 
 TEST_F(ProxyTls, SniOverrideIsTheVerifiedName)
