@@ -288,11 +288,11 @@ public:
 
 private:
     /// Descriptors remembered per recent program (released()): more would only be probed in vain.
-    static constexpr std::size_t kMaxFreed = 16;
+    static constexpr std::size_t kMaxFreed = 64;
     /// Probes locateQuickly() makes at most (a worker runs it: a bounded number of system calls).
-    static constexpr std::size_t kMaxQuickProbes = 8;
+    static constexpr std::size_t kMaxQuickProbes = 16;
     /// Probes that may find another socket at a freed descriptor before it is forgotten.
-    static constexpr int kMaxOthers = 8;
+    static constexpr int kMaxOthers = 32;
 
     static std::optional<InetDiagSocket> diagSocket(const QHostAddress &client, quint16 clientPort,
                                                     const QHostAddress &server, quint16 serverPort)

@@ -181,12 +181,23 @@ void ClientApplications::begin(ConnectionApplication &app)
         return;
     }
     // The program's previous connection may have closed a moment ago without this worker knowing yet (a reset is
-    // reported through the event queue): one more try after what is queued now, then the lookup thread.
+    // reported through the event queue): a few more tries after what is queued meanwhile, then the lookup thread.
+    retryQuickly(app.m_job, std::move(lookup), kQuickRetries);
+}
+
+void ClientApplications::retryQuickly(std::shared_ptr<ConnectionApplication::Job> job,
+                                      std::shared_ptr<platform::ProcessLookup> lookup, int triesLeft)
+{
+    QObject *context = job->context;
     QMetaObject::invokeMethod(
-        app.m_job->context,
-        [this, job = app.m_job, lookup = std::move(lookup)] {
+        context,
+        [this, job = std::move(job), lookup = std::move(lookup), triesLeft]() mutable {
             ConnectionApplication *owner = job->owner; // cleared on this thread when the connection goes
-            if (owner && !answerQuickly(*owner, lookup))
+            if (!owner || answerQuickly(*owner, lookup))
+                return;
+            if (triesLeft > 1)
+                retryQuickly(std::move(job), std::move(lookup), triesLeft - 1);
+            else
                 queue(*owner);
         },
         Qt::QueuedConnection);

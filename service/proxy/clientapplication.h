@@ -138,6 +138,12 @@ private:
     void begin(ConnectionApplication &app);
     /// The platform's quick answer for `app`, if it has one (then `app` is known and its waiters run).
     bool answerQuickly(ConnectionApplication &app, const std::shared_ptr<platform::ProcessLookup> &lookup);
+    /// answerQuickly() again after the events queued meanwhile, up to `triesLeft` times, then queue().
+    void retryQuickly(std::shared_ptr<ConnectionApplication::Job> job, std::shared_ptr<platform::ProcessLookup> lookup,
+                      int triesLeft);
+    /// Quick tries after the first: each costs the worker a few system calls, a scan on the lookup thread costs
+    /// one per descriptor of the program.
+    static constexpr int kQuickRetries = 3;
     /// Hands `app` to the lookup thread (or answers "no program" at once beyond kMaxQueued).
     void queue(ConnectionApplication &app);
     void runLookups();
