@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -207,7 +208,7 @@ struct Freed
 {
     int fd = -1;
     quint64 inode = 0; ///< the closed connection's socket
-    int others = 0;    ///< probes that found another socket there
+    int misses = 0;    ///< probes that found another socket there, or none
 };
 
 /// A LocatedSocket's slot: the descriptor in the low 31 bits, the socket's inode (32 bits in sock_diag) above.
@@ -227,8 +228,8 @@ Freed freedOf(qint64 slot)
 enum class Probe { Match, NotYet, Other };
 Probe probeDescriptor(int procDir, const Freed &f, quint64 inode)
 {
-    char name[24];
-    std::snprintf(name, sizeof name, "fd/%d", f.fd);
+    char name[16] = "fd/";
+    *std::to_chars(name + 3, name + sizeof name - 1, f.fd).ptr = '\0'; // not snprintf: this runs per connection
     char link[64];
     const ssize_t n = ::readlinkat(procDir, name, link, sizeof link);
     if (n <= 0)
@@ -277,11 +278,13 @@ public:
         // Only for a program that is looked at first anyway; the others would be scanned in full.
         if (std::none_of(m_recent.cbegin(), m_recent.cend(), [pid](const Known &k) { return k.pid == pid; }))
             return;
+        // Oldest first: connections are accepted, and looked up, in about the order their programs closed the
+        // previous ones, so the oldest hint still there is usually the next lookup's.
         std::vector<Freed> &freed = m_freed[pid];
         std::erase_if(freed, [&f](const Freed &o) { return o.fd == f.fd; });
-        freed.insert(freed.begin(), f);
-        if (freed.size() > kMaxFreed)
-            freed.pop_back();
+        if (freed.size() == kMaxFreed)
+            freed.erase(freed.begin());
+        freed.push_back(f);
     }
 
     qint64 descriptorScans() const override { return m_scans.load(std::memory_order_relaxed); }
@@ -291,8 +294,8 @@ private:
     static constexpr std::size_t kMaxFreed = 64;
     /// Probes locateQuickly() makes at most (a worker runs it: a bounded number of system calls).
     static constexpr std::size_t kMaxQuickProbes = 16;
-    /// Probes that may find another socket at a freed descriptor before it is forgotten.
-    static constexpr int kMaxOthers = 32;
+    /// Probes that may miss at a freed descriptor before it is forgotten.
+    static constexpr int kMaxMisses = 32;
 
     static std::optional<InetDiagSocket> diagSocket(const QHostAddress &client, quint16 clientPort,
                                                     const QHostAddress &server, quint16 serverPort)
@@ -312,6 +315,7 @@ private:
         qint64 pid = 0;
         std::shared_ptr<Fd> dir;
         std::shared_ptr<const ProcessInfo> info;
+        QByteArray exe; ///< the exe link as read (info->path's bytes)
     };
 
     /// A program that opened one connection usually opens the next, most often under the descriptor number its
@@ -340,12 +344,10 @@ private:
                 if (probes++ == maxProbes)
                     return std::nullopt;
                 const Probe p = probeDescriptor(k.dir->fd, hints[i], s.inode);
-                if (p == Probe::NotYet)
-                    continue; // kept for the program's next socket
-                if (p == Probe::Other) {
-                    // Another new connection's, whose lookup may come next: kept, but not for ever (the fd may
-                    // hold something that is never looked up).
-                    noteOther(k.pid, hints[i].fd);
+                if (p != Probe::Match) {
+                    // Not reused yet, or by another new connection whose lookup comes later: kept, but not for
+                    // ever (the descriptor may stay closed, or hold something that is never looked up).
+                    noteMiss(k.pid, hints[i].fd);
                     continue;
                 }
                 forgetFreed(k.pid, hints[i].fd);
@@ -408,17 +410,19 @@ private:
     LocatedSocket known(const Known &k, int fd, const InetDiagSocket &s)
     {
         // execve() keeps the pid and the directory: the executable is read again (one system call).
-        if (k.info->uid == s.uid && QString::fromUtf8(readLinkAt(k.dir->fd, "exe")) == k.info->path)
+        char exe[4096];
+        const ssize_t n = ::readlinkat(k.dir->fd, "exe", exe, sizeof exe);
+        if (k.info->uid == s.uid && n > 0 && QByteArrayView(exe, qsizetype(n)) == k.exe)
             return {k.info, slotOf(fd, s.inode)};
         return {found(k.pid, std::make_shared<Fd>(::dup(k.dir->fd)), s.uid), slotOf(fd, s.inode)};
     }
 
-    void noteOther(qint64 pid, int fd)
+    void noteMiss(qint64 pid, int fd)
     {
         QMutexLocker lock(&m_mutex);
         const auto it = m_freed.find(pid);
         if (it != m_freed.end())
-            std::erase_if(*it, [fd](Freed &f) { return f.fd == fd && ++f.others >= kMaxOthers; });
+            std::erase_if(*it, [fd](Freed &f) { return f.fd == fd && ++f.misses >= kMaxMisses; });
     }
 
     void forgetFreed(qint64 pid, int fd)
@@ -454,7 +458,8 @@ private:
         auto info = std::make_shared<ProcessInfo>();
         info->pid = pid;
         info->uid = uid;
-        info->path = QString::fromUtf8(readLinkAt(dir->fd, "exe")); // " (deleted)" stays: not that file any more
+        const QByteArray exe = readLinkAt(dir->fd, "exe");
+        info->path = QString::fromUtf8(exe); // " (deleted)" stays: not that file any more
         if (info->path.isEmpty())
             return nullptr; // gone meanwhile (a kernel thread has no exe and no sockets)
         info->name = executableName(info->path);
@@ -467,7 +472,7 @@ private:
                 break;
             }
         }
-        m_recent.prepend(Known{pid, std::move(dir), info});
+        m_recent.prepend(Known{pid, std::move(dir), info, exe});
         if (m_recent.size() > 16)
             m_freed.remove(m_recent.takeLast().pid);
         return info;
