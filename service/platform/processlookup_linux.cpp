@@ -337,12 +337,13 @@ private:
             {
                 QMutexLocker lock(&m_mutex);
                 const auto it = m_freed.constFind(k.pid);
-                if (it != m_freed.constEnd())
-                    count = std::size_t(std::copy(it->begin(), it->end(), hints.begin()) - hints.begin());
+                if (it != m_freed.constEnd()) { // only as many as may still be probed
+                    count = std::min(it->size(), maxProbes - probes);
+                    std::copy_n(it->begin(), count, hints.begin());
+                }
             }
             for (std::size_t i = 0; i < count; ++i) {
-                if (probes++ == maxProbes)
-                    return std::nullopt;
+                ++probes;
                 const Probe p = probeDescriptor(k.dir->fd, hints[i], s.inode);
                 if (p != Probe::Match) {
                     // Not reused yet, or by another new connection whose lookup comes later: kept, but not for
@@ -353,6 +354,8 @@ private:
                 forgetFreed(k.pid, hints[i].fd);
                 return known(k, hints[i].fd, s);
             }
+            if (probes == maxProbes)
+                break;
         }
         return std::nullopt;
     }
