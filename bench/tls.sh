@@ -14,12 +14,15 @@
 #   sudo SCENARIOS=Dsetup CONNS=10 ROUNDS=1 DURATION=2 bench/tls.sh          # one cell, smoke run
 #   sudo WORKERS=2 bench/tls.sh                         # two dfproxy workers against HAProxy nbthread 2
 #   sudo INSTRUMENT=callgrind SCENARIOS=Esmall CONNS=10 ROUNDS=1 bench/tls.sh # dfproxy's instructions per request
+#   sudo INSTRUMENT=strace SCENARIOS=Dsetup CONNS=10 ROUNDS=1 PEERS=none bench/tls.sh # its system calls per request
 #
 # Needs root (dnsmasq on 127.0.0.55:53) and: wrk nginx haproxy squid dnsmasq curl openssl python3 g++ libssl-dev
-# (valgrind for INSTRUMENT=callgrind). Environment: DFPROXY (binary; default build/release/service/dfproxy),
-# SCENARIOS, PEERS (default "squid haproxy"), CONNS (default "10 100"), ROUNDS (3), DURATION (5), WORKERS (1: dfproxy
-# proxy.workers and HAProxy nbthread; Squid runs one process), MODES (E's request forms, default "host absolute"),
-# OUT_DIR (default: a new /tmp/dfproxy-tls.XXXXXX, kept, with the raw output and results.tsv).
+# (valgrind for INSTRUMENT=callgrind, strace for INSTRUMENT=strace: strace -c -f on dfproxy during the measured
+# run, which slows it down, so its requests/s and CPU columns do not count then). Environment: DFPROXY (binary;
+# default build/release/service/dfproxy), SCENARIOS, PEERS (default "squid haproxy"), CONNS (default "10 100"),
+# ROUNDS (3), DURATION (5), WORKERS (1: dfproxy proxy.workers and HAProxy nbthread; Squid runs one process), MODES
+# (E's request forms, default "host absolute"), OUT_DIR (default: a new /tmp/dfproxy-tls.XXXXXX, kept, with the
+# raw output and results.tsv).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -38,7 +41,9 @@ instrument=${INSTRUMENT:-}
 for tool in wrk nginx haproxy squid dnsmasq curl openssl python3; do
     command -v "$tool" >/dev/null || { echo "tls.sh: $tool is not installed" >&2; exit 2; }
 done
-[ -z "$instrument" ] || command -v valgrind >/dev/null || { echo "tls.sh: valgrind is not installed" >&2; exit 2; }
+case $instrument in callgrind) tracer_tool=valgrind ;; strace) tracer_tool=strace ;; *) tracer_tool="" ;; esac
+[ -z "$tracer_tool" ] || command -v "$tracer_tool" >/dev/null \
+    || { echo "tls.sh: $tracer_tool is not installed" >&2; exit 2; }
 [ -x "$bin" ] || { echo "tls.sh: no dfproxy at $bin (cmake --build --preset release --target dfproxy)" >&2; exit 2; }
 [ -f "$lua" ] || { echo "tls.sh: no wrk script at $lua (set BENCH_LUA)" >&2; exit 2; }
 
@@ -175,6 +180,7 @@ start_proxy() {
                 wrap=(valgrind --tool=callgrind --collect-atstart=no
                       "--toggle-collect=QEventDispatcherUNIX::processEvents*"
                       "--toggle-collect=dfproxy::telemetry::AccessLogger::processPending*"
+                      "--toggle-collect=dfproxy::proxy::ClientApplications::runJob*"
                       "--callgrind-out-file=$dir/callgrind.$round-$cell-$mode-$conns")
             fi
             HOME="$dir" "${wrap[@]}" "$bin" --config "$dir/dfproxy-$variant.json" --no-watch-config \
@@ -277,7 +283,14 @@ for round in $(seq "$rounds"); do
                     fi
                     if [ -z "$result" ]; then
                         before=$( [ -n "$proxy_pid" ] && cpu_ticks "$proxy_pid" || echo 0)
+                        tracer=""
+                        if [ "$instrument" = strace ] && [ "$name" = dfproxy ]; then
+                            strace -c -f -q -o "$dir/strace.$round-$cell-$mode-$conns" -p "$proxy_pid" &
+                            tracer=$!
+                            sleep 1 # attached to every thread before the load starts
+                        fi
                         result=$(measure "$name" "$dir/raw/$round-$cell-$mode-$conns-$name.txt")
+                        if [ -n "$tracer" ]; then kill -INT "$tracer"; wait "$tracer" || true; fi
                         if [ -n "$proxy_pid" ]; then
                             after=$(cpu_ticks "$proxy_pid")
                             read -r rps _ <<<"$result"
@@ -327,6 +340,33 @@ for (cell, mode, conns), by_proxy in cells.items():
         print(f"| {cell} | {mode} | {conns} | {proxy} | {num(m['rps']):.0f} ({min(rpss):.0f}-{max(rpss):.0f}, "
               f"n={len(rpss)}) | {m['p50_ms']} | {m['p99_ms']} | {m['errors']} | {m['cpu_us_per_req']} | {ratio} |")
 PY
+if [ "$instrument" = strace ]; then
+    # System calls per request: strace's counts over the run's requests (rps x duration), the busiest first.
+    for f in "$dir"/strace.*; do
+        [ -f "$f" ] || continue
+        key=${f##*/strace.}
+        python3 - "$f" "$tsv" "$key" "$duration" <<'PY'
+import csv, sys
+path, tsv, key, duration = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+rows = [r for r in csv.DictReader(open(tsv), delimiter="\t")
+        if r["proxy"] == "dfproxy" and "-".join((r["round"], r["cell"], r["mode"], r["conns"])) == key]
+try:
+    requests = float(rows[0]["rps"]) * duration
+except (IndexError, ValueError):
+    sys.exit(0)
+calls = {}
+for line in open(path):
+    f = line.split()
+    # "% time  seconds  usecs/call  calls  [errors]  syscall"
+    if len(f) >= 5 and f[0][0].isdigit() and not f[-1].startswith("-"):
+        calls[f[-1]] = int(f[3])
+total = calls.pop("total", sum(calls.values()))
+top = ", ".join(f"{name} {n / requests:.1f}" for name, n in sorted(calls.items(), key=lambda x: -x[1])[:12])
+print(f"dfproxy {key}: syscalls={total} requests={requests:.0f} per_request={total / requests:.1f} ({top}) "
+      f"trace={path}")
+PY
+    done
+fi
 if [ "$instrument" = callgrind ]; then
     # The run's requests are rps x duration (connectload and wrk both count completed responses only).
     for f in "$dir"/callgrind.*; do

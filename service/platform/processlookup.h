@@ -68,8 +68,16 @@ QString cmdlineFromProc(const QByteArray &raw);
 /// The file name of a path with '/' or '\\' separators.
 QString executableName(const QString &path);
 
-/// Finds the program behind a client connection. Thread-safe; the proxy calls it from its one lookup thread
-/// (proxy/clientapplication.h), never from a worker, so it may block.
+/// What ProcessLookup::locate() found: the program, and where in it the socket was (`slot`, -1 where the platform
+/// does not say; Linux: the descriptor number in that process in the low 31 bits, the socket's inode above them).
+struct LocatedSocket
+{
+    std::shared_ptr<const ProcessInfo> info;
+    qint64 slot = -1;
+};
+
+/// Finds the program behind a client connection. Thread-safe; the proxy calls locate() from its one lookup thread
+/// (proxy/clientapplication.h), so it may block, and locateQuickly() and released() from its workers.
 class ProcessLookup
 {
 public:
@@ -80,6 +88,40 @@ public:
     /// time of a few system calls (a /proc scan on Linux when the socket's owner is not cached).
     virtual std::shared_ptr<const ProcessInfo> lookup(const QHostAddress &client, quint16 clientPort,
                                                       const QHostAddress &server, quint16 serverPort) = 0;
+    /// The same, and where the socket was, for released(). The default knows no place.
+    virtual LocatedSocket locate(const QHostAddress &client, quint16 clientPort, const QHostAddress &server,
+                                 quint16 serverPort)
+    {
+        return {lookup(client, clientPort, server, serverPort), -1};
+    }
+    /// A quick locate(), for the worker thread that accepted the connection: the answer when it takes a few system
+    /// calls (the socket is where a recent program's closed connection was, or there is no such socket), nullopt
+    /// when finding it needs more (reading through descriptors): locate() on the lookup thread then. The default
+    /// never answers quickly.
+    virtual std::optional<LocatedSocket> locateQuickly(const QHostAddress &client, quint16 clientPort,
+                                                       const QHostAddress &server, quint16 serverPort)
+    {
+        Q_UNUSED(client);
+        Q_UNUSED(clientPort);
+        Q_UNUSED(server);
+        Q_UNUSED(serverPort);
+        return std::nullopt;
+    }
+    /// Whether locateQuickly() ever answers (it may after released(), so a miss is worth one more try once the
+    /// worker has seen the connections that closed meanwhile).
+    virtual bool answersQuickly() const { return false; }
+    /// The connection that locate() found in process `pid` at `slot` has closed. A process's next socket usually
+    /// takes the descriptor its last closed one had (POSIX hands out the lowest free number), so the next lookup
+    /// for that process looks there first instead of scanning every descriptor. Only a hint: the lookup still
+    /// checks that the socket is there. Thread-safe and cheap (a worker calls it). The default ignores it.
+    virtual void released(qint64 pid, qint64 slot)
+    {
+        Q_UNUSED(pid);
+        Q_UNUSED(slot);
+    }
+    /// How many times a process's descriptors were read through, one system call each, to find a socket (Linux;
+    /// 0 elsewhere): the lookup's expensive path, which released() spares the programs that reconnect.
+    virtual qint64 descriptorScans() const { return 0; }
 };
 
 /// The lookup of this platform (a lookup that always answers null where there is none).

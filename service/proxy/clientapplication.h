@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The program behind each client connection (docs/applications.md): looked up once per connection, started when
-// the connection is accepted, on one lookup thread per proxy, through the platform's ProcessLookup. Connections
-// from other machines have none. The worker never runs the lookup's system calls itself: a first request that
-// arrives before the answer waits for it (the `application` stage returns Wait), every later request of the
-// connection reads the kept answer.
+// The program behind each client connection (docs/applications.md): looked up once per connection, begun by its
+// first request, through the platform's ProcessLookup. Connections from other machines have none. The worker only
+// asks for the quick answer (a few system calls: the socket is where the program's last closed connection was);
+// anything longer runs on one lookup thread per proxy, and the first request waits for that answer (the
+// `application` stage returns Wait). Every later request of the connection reads the kept answer.
 
 #include "platform/processlookup.h"
 
@@ -44,6 +44,9 @@ public:
     ConnectionApplication(const ConnectionApplication &) = delete;
     ConnectionApplication &operator=(const ConnectionApplication &) = delete;
 
+    /// Starts the lookup if it has not started yet (ClientApplications::prepare): the quick answer (known() at
+    /// once) or the lookup thread's.
+    void begin();
     /// The answer is in (info() is final).
     bool known() const { return m_known; }
     /// The program, null when unknown (process gone, not visible, the lookup failed).
@@ -51,6 +54,9 @@ public:
     /// Runs `f` on this thread when the answer comes in, unless the returned handle is destroyed first. Several
     /// may wait (HTTP/2 streams). Call only while !known().
     [[nodiscard]] ApplicationWaiter whenKnown(std::function<void()> f);
+    /// The client's end of the connection is gone (or about to be): the lookup may expect the program's next
+    /// socket where this one was (ProcessLookup::released). Once; the destructor does it too.
+    void release();
 
     struct Job; ///< shared with the lookup thread (clientapplication.cpp)
 
@@ -59,10 +65,15 @@ private:
     ConnectionApplication() = default;
     void answer(std::shared_ptr<const platform::ProcessInfo> info);
 
+    ClientApplications *m_apps = nullptr;
     std::shared_ptr<Job> m_job;
+    bool m_begun = false;
     bool m_known = false;
     std::shared_ptr<const platform::ProcessInfo> m_info;
     std::vector<std::weak_ptr<std::function<void()>>> m_waiters;
+    /// A quick answer's socket location (no job), for release(); slot -1 when none.
+    std::shared_ptr<platform::ProcessLookup> m_foundBy;
+    qint64 m_slot = -1;
 };
 
 /// The machine's own addresses (every interface's), read again when a second old; thread-safe.
@@ -94,20 +105,26 @@ public:
     /// Replaces the platform's lookup (tests). Call before the first connection.
     void setLookup(std::unique_ptr<platform::ProcessLookup> lookup);
 
-    /// Starts looking up the program owning the client end of `client`, for a connection on the calling thread.
-    /// The answer is delivered through `context`'s event queue (an object of this thread that outlives the
-    /// returned handle: the worker). Null when there is nothing to look up (the lookup is off, the client is on
-    /// another machine): the connection has no program. Costs the worker one system call (the stream's local
-    /// address) and a hand-over.
-    std::unique_ptr<ConnectionApplication> start(const net::Stream &client, QObject *context);
-    /// The same for a local client at client:clientPort connected to server:serverPort (tests start here).
+    /// The lookup of the program owning the client end of `client`, for a connection on the calling thread, to
+    /// begin() when the connection's first request needs it: by then the worker has usually seen the program's
+    /// previous connection close, which makes the quick answer possible (ProcessLookup::released). Null when
+    /// there is nothing to look up (the lookup is off, the client is on another machine): the connection has no
+    /// program. Costs the worker one system call (the stream's local address). A lookup thread's answer is
+    /// delivered through `context`'s event queue (an object of this thread that outlives the returned handle:
+    /// the worker).
+    std::unique_ptr<ConnectionApplication> prepare(const net::Stream &client, QObject *context);
+    /// The same for a local client at client:clientPort connected to server:serverPort.
+    std::unique_ptr<ConnectionApplication> prepare(const QHostAddress &client, quint16 clientPort,
+                                                   const QHostAddress &server, quint16 serverPort, QObject *context);
+    /// prepare() and begin() at once (tests start here): the platform's quick answer (a few system calls, the
+    /// handle is known() at once), or else a hand-over to the lookup thread.
     std::unique_ptr<ConnectionApplication> start(const QHostAddress &client, quint16 clientPort,
                                                  const QHostAddress &server, quint16 serverPort, QObject *context);
     /// The lookup thread is running (it starts with the first lookup).
     bool threadStarted() const;
 
-    /// {"enabled", "lookups", "found", "notFound", "remote", "lookupMicrosTotal", "waited", "overflow"} for
-    /// /api/v1/stats.
+    /// {"enabled", "lookups", "found", "notFound", "remote", "lookupMicrosTotal", "waited", "overflow", "quick",
+    /// "descriptorScans"} for /api/v1/stats.
     QJsonObject stats() const;
     /// A first request waited for its connection's answer (the `application` stage).
     void countWait() { m_waited.fetch_add(1, std::memory_order_relaxed); }
@@ -117,6 +134,18 @@ public:
     static constexpr std::size_t kMaxQueued = 4096;
 
 private:
+    friend class ConnectionApplication;
+    void begin(ConnectionApplication &app);
+    /// The platform's quick answer for `app`, if it has one (then `app` is known and its waiters run).
+    bool answerQuickly(ConnectionApplication &app, const std::shared_ptr<platform::ProcessLookup> &lookup);
+    /// answerQuickly() again after the events queued meanwhile, up to `triesLeft` times, then queue().
+    void retryQuickly(std::shared_ptr<ConnectionApplication::Job> job, std::shared_ptr<platform::ProcessLookup> lookup,
+                      int triesLeft);
+    /// Quick tries after the first: each costs the worker a few system calls, a scan on the lookup thread costs
+    /// one per descriptor of the program.
+    static constexpr int kQuickRetries = 3;
+    /// Hands `app` to the lookup thread (or answers "no program" at once beyond kMaxQueued).
+    void queue(ConnectionApplication &app);
     void runLookups();
     void runJob(const std::shared_ptr<ConnectionApplication::Job> &job);
 
@@ -131,7 +160,7 @@ private:
     std::unique_ptr<QThread> m_thread; ///< "dfproxy-apps" in top and debuggers
 
     std::atomic<qint64> m_lookups{0}, m_found{0}, m_notFound{0}, m_remote{0}, m_micros{0}, m_waited{0},
-        m_overflow{0};
+        m_overflow{0}, m_quick{0};
 };
 
 } // namespace dfproxy::proxy

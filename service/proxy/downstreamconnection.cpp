@@ -46,9 +46,9 @@ DownstreamConnection::DownstreamConnection(ProxyWorker *worker, ProxyContext *ct
     m_parser.setBodyHandler(this);
     m_ctx->stats.activeConnections.fetch_add(1, std::memory_order_relaxed);
     m_ctx->stats.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
-    // Now, not at the first request: the lookup overlaps the client's sending and the head's parsing, on the
-    // lookup thread; the worker never runs its system calls.
-    m_application = m_ctx->applications.start(*m_socket, m_worker);
+    // Begun by the first request (the `application` stage), which usually comes after this worker has seen the
+    // program's previous connection close: then a probe of the descriptor that one left answers at once.
+    m_application = m_ctx->applications.prepare(*m_socket, m_worker);
     armIdleTimer();
     if (m_socket->hasPendingInput())
         QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
@@ -576,6 +576,7 @@ void DownstreamConnection::onClientDisconnected()
     if (m_state == State::Tunnel)
         return; // the tunnel owns the socket now
     m_closed = true;
+    releaseApplication();
     m_tx.cancel();
     if (!m_tx.logged && m_tx.rec.status == 0)
         m_tx.rec.reason = "client_closed";
@@ -602,6 +603,7 @@ void DownstreamConnection::becomeTunnel(net::Stream *upstream, const QByteArray 
         upstream->deleteLater();
         m_ctx->stats.activeTunnels.fetch_sub(1, std::memory_order_relaxed);
         m_closed = true;
+        releaseApplication();
         m_tx.emitLog();
         m_worker->connectionClosed(this);
         deleteLater();
@@ -618,6 +620,7 @@ void DownstreamConnection::becomeTunnel(net::Stream *upstream, const QByteArray 
                               if (m_tunnel->timedOut())
                                   m_tx.rec.reason = "tunnel_idle_timeout";
                               m_closed = true;
+                              releaseApplication();
                               m_tx.emitLog();
                               m_worker->connectionClosed(this);
                               deleteLater();

@@ -100,6 +100,13 @@ private:
     void closeAfterFlush();
     void onClientBytesWritten();
     void onClientDisconnected();
+    /// The client's connection is over: its program's next socket is likely where this one was (now, not when
+    /// this object goes later: the client's next connection is often accepted meanwhile).
+    void releaseApplication()
+    {
+        if (m_application)
+            m_application->release();
+    }
     void armIdleTimer();
     void becomeTunnel(net::Stream *upstream, const QByteArray &leftover, const QByteArray &clientBytes);
     /// The exchange is over (it called its last callback): destroyed later, never inside its own callback.

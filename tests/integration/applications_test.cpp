@@ -6,6 +6,7 @@
 #include "support/testsupport.h"
 
 #include <QFile>
+#include <QDeadlineTimer>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -323,6 +324,89 @@ TEST_F(Applications, WithTheLookupOffNoProcessIsRecorded)
         return !rec.isEmpty() && rec.value("pid").toInteger() == 0;
     }, 15000)) << QJsonDocument(rec).toJson().toStdString();
     EXPECT_EQ(rec.value("status").toInt(), 200);
+}
+
+// A program that closes a connection and opens the next one is found by probing the descriptor its closed
+// connection had (the kernel hands that number out again), not by reading through all of its descriptors: with
+// many sockets open, as a browser or a load client has, that was a system call per descriptor and connection
+// (issue #21 item 9). The shortcut identifies the program as surely as the scan: a Deny rule naming it refuses
+// every one of those connections, and another program is still allowed.
+TEST_F(Applications, AProgramThatReconnectsIsFoundAtItsFreedDescriptorAndItsDenyRuleStillApplies)
+{
+    ASSERT_FALSE(python.isEmpty());
+    apply(QStringLiteral(R"(apiVersion: dfproxy.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: no-python, namespace: httpbin}
+spec:
+  targetRefs:
+  - {kind: HTTPRoute, name: dfp-httproute}
+  defaultAction: Allow
+  rules:
+  - name: python
+    action: Deny
+    applications: ["%1"]
+)")
+              .arg(python)
+              .toUtf8());
+    // 60 idle sockets besides its connections (the scan read them all each time); a first request to be looked
+    // up the slow way, then, once told, 20 connections one after the other, each read to its end and closed.
+    const QString script = QStringLiteral(
+                               "import socket, sys\n"
+                               "idle = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(60)]\n"
+                               "def get(q):\n"
+                               "    s = socket.create_connection(('127.0.0.1', %1), timeout=20)\n"
+                               "    s.sendall(b'GET /headers?app=' + q + b' HTTP/1.1\\r\\nHost: %2\\r\\n'\n"
+                               "              b'Connection: close\\r\\n\\r\\n')\n"
+                               "    out = b''\n"
+                               "    while True:\n"
+                               "        b = s.recv(65536)\n"
+                               "        if not b: break\n"
+                               "        out += b\n"
+                               "    s.close()\n"
+                               "    return out.split(b' ', 2)[1].decode()\n"
+                               "print(get(b'reconnect-first'), flush=True)\n"
+                               "sys.stdin.readline()\n"
+                               "print(' '.join(get(b'reconnect%d' % i) for i in range(20)), flush=True)\n")
+                               .arg(proxy->proxyPort())
+                               .arg(hostHeader());
+    QProcess client;
+    client.start(python, {"-c", script});
+    ASSERT_TRUE(client.waitForStarted(10000));
+    const qint64 pid = client.processId();
+    QDeadlineTimer deadline(20000);
+    while (!client.canReadLine() && client.state() == QProcess::Running && !deadline.hasExpired())
+        client.waitForReadyRead(100);
+    ASSERT_TRUE(client.canReadLine()) << client.readAllStandardError().toStdString();
+    EXPECT_EQ(client.readLine().trimmed(), "403");
+    auto lookupStats = [&] {
+        return QJsonDocument::fromJson(proxy->apiGet("/api/v1/stats").body)
+            .object()
+            .value("proxy")
+            .toObject()
+            .value("applicationLookup")
+            .toObject();
+    };
+    const QJsonObject before = lookupStats();
+    ASSERT_TRUE(before.contains("descriptorScans")) << QJsonDocument(before).toJson().toStdString();
+    client.write("go\n");
+    ASSERT_TRUE(client.waitForFinished(60000)) << client.readAllStandardError().toStdString();
+    const QByteArray statuses = client.readAllStandardOutput().trimmed();
+    EXPECT_EQ(statuses, QByteArray("403 ").repeated(20).trimmed()) << client.readAllStandardError().toStdString();
+    const QJsonObject after = lookupStats();
+    // Each connection's descriptor was freed by the one before it: most are found by one probe on the worker. A
+    // few may still be scanned on the lookup thread (when the worker handles the new connection's request before
+    // the old one's close), not one scan per connection as before.
+    EXPECT_LE(after.value("descriptorScans").toInteger() - before.value("descriptorScans").toInteger(), 8)
+        << QJsonDocument(after).toJson().toStdString();
+    EXPECT_GE(after.value("quick").toInteger() - before.value("quick").toInteger(), 12)
+        << QJsonDocument(after).toJson().toStdString();
+    for (int i = 0; i < 20; ++i) {
+        const QJsonObject rec = record(QStringLiteral("reconnect%1").arg(i));
+        EXPECT_EQ(rec.value("pid").toInteger(), pid) << i;
+        EXPECT_EQ(rec.value("reason").toString(), "application_denied") << i;
+    }
+    const ProgramRun c = viaCurl("curl-still-allowed");
+    EXPECT_EQ(c.out, "200") << c.err.toStdString();
 }
 
 #endif // Q_OS_LINUX

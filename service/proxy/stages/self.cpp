@@ -19,10 +19,11 @@ void takeApplication(Transaction &tx, const ConnectionApplication *app)
 
 StageResult application(Transaction &tx)
 {
-    // The connection started the lookup when it was accepted (on the lookup thread: its system calls never run
-    // here) and keeps the answer: often in by the first request (a client that sends at once may still beat it),
-    // and always for the later ones.
+    // The first request begins the lookup (a quick answer here, or the lookup thread's), the connection keeps
+    // the answer for the later ones.
     ConnectionApplication *app = tx.host->clientApplication();
+    if (app)
+        app->begin();
     if (!app || app->known()) {
         takeApplication(tx, app);
         return StageResult::Continue;

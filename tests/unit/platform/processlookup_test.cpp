@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
 
 using namespace dfproxy::platform;
 
@@ -266,6 +267,144 @@ TEST(ProcessLookupLinux, FindsTheProcessOverIpv6AndV4MappedSockets)
         EXPECT_EQ(info->pid, qint64(::getpid())) << target;
         ::close(client);
     }
+    ::close(server);
+}
+
+namespace {
+
+/// A connection of this process to 127.0.0.1:`serverPort`; its local port in *clientPort.
+int connectLoopback(quint16 serverPort, quint16 *clientPort)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(serverPort);
+    if (::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    ::getsockname(fd, reinterpret_cast<sockaddr *>(&local), &len);
+    *clientPort = ntohs(local.sin_port);
+    return fd;
+}
+
+/// The descriptor a Linux LocatedSocket's slot names (its low 31 bits).
+int descriptorOf(qint64 slot)
+{
+    return slot < 0 ? -1 : int(slot & 0x7fffffff);
+}
+
+} // namespace
+
+// A program that closes a connection and opens the next one (POSIX: under the descriptor number just freed) is
+// found by probing that descriptor, not by reading through all of its descriptors again: with a hundred sockets
+// open, as a browser or a load client has, that scan was a hundred system calls per new connection.
+TEST(ProcessLookupLinux, TheNextConnectionIsFoundWhereTheLastClosedOneWasWithoutAScan)
+{
+    quint16 serverPort = 0;
+    const int server = listenLoopback(&serverPort);
+    ::listen(server, 256);
+    std::vector<int> others; // other sockets of this process, around the one that is reused
+    quint16 port = 0;
+    for (int i = 0; i < 100; ++i)
+        others.push_back(connectLoopback(serverPort, &port));
+    const QHostAddress loopback(QStringLiteral("127.0.0.1"));
+    auto lookup = createProcessLookup();
+
+    int first = connectLoopback(serverPort, &port);
+    ASSERT_GE(first, 0);
+    const LocatedSocket a = lookup->locate(loopback, port, loopback, serverPort);
+    ASSERT_TRUE(a.info) << "sock_diag or /proc not usable here";
+    EXPECT_EQ(a.info->pid, qint64(::getpid()));
+    EXPECT_EQ(descriptorOf(a.slot), first);
+    ::close(first);
+    lookup->released(a.info->pid, a.slot);
+
+    const qint64 scans = lookup->descriptorScans();
+    const int second = connectLoopback(serverPort, &port);
+    ASSERT_EQ(second, first) << "the kernel gives the lowest free descriptor";
+    const LocatedSocket b = lookup->locate(loopback, port, loopback, serverPort);
+    ASSERT_TRUE(b.info);
+    EXPECT_EQ(b.info->pid, qint64(::getpid()));
+    EXPECT_EQ(b.info->path, a.info->path);
+    EXPECT_EQ(descriptorOf(b.slot), second);
+    EXPECT_EQ(lookup->descriptorScans(), scans) << "found by a probe of the freed descriptor";
+
+    // The hint is used once: a connection without one (nothing was released) is found by a scan, as before.
+    quint16 thirdPort = 0;
+    const int third = connectLoopback(serverPort, &thirdPort);
+    const LocatedSocket c = lookup->locate(loopback, thirdPort, loopback, serverPort);
+    ASSERT_TRUE(c.info);
+    EXPECT_EQ(descriptorOf(c.slot), third);
+    EXPECT_EQ(lookup->descriptorScans(), scans + 1);
+
+    ::close(second);
+    ::close(third);
+    for (const int fd : others)
+        ::close(fd);
+    ::close(server);
+}
+
+// A freed descriptor that now holds something else (another socket, a file) is only a hint: the connection asked
+// about is still found where it really is, never credited to what the hint pointed at.
+TEST(ProcessLookupLinux, AFreedDescriptorNowHoldingAnotherSocketIsNotTakenForTheConnection)
+{
+    quint16 serverPort = 0;
+    const int server = listenLoopback(&serverPort);
+    const QHostAddress loopback(QStringLiteral("127.0.0.1"));
+    auto lookup = createProcessLookup();
+    quint16 port = 0;
+    const int first = connectLoopback(serverPort, &port);
+    const LocatedSocket a = lookup->locate(loopback, port, loopback, serverPort);
+    ASSERT_TRUE(a.info) << "sock_diag or /proc not usable here";
+    ::close(first);
+    lookup->released(a.info->pid, a.slot);
+    const int unrelated = ::socket(AF_INET, SOCK_DGRAM, 0); // takes the freed number
+    ASSERT_EQ(unrelated, first);
+    const int next = connectLoopback(serverPort, &port);
+    const LocatedSocket b = lookup->locate(loopback, port, loopback, serverPort);
+    ASSERT_TRUE(b.info);
+    EXPECT_EQ(b.info->pid, qint64(::getpid()));
+    EXPECT_EQ(descriptorOf(b.slot), next);
+    EXPECT_NE(descriptorOf(b.slot), unrelated);
+    // An unknown connection stays unknown, whatever hints there are.
+    ::close(next);
+    lookup->released(b.info->pid, b.slot);
+    EXPECT_FALSE(lookup->locate(loopback, 1, loopback, serverPort).info);
+    ::close(unrelated);
+    ::close(server);
+}
+
+// The proxy may see a connection end before the program closes its end (it closed first): the descriptor still
+// holds that old socket for a while, and stays a hint until the program's next socket takes it.
+TEST(ProcessLookupLinux, ADescriptorReleasedBeforeTheProgramClosesItIsTriedForItsNextSocket)
+{
+    quint16 serverPort = 0;
+    const int server = listenLoopback(&serverPort);
+    const QHostAddress loopback(QStringLiteral("127.0.0.1"));
+    auto lookup = createProcessLookup();
+    quint16 port = 0;
+    const int first = connectLoopback(serverPort, &port);
+    const LocatedSocket a = lookup->locate(loopback, port, loopback, serverPort);
+    ASSERT_TRUE(a.info) << "sock_diag or /proc not usable here";
+    lookup->released(a.info->pid, a.slot); // the program has not closed it yet
+    const int other = connectLoopback(serverPort, &port); // looked up meanwhile: the hint still holds `first`
+    const LocatedSocket o = lookup->locate(loopback, port, loopback, serverPort);
+    ASSERT_TRUE(o.info);
+    EXPECT_EQ(descriptorOf(o.slot), other);
+    ::close(first);
+    const qint64 scans = lookup->descriptorScans();
+    const int second = connectLoopback(serverPort, &port);
+    ASSERT_EQ(second, first) << "the kernel gives the lowest free descriptor";
+    const LocatedSocket b = lookup->locate(loopback, port, loopback, serverPort);
+    ASSERT_TRUE(b.info);
+    EXPECT_EQ(descriptorOf(b.slot), second);
+    EXPECT_EQ(lookup->descriptorScans(), scans);
+    ::close(second);
+    ::close(other);
     ::close(server);
 }
 

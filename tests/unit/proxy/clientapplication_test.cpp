@@ -132,6 +132,106 @@ TEST_F(ClientApplicationsTest, BeyondTheQueuesBoundAConnectionHasNoProgramAtOnce
     queued.clear(); // skipped, not looked up
 }
 
+namespace {
+
+/// A lookup that answers quickly for client port 50001 only (the socket where a closed connection was) and
+/// records what is released.
+class QuickLookup final : public platform::ProcessLookup
+{
+public:
+    std::shared_ptr<const platform::ProcessInfo> lookup(const QHostAddress &, quint16, const QHostAddress &,
+                                                        quint16) override
+    {
+        ++slowCalls;
+        return program(QStringLiteral("wget"));
+    }
+    platform::LocatedSocket locate(const QHostAddress &c, quint16 cp, const QHostAddress &s, quint16 sp) override
+    {
+        return {lookup(c, cp, s, sp), 9};
+    }
+    std::optional<platform::LocatedSocket> locateQuickly(const QHostAddress &, quint16 clientPort,
+                                                         const QHostAddress &, quint16) override
+    {
+        ++quickCalls;
+        if (clientPort == 50001)
+            return platform::LocatedSocket{program(QStringLiteral("curl")), 7};
+        if (clientPort == 50002)
+            return platform::LocatedSocket{}; // no such socket any more
+        if (clientPort == 50004 && ++secondTry == 2) // the previous connection's close came in meanwhile
+            return platform::LocatedSocket{program(QStringLiteral("git")), 11};
+        return std::nullopt;
+    }
+    bool answersQuickly() const override { return true; }
+    void released(qint64 pid, qint64 slot) override { releases.append({pid, slot}); }
+
+    int secondTry = 0;
+
+    std::atomic<int> quickCalls{0}, slowCalls{0};
+    QList<QPair<qint64, qint64>> releases;
+};
+
+} // namespace
+
+// A connection the platform can place at once (ProcessLookup::locateQuickly: the socket where the program's last
+// closed connection was) is known when start() returns: no hand-over, no lookup thread, no waiting request. Its
+// descriptor is handed back when the connection ends, once. `retried` is still open when the test ends: its
+// release goes with it.
+TEST(ClientApplicationsQuick, AQuickAnswerIsKnownAtOnceAndItsDescriptorIsReleasedOnce)
+{
+    ClientApplications apps;
+    auto owned = std::make_unique<QuickLookup>();
+    QuickLookup *lookup = owned.get();
+    apps.setLookup(std::move(owned));
+    QObject context;
+    auto app = apps.start(kLoopback, 50001, kLoopback, 8080, &context);
+    ASSERT_TRUE(app);
+    EXPECT_TRUE(app->known());
+    ASSERT_TRUE(app->info());
+    EXPECT_EQ(app->info()->name, "curl");
+    EXPECT_FALSE(apps.threadStarted());
+    EXPECT_EQ(lookup->slowCalls.load(), 0);
+    app->release();
+    app->release();
+    app.reset();
+    ASSERT_EQ(lookup->releases.size(), 1);
+    EXPECT_EQ(lookup->releases[0], qMakePair(qint64(4242), qint64(7)));
+
+    auto gone = apps.start(kLoopback, 50002, kLoopback, 8080, &context); // the client left already
+    ASSERT_TRUE(gone);
+    EXPECT_TRUE(gone->known());
+    EXPECT_FALSE(gone->info());
+    gone.reset();
+    EXPECT_EQ(lookup->releases.size(), 1);
+
+    // A miss is tried once more after the events queued meanwhile (a reset of the program's previous connection
+    // is reported through the event queue): answered there, still without the lookup thread.
+    auto retried = apps.start(kLoopback, 50004, kLoopback, 8080, &context);
+    ASSERT_TRUE(retried);
+    EXPECT_FALSE(retried->known());
+    int woken = 0;
+    ApplicationWaiter waiter = retried->whenKnown([&] { ++woken; });
+    ASSERT_TRUE(waitFor([&] { return retried->known(); }));
+    EXPECT_EQ(woken, 1);
+    EXPECT_EQ(retried->info()->name, "git");
+    EXPECT_FALSE(apps.threadStarted());
+
+    // No quick answer at all: the lookup thread's, as before, and its descriptor is released when the connection
+    // ends.
+    auto slow = apps.start(kLoopback, 50003, kLoopback, 8080, &context);
+    ASSERT_TRUE(slow);
+    ASSERT_TRUE(waitFor([&] { return slow->known(); }));
+    EXPECT_EQ(slow->info()->name, "wget");
+    EXPECT_EQ(lookup->slowCalls.load(), 1);
+    slow.reset();
+    ASSERT_EQ(lookup->releases.size(), 2);
+    EXPECT_EQ(lookup->releases[1], qMakePair(qint64(4242), qint64(9)));
+    const QJsonObject stats = apps.stats();
+    EXPECT_EQ(stats.value("lookups").toInteger(), 4);
+    EXPECT_EQ(stats.value("quick").toInteger(), 3);
+    EXPECT_EQ(stats.value("found").toInteger(), 3);
+    EXPECT_EQ(stats.value("notFound").toInteger(), 1);
+}
+
 // The worker keeps serving while a lookup is slow: a connection whose program is known gets its keep-alive
 // request answered while another connection's lookup (a /proc scan, say) is held. Before #24 item 1 the lookup
 // ran on the worker at the first request and this request waited for it.
