@@ -155,6 +155,15 @@ bool equalsLower(const char *p, const char *end, std::string_view lower)
     return end - p == qsizetype(lower.size()) && equalsIgnoreCase(QByteArrayView(p, end - p), lower);
 }
 
+/// True when `before` (a field of the previous message on this connection) holds exactly these bytes: the new
+/// message then shares its array instead of allocating one. A keep-alive client sends the same Host, User-Agent
+/// and target again and again, an origin the same Server, Date, ETag and Last-Modified; the comparison is exact
+/// (case included), so the message reads as received.
+bool sameAsBefore(const QByteArray *before, const char *at, qsizetype len)
+{
+    return before->size() == len && len > 0 && std::memcmp(before->constData(), at, size_t(len)) == 0;
+}
+
 /// Methods that point at static text; any other token is copied.
 constexpr std::string_view kMethods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
                                          "CONNECT", "OPTIONS", "TRACE", "PATCH"};
@@ -216,9 +225,21 @@ HttpParser::~HttpParser() = default;
 
 void HttpParser::reset()
 {
+    keepFieldsForReuse(); // a pooled upstream connection is reset before each exchange
     m_head.clear();
     m_error = {};
     endMessage();
+}
+
+void HttpParser::keepFieldsForReuse()
+{
+    // Only what the head still holds: after reset() it holds nothing, and what reset() kept stays.
+    if (!m_head.headers.isEmpty()) {
+        m_prevHeaders.clear(); // keeps its capacity, which the next message's list then reuses
+        m_head.headers.swap(m_prevHeaders);
+    }
+    if (!m_head.target.isNull())
+        m_prevTarget = std::move(m_head.target);
 }
 
 void HttpParser::endMessage()
@@ -294,6 +315,7 @@ qsizetype HttpParser::feedHead(const char *data, qsizetype size, Stop *stop)
         const char *nl = static_cast<const char *>(std::memchr(p, '\n', size_t(end - p)));
         const char *lineEnd = nl ? nl : end;
         if (!m_inMessage && std::any_of(p, lineEnd, [](char c) { return c != '\r'; })) {
+            keepFieldsForReuse();
             m_head.clear();
             m_inMessage = true;
             m_hostCount = m_contentLengthCount = m_chunkedCount = 0;
@@ -374,6 +396,8 @@ bool HttpParser::parseHead(const char *begin, const char *end)
         first = false;
         p = nl + 1;
     }
+    m_prevHeaders.clear(); // keeps its capacity for the next message's list
+    m_prevTarget = QByteArray();
     return validateHead();
 }
 
@@ -449,7 +473,7 @@ bool HttpParser::parseStartLine(const char *line, const char *end)
         fail(400, "invalid_uri");
         return false;
     }
-    h.target = QByteArray(t, te - t);
+    h.target = sameAsBefore(&m_prevTarget, t, te - t) ? m_prevTarget : QByteArray(t, te - t);
     if (*t != '/' && !h.isConnect() && *t != '*') {
         // "http://host?q" has an empty path, which means "/" (RFC 9110 4.2.3): spelled out here, so every stage
         // (routing, the forwarded origin-form) sees "/?q" as it would for "http://host/?q".
@@ -487,8 +511,14 @@ bool HttpParser::parseHeaderLine(const char *line, const char *end, bool store)
     }
     if (!store)
         return true;
-    m_head.headers.append(
-        {common(kNamesByLength, line, size_t(colon - line)), common(kValuesByLength, v, size_t(ve - v))});
+    const qsizetype index = m_head.headers.size();
+    const QPair<QByteArray, QByteArray> *before = index < m_prevHeaders.size() ? &m_prevHeaders.at(index) : nullptr;
+    m_head.headers.append({before && sameAsBefore(&before->first, line, colon - line)
+                               ? before->first
+                               : common(kNamesByLength, line, size_t(colon - line)),
+                           before && sameAsBefore(&before->second, v, ve - v)
+                               ? before->second
+                               : common(kValuesByLength, v, size_t(ve - v))});
     switch (colon - line) {
     case 4:
         if (equalsLower(line, colon, "host"))

@@ -140,6 +140,8 @@ private:
     int takeLine(const char *&p, const char *end, qsizetype limit, int status, const char *reason, const char **line,
                  qsizetype *len);
     bool parseChunkLine(const char *line, qsizetype len);
+    /// Moves the last message's fields aside for sameAsBefore() while the next head is parsed.
+    void keepFieldsForReuse();
     void startBody();
     void endMessage();
     void fail(int status, const char *reason);
@@ -170,6 +172,9 @@ private:
     bool m_connKeepAlive = false;
     bool m_connUpgrade = false;
     bool m_hasUpgrade = false;
+    // the previous message's fields, shared by this one where they are the same bytes (until its head is parsed)
+    HeaderList m_prevHeaders;
+    QByteArray m_prevTarget;
     // chunked body state
     std::string m_line; ///< a chunk-size line, chunk CRLF or trailer line split across reads
     qsizetype m_trailerBytes = 0;

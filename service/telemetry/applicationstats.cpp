@@ -46,28 +46,58 @@ void ApplicationStats::Counts::add(const AccessLogEntry &e)
         lastSeen = e.time;
 }
 
+ApplicationStats::Application &ApplicationStats::applicationOf(const std::shared_ptr<const platform::ProcessInfo> &info,
+                                                               const QDateTime &time)
+{
+    // The same process as the record before (the same information, or another connection's copy of it): its
+    // application, and its pid is already the last of the list.
+    if (const platform::ProcessInfo *last = m_last.info.get(); m_last.app && last
+        && (last == info.get() || (last->pid == info->pid && last->path == info->path && last->user == info->user)))
+        return *m_last.app;
+    Application &a = m_apps[info->user + u'\n' + info->path];
+    if (a.processPath.isEmpty()) {
+        a.process = info->name;
+        a.processPath = info->path;
+        a.processUser = info->user;
+        a.firstSeen = time;
+    }
+    if (!a.pids.contains(info->pid)) {
+        a.pids.append(info->pid);
+        if (a.pids.size() > 8)
+            a.pids.removeFirst();
+    }
+    // An insertion may have moved every application: only this one is remembered.
+    m_last = {info, &a, {}, nullptr};
+    return a;
+}
+
+ApplicationStats::Counts &ApplicationStats::hostOf(Application &a, const QByteArray &host)
+{
+    if (m_last.hostCounts && m_last.host == host)
+        return *m_last.hostCounts;
+    Counts &c = a.hosts[QString::fromUtf8(host)];
+    m_last.host = host;
+    m_last.hostCounts = &c;
+    return c;
+}
+
 void ApplicationStats::observe(const AccessLogEntry &e)
 {
     const platform::ProcessInfo *app = e.application.get();
     if (!app || app->pid == 0 || app->path.isEmpty())
         return;
     QMutexLocker lock(&m_mutex);
-    Application &a = m_apps[app->user + u'\n' + app->path];
-    if (a.processPath.isEmpty()) {
-        a.process = app->name;
-        a.processPath = app->path;
-        a.processUser = app->user;
-        a.firstSeen = e.time;
-    }
-    if (!a.pids.contains(app->pid)) {
-        a.pids.append(app->pid);
-        if (a.pids.size() > 8)
-            a.pids.removeFirst();
-    }
+    Application &a = applicationOf(e.application, e.time);
     a.total.add(e);
-    a.hosts[QString::fromUtf8(e.host)].add(e);
-    forgetOldest(a.hosts, m_maxHosts, [](const Counts &c) { return c.lastSeen; });
-    forgetOldest(m_apps, m_maxApplications, [](const Application &x) { return x.total.lastSeen; });
+    hostOf(a, e.host).add(e);
+    if (a.hosts.size() > m_maxHosts) {
+        forgetOldest(a.hosts, m_maxHosts, [](const Counts &c) { return c.lastSeen; });
+        m_last.hostCounts = nullptr;
+    }
+    if (m_apps.size() > m_maxApplications) {
+        forgetOldest(m_apps, m_maxApplications, [](const Application &x) { return x.total.lastSeen; });
+        m_last = {};
+    }
 }
 
 QJsonObject ApplicationStats::toJson() const

@@ -42,9 +42,23 @@ private:
         QHash<QString, Counts> hosts;
     };
 
+    /// The slot of the record before: nearly every record comes from the program and goes to the host the one
+    /// before did (one client, one origin), and building the key, hashing it and converting the host cost more
+    /// than the counting. Pointers into the hashes, so reset whenever an entry is inserted or forgotten.
+    struct LastSlot
+    {
+        std::shared_ptr<const platform::ProcessInfo> info; ///< held: its address cannot be reused meanwhile
+        Application *app = nullptr;
+        QByteArray host;
+        Counts *hostCounts = nullptr;
+    };
+    Application &applicationOf(const std::shared_ptr<const platform::ProcessInfo> &info, const QDateTime &time);
+    Counts &hostOf(Application &a, const QByteArray &host);
+
     int m_maxApplications, m_maxHosts;
     mutable QMutex m_mutex;
     QHash<QString, Application> m_apps; ///< by processUser + '\n' + processPath
+    LastSlot m_last;
 };
 
 } // namespace dfproxy::telemetry
