@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/httpparser.h"
 
+#include "base/bytes.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -150,9 +152,41 @@ const char *skipToken(const char *p, const char *end)
         ++p;
     return p;
 }
+/// [p, end) equals `lower` (lower-case letters and '-') in any case. Only for bytes already checked as a token or a
+/// field value: OR-ing 0x20 folds 'A'..'Z' onto 'a'..'z', and of those bytes no other folds onto a letter and only
+/// '-' itself onto '-' (CR would, and is refused before). Eight bytes at a time: the known names are long.
 bool equalsLower(const char *p, const char *end, std::string_view lower)
 {
-    return end - p == qsizetype(lower.size()) && equalsIgnoreCase(QByteArrayView(p, end - p), lower);
+    const size_t n = lower.size();
+    if (size_t(end - p) != n)
+        return false;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        if ((loadWord(p + i) | (kEveryByte * 0x20)) != loadWord(lower.data() + i))
+            return false;
+    }
+    for (; i < n; ++i) {
+        if ((p[i] | 0x20) != lower[i])
+            return false;
+    }
+    return true;
+}
+
+/// True when every byte of [p, end) may be in a field value (HTAB, SP, VCHAR, obs-text). Eight bytes at a time
+/// while none is a control character (a word with HTAB, another CTL or DEL goes to the byte-by-byte check).
+bool allFieldChars(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        const quint64 w = loadWord(p);
+        if (anyByteBelow(w, 0x20) || anyByteEquals(w, 0x7f))
+            break;
+        p += 8;
+    }
+    for (; p < end; ++p) {
+        if (!is(*p, kFieldChar))
+            return false;
+    }
+    return true;
 }
 
 /// True when `before` (a field of the previous message on this connection) holds exactly these bytes: the new
@@ -503,11 +537,9 @@ bool HttpParser::parseHeaderLine(const char *line, const char *end, bool store)
     const char *ve = end;
     while (ve > v && isOws(ve[-1]))
         --ve;
-    for (const char *q = v; q < ve; ++q) {
-        if (!is(*q, kFieldChar)) {
-            fail(400, "invalid_header_value");
-            return false;
-        }
+    if (!allFieldChars(v, ve)) {
+        fail(400, "invalid_header_value");
+        return false;
     }
     if (!store)
         return true;

@@ -357,6 +357,42 @@ TEST(AccessLogFormat, JsonLineNamesRepeatedOrChangedBetweenRecordsComeOutRight)
     EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e));
 }
 
+// The writer keeps the text of the last record's second and writes one-digit numbers directly: records in the
+// same second, the next, an earlier one, across midnight and before 1970, and numbers around every fast path, must
+// each come out as QJsonDocument writes them.
+TEST(AccessLogFormat, JsonLineTimesAndNumbersInTurnComeOutRight)
+{
+    const auto viaQt = [](const AccessLogEntry &e) {
+        return QJsonDocument(e.toJson()).toJson(QJsonDocument::Compact) + '\n';
+    };
+    const QDateTime base(QDate(2026, 12, 7), QTime(23, 59, 58, 998), Qt::UTC);
+    const QList<QDateTime> times = {base,
+                                    base.addMSecs(1),
+                                    base.addMSecs(2), // the next second
+                                    base.addMSecs(1),
+                                    base.addMSecs(1002), // the next day
+                                    base.addMSecs(1003),
+                                    QDateTime(),
+                                    QDateTime(QDate(1969, 12, 31), QTime(23, 59, 59, 1), Qt::UTC),
+                                    QDateTime(QDate(1969, 12, 31), QTime(23, 59, 59, 999), Qt::UTC),
+                                    QDateTime(QDate(10000, 1, 1), QTime(0, 0, 0, 5), Qt::UTC),
+                                    QDateTime(QDate(10000, 1, 1), QTime(0, 0, 0, 6), Qt::UTC),
+                                    base};
+    const QList<qint64> numbers = {0, 9, 10, -1, -9, 99, 12345, std::numeric_limits<qint64>::min() + 1,
+                                   std::numeric_limits<qint64>::max(), 1, 5, 0};
+    for (qsizetype i = 0; i < times.size(); ++i) {
+        AccessLogEntry e = sampleEntry();
+        e.time = times[i];
+        e.bytesIn = numbers[i];
+        e.bytesOut = -numbers[i];
+        e.totalUs = numbers[i] * 1000;
+        e.status = int(numbers[i] % 1000);
+        e.method = i % 2 ? QByteArray("GET") : QByteArray();
+        e.path = i % 3 ? QByteArray("/0123456789abcdef/x") : QByteArray("/0123456\"/");
+        EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e)) << i << viaQt(e).toStdString();
+    }
+}
+
 TEST(AccessLogFormat, EnvoyLineFollowsEnvoysDefaultFormat)
 {
     EXPECT_EQ(formatAccessLogLine(sampleEntry(), AccessLogFormat::Envoy),
