@@ -9,6 +9,7 @@
 
 #include <QByteArray>
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -49,8 +50,9 @@ struct MessageHead
     bool chunked = false;
     bool keepAlive = true; ///< version default and Connection header; false for a response read until close
     bool upgrade = false;  ///< CONNECT, Upgrade request, or 101 response
-    bool isConnect() const { return method == "CONNECT"; }
-    bool isHead() const { return method == "HEAD"; }
+    // Asked by every stage: compared inline (QByteArray's == with a literal is a call into Qt).
+    bool isConnect() const { return method.size() == 7 && std::memcmp(method.constData(), "CONNECT", 7) == 0; }
+    bool isHead() const { return method.size() == 4 && std::memcmp(method.constData(), "HEAD", 4) == 0; }
     /// True when the request carries a body (Content-Length > 0 or chunked).
     bool hasRequestBody() const { return chunked || contentLength > 0; }
     void clear();

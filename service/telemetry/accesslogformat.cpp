@@ -345,8 +345,9 @@ bool appendJsonString(ByteWriter &out, const QString &v)
     return true;
 }
 
-// A field that names configuration (gateway, route, backend) is the same shared string in record after record:
-// each writer thread keeps the last one it escaped per field and copies those bytes again. The kept copy holds
+// A field that names configuration (gateway, route, backend), the program (shared process information) or an
+// address (the last one's text, kept by AddressText) is the same shared string in record after record: each writer
+// thread keeps the last one it escaped per field and copies those bytes again. The kept copy holds
 // the string's buffer, so an equal data pointer and size mean equal text.
 struct EscapedMemo
 {
@@ -399,7 +400,8 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     ByteWriter out(line, 640);
     const qsizetype start = out.size();
     bool ok = true;
-    thread_local EscapedMemo gatewayMemo, routeMemo, backendMemo;
+    thread_local EscapedMemo gatewayMemo, routeMemo, backendMemo, clientMemo, resolvedMemo, processMemo, pathMemo,
+        userMemo;
     const auto boolean = [&out](bool b) { b ? out.literal("true") : out.literal("false"); };
     const platform::ProcessInfo &app = processOf(e);
     out.literal("{\"backend\":");
@@ -409,7 +411,7 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     out.literal(",\"bytesOut\":");
     appendJsonNumber(out, e.bytesOut);
     out.literal(",\"clientAddress\":");
-    ok &= appendJsonString(out, clientAddressText(e));
+    ok &= appendJsonStringMemo(out, clientAddressText(e), clientMemo);
     out.literal(",\"clientPort\":");
     appendJsonNumber(out, e.clientPort);
     out.literal(",\"connectMs\":");
@@ -439,17 +441,17 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     out.literal(",\"port\":");
     appendJsonNumber(out, e.port);
     out.literal(",\"process\":");
-    ok &= appendJsonString(out, app.name);
+    ok &= appendJsonStringMemo(out, app.name, processMemo);
     out.literal(",\"processPath\":");
-    ok &= appendJsonString(out, app.path);
+    ok &= appendJsonStringMemo(out, app.path, pathMemo);
     out.literal(",\"processUser\":");
-    ok &= appendJsonString(out, app.user);
+    ok &= appendJsonStringMemo(out, app.user, userMemo);
     out.literal(",\"protocol\":");
     ok &= appendJsonLatin1(out, e.protocol);
     out.literal(",\"reason\":");
     ok &= appendJsonLatin1(out, e.reason);
     out.literal(",\"resolvedAddress\":");
-    ok &= appendJsonString(out, resolvedAddressText(e));
+    ok &= appendJsonStringMemo(out, resolvedAddressText(e), resolvedMemo);
     out.literal(",\"route\":");
     ok &= appendJsonStringMemo(out, e.route, routeMemo);
     out.literal(",\"seq\":");

@@ -357,10 +357,11 @@ TEST(AccessLogFormat, JsonLineNamesRepeatedOrChangedBetweenRecordsComeOutRight)
     EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e));
 }
 
-// The writer keeps the text of the last record's second and writes one-digit numbers directly: records in the
-// same second, the next, an earlier one, across midnight and before 1970, and numbers around every fast path, must
-// each come out as QJsonDocument writes them.
-TEST(AccessLogFormat, JsonLineTimesAndNumbersInTurnComeOutRight)
+// The writer keeps the text of the last record's second, the escaped program and addresses of the last record,
+// and writes one-digit numbers directly: records in the same second, the next, an earlier one, across midnight and
+// before 1970, numbers around every fast path, programs and addresses that change or not, must each come out as
+// QJsonDocument writes them.
+TEST(AccessLogFormat, JsonLineTimesNumbersProgramsAndAddressesInTurnComeOutRight)
 {
     const auto viaQt = [](const AccessLogEntry &e) {
         return QJsonDocument(e.toJson()).toJson(QJsonDocument::Compact) + '\n';
@@ -380,6 +381,9 @@ TEST(AccessLogFormat, JsonLineTimesAndNumbersInTurnComeOutRight)
                                     base};
     const QList<qint64> numbers = {0, 9, 10, -1, -9, 99, 12345, std::numeric_limits<qint64>::min() + 1,
                                    std::numeric_limits<qint64>::max(), 1, 5, 0};
+    const auto curl = program(QStringLiteral("curl"), QStringLiteral("/usr/bin/curl"), 42, QStringLiteral("alice"));
+    const auto other = program(QStringLiteral("cu\"rl"), QString::fromUtf8("/usr/bin/c\xc3\xbcrl"), 43,
+                               QStringLiteral("bob"));
     for (qsizetype i = 0; i < times.size(); ++i) {
         AccessLogEntry e = sampleEntry();
         e.time = times[i];
@@ -389,6 +393,10 @@ TEST(AccessLogFormat, JsonLineTimesAndNumbersInTurnComeOutRight)
         e.status = int(numbers[i] % 1000);
         e.method = i % 2 ? QByteArray("GET") : QByteArray();
         e.path = i % 3 ? QByteArray("/0123456789abcdef/x") : QByteArray("/0123456\"/");
+        // The program and the addresses are kept escaped too: the same one again, another one, none.
+        e.application = i % 4 == 3 ? nullptr : i % 4 == 2 ? other : curl;
+        e.clientAddress = QHostAddress(i % 3 ? QStringLiteral("127.0.0.1") : QStringLiteral("::1"));
+        e.resolvedAddress = i % 5 == 4 ? QHostAddress() : QHostAddress(i % 2 ? "127.0.0.2" : "127.0.0.3");
         EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e)) << i << viaQt(e).toStdString();
     }
 }
