@@ -443,7 +443,12 @@ bool HttpParser::parseHead(const char *begin, const char *end)
         first = false;
         p = nl + 1;
     }
-    m_prevHeaders.clear(); // keeps its capacity for the next message's list
+    // Emptied: the next message's list reuses its capacity, unless a hostile head made it large (as releaseBuffer,
+    // so that idle connections do not each keep two lists of the biggest head they ever received).
+    if (m_prevHeaders.capacity() > 64)
+        m_prevHeaders = HeaderList();
+    else
+        m_prevHeaders.clear();
     m_prevTarget = QByteArray();
     return validateHead();
 }
