@@ -257,16 +257,23 @@ bool isAscii(const char *p, qsizetype n)
 // copy after a check eight bytes at a time; false, with nothing written, for anything else.
 bool appendPlainAscii(ByteWriter &out, const char *p, qsizetype n)
 {
-    qsizetype i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const quint64 w = loadWord(p + i);
-        if ((w & (kEveryByte * 0x80)) || anyByteBelow(w, 0x20) || anyByteEquals(w, '"') || anyByteEquals(w, '\\'))
+    const auto plain = [](quint64 w) {
+        return !((w & (kEveryByte * 0x80)) || anyByteBelow(w, 0x20) || anyByteEquals(w, '"') || anyByteEquals(w, '\\'));
+    };
+    if (n >= 8) {
+        qsizetype i = 0;
+        for (; i + 8 <= n; i += 8) {
+            if (!plain(loadWord(p + i)))
+                return false;
+        }
+        if (i < n && !plain(loadWord(p + n - 8))) // the last bytes, as one word overlapping the one before
             return false;
-    }
-    for (; i < n; ++i) {
-        const auto u = static_cast<unsigned char>(p[i]);
-        if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
-            return false;
+    } else {
+        for (qsizetype i = 0; i < n; ++i) {
+            const auto u = static_cast<unsigned char>(p[i]);
+            if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
+                return false;
+        }
     }
     char *d = out.claim(n + 2);
     d[0] = '"';

@@ -134,9 +134,9 @@ TEST_F(ProxyEngine, EachRequestOnAKeepAliveConnectionIsResolvedByItsOwnHost)
 {
     ASSERT_TRUE(dns->removeHost("secure.test"));
     const QByteArray port = QByteArray::number(origin->port());
-    const QByteArray got = rawExchange(proxy->proxyPort(),
-                                       "GET /headers HTTP/1.1\r\nHost: httpbin.test:" + port + "\r\n\r\n"
-                                       "GET /headers HTTP/1.1\r\nHost: secure.test:" + port + "\r\nConnection: close\r\n\r\n");
+    const QByteArray first = "GET /headers HTTP/1.1\r\nHost: httpbin.test:" + port + "\r\n\r\n";
+    const QByteArray second = "GET /headers HTTP/1.1\r\nHost: secure.test:" + port + "\r\nConnection: close\r\n\r\n";
+    const QByteArray got = rawExchange(proxy->proxyPort(), first + second);
     QList<QByteArray> statuses;
     for (qsizetype at = got.indexOf("HTTP/1.1 "); at >= 0; at = got.indexOf("HTTP/1.1 ", at + 1))
         statuses.append(got.mid(at + 9, 3));
