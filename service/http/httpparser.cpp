@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/httpparser.h"
 
+#include "base/bytes.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -146,13 +148,72 @@ const char *skipOws(const char *p, const char *end)
 }
 const char *skipToken(const char *p, const char *end)
 {
+    // Four bytes per test while all four are token characters (field names run to a dozen bytes); the byte loop
+    // then stops at the first one that is not.
+    const auto cls = [](char c) { return kClasses[static_cast<unsigned char>(c)]; };
+    while (end - p >= 4 && (cls(p[0]) & cls(p[1]) & cls(p[2]) & cls(p[3]) & kTchar) != 0)
+        p += 4;
     while (p < end && is(*p, kTchar))
         ++p;
     return p;
 }
+/// [p, end) equals `lower` (lower-case letters and '-') in any case. Only for bytes already checked as a token or a
+/// field value: OR-ing 0x20 folds 'A'..'Z' onto 'a'..'z', and of those bytes no other folds onto a letter and only
+/// '-' itself onto '-' (CR would, and is refused before). Eight bytes at a time: the known names are long.
 bool equalsLower(const char *p, const char *end, std::string_view lower)
 {
-    return end - p == qsizetype(lower.size()) && equalsIgnoreCase(QByteArrayView(p, end - p), lower);
+    const size_t n = lower.size();
+    if (size_t(end - p) != n)
+        return false;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        if ((loadWord(p + i) | (kEveryByte * 0x20)) != loadWord(lower.data() + i))
+            return false;
+    }
+    for (; i < n; ++i) {
+        if ((p[i] | 0x20) != lower[i])
+            return false;
+    }
+    return true;
+}
+
+/// True when every byte of [p, end) may be in a field value (HTAB, SP, VCHAR, obs-text). Eight bytes at a time
+/// while none is a control character (a word with HTAB, another CTL or DEL goes to the byte-by-byte check).
+bool allFieldChars(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        const quint64 w = loadWord(p);
+        if (anyByteBelow(w, 0x20) || anyByteEquals(w, 0x7f))
+            break;
+        p += 8;
+    }
+    for (; p < end; ++p) {
+        if (!is(*p, kFieldChar))
+            return false;
+    }
+    return true;
+}
+
+/// True when `before` (a field of the previous message on this connection) holds exactly these bytes: the new
+/// message then shares its array instead of allocating one. A keep-alive client sends the same Host, User-Agent
+/// and target again and again, an origin the same Server, Date, ETag and Last-Modified; the comparison is exact
+/// (case included), so the message reads as received.
+bool sameAsBefore(const QByteArray *before, const char *at, qsizetype len)
+{
+    if (before->size() != len || len == 0)
+        return false;
+    // Inline, a word at a time: a call to memcmp costs more than these short fields.
+    const char *b = before->constData();
+    qsizetype i = 0;
+    for (; i + 8 <= len; i += 8) {
+        if (loadWord(b + i) != loadWord(at + i))
+            return false;
+    }
+    for (; i < len; ++i) {
+        if (b[i] != at[i])
+            return false;
+    }
+    return true;
 }
 
 /// Methods that point at static text; any other token is copied.
@@ -216,9 +277,21 @@ HttpParser::~HttpParser() = default;
 
 void HttpParser::reset()
 {
+    keepFieldsForReuse(); // a pooled upstream connection is reset before each exchange
     m_head.clear();
     m_error = {};
     endMessage();
+}
+
+void HttpParser::keepFieldsForReuse()
+{
+    // Only what the head still holds: after reset() it holds nothing, and what reset() kept stays.
+    if (!m_head.headers.isEmpty()) {
+        m_prevHeaders.clear(); // keeps its capacity, which the next message's list then reuses
+        m_head.headers.swap(m_prevHeaders);
+    }
+    if (!m_head.target.isNull())
+        m_prevTarget = std::move(m_head.target);
 }
 
 void HttpParser::endMessage()
@@ -294,6 +367,7 @@ qsizetype HttpParser::feedHead(const char *data, qsizetype size, Stop *stop)
         const char *nl = static_cast<const char *>(std::memchr(p, '\n', size_t(end - p)));
         const char *lineEnd = nl ? nl : end;
         if (!m_inMessage && std::any_of(p, lineEnd, [](char c) { return c != '\r'; })) {
+            keepFieldsForReuse();
             m_head.clear();
             m_inMessage = true;
             m_hostCount = m_contentLengthCount = m_chunkedCount = 0;
@@ -374,6 +448,13 @@ bool HttpParser::parseHead(const char *begin, const char *end)
         first = false;
         p = nl + 1;
     }
+    // Emptied: the next message's list reuses its capacity, unless a hostile head made it large (as releaseBuffer,
+    // so that idle connections do not each keep two lists of the biggest head they ever received).
+    if (m_prevHeaders.capacity() > 64)
+        m_prevHeaders = HeaderList();
+    else
+        m_prevHeaders.clear();
+    m_prevTarget = QByteArray();
     return validateHead();
 }
 
@@ -449,7 +530,7 @@ bool HttpParser::parseStartLine(const char *line, const char *end)
         fail(400, "invalid_uri");
         return false;
     }
-    h.target = QByteArray(t, te - t);
+    h.target = sameAsBefore(&m_prevTarget, t, te - t) ? m_prevTarget : QByteArray(t, te - t);
     if (*t != '/' && !h.isConnect() && *t != '*') {
         // "http://host?q" has an empty path, which means "/" (RFC 9110 4.2.3): spelled out here, so every stage
         // (routing, the forwarded origin-form) sees "/?q" as it would for "http://host/?q".
@@ -479,16 +560,20 @@ bool HttpParser::parseHeaderLine(const char *line, const char *end, bool store)
     const char *ve = end;
     while (ve > v && isOws(ve[-1]))
         --ve;
-    for (const char *q = v; q < ve; ++q) {
-        if (!is(*q, kFieldChar)) {
-            fail(400, "invalid_header_value");
-            return false;
-        }
+    if (!allFieldChars(v, ve)) {
+        fail(400, "invalid_header_value");
+        return false;
     }
     if (!store)
         return true;
-    m_head.headers.append(
-        {common(kNamesByLength, line, size_t(colon - line)), common(kValuesByLength, v, size_t(ve - v))});
+    const qsizetype index = m_head.headers.size();
+    const QPair<QByteArray, QByteArray> *before = index < m_prevHeaders.size() ? &m_prevHeaders.at(index) : nullptr;
+    m_head.headers.append({before && sameAsBefore(&before->first, line, colon - line)
+                               ? before->first
+                               : common(kNamesByLength, line, size_t(colon - line)),
+                           before && sameAsBefore(&before->second, v, ve - v)
+                               ? before->second
+                               : common(kValuesByLength, v, size_t(ve - v))});
     switch (colon - line) {
     case 4:
         if (equalsLower(line, colon, "host"))

@@ -9,6 +9,7 @@
 
 #include <QByteArray>
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -49,8 +50,9 @@ struct MessageHead
     bool chunked = false;
     bool keepAlive = true; ///< version default and Connection header; false for a response read until close
     bool upgrade = false;  ///< CONNECT, Upgrade request, or 101 response
-    bool isConnect() const { return method == "CONNECT"; }
-    bool isHead() const { return method == "HEAD"; }
+    // Asked by every stage: compared inline (QByteArray's == with a literal is a call into Qt).
+    bool isConnect() const { return method.size() == 7 && std::memcmp(method.constData(), "CONNECT", 7) == 0; }
+    bool isHead() const { return method.size() == 4 && std::memcmp(method.constData(), "HEAD", 4) == 0; }
     /// True when the request carries a body (Content-Length > 0 or chunked).
     bool hasRequestBody() const { return chunked || contentLength > 0; }
     void clear();
@@ -140,6 +142,8 @@ private:
     int takeLine(const char *&p, const char *end, qsizetype limit, int status, const char *reason, const char **line,
                  qsizetype *len);
     bool parseChunkLine(const char *line, qsizetype len);
+    /// Moves the last message's fields aside for sameAsBefore() while the next head is parsed.
+    void keepFieldsForReuse();
     void startBody();
     void endMessage();
     void fail(int status, const char *reason);
@@ -170,6 +174,9 @@ private:
     bool m_connKeepAlive = false;
     bool m_connUpgrade = false;
     bool m_hasUpgrade = false;
+    // the previous message's fields, shared by this one where they are the same bytes (until its head is parsed)
+    HeaderList m_prevHeaders;
+    QByteArray m_prevTarget;
     // chunked body state
     std::string m_line; ///< a chunk-size line, chunk CRLF or trailer line split across reads
     qsizetype m_trailerBytes = 0;

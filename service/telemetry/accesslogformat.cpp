@@ -6,6 +6,8 @@
 #include <QJsonDocument>
 
 #include <charconv>
+#include <cstring>
+#include <limits>
 
 namespace dfproxy::telemetry {
 namespace {
@@ -139,34 +141,56 @@ void appendDigits(ByteWriter &out, int value, int width)
 }
 
 // "2026-11-26T15:22:38.580Z", as QDateTime::toString(Qt::ISODateWithMs) writes a UTC time, without its
-// formatting machinery (it showed in profiles: one record per request). Years outside 0..9999 take Qt's path.
+// formatting machinery (it showed in profiles: one record per request). Records come in time order, many in the
+// same second: each thread keeps the text up to the second of the last one. Years outside 0..9999 take Qt's path.
 void appendIsoTime(ByteWriter &out, const QDateTime &t)
 {
+    struct SecondText
+    {
+        qint64 second = std::numeric_limits<qint64>::min();
+        char text[19]; ///< "2026-11-26T15:22:38"
+    };
+    thread_local SecondText memo;
     const qint64 ms = t.isValid() ? t.toMSecsSinceEpoch() : 0;
-    constexpr qint64 kDayMs = 86400000;
-    const qint64 days = ms >= 0 ? ms / kDayMs : -((-ms + kDayMs - 1) / kDayMs);
-    const qint64 inDay = ms - days * kDayMs;
-    int year, month, day;
-    civilFromDays(days, &year, &month, &day);
-    if (year < 0 || year > 9999) {
-        const QByteArray qt = utc(t).toString(Qt::ISODateWithMs).toLatin1();
-        out.put(qt.constData(), qt.size());
-        return;
+    const qint64 second = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    const int milli = int(ms - second * 1000);
+    if (second != memo.second) {
+        constexpr qint64 kDaySeconds = 86400;
+        const qint64 days = second >= 0 ? second / kDaySeconds : -((-second + kDaySeconds - 1) / kDaySeconds);
+        const qint64 inDay = second - days * kDaySeconds;
+        int year, month, day;
+        civilFromDays(days, &year, &month, &day);
+        if (year < 0 || year > 9999) {
+            const QByteArray qt = utc(t).toString(Qt::ISODateWithMs).toLatin1();
+            out.put(qt.constData(), qt.size());
+            return;
+        }
+        QByteArray text;
+        {
+            ByteWriter w(text, 19);
+            appendDigits(w, year, 4);
+            w.put('-');
+            appendDigits(w, month, 2);
+            w.put('-');
+            appendDigits(w, day, 2);
+            w.put('T');
+            appendDigits(w, int(inDay / 3600), 2);
+            w.put(':');
+            appendDigits(w, int(inDay / 60 % 60), 2);
+            w.put(':');
+            appendDigits(w, int(inDay % 60), 2);
+        }
+        std::memcpy(memo.text, text.constData(), sizeof memo.text);
+        memo.second = second;
     }
-    appendDigits(out, year, 4);
-    out.put('-');
-    appendDigits(out, month, 2);
-    out.put('-');
-    appendDigits(out, day, 2);
-    out.put('T');
-    appendDigits(out, int(inDay / 3600000), 2);
-    out.put(':');
-    appendDigits(out, int(inDay / 60000 % 60), 2);
-    out.put(':');
-    appendDigits(out, int(inDay / 1000 % 60), 2);
-    out.put('.');
-    appendDigits(out, int(inDay % 1000), 3);
-    out.put('Z');
+    char *d = out.claim(24);
+    std::memcpy(d, memo.text, sizeof memo.text);
+    d[19] = '.';
+    d[20] = char('0' + milli / 100);
+    d[21] = char('0' + milli / 10 % 10);
+    d[22] = char('0' + milli % 10);
+    d[23] = 'Z';
+    out.commit(24);
 }
 
 QByteArray isoTime(const QDateTime &t)
@@ -228,9 +252,42 @@ bool isAscii(const char *p, qsizetype n)
     return true;
 }
 
+// The usual value (a method, a host, a path, "HTTP/1.1", an empty field): printable ASCII without quotes or
+// backslashes, which every reading (Latin-1, UTF-8) and the escaper leave as it is. Written between quotes with one
+// copy after a check eight bytes at a time; false, with nothing written, for anything else.
+bool appendPlainAscii(ByteWriter &out, const char *p, qsizetype n)
+{
+    const auto plain = [](quint64 w) {
+        return !((w & (kEveryByte * 0x80)) || anyByteBelow(w, 0x20) || anyByteEquals(w, '"') || anyByteEquals(w, '\\'));
+    };
+    if (n >= 8) {
+        qsizetype i = 0;
+        for (; i + 8 <= n; i += 8) {
+            if (!plain(loadWord(p + i)))
+                return false;
+        }
+        if (i < n && !plain(loadWord(p + n - 8))) // the last bytes, as one word overlapping the one before
+            return false;
+    } else {
+        for (qsizetype i = 0; i < n; ++i) {
+            const auto u = static_cast<unsigned char>(p[i]);
+            if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
+                return false;
+        }
+    }
+    char *d = out.claim(n + 2);
+    d[0] = '"';
+    std::memcpy(d + 1, p, size_t(n));
+    d[n + 1] = '"';
+    out.commit(n + 2);
+    return true;
+}
+
 // Bytes from the wire: what QString::fromUtf8 makes of them (invalid sequences become U+FFFD), as UTF-8.
 void appendJsonBytes(ByteWriter &out, const QByteArray &v)
 {
+    if (appendPlainAscii(out, v.constData(), v.size()))
+        return;
     if (isAscii(v.constData(), v.size())) {
         appendJsonEscapedUtf8(out, v.constData(), v.size());
     } else {
@@ -295,8 +352,9 @@ bool appendJsonString(ByteWriter &out, const QString &v)
     return true;
 }
 
-// A field that names configuration (gateway, route, backend) is the same shared string in record after record:
-// each writer thread keeps the last one it escaped per field and copies those bytes again. The kept copy holds
+// A field that names configuration (gateway, route, backend), the program (shared process information) or an
+// address (the last one's text, kept by AddressText) is the same shared string in record after record: each writer
+// thread keeps the last one it escaped per field and copies those bytes again. The kept copy holds
 // the string's buffer, so an equal data pointer and size mean equal text.
 struct EscapedMemo
 {
@@ -320,14 +378,20 @@ bool appendJsonStringMemo(ByteWriter &out, const QString &v, EscapedMemo &memo)
 
 void appendJsonNumber(ByteWriter &out, qint64 v)
 {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.put(buf, r.ptr - buf);
+    if (quint64(v) < 10) { // most durations, bytesIn, flags: one digit
+        out.put(char('0' + v));
+        return;
+    }
+    char *d = out.claim(20); // "-9223372036854775808"
+    const auto r = std::to_chars(d, d + 20, v);
+    out.commit(r.ptr - d);
 }
 
 // A Latin-1 field (method, reason phrase): toJson() reads it as Latin-1, so bytes >= 0x80 are single characters.
 bool appendJsonLatin1(ByteWriter &out, const QByteArray &v)
 {
+    if (appendPlainAscii(out, v.constData(), v.size()))
+        return true;
     if (isAscii(v.constData(), v.size())) {
         appendJsonEscapedUtf8(out, v.constData(), v.size());
         return true;
@@ -343,7 +407,8 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     ByteWriter out(line, 640);
     const qsizetype start = out.size();
     bool ok = true;
-    thread_local EscapedMemo gatewayMemo, routeMemo, backendMemo;
+    thread_local EscapedMemo gatewayMemo, routeMemo, backendMemo, clientMemo, resolvedMemo, processMemo, pathMemo,
+        userMemo;
     const auto boolean = [&out](bool b) { b ? out.literal("true") : out.literal("false"); };
     const platform::ProcessInfo &app = processOf(e);
     out.literal("{\"backend\":");
@@ -353,7 +418,7 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     out.literal(",\"bytesOut\":");
     appendJsonNumber(out, e.bytesOut);
     out.literal(",\"clientAddress\":");
-    ok &= appendJsonString(out, clientAddressText(e));
+    ok &= appendJsonStringMemo(out, clientAddressText(e), clientMemo);
     out.literal(",\"clientPort\":");
     appendJsonNumber(out, e.clientPort);
     out.literal(",\"connectMs\":");
@@ -383,17 +448,17 @@ bool appendJsonLine(QByteArray &line, const AccessLogEntry &e)
     out.literal(",\"port\":");
     appendJsonNumber(out, e.port);
     out.literal(",\"process\":");
-    ok &= appendJsonString(out, app.name);
+    ok &= appendJsonStringMemo(out, app.name, processMemo);
     out.literal(",\"processPath\":");
-    ok &= appendJsonString(out, app.path);
+    ok &= appendJsonStringMemo(out, app.path, pathMemo);
     out.literal(",\"processUser\":");
-    ok &= appendJsonString(out, app.user);
+    ok &= appendJsonStringMemo(out, app.user, userMemo);
     out.literal(",\"protocol\":");
     ok &= appendJsonLatin1(out, e.protocol);
     out.literal(",\"reason\":");
     ok &= appendJsonLatin1(out, e.reason);
     out.literal(",\"resolvedAddress\":");
-    ok &= appendJsonString(out, resolvedAddressText(e));
+    ok &= appendJsonStringMemo(out, resolvedAddressText(e), resolvedMemo);
     out.literal(",\"route\":");
     ok &= appendJsonStringMemo(out, e.route, routeMemo);
     out.literal(",\"seq\":");

@@ -57,34 +57,70 @@ void ApplicationStats::Counts::add(const AccessLogEntry &e, qint64 ms, ByLastSee
     }
 }
 
+ApplicationStats::Application &ApplicationStats::applicationOf(const std::shared_ptr<const platform::ProcessInfo> &info,
+                                                               const QDateTime &time, bool *fresh)
+{
+    // The same process as the record before (the same information, or another connection's copy of it): its
+    // application, and its pid is already the last of the list.
+    if (const platform::ProcessInfo *last = m_last.info.get(); m_last.app && last
+        && (last == info.get() || (last->pid == info->pid && last->path == info->path && last->user == info->user))) {
+        *fresh = false;
+        return *m_last.app;
+    }
+    QString key = info->user + u'\n' + info->path;
+    Application &a = m_apps[key];
+    *fresh = a.processPath.isEmpty();
+    if (*fresh) {
+        a.process = info->name;
+        a.processPath = info->path;
+        a.processUser = info->user;
+        a.firstSeen = time;
+    }
+    if (!a.pids.contains(info->pid)) {
+        a.pids.append(info->pid);
+        if (a.pids.size() > 8)
+            a.pids.removeFirst();
+    }
+    // An insertion may have moved every application: only this one is remembered.
+    m_last = {info, &a, std::move(key), {}, {}, nullptr};
+    return a;
+}
+
+ApplicationStats::Counts &ApplicationStats::hostOf(Application &a, const QByteArray &host, bool *fresh)
+{
+    if (m_last.hostCounts && m_last.host == host) {
+        *fresh = false;
+        return *m_last.hostCounts;
+    }
+    QString key = QString::fromUtf8(host);
+    const qsizetype before = a.hosts.size();
+    Counts &c = a.hosts[key];
+    *fresh = a.hosts.size() != before;
+    m_last.host = host;
+    m_last.hostKey = std::move(key);
+    m_last.hostCounts = &c;
+    return c;
+}
+
 void ApplicationStats::observe(const AccessLogEntry &e)
 {
     const platform::ProcessInfo *app = e.application.get();
     if (!app || app->pid == 0 || app->path.isEmpty())
         return;
     const qint64 ms = e.time.isValid() ? e.time.toMSecsSinceEpoch() : 0;
-    const QString appKey = app->user + u'\n' + app->path;
     QMutexLocker lock(&m_mutex);
-    Application &a = m_apps[appKey];
-    const bool newApp = a.processPath.isEmpty();
-    if (newApp) {
-        a.process = app->name;
-        a.processPath = app->path;
-        a.processUser = app->user;
-        a.firstSeen = e.time;
+    bool newApp = false, newHost = false;
+    Application &a = applicationOf(e.application, e.time, &newApp);
+    a.total.add(e, ms, m_appsByLastSeen, m_last.appKey, newApp);
+    hostOf(a, e.host, &newHost).add(e, ms, a.hostsByLastSeen, m_last.hostKey, newHost);
+    if (a.hosts.size() > m_maxHosts) {
+        forgetOldest(a.hosts, a.hostsByLastSeen, m_maxHosts);
+        m_last.hostCounts = nullptr;
     }
-    if (!a.pids.contains(app->pid)) {
-        a.pids.append(app->pid);
-        if (a.pids.size() > 8)
-            a.pids.removeFirst();
+    if (m_apps.size() > m_maxApplications) {
+        forgetOldest(m_apps, m_appsByLastSeen, m_maxApplications); // `a` may go: not used below
+        m_last = {};
     }
-    a.total.add(e, ms, m_appsByLastSeen, appKey, newApp);
-    const QString host = QString::fromUtf8(e.host);
-    const qsizetype hostsBefore = a.hosts.size();
-    Counts &h = a.hosts[host];
-    h.add(e, ms, a.hostsByLastSeen, host, a.hosts.size() != hostsBefore);
-    forgetOldest(a.hosts, a.hostsByLastSeen, m_maxHosts);
-    forgetOldest(m_apps, m_appsByLastSeen, m_maxApplications); // `a` may go: not used below
 }
 
 QJsonObject ApplicationStats::toJson() const

@@ -11,6 +11,7 @@
 #include <QMutex>
 #include <QString>
 
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -53,10 +54,29 @@ private:
         ByLastSeen hostsByLastSeen;
     };
 
+    /// The slot of the record before: nearly every record comes from the program and goes to the host the one
+    /// before did (one client, one origin), and building the key, hashing it and converting the host cost more
+    /// than the counting. Pointers into the hashes, so reset whenever an entry is inserted or forgotten.
+    struct LastSlot
+    {
+        std::shared_ptr<const platform::ProcessInfo> info; ///< held: its address cannot be reused meanwhile
+        Application *app = nullptr;
+        QString appKey; ///< app's key in m_apps and m_appsByLastSeen
+        QByteArray host;
+        QString hostKey; ///< host's key in app->hosts and app->hostsByLastSeen
+        Counts *hostCounts = nullptr;
+    };
+    /// The application of `info` (`fresh`: created now); m_last.appKey is its key afterwards.
+    Application &applicationOf(const std::shared_ptr<const platform::ProcessInfo> &info, const QDateTime &time,
+                               bool *fresh);
+    /// `a`'s counts for `host` (`fresh`: created now); m_last.hostKey is its key afterwards.
+    Counts &hostOf(Application &a, const QByteArray &host, bool *fresh);
+
     int m_maxApplications, m_maxHosts;
     mutable QMutex m_mutex;
     QHash<QString, Application> m_apps; ///< by processUser + '\n' + processPath
     ByLastSeen m_appsByLastSeen;
+    LastSlot m_last;
 };
 
 } // namespace dfproxy::telemetry

@@ -128,6 +128,23 @@ TEST_F(ProxyEngine, OriginFormWithHostHeader)
     }
 }
 
+// A connection keeps the host's text from one request to the next while the host stays the same: a request for
+// another host on the same connection must still be resolved by its own name (here one that does not resolve).
+TEST_F(ProxyEngine, EachRequestOnAKeepAliveConnectionIsResolvedByItsOwnHost)
+{
+    ASSERT_TRUE(dns->removeHost("secure.test"));
+    const QByteArray port = QByteArray::number(origin->port());
+    const QByteArray first = "GET /headers HTTP/1.1\r\nHost: httpbin.test:" + port + "\r\n\r\n";
+    const QByteArray second = "GET /headers HTTP/1.1\r\nHost: secure.test:" + port + "\r\nConnection: close\r\n\r\n";
+    const QByteArray got = rawExchange(proxy->proxyPort(), first + second);
+    QList<QByteArray> statuses;
+    for (qsizetype at = got.indexOf("HTTP/1.1 "); at >= 0; at = got.indexOf("HTTP/1.1 ", at + 1))
+        statuses.append(got.mid(at + 9, 3));
+    ASSERT_EQ(statuses.size(), 2) << got.constData();
+    EXPECT_EQ(statuses[0], "200") << got.constData();
+    EXPECT_TRUE(statuses[1].startsWith('5')) << got.constData(); // not the first host's 200
+}
+
 TEST_F(ProxyEngine, AbsoluteFormThroughCurlProxyOption)
 {
     for (const char *name : {"httpbin.test", "qnam.test"}) {

@@ -11,7 +11,9 @@ StageResult canonical(Transaction &tx)
     if (std::optional<LocalReply> refused = canonicalizeRequest(*tx.head, tx.tlsClient, tx.ctx->options.paths,
                                                                 &tx.canon))
         return tx.reply(std::move(*refused));
-    tx.hostText = QString::fromLatin1(tx.canon.host);
+    // A keep-alive client names the same host request after request: the text of the one before is kept.
+    if (QLatin1String(tx.canon.host) != tx.hostText)
+        tx.hostText = QString::fromLatin1(tx.canon.host);
     tx.rec.host = tx.canon.host;
     tx.rec.path = tx.canon.logTarget();
     // The port the request named, also when it is answered before routing (404 route_not_found): without it the

@@ -97,3 +97,13 @@ TEST(HttpHeaders, HeaderValueValidityAtEveryOffsetOfALongValue)
         }
     }
 }
+
+TEST(HttpHeaders, IdempotentMethodsAreExactlyTheRfcOnes)
+{
+    for (const char *m : {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+        EXPECT_TRUE(isIdempotent(m)) << m;
+    // Methods are case-sensitive (RFC 9110 9.1); same lengths as the idempotent ones, but other bytes.
+    for (const char *m : {"POST", "PATCH", "CONNECT", "get", "Head", "GETX", "GE", "", "PUX", "TRACK", "DELETED",
+                          "OPTION", "OPTIONZ"})
+        EXPECT_FALSE(isIdempotent(m)) << m;
+}

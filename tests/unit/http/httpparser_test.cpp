@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 using namespace dfproxy::http;
 
 namespace {
@@ -655,3 +657,58 @@ TEST(HttpParser, EveryValidMessageParsesTheSameInAnyPieces)
 }
 
 } // namespace
+
+// A message shares the previous message's field arrays where the bytes are the same (no copy per keep-alive
+// request): each message must still read exactly its own bytes (case included), earlier heads a caller copied
+// must keep theirs, and nothing may point into the caller's input buffer, which is reused.
+TEST(HttpParser, EachMessageOnAConnectionReadsItsOwnFields)
+{
+    QList<QByteArray> messages = {
+        "GET /a HTTP/1.1\r\nHost: x.test\r\nUser-Agent: one\r\nX-Same: v\r\n\r\n",
+        "GET /a HTTP/1.1\r\nhost: x.test\r\nUser-Agent: one\r\nX-Same: w\r\nX-New: n\r\n\r\n",
+        "GET /b HTTP/1.1\r\nHost: x.test\r\n\r\n",
+        "GET /b HTTP/1.1\r\nHost: X.test\r\nUser-Agent: one\r\nX-Same: v\r\nX-New: n\r\n\r\n",
+        "GET /b HTTP/1.1\r\nHost: X.test\r\nUser-Agent: one\r\nX-Same: v\r\nX-New: n\r\n\r\n",
+    };
+    QList<HeaderList> expected = {
+        {{"Host", "x.test"}, {"User-Agent", "one"}, {"X-Same", "v"}},
+        {{"host", "x.test"}, {"User-Agent", "one"}, {"X-Same", "w"}, {"X-New", "n"}},
+        {{"Host", "x.test"}},
+        {{"Host", "X.test"}, {"User-Agent", "one"}, {"X-Same", "v"}, {"X-New", "n"}},
+        {{"Host", "X.test"}, {"User-Agent", "one"}, {"X-Same", "v"}, {"X-New", "n"}},
+    };
+    QList<QByteArray> targets = {"/a", "/a", "/b", "/b", "/b"};
+    // A head with many fields (whose list is then freed rather than kept), and the usual one after it.
+    QByteArray many = "GET /m HTTP/1.1\r\nHost: X.test\r\n";
+    HeaderList manyHeaders = {{"Host", "X.test"}};
+    for (int i = 0; i < 100; ++i) {
+        many += "X-" + QByteArray::number(i) + ": v\r\n";
+        manyHeaders.append({"X-" + QByteArray::number(i), "v"});
+    }
+    messages.append(many + "\r\n");
+    expected.append(manyHeaders);
+    targets.append("/m");
+    messages.append(messages[3]);
+    expected.append(expected[3]);
+    targets.append("/b");
+    HttpParser p(HttpParser::Kind::Request);
+    QList<MessageHead> copies;
+    QByteArray buffer; // one input buffer, overwritten by each message as a socket's would be
+    for (qsizetype i = 0; i < messages.size(); ++i) {
+        buffer.fill('#', messages[i].size() + 16);
+        std::memcpy(buffer.data(), messages[i].constData(), size_t(messages[i].size()));
+        HttpParser::Stop stop;
+        const qsizetype used = p.feed(buffer.constData(), messages[i].size(), &stop);
+        ASSERT_EQ(stop, HttpParser::Stop::Head) << i;
+        p.feed(buffer.constData() + used, messages[i].size() - used, &stop);
+        ASSERT_EQ(stop, HttpParser::Stop::Complete) << i;
+        EXPECT_EQ(p.head().headers, expected[i]) << i;
+        EXPECT_EQ(p.head().target, targets[i]) << i;
+        copies.append(p.head());
+        buffer.fill('%');
+    }
+    for (qsizetype i = 0; i < copies.size(); ++i) {
+        EXPECT_EQ(copies[i].headers, expected[i]) << i;
+        EXPECT_EQ(copies[i].target, targets[i]) << i;
+    }
+}

@@ -357,6 +357,50 @@ TEST(AccessLogFormat, JsonLineNamesRepeatedOrChangedBetweenRecordsComeOutRight)
     EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e));
 }
 
+// The writer keeps the text of the last record's second, the escaped program and addresses of the last record,
+// and writes one-digit numbers directly: records in the same second, the next, an earlier one, across midnight and
+// before 1970, numbers around every fast path, programs and addresses that change or not, must each come out as
+// QJsonDocument writes them.
+TEST(AccessLogFormat, JsonLineTimesNumbersProgramsAndAddressesInTurnComeOutRight)
+{
+    const auto viaQt = [](const AccessLogEntry &e) {
+        return QJsonDocument(e.toJson()).toJson(QJsonDocument::Compact) + '\n';
+    };
+    const QDateTime base(QDate(2026, 12, 7), QTime(23, 59, 58, 998), Qt::UTC);
+    const QList<QDateTime> times = {base,
+                                    base.addMSecs(1),
+                                    base.addMSecs(2), // the next second
+                                    base.addMSecs(1),
+                                    base.addMSecs(1002), // the next day
+                                    base.addMSecs(1003),
+                                    QDateTime(),
+                                    QDateTime(QDate(1969, 12, 31), QTime(23, 59, 59, 1), Qt::UTC),
+                                    QDateTime(QDate(1969, 12, 31), QTime(23, 59, 59, 999), Qt::UTC),
+                                    QDateTime(QDate(10000, 1, 1), QTime(0, 0, 0, 5), Qt::UTC),
+                                    QDateTime(QDate(10000, 1, 1), QTime(0, 0, 0, 6), Qt::UTC),
+                                    base};
+    const QList<qint64> numbers = {0, 9, 10, -1, -9, 99, 12345, std::numeric_limits<qint64>::min() + 1,
+                                   std::numeric_limits<qint64>::max(), 1, 5, 0};
+    const auto curl = program(QStringLiteral("curl"), QStringLiteral("/usr/bin/curl"), 42, QStringLiteral("alice"));
+    const auto other = program(QStringLiteral("cu\"rl"), QString::fromUtf8("/usr/bin/c\xc3\xbcrl"), 43,
+                               QStringLiteral("bob"));
+    for (qsizetype i = 0; i < times.size(); ++i) {
+        AccessLogEntry e = sampleEntry();
+        e.time = times[i];
+        e.bytesIn = numbers[i];
+        e.bytesOut = -numbers[i];
+        e.totalUs = numbers[i] * 1000;
+        e.status = int(numbers[i] % 1000);
+        e.method = i % 2 ? QByteArray("GET") : QByteArray();
+        e.path = i % 3 ? QByteArray("/0123456789abcdef/x") : QByteArray("/0123456\"/");
+        // The program and the addresses are kept escaped too: the same one again, another one, none.
+        e.application = i % 4 == 3 ? nullptr : i % 4 == 2 ? other : curl;
+        e.clientAddress = QHostAddress(i % 3 ? QStringLiteral("127.0.0.1") : QStringLiteral("::1"));
+        e.resolvedAddress = i % 5 == 4 ? QHostAddress() : QHostAddress(i % 2 ? "127.0.0.2" : "127.0.0.3");
+        EXPECT_EQ(formatAccessLogLine(e, AccessLogFormat::Json), viaQt(e)) << i << viaQt(e).toStdString();
+    }
+}
+
 TEST(AccessLogFormat, EnvoyLineFollowsEnvoysDefaultFormat)
 {
     EXPECT_EQ(formatAccessLogLine(sampleEntry(), AccessLogFormat::Envoy),

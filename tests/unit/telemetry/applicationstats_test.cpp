@@ -4,6 +4,7 @@
 #include "telemetry/applicationstats.h"
 
 #include <QJsonArray>
+#include <QMap>
 #include <QSet>
 
 #include <gtest/gtest.h>
@@ -131,4 +132,40 @@ TEST(ApplicationStats, AProgramReachingANewHostEveryRequestKeepsTheNewestWithinI
     EXPECT_TRUE(kept.contains(QStringLiteral("svc%1.bench.test").arg(kHosts - 1)));
     EXPECT_TRUE(kept.contains(QStringLiteral("svc%1.bench.test").arg(kHosts - kBound)));
     EXPECT_FALSE(kept.contains(QStringLiteral("svc%1.bench.test").arg(kHosts - kBound - 1)));
+}
+
+// observe() keeps the slot of the record before (program and host) instead of looking both up per record: every
+// way the next record can differ from the one before, or the slot can be forgotten, must still count right.
+TEST(ApplicationStats, CountsRightWhateverTheRecordBeforeWas)
+{
+    ApplicationStats stats(2, 2);
+    AccessLogEntry first = entry("/bin/a", 1, "x.test", 1);
+    stats.observe(first);
+    stats.observe(first);                               // the very same process information
+    stats.observe(entry("/bin/a", 1, "x.test", 2));     // another connection's copy of it
+    stats.observe(entry("/bin/a", 2, "x.test", 3));     // another process of the same program: a new pid
+    AccessLogEntry otherUser = entry("/bin/a", 2, "x.test", 4);
+    auto bob = std::make_shared<dfproxy::platform::ProcessInfo>(*otherUser.application);
+    bob->user = QStringLiteral("bob");
+    otherUser.application = bob;
+    stats.observe(otherUser);                           // the same pid and path under another account
+    stats.observe(entry("/bin/a", 2, "y.test", 5));     // back to alice, another host
+    stats.observe(entry("/bin/a", 2, "z.test", 6));     // a third host: x.test goes
+    stats.observe(entry("/bin/a", 2, "x.test", 7));     // x.test again: counted afresh, y.test goes
+    stats.observe(entry("/bin/c", 3, "x.test", 8));     // a third program: bob's goes
+    stats.observe(entry("/bin/a", 2, "x.test", 9));
+
+    const QJsonArray items = stats.toJson().value("items").toArray();
+    ASSERT_EQ(items.size(), 2);
+    const QJsonObject a = items[0].toObject();
+    EXPECT_EQ(a.value("processPath").toString(), "/bin/a");
+    EXPECT_EQ(a.value("processUser").toString(), "alice");
+    EXPECT_EQ(a.value("requests").toInteger(), 8);
+    EXPECT_EQ(a.value("pids").toArray(), (QJsonArray{1, 2}));
+    EXPECT_EQ(a.value("lastSeen").toString(), "2026-12-07T06:00:09.000Z");
+    QMap<QString, qint64> hosts;
+    for (const auto &h : a.value("hosts").toArray())
+        hosts.insert(h.toObject().value("host").toString(), h.toObject().value("requests").toInteger());
+    EXPECT_EQ(hosts, (QMap<QString, qint64>{{"x.test", 2}, {"z.test", 1}}));
+    EXPECT_EQ(items[1].toObject().value("processPath").toString(), "/bin/c");
 }
