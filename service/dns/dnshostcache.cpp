@@ -118,7 +118,8 @@ public:
             QObject::disconnect(m_aboutToBlock);
             m_dispatcher = dispatcher;
             if (dispatcher)
-                m_aboutToBlock = connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, [this] { clear(); });
+                m_aboutToBlock =
+                    connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, [this] { clear(); });
         }
         if (!m_posted && (!m_dispatcher || m_dead.size() >= kMaxDead)) {
             m_posted = true;
