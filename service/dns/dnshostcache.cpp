@@ -6,6 +6,7 @@
 #include "dns/dnslookupresolver.h"
 #include "dns/udpresolver.h"
 
+#include <QAbstractEventDispatcher>
 #include <QCoreApplication>
 #include <QMutexLocker>
 #include <QPair>
@@ -97,9 +98,11 @@ struct DnsHostCache::Entry
     qint64 refreshAtMs() const { return resolvedAtMs + ttlMs * 9 / 10; }
 };
 
-/// Finished queries of one thread, destroyed together from one posted event on that thread: never inside their
-/// own callback, and not one event (an allocation, a lock and a wake-up of the loop) per query as when each was
-/// handed to the event loop alone — a worker finishes one query per request for names never seen before.
+/// Finished queries of one thread, destroyed together when its event loop is about to wait again: never inside their
+/// own callback, and neither one event per query nor one per socket read (a posted event is an allocation, a lock and
+/// an eventfd write and read to wake the loop) — a worker finishes one query per request for names never seen before.
+/// A loop that never waits (always a posted event to deliver), or a thread without an event dispatcher, gets a posted
+/// event once kMaxDead queries wait, so the list stays bounded.
 class DnsHostCache::Graveyard final : public QObject
 {
 public:
@@ -109,7 +112,16 @@ public:
     void bury(std::unique_ptr<ResolverQuery> q)
     {
         m_dead.push_back(std::move(q));
-        if (!m_posted) {
+        // The dispatcher of the thread the object lives on now (the cache's may move to another thread).
+        QAbstractEventDispatcher *dispatcher = thread()->eventDispatcher();
+        if (dispatcher != m_dispatcher) {
+            QObject::disconnect(m_aboutToBlock);
+            m_dispatcher = dispatcher;
+            if (dispatcher)
+                m_aboutToBlock =
+                    connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, [this] { clear(); });
+        }
+        if (!m_posted && (!m_dispatcher || m_dead.size() >= kMaxDead)) {
             m_posted = true;
             QCoreApplication::postEvent(this, new QEvent(QEvent::User));
         }
@@ -121,13 +133,24 @@ protected:
         if (e->type() != QEvent::User)
             return QObject::event(e);
         m_posted = false;
-        std::vector<std::unique_ptr<ResolverQuery>> dead;
-        dead.swap(m_dead); // destroying one may bury none, but keep the list stable anyway
+        clear();
         return true;
     }
 
 private:
+    static constexpr size_t kMaxDead = 256;
+
+    void clear()
+    {
+        if (m_dead.empty())
+            return;
+        std::vector<std::unique_ptr<ResolverQuery>> dead;
+        dead.swap(m_dead); // destroying one may bury none, but keep the list stable anyway
+    }
+
     std::vector<std::unique_ptr<ResolverQuery>> m_dead;
+    QPointer<QAbstractEventDispatcher> m_dispatcher;
+    QMetaObject::Connection m_aboutToBlock;
     bool m_posted = false;
 };
 

@@ -99,6 +99,9 @@ private:
 
 QByteArray lowered(const QByteArray &name)
 {
+    // Names we encode are lower-case already: share the array then, no copy (one per reply).
+    if (std::none_of(name.cbegin(), name.cend(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+        return name;
     QByteArray l = name;
     for (char &c : l)
         c = asciiLower(c);
@@ -148,7 +151,8 @@ bool readQuestion(const Reader &r, quint16 id, const QByteArray &asciiName, quin
         return (flags & 0xf) != 0; // some servers drop the question from an error reply (FORMERR, REFUSED ...)
     if (qdcount != 1)
         return false;
-    QByteArray qname;
+    // The thread's buffer: its capacity stays, so reading a question allocates nothing (twice per reply).
+    thread_local QByteArray qname;
     if (!r.readName(offset, &qname) || !r.has(*offset, 4))
         return false;
     const quint16 qtype = get16(r.at(*offset));
@@ -269,7 +273,8 @@ std::optional<Reply> parseReply(const QByteArray &datagram, const QByteArray &as
     QList<Cname> cnames;
     QList<Address> found;
     const int ancount = get16(r.at(6));
-    QByteArray owner;
+    // The thread's buffer, as for the question (a record that keeps an owner shares it; the next read detaches).
+    thread_local QByteArray owner;
     for (int i = 0; i < ancount; ++i) {
         if (!r.readName(&offset, &owner))
             return fail(QStringLiteral("answer %1: malformed owner name").arg(i + 1));

@@ -41,7 +41,8 @@ class UdpQuery;
 class Channel : public std::enable_shared_from_this<Channel>
 {
 public:
-    Channel(qintptr fd, qsizetype serverIndex) : m_fd(fd), m_index(serverIndex), m_notifier(fd, QSocketNotifier::Read)
+    Channel(qintptr fd, qsizetype serverIndex, std::shared_ptr<quint64> receives)
+        : m_fd(fd), m_index(serverIndex), m_receives(std::move(receives)), m_notifier(fd, QSocketNotifier::Read)
     {
         QObject::connect(&m_notifier, &QSocketNotifier::activated, &m_guard, [this] { onReadable(); });
     }
@@ -80,6 +81,7 @@ private:
 
     qintptr m_fd;
     qsizetype m_index;
+    std::shared_ptr<quint64> m_receives; // the pool's count of recv() calls (one thread: no atomic)
     int m_started = 0;
     bool m_failed = false;
     QHash<quint16, UdpQuery *> m_pending;
@@ -94,6 +96,7 @@ struct ChannelPool
     QList<QHostAddress> servers;
     quint16 port = 53;
     std::vector<std::shared_ptr<Channel>> current; // by server index; null until first used
+    std::shared_ptr<quint64> receives = std::make_shared<quint64>(0); // recv() calls of its sockets
     std::unique_ptr<DeadlineList> timers;           // the queries' resends and timeouts; made on first use, on the
                                                     // thread of the queries
 
@@ -115,7 +118,7 @@ struct ChannelPool
             c.reset();
             const qintptr fd = platform::openConnectedUdpSocket(servers.at(index), port);
             if (fd >= 0)
-                c = std::make_shared<Channel>(fd, index);
+                c = std::make_shared<Channel>(fd, index, receives);
         }
         return c;
     }
@@ -411,6 +414,7 @@ void Channel::onReadable()
     char buffer[kReceiveBuffer];
     for (;;) {
         const qint64 n = platform::receiveDatagram(m_fd, buffer, sizeof buffer);
+        ++*m_receives;
         if (n == platform::WouldBlock)
             return;
         if (n == platform::SocketFailed) {
@@ -422,6 +426,11 @@ void Channel::onReadable()
         const quint16 id = quint16((quint8(buffer[0]) << 8) | quint8(buffer[1]));
         if (UdpQuery *q = m_pending.value(id))
             q->onDatagram(QByteArray::fromRawData(buffer, qsizetype(n)), this);
+        // No query waits here any more: stop without the recv() that would only say EAGAIN (one system call per
+        // wake-up on a cold name per request). A datagram still queued keeps the socket readable, so the notifier
+        // (level-triggered; on Windows FD_READ is posted again after a recv that leaves data) brings us back.
+        if (m_pending.isEmpty())
+            return;
     }
 }
 
@@ -437,6 +446,11 @@ UdpResolver::UdpResolver(QList<QHostAddress> nameservers, int timeoutMs, quint16
 }
 
 UdpResolver::~UdpResolver() = default;
+
+quint64 UdpResolver::receiveCalls() const
+{
+    return *m_pool->receives;
+}
 
 std::unique_ptr<ResolverQuery> UdpResolver::query(const QString &name, RecordType type, Callback callback)
 {

@@ -36,6 +36,8 @@ public:
 
     QList<QHostAddress> nameservers() const { return m_nameservers; }
     int timeoutMs() const { return m_timeoutMs; }
+    /// recv() calls made on this resolver's sockets so far (tests check that a wake-up reads no more than it must).
+    quint64 receiveCalls() const;
 
 private:
     QList<QHostAddress> m_nameservers;

@@ -88,6 +88,7 @@ public:
     Metric &labels(LabelValues values)
     {
         values.resize(m_labelNames.size());
+        m_lookups.fetch_add(1, std::memory_order_relaxed);
         {
             std::shared_lock lock(m_mutex);
             if (auto it = m_series.find(values); it != m_series.end())
@@ -122,6 +123,9 @@ public:
         return m_series.size();
     }
 
+    /// How many times labels() was called: tests check that per-record paths look series up once, not per record.
+    size_t lookups() const { return m_lookups.load(std::memory_order_relaxed); }
+
     const QString &name() const { return m_name; }
     const QString &help() const { return m_help; }
     const QStringList &labelNames() const { return m_labelNames; }
@@ -143,6 +147,7 @@ private:
     std::map<LabelValues, std::unique_ptr<Metric>> m_series;
     size_t m_limit = 0;
     LabelValues m_overflow;
+    std::atomic<size_t> m_lookups{0};
 };
 
 using CounterFamily = Family<Counter>;

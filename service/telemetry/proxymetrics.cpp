@@ -4,6 +4,7 @@
 namespace dfproxy::telemetry {
 
 ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
+    : m_hostLimit(size_t(qMax(1, hostLimit)))
 {
     const QStringList requestLabels{"gateway", "route", "backend", "method", "code", "reason"};
     m_requests = registry.counter("dfproxy_requests_total",
@@ -32,7 +33,7 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry &registry, int hostLimit)
                                       "Requests by destination host; hosts past the series limit count as "
                                       "host=\"other\".",
                                       {"host"});
-    m_destinations->setSeriesLimit(size_t(qMax(1, hostLimit)), {"other"});
+    m_destinations->setSeriesLimit(m_hostLimit, {"other"});
     m_upstreamProxy = registry.counter("dfproxy_upstream_proxy_requests_total",
                                        "Requests of backends with an upstream (corporate) proxy, by the proxy taken "
                                        "(host:port, or DIRECT) and outcome (forwarded, or the upstream_proxy_* error).",
@@ -81,6 +82,30 @@ auto *memoized(Memo &memo, qsizetype limit, const Key &key, Make make)
 
 } // namespace
 
+Counter *ProxyMetrics::destinationSeries(const QByteArray &host)
+{
+    auto &memo = m_destinationMemo;
+    if (memo.last && memo.lastKey == host)
+        return memo.last;
+    Counter *series = memo.map.value(host, nullptr);
+    if (!series && m_destinationsFull) {
+        // Full: a host without a series of its own counts as "other", as the family would answer (asked once, so the
+        // "other" series appears with the first host past the limit, as before).
+        if (!m_destinationOther)
+            m_destinationOther = &m_destinations->labels({QStringLiteral("other")});
+        series = m_destinationOther;
+    } else if (!series) {
+        // Not full: the family decides (its limit, a host named "other"); the memo remembers the host's series, so
+        // it holds at most the family's limit of them and never needs evicting.
+        series = &m_destinations->labels({QString::fromUtf8(host)});
+        memo.map.insert(host, series);
+        m_destinationsFull = m_destinations->seriesCount() >= m_hostLimit;
+    }
+    memo.lastKey = host;
+    memo.last = series;
+    return series;
+}
+
 void ProxyMetrics::observe(const AccessLogEntry &e)
 {
     Counter *request, *destination = nullptr;
@@ -94,11 +119,8 @@ void ProxyMetrics::observe(const AccessLogEntry &e)
                                                            QString::fromLatin1(e.reason)});
                            });
         duration = memoized(m_durationMemo, kMemoLimit, e.route, [&] { return &m_duration->labels({e.route}); });
-        if (!e.host.isEmpty()) {
-            destination = memoized(m_destinationMemo, kMemoLimit, e.host, [&] {
-                return &m_destinations->labels({QString::fromUtf8(e.host)});
-            });
-        }
+        if (!e.host.isEmpty())
+            destination = destinationSeries(e.host);
     }
     request->inc();
     duration->observe(seconds(e.totalUs));

@@ -429,6 +429,66 @@ TEST_P(ResolverTest, AnAnswerReachesItsCallbackFromTheSocketHandlerWithoutAQueue
     EXPECT_EQ(metaCalls.count, 0);
 }
 
+TEST_P(ResolverTest, AnAnswerIsReadWithOneRecvWhenNoOtherQueryWaits)
+{
+    // A cold name per request: the recv() after the last awaited answer could only say EAGAIN (a system call per
+    // wake-up); the socket handler stops once no query waits on the socket.
+    if (!udp())
+        GTEST_SKIP() << "QDnsLookup's sockets are glibc's";
+    serve(31);
+    for (int i = 0; i < 10; ++i)
+        m_server.setAddresses(QStringLiteral("n%1.test").arg(i), {QHostAddress(QStringLiteral("127.2.3.1"))});
+    auto resolver = std::make_unique<UdpResolver>(QList<QHostAddress>{m_server.address()}, 5000);
+    for (int i = 0; i < 10; ++i) {
+        std::optional<ResolverReply> got;
+        auto q = resolver->query(QStringLiteral("n%1.test").arg(i), RecordType::A,
+                                 [&](const ResolverReply &r) { got = r; });
+        ASSERT_TRUE(dfproxy::test::waitUntil([&] { return got.has_value(); }, 20'000));
+        EXPECT_EQ(got->error, DnsError::None) << got->detail.toStdString();
+    }
+    // One datagram each, one recv() each (the server sends nothing else).
+    EXPECT_EQ(resolver->receiveCalls(), 10u);
+}
+
+TEST_P(ResolverTest, FinishedQueriesOfTheHostCacheGoWithoutAPostedEvent)
+{
+    // The host cache destroys finished queries outside their callbacks: when the loop is about to wait, not from a
+    // posted event (an eventfd write and read per socket wake-up for a cold name per request).
+    serve(32);
+    for (int i = 0; i < 10; ++i)
+        m_server.setAddresses(QStringLiteral("n%1.test").arg(i), {QHostAddress(QStringLiteral("127.2.3.2"))});
+    DnsHostCache::Options o;
+    o.servers = {m_server.address()};
+    o.resolver = udp() ? DnsHostCache::ResolverKind::Udp : DnsHostCache::ResolverKind::QDnsLookup;
+    o.queryTimeoutMs = 5000;
+    o.maintenanceIntervalMs = 0;
+    o.hostsFilePath = QStringLiteral("/nonexistent/dfproxy-hosts");
+    DnsHostCache cache(o, SystemClock::instance());
+    /// Counts the QEvent::User events delivered on this thread (the graveyard's).
+    class UserEvents final : public QObject
+    {
+    public:
+        int count = 0;
+        bool eventFilter(QObject *, QEvent *e) override
+        {
+            count += e->type() == QEvent::User ? 1 : 0;
+            return false;
+        }
+    } userEvents;
+    QCoreApplication::instance()->installEventFilter(&userEvents);
+    QObject context;
+    for (int i = 0; i < 10; ++i) {
+        std::optional<ResolveResult> got;
+        auto out = cache.lookup(QStringLiteral("n%1.test").arg(i), 80, LookupFamily::V4Only, &context,
+                                [&](const ResolveResult &r) { got = r; });
+        ASSERT_FALSE(out.ready);
+        ASSERT_TRUE(dfproxy::test::waitUntil([&] { return got.has_value(); }, 20'000));
+        EXPECT_TRUE(got->ok()) << got->detail.toStdString();
+    }
+    QCoreApplication::instance()->removeEventFilter(&userEvents);
+    EXPECT_EQ(userEvents.count, 0);
+}
+
 TEST_P(ResolverTest, AQueryThatEndsInsideQueryStillCallsBackLater)
 {
     serve(29);

@@ -127,6 +127,49 @@ AccessLogEntry proxiedGet()
 }
 } // namespace
 
+TEST(ProxyMetrics, HostsPastTheLimitCountAsOtherWithoutLookingUpTheFamily)
+{
+    // A cold name per request (#21, bench/dnswait.sh): once the destination family is full, a host never seen before
+    // must not cost a label list and a search of the family (the memo answers "other" itself), and the answers stay
+    // exactly the family's: the first `hostLimit` hosts get their own series, "other" appears with the first host
+    // past the limit, a host literally named "other" shares it.
+    MetricsRegistry r;
+    ProxyMetrics m(r, 3);
+    AccessLogEntry e = proxiedGet();
+    for (const char *host : {"a.test", "other", "b.test"}) {
+        e.host = host;
+        m.observe(e);
+    }
+    EXPECT_EQ(m.destinations()->seriesCount(), 3u);
+    const size_t lookups = m.destinations()->lookups();
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < 1000; ++i) {
+            e.host = "cold" + QByteArray::number(i) + ".test";
+            m.observe(e);
+            e.host = "a.test";
+            m.observe(e);
+        }
+    }
+    EXPECT_LE(m.destinations()->lookups() - lookups, 1u); // "other", once
+    EXPECT_EQ(m.destinations()->seriesCount(), 3u);
+    EXPECT_EQ(m.destinations()->labels({"a.test"}).value(), 2001u);
+    EXPECT_EQ(m.destinations()->labels({"other"}).value(), 2001u);
+    EXPECT_EQ(m.destinations()->labels({"b.test"}).value(), 1u);
+
+    // Without a host named "other", the overflow series appears only with the first host past the limit.
+    MetricsRegistry r2;
+    ProxyMetrics m2(r2, 2);
+    for (const char *host : {"a.test", "b.test", "a.test"}) {
+        e.host = host;
+        m2.observe(e);
+    }
+    EXPECT_FALSE(r2.exposition().contains("dfproxy_destination_requests_total{host=\"other\"}"));
+    e.host = "c.test";
+    m2.observe(e);
+    EXPECT_TRUE(r2.exposition().contains("dfproxy_destination_requests_total{host=\"other\"} 1\n"));
+    EXPECT_EQ(m2.destinations()->seriesCount(), 3u);
+}
+
 TEST(ProxyMetrics, CountsRequestsBytesAndBoundedDestinations)
 {
     MetricsRegistry r;
