@@ -230,6 +230,33 @@ TEST_P(TlsClientStreamTest, AnotherNameOrAnUntrustedChainFailsTheHandshakeAndIns
     EXPECT_TRUE(skipped->stream->isEncrypted());
 }
 
+TEST_P(TlsClientStreamTest, AnIpLiteralInAnySpellingIsCheckedAgainstTheCertificatesIpSans)
+{
+    // The origin's certificate names origin.test and no address. Qt takes "127.1", "2130706433" and "0x7f000001" for
+    // 127.0.0.1; OpenSSL's IP check takes only the dotted quad: an unchecked failure there left no identity check at
+    // all, and any certificate of a trusted CA passed for the address.
+    for (const char *spelling : {"127.0.0.1", "127.1", "2130706433", "0x7f000001", "::ffff:127.0.0.1"}) {
+        auto d = dial(trusting(QString::fromLatin1(spelling)));
+        EXPECT_EQ(d->rec.connected, 0) << spelling;
+        EXPECT_EQ(d->rec.closed, 1) << spelling;
+        EXPECT_FALSE(d->stream && d->stream->isEncrypted()) << spelling;
+    }
+
+    // A certificate with the address as an IP SAN verifies under the short spelling too.
+    auto withIp = ca.issueServerCert("origin-ip", {"origin.test"}, {QHostAddress(QHostAddress::LocalHost)});
+    ASSERT_TRUE(withIp);
+    QFile certFile(withIp->certPath), keyFile(withIp->keyPath);
+    ASSERT_TRUE(certFile.open(QIODevice::ReadOnly) && keyFile.open(QIODevice::ReadOnly));
+    QSslConfiguration conf = server.sslConfiguration();
+    conf.setLocalCertificate(QSslCertificate(certFile.readAll()));
+    conf.setPrivateKey(QSslKey(keyFile.readAll(), QSsl::Ec));
+    server.setSslConfiguration(conf);
+    for (const char *spelling : {"127.0.0.1", "127.1"}) {
+        auto d = dial(trusting(QString::fromLatin1(spelling)));
+        EXPECT_EQ(d->rec.connected, 1) << spelling << ": " << d->stream->errorString().toStdString();
+    }
+}
+
 TEST_P(TlsClientStreamTest, APeerThatDoesNotSpeakTlsFailsTheHandshake)
 {
     QTcpServer plain;
