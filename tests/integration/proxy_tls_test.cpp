@@ -76,6 +76,12 @@ protected:
             route("qnam-with-ca", {"qnam-secure.test", "qnam-wrongname.test"}, "qnam-with-ca"),
             route("qnam-system-cas", {"qnam-nocafile.test"}, "qnam-system-cas"),
             route("ip-literal", {"127.1", "2130706433"}, "with-ca"),
+            QJsonObject{{"apiVersion", "agentgateway.dev/v1alpha1"},
+                        {"kind", "AgentgatewayBackend"},
+                        {"metadata", QJsonObject{{"name", "static-short-ip"}, {"namespace", "httpbin"}}},
+                        {"spec", QJsonObject{{"static", QJsonObject{{"host", "127.1"}, {"port", tlsOrigin->port()}}},
+                                             {"tls", QJsonObject{{"caFile", ca}}}}}},
+            route("static-short-ip", {"static-short-ip.test"}, "static-short-ip"),
         };
         proxy = std::make_unique<DfproxyProcess>(p);
         ASSERT_TRUE(proxy->start()) << proxy->describe().toStdString();
@@ -199,6 +205,12 @@ TEST_F(ProxyTls, AnIpLiteralTargetInAShortSpellingIsVerifiedAgainstTheCertificat
         EXPECT_EQ(r.status, 502) << host << ": " << r.describe().toStdString();
         EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_tls_error") << host;
     }
+    // A static backend's host is taken as written ("127.1" is a valid address there) and is the verification name:
+    // it too must be checked against the certificate's addresses (it passed with no identity check before).
+    const auto r = viaHttpListener("static-short-ip.test");
+    EXPECT_EQ(r.status, 502) << r.describe().toStdString();
+    EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_tls_error");
+    EXPECT_TRUE(r.body.contains("IP address mismatch")) << r.describe().toStdString();
 }
 
 TEST_F(ProxyTls, NameOutsideTheCertificateFails)
