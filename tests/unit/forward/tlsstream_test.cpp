@@ -369,6 +369,51 @@ TEST_P(TlsClientStreamTest, SessionTicketsAreNoInputAndTheNextConnectionResumes)
     EXPECT_FALSE(other->stream->isResumed());
 }
 
+TEST_P(TlsClientStreamTest, ASessionIsNeverResumedWhereAFullHandshakeWouldFailVerification)
+{
+    // A resumed handshake does not verify the chain or the name again: a session kept under one name, CA set or
+    // insecureSkipVerify must not be offered where that verification would refuse the origin.
+    const auto port = startPythonOrigin();
+    if (!port)
+        GTEST_SKIP() << "the python3 TLS origin did not start: " << pythonOrigin->describe().toStdString();
+    const auto openAndDrop = [&](const TlsClientOptions &o) {
+        auto d = dial(o, *port);
+        ASSERT_EQ(d->rec.connected, 1) << d->stream->errorString().toStdString();
+        test::spinFor(200); // the TLS 1.3 ticket comes after the handshake
+        d->stream->abort();
+    };
+    const auto refused = [&](const TlsClientOptions &o, const char *what) {
+        auto d = dial(o, *port);
+        EXPECT_EQ(d->rec.connected, 0) << what;
+        EXPECT_EQ(d->rec.closed, 1) << what;
+        EXPECT_FALSE(d->stream->isResumed()) << what;
+    };
+
+    // Under insecureSkipVerify for a name the certificate lacks, then verified for that name.
+    TlsClientOptions skip = trusting("other.test");
+    skip.verifyPeer = false;
+    openAndDrop(skip);
+    refused(trusting("other.test"), "verified after an unverified session of the same name");
+
+    // Verified for origin.test, then for another name on the same origin.
+    openAndDrop(trusting("origin.test"));
+    refused(trusting("other.test"), "another name after a verified session");
+
+    // Verified against one CA file, then against another CA that did not issue the certificate.
+    openAndDrop(trusting("origin.test"));
+    test::TestCa otherCa;
+    ASSERT_TRUE(otherCa.create()) << otherCa.errorString().toStdString();
+    TlsClientOptions otherCas = trusting("origin.test");
+    otherCas.caCertificates = QSslCertificate::fromPath(otherCa.caCertPath());
+    refused(otherCas, "another CA set after a verified session");
+
+    // The system's CAs, which do not know the test CA, after a session verified with the test CA.
+    openAndDrop(trusting("origin.test"));
+    TlsClientOptions system;
+    system.peerName = QStringLiteral("origin.test");
+    refused(system, "the system CAs after a session verified with a CA file");
+}
+
 INSTANTIATE_TEST_SUITE_P(PollerAndNotifiers, TlsClientStreamTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool> &info) {
                              return info.param ? std::string("Poller") : std::string("Notifiers");
