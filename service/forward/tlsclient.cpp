@@ -209,11 +209,22 @@ SSL *newClientSsl(const TlsClientOptions &o, QString *error)
     if (!isLiteral && !name.isEmpty())
         SSL_set_tlsext_host_name(ssl, name.constData()); // no SNI for an IP address (RFC 6066)
     if (o.verifyPeer) {
+        bool identitySet = false;
         if (isLiteral) {
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.constData());
+            // Qt's spelling of the address: Qt also takes "127.1" or "2130706433", which OpenSSL's parser refuses;
+            // left unchecked, that refusal meant no identity check at all. No scope: certificates carry none.
+            literal.setScopeId(QString());
+            identitySet = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), literal.toString().toLatin1().constData())
+                == 1;
         } else {
             SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS); // "*.example" only, as QSslSocket
-            SSL_set1_host(ssl, name.constData());
+            identitySet = SSL_set1_host(ssl, name.constData()) == 1;
+        }
+        if (!identitySet) { // fail closed: a chain check without a name check accepts any trusted certificate
+            SSL_free(ssl);
+            ERR_clear_error();
+            *error = QStringLiteral("cannot check the certificate of %1 against that name").arg(o.peerName);
+            return nullptr;
         }
     }
     return ssl;

@@ -75,6 +75,13 @@ protected:
             route("sni-override", {"sni-override.test"}, "sni-override"),
             route("qnam-with-ca", {"qnam-secure.test", "qnam-wrongname.test"}, "qnam-with-ca"),
             route("qnam-system-cas", {"qnam-nocafile.test"}, "qnam-system-cas"),
+            route("ip-literal", {"127.1", "2130706433"}, "with-ca"),
+            QJsonObject{{"apiVersion", "agentgateway.dev/v1alpha1"},
+                        {"kind", "AgentgatewayBackend"},
+                        {"metadata", QJsonObject{{"name", "static-short-ip"}, {"namespace", "httpbin"}}},
+                        {"spec", QJsonObject{{"static", QJsonObject{{"host", "127.1"}, {"port", tlsOrigin->port()}}},
+                                             {"tls", QJsonObject{{"caFile", ca}}}}}},
+            route("static-short-ip", {"static-short-ip.test"}, "static-short-ip"),
         };
         proxy = std::make_unique<DfproxyProcess>(p);
         ASSERT_TRUE(proxy->start()) << proxy->describe().toStdString();
@@ -187,6 +194,23 @@ TEST_F(ProxyTls, InsecureSkipVerifyAcceptsAnyCertificate)
 {
     const auto r = viaHttpListener("insecure.test");
     EXPECT_EQ(r.status, 200) << r.describe().toStdString();
+}
+
+TEST_F(ProxyTls, AnIpLiteralTargetInAShortSpellingIsVerifiedAgainstTheCertificatesAddresses)
+{
+    // The origin's certificate names hosts only, no address: https://127.1/ (Qt reads 127.0.0.1) must fail
+    // verification like https://127.0.0.1/ would, not pass with no identity check.
+    for (const char *host : {"127.1", "2130706433"}) {
+        const auto r = curl({"-H", QStringLiteral("host: %1:%2").arg(host).arg(tlsOrigin->port()), proxy->proxyUrl("/")});
+        EXPECT_EQ(r.status, 502) << host << ": " << r.describe().toStdString();
+        EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_tls_error") << host;
+    }
+    // A static backend's host is taken as written ("127.1" is a valid address there) and is the verification name:
+    // it too must be checked against the certificate's addresses (it passed with no identity check before).
+    const auto r = viaHttpListener("static-short-ip.test");
+    EXPECT_EQ(r.status, 502) << r.describe().toStdString();
+    EXPECT_EQ(r.header("x-dfproxy-error"), "upstream_tls_error");
+    EXPECT_TRUE(r.body.contains("IP address mismatch")) << r.describe().toStdString();
 }
 
 TEST_F(ProxyTls, NameOutsideTheCertificateFails)

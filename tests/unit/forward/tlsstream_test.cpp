@@ -230,6 +230,33 @@ TEST_P(TlsClientStreamTest, AnotherNameOrAnUntrustedChainFailsTheHandshakeAndIns
     EXPECT_TRUE(skipped->stream->isEncrypted());
 }
 
+TEST_P(TlsClientStreamTest, AnIpLiteralInAnySpellingIsCheckedAgainstTheCertificatesIpSans)
+{
+    // The origin's certificate names origin.test and no address. Qt takes "127.1", "2130706433" and "0x7f000001" for
+    // 127.0.0.1; OpenSSL's IP check takes only the dotted quad: an unchecked failure there left no identity check at
+    // all, and any certificate of a trusted CA passed for the address.
+    for (const char *spelling : {"127.0.0.1", "127.1", "2130706433", "0x7f000001", "::ffff:127.0.0.1"}) {
+        auto d = dial(trusting(QString::fromLatin1(spelling)));
+        EXPECT_EQ(d->rec.connected, 0) << spelling;
+        EXPECT_EQ(d->rec.closed, 1) << spelling;
+        EXPECT_FALSE(d->stream && d->stream->isEncrypted()) << spelling;
+    }
+
+    // A certificate with the address as an IP SAN verifies under the short spelling too.
+    auto withIp = ca.issueServerCert("origin-ip", {"origin.test"}, {QHostAddress(QHostAddress::LocalHost)});
+    ASSERT_TRUE(withIp);
+    QFile certFile(withIp->certPath), keyFile(withIp->keyPath);
+    ASSERT_TRUE(certFile.open(QIODevice::ReadOnly) && keyFile.open(QIODevice::ReadOnly));
+    QSslConfiguration conf = server.sslConfiguration();
+    conf.setLocalCertificate(QSslCertificate(certFile.readAll()));
+    conf.setPrivateKey(QSslKey(keyFile.readAll(), QSsl::Ec));
+    server.setSslConfiguration(conf);
+    for (const char *spelling : {"127.0.0.1", "127.1"}) {
+        auto d = dial(trusting(QString::fromLatin1(spelling)));
+        EXPECT_EQ(d->rec.connected, 1) << spelling << ": " << d->stream->errorString().toStdString();
+    }
+}
+
 TEST_P(TlsClientStreamTest, APeerThatDoesNotSpeakTlsFailsTheHandshake)
 {
     QTcpServer plain;
@@ -340,6 +367,51 @@ TEST_P(TlsClientStreamTest, SessionTicketsAreNoInputAndTheNextConnectionResumes)
     auto other = dial(skip, *port);
     ASSERT_EQ(other->rec.connected, 1) << other->stream->errorString().toStdString();
     EXPECT_FALSE(other->stream->isResumed());
+}
+
+TEST_P(TlsClientStreamTest, ASessionIsNeverResumedWhereAFullHandshakeWouldFailVerification)
+{
+    // A resumed handshake does not verify the chain or the name again: a session kept under one name, CA set or
+    // insecureSkipVerify must not be offered where that verification would refuse the origin.
+    const auto port = startPythonOrigin();
+    if (!port)
+        GTEST_SKIP() << "the python3 TLS origin did not start: " << pythonOrigin->describe().toStdString();
+    const auto openAndDrop = [&](const TlsClientOptions &o) {
+        auto d = dial(o, *port);
+        ASSERT_EQ(d->rec.connected, 1) << d->stream->errorString().toStdString();
+        test::spinFor(200); // the TLS 1.3 ticket comes after the handshake
+        d->stream->abort();
+    };
+    const auto refused = [&](const TlsClientOptions &o, const char *what) {
+        auto d = dial(o, *port);
+        EXPECT_EQ(d->rec.connected, 0) << what;
+        EXPECT_EQ(d->rec.closed, 1) << what;
+        EXPECT_FALSE(d->stream->isResumed()) << what;
+    };
+
+    // Under insecureSkipVerify for a name the certificate lacks, then verified for that name.
+    TlsClientOptions skip = trusting("other.test");
+    skip.verifyPeer = false;
+    openAndDrop(skip);
+    refused(trusting("other.test"), "verified after an unverified session of the same name");
+
+    // Verified for origin.test, then for another name on the same origin.
+    openAndDrop(trusting("origin.test"));
+    refused(trusting("other.test"), "another name after a verified session");
+
+    // Verified against one CA file, then against another CA that did not issue the certificate.
+    openAndDrop(trusting("origin.test"));
+    test::TestCa otherCa;
+    ASSERT_TRUE(otherCa.create()) << otherCa.errorString().toStdString();
+    TlsClientOptions otherCas = trusting("origin.test");
+    otherCas.caCertificates = QSslCertificate::fromPath(otherCa.caCertPath());
+    refused(otherCas, "another CA set after a verified session");
+
+    // The system's CAs, which do not know the test CA, after a session verified with the test CA.
+    openAndDrop(trusting("origin.test"));
+    TlsClientOptions system;
+    system.peerName = QStringLiteral("origin.test");
+    refused(system, "the system CAs after a session verified with a CA file");
 }
 
 INSTANTIATE_TEST_SUITE_P(PollerAndNotifiers, TlsClientStreamTest, ::testing::Values(true, false),

@@ -174,6 +174,56 @@ TEST(HttpParser, ObsFoldIs400)
     EXPECT_EQ(reasonOf("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tfolded\r\n\r\n"), "obs_fold");
 }
 
+// Guards for the word-at-a-time value check and the previous-message field sharing (#21 item 9): whatever the
+// alignment of a byte in the value, and however alike the message before it on the connection, a control byte or
+// DEL in a field value is refused, and the second message's framing is its own.
+TEST(HttpParser, AControlByteOrDelAtAnyAlignmentOfAValueIs400EvenAfterAnIdenticalMessage)
+{
+    const QByteArray value(24, 'v');
+    for (int nameLength = 1; nameLength <= 8; ++nameLength) {
+        const QByteArray name = "X" + QByteArray(nameLength - 1, 'n');
+        const QByteArray good = "GET / HTTP/1.1\r\nHost: x\r\n" + name + ": " + value + "\r\n\r\n";
+        for (qsizetype at = 1; at + 1 < value.size(); ++at) {
+            for (int c = 0; c < 0x80; ++c) {
+                if (c >= 0x20 && c != 0x7f)
+                    continue;
+                if (c == '\t')
+                    continue;
+                QByteArray bad = value;
+                bad[at] = char(c);
+                const QByteArray badRequest = "GET / HTTP/1.1\r\nHost: x\r\n" + name + ": " + bad + "\r\n\r\n";
+                const Parsed alone = parse(badRequest);
+                EXPECT_EQ(alone.error.status, 400) << "byte " << c << " at " << at << " after " << nameLength;
+                const Parsed second = parse(good + badRequest);
+                EXPECT_EQ(second.heads, 1) << "byte " << c << " at " << at << " after " << nameLength;
+                EXPECT_EQ(second.error.status, 400) << "byte " << c << " at " << at << " after " << nameLength;
+            }
+        }
+    }
+}
+
+TEST(HttpParser, TheSecondKeepAliveRequestIsFramedByItsOwnFieldsNotTheFirstOnes)
+{
+    const QByteArray pad = "X-Pad: " + QByteArray(16, 'p') + "\r\n";
+    // Differs from the first only in the last digit of Content-Length.
+    Parsed p = parse("POST /a HTTP/1.1\r\nHost: x\r\n" + pad + "Content-Length: 10\r\n\r\n0123456789"
+                     + "POST /a HTTP/1.1\r\nHost: x\r\n" + pad + "Content-Length: 11\r\n\r\nabcdefghijk");
+    EXPECT_EQ(p.heads, 2);
+    EXPECT_EQ(p.completes, 2);
+    EXPECT_EQ(p.head.contentLength, 11);
+    EXPECT_EQ(p.body, "0123456789abcdefghijk");
+    // The same first message, then one that adds Transfer-Encoding: refused as in a first message.
+    p = parse("POST /a HTTP/1.1\r\nHost: x\r\n" + pad + "Content-Length: 3\r\n\r\nabc" + "POST /a HTTP/1.1\r\nHost: x\r\n"
+              + pad + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
+    EXPECT_EQ(p.heads, 1);
+    EXPECT_EQ(p.error.reason, "content_length_with_transfer_encoding");
+    // And one whose Content-Length is spelled in another case and repeated: still a duplicate.
+    p = parse("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+              "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\ncontent-LENGTH: 3\r\n\r\nabc");
+    EXPECT_EQ(p.heads, 1);
+    EXPECT_EQ(p.error.reason, "duplicate_content_length");
+}
+
 TEST(HttpParser, InvalidHeaderNameIs400)
 {
     EXPECT_EQ(reasonOf("GET / HTTP/1.1\r\nHost: x\r\nBad Name: a\r\n\r\n"), "invalid_header_name");
