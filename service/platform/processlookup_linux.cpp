@@ -228,6 +228,8 @@ Freed freedOf(qint64 slot)
 enum class Probe { Match, NotYet, Other };
 Probe probeDescriptor(int procDir, const Freed &f, quint64 inode)
 {
+    if (inode == 0) // a socket no process holds (socketInodeFromLink answers 0 for every other kind of descriptor)
+        return Probe::Other;
     char name[16] = "fd/";
     *std::to_chars(name + 3, name + sizeof name - 1, f.fd).ptr = '\0'; // not snprintf: this runs per connection
     char link[64];
