@@ -389,7 +389,10 @@ TEST(AccessLogFormat, JsonLineTimesNumbersProgramsAndAddressesInTurnComeOutRight
         e.time = times[i];
         e.bytesIn = numbers[i];
         e.bytesOut = -numbers[i];
-        e.totalUs = numbers[i] * 1000;
+        // In microseconds where the product fits (qint64 overflow is undefined), the extremes as they are.
+        const bool fits = numbers[i] <= std::numeric_limits<qint64>::max() / 1000
+            && numbers[i] >= std::numeric_limits<qint64>::min() / 1000;
+        e.totalUs = fits ? numbers[i] * 1000 : numbers[i];
         e.status = int(numbers[i] % 1000);
         e.method = i % 2 ? QByteArray("GET") : QByteArray();
         e.path = i % 3 ? QByteArray("/0123456789abcdef/x") : QByteArray("/0123456\"/");
