@@ -254,7 +254,7 @@ void Connector::dial()
         ssl->setPeerVerifyName(proxy->host);
         ssl->connectToHostEncrypted(address.toString(), proxy->port, proxy->host);
     } else if (tlsToOrigin && !proxy) {
-        const QString name = m_upstream.sni.isEmpty() ? m_upstream.host : m_upstream.sni;
+        const QString name = m_upstream.tlsName();
         auto *ssl = static_cast<QSslSocket *>(s);
         ssl->setPeerVerifyName(name);
         ssl->connectToHostEncrypted(address.toString(), m_upstream.port, name);
@@ -533,7 +533,7 @@ void Connector::onProxyResponse()
             return;
         }
         auto *ssl = static_cast<QSslSocket *>(m_socket);
-        ssl->setPeerVerifyName(m_upstream.sni.isEmpty() ? m_upstream.host : m_upstream.sni);
+        ssl->setPeerVerifyName(m_upstream.tlsName());
         ssl->startClientEncryption();
         return;
     }
@@ -611,7 +611,7 @@ TlsClientOptions Connector::originTlsOptions() const
     // insecureSkipVerify; its sni as the name; ALPN as there: h2 for HTTP/2 backends (Http2Forwarder checks the
     // origin took it), h2 and http/1.1 under Auto, none for HTTP/1.1.
     TlsClientOptions o;
-    o.peerName = m_upstream.sni.isEmpty() ? m_upstream.host : m_upstream.sni;
+    o.peerName = m_upstream.tlsName();
     if (!m_upstream.tlsCaFile.isEmpty()) {
         o.systemCaCertificates = false;
         o.caCertificates = m_options.caCertificates ? m_options.caCertificates(m_upstream.tlsCaFile)

@@ -42,6 +42,8 @@ struct Upstream
     QList<QHostAddress> addresses; ///< tried in order
     bool tls = false;
     QString sni;                   ///< overrides the SNI / verify name (default: host)
+    /// The name TLS to the origin sends as SNI and verifies the certificate against: `sni`, else `host`.
+    const QString &tlsName() const { return sni.isEmpty() ? host : sni; }
     bool tlsInsecureSkipVerify = false;
     QString tlsCaFile;             ///< PEM bundle; system CAs when empty
     /// The upstream (corporate) proxy to go through (forward/upstreamproxy.h); null: direct. Through a proxy,

@@ -404,8 +404,7 @@ private:
             if (m_req.upstream.viaConnect)
                 key += " to " + m_req.upstream.host.toUtf8() + ':' + QByteArray::number(m_req.upstream.port);
             if (m_req.upstream.tls) {
-                key.append(":tls:").append((m_req.upstream.sni.isEmpty() ? m_req.upstream.host
-                                                                         : m_req.upstream.sni).toUtf8());
+                key.append(":tls:").append(m_req.upstream.tlsName().toUtf8());
                 if (m_req.upstream.tlsInsecureSkipVerify)
                     key.append(":insecure");
                 if (!m_req.upstream.tlsCaFile.isEmpty())
@@ -429,8 +428,7 @@ private:
             key.append(reinterpret_cast<const char *>(&port), sizeof port);
         }
         if (m_req.upstream.tls) {
-            key.append(":tls:").append((m_req.upstream.sni.isEmpty() ? m_req.upstream.host : m_req.upstream.sni)
-                                           .toUtf8());
+            key.append(":tls:").append(m_req.upstream.tlsName().toUtf8());
             if (m_req.upstream.tlsInsecureSkipVerify)
                 key.append(":insecure");
             if (!m_req.upstream.tlsCaFile.isEmpty())

@@ -44,7 +44,7 @@ QByteArray connectionKey(const Upstream &up)
     }
     key += ':' + QByteArray::number(up.port);
     if (up.tls) {
-        key.append(":tls:").append((up.sni.isEmpty() ? up.host : up.sni).toUtf8());
+        key.append(":tls:").append(up.tlsName().toUtf8());
         if (up.tlsInsecureSkipVerify)
             key.append(":insecure");
         if (!up.tlsCaFile.isEmpty())

@@ -186,7 +186,7 @@ private:
             if (m_req.upstream.tlsInsecureSkipVerify)
                 conf.setPeerVerifyMode(QSslSocket::VerifyNone);
             r.setSslConfiguration(conf);
-            r.setPeerVerifyName(m_req.upstream.sni.isEmpty() ? m_req.upstream.host : m_req.upstream.sni);
+            r.setPeerVerifyName(m_req.upstream.tlsName());
         }
         if (m_pipe) {
             r.setHeader(QNetworkRequest::ContentLengthHeader, m_req.contentLength);
